@@ -1,0 +1,472 @@
+/*
+ * bpcon.h - the one public header of libbpcon, the BPCon protocol engine.
+ *
+ * Owns: the public types and calls of the engine (config, leader election,
+ * frame codec, authentication, the step engine). Must never: include a DPDK
+ * header, read a clock, draw entropy, or allocate on the step path.
+ *
+ * Conventions: calls return 0 or a negative errno (or a negative BPC_E*
+ * code from the table below); counts are returned for bursts; all wire
+ * integers are little-endian.
+ */
+#ifndef BPCON_H
+#define BPCON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Limits (compile-time caps; runtime config picks values at or below).
+ * ---------------------------------------------------------------------- */
+
+/* Party ids are u16 on the wire; 1024 covers the origin's 999-party test. */
+#define BPC_PARTIES_MAX 1024u
+/* Instance window cap; must be a power of two (slots are indexed by mask). */
+#define BPC_WINDOW_SLOTS_MAX 65536u
+/* Largest frame payload the engine encodes or accepts (a jumbo frame). */
+#define BPC_FRAME_BYTES_MAX 9000u
+/* Smallest frame the config may ask for: header + one record + tag. */
+#define BPC_FRAME_BYTES_MIN 128u
+/* Bytes of a value carried inline in a record; longer values travel by
+ * BLAKE2b-256 digest with their bytes in the frame's value section. */
+#define BPC_VALUE_INLINE_MAX 32u
+/* Largest value (command batch) the engine accepts; must fit a frame. */
+#define BPC_VALUE_BYTES_MAX 8192u
+/* 2av history entries kept per instance (the H highest ballots). Dropping
+ * older entries can cost liveness, never safety: entries only vouch. */
+#define BPC_HISTORY_MAX 4u
+/* Distinct values tallied per (instance, ballot, type); a correct leader
+ * sends one, so more than a few means a Byzantine party: extra are dropped. */
+#define BPC_TALLY_VALUES_MAX 4u
+/* Authentication tag bytes (keyed BLAKE2b). */
+#define BPC_TAG_BYTES 16u
+/* Pairwise key bytes. */
+#define BPC_KEY_BYTES 32u
+/* Digest bytes (BLAKE2b-256). */
+#define BPC_DIGEST_BYTES 32u
+
+/* ------------------------------------------------------------------------
+ * Errors outside errno: config refusals and frame drop reasons.
+ * ---------------------------------------------------------------------- */
+
+/* Config refusals: returned negated by bpc_config_validate(). */
+#define BPC_CONFIG_ERRORS(X)                                                                       \
+    X(BPC_ECFG_NO_PARTIES, 2001, "no parties")                                                     \
+    X(BPC_ECFG_TOO_MANY_PARTIES, 2002, "too many parties")                                         \
+    X(BPC_ECFG_ZERO_WEIGHT, 2003, "total weight is zero")                                          \
+    X(BPC_ECFG_THRESHOLD_HIGH, 2004, "threshold above total weight")                               \
+    X(BPC_ECFG_THRESHOLD_LOW, 2005, "threshold at or below half the total weight")                 \
+    X(BPC_ECFG_SELF, 2006, "self id outside the party list")                                       \
+    X(BPC_ECFG_WINDOW, 2007, "window slots not a power of two within limits")                      \
+    X(BPC_ECFG_TIMERS, 2008, "phase timers not increasing or zero")                                \
+    X(BPC_ECFG_FRAME, 2009, "frame bytes outside limits")                                          \
+    X(BPC_ECFG_VALUE, 2010, "value bytes outside limits or beyond one frame")
+
+enum bpc_config_error {
+#define BPC_X_ENUM(name, code, text) name = (code),
+    BPC_CONFIG_ERRORS(BPC_X_ENUM)
+#undef BPC_X_ENUM
+};
+
+/* Frame drop reasons; each has a counter in struct bpc_counters. */
+#define BPC_DROP_REASONS(X)                                                                        \
+    X(BPC_DROP_SHORT, "shorter than header plus tag")                                             \
+    X(BPC_DROP_LONG, "longer than the frame limit")                                                \
+    X(BPC_DROP_BAD_MAGIC, "bad magic")                                                             \
+    X(BPC_DROP_BAD_VERSION, "unknown version")                                                     \
+    X(BPC_DROP_BAD_CLUSTER, "other cluster id")                                                    \
+    X(BPC_DROP_BAD_SENDER, "sender outside the party list or self")                                \
+    X(BPC_DROP_BAD_RECEIVER, "receiver is not this party")                                         \
+    X(BPC_DROP_BAD_LENGTH, "record count and value bytes disagree with length")                    \
+    X(BPC_DROP_RESERVED, "non-zero reserved field")                                                \
+    X(BPC_DROP_BAD_TAG, "authentication tag mismatch")                                             \
+    X(BPC_DROP_BAD_TYPE, "unknown record type")                                                    \
+    X(BPC_DROP_BAD_VALUE, "malformed value field")                                                 \
+    X(BPC_DROP_BAD_BALLOT, "ballot zero or history ballot not below ballot")                       \
+    X(BPC_DROP_BAD_HISTORY, "1b history records out of place")                                     \
+    X(BPC_DROP_REPLAY, "sequence number not above the last accepted")
+
+enum bpc_drop_reason {
+#define BPC_X_ENUM(name, text) name,
+    BPC_DROP_REASONS(BPC_X_ENUM)
+#undef BPC_X_ENUM
+        BPC_DROP_REASONS_COUNT
+};
+
+const char *bpc_strerror(int err);                  /* errno or config code */
+const char *bpc_drop_reason_name(enum bpc_drop_reason r);
+
+/* ------------------------------------------------------------------------
+ * 128-bit weights.
+ * ---------------------------------------------------------------------- */
+
+__extension__ typedef unsigned __int128 bpc_u128;
+
+/* Writes a decimal rendering of v (at most 40 digits + NUL) into buf. */
+char *bpc_u128_str(bpc_u128 v, char buf[48]);
+
+/* ------------------------------------------------------------------------
+ * Config.
+ * ---------------------------------------------------------------------- */
+
+enum bpc_mode {
+    BPC_MODE_FAST = 0,  /* phases advance as soon as quorums complete */
+    BPC_MODE_PACED = 1, /* phases fire on the origin's timers (parity) */
+};
+
+/* Phase timers, relative to a ballot's launch, as in the origin. */
+struct bpc_timers {
+    uint64_t launch1a_ns;  /* default 200 ms */
+    uint64_t launch1b_ns;  /* default 400 ms */
+    uint64_t launch2a_ns;  /* default 600 ms */
+    uint64_t launch2av_ns; /* default 800 ms */
+    uint64_t launch2b_ns;  /* default 1000 ms */
+    uint64_t finalize_ns;  /* default 1200 ms */
+};
+
+/* Application validity hook: may only narrow what KnowsSafeAt allows. */
+typedef bool (*bpc_value_check_fn)(void *ctx, const uint8_t *value, uint32_t len);
+
+struct bpc_config {
+    uint64_t cluster_id;
+    uint32_t parties_count;
+    uint32_t self;                       /* this party's id */
+    uint64_t weights[BPC_PARTIES_MAX];   /* u64 each */
+    bpc_u128 threshold;                  /* 0: default ceil(2W/3) */
+    enum bpc_mode mode;
+    struct bpc_timers timers;            /* paced mode; fast mode uses finalize_ns as
+                                            the first ballot deadline */
+    uint64_t ballot_timeout_ns;          /* fast-mode deadline of a ballot without progress */
+    uint32_t timeout_growth_max_shift;   /* deadline doubles per failed ballot, up to 2^shift */
+    uint32_t window_slots;               /* power of two, <= BPC_WINDOW_SLOTS_MAX */
+    uint32_t frame_bytes;                /* payload bytes per frame, <= BPC_FRAME_BYTES_MAX */
+    uint32_t value_bytes_max;            /* largest submitted value */
+    uint64_t seed;                       /* engine PRNG seed (jitter only) */
+    bool unsafe;                         /* accept thresholds validate() would refuse */
+    const uint8_t (*keys)[BPC_KEY_BYTES]; /* keys[peer]: key shared by self and peer;
+                                             parties_count entries, borrowed */
+    bpc_value_check_fn value_check;      /* optional */
+    void *value_check_ctx;
+};
+
+/* Fills the origin's defaults: 4 parties of weight 1, default threshold,
+ * fast mode, origin timers, window 64, frame 1400 bytes. */
+void bpc_config_defaults(struct bpc_config *cfg);
+
+/* 0, or a negated BPC_ECFG_* code; err (may be NULL) gets a message naming
+ * the field and its value. */
+int bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len);
+
+bpc_u128 bpc_config_total_weight(const struct bpc_config *cfg);
+/* ceil(2W/3) computed as (2W + 2) / 3 in 128-bit arithmetic. */
+bpc_u128 bpc_threshold_default(bpc_u128 total);
+/* The threshold in force (cfg->threshold, or the default when 0). */
+bpc_u128 bpc_config_threshold(const struct bpc_config *cfg);
+/* Tolerated faulty weight F = min(2T - W - 1, W - T), 0 when negative. */
+bpc_u128 bpc_faulty_weight(bpc_u128 total, bpc_u128 threshold);
+/* BLAKE2b-256 over the explicit little-endian encoding of cluster id,
+ * party count, weights and threshold (not self, keys or timers). */
+void bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES]);
+
+/* ------------------------------------------------------------------------
+ * Leader election: a pure function of (cluster id, config digest, ballot).
+ * ---------------------------------------------------------------------- */
+
+/* Weight-proportional pseudo-random leader of `ballot`; never a zero-weight
+ * party. Hash: crypto_generichash (BLAKE2b-256) over
+ * "bpcon-elect-v1" || cluster_id (u64 LE) || digest (32 B) || ballot (u64 LE)
+ * || counter (u32 LE); the first 16 bytes, read LE and masked to the bit
+ * length of W, are rejection-sampled below W; the leader is the first party
+ * whose cumulative weight exceeds the draw. Returns the party id, or
+ * -EINVAL when the total weight is zero. */
+int bpc_elect_leader(const struct bpc_config *cfg, const uint8_t digest[BPC_DIGEST_BYTES],
+                     uint64_t ballot);
+
+/* ------------------------------------------------------------------------
+ * Values and their identities.
+ * ---------------------------------------------------------------------- */
+
+enum bpc_value_kind {
+    BPC_VALUE_NONE = 0,   /* no value */
+    BPC_VALUE_INLINE = 1, /* identity is the bytes (len <= 32) */
+    BPC_VALUE_DIGEST = 2, /* identity is BLAKE2b-256 of the bytes */
+    BPC_VALUE_NOOP = 3,   /* the leader's filler for a gap */
+};
+
+/* A value identity: compared with memcmp over the whole struct, so unused
+ * bytes are always zero. */
+struct bpc_vid {
+    uint8_t kind;   /* enum bpc_value_kind */
+    uint8_t pad;    /* zero */
+    uint16_t len;   /* value length in bytes (inline or digest kinds) */
+    uint8_t id[BPC_VALUE_INLINE_MAX];
+};
+
+/* Builds the identity of value bytes (hashing only when len > 32). */
+void bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len);
+bool bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b);
+
+/* ------------------------------------------------------------------------
+ * Wire format (see docs/WIRE.md). A frame is the payload of one Ethernet
+ * frame to one peer:
+ *
+ *   header (32 B) | records (count x 64 B) | value section | tag (16 B)
+ *
+ * header: u32 magic "BPC1" (0x31435042) | u8 version (1) | u8 reserved 0 |
+ *         u16 record_count | u64 cluster_id | u16 sender | u16 receiver |
+ *         u32 value_bytes | u64 seq
+ * record: u8 type | u8 value_kind | u8 hist_count | u8 reserved 0 |
+ *         u16 value_len | u16 reserved 0 | u64 instance | u64 ballot |
+ *         u64 aux | u8 value[32]
+ * tag:    keyed BLAKE2b-128 (key: the sender-receiver pair key) over all
+ *         preceding bytes.
+ * ---------------------------------------------------------------------- */
+
+#define BPC_WIRE_MAGIC 0x31435042u
+#define BPC_WIRE_VERSION 1u
+#define BPC_WIRE_HEADER_BYTES 32u
+#define BPC_WIRE_RECORD_BYTES 64u
+
+enum bpc_msg_type {
+    BPC_MSG_NONE = 0,
+    BPC_MSG_1A = 1,       /* instance = lo: ballot b starts for instances >= lo */
+    BPC_MSG_1B = 2,       /* one instance's report: aux = maxVBal (0 none), value = maxVVal,
+                             hist_count history records follow in the same frame */
+    BPC_MSG_1B_HIST = 3,  /* a 2av history entry: aux = ballot of that 2av, value */
+    BPC_MSG_1B_RANGE = 4, /* instance = lo, aux = voted_hi: the sender reports every
+                             instance in [lo, voted_hi] by a 1B record, and all
+                             instances above voted_hi (and >= lo) are empty */
+    BPC_MSG_2A = 5,       /* leader's value; DIGEST kind: aux = offset in value section */
+    BPC_MSG_2AV = 6,
+    BPC_MSG_2B = 7,
+    BPC_MSG_DECIDED = 8,  /* catch-up: instance decided with value at ballot;
+                             DIGEST kind: aux = offset in value section */
+    BPC_MSG_STATUS = 9,   /* instance = sender's next undecided instance,
+                             ballot = sender's current ballot */
+    BPC_MSG_TYPES_COUNT = 10,
+};
+
+/* A decoded record (host order). */
+struct bpc_record {
+    uint8_t type;       /* enum bpc_msg_type */
+    uint8_t hist_count; /* 1B only */
+    uint64_t instance;
+    uint64_t ballot;
+    uint64_t aux;
+    struct bpc_vid value;
+    const uint8_t *value_bytes; /* DIGEST values of 2A/DECIDED: points into the
+                                   frame's value section (borrowed), else NULL */
+};
+
+struct bpc_frame_header {
+    uint64_t cluster_id;
+    uint16_t sender;
+    uint16_t receiver;
+    uint16_t record_count;
+    uint32_t value_bytes;
+    uint64_t seq;
+};
+
+/* Encoder: the caller zeroes nothing; bpc_wire_begin zeroes the buffer. */
+struct bpc_wire_writer {
+    uint8_t *buf;
+    uint32_t cap;          /* buffer capacity (<= frame limit) */
+    uint16_t record_count;
+    uint32_t value_bytes;  /* used bytes of the value section */
+    uint32_t value_cap;    /* value section capacity reserved at begin */
+};
+
+/* Starts a frame; value_cap bytes are reserved for the value section
+ * (may be 0). Returns 0 or -ENOBUFS when cap cannot hold header + tag. */
+int bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32_t value_cap);
+/* Room for n more records (and value_len more value bytes)? */
+bool bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_len);
+/* Appends a record; for DIGEST-kind 2A/DECIDED with value_bytes != NULL the
+ * bytes are copied into the value section and aux set to their offset.
+ * Returns 0 or -ENOBUFS. */
+int bpc_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r);
+/* Writes the header and the tag; returns the frame length. */
+uint32_t bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
+                         const uint8_t key[BPC_KEY_BYTES]);
+
+/* Header-only parse and checks that need no key: magic, version, lengths,
+ * reserved bytes. Returns 0 or a positive enum bpc_drop_reason + 1 ...
+ * precisely: returns -1 - reason on failure, 0 on success. */
+int bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_header *h);
+/* Verifies the tag under key. */
+bool bpc_wire_verify(const uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES]);
+/* Decodes every record of an already header-parsed frame into recs
+ * (capacity recs_cap >= h->record_count). All-or-nothing: returns the
+ * record count, or -1 - reason when any record is malformed. Never reads
+ * outside [frame, frame + len). */
+int bpc_wire_decode(const uint8_t *frame, uint32_t len, const struct bpc_frame_header *h,
+                    struct bpc_record *recs, uint32_t recs_cap);
+/* Largest number of records a frame of frame_bytes can carry. */
+uint32_t bpc_wire_records_max(uint32_t frame_bytes);
+
+/* ------------------------------------------------------------------------
+ * Authentication helpers (libsodium).
+ * ---------------------------------------------------------------------- */
+
+/* Must be called once before any other call (wraps sodium_init). */
+int bpc_init(void);
+/* Derives the key shared by parties a and b from a master key
+ * (crypto_kdf, context "bpconkey", subkey id min(a,b) * 65536 + max(a,b)). */
+void bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t b,
+                       uint8_t out[BPC_KEY_BYTES]);
+
+/* ------------------------------------------------------------------------
+ * Engine.
+ * ---------------------------------------------------------------------- */
+
+struct bpc_engine;
+
+/* Origin-like status of one instance at the party's current ballot. */
+enum bpc_status {
+    BPC_STATUS_NONE = 0,
+    BPC_STATUS_LAUNCHED,
+    BPC_STATUS_PASSED_1A,
+    BPC_STATUS_PASSED_1B,
+    BPC_STATUS_PASSED_2A,
+    BPC_STATUS_PASSED_2AV,
+    BPC_STATUS_PASSED_2B,
+    BPC_STATUS_FINISHED,
+    BPC_STATUS_FAILED,
+};
+const char *bpc_status_name(enum bpc_status s);
+
+/* Phase events (paced mode fires them on the origin's timers). */
+enum bpc_event {
+    BPC_EVENT_LAUNCH_1A = 0,
+    BPC_EVENT_LAUNCH_1B,
+    BPC_EVENT_LAUNCH_2A,
+    BPC_EVENT_LAUNCH_2AV,
+    BPC_EVENT_LAUNCH_2B,
+    BPC_EVENT_FINALIZE,
+    BPC_EVENTS_COUNT,
+};
+
+struct bpc_frame_in {
+    const uint8_t *bytes;
+    uint32_t len;
+};
+
+/* A tx buffer lent by the caller; the engine sets len and peer. */
+struct bpc_frame_out {
+    uint8_t *bytes;
+    uint32_t cap;
+    uint32_t len;
+    uint32_t peer;
+};
+
+struct bpc_decision {
+    uint64_t instance;
+    uint64_t ballot;
+    struct bpc_vid vid;
+    const uint8_t *value; /* valid until the next step; NULL for NOOP */
+    uint32_t len;
+};
+
+/* One durable vote-state record (what must reach disk before the messages
+ * that depend on it leave). instance == UINT64_MAX carries the party-wide
+ * max_bal only. */
+struct bpc_durable {
+    uint64_t instance;
+    uint64_t max_bal;
+    uint64_t max_vbal;
+    struct bpc_vid max_vval;
+    uint8_t hist_count;
+    uint64_t hist_bal[BPC_HISTORY_MAX];
+    struct bpc_vid hist_val[BPC_HISTORY_MAX];
+};
+
+struct bpc_step_in {
+    uint64_t now_ns; /* monotonic; must never decrease */
+    const struct bpc_frame_in *frames;
+    uint32_t frames_count;
+};
+
+struct bpc_step_out {
+    struct bpc_frame_out *frames; /* caller-lent tx buffers */
+    uint32_t frames_cap;
+    uint32_t frames_count;        /* filled by the engine */
+    struct bpc_decision *decisions;
+    uint32_t decisions_cap;
+    uint32_t decisions_count;
+    const struct bpc_durable *persist; /* to persist before calling
+                                          bpc_engine_persisted(); borrowed */
+    uint32_t persist_count;
+    uint64_t next_deadline_ns;
+};
+
+#define BPC_COUNTERS(X)                                                                            \
+    X(frames_rx)                                                                                   \
+    X(frames_tx)                                                                                   \
+    X(records_rx)                                                                                  \
+    X(records_tx)                                                                                  \
+    X(records_stale)                                                                               \
+    X(records_ignored)                                                                             \
+    X(tally_overflow)                                                                              \
+    X(decided)                                                                                     \
+    X(ballots_started)                                                                             \
+    X(ballots_failed)                                                                              \
+    X(equivocations)                                                                               \
+    X(tx_overflow)                                                                                 \
+    X(submit_eagain)
+
+struct bpc_counters {
+#define BPC_X_FIELD(name) uint64_t name;
+    BPC_COUNTERS(BPC_X_FIELD)
+#undef BPC_X_FIELD
+    uint64_t drops[BPC_DROP_REASONS_COUNT];
+};
+
+/* Bytes of caller storage the engine needs for cfg (validated or not). */
+size_t bpc_engine_footprint(const struct bpc_config *cfg);
+/* Validates cfg and builds an engine in mem (>= footprint, 64-byte aligned,
+ * any contents). Returns 0 or a negated BPC_ECFG_* / -EINVAL. */
+int bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len,
+                    const struct bpc_config *cfg, char *err, size_t err_len);
+/* Convenience: allocates (aligned) storage and inits; bpc_engine_free frees. */
+int bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err,
+                   size_t err_len);
+void bpc_engine_free(struct bpc_engine *e);
+/* Restores durable vote state after a restart, before the first step. */
+int bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
+
+/* Starts ballot 1 (or the first ballot above the restored max_bal) at now. */
+void bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
+/* One step: decode, verify and apply in->frames, run transitions and
+ * deadlines, emit frames, decisions and durability requests. Returns the
+ * number of frames written, or -EAGAIN when out->frames was too small
+ * (the rest stays queued for the next step). */
+int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in,
+                    struct bpc_step_out *out);
+/* Confirms that the last out->persist records are durable; the messages
+ * held behind them leave at the next step. */
+void bpc_engine_persisted(struct bpc_engine *e);
+
+/* Queues a value for the leader of this party to propose (values are
+ * proposed in submission order). 0, -EAGAIN when the queue is full,
+ * -EMSGSIZE when larger than value_bytes_max. */
+int bpc_submit(struct bpc_engine *e, const uint8_t *value, uint32_t len);
+
+uint64_t bpc_engine_ballot(const struct bpc_engine *e);
+int bpc_engine_leader(const struct bpc_engine *e); /* leader of the current ballot */
+uint64_t bpc_engine_next_undecided(const struct bpc_engine *e);
+enum bpc_status bpc_engine_status(const struct bpc_engine *e, uint64_t instance);
+/* Bitmask (1 << enum bpc_event) of events fired at the current ballot. */
+uint32_t bpc_engine_events(const struct bpc_engine *e);
+const struct bpc_counters *bpc_engine_counters(const struct bpc_engine *e);
+bpc_u128 bpc_engine_faulty_weight(const struct bpc_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BPCON_H */

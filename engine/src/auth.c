@@ -1,0 +1,2 @@
+/* auth.c: placeholder until written. */
+#include "bpcon.h"

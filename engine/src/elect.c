@@ -1,0 +1,2 @@
+/* elect.c: placeholder until written. */
+#include "bpcon.h"

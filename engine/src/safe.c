@@ -1,0 +1,2 @@
+/* safe.c: placeholder until written. */
+#include "bpcon.h"

@@ -1,0 +1,2 @@
+/* util.c: placeholder until written. */
+#include "bpcon.h"

@@ -1,0 +1,2 @@
+/* value.c: placeholder until written. */
+#include "bpcon.h"

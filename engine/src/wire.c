@@ -1,0 +1,2 @@
+/* wire.c: placeholder until written. */
+#include "bpcon.h"
