@@ -1,0 +1,79 @@
+/*
+ * internal.h - helpers shared between libbpcon modules and reached by the
+ * project's own tests; not part of the public API (not installed).
+ */
+#ifndef BPC_INTERNAL_H
+#define BPC_INTERNAL_H
+
+#include "bpcon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Always-on assertion for cheap invariants (never on network bytes). */
+#define BPC_ASSERT(x)                                                                              \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            bpc_assert_fail(#x, __FILE__, __LINE__);                                               \
+        }                                                                                          \
+    } while (0)
+
+#ifndef BPC_DEBUG
+#define BPC_DEBUG 0
+#endif
+/* Costly checks: type-checked always, evaluated only when BPC_DEBUG. */
+#define BPC_DEBUG_ASSERT(x)                                                                        \
+    do {                                                                                           \
+        if (BPC_DEBUG && !(x)) {                                                                   \
+            bpc_assert_fail(#x, __FILE__, __LINE__);                                               \
+        }                                                                                          \
+    } while (0)
+
+_Noreturn void bpc_assert_fail(const char *expr, const char *file, int line);
+
+/* auth.c: keyed BLAKE2b-128 frame tags. */
+void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
+                  uint8_t tag[BPC_TAG_BYTES]);
+/* Constant-time comparison of the tag over msg with `tag`. */
+bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
+                     const uint8_t tag[BPC_TAG_BYTES]);
+
+/* Little-endian loads and stores through memcpy (no pointer casts). */
+static inline uint16_t
+bpc_le16_load(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t
+bpc_le32_load(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t
+bpc_le64_load(const uint8_t *p)
+{
+    return (uint64_t)bpc_le32_load(p) | ((uint64_t)bpc_le32_load(p + 4) << 32);
+}
+static inline void
+bpc_le16_store(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void
+bpc_le32_store(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+static inline void
+bpc_le64_store(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+#endif /* BPC_INTERNAL_H */
