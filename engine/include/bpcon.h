@@ -238,9 +238,9 @@ enum bpc_msg_type {
     BPC_MSG_1B = 2,       /* one instance's report: aux = maxVBal (0 none), value = maxVVal,
                              hist_count history records follow in the same frame */
     BPC_MSG_1B_HIST = 3,  /* a 2av history entry: aux = ballot of that 2av, value */
-    BPC_MSG_1B_RANGE = 4, /* instance = lo, aux = voted_hi: the sender reports every
-                             instance in [lo, voted_hi] by a 1B record, and all
-                             instances above voted_hi (and >= lo) are empty */
+    BPC_MSG_1B_RANGE = 4, /* instance = lo, aux = k: the sender reports each instance
+                             in [lo, lo + k) by its own 1B record (in this or an
+                             earlier frame), and every instance >= lo + k is empty */
     BPC_MSG_2A = 5,       /* leader's value; DIGEST kind: aux = offset in value section */
     BPC_MSG_2AV = 6,
     BPC_MSG_2B = 7,
@@ -295,8 +295,7 @@ uint32_t bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_heade
                          const uint8_t key[BPC_KEY_BYTES]);
 
 /* Header-only parse and checks that need no key: magic, version, lengths,
- * reserved bytes. Returns 0 or a positive enum bpc_drop_reason + 1 ...
- * precisely: returns -1 - reason on failure, 0 on success. */
+ * reserved bytes. Returns 0, or -1 - reason (enum bpc_drop_reason). */
 int bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_header *h);
 /* Verifies the tag under key. */
 bool bpc_wire_verify(const uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES]);
@@ -378,6 +377,8 @@ struct bpc_decision {
 struct bpc_durable {
     uint64_t instance;
     uint64_t max_bal;
+    uint64_t incarnation; /* party-wide record: restarts so far (frame
+                             sequence numbers start above the last run's) */
     uint64_t max_vbal;
     struct bpc_vid max_vval;
     uint8_t hist_count;

@@ -1,2 +1,2021 @@
-/* engine.c: placeholder until written. */
-#include "bpcon.h"
+/*
+ * engine.c - the BPCon step engine: one party's vote state for a window of
+ * instances under one party-wide ballot, driven by received frames and the
+ * caller's clock.
+ *
+ * Owns: frame admission (header, replay window, tag, decode), per-instance
+ * tallies, the phase transitions of PROTOCOL.md section 3, ballots and
+ * deadlines, durability holds, and frame output. Must never: allocate,
+ * lock, sleep, read a clock or entropy, or call DPDK. All memory is carved
+ * out of the caller's storage at init.
+ *
+ * Names follow BPConProof.tla on purpose: max_bal, max_vbal, max_vval.
+ */
+#include "internal.h"
+#include "safe.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Ballot generations tallied per slot: the current ballot and one other
+ * (a future ballot being joined, or the previous one finishing). */
+#define ENG_GENS 2u
+/* Join evidence is tracked for this many future ballots at once. */
+#define ENG_FUTURE_MAX 4u
+/* Catch-up: DECIDED records sent in answer to one STATUS. */
+#define ENG_CATCHUP_MAX 32u
+/* Instances whose own messages are resent per retransmit tick. */
+#define ENG_RETX_MAX 64u
+/* Bound on the transition loop of one step. */
+#define ENG_PUMP_ROUNDS 64u
+
+enum eng_seen { SEEN_1B = 0, SEEN_2AV, SEEN_2B, SEEN_PER_GEN };
+
+struct eng_val_tally {
+    struct bpc_vid vid;
+    bpc_u128 weight;
+};
+
+struct eng_claim {
+    uint32_t next;
+    struct bpc_1b_report rep;
+};
+
+struct eng_gen {
+    uint64_t ballot; /* 0: unused */
+    bpc_u128 w_1b_empty;
+    bpc_u128 w_1b;
+    uint32_t claims; /* list head in the claim pool, UINT32_MAX: none */
+    uint32_t claims_count;
+    uint8_t n2av;
+    uint8_t n2b;
+    bool has_2a;
+    bool proposed; /* this party (as leader) sent the 2a */
+    struct bpc_vid v2a;
+    struct eng_val_tally t2av[BPC_TALLY_VALUES_MAX];
+    struct eng_val_tally t2b[BPC_TALLY_VALUES_MAX];
+};
+
+struct eng_slot {
+    uint64_t instance; /* UINT64_MAX: never used */
+    /* Durable vote state. */
+    uint64_t max_vbal;
+    struct bpc_vid max_vval;
+    uint8_t hist_count;
+    uint64_t hist_bal[BPC_HISTORY_MAX];
+    struct bpc_vid hist_val[BPC_HISTORY_MAX];
+    /* Volatile. */
+    bool dirty;
+    bool decided;
+    bool dec_bytes;
+    uint8_t ndec;
+    uint64_t dec_ballot;
+    struct bpc_vid dec_vid;
+    struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
+    struct eng_gen gen[ENG_GENS];
+};
+
+struct eng_out {
+    struct bpc_record r;
+    uint32_t peer;      /* unicast target; UINT32_MAX in the broadcast queue */
+    const uint8_t *val; /* DIGEST bytes for 2A/DECIDED (slot storage) */
+};
+
+struct eng_future {
+    uint64_t ballot;
+    bpc_u128 weight;
+    uint64_t *bits;
+};
+
+struct bpc_engine {
+    struct bpc_config cfg;
+    uint8_t digest[BPC_DIGEST_BYTES];
+    bpc_u128 total;
+    bpc_u128 threshold;
+    bpc_u128 faulty;
+    uint32_t n;
+    uint32_t self;
+    uint32_t words; /* u64 words per sender bitset */
+    uint32_t window;
+    uint64_t mask;
+    uint32_t vbytes; /* value storage stride */
+
+    uint64_t now_ns;
+    bool started;
+    uint64_t bal;     /* current ballot */
+    uint64_t max_bal; /* durable: never lowered */
+    bool max_bal_dirty;
+    uint64_t incarnation;
+    int leader;
+    bool sent_1b;
+    bool sent_1a;
+    bool got_1a;
+    uint32_t events;
+    uint64_t round_start_ns;
+    uint64_t deadline_ns;
+    uint64_t retx_ns;
+    uint32_t fails;
+    uint64_t nu;        /* next instance to emit (all below are decided) */
+    uint64_t next_prop; /* leader: next instance to consider */
+    uint64_t claims_hi; /* one past the highest instance a 1b at bal reported voted */
+    bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
+    uint64_t prng[4];
+
+    uint64_t *range_bal;
+    uint64_t *range_from;
+    uint64_t *seq_last;
+    uint64_t *seq_bits;
+    uint64_t *tx_seq;
+    struct eng_future fut[ENG_FUTURE_MAX];
+
+    struct eng_slot *slots;
+    uint64_t *bits;    /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
+    uint8_t *values;   /* per slot: ENG_GENS + 1 value buffers */
+    struct eng_claim *claims;
+    uint32_t claims_cap;
+    uint32_t claims_free;
+    struct bpc_1b_report *scratch; /* n reports */
+
+    /* Submission queue. */
+    uint32_t sub_cap;
+    uint32_t sub_head;
+    uint32_t sub_count;
+    uint32_t *sub_len;
+    uint8_t *sub_bytes;
+
+    /* Outbox: broadcast ring and unicast list. */
+    struct eng_out *bq;
+    uint32_t bq_cap;
+    uint32_t bq_head;
+    uint32_t bq_count;
+    uint32_t bq_round; /* records of the round being flushed */
+    uint32_t flush_peer;
+    struct eng_out *uq;
+    uint32_t uq_cap;
+    uint32_t uq_count;
+    struct eng_out *selfq;
+    uint32_t selfq_cap;
+    uint32_t selfq_count;
+    bool persist_pending;
+
+    struct bpc_durable *dur;
+    uint32_t dur_cap;
+    uint32_t *dirty;
+    uint32_t dirty_count;
+
+    struct bpc_record *recs; /* decode scratch */
+    uint32_t recs_cap;
+
+    struct bpc_counters ctr;
+    void *alloc_base; /* bpc_engine_new storage */
+};
+
+/* ------------------------------------------------------------------------
+ * Small helpers.
+ * ---------------------------------------------------------------------- */
+
+static uint64_t
+eng_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** seeded by splitmix64: jitter only, never safety. */
+static uint64_t
+eng_prng_next(struct bpc_engine *e)
+{
+    uint64_t *s = e->prng;
+    uint64_t result = eng_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = eng_rotl(s[3], 45);
+    return result;
+}
+
+static void
+eng_prng_seed(struct bpc_engine *e, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) {
+        seed += 0x9e3779b97f4a7c15ull;
+        uint64_t z = seed;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        e->prng[i] = z ^ (z >> 31);
+    }
+}
+
+static bool
+eng_bit_test(const uint64_t *bits, uint32_t i)
+{
+    return (bits[i / 64] >> (i % 64)) & 1u;
+}
+
+static void
+eng_bit_set(uint64_t *bits, uint32_t i)
+{
+    bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static uint64_t *
+eng_slot_bits(struct bpc_engine *e, const struct eng_slot *s, uint32_t gen, enum eng_seen kind)
+{
+    size_t slot_index = (size_t)(s - e->slots);
+    size_t per_slot = (size_t)(ENG_GENS * SEEN_PER_GEN + 1) * e->words;
+    size_t off = gen == ENG_GENS ? (size_t)ENG_GENS * SEEN_PER_GEN
+                                 : (size_t)gen * SEEN_PER_GEN + (size_t)kind;
+    return e->bits + slot_index * per_slot + off * e->words;
+}
+
+/* Value buffer of a slot: gen 0..ENG_GENS-1 for 2a values, ENG_GENS for the
+ * decided value. */
+static uint8_t *
+eng_slot_value(struct bpc_engine *e, const struct eng_slot *s, uint32_t which)
+{
+    size_t slot_index = (size_t)(s - e->slots);
+    return e->values + (slot_index * (ENG_GENS + 1) + which) * e->vbytes;
+}
+
+static uint64_t
+eng_weight(const struct bpc_engine *e, uint32_t party)
+{
+    return e->cfg.weights[party];
+}
+
+static bool
+eng_is_leader(const struct bpc_engine *e)
+{
+    return e->leader >= 0 && (uint32_t)e->leader == e->self;
+}
+
+static bool
+eng_paced(const struct bpc_engine *e)
+{
+    return e->cfg.mode == BPC_MODE_PACED;
+}
+
+static bool
+eng_event_fired(const struct bpc_engine *e, enum bpc_event ev)
+{
+    return !eng_paced(e) || (e->events & (1u << ev)) != 0;
+}
+
+static uint64_t
+eng_timeout(struct bpc_engine *e)
+{
+    uint32_t shift = e->fails < e->cfg.timeout_growth_max_shift ? e->fails
+                                                                 : e->cfg.timeout_growth_max_shift;
+    uint64_t base = e->cfg.ballot_timeout_ns << shift;
+    uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
+    return base + jitter;
+}
+
+/* ------------------------------------------------------------------------
+ * Slots and generations.
+ * ---------------------------------------------------------------------- */
+
+static bool
+eng_in_window(const struct bpc_engine *e, uint64_t instance)
+{
+    return instance >= e->nu && instance - e->nu < e->window;
+}
+
+static void
+eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
+{
+    struct eng_gen *gen = &s->gen[g];
+    uint32_t c = gen->claims;
+    while (c != UINT32_MAX) {
+        uint32_t next = e->claims[c].next;
+        e->claims[c].next = e->claims_free;
+        e->claims_free = c;
+        c = next;
+    }
+    memset(gen, 0, sizeof(*gen));
+    gen->ballot = ballot;
+    gen->claims = UINT32_MAX;
+    for (uint32_t k = 0; k < SEEN_PER_GEN; k++) {
+        memset(eng_slot_bits(e, s, g, (enum eng_seen)k), 0, e->words * sizeof(uint64_t));
+    }
+}
+
+static struct eng_slot *
+eng_slot_get(struct bpc_engine *e, uint64_t instance)
+{
+    if (!eng_in_window(e, instance)) {
+        return NULL;
+    }
+    struct eng_slot *s = &e->slots[instance & e->mask];
+    if (s->instance != instance) {
+        BPC_ASSERT(s->instance == UINT64_MAX || s->instance < e->nu);
+        for (uint32_t g = 0; g < ENG_GENS; g++) {
+            eng_gen_reset(e, s, g, 0);
+        }
+        struct eng_gen saved[ENG_GENS];
+        memcpy(saved, s->gen, sizeof(saved));
+        memset(s, 0, sizeof(*s));
+        memcpy(s->gen, saved, sizeof(saved));
+        s->instance = instance;
+        memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
+    }
+    return s;
+}
+
+/* The generation tallying `ballot`; creates one for ballot >= bal. */
+static int
+eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].ballot == ballot) {
+            return (int)g;
+        }
+    }
+    if (!create || ballot < e->bal) {
+        return -1;
+    }
+    /* Victim: unused, then stale (below bal), then the lowest future ballot
+     * that is not the current one. The current generation is never evicted. */
+    int victim = -1;
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        uint64_t gb = s->gen[g].ballot;
+        if (gb == e->bal) {
+            continue;
+        }
+        if (victim < 0 || gb < s->gen[victim].ballot) {
+            victim = (int)g;
+        }
+    }
+    BPC_ASSERT(victim >= 0);
+    uint64_t vb = s->gen[victim].ballot;
+    if (vb > e->bal && vb > ballot) {
+        return -1; /* keep the nearer future ballot */
+    }
+    eng_gen_reset(e, s, (uint32_t)victim, ballot);
+    return victim;
+}
+
+/* ------------------------------------------------------------------------
+ * Outbox.
+ * ---------------------------------------------------------------------- */
+
+static void
+eng_self_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->selfq_count == e->selfq_cap) {
+        e->ctr.tx_overflow++;
+        return;
+    }
+    struct eng_out *o = &e->selfq[e->selfq_count++];
+    o->r = *r;
+    o->peer = e->self;
+    o->val = val;
+}
+
+/* Queues r for every peer and delivers it to this party too. */
+static void
+eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->n > 1) {
+        if (e->bq_count == e->bq_cap) {
+            e->ctr.tx_overflow++;
+        } else {
+            struct eng_out *o = &e->bq[(e->bq_head + e->bq_count) % e->bq_cap];
+            e->bq_count++;
+            o->r = *r;
+            o->peer = UINT32_MAX;
+            o->val = val;
+        }
+    }
+    eng_self_push(e, r, val);
+}
+
+static void
+eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->uq_count == e->uq_cap) {
+        e->ctr.tx_overflow++;
+        return;
+    }
+    struct eng_out *o = &e->uq[e->uq_count++];
+    o->r = *r;
+    o->peer = peer;
+    o->val = val;
+}
+
+static struct bpc_record
+eng_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux,
+        const struct bpc_vid *vid)
+{
+    struct bpc_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.instance = instance;
+    r.ballot = ballot;
+    r.aux = aux;
+    if (vid != NULL) {
+        r.value = *vid;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------------
+ * Durability.
+ * ---------------------------------------------------------------------- */
+
+static void
+eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s)
+{
+    if (!s->dirty) {
+        s->dirty = true;
+        BPC_ASSERT(e->dirty_count < e->window);
+        e->dirty[e->dirty_count++] = (uint32_t)(s - e->slots);
+    }
+}
+
+static void
+eng_raise_max_bal(struct bpc_engine *e, uint64_t b)
+{
+    BPC_ASSERT(b >= e->max_bal);
+    if (b > e->max_bal) {
+        e->max_bal = b;
+        e->max_bal_dirty = true;
+    }
+}
+
+/* Records that v was sent in a 2av at ballot b: keeps the H highest
+ * ballots, one entry per value. */
+static void
+eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint64_t b)
+{
+    uint32_t k = 0;
+    while (k < s->hist_count && !bpc_vid_eq(&s->hist_val[k], v)) {
+        k++;
+    }
+    if (k == s->hist_count) {
+        if (s->hist_count < BPC_HISTORY_MAX) {
+            s->hist_count++;
+        } else {
+            k = s->hist_count - 1u; /* drop the lowest: liveness only */
+        }
+    }
+    s->hist_val[k] = *v;
+    s->hist_bal[k] = b;
+    /* Keep sorted by ballot, highest first (insertion step). */
+    while (k > 0 && s->hist_bal[k - 1] < s->hist_bal[k]) {
+        uint64_t tb = s->hist_bal[k - 1];
+        struct bpc_vid tv = s->hist_val[k - 1];
+        s->hist_bal[k - 1] = s->hist_bal[k];
+        s->hist_val[k - 1] = s->hist_val[k];
+        s->hist_bal[k] = tb;
+        s->hist_val[k] = tv;
+        k--;
+    }
+    eng_mark_dirty(e, s);
+}
+
+static void
+eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
+{
+    uint32_t count = 0;
+    if (e->max_bal_dirty) {
+        struct bpc_durable *d = &e->dur[count++];
+        memset(d, 0, sizeof(*d));
+        d->instance = UINT64_MAX;
+        d->max_bal = e->max_bal;
+        d->incarnation = e->incarnation;
+        e->max_bal_dirty = false;
+    }
+    for (uint32_t k = 0; k < e->dirty_count; k++) {
+        struct eng_slot *s = &e->slots[e->dirty[k]];
+        s->dirty = false;
+        struct bpc_durable *d = &e->dur[count++];
+        memset(d, 0, sizeof(*d));
+        d->instance = s->instance;
+        d->max_bal = e->max_bal;
+        d->incarnation = e->incarnation;
+        d->max_vbal = s->max_vbal;
+        d->max_vval = s->max_vval;
+        d->hist_count = s->hist_count;
+        memcpy(d->hist_bal, s->hist_bal, sizeof(d->hist_bal));
+        memcpy(d->hist_val, s->hist_val, sizeof(d->hist_val));
+    }
+    e->dirty_count = 0;
+    out->persist = count ? e->dur : NULL;
+    out->persist_count = count;
+    if (count > 0) {
+        e->persist_pending = true;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * KnowsSafeAt views.
+ * ---------------------------------------------------------------------- */
+
+static bool
+eng_range_covers(const struct bpc_engine *e, uint32_t s, uint64_t ballot, uint64_t instance)
+{
+    return e->range_bal[s] == ballot && e->range_from[s] <= instance;
+}
+
+/* Builds the view of the 1b(b) messages received for slot s. */
+static void
+eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v)
+{
+    const struct eng_gen *gen = &s->gen[g];
+    const uint64_t *seen = eng_slot_bits(e, s, g, SEEN_1B);
+    bpc_u128 empty = gen->w_1b_empty;
+    for (uint32_t p = 0; p < e->n; p++) {
+        if (!eng_bit_test(seen, p) && eng_range_covers(e, p, gen->ballot, s->instance)) {
+            empty += eng_weight(e, p);
+        }
+    }
+    uint32_t count = 0;
+    for (uint32_t c = gen->claims; c != UINT32_MAX; c = e->claims[c].next) {
+        e->scratch[count++] = e->claims[c].rep;
+    }
+    v->empty_weight = empty;
+    v->reps = e->scratch;
+    v->reps_count = count;
+    v->weights = e->cfg.weights;
+    v->threshold = e->threshold;
+    v->faulty = e->faulty;
+    v->ballot = gen->ballot;
+}
+
+/* ------------------------------------------------------------------------
+ * Phase actions.
+ * ---------------------------------------------------------------------- */
+
+static bool
+eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    const struct bpc_vid *v = &s->gen[g].v2a;
+    if (e->cfg.value_check == NULL || v->kind == BPC_VALUE_NOOP) {
+        return true;
+    }
+    const uint8_t *bytes = v->kind == BPC_VALUE_INLINE ? v->id : eng_slot_value(e, s, g);
+    return e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
+}
+
+static const uint8_t *
+eng_gen_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    return s->gen[g].v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, g) : NULL;
+}
+
+/* 2av(b, v): only if max_bal <= b, no 2av at b or above was sent for this
+ * instance, and KnowsSafeAt(b, v) holds by the 1b messages received. */
+static void
+eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
+{
+    int g = eng_gen_find(e, s, e->bal, false);
+    if (g < 0 || !s->gen[g].has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV)) {
+        return;
+    }
+    if (s->hist_count > 0 && s->hist_bal[0] >= e->bal) {
+        return; /* already sent a 2av at this ballot */
+    }
+    BPC_ASSERT(e->max_bal <= e->bal);
+    struct bpc_safe_view view;
+    eng_view(e, s, (uint32_t)g, &view);
+    if (!bpc_safe_at(&view, &s->gen[g].v2a) || !eng_value_ok(e, s, (uint32_t)g)) {
+        return; /* kept; re-checked as 1b messages arrive */
+    }
+    eng_raise_max_bal(e, e->bal);
+    eng_hist_add(e, s, &s->gen[g].v2a, e->bal);
+    struct bpc_record r = eng_rec(BPC_MSG_2AV, s->instance, e->bal, 0, &s->gen[g].v2a);
+    eng_broadcast(e, &r, NULL);
+}
+
+/* 2b(b, v): only if max_bal <= b and 2av for v at b came from a quorum. */
+static void
+eng_try_2b(struct bpc_engine *e, struct eng_slot *s)
+{
+    int g = eng_gen_find(e, s, e->bal, false);
+    if (g < 0 || s->max_vbal >= e->bal || !eng_event_fired(e, BPC_EVENT_LAUNCH_2B)) {
+        return;
+    }
+    const struct eng_gen *gen = &s->gen[g];
+    for (uint32_t k = 0; k < gen->n2av; k++) {
+        if (gen->t2av[k].weight >= e->threshold) {
+            eng_raise_max_bal(e, e->bal);
+            s->max_vbal = e->bal;
+            s->max_vval = gen->t2av[k].vid;
+            eng_mark_dirty(e, s);
+            struct bpc_record r = eng_rec(BPC_MSG_2B, s->instance, e->bal, 0, &s->max_vval);
+            eng_broadcast(e, &r, NULL);
+            return;
+        }
+    }
+}
+
+/* Finds value bytes for vid among the slot's 2a generations. */
+static const uint8_t *
+eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].has_2a && bpc_vid_eq(&s->gen[g].v2a, vid)) {
+            return eng_slot_value(e, s, g);
+        }
+    }
+    return NULL;
+}
+
+static void
+eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const struct bpc_vid *vid,
+           const uint8_t *bytes)
+{
+    if (s->decided) {
+        /* Agreement: a second decision must name the same value. */
+        BPC_ASSERT(bpc_vid_eq(&s->dec_vid, vid));
+        if (!s->dec_bytes && bytes != NULL) {
+            memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+            s->dec_bytes = true;
+        }
+        return;
+    }
+    s->decided = true;
+    s->dec_ballot = ballot;
+    s->dec_vid = *vid;
+    s->dec_bytes = vid->kind != BPC_VALUE_DIGEST;
+    if (vid->kind == BPC_VALUE_DIGEST) {
+        if (bytes == NULL) {
+            bytes = eng_find_bytes(e, s, vid);
+        }
+        if (bytes != NULL) {
+            memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+            s->dec_bytes = true;
+        }
+    }
+    e->fails = 0;
+    e->deadline_ns = e->now_ns + eng_timeout(e);
+}
+
+/* ------------------------------------------------------------------------
+ * Ballots.
+ * ---------------------------------------------------------------------- */
+
+static uint64_t
+eng_voted_hi(struct bpc_engine *e)
+{
+    uint64_t hi = UINT64_MAX; /* none */
+    for (uint64_t i = e->nu; i - e->nu < e->window; i++) {
+        const struct eng_slot *s = &e->slots[i & e->mask];
+        if (s->instance == i && (s->hist_count > 0 || s->max_vbal > 0)) {
+            hi = i;
+        }
+    }
+    return hi;
+}
+
+static void
+eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
+{
+    struct bpc_record r;
+    if (s == NULL || (s->hist_count == 0 && s->max_vbal == 0)) {
+        r = eng_rec(BPC_MSG_1B, instance, e->bal, 0, NULL);
+        eng_broadcast(e, &r, NULL);
+        return;
+    }
+    r = eng_rec(BPC_MSG_1B, instance, e->bal, s->max_vbal, &s->max_vval);
+    r.hist_count = s->hist_count;
+    eng_broadcast(e, &r, NULL);
+    for (uint32_t h = 0; h < s->hist_count; h++) {
+        struct bpc_record hr =
+            eng_rec(BPC_MSG_1B_HIST, instance, e->bal, s->hist_bal[h], &s->hist_val[h]);
+        eng_broadcast(e, &hr, NULL);
+    }
+}
+
+/* 1b(b) for all instances from nu up: explicit reports up to the highest
+ * voted instance, a range record for everything above. Sent only while no
+ * vote at b exists, so the reports are the state as of raising max_bal. */
+static void
+eng_send_1b(struct bpc_engine *e)
+{
+    uint64_t hi = eng_voted_hi(e);
+    uint64_t from = e->nu;
+    if (hi != UINT64_MAX) {
+        for (uint64_t i = e->nu; i <= hi; i++) {
+            const struct eng_slot *s = &e->slots[i & e->mask];
+            eng_put_1b(e, s->instance == i ? s : NULL, i);
+        }
+        from = hi + 1;
+    }
+    struct bpc_record r = eng_rec(BPC_MSG_1B_RANGE, e->nu, e->bal, from - e->nu, NULL);
+    eng_broadcast(e, &r, NULL);
+    e->sent_1b = true;
+}
+
+static void
+eng_send_1a(struct bpc_engine *e)
+{
+    struct bpc_record r = eng_rec(BPC_MSG_1A, e->nu, e->bal, 0, NULL);
+    eng_broadcast(e, &r, NULL);
+    e->sent_1a = true;
+}
+
+static void
+eng_join(struct bpc_engine *e, uint64_t b)
+{
+    BPC_ASSERT(b > e->bal);
+    BPC_ASSERT(b > e->max_bal);
+    e->bal = b;
+    eng_raise_max_bal(e, b);
+    e->leader = bpc_elect_leader(&e->cfg, e->digest, b);
+    BPC_ASSERT(e->leader >= 0);
+    e->sent_1a = false;
+    e->sent_1b = false;
+    e->got_1a = false;
+    e->events = 0;
+    e->round_start_ns = e->now_ns;
+    e->deadline_ns = e->now_ns + eng_timeout(e);
+    e->next_prop = e->nu;
+    e->claims_hi = e->nu;
+    e->ctr.ballots_started++;
+    for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
+        if (e->fut[k].ballot <= b) {
+            e->fut[k].ballot = 0;
+            e->fut[k].weight = 0;
+            memset(e->fut[k].bits, 0, e->words * sizeof(uint64_t));
+        }
+    }
+    if (!eng_paced(e)) {
+        if (eng_is_leader(e)) {
+            eng_send_1a(e);
+        }
+        eng_send_1b(e);
+    }
+}
+
+/* A message of ballot b > bal from sender p: join b once senders of b weigh
+ * more than F (so a Byzantine minority cannot drag the party upward). */
+static void
+eng_future_note(struct bpc_engine *e, uint32_t p, uint64_t b)
+{
+    int slot = -1;
+    for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
+        if (e->fut[k].ballot == b) {
+            slot = (int)k;
+            break;
+        }
+    }
+    if (slot < 0) {
+        for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
+            if (slot < 0 || e->fut[k].weight < e->fut[slot].weight ||
+                (e->fut[k].weight == e->fut[slot].weight && e->fut[k].ballot > e->fut[slot].ballot)) {
+                slot = (int)k;
+            }
+        }
+        e->fut[slot].ballot = b;
+        e->fut[slot].weight = 0;
+        memset(e->fut[slot].bits, 0, e->words * sizeof(uint64_t));
+    }
+    struct eng_future *f = &e->fut[slot];
+    if (!eng_bit_test(f->bits, p)) {
+        eng_bit_set(f->bits, p);
+        f->weight += eng_weight(e, p);
+    }
+    if (f->weight > e->faulty) {
+        eng_join(e, b);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Record handlers.
+ * ---------------------------------------------------------------------- */
+
+static bool
+eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_u128 w,
+              bpc_u128 *out)
+{
+    for (uint32_t k = 0; k < *n; k++) {
+        if (bpc_vid_eq(&t[k].vid, v)) {
+            t[k].weight += w;
+            *out = t[k].weight;
+            return true;
+        }
+    }
+    if (*n == BPC_TALLY_VALUES_MAX) {
+        return false;
+    }
+    t[*n].vid = *v;
+    t[*n].weight = w;
+    (*n)++;
+    *out = w;
+    return true;
+}
+
+static void
+eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+          const struct bpc_record *hist)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
+    if (g < 0) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_1B);
+    if (eng_bit_test(seen, p) || eng_range_covers(e, p, r->ballot, r->instance)) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    if (r->aux == 0 && r->hist_count == 0) {
+        eng_bit_set(seen, p);
+        gen->w_1b_empty += eng_weight(e, p);
+        gen->w_1b += eng_weight(e, p);
+        return;
+    }
+    if (e->claims_free == UINT32_MAX) {
+        e->ctr.tally_overflow++;
+        return;
+    }
+    eng_bit_set(seen, p);
+    gen->w_1b += eng_weight(e, p);
+    uint32_t c = e->claims_free;
+    e->claims_free = e->claims[c].next;
+    struct bpc_1b_report *rep = &e->claims[c].rep;
+    memset(rep, 0, sizeof(*rep));
+    rep->sender = p;
+    rep->mbal = r->aux;
+    rep->mval = r->value;
+    rep->hist_count = r->hist_count;
+    for (uint32_t h = 0; h < r->hist_count; h++) {
+        rep->hist_bal[h] = hist[h].aux;
+        rep->hist_val[h] = hist[h].value;
+    }
+    e->claims[c].next = gen->claims;
+    gen->claims = c;
+    gen->claims_count++;
+    if (r->ballot == e->bal && r->instance >= e->claims_hi) {
+        e->claims_hi = r->instance + 1;
+    }
+}
+
+static void
+eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (r->ballot < e->range_bal[p]) {
+        return;
+    }
+    /* aux counts the explicitly reported instances [lo, lo + aux). */
+    uint64_t from = r->aux > UINT64_MAX - r->instance ? UINT64_MAX : r->instance + r->aux;
+    e->range_bal[p] = r->ballot;
+    e->range_from[p] = from;
+    if (r->ballot == e->bal && from > e->claims_hi && from != UINT64_MAX && from - e->nu <= e->window) {
+        e->claims_hi = from;
+    }
+}
+
+/* Any 1b at the current ballot may make a held 2a verify. */
+static void
+eng_on_1b_any(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+              const struct bpc_record *hist)
+{
+    if (r->type == BPC_MSG_1B) {
+        eng_on_1b(e, p, r, hist);
+    } else {
+        eng_on_range(e, p, r);
+    }
+    if (r->ballot == e->bal) {
+        e->recheck = true;
+    }
+}
+
+static void
+eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
+    if (g < 0) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    if (gen->has_2a) {
+        if (!bpc_vid_eq(&gen->v2a, &r->value)) {
+            e->ctr.equivocations++; /* only the first 2a counts */
+        }
+        return;
+    }
+    gen->has_2a = true;
+    gen->proposed = p == e->self;
+    gen->v2a = r->value;
+    if (r->value.kind == BPC_VALUE_DIGEST) {
+        if (r->value.len > e->vbytes || r->value_bytes == NULL) {
+            gen->has_2a = false;
+            e->ctr.records_ignored++;
+            return;
+        }
+        uint8_t *dst = eng_slot_value(e, s, (uint32_t)g);
+        if (dst != r->value_bytes) {
+            memcpy(dst, r->value_bytes, r->value.len);
+        }
+    }
+    if (r->ballot == e->bal) {
+        eng_try_2av(e, s);
+    }
+}
+
+static void
+eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, r->ballot >= e->bal) : -1;
+    if (g < 0) {
+        e->ctr.records_stale++;
+        return;
+    }
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_2AV);
+    if (eng_bit_test(seen, p)) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    bpc_u128 w;
+    if (!eng_tally_add(s->gen[g].t2av, &s->gen[g].n2av, &r->value, eng_weight(e, p), &w)) {
+        e->ctr.tally_overflow++;
+        return;
+    }
+    eng_bit_set(seen, p);
+    BPC_ASSERT(w <= e->total);
+    if (r->ballot == e->bal && w >= e->threshold) {
+        eng_try_2b(e, s);
+    }
+}
+
+static void
+eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, r->ballot >= e->bal) : -1;
+    if (g < 0) {
+        e->ctr.records_stale++;
+        return;
+    }
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_2B);
+    if (eng_bit_test(seen, p)) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    bpc_u128 w;
+    if (!eng_tally_add(s->gen[g].t2b, &s->gen[g].n2b, &r->value, eng_weight(e, p), &w)) {
+        e->ctr.tally_overflow++;
+        return;
+    }
+    eng_bit_set(seen, p);
+    BPC_ASSERT(w <= e->total);
+    if (w >= e->threshold) {
+        eng_decide(e, s, r->ballot, &r->value, NULL);
+    }
+}
+
+/* DECIDED claims: more than F weight holds a correct party, whose claim is
+ * true; catch-up for a party that missed the 2b quorum. */
+static void
+eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    if (s == NULL) {
+        e->ctr.records_stale++;
+        return;
+    }
+    if (r->value.kind == BPC_VALUE_DIGEST && r->value.len > e->vbytes) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    uint64_t *seen = eng_slot_bits(e, s, ENG_GENS, SEEN_1B);
+    if (eng_bit_test(seen, p)) {
+        if (s->decided && !s->dec_bytes && r->value_bytes != NULL &&
+            bpc_vid_eq(&s->dec_vid, &r->value)) {
+            eng_decide(e, s, r->ballot, &r->value, r->value_bytes);
+        }
+        return;
+    }
+    bpc_u128 w;
+    if (!eng_tally_add(s->tdec, &s->ndec, &r->value, eng_weight(e, p), &w)) {
+        e->ctr.tally_overflow++;
+        return;
+    }
+    eng_bit_set(seen, p);
+    if (w > e->faulty) {
+        eng_decide(e, s, r->ballot, &r->value, r->value_bytes);
+    }
+}
+
+static void
+eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
+{
+    const struct eng_slot *s = &e->slots[instance & e->mask];
+    if (s->instance != instance || !s->decided || !s->dec_bytes) {
+        return;
+    }
+    struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, s->dec_ballot, 0, &s->dec_vid);
+    const uint8_t *val =
+        s->dec_vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS) : NULL;
+    eng_unicast(e, p, &r, val);
+}
+
+static void
+eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (r->instance >= e->nu) {
+        return;
+    }
+    uint64_t lo = r->instance;
+    if (e->nu - lo > e->window) {
+        lo = e->nu - e->window; /* older values are no longer held */
+    }
+    for (uint64_t i = lo; i < e->nu && i - lo < ENG_CATCHUP_MAX; i++) {
+        eng_send_decided(e, p, i);
+    }
+}
+
+/* Applies one record (and, for 1B, its history records). */
+static void
+eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+          const struct bpc_record *hist)
+{
+    e->ctr.records_rx++;
+    if (r->ballot > e->bal && r->type != BPC_MSG_DECIDED) {
+        if (r->type == BPC_MSG_1A && r->ballot == e->bal + 1 &&
+            bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
+            eng_join(e, r->ballot);
+        } else {
+            eng_future_note(e, p, r->ballot);
+        }
+    }
+    if (r->instance < e->nu && r->type != BPC_MSG_STATUS && r->type != BPC_MSG_1B_RANGE &&
+        r->type != BPC_MSG_1A && r->type != BPC_MSG_DECIDED && p != e->self) {
+        eng_send_decided(e, p, r->instance); /* the sender is behind */
+        e->ctr.records_stale++;
+        return;
+    }
+    switch ((enum bpc_msg_type)r->type) {
+    case BPC_MSG_1A:
+        if (r->ballot == e->bal && bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
+            e->got_1a = true;
+        }
+        break;
+    case BPC_MSG_1B:
+    case BPC_MSG_1B_RANGE:
+        eng_on_1b_any(e, p, r, hist);
+        break;
+    case BPC_MSG_2A:
+        eng_on_2a(e, p, r);
+        break;
+    case BPC_MSG_2AV:
+        eng_on_2av(e, p, r);
+        break;
+    case BPC_MSG_2B:
+        eng_on_2b(e, p, r);
+        break;
+    case BPC_MSG_DECIDED:
+        eng_on_decided(e, p, r);
+        break;
+    case BPC_MSG_STATUS:
+        eng_on_status(e, p, r);
+        break;
+    case BPC_MSG_1B_HIST:
+    case BPC_MSG_NONE:
+    case BPC_MSG_TYPES_COUNT:
+        e->ctr.records_ignored++;
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Frame admission.
+ * ---------------------------------------------------------------------- */
+
+/* Anti-replay window of 64 frames per sender: reordered frames within the
+ * window are accepted once, duplicates and older frames are dropped. */
+static bool
+eng_replay_ok(struct bpc_engine *e, uint32_t p, uint64_t seq)
+{
+    uint64_t last = e->seq_last[p];
+    if (seq > last) {
+        uint64_t shift = seq - last;
+        e->seq_bits[p] = shift >= 64 ? 0 : e->seq_bits[p] << shift;
+        e->seq_bits[p] |= 1;
+        e->seq_last[p] = seq;
+        return true;
+    }
+    uint64_t age = last - seq;
+    if (age >= 64 || ((e->seq_bits[p] >> age) & 1u)) {
+        return false;
+    }
+    e->seq_bits[p] |= (uint64_t)1 << age;
+    return true;
+}
+
+static void
+eng_drop(struct bpc_engine *e, int reason)
+{
+    BPC_ASSERT(reason >= 0 && reason < BPC_DROP_REASONS_COUNT);
+    e->ctr.drops[reason]++;
+}
+
+static void
+eng_receive(struct bpc_engine *e, const uint8_t *bytes, uint32_t len)
+{
+    struct bpc_frame_header h;
+    int rc = bpc_wire_parse_header(bytes, len, &h);
+    if (rc < 0) {
+        eng_drop(e, -1 - rc);
+        return;
+    }
+    if (h.cluster_id != e->cfg.cluster_id) {
+        eng_drop(e, BPC_DROP_BAD_CLUSTER);
+        return;
+    }
+    if (h.sender >= e->n || h.sender == e->self) {
+        eng_drop(e, BPC_DROP_BAD_SENDER);
+        return;
+    }
+    if (h.receiver != e->self) {
+        eng_drop(e, BPC_DROP_BAD_RECEIVER);
+        return;
+    }
+    if (!bpc_wire_verify(bytes, len, e->cfg.keys[h.sender])) {
+        eng_drop(e, BPC_DROP_BAD_TAG);
+        return;
+    }
+    int count = bpc_wire_decode(bytes, len, &h, e->recs, e->recs_cap);
+    if (count < 0) {
+        eng_drop(e, -1 - count);
+        return;
+    }
+    /* Checked after the tag so a forger cannot burn sequence numbers. */
+    if (!eng_replay_ok(e, h.sender, h.seq)) {
+        eng_drop(e, BPC_DROP_REPLAY);
+        return;
+    }
+    e->ctr.frames_rx++;
+    for (int k = 0; k < count; k++) {
+        const struct bpc_record *r = &e->recs[k];
+        eng_apply(e, h.sender, r, r->type == BPC_MSG_1B ? r + 1 : NULL);
+        if (r->type == BPC_MSG_1B) {
+            k += r->hist_count;
+        }
+    }
+}
+
+/* Own messages, delivered in order; handlers may queue more (bounded by
+ * the queue's capacity, so the loop ends). */
+static void
+eng_drain_self(struct bpc_engine *e)
+{
+    uint32_t k = 0;
+    while (k < e->selfq_count) {
+        struct eng_out *o = &e->selfq[k];
+        struct bpc_record r = o->r;
+        if (r.value.kind == BPC_VALUE_DIGEST) {
+            r.value_bytes = o->val;
+        }
+        if (r.type == BPC_MSG_1B && r.hist_count > 0) {
+            struct bpc_record hist[BPC_HISTORY_MAX];
+            for (uint32_t h = 0; h < r.hist_count && k + 1 + h < e->selfq_count; h++) {
+                hist[h] = e->selfq[k + 1 + h].r;
+            }
+            eng_apply(e, e->self, &r, hist);
+            k += 1u + r.hist_count;
+            continue;
+        }
+        eng_apply(e, e->self, &r, NULL);
+        k++;
+    }
+    e->selfq_count = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Leader.
+ * ---------------------------------------------------------------------- */
+
+/* Pops the oldest submitted value into slot generation g as its 2a value. */
+static bool
+eng_take_submission(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_vid *vid)
+{
+    if (e->sub_count == 0) {
+        return false;
+    }
+    uint32_t q = e->sub_head;
+    const uint8_t *bytes = e->sub_bytes + (size_t)q * e->cfg.value_bytes_max;
+    uint32_t len = e->sub_len[q];
+    bpc_vid_of(vid, bytes, len);
+    if (vid->kind == BPC_VALUE_DIGEST) {
+        memcpy(eng_slot_value(e, s, g), bytes, len);
+    }
+    e->sub_head = (e->sub_head + 1) % e->sub_cap;
+    e->sub_count--;
+    return true;
+}
+
+/* Chooses and sends the 2a for one instance; false when it must wait. */
+static bool
+eng_propose(struct bpc_engine *e, uint64_t instance)
+{
+    struct eng_slot *s = eng_slot_get(e, instance);
+    int g = s ? eng_gen_find(e, s, e->bal, true) : -1;
+    if (g < 0) {
+        return false;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    if (gen->has_2a) {
+        return true; /* already proposed (or the 2a was received) */
+    }
+    if (s->decided) {
+        return true;
+    }
+    struct bpc_safe_view view;
+    eng_view(e, s, (uint32_t)g, &view);
+    struct bpc_vid vid;
+    memset(&vid, 0, sizeof(vid));
+    enum bpc_safe_pick pick = bpc_safe_pick(&view, &vid);
+    if (pick == BPC_SAFE_NONE) {
+        return false;
+    }
+    if (pick == BPC_SAFE_VALUE) {
+        if (vid.kind == BPC_VALUE_DIGEST) {
+            const uint8_t *bytes = eng_find_bytes(e, s, &vid);
+            if (bytes == NULL) {
+                return false; /* only the digest is known: no fetch yet */
+            }
+            memcpy(eng_slot_value(e, s, (uint32_t)g), bytes, vid.len);
+        }
+    } else if (!eng_take_submission(e, s, (uint32_t)g, &vid)) {
+        if (instance >= e->claims_hi) {
+            return false; /* fresh instance and nothing to propose */
+        }
+        vid.kind = BPC_VALUE_NOOP; /* fill a gap below a reported vote */
+    }
+    /* The 2a reaches this party through the self queue like any other, so
+     * eng_on_2a records it and sends the leader's own 2av. */
+    struct bpc_record r = eng_rec(BPC_MSG_2A, instance, e->bal, 0, &vid);
+    const uint8_t *val = vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g) : NULL;
+    eng_broadcast(e, &r, val);
+    return true;
+}
+
+static void
+eng_leader_pump(struct bpc_engine *e)
+{
+    if (!eng_is_leader(e) || !eng_event_fired(e, BPC_EVENT_LAUNCH_2A)) {
+        return;
+    }
+    if (e->next_prop < e->nu) {
+        e->next_prop = e->nu;
+    }
+    /* Paced mode proposes one instance per round, as the origin does. */
+    uint64_t limit = eng_paced(e) ? e->nu + 1 : e->nu + e->window;
+    while (e->next_prop < limit && eng_propose(e, e->next_prop)) {
+        e->next_prop++;
+    }
+}
+
+/* Re-checks 2a values that did not verify yet, and 2b conditions. */
+static void
+eng_recheck(struct bpc_engine *e)
+{
+    uint64_t end = eng_paced(e) ? e->nu + 1 : e->nu + e->window;
+    for (uint64_t i = e->nu; i < end; i++) {
+        struct eng_slot *s = &e->slots[i & e->mask];
+        if (s->instance != i || s->decided) {
+            continue;
+        }
+        eng_try_2av(e, s);
+        eng_try_2b(e, s);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Time.
+ * ---------------------------------------------------------------------- */
+
+static const uint64_t *
+eng_event_offsets(const struct bpc_engine *e, enum bpc_event ev)
+{
+    const struct bpc_timers *t = &e->cfg.timers;
+    switch (ev) {
+    case BPC_EVENT_LAUNCH_1A:
+        return &t->launch1a_ns;
+    case BPC_EVENT_LAUNCH_1B:
+        return &t->launch1b_ns;
+    case BPC_EVENT_LAUNCH_2A:
+        return &t->launch2a_ns;
+    case BPC_EVENT_LAUNCH_2AV:
+        return &t->launch2av_ns;
+    case BPC_EVENT_LAUNCH_2B:
+        return &t->launch2b_ns;
+    case BPC_EVENT_FINALIZE:
+    case BPC_EVENTS_COUNT:
+        break;
+    }
+    return &t->finalize_ns;
+}
+
+static void
+eng_finalize(struct bpc_engine *e)
+{
+    const struct eng_slot *s = &e->slots[e->nu & e->mask];
+    bool done = s->instance == e->nu && s->decided;
+    bool work = e->sub_count > 0 || eng_voted_hi(e) != UINT64_MAX;
+    if (done || !work) {
+        /* Next round under the same ballot: the range 1b still covers it. */
+        e->round_start_ns = e->now_ns;
+        e->events = (1u << BPC_EVENT_FINALIZE) * 0u;
+        return;
+    }
+    e->fails++;
+    e->ctr.ballots_failed++;
+    eng_join(e, e->bal + 1);
+}
+
+/* Paced mode: fire due phase events in order. */
+static void
+eng_paced_events(struct bpc_engine *e)
+{
+    for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
+        if (e->events & (1u << ev)) {
+            continue;
+        }
+        if (e->now_ns < e->round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev)) {
+            return;
+        }
+        e->events |= 1u << ev;
+        e->recheck = true;
+        switch ((enum bpc_event)ev) {
+        case BPC_EVENT_LAUNCH_1A:
+            if (eng_is_leader(e) && !e->sent_1a) {
+                eng_send_1a(e);
+            }
+            break;
+        case BPC_EVENT_LAUNCH_1B:
+            if (!e->sent_1b) {
+                eng_send_1b(e);
+            }
+            break;
+        case BPC_EVENT_LAUNCH_2A:
+        case BPC_EVENT_LAUNCH_2AV:
+        case BPC_EVENT_LAUNCH_2B:
+            break; /* the pump and recheck run after this loop */
+        case BPC_EVENT_FINALIZE:
+        case BPC_EVENTS_COUNT:
+            eng_finalize(e);
+            return;
+        }
+    }
+}
+
+/* Resends this party's current-ballot messages for undecided instances
+ * and announces how far it has applied. */
+static void
+eng_retransmit(struct bpc_engine *e)
+{
+    struct bpc_record st = eng_rec(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
+    if (e->n > 1 && e->bq_count < e->bq_cap) {
+        struct eng_out *o = &e->bq[(e->bq_head + e->bq_count) % e->bq_cap];
+        e->bq_count++;
+        o->r = st;
+        o->peer = UINT32_MAX;
+        o->val = NULL;
+    }
+    bool voted = false;
+    for (uint64_t i = e->nu; i - e->nu < ENG_RETX_MAX && i - e->nu < e->window; i++) {
+        struct eng_slot *s = &e->slots[i & e->mask];
+        if (s->instance != i || s->decided) {
+            continue;
+        }
+        int g = eng_gen_find(e, s, e->bal, false);
+        if (g >= 0 && s->gen[g].proposed) {
+            struct bpc_record r = eng_rec(BPC_MSG_2A, i, e->bal, 0, &s->gen[g].v2a);
+            eng_broadcast(e, &r, eng_gen_bytes(e, s, (uint32_t)g));
+        }
+        if (s->hist_count > 0 && s->hist_bal[0] == e->bal) {
+            voted = true;
+            struct bpc_record r = eng_rec(BPC_MSG_2AV, i, e->bal, 0, &s->hist_val[0]);
+            eng_broadcast(e, &r, NULL);
+        }
+        if (s->max_vbal == e->bal) {
+            struct bpc_record r = eng_rec(BPC_MSG_2B, i, e->bal, 0, &s->max_vval);
+            eng_broadcast(e, &r, NULL);
+        }
+    }
+    if (!voted && e->sent_1b) {
+        eng_send_1b(e);
+    }
+    if (eng_is_leader(e) && e->sent_1a) {
+        eng_send_1a(e);
+    }
+}
+
+static bool
+eng_has_work(struct bpc_engine *e)
+{
+    if (e->sub_count > 0) {
+        return true;
+    }
+    for (uint64_t i = e->nu; i - e->nu < e->window; i++) {
+        const struct eng_slot *s = &e->slots[i & e->mask];
+        if (s->instance == i && !s->decided &&
+            (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+eng_timers(struct bpc_engine *e)
+{
+    if (eng_paced(e)) {
+        eng_paced_events(e);
+        return;
+    }
+    if (e->now_ns >= e->deadline_ns) {
+        if (eng_has_work(e)) {
+            e->fails++;
+            e->ctr.ballots_failed++;
+            eng_join(e, e->bal + 1);
+        } else {
+            e->deadline_ns = e->now_ns + eng_timeout(e);
+        }
+    }
+    if (e->now_ns >= e->retx_ns) {
+        eng_retransmit(e);
+        e->retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Decisions out, frames out.
+ * ---------------------------------------------------------------------- */
+
+static void
+eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
+{
+    while (out->decisions_count < out->decisions_cap) {
+        struct eng_slot *s = &e->slots[e->nu & e->mask];
+        if (s->instance != e->nu || !s->decided || !s->dec_bytes) {
+            return;
+        }
+        if (eng_paced(e) && !(e->events & (1u << BPC_EVENT_FINALIZE))) {
+            return; /* paced: Finished only at the finalize event */
+        }
+        struct bpc_decision *d = &out->decisions[out->decisions_count++];
+        d->instance = s->instance;
+        d->ballot = s->dec_ballot;
+        d->vid = s->dec_vid;
+        d->len = s->dec_vid.kind == BPC_VALUE_NOOP ? 0 : s->dec_vid.len;
+        d->value = s->dec_vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS)
+                   : s->dec_vid.kind == BPC_VALUE_INLINE ? s->dec_vid.id
+                                                         : NULL;
+        e->ctr.decided++;
+        e->nu++;
+        if (eng_paced(e)) {
+            e->round_start_ns = e->now_ns;
+            e->events = 0;
+        }
+    }
+}
+
+static uint32_t
+eng_val_len(const struct eng_out *o)
+{
+    return o->val != NULL && o->r.value.kind == BPC_VALUE_DIGEST ? o->r.value.len : 0;
+}
+
+/* Writes the broadcast round and unicasts for one peer; false when out of
+ * tx buffers (the peer is retried at the next step). */
+static bool
+eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
+{
+    uint32_t k = 0;
+    uint32_t u = 0;
+    bool more = e->bq_round > 0;
+    for (u = 0; u < e->uq_count && !more; u++) {
+        more = e->uq[u].peer == peer;
+    }
+    u = 0;
+    while (more) {
+        if (out->frames_count == out->frames_cap) {
+            return false;
+        }
+        struct bpc_frame_out *f = &out->frames[out->frames_count];
+        struct bpc_wire_writer w;
+        uint32_t cap = f->cap < e->cfg.frame_bytes ? f->cap : e->cfg.frame_bytes;
+        BPC_ASSERT(bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max) == 0);
+        uint32_t put = 0;
+        for (; k < e->bq_round; k++) {
+            const struct eng_out *o = &e->bq[(e->bq_head + k) % e->bq_cap];
+            uint32_t extra = o->r.type == BPC_MSG_1B ? o->r.hist_count : 0u;
+            if (!bpc_wire_fits(&w, 1 + extra, eng_val_len(o))) {
+                break;
+            }
+            struct bpc_record r = o->r;
+            r.value_bytes = o->val;
+            BPC_ASSERT(bpc_wire_put(&w, &r) == 0);
+            put++;
+        }
+        for (; k >= e->bq_round && u < e->uq_count; u++) {
+            const struct eng_out *o = &e->uq[u];
+            if (o->peer != peer) {
+                continue;
+            }
+            if (!bpc_wire_fits(&w, 1, eng_val_len(o))) {
+                break;
+            }
+            struct bpc_record r = o->r;
+            r.value_bytes = o->val;
+            BPC_ASSERT(bpc_wire_put(&w, &r) == 0);
+            put++;
+        }
+        BPC_ASSERT(put > 0);
+        struct bpc_frame_header h = {.cluster_id = e->cfg.cluster_id,
+                                     .sender = (uint16_t)e->self,
+                                     .receiver = (uint16_t)peer,
+                                     .seq = ++e->tx_seq[peer]};
+        f->len = bpc_wire_finish(&w, &h, e->cfg.keys[peer]);
+        f->peer = peer;
+        out->frames_count++;
+        e->ctr.frames_tx++;
+        e->ctr.records_tx += put;
+        more = k < e->bq_round || u < e->uq_count;
+        if (more && k >= e->bq_round) {
+            more = false;
+            for (uint32_t v = u; v < e->uq_count && !more; v++) {
+                more = e->uq[v].peer == peer;
+            }
+        }
+    }
+    return true;
+}
+
+/* Flushes the outbox unless a durability confirmation is outstanding.
+ * Returns 0, or -EAGAIN when tx buffers ran out mid-round. */
+static int
+eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
+{
+    if (e->persist_pending) {
+        return 0;
+    }
+    if (e->flush_peer == 0 && e->bq_round == 0) {
+        e->bq_round = e->bq_count;
+    }
+    for (uint32_t p = e->flush_peer; p < e->n; p++) {
+        if (p == e->self) {
+            continue;
+        }
+        if (!eng_flush_peer(e, p, out)) {
+            e->flush_peer = p;
+            return -EAGAIN;
+        }
+    }
+    e->bq_head = (e->bq_head + e->bq_round) % e->bq_cap;
+    e->bq_count -= e->bq_round;
+    e->bq_round = 0;
+    e->flush_peer = 0;
+    e->uq_count = 0;
+    return 0;
+}
+
+static uint64_t
+eng_next_deadline(const struct bpc_engine *e)
+{
+    if (!e->persist_pending && (e->bq_count > 0 || e->uq_count > 0)) {
+        return e->now_ns;
+    }
+    if (eng_paced(e)) {
+        for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
+            if (!(e->events & (1u << ev))) {
+                return e->round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev);
+            }
+        }
+        return UINT64_MAX;
+    }
+    return e->deadline_ns < e->retx_ns ? e->deadline_ns : e->retx_ns;
+}
+
+int
+bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out)
+{
+    BPC_ASSERT(e->started);
+    BPC_ASSERT(in->now_ns >= e->now_ns); /* the clock is monotonic */
+    e->now_ns = in->now_ns;
+    out->frames_count = 0;
+    out->decisions_count = 0;
+    out->persist = NULL;
+    out->persist_count = 0;
+    for (uint32_t k = 0; k < in->frames_count; k++) {
+        eng_receive(e, in->frames[k].bytes, in->frames[k].len);
+    }
+    for (uint32_t round = 0; round < ENG_PUMP_ROUNDS; round++) {
+        uint64_t nu = e->nu;
+        eng_drain_self(e);
+        if (round == 0) {
+            eng_timers(e);
+            eng_drain_self(e);
+        }
+        if (e->recheck) {
+            e->recheck = false;
+            eng_recheck(e);
+        }
+        eng_leader_pump(e);
+        eng_drain_self(e);
+        eng_emit(e, out);
+        if (e->selfq_count == 0 && !e->recheck && nu == e->nu) {
+            break;
+        }
+    }
+    if (e->max_bal_dirty || e->dirty_count > 0) {
+        eng_collect_persist(e, out);
+    }
+    int rc = eng_flush(e, out);
+    out->next_deadline_ns = eng_next_deadline(e);
+    return rc < 0 ? rc : (int)out->frames_count;
+}
+
+void
+bpc_engine_persisted(struct bpc_engine *e)
+{
+    e->persist_pending = false;
+}
+
+/* ------------------------------------------------------------------------
+ * Set-up.
+ * ---------------------------------------------------------------------- */
+
+struct eng_layout {
+    size_t off[16];
+    size_t total;
+};
+
+enum {
+    L_RANGE_BAL, L_RANGE_FROM, L_SEQ_LAST, L_SEQ_BITS, L_TX_SEQ, L_FUT, L_SLOTS, L_BITS,
+    L_VALUES, L_CLAIMS, L_SCRATCH, L_SUB_LEN, L_SUB_BYTES, L_QUEUES, L_DUR, L_DIRTY,
+};
+
+struct eng_sizes {
+    uint32_t n, words, window, vbytes, claims, sub_cap, bq_cap, uq_cap, recs_cap;
+};
+
+static void
+eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
+{
+    z->n = cfg->parties_count;
+    z->words = (z->n + 63) / 64;
+    z->window = cfg->window_slots;
+    /* Value buffers are needed only for values that travel by digest. */
+    z->vbytes = cfg->value_bytes_max > BPC_VALUE_INLINE_MAX ? (cfg->value_bytes_max + 7u) & ~7u : 0;
+    z->claims = 256 + 2 * z->n;
+    z->sub_cap = z->window * 2 < 64 ? 64 : (z->window * 2 > 4096 ? 4096 : z->window * 2);
+    z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
+    z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX;
+    z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
+}
+
+static size_t
+eng_align(size_t x)
+{
+    return (x + 63) & ~(size_t)63;
+}
+
+static void
+eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
+{
+    size_t sizes[16];
+    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_SEQ_BITS] =
+        sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
+    sizes[L_FUT] = (size_t)ENG_FUTURE_MAX * z->words * sizeof(uint64_t);
+    sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
+    sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
+    sizes[L_VALUES] = (size_t)z->window * (ENG_GENS + 1) * z->vbytes;
+    sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
+    sizes[L_SCRATCH] = (size_t)z->n * sizeof(struct bpc_1b_report);
+    sizes[L_SUB_LEN] = (size_t)z->sub_cap * sizeof(uint32_t);
+    sizes[L_SUB_BYTES] = (size_t)z->sub_cap * z->vbytes + (size_t)z->sub_cap * BPC_VALUE_INLINE_MAX;
+    sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
+                      (size_t)z->recs_cap * sizeof(struct bpc_record);
+    sizes[L_DUR] = ((size_t)z->window + 1) * sizeof(struct bpc_durable);
+    sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
+    size_t off = eng_align(sizeof(struct bpc_engine));
+    for (int k = 0; k < 16; k++) {
+        l->off[k] = off;
+        off += eng_align(sizes[k]);
+    }
+    l->total = off;
+}
+
+size_t
+bpc_engine_footprint(const struct bpc_config *cfg)
+{
+    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX ||
+        cfg->window_slots == 0 || cfg->window_slots > BPC_WINDOW_SLOTS_MAX ||
+        cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
+        return 0;
+    }
+    struct eng_sizes z;
+    struct eng_layout l;
+    eng_sizes_of(cfg, &z);
+    eng_layout_of(&z, &l);
+    return l.total;
+}
+
+static void
+eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l)
+{
+    e->range_bal = (uint64_t *)(void *)(base + l->off[L_RANGE_BAL]);
+    e->range_from = (uint64_t *)(void *)(base + l->off[L_RANGE_FROM]);
+    e->seq_last = (uint64_t *)(void *)(base + l->off[L_SEQ_LAST]);
+    e->seq_bits = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
+    e->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
+    for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
+        e->fut[k].bits = (uint64_t *)(void *)(base + l->off[L_FUT]) + (size_t)k * z->words;
+    }
+    e->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
+    e->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
+    e->values = base + l->off[L_VALUES];
+    e->claims = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
+    e->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
+    e->sub_len = (uint32_t *)(void *)(base + l->off[L_SUB_LEN]);
+    e->sub_bytes = base + l->off[L_SUB_BYTES];
+    e->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);
+    e->selfq = e->bq + z->bq_cap;
+    e->uq = e->selfq + z->bq_cap;
+    e->recs = (struct bpc_record *)(void *)(e->uq + z->uq_cap);
+    e->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
+    e->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
+    e->claims_cap = z->claims;
+    e->sub_cap = z->sub_cap;
+    e->bq_cap = z->bq_cap;
+    e->selfq_cap = z->bq_cap;
+    e->uq_cap = z->uq_cap;
+    e->recs_cap = z->recs_cap;
+    e->dur_cap = z->window + 1;
+}
+
+static void
+eng_reset_state(struct bpc_engine *e)
+{
+    for (uint32_t k = 0; k < e->window; k++) {
+        e->slots[k].instance = UINT64_MAX;
+        e->slots[k].gen[0].claims = UINT32_MAX;
+        e->slots[k].gen[1].claims = UINT32_MAX;
+    }
+    for (uint32_t k = 0; k < e->claims_cap; k++) {
+        e->claims[k].next = k + 1 < e->claims_cap ? k + 1 : UINT32_MAX;
+    }
+    e->claims_free = 0;
+    e->leader = -1;
+    e->deadline_ns = UINT64_MAX;
+    e->retx_ns = UINT64_MAX;
+}
+
+int
+bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct bpc_config *cfg,
+                char *err, size_t err_len)
+{
+    int rc = bpc_config_validate(cfg, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    if (cfg->parties_count > 1 && cfg->keys == NULL) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len, "keys=NULL: %u parties need pairwise keys", cfg->parties_count);
+        }
+        return -EINVAL;
+    }
+    size_t need = bpc_engine_footprint(cfg);
+    if (mem == NULL || mem_len < need || ((uintptr_t)mem & 63u) != 0) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len, "engine storage: %zu bytes given, %zu (64-byte aligned) needed",
+                     mem_len, need);
+        }
+        return -ENOBUFS;
+    }
+    memset(mem, 0, need);
+    struct bpc_engine *e = mem;
+    struct eng_sizes z;
+    struct eng_layout l;
+    eng_sizes_of(cfg, &z);
+    eng_layout_of(&z, &l);
+    e->cfg = *cfg;
+    bpc_config_digest(cfg, e->digest);
+    e->total = bpc_config_total_weight(cfg);
+    e->threshold = bpc_config_threshold(cfg);
+    e->faulty = bpc_faulty_weight(e->total, e->threshold);
+    e->n = z.n;
+    e->self = cfg->self;
+    e->words = z.words;
+    e->window = z.window;
+    e->mask = z.window - 1u;
+    e->vbytes = z.vbytes;
+    eng_carve(e, mem, &z, &l);
+    eng_reset_state(e);
+    eng_prng_seed(e, cfg->seed);
+    *out = e;
+    return 0;
+}
+
+int
+bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    size_t need = bpc_engine_footprint(cfg);
+    int rc = bpc_config_validate(cfg, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    void *mem = aligned_alloc(64, (need + 63) & ~(size_t)63);
+    if (mem == NULL) {
+        return -ENOMEM;
+    }
+    rc = bpc_engine_init(out, mem, need, cfg, err, err_len);
+    if (rc != 0) {
+        free(mem);
+        return rc;
+    }
+    (*out)->alloc_base = mem;
+    return 0;
+}
+
+void
+bpc_engine_free(struct bpc_engine *e)
+{
+    if (e != NULL && e->alloc_base != NULL) {
+        free(e->alloc_base);
+    }
+}
+
+int
+bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
+{
+    if (e->started) {
+        return -EBUSY;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        const struct bpc_durable *d = &recs[k];
+        if (d->max_bal > e->max_bal) {
+            e->max_bal = d->max_bal;
+        }
+        if (d->incarnation > e->incarnation) {
+            e->incarnation = d->incarnation;
+        }
+        if (d->instance == UINT64_MAX || d->hist_count > BPC_HISTORY_MAX) {
+            continue;
+        }
+        /* Durable state of instances outside the first window is not yet
+         * restorable: the decided log is not persisted by the engine. */
+        struct eng_slot *s = eng_slot_get(e, d->instance);
+        if (s == NULL) {
+            continue;
+        }
+        s->max_vbal = d->max_vbal;
+        s->max_vval = d->max_vval;
+        s->hist_count = d->hist_count;
+        memcpy(s->hist_bal, d->hist_bal, sizeof(s->hist_bal));
+        memcpy(s->hist_val, d->hist_val, sizeof(s->hist_val));
+    }
+    return 0;
+}
+
+void
+bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
+{
+    BPC_ASSERT(!e->started);
+    e->started = true;
+    e->now_ns = now_ns;
+    if (e->max_bal > 0) {
+        e->incarnation++;
+        e->max_bal_dirty = true;
+    }
+    for (uint32_t p = 0; p < e->n; p++) {
+        e->tx_seq[p] = e->incarnation << 40;
+    }
+    e->retx_ns = now_ns + e->cfg.ballot_timeout_ns / 2;
+    if (e->max_bal > 0) {
+        /* Rejoin the ballot promised before the restart without a new 1b. */
+        e->bal = e->max_bal;
+        e->leader = bpc_elect_leader(&e->cfg, e->digest, e->bal);
+        e->sent_1b = true;
+        e->round_start_ns = now_ns;
+        e->deadline_ns = now_ns + eng_timeout(e);
+        return;
+    }
+    eng_join(e, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Queries and submissions.
+ * ---------------------------------------------------------------------- */
+
+int
+bpc_submit(struct bpc_engine *e, const uint8_t *value, uint32_t len)
+{
+    if (len > e->cfg.value_bytes_max) {
+        return -EMSGSIZE;
+    }
+    if (e->sub_count == e->sub_cap) {
+        e->ctr.submit_eagain++;
+        return -EAGAIN;
+    }
+    uint32_t q = (e->sub_head + e->sub_count) % e->sub_cap;
+    size_t stride = e->vbytes > 0 ? e->vbytes : BPC_VALUE_INLINE_MAX;
+    BPC_ASSERT(stride >= len);
+    if (len > 0) {
+        memcpy(e->sub_bytes + (size_t)q * stride, value, len);
+    }
+    e->sub_len[q] = len;
+    e->sub_count++;
+    return 0;
+}
+
+uint64_t
+bpc_engine_ballot(const struct bpc_engine *e)
+{
+    return e->bal;
+}
+
+int
+bpc_engine_leader(const struct bpc_engine *e)
+{
+    return e->leader;
+}
+
+uint64_t
+bpc_engine_next_undecided(const struct bpc_engine *e)
+{
+    return e->nu;
+}
+
+uint32_t
+bpc_engine_events(const struct bpc_engine *e)
+{
+    return e->events;
+}
+
+const struct bpc_counters *
+bpc_engine_counters(const struct bpc_engine *e)
+{
+    return &e->ctr;
+}
+
+bpc_u128
+bpc_engine_faulty_weight(const struct bpc_engine *e)
+{
+    return e->faulty;
+}
+
+static enum bpc_status
+eng_gen_status(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    const struct eng_gen *gen = &s->gen[g];
+    for (uint32_t k = 0; k < gen->n2av && gen->has_2a; k++) {
+        if (bpc_vid_eq(&gen->t2av[k].vid, &gen->v2a) && gen->t2av[k].weight >= e->threshold) {
+            return BPC_STATUS_PASSED_2AV;
+        }
+    }
+    if (s->hist_count > 0 && s->hist_bal[0] == e->bal) {
+        return BPC_STATUS_PASSED_2A;
+    }
+    struct bpc_safe_view view;
+    eng_view(e, s, g, &view);
+    if (bpc_safe_weight(&view) >= e->threshold) {
+        return BPC_STATUS_PASSED_1B;
+    }
+    return BPC_STATUS_NONE;
+}
+
+enum bpc_status
+bpc_engine_status(const struct bpc_engine *ce, uint64_t instance)
+{
+    struct bpc_engine *e = (struct bpc_engine *)(uintptr_t)ce; /* views use scratch */
+    if (instance < e->nu) {
+        return BPC_STATUS_FINISHED;
+    }
+    if (e->bal == 0) {
+        return BPC_STATUS_NONE;
+    }
+    struct eng_slot *s = eng_in_window(e, instance) ? &e->slots[instance & e->mask] : NULL;
+    if (s != NULL && s->instance == instance) {
+        if (s->decided) {
+            return BPC_STATUS_PASSED_2B;
+        }
+        int g = eng_gen_find(e, s, e->bal, false);
+        enum bpc_status st = g >= 0 ? eng_gen_status(e, s, (uint32_t)g) : BPC_STATUS_NONE;
+        if (st != BPC_STATUS_NONE) {
+            return st;
+        }
+    }
+    if (e->got_1a || (eng_is_leader(e) && e->sent_1a)) {
+        return BPC_STATUS_PASSED_1A;
+    }
+    return BPC_STATUS_LAUNCHED;
+}

@@ -1,2 +1,106 @@
-/* safe.c: placeholder until written. */
-#include "bpcon.h"
+/*
+ * safe.c - KnowsSafeAt(b, v) of BPConProof.tla, evaluated over weights.
+ *
+ * Owns: the pure safety predicate and the leader's value choice. Must
+ * never: allocate, touch engine state, or accept a value on fewer than a
+ * Byzantine quorum's reports (case b also needs a weak quorum, > F, which
+ * contains a correct party).
+ *
+ * Case (a): the 1b senders with no 2b vote weigh >= T.
+ * Case (b): some c < b where the senders reporting maxVBal <= c weigh
+ * >= T, those reporting maxVBal = c report v, and senders reporting a 2av
+ * for v at a ballot >= c weigh > F. The weight of the first set only
+ * changes at c = mbal and c = mbal + 1, and the second only falls as c
+ * grows, so checking c in {1} U {mbal, mbal + 1 : reported} is exhaustive.
+ */
+#include "safe.h"
+
+#include "internal.h"
+
+static bool
+safe_case_a(const struct bpc_safe_view *view)
+{
+    bpc_u128 w = view->empty_weight;
+    for (uint32_t k = 0; k < view->reps_count; k++) {
+        if (view->reps[k].mbal == 0) {
+            w += view->weights[view->reps[k].sender];
+        }
+    }
+    return w >= view->threshold;
+}
+
+static bool
+safe_at_c(const struct bpc_safe_view *view, const struct bpc_vid *v, uint64_t c)
+{
+    bpc_u128 w_low = view->empty_weight;
+    bpc_u128 w_hist = 0;
+    for (uint32_t k = 0; k < view->reps_count; k++) {
+        const struct bpc_1b_report *r = &view->reps[k];
+        bpc_u128 w = view->weights[r->sender];
+        if (r->mbal < c || (r->mbal == c && bpc_vid_eq(&r->mval, v))) {
+            w_low += w;
+        }
+        for (uint32_t h = 0; h < r->hist_count; h++) {
+            if (r->hist_bal[h] >= c && bpc_vid_eq(&r->hist_val[h], v)) {
+                w_hist += w;
+                break;
+            }
+        }
+    }
+    return w_low >= view->threshold && w_hist > view->faulty;
+}
+
+bpc_u128
+bpc_safe_weight(const struct bpc_safe_view *view)
+{
+    bpc_u128 w = view->empty_weight;
+    for (uint32_t k = 0; k < view->reps_count; k++) {
+        w += view->weights[view->reps[k].sender];
+    }
+    return w;
+}
+
+static bool
+safe_try_c(const struct bpc_safe_view *view, const struct bpc_vid *v, uint64_t c)
+{
+    return c >= 1 && c < view->ballot && safe_at_c(view, v, c);
+}
+
+bool
+bpc_safe_at(const struct bpc_safe_view *view, const struct bpc_vid *v)
+{
+    BPC_ASSERT(view->ballot >= 1);
+    if (safe_case_a(view)) {
+        return true;
+    }
+    if (safe_try_c(view, v, 1)) {
+        return true;
+    }
+    for (uint32_t k = 0; k < view->reps_count; k++) {
+        uint64_t m = view->reps[k].mbal;
+        if (m >= 1 && (safe_try_c(view, v, m) || safe_try_c(view, v, m + 1))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum bpc_safe_pick
+bpc_safe_pick(const struct bpc_safe_view *view, struct bpc_vid *out)
+{
+    if (safe_case_a(view)) {
+        return BPC_SAFE_FREE;
+    }
+    /* Only a value some sender reports can satisfy case (b): it needs a
+     * weak quorum of 2av history entries for it. */
+    for (uint32_t k = 0; k < view->reps_count; k++) {
+        const struct bpc_1b_report *r = &view->reps[k];
+        for (uint32_t h = 0; h < r->hist_count; h++) {
+            if (bpc_safe_at(view, &r->hist_val[h])) {
+                *out = r->hist_val[h];
+                return BPC_SAFE_VALUE;
+            }
+        }
+    }
+    return BPC_SAFE_NONE;
+}

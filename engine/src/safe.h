@@ -1,0 +1,49 @@
+/*
+ * safe.h - KnowsSafeAt (BPConProof.tla) as a pure function over the 1b
+ * reports a party received for one instance and ballot.
+ *
+ * Owns: the value-safety rule. Must never: read engine state, allocate, or
+ * trust a single report (every conclusion is a weighted quorum).
+ */
+#ifndef BPC_SAFE_H
+#define BPC_SAFE_H
+
+#include "bpcon.h"
+
+/* One non-empty 1b report (a sender that voted 2av or 2b before b). */
+struct bpc_1b_report {
+    uint32_t sender;
+    uint64_t mbal;          /* maxVBal, 0 = never sent 2b */
+    struct bpc_vid mval;    /* maxVVal (kind NONE when mbal == 0) */
+    uint8_t hist_count;
+    uint64_t hist_bal[BPC_HISTORY_MAX];
+    struct bpc_vid hist_val[BPC_HISTORY_MAX];
+};
+
+/* Inputs: empty_weight is the weight of senders whose 1b(b) reports no vote
+ * at all; reps are the other senders' reports (one per sender). */
+struct bpc_safe_view {
+    bpc_u128 empty_weight;
+    const struct bpc_1b_report *reps;
+    uint32_t reps_count;
+    const uint64_t *weights; /* by party id */
+    bpc_u128 threshold;      /* T */
+    bpc_u128 faulty;         /* F */
+    uint64_t ballot;         /* b */
+};
+
+/* Total weight of the 1b messages in the view. */
+bpc_u128 bpc_safe_weight(const struct bpc_safe_view *view);
+/* KnowsSafeAt(b, v). */
+bool bpc_safe_at(const struct bpc_safe_view *view, const struct bpc_vid *v);
+
+enum bpc_safe_pick {
+    BPC_SAFE_NONE = 0, /* nothing provably safe yet: wait for more 1b */
+    BPC_SAFE_FREE = 1, /* case (a): any value is safe */
+    BPC_SAFE_VALUE = 2, /* *out is safe (case (b)) */
+};
+/* The leader's choice: FREE when a quorum reports no vote, else a reported
+ * value that is safe. */
+enum bpc_safe_pick bpc_safe_pick(const struct bpc_safe_view *view, struct bpc_vid *out);
+
+#endif /* BPC_SAFE_H */
