@@ -1,2 +1,67 @@
-/* auth.c: placeholder until written. */
-#include "bpcon.h"
+/*
+ * auth.c - libsodium set-up, pairwise key derivation and frame tags.
+ *
+ * Owns: every use of a key. Must never: compare tags with memcmp (timing),
+ * keep key material of its own, or log a key.
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+#include <sodium.h>
+
+/* crypto_kdf context: exactly crypto_kdf_CONTEXTBYTES characters. */
+#define AUTH_KDF_CONTEXT "bpconkey"
+
+_Static_assert(sizeof(AUTH_KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES, "kdf context length");
+_Static_assert(BPC_KEY_BYTES == crypto_kdf_KEYBYTES, "master key length");
+_Static_assert(BPC_KEY_BYTES >= crypto_kdf_BYTES_MIN && BPC_KEY_BYTES <= crypto_kdf_BYTES_MAX,
+               "pair key length");
+_Static_assert(BPC_TAG_BYTES >= crypto_generichash_BYTES_MIN, "tag length");
+_Static_assert(BPC_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
+                   BPC_KEY_BYTES <= crypto_generichash_KEYBYTES_MAX,
+               "tag key length");
+/* Subkey ids pack (min, max) as min * 65536 + max: party ids fit 16 bits. */
+_Static_assert(BPC_PARTIES_MAX <= 65536u, "party ids fit the subkey id");
+
+int
+bpc_init(void)
+{
+    /* sodium_init() is idempotent: 1 when already done, -1 on failure. */
+    if (sodium_init() < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+void
+bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t b,
+                  uint8_t out[BPC_KEY_BYTES])
+{
+    /* Ids below 2^16 keep the packing one-to-one. */
+    BPC_ASSERT(a <= UINT16_MAX);
+    BPC_ASSERT(b <= UINT16_MAX);
+    uint32_t lo = a < b ? a : b;
+    uint32_t hi = a < b ? b : a;
+    uint64_t id = (uint64_t)lo * 65536u + hi;
+    int rc = crypto_kdf_derive_from_key(out, BPC_KEY_BYTES, id, AUTH_KDF_CONTEXT, master);
+    BPC_ASSERT(rc == 0);
+}
+
+void
+bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
+             uint8_t tag[BPC_TAG_BYTES])
+{
+    int rc = crypto_generichash(tag, BPC_TAG_BYTES, msg, len, key, BPC_KEY_BYTES);
+    BPC_ASSERT(rc == 0);
+}
+
+bool
+bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
+                const uint8_t tag[BPC_TAG_BYTES])
+{
+    uint8_t want[BPC_TAG_BYTES];
+    bpc_auth_tag(key, msg, len, want);
+    _Static_assert(BPC_TAG_BYTES == 16, "crypto_verify_16 compares 16 bytes");
+    return crypto_verify_16(want, tag) == 0;
+}

@@ -1,2 +1,293 @@
-/* config.c: placeholder until written. */
-#include "bpcon.h"
+/*
+ * config.c - configuration defaults, validation, quorum arithmetic and the
+ * config digest that binds leader election to the weights.
+ *
+ * Owns: the rules a config must meet before an engine is built from it, and
+ * the 128-bit weight maths (W, T, F). Must never: modify a config it is
+ * handed, accept a threshold that lets two quorums miss each other (unless
+ * the caller set cfg->unsafe), or hash anything but explicit little-endian
+ * bytes into the digest.
+ */
+#include "internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define CONFIG_MS_NS UINT64_C(1000000)
+/* Domain separation for the digest; bump the suffix if the encoding changes. */
+#define CONFIG_DIGEST_DOMAIN "bpcon-config-v1"
+/* Weights are hashed in chunks of this many to keep the stack buffer small. */
+#define CONFIG_DIGEST_CHUNK 64u
+/* The fast-mode deadline doubles per failed ballot; 2^32 times the base is
+ * already beyond any sane wait, and larger shifts would overflow a u64. */
+#define CONFIG_GROWTH_SHIFT_MAX 32u
+
+void
+bpc_config_defaults(struct bpc_config *cfg)
+{
+    BPC_ASSERT(cfg != NULL);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->cluster_id = 1;
+    cfg->parties_count = 4;
+    for (uint32_t i = 0; i < cfg->parties_count; i++) {
+        cfg->weights[i] = 1;
+    }
+    cfg->self = 0;
+    cfg->threshold = 0;
+    cfg->mode = BPC_MODE_FAST;
+    cfg->timers.launch1a_ns = 200 * CONFIG_MS_NS;
+    cfg->timers.launch1b_ns = 400 * CONFIG_MS_NS;
+    cfg->timers.launch2a_ns = 600 * CONFIG_MS_NS;
+    cfg->timers.launch2av_ns = 800 * CONFIG_MS_NS;
+    cfg->timers.launch2b_ns = 1000 * CONFIG_MS_NS;
+    cfg->timers.finalize_ns = 1200 * CONFIG_MS_NS;
+    cfg->ballot_timeout_ns = 50 * CONFIG_MS_NS;
+    cfg->timeout_growth_max_shift = 6;
+    cfg->window_slots = 64;
+    cfg->frame_bytes = 1400;
+    cfg->value_bytes_max = 1024;
+    cfg->seed = 1;
+    cfg->unsafe = false;
+    cfg->keys = NULL;
+    cfg->value_check = NULL;
+    cfg->value_check_ctx = NULL;
+}
+
+__attribute__((format(printf, 4, 5))) static int
+config_refuse(char *err, size_t err_len, enum bpc_config_error code, const char *fmt, ...)
+{
+    if (err != NULL && err_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return -(int)code;
+}
+
+/* Party count, self and weights; the first refusal wins. */
+static int
+config_check_parties(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    if (cfg->parties_count == 0) {
+        return config_refuse(err, err_len, BPC_ECFG_NO_PARTIES, "parties_count=0: no parties");
+    }
+    if (cfg->parties_count > BPC_PARTIES_MAX) {
+        return config_refuse(err, err_len, BPC_ECFG_TOO_MANY_PARTIES,
+                             "parties_count=%" PRIu32 ": above the limit %u", cfg->parties_count,
+                             BPC_PARTIES_MAX);
+    }
+    if (cfg->self >= cfg->parties_count) {
+        return config_refuse(err, err_len, BPC_ECFG_SELF,
+                             "self=%" PRIu32 ": outside the party list [0, %" PRIu32 ")", cfg->self,
+                             cfg->parties_count);
+    }
+    if (bpc_config_total_weight(cfg) == 0u) {
+        return config_refuse(err, err_len, BPC_ECFG_ZERO_WEIGHT,
+                             "weights: total weight=0 over parties_count=%" PRIu32,
+                             cfg->parties_count);
+    }
+    return 0;
+}
+
+/* T > W leaves no quorum; 2T <= W lets two quorums share no weight. With
+ * cfg->unsafe only the first holds (T == 0 cannot occur: 0 means default). */
+static int
+config_check_threshold(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    bpc_u128 total = bpc_config_total_weight(cfg);
+    bpc_u128 t = bpc_config_threshold(cfg);
+    char tb[48];
+    char wb[48];
+    if (t > total) {
+        return config_refuse(err, err_len, BPC_ECFG_THRESHOLD_HIGH,
+                             "threshold=%s above total weight %s", bpc_u128_str(t, tb),
+                             bpc_u128_str(total, wb));
+    }
+    /* Unreachable while W > 0 (the default is >= 1); kept for unsafe mode. */
+    if (t == 0u) {
+        return config_refuse(err, err_len, BPC_ECFG_THRESHOLD_LOW, "threshold=0: below 1");
+    }
+    if (!cfg->unsafe && 2u * t <= total) {
+        return config_refuse(err, err_len, BPC_ECFG_THRESHOLD_LOW,
+                             "threshold=%s at or below half the total weight %s",
+                             bpc_u128_str(t, tb), bpc_u128_str(total, wb));
+    }
+    return 0;
+}
+
+static int
+config_check_window(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    uint32_t n = cfg->window_slots;
+    if (n == 0 || n > BPC_WINDOW_SLOTS_MAX || (n & (n - 1u)) != 0) {
+        return config_refuse(err, err_len, BPC_ECFG_WINDOW,
+                             "window_slots=%" PRIu32 ": not a power of two in [1, %u]", n,
+                             BPC_WINDOW_SLOTS_MAX);
+    }
+    return 0;
+}
+
+static int
+config_check_timers(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    const struct bpc_timers *t = &cfg->timers;
+    const uint64_t seq[] = {t->launch1a_ns,  t->launch1b_ns, t->launch2a_ns,
+                            t->launch2av_ns, t->launch2b_ns, t->finalize_ns};
+    static const char *const names[] = {"launch1a_ns",  "launch1b_ns", "launch2a_ns",
+                                        "launch2av_ns", "launch2b_ns", "finalize_ns"};
+    if (seq[0] == 0) {
+        return config_refuse(err, err_len, BPC_ECFG_TIMERS,
+                             "timers.launch1a_ns=0: must be above 0");
+    }
+    for (size_t i = 1; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        if (seq[i] <= seq[i - 1]) {
+            return config_refuse(err, err_len, BPC_ECFG_TIMERS,
+                                 "timers.%s=%" PRIu64 ": not above timers.%s=%" PRIu64, names[i],
+                                 seq[i], names[i - 1], seq[i - 1]);
+        }
+    }
+    if (cfg->ballot_timeout_ns == 0) {
+        return config_refuse(err, err_len, BPC_ECFG_TIMERS, "ballot_timeout_ns=0: must be above 0");
+    }
+    if (cfg->timeout_growth_max_shift > CONFIG_GROWTH_SHIFT_MAX) {
+        return config_refuse(err, err_len, BPC_ECFG_TIMERS,
+                             "timeout_growth_max_shift=%" PRIu32 ": above %u",
+                             cfg->timeout_growth_max_shift, CONFIG_GROWTH_SHIFT_MAX);
+    }
+    return 0;
+}
+
+/* Frame size, then the largest value: one value plus one record must fit. */
+static int
+config_check_sizes(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    uint32_t fb = cfg->frame_bytes;
+    if (fb < BPC_FRAME_BYTES_MIN || fb > BPC_FRAME_BYTES_MAX) {
+        return config_refuse(err, err_len, BPC_ECFG_FRAME,
+                             "frame_bytes=%" PRIu32 ": outside [%u, %u]", fb, BPC_FRAME_BYTES_MIN,
+                             BPC_FRAME_BYTES_MAX);
+    }
+    uint32_t vb = cfg->value_bytes_max;
+    if (vb == 0 || vb > BPC_VALUE_BYTES_MAX) {
+        return config_refuse(err, err_len, BPC_ECFG_VALUE,
+                             "value_bytes_max=%" PRIu32 ": outside [1, %u]", vb,
+                             BPC_VALUE_BYTES_MAX);
+    }
+    /* vb <= 8192, so the sum cannot wrap. */
+    uint32_t need = vb + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES + BPC_TAG_BYTES;
+    if (need > fb) {
+        return config_refuse(err, err_len, BPC_ECFG_VALUE,
+                             "value_bytes_max=%" PRIu32 ": needs a frame of %" PRIu32
+                             " bytes, above frame_bytes=%" PRIu32,
+                             vb, need, fb);
+    }
+    return 0;
+}
+
+int
+bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    BPC_ASSERT(cfg != NULL);
+    if (err != NULL && err_len > 0) {
+        err[0] = '\0';
+    }
+    int rc = config_check_parties(cfg, err, err_len);
+    if (rc == 0) {
+        rc = config_check_threshold(cfg, err, err_len);
+    }
+    if (rc == 0) {
+        rc = config_check_window(cfg, err, err_len);
+    }
+    if (rc == 0) {
+        rc = config_check_timers(cfg, err, err_len);
+    }
+    if (rc == 0) {
+        rc = config_check_sizes(cfg, err, err_len);
+    }
+    return rc;
+}
+
+/* Safe on an unvalidated config: never reads past BPC_PARTIES_MAX weights.
+ * At most 1024 u64 weights, so the sum stays below 2^74. */
+bpc_u128
+bpc_config_total_weight(const struct bpc_config *cfg)
+{
+    uint32_t n = cfg->parties_count;
+    if (n > BPC_PARTIES_MAX) {
+        n = BPC_PARTIES_MAX;
+    }
+    bpc_u128 total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        total += cfg->weights[i];
+    }
+    return total;
+}
+
+bpc_u128
+bpc_threshold_default(bpc_u128 total)
+{
+    /* total < 2^127 for any config, so 2 * total + 2 does not wrap. */
+    return (2u * total + 2u) / 3u;
+}
+
+bpc_u128
+bpc_config_threshold(const struct bpc_config *cfg)
+{
+    if (cfg->threshold != 0u) {
+        return cfg->threshold;
+    }
+    return bpc_threshold_default(bpc_config_total_weight(cfg));
+}
+
+bpc_u128
+bpc_faulty_weight(bpc_u128 total, bpc_u128 threshold)
+{
+    if (2u * threshold <= total || threshold > total) {
+        return 0;
+    }
+    bpc_u128 overlap = 2u * threshold - total - 1u; /* two quorums share > F */
+    bpc_u128 spare = total - threshold;             /* correct weight still >= T */
+    return overlap < spare ? overlap : spare;
+}
+
+static void
+config_store_u128(uint8_t out[16], bpc_u128 v)
+{
+    bpc_le64_store(out, (uint64_t)v);
+    bpc_le64_store(out + 8, (uint64_t)(v >> 64));
+}
+
+void
+bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES])
+{
+    BPC_ASSERT(cfg != NULL);
+    BPC_ASSERT(cfg->parties_count <= BPC_PARTIES_MAX); /* validate first */
+    crypto_generichash_state st;
+    int rc = crypto_generichash_init(&st, NULL, 0, BPC_DIGEST_BYTES);
+    BPC_ASSERT(rc == 0);
+    uint8_t head[sizeof(CONFIG_DIGEST_DOMAIN) - 1 + 8 + 4];
+    memcpy(head, CONFIG_DIGEST_DOMAIN, sizeof(CONFIG_DIGEST_DOMAIN) - 1);
+    bpc_le64_store(head + sizeof(CONFIG_DIGEST_DOMAIN) - 1, cfg->cluster_id);
+    bpc_le32_store(head + sizeof(CONFIG_DIGEST_DOMAIN) - 1 + 8, cfg->parties_count);
+    crypto_generichash_update(&st, head, sizeof(head));
+    uint8_t chunk[CONFIG_DIGEST_CHUNK * 8];
+    for (uint32_t i = 0; i < cfg->parties_count; i += CONFIG_DIGEST_CHUNK) {
+        uint32_t n = cfg->parties_count - i;
+        if (n > CONFIG_DIGEST_CHUNK) {
+            n = CONFIG_DIGEST_CHUNK;
+        }
+        for (uint32_t j = 0; j < n; j++) {
+            bpc_le64_store(chunk + 8u * j, cfg->weights[i + j]);
+        }
+        crypto_generichash_update(&st, chunk, 8u * (unsigned long long)n);
+    }
+    uint8_t thr[16];
+    config_store_u128(thr, bpc_config_threshold(cfg));
+    crypto_generichash_update(&st, thr, sizeof(thr));
+    rc = crypto_generichash_final(&st, out, BPC_DIGEST_BYTES);
+    BPC_ASSERT(rc == 0);
+}

@@ -1,2 +1,44 @@
-/* value.c: placeholder until written. */
-#include "bpcon.h"
+/*
+ * value.c - value identities: the bytes themselves when they fit a record,
+ * else their BLAKE2b-256 digest.
+ *
+ * Owns: how a value is named in votes and tallies. Must never: use a
+ * non-cryptographic hash as an identity (a Byzantine leader must not find
+ * two values with one id), or leave stray bytes in a vid (vids compare with
+ * memcmp).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+_Static_assert(BPC_DIGEST_BYTES == BPC_VALUE_INLINE_MAX, "a digest fills the vid's id field");
+_Static_assert(BPC_VALUE_BYTES_MAX <= UINT16_MAX, "vid len is a u16");
+
+void
+bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len)
+{
+    BPC_ASSERT(vid != NULL);
+    BPC_ASSERT(len <= UINT16_MAX); /* callers cap values at BPC_VALUE_BYTES_MAX */
+    BPC_ASSERT(len == 0 || value != NULL);
+    memset(vid, 0, sizeof(*vid));
+    vid->len = (uint16_t)len;
+    if (len <= BPC_VALUE_INLINE_MAX) {
+        /* Inline: hashing is skipped on the common small-value path. */
+        vid->kind = BPC_VALUE_INLINE;
+        if (len > 0) {
+            memcpy(vid->id, value, len);
+        }
+        return;
+    }
+    vid->kind = BPC_VALUE_DIGEST;
+    int rc = crypto_generichash(vid->id, BPC_DIGEST_BYTES, value, len, NULL, 0);
+    BPC_ASSERT(rc == 0);
+}
+
+bool
+bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
