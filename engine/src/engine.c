@@ -1564,7 +1564,7 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
 static int
 eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
 {
-    if (e->persist_pending) {
+    if (e->persist_pending || (e->bq_count == 0 && e->uq_count == 0)) {
         return 0;
     }
     if (e->flush_peer == 0 && e->bq_round == 0) {

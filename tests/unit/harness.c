@@ -98,7 +98,17 @@ hn_enqueue(struct hn *h, uint32_t from, const struct bpc_frame_out *f)
         return;
     }
     if (h->q_count == h->q_cap) {
-        hn_die("queue full");
+        struct hn_frame *bigger = calloc((size_t)h->q_cap * 2, sizeof(*bigger));
+        if (bigger == NULL) {
+            hn_die("out of memory");
+        }
+        for (uint32_t k = 0; k < h->q_count; k++) {
+            bigger[k] = h->q[(h->q_head + k) % h->q_cap];
+        }
+        free(h->q);
+        h->q = bigger;
+        h->q_head = 0;
+        h->q_cap *= 2;
     }
     struct hn_frame *q = &h->q[(h->q_head + h->q_count++) % h->q_cap];
     q->from = from;
