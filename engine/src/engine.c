@@ -1328,10 +1328,13 @@ eng_finalize(struct bpc_engine *e)
     const struct eng_slot *s = &e->slots[e->nu & e->mask];
     bool done = s->instance == e->nu && s->decided;
     bool work = e->sub_count > 0 || eng_voted_hi(e) != UINT64_MAX;
-    if (done || !work) {
+    if (done) {
+        return; /* eng_emit hands the decision out and starts the next round */
+    }
+    if (!work) {
         /* Next round under the same ballot: the range 1b still covers it. */
         e->round_start_ns = e->now_ns;
-        e->events = (1u << BPC_EVENT_FINALIZE) * 0u;
+        e->events = 0;
         return;
     }
     e->fails++;
@@ -2012,6 +2015,17 @@ bpc_engine_status(const struct bpc_engine *ce, uint64_t instance)
         enum bpc_status st = g >= 0 ? eng_gen_status(e, s, (uint32_t)g) : BPC_STATUS_NONE;
         if (st != BPC_STATUS_NONE) {
             return st;
+        }
+    } else {
+        /* No record touched the slot yet: only range 1b messages count. */
+        bpc_u128 w = 0;
+        for (uint32_t p = 0; p < e->n; p++) {
+            if (eng_range_covers(e, p, e->bal, instance)) {
+                w += eng_weight(e, p);
+            }
+        }
+        if (w >= e->threshold) {
+            return BPC_STATUS_PASSED_1B;
         }
     }
     if (e->got_1a || (eng_is_leader(e) && e->sent_1a)) {
