@@ -320,6 +320,61 @@ void bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t
                        uint8_t out[BPC_KEY_BYTES]);
 
 /* ------------------------------------------------------------------------
+ * Decided log, published through RCU (liburcu QSBR flavour).
+ *
+ * One writer (the thread that steps the engine) appends decided values in
+ * instance order; any number of reader threads follow it lock-free. Old
+ * entries are reclaimed after a grace period once more than retain_entries
+ * are held; a reader asking for a reclaimed entry gets -ESTALE, never stale
+ * or freed memory. Readers (and the writer) are QSBR threads: they call
+ * bpc_log_thread_register() once, and bpc_log_quiescent() between reads
+ * (or bpc_log_thread_offline() around long waits).
+ * ---------------------------------------------------------------------- */
+
+struct bpc_log;
+
+struct bpc_log_config {
+    uint64_t retain_entries;  /* entries kept readable (at least) */
+    uint32_t segment_entries; /* entries per segment (power of two) */
+    uint32_t value_bytes_max; /* largest value appended */
+};
+
+struct bpc_log_entry {
+    uint64_t index;
+    uint32_t len;
+    bool noop;
+    const uint8_t *value; /* valid until the reader's next quiescent state */
+};
+
+/* Allocates every segment up front (init time); 0 or -EINVAL / -ENOMEM. */
+int bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg);
+/* Waits for pending reclamation (rcu barrier) and frees everything. */
+void bpc_log_free(struct bpc_log *log);
+/* Writer: appends entry `index`, which must be bpc_log_next(log). 0,
+ * -ENOBUFS when no segment is free yet (a grace period is pending: retry
+ * later), -EMSGSIZE when len exceeds value_bytes_max. No allocation. */
+int bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len,
+                   bool noop);
+/* Index of the next entry to be appended (= entries published). */
+uint64_t bpc_log_next(const struct bpc_log *log);
+/* Oldest index still readable. */
+uint64_t bpc_log_first(const struct bpc_log *log);
+/* Reader: 0 and *out filled; -EAGAIN when index is not published yet;
+ * -ESTALE when it was reclaimed (the reader fell behind). */
+int bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out);
+/* Reader: copies entry index into buf (cap bytes); returns its length or
+ * the errors of bpc_log_read, -ENOBUFS when cap is too small. */
+int bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bool *noop);
+/* Reader: blocks (offline, no CPU) until index is published or timeout_ns
+ * passes; 0 or -ETIMEDOUT. */
+int bpc_log_wait(struct bpc_log *log, uint64_t index, uint64_t timeout_ns);
+void bpc_log_thread_register(void);
+void bpc_log_thread_unregister(void);
+void bpc_log_quiescent(void);
+void bpc_log_thread_offline(void);
+void bpc_log_thread_online(void);
+
+/* ------------------------------------------------------------------------
  * Engine.
  * ---------------------------------------------------------------------- */
 
