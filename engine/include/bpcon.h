@@ -65,7 +65,8 @@ extern "C" {
     X(BPC_ECFG_WINDOW, 2007, "window slots not a power of two within limits")                      \
     X(BPC_ECFG_TIMERS, 2008, "phase timers not increasing or zero")                                \
     X(BPC_ECFG_FRAME, 2009, "frame bytes outside limits")                                          \
-    X(BPC_ECFG_VALUE, 2010, "value bytes outside limits or beyond one frame")
+    X(BPC_ECFG_VALUE, 2010, "value bytes outside limits or beyond one frame")                      \
+    X(BPC_ECFG_BATCH, 2011, "batch or command queue size outside limits")
 
 enum bpc_config_error {
 #define BPC_X_ENUM(name, code, text) name = (code),
@@ -131,6 +132,24 @@ struct bpc_timers {
 
 /* Application validity hook: may only narrow what KnowsSafeAt allows. */
 typedef bool (*bpc_value_check_fn)(void *ctx, const uint8_t *value, uint32_t len);
+/* Called on the engine's thread, in log order, for every command applied
+ * (exactly once per (submitter, seq)). */
+typedef void (*bpc_apply_fn)(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq,
+                             const uint8_t *cmd, uint32_t len);
+/* Called on the engine's thread when a command submitted at this party
+ * (its ticket) has been applied. */
+typedef void (*bpc_complete_fn)(void *ctx, uint64_t ticket);
+
+/* Largest number of commands batched into one value (a 64-bit skip mask
+ * records which of them were duplicates). */
+#define BPC_BATCH_MAX 64u
+/* Bytes of per-command framing inside a batch value, and of its header. */
+#define BPC_BATCH_HEADER_BYTES 4u
+#define BPC_BATCH_CMD_HEADER_BYTES 12u
+/* Cap on queued commands per party (submit ring and pending list). */
+#define BPC_COMMANDS_MAX 65536u
+
+struct bpc_log;
 
 struct bpc_config {
     uint64_t cluster_id;
@@ -152,6 +171,14 @@ struct bpc_config {
                                              parties_count entries, borrowed */
     bpc_value_check_fn value_check;      /* optional */
     void *value_check_ctx;
+    uint32_t batch_max;                  /* commands per value, 1..BPC_BATCH_MAX */
+    uint32_t commands_max;               /* submit queue and pending commands (power of
+                                            two, <= BPC_COMMANDS_MAX) */
+    struct bpc_log *log;                 /* optional: decided values are appended */
+    bpc_apply_fn on_apply;               /* optional */
+    void *apply_ctx;
+    bpc_complete_fn on_complete;         /* optional */
+    void *complete_ctx;
 };
 
 /* Fills the origin's defaults: 4 parties of weight 1, default threshold,
@@ -248,7 +275,10 @@ enum bpc_msg_type {
                              DIGEST kind: aux = offset in value section */
     BPC_MSG_STATUS = 9,   /* instance = sender's next undecided instance,
                              ballot = sender's current ballot */
-    BPC_MSG_TYPES_COUNT = 10,
+    BPC_MSG_FORWARD = 10, /* a command for the leader: instance = the sender's
+                             command sequence number; DIGEST kind: aux = offset
+                             in value section */
+    BPC_MSG_TYPES_COUNT = 11,
 };
 
 /* A decoded record (host order). */
@@ -330,8 +360,6 @@ void bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t
  * bpc_log_thread_register() once, and bpc_log_quiescent() between reads
  * (or bpc_log_thread_offline() around long waits).
  * ---------------------------------------------------------------------- */
-
-struct bpc_log;
 
 struct bpc_log_config {
     uint64_t retain_entries;  /* entries kept readable (at least) */
@@ -432,8 +460,10 @@ struct bpc_decision {
 struct bpc_durable {
     uint64_t instance;
     uint64_t max_bal;
-    uint64_t incarnation; /* party-wide record: restarts so far (frame
-                             sequence numbers start above the last run's) */
+    uint64_t incarnation; /* restarts so far (frame and command sequence
+                             numbers start above the last run's) */
+    uint64_t floor;       /* every instance below is decided: its records may be
+                             pruned, and a restart resumes from here */
     uint64_t max_vbal;
     struct bpc_vid max_vval;
     uint8_t hist_count;
@@ -507,10 +537,27 @@ int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in,
  * held behind them leave at the next step. */
 void bpc_engine_persisted(struct bpc_engine *e);
 
-/* Queues a value for the leader of this party to propose (values are
- * proposed in submission order). 0, -EAGAIN when the queue is full,
- * -EMSGSIZE when larger than value_bytes_max. */
-int bpc_submit(struct bpc_engine *e, const uint8_t *value, uint32_t len);
+/* Submits a command; callable from any thread (a bounded lock-free queue
+ * feeds the engine's thread). The command is forwarded to the current
+ * leader, batched into a value and applied exactly once; *ticket (may be
+ * NULL) identifies it: (incarnation << 40) | per-party sequence number.
+ * 0, -EAGAIN when the queue is full (backpressure), -EMSGSIZE when it can
+ * never fit a value (len > bpc_command_bytes_max()). */
+int bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
+/* Largest command the engine accepts for this config. */
+uint32_t bpc_command_bytes_max(const struct bpc_config *cfg);
+/* True once the command with this ticket has been applied at this party
+ * (any thread; an acquire load). */
+bool bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket);
+/* Iterates the commands of a decided batch value: returns the next
+ * command's offset after `off` or 0 at the end; -EINVAL if malformed. */
+struct bpc_command {
+    uint32_t submitter;
+    uint32_t len;
+    uint64_t seq;
+    const uint8_t *bytes;
+};
+int bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd);
 
 uint64_t bpc_engine_ballot(const struct bpc_engine *e);
 int bpc_engine_leader(const struct bpc_engine *e); /* leader of the current ballot */

@@ -54,6 +54,13 @@ bpc_config_defaults(struct bpc_config *cfg)
     cfg->keys = NULL;
     cfg->value_check = NULL;
     cfg->value_check_ctx = NULL;
+    cfg->batch_max = 16;
+    cfg->commands_max = 1024;
+    cfg->log = NULL;
+    cfg->on_apply = NULL;
+    cfg->apply_ctx = NULL;
+    cfg->on_complete = NULL;
+    cfg->complete_ctx = NULL;
 }
 
 __attribute__((format(printf, 4, 5))) static int
@@ -188,6 +195,31 @@ config_check_sizes(const struct bpc_config *cfg, char *err, size_t err_len)
     return 0;
 }
 
+/* Batching: at most BPC_BATCH_MAX commands per value; the command queue is
+ * a power of two (ring index masks). */
+static int
+config_check_batch(const struct bpc_config *cfg, char *err, size_t err_len)
+{
+    uint32_t b = cfg->batch_max;
+    if (b == 0 || b > BPC_BATCH_MAX) {
+        return config_refuse(err, err_len, BPC_ECFG_BATCH, "batch_max=%" PRIu32 ": outside [1, %u]",
+                             b, BPC_BATCH_MAX);
+    }
+    uint32_t c = cfg->commands_max;
+    if (c == 0 || c > BPC_COMMANDS_MAX || (c & (c - 1)) != 0) {
+        return config_refuse(err, err_len, BPC_ECFG_BATCH,
+                             "commands_max=%" PRIu32 ": not a power of two in [1, %u]", c,
+                             BPC_COMMANDS_MAX);
+    }
+    if (cfg->value_bytes_max < BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES) {
+        return config_refuse(err, err_len, BPC_ECFG_VALUE,
+                             "value_bytes_max=%" PRIu32 ": below one command's framing (%u)",
+                             cfg->value_bytes_max,
+                             BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES);
+    }
+    return 0;
+}
+
 int
 bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
 {
@@ -207,6 +239,9 @@ bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
     }
     if (rc == 0) {
         rc = config_check_sizes(cfg, err, err_len);
+    }
+    if (rc == 0) {
+        rc = config_check_batch(cfg, err, err_len);
     }
     return rc;
 }

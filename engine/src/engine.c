@@ -15,6 +15,7 @@
 #include "safe.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* Ballot generations tallied per slot: the current ballot and one other
@@ -81,6 +82,18 @@ struct eng_out {
     const uint8_t *val; /* DIGEST bytes for 2A/DECIDED (slot storage) */
 };
 
+/* A queued command (ring, own pending list, or leader queue). */
+struct eng_cmd {
+    uint32_t submitter;
+    uint32_t len;
+    uint64_t seq;
+};
+
+struct eng_cell {
+    _Atomic uint64_t seq;
+    uint32_t len;
+};
+
 struct eng_future {
     uint64_t ballot;
     bpc_u128 weight;
@@ -136,12 +149,32 @@ struct bpc_engine {
     uint32_t claims_free;
     struct bpc_1b_report *scratch; /* n reports */
 
-    /* Submission queue. */
-    uint32_t sub_cap;
-    uint32_t sub_head;
-    uint32_t sub_count;
-    uint32_t *sub_len;
-    uint8_t *sub_bytes;
+    /* Commands. The submit ring is the only structure other threads touch
+     * (bounded MPMC ring in the style of D. Vyukov's queue; one consumer). */
+    struct eng_cell *ring;
+    _Atomic uint64_t ring_tail;
+    uint64_t ring_head;
+    uint32_t cmd_mask;   /* commands_max - 1, for ring, own and lq */
+    uint32_t cmd_stride; /* bytes per command buffer */
+    uint8_t *ring_bytes;
+    /* Own commands not yet applied, in sequence order. */
+    struct eng_cmd *own;
+    uint8_t *own_bytes;
+    uint64_t own_head;
+    uint64_t own_tail;
+    uint64_t own_sent; /* next own command to forward to the leader */
+    _Atomic uint64_t applied_own;
+    /* Leader: commands waiting for a value. */
+    struct eng_cmd *lq;
+    uint8_t *lq_bytes;
+    uint64_t lq_head;
+    uint64_t lq_tail;
+    uint64_t *applied_hi; /* per submitter: last applied sequence number */
+    uint64_t *queued_hi;  /* per submitter: last queued at this leader */
+    uint64_t queued_bal;
+    uint8_t *batch_buf;   /* value_bytes_max: encode/catch-up scratch */
+    uint8_t *cu_buf;      /* catch-up values read back from the log */
+    uint32_t cu_used;
 
     /* Outbox: broadcast ring and unicast list. */
     struct eng_out *bq;
@@ -169,6 +202,9 @@ struct bpc_engine {
     struct bpc_counters ctr;
     void *alloc_base; /* bpc_engine_new storage */
 };
+
+static bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+static void eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 
 /* ------------------------------------------------------------------------
  * Small helpers.
@@ -479,15 +515,16 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
 static void
 eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
 {
+    /* The party-wide record goes with every batch, so the persisted floor
+     * is never more than a window below any persisted vote. */
     uint32_t count = 0;
-    if (e->max_bal_dirty) {
-        struct bpc_durable *d = &e->dur[count++];
-        memset(d, 0, sizeof(*d));
-        d->instance = UINT64_MAX;
-        d->max_bal = e->max_bal;
-        d->incarnation = e->incarnation;
-        e->max_bal_dirty = false;
-    }
+    struct bpc_durable *pw = &e->dur[count++];
+    memset(pw, 0, sizeof(*pw));
+    pw->instance = UINT64_MAX;
+    pw->max_bal = e->max_bal;
+    pw->incarnation = e->incarnation;
+    pw->floor = e->nu;
+    e->max_bal_dirty = false;
     for (uint32_t k = 0; k < e->dirty_count; k++) {
         struct eng_slot *s = &e->slots[e->dirty[k]];
         s->dirty = false;
@@ -496,6 +533,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         d->instance = s->instance;
         d->max_bal = e->max_bal;
         d->incarnation = e->incarnation;
+        d->floor = e->nu;
         d->max_vbal = s->max_vbal;
         d->max_vval = s->max_vval;
         d->hist_count = s->hist_count;
@@ -553,11 +591,14 @@ static bool
 eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
     const struct bpc_vid *v = &s->gen[g].v2a;
-    if (e->cfg.value_check == NULL || v->kind == BPC_VALUE_NOOP) {
+    if (v->kind == BPC_VALUE_NOOP) {
         return true;
     }
     const uint8_t *bytes = v->kind == BPC_VALUE_INLINE ? v->id : eng_slot_value(e, s, g);
-    return e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
+    if (!eng_batch_ok(e, bytes, v->len)) {
+        return false;
+    }
+    return e->cfg.value_check == NULL || e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
 }
 
 static const uint8_t *
@@ -735,6 +776,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->deadline_ns = e->now_ns + eng_timeout(e);
     e->next_prop = e->nu;
     e->claims_hi = e->nu;
+    e->own_sent = e->own_head; /* resend unapplied commands to the new leader */
     e->ctr.ballots_started++;
     for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
         if (e->fut[k].ballot <= b) {
@@ -1045,6 +1087,10 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
           const struct bpc_record *hist)
 {
     e->ctr.records_rx++;
+    if (r->type == BPC_MSG_FORWARD) {
+        eng_on_forward(e, p, r); /* instance is a command sequence number */
+        return;
+    }
     if (r->ballot > e->bal && r->type != BPC_MSG_DECIDED) {
         if (r->type == BPC_MSG_1A && r->ballot == e->bal + 1 &&
             bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
@@ -1085,6 +1131,7 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         eng_on_status(e, p, r);
         break;
     case BPC_MSG_1B_HIST:
+    case BPC_MSG_FORWARD:
     case BPC_MSG_NONE:
     case BPC_MSG_TYPES_COUNT:
         e->ctr.records_ignored++;
@@ -1197,25 +1244,328 @@ eng_drain_self(struct bpc_engine *e)
 }
 
 /* ------------------------------------------------------------------------
+ * Commands: submission, forwarding, batching, exactly-once apply.
+ *
+ * A command is (submitter, seq, bytes). seq = (incarnation << 40) | n with
+ * n = 1, 2, ... per party and run. Every party applies the decided log with
+ * one deterministic rule: (s, q) is applied iff q directly follows the last
+ * applied sequence of s (or opens a new incarnation at n = 1). Duplicates
+ * (a resubmission after a leader change) and commands behind a gap are
+ * skipped everywhere alike; a skipped command is not lost, because its
+ * submitter resends every unapplied command to the current leader until it
+ * sees it applied.
+ * ---------------------------------------------------------------------- */
+
+#define ENG_SEQ_BITS 40u
+#define ENG_SEQ_LOW(q) ((q) & (((uint64_t)1 << ENG_SEQ_BITS) - 1u))
+
+static bool
+eng_seq_follows(uint64_t hi, uint64_t q)
+{
+    if (q == hi + 1) {
+        return true;
+    }
+    return (q >> ENG_SEQ_BITS) > (hi >> ENG_SEQ_BITS) && ENG_SEQ_LOW(q) == 1;
+}
+
+static uint8_t *
+eng_cmd_bytes(const struct bpc_engine *e, uint8_t *arena, uint64_t pos)
+{
+    return arena + (size_t)(pos & e->cmd_mask) * e->cmd_stride;
+}
+
+uint32_t
+bpc_command_bytes_max(const struct bpc_config *cfg)
+{
+    uint32_t framing = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;
+    return cfg->value_bytes_max > framing ? cfg->value_bytes_max - framing : 0;
+}
+
+int
+bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket)
+{
+    if (len > e->cmd_stride) {
+        return -EMSGSIZE;
+    }
+    uint64_t pos = atomic_load_explicit(&e->ring_tail, memory_order_relaxed);
+    struct eng_cell *cell;
+    for (;;) {
+        cell = &e->ring[pos & e->cmd_mask];
+        uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        if (seq == pos) {
+            if (atomic_compare_exchange_weak_explicit(&e->ring_tail, &pos, pos + 1,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                break;
+            }
+        } else if (seq < pos) {
+            return -EAGAIN; /* full: the engine has not drained it yet */
+        } else {
+            pos = atomic_load_explicit(&e->ring_tail, memory_order_relaxed);
+        }
+    }
+    if (len > 0) {
+        memcpy(eng_cmd_bytes(e, e->ring_bytes, pos), cmd, len);
+    }
+    cell->len = len;
+    atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
+    if (ticket != NULL) {
+        *ticket = (e->incarnation << ENG_SEQ_BITS) | (pos + 1);
+    }
+    return 0;
+}
+
+bool
+bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket)
+{
+    uint64_t hi = atomic_load_explicit(&((struct bpc_engine *)(uintptr_t)e)->applied_own,
+                                       memory_order_acquire);
+    return (ticket >> ENG_SEQ_BITS) == (hi >> ENG_SEQ_BITS) ? ticket <= hi
+                                                            : ticket < hi;
+}
+
+/* Moves submitted commands from the ring into the own pending list. */
+static void
+eng_ring_drain(struct bpc_engine *e)
+{
+    while (e->own_tail - e->own_head <= e->cmd_mask) {
+        uint64_t pos = e->ring_head;
+        struct eng_cell *cell = &e->ring[pos & e->cmd_mask];
+        if (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos + 1) {
+            return; /* empty, or a producer is still copying */
+        }
+        struct eng_cmd *c = &e->own[e->own_tail & e->cmd_mask];
+        c->submitter = e->self;
+        c->len = cell->len;
+        c->seq = (e->incarnation << ENG_SEQ_BITS) | (pos + 1);
+        memcpy(eng_cmd_bytes(e, e->own_bytes, e->own_tail), eng_cmd_bytes(e, e->ring_bytes, pos),
+               c->len);
+        e->own_tail++;
+        e->ring_head++;
+        atomic_store_explicit(&cell->seq, pos + e->cmd_mask + 1, memory_order_release);
+    }
+}
+
+/* Leader: queues (s, q) if it directly follows what this leader queued. */
+static void
+eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes, uint32_t len)
+{
+    if (e->queued_bal != e->bal) {
+        memcpy(e->queued_hi, e->applied_hi, e->n * sizeof(uint64_t));
+        e->queued_bal = e->bal;
+        e->lq_head = e->lq_tail; /* earlier queues are resent by submitters */
+    }
+    if (!eng_seq_follows(e->queued_hi[s], q) || len > e->cmd_stride ||
+        e->lq_tail - e->lq_head > e->cmd_mask) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    struct eng_cmd *c = &e->lq[e->lq_tail & e->cmd_mask];
+    c->submitter = s;
+    c->seq = q;
+    c->len = len;
+    memcpy(eng_cmd_bytes(e, e->lq_bytes, e->lq_tail), bytes, len);
+    e->lq_tail++;
+    e->queued_hi[s] = q;
+}
+
+static void
+eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (!eng_is_leader(e) || r->value.kind == BPC_VALUE_NOOP) {
+        e->ctr.records_ignored++;
+        return;
+    }
+    const uint8_t *bytes = r->value.kind == BPC_VALUE_DIGEST ? r->value_bytes : r->value.id;
+    if (bytes == NULL) {
+        return;
+    }
+    eng_lq_accept(e, p, r->instance, bytes, r->value.len);
+}
+
+/* Sends own unapplied commands to the leader (or queues them, as leader). */
+static void
+eng_forward(struct bpc_engine *e)
+{
+    if (e->own_sent < e->own_head) {
+        e->own_sent = e->own_head;
+    }
+    while (e->own_sent < e->own_tail && e->leader >= 0) {
+        const struct eng_cmd *c = &e->own[e->own_sent & e->cmd_mask];
+        const uint8_t *bytes = eng_cmd_bytes(e, e->own_bytes, e->own_sent);
+        if (eng_is_leader(e)) {
+            eng_lq_accept(e, e->self, c->seq, bytes, c->len);
+        } else {
+            if (e->uq_count == e->uq_cap) {
+                return;
+            }
+            struct bpc_vid vid;
+            bpc_vid_of(&vid, bytes, c->len);
+            struct bpc_record r = eng_rec(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
+            eng_unicast(e, (uint32_t)e->leader, &r,
+                        vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
+        }
+        e->own_sent++;
+    }
+}
+
+/* Encodes up to batch_max queued commands (within value_bytes_max) into
+ * e->batch_buf; returns the value length, 0 when nothing is queued. */
+static uint32_t
+eng_batch_build(struct bpc_engine *e)
+{
+    uint32_t off = BPC_BATCH_HEADER_BYTES;
+    uint16_t count = 0;
+    while (e->lq_head < e->lq_tail && count < e->cfg.batch_max) {
+        const struct eng_cmd *c = &e->lq[e->lq_head & e->cmd_mask];
+        if (off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {
+            break;
+        }
+        uint8_t *p = e->batch_buf + off;
+        bpc_le16_store(p, (uint16_t)c->submitter);
+        bpc_le16_store(p + 2, (uint16_t)c->len);
+        bpc_le64_store(p + 4, c->seq);
+        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, e->lq_bytes, e->lq_head),
+               c->len);
+        off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
+        count++;
+        e->lq_head++;
+    }
+    if (count == 0) {
+        return 0;
+    }
+    bpc_le16_store(e->batch_buf, count);
+    bpc_le16_store(e->batch_buf + 2, 0);
+    return off;
+}
+
+int
+bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
+{
+    if (off == 0) {
+        if (len < BPC_BATCH_HEADER_BYTES) {
+            return -EINVAL;
+        }
+        off = BPC_BATCH_HEADER_BYTES;
+    }
+    if (off == len) {
+        return 0;
+    }
+    if (off > len || len - off < BPC_BATCH_CMD_HEADER_BYTES) {
+        return -EINVAL;
+    }
+    const uint8_t *p = value + off;
+    cmd->submitter = bpc_le16_load(p);
+    cmd->len = bpc_le16_load(p + 2);
+    cmd->seq = bpc_le64_load(p + 4);
+    cmd->bytes = p + BPC_BATCH_CMD_HEADER_BYTES;
+    if (cmd->len > len - off - BPC_BATCH_CMD_HEADER_BYTES) {
+        return -EINVAL;
+    }
+    return (int)(off + BPC_BATCH_CMD_HEADER_BYTES + cmd->len);
+}
+
+/* A well-formed batch: 1..batch_max commands of known submitters that
+ * exactly fill the value. Correct parties vote only for such values. */
+static bool
+eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
+{
+    if (len < BPC_BATCH_HEADER_BYTES || bpc_le16_load(value + 2) != 0) {
+        return false;
+    }
+    uint32_t count = bpc_le16_load(value);
+    if (count == 0 || count > e->cfg.batch_max) {
+        return false;
+    }
+    struct bpc_command c;
+    int off = 0;
+    uint32_t seen = 0;
+    while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter >= e->n || ++seen > count) {
+            return false;
+        }
+    }
+    return off == 0 && seen == count;
+}
+
+/* Which commands of a decided value are skipped (bit k: command k), by the
+ * apply rule; does not change any state. */
+static uint64_t
+eng_skip_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
+{
+    uint32_t subs[BPC_BATCH_MAX];
+    uint64_t his[BPC_BATCH_MAX];
+    uint32_t count = 0;
+    uint64_t mask = 0;
+    struct bpc_command c;
+    int off = 0;
+    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
+        BPC_ASSERT(k < BPC_BATCH_MAX && c.submitter < e->n);
+        uint64_t hi = e->applied_hi[c.submitter];
+        uint32_t j = 0;
+        while (j < count && subs[j] != c.submitter) {
+            j++;
+        }
+        if (j < count) {
+            hi = his[j];
+        }
+        if (!eng_seq_follows(hi, c.seq)) {
+            mask |= (uint64_t)1 << k;
+            continue;
+        }
+        if (j == count) {
+            subs[count++] = c.submitter;
+        }
+        his[j] = c.seq;
+    }
+    return mask;
+}
+
+/* Applies the commands of a decided value (mask from eng_skip_mask). */
+static void
+eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
+                   uint64_t mask)
+{
+    struct bpc_command c;
+    int off = 0;
+    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
+        if (mask & ((uint64_t)1 << k)) {
+            continue;
+        }
+        e->applied_hi[c.submitter] = c.seq;
+        if (e->cfg.on_apply != NULL) {
+            e->cfg.on_apply(e->cfg.apply_ctx, instance, c.submitter, c.seq, c.bytes, c.len);
+        }
+        if (c.submitter != e->self) {
+            continue;
+        }
+        atomic_store_explicit(&e->applied_own, c.seq, memory_order_release);
+        while (e->own_head < e->own_tail && e->own[e->own_head & e->cmd_mask].seq <= c.seq) {
+            uint64_t ticket = e->own[e->own_head & e->cmd_mask].seq;
+            e->own_head++;
+            if (e->cfg.on_complete != NULL) {
+                e->cfg.on_complete(e->cfg.complete_ctx, ticket);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Leader.
  * ---------------------------------------------------------------------- */
 
-/* Pops the oldest submitted value into slot generation g as its 2a value. */
+/* Builds a batch of queued commands as slot generation g's 2a value. */
 static bool
 eng_take_submission(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_vid *vid)
 {
-    if (e->sub_count == 0) {
+    uint32_t len = eng_batch_build(e);
+    if (len == 0) {
         return false;
     }
-    uint32_t q = e->sub_head;
-    const uint8_t *bytes = e->sub_bytes + (size_t)q * e->cfg.value_bytes_max;
-    uint32_t len = e->sub_len[q];
-    bpc_vid_of(vid, bytes, len);
+    bpc_vid_of(vid, e->batch_buf, len);
     if (vid->kind == BPC_VALUE_DIGEST) {
-        memcpy(eng_slot_value(e, s, g), bytes, len);
+        memcpy(eng_slot_value(e, s, g), e->batch_buf, len);
     }
-    e->sub_head = (e->sub_head + 1) % e->sub_cap;
-    e->sub_count--;
     return true;
 }
 
@@ -1327,7 +1677,8 @@ eng_finalize(struct bpc_engine *e)
 {
     const struct eng_slot *s = &e->slots[e->nu & e->mask];
     bool done = s->instance == e->nu && s->decided;
-    bool work = e->sub_count > 0 || eng_voted_hi(e) != UINT64_MAX;
+    bool work = e->own_head < e->own_tail || e->lq_head < e->lq_tail ||
+                eng_voted_hi(e) != UINT64_MAX;
     if (done) {
         return; /* eng_emit hands the decision out and starts the next round */
     }
@@ -1423,7 +1774,7 @@ eng_retransmit(struct bpc_engine *e)
 static bool
 eng_has_work(struct bpc_engine *e)
 {
-    if (e->sub_count > 0) {
+    if (e->own_head < e->own_tail || e->lq_head < e->lq_tail) {
         return true;
     }
     for (uint64_t i = e->nu; i - e->nu < e->window; i++) {
@@ -1453,6 +1804,7 @@ eng_timers(struct bpc_engine *e)
         }
     }
     if (e->now_ns >= e->retx_ns) {
+        e->own_sent = e->own_head;
         eng_retransmit(e);
         e->retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
     }
@@ -1462,10 +1814,46 @@ eng_timers(struct bpc_engine *e)
  * Decisions out, frames out.
  * ---------------------------------------------------------------------- */
 
+/* Applies one decided instance: log first (it may push back), then the
+ * commands, then the decision report. False when the log is full. */
+static bool
+eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
+{
+    const struct bpc_vid *vid = &s->dec_vid;
+    bool noop = vid->kind == BPC_VALUE_NOOP;
+    uint32_t len = noop ? 0 : vid->len;
+    const uint8_t *value = vid->kind == BPC_VALUE_DIGEST   ? eng_slot_value(e, s, ENG_GENS)
+                           : vid->kind == BPC_VALUE_INLINE ? vid->id
+                                                           : NULL;
+    /* A malformed decided value needs more than F faulty weight; it then
+     * applies no command rather than crashing every reader. */
+    bool batch = !noop && eng_batch_ok(e, value, len);
+    uint64_t mask = batch ? eng_skip_mask(e, value, len) : 0;
+    if (e->cfg.log != NULL) {
+        int rc = bpc_log_append(e->cfg.log, s->instance, value, len, noop);
+        if (rc == -ENOBUFS) {
+            return false; /* a grace period is pending: retry next step */
+        }
+        BPC_ASSERT(rc == 0);
+    }
+    if (batch) {
+        eng_apply_commands(e, s->instance, value, len, mask);
+    }
+    if (out->decisions != NULL) {
+        struct bpc_decision *d = &out->decisions[out->decisions_count++];
+        d->instance = s->instance;
+        d->ballot = s->dec_ballot;
+        d->vid = *vid;
+        d->len = len;
+        d->value = value;
+    }
+    return true;
+}
+
 static void
 eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
 {
-    while (out->decisions_count < out->decisions_cap) {
+    while (out->decisions == NULL || out->decisions_count < out->decisions_cap) {
         struct eng_slot *s = &e->slots[e->nu & e->mask];
         if (s->instance != e->nu || !s->decided || !s->dec_bytes) {
             return;
@@ -1473,14 +1861,9 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
         if (eng_paced(e) && !(e->events & (1u << BPC_EVENT_FINALIZE))) {
             return; /* paced: Finished only at the finalize event */
         }
-        struct bpc_decision *d = &out->decisions[out->decisions_count++];
-        d->instance = s->instance;
-        d->ballot = s->dec_ballot;
-        d->vid = s->dec_vid;
-        d->len = s->dec_vid.kind == BPC_VALUE_NOOP ? 0 : s->dec_vid.len;
-        d->value = s->dec_vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS)
-                   : s->dec_vid.kind == BPC_VALUE_INLINE ? s->dec_vid.id
-                                                         : NULL;
+        if (!eng_emit_one(e, s, out)) {
+            return;
+        }
         e->ctr.decided++;
         e->nu++;
         if (eng_paced(e)) {
@@ -1620,6 +2003,8 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     for (uint32_t k = 0; k < in->frames_count; k++) {
         eng_receive(e, in->frames[k].bytes, in->frames[k].len);
     }
+    eng_ring_drain(e);
+    eng_forward(e);
     for (uint32_t round = 0; round < ENG_PUMP_ROUNDS; round++) {
         uint64_t nu = e->nu;
         eng_drain_self(e);
@@ -1656,18 +2041,20 @@ bpc_engine_persisted(struct bpc_engine *e)
  * Set-up.
  * ---------------------------------------------------------------------- */
 
-struct eng_layout {
-    size_t off[16];
-    size_t total;
-};
 
 enum {
     L_RANGE_BAL, L_RANGE_FROM, L_SEQ_LAST, L_SEQ_BITS, L_TX_SEQ, L_FUT, L_SLOTS, L_BITS,
-    L_VALUES, L_CLAIMS, L_SCRATCH, L_SUB_LEN, L_SUB_BYTES, L_QUEUES, L_DUR, L_DIRTY,
+    L_VALUES, L_CLAIMS, L_SCRATCH, L_CMDS, L_CMD_BYTES, L_QUEUES, L_DUR, L_DIRTY, L_SEQS,
+    L_BUFS, L_COUNT
+};
+
+struct eng_layout {
+    size_t off[L_COUNT];
+    size_t total;
 };
 
 struct eng_sizes {
-    uint32_t n, words, window, vbytes, claims, sub_cap, bq_cap, uq_cap, recs_cap;
+    uint32_t n, words, window, vbytes, claims, cmds, cmd_stride, bq_cap, uq_cap, recs_cap;
 };
 
 static void
@@ -1679,7 +2066,8 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     /* Value buffers are needed only for values that travel by digest. */
     z->vbytes = cfg->value_bytes_max > BPC_VALUE_INLINE_MAX ? (cfg->value_bytes_max + 7u) & ~7u : 0;
     z->claims = 256 + 2 * z->n;
-    z->sub_cap = z->window * 2 < 64 ? 64 : (z->window * 2 > 4096 ? 4096 : z->window * 2);
+    z->cmds = cfg->commands_max;
+    z->cmd_stride = (bpc_command_bytes_max(cfg) + 7u) & ~7u;
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
     z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX;
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
@@ -1694,7 +2082,7 @@ eng_align(size_t x)
 static void
 eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 {
-    size_t sizes[16];
+    size_t sizes[L_COUNT];
     sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_SEQ_BITS] =
         sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
     sizes[L_FUT] = (size_t)ENG_FUTURE_MAX * z->words * sizeof(uint64_t);
@@ -1703,14 +2091,16 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_VALUES] = (size_t)z->window * (ENG_GENS + 1) * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] = (size_t)z->n * sizeof(struct bpc_1b_report);
-    sizes[L_SUB_LEN] = (size_t)z->sub_cap * sizeof(uint32_t);
-    sizes[L_SUB_BYTES] = (size_t)z->sub_cap * z->vbytes + (size_t)z->sub_cap * BPC_VALUE_INLINE_MAX;
+    sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
+    sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
                       (size_t)z->recs_cap * sizeof(struct bpc_record);
     sizes[L_DUR] = ((size_t)z->window + 1) * sizeof(struct bpc_durable);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
+    sizes[L_SEQS] = (size_t)z->n * 2 * sizeof(uint64_t);
+    sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
     size_t off = eng_align(sizeof(struct bpc_engine));
-    for (int k = 0; k < 16; k++) {
+    for (int k = 0; k < L_COUNT; k++) {
         l->off[k] = off;
         off += eng_align(sizes[k]);
     }
@@ -1748,8 +2138,16 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const 
     e->values = base + l->off[L_VALUES];
     e->claims = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
     e->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
-    e->sub_len = (uint32_t *)(void *)(base + l->off[L_SUB_LEN]);
-    e->sub_bytes = base + l->off[L_SUB_BYTES];
+    e->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
+    e->own = (struct eng_cmd *)(void *)(e->ring + z->cmds);
+    e->lq = e->own + z->cmds;
+    e->ring_bytes = base + l->off[L_CMD_BYTES];
+    e->own_bytes = e->ring_bytes + (size_t)z->cmds * z->cmd_stride;
+    e->lq_bytes = e->own_bytes + (size_t)z->cmds * z->cmd_stride;
+    e->applied_hi = (uint64_t *)(void *)(base + l->off[L_SEQS]);
+    e->queued_hi = e->applied_hi + z->n;
+    e->batch_buf = base + l->off[L_BUFS];
+    e->cu_buf = e->batch_buf + ((z->vbytes + 64) & ~(size_t)63);
     e->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);
     e->selfq = e->bq + z->bq_cap;
     e->uq = e->selfq + z->bq_cap;
@@ -1757,7 +2155,11 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const 
     e->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
     e->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
     e->claims_cap = z->claims;
-    e->sub_cap = z->sub_cap;
+    e->cmd_mask = z->cmds - 1u;
+    e->cmd_stride = z->cmd_stride;
+    for (uint32_t k = 0; k < z->cmds; k++) {
+        atomic_init(&e->ring[k].seq, k);
+    }
     e->bq_cap = z->bq_cap;
     e->selfq_cap = z->bq_cap;
     e->uq_cap = z->uq_cap;
@@ -1863,19 +2265,22 @@ bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_
     if (e->started) {
         return -EBUSY;
     }
+    /* Party-wide facts first: the floor places the window. */
     for (uint32_t k = 0; k < count; k++) {
         const struct bpc_durable *d = &recs[k];
-        if (d->max_bal > e->max_bal) {
-            e->max_bal = d->max_bal;
-        }
-        if (d->incarnation > e->incarnation) {
-            e->incarnation = d->incarnation;
-        }
+        e->max_bal = d->max_bal > e->max_bal ? d->max_bal : e->max_bal;
+        e->incarnation = d->incarnation > e->incarnation ? d->incarnation : e->incarnation;
+        e->nu = d->floor > e->nu ? d->floor : e->nu;
+    }
+    e->next_prop = e->nu;
+    for (uint32_t k = 0; k < count; k++) {
+        const struct bpc_durable *d = &recs[k];
         if (d->instance == UINT64_MAX || d->hist_count > BPC_HISTORY_MAX) {
             continue;
         }
-        /* Durable state of instances outside the first window is not yet
-         * restorable: the decided log is not persisted by the engine. */
+        /* Votes are persisted with a floor at most a window below them, so
+         * every vote at or above the floor lands in the window; records
+         * below it are of decided instances and no longer needed. */
         struct eng_slot *s = eng_slot_get(e, d->instance);
         if (s == NULL) {
             continue;
@@ -1918,27 +2323,6 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
 /* ------------------------------------------------------------------------
  * Queries and submissions.
  * ---------------------------------------------------------------------- */
-
-int
-bpc_submit(struct bpc_engine *e, const uint8_t *value, uint32_t len)
-{
-    if (len > e->cfg.value_bytes_max) {
-        return -EMSGSIZE;
-    }
-    if (e->sub_count == e->sub_cap) {
-        e->ctr.submit_eagain++;
-        return -EAGAIN;
-    }
-    uint32_t q = (e->sub_head + e->sub_count) % e->sub_cap;
-    size_t stride = e->vbytes > 0 ? e->vbytes : BPC_VALUE_INLINE_MAX;
-    BPC_ASSERT(stride >= len);
-    if (len > 0) {
-        memcpy(e->sub_bytes + (size_t)q * stride, value, len);
-    }
-    e->sub_len[q] = len;
-    e->sub_count++;
-    return 0;
-}
 
 uint64_t
 bpc_engine_ballot(const struct bpc_engine *e)

@@ -73,6 +73,11 @@ hn_init(struct hn *h, const uint64_t *weights, uint32_t n, enum bpc_mode mode, u
     }
     cfg.mode = mode;
     cfg.window_slots = window;
+    /* One 16-byte command per value keeps values inline (4 + 12 + 16 bytes)
+     * and instance counts equal to command counts. */
+    cfg.batch_max = 1;
+    cfg.commands_max = 64;
+    cfg.value_bytes_max = 256;
     hn_init_cfg(h, &cfg);
 }
 
@@ -235,7 +240,7 @@ hn_submit(struct hn *h, uint32_t i, uint32_t tag, uint64_t seq)
     memset(v, 0, sizeof(v));
     memcpy(v, &tag, sizeof(tag));
     memcpy(v + 8, &seq, sizeof(seq));
-    return bpc_submit(h->p[i].e, v, sizeof(v));
+    return bpc_submit(h->p[i].e, v, sizeof(v), NULL);
 }
 
 static bool
