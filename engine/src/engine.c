@@ -21,8 +21,6 @@
 /* Ballot generations tallied per slot: the current ballot and one other
  * (a future ballot being joined, or the previous one finishing). */
 #define ENG_GENS 2u
-/* Join evidence is tracked for this many future ballots at once. */
-#define ENG_FUTURE_MAX 4u
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
 #define ENG_CATCHUP_MAX 32u
 /* Instances whose own messages are resent per retransmit tick. */
@@ -89,16 +87,16 @@ struct eng_cmd {
     uint64_t seq;
 };
 
+struct eng_bal_w {
+    uint64_t ballot;
+    uint64_t weight;
+};
+
 struct eng_cell {
     _Atomic uint64_t seq;
     uint32_t len;
 };
 
-struct eng_future {
-    uint64_t ballot;
-    bpc_u128 weight;
-    uint64_t *bits;
-};
 
 struct bpc_engine {
     struct bpc_config cfg;
@@ -139,7 +137,9 @@ struct bpc_engine {
     uint64_t *seq_last;
     uint64_t *seq_bits;
     uint64_t *tx_seq;
-    struct eng_future fut[ENG_FUTURE_MAX];
+    uint64_t *peer_bal; /* highest ballot seen in any message of each party */
+    uint64_t *witness;  /* per submitter: a forwarded command next in line */
+    struct eng_bal_w *bal_scratch;
 
     struct eng_slot *slots;
     uint64_t *bits;    /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
@@ -778,13 +778,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->claims_hi = e->nu;
     e->own_sent = e->own_head; /* resend unapplied commands to the new leader */
     e->ctr.ballots_started++;
-    for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
-        if (e->fut[k].ballot <= b) {
-            e->fut[k].ballot = 0;
-            e->fut[k].weight = 0;
-            memset(e->fut[k].bits, 0, e->words * sizeof(uint64_t));
-        }
-    }
+    e->peer_bal[e->self] = b;
     if (!eng_paced(e)) {
         if (eng_is_leader(e)) {
             eng_send_1a(e);
@@ -793,37 +787,69 @@ eng_join(struct bpc_engine *e, uint64_t b)
     }
 }
 
-/* A message of ballot b > bal from sender p: join b once senders of b weigh
- * more than F (so a Byzantine minority cannot drag the party upward). */
+static int
+eng_bal_w_desc(const void *a, const void *b)
+{
+    uint64_t x = ((const struct eng_bal_w *)a)->ballot;
+    uint64_t y = ((const struct eng_bal_w *)b)->ballot;
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+/* The highest ballot b* such that parties last seen at >= b* weigh more
+ * than F: at least one correct party has reached b*, so joining it cannot
+ * be a Byzantine drag. 0 when there is none above bal. */
+static uint64_t
+eng_ballot_quorum(struct bpc_engine *e)
+{
+    uint32_t count = 0;
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (e->peer_bal[q] > e->bal) {
+            e->bal_scratch[count].ballot = e->peer_bal[q];
+            e->bal_scratch[count].weight = eng_weight(e, q);
+            count++;
+        }
+    }
+    if (count == 0) {
+        return 0;
+    }
+    qsort(e->bal_scratch, count, sizeof(e->bal_scratch[0]), eng_bal_w_desc);
+    bpc_u128 w = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        w += e->bal_scratch[k].weight;
+        if (w > e->faulty) {
+            return e->bal_scratch[k].ballot;
+        }
+    }
+    return 0;
+}
+
+/* A message of ballot b > bal from sender p: join the highest ballot that
+ * parties of weight > F have reached (so a Byzantine minority cannot drag
+ * the party upward, and a party that ran ahead is caught up with). */
 static void
 eng_future_note(struct bpc_engine *e, uint32_t p, uint64_t b)
 {
-    int slot = -1;
-    for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
-        if (e->fut[k].ballot == b) {
-            slot = (int)k;
-            break;
+    if (b <= e->peer_bal[p]) {
+        return;
+    }
+    e->peer_bal[p] = b;
+    uint64_t target = eng_ballot_quorum(e);
+    if (target > e->bal) {
+        eng_join(e, target);
+    }
+}
+
+/* Weight of the parties known to be at the current ballot or above. */
+static bpc_u128
+eng_weight_at_ballot(const struct bpc_engine *e)
+{
+    bpc_u128 w = 0;
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (q == e->self || e->peer_bal[q] >= e->bal) {
+            w += eng_weight(e, q);
         }
     }
-    if (slot < 0) {
-        for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
-            if (slot < 0 || e->fut[k].weight < e->fut[slot].weight ||
-                (e->fut[k].weight == e->fut[slot].weight && e->fut[k].ballot > e->fut[slot].ballot)) {
-                slot = (int)k;
-            }
-        }
-        e->fut[slot].ballot = b;
-        e->fut[slot].weight = 0;
-        memset(e->fut[slot].bits, 0, e->words * sizeof(uint64_t));
-    }
-    struct eng_future *f = &e->fut[slot];
-    if (!eng_bit_test(f->bits, p)) {
-        eng_bit_set(f->bits, p);
-        f->weight += eng_weight(e, p);
-    }
-    if (f->weight > e->faulty) {
-        eng_join(e, b);
-    }
+    return w;
 }
 
 /* ------------------------------------------------------------------------
@@ -1090,6 +1116,9 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     if (r->type == BPC_MSG_FORWARD) {
         eng_on_forward(e, p, r); /* instance is a command sequence number */
         return;
+    }
+    if (r->type != BPC_MSG_DECIDED && r->ballot > e->peer_bal[p] && r->ballot <= e->bal) {
+        e->peer_bal[p] = r->ballot;
     }
     if (r->ballot > e->bal && r->type != BPC_MSG_DECIDED) {
         if (r->type == BPC_MSG_1A && r->ballot == e->bal + 1 &&
@@ -1372,8 +1401,16 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
 static void
 eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    if (!eng_is_leader(e) || r->value.kind == BPC_VALUE_NOOP) {
+    if (r->value.kind == BPC_VALUE_NOOP) {
         e->ctr.records_ignored++;
+        return;
+    }
+    if (!eng_is_leader(e)) {
+        /* A witness: the next command of p exists, so a leader that does
+         * not get it decided in time is replaced (eng_has_work). */
+        if (eng_seq_follows(e->applied_hi[p], r->instance)) {
+            e->witness[p] = r->instance;
+        }
         return;
     }
     const uint8_t *bytes = r->value.kind == BPC_VALUE_DIGEST ? r->value_bytes : r->value.id;
@@ -1766,6 +1803,20 @@ eng_retransmit(struct bpc_engine *e)
     if (!voted && e->sent_1b) {
         eng_send_1b(e);
     }
+    /* Show every party the oldest unapplied command, so all of them notice
+     * a leader that sits on it (eng_has_work), not only this one. */
+    if (e->own_head < e->own_tail) {
+        const struct eng_cmd *c = &e->own[e->own_head & e->cmd_mask];
+        const uint8_t *bytes = eng_cmd_bytes(e, e->own_bytes, e->own_head);
+        struct bpc_vid vid;
+        bpc_vid_of(&vid, bytes, c->len);
+        struct bpc_record r = eng_rec(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
+        for (uint32_t p = 0; p < e->n; p++) {
+            if (p != e->self && (int)p != e->leader) {
+                eng_unicast(e, p, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
+            }
+        }
+    }
     if (eng_is_leader(e) && e->sent_1a) {
         eng_send_1a(e);
     }
@@ -1776,6 +1827,11 @@ eng_has_work(struct bpc_engine *e)
 {
     if (e->own_head < e->own_tail || e->lq_head < e->lq_tail) {
         return true;
+    }
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (e->witness[q] != 0 && eng_seq_follows(e->applied_hi[q], e->witness[q])) {
+            return true; /* a peer's command is waiting and nobody applies it */
+        }
     }
     for (uint64_t i = e->nu; i - e->nu < e->window; i++) {
         const struct eng_slot *s = &e->slots[i & e->mask];
@@ -1795,7 +1851,9 @@ eng_timers(struct bpc_engine *e)
         return;
     }
     if (e->now_ns >= e->deadline_ns) {
-        if (eng_has_work(e)) {
+        /* Move on only with company: a party alone at its ballot waits for
+         * the others instead of running ahead where no quorum follows. */
+        if (eng_has_work(e) && eng_weight_at_ballot(e) > e->faulty) {
             e->fails++;
             e->ctr.ballots_failed++;
             eng_join(e, e->bal + 1);
@@ -2085,7 +2143,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     size_t sizes[L_COUNT];
     sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_SEQ_BITS] =
         sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
-    sizes[L_FUT] = (size_t)ENG_FUTURE_MAX * z->words * sizeof(uint64_t);
+    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w));
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * (ENG_GENS + 1) * z->vbytes;
@@ -2130,9 +2188,9 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const 
     e->seq_last = (uint64_t *)(void *)(base + l->off[L_SEQ_LAST]);
     e->seq_bits = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
     e->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
-    for (uint32_t k = 0; k < ENG_FUTURE_MAX; k++) {
-        e->fut[k].bits = (uint64_t *)(void *)(base + l->off[L_FUT]) + (size_t)k * z->words;
-    }
+    e->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
+    e->witness = e->peer_bal + z->n;
+    e->bal_scratch = (struct eng_bal_w *)(void *)(e->witness + z->n);
     e->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
     e->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     e->values = base + l->off[L_VALUES];

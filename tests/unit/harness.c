@@ -13,6 +13,7 @@
 static struct bpc_frame_out hn_tx[HN_TX_FRAMES];
 static uint8_t *hn_tx_mem;
 static struct bpc_decision hn_dec[256];
+bool hn_in_step;
 
 static void
 hn_die(const char *what)
@@ -87,6 +88,7 @@ hn_free(struct hn *h)
     for (uint32_t i = 0; i < h->n; i++) {
         bpc_engine_free(h->p[i].e);
         free(h->p[i].keys);
+        free(h->p[i].disk);
     }
     for (uint32_t k = 0; k < h->q_count; k++) {
         free(h->q[(h->q_head + k) % h->q_cap].bytes);
@@ -126,6 +128,69 @@ hn_enqueue(struct hn *h, uint32_t from, const struct bpc_frame_out *f)
     memcpy(q->bytes, f->bytes, f->len);
 }
 
+/* The application's log: a restarted engine re-emits instances from its
+ * durable floor, which must match what the log already holds. */
+static void
+hn_log(struct hn_party *p, const struct bpc_decision *d)
+{
+    if (d->instance < p->log_count) {
+        if (!bpc_vid_eq(&p->log[d->instance], &d->vid)) {
+            p->log_broken = true;
+        }
+        return;
+    }
+    if (d->instance != p->log_count) {
+        p->log_broken = true;
+        return;
+    }
+    if (p->log_count < HN_LOG_MAX) {
+        p->log[p->log_count] = d->vid;
+        p->log_ballot[p->log_count] = d->ballot;
+        p->log_count++;
+    }
+}
+
+/* Keeps the newest record per instance (the party-wide one in slot 0). */
+static void
+hn_persist(struct hn_party *p, const struct bpc_durable *recs, uint32_t count)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t j = 0;
+        while (j < p->disk_count && p->disk[j].instance != recs[k].instance) {
+            j++;
+        }
+        if (j == p->disk_count) {
+            if (p->disk_count == p->disk_cap) {
+                p->disk_cap = p->disk_cap ? p->disk_cap * 2 : 64;
+                p->disk = realloc(p->disk, p->disk_cap * sizeof(*p->disk));
+                if (p->disk == NULL) {
+                    hn_die("out of memory");
+                }
+            }
+            p->disk_count++;
+        }
+        p->disk[j] = recs[k];
+    }
+}
+
+void
+hn_restart(struct hn *h, uint32_t i)
+{
+    struct hn_party *p = &h->p[i];
+    bpc_engine_free(p->e);
+    char err[256];
+    if (bpc_engine_new(&p->e, &p->cfg, err, sizeof(err)) != 0) {
+        hn_die(err);
+    }
+    if (bpc_engine_restore(p->e, p->disk, p->disk_count) != 0) {
+        hn_die("restore");
+    }
+    p->down = false;
+    p->restarts++;
+    bpc_engine_start(p->e, h->now_ns);
+    hn_step(h, i, NULL, 0);
+}
+
 void
 hn_step(struct hn *h, uint32_t i, const struct bpc_frame_in *frames, uint32_t count)
 {
@@ -143,20 +208,19 @@ hn_step(struct hn *h, uint32_t i, const struct bpc_frame_in *frames, uint32_t co
                                    .frames_cap = HN_TX_FRAMES,
                                    .decisions = hn_dec,
                                    .decisions_cap = 256};
+        hn_in_step = true;
         int rc = bpc_engine_step(p->e, &in, &out);
+        hn_in_step = false;
         for (uint32_t k = 0; k < out.frames_count; k++) {
             hn_enqueue(h, i, &hn_tx[k]);
             p->frames_sent++;
         }
         for (uint32_t k = 0; k < out.decisions_count; k++) {
-            if (p->log_count < HN_LOG_MAX) {
-                p->log[p->log_count] = out.decisions[k].vid;
-                p->log_ballot[p->log_count] = out.decisions[k].ballot;
-                p->log_count++;
-            }
+            hn_log(p, &out.decisions[k]);
         }
         in.frames_count = 0;
         if (out.persist_count > 0) {
+            hn_persist(p, out.persist, out.persist_count);
             bpc_engine_persisted(p->e);
             continue;
         }

@@ -29,6 +29,11 @@ struct hn_party {
     struct bpc_vid log[HN_LOG_MAX];
     uint64_t log_ballot[HN_LOG_MAX];
     uint32_t frames_sent;
+    bool log_broken; /* a decision out of order or disagreeing with the log */
+    struct bpc_durable *disk; /* persisted records (party-wide first) */
+    uint32_t disk_count;
+    uint32_t disk_cap;
+    uint32_t restarts;
 };
 
 /* Return false to drop a frame queued from -> to. */
@@ -47,6 +52,9 @@ struct hn {
     void *filter_ctx;
     uint64_t delivered;
 };
+
+/* True while the harness is inside bpc_engine_step (allocation probes). */
+extern bool hn_in_step;
 
 /* Builds n parties with the given weights (threshold 0 = default). */
 void hn_init(struct hn *h, const uint64_t *weights, uint32_t n, enum bpc_mode mode,
@@ -73,5 +81,8 @@ bool hn_run(struct hn *h, uint32_t count, uint64_t tick_ns, uint64_t limit_ns);
 /* Every pair of live-or-down parties agrees on the common log prefix. */
 bool hn_agree(const struct hn *h);
 int hn_first_leader(const struct hn *h);
+/* Crash party i (volatile state lost) and restart it from its persisted
+ * records at the current time. */
+void hn_restart(struct hn *h, uint32_t i);
 
 #endif

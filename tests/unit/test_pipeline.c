@@ -1,0 +1,438 @@
+/*
+ * test_pipeline.c - the replication engine around the protocol core:
+ * submission from any thread with tickets, forwarding to the leader,
+ * batching, exactly-once apply across leader changes, many instances in
+ * flight, phase 1 once per range, catch-up, restart from durable state,
+ * and no allocation on the step path.
+ *
+ * Method: harness clusters (FIFO delivery, virtual time) with on_apply and
+ * on_complete hooks counting what every party applies.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <pthread.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define MS 1000000ull
+
+/* Allocation probe: the step path must never allocate. The executable is
+ * linked with --wrap for the allocator entry points. */
+static uint64_t allocs_in_step;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+
+void *
+__wrap_malloc(size_t n)
+{
+    allocs_in_step += hn_in_step;
+    return __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t m)
+{
+    allocs_in_step += hn_in_step;
+    return __real_calloc(n, m);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+    allocs_in_step += hn_in_step;
+    return __real_realloc(p, n);
+}
+
+/* What every party applied: per party, count per (submitter, seq). */
+#define APPLY_SUBMITTERS 8u
+#define APPLY_SEQS 4096u
+struct applied {
+    uint16_t count[APPLY_SUBMITTERS][APPLY_SEQS];
+    uint64_t last_seq[APPLY_SUBMITTERS];
+    bool out_of_order;
+    uint64_t total;
+    uint64_t completed;
+};
+static struct applied applied[APPLY_SUBMITTERS];
+
+static void
+on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, const uint8_t *cmd,
+         uint32_t len)
+{
+    (void)instance;
+    (void)cmd;
+    (void)len;
+    struct applied *a = ctx;
+    uint64_t low = seq & ((1ull << 40) - 1);
+    assert_true(submitter < APPLY_SUBMITTERS && low < APPLY_SEQS);
+    a->count[submitter][low]++;
+    if (seq <= a->last_seq[submitter]) {
+        a->out_of_order = true;
+    }
+    a->last_seq[submitter] = seq;
+    a->total++;
+}
+
+static void
+on_complete(void *ctx, uint64_t ticket)
+{
+    (void)ticket;
+    ((struct applied *)ctx)->completed++;
+}
+
+static void
+cluster_init(struct hn *h, uint32_t n, uint32_t window, uint32_t batch)
+{
+    static struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.parties_count = n;
+    for (uint32_t i = 0; i < n; i++) {
+        cfg.weights[i] = 1;
+    }
+    cfg.window_slots = window;
+    cfg.batch_max = batch;
+    cfg.commands_max = 1024;
+    cfg.value_bytes_max = 1024;
+    cfg.on_apply = on_apply;
+    cfg.on_complete = on_complete;
+    memset(applied, 0, sizeof(applied));
+    hn_init_cfg(h, &cfg);
+    for (uint32_t i = 0; i < n; i++) {
+        /* hn_init_cfg built the engines; give each its own counters. */
+        h->p[i].cfg.apply_ctx = &applied[i];
+        h->p[i].cfg.complete_ctx = &applied[i];
+        bpc_engine_free(h->p[i].e);
+        char err[128];
+        assert_int_equal(bpc_engine_new(&h->p[i].e, &h->p[i].cfg, err, sizeof(err)), 0);
+    }
+}
+
+static bool
+all_applied(const struct hn *h, uint64_t total)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (!h->p[i].down && applied[i].total < total) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+run_until_applied(struct hn *h, uint64_t total, uint64_t limit_ns)
+{
+    uint64_t end = h->now_ns + limit_ns;
+    while (h->now_ns < end) {
+        hn_deliver(h, UINT64_MAX);
+        if (all_applied(h, total)) {
+            return true;
+        }
+        hn_tick(h, 5 * MS);
+    }
+    return all_applied(h, total);
+}
+
+static void
+submit_n(struct hn *h, uint32_t who, uint32_t count)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        uint8_t cmd[24];
+        memset(cmd, (int)k, sizeof(cmd));
+        uint64_t ticket = 0;
+        assert_int_equal(bpc_submit(h->p[who].e, cmd, sizeof(cmd), &ticket), 0);
+        assert_true(ticket > 0);
+    }
+}
+
+/* Every party applied each command of `who` exactly once, in order. */
+static void
+assert_exactly_once(const struct hn *h, uint32_t who, uint32_t count)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (h->p[i].down) {
+            continue;
+        }
+        assert_false(applied[i].out_of_order);
+        for (uint32_t q = 1; q <= count; q++) {
+            assert_int_equal(applied[i].count[who][q], 1);
+        }
+        assert_false(h->p[i].log_broken);
+    }
+}
+
+/* Commands submitted at a non-leader reach the leader, are batched, and
+ * are applied once everywhere; their tickets complete. */
+static void
+test_pipeline_forwarding(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 16);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    hn_start(&h);
+    submit_n(&h, who, 200);
+    assert_true(run_until_applied(&h, 200, 10000 * MS));
+    assert_exactly_once(&h, who, 200);
+    assert_int_equal(applied[who].completed, 200);
+    assert_true(bpc_ticket_done(h.p[who].e, 200));
+    assert_false(bpc_ticket_done(h.p[who].e, 201));
+    /* Batching: far fewer instances than commands. */
+    assert_true(h.p[who].log_count < 200);
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
+/* The leader crashes with commands in flight: the submitter resends its
+ * unapplied commands to the next leader, and each is applied once. */
+static void
+test_pipeline_exactly_once_across_leader_change(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 4);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t who = (leader + 1) % 4;
+    hn_start(&h);
+    submit_n(&h, who, 300);
+    /* Let part of the work decide, then crash the leader mid-stream. */
+    for (int k = 0; k < 40 && applied[who].total < 40; k++) {
+        hn_deliver(&h, 50);
+    }
+    h.p[leader].down = true;
+    hn_drop_all(&h);
+    assert_true(run_until_applied(&h, 300, 60000 * MS));
+    assert_exactly_once(&h, who, 300);
+    assert_true(bpc_engine_ballot(h.p[who].e) >= 2);
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
+/* Backpressure and size limits at submission. */
+static void
+test_pipeline_submit_limits(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 16);
+    struct bpc_engine *e = h.p[0].e;
+    uint8_t big[2048];
+    memset(big, 1, sizeof(big));
+    uint32_t max = bpc_command_bytes_max(&h.p[0].cfg);
+    assert_int_equal(max, 1024 - 16);
+    assert_int_equal(bpc_submit(e, big, max + 1, NULL), -EMSGSIZE);
+    assert_int_equal(bpc_submit(e, big, max, NULL), 0);
+    uint32_t accepted = 1;
+    while (bpc_submit(e, big, 8, NULL) == 0) {
+        accepted++;
+        assert_true(accepted <= 1024);
+    }
+    assert_int_equal(accepted, 1024); /* commands_max */
+    assert_int_equal(bpc_submit(e, big, 8, NULL), -EAGAIN);
+    hn_free(&h);
+}
+
+/* Many instances are in flight per round trip, and phase 1 runs once for
+ * the whole range under a stable leader. */
+static void
+test_pipeline_many_in_flight(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    hn_start(&h);
+    hn_deliver(&h, UINT64_MAX); /* phase 1 */
+    submit_n(&h, leader, 48);
+    hn_tick(&h, 1); /* the leader drains its queue and proposes */
+    /* Count the 2a records the leader sent in this one step. */
+    uint32_t proposals = 0;
+    for (uint32_t k = 0; k < h.q_count; k++) {
+        const struct hn_frame *f = &h.q[(h.q_head + k) % h.q_cap];
+        struct bpc_frame_header hd;
+        static struct bpc_record recs[256];
+        if (f->from != leader || f->to != (leader + 1) % 4 ||
+            bpc_wire_parse_header(f->bytes, f->len, &hd) != 0) {
+            continue;
+        }
+        int n = bpc_wire_decode(f->bytes, f->len, &hd, recs, 256);
+        for (int r = 0; r < n; r++) {
+            proposals += recs[r].type == BPC_MSG_2A;
+        }
+    }
+    assert_int_equal(proposals, 48);
+    assert_true(run_until_applied(&h, 48, 10000 * MS));
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(bpc_engine_counters(h.p[i].e)->ballots_started, 1);
+    }
+    hn_free(&h);
+}
+
+/* The step path allocates nothing, over a whole run with batching. */
+static void
+test_pipeline_no_alloc_in_step(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 8);
+    hn_start(&h);
+    allocs_in_step = 0;
+    submit_n(&h, 2, 100);
+    assert_true(run_until_applied(&h, 100, 10000 * MS));
+    assert_int_equal(allocs_in_step, 0);
+    hn_free(&h);
+}
+
+/* A party cut off for a while learns the decisions it missed from peers
+ * (status announcements answered with decided values). */
+struct cut {
+    uint32_t who;
+    bool on;
+};
+
+static bool
+cut_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len)
+{
+    (void)bytes;
+    (void)len;
+    const struct cut *c = ctx;
+    return !c->on || (from != c->who && to != c->who);
+}
+
+static void
+test_pipeline_catch_up(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    struct cut c = {.who = (leader + 2) % 4, .on = true};
+    h.filter = cut_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    submit_n(&h, leader, 40);
+    hn_run(&h, 40, 5 * MS, 2000 * MS);
+    assert_int_equal(h.p[c.who].log_count, 0);
+    c.on = false;
+    assert_true(hn_run(&h, 40, 5 * MS, 10000 * MS));
+    assert_true(hn_agree(&h));
+    assert_false(h.p[c.who].log_broken);
+    hn_free(&h);
+}
+
+/* A crashed party restarts from its persisted vote state and catches up
+ * to the same log; its restart does not re-apply anything twice. */
+static void
+test_pipeline_restart(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t who = (leader + 1) % 4;
+    hn_start(&h);
+    submit_n(&h, leader, 30);
+    assert_true(hn_run(&h, 10, 5 * MS, 5000 * MS));
+    h.p[who].down = true;
+    submit_n(&h, (leader + 3) % 4, 20);
+    hn_run(&h, 45, 5 * MS, 3000 * MS);
+    hn_restart(&h, who);
+    assert_true(hn_run(&h, 50, 5 * MS, 20000 * MS));
+    assert_true(hn_agree(&h));
+    assert_false(h.p[who].log_broken);
+    assert_int_equal(h.p[who].restarts, 1);
+    hn_free(&h);
+}
+
+/* The window can be as large as the limit: 65536 slots, allocated once. */
+static void
+test_pipeline_big_window(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.window_slots = BPC_WINDOW_SLOTS_MAX;
+    assert_true(bpc_engine_footprint(&cfg) > 0);
+    struct hn h;
+    cluster_init(&h, 4, BPC_WINDOW_SLOTS_MAX, 16);
+    hn_start(&h);
+    submit_n(&h, 1, 500);
+    assert_true(run_until_applied(&h, 500, 10000 * MS));
+    assert_exactly_once(&h, 1, 500);
+    hn_free(&h);
+}
+
+/* bpc_submit from several threads at once: every ticket is distinct and
+ * every command is applied once. */
+struct producer {
+    struct bpc_engine *e;
+    uint32_t count;
+    uint64_t tickets[256];
+};
+
+static void *
+producer_main(void *arg)
+{
+    struct producer *p = arg;
+    uint8_t cmd[8] = {0};
+    for (uint32_t k = 0; k < p->count;) {
+        if (bpc_submit(p->e, cmd, sizeof(cmd), &p->tickets[k]) == 0) {
+            k++;
+        }
+    }
+    return NULL;
+}
+
+static void
+test_pipeline_submit_threads(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 16);
+    hn_start(&h);
+    static struct producer prods[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+        prods[t].e = h.p[1].e;
+        prods[t].count = 200;
+        assert_int_equal(pthread_create(&th[t], NULL, producer_main, &prods[t]), 0);
+    }
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    }
+    assert_true(run_until_applied(&h, 600, 20000 * MS));
+    assert_exactly_once(&h, 1, 600);
+    for (int t = 0; t < 3; t++) {
+        for (uint32_t k = 0; k < 200; k++) {
+            assert_true(bpc_ticket_done(h.p[1].e, prods[t].tickets[k]));
+        }
+    }
+    hn_free(&h);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_forwarding),
+        cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
+        cmocka_unit_test(test_pipeline_submit_limits),
+        cmocka_unit_test(test_pipeline_many_in_flight),
+        cmocka_unit_test(test_pipeline_no_alloc_in_step),
+        cmocka_unit_test(test_pipeline_catch_up),
+        cmocka_unit_test(test_pipeline_restart),
+        cmocka_unit_test(test_pipeline_big_window),
+        cmocka_unit_test(test_pipeline_submit_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
