@@ -502,6 +502,7 @@ struct bpc_step_out {
     X(ballots_started)                                                                             \
     X(ballots_failed)                                                                              \
     X(equivocations)                                                                               \
+    X(conflicts)                                                                                   \
     X(tx_overflow)                                                                                 \
     X(submit_eagain)
 

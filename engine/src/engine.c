@@ -130,6 +130,8 @@ struct bpc_engine {
     uint64_t next_prop; /* leader: next instance to consider */
     uint64_t claims_hi; /* one past the highest instance a 1b at bal reported voted */
     bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
+    uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
+    uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
     uint64_t prng[4];
 
     uint64_t *range_bal;
@@ -341,6 +343,12 @@ eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t bal
 static struct eng_slot *
 eng_slot_get(struct bpc_engine *e, uint64_t instance)
 {
+    if (instance < e->nu) {
+        /* Decided and emitted, but still held until its slot is reused:
+         * the party keeps voting and reporting on it for peers that lag. */
+        struct eng_slot *held = &e->slots[instance & e->mask];
+        return held->instance == instance ? held : NULL;
+    }
     if (!eng_in_window(e, instance)) {
         return NULL;
     }
@@ -670,8 +678,13 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
            const uint8_t *bytes)
 {
     if (s->decided) {
-        /* Agreement: a second decision must name the same value. */
-        BPC_ASSERT(bpc_vid_eq(&s->dec_vid, vid));
+        /* Agreement: a second decision must name the same value. Two can
+         * differ only with more than F faulty weight (the simulator's
+         * --unsafe runs); count it, keep the first, never crash. */
+        if (!bpc_vid_eq(&s->dec_vid, vid)) {
+            e->ctr.conflicts++;
+            return;
+        }
         if (!s->dec_bytes && bytes != NULL) {
             memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
             s->dec_bytes = true;
@@ -747,8 +760,34 @@ eng_send_1b(struct bpc_engine *e)
         from = hi + 1;
     }
     struct bpc_record r = eng_rec(BPC_MSG_1B_RANGE, e->nu, e->bal, from - e->nu, NULL);
+    e->sent_1b_lo = e->nu;
     eng_broadcast(e, &r, NULL);
     e->sent_1b = true;
+}
+
+/* A leader starting at lo below this party's 1b coverage lags behind: add
+ * 1b reports for the decided instances this party still holds in
+ * [lo, covered), so the leader can find their safe value (the range record
+ * already sent never covered them, so nothing contradicts it). */
+static void
+eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
+{
+    if (!e->sent_1b || lo >= e->sent_1b_lo) {
+        return;
+    }
+    uint64_t hi = e->sent_1b_lo;
+    if (hi - lo > e->window) {
+        lo = hi - e->window;
+    }
+    for (uint64_t i = lo; i < hi; i++) {
+        const struct eng_slot *s = &e->slots[i & e->mask];
+        if (s->instance == i && s->max_vbal < e->bal &&
+            (s->hist_count == 0 || s->hist_bal[0] < e->bal)) {
+            eng_put_1b(e, s, i);
+        }
+    }
+    e->sent_1b_lo = lo;
+    e->held_lo = lo;
 }
 
 static void
@@ -777,6 +816,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->next_prop = e->nu;
     e->claims_hi = e->nu;
     e->own_sent = e->own_head; /* resend unapplied commands to the new leader */
+    e->held_lo = e->nu;
     e->ctr.ballots_started++;
     e->peer_bal[e->self] = b;
     if (!eng_paced(e)) {
@@ -1129,7 +1169,8 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         }
     }
     if (r->instance < e->nu && r->type != BPC_MSG_STATUS && r->type != BPC_MSG_1B_RANGE &&
-        r->type != BPC_MSG_1A && r->type != BPC_MSG_DECIDED && p != e->self) {
+        r->type != BPC_MSG_1A && r->type != BPC_MSG_DECIDED && p != e->self &&
+        e->slots[r->instance & e->mask].instance != r->instance) {
         eng_send_decided(e, p, r->instance); /* the sender is behind */
         e->ctr.records_stale++;
         return;
@@ -1138,6 +1179,7 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     case BPC_MSG_1A:
         if (r->ballot == e->bal && bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
             e->got_1a = true;
+            eng_send_1b_held(e, r->instance);
         }
         break;
     case BPC_MSG_1B:
@@ -1673,9 +1715,10 @@ static void
 eng_recheck(struct bpc_engine *e)
 {
     uint64_t end = eng_paced(e) ? e->nu + 1 : e->nu + e->window;
-    for (uint64_t i = e->nu; i < end; i++) {
+    uint64_t start = e->held_lo < e->nu ? e->held_lo : e->nu;
+    for (uint64_t i = start; i < end; i++) {
         struct eng_slot *s = &e->slots[i & e->mask];
-        if (s->instance != i || s->decided) {
+        if (s->instance != i || (s->decided && i >= e->nu)) {
             continue;
         }
         eng_try_2av(e, s);
