@@ -408,7 +408,9 @@ bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32_t v
     if ((uint64_t)WIRE_FRAME_MIN + value_cap > usable) {
         return -ENOBUFS; /* cap 0: fits() and put() refuse everything */
     }
-    memset(buf, 0, usable);
+    /* No bulk zeroing: finish writes every header byte, put zeroes each
+     * record before filling it, and the value section is copied in whole,
+     * so every byte that leaves was written by this frame. */
     w->cap = usable;
     w->value_cap = value_cap;
     return 0;
@@ -431,6 +433,7 @@ bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_
 static void
 wire_record_store(uint8_t *p, const struct bpc_record *r, uint64_t aux)
 {
+    memset(p, 0, BPC_WIRE_RECORD_BYTES); /* reserved bytes are zero */
     p[WIRE_REC_TYPE] = r->type;
     p[WIRE_REC_VALUE_KIND] = r->value.kind;
     p[WIRE_REC_HIST_COUNT] = r->hist_count;

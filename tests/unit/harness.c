@@ -35,6 +35,10 @@ hn_init_cfg(struct hn *h, const struct bpc_config *base)
     h->q = calloc(h->q_cap, sizeof(*h->q));
     if (hn_tx_mem == NULL) {
         hn_tx_mem = malloc((size_t)HN_TX_FRAMES * BPC_FRAME_BYTES_MAX);
+        for (uint32_t k = 0; hn_tx_mem != NULL && k < HN_TX_FRAMES; k++) {
+            hn_tx[k].bytes = hn_tx_mem + (size_t)k * BPC_FRAME_BYTES_MAX;
+            hn_tx[k].cap = BPC_FRAME_BYTES_MAX;
+        }
     }
     if (h->p == NULL || h->q == NULL || hn_tx_mem == NULL) {
         hn_die("out of memory");
@@ -155,9 +159,18 @@ static void
 hn_persist(struct hn_party *p, const struct bpc_durable *recs, uint32_t count)
 {
     for (uint32_t k = 0; k < count; k++) {
-        uint32_t j = 0;
-        while (j < p->disk_count && p->disk[j].instance != recs[k].instance) {
-            j++;
+        /* Recent instances sit at the end: search backwards, at most a
+         * window's worth (a vote is never older than that). */
+        uint32_t j = p->disk_count;
+        if (recs[k].instance == UINT64_MAX && p->disk_count > 0) {
+            j = 0;
+        }
+        bool newest = p->disk_count > 1 && recs[k].instance != UINT64_MAX &&
+                      p->disk[p->disk_count - 1].instance < recs[k].instance;
+        for (uint32_t back = 0; !newest && j == p->disk_count && back < p->disk_count; back++) {
+            if (p->disk[p->disk_count - 1 - back].instance == recs[k].instance) {
+                j = p->disk_count - 1 - back;
+            }
         }
         if (j == p->disk_count) {
             if (p->disk_count == p->disk_cap) {
@@ -197,10 +210,6 @@ hn_step(struct hn *h, uint32_t i, const struct bpc_frame_in *frames, uint32_t co
     struct hn_party *p = &h->p[i];
     if (p->down) {
         return;
-    }
-    for (uint32_t k = 0; k < HN_TX_FRAMES; k++) {
-        hn_tx[k].bytes = hn_tx_mem + (size_t)k * BPC_FRAME_BYTES_MAX;
-        hn_tx[k].cap = BPC_FRAME_BYTES_MAX;
     }
     struct bpc_step_in in = {.now_ns = h->now_ns, .frames = frames, .frames_count = count};
     for (int round = 0; round < 1000; round++) {
