@@ -365,12 +365,16 @@ struct bpc_log_config {
     uint64_t retain_entries;  /* entries kept readable (at least) */
     uint32_t segment_entries; /* entries per segment (power of two) */
     uint32_t value_bytes_max; /* largest value appended */
+    uint64_t start_index;     /* index of the first entry (a restart resumes at
+                                 the engine's durable floor) */
 };
 
 struct bpc_log_entry {
     uint64_t index;
     uint32_t len;
     bool noop;
+    uint64_t skip_mask;   /* bit k: command k of the batch was not applied
+                             (a duplicate, or behind a gap; see bpc_batch_next) */
     const uint8_t *value; /* valid until the reader's next quiescent state */
 };
 
@@ -382,7 +386,7 @@ void bpc_log_free(struct bpc_log *log);
  * -ENOBUFS when no segment is free yet (a grace period is pending: retry
  * later), -EMSGSIZE when len exceeds value_bytes_max. No allocation. */
 int bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len,
-                   bool noop);
+                   bool noop, uint64_t skip_mask);
 /* Index of the next entry to be appended (= entries published). */
 uint64_t bpc_log_next(const struct bpc_log *log);
 /* Oldest index still readable. */

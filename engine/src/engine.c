@@ -1931,7 +1931,7 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
     bool batch = !noop && eng_batch_ok(e, value, len);
     uint64_t mask = batch ? eng_skip_mask(e, value, len) : 0;
     if (e->cfg.log != NULL) {
-        int rc = bpc_log_append(e->cfg.log, s->instance, value, len, noop);
+        int rc = bpc_log_append(e->cfg.log, s->instance, value, len, noop, mask);
         if (rc == -ENOBUFS) {
             return false; /* a grace period is pending: retry next step */
         }

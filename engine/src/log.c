@@ -52,6 +52,7 @@
 struct log_slot {
     uint32_t len;
     uint32_t flags;
+    uint64_t skip_mask;
 };
 
 struct log_segment {
@@ -189,13 +190,14 @@ bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg)
         return -ENOMEM;
     }
     memset(log, 0, size);
-    atomic_init(&log->next, 0);
-    atomic_init(&log->first, 0);
+    atomic_init(&log->next, cfg->start_index);
+    atomic_init(&log->first, cfg->start_index);
     atomic_init(&log->wake_seq, 0);
     atomic_init(&log->waiters, 0);
     log->segment_entries = cfg->segment_entries;
     log->segment_mask = cfg->segment_entries - 1u;
     log->segment_shift = (uint32_t)__builtin_ctz(cfg->segment_entries);
+    log->oldest_segno = cfg->start_index >> log->segment_shift;
     log->value_bytes_max = cfg->value_bytes_max;
     log->keep_segments = keep;
     log->pool_count = pool;
@@ -328,7 +330,8 @@ log_publish(struct bpc_log *log, uint64_t n)
 }
 
 int
-bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len, bool noop)
+bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len, bool noop,
+               uint64_t skip_mask)
 {
     BPC_ASSERT(log != NULL);
     /* The writer alone stores next, so a relaxed load reads its own value. */
@@ -341,8 +344,9 @@ bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32
         return -EMSGSIZE;
     }
     uint64_t off = index & log->segment_mask;
-    if (off == 0) {
-        int rc = log_segment_open(log, index);
+    if (off == 0 || log->head == NULL) {
+        /* A log that starts mid-segment (start_index) opens that segment. */
+        int rc = log_segment_open(log, index - off);
         if (rc != 0) {
             return rc;
         }
@@ -352,6 +356,7 @@ bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32
     struct log_slot *slot = &seg->slots[off];
     slot->len = len;
     slot->flags = noop ? LOG_SLOT_NOOP : 0u;
+    slot->skip_mask = skip_mask;
     if (len > 0) {
         memcpy(seg->arena + off * log->value_bytes_max, value, len);
     }
@@ -409,6 +414,7 @@ bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
     out->index = index;
     out->len = slot->len;
     out->noop = (slot->flags & LOG_SLOT_NOOP) != 0u;
+    out->skip_mask = slot->skip_mask;
     out->value = seg->arena + off * log->value_bytes_max;
     BPC_ASSERT(out->len <= log->value_bytes_max);
     return 0;

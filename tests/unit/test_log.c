@@ -74,10 +74,10 @@ test_log_append_derived(struct bpc_log *log, uint64_t index)
 {
     uint8_t buf[64];
     if (test_log_is_noop(index)) {
-        return bpc_log_append(log, index, NULL, 0, true);
+        return bpc_log_append(log, index, NULL, 0, true, 0);
     }
     uint32_t len = test_log_fill(index, buf);
-    return bpc_log_append(log, index, buf, len, false);
+    return bpc_log_append(log, index, buf, len, false, 0);
 }
 
 static bool
@@ -175,10 +175,10 @@ test_log_round_trip(void **state)
         big[k] = (uint8_t)(k * 7u + 3u);
     }
     const uint8_t hello[] = "hello";
-    assert_int_equal(bpc_log_append(log, 0, hello, 5, false), 0);
-    assert_int_equal(bpc_log_append(log, 1, NULL, 0, true), 0);
-    assert_int_equal(bpc_log_append(log, 2, big, BPC_VALUE_BYTES_MAX, false), 0);
-    assert_int_equal(bpc_log_append(log, 3, hello, 0, false), 0);
+    assert_int_equal(bpc_log_append(log, 0, hello, 5, false, 0), 0);
+    assert_int_equal(bpc_log_append(log, 1, NULL, 0, true, 0), 0);
+    assert_int_equal(bpc_log_append(log, 2, big, BPC_VALUE_BYTES_MAX, false, 0), 0);
+    assert_int_equal(bpc_log_append(log, 3, hello, 0, false, 0), 0);
     for (uint64_t i = 4; i < 40; i++) {
         assert_int_equal(test_log_append_derived(log, i), 0);
     }
@@ -229,11 +229,11 @@ test_log_msgsize_and_eagain(void **state)
     struct bpc_log_entry e;
     assert_int_equal(bpc_log_read(log, 0, &e), -EAGAIN);
     uint8_t v[17] = {0};
-    assert_int_equal(bpc_log_append(log, 0, v, 17, false), -EMSGSIZE);
+    assert_int_equal(bpc_log_append(log, 0, v, 17, false, 0), -EMSGSIZE);
     assert_int_equal(bpc_log_next(log), 0);
     assert_int_equal(bpc_log_read(log, 0, &e), -EAGAIN);
     v[15] = 0xab;
-    assert_int_equal(bpc_log_append(log, 0, v, 16, false), 0);
+    assert_int_equal(bpc_log_append(log, 0, v, 16, false, 0), 0);
     assert_int_equal(bpc_log_next(log), 1);
     assert_int_equal(bpc_log_read(log, 0, &e), 0);
     assert_int_equal(e.len, 16);
@@ -243,10 +243,10 @@ test_log_msgsize_and_eagain(void **state)
     assert_int_equal(bpc_log_read(log, UINT64_MAX, &e), -EAGAIN);
     /* A refused append at a segment boundary leaves the log appendable. */
     for (uint64_t i = 1; i < 8; i++) {
-        assert_int_equal(bpc_log_append(log, i, v, 1, false), 0);
+        assert_int_equal(bpc_log_append(log, i, v, 1, false, 0), 0);
     }
-    assert_int_equal(bpc_log_append(log, 8, v, 17, false), -EMSGSIZE);
-    assert_int_equal(bpc_log_append(log, 8, v, 2, false), 0);
+    assert_int_equal(bpc_log_append(log, 8, v, 17, false, 0), -EMSGSIZE);
+    assert_int_equal(bpc_log_append(log, 8, v, 2, false, 0), 0);
     assert_int_equal(bpc_log_read(log, 8, &e), 0);
     assert_int_equal(e.len, 2);
     bpc_log_quiescent();
