@@ -1,0 +1,230 @@
+/*
+ * bpcon_dp.h - the public header of libbpcon-dp, the DPDK half of bpcon.
+ *
+ * Owns: the embeddable party object (rx burst -> Ethernet check -> engine
+ * step -> persistence hook -> Ethernet headers -> tx burst), the TSC clock,
+ * port helpers for vdevs, the cluster and key file parsers, telemetry and
+ * the "bpcon" log type.
+ *
+ * Must never: initialise EAL, own lcores or launch threads on behalf of the
+ * application (the application calls bpc_dp_party_poll from its own loop),
+ * or call rte_exit (only a program's main() may).
+ *
+ * Threading: one party is polled and freed by one thread at a time;
+ * bpc_dp_party_submit may be called from any thread. Telemetry reads counters from the telemetry
+ * thread without locks (64-bit loads; values may be a poll behind).
+ */
+#ifndef BPCON_DP_H
+#define BPCON_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_log.h>
+#include <rte_mempool.h>
+
+#include "bpcon.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An IEEE "local experimental" EtherType: never routed, never a real protocol. */
+#define BPC_DP_ETHER_TYPE_DEFAULT 0x88B5u
+/* Frames asked of one (port, queue) per rx burst. */
+#define BPC_DP_RX_BURST 32u
+/* Bursts per (port, queue) per poll while they come back full. */
+#define BPC_DP_RX_BURSTS_MAX 4u
+/* Distinct (port, queue) pairs one party may poll (full mesh of 32 ports). */
+#define BPC_DP_PORTS_MAX 32u
+/* Parties a cluster file may name (the engine cap). */
+#define BPC_DP_PARTIES_MAX BPC_PARTIES_MAX
+/* Longest path or port spec kept from a cluster file line. */
+#define BPC_DP_PATH_MAX 256u
+
+/* ------------------------------------------------------------------------
+ * Clock: rte_rdtsc() in nanoseconds; the TSC rate is read once.
+ * ---------------------------------------------------------------------- */
+
+struct bpc_dp_clock {
+    uint64_t mult; /* ns per tick, 32.32 fixed point */
+    uint64_t hz;
+};
+extern struct bpc_dp_clock bpc_dp_clock_state;
+
+/* Reads rte_get_tsc_hz() once; call after rte_eal_init, before now_ns. */
+void bpc_dp_clock_init(void);
+
+static inline uint64_t
+bpc_dp_now_ns(void)
+{
+    __extension__ typedef unsigned __int128 dp_u128;
+    return (uint64_t)(((dp_u128)rte_rdtsc() * bpc_dp_clock_state.mult) >> 32);
+}
+
+/* ------------------------------------------------------------------------
+ * Party.
+ * ---------------------------------------------------------------------- */
+
+/* Where frames to one peer leave (and where its frames arrive). Several
+ * peers may share one (port, queue): a shared segment behind a switch. */
+struct bpc_dp_link {
+    uint32_t peer;
+    uint16_t port_id;
+    uint16_t queue_id;
+    struct rte_ether_addr mac; /* the peer's MAC: destination of its frames */
+};
+
+/* Persistence hook: must make recs durable (or fail) before returning;
+ * returns 0 or a negative errno (the party then stops sending). */
+typedef int (*bpc_dp_persist_fn)(void *ctx, const struct bpc_durable *recs, uint32_t count);
+/* Decision hook, called in instance order from inside poll. */
+typedef void (*bpc_dp_decide_fn)(void *ctx, const struct bpc_decision *d);
+
+struct bpc_dp_party_conf {
+    const struct bpc_config *engine; /* copied; its keys are copied too */
+    const struct bpc_dp_link *links; /* one per peer (not self); copied */
+    uint32_t links_count;
+    struct rte_ether_addr self_mac; /* frames to other MACs are dropped */
+    uint16_t ether_type;            /* 0: BPC_DP_ETHER_TYPE_DEFAULT */
+    struct rte_mempool *pool;       /* tx mbufs; data room >= frame_bytes + 14 */
+    int socket_id;                  /* for the party's own memory */
+    bpc_dp_persist_fn persist;      /* NULL: the built-in in-memory store */
+    void *persist_ctx;
+    bpc_dp_decide_fn on_decide; /* optional */
+    void *decide_ctx;
+    const struct bpc_durable *restore; /* optional durable state from before a restart */
+    uint32_t restore_count;
+    bool telemetry; /* list this party under /bpcon/stats */
+};
+
+#define BPC_DP_COUNTERS(X)                                                                         \
+    X(polls)                                                                                       \
+    X(steps)                                                                                       \
+    X(step_eagain)                                                                                 \
+    X(rx_frames)                                                                                   \
+    X(rx_bytes)                                                                                    \
+    X(rx_drop_short)                                                                               \
+    X(rx_drop_segmented)                                                                           \
+    X(rx_drop_ether_type)                                                                          \
+    X(rx_drop_dst_mac)                                                                             \
+    X(tx_frames)                                                                                   \
+    X(tx_bytes)                                                                                    \
+    X(tx_refused)                                                                                  \
+    X(tx_no_link)                                                                                  \
+    X(tx_alloc_failed)                                                                             \
+    X(persist_calls)                                                                               \
+    X(persist_records)                                                                             \
+    X(persist_errors)                                                                              \
+    X(decided)                                                                                     \
+    X(submitted)                                                                                   \
+    X(submit_refused)
+
+struct bpc_dp_counters {
+#define BPC_DP_X_FIELD(name) uint64_t name;
+    BPC_DP_COUNTERS(BPC_DP_X_FIELD)
+#undef BPC_DP_X_FIELD
+};
+
+struct bpc_dp_party;
+
+/* Validates conf, allocates the party and its engine on conf->socket_id,
+ * restores durable state, starts ballot 1 at bpc_dp_now_ns(). Returns 0
+ * or a negative errno / negated BPC_ECFG_* with a message in err. */
+int bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
+                      size_t err_len);
+/* Frees the party's mbufs and memory (ports are the application's). */
+void bpc_dp_party_free(struct bpc_dp_party *p);
+
+/* One round: rx bursts on every (port, queue) -> Ethernet checks -> engine
+ * step(s) -> persistence -> tx bursts. Returns the frames moved plus
+ * decisions made (0: idle), or -EIO once persistence has failed. */
+int bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns);
+
+/* Submits a command (bpc_submit: forwarded to the leader, batched, applied
+ * once; *ticket may be NULL). Callable from any thread; the polling
+ * thread steps the engine at its next poll. 0, -EAGAIN, -EMSGSIZE. */
+int bpc_dp_party_submit(struct bpc_dp_party *p, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
+
+struct bpc_engine *bpc_dp_party_engine(struct bpc_dp_party *p);
+const struct bpc_dp_counters *bpc_dp_party_counters(const struct bpc_dp_party *p);
+uint32_t bpc_dp_party_self(const struct bpc_dp_party *p);
+/* The earliest time poll has work without new frames (UINT64_MAX: none). */
+uint64_t bpc_dp_party_next_deadline(const struct bpc_dp_party *p);
+/* The built-in store's records (valid until the next poll), for a restart
+ * inside one process. */
+uint32_t bpc_dp_party_durable(const struct bpc_dp_party *p, const struct bpc_durable **recs);
+
+/* ------------------------------------------------------------------------
+ * Ports.
+ * ---------------------------------------------------------------------- */
+
+/* Configures one rx and one tx queue with the given descriptor counts (0:
+ * defaults), starts the port. 0 or a negative errno with a message. */
+int bpc_dp_port_start(uint16_t port_id, struct rte_mempool *pool, uint16_t rxd, uint16_t txd,
+                      char *err, size_t err_len);
+/* Stops and closes a port; errors are ignored (shutdown path). */
+void bpc_dp_port_close(uint16_t port_id);
+/* Creates a net_ring port named name whose rx ring is rx and tx ring tx. */
+int bpc_dp_ring_port(const char *name, struct rte_ring *rx, struct rte_ring *tx, uint16_t *port_id);
+/* Hot-plugs a vdev (e.g. "net_vhost0", "iface=/x.sock,client=1") and
+ * returns its port id. */
+int bpc_dp_vdev_port(const char *name, const char *args, uint16_t *port_id, char *err,
+                     size_t err_len);
+
+/* ------------------------------------------------------------------------
+ * Cluster and key files (format in docs/DATAPLANE.md).
+ * ---------------------------------------------------------------------- */
+
+struct bpc_dp_party_entry {
+    uint32_t id;
+    uint64_t weight;
+    uint8_t mac[6];
+    char key_path[BPC_DP_PATH_MAX]; /* resolved against the cluster file's folder */
+    char port[BPC_DP_PATH_MAX];     /* port spec, meaning set by the program */
+};
+
+struct bpc_dp_cluster {
+    uint64_t cluster_id;
+    bpc_u128 threshold;                 /* 0: default */
+    uint32_t parties_count;             /* ids are 0 .. parties_count - 1, all present */
+    struct bpc_dp_party_entry *parties; /* indexed by id; bpc_dp_cluster_free */
+};
+
+/* Parses path; on error returns a negative errno and writes
+ * "FILE:LINE: cause" into err. */
+int bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, size_t err_len);
+void bpc_dp_cluster_free(struct bpc_dp_cluster *c);
+/* Fills cfg (from bpc_config_defaults) with the cluster's parties, weights,
+ * id and threshold for party self; keys are left to the caller. */
+int bpc_dp_cluster_config(const struct bpc_dp_cluster *c, uint32_t self, struct bpc_config *cfg,
+                          char *err, size_t err_len);
+/* Reads party self's pairwise key file into keys[parties_count] (keys[self]
+ * is zeroed). Every peer must be present exactly once. */
+int bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
+                     uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len);
+/* Writes the key files of all parties_count parties into dir as
+ * party-ID.key (mode 0600), one fresh random key per pair. */
+int bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len);
+/* Parses "aa:bb:cc:dd:ee:ff". */
+int bpc_dp_mac_parse(const char *s, uint8_t mac[6]);
+
+/* ------------------------------------------------------------------------
+ * Telemetry and logging.
+ * ---------------------------------------------------------------------- */
+
+/* The registered "bpcon" log type (rte_log_register_type_and_pick_level). */
+extern int bpc_dp_logtype;
+#define BPC_DP_LOG(level, ...) rte_log(RTE_LOG_##level, bpc_dp_logtype, "bpcon: " __VA_ARGS__)
+
+/* Registers /bpcon/stats and /bpcon/config (once; later calls return 0). */
+int bpc_dp_telemetry_register(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BPCON_DP_H */

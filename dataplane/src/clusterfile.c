@@ -1,0 +1,474 @@
+/*
+ * clusterfile.c - the cluster file and pairwise key file parsers, and the
+ * key generator behind bpcon-keygen (formats in docs/DATAPLANE.md).
+ *
+ * Owns: the line grammar of both files, their checks, and the file:line
+ * messages for every refusal.
+ *
+ * Must never: crash or assert on file contents (every refusal is a message
+ * and a negative errno), accept a line it does not fully understand, or
+ * leave key bytes in freed memory it controls.
+ */
+#include "bpcon_dp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* Longest line either file may hold (a key line is about 80 bytes). */
+#define CF_LINE_MAX 1024u
+/* Words on one line: "party" + 5 attribute pairs with room to spare. */
+#define CF_WORDS_MAX 16u
+
+struct cf_reader {
+    FILE *f;
+    const char *path;
+    unsigned line;
+    char buf[CF_LINE_MAX + 2];
+    char *words[CF_WORDS_MAX];
+    unsigned count;
+    char *err;
+    size_t err_len;
+};
+
+__attribute__((format(printf, 2, 3))) static int
+cf_fail(struct cf_reader *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (r->err != NULL && r->err_len > 0) {
+        snprintf(r->err, r->err_len, "%s:%u: %s", r->path, r->line, msg);
+    }
+    return -EINVAL;
+}
+
+/* Reads the next non-empty line split into words (comments removed).
+ * Returns 1 with words, 0 at end of file, or a negative errno. */
+static int
+cf_next(struct cf_reader *r)
+{
+    for (;;) {
+        if (fgets(r->buf, sizeof(r->buf), r->f) == NULL) {
+            return ferror(r->f) ? cf_fail(r, "read error") : 0;
+        }
+        r->line++;
+        size_t len = strlen(r->buf);
+        if (len > CF_LINE_MAX) {
+            return cf_fail(r, "line longer than %u bytes", CF_LINE_MAX);
+        }
+        char *hash = strchr(r->buf, '#');
+        if (hash != NULL) {
+            *hash = '\0';
+        }
+        r->count = 0;
+        char *save = NULL;
+        for (char *w = strtok_r(r->buf, " \t\r\n", &save); w != NULL;
+             w = strtok_r(NULL, " \t\r\n", &save)) {
+            if (r->count == CF_WORDS_MAX) {
+                return cf_fail(r, "more than %u words", CF_WORDS_MAX);
+            }
+            r->words[r->count++] = w;
+        }
+        if (r->count > 0) {
+            return 1;
+        }
+    }
+}
+
+/* Strict unsigned decimal: digits only, no sign, no overflow past max. */
+static int
+cf_u128(const char *s, bpc_u128 max, bpc_u128 *out)
+{
+    if (*s == '\0') {
+        return -EINVAL;
+    }
+    bpc_u128 v = 0;
+    for (const char *c = s; *c != '\0'; c++) {
+        if (!isdigit((unsigned char)*c)) {
+            return -EINVAL;
+        }
+        unsigned d = (unsigned)(*c - '0');
+        if (v > (max - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+cf_u64(struct cf_reader *r, const char *what, const char *s, uint64_t max, uint64_t *out)
+{
+    bpc_u128 v = 0;
+    int rc = cf_u128(s, max, &v);
+    if (rc != 0) {
+        return cf_fail(r, "%s '%s' is not a decimal number in 0..%llu", what, s,
+                       (unsigned long long)max);
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int
+bpc_dp_mac_parse(const char *s, uint8_t mac[6])
+{
+    for (unsigned i = 0; i < 6; i++) {
+        const char *p = s + 3 * i;
+        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1])) {
+            return -EINVAL;
+        }
+        if (p[2] != (i == 5 ? '\0' : ':')) {
+            return -EINVAL;
+        }
+        char hex[3] = {p[0], p[1], '\0'};
+        mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+    }
+    return 0;
+}
+
+/* Copies a path-like word; relative key paths are taken from the cluster
+ * file's folder so a cluster directory can be moved as a whole. */
+static int
+cf_path(struct cf_reader *r, const char *word, bool relative_to_file, char *out)
+{
+    const char *slash = strrchr(r->path, '/');
+    int n;
+    if (relative_to_file && word[0] != '/' && slash != NULL) {
+        n = snprintf(out, BPC_DP_PATH_MAX, "%.*s/%s", (int)(slash - r->path), r->path, word);
+    } else {
+        n = snprintf(out, BPC_DP_PATH_MAX, "%s", word);
+    }
+    if (n < 0 || (size_t)n >= BPC_DP_PATH_MAX) {
+        return cf_fail(r, "path '%s' longer than %u bytes", word, BPC_DP_PATH_MAX - 1);
+    }
+    return 0;
+}
+
+/* Applies one "name value" attribute of a party line. */
+static int
+cf_party_attr(struct cf_reader *r, struct bpc_dp_party_entry *e, const char *name,
+              const char *value, unsigned *seen)
+{
+    if (strcmp(name, "weight") == 0) {
+        *seen |= 1u;
+        return cf_u64(r, "weight", value, UINT64_MAX, &e->weight);
+    }
+    if (strcmp(name, "mac") == 0) {
+        *seen |= 2u;
+        if (bpc_dp_mac_parse(value, e->mac) != 0) {
+            return cf_fail(r, "mac '%s' is not of the form aa:bb:cc:dd:ee:ff", value);
+        }
+        if ((e->mac[0] & 1u) != 0) {
+            return cf_fail(r, "mac '%s' is a multicast address", value);
+        }
+        return 0;
+    }
+    if (strcmp(name, "key") == 0) {
+        *seen |= 4u;
+        return cf_path(r, value, true, e->key_path);
+    }
+    if (strcmp(name, "port") == 0) {
+        *seen |= 8u;
+        return cf_path(r, value, false, e->port);
+    }
+    return cf_fail(r, "unknown party attribute '%s' (weight, mac, key, port)", name);
+}
+
+static int
+cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present)
+{
+    if (r->count < 2 || r->count % 2 != 0) {
+        return cf_fail(r, "expected: party ID weight W mac MAC key FILE port SPEC");
+    }
+    uint64_t id = 0;
+    int rc = cf_u64(r, "party id", r->words[1], BPC_DP_PARTIES_MAX - 1, &id);
+    if (rc != 0) {
+        return rc;
+    }
+    if (present[id]) {
+        return cf_fail(r, "party %llu defined twice", (unsigned long long)id);
+    }
+    struct bpc_dp_party_entry *e = &c->parties[id];
+    memset(e, 0, sizeof(*e));
+    e->id = (uint32_t)id;
+    e->weight = 1;
+    unsigned seen = 0;
+    for (unsigned i = 2; i + 1 < r->count && rc == 0; i += 2) {
+        rc = cf_party_attr(r, e, r->words[i], r->words[i + 1], &seen);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if ((seen & 6u) != 6u) {
+        return cf_fail(r, "party %llu needs both mac and key", (unsigned long long)id);
+    }
+    present[id] = 1;
+    if (id + 1 > c->parties_count) {
+        c->parties_count = (uint32_t)id + 1;
+    }
+    return 0;
+}
+
+static int
+cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present, bool *has_id)
+{
+    const char *k = r->words[0];
+    if (strcmp(k, "party") == 0) {
+        return cf_party_line(r, c, present);
+    }
+    if (r->count != 2) {
+        return cf_fail(r, "'%s' takes exactly one value", k);
+    }
+    if (strcmp(k, "cluster_id") == 0) {
+        *has_id = true;
+        return cf_u64(r, "cluster_id", r->words[1], UINT64_MAX, &c->cluster_id);
+    }
+    if (strcmp(k, "threshold") == 0) {
+        if (cf_u128(r->words[1], ~(bpc_u128)0, &c->threshold) != 0) {
+            return cf_fail(r, "threshold '%s' is not a 128-bit decimal number", r->words[1]);
+        }
+        return 0;
+    }
+    return cf_fail(r, "unknown keyword '%s' (cluster_id, threshold, party)", k);
+}
+
+/* Whole-file checks once every line is read. */
+static int
+cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const uint8_t *present,
+                  bool has_id)
+{
+    if (!has_id) {
+        return cf_fail(r, "no cluster_id line");
+    }
+    if (c->parties_count == 0) {
+        return cf_fail(r, "no party lines");
+    }
+    for (uint32_t i = 0; i < c->parties_count; i++) {
+        if (!present[i]) {
+            return cf_fail(r, "party %u missing (ids must run 0..%u)", i, c->parties_count - 1);
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (memcmp(c->parties[i].mac, c->parties[j].mac, 6) == 0) {
+                return cf_fail(r, "parties %u and %u share a mac", j, i);
+            }
+        }
+    }
+    return 0;
+}
+
+int
+bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof(*out));
+    struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
+    r.f = fopen(path, "r");
+    if (r.f == NULL) {
+        int e = errno;
+        snprintf(err, err_len, "%s:0: cannot open: %s", path, strerror(e));
+        return -e;
+    }
+    out->parties = calloc(BPC_DP_PARTIES_MAX, sizeof(*out->parties));
+    uint8_t *present = calloc(BPC_DP_PARTIES_MAX, 1);
+    int rc = out->parties == NULL || present == NULL ? -ENOMEM : 0;
+    bool has_id = false;
+    while (rc == 0) {
+        int more = cf_next(&r);
+        if (more <= 0) {
+            rc = more;
+            break;
+        }
+        rc = cf_cluster_line(&r, out, present, &has_id);
+    }
+    if (rc == 0) {
+        rc = cf_cluster_finish(&r, out, present, has_id);
+    }
+    fclose(r.f);
+    free(present);
+    if (rc != 0) {
+        bpc_dp_cluster_free(out);
+    }
+    return rc;
+}
+
+void
+bpc_dp_cluster_free(struct bpc_dp_cluster *c)
+{
+    free(c->parties);
+    c->parties = NULL;
+    c->parties_count = 0;
+}
+
+int
+bpc_dp_cluster_config(const struct bpc_dp_cluster *c, uint32_t self, struct bpc_config *cfg,
+                      char *err, size_t err_len)
+{
+    bpc_config_defaults(cfg);
+    if (self >= c->parties_count) {
+        snprintf(err, err_len, "id %u is not in the cluster (parties 0..%u)", self,
+                 c->parties_count - 1);
+        return -EINVAL;
+    }
+    cfg->cluster_id = c->cluster_id;
+    cfg->parties_count = c->parties_count;
+    cfg->self = self;
+    for (uint32_t i = 0; i < c->parties_count; i++) {
+        cfg->weights[i] = c->parties[i].weight;
+    }
+    cfg->threshold = c->threshold;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Key files.
+ * ---------------------------------------------------------------------- */
+
+static int
+cf_key_line(struct cf_reader *r, uint32_t self, uint32_t n, uint8_t (*keys)[BPC_KEY_BYTES],
+            uint8_t *have, bool *has_party)
+{
+    if (strcmp(r->words[0], "party") == 0 && r->count == 2) {
+        uint64_t id = 0;
+        int rc = cf_u64(r, "party id", r->words[1], UINT32_MAX, &id);
+        if (rc == 0 && id != self) {
+            return cf_fail(r, "key file of party %llu, expected party %u", (unsigned long long)id,
+                           self);
+        }
+        *has_party = true;
+        return rc;
+    }
+    if (strcmp(r->words[0], "peer") != 0 || r->count != 3) {
+        return cf_fail(r, "expected: party ID | peer ID HEX64");
+    }
+    uint64_t peer = 0;
+    int rc = cf_u64(r, "peer id", r->words[1], UINT32_MAX, &peer);
+    if (rc != 0) {
+        return rc;
+    }
+    if (peer >= n || peer == self) {
+        return cf_fail(r, "peer %llu outside 0..%u or self", (unsigned long long)peer, n - 1);
+    }
+    if (have[peer]) {
+        return cf_fail(r, "peer %llu listed twice", (unsigned long long)peer);
+    }
+    size_t bin_len = 0;
+    const char *end = NULL;
+    if (strlen(r->words[2]) != 2 * BPC_KEY_BYTES ||
+        sodium_hex2bin(keys[peer], BPC_KEY_BYTES, r->words[2], 2 * BPC_KEY_BYTES, NULL, &bin_len,
+                       &end) != 0 ||
+        bin_len != BPC_KEY_BYTES) {
+        return cf_fail(r, "key of peer %llu is not %u hex digits", (unsigned long long)peer,
+                       2 * BPC_KEY_BYTES);
+    }
+    have[peer] = 1;
+    return 0;
+}
+
+int
+bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
+                 uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len)
+{
+    struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
+    r.f = fopen(path, "r");
+    if (r.f == NULL) {
+        int e = errno;
+        snprintf(err, err_len, "%s:0: cannot open: %s", path, strerror(e));
+        return -e;
+    }
+    uint8_t *have = calloc(parties_count, 1);
+    int rc = have == NULL ? -ENOMEM : 0;
+    bool has_party = false;
+    memset(keys, 0, (size_t)parties_count * BPC_KEY_BYTES);
+    while (rc == 0) {
+        int more = cf_next(&r);
+        if (more <= 0) {
+            rc = more;
+            break;
+        }
+        rc = cf_key_line(&r, self, parties_count, keys, have, &has_party);
+    }
+    for (uint32_t i = 0; rc == 0 && i < parties_count; i++) {
+        if (i != self && !have[i]) {
+            rc = cf_fail(&r, "no key for peer %u", i);
+        }
+    }
+    if (rc == 0 && !has_party) {
+        rc = cf_fail(&r, "no 'party ID' line");
+    }
+    sodium_memzero(r.buf, sizeof(r.buf));
+    fclose(r.f);
+    free(have);
+    if (rc != 0) {
+        sodium_memzero(keys, (size_t)parties_count * BPC_KEY_BYTES);
+    }
+    return rc;
+}
+
+static int
+cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BPC_KEY_BYTES],
+             char *err, size_t err_len)
+{
+    char path[BPC_DP_PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/party-%u.key", dir, self);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        snprintf(err, err_len, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    fprintf(f, "# bpcon pairwise keys of party %u (of %u); keep private to party %u\n", self, n,
+            self);
+    fprintf(f, "party %u\n", self);
+    for (uint32_t peer = 0; peer < n; peer++) {
+        if (peer == self) {
+            continue;
+        }
+        uint8_t key[BPC_KEY_BYTES];
+        char hex[2 * BPC_KEY_BYTES + 1];
+        bpc_auth_pair_key(master, self, peer, key);
+        sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+        fprintf(f, "peer %u %s\n", peer, hex);
+        sodium_memzero(key, sizeof(key));
+        sodium_memzero(hex, sizeof(hex));
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        snprintf(err, err_len, "%s: write failed", path);
+        return -EIO;
+    }
+    return 0;
+}
+
+int
+bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len)
+{
+    if (parties_count == 0 || parties_count > BPC_DP_PARTIES_MAX) {
+        snprintf(err, err_len, "parties %u outside 1..%u", parties_count, BPC_DP_PARTIES_MAX);
+        return -EINVAL;
+    }
+    /* A throw-away master: every pair key is derived from it, then it is
+     * wiped, so each file holds only its own party's pair keys. */
+    uint8_t master[BPC_KEY_BYTES];
+    randombytes_buf(master, sizeof(master));
+    int rc = 0;
+    for (uint32_t i = 0; i < parties_count && rc == 0; i++) {
+        rc = cf_key_write(dir, i, parties_count, master, err, err_len);
+    }
+    sodium_memzero(master, sizeof(master));
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * dp_internal.h - the party's layout, shared by the dataplane library's own
+ * modules (party.c, telemetry.c); not installed.
+ *
+ * Must never: be included by applications (they see struct bpc_dp_party as
+ * opaque through bpcon_dp.h).
+ */
+#ifndef BPC_DP_INTERNAL_H
+#define BPC_DP_INTERNAL_H
+
+#include "bpcon_dp.h"
+
+#include <stdatomic.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+/* The built-in durable store: the last record of each window slot. */
+struct dp_store {
+    uint64_t mask;
+    struct bpc_durable *slots;
+    uint8_t *used;
+    struct bpc_durable max_bal;
+    bool has_max_bal;
+    struct bpc_durable *export; /* scratch for bpc_dp_party_durable */
+};
+
+struct dp_portq {
+    uint16_t port_id;
+    uint16_t queue_id;
+};
+
+struct bpc_dp_party {
+    /* Hot: read every poll. */
+    struct bpc_engine *engine;
+    struct rte_mempool *pool;
+    struct rte_ether_addr self_mac;
+    uint16_t ether_type;
+    uint16_t ether_type_be;
+    atomic_bool dirty; /* a submission or unfinished step: step at the next poll */
+    bool failed;       /* persistence failed: the party is stopped */
+    uint32_t ports_count;
+    struct dp_portq ports[BPC_DP_PORTS_MAX];
+    uint64_t next_deadline_ns;
+    int16_t *peer_port;             /* peer id -> index in ports, -1 none */
+    struct rte_ether_hdr *peer_hdr; /* peer id -> its frames' Ethernet header */
+
+    struct rte_mbuf **rx;
+    struct bpc_frame_in *in;
+    uint32_t rx_cap;
+    uint32_t rx_count;
+
+    struct rte_mbuf **stash; /* allocated tx mbufs not yet used */
+    uint32_t stash_count;
+    uint32_t tx_cap;
+    struct bpc_frame_out *out;
+    struct rte_mbuf **out_mbuf; /* out[i]'s mbuf */
+    struct rte_mbuf **txq[BPC_DP_PORTS_MAX];
+    uint16_t txq_count[BPC_DP_PORTS_MAX];
+
+    struct bpc_decision *decisions;
+    bpc_dp_persist_fn persist;
+    void *persist_ctx;
+    bpc_dp_decide_fn on_decide;
+    void *decide_ctx;
+
+    struct bpc_dp_counters counters;
+    /* Submissions may come from any thread: counted here, copied into
+     * counters by poll. */
+    atomic_uint_fast64_t submitted;
+    atomic_uint_fast64_t submit_refused;
+
+    /* Cold. */
+    struct bpc_config cfg;
+    uint8_t (*keys)[BPC_KEY_BYTES];
+    void *engine_mem;
+    struct dp_store store;
+};
+
+/* telemetry.c: the registry of parties shown under /bpcon/stats. */
+void dp_telemetry_add(struct bpc_dp_party *p);
+void dp_telemetry_remove(struct bpc_dp_party *p);
+
+#endif /* BPC_DP_INTERNAL_H */

@@ -1,0 +1,158 @@
+/*
+ * telemetry.c - /bpcon/stats and /bpcon/config for dpdk-telemetry.py, and
+ * the "bpcon" log type.
+ *
+ * Owns: the registry of parties that telemetry shows (fixed size, published
+ * with C11 atomics), the telemetry callbacks and the log type.
+ *
+ * Must never: take a lock the polling thread takes, or write to a party
+ * (callbacks run on the telemetry thread and only read counters).
+ */
+#include "bpcon_dp.h"
+#include "dp_internal.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+#include <rte_telemetry.h>
+
+/* Parties listed at once; more are simply not shown. */
+#define TELEMETRY_PARTIES_MAX 64u
+
+int bpc_dp_logtype = RTE_LOGTYPE_USER1;
+
+RTE_INIT(dp_log_init)
+{
+    int t = rte_log_register_type_and_pick_level("bpcon", RTE_LOG_INFO);
+    if (t >= 0) {
+        bpc_dp_logtype = t;
+    }
+}
+
+static _Atomic(struct bpc_dp_party *) telemetry_parties[TELEMETRY_PARTIES_MAX];
+static atomic_bool telemetry_registered;
+
+void
+dp_telemetry_add(struct bpc_dp_party *p)
+{
+    for (uint32_t i = 0; i < TELEMETRY_PARTIES_MAX; i++) {
+        struct bpc_dp_party *expected = NULL;
+        if (atomic_compare_exchange_strong(&telemetry_parties[i], &expected, p)) {
+            return;
+        }
+    }
+}
+
+void
+dp_telemetry_remove(struct bpc_dp_party *p)
+{
+    for (uint32_t i = 0; i < TELEMETRY_PARTIES_MAX; i++) {
+        struct bpc_dp_party *expected = p;
+        atomic_compare_exchange_strong(&telemetry_parties[i], &expected, NULL);
+    }
+}
+
+/* The party named by params (its id), or the first registered one. Freeing
+ * a party while a telemetry read is under way is the application's race to
+ * avoid (programs free parties only after the polling stops). */
+static struct bpc_dp_party *
+telemetry_pick(const char *params)
+{
+    long want = -1;
+    if (params != NULL && params[0] != '\0') {
+        char *end = NULL;
+        want = strtol(params, &end, 10);
+        if (end == params || *end != '\0' || want < 0) {
+            return NULL;
+        }
+    }
+    for (uint32_t i = 0; i < TELEMETRY_PARTIES_MAX; i++) {
+        struct bpc_dp_party *p = atomic_load(&telemetry_parties[i]);
+        if (p != NULL && (want < 0 || (long)p->cfg.self == want)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static int
+telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+    RTE_SET_USED(cmd);
+    struct bpc_dp_party *p = telemetry_pick(params);
+    if (p == NULL) {
+        return -EINVAL;
+    }
+    rte_tel_data_start_dict(d);
+    rte_tel_data_add_dict_u64(d, "party", p->cfg.self);
+#define TELEMETRY_X_DP(name) rte_tel_data_add_dict_u64(d, #name, p->counters.name);
+    BPC_DP_COUNTERS(TELEMETRY_X_DP)
+#undef TELEMETRY_X_DP
+    const struct bpc_counters *c = bpc_engine_counters(p->engine);
+#define TELEMETRY_X_ENGINE(name) rte_tel_data_add_dict_u64(d, "engine_" #name, c->name);
+    BPC_COUNTERS(TELEMETRY_X_ENGINE)
+#undef TELEMETRY_X_ENGINE
+    for (uint32_t r = 0; r < BPC_DROP_REASONS_COUNT; r++) {
+        char name[64];
+        snprintf(name, sizeof(name), "drop_%s", bpc_drop_reason_name((enum bpc_drop_reason)r));
+        for (char *s = name; *s != '\0'; s++) {
+            if (*s == ' ') {
+                *s = '_';
+            }
+        }
+        rte_tel_data_add_dict_u64(d, name, c->drops[r]);
+    }
+    rte_tel_data_add_dict_u64(d, "ballot", bpc_engine_ballot(p->engine));
+    rte_tel_data_add_dict_int(d, "leader", bpc_engine_leader(p->engine));
+    rte_tel_data_add_dict_u64(d, "next_undecided", bpc_engine_next_undecided(p->engine));
+    return 0;
+}
+
+static int
+telemetry_config(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+    RTE_SET_USED(cmd);
+    struct bpc_dp_party *p = telemetry_pick(params);
+    if (p == NULL) {
+        return -EINVAL;
+    }
+    const struct bpc_config *cfg = &p->cfg;
+    char buf[48];
+    char mac[RTE_ETHER_ADDR_FMT_SIZE];
+    rte_tel_data_start_dict(d);
+    rte_tel_data_add_dict_u64(d, "cluster_id", cfg->cluster_id);
+    rte_tel_data_add_dict_u64(d, "self", cfg->self);
+    rte_tel_data_add_dict_u64(d, "parties", cfg->parties_count);
+    rte_tel_data_add_dict_string(d, "total_weight",
+                                 bpc_u128_str(bpc_config_total_weight(cfg), buf));
+    rte_tel_data_add_dict_string(d, "threshold", bpc_u128_str(bpc_config_threshold(cfg), buf));
+    rte_tel_data_add_dict_string(d, "mode", cfg->mode == BPC_MODE_FAST ? "fast" : "paced");
+    rte_tel_data_add_dict_u64(d, "window_slots", cfg->window_slots);
+    rte_tel_data_add_dict_u64(d, "frame_bytes", cfg->frame_bytes);
+    rte_tel_data_add_dict_u64(d, "value_bytes_max", cfg->value_bytes_max);
+    rte_tel_data_add_dict_u64(d, "ballot_timeout_ns", cfg->ballot_timeout_ns);
+    rte_tel_data_add_dict_u64(d, "ether_type", p->ether_type);
+    rte_ether_format_addr(mac, sizeof(mac), &p->self_mac);
+    rte_tel_data_add_dict_string(d, "mac", mac);
+    rte_tel_data_add_dict_u64(d, "ports", p->ports_count);
+    return 0;
+}
+
+int
+bpc_dp_telemetry_register(void)
+{
+    if (atomic_exchange(&telemetry_registered, true)) {
+        return 0;
+    }
+    int rc = rte_telemetry_register_cmd("/bpcon/stats", telemetry_stats,
+                                        "Counters of a bpcon party. Parameters: int party id");
+    if (rc == 0) {
+        rc = rte_telemetry_register_cmd("/bpcon/config", telemetry_config,
+                                        "Config of a bpcon party. Parameters: int party id");
+    }
+    return rc;
+}

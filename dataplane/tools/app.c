@@ -1,0 +1,584 @@
+/*
+ * app.c - the load generator, applied-log recorder, latency histogram,
+ * idle policy and file store shared by bpcon-node and bpcon-cluster.
+ *
+ * Owns: the command byte layout (so every applied value can be checked
+ * for validity), the generator's submission rule (only the party that
+ * leads its current ballot submits; a new term rescans from the lowest
+ * undecided seq), and how a node reports its log.
+ *
+ * Must never: allocate, log or block in dp_load_pump / dp_load_apply.
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_pause.h>
+
+/* ------------------------------------------------------------------------
+ * Histogram.
+ * ---------------------------------------------------------------------- */
+
+static uint32_t
+hist_index(uint64_t v)
+{
+    if (v < 64) {
+        return (uint32_t)v;
+    }
+    uint32_t e = 63u - (uint32_t)__builtin_clzll(v); /* >= 6 */
+    uint32_t sub = (uint32_t)(v >> (e - DP_HIST_SUB_BITS)) & 63u;
+    return 64u + (e - DP_HIST_SUB_BITS) * 64u + sub;
+}
+
+static uint64_t
+hist_lower(uint32_t i)
+{
+    if (i < 64) {
+        return i;
+    }
+    uint32_t e = (i - 64u) / 64u + DP_HIST_SUB_BITS;
+    uint64_t sub = (i - 64u) % 64u;
+    return (64u + sub) << (e - DP_HIST_SUB_BITS);
+}
+
+void
+dp_hist_add(struct dp_hist *h, uint64_t ns)
+{
+    h->counts[hist_index(ns)]++;
+    h->total++;
+}
+
+uint64_t
+dp_hist_quantile(const struct dp_hist *h, double q)
+{
+    if (h->total == 0) {
+        return 0;
+    }
+    uint64_t rank = (uint64_t)(q * (double)h->total);
+    if (rank >= h->total) {
+        rank = h->total - 1;
+    }
+    uint64_t seen = 0;
+    for (uint32_t i = 0; i < DP_HIST_BUCKETS; i++) {
+        seen += h->counts[i];
+        if (seen > rank) {
+            return hist_lower(i);
+        }
+    }
+    return hist_lower(DP_HIST_BUCKETS - 1);
+}
+
+void
+dp_hist_merge(struct dp_hist *into, const struct dp_hist *from)
+{
+    for (uint32_t i = 0; i < DP_HIST_BUCKETS; i++) {
+        into->counts[i] += from->counts[i];
+    }
+    into->total += from->total;
+}
+
+/* ------------------------------------------------------------------------
+ * Generator and recorder.
+ * ---------------------------------------------------------------------- */
+
+int
+dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t commands, uint32_t window,
+             uint32_t value_bytes, bool generate)
+{
+    memset(l, 0, sizeof(*l));
+    l->self = self;
+    l->parties = parties;
+    l->commands = commands;
+    l->window = window;
+    l->value_bytes = value_bytes < DP_CMD_BYTES_MIN ? DP_CMD_BYTES_MIN : value_bytes;
+    l->generate = generate && commands > 0;
+    /* Exactly-once apply bounds the log by K; crash resubmissions add at
+     * most a window per adopted share: keep room for both. */
+    l->log_cap = commands + (uint64_t)parties * window + 4096;
+    l->state = calloc(commands > 0 ? commands : 1, 1);
+    l->share = calloc(parties, 1);
+    l->cursor = calloc(parties, sizeof(*l->cursor));
+    l->log = calloc(l->log_cap, sizeof(*l->log));
+    l->buf = calloc(l->value_bytes, 1);
+    l->digest = 0x6270636f6e6c6f67ull; /* "bpconlog" */
+    if (l->state == NULL || l->share == NULL || l->cursor == NULL || l->log == NULL ||
+        l->buf == NULL) {
+        dp_load_free(l);
+        return -ENOMEM;
+    }
+    if (self < parties) {
+        l->share[self] = 1;
+    }
+    return 0;
+}
+
+void
+dp_load_free(struct dp_load *l)
+{
+    free(l->state);
+    free(l->share);
+    free(l->cursor);
+    free(l->log);
+    free(l->buf);
+    l->state = NULL;
+    l->share = NULL;
+    l->cursor = NULL;
+    l->log = NULL;
+    l->buf = NULL;
+}
+
+void
+dp_load_adopt(struct dp_load *l, uint32_t party)
+{
+    if (party < l->parties) {
+        l->share[party] = 1;
+        l->cursor[party] = 0;
+    }
+}
+
+static void
+load_le_store(uint8_t *p, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = 0; i < bytes; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint64_t
+load_le_load(const uint8_t *p, unsigned bytes)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static void
+load_encode(struct dp_load *l, uint64_t seq, uint64_t now_ns)
+{
+    uint8_t *b = l->buf;
+    load_le_store(b, DP_CMD_MAGIC, 4);
+    load_le_store(b + 4, l->self, 2);
+    load_le_store(b + 6, 0, 2);
+    load_le_store(b + 8, seq, 8);
+    load_le_store(b + 16, now_ns, 8);
+    for (uint32_t i = DP_CMD_BYTES_MIN; i < l->value_bytes; i++) {
+        b[i] = (uint8_t)((seq * 31u + i) & 0xffu);
+    }
+}
+
+/* Submits from one share until the window is full; false when the engine
+ * refused (queue full) and the round should end. */
+static bool
+load_pump_share(struct dp_load *l, struct bpc_dp_party *p, uint32_t share, uint64_t now_ns,
+                uint32_t *n)
+{
+    while (l->pending < l->window) {
+        uint64_t seq = share + l->cursor[share] * l->parties;
+        if (seq >= l->commands) {
+            return true;
+        }
+        if (l->state[seq] != DP_SEQ_NEW) {
+            l->cursor[share]++;
+            continue;
+        }
+        load_encode(l, seq, now_ns);
+        if (bpc_dp_party_submit(p, l->buf, l->value_bytes, NULL) != 0) {
+            l->refused++;
+            return false; /* backpressure: try again next round */
+        }
+        l->state[seq] = DP_SEQ_PENDING;
+        if (l->first_submit_ns == 0) {
+            l->first_submit_ns = now_ns;
+        }
+        l->pending++;
+        l->submitted++;
+        l->cursor[share]++;
+        (*n)++;
+    }
+    return true;
+}
+
+uint32_t
+dp_load_pump(struct dp_load *l, struct bpc_dp_party *p, uint64_t now_ns)
+{
+    uint32_t n = 0;
+    if (!l->generate) {
+        return 0;
+    }
+    for (uint32_t s = 0; s < l->parties && l->pending < l->window; s++) {
+        if (l->share[s] && !load_pump_share(l, p, s, now_ns, &n)) {
+            break;
+        }
+    }
+    return n;
+}
+
+static uint64_t
+load_mix(uint64_t x)
+{
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ull;
+    x ^= x >> 27;
+    x *= 0x81dadef4bc2dd44dull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Checks a command's bytes; returns its seq or UINT64_MAX when invalid. */
+static uint64_t
+load_check(const struct dp_load *l, const uint8_t *v, uint32_t len, uint32_t *submitter,
+           uint64_t *submit_ns)
+{
+    if (len < DP_CMD_BYTES_MIN || load_le_load(v, 4) != DP_CMD_MAGIC) {
+        return UINT64_MAX;
+    }
+    uint64_t seq = load_le_load(v + 8, 8);
+    if (l->commands > 0 && seq >= l->commands) {
+        return UINT64_MAX;
+    }
+    for (uint32_t i = DP_CMD_BYTES_MIN; i < len; i++) {
+        if (v[i] != (uint8_t)((seq * 31u + i) & 0xffu)) {
+            return UINT64_MAX;
+        }
+    }
+    *submitter = (uint32_t)load_le_load(v + 4, 2);
+    *submit_ns = load_le_load(v + 16, 8);
+    return seq;
+}
+
+static void
+load_log(struct dp_load *l, uint64_t instance, uint64_t h)
+{
+    if (l->applied < l->log_cap) {
+        l->log[l->applied].instance = instance;
+        l->log[l->applied].hash = h;
+    }
+    l->applied++;
+    l->digest = load_mix(l->digest ^ h);
+}
+
+void
+dp_load_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, const uint8_t *cmd,
+              uint32_t len)
+{
+    struct dp_load *l = ctx;
+    uint32_t who = 0;
+    uint64_t submit_ns = 0;
+    uint64_t cseq = load_check(l, cmd, len, &who, &submit_ns);
+    uint64_t h = load_mix(instance ^ 0x9e3779b97f4a7c15ull);
+    h = load_mix(h ^ ((uint64_t)submitter << 32) ^ len);
+    h = load_mix(h ^ seq);
+    load_log(l, instance, load_mix(h ^ cseq));
+    if (cseq == UINT64_MAX || who != submitter) {
+        l->invalid++;
+        return;
+    }
+    if (l->commands == 0) {
+        l->unique++;
+        return;
+    }
+    if (l->state[cseq] == DP_SEQ_DONE) {
+        l->dups++;
+        return;
+    }
+    if (l->state[cseq] == DP_SEQ_PENDING && who == l->self) {
+        l->pending--;
+    }
+    l->state[cseq] = DP_SEQ_DONE;
+    l->unique++;
+    uint64_t now = bpc_dp_now_ns();
+    l->last_unique_ns = now;
+    if (who == l->self && now >= submit_ns) {
+        dp_hist_add(&l->hist, now - submit_ns);
+    }
+}
+
+void
+dp_load_decided(void *ctx, const struct bpc_decision *d)
+{
+    struct dp_load *l = ctx;
+    (void)d;
+    l->decisions++;
+}
+
+bool
+dp_load_done(const struct dp_load *l)
+{
+    return l->commands > 0 && l->unique == l->commands;
+}
+
+void
+dp_load_report(FILE *f, const struct dp_load *l)
+{
+    fprintf(f,
+            "result id=%u decisions=%llu applied=%llu unique=%llu dups=%llu invalid=%llu "
+            "submitted=%llu digest=%016llx first_submit_ns=%llu last_unique_ns=%llu\n",
+            l->self, (unsigned long long)l->decisions, (unsigned long long)l->applied,
+            (unsigned long long)l->unique, (unsigned long long)l->dups,
+            (unsigned long long)l->invalid, (unsigned long long)l->submitted,
+            (unsigned long long)l->digest, (unsigned long long)l->first_submit_ns,
+            (unsigned long long)l->last_unique_ns);
+    fprintf(f, "hist");
+    for (uint32_t i = 0; i < DP_HIST_BUCKETS; i++) {
+        if (l->hist.counts[i] != 0) {
+            fprintf(f, " %u:%llu", i, (unsigned long long)l->hist.counts[i]);
+        }
+    }
+    fprintf(f, "\n");
+    fflush(f);
+}
+
+int
+dp_load_write_log(const struct dp_load *l, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        return -errno;
+    }
+    uint64_t n = l->applied < l->log_cap ? l->applied : l->log_cap;
+    uint8_t b[16];
+    for (uint64_t i = 0; i < n; i++) {
+        load_le_store(b, l->log[i].instance, 8);
+        load_le_store(b + 8, l->log[i].hash, 8);
+        fwrite(b, 1, sizeof(b), f);
+    }
+    int bad = ferror(f);
+    return fclose(f) != 0 || bad ? -EIO : 0;
+}
+
+bool
+dp_log_is_suffix(const struct dp_log_entry *a, uint64_t na, const struct dp_log_entry *b,
+                 uint64_t nb)
+{
+    if (nb > na) {
+        return false;
+    }
+    const struct dp_log_entry *tail = a + (na - nb);
+    for (uint64_t i = 0; i < nb; i++) {
+        if (tail[i].instance != b[i].instance || tail[i].hash != b[i].hash) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Idle policy, number parsing.
+ * ---------------------------------------------------------------------- */
+
+int
+dp_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (s == NULL || *s == '\0') {
+        return -EINVAL;
+    }
+    uint64_t v = 0;
+    for (const char *c = s; *c != '\0'; c++) {
+        if (*c < '0' || *c > '9') {
+            return -EINVAL;
+        }
+        uint64_t d = (uint64_t)(*c - '0');
+        if (v > (max - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+dp_idle_parse(const char *s, struct dp_idle *out)
+{
+    uint64_t us = 0;
+    if (strcmp(s, "busy") == 0) {
+        *out = (struct dp_idle){DP_IDLE_BUSY, 0};
+    } else if (strcmp(s, "pause") == 0) {
+        *out = (struct dp_idle){DP_IDLE_PAUSE, 0};
+    } else if (strncmp(s, "sleep:", 6) == 0 && dp_parse_u64(s + 6, 1000000, &us) == 0) {
+        *out = (struct dp_idle){DP_IDLE_SLEEP, (uint32_t)us};
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void
+dp_idle_wait(const struct dp_idle *idle)
+{
+    switch (idle->kind) {
+    case DP_IDLE_BUSY:
+        break;
+    case DP_IDLE_PAUSE:
+        for (int i = 0; i < 64; i++) {
+            rte_pause();
+        }
+        break;
+    case DP_IDLE_SLEEP:
+        usleep(idle->sleep_us);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * File store.
+ * ---------------------------------------------------------------------- */
+
+static int
+store_cmp(const void *a, const void *b)
+{
+    const struct bpc_durable *x = a;
+    const struct bpc_durable *y = b;
+    if (x->instance != y->instance) {
+        return x->instance < y->instance ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Does b supersede a (same instance)? Vote state only grows: a later
+ * write has ballots and history at least as high. */
+static bool
+store_newer(const struct bpc_durable *a, const struct bpc_durable *b)
+{
+    if (b->max_bal != a->max_bal) {
+        return b->max_bal > a->max_bal;
+    }
+    if (b->max_vbal != a->max_vbal) {
+        return b->max_vbal > a->max_vbal;
+    }
+    return b->hist_count >= a->hist_count;
+}
+
+/* Keeps the newest record of each instance. */
+static uint32_t
+store_compact(struct bpc_durable *recs, uint32_t n)
+{
+    qsort(recs, n, sizeof(*recs), store_cmp);
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (out > 0 && recs[out - 1].instance == recs[i].instance) {
+            if (store_newer(&recs[out - 1], &recs[i])) {
+                recs[out - 1] = recs[i];
+            }
+            continue;
+        }
+        recs[out++] = recs[i];
+    }
+    return out;
+}
+
+int
+dp_file_store_open(struct dp_file_store *s, const char *path, bool sync,
+                   struct bpc_durable **restore, uint32_t *restore_count)
+{
+    *restore = NULL;
+    *restore_count = 0;
+    s->sync = sync;
+    s->records = 0;
+    s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (s->fd < 0) {
+        return -errno;
+    }
+    off_t size = lseek(s->fd, 0, SEEK_END);
+    uint64_t n = size > 0 ? (uint64_t)size / sizeof(struct bpc_durable) : 0;
+    if (n == 0) {
+        return 0;
+    }
+    if (n > UINT32_MAX) {
+        return -EFBIG;
+    }
+    struct bpc_durable *recs = malloc(n * sizeof(*recs));
+    if (recs == NULL) {
+        return -ENOMEM;
+    }
+    ssize_t got = pread(s->fd, recs, n * sizeof(*recs), 0);
+    if (got < 0 || (uint64_t)got != n * sizeof(*recs)) {
+        free(recs);
+        return -EIO;
+    }
+    *restore_count = store_compact(recs, (uint32_t)n);
+    *restore = recs;
+    return 0;
+}
+
+int
+dp_file_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count)
+{
+    struct dp_file_store *s = ctx;
+    size_t len = (size_t)count * sizeof(*recs);
+    ssize_t put = write(s->fd, recs, len);
+    if (put < 0 || (size_t)put != len) {
+        return -EIO;
+    }
+    if (s->sync && fdatasync(s->fd) != 0) {
+        return -EIO;
+    }
+    s->records += count;
+    return 0;
+}
+
+void
+dp_file_store_close(struct dp_file_store *s)
+{
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Generated cluster files.
+ * ---------------------------------------------------------------------- */
+
+void
+dp_party_mac(uint32_t id, uint8_t mac[6])
+{
+    /* 02: locally administered unicast; 62:70 spells "bp". */
+    mac[0] = 0x02;
+    mac[1] = 0x62;
+    mac[2] = 0x70;
+    mac[3] = 0x00;
+    mac[4] = (uint8_t)(id >> 8);
+    mac[5] = (uint8_t)id;
+}
+
+int
+dp_cluster_write(const char *path, uint32_t n, uint64_t cluster_id, const char *port_spec)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -errno;
+    }
+    fprintf(f, "# bpcon cluster file (written by bpcon tools)\n");
+    fprintf(f, "cluster_id %llu\n", (unsigned long long)cluster_id);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t m[6];
+        dp_party_mac(i, m);
+        fprintf(f, "party %u weight 1 mac %02x:%02x:%02x:%02x:%02x:%02x key party-%u.key port %s\n",
+                i, m[0], m[1], m[2], m[3], m[4], m[5], i, port_spec);
+    }
+    int bad = ferror(f);
+    return fclose(f) != 0 || bad ? -EIO : 0;
+}
+
+void
+dp_config_tune(struct bpc_config *cfg, uint32_t window, uint32_t value_bytes)
+{
+    /* The leader queues every party's forwarded commands: room for all. */
+    uint64_t want = 2ull * window * cfg->parties_count;
+    uint32_t cmds = 1024;
+    while (cmds < want && cmds < BPC_COMMANDS_MAX) {
+        cmds *= 2;
+    }
+    cfg->commands_max = cmds;
+    uint32_t framing = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;
+    if (value_bytes + framing > cfg->value_bytes_max) {
+        cfg->value_bytes_max = value_bytes + framing;
+    }
+}

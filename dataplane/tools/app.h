@@ -1,0 +1,145 @@
+/*
+ * app.h - what bpcon-node and bpcon-cluster share: the checkable command
+ * format, the load generator, the applied-log recorder, the latency
+ * histogram, the idle policy and the file-backed durable store.
+ *
+ * Must never: be part of the installed library (it is test-harness code),
+ * or allocate inside dp_load_pump / dp_load_apply (they run in the poll
+ * loop; every array is sized at dp_load_init).
+ */
+#ifndef BPC_DP_APP_H
+#define BPC_DP_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bpcon_dp.h"
+
+/* A command: "BPCM" | u16 submitter | u16 0 | u64 seq | u64 submit_ns |
+ * filler byte i = (seq * 31 + i) & 0xff up to value_bytes. */
+#define DP_CMD_MAGIC 0x4d435042u
+#define DP_CMD_BYTES_MIN 24u
+
+/* Log-linear histogram of nanoseconds: 64 buckets per power of two. */
+#define DP_HIST_SUB_BITS 6u
+#define DP_HIST_BUCKETS (64u + 58u * 64u)
+
+struct dp_hist {
+    uint64_t counts[DP_HIST_BUCKETS];
+    uint64_t total;
+};
+
+void dp_hist_add(struct dp_hist *h, uint64_t ns);
+/* The q-quantile (0..1) in nanoseconds (a bucket's lower bound). */
+uint64_t dp_hist_quantile(const struct dp_hist *h, double q);
+void dp_hist_merge(struct dp_hist *into, const struct dp_hist *from);
+
+/* Per-seq state of the generator. */
+enum dp_seq_state {
+    DP_SEQ_NEW = 0,
+    DP_SEQ_PENDING = 1, /* submitted by this party, not applied yet */
+    DP_SEQ_DONE = 2,
+};
+
+/* One applied command as the agreement check sees it. */
+struct dp_log_entry {
+    uint64_t instance;
+    uint64_t hash; /* of (instance, submitter, engine seq, command seq) */
+};
+
+/* Commands are numbered 0..K-1; seq s belongs to the share of party
+ * s % parties, and each party submits its own share. A party adopts the
+ * share of a crashed one (dp_load_adopt) so every command still gets
+ * submitted by someone alive. */
+struct dp_load {
+    uint32_t self;
+    uint32_t parties;
+    uint64_t commands; /* K; 0: record only */
+    uint32_t window;   /* max own commands submitted and not yet applied */
+    uint32_t value_bytes;
+    bool generate;    /* submit at all (a restarted party does not) */
+    uint8_t *state;   /* enum dp_seq_state per seq */
+    uint8_t *share;   /* share[p]: this party submits p's commands */
+    uint64_t *cursor; /* per share: next seq index to look at */
+    uint64_t pending;
+
+    uint64_t decisions; /* instances decided (values, NOOPs included) */
+    uint64_t applied;   /* commands applied */
+    uint64_t unique;    /* distinct seqs applied */
+    uint64_t dups;      /* a seq applied again (resubmitted after a crash) */
+    uint64_t invalid;   /* bytes that are no command of this run */
+    uint64_t submitted;
+    uint64_t refused; /* bpc_submit said -EAGAIN */
+    uint64_t digest;  /* rolling hash over the applied log */
+    struct dp_log_entry *log;
+    uint64_t log_cap;
+    uint64_t first_submit_ns;
+    uint64_t last_unique_ns;
+    struct dp_hist hist; /* submit-to-apply of own commands */
+    uint8_t *buf;        /* command scratch */
+};
+
+int dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t commands,
+                 uint32_t window, uint32_t value_bytes, bool generate);
+void dp_load_free(struct dp_load *l);
+void dp_load_adopt(struct dp_load *l, uint32_t party);
+/* Submits own-share commands up to the window; returns the count. */
+uint32_t dp_load_pump(struct dp_load *l, struct bpc_dp_party *p, uint64_t now_ns);
+/* bpc_apply_fn (ctx: the struct dp_load). */
+void dp_load_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq,
+                   const uint8_t *cmd, uint32_t len);
+/* bpc_dp_decide_fn: counts decided instances. */
+void dp_load_decided(void *ctx, const struct bpc_decision *d);
+bool dp_load_done(const struct dp_load *l);
+
+/* Text report: "result k=v ..." then "hist i:c ..." lines. */
+void dp_load_report(FILE *f, const struct dp_load *l);
+/* Applied log as raw little-endian (instance, hash) pairs. */
+int dp_load_write_log(const struct dp_load *l, const char *path);
+/* Is log b (of length nb) a stretch of log a that ends where a ends? A
+ * restarted party resumes at its durable floor, so it holds a suffix. */
+bool dp_log_is_suffix(const struct dp_log_entry *a, uint64_t na, const struct dp_log_entry *b,
+                      uint64_t nb);
+
+/* Idle policy between polls that found no work. */
+enum dp_idle_kind {
+    DP_IDLE_BUSY = 0,
+    DP_IDLE_PAUSE,
+    DP_IDLE_SLEEP,
+};
+struct dp_idle {
+    enum dp_idle_kind kind;
+    uint32_t sleep_us;
+};
+/* "busy", "pause" or "sleep:US"; 0 or -EINVAL. */
+int dp_idle_parse(const char *s, struct dp_idle *out);
+void dp_idle_wait(const struct dp_idle *idle);
+
+/* File-backed durable store: append-only records, replayed at restart. */
+struct dp_file_store {
+    int fd;
+    bool sync;
+    uint64_t records;
+};
+int dp_file_store_open(struct dp_file_store *s, const char *path, bool sync,
+                       struct bpc_durable **restore, uint32_t *restore_count);
+/* bpc_dp_persist_fn */
+int dp_file_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count);
+void dp_file_store_close(struct dp_file_store *s);
+
+/* Sizes the engine's command queues for `window` commands in flight per
+ * party and values for commands of value_bytes. */
+void dp_config_tune(struct bpc_config *cfg, uint32_t window, uint32_t value_bytes);
+
+/* Strict decimal parse for command-line numbers. */
+int dp_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Writes a cluster file for n parties of weight 1 with MACs
+ * 02:62:70:00:HI:LO, key files party-ID.key beside it and the given port
+ * spec for every party. */
+int dp_cluster_write(const char *path, uint32_t n, uint64_t cluster_id, const char *port_spec);
+/* The MAC dp_cluster_write gives party id. */
+void dp_party_mac(uint32_t id, uint8_t mac[6]);
+
+#endif /* BPC_DP_APP_H */

@@ -1,0 +1,206 @@
+/*
+ * cluster.c - bpcon-cluster: runs a whole cluster on this machine, drives
+ * K commands through it and checks that every surviving party applied the
+ * same log.
+ *
+ *   bpcon-cluster --parties N --commands K [--transport ring|virtio]
+ *       [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]
+ *       [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH]
+ *       [--keep-dir]
+ *
+ * ring:   every party in this process on the main lcore, one net_ring port
+ *         each, joined by a software switch that forwards by destination
+ *         MAC (a shared segment); parties, switch and load generator run
+ *         round-robin.
+ * virtio: one bpcon-node process per party (own EAL, own --file-prefix), a
+ *         full mesh of virtio_user <-> net_vhost links over unix sockets in
+ *         a temp dir; results come back over a pipe per node (fd 3).
+ *
+ * ID in --kill/--restart is a party id, "leader" or "follower" (the highest
+ * id that is not the leader when the event fires).
+ *
+ * Owns: the harness (process management, fault schedule, switch, result
+ * collection, agreement check, summary and the closing JSON line).
+ *
+ * Must never: assert on anything a node reports (reports are parsed and
+ * checked), or leave node processes behind (all are signalled and reaped).
+ */
+#include "cluster.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+cl_usage(FILE *f)
+{
+    fprintf(f, "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
+               "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
+               "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
+               "  [--verbose]\n"
+               "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n");
+}
+
+static int
+cl_event_parse(struct cl_opts *o, const char *s, enum cl_event_kind kind)
+{
+    if (o->events_count == CL_EVENTS_MAX) {
+        return -E2BIG;
+    }
+    const char *at = strchr(s, '@');
+    if (at == NULL) {
+        return -EINVAL;
+    }
+    struct cl_event *e = &o->events[o->events_count];
+    char who[32];
+    size_t len = (size_t)(at - s);
+    if (len == 0 || len >= sizeof(who)) {
+        return -EINVAL;
+    }
+    memcpy(who, s, len);
+    who[len] = '\0';
+    uint64_t id = 0;
+    if (strcmp(who, "leader") == 0) {
+        e->who = CL_WHO_LEADER;
+    } else if (strcmp(who, "follower") == 0) {
+        e->who = CL_WHO_FOLLOWER;
+    } else if (dp_parse_u64(who, CL_PARTIES_MAX - 1, &id) == 0) {
+        e->who = (int)id;
+    } else {
+        return -EINVAL;
+    }
+    if (dp_parse_u64(at + 1, 86400000, &e->at_ms) != 0) {
+        return -EINVAL;
+    }
+    e->kind = kind;
+    e->done = false;
+    o->events_count++;
+    return 0;
+}
+
+static int
+cl_opt(struct cl_opts *o, int c, const char *arg)
+{
+    uint64_t v = 0;
+    switch (c) {
+    case 'n':
+        if (dp_parse_u64(arg, CL_PARTIES_MAX, &v) != 0 || v == 0) {
+            return -EINVAL;
+        }
+        o->parties = (uint32_t)v;
+        return 0;
+    case 'k':
+        return dp_parse_u64(arg, 1ull << 32, &o->commands);
+    case 't':
+        if (strcmp(arg, "ring") == 0 || strcmp(arg, "virtio") == 0) {
+            o->virtio = strcmp(arg, "virtio") == 0;
+            return 0;
+        }
+        return -EINVAL;
+    case 'w':
+        if (dp_parse_u64(arg, BPC_WINDOW_SLOTS_MAX / 2, &v) != 0 || v == 0) {
+            return -EINVAL;
+        }
+        o->window = (uint32_t)v;
+        return 0;
+    case 'b':
+        if (dp_parse_u64(arg, BPC_VALUE_BYTES_MAX, &v) != 0 || v < DP_CMD_BYTES_MIN) {
+            return -EINVAL;
+        }
+        o->value_bytes = (uint32_t)v;
+        return 0;
+    case 'K':
+        return cl_event_parse(o, arg, CL_EVENT_KILL);
+    case 'R':
+        return cl_event_parse(o, arg, CL_EVENT_RESTART);
+    case 'I':
+        o->idle_arg = arg;
+        return dp_idle_parse(arg, &o->idle);
+    case 'd':
+        return dp_parse_u64(arg, 86400000, &o->deadline_ms);
+    case 'N':
+        o->node_path = arg;
+        return 0;
+    case 'D':
+        o->keep_dir = true;
+        return 0;
+    case 'v':
+        o->verbose = true;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+static int
+cl_parse(int argc, char **argv, struct cl_opts *o)
+{
+    static const struct option opts[] = {
+        {"parties", required_argument, NULL, 'n'},
+        {"commands", required_argument, NULL, 'k'},
+        {"transport", required_argument, NULL, 't'},
+        {"window", required_argument, NULL, 'w'},
+        {"value-size", required_argument, NULL, 'b'},
+        {"kill", required_argument, NULL, 'K'},
+        {"restart", required_argument, NULL, 'R'},
+        {"idle", required_argument, NULL, 'I'},
+        {"deadline-ms", required_argument, NULL, 'd'},
+        {"node", required_argument, NULL, 'N'},
+        {"keep-dir", no_argument, NULL, 'D'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof(*o));
+    o->parties = 4;
+    o->commands = 10000;
+    o->window = 64;
+    o->value_bytes = 64;
+    o->deadline_ms = 120000;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'h') {
+            cl_usage(stdout);
+            exit(0);
+        }
+        if (c == '?' || cl_opt(o, c, optarg) != 0) {
+            fprintf(stderr, "bpcon-cluster: bad option or value%s%s\n", optarg ? ": " : "",
+                    optarg ? optarg : "");
+            return -EINVAL;
+        }
+    }
+    if (optind != argc || o->commands == 0) {
+        return -EINVAL;
+    }
+    if (o->idle_arg == NULL) {
+        /* One process polls busily; many processes on 2 cores must yield. */
+        o->idle_arg = o->virtio ? "sleep:20" : "busy";
+        dp_idle_parse(o->idle_arg, &o->idle);
+    }
+    if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {
+        fprintf(stderr, "bpcon-cluster: virtio runs at most %u parties\n", CL_VIRTIO_PARTIES_MAX);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct cl_opts o;
+    if (cl_parse(argc, argv, &o) != 0) {
+        cl_usage(stderr);
+        return 2;
+    }
+    if (bpc_init() != 0) {
+        fprintf(stderr, "bpcon-cluster: libsodium init failed\n");
+        return 1;
+    }
+    static struct cl_summary sum;
+    int rc = o.virtio ? cl_virtio_run(&o, argv[0], &sum) : cl_ring_run(&o, argv[0], &sum);
+    if (rc != 0) {
+        return 1;
+    }
+    return cl_summary_print(&o, &sum) ? 0 : 1;
+}

@@ -1,0 +1,92 @@
+/*
+ * cluster.h - the parts of bpcon-cluster shared by its transports: options,
+ * fault events, per-party results and the summary.
+ *
+ * Must never: be used outside bpcon-cluster.
+ */
+#ifndef BPC_DP_CLUSTER_H
+#define BPC_DP_CLUSTER_H
+
+#include "app.h"
+
+/* Ring: one net_ring port per party and RTE_MAX_ETHPORTS is 32. */
+#define CL_PARTIES_MAX 32u
+/* Virtio: a full mesh needs N - 1 ports per node and N processes. */
+#define CL_VIRTIO_PARTIES_MAX 8u
+#define CL_EVENTS_MAX 16u
+/* Progress lines on stderr, at most this often. */
+#define CL_PROGRESS_NS 500000000ull
+/* All survivors done and equal for this long ends the run. */
+#define CL_SETTLE_NS 200000000ull
+
+enum cl_event_kind {
+    CL_EVENT_KILL = 0,
+    CL_EVENT_RESTART,
+};
+#define CL_WHO_LEADER (-1)
+#define CL_WHO_FOLLOWER (-2)
+
+struct cl_event {
+    enum cl_event_kind kind;
+    int who;        /* party id or CL_WHO_* */
+    uint64_t at_ms; /* after the load starts */
+    bool done;
+};
+
+struct cl_opts {
+    uint32_t parties;
+    uint64_t commands;
+    bool virtio;
+    uint32_t window;
+    uint32_t value_bytes;
+    struct cl_event events[CL_EVENTS_MAX];
+    uint32_t events_count;
+    struct dp_idle idle;
+    const char *idle_arg;
+    uint64_t deadline_ms;
+    const char *node_path;
+    bool keep_dir;
+    bool verbose;
+};
+
+struct cl_party_result {
+    bool alive;    /* running when the run ended */
+    bool reported; /* its final counts are known */
+    uint32_t restarts;
+    uint64_t decisions;
+    uint64_t applied;
+    uint64_t unique;
+    uint64_t dups;
+    uint64_t invalid;
+    uint64_t submitted;
+    uint64_t digest;
+    uint64_t first_submit_ns;
+    uint64_t last_unique_ns;
+    const struct dp_log_entry *log;
+    uint64_t log_len;
+    struct dp_log_entry *owned_log; /* freed by cl_summary_print */
+};
+
+struct cl_summary {
+    uint32_t parties;
+    struct cl_party_result r[CL_PARTIES_MAX];
+    struct dp_hist hist;
+    bool deadline_hit;
+    uint64_t wall_ns; /* from load start to the end condition */
+};
+
+/* The alive party that takes over a crashed party's commands, or -1. */
+int cl_adopter(uint32_t parties, const bool *alive, uint32_t dead);
+/* The party an event acts on now, or -1 when none fits. */
+int cl_event_target(const struct cl_event *e, int leader, uint32_t parties, const bool *alive,
+                    int last_killed);
+/* Prints the summary and the closing JSON line; true iff agreement, all
+ * commands decided and every applied value valid. */
+bool cl_summary_print(const struct cl_opts *o, struct cl_summary *s);
+/* One progress line on stderr. */
+void cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t commands, int leader);
+
+int cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s);
+int cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s);
+
+#endif /* BPC_DP_CLUSTER_H */

@@ -1,0 +1,200 @@
+/*
+ * cluster_common.c - bpcon-cluster's fault targeting, progress lines,
+ * agreement check and summary (shared by the ring and virtio transports).
+ *
+ * Must never: call DPDK (the virtio harness runs without EAL).
+ */
+#include "cluster.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+cl_adopter(uint32_t parties, const bool *alive, uint32_t dead)
+{
+    for (uint32_t i = 1; i <= parties; i++) {
+        uint32_t j = (dead + i) % parties;
+        if (alive[j] && j != dead) {
+            return (int)j;
+        }
+    }
+    return -1;
+}
+
+int
+cl_event_target(const struct cl_event *e, int leader, uint32_t parties, const bool *alive,
+                int last_killed)
+{
+    if (e->who >= 0) {
+        return e->who < (int)parties ? e->who : -1;
+    }
+    if (e->kind == CL_EVENT_RESTART) {
+        return last_killed;
+    }
+    if (e->who == CL_WHO_LEADER) {
+        return leader >= 0 && leader < (int)parties && alive[leader] ? leader : -1;
+    }
+    for (int i = (int)parties - 1; i >= 0; i--) {
+        if (alive[i] && i != leader) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void
+cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t commands, int leader)
+{
+    uint64_t lo = UINT64_MAX;
+    uint64_t hi = 0;
+    uint32_t alive = 0;
+    for (uint32_t i = 0; i < s->parties; i++) {
+        if (!s->r[i].alive) {
+            continue;
+        }
+        alive++;
+        lo = s->r[i].unique < lo ? s->r[i].unique : lo;
+        hi = s->r[i].unique > hi ? s->r[i].unique : hi;
+    }
+    if (alive == 0) {
+        lo = 0;
+    }
+    fprintf(stderr, "[%7.2fs] decided %llu..%llu/%llu, alive %u/%u, leader %d\n",
+            (double)elapsed_ns / 1e9, (unsigned long long)lo, (unsigned long long)hi,
+            (unsigned long long)commands, alive, s->parties, leader);
+}
+
+static bool
+cl_same_log(const struct cl_party_result *a, const struct cl_party_result *r)
+{
+    if (r->restarts > 0) {
+        /* Resumed at its durable floor: must hold the tail of the log, up
+         * to the same end, and must have caught up with something. */
+        return r->log_len > 0 && dp_log_is_suffix(a->log, a->log_len, r->log, r->log_len);
+    }
+    return r->applied == a->applied && r->digest == a->digest && r->log_len == a->log_len &&
+           (r->log_len == 0 || memcmp(r->log, a->log, r->log_len * sizeof(*r->log)) == 0);
+}
+
+/* Do all surviving, reported parties hold the identical log? The
+ * reference is a survivor that never restarted (it holds the whole log). */
+static bool
+cl_agreement(const struct cl_summary *s, int *ref_out)
+{
+    int ref = -1;
+    for (uint32_t i = 0; i < s->parties; i++) {
+        const struct cl_party_result *r = &s->r[i];
+        if (r->alive && !r->reported) {
+            return false;
+        }
+        if (ref < 0 && r->alive && r->restarts == 0) {
+            ref = (int)i;
+        }
+    }
+    if (ref < 0) {
+        return false;
+    }
+    *ref_out = ref;
+    const struct cl_party_result *a = &s->r[ref];
+    for (uint32_t i = 0; i < s->parties; i++) {
+        const struct cl_party_result *r = &s->r[i];
+        if (r->alive && !cl_same_log(a, r)) {
+            printf("DISAGREEMENT: party %u (applied %llu, digest %016llx, restarts %u) vs "
+                   "party %d (applied %llu, digest %016llx)\n",
+                   i, (unsigned long long)r->applied, (unsigned long long)r->digest, r->restarts,
+                   ref, (unsigned long long)a->applied, (unsigned long long)a->digest);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+cl_span(const struct cl_summary *s, uint64_t *first, uint64_t *last)
+{
+    *first = UINT64_MAX;
+    *last = 0;
+    for (uint32_t i = 0; i < s->parties; i++) {
+        const struct cl_party_result *r = &s->r[i];
+        if (r->reported && r->first_submit_ns != 0 && r->first_submit_ns < *first) {
+            *first = r->first_submit_ns;
+        }
+        if (r->alive && r->reported && r->last_unique_ns > *last) {
+            *last = r->last_unique_ns;
+        }
+    }
+}
+
+bool
+cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
+{
+    int ref = -1;
+    bool agree = cl_agreement(s, &ref);
+    bool all = true;
+    bool valid = true;
+    uint32_t alive = 0;
+    uint64_t decided = UINT64_MAX;
+    uint64_t dups = 0;
+    for (uint32_t i = 0; i < s->parties; i++) {
+        const struct cl_party_result *r = &s->r[i];
+        printf("party %2u: %s decisions %llu applied %llu unique %llu dups %llu invalid %llu "
+               "submitted %llu restarts %u digest %016llx\n",
+               i, r->alive ? "alive" : "dead ", (unsigned long long)r->decisions,
+               (unsigned long long)r->applied, (unsigned long long)r->unique,
+               (unsigned long long)r->dups, (unsigned long long)r->invalid,
+               (unsigned long long)r->submitted, r->restarts, (unsigned long long)r->digest);
+        valid = valid && r->invalid == 0;
+        if (!r->alive) {
+            continue;
+        }
+        alive++;
+        if (r->restarts == 0) {
+            all = all && r->reported && r->unique == o->commands;
+            decided = r->unique < decided ? r->unique : decided;
+        }
+        dups += r->dups;
+    }
+    if (alive == 0) {
+        decided = 0;
+        all = false;
+    }
+    uint64_t first = 0;
+    uint64_t last = 0;
+    cl_span(s, &first, &last);
+    double span_s = last > first && first != UINT64_MAX ? (double)(last - first) / 1e9
+                                                        : (double)s->wall_ns / 1e9;
+    double applied = ref >= 0 ? (double)s->r[ref].applied : 0.0;
+    double decisions = ref >= 0 ? (double)s->r[ref].decisions : 0.0;
+    double dps = span_s > 0 ? decisions / span_s : 0.0;
+    double cps = span_s > 0 ? (double)decided / span_s : 0.0;
+    double p50 = (double)dp_hist_quantile(&s->hist, 0.50) / 1e3;
+    double p99 = (double)dp_hist_quantile(&s->hist, 0.99) / 1e3;
+    double p999 = (double)dp_hist_quantile(&s->hist, 0.999) / 1e3;
+    printf("%s: %u parties (%u alive), %llu commands of %u bytes, window %u\n",
+           o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
+           o->value_bytes, o->window);
+    printf("decided %llu/%llu commands in %.0f instances in %.3f s: %.0f decisions/s, "
+           "%.0f commands/s\n",
+           (unsigned long long)decided, (unsigned long long)o->commands, decisions, span_s, dps,
+           cps);
+    printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
+           p999, (unsigned long long)s->hist.total);
+    printf("agreement %s, all decided %s, values valid %s%s\n", agree ? "yes" : "NO",
+           all ? "yes" : "NO", valid ? "yes" : "NO", s->deadline_hit ? ", DEADLINE HIT" : "");
+    printf(
+        "{\"transport\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
+        "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,\"all_decided\":%s,"
+        "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
+        "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
+        "\"value_bytes\":%u,\"window\":%u}\n",
+        o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
+        (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
+        all ? "true" : "false", valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50,
+        p99, p999, span_s, o->value_bytes, o->window);
+    fflush(stdout);
+    for (uint32_t i = 0; i < s->parties; i++) {
+        free(s->r[i].owned_log);
+        s->r[i].owned_log = NULL;
+    }
+    return agree && all && valid;
+}

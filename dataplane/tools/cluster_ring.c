@@ -1,0 +1,565 @@
+/*
+ * cluster_ring.c - bpcon-cluster's ring transport: every party in this
+ * process, each on its own net_ring port, joined by a software switch.
+ *
+ * Owns: EAL bring-up for the in-process cluster, the switch (forwards by
+ * destination MAC; frames to a dead party or into a full ring are dropped
+ * and counted, as a segment would lose them), the round-robin loop on the
+ * main lcore, and crash/restart of in-process parties (a restarted party
+ * comes back from its built-in store's durable records).
+ *
+ * Must never: poll a dead party, or keep an mbuf of a party across its
+ * crash (its rings are emptied).
+ */
+#include "cluster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <sodium.h>
+
+/* Ring slots per direction per party. */
+#define RING_SLOTS 4096u
+#define RING_BURST 32u
+
+struct ring_party {
+    struct rte_ring *to_party;
+    struct rte_ring *from_party;
+    uint16_t port;
+    bool alive;
+    uint32_t restarts;
+    struct bpc_dp_party *party;
+    struct dp_load load;
+    struct bpc_durable *saved; /* durable records kept across a crash */
+    uint32_t saved_count;
+};
+
+struct ring_cluster {
+    struct cl_opts *o;
+    uint32_t n;
+    struct rte_mempool *pool;
+    struct ring_party p[CL_PARTIES_MAX];
+    uint8_t keys[CL_PARTIES_MAX][CL_PARTIES_MAX][BPC_KEY_BYTES];
+    struct bpc_config cfg;
+    struct rte_mbuf *stage[CL_PARTIES_MAX][RING_BURST];
+    uint16_t stage_count[CL_PARTIES_MAX];
+    uint64_t switch_drops;
+    int last_killed;
+};
+
+static int
+ring_eal(const struct cl_opts *o, const char *argv0, size_t engine_bytes)
+{
+    /* EAL may keep pointers into argv: the strings live for the process. */
+    static char args[10][128];
+    static char *argv[11];
+    int argc = 0;
+    snprintf(args[argc++], sizeof(args[0]), "%s", argv0);
+    snprintf(args[argc++], sizeof(args[0]), "-l");
+    snprintf(args[argc++], sizeof(args[0]), "0");
+    snprintf(args[argc++], sizeof(args[0]), "--no-huge");
+    snprintf(args[argc++], sizeof(args[0]), "--no-pci");
+    snprintf(args[argc++], sizeof(args[0]), "-m");
+    /* Memory: mbufs (~24 MB per party with its rings) plus the engines. */
+    size_t engine_mb = (engine_bytes >> 20) + 1;
+    snprintf(args[argc++], sizeof(args[0]), "%zu", 128u + (24u + engine_mb) * o->parties);
+    snprintf(args[argc++], sizeof(args[0]), "--file-prefix=bpc-cluster-%d", (int)getpid());
+    snprintf(args[argc++], sizeof(args[0]), "--log-level=lib.eal:warning");
+    for (int i = 0; i < argc; i++) {
+        argv[i] = args[i];
+    }
+    argv[argc] = NULL;
+    if (rte_eal_init(argc, argv) < 0) {
+        fprintf(stderr, "bpcon-cluster: EAL init failed: %s\n", rte_strerror(rte_errno));
+        return -1;
+    }
+    bpc_dp_clock_init();
+    (void)bpc_dp_telemetry_register();
+    return 0;
+}
+
+static void
+ring_config(struct ring_cluster *c)
+{
+    bpc_config_defaults(&c->cfg);
+    c->cfg.parties_count = c->n;
+    for (uint32_t i = 0; i < c->n; i++) {
+        c->cfg.weights[i] = 1;
+    }
+    randombytes_buf(&c->cfg.cluster_id, sizeof(c->cfg.cluster_id));
+    dp_config_tune(&c->cfg, c->o->window, c->o->value_bytes);
+    uint8_t master[BPC_KEY_BYTES];
+    randombytes_buf(master, sizeof(master));
+    for (uint32_t i = 0; i < c->n; i++) {
+        for (uint32_t j = 0; j < c->n; j++) {
+            if (i != j) {
+                bpc_auth_pair_key(master, i, j, c->keys[i][j]);
+            }
+        }
+    }
+    sodium_memzero(master, sizeof(master));
+}
+
+static int
+ring_ports(struct ring_cluster *c)
+{
+    uint32_t mbufs = c->n * (2 * RING_SLOTS + 1024) + 4096;
+    c->pool = rte_pktmbuf_pool_create("bpc_cluster_pool", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                      (int)rte_socket_id());
+    if (c->pool == NULL) {
+        fprintf(stderr, "bpcon-cluster: mbuf pool: %s\n", rte_strerror(rte_errno));
+        return -1;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct ring_party *p = &c->p[i];
+        char name[32];
+        unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ;
+        snprintf(name, sizeof(name), "bpc_to_%u", i);
+        p->to_party = rte_ring_create(name, RING_SLOTS, (int)rte_socket_id(), flags);
+        snprintf(name, sizeof(name), "bpc_from_%u", i);
+        p->from_party = rte_ring_create(name, RING_SLOTS, (int)rte_socket_id(), flags);
+        snprintf(name, sizeof(name), "bpc_ring_%u", i);
+        char err[256] = "";
+        if (p->to_party == NULL || p->from_party == NULL ||
+            bpc_dp_ring_port(name, p->to_party, p->from_party, &p->port) != 0 ||
+            bpc_dp_port_start(p->port, c->pool, 0, 0, err, sizeof(err)) != 0) {
+            fprintf(stderr, "bpcon-cluster: ring port %u: %s\n", i, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+ring_party_up(struct ring_cluster *c, uint32_t id)
+{
+    struct ring_party *p = &c->p[id];
+    static struct bpc_config cfg;
+    cfg = c->cfg;
+    cfg.self = id;
+    cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])c->keys[id];
+    randombytes_buf(&cfg.seed, sizeof(cfg.seed));
+    struct bpc_dp_link links[CL_PARTIES_MAX];
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < c->n; j++) {
+        if (j != id) {
+            links[k] = (struct bpc_dp_link){.peer = j, .port_id = p->port, .queue_id = 0};
+            dp_party_mac(j, links[k].mac.addr_bytes);
+            k++;
+        }
+    }
+    cfg.on_apply = dp_load_apply;
+    cfg.apply_ctx = &p->load;
+    /* A restarted party only records: its share was adopted at the crash. */
+    if (dp_load_init(&p->load, id, c->n, c->o->commands, c->o->window, c->o->value_bytes,
+                     p->restarts == 0) != 0) {
+        fprintf(stderr, "bpcon-cluster: no memory for party %u's log\n", id);
+        return -1;
+    }
+    struct bpc_dp_party_conf conf = {
+        .engine = &cfg,
+        .links = links,
+        .links_count = k,
+        .pool = c->pool,
+        .socket_id = (int)rte_socket_id(),
+        .on_decide = dp_load_decided,
+        .decide_ctx = &p->load,
+        .restore = p->saved,
+        .restore_count = p->saved_count,
+        .telemetry = true,
+    };
+    dp_party_mac(id, conf.self_mac.addr_bytes);
+    char err[256] = "";
+    if (bpc_dp_party_init(&p->party, &conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bpcon-cluster: party %u: %s\n", id, err);
+        return -1;
+    }
+    p->alive = true;
+    return 0;
+}
+
+static void
+ring_ring_drain(struct rte_ring *r)
+{
+    struct rte_mbuf *b[RING_BURST];
+    unsigned n;
+    while ((n = rte_ring_sc_dequeue_burst(r, (void **)b, RING_BURST, NULL)) > 0) {
+        rte_pktmbuf_free_bulk(b, n);
+    }
+}
+
+/* A crash: the party's memory is gone except what it made durable. */
+static void
+ring_kill(struct ring_cluster *c, uint32_t id)
+{
+    struct ring_party *p = &c->p[id];
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_dp_party_durable(p->party, &recs);
+    free(p->saved);
+    p->saved = malloc((n > 0 ? n : 1) * sizeof(*recs));
+    p->saved_count = p->saved != NULL ? n : 0;
+    if (p->saved != NULL && n > 0) {
+        memcpy(p->saved, recs, n * sizeof(*recs));
+    }
+    bpc_dp_party_free(p->party);
+    p->party = NULL;
+    p->alive = false;
+    ring_ring_drain(p->to_party);
+    ring_ring_drain(p->from_party);
+    c->last_killed = (int)id;
+    bool alive[CL_PARTIES_MAX];
+    for (uint32_t i = 0; i < c->n; i++) {
+        alive[i] = c->p[i].alive;
+    }
+    int adopter = cl_adopter(c->n, alive, id);
+    if (adopter >= 0) {
+        dp_load_adopt(&c->p[adopter].load, id);
+    }
+    fprintf(stderr,
+            "bpcon-cluster: killed party %u (%u durable records kept), party %d adopts "
+            "its commands\n",
+            id, p->saved_count, adopter);
+}
+
+static int
+ring_restart(struct ring_cluster *c, uint32_t id)
+{
+    struct ring_party *p = &c->p[id];
+    ring_ring_drain(p->to_party);
+    dp_load_free(&p->load);
+    p->restarts++;
+    fprintf(stderr, "bpcon-cluster: restarting party %u\n", id);
+    return ring_party_up(c, id);
+}
+
+static void
+ring_stage_flush(struct ring_cluster *c, uint32_t dst)
+{
+    uint16_t n = c->stage_count[dst];
+    if (n == 0) {
+        return;
+    }
+    unsigned put = rte_ring_sp_enqueue_burst(c->p[dst].to_party, (void **)c->stage[dst], n, NULL);
+    if (put < n) {
+        rte_pktmbuf_free_bulk(c->stage[dst] + put, n - put);
+        c->switch_drops += n - put;
+    }
+    c->stage_count[dst] = 0;
+}
+
+/* The segment: every frame a party sent goes to the party its destination
+ * MAC names. Returns the frames moved. */
+static uint32_t
+ring_switch(struct ring_cluster *c)
+{
+    uint32_t moved = 0;
+    for (uint32_t src = 0; src < c->n; src++) {
+        struct rte_mbuf *b[RING_BURST];
+        unsigned n = rte_ring_sc_dequeue_burst(c->p[src].from_party, (void **)b, RING_BURST, NULL);
+        for (unsigned i = 0; i < n; i++) {
+            const struct rte_ether_hdr *h = rte_pktmbuf_mtod(b[i], const struct rte_ether_hdr *);
+            uint8_t want[6];
+            uint32_t dst = ((uint32_t)h->dst_addr.addr_bytes[4] << 8) | h->dst_addr.addr_bytes[5];
+            dp_party_mac(dst, want);
+            if (dst >= c->n || !c->p[dst].alive || memcmp(want, h->dst_addr.addr_bytes, 6) != 0) {
+                rte_pktmbuf_free(b[i]);
+                c->switch_drops++;
+                continue;
+            }
+            c->stage[dst][c->stage_count[dst]++] = b[i];
+            if (c->stage_count[dst] == RING_BURST) {
+                ring_stage_flush(c, dst);
+            }
+        }
+        moved += n;
+    }
+    for (uint32_t dst = 0; dst < c->n; dst++) {
+        ring_stage_flush(c, dst);
+    }
+    return moved;
+}
+
+static bool
+ring_alive_mask(const struct ring_cluster *c, bool *alive)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < c->n; i++) {
+        alive[i] = c->p[i].alive;
+        any = any || alive[i];
+    }
+    return any;
+}
+
+static int
+ring_leader(const struct ring_cluster *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->p[i].alive) {
+            return bpc_engine_leader(bpc_dp_party_engine(c->p[i].party));
+        }
+    }
+    return -1;
+}
+
+/* Fires the events that are due; returns false on a failed restart. */
+static bool
+ring_events(struct ring_cluster *c, uint64_t since_go_ns)
+{
+    struct cl_opts *o = c->o;
+    for (uint32_t i = 0; i < o->events_count; i++) {
+        struct cl_event *e = &o->events[i];
+        if (e->done || since_go_ns < e->at_ms * 1000000ull) {
+            continue;
+        }
+        e->done = true;
+        bool alive[CL_PARTIES_MAX];
+        ring_alive_mask(c, alive);
+        int t = cl_event_target(e, ring_leader(c), c->n, alive, c->last_killed);
+        if (t < 0) {
+            fprintf(stderr, "bpcon-cluster: event %u has no target now; skipped\n", i);
+        } else if (e->kind == CL_EVENT_KILL && alive[t]) {
+            ring_kill(c, (uint32_t)t);
+        } else if (e->kind == CL_EVENT_RESTART && !alive[t] && ring_restart(c, (uint32_t)t) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+ring_collect(const struct ring_cluster *c, struct cl_summary *s)
+{
+    s->parties = c->n;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct ring_party *p = &c->p[i];
+        struct cl_party_result *r = &s->r[i];
+        const struct dp_load *l = &p->load;
+        r->alive = p->alive;
+        r->reported = true;
+        r->restarts = p->restarts;
+        r->decisions = l->decisions;
+        r->applied = l->applied;
+        r->unique = l->unique;
+        r->dups = l->dups;
+        r->invalid = l->invalid;
+        r->submitted = l->submitted;
+        r->digest = l->digest;
+        r->first_submit_ns = l->first_submit_ns;
+        r->last_unique_ns = l->last_unique_ns;
+    }
+}
+
+/* The last entry of a load's log (zeroes when empty). */
+static struct dp_log_entry
+ring_last(const struct dp_load *l)
+{
+    struct dp_log_entry e = {0, 0};
+    if (l->applied > 0 && l->applied <= l->log_cap) {
+        e = l->log[l->applied - 1];
+    }
+    return e;
+}
+
+/* Done: no event pending, every survivor that never crashed has every
+ * command and the same log length, and a restarted one has caught up to
+ * the same last entry. */
+static bool
+ring_settled(const struct ring_cluster *c)
+{
+    for (uint32_t i = 0; i < c->o->events_count; i++) {
+        if (!c->o->events[i].done) {
+            return false;
+        }
+    }
+    const struct dp_load *ref = NULL;
+    for (uint32_t i = 0; i < c->n && ref == NULL; i++) {
+        if (c->p[i].alive && c->p[i].restarts == 0) {
+            ref = &c->p[i].load;
+        }
+    }
+    if (ref == NULL || !dp_load_done(ref)) {
+        return false;
+    }
+    struct dp_log_entry last = ring_last(ref);
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct ring_party *p = &c->p[i];
+        if (!p->alive) {
+            continue;
+        }
+        struct dp_log_entry mine = ring_last(&p->load);
+        if (mine.instance != last.instance || mine.hash != last.hash) {
+            return false;
+        }
+        if (p->restarts == 0 && (p->load.applied != ref->applied || !dp_load_done(&p->load))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static uint32_t
+ring_round(struct ring_cluster *c, uint64_t now)
+{
+    uint32_t work = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->p[i].alive) {
+            int w = bpc_dp_party_poll(c->p[i].party, now);
+            work += w > 0 ? (uint32_t)w : 0;
+        }
+    }
+    work += ring_switch(c);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->p[i].alive) {
+            work += dp_load_pump(&c->p[i].load, c->p[i].party, now);
+        }
+    }
+    return work;
+}
+
+static int
+ring_loop(struct ring_cluster *c, struct cl_summary *s)
+{
+    uint64_t go = bpc_dp_now_ns();
+    uint64_t next_progress = go + CL_PROGRESS_NS;
+    uint64_t settle_since = 0;
+    uint64_t deadline = go + c->o->deadline_ms * 1000000ull;
+    for (;;) {
+        uint64_t now = bpc_dp_now_ns();
+        uint32_t work = ring_round(c, now);
+        if (!ring_events(c, now - go)) {
+            return -1;
+        }
+        if (now >= next_progress) {
+            ring_collect(c, s);
+            cl_progress(now - go, s, c->o->commands, ring_leader(c));
+            next_progress = now + CL_PROGRESS_NS;
+        }
+        if (!ring_settled(c)) {
+            settle_since = 0;
+        } else if (settle_since == 0) {
+            settle_since = now;
+        } else if (now - settle_since > CL_SETTLE_NS) {
+            s->wall_ns = now - go;
+            return 0;
+        }
+        if (now > deadline) {
+            s->deadline_hit = true;
+            s->wall_ns = now - go;
+            fprintf(stderr, "bpcon-cluster: deadline of %llu ms hit\n",
+                    (unsigned long long)c->o->deadline_ms);
+            return 0;
+        }
+        if (work == 0) {
+            dp_idle_wait(&c->o->idle);
+        }
+    }
+}
+
+/* Every non-zero counter of one party on stderr (for a failed run). */
+static void
+ring_dump(const struct ring_cluster *c, uint32_t id)
+{
+    const struct ring_party *p = &c->p[id];
+    if (p->party == NULL) {
+        return;
+    }
+    const struct bpc_dp_counters *d = bpc_dp_party_counters(p->party);
+    const struct bpc_counters *e = bpc_engine_counters(bpc_dp_party_engine(p->party));
+    fprintf(stderr, "party %u:", id);
+#define RING_X_DP(name)                                                                            \
+    if (d->name != 0) {                                                                            \
+        fprintf(stderr, " %s=%llu", #name, (unsigned long long)d->name);                           \
+    }
+    BPC_DP_COUNTERS(RING_X_DP)
+#undef RING_X_DP
+#define RING_X_E(name)                                                                             \
+    if (e->name != 0) {                                                                            \
+        fprintf(stderr, " engine_%s=%llu", #name, (unsigned long long)e->name);                    \
+    }
+    BPC_COUNTERS(RING_X_E)
+#undef RING_X_E
+    for (uint32_t r = 0; r < BPC_DROP_REASONS_COUNT; r++) {
+        if (e->drops[r] != 0) {
+            fprintf(stderr, " drop[%s]=%llu", bpc_drop_reason_name((enum bpc_drop_reason)r),
+                    (unsigned long long)e->drops[r]);
+        }
+    }
+    fprintf(stderr, "\n");
+}
+
+static void
+ring_finish(struct ring_cluster *c, struct cl_summary *s)
+{
+    ring_collect(c, s);
+    if (s->deadline_hit || c->o->verbose) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            ring_dump(c, i);
+        }
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct ring_party *p = &c->p[i];
+        struct cl_party_result *r = &s->r[i];
+        uint64_t len = p->load.applied < p->load.log_cap ? p->load.applied : p->load.log_cap;
+        r->owned_log = malloc((len > 0 ? len : 1) * sizeof(*r->owned_log));
+        if (r->owned_log != NULL) {
+            memcpy(r->owned_log, p->load.log, len * sizeof(*r->owned_log));
+            r->log = r->owned_log;
+            r->log_len = len;
+        } else {
+            r->reported = false;
+        }
+        dp_hist_merge(&s->hist, &p->load.hist);
+        if (p->party != NULL) {
+            bpc_dp_party_free(p->party);
+        }
+        dp_load_free(&p->load);
+        free(p->saved);
+        bpc_dp_port_close(p->port);
+        ring_ring_drain(p->to_party);
+        ring_ring_drain(p->from_party);
+        rte_ring_free(p->to_party);
+        rte_ring_free(p->from_party);
+    }
+    if (c->switch_drops > 0) {
+        fprintf(stderr, "bpcon-cluster: switch dropped %llu frames\n",
+                (unsigned long long)c->switch_drops);
+    }
+    rte_mempool_free(c->pool);
+    rte_eal_cleanup();
+}
+
+int
+cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
+{
+    static struct ring_cluster c;
+    c.o = o;
+    c.n = o->parties;
+    c.last_killed = -1;
+    ring_config(&c);
+    if (ring_eal(o, argv0, bpc_engine_footprint(&c.cfg)) != 0) {
+        return -1;
+    }
+    int rc = ring_ports(&c);
+    for (uint32_t i = 0; rc == 0 && i < c.n; i++) {
+        rc = ring_party_up(&c, i);
+    }
+    if (rc == 0) {
+        rc = ring_loop(&c, s);
+    }
+    if (rc != 0) {
+        rte_eal_cleanup();
+        return -1;
+    }
+    ring_finish(&c, s);
+    sodium_memzero(c.keys, sizeof(c.keys));
+    return 0;
+}

@@ -1,0 +1,656 @@
+/*
+ * cluster_virtio.c - bpcon-cluster's virtio transport: one bpcon-node per
+ * party, a full mesh of virtio_user <-> net_vhost links between them.
+ *
+ * Owns: the run directory (keys, cluster file, sockets, per-node stderr,
+ * logs, stores), spawning and reaping nodes, the report pipe (node fd 3:
+ * "ready", "progress", "result", "hist" lines) and the control pipe (node
+ * fd 4: "go", "adopt ID"), the fault schedule, and reading the nodes' logs
+ * for the agreement check.
+ *
+ * Must never: initialise EAL (this process only manages others), block on
+ * one node (every pipe is non-blocking and polled), or leave a node running
+ * (each is sent SIGTERM, then SIGKILL after a grace period, and reaped).
+ */
+#include "cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* How long nodes get to stop after SIGTERM before SIGKILL. */
+#define VIRTIO_STOP_GRACE_NS 15000000000ull
+#define VIRTIO_LINE_MAX 65536u
+/* One node argument (the node path may be a long absolute path). */
+#define CL_ARG_MAX 4200
+
+struct vnode {
+    pid_t pid;
+    int report_fd;  /* read end of the node's fd 3 */
+    int control_fd; /* write end of the node's fd 4 */
+    bool alive;
+    bool ready;
+    bool got_go;
+    bool reported;
+    uint32_t restarts;
+    uint64_t applied;
+    uint64_t unique;
+    int leader;
+    bool done;
+    uint64_t last_instance;
+    uint64_t last_hash;
+    struct cl_party_result res;
+    struct dp_hist hist;
+    char buf[VIRTIO_LINE_MAX];
+    size_t buf_len;
+};
+
+struct vcluster {
+    struct cl_opts *o;
+    uint32_t n;
+    char dir[64];
+    char cluster_file[128];
+    char node_path[4000];
+    bool stores;
+    struct vnode v[CL_VIRTIO_PARTIES_MAX];
+    uint64_t go_ns;
+    int last_killed;
+};
+
+static uint64_t
+virtio_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+virtio_node_path(struct vcluster *c, const char *argv0)
+{
+    if (c->o->node_path != NULL) {
+        snprintf(c->node_path, sizeof(c->node_path), "%s", c->o->node_path);
+        return 0;
+    }
+    char self[3900];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0) {
+        snprintf(self, sizeof(self), "%s", argv0);
+        len = (ssize_t)strlen(self);
+    }
+    self[len] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    snprintf(c->node_path, sizeof(c->node_path), "%s/bpcon-node", slash != NULL ? self : ".");
+    return access(c->node_path, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int
+virtio_setup_dir(struct vcluster *c)
+{
+    snprintf(c->dir, sizeof(c->dir), "/tmp/bpcon-cluster-XXXXXX");
+    if (mkdtemp(c->dir) == NULL) {
+        fprintf(stderr, "bpcon-cluster: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    char err[512];
+    if (bpc_dp_keys_generate(c->dir, c->n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bpcon-cluster: %s\n", err);
+        return -1;
+    }
+    char spec[96];
+    snprintf(spec, sizeof(spec), "vhost-mesh:%s", c->dir);
+    snprintf(c->cluster_file, sizeof(c->cluster_file), "%s/cluster.conf", c->dir);
+    uint64_t cluster_id = 0;
+    randombytes_buf(&cluster_id, sizeof(cluster_id));
+    if (dp_cluster_write(c->cluster_file, c->n, cluster_id >> 1, spec) != 0) {
+        fprintf(stderr, "bpcon-cluster: cannot write %s\n", c->cluster_file);
+        return -1;
+    }
+    return 0;
+}
+
+/* argv for node id: EAL args, then the node's own. */
+static void
+virtio_node_args(const struct vcluster *c, uint32_t id, char args[][CL_ARG_MAX], char **argv)
+{
+    const struct cl_opts *o = c->o;
+    const struct vnode *v = &c->v[id];
+    int k = 0;
+    snprintf(args[k++], CL_ARG_MAX, "%s", c->node_path);
+    /* One lcore that may run on either core: the kernel balances nodes. */
+    snprintf(args[k++], CL_ARG_MAX, "--lcores=0@(0-1)");
+    snprintf(args[k++], CL_ARG_MAX, "--no-huge");
+    snprintf(args[k++], CL_ARG_MAX, "--no-pci");
+    snprintf(args[k++], CL_ARG_MAX, "-m");
+    snprintf(args[k++], CL_ARG_MAX, "256");
+    snprintf(args[k++], CL_ARG_MAX, "--file-prefix=bpc-%d-%u-%u", (int)getpid(), id, v->restarts);
+    snprintf(args[k++], CL_ARG_MAX, "--log-level=lib.eal:warning");
+    snprintf(args[k++], CL_ARG_MAX, "--");
+    snprintf(args[k++], CL_ARG_MAX, "--cluster=%s", c->cluster_file);
+    snprintf(args[k++], CL_ARG_MAX, "--id=%u", id);
+    snprintf(args[k++], CL_ARG_MAX, "--commands=%llu", (unsigned long long)o->commands);
+    snprintf(args[k++], CL_ARG_MAX, "--window=%u", o->window);
+    snprintf(args[k++], CL_ARG_MAX, "--value-size=%u", o->value_bytes);
+    snprintf(args[k++], CL_ARG_MAX, "--idle=%s", o->idle_arg);
+    snprintf(args[k++], CL_ARG_MAX, "--report-fd=3");
+    snprintf(args[k++], CL_ARG_MAX, "--control-fd=4");
+    snprintf(args[k++], CL_ARG_MAX, "--wait-go");
+    snprintf(args[k++], CL_ARG_MAX, "--log-out=%s/log-%u", c->dir, id);
+    if (c->stores) {
+        snprintf(args[k++], CL_ARG_MAX, "--store=%s/store-%u", c->dir, id);
+    }
+    if (v->restarts > 0) {
+        snprintf(args[k++], CL_ARG_MAX, "--no-load");
+    }
+    for (int i = 0; i < k; i++) {
+        argv[i] = args[i];
+    }
+    argv[k] = NULL;
+}
+
+/* In the child: fds 3 and 4 are the pipes, stderr goes to DIR/node-ID.err. */
+static void
+virtio_child(const struct vcluster *c, uint32_t id, int report_w, int control_r)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/node-%u.err", c->dir, id);
+    int err_fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int null_fd = open("/dev/null", O_RDWR);
+    if (err_fd < 0 || null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
+        dup2(err_fd, 2) < 0 || dup2(report_w, 3) < 0 || dup2(control_r, 4) < 0) {
+        _exit(127);
+    }
+    for (int fd = 5; fd < 1024; fd++) {
+        close(fd);
+    }
+    static char args[32][CL_ARG_MAX];
+    static char *argv[33];
+    virtio_node_args(c, id, args, argv);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+static int
+virtio_spawn(struct vcluster *c, uint32_t id)
+{
+    struct vnode *v = &c->v[id];
+    int rep[2];
+    int ctl[2];
+    if (pipe2(rep, O_CLOEXEC) != 0 || pipe2(ctl, O_CLOEXEC) != 0) {
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -errno;
+    }
+    if (pid == 0) {
+        /* dup2 clears O_CLOEXEC on the copies at 3 and 4. */
+        virtio_child(c, id, rep[1], ctl[0]);
+    }
+    close(rep[1]);
+    close(ctl[0]);
+    fcntl(rep[0], F_SETFL, O_NONBLOCK);
+    fcntl(ctl[1], F_SETFL, O_NONBLOCK);
+    v->pid = pid;
+    v->report_fd = rep[0];
+    v->control_fd = ctl[1];
+    v->alive = true;
+    v->ready = false;
+    v->got_go = false;
+    v->reported = false;
+    v->buf_len = 0;
+    return 0;
+}
+
+static void
+virtio_control(struct vnode *v, const char *line)
+{
+    if (v->control_fd >= 0) {
+        ssize_t rc = write(v->control_fd, line, strlen(line));
+        (void)rc; /* a dead node's pipe: the reaper notices */
+    }
+}
+
+static void
+virtio_parse_hist(struct vnode *v, char *line)
+{
+    char *save = NULL;
+    for (char *w = strtok_r(line + 4, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+        unsigned idx = 0;
+        unsigned long long count = 0;
+        if (sscanf(w, "%u:%llu", &idx, &count) == 2 && idx < DP_HIST_BUCKETS) {
+            v->hist.counts[idx] += count;
+            v->hist.total += count;
+        }
+    }
+}
+
+static void
+virtio_line(struct vnode *v, char *line)
+{
+    struct cl_party_result *r = &v->res;
+    unsigned long long a = 0, b = 0, d = 0, e = 0, f = 0, g = 0, h = 0, i = 0, j = 0;
+    int leader = -1;
+    int done = 0;
+    unsigned id = 0;
+    if (strncmp(line, "ready ", 6) == 0) {
+        v->ready = true;
+    } else if (sscanf(line,
+                      "progress id=%u decisions=%llu applied=%llu unique=%llu leader=%d "
+                      "ballot=%llu done=%d last=%llx:%llx",
+                      &id, &a, &b, &d, &leader, &e, &done, &f, &g) == 9) {
+        v->applied = b;
+        v->unique = d;
+        v->leader = leader;
+        v->done = done != 0;
+        v->last_instance = f;
+        v->last_hash = g;
+    } else if (sscanf(line,
+                      "result id=%u decisions=%llu applied=%llu unique=%llu dups=%llu "
+                      "invalid=%llu submitted=%llu digest=%llx first_submit_ns=%llu "
+                      "last_unique_ns=%llu",
+                      &id, &a, &b, &d, &e, &f, &g, &h, &i, &j) == 10) {
+        r->decisions = a;
+        r->applied = b;
+        r->unique = d;
+        r->dups = e;
+        r->invalid = f;
+        r->submitted = g;
+        r->digest = h;
+        r->first_submit_ns = i;
+        r->last_unique_ns = j;
+        v->reported = true;
+    } else if (strncmp(line, "hist", 4) == 0) {
+        virtio_parse_hist(v, line);
+    }
+}
+
+/* Reads whatever the node wrote; complete lines are handled. */
+static void
+virtio_read(struct vnode *v)
+{
+    for (;;) {
+        if (v->buf_len == sizeof(v->buf) - 1) {
+            v->buf_len = 0; /* an absurd line: drop it rather than stall */
+        }
+        ssize_t got = read(v->report_fd, v->buf + v->buf_len, sizeof(v->buf) - 1 - v->buf_len);
+        if (got <= 0) {
+            return;
+        }
+        v->buf_len += (size_t)got;
+        v->buf[v->buf_len] = '\0';
+        char *start = v->buf;
+        char *nl;
+        while ((nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            virtio_line(v, start);
+            start = nl + 1;
+        }
+        v->buf_len = (size_t)(v->buf + v->buf_len - start);
+        memmove(v->buf, start, v->buf_len);
+    }
+}
+
+static void
+virtio_reap(struct vcluster *c)
+{
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            struct vnode *v = &c->v[i];
+            if (v->pid != pid) {
+                continue;
+            }
+            virtio_read(v);
+            v->alive = false;
+            v->pid = 0;
+            close(v->report_fd);
+            close(v->control_fd);
+            v->report_fd = -1;
+            v->control_fd = -1;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "bpcon-cluster: node %u ended (%s %d); see %s/node-%u.err\n", i,
+                        WIFEXITED(status) ? "exit" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), c->dir, i);
+            }
+        }
+    }
+}
+
+static void
+virtio_pump(struct vcluster *c, int timeout_ms)
+{
+    struct pollfd pfd[CL_VIRTIO_PARTIES_MAX];
+    nfds_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->v[i].report_fd >= 0) {
+            pfd[k].fd = c->v[i].report_fd;
+            pfd[k].events = POLLIN;
+            k++;
+        }
+    }
+    (void)poll(pfd, k, timeout_ms);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->v[i].report_fd >= 0) {
+            virtio_read(&c->v[i]);
+        }
+    }
+    virtio_reap(c);
+}
+
+static int
+virtio_leader(const struct vcluster *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->v[i].alive && c->v[i].ready) {
+            return c->v[i].leader;
+        }
+    }
+    return -1;
+}
+
+/* Sends "go" to every ready node that has not had it, once all the first
+ * generation is ready (the load starts together). */
+static void
+virtio_go(struct vcluster *c)
+{
+    if (c->go_ns == 0) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            if (!c->v[i].ready) {
+                return;
+            }
+        }
+        c->go_ns = virtio_now_ns();
+        fprintf(stderr, "bpcon-cluster: all %u nodes ready, load starts\n", c->n);
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct vnode *v = &c->v[i];
+        if (v->alive && v->ready && !v->got_go) {
+            virtio_control(v, "go\n");
+            v->got_go = true;
+        }
+    }
+}
+
+static void
+virtio_kill(struct vcluster *c, uint32_t id)
+{
+    struct vnode *v = &c->v[id];
+    kill(v->pid, SIGKILL);
+    c->last_killed = (int)id;
+    bool alive[CL_VIRTIO_PARTIES_MAX];
+    for (uint32_t i = 0; i < c->n; i++) {
+        alive[i] = c->v[i].alive && i != id;
+    }
+    int adopter = cl_adopter(c->n, alive, id);
+    if (adopter >= 0) {
+        char line[32];
+        snprintf(line, sizeof(line), "adopt %u\n", id);
+        virtio_control(&c->v[adopter], line);
+    }
+    fprintf(stderr, "bpcon-cluster: killed node %u (pid %d), node %d adopts its commands\n", id,
+            (int)v->pid, adopter);
+}
+
+static int
+virtio_events(struct vcluster *c, uint64_t now)
+{
+    if (c->go_ns == 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < c->o->events_count; i++) {
+        struct cl_event *e = &c->o->events[i];
+        if (e->done || now < c->go_ns || now - c->go_ns < e->at_ms * 1000000ull) {
+            continue;
+        }
+        bool alive[CL_VIRTIO_PARTIES_MAX];
+        for (uint32_t j = 0; j < c->n; j++) {
+            alive[j] = c->v[j].alive;
+        }
+        int t = cl_event_target(e, virtio_leader(c), c->n, alive, c->last_killed);
+        if (t >= 0 && e->kind == CL_EVENT_RESTART && alive[t]) {
+            continue; /* killed but not reaped yet: retry next round */
+        }
+        e->done = true;
+        if (t < 0) {
+            fprintf(stderr, "bpcon-cluster: event %u has no target now; skipped\n", i);
+        } else if (e->kind == CL_EVENT_KILL && alive[t]) {
+            virtio_kill(c, (uint32_t)t);
+        } else if (e->kind == CL_EVENT_RESTART && !alive[t]) {
+            c->v[t].restarts++;
+            fprintf(stderr, "bpcon-cluster: restarting node %d\n", t);
+            if (virtio_spawn(c, (uint32_t)t) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Same rule as the ring transport, on the nodes' progress lines. */
+static bool
+virtio_settled(const struct vcluster *c)
+{
+    for (uint32_t i = 0; i < c->o->events_count; i++) {
+        if (!c->o->events[i].done) {
+            return false;
+        }
+    }
+    const struct vnode *ref = NULL;
+    for (uint32_t i = 0; i < c->n && ref == NULL; i++) {
+        if (c->v[i].alive && c->v[i].restarts == 0) {
+            ref = &c->v[i];
+        }
+    }
+    if (ref == NULL || !ref->done) {
+        return false;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct vnode *v = &c->v[i];
+        if (!v->alive) {
+            continue;
+        }
+        if (!v->ready || v->last_instance != ref->last_instance || v->last_hash != ref->last_hash) {
+            return false;
+        }
+        if (v->restarts == 0 && (!v->done || v->applied != ref->applied)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+virtio_summary_view(const struct vcluster *c, struct cl_summary *s)
+{
+    s->parties = c->n;
+    for (uint32_t i = 0; i < c->n; i++) {
+        s->r[i].alive = c->v[i].alive;
+        s->r[i].unique = c->v[i].unique;
+    }
+}
+
+/* Runs until settled or the deadline; 0, or -1 when a node cannot start. */
+static int
+virtio_loop(struct vcluster *c, struct cl_summary *s)
+{
+    uint64_t start = virtio_now_ns();
+    uint64_t next_progress = start + CL_PROGRESS_NS;
+    uint64_t settle_since = 0;
+    uint64_t deadline = start + c->o->deadline_ms * 1000000ull;
+    for (;;) {
+        virtio_pump(c, 20);
+        virtio_go(c);
+        uint64_t now = virtio_now_ns();
+        if (virtio_events(c, now) != 0) {
+            return -1;
+        }
+        if (now >= next_progress) {
+            virtio_summary_view(c, s);
+            cl_progress(now - (c->go_ns != 0 ? c->go_ns : start), s, c->o->commands,
+                        virtio_leader(c));
+            next_progress = now + CL_PROGRESS_NS;
+        }
+        if (!virtio_settled(c)) {
+            settle_since = 0;
+        } else if (settle_since == 0) {
+            settle_since = now;
+        } else if (now - settle_since > CL_SETTLE_NS) {
+            s->wall_ns = now - c->go_ns;
+            return 0;
+        }
+        if (now > deadline) {
+            s->deadline_hit = true;
+            s->wall_ns = c->go_ns != 0 ? now - c->go_ns : 0;
+            fprintf(stderr, "bpcon-cluster: deadline of %llu ms hit\n",
+                    (unsigned long long)c->o->deadline_ms);
+            return 0;
+        }
+    }
+}
+
+/* SIGTERM to every node, then SIGKILL to any still running after the
+ * grace period; every child is reaped. */
+static void
+virtio_stop_all(struct vcluster *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->v[i].alive) {
+            kill(c->v[i].pid, SIGTERM);
+        }
+    }
+    uint64_t until = virtio_now_ns() + VIRTIO_STOP_GRACE_NS;
+    for (;;) {
+        bool any = false;
+        for (uint32_t i = 0; i < c->n; i++) {
+            any = any || c->v[i].alive;
+        }
+        if (!any) {
+            return;
+        }
+        if (virtio_now_ns() > until) {
+            for (uint32_t i = 0; i < c->n; i++) {
+                if (c->v[i].alive) {
+                    fprintf(stderr, "bpcon-cluster: node %u ignores SIGTERM; killing\n", i);
+                    kill(c->v[i].pid, SIGKILL);
+                }
+            }
+            until = UINT64_MAX;
+        }
+        virtio_pump(c, 20);
+    }
+}
+
+static void
+virtio_read_log(const struct vcluster *c, uint32_t id, struct cl_party_result *r)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/log-%u", c->dir, id);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        r->reported = false;
+        return;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint64_t n = size > 0 ? (uint64_t)size / 16u : 0;
+    r->owned_log = calloc(n > 0 ? n : 1, sizeof(*r->owned_log));
+    uint8_t b[16];
+    for (uint64_t i = 0; r->owned_log != NULL && i < n && fread(b, 1, 16, f) == 16; i++) {
+        uint64_t inst = 0;
+        uint64_t hash = 0;
+        for (int k = 7; k >= 0; k--) {
+            inst = (inst << 8) | b[k];
+            hash = (hash << 8) | b[8 + k];
+        }
+        r->owned_log[i].instance = inst;
+        r->owned_log[i].hash = hash;
+    }
+    fclose(f);
+    r->log = r->owned_log;
+    r->log_len = r->owned_log != NULL ? n : 0;
+}
+
+/* Which nodes were alive at the end is decided before they are stopped. */
+static void
+virtio_collect(struct vcluster *c, struct cl_summary *s, const bool *alive_at_end)
+{
+    s->parties = c->n;
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct vnode *v = &c->v[i];
+        struct cl_party_result *r = &s->r[i];
+        *r = v->res;
+        r->alive = alive_at_end[i];
+        r->reported = v->reported;
+        r->restarts = v->restarts;
+        if (r->alive && r->reported) {
+            virtio_read_log(c, i, r);
+        }
+        dp_hist_merge(&s->hist, &v->hist);
+    }
+}
+
+static int
+virtio_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+int
+cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
+{
+    static struct vcluster c;
+    c.o = o;
+    c.n = o->parties;
+    c.last_killed = -1;
+    for (uint32_t i = 0; i < o->events_count; i++) {
+        c.stores = c.stores || o->events[i].kind == CL_EVENT_RESTART;
+    }
+    if (virtio_node_path(&c, argv0) != 0) {
+        fprintf(stderr, "bpcon-cluster: no bpcon-node at %s (use --node)\n", c.node_path);
+        return -1;
+    }
+    if (virtio_setup_dir(&c) != 0) {
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    /* Higher ids first: they serve (virtio_user server=1) the lower ids. */
+    for (uint32_t i = c.n; rc == 0 && i > 0; i--) {
+        c.v[i - 1].report_fd = -1;
+        c.v[i - 1].control_fd = -1;
+        rc = virtio_spawn(&c, i - 1);
+    }
+    if (rc == 0) {
+        rc = virtio_loop(&c, s);
+    }
+    bool alive_at_end[CL_VIRTIO_PARTIES_MAX];
+    for (uint32_t i = 0; i < c.n; i++) {
+        alive_at_end[i] = c.v[i].alive;
+    }
+    virtio_stop_all(&c);
+    virtio_collect(&c, s, alive_at_end);
+    if (!o->keep_dir && rc == 0 && !s->deadline_hit) {
+        nftw(c.dir, virtio_rm, 16, FTW_DEPTH | FTW_PHYS);
+    } else {
+        fprintf(stderr, "bpcon-cluster: run directory kept: %s\n", c.dir);
+    }
+    return rc;
+}

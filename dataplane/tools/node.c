@@ -1,0 +1,546 @@
+/*
+ * node.c - bpcon-node: one party of a cluster in its own process.
+ *
+ *   bpcon-node [EAL args] -- --cluster FILE --id N [--idle busy|pause|sleep:US]
+ *       [--commands K --window W --value-size B] [--report-fd FD]
+ *       [--log-out FILE] [--store FILE [--fsync]] [--wait-go]
+ *
+ * Owns: EAL and port bring-up for one party (the port spec of its cluster
+ * file line: "vhost-mesh:DIR" builds a full mesh of net_vhost/virtio_user
+ * links, "port:N" uses an EAL-created port for every peer), the main
+ * lcore's poll loop, the idle policy, and the orderly stop on SIGINT or
+ * SIGTERM (drain, stop ports, rte_eal_cleanup, exit 0).
+ *
+ * Must never: exit from a signal handler, or do anything in one beyond
+ * setting a C11 atomic flag.
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <sodium.h>
+
+/* Descriptors per port and the virtio queue size (vhost-user mesh). */
+#define NODE_DESC 512u
+/* Progress lines on the report fd, at most this often. */
+#define NODE_REPORT_NS 100000000ull
+/* Drain at stop: keep polling until this long passes without work. */
+#define NODE_DRAIN_QUIET_NS 100000000ull
+#define NODE_DRAIN_MAX_NS 2000000000ull
+
+static atomic_int node_quit;
+static atomic_int node_go;
+
+static void
+node_on_signal(int sig)
+{
+    if (sig == SIGUSR1) {
+        atomic_store(&node_go, 1);
+    } else {
+        atomic_store(&node_quit, 1);
+    }
+}
+
+struct node_opts {
+    const char *cluster;
+    uint64_t id;
+    struct dp_idle idle;
+    uint64_t commands;
+    uint64_t window;
+    uint64_t value_bytes;
+    int report_fd;
+    const char *log_out;
+    const char *store;
+    bool fsync;
+    bool wait_go;
+    bool no_load;
+    int control_fd;
+};
+
+struct node {
+    struct node_opts o;
+    struct bpc_dp_cluster cluster;
+    struct bpc_config cfg;
+    uint8_t (*keys)[BPC_KEY_BYTES];
+    struct rte_mempool *pool;
+    uint16_t ports[BPC_DP_PORTS_MAX];
+    uint32_t ports_count;
+    struct bpc_dp_link links[BPC_DP_PORTS_MAX];
+    uint32_t links_count;
+    struct dp_file_store store;
+    struct dp_load load;
+    struct bpc_dp_party *party;
+    FILE *report;
+};
+
+static void
+node_usage(FILE *f)
+{
+    fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
+               "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
+               "  [--report-fd FD] [--log-out FILE] [--store FILE] [--fsync] [--wait-go]\n"
+               "  [--no-load] [--control-fd FD]\n"
+               "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
+               "makes this party submit the share of crashed party ID too.\n");
+}
+
+static int
+node_parse(int argc, char **argv, struct node_opts *o)
+{
+    static const struct option opts[] = {
+        {"cluster", required_argument, NULL, 'c'},
+        {"id", required_argument, NULL, 'i'},
+        {"idle", required_argument, NULL, 'I'},
+        {"commands", required_argument, NULL, 'k'},
+        {"window", required_argument, NULL, 'w'},
+        {"value-size", required_argument, NULL, 'b'},
+        {"report-fd", required_argument, NULL, 'r'},
+        {"log-out", required_argument, NULL, 'l'},
+        {"store", required_argument, NULL, 's'},
+        {"fsync", no_argument, NULL, 'f'},
+        {"wait-go", no_argument, NULL, 'g'},
+        {"no-load", no_argument, NULL, 'L'},
+        {"control-fd", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (struct node_opts){
+        .id = UINT64_MAX, .window = 64, .value_bytes = 64, .report_fd = -1, .control_fd = -1};
+    o->idle.kind = DP_IDLE_SLEEP;
+    o->idle.sleep_us = 10;
+    uint64_t fd = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'c':
+            o->cluster = optarg;
+            break;
+        case 'i':
+            rc = dp_parse_u64(optarg, BPC_DP_PARTIES_MAX - 1, &o->id);
+            break;
+        case 'I':
+            rc = dp_idle_parse(optarg, &o->idle);
+            break;
+        case 'k':
+            rc = dp_parse_u64(optarg, 1ull << 32, &o->commands);
+            break;
+        case 'w':
+            rc = dp_parse_u64(optarg, BPC_WINDOW_SLOTS_MAX, &o->window);
+            break;
+        case 'b':
+            rc = dp_parse_u64(optarg, BPC_VALUE_BYTES_MAX, &o->value_bytes);
+            break;
+        case 'r':
+            rc = dp_parse_u64(optarg, 1024, &fd);
+            o->report_fd = (int)fd;
+            break;
+        case 'l':
+            o->log_out = optarg;
+            break;
+        case 's':
+            o->store = optarg;
+            break;
+        case 'f':
+            o->fsync = true;
+            break;
+        case 'g':
+            o->wait_go = true;
+            break;
+        case 'L':
+            o->no_load = true;
+            break;
+        case 'C':
+            rc = dp_parse_u64(optarg, 1024, &fd);
+            o->control_fd = (int)fd;
+            break;
+        case 'h':
+            node_usage(stdout);
+            exit(0);
+        default:
+            return -EINVAL;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "bpcon-node: bad value '%s'\n", optarg);
+            return -EINVAL;
+        }
+    }
+    if (o->cluster == NULL || o->id == UINT64_MAX || optind != argc || o->window == 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* One link per peer over a vhost-user full mesh: for pair (lo, hi) the
+ * lower id runs net_vhost as a reconnecting client, the higher id runs
+ * virtio_user as the server, on DIR/bpc-LO-HI.sock. A restarted party of
+ * either side re-attaches: the vhost client reconnects on its own, and the
+ * virtio_user server accepts the new connection. */
+static int
+node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
+{
+    uint32_t self = (uint32_t)n->o.id;
+    for (uint32_t peer = 0; peer < n->cluster.parties_count; peer++) {
+        if (peer == self) {
+            continue;
+        }
+        uint32_t lo = self < peer ? self : peer;
+        uint32_t hi = self < peer ? peer : self;
+        char name[64];
+        char args[BPC_DP_PATH_MAX + 128];
+        if (self == lo) {
+            snprintf(name, sizeof(name), "net_vhost%u", peer);
+            snprintf(args, sizeof(args), "iface=%s/bpc-%u-%u.sock,queues=1,client=1", dir, lo, hi);
+        } else {
+            /* A socket file left by a crashed run of this party would make
+             * the server's bind fail: the server owns the path. */
+            char sock[BPC_DP_PATH_MAX + 64];
+            snprintf(sock, sizeof(sock), "%s/bpc-%u-%u.sock", dir, lo, hi);
+            (void)unlink(sock);
+            snprintf(name, sizeof(name), "virtio_user%u", peer);
+            snprintf(args, sizeof(args), "path=%s/bpc-%u-%u.sock,queues=1,queue_size=%u,server=1",
+                     dir, lo, hi, NODE_DESC);
+        }
+        if (n->ports_count == BPC_DP_PORTS_MAX) {
+            snprintf(err, err_len, "more than %u peers for a full mesh", BPC_DP_PORTS_MAX);
+            return -E2BIG;
+        }
+        uint16_t port = 0;
+        int rc = bpc_dp_vdev_port(name, args, &port, err, err_len);
+        if (rc != 0) {
+            return rc;
+        }
+        n->ports[n->ports_count++] = port;
+        struct bpc_dp_link *l = &n->links[n->links_count++];
+        l->peer = peer;
+        l->port_id = port;
+        l->queue_id = 0;
+        memcpy(l->mac.addr_bytes, n->cluster.parties[peer].mac, 6);
+    }
+    return 0;
+}
+
+/* "port:N": every peer sits behind one port that EAL created (--vdev). */
+static int
+node_shared_port(struct node *n, const char *spec, char *err, size_t err_len)
+{
+    uint64_t port = 0;
+    if (dp_parse_u64(spec, RTE_MAX_ETHPORTS - 1, &port) != 0 ||
+        !rte_eth_dev_is_valid_port((uint16_t)port)) {
+        snprintf(err, err_len, "port spec 'port:%s': no such port", spec);
+        return -ENODEV;
+    }
+    n->ports[n->ports_count++] = (uint16_t)port;
+    for (uint32_t peer = 0; peer < n->cluster.parties_count; peer++) {
+        if (peer == n->o.id) {
+            continue;
+        }
+        struct bpc_dp_link *l = &n->links[n->links_count++];
+        l->peer = peer;
+        l->port_id = (uint16_t)port;
+        l->queue_id = 0;
+        memcpy(l->mac.addr_bytes, n->cluster.parties[peer].mac, 6);
+        if (n->links_count == BPC_DP_PORTS_MAX) {
+            break; /* party init refuses the missing peers with a message */
+        }
+    }
+    return 0;
+}
+
+static int
+node_ports(struct node *n, char *err, size_t err_len)
+{
+    const char *spec = n->cluster.parties[n->o.id].port;
+    int rc;
+    if (strncmp(spec, "vhost-mesh:", 11) == 0) {
+        rc = node_mesh(n, spec + 11, err, err_len);
+    } else if (strncmp(spec, "port:", 5) == 0) {
+        rc = node_shared_port(n, spec + 5, err, err_len);
+    } else {
+        snprintf(err, err_len, "port spec '%s' unknown to bpcon-node (vhost-mesh:DIR, port:N)",
+                 spec);
+        return -EINVAL;
+    }
+    uint32_t mbufs = n->ports_count * NODE_DESC * 4 + 8192;
+    n->pool = rc == 0 ? rte_pktmbuf_pool_create("bpc_node_pool", mbufs, 256, 0,
+                                                RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id())
+                      : NULL;
+    if (rc == 0 && n->pool == NULL) {
+        snprintf(err, err_len, "mbuf pool of %u: %s", mbufs, rte_strerror(rte_errno));
+        rc = -ENOMEM;
+    }
+    for (uint32_t i = 0; rc == 0 && i < n->ports_count; i++) {
+        rc = bpc_dp_port_start(n->ports[i], n->pool, NODE_DESC, NODE_DESC, err, err_len);
+    }
+    return rc;
+}
+
+static int
+node_config(struct node *n, char *err, size_t err_len)
+{
+    int rc = bpc_dp_cluster_load(n->o.cluster, &n->cluster, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    uint32_t self = (uint32_t)n->o.id;
+    rc = bpc_dp_cluster_config(&n->cluster, self, &n->cfg, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    n->keys = calloc(n->cluster.parties_count, BPC_KEY_BYTES);
+    if (n->keys == NULL) {
+        return -ENOMEM;
+    }
+    rc = bpc_dp_keys_load(n->cluster.parties[self].key_path, self, n->cluster.parties_count,
+                          n->keys, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    n->cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])n->keys;
+    dp_config_tune(&n->cfg, (uint32_t)n->o.window, (uint32_t)n->o.value_bytes);
+    n->cfg.on_apply = dp_load_apply;
+    n->cfg.apply_ctx = &n->load;
+    randombytes_buf(&n->cfg.seed, sizeof(n->cfg.seed));
+    return bpc_config_validate(&n->cfg, err, err_len);
+}
+
+static int
+node_party(struct node *n, char *err, size_t err_len)
+{
+    struct bpc_durable *restore = NULL;
+    uint32_t restore_count = 0;
+    n->store.fd = -1;
+    if (n->o.store != NULL) {
+        int rc = dp_file_store_open(&n->store, n->o.store, n->o.fsync, &restore, &restore_count);
+        if (rc != 0) {
+            snprintf(err, err_len, "store %s: %s", n->o.store, strerror(-rc));
+            return rc;
+        }
+    }
+    int rc = dp_load_init(&n->load, (uint32_t)n->o.id, n->cluster.parties_count, n->o.commands,
+                          (uint32_t)n->o.window, (uint32_t)n->o.value_bytes, !n->o.no_load);
+    if (rc != 0) {
+        free(restore);
+        snprintf(err, err_len, "no memory for the load generator");
+        return rc;
+    }
+    struct bpc_dp_party_conf conf = {
+        .engine = &n->cfg,
+        .links = n->links,
+        .links_count = n->links_count,
+        .pool = n->pool,
+        .socket_id = (int)rte_socket_id(),
+        .persist = n->o.store != NULL ? dp_file_store_put : NULL,
+        .persist_ctx = &n->store,
+        .on_decide = dp_load_decided,
+        .decide_ctx = &n->load,
+        .restore = restore,
+        .restore_count = restore_count,
+        .telemetry = true,
+    };
+    memcpy(conf.self_mac.addr_bytes, n->cluster.parties[n->o.id].mac, 6);
+    rc = bpc_dp_party_init(&n->party, &conf, err, err_len);
+    if (rc == 0 && restore_count > 0) {
+        BPC_DP_LOG(INFO, "party %llu restored %u durable records\n", (unsigned long long)n->o.id,
+                   restore_count);
+    }
+    free(restore);
+    return rc;
+}
+
+static void
+node_progress(struct node *n, bool done_flag)
+{
+    if (n->report == NULL) {
+        return;
+    }
+    struct bpc_engine *e = bpc_dp_party_engine(n->party);
+    struct dp_log_entry last = {0, 0};
+    if (n->load.applied > 0 && n->load.applied <= n->load.log_cap) {
+        last = n->load.log[n->load.applied - 1];
+    }
+    fprintf(n->report,
+            "progress id=%llu decisions=%llu applied=%llu unique=%llu leader=%d ballot=%llu "
+            "done=%d last=%llx:%016llx\n",
+            (unsigned long long)n->o.id, (unsigned long long)n->load.decisions,
+            (unsigned long long)n->load.applied, (unsigned long long)n->load.unique,
+            bpc_engine_leader(e), (unsigned long long)bpc_engine_ballot(e), done_flag ? 1 : 0,
+            (unsigned long long)last.instance, (unsigned long long)last.hash);
+    fflush(n->report);
+}
+
+/* Reads the harness's control lines ("go", "adopt ID"); never blocks. */
+static void
+node_control(struct node *n)
+{
+    if (n->o.control_fd < 0) {
+        return;
+    }
+    char buf[256];
+    ssize_t got = read(n->o.control_fd, buf, sizeof(buf) - 1);
+    if (got <= 0) {
+        return; /* EAGAIN, or the harness is gone: keep running */
+    }
+    buf[got] = '\0';
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        uint64_t id = 0;
+        if (strcmp(line, "go") == 0) {
+            atomic_store(&node_go, 1);
+        } else if (strncmp(line, "adopt ", 6) == 0 &&
+                   dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0) {
+            dp_load_adopt(&n->load, (uint32_t)id);
+            BPC_DP_LOG(INFO, "party %llu adopts the commands of party %llu\n",
+                       (unsigned long long)n->o.id, (unsigned long long)id);
+        }
+    }
+}
+
+/* The main loop: its only exit is the quit flag (or a failed party). */
+static void
+node_run(struct node *n)
+{
+    uint64_t next_report = 0;
+    while (!atomic_load_explicit(&node_quit, memory_order_relaxed)) {
+        uint64_t now = bpc_dp_now_ns();
+        int work = bpc_dp_party_poll(n->party, now);
+        if (work < 0) {
+            BPC_DP_LOG(ERR, "party stopped: persistence failed\n");
+            break;
+        }
+        if (!n->o.wait_go || atomic_load_explicit(&node_go, memory_order_relaxed)) {
+            work += (int)dp_load_pump(&n->load, n->party, now);
+        }
+        if (now >= next_report) {
+            node_control(n);
+            node_progress(n, dp_load_done(&n->load));
+            next_report = now + NODE_REPORT_NS;
+        }
+        if (work == 0) {
+            dp_idle_wait(&n->o.idle);
+        }
+    }
+}
+
+/* After the quit flag: answer what is still in flight for a short while so
+ * peers are not left waiting on frames this party owes them. */
+static void
+node_drain(struct node *n)
+{
+    uint64_t start = bpc_dp_now_ns();
+    uint64_t last_work = start;
+    for (;;) {
+        uint64_t now = bpc_dp_now_ns();
+        int work = bpc_dp_party_poll(n->party, now);
+        if (work > 0) {
+            last_work = now;
+        }
+        if (work < 0 || now - last_work > NODE_DRAIN_QUIET_NS || now - start > NODE_DRAIN_MAX_NS) {
+            break;
+        }
+        dp_idle_wait(&n->o.idle);
+    }
+}
+
+static void
+node_stop(struct node *n)
+{
+    if (n->report != NULL) {
+        dp_load_report(n->report, &n->load);
+    }
+    if (n->o.log_out != NULL && dp_load_write_log(&n->load, n->o.log_out) != 0) {
+        fprintf(stderr, "bpcon-node: cannot write %s\n", n->o.log_out);
+    }
+    bpc_dp_party_free(n->party);
+    for (uint32_t i = 0; i < n->ports_count; i++) {
+        bpc_dp_port_close(n->ports[i]);
+    }
+    rte_mempool_free(n->pool);
+    dp_file_store_close(&n->store);
+    dp_load_free(&n->load);
+    if (n->keys != NULL) {
+        sodium_memzero(n->keys, (size_t)n->cluster.parties_count * BPC_KEY_BYTES);
+    }
+    free(n->keys);
+    bpc_dp_cluster_free(&n->cluster);
+    if (n->report != NULL) {
+        fclose(n->report);
+    }
+}
+
+static void
+node_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = node_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+    node_signals();
+    int eal = rte_eal_init(argc, argv);
+    if (eal < 0) {
+        rte_exit(EXIT_FAILURE, "bpcon-node: EAL init failed: %s\n", rte_strerror(rte_errno));
+    }
+    argv[eal] = argv[0];
+    static struct node n;
+    if (node_parse(argc - eal, argv + eal, &n.o) != 0) {
+        node_usage(stderr);
+        rte_eal_cleanup();
+        return 2;
+    }
+    char err[512] = "";
+    int rc = bpc_init();
+    if (rc == 0) {
+        bpc_dp_clock_init();
+        (void)bpc_dp_telemetry_register();
+        rc = node_config(&n, err, sizeof(err));
+    }
+    if (rc == 0) {
+        rc = node_ports(&n, err, sizeof(err));
+    }
+    if (rc == 0) {
+        rc = node_party(&n, err, sizeof(err));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        rte_eal_cleanup();
+        return 1;
+    }
+    if (n.o.report_fd >= 0) {
+        n.report = fdopen(n.o.report_fd, "w");
+    }
+    if (n.o.control_fd >= 0) {
+        (void)fcntl(n.o.control_fd, F_SETFL, O_NONBLOCK);
+    }
+    if (n.report != NULL) {
+        fprintf(n.report, "ready id=%llu pid=%d\n", (unsigned long long)n.o.id, (int)getpid());
+        fflush(n.report);
+    }
+    node_run(&n);
+    node_drain(&n);
+    node_stop(&n);
+    rte_eal_cleanup();
+    return 0;
+}

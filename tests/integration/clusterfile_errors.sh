@@ -1,0 +1,74 @@
+#!/bin/bash
+# Goal: bpcon-node refuses malformed cluster and key files with a
+# "FILE:LINE: cause" message and exit status 1, and never crashes.
+# Method: write one bad file per case into a temp dir, run bpcon-node on it
+# (EAL without hugepages or PCI), check the status and the message.
+set -u
+node="$1"
+dir=$(mktemp -d /tmp/bpcon-cf-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+pass=0
+fail=0
+
+good_key() { # party N of 2 with one peer
+    printf 'party %s\npeer %s %s\n' "$1" "$2" \
+        0000000000000000000000000000000000000000000000000000000000000000 > "$dir/$3"
+}
+good_key 0 1 k0
+good_key 1 0 k1
+
+check() { # name, expected "file:line:" prefix, expected text
+    local name="$1" want="$2" text="$3"
+    local out status
+    out=$("$node" --no-huge --no-pci -m 64 --file-prefix="bpc-cf-$$-$name" \
+        --log-level=lib.eal:error -- --cluster "$dir/$name.conf" --id 0 2>&1 >/dev/null)
+    status=$?
+    if [ "$status" -eq 1 ] && grep -q -- "$want" <<<"$out" && grep -q -- "$text" <<<"$out"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL $name: status $status, output: $out"
+    fi
+}
+
+case_file() { # name, contents
+    printf '%b' "$2" > "$dir/$1.conf"
+}
+
+P0="party 0 weight 1 mac 02:00:00:00:00:00 key k0 port port:0"
+P1="party 1 weight 1 mac 02:00:00:00:00:01 key k1 port port:0"
+
+case_file no_id "$P0\n$P1\n"
+check no_id "no_id.conf:2:" "no cluster_id"
+case_file bad_kw "cluster_id 1\nbogus 3\n$P0\n"
+check bad_kw "bad_kw.conf:2:" "unknown keyword"
+case_file bad_mac "cluster_id 1\nparty 0 weight 1 mac 02:00:zz:00:00:00 key k0 port port:0\n"
+check bad_mac "bad_mac.conf:2:" "mac"
+case_file mcast "cluster_id 1\nparty 0 weight 1 mac 01:00:00:00:00:00 key k0 port port:0\n"
+check mcast "mcast.conf:2:" "multicast"
+case_file dup "cluster_id 1\n$P0\n# comment\n$P0\n"
+check dup "dup.conf:4:" "defined twice"
+case_file gap "cluster_id 1\n$P0\nparty 2 weight 1 mac 02:00:00:00:00:02 key k1 port port:0\n"
+check gap "gap.conf:3:" "party 1 missing"
+case_file weight "cluster_id 1\nparty 0 weight -3 mac 02:00:00:00:00:00 key k0 port port:0\n"
+check weight "weight.conf:2:" "weight"
+case_file big "cluster_id 99999999999999999999999\n"
+check big "big.conf:1:" "cluster_id"
+case_file odd "cluster_id 1\nparty 0 weight 1 mac\n"
+check odd "odd.conf:2:" "expected"
+case_file nokey "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00\n"
+check nokey "nokey.conf:2:" "needs both mac and key"
+case_file samemac "cluster_id 1\n$P0\nparty 1 weight 1 mac 02:00:00:00:00:00 key k1 port port:0\n"
+check samemac "samemac.conf:3:" "share a mac"
+case_file long "cluster_id 1 $(head -c 2000 /dev/zero | tr '\0' 'x')\n"
+check long "long.conf:1:" "longer than"
+printf 'party 0\npeer 1 abcd\n' > "$dir/kbad"
+case_file badkey "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kbad port port:0\n$P1\n"
+check badkey "kbad:2:" "hex digits"
+printf 'party 0\n' > "$dir/kmiss"
+case_file keymiss "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kmiss port port:0\n$P1\n"
+check keymiss "kmiss:1:" "no key for peer 1"
+check missing_file "missing_file.conf:0:" "cannot open"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
