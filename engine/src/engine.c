@@ -22,7 +22,7 @@
  * (a future ballot being joined, or the previous one finishing). */
 #define ENG_GENS 2u
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
-#define ENG_CATCHUP_MAX 32u
+#define ENG_CATCHUP_MAX 128u
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
 /* Bound on the transition loop of one step. */
@@ -132,6 +132,8 @@ struct bpc_engine {
     bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
     uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
     uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
+    bool catching_up;    /* decisions learned from DECIDED this step: ask for more */
+    bool voted_at_bal;   /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
     uint64_t prng[4];
 
     uint64_t *range_bal;
@@ -360,9 +362,11 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
         }
         struct eng_gen saved[ENG_GENS];
         memcpy(saved, s->gen, sizeof(saved));
+        bool listed = s->dirty; /* already on the dirty list: stays once */
         memset(s, 0, sizeof(*s));
         memcpy(s->gen, saved, sizeof(saved));
         s->instance = instance;
+        s->dirty = listed;
         memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
     }
     return s;
@@ -634,6 +638,7 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
         return; /* kept; re-checked as 1b messages arrive */
     }
     eng_raise_max_bal(e, e->bal);
+    e->voted_at_bal = true;
     eng_hist_add(e, s, &s->gen[g].v2a, e->bal);
     struct bpc_record r = eng_rec(BPC_MSG_2AV, s->instance, e->bal, 0, &s->gen[g].v2a);
     eng_broadcast(e, &r, NULL);
@@ -651,6 +656,7 @@ eng_try_2b(struct bpc_engine *e, struct eng_slot *s)
     for (uint32_t k = 0; k < gen->n2av; k++) {
         if (gen->t2av[k].weight >= e->threshold) {
             eng_raise_max_bal(e, e->bal);
+            e->voted_at_bal = true;
             s->max_vbal = e->bal;
             s->max_vval = gen->t2av[k].vid;
             eng_mark_dirty(e, s);
@@ -810,6 +816,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->sent_1a = false;
     e->sent_1b = false;
     e->got_1a = false;
+    e->voted_at_bal = false;
     e->events = 0;
     e->round_start_ns = e->now_ns;
     e->deadline_ns = e->now_ns + eng_timeout(e);
@@ -1116,14 +1123,50 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     eng_bit_set(seen, p);
     if (w > e->faulty) {
         eng_decide(e, s, r->ballot, &r->value, r->value_bytes);
+        e->catching_up = true;
     }
+}
+
+/* Catch-up from the decided log for an instance whose slot was reused.
+ * DIGEST values are copied into the catch-up arena (reset per flush), as
+ * the log entry may be reclaimed before the outbox is flushed. */
+static void
+eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
+{
+    struct bpc_log_entry le;
+    if (e->cfg.log == NULL || bpc_log_read(e->cfg.log, instance, &le) != 0) {
+        return;
+    }
+    struct bpc_vid vid;
+    memset(&vid, 0, sizeof(vid));
+    const uint8_t *val = NULL;
+    if (le.noop) {
+        vid.kind = BPC_VALUE_NOOP;
+    } else {
+        bpc_vid_of(&vid, le.value, le.len);
+        if (vid.kind == BPC_VALUE_DIGEST) {
+            size_t stride = (e->vbytes + 64) & ~(size_t)63;
+            if (e->cu_used >= 2 * ENG_CATCHUP_MAX || le.len > e->vbytes) {
+                return;
+            }
+            uint8_t *dst = e->cu_buf + (size_t)e->cu_used++ * stride;
+            memcpy(dst, le.value, le.len);
+            val = dst;
+        }
+    }
+    struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, 1, 0, &vid);
+    eng_unicast(e, p, &r, val);
 }
 
 static void
 eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
 {
     const struct eng_slot *s = &e->slots[instance & e->mask];
-    if (s->instance != instance || !s->decided || !s->dec_bytes) {
+    if (s->instance != instance) {
+        eng_send_decided_from_log(e, p, instance);
+        return;
+    }
+    if (!s->decided || !s->dec_bytes) {
         return;
     }
     struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, s->dec_ballot, 0, &s->dec_vid);
@@ -1139,7 +1182,7 @@ eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     uint64_t lo = r->instance;
-    if (e->nu - lo > e->window) {
+    if (e->cfg.log == NULL && e->nu - lo > e->window) {
         lo = e->nu - e->window; /* older values are no longer held */
     }
     for (uint64_t i = lo; i < e->nu && i - lo < ENG_CATCHUP_MAX; i++) {
@@ -1214,24 +1257,36 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
  * Frame admission.
  * ---------------------------------------------------------------------- */
 
-/* Anti-replay window of 64 frames per sender: reordered frames within the
- * window are accepted once, duplicates and older frames are dropped. */
+/* Anti-replay window of ENG_REPLAY_BITS frames per sender, as a ring
+ * bitmap indexed by sequence number: reordered frames within the window are
+ * accepted once; duplicates and older frames are dropped. Pipelined
+ * windows put hundreds of frames in flight per peer, hence the width. */
+#define ENG_REPLAY_BITS 1024u
+#define ENG_REPLAY_WORDS (ENG_REPLAY_BITS / 64u)
+
 static bool
 eng_replay_ok(struct bpc_engine *e, uint32_t p, uint64_t seq)
 {
+    uint64_t *bits = e->seq_bits + (size_t)p * ENG_REPLAY_WORDS;
     uint64_t last = e->seq_last[p];
     if (seq > last) {
-        uint64_t shift = seq - last;
-        e->seq_bits[p] = shift >= 64 ? 0 : e->seq_bits[p] << shift;
-        e->seq_bits[p] |= 1;
+        if (seq - last >= ENG_REPLAY_BITS) {
+            memset(bits, 0, ENG_REPLAY_WORDS * sizeof(uint64_t));
+        } else {
+            for (uint64_t q = last + 1; q < seq; q++) {
+                bits[(q % ENG_REPLAY_BITS) / 64] &= ~((uint64_t)1 << (q % 64));
+            }
+        }
+        bits[(seq % ENG_REPLAY_BITS) / 64] |= (uint64_t)1 << (seq % 64);
         e->seq_last[p] = seq;
         return true;
     }
-    uint64_t age = last - seq;
-    if (age >= 64 || ((e->seq_bits[p] >> age) & 1u)) {
+    uint64_t word = (seq % ENG_REPLAY_BITS) / 64;
+    uint64_t bit = (uint64_t)1 << (seq % 64);
+    if (last - seq >= ENG_REPLAY_BITS || (bits[word] & bit) != 0) {
         return false;
     }
-    e->seq_bits[p] |= (uint64_t)1 << age;
+    bits[word] |= bit;
     return true;
 }
 
@@ -1822,7 +1877,6 @@ eng_retransmit(struct bpc_engine *e)
         o->peer = UINT32_MAX;
         o->val = NULL;
     }
-    bool voted = false;
     for (uint64_t i = e->nu; i - e->nu < ENG_RETX_MAX && i - e->nu < e->window; i++) {
         struct eng_slot *s = &e->slots[i & e->mask];
         if (s->instance != i || s->decided) {
@@ -1834,7 +1888,6 @@ eng_retransmit(struct bpc_engine *e)
             eng_broadcast(e, &r, eng_gen_bytes(e, s, (uint32_t)g));
         }
         if (s->hist_count > 0 && s->hist_bal[0] == e->bal) {
-            voted = true;
             struct bpc_record r = eng_rec(BPC_MSG_2AV, i, e->bal, 0, &s->hist_val[0]);
             eng_broadcast(e, &r, NULL);
         }
@@ -1843,7 +1896,7 @@ eng_retransmit(struct bpc_engine *e)
             eng_broadcast(e, &r, NULL);
         }
     }
-    if (!voted && e->sent_1b) {
+    if (!e->voted_at_bal && e->sent_1b) {
         eng_send_1b(e);
     }
     /* Show every party the oldest unapplied command, so all of them notice
@@ -1946,7 +1999,7 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
         d->ballot = s->dec_ballot;
         d->vid = *vid;
         d->len = len;
-        d->value = value;
+        d->value = vid->kind == BPC_VALUE_INLINE ? d->vid.id : value;
     }
     return true;
 }
@@ -2071,6 +2124,7 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
     e->bq_round = 0;
     e->flush_peer = 0;
     e->uq_count = 0;
+    e->cu_used = 0;
     return 0;
 }
 
@@ -2119,9 +2173,23 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
         }
         eng_leader_pump(e);
         eng_drain_self(e);
-        eng_emit(e, out);
         if (e->selfq_count == 0 && !e->recheck && nu == e->nu) {
             break;
+        }
+    }
+    /* Decisions leave last: no slot emitted in this step is reused before
+     * the caller has read out->decisions (the pump opens slots only up to
+     * the window the step started with). */
+    eng_emit(e, out);
+    if (e->catching_up) {
+        /* Pipelined catch-up: announce the new position at once instead
+         * of waiting for the next retransmit tick. */
+        e->catching_up = false;
+        struct bpc_record st = eng_rec(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
+        for (uint32_t p = 0; p < e->n; p++) {
+            if (p != e->self) {
+                eng_unicast(e, p, &st, NULL);
+            }
         }
     }
     if (e->max_bal_dirty || e->dirty_count > 0) {
@@ -2170,7 +2238,7 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->cmds = cfg->commands_max;
     z->cmd_stride = (bpc_command_bytes_max(cfg) + 7u) & ~7u;
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
-    z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX;
+    z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX + 2 * z->n + 256;
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
 }
 
@@ -2184,8 +2252,9 @@ static void
 eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 {
     size_t sizes[L_COUNT];
-    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_SEQ_BITS] =
-        sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
+    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_TX_SEQ] =
+        (size_t)z->n * sizeof(uint64_t);
+    sizes[L_SEQ_BITS] = (size_t)z->n * ENG_REPLAY_WORDS * sizeof(uint64_t);
     sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w));
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
@@ -2414,6 +2483,7 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
         e->bal = e->max_bal;
         e->leader = bpc_elect_leader(&e->cfg, e->digest, e->bal);
         e->sent_1b = true;
+        e->voted_at_bal = true; /* the restored votes may include ones at bal */
         e->round_start_ns = now_ns;
         e->deadline_ns = now_ns + eng_timeout(e);
         return;
