@@ -1,0 +1,330 @@
+/*
+ * test_sim.c - scenario tests driven through the simulator library.
+ *
+ * Owns: whole-cluster scenarios (determinism, a crashed first leader, a
+ * Byzantine wrong-ballot party, loss and duplication over many seeds, the
+ * network hooks) and a self-test that the checkers catch a split brain.
+ * Must never: sleep, assert on timing, or hide the seed of a failing run
+ * (every run prints its seed first).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+/* Options live in static storage (about 17 KiB), so a failing assertion,
+ * which leaves the test by longjmp, leaks nothing. */
+static struct sim_opts test_sim_opts_storage;
+
+static struct sim_opts *
+test_sim_opts(uint64_t seed, uint64_t instances)
+{
+    struct sim_opts *o = &test_sim_opts_storage;
+    sim_opts_defaults(o);
+    o->seed = seed;
+    o->instances = instances;
+    /* A stalled cluster fails in seconds of wall time, not minutes. */
+    o->time_limit_ns = 30000000000u;
+    return o;
+}
+
+/* Runs o to the end, prints the seed and outcome, returns the result. */
+static void
+test_sim_run(const struct sim_opts *o, struct sim_result *r)
+{
+    printf("# sim run: seed %llu, %u parties, %llu instances, loss %.3f, dup %.3f\n",
+           (unsigned long long)o->seed, o->parties_count, (unsigned long long)o->instances, o->loss,
+           o->dup);
+    struct sim *s = NULL;
+    char err[256] = {0};
+    int rc = sim_init(&s, o, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("sim_init: %d %s", rc, err);
+    }
+    sim_run(s);
+    sim_result(s, r);
+    printf("#   outcome %s, decided %llu, max ballot %llu, frames %llu%s%s\n",
+           sim_outcome_name(r->outcome), (unsigned long long)r->decided,
+           (unsigned long long)r->max_ballot, (unsigned long long)r->frames,
+           r->violation[0] ? ", problem: " : "", r->violation);
+    sim_free(s);
+}
+
+static void
+test_sim_assert_safe(const struct sim_result *r)
+{
+    assert_true(r->agreement);
+    assert_true(r->validity);
+    assert_true(r->integrity);
+    assert_true(r->order);
+    assert_int_not_equal(r->outcome, SIM_VIOLATION);
+    assert_int_not_equal(r->outcome, SIM_ENGINE_ERROR);
+}
+
+static void
+test_sim_assert_decided(const struct sim_result *r, uint64_t instances)
+{
+    test_sim_assert_safe(r);
+    assert_int_equal(r->outcome, SIM_DONE);
+    assert_true(r->decided >= instances);
+}
+
+/* Goal: one seed gives one run. Method: run the same lossy seed twice and
+ * compare the run hashes; a different seed gives a different hash. */
+static void
+test_sim_determinism(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(77, 40);
+    o->loss = 0.05;
+    o->dup = 0.05;
+    struct sim_result a;
+    struct sim_result b;
+    struct sim_result c;
+    test_sim_run(o, &a);
+    test_sim_run(o, &b);
+    o->seed = 78;
+    test_sim_run(o, &c);
+    test_sim_assert_decided(&a, 40);
+    test_sim_assert_decided(&c, 40);
+    assert_memory_equal(a.run_hash, b.run_hash, sizeof(a.run_hash));
+    assert_int_equal(a.messages, b.messages);
+    assert_int_equal(a.frames, b.frames);
+    assert_int_equal(a.sim_time_ns, b.sim_time_ns);
+    assert_memory_not_equal(a.run_hash, c.run_hash, sizeof(a.run_hash));
+}
+
+/* Goal: the first leader crashing at time 0 only delays the cluster.
+ * Method: ask the library for the leader of ballot 1, crash it, and expect
+ * every instance decided at a later ballot. */
+static void
+test_sim_leader_crash(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(5, 30);
+    int leader = sim_opts_first_leader(o);
+    assert_true(leader >= 0 && leader < (int)o->parties_count);
+    o->crash_at_ns[leader] = 0;
+    struct sim_result r;
+    test_sim_run(o, &r);
+    test_sim_assert_decided(&r, 30);
+    assert_int_equal(r.first_leader, leader);
+    assert_true(r.max_ballot >= 2);
+    assert_int_equal(r.correct_live, 3);
+}
+
+/* Goal: the origin's malicious-party test. Method: party 3 sends 1B, 2AV
+ * and 2B records with far-future and stale ballots every 100 us; the others
+ * must still decide, and the far-future ballots must not drag them along. */
+static void
+test_sim_byz_wrongballot(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        struct sim_opts *o = test_sim_opts(seed, 30);
+        o->byz[3] = SIM_BYZ_WRONGBALLOT;
+        struct sim_result r;
+        test_sim_run(o, &r);
+        test_sim_assert_decided(&r, 30);
+        assert_true(r.byz_frames > 0);
+        assert_true(r.max_ballot < 1000);
+    }
+}
+
+/* Goal: no safety violation under loss and duplication, and progress.
+ * Method: 20 seeds at 5% loss and 5% duplication, each printed. */
+static void
+test_sim_loss_dup_seeds(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 100; seed < 120; seed++) {
+        struct sim_opts *o = test_sim_opts(seed, 20);
+        o->loss = 0.05;
+        o->dup = 0.05;
+        struct sim_result r;
+        test_sim_run(o, &r);
+        test_sim_assert_decided(&r, 20);
+        assert_true(r.frames_lost > 0);
+    }
+}
+
+struct test_sim_cut {
+    uint32_t a;
+    uint32_t b;
+    uint64_t seen;
+    uint64_t dropped;
+};
+
+/* Cuts the link between a and b both ways and slows every other frame. */
+static bool
+test_sim_cut_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
+                    uint64_t *delay_ns)
+{
+    struct test_sim_cut *c = ctx;
+    (void)frame;
+    (void)len;
+    c->seen++;
+    if ((from == c->a && to == c->b) || (from == c->b && to == c->a)) {
+        c->dropped++;
+        return false;
+    }
+    *delay_ns += 1000;
+    return true;
+}
+
+/* Goal: the filter hook sees every frame and can drop and delay. Method:
+ * cut one link (0 <-> 1) for the whole run; the cluster still decides. */
+static void
+test_sim_filter_cut_link(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(9, 20);
+    struct test_sim_cut cut = {.a = 0, .b = 1};
+    o->filter = test_sim_cut_filter;
+    o->filter_ctx = &cut;
+    struct sim_result r;
+    test_sim_run(o, &r);
+    test_sim_assert_safe(&r);
+    assert_true(cut.seen > 0);
+    assert_true(cut.dropped > 0);
+    assert_int_equal(r.frames_filtered, cut.dropped);
+}
+
+static bool
+test_sim_drop_all(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
+                  uint64_t *delay_ns)
+{
+    (void)ctx;
+    (void)from;
+    (void)to;
+    (void)frame;
+    (void)len;
+    (void)delay_ns;
+    return false;
+}
+
+/* Goal: with no network nothing is decided and nothing unsafe happens.
+ * Method: drop every frame; the run ends at the virtual time limit. */
+static void
+test_sim_filter_drop_all(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(3, 5);
+    o->filter = test_sim_drop_all;
+    o->time_limit_ns = 5000000000u;
+    struct sim_result r;
+    test_sim_run(o, &r);
+    test_sim_assert_safe(&r);
+    assert_int_equal(r.outcome, SIM_TIME_LIMIT);
+    assert_int_equal(r.decided, 0);
+    assert_int_equal(r.frames, 0);
+    assert_true(r.frames_filtered > 0);
+}
+
+struct test_sim_split {
+    uint32_t half; /* parties below go to one side */
+};
+
+static bool
+test_sim_split_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
+                      uint64_t *delay_ns)
+{
+    const struct test_sim_split *sp = ctx;
+    (void)frame;
+    (void)len;
+    (void)delay_ns;
+    return (from < sp->half) == (to < sp->half);
+}
+
+/* Goal: the checkers catch a split brain. Method: an unsafe threshold
+ * (T = 2 of W = 4) and a partition {0,1} | {2,3}; each side can form a
+ * quorum alone, so both decide different commands in the same instance. */
+static void
+test_sim_checker_split_brain(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(11, 5);
+    struct test_sim_split sp = {.half = 2};
+    o->threshold = 2;
+    o->unsafe = true;
+    o->filter = test_sim_split_filter;
+    o->filter_ctx = &sp;
+    o->time_limit_ns = 60000000000u;
+    struct sim_result r;
+    test_sim_run(o, &r);
+    assert_int_equal(r.outcome, SIM_VIOLATION);
+    assert_false(r.agreement);
+    assert_true(r.violation[0] != '\0');
+}
+
+/* Goal: the simulator refuses more faulty weight than F unless unsafe. */
+static void
+test_sim_refuses_faulty_above_f(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(1, 5);
+    o->crash_at_ns[0] = 0;
+    o->byz[1] = SIM_BYZ_WRONGBALLOT;
+    struct sim *s = NULL;
+    char err[256] = {0};
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), -EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err, "exceeds F"));
+    o->unsafe = true;
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), 0);
+    sim_free(s);
+}
+
+/* Goal: sim_step_once advances virtual time monotonically and stops. */
+static void
+test_sim_step_once(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(21, 3);
+    struct sim *s = NULL;
+    char err[256] = {0};
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), 0);
+    uint64_t last = 0;
+    uint64_t steps = 0;
+    while (sim_step_once(s)) {
+        assert_true(sim_now_ns(s) >= last);
+        last = sim_now_ns(s);
+        steps++;
+        assert_true(steps < 10000000u);
+    }
+    assert_int_equal(sim_outcome(s), SIM_DONE);
+    for (uint32_t p = 0; p < sim_parties(s); p++) {
+        assert_true(sim_log_len(s, p) >= 3);
+        const struct sim_log_entry *e0 = sim_log_entry(s, p, 0);
+        const struct sim_log_entry *ref = sim_log_entry(s, 0, 0);
+        assert_non_null(e0);
+        assert_true(bpc_vid_eq(&e0->vid, &ref->vid));
+    }
+    assert_false(sim_step_once(s));
+    sim_free(s);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sim_refuses_faulty_above_f),
+        cmocka_unit_test(test_sim_step_once),
+        cmocka_unit_test(test_sim_determinism),
+        cmocka_unit_test(test_sim_leader_crash),
+        cmocka_unit_test(test_sim_byz_wrongballot),
+        cmocka_unit_test(test_sim_loss_dup_seeds),
+        cmocka_unit_test(test_sim_filter_cut_link),
+        cmocka_unit_test(test_sim_filter_drop_all),
+        cmocka_unit_test(test_sim_checker_split_brain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
