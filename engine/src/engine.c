@@ -69,6 +69,7 @@ struct eng_slot {
     bool dec_bytes;
     uint8_t ndec;
     uint64_t dec_ballot;
+    uint64_t emit_step; /* step that emitted it: its bytes are lent until then */
     struct bpc_vid dec_vid;
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
     struct eng_gen gen[ENG_GENS];
@@ -107,7 +108,8 @@ struct bpc_engine {
     uint32_t n;
     uint32_t self;
     uint32_t words; /* u64 words per sender bitset */
-    uint32_t window;
+    uint32_t window; /* slots */
+    uint32_t active; /* instances in flight: [nu, nu + active) */
     uint64_t mask;
     uint32_t vbytes; /* value storage stride */
 
@@ -133,6 +135,8 @@ struct bpc_engine {
     uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
     uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
     bool catching_up;    /* decisions learned from DECIDED this step: ask for more */
+    struct bpc_step_out *cur_out; /* the step's output, for emitting as soon as decided */
+    uint64_t step_no;
     bool voted_at_bal;   /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
     uint64_t prng[4];
 
@@ -208,6 +212,7 @@ struct bpc_engine {
 };
 
 static bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+static void eng_emit(struct bpc_engine *e, struct bpc_step_out *out);
 static void eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 
 /* ------------------------------------------------------------------------
@@ -357,6 +362,10 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
     struct eng_slot *s = &e->slots[instance & e->mask];
     if (s->instance != instance) {
         BPC_ASSERT(s->instance == UINT64_MAX || s->instance < e->nu);
+        if (s->instance != UINT64_MAX && s->emit_step == e->step_no &&
+            s->dec_vid.kind == BPC_VALUE_DIGEST) {
+            return NULL; /* its bytes are lent to this step's decisions */
+        }
         for (uint32_t g = 0; g < ENG_GENS; g++) {
             eng_gen_reset(e, s, g, 0);
         }
@@ -708,10 +717,24 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
         if (bytes != NULL) {
             memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
             s->dec_bytes = true;
+        } else {
+            /* Decided by digest without the 2a's bytes (it fell outside the
+             * window or was lost): ask the peers now, while they hold it. */
+            e->catching_up = true;
+#ifdef BPC_TRACE
+            fprintf(stderr, "T p%u t=%llu decided %llu without bytes (nu %llu)\n", e->self,
+                    (unsigned long long)e->now_ns, (unsigned long long)s->instance,
+                    (unsigned long long)e->nu);
+#endif
         }
     }
     e->fails = 0;
     e->deadline_ns = e->now_ns + eng_timeout(e);
+    if (e->cur_out != NULL && s->instance == e->nu) {
+        /* Apply at once, so later records of the same burst already see
+         * the window moved on. */
+        eng_emit(e, e->cur_out);
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -1098,6 +1121,11 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 static void
 eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u t=%llu DECIDED %llu from %u kind %u bytes %p\n", e->self,
+            (unsigned long long)e->now_ns, (unsigned long long)r->instance, p, r->value.kind,
+            (const void *)r->value_bytes);
+#endif
     struct eng_slot *s = eng_slot_get(e, r->instance);
     if (s == NULL) {
         e->ctr.records_stale++;
@@ -1162,6 +1190,10 @@ static void
 eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
 {
     const struct eng_slot *s = &e->slots[instance & e->mask];
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u send DECIDED %llu to %u: held %d decided %d bytes %d\n", e->self,
+            (unsigned long long)instance, p, s->instance == instance, s->decided, s->dec_bytes);
+#endif
     if (s->instance != instance) {
         eng_send_decided_from_log(e, p, instance);
         return;
@@ -1178,13 +1210,17 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
 static void
 eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u t=%llu status from %u at %llu (my nu %llu)\n", e->self,
+            (unsigned long long)e->now_ns, p, (unsigned long long)r->instance,
+            (unsigned long long)e->nu);
+#endif
     if (r->instance >= e->nu) {
         return;
     }
+    /* Held slots answer first, the log for older instances; without a log
+     * a party that lags beyond what the slots hold cannot be helped. */
     uint64_t lo = r->instance;
-    if (e->cfg.log == NULL && e->nu - lo > e->window) {
-        lo = e->nu - e->window; /* older values are no longer held */
-    }
     for (uint64_t i = lo; i < e->nu && i - lo < ENG_CATCHUP_MAX; i++) {
         eng_send_decided(e, p, i);
     }
@@ -1759,7 +1795,7 @@ eng_leader_pump(struct bpc_engine *e)
         e->next_prop = e->nu;
     }
     /* Paced mode proposes one instance per round, as the origin does. */
-    uint64_t limit = eng_paced(e) ? e->nu + 1 : e->nu + e->window;
+    uint64_t limit = eng_paced(e) ? e->nu + 1 : e->nu + e->active;
     while (e->next_prop < limit && eng_propose(e, e->next_prop)) {
         e->next_prop++;
     }
@@ -1877,7 +1913,7 @@ eng_retransmit(struct bpc_engine *e)
         o->peer = UINT32_MAX;
         o->val = NULL;
     }
-    for (uint64_t i = e->nu; i - e->nu < ENG_RETX_MAX && i - e->nu < e->window; i++) {
+    for (uint64_t i = e->nu; i - e->nu < ENG_RETX_MAX && i - e->nu < e->active; i++) {
         struct eng_slot *s = &e->slots[i & e->mask];
         if (s->instance != i || s->decided) {
             continue;
@@ -2018,6 +2054,7 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
         if (!eng_emit_one(e, s, out)) {
             return;
         }
+        s->emit_step = e->step_no;
         e->ctr.decided++;
         e->nu++;
         if (eng_paced(e)) {
@@ -2151,6 +2188,8 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     BPC_ASSERT(e->started);
     BPC_ASSERT(in->now_ns >= e->now_ns); /* the clock is monotonic */
     e->now_ns = in->now_ns;
+    e->step_no++;
+    e->cur_out = out;
     out->frames_count = 0;
     out->decisions_count = 0;
     out->persist = NULL;
@@ -2177,10 +2216,11 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
             break;
         }
     }
-    /* Decisions leave last: no slot emitted in this step is reused before
-     * the caller has read out->decisions (the pump opens slots only up to
-     * the window the step started with). */
+    /* Decisions are emitted as they happen (eng_decide); this catches
+     * paced finalizes and log pushback. A slot whose digest value was
+     * emitted in this step is not reused before the caller reads it. */
     eng_emit(e, out);
+    e->cur_out = NULL;
     if (e->catching_up) {
         /* Pipelined catch-up: announce the new position at once instead
          * of waiting for the next retransmit tick. */
@@ -2391,6 +2431,11 @@ bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct
     e->self = cfg->self;
     e->words = z.words;
     e->window = z.window;
+    /* The leader keeps at most half the slots in flight, so a party that
+     * lags by up to half a window still has room for its newest proposals;
+     * slots not yet reused keep decided instances for lagging peers (older
+     * ones come from the log). */
+    e->active = z.window > 1 ? z.window / 2 : 1;
     e->mask = z.window - 1u;
     e->vbytes = z.vbytes;
     eng_carve(e, mem, &z, &l);

@@ -1192,11 +1192,38 @@ sim_step_once(struct sim *s)
     return s->outcome == SIM_RUNNING;
 }
 
+static void
+sim_debug_dump(const struct sim *s)
+{
+    if (getenv("BPC_SIM_DEBUG") == NULL) {
+        return;
+    }
+    for (uint32_t p = 0; p < s->n; p++) {
+        const struct sim_party *pa = &s->parties[p];
+        if (pa->e == NULL) {
+            continue;
+        }
+        const struct bpc_counters *c = bpc_engine_counters(pa->e);
+        fprintf(stderr,
+                "party %u: ballot %llu leader %d nu %llu submitted %llu ignored %llu stale %llu "
+                "txovf %llu decided %llu\n",
+                p, (unsigned long long)bpc_engine_ballot(pa->e), bpc_engine_leader(pa->e),
+                (unsigned long long)bpc_engine_next_undecided(pa->e),
+                (unsigned long long)pa->submitted, (unsigned long long)c->records_ignored,
+                (unsigned long long)c->records_stale, (unsigned long long)c->tx_overflow,
+                (unsigned long long)c->decided);
+        uint64_t nu = bpc_engine_next_undecided(pa->e);
+        fprintf(stderr, "   status(nu)=%s status(nu+1)=%s\n", bpc_status_name(bpc_engine_status(pa->e, nu)),
+                bpc_status_name(bpc_engine_status(pa->e, nu + 1)));
+    }
+}
+
 enum sim_outcome
 sim_run(struct sim *s)
 {
     while (sim_step_once(s)) {
     }
+    sim_debug_dump(s);
     return s->outcome;
 }
 

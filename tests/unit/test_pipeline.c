@@ -249,7 +249,7 @@ test_pipeline_many_in_flight(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 64, 1);
+    cluster_init(&h, 4, 128, 1); /* 64 instances in flight at most */
     uint32_t leader = (uint32_t)hn_first_leader(&h);
     hn_start(&h);
     hn_deliver(&h, UINT64_MAX); /* phase 1 */

@@ -1,0 +1,64 @@
+/*
+ * bench.h - the C benchmark bodies that bench_main.cc drives through Google
+ * Benchmark.
+ *
+ * Owns: the contract between C bodies and the C++ shim. A body has the form
+ * `uint64_t bench_x(void *ctx, uint64_t iters)`: it runs its operation iters
+ * times on state that a setup call prepared, and returns a checksum that
+ * depends on every run so the compiler cannot drop the work. Must never:
+ * allocate, print or read a clock inside a body (setup and teardown may
+ * allocate), or be compiled into libbpcon.
+ *
+ * Each setup takes the sweep parameter (records per frame, frame bytes,
+ * value bytes or parties) and returns NULL when it cannot build a valid
+ * context (bad parameter, or an engine call refused its own output). Every
+ * context is released with bench_teardown().
+ */
+#ifndef BPC_BENCH_H
+#define BPC_BENCH_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- micro tier: wire ---------------------------------------------------
+ * A frame of `records` 2AV records (1..64) with 16-byte inline values. */
+void *bench_wire_setup(uint32_t records);
+/* Encodes the frame (begin, records, header and tag) iters times. */
+uint64_t bench_wire_encode(void *ctx, uint64_t iters);
+/* Parses the header, verifies the tag and decodes every record of the
+ * frame that setup encoded, iters times. */
+uint64_t bench_wire_decode(void *ctx, uint64_t iters);
+
+/* ---- micro tier: auth ---------------------------------------------------
+ * Tag (keyed BLAKE2b-128) over a frame of `frame_bytes` bytes. */
+void *bench_auth_setup(uint32_t frame_bytes);
+uint64_t bench_auth_tag(void *ctx, uint64_t iters);
+
+/* ---- micro tier: value identities ---------------------------------------
+ * bpc_vid_of over a value of `value_bytes` bytes (inline up to 32, hashed
+ * above). */
+void *bench_value_setup(uint32_t value_bytes);
+uint64_t bench_value_vid(void *ctx, uint64_t iters);
+
+/* ---- micro tier: leader election ----------------------------------------
+ * bpc_elect_leader for `parties` parties of unequal weights, one ballot per
+ * run. */
+void *bench_elect_setup(uint32_t parties);
+uint64_t bench_elect_leader(void *ctx, uint64_t iters);
+
+/* Releases any context returned by a setup above (NULL is a no-op). */
+void bench_teardown(void *ctx);
+
+/* ---- engine tier --------------------------------------------------------
+ * RESERVED for the lead: N engines in memory exchanging frames, reported in
+ * decisions/s per core and microseconds per decision. Not written yet; its
+ * setup and body declarations go here. */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BPC_BENCH_H */

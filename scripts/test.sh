@@ -1,0 +1,173 @@
+#!/bin/sh
+# test.sh - every check that gates a change: what CI runs (.ci/run) and the
+# README's second Quick start command.
+#
+# Owns: the order of the stages and their pass/fail rule. Must never: edit
+# source files (the format check only reports), delete a build directory, or
+# carry on past a failing stage.
+#
+# Stages: deps, engine-dpdk-free, format, build (release), test (release),
+# build-san (ASan+UBSan, debug), test-san. Works from any cwd.
+#
+# Environment:
+#   BPC_STRICT_FORMAT=1   make clang-format violations fail the run
+#                         (default: they are reported only)
+#   BPC_BUILD, BPC_BUILD_SAN  build directories (default: build, build-san),
+#                         relative to the repository root
+set -eu
+
+cd "$(dirname "$0")/.."
+BPC_ROOT=$(pwd)
+BPC_BUILD=${BPC_BUILD:-build}
+BPC_BUILD_SAN=${BPC_BUILD_SAN:-build-san}
+
+BPC_STAGE_NO=0
+BPC_STAGES_TOTAL=7
+BPC_FORMAT_NOTE="not run"
+BPC_TESTED="" # build directories whose tests ran in this invocation
+
+# Sums the meson test logs of this run into the closing "N passed, N failed"
+# line; prints nothing when no test stage ran.
+test_counts()
+{
+    [ -n "$BPC_TESTED" ] || return 0
+    # shellcheck disable=SC2086 # one word per build directory
+    python3 - $BPC_TESTED <<'EOF'
+import json, os, sys
+passed = failed = skipped = 0
+for build in sys.argv[1:]:
+    path = os.path.join(build, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        continue
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            result = json.loads(line).get("result", "")
+            if result in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif result == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+EOF
+}
+
+# Runs one stage: a banner, the command, its time; stops the run on failure.
+test_stage()
+{
+    test_name=$1
+    shift
+    BPC_STAGE_NO=$((BPC_STAGE_NO + 1))
+    printf '\n==== [%d/%d] %s ====\n' "$BPC_STAGE_NO" "$BPC_STAGES_TOTAL" "$test_name"
+    test_t0=$(date +%s)
+    test_rc=0
+    "$@" || test_rc=$?
+    test_t1=$(date +%s)
+    if [ "$test_rc" -ne 0 ]; then
+        printf '==== [%d/%d] %s: FAILED (exit %d, %ds) ====\n' "$BPC_STAGE_NO" \
+            "$BPC_STAGES_TOTAL" "$test_name" "$test_rc" "$((test_t1 - test_t0))"
+        echo "test.sh: stopped at stage '$test_name'; later stages did not run"
+        test_counts || true
+        exit "$test_rc"
+    fi
+    printf '==== [%d/%d] %s: ok (%ds) ====\n' "$BPC_STAGE_NO" "$BPC_STAGES_TOTAL" "$test_name" \
+        "$((test_t1 - test_t0))"
+}
+
+stage_deps()
+{
+    sh scripts/deps.sh
+}
+
+# engine/ is the pure protocol core: it must build without DPDK (STYLE 2).
+stage_engine_dpdk_free()
+{
+    if grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]rte_' engine/; then
+        echo "engine/ includes a DPDK header (listed above); only dataplane/ may"
+        return 1
+    fi
+    echo "engine/ includes no DPDK header"
+}
+
+# Reports clang-format violations; fails only when BPC_STRICT_FORMAT=1.
+stage_format()
+{
+    strict=${BPC_STRICT_FORMAT:-0}
+    if ! command -v clang-format >/dev/null 2>&1; then
+        BPC_FORMAT_NOTE="clang-format not installed"
+        echo "format: $BPC_FORMAT_NOTE"
+        [ "$strict" != 1 ]
+        return
+    fi
+    files=$(find engine tests bench dataplane -type f \
+        \( -name '*.c' -o -name '*.h' -o -name '*.cc' \) 2>/dev/null | sort)
+    total=0
+    bad=0
+    for f in $files; do
+        total=$((total + 1))
+        if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+            bad=$((bad + 1))
+            echo "format: needs clang-format: $f"
+        fi
+    done
+    BPC_FORMAT_NOTE="$bad of $total files need clang-format"
+    if [ "$bad" -eq 0 ]; then
+        echo "format: all $total files clean"
+        return 0
+    fi
+    if [ "$strict" = 1 ]; then
+        echo "format: $BPC_FORMAT_NOTE (BPC_STRICT_FORMAT=1: failing)"
+        return 1
+    fi
+    BPC_FORMAT_NOTE="$BPC_FORMAT_NOTE (reported, not enforced)"
+    echo "format: $BPC_FORMAT_NOTE; see: clang-format --dry-run FILE"
+    return 0
+}
+
+stage_build()
+{
+    if [ ! -f "$BPC_BUILD/build.ninja" ]; then
+        meson setup "$BPC_BUILD" -Dbuildtype=release || return 1
+    fi
+    nice ninja -C "$BPC_BUILD"
+}
+
+stage_test()
+{
+    BPC_TESTED="$BPC_TESTED $BPC_BUILD"
+    nice meson test -C "$BPC_BUILD" --print-errorlogs
+}
+
+stage_build_san()
+{
+    if [ ! -f "$BPC_BUILD_SAN/build.ninja" ]; then
+        meson setup "$BPC_BUILD_SAN" -Dbuildtype=debug -Db_sanitize=address,undefined \
+            -Db_lundef=false -Dc_args=-fno-sanitize-recover=all \
+            -Dcpp_args=-fno-sanitize-recover=all || return 1
+    fi
+    nice ninja -C "$BPC_BUILD_SAN"
+}
+
+stage_test_san()
+{
+    BPC_TESTED="$BPC_TESTED $BPC_BUILD_SAN"
+    ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
+        LSAN_OPTIONS="suppressions=$BPC_ROOT/tests/lsan.supp" \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        nice meson test -C "$BPC_BUILD_SAN" --print-errorlogs --timeout-multiplier 3
+}
+
+test_stage deps stage_deps
+test_stage engine-dpdk-free stage_engine_dpdk_free
+test_stage format stage_format
+test_stage build stage_build
+test_stage test stage_test
+test_stage build-san stage_build_san
+test_stage test-san stage_test_san
+
+echo
+echo "test.sh: all stages passed (format: $BPC_FORMAT_NOTE)"
+test_counts
