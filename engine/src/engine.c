@@ -25,6 +25,11 @@
 #define ENG_CATCHUP_MAX 128u
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
+/* Value buffers per slot: one per generation's 2a, the decided value, and
+ * the newest value this party voted for (kept with the vote state, so a
+ * later leader - this party included - can propose it again). */
+#define ENG_VOTE_BUF (ENG_GENS + 1u)
+#define ENG_VALUE_BUFS (ENG_GENS + 2u)
 /* Bound on the transition loop of one step. */
 #define ENG_PUMP_ROUNDS 64u
 
@@ -70,6 +75,7 @@ struct eng_slot {
     uint8_t ndec;
     uint64_t dec_ballot;
     uint64_t emit_step; /* step that emitted it: its bytes are lent until then */
+    struct bpc_vid vote_vid; /* value whose bytes sit in the vote buffer */
     struct bpc_vid dec_vid;
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
     struct eng_gen gen[ENG_GENS];
@@ -86,6 +92,14 @@ struct eng_cmd {
     uint32_t submitter;
     uint32_t len;
     uint64_t seq;
+};
+
+/* A recent decision, kept after its slot is reused: enough to vouch for
+ * the decided value in later ballots (see eng_report_decided). */
+struct eng_dec {
+    uint64_t instance;
+    uint64_t ballot;
+    struct bpc_vid vid;
 };
 
 struct eng_bal_w {
@@ -146,12 +160,14 @@ struct bpc_engine {
     uint64_t *seq_bits;
     uint64_t *tx_seq;
     uint64_t *peer_bal; /* highest ballot seen in any message of each party */
+    struct eng_dec *dring; /* recent decisions by instance modulo dring_len */
+    uint32_t dring_len;
     uint64_t *witness;  /* per submitter: a forwarded command next in line */
     struct eng_bal_w *bal_scratch;
 
     struct eng_slot *slots;
     uint64_t *bits;    /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
-    uint8_t *values;   /* per slot: ENG_GENS + 1 value buffers */
+    uint8_t *values;   /* per slot: ENG_VALUE_BUFS value buffers */
     struct eng_claim *claims;
     uint32_t claims_cap;
     uint32_t claims_free;
@@ -214,6 +230,16 @@ struct bpc_engine {
 static bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
 static void eng_emit(struct bpc_engine *e, struct bpc_step_out *out);
 static void eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+
+#ifdef BPC_TRACE
+#define ENG_IGNORED(e)                                                                             \
+    do {                                                                                           \
+        (e)->ctr.records_ignored++;                                                                \
+        fprintf(stderr, "T p%u ignored at line %d\n", (e)->self, __LINE__);                        \
+    } while (0)
+#else
+#define ENG_IGNORED(e) ((e)->ctr.records_ignored++)
+#endif
 
 /* ------------------------------------------------------------------------
  * Small helpers.
@@ -281,7 +307,7 @@ static uint8_t *
 eng_slot_value(struct bpc_engine *e, const struct eng_slot *s, uint32_t which)
 {
     size_t slot_index = (size_t)(s - e->slots);
-    return e->values + (slot_index * (ENG_GENS + 1) + which) * e->vbytes;
+    return e->values + (slot_index * ENG_VALUE_BUFS + which) * e->vbytes;
 }
 
 static uint64_t
@@ -329,9 +355,8 @@ eng_in_window(const struct bpc_engine *e, uint64_t instance)
 }
 
 static void
-eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
+eng_gen_free_claims(struct bpc_engine *e, struct eng_gen *gen)
 {
-    struct eng_gen *gen = &s->gen[g];
     uint32_t c = gen->claims;
     while (c != UINT32_MAX) {
         uint32_t next = e->claims[c].next;
@@ -339,6 +364,15 @@ eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t bal
         e->claims_free = c;
         c = next;
     }
+    gen->claims = UINT32_MAX;
+    gen->claims_count = 0;
+}
+
+static void
+eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
+{
+    struct eng_gen *gen = &s->gen[g];
+    eng_gen_free_claims(e, gen);
     memset(gen, 0, sizeof(*gen));
     gen->ballot = ballot;
     gen->claims = UINT32_MAX;
@@ -407,8 +441,8 @@ eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool cre
     }
     BPC_ASSERT(victim >= 0);
     uint64_t vb = s->gen[victim].ballot;
-    if (vb > e->bal && vb > ballot) {
-        return -1; /* keep the nearer future ballot */
+    if (ballot != e->bal && vb > e->bal && vb > ballot) {
+        return -1; /* keep the nearer future ballot; the current one always fits */
     }
     eng_gen_reset(e, s, (uint32_t)victim, ballot);
     return victim;
@@ -649,6 +683,11 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
     eng_raise_max_bal(e, e->bal);
     e->voted_at_bal = true;
     eng_hist_add(e, s, &s->gen[g].v2a, e->bal);
+    if (s->gen[g].v2a.kind == BPC_VALUE_DIGEST) {
+        memcpy(eng_slot_value(e, s, ENG_VOTE_BUF), eng_slot_value(e, s, (uint32_t)g),
+               s->gen[g].v2a.len);
+        s->vote_vid = s->gen[g].v2a;
+    }
     struct bpc_record r = eng_rec(BPC_MSG_2AV, s->instance, e->bal, 0, &s->gen[g].v2a);
     eng_broadcast(e, &r, NULL);
 }
@@ -684,6 +723,12 @@ eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v
         if (s->gen[g].has_2a && bpc_vid_eq(&s->gen[g].v2a, vid)) {
             return eng_slot_value(e, s, g);
         }
+    }
+    if (bpc_vid_eq(&s->vote_vid, vid)) {
+        return eng_slot_value(e, s, ENG_VOTE_BUF);
+    }
+    if (s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, vid)) {
+        return eng_slot_value(e, s, ENG_GENS);
     }
     return NULL;
 }
@@ -794,6 +839,35 @@ eng_send_1b(struct bpc_engine *e)
     e->sent_1b = true;
 }
 
+static const struct eng_dec *
+eng_dring_find(const struct bpc_engine *e, uint64_t instance)
+{
+    const struct eng_dec *d = &e->dring[instance % e->dring_len];
+    return d->instance == instance && d->vid.kind != BPC_VALUE_NONE ? d : NULL;
+}
+
+/*
+ * 1b report for a decided instance whose slot was reused: the party says it
+ * voted 2av and 2b for the decided value v at the deciding ballot c. That
+ * may overstate what it did, never understate: v was chosen at c, so every
+ * ballot above c can only choose v, and a report that supports v at c
+ * cannot make another value look safe (it only removes this party from
+ * quorums of ballots below c). It lets a quorum that needs this party
+ * finish an instance the others missed.
+ */
+static void
+eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
+{
+    if (d->ballot == 0 || d->ballot >= e->bal) {
+        return; /* a 1b(b) can only report ballots below b */
+    }
+    struct bpc_record r = eng_rec(BPC_MSG_1B, d->instance, e->bal, d->ballot, &d->vid);
+    r.hist_count = 1;
+    eng_broadcast(e, &r, NULL);
+    struct bpc_record hr = eng_rec(BPC_MSG_1B_HIST, d->instance, e->bal, d->ballot, &d->vid);
+    eng_broadcast(e, &hr, NULL);
+}
+
 /* A leader starting at lo below this party's 1b coverage lags behind: add
  * 1b reports for the decided instances this party still holds in
  * [lo, covered), so the leader can find their safe value (the range record
@@ -801,6 +875,11 @@ eng_send_1b(struct bpc_engine *e)
 static void
 eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
 {
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u held 1b request lo %llu bal %llu sent_1b %d sent_1b_lo %llu\n", e->self,
+            (unsigned long long)lo, (unsigned long long)e->bal, e->sent_1b,
+            (unsigned long long)e->sent_1b_lo);
+#endif
     if (!e->sent_1b || lo >= e->sent_1b_lo) {
         return;
     }
@@ -810,9 +889,19 @@ eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
     }
     for (uint64_t i = lo; i < hi; i++) {
         const struct eng_slot *s = &e->slots[i & e->mask];
-        if (s->instance == i && s->max_vbal < e->bal &&
-            (s->hist_count == 0 || s->hist_bal[0] < e->bal)) {
-            eng_put_1b(e, s, i);
+#ifdef BPC_TRACE
+        if (i == 22) {
+            fprintf(stderr, "T p%u held 22: slot instance %llu max_vbal %llu hist %u\n", e->self,
+                    (unsigned long long)s->instance, (unsigned long long)s->max_vbal,
+                    s->hist_count);
+        }
+#endif
+        if (s->instance == i) {
+            if (s->max_vbal < e->bal && (s->hist_count == 0 || s->hist_bal[0] < e->bal)) {
+                eng_put_1b(e, s, i);
+            }
+        } else if (eng_dring_find(e, i) != NULL) {
+            eng_report_decided(e, eng_dring_find(e, i));
         }
     }
     e->sent_1b_lo = lo;
@@ -847,6 +936,15 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->claims_hi = e->nu;
     e->own_sent = e->own_head; /* resend unapplied commands to the new leader */
     e->held_lo = e->nu;
+    /* 1b reports of older ballots can no longer be used: give their claims
+     * back (their 2b tallies stay, an old ballot may still decide). */
+    for (uint32_t k = 0; k < e->window; k++) {
+        for (uint32_t g = 0; g < ENG_GENS; g++) {
+            if (e->slots[k].gen[g].ballot < b) {
+                eng_gen_free_claims(e, &e->slots[k].gen[g]);
+            }
+        }
+    }
     e->ctr.ballots_started++;
     e->peer_bal[e->self] = b;
     if (!eng_paced(e)) {
@@ -954,13 +1052,13 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     struct eng_slot *s = eng_slot_get(e, r->instance);
     int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
     if (g < 0) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     struct eng_gen *gen = &s->gen[g];
     uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_1B);
     if (eng_bit_test(seen, p) || eng_range_covers(e, p, r->ballot, r->instance)) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     if (r->aux == 0 && r->hist_count == 0) {
@@ -1029,13 +1127,13 @@ static void
 eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     if (bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     struct eng_slot *s = eng_slot_get(e, r->instance);
     int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
     if (g < 0) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     struct eng_gen *gen = &s->gen[g];
@@ -1051,7 +1149,7 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     if (r->value.kind == BPC_VALUE_DIGEST) {
         if (r->value.len > e->vbytes || r->value_bytes == NULL) {
             gen->has_2a = false;
-            e->ctr.records_ignored++;
+            ENG_IGNORED(e);
             return;
         }
         uint8_t *dst = eng_slot_value(e, s, (uint32_t)g);
@@ -1075,7 +1173,7 @@ eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_2AV);
     if (eng_bit_test(seen, p)) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     bpc_u128 w;
@@ -1101,7 +1199,7 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_2B);
     if (eng_bit_test(seen, p)) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     bpc_u128 w;
@@ -1132,7 +1230,7 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     if (r->value.kind == BPC_VALUE_DIGEST && r->value.len > e->vbytes) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     uint64_t *seen = eng_slot_bits(e, s, ENG_GENS, SEEN_1B);
@@ -1195,6 +1293,12 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
             (unsigned long long)instance, p, s->instance == instance, s->decided, s->dec_bytes);
 #endif
     if (s->instance != instance) {
+        const struct eng_dec *d = eng_dring_find(e, instance);
+        if (d != NULL && d->vid.kind != BPC_VALUE_DIGEST) {
+            struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, d->ballot, 0, &d->vid);
+            eng_unicast(e, p, &r, NULL); /* the id is the value */
+            return;
+        }
         eng_send_decided_from_log(e, p, instance);
         return;
     }
@@ -1226,6 +1330,25 @@ eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
+/* A 2a at the current ballot for an instance this party decided and no
+ * longer holds: if it proposes the decided value, vote for it (2av and 2b
+ * for the chosen value are always consistent with the decision), so the
+ * others can complete a quorum that needs this party. */
+static void
+eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    const struct eng_dec *d = eng_dring_find(e, r->instance);
+    if (d == NULL || r->ballot != e->bal ||
+        bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p ||
+        !bpc_vid_eq(&d->vid, &r->value)) {
+        return;
+    }
+    struct bpc_record v2av = eng_rec(BPC_MSG_2AV, r->instance, r->ballot, 0, &d->vid);
+    eng_broadcast(e, &v2av, NULL);
+    struct bpc_record v2b = eng_rec(BPC_MSG_2B, r->instance, r->ballot, 0, &d->vid);
+    eng_broadcast(e, &v2b, NULL);
+}
+
 /* Applies one record (and, for 1B, its history records). */
 static void
 eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
@@ -1251,6 +1374,9 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         r->type != BPC_MSG_1A && r->type != BPC_MSG_DECIDED && p != e->self &&
         e->slots[r->instance & e->mask].instance != r->instance) {
         eng_send_decided(e, p, r->instance); /* the sender is behind */
+        if (r->type == BPC_MSG_2A) {
+            eng_vote_decided(e, p, r);
+        }
         e->ctr.records_stale++;
         return;
     }
@@ -1284,7 +1410,7 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     case BPC_MSG_FORWARD:
     case BPC_MSG_NONE:
     case BPC_MSG_TYPES_COUNT:
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         break;
     }
 }
@@ -1519,7 +1645,7 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
     }
     if (!eng_seq_follows(e->queued_hi[s], q) || len > e->cmd_stride ||
         e->lq_tail - e->lq_head > e->cmd_mask) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     struct eng_cmd *c = &e->lq[e->lq_tail & e->cmd_mask];
@@ -1535,7 +1661,7 @@ static void
 eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     if (r->value.kind == BPC_VALUE_NOOP) {
-        e->ctr.records_ignored++;
+        ENG_IGNORED(e);
         return;
     }
     if (!eng_is_leader(e)) {
@@ -1760,6 +1886,18 @@ eng_propose(struct bpc_engine *e, uint64_t instance)
     struct bpc_vid vid;
     memset(&vid, 0, sizeof(vid));
     enum bpc_safe_pick pick = bpc_safe_pick(&view, &vid);
+#ifdef BPC_TRACE
+    if (instance == 22) {
+        fprintf(stderr, "T p%u propose 22 bal %llu pick %d empty %llu reps %u:", e->self,
+                (unsigned long long)e->bal, pick, (unsigned long long)view.empty_weight,
+                view.reps_count);
+        for (uint32_t k = 0; k < view.reps_count; k++) {
+            fprintf(stderr, " [s%u mbal %llu hist %u]", view.reps[k].sender,
+                    (unsigned long long)view.reps[k].mbal, view.reps[k].hist_count);
+        }
+        fprintf(stderr, "\n");
+    }
+#endif
     if (pick == BPC_SAFE_NONE) {
         return false;
     }
@@ -1794,6 +1932,11 @@ eng_leader_pump(struct bpc_engine *e)
     if (e->next_prop < e->nu) {
         e->next_prop = e->nu;
     }
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u pump bal %llu next_prop %llu nu %llu\n", e->self,
+            (unsigned long long)e->bal, (unsigned long long)e->next_prop,
+            (unsigned long long)e->nu);
+#endif
     /* Paced mode proposes one instance per round, as the origin does. */
     uint64_t limit = eng_paced(e) ? e->nu + 1 : e->nu + e->active;
     while (e->next_prop < limit && eng_propose(e, e->next_prop)) {
@@ -2055,6 +2198,10 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
             return;
         }
         s->emit_step = e->step_no;
+        struct eng_dec *dr = &e->dring[s->instance % e->dring_len];
+        dr->instance = s->instance;
+        dr->ballot = s->dec_ballot;
+        dr->vid = s->dec_vid;
         e->ctr.decided++;
         e->nu++;
         if (eng_paced(e)) {
@@ -2274,7 +2421,10 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->window = cfg->window_slots;
     /* Value buffers are needed only for values that travel by digest. */
     z->vbytes = cfg->value_bytes_max > BPC_VALUE_INLINE_MAX ? (cfg->value_bytes_max + 7u) & ~7u : 0;
-    z->claims = 256 + 2 * z->n;
+    /* 1b claims: one per (instance voted on, sender) at one ballot; the
+     * pool is a liveness bound (an exhausted pool drops 1b reports). */
+    uint64_t per_window = 2ull * z->window * (z->n < 16 ? z->n : 16);
+    z->claims = 256 + 2 * z->n + (uint32_t)(per_window < 65536 ? per_window : 65536);
     z->cmds = cfg->commands_max;
     z->cmd_stride = (bpc_command_bytes_max(cfg) + 7u) & ~7u;
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
@@ -2295,10 +2445,11 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_TX_SEQ] =
         (size_t)z->n * sizeof(uint64_t);
     sizes[L_SEQ_BITS] = (size_t)z->n * ENG_REPLAY_WORDS * sizeof(uint64_t);
-    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w));
+    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w)) +
+                   (size_t)(2 * z->window + 256) * sizeof(struct eng_dec);
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
-    sizes[L_VALUES] = (size_t)z->window * (ENG_GENS + 1) * z->vbytes;
+    sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] = (size_t)z->n * sizeof(struct bpc_1b_report);
     sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
@@ -2343,6 +2494,8 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const 
     e->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
     e->witness = e->peer_bal + z->n;
     e->bal_scratch = (struct eng_bal_w *)(void *)(e->witness + z->n);
+    e->dring = (struct eng_dec *)(void *)(e->bal_scratch + z->n);
+    e->dring_len = 2 * z->window + 256;
     e->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
     e->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     e->values = base + l->off[L_VALUES];
