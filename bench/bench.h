@@ -53,9 +53,15 @@ uint64_t bench_elect_leader(void *ctx, uint64_t iters);
 void bench_teardown(void *ctx);
 
 /* ---- engine tier --------------------------------------------------------
- * RESERVED for the lead: N engines in memory exchanging frames, reported in
- * decisions/s per core and microseconds per decision. Not written yet; its
- * setup and body declarations go here. */
+ * `parties` engines (weight 1 each) in one thread exchanging authenticated
+ * frames in memory, with burst delivery; one command per value. A run
+ * submits `iters` commands at the leader and returns when party 0 has
+ * applied them: items/s is decided commands per second on one core. */
+void *bench_engine_setup(uint32_t parties);
+/* The same with 4 parties and `batch` commands per value. */
+void *bench_engine_batch_setup(uint32_t batch);
+uint64_t bench_engine_run(void *ctx, uint64_t iters);
+void bench_engine_teardown(void *ctx);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@ namespace
 
 using bench_setup_fn = void *(*)(uint32_t);
 using bench_body_fn = uint64_t (*)(void *, uint64_t);
+using bench_teardown_fn = void (*)(void *);
 
 /* What one body run counts as, for items/s and bytes/s. */
 enum class bench_unit {
@@ -36,7 +37,8 @@ constexpr benchmark::IterationCount bench_batch = 8;
 bool bench_setup_failed = false;
 
 void
-bench_run(benchmark::State &state, bench_setup_fn setup, bench_body_fn body, bench_unit unit)
+bench_run(benchmark::State &state, bench_setup_fn setup, bench_body_fn body, bench_unit unit,
+          bench_teardown_fn teardown, benchmark::IterationCount batch)
 {
     const auto param = static_cast<uint32_t>(state.range(0));
     void *ctx = setup(param);
@@ -45,8 +47,8 @@ bench_run(benchmark::State &state, bench_setup_fn setup, bench_body_fn body, ben
         state.SkipWithError("setup refused: an engine call failed its own round trip");
         return;
     }
-    while (state.KeepRunningBatch(bench_batch)) {
-        uint64_t sum = body(ctx, static_cast<uint64_t>(bench_batch));
+    while (state.KeepRunningBatch(batch)) {
+        uint64_t sum = body(ctx, static_cast<uint64_t>(batch));
         benchmark::DoNotOptimize(sum);
     }
     const int64_t runs = static_cast<int64_t>(state.iterations());
@@ -62,7 +64,7 @@ bench_run(benchmark::State &state, bench_setup_fn setup, bench_body_fn body, ben
         state.SetItemsProcessed(runs);
         break;
     }
-    bench_teardown(ctx);
+    teardown(ctx);
 }
 
 struct bench_spec {
@@ -72,6 +74,8 @@ struct bench_spec {
     bench_unit unit;
     int64_t args[4];
     int args_count;
+    bench_teardown_fn teardown;
+    benchmark::IterationCount batch;
 };
 
 const bench_spec bench_micro_specs[] = {
@@ -80,32 +84,53 @@ const bench_spec bench_micro_specs[] = {
      bench_wire_encode,
      bench_unit::param_items,
      {1, 8, 32, 64},
-     4},
+     4, bench_teardown, bench_batch},
     {"wire_decode_verify",
      bench_wire_setup,
      bench_wire_decode,
      bench_unit::param_items,
      {1, 8, 32, 64},
-     4},
-    {"auth_tag", bench_auth_setup, bench_auth_tag, bench_unit::param_bytes, {1400}, 1},
-    {"vid_of", bench_value_setup, bench_value_vid, bench_unit::param_bytes, {16, 200}, 2},
+     4, bench_teardown, bench_batch},
+    {"auth_tag", bench_auth_setup, bench_auth_tag, bench_unit::param_bytes, {1400}, 1, bench_teardown, bench_batch},
+    {"vid_of", bench_value_setup, bench_value_vid, bench_unit::param_bytes, {16, 200}, 2, bench_teardown, bench_batch},
     {"elect_leader",
      bench_elect_setup,
      bench_elect_leader,
      bench_unit::one_item,
      {4, 7, 16, 64},
-     4},
+     4, bench_teardown, bench_batch},
 };
 
-/* ENGINE TIER - RESERVED for the lead: N engines in memory, decisions/s per
- * core and microseconds per decision. Register it here next to the micro
- * specs once the engine works; not written yet. */
+/* Engine tier: N engines in memory exchanging authenticated frames; an
+ * item is one command decided and applied (per core: one thread). A timing
+ * step submits 256 commands, so the window pipelines them. */
+constexpr benchmark::IterationCount bench_engine_batch = 256;
+
+const bench_spec bench_engine_specs[] = {
+    {"engine_parties",
+     bench_engine_setup,
+     bench_engine_run,
+     bench_unit::one_item,
+     {4, 7, 16, 64},
+     4,
+     bench_engine_teardown,
+     bench_engine_batch},
+    {"engine_batch",
+     bench_engine_batch_setup,
+     bench_engine_run,
+     bench_unit::one_item,
+     {1, 8, 32, 64},
+     4,
+     bench_engine_teardown,
+     bench_engine_batch},
+};
 
 void
 bench_register(const bench_spec &spec)
 {
     benchmark::internal::Benchmark *b =
-        benchmark::RegisterBenchmark(spec.name, bench_run, spec.setup, spec.body, spec.unit);
+        benchmark::RegisterBenchmark(spec.name, bench_run, spec.setup, spec.body, spec.unit,
+                                     spec.teardown, spec.batch);
     for (int i = 0; i < spec.args_count; i++) {
         b->Arg(spec.args[i]);
     }
@@ -117,6 +142,9 @@ int
 main(int argc, char **argv)
 {
     for (const bench_spec &spec : bench_micro_specs) {
+        bench_register(spec);
+    }
+    for (const bench_spec &spec : bench_engine_specs) {
         bench_register(spec);
     }
     benchmark::Initialize(&argc, argv);
