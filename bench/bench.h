@@ -33,7 +33,7 @@ uint64_t bench_wire_encode(void *ctx, uint64_t iters);
 uint64_t bench_wire_decode(void *ctx, uint64_t iters);
 
 /* ---- micro tier: auth ---------------------------------------------------
- * Tag (keyed BLAKE2b-128) over a frame of `frame_bytes` bytes. */
+ * Tag (SipHash-2-4, 128-bit output) over a frame of `frame_bytes` bytes. */
 void *bench_auth_setup(uint32_t frame_bytes);
 uint64_t bench_auth_tag(void *ctx, uint64_t iters);
 

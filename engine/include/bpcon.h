@@ -43,7 +43,7 @@ extern "C" {
 /* Distinct values tallied per (instance, ballot, type); a correct leader
  * sends one, so more than a few means a Byzantine party: extra are dropped. */
 #define BPC_TALLY_VALUES_MAX 4u
-/* Authentication tag bytes (keyed BLAKE2b). */
+/* Authentication tag bytes (SipHash-2-4, 128-bit output). */
 #define BPC_TAG_BYTES 16u
 /* Pairwise key bytes. */
 #define BPC_KEY_BYTES 32u
@@ -250,8 +250,9 @@ bool bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b);
  * record: u8 type | u8 value_kind | u8 hist_count | u8 reserved 0 |
  *         u16 value_len | u16 reserved 0 | u64 instance | u64 ballot |
  *         u64 aux | u8 value[32]
- * tag:    keyed BLAKE2b-128 (key: the sender-receiver pair key) over all
- *         preceding bytes.
+ * tag:    SipHash-2-4 with 128-bit output (crypto_shorthash_siphashx24),
+ *         keyed by the first 16 bytes of the sender-receiver pair key, over
+ *         all preceding bytes.
  * ---------------------------------------------------------------------- */
 
 #define BPC_WIRE_MAGIC 0x31435042u

@@ -31,7 +31,7 @@
 
 _Noreturn void bpc_assert_fail(const char *expr, const char *file, int line);
 
-/* auth.c: keyed BLAKE2b-128 frame tags. */
+/* auth.c: SipHash-2-4-128 frame tags under the pair key. */
 void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                   uint8_t tag[BPC_TAG_BYTES]);
 /* Constant-time comparison of the tag over msg with `tag`. */
