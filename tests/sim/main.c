@@ -5,7 +5,7 @@
  * usage error, exit 2), the progress line, the human summary and the final
  * JSON line, and the exit code. Must never: influence the simulated run
  * with anything but the flags (the wall and CPU clocks read here only feed
- * the progress line, wall_ms and decisions_per_cpu_s).
+ * the progress line, wall_ms and the per-CPU-second rates).
  */
 #include "sim.h"
 
@@ -43,6 +43,8 @@ struct main_args {
     bool quiet;
     uint32_t crashes_count;
     struct main_crash crashes[BPC_PARTIES_MAX];
+    uint32_t restarts_count;
+    struct main_crash restarts[BPC_PARTIES_MAX];
     uint32_t byz_count;
     uint64_t byz_ids[BPC_PARTIES_MAX];
     uint8_t byz_kinds[BPC_PARTIES_MAX];
@@ -55,7 +57,8 @@ static const char main_usage_text[] =
     "  --instances N          stop once every correct live party decided N instances\n"
     "                         (default 100); parties submit commands until then\n"
     "  --window W             instance window slots, a power of two (default 64)\n"
-    "  --batch-max B          commands per decided value, 1..64 (default: engine's, 16)\n"
+    "  --batch B              commands per decided value, 1..64 (default: engine's, 16);\n"
+    "                         --batch-max B is the same flag\n"
     "  --seed S               u64 seed of every random choice (default 1)\n"
     "  --loss P               probability a frame is lost, [0, 1] (default 0)\n"
     "  --dup P                probability a frame is duplicated, [0, 1] (default 0)\n"
@@ -63,6 +66,8 @@ static const char main_usage_text[] =
     "  --delay-max-us D       largest network delay (default 200)\n"
     "  --crash ID[@TIME_US]   party ID (or 'leader' / 'nonleader' for ballot 1) stops\n"
     "                         at TIME_US (default 0); repeatable\n"
+    "  --restart ID@TIME_US   a party crashed earlier restarts from its disk at\n"
+    "                         TIME_US (ID as for --crash); repeatable\n"
     "  --byz ID:KIND          party ID is Byzantine; KIND: wrongballot; repeatable\n"
     "  --byz-period-us P      a Byzantine party acts every P us (default 100)\n"
     "  --mode fast|paced      phase pacing (default fast)\n"
@@ -180,24 +185,30 @@ main_parse_weights(struct main_args *a, const char *s)
     a->o.parties_count = count;
 }
 
+/* ID[@TIME_US] for --crash, ID@TIME_US for --restart (need_time). */
 static void
-main_parse_crash(struct main_args *a, const char *s)
+main_parse_crash(struct main_args *a, const char *s, bool restart)
 {
-    if (a->crashes_count >= BPC_PARTIES_MAX) {
-        main_usage("too many --crash flags (at '%s')", s);
+    const char *flag = restart ? "--restart" : "--crash";
+    uint32_t *count = restart ? &a->restarts_count : &a->crashes_count;
+    if (*count >= BPC_PARTIES_MAX) {
+        main_usage("too many %s flags (at '%s')", flag, s);
     }
-    struct main_crash *c = &a->crashes[a->crashes_count++];
+    struct main_crash *c = restart ? &a->restarts[(*count)++] : &a->crashes[(*count)++];
     char buf[64];
     if (strlen(s) >= sizeof(buf)) {
-        main_usage("bad --crash '%s'", s);
+        main_usage("bad %s '%s'", flag, s);
     }
     strcpy(buf, s);
     char *at = strchr(buf, '@');
     c->at_ns = 0;
+    if (at == NULL && restart) {
+        main_usage("bad --restart '%s': expected ID@TIME_US", s);
+    }
     if (at != NULL) {
         *at = '\0';
         if (!main_parse_us(at + 1, &c->at_ns)) {
-            main_usage("bad --crash time in '%s'", s);
+            main_usage("bad %s time in '%s'", flag, s);
         }
     }
     if (strcmp(buf, "leader") == 0) {
@@ -207,7 +218,7 @@ main_parse_crash(struct main_args *a, const char *s)
     } else if (main_parse_u64(buf, &c->id)) {
         c->target = MAIN_TARGET_ID;
     } else {
-        main_usage("bad --crash party in '%s'", s);
+        main_usage("bad %s party in '%s'", flag, s);
     }
 }
 
@@ -251,6 +262,7 @@ enum main_flag {
     MAIN_F_DELAY_MIN,
     MAIN_F_DELAY_MAX,
     MAIN_F_CRASH,
+    MAIN_F_RESTART,
     MAIN_F_BYZ,
     MAIN_F_BYZ_PERIOD,
     MAIN_F_MODE,
@@ -269,6 +281,7 @@ static const struct {
     {"--threshold", MAIN_F_THRESHOLD, true},
     {"--instances", MAIN_F_INSTANCES, true},
     {"--window", MAIN_F_WINDOW, true},
+    {"--batch", MAIN_F_BATCH_MAX, true},
     {"--batch-max", MAIN_F_BATCH_MAX, true},
     {"--seed", MAIN_F_SEED, true},
     {"--loss", MAIN_F_LOSS, true},
@@ -276,6 +289,7 @@ static const struct {
     {"--delay-min-us", MAIN_F_DELAY_MIN, true},
     {"--delay-max-us", MAIN_F_DELAY_MAX, true},
     {"--crash", MAIN_F_CRASH, true},
+    {"--restart", MAIN_F_RESTART, true},
     {"--byz", MAIN_F_BYZ, true},
     {"--byz-period-us", MAIN_F_BYZ_PERIOD, true},
     {"--mode", MAIN_F_MODE, true},
@@ -323,6 +337,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     case MAIN_F_LOSS:
     case MAIN_F_DUP:
     case MAIN_F_CRASH:
+    case MAIN_F_RESTART:
     case MAIN_F_BYZ:
     case MAIN_F_MODE:
     case MAIN_F_UNSAFE:
@@ -354,7 +369,8 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         }
         break;
     case MAIN_F_CRASH:
-        main_parse_crash(a, v);
+    case MAIN_F_RESTART:
+        main_parse_crash(a, v, f == MAIN_F_RESTART);
         break;
     case MAIN_F_BYZ:
         main_parse_byz(a, v);
@@ -423,7 +439,31 @@ main_parse_args(struct main_args *a, int argc, char **argv)
     }
 }
 
-/* Crash and Byzantine ids are checked once the party count is known. */
+/* The party a --crash or --restart names; *leader caches the election. */
+static uint64_t
+main_target_id(const struct main_args *a, const struct main_crash *c, int *leader, const char *flag)
+{
+    const struct sim_opts *o = &a->o;
+    if (c->target != MAIN_TARGET_ID && *leader < 0) {
+        *leader = sim_opts_first_leader(o);
+        if (*leader < 0) {
+            main_usage("cannot elect a leader for %s leader/nonleader", flag);
+        }
+    }
+    uint64_t id = c->id;
+    if (c->target == MAIN_TARGET_LEADER) {
+        id = (uint64_t)*leader;
+    } else if (c->target == MAIN_TARGET_NONLEADER) {
+        id = ((uint64_t)*leader + 1) % o->parties_count;
+    }
+    if (id >= o->parties_count) {
+        main_usage("%s party %llu outside the party list", flag, (unsigned long long)id);
+    }
+    return id;
+}
+
+/* Crash, restart and Byzantine ids are checked once the party count is
+ * known; a restart needs an earlier crash of the same party. */
 static void
 main_resolve(struct main_args *a)
 {
@@ -433,23 +473,18 @@ main_resolve(struct main_args *a)
     }
     int leader = -1;
     for (uint32_t i = 0; i < a->crashes_count; i++) {
-        struct main_crash *c = &a->crashes[i];
-        if (c->target != MAIN_TARGET_ID && leader < 0) {
-            leader = sim_opts_first_leader(o);
-            if (leader < 0) {
-                main_usage("cannot elect a leader for --crash leader/nonleader");
-            }
-        }
-        uint64_t id = c->id;
-        if (c->target == MAIN_TARGET_LEADER) {
-            id = (uint64_t)leader;
-        } else if (c->target == MAIN_TARGET_NONLEADER) {
-            id = ((uint64_t)leader + 1) % o->parties_count;
-        }
-        if (id >= o->parties_count) {
-            main_usage("--crash party %llu outside the party list", (unsigned long long)id);
-        }
+        const struct main_crash *c = &a->crashes[i];
+        uint64_t id = main_target_id(a, c, &leader, "--crash");
         o->crash_at_ns[id] = c->at_ns < o->crash_at_ns[id] ? c->at_ns : o->crash_at_ns[id];
+    }
+    for (uint32_t i = 0; i < a->restarts_count; i++) {
+        const struct main_crash *c = &a->restarts[i];
+        uint64_t id = main_target_id(a, c, &leader, "--restart");
+        if (o->restart_at_ns[id] != SIM_NEVER || o->crash_at_ns[id] >= c->at_ns) {
+            main_usage("--restart of party %llu needs one earlier --crash of it",
+                       (unsigned long long)id);
+        }
+        o->restart_at_ns[id] = c->at_ns;
     }
     for (uint32_t i = 0; i < a->byz_count; i++) {
         if (a->byz_ids[i] >= o->parties_count) {
@@ -521,6 +556,10 @@ main_summary(const struct main_args *a, const struct sim_result *r, double wall_
     printf("time: %llu us virtual, %.1f ms wall; %llu steps, %llu persisted records\n",
            (unsigned long long)(r->sim_time_ns / 1000), wall_ms, (unsigned long long)r->steps,
            (unsigned long long)r->persists);
+    if (r->restarts > 0) {
+        printf("restarts: %llu; %llu re-emitted decisions matched the application logs\n",
+               (unsigned long long)r->restarts, (unsigned long long)r->replayed);
+    }
 }
 
 static void
@@ -570,9 +609,13 @@ main_json(const struct sim_result *r, double wall_ms, double cpu_s)
            (unsigned long long)r->byz_frames, (unsigned long long)r->steps,
            (unsigned long long)r->equivocations);
     main_json_drops(r);
+    printf(",\"restarts\":%llu,\"replayed\":%llu", (unsigned long long)r->restarts,
+           (unsigned long long)r->replayed);
     double rate = cpu_s > 0.0 ? (double)r->decided / cpu_s : 0.0;
-    printf(",\"wall_ms\":%.3f,\"decisions_per_cpu_s\":%.1f,\"run_hash\":\"%s\"}\n", wall_ms, rate,
-           hash);
+    double crate = cpu_s > 0.0 ? (double)r->commands / cpu_s : 0.0;
+    printf(",\"wall_ms\":%.3f,\"cpu_s\":%.3f,\"decisions_per_cpu_s\":%.1f,"
+           "\"commands_per_cpu_s\":%.1f,\"run_hash\":\"%s\"}\n",
+           wall_ms, cpu_s, rate, crate, hash);
 }
 
 static int

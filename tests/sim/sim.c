@@ -3,8 +3,9 @@
  *
  * Owns: the virtual clock, the seeded network (a min-heap on
  * (deliver_at_ns, sequence) so the delivery order is total), pooled frame
- * buffers, the per-party in-memory disks, the command submitter, scripted
- * Byzantine parties, crashes and the safety checkers. Must never: read a
+ * buffers, the per-party in-memory disks and decided logs, the command
+ * submitter, scripted Byzantine parties, crashes, restarts from disk and the
+ * safety checkers. Must never: read a
  * wall clock, draw entropy or call rand() (everything derives from
  * opts.seed), touch engine internals, or let a checker failure pass
  * silently.
@@ -29,6 +30,9 @@
 #define SIM_STEP_LOOPS_MAX 100000u
 /* Events between two progress callbacks. */
 #define SIM_PROGRESS_EVENTS 4096u
+/* Decided-log memory budget over all parties, so 999 parties fit too. */
+#define SIM_LOG_BUDGET_BYTES (1024ull * 1024 * 1024)
+#define SIM_LOG_SEGMENT_ENTRIES 256u
 #define SIM_NONE UINT32_MAX
 
 /* ------------------------------------------------------------------------
@@ -158,7 +162,9 @@ struct sim_party {
     uint32_t id;
     struct bpc_engine *e;
     struct bpc_config *cfg;
+    struct bpc_log *dlog; /* the engine's decided log (peers' catch-up source) */
     bool crashed;
+    bool restarted;
     uint8_t byz;
     bool done;
     uint64_t deadline_ns; /* SIM_NEVER when not in the deadline heap */
@@ -209,6 +215,17 @@ struct sim {
     uint32_t *crash_order;
     uint32_t crash_count;
     uint32_t crash_next;
+    /* restarts sorted by time */
+    uint32_t *restart_order;
+    uint32_t restart_count;
+    uint32_t restart_next;
+    uint64_t log_retain;
+    uint32_t log_segment;
+    /* BPC_SIM_DEBUG: delivered records by type, dumped at the end */
+    bool debug;
+    uint64_t debug_types[BPC_MSG_TYPES_COUNT];
+    struct bpc_record *debug_recs;
+    bool rcu_registered;
     uint64_t byz_next_ns;
     uint32_t byz_count;
     /* one event's work */
@@ -577,6 +594,9 @@ sim_dl_set(struct sim *s, uint32_t p, uint64_t deadline_ns)
  * Checkers: order, agreement, validity, integrity.
  * ---------------------------------------------------------------------- */
 
+static int sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err,
+                        size_t err_len);
+
 /* A simulated command: u32 submitter, u32 zero, u64 sequence (LE). */
 struct sim_cmd {
     uint32_t sub;
@@ -664,6 +684,11 @@ sim_on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, con
 {
     struct sim_party *pa = ctx;
     struct sim *s = pa->sim;
+    if (instance < pa->first_instance + pa->log_len) {
+        /* A restarted engine replays instances its application log already
+         * holds; the application applied them before the crash. */
+        return;
+    }
     struct bpc_command bc = {.submitter = submitter, .len = len, .seq = seq, .bytes = cmd};
     if (!sim_check_command(s, pa->id, instance, &bc)) {
         return;
@@ -795,11 +820,38 @@ sim_log_append(struct sim *s, uint32_t p, const struct bpc_decision *d)
     }
 }
 
+/* A restarted engine re-emits instances below its application log's end:
+ * they must equal what the log holds (the application log is durable). */
+static void
+sim_party_replay(struct sim *s, uint32_t p, const struct bpc_decision *d)
+{
+    struct sim_party *pa = &s->parties[p];
+    s->r.replayed++;
+    if (d->instance < pa->first_instance) {
+        sim_violation(s, &s->r.order,
+                      "order: party %u re-decided instance %llu below its first instance %llu", p,
+                      (unsigned long long)d->instance, (unsigned long long)pa->first_instance);
+        return;
+    }
+    const struct sim_log_entry *le = &pa->log[d->instance - pa->first_instance];
+    if (!bpc_vid_eq(&le->vid, &d->vid)) {
+        sim_violation(s, &s->r.agreement,
+                      "agreement: party %u re-decided instance %llu after its restart with "
+                      "another value (kind %u, len %u) than its log holds (kind %u, len %u)",
+                      p, (unsigned long long)d->instance, d->vid.kind, d->vid.len, le->vid.kind,
+                      le->vid.len);
+    }
+}
+
 static void
 sim_party_decide(struct sim *s, uint32_t p, const struct bpc_decision *d)
 {
     struct sim_party *pa = &s->parties[p];
     uint64_t expect = pa->first_instance + pa->log_len;
+    if (pa->restarted && d->instance < expect) {
+        sim_party_replay(s, p, d);
+        return;
+    }
     if (d->instance != expect) {
         sim_violation(s, &s->r.order, "order: party %u decided instance %llu, expected %llu", p,
                       (unsigned long long)d->instance, (unsigned long long)expect);
@@ -1084,6 +1136,69 @@ sim_crash(struct sim *s, uint32_t p)
     }
 }
 
+/* The records a restart reads back: the party-wide one and every
+ * per-instance one at or above the durable floor (older ones may be pruned). */
+static uint32_t
+sim_disk_collect(const struct sim_party *pa, struct bpc_durable *recs, uint64_t *floor)
+{
+    uint32_t count = 0;
+    uint64_t fl = pa->disk_party.floor;
+    for (uint32_t i = 0; i < pa->disk_cap; i++) {
+        if (pa->disk[i].instance != UINT64_MAX && pa->disk[i].floor > fl) {
+            fl = pa->disk[i].floor;
+        }
+    }
+    recs[count++] = pa->disk_party;
+    for (uint32_t i = 0; i < pa->disk_cap; i++) {
+        if (pa->disk[i].instance != UINT64_MAX && pa->disk[i].instance >= fl) {
+            recs[count++] = pa->disk[i];
+        }
+    }
+    *floor = fl;
+    return count;
+}
+
+int
+sim_restart(struct sim *s, uint32_t p)
+{
+    if (p >= s->n || !s->parties[p].crashed || s->parties[p].byz != SIM_BYZ_NONE) {
+        return -EINVAL;
+    }
+    struct sim_party *pa = &s->parties[p];
+    struct bpc_durable *recs = sim_calloc((size_t)pa->disk_cap + 1, sizeof(*recs));
+    uint64_t floor = 0;
+    uint32_t count = sim_disk_collect(pa, recs, &floor);
+    bpc_engine_free(pa->e);
+    pa->e = NULL;
+    bpc_log_free(pa->dlog);
+    pa->dlog = NULL;
+    char err[256] = {0};
+    int rc = sim_log_make(s, pa, floor, err, sizeof(err));
+    if (rc == 0) {
+        rc = bpc_engine_new(&pa->e, pa->cfg, err, sizeof(err));
+    }
+    if (rc == 0) {
+        rc = bpc_engine_restore(pa->e, recs, count);
+        snprintf(err, sizeof(err), "bpc_engine_restore returned %d", rc);
+    }
+    free(recs);
+    if (rc != 0) {
+        sim_engine_error(s, "engine: restart of party %u failed: %s", p, err);
+        return rc;
+    }
+    bpc_engine_start(pa->e, s->now_ns);
+    pa->crashed = false;
+    pa->restarted = true;
+    s->r.restarts++;
+    s->correct_live++;
+    if (pa->log_len >= s->o.instances) {
+        pa->done = true;
+        s->done_count++;
+    }
+    sim_dl_set(s, p, s->now_ns);
+    return 0;
+}
+
 static uint64_t
 sim_next_time(const struct sim *s)
 {
@@ -1096,6 +1211,10 @@ sim_next_time(const struct sim *s)
     }
     if (s->crash_next < s->crash_count) {
         uint64_t c = s->o.crash_at_ns[s->crash_order[s->crash_next]];
+        t = c < t ? c : t;
+    }
+    if (s->restart_next < s->restart_count) {
+        uint64_t c = s->o.restart_at_ns[s->restart_order[s->restart_next]];
         t = c < t ? c : t;
     }
     if (s->byz_count > 0 && s->byz_next_ns < t) {
@@ -1128,6 +1247,12 @@ sim_deliver_due(struct sim *s)
         struct bpc_frame_header h;
         if (bpc_wire_parse_header(m->bytes, m->len, &h) == 0) {
             s->r.messages += h.record_count;
+            if (s->debug) {
+                int k = bpc_wire_decode(m->bytes, m->len, &h, s->debug_recs, 65536);
+                for (int i = 0; i < k; i++) {
+                    s->debug_types[s->debug_recs[i].type % BPC_MSG_TYPES_COUNT]++;
+                }
+            }
         }
         s->r.frames++;
         m->next = SIM_NONE;
@@ -1149,6 +1274,12 @@ sim_run_event(struct sim *s)
     while (s->crash_next < s->crash_count &&
            s->o.crash_at_ns[s->crash_order[s->crash_next]] <= s->now_ns) {
         sim_crash(s, s->crash_order[s->crash_next++]);
+    }
+    while (s->restart_next < s->restart_count &&
+           s->o.restart_at_ns[s->restart_order[s->restart_next]] <= s->now_ns) {
+        if (sim_restart(s, s->restart_order[s->restart_next++]) != 0) {
+            return;
+        }
     }
     if (s->byz_count > 0 && s->byz_next_ns <= s->now_ns) {
         sim_byz_tick(s);
@@ -1182,6 +1313,9 @@ sim_step_once(struct sim *s)
     }
     s->now_ns = t;
     sim_run_event(s);
+    /* The engines append to their logs on this thread: a quiescent state
+     * per event lets retired log segments come back (QSBR). */
+    bpc_log_quiescent();
     s->events++;
     if (s->o.progress != NULL && s->events % SIM_PROGRESS_EVENTS == 0) {
         s->o.progress(s->o.progress_ctx, s);
@@ -1195,9 +1329,14 @@ sim_step_once(struct sim *s)
 static void
 sim_debug_dump(const struct sim *s)
 {
-    if (getenv("BPC_SIM_DEBUG") == NULL) {
+    if (!s->debug) {
         return;
     }
+    fprintf(stderr, "delivered records by type:");
+    for (uint32_t k = 0; k < BPC_MSG_TYPES_COUNT; k++) {
+        fprintf(stderr, " %u:%llu", k, (unsigned long long)s->debug_types[k]);
+    }
+    fprintf(stderr, "\n");
     for (uint32_t p = 0; p < s->n; p++) {
         const struct sim_party *pa = &s->parties[p];
         if (pa->e == NULL) {
@@ -1212,8 +1351,14 @@ sim_debug_dump(const struct sim *s)
                 (unsigned long long)pa->submitted, (unsigned long long)c->records_ignored,
                 (unsigned long long)c->records_stale, (unsigned long long)c->tx_overflow,
                 (unsigned long long)c->decided);
+        fprintf(stderr, "   applied %llu, replay drops %llu, log [%llu, %llu)\n",
+                (unsigned long long)pa->applied_count,
+                (unsigned long long)c->drops[BPC_DROP_REPLAY],
+                (unsigned long long)bpc_log_first(pa->dlog),
+                (unsigned long long)bpc_log_next(pa->dlog));
         uint64_t nu = bpc_engine_next_undecided(pa->e);
-        fprintf(stderr, "   status(nu)=%s status(nu+1)=%s\n", bpc_status_name(bpc_engine_status(pa->e, nu)),
+        fprintf(stderr, "   status(nu)=%s status(nu+1)=%s\n",
+                bpc_status_name(bpc_engine_status(pa->e, nu)),
                 bpc_status_name(bpc_engine_status(pa->e, nu + 1)));
     }
 }
@@ -1253,6 +1398,7 @@ sim_opts_defaults(struct sim_opts *o)
     o->delay_max_ns = SIM_DEFAULT_DELAY_MAX_NS;
     for (uint32_t i = 0; i < BPC_PARTIES_MAX; i++) {
         o->crash_at_ns[i] = SIM_NEVER;
+        o->restart_at_ns[i] = SIM_NEVER;
     }
     o->byz_period_ns = SIM_DEFAULT_BYZ_PERIOD_NS;
     o->time_limit_ns = SIM_DEFAULT_TIME_LIMIT_NS;
@@ -1361,6 +1507,12 @@ sim_opts_check(const struct sim_opts *o, char *err, size_t err_len)
             sim_errf(err, err_len, "byz: party %u has unknown kind %u", p, o->byz[p]);
             return -EINVAL;
         }
+        if (o->restart_at_ns[p] != SIM_NEVER &&
+            (o->byz[p] != SIM_BYZ_NONE || o->crash_at_ns[p] >= o->restart_at_ns[p])) {
+            sim_errf(err, err_len,
+                     "restart: party %u must be a correct party crashed before its restart", p);
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -1412,6 +1564,91 @@ sim_keys_init(struct sim *s)
     sodium_memzero(master, sizeof(master));
 }
 
+/* The sim thread is a QSBR thread of the decided logs (the engines append
+ * on it); nested sims on one thread share one registration. */
+static _Thread_local uint32_t sim_rcu_users;
+
+static void
+sim_rcu_enter(struct sim *s)
+{
+    if (sim_rcu_users++ == 0) {
+        bpc_log_thread_register();
+    }
+    s->rcu_registered = true;
+}
+
+static void
+sim_rcu_leave(struct sim *s)
+{
+    if (!s->rcu_registered) {
+        return;
+    }
+    s->rcu_registered = false;
+    if (--sim_rcu_users == 0) {
+        bpc_log_thread_unregister();
+    }
+}
+
+static uint64_t
+sim_log_bytes(uint64_t retain, uint32_t segment, uint32_t value_bytes)
+{
+    uint64_t keep = (retain + segment - 1) / segment + 1;
+    uint64_t spare = keep / 2 > 4 ? keep / 2 : 4;
+    return (keep + spare) * segment * ((uint64_t)value_bytes + 8);
+}
+
+/* Sizes every party's log: enough entries for the whole run (so any lag,
+ * a restart's included, can catch up from peers), within a memory budget
+ * shared by all parties. */
+static void
+sim_log_size(struct sim *s, uint32_t value_bytes)
+{
+    const struct sim_opts *o = &s->o;
+    uint64_t retain = o->log_retain;
+    if (retain == 0) {
+        /* The run, the window on either side, and what the submit queues
+         * still hold once the parties stop submitting. */
+        uint64_t queued = (uint64_t)s->n * s->parties[0].cfg->commands_max;
+        retain = o->instances + 4ull * o->window_slots + queued;
+    }
+    uint64_t floor = 4ull * o->window_slots > 64 ? 4ull * o->window_slots : 64;
+    uint64_t budget = SIM_LOG_BUDGET_BYTES / s->n;
+    uint32_t seg = SIM_LOG_SEGMENT_ENTRIES;
+    for (;;) {
+        seg = SIM_LOG_SEGMENT_ENTRIES;
+        while (seg > 16 && (uint64_t)seg * 8 > retain) {
+            seg /= 2;
+        }
+        if (o->log_retain != 0 || retain <= floor ||
+            sim_log_bytes(retain, seg, value_bytes) <= budget) {
+            break;
+        }
+        retain /= 2;
+    }
+    s->log_retain = retain;
+    s->log_segment = seg;
+}
+
+static int
+sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err, size_t err_len)
+{
+    struct bpc_log_config lc = {
+        .retain_entries = s->log_retain,
+        .segment_entries = s->log_segment,
+        .value_bytes_max = pa->cfg->value_bytes_max,
+        .start_index = start,
+    };
+    int rc = bpc_log_new(&pa->dlog, &lc);
+    if (rc != 0) {
+        pa->dlog = NULL;
+        sim_errf(err, err_len, "decided log of party %u: %s (retain %llu, segment %u)", pa->id,
+                 bpc_strerror(-rc), (unsigned long long)lc.retain_entries, lc.segment_entries);
+        return rc;
+    }
+    pa->cfg->log = pa->dlog;
+    return 0;
+}
+
 static int
 sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
 {
@@ -1433,7 +1670,14 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
         s->byz_count++;
         return 0;
     }
-    int rc = bpc_engine_new(&pa->e, pa->cfg, err, err_len);
+    if (s->log_retain == 0) {
+        sim_log_size(s, pa->cfg->value_bytes_max);
+    }
+    int rc = sim_log_make(s, pa, 0, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = bpc_engine_new(&pa->e, pa->cfg, err, err_len);
     if (rc != 0) {
         pa->e = NULL;
         return rc;
@@ -1495,6 +1739,14 @@ sim_crashes_init(struct sim *s)
     }
     qsort_r(s->crash_order, s->crash_count, sizeof(*s->crash_order), sim_crash_cmp,
             s->o.crash_at_ns);
+    s->restart_order = sim_calloc(s->n, sizeof(*s->restart_order));
+    for (uint32_t p = 0; p < s->n; p++) {
+        if (s->o.restart_at_ns[p] != SIM_NEVER) {
+            s->restart_order[s->restart_count++] = p;
+        }
+    }
+    qsort_r(s->restart_order, s->restart_count, sizeof(*s->restart_order), sim_crash_cmp,
+            s->o.restart_at_ns);
 }
 
 /* Starts every live engine at 0 and asks for a first step at 0. */
@@ -1535,6 +1787,10 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     struct sim *s = sim_calloc(1, sizeof(*s));
     s->o = *o;
     s->n = o->parties_count;
+    s->debug = getenv("BPC_SIM_DEBUG") != NULL;
+    if (s->debug) {
+        s->debug_recs = sim_calloc(65536, sizeof(*s->debug_recs));
+    }
     s->r.agreement = s->r.validity = s->r.integrity = s->r.order = true;
     s->cluster_id = sim_stream_seed(o->seed, SIM_STREAM_CLUSTER);
     /* Enough commands for every instance to carry a full batch, bounded. */
@@ -1545,6 +1801,7 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     sim_rng_seed(&s->net_rng, sim_stream_seed(o->seed, SIM_STREAM_NET));
     sim_rng_seed(&s->byz_rng, sim_stream_seed(o->seed, SIM_STREAM_BYZ));
     s->parties = sim_calloc(s->n, sizeof(*s->parties));
+    sim_rcu_enter(s);
     struct bpc_config *cfg0 = sim_calloc(1, sizeof(*cfg0));
     sim_config_fill(o, 0, cfg0);
     rc = bpc_config_validate(cfg0, err, err_len);
@@ -1583,6 +1840,9 @@ sim_free(struct sim *s)
         if (pa->e != NULL) {
             bpc_engine_free(pa->e);
         }
+        if (pa->dlog != NULL) {
+            bpc_log_free(pa->dlog);
+        }
         for (uint64_t i = 0; i < pa->log_len; i++) {
             free(pa->log[i].value);
         }
@@ -1605,6 +1865,9 @@ sim_free(struct sim *s)
     free(s->heap);
     free(s->dl_heap);
     free(s->crash_order);
+    free(s->restart_order);
+    free(s->debug_recs);
+    sim_rcu_leave(s);
     free(s->touched);
     free(s->outf);
     free(s->out_bytes);

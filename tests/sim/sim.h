@@ -4,7 +4,8 @@
  * Owns: a whole BPCon cluster in one process and one thread, driven only
  * through the public step API of bpcon.h: a virtual clock, a seeded network
  * (delay, loss, duplication, reordering), crashes, scripted Byzantine
- * parties, in-memory "disks", and the safety checkers (agreement, validity,
+ * parties, in-memory "disks", crash and restart from them, each party's
+ * decided log (bpc_log), and the safety checkers (agreement, validity,
  * integrity, order). Must never: read a wall clock, draw entropy (every
  * random choice derives from opts.seed), call rand(), or reach into the
  * engine's internals.
@@ -76,11 +77,14 @@ struct sim_opts {
     double dup;         /* probability a frame is duplicated, [0, 1] */
     uint64_t delay_min_ns;
     uint64_t delay_max_ns;
-    uint64_t crash_at_ns[BPC_PARTIES_MAX]; /* SIM_NEVER: never crashes */
-    uint8_t byz[BPC_PARTIES_MAX];          /* enum sim_byz_kind */
+    uint64_t crash_at_ns[BPC_PARTIES_MAX];   /* SIM_NEVER: never crashes */
+    uint64_t restart_at_ns[BPC_PARTIES_MAX]; /* SIM_NEVER: a crash is final; else after
+                                                the crash, from the party's disk */
+    uint8_t byz[BPC_PARTIES_MAX];            /* enum sim_byz_kind */
     uint64_t byz_period_ns;
     bool unsafe; /* allow faulty weight > F and thresholds the engine refuses */
     uint64_t time_limit_ns;
+    uint64_t log_retain; /* decided-log entries kept per party; 0: the whole run */
     sim_filter_fn filter;
     void *filter_ctx;
     sim_progress_fn progress;
@@ -126,6 +130,9 @@ struct sim_result {
     uint64_t steps;
     uint64_t eagain_steps;                  /* steps repeated because out.frames was full */
     uint64_t persists;                      /* durable records stored */
+    uint64_t restarts;                      /* parties restarted from their disks */
+    uint64_t replayed;                      /* re-emitted decisions checked against the
+                                               application log after a restart */
     uint64_t deadline_clamps;               /* deadlines at or before now, moved to now + 1 */
     uint64_t drops[BPC_DROP_REASONS_COUNT]; /* engine drop counters, summed */
     uint64_t equivocations;
@@ -171,6 +178,11 @@ int sim_inject(struct sim *s, uint32_t from, uint32_t to, const uint8_t *frame, 
                uint64_t delay_ns);
 /* Crashes a party now (it stops stepping and receiving). */
 void sim_crash(struct sim *s, uint32_t party);
+/* Restarts a crashed party now from its disk: a new engine restored from
+ * the persisted records, a new decided log from the durable floor; its
+ * application log and applied commands are kept. 0, -EINVAL (not crashed,
+ * or Byzantine), or the engine's error. */
+int sim_restart(struct sim *s, uint32_t party);
 
 const char *sim_outcome_name(enum sim_outcome o);
 const char *sim_byz_kind_name(enum sim_byz_kind k);

@@ -3,7 +3,8 @@
  *
  * Owns: whole-cluster scenarios (determinism, a crashed first leader, a
  * Byzantine wrong-ballot party, loss and duplication over many seeds, the
- * network hooks) and a self-test that the checkers catch a split brain.
+ * network hooks, a long partition and a restart from disk, both caught up
+ * from the peers' decided logs) and a self-test that the checkers catch a split brain.
  * Must never: sleep, assert on timing, or hide the seed of a failing run
  * (every run prints its seed first).
  */
@@ -266,6 +267,134 @@ test_sim_checker_split_brain(void **state)
 }
 
 /* Goal: the simulator refuses more faulty weight than F unless unsafe. */
+/* Both catch-up tests compare every party's log with party 0's. */
+static void
+test_sim_assert_same_logs(const struct sim *s, uint64_t instances)
+{
+    for (uint32_t p = 1; p < sim_parties(s); p++) {
+        uint64_t len = sim_log_len(s, p);
+        uint64_t len0 = sim_log_len(s, 0);
+        assert_true(len >= instances);
+        for (uint64_t i = 0; i < len && i < len0; i++) {
+            const struct sim_log_entry *a = sim_log_entry(s, 0, i);
+            const struct sim_log_entry *b = sim_log_entry(s, p, i);
+            assert_int_equal(a->instance, b->instance);
+            assert_true(bpc_vid_eq(&a->vid, &b->vid));
+        }
+    }
+}
+
+/* Cuts every link of party 3 while the virtual time is below the cut. */
+struct test_sim_partition {
+    const struct sim *s;
+    uint64_t until_ns;
+};
+
+static bool
+test_sim_partition_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
+                          uint64_t *delay_ns)
+{
+    (void)frame;
+    (void)len;
+    (void)delay_ns;
+    const struct test_sim_partition *pt = ctx;
+    bool cut = pt->s != NULL && sim_now_ns(pt->s) < pt->until_ns;
+    return !(cut && (from == 3 || to == 3));
+}
+
+/* Goal: a party cut off for thousands of instances (far more than its
+ * window holds) catches up once the link heals. Method: party 3 hears
+ * nothing for 30 ms of virtual time (about 2400 instances at window 64);
+ * the others must serve the gap from their decided logs, and every log must
+ * end up identical. */
+static void
+test_sim_partition_catchup(void **state)
+{
+    (void)state;
+    static struct test_sim_partition pt;
+    struct sim_opts *o = test_sim_opts(11, 4000);
+    pt.s = NULL;
+    pt.until_ns = 30000000u;
+    o->filter = test_sim_partition_filter;
+    o->filter_ctx = &pt;
+    printf("# sim run: seed %llu, party 3 cut off until %llu ns\n", (unsigned long long)o->seed,
+           (unsigned long long)pt.until_ns);
+    struct sim *s = NULL;
+    char err[256] = {0};
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), 0);
+    pt.s = s;
+    uint64_t behind = 0;
+    while (sim_step_once(s)) {
+        if (sim_now_ns(s) < pt.until_ns && sim_log_len(s, 0) > sim_log_len(s, 3)) {
+            behind = sim_log_len(s, 0) - sim_log_len(s, 3);
+        }
+    }
+    struct sim_result r;
+    sim_result(s, &r);
+    printf("#   outcome %s, decided %llu, party 3 was %llu behind%s%s\n",
+           sim_outcome_name(r.outcome), (unsigned long long)r.decided, (unsigned long long)behind,
+           r.violation[0] ? ", problem: " : "", r.violation);
+    test_sim_assert_decided(&r, 4000);
+    assert_true(behind > 4u * o->window_slots);
+    test_sim_assert_same_logs(s, 4000);
+    sim_free(s);
+}
+
+/* Goal: a crashed party restarted from its disk catches up to the same
+ * log. Method: party 1 crashes at 5 ms (about 400 instances) and restarts
+ * at 40 ms (about 3200), restored from its persisted records; it must
+ * decide every instance, in agreement with the others. */
+static void
+test_sim_restart_catchup(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(3, 5000);
+    o->crash_at_ns[1] = 5000000u;
+    o->restart_at_ns[1] = 40000000u;
+    printf("# sim run: seed %llu, party 1 crashes at 5 ms, restarts at 40 ms\n",
+           (unsigned long long)o->seed);
+    struct sim *s = NULL;
+    char err[256] = {0};
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), 0);
+    uint64_t at_restart = 0;
+    while (sim_step_once(s)) {
+        if (sim_now_ns(s) < o->restart_at_ns[1]) {
+            at_restart = sim_log_len(s, 0) - sim_log_len(s, 1);
+        }
+    }
+    struct sim_result r;
+    sim_result(s, &r);
+    printf("#   outcome %s, decided %llu, party 1 was %llu behind at its restart%s%s\n",
+           sim_outcome_name(r.outcome), (unsigned long long)r.decided,
+           (unsigned long long)at_restart, r.violation[0] ? ", problem: " : "", r.violation);
+    test_sim_assert_decided(&r, 5000);
+    assert_int_equal(r.restarts, 1);
+    assert_int_equal(r.correct_live, 4);
+    assert_true(at_restart > 1000);
+    test_sim_assert_same_logs(s, 5000);
+    sim_free(s);
+}
+
+/* Goal: a restart needs an earlier crash of a correct party. */
+static void
+test_sim_refuses_bad_restart(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(1, 10);
+    struct sim *s = NULL;
+    char err[256] = {0};
+    o->restart_at_ns[1] = 1000;
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), -EINVAL);
+    assert_null(s);
+    o->crash_at_ns[1] = 2000;
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), -EINVAL);
+    assert_null(s);
+    o->crash_at_ns[1] = 500;
+    assert_int_equal(sim_init(&s, o, err, sizeof(err)), 0);
+    assert_int_equal(sim_restart(s, 1), -EINVAL); /* not crashed yet */
+    sim_free(s);
+}
+
 static void
 test_sim_refuses_faulty_above_f(void **state)
 {
@@ -325,6 +454,9 @@ main(void)
         cmocka_unit_test(test_sim_filter_cut_link),
         cmocka_unit_test(test_sim_filter_drop_all),
         cmocka_unit_test(test_sim_checker_split_brain),
+        cmocka_unit_test(test_sim_partition_catchup),
+        cmocka_unit_test(test_sim_restart_catchup),
+        cmocka_unit_test(test_sim_refuses_bad_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
