@@ -460,8 +460,12 @@ struct bpc_decision {
 };
 
 /* One durable vote-state record (what must reach disk before the messages
- * that depend on it leave). instance == UINT64_MAX carries the party-wide
- * max_bal only. */
+ * that depend on it leave). instance == UINT64_MAX is the party-wide record
+ * (max_bal, incarnation, floor); instance == BPC_DURABLE_APPLIED_BASE + s
+ * carries submitter s's apply state as of the floor (applied_seq); any
+ * other instance is that instance's vote state. Keep the newest record per
+ * instance; records of instances below the floor may be dropped. */
+#define BPC_DURABLE_APPLIED_BASE (UINT64_MAX - 2u * BPC_PARTIES_MAX)
 struct bpc_durable {
     uint64_t instance;
     uint64_t max_bal;
@@ -469,6 +473,7 @@ struct bpc_durable {
                              numbers start above the last run's) */
     uint64_t floor;       /* every instance below is decided: its records may be
                              pruned, and a restart resumes from here */
+    uint64_t applied_seq; /* apply-state records: last applied sequence number */
     uint64_t max_vbal;
     struct bpc_vid max_vval;
     uint8_t hist_count;

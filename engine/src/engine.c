@@ -149,6 +149,7 @@ struct bpc_engine {
     uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
     uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
     bool catching_up;    /* decisions learned from DECIDED this step: ask for more */
+    uint64_t cu_req_nu;  /* nu when the last pipelined catch-up request left */
     struct bpc_step_out *cur_out; /* the step's output, for emitting as soon as decided */
     uint64_t step_no;
     bool voted_at_bal;   /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
@@ -195,6 +196,10 @@ struct bpc_engine {
     uint64_t lq_tail;
     uint64_t *applied_hi; /* per submitter: last applied sequence number */
     uint64_t *queued_hi;  /* per submitter: last queued at this leader */
+    uint32_t *applied_dirty; /* submitters whose applied_hi changed since the
+                                last durable batch */
+    uint32_t applied_dirty_count;
+    uint8_t *applied_listed;
     uint64_t queued_bal;
     uint8_t *batch_buf;   /* value_bytes_max: encode/catch-up scratch */
     uint8_t *cu_buf;      /* catch-up values read back from the log */
@@ -596,6 +601,20 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         memcpy(d->hist_val, s->hist_val, sizeof(d->hist_val));
     }
     e->dirty_count = 0;
+    /* Apply state as of the floor: a restart resumes applying from the
+     * floor with the same per-submitter positions as everyone else. */
+    for (uint32_t k = 0; k < e->applied_dirty_count; k++) {
+        uint32_t sub = e->applied_dirty[k];
+        e->applied_listed[sub] = 0;
+        struct bpc_durable *d = &e->dur[count++];
+        memset(d, 0, sizeof(*d));
+        d->instance = BPC_DURABLE_APPLIED_BASE + sub;
+        d->max_bal = e->max_bal;
+        d->incarnation = e->incarnation;
+        d->floor = e->nu;
+        d->applied_seq = e->applied_hi[sub];
+    }
+    e->applied_dirty_count = 0;
     out->persist = count ? e->dur : NULL;
     out->persist_count = count;
     if (count > 0) {
@@ -763,9 +782,9 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
             memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
             s->dec_bytes = true;
         } else {
-            /* Decided by digest without the 2a's bytes (it fell outside the
-             * window or was lost): ask the peers now, while they hold it. */
-            e->catching_up = true;
+            /* Decided by digest before the 2a's bytes arrived: usually the
+             * 2a is just behind (eng_on_2a completes it); if it was lost,
+             * the next STATUS brings the bytes from a peer. */
 #ifdef BPC_TRACE
             fprintf(stderr, "T p%u t=%llu decided %llu without bytes (nu %llu)\n", e->self,
                     (unsigned long long)e->now_ns, (unsigned long long)s->instance,
@@ -1156,6 +1175,13 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         if (dst != r->value_bytes) {
             memcpy(dst, r->value_bytes, r->value.len);
         }
+        if (s->decided && !s->dec_bytes && bpc_vid_eq(&s->dec_vid, &r->value)) {
+            memcpy(eng_slot_value(e, s, ENG_GENS), dst, r->value.len);
+            s->dec_bytes = true;
+            if (e->cur_out != NULL) {
+                eng_emit(e, e->cur_out);
+            }
+        }
     }
     if (r->ballot == e->bal) {
         eng_try_2av(e, s);
@@ -1323,9 +1349,11 @@ eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     /* Held slots answer first, the log for older instances; without a log
-     * a party that lags beyond what the slots hold cannot be helped. */
+     * a party that lags beyond what the slots hold cannot be helped. aux
+     * bounds how many the requester wants. */
     uint64_t lo = r->instance;
-    for (uint64_t i = lo; i < e->nu && i - lo < ENG_CATCHUP_MAX; i++) {
+    uint64_t want = r->aux == 0 || r->aux > ENG_CATCHUP_MAX ? ENG_CATCHUP_MAX : r->aux;
+    for (uint64_t i = lo; i < e->nu && i - lo < want; i++) {
         eng_send_decided(e, p, i);
     }
 }
@@ -1829,6 +1857,10 @@ eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value
             continue;
         }
         e->applied_hi[c.submitter] = c.seq;
+        if (!e->applied_listed[c.submitter]) {
+            e->applied_listed[c.submitter] = 1;
+            e->applied_dirty[e->applied_dirty_count++] = c.submitter;
+        }
         if (e->cfg.on_apply != NULL) {
             e->cfg.on_apply(e->cfg.apply_ctx, instance, c.submitter, c.seq, c.bytes, c.len);
         }
@@ -2368,10 +2400,12 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
      * emitted in this step is not reused before the caller reads it. */
     eng_emit(e, out);
     e->cur_out = NULL;
-    if (e->catching_up) {
-        /* Pipelined catch-up: announce the new position at once instead
-         * of waiting for the next retransmit tick. */
+    if (e->catching_up && e->nu >= e->cu_req_nu + ENG_CATCHUP_MAX / 2) {
+        /* Pipelined catch-up: once half of the last answer is applied, ask
+         * for the next stretch at once instead of waiting for the next
+         * retransmit tick (paced, so answers do not pile up). */
         e->catching_up = false;
+        e->cu_req_nu = e->nu;
         struct bpc_record st = eng_rec(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
         for (uint32_t p = 0; p < e->n; p++) {
             if (p != e->self) {
@@ -2456,9 +2490,9 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
                       (size_t)z->recs_cap * sizeof(struct bpc_record);
-    sizes[L_DUR] = ((size_t)z->window + 1) * sizeof(struct bpc_durable);
+    sizes[L_DUR] = ((size_t)z->window + 1 + z->n) * sizeof(struct bpc_durable);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
-    sizes[L_SEQS] = (size_t)z->n * 2 * sizeof(uint64_t);
+    sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
     size_t off = eng_align(sizeof(struct bpc_engine));
     for (int k = 0; k < L_COUNT; k++) {
@@ -2509,6 +2543,8 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const 
     e->lq_bytes = e->own_bytes + (size_t)z->cmds * z->cmd_stride;
     e->applied_hi = (uint64_t *)(void *)(base + l->off[L_SEQS]);
     e->queued_hi = e->applied_hi + z->n;
+    e->applied_dirty = (uint32_t *)(void *)(e->queued_hi + z->n);
+    e->applied_listed = (uint8_t *)(e->applied_dirty + z->n);
     e->batch_buf = base + l->off[L_BUFS];
     e->cu_buf = e->batch_buf + ((z->vbytes + 64) & ~(size_t)63);
     e->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);
@@ -2527,7 +2563,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const 
     e->selfq_cap = z->bq_cap;
     e->uq_cap = z->uq_cap;
     e->recs_cap = z->recs_cap;
-    e->dur_cap = z->window + 1;
+    e->dur_cap = z->window + 1 + z->n;
 }
 
 static void
@@ -2641,9 +2677,18 @@ bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_
         e->nu = d->floor > e->nu ? d->floor : e->nu;
     }
     e->next_prop = e->nu;
+    e->cu_req_nu = e->nu;
     for (uint32_t k = 0; k < count; k++) {
         const struct bpc_durable *d = &recs[k];
-        if (d->instance == UINT64_MAX || d->hist_count > BPC_HISTORY_MAX) {
+        if (d->instance >= BPC_DURABLE_APPLIED_BASE && d->instance != UINT64_MAX &&
+            d->instance - BPC_DURABLE_APPLIED_BASE < e->n) {
+            uint32_t sub = (uint32_t)(d->instance - BPC_DURABLE_APPLIED_BASE);
+            if (d->applied_seq > e->applied_hi[sub]) {
+                e->applied_hi[sub] = d->applied_seq;
+            }
+            continue;
+        }
+        if (d->instance >= BPC_DURABLE_APPLIED_BASE || d->hist_count > BPC_HISTORY_MAX) {
             continue;
         }
         /* Votes are persisted with a floor at most a window below them, so
@@ -2659,6 +2704,7 @@ bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_
         memcpy(s->hist_bal, d->hist_bal, sizeof(s->hist_bal));
         memcpy(s->hist_val, d->hist_val, sizeof(s->hist_val));
     }
+    atomic_store_explicit(&e->applied_own, e->applied_hi[e->self], memory_order_release);
     return 0;
 }
 

@@ -177,6 +177,7 @@ struct sim_party {
     struct bpc_durable *disk; /* ring of disk_cap records by instance */
     uint32_t disk_cap;
     struct bpc_durable disk_party; /* the instance == UINT64_MAX record */
+    struct bpc_durable *disk_applied; /* per submitter: its apply-state record */
     uint32_t inbox_head;
     uint32_t inbox_tail;
     uint64_t touched_epoch;
@@ -905,6 +906,13 @@ sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
             pa->disk_party = *d;
             continue;
         }
+        if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
+            uint64_t sub = d->instance - BPC_DURABLE_APPLIED_BASE;
+            if (sub < s->n) {
+                pa->disk_applied[sub] = *d;
+            }
+            continue;
+        }
         /* The ring keeps the newest 2 x window instances; anything older is
          * decided and would only be read by a restart's catch-up. */
         struct bpc_durable *slot = &pa->disk[d->instance % pa->disk_cap];
@@ -1154,6 +1162,11 @@ sim_disk_collect(const struct sim_party *pa, struct bpc_durable *recs, uint64_t 
             recs[count++] = pa->disk[i];
         }
     }
+    for (uint32_t i = 0; i < pa->sim->n; i++) {
+        if (pa->disk_applied[i].instance != 0) {
+            recs[count++] = pa->disk_applied[i];
+        }
+    }
     *floor = fl;
     return count;
 }
@@ -1165,7 +1178,7 @@ sim_restart(struct sim *s, uint32_t p)
         return -EINVAL;
     }
     struct sim_party *pa = &s->parties[p];
-    struct bpc_durable *recs = sim_calloc((size_t)pa->disk_cap + 1, sizeof(*recs));
+    struct bpc_durable *recs = sim_calloc((size_t)pa->disk_cap + 1 + s->n, sizeof(*recs));
     uint64_t floor = 0;
     uint32_t count = sim_disk_collect(pa, recs, &floor);
     bpc_engine_free(pa->e);
@@ -1687,6 +1700,7 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
         pa->disk_cap = 2;
     }
     pa->disk = sim_calloc(pa->disk_cap, sizeof(*pa->disk));
+    pa->disk_applied = sim_calloc(s->n, sizeof(*pa->disk_applied));
     for (uint32_t i = 0; i < pa->disk_cap; i++) {
         pa->disk[i].instance = UINT64_MAX;
     }
@@ -1849,6 +1863,7 @@ sim_free(struct sim *s)
         free(pa->log);
         free(pa->cfg);
         free(pa->disk);
+        free(pa->disk_applied);
         free(pa->byz_seq);
         free(pa->cmds.ticket);
         free(pa->cmds.applied_at);

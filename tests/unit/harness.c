@@ -165,7 +165,7 @@ hn_persist(struct hn_party *p, const struct bpc_durable *recs, uint32_t count)
         if (recs[k].instance == UINT64_MAX && p->disk_count > 0) {
             j = 0;
         }
-        bool newest = p->disk_count > 1 && recs[k].instance != UINT64_MAX &&
+        bool newest = p->disk_count > 1 && recs[k].instance < BPC_DURABLE_APPLIED_BASE &&
                       p->disk[p->disk_count - 1].instance < recs[k].instance;
         for (uint32_t back = 0; !newest && j == p->disk_count && back < p->disk_count; back++) {
             if (p->disk[p->disk_count - 1 - back].instance == recs[k].instance) {
