@@ -42,6 +42,8 @@ main(int argc, char **argv)
         rte_exit(EXIT_FAILURE, "EAL or libsodium init failed\n");
     }
     bpc_dp_clock_init();
+    /* This thread steps both engines: it writes their decided logs (QSBR). */
+    bpc_log_thread_register();
     struct rte_mempool *pool = rte_pktmbuf_pool_create(
         "embed_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
     struct rte_ring *ab = rte_ring_create("embed_ab", 1024, (int)rte_socket_id(), 0);
@@ -112,6 +114,7 @@ main(int argc, char **argv)
         bpc_dp_party_free(party[i]);
         bpc_dp_port_close(port[i]);
     }
+    bpc_log_thread_unregister();
     rte_eal_cleanup();
     return ok ? 0 : 1;
 }

@@ -99,7 +99,15 @@ struct bpc_dp_party_conf {
     const struct bpc_durable *restore; /* optional durable state from before a restart */
     uint32_t restore_count;
     bool telemetry; /* list this party under /bpcon/stats */
+    /* Decided log (cfg.log is set by the party; a log in conf->engine is
+     * ignored): entries kept readable; 0: max(4 * window_slots, 65536). */
+    uint64_t log_retain;
 };
+
+/* Decided log segment size (entries) the party uses. */
+#define BPC_DP_LOG_SEGMENT 256u
+/* Default entries a party's decided log keeps readable (at least). */
+#define BPC_DP_LOG_RETAIN_MIN 65536u
 
 #define BPC_DP_COUNTERS(X)                                                                         \
     X(polls)                                                                                       \
@@ -131,8 +139,15 @@ struct bpc_dp_counters {
 
 struct bpc_dp_party;
 
-/* Validates conf, allocates the party and its engine on conf->socket_id,
- * restores durable state, starts ballot 1 at bpc_dp_now_ns(). Returns 0
+/* Validates conf, allocates the party, its decided log (starting at the
+ * restored floor, else 0) and its engine on conf->socket_id, restores
+ * durable state, starts ballot 1 at bpc_dp_now_ns().
+ *
+ * QSBR: the log is published through liburcu QSBR. The thread that polls
+ * (and the one that inits and frees) must be registered with
+ * bpc_log_thread_register(); poll reports a quiescent state itself at its
+ * end, and an application that blocks or sleeps between polls goes
+ * offline around the wait (bpc_log_thread_offline/online). Returns 0
  * or a negative errno / negated BPC_ECFG_* with a message in err. */
 int bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
                       size_t err_len);
@@ -150,6 +165,11 @@ int bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns);
 int bpc_dp_party_submit(struct bpc_dp_party *p, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 
 struct bpc_engine *bpc_dp_party_engine(struct bpc_dp_party *p);
+/* The party's decided log (bpc_log_read/bpc_log_copy from any registered
+ * QSBR thread); entries start at bpc_log_first(). */
+struct bpc_log *bpc_dp_party_log(struct bpc_dp_party *p);
+/* The floor restored at init (0 on a fresh start): the log's first index. */
+uint64_t bpc_dp_party_restored_floor(const struct bpc_dp_party *p);
 const struct bpc_dp_counters *bpc_dp_party_counters(const struct bpc_dp_party *p);
 uint32_t bpc_dp_party_self(const struct bpc_dp_party *p);
 /* The earliest time poll has work without new frames (UINT64_MAX: none). */

@@ -22,6 +22,9 @@ struct dp_store {
     uint8_t *used;
     struct bpc_durable max_bal;
     bool has_max_bal;
+    struct bpc_durable *applied; /* apply-state records, by submitter */
+    uint8_t *applied_used;
+    uint32_t parties;
     struct bpc_durable *export; /* scratch for bpc_dp_party_durable */
 };
 
@@ -74,6 +77,8 @@ struct bpc_dp_party {
     struct bpc_config cfg;
     uint8_t (*keys)[BPC_KEY_BYTES];
     void *engine_mem;
+    struct bpc_log *log;     /* decided log (cfg.log) */
+    uint64_t restored_floor; /* the log's start index */
     struct dp_store store;
 };
 

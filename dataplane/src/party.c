@@ -67,6 +67,16 @@ party_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count)
             s->has_max_bal = true;
             continue;
         }
+#ifdef BPC_DURABLE_APPLIED_BASE
+        if (recs[i].instance >= BPC_DURABLE_APPLIED_BASE) {
+            uint64_t sub = recs[i].instance - BPC_DURABLE_APPLIED_BASE;
+            if (sub < s->parties) {
+                s->applied[sub] = recs[i];
+                s->applied_used[sub] = 1;
+            }
+            continue;
+        }
+#endif
         uint32_t slot = (uint32_t)(recs[i].instance & s->mask);
         s->slots[slot] = recs[i];
         s->used[slot] = 1;
@@ -81,6 +91,11 @@ bpc_dp_party_durable(const struct bpc_dp_party *p, const struct bpc_durable **re
     uint32_t n = 0;
     if (s->has_max_bal) {
         s->export[n++] = s->max_bal;
+    }
+    for (uint32_t i = 0; i < s->parties; i++) {
+        if (s->applied_used[i]) {
+            s->export[n++] = s->applied[i];
+        }
     }
     for (uint32_t i = 0; i <= s->mask; i++) {
         if (s->used[i]) {
@@ -153,14 +168,18 @@ party_alloc(struct bpc_dp_party *p, int socket)
         rte_zmalloc_socket("bpc_dec", PARTY_DECISIONS_MAX * sizeof(*p->decisions), 64, socket);
     p->store.slots = rte_zmalloc_socket("bpc_store", slots * sizeof(*p->store.slots), 64, socket);
     p->store.used = rte_zmalloc_socket("bpc_used", slots, 64, socket);
+    p->store.parties = n;
+    p->store.applied = rte_zmalloc_socket("bpc_applied", n * sizeof(*p->store.applied), 64, socket);
+    p->store.applied_used = rte_zmalloc_socket("bpc_applied_used", n, 64, socket);
     p->store.export =
-        rte_zmalloc_socket("bpc_export", (slots + 1) * sizeof(*p->store.export), 64, socket);
+        rte_zmalloc_socket("bpc_export", (slots + 1 + n) * sizeof(*p->store.export), 64, socket);
     for (uint32_t i = 0; i < BPC_DP_PORTS_MAX; i++) {
         p->txq[i] = NULL;
     }
     if (p->keys == NULL || p->peer_port == NULL || p->peer_hdr == NULL || p->stash == NULL ||
         p->out == NULL || p->out_mbuf == NULL || p->decisions == NULL || p->store.slots == NULL ||
-        p->store.used == NULL || p->store.export == NULL) {
+        p->store.used == NULL || p->store.export == NULL || p->store.applied == NULL ||
+        p->store.applied_used == NULL) {
         return -ENOMEM;
     }
     return 0;
@@ -204,17 +223,54 @@ party_check_conf(const struct bpc_dp_party_conf *conf, char *err, size_t err_len
     return 0;
 }
 
+/* The decided log: starts at the restored floor (every instance below is
+ * decided and applied before the crash), so the engine's first append
+ * lands at its resumed next-undecided instance. */
+static int
+party_log_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, char *err,
+             size_t err_len)
+{
+    uint64_t floor = 0;
+    for (uint32_t k = 0; k < conf->restore_count; k++) {
+        floor = conf->restore[k].floor > floor ? conf->restore[k].floor : floor;
+    }
+    uint64_t retain = conf->log_retain;
+    if (retain == 0) {
+        retain = 4ull * p->cfg.window_slots;
+        retain = retain < BPC_DP_LOG_RETAIN_MIN ? BPC_DP_LOG_RETAIN_MIN : retain;
+    }
+    struct bpc_log_config lc = {
+        .retain_entries = retain,
+        .segment_entries = BPC_DP_LOG_SEGMENT,
+        .value_bytes_max = p->cfg.value_bytes_max,
+        .start_index = floor,
+    };
+    int rc = bpc_log_new(&p->log, &lc);
+    if (rc != 0) {
+        snprintf(err, err_len, "decided log of %llu entries x %u bytes: %s",
+                 (unsigned long long)retain, lc.value_bytes_max, bpc_strerror(rc));
+        return rc;
+    }
+    p->restored_floor = floor;
+    p->cfg.log = p->log;
+    return 0;
+}
+
 static int
 party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, int socket, char *err,
                 size_t err_len)
 {
+    int rc = party_log_up(p, conf, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
     size_t size = bpc_engine_footprint(&p->cfg);
     p->engine_mem = rte_zmalloc_socket("bpc_engine", size, 64, socket);
     if (p->engine_mem == NULL) {
         party_err(err, err_len, "no memory for the engine");
         return -ENOMEM;
     }
-    int rc = bpc_engine_init(&p->engine, p->engine_mem, size, &p->cfg, err, err_len);
+    rc = bpc_engine_init(&p->engine, p->engine_mem, size, &p->cfg, err, err_len);
     if (rc != 0) {
         return rc;
     }
@@ -312,6 +368,7 @@ bpc_dp_party_free(struct bpc_dp_party *p)
         rte_free(p->txq[k]);
     }
     rte_free(p->engine_mem);
+    bpc_log_free(p->log); /* after the engine, its only writer */
     rte_free(p->keys);
     rte_free(p->peer_port);
     rte_free(p->peer_hdr);
@@ -324,6 +381,8 @@ bpc_dp_party_free(struct bpc_dp_party *p)
     rte_free(p->store.slots);
     rte_free(p->store.used);
     rte_free(p->store.export);
+    rte_free(p->store.applied);
+    rte_free(p->store.applied_used);
     rte_free(p);
 }
 
@@ -532,6 +591,7 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
         if (p->rx_count > 0) {
             rte_pktmbuf_free_bulk(p->rx, p->rx_count);
         }
+        bpc_log_quiescent();
         return (int)work;
     }
     p->counters.submitted = atomic_load_explicit(&p->submitted, memory_order_relaxed);
@@ -559,6 +619,9 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
     for (uint32_t k = 0; k < p->ports_count; k++) {
         party_txq_flush(p, k);
     }
+    /* No log entry pointer is held past here: lets retired log segments
+     * come back after their grace period. */
+    bpc_log_quiescent();
     return p->failed ? -EIO : (int)work;
 }
 
@@ -579,6 +642,18 @@ struct bpc_engine *
 bpc_dp_party_engine(struct bpc_dp_party *p)
 {
     return p->engine;
+}
+
+struct bpc_log *
+bpc_dp_party_log(struct bpc_dp_party *p)
+{
+    return p->log;
+}
+
+uint64_t
+bpc_dp_party_restored_floor(const struct bpc_dp_party *p)
+{
+    return p->restored_floor;
 }
 
 const struct bpc_dp_counters *

@@ -103,10 +103,12 @@ dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t comman
     l->share = calloc(parties, 1);
     l->cursor = calloc(parties, sizeof(*l->cursor));
     l->log = calloc(l->log_cap, sizeof(*l->log));
+    l->digs = calloc(l->log_cap, sizeof(*l->digs));
     l->buf = calloc(l->value_bytes, 1);
     l->digest = 0x6270636f6e6c6f67ull; /* "bpconlog" */
+    l->base.digest = l->digest;
     if (l->state == NULL || l->share == NULL || l->cursor == NULL || l->log == NULL ||
-        l->buf == NULL) {
+        l->digs == NULL || l->buf == NULL) {
         dp_load_free(l);
         return -ENOMEM;
     }
@@ -123,11 +125,13 @@ dp_load_free(struct dp_load *l)
     free(l->share);
     free(l->cursor);
     free(l->log);
+    free(l->digs);
     free(l->buf);
     l->state = NULL;
     l->share = NULL;
     l->cursor = NULL;
     l->log = NULL;
+    l->digs = NULL;
     l->buf = NULL;
 }
 
@@ -138,6 +142,74 @@ dp_load_adopt(struct dp_load *l, uint32_t party)
         l->share[party] = 1;
         l->cursor[party] = 0;
     }
+}
+
+void
+dp_load_resume(struct dp_load *l, const struct dp_app_state *st)
+{
+    l->base = *st;
+    l->applied = st->applied;
+    l->digest = st->digest;
+}
+
+int
+dp_load_state_at(const struct dp_load *l, uint64_t floor, struct dp_app_state *out)
+{
+    *out = l->base;
+    out->magic = DP_APP_STATE_MAGIC;
+    if (floor <= l->base.floor) {
+        return 0;
+    }
+    uint64_t held = l->applied - l->base.applied;
+    if (held > l->log_cap) {
+        return -ENOSPC;
+    }
+    /* Entries are in instance order: find how many lie below floor. */
+    uint64_t lo = 0;
+    uint64_t hi = held;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (l->log[mid].instance < floor) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    out->floor = floor;
+    if (lo > 0) {
+        out->applied = l->base.applied + lo;
+        out->digest = l->digs[lo - 1];
+        out->last_instance = l->log[lo - 1].instance;
+    }
+    return 0;
+}
+
+uint64_t
+dp_load_held(const struct dp_load *l)
+{
+    uint64_t n = l->applied - l->base.applied;
+    return n < l->log_cap ? n : l->log_cap;
+}
+
+struct dp_log_entry
+dp_load_last(const struct dp_load *l)
+{
+    struct dp_log_entry e = {0, 0};
+    uint64_t n = l->applied - l->base.applied;
+    if (n > 0 && n <= l->log_cap) {
+        e = l->log[n - 1];
+    }
+    return e;
+}
+
+uint64_t
+dp_durable_floor(const struct bpc_durable *recs, uint32_t count)
+{
+    uint64_t floor = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        floor = recs[k].floor > floor ? recs[k].floor : floor;
+    }
+    return floor;
 }
 
 static void
@@ -255,12 +327,14 @@ load_check(const struct dp_load *l, const uint8_t *v, uint32_t len, uint32_t *su
 static void
 load_log(struct dp_load *l, uint64_t instance, uint64_t h)
 {
-    if (l->applied < l->log_cap) {
-        l->log[l->applied].instance = instance;
-        l->log[l->applied].hash = h;
-    }
+    uint64_t i = l->applied - l->base.applied;
     l->applied++;
     l->digest = load_mix(l->digest ^ h);
+    if (i < l->log_cap) {
+        l->log[i].instance = instance;
+        l->log[i].hash = h;
+        l->digs[i] = l->digest;
+    }
 }
 
 void
@@ -268,6 +342,9 @@ dp_load_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, co
               uint32_t len)
 {
     struct dp_load *l = ctx;
+    if (instance < l->base.floor) {
+        return; /* already in the resumed state */
+    }
     uint32_t who = 0;
     uint64_t submit_ns = 0;
     uint64_t cseq = load_check(l, cmd, len, &who, &submit_ns);
@@ -287,7 +364,11 @@ dp_load_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, co
         l->dups++;
         return;
     }
-    if (l->state[cseq] == DP_SEQ_PENDING && who == l->self) {
+    /* PENDING means this party submitted it; an adopted command may be
+     * applied first from the crashed party's own submission: it still
+     * leaves this party's window (else the window leaks and the load
+     * stalls once it is full). */
+    if (l->state[cseq] == DP_SEQ_PENDING) {
         l->pending--;
     }
     l->state[cseq] = DP_SEQ_DONE;
@@ -341,7 +422,7 @@ dp_load_write_log(const struct dp_load *l, const char *path)
     if (f == NULL) {
         return -errno;
     }
-    uint64_t n = l->applied < l->log_cap ? l->applied : l->log_cap;
+    uint64_t n = dp_load_held(l);
     uint8_t b[16];
     for (uint64_t i = 0; i < n; i++) {
         load_le_store(b, l->log[i].instance, 8);
@@ -366,6 +447,117 @@ dp_log_is_suffix(const struct dp_log_entry *a, uint64_t na, const struct dp_log_
         }
     }
     return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Decided-log snapshots (read through the QSBR log API).
+ * ---------------------------------------------------------------------- */
+
+static uint64_t
+dlog_hash(const uint8_t *v, uint32_t len, bool noop)
+{
+    uint64_t h = load_mix(0x646c6f67ull ^ ((uint64_t)len << 1) ^ (noop ? 1u : 0u));
+    for (uint32_t i = 0; i < len; i += 8) {
+        uint32_t k = len - i < 8 ? len - i : 8;
+        h = load_mix(h ^ load_le_load(v + i, k));
+    }
+    return h;
+}
+
+int
+dp_dlog_snapshot(struct bpc_log *log, struct dp_dlog_entry **out, uint64_t *n)
+{
+    uint64_t first = bpc_log_first(log);
+    uint64_t next = bpc_log_next(log);
+    uint64_t count = next > first ? next - first : 0;
+    *n = 0;
+    *out = calloc(count > 0 ? count : 1, sizeof(**out));
+    if (*out == NULL) {
+        return -ENOMEM;
+    }
+    for (uint64_t i = first; i < next; i++) {
+        struct bpc_log_entry le;
+        int rc = bpc_log_read(log, i, &le);
+        if (rc != 0) {
+            return rc;
+        }
+        struct dp_dlog_entry *e = &(*out)[(*n)++];
+        e->index = i;
+        e->hash = dlog_hash(le.value, le.len, le.noop);
+        e->skip_mask = le.skip_mask;
+    }
+    return 0;
+}
+
+int
+dp_dlog_write(const struct dp_dlog_entry *e, uint64_t n, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        return -errno;
+    }
+    uint8_t b[24];
+    for (uint64_t i = 0; i < n; i++) {
+        load_le_store(b, e[i].index, 8);
+        load_le_store(b + 8, e[i].hash, 8);
+        load_le_store(b + 16, e[i].skip_mask, 8);
+        fwrite(b, 1, sizeof(b), f);
+    }
+    int bad = ferror(f);
+    return fclose(f) != 0 || bad ? -EIO : 0;
+}
+
+int
+dp_dlog_read(const char *path, struct dp_dlog_entry **out, uint64_t *n)
+{
+    *n = 0;
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return -errno;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint64_t cap = size > 0 ? (uint64_t)size / 24u : 0;
+    *out = calloc(cap > 0 ? cap : 1, sizeof(**out));
+    uint8_t b[24];
+    while (*out != NULL && *n < cap && fread(b, 1, sizeof(b), f) == sizeof(b)) {
+        struct dp_dlog_entry *e = &(*out)[(*n)++];
+        e->index = load_le_load(b, 8);
+        e->hash = load_le_load(b + 8, 8);
+        e->skip_mask = load_le_load(b + 16, 8);
+    }
+    fclose(f);
+    return *out != NULL ? 0 : -ENOMEM;
+}
+
+bool
+dp_dlog_check(const struct dp_dlog_entry *a, uint64_t na, const struct dp_dlog_entry *b,
+              uint64_t nb, uint64_t *value_diff, uint64_t *mask_diff)
+{
+    *value_diff = 0;
+    *mask_diff = 0;
+    if (nb == 0) {
+        return true; /* a restarted party whose floor is the end holds nothing */
+    }
+    if (na == 0) {
+        return false;
+    }
+    uint64_t a_end = a[na - 1].index;
+    if (b[nb - 1].index != a_end || b[0].index < a[0].index) {
+        return false;
+    }
+    const struct dp_dlog_entry *at = a + (b[0].index - a[0].index);
+    for (uint64_t i = 0; i < nb; i++) {
+        if (at[i].index != b[i].index || at[i].hash != b[i].hash) {
+            (*value_diff)++;
+        }
+        if (at[i].skip_mask != b[i].skip_mask) {
+            (*mask_diff)++;
+        }
+    }
+    return *value_diff == 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -421,7 +613,10 @@ dp_idle_wait(const struct dp_idle *idle)
         }
         break;
     case DP_IDLE_SLEEP:
+        /* A sleeping QSBR thread must not hold up the log's grace periods. */
+        bpc_log_thread_offline();
         usleep(idle->sleep_us);
+        bpc_log_thread_online();
         break;
     }
 }
@@ -430,60 +625,103 @@ dp_idle_wait(const struct dp_idle *idle)
  * File store.
  * ---------------------------------------------------------------------- */
 
+/* The records being compacted (for the index comparator; init time). */
+static const struct bpc_durable *store_sort_recs;
+
+/* By instance, then by position in the file (later is newer). */
 static int
 store_cmp(const void *a, const void *b)
 {
-    const struct bpc_durable *x = a;
-    const struct bpc_durable *y = b;
-    if (x->instance != y->instance) {
-        return x->instance < y->instance ? -1 : 1;
+    uint32_t x = *(const uint32_t *)a;
+    uint32_t y = *(const uint32_t *)b;
+    uint64_t ix = store_sort_recs[x].instance;
+    uint64_t iy = store_sort_recs[y].instance;
+    if (ix != iy) {
+        return ix < iy ? -1 : 1;
+    }
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Keeps the newest (last written) record of each instance: vote records,
+ * the party-wide record and apply-state records alike. */
+static uint32_t
+store_compact(struct bpc_durable *recs, uint32_t n)
+{
+    uint32_t *idx = malloc((size_t)n * sizeof(*idx));
+    struct bpc_durable *tmp = malloc((size_t)n * sizeof(*tmp));
+    if (idx == NULL || tmp == NULL) {
+        free(idx);
+        free(tmp);
+        return n; /* all records: restore keeps the highest state anyway */
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        idx[i] = i;
+    }
+    store_sort_recs = recs;
+    qsort(idx, n, sizeof(*idx), store_cmp);
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bpc_durable *r = &recs[idx[i]];
+        if (out > 0 && tmp[out - 1].instance == r->instance) {
+            tmp[out - 1] = *r;
+            continue;
+        }
+        tmp[out++] = *r;
+    }
+    memcpy(recs, tmp, (size_t)out * sizeof(*recs));
+    free(idx);
+    free(tmp);
+    return out;
+}
+
+static int
+store_open_app(struct dp_file_store *s, const char *path, struct dp_app_state *app)
+{
+    char app_path[4096];
+    if ((size_t)snprintf(app_path, sizeof(app_path), "%s.app", path) >= sizeof(app_path)) {
+        return -ENAMETOOLONG;
+    }
+    memset(app, 0, sizeof(*app));
+    s->app_fd = open(app_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->app_fd < 0) {
+        return -errno;
+    }
+    struct dp_app_state st;
+    if (pread(s->app_fd, &st, sizeof(st), 0) == (ssize_t)sizeof(st) &&
+        st.magic == DP_APP_STATE_MAGIC) {
+        *app = st;
     }
     return 0;
 }
 
-/* Does b supersede a (same instance)? Vote state only grows: a later
- * write has ballots and history at least as high. */
-static bool
-store_newer(const struct bpc_durable *a, const struct bpc_durable *b)
+int
+dp_file_store_put_app(struct dp_file_store *s, const struct dp_app_state *st)
 {
-    if (b->max_bal != a->max_bal) {
-        return b->max_bal > a->max_bal;
+    if (pwrite(s->app_fd, st, sizeof(*st), 0) != (ssize_t)sizeof(*st)) {
+        return -EIO;
     }
-    if (b->max_vbal != a->max_vbal) {
-        return b->max_vbal > a->max_vbal;
+    if (s->sync && fdatasync(s->app_fd) != 0) {
+        return -EIO;
     }
-    return b->hist_count >= a->hist_count;
-}
-
-/* Keeps the newest record of each instance. */
-static uint32_t
-store_compact(struct bpc_durable *recs, uint32_t n)
-{
-    qsort(recs, n, sizeof(*recs), store_cmp);
-    uint32_t out = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (out > 0 && recs[out - 1].instance == recs[i].instance) {
-            if (store_newer(&recs[out - 1], &recs[i])) {
-                recs[out - 1] = recs[i];
-            }
-            continue;
-        }
-        recs[out++] = recs[i];
-    }
-    return out;
+    return 0;
 }
 
 int
 dp_file_store_open(struct dp_file_store *s, const char *path, bool sync,
-                   struct bpc_durable **restore, uint32_t *restore_count)
+                   struct bpc_durable **restore, uint32_t *restore_count, struct dp_app_state *app)
 {
     *restore = NULL;
     *restore_count = 0;
     s->sync = sync;
     s->records = 0;
+    s->app_fd = -1;
     s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (s->fd < 0) {
         return -errno;
+    }
+    int arc = store_open_app(s, path, app);
+    if (arc != 0) {
+        return arc;
     }
     off_t size = lseek(s->fd, 0, SEEK_END);
     uint64_t n = size > 0 ? (uint64_t)size / sizeof(struct bpc_durable) : 0;
@@ -529,6 +767,10 @@ dp_file_store_close(struct dp_file_store *s)
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
+    }
+    if (s->app_fd >= 0) {
+        close(s->app_fd);
+        s->app_fd = -1;
     }
 }
 

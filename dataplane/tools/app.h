@@ -48,6 +48,20 @@ struct dp_log_entry {
     uint64_t hash; /* of (instance, submitter, engine seq, command seq) */
 };
 
+/* The application state a node persists beside its durable records: the
+ * applied-command count, the rolling digest over the applied log and the
+ * last applied instance, as of `floor` (every instance below floor
+ * applied, none at or above). A restart resumes from it and re-applies
+ * only instances >= floor. */
+struct dp_app_state {
+    uint64_t magic; /* DP_APP_STATE_MAGIC once written */
+    uint64_t floor;
+    uint64_t applied;
+    uint64_t digest;
+    uint64_t last_instance;
+};
+#define DP_APP_STATE_MAGIC 0x6574617473707061ull /* "appstate" */
+
 /* Commands are numbered 0..K-1; seq s belongs to the share of party
  * s % parties, and each party submits its own share. A party adopts the
  * share of a crashed one (dp_load_adopt) so every command still gets
@@ -70,9 +84,11 @@ struct dp_load {
     uint64_t dups;      /* a seq applied again (resubmitted after a crash) */
     uint64_t invalid;   /* bytes that are no command of this run */
     uint64_t submitted;
-    uint64_t refused; /* bpc_submit said -EAGAIN */
-    uint64_t digest;  /* rolling hash over the applied log */
-    struct dp_log_entry *log;
+    uint64_t refused;         /* bpc_submit said -EAGAIN */
+    uint64_t digest;          /* rolling hash over the applied log */
+    struct dp_app_state base; /* resumed state (zero counts on a fresh start) */
+    struct dp_log_entry *log; /* entries applied since base */
+    uint64_t *digs;           /* digs[i]: digest after log[i] */
     uint64_t log_cap;
     uint64_t first_submit_ns;
     uint64_t last_unique_ns;
@@ -84,6 +100,17 @@ int dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t co
                  uint32_t window, uint32_t value_bytes, bool generate);
 void dp_load_free(struct dp_load *l);
 void dp_load_adopt(struct dp_load *l, uint32_t party);
+/* Resumes from a persisted state (after dp_load_init, before any apply). */
+void dp_load_resume(struct dp_load *l, const struct dp_app_state *st);
+/* The state as of floor (see struct dp_app_state); 0, or -ENOSPC when the
+ * recorder no longer holds the entries needed. */
+int dp_load_state_at(const struct dp_load *l, uint64_t floor, struct dp_app_state *out);
+/* Entries the recorder holds (applied since the resumed state, capped). */
+uint64_t dp_load_held(const struct dp_load *l);
+/* The last applied entry (zeros when none is held). */
+struct dp_log_entry dp_load_last(const struct dp_load *l);
+/* Largest floor among durable records (0 when none). */
+uint64_t dp_durable_floor(const struct bpc_durable *recs, uint32_t count);
 /* Submits own-share commands up to the window; returns the count. */
 uint32_t dp_load_pump(struct dp_load *l, struct bpc_dp_party *p, uint64_t now_ns);
 /* bpc_apply_fn (ctx: the struct dp_load). */
@@ -102,6 +129,27 @@ int dp_load_write_log(const struct dp_load *l, const char *path);
 bool dp_log_is_suffix(const struct dp_log_entry *a, uint64_t na, const struct dp_log_entry *b,
                       uint64_t nb);
 
+/* One entry of a party's decided log (struct bpc_log) as the log check
+ * sees it: the value's hash (bytes, length, NOOP flag) and the skip mask
+ * the party's engine recorded for it. */
+struct dp_dlog_entry {
+    uint64_t index;
+    uint64_t hash;
+    uint64_t skip_mask;
+};
+/* Copies the readable entries [bpc_log_first, bpc_log_next) of log (the
+ * caller is a registered QSBR thread); *out is malloc'ed. 0 or -errno. */
+int dp_dlog_snapshot(struct bpc_log *log, struct dp_dlog_entry **out, uint64_t *n);
+/* Raw little-endian (index, hash, skip_mask) triples. */
+int dp_dlog_write(const struct dp_dlog_entry *e, uint64_t n, const char *path);
+int dp_dlog_read(const char *path, struct dp_dlog_entry **out, uint64_t *n);
+/* Compares log b against reference a: b must end where a ends and lie
+ * inside a (or be empty: a restarted party whose floor is the end; its
+ * application state is checked apart); counts entries whose value (resp.
+ * skip mask) differs. */
+bool dp_dlog_check(const struct dp_dlog_entry *a, uint64_t na, const struct dp_dlog_entry *b,
+                   uint64_t nb, uint64_t *value_diff, uint64_t *mask_diff);
+
 /* Idle policy between polls that found no work. */
 enum dp_idle_kind {
     DP_IDLE_BUSY = 0,
@@ -119,11 +167,17 @@ void dp_idle_wait(const struct dp_idle *idle);
 /* File-backed durable store: append-only records, replayed at restart. */
 struct dp_file_store {
     int fd;
+    int app_fd; /* PATH.app: one struct dp_app_state, rewritten in place */
     bool sync;
     uint64_t records;
 };
+/* Opens PATH (records) and PATH.app; *app gets the persisted application
+ * state, or zeros (magic 0) when none was written. */
 int dp_file_store_open(struct dp_file_store *s, const char *path, bool sync,
-                       struct bpc_durable **restore, uint32_t *restore_count);
+                       struct bpc_durable **restore, uint32_t *restore_count,
+                       struct dp_app_state *app);
+/* Writes the application state (before the records with that floor). */
+int dp_file_store_put_app(struct dp_file_store *s, const struct dp_app_state *st);
 /* bpc_dp_persist_fn */
 int dp_file_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count);
 void dp_file_store_close(struct dp_file_store *s);

@@ -65,6 +65,8 @@ struct cl_party_result {
     const struct dp_log_entry *log;
     uint64_t log_len;
     struct dp_log_entry *owned_log; /* freed by cl_summary_print */
+    struct dp_dlog_entry *dlog;     /* decided log snapshot; freed by cl_summary_print */
+    uint64_t dlog_len;
 };
 
 struct cl_summary {

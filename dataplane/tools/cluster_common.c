@@ -68,9 +68,13 @@ static bool
 cl_same_log(const struct cl_party_result *a, const struct cl_party_result *r)
 {
     if (r->restarts > 0) {
-        /* Resumed at its durable floor: must hold the tail of the log, up
-         * to the same end, and must have caught up with something. */
-        return r->log_len > 0 && dp_log_is_suffix(a->log, a->log_len, r->log, r->log_len);
+        /* Resumed at its durable floor with the application state persisted
+         * there (count and digest of everything applied below it): what it
+         * applied since must be the tail of the log (empty when nothing was
+         * decided after its floor), and its count and digest over the whole
+         * log must be the reference's. */
+        return dp_log_is_suffix(a->log, a->log_len, r->log, r->log_len) &&
+               r->applied == a->applied && r->digest == a->digest;
     }
     return r->applied == a->applied && r->digest == a->digest && r->log_len == a->log_len &&
            (r->log_len == 0 || memcmp(r->log, a->log, r->log_len * sizeof(*r->log)) == 0);
@@ -109,6 +113,41 @@ cl_agreement(const struct cl_summary *s, int *ref_out)
     return true;
 }
 
+/* Do all survivors hold the same decided log (struct bpc_log) as the
+ * reference over what they hold, ending at the same index? A restarted
+ * party's log starts at its durable floor. Skip masks are counted apart:
+ * they are each engine's own apply verdict, not the agreed values. */
+static bool
+cl_log_agreement(const struct cl_summary *s, int ref, uint64_t *mask_diffs)
+{
+    *mask_diffs = 0;
+    if (ref < 0) {
+        return false;
+    }
+    const struct cl_party_result *a = &s->r[ref];
+    bool ok = true;
+    for (uint32_t i = 0; i < s->parties; i++) {
+        const struct cl_party_result *r = &s->r[i];
+        if (!r->alive || (int)i == ref) {
+            continue;
+        }
+        uint64_t vd = 0;
+        uint64_t md = 0;
+        bool same = dp_dlog_check(a->dlog, a->dlog_len, r->dlog, r->dlog_len, &vd, &md);
+        *mask_diffs += md;
+        if (!same || md > 0 || r->restarts > 0) {
+            printf("decided log of party %u: entries %llu..%llu, %s party %d's (value diffs "
+                   "%llu, skip-mask diffs %llu)\n",
+                   i, r->dlog_len > 0 ? (unsigned long long)r->dlog[0].index : 0ull,
+                   r->dlog_len > 0 ? (unsigned long long)r->dlog[r->dlog_len - 1].index : 0ull,
+                   same ? "within" : "NOT within", ref, (unsigned long long)vd,
+                   (unsigned long long)md);
+        }
+        ok = ok && same;
+    }
+    return ok;
+}
+
 static void
 cl_span(const struct cl_summary *s, uint64_t *first, uint64_t *last)
 {
@@ -119,7 +158,8 @@ cl_span(const struct cl_summary *s, uint64_t *first, uint64_t *last)
         if (r->reported && r->first_submit_ns != 0 && r->first_submit_ns < *first) {
             *first = r->first_submit_ns;
         }
-        if (r->alive && r->reported && r->last_unique_ns > *last) {
+        /* A restarted party applies its catch-up late: not load progress. */
+        if (r->alive && r->reported && r->restarts == 0 && r->last_unique_ns > *last) {
             *last = r->last_unique_ns;
         }
     }
@@ -130,6 +170,8 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
 {
     int ref = -1;
     bool agree = cl_agreement(s, &ref);
+    uint64_t mask_diffs = 0;
+    bool log_agree = cl_log_agreement(s, ref, &mask_diffs);
     bool all = true;
     bool valid = true;
     uint32_t alive = 0;
@@ -179,22 +221,26 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            cps);
     printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
            p999, (unsigned long long)s->hist.total);
-    printf("agreement %s, all decided %s, values valid %s%s\n", agree ? "yes" : "NO",
-           all ? "yes" : "NO", valid ? "yes" : "NO", s->deadline_hit ? ", DEADLINE HIT" : "");
-    printf(
-        "{\"transport\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
-        "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,\"all_decided\":%s,"
-        "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
-        "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
-        "\"value_bytes\":%u,\"window\":%u}\n",
-        o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
-        (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
-        all ? "true" : "false", valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50,
-        p99, p999, span_s, o->value_bytes, o->window);
+    printf("agreement %s, decided logs agree %s, all decided %s, values valid %s%s\n",
+           agree ? "yes" : "NO", log_agree ? "yes" : "NO", all ? "yes" : "NO", valid ? "yes" : "NO",
+           s->deadline_hit ? ", DEADLINE HIT" : "");
+    printf("{\"transport\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
+           "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,"
+           "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
+           "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
+           "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
+           "\"value_bytes\":%u,\"window\":%u}\n",
+           o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
+           (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
+           log_agree ? "true" : "false", (unsigned long long)mask_diffs, all ? "true" : "false",
+           valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50, p99, p999, span_s,
+           o->value_bytes, o->window);
     fflush(stdout);
     for (uint32_t i = 0; i < s->parties; i++) {
         free(s->r[i].owned_log);
         s->r[i].owned_log = NULL;
+        free(s->r[i].dlog);
+        s->r[i].dlog = NULL;
     }
-    return agree && all && valid;
+    return agree && log_agree && all && valid;
 }

@@ -41,6 +41,7 @@ struct ring_party {
     struct dp_load load;
     struct bpc_durable *saved; /* durable records kept across a crash */
     uint32_t saved_count;
+    struct dp_app_state saved_app; /* application state as of the saved floor */
 };
 
 struct ring_cluster {
@@ -83,6 +84,8 @@ ring_eal(const struct cl_opts *o, const char *argv0, size_t engine_bytes)
         return -1;
     }
     bpc_dp_clock_init();
+    /* This lcore steps every engine: it writes their decided logs (QSBR). */
+    bpc_log_thread_register();
     (void)bpc_dp_telemetry_register();
     return 0;
 }
@@ -165,6 +168,9 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
         fprintf(stderr, "bpcon-cluster: no memory for party %u's log\n", id);
         return -1;
     }
+    if (p->restarts > 0) {
+        dp_load_resume(&p->load, &p->saved_app);
+    }
     struct bpc_dp_party_conf conf = {
         .engine = &cfg,
         .links = links,
@@ -209,6 +215,12 @@ ring_kill(struct ring_cluster *c, uint32_t id)
     p->saved_count = p->saved != NULL ? n : 0;
     if (p->saved != NULL && n > 0) {
         memcpy(p->saved, recs, n * sizeof(*recs));
+    }
+    /* The application state persisted with those records: as of their
+     * floor (what a node writes beside its store, see node.c). */
+    if (dp_load_state_at(&p->load, dp_durable_floor(p->saved, p->saved_count), &p->saved_app) !=
+        0) {
+        fprintf(stderr, "bpcon-cluster: party %u: application state not recoverable\n", id);
     }
     bpc_dp_party_free(p->party);
     p->party = NULL;
@@ -362,11 +374,7 @@ ring_collect(const struct ring_cluster *c, struct cl_summary *s)
 static struct dp_log_entry
 ring_last(const struct dp_load *l)
 {
-    struct dp_log_entry e = {0, 0};
-    if (l->applied > 0 && l->applied <= l->log_cap) {
-        e = l->log[l->applied - 1];
-    }
-    return e;
+    return dp_load_last(l);
 }
 
 /* Done: no event pending, every survivor that never crashed has every
@@ -399,7 +407,8 @@ ring_settled(const struct ring_cluster *c)
         if (mine.instance != last.instance || mine.hash != last.hash) {
             return false;
         }
-        if (p->restarts == 0 && (p->load.applied != ref->applied || !dp_load_done(&p->load))) {
+        /* A restarted party resumed its persisted count: it must match too. */
+        if (p->load.applied != ref->applied || (p->restarts == 0 && !dp_load_done(&p->load))) {
             return false;
         }
     }
@@ -508,7 +517,7 @@ ring_finish(struct ring_cluster *c, struct cl_summary *s)
     for (uint32_t i = 0; i < c->n; i++) {
         struct ring_party *p = &c->p[i];
         struct cl_party_result *r = &s->r[i];
-        uint64_t len = p->load.applied < p->load.log_cap ? p->load.applied : p->load.log_cap;
+        uint64_t len = dp_load_held(&p->load);
         r->owned_log = malloc((len > 0 ? len : 1) * sizeof(*r->owned_log));
         if (r->owned_log != NULL) {
             memcpy(r->owned_log, p->load.log, len * sizeof(*r->owned_log));
@@ -518,6 +527,10 @@ ring_finish(struct ring_cluster *c, struct cl_summary *s)
             r->reported = false;
         }
         dp_hist_merge(&s->hist, &p->load.hist);
+        if (p->party != NULL &&
+            dp_dlog_snapshot(bpc_dp_party_log(p->party), &r->dlog, &r->dlog_len) != 0) {
+            r->reported = false;
+        }
         if (p->party != NULL) {
             bpc_dp_party_free(p->party);
         }
@@ -534,6 +547,7 @@ ring_finish(struct ring_cluster *c, struct cl_summary *s)
                 (unsigned long long)c->switch_drops);
     }
     rte_mempool_free(c->pool);
+    bpc_log_thread_unregister();
     rte_eal_cleanup();
 }
 
@@ -556,6 +570,7 @@ cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
         rc = ring_loop(&c, s);
     }
     if (rc != 0) {
+        bpc_log_thread_unregister();
         rte_eal_cleanup();
         return -1;
     }

@@ -467,7 +467,8 @@ virtio_settled(const struct vcluster *c)
         if (!v->ready || v->last_instance != ref->last_instance || v->last_hash != ref->last_hash) {
             return false;
         }
-        if (v->restarts == 0 && (!v->done || v->applied != ref->applied)) {
+        /* A restarted node resumed its persisted count: it must match too. */
+        if (v->applied != ref->applied || (v->restarts == 0 && !v->done)) {
             return false;
         }
     }
@@ -584,6 +585,10 @@ virtio_read_log(const struct vcluster *c, uint32_t id, struct cl_party_result *r
     fclose(f);
     r->log = r->owned_log;
     r->log_len = r->owned_log != NULL ? n : 0;
+    snprintf(path, sizeof(path), "%s/log-%u.decided", c->dir, id);
+    if (dp_dlog_read(path, &r->dlog, &r->dlog_len) != 0) {
+        r->reported = false;
+    }
 }
 
 /* Which nodes were alive at the end is decided before they are stopped. */

@@ -68,6 +68,7 @@ struct node_opts {
     bool wait_go;
     bool no_load;
     int control_fd;
+    uint64_t log_retain;
 };
 
 struct node {
@@ -81,6 +82,7 @@ struct node {
     struct bpc_dp_link links[BPC_DP_PORTS_MAX];
     uint32_t links_count;
     struct dp_file_store store;
+    uint64_t app_floor; /* floor of the last application state written */
     struct dp_load load;
     struct bpc_dp_party *party;
     FILE *report;
@@ -92,7 +94,7 @@ node_usage(FILE *f)
     fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
                "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
                "  [--report-fd FD] [--log-out FILE] [--store FILE] [--fsync] [--wait-go]\n"
-               "  [--no-load] [--control-fd FD]\n"
+               "  [--no-load] [--control-fd FD] [--log-retain N]\n"
                "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
                "makes this party submit the share of crashed party ID too.\n");
 }
@@ -114,6 +116,7 @@ node_parse(int argc, char **argv, struct node_opts *o)
         {"wait-go", no_argument, NULL, 'g'},
         {"no-load", no_argument, NULL, 'L'},
         {"control-fd", required_argument, NULL, 'C'},
+        {"log-retain", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -167,6 +170,9 @@ node_parse(int argc, char **argv, struct node_opts *o)
         case 'C':
             rc = dp_parse_u64(optarg, 1024, &fd);
             o->control_fd = (int)fd;
+            break;
+        case 'R':
+            rc = dp_parse_u64(optarg, 1ull << 32, &o->log_retain);
             break;
         case 'h':
             node_usage(stdout);
@@ -318,15 +324,41 @@ node_config(struct node *n, char *err, size_t err_len)
     return bpc_config_validate(&n->cfg, err, err_len);
 }
 
+/* Persistence hook with --store: the application state as of the new
+ * floor goes first, then the engine's records. A crash in between leaves
+ * the application state ahead of the records' floor, which a restart
+ * handles (it skips instances below the application state's floor), never
+ * behind it. */
+static int
+node_persist(void *ctx, const struct bpc_durable *recs, uint32_t count)
+{
+    struct node *n = ctx;
+    uint64_t floor = dp_durable_floor(recs, count);
+    if (floor > n->app_floor) {
+        struct dp_app_state st;
+        if (dp_load_state_at(&n->load, floor, &st) != 0 ||
+            dp_file_store_put_app(&n->store, &st) != 0) {
+            return -EIO;
+        }
+        n->app_floor = floor;
+    }
+    return dp_file_store_put(&n->store, recs, count);
+}
+
 static int
 node_party(struct node *n, char *err, size_t err_len)
 {
     struct bpc_durable *restore = NULL;
     uint32_t restore_count = 0;
+    struct dp_app_state app;
+    memset(&app, 0, sizeof(app));
     n->store.fd = -1;
+    n->store.app_fd = -1;
     if (n->o.store != NULL) {
-        int rc = dp_file_store_open(&n->store, n->o.store, n->o.fsync, &restore, &restore_count);
+        int rc =
+            dp_file_store_open(&n->store, n->o.store, n->o.fsync, &restore, &restore_count, &app);
         if (rc != 0) {
+            free(restore);
             snprintf(err, err_len, "store %s: %s", n->o.store, strerror(-rc));
             return rc;
         }
@@ -338,14 +370,19 @@ node_party(struct node *n, char *err, size_t err_len)
         snprintf(err, err_len, "no memory for the load generator");
         return rc;
     }
+    if (app.magic == DP_APP_STATE_MAGIC) {
+        dp_load_resume(&n->load, &app);
+        n->app_floor = app.floor;
+    }
     struct bpc_dp_party_conf conf = {
         .engine = &n->cfg,
         .links = n->links,
         .links_count = n->links_count,
         .pool = n->pool,
         .socket_id = (int)rte_socket_id(),
-        .persist = n->o.store != NULL ? dp_file_store_put : NULL,
-        .persist_ctx = &n->store,
+        .persist = n->o.store != NULL ? node_persist : NULL,
+        .persist_ctx = n,
+        .log_retain = n->o.log_retain,
         .on_decide = dp_load_decided,
         .decide_ctx = &n->load,
         .restore = restore,
@@ -355,8 +392,12 @@ node_party(struct node *n, char *err, size_t err_len)
     memcpy(conf.self_mac.addr_bytes, n->cluster.parties[n->o.id].mac, 6);
     rc = bpc_dp_party_init(&n->party, &conf, err, err_len);
     if (rc == 0 && restore_count > 0) {
-        BPC_DP_LOG(INFO, "party %llu restored %u durable records\n", (unsigned long long)n->o.id,
-                   restore_count);
+        BPC_DP_LOG(INFO,
+                   "party %llu restored %u durable records, floor %llu, application state "
+                   "at %llu (%llu applied)\n",
+                   (unsigned long long)n->o.id, restore_count,
+                   (unsigned long long)bpc_dp_party_restored_floor(n->party),
+                   (unsigned long long)app.floor, (unsigned long long)app.applied);
     }
     free(restore);
     return rc;
@@ -369,10 +410,7 @@ node_progress(struct node *n, bool done_flag)
         return;
     }
     struct bpc_engine *e = bpc_dp_party_engine(n->party);
-    struct dp_log_entry last = {0, 0};
-    if (n->load.applied > 0 && n->load.applied <= n->load.log_cap) {
-        last = n->load.log[n->load.applied - 1];
-    }
+    struct dp_log_entry last = dp_load_last(&n->load);
     fprintf(n->report,
             "progress id=%llu decisions=%llu applied=%llu unique=%llu leader=%d ballot=%llu "
             "done=%d last=%llx:%016llx\n",
@@ -411,6 +449,19 @@ node_control(struct node *n)
     }
 }
 
+/* Reads every port's link status. For a virtio_user port in server mode
+ * this is what accepts a restarted peer's new connection (DPDK re-attaches
+ * the vhost-user back end from its link-status read), so it runs on the
+ * report tick; for other ports it is a harmless read. */
+static void
+node_links(struct node *n)
+{
+    for (uint32_t i = 0; i < n->ports_count; i++) {
+        struct rte_eth_link link;
+        (void)rte_eth_link_get_nowait(n->ports[i], &link);
+    }
+}
+
 /* The main loop: its only exit is the quit flag (or a failed party). */
 static void
 node_run(struct node *n)
@@ -427,6 +478,7 @@ node_run(struct node *n)
             work += (int)dp_load_pump(&n->load, n->party, now);
         }
         if (now >= next_report) {
+            node_links(n);
             node_control(n);
             node_progress(n, dp_load_done(&n->load));
             next_report = now + NODE_REPORT_NS;
@@ -465,6 +517,18 @@ node_stop(struct node *n)
     }
     if (n->o.log_out != NULL && dp_load_write_log(&n->load, n->o.log_out) != 0) {
         fprintf(stderr, "bpcon-node: cannot write %s\n", n->o.log_out);
+    }
+    if (n->o.log_out != NULL) {
+        /* The decided log itself (FILE.decided), read back through QSBR. */
+        char path[4096];
+        struct dp_dlog_entry *d = NULL;
+        uint64_t dn = 0;
+        snprintf(path, sizeof(path), "%s.decided", n->o.log_out);
+        if (dp_dlog_snapshot(bpc_dp_party_log(n->party), &d, &dn) != 0 ||
+            dp_dlog_write(d, dn, path) != 0) {
+            fprintf(stderr, "bpcon-node: cannot write %s\n", path);
+        }
+        free(d);
     }
     bpc_dp_party_free(n->party);
     for (uint32_t i = 0; i < n->ports_count; i++) {
@@ -511,6 +575,8 @@ main(int argc, char **argv)
         return 2;
     }
     char err[512] = "";
+    /* The main lcore steps the engine: it writes the decided log (QSBR). */
+    bpc_log_thread_register();
     int rc = bpc_init();
     if (rc == 0) {
         bpc_dp_clock_init();
@@ -525,6 +591,7 @@ main(int argc, char **argv)
     }
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        bpc_log_thread_unregister();
         rte_eal_cleanup();
         return 1;
     }
@@ -541,6 +608,7 @@ main(int argc, char **argv)
     node_run(&n);
     node_drain(&n);
     node_stop(&n);
+    bpc_log_thread_unregister();
     rte_eal_cleanup();
     return 0;
 }
