@@ -12,6 +12,7 @@
  * Names follow BPConProof.tla on purpose: max_bal, max_vbal, max_vval.
  */
 #include "internal.h"
+#include "prng.h"
 #include "safe.h"
 
 #include <errno.h>
@@ -153,7 +154,7 @@ struct bpc_engine {
     struct bpc_step_out *cur_out; /* the step's output, for emitting as soon as decided */
     uint64_t step_no;
     bool voted_at_bal;   /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
-    uint64_t prng[4];
+    struct bpc_prng prng;
 
     uint64_t *range_bal;
     uint64_t *range_from;
@@ -250,38 +251,11 @@ static void eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_re
  * Small helpers.
  * ---------------------------------------------------------------------- */
 
-static uint64_t
-eng_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** seeded by splitmix64: jitter only, never safety. */
+/* Jitter only, never safety. */
 static uint64_t
 eng_prng_next(struct bpc_engine *e)
 {
-    uint64_t *s = e->prng;
-    uint64_t result = eng_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = eng_rotl(s[3], 45);
-    return result;
-}
-
-static void
-eng_prng_seed(struct bpc_engine *e, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) {
-        seed += 0x9e3779b97f4a7c15ull;
-        uint64_t z = seed;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        e->prng[i] = z ^ (z >> 31);
-    }
+    return bpc_prng_next(&e->prng);
 }
 
 static bool
@@ -1188,28 +1162,42 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
-static void
-eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+/* Tallies one 2av or 2b vote of p; false when stale, a second vote of p
+ * at this (instance, ballot, type), or past the distinct-value bound. */
+static bool
+eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, enum eng_seen kind,
+               struct eng_slot **slot, bpc_u128 *w)
 {
     struct eng_slot *s = eng_slot_get(e, r->instance);
     int g = s ? eng_gen_find(e, s, r->ballot, r->ballot >= e->bal) : -1;
     if (g < 0) {
         e->ctr.records_stale++;
-        return;
+        return false;
     }
-    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_2AV);
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, kind);
     if (eng_bit_test(seen, p)) {
         ENG_IGNORED(e);
-        return;
+        return false;
     }
-    bpc_u128 w;
-    if (!eng_tally_add(s->gen[g].t2av, &s->gen[g].n2av, &r->value, eng_weight(e, p), &w)) {
+    struct eng_gen *gen = &s->gen[g];
+    bool is_2av = kind == SEEN_2AV;
+    if (!eng_tally_add(is_2av ? gen->t2av : gen->t2b, is_2av ? &gen->n2av : &gen->n2b,
+                       &r->value, eng_weight(e, p), w)) {
         e->ctr.tally_overflow++;
-        return;
+        return false;
     }
     eng_bit_set(seen, p);
-    BPC_ASSERT(w <= e->total);
-    if (r->ballot == e->bal && w >= e->threshold) {
+    BPC_ASSERT(*w <= e->total);
+    *slot = s;
+    return true;
+}
+
+static void
+eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_slot *s;
+    bpc_u128 w;
+    if (eng_tally_vote(e, p, r, SEEN_2AV, &s, &w) && r->ballot == e->bal && w >= e->threshold) {
         eng_try_2b(e, s);
     }
 }
@@ -1217,25 +1205,9 @@ eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 static void
 eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    struct eng_slot *s = eng_slot_get(e, r->instance);
-    int g = s ? eng_gen_find(e, s, r->ballot, r->ballot >= e->bal) : -1;
-    if (g < 0) {
-        e->ctr.records_stale++;
-        return;
-    }
-    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_2B);
-    if (eng_bit_test(seen, p)) {
-        ENG_IGNORED(e);
-        return;
-    }
+    struct eng_slot *s;
     bpc_u128 w;
-    if (!eng_tally_add(s->gen[g].t2b, &s->gen[g].n2b, &r->value, eng_weight(e, p), &w)) {
-        e->ctr.tally_overflow++;
-        return;
-    }
-    eng_bit_set(seen, p);
-    BPC_ASSERT(w <= e->total);
-    if (w >= e->threshold) {
+    if (eng_tally_vote(e, p, r, SEEN_2B, &s, &w) && w >= e->threshold) {
         eng_decide(e, s, r->ballot, &r->value, NULL);
     }
 }
@@ -2629,7 +2601,7 @@ bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct
     e->vbytes = z.vbytes;
     eng_carve(e, mem, &z, &l);
     eng_reset_state(e);
-    eng_prng_seed(e, cfg->seed);
+    bpc_prng_seed(&e->prng, cfg->seed);
     *out = e;
     return 0;
 }

@@ -12,6 +12,8 @@
  */
 #include "sim.h"
 
+#include "prng.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -40,46 +42,25 @@
  * ---------------------------------------------------------------------- */
 
 struct sim_rng {
-    uint64_t s[4];
+    struct bpc_prng g;
 };
 
 static uint64_t
 sim_splitmix64(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
+    return bpc_splitmix64(state);
 }
 
 static void
 sim_rng_seed(struct sim_rng *r, uint64_t seed)
 {
-    uint64_t st = seed;
-    for (int i = 0; i < 4; i++) {
-        r->s[i] = sim_splitmix64(&st);
-    }
-}
-
-static uint64_t
-sim_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
+    bpc_prng_seed(&r->g, seed);
 }
 
 static uint64_t
 sim_rng_next(struct sim_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = sim_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = sim_rotl(s[3], 45);
-    return result;
+    return bpc_prng_next(&r->g);
 }
 
 /* Uniform in [0, n) by rejection (n > 0). */
