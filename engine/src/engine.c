@@ -2114,8 +2114,13 @@ eng_has_work(struct bpc_engine *e)
     }
     for (uint64_t i = e->nu; i - e->nu < e->window; i++) {
         const struct eng_slot *s = &e->slots[i & e->mask];
-        if (s->instance == i && !s->decided &&
-            (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
+        if (s->instance != i) {
+            continue;
+        }
+        /* An instance voted on but undecided, or one decided behind a gap
+         * (the log cannot move until the gap is filled). */
+        if (s->decided ? i > e->nu
+                       : (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
             return true;
         }
     }

@@ -420,6 +420,46 @@ test_pipeline_submit_threads(void **state)
     hn_free(&h);
 }
 
+/* A new leader fills an instance that has no safe value with a no-op, so
+ * the log has no gap: instance 5 reached one party only before the leader
+ * crashed, while 6..9 were decided behind it. */
+static void
+test_pipeline_noop_fills_gap(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t x = (leader + 1) % 4;
+    hn_start(&h);
+    hn_deliver(&h, UINT64_MAX);
+    for (uint32_t k = 0; k < 10; k++) {
+        uint8_t cmd[16] = {(uint8_t)k};
+        assert_int_equal(bpc_submit(h.p[leader].e, cmd, sizeof(cmd), NULL), 0);
+        hn_tick(&h, 1);
+        if (k == 5) {
+            hn_deliver_from(&h, leader, x); /* only x sees instance 5 */
+            hn_drop_all(&h);
+        } else {
+            hn_deliver(&h, UINT64_MAX);
+        }
+    }
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(h.p[i].log_count, 5); /* 6..9 wait behind 5 */
+    }
+    h.p[leader].down = true;
+    assert_true(hn_run(&h, 10, 5 * MS, 20000 * MS));
+    for (uint32_t i = 0; i < 4; i++) {
+        if (i != leader) {
+            assert_int_equal(h.p[i].log[5].kind, BPC_VALUE_NOOP);
+            assert_int_not_equal(h.p[i].log[6].kind, BPC_VALUE_NOOP);
+            assert_true(h.p[i].log_ballot[5] >= 2);
+        }
+    }
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
 int
 main(void)
 {
@@ -433,6 +473,7 @@ main(void)
         cmocka_unit_test(test_pipeline_restart),
         cmocka_unit_test(test_pipeline_big_window),
         cmocka_unit_test(test_pipeline_submit_threads),
+        cmocka_unit_test(test_pipeline_noop_fills_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
