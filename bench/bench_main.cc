@@ -84,21 +84,41 @@ const bench_spec bench_micro_specs[] = {
      bench_wire_encode,
      bench_unit::param_items,
      {1, 8, 32, 64},
-     4, bench_teardown, bench_batch},
+     4,
+     bench_teardown,
+     bench_batch},
     {"wire_decode_verify",
      bench_wire_setup,
      bench_wire_decode,
      bench_unit::param_items,
      {1, 8, 32, 64},
-     4, bench_teardown, bench_batch},
-    {"auth_tag", bench_auth_setup, bench_auth_tag, bench_unit::param_bytes, {1400}, 1, bench_teardown, bench_batch},
-    {"vid_of", bench_value_setup, bench_value_vid, bench_unit::param_bytes, {16, 200}, 2, bench_teardown, bench_batch},
+     4,
+     bench_teardown,
+     bench_batch},
+    {"auth_tag",
+     bench_auth_setup,
+     bench_auth_tag,
+     bench_unit::param_bytes,
+     {1400},
+     1,
+     bench_teardown,
+     bench_batch},
+    {"vid_of",
+     bench_value_setup,
+     bench_value_vid,
+     bench_unit::param_bytes,
+     {16, 200},
+     2,
+     bench_teardown,
+     bench_batch},
     {"elect_leader",
      bench_elect_setup,
      bench_elect_leader,
      bench_unit::one_item,
      {4, 7, 16, 64},
-     4, bench_teardown, bench_batch},
+     4,
+     bench_teardown,
+     bench_batch},
 };
 
 /* Engine tier: N engines in memory exchanging authenticated frames; an
@@ -128,9 +148,8 @@ const bench_spec bench_engine_specs[] = {
 void
 bench_register(const bench_spec &spec)
 {
-    benchmark::internal::Benchmark *b =
-        benchmark::RegisterBenchmark(spec.name, bench_run, spec.setup, spec.body, spec.unit,
-                                     spec.teardown, spec.batch);
+    benchmark::internal::Benchmark *b = benchmark::RegisterBenchmark(
+        spec.name, bench_run, spec.setup, spec.body, spec.unit, spec.teardown, spec.batch);
     for (int i = 0; i < spec.args_count; i++) {
         b->Arg(spec.args[i]);
     }

@@ -10,8 +10,8 @@
 # build-san (ASan+UBSan, debug), test-san. Works from any cwd.
 #
 # Environment:
-#   BPC_STRICT_FORMAT=1   make clang-format violations fail the run
-#                         (default: they are reported only)
+#   BPC_STRICT_FORMAT=0   only report clang-format violations (default 1:
+#                         a violation fails the run, as STYLE.md asks)
 #   BPC_BUILD, BPC_BUILD_SAN  build directories (default: build, build-san),
 #                         relative to the repository root
 set -eu
@@ -92,10 +92,10 @@ stage_engine_dpdk_free()
     echo "engine/ includes no DPDK header"
 }
 
-# Reports clang-format violations; fails only when BPC_STRICT_FORMAT=1.
+# Reports clang-format violations; fails on any unless BPC_STRICT_FORMAT=0.
 stage_format()
 {
-    strict=${BPC_STRICT_FORMAT:-0}
+    strict=${BPC_STRICT_FORMAT:-1}
     if ! command -v clang-format >/dev/null 2>&1; then
         BPC_FORMAT_NOTE="clang-format not installed"
         echo "format: $BPC_FORMAT_NOTE"

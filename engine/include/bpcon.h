@@ -76,7 +76,7 @@ enum bpc_config_error {
 
 /* Frame drop reasons; each has a counter in struct bpc_counters. */
 #define BPC_DROP_REASONS(X)                                                                        \
-    X(BPC_DROP_SHORT, "shorter than header plus tag")                                             \
+    X(BPC_DROP_SHORT, "shorter than header plus tag")                                              \
     X(BPC_DROP_LONG, "longer than the frame limit")                                                \
     X(BPC_DROP_BAD_MAGIC, "bad magic")                                                             \
     X(BPC_DROP_BAD_VERSION, "unknown version")                                                     \
@@ -99,7 +99,7 @@ enum bpc_drop_reason {
         BPC_DROP_REASONS_COUNT
 };
 
-const char *bpc_strerror(int err);                  /* errno or config code */
+const char *bpc_strerror(int err); /* errno or config code */
 const char *bpc_drop_reason_name(enum bpc_drop_reason r);
 
 /* ------------------------------------------------------------------------
@@ -154,30 +154,30 @@ struct bpc_log;
 struct bpc_config {
     uint64_t cluster_id;
     uint32_t parties_count;
-    uint32_t self;                       /* this party's id */
-    uint64_t weights[BPC_PARTIES_MAX];   /* u64 each */
-    bpc_u128 threshold;                  /* 0: default ceil(2W/3) */
+    uint32_t self;                     /* this party's id */
+    uint64_t weights[BPC_PARTIES_MAX]; /* u64 each */
+    bpc_u128 threshold;                /* 0: default ceil(2W/3) */
     enum bpc_mode mode;
-    struct bpc_timers timers;            /* paced mode; fast mode uses finalize_ns as
-                                            the first ballot deadline */
-    uint64_t ballot_timeout_ns;          /* fast-mode deadline of a ballot without progress */
-    uint32_t timeout_growth_max_shift;   /* deadline doubles per failed ballot, up to 2^shift */
-    uint32_t window_slots;               /* power of two, <= BPC_WINDOW_SLOTS_MAX */
-    uint32_t frame_bytes;                /* payload bytes per frame, <= BPC_FRAME_BYTES_MAX */
-    uint32_t value_bytes_max;            /* largest submitted value */
-    uint64_t seed;                       /* engine PRNG seed (jitter only) */
-    bool unsafe;                         /* accept thresholds validate() would refuse */
+    struct bpc_timers timers;             /* paced mode; fast mode uses finalize_ns as
+                                             the first ballot deadline */
+    uint64_t ballot_timeout_ns;           /* fast-mode deadline of a ballot without progress */
+    uint32_t timeout_growth_max_shift;    /* deadline doubles per failed ballot, up to 2^shift */
+    uint32_t window_slots;                /* power of two, <= BPC_WINDOW_SLOTS_MAX */
+    uint32_t frame_bytes;                 /* payload bytes per frame, <= BPC_FRAME_BYTES_MAX */
+    uint32_t value_bytes_max;             /* largest submitted value */
+    uint64_t seed;                        /* engine PRNG seed (jitter only) */
+    bool unsafe;                          /* accept thresholds validate() would refuse */
     const uint8_t (*keys)[BPC_KEY_BYTES]; /* keys[peer]: key shared by self and peer;
                                              parties_count entries, borrowed */
-    bpc_value_check_fn value_check;      /* optional */
+    bpc_value_check_fn value_check;       /* optional */
     void *value_check_ctx;
-    uint32_t batch_max;                  /* commands per value, 1..BPC_BATCH_MAX */
-    uint32_t commands_max;               /* submit queue and pending commands (power of
-                                            two, <= BPC_COMMANDS_MAX) */
-    struct bpc_log *log;                 /* optional: decided values are appended */
-    bpc_apply_fn on_apply;               /* optional */
+    uint32_t batch_max;    /* commands per value, 1..BPC_BATCH_MAX */
+    uint32_t commands_max; /* submit queue and pending commands (power of
+                              two, <= BPC_COMMANDS_MAX) */
+    struct bpc_log *log;   /* optional: decided values are appended */
+    bpc_apply_fn on_apply; /* optional */
     void *apply_ctx;
-    bpc_complete_fn on_complete;         /* optional */
+    bpc_complete_fn on_complete; /* optional */
     void *complete_ctx;
 };
 
@@ -228,9 +228,9 @@ enum bpc_value_kind {
 /* A value identity: compared with memcmp over the whole struct, so unused
  * bytes are always zero. */
 struct bpc_vid {
-    uint8_t kind;   /* enum bpc_value_kind */
-    uint8_t pad;    /* zero */
-    uint16_t len;   /* value length in bytes (inline or digest kinds) */
+    uint8_t kind; /* enum bpc_value_kind */
+    uint8_t pad;  /* zero */
+    uint16_t len; /* value length in bytes (inline or digest kinds) */
     uint8_t id[BPC_VALUE_INLINE_MAX];
 };
 
@@ -306,10 +306,10 @@ struct bpc_frame_header {
 /* Encoder: the caller zeroes nothing; bpc_wire_begin zeroes the buffer. */
 struct bpc_wire_writer {
     uint8_t *buf;
-    uint32_t cap;          /* buffer capacity (<= frame limit) */
+    uint32_t cap; /* buffer capacity (<= frame limit) */
     uint16_t record_count;
-    uint32_t value_bytes;  /* used bytes of the value section */
-    uint32_t value_cap;    /* value section capacity reserved at begin */
+    uint32_t value_bytes; /* used bytes of the value section */
+    uint32_t value_cap;   /* value section capacity reserved at begin */
 };
 
 /* Starts a frame; value_cap bytes are reserved for the value section
@@ -490,7 +490,7 @@ struct bpc_step_in {
 struct bpc_step_out {
     struct bpc_frame_out *frames; /* caller-lent tx buffers */
     uint32_t frames_cap;
-    uint32_t frames_count;        /* filled by the engine */
+    uint32_t frames_count; /* filled by the engine */
     struct bpc_decision *decisions;
     uint32_t decisions_cap;
     uint32_t decisions_count;
@@ -542,8 +542,7 @@ void bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
  * deadlines, emit frames, decisions and durability requests. Returns the
  * number of frames written, or -EAGAIN when out->frames was too small
  * (the rest stays queued for the next step). */
-int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in,
-                    struct bpc_step_out *out);
+int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out);
 /* Confirms that the last out->persist records are durable; the messages
  * held behind them leave at the next step. */
 void bpc_engine_persisted(struct bpc_engine *e);

@@ -75,7 +75,7 @@ struct eng_slot {
     bool dec_bytes;
     uint8_t ndec;
     uint64_t dec_ballot;
-    uint64_t emit_step; /* step that emitted it: its bytes are lent until then */
+    uint64_t emit_step;      /* step that emitted it: its bytes are lent until then */
     struct bpc_vid vote_vid; /* value whose bytes sit in the vote buffer */
     struct bpc_vid dec_vid;
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
@@ -113,7 +113,6 @@ struct eng_cell {
     uint32_t len;
 };
 
-
 struct bpc_engine {
     struct bpc_config cfg;
     uint8_t digest[BPC_DIGEST_BYTES];
@@ -122,7 +121,7 @@ struct bpc_engine {
     bpc_u128 faulty;
     uint32_t n;
     uint32_t self;
-    uint32_t words; /* u64 words per sender bitset */
+    uint32_t words;  /* u64 words per sender bitset */
     uint32_t window; /* slots */
     uint32_t active; /* instances in flight: [nu, nu + active) */
     uint64_t mask;
@@ -143,17 +142,17 @@ struct bpc_engine {
     uint64_t deadline_ns;
     uint64_t retx_ns;
     uint32_t fails;
-    uint64_t nu;        /* next instance to emit (all below are decided) */
-    uint64_t next_prop; /* leader: next instance to consider */
-    uint64_t claims_hi; /* one past the highest instance a 1b at bal reported voted */
-    bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
-    uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
-    uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
-    bool catching_up;    /* decisions learned from DECIDED this step: ask for more */
-    uint64_t cu_req_nu;  /* nu when the last pipelined catch-up request left */
+    uint64_t nu;                  /* next instance to emit (all below are decided) */
+    uint64_t next_prop;           /* leader: next instance to consider */
+    uint64_t claims_hi;           /* one past the highest instance a 1b at bal reported voted */
+    bool recheck;                 /* a 1b arrived or an event fired: re-check pending 2a */
+    uint64_t sent_1b_lo;          /* lowest instance this party's 1b at bal covers */
+    uint64_t held_lo;             /* lowest decided instance a lagging leader asked about */
+    bool catching_up;             /* decisions learned from DECIDED this step: ask for more */
+    uint64_t cu_req_nu;           /* nu when the last pipelined catch-up request left */
     struct bpc_step_out *cur_out; /* the step's output, for emitting as soon as decided */
     uint64_t step_no;
-    bool voted_at_bal;   /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+    bool voted_at_bal; /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
     struct bpc_prng prng;
 
     uint64_t *range_bal;
@@ -161,15 +160,15 @@ struct bpc_engine {
     uint64_t *seq_last;
     uint64_t *seq_bits;
     uint64_t *tx_seq;
-    uint64_t *peer_bal; /* highest ballot seen in any message of each party */
+    uint64_t *peer_bal;    /* highest ballot seen in any message of each party */
     struct eng_dec *dring; /* recent decisions by instance modulo dring_len */
     uint32_t dring_len;
-    uint64_t *witness;  /* per submitter: a forwarded command next in line */
+    uint64_t *witness; /* per submitter: a forwarded command next in line */
     struct eng_bal_w *bal_scratch;
 
     struct eng_slot *slots;
-    uint64_t *bits;    /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
-    uint8_t *values;   /* per slot: ENG_VALUE_BUFS value buffers */
+    uint64_t *bits;  /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
+    uint8_t *values; /* per slot: ENG_VALUE_BUFS value buffers */
     struct eng_claim *claims;
     uint32_t claims_cap;
     uint32_t claims_free;
@@ -195,15 +194,15 @@ struct bpc_engine {
     uint8_t *lq_bytes;
     uint64_t lq_head;
     uint64_t lq_tail;
-    uint64_t *applied_hi; /* per submitter: last applied sequence number */
-    uint64_t *queued_hi;  /* per submitter: last queued at this leader */
+    uint64_t *applied_hi;    /* per submitter: last applied sequence number */
+    uint64_t *queued_hi;     /* per submitter: last queued at this leader */
     uint32_t *applied_dirty; /* submitters whose applied_hi changed since the
                                 last durable batch */
     uint32_t applied_dirty_count;
     uint8_t *applied_listed;
     uint64_t queued_bal;
-    uint8_t *batch_buf;   /* value_bytes_max: encode/catch-up scratch */
-    uint8_t *cu_buf;      /* catch-up values read back from the log */
+    uint8_t *batch_buf; /* value_bytes_max: encode/catch-up scratch */
+    uint8_t *cu_buf;    /* catch-up values read back from the log */
     uint32_t cu_used;
 
     /* Outbox: broadcast ring and unicast list. */
@@ -316,8 +315,8 @@ eng_event_fired(const struct bpc_engine *e, enum bpc_event ev)
 static uint64_t
 eng_timeout(struct bpc_engine *e)
 {
-    uint32_t shift = e->fails < e->cfg.timeout_growth_max_shift ? e->fails
-                                                                 : e->cfg.timeout_growth_max_shift;
+    uint32_t shift =
+        e->fails < e->cfg.timeout_growth_max_shift ? e->fails : e->cfg.timeout_growth_max_shift;
     uint64_t base = e->cfg.ballot_timeout_ns << shift;
     uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
     return base + jitter;
@@ -476,8 +475,7 @@ eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, con
 }
 
 static struct bpc_record
-eng_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux,
-        const struct bpc_vid *vid)
+eng_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const struct bpc_vid *vid)
 {
     struct bpc_record r;
     memset(&r, 0, sizeof(r));
@@ -1096,7 +1094,8 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     uint64_t from = r->aux > UINT64_MAX - r->instance ? UINT64_MAX : r->instance + r->aux;
     e->range_bal[p] = r->ballot;
     e->range_from[p] = from;
-    if (r->ballot == e->bal && from > e->claims_hi && from != UINT64_MAX && from - e->nu <= e->window) {
+    if (r->ballot == e->bal && from > e->claims_hi && from != UINT64_MAX &&
+        from - e->nu <= e->window) {
         e->claims_hi = from;
     }
 }
@@ -1181,8 +1180,8 @@ eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, enu
     }
     struct eng_gen *gen = &s->gen[g];
     bool is_2av = kind == SEEN_2AV;
-    if (!eng_tally_add(is_2av ? gen->t2av : gen->t2b, is_2av ? &gen->n2av : &gen->n2b,
-                       &r->value, eng_weight(e, p), w)) {
+    if (!eng_tally_add(is_2av ? gen->t2av : gen->t2b, is_2av ? &gen->n2av : &gen->n2b, &r->value,
+                       eng_weight(e, p), w)) {
         e->ctr.tally_overflow++;
         return false;
     }
@@ -1582,8 +1581,7 @@ bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
         uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
         if (seq == pos) {
             if (atomic_compare_exchange_weak_explicit(&e->ring_tail, &pos, pos + 1,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed)) {
+                                                      memory_order_relaxed, memory_order_relaxed)) {
                 break;
             }
         } else if (seq < pos) {
@@ -1608,8 +1606,7 @@ bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket)
 {
     uint64_t hi = atomic_load_explicit(&((struct bpc_engine *)(uintptr_t)e)->applied_own,
                                        memory_order_acquire);
-    return (ticket >> ENG_SEQ_BITS) == (hi >> ENG_SEQ_BITS) ? ticket <= hi
-                                                            : ticket < hi;
+    return (ticket >> ENG_SEQ_BITS) == (hi >> ENG_SEQ_BITS) ? ticket <= hi : ticket < hi;
 }
 
 /* Moves submitted commands from the ring into the own pending list. */
@@ -1698,8 +1695,7 @@ eng_forward(struct bpc_engine *e)
             struct bpc_vid vid;
             bpc_vid_of(&vid, bytes, c->len);
             struct bpc_record r = eng_rec(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
-            eng_unicast(e, (uint32_t)e->leader, &r,
-                        vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
+            eng_unicast(e, (uint32_t)e->leader, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
         }
         e->own_sent++;
     }
@@ -1721,8 +1717,7 @@ eng_batch_build(struct bpc_engine *e)
         bpc_le16_store(p, (uint16_t)c->submitter);
         bpc_le16_store(p + 2, (uint16_t)c->len);
         bpc_le64_store(p + 4, c->seq);
-        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, e->lq_bytes, e->lq_head),
-               c->len);
+        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, e->lq_bytes, e->lq_head), c->len);
         off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
         count++;
         e->lq_head++;
@@ -1995,8 +1990,8 @@ eng_finalize(struct bpc_engine *e)
 {
     const struct eng_slot *s = &e->slots[e->nu & e->mask];
     bool done = s->instance == e->nu && s->decided;
-    bool work = e->own_head < e->own_tail || e->lq_head < e->lq_tail ||
-                eng_voted_hi(e) != UINT64_MAX;
+    bool work =
+        e->own_head < e->own_tail || e->lq_head < e->lq_tail || eng_voted_hi(e) != UINT64_MAX;
     if (done) {
         return; /* eng_emit hands the decision out and starts the next round */
     }
@@ -2119,8 +2114,7 @@ eng_has_work(struct bpc_engine *e)
         }
         /* An instance voted on but undecided, or one decided behind a gap
          * (the log cannot move until the gap is filled). */
-        if (s->decided ? i > e->nu
-                       : (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
+        if (s->decided ? i > e->nu : (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
             return true;
         }
     }
@@ -2408,11 +2402,26 @@ bpc_engine_persisted(struct bpc_engine *e)
  * Set-up.
  * ---------------------------------------------------------------------- */
 
-
 enum {
-    L_RANGE_BAL, L_RANGE_FROM, L_SEQ_LAST, L_SEQ_BITS, L_TX_SEQ, L_FUT, L_SLOTS, L_BITS,
-    L_VALUES, L_CLAIMS, L_SCRATCH, L_CMDS, L_CMD_BYTES, L_QUEUES, L_DUR, L_DIRTY, L_SEQS,
-    L_BUFS, L_COUNT
+    L_RANGE_BAL,
+    L_RANGE_FROM,
+    L_SEQ_LAST,
+    L_SEQ_BITS,
+    L_TX_SEQ,
+    L_FUT,
+    L_SLOTS,
+    L_BITS,
+    L_VALUES,
+    L_CLAIMS,
+    L_SCRATCH,
+    L_CMDS,
+    L_CMD_BYTES,
+    L_QUEUES,
+    L_DUR,
+    L_DIRTY,
+    L_SEQS,
+    L_BUFS,
+    L_COUNT
 };
 
 struct eng_layout {
@@ -2482,9 +2491,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 size_t
 bpc_engine_footprint(const struct bpc_config *cfg)
 {
-    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX ||
-        cfg->window_slots == 0 || cfg->window_slots > BPC_WINDOW_SLOTS_MAX ||
-        cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
+    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX || cfg->window_slots == 0 ||
+        cfg->window_slots > BPC_WINDOW_SLOTS_MAX || cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
         return 0;
     }
     struct eng_sizes z;
@@ -2495,7 +2503,8 @@ bpc_engine_footprint(const struct bpc_config *cfg)
 }
 
 static void
-eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l)
+eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
+          const struct eng_layout *l)
 {
     e->range_bal = (uint64_t *)(void *)(base + l->off[L_RANGE_BAL]);
     e->range_from = (uint64_t *)(void *)(base + l->off[L_RANGE_FROM]);

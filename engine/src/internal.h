@@ -47,8 +47,7 @@ bpc_le16_load(const uint8_t *p)
 static inline uint32_t
 bpc_le32_load(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t
 bpc_le64_load(const uint8_t *p)

@@ -13,8 +13,8 @@
 /* One non-empty 1b report (a sender that voted 2av or 2b before b). */
 struct bpc_1b_report {
     uint32_t sender;
-    uint64_t mbal;          /* maxVBal, 0 = never sent 2b */
-    struct bpc_vid mval;    /* maxVVal (kind NONE when mbal == 0) */
+    uint64_t mbal;       /* maxVBal, 0 = never sent 2b */
+    struct bpc_vid mval; /* maxVVal (kind NONE when mbal == 0) */
     uint8_t hist_count;
     uint64_t hist_bal[BPC_HISTORY_MAX];
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
@@ -38,8 +38,8 @@ bpc_u128 bpc_safe_weight(const struct bpc_safe_view *view);
 bool bpc_safe_at(const struct bpc_safe_view *view, const struct bpc_vid *v);
 
 enum bpc_safe_pick {
-    BPC_SAFE_NONE = 0, /* nothing provably safe yet: wait for more 1b */
-    BPC_SAFE_FREE = 1, /* case (a): any value is safe */
+    BPC_SAFE_NONE = 0,  /* nothing provably safe yet: wait for more 1b */
+    BPC_SAFE_FREE = 1,  /* case (a): any value is safe */
     BPC_SAFE_VALUE = 2, /* *out is safe (case (b)) */
 };
 /* The leader's choice: FREE when a quorum reports no vote, else a reported

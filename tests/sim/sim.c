@@ -157,7 +157,7 @@ struct sim_party {
     uint64_t first_instance;
     struct bpc_durable *disk; /* ring of disk_cap records by instance */
     uint32_t disk_cap;
-    struct bpc_durable disk_party; /* the instance == UINT64_MAX record */
+    struct bpc_durable disk_party;    /* the instance == UINT64_MAX record */
     struct bpc_durable *disk_applied; /* per submitter: its apply-state record */
     uint32_t inbox_head;
     uint32_t inbox_tail;

@@ -213,10 +213,8 @@ hn_step(struct hn *h, uint32_t i, const struct bpc_frame_in *frames, uint32_t co
     }
     struct bpc_step_in in = {.now_ns = h->now_ns, .frames = frames, .frames_count = count};
     for (int round = 0; round < 1000; round++) {
-        struct bpc_step_out out = {.frames = hn_tx,
-                                   .frames_cap = HN_TX_FRAMES,
-                                   .decisions = hn_dec,
-                                   .decisions_cap = 256};
+        struct bpc_step_out out = {
+            .frames = hn_tx, .frames_cap = HN_TX_FRAMES, .decisions = hn_dec, .decisions_cap = 256};
         hn_in_step = true;
         int rc = bpc_engine_step(p->e, &in, &out);
         hn_in_step = false;
@@ -347,8 +345,8 @@ hn_agree(const struct hn *h)
 {
     for (uint32_t i = 0; i < h->n; i++) {
         for (uint32_t j = i + 1; j < h->n; j++) {
-            uint32_t m = h->p[i].log_count < h->p[j].log_count ? h->p[i].log_count
-                                                                : h->p[j].log_count;
+            uint32_t m =
+                h->p[i].log_count < h->p[j].log_count ? h->p[i].log_count : h->p[j].log_count;
             for (uint32_t k = 0; k < m; k++) {
                 if (!bpc_vid_eq(&h->p[i].log[k], &h->p[j].log[k])) {
                     return false;

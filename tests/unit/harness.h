@@ -29,7 +29,7 @@ struct hn_party {
     struct bpc_vid log[HN_LOG_MAX];
     uint64_t log_ballot[HN_LOG_MAX];
     uint32_t frames_sent;
-    bool log_broken; /* a decision out of order or disagreeing with the log */
+    bool log_broken;          /* a decision out of order or disagreeing with the log */
     struct bpc_durable *disk; /* persisted records (party-wide first) */
     uint32_t disk_count;
     uint32_t disk_cap;

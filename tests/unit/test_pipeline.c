@@ -8,14 +8,14 @@
  * Method: harness clusters (FIFO delivery, virtual time) with on_apply and
  * on_complete hooks counting what every party applies.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
