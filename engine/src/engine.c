@@ -443,21 +443,29 @@ eng_self_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *v
     o->val = val;
 }
 
+/* Queues r for every peer (not for this party). */
+static void
+eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->n < 2) {
+        return;
+    }
+    if (e->bq_count == e->bq_cap) {
+        e->ctr.tx_overflow++;
+        return;
+    }
+    struct eng_out *o = &e->bq[(e->bq_head + e->bq_count) % e->bq_cap];
+    e->bq_count++;
+    o->r = *r;
+    o->peer = UINT32_MAX;
+    o->val = val;
+}
+
 /* Queues r for every peer and delivers it to this party too. */
 static void
 eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
 {
-    if (e->n > 1) {
-        if (e->bq_count == e->bq_cap) {
-            e->ctr.tx_overflow++;
-        } else {
-            struct eng_out *o = &e->bq[(e->bq_head + e->bq_count) % e->bq_cap];
-            e->bq_count++;
-            o->r = *r;
-            o->peer = UINT32_MAX;
-            o->val = val;
-        }
-    }
+    eng_peers_push(e, r, val);
     eng_self_push(e, r, val);
 }
 
@@ -472,21 +480,6 @@ eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, con
     o->r = *r;
     o->peer = peer;
     o->val = val;
-}
-
-static struct bpc_record
-eng_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const struct bpc_vid *vid)
-{
-    struct bpc_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.instance = instance;
-    r.ballot = ballot;
-    r.aux = aux;
-    if (vid != NULL) {
-        r.value = *vid;
-    }
-    return r;
 }
 
 /* ------------------------------------------------------------------------
@@ -679,7 +672,7 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
                s->gen[g].v2a.len);
         s->vote_vid = s->gen[g].v2a;
     }
-    struct bpc_record r = eng_rec(BPC_MSG_2AV, s->instance, e->bal, 0, &s->gen[g].v2a);
+    struct bpc_record r = bpc_record_make(BPC_MSG_2AV, s->instance, e->bal, 0, &s->gen[g].v2a);
     eng_broadcast(e, &r, NULL);
 }
 
@@ -699,7 +692,7 @@ eng_try_2b(struct bpc_engine *e, struct eng_slot *s)
             s->max_vbal = e->bal;
             s->max_vval = gen->t2av[k].vid;
             eng_mark_dirty(e, s);
-            struct bpc_record r = eng_rec(BPC_MSG_2B, s->instance, e->bal, 0, &s->max_vval);
+            struct bpc_record r = bpc_record_make(BPC_MSG_2B, s->instance, e->bal, 0, &s->max_vval);
             eng_broadcast(e, &r, NULL);
             return;
         }
@@ -795,16 +788,16 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
 {
     struct bpc_record r;
     if (s == NULL || (s->hist_count == 0 && s->max_vbal == 0)) {
-        r = eng_rec(BPC_MSG_1B, instance, e->bal, 0, NULL);
+        r = bpc_record_make(BPC_MSG_1B, instance, e->bal, 0, NULL);
         eng_broadcast(e, &r, NULL);
         return;
     }
-    r = eng_rec(BPC_MSG_1B, instance, e->bal, s->max_vbal, &s->max_vval);
+    r = bpc_record_make(BPC_MSG_1B, instance, e->bal, s->max_vbal, &s->max_vval);
     r.hist_count = s->hist_count;
     eng_broadcast(e, &r, NULL);
     for (uint32_t h = 0; h < s->hist_count; h++) {
         struct bpc_record hr =
-            eng_rec(BPC_MSG_1B_HIST, instance, e->bal, s->hist_bal[h], &s->hist_val[h]);
+            bpc_record_make(BPC_MSG_1B_HIST, instance, e->bal, s->hist_bal[h], &s->hist_val[h]);
         eng_broadcast(e, &hr, NULL);
     }
 }
@@ -824,7 +817,7 @@ eng_send_1b(struct bpc_engine *e)
         }
         from = hi + 1;
     }
-    struct bpc_record r = eng_rec(BPC_MSG_1B_RANGE, e->nu, e->bal, from - e->nu, NULL);
+    struct bpc_record r = bpc_record_make(BPC_MSG_1B_RANGE, e->nu, e->bal, from - e->nu, NULL);
     e->sent_1b_lo = e->nu;
     eng_broadcast(e, &r, NULL);
     e->sent_1b = true;
@@ -852,10 +845,11 @@ eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
     if (d->ballot == 0 || d->ballot >= e->bal) {
         return; /* a 1b(b) can only report ballots below b */
     }
-    struct bpc_record r = eng_rec(BPC_MSG_1B, d->instance, e->bal, d->ballot, &d->vid);
+    struct bpc_record r = bpc_record_make(BPC_MSG_1B, d->instance, e->bal, d->ballot, &d->vid);
     r.hist_count = 1;
     eng_broadcast(e, &r, NULL);
-    struct bpc_record hr = eng_rec(BPC_MSG_1B_HIST, d->instance, e->bal, d->ballot, &d->vid);
+    struct bpc_record hr =
+        bpc_record_make(BPC_MSG_1B_HIST, d->instance, e->bal, d->ballot, &d->vid);
     eng_broadcast(e, &hr, NULL);
 }
 
@@ -902,7 +896,7 @@ eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
 static void
 eng_send_1a(struct bpc_engine *e)
 {
-    struct bpc_record r = eng_rec(BPC_MSG_1A, e->nu, e->bal, 0, NULL);
+    struct bpc_record r = bpc_record_make(BPC_MSG_1A, e->nu, e->bal, 0, NULL);
     eng_broadcast(e, &r, NULL);
     e->sent_1a = true;
 }
@@ -1277,7 +1271,7 @@ eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
             val = dst;
         }
     }
-    struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, 1, 0, &vid);
+    struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, 1, 0, &vid);
     eng_unicast(e, p, &r, val);
 }
 
@@ -1292,7 +1286,7 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
     if (s->instance != instance) {
         const struct eng_dec *d = eng_dring_find(e, instance);
         if (d != NULL && d->vid.kind != BPC_VALUE_DIGEST) {
-            struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, d->ballot, 0, &d->vid);
+            struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, d->ballot, 0, &d->vid);
             eng_unicast(e, p, &r, NULL); /* the id is the value */
             return;
         }
@@ -1302,7 +1296,7 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
     if (!s->decided || !s->dec_bytes) {
         return;
     }
-    struct bpc_record r = eng_rec(BPC_MSG_DECIDED, instance, s->dec_ballot, 0, &s->dec_vid);
+    struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, s->dec_ballot, 0, &s->dec_vid);
     const uint8_t *val =
         s->dec_vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS) : NULL;
     eng_unicast(e, p, &r, val);
@@ -1342,9 +1336,9 @@ eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         !bpc_vid_eq(&d->vid, &r->value)) {
         return;
     }
-    struct bpc_record v2av = eng_rec(BPC_MSG_2AV, r->instance, r->ballot, 0, &d->vid);
+    struct bpc_record v2av = bpc_record_make(BPC_MSG_2AV, r->instance, r->ballot, 0, &d->vid);
     eng_broadcast(e, &v2av, NULL);
-    struct bpc_record v2b = eng_rec(BPC_MSG_2B, r->instance, r->ballot, 0, &d->vid);
+    struct bpc_record v2b = bpc_record_make(BPC_MSG_2B, r->instance, r->ballot, 0, &d->vid);
     eng_broadcast(e, &v2b, NULL);
 }
 
@@ -1694,7 +1688,7 @@ eng_forward(struct bpc_engine *e)
             }
             struct bpc_vid vid;
             bpc_vid_of(&vid, bytes, c->len);
-            struct bpc_record r = eng_rec(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
+            struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
             eng_unicast(e, (uint32_t)e->leader, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
         }
         e->own_sent++;
@@ -1916,7 +1910,7 @@ eng_propose(struct bpc_engine *e, uint64_t instance)
     }
     /* The 2a reaches this party through the self queue like any other, so
      * eng_on_2a records it and sends the leader's own 2av. */
-    struct bpc_record r = eng_rec(BPC_MSG_2A, instance, e->bal, 0, &vid);
+    struct bpc_record r = bpc_record_make(BPC_MSG_2A, instance, e->bal, 0, &vid);
     const uint8_t *val = vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g) : NULL;
     eng_broadcast(e, &r, val);
     return true;
@@ -2047,14 +2041,8 @@ eng_paced_events(struct bpc_engine *e)
 static void
 eng_retransmit(struct bpc_engine *e)
 {
-    struct bpc_record st = eng_rec(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
-    if (e->n > 1 && e->bq_count < e->bq_cap) {
-        struct eng_out *o = &e->bq[(e->bq_head + e->bq_count) % e->bq_cap];
-        e->bq_count++;
-        o->r = st;
-        o->peer = UINT32_MAX;
-        o->val = NULL;
-    }
+    struct bpc_record st = bpc_record_make(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
+    eng_peers_push(e, &st, NULL);
     for (uint64_t i = e->nu; i - e->nu < ENG_RETX_MAX && i - e->nu < e->active; i++) {
         struct eng_slot *s = &e->slots[i & e->mask];
         if (s->instance != i || s->decided) {
@@ -2062,15 +2050,15 @@ eng_retransmit(struct bpc_engine *e)
         }
         int g = eng_gen_find(e, s, e->bal, false);
         if (g >= 0 && s->gen[g].proposed) {
-            struct bpc_record r = eng_rec(BPC_MSG_2A, i, e->bal, 0, &s->gen[g].v2a);
+            struct bpc_record r = bpc_record_make(BPC_MSG_2A, i, e->bal, 0, &s->gen[g].v2a);
             eng_broadcast(e, &r, eng_gen_bytes(e, s, (uint32_t)g));
         }
         if (s->hist_count > 0 && s->hist_bal[0] == e->bal) {
-            struct bpc_record r = eng_rec(BPC_MSG_2AV, i, e->bal, 0, &s->hist_val[0]);
+            struct bpc_record r = bpc_record_make(BPC_MSG_2AV, i, e->bal, 0, &s->hist_val[0]);
             eng_broadcast(e, &r, NULL);
         }
         if (s->max_vbal == e->bal) {
-            struct bpc_record r = eng_rec(BPC_MSG_2B, i, e->bal, 0, &s->max_vval);
+            struct bpc_record r = bpc_record_make(BPC_MSG_2B, i, e->bal, 0, &s->max_vval);
             eng_broadcast(e, &r, NULL);
         }
     }
@@ -2084,7 +2072,7 @@ eng_retransmit(struct bpc_engine *e)
         const uint8_t *bytes = eng_cmd_bytes(e, e->own_bytes, e->own_head);
         struct bpc_vid vid;
         bpc_vid_of(&vid, bytes, c->len);
-        struct bpc_record r = eng_rec(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
+        struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
         for (uint32_t p = 0; p < e->n; p++) {
             if (p != e->self && (int)p != e->leader) {
                 eng_unicast(e, p, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
@@ -2377,7 +2365,7 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
          * retransmit tick (paced, so answers do not pile up). */
         e->catching_up = false;
         e->cu_req_nu = e->nu;
-        struct bpc_record st = eng_rec(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
+        struct bpc_record st = bpc_record_make(BPC_MSG_STATUS, e->nu, e->bal, 0, NULL);
         for (uint32_t p = 0; p < e->n; p++) {
             if (p != e->self) {
                 eng_unicast(e, p, &st, NULL);

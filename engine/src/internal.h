@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Always-on assertion for cheap invariants (never on network bytes). */
 #define BPC_ASSERT(x)                                                                              \
@@ -37,6 +38,23 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 /* Constant-time comparison of the tag over msg with `tag`. */
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
+
+/* A record with every unused field zero (vid may be NULL: no value). */
+static inline struct bpc_record
+bpc_record_make(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux,
+                const struct bpc_vid *vid)
+{
+    struct bpc_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.instance = instance;
+    r.ballot = ballot;
+    r.aux = aux;
+    if (vid != NULL) {
+        r.value = *vid;
+    }
+    return r;
+}
 
 /* Little-endian loads and stores through memcpy (no pointer casts). */
 static inline uint16_t

@@ -29,6 +29,7 @@
 
 #include "bpcon.h"
 #include "harness.h"
+#include "internal.h"
 
 #define TD_MS UINT64_C(1000000)
 #define TD_RECS_MAX (BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES)
@@ -230,21 +231,6 @@ td_has(const uint8_t *bytes, uint32_t len, uint8_t type, uint64_t ballot)
         }
     }
     return false;
-}
-
-static struct bpc_record
-td_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const struct bpc_vid *v)
-{
-    struct bpc_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.instance = instance;
-    r.ballot = ballot;
-    r.aux = aux;
-    if (v != NULL) {
-        r.value = *v;
-    }
-    return r;
 }
 
 struct td_frame {
@@ -549,12 +535,12 @@ td_forge_byzantine_b(struct hn *h, uint32_t x, uint32_t to, uint64_t seq)
 {
     struct bpc_vid b = td_batch_vid(x, 1, 0xB, 2);
     struct bpc_record recs[5];
-    recs[0] = td_rec(BPC_MSG_1A, 0, 2, 0, NULL);
-    recs[1] = td_rec(BPC_MSG_1B, 0, 2, 1, &b);
+    recs[0] = bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL);
+    recs[1] = bpc_record_make(BPC_MSG_1B, 0, 2, 1, &b);
     recs[1].hist_count = 1;
-    recs[2] = td_rec(BPC_MSG_1B_HIST, 0, 2, 1, &b);
-    recs[3] = td_rec(BPC_MSG_1B_RANGE, 0, 2, 1, NULL);
-    recs[4] = td_rec(BPC_MSG_2A, 0, 2, 0, &b);
+    recs[2] = bpc_record_make(BPC_MSG_1B_HIST, 0, 2, 1, &b);
+    recs[3] = bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 1, NULL);
+    recs[4] = bpc_record_make(BPC_MSG_2A, 0, 2, 0, &b);
     static struct td_frame f;
     td_forge(&f, h, x, to, recs, 5, seq, h->p[x].keys[to]);
     td_inject(h, to, f.bytes, f.len);
@@ -892,7 +878,7 @@ static void
 td_forge_1a(struct td_frame *f, const struct hn *h, uint32_t from, uint32_t to, uint64_t seq,
             const uint8_t key[BPC_KEY_BYTES])
 {
-    struct bpc_record r = td_rec(BPC_MSG_1A, 0, 2, 0, NULL);
+    struct bpc_record r = bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL);
     td_forge(f, h, from, to, &r, 1, seq, key);
 }
 
