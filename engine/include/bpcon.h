@@ -514,6 +514,7 @@ struct bpc_step_out {
     X(equivocations)                                                                               \
     X(conflicts)                                                                                   \
     X(tx_overflow)                                                                                 \
+    X(tx_value_gone)                                                                               \
     X(submit_eagain)
 
 struct bpc_counters {

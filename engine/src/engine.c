@@ -82,10 +82,22 @@ struct eng_slot {
     struct eng_gen gen[ENG_GENS];
 };
 
+/* Where a queued record's DIGEST bytes live. A round can span steps (tx
+ * buffers run out), and by the time a record is written the storage may
+ * hold another value: eng_out_val checks the source still holds it. */
+enum eng_src {
+    SRC_NONE, /* no bytes (or stable until the round ends: catch-up arena) */
+    SRC_SLOT, /* a slot's value buffer: src_slot, src_which */
+    SRC_OWN,  /* the own-command arena: src_slot is the ring index */
+};
+
 struct eng_out {
     struct bpc_record r;
     uint32_t peer;      /* unicast target; UINT32_MAX in the broadcast queue */
-    const uint8_t *val; /* DIGEST bytes for 2A/DECIDED (slot storage) */
+    const uint8_t *val; /* DIGEST bytes for 2A/DECIDED/FORWARD */
+    uint32_t src_slot;
+    uint8_t src;       /* enum eng_src */
+    uint8_t src_which; /* value buffer of the slot */
 };
 
 /* A queued command (ring, own pending list, or leader queue). */
@@ -204,6 +216,7 @@ struct bpc_engine {
     uint8_t *batch_buf; /* value_bytes_max: encode/catch-up scratch */
     uint8_t *cu_buf;    /* catch-up values read back from the log */
     uint32_t cu_used;
+    uint32_t cu_round; /* catch-up buffers taken before the open round began */
 
     /* Outbox: broadcast ring and unicast list. */
     struct eng_out *bq;
@@ -212,9 +225,13 @@ struct bpc_engine {
     uint32_t bq_count;
     uint32_t bq_round; /* records of the round being flushed */
     uint32_t flush_peer;
+    uint32_t flush_k; /* where flush_peer's round stopped: broadcast index */
+    uint32_t flush_u; /* ... and unicast index */
     struct eng_out *uq;
     uint32_t uq_cap;
     uint32_t uq_count;
+    uint32_t uq_round; /* unicasts of the round being flushed */
+    bool round_open;   /* a flush round is under way (it can span steps) */
     struct eng_out *selfq;
     uint32_t selfq_cap;
     uint32_t selfq_count;
@@ -430,6 +447,63 @@ eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool cre
  * Outbox.
  * ---------------------------------------------------------------------- */
 
+/* Records where val lives (see enum eng_src). */
+static void
+eng_out_set(struct bpc_engine *e, struct eng_out *o, const struct bpc_record *r, uint32_t peer,
+            const uint8_t *val)
+{
+    o->r = *r;
+    o->peer = peer;
+    o->val = val;
+    o->src = SRC_NONE;
+    o->src_slot = 0;
+    o->src_which = 0;
+    if (val == NULL) {
+        return;
+    }
+    size_t values_len = (size_t)e->window * ENG_VALUE_BUFS * e->vbytes;
+    size_t own_len = (size_t)(e->cmd_mask + 1) * e->cmd_stride;
+    if (val >= e->values && val < e->values + values_len) {
+        size_t buf = (size_t)(val - e->values) / e->vbytes;
+        o->src = SRC_SLOT;
+        o->src_slot = (uint32_t)(buf / ENG_VALUE_BUFS);
+        o->src_which = (uint8_t)(buf % ENG_VALUE_BUFS);
+    } else if (val >= e->own_bytes && val < e->own_bytes + own_len) {
+        o->src = SRC_OWN;
+        o->src_slot = (uint32_t)((size_t)(val - e->own_bytes) / e->cmd_stride);
+    }
+}
+
+/* The bytes of a queued record if its source still holds them; NULL when
+ * the value has moved on (the record is then not sent: its instance was
+ * decided and reused, its ballot left behind, or its command applied). */
+static const uint8_t *
+eng_out_val(const struct bpc_engine *e, const struct eng_out *o)
+{
+    if (o->src == SRC_SLOT) {
+        const struct eng_slot *s = &e->slots[o->src_slot];
+        if (s->instance != o->r.instance) {
+            return NULL;
+        }
+        if (o->src_which < ENG_GENS) {
+            const struct eng_gen *g = &s->gen[o->src_which];
+            return g->ballot == o->r.ballot && bpc_vid_eq(&g->v2a, &o->r.value) ? o->val : NULL;
+        }
+        if (o->src_which == ENG_GENS) {
+            return s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, &o->r.value) ? o->val
+                                                                                      : NULL;
+        }
+        return bpc_vid_eq(&s->vote_vid, &o->r.value) ? o->val : NULL;
+    }
+    if (o->src == SRC_OWN) {
+        const struct eng_cmd *c = &e->own[o->src_slot];
+        uint64_t live = e->own_tail - e->own_head;
+        uint64_t at = (o->src_slot - e->own_head) & e->cmd_mask;
+        return at < live && c->seq == o->r.instance ? o->val : NULL;
+    }
+    return o->val;
+}
+
 static void
 eng_self_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
 {
@@ -437,10 +511,7 @@ eng_self_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *v
         e->ctr.tx_overflow++;
         return;
     }
-    struct eng_out *o = &e->selfq[e->selfq_count++];
-    o->r = *r;
-    o->peer = e->self;
-    o->val = val;
+    eng_out_set(e, &e->selfq[e->selfq_count++], r, e->self, val);
 }
 
 /* Queues r for every peer (not for this party). */
@@ -454,11 +525,8 @@ eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *
         e->ctr.tx_overflow++;
         return;
     }
-    struct eng_out *o = &e->bq[(e->bq_head + e->bq_count) % e->bq_cap];
+    eng_out_set(e, &e->bq[(e->bq_head + e->bq_count) % e->bq_cap], r, UINT32_MAX, val);
     e->bq_count++;
-    o->r = *r;
-    o->peer = UINT32_MAX;
-    o->val = val;
 }
 
 /* Queues r for every peer and delivers it to this party too. */
@@ -476,10 +544,7 @@ eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, con
         e->ctr.tx_overflow++;
         return;
     }
-    struct eng_out *o = &e->uq[e->uq_count++];
-    o->r = *r;
-    o->peer = peer;
-    o->val = val;
+    eng_out_set(e, &e->uq[e->uq_count++], r, peer, val);
 }
 
 /* ------------------------------------------------------------------------
@@ -2202,26 +2267,63 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
     }
 }
 
-static uint32_t
-eng_val_len(const struct eng_out *o)
+static size_t
+eng_cu_stride(const struct bpc_engine *e)
 {
-    return o->val != NULL && o->r.value.kind == BPC_VALUE_DIGEST ? o->r.value.len : 0;
+    return (e->vbytes + 64) & ~(size_t)63;
 }
 
-/* Writes the broadcast round and unicasts for one peer; false when out of
- * tx buffers (the peer is retried at the next step). */
+/* Adds o to the frame if it fits; false when the frame is full. A record
+ * whose value bytes are gone (eng_out_val) is left out and counted, but
+ * consumed: *put tells whether it went in. */
+static bool
+eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o, uint32_t *put)
+{
+    struct bpc_record r = o->r;
+    r.value_bytes = o->val;
+    if (o->val != NULL) {
+        r.value_bytes = eng_out_val(e, o);
+        if (r.value_bytes == NULL) {
+            e->ctr.tx_value_gone++;
+            return true;
+        }
+    }
+    uint32_t extra = r.type == BPC_MSG_1B ? r.hist_count : 0u;
+    uint32_t vlen = r.value_bytes != NULL && r.value.kind == BPC_VALUE_DIGEST ? r.value.len : 0;
+    if (!bpc_wire_fits(w, 1 + extra, vlen)) {
+        return false;
+    }
+    BPC_ASSERT(bpc_wire_put(w, &r) == 0);
+    (*put)++;
+    return true;
+}
+
+/* True when uq[u..uq_round) holds a unicast for peer. */
+static bool
+eng_uq_has(const struct bpc_engine *e, uint32_t u, uint32_t peer)
+{
+    for (; u < e->uq_round; u++) {
+        if (e->uq[u].peer == peer) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Writes the broadcast round and unicasts for one peer, from where the last
+ * step stopped (flush_k, flush_u) when it is that peer's turn again; false
+ * when out of tx buffers (the rest goes at the next step). Never sends a
+ * record of the round twice. */
 static bool
 eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
 {
-    uint32_t k = 0;
-    uint32_t u = 0;
-    bool more = e->bq_round > 0;
-    for (u = 0; u < e->uq_count && !more; u++) {
-        more = e->uq[u].peer == peer;
-    }
-    u = 0;
+    uint32_t k = e->flush_k;
+    uint32_t u = e->flush_u;
+    bool more = k < e->bq_round || eng_uq_has(e, u, peer);
     while (more) {
         if (out->frames_count == out->frames_cap) {
+            e->flush_k = k;
+            e->flush_u = u;
             return false;
         }
         struct bpc_frame_out *f = &out->frames[out->frames_count];
@@ -2230,30 +2332,20 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
         BPC_ASSERT(bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max) == 0);
         uint32_t put = 0;
         for (; k < e->bq_round; k++) {
-            const struct eng_out *o = &e->bq[(e->bq_head + k) % e->bq_cap];
-            uint32_t extra = o->r.type == BPC_MSG_1B ? o->r.hist_count : 0u;
-            if (!bpc_wire_fits(&w, 1 + extra, eng_val_len(o))) {
+            if (!eng_put(e, &w, &e->bq[(e->bq_head + k) % e->bq_cap], &put)) {
                 break;
             }
-            struct bpc_record r = o->r;
-            r.value_bytes = o->val;
-            BPC_ASSERT(bpc_wire_put(&w, &r) == 0);
-            put++;
         }
-        for (; k >= e->bq_round && u < e->uq_count; u++) {
-            const struct eng_out *o = &e->uq[u];
-            if (o->peer != peer) {
-                continue;
-            }
-            if (!bpc_wire_fits(&w, 1, eng_val_len(o))) {
+        for (; k >= e->bq_round && u < e->uq_round; u++) {
+            if (e->uq[u].peer == peer && !eng_put(e, &w, &e->uq[u], &put)) {
                 break;
             }
-            struct bpc_record r = o->r;
-            r.value_bytes = o->val;
-            BPC_ASSERT(bpc_wire_put(&w, &r) == 0);
-            put++;
         }
-        BPC_ASSERT(put > 0);
+        if (put == 0) {
+            /* Everything left had lost its value bytes. */
+            BPC_ASSERT(k >= e->bq_round && !eng_uq_has(e, u, peer));
+            break;
+        }
         struct bpc_frame_header h = {.cluster_id = e->cfg.cluster_id,
                                      .sender = (uint16_t)e->self,
                                      .receiver = (uint16_t)peer,
@@ -2263,15 +2355,37 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
         out->frames_count++;
         e->ctr.frames_tx++;
         e->ctr.records_tx += put;
-        more = k < e->bq_round || u < e->uq_count;
-        if (more && k >= e->bq_round) {
-            more = false;
-            for (uint32_t v = u; v < e->uq_count && !more; v++) {
-                more = e->uq[v].peer == peer;
-            }
+        more = k < e->bq_round || eng_uq_has(e, u, peer);
+    }
+    e->flush_k = 0;
+    e->flush_u = 0;
+    return true;
+}
+
+/* After a round: unicasts queued while it was under way move to the front,
+ * with the catch-up buffers they point into. */
+static void
+eng_uq_keep_late(struct bpc_engine *e)
+{
+    uint32_t keep = e->uq_count - e->uq_round;
+    size_t stride = eng_cu_stride(e);
+    size_t shift = (size_t)e->cu_round * stride;
+    const uint8_t *late = e->cu_buf + shift;
+    const uint8_t *end = e->cu_buf + (size_t)e->cu_used * stride;
+    if (shift > 0 && end > late) {
+        memmove(e->cu_buf, late, (size_t)(end - late));
+    }
+    for (uint32_t i = 0; i < keep; i++) {
+        struct eng_out *o = &e->uq[i];
+        *o = e->uq[e->uq_round + i];
+        if (o->val >= late && o->val < end) {
+            o->val -= shift;
         }
     }
-    return true;
+    e->uq_count = keep;
+    e->uq_round = 0;
+    e->cu_used -= e->cu_round;
+    e->cu_round = 0;
 }
 
 /* Flushes the outbox unless a durability confirmation is outstanding.
@@ -2282,8 +2396,13 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
     if (e->persist_pending || (e->bq_count == 0 && e->uq_count == 0)) {
         return 0;
     }
-    if (e->flush_peer == 0 && e->bq_round == 0) {
+    if (!e->round_open) {
+        /* A round is what is queued now; what later steps queue while it
+         * is under way waits for the next one. */
+        e->round_open = true;
         e->bq_round = e->bq_count;
+        e->uq_round = e->uq_count;
+        e->cu_round = e->cu_used;
     }
     for (uint32_t p = e->flush_peer; p < e->n; p++) {
         if (p == e->self) {
@@ -2298,8 +2417,8 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
     e->bq_count -= e->bq_round;
     e->bq_round = 0;
     e->flush_peer = 0;
-    e->uq_count = 0;
-    e->cu_used = 0;
+    e->round_open = false;
+    eng_uq_keep_late(e);
     return 0;
 }
 

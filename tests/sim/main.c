@@ -59,6 +59,8 @@ static const char main_usage_text[] =
     "  --window W             instance window slots, a power of two (default 64)\n"
     "  --batch B              commands per decided value, 1..64 (default: engine's, 16);\n"
     "                         --batch-max B is the same flag\n"
+    "  --tx-frames N          tx buffers per engine step (default max(2n, 256)); a step\n"
+    "                         that runs out resumes after the next event\n"
     "  --seed S               u64 seed of every random choice (default 1)\n"
     "  --loss P               probability a frame is lost, [0, 1] (default 0)\n"
     "  --dup P                probability a frame is duplicated, [0, 1] (default 0)\n"
@@ -256,6 +258,7 @@ enum main_flag {
     MAIN_F_INSTANCES,
     MAIN_F_WINDOW,
     MAIN_F_BATCH_MAX,
+    MAIN_F_TX_FRAMES,
     MAIN_F_SEED,
     MAIN_F_LOSS,
     MAIN_F_DUP,
@@ -283,6 +286,7 @@ static const struct {
     {"--window", MAIN_F_WINDOW, true},
     {"--batch", MAIN_F_BATCH_MAX, true},
     {"--batch-max", MAIN_F_BATCH_MAX, true},
+    {"--tx-frames", MAIN_F_TX_FRAMES, true},
     {"--seed", MAIN_F_SEED, true},
     {"--loss", MAIN_F_LOSS, true},
     {"--dup", MAIN_F_DUP, true},
@@ -316,6 +320,10 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     case MAIN_F_BATCH_MAX:
         ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_BATCH_MAX;
         o->batch_max = (uint32_t)x;
+        break;
+    case MAIN_F_TX_FRAMES:
+        ok = main_parse_u64(v, &x) && x > 0 && x <= 65536;
+        o->tx_frames = (uint32_t)x;
         break;
     case MAIN_F_SEED:
         ok = main_parse_u64(v, &o->seed);
@@ -396,6 +404,7 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
     case MAIN_F_INSTANCES:
     case MAIN_F_WINDOW:
     case MAIN_F_BATCH_MAX:
+    case MAIN_F_TX_FRAMES:
     case MAIN_F_SEED:
     case MAIN_F_DELAY_MIN:
     case MAIN_F_DELAY_MAX:

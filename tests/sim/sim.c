@@ -940,7 +940,10 @@ sim_party_output(struct sim *s, uint32_t p, int rc, const struct bpc_step_out *o
     for (uint32_t i = 0; i < out->decisions_count && i < out->decisions_cap; i++) {
         sim_party_decide(s, p, &out->decisions[i]);
     }
-    bool again = rc == -EAGAIN;
+    /* With --tx-frames the rest of the round waits for the next event, so
+     * frames arriving meanwhile change the state under the queued records
+     * (as a dataplane poll loop does). */
+    bool again = rc == -EAGAIN && s->o.tx_frames == 0;
     if (rc == -EAGAIN) {
         s->r.eagain_steps++;
     }
@@ -970,6 +973,9 @@ sim_party_step(struct sim *s, uint32_t p, uint32_t frames_count)
         }
         if (!sim_party_output(s, p, rc, &out)) {
             uint64_t dl = out.next_deadline_ns;
+            if (rc == -EAGAIN) {
+                dl = s->now_ns + s->o.delay_min_ns + 1; /* the next poll, after others */
+            }
             if (dl <= s->now_ns) {
                 s->r.deadline_clamps++;
                 dl = s->now_ns + 1;
@@ -1699,6 +1705,9 @@ sim_buffers_init(struct sim *s)
     s->frame_bytes = s->parties[0].cfg->frame_bytes;
     /* Room for a full broadcast per step keeps -EAGAIN rounds rare. */
     s->out_cap = 2 * s->n > 256 ? 2 * s->n : 256;
+    if (s->o.tx_frames > 0) {
+        s->out_cap = s->o.tx_frames;
+    }
     s->outf = sim_calloc(s->out_cap, sizeof(*s->outf));
     s->out_bytes = sim_calloc(s->out_cap, s->frame_bytes);
     for (uint32_t i = 0; i < s->out_cap; i++) {

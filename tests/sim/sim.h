@@ -72,6 +72,8 @@ struct sim_opts {
     uint64_t instances; /* stop once every correct live party decided this many */
     uint32_t window_slots;
     uint32_t batch_max; /* commands per value; 0: the engine default */
+    uint32_t tx_frames; /* tx buffers per step; 0: max(2n, 256). When set, a
+                           step that runs out yields to other events first */
     uint64_t seed;      /* the one source of every random choice */
     double loss;        /* probability a frame copy is lost, [0, 1] */
     double dup;         /* probability a frame is duplicated, [0, 1] */

@@ -214,7 +214,10 @@ hn_step(struct hn *h, uint32_t i, const struct bpc_frame_in *frames, uint32_t co
     struct bpc_step_in in = {.now_ns = h->now_ns, .frames = frames, .frames_count = count};
     for (int round = 0; round < 1000; round++) {
         struct bpc_step_out out = {
-            .frames = hn_tx, .frames_cap = HN_TX_FRAMES, .decisions = hn_dec, .decisions_cap = 256};
+            .frames = hn_tx,
+            .frames_cap = h->tx_cap > 0 && h->tx_cap < HN_TX_FRAMES ? h->tx_cap : HN_TX_FRAMES,
+            .decisions = hn_dec,
+            .decisions_cap = 256};
         hn_in_step = true;
         int rc = bpc_engine_step(p->e, &in, &out);
         hn_in_step = false;

@@ -51,6 +51,7 @@ struct hn {
     hn_filter_fn filter;
     void *filter_ctx;
     uint64_t delivered;
+    uint32_t tx_cap; /* frames per step; 0 = the harness's buffer (2048) */
 };
 
 /* True while the harness is inside bpc_engine_step (allocation probes). */

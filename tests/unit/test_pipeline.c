@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,24 @@ run_until_applied(struct hn *h, uint64_t total, uint64_t limit_ns)
         hn_tick(h, 5 * MS);
     }
     return all_applied(h, total);
+}
+
+/* As run_until_applied, for every party but `skip`. */
+static bool
+run_until_applied_by(struct hn *h, uint64_t total, uint32_t skip, uint64_t limit_ns)
+{
+    uint64_t end = h->now_ns + limit_ns;
+    for (;;) {
+        hn_deliver(h, UINT64_MAX);
+        bool all = true;
+        for (uint32_t i = 0; i < h->n; i++) {
+            all = all && (i == skip || applied[i].total >= total);
+        }
+        if (all || h->now_ns >= end) {
+            return all;
+        }
+        hn_tick(h, 5 * MS);
+    }
 }
 
 static void
@@ -278,6 +297,52 @@ test_pipeline_many_in_flight(void **state)
     hn_free(&h);
 }
 
+/* Counts the 2a records in the frames queued from -> to. */
+static uint32_t
+queued_2a(const struct hn *h, uint32_t from, uint32_t to)
+{
+    uint32_t count = 0;
+    for (uint32_t k = 0; k < h->q_count; k++) {
+        const struct hn_frame *f = &h->q[(h->q_head + k) % h->q_cap];
+        struct bpc_frame_header hd;
+        static struct bpc_record recs[256];
+        if (f->from != from || f->to != to || bpc_wire_parse_header(f->bytes, f->len, &hd) != 0) {
+            continue;
+        }
+        int n = bpc_wire_decode(f->bytes, f->len, &hd, recs, 256);
+        assert_true(n > 0);
+        for (int r = 0; r < n; r++) {
+            count += recs[r].type == BPC_MSG_2A;
+        }
+    }
+    return count;
+}
+
+/* With one tx buffer per step a round for one peer spans many steps; each
+ * step resumes where the last stopped, so every record leaves once (a
+ * restart from the round's first record would send the first frame for
+ * ever and starve the other peers). */
+static void
+test_pipeline_flush_resumes(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 128, 1);
+    h.tx_cap = 1;
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    hn_start(&h);
+    hn_deliver(&h, UINT64_MAX); /* phase 1 */
+    submit_n(&h, leader, 48);
+    hn_tick(&h, 1);
+    for (uint32_t p = 0; p < 4; p++) {
+        if (p != leader) {
+            assert_int_equal(queued_2a(&h, leader, p), 48);
+        }
+    }
+    assert_true(run_until_applied(&h, 48, 10000 * MS));
+    hn_free(&h);
+}
+
 /* The step path allocates nothing, over a whole run with batching. */
 static void
 test_pipeline_no_alloc_in_step(void **state)
@@ -328,6 +393,54 @@ test_pipeline_catch_up(void **state)
     assert_true(hn_agree(&h));
     assert_false(h.p[c.who].log_broken);
     hn_free(&h);
+}
+
+/* One tx buffer per step for every party, under load, with a party cut off
+ * and then catching up: rounds span many steps while instances are decided
+ * and slots reused under the queued records. No frame may carry value
+ * bytes that no longer match its digest (receivers would drop it as
+ * malformed), and every command is applied once. */
+static void
+test_pipeline_small_tx_catch_up(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 8);
+    /* Decided logs: catch-up past the window reads values back from them. */
+    bpc_log_thread_register();
+    struct bpc_log *logs[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        struct bpc_log_config lc = {
+            .retain_entries = 4096, .segment_entries = 256, .value_bytes_max = 1024};
+        assert_int_equal(bpc_log_new(&logs[i], &lc), 0);
+        h.p[i].cfg.log = logs[i];
+        bpc_engine_free(h.p[i].e);
+        char err[128];
+        assert_int_equal(bpc_engine_new(&h.p[i].e, &h.p[i].cfg, err, sizeof(err)), 0);
+    }
+    h.tx_cap = 1;
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    struct cut c = {.who = (leader + 1) % 4, .on = true};
+    h.filter = cut_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    uint32_t who = (leader + 2) % 4;
+    submit_n(&h, who, 600);
+    assert_true(run_until_applied_by(&h, 600, c.who, 20000 * MS));
+    assert_int_equal(applied[c.who].total, 0);
+    c.on = false;
+    submit_n(&h, who, 400);
+    assert_true(run_until_applied(&h, 1000, 20000 * MS));
+    assert_exactly_once(&h, who, 1000);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(bpc_engine_counters(h.p[i].e)->drops[BPC_DROP_BAD_VALUE], 0);
+    }
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+    for (uint32_t i = 0; i < 4; i++) {
+        bpc_log_free(logs[i]);
+    }
+    bpc_log_thread_unregister();
 }
 
 /* A crashed party restarts from its persisted vote state and catches up
@@ -468,6 +581,8 @@ main(void)
         cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
         cmocka_unit_test(test_pipeline_submit_limits),
         cmocka_unit_test(test_pipeline_many_in_flight),
+        cmocka_unit_test(test_pipeline_flush_resumes),
+        cmocka_unit_test(test_pipeline_small_tx_catch_up),
         cmocka_unit_test(test_pipeline_no_alloc_in_step),
         cmocka_unit_test(test_pipeline_catch_up),
         cmocka_unit_test(test_pipeline_restart),
