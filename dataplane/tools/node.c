@@ -78,6 +78,7 @@ struct node {
     uint8_t (*keys)[BPC_KEY_BYTES];
     struct rte_mempool *pool;
     uint16_t ports[BPC_DP_PORTS_MAX];
+    bool port_exit_only[BPC_DP_PORTS_MAX]; /* not stopped at exit (see node_stop) */
     uint32_t ports_count;
     struct bpc_dp_link links[BPC_DP_PORTS_MAX];
     uint32_t links_count;
@@ -230,6 +231,7 @@ node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
         if (rc != 0) {
             return rc;
         }
+        n->port_exit_only[n->ports_count] = self != lo; /* virtio_user, server mode */
         n->ports[n->ports_count++] = port;
         struct bpc_dp_link *l = &n->links[n->links_count++];
         l->peer = peer;
@@ -531,8 +533,15 @@ node_stop(struct node *n)
         free(d);
     }
     bpc_dp_party_free(n->party);
+    /* DPDK 22.11's virtio_user in server mode can abort the process from
+     * its interrupt thread (epoll_ctl on a descriptor it closed) when a
+     * port whose peer went away is stopped or closed; those ports are left
+     * to process exit, which releases them. Every other port is stopped
+     * and closed. */
     for (uint32_t i = 0; i < n->ports_count; i++) {
-        bpc_dp_port_close(n->ports[i]);
+        if (!n->port_exit_only[i]) {
+            bpc_dp_port_close(n->ports[i]);
+        }
     }
     rte_mempool_free(n->pool);
     dp_file_store_close(&n->store);
