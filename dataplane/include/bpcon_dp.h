@@ -7,12 +7,15 @@
  * the "bpcon" log type.
  *
  * Must never: initialise EAL, own lcores or launch threads on behalf of the
- * application (the application calls bpc_dp_party_poll from its own loop),
- * or call rte_exit (only a program's main() may).
+ * application (the application calls bpc_dp_party_poll from its own loop,
+ * and bpc_dp_rx_forward from its own rx worker lcores), or call rte_exit
+ * (only a program's main() may).
  *
  * Threading: one party is polled and freed by one thread at a time;
  * bpc_dp_party_submit may be called from any thread. Telemetry reads counters from the telemetry
- * thread without locks (64-bit loads; values may be a poll behind).
+ * thread without locks (64-bit loads; values may be a poll behind). A
+ * link's (port, queue) may be rx-polled by another lcore that hands the
+ * mbufs over through an SP/SC ring (struct bpc_dp_link.rx_ring).
  */
 #ifndef BPCON_DP_H
 #define BPCON_DP_H
@@ -70,12 +73,32 @@ bpc_dp_now_ns(void)
  * ---------------------------------------------------------------------- */
 
 /* Where frames to one peer leave (and where its frames arrive). Several
- * peers may share one (port, queue): a shared segment behind a switch. */
+ * peers may share one (port, queue): a shared segment behind a switch.
+ *
+ * rx_ring (optional; NULL: the polling thread rx-bursts the (port, queue)
+ * itself). When set, another lcore (the "rx worker") owns rx on this
+ * (port, queue) and hands the received mbufs over through the ring;
+ * bpc_dp_party_poll then never calls rte_eth_rx_burst on it but dequeues
+ * up to BPC_DP_RX_BURST * BPC_DP_RX_BURSTS_MAX mbufs from the ring per
+ * poll and applies the same Ethernet checks, counters and engine hand-off
+ * (and frees every mbuf it dequeued, exactly once). Tx on the (port,
+ * queue) stays with the polling thread.
+ * - The application creates and frees the ring (rte_ring_create with
+ *   RING_F_SP_ENQ | RING_F_SC_DEQ: the worker is its only producer, the
+ *   polling thread its only consumer) and must free it only after the
+ *   worker has stopped and the party's last poll; mbufs still in it then
+ *   are the application's to free.
+ * - Every link naming this (port, queue) must name the same ring, and a
+ *   ring serves one (port, queue) only.
+ * - The worker (an EAL lcore of the application's) is the only caller of
+ *   rte_eth_rx_burst on the (port, queue): it loops on bpc_dp_rx_forward()
+ *   and idles when that returns 0. */
 struct bpc_dp_link {
     uint32_t peer;
     uint16_t port_id;
     uint16_t queue_id;
     struct rte_ether_addr mac; /* the peer's MAC: destination of its frames */
+    struct rte_ring *rx_ring;  /* NULL: rx_burst in poll; else see above */
 };
 
 /* Persistence hook: must make recs durable (or fail) before returning;
@@ -154,9 +177,10 @@ int bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf 
 /* Frees the party's mbufs and memory (ports are the application's). */
 void bpc_dp_party_free(struct bpc_dp_party *p);
 
-/* One round: rx bursts on every (port, queue) -> Ethernet checks -> engine
- * step(s) -> persistence -> tx bursts. Returns the frames moved plus
- * decisions made (0: idle), or -EIO once persistence has failed. */
+/* One round: rx bursts on every (port, queue) (or a dequeue from its
+ * link's rx_ring) -> Ethernet checks -> engine step(s) -> persistence ->
+ * tx bursts. Returns the frames moved plus decisions made (0: idle), or
+ * -EIO once persistence has failed. */
 int bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns);
 
 /* Submits a command (bpc_submit: forwarded to the leader, batched, applied
@@ -177,6 +201,27 @@ uint64_t bpc_dp_party_next_deadline(const struct bpc_dp_party *p);
 /* The built-in store's records (valid until the next poll), for a restart
  * inside one process. */
 uint32_t bpc_dp_party_durable(const struct bpc_dp_party *p, const struct bpc_durable **recs);
+
+/* ------------------------------------------------------------------------
+ * Rx workers: an lcore that polls (port, queue)s for a party on another
+ * lcore (struct bpc_dp_link.rx_ring).
+ * ---------------------------------------------------------------------- */
+
+/* One worker's counters: written only by the worker; read them after it
+ * has stopped (rte_eal_wait_lcore orders the reads). */
+struct bpc_dp_rx_stats {
+    uint64_t bursts;       /* rx bursts that returned frames */
+    uint64_t frames;       /* frames taken off the queue */
+    uint64_t ring_refused; /* of those, refused by a full ring (freed) */
+};
+
+/* One rx burst of up to BPC_DP_RX_BURST frames on (port, queue), enqueued
+ * to ring (the worker is its single producer); frames the ring refuses are
+ * freed and counted in st (NULL: not counted). Returns the frames taken off
+ * the queue (0: the queue was empty, the caller may idle). No malloc, lock,
+ * log or syscall beyond what the PMD's rx burst does. */
+uint32_t bpc_dp_rx_forward(uint16_t port, uint16_t queue, struct rte_ring *ring,
+                           struct bpc_dp_rx_stats *st);
 
 /* ------------------------------------------------------------------------
  * Ports.

@@ -31,6 +31,7 @@ struct dp_store {
 struct dp_portq {
     uint16_t port_id;
     uint16_t queue_id;
+    struct rte_ring *rx_ring; /* NULL: rx_burst here; else a worker's ring */
 };
 
 struct bpc_dp_party {

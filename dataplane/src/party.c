@@ -1,11 +1,13 @@
 /*
  * party.c - the embeddable party: one engine driven by rx/tx bursts.
  *
- * Owns: the poll round (rx burst -> Ethernet checks -> engine step ->
- * decisions -> persistence -> Ethernet headers -> coalesced tx burst), the
- * ownership of every mbuf it touches (rx mbufs are freed after the step;
- * tx mbufs come from a stash refilled in bulk; refused ones are freed and
- * counted), the built-in in-memory durable store and the TSC clock.
+ * Owns: the poll round (rx burst, or a dequeue from an rx worker's ring ->
+ * Ethernet checks -> engine step -> decisions -> persistence -> Ethernet
+ * headers -> coalesced tx burst), the rx worker's forwarding step
+ * (bpc_dp_rx_forward), the ownership of every mbuf it touches (rx mbufs are
+ * freed after the step; tx mbufs come from a stash refilled in bulk;
+ * refused ones are freed and counted), the built-in in-memory durable
+ * store and the TSC clock.
  *
  * Must never: malloc, lock, log or make a syscall inside poll (the
  * persistence hook is the application's business), keep an mbuf pointer
@@ -24,6 +26,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 /* Engine steps one poll may run back to back: the first with the received
  * frames, then one per persistence round or full tx lending (-EAGAIN). */
@@ -110,6 +113,32 @@ bpc_dp_party_durable(const struct bpc_dp_party *p, const struct bpc_durable **re
  * Init and free.
  * ---------------------------------------------------------------------- */
 
+/* A (port, queue) has one rx path: every link naming it names the same
+ * rx_ring (or none), and a ring serves one (port, queue) only (its worker
+ * is its single producer). */
+static int
+party_link_ring(struct bpc_dp_party *p, uint32_t k, bool added, const struct bpc_dp_link *l,
+                uint32_t i, char *err, size_t err_len)
+{
+    if (!added) {
+        if (p->ports[k].rx_ring == l->rx_ring) {
+            return 0;
+        }
+        snprintf(err, err_len, "link %u: port %u queue %u named with another rx_ring", i,
+                 l->port_id, l->queue_id);
+        return -EINVAL;
+    }
+    for (uint32_t j = 0; l->rx_ring != NULL && j < k; j++) {
+        if (p->ports[j].rx_ring == l->rx_ring) {
+            snprintf(err, err_len, "link %u: rx_ring already serves port %u queue %u", i,
+                     p->ports[j].port_id, p->ports[j].queue_id);
+            return -EINVAL;
+        }
+    }
+    p->ports[k].rx_ring = l->rx_ring;
+    return 0;
+}
+
 static int
 party_links_add(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, char *err,
                 size_t err_len)
@@ -130,7 +159,8 @@ party_links_add(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, ch
                (p->ports[k].port_id != l->port_id || p->ports[k].queue_id != l->queue_id)) {
             k++;
         }
-        if (k == p->ports_count) {
+        bool added = k == p->ports_count;
+        if (added) {
             if (k == BPC_DP_PORTS_MAX) {
                 snprintf(err, err_len, "more than %u distinct (port, queue) pairs",
                          BPC_DP_PORTS_MAX);
@@ -139,6 +169,10 @@ party_links_add(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, ch
             p->ports[k].port_id = l->port_id;
             p->ports[k].queue_id = l->queue_id;
             p->ports_count++;
+        }
+        int rc = party_link_ring(p, k, added, l, i, err, err_len);
+        if (rc != 0) {
+            return rc;
         }
         p->peer_port[l->peer] = (int16_t)k;
         struct rte_ether_hdr *h = &p->peer_hdr[l->peer];
@@ -414,21 +448,34 @@ party_rx_accept(struct bpc_dp_party *p, const struct rte_mbuf *m)
     return true;
 }
 
-/* Bursts every (port, queue); returns the frames handed to the engine. */
+/* Takes one (port, queue)'s frames into to[], at most one poll's budget:
+ * from its rx worker's ring when it has one (one dequeue), else rx bursts
+ * while they come back full. */
+static inline uint32_t
+party_rx_take(const struct dp_portq *q, struct rte_mbuf **to)
+{
+    if (q->rx_ring != NULL) {
+        return rte_ring_dequeue_burst(q->rx_ring, (void **)to,
+                                      BPC_DP_RX_BURST * BPC_DP_RX_BURSTS_MAX, NULL);
+    }
+    uint32_t total = 0;
+    for (uint32_t b = 0; b < BPC_DP_RX_BURSTS_MAX; b++) {
+        uint16_t got = rte_eth_rx_burst(q->port_id, q->queue_id, to + total, BPC_DP_RX_BURST);
+        total += got;
+        if (got < BPC_DP_RX_BURST) {
+            break;
+        }
+    }
+    return total;
+}
+
+/* Takes in every (port, queue); returns the frames handed to the engine. */
 static uint32_t
 party_rx(struct bpc_dp_party *p)
 {
     uint32_t total = 0;
     for (uint32_t k = 0; k < p->ports_count; k++) {
-        /* Keep bursting while bursts come back full, up to the budget. */
-        for (uint32_t b = 0; b < BPC_DP_RX_BURSTS_MAX; b++) {
-            uint16_t got = rte_eth_rx_burst(p->ports[k].port_id, p->ports[k].queue_id,
-                                            p->rx + total, BPC_DP_RX_BURST);
-            total += got;
-            if (got < BPC_DP_RX_BURST) {
-                break;
-            }
-        }
+        total += party_rx_take(&p->ports[k], p->rx + total);
     }
     p->rx_count = total;
     uint32_t accepted = 0;
@@ -623,6 +670,28 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
      * come back after their grace period. */
     bpc_log_quiescent();
     return p->failed ? -EIO : (int)work;
+}
+
+uint32_t
+bpc_dp_rx_forward(uint16_t port, uint16_t queue, struct rte_ring *ring, struct bpc_dp_rx_stats *st)
+{
+    struct rte_mbuf *bufs[BPC_DP_RX_BURST];
+    uint16_t got = rte_eth_rx_burst(port, queue, bufs, BPC_DP_RX_BURST);
+    if (got == 0) {
+        return 0;
+    }
+    unsigned int put = rte_ring_enqueue_burst(ring, (void *const *)bufs, got, NULL);
+    if (unlikely(put < got)) {
+        /* The polling thread is behind: these are lost like frames a full
+         * rx queue drops, but their mbufs go back to the pool here. */
+        rte_pktmbuf_free_bulk(bufs + put, got - put);
+    }
+    if (st != NULL) {
+        st->bursts++;
+        st->frames += got;
+        st->ring_refused += got - put;
+    }
+    return got;
 }
 
 int
