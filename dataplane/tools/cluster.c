@@ -6,7 +6,7 @@
  *   bpcon-cluster --parties N --commands K [--transport ring|virtio]
  *       [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]
  *       [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH]
- *       [--keep-dir]
+ *       [--node-lcores N] [--keep-dir]
  *
  * ring:   every party in this process on the main lcore, one net_ring port
  *         each, joined by a software switch that forwards by destination
@@ -18,6 +18,9 @@
  *
  * ID in --kill/--restart is a party id, "leader" or "follower" (the highest
  * id that is not the leader when the event fires).
+ *
+ * SIGINT or SIGTERM ends the run early: nodes are stopped and reaped, the
+ * summary is printed, and the exit status is 1 (not all decided).
  *
  * Owns: the harness (process management, fault schedule, switch, result
  * collection, agreement check, summary and the closing JSON line).
@@ -38,8 +41,10 @@ cl_usage(FILE *f)
     fprintf(f, "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
                "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
                "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
-               "  [--verbose]\n"
-               "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n");
+               "  [--node-lcores N] [--verbose]\n"
+               "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
+               "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
+               "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n");
 }
 
 static int
@@ -128,6 +133,12 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
     case 'v':
         o->verbose = true;
         return 0;
+    case 'L':
+        if (dp_parse_u64(arg, CL_VIRTIO_PARTIES_MAX, &v) != 0 || v == 0) {
+            return -EINVAL;
+        }
+        o->node_lcores = (uint32_t)v;
+        return 0;
     default:
         return -EINVAL;
     }
@@ -149,6 +160,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         {"node", required_argument, NULL, 'N'},
         {"keep-dir", no_argument, NULL, 'D'},
         {"verbose", no_argument, NULL, 'v'},
+        {"node-lcores", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -158,6 +170,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     o->window = 64;
     o->value_bytes = 64;
     o->deadline_ms = 120000;
+    o->node_lcores = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'h') {
@@ -178,6 +191,10 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         o->idle_arg = o->virtio ? "sleep:20" : "busy";
         dp_idle_parse(o->idle_arg, &o->idle);
     }
+    if (!o->virtio && o->node_lcores != 1) {
+        fprintf(stderr, "bpcon-cluster: --node-lcores needs --transport virtio\n");
+        return -EINVAL;
+    }
     if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {
         fprintf(stderr, "bpcon-cluster: virtio runs at most %u parties\n", CL_VIRTIO_PARTIES_MAX);
         return -EINVAL;
@@ -185,10 +202,25 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     return 0;
 }
 
+volatile sig_atomic_t cl_interrupted;
+
+static void
+cl_on_signal(int sig)
+{
+    (void)sig;
+    cl_interrupted = 1;
+}
+
 int
 main(int argc, char **argv)
 {
     static struct cl_opts o;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cl_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     if (cl_parse(argc, argv, &o) != 0) {
         cl_usage(stderr);
         return 2;

@@ -9,6 +9,8 @@
 
 #include "app.h"
 
+#include <signal.h>
+
 /* Ring: one net_ring port per party and RTE_MAX_ETHPORTS is 32. */
 #define CL_PARTIES_MAX 32u
 /* Virtio: a full mesh needs N - 1 ports per node and N processes. */
@@ -47,7 +49,12 @@ struct cl_opts {
     const char *node_path;
     bool keep_dir;
     bool verbose;
+    uint32_t node_lcores; /* virtio: lcores per node (main + rx workers) */
 };
+
+/* Set by SIGINT/SIGTERM: the run ends as at a deadline, nodes are stopped
+ * and reaped, the summary is printed. */
+extern volatile sig_atomic_t cl_interrupted;
 
 struct cl_party_result {
     bool alive;    /* running when the run ended */
@@ -74,7 +81,9 @@ struct cl_summary {
     struct cl_party_result r[CL_PARTIES_MAX];
     struct dp_hist hist;
     bool deadline_hit;
-    uint64_t wall_ns; /* from load start to the end condition */
+    bool interrupted;       /* ended by SIGINT/SIGTERM */
+    uint32_t unclean_stops; /* nodes that did not exit 0 on SIGTERM */
+    uint64_t wall_ns;       /* from load start to the end condition */
 };
 
 /* The alive party that takes over a crashed party's commands, or -1. */
@@ -87,6 +96,10 @@ int cl_event_target(const struct cl_event *e, int leader, uint32_t parties, cons
 bool cl_summary_print(const struct cl_opts *o, struct cl_summary *s);
 /* One progress line on stderr. */
 void cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t commands, int leader);
+
+/* Removes DPDK's runtime directory of a --file-prefix (what EAL leaves
+ * under /var/run/dpdk, or $XDG_RUNTIME_DIR/dpdk when not root). */
+void cl_runtime_dir_remove(const char *prefix);
 
 int cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s);
 int cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s);

@@ -6,8 +6,10 @@
  */
 #include "cluster.h"
 
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int
 cl_adopter(uint32_t parties, const bool *alive, uint32_t dead)
@@ -103,8 +105,17 @@ cl_agreement(const struct cl_summary *s, int *ref_out)
     for (uint32_t i = 0; i < s->parties; i++) {
         const struct cl_party_result *r = &s->r[i];
         if (r->alive && !cl_same_log(a, r)) {
-            printf("DISAGREEMENT: party %u (applied %llu, digest %016llx, restarts %u) vs "
+            /* Behind (one log a prefix of the other: not done, not split)
+             * or different (the same position holds other entries). */
+            const struct cl_party_result *lo = r->log_len < a->log_len ? r : a;
+            const struct cl_party_result *hi = lo == r ? a : r;
+            bool prefix =
+                r->restarts == 0 && lo->log_len < hi->log_len &&
+                (lo->log_len == 0 || memcmp(lo->log, hi->log, lo->log_len * sizeof(*lo->log)) == 0);
+            printf("%s: party %u (applied %llu, digest %016llx, restarts %u) vs "
                    "party %d (applied %llu, digest %016llx)\n",
+                   prefix ? "NOT EQUAL (one log is a prefix of the other: a party is behind)"
+                          : "DISAGREEMENT",
                    i, (unsigned long long)r->applied, (unsigned long long)r->digest, r->restarts,
                    ref, (unsigned long long)a->applied, (unsigned long long)a->digest);
             return false;
@@ -221,20 +232,23 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            cps);
     printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
            p999, (unsigned long long)s->hist.total);
-    printf("agreement %s, decided logs agree %s, all decided %s, values valid %s%s\n",
+    bool clean = s->unclean_stops == 0;
+    printf("agreement %s, decided logs agree %s, all decided %s, values valid %s, clean stops "
+           "%s%s%s\n",
            agree ? "yes" : "NO", log_agree ? "yes" : "NO", all ? "yes" : "NO", valid ? "yes" : "NO",
-           s->deadline_hit ? ", DEADLINE HIT" : "");
+           clean ? "yes" : "NO", s->deadline_hit ? ", DEADLINE HIT" : "",
+           s->interrupted ? ", INTERRUPTED" : "");
     printf("{\"transport\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
            "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,"
            "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
            "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
-           "\"value_bytes\":%u,\"window\":%u}\n",
+           "\"value_bytes\":%u,\"window\":%u,\"clean_stop\":%s,\"interrupted\":%s}\n",
            o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
            (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
            log_agree ? "true" : "false", (unsigned long long)mask_diffs, all ? "true" : "false",
            valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50, p99, p999, span_s,
-           o->value_bytes, o->window);
+           o->value_bytes, o->window, clean ? "true" : "false", s->interrupted ? "true" : "false");
     fflush(stdout);
     for (uint32_t i = 0; i < s->parties; i++) {
         free(s->r[i].owned_log);
@@ -242,5 +256,30 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
         free(s->r[i].dlog);
         s->r[i].dlog = NULL;
     }
-    return agree && log_agree && all && valid;
+    return agree && log_agree && all && valid && clean && !s->interrupted;
+}
+
+static int
+cl_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    (void)remove(path);
+    return 0;
+}
+
+void
+cl_runtime_dir_remove(const char *prefix)
+{
+    /* EAL's rule (eal_create_runtime_dir): /var/run for root, else
+     * $XDG_RUNTIME_DIR or /tmp; then dpdk/<file-prefix>. */
+    const char *base = "/var/run";
+    if (getuid() != 0) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        base = xdg != NULL ? xdg : "/tmp";
+    }
+    char path[512];
+    int len = snprintf(path, sizeof(path), "%s/dpdk/%s", base, prefix);
+    if (len > 0 && (size_t)len < sizeof(path)) {
+        (void)nftw(path, cl_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
 }

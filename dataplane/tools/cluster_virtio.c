@@ -39,6 +39,7 @@ struct vnode {
     int report_fd;  /* read end of the node's fd 3 */
     int control_fd; /* write end of the node's fd 4 */
     bool alive;
+    bool stopping; /* sent SIGTERM by virtio_stop_all */
     bool ready;
     bool got_go;
     bool reported;
@@ -49,6 +50,7 @@ struct vnode {
     bool done;
     uint64_t last_instance;
     uint64_t last_hash;
+    uint64_t digest; /* rolling hash over its applied log (restored too) */
     struct cl_party_result res;
     struct dp_hist hist;
     char buf[VIRTIO_LINE_MAX];
@@ -65,6 +67,8 @@ struct vcluster {
     struct vnode v[CL_VIRTIO_PARTIES_MAX];
     uint64_t go_ns;
     int last_killed;
+    uint32_t unclean; /* nodes that did not exit 0 after SIGTERM */
+    pid_t pid;        /* this process: names the nodes' EAL file prefixes */
 };
 
 static uint64_t
@@ -130,13 +134,18 @@ virtio_node_args(const struct vcluster *c, uint32_t id, char args[][CL_ARG_MAX],
     const struct vnode *v = &c->v[id];
     int k = 0;
     snprintf(args[k++], CL_ARG_MAX, "%s", c->node_path);
-    /* One lcore that may run on either core: the kernel balances nodes. */
-    snprintf(args[k++], CL_ARG_MAX, "--lcores=0@(0-1)");
+    /* Lcores that may run on either core (the kernel balances nodes): lcore
+     * 0 steps the engine, any others poll rx queues (--node-lcores). */
+    int at = snprintf(args[k], CL_ARG_MAX, "--lcores=0@(0-1)");
+    for (uint32_t l = 1; l < o->node_lcores && at > 0 && at < CL_ARG_MAX; l++) {
+        at += snprintf(args[k] + at, CL_ARG_MAX - (size_t)at, ",%u@(0-1)", l);
+    }
+    k++;
     snprintf(args[k++], CL_ARG_MAX, "--no-huge");
     snprintf(args[k++], CL_ARG_MAX, "--no-pci");
     snprintf(args[k++], CL_ARG_MAX, "-m");
     snprintf(args[k++], CL_ARG_MAX, "256");
-    snprintf(args[k++], CL_ARG_MAX, "--file-prefix=bpc-%d-%u-%u", (int)getpid(), id, v->restarts);
+    snprintf(args[k++], CL_ARG_MAX, "--file-prefix=bpc-%d-%u-%u", (int)c->pid, id, v->restarts);
     snprintf(args[k++], CL_ARG_MAX, "--log-level=lib.eal:warning");
     snprintf(args[k++], CL_ARG_MAX, "--");
     snprintf(args[k++], CL_ARG_MAX, "--cluster=%s", c->cluster_file);
@@ -250,14 +259,15 @@ virtio_line(struct vnode *v, char *line)
         v->ready = true;
     } else if (sscanf(line,
                       "progress id=%u decisions=%llu applied=%llu unique=%llu leader=%d "
-                      "ballot=%llu done=%d last=%llx:%llx",
-                      &id, &a, &b, &d, &leader, &e, &done, &f, &g) == 9) {
+                      "ballot=%llu done=%d last=%llx:%llx digest=%llx",
+                      &id, &a, &b, &d, &leader, &e, &done, &f, &g, &h) == 10) {
         v->applied = b;
         v->unique = d;
         v->leader = leader;
         v->done = done != 0;
         v->last_instance = f;
         v->last_hash = g;
+        v->digest = h;
     } else if (sscanf(line,
                       "result id=%u decisions=%llu applied=%llu unique=%llu dups=%llu "
                       "invalid=%llu submitted=%llu digest=%llx first_submit_ns=%llu "
@@ -323,6 +333,7 @@ virtio_reap(struct vcluster *c)
             v->report_fd = -1;
             v->control_fd = -1;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                c->unclean += v->stopping ? 1u : 0u;
                 fprintf(stderr, "bpcon-cluster: node %u ended (%s %d); see %s/node-%u.err\n", i,
                         WIFEXITED(status) ? "exit" : "signal",
                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), c->dir, i);
@@ -464,7 +475,15 @@ virtio_settled(const struct vcluster *c)
         if (!v->alive) {
             continue;
         }
-        if (!v->ready || v->last_instance != ref->last_instance || v->last_hash != ref->last_hash) {
+        if (!v->ready) {
+            return false;
+        }
+        /* Same last log entry; or, for a restarted node whose restored
+         * application state already covers everything (it then decides
+         * nothing new), the same count and rolling digest. */
+        bool same_last = v->last_instance == ref->last_instance && v->last_hash == ref->last_hash;
+        bool same_state = v->restarts > 0 && v->digest == ref->digest;
+        if (!same_last && !same_state) {
             return false;
         }
         /* A restarted node resumed its persisted count: it must match too. */
@@ -514,6 +533,12 @@ virtio_loop(struct vcluster *c, struct cl_summary *s)
             s->wall_ns = now - c->go_ns;
             return 0;
         }
+        if (cl_interrupted) {
+            s->interrupted = true;
+            s->wall_ns = c->go_ns != 0 ? now - c->go_ns : 0;
+            fprintf(stderr, "bpcon-cluster: interrupted; stopping the nodes\n");
+            return 0;
+        }
         if (now > deadline) {
             s->deadline_hit = true;
             s->wall_ns = c->go_ns != 0 ? now - c->go_ns : 0;
@@ -531,6 +556,7 @@ virtio_stop_all(struct vcluster *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
         if (c->v[i].alive) {
+            c->v[i].stopping = true;
             kill(c->v[i].pid, SIGTERM);
         }
     }
@@ -625,6 +651,7 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
     c.o = o;
     c.n = o->parties;
     c.last_killed = -1;
+    c.pid = getpid();
     for (uint32_t i = 0; i < o->events_count; i++) {
         c.stores = c.stores || o->events[i].kind == CL_EVENT_RESTART;
     }
@@ -651,8 +678,18 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
         alive_at_end[i] = c.v[i].alive;
     }
     virtio_stop_all(&c);
+    s->unclean_stops = c.unclean;
     virtio_collect(&c, s, alive_at_end);
-    if (!o->keep_dir && rc == 0 && !s->deadline_hit) {
+    /* EAL runtime dirs of every node incarnation (killed ones cannot
+     * remove their own). */
+    for (uint32_t i = 0; i < c.n; i++) {
+        for (uint32_t r = 0; r <= c.v[i].restarts; r++) {
+            char prefix[64];
+            snprintf(prefix, sizeof(prefix), "bpc-%d-%u-%u", (int)c.pid, i, r);
+            cl_runtime_dir_remove(prefix);
+        }
+    }
+    if (!o->keep_dir && rc == 0 && !s->deadline_hit && s->unclean_stops == 0) {
         nftw(c.dir, virtio_rm, 16, FTW_DEPTH | FTW_PHYS);
     } else {
         fprintf(stderr, "bpcon-cluster: run directory kept: %s\n", c.dir);

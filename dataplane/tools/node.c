@@ -8,11 +8,21 @@
  * Owns: EAL and port bring-up for one party (the port spec of its cluster
  * file line: "vhost-mesh:DIR" builds a full mesh of net_vhost/virtio_user
  * links, "port:N" uses an EAL-created port for every peer), the main
- * lcore's poll loop, the idle policy, and the orderly stop on SIGINT or
- * SIGTERM (drain, stop ports, rte_eal_cleanup, exit 0).
+ * lcore's poll loop, the rx worker lcores, the idle policy, and the orderly
+ * stop on SIGINT or SIGTERM (drain, stop workers, free their rings, stop
+ * ports, rte_eal_cleanup, exit 0; virtio_user server ports and EAL cleanup
+ * are left to process exit, see node_stop).
+ *
+ * Lcores: with one lcore (EAL -l/--lcores) the main lcore rx-bursts every
+ * port, steps the engine and transmits. With W > 0 worker lcores each rx
+ * (port, queue) of the party's links gets an SP/SC ring; queue q is polled
+ * by worker q % W (W >= queues: one lcore per queue), which rx-bursts it
+ * into the ring (bpc_dp_rx_forward); the main lcore dequeues from the rings,
+ * steps the engine and does all tx.
  *
  * Must never: exit from a signal handler, or do anything in one beyond
- * setting a C11 atomic flag.
+ * setting a C11 atomic flag; touch a worker's rx queue from the main lcore
+ * while workers run.
  */
 #include "app.h"
 
@@ -30,6 +40,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <sodium.h>
 
@@ -40,9 +51,15 @@
 /* Drain at stop: keep polling until this long passes without work. */
 #define NODE_DRAIN_QUIET_NS 100000000ull
 #define NODE_DRAIN_MAX_NS 2000000000ull
+/* Slots of each rx worker's ring: several polls' worth of the party's rx
+ * budget (BPC_DP_RX_BURST * BPC_DP_RX_BURSTS_MAX) for the main lcore to
+ * fall behind by before the ring refuses frames. */
+#define NODE_RX_RING 1024u
 
 static atomic_int node_quit;
 static atomic_int node_go;
+/* Set by the main lcore after its drain: rx workers return. */
+static atomic_int node_workers_stop;
 
 static void
 node_on_signal(int sig)
@@ -71,6 +88,24 @@ struct node_opts {
     uint64_t log_retain;
 };
 
+/* One rx (port, queue) of the party's links and its hand-off ring. */
+struct node_rxq {
+    uint16_t port;
+    uint16_t queue;
+    struct rte_ring *ring;
+};
+
+/* An rx worker lcore: the queues it polls (indexes into node.rxq). Its
+ * stats are written only by it and read after rte_eal_mp_wait_lcore. */
+struct node_worker {
+    unsigned int lcore;
+    uint32_t queues[BPC_DP_PORTS_MAX];
+    uint32_t queues_count;
+    const struct node_rxq *rxq;
+    const struct dp_idle *idle;
+    struct bpc_dp_rx_stats stats;
+} __rte_cache_aligned;
+
 struct node {
     struct node_opts o;
     struct bpc_dp_cluster cluster;
@@ -82,6 +117,10 @@ struct node {
     uint32_t ports_count;
     struct bpc_dp_link links[BPC_DP_PORTS_MAX];
     uint32_t links_count;
+    struct node_rxq rxq[BPC_DP_PORTS_MAX]; /* only with worker lcores */
+    uint32_t rxq_count;
+    struct node_worker workers[BPC_DP_PORTS_MAX];
+    uint32_t workers_count; /* launched: min(worker lcores, rxq_count) */
     struct dp_file_store store;
     uint64_t app_floor; /* floor of the last application state written */
     struct dp_load load;
@@ -97,7 +136,9 @@ node_usage(FILE *f)
                "  [--report-fd FD] [--log-out FILE] [--store FILE] [--fsync] [--wait-go]\n"
                "  [--no-load] [--control-fd FD] [--log-retain N]\n"
                "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
-               "makes this party submit the share of crashed party ID too.\n");
+               "makes this party submit the share of crashed party ID too.\n"
+               "EAL worker lcores (-l/--lcores with more than one): each rx queue is\n"
+               "polled by worker q %% W and handed to the main lcore through a ring.\n");
 }
 
 static int
@@ -283,7 +324,9 @@ node_ports(struct node *n, char *err, size_t err_len)
                  spec);
         return -EINVAL;
     }
-    uint32_t mbufs = n->ports_count * NODE_DESC * 4 + 8192;
+    /* With rx workers each port's ring may hold NODE_RX_RING mbufs more. */
+    uint32_t per_port = NODE_DESC * 4 + (rte_lcore_count() > 1 ? NODE_RX_RING : 0);
+    uint32_t mbufs = n->ports_count * per_port + 8192;
     n->pool = rc == 0 ? rte_pktmbuf_pool_create("bpc_node_pool", mbufs, 256, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id())
                       : NULL;
@@ -295,6 +338,159 @@ node_ports(struct node *n, char *err, size_t err_len)
         rc = bpc_dp_port_start(n->ports[i], n->pool, NODE_DESC, NODE_DESC, err, err_len);
     }
     return rc;
+}
+
+/* With worker lcores: one SP/SC ring per distinct rx (port, queue) of the
+ * links (in the mesh one per peer), set as the rx_ring of every link that
+ * names it. */
+static int
+node_rx_rings(struct node *n, char *err, size_t err_len)
+{
+    if (rte_lcore_count() < 2) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < n->links_count; i++) {
+        struct bpc_dp_link *l = &n->links[i];
+        uint32_t q = 0;
+        while (q < n->rxq_count &&
+               (n->rxq[q].port != l->port_id || n->rxq[q].queue != l->queue_id)) {
+            q++;
+        }
+        if (q == n->rxq_count) {
+            char name[RTE_RING_NAMESIZE];
+            snprintf(name, sizeof(name), "bpc_rx_%u_%u", l->port_id, l->queue_id);
+            struct rte_ring *r = rte_ring_create(name, NODE_RX_RING, (int)rte_socket_id(),
+                                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (r == NULL) {
+                snprintf(err, err_len, "rx ring %s of %u slots: %s", name, NODE_RX_RING,
+                         rte_strerror(rte_errno));
+                return -ENOMEM;
+            }
+            n->rxq[q] = (struct node_rxq){.port = l->port_id, .queue = l->queue_id, .ring = r};
+            n->rxq_count++;
+        }
+        l->rx_ring = n->rxq[q].ring;
+    }
+    return 0;
+}
+
+/* Queue q goes to the (q % W)-th worker lcore; workers beyond the queue
+ * count get none and are not launched. One INFO line tells the map. */
+static void
+node_workers_plan(struct node *n)
+{
+    uint32_t w_all = rte_lcore_count() - 1;
+    if (w_all == 0 || n->rxq_count == 0) {
+        return;
+    }
+    uint32_t used = w_all < n->rxq_count ? w_all : n->rxq_count;
+    unsigned int lcore;
+    RTE_LCORE_FOREACH_WORKER (lcore) {
+        if (n->workers_count == used) {
+            break;
+        }
+        struct node_worker *w = &n->workers[n->workers_count++];
+        w->lcore = lcore;
+        w->rxq = n->rxq;
+        w->idle = &n->o.idle;
+    }
+    char map[2048];
+    int at = 0;
+    for (uint32_t q = 0; q < n->rxq_count; q++) {
+        struct node_worker *w = &n->workers[q % used];
+        w->queues[w->queues_count++] = q;
+        if (at >= 0 && (size_t)at < sizeof(map)) {
+            at += snprintf(map + at, sizeof(map) - (size_t)at, "%sport %u queue %u -> lcore %u",
+                           q > 0 ? ", " : "", n->rxq[q].port, n->rxq[q].queue, w->lcore);
+        }
+    }
+    uint32_t idle = w_all - used;
+    BPC_DP_LOG(INFO, "party %llu: rx lcores: %s; lcore %u steps the engine and transmits%s\n",
+               (unsigned long long)n->o.id, map, rte_get_main_lcore(),
+               idle > 0 ? "; the other worker lcores have no queue and stay unlaunched" : "");
+}
+
+/* Does what the main lcore did for its queues: rx bursts, now into the
+ * rings, idling with --idle when none had a frame. */
+static int
+node_worker_main(void *arg)
+{
+    struct node_worker *w = arg;
+    /* The worker holds no decided-log pointer, but dp_idle_wait's sleep
+     * goes QSBR-offline and back online around the sleep, which liburcu
+     * allows on registered threads only: register, and stay offline (an
+     * offline thread never holds up a grace period). */
+    bpc_log_thread_register();
+    bpc_log_thread_offline();
+    while (!atomic_load_explicit(&node_workers_stop, memory_order_relaxed)) {
+        uint32_t moved = 0;
+        for (uint32_t i = 0; i < w->queues_count; i++) {
+            const struct node_rxq *q = &w->rxq[w->queues[i]];
+            moved += bpc_dp_rx_forward(q->port, q->queue, q->ring, &w->stats);
+        }
+        if (moved == 0) {
+            dp_idle_wait(w->idle);
+            bpc_log_thread_offline(); /* sleep:US came back online */
+        }
+    }
+    bpc_log_thread_unregister();
+    return 0;
+}
+
+static int
+node_workers_launch(struct node *n, char *err, size_t err_len)
+{
+    for (uint32_t i = 0; i < n->workers_count; i++) {
+        int rc = rte_eal_remote_launch(node_worker_main, &n->workers[i], n->workers[i].lcore);
+        if (rc != 0) {
+            snprintf(err, err_len, "launching rx lcore %u: %s", n->workers[i].lcore,
+                     rte_strerror(-rc));
+            n->workers_count = i; /* the ones to stop */
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* After the main lcore's drain: workers return, then their counters are
+ * read (rte_eal_mp_wait_lcore orders their writes before). */
+static void
+node_workers_end(struct node *n)
+{
+    if (n->workers_count == 0) {
+        return;
+    }
+    atomic_store(&node_workers_stop, 1);
+    rte_eal_mp_wait_lcore();
+    char line[1024];
+    int at = 0;
+    for (uint32_t i = 0; i < n->workers_count && at >= 0 && (size_t)at < sizeof(line); i++) {
+        const struct node_worker *w = &n->workers[i];
+        at += snprintf(line + at, sizeof(line) - (size_t)at,
+                       "%slcore %u %llu frames in %llu bursts, %llu refused by a full ring",
+                       i > 0 ? "; " : "", w->lcore, (unsigned long long)w->stats.frames,
+                       (unsigned long long)w->stats.bursts,
+                       (unsigned long long)w->stats.ring_refused);
+    }
+    BPC_DP_LOG(INFO, "party %llu: rx lcores stopped: %s\n", (unsigned long long)n->o.id, line);
+}
+
+/* Frees what the workers enqueued after the party's last poll, then the
+ * rings (the party never touches them again). */
+static void
+node_rx_rings_free(struct node *n)
+{
+    for (uint32_t q = 0; q < n->rxq_count; q++) {
+        struct rte_mbuf *left[BPC_DP_RX_BURST];
+        unsigned int got;
+        while ((got = rte_ring_dequeue_burst(n->rxq[q].ring, (void **)left, BPC_DP_RX_BURST,
+                                             NULL)) > 0) {
+            rte_pktmbuf_free_bulk(left, got);
+        }
+        rte_ring_free(n->rxq[q].ring);
+        n->rxq[q].ring = NULL;
+    }
+    n->rxq_count = 0;
 }
 
 static int
@@ -415,11 +611,12 @@ node_progress(struct node *n, bool done_flag)
     struct dp_log_entry last = dp_load_last(&n->load);
     fprintf(n->report,
             "progress id=%llu decisions=%llu applied=%llu unique=%llu leader=%d ballot=%llu "
-            "done=%d last=%llx:%016llx\n",
+            "done=%d last=%llx:%016llx digest=%016llx\n",
             (unsigned long long)n->o.id, (unsigned long long)n->load.decisions,
             (unsigned long long)n->load.applied, (unsigned long long)n->load.unique,
             bpc_engine_leader(e), (unsigned long long)bpc_engine_ballot(e), done_flag ? 1 : 0,
-            (unsigned long long)last.instance, (unsigned long long)last.hash);
+            (unsigned long long)last.instance, (unsigned long long)last.hash,
+            (unsigned long long)n->load.digest);
     fflush(n->report);
 }
 
@@ -454,7 +651,9 @@ node_control(struct node *n)
 /* Reads every port's link status. For a virtio_user port in server mode
  * this is what accepts a restarted peer's new connection (DPDK re-attaches
  * the vhost-user back end from its link-status read), so it runs on the
- * report tick; for other ports it is a harmless read. */
+ * report tick; for other ports it is a harmless read. With rx workers it
+ * runs beside their rx bursts on the same ports: a control-path call, as
+ * DPDK's own interrupt thread makes beside any datapath lcore. */
 static void
 node_links(struct node *n)
 {
@@ -511,6 +710,18 @@ node_drain(struct node *n)
     }
 }
 
+/* True when some port is left to process exit (see node_stop). */
+static bool
+node_exit_only(const struct node *n)
+{
+    for (uint32_t i = 0; i < n->ports_count; i++) {
+        if (n->port_exit_only[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 node_stop(struct node *n)
 {
@@ -543,7 +754,9 @@ node_stop(struct node *n)
             bpc_dp_port_close(n->ports[i]);
         }
     }
-    rte_mempool_free(n->pool);
+    if (!node_exit_only(n)) {
+        rte_mempool_free(n->pool); /* else a started port still holds its mbufs */
+    }
     dp_file_store_close(&n->store);
     dp_load_free(&n->load);
     if (n->keys != NULL) {
@@ -596,10 +809,15 @@ main(int argc, char **argv)
         rc = node_ports(&n, err, sizeof(err));
     }
     if (rc == 0) {
+        rc = node_rx_rings(&n, err, sizeof(err));
+    }
+    if (rc == 0) {
+        node_workers_plan(&n);
         rc = node_party(&n, err, sizeof(err));
     }
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        node_rx_rings_free(&n);
         bpc_log_thread_unregister();
         rte_eal_cleanup();
         return 1;
@@ -610,14 +828,28 @@ main(int argc, char **argv)
     if (n.o.control_fd >= 0) {
         (void)fcntl(n.o.control_fd, F_SETFL, O_NONBLOCK);
     }
-    if (n.report != NULL) {
+    rc = node_workers_launch(&n, err, sizeof(err));
+    if (rc == 0 && n.report != NULL) {
         fprintf(n.report, "ready id=%llu pid=%d\n", (unsigned long long)n.o.id, (int)getpid());
         fflush(n.report);
     }
-    node_run(&n);
-    node_drain(&n);
+    if (rc == 0) {
+        node_run(&n);
+        node_drain(&n);
+    } else {
+        fprintf(stderr, "bpcon-node: %s\n", err);
+    }
+    /* Workers stop only after the drain: it still needs their frames. */
+    node_workers_end(&n);
+    node_rx_rings_free(&n);
+    bool exit_only = node_exit_only(&n);
     node_stop(&n);
     bpc_log_thread_unregister();
-    rte_eal_cleanup();
-    return 0;
+    /* rte_eal_cleanup would close the ports left started (and free them
+     * under their interrupt handlers); with such ports, process exit
+     * releases everything instead. */
+    if (!exit_only) {
+        rte_eal_cleanup();
+    }
+    return rc == 0 ? 0 : 1;
 }

@@ -6,7 +6,10 @@
 set -u
 node="$1"
 dir=$(mktemp -d /tmp/bpcon-cf-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+# EAL leaves a runtime dir per --file-prefix (/var/run/dpdk as root).
+rundir=/var/run/dpdk
+[ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+trap 'rm -rf "$dir" "$rundir"/bpc-cf-$$-*' EXIT
 pass=0
 fail=0
 
