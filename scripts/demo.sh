@@ -6,14 +6,13 @@
 # directory or hide the main job's exit code (it is this script's own).
 set -eu
 
-# The main job, run from the repository root: a local 4-party cluster
-# over DPDK net_ring ports (no hugepages, no NIC), replicating 100000
-# commands. It prints progress, throughput and latency, checks that every
-# party applied the same log, and ends with one JSON line. The same cluster
-# over virtio-user/vhost-user (one process per party) is
-# `--transport virtio`; it is not the demo because it can stall when the
-# machine's cores are busy (docs/DATAPLANE.md, Known problems).
-BPC_DEMO_CMD="build/dataplane/bpcon-cluster --parties 4 --commands 100000 --transport ring"
+# The main job, run from the repository root: a local 4-party cluster, one
+# bpcon-node process per party joined by a full mesh of DPDK virtio-user <->
+# vhost-user links (no hugepages, no NIC), replicating 100000 commands. It
+# prints progress, throughput and latency, checks that every party applied
+# the same log, and ends with one JSON line. `--transport ring` runs the
+# same cluster in one process over net_ring ports.
+BPC_DEMO_CMD="build/dataplane/bpcon-cluster --parties 4 --commands 100000 --transport virtio"
 
 cd "$(dirname "$0")/.."
 
