@@ -100,6 +100,13 @@ void cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t comma
 /* Removes DPDK's runtime directory of a --file-prefix (what EAL leaves
  * under /var/run/dpdk, or $XDG_RUNTIME_DIR/dpdk when not root). */
 void cl_runtime_dir_remove(const char *prefix);
+/* Removes a directory tree (best effort). */
+void cl_tree_remove(const char *path);
+/* Has a party caught up with the reference? The same last log entry; or,
+ * for a restarted party whose restored application state already covers
+ * every instance (it then decides nothing new), the same rolling digest. */
+bool cl_caught_up(const struct dp_log_entry *mine, const struct dp_log_entry *ref,
+                  uint32_t restarts, uint64_t digest, uint64_t ref_digest);
 
 int cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s);
 int cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s);

@@ -280,6 +280,20 @@ cl_runtime_dir_remove(const char *prefix)
     char path[512];
     int len = snprintf(path, sizeof(path), "%s/dpdk/%s", base, prefix);
     if (len > 0 && (size_t)len < sizeof(path)) {
-        (void)nftw(path, cl_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        cl_tree_remove(path);
     }
+}
+
+void
+cl_tree_remove(const char *path)
+{
+    (void)nftw(path, cl_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+bool
+cl_caught_up(const struct dp_log_entry *mine, const struct dp_log_entry *ref, uint32_t restarts,
+             uint64_t digest, uint64_t ref_digest)
+{
+    bool same_last = mine->instance == ref->instance && mine->hash == ref->hash;
+    return same_last || (restarts > 0 && digest == ref_digest);
 }

@@ -413,11 +413,7 @@ ring_settled(const struct ring_cluster *c)
             continue;
         }
         struct dp_log_entry mine = ring_last(&p->load);
-        /* Same last log entry; or, for a restarted party whose restored
-         * application state already covers everything, the same digest. */
-        bool same_last = mine.instance == last.instance && mine.hash == last.hash;
-        bool same_state = p->restarts > 0 && p->load.digest == ref->digest;
-        if (!same_last && !same_state) {
+        if (!cl_caught_up(&mine, &last, p->restarts, p->load.digest, ref->digest)) {
             return false;
         }
         /* A restarted party resumed its persisted count: it must match too. */

@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -478,12 +477,9 @@ virtio_settled(const struct vcluster *c)
         if (!v->ready) {
             return false;
         }
-        /* Same last log entry; or, for a restarted node whose restored
-         * application state already covers everything (it then decides
-         * nothing new), the same count and rolling digest. */
-        bool same_last = v->last_instance == ref->last_instance && v->last_hash == ref->last_hash;
-        bool same_state = v->restarts > 0 && v->digest == ref->digest;
-        if (!same_last && !same_state) {
+        struct dp_log_entry mine = {.instance = v->last_instance, .hash = v->last_hash};
+        struct dp_log_entry last = {.instance = ref->last_instance, .hash = ref->last_hash};
+        if (!cl_caught_up(&mine, &last, v->restarts, v->digest, ref->digest)) {
             return false;
         }
         /* A restarted node resumed its persisted count: it must match too. */
@@ -636,14 +632,6 @@ virtio_collect(struct vcluster *c, struct cl_summary *s, const bool *alive_at_en
     }
 }
 
-static int
-virtio_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
 int
 cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
 {
@@ -690,7 +678,7 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
         }
     }
     if (!o->keep_dir && rc == 0 && !s->deadline_hit && s->unclean_stops == 0) {
-        nftw(c.dir, virtio_rm, 16, FTW_DEPTH | FTW_PHYS);
+        cl_tree_remove(c.dir);
     } else {
         fprintf(stderr, "bpcon-cluster: run directory kept: %s\n", c.dir);
     }
