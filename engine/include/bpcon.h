@@ -43,6 +43,12 @@ extern "C" {
 /* Distinct values tallied per (instance, ballot, type); a correct leader
  * sends one, so more than a few means a Byzantine party: extra are dropped. */
 #define BPC_TALLY_VALUES_MAX 4u
+/* Highest ballot a party joins or accepts: records naming a higher one are
+ * malformed (dropped whole), so ballots saturate here instead of wrapping
+ * even when more than F of the weight drags parties upward. */
+#define BPC_BALLOT_MAX ((uint64_t)1 << 62)
+/* Bytes of a command MAC (ATTEST records). */
+#define BPC_CMD_MAC_BYTES 16u
 /* Authentication tag bytes (SipHash-2-4, 128-bit output). */
 #define BPC_TAG_BYTES 16u
 /* Pairwise key bytes. */
@@ -279,7 +285,11 @@ enum bpc_msg_type {
     BPC_MSG_FORWARD = 10, /* a command for the leader: instance = the sender's
                              command sequence number; DIGEST kind: aux = offset
                              in value section */
-    BPC_MSG_TYPES_COUNT = 11,
+    BPC_MSG_ATTEST = 11,  /* the sender vouches for its own command to one
+                             receiver: instance = the command's sequence number,
+                             aux = its length, value = INLINE, 16 bytes: the
+                             command MAC (bpc_command_mac) under the pair key */
+    BPC_MSG_TYPES_COUNT = 12,
 };
 
 /* A decoded record (host order). */
@@ -349,6 +359,12 @@ int bpc_init(void);
  * (crypto_kdf, context "bpconkey", subkey id min(a,b) * 65536 + max(a,b)). */
 void bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t b,
                        uint8_t out[BPC_KEY_BYTES]);
+/* The MAC a submitter sends one receiver for its command (seq, bytes):
+ * SipHash-2-4-128 (crypto_shorthash_siphashx24) keyed by the last 16 bytes
+ * of their pair key (frame tags use the first 16) over seq (u64 LE) ||
+ * len (u32 LE) || bytes. */
+void bpc_command_mac(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
+                     uint32_t len, uint8_t mac[BPC_CMD_MAC_BYTES]);
 
 /* ------------------------------------------------------------------------
  * Decided log, published through RCU (liburcu QSBR flavour).
@@ -515,7 +531,9 @@ struct bpc_step_out {
     X(conflicts)                                                                                   \
     X(tx_overflow)                                                                                 \
     X(tx_value_gone)                                                                               \
-    X(submit_eagain)
+    X(submit_eagain)                                                                               \
+    X(cmd_unauthenticated) /* 2a values held back: a command lacks its proof */                    \
+    X(ballot_saturated)    /* ballot changes refused at BPC_BALLOT_MAX */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

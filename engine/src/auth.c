@@ -69,3 +69,30 @@ bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len
     _Static_assert(BPC_TAG_BYTES == 16, "crypto_verify_16 compares 16 bytes");
     return crypto_verify_16(want, tag) == 0;
 }
+
+void
+bpc_command_mac(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd, uint32_t len,
+                uint8_t mac[BPC_CMD_MAC_BYTES])
+{
+    _Static_assert(BPC_CMD_MAC_BYTES == crypto_shorthash_siphashx24_BYTES, "command MAC length");
+    _Static_assert(BPC_KEY_BYTES >= 2 * crypto_shorthash_siphashx24_KEYBYTES, "two subkeys");
+    uint8_t buf[12 + BPC_VALUE_BYTES_MAX];
+    BPC_ASSERT(len <= BPC_VALUE_BYTES_MAX);
+    bpc_le64_store(buf, seq);
+    bpc_le32_store(buf + 8, len);
+    if (len > 0) {
+        memcpy(buf + 12, cmd, len);
+    }
+    int rc = crypto_shorthash_siphashx24(mac, buf, 12u + len,
+                                         key + crypto_shorthash_siphashx24_KEYBYTES);
+    BPC_ASSERT(rc == 0);
+}
+
+bool
+bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd, uint32_t len,
+                   const uint8_t mac[BPC_CMD_MAC_BYTES])
+{
+    uint8_t want[BPC_CMD_MAC_BYTES];
+    bpc_command_mac(key, seq, cmd, len, want);
+    return crypto_verify_16(want, mac) == 0;
+}

@@ -184,13 +184,19 @@ config_check_sizes(const struct bpc_config *cfg, char *err, size_t err_len)
                              "value_bytes_max=%" PRIu32 ": outside [1, %u]", vb,
                              BPC_VALUE_BYTES_MAX);
     }
-    /* vb <= 8192, so the sum cannot wrap. */
-    uint32_t need = vb + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES + BPC_TAG_BYTES;
+    /* Every frame the engine writes reserves value_bytes_max for its value
+     * section, and the largest group of records that must share a frame is
+     * a 1b with its full 2av history (1 + BPC_HISTORY_MAX records); a value
+     * travels with one record. Both must fit beside the reservation, or the
+     * engine could meet a group no frame can hold. vb <= 8192: no wrap. */
+    uint32_t need =
+        vb + BPC_WIRE_HEADER_BYTES + BPC_TAG_BYTES + (1u + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
     if (need > fb) {
         return config_refuse(err, err_len, BPC_ECFG_VALUE,
                              "value_bytes_max=%" PRIu32 ": needs a frame of %" PRIu32
-                             " bytes, above frame_bytes=%" PRIu32,
-                             vb, need, fb);
+                             " bytes (value + a 1b with %u history records + header and "
+                             "tag), above frame_bytes=%" PRIu32,
+                             vb, need, BPC_HISTORY_MAX, fb);
     }
     return 0;
 }

@@ -31,6 +31,8 @@
  * later leader - this party included - can propose it again). */
 #define ENG_VOTE_BUF (ENG_GENS + 1u)
 #define ENG_VALUE_BUFS (ENG_GENS + 2u)
+/* Votes on decided instances without a slot, persisted per step. */
+#define ENG_VOUCH_MAX 64u
 /* Bound on the transition loop of one step. */
 #define ENG_PUMP_ROUNDS 64u
 
@@ -74,7 +76,8 @@ struct eng_slot {
     bool decided;
     bool dec_bytes;
     uint8_t ndec;
-    uint64_t dec_ballot;
+    uint64_t dec_ballot;     /* as learned; a DECIDED claim's ballot is a peer's word */
+    uint64_t dec_own;        /* ballot of a 2b quorum this party counted itself, 0: none */
     uint64_t emit_step;      /* step that emitted it: its bytes are lent until then */
     struct bpc_vid vote_vid; /* value whose bytes sit in the vote buffer */
     struct bpc_vid dec_vid;
@@ -86,9 +89,10 @@ struct eng_slot {
  * buffers run out), and by the time a record is written the storage may
  * hold another value: eng_out_val checks the source still holds it. */
 enum eng_src {
-    SRC_NONE, /* no bytes (or stable until the round ends: catch-up arena) */
-    SRC_SLOT, /* a slot's value buffer: src_slot, src_which */
-    SRC_OWN,  /* the own-command arena: src_slot is the ring index */
+    SRC_NONE,  /* no bytes (or stable until the round ends: catch-up arena) */
+    SRC_SLOT,  /* a slot's value buffer: src_slot, src_which */
+    SRC_OWN,   /* the own-command arena: src_slot is the ring index */
+    SRC_DRING, /* a recent decision's bytes: src_slot is the dring index */
 };
 
 struct eng_out {
@@ -107,12 +111,24 @@ struct eng_cmd {
     uint64_t seq;
 };
 
-/* A recent decision, kept after its slot is reused: enough to vouch for
- * the decided value in later ballots (see eng_report_decided). */
+/* A recent decision, kept after its slot is reused: enough to report the
+ * decided value in later ballots (see eng_report_decided) and to hand its
+ * bytes to a party that lags (dring_bytes), whatever instance numbers
+ * peers name. */
 struct eng_dec {
     uint64_t instance;
-    uint64_t ballot;
+    uint64_t ballot;     /* as learned (a peer's DECIDED claim may name any
+                            ballot): informational, never reported as a vote */
+    uint64_t report_bal; /* what 1b reports name: max(own maxVBal, dec_own) */
+    uint64_t vote_hi;    /* highest ballot of any 2av or 2b this party sent */
     struct bpc_vid vid;
+    bool has_bytes; /* DIGEST value: its bytes are in dring_bytes */
+};
+
+/* A submitter's MAC for one of its commands (ATTEST), by sequence number. */
+struct eng_att {
+    uint64_t seq; /* 0: none */
+    uint8_t mac[BPC_CMD_MAC_BYTES];
 };
 
 struct eng_bal_w {
@@ -175,7 +191,12 @@ struct bpc_engine {
     uint64_t *peer_bal;    /* highest ballot seen in any message of each party */
     struct eng_dec *dring; /* recent decisions by instance modulo dring_len */
     uint32_t dring_len;
-    uint64_t *witness; /* per submitter: a forwarded command next in line */
+    uint8_t *dring_bytes; /* DIGEST bytes of recent decisions (vbytes each) */
+    struct eng_att *att;  /* per submitter: att_slots MACs by sequence number */
+    uint32_t att_slots;   /* power of two: own commands forwarded ahead of the
+                             oldest unapplied one, at most */
+    bool auth_wait;       /* a 2a waits for a command MAC: ATTESTs re-check */
+    uint64_t *witness;    /* per submitter: a forwarded command next in line */
     struct eng_bal_w *bal_scratch;
 
     struct eng_slot *slots;
@@ -239,6 +260,9 @@ struct bpc_engine {
 
     struct bpc_durable *dur;
     uint32_t dur_cap;
+    struct bpc_durable *vouch; /* votes on decided instances whose slots are
+                                  gone (eng_vote_decided), to persist */
+    uint32_t vouch_count;
     uint32_t *dirty;
     uint32_t dirty_count;
 
@@ -250,8 +274,19 @@ struct bpc_engine {
 };
 
 static bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+
+/* Command sequence numbers: (incarnation << ENG_SEQ_BITS) | n. */
+#define ENG_SEQ_BITS 40u
+#define ENG_SEQ_LOW(q) ((q) & (((uint64_t)1 << ENG_SEQ_BITS) - 1u))
+
+static uint8_t *
+eng_cmd_bytes(const struct bpc_engine *e, uint8_t *arena, uint64_t pos)
+{
+    return arena + (size_t)(pos & e->cmd_mask) * e->cmd_stride;
+}
 static void eng_emit(struct bpc_engine *e, struct bpc_step_out *out);
 static void eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+static void eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 
 #ifdef BPC_TRACE
 #define ENG_IGNORED(e)                                                                             \
@@ -376,6 +411,46 @@ eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t bal
     }
 }
 
+/* Ballot of the highest 2av or 2b this party sent for the slot's instance
+ * (the history is kept highest first). */
+static uint64_t
+eng_slot_vote_hi(const struct eng_slot *s)
+{
+    uint64_t hi = s->max_vbal;
+    if (s->hist_count > 0 && s->hist_bal[0] > hi) {
+        hi = s->hist_bal[0];
+    }
+    return hi;
+}
+
+static struct eng_dec *
+eng_dring_at(const struct bpc_engine *e, uint64_t instance)
+{
+    return &e->dring[instance % e->dring_len];
+}
+
+static const struct eng_dec *
+eng_dring_find(const struct bpc_engine *e, uint64_t instance)
+{
+    const struct eng_dec *d = eng_dring_at(e, instance);
+    return d->instance == instance && d->vid.kind != BPC_VALUE_NONE ? d : NULL;
+}
+
+/* A held slot is about to be reused: its recent decision keeps what the
+ * slot's later votes and 2b quorums add to the report ballot. */
+static void
+eng_slot_retire(struct bpc_engine *e, const struct eng_slot *s)
+{
+    struct eng_dec *d = eng_dring_at(e, s->instance);
+    if (d->instance != s->instance) {
+        return;
+    }
+    uint64_t rb = s->max_vbal > s->dec_own ? s->max_vbal : s->dec_own;
+    d->report_bal = rb > d->report_bal ? rb : d->report_bal;
+    uint64_t vh = eng_slot_vote_hi(s);
+    d->vote_hi = vh > d->vote_hi ? vh : d->vote_hi;
+}
+
 static struct eng_slot *
 eng_slot_get(struct bpc_engine *e, uint64_t instance)
 {
@@ -394,6 +469,9 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
         if (s->instance != UINT64_MAX && s->emit_step == e->step_no &&
             s->dec_vid.kind == BPC_VALUE_DIGEST) {
             return NULL; /* its bytes are lent to this step's decisions */
+        }
+        if (s->instance != UINT64_MAX) {
+            eng_slot_retire(e, s);
         }
         for (uint32_t g = 0; g < ENG_GENS; g++) {
             eng_gen_reset(e, s, g, 0);
@@ -471,6 +549,10 @@ eng_out_set(struct bpc_engine *e, struct eng_out *o, const struct bpc_record *r,
     } else if (val >= e->own_bytes && val < e->own_bytes + own_len) {
         o->src = SRC_OWN;
         o->src_slot = (uint32_t)((size_t)(val - e->own_bytes) / e->cmd_stride);
+    } else if (e->vbytes > 0 && val >= e->dring_bytes &&
+               val < e->dring_bytes + (size_t)e->dring_len * e->vbytes) {
+        o->src = SRC_DRING;
+        o->src_slot = (uint32_t)((size_t)(val - e->dring_bytes) / e->vbytes);
     }
 }
 
@@ -500,6 +582,12 @@ eng_out_val(const struct bpc_engine *e, const struct eng_out *o)
         uint64_t live = e->own_tail - e->own_head;
         uint64_t at = (o->src_slot - e->own_head) & e->cmd_mask;
         return at < live && c->seq == o->r.instance ? o->val : NULL;
+    }
+    if (o->src == SRC_DRING) {
+        const struct eng_dec *d = &e->dring[o->src_slot];
+        return d->instance == o->r.instance && d->has_bytes && bpc_vid_eq(&d->vid, &o->r.value)
+                   ? o->val
+                   : NULL;
     }
     return o->val;
 }
@@ -631,6 +719,14 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         memcpy(d->hist_val, s->hist_val, sizeof(d->hist_val));
     }
     e->dirty_count = 0;
+    for (uint32_t k = 0; k < e->vouch_count; k++) {
+        struct bpc_durable *d = &e->dur[count++];
+        *d = e->vouch[k];
+        d->max_bal = e->max_bal;
+        d->incarnation = e->incarnation;
+        d->floor = e->nu;
+    }
+    e->vouch_count = 0;
     /* Apply state as of the floor: a restart resumes applying from the
      * floor with the same per-submitter positions as everyone else. */
     for (uint32_t k = 0; k < e->applied_dirty_count; k++) {
@@ -691,8 +787,64 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
  * Phase actions.
  * ---------------------------------------------------------------------- */
 
+/* Is own command (seq, bytes) one this party submitted and has not applied? */
 static bool
-eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
+{
+    if (e->own_head == e->own_tail) {
+        return false;
+    }
+    uint64_t first = e->own[e->own_head & e->cmd_mask].seq;
+    if (c->seq < first || (c->seq >> ENG_SEQ_BITS) != (first >> ENG_SEQ_BITS)) {
+        return false;
+    }
+    uint64_t pos = e->own_head + (c->seq - first);
+    if (pos >= e->own_tail) {
+        return false;
+    }
+    const struct eng_cmd *own = &e->own[pos & e->cmd_mask];
+    return own->seq == c->seq && own->len == c->len &&
+           memcmp(eng_cmd_bytes(e, e->own_bytes, pos), c->bytes, c->len) == 0;
+}
+
+/*
+ * Commands are the submitter's: every command (s, q, bytes) of a batch
+ * proposed by `proposer` must be one s submitted under q. Proven by the 2a
+ * itself when s is the proposer (its frame tag), by this party's own
+ * pending list when s is this party, and otherwise by the MAC s sent this
+ * party in an ATTEST record. A command at or below s's applied sequence is
+ * skipped at every party whatever its bytes (the apply rule never applies
+ * q <= applied_hi), so it needs no proof.
+ */
+static bool
+eng_cmds_authentic(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer)
+{
+    struct bpc_command c;
+    int off = 0;
+    while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter == proposer || c.seq <= e->applied_hi[c.submitter]) {
+            continue;
+        }
+        if (c.submitter == e->self) {
+            if (!eng_own_holds(e, &c)) {
+                return false;
+            }
+            continue;
+        }
+        const struct eng_att *a =
+            &e->att[(size_t)c.submitter * e->att_slots + (c.seq & (e->att_slots - 1u))];
+        if (a->seq != c.seq ||
+            !bpc_command_mac_ok(e->cfg.keys[c.submitter], c.seq, c.bytes, c.len, a->mac)) {
+            return false;
+        }
+    }
+    return off == 0;
+}
+
+/* The value of generation g may be voted for: a well-formed batch the
+ * application accepts, and (check_cmds) whose commands are authentic. */
+static bool
+eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds)
 {
     const struct bpc_vid *v = &s->gen[g].v2a;
     if (v->kind == BPC_VALUE_NOOP) {
@@ -700,6 +852,11 @@ eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
     }
     const uint8_t *bytes = v->kind == BPC_VALUE_INLINE ? v->id : eng_slot_value(e, s, g);
     if (!eng_batch_ok(e, bytes, v->len)) {
+        return false;
+    }
+    if (check_cmds && !eng_cmds_authentic(e, bytes, v->len, (uint32_t)e->leader)) {
+        e->ctr.cmd_unauthenticated++;
+        e->auth_wait = true; /* an ATTEST still on its way re-checks it */
         return false;
     }
     return e->cfg.value_check == NULL || e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
@@ -726,8 +883,13 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
     BPC_ASSERT(e->max_bal <= e->bal);
     struct bpc_safe_view view;
     eng_view(e, s, (uint32_t)g, &view);
-    if (!bpc_safe_at(&view, &s->gen[g].v2a) || !eng_value_ok(e, s, (uint32_t)g)) {
-        return; /* kept; re-checked as 1b messages arrive */
+    /* A value vouched for by a weak quorum of 2av reports (case b) was
+     * checked by the correct party among them before it voted; a fresh
+     * value (case a) is checked here, command by command. */
+    bool vouched = bpc_safe_vouched(&view, &s->gen[g].v2a);
+    if ((!vouched && !bpc_safe_at(&view, &s->gen[g].v2a)) ||
+        !eng_value_ok(e, s, (uint32_t)g, !vouched)) {
+        return; /* kept; re-checked as 1b messages (and ATTESTs) arrive */
     }
     eng_raise_max_bal(e, e->bal);
     e->voted_at_bal = true;
@@ -784,8 +946,11 @@ eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v
 
 static void
 eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const struct bpc_vid *vid,
-           const uint8_t *bytes)
+           const uint8_t *bytes, bool own)
 {
+    if (own && bpc_vid_eq(&s->dec_vid, vid) && ballot > s->dec_own) {
+        s->dec_own = ballot;
+    }
     if (s->decided) {
         /* Agreement: a second decision must name the same value. Two can
          * differ only with more than F faulty weight (the simulator's
@@ -802,6 +967,7 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
     }
     s->decided = true;
     s->dec_ballot = ballot;
+    s->dec_own = own ? ballot : 0;
     s->dec_vid = *vid;
     s->dec_bytes = vid->kind != BPC_VALUE_DIGEST;
     if (vid->kind == BPC_VALUE_DIGEST) {
@@ -841,30 +1007,103 @@ eng_voted_hi(struct bpc_engine *e)
     uint64_t hi = UINT64_MAX; /* none */
     for (uint64_t i = e->nu; i - e->nu < e->window; i++) {
         const struct eng_slot *s = &e->slots[i & e->mask];
-        if (s->instance == i && (s->hist_count > 0 || s->max_vbal > 0)) {
+        if (s->instance == i && (s->hist_count > 0 || s->max_vbal > 0 || s->decided)) {
             hi = i;
         }
     }
     return hi;
 }
 
+/*
+ * Vote reports (docs/ENGINE.md, "Vote reports", argues each against
+ * KnowsSafeAt). A 1b(b) never under-reports: it names a maxVBal at least
+ * the highest ballot this party sent a 2b at, and every real 2av history
+ * entry it keeps. For an instance it knows decided with value v it may
+ * overstate: a vote for v at rb = max(own maxVBal, the ballot of a 2b
+ * quorum it counted itself), capped at b - 1, with a history entry for v
+ * at rb. Naming the chosen value at or above one's own vote cannot make
+ * another value safe. The ballot a DECIDED claim names is never used: a
+ * Byzantine claimant picks it. rb == 0 (a decision learned only from
+ * claims, no own 2b): the plain report, or none where the slot is gone.
+ */
+static uint64_t
+eng_report_ballot(const struct bpc_engine *e, uint64_t max_vbal, uint64_t dec_own)
+{
+    uint64_t rb = max_vbal > dec_own ? max_vbal : dec_own;
+    return rb < e->bal ? rb : e->bal - 1;
+}
+
+/* Sends 1B(instance, bal, maxVBal = rb, v) with the history in hb/hv. */
+static void
+eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t rb, const struct bpc_vid *v,
+               uint32_t hn, const uint64_t *hb, const struct bpc_vid *hv)
+{
+    struct bpc_record r = bpc_record_make(BPC_MSG_1B, instance, e->bal, rb, rb > 0 ? v : NULL);
+    r.hist_count = (uint8_t)hn;
+    eng_broadcast(e, &r, NULL);
+    for (uint32_t h = 0; h < hn; h++) {
+        struct bpc_record hr = bpc_record_make(BPC_MSG_1B_HIST, instance, e->bal, hb[h], &hv[h]);
+        eng_broadcast(e, &hr, NULL);
+    }
+}
+
+/* 1b for a decided instance whose slot was reused, from the recent
+ * decisions: (rb, v) with the single history entry (v, rb). */
+static void
+eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
+{
+    uint64_t rb = eng_report_ballot(e, d->report_bal, 0);
+    if (rb == 0) {
+        return; /* no vote of this party is known: it reports nothing */
+    }
+    eng_put_report(e, d->instance, rb, &d->vid, 1, &rb, &d->vid);
+}
+
+/* 1b(b) for one instance the slot s holds (or none: an empty report). */
 static void
 eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
 {
-    struct bpc_record r;
-    if (s == NULL || (s->hist_count == 0 && s->max_vbal == 0)) {
-        r = bpc_record_make(BPC_MSG_1B, instance, e->bal, 0, NULL);
-        eng_broadcast(e, &r, NULL);
+    uint64_t hb[BPC_HISTORY_MAX];
+    struct bpc_vid hv[BPC_HISTORY_MAX];
+    uint32_t hn = 0;
+    if (s == NULL) {
+        eng_put_report(e, instance, 0, NULL, 0, hb, hv);
         return;
     }
-    r = bpc_record_make(BPC_MSG_1B, instance, e->bal, s->max_vbal, &s->max_vval);
-    r.hist_count = s->hist_count;
-    eng_broadcast(e, &r, NULL);
-    for (uint32_t h = 0; h < s->hist_count; h++) {
-        struct bpc_record hr =
-            bpc_record_make(BPC_MSG_1B_HIST, instance, e->bal, s->hist_bal[h], &s->hist_val[h]);
-        eng_broadcast(e, &hr, NULL);
+    uint64_t rb = s->decided ? eng_report_ballot(e, s->max_vbal, s->dec_own) : 0;
+    const struct bpc_vid *v = &s->dec_vid;
+    bool folded = rb > 0;
+    if (!folded) {
+        rb = s->max_vbal; /* the plain report */
+        v = &s->max_vval;
+    } else {
+        hb[hn] = rb;
+        hv[hn++] = *v;
     }
+    /* Real entries below b (a 1b(b) reports earlier ballots only), an
+     * entry for v at or below rb folded into (v, rb). Dropping the lowest
+     * when full costs liveness, never safety: entries only vouch. */
+    for (uint32_t h = 0; h < s->hist_count && hn < BPC_HISTORY_MAX; h++) {
+        if (s->hist_bal[h] < e->bal &&
+            !(folded && s->hist_bal[h] <= rb && bpc_vid_eq(&s->hist_val[h], v))) {
+            hb[hn] = s->hist_bal[h];
+            hv[hn++] = s->hist_val[h];
+        }
+    }
+    if (hn > 1 && hb[0] < hb[1]) {
+        /* (v, rb) may sit below a real entry for another value: re-sort. */
+        for (uint32_t i = 1; i < hn; i++) {
+            for (uint32_t j = i; j > 0 && hb[j - 1] < hb[j]; j--) {
+                uint64_t tb = hb[j - 1];
+                struct bpc_vid tv = hv[j - 1];
+                hb[j - 1] = hb[j];
+                hv[j - 1] = hv[j];
+                hb[j] = tb;
+                hv[j] = tv;
+            }
+        }
+    }
+    eng_put_report(e, instance, rb, v, hn, hb, hv);
 }
 
 /* 1b(b) for all instances from nu up: explicit reports up to the highest
@@ -886,36 +1125,6 @@ eng_send_1b(struct bpc_engine *e)
     e->sent_1b_lo = e->nu;
     eng_broadcast(e, &r, NULL);
     e->sent_1b = true;
-}
-
-static const struct eng_dec *
-eng_dring_find(const struct bpc_engine *e, uint64_t instance)
-{
-    const struct eng_dec *d = &e->dring[instance % e->dring_len];
-    return d->instance == instance && d->vid.kind != BPC_VALUE_NONE ? d : NULL;
-}
-
-/*
- * 1b report for a decided instance whose slot was reused: the party says it
- * voted 2av and 2b for the decided value v at the deciding ballot c. That
- * may overstate what it did, never understate: v was chosen at c, so every
- * ballot above c can only choose v, and a report that supports v at c
- * cannot make another value look safe (it only removes this party from
- * quorums of ballots below c). It lets a quorum that needs this party
- * finish an instance the others missed.
- */
-static void
-eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
-{
-    if (d->ballot == 0 || d->ballot >= e->bal) {
-        return; /* a 1b(b) can only report ballots below b */
-    }
-    struct bpc_record r = bpc_record_make(BPC_MSG_1B, d->instance, e->bal, d->ballot, &d->vid);
-    r.hist_count = 1;
-    eng_broadcast(e, &r, NULL);
-    struct bpc_record hr =
-        bpc_record_make(BPC_MSG_1B_HIST, d->instance, e->bal, d->ballot, &d->vid);
-    eng_broadcast(e, &hr, NULL);
 }
 
 /* A leader starting at lo below this party's 1b coverage lags behind: add
@@ -947,12 +1156,14 @@ eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
         }
 #endif
         if (s->instance == i) {
-            if (s->max_vbal < e->bal && (s->hist_count == 0 || s->hist_bal[0] < e->bal)) {
+            if (s->decided || eng_slot_vote_hi(s) < e->bal) {
                 eng_put_1b(e, s, i);
             }
         } else if (eng_dring_find(e, i) != NULL) {
             eng_report_decided(e, eng_dring_find(e, i));
         }
+        /* Else: neither held nor recent, so nothing is reported and this
+         * party is simply not among the instance's 1b senders. */
     }
     e->sent_1b_lo = lo;
     e->held_lo = lo;
@@ -1003,6 +1214,22 @@ eng_join(struct bpc_engine *e, uint64_t b)
         }
         eng_send_1b(e);
     }
+}
+
+/* The ballot failed: on to the next one, unless ballots are exhausted
+ * (BPC_BALLOT_MAX; reachable only when more than F of the weight drags
+ * parties upward): then the party stays, counted, and never wraps. */
+static void
+eng_next_ballot(struct bpc_engine *e)
+{
+    e->fails++;
+    e->ctr.ballots_failed++;
+    if (e->bal >= BPC_BALLOT_MAX) {
+        e->ctr.ballot_saturated++;
+        e->deadline_ns = e->now_ns + eng_timeout(e);
+        return;
+    }
+    eng_join(e, e->bal + 1);
 }
 
 static int
@@ -1266,7 +1493,7 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     struct eng_slot *s;
     bpc_u128 w;
     if (eng_tally_vote(e, p, r, SEEN_2B, &s, &w) && w >= e->threshold) {
-        eng_decide(e, s, r->ballot, &r->value, NULL);
+        eng_decide(e, s, r->ballot, &r->value, NULL, true);
     }
 }
 
@@ -1293,7 +1520,7 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     if (eng_bit_test(seen, p)) {
         if (s->decided && !s->dec_bytes && r->value_bytes != NULL &&
             bpc_vid_eq(&s->dec_vid, &r->value)) {
-            eng_decide(e, s, r->ballot, &r->value, r->value_bytes);
+            eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         }
         return;
     }
@@ -1304,7 +1531,7 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     eng_bit_set(seen, p);
     if (w > e->faulty) {
-        eng_decide(e, s, r->ballot, &r->value, r->value_bytes);
+        eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         e->catching_up = true;
     }
 }
@@ -1350,9 +1577,12 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
 #endif
     if (s->instance != instance) {
         const struct eng_dec *d = eng_dring_find(e, instance);
-        if (d != NULL && d->vid.kind != BPC_VALUE_DIGEST) {
+        if (d != NULL && (d->vid.kind != BPC_VALUE_DIGEST || d->has_bytes)) {
             struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, d->ballot, 0, &d->vid);
-            eng_unicast(e, p, &r, NULL); /* the id is the value */
+            const uint8_t *val = d->vid.kind == BPC_VALUE_DIGEST
+                                     ? e->dring_bytes + (size_t)(d - e->dring) * e->vbytes
+                                     : NULL; /* else the id is the value */
+            eng_unicast(e, p, &r, val);
             return;
         }
         eng_send_decided_from_log(e, p, instance);
@@ -1388,19 +1618,37 @@ eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
-/* A 2a at the current ballot for an instance this party decided and no
- * longer holds: if it proposes the decided value, vote for it (2av and 2b
- * for the chosen value are always consistent with the decision), so the
- * others can complete a quorum that needs this party. */
+/*
+ * A 2a at the current ballot for an instance this party decided and no
+ * longer holds: if it proposes the decided value v, vote 2av and 2b for v,
+ * so the others can complete a quorum that needs this party (they may
+ * have voted 2b without seeing the quorum, and DECIDED claims of one
+ * party weigh too little). A vote for the chosen value cannot help
+ * another value; one 2av and one 2b per ballot still holds (vote_hi), and
+ * the vote is persisted like any other (a record for the instance, so a
+ * restarted party whose floor is below it reports it) before it leaves.
+ */
 static void
 eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    const struct eng_dec *d = eng_dring_find(e, r->instance);
-    if (d == NULL || r->ballot != e->bal ||
+    const struct eng_dec *found = eng_dring_find(e, r->instance);
+    if (found == NULL || r->ballot != e->bal || found->vote_hi >= r->ballot ||
+        e->vouch_count == ENG_VOUCH_MAX ||
         bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p ||
-        !bpc_vid_eq(&d->vid, &r->value)) {
+        !bpc_vid_eq(&found->vid, &r->value)) {
         return;
     }
+    struct eng_dec *d = eng_dring_at(e, r->instance);
+    d->vote_hi = r->ballot;
+    d->report_bal = r->ballot;
+    struct bpc_durable *v = &e->vouch[e->vouch_count++];
+    memset(v, 0, sizeof(*v));
+    v->instance = r->instance;
+    v->max_vbal = r->ballot;
+    v->max_vval = d->vid;
+    v->hist_count = 1;
+    v->hist_bal[0] = r->ballot;
+    v->hist_val[0] = d->vid;
     struct bpc_record v2av = bpc_record_make(BPC_MSG_2AV, r->instance, r->ballot, 0, &d->vid);
     eng_broadcast(e, &v2av, NULL);
     struct bpc_record v2b = bpc_record_make(BPC_MSG_2B, r->instance, r->ballot, 0, &d->vid);
@@ -1415,6 +1663,10 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     e->ctr.records_rx++;
     if (r->type == BPC_MSG_FORWARD) {
         eng_on_forward(e, p, r); /* instance is a command sequence number */
+        return;
+    }
+    if (r->type == BPC_MSG_ATTEST) {
+        eng_on_attest(e, p, r); /* likewise */
         return;
     }
     if (r->type != BPC_MSG_DECIDED && r->ballot > e->peer_bal[p] && r->ballot <= e->bal) {
@@ -1466,6 +1718,7 @@ eng_apply(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         break;
     case BPC_MSG_1B_HIST:
     case BPC_MSG_FORWARD:
+    case BPC_MSG_ATTEST:
     case BPC_MSG_NONE:
     case BPC_MSG_TYPES_COUNT:
         ENG_IGNORED(e);
@@ -1602,9 +1855,6 @@ eng_drain_self(struct bpc_engine *e)
  * sees it applied.
  * ---------------------------------------------------------------------- */
 
-#define ENG_SEQ_BITS 40u
-#define ENG_SEQ_LOW(q) ((q) & (((uint64_t)1 << ENG_SEQ_BITS) - 1u))
-
 static bool
 eng_seq_follows(uint64_t hi, uint64_t q)
 {
@@ -1612,12 +1862,6 @@ eng_seq_follows(uint64_t hi, uint64_t q)
         return true;
     }
     return (q >> ENG_SEQ_BITS) > (hi >> ENG_SEQ_BITS) && ENG_SEQ_LOW(q) == 1;
-}
-
-static uint8_t *
-eng_cmd_bytes(const struct bpc_engine *e, uint8_t *arena, uint64_t pos)
-{
-    return arena + (size_t)(pos & e->cmd_mask) * e->cmd_stride;
 }
 
 uint32_t
@@ -1729,10 +1973,49 @@ eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     const uint8_t *bytes = r->value.kind == BPC_VALUE_DIGEST ? r->value_bytes : r->value.id;
-    if (bytes == NULL) {
+    if (bytes == NULL || p == e->self) {
         return;
     }
+    /* The frame's tag proves p sent these bytes: keep their MAC, so this
+     * party's own vote on the batch does not wait for p's ATTEST. */
+    if (r->value.len <= e->cmd_stride && r->instance != 0) {
+        struct eng_att *a = &e->att[(size_t)p * e->att_slots + (r->instance & (e->att_slots - 1u))];
+        a->seq = r->instance;
+        bpc_command_mac(e->cfg.keys[p], r->instance, bytes, r->value.len, a->mac);
+    }
     eng_lq_accept(e, p, r->instance, bytes, r->value.len);
+}
+
+/* p vouches for its own command r->instance (see eng_cmds_authentic). */
+static void
+eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (p == e->self || r->instance == 0) {
+        ENG_IGNORED(e);
+        return;
+    }
+    struct eng_att *a = &e->att[(size_t)p * e->att_slots + (r->instance & (e->att_slots - 1u))];
+    a->seq = r->instance;
+    memcpy(a->mac, r->value.id, BPC_CMD_MAC_BYTES);
+    if (eng_seq_follows(e->applied_hi[p], r->instance)) {
+        e->witness[p] = r->instance; /* a command of p is waiting */
+    }
+    if (e->auth_wait) {
+        e->recheck = true;
+    }
+}
+
+/* Queues an ATTEST of own command c for every peer; each peer's MAC is
+ * computed under its pair key as the record is written (eng_put). */
+static void
+eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes)
+{
+    struct bpc_vid mac;
+    memset(&mac, 0, sizeof(mac));
+    mac.kind = BPC_VALUE_INLINE;
+    mac.len = BPC_CMD_MAC_BYTES;
+    struct bpc_record r = bpc_record_make(BPC_MSG_ATTEST, c->seq, e->bal, c->len, &mac);
+    eng_peers_push(e, &r, bytes);
 }
 
 /* Sends own unapplied commands to the leader (or queues them, as leader). */
@@ -1742,19 +2025,25 @@ eng_forward(struct bpc_engine *e)
     if (e->own_sent < e->own_head) {
         e->own_sent = e->own_head;
     }
-    while (e->own_sent < e->own_tail && e->leader >= 0) {
+    /* At most att_slots commands ahead of the oldest unapplied one are out,
+     * so a receiver's MAC table (att_slots per submitter) holds them all. */
+    while (e->own_sent < e->own_tail && e->leader >= 0 &&
+           e->own_sent - e->own_head < e->att_slots) {
         const struct eng_cmd *c = &e->own[e->own_sent & e->cmd_mask];
         const uint8_t *bytes = eng_cmd_bytes(e, e->own_bytes, e->own_sent);
         if (eng_is_leader(e)) {
+            /* Its own 2a proves its own commands: no ATTEST needed. After a
+             * ballot change own_sent rewinds and they are attested then. */
             eng_lq_accept(e, e->self, c->seq, bytes, c->len);
         } else {
-            if (e->uq_count == e->uq_cap) {
+            if (e->uq_count == e->uq_cap || e->bq_count == e->bq_cap) {
                 return;
             }
             struct bpc_vid vid;
             bpc_vid_of(&vid, bytes, c->len);
             struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
             eng_unicast(e, (uint32_t)e->leader, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
+            eng_attest(e, c, bytes);
         }
         e->own_sent++;
     }
@@ -2060,9 +2349,7 @@ eng_finalize(struct bpc_engine *e)
         e->events = 0;
         return;
     }
-    e->fails++;
-    e->ctr.ballots_failed++;
-    eng_join(e, e->bal + 1);
+    eng_next_ballot(e);
 }
 
 /* Paced mode: fire due phase events in order. */
@@ -2130,20 +2417,9 @@ eng_retransmit(struct bpc_engine *e)
     if (!e->voted_at_bal && e->sent_1b) {
         eng_send_1b(e);
     }
-    /* Show every party the oldest unapplied command, so all of them notice
-     * a leader that sits on it (eng_has_work), not only this one. */
-    if (e->own_head < e->own_tail) {
-        const struct eng_cmd *c = &e->own[e->own_head & e->cmd_mask];
-        const uint8_t *bytes = eng_cmd_bytes(e, e->own_bytes, e->own_head);
-        struct bpc_vid vid;
-        bpc_vid_of(&vid, bytes, c->len);
-        struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, e->bal, 0, &vid);
-        for (uint32_t p = 0; p < e->n; p++) {
-            if (p != e->self && (int)p != e->leader) {
-                eng_unicast(e, p, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
-            }
-        }
-    }
+    /* Every party sees the unapplied commands again through their ATTESTs
+     * (eng_forward, own_sent rewound by the caller), so all of them notice
+     * a leader that sits on one (eng_has_work), not only this one. */
     if (eng_is_leader(e) && e->sent_1a) {
         eng_send_1a(e);
     }
@@ -2185,9 +2461,7 @@ eng_timers(struct bpc_engine *e)
         /* Move on only with company: a party alone at its ballot waits for
          * the others instead of running ahead where no quorum follows. */
         if (eng_has_work(e) && eng_weight_at_ballot(e) > e->faulty) {
-            e->fails++;
-            e->ctr.ballots_failed++;
-            eng_join(e, e->bal + 1);
+            eng_next_ballot(e);
         } else {
             e->deadline_ns = e->now_ns + eng_timeout(e);
         }
@@ -2254,10 +2528,17 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
             return;
         }
         s->emit_step = e->step_no;
-        struct eng_dec *dr = &e->dring[s->instance % e->dring_len];
+        struct eng_dec *dr = eng_dring_at(e, s->instance);
         dr->instance = s->instance;
         dr->ballot = s->dec_ballot;
+        dr->report_bal = s->max_vbal > s->dec_own ? s->max_vbal : s->dec_own;
+        dr->vote_hi = eng_slot_vote_hi(s);
         dr->vid = s->dec_vid;
+        dr->has_bytes = s->dec_vid.kind == BPC_VALUE_DIGEST;
+        if (dr->has_bytes) {
+            memcpy(e->dring_bytes + (size_t)(dr - e->dring) * e->vbytes,
+                   eng_slot_value(e, s, ENG_GENS), s->dec_vid.len);
+        }
         e->ctr.decided++;
         e->nu++;
         if (eng_paced(e)) {
@@ -2277,7 +2558,8 @@ eng_cu_stride(const struct bpc_engine *e)
  * whose value bytes are gone (eng_out_val) is left out and counted, but
  * consumed: *put tells whether it went in. */
 static bool
-eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o, uint32_t *put)
+eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o, uint32_t peer,
+        uint32_t *put)
 {
     struct bpc_record r = o->r;
     r.value_bytes = o->val;
@@ -2287,6 +2569,11 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
             e->ctr.tx_value_gone++;
             return true;
         }
+    }
+    if (r.type == BPC_MSG_ATTEST) {
+        /* The command's MAC for this receiver; its bytes stay here. */
+        bpc_command_mac(e->cfg.keys[peer], r.instance, r.value_bytes, (uint32_t)r.aux, r.value.id);
+        r.value_bytes = NULL;
     }
     uint32_t extra = r.type == BPC_MSG_1B ? r.hist_count : 0u;
     uint32_t vlen = r.value_bytes != NULL && r.value.kind == BPC_VALUE_DIGEST ? r.value.len : 0;
@@ -2329,22 +2616,42 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
         struct bpc_frame_out *f = &out->frames[out->frames_count];
         struct bpc_wire_writer w;
         uint32_t cap = f->cap < e->cfg.frame_bytes ? f->cap : e->cfg.frame_bytes;
-        BPC_ASSERT(bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max) == 0);
+        /* A lent buffer too small for the reservation refuses every record
+         * (begin leaves the writer empty): handled as a record that does
+         * not fit, below. */
+        (void)bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max);
         uint32_t put = 0;
         for (; k < e->bq_round; k++) {
-            if (!eng_put(e, &w, &e->bq[(e->bq_head + k) % e->bq_cap], &put)) {
+            if (!eng_put(e, &w, &e->bq[(e->bq_head + k) % e->bq_cap], peer, &put)) {
                 break;
             }
         }
         for (; k >= e->bq_round && u < e->uq_round; u++) {
-            if (e->uq[u].peer == peer && !eng_put(e, &w, &e->uq[u], &put)) {
+            if (e->uq[u].peer == peer && !eng_put(e, &w, &e->uq[u], peer, &put)) {
                 break;
             }
         }
         if (put == 0) {
-            /* Everything left had lost its value bytes. */
-            BPC_ASSERT(k >= e->bq_round && !eng_uq_has(e, u, peer));
-            break;
+            if (k >= e->bq_round && !eng_uq_has(e, u, peer)) {
+                break; /* everything left had lost its value bytes */
+            }
+            /* The next record (with a 1b's history) fits no empty frame:
+             * only a caller's tx buffer smaller than frame_bytes can do
+             * that (config validation sizes frames for every group). It is
+             * left out and counted, never sent in pieces. */
+            e->ctr.tx_overflow++;
+            if (k < e->bq_round) {
+                const struct eng_out *o = &e->bq[(e->bq_head + k) % e->bq_cap];
+                k += 1u + (o->r.type == BPC_MSG_1B ? o->r.hist_count : 0u);
+                k = k < e->bq_round ? k : e->bq_round;
+            } else {
+                while (e->uq[u].peer != peer) {
+                    u++;
+                }
+                u++;
+            }
+            more = k < e->bq_round || eng_uq_has(e, u, peer);
+            continue;
         }
         struct bpc_frame_header h = {.cluster_id = e->cfg.cluster_id,
                                      .sender = (uint16_t)e->self,
@@ -2491,7 +2798,7 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
             }
         }
     }
-    if (e->max_bal_dirty || e->dirty_count > 0) {
+    if (e->max_bal_dirty || e->dirty_count > 0 || e->vouch_count > 0) {
         eng_collect_persist(e, out);
     }
     int rc = eng_flush(e, out);
@@ -2528,6 +2835,8 @@ enum {
     L_DIRTY,
     L_SEQS,
     L_BUFS,
+    L_DRING_BYTES,
+    L_ATT,
     L_COUNT
 };
 
@@ -2536,8 +2845,13 @@ struct eng_layout {
     size_t total;
 };
 
+/* Commands a submitter keeps out (forwarded and attested) ahead of its
+ * oldest unapplied one; receivers keep that many MACs per submitter. */
+#define ENG_ATT_SLOTS_MAX 256u
+
 struct eng_sizes {
     uint32_t n, words, window, vbytes, claims, cmds, cmd_stride, bq_cap, uq_cap, recs_cap;
+    uint32_t dring_len, att_slots;
 };
 
 static void
@@ -2557,6 +2871,10 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
     z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX + 2 * z->n + 256;
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
+    /* Recent decisions outlive their slots by 2 windows (their bytes too),
+     * so a party lagging that far catches up without a log. */
+    z->dring_len = 2 * z->window + 256;
+    z->att_slots = z->cmds < ENG_ATT_SLOTS_MAX ? z->cmds : ENG_ATT_SLOTS_MAX;
 }
 
 static size_t
@@ -2573,7 +2891,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
         (size_t)z->n * sizeof(uint64_t);
     sizes[L_SEQ_BITS] = (size_t)z->n * ENG_REPLAY_WORDS * sizeof(uint64_t);
     sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w)) +
-                   (size_t)(2 * z->window + 256) * sizeof(struct eng_dec);
+                   (size_t)z->dring_len * sizeof(struct eng_dec);
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
@@ -2583,10 +2901,12 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
                       (size_t)z->recs_cap * sizeof(struct bpc_record);
-    sizes[L_DUR] = ((size_t)z->window + 1 + z->n) * sizeof(struct bpc_durable);
+    sizes[L_DUR] = ((size_t)z->window + 1 + z->n + 2 * ENG_VOUCH_MAX) * sizeof(struct bpc_durable);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
     sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
+    sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
+    sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
     size_t off = eng_align(sizeof(struct bpc_engine));
     for (int k = 0; k < L_COUNT; k++) {
         l->off[k] = off;
@@ -2622,7 +2942,10 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     e->witness = e->peer_bal + z->n;
     e->bal_scratch = (struct eng_bal_w *)(void *)(e->witness + z->n);
     e->dring = (struct eng_dec *)(void *)(e->bal_scratch + z->n);
-    e->dring_len = 2 * z->window + 256;
+    e->dring_len = z->dring_len;
+    e->dring_bytes = base + l->off[L_DRING_BYTES];
+    e->att = (struct eng_att *)(void *)(base + l->off[L_ATT]);
+    e->att_slots = z->att_slots;
     e->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
     e->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     e->values = base + l->off[L_VALUES];
@@ -2645,6 +2968,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     e->uq = e->selfq + z->bq_cap;
     e->recs = (struct bpc_record *)(void *)(e->uq + z->uq_cap);
     e->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
+    e->vouch = e->dur + z->window + 1 + z->n + ENG_VOUCH_MAX;
     e->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
     e->claims_cap = z->claims;
     e->cmd_mask = z->cmds - 1u;
@@ -2656,7 +2980,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     e->selfq_cap = z->bq_cap;
     e->uq_cap = z->uq_cap;
     e->recs_cap = z->recs_cap;
-    e->dur_cap = z->window + 1 + z->n;
+    e->dur_cap = z->window + 1 + z->n + ENG_VOUCH_MAX;
 }
 
 static void

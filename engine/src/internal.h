@@ -39,6 +39,10 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
 
+/* Constant-time check of a command MAC (see bpc_command_mac). */
+bool bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
+                        uint32_t len, const uint8_t mac[BPC_CMD_MAC_BYTES]);
+
 /* A record with every unused field zero (vid may be NULL: no value). */
 static inline struct bpc_record
 bpc_record_make(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux,

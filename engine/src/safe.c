@@ -70,9 +70,13 @@ bool
 bpc_safe_at(const struct bpc_safe_view *view, const struct bpc_vid *v)
 {
     BPC_ASSERT(view->ballot >= 1);
-    if (safe_case_a(view)) {
-        return true;
-    }
+    return safe_case_a(view) || bpc_safe_vouched(view, v);
+}
+
+bool
+bpc_safe_vouched(const struct bpc_safe_view *view, const struct bpc_vid *v)
+{
+    BPC_ASSERT(view->ballot >= 1);
     if (safe_try_c(view, v, 1)) {
         return true;
     }

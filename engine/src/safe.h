@@ -36,6 +36,11 @@ struct bpc_safe_view {
 bpc_u128 bpc_safe_weight(const struct bpc_safe_view *view);
 /* KnowsSafeAt(b, v). */
 bool bpc_safe_at(const struct bpc_safe_view *view, const struct bpc_vid *v);
+/* Case (b) alone: v is safe because a weak quorum (> F, so a correct party)
+ * reports a 2av for it. A correct party sent that 2av only after checking
+ * v itself, so a party may vote for v on this ground without re-checking
+ * its commands (which may name a submitter that has since crashed). */
+bool bpc_safe_vouched(const struct bpc_safe_view *view, const struct bpc_vid *v);
 
 enum bpc_safe_pick {
     BPC_SAFE_NONE = 0,  /* nothing provably safe yet: wait for more 1b */

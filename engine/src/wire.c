@@ -85,7 +85,7 @@ _Static_assert(WIRE_FRAME_MIN + BPC_WIRE_RECORD_BYTES + BPC_VALUE_BYTES_MAX <= B
 _Static_assert((BPC_FRAME_BYTES_MAX - WIRE_FRAME_MIN) / BPC_WIRE_RECORD_BYTES <= UINT16_MAX,
                "record_count is a u16");
 _Static_assert(BPC_HISTORY_MAX <= UINT8_MAX, "hist_count is a u8");
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_FORWARD + 1, "types run 1..FORWARD");
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_ATTEST + 1, "types run 1..ATTEST");
 
 /* A drop reason as decode/parse return it. */
 #define WIRE_FAIL(reason) (-1 - (int)(reason))
@@ -161,6 +161,9 @@ wire_value_kind_ok(const struct bpc_record *r)
     case BPC_MSG_1B:
         /* A 1b reports a vote (maxVBal > 0) with a value, or no vote at all. */
         return none == (r->aux == 0);
+    case BPC_MSG_ATTEST:
+        return r->value.kind == BPC_VALUE_INLINE && r->value.len == BPC_CMD_MAC_BYTES &&
+               r->aux <= BPC_VALUE_BYTES_MAX;
     default:
         return !none;
     }
@@ -171,6 +174,9 @@ wire_value_kind_ok(const struct bpc_record *r)
 static bool
 wire_ballot_ok(const struct bpc_record *r)
 {
+    if (r->ballot > BPC_BALLOT_MAX) {
+        return false; /* ballots saturate: see BPC_BALLOT_MAX */
+    }
     if (r->type == BPC_MSG_STATUS) {
         return true;
     }

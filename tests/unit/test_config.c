@@ -303,11 +303,16 @@ test_config_limits_accepted(void **state)
 
     bpc_config_defaults(&cfg);
     cfg.window_slots = 1;
-    cfg.frame_bytes = BPC_FRAME_BYTES_MIN;
-    cfg.value_bytes_max =
-        BPC_FRAME_BYTES_MIN - BPC_WIRE_HEADER_BYTES - BPC_WIRE_RECORD_BYTES - BPC_TAG_BYTES;
+    /* A frame holds the value reservation beside a 1b with full history. */
+    cfg.frame_bytes = 1400;
+    cfg.value_bytes_max = 1400 - BPC_WIRE_HEADER_BYTES - BPC_TAG_BYTES -
+                          (1 + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
     assert_int_equal(bpc_config_validate(&cfg, NULL, 0), 0);
     cfg.value_bytes_max++;
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), -BPC_ECFG_VALUE);
+    /* The smallest frame holds no value beside such a 1b. */
+    cfg.frame_bytes = BPC_FRAME_BYTES_MIN;
+    cfg.value_bytes_max = 1;
     assert_int_equal(bpc_config_validate(&cfg, NULL, 0), -BPC_ECFG_VALUE);
 
     bpc_config_defaults(&cfg);

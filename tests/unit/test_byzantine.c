@@ -1,0 +1,611 @@
+/*
+ * test_byzantine.c - one engine against scripted peers, one of which lies:
+ * the faults an adversarial review found with a single Byzantine party of
+ * weight F, each shown not to happen.
+ *
+ * Goal: vote reports never under-report (slot reuse, the recent-decision
+ * ring, decisions learned from claims the way a peer's log sends them);
+ * decided values stay retrievable whatever instance numbers a peer names;
+ * a leader cannot put bytes under a correct submitter's name (forged bytes,
+ * forged incarnations); nothing a peer sends fires an assertion (ballots
+ * at the top of the range), nor does a tx buffer smaller than a frame.
+ *
+ * Method: one engine (party `me` of four, weight 1 each, F = 1) is
+ * stepped directly; the other three parties are the test, which forges
+ * their frames with their pair keys and decodes every frame the engine
+ * sends (to one peer: broadcasts are the same for all). Must never: edit
+ * engine state, or rely on timing other than the virtual clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpcon.h"
+
+#define FX_N 4u
+#define FX_MS UINT64_C(1000000)
+#define FX_OUT 512u
+#define FX_SENT_MAX 65536u
+#define FX_SEQ0 (UINT64_C(1) << 50)
+#define FX_LEN(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+struct fx {
+    struct bpc_config cfg;
+    uint8_t master[BPC_KEY_BYTES];
+    uint8_t keys[FX_N][BPC_KEY_BYTES]; /* keys[p]: pair key of me and p */
+    uint8_t digest[BPC_DIGEST_BYTES];
+    uint32_t me;
+    struct bpc_engine *e;
+    uint64_t now;
+    uint64_t seq[FX_N];
+    uint8_t out_bytes[FX_OUT][BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_out outs[FX_OUT];
+    uint32_t tx_cap; /* bytes lent per tx buffer */
+    /* Every record the engine sent to `watch`, in order. */
+    uint32_t watch;
+    struct bpc_record *sent;
+    uint8_t (*sent_bytes)[BPC_VALUE_BYTES_MAX];
+    uint32_t sent_count;
+    uint32_t frames_to_watch;
+};
+
+static int
+fx_leader(const struct fx *f, uint64_t ballot)
+{
+    return bpc_elect_leader(&f->cfg, f->digest, ballot);
+}
+
+/* Builds the engine for party me with the given window and value size;
+ * picks the cluster id so that me leads none of ballots 1..6. */
+static void
+fx_init(struct fx *f, uint32_t window, uint32_t value_bytes)
+{
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(bpc_init(), 0);
+    bpc_config_defaults(&f->cfg);
+    f->cfg.parties_count = FX_N;
+    for (uint32_t i = 0; i < FX_N; i++) {
+        f->cfg.weights[i] = 1;
+    }
+    f->cfg.window_slots = window;
+    f->cfg.value_bytes_max = value_bytes;
+    f->cfg.batch_max = 4;
+    f->cfg.commands_max = 64;
+    for (uint64_t id = 1;; id++) {
+        f->cfg.cluster_id = id;
+        bpc_config_digest(&f->cfg, f->digest);
+        uint32_t used = 0;
+        for (uint64_t b = 1; b <= 6; b++) {
+            used |= 1u << fx_leader(f, b);
+        }
+        if (used != (1u << FX_N) - 1u) {
+            for (uint32_t p = 0; p < FX_N; p++) {
+                if (!(used & (1u << p))) {
+                    f->me = p;
+                }
+            }
+            break;
+        }
+    }
+    f->cfg.self = f->me;
+    for (uint32_t i = 0; i < BPC_KEY_BYTES; i++) {
+        f->master[i] = (uint8_t)(i * 7 + 3);
+    }
+    for (uint32_t p = 0; p < FX_N; p++) {
+        bpc_auth_pair_key(f->master, f->me, p, f->keys[p]);
+        f->seq[p] = FX_SEQ0;
+    }
+    f->cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])f->keys;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    f->tx_cap = BPC_FRAME_BYTES_MAX;
+    f->watch = (f->me + 1) % FX_N;
+    f->sent = calloc(FX_SENT_MAX, sizeof(*f->sent));
+    f->sent_bytes = calloc(FX_SENT_MAX, sizeof(*f->sent_bytes));
+    assert_non_null(f->sent);
+    assert_non_null(f->sent_bytes);
+    bpc_engine_start(f->e, f->now);
+}
+
+static void
+fx_free(struct fx *f)
+{
+    bpc_engine_free(f->e);
+    free(f->sent);
+    free(f->sent_bytes);
+}
+
+/* Decodes the frames of one step that went to `watch` into f->sent. */
+static void
+fx_capture(struct fx *f, const struct bpc_step_out *out)
+{
+    struct bpc_record recs[BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES];
+    for (uint32_t k = 0; k < out->frames_count; k++) {
+        const struct bpc_frame_out *o = &out->frames[k];
+        if (o->peer != f->watch) {
+            continue;
+        }
+        f->frames_to_watch++;
+        assert_true(bpc_wire_verify(o->bytes, o->len, f->keys[f->watch]));
+        struct bpc_frame_header h;
+        assert_int_equal(bpc_wire_parse_header(o->bytes, o->len, &h), 0);
+        int count = bpc_wire_decode(o->bytes, o->len, &h, recs, FX_LEN(recs));
+        assert_true(count >= 0);
+        for (int r = 0; r < count && f->sent_count < FX_SENT_MAX; r++) {
+            f->sent[f->sent_count] = recs[r];
+            if (recs[r].value_bytes != NULL) {
+                memcpy(f->sent_bytes[f->sent_count], recs[r].value_bytes, recs[r].value.len);
+                f->sent[f->sent_count].value_bytes = f->sent_bytes[f->sent_count];
+            }
+            f->sent_count++;
+        }
+    }
+}
+
+/* Steps the engine with the given frames, then until it settles
+ * (persisting whatever it asks to). */
+static void
+fx_step(struct fx *f, const struct bpc_frame_in *in, uint32_t count)
+{
+    struct bpc_decision dec[256];
+    for (uint32_t round = 0; round < 64; round++) {
+        for (uint32_t k = 0; k < FX_OUT; k++) {
+            f->outs[k].bytes = f->out_bytes[k];
+            f->outs[k].cap = f->tx_cap;
+        }
+        struct bpc_step_in si = {.now_ns = f->now, .frames = in, .frames_count = count};
+        struct bpc_step_out so = {.frames = f->outs,
+                                  .frames_cap = FX_OUT,
+                                  .decisions = dec,
+                                  .decisions_cap = FX_LEN(dec)};
+        int rc = bpc_engine_step(f->e, &si, &so);
+        assert_true(rc >= 0 || rc == -EAGAIN);
+        fx_capture(f, &so);
+        count = 0;
+        if (so.persist_count > 0) {
+            bpc_engine_persisted(f->e);
+            continue;
+        }
+        if (so.frames_count == 0 && rc != -EAGAIN) {
+            return;
+        }
+    }
+}
+
+/* Sends records from party `from` to the engine in one frame. */
+static void
+fx_send(struct fx *f, uint32_t from, const struct bpc_record *recs, uint32_t count)
+{
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_wire_writer w;
+    assert_int_equal(bpc_wire_begin(&w, buf, sizeof(buf), BPC_VALUE_BYTES_MAX), 0);
+    for (uint32_t k = 0; k < count; k++) {
+        assert_int_equal(bpc_wire_put(&w, &recs[k]), 0);
+    }
+    struct bpc_frame_header h = {.cluster_id = f->cfg.cluster_id,
+                                 .sender = (uint16_t)from,
+                                 .receiver = (uint16_t)f->me,
+                                 .seq = ++f->seq[from]};
+    uint32_t len = bpc_wire_finish(&w, &h, f->keys[from]);
+    struct bpc_frame_in in = {.bytes = buf, .len = len};
+    fx_step(f, &in, 1);
+}
+
+static void
+fx_send1(struct fx *f, uint32_t from, struct bpc_record r)
+{
+    fx_send(f, from, &r, 1);
+}
+
+/* The i-th party other than me. */
+static uint32_t
+fx_other(const struct fx *f, uint32_t i)
+{
+    uint32_t p = (f->me + 1 + i) % FX_N;
+    return p;
+}
+
+/* A one-command batch value: command (submitter, seq) with `len` bytes of
+ * `fill`; vid and bytes out (bytes must hold 16 + len). */
+static uint32_t
+fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len, uint8_t fill,
+         struct bpc_vid *vid)
+{
+    memset(bytes, 0, BPC_BATCH_HEADER_BYTES);
+    bytes[0] = 1;
+    uint8_t *c = bytes + BPC_BATCH_HEADER_BYTES;
+    c[0] = (uint8_t)submitter;
+    c[1] = (uint8_t)(submitter >> 8);
+    c[2] = (uint8_t)len;
+    c[3] = (uint8_t)(len >> 8);
+    for (int k = 0; k < 8; k++) {
+        c[4 + k] = (uint8_t)(seq >> (8 * k));
+    }
+    memset(c + BPC_BATCH_CMD_HEADER_BYTES, fill, len);
+    uint32_t total = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES + len;
+    bpc_vid_of(vid, bytes, total);
+    return total;
+}
+
+static struct bpc_record
+fx_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const struct bpc_vid *v)
+{
+    struct bpc_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.instance = instance;
+    r.ballot = ballot;
+    r.aux = aux;
+    if (v != NULL) {
+        r.value = *v;
+    }
+    return r;
+}
+
+/* Moves the engine to ballot b: the three peers (weight 3 > F, and a
+ * quorum) send 1b range records of b saying every instance from 0 is
+ * empty for them, so any value is safe at b. */
+static void
+fx_to_ballot(struct fx *f, uint64_t b)
+{
+    for (uint32_t i = 0; i < FX_N - 1; i++) {
+        fx_send1(f, fx_other(f, i), fx_rec(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+}
+
+/* Index of the last record of `type` for `instance` the engine sent at
+ * `ballot` (any ballot when 0), from record `from` on; -1 when none. */
+static int
+fx_find(const struct fx *f, uint32_t from, uint8_t type, uint64_t instance, uint64_t ballot)
+{
+    int found = -1;
+    for (uint32_t k = from; k < f->sent_count; k++) {
+        const struct bpc_record *r = &f->sent[k];
+        if (r->type == type && r->instance == instance && (ballot == 0 || r->ballot == ballot)) {
+            found = (int)k;
+        }
+    }
+    return found;
+}
+
+/* The engine votes 2av and 2b for v on instance i at ballot b (proposed by
+ * b's leader, with 2av votes of two peers). */
+static void
+fx_vote(struct fx *f, uint64_t i, uint64_t b, const struct bpc_vid *v, const uint8_t *bytes)
+{
+    uint32_t leader = (uint32_t)fx_leader(f, b);
+    struct bpc_record a = fx_rec(BPC_MSG_2A, i, b, 0, v);
+    a.value_bytes = v->kind == BPC_VALUE_DIGEST ? bytes : NULL;
+    fx_send1(f, leader, a);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, i, b) >= 0);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_2AV, i, b, 0, v));
+    }
+    assert_true(fx_find(f, 0, BPC_MSG_2B, i, b) >= 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Vote reports never under-report.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: the agreement violation the review found. The engine votes 2b for
+ * v at ballot 3, learns the decision from DECIDED claims that name ballot 1
+ * (one honest, one a lie; a peer answering from its log names ballot 1
+ * too), and a peer names instance 0 + window so the slot is reused. In
+ * ballot 4 its 1b for instance 0 (asked for by the leader's 1a) must report
+ * a vote at ballot 3 or above, never ballot 1. Fails on 4307974, which
+ * reported the claim's ballot. */
+static void
+test_report_after_claims_and_reuse(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 4, 256);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, &v);
+    fx_to_ballot(f, 3);
+    fx_vote(f, 0, 3, &v, bytes);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    /* Instance 0 + window: the slot of instance 0 is reused. */
+    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_2AV, 4, 3, 0, &v));
+    uint32_t mark = f->sent_count;
+    uint32_t l4 = (uint32_t)fx_leader(f, 4);
+    fx_send1(f, l4, fx_rec(BPC_MSG_1A, 0, 4, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 4);
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 4);
+    assert_true(k >= 0);
+    assert_true(f->sent[k].aux >= 3);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    for (uint32_t j = mark; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        if (r->type == BPC_MSG_1B && r->instance == 0) {
+            assert_true(r->aux >= 3);
+        }
+    }
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: the same report while the slot is still held (no reuse), and for a
+ * decision learned only from claims by a party that never voted 2b: a
+ * held slot reports its own votes; a reused one without any own 2b vote
+ * reports nothing rather than a claimed ballot. */
+static void
+test_report_held_and_unvoted(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 4, 256);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    struct bpc_vid w;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, &v);
+    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 2, 8, 0xBB, &w);
+    fx_to_ballot(f, 3);
+    fx_vote(f, 0, 3, &v, bytes);
+    /* Instance 1: decided by claims naming ballot 2; never voted. */
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_DECIDED, 1, 2, 0, &w));
+        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 2);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 4), fx_rec(BPC_MSG_1A, 0, 4, 0, NULL));
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 4);
+    assert_true(k >= 0);
+    assert_true(f->sent[k].aux >= 3); /* held: its own 2b at 3 */
+    k = fx_find(f, mark, BPC_MSG_1B, 1, 4);
+    assert_true(k < 0 || f->sent[k].aux == 0); /* never a claimed ballot */
+    /* Reuse both slots, then ballot 5 asks again. */
+    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_2AV, 4, 4, 0, &v));
+    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_2AV, 5, 4, 0, &v));
+    mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 5), fx_rec(BPC_MSG_1A, 0, 5, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 5);
+    k = fx_find(f, mark, BPC_MSG_1B, 0, 5);
+    assert_true(k >= 0 && f->sent[k].aux >= 3);
+    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 5) < 0);
+    fx_free(f);
+    free(f);
+}
+
+/* ------------------------------------------------------------------------
+ * Decided values stay retrievable.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: a peer that names instances a window ahead cannot make the bytes
+ * of a decided digest value unavailable. The engine decides instances
+ * 0..3 (values above the inline size), a Byzantine peer names 4..7 (all
+ * four slots are reused), and a lagging peer's STATUS from instance 0 is
+ * answered with DECIDED records that carry the bytes. Fails on 4307974
+ * without a log: the recent-decision ring kept only the digests. */
+static void
+test_decided_bytes_survive_eviction(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 4, 256);
+    uint8_t bytes[4][128];
+    struct bpc_vid v[4];
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    for (uint32_t i = 0; i < 4; i++) {
+        fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x10 + i), &v[i]);
+        assert_int_equal(v[i].kind, BPC_VALUE_DIGEST);
+        fx_vote(f, i, 2, &v[i], bytes[i]);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_2B, i, 2, 0, &v[i]));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+    uint32_t evil = fx_other(f, 2);
+    for (uint64_t i = 4; i < 8; i++) {
+        fx_send1(f, evil, fx_rec(BPC_MSG_2AV, i, 2, 0, &v[0]));
+    }
+    uint32_t mark = f->sent_count;
+    fx_send1(f, f->watch, fx_rec(BPC_MSG_STATUS, 0, 2, 0, NULL));
+    for (uint32_t i = 0; i < 4; i++) {
+        int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
+        assert_true(k >= 0);
+        assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
+        assert_non_null(f->sent[k].value_bytes);
+        assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
+    }
+    fx_free(f);
+    free(f);
+}
+
+/* ------------------------------------------------------------------------
+ * Commands are the submitter's.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: a Byzantine leader cannot put its own bytes under a correct
+ * submitter's (submitter, sequence) or open a forged incarnation: the
+ * engine votes 2av only for a batch whose commands of other submitters
+ * match the MAC each submitter sent it (ATTEST). Method: the leader of
+ * ballot 2 proposes the victim's next command with forged bytes, then a
+ * forged new incarnation; no 2av. The victim's ATTEST for its real bytes
+ * arrives: the forged value still gets no 2av, the real one does. Fails
+ * on 4307974, which voted for any well-formed batch. */
+static void
+test_forged_commands_get_no_vote(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t victim = fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+    uint64_t seq = (UINT64_C(0) << 40) | 1;
+    uint8_t real[64];
+    uint8_t forged[64];
+    uint8_t inc[64];
+    struct bpc_vid vr;
+    struct bpc_vid vf;
+    struct bpc_vid vi;
+    fx_batch(real, victim, seq, 8, 0x11, &vr);
+    fx_batch(forged, victim, seq, 8, 0x66, &vf);
+    fx_batch(inc, victim, (UINT64_C(1) << 40) | 1, 8, 0x66, &vi);
+    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 0, 2, 0, &vf));
+    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 1, 2, 0, &vi));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
+    assert_true(bpc_engine_counters(f->e)->cmd_unauthenticated > 0);
+    /* The victim attests its real command. */
+    struct bpc_vid mac;
+    memset(&mac, 0, sizeof(mac));
+    mac.kind = BPC_VALUE_INLINE;
+    mac.len = BPC_CMD_MAC_BYTES;
+    uint8_t key[BPC_KEY_BYTES];
+    bpc_auth_pair_key(f->master, victim, f->me, key);
+    bpc_command_mac(key, seq, real + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8,
+                    mac.id);
+    fx_send1(f, victim, fx_rec(BPC_MSG_ATTEST, seq, 2, 8, &mac));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
+    /* The real command, proposed for instance 2, gets the vote. */
+    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 2, 2, 0, &vr));
+    int k = fx_find(f, 0, BPC_MSG_2AV, 2, 2);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: a command of this party's own submission is authentic only with
+ * its own bytes: a leader that proposes other bytes under this party's
+ * next sequence number gets no 2av, and the party's ticket is not done. */
+static void
+test_forged_own_command(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint8_t cmd[8];
+    memset(cmd, 0x22, sizeof(cmd));
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), &ticket), 0);
+    fx_step(f, NULL, 0);
+    uint8_t forged[64];
+    uint8_t real[64];
+    struct bpc_vid vf;
+    struct bpc_vid vr;
+    fx_batch(forged, f->me, ticket, 8, 0x66, &vf);
+    fx_batch(real, f->me, ticket, 8, 0x22, &vr);
+    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 0, 2, 0, &vf));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
+    assert_false(bpc_ticket_done(f->e, ticket));
+    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 1, 2, 0, &vr));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
+    fx_free(f);
+    free(f);
+}
+
+/* ------------------------------------------------------------------------
+ * No assertion from a peer or a valid configuration.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: ballots at the top of the u64 range neither wrap nor abort. Two
+ * peers (weight > F) send records at UINT64_MAX: dropped as malformed.
+ * At BPC_BALLOT_MAX they are joined, and failed ballots then stay there
+ * (counted) instead of wrapping. 4307974 aborted here. */
+static void
+test_ballots_saturate(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 4, 256);
+    for (uint32_t i = 0; i < 2; i++) {
+        fx_send1(f, fx_other(f, i), fx_rec(BPC_MSG_1B_RANGE, 0, UINT64_MAX, 0, NULL));
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), 1);
+    assert_true(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_BALLOT] >= 2);
+    fx_to_ballot(f, BPC_BALLOT_MAX);
+    uint8_t cmd[8] = {1};
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), NULL), 0);
+    for (int k = 0; k < 50; k++) {
+        f->now += 100 * FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), BPC_BALLOT_MAX);
+    assert_true(bpc_engine_counters(f->e)->ballot_saturated > 0);
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: the sizes the review found aborting are refused by validation,
+ * and the largest group of records (a 1b with full history beside the
+ * value reservation) fits the smallest frame validation accepts: the
+ * engine reports a full history there without an assertion. A tx buffer
+ * smaller than the frame (the caller's choice) drops the record, counted. */
+static void
+test_frame_sizes(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.frame_bytes = 1512;
+    cfg.value_bytes_max = 1400;
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), -BPC_ECFG_VALUE);
+    cfg.frame_bytes = 1300;
+    cfg.value_bytes_max = 1024;
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), -BPC_ECFG_VALUE);
+
+    struct fx *f = calloc(1, sizeof(*f));
+    uint32_t vb = 1400 - BPC_WIRE_HEADER_BYTES - BPC_TAG_BYTES -
+                  (1 + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
+    fx_init(f, 8, vb);
+    assert_int_equal(f->cfg.frame_bytes, 1400);
+    /* 2av history for four values at ballots 2..5 on instance 0. */
+    uint8_t bytes[5][64];
+    struct bpc_vid v[5];
+    for (uint64_t b = 2; b <= 5; b++) {
+        fx_to_ballot(f, b);
+        fx_batch(bytes[b - 2], (uint32_t)fx_leader(f, b), b, 8, (uint8_t)b, &v[b - 2]);
+        struct bpc_record a = fx_rec(BPC_MSG_2A, 0, b, 0, &v[b - 2]);
+        fx_send1(f, (uint32_t)fx_leader(f, b), a);
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, b) >= 0);
+    }
+    uint32_t mark = f->sent_count;
+    fx_to_ballot(f, 6);
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 6);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].hist_count, BPC_HISTORY_MAX);
+    /* Lent buffers too small for a frame: nothing fits, nothing aborts. */
+    f->tx_cap = 200;
+    uint64_t before = bpc_engine_counters(f->e)->tx_overflow;
+    fx_to_ballot(f, 7);
+    assert_true(bpc_engine_counters(f->e)->tx_overflow > before);
+    fx_free(f);
+    free(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report_after_claims_and_reuse),
+        cmocka_unit_test(test_report_held_and_unvoted),
+        cmocka_unit_test(test_decided_bytes_survive_eviction),
+        cmocka_unit_test(test_forged_commands_get_no_vote),
+        cmocka_unit_test(test_forged_own_command),
+        cmocka_unit_test(test_ballots_saturate),
+        cmocka_unit_test(test_frame_sizes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
