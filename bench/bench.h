@@ -36,6 +36,8 @@ uint64_t bench_wire_decode(void *ctx, uint64_t iters);
  * Tag (SipHash-2-4, 128-bit output) over a frame of `frame_bytes` bytes. */
 void *bench_auth_setup(uint32_t frame_bytes);
 uint64_t bench_auth_tag(void *ctx, uint64_t iters);
+/* bpc_command_mac over a command of frame_bytes bytes (setup as above). */
+uint64_t bench_command_mac(void *ctx, uint64_t iters);
 
 /* ---- micro tier: value identities ---------------------------------------
  * bpc_vid_of over a value of `value_bytes` bytes (inline up to 32, hashed

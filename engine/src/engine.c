@@ -2874,7 +2874,13 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     /* Recent decisions outlive their slots by 2 windows (their bytes too),
      * so a party lagging that far catches up without a log. */
     z->dring_len = 2 * z->window + 256;
-    z->att_slots = z->cmds < ENG_ATT_SLOTS_MAX ? z->cmds : ENG_ATT_SLOTS_MAX;
+    /* MACs kept per submitter: up to 256, fewer with many parties (the
+     * table is parties x slots), never fewer than 8. */
+    uint32_t att = ENG_ATT_SLOTS_MAX;
+    while (att > 8 && (uint64_t)att * z->n > 16384) {
+        att /= 2;
+    }
+    z->att_slots = z->cmds < att ? z->cmds : att;
 }
 
 static size_t
