@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rte_ether.h>
 #include <sodium.h>
 
 /* Longest line either file may hold (a key line is about 80 bytes). */
@@ -124,18 +125,31 @@ cf_u64(struct cf_reader *r, const char *what, const char *s, uint64_t max, uint6
 int
 bpc_dp_mac_parse(const char *s, uint8_t mac[6])
 {
-    for (unsigned i = 0; i < 6; i++) {
-        const char *p = s + 3 * i;
-        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1])) {
-            return -EINVAL;
-        }
-        if (p[2] != (i == 5 ? '\0' : ':')) {
-            return -EINVAL;
-        }
-        char hex[3] = {p[0], p[1], '\0'};
-        mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+    /* DPDK's parser; the cluster file asks for the colon form
+     * aa:bb:cc:dd:ee:ff only (17 characters). */
+    struct rte_ether_addr a;
+    if (strlen(s) != 17 || rte_ether_unformat_addr(s, &a) != 0) {
+        return -EINVAL;
     }
+    memcpy(mac, a.addr_bytes, 6);
     return 0;
+}
+
+/* Port specs bpcon-node understands: vhost-mesh:DIR or port:N. */
+static int
+cf_port_check(struct cf_reader *r, const char *spec)
+{
+    if (strncmp(spec, "vhost-mesh:", 11) == 0 && spec[11] != '\0') {
+        return 0;
+    }
+    if (strncmp(spec, "port:", 5) == 0) {
+        bpc_u128 v = 0;
+        if (cf_u128(spec + 5, UINT16_MAX, &v) == 0) {
+            return 0;
+        }
+        return cf_fail(r, "port '%s': N must be a DPDK port number in 0..%u", spec, UINT16_MAX);
+    }
+    return cf_fail(r, "unknown port spec '%s' (vhost-mesh:DIR or port:N)", spec);
 }
 
 /* Copies a path-like word; relative key paths are taken from the cluster
@@ -161,9 +175,20 @@ static int
 cf_party_attr(struct cf_reader *r, struct bpc_dp_party_entry *e, const char *name,
               const char *value, unsigned *seen)
 {
+    static const char *const names[] = {"weight", "mac", "key", "port"};
+    for (unsigned k = 0; k < 4; k++) {
+        if (strcmp(name, names[k]) == 0 && (*seen & (1u << k)) != 0) {
+            return cf_fail(r, "party %u: attribute '%s' given twice", e->id, name);
+        }
+    }
     if (strcmp(name, "weight") == 0) {
         *seen |= 1u;
-        return cf_u64(r, "weight", value, UINT64_MAX, &e->weight);
+        int rc = cf_u64(r, "weight", value, UINT64_MAX, &e->weight);
+        if (rc == 0 && e->weight == 0) {
+            return cf_fail(r, "party %u: weight 0 (every listed party votes: 1..%llu)", e->id,
+                           (unsigned long long)UINT64_MAX);
+        }
+        return rc;
     }
     if (strcmp(name, "mac") == 0) {
         *seen |= 2u;
@@ -181,7 +206,8 @@ cf_party_attr(struct cf_reader *r, struct bpc_dp_party_entry *e, const char *nam
     }
     if (strcmp(name, "port") == 0) {
         *seen |= 8u;
-        return cf_path(r, value, false, e->port);
+        int rc = cf_port_check(r, value);
+        return rc != 0 ? rc : cf_path(r, value, false, e->port);
     }
     return cf_fail(r, "unknown party attribute '%s' (weight, mac, key, port)", name);
 }
@@ -214,6 +240,10 @@ cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present)
     if ((seen & 6u) != 6u) {
         return cf_fail(r, "party %llu needs both mac and key", (unsigned long long)id);
     }
+    if ((seen & 8u) == 0) {
+        return cf_fail(r, "party %llu needs a port (vhost-mesh:DIR or port:N)",
+                       (unsigned long long)id);
+    }
     present[id] = 1;
     if (id + 1 > c->parties_count) {
         c->parties_count = (uint32_t)id + 1;
@@ -221,8 +251,15 @@ cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present)
     return 0;
 }
 
+/* Lines of the statements that may appear once (0: not seen yet). */
+struct cf_once {
+    unsigned id_line;
+    unsigned threshold_line;
+};
+
 static int
-cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present, bool *has_id)
+cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present,
+                struct cf_once *once)
 {
     const char *k = r->words[0];
     if (strcmp(k, "party") == 0) {
@@ -232,24 +269,54 @@ cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present,
         return cf_fail(r, "'%s' takes exactly one value", k);
     }
     if (strcmp(k, "cluster_id") == 0) {
-        *has_id = true;
+        if (once->id_line != 0) {
+            return cf_fail(r, "cluster_id given twice (first on line %u)", once->id_line);
+        }
+        once->id_line = r->line;
         return cf_u64(r, "cluster_id", r->words[1], UINT64_MAX, &c->cluster_id);
     }
     if (strcmp(k, "threshold") == 0) {
-        if (cf_u128(r->words[1], ~(bpc_u128)0, &c->threshold) != 0) {
-            return cf_fail(r, "threshold '%s' is not a 128-bit decimal number", r->words[1]);
+        if (once->threshold_line != 0) {
+            return cf_fail(r, "threshold given twice (first on line %u)", once->threshold_line);
+        }
+        once->threshold_line = r->line;
+        if (cf_u128(r->words[1], ~(bpc_u128)0, &c->threshold) != 0 || c->threshold == 0) {
+            return cf_fail(r, "threshold '%s' is not a 128-bit decimal number above 0",
+                           r->words[1]);
         }
         return 0;
     }
     return cf_fail(r, "unknown keyword '%s' (cluster_id, threshold, party)", k);
 }
 
+/* The threshold, once the total weight is known: a Byzantine quorum needs
+ * W/2 < T <= W (reported at the threshold's own line). */
+static int
+cf_threshold_check(struct cf_reader *r, const struct bpc_dp_cluster *c, unsigned line)
+{
+    bpc_u128 total = 0;
+    for (uint32_t i = 0; i < c->parties_count; i++) {
+        total += c->parties[i].weight;
+    }
+    if (c->threshold == 0 || (c->threshold > total / 2 && c->threshold <= total)) {
+        return 0;
+    }
+    char t[48];
+    char w[48];
+    char h[48];
+    bpc_u128_str(c->threshold, t);
+    bpc_u128_str(total, w);
+    bpc_u128_str(total / 2, h);
+    r->line = line;
+    return cf_fail(r, "threshold %s outside %s < T <= %s (total weight %s)", t, h, w, w);
+}
+
 /* Whole-file checks once every line is read. */
 static int
 cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const uint8_t *present,
-                  bool has_id)
+                  const struct cf_once *once)
 {
-    if (!has_id) {
+    if (once->id_line == 0) {
         return cf_fail(r, "no cluster_id line");
     }
     if (c->parties_count == 0) {
@@ -265,7 +332,7 @@ cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const uint8_t *
             }
         }
     }
-    return 0;
+    return cf_threshold_check(r, c, once->threshold_line);
 }
 
 int
@@ -282,17 +349,17 @@ bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, siz
     out->parties = calloc(BPC_DP_PARTIES_MAX, sizeof(*out->parties));
     uint8_t *present = calloc(BPC_DP_PARTIES_MAX, 1);
     int rc = out->parties == NULL || present == NULL ? -ENOMEM : 0;
-    bool has_id = false;
+    struct cf_once once = {0, 0};
     while (rc == 0) {
         int more = cf_next(&r);
         if (more <= 0) {
             rc = more;
             break;
         }
-        rc = cf_cluster_line(&r, out, present, &has_id);
+        rc = cf_cluster_line(&r, out, present, &once);
     }
     if (rc == 0) {
-        rc = cf_cluster_finish(&r, out, present, has_id);
+        rc = cf_cluster_finish(&r, out, present, &once);
     }
     fclose(r.f);
     free(present);
@@ -356,8 +423,12 @@ cf_key_line(struct cf_reader *r, uint32_t self, uint32_t n, uint8_t (*keys)[BPC_
     if (rc != 0) {
         return rc;
     }
-    if (peer >= n || peer == self) {
-        return cf_fail(r, "peer %llu outside 0..%u or self", (unsigned long long)peer, n - 1);
+    if (peer >= n) {
+        return cf_fail(r, "peer %llu is not a party of the cluster file (parties 0..%u)",
+                       (unsigned long long)peer, n - 1);
+    }
+    if (peer == self) {
+        return cf_fail(r, "peer %llu is this party itself", (unsigned long long)peer);
     }
     if (have[peer]) {
         return cf_fail(r, "peer %llu listed twice", (unsigned long long)peer);

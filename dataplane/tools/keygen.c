@@ -26,7 +26,8 @@ keygen_usage(FILE *f)
                "                    [--port SPEC]\n"
                "Writes DIR/party-I.key for I in 0..N-1 (one random key per pair; each file\n"
                "holds only its party's pair keys). --cluster also writes a cluster file\n"
-               "(give it a path inside DIR: key paths are relative to it).\n");
+               "(give it a path inside DIR: key paths are relative to it) whose parties\n"
+               "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster).\n");
 }
 
 int
@@ -45,7 +46,7 @@ main(int argc, char **argv)
     uint64_t cluster_id = 1;
     const char *out = NULL;
     const char *cluster = NULL;
-    const char *port = "ring";
+    const char *port = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int rc = 0;
@@ -79,6 +80,10 @@ main(int argc, char **argv)
     }
     if (parties == 0 || out == NULL || optind != argc) {
         keygen_usage(stderr);
+        return 2;
+    }
+    if (cluster != NULL && port == NULL) {
+        fprintf(stderr, "bpcon-keygen: --cluster needs --port SPEC (vhost-mesh:DIR or port:N)\n");
         return 2;
     }
     if (bpc_init() != 0) {
