@@ -56,26 +56,45 @@ dp_telemetry_remove(struct bpc_dp_party *p)
     }
 }
 
-/* The party named by params (its id), or the first registered one. Freeing
- * a party while a telemetry read is under way is the application's race to
- * avoid (programs free parties only after the polling stops). */
+/* The party named by params (its id), or the first registered one; NULL
+ * with an {"error": ...} answer in d when there is none. Freeing a party
+ * while a telemetry read is under way is the application's race to avoid
+ * (programs free parties only after the polling stops). */
 static struct bpc_dp_party *
-telemetry_pick(const char *params)
+telemetry_pick(const char *params, struct rte_tel_data *d)
 {
     long want = -1;
+    char msg[160];
     if (params != NULL && params[0] != '\0') {
         char *end = NULL;
         want = strtol(params, &end, 10);
-        if (end == params || *end != '\0' || want < 0) {
+        if (end == params || *end != '\0' || want < 0 || want >= (long)BPC_PARTIES_MAX) {
+            snprintf(msg, sizeof(msg), "parameter '%.32s' is not a party id in 0..%u", params,
+                     BPC_PARTIES_MAX - 1);
+            rte_tel_data_start_dict(d);
+            rte_tel_data_add_dict_string(d, "error", msg);
             return NULL;
         }
     }
+    uint32_t shown = 0;
+    int len = snprintf(msg, sizeof(msg), "no party %ld in this process (here:", want);
     for (uint32_t i = 0; i < TELEMETRY_PARTIES_MAX; i++) {
         struct bpc_dp_party *p = atomic_load(&telemetry_parties[i]);
         if (p != NULL && (want < 0 || (long)p->cfg.self == want)) {
             return p;
         }
+        if (p != NULL && len > 0 && (size_t)len < sizeof(msg) - 16) {
+            len += snprintf(msg + len, sizeof(msg) - (size_t)len, " %u", p->cfg.self);
+            shown++;
+        }
     }
+    if (want < 0) {
+        snprintf(msg, sizeof(msg), "no party registered in this process");
+    } else if (len > 0 && (size_t)len < sizeof(msg) - 8) {
+        snprintf(msg + len, sizeof(msg) - (size_t)len, "%s)", shown == 0 ? " none" : "");
+    }
+    rte_tel_data_start_dict(d);
+    rte_tel_data_add_dict_string(d, "error", msg);
     return NULL;
 }
 
@@ -83,9 +102,9 @@ static int
 telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
     RTE_SET_USED(cmd);
-    struct bpc_dp_party *p = telemetry_pick(params);
+    struct bpc_dp_party *p = telemetry_pick(params, d);
     if (p == NULL) {
-        return -EINVAL;
+        return 0; /* the answer is the error dict */
     }
     rte_tel_data_start_dict(d);
     rte_tel_data_add_dict_u64(d, "party", p->cfg.self);
@@ -116,9 +135,9 @@ static int
 telemetry_config(const char *cmd, const char *params, struct rte_tel_data *d)
 {
     RTE_SET_USED(cmd);
-    struct bpc_dp_party *p = telemetry_pick(params);
+    struct bpc_dp_party *p = telemetry_pick(params, d);
     if (p == NULL) {
-        return -EINVAL;
+        return 0; /* the answer is the error dict */
     }
     const struct bpc_config *cfg = &p->cfg;
     char buf[48];

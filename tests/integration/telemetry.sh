@@ -1,0 +1,62 @@
+#!/bin/bash
+# Goal: libbpcon-dp's telemetry commands answer a bad or unknown party id
+# with an {"error": ...} dict naming the cause, and a good id with counters.
+# Method: run the 4-party ring cluster (one process, four parties) with a
+# load long enough to outlive the queries, talk to its telemetry socket
+# (SOCK_SEQPACKET, as dpdk-telemetry.py does), then stop the run.
+set -u
+cluster="$1"
+rundir=/var/run/dpdk
+[ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+"$cluster" --parties 4 --commands 100000000 --transport ring --idle sleep:100 \
+    --deadline-ms 60000 >/dev/null 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+sock=""
+for _ in $(seq 1 100); do
+    sock=$(ls "$rundir"/bpc-cluster-"$pid"/dpdk_telemetry.v2 2>/dev/null)
+    [ -n "$sock" ] && break
+    sleep 0.1
+done
+[ -n "$sock" ] || { echo "FAIL: no telemetry socket for pid $pid"; exit 1; }
+python3 - "$sock" <<'PY'
+import json, socket, sys, time
+path = sys.argv[1]
+
+def ask(cmd):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(path)
+    s.recv(4096)
+    s.send(cmd.encode())
+    out = json.loads(s.recv(1 << 20).decode())
+    s.close()
+    return out[cmd.split(",")[0]]
+
+# Parties register once they are set up: wait for party 0.
+for _ in range(100):
+    if "party" in ask("/bpcon/stats,0"):
+        break
+    time.sleep(0.1)
+cases = [
+    ("/bpcon/stats,9", "no party 9 in this process (here: 0 1 2 3)"),
+    ("/bpcon/config,9", "no party 9"),
+    ("/bpcon/stats,x", "parameter 'x' is not a party id"),
+    ("/bpcon/stats,-1", "is not a party id"),
+    ("/bpcon/config,99999", "is not a party id in 0..1023"),
+]
+failed = 0
+for cmd, want in cases:
+    got = ask(cmd)
+    if not isinstance(got, dict) or want not in got.get("error", ""):
+        print("FAIL %s: %r" % (cmd, got))
+        failed += 1
+good = ask("/bpcon/stats,2")
+if good.get("party") != 2 or "engine_decided" not in good:
+    print("FAIL /bpcon/stats,2: %r" % good)
+    failed += 1
+if ask("/bpcon/config,1").get("self") != 1:
+    print("FAIL /bpcon/config,1")
+    failed += 1
+print("%d passed, %d failed" % (len(cases) + 2 - failed, failed))
+sys.exit(1 if failed else 0)
+PY
