@@ -11,7 +11,7 @@
 #
 # Environment:
 #   BPC_STRICT_FORMAT=0   only report clang-format violations (default 1:
-#                         a violation fails the run, as STYLE.md asks)
+#                         a violation fails the run)
 #   BPC_BUILD, BPC_BUILD_SAN  build directories (default: build, build-san),
 #                         relative to the repository root
 set -eu

@@ -6,7 +6,10 @@
  * each party gets one of them. The loop polls both parties, submits
  * values to whichever leads, and stops after COMMANDS decisions.
  *
- *   bpcon-embed-example --no-huge --no-pci -m 128 --in-memory -l 0
+ *   bpcon-embed-example --no-huge --no-pci -m 128 -l 0 --file-prefix=bpc-embed
+ *
+ * (no --in-memory: DPDK 22.11 refuses it beside --no-huge, which implies
+ * --legacy-mem)
  *
  * Must never: be more than an example (keys are fixed test bytes).
  */

@@ -313,7 +313,8 @@ struct bpc_frame_header {
     uint64_t seq;
 };
 
-/* Encoder: the caller zeroes nothing; bpc_wire_begin zeroes the buffer. */
+/* Encoder: nothing is zeroed in bulk; every byte of a finished frame was
+ * written by bpc_wire_put (each record whole) or bpc_wire_finish. */
 struct bpc_wire_writer {
     uint8_t *buf;
     uint32_t cap; /* buffer capacity (<= frame limit) */

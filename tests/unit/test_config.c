@@ -3,7 +3,7 @@
  * (W, T, F), the config digest, and the small util helpers the messages use.
  *
  * Goal: every refusal is reachable, returns its own code and names the field
- * and its value; the default threshold and F match PROTOCOL.md section 3 and
+ * and its value; the default threshold and F match the protocol's rules (docs/ENGINE.md) and
  * keep their two promises (quorums intersect in more than F, correct weight
  * alone makes a quorum) for every small W and every valid T.
  * Method: table-driven mutations of the defaults, plus an exhaustive sweep
@@ -405,7 +405,7 @@ test_config_faulty_table(void **state)
     static const struct {
         uint64_t w, t, f;
     } table[] = {
-        {4, 3, 1}, {3, 2, 0}, {6, 4, 1}, /* PROTOCOL.md section 3 */
+        {4, 3, 1}, {3, 2, 0}, {6, 4, 1}, /* F = min(2T - W - 1, W - T) */
         {4, 4, 0}, {7, 5, 2}, {1, 1, 0}, {100, 67, 33}, {4, 2, 0}, {4, 5, 0},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {

@@ -1,6 +1,9 @@
 /*
- * test_defects.c - one engine-level test per defect of the origin listed
- * in PROTOCOL.md section 2, showing the engine does not repeat it.
+ * test_defects.c - one engine-level test per defect of the origin (the
+ * Rust crate bpcon 0.1.0: votes not remembered across ballots, no value
+ * rule, unauthenticated senders, one instance at a time, fixed timers, and
+ * so on; each test names the one it covers), showing the engine does not
+ * repeat it.
  *
  * Goal: each defect that can be shown on the engine gets a scenario that
  * the origin would fail and the engine must pass (safety across ballots,
@@ -602,7 +605,7 @@ test_defects_byzantine_leader_value(void **state)
     td_hn_free(h);
 }
 
-/* Catch-up (PROTOCOL.md section 3, "Progress"). Goal: a decision that
+/* Catch-up (docs/ENGINE.md, "Catch-up"). Goal: a decision that
  * only one correct party learned still reaches the other correct parties
  * when one party has crashed (faulty weight F = 1 of 4). Method: as in the
  * tests above, A is chosen in ballot 1 with only Z deciding, and X (the

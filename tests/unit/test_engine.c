@@ -1,5 +1,5 @@
 /*
- * test_engine.c - the origin's tests (PROTOCOL.md section 1), ported to the
+ * test_engine.c - the origin's tests (the Rust crate bpcon 0.1.0), ported to the
  * step engine, plus cluster runs through the harness.
  *
  * Method: a 4-party harness cluster driven frame by frame (scripted stages

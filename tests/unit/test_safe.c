@@ -581,7 +581,7 @@ test_safe_oracle_property(void **state)
 
 /* ------------------------------------------------------------------------
  * Model-level safety: random executions of abstract BPCon. Correct
- * acceptors follow PROTOCOL.md section 3 and judge 2a values with
+ * acceptors follow the protocol (docs/ENGINE.md) and judge 2a values with
  * bpc_safe_at over the 1b messages they learned; faulty parties (weight
  * <= F) lead with any value, send any 2av/2b, and tell each judge a
  * different 1b. Checked: no two values are ever chosen.
