@@ -23,7 +23,7 @@ static void
 keygen_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-keygen --parties N --out DIR [--cluster FILE] [--cluster-id ID]\n"
-               "                    [--port SPEC]\n"
+               "                    [--port SPEC] | --help | --version\n"
                "Writes DIR/party-I.key for I in 0..N-1 (one random key per pair; each file\n"
                "holds only its party's pair keys). --cluster also writes a cluster file\n"
                "(give it a path inside DIR: key paths are relative to it) whose parties\n"
@@ -34,13 +34,10 @@ int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"parties", required_argument, NULL, 'n'},
-        {"out", required_argument, NULL, 'o'},
-        {"cluster", required_argument, NULL, 'c'},
-        {"cluster-id", required_argument, NULL, 'i'},
-        {"port", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"parties", required_argument, NULL, 'n'}, {"out", required_argument, NULL, 'o'},
+        {"cluster", required_argument, NULL, 'c'}, {"cluster-id", required_argument, NULL, 'i'},
+        {"port", required_argument, NULL, 'p'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     uint64_t parties = 0;
     uint64_t cluster_id = 1;
@@ -50,9 +47,14 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int rc = 0;
+        const char *flag = "";
+        const char *range = "";
         switch (c) {
         case 'n':
+            flag = "--parties";
+            range = "1..1024";
             rc = dp_parse_u64(optarg, BPC_DP_PARTIES_MAX, &parties);
+            rc = rc == 0 && parties == 0 ? -EINVAL : rc;
             break;
         case 'o':
             out = optarg;
@@ -61,6 +63,8 @@ main(int argc, char **argv)
             cluster = optarg;
             break;
         case 'i':
+            flag = "--cluster-id";
+            range = "0..18446744073709551615";
             rc = dp_parse_u64(optarg, UINT64_MAX, &cluster_id);
             break;
         case 'p':
@@ -69,16 +73,26 @@ main(int argc, char **argv)
         case 'h':
             keygen_usage(stdout);
             return 0;
+        case 'V':
+            printf("bpcon-keygen %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+            return 0;
         default:
-            keygen_usage(stderr);
+            keygen_usage(stderr); /* getopt named the flag */
             return 2;
         }
         if (rc != 0) {
-            fprintf(stderr, "bpcon-keygen: bad value '%s'\n", optarg);
+            fprintf(stderr, "bpcon-keygen: %s '%s': expected a decimal number in %s\n", flag,
+                    optarg, range);
             return 2;
         }
     }
-    if (parties == 0 || out == NULL || optind != argc) {
+    if (optind != argc) {
+        fprintf(stderr, "bpcon-keygen: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (parties == 0 || out == NULL) {
+        fprintf(stderr, "bpcon-keygen: missing required flag %s\n",
+                parties == 0 ? "--parties N" : "--out DIR");
         keygen_usage(stderr);
         return 2;
     }

@@ -21,6 +21,20 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------
+ * Version. The shared library's soname carries the ABI major
+ * (libbpcon.so.MAJOR); MINOR grows with compatible additions.
+ * ---------------------------------------------------------------------- */
+
+#define BPC_VERSION_MAJOR 0
+#define BPC_VERSION_MINOR 1
+#define BPC_VERSION_PATCH 0
+#define BPC_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked, "MAJOR.MINOR.PATCH" (an
+ * application built against an older header may run with a newer one). */
+const char *bpc_version(void);
+
+/* ------------------------------------------------------------------------
  * Limits (compile-time caps; runtime config picks values at or below).
  * ---------------------------------------------------------------------- */
 

@@ -108,3 +108,9 @@ bpc_assert_fail(const char *expr, const char *file, int line)
     fflush(stderr);
     abort();
 }
+
+const char *
+bpc_version(void)
+{
+    return BPC_VERSION_STRING;
+}

@@ -648,10 +648,25 @@ test_config_setup(void **state)
     return bpc_init() == 0 ? 0 : -1;
 }
 
+/* The version macros, bpc_version() and the build's project version
+ * (meson.build) are one and the same. */
+static void
+test_config_version(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", BPC_VERSION_MAJOR, BPC_VERSION_MINOR,
+             BPC_VERSION_PATCH);
+    assert_string_equal(BPC_VERSION_STRING, want);
+    assert_string_equal(bpc_version(), BPC_VERSION_STRING);
+    assert_string_equal(BPC_PROJECT_VERSION, BPC_VERSION_STRING);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_version),
         cmocka_unit_test(test_config_defaults_validate),
         cmocka_unit_test(test_config_refusals_named),
         cmocka_unit_test(test_config_messages_exact),

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Goal: a program's command line contract: every bad flag, value or
+# target is refused with exit 2 and a message naming the flag and the value
+# (and the allowed range), --help and --version exit 0 without doing work.
+# Method: a table, one case a line: EXIT<TAB>TEXT<TAB>ARGS (ARGS split on
+# blanks; TEXT must appear in stdout+stderr; '#' lines are comments).
+# Usage: cli_table.sh PROGRAM TABLE
+set -u
+prog="$1"
+table="$2"
+pass=0
+fail=0
+work=$(mktemp -d /tmp/bpc-cli-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+while IFS=$'\t' read -r want text args; do
+    case "$want" in '' | '#'*) continue ;; esac
+    args=${args//@WORK@/$work}
+    # shellcheck disable=SC2086 # ARGS are split on blanks on purpose
+    out=$(cd "$work" && timeout 20 "$prog" $args 2>&1)
+    got=$?
+    if [ "$got" -eq "$want" ] && grep -qF -- "$text" <<<"$out"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $prog $args: exit $got (want $want), output:"
+        head -5 <<<"$out" | sed 's/^/    /'
+        echo "    (wanted text: $text)"
+    fi
+done <"$table"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
