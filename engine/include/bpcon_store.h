@@ -1,0 +1,222 @@
+/*
+ * bpcon_store.h - the one public header of libbpcon-store: a party's
+ * durable vote store, the write-ahead log behind the engine's
+ * "persist before send" rule.
+ *
+ * Owns: the store file format (docs/STORE.md: a header naming cluster,
+ * party and configuration digest, then CRC32C-framed little-endian records
+ * grouped in commits), recovery (a torn tail is reported and cut off;
+ * damage before it is refused, naming its offset), group commit (one write
+ * and one fdatasync per bpc_store_sync) and crash-safe compaction (write
+ * new, sync, rename, sync the directory) that keeps the file within a
+ * bound set by the window, not by the run length.
+ *
+ * Must never: be called from inside bpc_engine_step (it makes system
+ * calls; the caller runs it between steps), load a record whose checksum
+ * or framing fails, or report a record durable before its commit is
+ * written and (unless the store was opened with no_sync) fdatasync'ed.
+ *
+ * Threading: one store is used by one thread at a time.
+ */
+#ifndef BPCON_STORE_H
+#define BPCON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpcon.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* File format version this build writes and reads. */
+#define BPC_STORE_FORMAT_VERSION 1u
+/* Bytes of the file header and of each frame's header. */
+#define BPC_STORE_HEADER_BYTES 80u
+#define BPC_STORE_FRAME_HEADER_BYTES 24u
+/* Payload bytes of one vote-state record (struct bpc_durable, explicit LE). */
+#define BPC_STORE_RECORD_BYTES 264u
+/* Largest application-state blob (bpc_store_put_app). */
+#define BPC_STORE_APP_BYTES_MAX 4096u
+/* Smallest default compaction threshold (see bpc_store_compact_due). */
+#define BPC_STORE_COMPACT_MIN_BYTES (256u * 1024u)
+
+/* ------------------------------------------------------------------------
+ * I/O calls, injectable (fault tests). Each returns >= 0 or -errno; a
+ * write may return fewer bytes than asked (the store writes the rest).
+ * bpc_store_io_posix() is the default: open(2), pwrite(2), fdatasync(2)...
+ * ---------------------------------------------------------------------- */
+
+struct bpc_store_io {
+    void *ctx;
+    int (*open)(void *ctx, const char *path, int flags, unsigned int mode); /* fd */
+    int (*close)(void *ctx, int fd);
+    int64_t (*size)(void *ctx, int fd);
+    int64_t (*pread)(void *ctx, int fd, void *buf, size_t len, uint64_t off);
+    int64_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, uint64_t off);
+    int (*datasync)(void *ctx, int fd); /* fdatasync: a file's data */
+    int (*dirsync)(void *ctx, int fd);  /* fsync: a directory's entries */
+    int (*truncate)(void *ctx, int fd, uint64_t len);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    int (*unlink)(void *ctx, const char *path);
+};
+
+/* The plain system calls (ctx unused). */
+const struct bpc_store_io *bpc_store_io_posix(void);
+
+/* ------------------------------------------------------------------------
+ * Opening and recovery.
+ * ---------------------------------------------------------------------- */
+
+struct bpc_store_options {
+    /* Benchmarks only: no fdatasync or directory sync; a record counts as
+     * durable once written, so a machine crash can lose votes already
+     * sent. Zero (the default) is durable. */
+    bool no_sync;
+    /* bpc_store_inspect semantics for open: nothing is truncated, created
+     * or appended. */
+    bool read_only;
+    /* File size that makes bpc_store_compact_due() true; 0: the default,
+     * max(BPC_STORE_COMPACT_MIN_BYTES, 4 x the live bound). */
+    uint64_t compact_bytes;
+    const struct bpc_store_io *io; /* NULL: bpc_store_io_posix() */
+};
+
+/* What a scan of the file found (bpc_store_open, bpc_store_inspect). */
+struct bpc_store_info {
+    uint32_t version;
+    uint32_t party;
+    uint64_t cluster_id;
+    uint8_t digest[BPC_DIGEST_BYTES]; /* bpc_config_digest of the writer */
+    uint64_t first_seq;               /* sequence number of the first frame */
+    uint64_t next_seq;                /* of the next frame to append */
+    uint64_t commits;                 /* complete commits */
+    uint64_t records;                 /* vote-state records in them */
+    uint64_t app_records;             /* application-state records in them */
+    uint64_t valid_bytes;             /* header + complete commits */
+    uint64_t torn_bytes;              /* past valid_bytes: a torn commit (dropped) */
+    uint64_t corrupt_offset;          /* UINT64_MAX: none; else the damaged frame */
+    char corrupt_reason[96];          /* what was wrong there */
+    uint64_t floor;                   /* largest floor among the records */
+    uint64_t max_ballot;              /* largest max_bal among the records */
+    uint64_t file_bytes;
+};
+
+struct bpc_store;
+
+/* Opens the store at path for party cfg->self of cfg's cluster, creating
+ * it (crash-safely) when it does not exist or is empty. An existing file
+ * must carry cfg's cluster id, party id and bpc_config_digest(cfg) and
+ * this format version, else -EINVAL with a message naming the mismatch.
+ * A torn tail is dropped (info.torn_bytes) and cut off the file, durably,
+ * before anything is appended. Damage before the tail (a checksum or
+ * framing failure followed by more data) is -EBADMSG with a message naming
+ * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
+ * compaction or creation is removed. opt may be NULL (durable defaults).
+ * Returns 0 or a negative errno, with a message in err. */
+int bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
+                   const struct bpc_store_options *opt, char *err, size_t err_len);
+/* Closes the file and frees the store (buffered, unsynced frames are
+ * dropped: they were never reported durable). NULL is allowed. */
+void bpc_store_close(struct bpc_store *s);
+
+/* The live records for bpc_engine_restore: the newest party-wide record,
+ * the newest apply-state record per submitter and the newest vote record
+ * per instance at or above the floor. Valid until the next call that
+ * changes the store. Returns the count. */
+uint32_t bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs);
+/* The newest application-state blob: 0 and its floor and bytes (valid
+ * until the next change), or -ENOENT when none was ever written. */
+int bpc_store_app(const struct bpc_store *s, uint64_t *floor, const uint8_t **bytes, uint32_t *len);
+/* What open found (recovery report) and the file as it stands now. */
+const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
+
+/* ------------------------------------------------------------------------
+ * Appending: group commit.
+ * ---------------------------------------------------------------------- */
+
+/* Buffers the step's persist records (out->persist); nothing is written
+ * yet. 0, -EINVAL (a record the format cannot hold), -EIO (failed store),
+ * -ENOMEM. */
+int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
+/* Buffers the application's own state as of floor (every instance below
+ * it applied, none at or above); put it before the records that carry
+ * that floor. len <= BPC_STORE_APP_BYTES_MAX. */
+int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len);
+/* Writes every buffered frame as one commit (one pwrite) and fdatasyncs
+ * (unless no_sync). On 0 everything appended so far is durable: the
+ * messages that depend on it may leave (bpc_engine_persisted). Any I/O
+ * failure here or in compaction leaves the store failed: every later call
+ * returns -EIO (a failed fdatasync cannot be retried safely). Nothing
+ * buffered: 0 at once. */
+int bpc_store_sync(struct bpc_store *s);
+
+/* ------------------------------------------------------------------------
+ * Compaction.
+ * ---------------------------------------------------------------------- */
+
+/* True when the file has grown past the compaction threshold. */
+bool bpc_store_compact_due(const struct bpc_store *s);
+/* Rewrites the file as its live records (bpc_store_records plus the
+ * newest application state) into PATH.tmp, fdatasyncs it, renames it over
+ * PATH and fsyncs the directory; a crash at any point leaves either the
+ * old or the new file, both complete. Needs nothing buffered (sync
+ * first): -EBUSY otherwise. 0, or -EIO and the store failed. */
+int bpc_store_compact(struct bpc_store *s);
+
+struct bpc_store_stats {
+    uint64_t records;        /* vote-state records appended since open */
+    uint64_t app_records;    /* application-state records appended */
+    uint64_t syncs;          /* commits written */
+    uint64_t compactions;    /* completed */
+    uint64_t bytes_written;  /* by commits and compactions */
+    uint64_t file_bytes;     /* now */
+    uint64_t file_bytes_max; /* largest seen since open */
+    uint64_t compact_bytes;  /* the threshold in force */
+    uint64_t live_records;   /* records bpc_store_records would return now */
+    bool failed;             /* an I/O call failed: every call returns -EIO */
+};
+void bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out);
+
+/* ------------------------------------------------------------------------
+ * Inspection (bpcon-store check / dump): no configuration needed, never
+ * writes.
+ * ---------------------------------------------------------------------- */
+
+enum bpc_store_frame_type {
+    BPC_STORE_FRAME_RECORD = 1, /* a struct bpc_durable */
+    BPC_STORE_FRAME_APP = 2,    /* an application-state blob */
+};
+
+/* One frame of a complete commit, as bpc_store_inspect reads it. */
+struct bpc_store_frame {
+    uint64_t offset;
+    uint64_t seq;
+    uint8_t type;                  /* enum bpc_store_frame_type */
+    bool commit_end;               /* the last frame of its commit */
+    const struct bpc_durable *rec; /* RECORD frames */
+    uint64_t app_floor;            /* APP frames */
+    const uint8_t *app;
+    uint32_t app_len;
+};
+typedef void (*bpc_store_frame_fn)(void *ctx, const struct bpc_store_frame *f);
+
+/* Scans path read-only: fills info and calls fn (may be NULL) for every
+ * frame of every complete commit, in file order. 0 when the file is intact
+ * or only has a torn tail; -EBADMSG when it is damaged before the tail
+ * (info.corrupt_offset, info.corrupt_reason; frames before the damage were
+ * reported); another negative errno when the file cannot be read or is no
+ * store (err says why). io may be NULL. */
+int bpc_store_inspect(const char *path, const struct bpc_store_io *io, struct bpc_store_info *info,
+                      bpc_store_frame_fn fn, void *ctx, char *err, size_t err_len);
+
+/* CRC32C (Castagnoli) of len bytes, as the format uses it. */
+uint32_t bpc_store_crc32c(const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BPCON_STORE_H */

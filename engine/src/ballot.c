@@ -1,0 +1,366 @@
+/*
+ * ballot.c - the party-wide ballot: one ballot covers every undecided
+ * instance. Its leader is bpc_elect_leader(cfg, digest, ballot); a party
+ * moves on when its deadline passes with work pending and parties of
+ * weight above F are known to be at its ballot, and joins a higher ballot
+ * that parties of weight above F have reached, or on the 1a of the next
+ * ballot's leader. Also the paced mode's events and the retransmit tick.
+ *
+ * Owns: e->bl (ballot, leader, phase flags of the 1a, events, deadlines,
+ * the jitter generator, the highest ballot seen per party). Must never:
+ * lower the ballot, move past BPC_BALLOT_MAX, join a ballot only a weight
+ * of F or less has reached, or use the generator for anything but jitter.
+ */
+#include "ballot.h"
+
+#include "catchup.h"
+#include "instance.h"
+#include "outbox.h"
+#include "persist.h"
+#include "report.h"
+#include "submit.h"
+#include "tally.h"
+#include "window.h"
+
+#include <string.h>
+
+/* Jitter only, never safety. */
+static uint64_t
+eng_prng_next(struct bpc_engine *e)
+{
+    return bpc_prng_next(&e->bl.prng);
+}
+
+static uint64_t
+eng_timeout(struct bpc_engine *e)
+{
+    uint32_t shift = e->bl.fails < e->cfg.timeout_growth_max_shift
+                         ? e->bl.fails
+                         : e->cfg.timeout_growth_max_shift;
+    uint64_t base = e->cfg.ballot_timeout_ns << shift;
+    uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
+    return base + jitter;
+}
+
+static void
+eng_send_1a(struct bpc_engine *e)
+{
+    struct bpc_record r = bpc_record_make(BPC_MSG_1A, eng_nu(e), e->bl.bal, 0, NULL);
+    eng_broadcast(e, &r, NULL);
+    e->bl.sent_1a = true;
+}
+
+static void
+eng_join(struct bpc_engine *e, uint64_t b)
+{
+    BPC_ASSERT(b > e->bl.bal);
+    BPC_ASSERT(b > eng_max_bal(e));
+    e->bl.bal = b;
+    eng_raise_max_bal(e, b);
+    e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, b);
+    BPC_ASSERT(e->bl.leader >= 0);
+    e->bl.sent_1a = false;
+    e->bl.got_1a = false;
+    e->bl.events = 0;
+    e->bl.round_start_ns = e->now_ns;
+    e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+    eng_rp_on_join(e);
+    eng_in_on_join(e);
+    eng_tally_on_join(e, b);
+    eng_sub_rewind(e); /* resend unapplied commands to the new leader */
+    e->ctr.ballots_started++;
+    e->bl.peer_bal[e->self] = b;
+    if (!eng_paced(e)) {
+        if (eng_is_leader(e)) {
+            eng_send_1a(e);
+        }
+        eng_send_1b(e);
+    }
+}
+
+/* The ballot failed: on to the next one, unless ballots are exhausted
+ * (BPC_BALLOT_MAX; reachable only when more than F of the weight drags
+ * parties upward): then the party stays, counted, and never wraps. */
+static void
+eng_next_ballot(struct bpc_engine *e)
+{
+    e->bl.fails++;
+    e->ctr.ballots_failed++;
+    if (e->bl.bal >= BPC_BALLOT_MAX) {
+        e->ctr.ballot_saturated++;
+        e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+        return;
+    }
+    eng_join(e, e->bl.bal + 1);
+}
+
+static int
+eng_bal_w_desc(const void *a, const void *b)
+{
+    uint64_t x = ((const struct eng_bal_w *)a)->ballot;
+    uint64_t y = ((const struct eng_bal_w *)b)->ballot;
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+/* The highest ballot b* such that parties last seen at >= b* weigh more
+ * than F: at least one correct party has reached b*, so joining it cannot
+ * be a Byzantine drag. 0 when there is none above bal. */
+static uint64_t
+eng_ballot_quorum(struct bpc_engine *e)
+{
+    uint32_t count = 0;
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (e->bl.peer_bal[q] > e->bl.bal) {
+            e->bl.bal_scratch[count].ballot = e->bl.peer_bal[q];
+            e->bl.bal_scratch[count].weight = eng_weight(e, q);
+            count++;
+        }
+    }
+    if (count == 0) {
+        return 0;
+    }
+    qsort(e->bl.bal_scratch, count, sizeof(e->bl.bal_scratch[0]), eng_bal_w_desc);
+    bpc_u128 w = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        w += e->bl.bal_scratch[k].weight;
+        if (w > e->faulty) {
+            return e->bl.bal_scratch[k].ballot;
+        }
+    }
+    return 0;
+}
+
+/* A message of ballot b > bal from sender p: join the highest ballot that
+ * parties of weight > F have reached (so a Byzantine minority cannot drag
+ * the party upward, and a party that ran ahead is caught up with). */
+static void
+eng_future_note(struct bpc_engine *e, uint32_t p, uint64_t b)
+{
+    if (b <= e->bl.peer_bal[p]) {
+        return;
+    }
+    e->bl.peer_bal[p] = b;
+    uint64_t target = eng_ballot_quorum(e);
+    if (target > e->bl.bal) {
+        eng_join(e, target);
+    }
+}
+
+void
+eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (r->type != BPC_MSG_DECIDED && r->ballot > e->bl.peer_bal[p] && r->ballot <= e->bl.bal) {
+        e->bl.peer_bal[p] = r->ballot;
+    }
+    if (r->ballot > e->bl.bal && r->type != BPC_MSG_DECIDED) {
+        if (r->type == BPC_MSG_1A && r->ballot == e->bl.bal + 1 &&
+            bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
+            eng_join(e, r->ballot);
+        } else {
+            eng_future_note(e, p, r->ballot);
+        }
+    }
+}
+
+void
+eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (r->ballot == e->bl.bal && bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
+        e->bl.got_1a = true;
+        eng_send_1b_held(e, r->instance);
+    }
+}
+
+/* Weight of the parties known to be at the current ballot or above. */
+static bpc_u128
+eng_weight_at_ballot(const struct bpc_engine *e)
+{
+    bpc_u128 w = 0;
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (q == e->self || e->bl.peer_bal[q] >= e->bl.bal) {
+            w += eng_weight(e, q);
+        }
+    }
+    return w;
+}
+
+void
+eng_bl_progress(struct bpc_engine *e)
+{
+    e->bl.fails = 0;
+    e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+}
+
+void
+eng_round_restart(struct bpc_engine *e)
+{
+    e->bl.round_start_ns = e->now_ns;
+    e->bl.events = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Time.
+ * ---------------------------------------------------------------------- */
+
+static const uint64_t *
+eng_event_offsets(const struct bpc_engine *e, enum bpc_event ev)
+{
+    const struct bpc_timers *t = &e->cfg.timers;
+    switch (ev) {
+    case BPC_EVENT_LAUNCH_1A:
+        return &t->launch1a_ns;
+    case BPC_EVENT_LAUNCH_1B:
+        return &t->launch1b_ns;
+    case BPC_EVENT_LAUNCH_2A:
+        return &t->launch2a_ns;
+    case BPC_EVENT_LAUNCH_2AV:
+        return &t->launch2av_ns;
+    case BPC_EVENT_LAUNCH_2B:
+        return &t->launch2b_ns;
+    case BPC_EVENT_FINALIZE:
+    case BPC_EVENTS_COUNT:
+        break;
+    }
+    return &t->finalize_ns;
+}
+
+static void
+eng_finalize(struct bpc_engine *e)
+{
+    uint64_t nu = eng_nu(e);
+    bool done = eng_slot_holds(e, nu) && eng_slot_at(e, nu)->decided;
+    bool work = eng_sub_queued(e) || eng_voted_hi(e) != UINT64_MAX;
+    if (done) {
+        return; /* eng_emit hands the decision out and starts the next round */
+    }
+    if (!work) {
+        /* Next round under the same ballot: the range 1b still covers it. */
+        eng_round_restart(e);
+        return;
+    }
+    eng_next_ballot(e);
+}
+
+/* Paced mode: fire due phase events in order. */
+static void
+eng_paced_events(struct bpc_engine *e)
+{
+    for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
+        if (e->bl.events & (1u << ev)) {
+            continue;
+        }
+        if (e->now_ns < e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev)) {
+            return;
+        }
+        e->bl.events |= 1u << ev;
+        eng_recheck_request(e);
+        switch ((enum bpc_event)ev) {
+        case BPC_EVENT_LAUNCH_1A:
+            if (eng_is_leader(e) && !e->bl.sent_1a) {
+                eng_send_1a(e);
+            }
+            break;
+        case BPC_EVENT_LAUNCH_1B:
+            if (!eng_sent_1b(e)) {
+                eng_send_1b(e);
+            }
+            break;
+        case BPC_EVENT_LAUNCH_2A:
+        case BPC_EVENT_LAUNCH_2AV:
+        case BPC_EVENT_LAUNCH_2B:
+            break; /* the pump and recheck run after this loop */
+        case BPC_EVENT_FINALIZE:
+        case BPC_EVENTS_COUNT:
+            eng_finalize(e);
+            return;
+        }
+    }
+}
+
+/* Resends this party's current-ballot messages for undecided instances
+ * and announces how far it has applied. */
+static void
+eng_retransmit(struct bpc_engine *e)
+{
+    eng_cu_announce(e);
+    eng_in_retransmit(e);
+    eng_rp_retransmit(e);
+    /* Every party sees the unapplied commands again through their ATTESTs
+     * (eng_forward, own_sent rewound by the caller), so all of them notice
+     * a leader that sits on one (eng_has_work), not only this one. */
+    if (eng_is_leader(e) && e->bl.sent_1a) {
+        eng_send_1a(e);
+    }
+}
+
+static bool
+eng_has_work(struct bpc_engine *e)
+{
+    return eng_sub_has_work(e) || eng_in_has_work(e);
+}
+
+void
+eng_timers(struct bpc_engine *e)
+{
+    if (eng_paced(e)) {
+        eng_paced_events(e);
+        return;
+    }
+    if (e->now_ns >= e->bl.deadline_ns) {
+        /* Move on only with company: a party alone at its ballot waits for
+         * the others instead of running ahead where no quorum follows. */
+        if (eng_has_work(e) && eng_weight_at_ballot(e) > e->faulty) {
+            eng_next_ballot(e);
+        } else {
+            e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+        }
+    }
+    if (e->now_ns >= e->bl.retx_ns) {
+        eng_sub_rewind(e);
+        eng_retransmit(e);
+        e->bl.retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
+    }
+}
+
+uint64_t
+eng_bl_deadline(const struct bpc_engine *e)
+{
+    if (eng_paced(e)) {
+        for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
+            if (!(e->bl.events & (1u << ev))) {
+                return e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev);
+            }
+        }
+        return UINT64_MAX;
+    }
+    return e->bl.deadline_ns < e->bl.retx_ns ? e->bl.deadline_ns : e->bl.retx_ns;
+}
+
+void
+eng_bl_start(struct bpc_engine *e)
+{
+    e->bl.retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
+    uint64_t max_bal = eng_max_bal(e);
+    if (max_bal > 0) {
+        /* Rejoin the ballot promised before the restart without a new 1b. */
+        e->bl.bal = max_bal;
+        e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, e->bl.bal);
+        eng_rp_resume(e);
+        eng_in_resume(e); /* the restored votes may include ones at bal */
+        e->bl.round_start_ns = e->now_ns;
+        e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+        return;
+    }
+    eng_join(e, 1);
+}
+
+void
+eng_bl_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->bl.peer_bal = m->peer_bal;
+    e->bl.bal_scratch = m->bal_scratch;
+    e->bl.leader = -1;
+    e->bl.deadline_ns = UINT64_MAX;
+    e->bl.retx_ns = UINT64_MAX;
+    bpc_prng_seed(&e->bl.prng, e->cfg.seed);
+}

@@ -1,0 +1,67 @@
+/*
+ * ballot.h - the party-wide ballot (ballot.c): leader, join rule,
+ * deadlines, paced events, the retransmit tick.
+ */
+#ifndef BPC_BALLOT_H
+#define BPC_BALLOT_H
+
+#include "core.h"
+
+/* The current ballot (one for every undecided instance). */
+static inline uint64_t
+eng_bal(const struct bpc_engine *e)
+{
+    return e->bl.bal;
+}
+
+/* Leader of the current ballot, -1 before the first. */
+static inline int
+eng_leader(const struct bpc_engine *e)
+{
+    return e->bl.leader;
+}
+
+static inline bool
+eng_is_leader(const struct bpc_engine *e)
+{
+    return e->bl.leader >= 0 && (uint32_t)e->bl.leader == e->self;
+}
+
+/* Fast mode: always; paced mode: once the event fired this round. */
+static inline bool
+eng_event_fired(const struct bpc_engine *e, enum bpc_event ev)
+{
+    return !eng_paced(e) || (e->bl.events & (1u << ev)) != 0;
+}
+
+static inline uint32_t
+eng_events(const struct bpc_engine *e)
+{
+    return e->bl.events;
+}
+
+/* The current ballot's 1a: received from its leader, or sent as leader. */
+static inline bool
+eng_1a_seen(const struct bpc_engine *e)
+{
+    return e->bl.got_1a || (eng_is_leader(e) && e->bl.sent_1a);
+}
+
+/* Every record but FORWARD and ATTEST: notes the sender's ballot, and
+ * joins a higher one by the 1a of its leader or a weak quorum's move. */
+ENG_FN void eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* A 1a: from the current ballot's leader, it may ask for held reports. */
+ENG_FN void eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* A decision: the ballot made progress, its deadline starts again. */
+ENG_FN void eng_bl_progress(struct bpc_engine *e);
+/* Paced mode: the next round starts now under the same ballot. */
+ENG_FN void eng_round_restart(struct bpc_engine *e);
+/* Deadlines, paced events and the retransmit tick, once per step. */
+ENG_FN void eng_timers(struct bpc_engine *e);
+/* When eng_timers next has something to do. */
+ENG_FN uint64_t eng_bl_deadline(const struct bpc_engine *e);
+/* bpc_engine_start: ballot 1, or the ballot promised before a restart. */
+ENG_FN void eng_bl_start(struct bpc_engine *e);
+ENG_FN void eng_bl_carve(struct bpc_engine *e, const struct eng_mem *m);
+
+#endif /* BPC_BALLOT_H */

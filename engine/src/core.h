@@ -1,0 +1,429 @@
+/*
+ * core.h - the step engine's state (struct bpc_engine), grouped by the
+ * module that owns each part, and the few things every module shares.
+ *
+ * Owns: the definition of struct bpc_engine and of the element types its
+ * modules keep in caller storage (slots, generations, queued records,
+ * commands, recent decisions). Shared by all modules: the immutable
+ * configuration (cfg, digest, weights, thresholds, sizes), the step
+ * context (now_ns, step_no, cur_out; written only by engine.c) and the
+ * counters (any module may count). Every other field sits in the
+ * sub-struct of the one module that writes it (e->bl: ballot.c, e->in:
+ * instance.c, e->rp: report.c, e->ty: tally.c, e->win: window.c, e->ob:
+ * outbox.c, e->sub: submit.c, e->cu: catchup.c, e->ps: persist.c, e->rx:
+ * engine.c); other modules reach it only through the owner's functions
+ * and the static inline accessors in the owner's header. Must never:
+ * hold code with side effects, or be included outside engine/src.
+ *
+ * Names follow BPConProof.tla on purpose: max_bal, max_vbal, max_vval.
+ */
+#ifndef BPC_CORE_H
+#define BPC_CORE_H
+
+#include "internal.h"
+#include "prng.h"
+#include "safe.h"
+
+#include <stdatomic.h>
+
+/* A function one module offers the others. Hidden from the shared
+ * library's exports, so that the unity build of the step engine may
+ * inline it (-fPIC code never inlines an interposable function). */
+#define ENG_FN __attribute__((visibility("hidden")))
+
+/* Ballot generations tallied per slot: the current ballot and one other
+ * (a future ballot being joined, or the previous one finishing). */
+#define ENG_GENS 2u
+/* Catch-up: DECIDED records sent in answer to one STATUS. */
+#define ENG_CATCHUP_MAX 128u
+/* Instances whose own messages are resent per retransmit tick. */
+#define ENG_RETX_MAX 64u
+/* Value buffers per slot: one per generation's 2a, the decided value, and
+ * the newest value this party voted for (kept with the vote state, so a
+ * later leader - this party included - can propose it again). */
+#define ENG_VOTE_BUF (ENG_GENS + 1u)
+#define ENG_VALUE_BUFS (ENG_GENS + 2u)
+/* Votes on decided instances without a slot, persisted per step. */
+#define ENG_VOUCH_MAX 64u
+/* Anti-replay window of ENG_REPLAY_BITS frames per sender (engine.c). */
+#define ENG_REPLAY_BITS 1024u
+#define ENG_REPLAY_WORDS (ENG_REPLAY_BITS / 64u)
+/* Command sequence numbers: (incarnation << ENG_SEQ_BITS) | n. */
+#define ENG_SEQ_BITS 40u
+#define ENG_SEQ_LOW(q) ((q) & (((uint64_t)1 << ENG_SEQ_BITS) - 1u))
+
+#ifdef BPC_TRACE
+#define ENG_IGNORED(e)                                                                             \
+    do {                                                                                           \
+        (e)->ctr.records_ignored++;                                                                \
+        fprintf(stderr, "T p%u ignored at line %d\n", (e)->self, __LINE__);                        \
+    } while (0)
+#else
+#define ENG_IGNORED(e) ((e)->ctr.records_ignored++)
+#endif
+
+/* ------------------------------------------------------------------------
+ * Element types.
+ * ---------------------------------------------------------------------- */
+
+/* Sender sets per generation (tally.c); ENG_GENS indexes the DECIDED set. */
+enum eng_seen { SEEN_1B = 0, SEEN_2AV, SEEN_2B, SEEN_PER_GEN };
+
+struct eng_val_tally {
+    struct bpc_vid vid;
+    bpc_u128 weight;
+};
+
+/* A non-empty 1b report in the claim pool (tally.c). */
+struct eng_claim {
+    uint32_t next;
+    struct bpc_1b_report rep;
+};
+
+/* One ballot of one instance. window.c owns `ballot` (which generation
+ * tallies which ballot); tally.c the weights, claims and value tallies;
+ * instance.c the 2a fields (has_2a, proposed, v2a). */
+struct eng_gen {
+    uint64_t ballot; /* 0: unused */
+    bpc_u128 w_1b_empty;
+    bpc_u128 w_1b;
+    uint32_t claims; /* list head in the claim pool, UINT32_MAX: none */
+    uint32_t claims_count;
+    uint8_t n2av;
+    uint8_t n2b;
+    bool has_2a;
+    bool proposed; /* this party (as leader) sent the 2a */
+    struct bpc_vid v2a;
+    struct eng_val_tally t2av[BPC_TALLY_VALUES_MAX];
+    struct eng_val_tally t2b[BPC_TALLY_VALUES_MAX];
+};
+
+/* One instance in the window. window.c owns `instance` and `emit_step`
+ * (which instance the slot holds, reuse); instance.c the vote state and
+ * the decision; persist.c `dirty` (on the dirty list); tally.c `tdec` and
+ * `ndec` (DECIDED claims). */
+struct eng_slot {
+    uint64_t instance; /* UINT64_MAX: never used */
+    /* Durable vote state. */
+    uint64_t max_vbal;
+    struct bpc_vid max_vval;
+    uint8_t hist_count;
+    uint64_t hist_bal[BPC_HISTORY_MAX];
+    struct bpc_vid hist_val[BPC_HISTORY_MAX];
+    /* Volatile. */
+    bool dirty;
+    bool decided;
+    bool dec_bytes;
+    uint8_t ndec;
+    uint64_t dec_ballot;     /* as learned; a DECIDED claim's ballot is a peer's word */
+    uint64_t dec_own;        /* ballot of a 2b quorum this party counted itself, 0: none */
+    uint64_t emit_step;      /* step that emitted it: its bytes are lent until then */
+    struct bpc_vid vote_vid; /* value whose bytes sit in the vote buffer */
+    struct bpc_vid dec_vid;
+    struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
+    struct eng_gen gen[ENG_GENS];
+};
+
+/* Where a queued record's DIGEST bytes live. A round can span steps (tx
+ * buffers run out), and by the time a record is written the storage may
+ * hold another value: eng_out_val checks the source still holds it. */
+enum eng_src {
+    SRC_NONE,  /* no bytes (or stable until the round ends: catch-up arena) */
+    SRC_SLOT,  /* a slot's value buffer: src_slot, src_which */
+    SRC_OWN,   /* the own-command arena: src_slot is the ring index */
+    SRC_DRING, /* a recent decision's bytes: src_slot is the dring index */
+};
+
+/* A queued record (outbox.c). */
+struct eng_out {
+    struct bpc_record r;
+    uint32_t peer;      /* unicast target; UINT32_MAX in the broadcast queue */
+    const uint8_t *val; /* DIGEST bytes for 2A/DECIDED/FORWARD */
+    uint32_t src_slot;
+    uint8_t src;       /* enum eng_src */
+    uint8_t src_which; /* value buffer of the slot */
+};
+
+/* A queued command (ring, own pending list, or leader queue; submit.c). */
+struct eng_cmd {
+    uint32_t submitter;
+    uint32_t len;
+    uint64_t seq;
+};
+
+/* A recent decision, kept after its slot is reused (window.c): enough to
+ * report the decided value in later ballots (see eng_report_decided) and
+ * to hand its bytes to a party that lags (dring_bytes), whatever instance
+ * numbers peers name. */
+struct eng_dec {
+    uint64_t instance;
+    uint64_t ballot;     /* as learned (a peer's DECIDED claim may name any
+                            ballot): informational, never reported as a vote */
+    uint64_t report_bal; /* what 1b reports name: max(own maxVBal, dec_own) */
+    uint64_t vote_hi;    /* highest ballot of any 2av or 2b this party sent */
+    struct bpc_vid vid;
+    bool has_bytes; /* DIGEST value: its bytes are in dring_bytes */
+};
+
+/* A submitter's MAC for one of its commands (ATTEST), by sequence number. */
+struct eng_att {
+    uint64_t seq; /* 0: none */
+    uint8_t mac[BPC_CMD_MAC_BYTES];
+};
+
+struct eng_bal_w {
+    uint64_t ballot;
+    uint64_t weight;
+};
+
+struct eng_cell {
+    _Atomic uint64_t seq;
+    uint32_t len;
+};
+
+/* ------------------------------------------------------------------------
+ * State, by owning module.
+ * ---------------------------------------------------------------------- */
+
+/* ballot.c: the party-wide ballot, its leader, deadlines, paced events. */
+struct eng_ballot_state {
+    uint64_t bal; /* current ballot */
+    int leader;
+    bool sent_1a;
+    bool got_1a;
+    uint32_t events;
+    uint64_t round_start_ns;
+    uint64_t deadline_ns;
+    uint64_t retx_ns;
+    uint32_t fails;
+    struct bpc_prng prng;
+    uint64_t *peer_bal; /* highest ballot seen in any message of each party */
+    struct eng_bal_w *bal_scratch;
+};
+
+/* instance.c: transitions that span instances. */
+struct eng_instance_state {
+    uint64_t next_prop; /* leader: next instance to consider */
+    bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
+    bool voted_at_bal;  /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+};
+
+/* report.c: what this party's 1b messages at bal covered. */
+struct eng_report_state {
+    bool sent_1b;
+    uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
+    uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
+};
+
+/* tally.c: sender sets, the claim pool, 1b range coverage. */
+struct eng_tally_state {
+    uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
+    struct eng_claim *claims;
+    uint32_t claims_cap;
+    uint32_t claims_free;
+    struct bpc_1b_report *scratch; /* n reports */
+    uint64_t *range_bal;
+    uint64_t *range_from;
+    uint64_t claims_hi; /* one past the highest instance a 1b at bal reported voted */
+};
+
+/* window.c: slots, their value buffers, the recent-decision ring. */
+struct eng_window_state {
+    uint64_t nu; /* next instance to emit (all below are decided) */
+    struct eng_slot *slots;
+    uint8_t *values;       /* per slot: ENG_VALUE_BUFS value buffers */
+    struct eng_dec *dring; /* recent decisions by instance modulo dring_len */
+    uint32_t dring_len;
+    uint8_t *dring_bytes; /* DIGEST bytes of recent decisions (vbytes each) */
+};
+
+/* outbox.c: broadcast ring, unicast list, self queue, flush rounds. */
+struct eng_outbox_state {
+    struct eng_out *bq;
+    uint32_t bq_cap;
+    uint32_t bq_head;
+    uint32_t bq_count;
+    uint32_t bq_round; /* records of the round being flushed */
+    uint32_t flush_peer;
+    uint32_t flush_k; /* where flush_peer's round stopped: broadcast index */
+    uint32_t flush_u; /* ... and unicast index */
+    struct eng_out *uq;
+    uint32_t uq_cap;
+    uint32_t uq_count;
+    uint32_t uq_round; /* unicasts of the round being flushed */
+    bool round_open;   /* a flush round is under way (it can span steps) */
+    struct eng_out *selfq;
+    uint32_t selfq_cap;
+    uint32_t selfq_count;
+    uint64_t *tx_seq;
+    uint8_t *cu_buf; /* catch-up values read back from the log */
+    uint32_t cu_used;
+    uint32_t cu_round; /* catch-up buffers taken before the open round began */
+};
+
+/* submit.c: commands. The submit ring is the only structure other threads
+ * touch (bounded MPMC ring in the style of D. Vyukov's queue; one consumer). */
+struct eng_submit_state {
+    struct eng_cell *ring;
+    _Atomic uint64_t ring_tail;
+    uint64_t ring_head;
+    uint32_t cmd_mask;   /* commands_max - 1, for ring, own and lq */
+    uint32_t cmd_stride; /* bytes per command buffer */
+    uint8_t *ring_bytes;
+    /* Own commands not yet applied, in sequence order. */
+    struct eng_cmd *own;
+    uint8_t *own_bytes;
+    uint64_t own_head;
+    uint64_t own_tail;
+    uint64_t own_sent; /* next own command to forward to the leader */
+    _Atomic uint64_t applied_own;
+    /* Leader: commands waiting for a value. */
+    struct eng_cmd *lq;
+    uint8_t *lq_bytes;
+    uint64_t lq_head;
+    uint64_t lq_tail;
+    uint64_t *applied_hi;    /* per submitter: last applied sequence number */
+    uint64_t *queued_hi;     /* per submitter: last queued at this leader */
+    uint32_t *applied_dirty; /* submitters whose applied_hi changed since the
+                                last durable batch */
+    uint32_t applied_dirty_count;
+    uint8_t *applied_listed;
+    uint64_t queued_bal;
+    uint8_t *batch_buf;  /* value_bytes_max: encode scratch */
+    struct eng_att *att; /* per submitter: att_slots MACs by sequence number */
+    uint32_t att_slots;  /* power of two: own commands forwarded ahead of the
+                            oldest unapplied one, at most */
+    bool auth_wait;      /* a 2a waits for a command MAC: ATTESTs re-check */
+    uint64_t *witness;   /* per submitter: a forwarded command next in line */
+};
+
+/* catchup.c: pipelined catch-up requests. */
+struct eng_catchup_state {
+    bool catching_up;   /* decisions learned from DECIDED this step: ask for more */
+    uint64_t cu_req_nu; /* nu when the last pipelined catch-up request left */
+};
+
+/* persist.c: durable party-wide facts and the records to persist. */
+struct eng_persist_state {
+    uint64_t max_bal; /* durable: never lowered */
+    bool max_bal_dirty;
+    uint64_t incarnation;
+    bool persist_pending;
+    struct bpc_durable *dur;
+    uint32_t dur_cap;
+    struct bpc_durable *vouch; /* votes on decided instances whose slots are
+                                  gone (eng_vote_decided), to persist */
+    uint32_t vouch_count;
+    uint32_t *dirty;
+    uint32_t dirty_count;
+};
+
+/* engine.c: frame admission. */
+struct eng_rx_state {
+    uint64_t *seq_last;
+    uint64_t *seq_bits;
+    struct bpc_record *recs; /* decode scratch */
+    uint32_t recs_cap;
+};
+
+struct bpc_engine {
+    /* Immutable after init; read by every module. */
+    struct bpc_config cfg;
+    uint8_t digest[BPC_DIGEST_BYTES];
+    bpc_u128 total;
+    bpc_u128 threshold;
+    bpc_u128 faulty;
+    uint32_t n;
+    uint32_t self;
+    uint32_t words;  /* u64 words per sender bitset */
+    uint32_t window; /* slots */
+    uint32_t active; /* instances in flight: [nu, nu + active) */
+    uint64_t mask;
+    uint32_t vbytes; /* value storage stride */
+
+    /* The step context, written by engine.c only. */
+    uint64_t now_ns;
+    bool started;
+    uint64_t step_no;
+    struct bpc_step_out *cur_out; /* the step's output, for emitting as soon as decided */
+
+    struct eng_ballot_state bl;
+    struct eng_instance_state in;
+    struct eng_report_state rp;
+    struct eng_tally_state ty;
+    struct eng_window_state win;
+    struct eng_outbox_state ob;
+    struct eng_submit_state sub;
+    struct eng_catchup_state cu;
+    struct eng_persist_state ps;
+    struct eng_rx_state rx;
+
+    struct bpc_counters ctr; /* any module counts */
+    void *alloc_base;        /* bpc_engine_new storage */
+};
+
+/* Caller storage as carved by engine.c (the layout); each module's
+ * eng_*_carve takes its own pieces. */
+struct eng_mem {
+    uint32_t n, cmds, cmd_stride, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
+    uint64_t *range_bal, *range_from, *seq_last, *seq_bits, *tx_seq;
+    uint64_t *peer_bal, *witness;
+    struct eng_bal_w *bal_scratch;
+    struct eng_dec *dring;
+    uint8_t *dring_bytes;
+    struct eng_att *att;
+    struct eng_slot *slots;
+    uint64_t *bits;
+    uint8_t *values;
+    struct eng_claim *claims_pool;
+    struct bpc_1b_report *scratch;
+    struct eng_cell *ring;
+    struct eng_cmd *own, *lq;
+    uint8_t *ring_bytes, *own_bytes, *lq_bytes;
+    uint64_t *applied_hi, *queued_hi;
+    uint32_t *applied_dirty;
+    uint8_t *applied_listed;
+    uint8_t *batch_buf, *cu_buf;
+    struct eng_out *bq, *selfq, *uq;
+    struct bpc_record *recs;
+    struct bpc_durable *dur, *vouch;
+    uint32_t dur_cap;
+    uint32_t *dirty;
+};
+
+/* ------------------------------------------------------------------------
+ * Shared helpers (configuration only).
+ * ---------------------------------------------------------------------- */
+
+static inline uint64_t
+eng_weight(const struct bpc_engine *e, uint32_t party)
+{
+    return e->cfg.weights[party];
+}
+
+static inline bool
+eng_paced(const struct bpc_engine *e)
+{
+    return e->cfg.mode == BPC_MODE_PACED;
+}
+
+static inline bool
+eng_bit_test(const uint64_t *bits, uint32_t i)
+{
+    return (bits[i / 64] >> (i % 64)) & 1u;
+}
+
+static inline void
+eng_bit_set(uint64_t *bits, uint32_t i)
+{
+    bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+/* Bytes per catch-up arena buffer (and the batch buffer's stride). */
+static inline size_t
+eng_cu_stride(const struct bpc_engine *e)
+{
+    return (e->vbytes + 64) & ~(size_t)63;
+}
+
+#endif /* BPC_CORE_H */

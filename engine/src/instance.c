@@ -1,0 +1,597 @@
+/*
+ * instance.c - one instance's vote state and its transitions, named as in
+ * BPConProof.tla: Phase2a (the leader proposes a value KnowsSafeAt allows),
+ * Phase2av (vote for the ballot's 2a when KnowsSafeAt holds by the 1b
+ * messages this party received, and its commands are their submitters'),
+ * Phase2b (vote for a value with a quorum of 2av), and the decision (a
+ * quorum of 2b for one value, or DECIDED claims of weight above F).
+ *
+ * Owns: e->in (the leader's next proposal, the re-check request, whether
+ * a vote left at bal) and, in each slot, the vote state (maxVBal, maxVVal,
+ * the 2av history, the vote buffer), the 2a of each generation and the
+ * decision. Must never: vote 2av twice at one ballot, vote at a ballot
+ * below max_bal, let a vote leave before its record is queued for
+ * persistence, or accept a 2a from anyone but the ballot's leader.
+ */
+#include "instance.h"
+
+#include "ballot.h"
+#include "outbox.h"
+#include "persist.h"
+#include "report.h"
+#include "submit.h"
+#include "tally.h"
+#include "window.h"
+
+#include <string.h>
+
+/* Records that v was sent in a 2av at ballot b: keeps the H highest
+ * ballots, one entry per value. */
+static void
+eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint64_t b)
+{
+    uint32_t k = 0;
+    while (k < s->hist_count && !bpc_vid_eq(&s->hist_val[k], v)) {
+        k++;
+    }
+    if (k == s->hist_count) {
+        if (s->hist_count < BPC_HISTORY_MAX) {
+            s->hist_count++;
+        } else {
+            k = s->hist_count - 1u; /* drop the lowest: liveness only */
+        }
+    }
+    s->hist_val[k] = *v;
+    s->hist_bal[k] = b;
+    /* Keep sorted by ballot, highest first (insertion step). */
+    while (k > 0 && s->hist_bal[k - 1] < s->hist_bal[k]) {
+        uint64_t tb = s->hist_bal[k - 1];
+        struct bpc_vid tv = s->hist_val[k - 1];
+        s->hist_bal[k - 1] = s->hist_bal[k];
+        s->hist_val[k - 1] = s->hist_val[k];
+        s->hist_bal[k] = tb;
+        s->hist_val[k] = tv;
+        k--;
+    }
+    eng_mark_dirty(e, s);
+}
+
+/* The value of generation g may be voted for: a well-formed batch the
+ * application accepts, and (check_cmds) whose commands are authentic. */
+static bool
+eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds)
+{
+    const struct bpc_vid *v = &s->gen[g].v2a;
+    if (v->kind == BPC_VALUE_NOOP) {
+        return true;
+    }
+    const uint8_t *bytes = v->kind == BPC_VALUE_INLINE ? v->id : eng_slot_value(e, s, g);
+    if (!eng_batch_ok(e, bytes, v->len)) {
+        return false;
+    }
+    if (check_cmds && !eng_cmds_check(e, bytes, v->len, (uint32_t)eng_leader(e))) {
+        return false;
+    }
+    return e->cfg.value_check == NULL || e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
+}
+
+static const uint8_t *
+eng_gen_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    return s->gen[g].v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, g) : NULL;
+}
+
+/* 2av(b, v): only if max_bal <= b, no 2av at b or above was sent for this
+ * instance, and KnowsSafeAt(b, v) holds by the 1b messages received. */
+static void
+eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
+{
+    uint64_t bal = eng_bal(e);
+    int g = eng_gen_find(e, s, bal, false);
+    if (g < 0 || !s->gen[g].has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV)) {
+        return;
+    }
+    if (s->hist_count > 0 && s->hist_bal[0] >= bal) {
+        return; /* already sent a 2av at this ballot */
+    }
+    BPC_ASSERT(eng_max_bal(e) <= bal);
+    struct bpc_safe_view view;
+    eng_view(e, s, (uint32_t)g, &view);
+    /* A value vouched for by a weak quorum of 2av reports (case b) was
+     * checked by the correct party among them before it voted; a fresh
+     * value (case a) is checked here, command by command. */
+    bool vouched = bpc_safe_vouched(&view, &s->gen[g].v2a);
+    if ((!vouched && !bpc_safe_at(&view, &s->gen[g].v2a)) ||
+        !eng_value_ok(e, s, (uint32_t)g, !vouched)) {
+        return; /* kept; re-checked as 1b messages (and ATTESTs) arrive */
+    }
+    eng_raise_max_bal(e, bal);
+    e->in.voted_at_bal = true;
+    eng_hist_add(e, s, &s->gen[g].v2a, bal);
+    if (s->gen[g].v2a.kind == BPC_VALUE_DIGEST) {
+        memcpy(eng_slot_value(e, s, ENG_VOTE_BUF), eng_slot_value(e, s, (uint32_t)g),
+               s->gen[g].v2a.len);
+        s->vote_vid = s->gen[g].v2a;
+    }
+    struct bpc_record r = bpc_record_make(BPC_MSG_2AV, s->instance, bal, 0, &s->gen[g].v2a);
+    eng_broadcast(e, &r, NULL);
+}
+
+/* 2b(b, v): only if max_bal <= b and 2av for v at b came from a quorum. */
+static void
+eng_try_2b(struct bpc_engine *e, struct eng_slot *s)
+{
+    uint64_t bal = eng_bal(e);
+    int g = eng_gen_find(e, s, bal, false);
+    if (g < 0 || s->max_vbal >= bal || !eng_event_fired(e, BPC_EVENT_LAUNCH_2B)) {
+        return;
+    }
+    const struct eng_gen *gen = &s->gen[g];
+    for (uint32_t k = 0; k < gen->n2av; k++) {
+        if (gen->t2av[k].weight >= e->threshold) {
+            eng_raise_max_bal(e, bal);
+            e->in.voted_at_bal = true;
+            s->max_vbal = bal;
+            s->max_vval = gen->t2av[k].vid;
+            eng_mark_dirty(e, s);
+            struct bpc_record r = bpc_record_make(BPC_MSG_2B, s->instance, bal, 0, &s->max_vval);
+            eng_broadcast(e, &r, NULL);
+            return;
+        }
+    }
+}
+
+/* Finds value bytes for vid among the slot's 2a generations. */
+static const uint8_t *
+eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].has_2a && bpc_vid_eq(&s->gen[g].v2a, vid)) {
+            return eng_slot_value(e, s, g);
+        }
+    }
+    if (bpc_vid_eq(&s->vote_vid, vid)) {
+        return eng_slot_value(e, s, ENG_VOTE_BUF);
+    }
+    if (s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, vid)) {
+        return eng_slot_value(e, s, ENG_GENS);
+    }
+    return NULL;
+}
+
+/* The bytes of a DIGEST value decided at s, when this party has them. */
+static void
+eng_decide_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
+                 const uint8_t *bytes)
+{
+    if (bytes == NULL) {
+        bytes = eng_find_bytes(e, s, vid);
+    }
+    if (bytes != NULL) {
+        memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+        s->dec_bytes = true;
+    } else {
+        /* Decided by digest before the 2a's bytes arrived: usually the
+         * 2a is just behind (eng_on_2a completes it); if it was lost,
+         * the next STATUS brings the bytes from a peer. */
+#ifdef BPC_TRACE
+        fprintf(stderr, "T p%u t=%llu decided %llu without bytes (nu %llu)\n", e->self,
+                (unsigned long long)e->now_ns, (unsigned long long)s->instance,
+                (unsigned long long)eng_nu(e));
+#endif
+    }
+}
+
+void
+eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const struct bpc_vid *vid,
+           const uint8_t *bytes, bool own)
+{
+    if (own && bpc_vid_eq(&s->dec_vid, vid) && ballot > s->dec_own) {
+        s->dec_own = ballot;
+    }
+    if (s->decided) {
+        /* Agreement: a second decision must name the same value. Two can
+         * differ only with more than F faulty weight (the simulator's
+         * --unsafe runs); count it, keep the first, never crash. */
+        if (!bpc_vid_eq(&s->dec_vid, vid)) {
+            e->ctr.conflicts++;
+            return;
+        }
+        if (!s->dec_bytes && bytes != NULL) {
+            memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+            s->dec_bytes = true;
+        }
+        return;
+    }
+    s->decided = true;
+    s->dec_ballot = ballot;
+    s->dec_own = own ? ballot : 0;
+    s->dec_vid = *vid;
+    s->dec_bytes = vid->kind != BPC_VALUE_DIGEST;
+    if (vid->kind == BPC_VALUE_DIGEST) {
+        eng_decide_bytes(e, s, vid, bytes);
+    }
+    eng_bl_progress(e);
+    if (e->cur_out != NULL && s->instance == eng_nu(e)) {
+        /* Apply at once, so later records of the same burst already see
+         * the window moved on. */
+        eng_emit(e, e->cur_out);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Records.
+ * ---------------------------------------------------------------------- */
+
+/* Keeps a DIGEST 2a's bytes; false when they are missing or too long. */
+static bool
+eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct bpc_record *r)
+{
+    if (r->value.len > e->vbytes || r->value_bytes == NULL) {
+        return false;
+    }
+    uint8_t *dst = eng_slot_value(e, s, g);
+    if (dst != r->value_bytes) {
+        memcpy(dst, r->value_bytes, r->value.len);
+    }
+    if (s->decided && !s->dec_bytes && bpc_vid_eq(&s->dec_vid, &r->value)) {
+        memcpy(eng_slot_value(e, s, ENG_GENS), dst, r->value.len);
+        s->dec_bytes = true;
+        if (e->cur_out != NULL) {
+            eng_emit(e, e->cur_out);
+        }
+    }
+    return true;
+}
+
+void
+eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p) {
+        ENG_IGNORED(e);
+        return;
+    }
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
+    if (g < 0) {
+        ENG_IGNORED(e);
+        return;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    if (gen->has_2a) {
+        if (!bpc_vid_eq(&gen->v2a, &r->value)) {
+            e->ctr.equivocations++; /* only the first 2a counts */
+        }
+        return;
+    }
+    gen->has_2a = true;
+    gen->proposed = p == e->self;
+    gen->v2a = r->value;
+    if (r->value.kind == BPC_VALUE_DIGEST && !eng_2a_bytes(e, s, (uint32_t)g, r)) {
+        gen->has_2a = false;
+        ENG_IGNORED(e);
+        return;
+    }
+    if (r->ballot == eng_bal(e)) {
+        eng_try_2av(e, s);
+    }
+}
+
+void
+eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_slot *s;
+    bpc_u128 w;
+    if (eng_tally_vote(e, p, r, SEEN_2AV, &s, &w) && r->ballot == eng_bal(e) && w >= e->threshold) {
+        eng_try_2b(e, s);
+    }
+}
+
+void
+eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_slot *s;
+    bpc_u128 w;
+    if (eng_tally_vote(e, p, r, SEEN_2B, &s, &w) && w >= e->threshold) {
+        eng_decide(e, s, r->ballot, &r->value, NULL, true);
+    }
+}
+
+/*
+ * A 2a at the current ballot for an instance this party decided and no
+ * longer holds: if it proposes the decided value v, vote 2av and 2b for v,
+ * so the others can complete a quorum that needs this party (they may
+ * have voted 2b without seeing the quorum, and DECIDED claims of one
+ * party weigh too little). A vote for the chosen value cannot help
+ * another value; one 2av and one 2b per ballot still holds (vote_hi), and
+ * the vote is persisted like any other (a record for the instance, so a
+ * restarted party whose floor is below it reports it) before it leaves.
+ */
+void
+eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    const struct eng_dec *found = eng_dring_find(e, r->instance);
+    if (found == NULL || r->ballot != eng_bal(e) || found->vote_hi >= r->ballot ||
+        eng_vouch_full(e) || bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p ||
+        !bpc_vid_eq(&found->vid, &r->value)) {
+        return;
+    }
+    eng_dring_vote(e, r->instance, r->ballot);
+    eng_persist_vouch(e, r->instance, r->ballot, &found->vid);
+    struct bpc_record v2av = bpc_record_make(BPC_MSG_2AV, r->instance, r->ballot, 0, &found->vid);
+    eng_broadcast(e, &v2av, NULL);
+    struct bpc_record v2b = bpc_record_make(BPC_MSG_2B, r->instance, r->ballot, 0, &found->vid);
+    eng_broadcast(e, &v2b, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Leader.
+ * ---------------------------------------------------------------------- */
+
+/* Builds a batch of queued commands as slot generation g's 2a value. */
+static bool
+eng_take_submission(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_vid *vid)
+{
+    uint32_t len = eng_batch_build(e);
+    if (len == 0) {
+        return false;
+    }
+    bpc_vid_of(vid, eng_batch_bytes(e), len);
+    if (vid->kind == BPC_VALUE_DIGEST) {
+        memcpy(eng_slot_value(e, s, g), eng_batch_bytes(e), len);
+    }
+    return true;
+}
+
+#ifdef BPC_TRACE
+static void
+eng_trace_pick(const struct bpc_engine *e, uint64_t instance, int pick,
+               const struct bpc_safe_view *view)
+{
+    if (instance != 22) {
+        return;
+    }
+    fprintf(stderr, "T p%u propose 22 bal %llu pick %d empty %llu reps %u:", e->self,
+            (unsigned long long)eng_bal(e), pick, (unsigned long long)view->empty_weight,
+            view->reps_count);
+    for (uint32_t k = 0; k < view->reps_count; k++) {
+        fprintf(stderr, " [s%u mbal %llu hist %u]", view->reps[k].sender,
+                (unsigned long long)view->reps[k].mbal, view->reps[k].hist_count);
+    }
+    fprintf(stderr, "\n");
+}
+#endif
+
+/* The value to propose for instance in generation g (its bytes in the
+ * generation's buffer); false when the leader must wait. */
+static bool
+eng_pick_value(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t instance,
+               struct bpc_vid *vid)
+{
+    struct bpc_safe_view view;
+    eng_view(e, s, g, &view);
+    memset(vid, 0, sizeof(*vid));
+    enum bpc_safe_pick pick = bpc_safe_pick(&view, vid);
+#ifdef BPC_TRACE
+    eng_trace_pick(e, instance, pick, &view);
+#endif
+    if (pick == BPC_SAFE_NONE) {
+        return false;
+    }
+    if (pick == BPC_SAFE_VALUE) {
+        if (vid->kind == BPC_VALUE_DIGEST) {
+            const uint8_t *bytes = eng_find_bytes(e, s, vid);
+            if (bytes == NULL) {
+                return false; /* only the digest is known: no fetch yet */
+            }
+            memcpy(eng_slot_value(e, s, g), bytes, vid->len);
+        }
+    } else if (!eng_take_submission(e, s, g, vid)) {
+        if (instance >= eng_claims_hi(e)) {
+            return false; /* fresh instance and nothing to propose */
+        }
+        vid->kind = BPC_VALUE_NOOP; /* fill a gap below a reported vote */
+    }
+    return true;
+}
+
+/* Chooses and sends the 2a for one instance; false when it must wait. */
+static bool
+eng_propose(struct bpc_engine *e, uint64_t instance)
+{
+    struct eng_slot *s = eng_slot_get(e, instance);
+    int g = s ? eng_gen_find(e, s, eng_bal(e), true) : -1;
+    if (g < 0) {
+        return false;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    if (gen->has_2a) {
+        return true; /* already proposed (or the 2a was received) */
+    }
+    if (s->decided) {
+        return true;
+    }
+    struct bpc_vid vid;
+    if (!eng_pick_value(e, s, (uint32_t)g, instance, &vid)) {
+        return false;
+    }
+    /* The 2a reaches this party through the self queue like any other, so
+     * eng_on_2a records it and sends the leader's own 2av. */
+    struct bpc_record r = bpc_record_make(BPC_MSG_2A, instance, eng_bal(e), 0, &vid);
+    const uint8_t *val = vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g) : NULL;
+    eng_broadcast(e, &r, val);
+    return true;
+}
+
+void
+eng_leader_pump(struct bpc_engine *e)
+{
+    if (!eng_is_leader(e) || !eng_event_fired(e, BPC_EVENT_LAUNCH_2A)) {
+        return;
+    }
+    uint64_t nu = eng_nu(e);
+    if (e->in.next_prop < nu) {
+        e->in.next_prop = nu;
+    }
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u pump bal %llu next_prop %llu nu %llu\n", e->self,
+            (unsigned long long)eng_bal(e), (unsigned long long)e->in.next_prop,
+            (unsigned long long)nu);
+#endif
+    /* Paced mode proposes one instance per round, as the origin does. */
+    uint64_t limit = eng_paced(e) ? nu + 1 : nu + e->active;
+    while (e->in.next_prop < limit && eng_propose(e, e->in.next_prop)) {
+        e->in.next_prop++;
+    }
+}
+
+/* Re-checks 2a values that did not verify yet, and 2b conditions. */
+void
+eng_recheck_pending(struct bpc_engine *e)
+{
+    if (!e->in.recheck) {
+        return;
+    }
+    e->in.recheck = false;
+    uint64_t nu = eng_nu(e);
+    uint64_t end = eng_paced(e) ? nu + 1 : nu + e->window;
+    uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
+    for (uint64_t i = start; i < end; i++) {
+        struct eng_slot *s = eng_slot_at(e, i);
+        if (s->instance != i || (s->decided && i >= eng_nu(e))) {
+            continue;
+        }
+        eng_try_2av(e, s);
+        eng_try_2b(e, s);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Ticks, ballots, restarts, status.
+ * ---------------------------------------------------------------------- */
+
+void
+eng_in_retransmit(struct bpc_engine *e)
+{
+    uint64_t nu = eng_nu(e);
+    uint64_t bal = eng_bal(e);
+    for (uint64_t i = nu; i - nu < ENG_RETX_MAX && i - nu < e->active; i++) {
+        struct eng_slot *s = eng_slot_at(e, i);
+        if (s->instance != i || s->decided) {
+            continue;
+        }
+        int g = eng_gen_find(e, s, bal, false);
+        if (g >= 0 && s->gen[g].proposed) {
+            struct bpc_record r = bpc_record_make(BPC_MSG_2A, i, bal, 0, &s->gen[g].v2a);
+            eng_broadcast(e, &r, eng_gen_bytes(e, s, (uint32_t)g));
+        }
+        if (s->hist_count > 0 && s->hist_bal[0] == bal) {
+            struct bpc_record r = bpc_record_make(BPC_MSG_2AV, i, bal, 0, &s->hist_val[0]);
+            eng_broadcast(e, &r, NULL);
+        }
+        if (s->max_vbal == bal) {
+            struct bpc_record r = bpc_record_make(BPC_MSG_2B, i, bal, 0, &s->max_vval);
+            eng_broadcast(e, &r, NULL);
+        }
+    }
+}
+
+bool
+eng_in_has_work(const struct bpc_engine *e)
+{
+    uint64_t nu = eng_nu(e);
+    for (uint64_t i = nu; i - nu < e->window; i++) {
+        const struct eng_slot *s = eng_slot_at(e, i);
+        if (s->instance != i) {
+            continue;
+        }
+        /* An instance voted on but undecided, or one decided behind a gap
+         * (the log cannot move until the gap is filled). */
+        if (s->decided ? i > nu : (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+eng_in_on_join(struct bpc_engine *e)
+{
+    e->in.voted_at_bal = false;
+    e->in.next_prop = eng_nu(e);
+}
+
+void
+eng_in_resume(struct bpc_engine *e)
+{
+    e->in.voted_at_bal = true;
+}
+
+void
+eng_in_restore(struct bpc_engine *e)
+{
+    e->in.next_prop = eng_nu(e);
+}
+
+void
+eng_in_restore_vote(struct bpc_engine *e, const struct bpc_durable *d)
+{
+    struct eng_slot *s = eng_slot_get(e, d->instance);
+    if (s == NULL) {
+        return;
+    }
+    s->max_vbal = d->max_vbal;
+    s->max_vval = d->max_vval;
+    s->hist_count = d->hist_count;
+    memcpy(s->hist_bal, d->hist_bal, sizeof(s->hist_bal));
+    memcpy(s->hist_val, d->hist_val, sizeof(s->hist_val));
+}
+
+static enum bpc_status
+eng_gen_status(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    const struct eng_gen *gen = &s->gen[g];
+    for (uint32_t k = 0; k < gen->n2av && gen->has_2a; k++) {
+        if (bpc_vid_eq(&gen->t2av[k].vid, &gen->v2a) && gen->t2av[k].weight >= e->threshold) {
+            return BPC_STATUS_PASSED_2AV;
+        }
+    }
+    if (s->hist_count > 0 && s->hist_bal[0] == eng_bal(e)) {
+        return BPC_STATUS_PASSED_2A;
+    }
+    struct bpc_safe_view view;
+    eng_view(e, s, g, &view);
+    if (bpc_safe_weight(&view) >= e->threshold) {
+        return BPC_STATUS_PASSED_1B;
+    }
+    return BPC_STATUS_NONE;
+}
+
+enum bpc_status
+eng_in_status(struct bpc_engine *e, uint64_t instance)
+{
+    if (instance < eng_nu(e)) {
+        return BPC_STATUS_FINISHED;
+    }
+    if (eng_bal(e) == 0) {
+        return BPC_STATUS_NONE;
+    }
+    struct eng_slot *s = eng_in_window(e, instance) ? eng_slot_at(e, instance) : NULL;
+    if (s != NULL && s->instance == instance) {
+        if (s->decided) {
+            return BPC_STATUS_PASSED_2B;
+        }
+        int g = eng_gen_find(e, s, eng_bal(e), false);
+        enum bpc_status st = g >= 0 ? eng_gen_status(e, s, (uint32_t)g) : BPC_STATUS_NONE;
+        if (st != BPC_STATUS_NONE) {
+            return st;
+        }
+    } else if (eng_range_weight(e, eng_bal(e), instance) >= e->threshold) {
+        /* No record touched the slot yet: only range 1b messages count. */
+        return BPC_STATUS_PASSED_1B;
+    }
+    if (eng_1a_seen(e)) {
+        return BPC_STATUS_PASSED_1A;
+    }
+    return BPC_STATUS_LAUNCHED;
+}

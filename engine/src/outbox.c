@@ -1,0 +1,330 @@
+/*
+ * outbox.c - records to frames. Outgoing records wait in a broadcast ring
+ * and a unicast list and leave in flush rounds: a round is what is queued
+ * when it starts, and it goes peer by peer, packed into as few frames per
+ * peer as fit; when the caller's tx buffers run out the next step resumes
+ * the round where it stopped. Own records go through the self queue.
+ *
+ * Owns: e->ob (the queues, the open round, per-peer frame sequence
+ * numbers, the catch-up arena). Must never: send a record of a round
+ * twice, split a 1b from its history records, send DIGEST bytes their
+ * source no longer holds (eng_out_val), or let a frame leave while
+ * persist records wait for bpc_engine_persisted().
+ */
+#include "outbox.h"
+
+#include "persist.h"
+#include "submit.h"
+#include "window.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Records where val lives (see enum eng_src). */
+static void
+eng_out_set(struct bpc_engine *e, struct eng_out *o, const struct bpc_record *r, uint32_t peer,
+            const uint8_t *val)
+{
+    o->r = *r;
+    o->peer = peer;
+    o->val = val;
+    o->src = SRC_NONE;
+    o->src_slot = 0;
+    o->src_which = 0;
+    if (val == NULL) {
+        return;
+    }
+    if (eng_win_locate(e, val, &o->src_slot, &o->src_which)) {
+        o->src = SRC_SLOT;
+    } else if (eng_own_locate(e, val, &o->src_slot)) {
+        o->src = SRC_OWN;
+    } else if (eng_dring_locate(e, val, &o->src_slot)) {
+        o->src = SRC_DRING;
+    }
+}
+
+/* The bytes of a queued record if its source still holds them; NULL when
+ * the value has moved on (the record is then not sent: its instance was
+ * decided and reused, its ballot left behind, or its command applied). */
+static const uint8_t *
+eng_out_val(const struct bpc_engine *e, const struct eng_out *o)
+{
+    if (o->src == SRC_SLOT) {
+        return eng_win_holds(e, o->src_slot, o->src_which, &o->r) ? o->val : NULL;
+    }
+    if (o->src == SRC_OWN) {
+        return eng_own_live(e, o->src_slot, o->r.instance) ? o->val : NULL;
+    }
+    if (o->src == SRC_DRING) {
+        return eng_dring_holds(e, o->src_slot, &o->r) ? o->val : NULL;
+    }
+    return o->val;
+}
+
+static void
+eng_self_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->ob.selfq_count == e->ob.selfq_cap) {
+        e->ctr.tx_overflow++;
+        return;
+    }
+    eng_out_set(e, &e->ob.selfq[e->ob.selfq_count++], r, e->self, val);
+}
+
+void
+eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->n < 2) {
+        return;
+    }
+    if (e->ob.bq_count == e->ob.bq_cap) {
+        e->ctr.tx_overflow++;
+        return;
+    }
+    eng_out_set(e, &e->ob.bq[(e->ob.bq_head + e->ob.bq_count) % e->ob.bq_cap], r, UINT32_MAX, val);
+    e->ob.bq_count++;
+}
+
+void
+eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
+{
+    eng_peers_push(e, r, val);
+    eng_self_push(e, r, val);
+}
+
+void
+eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, const uint8_t *val)
+{
+    if (e->ob.uq_count == e->ob.uq_cap) {
+        e->ctr.tx_overflow++;
+        return;
+    }
+    eng_out_set(e, &e->ob.uq[e->ob.uq_count++], r, peer, val);
+}
+
+uint8_t *
+eng_cu_alloc(struct bpc_engine *e, uint32_t len)
+{
+    if (e->ob.cu_used >= 2 * ENG_CATCHUP_MAX || len > e->vbytes) {
+        return NULL;
+    }
+    return e->ob.cu_buf + (size_t)e->ob.cu_used++ * eng_cu_stride(e);
+}
+
+/* ------------------------------------------------------------------------
+ * Flush rounds.
+ * ---------------------------------------------------------------------- */
+
+/* Adds o to the frame if it fits; false when the frame is full. A record
+ * whose value bytes are gone (eng_out_val) is left out and counted, but
+ * consumed: *put tells whether it went in. */
+static bool
+eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o, uint32_t peer,
+        uint32_t *put)
+{
+    struct bpc_record r = o->r;
+    r.value_bytes = o->val;
+    if (o->val != NULL) {
+        r.value_bytes = eng_out_val(e, o);
+        if (r.value_bytes == NULL) {
+            e->ctr.tx_value_gone++;
+            return true;
+        }
+    }
+    if (r.type == BPC_MSG_ATTEST) {
+        /* The command's MAC for this receiver; its bytes stay here. */
+        bpc_command_mac(e->cfg.keys[peer], r.instance, r.value_bytes, (uint32_t)r.aux, r.value.id);
+        r.value_bytes = NULL;
+    }
+    uint32_t extra = r.type == BPC_MSG_1B ? r.hist_count : 0u;
+    uint32_t vlen = r.value_bytes != NULL && r.value.kind == BPC_VALUE_DIGEST ? r.value.len : 0;
+    if (!bpc_wire_fits(w, 1 + extra, vlen)) {
+        return false;
+    }
+    BPC_ASSERT(bpc_wire_put(w, &r) == 0);
+    (*put)++;
+    return true;
+}
+
+/* True when uq[u..uq_round) holds a unicast for peer. */
+static bool
+eng_uq_has(const struct bpc_engine *e, uint32_t u, uint32_t peer)
+{
+    for (; u < e->ob.uq_round; u++) {
+        if (e->ob.uq[u].peer == peer) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Packs the peer's records of the round from (*k, *u) into w; returns how
+ * many went in. */
+static uint32_t
+eng_fill_frame(struct bpc_engine *e, struct bpc_wire_writer *w, uint32_t peer, uint32_t *k,
+               uint32_t *u)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    uint32_t put = 0;
+    for (; *k < ob->bq_round; (*k)++) {
+        if (!eng_put(e, w, &ob->bq[(ob->bq_head + *k) % ob->bq_cap], peer, &put)) {
+            break;
+        }
+    }
+    for (; *k >= ob->bq_round && *u < ob->uq_round; (*u)++) {
+        if (ob->uq[*u].peer == peer && !eng_put(e, w, &ob->uq[*u], peer, &put)) {
+            break;
+        }
+    }
+    return put;
+}
+
+/* The next record (with a 1b's history) fits no empty frame: only a
+ * caller's tx buffer smaller than frame_bytes can do that (config
+ * validation sizes frames for every group). It is left out and counted,
+ * never sent in pieces. */
+static void
+eng_skip_unfit(struct bpc_engine *e, uint32_t peer, uint32_t *k, uint32_t *u)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    e->ctr.tx_overflow++;
+    if (*k < ob->bq_round) {
+        const struct eng_out *o = &ob->bq[(ob->bq_head + *k) % ob->bq_cap];
+        *k += 1u + (o->r.type == BPC_MSG_1B ? o->r.hist_count : 0u);
+        *k = *k < ob->bq_round ? *k : ob->bq_round;
+    } else {
+        while (ob->uq[*u].peer != peer) {
+            (*u)++;
+        }
+        (*u)++;
+    }
+}
+
+/* Writes the broadcast round and unicasts for one peer, from where the last
+ * step stopped (flush_k, flush_u) when it is that peer's turn again; false
+ * when out of tx buffers (the rest goes at the next step). Never sends a
+ * record of the round twice. */
+static bool
+eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
+{
+    uint32_t k = e->ob.flush_k;
+    uint32_t u = e->ob.flush_u;
+    bool more = k < e->ob.bq_round || eng_uq_has(e, u, peer);
+    while (more) {
+        if (out->frames_count == out->frames_cap) {
+            e->ob.flush_k = k;
+            e->ob.flush_u = u;
+            return false;
+        }
+        struct bpc_frame_out *f = &out->frames[out->frames_count];
+        struct bpc_wire_writer w;
+        uint32_t cap = f->cap < e->cfg.frame_bytes ? f->cap : e->cfg.frame_bytes;
+        /* A lent buffer too small for the reservation refuses every record
+         * (begin leaves the writer empty): handled as a record that does
+         * not fit, below. */
+        (void)bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max);
+        uint32_t put = eng_fill_frame(e, &w, peer, &k, &u);
+        if (put == 0) {
+            if (k >= e->ob.bq_round && !eng_uq_has(e, u, peer)) {
+                break; /* everything left had lost its value bytes */
+            }
+            eng_skip_unfit(e, peer, &k, &u);
+            more = k < e->ob.bq_round || eng_uq_has(e, u, peer);
+            continue;
+        }
+        struct bpc_frame_header h = {.cluster_id = e->cfg.cluster_id,
+                                     .sender = (uint16_t)e->self,
+                                     .receiver = (uint16_t)peer,
+                                     .seq = ++e->ob.tx_seq[peer]};
+        f->len = bpc_wire_finish(&w, &h, e->cfg.keys[peer]);
+        f->peer = peer;
+        out->frames_count++;
+        e->ctr.frames_tx++;
+        e->ctr.records_tx += put;
+        more = k < e->ob.bq_round || eng_uq_has(e, u, peer);
+    }
+    e->ob.flush_k = 0;
+    e->ob.flush_u = 0;
+    return true;
+}
+
+/* After a round: unicasts queued while it was under way move to the front,
+ * with the catch-up buffers they point into. */
+static void
+eng_uq_keep_late(struct bpc_engine *e)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    uint32_t keep = ob->uq_count - ob->uq_round;
+    size_t stride = eng_cu_stride(e);
+    size_t shift = (size_t)ob->cu_round * stride;
+    const uint8_t *late = ob->cu_buf + shift;
+    const uint8_t *end = ob->cu_buf + (size_t)ob->cu_used * stride;
+    if (shift > 0 && end > late) {
+        memmove(ob->cu_buf, late, (size_t)(end - late));
+    }
+    for (uint32_t i = 0; i < keep; i++) {
+        struct eng_out *o = &ob->uq[i];
+        *o = ob->uq[ob->uq_round + i];
+        if (o->val >= late && o->val < end) {
+            o->val -= shift;
+        }
+    }
+    ob->uq_count = keep;
+    ob->uq_round = 0;
+    ob->cu_used -= ob->cu_round;
+    ob->cu_round = 0;
+}
+
+int
+eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    if (eng_persist_pending(e) || (ob->bq_count == 0 && ob->uq_count == 0)) {
+        return 0;
+    }
+    if (!ob->round_open) {
+        /* A round is what is queued now; what later steps queue while it
+         * is under way waits for the next one. */
+        ob->round_open = true;
+        ob->bq_round = ob->bq_count;
+        ob->uq_round = ob->uq_count;
+        ob->cu_round = ob->cu_used;
+    }
+    for (uint32_t p = ob->flush_peer; p < e->n; p++) {
+        if (p == e->self) {
+            continue;
+        }
+        if (!eng_flush_peer(e, p, out)) {
+            ob->flush_peer = p;
+            return -EAGAIN;
+        }
+    }
+    ob->bq_head = (ob->bq_head + ob->bq_round) % ob->bq_cap;
+    ob->bq_count -= ob->bq_round;
+    ob->bq_round = 0;
+    ob->flush_peer = 0;
+    ob->round_open = false;
+    eng_uq_keep_late(e);
+    return 0;
+}
+
+void
+eng_ob_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->ob.bq = m->bq;
+    e->ob.selfq = m->selfq;
+    e->ob.uq = m->uq;
+    e->ob.bq_cap = m->bq_cap;
+    e->ob.selfq_cap = m->bq_cap;
+    e->ob.uq_cap = m->uq_cap;
+    e->ob.tx_seq = m->tx_seq;
+    e->ob.cu_buf = m->cu_buf;
+}
+
+void
+eng_ob_start(struct bpc_engine *e)
+{
+    for (uint32_t p = 0; p < e->n; p++) {
+        e->ob.tx_seq[p] = eng_incarnation(e) << 40;
+    }
+}

@@ -1,0 +1,59 @@
+/*
+ * outbox.h - outgoing records (outbox.c): the broadcast ring, the unicast
+ * list, the self queue, flush rounds into per-peer frames.
+ */
+#ifndef BPC_OUTBOX_H
+#define BPC_OUTBOX_H
+
+#include "core.h"
+
+/* Records wait to be flushed. */
+static inline bool
+eng_ob_pending(const struct bpc_engine *e)
+{
+    return e->ob.bq_count > 0 || e->ob.uq_count > 0;
+}
+
+/* No room for a unicast or a broadcast. */
+static inline bool
+eng_ob_full(const struct bpc_engine *e)
+{
+    return e->ob.uq_count == e->ob.uq_cap || e->ob.bq_count == e->ob.bq_cap;
+}
+
+/* The self queue: own records, delivered by engine.c in order. */
+static inline uint32_t
+eng_self_count(const struct bpc_engine *e)
+{
+    return e->ob.selfq_count;
+}
+
+static inline const struct eng_out *
+eng_self_at(const struct bpc_engine *e, uint32_t k)
+{
+    return &e->ob.selfq[k];
+}
+
+static inline void
+eng_self_clear(struct bpc_engine *e)
+{
+    e->ob.selfq_count = 0;
+}
+
+/* Queues r for every peer (not for this party). */
+ENG_FN void eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
+/* Queues r for every peer and delivers it to this party too. */
+ENG_FN void eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
+ENG_FN void eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,
+                        const uint8_t *val);
+/* A catch-up arena buffer for len value bytes, stable until the round
+ * that sends it ends; NULL when none is free or len exceeds vbytes. */
+ENG_FN uint8_t *eng_cu_alloc(struct bpc_engine *e, uint32_t len);
+/* Flushes the outbox unless a durability confirmation is outstanding.
+ * Returns 0, or -EAGAIN when tx buffers ran out mid-round. */
+ENG_FN int eng_flush(struct bpc_engine *e, struct bpc_step_out *out);
+ENG_FN void eng_ob_carve(struct bpc_engine *e, const struct eng_mem *m);
+/* bpc_engine_start: frame sequence numbers of this incarnation. */
+ENG_FN void eng_ob_start(struct bpc_engine *e);
+
+#endif /* BPC_OUTBOX_H */

@@ -1,0 +1,183 @@
+/*
+ * persist.c - durability. What must be durable before a message leaves
+ * comes out of the step as out->persist records: the party-wide max_bal,
+ * incarnation and floor (nu), each changed instance's maxVBal, maxVVal and
+ * 2av history, the votes on decided instances without a slot (vouch
+ * records), and per-submitter apply state. While records wait for
+ * bpc_engine_persisted() no frame leaves ("send after persist").
+ * bpc_engine_restore rebuilds the vote state from such records.
+ *
+ * Owns: e->ps (max_bal, incarnation, the dirty list, the vouch records,
+ * the record buffer, the pending flag). Must never: lower max_bal, hand
+ * out a record without the party-wide record in the same batch (so the
+ * persisted floor is never more than a window below a persisted vote), or
+ * change vote state itself (restore hands it to instance.c).
+ */
+#include "persist.h"
+
+#include "catchup.h"
+#include "instance.h"
+#include "submit.h"
+#include "window.h"
+
+#include <string.h>
+
+void
+eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s)
+{
+    if (!s->dirty) {
+        s->dirty = true;
+        BPC_ASSERT(e->ps.dirty_count < e->window);
+        e->ps.dirty[e->ps.dirty_count++] = eng_slot_index(e, s);
+    }
+}
+
+void
+eng_raise_max_bal(struct bpc_engine *e, uint64_t b)
+{
+    BPC_ASSERT(b >= e->ps.max_bal);
+    if (b > e->ps.max_bal) {
+        e->ps.max_bal = b;
+        e->ps.max_bal_dirty = true;
+    }
+}
+
+void
+eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
+                  const struct bpc_vid *vid)
+{
+    struct bpc_durable *v = &e->ps.vouch[e->ps.vouch_count++];
+    memset(v, 0, sizeof(*v));
+    v->instance = instance;
+    v->max_vbal = ballot;
+    v->max_vval = *vid;
+    v->hist_count = 1;
+    v->hist_bal[0] = ballot;
+    v->hist_val[0] = *vid;
+}
+
+/* A record stamped with the party-wide facts. */
+static struct bpc_durable *
+eng_dur_next(struct bpc_engine *e, uint32_t *count, bool clear)
+{
+    struct bpc_durable *d = &e->ps.dur[(*count)++];
+    if (clear) {
+        memset(d, 0, sizeof(*d));
+    }
+    return d;
+}
+
+static void
+eng_dur_stamp(const struct bpc_engine *e, struct bpc_durable *d)
+{
+    d->max_bal = e->ps.max_bal;
+    d->incarnation = e->ps.incarnation;
+    d->floor = eng_nu(e);
+}
+
+void
+eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
+{
+    /* The party-wide record goes with every batch, so the persisted floor
+     * is never more than a window below any persisted vote. */
+    uint32_t count = 0;
+    struct bpc_durable *pw = eng_dur_next(e, &count, true);
+    pw->instance = UINT64_MAX;
+    eng_dur_stamp(e, pw);
+    e->ps.max_bal_dirty = false;
+    for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
+        struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
+        s->dirty = false;
+        struct bpc_durable *d = eng_dur_next(e, &count, true);
+        d->instance = s->instance;
+        eng_dur_stamp(e, d);
+        d->max_vbal = s->max_vbal;
+        d->max_vval = s->max_vval;
+        d->hist_count = s->hist_count;
+        memcpy(d->hist_bal, s->hist_bal, sizeof(d->hist_bal));
+        memcpy(d->hist_val, s->hist_val, sizeof(d->hist_val));
+    }
+    e->ps.dirty_count = 0;
+    for (uint32_t k = 0; k < e->ps.vouch_count; k++) {
+        struct bpc_durable *d = eng_dur_next(e, &count, false);
+        *d = e->ps.vouch[k];
+        eng_dur_stamp(e, d);
+    }
+    e->ps.vouch_count = 0;
+    /* Apply state as of the floor: a restart resumes applying from the
+     * floor with the same per-submitter positions as everyone else. */
+    for (uint32_t k = 0; k < eng_applied_dirty_count(e); k++) {
+        struct bpc_durable *d = eng_dur_next(e, &count, true);
+        uint64_t seq;
+        d->instance = BPC_DURABLE_APPLIED_BASE + eng_applied_dirty_at(e, k, &seq);
+        eng_dur_stamp(e, d);
+        d->applied_seq = seq;
+    }
+    eng_applied_clean(e);
+    out->persist = count ? e->ps.dur : NULL;
+    out->persist_count = count;
+    if (count > 0) {
+        e->ps.persist_pending = true;
+    }
+}
+
+void
+eng_ps_persisted(struct bpc_engine *e)
+{
+    e->ps.persist_pending = false;
+}
+
+/* Votes are persisted with a floor at most a window below them, so every
+ * vote at or above the floor lands in the window; records below it are of
+ * decided instances and no longer needed. */
+static void
+eng_restore_record(struct bpc_engine *e, const struct bpc_durable *d)
+{
+    if (d->instance >= BPC_DURABLE_APPLIED_BASE && d->instance != UINT64_MAX &&
+        d->instance - BPC_DURABLE_APPLIED_BASE < e->n) {
+        uint32_t sub = (uint32_t)(d->instance - BPC_DURABLE_APPLIED_BASE);
+        eng_sub_restore_applied(e, sub, d->applied_seq);
+        return;
+    }
+    if (d->instance >= BPC_DURABLE_APPLIED_BASE || d->hist_count > BPC_HISTORY_MAX) {
+        return;
+    }
+    eng_in_restore_vote(e, d);
+}
+
+int
+eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
+{
+    /* Party-wide facts first: the floor places the window. */
+    for (uint32_t k = 0; k < count; k++) {
+        const struct bpc_durable *d = &recs[k];
+        e->ps.max_bal = d->max_bal > e->ps.max_bal ? d->max_bal : e->ps.max_bal;
+        e->ps.incarnation = d->incarnation > e->ps.incarnation ? d->incarnation : e->ps.incarnation;
+        eng_win_restore_floor(e, d->floor);
+    }
+    eng_in_restore(e);
+    eng_cu_restore(e);
+    for (uint32_t k = 0; k < count; k++) {
+        eng_restore_record(e, &recs[k]);
+    }
+    eng_sub_restore_done(e);
+    return 0;
+}
+
+void
+eng_ps_start(struct bpc_engine *e)
+{
+    if (e->ps.max_bal > 0) {
+        e->ps.incarnation++;
+        e->ps.max_bal_dirty = true;
+    }
+}
+
+void
+eng_ps_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->ps.dur = m->dur;
+    e->ps.vouch = m->vouch;
+    e->ps.dur_cap = m->dur_cap;
+    e->ps.dirty = m->dirty;
+}

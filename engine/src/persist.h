@@ -1,0 +1,59 @@
+/*
+ * persist.h - durability (persist.c): the party-wide durable facts, the
+ * records a step asks the caller to persist, the vouch records, restore.
+ */
+#ifndef BPC_PERSIST_H
+#define BPC_PERSIST_H
+
+#include "core.h"
+
+static inline uint64_t
+eng_max_bal(const struct bpc_engine *e)
+{
+    return e->ps.max_bal;
+}
+
+/* Restarts so far (frame and command sequence numbers start above). */
+static inline uint64_t
+eng_incarnation(const struct bpc_engine *e)
+{
+    return e->ps.incarnation;
+}
+
+/* Records are out and not yet confirmed: no frame may leave. */
+static inline bool
+eng_persist_pending(const struct bpc_engine *e)
+{
+    return e->ps.persist_pending;
+}
+
+/* Something changed that must be persisted before frames leave. */
+static inline bool
+eng_persist_due(const struct bpc_engine *e)
+{
+    return e->ps.max_bal_dirty || e->ps.dirty_count > 0 || e->ps.vouch_count > 0;
+}
+
+static inline bool
+eng_vouch_full(const struct bpc_engine *e)
+{
+    return e->ps.vouch_count == ENG_VOUCH_MAX;
+}
+
+/* The slot's vote state changed: persist it with the next batch. */
+ENG_FN void eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s);
+/* Raises the durable max_bal to b (never lowers it). */
+ENG_FN void eng_raise_max_bal(struct bpc_engine *e, uint64_t b);
+/* A vote (2av and 2b at ballot for vid) on a decided instance without a
+ * slot: persisted as that instance's record. */
+ENG_FN void eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
+                              const struct bpc_vid *vid);
+/* Fills out->persist with the step's records and holds frames. */
+ENG_FN void eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out);
+ENG_FN void eng_ps_persisted(struct bpc_engine *e);
+ENG_FN int eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
+/* bpc_engine_start: a restarted party is a new incarnation. */
+ENG_FN void eng_ps_start(struct bpc_engine *e);
+ENG_FN void eng_ps_carve(struct bpc_engine *e, const struct eng_mem *m);
+
+#endif /* BPC_PERSIST_H */

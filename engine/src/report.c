@@ -1,0 +1,217 @@
+/*
+ * report.c - this party's 1b messages: on entering a ballot b, explicit
+ * reports (maxVBal, maxVVal, the 2av history) for the instances it voted
+ * on and one range record saying every instance above them is empty, so
+ * phase 1 runs once per ballot for the whole range; later, reports for
+ * held or recently decided instances a lagging leader asks about.
+ *
+ * Owns: e->rp (whether and from where the 1b at bal was sent, the lowest
+ * instance a lagging leader asked about). Must never: under-report (a
+ * 1b(b) names a maxVBal at least the highest ballot this party sent a 2b
+ * at, and every real history entry it keeps), report a ballot a DECIDED
+ * claim named as this party's vote, or change vote state (instance.c's).
+ * docs/ENGINE.md, "Vote reports", argues each report against KnowsSafeAt.
+ */
+#include "report.h"
+
+#include "ballot.h"
+#include "instance.h"
+#include "outbox.h"
+#include "window.h"
+
+uint64_t
+eng_voted_hi(const struct bpc_engine *e)
+{
+    uint64_t hi = UINT64_MAX; /* none */
+    uint64_t nu = eng_nu(e);
+    for (uint64_t i = nu; i - nu < e->window; i++) {
+        const struct eng_slot *s = eng_slot_at(e, i);
+        if (s->instance == i && (s->hist_count > 0 || s->max_vbal > 0 || s->decided)) {
+            hi = i;
+        }
+    }
+    return hi;
+}
+
+/*
+ * A 1b(b) never under-reports: it names a maxVBal at least the highest
+ * ballot this party sent a 2b at, and every real 2av history entry it
+ * keeps. For an instance it knows decided with value v it may overstate:
+ * a vote for v at rb = max(own maxVBal, the ballot of a 2b quorum it
+ * counted itself), capped at b - 1, with a history entry for v at rb.
+ * Naming the chosen value at or above one's own vote cannot make another
+ * value safe. The ballot a DECIDED claim names is never used: a Byzantine
+ * claimant picks it. rb == 0 (a decision learned only from claims, no own
+ * 2b): the plain report, or none where the slot is gone.
+ */
+static uint64_t
+eng_report_ballot(const struct bpc_engine *e, uint64_t max_vbal, uint64_t dec_own)
+{
+    uint64_t rb = max_vbal > dec_own ? max_vbal : dec_own;
+    return rb < eng_bal(e) ? rb : eng_bal(e) - 1;
+}
+
+/* Sends 1B(instance, bal, maxVBal = rb, v) with the history in hb/hv. */
+static void
+eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t rb, const struct bpc_vid *v,
+               uint32_t hn, const uint64_t *hb, const struct bpc_vid *hv)
+{
+    uint64_t bal = eng_bal(e);
+    struct bpc_record r = bpc_record_make(BPC_MSG_1B, instance, bal, rb, rb > 0 ? v : NULL);
+    r.hist_count = (uint8_t)hn;
+    eng_broadcast(e, &r, NULL);
+    for (uint32_t h = 0; h < hn; h++) {
+        struct bpc_record hr = bpc_record_make(BPC_MSG_1B_HIST, instance, bal, hb[h], &hv[h]);
+        eng_broadcast(e, &hr, NULL);
+    }
+}
+
+/* 1b for a decided instance whose slot was reused, from the recent
+ * decisions: (rb, v) with the single history entry (v, rb). */
+static void
+eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
+{
+    uint64_t rb = eng_report_ballot(e, d->report_bal, 0);
+    if (rb == 0) {
+        return; /* no vote of this party is known: it reports nothing */
+    }
+    eng_put_report(e, d->instance, rb, &d->vid, 1, &rb, &d->vid);
+}
+
+/* Sorts a report's history highest ballot first (insertion sort). */
+static void
+eng_hist_sort(uint32_t hn, uint64_t *hb, struct bpc_vid *hv)
+{
+    for (uint32_t i = 1; i < hn; i++) {
+        for (uint32_t j = i; j > 0 && hb[j - 1] < hb[j]; j--) {
+            uint64_t tb = hb[j - 1];
+            struct bpc_vid tv = hv[j - 1];
+            hb[j - 1] = hb[j];
+            hv[j - 1] = hv[j];
+            hb[j] = tb;
+            hv[j] = tv;
+        }
+    }
+}
+
+/* 1b(b) for one instance the slot s holds (or none: an empty report). */
+static void
+eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
+{
+    uint64_t hb[BPC_HISTORY_MAX];
+    struct bpc_vid hv[BPC_HISTORY_MAX];
+    uint32_t hn = 0;
+    if (s == NULL) {
+        eng_put_report(e, instance, 0, NULL, 0, NULL, NULL); /* no history */
+        return;
+    }
+    uint64_t rb = s->decided ? eng_report_ballot(e, s->max_vbal, s->dec_own) : 0;
+    const struct bpc_vid *v = &s->dec_vid;
+    bool folded = rb > 0;
+    if (!folded) {
+        rb = s->max_vbal; /* the plain report */
+        v = &s->max_vval;
+    } else {
+        hb[hn] = rb;
+        hv[hn++] = *v;
+    }
+    /* Real entries below b (a 1b(b) reports earlier ballots only), an
+     * entry for v at or below rb folded into (v, rb). Dropping the lowest
+     * when full costs liveness, never safety: entries only vouch. */
+    for (uint32_t h = 0; h < s->hist_count && hn < BPC_HISTORY_MAX; h++) {
+        if (s->hist_bal[h] < eng_bal(e) &&
+            !(folded && s->hist_bal[h] <= rb && bpc_vid_eq(&s->hist_val[h], v))) {
+            hb[hn] = s->hist_bal[h];
+            hv[hn++] = s->hist_val[h];
+        }
+    }
+    if (hn > 1 && hb[0] < hb[1]) {
+        /* (v, rb) may sit below a real entry for another value: re-sort. */
+        eng_hist_sort(hn, hb, hv);
+    }
+    eng_put_report(e, instance, rb, v, hn, hb, hv);
+}
+
+/* 1b(b) for all instances from nu up: explicit reports up to the highest
+ * voted instance, a range record for everything above. Sent only while no
+ * vote at b exists, so the reports are the state as of raising max_bal. */
+void
+eng_send_1b(struct bpc_engine *e)
+{
+    uint64_t hi = eng_voted_hi(e);
+    uint64_t nu = eng_nu(e);
+    uint64_t from = nu;
+    if (hi != UINT64_MAX) {
+        for (uint64_t i = nu; i <= hi; i++) {
+            eng_put_1b(e, eng_slot_holds(e, i) ? eng_slot_at(e, i) : NULL, i);
+        }
+        from = hi + 1;
+    }
+    struct bpc_record r = bpc_record_make(BPC_MSG_1B_RANGE, nu, eng_bal(e), from - nu, NULL);
+    e->rp.sent_1b_lo = nu;
+    eng_broadcast(e, &r, NULL);
+    e->rp.sent_1b = true;
+}
+
+/* A leader starting at lo below this party's 1b coverage lags behind: add
+ * 1b reports for the decided instances this party still holds in
+ * [lo, covered), so the leader can find their safe value (the range record
+ * already sent never covered them, so nothing contradicts it). */
+void
+eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
+{
+#ifdef BPC_TRACE
+    fprintf(stderr, "T p%u held 1b request lo %llu bal %llu sent_1b %d sent_1b_lo %llu\n", e->self,
+            (unsigned long long)lo, (unsigned long long)eng_bal(e), e->rp.sent_1b,
+            (unsigned long long)e->rp.sent_1b_lo);
+#endif
+    if (!e->rp.sent_1b || lo >= e->rp.sent_1b_lo) {
+        return;
+    }
+    uint64_t hi = e->rp.sent_1b_lo;
+    if (hi - lo > e->window) {
+        lo = hi - e->window;
+    }
+    for (uint64_t i = lo; i < hi; i++) {
+        const struct eng_slot *s = eng_slot_at(e, i);
+#ifdef BPC_TRACE
+        if (i == 22) {
+            fprintf(stderr, "T p%u held 22: slot instance %llu max_vbal %llu hist %u\n", e->self,
+                    (unsigned long long)s->instance, (unsigned long long)s->max_vbal,
+                    s->hist_count);
+        }
+#endif
+        if (s->instance == i) {
+            if (s->decided || eng_slot_vote_hi(s) < eng_bal(e)) {
+                eng_put_1b(e, s, i);
+            }
+        } else if (eng_dring_find(e, i) != NULL) {
+            eng_report_decided(e, eng_dring_find(e, i));
+        }
+        /* Else: neither held nor recent, so nothing is reported and this
+         * party is simply not among the instance's 1b senders. */
+    }
+    e->rp.sent_1b_lo = lo;
+    e->rp.held_lo = lo;
+}
+
+void
+eng_rp_retransmit(struct bpc_engine *e)
+{
+    if (!eng_voted_at_bal(e) && e->rp.sent_1b) {
+        eng_send_1b(e);
+    }
+}
+
+void
+eng_rp_on_join(struct bpc_engine *e)
+{
+    e->rp.sent_1b = false;
+    e->rp.held_lo = eng_nu(e);
+}
+
+void
+eng_rp_resume(struct bpc_engine *e)
+{
+    e->rp.sent_1b = true;
+}

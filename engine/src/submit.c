@@ -1,0 +1,555 @@
+/*
+ * submit.c - commands: submission, forwarding, batching, exactly-once
+ * apply.
+ *
+ * A command is (submitter, seq, bytes). seq = (incarnation << 40) | n with
+ * n = 1, 2, ... per party and run. Every party applies the decided log with
+ * one deterministic rule: (s, q) is applied iff q directly follows the last
+ * applied sequence of s (or opens a new incarnation at n = 1). Duplicates
+ * (a resubmission after a leader change) and commands behind a gap are
+ * skipped everywhere alike; a skipped command is not lost, because its
+ * submitter resends every unapplied command to the current leader until it
+ * sees it applied. Commands are the submitter's: ATTEST records carry a
+ * MAC per command and receiver, checked before a fresh value is voted for.
+ *
+ * Owns: e->sub (the submit ring, the own pending list, the leader queue,
+ * per-submitter apply state, the MAC table, witnesses). Must never: block
+ * or lock in bpc_submit (the only call other threads make), apply a
+ * command twice or out of its submitter's order, or accept a command's
+ * bytes on anything but its submitter's word (a frame tag or a MAC).
+ */
+#include "submit.h"
+
+#include "ballot.h"
+#include "instance.h"
+#include "outbox.h"
+#include "persist.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint8_t *
+eng_cmd_bytes(const struct bpc_engine *e, uint8_t *arena, uint64_t pos)
+{
+    return arena + (size_t)(pos & e->sub.cmd_mask) * e->sub.cmd_stride;
+}
+
+static bool
+eng_seq_follows(uint64_t hi, uint64_t q)
+{
+    if (q == hi + 1) {
+        return true;
+    }
+    return (q >> ENG_SEQ_BITS) > (hi >> ENG_SEQ_BITS) && ENG_SEQ_LOW(q) == 1;
+}
+
+uint32_t
+bpc_command_bytes_max(const struct bpc_config *cfg)
+{
+    uint32_t framing = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;
+    return cfg->value_bytes_max > framing ? cfg->value_bytes_max - framing : 0;
+}
+
+int
+eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket)
+{
+    struct eng_submit_state *sub = &e->sub;
+    if (len > sub->cmd_stride) {
+        return -EMSGSIZE;
+    }
+    uint64_t pos = atomic_load_explicit(&sub->ring_tail, memory_order_relaxed);
+    struct eng_cell *cell;
+    for (;;) {
+        cell = &sub->ring[pos & sub->cmd_mask];
+        uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        if (seq == pos) {
+            if (atomic_compare_exchange_weak_explicit(&sub->ring_tail, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+                break;
+            }
+        } else if (seq < pos) {
+            return -EAGAIN; /* full: the engine has not drained it yet */
+        } else {
+            pos = atomic_load_explicit(&sub->ring_tail, memory_order_relaxed);
+        }
+    }
+    if (len > 0) {
+        memcpy(eng_cmd_bytes(e, sub->ring_bytes, pos), cmd, len);
+    }
+    cell->len = len;
+    atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
+    if (ticket != NULL) {
+        *ticket = (eng_incarnation(e) << ENG_SEQ_BITS) | (pos + 1);
+    }
+    return 0;
+}
+
+bool
+eng_ticket_done(const struct bpc_engine *e, uint64_t ticket)
+{
+    uint64_t hi = atomic_load_explicit(&((struct bpc_engine *)(uintptr_t)e)->sub.applied_own,
+                                       memory_order_acquire);
+    return (ticket >> ENG_SEQ_BITS) == (hi >> ENG_SEQ_BITS) ? ticket <= hi : ticket < hi;
+}
+
+void
+eng_ring_drain(struct bpc_engine *e)
+{
+    struct eng_submit_state *sub = &e->sub;
+    while (sub->own_tail - sub->own_head <= sub->cmd_mask) {
+        uint64_t pos = sub->ring_head;
+        struct eng_cell *cell = &sub->ring[pos & sub->cmd_mask];
+        if (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos + 1) {
+            return; /* empty, or a producer is still copying */
+        }
+        struct eng_cmd *c = &sub->own[sub->own_tail & sub->cmd_mask];
+        c->submitter = e->self;
+        c->len = cell->len;
+        c->seq = (eng_incarnation(e) << ENG_SEQ_BITS) | (pos + 1);
+        memcpy(eng_cmd_bytes(e, sub->own_bytes, sub->own_tail),
+               eng_cmd_bytes(e, sub->ring_bytes, pos), c->len);
+        sub->own_tail++;
+        sub->ring_head++;
+        atomic_store_explicit(&cell->seq, pos + sub->cmd_mask + 1, memory_order_release);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Forwarding and ATTEST.
+ * ---------------------------------------------------------------------- */
+
+/* Leader: queues (s, q) if it directly follows what this leader queued. */
+static void
+eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes, uint32_t len)
+{
+    struct eng_submit_state *sub = &e->sub;
+    if (sub->queued_bal != eng_bal(e)) {
+        memcpy(sub->queued_hi, sub->applied_hi, e->n * sizeof(uint64_t));
+        sub->queued_bal = eng_bal(e);
+        sub->lq_head = sub->lq_tail; /* earlier queues are resent by submitters */
+    }
+    if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_stride ||
+        sub->lq_tail - sub->lq_head > sub->cmd_mask) {
+        ENG_IGNORED(e);
+        return;
+    }
+    struct eng_cmd *c = &sub->lq[sub->lq_tail & sub->cmd_mask];
+    c->submitter = s;
+    c->seq = q;
+    c->len = len;
+    memcpy(eng_cmd_bytes(e, sub->lq_bytes, sub->lq_tail), bytes, len);
+    sub->lq_tail++;
+    sub->queued_hi[s] = q;
+}
+
+static struct eng_att *
+eng_att_at(const struct bpc_engine *e, uint32_t submitter, uint64_t seq)
+{
+    return &e->sub.att[(size_t)submitter * e->sub.att_slots + (seq & (e->sub.att_slots - 1u))];
+}
+
+void
+eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (r->value.kind == BPC_VALUE_NOOP) {
+        ENG_IGNORED(e);
+        return;
+    }
+    if (!eng_is_leader(e)) {
+        /* A witness: the next command of p exists, so a leader that does
+         * not get it decided in time is replaced (eng_has_work). */
+        if (eng_seq_follows(e->sub.applied_hi[p], r->instance)) {
+            e->sub.witness[p] = r->instance;
+        }
+        return;
+    }
+    const uint8_t *bytes = r->value.kind == BPC_VALUE_DIGEST ? r->value_bytes : r->value.id;
+    if (bytes == NULL || p == e->self) {
+        return;
+    }
+    /* The frame's tag proves p sent these bytes: keep their MAC, so this
+     * party's own vote on the batch does not wait for p's ATTEST. */
+    if (r->value.len <= e->sub.cmd_stride && r->instance != 0) {
+        struct eng_att *a = eng_att_at(e, p, r->instance);
+        a->seq = r->instance;
+        bpc_command_mac(e->cfg.keys[p], r->instance, bytes, r->value.len, a->mac);
+    }
+    eng_lq_accept(e, p, r->instance, bytes, r->value.len);
+}
+
+/* p vouches for its own command r->instance (see eng_cmds_authentic). */
+void
+eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (p == e->self || r->instance == 0) {
+        ENG_IGNORED(e);
+        return;
+    }
+    struct eng_att *a = eng_att_at(e, p, r->instance);
+    a->seq = r->instance;
+    memcpy(a->mac, r->value.id, BPC_CMD_MAC_BYTES);
+    if (eng_seq_follows(e->sub.applied_hi[p], r->instance)) {
+        e->sub.witness[p] = r->instance; /* a command of p is waiting */
+    }
+    if (e->sub.auth_wait) {
+        eng_recheck_request(e);
+    }
+}
+
+/* Queues an ATTEST of own command c for every peer; each peer's MAC is
+ * computed under its pair key as the record is written (eng_put). */
+static void
+eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes)
+{
+    struct bpc_vid mac;
+    memset(&mac, 0, sizeof(mac));
+    mac.kind = BPC_VALUE_INLINE;
+    mac.len = BPC_CMD_MAC_BYTES;
+    struct bpc_record r = bpc_record_make(BPC_MSG_ATTEST, c->seq, eng_bal(e), c->len, &mac);
+    eng_peers_push(e, &r, bytes);
+}
+
+void
+eng_forward(struct bpc_engine *e)
+{
+    struct eng_submit_state *sub = &e->sub;
+    if (sub->own_sent < sub->own_head) {
+        sub->own_sent = sub->own_head;
+    }
+    /* At most att_slots commands ahead of the oldest unapplied one are out,
+     * so a receiver's MAC table (att_slots per submitter) holds them all. */
+    while (sub->own_sent < sub->own_tail && eng_leader(e) >= 0 &&
+           sub->own_sent - sub->own_head < sub->att_slots) {
+        const struct eng_cmd *c = &sub->own[sub->own_sent & sub->cmd_mask];
+        const uint8_t *bytes = eng_cmd_bytes(e, sub->own_bytes, sub->own_sent);
+        if (eng_is_leader(e)) {
+            /* Its own 2a proves its own commands: no ATTEST needed. After a
+             * ballot change own_sent rewinds and they are attested then. */
+            eng_lq_accept(e, e->self, c->seq, bytes, c->len);
+        } else {
+            if (eng_ob_full(e)) {
+                return;
+            }
+            struct bpc_vid vid;
+            bpc_vid_of(&vid, bytes, c->len);
+            struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, eng_bal(e), 0, &vid);
+            eng_unicast(e, (uint32_t)eng_leader(e), &r,
+                        vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
+            eng_attest(e, c, bytes);
+        }
+        sub->own_sent++;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Batches and the apply rule.
+ * ---------------------------------------------------------------------- */
+
+uint32_t
+eng_batch_build(struct bpc_engine *e)
+{
+    struct eng_submit_state *sub = &e->sub;
+    uint32_t off = BPC_BATCH_HEADER_BYTES;
+    uint16_t count = 0;
+    while (sub->lq_head < sub->lq_tail && count < e->cfg.batch_max) {
+        const struct eng_cmd *c = &sub->lq[sub->lq_head & sub->cmd_mask];
+        if (off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {
+            break;
+        }
+        uint8_t *p = sub->batch_buf + off;
+        bpc_le16_store(p, (uint16_t)c->submitter);
+        bpc_le16_store(p + 2, (uint16_t)c->len);
+        bpc_le64_store(p + 4, c->seq);
+        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, sub->lq_bytes, sub->lq_head),
+               c->len);
+        off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
+        count++;
+        sub->lq_head++;
+    }
+    if (count == 0) {
+        return 0;
+    }
+    bpc_le16_store(sub->batch_buf, count);
+    bpc_le16_store(sub->batch_buf + 2, 0);
+    return off;
+}
+
+int
+bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
+{
+    if (off == 0) {
+        if (len < BPC_BATCH_HEADER_BYTES) {
+            return -EINVAL;
+        }
+        off = BPC_BATCH_HEADER_BYTES;
+    }
+    if (off == len) {
+        return 0;
+    }
+    if (off > len || len - off < BPC_BATCH_CMD_HEADER_BYTES) {
+        return -EINVAL;
+    }
+    const uint8_t *p = value + off;
+    cmd->submitter = bpc_le16_load(p);
+    cmd->len = bpc_le16_load(p + 2);
+    cmd->seq = bpc_le64_load(p + 4);
+    cmd->bytes = p + BPC_BATCH_CMD_HEADER_BYTES;
+    if (cmd->len > len - off - BPC_BATCH_CMD_HEADER_BYTES) {
+        return -EINVAL;
+    }
+    return (int)(off + BPC_BATCH_CMD_HEADER_BYTES + cmd->len);
+}
+
+/* A well-formed batch: 1..batch_max commands of known submitters that
+ * exactly fill the value. Correct parties vote only for such values. */
+bool
+eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
+{
+    if (len < BPC_BATCH_HEADER_BYTES || bpc_le16_load(value + 2) != 0) {
+        return false;
+    }
+    uint32_t count = bpc_le16_load(value);
+    if (count == 0 || count > e->cfg.batch_max) {
+        return false;
+    }
+    struct bpc_command c;
+    int off = 0;
+    uint32_t seen = 0;
+    while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter >= e->n || ++seen > count) {
+            return false;
+        }
+    }
+    return off == 0 && seen == count;
+}
+
+/* Which commands of a decided value are skipped (bit k: command k), by the
+ * apply rule; does not change any state. */
+uint64_t
+eng_skip_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
+{
+    uint32_t subs[BPC_BATCH_MAX];
+    uint64_t his[BPC_BATCH_MAX];
+    uint32_t count = 0;
+    uint64_t mask = 0;
+    struct bpc_command c;
+    int off = 0;
+    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
+        BPC_ASSERT(k < BPC_BATCH_MAX && c.submitter < e->n);
+        uint64_t hi = e->sub.applied_hi[c.submitter];
+        uint32_t j = 0;
+        while (j < count && subs[j] != c.submitter) {
+            j++;
+        }
+        if (j < count) {
+            hi = his[j];
+        }
+        if (!eng_seq_follows(hi, c.seq)) {
+            mask |= (uint64_t)1 << k;
+            continue;
+        }
+        if (j == count) {
+            subs[count++] = c.submitter;
+        }
+        his[j] = c.seq;
+    }
+    return mask;
+}
+
+/* Own commands up to seq are applied: their tickets complete. */
+static void
+eng_own_complete(struct bpc_engine *e, uint64_t seq)
+{
+    struct eng_submit_state *sub = &e->sub;
+    atomic_store_explicit(&sub->applied_own, seq, memory_order_release);
+    while (sub->own_head < sub->own_tail && sub->own[sub->own_head & sub->cmd_mask].seq <= seq) {
+        uint64_t ticket = sub->own[sub->own_head & sub->cmd_mask].seq;
+        sub->own_head++;
+        if (e->cfg.on_complete != NULL) {
+            e->cfg.on_complete(e->cfg.complete_ctx, ticket);
+        }
+    }
+}
+
+/* Applies the commands of a decided value (mask from eng_skip_mask). */
+void
+eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
+                   uint64_t mask)
+{
+    struct eng_submit_state *sub = &e->sub;
+    struct bpc_command c;
+    int off = 0;
+    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
+        if (mask & ((uint64_t)1 << k)) {
+            continue;
+        }
+        sub->applied_hi[c.submitter] = c.seq;
+        if (!sub->applied_listed[c.submitter]) {
+            sub->applied_listed[c.submitter] = 1;
+            sub->applied_dirty[sub->applied_dirty_count++] = c.submitter;
+        }
+        if (e->cfg.on_apply != NULL) {
+            e->cfg.on_apply(e->cfg.apply_ctx, instance, c.submitter, c.seq, c.bytes, c.len);
+        }
+        if (c.submitter == e->self) {
+            eng_own_complete(e, c.seq);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Command authentication.
+ * ---------------------------------------------------------------------- */
+
+/* Is own command (seq, bytes) one this party submitted and has not applied? */
+static bool
+eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
+{
+    const struct eng_submit_state *sub = &e->sub;
+    if (sub->own_head == sub->own_tail) {
+        return false;
+    }
+    uint64_t first = sub->own[sub->own_head & sub->cmd_mask].seq;
+    if (c->seq < first || (c->seq >> ENG_SEQ_BITS) != (first >> ENG_SEQ_BITS)) {
+        return false;
+    }
+    uint64_t pos = sub->own_head + (c->seq - first);
+    if (pos >= sub->own_tail) {
+        return false;
+    }
+    const struct eng_cmd *own = &sub->own[pos & sub->cmd_mask];
+    return own->seq == c->seq && own->len == c->len &&
+           memcmp(eng_cmd_bytes(e, sub->own_bytes, pos), c->bytes, c->len) == 0;
+}
+
+/*
+ * Commands are the submitter's: every command (s, q, bytes) of a batch
+ * proposed by `proposer` must be one s submitted under q. Proven by the 2a
+ * itself when s is the proposer (its frame tag), by this party's own
+ * pending list when s is this party, and otherwise by the MAC s sent this
+ * party in an ATTEST record. A command at or below s's applied sequence is
+ * skipped at every party whatever its bytes (the apply rule never applies
+ * q <= applied_hi), so it needs no proof.
+ */
+static bool
+eng_cmds_authentic(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
+                   uint32_t proposer)
+{
+    struct bpc_command c;
+    int off = 0;
+    while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter == proposer || c.seq <= e->sub.applied_hi[c.submitter]) {
+            continue;
+        }
+        if (c.submitter == e->self) {
+            if (!eng_own_holds(e, &c)) {
+                return false;
+            }
+            continue;
+        }
+        const struct eng_att *a = eng_att_at(e, c.submitter, c.seq);
+        if (a->seq != c.seq ||
+            !bpc_command_mac_ok(e->cfg.keys[c.submitter], c.seq, c.bytes, c.len, a->mac)) {
+            return false;
+        }
+    }
+    return off == 0;
+}
+
+bool
+eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer)
+{
+    if (!eng_cmds_authentic(e, value, len, proposer)) {
+        e->ctr.cmd_unauthenticated++;
+        e->sub.auth_wait = true; /* an ATTEST still on its way re-checks it */
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Queries for other modules, restore, set-up.
+ * ---------------------------------------------------------------------- */
+
+bool
+eng_own_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index)
+{
+    size_t own_len = (size_t)(e->sub.cmd_mask + 1) * e->sub.cmd_stride;
+    if (val >= e->sub.own_bytes && val < e->sub.own_bytes + own_len) {
+        *index = (uint32_t)((size_t)(val - e->sub.own_bytes) / e->sub.cmd_stride);
+        return true;
+    }
+    return false;
+}
+
+/* Does own-list position index still hold the unapplied command seq? */
+bool
+eng_own_live(const struct bpc_engine *e, uint32_t index, uint64_t seq)
+{
+    const struct eng_cmd *c = &e->sub.own[index];
+    uint64_t live = e->sub.own_tail - e->sub.own_head;
+    uint64_t at = (index - e->sub.own_head) & e->sub.cmd_mask;
+    return at < live && c->seq == seq;
+}
+
+bool
+eng_sub_has_work(const struct bpc_engine *e)
+{
+    if (eng_sub_queued(e)) {
+        return true;
+    }
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (e->sub.witness[q] != 0 && eng_seq_follows(e->sub.applied_hi[q], e->sub.witness[q])) {
+            return true; /* a peer's command is waiting and nobody applies it */
+        }
+    }
+    return false;
+}
+
+void
+eng_applied_clean(struct bpc_engine *e)
+{
+    for (uint32_t k = 0; k < e->sub.applied_dirty_count; k++) {
+        e->sub.applied_listed[e->sub.applied_dirty[k]] = 0;
+    }
+    e->sub.applied_dirty_count = 0;
+}
+
+void
+eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq)
+{
+    if (seq > e->sub.applied_hi[submitter]) {
+        e->sub.applied_hi[submitter] = seq;
+    }
+}
+
+void
+eng_sub_restore_done(struct bpc_engine *e)
+{
+    atomic_store_explicit(&e->sub.applied_own, e->sub.applied_hi[e->self], memory_order_release);
+}
+
+void
+eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    struct eng_submit_state *sub = &e->sub;
+    sub->ring = m->ring;
+    sub->own = m->own;
+    sub->lq = m->lq;
+    sub->ring_bytes = m->ring_bytes;
+    sub->own_bytes = m->own_bytes;
+    sub->lq_bytes = m->lq_bytes;
+    sub->applied_hi = m->applied_hi;
+    sub->queued_hi = m->queued_hi;
+    sub->applied_dirty = m->applied_dirty;
+    sub->applied_listed = m->applied_listed;
+    sub->batch_buf = m->batch_buf;
+    sub->att = m->att;
+    sub->att_slots = m->att_slots;
+    sub->witness = m->witness;
+    sub->cmd_mask = m->cmds - 1u;
+    sub->cmd_stride = m->cmd_stride;
+    for (uint32_t k = 0; k < m->cmds; k++) {
+        atomic_init(&sub->ring[k].seq, k);
+    }
+}

@@ -1,0 +1,81 @@
+/*
+ * submit.h - commands (submit.c): the submission ring, tickets, the own
+ * pending list, forwarding and ATTEST MACs, the leader's batches, and the
+ * apply rule.
+ */
+#ifndef BPC_SUBMIT_H
+#define BPC_SUBMIT_H
+
+#include "core.h"
+
+/* Own commands wait, or the leader queue holds commands. */
+static inline bool
+eng_sub_queued(const struct bpc_engine *e)
+{
+    return e->sub.own_head < e->sub.own_tail || e->sub.lq_head < e->sub.lq_tail;
+}
+
+/* Resend every unapplied own command (a new leader, a retransmit tick). */
+static inline void
+eng_sub_rewind(struct bpc_engine *e)
+{
+    e->sub.own_sent = e->sub.own_head;
+}
+
+/* The value eng_batch_build encoded. */
+static inline const uint8_t *
+eng_batch_bytes(const struct bpc_engine *e)
+{
+    return e->sub.batch_buf;
+}
+
+/* Apply state changed since the last persist batch (persist.c). */
+static inline uint32_t
+eng_applied_dirty_count(const struct bpc_engine *e)
+{
+    return e->sub.applied_dirty_count;
+}
+
+/* The k-th changed submitter; *seq its last applied sequence number. */
+static inline uint32_t
+eng_applied_dirty_at(const struct bpc_engine *e, uint32_t k, uint64_t *seq)
+{
+    uint32_t s = e->sub.applied_dirty[k];
+    *seq = e->sub.applied_hi[s];
+    return s;
+}
+
+ENG_FN int eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
+ENG_FN bool eng_ticket_done(const struct bpc_engine *e, uint64_t ticket);
+/* Moves submitted commands from the ring into the own pending list. */
+ENG_FN void eng_ring_drain(struct bpc_engine *e);
+/* Sends own unapplied commands to the leader (or queues them, as leader). */
+ENG_FN void eng_forward(struct bpc_engine *e);
+ENG_FN void eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+ENG_FN void eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* Encodes queued commands into the batch buffer; the value length, 0
+ * when nothing is queued. */
+ENG_FN uint32_t eng_batch_build(struct bpc_engine *e);
+/* A well-formed batch for this config. */
+ENG_FN bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+/* Every command of the batch is its submitter's; counted (and ATTESTs
+ * re-check) when not. */
+ENG_FN bool eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len,
+                           uint32_t proposer);
+/* The apply rule: which commands of a decided value are skipped, and
+ * applying the others. */
+ENG_FN uint64_t eng_skip_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+ENG_FN void eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value,
+                               uint32_t len, uint64_t mask);
+/* Queued FORWARD bytes in the own-command arena (outbox.c). */
+ENG_FN bool eng_own_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index);
+ENG_FN bool eng_own_live(const struct bpc_engine *e, uint32_t index, uint64_t seq);
+/* Commands wait: own, queued, or a peer's next one nobody applies. */
+ENG_FN bool eng_sub_has_work(const struct bpc_engine *e);
+/* Persist batch taken: the apply state is clean again. */
+ENG_FN void eng_applied_clean(struct bpc_engine *e);
+ENG_FN void eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq);
+ENG_FN void eng_sub_restore_done(struct bpc_engine *e);
+ENG_FN void eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m);
+
+#endif /* BPC_SUBMIT_H */

@@ -1,0 +1,257 @@
+/*
+ * tally.c - what this party has heard: per (instance, ballot) the 1b
+ * reports (empty weight, total weight, the non-empty reports in a claim
+ * pool), the 2av and 2b weights per value id, DECIDED claims per value
+ * id, one sender set per type, and each sender's range 1b coverage.
+ *
+ * Owns: e->ty (sender sets, the claim pool, the KnowsSafeAt scratch,
+ * range coverage, claims_hi) and the tally fields of every generation.
+ * Must never: count a sender twice for one (instance, ballot, type),
+ * keep more than BPC_TALLY_VALUES_MAX values per tally (extra are
+ * dropped and counted), or decide or vote itself (instance.c acts on what
+ * the tallies return).
+ */
+#include "tally.h"
+
+#include "ballot.h"
+#include "window.h"
+
+#include <string.h>
+
+static bool
+eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_u128 w,
+              bpc_u128 *out)
+{
+    for (uint32_t k = 0; k < *n; k++) {
+        if (bpc_vid_eq(&t[k].vid, v)) {
+            t[k].weight += w;
+            *out = t[k].weight;
+            return true;
+        }
+    }
+    if (*n == BPC_TALLY_VALUES_MAX) {
+        return false;
+    }
+    t[*n].vid = *v;
+    t[*n].weight = w;
+    (*n)++;
+    *out = w;
+    return true;
+}
+
+void
+eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
+{
+    uint32_t c = gen->claims;
+    while (c != UINT32_MAX) {
+        uint32_t next = e->ty.claims[c].next;
+        e->ty.claims[c].next = e->ty.claims_free;
+        e->ty.claims_free = c;
+        c = next;
+    }
+    gen->claims = UINT32_MAX;
+    gen->claims_count = 0;
+}
+
+void
+eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    s->gen[g].claims = UINT32_MAX;
+    for (uint32_t k = 0; k < SEEN_PER_GEN; k++) {
+        memset(eng_slot_bits(e, s, g, (enum eng_seen)k), 0, e->words * sizeof(uint64_t));
+    }
+}
+
+void
+eng_tally_slot_clear(struct bpc_engine *e, const struct eng_slot *s)
+{
+    memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
+}
+
+void
+eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v)
+{
+    const struct eng_gen *gen = &s->gen[g];
+    const uint64_t *seen = eng_slot_bits(e, s, g, SEEN_1B);
+    bpc_u128 empty = gen->w_1b_empty;
+    for (uint32_t p = 0; p < e->n; p++) {
+        if (!eng_bit_test(seen, p) && eng_range_covers(e, p, gen->ballot, s->instance)) {
+            empty += eng_weight(e, p);
+        }
+    }
+    uint32_t count = 0;
+    for (uint32_t c = gen->claims; c != UINT32_MAX; c = e->ty.claims[c].next) {
+        e->ty.scratch[count++] = e->ty.claims[c].rep;
+    }
+    v->empty_weight = empty;
+    v->reps = e->ty.scratch;
+    v->reps_count = count;
+    v->weights = e->cfg.weights;
+    v->threshold = e->threshold;
+    v->faulty = e->faulty;
+    v->ballot = gen->ballot;
+}
+
+/* Keeps p's non-empty report in the claim pool (which has room). */
+static void
+eng_claim_keep(struct bpc_engine *e, struct eng_gen *gen, uint32_t p, const struct bpc_record *r,
+               const struct bpc_record *hist)
+{
+    uint32_t c = e->ty.claims_free;
+    e->ty.claims_free = e->ty.claims[c].next;
+    struct bpc_1b_report *rep = &e->ty.claims[c].rep;
+    memset(rep, 0, sizeof(*rep));
+    rep->sender = p;
+    rep->mbal = r->aux;
+    rep->mval = r->value;
+    rep->hist_count = r->hist_count;
+    for (uint32_t h = 0; h < r->hist_count; h++) {
+        rep->hist_bal[h] = hist[h].aux;
+        rep->hist_val[h] = hist[h].value;
+    }
+    e->ty.claims[c].next = gen->claims;
+    gen->claims = c;
+    gen->claims_count++;
+}
+
+void
+eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+          const struct bpc_record *hist)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
+    if (g < 0) {
+        ENG_IGNORED(e);
+        return;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_1B);
+    if (eng_bit_test(seen, p) || eng_range_covers(e, p, r->ballot, r->instance)) {
+        ENG_IGNORED(e);
+        return;
+    }
+    if (r->aux == 0 && r->hist_count == 0) {
+        eng_bit_set(seen, p);
+        gen->w_1b_empty += eng_weight(e, p);
+        gen->w_1b += eng_weight(e, p);
+        return;
+    }
+    if (e->ty.claims_free == UINT32_MAX) {
+        e->ctr.tally_overflow++;
+        return;
+    }
+    eng_bit_set(seen, p);
+    gen->w_1b += eng_weight(e, p);
+    eng_claim_keep(e, gen, p, r, hist);
+    if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi) {
+        e->ty.claims_hi = r->instance + 1;
+    }
+}
+
+void
+eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (r->ballot < e->ty.range_bal[p]) {
+        return;
+    }
+    /* aux counts the explicitly reported instances [lo, lo + aux). */
+    uint64_t from = r->aux > UINT64_MAX - r->instance ? UINT64_MAX : r->instance + r->aux;
+    e->ty.range_bal[p] = r->ballot;
+    e->ty.range_from[p] = from;
+    if (r->ballot == eng_bal(e) && from > e->ty.claims_hi && from != UINT64_MAX &&
+        from - eng_nu(e) <= e->window) {
+        e->ty.claims_hi = from;
+    }
+}
+
+bool
+eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, enum eng_seen kind,
+               struct eng_slot **slot, bpc_u128 *w)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, r->ballot >= eng_bal(e)) : -1;
+    if (g < 0) {
+        e->ctr.records_stale++;
+        return false;
+    }
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, kind);
+    if (eng_bit_test(seen, p)) {
+        ENG_IGNORED(e);
+        return false;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    bool is_2av = kind == SEEN_2AV;
+    if (!eng_tally_add(is_2av ? gen->t2av : gen->t2b, is_2av ? &gen->n2av : &gen->n2b, &r->value,
+                       eng_weight(e, p), w)) {
+        e->ctr.tally_overflow++;
+        return false;
+    }
+    eng_bit_set(seen, p);
+    BPC_ASSERT(*w <= e->total);
+    *slot = s;
+    return true;
+}
+
+int
+eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const struct bpc_vid *vid,
+                bpc_u128 *w)
+{
+    uint64_t *seen = eng_slot_bits(e, s, ENG_GENS, SEEN_1B);
+    if (eng_bit_test(seen, p)) {
+        return 0;
+    }
+    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w)) {
+        e->ctr.tally_overflow++;
+        return -1;
+    }
+    eng_bit_set(seen, p);
+    return 1;
+}
+
+void
+eng_tally_on_join(struct bpc_engine *e, uint64_t b)
+{
+    e->ty.claims_hi = eng_nu(e);
+    /* 1b reports of older ballots can no longer be used: give their claims
+     * back (their 2b tallies stay, an old ballot may still decide). */
+    for (uint32_t k = 0; k < e->window; k++) {
+        struct eng_slot *s = eng_slot_by_index(e, k);
+        for (uint32_t g = 0; g < ENG_GENS; g++) {
+            if (s->gen[g].ballot < b) {
+                eng_tally_gen_free(e, &s->gen[g]);
+            }
+        }
+    }
+}
+
+bpc_u128
+eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_t instance)
+{
+    bpc_u128 w = 0;
+    for (uint32_t p = 0; p < e->n; p++) {
+        if (eng_range_covers(e, p, b, instance)) {
+            w += eng_weight(e, p);
+        }
+    }
+    return w;
+}
+
+void
+eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->ty.bits = m->bits;
+    e->ty.claims = m->claims_pool;
+    e->ty.claims_cap = m->claims;
+    e->ty.scratch = m->scratch;
+    e->ty.range_bal = m->range_bal;
+    e->ty.range_from = m->range_from;
+    for (uint32_t k = 0; k < e->window; k++) {
+        struct eng_slot *s = eng_slot_by_index(e, k);
+        s->gen[0].claims = UINT32_MAX;
+        s->gen[1].claims = UINT32_MAX;
+    }
+    for (uint32_t k = 0; k < e->ty.claims_cap; k++) {
+        e->ty.claims[k].next = k + 1 < e->ty.claims_cap ? k + 1 : UINT32_MAX;
+    }
+    e->ty.claims_free = 0;
+}

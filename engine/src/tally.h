@@ -1,0 +1,61 @@
+/*
+ * tally.h - vote tallies (tally.c): weights per (instance, ballot, type,
+ * value id), sender sets, 1b reports and range coverage, KnowsSafeAt views.
+ */
+#ifndef BPC_TALLY_H
+#define BPC_TALLY_H
+
+#include "core.h"
+#include "window.h"
+
+/* Sender set of generation gen (ENG_GENS: the DECIDED claimants). */
+static inline uint64_t *
+eng_slot_bits(const struct bpc_engine *e, const struct eng_slot *s, uint32_t gen,
+              enum eng_seen kind)
+{
+    size_t slot_index = eng_slot_index(e, s);
+    size_t per_slot = (size_t)(ENG_GENS * SEEN_PER_GEN + 1) * e->words;
+    size_t off = gen == ENG_GENS ? (size_t)ENG_GENS * SEEN_PER_GEN
+                                 : (size_t)gen * SEEN_PER_GEN + (size_t)kind;
+    return e->ty.bits + slot_index * per_slot + off * e->words;
+}
+
+/* Does sender s's range 1b at ballot report instance empty? */
+static inline bool
+eng_range_covers(const struct bpc_engine *e, uint32_t s, uint64_t ballot, uint64_t instance)
+{
+    return e->ty.range_bal[s] == ballot && e->ty.range_from[s] <= instance;
+}
+
+/* One past the highest instance a 1b at bal reported voted. */
+static inline uint64_t
+eng_claims_hi(const struct bpc_engine *e)
+{
+    return e->ty.claims_hi;
+}
+
+/* Generation reuse (window.c): give back its claims; clear its sets. */
+ENG_FN void eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen);
+ENG_FN void eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g);
+ENG_FN void eng_tally_slot_clear(struct bpc_engine *e, const struct eng_slot *s);
+/* Builds the view of the 1b(b) messages received for slot s. */
+ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v);
+ENG_FN void eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+                      const struct bpc_record *hist);
+ENG_FN void eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* Tallies one 2av or 2b vote of p; false when stale, a second vote of p
+ * at this (instance, ballot, type), or past the distinct-value bound. */
+ENG_FN bool eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+                           enum eng_seen kind, struct eng_slot **slot, bpc_u128 *w);
+/* Tallies p's DECIDED claim for vid: 1 and *w its weight so far, 0 when p
+ * already claimed, -1 past the distinct-value bound (counted). */
+ENG_FN int eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p,
+                           const struct bpc_vid *vid, bpc_u128 *w);
+/* A new ballot b: reports of older ballots can no longer be used. */
+ENG_FN void eng_tally_on_join(struct bpc_engine *e, uint64_t b);
+/* Weight of the range 1b messages at ballot b that cover instance. */
+ENG_FN bpc_u128 eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_t instance);
+/* After eng_win_carve. */
+ENG_FN void eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m);
+
+#endif /* BPC_TALLY_H */

@@ -1,0 +1,274 @@
+/*
+ * window.c - the instance window: `window_slots` slots hold instances in
+ * [nu, nu + window), each with ENG_GENS ballot generations and its value
+ * buffers; a ring of recent decisions outlives the slots; decided
+ * instances leave in order (the log, the apply rule, out->decisions).
+ *
+ * Owns: e->win (nu, the slot array and value buffers, the recent-decision
+ * ring), which instance a slot holds and which ballot a generation
+ * tallies. Must never: move nu past an undecided instance, reuse a slot
+ * whose DIGEST bytes are lent to this step's decisions, or evict the
+ * current ballot's generation. Votes and tallies inside a slot are
+ * instance.c's and tally.c's; this file only resets them on reuse.
+ */
+#include "window.h"
+
+#include "ballot.h"
+#include "submit.h"
+#include "tally.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void
+eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
+{
+    struct eng_gen *gen = &s->gen[g];
+    eng_tally_gen_free(e, gen);
+    memset(gen, 0, sizeof(*gen));
+    gen->ballot = ballot;
+    eng_tally_gen_clear(e, s, g);
+}
+
+/* A held slot is about to be reused: its recent decision keeps what the
+ * slot's later votes and 2b quorums add to the report ballot. */
+static void
+eng_slot_retire(struct bpc_engine *e, const struct eng_slot *s)
+{
+    struct eng_dec *d = eng_dring_at(e, s->instance);
+    if (d->instance != s->instance) {
+        return;
+    }
+    uint64_t rb = s->max_vbal > s->dec_own ? s->max_vbal : s->dec_own;
+    d->report_bal = rb > d->report_bal ? rb : d->report_bal;
+    uint64_t vh = eng_slot_vote_hi(s);
+    d->vote_hi = vh > d->vote_hi ? vh : d->vote_hi;
+}
+
+struct eng_slot *
+eng_slot_get(struct bpc_engine *e, uint64_t instance)
+{
+    if (instance < e->win.nu) {
+        /* Decided and emitted, but still held until its slot is reused:
+         * the party keeps voting and reporting on it for peers that lag. */
+        struct eng_slot *held = eng_slot_at(e, instance);
+        return held->instance == instance ? held : NULL;
+    }
+    if (!eng_in_window(e, instance)) {
+        return NULL;
+    }
+    struct eng_slot *s = eng_slot_at(e, instance);
+    if (s->instance != instance) {
+        BPC_ASSERT(s->instance == UINT64_MAX || s->instance < e->win.nu);
+        if (s->instance != UINT64_MAX && s->emit_step == e->step_no &&
+            s->dec_vid.kind == BPC_VALUE_DIGEST) {
+            return NULL; /* its bytes are lent to this step's decisions */
+        }
+        if (s->instance != UINT64_MAX) {
+            eng_slot_retire(e, s);
+        }
+        for (uint32_t g = 0; g < ENG_GENS; g++) {
+            eng_gen_reset(e, s, g, 0);
+        }
+        struct eng_gen saved[ENG_GENS];
+        memcpy(saved, s->gen, sizeof(saved));
+        bool listed = s->dirty; /* already on the dirty list: stays once */
+        memset(s, 0, sizeof(*s));
+        memcpy(s->gen, saved, sizeof(saved));
+        s->instance = instance;
+        s->dirty = listed;
+        eng_tally_slot_clear(e, s);
+    }
+    return s;
+}
+
+int
+eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].ballot == ballot) {
+            return (int)g;
+        }
+    }
+    uint64_t bal = eng_bal(e);
+    if (!create || ballot < bal) {
+        return -1;
+    }
+    /* Victim: unused, then stale (below bal), then the lowest future ballot
+     * that is not the current one. The current generation is never evicted. */
+    int victim = -1;
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        uint64_t gb = s->gen[g].ballot;
+        if (gb == bal) {
+            continue;
+        }
+        if (victim < 0 || gb < s->gen[victim].ballot) {
+            victim = (int)g;
+        }
+    }
+    BPC_ASSERT(victim >= 0);
+    uint64_t vb = s->gen[victim].ballot;
+    if (ballot != bal && vb > bal && vb > ballot) {
+        return -1; /* keep the nearer future ballot; the current one always fits */
+    }
+    eng_gen_reset(e, s, (uint32_t)victim, ballot);
+    return victim;
+}
+
+/* ------------------------------------------------------------------------
+ * Sources of queued DIGEST bytes (see enum eng_src).
+ * ---------------------------------------------------------------------- */
+
+bool
+eng_win_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *slot, uint8_t *which)
+{
+    size_t values_len = (size_t)e->window * ENG_VALUE_BUFS * e->vbytes;
+    if (val >= e->win.values && val < e->win.values + values_len) {
+        size_t buf = (size_t)(val - e->win.values) / e->vbytes;
+        *slot = (uint32_t)(buf / ENG_VALUE_BUFS);
+        *which = (uint8_t)(buf % ENG_VALUE_BUFS);
+        return true;
+    }
+    return false;
+}
+
+/* Does value buffer `which` of the slot still hold r's value for r's
+ * instance (and, for a 2a buffer, r's ballot)? */
+bool
+eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which, const struct bpc_record *r)
+{
+    const struct eng_slot *s = &e->win.slots[slot];
+    if (s->instance != r->instance) {
+        return false;
+    }
+    if (which < ENG_GENS) {
+        const struct eng_gen *g = &s->gen[which];
+        return g->ballot == r->ballot && bpc_vid_eq(&g->v2a, &r->value);
+    }
+    if (which == ENG_GENS) {
+        return s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, &r->value);
+    }
+    return bpc_vid_eq(&s->vote_vid, &r->value);
+}
+
+bool
+eng_dring_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index)
+{
+    if (e->vbytes > 0 && val >= e->win.dring_bytes &&
+        val < e->win.dring_bytes + (size_t)e->win.dring_len * e->vbytes) {
+        *index = (uint32_t)((size_t)(val - e->win.dring_bytes) / e->vbytes);
+        return true;
+    }
+    return false;
+}
+
+bool
+eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_record *r)
+{
+    const struct eng_dec *d = &e->win.dring[index];
+    return d->instance == r->instance && d->has_bytes && bpc_vid_eq(&d->vid, &r->value);
+}
+
+/* ------------------------------------------------------------------------
+ * Decisions out.
+ * ---------------------------------------------------------------------- */
+
+/* Applies one decided instance: log first (it may push back), then the
+ * commands, then the decision report. False when the log is full. */
+static bool
+eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
+{
+    const struct bpc_vid *vid = &s->dec_vid;
+    bool noop = vid->kind == BPC_VALUE_NOOP;
+    uint32_t len = noop ? 0 : vid->len;
+    const uint8_t *value = vid->kind == BPC_VALUE_DIGEST   ? eng_slot_value(e, s, ENG_GENS)
+                           : vid->kind == BPC_VALUE_INLINE ? vid->id
+                                                           : NULL;
+    /* A malformed decided value needs more than F faulty weight; it then
+     * applies no command rather than crashing every reader. */
+    bool batch = !noop && eng_batch_ok(e, value, len);
+    uint64_t mask = batch ? eng_skip_mask(e, value, len) : 0;
+    if (e->cfg.log != NULL) {
+        int rc = bpc_log_append(e->cfg.log, s->instance, value, len, noop, mask);
+        if (rc == -ENOBUFS) {
+            return false; /* a grace period is pending: retry next step */
+        }
+        BPC_ASSERT(rc == 0);
+    }
+    if (batch) {
+        eng_apply_commands(e, s->instance, value, len, mask);
+    }
+    if (out->decisions != NULL) {
+        struct bpc_decision *d = &out->decisions[out->decisions_count++];
+        d->instance = s->instance;
+        d->ballot = s->dec_ballot;
+        d->vid = *vid;
+        d->len = len;
+        d->value = vid->kind == BPC_VALUE_INLINE ? d->vid.id : value;
+    }
+    return true;
+}
+
+/* The emitted instance joins the recent decisions. */
+static void
+eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
+{
+    struct eng_dec *dr = eng_dring_at(e, s->instance);
+    dr->instance = s->instance;
+    dr->ballot = s->dec_ballot;
+    dr->report_bal = s->max_vbal > s->dec_own ? s->max_vbal : s->dec_own;
+    dr->vote_hi = eng_slot_vote_hi(s);
+    dr->vid = s->dec_vid;
+    dr->has_bytes = s->dec_vid.kind == BPC_VALUE_DIGEST;
+    if (dr->has_bytes) {
+        memcpy(e->win.dring_bytes + (size_t)(dr - e->win.dring) * e->vbytes,
+               eng_slot_value(e, s, ENG_GENS), s->dec_vid.len);
+    }
+}
+
+void
+eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
+{
+    while (out->decisions == NULL || out->decisions_count < out->decisions_cap) {
+        struct eng_slot *s = eng_slot_at(e, e->win.nu);
+        if (s->instance != e->win.nu || !s->decided || !s->dec_bytes) {
+            return;
+        }
+        if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {
+            return; /* paced: Finished only at the finalize event */
+        }
+        if (!eng_emit_one(e, s, out)) {
+            return;
+        }
+        s->emit_step = e->step_no;
+        eng_dring_keep(e, s);
+        e->ctr.decided++;
+        e->win.nu++;
+        if (eng_paced(e)) {
+            eng_round_restart(e);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Set-up.
+ * ---------------------------------------------------------------------- */
+
+void
+eng_win_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->win.slots = m->slots;
+    e->win.values = m->values;
+    e->win.dring = m->dring;
+    e->win.dring_len = m->dring_len;
+    e->win.dring_bytes = m->dring_bytes;
+    for (uint32_t k = 0; k < e->window; k++) {
+        e->win.slots[k].instance = UINT64_MAX;
+    }
+}
+
+void
+eng_win_restore_floor(struct bpc_engine *e, uint64_t floor)
+{
+    e->win.nu = floor > e->win.nu ? floor : e->win.nu;
+}

@@ -1,0 +1,118 @@
+/*
+ * window.h - the instance window (window.c): slots, generations, value
+ * buffers, the recent-decision ring, decisions out in order.
+ */
+#ifndef BPC_WINDOW_H
+#define BPC_WINDOW_H
+
+#include "core.h"
+
+/* Next instance to emit: every instance below it is decided. */
+static inline uint64_t
+eng_nu(const struct bpc_engine *e)
+{
+    return e->win.nu;
+}
+
+static inline bool
+eng_in_window(const struct bpc_engine *e, uint64_t instance)
+{
+    return instance >= e->win.nu && instance - e->win.nu < e->window;
+}
+
+/* The slot instance maps to, whatever it holds now. */
+static inline struct eng_slot *
+eng_slot_at(const struct bpc_engine *e, uint64_t instance)
+{
+    return &e->win.slots[instance & e->mask];
+}
+
+/* Does the slot of instance hold it? (Never creates it.) */
+static inline bool
+eng_slot_holds(const struct bpc_engine *e, uint64_t instance)
+{
+    return e->win.slots[instance & e->mask].instance == instance;
+}
+
+static inline struct eng_slot *
+eng_slot_by_index(const struct bpc_engine *e, uint32_t k)
+{
+    return &e->win.slots[k];
+}
+
+static inline uint32_t
+eng_slot_index(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    return (uint32_t)(s - e->win.slots);
+}
+
+/* Value buffer of a slot: gen 0..ENG_GENS-1 for 2a values, ENG_GENS for the
+ * decided value, ENG_VOTE_BUF for the value of this party's newest vote. */
+static inline uint8_t *
+eng_slot_value(const struct bpc_engine *e, const struct eng_slot *s, uint32_t which)
+{
+    size_t slot_index = (size_t)(s - e->win.slots);
+    return e->win.values + (slot_index * ENG_VALUE_BUFS + which) * e->vbytes;
+}
+
+/* Ballot of the highest 2av or 2b this party sent for the slot's instance
+ * (the history is kept highest first). */
+static inline uint64_t
+eng_slot_vote_hi(const struct eng_slot *s)
+{
+    uint64_t hi = s->max_vbal;
+    if (s->hist_count > 0 && s->hist_bal[0] > hi) {
+        hi = s->hist_bal[0];
+    }
+    return hi;
+}
+
+static inline struct eng_dec *
+eng_dring_at(const struct bpc_engine *e, uint64_t instance)
+{
+    return &e->win.dring[instance % e->win.dring_len];
+}
+
+static inline const struct eng_dec *
+eng_dring_find(const struct bpc_engine *e, uint64_t instance)
+{
+    const struct eng_dec *d = eng_dring_at(e, instance);
+    return d->instance == instance && d->vid.kind != BPC_VALUE_NONE ? d : NULL;
+}
+
+/* This party voted 2av and 2b at ballot for the recent decision of
+ * instance (eng_vote_decided): its reports name that ballot from now on. */
+static inline void
+eng_dring_vote(struct bpc_engine *e, uint64_t instance, uint64_t ballot)
+{
+    struct eng_dec *d = eng_dring_at(e, instance);
+    d->vote_hi = ballot;
+    d->report_bal = ballot;
+}
+
+/* The DIGEST bytes kept with a recent decision. */
+static inline const uint8_t *
+eng_dring_bytes(const struct bpc_engine *e, const struct eng_dec *d)
+{
+    return e->win.dring_bytes + (size_t)(d - e->win.dring) * e->vbytes;
+}
+
+/* The slot for instance, taken over (reset) when it held an older one;
+ * NULL outside the window or when its bytes are lent to this step. */
+ENG_FN struct eng_slot *eng_slot_get(struct bpc_engine *e, uint64_t instance);
+/* The generation tallying `ballot`; creates one for ballot >= bal. */
+ENG_FN int eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create);
+/* Emits decided instances from nu on, in order, into out. */
+ENG_FN void eng_emit(struct bpc_engine *e, struct bpc_step_out *out);
+/* Where queued DIGEST bytes live (outbox.c): slot buffers and the ring. */
+ENG_FN bool eng_win_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *slot,
+                           uint8_t *which);
+ENG_FN bool eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which,
+                          const struct bpc_record *r);
+ENG_FN bool eng_dring_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index);
+ENG_FN bool eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_record *r);
+ENG_FN void eng_win_carve(struct bpc_engine *e, const struct eng_mem *m);
+/* Restore: the window starts at the highest persisted floor. */
+ENG_FN void eng_win_restore_floor(struct bpc_engine *e, uint64_t floor);
+
+#endif /* BPC_WINDOW_H */
