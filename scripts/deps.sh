@@ -18,11 +18,12 @@ set -eu
 #   dpdk dpdk-dev                 DPDK runtime tools; dpdk-telemetry.py ships in dpdk-dev
 #   liburcu-dev                   RCU publication of the decided log
 #   libsodium-dev                 BLAKE2b tags, digests, key derivation
+#   libisal-dev                   CRC32C (crc32_iscsi) of the durable store (libbpcon-store)
 #   libcmocka-dev                 unit tests
 #   libbenchmark-dev              micro benchmarks (bench/)
 #   python3                       DPDK's python tools
 BPC_PACKAGES="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev clang-format
-libdpdk-dev dpdk dpdk-dev liburcu-dev libsodium-dev libcmocka-dev libbenchmark-dev python3"
+libdpdk-dev dpdk dpdk-dev liburcu-dev libsodium-dev libisal-dev libcmocka-dev libbenchmark-dev python3"
 
 deps_missing=""
 for pkg in $BPC_PACKAGES; do

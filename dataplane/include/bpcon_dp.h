@@ -2,7 +2,8 @@
  * bpcon_dp.h - the public header of libbpcon-dp, the DPDK half of bpcon.
  *
  * Owns: the embeddable party object (rx burst -> Ethernet check -> engine
- * step -> persistence hook -> Ethernet headers -> tx burst), the TSC clock,
+ * step -> durable store or persistence hook -> Ethernet headers -> tx
+ * burst), the TSC clock,
  * port helpers for vdevs, the cluster and key file parsers, telemetry and
  * the "bpcon" log type.
  *
@@ -30,6 +31,7 @@
 #include <rte_mempool.h>
 
 #include "bpcon.h"
+#include "bpcon_store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +106,13 @@ struct bpc_dp_link {
 /* Persistence hook: must make recs durable (or fail) before returning;
  * returns 0 or a negative errno (the party then stops sending). */
 typedef int (*bpc_dp_persist_fn)(void *ctx, const struct bpc_durable *recs, uint32_t count);
+/* Application-state hook (with store_path): writes into buf (cap bytes) the
+ * application's own state as of `floor` (every instance below it applied,
+ * none at or above) and returns its length, or a negative errno (the party
+ * then stops sending). The party calls it when a commit's floor passes the
+ * last one written and puts the state in the store before the records
+ * that carry that floor, in the same commit. */
+typedef int (*bpc_dp_app_state_fn)(void *ctx, uint64_t floor, uint8_t *buf, uint32_t cap);
 /* Decision hook, called in instance order from inside poll. */
 typedef void (*bpc_dp_decide_fn)(void *ctx, const struct bpc_decision *d);
 
@@ -115,11 +124,22 @@ struct bpc_dp_party_conf {
     uint16_t ether_type;            /* 0: BPC_DP_ETHER_TYPE_DEFAULT */
     struct rte_mempool *pool;       /* tx mbufs; data room >= frame_bytes + 14 */
     int socket_id;                  /* for the party's own memory */
-    bpc_dp_persist_fn persist;      /* NULL: the built-in in-memory store */
+    /* Durability, one of: store_path (the durable store, libbpcon-store:
+     * opened or recovered at init and restored from; every step's records
+     * are appended and fdatasync'ed as one commit before the frames that
+     * depend on them leave, and the file is compacted between polls when
+     * due); persist (the application's hook); neither (the built-in
+     * in-memory store, for tests and in-process restarts). */
+    const char *store_path;
+    struct bpc_store_options store_options; /* zero: durable defaults */
+    bpc_dp_app_state_fn app_state;          /* optional, with store_path */
+    void *app_state_ctx;
+    bpc_dp_persist_fn persist;
     void *persist_ctx;
     bpc_dp_decide_fn on_decide; /* optional */
     void *decide_ctx;
-    const struct bpc_durable *restore; /* optional durable state from before a restart */
+    const struct bpc_durable *restore; /* optional durable state from before a restart
+                                          (not with store_path: the store has it) */
     uint32_t restore_count;
     bool telemetry; /* list this party under /bpcon/stats */
     /* Decided log (cfg.log is set by the party; a log in conf->engine is
@@ -150,6 +170,7 @@ struct bpc_dp_party_conf {
     X(persist_calls)                                                                               \
     X(persist_records)                                                                             \
     X(persist_errors)                                                                              \
+    X(store_compactions)                                                                           \
     X(decided)                                                                                     \
     X(submitted)                                                                                   \
     X(submit_refused)
@@ -171,7 +192,9 @@ struct bpc_dp_party;
  * bpc_log_thread_register(); poll reports a quiescent state itself at its
  * end, and an application that blocks or sleeps between polls goes
  * offline around the wait (bpc_log_thread_offline/online). Returns 0
- * or a negative errno / negated BPC_ECFG_* with a message in err. */
+ * or a negative errno / negated BPC_ECFG_* with a message in err (with
+ * store_path: a store of another cluster, party or configuration, or one
+ * damaged before its tail, is refused and named there). */
 int bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
                       size_t err_len);
 /* Frees the party's mbufs and memory (ports are the application's). */
@@ -198,9 +221,14 @@ const struct bpc_dp_counters *bpc_dp_party_counters(const struct bpc_dp_party *p
 uint32_t bpc_dp_party_self(const struct bpc_dp_party *p);
 /* The earliest time poll has work without new frames (UINT64_MAX: none). */
 uint64_t bpc_dp_party_next_deadline(const struct bpc_dp_party *p);
-/* The built-in store's records (valid until the next poll), for a restart
- * inside one process. */
-uint32_t bpc_dp_party_durable(const struct bpc_dp_party *p, const struct bpc_durable **recs);
+/* The durable records as they stand (the store's live set, or the built-in
+ * store's; valid until the next poll). */
+uint32_t bpc_dp_party_durable(struct bpc_dp_party *p, const struct bpc_durable **recs);
+/* The party's durable store (NULL without store_path): what init recovered
+ * (bpc_store_info: torn bytes dropped) and the application state it holds
+ * (bpc_store_app), which the application resumes from before the first
+ * poll. Owned by the party. */
+struct bpc_store *bpc_dp_party_store(struct bpc_dp_party *p);
 
 /* ------------------------------------------------------------------------
  * Rx workers: an lcore that polls (port, queue)s for a party on another

@@ -68,6 +68,13 @@ struct bpc_dp_party {
     bpc_dp_decide_fn on_decide;
     void *decide_ctx;
 
+    struct bpc_store *fstore; /* the durable store (store_path), else NULL */
+    bool compact_due;         /* compact after this poll's tx bursts */
+    bpc_dp_app_state_fn app_state;
+    void *app_state_ctx;
+    uint8_t *app_buf;   /* BPC_STORE_APP_BYTES_MAX */
+    uint64_t app_floor; /* floor of the last application state stored */
+
     struct bpc_dp_counters counters;
     /* Submissions may come from any thread: counted here, copied into
      * counters by poll. */

@@ -7,11 +7,16 @@
  * (bpc_dp_rx_forward), the ownership of every mbuf it touches (rx mbufs are
  * freed after the step; tx mbufs come from a stash refilled in bulk;
  * refused ones are freed and counted), the built-in in-memory durable
- * store and the TSC clock.
+ * store, the use of the durable file store (libbpcon-store) when given a
+ * path, and the TSC clock.
  *
- * Must never: malloc, lock, log or make a syscall inside poll (the
- * persistence hook is the application's business), keep an mbuf pointer
- * across polls except in the tx stash, or assume a received byte is sane.
+ * Must never: malloc, lock or log inside poll, or make a syscall there,
+ * other than inside the durable store's calls (one pwrite and one fdatasync
+ * per engine step that produced records, an allocation when its tables
+ * grow, a compaction after the tx bursts when due; never inside the engine
+ * step); let a frame leave before the records it depends on are durable;
+ * keep an mbuf pointer across polls except in the tx stash, or assume a
+ * received byte is sane.
  */
 #include "bpcon_dp.h"
 #include "dp_internal.h"
@@ -87,9 +92,53 @@ party_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count)
     return 0;
 }
 
-uint32_t
-bpc_dp_party_durable(const struct bpc_dp_party *p, const struct bpc_durable **recs)
+/* The durable file store: an optional application-state record (when the
+ * floor moved past the last one written) and the records, as one commit,
+ * synced before this returns. Compaction waits for the end of the poll. */
+static int
+party_file_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count)
 {
+    uint64_t floor = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        floor = recs[i].floor > floor ? recs[i].floor : floor;
+    }
+    int rc = 0;
+    if (p->app_state != NULL && floor > p->app_floor) {
+        int len = p->app_state(p->app_state_ctx, floor, p->app_buf, BPC_STORE_APP_BYTES_MAX);
+        rc = len < 0 ? len : bpc_store_put_app(p->fstore, floor, p->app_buf, (uint32_t)len);
+        if (rc == 0) {
+            p->app_floor = floor;
+        }
+    }
+    rc = rc == 0 ? bpc_store_append(p->fstore, recs, count) : rc;
+    rc = rc == 0 ? bpc_store_sync(p->fstore) : rc;
+    if (rc == 0 && bpc_store_compact_due(p->fstore)) {
+        p->compact_due = true;
+    }
+    return rc;
+}
+
+static int
+party_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count)
+{
+    if (p->fstore != NULL) {
+        return party_file_persist(p, recs, count);
+    }
+    return p->persist(p->persist_ctx, recs, count);
+}
+
+struct bpc_store *
+bpc_dp_party_store(struct bpc_dp_party *p)
+{
+    return p->fstore;
+}
+
+uint32_t
+bpc_dp_party_durable(struct bpc_dp_party *p, const struct bpc_durable **recs)
+{
+    if (p->fstore != NULL) {
+        return bpc_store_records(p->fstore, recs);
+    }
     const struct dp_store *s = &p->store;
     uint32_t n = 0;
     if (s->has_max_bal) {
@@ -261,12 +310,12 @@ party_check_conf(const struct bpc_dp_party_conf *conf, char *err, size_t err_len
  * decided and applied before the crash), so the engine's first append
  * lands at its resumed next-undecided instance. */
 static int
-party_log_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, char *err,
-             size_t err_len)
+party_log_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf,
+             const struct bpc_durable *restore, uint32_t restore_count, char *err, size_t err_len)
 {
     uint64_t floor = 0;
-    for (uint32_t k = 0; k < conf->restore_count; k++) {
-        floor = conf->restore[k].floor > floor ? conf->restore[k].floor : floor;
+    for (uint32_t k = 0; k < restore_count; k++) {
+        floor = restore[k].floor > floor ? restore[k].floor : floor;
     }
     uint64_t retain = conf->log_retain;
     if (retain == 0) {
@@ -290,11 +339,59 @@ party_log_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, char 
     return 0;
 }
 
+/* Opens (or recovers) the durable store; its live records are the restore
+ * set and its application-state floor the last one written. */
+static int
+party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, int socket,
+               const struct bpc_durable **restore, uint32_t *restore_count, char *err,
+               size_t err_len)
+{
+    if (conf->persist != NULL || conf->restore_count > 0) {
+        party_err(err, err_len, "store_path excludes persist and restore (the store has both)");
+        return -EINVAL;
+    }
+    p->app_buf = rte_zmalloc_socket("bpc_app_state", BPC_STORE_APP_BYTES_MAX, 64, socket);
+    if (p->app_buf == NULL) {
+        party_err(err, err_len, "no memory for the application-state buffer");
+        return -ENOMEM;
+    }
+    char why[768] = "";
+    int rc = bpc_store_open(&p->fstore, conf->store_path, &p->cfg, &conf->store_options, why,
+                            sizeof(why));
+    if (rc != 0) {
+        snprintf(err, err_len, "store: %s", why);
+        return rc;
+    }
+    const struct bpc_store_info *in = bpc_store_info(p->fstore);
+    if (in->torn_bytes > 0) {
+        BPC_DP_LOG(WARNING,
+                   "party %u: store %s: torn tail of %llu bytes after offset %llu dropped\n",
+                   p->cfg.self, conf->store_path, (unsigned long long)in->torn_bytes,
+                   (unsigned long long)in->valid_bytes);
+    }
+    uint64_t app_floor = 0;
+    const uint8_t *app = NULL;
+    uint32_t app_len = 0;
+    if (bpc_store_app(p->fstore, &app_floor, &app, &app_len) == 0) {
+        p->app_floor = app_floor;
+    }
+    *restore_count = bpc_store_records(p->fstore, restore);
+    return 0;
+}
+
 static int
 party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, int socket, char *err,
                 size_t err_len)
 {
-    int rc = party_log_up(p, conf, err, err_len);
+    const struct bpc_durable *restore = conf->restore;
+    uint32_t restore_count = conf->restore_count;
+    if (conf->store_path != NULL) {
+        int src = party_store_up(p, conf, socket, &restore, &restore_count, err, err_len);
+        if (src != 0) {
+            return src;
+        }
+    }
+    int rc = party_log_up(p, conf, restore, restore_count, err, err_len);
     if (rc != 0) {
         return rc;
     }
@@ -308,13 +405,15 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
     if (rc != 0) {
         return rc;
     }
-    if (conf->restore_count > 0) {
-        rc = bpc_engine_restore(p->engine, conf->restore, conf->restore_count);
+    if (restore_count > 0) {
+        rc = bpc_engine_restore(p->engine, restore, restore_count);
         if (rc != 0) {
             party_err(err, err_len, "restoring durable state failed");
             return rc;
         }
-        party_store_put(&p->store, conf->restore, conf->restore_count);
+        if (p->fstore == NULL) {
+            party_store_put(&p->store, restore, restore_count);
+        }
     }
     bpc_engine_start(p->engine, bpc_dp_now_ns());
     p->next_deadline_ns = 0; /* step at the first poll */
@@ -356,6 +455,8 @@ bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *con
     p->persist_ctx = conf->persist != NULL ? conf->persist_ctx : &p->store;
     p->on_decide = conf->on_decide;
     p->decide_ctx = conf->decide_ctx;
+    p->app_state = conf->app_state;
+    p->app_state_ctx = conf->app_state_ctx;
 
     rc = party_alloc(p, socket);
     if (rc == 0) {
@@ -403,6 +504,9 @@ bpc_dp_party_free(struct bpc_dp_party *p)
     }
     rte_free(p->engine_mem);
     bpc_log_free(p->log); /* after the engine, its only writer */
+    /* Closed without a sync: everything reported durable already was. */
+    bpc_store_close(p->fstore);
+    rte_free(p->app_buf);
     rte_free(p->keys);
     rte_free(p->peer_port);
     rte_free(p->peer_hdr);
@@ -606,7 +710,7 @@ party_step(struct bpc_dp_party *p, const struct bpc_step_in *in, uint32_t *work)
     if (out.persist_count > 0) {
         p->counters.persist_calls++;
         p->counters.persist_records += out.persist_count;
-        if (p->persist(p->persist_ctx, out.persist, out.persist_count) != 0) {
+        if (party_persist(p, out.persist, out.persist_count) != 0) {
             p->counters.persist_errors++;
             p->failed = true;
             /* Nothing that depends on the lost write may leave. */
@@ -665,6 +769,16 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
     }
     for (uint32_t k = 0; k < p->ports_count; k++) {
         party_txq_flush(p, k);
+    }
+    if (p->compact_due) {
+        /* After the tx bursts: a compaction never holds frames back. */
+        p->compact_due = false;
+        if (bpc_store_compact(p->fstore) == 0) {
+            p->counters.store_compactions++;
+        } else {
+            p->counters.persist_errors++;
+            p->failed = true;
+        }
     }
     /* No log entry pointer is held past here: lets retired log segments
      * come back after their grace period. */

@@ -1,6 +1,7 @@
 /*
  * app.c - the load generator, applied-log recorder, latency histogram,
- * idle policy and file store shared by bpcon-node and bpcon-cluster.
+ * idle policy and application-state record shared by bpcon-node and
+ * bpcon-cluster.
  *
  * Owns: the command byte layout (so every applied value can be checked
  * for validity), the generator's submission rule (only the party that
@@ -12,7 +13,6 @@
 #include "app.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -622,156 +622,64 @@ dp_idle_wait(const struct dp_idle *idle)
 }
 
 /* ------------------------------------------------------------------------
- * File store.
+ * Application state in the durable store.
  * ---------------------------------------------------------------------- */
 
-/* The records being compacted (for the index comparator; init time). */
-static const struct bpc_durable *store_sort_recs;
-
-/* By instance, then by position in the file (later is newer). */
-static int
-store_cmp(const void *a, const void *b)
+int
+dp_app_state_encode(const struct dp_app_state *st, uint8_t *buf, uint32_t cap)
 {
-    uint32_t x = *(const uint32_t *)a;
-    uint32_t y = *(const uint32_t *)b;
-    uint64_t ix = store_sort_recs[x].instance;
-    uint64_t iy = store_sort_recs[y].instance;
-    if (ix != iy) {
-        return ix < iy ? -1 : 1;
+    if (cap < DP_APP_STATE_BYTES) {
+        return -ENOBUFS;
     }
-    return x < y ? -1 : (x > y ? 1 : 0);
+    memcpy(buf, "appstat1", 8);
+    load_le_store(buf + 8, st->floor, 8);
+    load_le_store(buf + 16, st->applied, 8);
+    load_le_store(buf + 24, st->digest, 8);
+    load_le_store(buf + 32, st->last_instance, 8);
+    return (int)DP_APP_STATE_BYTES;
 }
 
-/* Keeps the newest (last written) record of each instance: vote records,
- * the party-wide record and apply-state records alike. */
-static uint32_t
-store_compact(struct bpc_durable *recs, uint32_t n)
+int
+dp_app_state_decode(const uint8_t *buf, uint32_t len, struct dp_app_state *st)
 {
-    uint32_t *idx = malloc((size_t)n * sizeof(*idx));
-    struct bpc_durable *tmp = malloc((size_t)n * sizeof(*tmp));
-    if (idx == NULL || tmp == NULL) {
-        free(idx);
-        free(tmp);
-        return n; /* all records: restore keeps the highest state anyway */
+    if (len != DP_APP_STATE_BYTES || memcmp(buf, "appstat1", 8) != 0) {
+        return -EINVAL;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        idx[i] = i;
-    }
-    store_sort_recs = recs;
-    qsort(idx, n, sizeof(*idx), store_cmp);
-    uint32_t out = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct bpc_durable *r = &recs[idx[i]];
-        if (out > 0 && tmp[out - 1].instance == r->instance) {
-            tmp[out - 1] = *r;
-            continue;
-        }
-        tmp[out++] = *r;
-    }
-    memcpy(recs, tmp, (size_t)out * sizeof(*recs));
-    free(idx);
-    free(tmp);
-    return out;
+    st->magic = DP_APP_STATE_MAGIC;
+    st->floor = load_le_load(buf + 8, 8);
+    st->applied = load_le_load(buf + 16, 8);
+    st->digest = load_le_load(buf + 24, 8);
+    st->last_instance = load_le_load(buf + 32, 8);
+    return 0;
 }
 
-static int
-store_open_app(struct dp_file_store *s, const char *path, struct dp_app_state *app)
+int
+dp_app_state_hook(void *ctx, uint64_t floor, uint8_t *buf, uint32_t cap)
 {
-    char app_path[4096];
-    if ((size_t)snprintf(app_path, sizeof(app_path), "%s.app", path) >= sizeof(app_path)) {
-        return -ENAMETOOLONG;
-    }
-    memset(app, 0, sizeof(*app));
-    s->app_fd = open(app_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->app_fd < 0) {
-        return -errno;
-    }
     struct dp_app_state st;
-    if (pread(s->app_fd, &st, sizeof(st), 0) == (ssize_t)sizeof(st) &&
-        st.magic == DP_APP_STATE_MAGIC) {
-        *app = st;
-    }
-    return 0;
+    int rc = dp_load_state_at(ctx, floor, &st);
+    return rc != 0 ? rc : dp_app_state_encode(&st, buf, cap);
 }
 
 int
-dp_file_store_put_app(struct dp_file_store *s, const struct dp_app_state *st)
+dp_load_resume_from_store(struct dp_load *l, struct bpc_dp_party *p, struct dp_app_state *out)
 {
-    if (pwrite(s->app_fd, st, sizeof(*st), 0) != (ssize_t)sizeof(*st)) {
-        return -EIO;
-    }
-    if (s->sync && fdatasync(s->app_fd) != 0) {
-        return -EIO;
-    }
-    return 0;
-}
-
-int
-dp_file_store_open(struct dp_file_store *s, const char *path, bool sync,
-                   struct bpc_durable **restore, uint32_t *restore_count, struct dp_app_state *app)
-{
-    *restore = NULL;
-    *restore_count = 0;
-    s->sync = sync;
-    s->records = 0;
-    s->app_fd = -1;
-    s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (s->fd < 0) {
-        return -errno;
-    }
-    int arc = store_open_app(s, path, app);
-    if (arc != 0) {
-        return arc;
-    }
-    off_t size = lseek(s->fd, 0, SEEK_END);
-    uint64_t n = size > 0 ? (uint64_t)size / sizeof(struct bpc_durable) : 0;
-    if (n == 0) {
+    struct bpc_store *s = bpc_dp_party_store(p);
+    uint64_t floor = 0;
+    const uint8_t *bytes = NULL;
+    uint32_t len = 0;
+    if (s == NULL || bpc_store_app(s, &floor, &bytes, &len) != 0) {
         return 0;
     }
-    if (n > UINT32_MAX) {
-        return -EFBIG;
+    struct dp_app_state st;
+    if (dp_app_state_decode(bytes, len, &st) != 0 || st.floor != floor) {
+        return -EINVAL;
     }
-    struct bpc_durable *recs = malloc(n * sizeof(*recs));
-    if (recs == NULL) {
-        return -ENOMEM;
+    dp_load_resume(l, &st);
+    if (out != NULL) {
+        *out = st;
     }
-    ssize_t got = pread(s->fd, recs, n * sizeof(*recs), 0);
-    if (got < 0 || (uint64_t)got != n * sizeof(*recs)) {
-        free(recs);
-        return -EIO;
-    }
-    *restore_count = store_compact(recs, (uint32_t)n);
-    *restore = recs;
-    return 0;
-}
-
-int
-dp_file_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count)
-{
-    struct dp_file_store *s = ctx;
-    size_t len = (size_t)count * sizeof(*recs);
-    ssize_t put = write(s->fd, recs, len);
-    if (put < 0 || (size_t)put != len) {
-        return -EIO;
-    }
-    if (s->sync && fdatasync(s->fd) != 0) {
-        return -EIO;
-    }
-    s->records += count;
-    return 0;
-}
-
-void
-dp_file_store_close(struct dp_file_store *s)
-{
-    if (s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
-    }
-    if (s->app_fd >= 0) {
-        close(s->app_fd);
-        s->app_fd = -1;
-    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /*
  * app.h - what bpcon-node and bpcon-cluster share: the checkable command
  * format, the load generator, the applied-log recorder, the latency
- * histogram, the idle policy and the file-backed durable store.
+ * histogram, the idle policy and the application state kept in the
+ * party's durable store.
  *
  * Must never: be part of the installed library (it is test-harness code),
  * or allocate inside dp_load_pump / dp_load_apply (they run in the poll
@@ -164,23 +165,20 @@ struct dp_idle {
 int dp_idle_parse(const char *s, struct dp_idle *out);
 void dp_idle_wait(const struct dp_idle *idle);
 
-/* File-backed durable store: append-only records, replayed at restart. */
-struct dp_file_store {
-    int fd;
-    int app_fd; /* PATH.app: one struct dp_app_state, rewritten in place */
-    bool sync;
-    uint64_t records;
-};
-/* Opens PATH (records) and PATH.app; *app gets the persisted application
- * state, or zeros (magic 0) when none was written. */
-int dp_file_store_open(struct dp_file_store *s, const char *path, bool sync,
-                       struct bpc_durable **restore, uint32_t *restore_count,
-                       struct dp_app_state *app);
-/* Writes the application state (before the records with that floor). */
-int dp_file_store_put_app(struct dp_file_store *s, const struct dp_app_state *st);
-/* bpc_dp_persist_fn */
-int dp_file_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count);
-void dp_file_store_close(struct dp_file_store *s);
+/* The application state as the durable store keeps it (explicit LE:
+ * "appstat1" | floor | applied | digest | last_instance, 40 bytes). */
+#define DP_APP_STATE_BYTES 40u
+/* Encodes st into buf (cap bytes); returns DP_APP_STATE_BYTES or -ENOBUFS. */
+int dp_app_state_encode(const struct dp_app_state *st, uint8_t *buf, uint32_t cap);
+/* Decodes; 0 (magic set) or -EINVAL when the bytes are no such state. */
+int dp_app_state_decode(const uint8_t *buf, uint32_t len, struct dp_app_state *st);
+/* bpc_dp_app_state_fn (ctx: the struct dp_load): the state as of floor. */
+int dp_app_state_hook(void *ctx, uint64_t floor, uint8_t *buf, uint32_t cap);
+/* Resumes the recorder from the application state in the party's store
+ * (before the first poll). Returns 1 when resumed, 0 when the store holds
+ * none (or the party has no store), -EINVAL when it is unreadable; *out
+ * (may be NULL) gets the state. */
+int dp_load_resume_from_store(struct dp_load *l, struct bpc_dp_party *p, struct dp_app_state *out);
 
 /* Sizes the engine's command queues for `window` commands in flight per
  * party and values for commands of value_bytes. */

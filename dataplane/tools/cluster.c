@@ -6,7 +6,8 @@
  *   bpcon-cluster --parties N --commands K [--transport ring|virtio]
  *       [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]
  *       [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH]
- *       [--node-lcores N] [--keep-dir]
+ *       [--node-lcores N] [--keep-dir] [--store-dir DIR] [--no-fsync]
+ *       [--chaos N [--seed S]] [--tap]
  *
  * ring:   every party in this process on the main lcore, one net_ring port
  *         each, joined by a software switch that forwards by destination
@@ -18,6 +19,14 @@
  *
  * ID in --kill/--restart is a party id, "leader" or "follower" (the highest
  * id that is not the leader when the event fires).
+ *
+ * Every party keeps a durable store (fdatasync per engine step unless
+ * --no-fsync) under one directory, named in the output: --store-dir, or
+ * a fresh one removed after a clean run. --chaos N (ring): N kills of
+ * random parties at random points (between polls, or inside a store write,
+ * sync or compaction), each restarted from its store; the frame tap
+ * (--tap, implied by --chaos) checks that no party ever sends a 1b, 2av or
+ * 2b contradicting one it sent before.
  *
  * SIGINT or SIGTERM ends the run early: nodes are stopped and reaped, the
  * summary is printed, and the exit status is 1 (not all decided).
@@ -41,10 +50,17 @@ cl_usage(FILE *f)
     fprintf(f, "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
                "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
                "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
-               "  [--node-lcores N] [--verbose]\n"
+               "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
+               "  [--chaos N [--seed S]] [--tap]\n"
                "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
                "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
-               "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n");
+               "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
+               "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
+               "under /tmp, removed after a clean run), fdatasync per engine step;\n"
+               "--no-fsync drops the syncs (benchmarks only, not crash-safe).\n"
+               "--chaos N (ring): N kill/restart cycles of parties 1..N-1 at random points,\n"
+               "with the frame tap (--tap) checking every 1b/2av/2b against what the\n"
+               "same party sent before.\n");
 }
 
 static int
@@ -139,6 +155,23 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
         }
         o->node_lcores = (uint32_t)v;
         return 0;
+    case 'S':
+        o->store_dir = arg;
+        return strlen(arg) < 200 ? 0 : -EINVAL;
+    case 'F':
+        o->no_fsync = true;
+        return 0;
+    case 'C':
+        if (dp_parse_u64(arg, 100000, &v) != 0) {
+            return -EINVAL;
+        }
+        o->chaos = (uint32_t)v;
+        return 0;
+    case 'X':
+        return dp_parse_u64(arg, UINT64_MAX >> 1, &o->seed);
+    case 'T':
+        o->tap = true;
+        return 0;
     default:
         return -EINVAL;
     }
@@ -161,6 +194,11 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         {"keep-dir", no_argument, NULL, 'D'},
         {"verbose", no_argument, NULL, 'v'},
         {"node-lcores", required_argument, NULL, 'L'},
+        {"store-dir", required_argument, NULL, 'S'},
+        {"no-fsync", no_argument, NULL, 'F'},
+        {"chaos", required_argument, NULL, 'C'},
+        {"seed", required_argument, NULL, 'X'},
+        {"tap", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -193,6 +231,14 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     }
     if (!o->virtio && o->node_lcores != 1) {
         fprintf(stderr, "bpcon-cluster: --node-lcores needs --transport virtio\n");
+        return -EINVAL;
+    }
+    if (o->virtio && (o->chaos > 0 || o->tap)) {
+        fprintf(stderr, "bpcon-cluster: --chaos and --tap need --transport ring\n");
+        return -EINVAL;
+    }
+    if (o->chaos > 0 && o->parties < 2) {
+        fprintf(stderr, "bpcon-cluster: --chaos needs at least 2 parties\n");
         return -EINVAL;
     }
     if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {

@@ -49,7 +49,14 @@ struct cl_opts {
     const char *node_path;
     bool keep_dir;
     bool verbose;
-    uint32_t node_lcores; /* virtio: lcores per node (main + rx workers) */
+    uint32_t node_lcores;  /* virtio: lcores per node (main + rx workers) */
+    const char *store_dir; /* --store-dir: where the parties' stores live (NULL:
+                              a fresh directory, removed after a clean run) */
+    bool no_fsync;         /* --no-fsync: stores without fdatasync (benchmarks) */
+    uint32_t chaos;        /* ring: kill/restart cycles at random points */
+    uint64_t seed;         /* chaos choices (0: drawn and printed) */
+    bool tap;              /* ring: check every 1b/2av/2b frame for contradictions */
+    char store_where[256]; /* the stores' directory in force (set by the transport) */
 };
 
 /* Set by SIGINT/SIGTERM: the run ends as at a deadline, nodes are stopped
@@ -81,10 +88,30 @@ struct cl_summary {
     struct cl_party_result r[CL_PARTIES_MAX];
     struct dp_hist hist;
     bool deadline_hit;
-    bool interrupted;       /* ended by SIGINT/SIGTERM */
-    uint32_t unclean_stops; /* nodes that did not exit 0 on SIGTERM */
-    uint64_t wall_ns;       /* from load start to the end condition */
+    bool interrupted;        /* ended by SIGINT/SIGTERM */
+    uint32_t unclean_stops;  /* nodes that did not exit 0 on SIGTERM */
+    uint64_t wall_ns;        /* from load start to the end condition */
+    uint32_t store_failures; /* parties stopped by a failed store (not injected) */
+    uint32_t chaos_kills;    /* kill/restart cycles completed */
+    uint32_t chaos_stuck;    /* restarted parties that did not catch up in time */
+    bool tapped;             /* the frame tap ran (ring) */
+    uint64_t tap_frames;
+    uint64_t tap_records;
+    uint64_t contradictions; /* 1b/2av/2b records contradicting earlier ones */
 };
+
+/* The frame tap (cluster_tap.c): decodes every frame a party sends, keeps
+ * per party and instance the ballots and values it promised and voted,
+ * and counts every 1b, 2av or 2b that contradicts what the same party
+ * sent before (across its crashes and restarts). */
+struct cl_tap;
+/* keys[i][j]: the key parties i and j share; frames are checked with it. */
+struct cl_tap *cl_tap_new(uint32_t parties, const uint8_t (*keys)[CL_PARTIES_MAX][BPC_KEY_BYTES],
+                          uint32_t frame_bytes);
+/* One frame payload (after the Ethernet header) as a party sent it. */
+void cl_tap_frame(struct cl_tap *t, const uint8_t *frame, uint32_t len);
+void cl_tap_report(const struct cl_tap *t, struct cl_summary *s);
+void cl_tap_free(struct cl_tap *t);
 
 /* The alive party that takes over a crashed party's commands, or -1. */
 int cl_adopter(uint32_t parties, const bool *alive, uint32_t dead);

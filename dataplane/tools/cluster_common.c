@@ -233,22 +233,47 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
     printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
            p999, (unsigned long long)s->hist.total);
     bool clean = s->unclean_stops == 0;
+    bool durable = s->store_failures == 0 && s->contradictions == 0;
+    printf("durability: %s; stores under %s\n",
+           o->no_fsync ? "NO fdatasync (--no-fsync): benchmark only, not crash-safe"
+                       : "fdatasync per engine step before dependent frames leave",
+           o->store_where[0] != '\0' ? o->store_where : "(none)");
+    if (s->tapped) {
+        printf("frame tap: %llu frames, %llu records checked, %llu contradictions%s\n",
+               (unsigned long long)s->tap_frames, (unsigned long long)s->tap_records,
+               (unsigned long long)s->contradictions, o->chaos > 0 ? "" : " (no chaos)");
+    }
+    if (o->chaos > 0 || s->store_failures > 0) {
+        printf("chaos: %u of %u kill/restart cycles (--seed %llu), each restarted party caught "
+               "up: %s; store failures %u\n",
+               s->chaos_kills, o->chaos, (unsigned long long)o->seed,
+               s->chaos_stuck == 0 ? "yes" : "NO", s->store_failures);
+    }
     printf("agreement %s, decided logs agree %s, all decided %s, values valid %s, clean stops "
            "%s%s%s\n",
            agree ? "yes" : "NO", log_agree ? "yes" : "NO", all ? "yes" : "NO", valid ? "yes" : "NO",
            clean ? "yes" : "NO", s->deadline_hit ? ", DEADLINE HIT" : "",
            s->interrupted ? ", INTERRUPTED" : "");
+    char contra[32] = "null";
+    if (s->tapped) {
+        snprintf(contra, sizeof(contra), "%llu", (unsigned long long)s->contradictions);
+    }
     printf("{\"transport\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
            "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,"
            "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
            "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
-           "\"value_bytes\":%u,\"window\":%u,\"clean_stop\":%s,\"interrupted\":%s}\n",
+           "\"value_bytes\":%u,\"window\":%u,\"clean_stop\":%s,\"interrupted\":%s,"
+           "\"fsync\":%s,\"store_dir\":\"%s\",\"store_failures\":%u,\"chaos_kills\":%u,"
+           "\"chaos_stuck\":%u,"
+           "\"contradictions\":%s}\n",
            o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
            (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
            log_agree ? "true" : "false", (unsigned long long)mask_diffs, all ? "true" : "false",
            valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50, p99, p999, span_s,
-           o->value_bytes, o->window, clean ? "true" : "false", s->interrupted ? "true" : "false");
+           o->value_bytes, o->window, clean ? "true" : "false", s->interrupted ? "true" : "false",
+           o->no_fsync ? "false" : "true", o->store_where, s->store_failures, s->chaos_kills,
+           s->chaos_stuck, contra);
     fflush(stdout);
     for (uint32_t i = 0; i < s->parties; i++) {
         free(s->r[i].owned_log);
@@ -256,7 +281,8 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
         free(s->r[i].dlog);
         s->r[i].dlog = NULL;
     }
-    return agree && log_agree && all && valid && clean && !s->interrupted;
+    bool chaos_done = s->chaos_kills == o->chaos && s->chaos_stuck == 0;
+    return agree && log_agree && all && valid && clean && !s->interrupted && durable && chaos_done;
 }
 
 static int

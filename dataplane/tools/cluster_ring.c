@@ -4,12 +4,16 @@
  *
  * Owns: EAL bring-up for the in-process cluster, the switch (forwards by
  * destination MAC; frames to a dead party or into a full ring are dropped
- * and counted, as a segment would lose them), the round-robin loop on the
- * main lcore, and crash/restart of in-process parties (a restarted party
- * comes back from its built-in store's durable records).
+ * and counted, as a segment would lose them) and its frame tap, the
+ * round-robin loop on the main lcore, the parties' durable stores (one
+ * file per party under a directory named in the output), crash/restart of
+ * in-process parties (a restarted party comes back from its store) and the
+ * chaos loop (--chaos N: kills at random points, between polls or inside
+ * a store write, sync or compaction through an injected I/O fault).
  *
- * Must never: poll a dead party, or keep an mbuf of a party across its
- * crash (its rings are emptied).
+ * Must never: poll a dead party, keep an mbuf of a party across its crash
+ * (its rings are emptied), or let a crashed party's store be touched again
+ * before its restart opens (and recovers) it.
  */
 #include "cluster.h"
 
@@ -26,10 +30,23 @@
 #include <rte_ring.h>
 
 #include <sodium.h>
+#include <sys/stat.h>
 
 /* Ring slots per direction per party. */
 #define RING_SLOTS 4096u
 #define RING_BURST 32u
+
+/* Chaos: an I/O fault armed in one party's store, the "kill -9" inside a
+ * store call: the armed-th mutating call fails (a write lands a random
+ * prefix first: a torn write) and every later one fails too, as nothing
+ * runs after a crash. */
+struct ring_io {
+    struct bpc_store_io io;
+    uint32_t armed; /* 0: off; else the mutating call that crashes */
+    uint32_t calls;
+    bool crashed;
+    uint64_t rng;
+};
 
 struct ring_party {
     struct rte_ring *to_party;
@@ -39,10 +56,29 @@ struct ring_party {
     uint32_t restarts;
     struct bpc_dp_party *party;
     struct dp_load load;
-    struct bpc_durable *saved; /* durable records kept across a crash */
-    uint32_t saved_count;
-    struct dp_app_state saved_app; /* application state as of the saved floor */
+    char store[320]; /* its durable store */
+    struct ring_io io;
 };
+
+/* The chaos loop's state: one victim at a time (parties 1..N-1; party 0
+ * is the reference that never restarts and adopts every victim's load). */
+struct ring_chaos {
+    uint64_t rng;
+    uint32_t done;    /* cycles completed (killed and restarted) */
+    int victim;       /* dead, waiting for its restart; -1 none */
+    int armed;        /* store fault armed, waiting for its crash; -1 none */
+    uint64_t next_ns; /* next kill, or the victim's restart */
+    uint64_t armed_ns;
+    uint32_t io_kills;
+    uint32_t poll_kills;
+    int catching_up; /* restarted, not yet within a window of party 0; -1 none */
+    uint64_t restart_ns;
+    uint32_t stuck; /* restarted parties that did not catch up in time */
+};
+
+/* A restarted party must catch up before the next kill: within one window
+ * of party 0's decided log, in this long. */
+#define RING_CATCHUP_NS 30000000000ull
 
 struct ring_cluster {
     struct cl_opts *o;
@@ -55,6 +91,11 @@ struct ring_cluster {
     uint16_t stage_count[CL_PARTIES_MAX];
     uint64_t switch_drops;
     int last_killed;
+    char store_dir[256];
+    bool store_dir_made; /* ours: removed after a clean run */
+    struct cl_tap *tap;
+    struct ring_chaos chaos;
+    uint32_t store_failures;
 };
 
 /* EAL leaves its runtime directory behind; this process owns the prefix. */
@@ -151,6 +192,120 @@ ring_ports(struct ring_cluster *c)
     return 0;
 }
 
+static uint64_t
+ring_rand(uint64_t *state)
+{
+    /* splitmix64: the chaos choices, reproducible from --seed */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Counts a mutating store call; true once the armed one came (crashed). */
+static bool
+ring_io_crash(struct ring_io *r)
+{
+    if (r->crashed) {
+        return true;
+    }
+    if (r->armed != 0 && ++r->calls >= r->armed) {
+        r->crashed = true;
+    }
+    return r->crashed;
+}
+
+static int64_t
+ring_io_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+    struct ring_io *r = ctx;
+    const struct bpc_store_io *px = bpc_store_io_posix();
+    if (!ring_io_crash(r)) {
+        return px->pwrite(px->ctx, fd, buf, len, off);
+    }
+    size_t k = (size_t)(ring_rand(&r->rng) % (len + 1u)); /* the torn prefix */
+    if (k > 0) {
+        (void)px->pwrite(px->ctx, fd, buf, k, off);
+    }
+    return -EIO;
+}
+
+static int
+ring_io_datasync(void *ctx, int fd)
+{
+    const struct bpc_store_io *px = bpc_store_io_posix();
+    return ring_io_crash(ctx) ? -EIO : px->datasync(px->ctx, fd);
+}
+
+static int
+ring_io_dirsync(void *ctx, int fd)
+{
+    const struct bpc_store_io *px = bpc_store_io_posix();
+    return ring_io_crash(ctx) ? -EIO : px->dirsync(px->ctx, fd);
+}
+
+static int
+ring_io_rename(void *ctx, const char *from, const char *to)
+{
+    const struct bpc_store_io *px = bpc_store_io_posix();
+    return ring_io_crash(ctx) ? -EIO : px->rename(px->ctx, from, to);
+}
+
+static int
+ring_io_truncate(void *ctx, int fd, uint64_t len)
+{
+    const struct bpc_store_io *px = bpc_store_io_posix();
+    return ring_io_crash(ctx) ? -EIO : px->truncate(px->ctx, fd, len);
+}
+
+/* The party's store I/O: the plain calls, with a fault that can be armed. */
+static void
+ring_io_init(struct ring_io *r, uint64_t seed)
+{
+    r->io = *bpc_store_io_posix();
+    r->io.ctx = r;
+    r->io.pwrite = ring_io_pwrite;
+    r->io.datasync = ring_io_datasync;
+    r->io.dirsync = ring_io_dirsync;
+    r->io.rename = ring_io_rename;
+    r->io.truncate = ring_io_truncate;
+    r->armed = 0;
+    r->calls = 0;
+    r->crashed = false;
+    r->rng = seed;
+}
+
+/* The stores' directory: --store-dir, or a fresh one under /tmp. */
+static int
+ring_store_dir(struct ring_cluster *c)
+{
+    if (c->o->store_dir != NULL) {
+        snprintf(c->store_dir, sizeof(c->store_dir), "%s", c->o->store_dir);
+        if (mkdir(c->store_dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "bpcon-cluster: --store-dir %s: %s\n", c->store_dir, strerror(errno));
+            return -1;
+        }
+    } else {
+        snprintf(c->store_dir, sizeof(c->store_dir), "/tmp/bpcon-cluster-XXXXXX");
+        if (mkdtemp(c->store_dir) == NULL) {
+            fprintf(stderr, "bpcon-cluster: mkdtemp: %s\n", strerror(errno));
+            return -1;
+        }
+        c->store_dir_made = true;
+    }
+    snprintf(c->o->store_where, sizeof(c->o->store_where), "%s", c->store_dir);
+    for (uint32_t i = 0; i < c->n; i++) {
+        snprintf(c->p[i].store, sizeof(c->p[i].store), "%s/store-%u", c->store_dir, i);
+        /* A store left by an earlier run of another cluster would be
+         * refused (other cluster id): this run starts its parties fresh. */
+        (void)unlink(c->p[i].store);
+    }
+    fprintf(stderr, "bpcon-cluster: stores under %s (%s)\n", c->store_dir,
+            c->o->no_fsync ? "NO fdatasync: --no-fsync, benchmark only"
+                           : "fdatasync per engine step");
+    return 0;
+}
+
 static int
 ring_party_up(struct ring_cluster *c, uint32_t id)
 {
@@ -177,9 +332,7 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
         fprintf(stderr, "bpcon-cluster: no memory for party %u's log\n", id);
         return -1;
     }
-    if (p->restarts > 0) {
-        dp_load_resume(&p->load, &p->saved_app);
-    }
+    ring_io_init(&p->io, ring_rand(&c->chaos.rng));
     struct bpc_dp_party_conf conf = {
         .engine = &cfg,
         .links = links,
@@ -188,15 +341,35 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
         .socket_id = (int)rte_socket_id(),
         .on_decide = dp_load_decided,
         .decide_ctx = &p->load,
-        .restore = p->saved,
-        .restore_count = p->saved_count,
+        .store_path = p->store,
+        .store_options = {.no_sync = c->o->no_fsync, .io = &p->io.io},
+        .app_state = dp_app_state_hook,
+        .app_state_ctx = &p->load,
         .telemetry = true,
     };
     dp_party_mac(id, conf.self_mac.addr_bytes);
-    char err[256] = "";
+    char err[1024] = "";
     if (bpc_dp_party_init(&p->party, &conf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bpcon-cluster: party %u: %s\n", id, err);
+        fprintf(stderr, "bpcon-cluster: party %u refuses to start: %s\n", id, err);
         return -1;
+    }
+    struct dp_app_state app;
+    memset(&app, 0, sizeof(app));
+    if (dp_load_resume_from_store(&p->load, p->party, &app) < 0) {
+        fprintf(stderr, "bpcon-cluster: party %u: application state in %s unreadable\n", id,
+                p->store);
+        return -1;
+    }
+    if (p->restarts > 0 && (c->o->verbose || c->o->chaos == 0)) {
+        struct bpc_store *st = bpc_dp_party_store(p->party);
+        const struct bpc_store_info *in = bpc_store_info(st);
+        const struct bpc_durable *recs = NULL;
+        fprintf(stderr,
+                "bpcon-cluster: party %u restarted from %s: %llu records in the file, %u live, "
+                "floor %llu, torn tail %llu bytes dropped, application state at %llu\n",
+                id, p->store, (unsigned long long)in->records, bpc_store_records(st, &recs),
+                (unsigned long long)bpc_dp_party_restored_floor(p->party),
+                (unsigned long long)in->torn_bytes, (unsigned long long)app.floor);
     }
     p->alive = true;
     return 0;
@@ -212,43 +385,51 @@ ring_ring_drain(struct rte_ring *r)
     }
 }
 
-/* A crash: the party's memory is gone except what it made durable. */
+/* Frames a party sent that the switch has not moved: the tap sees them
+ * (they left the party), then they are dropped. */
+static void
+ring_from_drain(struct ring_cluster *c, struct rte_ring *r)
+{
+    struct rte_mbuf *b[RING_BURST];
+    unsigned n;
+    while ((n = rte_ring_sc_dequeue_burst(r, (void **)b, RING_BURST, NULL)) > 0) {
+        for (unsigned i = 0; c->tap != NULL && i < n; i++) {
+            if (b[i]->data_len > RTE_ETHER_HDR_LEN) {
+                cl_tap_frame(c->tap,
+                             rte_pktmbuf_mtod_offset(b[i], const uint8_t *, RTE_ETHER_HDR_LEN),
+                             (uint32_t)b[i]->data_len - RTE_ETHER_HDR_LEN);
+            }
+        }
+        rte_pktmbuf_free_bulk(b, n);
+    }
+}
+
+/* A crash: the party's memory is gone except what its store made durable
+ * (its store is closed without a sync: everything it reported durable
+ * already was; a write a crash cut short stays as torn bytes). */
 static void
 ring_kill(struct ring_cluster *c, uint32_t id)
 {
     struct ring_party *p = &c->p[id];
-    const struct bpc_durable *recs = NULL;
-    uint32_t n = bpc_dp_party_durable(p->party, &recs);
-    free(p->saved);
-    p->saved = malloc((n > 0 ? n : 1) * sizeof(*recs));
-    p->saved_count = p->saved != NULL ? n : 0;
-    if (p->saved != NULL && n > 0) {
-        memcpy(p->saved, recs, n * sizeof(*recs));
-    }
-    /* The application state persisted with those records: as of their
-     * floor (what a node writes beside its store, see node.c). */
-    if (dp_load_state_at(&p->load, dp_durable_floor(p->saved, p->saved_count), &p->saved_app) !=
-        0) {
-        fprintf(stderr, "bpcon-cluster: party %u: application state not recoverable\n", id);
-    }
     bpc_dp_party_free(p->party);
     p->party = NULL;
     p->alive = false;
     ring_ring_drain(p->to_party);
-    ring_ring_drain(p->from_party);
+    ring_from_drain(c, p->from_party);
     c->last_killed = (int)id;
     bool alive[CL_PARTIES_MAX];
     for (uint32_t i = 0; i < c->n; i++) {
         alive[i] = c->p[i].alive;
     }
-    int adopter = cl_adopter(c->n, alive, id);
+    /* Under chaos party 0 (never killed, always submitting) adopts. */
+    int adopter = c->o->chaos > 0 ? 0 : cl_adopter(c->n, alive, id);
     if (adopter >= 0) {
         dp_load_adopt(&c->p[adopter].load, id);
     }
-    fprintf(stderr,
-            "bpcon-cluster: killed party %u (%u durable records kept), party %d adopts "
-            "its commands\n",
-            id, p->saved_count, adopter);
+    if (c->o->verbose || c->o->chaos == 0) {
+        fprintf(stderr, "bpcon-cluster: killed party %u%s, party %d adopts its commands\n", id,
+                p->io.crashed ? " inside a store call" : "", adopter);
+    }
 }
 
 static int
@@ -258,7 +439,9 @@ ring_restart(struct ring_cluster *c, uint32_t id)
     ring_ring_drain(p->to_party);
     dp_load_free(&p->load);
     p->restarts++;
-    fprintf(stderr, "bpcon-cluster: restarting party %u\n", id);
+    if (c->o->verbose || c->o->chaos == 0) {
+        fprintf(stderr, "bpcon-cluster: restarting party %u\n", id);
+    }
     return ring_party_up(c, id);
 }
 
@@ -287,6 +470,11 @@ ring_switch(struct ring_cluster *c)
         struct rte_mbuf *b[RING_BURST];
         unsigned n = rte_ring_sc_dequeue_burst(c->p[src].from_party, (void **)b, RING_BURST, NULL);
         for (unsigned i = 0; i < n; i++) {
+            if (c->tap != NULL && b[i]->data_len > RTE_ETHER_HDR_LEN) {
+                cl_tap_frame(c->tap,
+                             rte_pktmbuf_mtod_offset(b[i], const uint8_t *, RTE_ETHER_HDR_LEN),
+                             (uint32_t)b[i]->data_len - RTE_ETHER_HDR_LEN);
+            }
             const struct rte_ether_hdr *h = rte_pktmbuf_mtod(b[i], const struct rte_ether_hdr *);
             uint8_t want[6];
             uint32_t dst = ((uint32_t)h->dst_addr.addr_bytes[4] << 8) | h->dst_addr.addr_bytes[5];
@@ -397,6 +585,10 @@ ring_settled(const struct ring_cluster *c)
             return false;
         }
     }
+    if (c->chaos.done < c->o->chaos || c->chaos.victim >= 0 || c->chaos.armed >= 0 ||
+        c->chaos.catching_up >= 0) {
+        return false;
+    }
     const struct dp_load *ref = NULL;
     for (uint32_t i = 0; i < c->n && ref == NULL; i++) {
         if (c->p[i].alive && c->p[i].restarts == 0) {
@@ -424,6 +616,25 @@ ring_settled(const struct ring_cluster *c)
     return true;
 }
 
+/* A party whose poll failed: an armed chaos fault is its crash; anything
+ * else is a store that failed by itself (counted: the run fails). */
+static void
+ring_failed(struct ring_cluster *c, uint32_t id)
+{
+    struct ring_party *p = &c->p[id];
+    if (!p->io.crashed) {
+        c->store_failures++;
+        fprintf(stderr, "bpcon-cluster: party %u stopped: its store %s failed\n", id, p->store);
+    }
+    ring_kill(c, id);
+    if (c->chaos.armed == (int)id) {
+        c->chaos.armed = -1;
+        c->chaos.victim = (int)id;
+        c->chaos.io_kills++;
+        c->chaos.next_ns = bpc_dp_now_ns() + (10u + ring_rand(&c->chaos.rng) % 90u) * 1000000ull;
+    }
+}
+
 static uint32_t
 ring_round(struct ring_cluster *c, uint64_t now)
 {
@@ -432,6 +643,9 @@ ring_round(struct ring_cluster *c, uint64_t now)
         if (c->p[i].alive) {
             int w = bpc_dp_party_poll(c->p[i].party, now);
             work += w > 0 ? (uint32_t)w : 0;
+            if (w < 0) {
+                ring_failed(c, i);
+            }
         }
     }
     work += ring_switch(c);
@@ -441,6 +655,80 @@ ring_round(struct ring_cluster *c, uint64_t now)
         }
     }
     return work;
+}
+
+/* One step of the chaos loop (--chaos N): kill a random party among
+ * 1..N-1 at a random time, either between polls or by arming a fault at
+ * one of its next store calls (a write, sync, rename or truncate, of a
+ * commit or of a compaction); restart it from its store after a random
+ * delay; N times. Returns false when a restart failed. */
+static bool
+ring_chaos_step(struct ring_cluster *c, uint64_t now)
+{
+    struct ring_chaos *ch = &c->chaos;
+    if (ch->armed >= 0 && now - ch->armed_ns > 300000000ull) {
+        /* No store call came: the kill happens between polls instead. */
+        if (c->o->verbose) {
+            fprintf(stderr, "bpcon-cluster: chaos: party %d made %u store calls in 300 ms\n",
+                    ch->armed, c->p[ch->armed].io.calls);
+        }
+        c->p[ch->armed].io.armed = 0;
+        ring_kill(c, (uint32_t)ch->armed);
+        ch->victim = ch->armed;
+        ch->armed = -1;
+        ch->poll_kills++;
+        ch->next_ns = now + (10u + ring_rand(&ch->rng) % 90u) * 1000000ull;
+        return true;
+    }
+    if (ch->catching_up >= 0) {
+        struct bpc_log *mine = bpc_dp_party_log(c->p[ch->catching_up].party);
+        struct bpc_log *ref = bpc_dp_party_log(c->p[0].party);
+        bool near = bpc_log_next(mine) + c->cfg.window_slots >= bpc_log_next(ref);
+        if (!near && now - ch->restart_ns < RING_CATCHUP_NS) {
+            return true;
+        }
+        if (!near) {
+            ch->stuck++;
+            fprintf(stderr,
+                    "bpcon-cluster: chaos: party %d did not catch up within 30 s of its restart "
+                    "(decided log at %llu, party 0 at %llu)\n",
+                    ch->catching_up, (unsigned long long)bpc_log_next(mine),
+                    (unsigned long long)bpc_log_next(ref));
+        }
+        ch->catching_up = -1;
+        ch->next_ns = now + (20u + ring_rand(&ch->rng) % 130u) * 1000000ull;
+    }
+    if (ch->armed >= 0 || now < ch->next_ns) {
+        return true;
+    }
+    if (ch->victim >= 0) {
+        int v = ch->victim;
+        ch->victim = -1;
+        ch->done++;
+        ch->catching_up = v;
+        ch->restart_ns = now;
+        if (ch->done % 10u == 0 || ch->done == c->o->chaos) {
+            fprintf(stderr, "bpcon-cluster: chaos: %u of %u kills done (%u inside store calls)\n",
+                    ch->done, c->o->chaos, ch->io_kills);
+        }
+        return ring_restart(c, (uint32_t)v) == 0;
+    }
+    if (ch->done >= c->o->chaos) {
+        return true;
+    }
+    uint32_t v = 1u + (uint32_t)(ring_rand(&ch->rng) % (c->n - 1u));
+    if (ring_rand(&ch->rng) % 2u == 0) {
+        ring_kill(c, v);
+        ch->victim = (int)v;
+        ch->poll_kills++;
+        ch->next_ns = now + (10u + ring_rand(&ch->rng) % 90u) * 1000000ull;
+    } else {
+        c->p[v].io.armed = 1u + (uint32_t)(ring_rand(&ch->rng) % 6u);
+        c->p[v].io.calls = 0;
+        ch->armed = (int)v;
+        ch->armed_ns = now;
+    }
+    return true;
 }
 
 static int
@@ -454,6 +742,9 @@ ring_loop(struct ring_cluster *c, struct cl_summary *s)
         uint64_t now = bpc_dp_now_ns();
         uint32_t work = ring_round(c, now);
         if (!ring_events(c, now - go)) {
+            return -1;
+        }
+        if (c->o->chaos > 0 && !ring_chaos_step(c, now)) {
             return -1;
         }
         if (now >= next_progress) {
@@ -550,12 +841,24 @@ ring_finish(struct ring_cluster *c, struct cl_summary *s)
             bpc_dp_party_free(p->party);
         }
         dp_load_free(&p->load);
-        free(p->saved);
         bpc_dp_port_close(p->port);
         ring_ring_drain(p->to_party);
         ring_ring_drain(p->from_party);
         rte_ring_free(p->to_party);
         rte_ring_free(p->from_party);
+    }
+    if (c->tap != NULL) {
+        cl_tap_report(c->tap, s);
+        cl_tap_free(c->tap);
+        c->tap = NULL;
+    }
+    s->store_failures = c->store_failures;
+    s->chaos_kills = c->chaos.done;
+    s->chaos_stuck = c->chaos.stuck;
+    if (c->o->chaos > 0) {
+        fprintf(stderr,
+                "bpcon-cluster: chaos: %u kills (%u inside store calls, %u between polls)\n",
+                c->chaos.done, c->chaos.io_kills, c->chaos.poll_kills);
     }
     if (c->switch_drops > 0) {
         fprintf(stderr, "bpcon-cluster: switch dropped %llu frames\n",
@@ -574,8 +877,29 @@ cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
     c.o = o;
     c.n = o->parties;
     c.last_killed = -1;
+    c.chaos.victim = -1;
+    c.chaos.armed = -1;
+    c.chaos.catching_up = -1;
+    if (o->chaos > 0 && o->seed == 0) {
+        randombytes_buf(&o->seed, sizeof(o->seed));
+        o->seed >>= 1; /* printable as a positive decimal everywhere */
+    }
+    c.chaos.rng = o->seed;
+    if (o->chaos > 0) {
+        fprintf(stderr, "bpcon-cluster: chaos: %u kills at random points, --seed %llu\n", o->chaos,
+                (unsigned long long)o->seed);
+    }
     ring_config(&c);
-    if (ring_eal(o, argv0, bpc_engine_footprint(&c.cfg)) != 0) {
+    if (o->tap || o->chaos > 0) {
+        c.tap = cl_tap_new(c.n, (const uint8_t(*)[CL_PARTIES_MAX][BPC_KEY_BYTES])c.keys,
+                           c.cfg.frame_bytes);
+        if (c.tap == NULL) {
+            fprintf(stderr, "bpcon-cluster: no memory for the frame tap\n");
+            return -1;
+        }
+    }
+    if (ring_store_dir(&c) != 0 || ring_eal(o, argv0, bpc_engine_footprint(&c.cfg)) != 0) {
+        cl_tap_free(c.tap);
         return -1;
     }
     int rc = ring_ports(&c);
@@ -589,9 +913,19 @@ cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
         bpc_log_thread_unregister();
         rte_eal_cleanup();
         ring_runtime_dir_remove();
+        cl_tap_free(c.tap);
+        fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c.store_dir);
         return -1;
     }
     ring_finish(&c, s);
     sodium_memzero(c.keys, sizeof(c.keys));
+    /* Kept for a look when something went wrong, as the virtio run dir. */
+    bool clean =
+        !s->deadline_hit && s->store_failures == 0 && s->contradictions == 0 && s->chaos_stuck == 0;
+    if (c.store_dir_made && clean && !o->keep_dir) {
+        cl_tree_remove(c.store_dir);
+    } else {
+        fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c.store_dir);
+    }
     return 0;
 }

@@ -3,8 +3,8 @@
  * party, a full mesh of virtio_user <-> net_vhost links between them.
  *
  * Owns: the run directory (keys, cluster file, sockets, per-node stderr,
- * logs, stores), spawning and reaping nodes, the report pipe (node fd 3:
- * "ready", "progress", "result", "hist" lines) and the control pipe (node
+ * logs, and the stores unless --store-dir puts them elsewhere), spawning and reaping nodes, the
+ * report pipe (node fd 3: "ready", "progress", "result", "hist" lines) and the control pipe (node
  * fd 4: "go", "adopt ID"), the fault schedule, and reading the nodes' logs
  * for the agreement check.
  *
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +63,6 @@ struct vcluster {
     char dir[64];
     char cluster_file[128];
     char node_path[4000];
-    bool stores;
     struct vnode v[CL_VIRTIO_PARTIES_MAX];
     uint64_t go_ns;
     int last_killed;
@@ -125,6 +125,28 @@ virtio_setup_dir(struct vcluster *c)
     return 0;
 }
 
+/* The stores' directory: --store-dir (made if missing, kept), or the run
+ * directory (removed with it after a clean run). */
+static int
+virtio_store_dir(struct vcluster *c)
+{
+    struct cl_opts *o = c->o;
+    const char *dir = o->store_dir != NULL ? o->store_dir : c->dir;
+    snprintf(o->store_where, sizeof(o->store_where), "%s", dir);
+    if (o->store_dir != NULL && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bpcon-cluster: --store-dir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        char path[320];
+        snprintf(path, sizeof(path), "%s/store-%u", dir, i);
+        (void)unlink(path); /* another cluster's store would be refused */
+    }
+    fprintf(stderr, "bpcon-cluster: stores under %s (%s)\n", dir,
+            o->no_fsync ? "NO fdatasync: --no-fsync, benchmark only" : "fdatasync per engine step");
+    return 0;
+}
+
 /* argv for node id: EAL args, then the node's own. */
 static void
 virtio_node_args(const struct vcluster *c, uint32_t id, char args[][CL_ARG_MAX], char **argv)
@@ -157,8 +179,9 @@ virtio_node_args(const struct vcluster *c, uint32_t id, char args[][CL_ARG_MAX],
     snprintf(args[k++], CL_ARG_MAX, "--control-fd=4");
     snprintf(args[k++], CL_ARG_MAX, "--wait-go");
     snprintf(args[k++], CL_ARG_MAX, "--log-out=%s/log-%u", c->dir, id);
-    if (c->stores) {
-        snprintf(args[k++], CL_ARG_MAX, "--store=%s/store-%u", c->dir, id);
+    snprintf(args[k++], CL_ARG_MAX, "--store=%s/store-%u", o->store_where, id);
+    if (o->no_fsync) {
+        snprintf(args[k++], CL_ARG_MAX, "--no-fsync");
     }
     if (v->restarts > 0) {
         snprintf(args[k++], CL_ARG_MAX, "--no-load");
@@ -640,14 +663,11 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
     c.n = o->parties;
     c.last_killed = -1;
     c.pid = getpid();
-    for (uint32_t i = 0; i < o->events_count; i++) {
-        c.stores = c.stores || o->events[i].kind == CL_EVENT_RESTART;
-    }
     if (virtio_node_path(&c, argv0) != 0) {
         fprintf(stderr, "bpcon-cluster: no bpcon-node at %s (use --node)\n", c.node_path);
         return -1;
     }
-    if (virtio_setup_dir(&c) != 0) {
+    if (virtio_setup_dir(&c) != 0 || virtio_store_dir(&c) != 0) {
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -3,7 +3,7 @@
  *
  *   bpcon-node [EAL args] -- --cluster FILE --id N [--idle busy|pause|sleep:US]
  *       [--commands K --window W --value-size B] [--report-fd FD]
- *       [--log-out FILE] [--store FILE [--fsync]] [--wait-go]
+ *       [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]
  *
  * Owns: EAL and port bring-up for one party (the port spec of its cluster
  * file line: "vhost-mesh:DIR" builds a full mesh of net_vhost/virtio_user
@@ -81,7 +81,7 @@ struct node_opts {
     int report_fd;
     const char *log_out;
     const char *store;
-    bool fsync;
+    bool no_fsync;
     bool wait_go;
     bool no_load;
     int control_fd;
@@ -121,8 +121,6 @@ struct node {
     uint32_t rxq_count;
     struct node_worker workers[BPC_DP_PORTS_MAX];
     uint32_t workers_count; /* launched: min(worker lcores, rxq_count) */
-    struct dp_file_store store;
-    uint64_t app_floor; /* floor of the last application state written */
     struct dp_load load;
     struct bpc_dp_party *party;
     FILE *report;
@@ -133,8 +131,12 @@ node_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
                "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
-               "  [--report-fd FD] [--log-out FILE] [--store FILE] [--fsync] [--wait-go]\n"
+               "  [--report-fd FD] [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]\n"
                "  [--no-load] [--control-fd FD] [--log-retain N]\n"
+               "--store FILE: the party's durable store (created, or recovered and restored\n"
+               "from); every step's records are fdatasync'ed before the frames that depend\n"
+               "on them leave. --no-fsync: benchmarks only, a machine crash can then lose\n"
+               "votes already sent (--fsync, the default, is accepted and changes nothing).\n"
                "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
                "makes this party submit the share of crashed party ID too.\n"
                "EAL worker lcores (-l/--lcores with more than one): each rx queue is\n"
@@ -155,6 +157,7 @@ node_parse(int argc, char **argv, struct node_opts *o)
         {"log-out", required_argument, NULL, 'l'},
         {"store", required_argument, NULL, 's'},
         {"fsync", no_argument, NULL, 'f'},
+        {"no-fsync", no_argument, NULL, 'F'},
         {"wait-go", no_argument, NULL, 'g'},
         {"no-load", no_argument, NULL, 'L'},
         {"control-fd", required_argument, NULL, 'C'},
@@ -201,7 +204,10 @@ node_parse(int argc, char **argv, struct node_opts *o)
             o->store = optarg;
             break;
         case 'f':
-            o->fsync = true;
+            o->no_fsync = false; /* the default; kept for old command lines */
+            break;
+        case 'F':
+            o->no_fsync = true;
             break;
         case 'g':
             o->wait_go = true;
@@ -522,55 +528,19 @@ node_config(struct node *n, char *err, size_t err_len)
     return bpc_config_validate(&n->cfg, err, err_len);
 }
 
-/* Persistence hook with --store: the application state as of the new
- * floor goes first, then the engine's records. A crash in between leaves
- * the application state ahead of the records' floor, which a restart
- * handles (it skips instances below the application state's floor), never
- * behind it. */
-static int
-node_persist(void *ctx, const struct bpc_durable *recs, uint32_t count)
-{
-    struct node *n = ctx;
-    uint64_t floor = dp_durable_floor(recs, count);
-    if (floor > n->app_floor) {
-        struct dp_app_state st;
-        if (dp_load_state_at(&n->load, floor, &st) != 0 ||
-            dp_file_store_put_app(&n->store, &st) != 0) {
-            return -EIO;
-        }
-        n->app_floor = floor;
-    }
-    return dp_file_store_put(&n->store, recs, count);
-}
-
+/* With --store the party owns the durable store: it puts the application
+ * state as of each new floor (dp_app_state_hook) in the same commit as,
+ * and before, the engine records that carry that floor, so after a crash
+ * the application state is never behind the restored floor (when it is
+ * ahead, instances below it are skipped). */
 static int
 node_party(struct node *n, char *err, size_t err_len)
 {
-    struct bpc_durable *restore = NULL;
-    uint32_t restore_count = 0;
-    struct dp_app_state app;
-    memset(&app, 0, sizeof(app));
-    n->store.fd = -1;
-    n->store.app_fd = -1;
-    if (n->o.store != NULL) {
-        int rc =
-            dp_file_store_open(&n->store, n->o.store, n->o.fsync, &restore, &restore_count, &app);
-        if (rc != 0) {
-            free(restore);
-            snprintf(err, err_len, "store %s: %s", n->o.store, strerror(-rc));
-            return rc;
-        }
-    }
     int rc = dp_load_init(&n->load, (uint32_t)n->o.id, n->cluster.parties_count, n->o.commands,
                           (uint32_t)n->o.window, (uint32_t)n->o.value_bytes, !n->o.no_load);
     if (rc != 0) {
-        free(restore);
         snprintf(err, err_len, "no memory for the load generator");
         return rc;
-    }
-    if (app.magic == DP_APP_STATE_MAGIC) {
-        dp_load_resume(&n->load, &app);
-        n->app_floor = app.floor;
     }
     struct bpc_dp_party_conf conf = {
         .engine = &n->cfg,
@@ -578,27 +548,39 @@ node_party(struct node *n, char *err, size_t err_len)
         .links_count = n->links_count,
         .pool = n->pool,
         .socket_id = (int)rte_socket_id(),
-        .persist = n->o.store != NULL ? node_persist : NULL,
-        .persist_ctx = n,
+        .store_path = n->o.store,
+        .store_options = {.no_sync = n->o.no_fsync},
+        .app_state = dp_app_state_hook,
+        .app_state_ctx = &n->load,
         .log_retain = n->o.log_retain,
         .on_decide = dp_load_decided,
         .decide_ctx = &n->load,
-        .restore = restore,
-        .restore_count = restore_count,
         .telemetry = true,
     };
     memcpy(conf.self_mac.addr_bytes, n->cluster.parties[n->o.id].mac, 6);
     rc = bpc_dp_party_init(&n->party, &conf, err, err_len);
-    if (rc == 0 && restore_count > 0) {
-        BPC_DP_LOG(INFO,
-                   "party %llu restored %u durable records, floor %llu, application state "
-                   "at %llu (%llu applied)\n",
-                   (unsigned long long)n->o.id, restore_count,
-                   (unsigned long long)bpc_dp_party_restored_floor(n->party),
-                   (unsigned long long)app.floor, (unsigned long long)app.applied);
+    if (rc != 0 || n->o.store == NULL) {
+        return rc;
     }
-    free(restore);
-    return rc;
+    struct dp_app_state app;
+    memset(&app, 0, sizeof(app));
+    if (dp_load_resume_from_store(&n->load, n->party, &app) < 0) {
+        snprintf(err, err_len, "store %s: application state unreadable", n->o.store);
+        return -EINVAL;
+    }
+    const struct bpc_store_info *in = bpc_store_info(bpc_dp_party_store(n->party));
+    BPC_DP_LOG(INFO,
+               "party %llu: store %s (%s): %llu records in %llu commits, floor %llu, torn tail "
+               "%llu bytes dropped; application state at %llu (%llu applied)\n",
+               (unsigned long long)n->o.id, n->o.store,
+               n->o.no_fsync ? "NO fdatasync (--no-fsync): benchmark only, a machine crash can "
+                               "lose votes already sent"
+                             : "fdatasync per engine step",
+               (unsigned long long)in->records, (unsigned long long)in->commits,
+               (unsigned long long)bpc_dp_party_restored_floor(n->party),
+               (unsigned long long)in->torn_bytes, (unsigned long long)app.floor,
+               (unsigned long long)app.applied);
+    return 0;
 }
 
 static void
@@ -757,7 +739,6 @@ node_stop(struct node *n)
     if (!node_exit_only(n)) {
         rte_mempool_free(n->pool); /* else a started port still holds its mbufs */
     }
-    dp_file_store_close(&n->store);
     dp_load_free(&n->load);
     if (n->keys != NULL) {
         sodium_memzero(n->keys, (size_t)n->cluster.parties_count * BPC_KEY_BYTES);
@@ -830,7 +811,8 @@ main(int argc, char **argv)
     }
     rc = node_workers_launch(&n, err, sizeof(err));
     if (rc == 0 && n.report != NULL) {
-        fprintf(n.report, "ready id=%llu pid=%d\n", (unsigned long long)n.o.id, (int)getpid());
+        fprintf(n.report, "ready id=%llu pid=%d store=%d fsync=%d\n", (unsigned long long)n.o.id,
+                (int)getpid(), n.o.store != NULL, n.o.store != NULL && !n.o.no_fsync);
         fflush(n.report);
     }
     if (rc == 0) {

@@ -8,7 +8,7 @@ set -u
 cluster="$1"
 rundir=/var/run/dpdk
 [ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
-"$cluster" --parties 4 --commands 100000000 --transport ring --idle sleep:100 \
+"$cluster" --parties 4 --commands 1000000 --transport ring --idle sleep:100 \
     --deadline-ms 60000 >/dev/null 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
@@ -32,9 +32,10 @@ def ask(cmd):
     s.close()
     return out[cmd.split(",")[0]]
 
-# Parties register once they are set up: wait for party 0.
+# Parties register once they are set up (in id order; each first opens
+# its durable store, which syncs): wait for the last one.
 for _ in range(100):
-    if "party" in ask("/bpcon/stats,0"):
+    if "party" in ask("/bpcon/stats,3"):
         break
     time.sleep(0.1)
 cases = [

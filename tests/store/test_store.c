@@ -1,0 +1,869 @@
+/*
+ * test_store.c - the durable vote store (engine/src/store.c, libbpcon-store).
+ *
+ * Goal: every field of struct bpc_durable survives a round trip through
+ * the file in an explicit little-endian layout; a store of another
+ * cluster, party, configuration or format version is refused with a
+ * message naming the mismatch; a torn tail of every length (and a
+ * zero-filled one) is reported, cut off and never loaded; a flipped bit at
+ * every byte of a small store is refused naming the damaged frame's
+ * offset; a failure injected at every mutating I/O call of creation,
+ * appends and compactions, followed by power loss, loses no acknowledged
+ * record and loads nothing that was never written; and a million
+ * instances' worth of records keeps the file within a bound set by the
+ * window.
+ * Method: an in-memory file system (memfs.c) with a durable image per
+ * file and per directory, counted fault injection and power loss; a model
+ * of what was acknowledged (sync returned 0) and of what was attempted;
+ * synthetic records shaped like the engine's (a party-wide record with the
+ * floor in every commit, per-instance vote records, apply-state records).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpcon_store.h"
+#include "memfs.h"
+
+#define TS_PATH "/m/store"
+#define TS_TMP "/m/store.tmp"
+#define TS_WINDOW 8u
+#define TS_PARTIES 4u
+/* Fault scenario: steps of the workload and the compaction threshold that
+ * makes it compact every few steps. */
+#define TS_STEPS 48u
+#define TS_COMPACT_BYTES 4096u
+#define TS_INSTANCES (TS_STEPS + 2u)
+/* Bounded-size run. */
+#define TS_BIG_INSTANCES 1000000u
+#define TS_BIG_WINDOW 64u
+
+static void
+ts_config(struct bpc_config *cfg, uint32_t window)
+{
+    bpc_config_defaults(cfg);
+    cfg->cluster_id = 7;
+    cfg->parties_count = TS_PARTIES;
+    cfg->self = 1;
+    cfg->window_slots = window;
+}
+
+static struct bpc_store_options
+ts_opts(struct memfs *fs, uint64_t compact_bytes)
+{
+    struct bpc_store_options o = {.io = &fs->io, .compact_bytes = compact_bytes};
+    return o;
+}
+
+static bool
+ts_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
+{
+    return a->kind == b->kind && a->pad == b->pad && a->len == b->len &&
+           memcmp(a->id, b->id, sizeof(a->id)) == 0;
+}
+
+/* Field by field: every field of struct bpc_durable. */
+static bool
+ts_rec_eq(const struct bpc_durable *a, const struct bpc_durable *b)
+{
+    bool eq = a->instance == b->instance && a->max_bal == b->max_bal &&
+              a->incarnation == b->incarnation && a->floor == b->floor &&
+              a->applied_seq == b->applied_seq && a->max_vbal == b->max_vbal &&
+              ts_vid_eq(&a->max_vval, &b->max_vval) && a->hist_count == b->hist_count;
+    for (uint32_t h = 0; eq && h < BPC_HISTORY_MAX; h++) {
+        eq = a->hist_bal[h] == b->hist_bal[h] && ts_vid_eq(&a->hist_val[h], &b->hist_val[h]);
+    }
+    return eq;
+}
+
+static struct bpc_vid
+ts_vid(uint64_t tag)
+{
+    struct bpc_vid v;
+    memset(&v, 0, sizeof(v));
+    v.kind = tag % 3 == 0 ? BPC_VALUE_DIGEST : BPC_VALUE_INLINE;
+    v.len = (uint16_t)(v.kind == BPC_VALUE_DIGEST ? 100u + tag % 900u : 1u + tag % 32u);
+    for (uint32_t i = 0; i < (v.kind == BPC_VALUE_DIGEST ? 32u : v.len); i++) {
+        v.id[i] = (uint8_t)(tag * 131u + i * 7u + 1u);
+    }
+    return v;
+}
+
+/* ------------------------------------------------------------------------
+ * The model: what a store must give back.
+ * ---------------------------------------------------------------------- */
+
+struct ts_model {
+    bool has_pw;
+    struct bpc_durable pw;
+    bool has_vote[TS_INSTANCES];
+    struct bpc_durable vote[TS_INSTANCES];
+    bool has_applied[TS_PARTIES];
+    struct bpc_durable applied[TS_PARTIES];
+    bool has_app;
+    uint64_t app_floor;
+    uint32_t app_len;
+    uint8_t app[32];
+    uint64_t floor;
+};
+
+/* One commit of step k, shaped like the engine's: the party-wide record
+ * first, a 2av for instance k, a 2b for k - 1, now and then an apply-state
+ * record; every fourth step the application state as of the floor. */
+static uint32_t
+ts_batch(uint64_t k, struct bpc_durable *recs, struct ts_model *m)
+{
+    uint64_t ballot = 1u + k / 7u;
+    uint64_t floor = k >= 2 ? k - 2 : 0;
+    uint32_t n = 0;
+    struct bpc_durable *d = &recs[n++];
+    memset(d, 0, sizeof(*d));
+    d->instance = UINT64_MAX;
+    d->max_bal = ballot;
+    d->incarnation = 3;
+    d->floor = floor;
+    for (uint64_t i = k > 0 ? k - 1 : 0; i <= k; i++) {
+        d = &recs[n++];
+        *d = recs[0];
+        d->instance = i;
+        d->hist_count = 1;
+        d->hist_bal[0] = ballot;
+        d->hist_val[0] = ts_vid(i);
+        if (i + 1 == k) {
+            d->max_vbal = ballot;
+            d->max_vval = ts_vid(i);
+        }
+    }
+    if (k % 3 == 0) {
+        d = &recs[n++];
+        *d = recs[0];
+        d->instance = BPC_DURABLE_APPLIED_BASE + k % TS_PARTIES;
+        d->applied_seq = k * 10u;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bpc_durable *r = &recs[i];
+        if (r->instance == UINT64_MAX) {
+            m->pw = *r;
+            m->has_pw = true;
+        } else if (r->instance >= BPC_DURABLE_APPLIED_BASE) {
+            m->applied[r->instance - BPC_DURABLE_APPLIED_BASE] = *r;
+            m->has_applied[r->instance - BPC_DURABLE_APPLIED_BASE] = true;
+        } else {
+            m->vote[r->instance] = *r;
+            m->has_vote[r->instance] = true;
+        }
+    }
+    m->floor = floor;
+    return n;
+}
+
+static void
+ts_app(uint64_t k, struct ts_model *m)
+{
+    m->has_app = true;
+    m->app_floor = m->floor;
+    m->app_len =
+        (uint32_t)snprintf((char *)m->app, sizeof(m->app), "app state %llu", (unsigned long long)k);
+}
+
+/* Is the record the acknowledged (a) or the attempted (w) version? */
+static bool
+ts_one_of(const struct bpc_durable *r, bool ha, const struct bpc_durable *a, bool hw,
+          const struct bpc_durable *w)
+{
+    return (ha && ts_rec_eq(r, a)) || (hw && ts_rec_eq(r, w));
+}
+
+/* What was recovered must hold everything acknowledged (a) and nothing but
+ * acknowledged or attempted (w) versions. */
+static void
+ts_check_recovered(struct bpc_store *s, const struct ts_model *a, const struct ts_model *w)
+{
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_store_records(s, &recs);
+    uint64_t floor = 0;
+    bool pw = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bpc_durable *r = &recs[i];
+        floor = r->floor > floor ? r->floor : floor;
+        if (r->instance == UINT64_MAX) {
+            pw = true;
+            assert_true(ts_one_of(r, a->has_pw, &a->pw, w->has_pw, &w->pw));
+        } else if (r->instance >= BPC_DURABLE_APPLIED_BASE) {
+            uint64_t sub = r->instance - BPC_DURABLE_APPLIED_BASE;
+            assert_true(sub < TS_PARTIES);
+            assert_true(ts_one_of(r, a->has_applied[sub], &a->applied[sub], w->has_applied[sub],
+                                  &w->applied[sub]));
+        } else {
+            assert_true(r->instance < TS_INSTANCES);
+            assert_true(ts_one_of(r, a->has_vote[r->instance], &a->vote[r->instance],
+                                  w->has_vote[r->instance], &w->vote[r->instance]));
+        }
+    }
+    assert_true(pw == a->has_pw || (!a->has_pw && w->has_pw));
+    assert_true(floor >= a->floor);
+    for (uint64_t i = floor; i < TS_INSTANCES; i++) {
+        bool found = false;
+        for (uint32_t j = 0; j < n; j++) {
+            found = found || recs[j].instance == i;
+        }
+        assert_true(!a->has_vote[i] || found); /* an acknowledged vote at or above the floor */
+    }
+    for (uint32_t sub = 0; sub < TS_PARTIES; sub++) {
+        bool found = false;
+        for (uint32_t j = 0; j < n; j++) {
+            found = found || recs[j].instance == BPC_DURABLE_APPLIED_BASE + sub;
+        }
+        assert_true(!a->has_applied[sub] || found);
+    }
+    uint64_t af = 0;
+    const uint8_t *ab = NULL;
+    uint32_t al = 0;
+    int rc = bpc_store_app(s, &af, &ab, &al);
+    if (a->has_app) {
+        assert_int_equal(rc, 0);
+    }
+    if (rc == 0) {
+        bool is_a =
+            a->has_app && af == a->app_floor && al == a->app_len && memcmp(ab, a->app, al) == 0;
+        bool is_w =
+            w->has_app && af == w->app_floor && al == w->app_len && memcmp(ab, w->app, al) == 0;
+        assert_true(is_a || is_w);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Round trip, layout, identity.
+ * ---------------------------------------------------------------------- */
+
+static void
+test_store_crc32c_check_value(void **state)
+{
+    (void)state;
+    /* The CRC32C (Castagnoli) check value of "123456789". */
+    assert_int_equal(bpc_store_crc32c("123456789", 9), 0xe3069283u);
+}
+
+static void
+test_store_roundtrip_every_field(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 1);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable in[3];
+    memset(in, 0, sizeof(in));
+    in[0].instance = UINT64_MAX;
+    in[0].max_bal = 0x0102030405060708ull;
+    in[0].incarnation = 0x1112131415161718ull;
+    in[0].floor = 5;
+    for (uint32_t i = 1; i < 3; i++) {
+        in[i] = in[0];
+        in[i].instance = 4u + i;
+        in[i].applied_seq = 0xa1a2a3a4a5a6a7a8ull + i;
+        in[i].max_vbal = 0xb1b2b3b4b5b6b7b8ull - i;
+        in[i].max_vval = ts_vid(i);
+        in[i].hist_count = BPC_HISTORY_MAX;
+        for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
+            in[i].hist_bal[h] = 1000u * i + h;
+            in[i].hist_val[h] = ts_vid(10u * i + h);
+        }
+    }
+    in[2].max_vval.kind = BPC_VALUE_NOOP;
+    assert_int_equal(bpc_store_put_app(s, 5, "xyz", 3), 0);
+    assert_int_equal(bpc_store_append(s, in, 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+
+    /* The layout is explicit little-endian, not the struct's memory. */
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    assert_non_null(f);
+    assert_memory_equal(f, "bpcstore", 8);
+    assert_int_equal(f[8], BPC_STORE_FORMAT_VERSION);
+    assert_int_equal(f[16], 7); /* cluster id, LE */
+    assert_int_equal(f[24], 1); /* party */
+    size_t rec0 = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES + 16u + 3u;
+    assert_int_equal(f[rec0 + 4], BPC_STORE_FRAME_RECORD);
+    const uint8_t *p = f + rec0 + BPC_STORE_FRAME_HEADER_BYTES;
+    assert_memory_equal(p, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+    assert_memory_equal(p + 8, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+    assert_int_equal(len, BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES + 19u +
+                              3u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
+
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable *out = NULL;
+    assert_int_equal(bpc_store_records(s, &out), 3);
+    /* Sorted by instance: the two votes, then the party-wide record. */
+    assert_true(ts_rec_eq(&out[0], &in[1]));
+    assert_true(ts_rec_eq(&out[1], &in[2]));
+    assert_true(ts_rec_eq(&out[2], &in[0]));
+    uint64_t af = 0;
+    const uint8_t *ab = NULL;
+    uint32_t al = 0;
+    assert_int_equal(bpc_store_app(s, &af, &ab, &al), 0);
+    assert_int_equal(af, 5);
+    assert_int_equal(al, 3);
+    assert_memory_equal(ab, "xyz", 3);
+    const struct bpc_store_info *info = bpc_store_info(s);
+    assert_int_equal(info->records, 3);
+    assert_int_equal(info->app_records, 1);
+    assert_int_equal(info->commits, 1);
+    assert_int_equal(info->torn_bytes, 0);
+    assert_int_equal(info->max_ballot, in[0].max_bal);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+static void
+test_store_refuses_other_identity(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 2);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[512] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+
+    struct bpc_config other = cfg;
+    other.cluster_id = 8;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &other, &o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "cluster 7, not to this cluster 8"));
+    other = cfg;
+    other.self = 2;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &other, &o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "party 1, not to this party 2"));
+    other = cfg;
+    other.weights[3] = 2;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &other, &o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "configuration digest"));
+    /* Timers and keys are no part of the digest: the same store. */
+    other = cfg;
+    other.ballot_timeout_ns *= 2;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &other, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+
+    /* Another format version, with a valid header checksum. */
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    uint8_t h[BPC_STORE_HEADER_BYTES];
+    memcpy(h, f, sizeof(h));
+    h[8] = 2;
+    uint32_t crc = bpc_store_crc32c(h, 76);
+    for (uint32_t i = 0; i < 4; i++) {
+        h[76 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    memfs_set_file(&fs, TS_PATH, h, sizeof(h));
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EPROTONOSUPPORT);
+    assert_non_null(strstr(err, "format version 2"));
+    memfs_free(&fs);
+}
+
+static void
+test_store_removes_leftover_tmp(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 3);
+    memfs_set_file(&fs, TS_TMP, (const uint8_t *)"half a compaction", 17);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    size_t len = 0;
+    assert_null(memfs_file(&fs, TS_TMP, &len));
+    assert_non_null(memfs_file(&fs, TS_PATH, &len));
+    assert_int_equal(len, BPC_STORE_HEADER_BYTES);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* ------------------------------------------------------------------------
+ * Torn tails and damage.
+ * ---------------------------------------------------------------------- */
+
+/* A small store of `commits` commits; boundaries[i] is the file size after
+ * commit i (boundaries[0] the bare header), recs[i] the records through it. */
+static uint8_t *
+ts_small_store(uint32_t commits, uint64_t *boundaries, uint32_t *recs, size_t *len)
+{
+    struct memfs fs;
+    memfs_init(&fs, 4);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    boundaries[0] = BPC_STORE_HEADER_BYTES;
+    recs[0] = 0;
+    for (uint32_t k = 0; k < commits; k++) {
+        struct bpc_durable b[8];
+        uint32_t n = ts_batch(k, b, &m);
+        if (k % 2 == 1) {
+            ts_app(k, &m);
+            assert_int_equal(bpc_store_put_app(s, m.app_floor, m.app, m.app_len), 0);
+        }
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        struct bpc_store_stats st;
+        bpc_store_stats(s, &st);
+        boundaries[k + 1] = st.file_bytes;
+        recs[k + 1] = recs[k] + n;
+    }
+    bpc_store_close(s);
+    const uint8_t *f = memfs_file(&fs, TS_PATH, len);
+    uint8_t *copy = malloc(*len);
+    assert_non_null(copy);
+    memcpy(copy, f, *len);
+    memfs_free(&fs);
+    return copy;
+}
+
+/* Opens an image through memfs; returns open's rc (store closed). */
+static int
+ts_open_image(const uint8_t *img, size_t len, char *err, size_t err_len, uint32_t *records,
+              size_t *after)
+{
+    struct memfs fs;
+    memfs_init(&fs, 5);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, err_len);
+    if (rc == 0) {
+        *records = (uint32_t)bpc_store_info(s)->records;
+        /* Appending after recovery works and lands after the cut. */
+        struct ts_model m;
+        memset(&m, 0, sizeof(m));
+        struct bpc_durable b[8];
+        uint32_t n = ts_batch(40, b, &m);
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        bpc_store_close(s);
+        memfs_file(&fs, TS_PATH, after);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, err_len), 0);
+        assert_int_equal(info.torn_bytes, 0);
+        assert_int_equal(info.records, *records + n);
+    }
+    memfs_free(&fs);
+    return rc;
+}
+
+static void
+test_store_torn_tail_every_length(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(5, bound, recs, &full);
+    char err[256];
+    for (size_t len = BPC_STORE_HEADER_BYTES; len <= full; len++) {
+        uint32_t c = 0;
+        while (c < 5 && bound[c + 1] <= len) {
+            c++;
+        }
+        struct memfs fs;
+        memfs_init(&fs, 6);
+        memfs_set_file(&fs, TS_PATH, img, len);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                         0);
+        memfs_free(&fs);
+        assert_int_equal(info.valid_bytes, bound[c]);
+        assert_int_equal(info.torn_bytes, len - bound[c]);
+        assert_int_equal(info.records, recs[c]);
+        assert_int_equal(info.corrupt_offset, UINT64_MAX);
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(img, len, err, sizeof(err), &loaded, &after), 0);
+        assert_int_equal(loaded, recs[c]);
+        assert_true(after > bound[c]);
+    }
+    /* Shorter than a header: damage at offset 0, refused. */
+    for (size_t len = 1; len < BPC_STORE_HEADER_BYTES; len++) {
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(img, len, err, sizeof(err), &loaded, &after), -EBADMSG);
+        assert_non_null(strstr(err, "offset 0"));
+    }
+    free(img);
+}
+
+static void
+test_store_zero_filled_tail(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(3, bound, recs, &full);
+    uint8_t *big = calloc(full + 700u, 1);
+    assert_non_null(big);
+    memcpy(big, img, full);
+    char err[256];
+    for (size_t z = 1; z <= 700u; z += 13u) {
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(big, full + z, err, sizeof(err), &loaded, &after), 0);
+        assert_int_equal(loaded, recs[3]);
+        struct memfs fs;
+        memfs_init(&fs, 7);
+        memfs_set_file(&fs, TS_PATH, big, full + z);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                         0);
+        assert_int_equal(info.torn_bytes, z);
+        memfs_free(&fs);
+    }
+    free(big);
+    free(img);
+}
+
+/* The frame containing byte `at` (0: the file header). */
+static uint64_t
+ts_frame_of(const uint8_t *img, size_t len, size_t at)
+{
+    if (at < BPC_STORE_HEADER_BYTES) {
+        return 0;
+    }
+    uint64_t off = BPC_STORE_HEADER_BYTES;
+    while (off < len) {
+        uint32_t plen = (uint32_t)img[off + 8] | (uint32_t)img[off + 9] << 8 |
+                        (uint32_t)img[off + 10] << 16 | (uint32_t)img[off + 11] << 24;
+        uint64_t end = off + BPC_STORE_FRAME_HEADER_BYTES + plen;
+        if (at < end) {
+            return off;
+        }
+        off = end;
+    }
+    return UINT64_MAX;
+}
+
+static void
+test_store_bit_flip_every_byte(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(4, bound, recs, &full);
+    uint8_t *bad = malloc(full);
+    assert_non_null(bad);
+    char err[256];
+    for (size_t at = 0; at < full; at++) {
+        uint64_t frame = ts_frame_of(img, full, at);
+        for (uint32_t bit = 0; bit < 8; bit++) {
+            memcpy(bad, img, full);
+            bad[at] ^= (uint8_t)(1u << bit);
+            struct memfs fs;
+            memfs_init(&fs, 8);
+            memfs_set_file(&fs, TS_PATH, bad, full);
+            struct bpc_store_info info;
+            int rc = bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err));
+            memfs_free(&fs);
+            assert_int_equal(rc, -EBADMSG);
+            assert_int_equal(info.corrupt_offset, frame);
+            assert_int_equal(info.torn_bytes, 0);
+            assert_true(info.valid_bytes <= frame || frame == 0);
+        }
+        /* And open refuses it, naming the offset. */
+        memcpy(bad, img, full);
+        bad[at] ^= (uint8_t)(1u << (at % 8u));
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(bad, full, err, sizeof(err), &loaded, &after), -EBADMSG);
+        char want[64];
+        snprintf(want, sizeof(want), "offset %llu", (unsigned long long)frame);
+        assert_non_null(strstr(err, want));
+    }
+    free(bad);
+    free(img);
+}
+
+/* ------------------------------------------------------------------------
+ * Fault injection and power loss.
+ * ---------------------------------------------------------------------- */
+
+struct ts_run {
+    uint64_t calls; /* mutating calls made before the crash */
+    bool failed;    /* a call failed and the workload stopped */
+    uint32_t acked; /* commits acknowledged */
+    uint32_t compactions;
+};
+
+/* The workload on a fresh memfs with the fail_at-th mutating call failing:
+ * creation, TS_STEPS commits, compaction whenever due; it stops at the
+ * first error, as a party does. Then power loss, recovery, checks. */
+static struct ts_run
+ts_fault_run(uint64_t fail_at, enum memfs_crash_mode mode, uint64_t seed)
+{
+    static struct ts_model a;
+    static struct ts_model w;
+    memset(&a, 0, sizeof(a));
+    memset(&w, 0, sizeof(w));
+    struct ts_run run = {0, false, 0, 0};
+    struct memfs fs;
+    memfs_init(&fs, seed);
+    fs.fail_at = fail_at;
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, TS_COMPACT_BYTES);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    for (uint64_t k = 0; rc == 0 && k < TS_STEPS; k++) {
+        struct bpc_durable b[8];
+        w = a;
+        uint32_t n = ts_batch(k, b, &w);
+        if (k % 4 == 3) {
+            ts_app(k, &w);
+            rc = bpc_store_put_app(s, w.app_floor, w.app, w.app_len);
+        }
+        rc = rc == 0 ? bpc_store_append(s, b, n) : rc;
+        rc = rc == 0 ? bpc_store_sync(s) : rc;
+        if (rc != 0) {
+            break;
+        }
+        a = w; /* acknowledged */
+        run.acked++;
+        if (bpc_store_compact_due(s)) {
+            rc = bpc_store_compact(s);
+            run.compactions += rc == 0 ? 1u : 0u;
+        }
+    }
+    run.failed = rc != 0;
+    if (rc != 0 && s != NULL) {
+        /* A failed store stays failed: nothing more is accepted. */
+        struct bpc_durable b[8];
+        struct ts_model scratch = a;
+        uint32_t n = ts_batch(TS_STEPS, b, &scratch);
+        assert_int_equal(bpc_store_append(s, b, n), -EIO);
+        assert_int_equal(bpc_store_sync(s), -EIO);
+    }
+    bpc_store_close(s);
+    run.calls = fs.calls;
+    if (rc != 0) {
+        w = w.has_pw ? w : a; /* a failed open attempted nothing */
+    }
+
+    memfs_crash(&fs, mode);
+    s = NULL;
+    rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("recovery after failing call %llu: %s", (unsigned long long)fail_at, err);
+    }
+    ts_check_recovered(s, &a, &w);
+    /* And the recovered store goes on: a commit after it survives too. */
+    struct bpc_durable b[8];
+    struct ts_model next = a;
+    uint32_t n = ts_batch(TS_STEPS + 1u, b, &next);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    memfs_crash(&fs, MEMFS_CRASH_LOSE);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    uint32_t count = bpc_store_records(s, &recs);
+    bool found = false;
+    for (uint32_t i = 0; i < count; i++) {
+        found = found || (recs[i].instance == UINT64_MAX && ts_rec_eq(&recs[i], &b[0]));
+    }
+    assert_true(found);
+    bpc_store_close(s);
+    memfs_free(&fs);
+    return run;
+}
+
+static void
+test_store_fault_at_every_call(void **state)
+{
+    (void)state;
+    struct ts_run clean = ts_fault_run(0, MEMFS_CRASH_LOSE, 11);
+    assert_false(clean.failed);
+    assert_int_equal(clean.acked, TS_STEPS);
+    assert_true(clean.compactions >= 5); /* the faults below hit compactions too */
+    print_message("fault runs: %llu mutating calls per clean run, %u compactions\n",
+                  (unsigned long long)clean.calls, clean.compactions);
+    for (uint64_t n = 1; n <= clean.calls; n++) {
+        for (int mode = MEMFS_CRASH_LOSE; mode <= MEMFS_CRASH_TORN; mode++) {
+            for (uint64_t seed = 0; seed < (mode == MEMFS_CRASH_TORN ? 4u : 1u); seed++) {
+                struct ts_run r = ts_fault_run(n, (enum memfs_crash_mode)mode, n * 16u + seed);
+                assert_true(r.failed);
+                assert_true(r.calls >= n);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Bounded size over a million instances.
+ * ---------------------------------------------------------------------- */
+
+static void
+test_store_bounded_million_instances(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 9);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_BIG_WINDOW);
+    /* Size is what is measured here, not sync: no_sync keeps it fast. */
+    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    uint64_t threshold = st.compact_bytes;
+    uint64_t commit_max = 0;
+    uint64_t written = 0;
+    struct bpc_durable last_pw;
+    for (uint64_t i = 0; i < TS_BIG_INSTANCES; i++) {
+        struct bpc_durable b[4];
+        memset(b, 0, sizeof(b));
+        uint32_t n = 0;
+        b[n].instance = UINT64_MAX;
+        b[n].max_bal = 1u + i / 100000u;
+        b[n].floor = i > TS_BIG_WINDOW / 2 ? i - TS_BIG_WINDOW / 2 : 0;
+        n++;
+        b[n] = b[0];
+        b[n].instance = i; /* 2av */
+        b[n].hist_count = 1;
+        b[n].hist_bal[0] = b[0].max_bal;
+        b[n].hist_val[0] = ts_vid(i);
+        n++;
+        if (i > 0) {
+            b[n] = b[0];
+            b[n].instance = i - 1; /* 2b */
+            b[n].max_vbal = b[0].max_bal;
+            b[n].max_vval = ts_vid(i - 1);
+            n++;
+        }
+        if (i % 64 == 0) {
+            b[n] = b[0];
+            b[n].instance = BPC_DURABLE_APPLIED_BASE + (i / 64) % TS_PARTIES;
+            b[n].applied_seq = i;
+            n++;
+        }
+        last_pw = b[0];
+        bpc_store_stats(s, &st);
+        uint64_t before = st.file_bytes;
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        bpc_store_stats(s, &st);
+        commit_max = st.file_bytes - before > commit_max ? st.file_bytes - before : commit_max;
+        written += st.file_bytes - before;
+        if (bpc_store_compact_due(s)) {
+            assert_int_equal(bpc_store_compact(s), 0);
+        }
+    }
+    bpc_store_stats(s, &st);
+    print_message("1M instances: %.0f MB of records written, file at most %llu bytes "
+                  "(threshold %llu), %llu compactions, %llu live records\n",
+                  (double)written / 1e6, (unsigned long long)st.file_bytes_max,
+                  (unsigned long long)threshold, (unsigned long long)st.compactions,
+                  (unsigned long long)st.live_records);
+    assert_true(written > 100u * threshold);
+    assert_true(st.file_bytes_max <= threshold + commit_max);
+    /* The live set is the window, the submitters and the party record. */
+    assert_true(st.live_records <= TS_BIG_WINDOW + TS_PARTIES + 1u);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_store_records(s, &recs);
+    assert_true(n <= TS_BIG_WINDOW + TS_PARTIES + 1u);
+    assert_true(ts_rec_eq(&recs[n - 1], &last_pw));
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* A file that grew past the threshold before a restart (say, under a
+ * larger threshold) compacts at the first commit after recovery, and
+ * every restart keeps the bound: restarts must not let it grow. */
+static void
+test_store_restarts_keep_the_bound(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 10);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options big = ts_opts(&fs, 1u << 30);
+    struct bpc_store_options small = ts_opts(&fs, TS_COMPACT_BYTES);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &big, err, sizeof(err)), 0);
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    for (uint64_t k = 0; k < 40; k++) {
+        struct bpc_durable b[8];
+        uint32_t n = ts_batch(k, b, &m);
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
+    bpc_store_close(s);
+    size_t len = 0;
+    memfs_file(&fs, TS_PATH, &len);
+    assert_true(len > 4u * TS_COMPACT_BYTES);
+    uint64_t k = 40;
+    for (uint32_t restart = 0; restart < 20; restart++) {
+        assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &small, err, sizeof(err)), 0);
+        for (uint32_t j = 0; j < 3; j++, k++) {
+            struct bpc_durable b[8];
+            uint32_t n = ts_batch(k % TS_STEPS, b, &m);
+            assert_int_equal(bpc_store_append(s, b, n), 0);
+            assert_int_equal(bpc_store_sync(s), 0);
+            if (bpc_store_compact_due(s)) {
+                assert_int_equal(bpc_store_compact(s), 0);
+            }
+        }
+        bpc_store_close(s);
+        memfs_file(&fs, TS_PATH, &len);
+        assert_true(len <= 2u * TS_COMPACT_BYTES);
+    }
+    memfs_free(&fs);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_crc32c_check_value),
+        cmocka_unit_test(test_store_roundtrip_every_field),
+        cmocka_unit_test(test_store_refuses_other_identity),
+        cmocka_unit_test(test_store_removes_leftover_tmp),
+        cmocka_unit_test(test_store_torn_tail_every_length),
+        cmocka_unit_test(test_store_zero_filled_tail),
+        cmocka_unit_test(test_store_bit_flip_every_byte),
+        cmocka_unit_test(test_store_fault_at_every_call),
+        cmocka_unit_test(test_store_bounded_million_instances),
+        cmocka_unit_test(test_store_restarts_keep_the_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
