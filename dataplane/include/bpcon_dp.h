@@ -21,9 +21,18 @@
 #ifndef BPCON_DP_H
 #define BPCON_DP_H
 
+/* DPDK's headers need POSIX.1-2008 (ssize_t, strnlen). When this header is
+ * an application's first include and no feature-test macro is set, it asks
+ * for POSIX.1-2008 itself, so it compiles alone even under -std=c11. */
+#if !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE) &&               \
+    !defined(_DEFAULT_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <rte_cycles.h>
 #include <rte_ether.h>
