@@ -48,6 +48,7 @@ static void
 cl_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
+               "       bpcon-cluster --help | --version\n"
                "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
                "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
                "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
@@ -177,6 +178,55 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
     }
 }
 
+/* The flag and the accepted range of an option, for refusals. */
+static void
+cl_range(int c, const char **flag, const char **range)
+{
+    static const struct {
+        int c;
+        const char *flag;
+        const char *range;
+    } t[] = {
+        {'n', "--parties", "1..32 (virtio: 1..8)"},
+        {'k', "--commands", "1..4294967296"},
+        {'t', "--transport", "ring or virtio"},
+        {'w', "--window", "1..32768"},
+        {'b', "--value-size", "24..8192 bytes"},
+        {'K', "--kill", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
+        {'R', "--restart", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
+        {'I', "--idle", "busy, pause or sleep:US with US in 0..1000000"},
+        {'d', "--deadline-ms", "0..86400000"},
+        {'L', "--node-lcores", "1..8"},
+        {'S', "--store-dir", "a path shorter than 200 bytes"},
+        {'C', "--chaos", "0..100000"},
+        {'X', "--seed", "0..9223372036854775807"},
+    };
+    *flag = "?";
+    *range = "?";
+    for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+        if (t[k].c == c) {
+            *flag = t[k].flag;
+            *range = t[k].range;
+        }
+    }
+}
+
+/* Fault events name existing parties: checked once --parties is known. */
+static int
+cl_events_check(const struct cl_opts *o)
+{
+    for (uint32_t i = 0; i < o->events_count; i++) {
+        const struct cl_event *e = &o->events[i];
+        if (e->who >= 0 && (uint32_t)e->who >= o->parties) {
+            fprintf(stderr, "bpcon-cluster: %s '%d@%llu': party %d is outside 0..%u\n",
+                    e->kind == CL_EVENT_KILL ? "--kill" : "--restart", e->who,
+                    (unsigned long long)e->at_ms, e->who, o->parties - 1);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int
 cl_parse(int argc, char **argv, struct cl_opts *o)
 {
@@ -200,6 +250,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         {"seed", required_argument, NULL, 'X'},
         {"tap", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof(*o));
@@ -210,18 +261,44 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     o->deadline_ms = 120000;
     o->node_lcores = 1;
     int c;
+    bool have_parties = false;
+    bool have_commands = false;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'h') {
             cl_usage(stdout);
             exit(0);
         }
-        if (c == '?' || cl_opt(o, c, optarg) != 0) {
-            fprintf(stderr, "bpcon-cluster: bad option or value%s%s\n", optarg ? ": " : "",
-                    optarg ? optarg : "");
+        if (c == 'V') {
+            printf("bpcon-cluster %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+            exit(0);
+        }
+        if (c == '?') {
+            return -EINVAL; /* getopt named the flag */
+        }
+        have_parties |= c == 'n';
+        have_commands |= c == 'k';
+        if (cl_opt(o, c, optarg) != 0) {
+            const char *flag;
+            const char *range;
+            cl_range(c, &flag, &range);
+            fprintf(stderr, "bpcon-cluster: %s '%s': expected %s\n", flag, optarg, range);
             return -EINVAL;
         }
     }
-    if (optind != argc || o->commands == 0) {
+    if (optind != argc) {
+        fprintf(stderr, "bpcon-cluster: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    if (!have_parties || !have_commands) {
+        fprintf(stderr, "bpcon-cluster: missing required flag %s\n",
+                !have_parties ? "--parties N" : "--commands K");
+        return -EINVAL;
+    }
+    if (o->commands == 0) {
+        fprintf(stderr, "bpcon-cluster: --commands '0': expected 1..4294967296\n");
+        return -EINVAL;
+    }
+    if (cl_events_check(o) != 0) {
         return -EINVAL;
     }
     if (o->idle_arg == NULL) {
@@ -242,7 +319,8 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         return -EINVAL;
     }
     if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {
-        fprintf(stderr, "bpcon-cluster: virtio runs at most %u parties\n", CL_VIRTIO_PARTIES_MAX);
+        fprintf(stderr, "bpcon-cluster: --parties %u: --transport virtio runs 1..%u parties\n",
+                o->parties, CL_VIRTIO_PARTIES_MAX);
         return -EINVAL;
     }
     return 0;
@@ -268,7 +346,7 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (cl_parse(argc, argv, &o) != 0) {
-        cl_usage(stderr);
+        fprintf(stderr, "bpcon-cluster: see bpcon-cluster --help\n");
         return 2;
     }
     if (bpc_init() != 0) {

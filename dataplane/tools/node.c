@@ -130,6 +130,7 @@ static void
 node_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
+               "       bpcon-node --help | --version\n"
                "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
                "  [--report-fd FD] [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]\n"
                "  [--no-load] [--control-fd FD] [--log-retain N]\n"
@@ -147,23 +148,15 @@ static int
 node_parse(int argc, char **argv, struct node_opts *o)
 {
     static const struct option opts[] = {
-        {"cluster", required_argument, NULL, 'c'},
-        {"id", required_argument, NULL, 'i'},
-        {"idle", required_argument, NULL, 'I'},
-        {"commands", required_argument, NULL, 'k'},
-        {"window", required_argument, NULL, 'w'},
-        {"value-size", required_argument, NULL, 'b'},
-        {"report-fd", required_argument, NULL, 'r'},
-        {"log-out", required_argument, NULL, 'l'},
-        {"store", required_argument, NULL, 's'},
-        {"fsync", no_argument, NULL, 'f'},
-        {"no-fsync", no_argument, NULL, 'F'},
-        {"wait-go", no_argument, NULL, 'g'},
-        {"no-load", no_argument, NULL, 'L'},
-        {"control-fd", required_argument, NULL, 'C'},
-        {"log-retain", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"cluster", required_argument, NULL, 'c'},    {"id", required_argument, NULL, 'i'},
+        {"idle", required_argument, NULL, 'I'},       {"commands", required_argument, NULL, 'k'},
+        {"window", required_argument, NULL, 'w'},     {"value-size", required_argument, NULL, 'b'},
+        {"report-fd", required_argument, NULL, 'r'},  {"log-out", required_argument, NULL, 'l'},
+        {"store", required_argument, NULL, 's'},      {"fsync", no_argument, NULL, 'f'},
+        {"no-fsync", no_argument, NULL, 'F'},         {"wait-go", no_argument, NULL, 'g'},
+        {"no-load", no_argument, NULL, 'L'},          {"control-fd", required_argument, NULL, 'C'},
+        {"log-retain", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
     };
     *o = (struct node_opts){
         .id = UINT64_MAX, .window = 64, .value_bytes = 64, .report_fd = -1, .control_fd = -1};
@@ -174,26 +167,42 @@ node_parse(int argc, char **argv, struct node_opts *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int rc = 0;
+        const char *flag = "";
+        const char *range = "";
         switch (c) {
         case 'c':
             o->cluster = optarg;
             break;
         case 'i':
+            flag = "--id";
+            range = "a party id in 0..1023";
             rc = dp_parse_u64(optarg, BPC_DP_PARTIES_MAX - 1, &o->id);
             break;
         case 'I':
+            flag = "--idle";
+            range = "busy, pause or sleep:US with US in 0..1000000";
             rc = dp_idle_parse(optarg, &o->idle);
             break;
         case 'k':
+            flag = "--commands";
+            range = "0..4294967296";
             rc = dp_parse_u64(optarg, 1ull << 32, &o->commands);
             break;
         case 'w':
+            flag = "--window";
+            range = "a power of two in 1..65536";
             rc = dp_parse_u64(optarg, BPC_WINDOW_SLOTS_MAX, &o->window);
+            rc = rc == 0 && (o->window == 0 || (o->window & (o->window - 1)) != 0) ? -EINVAL : rc;
             break;
         case 'b':
+            flag = "--value-size";
+            range = "1..8192 bytes (the frame must also hold it: see docs/DATAPLANE.md)";
             rc = dp_parse_u64(optarg, BPC_VALUE_BYTES_MAX, &o->value_bytes);
+            rc = rc == 0 && o->value_bytes == 0 ? -EINVAL : rc;
             break;
         case 'r':
+            flag = "--report-fd";
+            range = "0..1024";
             rc = dp_parse_u64(optarg, 1024, &fd);
             o->report_fd = (int)fd;
             break;
@@ -216,27 +225,77 @@ node_parse(int argc, char **argv, struct node_opts *o)
             o->no_load = true;
             break;
         case 'C':
+            flag = "--control-fd";
+            range = "0..1024";
             rc = dp_parse_u64(optarg, 1024, &fd);
             o->control_fd = (int)fd;
             break;
         case 'R':
+            flag = "--log-retain";
+            range = "0..4294967296";
             rc = dp_parse_u64(optarg, 1ull << 32, &o->log_retain);
             break;
         case 'h':
             node_usage(stdout);
             exit(0);
+        case 'V':
+            printf("bpcon-node %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+            exit(0);
         default:
-            return -EINVAL;
+            return -EINVAL; /* getopt named the flag */
         }
         if (rc != 0) {
-            fprintf(stderr, "bpcon-node: bad value '%s'\n", optarg);
+            fprintf(stderr, "bpcon-node: %s '%s': expected %s\n", flag, optarg, range);
             return -EINVAL;
         }
     }
-    if (o->cluster == NULL || o->id == UINT64_MAX || optind != argc || o->window == 0) {
+    if (optind != argc) {
+        fprintf(stderr, "bpcon-node: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    if (o->cluster == NULL || o->id == UINT64_MAX) {
+        fprintf(stderr, "bpcon-node: missing required flag %s\n",
+                o->cluster == NULL ? "--cluster FILE" : "--id N");
         return -EINVAL;
     }
     return 0;
+}
+
+/* The program's own arguments (after "--", or all of them when there is
+ * no "--"): parsed before EAL starts, so --help, --version and every bad
+ * flag answer at once, without EAL. Returns the index of "--" or argc. */
+static int
+node_early_args(int argc, char **argv, struct node_opts *o)
+{
+    int dash = 1;
+    while (dash < argc && strcmp(argv[dash], "--") != 0) {
+        dash++;
+    }
+    /* --help or --version among the EAL part (no "--" given) too. */
+    for (int k = 1; k < dash; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            node_usage(stdout);
+            exit(0);
+        }
+        if (strcmp(argv[k], "--version") == 0) {
+            printf("bpcon-node %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+            exit(0);
+        }
+    }
+    if (dash == argc) {
+        fprintf(stderr, "bpcon-node: missing '--' before the program's flags "
+                        "(EAL arguments come first; bpcon-node --help)\n");
+        exit(2);
+    }
+    char *saved = argv[dash];
+    argv[dash] = argv[0];
+    int rc = node_parse(argc - dash, argv + dash, o);
+    argv[dash] = saved;
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-node: see bpcon-node --help\n");
+        exit(2);
+    }
+    return dash;
 }
 
 /* One link per peer over a vhost-user full mesh: for pair (lo, hi) the
@@ -766,12 +825,13 @@ int
 main(int argc, char **argv)
 {
     node_signals();
+    static struct node n;
+    (void)node_early_args(argc, argv, &n.o);
     int eal = rte_eal_init(argc, argv);
     if (eal < 0) {
         rte_exit(EXIT_FAILURE, "bpcon-node: EAL init failed: %s\n", rte_strerror(rte_errno));
     }
     argv[eal] = argv[0];
-    static struct node n;
     if (node_parse(argc - eal, argv + eal, &n.o) != 0) {
         node_usage(stderr);
         rte_eal_cleanup();

@@ -21,7 +21,7 @@
 static void
 tool_usage(FILE *f)
 {
-    fprintf(f, "usage: bpcon-store check FILE | bpcon-store dump FILE\n"
+    fprintf(f, "usage: bpcon-store check FILE | bpcon-store dump FILE | --help | --version\n"
                "  check: one JSON line (records, valid_bytes, torn_bytes, corrupt_offset,\n"
                "         party, floor, max_ballot, ...); exit 0 intact or torn tail only,\n"
                "         1 damaged before the tail, 2 usage error\n"
@@ -143,9 +143,21 @@ main(int argc, char **argv)
         tool_usage(stdout);
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("bpcon-store %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+        return 0;
+    }
     bool check = argc == 3 && strcmp(argv[1], "check") == 0;
     bool dump = argc == 3 && strcmp(argv[1], "dump") == 0;
     if (!check && !dump) {
+        if (argc < 2) {
+            fprintf(stderr, "bpcon-store: missing command (check FILE or dump FILE)\n");
+        } else if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "dump") != 0) {
+            fprintf(stderr, "bpcon-store: unknown command '%s' (check or dump)\n", argv[1]);
+        } else {
+            fprintf(stderr, "bpcon-store: %s takes exactly one FILE (%d given)\n", argv[1],
+                    argc - 2);
+        }
         tool_usage(stderr);
         return 2;
     }
