@@ -338,6 +338,7 @@ cl_on_signal(int sig)
 int
 main(int argc, char **argv)
 {
+    cl_clock_start();
     static struct cl_opts o;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

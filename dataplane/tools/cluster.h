@@ -121,8 +121,14 @@ int cl_event_target(const struct cl_event *e, int leader, uint32_t parties, cons
 /* Prints the summary and the closing JSON line; true iff agreement, all
  * commands decided and every applied value valid. */
 bool cl_summary_print(const struct cl_opts *o, struct cl_summary *s);
-/* One progress line on stderr. */
-void cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t commands, int leader);
+/* Seconds since the program started (one monotonic clock for every line
+ * bpcon-cluster prints); cl_clock_start() is called first thing in main. */
+void cl_clock_start(void);
+double cl_since_start_s(void);
+/* One progress line on stderr: the clock since start, decided commands
+ * (fewest and most across live parties), instances decided per second
+ * since the previous line, live parties and the leader. */
+void cl_progress(const struct cl_summary *s, uint64_t commands, int leader);
 
 /* Removes DPDK's runtime directory of a --file-prefix (what EAL leaves
  * under /var/run/dpdk, or $XDG_RUNTIME_DIR/dpdk when not root). */

@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int
@@ -44,11 +45,30 @@ cl_event_target(const struct cl_event *e, int leader, uint32_t parties, const bo
     return -1;
 }
 
+static struct timespec cl_t0;
+
 void
-cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t commands, int leader)
+cl_clock_start(void)
 {
+    clock_gettime(CLOCK_MONOTONIC, &cl_t0);
+}
+
+double
+cl_since_start_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - cl_t0.tv_sec) + (double)(t.tv_nsec - cl_t0.tv_nsec) / 1e9;
+}
+
+void
+cl_progress(const struct cl_summary *s, uint64_t commands, int leader)
+{
+    static double last_s;
+    static uint64_t last_decisions;
     uint64_t lo = UINT64_MAX;
     uint64_t hi = 0;
+    uint64_t decisions = 0;
     uint32_t alive = 0;
     for (uint32_t i = 0; i < s->parties; i++) {
         if (!s->r[i].alive) {
@@ -57,13 +77,22 @@ cl_progress(uint64_t elapsed_ns, const struct cl_summary *s, uint64_t commands, 
         alive++;
         lo = s->r[i].unique < lo ? s->r[i].unique : lo;
         hi = s->r[i].unique > hi ? s->r[i].unique : hi;
+        decisions = s->r[i].decisions > decisions ? s->r[i].decisions : decisions;
     }
     if (alive == 0) {
         lo = 0;
     }
-    fprintf(stderr, "[%7.2fs] decided %llu..%llu/%llu, alive %u/%u, leader %d\n",
-            (double)elapsed_ns / 1e9, (unsigned long long)lo, (unsigned long long)hi,
-            (unsigned long long)commands, alive, s->parties, leader);
+    double now = cl_since_start_s();
+    double rate = now > last_s && decisions >= last_decisions
+                      ? (double)(decisions - last_decisions) / (now - last_s)
+                      : 0.0;
+    last_s = now;
+    last_decisions = decisions;
+    fprintf(stderr,
+            "[%7.2fs] decided commands: min %llu max %llu of %llu; instances/s now %.0f; "
+            "alive %u/%u; leader %d\n",
+            now, (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)commands, rate,
+            alive, s->parties, leader);
 }
 
 static bool
@@ -226,10 +255,10 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
     printf("%s: %u parties (%u alive), %llu commands of %u bytes, window %u\n",
            o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
            o->value_bytes, o->window);
-    printf("decided %llu/%llu commands in %.0f instances in %.3f s: %.0f decisions/s, "
-           "%.0f commands/s\n",
+    printf("decided %llu/%llu commands in %.0f instances; load span (first submit to last "
+           "decision) %.3f s: %.0f decisions/s, %.0f commands/s; run %.2f s since start\n",
            (unsigned long long)decided, (unsigned long long)o->commands, decisions, span_s, dps,
-           cps);
+           cps, cl_since_start_s());
     printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
            p999, (unsigned long long)s->hist.total);
     bool clean = s->unclean_stops == 0;
@@ -263,6 +292,7 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
            "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
+           "\"run_s\":%.3f,"
            "\"value_bytes\":%u,\"window\":%u,\"clean_stop\":%s,\"interrupted\":%s,"
            "\"fsync\":%s,\"store_dir\":\"%s\",\"store_failures\":%u,\"chaos_kills\":%u,"
            "\"chaos_stuck\":%u,"
@@ -271,9 +301,9 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
            log_agree ? "true" : "false", (unsigned long long)mask_diffs, all ? "true" : "false",
            valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50, p99, p999, span_s,
-           o->value_bytes, o->window, clean ? "true" : "false", s->interrupted ? "true" : "false",
-           o->no_fsync ? "false" : "true", o->store_where, s->store_failures, s->chaos_kills,
-           s->chaos_stuck, contra);
+           cl_since_start_s(), o->value_bytes, o->window, clean ? "true" : "false",
+           s->interrupted ? "true" : "false", o->no_fsync ? "false" : "true", o->store_where,
+           s->store_failures, s->chaos_kills, s->chaos_stuck, contra);
     fflush(stdout);
     for (uint32_t i = 0; i < s->parties; i++) {
         free(s->r[i].owned_log);

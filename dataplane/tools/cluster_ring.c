@@ -749,7 +749,7 @@ ring_loop(struct ring_cluster *c, struct cl_summary *s)
         }
         if (now >= next_progress) {
             ring_collect(c, s);
-            cl_progress(now - go, s, c->o->commands, ring_leader(c));
+            cl_progress(s, c->o->commands, ring_leader(c));
             next_progress = now + CL_PROGRESS_NS;
         }
         if (!ring_settled(c)) {

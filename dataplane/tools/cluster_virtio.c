@@ -46,6 +46,7 @@ struct vnode {
     uint32_t restarts;
     uint64_t applied;
     uint64_t unique;
+    uint64_t decisions; /* decided instances, from the last progress line */
     int leader;
     bool done;
     uint64_t last_instance;
@@ -285,6 +286,7 @@ virtio_line(struct vnode *v, char *line)
                       &id, &a, &b, &d, &leader, &e, &done, &f, &g, &h) == 10) {
         v->applied = b;
         v->unique = d;
+        v->decisions = a;
         v->leader = leader;
         v->done = done != 0;
         v->last_instance = f;
@@ -520,6 +522,7 @@ virtio_summary_view(const struct vcluster *c, struct cl_summary *s)
     for (uint32_t i = 0; i < c->n; i++) {
         s->r[i].alive = c->v[i].alive;
         s->r[i].unique = c->v[i].unique;
+        s->r[i].decisions = c->v[i].decisions;
     }
 }
 
@@ -540,8 +543,7 @@ virtio_loop(struct vcluster *c, struct cl_summary *s)
         }
         if (now >= next_progress) {
             virtio_summary_view(c, s);
-            cl_progress(now - (c->go_ns != 0 ? c->go_ns : start), s, c->o->commands,
-                        virtio_leader(c));
+            cl_progress(s, c->o->commands, virtio_leader(c));
             next_progress = now + CL_PROGRESS_NS;
         }
         if (!virtio_settled(c)) {
