@@ -88,6 +88,13 @@ struct bpc_dp_party {
     struct bpc_log *log;     /* decided log (cfg.log) */
     uint64_t restored_floor; /* the log's start index */
     struct dp_store store;
+
+    /* Logging (party_log_tick, at most once a second): what was last said. */
+    uint64_t log_next_ns;
+    uint64_t log_ballot;
+    int log_leader;
+    uint64_t log_drops;
+    uint8_t log_link[BPC_DP_PORTS_MAX]; /* 0 unknown, 1 down, 2 up */
 };
 
 /* telemetry.c: the registry of parties shown under /bpcon/stats. */

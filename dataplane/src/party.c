@@ -482,6 +482,18 @@ bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *con
     if (conf->telemetry) {
         dp_telemetry_add(p);
     }
+    char t[48];
+    char w[48];
+    char f[48];
+    BPC_DP_LOG(INFO,
+               "party %u of %u: up with %u port(s), window %u, frames of %u bytes, quorum %s "
+               "of weight %s (F %s), store %s\n",
+               p->cfg.self, p->cfg.parties_count, p->ports_count, p->cfg.window_slots,
+               p->cfg.frame_bytes, bpc_u128_str(bpc_config_threshold(&p->cfg), t),
+               bpc_u128_str(bpc_config_total_weight(&p->cfg), w),
+               bpc_u128_str(bpc_engine_faulty_weight(p->engine), f),
+               conf->store_path != NULL ? conf->store_path : "(caller's persist hook)");
+    p->log_leader = -2; /* the first tick reports the ballot */
     *out = p;
     return 0;
 }
@@ -527,6 +539,65 @@ bpc_dp_party_free(struct bpc_dp_party *p)
 /* ------------------------------------------------------------------------
  * The poll round.
  * ---------------------------------------------------------------------- */
+
+/* Frames dropped so far: the party's Ethernet checks and every engine drop
+ * reason. */
+static uint64_t
+party_drops(const struct bpc_dp_party *p)
+{
+    const struct bpc_counters *c = bpc_engine_counters(p->engine);
+    uint64_t d = p->counters.rx_drop_short + p->counters.rx_drop_segmented +
+                 p->counters.rx_drop_ether_type + p->counters.rx_drop_dst_mac;
+    for (uint32_t r = 0; r < BPC_DROP_REASONS_COUNT; r++) {
+        d += c->drops[r];
+    }
+    return d;
+}
+
+/* Once a second at most (off the hot path): link state changes, ballot
+ * and leader changes, and a burst of dropped frames, through the "bpcon"
+ * log type. */
+static void
+party_log_tick(struct bpc_dp_party *p, uint64_t now_ns)
+{
+    p->log_next_ns = now_ns + 1000000000ull;
+    for (uint32_t k = 0; k < p->ports_count; k++) {
+        struct rte_eth_link link;
+        memset(&link, 0, sizeof(link));
+        if (rte_eth_link_get_nowait(p->ports[k].port_id, &link) != 0) {
+            continue;
+        }
+        uint8_t state = link.link_status == RTE_ETH_LINK_UP ? 2 : 1;
+        if (state != p->log_link[k]) {
+            BPC_DP_LOG(NOTICE, "party %u: port %u link %s\n", p->cfg.self, p->ports[k].port_id,
+                       state == 2 ? "up" : "down");
+            p->log_link[k] = state;
+        }
+    }
+    uint64_t ballot = bpc_engine_ballot(p->engine);
+    int leader = bpc_engine_leader(p->engine);
+    if (ballot != p->log_ballot || leader != p->log_leader) {
+        BPC_DP_LOG(INFO, "party %u: ballot %llu, leader %d%s\n", p->cfg.self,
+                   (unsigned long long)ballot, leader,
+                   leader >= 0 && (uint32_t)leader == p->cfg.self ? " (this party)" : "");
+        p->log_ballot = ballot;
+        p->log_leader = leader;
+    }
+    uint64_t drops = party_drops(p);
+    if (drops > p->log_drops) {
+        const struct bpc_counters *c = bpc_engine_counters(p->engine);
+        BPC_DP_LOG(WARNING,
+                   "party %u: %llu frames dropped in the last second (bad tag %llu, replay "
+                   "%llu, malformed %llu so far; see /bpcon/stats)\n",
+                   p->cfg.self, (unsigned long long)(drops - p->log_drops),
+                   (unsigned long long)c->drops[BPC_DROP_BAD_TAG],
+                   (unsigned long long)c->drops[BPC_DROP_REPLAY],
+                   (unsigned long long)(c->drops[BPC_DROP_BAD_TYPE] + c->drops[BPC_DROP_BAD_VALUE] +
+                                        c->drops[BPC_DROP_BAD_BALLOT] +
+                                        c->drops[BPC_DROP_BAD_HISTORY]));
+        p->log_drops = drops;
+    }
+}
 
 /* Does the frame pass the Ethernet checks? Counts the drop when not. */
 static inline bool
@@ -731,6 +802,9 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
     if (unlikely(p->failed)) {
         return -EIO;
+    }
+    if (unlikely(now_ns >= p->log_next_ns)) {
+        party_log_tick(p, now_ns);
     }
     p->counters.polls++;
     uint32_t accepted = party_rx(p);
