@@ -21,9 +21,10 @@ set -eu
 #   libisal-dev                   CRC32C (crc32_iscsi) of the durable store (libbpcon-store)
 #   libcmocka-dev                 unit tests
 #   libbenchmark-dev              micro benchmarks (bench/)
-#   python3                       DPDK's python tools
+#   python3                       DPDK's python tools, scripts/symbols.py
+#   scdoc man-db                  man pages (docs/man) and their render check
 BPC_PACKAGES="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev clang-format
-libdpdk-dev dpdk dpdk-dev liburcu-dev libsodium-dev libisal-dev libcmocka-dev libbenchmark-dev python3"
+libdpdk-dev dpdk dpdk-dev liburcu-dev libsodium-dev libisal-dev libcmocka-dev libbenchmark-dev python3 scdoc man-db"
 
 deps_missing=""
 for pkg in $BPC_PACKAGES; do

@@ -48,11 +48,11 @@ static void
 cl_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
-               "       bpcon-cluster --help | --version\n"
                "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
                "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
                "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
                "  [--chaos N [--seed S]] [--tap]\n"
+               "       bpcon-cluster --help | --version\n"
                "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
                "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
                "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"

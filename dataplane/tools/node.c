@@ -130,10 +130,10 @@ static void
 node_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
-               "       bpcon-node --help | --version\n"
                "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
                "  [--report-fd FD] [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]\n"
                "  [--no-load] [--control-fd FD] [--log-retain N]\n"
+               "       bpcon-node --help | --version\n"
                "--store FILE: the party's durable store (created, or recovered and restored\n"
                "from); every step's records are fdatasync'ed before the frames that depend\n"
                "on them leave. --no-fsync: benchmarks only, a machine crash can then lose\n"
