@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""doccheck.py - the docs hold at this commit.
+
+Usage: doccheck.py SOURCE_ROOT BUILD_DIR
+
+Checks every Markdown file of the repository (README.md, docs/, bench/):
+  1. every repository path a doc names in backticks (a word with a slash
+     and a known top-level folder: `engine/src/wire.c`, `tests/unit/`)
+     exists;
+  2. every fenced code block whose info string is `sh runnable` runs with
+     bash from SOURCE_ROOT and exits 0 (`build/` in it means BUILD_DIR);
+  3. no doc points outside the repository (no ../shared, no DESIGN.md,
+     PROTOCOL.md or STYLE.md that the repository does not hold).
+Prints one line per failure and ends with "N passed, N failed".
+"""
+import os
+import re
+import subprocess
+import sys
+
+TOP = ("engine/", "dataplane/", "bench/", "tests/", "scripts/", "docs/", ".ci/")
+PATH = re.compile(r"`([A-Za-z0-9_.\-/]+)`")
+FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.M | re.S)
+OUTSIDE = re.compile(r"\.\./shared|\b(DESIGN|PROTOCOL|STYLE)\.md\b")
+
+
+def docs(root):
+    out = [os.path.join(root, "README.md")]
+    for sub in ("docs", "bench"):
+        d = os.path.join(root, sub)
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".md"):
+                out.append(os.path.join(d, name))
+    return out
+
+
+def main():
+    root, build = sys.argv[1], sys.argv[2]
+    passed = failed = 0
+    for path in docs(root):
+        rel = os.path.relpath(path, root)
+        text = open(path, encoding="utf-8").read()
+        for m in PATH.finditer(text):
+            word = m.group(1).rstrip(".,:;")
+            if not word.startswith(TOP) or "*" in word or "<" in word:
+                continue
+            if os.path.exists(os.path.join(root, word)):
+                passed += 1
+            else:
+                failed += 1
+                line = text.count("\n", 0, m.start()) + 1
+                print("FAIL %s:%d: names %s, which does not exist" % (rel, line, word))
+        for m in OUTSIDE.finditer(text):
+            word = m.group(0)
+            if word.endswith(".md") and os.path.exists(os.path.join(root, "docs", word)):
+                continue
+            failed += 1
+            line = text.count("\n", 0, m.start()) + 1
+            print("FAIL %s:%d: points outside the repository (%s)" % (rel, line, word))
+        for m in FENCE.finditer(text):
+            if m.group(1).strip() != "sh runnable":
+                continue
+            script = m.group(2).replace("build/", build.rstrip("/") + "/")
+            line = text.count("\n", 0, m.start()) + 1
+            r = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=root,
+                               capture_output=True, text=True, timeout=300)
+            if r.returncode == 0:
+                passed += 1
+            else:
+                failed += 1
+                print("FAIL %s:%d: runnable block exited %d:\n%s%s" %
+                      (rel, line, r.returncode, r.stdout[-800:], r.stderr[-800:]))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
