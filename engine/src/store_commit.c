@@ -1,0 +1,260 @@
+/*
+ * store_commit.c - appends, group commit and compaction: records and
+ * application state are framed into a write buffer, bpc_store_sync writes
+ * them as one commit (one pwrite, one fdatasync), and compaction (and
+ * creation) writes PATH.tmp, syncs it, renames it over PATH and syncs the
+ * directory.
+ *
+ * Owns: the write buffer, the commit-end flag of each commit, the file
+ * size and the write statistics, the failed state after an I/O error, and
+ * when compaction is due. Must never: retry a failed fdatasync (the store
+ * fails instead: every later call is -EIO), report a commit durable before
+ * its write (and, unless no_sync, its fdatasync) returned, or touch PATH
+ * before PATH.tmp is complete and synced.
+ */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+/* ------------------------------------------------------------------------
+ * Appends and group commit.
+ * ---------------------------------------------------------------------- */
+
+static int
+store_wbuf_room(struct bpc_store *s, size_t more)
+{
+    if (s->wlen + more <= s->wcap) {
+        return 0;
+    }
+    size_t cap = s->wcap > 0 ? s->wcap : 4096u;
+    while (cap < s->wlen + more) {
+        cap *= 2u;
+    }
+    uint8_t *b = realloc(s->wbuf, cap);
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    s->wbuf = b;
+    s->wcap = cap;
+    return 0;
+}
+
+static int
+store_usable(const struct bpc_store *s)
+{
+    if (s->failed) {
+        return -EIO;
+    }
+    return s->read_only ? -EROFS : 0;
+}
+
+int
+bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
+{
+    int rc = store_usable(s);
+    if (rc != 0) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (recs[i].hist_count > BPC_HISTORY_MAX) {
+            return -EINVAL;
+        }
+    }
+    rc = store_wbuf_room(s, (size_t)count * STORE_RECORD_FRAME_BYTES);
+    for (uint32_t i = 0; rc == 0 && i < count; i++) {
+        s->wlast = s->wlen;
+        s->wlen += store_put_record_frame(s->wbuf + s->wlen, &recs[i], &s->next_seq);
+        rc = store_take_record(s, &recs[i]);
+        s->stats.records++;
+    }
+    if (rc != 0) {
+        s->failed = true; /* the live set no longer matches what was buffered */
+    }
+    return rc;
+}
+
+int
+bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len)
+{
+    int rc = store_usable(s);
+    if (rc != 0) {
+        return rc;
+    }
+    if (len > BPC_STORE_APP_BYTES_MAX || (len > 0 && bytes == NULL)) {
+        return -EINVAL;
+    }
+    rc = store_wbuf_room(s, STORE_APP_FRAME_MAX);
+    if (rc != 0) {
+        return rc;
+    }
+    s->wlast = s->wlen;
+    s->wlen += store_put_app_frame(s->wbuf + s->wlen, floor, bytes, len, &s->next_seq);
+    store_take_app(s, floor, bytes, len);
+    s->stats.app_records++;
+    return 0;
+}
+
+void
+store_grew(struct bpc_store *s, uint64_t size)
+{
+    s->size = size;
+    s->stats.file_bytes = size;
+    if (size > s->stats.file_bytes_max) {
+        s->stats.file_bytes_max = size;
+    }
+}
+
+int
+bpc_store_sync(struct bpc_store *s)
+{
+    int rc = store_usable(s);
+    if (rc != 0 || s->wlen == 0) {
+        return rc;
+    }
+    store_frame_end(s->wbuf + s->wlast);
+    rc = store_write_all(&s->io, s->fd, s->wbuf, s->wlen, s->size);
+    if (rc == 0 && !s->no_sync) {
+        rc = s->io.datasync(s->io.ctx, s->fd);
+    }
+    if (rc != 0) {
+        s->failed = true;
+        return -EIO;
+    }
+    s->stats.syncs++;
+    s->stats.bytes_written += s->wlen;
+    store_grew(s, s->size + s->wlen);
+    s->wlen = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Compaction and creation: write PATH.tmp, sync, rename, sync directory.
+ * ---------------------------------------------------------------------- */
+
+/* Builds a complete file image of the live set into the write buffer's
+ * spare room: header (first_seq = the next sequence number), the newest
+ * application state, the live records, one commit. */
+static int
+store_image(struct bpc_store *s, uint8_t **img, size_t *len)
+{
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_store_records(s, &recs);
+    if (recs == NULL) {
+        return -ENOMEM;
+    }
+    size_t need =
+        BPC_STORE_HEADER_BYTES + STORE_APP_FRAME_MAX + (size_t)n * STORE_RECORD_FRAME_BYTES;
+    uint8_t *b = malloc(need);
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    uint64_t seq = s->next_seq;
+    store_header_encode(b, s->info.cluster_id, s->info.party, s->info.digest, seq);
+    size_t at = BPC_STORE_HEADER_BYTES;
+    size_t last = 0;
+    if (s->has_app) {
+        last = at;
+        at += store_put_app_frame(b + at, s->app_floor, s->app, s->app_len, &seq);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        last = at;
+        at += store_put_record_frame(b + at, &recs[i], &seq);
+    }
+    if (last != 0) {
+        store_frame_end(b + last);
+    }
+    s->next_seq = seq;
+    *img = b;
+    *len = at;
+    return 0;
+}
+
+/* Makes a rename (or creation) in the store's directory durable. */
+static int
+store_dirsync(struct bpc_store *s)
+{
+    if (s->no_sync) {
+        return 0;
+    }
+    int dfd = s->io.open(s->io.ctx, s->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (dfd < 0) {
+        return dfd;
+    }
+    int rc = s->io.dirsync(s->io.ctx, dfd);
+    (void)s->io.close(s->io.ctx, dfd);
+    return rc;
+}
+
+/* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
+ * directory; on 0 the store appends to the new file. */
+int
+store_replace(struct bpc_store *s, const uint8_t *img, size_t len)
+{
+    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        return fd;
+    }
+    int rc = store_write_all(&s->io, fd, img, len, 0);
+    if (rc == 0 && !s->no_sync) {
+        rc = s->io.datasync(s->io.ctx, fd);
+    }
+    if (rc == 0) {
+        rc = s->io.rename(s->io.ctx, s->tmp, s->path);
+    }
+    if (rc != 0) {
+        (void)s->io.close(s->io.ctx, fd);
+        (void)s->io.unlink(s->io.ctx, s->tmp); /* PATH is untouched */
+        return rc;
+    }
+    /* From here PATH is the new file: appends go to it, and a failed
+     * directory sync leaves the store failed (the rename may not last). */
+    if (s->fd >= 0) {
+        (void)s->io.close(s->io.ctx, s->fd);
+    }
+    s->fd = fd;
+    store_grew(s, len);
+    s->compacted_size = len;
+    s->stats.bytes_written += len;
+    return store_dirsync(s);
+}
+
+int
+bpc_store_compact(struct bpc_store *s)
+{
+    int rc = store_usable(s);
+    if (rc != 0) {
+        return rc;
+    }
+    if (s->wlen > 0) {
+        return -EBUSY;
+    }
+    uint8_t *img = NULL;
+    size_t len = 0;
+    rc = store_image(s, &img, &len);
+    if (rc == 0) {
+        rc = store_replace(s, img, len);
+    }
+    free(img);
+    if (rc != 0) {
+        s->failed = true;
+        return -EIO;
+    }
+    /* The table drops what the floor passed (the file already did). */
+    if (store_map_rebuild(&s->map, s->map.cap, s->floor) != 0) {
+        s->failed = true;
+        return -ENOMEM;
+    }
+    s->stats.compactions++;
+    return 0;
+}
+
+bool
+bpc_store_compact_due(const struct bpc_store *s)
+{
+    /* Twice the last compacted size as well: a live set near the
+     * threshold must not compact at every commit. */
+    uint64_t at =
+        s->compact_bytes > 2u * s->compacted_size ? s->compact_bytes : 2u * s->compacted_size;
+    return !s->failed && !s->read_only && s->size > at;
+}

@@ -1,0 +1,175 @@
+/*
+ * store_format.c - the file format of docs/STORE.md, writing side and
+ * record decoding: CRC32C, value identities, vote-state records, the file
+ * header, record and application frames and the commit-end flag. CRC32C
+ * comes from ISA-L (crc32_iscsi), not from code of our own.
+ *
+ * Owns: every byte offset of the format (version 1). Must never: lay a
+ * header, frame or record out by struct memory (every field is encoded
+ * little-endian by hand, at fixed offsets), or seal a frame whose payload
+ * is not yet in place (the payload CRC is taken from the buffer).
+ */
+#include "store_internal.h"
+
+#include <string.h>
+
+#include <isa-l/crc.h>
+
+/* Encoded value identity: kind u8 | pad u8 | len u16 | id[32]. */
+#define STORE_VID_BYTES (4u + BPC_VALUE_INLINE_MAX)
+
+_Static_assert(BPC_HISTORY_MAX == 4u, "format v1 holds 4 history entries");
+_Static_assert(48u + STORE_VID_BYTES + 4u + 8u * BPC_HISTORY_MAX +
+                       STORE_VID_BYTES * BPC_HISTORY_MAX ==
+                   BPC_STORE_RECORD_BYTES,
+               "record payload layout");
+
+/* ------------------------------------------------------------------------
+ * CRC32C.
+ * ---------------------------------------------------------------------- */
+
+uint32_t
+bpc_store_crc32c(const void *buf, size_t len)
+{
+    /* ISA-L takes a non-const pointer and an int length but reads only:
+     * feed it in slices below INT_MAX, through uintptr_t to keep const. */
+    const uint8_t *p = buf;
+    uint32_t crc = 0xffffffffu;
+    while (len > 0) {
+        size_t part = len > (1u << 30) ? (1u << 30) : len;
+        crc = crc32_iscsi((unsigned char *)(uintptr_t)p, (int)part, crc);
+        p += part;
+        len -= part;
+    }
+    return ~crc;
+}
+
+/* ------------------------------------------------------------------------
+ * Record, header and frame encoding.
+ * ---------------------------------------------------------------------- */
+
+static void
+store_put_vid(uint8_t *p, const struct bpc_vid *v)
+{
+    p[0] = v->kind;
+    p[1] = v->pad;
+    store_put_le(p + 2, v->len, 2);
+    memcpy(p + 4, v->id, BPC_VALUE_INLINE_MAX);
+}
+
+/* Decodes an identity; false when its kind or pad byte is impossible. */
+static bool
+store_get_vid(const uint8_t *p, struct bpc_vid *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->kind = p[0];
+    v->pad = p[1];
+    v->len = (uint16_t)store_get_le(p + 2, 2);
+    memcpy(v->id, p + 4, BPC_VALUE_INLINE_MAX);
+    return v->kind <= BPC_VALUE_NOOP && v->pad == 0;
+}
+
+/* Every field of struct bpc_durable, little-endian, at fixed offsets. */
+static void
+store_encode_record(uint8_t *p, const struct bpc_durable *d)
+{
+    memset(p, 0, BPC_STORE_RECORD_BYTES);
+    store_put_le(p + 0, d->instance, 8);
+    store_put_le(p + 8, d->max_bal, 8);
+    store_put_le(p + 16, d->incarnation, 8);
+    store_put_le(p + 24, d->floor, 8);
+    store_put_le(p + 32, d->applied_seq, 8);
+    store_put_le(p + 40, d->max_vbal, 8);
+    store_put_vid(p + 48, &d->max_vval);
+    p[84] = d->hist_count; /* 85..87 reserved, zero */
+    for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
+        store_put_le(p + 88 + 8 * h, d->hist_bal[h], 8);
+        store_put_vid(p + 120 + STORE_VID_BYTES * h, &d->hist_val[h]);
+    }
+}
+
+/* NULL when the payload is a valid record, else what is wrong. */
+const char *
+store_decode_record(const uint8_t *p, struct bpc_durable *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->instance = store_get_le(p + 0, 8);
+    d->max_bal = store_get_le(p + 8, 8);
+    d->incarnation = store_get_le(p + 16, 8);
+    d->floor = store_get_le(p + 24, 8);
+    d->applied_seq = store_get_le(p + 32, 8);
+    d->max_vbal = store_get_le(p + 40, 8);
+    bool ok = store_get_vid(p + 48, &d->max_vval);
+    d->hist_count = p[84];
+    if (p[85] != 0 || p[86] != 0 || p[87] != 0) {
+        return "record reserved bytes not zero";
+    }
+    if (d->hist_count > BPC_HISTORY_MAX) {
+        return "record history count above the limit";
+    }
+    for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
+        d->hist_bal[h] = store_get_le(p + 88 + 8 * h, 8);
+        ok = store_get_vid(p + 120 + STORE_VID_BYTES * h, &d->hist_val[h]) && ok;
+    }
+    return ok ? NULL : "record value identity malformed";
+}
+
+/* Writes a frame header for a payload already in place after it. */
+static void
+store_frame_seal(uint8_t *f, uint8_t type, uint8_t flags, uint32_t plen, uint64_t seq)
+{
+    f[4] = type;
+    f[5] = flags;
+    f[6] = 0;
+    f[7] = 0;
+    store_put_le(f + 8, plen, 4);
+    store_put_le(f + 12, bpc_store_crc32c(f + BPC_STORE_FRAME_HEADER_BYTES, plen), 4);
+    store_put_le(f + 16, seq, 8);
+    store_put_le(f + 0, bpc_store_crc32c(f + 4, BPC_STORE_FRAME_HEADER_BYTES - 4), 4);
+}
+
+/* Sets the commit-end flag of a sealed frame (its header CRC again). */
+void
+store_frame_end(uint8_t *f)
+{
+    f[5] = (uint8_t)(f[5] | STORE_FLAG_END);
+    store_put_le(f + 0, bpc_store_crc32c(f + 4, BPC_STORE_FRAME_HEADER_BYTES - 4), 4);
+}
+
+void
+store_header_encode(uint8_t *h, uint64_t cluster_id, uint32_t party,
+                    const uint8_t digest[BPC_DIGEST_BYTES], uint64_t first_seq)
+{
+    memset(h, 0, BPC_STORE_HEADER_BYTES);
+    memcpy(h, STORE_MAGIC, STORE_MAGIC_BYTES);
+    store_put_le(h + 8, BPC_STORE_FORMAT_VERSION, 4);
+    store_put_le(h + 12, BPC_STORE_HEADER_BYTES, 4);
+    store_put_le(h + 16, cluster_id, 8);
+    store_put_le(h + 24, party, 4);
+    memcpy(h + 32, digest, BPC_DIGEST_BYTES);
+    store_put_le(h + 64, first_seq, 8);
+    store_put_le(h + 76, bpc_store_crc32c(h, 76), 4);
+}
+
+/* Frames one record into buf (seq taken from *seq). */
+size_t
+store_put_record_frame(uint8_t *buf, const struct bpc_durable *d, uint64_t *seq)
+{
+    store_encode_record(buf + BPC_STORE_FRAME_HEADER_BYTES, d);
+    store_frame_seal(buf, BPC_STORE_FRAME_RECORD, 0, BPC_STORE_RECORD_BYTES, (*seq)++);
+    return STORE_RECORD_FRAME_BYTES;
+}
+
+size_t
+store_put_app_frame(uint8_t *buf, uint64_t floor, const uint8_t *bytes, uint32_t len, uint64_t *seq)
+{
+    uint8_t *p = buf + BPC_STORE_FRAME_HEADER_BYTES;
+    store_put_le(p, floor, 8);
+    store_put_le(p + 8, len, 4);
+    store_put_le(p + 12, 0, 4);
+    if (len > 0) {
+        memcpy(p + STORE_APP_HEAD_BYTES, bytes, len);
+    }
+    store_frame_seal(buf, BPC_STORE_FRAME_APP, 0, STORE_APP_HEAD_BYTES + len, (*seq)++);
+    return BPC_STORE_FRAME_HEADER_BYTES + STORE_APP_HEAD_BYTES + len;
+}

@@ -1,0 +1,139 @@
+/*
+ * store_internal.h - what the files of libbpcon-store share: the format's
+ * constants, struct bpc_store itself, the little-endian field helpers and
+ * the calls one file makes into another. Never installed: bpcon_store.h
+ * is the library's one public header, and nothing here is exported (the
+ * version script keeps every store_ name local).
+ *
+ *   store.c          the store object: open, create, close, the live set
+ *   store_format.c   CRC32C, field, record, header and frame encoding
+ *   store_recover.c  the recovery scan: open's recovery and bpc_store_inspect
+ *   store_commit.c   appends, group commit, compaction
+ *   store_io.c       the POSIX I/O table, whole-buffer read and write
+ */
+#ifndef BPC_STORE_INTERNAL_H
+#define BPC_STORE_INTERNAL_H
+
+#include "bpcon_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Programmer errors only; file bytes are validated, never asserted on. */
+#define STORE_ASSERT(x)                                                                            \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "bpcon-store: assertion failed: %s (%s:%d)\n", #x, __FILE__,           \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define STORE_MAGIC "bpcstore"
+#define STORE_MAGIC_BYTES 8u
+/* Frame flags: bit 0 closes a commit; the others are reserved (zero). */
+#define STORE_FLAG_END 0x01u
+/* Application frame payload: floor u64 | len u32 | reserved u32 | bytes. */
+#define STORE_APP_HEAD_BYTES 16u
+#define STORE_RECORD_FRAME_BYTES (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES)
+#define STORE_APP_FRAME_MAX                                                                        \
+    (BPC_STORE_FRAME_HEADER_BYTES + STORE_APP_HEAD_BYTES + BPC_STORE_APP_BYTES_MAX)
+/* The first frame of a new store. */
+#define STORE_FIRST_SEQ 1u
+#define STORE_PATH_MAX 4096u
+
+/* The newest record per instance, in an open-addressing table. */
+struct store_map {
+    struct bpc_durable *recs;
+    uint8_t *used;
+    uint32_t cap; /* power of two */
+    uint32_t count;
+};
+
+struct bpc_store {
+    struct bpc_store_io io;
+    bool no_sync;
+    bool read_only;
+    bool failed;
+    int fd;
+    char path[STORE_PATH_MAX];
+    char tmp[STORE_PATH_MAX + 8];
+    char dir[STORE_PATH_MAX];
+    uint8_t header[BPC_STORE_HEADER_BYTES]; /* this store's identity (first_seq aside) */
+    uint64_t size;                          /* bytes in the file (all durable-or-written) */
+    uint64_t next_seq;
+    uint64_t floor;
+    uint64_t live_bound; /* bytes of the largest possible compacted file */
+    uint64_t compact_bytes;
+    uint64_t compacted_size; /* the file's size right after the last compaction */
+    struct store_map map;
+    struct bpc_durable *export; /* scratch for bpc_store_records */
+    uint32_t export_cap;
+    bool has_app;
+    uint64_t app_floor;
+    uint32_t app_len;
+    uint8_t app[BPC_STORE_APP_BYTES_MAX];
+    uint8_t *wbuf; /* frames buffered for the next commit */
+    size_t wlen;
+    size_t wcap;
+    size_t wlast; /* offset in wbuf of the last frame buffered */
+    struct bpc_store_info info;
+    struct bpc_store_stats stats;
+};
+
+static inline void
+store_put_le(uint8_t *p, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = 0; i < bytes; i++) {
+        p[i] = (uint8_t)(v >> (8u * i));
+    }
+}
+
+static inline uint64_t
+store_get_le(const uint8_t *p, unsigned bytes)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++) {
+        v |= (uint64_t)p[i] << (8u * i);
+    }
+    return v;
+}
+
+/* store.c: messages, the live set. */
+void store_errf(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Rebuilds the table at cap, dropping vote records below floor. */
+int store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor);
+/* Takes one record into the live set (floor first: it may prune). */
+int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
+void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32_t len);
+
+/* store_format.c: encoding. */
+/* NULL when the payload is a valid record, else what is wrong. */
+const char *store_decode_record(const uint8_t *p, struct bpc_durable *d);
+/* Sets the commit-end flag of a sealed frame (its header CRC again). */
+void store_frame_end(uint8_t *f);
+void store_header_encode(uint8_t *h, uint64_t cluster_id, uint32_t party,
+                         const uint8_t digest[BPC_DIGEST_BYTES], uint64_t first_seq);
+/* Frames one record into buf (seq taken from *seq); returns its bytes. */
+size_t store_put_record_frame(uint8_t *buf, const struct bpc_durable *d, uint64_t *seq);
+size_t store_put_app_frame(uint8_t *buf, uint64_t floor, const uint8_t *bytes, uint32_t len,
+                           uint64_t *seq);
+
+/* store_recover.c: reads, checks and loads an existing file (fd open);
+ * cuts a torn tail. */
+int store_recover(struct bpc_store *s, char *err, size_t err_len);
+
+/* store_commit.c */
+void store_grew(struct bpc_store *s, uint64_t size);
+/* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
+ * directory; on 0 the store appends to the new file. */
+int store_replace(struct bpc_store *s, const uint8_t *img, size_t len);
+
+/* store_io.c: whole buffers through the I/O table; 0 or -errno. */
+int store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_t len,
+                    uint64_t off);
+/* Reads the whole file into a malloc'ed buffer. */
+int store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n);
+
+#endif /* BPC_STORE_INTERNAL_H */

@@ -1,0 +1,163 @@
+/*
+ * store_io.c - the store's system calls: the POSIX table behind
+ * bpc_store_io_posix() (the default struct bpc_store_io), and whole-buffer
+ * reads and writes through any table (the fault tests inject theirs).
+ *
+ * Owns: the mapping of each call to open(2), pwrite(2), fdatasync(2) and
+ * the rest, returning >= 0 or -errno. Must never: retry a failed call or
+ * hide its error (a short write continues where it stopped; a write of
+ * zero bytes is -EIO), or make a system call the table does not name.
+ */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------
+ * POSIX I/O.
+ * ---------------------------------------------------------------------- */
+
+static int
+store_posix_open(void *ctx, const char *path, int flags, unsigned int mode)
+{
+    (void)ctx;
+    int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
+    return fd >= 0 ? fd : -errno;
+}
+
+static int
+store_posix_close(void *ctx, int fd)
+{
+    (void)ctx;
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+static int64_t
+store_posix_size(void *ctx, int fd)
+{
+    (void)ctx;
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (int64_t)st.st_size : -errno;
+}
+
+static int64_t
+store_posix_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off)
+{
+    (void)ctx;
+    ssize_t got = pread(fd, buf, len, (off_t)off);
+    return got >= 0 ? (int64_t)got : -errno;
+}
+
+static int64_t
+store_posix_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+    (void)ctx;
+    ssize_t put = pwrite(fd, buf, len, (off_t)off);
+    return put >= 0 ? (int64_t)put : -errno;
+}
+
+static int
+store_posix_datasync(void *ctx, int fd)
+{
+    (void)ctx;
+    return fdatasync(fd) == 0 ? 0 : -errno;
+}
+
+static int
+store_posix_dirsync(void *ctx, int fd)
+{
+    (void)ctx;
+    return fsync(fd) == 0 ? 0 : -errno;
+}
+
+static int
+store_posix_truncate(void *ctx, int fd, uint64_t len)
+{
+    (void)ctx;
+    return ftruncate(fd, (off_t)len) == 0 ? 0 : -errno;
+}
+
+static int
+store_posix_rename(void *ctx, const char *from, const char *to)
+{
+    (void)ctx;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
+static int
+store_posix_unlink(void *ctx, const char *path)
+{
+    (void)ctx;
+    return unlink(path) == 0 ? 0 : -errno;
+}
+
+static const struct bpc_store_io store_io_posix = {
+    .ctx = NULL,
+    .open = store_posix_open,
+    .close = store_posix_close,
+    .size = store_posix_size,
+    .pread = store_posix_pread,
+    .pwrite = store_posix_pwrite,
+    .datasync = store_posix_datasync,
+    .dirsync = store_posix_dirsync,
+    .truncate = store_posix_truncate,
+    .rename = store_posix_rename,
+    .unlink = store_posix_unlink,
+};
+
+const struct bpc_store_io *
+bpc_store_io_posix(void)
+{
+    return &store_io_posix;
+}
+
+/* ------------------------------------------------------------------------
+ * Whole buffers.
+ * ---------------------------------------------------------------------- */
+
+/* Writes all of buf at off (short writes continue); 0 or -errno. */
+int
+store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        int64_t put = io->pwrite(io->ctx, fd, buf, len, off);
+        if (put < 0) {
+            return (int)put;
+        }
+        if (put == 0) {
+            return -EIO;
+        }
+        buf += put;
+        len -= (size_t)put;
+        off += (uint64_t)put;
+    }
+    return 0;
+}
+
+/* Reads the whole file into a malloc'ed buffer; 0 or -errno. */
+int
+store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n)
+{
+    int64_t size = io->size(io->ctx, fd);
+    if (size < 0) {
+        return (int)size;
+    }
+    uint8_t *b = malloc(size > 0 ? (size_t)size : 1u);
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    uint64_t got = 0;
+    while (got < (uint64_t)size) {
+        int64_t rc = io->pread(io->ctx, fd, b + got, (size_t)((uint64_t)size - got), got);
+        if (rc <= 0) {
+            free(b);
+            return rc < 0 ? (int)rc : -EIO;
+        }
+        got += (uint64_t)rc;
+    }
+    *out = b;
+    *n = got;
+    return 0;
+}
