@@ -7,8 +7,8 @@
  *
  * Owns: e->cu (whether decisions were learned from claims this step, and
  * nu at the last pipelined request). Must never: decide on claims of
- * weight F or less, report a claimed ballot as a vote (instance.c keeps
- * the claim's ballot apart from dec_own), or answer more than
+ * weight F or less, let a claimed ballot reach a vote report (report.c
+ * never reads it), or answer more than
  * ENG_CATCHUP_MAX instances per STATUS.
  */
 #include "catchup.h"

@@ -116,7 +116,6 @@ struct eng_slot {
     bool dec_bytes;
     uint8_t ndec;
     uint64_t dec_ballot;     /* as learned; a DECIDED claim's ballot is a peer's word */
-    uint64_t dec_own;        /* ballot of a 2b quorum this party counted itself, 0: none */
     uint64_t emit_step;      /* step that emitted it: its bytes are lent until then */
     struct bpc_vid vote_vid; /* value whose bytes sit in the vote buffer */
     struct bpc_vid dec_vid;
@@ -159,8 +158,9 @@ struct eng_dec {
     uint64_t instance;
     uint64_t ballot;     /* as learned (a peer's DECIDED claim may name any
                             ballot): informational, never reported as a vote */
-    uint64_t report_bal; /* what 1b reports name: max(own maxVBal, dec_own) */
-    uint64_t vote_hi;    /* highest ballot of any 2av or 2b this party sent */
+    uint64_t mbal;        /* this party's real maxVBal for the instance ... */
+    struct bpc_vid mval;  /* ... and maxVVal (what its 1b reports name) */
+    uint64_t vote_hi;     /* highest ballot of any 2av or 2b this party sent */
     struct bpc_vid vid;
     bool has_bytes; /* DIGEST value: its bytes are in dring_bytes */
 };

@@ -186,9 +186,7 @@ void
 eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const struct bpc_vid *vid,
            const uint8_t *bytes, bool own)
 {
-    if (own && bpc_vid_eq(&s->dec_vid, vid) && ballot > s->dec_own) {
-        s->dec_own = ballot;
-    }
+    (void)own; /* how it was learned changes no report (docs/ENGINE.md) */
     if (s->decided) {
         /* Agreement: a second decision must name the same value. Two can
          * differ only with more than F faulty weight (the simulator's
@@ -205,7 +203,6 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
     }
     s->decided = true;
     s->dec_ballot = ballot;
-    s->dec_own = own ? ballot : 0;
     s->dec_vid = *vid;
     s->dec_bytes = vid->kind != BPC_VALUE_DIGEST;
     if (vid->kind == BPC_VALUE_DIGEST) {

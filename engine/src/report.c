@@ -35,29 +35,40 @@ eng_voted_hi(const struct bpc_engine *e)
 
 /*
  * A 1b(b) never under-reports: it names a maxVBal at least the highest
- * ballot this party sent a 2b at, and every real 2av history entry it
- * keeps. For an instance it knows decided with value v it may overstate:
- * a vote for v at rb = max(own maxVBal, the ballot of a 2b quorum it
- * counted itself), capped at b - 1, with a history entry for v at rb.
- * Naming the chosen value at or above one's own vote cannot make another
- * value safe. The ballot a DECIDED claim names is never used: a Byzantine
- * claimant picks it. rb == 0 (a decision learned only from claims, no own
- * 2b): the plain report, or none where the slot is gone.
+ * ballot below b at which this party sent a 2b, and keeps its real 2av
+ * history entries (the H highest). For an instance it knows decided with
+ * value v (its own 2b quorum, or DECIDED claims of weight > F: a correct
+ * party decided it) it adds a history entry (v, b - 1): an entry naming
+ * the chosen value may overstate, at any ballot, without making another
+ * value safe, and it lets a new leader find v safe even when the parties
+ * that voted for v forgot their 2av history. The ballot a DECIDED claim
+ * names is never used. docs/ENGINE.md, "Vote reports", argues each case.
  */
+
+/* The (maxVBal, maxVVal) a 1b(b) names for a decided instance with value v
+ * whose real vote state is (mb, mv): the real one when it lies below b;
+ * when this party voted 2b at b itself (its state below b is gone), b - 1
+ * with the chosen value, which is at least any 2b it sent below b. */
 static uint64_t
-eng_report_ballot(const struct bpc_engine *e, uint64_t max_vbal, uint64_t dec_own)
+eng_decided_mbal(const struct bpc_engine *e, uint64_t mb, const struct bpc_vid *mv,
+                 const struct bpc_vid *v, const struct bpc_vid **out)
 {
-    uint64_t rb = max_vbal > dec_own ? max_vbal : dec_own;
-    return rb < eng_bal(e) ? rb : eng_bal(e) - 1;
+    uint64_t bal = eng_bal(e);
+    if (mb < bal) {
+        *out = mv;
+        return mb;
+    }
+    *out = v;
+    return bal - 1;
 }
 
-/* Sends 1B(instance, bal, maxVBal = rb, v) with the history in hb/hv. */
+/* Sends 1B(instance, bal, maxVBal = mb, mv) with the history in hb/hv. */
 static void
-eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t rb, const struct bpc_vid *v,
+eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t mb, const struct bpc_vid *mv,
                uint32_t hn, const uint64_t *hb, const struct bpc_vid *hv)
 {
     uint64_t bal = eng_bal(e);
-    struct bpc_record r = bpc_record_make(BPC_MSG_1B, instance, bal, rb, rb > 0 ? v : NULL);
+    struct bpc_record r = bpc_record_make(BPC_MSG_1B, instance, bal, mb, mb > 0 ? mv : NULL);
     r.hist_count = (uint8_t)hn;
     eng_broadcast(e, &r, NULL);
     for (uint32_t h = 0; h < hn; h++) {
@@ -67,15 +78,17 @@ eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t rb, const struc
 }
 
 /* 1b for a decided instance whose slot was reused, from the recent
- * decisions: (rb, v) with the single history entry (v, rb). */
+ * decisions: its real (maxVBal, maxVVal) and the entry (v, b - 1). */
 static void
 eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
 {
-    uint64_t rb = eng_report_ballot(e, d->report_bal, 0);
-    if (rb == 0) {
-        return; /* no vote of this party is known: it reports nothing */
+    if (eng_bal(e) < 2) {
+        return; /* nothing is decided before ballot 1 ends */
     }
-    eng_put_report(e, d->instance, rb, &d->vid, 1, &rb, &d->vid);
+    const struct bpc_vid *mv = NULL;
+    uint64_t mb = eng_decided_mbal(e, d->mbal, &d->mval, &d->vid, &mv);
+    uint64_t hb = eng_bal(e) - 1;
+    eng_put_report(e, d->instance, mb, mv, 1, &hb, &d->vid);
 }
 
 /* Sorts a report's history highest ballot first (insertion sort). */
@@ -105,31 +118,26 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
         eng_put_report(e, instance, 0, NULL, 0, NULL, NULL); /* no history */
         return;
     }
-    uint64_t rb = s->decided ? eng_report_ballot(e, s->max_vbal, s->dec_own) : 0;
-    const struct bpc_vid *v = &s->dec_vid;
-    bool folded = rb > 0;
-    if (!folded) {
-        rb = s->max_vbal; /* the plain report */
-        v = &s->max_vval;
-    } else {
-        hb[hn] = rb;
-        hv[hn++] = *v;
+    uint64_t bal = eng_bal(e);
+    const struct bpc_vid *mv = &s->max_vval;
+    uint64_t mb = s->max_vbal;
+    bool decided = s->decided && bal >= 2;
+    if (decided) {
+        mb = eng_decided_mbal(e, s->max_vbal, &s->max_vval, &s->dec_vid, &mv);
+        hb[hn] = bal - 1;
+        hv[hn++] = s->dec_vid;
     }
-    /* Real entries below b (a 1b(b) reports earlier ballots only), an
-     * entry for v at or below rb folded into (v, rb). Dropping the lowest
-     * when full costs liveness, never safety: entries only vouch. */
+    /* Real entries below b (a 1b(b) reports earlier ballots only); one for
+     * the decided value is covered by (v, b - 1). Dropping the lowest when
+     * full costs liveness, never safety: entries only vouch. */
     for (uint32_t h = 0; h < s->hist_count && hn < BPC_HISTORY_MAX; h++) {
-        if (s->hist_bal[h] < eng_bal(e) &&
-            !(folded && s->hist_bal[h] <= rb && bpc_vid_eq(&s->hist_val[h], v))) {
+        if (s->hist_bal[h] < bal && !(decided && bpc_vid_eq(&s->hist_val[h], &s->dec_vid))) {
             hb[hn] = s->hist_bal[h];
             hv[hn++] = s->hist_val[h];
         }
     }
-    if (hn > 1 && hb[0] < hb[1]) {
-        /* (v, rb) may sit below a real entry for another value: re-sort. */
-        eng_hist_sort(hn, hb, hv);
-    }
-    eng_put_report(e, instance, rb, v, hn, hb, hv);
+    eng_hist_sort(hn, hb, hv);
+    eng_put_report(e, instance, mb, mv, hn, hb, hv);
 }
 
 /* 1b(b) for all instances from nu up: explicit reports up to the highest

@@ -30,8 +30,8 @@ eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t bal
     eng_tally_gen_clear(e, s, g);
 }
 
-/* A held slot is about to be reused: its recent decision keeps what the
- * slot's later votes and 2b quorums add to the report ballot. */
+/* A held slot is about to be reused: its recent decision keeps the vote
+ * state the slot reached after the emission (votes may follow it). */
 static void
 eng_slot_retire(struct bpc_engine *e, const struct eng_slot *s)
 {
@@ -39,8 +39,10 @@ eng_slot_retire(struct bpc_engine *e, const struct eng_slot *s)
     if (d->instance != s->instance) {
         return;
     }
-    uint64_t rb = s->max_vbal > s->dec_own ? s->max_vbal : s->dec_own;
-    d->report_bal = rb > d->report_bal ? rb : d->report_bal;
+    if (s->max_vbal > d->mbal) {
+        d->mbal = s->max_vbal;
+        d->mval = s->max_vval;
+    }
     uint64_t vh = eng_slot_vote_hi(s);
     d->vote_hi = vh > d->vote_hi ? vh : d->vote_hi;
 }
@@ -216,7 +218,8 @@ eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
     struct eng_dec *dr = eng_dring_at(e, s->instance);
     dr->instance = s->instance;
     dr->ballot = s->dec_ballot;
-    dr->report_bal = s->max_vbal > s->dec_own ? s->max_vbal : s->dec_own;
+    dr->mbal = s->max_vbal;
+    dr->mval = s->max_vval;
     dr->vote_hi = eng_slot_vote_hi(s);
     dr->vid = s->dec_vid;
     dr->has_bytes = s->dec_vid.kind == BPC_VALUE_DIGEST;

@@ -87,7 +87,8 @@ eng_dring_vote(struct bpc_engine *e, uint64_t instance, uint64_t ballot)
 {
     struct eng_dec *d = eng_dring_at(e, instance);
     d->vote_hi = ballot;
-    d->report_bal = ballot;
+    d->mbal = ballot;
+    d->mval = d->vid;
 }
 
 /* The DIGEST bytes kept with a recent decision. */

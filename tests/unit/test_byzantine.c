@@ -342,7 +342,8 @@ test_report_after_claims_and_reuse(void **state)
 /* Goal: the same report while the slot is still held (no reuse), and for a
  * decision learned only from claims by a party that never voted 2b: a
  * held slot reports its own votes; a reused one without any own 2b vote
- * reports nothing rather than a claimed ballot. */
+ * reports maxVBal 0 (never the claimed ballot) and vouches for the decided
+ * value at b - 1. */
 static void
 test_report_held_and_unvoted(void **state)
 {
@@ -377,7 +378,15 @@ test_report_held_and_unvoted(void **state)
     assert_int_equal(bpc_engine_ballot(f->e), 5);
     k = fx_find(f, mark, BPC_MSG_1B, 0, 5);
     assert_true(k >= 0 && f->sent[k].aux >= 3);
-    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 5) < 0);
+    /* Instance 1: no vote of its own (maxVBal 0, never the claimed 2), and
+     * the decided value vouched for at b - 1 = 4, not at the claim's 2. */
+    k = fx_find(f, mark, BPC_MSG_1B, 1, 5);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].aux, 0);
+    assert_int_equal(f->sent[k].hist_count, 1);
+    assert_int_equal(f->sent[k + 1].type, BPC_MSG_1B_HIST);
+    assert_int_equal(f->sent[k + 1].aux, 4);
+    assert_true(bpc_vid_eq(&f->sent[k + 1].value, &w));
     fx_free(f);
     free(f);
 }
