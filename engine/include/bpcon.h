@@ -303,7 +303,11 @@ enum bpc_msg_type {
                              receiver: instance = the command's sequence number,
                              aux = its length, value = INLINE, 16 bytes: the
                              command MAC (bpc_command_mac) under the pair key */
-    BPC_MSG_TYPES_COUNT = 12,
+    BPC_MSG_VALUE = 12,   /* the bytes of a DIGEST value the sender's 1b names
+                             for the instance (so a leader that must propose it
+                             again has them): ballot = the sender's, aux =
+                             offset in the value section */
+    BPC_MSG_TYPES_COUNT = 13,
 };
 
 /* A decoded record (host order). */

@@ -38,11 +38,13 @@
 #define ENG_CATCHUP_MAX 128u
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
-/* Value buffers per slot: one per generation's 2a, the decided value, and
- * the newest value this party voted for (kept with the vote state, so a
- * later leader - this party included - can propose it again). */
-#define ENG_VOTE_BUF (ENG_GENS + 1u)
-#define ENG_VALUE_BUFS (ENG_GENS + 2u)
+/* Value buffers per slot: one per generation's 2a, the decided value, one
+ * per 2av history entry (the bytes of every value this party vouches for,
+ * so a later leader - this party included - can propose it again), and one
+ * for bytes a peer sent with its 1b (VALUE records). */
+#define ENG_HIST_BUF0 (ENG_GENS + 1u)
+#define ENG_FETCH_BUF (ENG_HIST_BUF0 + BPC_HISTORY_MAX)
+#define ENG_VALUE_BUFS (ENG_FETCH_BUF + 1u)
 /* Votes on decided instances without a slot, persisted per step. */
 #define ENG_VOUCH_MAX 64u
 /* Anti-replay window of ENG_REPLAY_BITS frames per sender (engine.c). */
@@ -111,13 +113,15 @@ struct eng_slot {
     uint64_t hist_bal[BPC_HISTORY_MAX];
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
     /* Volatile. */
+    uint8_t hist_buf[BPC_HISTORY_MAX]; /* entry k's bytes: buffer ENG_HIST_BUF0 + this */
+    uint8_t hist_has;                  /* bit k: entry k's buffer holds its bytes */
     bool dirty;
     bool decided;
     bool dec_bytes;
     uint8_t ndec;
-    uint64_t dec_ballot;     /* as learned; a DECIDED claim's ballot is a peer's word */
-    uint64_t emit_step;      /* step that emitted it: its bytes are lent until then */
-    struct bpc_vid vote_vid; /* value whose bytes sit in the vote buffer */
+    uint64_t dec_ballot;      /* as learned; a DECIDED claim's ballot is a peer's word */
+    uint64_t emit_step;       /* step that emitted it: its bytes are lent until then */
+    struct bpc_vid fetch_vid; /* value whose bytes sit in ENG_FETCH_BUF (a peer's) */
     struct bpc_vid dec_vid;
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
     struct eng_gen gen[ENG_GENS];
@@ -158,9 +162,9 @@ struct eng_dec {
     uint64_t instance;
     uint64_t ballot;     /* as learned (a peer's DECIDED claim may name any
                             ballot): informational, never reported as a vote */
-    uint64_t mbal;        /* this party's real maxVBal for the instance ... */
-    struct bpc_vid mval;  /* ... and maxVVal (what its 1b reports name) */
-    uint64_t vote_hi;     /* highest ballot of any 2av or 2b this party sent */
+    uint64_t mbal;       /* this party's real maxVBal for the instance ... */
+    struct bpc_vid mval; /* ... and maxVVal (what its 1b reports name) */
+    uint64_t vote_hi;    /* highest ballot of any 2av or 2b this party sent */
     struct bpc_vid vid;
     bool has_bytes; /* DIGEST value: its bytes are in dring_bytes */
 };

@@ -102,6 +102,10 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         eng_on_attest(e, p, r); /* likewise */
         return;
     }
+    if (r->type == BPC_MSG_VALUE) {
+        eng_on_value(e, p, r); /* bytes only: no ballot or vote in it */
+        return;
+    }
     eng_ballot_observe(e, p, r);
     if (eng_stale_instance(e, p, r)) {
         return;
@@ -139,6 +143,7 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     case BPC_MSG_1B_HIST:
     case BPC_MSG_FORWARD:
     case BPC_MSG_ATTEST:
+    case BPC_MSG_VALUE:
     case BPC_MSG_NONE:
     case BPC_MSG_TYPES_COUNT:
         ENG_IGNORED(e);

@@ -26,9 +26,11 @@
 #include <string.h>
 
 /* Records that v was sent in a 2av at ballot b: keeps the H highest
- * ballots, one entry per value. */
+ * ballots, one entry per value, each with the bytes of a DIGEST value (from
+ * `bytes`) in a history buffer that moves with its entry. */
 static void
-eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint64_t b)
+eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint64_t b,
+             const uint8_t *bytes)
 {
     uint32_t k = 0;
     while (k < s->hist_count && !bpc_vid_eq(&s->hist_val[k], v)) {
@@ -36,21 +38,42 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
     }
     if (k == s->hist_count) {
         if (s->hist_count < BPC_HISTORY_MAX) {
+            /* A new entry takes the buffer no other entry holds. */
+            uint32_t used = 0;
+            for (uint32_t j = 0; j < s->hist_count; j++) {
+                used |= 1u << s->hist_buf[j];
+            }
+            uint8_t free_buf = 0;
+            while (used & (1u << free_buf)) {
+                free_buf++;
+            }
+            s->hist_buf[k] = free_buf;
             s->hist_count++;
         } else {
-            k = s->hist_count - 1u; /* drop the lowest: liveness only */
+            k = s->hist_count - 1u; /* drop the lowest (its buffer too): liveness only */
         }
+        s->hist_has &= (uint8_t) ~(1u << k);
     }
     s->hist_val[k] = *v;
     s->hist_bal[k] = b;
+    if (v->kind == BPC_VALUE_DIGEST && bytes != NULL && !(s->hist_has & (1u << k))) {
+        memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->hist_buf[k]), bytes, v->len);
+        s->hist_has |= (uint8_t)(1u << k);
+    }
     /* Keep sorted by ballot, highest first (insertion step). */
     while (k > 0 && s->hist_bal[k - 1] < s->hist_bal[k]) {
         uint64_t tb = s->hist_bal[k - 1];
         struct bpc_vid tv = s->hist_val[k - 1];
+        uint8_t tf = s->hist_buf[k - 1];
+        uint8_t hk = (uint8_t)((s->hist_has >> k) & 1u);
+        uint8_t hj = (uint8_t)((s->hist_has >> (k - 1)) & 1u);
         s->hist_bal[k - 1] = s->hist_bal[k];
         s->hist_val[k - 1] = s->hist_val[k];
+        s->hist_buf[k - 1] = s->hist_buf[k];
         s->hist_bal[k] = tb;
         s->hist_val[k] = tv;
+        s->hist_buf[k] = tf;
+        s->hist_has = (uint8_t)((s->hist_has & ~(3u << (k - 1))) | (hk << (k - 1)) | (hj << k));
         k--;
     }
     eng_mark_dirty(e, s);
@@ -107,12 +130,8 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
     }
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
-    eng_hist_add(e, s, &s->gen[g].v2a, bal);
-    if (s->gen[g].v2a.kind == BPC_VALUE_DIGEST) {
-        memcpy(eng_slot_value(e, s, ENG_VOTE_BUF), eng_slot_value(e, s, (uint32_t)g),
-               s->gen[g].v2a.len);
-        s->vote_vid = s->gen[g].v2a;
-    }
+    eng_hist_add(e, s, &s->gen[g].v2a, bal,
+                 s->gen[g].v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g) : NULL);
     struct bpc_record r = bpc_record_make(BPC_MSG_2AV, s->instance, bal, 0, &s->gen[g].v2a);
     eng_broadcast(e, &r, NULL);
 }
@@ -150,8 +169,13 @@ eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v
             return eng_slot_value(e, s, g);
         }
     }
-    if (bpc_vid_eq(&s->vote_vid, vid)) {
-        return eng_slot_value(e, s, ENG_VOTE_BUF);
+    for (uint32_t k = 0; k < s->hist_count; k++) {
+        if ((s->hist_has & (1u << k)) && bpc_vid_eq(&s->hist_val[k], vid)) {
+            return eng_slot_value(e, s, ENG_HIST_BUF0 + s->hist_buf[k]);
+        }
+    }
+    if (vid->kind == BPC_VALUE_DIGEST && bpc_vid_eq(&s->fetch_vid, vid)) {
+        return eng_slot_value(e, s, ENG_FETCH_BUF);
     }
     if (s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, vid)) {
         return eng_slot_value(e, s, ENG_GENS);
@@ -272,6 +296,54 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     if (r->ballot == eng_bal(e)) {
         eng_try_2av(e, s);
     }
+}
+
+/* Does a 1b report this party received for the slot (any generation) name
+ * vid, as its maxVVal or in its 2av history? */
+static bool
+eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].ballot == 0) {
+            continue;
+        }
+        struct bpc_safe_view view;
+        eng_view(e, s, g, &view);
+        for (uint32_t k = 0; k < view.reps_count; k++) {
+            const struct bpc_1b_report *rep = &view.reps[k];
+            if (bpc_vid_eq(&rep->mval, vid)) {
+                return true;
+            }
+            for (uint32_t h = 0; h < rep->hist_count; h++) {
+                if (bpc_vid_eq(&rep->hist_val[h], vid)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* A peer's bytes for a DIGEST value its 1b names: kept in the slot's fetch
+ * buffer when this party lacks them and a 1b it received names the value
+ * (so a flood of other values cannot push them out), so that a leader that
+ * must propose that value again has its bytes. The decoder already checked
+ * the bytes against the digest. */
+void
+eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    (void)p;
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    if (s == NULL || r->value_bytes == NULL || r->value.len > e->vbytes) {
+        ENG_IGNORED(e);
+        return;
+    }
+    if (eng_find_bytes(e, s, &r->value) != NULL || !eng_reports_name(e, s, &r->value)) {
+        ENG_IGNORED(e);
+        return;
+    }
+    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), r->value_bytes, r->value.len);
+    s->fetch_vid = r->value;
 }
 
 void
@@ -542,6 +614,10 @@ eng_in_restore_vote(struct bpc_engine *e, const struct bpc_durable *d)
     s->hist_count = d->hist_count;
     memcpy(s->hist_bal, d->hist_bal, sizeof(s->hist_bal));
     memcpy(s->hist_val, d->hist_val, sizeof(s->hist_val));
+    for (uint32_t k = 0; k < BPC_HISTORY_MAX; k++) {
+        s->hist_buf[k] = (uint8_t)k; /* the bytes are not durable (ENGINE.md) */
+    }
+    s->hist_has = 0;
 }
 
 static enum bpc_status

@@ -33,6 +33,8 @@ eng_voted_at_bal(const struct bpc_engine *e)
 ENG_FN void eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot,
                        const struct bpc_vid *vid, const uint8_t *bytes, bool own);
 ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* A peer's bytes for a DIGEST value its 1b names (VALUE record). */
+ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A 2a for an instance decided here whose slot is gone. */

@@ -77,6 +77,19 @@ eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t mb, const struc
     }
 }
 
+/* After a 1b: the bytes of a DIGEST value it names, as a VALUE record
+ * (bytes is where this party keeps them; NULL: it has none to give). */
+static void
+eng_put_value(struct bpc_engine *e, uint64_t instance, const struct bpc_vid *v,
+              const uint8_t *bytes)
+{
+    if (v->kind != BPC_VALUE_DIGEST || bytes == NULL) {
+        return;
+    }
+    struct bpc_record r = bpc_record_make(BPC_MSG_VALUE, instance, eng_bal(e), 0, v);
+    eng_broadcast(e, &r, bytes);
+}
+
 /* 1b for a decided instance whose slot was reused, from the recent
  * decisions: its real (maxVBal, maxVVal) and the entry (v, b - 1). */
 static void
@@ -89,6 +102,7 @@ eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
     uint64_t mb = eng_decided_mbal(e, d->mbal, &d->mval, &d->vid, &mv);
     uint64_t hb = eng_bal(e) - 1;
     eng_put_report(e, d->instance, mb, mv, 1, &hb, &d->vid);
+    eng_put_value(e, d->instance, &d->vid, d->has_bytes ? eng_dring_bytes(e, d) : NULL);
 }
 
 /* Sorts a report's history highest ballot first (insertion sort). */
@@ -138,6 +152,17 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     }
     eng_hist_sort(hn, hb, hv);
     eng_put_report(e, instance, mb, mv, hn, hb, hv);
+    /* Then the bytes this party holds of the DIGEST values it named. */
+    if (decided && s->dec_bytes) {
+        eng_put_value(e, instance, &s->dec_vid, eng_slot_value(e, s, ENG_GENS));
+    }
+    for (uint32_t h = 0; h < s->hist_count; h++) {
+        if ((s->hist_has & (1u << h)) && s->hist_bal[h] < bal &&
+            !(decided && bpc_vid_eq(&s->hist_val[h], &s->dec_vid))) {
+            eng_put_value(e, instance, &s->hist_val[h],
+                          eng_slot_value(e, s, ENG_HIST_BUF0 + s->hist_buf[h]));
+        }
+    }
 }
 
 /* 1b(b) for all instances from nu up: explicit reports up to the highest

@@ -150,7 +150,15 @@ eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which, const st
     if (which == ENG_GENS) {
         return s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, &r->value);
     }
-    return bpc_vid_eq(&s->vote_vid, &r->value);
+    if (which == ENG_FETCH_BUF) {
+        return bpc_vid_eq(&s->fetch_vid, &r->value);
+    }
+    for (uint32_t k = 0; k < s->hist_count; k++) {
+        if (ENG_HIST_BUF0 + s->hist_buf[k] == which) {
+            return (s->hist_has & (1u << k)) != 0 && bpc_vid_eq(&s->hist_val[k], &r->value);
+        }
+    }
+    return false;
 }
 
 bool

@@ -47,7 +47,7 @@ eng_slot_index(const struct bpc_engine *e, const struct eng_slot *s)
 }
 
 /* Value buffer of a slot: gen 0..ENG_GENS-1 for 2a values, ENG_GENS for the
- * decided value, ENG_VOTE_BUF for the value of this party's newest vote. */
+ * decided value, ENG_HIST_BUF0 + k for history entries, ENG_FETCH_BUF for a peer's bytes. */
 static inline uint8_t *
 eng_slot_value(const struct bpc_engine *e, const struct eng_slot *s, uint32_t which)
 {

@@ -85,7 +85,7 @@ _Static_assert(WIRE_FRAME_MIN + BPC_WIRE_RECORD_BYTES + BPC_VALUE_BYTES_MAX <= B
 _Static_assert((BPC_FRAME_BYTES_MAX - WIRE_FRAME_MIN) / BPC_WIRE_RECORD_BYTES <= UINT16_MAX,
                "record_count is a u16");
 _Static_assert(BPC_HISTORY_MAX <= UINT8_MAX, "hist_count is a u8");
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_ATTEST + 1, "types run 1..ATTEST");
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VALUE + 1, "types run 1..VALUE");
 
 /* A drop reason as decode/parse return it. */
 #define WIRE_FAIL(reason) (-1 - (int)(reason))
@@ -164,6 +164,8 @@ wire_value_kind_ok(const struct bpc_record *r)
     case BPC_MSG_ATTEST:
         return r->value.kind == BPC_VALUE_INLINE && r->value.len == BPC_CMD_MAC_BYTES &&
                r->aux <= BPC_VALUE_BYTES_MAX;
+    case BPC_MSG_VALUE:
+        return r->value.kind == BPC_VALUE_DIGEST;
     default:
         return !none;
     }
@@ -196,8 +198,8 @@ wire_ballot_ok(const struct bpc_record *r)
 static bool
 wire_value_carried(uint8_t type, uint8_t kind)
 {
-    return kind == BPC_VALUE_DIGEST &&
-           (type == BPC_MSG_2A || type == BPC_MSG_DECIDED || type == BPC_MSG_FORWARD);
+    return kind == BPC_VALUE_DIGEST && (type == BPC_MSG_2A || type == BPC_MSG_DECIDED ||
+                                        type == BPC_MSG_FORWARD || type == BPC_MSG_VALUE);
 }
 
 /* Record-local checks that need no value section; 0 or -1 - drop reason. */

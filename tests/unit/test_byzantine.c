@@ -437,6 +437,50 @@ test_decided_bytes_survive_eviction(void **state)
     free(f);
 }
 
+/* Goal: the bytes of a value a new leader must propose again reach it. Two
+ * peers report a 2b and a 2av for digest value v at ballot 3 (a quorum of
+ * reports makes v the only safe value), but this party, the leader of a
+ * later ballot, never saw v's bytes: it must not propose without them, and
+ * it proposes v as soon as a peer's VALUE record brings them (the bytes a
+ * peer holds for a value its 1b names). Before, nothing brought them and
+ * the instance stalled for ever (bpcon-sim equivocate, seed 1361). */
+static void
+test_leader_fetches_reported_bytes(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint64_t b = 7;
+    while (fx_leader(f, b) != (int)f->me) {
+        b++;
+    }
+    uint8_t bytes[128];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 0), 1, 64, 0x5A, &v);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    for (uint32_t i = 0; i < 2; i++) {
+        struct bpc_record r[3];
+        r[0] = fx_rec(BPC_MSG_1B, 0, b, 3, &v);
+        r[0].hist_count = 1;
+        r[1] = fx_rec(BPC_MSG_1B_HIST, 0, b, 3, &v);
+        r[2] = fx_rec(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
+        fx_send(f, fx_other(f, i), r, 3);
+    }
+    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* no bytes, no 2a */
+    struct bpc_record val = fx_rec(BPC_MSG_VALUE, 0, b, 0, &v);
+    val.value_bytes = bytes;
+    fx_send1(f, fx_other(f, 1), val);
+    int k = fx_find(f, 0, BPC_MSG_2A, 0, b);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    assert_non_null(f->sent[k].value_bytes);
+    assert_memory_equal(f->sent[k].value_bytes, bytes, v.len);
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * Commands are the submitter's.
  * ---------------------------------------------------------------------- */
@@ -611,6 +655,7 @@ main(void)
         cmocka_unit_test(test_report_after_claims_and_reuse),
         cmocka_unit_test(test_report_held_and_unvoted),
         cmocka_unit_test(test_decided_bytes_survive_eviction),
+        cmocka_unit_test(test_leader_fetches_reported_bytes),
         cmocka_unit_test(test_forged_commands_get_no_vote),
         cmocka_unit_test(test_forged_own_command),
         cmocka_unit_test(test_ballots_saturate),

@@ -223,7 +223,8 @@ static bool
 test_wire_carried(const struct bpc_record *r)
 {
     return r->value.kind == BPC_VALUE_DIGEST &&
-           (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD);
+           (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD ||
+            r->type == BPC_MSG_VALUE);
 }
 
 /* ---- the reference frame ------------------------------------------------ */
