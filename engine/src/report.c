@@ -125,8 +125,9 @@ eng_hist_sort(uint32_t hn, uint64_t *hb, struct bpc_vid *hv)
 static void
 eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
 {
-    uint64_t hb[BPC_HISTORY_MAX];
+    uint64_t hb[BPC_HISTORY_MAX] = {0};
     struct bpc_vid hv[BPC_HISTORY_MAX];
+    memset(hv, 0, sizeof(hv)); /* filled up to hn; zeroed for the compiler's sake */
     uint32_t hn = 0;
     if (s == NULL) {
         eng_put_report(e, instance, 0, NULL, 0, NULL, NULL); /* no history */

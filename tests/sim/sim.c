@@ -4,15 +4,13 @@
  * Owns: the virtual clock, the seeded network (a min-heap on
  * (deliver_at_ns, sequence) so the delivery order is total), pooled frame
  * buffers, the per-party in-memory disks and decided logs, the command
- * submitter, scripted Byzantine parties, crashes, restarts from disk and the
- * safety checkers. Must never: read a
- * wall clock, draw entropy or call rand() (everything derives from
- * opts.seed), touch engine internals, or let a checker failure pass
- * silently.
+ * submitter, crashes, restarts from disk, the Byzantine phase and its heal,
+ * the safety checkers and the liveness checker (Byzantine behaviours live
+ * in byz.c). Must never: read a wall clock, draw entropy or call rand()
+ * (everything derives from opts.seed), touch engine internals, or let a
+ * checker failure pass silently.
  */
-#include "sim.h"
-
-#include "prng.h"
+#include "sim_internal.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -21,12 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Size classes of pooled frame buffers: 128 << c bytes, up to 16 KiB, which
- * covers BPC_FRAME_BYTES_MAX. */
-#define SIM_CLASSES 8u
-#define SIM_CLASS_MIN_BYTES 128u
-/* Frames handed to one engine step at most (an rx burst). */
-#define SIM_IN_CAP 64u
 /* A step that keeps asking for more room or more persistence this many
  * times in a row is an engine bug, not progress. */
 #define SIM_STEP_LOOPS_MAX 100000u
@@ -35,45 +27,19 @@
 /* Decided-log memory budget over all parties, so 999 parties fit too. */
 #define SIM_LOG_BUDGET_BYTES (1024ull * 1024 * 1024)
 #define SIM_LOG_SEGMENT_ENTRIES 256u
-#define SIM_NONE UINT32_MAX
+/* With a liveness bound: commands outstanding over all parties at most
+ * (each party keeps max(1, this / parties) outstanding). */
+#define SIM_OUTSTANDING_TOTAL 64u
 
 /* ------------------------------------------------------------------------
  * PRNG: splitmix64 seeding xoshiro256**.
  * ---------------------------------------------------------------------- */
 
-struct sim_rng {
-    struct bpc_prng g;
-};
-
+/* One splitmix64 output (stream seeds, set hashing). */
 static uint64_t
 sim_splitmix64(uint64_t *state)
 {
     return bpc_splitmix64(state);
-}
-
-static void
-sim_rng_seed(struct sim_rng *r, uint64_t seed)
-{
-    bpc_prng_seed(&r->g, seed);
-}
-
-static uint64_t
-sim_rng_next(struct sim_rng *r)
-{
-    return bpc_prng_next(&r->g);
-}
-
-/* Uniform in [0, n) by rejection (n > 0). */
-static uint64_t
-sim_rng_below(struct sim_rng *r, uint64_t n)
-{
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    for (;;) {
-        uint64_t x = sim_rng_next(r);
-        if (x < limit) {
-            return x % n;
-        }
-    }
 }
 
 /* A probability as a u64 cut so draws use no floating point. */
@@ -89,6 +55,7 @@ sim_prob_cut(double p)
     return (uint64_t)(p * 18446744073709551616.0);
 }
 
+/* True with the probability the cut stands for (one draw either way). */
 static bool
 sim_rng_chance(struct sim_rng *r, uint64_t cut)
 {
@@ -100,139 +67,10 @@ sim_rng_chance(struct sim_rng *r, uint64_t cut)
 }
 
 /* ------------------------------------------------------------------------
- * State.
+ * Errors and memory.
  * ---------------------------------------------------------------------- */
 
-struct sim_msg {
-    uint8_t *bytes;
-    uint32_t len;
-    uint32_t from;
-    uint32_t to;
-    uint32_t next; /* free list or inbox link */
-    uint8_t cls;
-};
-
-struct sim_event {
-    uint64_t at_ns;
-    uint64_t seq;
-    uint32_t msg;
-};
-
-/* Per submitting party: what the engine called each command. */
-struct sim_cmd_track {
-    uint64_t *ticket; /* per sequence: the ticket bpc_submit returned */
-    uint64_t ticket_cap;
-    uint64_t *applied_at; /* per sequence: instance + 1 of the first apply, 0: none */
-    uint64_t applied_cap;
-};
-
-/* Open-addressing set of non-zero u64 keys (commands one party applied). */
-struct sim_set {
-    uint64_t *keys;
-    uint64_t cap; /* power of two or 0 */
-    uint64_t count;
-};
-
-struct sim_ref {
-    bool set;
-    struct bpc_vid vid;
-};
-
-struct sim_party {
-    struct sim *sim; /* back pointer for the engine's apply callback */
-    uint32_t id;
-    struct bpc_engine *e;
-    struct bpc_config *cfg;
-    struct bpc_log *dlog; /* the engine's decided log (peers' catch-up source) */
-    bool crashed;
-    bool restarted;
-    uint8_t byz;
-    bool done;
-    uint64_t deadline_ns; /* SIM_NEVER when not in the deadline heap */
-    uint32_t dl_pos;      /* index in the deadline heap or SIM_NONE */
-    uint64_t submitted;   /* next command sequence */
-    struct sim_log_entry *log;
-    uint64_t log_len;
-    uint64_t log_cap;
-    uint64_t first_instance;
-    struct bpc_durable *disk; /* ring of disk_cap records by instance */
-    uint32_t disk_cap;
-    struct bpc_durable disk_party;    /* the instance == UINT64_MAX record */
-    struct bpc_durable *disk_applied; /* per submitter: its apply-state record */
-    uint32_t inbox_head;
-    uint32_t inbox_tail;
-    uint64_t touched_epoch;
-    uint64_t *byz_seq;         /* per-peer frame sequence (Byzantine parties) */
-    struct sim_cmd_track cmds; /* commands this party submitted */
-    struct sim_set applied;    /* commands this party applied */
-    uint64_t applied_count;
-};
-
-struct sim {
-    struct sim_opts o;
-    enum sim_outcome outcome;
-    uint64_t now_ns;
-    uint32_t n;
-    struct sim_party *parties;
-    uint8_t (*keys)[BPC_KEY_BYTES]; /* n x n pair keys, row p is party p's */
-    uint64_t cluster_id;
-    uint32_t frame_bytes;
-    uint64_t loss_cut;
-    uint64_t dup_cut;
-    struct sim_rng net_rng;
-    struct sim_rng byz_rng;
-    /* network */
-    struct sim_msg *msgs;
-    uint32_t msgs_count;
-    uint32_t msgs_cap;
-    uint32_t free_head[SIM_CLASSES];
-    struct sim_event *heap;
-    uint32_t heap_count;
-    uint32_t heap_cap;
-    uint64_t net_seq;
-    /* deadlines: indexed min-heap of party ids on (deadline_ns, id) */
-    uint32_t *dl_heap;
-    uint32_t dl_count;
-    /* crashes sorted by time */
-    uint32_t *crash_order;
-    uint32_t crash_count;
-    uint32_t crash_next;
-    /* restarts sorted by time */
-    uint32_t *restart_order;
-    uint32_t restart_count;
-    uint32_t restart_next;
-    uint64_t log_retain;
-    uint32_t log_segment;
-    /* BPC_SIM_DEBUG: delivered records by type, dumped at the end */
-    bool debug;
-    uint64_t debug_types[BPC_MSG_TYPES_COUNT];
-    struct bpc_record *debug_recs;
-    bool rcu_registered;
-    uint64_t byz_next_ns;
-    uint32_t byz_count;
-    /* one event's work */
-    uint32_t *touched;
-    uint32_t touched_count;
-    uint64_t epoch;
-    /* step buffers, shared by all parties */
-    struct bpc_frame_out *outf;
-    uint8_t *out_bytes;
-    uint32_t out_cap;
-    struct bpc_decision *decs;
-    uint32_t decs_cap;
-    struct bpc_frame_in inf[SIM_IN_CAP];
-    /* checkers */
-    struct sim_ref *refs;
-    uint64_t refs_cap;
-    uint64_t base_instance;
-    uint32_t correct_live;
-    uint32_t done_count;
-    uint64_t submit_max; /* commands per party at most */
-    uint64_t events;
-    struct sim_result r;
-    int first_leader;
-};
-
+/* Formats a refusal message into err (which may be NULL). */
 static void
 sim_errf(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -245,6 +83,7 @@ sim_errf(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Grows a zero-filled array to hold at least need elements (doubling). */
 static void *
 sim_grow(void *p, uint64_t *cap, uint64_t need, size_t elem)
 {
@@ -265,7 +104,8 @@ sim_grow(void *p, uint64_t *cap, uint64_t need, size_t elem)
     return np;
 }
 
-static void *
+/* Zeroed allocation; out of memory aborts the run. */
+void *
 sim_calloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
@@ -277,6 +117,9 @@ sim_calloc(size_t count, size_t size)
 }
 
 /* Records the first violation and stops the run. */
+static void sim_violation(struct sim *s, bool *flag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 sim_violation(struct sim *s, bool *flag, const char *fmt, ...)
 {
@@ -291,7 +134,8 @@ sim_violation(struct sim *s, bool *flag, const char *fmt, ...)
     va_end(ap);
 }
 
-static void
+/* Records an engine misbehaviour (the first problem wins) and ends the run. */
+void
 sim_engine_error(struct sim *s, const char *fmt, ...)
 {
     if (s->outcome == SIM_RUNNING) {
@@ -310,6 +154,7 @@ sim_engine_error(struct sim *s, const char *fmt, ...)
  * Network: pooled messages and the delivery heap.
  * ---------------------------------------------------------------------- */
 
+/* The pool size class of a frame of len bytes. */
 static uint8_t
 sim_class_of(uint32_t len)
 {
@@ -320,6 +165,7 @@ sim_class_of(uint32_t len)
     return c;
 }
 
+/* A pooled frame buffer of the size class for len bytes. */
 static uint32_t
 sim_msg_alloc(struct sim *s, uint32_t len)
 {
@@ -342,6 +188,7 @@ sim_msg_alloc(struct sim *s, uint32_t len)
     return m;
 }
 
+/* Returns a frame buffer to its size class. */
 static void
 sim_msg_free(struct sim *s, uint32_t m)
 {
@@ -350,6 +197,7 @@ sim_msg_free(struct sim *s, uint32_t m)
     s->free_head[c] = m;
 }
 
+/* Delivery order: time, then sequence (a total order). */
 static bool
 sim_event_less(const struct sim_event *a, const struct sim_event *b)
 {
@@ -359,6 +207,7 @@ sim_event_less(const struct sim_event *a, const struct sim_event *b)
     return a->seq < b->seq;
 }
 
+/* Schedules a delivery on the min-heap. */
 static void
 sim_heap_push(struct sim *s, struct sim_event ev)
 {
@@ -377,6 +226,7 @@ sim_heap_push(struct sim *s, struct sim_event ev)
     s->heap[i] = ev;
 }
 
+/* Takes the earliest delivery off the min-heap. */
 static struct sim_event
 sim_heap_pop(struct sim *s)
 {
@@ -404,10 +254,12 @@ sim_heap_pop(struct sim *s)
     return top;
 }
 
+/* A crashed party receives nothing (a Byzantine one runs an engine and
+ * receives like any other until the heal silences it). */
 static bool
 sim_dead(const struct sim *s, uint32_t p)
 {
-    return s->parties[p].crashed || s->parties[p].byz != SIM_BYZ_NONE;
+    return s->parties[p].crashed;
 }
 
 /* Schedules one copy: the filter may change the delay or drop it. */
@@ -433,6 +285,7 @@ sim_net_schedule(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes
     sim_heap_push(s, ev);
 }
 
+/* One delay draw in whole microseconds. */
 static uint64_t
 sim_net_delay(struct sim *s)
 {
@@ -443,7 +296,7 @@ sim_net_delay(struct sim *s)
 }
 
 /* One frame handed to the network: loss, delay, duplication. */
-static void
+void
 sim_net_send(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len)
 {
     s->r.frames_sent++;
@@ -473,6 +326,7 @@ sim_net_send(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes, ui
     }
 }
 
+/* Schedules a test's own frame (no loss, no filter). */
 int
 sim_inject(struct sim *s, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
            uint64_t delay_ns)
@@ -488,6 +342,7 @@ sim_inject(struct sim *s, uint32_t from, uint32_t to, const uint8_t *frame, uint
  * Deadline heap (indexed by party).
  * ---------------------------------------------------------------------- */
 
+/* Deadline order: time, then party id. */
 static bool
 sim_dl_less(const struct sim *s, uint32_t a, uint32_t b)
 {
@@ -499,6 +354,7 @@ sim_dl_less(const struct sim *s, uint32_t a, uint32_t b)
     return a < b;
 }
 
+/* Puts party p at heap index i. */
 static void
 sim_dl_place(struct sim *s, uint32_t i, uint32_t p)
 {
@@ -506,6 +362,7 @@ sim_dl_place(struct sim *s, uint32_t i, uint32_t p)
     s->parties[p].dl_pos = i;
 }
 
+/* Restores the deadline heap above index i. */
 static void
 sim_dl_sift_up(struct sim *s, uint32_t i)
 {
@@ -521,6 +378,7 @@ sim_dl_sift_up(struct sim *s, uint32_t i)
     sim_dl_place(s, i, p);
 }
 
+/* Restores the deadline heap below index i. */
 static void
 sim_dl_sift_down(struct sim *s, uint32_t i)
 {
@@ -542,6 +400,7 @@ sim_dl_sift_down(struct sim *s, uint32_t i)
     sim_dl_place(s, i, p);
 }
 
+/* Takes a party out of the deadline heap. */
 static void
 sim_dl_remove(struct sim *s, uint32_t p)
 {
@@ -560,6 +419,7 @@ sim_dl_remove(struct sim *s, uint32_t p)
     sim_dl_sift_up(s, s->parties[last].dl_pos);
 }
 
+/* Sets (or clears, with SIM_NEVER) a party's deadline. */
 static void
 sim_dl_set(struct sim *s, uint32_t p, uint64_t deadline_ns)
 {
@@ -579,71 +439,138 @@ sim_dl_set(struct sim *s, uint32_t p, uint64_t deadline_ns)
 static int sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err,
                         size_t err_len);
 
-/* A simulated command: u32 submitter, u32 zero, u64 sequence (LE). */
+/* A simulated command: u16 submitter, 48-bit tag, u64 sequence (LE). */
 struct sim_cmd {
     uint32_t sub;
-    uint32_t zero;
+    uint64_t tag;
     uint64_t seq;
 };
 
+/* Little-endian load of n <= 8 bytes. */
+static uint64_t
+sim_le_load(const uint8_t *b, uint32_t n)
+{
+    uint64_t v = 0;
+    for (uint32_t i = n; i > 0; i--) {
+        v = (v << 8) | b[i - 1];
+    }
+    return v;
+}
+
+/* Little-endian store of the low n <= 8 bytes of v. */
+static void
+sim_le_store(uint8_t *b, uint64_t v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* Reads a simulated command's fields (the caller checked its length). */
 static void
 sim_cmd_parse(const uint8_t *b, struct sim_cmd *c)
 {
-    c->sub = 0;
-    c->zero = 0;
-    c->seq = 0;
-    for (int i = 3; i >= 0; i--) {
-        c->sub = (c->sub << 8) | b[i];
-        c->zero = (c->zero << 8) | b[4 + i];
-    }
-    for (int i = 7; i >= 0; i--) {
-        c->seq = (c->seq << 8) | b[8 + i];
+    c->sub = (uint32_t)sim_le_load(b, 2);
+    c->tag = sim_le_load(b + 2, 6);
+    c->seq = sim_le_load(b + 8, 8);
+}
+
+/* The 48-bit tag of command (sub, seq): a keyed mix under the run's tag
+ * secret, which only the submitter and the checkers use. */
+static uint64_t
+sim_cmd_tag(const struct sim *s, uint32_t sub, uint64_t seq)
+{
+    uint64_t st = s->tag_key ^ ((uint64_t)sub << 48) ^ (seq * 0xd6e8feb86659fd93u);
+    uint64_t x = sim_splitmix64(&st);
+    x ^= sim_splitmix64(&st);
+    return x & (((uint64_t)1 << 48) - 1u);
+}
+
+/* The bytes correct party sub submits as its seq-th command. */
+static void
+sim_cmd_make(const struct sim *s, uint32_t sub, uint64_t seq, uint8_t out[SIM_COMMAND_BYTES])
+{
+    sim_le_store(out, sub, 2);
+    sim_le_store(out + 2, sim_cmd_tag(s, sub, seq), 6);
+    sim_le_store(out + 8, seq, 8);
+}
+
+/* Finds (sub, seq) in the map: its entry, or the empty slot for it. */
+static struct sim_map_ent *
+sim_map_slot(const struct sim_map *m, uint32_t sub, uint64_t seq)
+{
+    uint64_t st = seq ^ ((uint64_t)sub << 44);
+    for (uint64_t i = sim_splitmix64(&st) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        struct sim_map_ent *e = &m->ents[i];
+        if (e->sub1 == 0 || (e->sub1 == sub + 1 && e->seq == seq)) {
+            return e;
+        }
     }
 }
 
-static bool
-sim_set_insert(struct sim_set *set, uint64_t key)
+/* The value stored for (sub, seq), 0 when absent. */
+static uint64_t
+sim_map_get(const struct sim_map *m, uint32_t sub, uint64_t seq)
 {
-    if (2 * (set->count + 1) > set->cap) {
-        struct sim_set bigger = {.cap = set->cap ? 2 * set->cap : 64};
-        bigger.keys = sim_calloc((size_t)bigger.cap, sizeof(*bigger.keys));
-        for (uint64_t i = 0; i < set->cap; i++) {
-            if (set->keys[i] != 0) {
-                sim_set_insert(&bigger, set->keys[i]);
+    if (m->cap == 0) {
+        return 0;
+    }
+    const struct sim_map_ent *e = sim_map_slot(m, sub, seq);
+    return e->sub1 == 0 ? 0 : e->val;
+}
+
+/* Stores val (non-zero) for (sub, seq) unless present; true when it was
+ * inserted. *stored gets the value now stored (the old one if present). */
+static bool
+sim_map_put(struct sim_map *m, uint32_t sub, uint64_t seq, uint64_t val, uint64_t *stored)
+{
+    if (2 * (m->count + 1) > m->cap) {
+        struct sim_map bigger = {.cap = m->cap ? 2 * m->cap : 64};
+        bigger.ents = sim_calloc((size_t)bigger.cap, sizeof(*bigger.ents));
+        for (uint64_t i = 0; i < m->cap; i++) {
+            const struct sim_map_ent *e = &m->ents[i];
+            if (e->sub1 != 0) {
+                *sim_map_slot(&bigger, e->sub1 - 1, e->seq) = *e;
+                bigger.count++;
             }
         }
-        free(set->keys);
-        *set = bigger;
+        free(m->ents);
+        *m = bigger;
     }
-    uint64_t st = key;
-    for (uint64_t i = sim_splitmix64(&st) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
-        if (set->keys[i] == key) {
-            return false;
-        }
-        if (set->keys[i] == 0) {
-            set->keys[i] = key;
-            set->count++;
-            return true;
-        }
+    struct sim_map_ent *e = sim_map_slot(m, sub, seq);
+    if (e->sub1 != 0) {
+        *stored = e->val;
+        return false;
     }
+    e->sub1 = sub + 1;
+    e->seq = seq;
+    e->val = val;
+    m->count++;
+    *stored = val;
+    return true;
 }
 
 /* Validity of one command of a decided batch, as named by the engine
- * (submitter, seq) and as carried in its bytes. */
+ * (submitter, seq) and as carried in its bytes: a command of a correct
+ * submitter must be byte for byte the one it submitted under that ticket.
+ * A Byzantine submitter's commands are whatever it says they are. */
 static bool
 sim_check_command(struct sim *s, uint32_t p, uint64_t instance, const struct bpc_command *bc)
 {
+    if (bc->submitter < s->n && s->parties[bc->submitter].byz != SIM_BYZ_NONE) {
+        return true;
+    }
     struct sim_cmd c = {0};
     if (bc->len == SIM_COMMAND_BYTES) {
         sim_cmd_parse(bc->bytes, &c);
     }
-    if (bc->len != SIM_COMMAND_BYTES || c.sub != bc->submitter || c.sub >= s->n || c.zero != 0 ||
-        c.seq >= s->parties[c.sub].submitted) {
+    if (bc->len != SIM_COMMAND_BYTES || c.sub != bc->submitter || c.sub >= s->n ||
+        c.seq >= s->parties[c.sub].submitted || c.tag != sim_cmd_tag(s, c.sub, c.seq)) {
         sim_violation(s, &s->r.validity,
                       "validity: party %u, instance %llu: command of %u bytes from %u (carried "
-                      "submitter %u, sequence %llu) was never submitted",
+                      "submitter %u, sequence %llu, engine sequence %#llx) was never submitted",
                       p, (unsigned long long)instance, bc->len, bc->submitter, c.sub,
-                      (unsigned long long)c.seq);
+                      (unsigned long long)c.seq, (unsigned long long)bc->seq);
         return false;
     }
     uint64_t ticket = s->parties[c.sub].cmds.ticket[c.seq];
@@ -666,6 +593,10 @@ sim_on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, con
 {
     struct sim_party *pa = ctx;
     struct sim *s = pa->sim;
+    if (pa->byz != SIM_BYZ_NONE) {
+        sim_byz_applied(s, pa->id, submitter, seq);
+        return;
+    }
     if (instance < pa->first_instance + pa->log_len) {
         /* A restarted engine replays instances its application log already
          * holds; the application applied them before the crash. */
@@ -675,29 +606,59 @@ sim_on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, con
     if (!sim_check_command(s, pa->id, instance, &bc)) {
         return;
     }
-    struct sim_cmd c;
-    sim_cmd_parse(cmd, &c);
     pa->applied_count++;
-    if (!sim_set_insert(&pa->applied, ((uint64_t)c.sub << 40 | c.seq) + 1)) {
+    uint64_t at = 0;
+    if (!sim_map_put(&pa->applied, submitter, seq, instance + 1, &at)) {
         sim_violation(s, &s->r.integrity,
-                      "integrity: party %u applied command (%u, %llu) twice (again at instance "
+                      "integrity: party %u applied command (%u, %#llx) twice (again at instance "
                       "%llu)",
-                      pa->id, c.sub, (unsigned long long)c.seq, (unsigned long long)instance);
+                      pa->id, submitter, (unsigned long long)seq, (unsigned long long)instance);
         return;
     }
-    struct sim_cmd_track *t = &s->parties[c.sub].cmds;
-    t->applied_at = sim_grow(t->applied_at, &t->applied_cap, c.seq + 1, sizeof(*t->applied_at));
-    if (t->applied_at[c.seq] == 0) {
-        t->applied_at[c.seq] = instance + 1;
-    } else if (t->applied_at[c.seq] != instance + 1) {
+    sim_map_put(&s->applied_at, submitter, seq, instance + 1, &at);
+    if (at != instance + 1) {
         sim_violation(s, &s->r.integrity,
-                      "integrity: command (%u, %llu) applied at instance %llu by party %u, at "
+                      "integrity: command (%u, %#llx) applied at instance %llu by party %u, at "
                       "%llu by another party",
-                      c.sub, (unsigned long long)c.seq, (unsigned long long)instance, pa->id,
-                      (unsigned long long)(t->applied_at[c.seq] - 1));
+                      submitter, (unsigned long long)seq, (unsigned long long)instance, pa->id,
+                      (unsigned long long)(at - 1));
+        return;
+    }
+    if (s->parties[submitter].byz != SIM_BYZ_NONE) {
+        s->r.byz_applied++;
+        return;
+    }
+    struct sim_cmd c;
+    sim_cmd_parse(cmd, &c);
+    if (c.seq + 1 > pa->applied_hi[submitter]) {
+        pa->applied_hi[submitter] = c.seq + 1;
     }
 }
 
+/* A submitter's ticket may report done only once the submitter applied
+ * that very command (a forged command under its name must not complete
+ * it). Tickets complete in order, so a cursor walks them. */
+static void
+sim_check_tickets(struct sim *s, uint32_t p)
+{
+    struct sim_party *pa = &s->parties[p];
+    while (pa->done_cursor < pa->submitted) {
+        uint64_t ticket = pa->cmds.ticket[pa->done_cursor];
+        if (!bpc_ticket_done(pa->e, ticket)) {
+            return;
+        }
+        if (sim_map_get(&pa->applied, p, ticket) == 0) {
+            sim_violation(s, &s->r.validity,
+                          "validity: party %u: ticket %#llx of its command %llu reports done, "
+                          "but the party never applied that command",
+                          p, (unsigned long long)ticket, (unsigned long long)pa->done_cursor);
+            return;
+        }
+        pa->done_cursor++;
+    }
+}
+
+/* Lower-case hex of len bytes into out (2 len + 1 bytes). */
 static void
 sim_hex(char *out, const uint8_t *b, uint32_t len)
 {
@@ -710,7 +671,9 @@ sim_hex(char *out, const uint8_t *b, uint32_t len)
 }
 
 /* Validity of a decided value: a NOOP, or a well-formed batch whose bytes
- * match its id and whose commands were all submitted. */
+ * match its id. Its commands are judged as they are applied (sim_on_apply):
+ * a Byzantine leader may get junk under a correct name decided at a
+ * sequence already applied, which the apply rule skips everywhere. */
 static void
 sim_check_value(struct sim *s, uint32_t p, const struct bpc_decision *d)
 {
@@ -740,9 +703,6 @@ sim_check_value(struct sim *s, uint32_t p, const struct bpc_decision *d)
     uint32_t count = 0;
     while ((off = bpc_batch_next(d->value, d->len, (uint32_t)off, &bc)) > 0) {
         count++;
-        if (!sim_check_command(s, p, d->instance, &bc)) {
-            return;
-        }
     }
     if (off < 0 || count == 0) {
         sim_violation(s, &s->r.validity,
@@ -751,6 +711,7 @@ sim_check_value(struct sim *s, uint32_t p, const struct bpc_decision *d)
     }
 }
 
+/* Agreement: one value id per instance over every correct party. */
 static void
 sim_check_agreement(struct sim *s, uint32_t p, const struct bpc_decision *d)
 {
@@ -776,6 +737,7 @@ sim_check_agreement(struct sim *s, uint32_t p, const struct bpc_decision *d)
     }
 }
 
+/* Appends a decision to the party's application log (copying its bytes). */
 static void
 sim_log_append(struct sim *s, uint32_t p, const struct bpc_decision *d)
 {
@@ -825,6 +787,7 @@ sim_party_replay(struct sim *s, uint32_t p, const struct bpc_decision *d)
     }
 }
 
+/* Order, agreement and validity of one decision of a correct party. */
 static void
 sim_party_decide(struct sim *s, uint32_t p, const struct bpc_decision *d)
 {
@@ -847,19 +810,29 @@ sim_party_decide(struct sim *s, uint32_t p, const struct bpc_decision *d)
  * Parties: submitting, disks, stepping.
  * ---------------------------------------------------------------------- */
 
+/* The most commands a party keeps outstanding (not yet complete at
+ * itself): the engine's queue bounds it, and with a liveness bound so does
+ * max(1, SIM_OUTSTANDING_TOTAL / parties), so the run can end soon after
+ * its last decision with every command applied. */
+static uint64_t
+sim_outstanding_cap(const struct sim *s)
+{
+    if (s->o.liveness_ns == 0) {
+        return UINT64_MAX;
+    }
+    return s->n < SIM_OUTSTANDING_TOTAL ? SIM_OUTSTANDING_TOTAL / s->n : 1u;
+}
+
 /* Keeps the party's queue topped up until it has decided enough. */
 static void
 sim_party_submit(struct sim *s, uint32_t p)
 {
     struct sim_party *pa = &s->parties[p];
-    while (pa->log_len < s->o.instances && pa->submitted < s->submit_max) {
-        uint8_t v[SIM_COMMAND_BYTES] = {0};
-        for (int i = 0; i < 4; i++) {
-            v[i] = (uint8_t)(p >> (8 * i));
-        }
-        for (int i = 0; i < 8; i++) {
-            v[8 + i] = (uint8_t)(pa->submitted >> (8 * i));
-        }
+    uint64_t cap = sim_outstanding_cap(s);
+    while (pa->log_len < s->o.instances && pa->submitted < s->submit_max &&
+           pa->submitted - pa->done_cursor < cap) {
+        uint8_t v[SIM_COMMAND_BYTES];
+        sim_cmd_make(s, p, pa->submitted, v);
         uint64_t ticket = 0;
         int rc = bpc_submit(pa->e, v, sizeof(v), &ticket);
         if (rc == -EAGAIN) {
@@ -872,10 +845,14 @@ sim_party_submit(struct sim *s, uint32_t p)
         }
         struct sim_cmd_track *t = &pa->cmds;
         t->ticket = sim_grow(t->ticket, &t->ticket_cap, pa->submitted + 1, sizeof(*t->ticket));
+        t->submit_ns =
+            sim_grow(t->submit_ns, &t->submit_cap, pa->submitted + 1, sizeof(*t->submit_ns));
+        t->submit_ns[pa->submitted] = s->now_ns;
         t->ticket[pa->submitted++] = ticket;
     }
 }
 
+/* Stores a step's durable records on the party's in-memory disk. */
 static void
 sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
 {
@@ -904,6 +881,8 @@ sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
     }
 }
 
+/* Hands a step's frames to the network: a Byzantine party's through
+ * byz.c, which rewrites them; a muted leader's are dropped. */
 static void
 sim_party_emit(struct sim *s, uint32_t p, const struct bpc_step_out *out)
 {
@@ -914,10 +893,17 @@ sim_party_emit(struct sim *s, uint32_t p, const struct bpc_step_out *out)
                              f->len, f->peer);
             return;
         }
-        sim_net_send(s, p, f->peer, f->bytes, f->len);
+        if (s->parties[p].byz != SIM_BYZ_NONE) {
+            sim_byz_emit(s, p, f->peer, f->bytes, f->len);
+        } else if (p == s->muted) {
+            s->r.frames_muted++;
+        } else {
+            sim_net_send(s, p, f->peer, f->bytes, f->len);
+        }
     }
 }
 
+/* Lends the shared tx and decision buffers to a step. */
 static void
 sim_out_reset(struct sim *s, struct bpc_step_out *out)
 {
@@ -937,7 +923,11 @@ static bool
 sim_party_output(struct sim *s, uint32_t p, int rc, const struct bpc_step_out *out)
 {
     sim_party_emit(s, p, out);
-    for (uint32_t i = 0; i < out->decisions_count && i < out->decisions_cap; i++) {
+    /* A Byzantine party's decisions are not checked: it may be fed
+     * anything by its colluders. */
+    for (uint32_t i = 0;
+         i < out->decisions_count && i < out->decisions_cap && s->parties[p].byz == SIM_BYZ_NONE;
+         i++) {
         sim_party_decide(s, p, &out->decisions[i]);
     }
     /* With --tx-frames the rest of the round waits for the next event, so
@@ -955,11 +945,15 @@ sim_party_output(struct sim *s, uint32_t p, int rc, const struct bpc_step_out *o
     return again;
 }
 
+/* Steps one party (again while it asks to), then checks its tickets. */
 static void
 sim_party_step(struct sim *s, uint32_t p, uint32_t frames_count)
 {
     struct sim_party *pa = &s->parties[p];
-    sim_party_submit(s, p);
+    bool correct = pa->byz == SIM_BYZ_NONE;
+    if (correct) {
+        sim_party_submit(s, p);
+    }
     struct bpc_step_in in = {.now_ns = s->now_ns, .frames = s->inf, .frames_count = frames_count};
     struct bpc_step_out out;
     for (uint32_t loop = 0; loop < SIM_STEP_LOOPS_MAX; loop++) {
@@ -981,6 +975,9 @@ sim_party_step(struct sim *s, uint32_t p, uint32_t frames_count)
                 dl = s->now_ns + 1;
             }
             sim_dl_set(s, p, dl);
+            if (correct) {
+                sim_check_tickets(s, p);
+            }
             return;
         }
         in.frames_count = 0;
@@ -1015,103 +1012,10 @@ sim_party_run(struct sim *s, uint32_t p)
 }
 
 /* ------------------------------------------------------------------------
- * Byzantine parties.
- * ---------------------------------------------------------------------- */
-
-static uint64_t
-sim_max_correct_ballot(const struct sim *s)
-{
-    uint64_t maxb = 0;
-    for (uint32_t p = 0; p < s->n; p++) {
-        if (!sim_dead(s, p)) {
-            uint64_t b = bpc_engine_ballot(s->parties[p].e);
-            maxb = b > maxb ? b : maxb;
-        }
-    }
-    return maxb;
-}
-
-static void
-sim_byz_value(struct sim *s, struct bpc_vid *vid)
-{
-    uint8_t v[BPC_VALUE_INLINE_MAX];
-    uint32_t len = 1 + (uint32_t)sim_rng_below(&s->byz_rng, BPC_VALUE_INLINE_MAX);
-    for (uint32_t i = 0; i < len; i++) {
-        v[i] = (uint8_t)sim_rng_next(&s->byz_rng);
-    }
-    bpc_vid_of(vid, v, len);
-}
-
-/* 1B (no vote), 2AV and 2B with random values, at one ballot. */
-static void
-sim_byz_put_ballot(struct sim *s, struct bpc_wire_writer *w, uint64_t instance, uint64_t ballot)
-{
-    static const uint8_t types[3] = {BPC_MSG_1B, BPC_MSG_2AV, BPC_MSG_2B};
-    for (int i = 0; i < 3; i++) {
-        struct bpc_record rec;
-        memset(&rec, 0, sizeof(rec));
-        rec.type = types[i];
-        rec.instance = instance;
-        rec.ballot = ballot;
-        if (types[i] != BPC_MSG_1B) {
-            sim_byz_value(s, &rec.value);
-        }
-        if (bpc_wire_put(w, &rec) != 0) {
-            return;
-        }
-    }
-}
-
-static void
-sim_byz_wrongballot(struct sim *s, uint32_t b, uint64_t maxb)
-{
-    uint8_t buf[BPC_FRAME_BYTES_MAX];
-    for (uint32_t q = 0; q < s->n; q++) {
-        if (q == b || sim_dead(s, q)) {
-            continue;
-        }
-        struct bpc_wire_writer w;
-        if (bpc_wire_begin(&w, buf, s->frame_bytes, 0) != 0) {
-            return;
-        }
-        uint64_t inst = bpc_engine_next_undecided(s->parties[q].e);
-        uint64_t high = maxb + 2 + sim_rng_below(&s->byz_rng, 999999);
-        sim_byz_put_ballot(s, &w, inst, high);
-        sim_byz_put_ballot(s, &w, inst, 1);
-        struct bpc_frame_header h = {.cluster_id = s->cluster_id,
-                                     .sender = (uint16_t)b,
-                                     .receiver = (uint16_t)q,
-                                     .seq = ++s->parties[b].byz_seq[q]};
-        uint32_t len = bpc_wire_finish(&w, &h, s->keys[(size_t)b * s->n + q]);
-        s->r.byz_frames++;
-        sim_net_send(s, b, q, buf, len);
-    }
-}
-
-static void
-sim_byz_tick(struct sim *s)
-{
-    uint64_t maxb = sim_max_correct_ballot(s);
-    for (uint32_t b = 0; b < s->n; b++) {
-        if (s->parties[b].crashed) {
-            continue;
-        }
-        switch ((enum sim_byz_kind)s->parties[b].byz) {
-        case SIM_BYZ_WRONGBALLOT:
-            sim_byz_wrongballot(s, b, maxb);
-            break;
-        case SIM_BYZ_NONE:
-        case SIM_BYZ_KINDS_COUNT:
-            break;
-        }
-    }
-    s->byz_next_ns = s->now_ns + s->o.byz_period_ns;
-}
-
-/* ------------------------------------------------------------------------
  * The event loop.
  * ---------------------------------------------------------------------- */
 
+/* Stops a party: no more steps, and frames to it are dropped. */
 void
 sim_crash(struct sim *s, uint32_t p)
 {
@@ -1158,6 +1062,7 @@ sim_disk_collect(const struct sim_party *pa, struct bpc_durable *recs, uint64_t 
     return count;
 }
 
+/* Brings a crashed correct party back from its disk. */
 int
 sim_restart(struct sim *s, uint32_t p)
 {
@@ -1189,6 +1094,10 @@ sim_restart(struct sim *s, uint32_t p)
     bpc_engine_start(pa->e, s->now_ns);
     pa->crashed = false;
     pa->restarted = true;
+    /* Commands submitted before the crash and not applied are lost with
+     * the volatile state: liveness and the ticket checker start afresh. */
+    pa->live_from = pa->submitted;
+    pa->done_cursor = pa->submitted;
     s->r.restarts++;
     s->correct_live++;
     if (pa->log_len >= s->o.instances) {
@@ -1199,6 +1108,95 @@ sim_restart(struct sim *s, uint32_t p)
     return 0;
 }
 
+/* The end of the Byzantine phase: Byzantine parties fall silent (crash),
+ * nobody is muted, and the network stops losing and duplicating. */
+static void
+sim_heal(struct sim *s)
+{
+    s->healed = true;
+    s->r.healed_at_ns = s->now_ns;
+    s->muted = SIM_NONE;
+    s->loss_cut = 0;
+    s->dup_cut = 0;
+    for (uint32_t p = 0; p < s->n; p++) {
+        if (s->parties[p].byz != SIM_BYZ_NONE) {
+            sim_crash(s, p);
+        }
+    }
+    if (s->o.liveness_ns > 0) {
+        s->live_next_ns = s->now_ns + s->o.liveness_ns;
+    }
+}
+
+/* The first sequence of correct live submitter q that some correct live
+ * party has not applied yet (q's submission count when none). */
+static uint64_t
+sim_first_unapplied(const struct sim *s, uint32_t q, uint32_t *laggard)
+{
+    const struct sim_party *sq = &s->parties[q];
+    uint64_t first = sq->submitted;
+    for (uint32_t p = 0; p < s->n; p++) {
+        if (!sim_correct_live(s, p)) {
+            continue;
+        }
+        uint64_t hi = s->parties[p].applied_hi[q];
+        hi = hi > sq->live_from ? hi : sq->live_from;
+        if (hi < first) {
+            first = hi;
+            *laggard = p;
+        }
+    }
+    return first;
+}
+
+/* True when every command of every correct live party is applied by every
+ * correct live party (the liveness goal). */
+static bool
+sim_all_applied(const struct sim *s)
+{
+    for (uint32_t q = 0; q < s->n; q++) {
+        uint32_t laggard = 0;
+        if (sim_correct_live(s, q) &&
+            sim_first_unapplied(s, q, &laggard) < s->parties[q].submitted) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* After the heal: a command of a correct live party not applied by every
+ * correct live party by max(its submission, the heal) + the bound is a
+ * liveness violation. Runs every eighth of the bound. */
+static void
+sim_check_liveness(struct sim *s)
+{
+    s->live_next_ns = s->now_ns + (s->o.liveness_ns / 8 ? s->o.liveness_ns / 8 : 1);
+    for (uint32_t q = 0; q < s->n; q++) {
+        uint32_t laggard = 0;
+        if (!sim_correct_live(s, q)) {
+            continue;
+        }
+        uint64_t k = sim_first_unapplied(s, q, &laggard);
+        if (k >= s->parties[q].submitted) {
+            continue;
+        }
+        uint64_t from = s->parties[q].cmds.submit_ns[k];
+        from = from > s->r.healed_at_ns ? from : s->r.healed_at_ns;
+        if (s->now_ns - from < s->o.liveness_ns) {
+            continue;
+        }
+        sim_violation(s, &s->r.liveness,
+                      "liveness: command %llu of party %u (submitted at %llu us) not applied by "
+                      "party %u %llu us after the heal at %llu us",
+                      (unsigned long long)k, q,
+                      (unsigned long long)(s->parties[q].cmds.submit_ns[k] / 1000), laggard,
+                      (unsigned long long)((s->now_ns - s->r.healed_at_ns) / 1000),
+                      (unsigned long long)(s->r.healed_at_ns / 1000));
+        return;
+    }
+}
+
+/* The next instant anything happens (SIM_NEVER: nothing will). */
 static uint64_t
 sim_next_time(const struct sim *s)
 {
@@ -1217,12 +1215,19 @@ sim_next_time(const struct sim *s)
         uint64_t c = s->o.restart_at_ns[s->restart_order[s->restart_next]];
         t = c < t ? c : t;
     }
-    if (s->byz_count > 0 && s->byz_next_ns < t) {
+    if (s->byz_count > 0 && !s->healed && s->byz_next_ns < t) {
         t = s->byz_next_ns;
+    }
+    if (!s->healed && s->o.heal_at_ns < t) {
+        t = s->o.heal_at_ns;
+    }
+    if (s->live_next_ns < t) {
+        t = s->live_next_ns;
     }
     return t;
 }
 
+/* Marks a party to be stepped at this instant (once, in first-touch order). */
 static void
 sim_touch(struct sim *s, uint32_t p)
 {
@@ -1232,6 +1237,7 @@ sim_touch(struct sim *s, uint32_t p)
     }
 }
 
+/* Moves every frame due now into its receiver's inbox. */
 static void
 sim_deliver_due(struct sim *s)
 {
@@ -1255,6 +1261,9 @@ sim_deliver_due(struct sim *s)
             }
         }
         s->r.frames++;
+        if (pa->byz != SIM_BYZ_NONE) {
+            sim_byz_observe(s, m->to, m->bytes, m->len);
+        }
         m->next = SIM_NONE;
         if (pa->inbox_head == SIM_NONE) {
             pa->inbox_head = ev.msg;
@@ -1266,6 +1275,8 @@ sim_deliver_due(struct sim *s)
     }
 }
 
+/* Everything due at this instant: crashes, restarts, the heal, the
+ * Byzantine tick, deliveries, deadlines, then the liveness check. */
 static void
 sim_run_event(struct sim *s)
 {
@@ -1281,8 +1292,12 @@ sim_run_event(struct sim *s)
             return;
         }
     }
-    if (s->byz_count > 0 && s->byz_next_ns <= s->now_ns) {
+    if (!s->healed && s->o.heal_at_ns <= s->now_ns) {
+        sim_heal(s);
+    }
+    if (s->byz_count > 0 && !s->healed && s->byz_next_ns <= s->now_ns) {
         sim_byz_tick(s);
+        s->byz_next_ns = s->now_ns + s->o.byz_period_ns;
     }
     sim_deliver_due(s);
     while (s->dl_count > 0 && s->parties[s->dl_heap[0]].deadline_ns <= s->now_ns) {
@@ -1293,8 +1308,23 @@ sim_run_event(struct sim *s)
     for (uint32_t i = 0; i < s->touched_count && s->outcome == SIM_RUNNING; i++) {
         sim_party_run(s, s->touched[i]);
     }
+    if (s->outcome == SIM_RUNNING && s->live_next_ns <= s->now_ns) {
+        sim_check_liveness(s);
+    }
 }
 
+/* Done: every correct live party decided enough and, with a liveness
+ * bound, every command of a correct live party is applied everywhere. */
+static bool
+sim_finished(const struct sim *s)
+{
+    if (s->correct_live == 0 || s->done_count != s->correct_live) {
+        return false;
+    }
+    return s->o.liveness_ns == 0 || sim_all_applied(s);
+}
+
+/* Runs the next instant; false once the run is over. */
 bool
 sim_step_once(struct sim *s)
 {
@@ -1320,12 +1350,13 @@ sim_step_once(struct sim *s)
     if (s->o.progress != NULL && s->events % SIM_PROGRESS_EVENTS == 0) {
         s->o.progress(s->o.progress_ctx, s);
     }
-    if (s->outcome == SIM_RUNNING && s->correct_live > 0 && s->done_count == s->correct_live) {
+    if (s->outcome == SIM_RUNNING && sim_finished(s)) {
         s->outcome = SIM_DONE;
     }
     return s->outcome == SIM_RUNNING;
 }
 
+/* BPC_SIM_DEBUG: records by type and each party's state. */
 static void
 sim_debug_dump(const struct sim *s)
 {
@@ -1363,6 +1394,7 @@ sim_debug_dump(const struct sim *s)
     }
 }
 
+/* Steps until the run is over. */
 enum sim_outcome
 sim_run(struct sim *s)
 {
@@ -1372,6 +1404,7 @@ sim_run(struct sim *s)
     return s->outcome;
 }
 
+/* The outcome so far. */
 enum sim_outcome
 sim_outcome(const struct sim *s)
 {
@@ -1382,6 +1415,7 @@ sim_outcome(const struct sim *s)
  * Set-up.
  * ---------------------------------------------------------------------- */
 
+/* The library's defaults (no heal, no liveness bound, no churn). */
 void
 sim_opts_defaults(struct sim_opts *o)
 {
@@ -1401,9 +1435,11 @@ sim_opts_defaults(struct sim_opts *o)
         o->restart_at_ns[i] = SIM_NEVER;
     }
     o->byz_period_ns = SIM_DEFAULT_BYZ_PERIOD_NS;
+    o->heal_at_ns = SIM_NEVER;
     o->time_limit_ns = SIM_DEFAULT_TIME_LIMIT_NS;
 }
 
+/* The master key of a run: BLAKE2b-256 of a label and the seed. */
 static void
 sim_master_key(uint64_t seed, uint8_t master[BPC_KEY_BYTES])
 {
@@ -1421,9 +1457,12 @@ enum sim_stream {
     SIM_STREAM_CLUSTER = 0,
     SIM_STREAM_NET,
     SIM_STREAM_BYZ,
-    SIM_STREAM_PARTY0,
+    SIM_STREAM_PARTY0,         /* + party id */
+    SIM_STREAM_TAG = 1u << 20, /* command tags (not beside party ids) */
+    SIM_STREAM_RANDOM_CONFIG,  /* sim_opts_random */
 };
 
+/* The seed of one derived stream. */
 static uint64_t
 sim_stream_seed(uint64_t seed, uint64_t stream)
 {
@@ -1434,6 +1473,7 @@ sim_stream_seed(uint64_t seed, uint64_t stream)
     return out;
 }
 
+/* Party self's engine config from the options. */
 static void
 sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg)
 {
@@ -1453,12 +1493,22 @@ sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg)
     if (o->batch_max != 0) {
         cfg->batch_max = o->batch_max;
     }
+    if (o->frame_bytes != 0) {
+        cfg->frame_bytes = o->frame_bytes;
+    }
+    if (o->value_bytes != 0) {
+        cfg->value_bytes_max = o->value_bytes;
+    }
+    if (o->ballot_timeout_ns != 0) {
+        cfg->ballot_timeout_ns = o->ballot_timeout_ns;
+    }
     uint32_t one = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES + SIM_COMMAND_BYTES;
     if (cfg->value_bytes_max < one) {
         cfg->value_bytes_max = one;
     }
 }
 
+/* The leader of ballot 1 for these options. */
 int
 sim_opts_first_leader(const struct sim_opts *o)
 {
@@ -1475,6 +1525,157 @@ sim_opts_first_leader(const struct sim_opts *o)
     int leader = bpc_elect_leader(cfg, digest, 1);
     free(cfg);
     return leader;
+}
+
+/* SIM_LIVENESS_DEADLINES x the longest ballot deadline. */
+uint64_t
+sim_opts_default_liveness(const struct sim_opts *o)
+{
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    uint64_t timeout = o->ballot_timeout_ns != 0 ? o->ballot_timeout_ns : cfg.ballot_timeout_ns;
+    /* The longest deadline: the grown timeout plus a quarter of jitter. */
+    uint64_t longest = (timeout << cfg.timeout_growth_max_shift) / 4 * 5;
+    return SIM_LIVENESS_DEADLINES * longest;
+}
+
+/* Appends a formatted piece to a description (truncating quietly). */
+static void sim_desc_add(char *desc, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+sim_desc_add(char *desc, size_t len, const char *fmt, ...)
+{
+    size_t used = strnlen(desc, len);
+    if (len == 0 || used + 1 >= len) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(desc + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Draws parties, weights and threshold (half the draws with the default
+ * threshold, half anywhere in (W/2, W]). */
+static void
+sim_random_weights(struct sim_opts *o, struct sim_rng *r)
+{
+    /* Mostly small clusters (they are cheap), up to 64 parties. */
+    uint64_t size = sim_rng_below(r, 20);
+    uint32_t n = 1 + (uint32_t)sim_rng_below(r, size < 10 ? 7 : size < 17 ? 16 : 64);
+    o->parties_count = n;
+    bpc_u128 total = 0;
+    for (uint32_t p = 0; p < BPC_PARTIES_MAX; p++) {
+        o->weights[p] = 0;
+        if (p < n) {
+            o->weights[p] = sim_rng_below(r, 8) == 0 ? 0 : 1 + sim_rng_below(r, 4);
+            total += o->weights[p];
+        }
+    }
+    if (total == 0) {
+        o->weights[sim_rng_below(r, n)] = 1;
+        total = 1;
+    }
+    o->threshold = 0;
+    if (sim_rng_below(r, 2) == 0) {
+        uint64_t w = (uint64_t)total;
+        o->threshold = w / 2 + 1 + sim_rng_below(r, w - w / 2);
+    }
+}
+
+/* Draws window, batch, frame and value bytes, loss and duplication. */
+static void
+sim_random_sizes(struct sim_opts *o, struct sim_rng *r)
+{
+    o->window_slots = 1u << sim_rng_below(r, 11);
+    o->batch_max = 1 + (uint32_t)sim_rng_below(r, BPC_BATCH_MAX);
+    o->frame_bytes = BPC_FRAME_BYTES_MIN +
+                     (uint32_t)sim_rng_below(r, BPC_FRAME_BYTES_MAX - BPC_FRAME_BYTES_MIN + 1);
+    /* Mostly a value that fits beside a full 1b group, sometimes anything
+     * (the engine then refuses it and the config is drawn again). */
+    uint32_t room = BPC_WIRE_HEADER_BYTES + BPC_TAG_BYTES +
+                    (1u + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES + 32u;
+    uint32_t hi = BPC_VALUE_BYTES_MAX;
+    if (sim_rng_below(r, 4) != 0 && o->frame_bytes > room) {
+        hi = o->frame_bytes - room + 32u;
+        hi = hi < BPC_VALUE_BYTES_MAX ? hi : BPC_VALUE_BYTES_MAX;
+    }
+    o->value_bytes = 32u + (uint32_t)sim_rng_below(r, hi - 32u + 1);
+    o->loss = sim_rng_below(r, 4) == 0 ? 0.01 * (double)sim_rng_below(r, 6) : 0.0;
+    o->dup = sim_rng_below(r, 4) == 0 ? 0.01 * (double)sim_rng_below(r, 6) : 0.0;
+}
+
+/* One Byzantine party of weight <= F (when F > 0), of a random kind. */
+static void
+sim_random_byz(struct sim_opts *o, struct sim_rng *r, bpc_u128 f)
+{
+    memset(o->byz, 0, sizeof(o->byz));
+    if (f == 0) {
+        return;
+    }
+    uint32_t cand[BPC_PARTIES_MAX];
+    uint32_t count = 0;
+    for (uint32_t p = 0; p < o->parties_count; p++) {
+        if (o->weights[p] <= f) {
+            cand[count++] = p;
+        }
+    }
+    if (count == 0) {
+        return;
+    }
+    uint32_t b = cand[sim_rng_below(r, count)];
+    o->byz[b] = (uint8_t)(1 + sim_rng_below(r, SIM_BYZ_KINDS_COUNT - 1));
+}
+
+/* The drawn configuration as bpcon-sim flags. */
+static void
+sim_random_describe(const struct sim_opts *o, char *desc, size_t len)
+{
+    if (len == 0) {
+        return;
+    }
+    desc[0] = '\0';
+    sim_desc_add(desc, len, "--weights ");
+    for (uint32_t p = 0; p < o->parties_count; p++) {
+        sim_desc_add(desc, len, "%s%llu", p ? "," : "", (unsigned long long)o->weights[p]);
+    }
+    if (o->threshold != 0) {
+        sim_desc_add(desc, len, " --threshold %llu", (unsigned long long)o->threshold);
+    }
+    sim_desc_add(desc, len, " --window %u --batch %u --frame-bytes %u --value-bytes %u",
+                 o->window_slots, o->batch_max, o->frame_bytes, o->value_bytes);
+    sim_desc_add(desc, len, " --loss %.2f --dup %.2f", o->loss, o->dup);
+    for (uint32_t p = 0; p < o->parties_count; p++) {
+        if (o->byz[p] != SIM_BYZ_NONE) {
+            sim_desc_add(desc, len, " --byz %u:%s", p,
+                         sim_byz_kind_name((enum sim_byz_kind)o->byz[p]));
+        }
+    }
+}
+
+/* A random valid configuration for this seed (see sim.h). */
+int
+sim_opts_random(struct sim_opts *o, uint64_t seed, char *desc, size_t desc_len)
+{
+    struct sim_rng r;
+    sim_rng_seed(&r, sim_stream_seed(seed, SIM_STREAM_RANDOM_CONFIG));
+    struct bpc_config *cfg = sim_calloc(1, sizeof(*cfg));
+    int rc = -EINVAL;
+    for (uint32_t attempt = 0; attempt < 10000 && rc != 0; attempt++) {
+        sim_random_weights(o, &r);
+        sim_random_sizes(o, &r);
+        o->unsafe = false;
+        sim_config_fill(o, 0, cfg);
+        rc = bpc_config_validate(cfg, NULL, 0);
+    }
+    if (rc == 0) {
+        bpc_u128 total = bpc_config_total_weight(cfg);
+        sim_random_byz(o, &r, bpc_faulty_weight(total, bpc_config_threshold(cfg)));
+        sim_random_describe(o, desc, desc_len);
+    }
+    free(cfg);
+    return rc == 0 ? 0 : -EINVAL;
 }
 
 /* Options the simulator itself refuses (the engine judges the config). */
@@ -1549,6 +1750,7 @@ sim_faulty_check(struct sim *s, char *err, size_t err_len)
     return 0;
 }
 
+/* Every pair key from the run's master key. */
 static void
 sim_keys_init(struct sim *s)
 {
@@ -1568,6 +1770,7 @@ sim_keys_init(struct sim *s)
  * on it); nested sims on one thread share one registration. */
 static _Thread_local uint32_t sim_rcu_users;
 
+/* Registers the thread with RCU (once per thread). */
 static void
 sim_rcu_enter(struct sim *s)
 {
@@ -1577,6 +1780,7 @@ sim_rcu_enter(struct sim *s)
     s->rcu_registered = true;
 }
 
+/* Unregisters it when the last sim of the thread goes. */
 static void
 sim_rcu_leave(struct sim *s)
 {
@@ -1589,6 +1793,7 @@ sim_rcu_leave(struct sim *s)
     }
 }
 
+/* Bytes a decided log of retain entries takes. */
 static uint64_t
 sim_log_bytes(uint64_t retain, uint32_t segment, uint32_t value_bytes)
 {
@@ -1609,6 +1814,10 @@ sim_log_size(struct sim *s, uint32_t value_bytes)
         /* The run, the window on either side, and what the submit queues
          * still hold once the parties stop submitting. */
         uint64_t queued = (uint64_t)s->n * s->parties[0].cfg->commands_max;
+        if (o->liveness_ns > 0) {
+            /* Outstanding commands are capped (sim_party_submit). */
+            queued = (uint64_t)s->n * sim_outstanding_cap(s);
+        }
         retain = o->instances + 4ull * o->window_slots + queued;
     }
     uint64_t floor = 4ull * o->window_slots > 64 ? 4ull * o->window_slots : 64;
@@ -1629,6 +1838,7 @@ sim_log_size(struct sim *s, uint32_t value_bytes)
     s->log_segment = seg;
 }
 
+/* A decided log for a party, starting at start. */
 static int
 sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err, size_t err_len)
 {
@@ -1649,6 +1859,7 @@ sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err, siz
     return 0;
 }
 
+/* Builds party p: config, keys, decided log, engine, disk. */
 static int
 sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
 {
@@ -1665,11 +1876,7 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
     pa->cfg->apply_ctx = pa;
     pa->sim = s;
     pa->id = p;
-    if (pa->byz != SIM_BYZ_NONE) {
-        pa->byz_seq = sim_calloc(s->n, sizeof(*pa->byz_seq));
-        s->byz_count++;
-        return 0;
-    }
+    pa->applied_hi = sim_calloc(s->n, sizeof(*pa->applied_hi));
     if (s->log_retain == 0) {
         sim_log_size(s, pa->cfg->value_bytes_max);
     }
@@ -1692,10 +1899,15 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
         pa->disk[i].instance = UINT64_MAX;
     }
     pa->disk_party.instance = UINT64_MAX;
+    if (pa->byz != SIM_BYZ_NONE) {
+        s->byz_count++; /* it runs an engine, but is not correct */
+        return 0;
+    }
     s->correct_live++;
     return 0;
 }
 
+/* The network pools and the shared step buffers. */
 static void
 sim_buffers_init(struct sim *s)
 {
@@ -1720,6 +1932,7 @@ sim_buffers_init(struct sim *s)
     s->touched = sim_calloc(s->n, sizeof(*s->touched));
 }
 
+/* Orders parties by their crash (or restart) time. */
 static int
 sim_crash_cmp(const void *a, const void *b, void *ctx)
 {
@@ -1732,6 +1945,7 @@ sim_crash_cmp(const void *a, const void *b, void *ctx)
     return pa < pb ? -1 : (pa > pb);
 }
 
+/* Crash and restart schedules, sorted by time. */
 static void
 sim_crashes_init(struct sim *s)
 {
@@ -1776,6 +1990,7 @@ sim_start(struct sim *s)
     s->byz_next_ns = 0;
 }
 
+/* Builds the cluster and starts it at virtual time 0. */
 int
 sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
 {
@@ -1795,7 +2010,11 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     if (s->debug) {
         s->debug_recs = sim_calloc(65536, sizeof(*s->debug_recs));
     }
-    s->r.agreement = s->r.validity = s->r.integrity = s->r.order = true;
+    s->r.agreement = s->r.validity = s->r.integrity = s->r.order = s->r.liveness = true;
+    s->r.healed_at_ns = SIM_NEVER;
+    s->live_next_ns = SIM_NEVER;
+    s->muted = SIM_NONE;
+    s->tag_key = sim_stream_seed(o->seed, SIM_STREAM_TAG);
     s->cluster_id = sim_stream_seed(o->seed, SIM_STREAM_CLUSTER);
     /* Enough commands for every instance to carry a full batch, bounded. */
     s->submit_max =
@@ -1825,14 +2044,15 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     }
     sim_buffers_init(s);
     sim_crashes_init(s);
-    uint8_t digest[BPC_DIGEST_BYTES];
-    bpc_config_digest(s->parties[0].cfg, digest);
-    s->first_leader = bpc_elect_leader(s->parties[0].cfg, digest, 1);
+    bpc_config_digest(s->parties[0].cfg, s->digest);
+    s->first_leader = bpc_elect_leader(s->parties[0].cfg, s->digest, 1);
+    sim_byz_init(s);
     sim_start(s);
     *out = s;
     return 0;
 }
 
+/* Frees everything sim_init built (the logs wait for grace periods). */
 void
 sim_free(struct sim *s)
 {
@@ -1854,11 +2074,13 @@ sim_free(struct sim *s)
         free(pa->cfg);
         free(pa->disk);
         free(pa->disk_applied);
-        free(pa->byz_seq);
         free(pa->cmds.ticket);
-        free(pa->cmds.applied_at);
-        free(pa->applied.keys);
+        free(pa->cmds.submit_ns);
+        free(pa->applied.ents);
+        free(pa->applied_hi);
     }
+    sim_byz_free(s);
+    free(s->applied_at.ents);
     for (uint32_t m = 0; m < s->msgs_count; m++) {
         free(s->msgs[m].bytes);
     }
@@ -1886,6 +2108,7 @@ sim_free(struct sim *s)
  * Results.
  * ---------------------------------------------------------------------- */
 
+/* Feeds a u64 (little-endian) to the run hash. */
 static void
 sim_hash_u64(crypto_generichash_state *st, uint64_t v)
 {
@@ -1924,6 +2147,7 @@ sim_run_hash(const struct sim *s, const struct sim_result *r, uint8_t out[32])
     crypto_generichash_final(&st, out, 32);
 }
 
+/* Sums the correct engines' counters into r. */
 static void
 sim_result_engines(const struct sim *s, struct sim_result *r)
 {
@@ -1931,7 +2155,7 @@ sim_result_engines(const struct sim *s, struct sim_result *r)
     r->decided = 0;
     for (uint32_t p = 0; p < s->n; p++) {
         const struct sim_party *pa = &s->parties[p];
-        if (pa->e == NULL) {
+        if (pa->e == NULL || pa->byz != SIM_BYZ_NONE) {
             continue;
         }
         r->decisions_total += pa->log_len;
@@ -1941,6 +2165,10 @@ sim_result_engines(const struct sim *s, struct sim_result *r)
         }
         r->equivocations += c->equivocations;
         r->tx_overflow += c->tx_overflow;
+        uint32_t k = 0;
+#define SIM_X_SUM(name) r->counters[k++] += c->name;
+        BPC_COUNTERS(SIM_X_SUM)
+#undef SIM_X_SUM
         if (pa->crashed) {
             continue;
         }
@@ -1956,11 +2184,13 @@ sim_result_engines(const struct sim *s, struct sim_result *r)
     }
 }
 
+/* The run's result so far. */
 void
 sim_result(const struct sim *s, struct sim_result *r)
 {
     *r = s->r;
     memset(r->drops, 0, sizeof(r->drops));
+    memset(r->counters, 0, sizeof(r->counters));
     r->equivocations = 0;
     r->tx_overflow = 0;
     r->decisions_total = 0;
@@ -1976,12 +2206,14 @@ sim_result(const struct sim *s, struct sim_result *r)
     sim_run_hash(s, r, r->run_hash);
 }
 
+/* Virtual time now. */
 uint64_t
 sim_now_ns(const struct sim *s)
 {
     return s->now_ns;
 }
 
+/* Min log length over correct live parties. */
 uint64_t
 sim_decided_min(const struct sim *s)
 {
@@ -1989,7 +2221,7 @@ sim_decided_min(const struct sim *s)
     uint64_t min = 0;
     for (uint32_t p = 0; p < s->n; p++) {
         const struct sim_party *pa = &s->parties[p];
-        if (sim_dead(s, p)) {
+        if (!sim_correct_live(s, p)) {
             continue;
         }
         if (!any || pa->log_len < min) {
@@ -2000,30 +2232,35 @@ sim_decided_min(const struct sim *s)
     return min;
 }
 
+/* Frames delivered so far. */
 uint64_t
 sim_frames_delivered(const struct sim *s)
 {
     return s->r.frames;
 }
 
+/* Party count. */
 uint32_t
 sim_parties(const struct sim *s)
 {
     return s->n;
 }
 
+/* A party's engine (NULL outside the party list). */
 struct bpc_engine *
 sim_engine(struct sim *s, uint32_t party)
 {
     return party < s->n ? s->parties[party].e : NULL;
 }
 
+/* A party's config. */
 const struct bpc_config *
 sim_config(const struct sim *s, uint32_t party)
 {
     return party < s->n ? s->parties[party].cfg : NULL;
 }
 
+/* The key parties a and b share. */
 const uint8_t *
 sim_pair_key(const struct sim *s, uint32_t a, uint32_t b)
 {
@@ -2033,12 +2270,14 @@ sim_pair_key(const struct sim *s, uint32_t a, uint32_t b)
     return s->keys[(size_t)a * s->n + b];
 }
 
+/* Length of a party's application log. */
 uint64_t
 sim_log_len(const struct sim *s, uint32_t party)
 {
     return party < s->n ? s->parties[party].log_len : 0;
 }
 
+/* One entry of a party's application log. */
 const struct sim_log_entry *
 sim_log_entry(const struct sim *s, uint32_t party, uint64_t index)
 {
@@ -2048,6 +2287,7 @@ sim_log_entry(const struct sim *s, uint32_t party, uint64_t index)
     return &s->parties[party].log[index];
 }
 
+/* The name of an outcome. */
 const char *
 sim_outcome_name(enum sim_outcome o)
 {
@@ -2068,25 +2308,45 @@ sim_outcome_name(enum sim_outcome o)
     return "unknown";
 }
 
+/* Names of the engine counters, in BPC_COUNTERS order. */
+static const char *const sim_counter_names[SIM_COUNTERS_COUNT] = {
+#define SIM_X_NAME(name) #name,
+    BPC_COUNTERS(SIM_X_NAME)
+#undef SIM_X_NAME
+};
+
+/* The name of engine counter i. */
+const char *
+sim_counter_name(uint32_t i)
+{
+    return i < SIM_COUNTERS_COUNT ? sim_counter_names[i] : NULL;
+}
+
+/* Names of the Byzantine kinds, by enum sim_byz_kind. */
+static const char *const sim_byz_names[SIM_BYZ_KINDS_COUNT] = {
+    [SIM_BYZ_NONE] = "none",     [SIM_BYZ_WRONGBALLOT] = "wrongballot",
+    [SIM_BYZ_SILENT] = "silent", [SIM_BYZ_EQUIVOCATE] = "equivocate",
+    [SIM_BYZ_LIE1B] = "lie1b",   [SIM_BYZ_VOTES] = "votes",
+    [SIM_BYZ_REPLAY] = "replay", [SIM_BYZ_MALFORMED] = "malformed",
+    [SIM_BYZ_EVICT] = "evict",   [SIM_BYZ_DECIDED_LIE] = "decided-lie",
+    [SIM_BYZ_FORGE] = "forge",
+};
+
+/* The name of a Byzantine kind ("unknown" outside the enum). */
 const char *
 sim_byz_kind_name(enum sim_byz_kind k)
 {
-    switch (k) {
-    case SIM_BYZ_NONE:
-        return "none";
-    case SIM_BYZ_WRONGBALLOT:
-        return "wrongballot";
-    case SIM_BYZ_KINDS_COUNT:
-        break;
-    }
-    return "unknown";
+    return (unsigned)k < SIM_BYZ_KINDS_COUNT ? sim_byz_names[k] : "unknown";
 }
 
+/* Parses a Byzantine kind name (not "none"); -EINVAL when unknown. */
 int
 sim_byz_kind_parse(const char *name)
 {
-    if (strcmp(name, "wrongballot") == 0) {
-        return SIM_BYZ_WRONGBALLOT;
+    for (int k = SIM_BYZ_NONE + 1; k < SIM_BYZ_KINDS_COUNT; k++) {
+        if (strcmp(name, sim_byz_names[k]) == 0) {
+            return k;
+        }
     }
     return -EINVAL;
 }

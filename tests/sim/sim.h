@@ -3,12 +3,14 @@
  *
  * Owns: a whole BPCon cluster in one process and one thread, driven only
  * through the public step API of bpcon.h: a virtual clock, a seeded network
- * (delay, loss, duplication, reordering), crashes, scripted Byzantine
- * parties, in-memory "disks", crash and restart from them, each party's
- * decided log (bpc_log), and the safety checkers (agreement, validity,
- * integrity, order). Must never: read a wall clock, draw entropy (every
- * random choice derives from opts.seed), call rand(), or reach into the
- * engine's internals.
+ * (delay, loss, duplication, reordering), crashes, Byzantine parties (a real
+ * engine whose frames the simulator rewrites at the network boundary, plus
+ * crafted frames; byz.c), a Byzantine phase that ends in a heal,
+ * in-memory "disks", crash and restart from them, each party's decided log
+ * (bpc_log), the safety checkers (agreement, validity, integrity, order)
+ * and the liveness checker. Must never: read a wall clock, draw entropy
+ * (every random choice derives from opts.seed), call rand(), or reach into
+ * the engine's internals.
  */
 #ifndef BPC_SIM_H
 #define BPC_SIM_H
@@ -32,22 +34,51 @@
 /* A Byzantine party acts once per this much virtual time (the origin's
  * malicious-party test sends wrong ballots every 100 ms; we go faster). */
 #define SIM_DEFAULT_BYZ_PERIOD_NS 100000u
-/* Bytes of one simulated command: u32 submitter, u32 zero, u64 sequence
- * (that party's count of earlier submissions), all little-endian. The
- * engine batches commands into values; each keeps its own (submitter,
- * ticket) name inside the batch. */
+/* How long the Byzantine phase lasts by default when a party is Byzantine
+ * (bpcon-sim's --byz-phase-us): four default ballot timeouts, so a few
+ * ballots turn over in it; the heal follows. */
+#define SIM_DEFAULT_BYZ_PHASE_NS 200000000u
+/* A correct leader of the highest ballot is muted after leading this long
+ * during the Byzantine phase by default (--churn-us), so ballots turn over
+ * and Byzantine parties get to lead. */
+#define SIM_DEFAULT_CHURN_NS 10000000u
+/* Liveness bound by default: this many times the longest ballot deadline
+ * (ballot_timeout_ns << timeout_growth_max_shift, plus its jitter), so
+ * several Byzantine-led ballots in a row after the heal still fit. */
+#define SIM_LIVENESS_DEADLINES 16u
+/* Bytes of one simulated command: u16 submitter, a 48-bit tag, u64
+ * sequence (that party's count of earlier submissions), all little-endian.
+ * The tag is a keyed hash of (submitter, sequence) under a secret derived
+ * from the seed that no Byzantine behaviour reads, so a forger cannot
+ * produce a correct party's bytes. The engine batches commands into values;
+ * each keeps its own (submitter, ticket) name inside the batch. */
 #define SIM_COMMAND_BYTES 16u
 
+/* What a Byzantine party does on top of (or instead of) its engine's
+ * traffic; see docs/SIM.md for each. */
 enum sim_byz_kind {
     SIM_BYZ_NONE = 0,
-    /* Sends 1B, 2AV and 2B records with far-future and stale ballots. */
-    SIM_BYZ_WRONGBALLOT = 1,
+    SIM_BYZ_WRONGBALLOT, /* 1B, 2AV and 2B at far-future and stale ballots */
+    SIM_BYZ_SILENT,      /* sends nothing */
+    SIM_BYZ_EQUIVOCATE,  /* as leader, a different 2A value per receiver;
+                            colluders echo 2AV/2B for each receiver's value */
+    SIM_BYZ_LIE1B,       /* false maxVBal, maxVVal and 2av history in 1B */
+    SIM_BYZ_VOTES,       /* 2AV/2B for values nobody proposed, far ballots
+                            and instances, garbage ATTEST */
+    SIM_BYZ_REPLAY,      /* old frames verbatim and re-sealed; relays what it
+                            received under its own identity */
+    SIM_BYZ_MALFORMED,   /* frames with a valid tag and invalid contents */
+    SIM_BYZ_EVICT,       /* records a window (and far) ahead of receivers */
+    SIM_BYZ_DECIDED_LIE, /* false DECIDED and STATUS records */
+    SIM_BYZ_FORGE,       /* as leader, commands under a correct party's name */
     SIM_BYZ_KINDS_COUNT,
 };
 
 enum sim_outcome {
     SIM_RUNNING = 0,
-    SIM_DONE,         /* every correct live party decided opts.instances */
+    SIM_DONE,         /* every correct live party decided opts.instances (and,
+                         with a liveness bound, applied every command of a
+                         correct live party) */
     SIM_VIOLATION,    /* a checker failed (see sim_result.violation) */
     SIM_TIME_LIMIT,   /* virtual time limit passed first */
     SIM_STALLED,      /* no event left to run (nothing in flight, no deadline) */
@@ -71,12 +102,15 @@ struct sim_opts {
     enum bpc_mode mode;
     uint64_t instances; /* stop once every correct live party decided this many */
     uint32_t window_slots;
-    uint32_t batch_max; /* commands per value; 0: the engine default */
-    uint32_t tx_frames; /* tx buffers per step; 0: max(2n, 256). When set, a
-                           step that runs out yields to other events first */
-    uint64_t seed;      /* the one source of every random choice */
-    double loss;        /* probability a frame copy is lost, [0, 1] */
-    double dup;         /* probability a frame is duplicated, [0, 1] */
+    uint32_t batch_max;         /* commands per value; 0: the engine default */
+    uint32_t frame_bytes;       /* cfg.frame_bytes; 0: the engine default */
+    uint32_t value_bytes;       /* cfg.value_bytes_max; 0: the engine default */
+    uint64_t ballot_timeout_ns; /* cfg.ballot_timeout_ns; 0: the engine default */
+    uint32_t tx_frames;         /* tx buffers per step; 0: max(2n, 256). When set, a
+                                   step that runs out yields to other events first */
+    uint64_t seed;              /* the one source of every random choice */
+    double loss;                /* probability a frame copy is lost, [0, 1] */
+    double dup;                 /* probability a frame is duplicated, [0, 1] */
     uint64_t delay_min_ns;
     uint64_t delay_max_ns;
     uint64_t crash_at_ns[BPC_PARTIES_MAX];   /* SIM_NEVER: never crashes */
@@ -84,6 +118,17 @@ struct sim_opts {
                                                 the crash, from the party's disk */
     uint8_t byz[BPC_PARTIES_MAX];            /* enum sim_byz_kind */
     uint64_t byz_period_ns;
+    /* The heal: at this time Byzantine parties fall silent (crash), muting
+     * stops and the network loses and duplicates nothing more. SIM_NEVER:
+     * no heal. */
+    uint64_t heal_at_ns;
+    /* Liveness: after the heal, every command a correct live party
+     * submitted must be applied by every correct live party by
+     * max(submitted at, heal) + this bound. 0: not checked. */
+    uint64_t liveness_ns;
+    /* During the Byzantine phase, a correct leader of the highest ballot is
+     * muted (its frames dropped) once it has led this long. 0: never. */
+    uint64_t churn_ns;
     bool unsafe; /* allow faulty weight > F and thresholds the engine refuses */
     uint64_t time_limit_ns;
     uint64_t log_retain; /* decided-log entries kept per party; 0: the whole run */
@@ -102,12 +147,19 @@ struct sim_log_entry {
     uint32_t len;
 };
 
+/* The engine counters (BPC_COUNTERS), summed over correct parties in
+ * sim_result.counters; names from sim_counter_name. */
+#define SIM_X_ONE(name) +1
+enum { SIM_COUNTERS_COUNT = 0 BPC_COUNTERS(SIM_X_ONE) };
+#undef SIM_X_ONE
+
 struct sim_result {
     enum sim_outcome outcome;
     bool agreement;
     bool validity;
     bool integrity;
     bool order;
+    bool liveness;
     char violation[256];      /* first violation, empty when none */
     uint64_t decided;         /* min log length over correct live parties */
     uint64_t decisions_total; /* sum of log lengths over non-Byzantine parties */
@@ -127,8 +179,18 @@ struct sim_result {
     uint64_t frames_lost;
     uint64_t frames_dup;
     uint64_t frames_filtered;
-    uint64_t frames_dead; /* reached a crashed or Byzantine receiver */
-    uint64_t byz_frames;  /* frames sent by Byzantine parties */
+    uint64_t frames_dead;                  /* reached a crashed or Byzantine receiver */
+    uint64_t byz_frames;                   /* frames sent by Byzantine parties */
+    uint64_t byz_crafted;                  /* of which crafted (not from its engine) */
+    uint64_t byz_rewritten;                /* engine frames of Byzantine parties rewritten */
+    uint64_t frames_muted;                 /* frames of a muted (churned) leader dropped */
+    uint64_t byz_ballots;                  /* ballots seen highest with a Byzantine leader */
+    uint64_t byz_equivocated;              /* (instance, ballot) pairs a Byzantine leader
+                                              equivocated on */
+    uint64_t byz_forged;                   /* (instance, ballot) pairs it forged a value for */
+    uint64_t counters[SIM_COUNTERS_COUNT]; /* engine counters, summed */
+    uint64_t byz_applied;                  /* commands of Byzantine submitters applied */
+    uint64_t healed_at_ns;                 /* when the heal happened; SIM_NEVER: it did not */
     uint64_t steps;
     uint64_t eagain_steps;                  /* steps repeated because out.frames was full */
     uint64_t persists;                      /* durable records stored */
@@ -144,6 +206,16 @@ struct sim_result {
 
 /* Fills the defaults: 4 parties of weight 1, fast mode, 100 instances. */
 void sim_opts_defaults(struct sim_opts *o);
+/* Draws a random valid configuration for this seed into o (weights,
+ * threshold, window, batch, frame and value bytes, loss, duplication, and
+ * one Byzantine party of weight <= F of a random kind when F > 0), keeping
+ * o's other fields; redraws whatever bpc_config_validate refuses. desc
+ * gets the draw as bpcon-sim flags. 0, or -EINVAL when nothing valid was
+ * drawn (never in practice). */
+int sim_opts_random(struct sim_opts *o, uint64_t seed, char *desc, size_t desc_len);
+/* The liveness bound opts.liveness_ns gets from the default timers:
+ * SIM_LIVENESS_DEADLINES x the longest ballot deadline. */
+uint64_t sim_opts_default_liveness(const struct sim_opts *o);
 /* The leader of ballot 1 for these options (the cluster id derives from the
  * seed), or a negative errno. */
 int sim_opts_first_leader(const struct sim_opts *o);
@@ -169,7 +241,7 @@ uint64_t sim_now_ns(const struct sim *s);
 uint64_t sim_decided_min(const struct sim *s);
 uint64_t sim_frames_delivered(const struct sim *s);
 uint32_t sim_parties(const struct sim *s);
-struct bpc_engine *sim_engine(struct sim *s, uint32_t party); /* NULL: Byzantine */
+struct bpc_engine *sim_engine(struct sim *s, uint32_t party); /* a Byzantine party's too */
 const struct bpc_config *sim_config(const struct sim *s, uint32_t party);
 const uint8_t *sim_pair_key(const struct sim *s, uint32_t a, uint32_t b);
 uint64_t sim_log_len(const struct sim *s, uint32_t party);
@@ -187,6 +259,8 @@ void sim_crash(struct sim *s, uint32_t party);
 int sim_restart(struct sim *s, uint32_t party);
 
 const char *sim_outcome_name(enum sim_outcome o);
+/* The name of engine counter i of sim_result.counters (NULL outside). */
+const char *sim_counter_name(uint32_t i);
 const char *sim_byz_kind_name(enum sim_byz_kind k);
 /* Parses a Byzantine kind name; -EINVAL when unknown. */
 int sim_byz_kind_parse(const char *name);

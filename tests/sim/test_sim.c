@@ -2,9 +2,11 @@
  * test_sim.c - scenario tests driven through the simulator library.
  *
  * Owns: whole-cluster scenarios (determinism, a crashed first leader, a
- * Byzantine wrong-ballot party, loss and duplication over many seeds, the
- * network hooks, a long partition and a restart from disk, both caught up
- * from the peers' decided logs) and a self-test that the checkers catch a split brain.
+ * Byzantine wrong-ballot party, every Byzantine kind through a phase and
+ * its heal, loss and duplication over many seeds, the network hooks, a long
+ * partition and a restart from disk, both caught up from the peers'
+ * decided logs) and self-tests that the checkers catch a split brain, a
+ * forged command and a party whose commands never get applied.
  * Must never: sleep, assert on timing, or hide the seed of a failing run
  * (every run prints its seed first).
  */
@@ -25,6 +27,7 @@
  * which leaves the test by longjmp, leaks nothing. */
 static struct sim_opts test_sim_opts_storage;
 
+/* Default options with a seed, instances and a 30 s time limit. */
 static struct sim_opts *
 test_sim_opts(uint64_t seed, uint64_t instances)
 {
@@ -59,6 +62,7 @@ test_sim_run(const struct sim_opts *o, struct sim_result *r)
     sim_free(s);
 }
 
+/* Every safety checker passed and the engines behaved. */
 static void
 test_sim_assert_safe(const struct sim_result *r)
 {
@@ -70,6 +74,7 @@ test_sim_assert_safe(const struct sim_result *r)
     assert_int_not_equal(r->outcome, SIM_ENGINE_ERROR);
 }
 
+/* Safe, done, and every instance decided. */
 static void
 test_sim_assert_decided(const struct sim_result *r, uint64_t instances)
 {
@@ -140,6 +145,94 @@ test_sim_byz_wrongballot(void **state)
     }
 }
 
+/* Sets the campaign's phase: short ballot timeouts, churn, a 20 ms
+ * Byzantine phase, then the heal and the default liveness bound. */
+static void
+test_sim_phase(struct sim_opts *o)
+{
+    o->ballot_timeout_ns = 2000000u;
+    o->churn_ns = 500000u;
+    o->heal_at_ns = 20000000u;
+    o->liveness_ns = sim_opts_default_liveness(o);
+}
+
+/* Goal: every Byzantine kind leaves the correct parties safe and, after
+ * the heal, live. Method: party 3 of four is Byzantine of each kind in
+ * turn (two seeds each); every run must end done with every check ok. */
+static void
+test_sim_byz_kinds(void **state)
+{
+    (void)state;
+    for (int kind = SIM_BYZ_NONE + 1; kind < SIM_BYZ_KINDS_COUNT; kind++) {
+        for (uint64_t seed = 1; seed <= 2; seed++) {
+            struct sim_opts *o = test_sim_opts(seed, 60);
+            o->byz[3] = (uint8_t)kind;
+            test_sim_phase(o);
+            printf("# kind %s\n", sim_byz_kind_name((enum sim_byz_kind)kind));
+            struct sim_result r;
+            test_sim_run(o, &r);
+            test_sim_assert_decided(&r, 60);
+            assert_true(r.liveness);
+            assert_int_equal(r.correct_live, 3);
+            assert_true(kind == SIM_BYZ_SILENT || r.byz_frames > 0);
+        }
+    }
+}
+
+/* Goal: the validity checker catches a forged command. Method: an unsafe
+ * threshold (T = 2 of W = 4) lets two colluding forgers, one the first
+ * leader, decide values carrying commands under a correct party's name;
+ * applying one must be reported. */
+static void
+test_sim_checker_forgery(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(3, 50);
+    int leader = sim_opts_first_leader(o);
+    o->threshold = 2;
+    o->unsafe = true;
+    o->byz[leader] = SIM_BYZ_FORGE;
+    o->byz[(leader + 1) % 4] = SIM_BYZ_FORGE;
+    test_sim_phase(o);
+    struct sim_result r;
+    test_sim_run(o, &r);
+    assert_int_equal(r.outcome, SIM_VIOLATION);
+    assert_false(r.validity);
+    assert_true(r.byz_forged > 0);
+}
+
+/* Cuts party 0 off from everyone. */
+static bool
+test_sim_isolate_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
+                        uint64_t *delay_ns)
+{
+    (void)ctx;
+    (void)frame;
+    (void)len;
+    (void)delay_ns;
+    return from != 0 && to != 0;
+}
+
+/* Goal: the liveness checker catches commands that are never applied.
+ * Method: party 0 is cut off for good (it stays correct and live), the
+ * heal comes at 1 ms with a 100 ms bound; its commands can never be
+ * applied, which must be reported as a liveness violation. */
+static void
+test_sim_checker_liveness(void **state)
+{
+    (void)state;
+    struct sim_opts *o = test_sim_opts(4, 20);
+    o->filter = test_sim_isolate_filter;
+    o->heal_at_ns = 1000000u;
+    o->liveness_ns = 100000000u;
+    struct sim_result r;
+    test_sim_run(o, &r);
+    assert_int_equal(r.outcome, SIM_VIOLATION);
+    assert_false(r.liveness);
+    assert_true(r.agreement && r.validity && r.integrity && r.order);
+    assert_non_null(strstr(r.violation, "of party 0"));
+}
+
 /* Goal: no safety violation under loss and duplication, and progress.
  * Method: 20 seeds at 5% loss and 5% duplication, each printed. */
 static void
@@ -199,6 +292,7 @@ test_sim_filter_cut_link(void **state)
     assert_int_equal(r.frames_filtered, cut.dropped);
 }
 
+/* Drops every frame. */
 static bool
 test_sim_drop_all(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
                   uint64_t *delay_ns)
@@ -234,6 +328,7 @@ struct test_sim_split {
     uint32_t half; /* parties below go to one side */
 };
 
+/* Keeps frames within one side of the split. */
 static bool
 test_sim_split_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
                       uint64_t *delay_ns)
@@ -266,7 +361,6 @@ test_sim_checker_split_brain(void **state)
     assert_true(r.violation[0] != '\0');
 }
 
-/* Goal: the simulator refuses more faulty weight than F unless unsafe. */
 /* Both catch-up tests compare every party's log with party 0's. */
 static void
 test_sim_assert_same_logs(const struct sim *s, uint64_t instances)
@@ -290,6 +384,7 @@ struct test_sim_partition {
     uint64_t until_ns;
 };
 
+/* Drops every frame to or from party 3 until the cut ends. */
 static bool
 test_sim_partition_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
                           uint64_t *delay_ns)
@@ -395,6 +490,7 @@ test_sim_refuses_bad_restart(void **state)
     sim_free(s);
 }
 
+/* Goal: the simulator refuses more faulty weight than F unless unsafe. */
 static void
 test_sim_refuses_faulty_above_f(void **state)
 {
@@ -441,6 +537,7 @@ test_sim_step_once(void **state)
     sim_free(s);
 }
 
+/* The scenarios, in order. */
 int
 main(void)
 {
@@ -450,6 +547,9 @@ main(void)
         cmocka_unit_test(test_sim_determinism),
         cmocka_unit_test(test_sim_leader_crash),
         cmocka_unit_test(test_sim_byz_wrongballot),
+        cmocka_unit_test(test_sim_byz_kinds),
+        cmocka_unit_test(test_sim_checker_forgery),
+        cmocka_unit_test(test_sim_checker_liveness),
         cmocka_unit_test(test_sim_loss_dup_seeds),
         cmocka_unit_test(test_sim_filter_cut_link),
         cmocka_unit_test(test_sim_filter_drop_all),

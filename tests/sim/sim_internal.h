@@ -1,0 +1,255 @@
+/*
+ * sim_internal.h - the simulator's state, shared by sim.c (clock, network,
+ * parties, checkers) and byz.c (Byzantine behaviours). Not for tests: they
+ * use sim.h.
+ *
+ * Owns: the layout of struct sim and struct sim_party, the seeded PRNG
+ * helpers, and the few calls byz.c and sim.c make into each other. Must
+ * never: be included outside tests/sim/sim.c and tests/sim/byz.c.
+ */
+#ifndef BPC_SIM_INTERNAL_H
+#define BPC_SIM_INTERNAL_H
+
+#include "prng.h"
+#include "sim.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Size classes of pooled frame buffers: 128 << c bytes, up to 16 KiB, which
+ * covers BPC_FRAME_BYTES_MAX. */
+#define SIM_CLASSES 8u
+#define SIM_CLASS_MIN_BYTES 128u
+/* Frames handed to one engine step at most (an rx burst). */
+#define SIM_IN_CAP 64u
+#define SIM_NONE UINT32_MAX
+
+/* ------------------------------------------------------------------------
+ * PRNG: splitmix64 seeding xoshiro256**.
+ * ---------------------------------------------------------------------- */
+
+struct sim_rng {
+    struct bpc_prng g;
+};
+
+/* Seeds one stream. */
+static inline void
+sim_rng_seed(struct sim_rng *r, uint64_t seed)
+{
+    bpc_prng_seed(&r->g, seed);
+}
+
+/* The next 64 random bits of a stream. */
+static inline uint64_t
+sim_rng_next(struct sim_rng *r)
+{
+    return bpc_prng_next(&r->g);
+}
+
+/* Uniform in [0, n) by rejection (n > 0). */
+static inline uint64_t
+sim_rng_below(struct sim_rng *r, uint64_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    for (;;) {
+        uint64_t x = sim_rng_next(r);
+        if (x < limit) {
+            return x % n;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * State.
+ * ---------------------------------------------------------------------- */
+
+struct sim_msg {
+    uint8_t *bytes;
+    uint32_t len;
+    uint32_t from;
+    uint32_t to;
+    uint32_t next; /* free list or inbox link */
+    uint8_t cls;
+};
+
+struct sim_event {
+    uint64_t at_ns;
+    uint64_t seq;
+    uint32_t msg;
+};
+
+/* Per submitting party: what the engine called each command, and when it
+ * was submitted (the liveness deadline counts from there). */
+struct sim_cmd_track {
+    uint64_t *ticket; /* per sequence: the ticket bpc_submit returned */
+    uint64_t ticket_cap;
+    uint64_t *submit_ns; /* per sequence: virtual time of the submission */
+    uint64_t submit_cap;
+};
+
+/* Open-addressing map from a command's engine name (submitter, engine
+ * sequence) to a u64 (an instance + 1, or 1 for set membership). */
+struct sim_map_ent {
+    uint64_t seq;
+    uint64_t val;
+    uint32_t sub1; /* submitter + 1; 0: empty */
+};
+
+struct sim_map {
+    struct sim_map_ent *ents;
+    uint64_t cap; /* power of two or 0 */
+    uint64_t count;
+};
+
+struct sim_ref {
+    bool set;
+    struct bpc_vid vid;
+};
+
+struct sim_byz;
+struct sim_byz_party;
+
+struct sim_party {
+    struct sim *sim; /* back pointer for the engine's apply callback */
+    uint32_t id;
+    struct bpc_engine *e;
+    struct bpc_config *cfg;
+    struct bpc_log *dlog; /* the engine's decided log (peers' catch-up source) */
+    bool crashed;
+    bool restarted;
+    uint8_t byz;
+    bool done;
+    uint64_t deadline_ns; /* SIM_NEVER when not in the deadline heap */
+    uint32_t dl_pos;      /* index in the deadline heap or SIM_NONE */
+    uint64_t submitted;   /* next command sequence */
+    uint64_t live_from;   /* first sequence the liveness checker asks for
+                             (commands before a restart may be lost) */
+    uint64_t done_cursor; /* next own sequence whose ticket is checked */
+    struct sim_log_entry *log;
+    uint64_t log_len;
+    uint64_t log_cap;
+    uint64_t first_instance;
+    struct bpc_durable *disk; /* ring of disk_cap records by instance */
+    uint32_t disk_cap;
+    struct bpc_durable disk_party;    /* the instance == UINT64_MAX record */
+    struct bpc_durable *disk_applied; /* per submitter: its apply-state record */
+    uint32_t inbox_head;
+    uint32_t inbox_tail;
+    uint64_t touched_epoch;
+    struct sim_cmd_track cmds; /* commands this party submitted */
+    struct sim_map applied;    /* commands this party applied (engine names) */
+    uint64_t *applied_hi;      /* per correct submitter: 1 + the highest of its
+                                  sequences this party applied, 0: none */
+    uint64_t applied_count;
+    struct sim_byz_party *bz; /* Byzantine parties: byz.c's state */
+};
+
+struct sim {
+    struct sim_opts o;
+    enum sim_outcome outcome;
+    uint64_t now_ns;
+    uint32_t n;
+    struct sim_party *parties;
+    uint8_t (*keys)[BPC_KEY_BYTES]; /* n x n pair keys, row p is party p's */
+    uint64_t cluster_id;
+    uint8_t digest[BPC_DIGEST_BYTES]; /* config digest (leader elections) */
+    uint32_t frame_bytes;
+    uint64_t loss_cut;
+    uint64_t dup_cut;
+    uint64_t tag_key; /* secret of the command tags; byz.c never reads it */
+    struct sim_rng net_rng;
+    struct sim_rng byz_rng;
+    /* network */
+    struct sim_msg *msgs;
+    uint32_t msgs_count;
+    uint32_t msgs_cap;
+    uint32_t free_head[SIM_CLASSES];
+    struct sim_event *heap;
+    uint32_t heap_count;
+    uint32_t heap_cap;
+    uint64_t net_seq;
+    /* deadlines: indexed min-heap of party ids on (deadline_ns, id) */
+    uint32_t *dl_heap;
+    uint32_t dl_count;
+    /* crashes sorted by time */
+    uint32_t *crash_order;
+    uint32_t crash_count;
+    uint32_t crash_next;
+    /* restarts sorted by time */
+    uint32_t *restart_order;
+    uint32_t restart_count;
+    uint32_t restart_next;
+    uint64_t log_retain;
+    uint32_t log_segment;
+    /* BPC_SIM_DEBUG: delivered records by type, dumped at the end */
+    bool debug;
+    uint64_t debug_types[BPC_MSG_TYPES_COUNT];
+    struct bpc_record *debug_recs;
+    bool rcu_registered;
+    uint64_t byz_next_ns;
+    uint32_t byz_count;
+    struct sim_byz *bz; /* byz.c's shared state */
+    /* the Byzantine phase, the heal and liveness */
+    bool healed;
+    uint64_t live_next_ns; /* next liveness check; SIM_NEVER: none */
+    uint32_t muted;        /* party whose frames are dropped, or SIM_NONE */
+    uint64_t reign_ballot;
+    uint64_t reign_start_ns;
+    /* one event's work */
+    uint32_t *touched;
+    uint32_t touched_count;
+    uint64_t epoch;
+    /* step buffers, shared by all parties */
+    struct bpc_frame_out *outf;
+    uint8_t *out_bytes;
+    uint32_t out_cap;
+    struct bpc_decision *decs;
+    uint32_t decs_cap;
+    struct bpc_frame_in inf[SIM_IN_CAP];
+    /* checkers */
+    struct sim_ref *refs;
+    uint64_t refs_cap;
+    uint64_t base_instance;
+    uint32_t correct_live;
+    uint32_t done_count;
+    uint64_t submit_max;       /* commands per party at most */
+    struct sim_map applied_at; /* (submitter, engine seq) -> instance + 1 */
+    uint64_t events;
+    struct sim_result r;
+    int first_leader;
+};
+
+/* ------------------------------------------------------------------------
+ * Calls between sim.c and byz.c.
+ * ---------------------------------------------------------------------- */
+
+/* sim.c: a party neither Byzantine nor crashed. */
+static inline bool
+sim_correct_live(const struct sim *s, uint32_t p)
+{
+    return !s->parties[p].crashed && s->parties[p].byz == SIM_BYZ_NONE;
+}
+
+/* sim.c: one frame handed to the network (loss, delay, duplication). */
+void sim_net_send(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len);
+/* sim.c: allocation that aborts the run on failure (zeroed). */
+void *sim_calloc(size_t count, size_t size);
+/* sim.c: records an engine misbehaviour and ends the run. */
+void sim_engine_error(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* byz.c: allocates the Byzantine state once the parties exist. */
+void sim_byz_init(struct sim *s);
+/* byz.c: frees it. */
+void sim_byz_free(struct sim *s);
+/* byz.c: a frame Byzantine party b's engine emitted for `to`: dropped,
+ * rewritten and re-sealed, by b's kind. */
+void sim_byz_emit(struct sim *s, uint32_t b, uint32_t to, const uint8_t *frame, uint32_t len);
+/* byz.c: a frame delivered to Byzantine party b (what it learns). */
+void sim_byz_observe(struct sim *s, uint32_t b, const uint8_t *frame, uint32_t len);
+/* byz.c: b's engine applied (submitter, seq): what it knows of sequences. */
+void sim_byz_applied(struct sim *s, uint32_t b, uint32_t submitter, uint64_t seq);
+/* byz.c: one Byzantine period: crafted frames of every live Byzantine
+ * party, and the churn (which correct leader is muted). */
+void sim_byz_tick(struct sim *s);
+
+#endif /* BPC_SIM_INTERNAL_H */
