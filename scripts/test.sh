@@ -7,23 +7,31 @@
 # carry on past a failing stage.
 #
 # Stages: deps, engine-dpdk-free, format, build (release), test (release),
-# build-san (ASan+UBSan, debug), test-san. Works from any cwd.
+# install (tests/install/check_install.sh), build-san (ASan+UBSan, debug),
+# test-san, fuzz (clang: both libFuzzer targets, about a minute each from
+# the committed corpus; skipped with the reason when clang or libFuzzer is
+# missing). Works from any cwd.
 #
 # Environment:
 #   BPC_STRICT_FORMAT=0   only report clang-format violations (default 1:
 #                         a violation fails the run)
 #   BPC_BUILD, BPC_BUILD_SAN  build directories (default: build, build-san),
 #                         relative to the repository root
+#   BPC_BUILD_FUZZ        the fuzz stage's build directory (default: build-fuzz;
+#                         configured with clang and -Dfuzz=true)
+#   BPC_FUZZ_SECONDS      seconds per fuzz target (default 60; 0 skips the stage)
 set -eu
 
 cd "$(dirname "$0")/.."
 BPC_ROOT=$(pwd)
 BPC_BUILD=${BPC_BUILD:-build}
 BPC_BUILD_SAN=${BPC_BUILD_SAN:-build-san}
+BPC_BUILD_FUZZ=${BPC_BUILD_FUZZ:-build-fuzz}
 
 BPC_STAGE_NO=0
-BPC_STAGES_TOTAL=7
+BPC_STAGES_TOTAL=9
 BPC_FORMAT_NOTE="not run"
+BPC_FUZZ_NOTE="not run"
 BPC_TESTED="" # build directories whose tests ran in this invocation
 
 # Sums the meson test logs of this run into the closing "N passed, N failed"
@@ -160,14 +168,105 @@ stage_test_san()
         nice meson test -C "$BPC_BUILD_SAN" --print-errorlogs --timeout-multiplier 3
 }
 
+# meson install of the release build into a scratch folder: sonames,
+# exported symbols, man pages, and the embed example built out of tree
+# against the installed pkg-config files and run.
+stage_install()
+{
+    sh "$BPC_ROOT/tests/install/check_install.sh" "$BPC_BUILD"
+}
+
+# Can clang link a libFuzzer target? (clang alone is not enough: libFuzzer
+# comes with libclang-rt-14-dev.)
+fuzz_probe()
+{
+    probe_dir=$(mktemp -d)
+    printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+        'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+        'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+        >"$probe_dir/probe.c"
+    probe_rc=0
+    clang -fsanitize=fuzzer "$probe_dir/probe.c" -o "$probe_dir/probe" >/dev/null 2>&1 ||
+        probe_rc=1
+    rm -rf "$probe_dir"
+    return "$probe_rc"
+}
+
+# Builds the fuzz targets with clang in their own directory and runs each
+# for BPC_FUZZ_SECONDS from the committed corpus (new inputs and any crash
+# go to $BPC_BUILD_FUZZ/fuzz-out/, never into the tree). A crash, sanitizer
+# report or failed check fails the stage; missing clang or libFuzzer skips it.
+stage_fuzz()
+{
+    secs=${BPC_FUZZ_SECONDS:-60}
+    if [ "$secs" = 0 ]; then
+        BPC_FUZZ_NOTE="skipped (BPC_FUZZ_SECONDS=0)"
+        echo "fuzz: $BPC_FUZZ_NOTE"
+        return 0
+    fi
+    if ! command -v clang >/dev/null 2>&1; then
+        BPC_FUZZ_NOTE="skipped: clang not installed"
+        echo "fuzz: $BPC_FUZZ_NOTE"
+        return 0
+    fi
+    if ! fuzz_probe; then
+        BPC_FUZZ_NOTE="skipped: clang cannot link libFuzzer (-fsanitize=fuzzer; libclang-rt-14-dev)"
+        echo "fuzz: $BPC_FUZZ_NOTE"
+        return 0
+    fi
+    if [ ! -f "$BPC_BUILD_FUZZ/build.ninja" ]; then
+        CC=clang meson setup "$BPC_BUILD_FUZZ" -Dfuzz=true -Ddataplane=disabled \
+            -Dbench=disabled -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
+            -Db_lundef=false || return 1
+    fi
+    if ! grep -q 'fuzz_engine' "$BPC_BUILD_FUZZ/build.ninja"; then
+        echo "fuzz: $BPC_BUILD_FUZZ has no fuzz targets (not CC=clang -Dfuzz=true);" \
+            "delete it or set BPC_BUILD_FUZZ"
+        return 1
+    fi
+    nice ninja -C "$BPC_BUILD_FUZZ" tests/fuzz/fuzz_wire tests/fuzz/fuzz_engine || return 1
+    BPC_FUZZ_NOTE=""
+    for target in wire engine; do
+        out="$BPC_BUILD_FUZZ/fuzz-out/$target"
+        # wire: room for a whole jumbo frame; engine: long scripts from the
+        # start (docs/FUZZ.md has the figures behind both choices)
+        len_args="-max_len=9100"
+        [ "$target" = engine ] && len_args="-max_len=1024 -len_control=0"
+        rm -rf "$out"
+        mkdir -p "$out/new"
+        echo "fuzz: fuzz_$target for ${secs}s from tests/fuzz/corpus/$target"
+        fuzz_rc=0
+        # shellcheck disable=SC2086 # len_args is two words for the engine
+        nice "$BPC_BUILD_FUZZ/tests/fuzz/fuzz_$target" -max_total_time="$secs" $len_args \
+            -timeout=30 -print_final_stats=1 -artifact_prefix="$out/" "$out/new" \
+            "tests/fuzz/corpus/$target" >"$out/log" 2>&1 || fuzz_rc=$?
+        if [ "$fuzz_rc" -ne 0 ]; then
+            grep -E 'ERROR|check failed|fuzz_engine:|fuzz_wire:|SUMMARY|Test unit written' \
+                "$out/log" | head -20
+            echo "fuzz: fuzz_$target failed (exit $fuzz_rc); log: $out/log; reproduce with:" \
+                "$BPC_BUILD_FUZZ/tests/fuzz/fuzz_$target $out/crash-* (or leak-*, timeout-*)"
+            return 1
+        fi
+        grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec' \
+            "$out/log"
+        done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$out/log" | tail -1 |
+            sed -E 's/^#([0-9]+)[[:space:]]+DONE[[:space:]]+(cov: [0-9]+).*/\1 runs, \2/')
+        BPC_FUZZ_NOTE="${BPC_FUZZ_NOTE}fuzz_$target $done_line; "
+    done
+    return 0
+}
+
 test_stage deps stage_deps
 test_stage engine-dpdk-free stage_engine_dpdk_free
 test_stage format stage_format
 test_stage build stage_build
 test_stage test stage_test
+test_stage install stage_install
 test_stage build-san stage_build_san
 test_stage test-san stage_test_san
+test_stage fuzz stage_fuzz
 
 echo
 echo "test.sh: all stages passed (format: $BPC_FORMAT_NOTE)"
+echo "fuzz: $BPC_FUZZ_NOTE"
 test_counts

@@ -65,15 +65,16 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
         uint64_t tb = s->hist_bal[k - 1];
         struct bpc_vid tv = s->hist_val[k - 1];
         uint8_t tf = s->hist_buf[k - 1];
-        uint8_t hk = (uint8_t)((s->hist_has >> k) & 1u);
-        uint8_t hj = (uint8_t)((s->hist_has >> (k - 1)) & 1u);
+        uint32_t hk = ((uint32_t)s->hist_has >> k) & 1u;
+        uint32_t hj = ((uint32_t)s->hist_has >> (k - 1)) & 1u;
         s->hist_bal[k - 1] = s->hist_bal[k];
         s->hist_val[k - 1] = s->hist_val[k];
         s->hist_buf[k - 1] = s->hist_buf[k];
         s->hist_bal[k] = tb;
         s->hist_val[k] = tv;
         s->hist_buf[k] = tf;
-        s->hist_has = (uint8_t)((s->hist_has & ~(3u << (k - 1))) | (hk << (k - 1)) | (hj << k));
+        uint32_t rest = (uint32_t)s->hist_has & ~(3u << (k - 1));
+        s->hist_has = (uint8_t)(rest | (hk << (k - 1)) | (hj << k));
         k--;
     }
     eng_mark_dirty(e, s);

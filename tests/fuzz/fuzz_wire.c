@@ -4,16 +4,25 @@
  * Owns: one input = one received frame. It runs what the engine runs on a
  * frame (parse_header, verify, decode); decode is reached whatever the tag
  * says, since a fuzzer cannot forge tags and decode must be safe anyway.
- * When decode accepts a frame, its records are encoded again and decoded a
- * second time: both decodes must agree (the encode/decode pair assertion).
- * Must never: use cmocka or any state that outlives one input, beyond the
- * one-time library init and the fixed key.
+ * Every record decode accepts must obey the per-type rules of WIRE.md,
+ * checked here independently of wire.c (value kinds per type, ATTEST's
+ * 16-byte MAC and length, VALUE's DIGEST, carried bytes for DIGEST 2A,
+ * DECIDED, FORWARD and VALUE inside the value section and hashing to the
+ * digest, ballots, history).
+ * Its records are then encoded again and decoded a second time: both
+ * decodes must agree (the encode/decode pair assertion). The seed corpus
+ * is tests/fuzz/corpus/wire/ (make_corpus.c). Must never: use cmocka or
+ * any state that outlives one input, beyond the one-time library init and
+ * the fixed key.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "bpcon.h"
+#include "fuzz_common.h"
 #include "internal.h"
 
 #define FUZZ_RECS_CAP (BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES)
@@ -29,16 +38,114 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint8_t fuzz_wire_key[BPC_KEY_BYTES] = {
-    0x62, 0x70, 0x63, 0x6f, 0x6e, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x77, 0x69, 0x72, 0x65, 0x00,
-    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
-};
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VALUE + 1,
+               "a new record type: teach fuzz_wire_check_record its rules");
 
+/* Records whose DIGEST value travels with its bytes in the value section. */
 static bool
 fuzz_wire_carried(const struct bpc_record *r)
 {
     return r->value.kind == BPC_VALUE_DIGEST &&
-           (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED);
+           (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD ||
+            r->type == BPC_MSG_VALUE);
+}
+
+/* True when the bytes from `from` on are all zero. */
+static bool
+fuzz_wire_zero_from(const uint8_t *id, uint32_t from)
+{
+    for (uint32_t k = from; k < BPC_VALUE_INLINE_MAX; k++) {
+        if (id[k] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The per-type rules of WIRE.md, written out again: a record decode
+ * accepted must satisfy them. */
+static void
+fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint32_t section_len)
+{
+    const struct bpc_vid *v = &r->value;
+    FUZZ_CHECK(r->type >= BPC_MSG_1A && r->type < BPC_MSG_TYPES_COUNT);
+    FUZZ_CHECK(v->pad == 0);
+    switch (v->kind) {
+    case BPC_VALUE_NONE:
+    case BPC_VALUE_NOOP:
+        FUZZ_CHECK(v->len == 0 && fuzz_wire_zero_from(v->id, 0));
+        break;
+    case BPC_VALUE_INLINE:
+        FUZZ_CHECK(v->len <= BPC_VALUE_INLINE_MAX && fuzz_wire_zero_from(v->id, v->len));
+        break;
+    case BPC_VALUE_DIGEST:
+        FUZZ_CHECK(v->len > BPC_VALUE_INLINE_MAX && v->len <= BPC_VALUE_BYTES_MAX);
+        break;
+    default:
+        FUZZ_CHECK(v->kind <= BPC_VALUE_NOOP); /* an unknown kind accepted */
+    }
+    FUZZ_CHECK(r->ballot <= BPC_BALLOT_MAX);
+    FUZZ_CHECK(r->ballot > 0 || r->type == BPC_MSG_STATUS);
+    FUZZ_CHECK(r->hist_count == 0 || r->type == BPC_MSG_1B);
+    bool none = v->kind == BPC_VALUE_NONE;
+    switch (r->type) {
+    case BPC_MSG_1A:
+    case BPC_MSG_1B_RANGE:
+    case BPC_MSG_STATUS:
+        FUZZ_CHECK(none);
+        break;
+    case BPC_MSG_1B:
+        FUZZ_CHECK(r->hist_count <= BPC_HISTORY_MAX);
+        FUZZ_CHECK(r->aux < r->ballot && none == (r->aux == 0));
+        break;
+    case BPC_MSG_1B_HIST:
+        FUZZ_CHECK(!none && r->aux >= 1 && r->aux < r->ballot);
+        break;
+    case BPC_MSG_ATTEST:
+        FUZZ_CHECK(v->kind == BPC_VALUE_INLINE && v->len == BPC_CMD_MAC_BYTES);
+        FUZZ_CHECK(r->aux <= BPC_VALUE_BYTES_MAX);
+        break;
+    case BPC_MSG_VALUE:
+        FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST); /* and carried, checked below */
+        break;
+    default: /* 2A, 2AV, 2B, DECIDED, FORWARD */
+        FUZZ_CHECK(!none);
+        break;
+    }
+    if (!fuzz_wire_carried(r)) {
+        FUZZ_CHECK(r->value_bytes == NULL);
+        return;
+    }
+    /* Carried bytes: inside the section, at aux, hashing to the digest. */
+    FUZZ_CHECK(r->value_bytes != NULL);
+    FUZZ_CHECK(r->aux <= section_len && v->len <= section_len - r->aux);
+    FUZZ_CHECK(r->value_bytes == section + r->aux);
+    uint8_t digest[BPC_DIGEST_BYTES];
+    crypto_generichash(digest, sizeof(digest), r->value_bytes, v->len, NULL, 0);
+    FUZZ_CHECK(memcmp(digest, v->id, sizeof(digest)) == 0);
+}
+
+/* History placement: each 1B is followed by exactly hist_count 1B_HIST
+ * records of its instance and ballot, and 1B_HIST stands nowhere else. */
+static void
+fuzz_wire_check_history(const struct bpc_record *recs, uint32_t n)
+{
+    uint32_t owed = 0;
+    const struct bpc_record *owner = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        if (owed > 0) {
+            FUZZ_CHECK(recs[i].type == BPC_MSG_1B_HIST);
+            FUZZ_CHECK(recs[i].instance == owner->instance && recs[i].ballot == owner->ballot);
+            owed--;
+            continue;
+        }
+        FUZZ_CHECK(recs[i].type != BPC_MSG_1B_HIST);
+        if (recs[i].type == BPC_MSG_1B) {
+            owed = recs[i].hist_count;
+            owner = &recs[i];
+        }
+    }
+    FUZZ_CHECK(owed == 0);
 }
 
 /* Same record, except aux of a carried value (an offset the encoder picks). */
@@ -119,10 +226,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == h.record_count);
     const uint8_t *section = data + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * (size_t)rc;
     for (int i = 0; i < rc; i++) {
-        const uint8_t *vb = recs[i].value_bytes;
-        FUZZ_CHECK(vb == NULL ||
-                   (vb >= section && vb + recs[i].value.len <= section + h.value_bytes));
+        fuzz_wire_check_record(&recs[i], section, h.value_bytes);
     }
+    fuzz_wire_check_history(recs, (uint32_t)rc);
     fuzz_wire_reencode(&h, recs, (uint32_t)rc);
     return 0;
 }
