@@ -110,6 +110,7 @@ static const char main_usage_text[] =
     "  --time-limit-us L      virtual time limit (default 600000000)\n"
     "  --quiet                no progress lines\n"
     "  --help                 this text\n"
+    "  --version              the version\n"
     "exit: 0 safe and all decided, 1 safety or liveness violation or engine\n"
     "      error (any run of a campaign), 2 usage, 3 safe but not all decided\n";
 
@@ -331,6 +332,7 @@ enum main_flag {
     MAIN_F_UNSAFE,
     MAIN_F_QUIET,
     MAIN_F_HELP,
+    MAIN_F_VERSION,
 };
 
 static const struct {
@@ -368,6 +370,7 @@ static const struct {
     {"--unsafe", MAIN_F_UNSAFE, false},
     {"--quiet", MAIN_F_QUIET, false},
     {"--help", MAIN_F_HELP, false},
+    {"--version", MAIN_F_VERSION, false},
 };
 
 /* Applies a flag with a numeric value. */
@@ -445,6 +448,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     case MAIN_F_UNSAFE:
     case MAIN_F_QUIET:
     case MAIN_F_HELP:
+    case MAIN_F_VERSION:
     case MAIN_F_RANDOM_CONFIG:
     case MAIN_F_ISOLATE:
         break;
@@ -503,6 +507,9 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         break;
     case MAIN_F_HELP:
         fputs(main_usage_text, stdout);
+        exit(MAIN_EXIT_OK);
+    case MAIN_F_VERSION:
+        printf("bpcon-sim %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
         exit(MAIN_EXIT_OK);
     case MAIN_F_INSTANCES:
     case MAIN_F_WINDOW:
