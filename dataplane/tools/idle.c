@@ -1,0 +1,74 @@
+/*
+ * idle.c - what a polling loop does when a poll found nothing (busy, pause,
+ * sleep), and the strict number parser the programs' flags use.
+ *
+ * Owns: the idle policy and dp_parse_u64. Must never: sleep while online
+ * for QSBR (a sleeping thread must not hold up the log's grace periods).
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <rte_pause.h>
+
+/* ------------------------------------------------------------------------
+ * Idle policy, number parsing.
+ * ---------------------------------------------------------------------- */
+
+int
+dp_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (s == NULL || *s == '\0') {
+        return -EINVAL;
+    }
+    uint64_t v = 0;
+    for (const char *c = s; *c != '\0'; c++) {
+        if (*c < '0' || *c > '9') {
+            return -EINVAL;
+        }
+        uint64_t d = (uint64_t)(*c - '0');
+        if (v > (max - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+dp_idle_parse(const char *s, struct dp_idle *out)
+{
+    uint64_t us = 0;
+    if (strcmp(s, "busy") == 0) {
+        *out = (struct dp_idle){DP_IDLE_BUSY, 0};
+    } else if (strcmp(s, "pause") == 0) {
+        *out = (struct dp_idle){DP_IDLE_PAUSE, 0};
+    } else if (strncmp(s, "sleep:", 6) == 0 && dp_parse_u64(s + 6, 1000000, &us) == 0) {
+        *out = (struct dp_idle){DP_IDLE_SLEEP, (uint32_t)us};
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void
+dp_idle_wait(const struct dp_idle *idle)
+{
+    switch (idle->kind) {
+    case DP_IDLE_BUSY:
+        break;
+    case DP_IDLE_PAUSE:
+        for (int i = 0; i < 64; i++) {
+            rte_pause();
+        }
+        break;
+    case DP_IDLE_SLEEP:
+        /* A sleeping QSBR thread must not hold up the log's grace periods. */
+        bpc_log_thread_offline();
+        usleep(idle->sleep_us);
+        bpc_log_thread_online();
+        break;
+    }
+}
