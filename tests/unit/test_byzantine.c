@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "bpcon.h"
+#include "internal.h"
 
 #define FX_N 4u
 #define FX_MS UINT64_C(1000000)
@@ -235,21 +236,6 @@ fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len, uint8_t
     return total;
 }
 
-static struct bpc_record
-fx_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const struct bpc_vid *v)
-{
-    struct bpc_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.instance = instance;
-    r.ballot = ballot;
-    r.aux = aux;
-    if (v != NULL) {
-        r.value = *v;
-    }
-    return r;
-}
-
 /* Moves the engine to ballot b: the three peers (weight 3 > F, and a
  * quorum) send 1b range records of b saying every instance from 0 is
  * empty for them, so any value is safe at b. */
@@ -257,7 +243,7 @@ static void
 fx_to_ballot(struct fx *f, uint64_t b)
 {
     for (uint32_t i = 0; i < FX_N - 1; i++) {
-        fx_send1(f, fx_other(f, i), fx_rec(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
     }
     assert_int_equal(bpc_engine_ballot(f->e), b);
 }
@@ -283,12 +269,12 @@ static void
 fx_vote(struct fx *f, uint64_t i, uint64_t b, const struct bpc_vid *v, const uint8_t *bytes)
 {
     uint32_t leader = (uint32_t)fx_leader(f, b);
-    struct bpc_record a = fx_rec(BPC_MSG_2A, i, b, 0, v);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, b, 0, v);
     a.value_bytes = v->kind == BPC_VALUE_DIGEST ? bytes : NULL;
     fx_send1(f, leader, a);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, i, b) >= 0);
     for (uint32_t k = 0; k < 2; k++) {
-        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_2AV, i, b, 0, v));
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2AV, i, b, 0, v));
     }
     assert_true(fx_find(f, 0, BPC_MSG_2B, i, b) >= 0);
 }
@@ -316,14 +302,14 @@ test_report_after_claims_and_reuse(void **state)
     fx_to_ballot(f, 3);
     fx_vote(f, 0, 3, &v, bytes);
     for (uint32_t k = 0; k < 2; k++) {
-        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
     }
     assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     /* Instance 0 + window: the slot of instance 0 is reused. */
-    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_2AV, 4, 3, 0, &v));
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2AV, 4, 3, 0, &v));
     uint32_t mark = f->sent_count;
     uint32_t l4 = (uint32_t)fx_leader(f, 4);
-    fx_send1(f, l4, fx_rec(BPC_MSG_1A, 0, 4, 0, NULL));
+    fx_send1(f, l4, bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));
     assert_int_equal(bpc_engine_ballot(f->e), 4);
     int k = fx_find(f, mark, BPC_MSG_1B, 0, 4);
     assert_true(k >= 0);
@@ -359,22 +345,22 @@ test_report_held_and_unvoted(void **state)
     fx_vote(f, 0, 3, &v, bytes);
     /* Instance 1: decided by claims naming ballot 2; never voted. */
     for (uint32_t k = 0; k < 2; k++) {
-        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_DECIDED, 1, 2, 0, &w));
-        fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 1, 2, 0, &w));
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
     }
     assert_int_equal(bpc_engine_next_undecided(f->e), 2);
     uint32_t mark = f->sent_count;
-    fx_send1(f, (uint32_t)fx_leader(f, 4), fx_rec(BPC_MSG_1A, 0, 4, 0, NULL));
+    fx_send1(f, (uint32_t)fx_leader(f, 4), bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));
     int k = fx_find(f, mark, BPC_MSG_1B, 0, 4);
     assert_true(k >= 0);
     assert_true(f->sent[k].aux >= 3); /* held: its own 2b at 3 */
     k = fx_find(f, mark, BPC_MSG_1B, 1, 4);
     assert_true(k < 0 || f->sent[k].aux == 0); /* never a claimed ballot */
     /* Reuse both slots, then ballot 5 asks again. */
-    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_2AV, 4, 4, 0, &v));
-    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_2AV, 5, 4, 0, &v));
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2AV, 4, 4, 0, &v));
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2AV, 5, 4, 0, &v));
     mark = f->sent_count;
-    fx_send1(f, (uint32_t)fx_leader(f, 5), fx_rec(BPC_MSG_1A, 0, 5, 0, NULL));
+    fx_send1(f, (uint32_t)fx_leader(f, 5), bpc_record_make(BPC_MSG_1A, 0, 5, 0, NULL));
     assert_int_equal(bpc_engine_ballot(f->e), 5);
     k = fx_find(f, mark, BPC_MSG_1B, 0, 5);
     assert_true(k >= 0 && f->sent[k].aux >= 3);
@@ -416,16 +402,16 @@ test_decided_bytes_survive_eviction(void **state)
         assert_int_equal(v[i].kind, BPC_VALUE_DIGEST);
         fx_vote(f, i, 2, &v[i], bytes[i]);
         for (uint32_t k = 0; k < 2; k++) {
-            fx_send1(f, fx_other(f, k), fx_rec(BPC_MSG_2B, i, 2, 0, &v[i]));
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
         }
     }
     assert_int_equal(bpc_engine_next_undecided(f->e), 4);
     uint32_t evil = fx_other(f, 2);
     for (uint64_t i = 4; i < 8; i++) {
-        fx_send1(f, evil, fx_rec(BPC_MSG_2AV, i, 2, 0, &v[0]));
+        fx_send1(f, evil, bpc_record_make(BPC_MSG_2AV, i, 2, 0, &v[0]));
     }
     uint32_t mark = f->sent_count;
-    fx_send1(f, f->watch, fx_rec(BPC_MSG_STATUS, 0, 2, 0, NULL));
+    fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
     for (uint32_t i = 0; i < 4; i++) {
         int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
         assert_true(k >= 0);
@@ -460,16 +446,16 @@ test_leader_fetches_reported_bytes(void **state)
     assert_int_equal(v.kind, BPC_VALUE_DIGEST);
     for (uint32_t i = 0; i < 2; i++) {
         struct bpc_record r[3];
-        r[0] = fx_rec(BPC_MSG_1B, 0, b, 3, &v);
+        r[0] = bpc_record_make(BPC_MSG_1B, 0, b, 3, &v);
         r[0].hist_count = 1;
-        r[1] = fx_rec(BPC_MSG_1B_HIST, 0, b, 3, &v);
-        r[2] = fx_rec(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
+        r[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, b, 3, &v);
+        r[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
         fx_send(f, fx_other(f, i), r, 3);
     }
-    fx_send1(f, fx_other(f, 2), fx_rec(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
     assert_int_equal(bpc_engine_ballot(f->e), b);
     assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* no bytes, no 2a */
-    struct bpc_record val = fx_rec(BPC_MSG_VALUE, 0, b, 0, &v);
+    struct bpc_record val = bpc_record_make(BPC_MSG_VALUE, 0, b, 0, &v);
     val.value_bytes = bytes;
     fx_send1(f, fx_other(f, 1), val);
     int k = fx_find(f, 0, BPC_MSG_2A, 0, b);
@@ -512,8 +498,8 @@ test_forged_commands_get_no_vote(void **state)
     fx_batch(real, victim, seq, 8, 0x11, &vr);
     fx_batch(forged, victim, seq, 8, 0x66, &vf);
     fx_batch(inc, victim, (UINT64_C(1) << 40) | 1, 8, 0x66, &vi);
-    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 0, 2, 0, &vf));
-    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 1, 2, 0, &vi));
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &vf));
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, 2, 0, &vi));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
     assert_true(bpc_engine_counters(f->e)->cmd_unauthenticated > 0);
@@ -526,11 +512,11 @@ test_forged_commands_get_no_vote(void **state)
     bpc_auth_pair_key(f->master, victim, f->me, key);
     bpc_command_mac(key, seq, real + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8,
                     mac.id);
-    fx_send1(f, victim, fx_rec(BPC_MSG_ATTEST, seq, 2, 8, &mac));
+    fx_send1(f, victim, bpc_record_make(BPC_MSG_ATTEST, seq, 2, 8, &mac));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
     /* The real command, proposed for instance 2, gets the vote. */
-    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 2, 2, 0, &vr));
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 2, 2, 0, &vr));
     int k = fx_find(f, 0, BPC_MSG_2AV, 2, 2);
     assert_true(k >= 0);
     assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
@@ -560,10 +546,10 @@ test_forged_own_command(void **state)
     struct bpc_vid vr;
     fx_batch(forged, f->me, ticket, 8, 0x66, &vf);
     fx_batch(real, f->me, ticket, 8, 0x22, &vr);
-    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 0, 2, 0, &vf));
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &vf));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_false(bpc_ticket_done(f->e, ticket));
-    fx_send1(f, leader, fx_rec(BPC_MSG_2A, 1, 2, 0, &vr));
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, 2, 0, &vr));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
     fx_free(f);
     free(f);
@@ -584,7 +570,7 @@ test_ballots_saturate(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     fx_init(f, 4, 256);
     for (uint32_t i = 0; i < 2; i++) {
-        fx_send1(f, fx_other(f, i), fx_rec(BPC_MSG_1B_RANGE, 0, UINT64_MAX, 0, NULL));
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, UINT64_MAX, 0, NULL));
     }
     assert_int_equal(bpc_engine_ballot(f->e), 1);
     assert_true(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_BALLOT] >= 2);
@@ -630,7 +616,7 @@ test_frame_sizes(void **state)
     for (uint64_t b = 2; b <= 5; b++) {
         fx_to_ballot(f, b);
         fx_batch(bytes[b - 2], (uint32_t)fx_leader(f, b), b, 8, (uint8_t)b, &v[b - 2]);
-        struct bpc_record a = fx_rec(BPC_MSG_2A, 0, b, 0, &v[b - 2]);
+        struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, b, 0, &v[b - 2]);
         fx_send1(f, (uint32_t)fx_leader(f, b), a);
         assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, b) >= 0);
     }
