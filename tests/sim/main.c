@@ -373,6 +373,44 @@ static const struct {
     {"--version", MAIN_F_VERSION, false},
 };
 
+/* The spelling of a flag (its first entry in main_flags). */
+static const char *
+main_flag_name(enum main_flag f)
+{
+    for (size_t k = 0; k < sizeof(main_flags) / sizeof(main_flags[0]); k++) {
+        if (main_flags[k].flag == f) {
+            return main_flags[k].name;
+        }
+    }
+    return "?";
+}
+
+/* What a numeric flag accepts, for refusals. */
+static const char *
+main_flag_range(enum main_flag f)
+{
+    static const struct {
+        enum main_flag f;
+        const char *range;
+    } t[] = {
+        {MAIN_F_INSTANCES, "a decimal number above 0"},
+        {MAIN_F_SEEDS, "a decimal number above 0"},
+        {MAIN_F_WINDOW, "a power of two in 1..65536"},
+        {MAIN_F_BATCH_MAX, "1..64"},
+        {MAIN_F_TX_FRAMES, "1..65536"},
+        {MAIN_F_FRAME_BYTES, "1..9000 (the engine also needs room for the values)"},
+        {MAIN_F_VALUE_BYTES, "1..8192"},
+        {MAIN_F_BYZ_PERIOD, "microseconds above 0"},
+        {MAIN_F_BALLOT_TIMEOUT, "microseconds above 0"},
+    };
+    for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+        if (t[k].f == f) {
+            return t[k].range;
+        }
+    }
+    return "a decimal number (microseconds for the -us flags)";
+}
+
 /* Applies a flag with a numeric value. */
 static void
 main_apply_number(struct main_args *a, enum main_flag f, const char *v)
@@ -385,7 +423,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
         ok = main_parse_u64(v, &o->instances) && o->instances > 0;
         break;
     case MAIN_F_WINDOW:
-        ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_WINDOW_SLOTS_MAX;
+        ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_WINDOW_SLOTS_MAX && (x & (x - 1)) == 0;
         o->window_slots = (uint32_t)x;
         break;
     case MAIN_F_BATCH_MAX:
@@ -454,7 +492,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
         break;
     }
     if (!ok) {
-        main_usage("bad numeric value '%s'", v);
+        main_usage("%s '%s': expected %s", main_flag_name(f), v, main_flag_range(f));
     }
 }
 
