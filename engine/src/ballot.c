@@ -165,7 +165,7 @@ eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 void
 eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    if (r->ballot == e->bl.bal && bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
+    if (r->ballot == e->bl.bal && eng_leader_of(e, r->ballot) == (int)p) {
         e->bl.got_1a = true;
         eng_send_1b_held(e, r->instance);
     }

@@ -21,6 +21,16 @@ eng_leader(const struct bpc_engine *e)
     return e->bl.leader;
 }
 
+/* Leader of ballot b: the current ballot's is kept (elected once, when the
+ * ballot was joined); any other is elected here (BLAKE2b, so a 2a of the
+ * current ballot no longer pays a hash to check its sender). */
+static inline int
+eng_leader_of(const struct bpc_engine *e, uint64_t b)
+{
+    return b == e->bl.bal && e->bl.leader >= 0 ? e->bl.leader
+                                               : bpc_elect_leader(&e->cfg, e->digest, b);
+}
+
 static inline bool
 eng_is_leader(const struct bpc_engine *e)
 {

@@ -269,7 +269,7 @@ eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct 
 void
 eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    if (bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p) {
+    if (eng_leader_of(e, r->ballot) != (int)p) {
         ENG_IGNORED(e);
         return;
     }
@@ -382,7 +382,7 @@ eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     const struct eng_dec *found = eng_dring_find(e, r->instance);
     if (found == NULL || r->ballot != eng_bal(e) || found->vote_hi >= r->ballot ||
-        eng_vouch_full(e) || bpc_elect_leader(&e->cfg, e->digest, r->ballot) != (int)p ||
+        eng_vouch_full(e) || eng_leader_of(e, r->ballot) != (int)p ||
         !bpc_vid_eq(&found->vid, &r->value)) {
         return;
     }
