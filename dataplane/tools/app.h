@@ -184,6 +184,10 @@ int dp_load_resume_from_store(struct dp_load *l, struct bpc_dp_party *p, struct 
  * party and values for commands of value_bytes. */
 void dp_config_tune(struct bpc_config *cfg, uint32_t window, uint32_t value_bytes);
 
+/* A 64-bit mixing function (splitmix64's finalizer): hashes of logs and
+ * records, never security. */
+uint64_t dp_mix64(uint64_t x);
+
 /* Strict decimal parse for command-line numbers. */
 int dp_parse_u64(const char *s, uint64_t max, uint64_t *out);
 

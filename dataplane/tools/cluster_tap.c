@@ -110,24 +110,13 @@ tap_vid_hash(const struct bpc_vid *v)
 }
 
 static uint64_t
-tap_mix(uint64_t x)
-{
-    x ^= x >> 31;
-    x *= 0x7fb5d329728ea185ull;
-    x ^= x >> 27;
-    x *= 0x81dadef4bc2dd44dull;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t
 tap_fingerprint(const struct bpc_record *r)
 {
-    uint64_t h = tap_mix(r->type ^ 0x7461707265636f72ull);
-    h = tap_mix(h ^ r->instance);
-    h = tap_mix(h ^ r->ballot);
-    h = tap_mix(h ^ r->aux);
-    h = tap_mix(h ^ tap_vid_hash(&r->value));
+    uint64_t h = dp_mix64(r->type ^ 0x7461707265636f72ull);
+    h = dp_mix64(h ^ r->instance);
+    h = dp_mix64(h ^ r->ballot);
+    h = dp_mix64(h ^ r->aux);
+    h = dp_mix64(h ^ tap_vid_hash(&r->value));
     return h | 1u; /* 0 marks a free slot */
 }
 

@@ -290,8 +290,8 @@ dp_load_pump(struct dp_load *l, struct bpc_dp_party *p, uint64_t now_ns)
     return n;
 }
 
-static uint64_t
-load_mix(uint64_t x)
+uint64_t
+dp_mix64(uint64_t x)
 {
     x ^= x >> 31;
     x *= 0x7fb5d329728ea185ull;
@@ -328,7 +328,7 @@ load_log(struct dp_load *l, uint64_t instance, uint64_t h)
 {
     uint64_t i = l->applied - l->base.applied;
     l->applied++;
-    l->digest = load_mix(l->digest ^ h);
+    l->digest = dp_mix64(l->digest ^ h);
     if (i < l->log_cap) {
         l->log[i].instance = instance;
         l->log[i].hash = h;
@@ -347,10 +347,10 @@ dp_load_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, co
     uint32_t who = 0;
     uint64_t submit_ns = 0;
     uint64_t cseq = load_check(l, cmd, len, &who, &submit_ns);
-    uint64_t h = load_mix(instance ^ 0x9e3779b97f4a7c15ull);
-    h = load_mix(h ^ ((uint64_t)submitter << 32) ^ len);
-    h = load_mix(h ^ seq);
-    load_log(l, instance, load_mix(h ^ cseq));
+    uint64_t h = dp_mix64(instance ^ 0x9e3779b97f4a7c15ull);
+    h = dp_mix64(h ^ ((uint64_t)submitter << 32) ^ len);
+    h = dp_mix64(h ^ seq);
+    load_log(l, instance, dp_mix64(h ^ cseq));
     if (cseq == UINT64_MAX || who != submitter) {
         l->invalid++;
         return;
@@ -455,10 +455,10 @@ dp_log_is_suffix(const struct dp_log_entry *a, uint64_t na, const struct dp_log_
 static uint64_t
 dlog_hash(const uint8_t *v, uint32_t len, bool noop)
 {
-    uint64_t h = load_mix(0x646c6f67ull ^ ((uint64_t)len << 1) ^ (noop ? 1u : 0u));
+    uint64_t h = dp_mix64(0x646c6f67ull ^ ((uint64_t)len << 1) ^ (noop ? 1u : 0u));
     for (uint32_t i = 0; i < len; i += 8) {
         uint32_t k = len - i < 8 ? len - i : 8;
-        h = load_mix(h ^ load_le_load(v + i, k));
+        h = dp_mix64(h ^ load_le_load(v + i, k));
     }
     return h;
 }

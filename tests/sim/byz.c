@@ -17,6 +17,8 @@
  */
 #include "sim_internal.h"
 
+#include "internal.h"
+
 #include <sodium.h>
 #include <string.h>
 
@@ -155,22 +157,6 @@ byz_any_correct(struct sim *s)
         }
     }
     return SIM_NONE;
-}
-
-/* A record with every unused field zero. */
-static struct bpc_record
-byz_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const struct bpc_vid *v)
-{
-    struct bpc_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.instance = instance;
-    r.ballot = ballot;
-    r.aux = aux;
-    if (v != NULL) {
-        r.value = *v;
-    }
-    return r;
 }
 
 /* A random value id nobody proposed: inline, digest (bytes never sent) or
@@ -536,8 +522,8 @@ static void
 byz_echo(struct sim *s, uint32_t c, uint32_t q, const struct byz_entry *e, uint32_t k)
 {
     struct bpc_record v[2];
-    v[0] = byz_rec(BPC_MSG_2AV, e->instance, e->ballot, 0, &e->vid[k]);
-    v[1] = byz_rec(BPC_MSG_2B, e->instance, e->ballot, 0, &e->vid[k]);
+    v[0] = bpc_record_make(BPC_MSG_2AV, e->instance, e->ballot, 0, &e->vid[k]);
+    v[1] = bpc_record_make(BPC_MSG_2B, e->instance, e->ballot, 0, &e->vid[k]);
     byz_send(s, c, q, v, 2, true);
 }
 
@@ -644,8 +630,8 @@ byz_rewrite_2a(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *
     out[0] = *r;
     byz_entry_value(s, e, k, &out[0]);
     out[0].aux = 0;
-    out[1] = byz_rec(BPC_MSG_2AV, r->instance, r->ballot, 0, &e->vid[k]);
-    out[2] = byz_rec(BPC_MSG_2B, r->instance, r->ballot, 0, &e->vid[k]);
+    out[1] = bpc_record_make(BPC_MSG_2AV, r->instance, r->ballot, 0, &e->vid[k]);
+    out[2] = bpc_record_make(BPC_MSG_2B, r->instance, r->ballot, 0, &e->vid[k]);
     return 3;
 }
 
@@ -671,7 +657,7 @@ byz_lie_1b(struct sim *s, const struct bpc_record *r, struct bpc_record *out)
 {
     uint64_t bal = r->ballot;
     uint64_t mode = bal >= 2 ? byz_below(s, 5) : 0;
-    out[0] = byz_rec(BPC_MSG_1B, r->instance, bal, 0, NULL);
+    out[0] = bpc_record_make(BPC_MSG_1B, r->instance, bal, 0, NULL);
     if (mode == 0) {
         return 1; /* nothing voted: under-reports */
     }
@@ -695,7 +681,8 @@ byz_lie_1b(struct sim *s, const struct bpc_record *r, struct bpc_record *out)
             byz_random_vid(s, &hv);
         }
         /* Ballots anywhere below the 1b's: above and below the claim. */
-        out[1 + h] = byz_rec(BPC_MSG_1B_HIST, r->instance, bal, 1 + byz_below(s, bal - 1), &hv);
+        out[1 + h] =
+            bpc_record_make(BPC_MSG_1B_HIST, r->instance, bal, 1 + byz_below(s, bal - 1), &hv);
     }
     out[0].hist_count = (uint8_t)hist;
     return 1 + hist;
@@ -929,14 +916,15 @@ byz_craft_wrongballot(struct sim *s, uint32_t b, uint32_t q, const struct byz_vi
     struct bpc_record r[6];
     uint64_t ballots[2] = {maxb + 2 + byz_below(s, 999999), 1};
     for (uint32_t k = 0; k < 2; k++) {
-        r[3 * k] = byz_rec(BPC_MSG_1B, v->nu, ballots[k], 0, NULL);
+        r[3 * k] = bpc_record_make(BPC_MSG_1B, v->nu, ballots[k], 0, NULL);
         for (uint32_t t = 1; t < 3; t++) {
             struct bpc_vid val;
             memset(&val, 0, sizeof(val));
             val.kind = BPC_VALUE_INLINE;
             val.len = (uint16_t)(1 + byz_below(s, BPC_VALUE_INLINE_MAX));
             byz_fill(s, val.id, val.len);
-            r[3 * k + t] = byz_rec(t == 1 ? BPC_MSG_2AV : BPC_MSG_2B, v->nu, ballots[k], 0, &val);
+            r[3 * k + t] =
+                bpc_record_make(t == 1 ? BPC_MSG_2AV : BPC_MSG_2B, v->nu, ballots[k], 0, &val);
         }
     }
     byz_send(s, b, q, r, 6, true);
@@ -952,10 +940,10 @@ byz_craft_lie1b(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
     uint32_t n = 0;
     for (uint64_t k = 0; k < 4; k++) {
         uint64_t bal = v->bal + (k & 1u);
-        struct bpc_record truth = byz_rec(BPC_MSG_1B, v->nu + k / 2, bal, 0, NULL);
+        struct bpc_record truth = bpc_record_make(BPC_MSG_1B, v->nu + k / 2, bal, 0, NULL);
         n += byz_lie_1b(s, &truth, &out[n]);
     }
-    out[n++] = byz_rec(BPC_MSG_1B_RANGE, v->nu + byz_below(s, 3), v->bal + 1, 0, NULL);
+    out[n++] = bpc_record_make(BPC_MSG_1B_RANGE, v->nu + byz_below(s, 3), v->bal + 1, 0, NULL);
     byz_send(s, b, q, out, n, true);
 }
 
@@ -977,9 +965,9 @@ byz_craft_votes(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
     const uint64_t bal[5] = {v->bal, far_bal, v->bal, v->bal, BPC_BALLOT_MAX};
     for (uint32_t k = 0; k < 5; k++) {
         byz_random_vid(s, &val);
-        r[n++] = byz_rec(k & 1u ? BPC_MSG_2B : BPC_MSG_2AV, inst[k], bal[k], 0, &val);
+        r[n++] = bpc_record_make(k & 1u ? BPC_MSG_2B : BPC_MSG_2AV, inst[k], bal[k], 0, &val);
         byz_random_vid(s, &val);
-        r[n++] = byz_rec(k & 1u ? BPC_MSG_2AV : BPC_MSG_2B, inst[k], bal[k], 0, &val);
+        r[n++] = bpc_record_make(k & 1u ? BPC_MSG_2AV : BPC_MSG_2B, inst[k], bal[k], 0, &val);
     }
     for (uint32_t k = 0; k < 2; k++) {
         memset(&val, 0, sizeof(val));
@@ -988,13 +976,13 @@ byz_craft_votes(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
         byz_fill(s, val.id, BPC_CMD_MAC_BYTES);
         uint64_t seq = k == 0 ? s->parties[b].bz->applied_hi[b] + 1 + byz_below(s, 4) : byz_rand(s);
         uint64_t len = byz_below(s, BPC_VALUE_BYTES_MAX + 1);
-        r[n++] = byz_rec(BPC_MSG_ATTEST, seq, v->bal, len, &val);
+        r[n++] = bpc_record_make(BPC_MSG_ATTEST, seq, v->bal, len, &val);
     }
     byz_send(s, b, q, r, n, true);
     byz_random_vid(s, &val);
     struct bpc_record far[2] = {
-        byz_rec(BPC_MSG_2AV, v->nu, UINT64_MAX, 0, &val),
-        byz_rec(BPC_MSG_2B, UINT64_MAX, BPC_BALLOT_MAX + 1, 0, &val),
+        bpc_record_make(BPC_MSG_2AV, v->nu, UINT64_MAX, 0, &val),
+        bpc_record_make(BPC_MSG_2B, UINT64_MAX, BPC_BALLOT_MAX + 1, 0, &val),
     };
     byz_send_raw(s, b, q, far, 2);
 }
@@ -1119,22 +1107,22 @@ byz_malformed_base(struct sim *s, uint8_t base, const struct byz_view *v, struct
     byz_fill(s, val.id, val.len);
     uint64_t bal = v->bal + 1;
     if (base == BYZ_BASE_1B) {
-        r[0] = byz_rec(BPC_MSG_1B, v->nu, bal, bal - 1, &val);
+        r[0] = bpc_record_make(BPC_MSG_1B, v->nu, bal, bal - 1, &val);
         r[0].hist_count = 2;
-        r[1] = byz_rec(BPC_MSG_1B_HIST, v->nu, bal, bal - 1, &val);
-        r[2] = byz_rec(BPC_MSG_1B_HIST, v->nu, bal, bal - 1, &val);
+        r[1] = bpc_record_make(BPC_MSG_1B_HIST, v->nu, bal, bal - 1, &val);
+        r[2] = bpc_record_make(BPC_MSG_1B_HIST, v->nu, bal, bal - 1, &val);
         return 3;
     }
     if (base == BYZ_BASE_CARRIED) {
         static const uint8_t types[3] = {BPC_MSG_2A, BPC_MSG_DECIDED, BPC_MSG_FORWARD};
         byz_fill(s, bytes, 40);
         bpc_vid_of(&val, bytes, 40);
-        r[0] = byz_rec(types[byz_below(s, 3)], v->nu, v->bal, 0, &val);
+        r[0] = bpc_record_make(types[byz_below(s, 3)], v->nu, v->bal, 0, &val);
         r[0].value_bytes = bytes;
         return 1;
     }
-    r[0] = byz_rec(BPC_MSG_2AV, v->nu, v->bal, 0, &val);
-    r[1] = byz_rec(BPC_MSG_2B, v->nu, v->bal, 0, &val);
+    r[0] = bpc_record_make(BPC_MSG_2AV, v->nu, v->bal, 0, &val);
+    r[1] = bpc_record_make(BPC_MSG_2B, v->nu, v->bal, 0, &val);
     return 2;
 }
 
@@ -1206,19 +1194,19 @@ byz_craft_evict(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
             val.len = 0;
             memset(val.id, 0, sizeof(val.id));
         }
-        r[n++] = byz_rec(BPC_MSG_1B, i, bal, 0, NULL);
+        r[n++] = bpc_record_make(BPC_MSG_1B, i, bal, 0, NULL);
         if (bal >= 2) {
-            r[n] = byz_rec(BPC_MSG_1B, i, bal, bal - 1, &val);
+            r[n] = bpc_record_make(BPC_MSG_1B, i, bal, bal - 1, &val);
             r[n++].hist_count = 1;
-            r[n++] = byz_rec(BPC_MSG_1B_HIST, i, bal, bal - 1, &val);
+            r[n++] = bpc_record_make(BPC_MSG_1B_HIST, i, bal, bal - 1, &val);
         }
-        r[n++] = byz_rec(byz_below(s, 2) ? BPC_MSG_2AV : BPC_MSG_2B, i, bal, 0, &val);
-        r[n++] = byz_rec(byz_below(s, 2) ? BPC_MSG_DECIDED : BPC_MSG_2A, i, bal, 0, &val);
+        r[n++] = bpc_record_make(byz_below(s, 2) ? BPC_MSG_2AV : BPC_MSG_2B, i, bal, 0, &val);
+        r[n++] = bpc_record_make(byz_below(s, 2) ? BPC_MSG_DECIDED : BPC_MSG_2A, i, bal, 0, &val);
     }
     static const uint8_t loose[3] = {BPC_MSG_1A, BPC_MSG_1B_RANGE, BPC_MSG_STATUS};
     uint8_t type = loose[byz_below(s, 3)];
     uint64_t at = inst[byz_below(s, 8)];
-    r[n++] = byz_rec(type, at, v->bal, byz_below(s, 1000), NULL);
+    r[n++] = bpc_record_make(type, at, v->bal, byz_below(s, 1000), NULL);
     byz_send(s, b, q, r, n, true);
 }
 
@@ -1235,7 +1223,8 @@ byz_craft_decided_lie(struct sim *s, uint32_t b, uint32_t q, const struct byz_vi
     const uint64_t inst[4] = {v->nu > 0 ? v->nu - 1 : 0, v->nu, v->nu + 1, some};
     /* One carried value per frame: each lie's bytes sit in one scratch. */
     for (uint32_t k = 0; k < 4; k++) {
-        struct bpc_record d = byz_rec(BPC_MSG_DECIDED, inst[k], byz_lie_ballot(s, v->bal), 0, NULL);
+        struct bpc_record d =
+            bpc_record_make(BPC_MSG_DECIDED, inst[k], byz_lie_ballot(s, v->bal), 0, NULL);
         byz_lie_value(s, inst[k], &d);
         byz_send(s, b, q, &d, 1, true);
     }
@@ -1245,9 +1234,9 @@ byz_craft_decided_lie(struct sim *s, uint32_t b, uint32_t q, const struct byz_vi
                                  any};
         uint64_t at = pos[byz_below(s, 5)];
         uint64_t bal = byz_rand(s) % BPC_BALLOT_MAX;
-        r[n++] = byz_rec(BPC_MSG_STATUS, at, bal, byz_rand(s), NULL);
+        r[n++] = bpc_record_make(BPC_MSG_STATUS, at, bal, byz_rand(s), NULL);
     }
-    struct bpc_record bad = byz_rec(BPC_MSG_DECIDED, v->nu, UINT64_MAX, 0, NULL);
+    struct bpc_record bad = bpc_record_make(BPC_MSG_DECIDED, v->nu, UINT64_MAX, 0, NULL);
     byz_lie_value(s, v->nu, &bad);
     if (n > 0) {
         byz_send(s, b, q, r, n, true);
@@ -1276,7 +1265,7 @@ byz_craft_lead(struct sim *s, uint32_t b)
     struct bpc_vid noop;
     memset(&noop, 0, sizeof(noop));
     noop.kind = BPC_VALUE_NOOP;
-    struct bpc_record r = byz_rec(BPC_MSG_2A, inst, bal, 0, &noop);
+    struct bpc_record r = bpc_record_make(BPC_MSG_2A, inst, bal, 0, &noop);
     struct bpc_record out[3];
     for (uint32_t q = 0; q < s->n; q++) {
         if (sim_correct_live(s, q)) {
