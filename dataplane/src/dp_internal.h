@@ -1,9 +1,10 @@
 /*
- * dp_internal.h - the party's layout, shared by the dataplane library's own
- * modules (party.c, telemetry.c); not installed.
+ * dp_internal.h - the party's layout and the functions the dataplane
+ * library's own modules (party.c, party_init.c, party_store.c,
+ * telemetry.c) offer each other; not installed.
  *
  * Must never: be included by applications (they see struct bpc_dp_party as
- * opaque through bpcon_dp.h).
+ * opaque through bpcon_dp.h), or declare a function without DP_FN.
  */
 #ifndef BPC_DP_INTERNAL_H
 #define BPC_DP_INTERNAL_H
@@ -14,6 +15,14 @@
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+
+/* A function one module of the library offers the others: hidden, so it
+ * stays out of the shared library's exports (as the version script makes
+ * sure too) and calls to it bind within the library. */
+#define DP_FN __attribute__((visibility("hidden")))
+
+/* Decisions taken out of one step. */
+#define PARTY_DECISIONS_MAX 256u
 
 /* The built-in durable store: the last record of each window slot. */
 struct dp_store {
@@ -97,8 +106,23 @@ struct bpc_dp_party {
     uint8_t log_link[BPC_DP_PORTS_MAX]; /* 0 unknown, 1 down, 2 up */
 };
 
+/* party_init.c: copies `what` into err when there is room. */
+DP_FN void dp_party_err(char *err, size_t err_len, const char *what);
+
+/* party_store.c: the built-in in-memory store's persist hook (ctx: a
+ * struct dp_store); keeps the last record of each slot. */
+DP_FN int dp_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count);
+/* party_store.c: makes one step's records durable (the file store when the
+ * party has one, else the persist hook); 0 once they are. */
+DP_FN int dp_party_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count);
+/* party_store.c: opens (or recovers) conf->store_path; sets the restore set
+ * to its live records. */
+DP_FN int dp_party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf,
+                            int socket, const struct bpc_durable **restore, uint32_t *restore_count,
+                            char *err, size_t err_len);
+
 /* telemetry.c: the registry of parties shown under /bpcon/stats. */
-void dp_telemetry_add(struct bpc_dp_party *p);
-void dp_telemetry_remove(struct bpc_dp_party *p);
+DP_FN void dp_telemetry_add(struct bpc_dp_party *p);
+DP_FN void dp_telemetry_remove(struct bpc_dp_party *p);
 
 #endif /* BPC_DP_INTERNAL_H */

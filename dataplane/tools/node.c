@@ -5,26 +5,19 @@
  *       [--commands K --window W --value-size B] [--report-fd FD]
  *       [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]
  *
- * Owns: EAL and port bring-up for one party (the port spec of its cluster
- * file line: "vhost-mesh:DIR" builds a full mesh of net_vhost/virtio_user
- * links, "port:N" uses an EAL-created port for every peer), the main
- * lcore's poll loop, the rx worker lcores, the idle policy, and the orderly
- * stop on SIGINT or SIGTERM (drain, stop workers, free their rings, stop
- * ports, rte_eal_cleanup, exit 0; virtio_user server ports and EAL cleanup
- * are left to process exit, see node_stop).
- *
- * Lcores: with one lcore (EAL -l/--lcores) the main lcore rx-bursts every
- * port, steps the engine and transmits. With W > 0 worker lcores each rx
- * (port, queue) of the party's links gets an SP/SC ring; queue q is polled
- * by worker q % W (W >= queues: one lcore per queue), which rx-bursts it
- * into the ring (bpc_dp_rx_forward); the main lcore dequeues from the rings,
- * steps the engine and does all tx.
+ * Owns: the command line (parsed before EAL, so --help, --version and bad
+ * flags answer without it), the party's configuration (cluster file, keys,
+ * engine tuning), the wiring of load generator, durable store and party,
+ * the signal flags, and the order of bring-up and of the orderly stop on
+ * SIGINT or SIGTERM (drain, stop workers, free their rings, stop ports,
+ * rte_eal_cleanup, exit 0; virtio_user server ports and EAL cleanup are
+ * left to process exit, see node_stop). Ports are node_ports.c's, the rx
+ * worker lcores node_workers.c's, the main lcore's poll loop node_run.c's.
  *
  * Must never: exit from a signal handler, or do anything in one beyond
- * setting a C11 atomic flag; touch a worker's rx queue from the main lcore
- * while workers run.
+ * setting a C11 atomic flag.
  */
-#include "app.h"
+#include "node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,29 +30,14 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
-#include <rte_ethdev.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_ring.h>
 
 #include <sodium.h>
 
-/* Descriptors per port and the virtio queue size (vhost-user mesh). */
-#define NODE_DESC 512u
-/* Progress lines on the report fd, at most this often. */
-#define NODE_REPORT_NS 100000000ull
-/* Drain at stop: keep polling until this long passes without work. */
-#define NODE_DRAIN_QUIET_NS 100000000ull
-#define NODE_DRAIN_MAX_NS 2000000000ull
-/* Slots of each rx worker's ring: several polls' worth of the party's rx
- * budget (BPC_DP_RX_BURST * BPC_DP_RX_BURSTS_MAX) for the main lcore to
- * fall behind by before the ring refuses frames. */
-#define NODE_RX_RING 1024u
-
-static atomic_int node_quit;
-static atomic_int node_go;
-/* Set by the main lcore after its drain: rx workers return. */
-static atomic_int node_workers_stop;
+atomic_int node_quit;
+atomic_int node_go;
 
 static void
 node_on_signal(int sig)
@@ -70,61 +48,6 @@ node_on_signal(int sig)
         atomic_store(&node_quit, 1);
     }
 }
-
-struct node_opts {
-    const char *cluster;
-    uint64_t id;
-    struct dp_idle idle;
-    uint64_t commands;
-    uint64_t window;
-    uint64_t value_bytes;
-    int report_fd;
-    const char *log_out;
-    const char *store;
-    bool no_fsync;
-    bool wait_go;
-    bool no_load;
-    int control_fd;
-    uint64_t log_retain;
-};
-
-/* One rx (port, queue) of the party's links and its hand-off ring. */
-struct node_rxq {
-    uint16_t port;
-    uint16_t queue;
-    struct rte_ring *ring;
-};
-
-/* An rx worker lcore: the queues it polls (indexes into node.rxq). Its
- * stats are written only by it and read after rte_eal_mp_wait_lcore. */
-struct node_worker {
-    unsigned int lcore;
-    uint32_t queues[BPC_DP_PORTS_MAX];
-    uint32_t queues_count;
-    const struct node_rxq *rxq;
-    const struct dp_idle *idle;
-    struct bpc_dp_rx_stats stats;
-} __rte_cache_aligned;
-
-struct node {
-    struct node_opts o;
-    struct bpc_dp_cluster cluster;
-    struct bpc_config cfg;
-    uint8_t (*keys)[BPC_KEY_BYTES];
-    struct rte_mempool *pool;
-    uint16_t ports[BPC_DP_PORTS_MAX];
-    bool port_exit_only[BPC_DP_PORTS_MAX]; /* not stopped at exit (see node_stop) */
-    uint32_t ports_count;
-    struct bpc_dp_link links[BPC_DP_PORTS_MAX];
-    uint32_t links_count;
-    struct node_rxq rxq[BPC_DP_PORTS_MAX]; /* only with worker lcores */
-    uint32_t rxq_count;
-    struct node_worker workers[BPC_DP_PORTS_MAX];
-    uint32_t workers_count; /* launched: min(worker lcores, rxq_count) */
-    struct dp_load load;
-    struct bpc_dp_party *party;
-    FILE *report;
-};
 
 static void
 node_usage(FILE *f)
@@ -298,266 +221,6 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     return dash;
 }
 
-/* One link per peer over a vhost-user full mesh: for pair (lo, hi) the
- * lower id runs net_vhost as a reconnecting client, the higher id runs
- * virtio_user as the server, on DIR/bpc-LO-HI.sock. A restarted party of
- * either side re-attaches: the vhost client reconnects on its own, and the
- * virtio_user server accepts the new connection. */
-static int
-node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
-{
-    uint32_t self = (uint32_t)n->o.id;
-    for (uint32_t peer = 0; peer < n->cluster.parties_count; peer++) {
-        if (peer == self) {
-            continue;
-        }
-        uint32_t lo = self < peer ? self : peer;
-        uint32_t hi = self < peer ? peer : self;
-        char name[64];
-        char args[BPC_DP_PATH_MAX + 128];
-        if (self == lo) {
-            snprintf(name, sizeof(name), "net_vhost%u", peer);
-            snprintf(args, sizeof(args), "iface=%s/bpc-%u-%u.sock,queues=1,client=1", dir, lo, hi);
-        } else {
-            /* A socket file left by a crashed run of this party would make
-             * the server's bind fail: the server owns the path. */
-            char sock[BPC_DP_PATH_MAX + 64];
-            snprintf(sock, sizeof(sock), "%s/bpc-%u-%u.sock", dir, lo, hi);
-            (void)unlink(sock);
-            snprintf(name, sizeof(name), "virtio_user%u", peer);
-            snprintf(args, sizeof(args), "path=%s/bpc-%u-%u.sock,queues=1,queue_size=%u,server=1",
-                     dir, lo, hi, NODE_DESC);
-        }
-        if (n->ports_count == BPC_DP_PORTS_MAX) {
-            snprintf(err, err_len, "more than %u peers for a full mesh", BPC_DP_PORTS_MAX);
-            return -E2BIG;
-        }
-        uint16_t port = 0;
-        int rc = bpc_dp_vdev_port(name, args, &port, err, err_len);
-        if (rc != 0) {
-            return rc;
-        }
-        n->port_exit_only[n->ports_count] = self != lo; /* virtio_user, server mode */
-        n->ports[n->ports_count++] = port;
-        struct bpc_dp_link *l = &n->links[n->links_count++];
-        l->peer = peer;
-        l->port_id = port;
-        l->queue_id = 0;
-        memcpy(l->mac.addr_bytes, n->cluster.parties[peer].mac, 6);
-    }
-    return 0;
-}
-
-/* "port:N": every peer sits behind one port that EAL created (--vdev). */
-static int
-node_shared_port(struct node *n, const char *spec, char *err, size_t err_len)
-{
-    uint64_t port = 0;
-    if (dp_parse_u64(spec, RTE_MAX_ETHPORTS - 1, &port) != 0 ||
-        !rte_eth_dev_is_valid_port((uint16_t)port)) {
-        snprintf(err, err_len, "port spec 'port:%s': no such port", spec);
-        return -ENODEV;
-    }
-    n->ports[n->ports_count++] = (uint16_t)port;
-    for (uint32_t peer = 0; peer < n->cluster.parties_count; peer++) {
-        if (peer == n->o.id) {
-            continue;
-        }
-        struct bpc_dp_link *l = &n->links[n->links_count++];
-        l->peer = peer;
-        l->port_id = (uint16_t)port;
-        l->queue_id = 0;
-        memcpy(l->mac.addr_bytes, n->cluster.parties[peer].mac, 6);
-        if (n->links_count == BPC_DP_PORTS_MAX) {
-            break; /* party init refuses the missing peers with a message */
-        }
-    }
-    return 0;
-}
-
-static int
-node_ports(struct node *n, char *err, size_t err_len)
-{
-    const char *spec = n->cluster.parties[n->o.id].port;
-    int rc;
-    if (strncmp(spec, "vhost-mesh:", 11) == 0) {
-        rc = node_mesh(n, spec + 11, err, err_len);
-    } else if (strncmp(spec, "port:", 5) == 0) {
-        rc = node_shared_port(n, spec + 5, err, err_len);
-    } else {
-        snprintf(err, err_len, "port spec '%s' unknown to bpcon-node (vhost-mesh:DIR, port:N)",
-                 spec);
-        return -EINVAL;
-    }
-    /* With rx workers each port's ring may hold NODE_RX_RING mbufs more. */
-    uint32_t per_port = NODE_DESC * 4 + (rte_lcore_count() > 1 ? NODE_RX_RING : 0);
-    uint32_t mbufs = n->ports_count * per_port + 8192;
-    n->pool = rc == 0 ? rte_pktmbuf_pool_create("bpc_node_pool", mbufs, 256, 0,
-                                                RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id())
-                      : NULL;
-    if (rc == 0 && n->pool == NULL) {
-        snprintf(err, err_len, "mbuf pool of %u: %s", mbufs, rte_strerror(rte_errno));
-        rc = -ENOMEM;
-    }
-    for (uint32_t i = 0; rc == 0 && i < n->ports_count; i++) {
-        rc = bpc_dp_port_start(n->ports[i], n->pool, NODE_DESC, NODE_DESC, err, err_len);
-    }
-    return rc;
-}
-
-/* With worker lcores: one SP/SC ring per distinct rx (port, queue) of the
- * links (in the mesh one per peer), set as the rx_ring of every link that
- * names it. */
-static int
-node_rx_rings(struct node *n, char *err, size_t err_len)
-{
-    if (rte_lcore_count() < 2) {
-        return 0;
-    }
-    for (uint32_t i = 0; i < n->links_count; i++) {
-        struct bpc_dp_link *l = &n->links[i];
-        uint32_t q = 0;
-        while (q < n->rxq_count &&
-               (n->rxq[q].port != l->port_id || n->rxq[q].queue != l->queue_id)) {
-            q++;
-        }
-        if (q == n->rxq_count) {
-            char name[RTE_RING_NAMESIZE];
-            snprintf(name, sizeof(name), "bpc_rx_%u_%u", l->port_id, l->queue_id);
-            struct rte_ring *r = rte_ring_create(name, NODE_RX_RING, (int)rte_socket_id(),
-                                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
-            if (r == NULL) {
-                snprintf(err, err_len, "rx ring %s of %u slots: %s", name, NODE_RX_RING,
-                         rte_strerror(rte_errno));
-                return -ENOMEM;
-            }
-            n->rxq[q] = (struct node_rxq){.port = l->port_id, .queue = l->queue_id, .ring = r};
-            n->rxq_count++;
-        }
-        l->rx_ring = n->rxq[q].ring;
-    }
-    return 0;
-}
-
-/* Queue q goes to the (q % W)-th worker lcore; workers beyond the queue
- * count get none and are not launched. One INFO line tells the map. */
-static void
-node_workers_plan(struct node *n)
-{
-    uint32_t w_all = rte_lcore_count() - 1;
-    if (w_all == 0 || n->rxq_count == 0) {
-        return;
-    }
-    uint32_t used = w_all < n->rxq_count ? w_all : n->rxq_count;
-    unsigned int lcore;
-    RTE_LCORE_FOREACH_WORKER (lcore) {
-        if (n->workers_count == used) {
-            break;
-        }
-        struct node_worker *w = &n->workers[n->workers_count++];
-        w->lcore = lcore;
-        w->rxq = n->rxq;
-        w->idle = &n->o.idle;
-    }
-    char map[2048];
-    int at = 0;
-    for (uint32_t q = 0; q < n->rxq_count; q++) {
-        struct node_worker *w = &n->workers[q % used];
-        w->queues[w->queues_count++] = q;
-        if (at >= 0 && (size_t)at < sizeof(map)) {
-            at += snprintf(map + at, sizeof(map) - (size_t)at, "%sport %u queue %u -> lcore %u",
-                           q > 0 ? ", " : "", n->rxq[q].port, n->rxq[q].queue, w->lcore);
-        }
-    }
-    uint32_t idle = w_all - used;
-    BPC_DP_LOG(INFO, "party %llu: rx lcores: %s; lcore %u steps the engine and transmits%s\n",
-               (unsigned long long)n->o.id, map, rte_get_main_lcore(),
-               idle > 0 ? "; the other worker lcores have no queue and stay unlaunched" : "");
-}
-
-/* Does what the main lcore did for its queues: rx bursts, now into the
- * rings, idling with --idle when none had a frame. */
-static int
-node_worker_main(void *arg)
-{
-    struct node_worker *w = arg;
-    /* The worker holds no decided-log pointer, but dp_idle_wait's sleep
-     * goes QSBR-offline and back online around the sleep, which liburcu
-     * allows on registered threads only: register, and stay offline (an
-     * offline thread never holds up a grace period). */
-    bpc_log_thread_register();
-    bpc_log_thread_offline();
-    while (!atomic_load_explicit(&node_workers_stop, memory_order_relaxed)) {
-        uint32_t moved = 0;
-        for (uint32_t i = 0; i < w->queues_count; i++) {
-            const struct node_rxq *q = &w->rxq[w->queues[i]];
-            moved += bpc_dp_rx_forward(q->port, q->queue, q->ring, &w->stats);
-        }
-        if (moved == 0) {
-            dp_idle_wait(w->idle);
-            bpc_log_thread_offline(); /* sleep:US came back online */
-        }
-    }
-    bpc_log_thread_unregister();
-    return 0;
-}
-
-static int
-node_workers_launch(struct node *n, char *err, size_t err_len)
-{
-    for (uint32_t i = 0; i < n->workers_count; i++) {
-        int rc = rte_eal_remote_launch(node_worker_main, &n->workers[i], n->workers[i].lcore);
-        if (rc != 0) {
-            snprintf(err, err_len, "launching rx lcore %u: %s", n->workers[i].lcore,
-                     rte_strerror(-rc));
-            n->workers_count = i; /* the ones to stop */
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* After the main lcore's drain: workers return, then their counters are
- * read (rte_eal_mp_wait_lcore orders their writes before). */
-static void
-node_workers_end(struct node *n)
-{
-    if (n->workers_count == 0) {
-        return;
-    }
-    atomic_store(&node_workers_stop, 1);
-    rte_eal_mp_wait_lcore();
-    char line[1024];
-    int at = 0;
-    for (uint32_t i = 0; i < n->workers_count && at >= 0 && (size_t)at < sizeof(line); i++) {
-        const struct node_worker *w = &n->workers[i];
-        at += snprintf(line + at, sizeof(line) - (size_t)at,
-                       "%slcore %u %llu frames in %llu bursts, %llu refused by a full ring",
-                       i > 0 ? "; " : "", w->lcore, (unsigned long long)w->stats.frames,
-                       (unsigned long long)w->stats.bursts,
-                       (unsigned long long)w->stats.ring_refused);
-    }
-    BPC_DP_LOG(INFO, "party %llu: rx lcores stopped: %s\n", (unsigned long long)n->o.id, line);
-}
-
-/* Frees what the workers enqueued after the party's last poll, then the
- * rings (the party never touches them again). */
-static void
-node_rx_rings_free(struct node *n)
-{
-    for (uint32_t q = 0; q < n->rxq_count; q++) {
-        struct rte_mbuf *left[BPC_DP_RX_BURST];
-        unsigned int got;
-        while ((got = rte_ring_dequeue_burst(n->rxq[q].ring, (void **)left, BPC_DP_RX_BURST,
-                                             NULL)) > 0) {
-            rte_pktmbuf_free_bulk(left, got);
-        }
-        rte_ring_free(n->rxq[q].ring);
-        n->rxq[q].ring = NULL;
-    }
-    n->rxq_count = 0;
-}
-
 static int
 node_config(struct node *n, char *err, size_t err_len)
 {
@@ -640,115 +303,6 @@ node_party(struct node *n, char *err, size_t err_len)
                (unsigned long long)in->torn_bytes, (unsigned long long)app.floor,
                (unsigned long long)app.applied);
     return 0;
-}
-
-static void
-node_progress(struct node *n, bool done_flag)
-{
-    if (n->report == NULL) {
-        return;
-    }
-    struct bpc_engine *e = bpc_dp_party_engine(n->party);
-    struct dp_log_entry last = dp_load_last(&n->load);
-    fprintf(n->report,
-            "progress id=%llu decisions=%llu applied=%llu unique=%llu leader=%d ballot=%llu "
-            "done=%d last=%llx:%016llx digest=%016llx\n",
-            (unsigned long long)n->o.id, (unsigned long long)n->load.decisions,
-            (unsigned long long)n->load.applied, (unsigned long long)n->load.unique,
-            bpc_engine_leader(e), (unsigned long long)bpc_engine_ballot(e), done_flag ? 1 : 0,
-            (unsigned long long)last.instance, (unsigned long long)last.hash,
-            (unsigned long long)n->load.digest);
-    fflush(n->report);
-}
-
-/* Reads the harness's control lines ("go", "adopt ID"); never blocks. */
-static void
-node_control(struct node *n)
-{
-    if (n->o.control_fd < 0) {
-        return;
-    }
-    char buf[256];
-    ssize_t got = read(n->o.control_fd, buf, sizeof(buf) - 1);
-    if (got <= 0) {
-        return; /* EAGAIN, or the harness is gone: keep running */
-    }
-    buf[got] = '\0';
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
-        uint64_t id = 0;
-        if (strcmp(line, "go") == 0) {
-            atomic_store(&node_go, 1);
-        } else if (strncmp(line, "adopt ", 6) == 0 &&
-                   dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0) {
-            dp_load_adopt(&n->load, (uint32_t)id);
-            BPC_DP_LOG(INFO, "party %llu adopts the commands of party %llu\n",
-                       (unsigned long long)n->o.id, (unsigned long long)id);
-        }
-    }
-}
-
-/* Reads every port's link status. For a virtio_user port in server mode
- * this is what accepts a restarted peer's new connection (DPDK re-attaches
- * the vhost-user back end from its link-status read), so it runs on the
- * report tick; for other ports it is a harmless read. With rx workers it
- * runs beside their rx bursts on the same ports: a control-path call, as
- * DPDK's own interrupt thread makes beside any datapath lcore. */
-static void
-node_links(struct node *n)
-{
-    for (uint32_t i = 0; i < n->ports_count; i++) {
-        struct rte_eth_link link;
-        (void)rte_eth_link_get_nowait(n->ports[i], &link);
-    }
-}
-
-/* The main loop: its only exit is the quit flag (or a failed party). */
-static void
-node_run(struct node *n)
-{
-    uint64_t next_report = 0;
-    while (!atomic_load_explicit(&node_quit, memory_order_relaxed)) {
-        uint64_t now = bpc_dp_now_ns();
-        int work = bpc_dp_party_poll(n->party, now);
-        if (work < 0) {
-            BPC_DP_LOG(ERR, "party stopped: persistence failed\n");
-            break;
-        }
-        if (!n->o.wait_go || atomic_load_explicit(&node_go, memory_order_relaxed)) {
-            work += (int)dp_load_pump(&n->load, n->party, now);
-        }
-        if (now >= next_report) {
-            node_links(n);
-            node_control(n);
-            node_progress(n, dp_load_done(&n->load));
-            next_report = now + NODE_REPORT_NS;
-        }
-        if (work == 0) {
-            dp_idle_wait(&n->o.idle);
-        }
-    }
-}
-
-/* After the quit flag: answer what is still in flight for a short while so
- * peers are not left waiting on frames this party owes them. */
-static void
-node_drain(struct node *n)
-{
-    uint64_t start = bpc_dp_now_ns();
-    uint64_t last_work = start;
-    for (;;) {
-        uint64_t now = bpc_dp_now_ns();
-        int work = bpc_dp_party_poll(n->party, now);
-        if (work > 0) {
-            last_work = now;
-        }
-        if (work < 0 || now - last_work > NODE_DRAIN_QUIET_NS || now - start > NODE_DRAIN_MAX_NS) {
-            break;
-        }
-        dp_idle_wait(&n->o.idle);
-    }
 }
 
 /* True when some port is left to process exit (see node_stop). */

@@ -1,0 +1,135 @@
+/*
+ * node_run.c - bpcon-node's main lcore at run time: the poll loop and the
+ * drain after the quit flag.
+ *
+ * Owns: what one turn of the loop does (poll the party, pump the load once
+ * the go flag is set, idle when there was no work) and what the report
+ * tick does (link-status reads, control lines, a progress line on the
+ * report fd), and how long the drain at stop lasts.
+ *
+ * Must never: block (control lines are read without blocking), or keep
+ * running after the party failed.
+ */
+#include "node.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+
+/* Progress lines on the report fd, at most this often. */
+#define NODE_REPORT_NS 100000000ull
+/* Drain at stop: keep polling until this long passes without work. */
+#define NODE_DRAIN_QUIET_NS 100000000ull
+#define NODE_DRAIN_MAX_NS 2000000000ull
+
+static void
+node_progress(struct node *n, bool done_flag)
+{
+    if (n->report == NULL) {
+        return;
+    }
+    struct bpc_engine *e = bpc_dp_party_engine(n->party);
+    struct dp_log_entry last = dp_load_last(&n->load);
+    fprintf(n->report,
+            "progress id=%llu decisions=%llu applied=%llu unique=%llu leader=%d ballot=%llu "
+            "done=%d last=%llx:%016llx digest=%016llx\n",
+            (unsigned long long)n->o.id, (unsigned long long)n->load.decisions,
+            (unsigned long long)n->load.applied, (unsigned long long)n->load.unique,
+            bpc_engine_leader(e), (unsigned long long)bpc_engine_ballot(e), done_flag ? 1 : 0,
+            (unsigned long long)last.instance, (unsigned long long)last.hash,
+            (unsigned long long)n->load.digest);
+    fflush(n->report);
+}
+
+/* Reads the harness's control lines ("go", "adopt ID"); never blocks. */
+static void
+node_control(struct node *n)
+{
+    if (n->o.control_fd < 0) {
+        return;
+    }
+    char buf[256];
+    ssize_t got = read(n->o.control_fd, buf, sizeof(buf) - 1);
+    if (got <= 0) {
+        return; /* EAGAIN, or the harness is gone: keep running */
+    }
+    buf[got] = '\0';
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        uint64_t id = 0;
+        if (strcmp(line, "go") == 0) {
+            atomic_store(&node_go, 1);
+        } else if (strncmp(line, "adopt ", 6) == 0 &&
+                   dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0) {
+            dp_load_adopt(&n->load, (uint32_t)id);
+            BPC_DP_LOG(INFO, "party %llu adopts the commands of party %llu\n",
+                       (unsigned long long)n->o.id, (unsigned long long)id);
+        }
+    }
+}
+
+/* Reads every port's link status. For a virtio_user port in server mode
+ * this is what accepts a restarted peer's new connection (DPDK re-attaches
+ * the vhost-user back end from its link-status read), so it runs on the
+ * report tick; for other ports it is a harmless read. With rx workers it
+ * runs beside their rx bursts on the same ports: a control-path call, as
+ * DPDK's own interrupt thread makes beside any datapath lcore. */
+static void
+node_links(struct node *n)
+{
+    for (uint32_t i = 0; i < n->ports_count; i++) {
+        struct rte_eth_link link;
+        (void)rte_eth_link_get_nowait(n->ports[i], &link);
+    }
+}
+
+/* The main loop: its only exit is the quit flag (or a failed party). */
+void
+node_run(struct node *n)
+{
+    uint64_t next_report = 0;
+    while (!atomic_load_explicit(&node_quit, memory_order_relaxed)) {
+        uint64_t now = bpc_dp_now_ns();
+        int work = bpc_dp_party_poll(n->party, now);
+        if (work < 0) {
+            BPC_DP_LOG(ERR, "party stopped: persistence failed\n");
+            break;
+        }
+        if (!n->o.wait_go || atomic_load_explicit(&node_go, memory_order_relaxed)) {
+            work += (int)dp_load_pump(&n->load, n->party, now);
+        }
+        if (now >= next_report) {
+            node_links(n);
+            node_control(n);
+            node_progress(n, dp_load_done(&n->load));
+            next_report = now + NODE_REPORT_NS;
+        }
+        if (work == 0) {
+            dp_idle_wait(&n->o.idle);
+        }
+    }
+}
+
+/* After the quit flag: answer what is still in flight for a short while so
+ * peers are not left waiting on frames this party owes them. */
+void
+node_drain(struct node *n)
+{
+    uint64_t start = bpc_dp_now_ns();
+    uint64_t last_work = start;
+    for (;;) {
+        uint64_t now = bpc_dp_now_ns();
+        int work = bpc_dp_party_poll(n->party, now);
+        if (work > 0) {
+            last_work = now;
+        }
+        if (work < 0 || now - last_work > NODE_DRAIN_QUIET_NS || now - start > NODE_DRAIN_MAX_NS) {
+            break;
+        }
+        dp_idle_wait(&n->o.idle);
+    }
+}
