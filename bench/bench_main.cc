@@ -8,6 +8,7 @@
  *
  * Usage: bpcon-bench [Google Benchmark flags], e.g.
  *   bpcon-bench --benchmark_filter=wire --benchmark_min_time=0.5
+ *   BPC_BENCH_ITERATIONS=2048 bpcon-bench --benchmark_filter='engine_batch/32$'
  */
 #include "bench.h"
 
@@ -15,6 +16,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 namespace
 {
@@ -153,6 +155,27 @@ const bench_spec bench_engine_specs[] = {
      bench_engine_batch},
 };
 
+/* BPC_BENCH_ITERATIONS=N: every benchmark runs exactly once with N
+ * iterations (rounded up to its batch), no calibration runs, so that an
+ * instruction count under callgrind covers the same work in every build.
+ * 0 (or unset): Google Benchmark's own calibration. */
+benchmark::IterationCount
+bench_fixed_iterations(benchmark::IterationCount batch)
+{
+    const char *s = std::getenv("BPC_BENCH_ITERATIONS");
+    if (s == nullptr || *s == '\0') {
+        return 0;
+    }
+    char *end = nullptr;
+    unsigned long long n = std::strtoull(s, &end, 10);
+    if (*end != '\0' || n > 1000000000ull) {
+        std::fprintf(stderr, "bpcon-bench: BPC_BENCH_ITERATIONS '%s' is not 0..1000000000\n", s);
+        std::exit(2);
+    }
+    auto it = static_cast<benchmark::IterationCount>(n);
+    return (it + batch - 1) / batch * batch;
+}
+
 void
 bench_register(const bench_spec &spec)
 {
@@ -160,6 +183,10 @@ bench_register(const bench_spec &spec)
         spec.name, bench_run, spec.setup, spec.body, spec.unit, spec.teardown, spec.batch);
     for (int i = 0; i < spec.args_count; i++) {
         b->Arg(spec.args[i]);
+    }
+    benchmark::IterationCount fixed = bench_fixed_iterations(spec.batch);
+    if (fixed > 0) {
+        b->Iterations(fixed);
     }
 }
 

@@ -228,7 +228,7 @@ static void
 eng_finalize(struct bpc_engine *e)
 {
     uint64_t nu = eng_nu(e);
-    bool done = eng_slot_holds(e, nu) && eng_slot_at(e, nu)->decided;
+    bool done = eng_slot_holds(e, nu) && eng_vote_is_decided(eng_slot_at(e, nu));
     bool work = eng_sub_queued(e) || eng_voted_hi(e) != UINT64_MAX;
     if (done) {
         return; /* eng_emit hands the decision out and starts the next round */

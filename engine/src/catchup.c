@@ -57,9 +57,10 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
     const struct eng_slot *s = eng_slot_at(e, instance);
 #ifdef BPC_TRACE
     fprintf(stderr, "T p%u send DECIDED %llu to %u: held %d decided %d bytes %d\n", e->self,
-            (unsigned long long)instance, p, s->instance == instance, s->decided, s->dec_bytes);
+            (unsigned long long)instance, p, eng_slot_instance(s) == instance,
+            eng_vote_is_decided(s), eng_vote_decided_with_bytes(s));
 #endif
-    if (s->instance != instance) {
+    if (eng_slot_instance(s) != instance) {
         const struct eng_dec *d = eng_dring_find(e, instance);
         if (d != NULL && (d->vid.kind != BPC_VALUE_DIGEST || d->has_bytes)) {
             struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, d->ballot, 0, &d->vid);
@@ -72,12 +73,13 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
         eng_send_decided_from_log(e, p, instance);
         return;
     }
-    if (!s->decided || !s->dec_bytes) {
+    if (!eng_vote_decided_with_bytes(s)) {
         return;
     }
-    struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, s->dec_ballot, 0, &s->dec_vid);
-    const uint8_t *val =
-        s->dec_vid.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS) : NULL;
+    const struct bpc_vid *vid = eng_vote_dec_vid(s);
+    struct bpc_record r =
+        bpc_record_make(BPC_MSG_DECIDED, instance, eng_vote_dec_ballot(s), 0, vid);
+    const uint8_t *val = vid->kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS) : NULL;
     eng_unicast(e, p, &r, val);
 }
 
@@ -124,8 +126,8 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     bpc_u128 w;
     int rc = eng_tally_claim(e, s, p, &r->value, &w);
     if (rc == 0) {
-        if (s->decided && !s->dec_bytes && r->value_bytes != NULL &&
-            bpc_vid_eq(&s->dec_vid, &r->value)) {
+        if (eng_vote_is_decided(s) && !eng_vote_decided_with_bytes(s) && r->value_bytes != NULL &&
+            bpc_vid_eq(eng_vote_dec_vid(s), &r->value)) {
             eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         }
         return;

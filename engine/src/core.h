@@ -82,31 +82,38 @@ struct eng_claim {
     struct bpc_1b_report rep;
 };
 
-/* One ballot of one instance. window.c owns `ballot` (which generation
- * tallies which ballot); tally.c the weights, claims and value tallies;
- * instance.c the 2a fields (has_2a, proposed, v2a). */
-struct eng_gen {
-    uint64_t ballot; /* 0: unused */
+/* One generation's tallies (tally.c): 1b weights and claims, 2av and 2b
+ * weights by value. */
+struct eng_gen_tally {
     bpc_u128 w_1b_empty;
     bpc_u128 w_1b;
     uint32_t claims; /* list head in the claim pool, UINT32_MAX: none */
     uint32_t claims_count;
     uint8_t n2av;
     uint8_t n2b;
-    bool has_2a;
-    bool proposed; /* this party (as leader) sent the 2a */
-    struct bpc_vid v2a;
     struct eng_val_tally t2av[BPC_TALLY_VALUES_MAX];
     struct eng_val_tally t2b[BPC_TALLY_VALUES_MAX];
 };
 
-/* One instance in the window. window.c owns `instance` and `emit_step`
- * (which instance the slot holds, reuse); instance.c the vote state and
- * the decision; persist.c `dirty` (on the dirty list); tally.c `tdec` and
- * `ndec` (DECIDED claims). */
-struct eng_slot {
-    uint64_t instance; /* UINT64_MAX: never used */
-    /* Durable vote state. */
+/* One generation's 2a (instance.c). */
+struct eng_gen_2a {
+    bool has_2a;
+    bool proposed; /* this party (as leader) sent the 2a */
+    struct bpc_vid v2a;
+};
+
+/* One ballot of one instance: one member per owning module. */
+struct eng_gen {
+    uint64_t ballot;        /* window.c: the ballot tallied here; 0: unused */
+    struct eng_gen_2a a;    /* instance.c */
+    struct eng_gen_tally t; /* tally.c */
+};
+
+/* One instance's vote state and decision (instance.c). Other modules read
+ * it through the accessors in instance.h and change it only through
+ * instance.c's functions. */
+struct eng_vote {
+    /* Durable. */
     uint64_t max_vbal;
     struct bpc_vid max_vval;
     uint8_t hist_count;
@@ -115,16 +122,22 @@ struct eng_slot {
     /* Volatile. */
     uint8_t hist_buf[BPC_HISTORY_MAX]; /* entry k's bytes: buffer ENG_HIST_BUF0 + this */
     uint8_t hist_has;                  /* bit k: entry k's buffer holds its bytes */
-    bool dirty;
     bool decided;
     bool dec_bytes;
-    uint8_t ndec;
     uint64_t dec_ballot;      /* as learned; a DECIDED claim's ballot is a peer's word */
-    uint64_t emit_step;       /* step that emitted it: its bytes are lent until then */
     struct bpc_vid fetch_vid; /* value whose bytes sit in ENG_FETCH_BUF (a peer's) */
     struct bpc_vid dec_vid;
+};
+
+/* One instance in the window: one member per owning module. */
+struct eng_slot {
+    uint64_t instance;  /* window.c: the instance held; UINT64_MAX: never used */
+    uint64_t emit_step; /* window.c: step that emitted it (its bytes are lent until then) */
+    bool dirty;         /* persist.c: on the dirty list */
+    uint8_t ndec;       /* tally.c: DECIDED claims, by value */
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
-    struct eng_gen gen[ENG_GENS];
+    struct eng_vote v;            /* instance.c */
+    struct eng_gen gen[ENG_GENS]; /* window.c, tally.c, instance.c (see eng_gen) */
 };
 
 /* Where a queued record's DIGEST bytes live. A round can span steps (tx

@@ -33,48 +33,48 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
              const uint8_t *bytes)
 {
     uint32_t k = 0;
-    while (k < s->hist_count && !bpc_vid_eq(&s->hist_val[k], v)) {
+    while (k < s->v.hist_count && !bpc_vid_eq(&s->v.hist_val[k], v)) {
         k++;
     }
-    if (k == s->hist_count) {
-        if (s->hist_count < BPC_HISTORY_MAX) {
+    if (k == s->v.hist_count) {
+        if (s->v.hist_count < BPC_HISTORY_MAX) {
             /* A new entry takes the buffer no other entry holds. */
             uint32_t used = 0;
-            for (uint32_t j = 0; j < s->hist_count; j++) {
-                used |= 1u << s->hist_buf[j];
+            for (uint32_t j = 0; j < s->v.hist_count; j++) {
+                used |= 1u << s->v.hist_buf[j];
             }
             uint8_t free_buf = 0;
             while (used & (1u << free_buf)) {
                 free_buf++;
             }
-            s->hist_buf[k] = free_buf;
-            s->hist_count++;
+            s->v.hist_buf[k] = free_buf;
+            s->v.hist_count++;
         } else {
-            k = s->hist_count - 1u; /* drop the lowest (its buffer too): liveness only */
+            k = s->v.hist_count - 1u; /* drop the lowest (its buffer too): liveness only */
         }
-        s->hist_has &= (uint8_t) ~(1u << k);
+        s->v.hist_has &= (uint8_t) ~(1u << k);
     }
-    s->hist_val[k] = *v;
-    s->hist_bal[k] = b;
-    if (v->kind == BPC_VALUE_DIGEST && bytes != NULL && !(s->hist_has & (1u << k))) {
-        memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->hist_buf[k]), bytes, v->len);
-        s->hist_has |= (uint8_t)(1u << k);
+    s->v.hist_val[k] = *v;
+    s->v.hist_bal[k] = b;
+    if (v->kind == BPC_VALUE_DIGEST && bytes != NULL && !(s->v.hist_has & (1u << k))) {
+        memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]), bytes, v->len);
+        s->v.hist_has |= (uint8_t)(1u << k);
     }
     /* Keep sorted by ballot, highest first (insertion step). */
-    while (k > 0 && s->hist_bal[k - 1] < s->hist_bal[k]) {
-        uint64_t tb = s->hist_bal[k - 1];
-        struct bpc_vid tv = s->hist_val[k - 1];
-        uint8_t tf = s->hist_buf[k - 1];
-        uint32_t hk = ((uint32_t)s->hist_has >> k) & 1u;
-        uint32_t hj = ((uint32_t)s->hist_has >> (k - 1)) & 1u;
-        s->hist_bal[k - 1] = s->hist_bal[k];
-        s->hist_val[k - 1] = s->hist_val[k];
-        s->hist_buf[k - 1] = s->hist_buf[k];
-        s->hist_bal[k] = tb;
-        s->hist_val[k] = tv;
-        s->hist_buf[k] = tf;
-        uint32_t rest = (uint32_t)s->hist_has & ~(3u << (k - 1));
-        s->hist_has = (uint8_t)(rest | (hk << (k - 1)) | (hj << k));
+    while (k > 0 && s->v.hist_bal[k - 1] < s->v.hist_bal[k]) {
+        uint64_t tb = s->v.hist_bal[k - 1];
+        struct bpc_vid tv = s->v.hist_val[k - 1];
+        uint8_t tf = s->v.hist_buf[k - 1];
+        uint32_t hk = ((uint32_t)s->v.hist_has >> k) & 1u;
+        uint32_t hj = ((uint32_t)s->v.hist_has >> (k - 1)) & 1u;
+        s->v.hist_bal[k - 1] = s->v.hist_bal[k];
+        s->v.hist_val[k - 1] = s->v.hist_val[k];
+        s->v.hist_buf[k - 1] = s->v.hist_buf[k];
+        s->v.hist_bal[k] = tb;
+        s->v.hist_val[k] = tv;
+        s->v.hist_buf[k] = tf;
+        uint32_t rest = (uint32_t)s->v.hist_has & ~(3u << (k - 1));
+        s->v.hist_has = (uint8_t)(rest | (hk << (k - 1)) | (hj << k));
         k--;
     }
     eng_mark_dirty(e, s);
@@ -85,7 +85,7 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
 static bool
 eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds)
 {
-    const struct bpc_vid *v = &s->gen[g].v2a;
+    const struct bpc_vid *v = &s->gen[g].a.v2a;
     if (v->kind == BPC_VALUE_NOOP) {
         return true;
     }
@@ -102,7 +102,7 @@ eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cm
 static const uint8_t *
 eng_gen_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
-    return s->gen[g].v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, g) : NULL;
+    return s->gen[g].a.v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, g) : NULL;
 }
 
 /* 2av(b, v): only if max_bal <= b, no 2av at b or above was sent for this
@@ -112,10 +112,10 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
 {
     uint64_t bal = eng_bal(e);
     int g = eng_gen_find(e, s, bal, false);
-    if (g < 0 || !s->gen[g].has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV)) {
+    if (g < 0 || !s->gen[g].a.has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV)) {
         return;
     }
-    if (s->hist_count > 0 && s->hist_bal[0] >= bal) {
+    if (s->v.hist_count > 0 && s->v.hist_bal[0] >= bal) {
         return; /* already sent a 2av at this ballot */
     }
     BPC_ASSERT(eng_max_bal(e) <= bal);
@@ -124,16 +124,18 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
     /* A value vouched for by a weak quorum of 2av reports (case b) was
      * checked by the correct party among them before it voted; a fresh
      * value (case a) is checked here, command by command. */
-    bool vouched = bpc_safe_vouched(&view, &s->gen[g].v2a);
-    if ((!vouched && !bpc_safe_at(&view, &s->gen[g].v2a)) ||
+    bool vouched = bpc_safe_vouched(&view, &s->gen[g].a.v2a);
+    if ((!vouched && !bpc_safe_at(&view, &s->gen[g].a.v2a)) ||
         !eng_value_ok(e, s, (uint32_t)g, !vouched)) {
         return; /* kept; re-checked as 1b messages (and ATTESTs) arrive */
     }
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
-    eng_hist_add(e, s, &s->gen[g].v2a, bal,
-                 s->gen[g].v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g) : NULL);
-    struct bpc_record r = bpc_record_make(BPC_MSG_2AV, s->instance, bal, 0, &s->gen[g].v2a);
+    eng_hist_add(e, s, &s->gen[g].a.v2a, bal,
+                 s->gen[g].a.v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g)
+                                                          : NULL);
+    struct bpc_record r =
+        bpc_record_make(BPC_MSG_2AV, eng_slot_instance(s), bal, 0, &s->gen[g].a.v2a);
     eng_broadcast(e, &r, NULL);
 }
 
@@ -143,22 +145,20 @@ eng_try_2b(struct bpc_engine *e, struct eng_slot *s)
 {
     uint64_t bal = eng_bal(e);
     int g = eng_gen_find(e, s, bal, false);
-    if (g < 0 || s->max_vbal >= bal || !eng_event_fired(e, BPC_EVENT_LAUNCH_2B)) {
+    if (g < 0 || s->v.max_vbal >= bal || !eng_event_fired(e, BPC_EVENT_LAUNCH_2B)) {
         return;
     }
-    const struct eng_gen *gen = &s->gen[g];
-    for (uint32_t k = 0; k < gen->n2av; k++) {
-        if (gen->t2av[k].weight >= e->threshold) {
-            eng_raise_max_bal(e, bal);
-            e->in.voted_at_bal = true;
-            s->max_vbal = bal;
-            s->max_vval = gen->t2av[k].vid;
-            eng_mark_dirty(e, s);
-            struct bpc_record r = bpc_record_make(BPC_MSG_2B, s->instance, bal, 0, &s->max_vval);
-            eng_broadcast(e, &r, NULL);
-            return;
-        }
+    const struct bpc_vid *vid = eng_tally_2av_quorum(e, &s->gen[g]);
+    if (vid == NULL) {
+        return;
     }
+    eng_raise_max_bal(e, bal);
+    e->in.voted_at_bal = true;
+    s->v.max_vbal = bal;
+    s->v.max_vval = *vid;
+    eng_mark_dirty(e, s);
+    struct bpc_record r = bpc_record_make(BPC_MSG_2B, eng_slot_instance(s), bal, 0, &s->v.max_vval);
+    eng_broadcast(e, &r, NULL);
 }
 
 /* Finds value bytes for vid among the slot's 2a generations. */
@@ -166,19 +166,19 @@ static const uint8_t *
 eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
 {
     for (uint32_t g = 0; g < ENG_GENS; g++) {
-        if (s->gen[g].has_2a && bpc_vid_eq(&s->gen[g].v2a, vid)) {
+        if (s->gen[g].a.has_2a && bpc_vid_eq(&s->gen[g].a.v2a, vid)) {
             return eng_slot_value(e, s, g);
         }
     }
-    for (uint32_t k = 0; k < s->hist_count; k++) {
-        if ((s->hist_has & (1u << k)) && bpc_vid_eq(&s->hist_val[k], vid)) {
-            return eng_slot_value(e, s, ENG_HIST_BUF0 + s->hist_buf[k]);
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        if ((s->v.hist_has & (1u << k)) && bpc_vid_eq(&s->v.hist_val[k], vid)) {
+            return eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]);
         }
     }
-    if (vid->kind == BPC_VALUE_DIGEST && bpc_vid_eq(&s->fetch_vid, vid)) {
+    if (vid->kind == BPC_VALUE_DIGEST && bpc_vid_eq(&s->v.fetch_vid, vid)) {
         return eng_slot_value(e, s, ENG_FETCH_BUF);
     }
-    if (s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, vid)) {
+    if (s->v.decided && s->v.dec_bytes && bpc_vid_eq(&s->v.dec_vid, vid)) {
         return eng_slot_value(e, s, ENG_GENS);
     }
     return NULL;
@@ -194,14 +194,14 @@ eng_decide_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid 
     }
     if (bytes != NULL) {
         memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
-        s->dec_bytes = true;
+        s->v.dec_bytes = true;
     } else {
         /* Decided by digest before the 2a's bytes arrived: usually the
          * 2a is just behind (eng_on_2a completes it); if it was lost,
          * the next STATUS brings the bytes from a peer. */
 #ifdef BPC_TRACE
         fprintf(stderr, "T p%u t=%llu decided %llu without bytes (nu %llu)\n", e->self,
-                (unsigned long long)e->now_ns, (unsigned long long)s->instance,
+                (unsigned long long)e->now_ns, (unsigned long long)eng_slot_instance(s),
                 (unsigned long long)eng_nu(e));
 #endif
     }
@@ -212,29 +212,29 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
            const uint8_t *bytes, bool own)
 {
     (void)own; /* how it was learned changes no report (docs/ENGINE.md) */
-    if (s->decided) {
+    if (s->v.decided) {
         /* Agreement: a second decision must name the same value. Two can
          * differ only with more than F faulty weight (the simulator's
          * --unsafe runs); count it, keep the first, never crash. */
-        if (!bpc_vid_eq(&s->dec_vid, vid)) {
+        if (!bpc_vid_eq(&s->v.dec_vid, vid)) {
             e->ctr.conflicts++;
             return;
         }
-        if (!s->dec_bytes && bytes != NULL) {
+        if (!s->v.dec_bytes && bytes != NULL) {
             memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
-            s->dec_bytes = true;
+            s->v.dec_bytes = true;
         }
         return;
     }
-    s->decided = true;
-    s->dec_ballot = ballot;
-    s->dec_vid = *vid;
-    s->dec_bytes = vid->kind != BPC_VALUE_DIGEST;
+    s->v.decided = true;
+    s->v.dec_ballot = ballot;
+    s->v.dec_vid = *vid;
+    s->v.dec_bytes = vid->kind != BPC_VALUE_DIGEST;
     if (vid->kind == BPC_VALUE_DIGEST) {
         eng_decide_bytes(e, s, vid, bytes);
     }
     eng_bl_progress(e);
-    if (e->cur_out != NULL && s->instance == eng_nu(e)) {
+    if (e->cur_out != NULL && eng_slot_instance(s) == eng_nu(e)) {
         /* Apply at once, so later records of the same burst already see
          * the window moved on. */
         eng_emit(e, e->cur_out);
@@ -256,9 +256,9 @@ eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct 
     if (dst != r->value_bytes) {
         memcpy(dst, r->value_bytes, r->value.len);
     }
-    if (s->decided && !s->dec_bytes && bpc_vid_eq(&s->dec_vid, &r->value)) {
+    if (s->v.decided && !s->v.dec_bytes && bpc_vid_eq(&s->v.dec_vid, &r->value)) {
         memcpy(eng_slot_value(e, s, ENG_GENS), dst, r->value.len);
-        s->dec_bytes = true;
+        s->v.dec_bytes = true;
         if (e->cur_out != NULL) {
             eng_emit(e, e->cur_out);
         }
@@ -280,17 +280,17 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     struct eng_gen *gen = &s->gen[g];
-    if (gen->has_2a) {
-        if (!bpc_vid_eq(&gen->v2a, &r->value)) {
+    if (gen->a.has_2a) {
+        if (!bpc_vid_eq(&gen->a.v2a, &r->value)) {
             e->ctr.equivocations++; /* only the first 2a counts */
         }
         return;
     }
-    gen->has_2a = true;
-    gen->proposed = p == e->self;
-    gen->v2a = r->value;
+    gen->a.has_2a = true;
+    gen->a.proposed = p == e->self;
+    gen->a.v2a = r->value;
     if (r->value.kind == BPC_VALUE_DIGEST && !eng_2a_bytes(e, s, (uint32_t)g, r)) {
-        gen->has_2a = false;
+        gen->a.has_2a = false;
         ENG_IGNORED(e);
         return;
     }
@@ -305,7 +305,7 @@ static bool
 eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
 {
     for (uint32_t g = 0; g < ENG_GENS; g++) {
-        if (s->gen[g].ballot == 0) {
+        if (eng_gen_ballot(s, g) == 0) {
             continue;
         }
         struct bpc_safe_view view;
@@ -344,7 +344,7 @@ eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), r->value_bytes, r->value.len);
-    s->fetch_vid = r->value;
+    s->v.fetch_vid = r->value;
 }
 
 void
@@ -475,10 +475,10 @@ eng_propose(struct bpc_engine *e, uint64_t instance)
         return false;
     }
     struct eng_gen *gen = &s->gen[g];
-    if (gen->has_2a) {
+    if (gen->a.has_2a) {
         return true; /* already proposed (or the 2a was received) */
     }
-    if (s->decided) {
+    if (s->v.decided) {
         return true;
     }
     struct bpc_vid vid;
@@ -528,7 +528,7 @@ eng_recheck_pending(struct bpc_engine *e)
     uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
     for (uint64_t i = start; i < end; i++) {
         struct eng_slot *s = eng_slot_at(e, i);
-        if (s->instance != i || (s->decided && i >= eng_nu(e))) {
+        if (eng_slot_instance(s) != i || (s->v.decided && i >= eng_nu(e))) {
             continue;
         }
         eng_try_2av(e, s);
@@ -547,20 +547,20 @@ eng_in_retransmit(struct bpc_engine *e)
     uint64_t bal = eng_bal(e);
     for (uint64_t i = nu; i - nu < ENG_RETX_MAX && i - nu < e->active; i++) {
         struct eng_slot *s = eng_slot_at(e, i);
-        if (s->instance != i || s->decided) {
+        if (eng_slot_instance(s) != i || s->v.decided) {
             continue;
         }
         int g = eng_gen_find(e, s, bal, false);
-        if (g >= 0 && s->gen[g].proposed) {
-            struct bpc_record r = bpc_record_make(BPC_MSG_2A, i, bal, 0, &s->gen[g].v2a);
+        if (g >= 0 && s->gen[g].a.proposed) {
+            struct bpc_record r = bpc_record_make(BPC_MSG_2A, i, bal, 0, &s->gen[g].a.v2a);
             eng_broadcast(e, &r, eng_gen_bytes(e, s, (uint32_t)g));
         }
-        if (s->hist_count > 0 && s->hist_bal[0] == bal) {
-            struct bpc_record r = bpc_record_make(BPC_MSG_2AV, i, bal, 0, &s->hist_val[0]);
+        if (s->v.hist_count > 0 && s->v.hist_bal[0] == bal) {
+            struct bpc_record r = bpc_record_make(BPC_MSG_2AV, i, bal, 0, &s->v.hist_val[0]);
             eng_broadcast(e, &r, NULL);
         }
-        if (s->max_vbal == bal) {
-            struct bpc_record r = bpc_record_make(BPC_MSG_2B, i, bal, 0, &s->max_vval);
+        if (s->v.max_vbal == bal) {
+            struct bpc_record r = bpc_record_make(BPC_MSG_2B, i, bal, 0, &s->v.max_vval);
             eng_broadcast(e, &r, NULL);
         }
     }
@@ -572,12 +572,13 @@ eng_in_has_work(const struct bpc_engine *e)
     uint64_t nu = eng_nu(e);
     for (uint64_t i = nu; i - nu < e->window; i++) {
         const struct eng_slot *s = eng_slot_at(e, i);
-        if (s->instance != i) {
+        if (eng_slot_instance(s) != i) {
             continue;
         }
         /* An instance voted on but undecided, or one decided behind a gap
          * (the log cannot move until the gap is filled). */
-        if (s->decided ? i > nu : (s->hist_count > 0 || s->gen[0].has_2a || s->gen[1].has_2a)) {
+        if (s->v.decided ? i > nu
+                         : (s->v.hist_count > 0 || s->gen[0].a.has_2a || s->gen[1].a.has_2a)) {
             return true;
         }
     }
@@ -610,27 +611,25 @@ eng_in_restore_vote(struct bpc_engine *e, const struct bpc_durable *d)
     if (s == NULL) {
         return;
     }
-    s->max_vbal = d->max_vbal;
-    s->max_vval = d->max_vval;
-    s->hist_count = d->hist_count;
-    memcpy(s->hist_bal, d->hist_bal, sizeof(s->hist_bal));
-    memcpy(s->hist_val, d->hist_val, sizeof(s->hist_val));
+    s->v.max_vbal = d->max_vbal;
+    s->v.max_vval = d->max_vval;
+    s->v.hist_count = d->hist_count;
+    memcpy(s->v.hist_bal, d->hist_bal, sizeof(s->v.hist_bal));
+    memcpy(s->v.hist_val, d->hist_val, sizeof(s->v.hist_val));
     for (uint32_t k = 0; k < BPC_HISTORY_MAX; k++) {
-        s->hist_buf[k] = (uint8_t)k; /* the bytes are not durable (ENGINE.md) */
+        s->v.hist_buf[k] = (uint8_t)k; /* the bytes are not durable (ENGINE.md) */
     }
-    s->hist_has = 0;
+    s->v.hist_has = 0;
 }
 
 static enum bpc_status
 eng_gen_status(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
     const struct eng_gen *gen = &s->gen[g];
-    for (uint32_t k = 0; k < gen->n2av && gen->has_2a; k++) {
-        if (bpc_vid_eq(&gen->t2av[k].vid, &gen->v2a) && gen->t2av[k].weight >= e->threshold) {
-            return BPC_STATUS_PASSED_2AV;
-        }
+    if (gen->a.has_2a && eng_tally_2av_passed(e, gen, &gen->a.v2a)) {
+        return BPC_STATUS_PASSED_2AV;
     }
-    if (s->hist_count > 0 && s->hist_bal[0] == eng_bal(e)) {
+    if (s->v.hist_count > 0 && s->v.hist_bal[0] == eng_bal(e)) {
         return BPC_STATUS_PASSED_2A;
     }
     struct bpc_safe_view view;
@@ -651,8 +650,8 @@ eng_in_status(struct bpc_engine *e, uint64_t instance)
         return BPC_STATUS_NONE;
     }
     struct eng_slot *s = eng_in_window(e, instance) ? eng_slot_at(e, instance) : NULL;
-    if (s != NULL && s->instance == instance) {
-        if (s->decided) {
+    if (s != NULL && eng_slot_instance(s) == instance) {
+        if (s->v.decided) {
             return BPC_STATUS_PASSED_2B;
         }
         int g = eng_gen_find(e, s, eng_bal(e), false);

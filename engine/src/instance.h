@@ -7,6 +7,9 @@
 #define BPC_INSTANCE_H
 
 #include "core.h"
+#include "window.h"
+
+#include <string.h>
 
 /* Something may have made a held 2a verify: re-check at the next pump. */
 static inline void
@@ -27,6 +30,148 @@ eng_voted_at_bal(const struct bpc_engine *e)
 {
     return e->in.voted_at_bal;
 }
+
+/* ------------------------------------------------------------------------
+ * Read access to one instance's vote state (struct eng_vote, owned here).
+ * ---------------------------------------------------------------------- */
+
+static inline bool
+eng_vote_is_decided(const struct eng_slot *s)
+{
+    return s->v.decided;
+}
+
+/* Decided with the value's bytes at hand (value buffer ENG_GENS for a
+ * DIGEST value): ready to emit. */
+static inline bool
+eng_vote_decided_with_bytes(const struct eng_slot *s)
+{
+    return s->v.decided && s->v.dec_bytes;
+}
+
+/* The decided value's id (meaningful once decided). */
+static inline const struct bpc_vid *
+eng_vote_dec_vid(const struct eng_slot *s)
+{
+    return &s->v.dec_vid;
+}
+
+/* The decided ballot as learned (a DECIDED claim's ballot is a peer's word). */
+static inline uint64_t
+eng_vote_dec_ballot(const struct eng_slot *s)
+{
+    return s->v.dec_ballot;
+}
+
+/* maxVBal and maxVVal, as in BPConProof.tla. */
+static inline uint64_t
+eng_vote_max_vbal(const struct eng_slot *s)
+{
+    return s->v.max_vbal;
+}
+
+static inline const struct bpc_vid *
+eng_vote_max_vval(const struct eng_slot *s)
+{
+    return &s->v.max_vval;
+}
+
+/* The 2av history (the values this party vouched for), highest ballot first. */
+static inline uint32_t
+eng_vote_hist_count(const struct eng_slot *s)
+{
+    return s->v.hist_count;
+}
+
+static inline uint64_t
+eng_vote_hist_bal(const struct eng_slot *s, uint32_t h)
+{
+    return s->v.hist_bal[h];
+}
+
+static inline const struct bpc_vid *
+eng_vote_hist_val(const struct eng_slot *s, uint32_t h)
+{
+    return &s->v.hist_val[h];
+}
+
+/* Value buffer holding history entry h's bytes, or -1 when it holds none. */
+static inline int
+eng_vote_hist_buf(const struct eng_slot *s, uint32_t h)
+{
+    return (s->v.hist_has & (1u << h)) != 0 ? (int)(ENG_HIST_BUF0 + s->v.hist_buf[h]) : -1;
+}
+
+/* Voted, vouched or decided: the slot has something to report. */
+static inline bool
+eng_vote_any(const struct eng_slot *s)
+{
+    return s->v.hist_count > 0 || s->v.max_vbal > 0 || s->v.decided;
+}
+
+/* Ballot of the highest 2av or 2b this party sent for the slot's instance
+ * (the history is kept highest first). */
+static inline uint64_t
+eng_slot_vote_hi(const struct eng_slot *s)
+{
+    uint64_t hi = s->v.max_vbal;
+    if (s->v.hist_count > 0 && s->v.hist_bal[0] > hi) {
+        hi = s->v.hist_bal[0];
+    }
+    return hi;
+}
+
+/* Does value buffer `which` of the slot hold vid's bytes for ballot (2a
+ * buffers: the generation's ballot must match too)? */
+static inline bool
+eng_vote_buffer_holds(const struct eng_slot *s, uint32_t which, uint64_t ballot,
+                      const struct bpc_vid *vid)
+{
+    if (which < ENG_GENS) {
+        return eng_gen_ballot(s, which) == ballot && bpc_vid_eq(&s->gen[which].a.v2a, vid);
+    }
+    if (which == ENG_GENS) {
+        return eng_vote_decided_with_bytes(s) && bpc_vid_eq(&s->v.dec_vid, vid);
+    }
+    if (which == ENG_FETCH_BUF) {
+        return bpc_vid_eq(&s->v.fetch_vid, vid);
+    }
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        if (ENG_HIST_BUF0 + s->v.hist_buf[k] == which) {
+            return (s->v.hist_has & (1u << k)) != 0 && bpc_vid_eq(&s->v.hist_val[k], vid);
+        }
+    }
+    return false;
+}
+
+/* The slot is about to hold another instance: no vote state. */
+static inline void
+eng_vote_reset(struct eng_slot *s)
+{
+    memset(&s->v, 0, sizeof(s->v));
+}
+
+/* The generation is about to tally another ballot: no 2a. */
+static inline void
+eng_gen_2a_reset(struct eng_gen *gen)
+{
+    memset(&gen->a, 0, sizeof(gen->a));
+}
+
+/* The durable part of the vote state into a durable record. */
+static inline void
+eng_vote_durable(const struct eng_slot *s, struct bpc_durable *d)
+{
+    d->max_vbal = s->v.max_vbal;
+    d->max_vval = s->v.max_vval;
+    d->hist_count = s->v.hist_count;
+    memcpy(d->hist_bal, s->v.hist_bal, sizeof(d->hist_bal));
+    memcpy(d->hist_val, s->v.hist_val, sizeof(d->hist_val));
+}
+
+/* ------------------------------------------------------------------------
+ * Transitions.
+ * ---------------------------------------------------------------------- */
 
 /* Learns that s's instance is decided with vid at ballot (own: by a 2b
  * quorum this party counted; bytes may be NULL). */

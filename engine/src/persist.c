@@ -89,13 +89,9 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
         s->dirty = false;
         struct bpc_durable *d = eng_dur_next(e, &count, true);
-        d->instance = s->instance;
+        d->instance = eng_slot_instance(s);
         eng_dur_stamp(e, d);
-        d->max_vbal = s->max_vbal;
-        d->max_vval = s->max_vval;
-        d->hist_count = s->hist_count;
-        memcpy(d->hist_bal, s->hist_bal, sizeof(d->hist_bal));
-        memcpy(d->hist_val, s->hist_val, sizeof(d->hist_val));
+        eng_vote_durable(s, d);
     }
     e->ps.dirty_count = 0;
     for (uint32_t k = 0; k < e->ps.vouch_count; k++) {

@@ -26,7 +26,7 @@ eng_voted_hi(const struct bpc_engine *e)
     uint64_t nu = eng_nu(e);
     for (uint64_t i = nu; i - nu < e->window; i++) {
         const struct eng_slot *s = eng_slot_at(e, i);
-        if (s->instance == i && (s->hist_count > 0 || s->max_vbal > 0 || s->decided)) {
+        if (eng_slot_instance(s) == i && eng_vote_any(s)) {
             hi = i;
         }
     }
@@ -134,34 +134,37 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
         return;
     }
     uint64_t bal = eng_bal(e);
-    const struct bpc_vid *mv = &s->max_vval;
-    uint64_t mb = s->max_vbal;
-    bool decided = s->decided && bal >= 2;
+    const struct bpc_vid *mv = eng_vote_max_vval(s);
+    const struct bpc_vid *dv = eng_vote_dec_vid(s);
+    uint64_t mb = eng_vote_max_vbal(s);
+    bool decided = eng_vote_is_decided(s) && bal >= 2;
     if (decided) {
-        mb = eng_decided_mbal(e, s->max_vbal, &s->max_vval, &s->dec_vid, &mv);
+        mb = eng_decided_mbal(e, mb, mv, dv, &mv);
         hb[hn] = bal - 1;
-        hv[hn++] = s->dec_vid;
+        hv[hn++] = *dv;
     }
     /* Real entries below b (a 1b(b) reports earlier ballots only); one for
      * the decided value is covered by (v, b - 1). Dropping the lowest when
      * full costs liveness, never safety: entries only vouch. */
-    for (uint32_t h = 0; h < s->hist_count && hn < BPC_HISTORY_MAX; h++) {
-        if (s->hist_bal[h] < bal && !(decided && bpc_vid_eq(&s->hist_val[h], &s->dec_vid))) {
-            hb[hn] = s->hist_bal[h];
-            hv[hn++] = s->hist_val[h];
+    uint32_t count = eng_vote_hist_count(s);
+    for (uint32_t h = 0; h < count && hn < BPC_HISTORY_MAX; h++) {
+        const struct bpc_vid *val = eng_vote_hist_val(s, h);
+        if (eng_vote_hist_bal(s, h) < bal && !(decided && bpc_vid_eq(val, dv))) {
+            hb[hn] = eng_vote_hist_bal(s, h);
+            hv[hn++] = *val;
         }
     }
     eng_hist_sort(hn, hb, hv);
     eng_put_report(e, instance, mb, mv, hn, hb, hv);
     /* Then the bytes this party holds of the DIGEST values it named. */
-    if (decided && s->dec_bytes) {
-        eng_put_value(e, instance, &s->dec_vid, eng_slot_value(e, s, ENG_GENS));
+    if (decided && eng_vote_decided_with_bytes(s)) {
+        eng_put_value(e, instance, dv, eng_slot_value(e, s, ENG_GENS));
     }
-    for (uint32_t h = 0; h < s->hist_count; h++) {
-        if ((s->hist_has & (1u << h)) && s->hist_bal[h] < bal &&
-            !(decided && bpc_vid_eq(&s->hist_val[h], &s->dec_vid))) {
-            eng_put_value(e, instance, &s->hist_val[h],
-                          eng_slot_value(e, s, ENG_HIST_BUF0 + s->hist_buf[h]));
+    for (uint32_t h = 0; h < count; h++) {
+        const struct bpc_vid *val = eng_vote_hist_val(s, h);
+        int buf = eng_vote_hist_buf(s, h);
+        if (buf >= 0 && eng_vote_hist_bal(s, h) < bal && !(decided && bpc_vid_eq(val, dv))) {
+            eng_put_value(e, instance, val, eng_slot_value(e, s, (uint32_t)buf));
         }
     }
 }
@@ -211,12 +214,12 @@ eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
 #ifdef BPC_TRACE
         if (i == 22) {
             fprintf(stderr, "T p%u held 22: slot instance %llu max_vbal %llu hist %u\n", e->self,
-                    (unsigned long long)s->instance, (unsigned long long)s->max_vbal,
-                    s->hist_count);
+                    (unsigned long long)eng_slot_instance(s),
+                    (unsigned long long)eng_vote_max_vbal(s), eng_vote_hist_count(s));
         }
 #endif
-        if (s->instance == i) {
-            if (s->decided || eng_slot_vote_hi(s) < eng_bal(e)) {
+        if (eng_slot_instance(s) == i) {
+            if (eng_vote_is_decided(s) || eng_slot_vote_hi(s) < eng_bal(e)) {
                 eng_put_1b(e, s, i);
             }
         } else if (eng_dring_find(e, i) != NULL) {

@@ -42,29 +42,32 @@ eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_
 void
 eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
 {
-    uint32_t c = gen->claims;
+    uint32_t c = gen->t.claims;
     while (c != UINT32_MAX) {
         uint32_t next = e->ty.claims[c].next;
         e->ty.claims[c].next = e->ty.claims_free;
         e->ty.claims_free = c;
         c = next;
     }
-    gen->claims = UINT32_MAX;
-    gen->claims_count = 0;
+    gen->t.claims = UINT32_MAX;
+    gen->t.claims_count = 0;
 }
 
 void
 eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
-    s->gen[g].claims = UINT32_MAX;
+    memset(&s->gen[g].t, 0, sizeof(s->gen[g].t));
+    s->gen[g].t.claims = UINT32_MAX;
     for (uint32_t k = 0; k < SEEN_PER_GEN; k++) {
         memset(eng_slot_bits(e, s, g, (enum eng_seen)k), 0, e->words * sizeof(uint64_t));
     }
 }
 
 void
-eng_tally_slot_clear(struct bpc_engine *e, const struct eng_slot *s)
+eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s)
 {
+    s->ndec = 0;
+    memset(s->tdec, 0, sizeof(s->tdec));
     memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
 }
 
@@ -73,14 +76,15 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
 {
     const struct eng_gen *gen = &s->gen[g];
     const uint64_t *seen = eng_slot_bits(e, s, g, SEEN_1B);
-    bpc_u128 empty = gen->w_1b_empty;
+    bpc_u128 empty = gen->t.w_1b_empty;
     for (uint32_t p = 0; p < e->n; p++) {
-        if (!eng_bit_test(seen, p) && eng_range_covers(e, p, gen->ballot, s->instance)) {
+        if (!eng_bit_test(seen, p) &&
+            eng_range_covers(e, p, eng_gen_ballot(s, g), eng_slot_instance(s))) {
             empty += eng_weight(e, p);
         }
     }
     uint32_t count = 0;
-    for (uint32_t c = gen->claims; c != UINT32_MAX; c = e->ty.claims[c].next) {
+    for (uint32_t c = gen->t.claims; c != UINT32_MAX; c = e->ty.claims[c].next) {
         e->ty.scratch[count++] = e->ty.claims[c].rep;
     }
     v->empty_weight = empty;
@@ -89,7 +93,7 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
     v->weights = e->cfg.weights;
     v->threshold = e->threshold;
     v->faulty = e->faulty;
-    v->ballot = gen->ballot;
+    v->ballot = eng_gen_ballot(s, g);
 }
 
 /* Keeps p's non-empty report in the claim pool (which has room). */
@@ -109,9 +113,9 @@ eng_claim_keep(struct bpc_engine *e, struct eng_gen *gen, uint32_t p, const stru
         rep->hist_bal[h] = hist[h].aux;
         rep->hist_val[h] = hist[h].value;
     }
-    e->ty.claims[c].next = gen->claims;
-    gen->claims = c;
-    gen->claims_count++;
+    e->ty.claims[c].next = gen->t.claims;
+    gen->t.claims = c;
+    gen->t.claims_count++;
 }
 
 void
@@ -132,8 +136,8 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     }
     if (r->aux == 0 && r->hist_count == 0) {
         eng_bit_set(seen, p);
-        gen->w_1b_empty += eng_weight(e, p);
-        gen->w_1b += eng_weight(e, p);
+        gen->t.w_1b_empty += eng_weight(e, p);
+        gen->t.w_1b += eng_weight(e, p);
         return;
     }
     if (e->ty.claims_free == UINT32_MAX) {
@@ -141,7 +145,7 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         return;
     }
     eng_bit_set(seen, p);
-    gen->w_1b += eng_weight(e, p);
+    gen->t.w_1b += eng_weight(e, p);
     eng_claim_keep(e, gen, p, r, hist);
     if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi) {
         e->ty.claims_hi = r->instance + 1;
@@ -181,8 +185,8 @@ eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, enu
     }
     struct eng_gen *gen = &s->gen[g];
     bool is_2av = kind == SEEN_2AV;
-    if (!eng_tally_add(is_2av ? gen->t2av : gen->t2b, is_2av ? &gen->n2av : &gen->n2b, &r->value,
-                       eng_weight(e, p), w)) {
+    if (!eng_tally_add(is_2av ? gen->t.t2av : gen->t.t2b, is_2av ? &gen->t.n2av : &gen->t.n2b,
+                       &r->value, eng_weight(e, p), w)) {
         e->ctr.tally_overflow++;
         return false;
     }
@@ -217,7 +221,7 @@ eng_tally_on_join(struct bpc_engine *e, uint64_t b)
     for (uint32_t k = 0; k < e->window; k++) {
         struct eng_slot *s = eng_slot_by_index(e, k);
         for (uint32_t g = 0; g < ENG_GENS; g++) {
-            if (s->gen[g].ballot < b) {
+            if (eng_gen_ballot(s, (uint32_t)g) < b) {
                 eng_tally_gen_free(e, &s->gen[g]);
             }
         }
@@ -247,8 +251,8 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.range_from = m->range_from;
     for (uint32_t k = 0; k < e->window; k++) {
         struct eng_slot *s = eng_slot_by_index(e, k);
-        s->gen[0].claims = UINT32_MAX;
-        s->gen[1].claims = UINT32_MAX;
+        s->gen[0].t.claims = UINT32_MAX;
+        s->gen[1].t.claims = UINT32_MAX;
     }
     for (uint32_t k = 0; k < e->ty.claims_cap; k++) {
         e->ty.claims[k].next = k + 1 < e->ty.claims_cap ? k + 1 : UINT32_MAX;

@@ -28,6 +28,31 @@ eng_range_covers(const struct bpc_engine *e, uint32_t s, uint64_t ballot, uint64
 }
 
 /* One past the highest instance a 1b at bal reported voted. */
+/* A value whose 2av weight in the generation reached the threshold, or NULL. */
+static inline const struct bpc_vid *
+eng_tally_2av_quorum(const struct bpc_engine *e, const struct eng_gen *gen)
+{
+    for (uint32_t k = 0; k < gen->t.n2av; k++) {
+        if (gen->t.t2av[k].weight >= e->threshold) {
+            return &gen->t.t2av[k].vid;
+        }
+    }
+    return NULL;
+}
+
+/* Did vid's 2av weight in the generation reach the threshold? */
+static inline bool
+eng_tally_2av_passed(const struct bpc_engine *e, const struct eng_gen *gen,
+                     const struct bpc_vid *vid)
+{
+    for (uint32_t k = 0; k < gen->t.n2av; k++) {
+        if (bpc_vid_eq(&gen->t.t2av[k].vid, vid) && gen->t.t2av[k].weight >= e->threshold) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static inline uint64_t
 eng_claims_hi(const struct bpc_engine *e)
 {
@@ -37,7 +62,7 @@ eng_claims_hi(const struct bpc_engine *e)
 /* Generation reuse (window.c): give back its claims; clear its sets. */
 ENG_FN void eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen);
 ENG_FN void eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g);
-ENG_FN void eng_tally_slot_clear(struct bpc_engine *e, const struct eng_slot *s);
+ENG_FN void eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s);
 /* Builds the view of the 1b(b) messages received for slot s. */
 ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v);
 ENG_FN void eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,

@@ -14,6 +14,7 @@
 #include "window.h"
 
 #include "ballot.h"
+#include "instance.h"
 #include "submit.h"
 #include "tally.h"
 
@@ -23,10 +24,10 @@
 static void
 eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
 {
-    struct eng_gen *gen = &s->gen[g];
-    eng_tally_gen_free(e, gen);
-    memset(gen, 0, sizeof(*gen));
-    gen->ballot = ballot;
+    /* Each owner clears its part: claims go back to the pool first. */
+    eng_tally_gen_free(e, &s->gen[g]);
+    s->gen[g].ballot = ballot;
+    eng_gen_2a_reset(&s->gen[g]);
     eng_tally_gen_clear(e, s, g);
 }
 
@@ -39,9 +40,9 @@ eng_slot_retire(struct bpc_engine *e, const struct eng_slot *s)
     if (d->instance != s->instance) {
         return;
     }
-    if (s->max_vbal > d->mbal) {
-        d->mbal = s->max_vbal;
-        d->mval = s->max_vval;
+    if (eng_vote_max_vbal(s) > d->mbal) {
+        d->mbal = eng_vote_max_vbal(s);
+        d->mval = *eng_vote_max_vval(s);
     }
     uint64_t vh = eng_slot_vote_hi(s);
     d->vote_hi = vh > d->vote_hi ? vh : d->vote_hi;
@@ -63,7 +64,7 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
     if (s->instance != instance) {
         BPC_ASSERT(s->instance == UINT64_MAX || s->instance < e->win.nu);
         if (s->instance != UINT64_MAX && s->emit_step == e->step_no &&
-            s->dec_vid.kind == BPC_VALUE_DIGEST) {
+            eng_vote_dec_vid(s)->kind == BPC_VALUE_DIGEST) {
             return NULL; /* its bytes are lent to this step's decisions */
         }
         if (s->instance != UINT64_MAX) {
@@ -72,13 +73,11 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
         for (uint32_t g = 0; g < ENG_GENS; g++) {
             eng_gen_reset(e, s, g, 0);
         }
-        struct eng_gen saved[ENG_GENS];
-        memcpy(saved, s->gen, sizeof(saved));
-        bool listed = s->dirty; /* already on the dirty list: stays once */
-        memset(s, 0, sizeof(*s));
-        memcpy(s->gen, saved, sizeof(saved));
+        /* Each owner clears its part; persist.c's dirty mark stays (a
+         * slot already on the dirty list stays there once). */
         s->instance = instance;
-        s->dirty = listed;
+        s->emit_step = 0;
+        eng_vote_reset(s);
         eng_tally_slot_clear(e, s);
     }
     return s;
@@ -143,22 +142,7 @@ eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which, const st
     if (s->instance != r->instance) {
         return false;
     }
-    if (which < ENG_GENS) {
-        const struct eng_gen *g = &s->gen[which];
-        return g->ballot == r->ballot && bpc_vid_eq(&g->v2a, &r->value);
-    }
-    if (which == ENG_GENS) {
-        return s->decided && s->dec_bytes && bpc_vid_eq(&s->dec_vid, &r->value);
-    }
-    if (which == ENG_FETCH_BUF) {
-        return bpc_vid_eq(&s->fetch_vid, &r->value);
-    }
-    for (uint32_t k = 0; k < s->hist_count; k++) {
-        if (ENG_HIST_BUF0 + s->hist_buf[k] == which) {
-            return (s->hist_has & (1u << k)) != 0 && bpc_vid_eq(&s->hist_val[k], &r->value);
-        }
-    }
-    return false;
+    return eng_vote_buffer_holds(s, which, r->ballot, &r->value);
 }
 
 bool
@@ -188,7 +172,7 @@ eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_rec
 static bool
 eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
 {
-    const struct bpc_vid *vid = &s->dec_vid;
+    const struct bpc_vid *vid = eng_vote_dec_vid(s);
     bool noop = vid->kind == BPC_VALUE_NOOP;
     uint32_t len = noop ? 0 : vid->len;
     const uint8_t *value = vid->kind == BPC_VALUE_DIGEST   ? eng_slot_value(e, s, ENG_GENS)
@@ -211,7 +195,7 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
     if (out->decisions != NULL) {
         struct bpc_decision *d = &out->decisions[out->decisions_count++];
         d->instance = s->instance;
-        d->ballot = s->dec_ballot;
+        d->ballot = eng_vote_dec_ballot(s);
         d->vid = *vid;
         d->len = len;
         d->value = vid->kind == BPC_VALUE_INLINE ? d->vid.id : value;
@@ -225,15 +209,15 @@ eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
 {
     struct eng_dec *dr = eng_dring_at(e, s->instance);
     dr->instance = s->instance;
-    dr->ballot = s->dec_ballot;
-    dr->mbal = s->max_vbal;
-    dr->mval = s->max_vval;
+    dr->ballot = eng_vote_dec_ballot(s);
+    dr->mbal = eng_vote_max_vbal(s);
+    dr->mval = *eng_vote_max_vval(s);
     dr->vote_hi = eng_slot_vote_hi(s);
-    dr->vid = s->dec_vid;
-    dr->has_bytes = s->dec_vid.kind == BPC_VALUE_DIGEST;
+    dr->vid = *eng_vote_dec_vid(s);
+    dr->has_bytes = dr->vid.kind == BPC_VALUE_DIGEST;
     if (dr->has_bytes) {
         memcpy(e->win.dring_bytes + (size_t)(dr - e->win.dring) * e->vbytes,
-               eng_slot_value(e, s, ENG_GENS), s->dec_vid.len);
+               eng_slot_value(e, s, ENG_GENS), dr->vid.len);
     }
 }
 
@@ -242,7 +226,7 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
 {
     while (out->decisions == NULL || out->decisions_count < out->decisions_cap) {
         struct eng_slot *s = eng_slot_at(e, e->win.nu);
-        if (s->instance != e->win.nu || !s->decided || !s->dec_bytes) {
+        if (s->instance != e->win.nu || !eng_vote_decided_with_bytes(s)) {
             return;
         }
         if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {

@@ -34,6 +34,20 @@ eng_slot_holds(const struct bpc_engine *e, uint64_t instance)
     return e->win.slots[instance & e->mask].instance == instance;
 }
 
+/* The instance the slot holds (UINT64_MAX: never used). */
+static inline uint64_t
+eng_slot_instance(const struct eng_slot *s)
+{
+    return s->instance;
+}
+
+/* The ballot generation g of the slot tallies (0: unused). */
+static inline uint64_t
+eng_gen_ballot(const struct eng_slot *s, uint32_t g)
+{
+    return s->gen[g].ballot;
+}
+
 static inline struct eng_slot *
 eng_slot_by_index(const struct bpc_engine *e, uint32_t k)
 {
@@ -53,18 +67,6 @@ eng_slot_value(const struct bpc_engine *e, const struct eng_slot *s, uint32_t wh
 {
     size_t slot_index = (size_t)(s - e->win.slots);
     return e->win.values + (slot_index * ENG_VALUE_BUFS + which) * e->vbytes;
-}
-
-/* Ballot of the highest 2av or 2b this party sent for the slot's instance
- * (the history is kept highest first). */
-static inline uint64_t
-eng_slot_vote_hi(const struct eng_slot *s)
-{
-    uint64_t hi = s->max_vbal;
-    if (s->hist_count > 0 && s->hist_bal[0] > hi) {
-        hi = s->hist_bal[0];
-    }
-    return hi;
 }
 
 static inline struct eng_dec *
