@@ -34,7 +34,7 @@ RULES = [
      ["instance.c", "instance.h"]),
     ("a generation's tallies (eng_gen_tally)", r"(->|\.)t\.[a-z_0-9]+\b", ["tally.c", "tally.h"]),
     ("a slot's DECIDED-claim tally", r"(->|\.)(tdec|ndec)\b", ["tally.c", "tally.h"]),
-    ("a slot's instance and emit step", r"\b(s|held)->(instance|emit_step)\b",
+    ("a slot's instance and emit step", r"\b(s|held)->(tag|emit_step)\b",
      ["window.c", "window.h"]),
     ("a generation's ballot", r"(\bgen\[[^]]*\]|\bgen->|\bg->)\.?ballot\b", ["window.c", "window.h"]),
     ("a slot's dirty mark", r"\bs->dirty\b", ["persist.c", "persist.h"]),

@@ -563,6 +563,21 @@ struct bpc_counters {
 
 /* Bytes of caller storage the engine needs for cfg (validated or not). */
 size_t bpc_engine_footprint(const struct bpc_config *cfg);
+
+/* One region of that storage: bpc_engine_footprint is the sum of the
+ * regions' bytes, each rounded up to 64. `formula` says how the region
+ * follows the configuration, with this build's element sizes filled in. */
+struct bpc_footprint_part {
+    const char *name;
+    size_t bytes;
+    char formula[160];
+};
+#define BPC_FOOTPRINT_PARTS_MAX 24u
+/* Fills up to cap regions of cfg's storage, largest configuration terms
+ * first in layout order; returns how many there are (0 when cfg is out of
+ * range, as bpc_engine_footprint). */
+uint32_t bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_footprint_part *parts,
+                                    uint32_t cap);
 /* Validates cfg and builds an engine in mem (>= footprint, 64-byte aligned,
  * any contents). Returns 0 or a negated BPC_ECFG_* / -EINVAL. */
 int bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len,

@@ -47,9 +47,12 @@
 #define ENG_VALUE_BUFS (ENG_FETCH_BUF + 1u)
 /* Votes on decided instances without a slot, persisted per step. */
 #define ENG_VOUCH_MAX 64u
-/* Anti-replay window of ENG_REPLAY_BITS frames per sender (engine.c). */
+/* Anti-replay window per sender (engine.c): ENG_REPLAY_BITS frames up to
+ * ENG_REPLAY_FULL_PARTIES parties; above, ENG_REPLAY_TOTAL_BITS / n
+ * (a power of two, at least 64), so the bitmaps stay 8 KiB in all. */
 #define ENG_REPLAY_BITS 1024u
-#define ENG_REPLAY_WORDS (ENG_REPLAY_BITS / 64u)
+#define ENG_REPLAY_FULL_PARTIES 64u
+#define ENG_REPLAY_TOTAL_BITS (ENG_REPLAY_BITS * ENG_REPLAY_FULL_PARTIES)
 /* Command sequence numbers: (incarnation << ENG_SEQ_BITS) | n. */
 #define ENG_SEQ_BITS 40u
 #define ENG_SEQ_LOW(q) ((q) & (((uint64_t)1 << ENG_SEQ_BITS) - 1u))
@@ -78,7 +81,7 @@ struct eng_val_tally {
 
 /* A non-empty 1b report in the claim pool (tally.c). */
 struct eng_claim {
-    uint32_t next;
+    uint32_t next; /* next entry + 1; 0: end of list */
     struct bpc_1b_report rep;
 };
 
@@ -87,7 +90,7 @@ struct eng_claim {
 struct eng_gen_tally {
     bpc_u128 w_1b_empty;
     bpc_u128 w_1b;
-    uint32_t claims; /* list head in the claim pool, UINT32_MAX: none */
+    uint32_t claims; /* list head: claim pool entry + 1; 0: none */
     uint32_t claims_count;
     uint8_t n2av;
     uint8_t n2b;
@@ -131,7 +134,8 @@ struct eng_vote {
 
 /* One instance in the window: one member per owning module. */
 struct eng_slot {
-    uint64_t instance;  /* window.c: the instance held; UINT64_MAX: never used */
+    uint64_t tag;       /* window.c: the instance held + 1; 0: never used (zeroed
+                           storage needs no pass at init) */
     uint64_t emit_step; /* window.c: step that emitted it (its bytes are lent until then) */
     bool dirty;         /* persist.c: on the dirty list */
     uint8_t ndec;       /* tally.c: DECIDED claims, by value */
@@ -237,7 +241,8 @@ struct eng_tally_state {
     uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
     struct eng_claim *claims;
     uint32_t claims_cap;
-    uint32_t claims_free;
+    uint32_t claims_free;          /* free list head (entry + 1; 0: empty) */
+    uint32_t claims_fresh;         /* entries ever taken: the rest were never written */
     struct bpc_1b_report *scratch; /* n reports */
     uint64_t *range_bal;
     uint64_t *range_from;
@@ -338,7 +343,8 @@ struct eng_persist_state {
 /* engine.c: frame admission. */
 struct eng_rx_state {
     uint64_t *seq_last;
-    uint64_t *seq_bits;
+    uint64_t *seq_bits;      /* per sender: replay_bits / 64 words */
+    uint32_t replay_bits;    /* a power of two, 64..ENG_REPLAY_BITS */
     struct bpc_record *recs; /* decode scratch */
     uint32_t recs_cap;
 };
@@ -376,7 +382,8 @@ struct bpc_engine {
     struct eng_rx_state rx;
 
     struct bpc_counters ctr; /* any module counts */
-    void *alloc_base;        /* bpc_engine_new storage */
+    void *alloc_base;        /* bpc_engine_new storage (mapped) ... */
+    size_t alloc_len;        /* ... and its length */
 };
 
 /* Caller storage as carved by engine.c (the layout); each module's

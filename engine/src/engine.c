@@ -17,6 +17,7 @@
 #include "catchup.h"
 #include "core.h"
 #include "instance.h"
+#include "layout.h"
 #include "outbox.h"
 #include "persist.h"
 #include "submit.h"
@@ -25,6 +26,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Bound on the transition loop of one step. */
 #define ENG_PUMP_ROUNDS 64u
@@ -33,30 +35,34 @@
  * Frame admission and dispatch.
  * ---------------------------------------------------------------------- */
 
-/* Anti-replay window of ENG_REPLAY_BITS frames per sender, as a ring
- * bitmap indexed by sequence number: reordered frames within the window are
+/* Anti-replay window of replay_bits frames per sender, as a ring bitmap
+ * indexed by sequence number: reordered frames within the window are
  * accepted once; duplicates and older frames are dropped. Pipelined
- * windows put hundreds of frames in flight per peer, hence the width. */
+ * windows put hundreds of frames in flight per peer, hence 1024 frames
+ * up to 64 parties; with more parties each pair carries fewer frames per
+ * instance and the width shrinks (core.h), at least 64. A frame reordered
+ * beyond the window is dropped: a retransmission, never a safety, cost. */
 static bool
 eng_replay_ok(struct bpc_engine *e, uint32_t p, uint64_t seq)
 {
-    uint64_t *bits = e->rx.seq_bits + (size_t)p * ENG_REPLAY_WORDS;
+    const uint64_t width = e->rx.replay_bits;
+    uint64_t *bits = e->rx.seq_bits + (size_t)p * (width / 64);
     uint64_t last = e->rx.seq_last[p];
     if (seq > last) {
-        if (seq - last >= ENG_REPLAY_BITS) {
-            memset(bits, 0, ENG_REPLAY_WORDS * sizeof(uint64_t));
+        if (seq - last >= width) {
+            memset(bits, 0, (width / 64) * sizeof(uint64_t));
         } else {
             for (uint64_t q = last + 1; q < seq; q++) {
-                bits[(q % ENG_REPLAY_BITS) / 64] &= ~((uint64_t)1 << (q % 64));
+                bits[(q % width) / 64] &= ~((uint64_t)1 << (q % 64));
             }
         }
-        bits[(seq % ENG_REPLAY_BITS) / 64] |= (uint64_t)1 << (seq % 64);
+        bits[(seq % width) / 64] |= (uint64_t)1 << (seq % 64);
         e->rx.seq_last[p] = seq;
         return true;
     }
-    uint64_t word = (seq % ENG_REPLAY_BITS) / 64;
+    uint64_t word = (seq % width) / 64;
     uint64_t bit = (uint64_t)1 << (seq % 64);
-    if (last - seq >= ENG_REPLAY_BITS || (bits[word] & bit) != 0) {
+    if (last - seq >= width || (bits[word] & bit) != 0) {
         return false;
     }
     bits[word] |= bit;
@@ -308,180 +314,8 @@ bpc_engine_persisted(struct bpc_engine *e)
 }
 
 /* ------------------------------------------------------------------------
- * Set-up: one block of caller storage, carved into regions.
+ * Set-up: one block of caller storage (layout.c), carved into regions.
  * ---------------------------------------------------------------------- */
-
-enum {
-    L_RANGE_BAL,
-    L_RANGE_FROM,
-    L_SEQ_LAST,
-    L_SEQ_BITS,
-    L_TX_SEQ,
-    L_FUT,
-    L_SLOTS,
-    L_BITS,
-    L_VALUES,
-    L_CLAIMS,
-    L_SCRATCH,
-    L_CMDS,
-    L_CMD_BYTES,
-    L_QUEUES,
-    L_DUR,
-    L_DIRTY,
-    L_SEQS,
-    L_BUFS,
-    L_DRING_BYTES,
-    L_ATT,
-    L_COUNT
-};
-
-struct eng_layout {
-    size_t off[L_COUNT];
-    size_t total;
-};
-
-/* Commands a submitter keeps out (forwarded and attested) ahead of its
- * oldest unapplied one; receivers keep that many MACs per submitter. */
-#define ENG_ATT_SLOTS_MAX 256u
-
-struct eng_sizes {
-    uint32_t n, words, window, vbytes, claims, cmds, cmd_stride, bq_cap, uq_cap, recs_cap;
-    uint32_t dring_len, att_slots;
-};
-
-static void
-eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
-{
-    z->n = cfg->parties_count;
-    z->words = (z->n + 63) / 64;
-    z->window = cfg->window_slots;
-    /* Value buffers are needed only for values that travel by digest. */
-    z->vbytes = cfg->value_bytes_max > BPC_VALUE_INLINE_MAX ? (cfg->value_bytes_max + 7u) & ~7u : 0;
-    /* 1b claims: one per (instance voted on, sender) at one ballot; the
-     * pool is a liveness bound (an exhausted pool drops 1b reports). */
-    uint64_t per_window = 2ull * z->window * (z->n < 16 ? z->n : 16);
-    z->claims = 256 + 2 * z->n + (uint32_t)(per_window < 65536 ? per_window : 65536);
-    z->cmds = cfg->commands_max;
-    z->cmd_stride = (bpc_command_bytes_max(cfg) + 7u) & ~7u;
-    z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
-    z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX + 2 * z->n + 256;
-    z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
-    /* Recent decisions outlive their slots by 2 windows (their bytes too),
-     * so a party lagging that far catches up without a log. */
-    z->dring_len = 2 * z->window + 256;
-    /* MACs kept per submitter: up to 256, fewer with many parties (the
-     * table is parties x slots), never fewer than 8. */
-    uint32_t att = ENG_ATT_SLOTS_MAX;
-    while (att > 8 && (uint64_t)att * z->n > 16384) {
-        att /= 2;
-    }
-    z->att_slots = z->cmds < att ? z->cmds : att;
-}
-
-static size_t
-eng_align(size_t x)
-{
-    return (x + 63) & ~(size_t)63;
-}
-
-static void
-eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
-{
-    size_t sizes[L_COUNT];
-    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_TX_SEQ] =
-        (size_t)z->n * sizeof(uint64_t);
-    sizes[L_SEQ_BITS] = (size_t)z->n * ENG_REPLAY_WORDS * sizeof(uint64_t);
-    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w)) +
-                   (size_t)z->dring_len * sizeof(struct eng_dec);
-    sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
-    sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
-    sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
-    sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
-    sizes[L_SCRATCH] = (size_t)z->n * sizeof(struct bpc_1b_report);
-    sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
-    sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
-    sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
-                      (size_t)z->recs_cap * sizeof(struct bpc_record);
-    sizes[L_DUR] = ((size_t)z->window + 1 + z->n + 2 * ENG_VOUCH_MAX) * sizeof(struct bpc_durable);
-    sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
-    sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
-    sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
-    sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
-    sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
-    size_t off = eng_align(sizeof(struct bpc_engine));
-    for (int k = 0; k < L_COUNT; k++) {
-        l->off[k] = off;
-        off += eng_align(sizes[k]);
-    }
-    l->total = off;
-}
-
-size_t
-bpc_engine_footprint(const struct bpc_config *cfg)
-{
-    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX || cfg->window_slots == 0 ||
-        cfg->window_slots > BPC_WINDOW_SLOTS_MAX || cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
-        return 0;
-    }
-    struct eng_sizes z;
-    struct eng_layout l;
-    eng_sizes_of(cfg, &z);
-    eng_layout_of(&z, &l);
-    return l.total;
-}
-
-/* Where each module's storage starts, by the layout (regions shared by
- * several modules are split in a fixed order). */
-static void
-eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l, struct eng_mem *m)
-{
-    memset(m, 0, sizeof(*m));
-    m->n = z->n;
-    m->cmds = z->cmds;
-    m->cmd_stride = z->cmd_stride;
-    m->bq_cap = z->bq_cap;
-    m->uq_cap = z->uq_cap;
-    m->recs_cap = z->recs_cap;
-    m->dring_len = z->dring_len;
-    m->att_slots = z->att_slots;
-    m->claims = z->claims;
-    m->range_bal = (uint64_t *)(void *)(base + l->off[L_RANGE_BAL]);
-    m->range_from = (uint64_t *)(void *)(base + l->off[L_RANGE_FROM]);
-    m->seq_last = (uint64_t *)(void *)(base + l->off[L_SEQ_LAST]);
-    m->seq_bits = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
-    m->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
-    m->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
-    m->witness = m->peer_bal + z->n;
-    m->bal_scratch = (struct eng_bal_w *)(void *)(m->witness + z->n);
-    m->dring = (struct eng_dec *)(void *)(m->bal_scratch + z->n);
-    m->dring_bytes = base + l->off[L_DRING_BYTES];
-    m->att = (struct eng_att *)(void *)(base + l->off[L_ATT]);
-    m->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
-    m->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
-    m->values = base + l->off[L_VALUES];
-    m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
-    m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
-    m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
-    m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
-    m->lq = m->own + z->cmds;
-    m->ring_bytes = base + l->off[L_CMD_BYTES];
-    m->own_bytes = m->ring_bytes + (size_t)z->cmds * z->cmd_stride;
-    m->lq_bytes = m->own_bytes + (size_t)z->cmds * z->cmd_stride;
-    m->applied_hi = (uint64_t *)(void *)(base + l->off[L_SEQS]);
-    m->queued_hi = m->applied_hi + z->n;
-    m->applied_dirty = (uint32_t *)(void *)(m->queued_hi + z->n);
-    m->applied_listed = (uint8_t *)(m->applied_dirty + z->n);
-    m->batch_buf = base + l->off[L_BUFS];
-    m->cu_buf = m->batch_buf + ((z->vbytes + 64) & ~(size_t)63);
-    m->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);
-    m->selfq = m->bq + z->bq_cap;
-    m->uq = m->selfq + z->bq_cap;
-    m->recs = (struct bpc_record *)(void *)(m->uq + z->uq_cap);
-    m->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
-    m->dur_cap = z->window + 1 + z->n + ENG_VOUCH_MAX;
-    m->vouch = m->dur + m->dur_cap;
-    m->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
-}
 
 /* Each module takes its storage and sets its initial state. */
 static void
@@ -492,19 +326,20 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     eng_mem_of(base, z, l, &m);
     e->rx.seq_last = m.seq_last;
     e->rx.seq_bits = m.seq_bits;
+    e->rx.replay_bits = z->replay_bits;
     e->rx.recs = m.recs;
     e->rx.recs_cap = m.recs_cap;
     eng_win_carve(e, &m);
-    eng_tally_carve(e, &m); /* after the window: it marks the slots' claim lists */
+    eng_tally_carve(e, &m);
     eng_bl_carve(e, &m);
     eng_ob_carve(e, &m);
     eng_sub_carve(e, &m);
     eng_ps_carve(e, &m);
 }
 
-int
-bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct bpc_config *cfg,
-                char *err, size_t err_len)
+/* Refusals shared by bpc_engine_init and bpc_engine_new. */
+static int
+eng_check(const struct bpc_config *cfg, char *err, size_t err_len)
 {
     int rc = bpc_config_validate(cfg, err, err_len);
     if (rc != 0) {
@@ -516,15 +351,18 @@ bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct
         }
         return -EINVAL;
     }
-    size_t need = bpc_engine_footprint(cfg);
-    if (mem == NULL || mem_len < need || ((uintptr_t)mem & 63u) != 0) {
-        if (err != NULL && err_len > 0) {
-            snprintf(err, err_len, "engine storage: %zu bytes given, %zu (64-byte aligned) needed",
-                     mem_len, need);
-        }
-        return -ENOBUFS;
-    }
-    memset(mem, 0, need);
+    return 0;
+}
+
+/* Builds the engine in zeroed storage of bpc_engine_footprint(cfg) bytes.
+ * Zero is the initial state of every region (empty queues, slots holding
+ * nothing, an empty claim pool), so this writes the engine header and the
+ * few per-party and per-command words that start non-zero, nothing else:
+ * storage the configuration may use but a run never reaches stays
+ * untouched (and, from bpc_engine_new, not resident). */
+static struct bpc_engine *
+eng_build(void *mem, const struct bpc_config *cfg)
+{
     struct bpc_engine *e = mem;
     struct eng_sizes z;
     struct eng_layout l;
@@ -547,28 +385,52 @@ bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct
     e->mask = z.window - 1u;
     e->vbytes = z.vbytes;
     eng_carve(e, mem, &z, &l);
-    *out = e;
+    return e;
+}
+
+int
+bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct bpc_config *cfg,
+                char *err, size_t err_len)
+{
+    int rc = eng_check(cfg, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t need = bpc_engine_footprint(cfg);
+    if (mem == NULL || mem_len < need || ((uintptr_t)mem & 63u) != 0) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len, "engine storage: %zu bytes given, %zu (64-byte aligned) needed",
+                     mem_len, need);
+        }
+        return -ENOBUFS;
+    }
+    memset(mem, 0, need); /* caller storage holds anything */
+    *out = eng_build(mem, cfg);
     return 0;
 }
 
 int
 bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err, size_t err_len)
 {
-    size_t need = bpc_engine_footprint(cfg);
-    int rc = bpc_config_validate(cfg, err, err_len);
+    int rc = eng_check(cfg, err, err_len);
     if (rc != 0) {
         return rc;
     }
-    void *mem = aligned_alloc(64, (need + 63) & ~(size_t)63);
-    if (mem == NULL) {
+    /* Anonymous pages are zero and become resident only when written, so
+     * the engine costs what the run uses, not what the configuration
+     * allows (bpc_engine_footprint). */
+    size_t need = bpc_engine_footprint(cfg);
+    void *mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len, "engine storage: %zu bytes could not be mapped", need);
+        }
         return -ENOMEM;
     }
-    rc = bpc_engine_init(out, mem, need, cfg, err, err_len);
-    if (rc != 0) {
-        free(mem);
-        return rc;
-    }
-    (*out)->alloc_base = mem;
+    struct bpc_engine *e = eng_build(mem, cfg);
+    e->alloc_base = mem;
+    e->alloc_len = need;
+    *out = e;
     return 0;
 }
 
@@ -576,7 +438,7 @@ void
 bpc_engine_free(struct bpc_engine *e)
 {
     if (e != NULL && e->alloc_base != NULL) {
-        free(e->alloc_base);
+        munmap(e->alloc_base, e->alloc_len);
     }
 }
 

@@ -43,21 +43,20 @@ void
 eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
 {
     uint32_t c = gen->t.claims;
-    while (c != UINT32_MAX) {
-        uint32_t next = e->ty.claims[c].next;
-        e->ty.claims[c].next = e->ty.claims_free;
+    while (c != 0) {
+        uint32_t next = eng_claim_at(e, c)->next;
+        eng_claim_at(e, c)->next = e->ty.claims_free;
         e->ty.claims_free = c;
         c = next;
     }
-    gen->t.claims = UINT32_MAX;
+    gen->t.claims = 0;
     gen->t.claims_count = 0;
 }
 
 void
 eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
-    memset(&s->gen[g].t, 0, sizeof(s->gen[g].t));
-    s->gen[g].t.claims = UINT32_MAX;
+    memset(&s->gen[g].t, 0, sizeof(s->gen[g].t)); /* no claims: list head 0 */
     for (uint32_t k = 0; k < SEEN_PER_GEN; k++) {
         memset(eng_slot_bits(e, s, g, (enum eng_seen)k), 0, e->words * sizeof(uint64_t));
     }
@@ -84,8 +83,8 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
         }
     }
     uint32_t count = 0;
-    for (uint32_t c = gen->t.claims; c != UINT32_MAX; c = e->ty.claims[c].next) {
-        e->ty.scratch[count++] = e->ty.claims[c].rep;
+    for (uint32_t c = gen->t.claims; c != 0; c = eng_claim_at(e, c)->next) {
+        e->ty.scratch[count++] = eng_claim_at(e, c)->rep;
     }
     v->empty_weight = empty;
     v->reps = e->ty.scratch;
@@ -102,8 +101,12 @@ eng_claim_keep(struct bpc_engine *e, struct eng_gen *gen, uint32_t p, const stru
                const struct bpc_record *hist)
 {
     uint32_t c = e->ty.claims_free;
-    e->ty.claims_free = e->ty.claims[c].next;
-    struct bpc_1b_report *rep = &e->ty.claims[c].rep;
+    if (c != 0) {
+        e->ty.claims_free = eng_claim_at(e, c)->next;
+    } else {
+        c = ++e->ty.claims_fresh; /* never used before: taken in order */
+    }
+    struct bpc_1b_report *rep = &eng_claim_at(e, c)->rep;
     memset(rep, 0, sizeof(*rep));
     rep->sender = p;
     rep->mbal = r->aux;
@@ -113,7 +116,7 @@ eng_claim_keep(struct bpc_engine *e, struct eng_gen *gen, uint32_t p, const stru
         rep->hist_bal[h] = hist[h].aux;
         rep->hist_val[h] = hist[h].value;
     }
-    e->ty.claims[c].next = gen->t.claims;
+    eng_claim_at(e, c)->next = gen->t.claims;
     gen->t.claims = c;
     gen->t.claims_count++;
 }
@@ -140,7 +143,7 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         gen->t.w_1b += eng_weight(e, p);
         return;
     }
-    if (e->ty.claims_free == UINT32_MAX) {
+    if (e->ty.claims_free == 0 && e->ty.claims_fresh == e->ty.claims_cap) {
         e->ctr.tally_overflow++;
         return;
     }
@@ -249,13 +252,8 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.scratch = m->scratch;
     e->ty.range_bal = m->range_bal;
     e->ty.range_from = m->range_from;
-    for (uint32_t k = 0; k < e->window; k++) {
-        struct eng_slot *s = eng_slot_by_index(e, k);
-        s->gen[0].t.claims = UINT32_MAX;
-        s->gen[1].t.claims = UINT32_MAX;
-    }
-    for (uint32_t k = 0; k < e->ty.claims_cap; k++) {
-        e->ty.claims[k].next = k + 1 < e->ty.claims_cap ? k + 1 : UINT32_MAX;
-    }
+    /* Zeroed storage is an empty pool: no free list, no entry taken, and
+     * every generation's claim list empty (head 0). Nothing to write. */
     e->ty.claims_free = 0;
+    e->ty.claims_fresh = 0;
 }

@@ -9,6 +9,13 @@
 #include "window.h"
 
 /* Sender set of generation gen (ENG_GENS: the DECIDED claimants). */
+/* Claim pool entry c - 1 (c: a list link or head, never 0). */
+static inline struct eng_claim *
+eng_claim_at(const struct bpc_engine *e, uint32_t c)
+{
+    return &e->ty.claims[c - 1u];
+}
+
 static inline uint64_t *
 eng_slot_bits(const struct bpc_engine *e, const struct eng_slot *s, uint32_t gen,
               enum eng_seen kind)

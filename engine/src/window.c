@@ -36,8 +36,8 @@ eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t bal
 static void
 eng_slot_retire(struct bpc_engine *e, const struct eng_slot *s)
 {
-    struct eng_dec *d = eng_dring_at(e, s->instance);
-    if (d->instance != s->instance) {
+    struct eng_dec *d = eng_dring_at(e, eng_slot_instance(s));
+    if (d->instance != eng_slot_instance(s)) {
         return;
     }
     if (eng_vote_max_vbal(s) > d->mbal) {
@@ -55,19 +55,19 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
         /* Decided and emitted, but still held until its slot is reused:
          * the party keeps voting and reporting on it for peers that lag. */
         struct eng_slot *held = eng_slot_at(e, instance);
-        return held->instance == instance ? held : NULL;
+        return eng_slot_instance(held) == instance ? held : NULL;
     }
     if (!eng_in_window(e, instance)) {
         return NULL;
     }
     struct eng_slot *s = eng_slot_at(e, instance);
-    if (s->instance != instance) {
-        BPC_ASSERT(s->instance == UINT64_MAX || s->instance < e->win.nu);
-        if (s->instance != UINT64_MAX && s->emit_step == e->step_no &&
+    if (eng_slot_instance(s) != instance) {
+        BPC_ASSERT(s->tag == 0 || eng_slot_instance(s) < e->win.nu);
+        if (s->tag != 0 && s->emit_step == e->step_no &&
             eng_vote_dec_vid(s)->kind == BPC_VALUE_DIGEST) {
             return NULL; /* its bytes are lent to this step's decisions */
         }
-        if (s->instance != UINT64_MAX) {
+        if (s->tag != 0) {
             eng_slot_retire(e, s);
         }
         for (uint32_t g = 0; g < ENG_GENS; g++) {
@@ -75,7 +75,7 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
         }
         /* Each owner clears its part; persist.c's dirty mark stays (a
          * slot already on the dirty list stays there once). */
-        s->instance = instance;
+        s->tag = instance + 1;
         s->emit_step = 0;
         eng_vote_reset(s);
         eng_tally_slot_clear(e, s);
@@ -139,7 +139,7 @@ bool
 eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which, const struct bpc_record *r)
 {
     const struct eng_slot *s = &e->win.slots[slot];
-    if (s->instance != r->instance) {
+    if (eng_slot_instance(s) != r->instance) {
         return false;
     }
     return eng_vote_buffer_holds(s, which, r->ballot, &r->value);
@@ -183,18 +183,18 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
     bool batch = !noop && eng_batch_ok(e, value, len);
     uint64_t mask = batch ? eng_skip_mask(e, value, len) : 0;
     if (e->cfg.log != NULL) {
-        int rc = bpc_log_append(e->cfg.log, s->instance, value, len, noop, mask);
+        int rc = bpc_log_append(e->cfg.log, eng_slot_instance(s), value, len, noop, mask);
         if (rc == -ENOBUFS) {
             return false; /* a grace period is pending: retry next step */
         }
         BPC_ASSERT(rc == 0);
     }
     if (batch) {
-        eng_apply_commands(e, s->instance, value, len, mask);
+        eng_apply_commands(e, eng_slot_instance(s), value, len, mask);
     }
     if (out->decisions != NULL) {
         struct bpc_decision *d = &out->decisions[out->decisions_count++];
-        d->instance = s->instance;
+        d->instance = eng_slot_instance(s);
         d->ballot = eng_vote_dec_ballot(s);
         d->vid = *vid;
         d->len = len;
@@ -207,8 +207,8 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
 static void
 eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
 {
-    struct eng_dec *dr = eng_dring_at(e, s->instance);
-    dr->instance = s->instance;
+    struct eng_dec *dr = eng_dring_at(e, eng_slot_instance(s));
+    dr->instance = eng_slot_instance(s);
     dr->ballot = eng_vote_dec_ballot(s);
     dr->mbal = eng_vote_max_vbal(s);
     dr->mval = *eng_vote_max_vval(s);
@@ -226,7 +226,7 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
 {
     while (out->decisions == NULL || out->decisions_count < out->decisions_cap) {
         struct eng_slot *s = eng_slot_at(e, e->win.nu);
-        if (s->instance != e->win.nu || !eng_vote_decided_with_bytes(s)) {
+        if (eng_slot_instance(s) != e->win.nu || !eng_vote_decided_with_bytes(s)) {
             return;
         }
         if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {
@@ -257,9 +257,7 @@ eng_win_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->win.dring = m->dring;
     e->win.dring_len = m->dring_len;
     e->win.dring_bytes = m->dring_bytes;
-    for (uint32_t k = 0; k < e->window; k++) {
-        e->win.slots[k].instance = UINT64_MAX;
-    }
+    /* Zeroed slots hold nothing (tag 0): nothing to write here. */
 }
 
 void

@@ -31,14 +31,14 @@ eng_slot_at(const struct bpc_engine *e, uint64_t instance)
 static inline bool
 eng_slot_holds(const struct bpc_engine *e, uint64_t instance)
 {
-    return e->win.slots[instance & e->mask].instance == instance;
+    return e->win.slots[instance & e->mask].tag == instance + 1;
 }
 
 /* The instance the slot holds (UINT64_MAX: never used). */
 static inline uint64_t
 eng_slot_instance(const struct eng_slot *s)
 {
-    return s->instance;
+    return s->tag - 1; /* 0 - 1: UINT64_MAX */
 }
 
 /* The ballot generation g of the slot tallies (0: unused). */

@@ -1,0 +1,287 @@
+/*
+ * layout.c - the storage layout: one block of caller storage, sized by
+ * bpc_engine_footprint and cut into regions, each sized by what the
+ * configuration can use (parties, window, value and command sizes,
+ * commands_max).
+ *
+ * Owns: the region sizes (eng_sizes_of), their offsets (eng_layout_of),
+ * the public footprint and its breakdown (bpc_engine_footprint,
+ * bpc_engine_footprint_parts), and where each module's pieces start
+ * (eng_mem_of). Must never: write the storage (engine.c builds the engine
+ * in it, and each module's eng_*_carve takes its pieces), or size a
+ * region by anything but the configuration.
+ */
+#include "layout.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
+{
+    z->n = cfg->parties_count;
+    z->words = (z->n + 63) / 64;
+    z->window = cfg->window_slots;
+    /* Value buffers are needed only for values that travel by digest. */
+    z->vbytes = cfg->value_bytes_max > BPC_VALUE_INLINE_MAX ? (cfg->value_bytes_max + 7u) & ~7u : 0;
+    /* 1b claims: one per (instance voted on, sender) at one ballot; the
+     * pool is a liveness bound (an exhausted pool drops 1b reports). */
+    uint64_t per_window = 2ull * z->window * (z->n < 16 ? z->n : 16);
+    z->claims = 256 + 2 * z->n + (uint32_t)(per_window < 65536 ? per_window : 65536);
+    z->cmds = cfg->commands_max;
+    z->cmd_stride = (bpc_command_bytes_max(cfg) + 7u) & ~7u;
+    z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
+    z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX + 2 * z->n + 256;
+    z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
+    /* Recent decisions outlive their slots by 2 windows (their bytes too),
+     * so a party lagging that far catches up without a log. */
+    z->dring_len = 2 * z->window + 256;
+    /* MACs kept per submitter: up to 256, fewer with many parties (the
+     * table is parties x slots), never fewer than 8. */
+    uint32_t att = ENG_ATT_SLOTS_MAX;
+    while (att > 8 && (uint64_t)att * z->n > 16384) {
+        att /= 2;
+    }
+    z->att_slots = z->cmds < att ? z->cmds : att;
+    z->replay_bits = ENG_REPLAY_BITS;
+    while (z->replay_bits > 64 && (uint64_t)z->replay_bits * z->n > ENG_REPLAY_TOTAL_BITS) {
+        z->replay_bits /= 2;
+    }
+}
+
+static size_t
+eng_align(size_t x)
+{
+    return (x + 63) & ~(size_t)63;
+}
+
+void
+eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
+{
+    size_t sizes[L_COUNT];
+    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_TX_SEQ] =
+        (size_t)z->n * sizeof(uint64_t);
+    sizes[L_SEQ_BITS] = (size_t)z->n * (z->replay_bits / 64) * sizeof(uint64_t);
+    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w)) +
+                   (size_t)z->dring_len * sizeof(struct eng_dec);
+    sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
+    sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
+    sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
+    sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
+    sizes[L_SCRATCH] = (size_t)z->n * sizeof(struct bpc_1b_report);
+    sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
+    sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
+    sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
+                      (size_t)z->recs_cap * sizeof(struct bpc_record);
+    sizes[L_DUR] = ((size_t)z->window + 1 + z->n + 2 * ENG_VOUCH_MAX) * sizeof(struct bpc_durable);
+    sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
+    sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
+    sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
+    sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
+    sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
+    size_t off = eng_align(sizeof(struct bpc_engine));
+    for (int k = 0; k < L_COUNT; k++) {
+        l->off[k] = off;
+        l->size[k] = sizes[k];
+        off += eng_align(sizes[k]);
+    }
+    l->total = off;
+}
+
+size_t
+bpc_engine_footprint(const struct bpc_config *cfg)
+{
+    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX || cfg->window_slots == 0 ||
+        cfg->window_slots > BPC_WINDOW_SLOTS_MAX || cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
+        return 0;
+    }
+    struct eng_sizes z;
+    struct eng_layout l;
+    eng_sizes_of(cfg, &z);
+    eng_layout_of(&z, &l);
+    return l.total;
+}
+
+/* Each region's name and how it follows the configuration (n parties,
+ * W window slots, V value buffer bytes, C commands_max, S command stride),
+ * with this build's element sizes. */
+static void
+eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
+{
+    switch (k) {
+    case L_RANGE_BAL:
+    case L_RANGE_FROM:
+    case L_SEQ_LAST:
+    case L_TX_SEQ:
+        snprintf(f, len, "n x 8");
+        break;
+    case L_SEQ_BITS:
+        snprintf(f, len,
+                 "n x R / 8, R = %u replay frames per sender (1024 up to 64 parties, "
+                 "then 65536 / n to a power of two, >= 64)",
+                 z->replay_bits);
+        break;
+    case L_FUT:
+        snprintf(f, len, "n x %zu + (2W + 256) x %zu (recent decisions)",
+                 2 * sizeof(uint64_t) + sizeof(struct eng_bal_w), sizeof(struct eng_dec));
+        break;
+    case L_SLOTS:
+        snprintf(f, len, "W x %zu", sizeof(struct eng_slot));
+        break;
+    case L_BITS:
+        snprintf(f, len, "W x %u x ceil(n / 64) x 8 (sender sets)", ENG_GENS * SEEN_PER_GEN + 1);
+        break;
+    case L_VALUES:
+        snprintf(f, len, "W x %u x V (V = value_bytes_max rounded to 8, 0 when values fit inline)",
+                 ENG_VALUE_BUFS);
+        break;
+    case L_CLAIMS:
+        snprintf(f, len, "(256 + 2n + min(2W x min(n, 16), 65536)) x %zu (1b claim pool)",
+                 sizeof(struct eng_claim));
+        break;
+    case L_SCRATCH:
+        snprintf(f, len, "n x %zu (1b view scratch)", sizeof(struct bpc_1b_report));
+        break;
+    case L_CMDS:
+        snprintf(f, len, "C x %zu (submit ring, own and leader queues)",
+                 sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
+        break;
+    case L_CMD_BYTES:
+        snprintf(f, len, "3 x C x S (S = %u: largest command + batch header, rounded to 8)",
+                 z->cmd_stride);
+        break;
+    case L_QUEUES:
+        snprintf(f, len, "(2 x (W x %u + %u) + W + %u + 2n) x %zu + %u x %zu (outbox, decode)",
+                 6 + BPC_HISTORY_MAX, 4 * ENG_RETX_MAX + 64, 4 * ENG_CATCHUP_MAX + 256,
+                 sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
+        break;
+    case L_DUR:
+        snprintf(f, len, "(W + 1 + n + %u) x %zu (durable records)", 2 * ENG_VOUCH_MAX,
+                 sizeof(struct bpc_durable));
+        break;
+    case L_DIRTY:
+        snprintf(f, len, "W x 4");
+        break;
+    case L_SEQS:
+        snprintf(f, len, "n x 21 (apply state per submitter)");
+        break;
+    case L_BUFS:
+        snprintf(f, len, "%u x (V + 64 rounded to 64) (batch and catch-up buffers)",
+                 1 + 2 * ENG_CATCHUP_MAX);
+        break;
+    case L_DRING_BYTES:
+        snprintf(f, len, "(2W + 256) x V (recent decisions' bytes)");
+        break;
+    case L_ATT:
+        snprintf(f, len, "n x A x %zu, A = %u (min(C, 256, 16384 / n to a power of two, >= 8))",
+                 sizeof(struct eng_att), z->att_slots);
+        break;
+    default:
+        snprintf(f, len, "?");
+        break;
+    }
+}
+
+static const char *const eng_part_names[L_COUNT] = {
+    [L_RANGE_BAL] = "range_bal",
+    [L_RANGE_FROM] = "range_from",
+    [L_SEQ_LAST] = "seq_last",
+    [L_SEQ_BITS] = "replay_bits",
+    [L_TX_SEQ] = "tx_seq",
+    [L_FUT] = "peer_ballots+recent",
+    [L_SLOTS] = "slots",
+    [L_BITS] = "sender_sets",
+    [L_VALUES] = "slot_values",
+    [L_CLAIMS] = "claim_pool",
+    [L_SCRATCH] = "view_scratch",
+    [L_CMDS] = "command_queues",
+    [L_CMD_BYTES] = "command_bytes",
+    [L_QUEUES] = "outbox+decode",
+    [L_DUR] = "durable_records",
+    [L_DIRTY] = "dirty_list",
+    [L_SEQS] = "apply_state",
+    [L_BUFS] = "batch+catchup",
+    [L_DRING_BYTES] = "recent_bytes",
+    [L_ATT] = "command_macs",
+};
+
+uint32_t
+bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_footprint_part *parts,
+                           uint32_t cap)
+{
+    if (bpc_engine_footprint(cfg) == 0) {
+        return 0;
+    }
+    struct eng_sizes z;
+    struct eng_layout l;
+    eng_sizes_of(cfg, &z);
+    eng_layout_of(&z, &l);
+    uint32_t count = 1 + L_COUNT;
+    for (uint32_t k = 0; k < count && k < cap; k++) {
+        struct bpc_footprint_part *p = &parts[k];
+        if (k == 0) {
+            p->name = "engine";
+            p->bytes = sizeof(struct bpc_engine);
+            snprintf(p->formula, sizeof(p->formula),
+                     "%zu (struct bpc_engine, configuration included)", sizeof(struct bpc_engine));
+            continue;
+        }
+        p->name = eng_part_names[k - 1];
+        p->bytes = l.size[k - 1];
+        eng_part_formula((int)(k - 1), &z, p->formula, sizeof(p->formula));
+    }
+    return count;
+}
+
+/* Where each module's storage starts, by the layout (regions shared by
+ * several modules are split in a fixed order). */
+void
+eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l, struct eng_mem *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->n = z->n;
+    m->cmds = z->cmds;
+    m->cmd_stride = z->cmd_stride;
+    m->bq_cap = z->bq_cap;
+    m->uq_cap = z->uq_cap;
+    m->recs_cap = z->recs_cap;
+    m->dring_len = z->dring_len;
+    m->att_slots = z->att_slots;
+    m->claims = z->claims;
+    m->range_bal = (uint64_t *)(void *)(base + l->off[L_RANGE_BAL]);
+    m->range_from = (uint64_t *)(void *)(base + l->off[L_RANGE_FROM]);
+    m->seq_last = (uint64_t *)(void *)(base + l->off[L_SEQ_LAST]);
+    m->seq_bits = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
+    m->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
+    m->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
+    m->witness = m->peer_bal + z->n;
+    m->bal_scratch = (struct eng_bal_w *)(void *)(m->witness + z->n);
+    m->dring = (struct eng_dec *)(void *)(m->bal_scratch + z->n);
+    m->dring_bytes = base + l->off[L_DRING_BYTES];
+    m->att = (struct eng_att *)(void *)(base + l->off[L_ATT]);
+    m->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
+    m->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
+    m->values = base + l->off[L_VALUES];
+    m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
+    m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
+    m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
+    m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
+    m->lq = m->own + z->cmds;
+    m->ring_bytes = base + l->off[L_CMD_BYTES];
+    m->own_bytes = m->ring_bytes + (size_t)z->cmds * z->cmd_stride;
+    m->lq_bytes = m->own_bytes + (size_t)z->cmds * z->cmd_stride;
+    m->applied_hi = (uint64_t *)(void *)(base + l->off[L_SEQS]);
+    m->queued_hi = m->applied_hi + z->n;
+    m->applied_dirty = (uint32_t *)(void *)(m->queued_hi + z->n);
+    m->applied_listed = (uint8_t *)(m->applied_dirty + z->n);
+    m->batch_buf = base + l->off[L_BUFS];
+    m->cu_buf = m->batch_buf + ((z->vbytes + 64) & ~(size_t)63);
+    m->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);
+    m->selfq = m->bq + z->bq_cap;
+    m->uq = m->selfq + z->bq_cap;
+    m->recs = (struct bpc_record *)(void *)(m->uq + z->uq_cap);
+    m->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
+    m->dur_cap = z->window + 1 + z->n + ENG_VOUCH_MAX;
+    m->vouch = m->dur + m->dur_cap;
+    m->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
+}
