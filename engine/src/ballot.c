@@ -70,7 +70,9 @@ eng_join(struct bpc_engine *e, uint64_t b)
     eng_sub_rewind(e); /* resend unapplied commands to the new leader */
     e->ctr.ballots_started++;
     e->bl.peer_bal[e->self] = b;
-    if (!eng_paced(e)) {
+    /* Fast mode: phase 1 at once, except at the first ballot, where every
+     * value is safe and a 1b can only say "no vote" (safe.c, case 0). */
+    if (!eng_paced(e) && b > 1) {
         if (eng_is_leader(e)) {
             eng_send_1a(e);
         }

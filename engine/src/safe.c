@@ -6,6 +6,7 @@
  * Byzantine quorum's reports (case b also needs a weak quorum, > F, which
  * contains a correct party).
  *
+ * Case (0): b = 1, the first ballot: every value is safe.
  * Case (a): the 1b senders with no 2b vote weigh >= T.
  * Case (b): some c < b where the senders reporting maxVBal <= c weigh
  * >= T, those reporting maxVBal = c report v, and senders reporting a 2av
@@ -20,6 +21,13 @@
 static bool
 safe_case_a(const struct bpc_safe_view *view)
 {
+    /* Case (0): b is the first ballot. No ballot c < b exists, so SafeAt(b,
+     * v) holds for every v, and a 1b at b can only report "no vote" (the
+     * codec refuses a 1b whose maxVBal is not below its ballot): phase 1
+     * tells nothing, and the engine skips it (docs/ENGINE.md). */
+    if (view->ballot == 1) {
+        return true;
+    }
     bpc_u128 w = view->empty_weight;
     for (uint32_t k = 0; k < view->reps_count; k++) {
         if (view->reps[k].mbal == 0) {

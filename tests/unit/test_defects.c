@@ -273,10 +273,11 @@ td_inject(struct hn *h, uint32_t to, const uint8_t *bytes, uint32_t len)
 
 enum td_rule {
     TD_PASS = 0,
-    TD_B1_ISOLATE,  /* drop all to `isolated`, drop 2B frames to all but `keep` */
-    TD_B1_HOLD,     /* hold 2A/2AV/2B frames of ballot 1 to parties in `mask` */
-    TD_HOLD_TO,     /* hold every frame to `isolated` */
-    TD_DROP_2B_FROM /* drop 2B frames from `isolated` (and crash it), 2AV from `from2` to `keep` */
+    TD_B1_ISOLATE,   /* drop all to `isolated`, drop 2B frames to all but `keep` */
+    TD_B1_HOLD,      /* hold 2A/2AV/2B frames of ballot 1 to parties in `mask` */
+    TD_HOLD_TO,      /* hold every frame to `isolated` */
+    TD_DROP_2B_FROM, /* drop 2B frames from `isolated` (and crash it), 2AV from `from2` to `keep` */
+    TD_MUTE_FROM     /* drop every frame from `isolated` and every DECIDED record */
 };
 
 struct td_held {
@@ -365,6 +366,12 @@ td_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t 
     case TD_HOLD_TO:
         if (to == c->isolated) {
             td_hold(c, from, to, bytes, len);
+            return false;
+        }
+        break;
+    case TD_MUTE_FROM:
+        if (from == c->isolated || td_has(bytes, len, BPC_MSG_DECIDED, 0)) {
+            td_record(c, from, bytes, len);
             return false;
         }
         break;
@@ -499,7 +506,8 @@ td_ballot1_chosen_unseen(struct hn *h, struct td_ctx *c, uint32_t *y, uint32_t *
  * can choose, even when the later leader's own state shows no vote (D3) and
  * it holds another command. Method: A is chosen at instance 0 in ballot 1
  * but only Z decides; X, the ballot-2 leader with B = (0xB, 2) submitted,
- * was cut off during ballot 1; then time runs and everyone moves on.
+ * was cut off during ballot 1; then L1 falls silent and Z's DECIDED
+ * answers are lost until the others reach ballot 2, and time runs.
  * Every party decides A at instance 0, nobody ever votes B there, X learns
  * A in a ballot >= 2 (the later ballot re-chose it), and B is decided too. */
 static void
@@ -516,6 +524,20 @@ test_defects_chosen_value_survives(void **state)
     uint32_t y;
     uint32_t z;
     td_ballot1_chosen_unseen(h, c, &y, &z);
+    /* Ballot 1 needs no 1b, so X could still vote there and learn A at
+     * ballot 1. Make the cluster move on instead: L1 falls silent and Z's
+     * DECIDED answers are lost until X, Y and Z are at ballot 2. */
+    uint32_t l1 = td_leader(h, 1);
+    c->rule = TD_MUTE_FROM;
+    c->isolated = l1;
+    for (uint32_t k = 0; k < 400; k++) {
+        hn_deliver(h, UINT64_MAX);
+        if (bpc_engine_ballot(h->p[x].e) >= 2 && bpc_engine_ballot(h->p[y].e) >= 2 &&
+            bpc_engine_ballot(h->p[z].e) >= 2) {
+            break;
+        }
+        hn_tick(h, 5 * TD_MS);
+    }
     c->rule = TD_PASS;
     const struct td_cmd want[2] = {{0xA, 1}, {0xB, 2}};
     assert_true(td_run_cmds(h, want, 2, 20000 * TD_MS));
@@ -955,7 +977,10 @@ test_defects_header_validation(void **state)
     td_forge_1a(&f, h, 1, 0, TD_FORGED_SEQ, h->p[1].keys[0]);
     f.bytes[8] ^= 0x40; /* cluster id, first byte (tag no longer matters) */
     td_expect_drop(h, 0, &f, BPC_DROP_BAD_CLUSTER);
-    /* Replay: the first queued frame to party 0, delivered twice. */
+    /* Replay: the first queued frame to party 0, delivered twice. Ballot 1
+     * sends no 1b, so let the retransmission tick's STATUS announcements
+     * put frames in the queue. */
+    hn_tick(h, 30 * TD_MS);
     uint32_t k = 0;
     while (k < h->q_count && h->q[(h->q_head + k) % h->q_cap].to != 0) {
         k++;

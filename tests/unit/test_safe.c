@@ -167,14 +167,23 @@ test_safe_case_b(void **state)
     assert_int_equal(bpc_safe_pick(&v, &out), BPC_SAFE_VALUE);
     assert_true(bpc_vid_eq(&out, &a));
 
-    /* The same reports at ballot 1 have no c < b: nothing is safe. */
+    /* Ballot 1 has no c < b: every value is safe (case 0), with no 1b at
+     * all and even with a report the codec would refuse (maxVBal 1 in a
+     * 1b at ballot 1). Ballot 2 with no 1b: nothing is known safe. */
     reps[0].mbal = reps[1].mbal = 0;
     reps[0].hist_bal[0] = reps[1].hist_bal[0] = 0;
     v = ts_view(&c, 1, 1, reps, 2);
-    assert_true(bpc_safe_at(&v, &a)); /* mbal 0 everywhere: case (a) */
+    assert_true(bpc_safe_at(&v, &a));
     reps[0].mbal = 1;
     v = ts_view(&c, 1, 1, reps, 2);
+    assert_true(bpc_safe_at(&v, &a));
+    assert_true(bpc_safe_at(&v, &b));
+    v = ts_view(&c, 1, 0, reps, 0);
+    assert_true(bpc_safe_at(&v, &b));
+    assert_int_equal(bpc_safe_pick(&v, &out), BPC_SAFE_FREE);
+    v = ts_view(&c, 2, 0, reps, 0);
     assert_false(bpc_safe_at(&v, &a));
+    assert_int_equal(bpc_safe_pick(&v, &out), BPC_SAFE_NONE);
 }
 
 /* Case (b) needs a weak quorum (> F) of 2av history: one sender's word is
