@@ -17,7 +17,10 @@
 #ifndef BPC_BENCH_H
 #define BPC_BENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "bpcon.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +39,9 @@ uint64_t bench_wire_decode(void *ctx, uint64_t iters);
  * Tag (SipHash-2-4, 128-bit output) over a frame of `frame_bytes` bytes. */
 void *bench_auth_setup(uint32_t frame_bytes);
 uint64_t bench_auth_tag(void *ctx, uint64_t iters);
+/* Checks the tag of that message (a valid one, so the whole comparison
+ * runs: what a receiver pays per frame). */
+uint64_t bench_auth_verify(void *ctx, uint64_t iters);
 /* bpc_command_mac over a command of frame_bytes bytes (setup as above). */
 uint64_t bench_command_mac(void *ctx, uint64_t iters);
 
@@ -62,8 +68,43 @@ void bench_teardown(void *ctx);
 void *bench_engine_setup(uint32_t parties);
 /* The same with 4 parties and `batch` commands per value. */
 void *bench_engine_batch_setup(uint32_t batch);
+/* Any of the two: `parties` parties and `batch` commands per value. */
+void *bench_engine_grid_setup(uint32_t batch, uint32_t parties);
 uint64_t bench_engine_run(void *ctx, uint64_t iters);
 void bench_engine_teardown(void *ctx);
+/* The configuration every engine benchmark starts from: party `self` of
+ * `parties` (weight 1 each), `batch` commands per value, window 512,
+ * frames of 1400 bytes; keys[j] (parties entries) is filled with the key
+ * shared with j, from a fixed master key. */
+void bench_party_config(struct bpc_config *cfg, uint32_t parties, uint32_t self, uint32_t batch,
+                        uint8_t (*keys)[BPC_KEY_BYTES]);
+
+/* ---- engine step tier (bench_step.c) --------------------------------------
+ * One bpc_engine_step handling one received frame whose records are all
+ * of type `type` (enum bpc_msg_type; a 1b frame carries its history and
+ * range records too), captured from a 4-party in-memory run at the point
+ * a party receives it, with that party's engine state. A run is
+ * bench_step_reset (untimed: restores the bytes the step writes) then
+ * bench_step_once (timed: the step with the frame, and, when the engine
+ * asks for durability, bpc_engine_persisted and the step that releases
+ * the held frames). With `acts`, the first such frame whose handling
+ * sends a frame or decides (a 2av that completes a quorum, a 2b that
+ * decides); else the first one. NULL when the run never produces it. */
+void *bench_step_setup(uint32_t type, bool acts);
+void bench_step_reset(void *ctx);
+uint64_t bench_step_once(void *ctx);
+void bench_step_teardown(void *ctx);
+/* What one run does (the same every run), for the report. */
+struct bench_step_counts {
+    uint32_t records_in;  /* records in the frame */
+    uint32_t frame_bytes; /* its length */
+    uint32_t steps;       /* bpc_engine_step calls */
+    uint32_t frames_out;  /* frames the engine sent */
+    uint32_t decisions;   /* decisions it emitted */
+    uint32_t persist;     /* durable records it asked for */
+    uint64_t reset_bytes; /* engine bytes the step wrote (restored untimed) */
+};
+void bench_step_describe(const void *ctx, struct bench_step_counts *out);
 
 #ifdef __cplusplus
 }

@@ -93,6 +93,28 @@ bench_engine_step(struct bench_engine_ctx *c, uint32_t i, struct bench_box *box,
     return 0;
 }
 
+void
+bench_party_config(struct bpc_config *cfg, uint32_t parties, uint32_t self, uint32_t batch,
+                   uint8_t (*keys)[BPC_KEY_BYTES])
+{
+    uint8_t master[BPC_KEY_BYTES];
+    memset(master, 0x42, sizeof(master));
+    bpc_config_defaults(cfg);
+    cfg->parties_count = parties;
+    for (uint32_t j = 0; j < parties; j++) {
+        cfg->weights[j] = 1;
+        bpc_auth_pair_key(master, self, j, keys[j]);
+    }
+    cfg->self = self;
+    cfg->keys = (const uint8_t(*)[BPC_KEY_BYTES])keys;
+    cfg->window_slots = 512;
+    cfg->batch_max = batch;
+    cfg->commands_max = 4096;
+    cfg->frame_bytes = 1400;
+    cfg->value_bytes_max = 1024;
+    cfg->ballot_timeout_ns = 1000000000ull;
+}
+
 static void *
 bench_engine_build(uint32_t parties, uint32_t batch)
 {
@@ -118,8 +140,6 @@ bench_engine_build(uint32_t parties, uint32_t batch)
         c->tx[k].bytes = c->tx_mem + (size_t)k * 1500u;
         c->tx[k].cap = 1500;
     }
-    uint8_t master[BPC_KEY_BYTES];
-    memset(master, 0x42, sizeof(master));
     for (uint32_t i = 0; i < 2 * parties; i++) {
         struct bench_box *b = &c->box[i / parties][i % parties];
         b->inbox = calloc(BENCH_ENG_FRAMES, sizeof(*b->inbox));
@@ -132,20 +152,11 @@ bench_engine_build(uint32_t parties, uint32_t batch)
     for (uint32_t i = 0; i < parties; i++) {
         struct bench_party *p = &c->p[i];
         p->keys = calloc(parties, BPC_KEY_BYTES);
-        bpc_config_defaults(&p->cfg);
-        p->cfg.parties_count = parties;
-        for (uint32_t j = 0; j < parties; j++) {
-            p->cfg.weights[j] = 1;
-            bpc_auth_pair_key(master, i, j, p->keys[j]);
+        if (p->keys == NULL) {
+            bench_engine_teardown(c);
+            return NULL;
         }
-        p->cfg.self = i;
-        p->cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])p->keys;
-        p->cfg.window_slots = 512;
-        p->cfg.batch_max = batch;
-        p->cfg.commands_max = 4096;
-        p->cfg.frame_bytes = 1400;
-        p->cfg.value_bytes_max = 1024;
-        p->cfg.ballot_timeout_ns = 1000000000ull;
+        bench_party_config(&p->cfg, parties, i, batch, p->keys);
         if (i == 0) {
             p->cfg.on_apply = bench_engine_on_apply;
             p->cfg.apply_ctx = c;
@@ -170,6 +181,12 @@ void *
 bench_engine_batch_setup(uint32_t batch)
 {
     return bench_engine_build(4, batch);
+}
+
+void *
+bench_engine_grid_setup(uint32_t batch, uint32_t parties)
+{
+    return bench_engine_build(parties, batch);
 }
 
 /* One round: every party consumes its inbox (a burst), outputs feed the

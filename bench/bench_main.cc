@@ -2,7 +2,10 @@
  * bench_main.cc - the Google Benchmark driver for the C bodies in bench.h.
  *
  * Owns: registering each body with its sweep (batch 1, 8, 32, 64; parties
- * 4, 7, 16, 64), timing it, and the exit code the bench_smoke test reads.
+ * 4, 7, 16, 64; frame bytes 64, 256, 1400; their grid for the engine tier;
+ * one record type per engine step), timing it (the engine steps by manual
+ * time around the step alone, after an untimed reset), and the exit code
+ * the bench_smoke test reads.
  * Must never: hold benchmark logic of its own (bodies live in C), or exit 0
  * when a setup refused to build its context or no benchmark ran.
  *
@@ -14,6 +17,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -38,15 +42,28 @@ constexpr benchmark::IterationCount bench_batch = 8;
 
 bool bench_setup_failed = false;
 
+/* False (and the benchmark skipped with an error the exit code reports)
+ * when a setup refused to build its context. */
+bool
+bench_setup_ok(benchmark::State &state, const void *ctx, const char *why)
+{
+    if (ctx != nullptr) {
+        return true;
+    }
+    bench_setup_failed = true;
+    state.SkipWithError(why);
+    return false;
+}
+
+constexpr const char *bench_refused = "setup refused: an engine call failed its own round trip";
+
 void
 bench_run(benchmark::State &state, bench_setup_fn setup, bench_body_fn body, bench_unit unit,
           bench_teardown_fn teardown, benchmark::IterationCount batch)
 {
     const auto param = static_cast<uint32_t>(state.range(0));
     void *ctx = setup(param);
-    if (ctx == nullptr) {
-        bench_setup_failed = true;
-        state.SkipWithError("setup refused: an engine call failed its own round trip");
+    if (!bench_setup_ok(state, ctx, bench_refused)) {
         return;
     }
     while (state.KeepRunningBatch(batch)) {
@@ -101,8 +118,16 @@ const bench_spec bench_micro_specs[] = {
      bench_auth_setup,
      bench_auth_tag,
      bench_unit::param_bytes,
-     {1400},
-     1,
+     {64, 256, 1400},
+     3,
+     bench_teardown,
+     bench_batch},
+    {"auth_verify",
+     bench_auth_setup,
+     bench_auth_verify,
+     bench_unit::param_bytes,
+     {64, 256, 1400},
+     3,
      bench_teardown,
      bench_batch},
     {"command_mac",
@@ -155,6 +180,77 @@ const bench_spec bench_engine_specs[] = {
      bench_engine_batch},
 };
 
+/* Engine tier, both sweeps at once: 1 and 32 commands per value, each with
+ * 4, 7, 16 and 64 parties (engine_grid/batch:B/parties:P). */
+void
+bench_run_grid(benchmark::State &state)
+{
+    void *ctx = bench_engine_grid_setup(static_cast<uint32_t>(state.range(0)),
+                                        static_cast<uint32_t>(state.range(1)));
+    if (!bench_setup_ok(state, ctx, bench_refused)) {
+        return;
+    }
+    while (state.KeepRunningBatch(bench_engine_batch)) {
+        uint64_t sum = bench_engine_run(ctx, static_cast<uint64_t>(bench_engine_batch));
+        benchmark::DoNotOptimize(sum);
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+    bench_engine_teardown(ctx);
+}
+
+/* Engine step tier: one frame of one record type into one engine. Each
+ * iteration resets the engine (untimed) and times the step alone, so the
+ * reported Time is manual time; items are frames handled. */
+struct bench_step_spec {
+    const char *name;
+    uint32_t type;
+    bool acts; /* the first such frame that makes the engine send or decide */
+};
+
+const bench_step_spec bench_step_specs[] = {
+    {"engine_step/1A", BPC_MSG_1A, false},
+    {"engine_step/1B", BPC_MSG_1B, false},
+    {"engine_step/2A", BPC_MSG_2A, false},
+    {"engine_step/2AV", BPC_MSG_2AV, false},
+    {"engine_step/2AV_quorum", BPC_MSG_2AV, true},
+    {"engine_step/2B", BPC_MSG_2B, false},
+    {"engine_step/2B_decide", BPC_MSG_2B, true},
+    {"engine_step/DECIDED", BPC_MSG_DECIDED, false},
+    {"engine_step/DECIDED_learn", BPC_MSG_DECIDED, true},
+    {"engine_step/STATUS", BPC_MSG_STATUS, false},
+    {"engine_step/FORWARD", BPC_MSG_FORWARD, false},
+    {"engine_step/ATTEST", BPC_MSG_ATTEST, false},
+};
+
+void
+bench_run_step(benchmark::State &state, uint32_t type, bool acts)
+{
+    void *ctx = bench_step_setup(type, acts);
+    if (!bench_setup_ok(state, ctx,
+                        "setup refused: no such frame captured, or the step is not repeatable")) {
+        return;
+    }
+    for (auto _ : state) {
+        bench_step_reset(ctx);
+        auto t0 = std::chrono::steady_clock::now();
+        uint64_t sum = bench_step_once(ctx);
+        auto t1 = std::chrono::steady_clock::now();
+        benchmark::DoNotOptimize(sum);
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    }
+    bench_step_counts k{};
+    bench_step_describe(ctx, &k);
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+    state.counters["records_in"] = k.records_in;
+    state.counters["frame_bytes"] = k.frame_bytes;
+    state.counters["steps"] = k.steps;
+    state.counters["frames_out"] = k.frames_out;
+    state.counters["decisions"] = k.decisions;
+    state.counters["persist"] = k.persist;
+    state.counters["reset_bytes"] = static_cast<double>(k.reset_bytes);
+    bench_step_teardown(ctx);
+}
+
 /* BPC_BENCH_ITERATIONS=N: every benchmark runs exactly once with N
  * iterations (rounded up to its batch), no calibration runs, so that an
  * instruction count under callgrind covers the same work in every build.
@@ -177,6 +273,15 @@ bench_fixed_iterations(benchmark::IterationCount batch)
 }
 
 void
+bench_fixed(benchmark::internal::Benchmark *b, benchmark::IterationCount batch)
+{
+    benchmark::IterationCount fixed = bench_fixed_iterations(batch);
+    if (fixed > 0) {
+        b->Iterations(fixed);
+    }
+}
+
+void
 bench_register(const bench_spec &spec)
 {
     benchmark::internal::Benchmark *b = benchmark::RegisterBenchmark(
@@ -184,9 +289,25 @@ bench_register(const bench_spec &spec)
     for (int i = 0; i < spec.args_count; i++) {
         b->Arg(spec.args[i]);
     }
-    benchmark::IterationCount fixed = bench_fixed_iterations(spec.batch);
-    if (fixed > 0) {
-        b->Iterations(fixed);
+    bench_fixed(b, spec.batch);
+}
+
+void
+bench_register_more()
+{
+    benchmark::internal::Benchmark *g = benchmark::RegisterBenchmark("engine_grid", bench_run_grid);
+    g->ArgNames({"batch", "parties"});
+    for (int64_t batch : {1, 32}) {
+        for (int64_t parties : {4, 7, 16, 64}) {
+            g->Args({batch, parties});
+        }
+    }
+    bench_fixed(g, bench_engine_batch);
+    for (const bench_step_spec &spec : bench_step_specs) {
+        benchmark::internal::Benchmark *b =
+            benchmark::RegisterBenchmark(spec.name, bench_run_step, spec.type, spec.acts);
+        b->UseManualTime();
+        bench_fixed(b, 1);
     }
 }
 
@@ -201,6 +322,7 @@ main(int argc, char **argv)
     for (const bench_spec &spec : bench_engine_specs) {
         bench_register(spec);
     }
+    bench_register_more();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 2;

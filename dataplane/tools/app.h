@@ -63,15 +63,46 @@ struct dp_app_state {
 };
 #define DP_APP_STATE_MAGIC 0x6574617473707061ull /* "appstate" */
 
-/* Commands are numbered 0..K-1; seq s belongs to the share of party
- * s % parties, and each party submits its own share. A party adopts the
+/* How the generator paces its submissions: exactly one of three. */
+struct dp_pace {
+    uint32_t window;      /* default: each party keeps at most this many of
+                             its own commands in flight (closed loop per party) */
+    uint64_t outstanding; /* > 0: closed loop, this many in flight across the
+                             cluster (a command leaves when applied, the next
+                             one is submitted then) */
+    uint64_t rate;        /* > 0: open loop, commands/s across the cluster on a
+                             fixed schedule, whatever completes; latency counts
+                             from the scheduled time */
+};
+/* Own commands one party may have in flight under pace (what the engine's
+ * queues are sized for): the window; outstanding split over the parties
+ * that submit (rounded up); under a rate, DP_RATE_IN_FLIGHT. */
+uint32_t dp_pace_window(const struct dp_pace *pace, uint32_t parties);
+#define DP_RATE_IN_FLIGHT 1024u
+/* Largest --outstanding (every command in flight fits the leader's queue). */
+#define DP_OUTSTANDING_MAX 65536u
+/* Largest --rate, commands/s. */
+#define DP_RATE_MAX 10000000u
+
+/* Commands are numbered 0..K-1 and belong to shares. By default seq s
+ * belongs to the share of party s % parties, and each party submits its
+ * own share. With outstanding N, command s takes slot s % N, slot j
+ * belongs to party j % min(N, parties), and a party keeps one command per
+ * slot it owns in flight (so N in all; with N below the party count only
+ * parties 0..N-1 submit). Under a rate, the default shares, and command s
+ * is due at s / rate seconds after the load starts. A party adopts the
  * share of a crashed one (dp_load_adopt) so every command still gets
  * submitted by someone alive. */
 struct dp_load {
     uint32_t self;
     uint32_t parties;
-    uint64_t commands; /* K; 0: record only */
-    uint32_t window;   /* max own commands submitted and not yet applied */
+    uint64_t commands;    /* K; 0: record only */
+    uint32_t window;      /* max own commands submitted and not yet applied */
+    uint64_t outstanding; /* closed loop over the cluster (0: per party) */
+    uint64_t slots;       /* command s takes slot s % slots */
+    uint32_t submitters;  /* slot j belongs to share j % submitters */
+    uint64_t rate;        /* open loop: commands/s (0: closed loop) */
+    uint64_t t0_ns;       /* open loop: when the schedule started */
     uint32_t value_bytes;
     bool generate;    /* submit at all (a restarted party does not) */
     uint8_t *state;   /* enum dp_seq_state per seq */
@@ -98,7 +129,7 @@ struct dp_load {
 };
 
 int dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t commands,
-                 uint32_t window, uint32_t value_bytes, bool generate);
+                 const struct dp_pace *pace, uint32_t value_bytes, bool generate);
 void dp_load_free(struct dp_load *l);
 void dp_load_adopt(struct dp_load *l, uint32_t party);
 /* Resumes from a persisted state (after dp_load_init, before any apply). */
@@ -112,7 +143,8 @@ uint64_t dp_load_held(const struct dp_load *l);
 struct dp_log_entry dp_load_last(const struct dp_load *l);
 /* Largest floor among durable records (0 when none). */
 uint64_t dp_durable_floor(const struct bpc_durable *recs, uint32_t count);
-/* Submits own-share commands up to the window; returns the count. */
+/* Submits own-share commands up to the window (and, under a rate, those
+ * due by now_ns); returns the count. */
 uint32_t dp_load_pump(struct dp_load *l, struct bpc_dp_party *p, uint64_t now_ns);
 /* bpc_apply_fn (ctx: the struct dp_load). */
 void dp_load_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq,

@@ -7,7 +7,8 @@
  *       [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]
  *       [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH]
  *       [--node-lcores N] [--keep-dir] [--store-dir DIR] [--no-fsync]
- *       [--chaos N [--seed S]] [--tap]
+ *       [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]
+ *       [--raw-baseline MS] [--slots W]
  *
  * ring:   every party in this process on the main lcore, one net_ring port
  *         each, joined by a software switch that forwards by destination
@@ -27,6 +28,13 @@
  * sync or compaction), each restarted from its store; the frame tap
  * (--tap, implied by --chaos) checks that no party ever sends a 1b, 2av or
  * 2b contradicting one it sent before.
+ *
+ * Load: by default each party keeps --window W of its own commands in
+ * flight; --outstanding N keeps N in flight across the cluster (closed
+ * loop), --rate R submits R/s on a fixed schedule (open loop, latency from
+ * the scheduled time). The summary also gives the run's CPU time per
+ * decision and resident memory per party (cluster_measure.c) and, with
+ * --raw-baseline (ring), plain forwarding over the same ports.
  *
  * SIGINT or SIGTERM ends the run early: nodes are stopped and reaped, the
  * summary is printed, and the exit status is 1 (not all decided).
@@ -51,7 +59,8 @@ cl_usage(FILE *f)
                "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
                "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
                "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
-               "  [--chaos N [--seed S]] [--tap]\n"
+               "  [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]\n"
+               "  [--raw-baseline MS] [--slots W]\n"
                "       bpcon-cluster --help | --version\n"
                "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
                "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
@@ -61,7 +70,15 @@ cl_usage(FILE *f)
                "--no-fsync drops the syncs (benchmarks only, not crash-safe).\n"
                "--chaos N (ring): N kill/restart cycles of parties 1..N-1 at random points,\n"
                "with the frame tap (--tap) checking every 1b/2av/2b against what the\n"
-               "same party sent before.\n");
+               "same party sent before.\n"
+               "Load: by default each party keeps --window W of its own commands in\n"
+               "flight. --outstanding N: closed loop, N in flight across the cluster (one\n"
+               "is submitted when one is applied). --rate R: open loop, R commands/s on a\n"
+               "fixed schedule whatever completes, latency counted from the scheduled time.\n"
+               "--raw-baseline MS (ring): after the run, MS of plain frame forwarding over\n"
+               "the same ports at the run's mean frame size, for frames/s against raw.\n"
+               "--slots W (ring): every engine's instance window (default 64); the summary\n"
+               "gives the resident memory per party.\n");
 }
 
 static int
@@ -173,6 +190,20 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
     case 'T':
         o->tap = true;
         return 0;
+    case 'O':
+        return dp_parse_u64(arg, DP_OUTSTANDING_MAX, &o->outstanding) == 0 && o->outstanding > 0
+                   ? 0
+                   : -EINVAL;
+    case 'r':
+        return dp_parse_u64(arg, DP_RATE_MAX, &o->rate) == 0 && o->rate > 0 ? 0 : -EINVAL;
+    case 'B':
+        return dp_parse_u64(arg, 60000, &o->raw_ms) == 0 && o->raw_ms > 0 ? 0 : -EINVAL;
+    case 'W':
+        if (dp_parse_u64(arg, BPC_WINDOW_SLOTS_MAX, &v) != 0 || v == 0 || (v & (v - 1)) != 0) {
+            return -EINVAL;
+        }
+        o->slots = (uint32_t)v;
+        return 0;
     default:
         return -EINVAL;
     }
@@ -200,6 +231,10 @@ cl_range(int c, const char **flag, const char **range)
         {'S', "--store-dir", "a path shorter than 200 bytes"},
         {'C', "--chaos", "0..100000"},
         {'X', "--seed", "0..9223372036854775807"},
+        {'O', "--outstanding", "1..65536 commands in flight across the cluster"},
+        {'r', "--rate", "1..10000000 commands/s"},
+        {'B', "--raw-baseline", "1..60000 ms"},
+        {'W', "--slots", "a power of two in 1..65536"},
     };
     *flag = "?";
     *range = "?";
@@ -227,6 +262,36 @@ cl_events_check(const struct cl_opts *o)
     return 0;
 }
 
+/* The load is paced one way; the ring-only measurements need the ring. */
+static int
+cl_load_check(const struct cl_opts *o)
+{
+    const char *why = NULL;
+    if (o->outstanding > 0 && o->rate > 0) {
+        why = "--outstanding and --rate are exclusive (a closed loop or an open loop)";
+    } else if (o->window_given && (o->outstanding > 0 || o->rate > 0)) {
+        why = "--window paces the default load (per party); it does not combine with "
+              "--outstanding or --rate";
+    } else if (o->virtio && o->raw_ms > 0) {
+        why = "--raw-baseline needs --transport ring";
+    } else if (o->virtio && o->slots > 0) {
+        why = "--slots needs --transport ring";
+    }
+    if (why != NULL) {
+        fprintf(stderr, "bpcon-cluster: %s\n", why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void
+cl_pace(const struct cl_opts *o, struct dp_pace *out)
+{
+    out->window = o->window;
+    out->outstanding = o->outstanding;
+    out->rate = o->rate;
+}
+
 static int
 cl_parse(int argc, char **argv, struct cl_opts *o)
 {
@@ -249,6 +314,10 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         {"chaos", required_argument, NULL, 'C'},
         {"seed", required_argument, NULL, 'X'},
         {"tap", no_argument, NULL, 'T'},
+        {"outstanding", required_argument, NULL, 'O'},
+        {"rate", required_argument, NULL, 'r'},
+        {"raw-baseline", required_argument, NULL, 'B'},
+        {"slots", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -277,6 +346,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         }
         have_parties |= c == 'n';
         have_commands |= c == 'k';
+        o->window_given |= c == 'w';
         if (cl_opt(o, c, optarg) != 0) {
             const char *flag;
             const char *range;
@@ -312,6 +382,9 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     }
     if (o->virtio && (o->chaos > 0 || o->tap)) {
         fprintf(stderr, "bpcon-cluster: --chaos and --tap need --transport ring\n");
+        return -EINVAL;
+    }
+    if (cl_load_check(o) != 0) {
         return -EINVAL;
     }
     if (o->chaos > 0 && o->parties < 2) {

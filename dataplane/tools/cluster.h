@@ -57,7 +57,15 @@ struct cl_opts {
     uint64_t seed;         /* chaos choices (0: drawn and printed) */
     bool tap;              /* ring: check every 1b/2av/2b frame for contradictions */
     char store_where[256]; /* the stores' directory in force (set by the transport) */
+    bool window_given;     /* --window was on the command line */
+    uint64_t outstanding;  /* --outstanding: closed loop over the cluster (0: off) */
+    uint64_t rate;         /* --rate: open loop, commands/s (0: off) */
+    uint64_t raw_ms;       /* ring --raw-baseline: plain forwarding after the run */
+    uint32_t slots;        /* ring --slots: every engine's instance window (0: 64) */
 };
+
+/* The load's pacing as the generator takes it. */
+void cl_pace(const struct cl_opts *o, struct dp_pace *out);
 
 /* Set by SIGINT/SIGTERM: the run ends as at a deadline, nodes are stopped
  * and reaped, the summary is printed. */
@@ -98,7 +106,41 @@ struct cl_summary {
     uint64_t tap_frames;
     uint64_t tap_records;
     uint64_t contradictions; /* 1b/2av/2b records contradicting earlier ones */
+    /* Costs (cluster_measure.c); see docs/DATAPLANE.md. */
+    uint32_t slots; /* ring: every engine's instance window */
+    bool cpu_known;
+    uint64_t cpu_ns;      /* CPU time from load start to the end condition */
+    uint64_t frames;      /* ring: frames the switch moved */
+    uint64_t frame_bytes; /* ring: their payload bytes */
+    uint64_t raw_frames;  /* ring --raw-baseline: frames forwarded */
+    uint64_t raw_ns;      /* ... in this long */
+    uint32_t raw_len;     /* ... each of this many payload bytes */
+    int64_t rss_setup_kb; /* ring: VmRSS growth per party while they came up (-1: unknown) */
+    int64_t rss_party_kb; /* ring: VmRSS growth per party to the end of the load, less the
+                             load recorder's resident arrays (-1: unknown) */
+    int64_t rss_node_kb;  /* virtio: mean VmRSS of the nodes alive at the end (-1: unknown) */
 };
+
+/* cluster_measure.c: CPU time of this process (user + system, all
+ * threads), from getrusage. */
+uint64_t cl_cpu_self_ns(void);
+/* CPU time of process pid (user + system, all threads; clock ticks of
+ * /proc/PID/stat, 10 ms here), 0 when it cannot be read. */
+uint64_t cl_cpu_pid_ns(int pid);
+/* VmRSS of process pid (0: this one) in KiB from /proc/PID/status, -1
+ * when unknown. */
+int64_t cl_rss_kb(int pid);
+/* Virtio: the load's CPU time (each node pids[i] > 0 since cpu_go[i], 0:
+ * since it started, plus this process since self_go) into s->cpu_ns, and
+ * the mean VmRSS of those nodes into s->rss_node_kb; a killed node's CPU
+ * is not counted. */
+void cl_nodes_costs(const int *pids, const uint64_t *cpu_go, uint32_t n, uint64_t self_go,
+                    struct cl_summary *s);
+/* Resident bytes of [p, p + len) (mincore; pages partly inside count). */
+uint64_t cl_resident_bytes(const void *p, size_t len);
+/* Resident bytes of a load recorder's arrays (what the harness keeps
+ * beside a party, not the party). */
+uint64_t cl_load_resident_bytes(const struct dp_load *l);
 
 /* The frame tap (cluster_tap.c): decodes every frame a party sends, keeps
  * per party and instance the ballots and values it promised and voted,

@@ -205,6 +205,85 @@ cl_span(const struct cl_summary *s, uint64_t *first, uint64_t *last)
     }
 }
 
+/* A JSON number with `prec` decimals, or null when unknown (negative). */
+static const char *
+cl_num(char *buf, size_t len, double v, int prec)
+{
+    if (v < 0) {
+        return "null";
+    }
+    snprintf(buf, len, "%.*f", prec, v);
+    return buf;
+}
+
+/* The summary lines on the load's pacing and what the run cost. */
+static void
+cl_costs_print(const struct cl_opts *o, const struct cl_summary *s, double decisions, double span_s)
+{
+    if (o->outstanding > 0) {
+        printf("load: closed loop, %llu in flight across the cluster\n",
+               (unsigned long long)o->outstanding);
+    } else if (o->rate > 0) {
+        printf("load: open loop, %llu commands/s on a fixed schedule (latency from the "
+               "scheduled time)\n",
+               (unsigned long long)o->rate);
+    } else {
+        printf("load: each party keeps up to %u of its own commands in flight\n", o->window);
+    }
+    if (s->cpu_known) {
+        printf("cpu: %.3f s over the load (%s), %.1f us per decision\n", (double)s->cpu_ns / 1e9,
+               o->virtio ? "the nodes alive at the end and this process"
+                         : "this process: every party, the switch and the load",
+               decisions > 0 ? (double)s->cpu_ns / 1e3 / decisions : 0.0);
+    }
+    if (s->frames > 0) {
+        printf("frames: %llu through the switch, %.0f/s over the load span, mean %llu bytes\n",
+               (unsigned long long)s->frames, span_s > 0 ? (double)s->frames / span_s : 0.0,
+               (unsigned long long)(s->frame_bytes / s->frames));
+    }
+    if (s->raw_ns > 0) {
+        double raw = (double)s->raw_frames * 1e9 / (double)s->raw_ns;
+        double fps = span_s > 0 ? (double)s->frames / span_s : 0.0;
+        printf("raw baseline: %.0f frames/s of %u bytes over the same ports and switch "
+               "(%.3f s, no engine); consensus frames/s is %.3f of it\n",
+               raw, s->raw_len, (double)s->raw_ns / 1e9, raw > 0 ? fps / raw : 0.0);
+    }
+    if (s->rss_party_kb >= 0) {
+        printf("memory: VmRSS per party %lld KiB after start-up, %lld KiB at the end (engine "
+               "window %u slots; load recorders excluded)\n",
+               (long long)s->rss_setup_kb, (long long)s->rss_party_kb, s->slots);
+    } else if (s->rss_node_kb >= 0) {
+        printf("memory: VmRSS per node process %lld KiB at the end\n", (long long)s->rss_node_kb);
+    }
+}
+
+/* The rest of the closing JSON line: pacing and costs. */
+static void
+cl_costs_json(const struct cl_opts *o, const struct cl_summary *s, double decisions, double span_s)
+{
+    char b[13][48];
+    double cpu = s->cpu_known ? (double)s->cpu_ns / 1e9 : -1.0;
+    double fps = s->frames > 0 && span_s > 0 ? (double)s->frames / span_s : -1.0;
+    double raw = s->raw_ns > 0 ? (double)s->raw_frames * 1e9 / (double)s->raw_ns : -1.0;
+    printf("\"load\":\"%s\",\"outstanding\":%s,\"rate\":%s,\"slots\":%s,\"cpu_s\":%s,"
+           "\"cpu_s_per_decision\":%s,\"frames\":%s,\"frames_per_s\":%s,"
+           "\"raw_frames_per_s\":%s,\"raw_frame_bytes\":%s,\"frames_vs_raw\":%s,"
+           "\"rss_party_setup_kb\":%s,\"rss_party_kb\":%s,\"rss_node_kb\":%s}\n",
+           o->outstanding > 0 ? "outstanding" : (o->rate > 0 ? "rate" : "window"),
+           cl_num(b[0], sizeof(b[0]), o->outstanding > 0 ? (double)o->outstanding : -1, 0),
+           cl_num(b[1], sizeof(b[1]), o->rate > 0 ? (double)o->rate : -1, 0),
+           cl_num(b[2], sizeof(b[2]), s->slots > 0 ? (double)s->slots : -1, 0),
+           cl_num(b[3], sizeof(b[3]), cpu, 3),
+           cl_num(b[4], sizeof(b[4]), cpu >= 0 && decisions > 0 ? cpu / decisions : -1, 9),
+           cl_num(b[11], sizeof(b[11]), o->virtio ? -1.0 : (double)s->frames, 0),
+           cl_num(b[5], sizeof(b[5]), fps, 0), cl_num(b[6], sizeof(b[6]), raw, 0),
+           cl_num(b[12], sizeof(b[12]), raw > 0 ? (double)s->raw_len : -1.0, 0),
+           cl_num(b[7], sizeof(b[7]), raw > 0 && fps >= 0 ? fps / raw : -1, 4),
+           cl_num(b[8], sizeof(b[8]), (double)s->rss_setup_kb, 0),
+           cl_num(b[9], sizeof(b[9]), (double)s->rss_party_kb, 0),
+           cl_num(b[10], sizeof(b[10]), (double)s->rss_node_kb, 0));
+}
+
 bool
 cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
 {
@@ -252,15 +331,15 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
     double p50 = (double)dp_hist_quantile(&s->hist, 0.50) / 1e3;
     double p99 = (double)dp_hist_quantile(&s->hist, 0.99) / 1e3;
     double p999 = (double)dp_hist_quantile(&s->hist, 0.999) / 1e3;
-    printf("%s: %u parties (%u alive), %llu commands of %u bytes, window %u\n",
-           o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
-           o->value_bytes, o->window);
+    printf("%s: %u parties (%u alive), %llu commands of %u bytes\n", o->virtio ? "virtio" : "ring",
+           s->parties, alive, (unsigned long long)o->commands, o->value_bytes);
     printf("decided %llu/%llu commands in %.0f instances; load span (first submit to last "
            "decision) %.3f s: %.0f decisions/s, %.0f commands/s; run %.2f s since start\n",
            (unsigned long long)decided, (unsigned long long)o->commands, decisions, span_s, dps,
            cps, cl_since_start_s());
     printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
            p999, (unsigned long long)s->hist.total);
+    cl_costs_print(o, s, decisions, span_s);
     bool clean = s->unclean_stops == 0;
     bool durable = s->store_failures == 0 && s->contradictions == 0;
     printf("durability: %s; stores under %s\n",
@@ -283,6 +362,10 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            agree ? "yes" : "NO", log_agree ? "yes" : "NO", all ? "yes" : "NO", valid ? "yes" : "NO",
            clean ? "yes" : "NO", s->deadline_hit ? ", DEADLINE HIT" : "",
            s->interrupted ? ", INTERRUPTED" : "");
+    char window[16] = "null"; /* the per-party window paces the default load only */
+    if (o->outstanding == 0 && o->rate == 0) {
+        snprintf(window, sizeof(window), "%u", o->window);
+    }
     char contra[32] = "null";
     if (s->tapped) {
         snprintf(contra, sizeof(contra), "%llu", (unsigned long long)s->contradictions);
@@ -293,17 +376,18 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
            "\"run_s\":%.3f,"
-           "\"value_bytes\":%u,\"window\":%u,\"clean_stop\":%s,\"interrupted\":%s,"
+           "\"value_bytes\":%u,\"window\":%s,\"clean_stop\":%s,\"interrupted\":%s,"
            "\"fsync\":%s,\"store_dir\":\"%s\",\"store_failures\":%u,\"chaos_kills\":%u,"
            "\"chaos_stuck\":%u,"
-           "\"contradictions\":%s}\n",
+           "\"contradictions\":%s,",
            o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
            (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
            log_agree ? "true" : "false", (unsigned long long)mask_diffs, all ? "true" : "false",
            valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50, p99, p999, span_s,
-           cl_since_start_s(), o->value_bytes, o->window, clean ? "true" : "false",
+           cl_since_start_s(), o->value_bytes, window, clean ? "true" : "false",
            s->interrupted ? "true" : "false", o->no_fsync ? "false" : "true", o->store_where,
            s->store_failures, s->chaos_kills, s->chaos_stuck, contra);
+    cl_costs_json(o, s, decisions, span_s);
     fflush(stdout);
     for (uint32_t i = 0; i < s->parties; i++) {
         free(s->r[i].owned_log);

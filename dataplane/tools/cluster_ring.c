@@ -53,7 +53,8 @@ ring_eal(const struct cl_opts *o, const char *argv0, size_t engine_bytes)
     snprintf(args[argc++], sizeof(args[0]), "--no-huge");
     snprintf(args[argc++], sizeof(args[0]), "--no-pci");
     snprintf(args[argc++], sizeof(args[0]), "-m");
-    /* Memory: mbufs (~24 MB per party with its rings) plus the engines. */
+    /* Memory: mbufs (~24 MB per party with its rings) plus the engines
+     * and their stores' slot tables (what the window sizes). */
     size_t engine_mb = (engine_bytes >> 20) + 1;
     snprintf(args[argc++], sizeof(args[0]), "%zu", 128u + (24u + engine_mb) * o->parties);
     snprintf(args[argc++], sizeof(args[0]), "--file-prefix=bpc-cluster-%d", (int)getpid());
@@ -82,7 +83,12 @@ ring_config(struct ring_cluster *c)
         c->cfg.weights[i] = 1;
     }
     randombytes_buf(&c->cfg.cluster_id, sizeof(c->cfg.cluster_id));
-    dp_config_tune(&c->cfg, c->o->window, c->o->value_bytes);
+    struct dp_pace pace;
+    cl_pace(c->o, &pace);
+    dp_config_tune(&c->cfg, dp_pace_window(&pace, c->n), c->o->value_bytes);
+    if (c->o->slots > 0) {
+        c->cfg.window_slots = c->o->slots;
+    }
     uint8_t master[BPC_KEY_BYTES];
     randombytes_buf(master, sizeof(master));
     for (uint32_t i = 0; i < c->n; i++) {
@@ -147,7 +153,9 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
     cfg.on_apply = dp_load_apply;
     cfg.apply_ctx = &p->load;
     /* A restarted party only records: its share was adopted at the crash. */
-    if (dp_load_init(&p->load, id, c->n, c->o->commands, c->o->window, c->o->value_bytes,
+    struct dp_pace pace;
+    cl_pace(c->o, &pace);
+    if (dp_load_init(&p->load, id, c->n, c->o->commands, &pace, c->o->value_bytes,
                      p->restarts == 0) != 0) {
         fprintf(stderr, "bpcon-cluster: no memory for party %u's log\n", id);
         return -1;
@@ -300,8 +308,24 @@ ring_round(struct ring_cluster *c, uint64_t now)
     return work;
 }
 
+static int ring_loop_run(struct ring_cluster *c, struct cl_summary *s);
+
+/* The run, with its CPU time: every party, the switch and the load
+ * generator share this process's one lcore. */
 static int
 ring_loop(struct ring_cluster *c, struct cl_summary *s)
+{
+    uint64_t cpu = cl_cpu_self_ns();
+    int rc = ring_loop_run(c, s);
+    s->cpu_ns = cl_cpu_self_ns() - cpu;
+    s->cpu_known = cpu > 0;
+    s->frames = c->switch_frames;
+    s->frame_bytes = c->switch_bytes;
+    return rc;
+}
+
+static int
+ring_loop_run(struct ring_cluster *c, struct cl_summary *s)
 {
     uint64_t go = bpc_dp_now_ns();
     uint64_t next_progress = go + CL_PROGRESS_NS;
@@ -439,6 +463,28 @@ ring_finish(struct ring_cluster *c, struct cl_summary *s)
     ring_runtime_dir_remove();
 }
 
+/* This process's VmRSS less the load recorders' resident arrays (the
+ * harness's, not the parties'), in KiB; -1 when unknown. */
+static int64_t
+ring_rss(const struct ring_cluster *c)
+{
+    int64_t kb = cl_rss_kb(0);
+    uint64_t recorders = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        recorders += cl_load_resident_bytes(&c->p[i].load);
+    }
+    return kb < 0 ? -1 : kb - (int64_t)(recorders / 1024u);
+}
+
+/* Growth of ring_rss since `before`, per party (EAL, the mbuf pool and the
+ * rings came first: they are not in it). */
+static int64_t
+ring_rss_per_party(const struct ring_cluster *c, int64_t before)
+{
+    int64_t now = ring_rss(c);
+    return before < 0 || now < 0 ? -1 : (now - before) / (int64_t)c->n;
+}
+
 int
 cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
 {
@@ -467,16 +513,26 @@ cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
             return -1;
         }
     }
-    if (ring_store_dir(&c) != 0 || ring_eal(o, argv0, bpc_engine_footprint(&c.cfg)) != 0) {
+    size_t party_bytes =
+        bpc_engine_footprint(&c.cfg) + 2u * (c.cfg.window_slots + 1u) * sizeof(struct bpc_durable);
+    if (ring_store_dir(&c) != 0 || ring_eal(o, argv0, party_bytes) != 0) {
         cl_tap_free(c.tap);
         return -1;
     }
     int rc = ring_ports(&c);
+    int64_t rss0 = ring_rss(&c);
     for (uint32_t i = 0; rc == 0 && i < c.n; i++) {
         rc = ring_party_up(&c, i);
     }
+    s->rss_setup_kb = ring_rss_per_party(&c, rss0);
     if (rc == 0) {
         rc = ring_loop(&c, s);
+    }
+    s->rss_party_kb = ring_rss_per_party(&c, rss0);
+    s->rss_node_kb = -1;
+    s->slots = c.cfg.window_slots;
+    if (rc == 0 && o->raw_ms > 0) {
+        ring_raw_baseline(&c, s);
     }
     if (rc != 0) {
         bpc_log_thread_unregister();

@@ -67,6 +67,8 @@ struct ring_cluster {
     struct rte_mbuf *stage[CL_PARTIES_MAX][RING_BURST];
     uint16_t stage_count[CL_PARTIES_MAX];
     uint64_t switch_drops;
+    uint64_t switch_frames; /* frames the switch moved */
+    uint64_t switch_bytes;  /* their payload bytes (after the Ethernet header) */
     int last_killed;
     char store_dir[256];
     bool store_dir_made; /* ours: removed after a clean run */
@@ -90,6 +92,11 @@ void ring_ring_drain(struct rte_ring *r);
 void ring_from_drain(struct ring_cluster *c, struct rte_ring *r);
 /* cluster_ring_switch.c: one pass of the switch; returns the frames moved. */
 uint32_t ring_switch(struct ring_cluster *c);
+
+/* cluster_ring_raw.c: --raw-baseline: plain forwarding over the same
+ * ports at the run's mean frame size (s->frames, s->frame_bytes), after
+ * the run; fills s->raw_*. */
+void ring_raw_baseline(struct ring_cluster *c, struct cl_summary *s);
 
 /* cluster_ring_faults.c: splitmix64 over *state (the chaos choices). */
 uint64_t ring_rand(uint64_t *state);

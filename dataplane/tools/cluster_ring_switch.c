@@ -118,6 +118,10 @@ ring_switch(struct ring_cluster *c)
                 c->switch_drops++;
                 continue;
             }
+            c->switch_frames++;
+            c->switch_bytes += b[i]->data_len > RTE_ETHER_HDR_LEN
+                                   ? (uint64_t)b[i]->data_len - RTE_ETHER_HDR_LEN
+                                   : 0;
             c->stage[dst][c->stage_count[dst]++] = b[i];
             if (c->stage_count[dst] == RING_BURST) {
                 ring_stage_flush(c, dst);

@@ -52,6 +52,7 @@ struct vnode {
     uint64_t last_instance;
     uint64_t last_hash;
     uint64_t digest; /* rolling hash over its applied log (restored too) */
+    uint64_t cpu_go; /* its CPU time when the load started (0: started later) */
     struct cl_party_result res;
     struct dp_hist hist;
     char buf[VIRTIO_LINE_MAX];
@@ -69,6 +70,7 @@ struct vcluster {
     int last_killed;
     uint32_t unclean; /* nodes that did not exit 0 after SIGTERM */
     pid_t pid;        /* this process: names the nodes' EAL file prefixes */
+    uint64_t cpu_go;  /* this process's CPU time when the load started */
 };
 
 static uint64_t
@@ -173,7 +175,12 @@ virtio_node_args(const struct vcluster *c, uint32_t id, char args[][CL_ARG_MAX],
     snprintf(args[k++], CL_ARG_MAX, "--cluster=%s", c->cluster_file);
     snprintf(args[k++], CL_ARG_MAX, "--id=%u", id);
     snprintf(args[k++], CL_ARG_MAX, "--commands=%llu", (unsigned long long)o->commands);
-    snprintf(args[k++], CL_ARG_MAX, "--window=%u", o->window);
+    if (o->outstanding > 0 || o->rate > 0) {
+        snprintf(args[k++], CL_ARG_MAX, "--%s=%llu", o->rate > 0 ? "rate" : "outstanding",
+                 (unsigned long long)(o->rate > 0 ? o->rate : o->outstanding));
+    } else {
+        snprintf(args[k++], CL_ARG_MAX, "--window=%u", o->window);
+    }
     snprintf(args[k++], CL_ARG_MAX, "--value-size=%u", o->value_bytes);
     snprintf(args[k++], CL_ARG_MAX, "--idle=%s", o->idle_arg);
     snprintf(args[k++], CL_ARG_MAX, "--report-fd=3");
@@ -237,6 +244,7 @@ virtio_spawn(struct vcluster *c, uint32_t id)
     fcntl(rep[0], F_SETFL, O_NONBLOCK);
     fcntl(ctl[1], F_SETFL, O_NONBLOCK);
     v->pid = pid;
+    v->cpu_go = 0;
     v->report_fd = rep[0];
     v->control_fd = ctl[1];
     v->alive = true;
@@ -410,6 +418,10 @@ virtio_go(struct vcluster *c)
             }
         }
         c->go_ns = virtio_now_ns();
+        c->cpu_go = cl_cpu_self_ns();
+        for (uint32_t i = 0; i < c->n; i++) {
+            c->v[i].cpu_go = cl_cpu_pid_ns(c->v[i].pid);
+        }
         fprintf(stderr, "bpcon-cluster: all %u nodes ready, load starts\n", c->n);
     }
     for (uint32_t i = 0; i < c->n; i++) {
@@ -684,8 +696,17 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
         rc = virtio_loop(&c, s);
     }
     bool alive_at_end[CL_VIRTIO_PARTIES_MAX];
+    /* Costs of the load, read before the nodes are stopped. */
+    int pids[CL_VIRTIO_PARTIES_MAX];
+    uint64_t cpu_go[CL_VIRTIO_PARTIES_MAX];
+    s->rss_setup_kb = s->rss_party_kb = s->rss_node_kb = -1;
     for (uint32_t i = 0; i < c.n; i++) {
         alive_at_end[i] = c.v[i].alive;
+        pids[i] = c.v[i].alive ? (int)c.v[i].pid : 0;
+        cpu_go[i] = c.v[i].cpu_go;
+    }
+    if (c.go_ns != 0) {
+        cl_nodes_costs(pids, cpu_go, c.n, c.cpu_go, s);
     }
     virtio_stop_all(&c);
     s->unclean_stops = c.unclean;

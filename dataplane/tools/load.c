@@ -84,20 +84,51 @@ dp_hist_merge(struct dp_hist *into, const struct dp_hist *from)
  * Generator and recorder.
  * ---------------------------------------------------------------------- */
 
+uint32_t
+dp_pace_window(const struct dp_pace *pace, uint32_t parties)
+{
+    if (pace->rate > 0) {
+        return DP_RATE_IN_FLIGHT;
+    }
+    if (pace->outstanding > 0) {
+        uint64_t a = pace->outstanding < parties ? pace->outstanding : parties;
+        return (uint32_t)((pace->outstanding + a - 1) / a);
+    }
+    return pace->window;
+}
+
+/* Slots share q owns: one each by default and under a rate. */
+static uint64_t
+load_share_slots(const struct dp_load *l, uint32_t q)
+{
+    return q < l->submitters ? (l->slots - q + l->submitters - 1) / l->submitters : 0;
+}
+
 int
-dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t commands, uint32_t window,
-             uint32_t value_bytes, bool generate)
+dp_load_init(struct dp_load *l, uint32_t self, uint32_t parties, uint64_t commands,
+             const struct dp_pace *pace, uint32_t value_bytes, bool generate)
 {
     memset(l, 0, sizeof(*l));
     l->self = self;
     l->parties = parties;
     l->commands = commands;
-    l->window = window;
+    l->slots = parties;
+    l->submitters = parties;
+    l->window = pace->window;
+    if (pace->outstanding > 0) {
+        l->outstanding = pace->outstanding;
+        l->slots = pace->outstanding;
+        l->submitters = (uint32_t)(pace->outstanding < parties ? pace->outstanding : parties);
+        l->window = (uint32_t)load_share_slots(l, self);
+    } else if (pace->rate > 0) {
+        l->rate = pace->rate;
+        l->window = UINT32_MAX; /* open loop: only the schedule holds it */
+    }
     l->value_bytes = value_bytes < DP_CMD_BYTES_MIN ? DP_CMD_BYTES_MIN : value_bytes;
     l->generate = generate && commands > 0;
     /* Exactly-once apply bounds the log by K; crash resubmissions add at
      * most a window per adopted share: keep room for both. */
-    l->log_cap = commands + (uint64_t)parties * window + 4096;
+    l->log_cap = commands + (uint64_t)parties * dp_pace_window(pace, parties) + 4096;
     l->state = calloc(commands > 0 ? commands : 1, 1);
     l->share = calloc(parties, 1);
     l->cursor = calloc(parties, sizeof(*l->cursor));
@@ -138,6 +169,11 @@ void
 dp_load_adopt(struct dp_load *l, uint32_t party)
 {
     if (party < l->parties) {
+        if (l->outstanding > 0 && !l->share[party]) {
+            /* Closed loop over the cluster: the adopter takes over the
+             * crashed party's slots too, so N stay in flight. */
+            l->window += (uint32_t)load_share_slots(l, party);
+        }
         l->share[party] = 1;
         l->cursor[party] = 0;
     }
@@ -243,14 +279,26 @@ load_encode(struct dp_load *l, uint64_t seq, uint64_t now_ns)
     }
 }
 
-/* Submits from one share until the window is full; false when the engine
- * refused (queue full) and the round should end. */
+/* When command seq is due under a rate. */
+static uint64_t
+load_due(const struct dp_load *l, uint64_t seq)
+{
+    return l->t0_ns + (uint64_t)((bpc_u128)seq * 1000000000u / l->rate);
+}
+
+/* Submits from one share until the window is full (or, under a rate, the
+ * next command is not due yet); false when the engine refused (queue
+ * full) and the round should end. A command carries the time it was
+ * submitted, or under a rate the time it was due: latency counts from
+ * there. */
 static bool
 load_pump_share(struct dp_load *l, struct bpc_dp_party *p, uint32_t share, uint64_t now_ns,
                 uint32_t *n)
 {
-    while (l->pending < l->window) {
-        uint64_t seq = share + l->cursor[share] * l->parties;
+    uint64_t w = load_share_slots(l, share);
+    while (l->pending < l->window && w > 0) {
+        uint64_t c = l->cursor[share];
+        uint64_t seq = (c / w) * l->slots + share + (c % w) * l->submitters;
         if (seq >= l->commands) {
             return true;
         }
@@ -258,7 +306,14 @@ load_pump_share(struct dp_load *l, struct bpc_dp_party *p, uint32_t share, uint6
             l->cursor[share]++;
             continue;
         }
-        load_encode(l, seq, now_ns);
+        uint64_t stamp = now_ns;
+        if (l->rate > 0) {
+            stamp = load_due(l, seq);
+            if (stamp > now_ns) {
+                return true;
+            }
+        }
+        load_encode(l, seq, stamp);
         if (bpc_dp_party_submit(p, l->buf, l->value_bytes, NULL) != 0) {
             l->refused++;
             return false; /* backpressure: try again next round */
@@ -281,6 +336,9 @@ dp_load_pump(struct dp_load *l, struct bpc_dp_party *p, uint64_t now_ns)
     uint32_t n = 0;
     if (!l->generate) {
         return 0;
+    }
+    if (l->rate > 0 && l->t0_ns == 0) {
+        l->t0_ns = now_ns; /* the schedule starts at the first pump */
     }
     for (uint32_t s = 0; s < l->parties && l->pending < l->window; s++) {
         if (l->share[s] && !load_pump_share(l, p, s, now_ns, &n)) {

@@ -2,7 +2,8 @@
  * node.c - bpcon-node: one party of a cluster in its own process.
  *
  *   bpcon-node [EAL args] -- --cluster FILE --id N [--idle busy|pause|sleep:US]
- *       [--commands K --window W --value-size B] [--report-fd FD]
+ *       [--commands K --window W --value-size B] [--outstanding N | --rate R]
+ *       [--report-fd FD]
  *       [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]
  *
  * Owns: the command line (parsed before EAL, so --help, --version and bad
@@ -54,6 +55,7 @@ node_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
                "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
+               "  [--outstanding N | --rate R]\n"
                "  [--report-fd FD] [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]\n"
                "  [--no-load] [--control-fd FD] [--log-retain N]\n"
                "       bpcon-node --help | --version\n"
@@ -63,6 +65,9 @@ node_usage(FILE *f)
                "votes already sent (--fsync, the default, is accepted and changes nothing).\n"
                "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
                "makes this party submit the share of crashed party ID too.\n"
+               "--outstanding N / --rate R replace --window: N commands in flight across the\n"
+               "cluster (this party keeps its slots' share), or R commands/s across the\n"
+               "cluster on a fixed schedule from the load's start (as bpcon-cluster).\n"
                "EAL worker lcores (-l/--lcores with more than one): each rx queue is\n"
                "polled by worker q %% W and handed to the main lcore through a ring.\n");
 }
@@ -79,7 +84,8 @@ node_parse(int argc, char **argv, struct node_opts *o)
         {"no-fsync", no_argument, NULL, 'F'},         {"wait-go", no_argument, NULL, 'g'},
         {"no-load", no_argument, NULL, 'L'},          {"control-fd", required_argument, NULL, 'C'},
         {"log-retain", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},          {"outstanding", required_argument, NULL, 'O'},
+        {"rate", required_argument, NULL, 'P'},       {NULL, 0, NULL, 0},
     };
     *o = (struct node_opts){
         .id = UINT64_MAX, .window = 64, .value_bytes = 64, .report_fd = -1, .control_fd = -1};
@@ -116,6 +122,18 @@ node_parse(int argc, char **argv, struct node_opts *o)
             range = "a power of two in 1..65536";
             rc = dp_parse_u64(optarg, BPC_WINDOW_SLOTS_MAX, &o->window);
             rc = rc == 0 && (o->window == 0 || (o->window & (o->window - 1)) != 0) ? -EINVAL : rc;
+            break;
+        case 'O':
+            flag = "--outstanding";
+            range = "1..65536 commands in flight across the cluster";
+            rc = dp_parse_u64(optarg, DP_OUTSTANDING_MAX, &o->outstanding);
+            rc = rc == 0 && o->outstanding == 0 ? -EINVAL : rc;
+            break;
+        case 'P':
+            flag = "--rate";
+            range = "1..10000000 commands/s";
+            rc = dp_parse_u64(optarg, DP_RATE_MAX, &o->rate);
+            rc = rc == 0 && o->rate == 0 ? -EINVAL : rc;
             break;
         case 'b':
             flag = "--value-size";
@@ -176,6 +194,11 @@ node_parse(int argc, char **argv, struct node_opts *o)
         fprintf(stderr, "bpcon-node: unexpected argument '%s'\n", argv[optind]);
         return -EINVAL;
     }
+    if (o->outstanding > 0 && o->rate > 0) {
+        fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
+                        "open loop)\n");
+        return -EINVAL;
+    }
     if (o->cluster == NULL || o->id == UINT64_MAX) {
         fprintf(stderr, "bpcon-node: missing required flag %s\n",
                 o->cluster == NULL ? "--cluster FILE" : "--id N");
@@ -221,6 +244,14 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     return dash;
 }
 
+static void
+node_pace(const struct node_opts *o, struct dp_pace *out)
+{
+    out->window = (uint32_t)o->window;
+    out->outstanding = o->outstanding;
+    out->rate = o->rate;
+}
+
 static int
 node_config(struct node *n, char *err, size_t err_len)
 {
@@ -243,7 +274,10 @@ node_config(struct node *n, char *err, size_t err_len)
         return rc;
     }
     n->cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])n->keys;
-    dp_config_tune(&n->cfg, (uint32_t)n->o.window, (uint32_t)n->o.value_bytes);
+    struct dp_pace pace;
+    node_pace(&n->o, &pace);
+    dp_config_tune(&n->cfg, dp_pace_window(&pace, n->cluster.parties_count),
+                   (uint32_t)n->o.value_bytes);
     n->cfg.on_apply = dp_load_apply;
     n->cfg.apply_ctx = &n->load;
     randombytes_buf(&n->cfg.seed, sizeof(n->cfg.seed));
@@ -258,8 +292,10 @@ node_config(struct node *n, char *err, size_t err_len)
 static int
 node_party(struct node *n, char *err, size_t err_len)
 {
+    struct dp_pace pace;
+    node_pace(&n->o, &pace);
     int rc = dp_load_init(&n->load, (uint32_t)n->o.id, n->cluster.parties_count, n->o.commands,
-                          (uint32_t)n->o.window, (uint32_t)n->o.value_bytes, !n->o.no_load);
+                          &pace, (uint32_t)n->o.value_bytes, !n->o.no_load);
     if (rc != 0) {
         snprintf(err, err_len, "no memory for the load generator");
         return rc;

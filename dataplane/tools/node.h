@@ -34,6 +34,8 @@ struct node_opts {
     struct dp_idle idle;
     uint64_t commands;
     uint64_t window;
+    uint64_t outstanding; /* closed loop over the cluster (replaces window) */
+    uint64_t rate;        /* open loop, commands/s over the cluster (replaces window) */
     uint64_t value_bytes;
     int report_fd;
     const char *log_out;
