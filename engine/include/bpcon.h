@@ -338,11 +338,12 @@ struct bpc_wire_writer {
     uint32_t cap; /* buffer capacity (<= frame limit) */
     uint16_t record_count;
     uint32_t value_bytes; /* used bytes of the value section */
-    uint32_t value_cap;   /* value section capacity reserved at begin */
+    uint32_t value_cap;   /* most value bytes this frame may carry */
 };
 
-/* Starts a frame; value_cap bytes are reserved for the value section
- * (may be 0). Returns 0 or -ENOBUFS when cap cannot hold header + tag. */
+/* Starts a frame that may carry up to value_cap value bytes (may be 0);
+ * records and values share the frame, nothing is set aside. Returns 0 or
+ * -ENOBUFS when cap cannot hold header, tag and value_cap. */
 int bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32_t value_cap);
 /* Room for n more records (and value_len more value bytes)? */
 bool bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_len);

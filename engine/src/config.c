@@ -184,11 +184,11 @@ config_check_sizes(const struct bpc_config *cfg, char *err, size_t err_len)
                              "value_bytes_max=%" PRIu32 ": outside [1, %u]", vb,
                              BPC_VALUE_BYTES_MAX);
     }
-    /* Every frame the engine writes reserves value_bytes_max for its value
-     * section, and the largest group of records that must share a frame is
-     * a 1b with its full 2av history (1 + BPC_HISTORY_MAX records); a value
-     * travels with one record. Both must fit beside the reservation, or the
-     * engine could meet a group no frame can hold. vb <= 8192: no wrap. */
+    /* A frame must carry the largest value with its record, and the largest
+     * group of records that must share a frame is a 1b with its full 2av
+     * history (1 + BPC_HISTORY_MAX records). An empty frame must hold both
+     * (records and values share a frame), or the engine could meet a group
+     * or a value no frame can hold. vb <= 8192: no wrap. */
     uint32_t need =
         vb + BPC_WIRE_HEADER_BYTES + BPC_TAG_BYTES + (1u + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
     if (need > fb) {

@@ -219,9 +219,9 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
         struct bpc_frame_out *f = &out->frames[out->frames_count];
         struct bpc_wire_writer w;
         uint32_t cap = f->cap < e->cfg.frame_bytes ? f->cap : e->cfg.frame_bytes;
-        /* A lent buffer too small for the reservation refuses every record
-         * (begin leaves the writer empty): handled as a record that does
-         * not fit, below. */
+        /* A lent buffer too small for the largest value refuses every
+         * record (begin leaves the writer empty): handled as a record that
+         * does not fit, below. */
         (void)bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max);
         uint32_t put = eng_fill_frame(e, &w, peer, &k, &u);
         if (put == 0) {

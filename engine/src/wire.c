@@ -397,11 +397,14 @@ bpc_wire_records_max(uint32_t frame_bytes)
  * the move does not change them.
  * ---------------------------------------------------------------------- */
 
-/* First byte of the tail region that holds values while encoding. */
+/* One past the last record: the value section starts here. Records and
+ * values share the frame: nothing is set aside for values that may never
+ * come, and each record added moves the values written so far up by one
+ * record (a few hundred bytes at most, against a frame more). */
 static uint32_t
-wire_writer_tail(const struct bpc_wire_writer *w)
+wire_writer_records_end(const struct bpc_wire_writer *w)
 {
-    return w->cap - BPC_TAG_BYTES - w->value_cap;
+    return BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * (uint32_t)w->record_count;
 }
 
 int
@@ -432,8 +435,9 @@ bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_
         return false; /* a writer whose begin failed */
     }
     uint64_t count = (uint64_t)w->record_count + records;
-    uint64_t records_end = BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * count;
-    return count <= UINT16_MAX && records_end <= wire_writer_tail(w) &&
+    uint64_t end = BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * count + w->value_bytes +
+                   (uint64_t)value_len + BPC_TAG_BYTES;
+    return count <= UINT16_MAX && end <= w->cap &&
            (uint64_t)w->value_bytes + value_len <= w->value_cap;
 }
 
@@ -468,13 +472,16 @@ bpc_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r)
         return -ENOBUFS;
     }
     uint64_t aux = r->aux;
+    uint8_t *p = w->buf + wire_writer_records_end(w);
+    if (w->value_bytes > 0) {
+        memmove(p + BPC_WIRE_RECORD_BYTES, p, w->value_bytes); /* room for the record */
+    }
     if (carried) {
         BPC_ASSERT(value_len > BPC_VALUE_INLINE_MAX && value_len <= BPC_VALUE_BYTES_MAX);
-        memcpy(w->buf + wire_writer_tail(w) + w->value_bytes, r->value_bytes, value_len);
-        aux = w->value_bytes;
+        memcpy(p + BPC_WIRE_RECORD_BYTES + w->value_bytes, r->value_bytes, value_len);
+        aux = w->value_bytes; /* offsets count from the section's start */
         w->value_bytes += value_len;
     }
-    uint8_t *p = w->buf + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * w->record_count;
     wire_record_store(p, r, aux);
     w->record_count++;
     return 0;
@@ -489,10 +496,8 @@ bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
     BPC_ASSERT(key != NULL);
     BPC_ASSERT(w->cap >= WIRE_FRAME_MIN + w->value_cap); /* begin succeeded */
 
-    uint32_t records_end = BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * w->record_count;
     uint8_t *buf = w->buf;
-    memmove(buf + records_end, buf + wire_writer_tail(w), w->value_bytes);
-    uint32_t body = records_end + w->value_bytes;
+    uint32_t body = wire_writer_records_end(w) + w->value_bytes;
     uint32_t len = body + BPC_TAG_BYTES;
     BPC_ASSERT(len <= w->cap);
 

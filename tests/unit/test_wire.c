@@ -494,11 +494,28 @@ test_wire_begin_and_put_enobufs(void **state)
     assert_int_equal(bpc_wire_begin(&w, buf, 200, 153), -ENOBUFS);
     assert_int_equal(bpc_wire_begin(&w, buf, 200, UINT32_MAX), -ENOBUFS);
 
-    /* Room for header, tag and values, none for a record. */
+    /* value_cap limits the values one frame carries; it sets nothing
+     * aside, so records use the room no value has taken: two records fit
+     * in 200 bytes beside header and tag, and a value then needs room too. */
     assert_int_equal(bpc_wire_begin(&w, buf, 200, 152), 0);
-    assert_false(bpc_wire_fits(&w, 1, 0));
+    assert_true(bpc_wire_fits(&w, 2, 0));
+    assert_false(bpc_wire_fits(&w, 3, 0));
+    assert_int_equal(bpc_wire_put(&w, &r), 0);
+    assert_false(bpc_wire_fits(&w, 1, 33)); /* 48 + 2 x 64 + 33 > 200 */
+    assert_true(bpc_wire_fits(&w, 1, 24));
+    assert_int_equal(bpc_wire_put(&w, &r), 0);
     assert_int_equal(bpc_wire_put(&w, &r), -ENOBUFS);
-    assert_int_equal(bpc_wire_finish(&w, &test_wire_hdr, test_wire_key), T_HDR + T_TAG);
+    assert_int_equal(bpc_wire_finish(&w, &test_wire_hdr, test_wire_key), T_HDR + 2 * T_REC + T_TAG);
+
+    /* The engine's default frame (1400 bytes, values up to 1024): 21
+     * records when no value travels, where a reserved value section left
+     * room for 5. */
+    assert_int_equal(bpc_wire_begin(&w, buf, 1400, 1024), 0);
+    uint32_t fitted = 0;
+    while (bpc_wire_put(&w, &r) == 0) {
+        fitted++;
+    }
+    assert_int_equal(fitted, 21);
 
     /* The value section fills independently of the record area. */
     assert_int_equal(bpc_wire_begin(&w, buf, 1000, 100), 0);
