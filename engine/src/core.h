@@ -342,8 +342,10 @@ struct eng_persist_state {
 
 /* engine.c: frame admission. */
 struct eng_rx_state {
-    uint64_t *seq_last;
-    uint64_t *seq_bits;      /* per sender: replay_bits / 64 words */
+    uint64_t *replay;        /* per sender, side by side (one cache miss per
+                                frame, not two): the highest sequence number
+                                seen, then replay_bits / 64 bitmap words */
+    uint32_t replay_stride;  /* u64 words per sender: 1 + replay_bits / 64 */
     uint32_t replay_bits;    /* a power of two, 64..ENG_REPLAY_BITS */
     struct bpc_record *recs; /* decode scratch */
     uint32_t recs_cap;
@@ -390,7 +392,7 @@ struct bpc_engine {
  * eng_*_carve takes its own pieces. */
 struct eng_mem {
     uint32_t n, cmds, cmd_stride, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
-    uint64_t *range_bal, *range_from, *seq_last, *seq_bits, *tx_seq;
+    uint64_t *range_bal, *range_from, *replay, *tx_seq;
     uint64_t *peer_bal, *witness;
     struct eng_bal_w *bal_scratch;
     struct eng_dec *dring;

@@ -46,8 +46,9 @@ static bool
 eng_replay_ok(struct bpc_engine *e, uint32_t p, uint64_t seq)
 {
     const uint64_t width = e->rx.replay_bits;
-    uint64_t *bits = e->rx.seq_bits + (size_t)p * (width / 64);
-    uint64_t last = e->rx.seq_last[p];
+    uint64_t *slot = e->rx.replay + (size_t)p * e->rx.replay_stride;
+    uint64_t *bits = slot + 1;
+    uint64_t last = slot[0];
     if (seq > last) {
         if (seq - last >= width) {
             memset(bits, 0, (width / 64) * sizeof(uint64_t));
@@ -57,7 +58,7 @@ eng_replay_ok(struct bpc_engine *e, uint32_t p, uint64_t seq)
             }
         }
         bits[(seq % width) / 64] |= (uint64_t)1 << (seq % 64);
-        e->rx.seq_last[p] = seq;
+        slot[0] = seq;
         return true;
     }
     uint64_t word = (seq % width) / 64;
@@ -324,9 +325,9 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
 {
     struct eng_mem m;
     eng_mem_of(base, z, l, &m);
-    e->rx.seq_last = m.seq_last;
-    e->rx.seq_bits = m.seq_bits;
+    e->rx.replay = m.replay;
     e->rx.replay_bits = z->replay_bits;
+    e->rx.replay_stride = 1 + z->replay_bits / 64;
     e->rx.recs = m.recs;
     e->rx.recs_cap = m.recs_cap;
     eng_win_carve(e, &m);

@@ -59,9 +59,8 @@ void
 eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 {
     size_t sizes[L_COUNT];
-    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_SEQ_LAST] = sizes[L_TX_SEQ] =
-        (size_t)z->n * sizeof(uint64_t);
-    sizes[L_SEQ_BITS] = (size_t)z->n * (z->replay_bits / 64) * sizeof(uint64_t);
+    sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
+    sizes[L_SEQ_BITS] = (size_t)z->n * (1 + z->replay_bits / 64) * sizeof(uint64_t);
     sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w)) +
                    (size_t)z->dring_len * sizeof(struct eng_dec);
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
@@ -111,13 +110,12 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
     switch (k) {
     case L_RANGE_BAL:
     case L_RANGE_FROM:
-    case L_SEQ_LAST:
     case L_TX_SEQ:
         snprintf(f, len, "n x 8");
         break;
     case L_SEQ_BITS:
         snprintf(f, len,
-                 "n x R / 8, R = %u replay frames per sender (1024 up to 64 parties, "
+                 "n x (8 + R / 8), R = %u replay frames per sender (1024 up to 64 parties, "
                  "then 65536 / n to a power of two, >= 64)",
                  z->replay_bits);
         break;
@@ -183,25 +181,12 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
 }
 
 static const char *const eng_part_names[L_COUNT] = {
-    [L_RANGE_BAL] = "range_bal",
-    [L_RANGE_FROM] = "range_from",
-    [L_SEQ_LAST] = "seq_last",
-    [L_SEQ_BITS] = "replay_bits",
-    [L_TX_SEQ] = "tx_seq",
-    [L_FUT] = "peer_ballots+recent",
-    [L_SLOTS] = "slots",
-    [L_BITS] = "sender_sets",
-    [L_VALUES] = "slot_values",
-    [L_CLAIMS] = "claim_pool",
-    [L_SCRATCH] = "view_scratch",
-    [L_CMDS] = "command_queues",
-    [L_CMD_BYTES] = "command_bytes",
-    [L_QUEUES] = "outbox+decode",
-    [L_DUR] = "durable_records",
-    [L_DIRTY] = "dirty_list",
-    [L_SEQS] = "apply_state",
-    [L_BUFS] = "batch+catchup",
-    [L_DRING_BYTES] = "recent_bytes",
+    [L_RANGE_BAL] = "range_bal",  [L_RANGE_FROM] = "range_from",   [L_SEQ_BITS] = "replay_window",
+    [L_TX_SEQ] = "tx_seq",        [L_FUT] = "peer_ballots+recent", [L_SLOTS] = "slots",
+    [L_BITS] = "sender_sets",     [L_VALUES] = "slot_values",      [L_CLAIMS] = "claim_pool",
+    [L_SCRATCH] = "view_scratch", [L_CMDS] = "command_queues",     [L_CMD_BYTES] = "command_bytes",
+    [L_QUEUES] = "outbox+decode", [L_DUR] = "durable_records",     [L_DIRTY] = "dirty_list",
+    [L_SEQS] = "apply_state",     [L_BUFS] = "batch+catchup",      [L_DRING_BYTES] = "recent_bytes",
     [L_ATT] = "command_macs",
 };
 
@@ -250,8 +235,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->claims = z->claims;
     m->range_bal = (uint64_t *)(void *)(base + l->off[L_RANGE_BAL]);
     m->range_from = (uint64_t *)(void *)(base + l->off[L_RANGE_FROM]);
-    m->seq_last = (uint64_t *)(void *)(base + l->off[L_SEQ_LAST]);
-    m->seq_bits = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
+    m->replay = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
     m->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
     m->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
     m->witness = m->peer_bal + z->n;

@@ -11,7 +11,6 @@
 enum {
     L_RANGE_BAL,
     L_RANGE_FROM,
-    L_SEQ_LAST,
     L_SEQ_BITS,
     L_TX_SEQ,
     L_FUT,
