@@ -63,11 +63,15 @@ struct bpc_dp_party {
     uint32_t rx_cap;
     uint32_t rx_count;
 
-    struct rte_mbuf **stash; /* allocated tx mbufs not yet used */
-    uint32_t stash_count;
-    uint32_t tx_cap;
+    /* Tx buffers lent to the engine, kept lent across steps: out[0..lent)
+     * are the data areas of out_mbuf[0..lent). A step's frames are
+     * out[0..frames_count); the next step's lending refills those
+     * lend_used slots, which hold no mbuf until then. */
     struct bpc_frame_out *out;
     struct rte_mbuf **out_mbuf; /* out[i]'s mbuf */
+    uint32_t lent;
+    uint32_t lend_used;
+    uint32_t tx_cap;
     struct rte_mbuf **txq[BPC_DP_PORTS_MAX];
     uint16_t txq_count[BPC_DP_PORTS_MAX];
 

@@ -5,17 +5,18 @@
  * Ethernet checks -> engine step -> decisions -> persistence -> Ethernet
  * headers -> coalesced tx burst), the rx worker's forwarding step
  * (bpc_dp_rx_forward), the ownership of every mbuf it touches (rx mbufs are
- * freed after the step; tx mbufs come from a stash refilled in bulk;
- * refused ones are freed and counted), submissions, the once-a-second log
- * tick, the party's accessors and the TSC clock. Set-up and teardown are
- * party_init.c's; the stores behind persistence are party_store.c's.
+ * freed after the step; tx mbufs stay lent to the engine across steps and
+ * the slots a step used are refilled in bulk; refused ones are freed and
+ * counted), submissions, the once-a-second log tick, the party's accessors
+ * and the TSC clock. Set-up and teardown are party_init.c's; the stores
+ * behind persistence are party_store.c's.
  *
  * Must never: malloc, lock or log inside poll, or make a syscall there,
  * other than inside the durable store's calls (one pwrite and one fdatasync
  * per engine step that produced records, an allocation when its tables
  * grow, a compaction after the tx bursts when due; never inside the engine
  * step); let a frame leave before the records it depends on are durable;
- * keep an mbuf pointer across polls except in the tx stash, or assume a
+ * keep an mbuf pointer across polls except the lent tx buffers, or assume a
  * received byte is sane.
  */
 #include "bpcon_dp.h"
@@ -181,36 +182,59 @@ party_rx(struct bpc_dp_party *p)
     return accepted;
 }
 
-/* Tops the tx stash up to tx_cap in one bulk allocation. */
-static void
-party_stash_fill(struct bpc_dp_party *p)
+/* Points lent descriptors at..at+n at their mbufs' data areas, past room
+ * for the Ethernet header (cap is frame_bytes from init on). */
+static inline void
+party_lend_set(struct bpc_dp_party *p, uint32_t at, uint32_t n)
 {
-    uint32_t want = p->tx_cap - p->stash_count;
-    if (want == 0) {
-        return;
-    }
-    if (rte_pktmbuf_alloc_bulk(p->pool, p->stash + p->stash_count, want) == 0) {
-        p->stash_count += want;
-    } else {
-        p->counters.tx_alloc_failed++;
+    for (uint32_t i = at; i < at + n; i++) {
+        p->out[i].bytes = rte_pktmbuf_mtod_offset(p->out_mbuf[i], uint8_t *, RTE_ETHER_HDR_LEN);
     }
 }
 
-/* Lends the data areas of the stash's mbufs (taken from its top) past room
- * for the Ethernet header; returns how many were lent. */
+/* Closes the gap of the first `used` slots (their mbufs are gone) with the
+ * last lent ones: out[0..lent) is lent again, `used` fewer. */
+static void
+party_lend_close(struct bpc_dp_party *p, uint32_t used)
+{
+    uint32_t keep = p->lent - used;
+    uint32_t move = keep < used ? keep : used;
+    for (uint32_t i = 0; i < move; i++) {
+        p->out_mbuf[i] = p->out_mbuf[p->lent - move + i];
+        p->out[i].bytes = p->out[p->lent - move + i].bytes;
+    }
+    p->lent = keep;
+}
+
+/* Lends tx_cap buffers again, in one bulk allocation of what is missing:
+ * the slots of the last step's frames (refilled in place) or, after a
+ * shortage, the end of the array; returns how many are lent. Lent
+ * descriptors stay valid across steps, so this costs the frames the last
+ * step produced, not tx_cap. */
 static uint32_t
 party_lend(struct bpc_dp_party *p)
 {
-    uint32_t n = p->stash_count;
-    for (uint32_t i = 0; i < n; i++) {
-        struct rte_mbuf *m = p->stash[n - 1 - i];
-        p->out_mbuf[i] = m;
-        p->out[i].bytes = rte_pktmbuf_mtod_offset(m, uint8_t *, RTE_ETHER_HDR_LEN);
-        p->out[i].cap = p->cfg.frame_bytes;
-        p->out[i].len = 0;
-        p->out[i].peer = UINT32_MAX;
+    uint32_t used = p->lend_used;
+    p->lend_used = 0;
+    if (unlikely(used > 0 && p->lent < p->tx_cap)) {
+        party_lend_close(p, used);
+        used = 0;
     }
-    return n;
+    uint32_t at = used > 0 ? 0 : p->lent;
+    uint32_t want = used > 0 ? used : p->tx_cap - p->lent;
+    if (want == 0) {
+        return p->lent;
+    }
+    if (likely(rte_pktmbuf_alloc_bulk(p->pool, p->out_mbuf + at, want) == 0)) {
+        party_lend_set(p, at, want);
+        p->lent = p->tx_cap;
+    } else {
+        p->counters.tx_alloc_failed++;
+        if (used > 0) {
+            party_lend_close(p, used);
+        }
+    }
+    return p->lent;
 }
 
 static void
@@ -229,8 +253,8 @@ party_txq_flush(struct bpc_dp_party *p, uint32_t k)
     p->txq_count[k] = 0;
 }
 
-/* Frames 0..count of the last step: head them, queue them per port. The
- * stash gives up exactly the mbufs it lent that carry a frame. */
+/* Frames 0..count of the last step: head them, queue them per port. Their
+ * slots are lent again before the next step. */
 static void
 party_tx(struct bpc_dp_party *p, uint32_t count)
 {
@@ -252,8 +276,7 @@ party_tx(struct bpc_dp_party *p, uint32_t count)
             party_txq_flush(p, (uint32_t)k);
         }
     }
-    /* The used mbufs were the top `count` of the stash. */
-    p->stash_count -= count;
+    p->lend_used = count;
 }
 
 static void
@@ -273,7 +296,6 @@ party_decide(struct bpc_dp_party *p, const struct bpc_step_out *out)
 static bool
 party_step(struct bpc_dp_party *p, const struct bpc_step_in *in, uint32_t *work)
 {
-    party_stash_fill(p);
     struct bpc_step_out out = {
         .frames = p->out,
         .frames_cap = party_lend(p),
@@ -296,7 +318,7 @@ party_step(struct bpc_dp_party *p, const struct bpc_step_in *in, uint32_t *work)
             p->failed = true;
             /* Nothing that depends on the lost write may leave. */
             rte_pktmbuf_free_bulk(p->out_mbuf, out.frames_count);
-            p->stash_count -= out.frames_count;
+            p->lend_used = out.frames_count;
             return false;
         }
         bpc_engine_persisted(p->engine);

@@ -117,7 +117,6 @@ party_alloc(struct bpc_dp_party *p, int socket)
     p->keys = rte_zmalloc_socket("bpc_keys", (size_t)n * BPC_KEY_BYTES, 64, socket);
     p->peer_port = rte_zmalloc_socket("bpc_peer_port", n * sizeof(*p->peer_port), 64, socket);
     p->peer_hdr = rte_zmalloc_socket("bpc_peer_hdr", n * sizeof(*p->peer_hdr), 64, socket);
-    p->stash = rte_zmalloc_socket("bpc_stash", p->tx_cap * sizeof(*p->stash), 64, socket);
     p->out = rte_zmalloc_socket("bpc_out", p->tx_cap * sizeof(*p->out), 64, socket);
     p->out_mbuf = rte_zmalloc_socket("bpc_outm", p->tx_cap * sizeof(*p->out_mbuf), 64, socket);
     p->decisions =
@@ -132,11 +131,14 @@ party_alloc(struct bpc_dp_party *p, int socket)
     for (uint32_t i = 0; i < BPC_DP_PORTS_MAX; i++) {
         p->txq[i] = NULL;
     }
-    if (p->keys == NULL || p->peer_port == NULL || p->peer_hdr == NULL || p->stash == NULL ||
-        p->out == NULL || p->out_mbuf == NULL || p->decisions == NULL || p->store.slots == NULL ||
+    if (p->keys == NULL || p->peer_port == NULL || p->peer_hdr == NULL || p->out == NULL ||
+        p->out_mbuf == NULL || p->decisions == NULL || p->store.slots == NULL ||
         p->store.used == NULL || p->store.export == NULL || p->store.applied == NULL ||
         p->store.applied_used == NULL) {
         return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < p->tx_cap; i++) {
+        p->out[i].cap = p->cfg.frame_bytes; /* bytes: at each lending */
     }
     return 0;
 }
@@ -338,8 +340,9 @@ bpc_dp_party_free(struct bpc_dp_party *p)
         return;
     }
     dp_telemetry_remove(p);
-    if (p->stash != NULL && p->stash_count > 0) {
-        rte_pktmbuf_free_bulk(p->stash, p->stash_count);
+    if (p->out_mbuf != NULL && p->lent > p->lend_used) {
+        /* Slots below lend_used lost their mbufs to the last step. */
+        rte_pktmbuf_free_bulk(p->out_mbuf + p->lend_used, p->lent - p->lend_used);
     }
     for (uint32_t k = 0; k < BPC_DP_PORTS_MAX; k++) {
         if (p->txq[k] != NULL && p->txq_count[k] > 0) {
@@ -357,7 +360,6 @@ bpc_dp_party_free(struct bpc_dp_party *p)
     rte_free(p->peer_hdr);
     rte_free(p->rx);
     rte_free(p->in);
-    rte_free(p->stash);
     rte_free(p->out);
     rte_free(p->out_mbuf);
     rte_free(p->decisions);
