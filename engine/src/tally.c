@@ -220,11 +220,16 @@ eng_tally_on_join(struct bpc_engine *e, uint64_t b)
 {
     e->ty.claims_hi = eng_nu(e);
     /* 1b reports of older ballots can no longer be used: give their claims
-     * back (their 2b tallies stay, an old ballot may still decide). */
+     * back (their 2b tallies stay, an old ballot may still decide). No
+     * claim ever taken: nothing to give back, and no slot is written (a
+     * fresh engine's slots stay untouched, whatever the window). */
+    if (e->ty.claims_fresh == 0) {
+        return;
+    }
     for (uint32_t k = 0; k < e->window; k++) {
         struct eng_slot *s = eng_slot_by_index(e, k);
         for (uint32_t g = 0; g < ENG_GENS; g++) {
-            if (eng_gen_ballot(s, (uint32_t)g) < b) {
+            if (s->gen[g].t.claims != 0 && eng_gen_ballot(s, (uint32_t)g) < b) {
                 eng_tally_gen_free(e, &s->gen[g]);
             }
         }

@@ -146,6 +146,27 @@ test_footprint_resident_at_start(void **state)
     bpc_engine_free(e);
 }
 
+/* The largest window: joining ballot 1 at start writes no slot. */
+static void
+test_footprint_resident_big_window(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    test_fp_config(&cfg, 4);
+    cfg.window_slots = BPC_WINDOW_SLOTS_MAX;
+    size_t need = bpc_engine_footprint(&cfg);
+    struct bpc_engine *e = NULL;
+    char err[256] = "";
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+    bpc_engine_start(e, 1000);
+    size_t resident = test_fp_resident(e, need);
+    printf("window %u: footprint %zu B, resident after start %zu B\n", BPC_WINDOW_SLOTS_MAX, need,
+           resident);
+    assert_true(need > 256u * 1024 * 1024);
+    assert_true(resident < 512u * 1024);
+    bpc_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -157,6 +178,7 @@ main(void)
         cmocka_unit_test(test_footprint_parts_add_up),
         cmocka_unit_test(test_footprint_follows_config),
         cmocka_unit_test(test_footprint_resident_at_start),
+        cmocka_unit_test(test_footprint_resident_big_window),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(test_keys);
