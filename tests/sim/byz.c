@@ -1284,7 +1284,7 @@ byz_churn(struct sim *s, uint64_t maxb)
     if (s->o.churn_ns == 0) {
         return;
     }
-    int leader = bpc_elect_leader(s->parties[0].cfg, s->digest, maxb);
+    int leader = bpc_elect_leader(s->cfg0, s->digest, maxb);
     if (leader < 0 || s->parties[leader].byz != SIM_BYZ_NONE) {
         s->r.byz_ballots += s->reign_ballot != maxb ? 1u : 0u;
         s->muted = SIM_NONE;
@@ -1399,7 +1399,7 @@ sim_byz_init(struct sim *s)
     }
     struct sim_byz *z = sim_calloc(1, sizeof(*z));
     s->bz = z;
-    const struct bpc_config *cfg = s->parties[0].cfg;
+    const struct bpc_config *cfg = s->cfg0;
     z->vbytes = cfg->value_bytes_max;
     z->batch_max = cfg->batch_max;
     z->lie_key = byz_rand(s);

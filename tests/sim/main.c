@@ -62,6 +62,7 @@ struct main_args {
     bool random_config; /* each run draws its own configuration */
     bool isolate;       /* each campaign run in a child process */
     bool shaped;        /* a flag random-config draws itself was given */
+    bool instances_set; /* --instances given */
 };
 
 static const char main_usage_text[] =
@@ -70,6 +71,10 @@ static const char main_usage_text[] =
     "  --threshold T          quorum weight, u128 decimal (default ceil(2W/3))\n"
     "  --instances N          stop once every correct live party decided N instances\n"
     "                         (default 100); parties submit commands until then\n"
+    "  --commands N           instead: exactly N commands in all, dealt round-robin\n"
+    "                         over the correct parties without --crash (by id: party\n"
+    "                         0 submits command 0, ...); stop once every correct live\n"
+    "                         party applied all N (not with --instances)\n"
     "  --window W             instance window slots, a power of two (default 64)\n"
     "  --batch B              commands per decided value, 1..64 (default: engine's, 16);\n"
     "                         --batch-max B is the same flag\n"
@@ -306,6 +311,7 @@ enum main_flag {
     MAIN_F_WEIGHTS,
     MAIN_F_THRESHOLD,
     MAIN_F_INSTANCES,
+    MAIN_F_COMMANDS,
     MAIN_F_WINDOW,
     MAIN_F_BATCH_MAX,
     MAIN_F_TX_FRAMES,
@@ -343,6 +349,7 @@ static const struct {
     {"--weights", MAIN_F_WEIGHTS, true},
     {"--threshold", MAIN_F_THRESHOLD, true},
     {"--instances", MAIN_F_INSTANCES, true},
+    {"--commands", MAIN_F_COMMANDS, true},
     {"--window", MAIN_F_WINDOW, true},
     {"--batch", MAIN_F_BATCH_MAX, true},
     {"--batch-max", MAIN_F_BATCH_MAX, true},
@@ -394,6 +401,7 @@ main_flag_range(enum main_flag f)
         const char *range;
     } t[] = {
         {MAIN_F_INSTANCES, "a decimal number above 0"},
+        {MAIN_F_COMMANDS, "a decimal number above 0"},
         {MAIN_F_SEEDS, "a decimal number above 0"},
         {MAIN_F_WINDOW, "a power of two in 1..65536"},
         {MAIN_F_BATCH_MAX, "1..64"},
@@ -421,6 +429,10 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     switch (f) {
     case MAIN_F_INSTANCES:
         ok = main_parse_u64(v, &o->instances) && o->instances > 0;
+        a->instances_set = true;
+        break;
+    case MAIN_F_COMMANDS:
+        ok = main_parse_u64(v, &o->commands) && o->commands > 0;
         break;
     case MAIN_F_WINDOW:
         ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_WINDOW_SLOTS_MAX && (x & (x - 1)) == 0;
@@ -550,6 +562,7 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         printf("bpcon-sim %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
         exit(MAIN_EXIT_OK);
     case MAIN_F_INSTANCES:
+    case MAIN_F_COMMANDS:
     case MAIN_F_WINDOW:
     case MAIN_F_BATCH_MAX:
     case MAIN_F_TX_FRAMES:
@@ -729,11 +742,19 @@ main_summary(const struct sim_opts *o, const struct sim_result *r, double wall_m
     if (desc[0] != '\0') {
         printf("random config: %s\n", desc);
     }
-    printf("outcome: %s; decided %llu of %llu instances (%llu commands) by all %u correct live "
-           "parties (first leader %d, max ballot %llu)\n",
-           sim_outcome_name(r->outcome), (unsigned long long)r->decided,
-           (unsigned long long)o->instances, (unsigned long long)r->commands, r->correct_live,
-           r->first_leader, (unsigned long long)r->max_ballot);
+    if (o->commands > 0) {
+        printf("outcome: %s; applied %llu of %llu commands (%llu instances decided) by all %u "
+               "correct live parties (first leader %d, max ballot %llu)\n",
+               sim_outcome_name(r->outcome), (unsigned long long)r->commands,
+               (unsigned long long)o->commands, (unsigned long long)r->decided, r->correct_live,
+               r->first_leader, (unsigned long long)r->max_ballot);
+    } else {
+        printf("outcome: %s; decided %llu of %llu instances (%llu commands) by all %u correct "
+               "live parties (first leader %d, max ballot %llu)\n",
+               sim_outcome_name(r->outcome), (unsigned long long)r->decided,
+               (unsigned long long)o->instances, (unsigned long long)r->commands, r->correct_live,
+               r->first_leader, (unsigned long long)r->max_ballot);
+    }
     printf("safety: agreement %s, validity %s, integrity %s, order %s; liveness %s\n",
            r->agreement ? "ok" : "VIOLATED", r->validity ? "ok" : "VIOLATED",
            r->integrity ? "ok" : "VIOLATED", r->order ? "ok" : "VIOLATED",
@@ -838,6 +859,8 @@ main_json(const struct sim_result *r, double wall_ms, double cpu_s)
     main_json_drops(r);
     printf(",\"restarts\":%llu,\"replayed\":%llu", (unsigned long long)r->restarts,
            (unsigned long long)r->replayed);
+    printf(",\"frames_inflight_max\":%llu,\"net_bytes_max\":%llu",
+           (unsigned long long)r->net_inflight_max, (unsigned long long)r->net_bytes_max);
     printf(",\"byz_crafted\":%llu,\"frames_muted\":%llu,\"byz_ballots\":%llu,"
            "\"byz_equivocated\":%llu,\"byz_forged\":%llu,\"byz_applied\":%llu,",
            (unsigned long long)r->byz_crafted, (unsigned long long)r->frames_muted,
@@ -1226,6 +1249,10 @@ main(int argc, char **argv)
     }
     if (a.isolate && a.seeds == 0) {
         main_usage("--isolate needs --seeds");
+    }
+    if (a.o.commands > 0 && a.instances_set) {
+        main_usage("--commands and --instances both given: --commands N ends the run once N "
+                   "commands are applied, --instances N once N instances are decided; pick one");
     }
     if (bpc_init() < 0) {
         fprintf(stderr, "bpcon-sim: bpc_init failed\n");

@@ -1,10 +1,11 @@
 /*
  * sim.c - the deterministic cluster simulator (library part of bpcon-sim).
  *
- * Owns: the virtual clock, the seeded network (a min-heap on
- * (deliver_at_ns, sequence) so the delivery order is total), pooled frame
- * buffers, the per-party in-memory disks and decided logs, the command
- * submitter, crashes, restarts from disk, the Byzantine phase and its heal,
+ * Owns: the virtual clock, the seeded network (a calendar of delivery
+ * times whose buckets keep sequence order, so frames arrive in the total
+ * order on (deliver_at_ns, sequence)), the frame arena, the per-party
+ * in-memory disks and decided logs, the command submitter, crashes,
+ * restarts from disk, the Byzantine phase and its heal,
  * the safety checkers and the liveness checker (Byzantine behaviours live
  * in byz.c). Must never: read a wall clock, draw entropy or call rand()
  * (everything derives from opts.seed), touch engine internals, or let a
@@ -151,107 +152,480 @@ sim_engine_error(struct sim *s, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------------
- * Network: pooled messages and the delivery heap.
+ * Network: the frame arena and the delivery calendar.
+ *
+ * A frame in flight is a message: a struct sim_msg header and its bytes,
+ * bump-allocated (8-byte aligned) in the arena chunk being written. A
+ * broadcast sends the same records to every peer, so a frame's middle
+ * (between its SIM_SPLIT_HEAD bytes of wire header and its SIM_SPLIT_TAIL
+ * bytes of tag) goes to a struct sim_body shared, by reference count, with
+ * the frames just before it that carry the same middle. The body also
+ * holds the head of the first of them; each frame keeps only its tag and
+ * the head bytes that differ from that one (the receiver and the sequence
+ * number, as a 32-bit mask and those bytes). A 1-record frame (112
+ * bytes) of a broadcast then takes 32 plus its share of the body. Each
+ * chunk counts its objects in flight; when the last one goes, a chunk no
+ * longer written goes back to a short spare list, or is freed, so memory
+ * follows the frames in flight.
+ *
+ * The calendar: for each distinct delivery time in flight, a bucket holding
+ * the FIFO of its deliveries (an open-addressing table on the time; the
+ * FIFO is a chain of blocks of struct sim_ev), and a min-heap of those
+ * times. Every copy scheduled gets the next sequence number, so appending
+ * keeps each FIFO in sequence order, and taking the earliest bucket front
+ * to back delivers in (deliver_at_ns, sequence) order: the total order of
+ * a heap on both, at O(1) per frame. The delivery pass reads only the
+ * blocks (receiver and record count are kept there), not the frames.
  * ---------------------------------------------------------------------- */
 
-/* The pool size class of a frame of len bytes. */
-static uint8_t
-sim_class_of(uint32_t len)
+/* Empty chunks kept for reuse (beyond them, a chunk's memory is freed). */
+#define SIM_CHUNK_SPARE 8u
+/* Calendar slots at first (a power of two; kept at most half full). */
+#define SIM_CAL_SLOTS_MIN 1024u
+
+/* A frame's head and tail, kept with each copy (the head as its
+ * difference from the body's); the middle between them is shared when it
+ * is at least SIM_SPLIT_MIN bytes. */
+#define SIM_SPLIT_HEAD BPC_WIRE_HEADER_BYTES
+#define SIM_SPLIT_TAIL BPC_TAG_BYTES
+#define SIM_SPLIT_MIN 32u
+_Static_assert(SIM_SPLIT_HEAD == 32u, "the head difference is a 32-bit mask");
+_Static_assert(SIM_FRAME_BYTES_MAX <= UINT16_MAX, "a frame's length fits sim_msg.len");
+
+/* The arena object a handle names. */
+static inline void *
+sim_arena_at(const struct sim *s, uint32_t h)
 {
-    uint8_t c = 0;
-    while (c + 1u < SIM_CLASSES && (SIM_CLASS_MIN_BYTES << c) < len) {
-        c++;
-    }
-    return c;
+    const uint32_t mask = (1u << SIM_HANDLE_OFF_BITS) - 1u;
+    return s->chunks[h >> SIM_HANDLE_OFF_BITS].mem + (size_t)(h & mask) * 8u;
 }
 
-/* A pooled frame buffer of the size class for len bytes. */
-static uint32_t
-sim_msg_alloc(struct sim *s, uint32_t len)
+/* The message a handle names. */
+static inline struct sim_msg *
+sim_msg_at(const struct sim *s, uint32_t h)
 {
-    uint8_t c = sim_class_of(len);
-    uint32_t m = s->free_head[c];
-    if (m != SIM_NONE) {
-        s->free_head[c] = s->msgs[m].next;
-        return m;
+    return sim_arena_at(s, h);
+}
+
+/* The bytes after a message's header: the whole frame, or (with a body)
+ * the head mask, the differing head bytes and the tail. */
+static inline uint8_t *
+sim_msg_bytes(struct sim_msg *m)
+{
+    return (uint8_t *)(m + 1);
+}
+
+/* Bytes rounded up to the arena's 8-byte alignment. */
+static uint32_t
+sim_round8(uint32_t x)
+{
+    return (x + 7u) & ~7u;
+}
+
+/* Arena bytes of a frame message (its shared body not included). */
+static uint32_t
+sim_msg_size(const struct sim_msg *m)
+{
+    if (m->body == SIM_NONE) {
+        return (uint32_t)sizeof(*m) + sim_round8(m->len);
     }
-    uint64_t cap = s->msgs_cap;
-    s->msgs = sim_grow(s->msgs, &cap, (uint64_t)s->msgs_count + 1, sizeof(*s->msgs));
-    s->msgs_cap = (uint32_t)cap;
-    m = s->msgs_count++;
-    s->msgs[m].cls = c;
-    s->msgs[m].bytes = malloc(SIM_CLASS_MIN_BYTES << c);
-    if (s->msgs[m].bytes == NULL) {
+    uint32_t own = (uint32_t)sizeof(uint32_t) + m->diff + SIM_SPLIT_TAIL; /* mask, bytes, tag */
+    return (uint32_t)sizeof(*m) + sim_round8(own);
+}
+
+/* Arena bytes of a shared body (the reference head and the middle). */
+static uint32_t
+sim_body_size(const struct sim_body *b)
+{
+    return (uint32_t)sizeof(*b) + sim_round8(SIM_SPLIT_HEAD + b->len);
+}
+
+/* A chunk with memory for writing: a spare one, else a new one. */
+static uint32_t
+sim_chunk_take(struct sim *s)
+{
+    uint32_t c = s->chunk_spare;
+    if (c != SIM_NONE) {
+        s->chunk_spare = s->chunks[c].next;
+        s->chunk_spare_count--;
+        return c;
+    }
+    c = s->chunk_unused;
+    if (c != SIM_NONE) {
+        s->chunk_unused = s->chunks[c].next;
+    } else {
+        if (s->chunks_count >= SIM_CHUNKS_MAX) {
+            fprintf(stderr, "bpcon-sim: more than %u frame chunks in flight\n", SIM_CHUNKS_MAX);
+            abort();
+        }
+        uint64_t cap = s->chunks_cap;
+        s->chunks = sim_grow(s->chunks, &cap, (uint64_t)s->chunks_count + 1, sizeof(*s->chunks));
+        s->chunks_cap = (uint32_t)cap;
+        c = s->chunks_count++;
+    }
+    s->chunks[c].mem = malloc(SIM_CHUNK_BYTES);
+    if (s->chunks[c].mem == NULL) {
         fprintf(stderr, "bpcon-sim: out of memory\n");
         abort();
     }
-    return m;
+    s->chunks[c].live = 0;
+    return c;
 }
 
-/* Returns a frame buffer to its size class. */
+/* An emptied chunk no longer written: kept as a spare, or freed. */
 static void
-sim_msg_free(struct sim *s, uint32_t m)
+sim_chunk_release(struct sim *s, uint32_t c)
 {
-    uint8_t c = s->msgs[m].cls;
-    s->msgs[m].next = s->free_head[c];
-    s->free_head[c] = m;
-}
-
-/* Delivery order: time, then sequence (a total order). */
-static bool
-sim_event_less(const struct sim_event *a, const struct sim_event *b)
-{
-    if (a->at_ns != b->at_ns) {
-        return a->at_ns < b->at_ns;
+    struct sim_chunk *ch = &s->chunks[c];
+    if (s->chunk_spare_count < SIM_CHUNK_SPARE) {
+        ch->next = s->chunk_spare;
+        s->chunk_spare = c;
+        s->chunk_spare_count++;
+        return;
     }
-    return a->seq < b->seq;
+    free(ch->mem);
+    ch->mem = NULL;
+    ch->next = s->chunk_unused;
+    s->chunk_unused = c;
 }
 
-/* Schedules a delivery on the min-heap. */
-static void
-sim_heap_push(struct sim *s, struct sim_event ev)
+/* Room for an arena object of size bytes (a multiple of 8); its handle. */
+static uint32_t
+sim_arena_alloc(struct sim *s, uint32_t size)
 {
-    uint64_t cap = s->heap_cap;
-    s->heap = sim_grow(s->heap, &cap, (uint64_t)s->heap_count + 1, sizeof(*s->heap));
-    s->heap_cap = (uint32_t)cap;
-    uint32_t i = s->heap_count++;
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (!sim_event_less(&ev, &s->heap[parent])) {
+    if (s->chunk_cur == SIM_NONE || s->chunk_used + size > SIM_CHUNK_BYTES) {
+        if (s->chunk_cur == SIM_NONE || s->chunks[s->chunk_cur].live > 0) {
+            /* A full chunk still in use is released by its last object. */
+            s->chunk_cur = sim_chunk_take(s);
+        }
+        s->chunk_used = 0;
+    }
+    uint32_t h = s->chunk_cur << SIM_HANDLE_OFF_BITS | s->chunk_used / 8u;
+    s->chunk_used += size;
+    s->chunks[s->chunk_cur].live++;
+    s->net_bytes += size;
+    if (s->net_bytes > s->r.net_bytes_max) {
+        s->r.net_bytes_max = s->net_bytes;
+    }
+    return h;
+}
+
+/* An arena object of size bytes is gone: its chunk may empty. */
+static void
+sim_arena_free(struct sim *s, uint32_t h, uint32_t size)
+{
+    uint32_t c = h >> SIM_HANDLE_OFF_BITS;
+    s->net_bytes -= size;
+    if (--s->chunks[c].live > 0) {
+        return;
+    }
+    if (c == s->chunk_cur) {
+        s->chunk_used = 0; /* nothing in it is in flight: write it afresh */
+    } else {
+        sim_chunk_release(s, c);
+    }
+}
+
+/* One more frame in flight (and the peak). */
+static void
+sim_inflight_add(struct sim *s)
+{
+    if (++s->net_inflight > s->r.net_inflight_max) {
+        s->r.net_inflight_max = s->net_inflight;
+    }
+}
+
+/* The shared body for a frame of len bytes: the last one stored when its
+ * middle is the same (a broadcast's next copy), else a new one with this
+ * frame's head as the reference. */
+static uint32_t
+sim_body_for(struct sim *s, const uint8_t *bytes, uint32_t len)
+{
+    const uint8_t *mid = bytes + SIM_SPLIT_HEAD;
+    uint32_t mlen = len - SIM_SPLIT_HEAD - SIM_SPLIT_TAIL;
+    if (s->last_body != SIM_NONE) {
+        struct sim_body *b = sim_arena_at(s, s->last_body);
+        if (b->len == mlen && memcmp((uint8_t *)(b + 1) + SIM_SPLIT_HEAD, mid, mlen) == 0) {
+            b->refs++;
+            return s->last_body;
+        }
+    }
+    uint32_t h =
+        sim_arena_alloc(s, (uint32_t)sizeof(struct sim_body) + sim_round8(SIM_SPLIT_HEAD + mlen));
+    struct sim_body *b = sim_arena_at(s, h);
+    b->refs = 1;
+    b->len = mlen;
+    memcpy(b + 1, bytes, SIM_SPLIT_HEAD + mlen);
+    s->last_body = h;
+    return h;
+}
+
+/* Stores a copy of a frame in the arena; the message's handle. */
+static uint32_t
+sim_msg_store(struct sim *s, const uint8_t *bytes, uint32_t len)
+{
+    if (len < SIM_SPLIT_HEAD + SIM_SPLIT_MIN + SIM_SPLIT_TAIL) {
+        struct sim_msg whole = {.body = SIM_NONE, .len = (uint16_t)len};
+        uint32_t h = sim_arena_alloc(s, sim_msg_size(&whole));
+        struct sim_msg *m = sim_msg_at(s, h);
+        *m = whole;
+        memcpy(sim_msg_bytes(m), bytes, len);
+        sim_inflight_add(s);
+        return h;
+    }
+    uint32_t body = sim_body_for(s, bytes, len);
+    const uint8_t *ref = (const uint8_t *)((const struct sim_body *)sim_arena_at(s, body) + 1);
+    uint8_t diff[SIM_SPLIT_HEAD];
+    uint32_t mask = 0;
+    uint32_t k = 0;
+    for (uint32_t w = 0; w < SIM_SPLIT_HEAD; w += 8) {
+        uint64_t a;
+        uint64_t b;
+        memcpy(&a, bytes + w, sizeof(a));
+        memcpy(&b, ref + w, sizeof(b));
+        for (uint32_t i = w; a != b && i < w + 8; i++) { /* most words match */
+            if (bytes[i] != ref[i]) {
+                mask |= 1u << i;
+                diff[k++] = bytes[i];
+            }
+        }
+    }
+    uint32_t h = sim_arena_alloc(s, (uint32_t)sizeof(struct sim_msg) +
+                                        sim_round8((uint32_t)sizeof(mask) + k + SIM_SPLIT_TAIL));
+    struct sim_msg *m = sim_msg_at(s, h);
+    m->len = (uint16_t)len;
+    m->body = body;
+    m->diff = (uint16_t)k;
+    uint8_t *own = sim_msg_bytes(m);
+    memcpy(own, &mask, sizeof(mask));
+    memcpy(own + sizeof(mask), diff, k);
+    memcpy(own + sizeof(mask) + k, bytes + len - SIM_SPLIT_TAIL, SIM_SPLIT_TAIL);
+    sim_inflight_add(s);
+    return h;
+}
+
+/* A frame's bytes: in place when stored whole, else put together in buf
+ * (room for m->len bytes). */
+static const uint8_t *
+sim_msg_view(const struct sim *s, struct sim_msg *m, uint8_t *buf)
+{
+    if (m->body == SIM_NONE) {
+        return sim_msg_bytes(m);
+    }
+    const struct sim_body *b = sim_arena_at(s, m->body);
+    const uint8_t *own = sim_msg_bytes(m);
+    uint32_t mask;
+    memcpy(&mask, own, sizeof(mask));
+    own += sizeof(mask);
+    memcpy(buf, b + 1, SIM_SPLIT_HEAD + b->len);
+    for (uint32_t rest = mask; rest != 0; rest &= rest - 1) {
+        buf[__builtin_ctz(rest)] = *own++;
+    }
+    memcpy(buf + SIM_SPLIT_HEAD + b->len, own, SIM_SPLIT_TAIL);
+    return buf;
+}
+
+/* A frame delivered or dropped: it and (with its last reference) its body
+ * leave the arena. */
+static void
+sim_msg_free(struct sim *s, uint32_t h)
+{
+    struct sim_msg *m = sim_msg_at(s, h);
+    if (m->body != SIM_NONE) {
+        struct sim_body *b = sim_arena_at(s, m->body);
+        if (--b->refs == 0) {
+            if (s->last_body == m->body) {
+                s->last_body = SIM_NONE;
+            }
+            sim_arena_free(s, m->body, sim_body_size(b));
+        }
+    }
+    s->net_inflight--;
+    sim_arena_free(s, h, sim_msg_size(m));
+}
+
+/* The calendar slot a time hashes to. */
+static uint32_t
+sim_cal_home(const struct sim *s, uint64_t at_ns)
+{
+    uint64_t x = at_ns * 0x9e3779b97f4a7c15u;
+    return (uint32_t)(x >> 32 ^ x) & s->cal_mask;
+}
+
+/* An empty calendar of slots slots (a power of two). */
+static void
+sim_cal_alloc(struct sim *s, uint32_t slots)
+{
+    s->cal = sim_calloc(slots, sizeof(*s->cal));
+    s->cal_mask = slots - 1u;
+    s->cal_count = 0;
+    for (uint32_t i = 0; i < slots; i++) {
+        s->cal[i].head = SIM_NONE;
+    }
+}
+
+/* The slot of the bucket for at_ns, or the empty slot where it goes. */
+static uint32_t
+sim_cal_slot(const struct sim *s, uint64_t at_ns)
+{
+    uint32_t i = sim_cal_home(s, at_ns);
+    while (s->cal[i].head != SIM_NONE && s->cal[i].at_ns != at_ns) {
+        i = (i + 1) & s->cal_mask;
+    }
+    return i;
+}
+
+/* Doubles the calendar's table. */
+static void
+sim_cal_grow(struct sim *s)
+{
+    struct sim_bucket *old = s->cal;
+    uint32_t slots = s->cal_mask + 1u;
+    uint32_t count = s->cal_count;
+    sim_cal_alloc(s, 2 * slots);
+    for (uint32_t i = 0; i < slots; i++) {
+        if (old[i].head != SIM_NONE) {
+            s->cal[sim_cal_slot(s, old[i].at_ns)] = old[i];
+        }
+    }
+    s->cal_count = count;
+    free(old);
+}
+
+/* Empties slot i (linear probing: later entries of its run shift back). */
+static void
+sim_cal_remove(struct sim *s, uint32_t i)
+{
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & s->cal_mask;
+        if (s->cal[j].head == SIM_NONE) {
             break;
         }
-        s->heap[i] = s->heap[parent];
-        i = parent;
+        uint32_t k = sim_cal_home(s, s->cal[j].at_ns);
+        /* Entry j may move to i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            s->cal[i] = s->cal[j];
+            i = j;
+        }
     }
-    s->heap[i] = ev;
+    s->cal[i].head = SIM_NONE;
+    s->cal_count--;
 }
 
-/* Takes the earliest delivery off the min-heap. */
-static struct sim_event
-sim_heap_pop(struct sim *s)
+/* Adds a time to the min-heap of bucket times. */
+static void
+sim_times_push(struct sim *s, uint64_t at_ns)
 {
-    struct sim_event top = s->heap[0];
-    struct sim_event last = s->heap[--s->heap_count];
+    uint64_t cap = s->times_cap;
+    s->times = sim_grow(s->times, &cap, (uint64_t)s->times_count + 1, sizeof(*s->times));
+    s->times_cap = (uint32_t)cap;
+    uint32_t i = s->times_count++;
+    while (i > 0 && s->times[(i - 1) / 2] > at_ns) {
+        s->times[i] = s->times[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->times[i] = at_ns;
+}
+
+/* Takes the earliest time off the min-heap. */
+static void
+sim_times_pop(struct sim *s)
+{
+    uint64_t last = s->times[--s->times_count];
+    uint32_t count = s->times_count;
     uint32_t i = 0;
-    uint32_t count = s->heap_count;
     for (;;) {
         uint32_t c = 2 * i + 1;
         if (c >= count) {
             break;
         }
-        if (c + 1 < count && sim_event_less(&s->heap[c + 1], &s->heap[c])) {
+        if (c + 1 < count && s->times[c + 1] < s->times[c]) {
             c++;
         }
-        if (!sim_event_less(&s->heap[c], &last)) {
+        if (s->times[c] >= last) {
             break;
         }
-        s->heap[i] = s->heap[c];
+        s->times[i] = s->times[c];
         i = c;
     }
     if (count > 0) {
-        s->heap[i] = last;
+        s->times[i] = last;
     }
-    return top;
+}
+
+/* An empty block (from the free list, else a new one). */
+static uint32_t
+sim_block_new(struct sim *s)
+{
+    uint32_t b = s->block_free;
+    if (b != SIM_NONE) {
+        s->block_free = s->blocks[b].next;
+    } else {
+        uint64_t cap = s->blocks_cap;
+        s->blocks = sim_grow(s->blocks, &cap, (uint64_t)s->blocks_count + 1, sizeof(*s->blocks));
+        s->blocks_cap = (uint32_t)cap;
+        b = s->blocks_count++;
+    }
+    s->blocks[b].next = SIM_NONE;
+    s->blocks[b].count = 0;
+    return b;
+}
+
+/* Returns a block whose deliveries are done to the free list. */
+static void
+sim_block_free(struct sim *s, uint32_t b)
+{
+    s->blocks[b].next = s->block_free;
+    s->block_free = b;
+}
+
+/* Schedules a delivery for at_ns, after every one scheduled before. */
+static void
+sim_cal_push(struct sim *s, uint64_t at_ns, struct sim_ev ev)
+{
+    uint32_t i = sim_cal_slot(s, at_ns);
+    if (s->cal[i].head == SIM_NONE) {
+        if (2u * (s->cal_count + 1u) > s->cal_mask + 1u) {
+            sim_cal_grow(s);
+            i = sim_cal_slot(s, at_ns);
+        }
+        uint32_t b = sim_block_new(s);
+        s->cal[i].at_ns = at_ns;
+        s->cal[i].head = b;
+        s->cal[i].tail = b;
+        s->cal_count++;
+        sim_times_push(s, at_ns);
+    }
+    struct sim_bucket *bk = &s->cal[i];
+    if (s->blocks[bk->tail].count == SIM_BLOCK_EVS) {
+        uint32_t b = sim_block_new(s);
+        s->blocks[bk->tail].next = b;
+        bk->tail = b;
+    }
+    struct sim_block *blk = &s->blocks[bk->tail];
+    blk->ev[blk->count++] = ev;
+}
+
+/* The earliest delivery time in flight (SIM_NEVER: none). */
+static uint64_t
+sim_cal_next(const struct sim *s)
+{
+    return s->times_count > 0 ? s->times[0] : SIM_NEVER;
+}
+
+/* Takes the earliest bucket off the calendar: its first block (the rest
+ * follow by next). Deliveries scheduled for the same time afterwards go to
+ * a new bucket, behind these. */
+static uint32_t
+sim_cal_take_first(struct sim *s)
+{
+    uint32_t i = sim_cal_slot(s, s->times[0]);
+    uint32_t b = s->cal[i].head;
+    sim_cal_remove(s, i);
+    sim_times_pop(s);
+    return b;
 }
 
 /* A crashed party receives nothing (a Byzantine one runs an engine and
@@ -260,6 +634,20 @@ static bool
 sim_dead(const struct sim *s, uint32_t p)
 {
     return s->parties[p].crashed;
+}
+
+/* BPC_SIM_DEBUG: counts a delivered frame's records by type. */
+static void
+sim_debug_count(struct sim *s, const uint8_t *bytes, uint32_t len)
+{
+    struct bpc_frame_header hd;
+    if (!s->debug || bpc_wire_parse_header(bytes, len, &hd) != 0) {
+        return;
+    }
+    int k = bpc_wire_decode(bytes, len, &hd, s->debug_recs, 65536);
+    for (int i = 0; i < k; i++) {
+        s->debug_types[s->debug_recs[i].type % BPC_MSG_TYPES_COUNT]++;
+    }
 }
 
 /* Schedules one copy: the filter may change the delay or drop it. */
@@ -272,27 +660,32 @@ sim_net_schedule(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes
         s->r.frames_filtered++;
         return;
     }
-    uint32_t m = sim_msg_alloc(s, len);
-    memcpy(s->msgs[m].bytes, bytes, len);
-    s->msgs[m].len = len;
-    s->msgs[m].from = from;
-    s->msgs[m].to = to;
+    uint32_t h = sim_msg_store(s, bytes, len);
+    /* The record count, read while the bytes are hot (counted on delivery). */
+    struct bpc_frame_header hd;
+    struct sim_ev ev = {.msg = h, .to = (uint16_t)to};
+    ev.records = bpc_wire_parse_header(bytes, len, &hd) == 0 ? hd.record_count : 0;
     uint64_t at = s->now_ns + delay_ns;
     if (at < s->now_ns) {
         at = SIM_NEVER;
     }
-    struct sim_event ev = {.at_ns = at, .seq = s->net_seq++, .msg = m};
-    sim_heap_push(s, ev);
+    sim_cal_push(s, at, ev);
 }
 
 /* One delay draw in whole microseconds. */
 static uint64_t
 sim_net_delay(struct sim *s)
 {
-    uint64_t lo = s->o.delay_min_ns / 1000;
-    uint64_t hi = s->o.delay_max_ns / 1000;
-    /* Whole microseconds, so frames share delivery times and batch. */
-    return (lo + sim_rng_below(&s->net_rng, hi - lo + 1)) * 1000;
+    /* Whole microseconds, so frames share delivery times and batch; the
+     * draw is sim_rng_below's over the span, its rejection limit computed
+     * once (sim_init). */
+    uint64_t span = s->delay_span_us;
+    for (;;) {
+        uint64_t x = sim_rng_next(&s->net_rng);
+        if (x < s->delay_limit) {
+            return (s->o.delay_min_ns / 1000 + x % span) * 1000;
+        }
+    }
 }
 
 /* One frame handed to the network: loss, delay, duplication. */
@@ -331,7 +724,7 @@ int
 sim_inject(struct sim *s, uint32_t from, uint32_t to, const uint8_t *frame, uint32_t len,
            uint64_t delay_ns)
 {
-    if (to >= s->n || len == 0 || len > (SIM_CLASS_MIN_BYTES << (SIM_CLASSES - 1))) {
+    if (to >= s->n || len == 0 || len > SIM_FRAME_BYTES_MAX) {
         return -EINVAL;
     }
     sim_net_schedule(s, from, to, frame, len, delay_ns, false);
@@ -438,6 +831,8 @@ sim_dl_set(struct sim *s, uint32_t p, uint64_t deadline_ns)
 
 static int sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err,
                         size_t err_len);
+static void sim_party_check_done(struct sim *s, struct sim_party *pa);
+static const struct bpc_config *sim_party_cfg(const struct sim *s, uint32_t p);
 
 /* A simulated command: u16 submitter, 48-bit tag, u64 sequence (LE). */
 struct sim_cmd {
@@ -628,10 +1023,15 @@ sim_on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, con
         s->r.byz_applied++;
         return;
     }
+    pa->applied_correct++;
     struct sim_cmd c;
     sim_cmd_parse(cmd, &c);
-    if (c.seq + 1 > pa->applied_hi[submitter]) {
-        pa->applied_hi[submitter] = c.seq + 1;
+    uint32_t slot = s->sub_slot[submitter];
+    if (slot != SIM_NONE && c.seq + 1 > pa->applied_hi[slot]) {
+        pa->applied_hi[slot] = c.seq + 1;
+    }
+    if (s->o.commands > 0) {
+        sim_party_check_done(s, pa);
     }
 }
 
@@ -737,6 +1137,27 @@ sim_check_agreement(struct sim *s, uint32_t p, const struct bpc_decision *d)
     }
 }
 
+/* True once a correct party reached the run's goal: opts.commands commands
+ * of correct submitters applied, or else opts.instances decided. */
+static bool
+sim_party_goal(const struct sim *s, const struct sim_party *pa)
+{
+    if (s->o.commands > 0) {
+        return pa->applied_correct >= s->o.commands;
+    }
+    return pa->log_len >= s->o.instances;
+}
+
+/* Counts a live correct party done once it reached the goal. */
+static void
+sim_party_check_done(struct sim *s, struct sim_party *pa)
+{
+    if (!pa->done && !pa->crashed && pa->byz == SIM_BYZ_NONE && sim_party_goal(s, pa)) {
+        pa->done = true;
+        s->done_count++;
+    }
+}
+
 /* Appends a decision to the party's application log (copying its bytes). */
 static void
 sim_log_append(struct sim *s, uint32_t p, const struct bpc_decision *d)
@@ -758,9 +1179,8 @@ sim_log_append(struct sim *s, uint32_t p, const struct bpc_decision *d)
         memcpy(le->value, d->value, d->len);
         le->len = d->len;
     }
-    if (!pa->done && pa->log_len >= s->o.instances && !pa->crashed) {
-        pa->done = true;
-        s->done_count++;
+    if (s->o.commands == 0) {
+        sim_party_check_done(s, pa);
     }
 }
 
@@ -823,14 +1243,24 @@ sim_outstanding_cap(const struct sim *s)
     return s->n < SIM_OUTSTANDING_TOTAL ? SIM_OUTSTANDING_TOTAL / s->n : 1u;
 }
 
-/* Keeps the party's queue topped up until it has decided enough. */
+/* True while party p has commands left to submit: its quota with
+ * opts.commands, else until it has decided enough. */
+static bool
+sim_party_wants(const struct sim *s, const struct sim_party *pa)
+{
+    if (s->o.commands > 0) {
+        return pa->submitted < pa->quota;
+    }
+    return pa->log_len < s->o.instances && pa->submitted < s->submit_max;
+}
+
+/* Keeps the party's queue topped up while it has commands to submit. */
 static void
 sim_party_submit(struct sim *s, uint32_t p)
 {
     struct sim_party *pa = &s->parties[p];
     uint64_t cap = sim_outstanding_cap(s);
-    while (pa->log_len < s->o.instances && pa->submitted < s->submit_max &&
-           pa->submitted - pa->done_cursor < cap) {
+    while (sim_party_wants(s, pa) && pa->submitted - pa->done_cursor < cap) {
         uint8_t v[SIM_COMMAND_BYTES];
         sim_cmd_make(s, p, pa->submitted, v);
         uint64_t ticket = 0;
@@ -852,6 +1282,28 @@ sim_party_submit(struct sim *s, uint32_t p)
     }
 }
 
+/* The disk's apply-state record of submitter sub (a zeroed new one the
+ * first time): records exist only for submitters the party applied. */
+static struct bpc_durable *
+sim_disk_applied_slot(struct sim_party *pa, uint32_t sub)
+{
+    uint64_t idx = 0;
+    if (sim_map_put(&pa->disk_applied_at, sub, 0, pa->disk_applied_count + 1, &idx)) {
+        if (pa->disk_applied_count == pa->disk_applied_cap) {
+            uint32_t cap = pa->disk_applied_cap ? 2 * pa->disk_applied_cap : 2;
+            struct bpc_durable *np = realloc(pa->disk_applied, (size_t)cap * sizeof(*np));
+            if (np == NULL) {
+                fprintf(stderr, "bpcon-sim: out of memory\n");
+                abort();
+            }
+            pa->disk_applied = np;
+            pa->disk_applied_cap = cap;
+        }
+        memset(&pa->disk_applied[pa->disk_applied_count++], 0, sizeof(*pa->disk_applied));
+    }
+    return &pa->disk_applied[idx - 1];
+}
+
 /* Stores a step's durable records on the party's in-memory disk. */
 static void
 sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
@@ -867,17 +1319,21 @@ sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
         if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
             uint64_t sub = d->instance - BPC_DURABLE_APPLIED_BASE;
             if (sub < s->n) {
-                pa->disk_applied[sub] = *d;
+                *sim_disk_applied_slot(pa, (uint32_t)sub) = *d;
             }
             continue;
         }
         /* The ring keeps the newest 2 x window instances; anything older is
-         * decided and would only be read by a restart's catch-up. */
-        struct bpc_durable *slot = &pa->disk[d->instance % pa->disk_cap];
-        if (slot->instance != UINT64_MAX && slot->instance > d->instance) {
+         * decided and would only be read by a restart's catch-up. Records
+         * are allocated as slots are first written. */
+        struct bpc_durable **slot = &pa->disk[d->instance % pa->disk_cap];
+        if (*slot != NULL && (*slot)->instance > d->instance) {
             continue;
         }
-        *slot = *d;
+        if (*slot == NULL) {
+            *slot = sim_calloc(1, sizeof(**slot));
+        }
+        **slot = *d;
     }
 }
 
@@ -986,29 +1442,42 @@ sim_party_step(struct sim *s, uint32_t p, uint32_t frames_count)
                      (unsigned long long)s->now_ns);
 }
 
-/* Steps a touched party once per burst of its inbox (at least once). */
+/* Steps a touched party once per burst (at most SIM_IN_CAP) of the frames
+ * delivered to it at this instant, in delivery order (at least once). */
 static void
 sim_party_run(struct sim *s, uint32_t p)
 {
-    struct sim_party *pa = &s->parties[p];
+    const struct sim_party *pa = &s->parties[p];
+    const uint32_t *in = s->grouped + pa->in_off;
+    uint32_t left = pa->in_count;
     do {
-        uint32_t count = 0;
-        uint32_t taken[SIM_IN_CAP];
-        while (pa->inbox_head != SIM_NONE && count < SIM_IN_CAP) {
-            uint32_t m = pa->inbox_head;
-            pa->inbox_head = s->msgs[m].next;
-            s->inf[count].bytes = s->msgs[m].bytes;
-            s->inf[count].len = s->msgs[m].len;
-            taken[count++] = m;
+        uint32_t count = left < SIM_IN_CAP ? left : SIM_IN_CAP;
+        /* The frames were written long ago (cold): fetch the burst's
+         * messages, then their bodies, all at once before reading any. */
+        for (uint32_t i = 0; i < count; i++) {
+            __builtin_prefetch(sim_msg_at(s, in[i]));
         }
-        if (pa->inbox_head == SIM_NONE) {
-            pa->inbox_tail = SIM_NONE;
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t body = sim_msg_at(s, in[i])->body;
+            if (body != SIM_NONE) {
+                __builtin_prefetch(sim_arena_at(s, body));
+                __builtin_prefetch((const uint8_t *)sim_arena_at(s, body) + 64);
+            }
+        }
+        size_t used = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            struct sim_msg *m = sim_msg_at(s, in[i]);
+            s->inf[i].bytes = sim_msg_view(s, m, s->stage + used);
+            s->inf[i].len = m->len;
+            used += sim_round8(m->len);
         }
         sim_party_step(s, p, count);
         for (uint32_t i = 0; i < count; i++) {
-            sim_msg_free(s, taken[i]);
+            sim_msg_free(s, in[i]);
         }
-    } while (pa->inbox_head != SIM_NONE && s->outcome == SIM_RUNNING);
+        in += count;
+        left -= count;
+    } while (left > 0 && s->outcome == SIM_RUNNING);
 }
 
 /* ------------------------------------------------------------------------
@@ -1035,6 +1504,15 @@ sim_crash(struct sim *s, uint32_t p)
     }
 }
 
+/* Orders apply-state records by submitter (their instance field). */
+static int
+sim_durable_cmp(const void *a, const void *b)
+{
+    uint64_t ia = ((const struct bpc_durable *)a)->instance;
+    uint64_t ib = ((const struct bpc_durable *)b)->instance;
+    return ia < ib ? -1 : ia > ib;
+}
+
 /* The records a restart reads back: the party-wide one and every
  * per-instance one at or above the durable floor (older ones may be pruned). */
 static uint32_t
@@ -1043,21 +1521,23 @@ sim_disk_collect(const struct sim_party *pa, struct bpc_durable *recs, uint64_t 
     uint32_t count = 0;
     uint64_t fl = pa->disk_party.floor;
     for (uint32_t i = 0; i < pa->disk_cap; i++) {
-        if (pa->disk[i].instance != UINT64_MAX && pa->disk[i].floor > fl) {
-            fl = pa->disk[i].floor;
+        if (pa->disk[i] != NULL && pa->disk[i]->floor > fl) {
+            fl = pa->disk[i]->floor;
         }
     }
     recs[count++] = pa->disk_party;
     for (uint32_t i = 0; i < pa->disk_cap; i++) {
-        if (pa->disk[i].instance != UINT64_MAX && pa->disk[i].instance >= fl) {
-            recs[count++] = pa->disk[i];
+        if (pa->disk[i] != NULL && pa->disk[i]->instance >= fl) {
+            recs[count++] = *pa->disk[i];
         }
     }
-    for (uint32_t i = 0; i < pa->sim->n; i++) {
-        if (pa->disk_applied[i].instance != 0) {
-            recs[count++] = pa->disk_applied[i];
-        }
+    /* Apply-state records in submitter order (the order restores have
+     * always read them in). */
+    uint32_t first = count;
+    for (uint32_t i = 0; i < pa->disk_applied_count; i++) {
+        recs[count++] = pa->disk_applied[i];
     }
+    qsort(recs + first, count - first, sizeof(*recs), sim_durable_cmp);
     *floor = fl;
     return count;
 }
@@ -1070,7 +1550,8 @@ sim_restart(struct sim *s, uint32_t p)
         return -EINVAL;
     }
     struct sim_party *pa = &s->parties[p];
-    struct bpc_durable *recs = sim_calloc((size_t)pa->disk_cap + 1 + s->n, sizeof(*recs));
+    struct bpc_durable *recs =
+        sim_calloc((size_t)pa->disk_cap + 1 + pa->disk_applied_count, sizeof(*recs));
     uint64_t floor = 0;
     uint32_t count = sim_disk_collect(pa, recs, &floor);
     bpc_engine_free(pa->e);
@@ -1080,7 +1561,7 @@ sim_restart(struct sim *s, uint32_t p)
     char err[256] = {0};
     int rc = sim_log_make(s, pa, floor, err, sizeof(err));
     if (rc == 0) {
-        rc = bpc_engine_new(&pa->e, pa->cfg, err, sizeof(err));
+        rc = bpc_engine_new(&pa->e, sim_party_cfg(s, p), err, sizeof(err));
     }
     if (rc == 0) {
         rc = bpc_engine_restore(pa->e, recs, count);
@@ -1100,10 +1581,7 @@ sim_restart(struct sim *s, uint32_t p)
     pa->done_cursor = pa->submitted;
     s->r.restarts++;
     s->correct_live++;
-    if (pa->log_len >= s->o.instances) {
-        pa->done = true;
-        s->done_count++;
-    }
+    sim_party_check_done(s, pa);
     sim_dl_set(s, p, s->now_ns);
     return 0;
 }
@@ -1139,7 +1617,8 @@ sim_first_unapplied(const struct sim *s, uint32_t q, uint32_t *laggard)
         if (!sim_correct_live(s, p)) {
             continue;
         }
-        uint64_t hi = s->parties[p].applied_hi[q];
+        uint32_t slot = s->sub_slot[q];
+        uint64_t hi = slot != SIM_NONE ? s->parties[p].applied_hi[slot] : 0;
         hi = hi > sq->live_from ? hi : sq->live_from;
         if (hi < first) {
             first = hi;
@@ -1200,10 +1679,7 @@ sim_check_liveness(struct sim *s)
 static uint64_t
 sim_next_time(const struct sim *s)
 {
-    uint64_t t = SIM_NEVER;
-    if (s->heap_count > 0) {
-        t = s->heap[0].at_ns;
-    }
+    uint64_t t = sim_cal_next(s);
     if (s->dl_count > 0 && s->parties[s->dl_heap[0]].deadline_ns < t) {
         t = s->parties[s->dl_heap[0]].deadline_ns;
     }
@@ -1231,48 +1707,75 @@ sim_next_time(const struct sim *s)
 static void
 sim_touch(struct sim *s, uint32_t p)
 {
-    if (s->parties[p].touched_epoch != s->epoch) {
-        s->parties[p].touched_epoch = s->epoch;
+    struct sim_party *pa = &s->parties[p];
+    if (pa->touched_epoch != s->epoch) {
+        pa->touched_epoch = s->epoch;
+        pa->in_count = 0;
         s->touched[s->touched_count++] = p;
     }
 }
 
-/* Moves every frame due now into its receiver's inbox. */
+/* Takes every frame due now off the calendar, in delivery order, into
+ * this instant's delivery list (frames to crashed parties are dropped). */
 static void
 sim_deliver_due(struct sim *s)
 {
-    while (s->heap_count > 0 && s->heap[0].at_ns <= s->now_ns) {
-        struct sim_event ev = sim_heap_pop(s);
-        struct sim_msg *m = &s->msgs[ev.msg];
-        struct sim_party *pa = &s->parties[m->to];
-        if (sim_dead(s, m->to)) {
-            s->r.frames_dead++;
-            sim_msg_free(s, ev.msg);
-            continue;
-        }
-        struct bpc_frame_header h;
-        if (bpc_wire_parse_header(m->bytes, m->len, &h) == 0) {
-            s->r.messages += h.record_count;
-            if (s->debug) {
-                int k = bpc_wire_decode(m->bytes, m->len, &h, s->debug_recs, 65536);
-                for (int i = 0; i < k; i++) {
-                    s->debug_types[s->debug_recs[i].type % BPC_MSG_TYPES_COUNT]++;
+    while (sim_cal_next(s) <= s->now_ns) {
+        uint32_t b = sim_cal_take_first(s);
+        while (b != SIM_NONE) {
+            /* By index: a Byzantine observer may schedule (and grow the
+             * blocks) meanwhile. */
+            for (uint32_t k = 0; k < s->blocks[b].count; k++) {
+                struct sim_ev ev = s->blocks[b].ev[k];
+                if (sim_dead(s, ev.to)) {
+                    s->r.frames_dead++;
+                    sim_msg_free(s, ev.msg);
+                    continue;
                 }
+                s->r.messages += ev.records;
+                s->r.frames++;
+                if (s->debug || s->parties[ev.to].byz != SIM_BYZ_NONE) {
+                    struct sim_msg *m = sim_msg_at(s, ev.msg);
+                    const uint8_t *bytes = sim_msg_view(s, m, s->stage);
+                    sim_debug_count(s, bytes, m->len);
+                    if (s->parties[ev.to].byz != SIM_BYZ_NONE) {
+                        sim_byz_observe(s, ev.to, bytes, m->len);
+                    }
+                }
+                s->dlv = sim_grow(s->dlv, &s->dlv_cap, s->dlv_count + 1, sizeof(*s->dlv));
+                s->dlv[s->dlv_count++] = (struct sim_dlv){.msg = ev.msg, .to = ev.to};
+                sim_touch(s, ev.to);
+                s->parties[ev.to].in_count++;
             }
+            uint32_t next = s->blocks[b].next;
+            sim_block_free(s, b);
+            b = next;
         }
-        s->r.frames++;
-        if (pa->byz != SIM_BYZ_NONE) {
-            sim_byz_observe(s, m->to, m->bytes, m->len);
-        }
-        m->next = SIM_NONE;
-        if (pa->inbox_head == SIM_NONE) {
-            pa->inbox_head = ev.msg;
-        } else {
-            s->msgs[pa->inbox_tail].next = ev.msg;
-        }
-        pa->inbox_tail = ev.msg;
-        sim_touch(s, m->to);
     }
+}
+
+/* Groups this instant's deliveries by receiver (a counting sort): each
+ * touched party's frames, in delivery order, from its in_off in grouped. */
+static void
+sim_group_deliveries(struct sim *s)
+{
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < s->touched_count; i++) {
+        struct sim_party *pa = &s->parties[s->touched[i]];
+        pa->in_off = (uint32_t)off;
+        off += pa->in_count;
+    }
+    s->grouped = sim_grow(s->grouped, &s->grouped_cap, off + 1, sizeof(*s->grouped));
+    for (uint64_t k = 0; k < s->dlv_count; k++) {
+        struct sim_party *pa = &s->parties[s->dlv[k].to];
+        s->grouped[pa->in_off++] = s->dlv[k].msg;
+    }
+    /* in_off walked past each party's frames: back to their start. */
+    for (uint32_t i = 0; i < s->touched_count; i++) {
+        struct sim_party *pa = &s->parties[s->touched[i]];
+        pa->in_off -= pa->in_count;
+    }
+    s->dlv_count = 0;
 }
 
 /* Everything due at this instant: crashes, restarts, the heal, the
@@ -1305,6 +1808,7 @@ sim_run_event(struct sim *s)
         sim_dl_remove(s, p);
         sim_touch(s, p);
     }
+    sim_group_deliveries(s);
     for (uint32_t i = 0; i < s->touched_count && s->outcome == SIM_RUNNING; i++) {
         sim_party_run(s, s->touched[i]);
     }
@@ -1505,6 +2009,15 @@ sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg)
     uint32_t one = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES + SIM_COMMAND_BYTES;
     if (cfg->value_bytes_max < one) {
         cfg->value_bytes_max = one;
+    }
+    /* A run of N commands never queues more than N anywhere: the queues
+     * shrink to the power of two at or above N (the default caps it). */
+    if (o->commands > 0) {
+        uint32_t cmds = 1;
+        while (cmds < cfg->commands_max && cmds < o->commands) {
+            cmds *= 2;
+        }
+        cfg->commands_max = cmds;
     }
 }
 
@@ -1722,7 +2235,7 @@ sim_opts_check(const struct sim_opts *o, char *err, size_t err_len)
 static int
 sim_faulty_check(struct sim *s, char *err, size_t err_len)
 {
-    const struct bpc_config *cfg = s->parties[0].cfg;
+    const struct bpc_config *cfg = s->cfg0;
     bpc_u128 total = bpc_config_total_weight(cfg);
     bpc_u128 threshold = bpc_config_threshold(cfg);
     bpc_u128 f = bpc_faulty_weight(total, threshold);
@@ -1764,6 +2277,45 @@ sim_keys_init(struct sim *s)
         }
     }
     sodium_memzero(master, sizeof(master));
+}
+
+/* Who submits: with opts.commands, the commands are dealt round-robin over
+ * the correct parties that never crash (by id): the k-th of K submits
+ * N / K commands, one more when k < N mod K (-EINVAL when K = 0); else
+ * every correct party submits. Each party that does gets a slot in the
+ * parties' applied_hi tables. */
+static int
+sim_quotas(struct sim *s, char *err, size_t err_len)
+{
+    uint64_t n_cmds = s->o.commands;
+    s->sub_slot = sim_calloc(s->n, sizeof(*s->sub_slot));
+    if (n_cmds == 0) {
+        /* Every correct party submits. */
+        for (uint32_t p = 0; p < s->n; p++) {
+            s->sub_slot[p] = s->o.byz[p] == SIM_BYZ_NONE ? s->sub_slots++ : SIM_NONE;
+        }
+        return 0;
+    }
+    uint32_t k = 0;
+    for (uint32_t p = 0; p < s->n; p++) {
+        k += s->o.byz[p] == SIM_BYZ_NONE && s->o.crash_at_ns[p] == SIM_NEVER;
+    }
+    if (k == 0) {
+        sim_errf(err, err_len, "commands: no correct party without a crash to submit them");
+        return -EINVAL;
+    }
+    uint32_t rank = 0;
+    for (uint32_t p = 0; p < s->n; p++) {
+        s->sub_slot[p] = SIM_NONE;
+        if (s->o.byz[p] == SIM_BYZ_NONE && s->o.crash_at_ns[p] == SIM_NEVER) {
+            s->parties[p].quota = n_cmds / k + (rank < n_cmds % k ? 1u : 0u);
+            rank++;
+        }
+        if (s->parties[p].quota > 0) {
+            s->sub_slot[p] = s->sub_slots++;
+        }
+    }
+    return 0;
 }
 
 /* The sim thread is a QSBR thread of the decided logs (the engines append
@@ -1810,10 +2362,14 @@ sim_log_size(struct sim *s, uint32_t value_bytes)
 {
     const struct sim_opts *o = &s->o;
     uint64_t retain = o->log_retain;
-    if (retain == 0) {
+    if (retain == 0 && o->commands > 0) {
+        /* Each command is decided in one instance at most: the run, and
+         * the window on either side. */
+        retain = o->commands + 4ull * o->window_slots;
+    } else if (retain == 0) {
         /* The run, the window on either side, and what the submit queues
          * still hold once the parties stop submitting. */
-        uint64_t queued = (uint64_t)s->n * s->parties[0].cfg->commands_max;
+        uint64_t queued = (uint64_t)s->n * s->cfg0->commands_max;
         if (o->liveness_ns > 0) {
             /* Outstanding commands are capped (sim_party_submit). */
             queued = (uint64_t)s->n * sim_outstanding_cap(s);
@@ -1845,7 +2401,7 @@ sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err, siz
     struct bpc_log_config lc = {
         .retain_entries = s->log_retain,
         .segment_entries = s->log_segment,
-        .value_bytes_max = pa->cfg->value_bytes_max,
+        .value_bytes_max = s->cfg0->value_bytes_max,
         .start_index = start,
     };
     int rc = bpc_log_new(&pa->dlog, &lc);
@@ -1855,8 +2411,21 @@ sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err, siz
                  bpc_strerror(-rc), (unsigned long long)lc.retain_entries, lc.segment_entries);
         return rc;
     }
-    pa->cfg->log = pa->dlog;
     return 0;
+}
+
+/* Party p's engine config (in a scratch config: the engine copies it). */
+static const struct bpc_config *
+sim_party_cfg(const struct sim *s, uint32_t p)
+{
+    struct bpc_config *cfg = s->cfg_scratch;
+    struct sim_party *pa = &s->parties[p];
+    sim_config_fill(&s->o, p, cfg);
+    cfg->keys = (const uint8_t(*)[BPC_KEY_BYTES])s->keys[(size_t)p * s->n];
+    cfg->on_apply = sim_on_apply;
+    cfg->apply_ctx = pa;
+    cfg->log = pa->dlog;
+    return cfg;
 }
 
 /* Builds party p: config, keys, decided log, engine, disk. */
@@ -1866,25 +2435,18 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
     struct sim_party *pa = &s->parties[p];
     pa->dl_pos = SIM_NONE;
     pa->deadline_ns = SIM_NEVER;
-    pa->inbox_head = SIM_NONE;
-    pa->inbox_tail = SIM_NONE;
     pa->byz = s->o.byz[p];
-    pa->cfg = sim_calloc(1, sizeof(*pa->cfg));
-    sim_config_fill(&s->o, p, pa->cfg);
-    pa->cfg->keys = (const uint8_t(*)[BPC_KEY_BYTES])s->keys[(size_t)p * s->n];
-    pa->cfg->on_apply = sim_on_apply;
-    pa->cfg->apply_ctx = pa;
     pa->sim = s;
     pa->id = p;
-    pa->applied_hi = sim_calloc(s->n, sizeof(*pa->applied_hi));
+    pa->applied_hi = sim_calloc(s->sub_slots, sizeof(*pa->applied_hi));
     if (s->log_retain == 0) {
-        sim_log_size(s, pa->cfg->value_bytes_max);
+        sim_log_size(s, s->cfg0->value_bytes_max);
     }
     int rc = sim_log_make(s, pa, 0, err, err_len);
     if (rc != 0) {
         return rc;
     }
-    rc = bpc_engine_new(&pa->e, pa->cfg, err, err_len);
+    rc = bpc_engine_new(&pa->e, sim_party_cfg(s, p), err, err_len);
     if (rc != 0) {
         pa->e = NULL;
         return rc;
@@ -1894,10 +2456,6 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
         pa->disk_cap = 2;
     }
     pa->disk = sim_calloc(pa->disk_cap, sizeof(*pa->disk));
-    pa->disk_applied = sim_calloc(s->n, sizeof(*pa->disk_applied));
-    for (uint32_t i = 0; i < pa->disk_cap; i++) {
-        pa->disk[i].instance = UINT64_MAX;
-    }
     pa->disk_party.instance = UINT64_MAX;
     if (pa->byz != SIM_BYZ_NONE) {
         s->byz_count++; /* it runs an engine, but is not correct */
@@ -1911,10 +2469,15 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
 static void
 sim_buffers_init(struct sim *s)
 {
-    for (uint32_t c = 0; c < SIM_CLASSES; c++) {
-        s->free_head[c] = SIM_NONE;
-    }
-    s->frame_bytes = s->parties[0].cfg->frame_bytes;
+    s->chunk_cur = SIM_NONE;
+    s->chunk_spare = SIM_NONE;
+    s->chunk_unused = SIM_NONE;
+    s->block_free = SIM_NONE;
+    s->last_body = SIM_NONE;
+    /* Room to put together a full burst of the largest frames. */
+    s->stage = sim_calloc(SIM_IN_CAP, SIM_FRAME_BYTES_MAX);
+    sim_cal_alloc(s, SIM_CAL_SLOTS_MIN);
+    s->frame_bytes = s->cfg0->frame_bytes;
     /* Room for a full broadcast per step keeps -EAGAIN rounds rare. */
     s->out_cap = 2 * s->n > 256 ? 2 * s->n : 256;
     if (s->o.tx_frames > 0) {
@@ -2019,24 +2582,29 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     /* Enough commands for every instance to carry a full batch, bounded. */
     s->submit_max =
         o->instances > UINT64_MAX / BPC_BATCH_MAX ? UINT64_MAX : o->instances * BPC_BATCH_MAX;
+    s->delay_span_us = o->delay_max_ns / 1000 - o->delay_min_ns / 1000 + 1;
+    s->delay_limit = UINT64_MAX - UINT64_MAX % s->delay_span_us;
     s->loss_cut = sim_prob_cut(o->loss);
     s->dup_cut = sim_prob_cut(o->dup);
     sim_rng_seed(&s->net_rng, sim_stream_seed(o->seed, SIM_STREAM_NET));
     sim_rng_seed(&s->byz_rng, sim_stream_seed(o->seed, SIM_STREAM_BYZ));
     s->parties = sim_calloc(s->n, sizeof(*s->parties));
     sim_rcu_enter(s);
-    struct bpc_config *cfg0 = sim_calloc(1, sizeof(*cfg0));
-    sim_config_fill(o, 0, cfg0);
-    rc = bpc_config_validate(cfg0, err, err_len);
-    free(cfg0);
+    s->cfg0 = sim_calloc(1, sizeof(*s->cfg0));
+    s->cfg_scratch = sim_calloc(1, sizeof(*s->cfg_scratch));
+    sim_config_fill(o, 0, s->cfg0);
+    rc = bpc_config_validate(s->cfg0, err, err_len);
+    if (rc == 0) {
+        rc = sim_faulty_check(s, err, err_len);
+    }
+    if (rc == 0) {
+        rc = sim_quotas(s, err, err_len);
+    }
     if (rc == 0) {
         sim_keys_init(s);
         for (uint32_t p = 0; p < s->n && rc == 0; p++) {
             rc = sim_party_init(s, p, err, err_len);
         }
-    }
-    if (rc == 0) {
-        rc = sim_faulty_check(s, err, err_len);
     }
     if (rc != 0) {
         sim_free(s);
@@ -2044,8 +2612,8 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     }
     sim_buffers_init(s);
     sim_crashes_init(s);
-    bpc_config_digest(s->parties[0].cfg, s->digest);
-    s->first_leader = bpc_elect_leader(s->parties[0].cfg, s->digest, 1);
+    bpc_config_digest(s->cfg0, s->digest);
+    s->first_leader = bpc_elect_leader(s->cfg0, s->digest, 1);
     sim_byz_init(s);
     sim_start(s);
     *out = s;
@@ -2071,9 +2639,12 @@ sim_free(struct sim *s)
             free(pa->log[i].value);
         }
         free(pa->log);
-        free(pa->cfg);
+        for (uint32_t i = 0; pa->disk != NULL && i < pa->disk_cap; i++) {
+            free(pa->disk[i]);
+        }
         free(pa->disk);
         free(pa->disk_applied);
+        free(pa->disk_applied_at.ents);
         free(pa->cmds.ticket);
         free(pa->cmds.submit_ns);
         free(pa->applied.ents);
@@ -2081,15 +2652,23 @@ sim_free(struct sim *s)
     }
     sim_byz_free(s);
     free(s->applied_at.ents);
-    for (uint32_t m = 0; m < s->msgs_count; m++) {
-        free(s->msgs[m].bytes);
+    free(s->cfg0);
+    free(s->cfg_scratch);
+    free(s->sub_slot);
+    for (uint32_t c = 0; c < s->chunks_count; c++) {
+        free(s->chunks[c].mem);
     }
     if (s->keys != NULL) {
         sodium_memzero(s->keys, (size_t)s->n * s->n * BPC_KEY_BYTES);
     }
     free(s->keys);
-    free(s->msgs);
-    free(s->heap);
+    free(s->chunks);
+    free(s->cal);
+    free(s->blocks);
+    free(s->times);
+    free(s->dlv);
+    free(s->grouped);
+    free(s->stage);
     free(s->dl_heap);
     free(s->crash_order);
     free(s->restart_order);
@@ -2253,11 +2832,11 @@ sim_engine(struct sim *s, uint32_t party)
     return party < s->n ? s->parties[party].e : NULL;
 }
 
-/* A party's config. */
+/* A party's config (filled in on demand: valid until the next call). */
 const struct bpc_config *
 sim_config(const struct sim *s, uint32_t party)
 {
-    return party < s->n ? s->parties[party].cfg : NULL;
+    return party < s->n ? sim_party_cfg(s, party) : NULL;
 }
 
 /* The key parties a and b share. */

@@ -76,9 +76,9 @@ enum sim_byz_kind {
 
 enum sim_outcome {
     SIM_RUNNING = 0,
-    SIM_DONE,         /* every correct live party decided opts.instances (and,
-                         with a liveness bound, applied every command of a
-                         correct live party) */
+    SIM_DONE,         /* every correct live party decided opts.instances, or
+                         applied opts.commands commands (and, with a liveness
+                         bound, applied every command of a correct live party) */
     SIM_VIOLATION,    /* a checker failed (see sim_result.violation) */
     SIM_TIME_LIMIT,   /* virtual time limit passed first */
     SIM_STALLED,      /* no event left to run (nothing in flight, no deadline) */
@@ -101,6 +101,12 @@ struct sim_opts {
     bpc_u128 threshold; /* 0: the engine default */
     enum bpc_mode mode;
     uint64_t instances; /* stop once every correct live party decided this many */
+    /* 0: parties submit until `instances` are decided. Else exactly this
+     * many commands in all, dealt round-robin over the submitters (the
+     * correct parties with no crash, in id order: command i goes to the
+     * (i mod K)-th of K), and the run is done once every correct live
+     * party applied all of them (`instances` is then ignored). */
+    uint64_t commands;
     uint32_t window_slots;
     uint32_t batch_max;         /* commands per value; 0: the engine default */
     uint32_t frame_bytes;       /* cfg.frame_bytes; 0: the engine default */
@@ -201,6 +207,8 @@ struct sim_result {
     uint64_t drops[BPC_DROP_REASONS_COUNT]; /* engine drop counters, summed */
     uint64_t equivocations;
     uint64_t tx_overflow;
+    uint64_t net_inflight_max; /* most frames in flight at once (not in run_hash) */
+    uint64_t net_bytes_max;    /* most arena bytes they took at once */
     uint8_t run_hash[32];
 };
 
@@ -242,6 +250,8 @@ uint64_t sim_decided_min(const struct sim *s);
 uint64_t sim_frames_delivered(const struct sim *s);
 uint32_t sim_parties(const struct sim *s);
 struct bpc_engine *sim_engine(struct sim *s, uint32_t party); /* a Byzantine party's too */
+/* Party's engine config, built on demand in one scratch config: valid until
+ * the next call (or sim_restart). NULL outside the party list. */
 const struct bpc_config *sim_config(const struct sim *s, uint32_t party);
 const uint8_t *sim_pair_key(const struct sim *s, uint32_t a, uint32_t b);
 uint64_t sim_log_len(const struct sim *s, uint32_t party);

@@ -16,10 +16,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Size classes of pooled frame buffers: 128 << c bytes, up to 16 KiB, which
- * covers BPC_FRAME_BYTES_MAX. */
-#define SIM_CLASSES 8u
-#define SIM_CLASS_MIN_BYTES 128u
+/* Frames in flight live in an arena of chunks of 2^SIM_CHUNK_SHIFT bytes:
+ * each is a struct sim_msg header and its bytes, 8-byte aligned. A message
+ * is named by a 32-bit handle: chunk index << SIM_HANDLE_OFF_BITS | offset
+ * in 8-byte units (so up to 2^18 chunks, 32 GiB in flight). */
+#define SIM_CHUNK_SHIFT 17u
+#define SIM_CHUNK_BYTES (1u << SIM_CHUNK_SHIFT)
+#define SIM_HANDLE_OFF_BITS (SIM_CHUNK_SHIFT - 3u)
+#define SIM_CHUNKS_MAX (1u << (32u - SIM_HANDLE_OFF_BITS))
+/* Largest frame the network carries (sim_inject refuses more). */
+#define SIM_FRAME_BYTES_MAX 16384u
 /* Frames handed to one engine step at most (an rx burst). */
 #define SIM_IN_CAP 64u
 #define SIM_NONE UINT32_MAX
@@ -63,19 +69,59 @@ sim_rng_below(struct sim_rng *r, uint64_t n)
  * State.
  * ---------------------------------------------------------------------- */
 
+/* A frame in flight: this header, then its bytes, in an arena chunk: all
+ * len of them when body is SIM_NONE, else its head and tail, the middle
+ * being the shared body's. */
 struct sim_msg {
-    uint8_t *bytes;
-    uint32_t len;
-    uint32_t from;
-    uint32_t to;
-    uint32_t next; /* free list or inbox link */
-    uint8_t cls;
+    uint32_t body; /* handle of a struct sim_body, or SIM_NONE */
+    uint16_t len;  /* frame bytes (<= SIM_FRAME_BYTES_MAX) */
+    uint16_t diff; /* with a body: how many head bytes differ from its head */
 };
 
-struct sim_event {
+/* The middle of frames that share it (a broadcast's records): this
+ * header, then len bytes, in an arena chunk. */
+struct sim_body {
+    uint32_t refs; /* messages that use it */
+    uint32_t len;
+};
+
+/* One scheduled delivery, as the calendar holds it (the delivery pass
+ * needs nothing from the frame itself, so it does not touch it). */
+struct sim_ev {
+    uint32_t msg;     /* handle */
+    uint16_t to;      /* receiver */
+    uint16_t records; /* record count from the frame's header (0: unparsable) */
+};
+
+/* A block of a bucket's FIFO of deliveries (256 bytes). */
+#define SIM_BLOCK_EVS 31u
+struct sim_block {
+    uint32_t next; /* the bucket's next block, or a free-list link; SIM_NONE */
+    uint32_t count;
+    struct sim_ev ev[SIM_BLOCK_EVS];
+};
+
+/* One arena chunk: its memory (NULL: the slot has none) and how many
+ * messages in it are still in flight. */
+struct sim_chunk {
+    uint8_t *mem;
+    uint32_t live;
+    uint32_t next; /* spare or unused list link */
+};
+
+/* The deliveries due at one instant, in sequence order (a FIFO of
+ * blocks), as a slot of the calendar's hash table on the time;
+ * head == SIM_NONE: an empty slot. */
+struct sim_bucket {
     uint64_t at_ns;
-    uint64_t seq;
+    uint32_t head; /* first block */
+    uint32_t tail; /* last block (the one appended to) */
+};
+
+/* A frame delivered at this instant, before it is grouped by receiver. */
+struct sim_dlv {
     uint32_t msg;
+    uint32_t to;
 };
 
 /* Per submitting party: what the engine called each command, and when it
@@ -113,7 +159,6 @@ struct sim_party {
     struct sim *sim; /* back pointer for the engine's apply callback */
     uint32_t id;
     struct bpc_engine *e;
-    struct bpc_config *cfg;
     struct bpc_log *dlog; /* the engine's decided log (peers' catch-up source) */
     bool crashed;
     bool restarted;
@@ -122,6 +167,7 @@ struct sim_party {
     uint64_t deadline_ns; /* SIM_NEVER when not in the deadline heap */
     uint32_t dl_pos;      /* index in the deadline heap or SIM_NONE */
     uint64_t submitted;   /* next command sequence */
+    uint64_t quota;       /* with opts.commands: commands it submits in all */
     uint64_t live_from;   /* first sequence the liveness checker asks for
                              (commands before a restart may be lost) */
     uint64_t done_cursor; /* next own sequence whose ticket is checked */
@@ -129,18 +175,25 @@ struct sim_party {
     uint64_t log_len;
     uint64_t log_cap;
     uint64_t first_instance;
-    struct bpc_durable *disk; /* ring of disk_cap records by instance */
+    struct bpc_durable **disk; /* ring of disk_cap records by instance (each
+                                  allocated when first written; NULL: none) */
     uint32_t disk_cap;
     struct bpc_durable disk_party;    /* the instance == UINT64_MAX record */
-    struct bpc_durable *disk_applied; /* per submitter: its apply-state record */
-    uint32_t inbox_head;
-    uint32_t inbox_tail;
+    struct bpc_durable *disk_applied; /* apply-state records, one per submitter
+                                         seen, in the order first written */
+    uint32_t disk_applied_count;
+    uint32_t disk_applied_cap;
+    struct sim_map disk_applied_at; /* (submitter, 0) -> index + 1 */
     uint64_t touched_epoch;
+    uint32_t in_count;         /* frames delivered to it at this instant */
+    uint32_t in_off;           /* where they start in sim.grouped */
     struct sim_cmd_track cmds; /* commands this party submitted */
     struct sim_map applied;    /* commands this party applied (engine names) */
-    uint64_t *applied_hi;      /* per correct submitter: 1 + the highest of its
-                                  sequences this party applied, 0: none */
+    uint64_t *applied_hi;      /* per submitter slot (sim.sub_slot): 1 + the
+                                  highest of its sequences this party applied,
+                                  0: none */
     uint64_t applied_count;
+    uint64_t applied_correct; /* of which commands of correct submitters */
     struct sim_byz_party *bz; /* Byzantine parties: byz.c's state */
 };
 
@@ -152,22 +205,54 @@ struct sim {
     struct sim_party *parties;
     uint8_t (*keys)[BPC_KEY_BYTES]; /* n x n pair keys, row p is party p's */
     uint64_t cluster_id;
+    struct bpc_config *cfg0;        /* party 0's config (no keys, log or hooks) */
+    struct bpc_config *cfg_scratch; /* one party's, built to create an engine */
+    uint32_t *sub_slot;             /* per party: its submitter slot, SIM_NONE */
+    uint32_t sub_slots;
     uint8_t digest[BPC_DIGEST_BYTES]; /* config digest (leader elections) */
     uint32_t frame_bytes;
+    uint64_t delay_span_us; /* delays drawn: whole microseconds in a span */
+    uint64_t delay_limit;   /* its rejection limit (as sim_rng_below's) */
     uint64_t loss_cut;
     uint64_t dup_cut;
     uint64_t tag_key; /* secret of the command tags; byz.c never reads it */
     struct sim_rng net_rng;
     struct sim_rng byz_rng;
-    /* network */
-    struct sim_msg *msgs;
-    uint32_t msgs_count;
-    uint32_t msgs_cap;
-    uint32_t free_head[SIM_CLASSES];
-    struct sim_event *heap;
-    uint32_t heap_count;
-    uint32_t heap_cap;
-    uint64_t net_seq;
+    /* network: the frame arena (chunks, the one being written, spare
+     * chunks kept for reuse, slots without memory) */
+    struct sim_chunk *chunks;
+    uint32_t chunks_count;
+    uint32_t chunks_cap;
+    uint32_t chunk_cur; /* SIM_NONE: none yet */
+    uint32_t chunk_used;
+    uint32_t chunk_spare;
+    uint32_t chunk_spare_count;
+    uint32_t chunk_unused;
+    uint32_t last_body;    /* the body stored last (shared by the next copy
+                              when it carries the same middle); SIM_NONE */
+    uint8_t *stage;        /* a burst's frames put back together */
+    uint64_t net_inflight; /* messages in flight (scheduled, or delivered and
+                              not yet stepped) */
+    uint64_t net_bytes;    /* arena bytes they take */
+    /* network: the calendar (buckets by time, their blocks, a min-heap of
+     * their times) */
+    struct sim_bucket *cal;
+    uint32_t cal_mask;
+    uint32_t cal_count;
+    struct sim_block *blocks;
+    uint32_t blocks_count;
+    uint32_t blocks_cap;
+    uint32_t block_free;
+    uint64_t *times;
+    uint32_t times_count;
+    uint32_t times_cap;
+    /* network: this instant's deliveries, in delivery order, then grouped
+     * by receiver (each touched party's run in first-touch order) */
+    struct sim_dlv *dlv;
+    uint64_t dlv_count;
+    uint64_t dlv_cap;
+    uint32_t *grouped;
+    uint64_t grouped_cap;
     /* deadlines: indexed min-heap of party ids on (deadline_ns, id) */
     uint32_t *dl_heap;
     uint32_t dl_count;
