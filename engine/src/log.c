@@ -148,7 +148,10 @@ log_alloc_pool(struct bpc_log *log)
     log->table = calloc((size_t)log->table_mask + 1, sizeof(log->table[0]));
     log->pool = calloc(log->pool_count, sizeof(log->pool[0]));
     log->slots_mem = calloc(entries, sizeof(log->slots_mem[0]));
-    log->arena_mem = malloc(arena);
+    /* Zeroed (calloc), though values are written before they are read: a
+     * large arena then comes as untouched zero pages, resident only as
+     * segments fill, where malloc under MALLOC_PERTURB_ would write it all. */
+    log->arena_mem = calloc(arena > 0 ? arena : 1, 1);
     if (log->table == NULL || log->pool == NULL || log->slots_mem == NULL ||
         log->arena_mem == NULL) {
         return -ENOMEM;
