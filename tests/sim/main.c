@@ -46,6 +46,7 @@ struct main_crash {
 struct main_args {
     struct sim_opts o;
     bool quiet;
+    bool footprint;
     uint32_t crashes_count;
     struct main_crash crashes[BPC_PARTIES_MAX];
     uint32_t restarts_count;
@@ -113,6 +114,9 @@ static const char main_usage_text[] =
     "  --mode fast|paced      phase pacing (default fast)\n"
     "  --unsafe               allow faulty weight above F and refused thresholds\n"
     "  --time-limit-us L      virtual time limit (default 600000000)\n"
+    "  --footprint            print one engine's storage, region by region with its\n"
+    "                         formula, for the configuration the other flags give;\n"
+    "                         run nothing\n"
     "  --quiet                no progress lines\n"
     "  --help                 this text\n"
     "  --version              the version\n"
@@ -337,6 +341,7 @@ enum main_flag {
     MAIN_F_TIME_LIMIT,
     MAIN_F_UNSAFE,
     MAIN_F_QUIET,
+    MAIN_F_FOOTPRINT,
     MAIN_F_HELP,
     MAIN_F_VERSION,
 };
@@ -375,6 +380,7 @@ static const struct {
     {"--mode", MAIN_F_MODE, true},
     {"--time-limit-us", MAIN_F_TIME_LIMIT, true},
     {"--unsafe", MAIN_F_UNSAFE, false},
+    {"--footprint", MAIN_F_FOOTPRINT, false},
     {"--quiet", MAIN_F_QUIET, false},
     {"--help", MAIN_F_HELP, false},
     {"--version", MAIN_F_VERSION, false},
@@ -497,6 +503,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     case MAIN_F_MODE:
     case MAIN_F_UNSAFE:
     case MAIN_F_QUIET:
+    case MAIN_F_FOOTPRINT:
     case MAIN_F_HELP:
     case MAIN_F_VERSION:
     case MAIN_F_RANDOM_CONFIG:
@@ -554,6 +561,9 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         break;
     case MAIN_F_QUIET:
         a->quiet = true;
+        break;
+    case MAIN_F_FOOTPRINT:
+        a->footprint = true;
         break;
     case MAIN_F_HELP:
         fputs(main_usage_text, stdout);
@@ -1236,6 +1246,35 @@ main_single(struct main_args *a)
     return main_exit_code(&r);
 }
 
+/* --footprint: one engine's storage for the configuration, region by
+ * region (bpc_engine_footprint_parts), and the total for all parties. */
+static int
+main_footprint(const struct main_args *a)
+{
+    static struct bpc_config cfg;
+    sim_engine_config(&a->o, &cfg);
+    struct bpc_footprint_part parts[BPC_FOOTPRINT_PARTS_MAX];
+    uint32_t count = bpc_engine_footprint_parts(&cfg, parts, BPC_FOOTPRINT_PARTS_MAX);
+    if (count == 0 || count > BPC_FOOTPRINT_PARTS_MAX) {
+        fprintf(stderr, "bpcon-sim: --footprint: the configuration is out of range\n");
+        return MAIN_EXIT_USAGE;
+    }
+    printf("engine storage: %u parties, window %u, value_bytes_max %u, commands_max %u, "
+           "command bytes %u\n",
+           cfg.parties_count, cfg.window_slots, cfg.value_bytes_max, cfg.commands_max,
+           bpc_command_bytes_max(&cfg));
+    printf("%-22s %12s  %s\n", "region", "bytes", "formula");
+    for (uint32_t k = 0; k < count; k++) {
+        printf("%-22s %12zu  %s\n", parts[k].name, parts[k].bytes, parts[k].formula);
+    }
+    size_t total = bpc_engine_footprint(&cfg);
+    printf("%-22s %12zu  (each region rounded up to 64 bytes)\n", "total per engine", total);
+    printf("%-22s %12llu  (%u engines; bpc_engine_new maps them, so only written pages "
+           "become resident)\n",
+           "total, all parties", (unsigned long long)total * cfg.parties_count, cfg.parties_count);
+    return MAIN_EXIT_OK;
+}
+
 /* bpcon-sim: one run with a report, or a campaign. */
 int
 main(int argc, char **argv)
@@ -1257,6 +1296,9 @@ main(int argc, char **argv)
     if (bpc_init() < 0) {
         fprintf(stderr, "bpcon-sim: bpc_init failed\n");
         return MAIN_EXIT_USAGE;
+    }
+    if (a.footprint) {
+        return main_footprint(&a);
     }
     signal(SIGABRT, main_on_fatal);
     signal(SIGSEGV, main_on_fatal);

@@ -1977,6 +1977,14 @@ sim_stream_seed(uint64_t seed, uint64_t stream)
     return out;
 }
 
+static void sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg);
+
+void
+sim_engine_config(const struct sim_opts *o, struct bpc_config *cfg)
+{
+    sim_config_fill(o, 0, cfg);
+}
+
 /* Party self's engine config from the options. */
 static void
 sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg)

@@ -214,6 +214,9 @@ struct sim_result {
 
 /* Fills the defaults: 4 parties of weight 1, fast mode, 100 instances. */
 void sim_opts_defaults(struct sim_opts *o);
+/* Party 0's engine configuration for o, as a run would build it (keys,
+ * log and hooks left out): what bpcon-sim --footprint sizes. */
+void sim_engine_config(const struct sim_opts *o, struct bpc_config *cfg);
 /* Draws a random valid configuration for this seed into o (weights,
  * threshold, window, batch, frame and value bytes, loss, duplication, and
  * one Byzantine party of weight <= F of a random kind when F > 0), keeping
