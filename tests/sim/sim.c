@@ -72,6 +72,9 @@ sim_rng_chance(struct sim_rng *r, uint64_t cut)
  * ---------------------------------------------------------------------- */
 
 /* Formats a refusal message into err (which may be NULL). */
+static void sim_errf(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 sim_errf(char *err, size_t err_len, const char *fmt, ...)
 {
