@@ -122,14 +122,19 @@ step_types(const uint8_t *bytes, uint32_t len)
 
 /* Is this a frame of the wanted type? It carries that type, and other
  * records only of the kinds that travel with it: a 1b report's history,
- * range and value records, the leader's own 2av beside its 2a, the attest
+ * range and value records (also the leader's own 1b beside its 1a, now
+ * that frames are packed), the leader's own 2av beside its 2a, the attest
  * beside a forward. */
 static bool
 step_is_wanted(uint32_t want, uint32_t mask)
 {
     uint32_t allowed = 1u << want;
+    const uint32_t report = (1u << BPC_MSG_1B) | (1u << BPC_MSG_1B_HIST) |
+                            (1u << BPC_MSG_1B_RANGE) | (1u << BPC_MSG_VALUE);
     if (want == BPC_MSG_1B) {
-        allowed |= (1u << BPC_MSG_1B_HIST) | (1u << BPC_MSG_1B_RANGE) | (1u << BPC_MSG_VALUE);
+        allowed |= report;
+    } else if (want == BPC_MSG_1A) {
+        allowed |= report;
     } else if (want == BPC_MSG_2A) {
         allowed |= 1u << BPC_MSG_2AV;
     } else if (want == BPC_MSG_FORWARD) {
