@@ -119,9 +119,9 @@ node_parse(int argc, char **argv, struct node_opts *o)
             break;
         case 'w':
             flag = "--window";
-            range = "a power of two in 1..65536";
+            range = "1..65536";
             rc = dp_parse_u64(optarg, BPC_WINDOW_SLOTS_MAX, &o->window);
-            rc = rc == 0 && (o->window == 0 || (o->window & (o->window - 1)) != 0) ? -EINVAL : rc;
+            rc = rc == 0 && o->window == 0 ? -EINVAL : rc;
             break;
         case 'O':
             flag = "--outstanding";
