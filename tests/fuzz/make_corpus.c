@@ -18,6 +18,7 @@
 
 #include "bpcon.h"
 #include "fuzz_common.h"
+#include "internal.h"
 
 #define MC_BATCH_MAX 512u
 /* The FORGE type byte of a record type. */
@@ -70,12 +71,7 @@ static struct bpc_record
 mc_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const uint8_t *bytes,
        uint32_t len, uint8_t kind)
 {
-    struct bpc_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.instance = instance;
-    r.ballot = ballot;
-    r.aux = aux;
+    struct bpc_record r = bpc_record_make(type, instance, ballot, aux, NULL);
     r.value.kind = kind;
     if (bytes != NULL) {
         bpc_vid_of(&r.value, bytes, len);
