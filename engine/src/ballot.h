@@ -37,6 +37,15 @@ eng_is_leader(const struct bpc_engine *e)
     return e->bl.leader >= 0 && (uint32_t)e->bl.leader == e->self;
 }
 
+/* Fetches the line of peer p's latest ballot, which eng_ballot_observe
+ * reads and may write for each of p's records (engine.c, ahead of a
+ * burst). */
+static inline void
+eng_bl_prefetch_peer(const struct bpc_engine *e, uint32_t p)
+{
+    __builtin_prefetch(&e->bl.peer_bal[p], 1);
+}
+
 /* Fast mode: always; paced mode: once the event fired this round. */
 static inline bool
 eng_event_fired(const struct bpc_engine *e, enum bpc_event ev)

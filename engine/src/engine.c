@@ -31,6 +31,9 @@
 /* Bound on the transition loop of one step. */
 #define ENG_PUMP_ROUNDS 64u
 
+/* Frames whose headers are parsed (and senders' lines fetched) ahead. */
+#define ENG_RX_BURST 16u
+
 /* ------------------------------------------------------------------------
  * Frame admission and dispatch.
  * ---------------------------------------------------------------------- */
@@ -158,12 +161,13 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     }
 }
 
-/* Checks a frame's header and tag and decodes it into e->rx.recs; the
- * record count, or -1 when the frame is dropped (counted). */
+/* Checks a frame's parsed header (rc: bpc_wire_parse_header's result)
+ * and its tag and decodes it into e->rx.recs; the record count, or -1
+ * when the frame is dropped (counted). */
 static int
-eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, struct bpc_frame_header *h)
+eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
+          const struct bpc_frame_header *h)
 {
-    int rc = bpc_wire_parse_header(bytes, len, h);
     if (rc < 0) {
         eng_drop(e, -1 - rc);
         return -1;
@@ -198,19 +202,48 @@ eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, struct bpc_f
 }
 
 static void
-eng_receive(struct bpc_engine *e, const uint8_t *bytes, uint32_t len)
+eng_receive(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
+            const struct bpc_frame_header *h)
 {
-    struct bpc_frame_header h;
-    int count = eng_admit(e, bytes, len, &h);
+    int count = eng_admit(e, bytes, len, rc, h);
     if (count < 0) {
         return;
     }
     e->ctr.frames_rx++;
     for (int k = 0; k < count; k++) {
         const struct bpc_record *r = &e->rx.recs[k];
-        eng_dispatch(e, h.sender, r, r->type == BPC_MSG_1B ? r + 1 : NULL);
+        eng_dispatch(e, h->sender, r, r->type == BPC_MSG_1B ? r + 1 : NULL);
         if (r->type == BPC_MSG_1B) {
             k += r->hist_count;
+        }
+    }
+}
+
+/* Frames are received in bursts of ENG_RX_BURST: every header is parsed
+ * first and the lines its sender's frame will touch (pair key, replay
+ * entry, latest ballot, weight) are fetched, so those misses overlap
+ * instead of stalling one frame after another. The sender is a peer's
+ * claim: it is only used after the bound check, and only as a hint here;
+ * eng_admit checks it again. */
+static void
+eng_receive_all(struct bpc_engine *e, const struct bpc_frame_in *f, uint32_t count)
+{
+    struct bpc_frame_header h[ENG_RX_BURST];
+    int rc[ENG_RX_BURST];
+    for (uint32_t base = 0; base < count; base += ENG_RX_BURST) {
+        uint32_t burst = count - base < ENG_RX_BURST ? count - base : ENG_RX_BURST;
+        for (uint32_t k = 0; k < burst; k++) {
+            rc[k] = bpc_wire_parse_header(f[base + k].bytes, f[base + k].len, &h[k]);
+            if (rc[k] == 0 && h[k].sender < e->n) {
+                uint32_t p = h[k].sender;
+                __builtin_prefetch(e->cfg.keys[p]);
+                __builtin_prefetch(e->rx.replay + (size_t)p * e->rx.replay_stride);
+                eng_bl_prefetch_peer(e, p);
+                __builtin_prefetch(&e->cfg.weights[p]);
+            }
+        }
+        for (uint32_t k = 0; k < burst; k++) {
+            eng_receive(e, f[base + k].bytes, f[base + k].len, rc[k], &h[k]);
         }
     }
 }
@@ -288,9 +321,7 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     out->decisions_count = 0;
     out->persist = NULL;
     out->persist_count = 0;
-    for (uint32_t k = 0; k < in->frames_count; k++) {
-        eng_receive(e, in->frames[k].bytes, in->frames[k].len);
-    }
+    eng_receive_all(e, in->frames, in->frames_count);
     eng_ring_drain(e);
     eng_forward(e);
     eng_pump(e);
