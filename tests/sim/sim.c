@@ -679,14 +679,14 @@ sim_net_schedule(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes
 static uint64_t
 sim_net_delay(struct sim *s)
 {
-    /* Whole microseconds, so frames share delivery times and batch; the
-     * draw is sim_rng_below's over the span, its rejection limit computed
-     * once (sim_init). */
-    uint64_t span = s->delay_span_us;
+    /* Whole ticks of delay_tick_us microseconds, so frames share delivery
+     * times and batch; the draw is sim_rng_below's over the span, its
+     * rejection limit computed once (sim_init). */
+    uint64_t span = s->delay_span_ticks;
     for (;;) {
         uint64_t x = sim_rng_next(&s->net_rng);
         if (x < s->delay_limit) {
-            return (s->o.delay_min_ns / 1000 + x % span) * 1000;
+            return (s->o.delay_min_ns / 1000 + x % span * s->delay_tick_us) * 1000;
         }
     }
 }
@@ -2593,8 +2593,12 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     /* Enough commands for every instance to carry a full batch, bounded. */
     s->submit_max =
         o->instances > UINT64_MAX / BPC_BATCH_MAX ? UINT64_MAX : o->instances * BPC_BATCH_MAX;
-    s->delay_span_us = o->delay_max_ns / 1000 - o->delay_min_ns / 1000 + 1;
-    s->delay_limit = UINT64_MAX - UINT64_MAX % s->delay_span_us;
+    /* One microsecond up to 199 parties; above, a party receives about n
+     * frames per phase and a tick of n / 100 us delivers them in bursts
+     * (as a poll loop takes them), not one step per frame. */
+    s->delay_tick_us = s->n / SIM_DELAY_TICK_PARTIES > 1 ? s->n / SIM_DELAY_TICK_PARTIES : 1;
+    s->delay_span_ticks = (o->delay_max_ns / 1000 - o->delay_min_ns / 1000) / s->delay_tick_us + 1;
+    s->delay_limit = UINT64_MAX - UINT64_MAX % s->delay_span_ticks;
     s->loss_cut = sim_prob_cut(o->loss);
     s->dup_cut = sim_prob_cut(o->dup);
     sim_rng_seed(&s->net_rng, sim_stream_seed(o->seed, SIM_STREAM_NET));

@@ -28,6 +28,8 @@
 #define SIM_FRAME_BYTES_MAX 16384u
 /* Frames handed to one engine step at most (an rx burst). */
 #define SIM_IN_CAP 64u
+/* Parties per microsecond of delay tick (sim_net_delay). */
+#define SIM_DELAY_TICK_PARTIES 100u
 #define SIM_NONE UINT32_MAX
 
 /* ------------------------------------------------------------------------
@@ -211,8 +213,9 @@ struct sim {
     uint32_t sub_slots;
     uint8_t digest[BPC_DIGEST_BYTES]; /* config digest (leader elections) */
     uint32_t frame_bytes;
-    uint64_t delay_span_us; /* delays drawn: whole microseconds in a span */
-    uint64_t delay_limit;   /* its rejection limit (as sim_rng_below's) */
+    uint64_t delay_tick_us;    /* delays are whole ticks: max(1, n / 100) us */
+    uint64_t delay_span_ticks; /* ticks in [delay min, delay max] */
+    uint64_t delay_limit;      /* its rejection limit (as sim_rng_below's) */
     uint64_t loss_cut;
     uint64_t dup_cut;
     uint64_t tag_key; /* secret of the command tags; byz.c never reads it */
