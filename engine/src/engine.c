@@ -31,8 +31,8 @@
 /* Bound on the transition loop of one step. */
 #define ENG_PUMP_ROUNDS 64u
 
-/* Frames whose headers are parsed (and senders' lines fetched) ahead. */
-#define ENG_RX_BURST 16u
+/* How many frames ahead headers are parsed and senders' lines fetched. */
+#define ENG_RX_AHEAD 8u
 
 /* ------------------------------------------------------------------------
  * Frame admission and dispatch.
@@ -219,31 +219,42 @@ eng_receive(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
     }
 }
 
-/* Frames are received in bursts of ENG_RX_BURST: every header is parsed
- * first and the lines its sender's frame will touch (pair key, replay
- * entry, latest ballot, weight) are fetched, so those misses overlap
- * instead of stalling one frame after another. The sender is a peer's
- * claim: it is only used after the bound check, and only as a hint here;
- * eng_admit checks it again. */
+/* Parses frame k's header into its place in the look-ahead ring and, for
+ * a valid sender, fetches the lines that frame will touch (pair key,
+ * replay entry, latest ballot, weight). The sender is a peer's claim: it
+ * is used only after the bound check, and only as a hint here; eng_admit
+ * checks it again. */
+static void
+eng_rx_ahead(const struct bpc_engine *e, const struct bpc_frame_in *f, uint32_t k,
+             struct bpc_frame_header *h, int *rc)
+{
+    uint32_t i = k % ENG_RX_AHEAD;
+    rc[i] = bpc_wire_parse_header(f[k].bytes, f[k].len, &h[i]);
+    if (rc[i] == 0 && h[i].sender < e->n) {
+        uint32_t p = h[i].sender;
+        __builtin_prefetch(e->cfg.keys[p]);
+        __builtin_prefetch(e->rx.replay + (size_t)p * e->rx.replay_stride);
+        eng_bl_prefetch_peer(e, p);
+        __builtin_prefetch(&e->cfg.weights[p]);
+    }
+}
+
+/* Receives the step's frames in order, each header parsed (and its
+ * sender's lines fetched) ENG_RX_AHEAD frames early, so those misses
+ * overlap with the frames before it instead of stalling one by one. */
 static void
 eng_receive_all(struct bpc_engine *e, const struct bpc_frame_in *f, uint32_t count)
 {
-    struct bpc_frame_header h[ENG_RX_BURST];
-    int rc[ENG_RX_BURST];
-    for (uint32_t base = 0; base < count; base += ENG_RX_BURST) {
-        uint32_t burst = count - base < ENG_RX_BURST ? count - base : ENG_RX_BURST;
-        for (uint32_t k = 0; k < burst; k++) {
-            rc[k] = bpc_wire_parse_header(f[base + k].bytes, f[base + k].len, &h[k]);
-            if (rc[k] == 0 && h[k].sender < e->n) {
-                uint32_t p = h[k].sender;
-                __builtin_prefetch(e->cfg.keys[p]);
-                __builtin_prefetch(e->rx.replay + (size_t)p * e->rx.replay_stride);
-                eng_bl_prefetch_peer(e, p);
-                __builtin_prefetch(&e->cfg.weights[p]);
-            }
-        }
-        for (uint32_t k = 0; k < burst; k++) {
-            eng_receive(e, f[base + k].bytes, f[base + k].len, rc[k], &h[k]);
+    struct bpc_frame_header h[ENG_RX_AHEAD];
+    int rc[ENG_RX_AHEAD];
+    for (uint32_t k = 0; k < count && k < ENG_RX_AHEAD; k++) {
+        eng_rx_ahead(e, f, k, h, rc);
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t i = k % ENG_RX_AHEAD;
+        eng_receive(e, f[k].bytes, f[k].len, rc[i], &h[i]);
+        if (k + ENG_RX_AHEAD < count) {
+            eng_rx_ahead(e, f, k + ENG_RX_AHEAD, h, rc);
         }
     }
 }
