@@ -54,18 +54,27 @@ store_hash(uint64_t instance, uint32_t mask)
     return (uint32_t)((instance * 0x9e3779b97f4a7c15ull) >> 32) & mask;
 }
 
+void
+store_map_free(struct store_map *m)
+{
+    free(m->recs);
+    free(m->used);
+    free(m->spare_recs);
+    free(m->spare_used);
+    memset(m, 0, sizeof(*m));
+}
+
 static int
 store_map_alloc(struct store_map *m, uint32_t cap)
 {
     m->recs = calloc(cap, sizeof(*m->recs));
     m->used = calloc(cap, 1);
+    m->spare_recs = calloc(cap, sizeof(*m->spare_recs));
+    m->spare_used = calloc(cap, 1);
     m->cap = cap;
     m->count = 0;
-    if (m->recs == NULL || m->used == NULL) {
-        free(m->recs);
-        free(m->used);
-        m->recs = NULL;
-        m->used = NULL;
+    if (m->recs == NULL || m->used == NULL || m->spare_recs == NULL || m->spare_used == NULL) {
+        store_map_free(m);
         return -ENOMEM;
     }
     return 0;
@@ -91,22 +100,34 @@ store_map_put_raw(struct store_map *m, const struct bpc_durable *d)
     STORE_ASSERT(false); /* callers keep the load at or below one half */
 }
 
-/* Rebuilds the table at cap, dropping vote records below floor. */
+/* Rebuilds the table at cap, dropping vote records below floor: into the
+ * spare table when cap is unchanged (no allocation; the old table becomes
+ * the spare), else into new tables. */
 int
 store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor)
 {
     struct store_map n;
-    int rc = store_map_alloc(&n, cap);
-    if (rc != 0) {
-        return rc;
+    if (cap == m->cap) {
+        memset(m->spare_used, 0, cap);
+        n = (struct store_map){.recs = m->spare_recs,
+                               .used = m->spare_used,
+                               .spare_recs = m->recs,
+                               .spare_used = m->used,
+                               .cap = cap};
+    } else {
+        int rc = store_map_alloc(&n, cap);
+        if (rc != 0) {
+            return rc;
+        }
     }
     for (uint32_t i = 0; i < m->cap; i++) {
         if (m->used[i] && (!store_is_vote(m->recs[i].instance) || m->recs[i].instance >= floor)) {
             store_map_put_raw(&n, &m->recs[i]);
         }
     }
-    free(m->recs);
-    free(m->used);
+    if (cap != m->cap) {
+        store_map_free(m);
+    }
     *m = n;
     return 0;
 }
@@ -119,9 +140,12 @@ store_map_put(struct bpc_store *s, const struct bpc_durable *d)
         return 0; /* decided: restore would drop it */
     }
     if ((m->count + 1u) * 2u > m->cap) {
-        /* Prune first: the table stays near the live set, not the run. */
+        /* Prune first: the table stays near the live set, not the run.
+         * Grow when more than a quarter survives, so at least a quarter of
+         * the table's puts come between two rebuilds (else a live set
+         * just under half would rebuild on every put). */
         int rc = store_map_rebuild(m, m->cap, s->floor);
-        if (rc == 0 && (m->count + 1u) * 2u > m->cap) {
+        if (rc == 0 && (m->count + 1u) * 4u > m->cap) {
             rc = store_map_rebuild(m, m->cap * 2u, s->floor);
         }
         if (rc != 0) {
@@ -359,8 +383,7 @@ bpc_store_close(struct bpc_store *s)
     if (s->fd >= 0) {
         (void)s->io.close(s->io.ctx, s->fd);
     }
-    free(s->map.recs);
-    free(s->map.used);
+    store_map_free(&s->map);
     free(s->export);
     free(s->wbuf);
     free(s);

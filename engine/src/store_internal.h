@@ -42,10 +42,14 @@
 #define STORE_FIRST_SEQ 1u
 #define STORE_PATH_MAX 4096u
 
-/* The newest record per instance, in an open-addressing table. */
+/* The newest record per instance, in an open-addressing table. A second
+ * table of the same size (spare) takes the survivors when the table is
+ * pruned, so pruning at an unchanged size allocates nothing. */
 struct store_map {
     struct bpc_durable *recs;
     uint8_t *used;
+    struct bpc_durable *spare_recs;
+    uint8_t *spare_used;
     uint32_t cap; /* power of two */
     uint32_t count;
 };
@@ -104,6 +108,7 @@ void store_errf(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Rebuilds the table at cap, dropping vote records below floor. */
 int store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor);
+void store_map_free(struct store_map *m);
 /* Takes one record into the live set (floor first: it may prune). */
 int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
 void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32_t len);
