@@ -7,7 +7,7 @@
  * calloc or realloc in steady state; and pruning the record table still
  * keeps exactly the live records.
  * Method: the store's objects are linked into this executable with
- * malloc, calloc and realloc wrapped (-Wl,--wrap) and counted while the
+ * malloc, calloc and realloc wrapped (alloc_probe.c) and counted while the
  * test is inside append or sync, but not inside the in-memory file
  * system's writes (memfs.c grows its images);
  * records shaped like a running party's (a party-wide record with a
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_probe.h"
 #include "bpcon_store.h"
 #include "memfs.h"
 
@@ -37,35 +38,6 @@
 #define TA_INSTANCES 65536u
 
 static bool ta_counting;
-static uint64_t ta_allocs;
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-void *
-__wrap_malloc(size_t n)
-{
-    ta_allocs += ta_counting;
-    return __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t m)
-{
-    ta_allocs += ta_counting;
-    return __real_calloc(n, m);
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-    ta_allocs += ta_counting;
-    return __real_realloc(p, n);
-}
 
 /* The file system's own growth (memfs.c reallocs a file's image) is the
  * test's, not the store's: writes pause the count. */
@@ -132,6 +104,7 @@ test_store_append_allocates_nothing(void **state)
     ta_memfs_pwrite = io.pwrite;
     io.pwrite = ta_pwrite;
     struct bpc_store_options o = {.io = &io, .no_sync = true};
+    alloc_probe_watch = &ta_counting;
     char err[256] = "";
     struct bpc_store *s = NULL;
     assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
@@ -149,8 +122,9 @@ test_store_append_allocates_nothing(void **state)
         }
     }
     print_message("%llu commits after warm-up: %llu allocations\n", (unsigned long long)counted,
-                  (unsigned long long)ta_allocs);
-    assert_int_equal(ta_allocs, 0);
+                  (unsigned long long)alloc_probe_count);
+    assert_int_equal(alloc_probe_count, 0);
+    alloc_probe_watch = NULL;
 
     /* The pruned table holds the live set: the party-wide record, every
      * vote record at or above the floor, the four applied records. */

@@ -20,40 +20,14 @@
 
 #include <cmocka.h>
 
+#include "alloc_probe.h"
 #include "harness.h"
 
 #define MS 1000000ull
 
 /* Allocation probe: the step path must never allocate. The executable is
- * linked with --wrap for the allocator entry points. */
-static uint64_t allocs_in_step;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-void *
-__wrap_malloc(size_t n)
-{
-    allocs_in_step += hn_in_step;
-    return __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t m)
-{
-    allocs_in_step += hn_in_step;
-    return __real_calloc(n, m);
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-    allocs_in_step += hn_in_step;
-    return __real_realloc(p, n);
-}
+ * linked with --wrap for the allocator entry points (alloc_probe.c), which
+ * count while the harness is inside a step (hn_in_step). */
 
 /* What every party applied: per party, count per (submitter, seq). */
 #define APPLY_SUBMITTERS 8u
@@ -351,10 +325,12 @@ test_pipeline_no_alloc_in_step(void **state)
     struct hn h;
     cluster_init(&h, 4, 64, 8);
     hn_start(&h);
-    allocs_in_step = 0;
+    alloc_probe_watch = &hn_in_step;
+    alloc_probe_count = 0;
     submit_n(&h, 2, 100);
     assert_true(run_until_applied(&h, 100, 10000 * MS));
-    assert_int_equal(allocs_in_step, 0);
+    assert_int_equal(alloc_probe_count, 0);
+    alloc_probe_watch = NULL;
     hn_free(&h);
 }
 

@@ -1,0 +1,19 @@
+/*
+ * alloc_probe.h - counts the allocator calls a test is watching: malloc,
+ * calloc and realloc, while *alloc_probe_watch is true. The executable
+ * is linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so the
+ * calls made by the objects linked into it (not by shared libraries) go
+ * through alloc_probe.c.
+ */
+#ifndef BPC_TEST_ALLOC_PROBE_H
+#define BPC_TEST_ALLOC_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What to watch (NULL: nothing); the test points it at its own flag. */
+extern const bool *alloc_probe_watch;
+/* Calls made while watched. */
+extern uint64_t alloc_probe_count;
+
+#endif /* BPC_TEST_ALLOC_PROBE_H */
