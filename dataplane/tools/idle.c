@@ -28,7 +28,9 @@ dp_parse_u64(const char *s, uint64_t max, uint64_t *out)
             return -EINVAL;
         }
         uint64_t d = (uint64_t)(*c - '0');
-        if (v > (max - d) / 10) {
+        /* d > max first: max - d must not wrap (a digit above a
+         * one-digit max was taken). */
+        if (d > max || v > (max - d) / 10) {
             return -ERANGE;
         }
         v = v * 10 + d;
