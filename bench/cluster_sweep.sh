@@ -32,7 +32,9 @@
 # ("ring virtio"), SWEEP_OUTSTANDING ("1 16 256 4096"), SWEEP_SIZES
 # ("24 64 512"), SWEEP_RATES_PCT ("10 25 50 75 90"; empty: no open loop),
 # SWEEP_SECONDS (1.5), SWEEP_FIRST_K (3000), SWEEP_K_MAX (400000),
-# SWEEP_PARTIES (4), SWEEP_RAW_MS (300; 0: no raw baseline).
+# SWEEP_PARTIES (4), SWEEP_RAW_MS (300; 0: no raw baseline),
+# SWEEP_RING_LCORES (2: ring runs with --ring-lcores 2, the parties over
+# both cores; 1: all on one lcore as before 2026-12-01).
 #
 # Exit status: 0 when every run passed its own checks, 1 otherwise (the
 # lines of failed runs are kept: "all_decided" and "agreement" say so).
@@ -50,6 +52,7 @@ FIRST_K=${SWEEP_FIRST_K:-3000}
 K_MAX=${SWEEP_K_MAX:-400000}
 PARTIES=${SWEEP_PARTIES:-4}
 RAW_MS=${SWEEP_RAW_MS:-300}
+RING_LCORES=${SWEEP_RING_LCORES:-2}
 CLUSTER="$BUILD/dataplane/bpcon-cluster"
 
 if [ ! -x "$CLUSTER" ]; then
@@ -83,6 +86,9 @@ run() {
     transport=$1 size=$2 k=$3
     shift 3
     started=$(date +%s)
+    if [ "$transport" = ring ]; then
+        set -- "$@" --ring-lcores "$RING_LCORES"
+    fi
     set +e
     "$CLUSTER" --parties "$PARTIES" --commands "$k" --transport "$transport" \
         --value-size "$size" --no-fsync "$@" >"$tmp" 2>/dev/null

@@ -60,7 +60,7 @@ cl_usage(FILE *f)
                "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
                "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
                "  [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]\n"
-               "  [--raw-baseline MS] [--slots W]\n"
+               "  [--raw-baseline MS] [--slots W] [--ring-lcores 1|2]\n"
                "       bpcon-cluster --help | --version\n"
                "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
                "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
@@ -78,7 +78,10 @@ cl_usage(FILE *f)
                "--raw-baseline MS (ring): after the run, MS of plain frame forwarding over\n"
                "the same ports at the run's mean frame size, for frames/s against raw.\n"
                "--slots W (ring): every engine's instance window (default 64); the summary\n"
-               "gives the resident memory per party.\n");
+               "gives the resident memory per party.\n"
+               "--ring-lcores 2 (ring): the upper half of the parties and their load\n"
+               "generators poll on a second lcore, the rest, the switch and the checks on\n"
+               "the main one (not with --chaos, --kill or --restart).\n");
 }
 
 static int
@@ -204,6 +207,12 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
         }
         o->slots = (uint32_t)v;
         return 0;
+    case 'G':
+        if (dp_parse_u64(arg, 2, &v) != 0 || v == 0) {
+            return -EINVAL;
+        }
+        o->ring_lcores = (uint32_t)v;
+        return 0;
     default:
         return -EINVAL;
     }
@@ -235,6 +244,7 @@ cl_range(int c, const char **flag, const char **range)
         {'r', "--rate", "1..10000000 commands/s"},
         {'B', "--raw-baseline", "1..60000 ms"},
         {'W', "--slots", "a power of two in 1..65536"},
+        {'G', "--ring-lcores", "1 or 2"},
     };
     *flag = "?";
     *range = "?";
@@ -318,6 +328,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         {"rate", required_argument, NULL, 'r'},
         {"raw-baseline", required_argument, NULL, 'B'},
         {"slots", required_argument, NULL, 'W'},
+        {"ring-lcores", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -329,6 +340,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     o->value_bytes = 64;
     o->deadline_ms = 120000;
     o->node_lcores = 1;
+    o->ring_lcores = 1;
     int c;
     bool have_parties = false;
     bool have_commands = false;
@@ -378,6 +390,16 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     }
     if (!o->virtio && o->node_lcores != 1) {
         fprintf(stderr, "bpcon-cluster: --node-lcores needs --transport virtio\n");
+        return -EINVAL;
+    }
+    if (o->ring_lcores > 1 && (o->virtio || o->chaos > 0 || o->events_count > 0)) {
+        /* Kills and restarts stop and rebuild a party: only on one lcore. */
+        fprintf(stderr, "bpcon-cluster: --ring-lcores 2 needs --transport ring, without "
+                        "--chaos, --kill or --restart\n");
+        return -EINVAL;
+    }
+    if (o->ring_lcores > 1 && o->parties < 2) {
+        fprintf(stderr, "bpcon-cluster: --ring-lcores 2 needs at least 2 parties\n");
         return -EINVAL;
     }
     if (o->virtio && (o->chaos > 0 || o->tap)) {

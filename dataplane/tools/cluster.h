@@ -62,6 +62,8 @@ struct cl_opts {
     uint64_t rate;         /* --rate: open loop, commands/s (0: off) */
     uint64_t raw_ms;       /* ring --raw-baseline: plain forwarding after the run */
     uint32_t slots;        /* ring --slots: every engine's instance window (0: 64) */
+    uint32_t ring_lcores;  /* ring --ring-lcores: 1 (every party on the main lcore)
+                              or 2 (half the parties on a second lcore) */
 };
 
 /* The load's pacing as the generator takes it. */

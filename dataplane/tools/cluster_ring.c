@@ -49,7 +49,7 @@ ring_eal(const struct cl_opts *o, const char *argv0, size_t engine_bytes)
     int argc = 0;
     snprintf(args[argc++], sizeof(args[0]), "%s", argv0);
     snprintf(args[argc++], sizeof(args[0]), "-l");
-    snprintf(args[argc++], sizeof(args[0]), "0");
+    snprintf(args[argc++], sizeof(args[0]), o->ring_lcores > 1 ? "0,1" : "0");
     snprintf(args[argc++], sizeof(args[0]), "--no-huge");
     snprintf(args[argc++], sizeof(args[0]), "--no-pci");
     snprintf(args[argc++], sizeof(args[0]), "-m");
@@ -68,7 +68,7 @@ ring_eal(const struct cl_opts *o, const char *argv0, size_t engine_bytes)
         return -1;
     }
     bpc_dp_clock_init();
-    /* This lcore steps every engine: it writes their decided logs (QSBR). */
+    /* This lcore steps engines: it writes their decided logs (QSBR). */
     bpc_log_thread_register();
     (void)bpc_dp_telemetry_register();
     return 0;
@@ -286,11 +286,13 @@ ring_settled(const struct ring_cluster *c)
     return true;
 }
 
+/* One poll of the main lcore's parties (all of them with one lcore), the
+ * switch, and those parties' load generators. */
 static uint32_t
 ring_round(struct ring_cluster *c, uint64_t now)
 {
     uint32_t work = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; i < c->split; i++) {
         if (c->p[i].alive) {
             int w = bpc_dp_party_poll(c->p[i].party, now);
             work += w > 0 ? (uint32_t)w : 0;
@@ -300,7 +302,7 @@ ring_round(struct ring_cluster *c, uint64_t now)
         }
     }
     work += ring_switch(c);
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; i < c->split; i++) {
         if (c->p[i].alive) {
             work += dp_load_pump(&c->p[i].load, c->p[i].party, now);
         }
@@ -308,15 +310,145 @@ ring_round(struct ring_cluster *c, uint64_t now)
     return work;
 }
 
+/* --ring-lcores 2: the worker lcore polls parties split..n-1 and pumps
+ * their loads. It touches nothing else; a party whose poll fails is left
+ * alone and reported in worker_failed, for the main lcore to handle while
+ * the worker is paused. Pauses (ring_sync_enter/leave) let the main lcore
+ * read every party's state; the worker is offline (QSBR) while paused. */
+static int
+ring_worker(void *arg)
+{
+    struct ring_cluster *c = arg;
+    bpc_log_thread_register();
+    uint64_t failed = 0;
+    uint32_t acked = 0;
+    while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
+        /* An odd request is a pause; the even one after it, its end. */
+        uint32_t req = atomic_load_explicit(&c->sync_req, memory_order_acquire);
+        if ((req & 1u) != 0 && req != acked) {
+            acked = req;
+            bpc_log_thread_offline();
+            atomic_store_explicit(&c->sync_ack, req, memory_order_release);
+            while (atomic_load_explicit(&c->sync_req, memory_order_acquire) == req &&
+                   !atomic_load_explicit(&c->stop, memory_order_acquire)) {
+                rte_pause();
+            }
+            bpc_log_thread_online();
+            continue;
+        }
+        uint64_t now = bpc_dp_now_ns();
+        uint32_t work = 0;
+        for (uint32_t i = c->split; i < c->n; i++) {
+            if (c->p[i].alive && (failed & (1ull << i)) == 0) {
+                int w = bpc_dp_party_poll(c->p[i].party, now);
+                work += w > 0 ? (uint32_t)w : 0;
+                if (w < 0) {
+                    failed |= 1ull << i;
+                    atomic_fetch_or_explicit(&c->worker_failed, 1ull << i, memory_order_release);
+                }
+            }
+        }
+        for (uint32_t i = c->split; i < c->n; i++) {
+            if (c->p[i].alive && (failed & (1ull << i)) == 0) {
+                work += dp_load_pump(&c->p[i].load, c->p[i].party, now);
+            }
+        }
+        if (work == 0) {
+            dp_idle_wait(&c->o->idle);
+        }
+    }
+    bpc_log_thread_unregister();
+    return 0;
+}
+
+/* Pauses the worker (no-op with one lcore): until ring_sync_leave, every
+ * party's state is the main lcore's to read and change. */
+static void
+ring_sync_enter(struct ring_cluster *c)
+{
+    if (c->split == c->n) {
+        return;
+    }
+    uint32_t req = atomic_load_explicit(&c->sync_req, memory_order_relaxed) + 1u;
+    atomic_store_explicit(&c->sync_req, req, memory_order_release);
+    while (atomic_load_explicit(&c->sync_ack, memory_order_acquire) != req) {
+        rte_pause();
+    }
+    /* Parties that failed on the worker are stopped here, as ring_round
+     * would have. */
+    uint64_t failed = atomic_exchange_explicit(&c->worker_failed, 0, memory_order_acquire);
+    for (uint32_t i = c->split; i < c->n; i++) {
+        if ((failed & (1ull << i)) != 0 && c->p[i].alive) {
+            ring_failed(c, i);
+        }
+    }
+}
+
+static void
+ring_sync_leave(struct ring_cluster *c)
+{
+    if (c->split == c->n) {
+        return;
+    }
+    atomic_fetch_add_explicit(&c->sync_req, 1u, memory_order_release);
+}
+
+/* Starts the worker lcore (with --ring-lcores 2); 0 or -1. */
+static int
+ring_worker_start(struct ring_cluster *c)
+{
+    c->split = c->n;
+    if (c->o->ring_lcores < 2) {
+        return 0;
+    }
+    unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+    if (lcore >= RTE_MAX_LCORE) {
+        fprintf(stderr, "bpcon-cluster: --ring-lcores 2: EAL gave no worker lcore\n");
+        return -1;
+    }
+    c->split = c->n / 2;
+    c->worker_lcore = lcore;
+    atomic_store(&c->stop, false);
+    if (rte_eal_remote_launch(ring_worker, c, lcore) != 0) {
+        fprintf(stderr, "bpcon-cluster: --ring-lcores 2: worker lcore %u did not start\n", lcore);
+        c->split = c->n;
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops and joins the worker; every party is the main lcore's after. */
+static void
+ring_worker_stop(struct ring_cluster *c)
+{
+    if (c->split == c->n) {
+        return;
+    }
+    atomic_store_explicit(&c->stop, true, memory_order_release);
+    (void)rte_eal_wait_lcore(c->worker_lcore);
+    uint64_t failed = atomic_exchange_explicit(&c->worker_failed, 0, memory_order_acquire);
+    c->split = c->n;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if ((failed & (1ull << i)) != 0 && c->p[i].alive) {
+            ring_failed(c, i);
+        }
+    }
+}
+
 static int ring_loop_run(struct ring_cluster *c, struct cl_summary *s);
 
-/* The run, with its CPU time: every party, the switch and the load
- * generator share this process's one lcore. */
+/* The run, with its CPU time (the process's: both lcores with
+ * --ring-lcores 2; else every party, the switch and the load generator
+ * share one lcore). */
 static int
 ring_loop(struct ring_cluster *c, struct cl_summary *s)
 {
     uint64_t cpu = cl_cpu_self_ns();
-    int rc = ring_loop_run(c, s);
+    int rc = ring_worker_start(c);
+    if (rc == 0) {
+        rc = ring_loop_run(c, s);
+    }
+    ring_worker_stop(c);
     s->cpu_ns = cl_cpu_self_ns() - cpu;
     s->cpu_known = cpu > 0;
     s->frames = c->switch_frames;
@@ -331,27 +463,34 @@ ring_loop_run(struct ring_cluster *c, struct cl_summary *s)
     uint64_t next_progress = go + CL_PROGRESS_NS;
     uint64_t settle_since = 0;
     uint64_t deadline = go + c->o->deadline_ms * 1000000ull;
+    uint64_t next_sync = go;
     for (;;) {
         uint64_t now = bpc_dp_now_ns();
         uint32_t work = ring_round(c, now);
-        if (!ring_events(c, now - go)) {
-            return -1;
-        }
-        if (c->o->chaos > 0 && !ring_chaos_step(c, now)) {
-            return -1;
-        }
-        if (now >= next_progress) {
-            ring_collect(c, s);
-            cl_progress(s, c->o->commands, ring_leader(c));
-            next_progress = now + CL_PROGRESS_NS;
-        }
-        if (!ring_settled(c)) {
-            settle_since = 0;
-        } else if (settle_since == 0) {
-            settle_since = now;
-        } else if (now - settle_since > CL_SETTLE_NS) {
-            s->wall_ns = now - go;
-            return 0;
+        /* With a worker lcore, the checks below run at pauses, RING_SYNC_NS
+         * apart; with one lcore, at every round. */
+        if (c->split == c->n || now >= next_sync) {
+            ring_sync_enter(c);
+            next_sync = now + RING_SYNC_NS;
+            bool ok = ring_events(c, now - go) && (c->o->chaos == 0 || ring_chaos_step(c, now));
+            if (ok && now >= next_progress) {
+                ring_collect(c, s);
+                cl_progress(s, c->o->commands, ring_leader(c));
+                next_progress = now + CL_PROGRESS_NS;
+            }
+            bool settled = ok && ring_settled(c);
+            ring_sync_leave(c);
+            if (!ok) {
+                return -1;
+            }
+            if (!settled) {
+                settle_since = 0;
+            } else if (settle_since == 0) {
+                settle_since = now;
+            } else if (now - settle_since > CL_SETTLE_NS) {
+                s->wall_ns = now - go;
+                return 0;
+            }
         }
         if (cl_interrupted) {
             s->interrupted = true;

@@ -13,9 +13,14 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stdatomic.h>
+
 /* Ring slots per direction per party. */
 #define RING_SLOTS 4096u
 #define RING_BURST 32u
+/* With --ring-lcores 2: how often the main lcore pauses the worker to check
+ * progress and the end of the run. */
+#define RING_SYNC_NS 1000000ull
 
 /* Chaos: an I/O fault armed in one party's store, the "kill -9" inside a
  * store call: the armed-th mutating call fails (a write lands a random
@@ -75,6 +80,15 @@ struct ring_cluster {
     struct cl_tap *tap;
     struct ring_chaos chaos;
     uint32_t store_failures;
+    /* --ring-lcores 2: parties split..n-1 and their load generators run on
+     * worker_lcore; the main lcore reads their state only while the worker
+     * is paused (sync_req odd and echoed in sync_ack). */
+    uint32_t split; /* n with one lcore */
+    unsigned worker_lcore;
+    _Atomic uint32_t sync_req;
+    _Atomic uint32_t sync_ack;
+    _Atomic bool stop;
+    _Atomic uint64_t worker_failed; /* bit i: party i's poll failed on the worker */
 };
 
 /* cluster_ring.c: brings party `id` up (again, at a restart: from its
