@@ -113,6 +113,19 @@ test_log_append_retry(struct bpc_log *log, uint64_t index, uint64_t deadline_ns,
     }
 }
 
+/* bpc_log_free's waits for liburcu's call_rcu thread: this test links
+ * with -Wl,--wrap=urcu_qsbr_barrier (tests/unit/meson.build). */
+static unsigned test_log_barriers;
+void __real_urcu_qsbr_barrier(void);
+void __wrap_urcu_qsbr_barrier(void);
+
+void
+__wrap_urcu_qsbr_barrier(void)
+{
+    test_log_barriers++;
+    __real_urcu_qsbr_barrier();
+}
+
 static struct bpc_log *
 test_log_make(uint64_t retain, uint32_t segment, uint32_t value_max)
 {
@@ -286,6 +299,32 @@ test_log_stale_after_reclaim(void **state)
     assert_int_equal(bpc_log_wait(log, 0, 0), 0);
     bpc_log_quiescent();
     bpc_log_free(log);
+}
+
+/* Freeing a log waits for reclamation callbacks only when it queued some:
+ * a log that never retired a segment is freed without the barrier (about
+ * 10 ms each; the simulator frees 999 of them), one that did still waits. */
+static void
+test_log_free_waits_only_after_retiring(void **state)
+{
+    (void)state;
+    struct bpc_log *log = test_log_make(8, 4, 64);
+    for (uint64_t i = 0; i < 6; i++) {
+        assert_int_equal(test_log_append_derived(log, i), 0);
+    }
+    assert_int_equal(bpc_log_first(log), 0); /* nothing retired */
+    unsigned before = test_log_barriers;
+    bpc_log_free(log);
+    assert_int_equal(test_log_barriers, before);
+
+    log = test_log_make(8, 4, 64);
+    for (uint64_t i = 0; i < 20; i++) {
+        assert_int_equal(test_log_append_derived(log, i), 0);
+        bpc_log_quiescent();
+    }
+    assert_true(bpc_log_first(log) > 0); /* segments went to call_rcu */
+    bpc_log_free(log);
+    assert_int_equal(test_log_barriers, before + 1);
 }
 
 struct test_log_stall {
@@ -676,6 +715,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_log_round_trip),
         cmocka_unit_test(test_log_msgsize_and_eagain),
         cmocka_unit_test(test_log_stale_after_reclaim),
+        cmocka_unit_test(test_log_free_waits_only_after_retiring),
         cmocka_unit_test(test_log_enobufs_until_quiescent),
         cmocka_unit_test(test_log_wait_times_out),
         cmocka_unit_test(test_log_wait_wakes),
