@@ -417,7 +417,8 @@ struct bpc_log_entry {
 
 /* Allocates every segment up front (init time); 0 or -EINVAL / -ENOMEM. */
 int bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg);
-/* Waits for pending reclamation (rcu barrier) and frees everything. */
+/* Waits for pending reclamation (rcu barrier, only when the log ever
+ * retired a segment) and frees everything. */
 void bpc_log_free(struct bpc_log *log);
 /* Writer: appends entry `index`, which must be bpc_log_next(log). 0,
  * -ENOBUFS when no segment is free yet (a grace period is pending: retry
