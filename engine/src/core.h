@@ -38,6 +38,8 @@
 #define ENG_CATCHUP_MAX 128u
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
+/* Broadcast frames per flush kept for re-addressing to the other peers. */
+#define ENG_TMPL_MAX 16u
 /* Value buffers per slot: one per generation's 2a, the decided value, one
  * per 2av history entry (the bytes of every value this party vouches for,
  * so a later leader - this party included - can propose it again), and one
@@ -281,6 +283,17 @@ struct eng_outbox_state {
     uint8_t *cu_buf; /* catch-up values read back from the log */
     uint32_t cu_used;
     uint32_t cu_round; /* catch-up buffers taken before the open round began */
+    /* Frames of this step's flush that hold only broadcast records, as the
+     * first peer to need them got them: a later peer's frame over the same
+     * records is that frame re-addressed (eng_flush_peer). */
+    struct eng_tmpl {
+        const uint8_t *bytes; /* the frame (a lent tx buffer of this step) */
+        uint32_t len;
+        uint32_t cap;     /* the writer's capacity it was packed under */
+        uint32_t k_start; /* broadcast records [k_start, k_end) */
+        uint32_t k_end;
+    } tmpl[ENG_TMPL_MAX];
+    uint32_t tmpl_count;
 };
 
 /* submit.c: commands. The submit ring is the only structure other threads

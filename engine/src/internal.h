@@ -39,6 +39,12 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
 
+/* wire.c: a frame bpc_wire_finish wrote (len bytes at src) copied to dst
+ * for another receiver and sequence number, tagged under key; returns
+ * len. Everything but those two fields and the tag is src's. */
+uint32_t bpc_wire_readdress(uint8_t *dst, const uint8_t *src, uint32_t len, uint16_t receiver,
+                            uint64_t seq, const uint8_t key[BPC_KEY_BYTES]);
+
 /* Constant-time check of a command MAC (see bpc_command_mac). */
 bool bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                         uint32_t len, const uint8_t mac[BPC_CMD_MAC_BYTES]);

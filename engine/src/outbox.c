@@ -158,6 +158,19 @@ eng_uq_has(const struct bpc_engine *e, uint32_t u, uint32_t peer)
     return false;
 }
 
+/* True when uq[from..to) holds a unicast for peer (packing went over
+ * them: each was put, or left out for lost value bytes). */
+static bool
+eng_uq_for(const struct bpc_engine *e, uint32_t from, uint32_t to, uint32_t peer)
+{
+    for (uint32_t u = from; u < to; u++) {
+        if (e->ob.uq[u].peer == peer) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Packs the peer's records of the round from (*k, *u) into w; returns how
  * many went in. */
 static uint32_t
@@ -200,10 +213,73 @@ eng_skip_unfit(struct bpc_engine *e, uint32_t peer, uint32_t *k, uint32_t *u)
     }
 }
 
+/* A frame of this flush that peer may have re-addressed instead of packed
+ * anew: one kept (eng_tmpl_keep) that starts at broadcast record k under
+ * the same capacity. Packing for peer would give the same bytes: the same
+ * records (none of them peer-specific), stopping at the same record, since
+ * the next one did not fit (k_end short of the round) or the round's
+ * broadcasts end there and peer has no unicast to follow them. */
+static const struct eng_tmpl *
+eng_tmpl_find(const struct bpc_engine *e, uint32_t k, uint32_t cap, uint32_t peer, uint32_t u)
+{
+    const struct eng_outbox_state *ob = &e->ob;
+    for (uint32_t i = 0; i < ob->tmpl_count; i++) {
+        const struct eng_tmpl *t = &ob->tmpl[i];
+        if (t->k_start == k && t->cap == cap) {
+            return t->k_end < ob->bq_round || !eng_uq_has(e, u, peer) ? t : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps the frame just packed from broadcast records [k0, k1) as a
+ * template when it holds nothing peer-specific: no unicast, no ATTEST
+ * (its MAC is the receiver's), no record left out for lost value bytes. */
+static void
+eng_tmpl_keep(struct bpc_engine *e, const struct bpc_frame_out *f, uint32_t cap, uint32_t k0,
+              uint32_t k1, uint32_t put, bool unicasts)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    if (unicasts || put != k1 - k0 || put == 0 || ob->tmpl_count == ENG_TMPL_MAX) {
+        return;
+    }
+    for (uint32_t k = k0; k < k1; k++) {
+        if (ob->bq[(ob->bq_head + k) % ob->bq_cap].r.type == BPC_MSG_ATTEST) {
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < ob->tmpl_count; i++) {
+        if (ob->tmpl[i].k_start == k0 && ob->tmpl[i].cap == cap) {
+            return;
+        }
+    }
+    ob->tmpl[ob->tmpl_count++] =
+        (struct eng_tmpl){.bytes = f->bytes, .len = f->len, .cap = cap, .k_start = k0, .k_end = k1};
+}
+
+/* BPC_DEBUG: a re-addressed frame is byte for byte what packing it for
+ * peer would have written. */
+static bool
+eng_tmpl_same(struct bpc_engine *e, const struct bpc_frame_out *f, uint32_t cap, uint32_t peer,
+              uint32_t k, uint32_t u)
+{
+    static uint8_t scratch[BPC_FRAME_BYTES_MAX];
+    struct bpc_wire_writer w;
+    (void)bpc_wire_begin(&w, scratch, cap, e->cfg.value_bytes_max);
+    (void)eng_fill_frame(e, &w, peer, &k, &u);
+    struct bpc_frame_header h = {.cluster_id = e->cfg.cluster_id,
+                                 .sender = (uint16_t)e->self,
+                                 .receiver = (uint16_t)peer,
+                                 .seq = e->ob.tx_seq[peer]};
+    uint32_t len = bpc_wire_finish(&w, &h, e->cfg.keys[peer]);
+    return len == f->len && memcmp(scratch, f->bytes, len) == 0;
+}
+
 /* Writes the broadcast round and unicasts for one peer, from where the last
  * step stopped (flush_k, flush_u) when it is that peer's turn again; false
  * when out of tx buffers (the rest goes at the next step). Never sends a
- * record of the round twice. */
+ * record of the round twice. A frame another peer got in this flush with
+ * the same records is copied and re-addressed rather than packed again. */
 static bool
 eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
 {
@@ -219,10 +295,25 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
         struct bpc_frame_out *f = &out->frames[out->frames_count];
         struct bpc_wire_writer w;
         uint32_t cap = f->cap < e->cfg.frame_bytes ? f->cap : e->cfg.frame_bytes;
+        const struct eng_tmpl *t = eng_tmpl_find(e, k, cap, peer, u);
+        if (t != NULL) {
+            f->len = bpc_wire_readdress(f->bytes, t->bytes, t->len, (uint16_t)peer,
+                                        ++e->ob.tx_seq[peer], e->cfg.keys[peer]);
+            f->peer = peer;
+            BPC_DEBUG_ASSERT(eng_tmpl_same(e, f, cap, peer, k, u));
+            out->frames_count++;
+            e->ctr.frames_tx++;
+            e->ctr.records_tx += t->k_end - t->k_start;
+            k = t->k_end;
+            more = k < e->ob.bq_round || eng_uq_has(e, u, peer);
+            continue;
+        }
         /* A lent buffer too small for the largest value refuses every
          * record (begin leaves the writer empty): handled as a record that
          * does not fit, below. */
         (void)bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max);
+        uint32_t k0 = k;
+        uint32_t u0 = u;
         uint32_t put = eng_fill_frame(e, &w, peer, &k, &u);
         if (put == 0) {
             if (k >= e->ob.bq_round && !eng_uq_has(e, u, peer)) {
@@ -238,6 +329,7 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
                                      .seq = ++e->ob.tx_seq[peer]};
         f->len = bpc_wire_finish(&w, &h, e->cfg.keys[peer]);
         f->peer = peer;
+        eng_tmpl_keep(e, f, cap, k0, k, put, eng_uq_for(e, u0, u, peer));
         out->frames_count++;
         e->ctr.frames_tx++;
         e->ctr.records_tx += put;
@@ -282,6 +374,7 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
     if (eng_persist_pending(e) || (ob->bq_count == 0 && ob->uq_count == 0)) {
         return 0;
     }
+    ob->tmpl_count = 0; /* templates are this step's tx buffers */
     if (!ob->round_open) {
         /* A round is what is queued now; what later steps queue while it
          * is under way waits for the next one. */

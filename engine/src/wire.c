@@ -516,3 +516,17 @@ bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
     BPC_DEBUG_ASSERT(wire_frame_len(w->record_count, w->value_bytes) == len);
     return len;
 }
+
+uint32_t
+bpc_wire_readdress(uint8_t *dst, const uint8_t *src, uint32_t len, uint16_t receiver, uint64_t seq,
+                   const uint8_t key[BPC_KEY_BYTES])
+{
+    BPC_ASSERT(dst != NULL && src != NULL && key != NULL);
+    BPC_ASSERT(len >= WIRE_FRAME_MIN && dst != src);
+    uint32_t body = len - BPC_TAG_BYTES;
+    memcpy(dst, src, body);
+    bpc_le16_store(dst + WIRE_HDR_RECEIVER, receiver);
+    bpc_le64_store(dst + WIRE_HDR_SEQ, seq);
+    bpc_auth_tag(key, dst, body, dst + body);
+    return len;
+}
