@@ -361,6 +361,19 @@ ring_worker(void *arg)
     return 0;
 }
 
+/* Parties whose poll failed on the worker, stopped by the main lcore (as
+ * ring_round would have) while the worker is paused or gone. */
+static void
+ring_worker_failures(struct ring_cluster *c)
+{
+    uint64_t failed = atomic_exchange_explicit(&c->worker_failed, 0, memory_order_acquire);
+    for (uint32_t i = c->split; i < c->n; i++) {
+        if ((failed & (1ull << i)) != 0 && c->p[i].alive) {
+            ring_failed(c, i);
+        }
+    }
+}
+
 /* Pauses the worker (no-op with one lcore): until ring_sync_leave, every
  * party's state is the main lcore's to read and change. */
 static void
@@ -374,14 +387,7 @@ ring_sync_enter(struct ring_cluster *c)
     while (atomic_load_explicit(&c->sync_ack, memory_order_acquire) != req) {
         rte_pause();
     }
-    /* Parties that failed on the worker are stopped here, as ring_round
-     * would have. */
-    uint64_t failed = atomic_exchange_explicit(&c->worker_failed, 0, memory_order_acquire);
-    for (uint32_t i = c->split; i < c->n; i++) {
-        if ((failed & (1ull << i)) != 0 && c->p[i].alive) {
-            ring_failed(c, i);
-        }
-    }
+    ring_worker_failures(c);
 }
 
 static void
@@ -426,13 +432,8 @@ ring_worker_stop(struct ring_cluster *c)
     }
     atomic_store_explicit(&c->stop, true, memory_order_release);
     (void)rte_eal_wait_lcore(c->worker_lcore);
-    uint64_t failed = atomic_exchange_explicit(&c->worker_failed, 0, memory_order_acquire);
+    ring_worker_failures(c);
     c->split = c->n;
-    for (uint32_t i = 0; i < c->n; i++) {
-        if ((failed & (1ull << i)) != 0 && c->p[i].alive) {
-            ring_failed(c, i);
-        }
-    }
 }
 
 static int ring_loop_run(struct ring_cluster *c, struct cl_summary *s);

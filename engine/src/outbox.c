@@ -146,20 +146,7 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
     return true;
 }
 
-/* True when uq[u..uq_round) holds a unicast for peer. */
-static bool
-eng_uq_has(const struct bpc_engine *e, uint32_t u, uint32_t peer)
-{
-    for (; u < e->ob.uq_round; u++) {
-        if (e->ob.uq[u].peer == peer) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* True when uq[from..to) holds a unicast for peer (packing went over
- * them: each was put, or left out for lost value bytes). */
+/* True when uq[from..to) holds a unicast for peer. */
 static bool
 eng_uq_for(const struct bpc_engine *e, uint32_t from, uint32_t to, uint32_t peer)
 {
@@ -169,6 +156,13 @@ eng_uq_for(const struct bpc_engine *e, uint32_t from, uint32_t to, uint32_t peer
         }
     }
     return false;
+}
+
+/* True when uq[u..uq_round) holds a unicast for peer. */
+static bool
+eng_uq_has(const struct bpc_engine *e, uint32_t u, uint32_t peer)
+{
+    return eng_uq_for(e, u, e->ob.uq_round, peer);
 }
 
 /* Packs the peer's records of the round from (*k, *u) into w; returns how
@@ -329,6 +323,7 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
                                      .seq = ++e->ob.tx_seq[peer]};
         f->len = bpc_wire_finish(&w, &h, e->cfg.keys[peer]);
         f->peer = peer;
+        /* Packing went over uq[u0..u): each of peer's was put, or left out. */
         eng_tmpl_keep(e, f, cap, k0, k, put, eng_uq_for(e, u0, u, peer));
         out->frames_count++;
         e->ctr.frames_tx++;
