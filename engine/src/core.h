@@ -88,7 +88,8 @@ struct eng_claim {
 };
 
 /* One generation's tallies (tally.c): 1b weights and claims, 2av and 2b
- * weights by value. */
+ * weights by value. Only the first n2av (n2b) entries of t2av (t2b) are
+ * live; those past them are left over from a reused slot and never read. */
 struct eng_gen_tally {
     bpc_u128 w_1b_empty;
     bpc_u128 w_1b;
@@ -140,7 +141,7 @@ struct eng_slot {
                            storage needs no pass at init) */
     uint64_t emit_step; /* window.c: step that emitted it (its bytes are lent until then) */
     bool dirty;         /* persist.c: on the dirty list */
-    uint8_t ndec;       /* tally.c: DECIDED claims, by value */
+    uint8_t ndec;       /* tally.c: DECIDED claims, by value (tdec[0, ndec) live) */
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
     struct eng_vote v;            /* instance.c */
     struct eng_gen gen[ENG_GENS]; /* window.c, tally.c, instance.c (see eng_gen) */

@@ -56,7 +56,16 @@ eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
 void
 eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
-    memset(&s->gen[g].t, 0, sizeof(s->gen[g].t)); /* no claims: list head 0 */
+    /* The sums and counts only: entries at and past n2av and n2b are
+     * never read (eng_tally_add and tally.h stop at the counts), so the
+     * 2 x BPC_TALLY_VALUES_MAX entries need no pass. No claims: head 0. */
+    struct eng_gen_tally *t = &s->gen[g].t;
+    t->w_1b_empty = 0;
+    t->w_1b = 0;
+    t->claims = 0;
+    t->claims_count = 0;
+    t->n2av = 0;
+    t->n2b = 0;
     for (uint32_t k = 0; k < SEEN_PER_GEN; k++) {
         memset(eng_slot_bits(e, s, g, (enum eng_seen)k), 0, e->words * sizeof(uint64_t));
     }
@@ -65,8 +74,7 @@ eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 void
 eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s)
 {
-    s->ndec = 0;
-    memset(s->tdec, 0, sizeof(s->tdec));
+    s->ndec = 0; /* tdec entries at and past ndec are never read */
     memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
 }
 
