@@ -34,7 +34,10 @@
 # SWEEP_SECONDS (1.5), SWEEP_FIRST_K (3000), SWEEP_K_MAX (400000),
 # SWEEP_PARTIES (4), SWEEP_RAW_MS (300; 0: no raw baseline),
 # SWEEP_RING_LCORES (2: ring runs with --ring-lcores 2, the parties over
-# both cores; 1: all on one lcore as before 2026-12-01).
+# both cores; 1: all on one lcore as before 2026-12-01), SWEEP_VIRTIO_IDLE
+# (yield: virtio nodes give the core away when a poll finds nothing, the
+# low-latency policy; sleep:20 is bpcon-cluster's default and what the
+# virtio rows ran with before 2026-12-01; each line's "idle" says).
 #
 # Exit status: 0 when every run passed its own checks, 1 otherwise (the
 # lines of failed runs are kept: "all_decided" and "agreement" say so).
@@ -53,6 +56,7 @@ K_MAX=${SWEEP_K_MAX:-400000}
 PARTIES=${SWEEP_PARTIES:-4}
 RAW_MS=${SWEEP_RAW_MS:-300}
 RING_LCORES=${SWEEP_RING_LCORES:-2}
+VIRTIO_IDLE=${SWEEP_VIRTIO_IDLE:-yield}
 CLUSTER="$BUILD/dataplane/bpcon-cluster"
 
 if [ ! -x "$CLUSTER" ]; then
@@ -88,6 +92,8 @@ run() {
     started=$(date +%s)
     if [ "$transport" = ring ]; then
         set -- "$@" --ring-lcores "$RING_LCORES"
+    else
+        set -- "$@" --idle "$VIRTIO_IDLE"
     fi
     set +e
     "$CLUSTER" --parties "$PARTIES" --commands "$k" --transport "$transport" \

@@ -188,12 +188,13 @@ enum dp_idle_kind {
     DP_IDLE_BUSY = 0,
     DP_IDLE_PAUSE,
     DP_IDLE_SLEEP,
+    DP_IDLE_YIELD,
 };
 struct dp_idle {
     enum dp_idle_kind kind;
     uint32_t sleep_us;
 };
-/* "busy", "pause" or "sleep:US"; 0 or -EINVAL. */
+/* "busy", "pause", "yield" or "sleep:US"; 0 or -EINVAL. */
 int dp_idle_parse(const char *s, struct dp_idle *out);
 void dp_idle_wait(const struct dp_idle *idle);
 

@@ -5,7 +5,7 @@
  *
  *   bpcon-cluster --parties N --commands K [--transport ring|virtio]
  *       [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]
- *       [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH]
+ *       [--idle busy|pause|yield|sleep:US] [--deadline-ms MS] [--node PATH]
  *       [--node-lcores N] [--keep-dir] [--store-dir DIR] [--no-fsync]
  *       [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]
  *       [--raw-baseline MS] [--slots W]
@@ -55,33 +55,34 @@
 static void
 cl_usage(FILE *f)
 {
-    fprintf(f, "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
-               "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
-               "  [--idle busy|pause|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
-               "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
-               "  [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]\n"
-               "  [--raw-baseline MS] [--slots W] [--ring-lcores 1|2]\n"
-               "       bpcon-cluster --help | --version\n"
-               "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
-               "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
-               "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
-               "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
-               "under /tmp, removed after a clean run), fdatasync per engine step;\n"
-               "--no-fsync drops the syncs (benchmarks only, not crash-safe).\n"
-               "--chaos N (ring): N kill/restart cycles of parties 1..N-1 at random points,\n"
-               "with the frame tap (--tap) checking every 1b/2av/2b against what the\n"
-               "same party sent before.\n"
-               "Load: by default each party keeps --window W of its own commands in\n"
-               "flight. --outstanding N: closed loop, N in flight across the cluster (one\n"
-               "is submitted when one is applied). --rate R: open loop, R commands/s on a\n"
-               "fixed schedule whatever completes, latency counted from the scheduled time.\n"
-               "--raw-baseline MS (ring): after the run, MS of plain frame forwarding over\n"
-               "the same ports at the run's mean frame size, for frames/s against raw.\n"
-               "--slots W (ring): every engine's instance window (default 64); the summary\n"
-               "gives the resident memory per party.\n"
-               "--ring-lcores 2 (ring): the upper half of the parties and their load\n"
-               "generators poll on a second lcore, the rest, the switch and the checks on\n"
-               "the main one (not with --chaos, --kill or --restart).\n");
+    fprintf(f,
+            "usage: bpcon-cluster --parties N --commands K [--transport ring|virtio]\n"
+            "  [--window W] [--value-size B] [--kill ID@MS] [--restart ID@MS]\n"
+            "  [--idle busy|pause|yield|sleep:US] [--deadline-ms MS] [--node PATH] [--keep-dir]\n"
+            "  [--node-lcores N] [--verbose] [--store-dir DIR] [--no-fsync]\n"
+            "  [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]\n"
+            "  [--raw-baseline MS] [--slots W] [--ring-lcores 1|2]\n"
+            "       bpcon-cluster --help | --version\n"
+            "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
+            "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
+            "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
+            "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
+            "under /tmp, removed after a clean run), fdatasync per engine step;\n"
+            "--no-fsync drops the syncs (benchmarks only, not crash-safe).\n"
+            "--chaos N (ring): N kill/restart cycles of parties 1..N-1 at random points,\n"
+            "with the frame tap (--tap) checking every 1b/2av/2b against what the\n"
+            "same party sent before.\n"
+            "Load: by default each party keeps --window W of its own commands in\n"
+            "flight. --outstanding N: closed loop, N in flight across the cluster (one\n"
+            "is submitted when one is applied). --rate R: open loop, R commands/s on a\n"
+            "fixed schedule whatever completes, latency counted from the scheduled time.\n"
+            "--raw-baseline MS (ring): after the run, MS of plain frame forwarding over\n"
+            "the same ports at the run's mean frame size, for frames/s against raw.\n"
+            "--slots W (ring): every engine's instance window (default 64); the summary\n"
+            "gives the resident memory per party.\n"
+            "--ring-lcores 2 (ring): the upper half of the parties and their load\n"
+            "generators poll on a second lcore, the rest, the switch and the checks on\n"
+            "the main one (not with --chaos, --kill or --restart).\n");
 }
 
 static int
@@ -234,7 +235,7 @@ cl_range(int c, const char **flag, const char **range)
         {'b', "--value-size", "24..8192 bytes"},
         {'K', "--kill", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
         {'R', "--restart", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
-        {'I', "--idle", "busy, pause or sleep:US with US in 0..1000000"},
+        {'I', "--idle", "busy, pause, yield or sleep:US with US in 0..1000000"},
         {'d', "--deadline-ms", "0..86400000"},
         {'L', "--node-lcores", "1..8"},
         {'S', "--store-dir", "a path shorter than 200 bytes"},

@@ -370,7 +370,7 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
     if (s->tapped) {
         snprintf(contra, sizeof(contra), "%llu", (unsigned long long)s->contradictions);
     }
-    printf("{\"transport\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
+    printf("{\"transport\":\"%s\",\"idle\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
            "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,"
            "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
            "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
@@ -380,13 +380,14 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            "\"fsync\":%s,\"store_dir\":\"%s\",\"store_failures\":%u,\"chaos_kills\":%u,"
            "\"chaos_stuck\":%u,"
            "\"contradictions\":%s,",
-           o->virtio ? "virtio" : "ring", s->parties, alive, (unsigned long long)o->commands,
-           (unsigned long long)decided, applied, decisions, agree ? "true" : "false",
-           log_agree ? "true" : "false", (unsigned long long)mask_diffs, all ? "true" : "false",
-           valid ? "true" : "false", (unsigned long long)dups, dps, cps, p50, p99, p999, span_s,
-           cl_since_start_s(), o->value_bytes, window, clean ? "true" : "false",
-           s->interrupted ? "true" : "false", o->no_fsync ? "false" : "true", o->store_where,
-           s->store_failures, s->chaos_kills, s->chaos_stuck, contra);
+           o->virtio ? "virtio" : "ring", o->idle_arg, s->parties, alive,
+           (unsigned long long)o->commands, (unsigned long long)decided, applied, decisions,
+           agree ? "true" : "false", log_agree ? "true" : "false", (unsigned long long)mask_diffs,
+           all ? "true" : "false", valid ? "true" : "false", (unsigned long long)dups, dps, cps,
+           p50, p99, p999, span_s, cl_since_start_s(), o->value_bytes, window,
+           clean ? "true" : "false", s->interrupted ? "true" : "false",
+           o->no_fsync ? "false" : "true", o->store_where, s->store_failures, s->chaos_kills,
+           s->chaos_stuck, contra);
     cl_costs_json(o, s, decisions, span_s);
     fflush(stdout);
     for (uint32_t i = 0; i < s->parties; i++) {

@@ -1,6 +1,6 @@
 /*
  * idle.c - what a polling loop does when a poll found nothing (busy, pause,
- * sleep), and the strict number parser the programs' flags use.
+ * yield, sleep), and the strict number parser the programs' flags use.
  *
  * Owns: the idle policy and dp_parse_u64. Must never: sleep while online
  * for QSBR (a sleeping thread must not hold up the log's grace periods).
@@ -8,6 +8,7 @@
 #include "app.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <rte_pause.h>
@@ -45,6 +46,8 @@ dp_idle_parse(const char *s, struct dp_idle *out)
     uint64_t us = 0;
     if (strcmp(s, "busy") == 0) {
         *out = (struct dp_idle){DP_IDLE_BUSY, 0};
+    } else if (strcmp(s, "yield") == 0) {
+        *out = (struct dp_idle){DP_IDLE_YIELD, 0};
     } else if (strcmp(s, "pause") == 0) {
         *out = (struct dp_idle){DP_IDLE_PAUSE, 0};
     } else if (strncmp(s, "sleep:", 6) == 0 && dp_parse_u64(s + 6, 1000000, &us) == 0) {
@@ -70,6 +73,13 @@ dp_idle_wait(const struct dp_idle *idle)
         /* A sleeping QSBR thread must not hold up the log's grace periods. */
         bpc_log_thread_offline();
         usleep(idle->sleep_us);
+        bpc_log_thread_online();
+        break;
+    case DP_IDLE_YIELD:
+        /* Gives the core to any other runnable thread (nodes sharing
+         * cores), then polls again; offline in case that takes a while. */
+        bpc_log_thread_offline();
+        sched_yield();
         bpc_log_thread_online();
         break;
     }

@@ -1,7 +1,7 @@
 /*
  * node.c - bpcon-node: one party of a cluster in its own process.
  *
- *   bpcon-node [EAL args] -- --cluster FILE --id N [--idle busy|pause|sleep:US]
+ *   bpcon-node [EAL args] -- --cluster FILE --id N [--idle busy|pause|yield|sleep:US]
  *       [--commands K --window W --value-size B] [--outstanding N | --rate R]
  *       [--report-fd FD]
  *       [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]
@@ -54,7 +54,7 @@ static void
 node_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-node [EAL args] -- --cluster FILE --id N\n"
-               "  [--idle busy|pause|sleep:US] [--commands K] [--window W] [--value-size B]\n"
+               "  [--idle busy|pause|yield|sleep:US] [--commands K] [--window W] [--value-size B]\n"
                "  [--outstanding N | --rate R]\n"
                "  [--report-fd FD] [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]\n"
                "  [--no-load] [--control-fd FD] [--log-retain N]\n"
@@ -109,7 +109,7 @@ node_parse(int argc, char **argv, struct node_opts *o)
             break;
         case 'I':
             flag = "--idle";
-            range = "busy, pause or sleep:US with US in 0..1000000";
+            range = "busy, pause, yield or sleep:US with US in 0..1000000";
             rc = dp_idle_parse(optarg, &o->idle);
             break;
         case 'k':

@@ -107,7 +107,7 @@ node_worker_main(void *arg)
 {
     struct node_worker *w = arg;
     /* The worker holds no decided-log pointer, but dp_idle_wait's sleep
-     * goes QSBR-offline and back online around the sleep, which liburcu
+     * (and yield) goes QSBR-offline and back online around it, which liburcu
      * allows on registered threads only: register, and stay offline (an
      * offline thread never holds up a grace period). */
     bpc_log_thread_register();
@@ -120,7 +120,7 @@ node_worker_main(void *arg)
         }
         if (moved == 0) {
             dp_idle_wait(w->idle);
-            bpc_log_thread_offline(); /* sleep:US came back online */
+            bpc_log_thread_offline(); /* sleep:US and yield came back online */
         }
     }
     bpc_log_thread_unregister();
