@@ -69,7 +69,11 @@ struct bpc_dp_clock {
 };
 extern struct bpc_dp_clock bpc_dp_clock_state;
 
-/* Reads rte_get_tsc_hz() once; call after rte_eal_init, before now_ns. */
+/* Reads rte_get_tsc_hz() once; call after rte_eal_init, before now_ns.
+ * Readings compare within one process only: another process's estimate
+ * of the TSC rate may differ (DPDK rounds it to 10 MHz), and its
+ * readings then differ by up to uptime x 10 MHz / rate (seconds after a
+ * few hours). Put timestamps that cross processes on CLOCK_MONOTONIC. */
 void bpc_dp_clock_init(void);
 
 static inline uint64_t

@@ -1,15 +1,40 @@
 /*
  * app.c - wiring helpers the programs share: the MAC address and the
- * cluster file that the tools generate, and the engine configuration a
- * load of a given window and command size needs.
+ * cluster file that the tools generate, the engine configuration a load of
+ * a given window and command size needs, and the clock anchor that puts
+ * timestamps other processes compare on CLOCK_MONOTONIC.
  *
- * Owns: generated cluster files and dp_config_tune. Must never: touch a
+ * Owns: generated cluster files, dp_config_tune and the clock anchor. Must never: touch a
  * party or the network.
  */
 #include "app.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------------
+ * Clocks other processes compare.
+ * ---------------------------------------------------------------------- */
+
+static uint64_t dp_anchor_now_ns;  /* bpc_dp_now_ns() at the anchor */
+static uint64_t dp_anchor_mono_ns; /* CLOCK_MONOTONIC at the anchor */
+
+void
+dp_clock_anchor(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    dp_anchor_now_ns = bpc_dp_now_ns();
+    dp_anchor_mono_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+dp_mono_ns(uint64_t now_ns)
+{
+    /* Signed: a reading may predate the anchor. */
+    return dp_anchor_mono_ns + (uint64_t)((int64_t)(now_ns - dp_anchor_now_ns));
+}
 
 /* ------------------------------------------------------------------------
  * Generated cluster files.

@@ -155,6 +155,17 @@ bool dp_load_done(const struct dp_load *l);
 
 /* Text report: "result k=v ..." then "hist i:c ..." lines. */
 void dp_load_report(FILE *f, const struct dp_load *l);
+
+/* Timestamps another process compares. bpc_dp_now_ns() counts from the
+ * TSC's zero at this process's own estimate of the TSC rate (DPDK rounds
+ * it to 10 MHz), so two processes on one machine can read clocks seconds
+ * apart (uptime / 245 at 2.45 GHz when their estimates differ by one
+ * step). dp_clock_anchor() pairs bpc_dp_now_ns() with CLOCK_MONOTONIC
+ * once (after bpc_dp_clock_init); dp_mono_ns() then gives a
+ * bpc_dp_now_ns() reading on CLOCK_MONOTONIC, off by at most the rate
+ * error (< 0.5 %) times the time since the anchor. */
+void dp_clock_anchor(void);
+uint64_t dp_mono_ns(uint64_t now_ns);
 /* Applied log as raw little-endian (instance, hash) pairs. */
 int dp_load_write_log(const struct dp_load *l, const char *path);
 /* Is log b (of length nb) a stretch of log a that ends where a ends? A

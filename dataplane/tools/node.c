@@ -433,6 +433,7 @@ main(int argc, char **argv)
     int rc = bpc_init();
     if (rc == 0) {
         bpc_dp_clock_init();
+        dp_clock_anchor(); /* the report's timestamps: CLOCK_MONOTONIC */
         (void)bpc_dp_telemetry_register();
         rc = node_config(&n, err, sizeof(err));
     }
