@@ -206,6 +206,31 @@ fx_send1(struct fx *f, uint32_t from, struct bpc_record r)
     fx_send(f, from, &r, 1);
 }
 
+/* Sends one record whose ballot field holds `ballot` even where the
+ * writer refuses it (a peer's bytes: written with ballot 1, the field
+ * overwritten, the frame tagged again). */
+static void
+fx_send1_ballot(struct fx *f, uint32_t from, struct bpc_record r, uint64_t ballot)
+{
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_wire_writer w;
+    r.ballot = 1;
+    assert_int_equal(bpc_wire_begin(&w, buf, sizeof(buf), BPC_VALUE_BYTES_MAX), 0);
+    assert_int_equal(bpc_wire_put(&w, &r), 0);
+    struct bpc_frame_header h = {.cluster_id = f->cfg.cluster_id,
+                                 .sender = (uint16_t)from,
+                                 .receiver = (uint16_t)f->me,
+                                 .seq = ++f->seq[from]};
+    uint32_t len = bpc_wire_finish(&w, &h, f->keys[from]);
+    uint8_t *field = buf + BPC_WIRE_HEADER_BYTES + 16; /* the record's ballot (LE) */
+    for (uint32_t i = 0; i < 8; i++) {
+        field[i] = (uint8_t)(ballot >> (8 * i));
+    }
+    bpc_auth_tag(f->keys[from], buf, len - BPC_TAG_BYTES, buf + len - BPC_TAG_BYTES);
+    struct bpc_frame_in in = {.bytes = buf, .len = len};
+    fx_step(f, &in, 1);
+}
+
 /* The i-th party other than me. */
 static uint32_t
 fx_other(const struct fx *f, uint32_t i)
@@ -570,7 +595,8 @@ test_ballots_saturate(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     fx_init(f, 4, 256);
     for (uint32_t i = 0; i < 2; i++) {
-        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, UINT64_MAX, 0, NULL));
+        fx_send1_ballot(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 1, 0, NULL),
+                        UINT64_MAX);
     }
     assert_int_equal(bpc_engine_ballot(f->e), 1);
     assert_true(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_BALLOT] >= 2);
