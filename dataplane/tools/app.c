@@ -20,13 +20,19 @@
 static uint64_t dp_anchor_now_ns;  /* bpc_dp_now_ns() at the anchor */
 static uint64_t dp_anchor_mono_ns; /* CLOCK_MONOTONIC at the anchor */
 
-void
-dp_clock_anchor(void)
+uint64_t
+dp_mono_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+dp_clock_anchor(void)
+{
+    dp_anchor_mono_ns = dp_mono_now_ns();
     dp_anchor_now_ns = bpc_dp_now_ns();
-    dp_anchor_mono_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t

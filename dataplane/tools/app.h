@@ -166,6 +166,8 @@ void dp_load_report(FILE *f, const struct dp_load *l);
  * error (< 0.5 %) times the time since the anchor. */
 void dp_clock_anchor(void);
 uint64_t dp_mono_ns(uint64_t now_ns);
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+uint64_t dp_mono_now_ns(void);
 /* Applied log as raw little-endian (instance, hash) pairs. */
 int dp_load_write_log(const struct dp_load *l, const char *path);
 /* Is log b (of length nb) a stretch of log a that ends where a ends? A

@@ -73,14 +73,6 @@ struct vcluster {
     uint64_t cpu_go;  /* this process's CPU time when the load started */
 };
 
-static uint64_t
-virtio_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int
 virtio_node_path(struct vcluster *c, const char *argv0)
 {
@@ -417,7 +409,7 @@ virtio_go(struct vcluster *c)
                 return;
             }
         }
-        c->go_ns = virtio_now_ns();
+        c->go_ns = dp_mono_now_ns();
         c->cpu_go = cl_cpu_self_ns();
         for (uint32_t i = 0; i < c->n; i++) {
             c->v[i].cpu_go = cl_cpu_pid_ns(c->v[i].pid);
@@ -542,14 +534,14 @@ virtio_summary_view(const struct vcluster *c, struct cl_summary *s)
 static int
 virtio_loop(struct vcluster *c, struct cl_summary *s)
 {
-    uint64_t start = virtio_now_ns();
+    uint64_t start = dp_mono_now_ns();
     uint64_t next_progress = start + CL_PROGRESS_NS;
     uint64_t settle_since = 0;
     uint64_t deadline = start + c->o->deadline_ms * 1000000ull;
     for (;;) {
         virtio_pump(c, 20);
         virtio_go(c);
-        uint64_t now = virtio_now_ns();
+        uint64_t now = dp_mono_now_ns();
         if (virtio_events(c, now) != 0) {
             return -1;
         }
@@ -593,7 +585,7 @@ virtio_stop_all(struct vcluster *c)
             kill(c->v[i].pid, SIGTERM);
         }
     }
-    uint64_t until = virtio_now_ns() + VIRTIO_STOP_GRACE_NS;
+    uint64_t until = dp_mono_now_ns() + VIRTIO_STOP_GRACE_NS;
     for (;;) {
         bool any = false;
         for (uint32_t i = 0; i < c->n; i++) {
@@ -602,7 +594,7 @@ virtio_stop_all(struct vcluster *c)
         if (!any) {
             return;
         }
-        if (virtio_now_ns() > until) {
+        if (dp_mono_now_ns() > until) {
             for (uint32_t i = 0; i < c->n; i++) {
                 if (c->v[i].alive) {
                     fprintf(stderr, "bpcon-cluster: node %u ignores SIGTERM; killing\n", i);
