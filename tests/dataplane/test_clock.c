@@ -23,31 +23,35 @@ calibrate(uint64_t hz)
     bpc_dp_clock_state.mult = (uint64_t)(((u128)1000000000u << 32) / hz);
 }
 
-static uint64_t
-absdiff(uint64_t a, uint64_t b)
+/* Slack for the rate error between the anchor and a reading (< 0.5 % of
+ * the time between them, even across a long preemption). */
+#define SLACK_NS 1000000u
+
+/* x lies in [lo, hi] up to the slack: CLOCK_MONOTONIC read before and
+ * after it, so a preemption anywhere only widens the bracket. */
+static void
+assert_within(uint64_t x, uint64_t lo, uint64_t hi)
 {
-    return a > b ? a - b : b - a;
+    assert_true(x + SLACK_NS >= lo);
+    assert_true(x <= hi + SLACK_NS);
 }
 
 /* Two processes whose estimates differ by one 10 MHz step: their raw
- * clocks disagree by uptime / 245 (about 121 s after 8 h), their reported
- * timestamps of the same instant by no more than the test's own delays. */
+ * clocks disagree by uptime / 245 (about 121 s after 8 h); what each
+ * reports for now is CLOCK_MONOTONIC now, whatever its estimate. */
 static void
 test_reported_time_ignores_tsc_estimate(void **state)
 {
     (void)state;
-    const uint64_t tol = 20000000u; /* 20 ms: the calls in between, a preemption */
-    calibrate(2440000000u);
-    dp_clock_anchor();
-    uint64_t a = dp_mono_ns(bpc_dp_now_ns());
-    uint64_t ma = dp_mono_now_ns();
-    calibrate(2450000000u);
-    dp_clock_anchor();
-    uint64_t b = dp_mono_ns(bpc_dp_now_ns());
-    uint64_t mb = dp_mono_now_ns();
-    assert_true(absdiff(a, ma) < tol);
-    assert_true(absdiff(b, mb) < tol);
-    assert_true(absdiff(a, b) < tol);
+    const uint64_t hz[] = {2440000000u, 2450000000u};
+    for (size_t k = 0; k < sizeof(hz) / sizeof(hz[0]); k++) {
+        calibrate(hz[k]);
+        uint64_t lo = dp_mono_now_ns();
+        dp_clock_anchor();
+        uint64_t x = dp_mono_ns(bpc_dp_now_ns());
+        uint64_t hi = dp_mono_now_ns();
+        assert_within(x, lo, hi);
+    }
 }
 
 /* A reading taken before the anchor maps to before it (signed offset). */
@@ -56,13 +60,14 @@ test_reading_before_anchor(void **state)
 {
     (void)state;
     calibrate(2445000000u);
+    uint64_t lo = dp_mono_now_ns();
     uint64_t early = bpc_dp_now_ns();
-    uint64_t m0 = dp_mono_now_ns();
+    uint64_t hi = dp_mono_now_ns();
     dp_clock_anchor();
     uint64_t at = dp_mono_ns(bpc_dp_now_ns());
     uint64_t e = dp_mono_ns(early);
     assert_true(e <= at);
-    assert_true(absdiff(e, m0) < 20000000u);
+    assert_within(e, lo, hi);
 }
 
 int
