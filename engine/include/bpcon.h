@@ -554,7 +554,8 @@ struct bpc_step_out {
     X(tx_value_gone)                                                                               \
     X(submit_eagain)                                                                               \
     X(cmd_unauthenticated) /* 2a values held back: a command lacks its proof */                    \
-    X(ballot_saturated)    /* ballot changes refused at BPC_BALLOT_MAX */
+    X(ballot_saturated)    /* ballot changes refused at BPC_BALLOT_MAX */                          \
+    X(frames_settled)      /* dropped untagged: every record already settled */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

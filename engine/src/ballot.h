@@ -46,6 +46,14 @@ eng_bl_prefetch_peer(const struct bpc_engine *e, uint32_t p)
     __builtin_prefetch(&e->bl.peer_bal[p], 1);
 }
 
+/* Would eng_ballot_observe learn nothing from a record of p at ballot?
+ * (Not above this party's ballot, and p already seen there.) */
+static inline bool
+eng_bl_observed(const struct bpc_engine *e, uint32_t p, uint64_t ballot)
+{
+    return ballot <= e->bl.bal && e->bl.peer_bal[p] >= ballot;
+}
+
 /* Fast mode: always; paced mode: once the event fired this round. */
 static inline bool
 eng_event_fired(const struct bpc_engine *e, enum bpc_event ev)

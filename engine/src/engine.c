@@ -161,9 +161,25 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     }
 }
 
-/* Checks a frame's parsed header (rc: bpc_wire_parse_header's result)
- * and its tag and decodes it into e->rx.recs; the record count, or -1
- * when the frame is dropped (counted). */
+/* Are all count records of the frame (decoded, not yet authenticated)
+ * settled (eng_record_settled)? */
+static bool
+eng_frame_settled(const struct bpc_engine *e, uint32_t p, int count)
+{
+    for (int k = 0; k < count; k++) {
+        if (!eng_record_settled(e, p, &e->rx.recs[k])) {
+            return false;
+        }
+    }
+    return count > 0;
+}
+
+/* Checks a frame's parsed header (rc: bpc_wire_parse_header's result),
+ * decodes it into e->rx.recs and checks its tag; the record count, or -1
+ * when the frame is dropped (counted). A frame whose records are all
+ * settled is dropped before the tag check (frames_settled): applying it
+ * would change nothing, so whether it is genuine does not matter, and
+ * its sequence number stays unmarked (a later copy is judged again). */
 static int
 eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
           const struct bpc_frame_header *h)
@@ -184,11 +200,16 @@ eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
         eng_drop(e, BPC_DROP_BAD_RECEIVER);
         return -1;
     }
+    int count = bpc_wire_decode(bytes, len, h, e->rx.recs, e->rx.recs_cap);
+    if (eng_frame_settled(e, h->sender, count)) {
+        e->ctr.frames_settled++;
+        return -1;
+    }
+    /* A forged frame counts as one, malformed or not. */
     if (!bpc_wire_verify(bytes, len, e->cfg.keys[h->sender])) {
         eng_drop(e, BPC_DROP_BAD_TAG);
         return -1;
     }
-    int count = bpc_wire_decode(bytes, len, h, e->rx.recs, e->rx.recs_cap);
     if (count < 0) {
         eng_drop(e, -1 - count);
         return -1;

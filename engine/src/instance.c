@@ -368,6 +368,35 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 }
 
 /*
+ * A record whose application could change nothing but counters (engine.c
+ * drops a frame of them before checking its tag, which a forger cannot
+ * exploit: the frame is dropped either way):
+ *  - a 2b for the value this party decided, in a slot that still holds
+ *    the instance: eng_decide would see the same value (a 2b carries no
+ *    bytes), and nothing reads a decided slot's 2b tallies;
+ *  - a 2av at a ballot at or below this party's own 2b (maxVBal): the 2av
+ *    tally of such a generation only ever triggers eng_try_2b, which needs
+ *    maxVBal below the ballot;
+ * and in both, a ballot that tells eng_ballot_observe nothing new about
+ * the sender or a later ballot. Anything else (another value: a conflict
+ * to count; a slot no longer held: the sender may lag and gets DECIDED)
+ * goes the normal way.
+ */
+bool
+eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if ((r->type != BPC_MSG_2AV && r->type != BPC_MSG_2B) || !eng_bl_observed(e, p, r->ballot) ||
+        !eng_slot_holds(e, r->instance)) {
+        return false;
+    }
+    const struct eng_slot *s = eng_slot_at(e, r->instance);
+    if (r->type == BPC_MSG_2B) {
+        return s->v.decided && bpc_vid_eq(&s->v.dec_vid, &r->value);
+    }
+    return s->v.max_vbal >= r->ballot;
+}
+
+/*
  * A 2a at the current ballot for an instance this party decided and no
  * longer holds: if it proposes the decided value v, vote 2av and 2b for v,
  * so the others can complete a quorum that needs this party (they may

@@ -182,6 +182,9 @@ ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record 
 ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* Is r, claimed to come from p, settled: could applying it change nothing
+ * but counters? (docs/ENGINE.md, "Settled frames".) Reads only. */
+ENG_FN bool eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A 2a for an instance decided here whose slot is gone. */
 ENG_FN void eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* Leader: proposes instances from next_prop on while it can. */
