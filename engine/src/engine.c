@@ -200,8 +200,11 @@ eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
         eng_drop(e, BPC_DROP_BAD_RECEIVER);
         return -1;
     }
-    int count = bpc_wire_decode(bytes, len, h, e->rx.recs, e->rx.recs_cap);
-    if (eng_frame_settled(e, h->sender, count)) {
+    /* Only a frame of bare votes can be settled, and decoding one hashes
+     * nothing, so a forger gains no work beyond the tag's by it. */
+    bool votes = bpc_wire_votes_only(bytes, h);
+    int count = votes ? bpc_wire_decode(bytes, len, h, e->rx.recs, e->rx.recs_cap) : 0;
+    if (votes && eng_frame_settled(e, h->sender, count)) {
         e->ctr.frames_settled++;
         return -1;
     }
@@ -209,6 +212,9 @@ eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
     if (!bpc_wire_verify(bytes, len, e->cfg.keys[h->sender])) {
         eng_drop(e, BPC_DROP_BAD_TAG);
         return -1;
+    }
+    if (!votes) {
+        count = bpc_wire_decode(bytes, len, h, e->rx.recs, e->rx.recs_cap);
     }
     if (count < 0) {
         eng_drop(e, -1 - count);

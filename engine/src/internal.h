@@ -45,6 +45,11 @@ bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_
 uint32_t bpc_wire_readdress(uint8_t *dst, const uint8_t *src, uint32_t len, uint16_t receiver,
                             uint64_t seq, const uint8_t key[BPC_KEY_BYTES]);
 
+/* wire.c: does a frame whose header parsed as h (length already checked
+ * against it) carry only 2AV and 2B records and no value bytes? Reads
+ * one type byte per record; decodes nothing and hashes nothing. */
+bool bpc_wire_votes_only(const uint8_t *frame, const struct bpc_frame_header *h);
+
 /* Constant-time check of a command MAC (see bpc_command_mac). */
 bool bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                         uint32_t len, const uint8_t mac[BPC_CMD_MAC_BYTES]);

@@ -517,6 +517,21 @@ bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
     return len;
 }
 
+bool
+bpc_wire_votes_only(const uint8_t *frame, const struct bpc_frame_header *h)
+{
+    if (h->value_bytes != 0 || h->record_count == 0) {
+        return false;
+    }
+    const uint8_t *p = frame + BPC_WIRE_HEADER_BYTES;
+    for (uint32_t i = 0; i < h->record_count; i++, p += BPC_WIRE_RECORD_BYTES) {
+        if (p[WIRE_REC_TYPE] != BPC_MSG_2AV && p[WIRE_REC_TYPE] != BPC_MSG_2B) {
+            return false;
+        }
+    }
+    return true;
+}
+
 uint32_t
 bpc_wire_readdress(uint8_t *dst, const uint8_t *src, uint32_t len, uint16_t receiver, uint64_t seq,
                    const uint8_t key[BPC_KEY_BYTES])

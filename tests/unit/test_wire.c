@@ -1071,6 +1071,47 @@ test_wire_random_mutations(void **state)
     }
 }
 
+/* bpc_wire_votes_only (the engine's gate for decoding before the tag):
+ * true only for frames of 2AV and 2B records with no value bytes; any
+ * other type, carried bytes, or no record at all says false. */
+static void
+test_wire_votes_only(void **state)
+{
+    (void)state;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_header h;
+    struct bpc_record votes[3] = {test_wire_inline(BPC_MSG_2AV, 1, 2, 0, "v"),
+                                  test_wire_inline(BPC_MSG_2B, 1, 2, 0, "v"),
+                                  test_wire_digest(BPC_MSG_2B, 2, 2, test_wire_val_a, 100, false)};
+    uint32_t len = test_wire_encode(buf, sizeof(buf), votes, 3, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_true(bpc_wire_votes_only(buf, &h));
+    static const uint8_t others[] = {BPC_MSG_1A, BPC_MSG_1B_RANGE, BPC_MSG_2A, BPC_MSG_STATUS,
+                                     BPC_MSG_DECIDED};
+    for (uint32_t k = 0; k < sizeof(others); k++) {
+        struct bpc_record mixed[2] = {votes[0], test_wire_rec(others[k], 1, 2, 0)};
+        if (others[k] == BPC_MSG_2A || others[k] == BPC_MSG_DECIDED) {
+            mixed[1] = test_wire_inline(others[k], 1, 2, 0, "v");
+        } else if (others[k] == BPC_MSG_STATUS) {
+            mixed[1] = test_wire_rec(others[k], 1, 0, 0);
+        }
+        len = test_wire_encode(buf, sizeof(buf), mixed, 2, 0);
+        assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+        assert_false(bpc_wire_votes_only(buf, &h));
+    }
+    /* Carried bytes: a 2A with its value beside two votes. */
+    struct bpc_record carried[3] = {votes[0], votes[1],
+                                    test_wire_digest(BPC_MSG_2A, 3, 2, test_wire_val_a, 100, true)};
+    len = test_wire_encode(buf, sizeof(buf), carried, 3, 256);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_true(h.value_bytes > 0);
+    assert_false(bpc_wire_votes_only(buf, &h));
+    /* No record. */
+    len = test_wire_encode(buf, sizeof(buf), votes, 0, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_false(bpc_wire_votes_only(buf, &h));
+}
+
 int
 main(void)
 {
@@ -1090,6 +1131,7 @@ main(void)
         cmocka_unit_test(test_wire_record_drops),
         cmocka_unit_test(test_wire_history_too_long),
         cmocka_unit_test(test_wire_random_mutations),
+        cmocka_unit_test(test_wire_votes_only),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
 }
