@@ -714,14 +714,15 @@ test_settled_frames_skip_the_tag(void **state)
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
     fx_init(f, 4, 256);
-    uint8_t bytes[64];
+    assert_int_equal(bpc_engine_ballot(f->e), 1);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    uint8_t v_bytes[64];
+    uint8_t w_bytes[64];
     struct bpc_vid v;
     struct bpc_vid w;
-    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 8, 0xAA, &v);
-    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 2, 8, 0xBB, &w);
-    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 8, 0xAA, &v); /* v's bytes for the 2a */
-    assert_int_equal(bpc_engine_ballot(f->e), 1);
-    fx_vote(f, 0, 1, &v, bytes);
+    fx_batch(v_bytes, l1, 1, 8, 0xAA, &v);
+    fx_batch(w_bytes, l1, 2, 8, 0xBB, &w);
+    fx_vote(f, 0, 1, &v, v_bytes);
     uint32_t a = fx_other(f, 0);
     uint32_t b = fx_other(f, 1);
     fx_send1(f, a, bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v));
