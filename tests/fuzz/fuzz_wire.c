@@ -9,6 +9,8 @@
  * 16-byte MAC and length, VALUE's DIGEST, carried bytes for DIGEST 2A,
  * DECIDED, FORWARD and VALUE inside the value section and hashing to the
  * digest, ballots, history).
+ * bpc_wire_votes_only (the engine's gate for decoding before the tag)
+ * must say yes exactly for decoded frames of 2AV and 2B records alone.
  * Its records are then encoded again and decoded a second time: both
  * decodes must agree (the encode/decode pair assertion). The seed corpus
  * is tests/fuzz/corpus/wire/ (make_corpus.c). Must never: use cmocka or
@@ -216,6 +218,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     (void)bpc_wire_verify(data, len, fuzz_wire_key);
+    /* The engine's gate for decoding before the tag reads only type bytes. */
+    bool votes = bpc_wire_votes_only(data, &h);
 
     static struct bpc_record recs[FUZZ_RECS_CAP];
     rc = bpc_wire_decode(data, len, &h, recs, FUZZ_RECS_CAP);
@@ -224,6 +228,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(rc == h.record_count);
+    bool all_votes = rc > 0 && h.value_bytes == 0;
+    for (int i = 0; i < rc; i++) {
+        all_votes = all_votes && (recs[i].type == BPC_MSG_2AV || recs[i].type == BPC_MSG_2B);
+        FUZZ_CHECK(!votes || recs[i].value_bytes == NULL);
+    }
+    FUZZ_CHECK(votes == all_votes);
     const uint8_t *section = data + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * (size_t)rc;
     for (int i = 0; i < rc; i++) {
         fuzz_wire_check_record(&recs[i], section, h.value_bytes);
