@@ -51,6 +51,10 @@ const char *bpc_version(void);
 #define BPC_VALUE_INLINE_MAX 32u
 /* Largest value (command batch) the engine accepts; must fit a frame. */
 #define BPC_VALUE_BYTES_MAX 8192u
+/* A VOTES record covers 2..BPC_VOTES_RUN_MAX instances; each value id
+ * counts BPC_VOTES_VID_BYTES in its digest (kind, length, 32 id bytes). */
+#define BPC_VOTES_RUN_MAX 64u
+#define BPC_VOTES_VID_BYTES 35u
 /* 2av history entries kept per instance (the H highest ballots). Dropping
  * older entries can cost liveness, never safety: entries only vouch. */
 #define BPC_HISTORY_MAX 4u
@@ -257,6 +261,12 @@ struct bpc_vid {
 /* Builds the identity of value bytes (hashing only when len > 32). */
 void bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len);
 bool bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b);
+/* The digest a VOTES record names for a run of k (2..BPC_VOTES_RUN_MAX)
+ * votes of one type at ballot from instance first: BLAKE2b-256 over the
+ * type, ballot, first instance and k (little-endian, 1 + 8 + 8 + 4 bytes),
+ * then each value id as its kind, length (LE16) and 32 id bytes. */
+void bpc_votes_digest(uint8_t type, uint64_t ballot, uint64_t first, uint32_t k,
+                      const struct bpc_vid *vids, uint8_t out[BPC_DIGEST_BYTES]);
 
 /* ------------------------------------------------------------------------
  * Wire format (see docs/WIRE.md). A frame is the payload of one Ethernet
@@ -307,7 +317,11 @@ enum bpc_msg_type {
                              for the instance (so a leader that must propose it
                              again has them): ballot = the sender's, aux =
                              offset in the value section */
-    BPC_MSG_TYPES_COUNT = 13,
+    BPC_MSG_VOTES = 13,   /* a run of the sender's 2AV or 2B votes at ballot for
+                             instances [instance, instance + k): aux = type | k << 8,
+                             value = DIGEST of len 35 k: bpc_votes_digest of the
+                             run's value ids (credited only where they match) */
+    BPC_MSG_TYPES_COUNT = 14,
 };
 
 /* A decoded record (host order). */
@@ -555,7 +569,9 @@ struct bpc_step_out {
     X(submit_eagain)                                                                               \
     X(cmd_unauthenticated) /* 2a values held back: a command lacks its proof */                    \
     X(ballot_saturated)    /* ballot changes refused at BPC_BALLOT_MAX */                          \
-    X(frames_settled)      /* dropped untagged: every record already settled */
+    X(frames_settled)      /* dropped untagged: every record already settled */                    \
+    X(votes_unverified)    /* VOTES runs dropped: a 2a of the run not at hand */                   \
+    X(votes_mismatch)      /* VOTES runs dropped: digest is not over this party's 2a values */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

@@ -225,11 +225,41 @@ struct eng_ballot_state {
     struct eng_bal_w *bal_scratch;
 };
 
+/* outbox.c: shorter runs of votes go one by one: hashing a run costs
+ * about what it saves on tags below this length (bench/RESULTS.md). */
+#define ENG_RUN_MIN 8u
+
+/* instance.c: digests of VOTES runs over this party's own 2a values; an
+ * entry is used only when its type, ballot, first instance and all k
+ * value ids are the ones asked for. */
+#define ENG_RUN_CACHE 8u
+struct eng_run_cache {
+    uint8_t type; /* 0: empty */
+    uint32_t k;
+    uint64_t ballot;
+    uint64_t first;
+    uint8_t digest[BPC_DIGEST_BYTES];
+    struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+};
+
+/* instance.c: a VOTES run that arrived before a 2a it needs. */
+#define ENG_RUN_WAIT 16u
+#define ENG_RUN_WAIT_PER_SENDER 4u
+struct eng_run_wait {
+    uint32_t p;
+    bool used;
+    struct bpc_record r;
+};
+
 /* instance.c: transitions that span instances. */
 struct eng_instance_state {
-    uint64_t next_prop; /* leader: next instance to consider */
-    bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
-    bool voted_at_bal;  /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+    uint64_t next_prop;        /* leader: next instance to consider */
+    bool recheck;              /* a 1b arrived or an event fired: re-check pending 2a */
+    bool voted_at_bal;         /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+    struct eng_run_cache *run; /* ENG_RUN_CACHE digests of runs (layout: vote_runs) */
+    struct eng_run_wait *wait; /* ENG_RUN_WAIT runs waiting for a 2a (same region) */
+    uint8_t run_tmp[BPC_DIGEST_BYTES]; /* a digest when there is no cache */
+    uint32_t waiting;                  /* entries of wait in use */
 };
 
 /* report.c: what this party's 1b messages at bal covered. */
@@ -429,6 +459,8 @@ struct eng_mem {
     struct bpc_durable *dur, *vouch;
     uint32_t dur_cap;
     uint32_t *dirty;
+    struct eng_run_cache *run_cache; /* NULL when no run can form */
+    struct eng_run_wait *run_wait;
 };
 
 /* ------------------------------------------------------------------------

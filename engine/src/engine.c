@@ -144,6 +144,9 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     case BPC_MSG_2B:
         eng_on_2b(e, p, r);
         break;
+    case BPC_MSG_VOTES:
+        eng_on_votes(e, p, r);
+        break;
     case BPC_MSG_DECIDED:
         eng_on_decided(e, p, r);
         break;
@@ -360,9 +363,11 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     out->persist = NULL;
     out->persist_count = 0;
     eng_receive_all(e, in->frames, in->frames_count);
+    eng_votes_retry(e);
     eng_ring_drain(e);
     eng_forward(e);
     eng_pump(e);
+    eng_votes_retry(e);
     /* Decisions are emitted as they happen (eng_decide); this catches
      * paced finalizes and log pushback. A slot whose digest value was
      * emitted in this step is not reused before the caller reads it. */
@@ -405,6 +410,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     eng_ob_carve(e, &m);
     eng_sub_carve(e, &m);
     eng_ps_carve(e, &m);
+    eng_in_carve(e, &m);
 }
 
 /* Refusals shared by bpc_engine_init and bpc_engine_new. */

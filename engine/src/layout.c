@@ -78,6 +78,10 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
     sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
     sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
+    /* Runs of votes need a peer to send to and two instances in flight. */
+    sizes[L_RUNS] = z->n >= 2 && z->window >= 2 ? ENG_RUN_CACHE * sizeof(struct eng_run_cache) +
+                                                      ENG_RUN_WAIT * sizeof(struct eng_run_wait)
+                                                : 0;
     size_t off = eng_align(sizeof(struct bpc_engine));
     for (int k = 0; k < L_COUNT; k++) {
         l->off[k] = off;
@@ -174,6 +178,12 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
         snprintf(f, len, "n x A x %zu, A = %u (min(C, 256, 16384 / n to a power of two, >= 8))",
                  sizeof(struct eng_att), z->att_slots);
         break;
+    case L_RUNS:
+        snprintf(
+            f, len,
+            "%u x %zu + %u x %zu when n >= 2 and W >= 2, else 0 (vote runs: digests, waiting runs)",
+            ENG_RUN_CACHE, sizeof(struct eng_run_cache), ENG_RUN_WAIT, sizeof(struct eng_run_wait));
+        break;
     default:
         snprintf(f, len, "?");
         break;
@@ -187,7 +197,7 @@ static const char *const eng_part_names[L_COUNT] = {
     [L_SCRATCH] = "view_scratch", [L_CMDS] = "command_queues",     [L_CMD_BYTES] = "command_bytes",
     [L_QUEUES] = "outbox+decode", [L_DUR] = "durable_records",     [L_DIRTY] = "dirty_list",
     [L_SEQS] = "apply_state",     [L_BUFS] = "batch+catchup",      [L_DRING_BYTES] = "recent_bytes",
-    [L_ATT] = "command_macs",
+    [L_ATT] = "command_macs",     [L_RUNS] = "vote_runs",
 };
 
 uint32_t
@@ -243,6 +253,10 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->dring = (struct eng_dec *)(void *)(m->bal_scratch + z->n);
     m->dring_bytes = base + l->off[L_DRING_BYTES];
     m->att = (struct eng_att *)(void *)(base + l->off[L_ATT]);
+    if (l->size[L_RUNS] > 0) {
+        m->run_cache = (struct eng_run_cache *)(void *)(base + l->off[L_RUNS]);
+        m->run_wait = (struct eng_run_wait *)(void *)(m->run_cache + ENG_RUN_CACHE);
+    }
     m->slots = (struct eng_slot *)(void *)(base + l->off[L_SLOTS]);
     m->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     m->values = base + l->off[L_VALUES];

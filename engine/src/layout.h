@@ -28,6 +28,7 @@ enum {
     L_BUFS,
     L_DRING_BYTES,
     L_ATT,
+    L_RUNS,
     L_COUNT
 };
 

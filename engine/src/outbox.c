@@ -12,6 +12,7 @@
  * persist records wait for bpc_engine_persisted().
  */
 #include "outbox.h"
+#include "instance.h"
 
 #include "persist.h"
 #include "submit.h"
@@ -362,6 +363,58 @@ eng_uq_keep_late(struct bpc_engine *e)
     ob->cu_round = 0;
 }
 
+/* Is o a 2AV or 2B that continues the run of votes like first, k long? */
+static bool
+eng_run_continues(const struct eng_out *first, uint32_t k, const struct eng_out *o)
+{
+    return k < BPC_VOTES_RUN_MAX && o->r.type == first->r.type && o->r.ballot == first->r.ballot &&
+           o->r.instance == first->r.instance + k;
+}
+
+/* Replaces each run of ENG_RUN_MIN or more queued 2AV (or 2B) votes of
+ * one ballot for consecutive instances by one VOTES record naming their
+ * digest (bpc_votes_digest); shorter runs stay single records. */
+static void
+eng_coalesce_votes(struct bpc_engine *e)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    uint32_t w = 0;
+    uint32_t k = 0;
+    while (k < ob->bq_count) {
+        const struct eng_out *first = &ob->bq[(ob->bq_head + k) % ob->bq_cap];
+        uint32_t len = 1;
+        if (first->r.type == BPC_MSG_2AV || first->r.type == BPC_MSG_2B) {
+            while (k + len < ob->bq_count &&
+                   eng_run_continues(first, len, &ob->bq[(ob->bq_head + k + len) % ob->bq_cap])) {
+                len++;
+            }
+        }
+        struct eng_out *dst = &ob->bq[(ob->bq_head + w) % ob->bq_cap];
+        if (len < ENG_RUN_MIN) {
+            if (w != k) {
+                *dst = *first;
+            }
+            w++;
+            k++;
+            continue;
+        }
+        struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+        for (uint32_t j = 0; j < len; j++) {
+            vids[j] = ob->bq[(ob->bq_head + k + j) % ob->bq_cap].r.value;
+        }
+        struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * len)};
+        memcpy(d.id,
+               eng_run_digest(e, first->r.type, first->r.ballot, first->r.instance, len, vids),
+               BPC_DIGEST_BYTES);
+        struct bpc_record r = bpc_record_make(BPC_MSG_VOTES, first->r.instance, first->r.ballot,
+                                              (uint64_t)first->r.type | (uint64_t)len << 8, &d);
+        eng_out_set(e, dst, &r, UINT32_MAX, NULL);
+        w++;
+        k += len;
+    }
+    ob->bq_count = w;
+}
+
 int
 eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
 {
@@ -374,6 +427,7 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
         /* A round is what is queued now; what later steps queue while it
          * is under way waits for the next one. */
         ob->round_open = true;
+        eng_coalesce_votes(e);
         ob->bq_round = ob->bq_count;
         ob->uq_round = ob->uq_count;
         ob->cu_round = ob->cu_used;

@@ -85,7 +85,7 @@ _Static_assert(WIRE_FRAME_MIN + BPC_WIRE_RECORD_BYTES + BPC_VALUE_BYTES_MAX <= B
 _Static_assert((BPC_FRAME_BYTES_MAX - WIRE_FRAME_MIN) / BPC_WIRE_RECORD_BYTES <= UINT16_MAX,
                "record_count is a u16");
 _Static_assert(BPC_HISTORY_MAX <= UINT8_MAX, "hist_count is a u8");
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VALUE + 1, "types run 1..VALUE");
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VOTES + 1, "types run 1..VOTES");
 
 /* A drop reason as decode/parse return it. */
 #define WIRE_FAIL(reason) (-1 - (int)(reason))
@@ -166,6 +166,13 @@ wire_value_kind_ok(const struct bpc_record *r)
                r->aux <= BPC_VALUE_BYTES_MAX;
     case BPC_MSG_VALUE:
         return r->value.kind == BPC_VALUE_DIGEST;
+    case BPC_MSG_VOTES: {
+        uint64_t vt = r->aux & 0xffu;
+        uint64_t k = r->aux >> 8;
+        return r->value.kind == BPC_VALUE_DIGEST && (vt == BPC_MSG_2AV || vt == BPC_MSG_2B) &&
+               k >= 2 && k <= BPC_VOTES_RUN_MAX && r->value.len == BPC_VOTES_VID_BYTES * k &&
+               r->instance <= UINT64_MAX - k;
+    }
     default:
         return !none;
     }

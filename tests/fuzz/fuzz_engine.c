@@ -986,6 +986,32 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
             r->value_bytes = fr->bytes;
         }
         return;
+    case BPC_MSG_VOTES: {
+        /* A run of k votes: the digest over k copies of one value (it
+         * verifies where the receiver holds that value at each instance),
+         * or pattern bytes (it never does). */
+        fz_value(in, fr, prev);
+        struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+        uint8_t vt = (a & 1u) ? BPC_MSG_2B : BPC_MSG_2AV;
+        uint32_t k = 2u + (uint32_t)((a >> 1) % (BPC_VOTES_RUN_MAX - 1u));
+        for (uint32_t j = 0; j < k; j++) {
+            vids[j] = r->value;
+        }
+        if (r->instance > UINT64_MAX - k) {
+            r->instance = UINT64_MAX - k;
+        }
+        memset(&r->value, 0, sizeof(r->value));
+        r->value.kind = BPC_VALUE_DIGEST;
+        r->value.len = (uint16_t)(BPC_VOTES_VID_BYTES * k);
+        if (t & 0x80u) {
+            fz_fill(r->value.id, BPC_DIGEST_BYTES, t);
+        } else {
+            bpc_votes_digest(vt, r->ballot, r->instance, k, vids, r->value.id);
+        }
+        r->aux = vt | (uint64_t)k << 8;
+        r->value_bytes = NULL;
+        return;
+    }
     default: /* 2A, 2AV, 2B, DECIDED */
         fz_value(in, fr, prev);
         if (type != BPC_MSG_2A && type != BPC_MSG_DECIDED) {

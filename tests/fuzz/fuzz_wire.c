@@ -40,7 +40,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VALUE + 1,
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VOTES + 1,
                "a new record type: teach fuzz_wire_check_record its rules");
 
 /* Records whose DIGEST value travels with its bytes in the value section. */
@@ -110,6 +110,17 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
     case BPC_MSG_VALUE:
         FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST); /* and carried, checked below */
         break;
+    case BPC_MSG_VOTES: {
+        /* A run of 2..BPC_VOTES_RUN_MAX votes of one type, its digest's
+         * length that of the k value ids, no instance past 2^64 - 1. */
+        uint64_t type = r->aux & 0xffu;
+        uint64_t k = r->aux >> 8;
+        FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST && r->value_bytes == NULL);
+        FUZZ_CHECK(type == BPC_MSG_2AV || type == BPC_MSG_2B);
+        FUZZ_CHECK(k >= 2 && k <= BPC_VOTES_RUN_MAX && v->len == BPC_VOTES_VID_BYTES * k);
+        FUZZ_CHECK(r->instance <= UINT64_MAX - k);
+        break;
+    }
     default: /* 2A, 2AV, 2B, DECIDED, FORWARD */
         FUZZ_CHECK(!none);
         break;

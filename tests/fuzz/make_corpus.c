@@ -83,6 +83,20 @@ mc_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const uin
     return r;
 }
 
+/* A VOTES run of k votes of `type` for k made-up inline values. */
+static struct bpc_record
+mc_votes(uint8_t type, uint64_t first, uint64_t ballot, uint32_t k)
+{
+    struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+    for (uint32_t j = 0; j < k; j++) {
+        uint8_t v[4] = {'v', (uint8_t)j, (uint8_t)(j >> 8), 0};
+        bpc_vid_of(&vids[j], v, sizeof(v));
+    }
+    struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
+    bpc_votes_digest(type, ballot, first, k, vids, d.id);
+    return bpc_record_make(BPC_MSG_VOTES, first, ballot, type | (uint64_t)k << 8, &d);
+}
+
 static void
 mc_begin(struct mc_frame *f)
 {
@@ -235,8 +249,11 @@ mc_wire(void)
         bpc_command_mac(fuzz_wire_key, 3, cmd, 48, a.value.id);
         mc_put(&f, a);
         mc_put(&f, mc_rec(BPC_MSG_VALUE, 3, 9, 0, big, big_len, BPC_VALUE_DIGEST));
+        mc_put(&f, mc_votes(BPC_MSG_2B, 4, 9, 2));
         mc_finish(&f, "mixed");
     }
+    mc_one("votes_2av", mc_votes(BPC_MSG_2AV, 1, 2, 8));
+    mc_one("votes_2b", mc_votes(BPC_MSG_2B, 1, 2, BPC_VOTES_RUN_MAX));
 }
 
 /* ------------------------------------------------------------------------

@@ -765,6 +765,108 @@ test_settled_frames_skip_the_tag(void **state)
     free(f);
 }
 
+/* ------------------------------------------------------------------------
+ * Runs of votes (VOTES records).
+ * ---------------------------------------------------------------------- */
+
+/* The shortest run of votes the engine sends as one record (ENG_RUN_MIN). */
+#define FX_RUN 8u
+
+/* A VOTES record for the run of k votes of `type` at ballot b from
+ * instance first, for the values vids. */
+static struct bpc_record
+fx_votes(uint8_t type, uint64_t first, uint64_t b, const struct bpc_vid *vids, uint32_t k)
+{
+    struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
+    bpc_votes_digest(type, b, first, k, vids, d.id);
+    return bpc_record_make(BPC_MSG_VOTES, first, b, type | (uint64_t)k << 8, &d);
+}
+
+/* Index of the last VOTES record the engine sent for (type, first, k), or -1. */
+static int
+fx_find_votes(const struct fx *f, uint8_t type, uint64_t first, uint32_t k)
+{
+    int found = -1;
+    for (uint32_t j = 0; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        if (r->type == BPC_MSG_VOTES && r->instance == first &&
+            r->aux == (type | (uint64_t)k << 8)) {
+            found = (int)j;
+        }
+    }
+    return found;
+}
+
+/* Goal: votes for FX_RUN or more consecutive instances leave as one VOTES
+ * record whose digest is over the values voted for, and a received run
+ * counts exactly as the individual votes it stands for: credited only
+ * where the digest is over this party's own 2a values (a run for other
+ * values counts nothing), and kept until the 2a values it needs arrive.
+ * Method: the leader of ballot 1 proposes instances 0 to FX_RUN - 1 in one
+ * frame; the engine's 2av votes must leave as one run; two peers' runs for
+ * the same values make it vote 2b (as one run), a peer's run over another
+ * value is refused; then runs for the next FX_RUN instances arrive before
+ * their 2a, and still make the engine vote 2b once the 2a is there. */
+static void
+test_vote_runs(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 2 * FX_RUN, 256);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    static uint8_t bytes[2 * FX_RUN][64];
+    struct bpc_vid v[2 * FX_RUN];
+    struct bpc_vid w;
+    uint8_t w_bytes[64];
+    for (uint32_t i = 0; i < 2 * FX_RUN; i++) {
+        fx_batch(bytes[i], l1, 1 + i, 8, (uint8_t)(0xA0 + i), &v[i]);
+    }
+    fx_batch(w_bytes, l1, 99, 8, 0xEE, &w);
+    struct bpc_record a2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &v[i]);
+        a2[i].value_bytes = bytes[i];
+    }
+    fx_send(f, l1, a2, FX_RUN);
+    int k = fx_find_votes(f, BPC_MSG_2AV, 0, FX_RUN);
+    assert_true(k >= 0);
+    struct bpc_record want = fx_votes(BPC_MSG_2AV, 0, 1, v, FX_RUN);
+    assert_memory_equal(f->sent[k].value.id, want.value.id, BPC_DIGEST_BYTES);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 1) < 0); /* not one by one */
+
+    /* A run over another value: refused, nothing counted. */
+    uint32_t peers[3] = {fx_other(f, 0), fx_other(f, 1), fx_other(f, 2)};
+    struct bpc_vid other[FX_RUN];
+    memcpy(other, v, sizeof(other));
+    other[FX_RUN - 1] = w;
+    uint64_t mismatch = bpc_engine_counters(f->e)->votes_mismatch;
+    fx_send1(f, peers[0], fx_votes(BPC_MSG_2AV, 0, 1, other, FX_RUN));
+    assert_int_equal(bpc_engine_counters(f->e)->votes_mismatch, mismatch + 1);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) < 0);
+    /* Two peers' runs for the values: with its own 2av, a quorum. */
+    for (uint32_t j = 0; j < 2; j++) {
+        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, 0, 1, v, FX_RUN));
+    }
+    k = fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN);
+    assert_true(k >= 0);
+    want = fx_votes(BPC_MSG_2B, 0, 1, v, FX_RUN);
+    assert_memory_equal(f->sent[k].value.id, want.value.id, BPC_DIGEST_BYTES);
+
+    /* The next FX_RUN instances: two peers' runs first, then the 2a. */
+    for (uint32_t j = 0; j < 2; j++) {
+        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, FX_RUN, 1, v + FX_RUN, FX_RUN));
+    }
+    assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) < 0);
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &v[FX_RUN + i]);
+        a2[i].value_bytes = bytes[FX_RUN + i];
+    }
+    fx_send(f, l1, a2, FX_RUN);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) >= 0);
+    fx_free(f);
+    free(f);
+}
+
 int
 main(void)
 {
@@ -778,6 +880,7 @@ main(void)
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
+        cmocka_unit_test(test_vote_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

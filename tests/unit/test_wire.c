@@ -1112,6 +1112,62 @@ test_wire_votes_only(void **state)
     assert_false(bpc_wire_votes_only(buf, &h));
 }
 
+/* A VOTES record: a run of 2..BPC_VOTES_RUN_MAX 2AV or 2B votes; its value
+ * is a DIGEST of length BPC_VOTES_VID_BYTES x k, not carried. Anything
+ * else in those fields is BAD_VALUE. */
+static void
+test_wire_votes_rules(void **state)
+{
+    (void)state;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_vid vids[3] = {test_wire_inline(BPC_MSG_2AV, 0, 0, 0, "a").value,
+                              test_wire_inline(BPC_MSG_2AV, 0, 0, 0, "b").value,
+                              test_wire_inline(BPC_MSG_2AV, 0, 0, 0, "c").value};
+    struct bpc_record good = test_wire_rec(BPC_MSG_VOTES, 10, 4, BPC_MSG_2AV | 3u << 8);
+    good.value.kind = BPC_VALUE_DIGEST;
+    good.value.len = 3 * BPC_VOTES_VID_BYTES;
+    bpc_votes_digest(BPC_MSG_2AV, 4, 10, 3, vids, good.value.id);
+    uint32_t len = test_wire_encode(buf, sizeof(buf), &good, 1, 0);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 1);
+    test_wire_assert_rec_eq(&good, &test_wire_out[0], true);
+    /* The digest depends on every input. */
+    uint8_t d[BPC_DIGEST_BYTES];
+    bpc_votes_digest(BPC_MSG_2B, 4, 10, 3, vids, d);
+    assert_memory_not_equal(d, good.value.id, sizeof(d));
+    bpc_votes_digest(BPC_MSG_2AV, 5, 10, 3, vids, d);
+    assert_memory_not_equal(d, good.value.id, sizeof(d));
+    bpc_votes_digest(BPC_MSG_2AV, 4, 11, 3, vids, d);
+    assert_memory_not_equal(d, good.value.id, sizeof(d));
+    bpc_votes_digest(BPC_MSG_2AV, 4, 10, 2, vids, d);
+    assert_memory_not_equal(d, good.value.id, sizeof(d));
+    struct bpc_vid swapped[3] = {vids[1], vids[0], vids[2]};
+    bpc_votes_digest(BPC_MSG_2AV, 4, 10, 3, swapped, d);
+    assert_memory_not_equal(d, good.value.id, sizeof(d));
+    struct bad {
+        uint64_t aux;
+        uint16_t len;
+        uint64_t instance;
+    } bad[] = {
+        {BPC_MSG_2A | 3u << 8, 3 * BPC_VOTES_VID_BYTES, 10},  /* not a vote type */
+        {BPC_MSG_2AV | 1u << 8, 1 * BPC_VOTES_VID_BYTES, 10}, /* a run of one */
+        {BPC_MSG_2AV | (BPC_VOTES_RUN_MAX + 1u) << 8, BPC_VALUE_BYTES_MAX, 10}, /* too long */
+        {BPC_MSG_2AV | 3u << 8, 2 * BPC_VOTES_VID_BYTES, 10},                   /* length not k's */
+        {BPC_MSG_2AV | 3u << 8, 3 * BPC_VOTES_VID_BYTES, UINT64_MAX - 1},       /* past 2^64 */
+        {BPC_MSG_2AV | 3u << 8 | 1ull << 40, 3 * BPC_VOTES_VID_BYTES, 10},      /* stray aux bits */
+    };
+    /* A peer's bytes: the good record's fields overwritten, the frame
+     * tagged again (the encoder refuses such records in debug builds). */
+    for (uint32_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        len = test_wire_encode(buf, sizeof(buf), &good, 1, 0);
+        uint8_t *rec = buf + BPC_WIRE_HEADER_BYTES;
+        bpc_le16_store(rec + 4, bad[k].len);      /* value_len */
+        bpc_le64_store(rec + 8, bad[k].instance); /* instance */
+        bpc_le64_store(rec + 24, bad[k].aux);     /* aux */
+        test_wire_retag(buf, len);
+        assert_int_equal(test_wire_decode_ok_header(buf, len), -1 - BPC_DROP_BAD_VALUE);
+    }
+}
+
 int
 main(void)
 {
@@ -1132,6 +1188,7 @@ main(void)
         cmocka_unit_test(test_wire_history_too_long),
         cmocka_unit_test(test_wire_random_mutations),
         cmocka_unit_test(test_wire_votes_only),
+        cmocka_unit_test(test_wire_votes_rules),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
 }
