@@ -649,6 +649,30 @@ byz_rewrite_vote(struct sim *s, uint32_t b, uint32_t to, struct bpc_record *r)
     }
 }
 
+/* A VOTES run of a colluder over equivocated or forged instances: the
+ * digest of the values each receiver was sent, when the run covers only
+ * instances with an entry (others keep the colluder's own digest). */
+static void
+byz_rewrite_votes(struct sim *s, uint32_t b, uint32_t to, struct bpc_record *r)
+{
+    uint8_t kind = s->parties[b].byz;
+    struct byz_entry *table = kind == SIM_BYZ_EQUIVOCATE ? s->bz->equiv : s->bz->forge;
+    uint8_t type = (uint8_t)(r->aux & 0xffu);
+    uint32_t k = (uint32_t)(r->aux >> 8);
+    struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+    if (k > BPC_VOTES_RUN_MAX) {
+        return;
+    }
+    for (uint32_t j = 0; j < k; j++) {
+        const struct byz_entry *e = byz_entry_find(table, r->instance + j, r->ballot);
+        if (e == NULL) {
+            return;
+        }
+        vids[j] = e->vid[e->which[to]];
+    }
+    bpc_votes_digest(type, r->ballot, r->instance, k, vids, r->value.id);
+}
+
 /* A false 1B report of (instance, ballot) into out (with its history):
  * claims no vote, a vote at a higher or lower ballot than the truth, other
  * values, invented history. Returns records written. */
@@ -751,6 +775,15 @@ byz_rewrite(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *r, 
     memcpy(out, r, g * sizeof(*r));
     if (leader_kind && (r->type == BPC_MSG_2AV || r->type == BPC_MSG_2B)) {
         byz_rewrite_vote(s, b, to, &out[0]);
+    } else if (leader_kind && r->type == BPC_MSG_VOTES) {
+        byz_rewrite_votes(s, b, to, &out[0]);
+    } else if (kind == SIM_BYZ_VOTES && r->type == BPC_MSG_VOTES && byz_below(s, 2) == 0) {
+        /* A run naming values nobody was sent (or other instances). */
+        if (byz_below(s, 2) == 0) {
+            byz_fill(s, out[0].value.id, BPC_DIGEST_BYTES);
+        } else {
+            out[0].instance += 1 + byz_below(s, 3);
+        }
     } else if (kind == SIM_BYZ_LIE1B && r->type == BPC_MSG_1B) {
         return byz_lie_1b(s, r, out);
     } else if (kind == SIM_BYZ_VOTES && (r->type == BPC_MSG_2AV || r->type == BPC_MSG_2B) &&
