@@ -21,6 +21,7 @@ RULES = [
     ("ballot.c's party-wide ballot state", r"\be->bl\.", ["ballot.c", "ballot.h"]),
     ("instance.c's cross-instance state", r"\be->in\.", ["instance.c", "instance.h"]),
     ("report.c's 1b coverage", r"\be->rp\.", ["report.c", "report.h"]),
+    ("runs.c's runs of votes", r"\be->vr\.", ["runs.c", "runs.h"]),
     ("tally.c's sets and claim pool", r"\be->ty\.", ["tally.c", "tally.h"]),
     ("window.c's slots and ring", r"\be->win\.", ["window.c", "window.h"]),
     ("outbox.c's queues and rounds", r"\be->ob\.", ["outbox.c", "outbox.h"]),

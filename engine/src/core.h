@@ -10,10 +10,11 @@
  * counters (any module may count). Every other field sits in the
  * sub-struct of the one module that writes it (e->bl: ballot.c, e->in:
  * instance.c, e->rp: report.c, e->ty: tally.c, e->win: window.c, e->ob:
- * outbox.c, e->sub: submit.c, e->cu: catchup.c, e->ps: persist.c, e->rx:
- * engine.c); other modules reach it only through the owner's functions
- * and the static inline accessors in the owner's header. Must never:
- * hold code with side effects, or be included outside engine/src.
+ * outbox.c, e->sub: submit.c, e->cu: catchup.c, e->ps: persist.c, e->vr:
+ * runs.c, e->rx: engine.c); other modules reach it only through the
+ * owner's functions and the static inline accessors in the owner's
+ * header. Must never: hold code with side effects, or be included outside
+ * engine/src.
  *
  * Names follow BPConProof.tla on purpose: max_bal, max_vbal, max_vval.
  */
@@ -229,7 +230,7 @@ struct eng_ballot_state {
  * about what it saves on tags below this length (bench/RESULTS.md). */
 #define ENG_RUN_MIN 8u
 
-/* instance.c: digests of VOTES runs over this party's own 2a values; an
+/* runs.c: digests of VOTES runs over this party's own 2a values; an
  * entry is used only when its type, ballot, first instance and all k
  * value ids are the ones asked for. */
 #define ENG_RUN_CACHE 8u
@@ -242,7 +243,7 @@ struct eng_run_cache {
     struct bpc_vid vids[BPC_VOTES_RUN_MAX];
 };
 
-/* instance.c: a VOTES run that arrived before a 2a it needs. */
+/* runs.c: a VOTES run that arrived before a 2a it needs. */
 #define ENG_RUN_WAIT 16u
 #define ENG_RUN_WAIT_PER_SENDER 4u
 struct eng_run_wait {
@@ -253,13 +254,17 @@ struct eng_run_wait {
 
 /* instance.c: transitions that span instances. */
 struct eng_instance_state {
-    uint64_t next_prop;        /* leader: next instance to consider */
-    bool recheck;              /* a 1b arrived or an event fired: re-check pending 2a */
-    bool voted_at_bal;         /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
-    struct eng_run_cache *run; /* ENG_RUN_CACHE digests of runs (layout: vote_runs) */
-    struct eng_run_wait *wait; /* ENG_RUN_WAIT runs waiting for a 2a (same region) */
-    uint8_t run_tmp[BPC_DIGEST_BYTES]; /* a digest when there is no cache */
-    uint32_t waiting;                  /* entries of wait in use */
+    uint64_t next_prop; /* leader: next instance to consider */
+    bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
+    bool voted_at_bal;  /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+};
+
+/* runs.c: runs of votes. */
+struct eng_runs_state {
+    struct eng_run_cache *cache;   /* ENG_RUN_CACHE digests of runs (layout: vote_runs) */
+    struct eng_run_wait *wait;     /* ENG_RUN_WAIT runs waiting for a 2a (same region) */
+    uint8_t tmp[BPC_DIGEST_BYTES]; /* a digest when there is no cache */
+    uint32_t waiting;              /* entries of wait in use */
 };
 
 /* report.c: what this party's 1b messages at bal covered. */
@@ -425,6 +430,7 @@ struct bpc_engine {
     struct eng_submit_state sub;
     struct eng_catchup_state cu;
     struct eng_persist_state ps;
+    struct eng_runs_state vr;
     struct eng_rx_state rx;
 
     struct bpc_counters ctr; /* any module counts */

@@ -20,6 +20,7 @@
 #include "layout.h"
 #include "outbox.h"
 #include "persist.h"
+#include "runs.h"
 #include "submit.h"
 #include "tally.h"
 #include "window.h"
@@ -410,7 +411,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     eng_ob_carve(e, &m);
     eng_sub_carve(e, &m);
     eng_ps_carve(e, &m);
-    eng_in_carve(e, &m);
+    eng_vr_carve(e, &m);
 }
 
 /* Refusals shared by bpc_engine_init and bpc_engine_new. */

@@ -151,6 +151,13 @@ eng_vote_reset(struct eng_slot *s)
     memset(&s->v, 0, sizeof(s->v));
 }
 
+/* The value of generation g's 2a, or NULL when it has none. */
+static inline const struct bpc_vid *
+eng_gen_2a_vid(const struct eng_slot *s, uint32_t g)
+{
+    return s->gen[g].a.has_2a ? &s->gen[g].a.v2a : NULL;
+}
+
 /* The generation is about to tally another ballot: no 2a. */
 static inline void
 eng_gen_2a_reset(struct eng_gen *gen)
@@ -182,13 +189,6 @@ ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record 
 ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
-ENG_FN void eng_on_votes(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
-/* Re-checks the kept VOTES runs (after new 2a values may have arrived). */
-ENG_FN void eng_votes_retry(struct bpc_engine *e);
-/* The digest of a run of this party's values (cached: a run this party
- * sent or checked before is not hashed again). Prototype. */
-ENG_FN const uint8_t *eng_run_digest(struct bpc_engine *e, uint8_t type, uint64_t ballot,
-                                     uint64_t first, uint32_t k, const struct bpc_vid *vids);
 /* Is r, claimed to come from p, settled: could applying it change nothing
  * but counters? (docs/ENGINE.md, "Settled frames".) Reads only. */
 ENG_FN bool eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
@@ -205,7 +205,6 @@ ENG_FN void eng_in_retransmit(struct bpc_engine *e);
 ENG_FN bool eng_in_has_work(const struct bpc_engine *e);
 ENG_FN void eng_in_on_join(struct bpc_engine *e);
 ENG_FN void eng_in_resume(struct bpc_engine *e);
-ENG_FN void eng_in_carve(struct bpc_engine *e, const struct eng_mem *m);
 ENG_FN void eng_in_restore(struct bpc_engine *e);
 /* Restore: one instance's persisted vote state (dropped outside the
  * window). */

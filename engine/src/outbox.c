@@ -12,9 +12,9 @@
  * persist records wait for bpc_engine_persisted().
  */
 #include "outbox.h"
-#include "instance.h"
 
 #include "persist.h"
+#include "runs.h"
 #include "submit.h"
 #include "window.h"
 

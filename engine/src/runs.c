@@ -1,0 +1,148 @@
+/*
+ * runs.c - runs of votes (VOTES records, docs/ENGINE.md "Runs of votes"):
+ * the digest a run names, crediting a received run as the single votes it
+ * stands for when its digest is over this party's own 2a values, and the
+ * runs that wait for a 2a not yet there.
+ *
+ * Owns: e->vr (the digest cache and the waiting runs, in the vote_runs
+ * layout region). Must never: credit a vote other than through
+ * eng_on_2av/eng_on_2b, or credit a run whose digest it did not check
+ * against values this party holds.
+ */
+#include "runs.h"
+
+#include "ballot.h"
+#include "instance.h"
+#include "window.h"
+
+#include <string.h>
+
+const uint8_t *
+eng_run_digest(struct bpc_engine *e, uint8_t type, uint64_t ballot, uint64_t first, uint32_t k,
+               const struct bpc_vid *vids)
+{
+    if (e->vr.cache == NULL) {
+        bpc_votes_digest(type, ballot, first, k, vids, e->vr.tmp);
+        return e->vr.tmp;
+    }
+    struct eng_run_cache *c =
+        &e->vr.cache[(first / BPC_VOTES_RUN_MAX * 2u + (type == BPC_MSG_2B)) % ENG_RUN_CACHE];
+    if (c->type != type || c->k != k || c->ballot != ballot || c->first != first ||
+        memcmp(c->vids, vids, (size_t)k * sizeof(*vids)) != 0) {
+        bpc_votes_digest(type, ballot, first, k, vids, c->digest);
+        c->type = type;
+        c->k = k;
+        c->ballot = ballot;
+        c->first = first;
+        memcpy(c->vids, vids, (size_t)k * sizeof(*vids));
+    }
+    return c->digest;
+}
+
+enum eng_run_verdict { RUN_CREDITED, RUN_MISMATCH, RUN_WAIT };
+
+/* Checks a run of p's votes against this party's 2a values at its ballot
+ * and, when its digest is over exactly those values, credits each vote as
+ * an individual 2av or 2b for that value would be. */
+static enum eng_run_verdict
+eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    uint8_t type = (uint8_t)(r->aux & 0xffu);
+    uint32_t k = (uint32_t)(r->aux >> 8);
+    struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+    if (k > BPC_VOTES_RUN_MAX) {
+        return RUN_MISMATCH; /* the decoder refuses it: k <= BPC_VOTES_RUN_MAX */
+    }
+    memset(vids, 0, sizeof(vids));
+    for (uint32_t j = 0; j < k; j++) {
+        uint64_t i = r->instance + j;
+        if (!eng_slot_holds(e, i)) {
+            return RUN_WAIT;
+        }
+        struct eng_slot *s = eng_slot_at(e, i);
+        int g = eng_gen_find(e, s, r->ballot, false);
+        const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+        if (v2a == NULL) {
+            return RUN_WAIT;
+        }
+        vids[j] = *v2a;
+    }
+    const uint8_t *d = eng_run_digest(e, type, r->ballot, r->instance, k, vids);
+    if (memcmp(d, r->value.id, BPC_DIGEST_BYTES) != 0) {
+        e->ctr.votes_mismatch++;
+        return RUN_MISMATCH;
+    }
+    for (uint32_t j = 0; j < k; j++) {
+        struct bpc_record one = bpc_record_make(type, r->instance + j, r->ballot, 0, &vids[j]);
+        if (type == BPC_MSG_2AV) {
+            eng_on_2av(e, p, &one);
+        } else {
+            eng_on_2b(e, p, &one);
+        }
+    }
+    return RUN_CREDITED;
+}
+
+/* A run of p's votes: credited now, or kept (at most
+ * ENG_RUN_WAIT_PER_SENDER per sender, ENG_RUN_WAIT in all) until the 2a values it needs arrive; a
+ * run that cannot be kept is dropped (counted), as a lost frame would be. */
+void
+eng_on_votes(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (eng_votes_try(e, p, r) != RUN_WAIT) {
+        return;
+    }
+    /* Only a run this party can still check at its ballot, inside its
+     * window, waits; the rest go the way of a lost frame. */
+    uint32_t k = (uint32_t)(r->aux >> 8);
+    if (r->ballot != eng_bal(e) || r->instance + k > eng_nu(e) + e->window) {
+        e->ctr.votes_unverified++;
+        return;
+    }
+    uint32_t mine = 0;
+    int free_at = -1;
+    for (uint32_t w = 0; e->vr.wait != NULL && w < ENG_RUN_WAIT; w++) {
+        if (e->vr.wait[w].used && e->vr.wait[w].p == p) {
+            mine++;
+        } else if (!e->vr.wait[w].used && free_at < 0) {
+            free_at = (int)w;
+        }
+    }
+    if (mine >= ENG_RUN_WAIT_PER_SENDER || free_at < 0) {
+        e->ctr.votes_unverified++;
+        return;
+    }
+    e->vr.wait[free_at].used = true;
+    e->vr.waiting++;
+    e->vr.wait[free_at].p = p;
+    e->vr.wait[free_at].r = *r;
+}
+
+void
+eng_votes_retry(struct bpc_engine *e)
+{
+    for (uint32_t w = 0; e->vr.waiting > 0 && w < ENG_RUN_WAIT; w++) {
+        struct eng_run_wait *x = &e->vr.wait[w];
+        if (!x->used) {
+            continue;
+        }
+        uint32_t k = (uint32_t)(x->r.aux >> 8);
+        if (x->r.ballot < eng_bal(e) || x->r.instance + k <= eng_nu(e)) {
+            x->used = false; /* nothing it could still move */
+            e->vr.waiting--;
+            e->ctr.votes_unverified++;
+            continue;
+        }
+        if (eng_votes_try(e, x->p, &x->r) != RUN_WAIT) {
+            x->used = false;
+            e->vr.waiting--;
+        }
+    }
+}
+
+void
+eng_vr_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->vr.cache = m->run_cache;
+    e->vr.wait = m->run_wait;
+}
