@@ -351,9 +351,9 @@ void
 eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     struct eng_slot *s;
-    bpc_u128 w;
-    if (eng_tally_vote(e, p, r, SEEN_2AV, &s, &w) && r->ballot == eng_bal(e) && w >= e->threshold) {
-        eng_try_2b(e, s);
+    int g = eng_vote_find(e, r, &s);
+    if (g >= 0) {
+        eng_on_vote_at(e, p, s, (uint32_t)g, BPC_MSG_2AV, &r->value);
     }
 }
 
@@ -361,9 +361,25 @@ void
 eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     struct eng_slot *s;
+    int g = eng_vote_find(e, r, &s);
+    if (g >= 0) {
+        eng_on_vote_at(e, p, s, (uint32_t)g, BPC_MSG_2B, &r->value);
+    }
+}
+
+void
+eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s, uint32_t g, uint8_t type,
+               const struct bpc_vid *vid)
+{
+    uint64_t b = eng_gen_ballot(s, g);
     bpc_u128 w;
-    if (eng_tally_vote(e, p, r, SEEN_2B, &s, &w) && w >= e->threshold) {
-        eng_decide(e, s, r->ballot, &r->value, NULL, true);
+    if (type == BPC_MSG_2AV) {
+        if (eng_tally_vote_at(e, s, g, p, SEEN_2AV, vid, &w) && b == eng_bal(e) &&
+            w >= e->threshold) {
+            eng_try_2b(e, s);
+        }
+    } else if (eng_tally_vote_at(e, s, g, p, SEEN_2B, vid, &w) && w >= e->threshold) {
+        eng_decide(e, s, b, vid, NULL, true);
     }
 }
 

@@ -189,6 +189,11 @@ ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record 
 ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* What eng_on_2av (type BPC_MSG_2AV) or eng_on_2b does with p's vote for
+ * vid once its lookup found generation g of slot s (runs.c): the caller
+ * guarantees s holds the vote's instance and g tallies its ballot. */
+ENG_FN void eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s, uint32_t g,
+                           uint8_t type, const struct bpc_vid *vid);
 /* Is r, claimed to come from p, settled: could applying it change nothing
  * but counters? (docs/ENGINE.md, "Settled frames".) Reads only. */
 ENG_FN bool eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_record *r);

@@ -6,7 +6,8 @@
  *
  * Owns: e->vr (the digest cache and the waiting runs, in the vote_runs
  * layout region). Must never: credit a vote other than through
- * eng_on_2av/eng_on_2b, or credit a run whose digest it did not check
+ * eng_on_2av/eng_on_2b or, for a slot and generation their lookup would
+ * find, eng_on_vote_at; or credit a run whose digest it did not check
  * against values this party holds.
  */
 #include "runs.h"
@@ -50,6 +51,7 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     uint8_t type = (uint8_t)(r->aux & 0xffu);
     uint32_t k = (uint32_t)(r->aux >> 8);
     struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+    uint8_t gens[BPC_VOTES_RUN_MAX];
     if (k > BPC_VOTES_RUN_MAX) {
         return RUN_MISMATCH; /* the decoder refuses it: k <= BPC_VOTES_RUN_MAX */
     }
@@ -66,14 +68,26 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
             return RUN_WAIT;
         }
         vids[j] = *v2a;
+        gens[j] = (uint8_t)g;
     }
     const uint8_t *d = eng_run_digest(e, type, r->ballot, r->instance, k, vids);
     if (memcmp(d, r->value.id, BPC_DIGEST_BYTES) != 0) {
         e->ctr.votes_mismatch++;
         return RUN_MISMATCH;
     }
+    /* Each vote goes where the lookup of a single record would take it:
+     * while crediting, a decision may move the window and a proposal
+     * reuse a slot, so a slot or generation found above is used only when
+     * it still holds the instance and tallies the ballot; otherwise the
+     * vote takes the single record's path (eng_on_2av/eng_on_2b). */
     for (uint32_t j = 0; j < k; j++) {
-        struct bpc_record one = bpc_record_make(type, r->instance + j, r->ballot, 0, &vids[j]);
+        uint64_t i = r->instance + j;
+        struct eng_slot *s = eng_slot_at(e, i);
+        if (eng_slot_holds(e, i) && eng_gen_ballot(s, gens[j]) == r->ballot) {
+            eng_on_vote_at(e, p, s, gens[j], type, &vids[j]);
+            continue;
+        }
+        struct bpc_record one = bpc_record_make(type, i, r->ballot, 0, &vids[j]);
         if (type == BPC_MSG_2AV) {
             eng_on_2av(e, p, &one);
         } else {

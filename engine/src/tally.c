@@ -179,31 +179,36 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
-bool
-eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, enum eng_seen kind,
-               struct eng_slot **slot, bpc_u128 *w)
+int
+eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot **slot)
 {
     struct eng_slot *s = eng_slot_get(e, r->instance);
     int g = s ? eng_gen_find(e, s, r->ballot, r->ballot >= eng_bal(e)) : -1;
     if (g < 0) {
         e->ctr.records_stale++;
-        return false;
     }
-    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, kind);
+    *slot = s;
+    return g;
+}
+
+bool
+eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
+                  enum eng_seen kind, const struct bpc_vid *vid, bpc_u128 *w)
+{
+    uint64_t *seen = eng_slot_bits(e, s, g, kind);
     if (eng_bit_test(seen, p)) {
         ENG_IGNORED(e);
         return false;
     }
     struct eng_gen *gen = &s->gen[g];
     bool is_2av = kind == SEEN_2AV;
-    if (!eng_tally_add(is_2av ? gen->t.t2av : gen->t.t2b, is_2av ? &gen->t.n2av : &gen->t.n2b,
-                       &r->value, eng_weight(e, p), w)) {
+    if (!eng_tally_add(is_2av ? gen->t.t2av : gen->t.t2b, is_2av ? &gen->t.n2av : &gen->t.n2b, vid,
+                       eng_weight(e, p), w)) {
         e->ctr.tally_overflow++;
         return false;
     }
     eng_bit_set(seen, p);
     BPC_ASSERT(*w <= e->total);
-    *slot = s;
     return true;
 }
 

@@ -75,10 +75,14 @@ ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struc
 ENG_FN void eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
                       const struct bpc_record *hist);
 ENG_FN void eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
-/* Tallies one 2av or 2b vote of p; false when stale, a second vote of p
- * at this (instance, ballot, type), or past the distinct-value bound. */
-ENG_FN bool eng_tally_vote(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
-                           enum eng_seen kind, struct eng_slot **slot, bpc_u128 *w);
+/* The generation of the slot that tallies a 2av or 2b record's (instance,
+ * ballot), created for a ballot at or above bal; -1 (counted stale) when
+ * the instance is outside the window or the ballot is past use. */
+ENG_FN int eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot **slot);
+/* Tallies p's 2av or 2b vote for vid in generation g of slot s; false when
+ * p already voted that type there or past the distinct-value bound. */
+ENG_FN bool eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
+                              enum eng_seen kind, const struct bpc_vid *vid, bpc_u128 *w);
 /* Tallies p's DECIDED claim for vid: 1 and *w its weight so far, 0 when p
  * already claimed, -1 past the distinct-value bound (counted). */
 ENG_FN int eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p,
