@@ -127,7 +127,7 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     int rc = eng_tally_claim(e, s, p, &r->value, &w);
     if (rc == 0) {
         if (eng_vote_is_decided(s) && !eng_vote_decided_with_bytes(s) && r->value_bytes != NULL &&
-            bpc_vid_eq(eng_vote_dec_vid(s), &r->value)) {
+            eng_vid_eq(eng_vote_dec_vid(s), &r->value)) {
             eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         }
         return;

@@ -33,7 +33,7 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
              const uint8_t *bytes)
 {
     uint32_t k = 0;
-    while (k < s->v.hist_count && !bpc_vid_eq(&s->v.hist_val[k], v)) {
+    while (k < s->v.hist_count && !eng_vid_eq(&s->v.hist_val[k], v)) {
         k++;
     }
     if (k == s->v.hist_count) {
@@ -166,19 +166,19 @@ static const uint8_t *
 eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
 {
     for (uint32_t g = 0; g < ENG_GENS; g++) {
-        if (s->gen[g].a.has_2a && bpc_vid_eq(&s->gen[g].a.v2a, vid)) {
+        if (s->gen[g].a.has_2a && eng_vid_eq(&s->gen[g].a.v2a, vid)) {
             return eng_slot_value(e, s, g);
         }
     }
     for (uint32_t k = 0; k < s->v.hist_count; k++) {
-        if ((s->v.hist_has & (1u << k)) && bpc_vid_eq(&s->v.hist_val[k], vid)) {
+        if ((s->v.hist_has & (1u << k)) && eng_vid_eq(&s->v.hist_val[k], vid)) {
             return eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]);
         }
     }
-    if (vid->kind == BPC_VALUE_DIGEST && bpc_vid_eq(&s->v.fetch_vid, vid)) {
+    if (vid->kind == BPC_VALUE_DIGEST && eng_vid_eq(&s->v.fetch_vid, vid)) {
         return eng_slot_value(e, s, ENG_FETCH_BUF);
     }
-    if (s->v.decided && s->v.dec_bytes && bpc_vid_eq(&s->v.dec_vid, vid)) {
+    if (s->v.decided && s->v.dec_bytes && eng_vid_eq(&s->v.dec_vid, vid)) {
         return eng_slot_value(e, s, ENG_GENS);
     }
     return NULL;
@@ -216,7 +216,7 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
         /* Agreement: a second decision must name the same value. Two can
          * differ only with more than F faulty weight (the simulator's
          * --unsafe runs); count it, keep the first, never crash. */
-        if (!bpc_vid_eq(&s->v.dec_vid, vid)) {
+        if (!eng_vid_eq(&s->v.dec_vid, vid)) {
             e->ctr.conflicts++;
             return;
         }
@@ -256,7 +256,7 @@ eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct 
     if (dst != r->value_bytes) {
         memcpy(dst, r->value_bytes, r->value.len);
     }
-    if (s->v.decided && !s->v.dec_bytes && bpc_vid_eq(&s->v.dec_vid, &r->value)) {
+    if (s->v.decided && !s->v.dec_bytes && eng_vid_eq(&s->v.dec_vid, &r->value)) {
         memcpy(eng_slot_value(e, s, ENG_GENS), dst, r->value.len);
         s->v.dec_bytes = true;
         if (e->cur_out != NULL) {
@@ -281,7 +281,7 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     struct eng_gen *gen = &s->gen[g];
     if (gen->a.has_2a) {
-        if (!bpc_vid_eq(&gen->a.v2a, &r->value)) {
+        if (!eng_vid_eq(&gen->a.v2a, &r->value)) {
             e->ctr.equivocations++; /* only the first 2a counts */
         }
         return;
@@ -312,11 +312,11 @@ eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid 
         eng_view(e, s, g, &view);
         for (uint32_t k = 0; k < view.reps_count; k++) {
             const struct bpc_1b_report *rep = &view.reps[k];
-            if (bpc_vid_eq(&rep->mval, vid)) {
+            if (eng_vid_eq(&rep->mval, vid)) {
                 return true;
             }
             for (uint32_t h = 0; h < rep->hist_count; h++) {
-                if (bpc_vid_eq(&rep->hist_val[h], vid)) {
+                if (eng_vid_eq(&rep->hist_val[h], vid)) {
                     return true;
                 }
             }
@@ -407,7 +407,7 @@ eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_reco
     }
     const struct eng_slot *s = eng_slot_at(e, r->instance);
     if (r->type == BPC_MSG_2B) {
-        return s->v.decided && bpc_vid_eq(&s->v.dec_vid, &r->value);
+        return s->v.decided && eng_vid_eq(&s->v.dec_vid, &r->value);
     }
     return s->v.max_vbal >= r->ballot;
 }
@@ -428,7 +428,7 @@ eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     const struct eng_dec *found = eng_dring_find(e, r->instance);
     if (found == NULL || r->ballot != eng_bal(e) || found->vote_hi >= r->ballot ||
         eng_vouch_full(e) || eng_leader_of(e, r->ballot) != (int)p ||
-        !bpc_vid_eq(&found->vid, &r->value)) {
+        !eng_vid_eq(&found->vid, &r->value)) {
         return;
     }
     eng_dring_vote(e, r->instance, r->ballot);

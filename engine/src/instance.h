@@ -128,17 +128,17 @@ eng_vote_buffer_holds(const struct eng_slot *s, uint32_t which, uint64_t ballot,
                       const struct bpc_vid *vid)
 {
     if (which < ENG_GENS) {
-        return eng_gen_ballot(s, which) == ballot && bpc_vid_eq(&s->gen[which].a.v2a, vid);
+        return eng_gen_ballot(s, which) == ballot && eng_vid_eq(&s->gen[which].a.v2a, vid);
     }
     if (which == ENG_GENS) {
-        return eng_vote_decided_with_bytes(s) && bpc_vid_eq(&s->v.dec_vid, vid);
+        return eng_vote_decided_with_bytes(s) && eng_vid_eq(&s->v.dec_vid, vid);
     }
     if (which == ENG_FETCH_BUF) {
-        return bpc_vid_eq(&s->v.fetch_vid, vid);
+        return eng_vid_eq(&s->v.fetch_vid, vid);
     }
     for (uint32_t k = 0; k < s->v.hist_count; k++) {
         if (ENG_HIST_BUF0 + s->v.hist_buf[k] == which) {
-            return (s->v.hist_has & (1u << k)) != 0 && bpc_vid_eq(&s->v.hist_val[k], vid);
+            return (s->v.hist_has & (1u << k)) != 0 && eng_vid_eq(&s->v.hist_val[k], vid);
         }
     }
     return false;

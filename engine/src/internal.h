@@ -54,6 +54,13 @@ bool bpc_wire_votes_only(const uint8_t *frame, const struct bpc_frame_header *h)
 bool bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                         uint32_t len, const uint8_t mac[BPC_CMD_MAC_BYTES]);
 
+/* bpc_vid_eq's whole-struct compare, inlined for the engine's own loops. */
+static inline bool
+eng_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
+
 /* A record with every unused field zero (vid may be NULL: no value). */
 static inline struct bpc_record
 bpc_record_make(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux,

@@ -149,7 +149,7 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     uint32_t count = eng_vote_hist_count(s);
     for (uint32_t h = 0; h < count && hn < BPC_HISTORY_MAX; h++) {
         const struct bpc_vid *val = eng_vote_hist_val(s, h);
-        if (eng_vote_hist_bal(s, h) < bal && !(decided && bpc_vid_eq(val, dv))) {
+        if (eng_vote_hist_bal(s, h) < bal && !(decided && eng_vid_eq(val, dv))) {
             hb[hn] = eng_vote_hist_bal(s, h);
             hv[hn++] = *val;
         }
@@ -163,7 +163,7 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     for (uint32_t h = 0; h < count; h++) {
         const struct bpc_vid *val = eng_vote_hist_val(s, h);
         int buf = eng_vote_hist_buf(s, h);
-        if (buf >= 0 && eng_vote_hist_bal(s, h) < bal && !(decided && bpc_vid_eq(val, dv))) {
+        if (buf >= 0 && eng_vote_hist_bal(s, h) < bal && !(decided && eng_vid_eq(val, dv))) {
             eng_put_value(e, instance, val, eng_slot_value(e, s, (uint32_t)buf));
         }
     }

@@ -62,7 +62,7 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
             return RUN_WAIT;
         }
         struct eng_slot *s = eng_slot_at(e, i);
-        int g = eng_gen_find(e, s, r->ballot, false);
+        int g = eng_gen_of(s, r->ballot);
         const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
         if (v2a == NULL) {
             return RUN_WAIT;

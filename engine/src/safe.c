@@ -45,11 +45,11 @@ safe_at_c(const struct bpc_safe_view *view, const struct bpc_vid *v, uint64_t c)
     for (uint32_t k = 0; k < view->reps_count; k++) {
         const struct bpc_1b_report *r = &view->reps[k];
         bpc_u128 w = view->weights[r->sender];
-        if (r->mbal < c || (r->mbal == c && bpc_vid_eq(&r->mval, v))) {
+        if (r->mbal < c || (r->mbal == c && eng_vid_eq(&r->mval, v))) {
             w_low += w;
         }
         for (uint32_t h = 0; h < r->hist_count; h++) {
-            if (r->hist_bal[h] >= c && bpc_vid_eq(&r->hist_val[h], v)) {
+            if (r->hist_bal[h] >= c && eng_vid_eq(&r->hist_val[h], v)) {
                 w_hist += w;
                 break;
             }

@@ -18,27 +18,6 @@
 
 #include <string.h>
 
-static bool
-eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_u128 w,
-              bpc_u128 *out)
-{
-    for (uint32_t k = 0; k < *n; k++) {
-        if (bpc_vid_eq(&t[k].vid, v)) {
-            t[k].weight += w;
-            *out = t[k].weight;
-            return true;
-        }
-    }
-    if (*n == BPC_TALLY_VALUES_MAX) {
-        return false;
-    }
-    t[*n].vid = *v;
-    t[*n].weight = w;
-    (*n)++;
-    *out = w;
-    return true;
-}
-
 void
 eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
 {
@@ -189,27 +168,6 @@ eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot 
     }
     *slot = s;
     return g;
-}
-
-bool
-eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
-                  enum eng_seen kind, const struct bpc_vid *vid, bpc_u128 *w)
-{
-    uint64_t *seen = eng_slot_bits(e, s, g, kind);
-    if (eng_bit_test(seen, p)) {
-        ENG_IGNORED(e);
-        return false;
-    }
-    struct eng_gen *gen = &s->gen[g];
-    bool is_2av = kind == SEEN_2AV;
-    if (!eng_tally_add(is_2av ? gen->t.t2av : gen->t.t2b, is_2av ? &gen->t.n2av : &gen->t.n2b, vid,
-                       eng_weight(e, p), w)) {
-        e->ctr.tally_overflow++;
-        return false;
-    }
-    eng_bit_set(seen, p);
-    BPC_ASSERT(*w <= e->total);
-    return true;
 }
 
 int

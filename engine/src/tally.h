@@ -53,7 +53,7 @@ eng_tally_2av_passed(const struct bpc_engine *e, const struct eng_gen *gen,
                      const struct bpc_vid *vid)
 {
     for (uint32_t k = 0; k < gen->t.n2av; k++) {
-        if (bpc_vid_eq(&gen->t.t2av[k].vid, vid) && gen->t.t2av[k].weight >= e->threshold) {
+        if (eng_vid_eq(&gen->t.t2av[k].vid, vid) && gen->t.t2av[k].weight >= e->threshold) {
             return true;
         }
     }
@@ -79,10 +79,6 @@ ENG_FN void eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_reco
  * ballot), created for a ballot at or above bal; -1 (counted stale) when
  * the instance is outside the window or the ballot is past use. */
 ENG_FN int eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot **slot);
-/* Tallies p's 2av or 2b vote for vid in generation g of slot s; false when
- * p already voted that type there or past the distinct-value bound. */
-ENG_FN bool eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
-                              enum eng_seen kind, const struct bpc_vid *vid, bpc_u128 *w);
 /* Tallies p's DECIDED claim for vid: 1 and *w its weight so far, 0 when p
  * already claimed, -1 past the distinct-value bound (counted). */
 ENG_FN int eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p,
@@ -93,5 +89,52 @@ ENG_FN void eng_tally_on_join(struct bpc_engine *e, uint64_t b);
 ENG_FN bpc_u128 eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_t instance);
 /* After eng_win_carve. */
 ENG_FN void eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m);
+
+/* Adds weight w to vid's entry of t (n entries), *out the sum; false
+ * when vid is new and t already holds BPC_TALLY_VALUES_MAX values. */
+static inline bool
+eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_u128 w,
+              bpc_u128 *out)
+{
+    for (uint32_t k = 0; k < *n; k++) {
+        if (eng_vid_eq(&t[k].vid, v)) {
+            t[k].weight += w;
+            *out = t[k].weight;
+            return true;
+        }
+    }
+    if (*n == BPC_TALLY_VALUES_MAX) {
+        return false;
+    }
+    t[*n].vid = *v;
+    t[*n].weight = w;
+    (*n)++;
+    *out = w;
+    return true;
+}
+
+/* Tallies p's 2av or 2b vote for vid in generation g of slot s; false when
+ * p already voted that type there or past the distinct-value bound (inline:
+ * every credited vote passes here). */
+static inline bool
+eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
+                  enum eng_seen kind, const struct bpc_vid *vid, bpc_u128 *w)
+{
+    uint64_t *seen = eng_slot_bits(e, s, g, kind);
+    if (eng_bit_test(seen, p)) {
+        ENG_IGNORED(e);
+        return false;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    bool is_2av = kind == SEEN_2AV;
+    if (!eng_tally_add(is_2av ? gen->t.t2av : gen->t.t2b, is_2av ? &gen->t.n2av : &gen->t.n2b, vid,
+                       eng_weight(e, p), w)) {
+        e->ctr.tally_overflow++;
+        return false;
+    }
+    eng_bit_set(seen, p);
+    BPC_ASSERT(*w <= e->total);
+    return true;
+}
 
 #endif /* BPC_TALLY_H */

@@ -86,10 +86,9 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
 int
 eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create)
 {
-    for (uint32_t g = 0; g < ENG_GENS; g++) {
-        if (s->gen[g].ballot == ballot) {
-            return (int)g;
-        }
+    int found = eng_gen_of(s, ballot);
+    if (found >= 0) {
+        return found;
     }
     uint64_t bal = eng_bal(e);
     if (!create || ballot < bal) {
@@ -160,7 +159,7 @@ bool
 eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_record *r)
 {
     const struct eng_dec *d = &e->win.dring[index];
-    return d->instance == r->instance && d->has_bytes && bpc_vid_eq(&d->vid, &r->value);
+    return d->instance == r->instance && d->has_bytes && eng_vid_eq(&d->vid, &r->value);
 }
 
 /* ------------------------------------------------------------------------

@@ -100,6 +100,19 @@ eng_dring_bytes(const struct bpc_engine *e, const struct eng_dec *d)
     return e->win.dring_bytes + (size_t)(d - e->win.dring) * e->vbytes;
 }
 
+/* The generation of s tallying ballot, or -1 (eng_gen_find without
+ * creating, inlined for the vote paths). */
+static inline int
+eng_gen_of(const struct eng_slot *s, uint64_t ballot)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].ballot == ballot) {
+            return (int)g;
+        }
+    }
+    return -1;
+}
+
 /* The slot for instance, taken over (reset) when it held an older one;
  * NULL outside the window or when its bytes are lent to this step. */
 ENG_FN struct eng_slot *eng_slot_get(struct bpc_engine *e, uint64_t instance);
