@@ -32,29 +32,38 @@ eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
     gen->t.claims_count = 0;
 }
 
-void
-eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+/* The sums and counts of generation g only: entries at and past n2av and
+ * n2b are never read (eng_tally_add and tally.h stop at the counts), so
+ * the 2 x BPC_TALLY_VALUES_MAX entries need no pass. No claims: head 0. */
+static void
+eng_tally_counts_clear(struct eng_gen_tally *t)
 {
-    /* The sums and counts only: entries at and past n2av and n2b are
-     * never read (eng_tally_add and tally.h stop at the counts), so the
-     * 2 x BPC_TALLY_VALUES_MAX entries need no pass. No claims: head 0. */
-    struct eng_gen_tally *t = &s->gen[g].t;
     t->w_1b_empty = 0;
     t->w_1b = 0;
     t->claims = 0;
     t->claims_count = 0;
     t->n2av = 0;
     t->n2b = 0;
-    for (uint32_t k = 0; k < SEEN_PER_GEN; k++) {
-        memset(eng_slot_bits(e, s, g, (enum eng_seen)k), 0, e->words * sizeof(uint64_t));
-    }
+}
+
+void
+eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    eng_tally_counts_clear(&s->gen[g].t);
+    /* A generation's SEEN_PER_GEN sender sets lie side by side. */
+    memset(eng_slot_bits(e, s, g, SEEN_1B), 0, SEEN_PER_GEN * e->words * sizeof(uint64_t));
 }
 
 void
 eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s)
 {
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        eng_tally_counts_clear(&s->gen[g].t);
+    }
     s->ndec = 0; /* tdec entries at and past ndec are never read */
-    memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
+    /* Every generation's sets and the DECIDED set: one block per slot. */
+    memset(eng_slot_bits(e, s, 0, SEEN_1B), 0,
+           (ENG_GENS * SEEN_PER_GEN + 1u) * e->words * sizeof(uint64_t));
 }
 
 void

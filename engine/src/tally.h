@@ -69,6 +69,8 @@ eng_claims_hi(const struct bpc_engine *e)
 /* Generation reuse (window.c): give back its claims; clear its sets. */
 ENG_FN void eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen);
 ENG_FN void eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32_t g);
+/* A slot taken over: every generation's sums, counts and sender sets, and
+ * the DECIDED claims (the claims themselves given back first). */
 ENG_FN void eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s);
 /* Builds the view of the 1b(b) messages received for slot s. */
 ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v);

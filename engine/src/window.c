@@ -71,7 +71,9 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
             eng_slot_retire(e, s);
         }
         for (uint32_t g = 0; g < ENG_GENS; g++) {
-            eng_gen_reset(e, s, g, 0);
+            eng_tally_gen_free(e, &s->gen[g]);
+            s->gen[g].ballot = 0;
+            eng_gen_2a_reset(&s->gen[g]);
         }
         /* Each owner clears its part; persist.c's dirty mark stays (a
          * slot already on the dirty list stays there once). */
