@@ -46,8 +46,10 @@ uint32_t bpc_wire_readdress(uint8_t *dst, const uint8_t *src, uint32_t len, uint
                             uint64_t seq, const uint8_t key[BPC_KEY_BYTES]);
 
 /* wire.c: does a frame whose header parsed as h (length already checked
- * against it) carry only 2AV and 2B records and no value bytes? Reads
- * one type byte per record; decodes nothing and hashes nothing. */
+ * against it) carry only 2AV, 2B and VOTES records and no value bytes
+ * (votes and runs of votes)? Reads one type byte per record; decodes
+ * nothing and hashes nothing (nor does decoding such a frame: a run's
+ * digest is named, not carried). */
 bool bpc_wire_votes_only(const uint8_t *frame, const struct bpc_frame_header *h);
 
 /* Constant-time check of a command MAC (see bpc_command_mac). */

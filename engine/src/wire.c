@@ -532,7 +532,8 @@ bpc_wire_votes_only(const uint8_t *frame, const struct bpc_frame_header *h)
     }
     const uint8_t *p = frame + BPC_WIRE_HEADER_BYTES;
     for (uint32_t i = 0; i < h->record_count; i++, p += BPC_WIRE_RECORD_BYTES) {
-        if (p[WIRE_REC_TYPE] != BPC_MSG_2AV && p[WIRE_REC_TYPE] != BPC_MSG_2B) {
+        if (p[WIRE_REC_TYPE] != BPC_MSG_2AV && p[WIRE_REC_TYPE] != BPC_MSG_2B &&
+            p[WIRE_REC_TYPE] != BPC_MSG_VOTES) {
             return false;
         }
     }

@@ -10,7 +10,8 @@
  * DECIDED, FORWARD and VALUE inside the value section and hashing to the
  * digest, ballots, history).
  * bpc_wire_votes_only (the engine's gate for decoding before the tag)
- * must say yes exactly for decoded frames of 2AV and 2B records alone.
+ * must say yes exactly for decoded frames of 2AV, 2B and VOTES records
+ * alone (none of which carries bytes).
  * Its records are then encoded again and decoded a second time: both
  * decodes must agree (the encode/decode pair assertion). The seed corpus
  * is tests/fuzz/corpus/wire/ (make_corpus.c). Must never: use cmocka or
@@ -241,7 +242,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == h.record_count);
     bool all_votes = rc > 0 && h.value_bytes == 0;
     for (int i = 0; i < rc; i++) {
-        all_votes = all_votes && (recs[i].type == BPC_MSG_2AV || recs[i].type == BPC_MSG_2B);
+        all_votes = all_votes && (recs[i].type == BPC_MSG_2AV || recs[i].type == BPC_MSG_2B ||
+                                  recs[i].type == BPC_MSG_VOTES);
         FUZZ_CHECK(!votes || recs[i].value_bytes == NULL);
     }
     FUZZ_CHECK(votes == all_votes);

@@ -867,6 +867,100 @@ test_vote_runs(void **state)
     free(f);
 }
 
+/* Goal: a frame of runs of votes (VOTES records) is settled, and dropped
+ * before its tag is checked, exactly when every vote of every run is: a
+ * run of 2av at or below the engine's own 2b in each instance; a run of
+ * 2b where each instance is decided for the value of the engine's own 2a
+ * at that ballot (the only value the run could be credited with). A run
+ * of 2b over an instance decided for another value than that 2a, or over
+ * an undecided one, goes through the tag check.
+ * Method: the leader proposes FX_RUN instances; peers' 2av runs before
+ * and after the engine's 2b, and 2b runs before and after the decisions,
+ * genuine and forged; then FX_RUN more instances decided by the peers' 2b
+ * records, the last for another value than the engine's 2a. */
+static void
+test_settled_runs_skip_the_tag(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 2 * FX_RUN, 256);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    static uint8_t bytes[2 * FX_RUN][64];
+    struct bpc_vid v[2 * FX_RUN];
+    struct bpc_vid w;
+    uint8_t w_bytes[64];
+    for (uint32_t i = 0; i < 2 * FX_RUN; i++) {
+        fx_batch(bytes[i], l1, 1 + i, 8, (uint8_t)(0xA0 + i), &v[i]);
+    }
+    fx_batch(w_bytes, l1, 99, 8, 0xEE, &w);
+    struct bpc_record a2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &v[i]);
+        a2[i].value_bytes = bytes[i];
+    }
+    fx_send(f, l1, a2, FX_RUN);
+    /* The leader last: a peer's first frame at a ballot is never settled
+     * (it tells the engine the peer's ballot), and the leader's 2a was
+     * its first. */
+    uint32_t peers[3];
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+        if (fx_other(f, i) != l1) {
+            peers[np++] = fx_other(f, i);
+        }
+    }
+    peers[np] = l1;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_record run = fx_votes(BPC_MSG_2AV, 0, 1, v, FX_RUN);
+
+    /* 2av runs: counted until the engine votes 2b, settled after. */
+    uint32_t len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
+    fx_expect(f, buf, len, false);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) < 0);
+    len = fx_frame(f, peers[1], &run, 1, f->keys[peers[1]], buf);
+    fx_expect(f, buf, len, false);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) >= 0);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[2]], buf);
+    fx_expect(f, buf, len, true);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[0]], buf); /* forged */
+    fx_expect(f, buf, len, true);
+
+    /* 2b runs: counted until the instances are decided, settled after. */
+    run = fx_votes(BPC_MSG_2B, 0, 1, v, FX_RUN);
+    len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
+    fx_expect(f, buf, len, false);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    fx_send1(f, peers[1], run);
+    assert_int_equal(bpc_engine_next_undecided(f->e), FX_RUN);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[2]], buf);
+    fx_expect(f, buf, len, true);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[1]], buf); /* forged */
+    fx_expect(f, buf, len, true);
+    uint64_t settled = bpc_engine_counters(f->e)->frames_settled;
+
+    /* FX_RUN more instances, decided by the peers' 2b records, the last
+     * for w although the engine's own 2a there names v[2 FX_RUN - 1]. */
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &v[FX_RUN + i]);
+        a2[i].value_bytes = bytes[FX_RUN + i];
+    }
+    fx_send(f, l1, a2, FX_RUN);
+    struct bpc_record b2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        b2[i] = bpc_record_make(BPC_MSG_2B, FX_RUN + i, 1, 0, i + 1 < FX_RUN ? &v[FX_RUN + i] : &w);
+    }
+    for (uint32_t j = 0; j < 3; j++) {
+        fx_send(f, peers[j], b2, FX_RUN);
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 2 * FX_RUN);
+    run = fx_votes(BPC_MSG_2B, FX_RUN, 1, v + FX_RUN, FX_RUN);
+    len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
+    fx_expect(f, buf, len, false);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, settled);
+    fx_free(f);
+    free(f);
+}
+
 int
 main(void)
 {
@@ -881,6 +975,7 @@ main(void)
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
         cmocka_unit_test(test_vote_runs),
+        cmocka_unit_test(test_settled_runs_skip_the_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1072,18 +1072,30 @@ test_wire_random_mutations(void **state)
 }
 
 /* bpc_wire_votes_only (the engine's gate for decoding before the tag):
- * true only for frames of 2AV and 2B records with no value bytes; any
- * other type, carried bytes, or no record at all says false. */
+ * true only for frames of 2AV, 2B and VOTES records with no value bytes;
+ * any other type, carried bytes, or no record at all says false. */
 static void
 test_wire_votes_only(void **state)
 {
     (void)state;
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
     struct bpc_frame_header h;
-    struct bpc_record votes[3] = {test_wire_inline(BPC_MSG_2AV, 1, 2, 0, "v"),
-                                  test_wire_inline(BPC_MSG_2B, 1, 2, 0, "v"),
-                                  test_wire_digest(BPC_MSG_2B, 2, 2, test_wire_val_a, 100, false)};
-    uint32_t len = test_wire_encode(buf, sizeof(buf), votes, 3, 0);
+    struct bpc_record run = test_wire_rec(BPC_MSG_VOTES, 3, 2, BPC_MSG_2B | 2u << 8);
+    struct bpc_vid vids[2] = {test_wire_inline(BPC_MSG_2AV, 0, 0, 0, "a").value,
+                              test_wire_inline(BPC_MSG_2AV, 0, 0, 0, "b").value};
+    run.value.kind = BPC_VALUE_DIGEST;
+    run.value.len = 2 * BPC_VOTES_VID_BYTES;
+    bpc_votes_digest(BPC_MSG_2B, 2, 3, 2, vids, run.value.id);
+    struct bpc_record votes[4] = {
+        test_wire_inline(BPC_MSG_2AV, 1, 2, 0, "v"), test_wire_inline(BPC_MSG_2B, 1, 2, 0, "v"),
+        test_wire_digest(BPC_MSG_2B, 2, 2, test_wire_val_a, 100, false), run};
+    uint32_t len = test_wire_encode(buf, sizeof(buf), votes, 4, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_true(bpc_wire_votes_only(buf, &h));
+    len = test_wire_encode(buf, sizeof(buf), &run, 1, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_true(bpc_wire_votes_only(buf, &h));
+    len = test_wire_encode(buf, sizeof(buf), votes, 3, 0);
     assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
     assert_true(bpc_wire_votes_only(buf, &h));
     static const uint8_t others[] = {BPC_MSG_1A, BPC_MSG_1B_RANGE, BPC_MSG_2A, BPC_MSG_STATUS,
