@@ -263,10 +263,12 @@ void bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len);
 bool bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b);
 /* The digest a VOTES record names for a run of k (2..BPC_VOTES_RUN_MAX)
  * votes of one type at ballot from instance first: BLAKE2b-256 over the
- * type, ballot, first instance and k (little-endian, 1 + 8 + 8 + 4 bytes),
- * then each value id as its kind, length (LE16) and 32 id bytes. */
-void bpc_votes_digest(uint8_t type, uint64_t ballot, uint64_t first, uint32_t k,
-                      const struct bpc_vid *vids, uint8_t out[BPC_DIGEST_BYTES]);
+ * ballot, first instance and k (little-endian, 8 + 8 + 4 bytes), then each
+ * value id as its kind, length (LE16) and 32 id bytes. The vote type is
+ * the record's, not the digest's: a run of 2av and a run of 2b for the
+ * same values name the same digest. */
+void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_vid *vids,
+                      uint8_t out[BPC_DIGEST_BYTES]);
 
 /* ------------------------------------------------------------------------
  * Wire format (see docs/WIRE.md). A frame is the payload of one Ethernet

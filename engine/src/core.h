@@ -235,7 +235,7 @@ struct eng_ballot_state {
  * value ids are the ones asked for. */
 #define ENG_RUN_CACHE 8u
 struct eng_run_cache {
-    uint8_t type; /* 0: empty */
+    uint8_t used; /* 0: empty */
     uint32_t k;
     uint64_t ballot;
     uint64_t first;

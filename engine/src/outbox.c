@@ -403,8 +403,7 @@ eng_coalesce_votes(struct bpc_engine *e)
             vids[j] = ob->bq[(ob->bq_head + k + j) % ob->bq_cap].r.value;
         }
         struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * len)};
-        memcpy(d.id,
-               eng_run_digest(e, first->r.type, first->r.ballot, first->r.instance, len, vids),
+        memcpy(d.id, eng_run_digest(e, first->r.ballot, first->r.instance, len, vids),
                BPC_DIGEST_BYTES);
         struct bpc_record r = bpc_record_make(BPC_MSG_VOTES, first->r.instance, first->r.ballot,
                                               (uint64_t)first->r.type | (uint64_t)len << 8, &d);

@@ -19,19 +19,18 @@
 #include <string.h>
 
 const uint8_t *
-eng_run_digest(struct bpc_engine *e, uint8_t type, uint64_t ballot, uint64_t first, uint32_t k,
+eng_run_digest(struct bpc_engine *e, uint64_t ballot, uint64_t first, uint32_t k,
                const struct bpc_vid *vids)
 {
     if (e->vr.cache == NULL) {
-        bpc_votes_digest(type, ballot, first, k, vids, e->vr.tmp);
+        bpc_votes_digest(ballot, first, k, vids, e->vr.tmp);
         return e->vr.tmp;
     }
-    struct eng_run_cache *c =
-        &e->vr.cache[(first / BPC_VOTES_RUN_MAX * 2u + (type == BPC_MSG_2B)) % ENG_RUN_CACHE];
-    if (c->type != type || c->k != k || c->ballot != ballot || c->first != first ||
+    struct eng_run_cache *c = &e->vr.cache[first / BPC_VOTES_RUN_MAX % ENG_RUN_CACHE];
+    if (!c->used || c->k != k || c->ballot != ballot || c->first != first ||
         memcmp(c->vids, vids, (size_t)k * sizeof(*vids)) != 0) {
-        bpc_votes_digest(type, ballot, first, k, vids, c->digest);
-        c->type = type;
+        bpc_votes_digest(ballot, first, k, vids, c->digest);
+        c->used = 1;
         c->k = k;
         c->ballot = ballot;
         c->first = first;
@@ -70,7 +69,7 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         vids[j] = *v2a;
         gens[j] = (uint8_t)g;
     }
-    const uint8_t *d = eng_run_digest(e, type, r->ballot, r->instance, k, vids);
+    const uint8_t *d = eng_run_digest(e, r->ballot, r->instance, k, vids);
     if (memcmp(d, r->value.id, BPC_DIGEST_BYTES) != 0) {
         e->ctr.votes_mismatch++;
         return RUN_MISMATCH;

@@ -38,16 +38,15 @@ bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len)
 }
 
 void
-bpc_votes_digest(uint8_t type, uint64_t ballot, uint64_t first, uint32_t k,
-                 const struct bpc_vid *vids, uint8_t out[BPC_DIGEST_BYTES])
+bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_vid *vids,
+                 uint8_t out[BPC_DIGEST_BYTES])
 {
     BPC_ASSERT(k <= BPC_VOTES_RUN_MAX);
-    uint8_t buf[21 + BPC_VOTES_RUN_MAX * BPC_VOTES_VID_BYTES];
-    buf[0] = type;
-    bpc_le64_store(buf + 1, ballot);
-    bpc_le64_store(buf + 9, first);
-    bpc_le32_store(buf + 17, k);
-    uint8_t *p = buf + 21;
+    uint8_t buf[20 + BPC_VOTES_RUN_MAX * BPC_VOTES_VID_BYTES];
+    bpc_le64_store(buf, ballot);
+    bpc_le64_store(buf + 8, first);
+    bpc_le32_store(buf + 16, k);
+    uint8_t *p = buf + 20;
     for (uint32_t j = 0; j < k; j++, p += BPC_VOTES_VID_BYTES) {
         p[0] = vids[j].kind;
         p[1] = (uint8_t)vids[j].len;

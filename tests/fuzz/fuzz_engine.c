@@ -1006,7 +1006,7 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
         if (t & 0x80u) {
             fz_fill(r->value.id, BPC_DIGEST_BYTES, t);
         } else {
-            bpc_votes_digest(vt, r->ballot, r->instance, k, vids, r->value.id);
+            bpc_votes_digest(r->ballot, r->instance, k, vids, r->value.id);
         }
         r->aux = vt | (uint64_t)k << 8;
         r->value_bytes = NULL;

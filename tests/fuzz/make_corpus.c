@@ -93,7 +93,7 @@ mc_votes(uint8_t type, uint64_t first, uint64_t ballot, uint32_t k)
         bpc_vid_of(&vids[j], v, sizeof(v));
     }
     struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
-    bpc_votes_digest(type, ballot, first, k, vids, d.id);
+    bpc_votes_digest(ballot, first, k, vids, d.id);
     return bpc_record_make(BPC_MSG_VOTES, first, ballot, type | (uint64_t)k << 8, &d);
 }
 

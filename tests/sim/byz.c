@@ -657,7 +657,6 @@ byz_rewrite_votes(struct sim *s, uint32_t b, uint32_t to, struct bpc_record *r)
 {
     uint8_t kind = s->parties[b].byz;
     struct byz_entry *table = kind == SIM_BYZ_EQUIVOCATE ? s->bz->equiv : s->bz->forge;
-    uint8_t type = (uint8_t)(r->aux & 0xffu);
     uint32_t k = (uint32_t)(r->aux >> 8);
     struct bpc_vid vids[BPC_VOTES_RUN_MAX];
     if (k > BPC_VOTES_RUN_MAX) {
@@ -670,7 +669,7 @@ byz_rewrite_votes(struct sim *s, uint32_t b, uint32_t to, struct bpc_record *r)
         }
         vids[j] = e->vid[e->which[to]];
     }
-    bpc_votes_digest(type, r->ballot, r->instance, k, vids, r->value.id);
+    bpc_votes_digest(r->ballot, r->instance, k, vids, r->value.id);
 }
 
 /* A false 1B report of (instance, ballot) into out (with its history):

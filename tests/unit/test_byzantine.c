@@ -778,7 +778,7 @@ static struct bpc_record
 fx_votes(uint8_t type, uint64_t first, uint64_t b, const struct bpc_vid *vids, uint32_t k)
 {
     struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
-    bpc_votes_digest(type, b, first, k, vids, d.id);
+    bpc_votes_digest(b, first, k, vids, d.id);
     return bpc_record_make(BPC_MSG_VOTES, first, b, type | (uint64_t)k << 8, &d);
 }
 

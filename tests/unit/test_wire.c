@@ -1085,7 +1085,7 @@ test_wire_votes_only(void **state)
                               test_wire_inline(BPC_MSG_2AV, 0, 0, 0, "b").value};
     run.value.kind = BPC_VALUE_DIGEST;
     run.value.len = 2 * BPC_VOTES_VID_BYTES;
-    bpc_votes_digest(BPC_MSG_2B, 2, 3, 2, vids, run.value.id);
+    bpc_votes_digest(2, 3, 2, vids, run.value.id);
     struct bpc_record votes[4] = {
         test_wire_inline(BPC_MSG_2AV, 1, 2, 0, "v"), test_wire_inline(BPC_MSG_2B, 1, 2, 0, "v"),
         test_wire_digest(BPC_MSG_2B, 2, 2, test_wire_val_a, 100, false), run};
@@ -1138,22 +1138,23 @@ test_wire_votes_rules(void **state)
     struct bpc_record good = test_wire_rec(BPC_MSG_VOTES, 10, 4, BPC_MSG_2AV | 3u << 8);
     good.value.kind = BPC_VALUE_DIGEST;
     good.value.len = 3 * BPC_VOTES_VID_BYTES;
-    bpc_votes_digest(BPC_MSG_2AV, 4, 10, 3, vids, good.value.id);
+    bpc_votes_digest(4, 10, 3, vids, good.value.id);
     uint32_t len = test_wire_encode(buf, sizeof(buf), &good, 1, 0);
     assert_int_equal(test_wire_decode_ok_header(buf, len), 1);
     test_wire_assert_rec_eq(&good, &test_wire_out[0], true);
-    /* The digest depends on every input. */
+    /* The digest depends on every input (the vote type is the record's). */
     uint8_t d[BPC_DIGEST_BYTES];
-    bpc_votes_digest(BPC_MSG_2B, 4, 10, 3, vids, d);
+    bpc_votes_digest(5, 10, 3, vids, d);
     assert_memory_not_equal(d, good.value.id, sizeof(d));
-    bpc_votes_digest(BPC_MSG_2AV, 5, 10, 3, vids, d);
+    bpc_votes_digest(4, 11, 3, vids, d);
     assert_memory_not_equal(d, good.value.id, sizeof(d));
-    bpc_votes_digest(BPC_MSG_2AV, 4, 11, 3, vids, d);
+    bpc_votes_digest(4, 10, 2, vids, d);
     assert_memory_not_equal(d, good.value.id, sizeof(d));
-    bpc_votes_digest(BPC_MSG_2AV, 4, 10, 2, vids, d);
+    struct bpc_vid other[3] = {vids[0], vids[1], vids[1]};
+    bpc_votes_digest(4, 10, 3, other, d);
     assert_memory_not_equal(d, good.value.id, sizeof(d));
     struct bpc_vid swapped[3] = {vids[1], vids[0], vids[2]};
-    bpc_votes_digest(BPC_MSG_2AV, 4, 10, 3, swapped, d);
+    bpc_votes_digest(4, 10, 3, swapped, d);
     assert_memory_not_equal(d, good.value.id, sizeof(d));
     struct bad {
         uint64_t aux;
