@@ -70,6 +70,10 @@ void *bench_engine_setup(uint32_t parties);
 void *bench_engine_batch_setup(uint32_t batch);
 /* Any of the two: `parties` parties and `batch` commands per value. */
 void *bench_engine_grid_setup(uint32_t batch, uint32_t parties);
+/* 4 parties, `batch` commands per value, 64-byte commands (the others
+ * submit 16-byte ones): one command makes an 80-byte value, above the
+ * 32-byte inline limit, so values travel as DIGEST bytes. */
+void *bench_engine_cmd64_setup(uint32_t batch);
 uint64_t bench_engine_run(void *ctx, uint64_t iters);
 void bench_engine_teardown(void *ctx);
 /* The configuration every engine benchmark starts from: party `self` of

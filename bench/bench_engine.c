@@ -35,6 +35,7 @@ struct bench_engine_ctx {
     uint64_t now_ns;
     uint64_t applied; /* commands applied at party 0 */
     uint64_t seq;
+    uint32_t cmd_bytes; /* bytes per submitted command (16, or 64 for engine_cmd64) */
     struct bench_party *p;
     struct bench_box *box[2]; /* this round's inboxes and the next round's */
     struct bpc_frame_out *tx;
@@ -136,6 +137,7 @@ bench_engine_build(uint32_t parties, uint32_t batch)
         return NULL;
     }
     c->n = parties;
+    c->cmd_bytes = 16;
     for (uint32_t k = 0; k < BENCH_ENG_FRAMES; k++) {
         c->tx[k].bytes = c->tx_mem + (size_t)k * 1500u;
         c->tx[k].cap = 1500;
@@ -189,6 +191,16 @@ bench_engine_grid_setup(uint32_t batch, uint32_t parties)
     return bench_engine_build(parties, batch);
 }
 
+void *
+bench_engine_cmd64_setup(uint32_t batch)
+{
+    struct bench_engine_ctx *c = bench_engine_build(4, batch);
+    if (c != NULL) {
+        c->cmd_bytes = 64;
+    }
+    return c;
+}
+
 /* One round: every party consumes its inbox (a burst), outputs feed the
  * next round. Time advances 10 us a round. */
 static int
@@ -216,11 +228,11 @@ bench_engine_run(void *ctx, uint64_t iters)
     uint64_t target = c->applied + iters;
     uint64_t submitted = 0;
     uint32_t cur = 0;
-    uint8_t cmd[16] = {0};
+    uint8_t cmd[64] = {0};
     for (uint64_t rounds = 0; c->applied < target && rounds < 100000000ull; rounds++) {
         while (submitted < iters) {
             memcpy(cmd, &c->seq, sizeof(c->seq));
-            if (bpc_submit(c->p[c->leader].e, cmd, sizeof(cmd), NULL) != 0) {
+            if (bpc_submit(c->p[c->leader].e, cmd, c->cmd_bytes, NULL) != 0) {
                 break;
             }
             c->seq++;

@@ -288,7 +288,7 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
  * ---------------------------------------------------------------------- */
 
 #define BPC_WIRE_MAGIC 0x31435042u
-#define BPC_WIRE_VERSION 1u
+#define BPC_WIRE_VERSION 2u
 #define BPC_WIRE_HEADER_BYTES 32u
 #define BPC_WIRE_RECORD_BYTES 64u
 

@@ -39,6 +39,11 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
 
+/* wire.c: (re)computes in place the tag of a frame of len bytes (a
+ * test's or a simulated forger's patched bytes), over what
+ * bpc_wire_verify checks: the header and the records. */
+void bpc_wire_retag(uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES]);
+
 /* wire.c: a frame bpc_wire_finish wrote (len bytes at src) copied to dst
  * for another receiver and sequence number, tagged under key; returns
  * len. Everything but those two fields and the tag is src's. */

@@ -118,6 +118,15 @@ wire_frame_len(uint64_t record_count, uint64_t value_bytes)
            BPC_TAG_BYTES;
 }
 
+/* The bytes a frame's tag covers: the header and the records. The value
+ * section is bound by the records' digests, which the decoder checks
+ * (wire_value_locate), so it is not tagged (docs/WIRE.md). */
+static uint32_t
+wire_tagged_len(uint16_t record_count)
+{
+    return BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * (uint32_t)record_count;
+}
+
 static bool
 wire_all_zero(const uint8_t *p, uint32_t n)
 {
@@ -346,8 +355,29 @@ bpc_wire_verify(const uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BY
     if (len < WIRE_FRAME_MIN || len > BPC_FRAME_BYTES_MAX) {
         return false;
     }
-    uint32_t body = len - BPC_TAG_BYTES;
-    return bpc_auth_tag_ok(key, frame, body, frame + body);
+    /* The record count is a peer's claim, but it lies inside the tagged
+     * bytes: a changed count changes what is tagged. */
+    uint32_t tagged = wire_tagged_len(bpc_le16_load(frame + WIRE_HDR_RECORD_COUNT));
+    if (tagged > len - BPC_TAG_BYTES) {
+        return false;
+    }
+    return bpc_auth_tag_ok(key, frame, tagged, frame + len - BPC_TAG_BYTES);
+}
+
+void
+bpc_wire_retag(uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES])
+{
+    BPC_ASSERT(frame != NULL && key != NULL);
+    if (len < WIRE_FRAME_MIN) {
+        return; /* no room for a tag: parse_header refuses it anyway */
+    }
+    /* Crafted bytes may claim more records than fit: such a frame fails
+     * parse_header (BAD_LENGTH) before its tag is looked at. */
+    uint32_t tagged = wire_tagged_len(bpc_le16_load(frame + WIRE_HDR_RECORD_COUNT));
+    if (tagged > len - BPC_TAG_BYTES) {
+        tagged = len - BPC_TAG_BYTES;
+    }
+    bpc_auth_tag(key, frame, tagged, frame + len - BPC_TAG_BYTES);
 }
 
 int
@@ -517,7 +547,7 @@ bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
     bpc_le16_store(buf + WIRE_HDR_RECEIVER, h->receiver);
     bpc_le32_store(buf + WIRE_HDR_VALUE_BYTES, w->value_bytes);
     bpc_le64_store(buf + WIRE_HDR_SEQ, h->seq);
-    bpc_auth_tag(key, buf, body, buf + body);
+    bpc_auth_tag(key, buf, wire_writer_records_end(w), buf + body);
 
     /* Pairs with the decoder: what we emit must parse. */
     BPC_DEBUG_ASSERT(wire_frame_len(w->record_count, w->value_bytes) == len);
@@ -552,6 +582,6 @@ bpc_wire_readdress(uint8_t *dst, const uint8_t *src, uint32_t len, uint16_t rece
     }
     bpc_le16_store(dst + WIRE_HDR_RECEIVER, receiver);
     bpc_le64_store(dst + WIRE_HDR_SEQ, seq);
-    bpc_auth_tag(key, dst, body, dst + body);
+    bpc_wire_retag(dst, len, key);
     return len;
 }

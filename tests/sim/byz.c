@@ -284,13 +284,11 @@ byz_raw_record(uint8_t *p, const struct bpc_record *r, uint64_t aux)
     memcpy(p + 32, r->value.id, BPC_VALUE_INLINE_MAX);
 }
 
-/* Recomputes the tag of a raw frame in place under the pair key (b, to):
- * SipHash-2-4-128 keyed by the key's first 16 bytes, over all before it. */
+/* Recomputes the tag of a raw frame in place under the pair key (b, to). */
 static void
 byz_retag(struct sim *s, uint32_t b, uint32_t to, uint8_t *frame, uint32_t len)
 {
-    const uint8_t *key = sim_pair_key(s, b, to);
-    crypto_shorthash_siphashx24(frame + len - BPC_TAG_BYTES, frame, len - BPC_TAG_BYTES, key);
+    bpc_wire_retag(frame, len, sim_pair_key(s, b, to));
 }
 
 /* Builds a raw frame of b for `to` into buf: header, records, their

@@ -236,7 +236,7 @@ fx_send1_ballot(struct fx *f, uint32_t from, struct bpc_record r, uint64_t ballo
     for (uint32_t i = 0; i < 8; i++) {
         field[i] = (uint8_t)(ballot >> (8 * i));
     }
-    bpc_auth_tag(f->keys[from], buf, len - BPC_TAG_BYTES, buf + len - BPC_TAG_BYTES);
+    bpc_wire_retag(buf, len, f->keys[from]);
     struct bpc_frame_in in = {.bytes = buf, .len = len};
     fx_step(f, &in, 1);
 }
