@@ -165,7 +165,8 @@ eng_gen_2a_reset(struct eng_gen *gen)
     memset(&gen->a, 0, sizeof(gen->a));
 }
 
-/* The durable part of the vote state into a durable record. */
+/* The durable part of the vote state into a durable record (the history
+ * arrays written whole: persist.c clears only what precedes them). */
 static inline void
 eng_vote_durable(const struct eng_slot *s, struct bpc_durable *d)
 {

@@ -20,6 +20,7 @@
 #include "submit.h"
 #include "window.h"
 
+#include <stddef.h>
 #include <string.h>
 
 void
@@ -88,7 +89,18 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
         s->dirty = false;
-        struct bpc_durable *d = eng_dur_next(e, &count, true);
+        /* eng_vote_durable writes the history arrays whole: clearing only
+         * what lies before them (padding included) spares a 264-byte
+         * memset per vote, the largest cost of collecting. */
+        _Static_assert(offsetof(struct bpc_durable, hist_val) ==
+                               offsetof(struct bpc_durable, hist_bal) +
+                                   sizeof(((struct bpc_durable *)0)->hist_bal) &&
+                           offsetof(struct bpc_durable, hist_val) +
+                                   sizeof(((struct bpc_durable *)0)->hist_val) ==
+                               sizeof(struct bpc_durable),
+                       "the history arrays end the record");
+        struct bpc_durable *d = eng_dur_next(e, &count, false);
+        memset(d, 0, offsetof(struct bpc_durable, hist_bal));
         d->instance = eng_slot_instance(s);
         eng_dur_stamp(e, d);
         eng_vote_durable(s, d);
