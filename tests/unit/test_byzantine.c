@@ -797,6 +797,35 @@ fx_find_votes(const struct fx *f, uint8_t type, uint64_t first, uint32_t k)
     return found;
 }
 
+/* The values of the run tests: 2 FX_RUN one-command batches of the
+ * leader of ballot 1 (v) and one more (w). */
+struct fx_runs {
+    uint32_t l1;
+    uint8_t bytes[2 * FX_RUN][64];
+    struct bpc_vid v[2 * FX_RUN];
+    uint8_t w_bytes[64];
+    struct bpc_vid w;
+};
+
+/* A fixture with a window of 2 FX_RUN whose ballot-1 leader has proposed
+ * instances 0 to FX_RUN - 1 (values c->v) in one frame. */
+static void
+fx_runs_begin(struct fx *f, struct fx_runs *c)
+{
+    fx_init(f, 2 * FX_RUN, 256);
+    c->l1 = (uint32_t)fx_leader(f, 1);
+    for (uint32_t i = 0; i < 2 * FX_RUN; i++) {
+        fx_batch(c->bytes[i], c->l1, 1 + i, 8, (uint8_t)(0xA0 + i), &c->v[i]);
+    }
+    fx_batch(c->w_bytes, c->l1, 99, 8, 0xEE, &c->w);
+    struct bpc_record a2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &c->v[i]);
+        a2[i].value_bytes = c->bytes[i];
+    }
+    fx_send(f, c->l1, a2, FX_RUN);
+}
+
 /* Goal: votes for FX_RUN or more consecutive instances leave as one VOTES
  * record whose digest is over the values voted for, and a received run
  * counts exactly as the individual votes it stands for: credited only
@@ -812,56 +841,43 @@ test_vote_runs(void **state)
 {
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 2 * FX_RUN, 256);
-    uint32_t l1 = (uint32_t)fx_leader(f, 1);
-    static uint8_t bytes[2 * FX_RUN][64];
-    struct bpc_vid v[2 * FX_RUN];
-    struct bpc_vid w;
-    uint8_t w_bytes[64];
-    for (uint32_t i = 0; i < 2 * FX_RUN; i++) {
-        fx_batch(bytes[i], l1, 1 + i, 8, (uint8_t)(0xA0 + i), &v[i]);
-    }
-    fx_batch(w_bytes, l1, 99, 8, 0xEE, &w);
+    static struct fx_runs c;
+    fx_runs_begin(f, &c);
     struct bpc_record a2[FX_RUN];
-    for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &v[i]);
-        a2[i].value_bytes = bytes[i];
-    }
-    fx_send(f, l1, a2, FX_RUN);
     int k = fx_find_votes(f, BPC_MSG_2AV, 0, FX_RUN);
     assert_true(k >= 0);
-    struct bpc_record want = fx_votes(BPC_MSG_2AV, 0, 1, v, FX_RUN);
+    struct bpc_record want = fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN);
     assert_memory_equal(f->sent[k].value.id, want.value.id, BPC_DIGEST_BYTES);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 1) < 0); /* not one by one */
 
     /* A run over another value: refused, nothing counted. */
     uint32_t peers[3] = {fx_other(f, 0), fx_other(f, 1), fx_other(f, 2)};
     struct bpc_vid other[FX_RUN];
-    memcpy(other, v, sizeof(other));
-    other[FX_RUN - 1] = w;
+    memcpy(other, c.v, sizeof(other));
+    other[FX_RUN - 1] = c.w;
     uint64_t mismatch = bpc_engine_counters(f->e)->votes_mismatch;
     fx_send1(f, peers[0], fx_votes(BPC_MSG_2AV, 0, 1, other, FX_RUN));
     assert_int_equal(bpc_engine_counters(f->e)->votes_mismatch, mismatch + 1);
     assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) < 0);
     /* Two peers' runs for the values: with its own 2av, a quorum. */
     for (uint32_t j = 0; j < 2; j++) {
-        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, 0, 1, v, FX_RUN));
+        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN));
     }
     k = fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN);
     assert_true(k >= 0);
-    want = fx_votes(BPC_MSG_2B, 0, 1, v, FX_RUN);
+    want = fx_votes(BPC_MSG_2B, 0, 1, c.v, FX_RUN);
     assert_memory_equal(f->sent[k].value.id, want.value.id, BPC_DIGEST_BYTES);
 
     /* The next FX_RUN instances: two peers' runs first, then the 2a. */
     for (uint32_t j = 0; j < 2; j++) {
-        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, FX_RUN, 1, v + FX_RUN, FX_RUN));
+        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, FX_RUN, 1, c.v + FX_RUN, FX_RUN));
     }
     assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) < 0);
     for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &v[FX_RUN + i]);
-        a2[i].value_bytes = bytes[FX_RUN + i];
+        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &c.v[FX_RUN + i]);
+        a2[i].value_bytes = c.bytes[FX_RUN + i];
     }
-    fx_send(f, l1, a2, FX_RUN);
+    fx_send(f, c.l1, a2, FX_RUN);
     assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) >= 0);
     fx_free(f);
     free(f);
@@ -883,35 +899,22 @@ test_settled_runs_skip_the_tag(void **state)
 {
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 2 * FX_RUN, 256);
-    uint32_t l1 = (uint32_t)fx_leader(f, 1);
-    static uint8_t bytes[2 * FX_RUN][64];
-    struct bpc_vid v[2 * FX_RUN];
-    struct bpc_vid w;
-    uint8_t w_bytes[64];
-    for (uint32_t i = 0; i < 2 * FX_RUN; i++) {
-        fx_batch(bytes[i], l1, 1 + i, 8, (uint8_t)(0xA0 + i), &v[i]);
-    }
-    fx_batch(w_bytes, l1, 99, 8, 0xEE, &w);
+    static struct fx_runs c;
+    fx_runs_begin(f, &c);
     struct bpc_record a2[FX_RUN];
-    for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &v[i]);
-        a2[i].value_bytes = bytes[i];
-    }
-    fx_send(f, l1, a2, FX_RUN);
     /* The leader last: a peer's first frame at a ballot is never settled
      * (it tells the engine the peer's ballot), and the leader's 2a was
      * its first. */
     uint32_t peers[3];
     uint32_t np = 0;
     for (uint32_t i = 0; i < 3; i++) {
-        if (fx_other(f, i) != l1) {
+        if (fx_other(f, i) != c.l1) {
             peers[np++] = fx_other(f, i);
         }
     }
-    peers[np] = l1;
+    peers[np] = c.l1;
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
-    struct bpc_record run = fx_votes(BPC_MSG_2AV, 0, 1, v, FX_RUN);
+    struct bpc_record run = fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN);
 
     /* 2av runs: counted until the engine votes 2b, settled after. */
     uint32_t len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
@@ -926,7 +929,7 @@ test_settled_runs_skip_the_tag(void **state)
     fx_expect(f, buf, len, true);
 
     /* 2b runs: counted until the instances are decided, settled after. */
-    run = fx_votes(BPC_MSG_2B, 0, 1, v, FX_RUN);
+    run = fx_votes(BPC_MSG_2B, 0, 1, c.v, FX_RUN);
     len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
     fx_expect(f, buf, len, false);
     assert_int_equal(bpc_engine_next_undecided(f->e), 0);
@@ -941,19 +944,20 @@ test_settled_runs_skip_the_tag(void **state)
     /* FX_RUN more instances, decided by the peers' 2b records, the last
      * for w although the engine's own 2a there names v[2 FX_RUN - 1]. */
     for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &v[FX_RUN + i]);
-        a2[i].value_bytes = bytes[FX_RUN + i];
+        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &c.v[FX_RUN + i]);
+        a2[i].value_bytes = c.bytes[FX_RUN + i];
     }
-    fx_send(f, l1, a2, FX_RUN);
+    fx_send(f, c.l1, a2, FX_RUN);
     struct bpc_record b2[FX_RUN];
     for (uint32_t i = 0; i < FX_RUN; i++) {
-        b2[i] = bpc_record_make(BPC_MSG_2B, FX_RUN + i, 1, 0, i + 1 < FX_RUN ? &v[FX_RUN + i] : &w);
+        b2[i] =
+            bpc_record_make(BPC_MSG_2B, FX_RUN + i, 1, 0, i + 1 < FX_RUN ? &c.v[FX_RUN + i] : &c.w);
     }
     for (uint32_t j = 0; j < 3; j++) {
         fx_send(f, peers[j], b2, FX_RUN);
     }
     assert_int_equal(bpc_engine_next_undecided(f->e), 2 * FX_RUN);
-    run = fx_votes(BPC_MSG_2B, FX_RUN, 1, v + FX_RUN, FX_RUN);
+    run = fx_votes(BPC_MSG_2B, FX_RUN, 1, c.v + FX_RUN, FX_RUN);
     len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
     fx_expect(f, buf, len, false);
     assert_int_equal(bpc_engine_counters(f->e)->frames_settled, settled);
