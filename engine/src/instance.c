@@ -119,15 +119,22 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
         return; /* already sent a 2av at this ballot */
     }
     BPC_ASSERT(eng_max_bal(e) <= bal);
-    struct bpc_safe_view view;
-    eng_view(e, s, (uint32_t)g, &view);
     /* A value vouched for by a weak quorum of 2av reports (case b) was
      * checked by the correct party among them before it voted; a fresh
-     * value (case a) is checked here, command by command. */
-    bool vouched = bpc_safe_vouched(&view, &s->gen[g].a.v2a);
-    if ((!vouched && !bpc_safe_at(&view, &s->gen[g].a.v2a)) ||
-        !eng_value_ok(e, s, (uint32_t)g, !vouched)) {
-        return; /* kept; re-checked as 1b messages (and ATTESTs) arrive */
+     * value (case a) is checked here, command by command. At the first
+     * ballot no report can vouch (case b needs a ballot below it) and
+     * every value is safe (safe.c, case 0): no view to build. */
+    bool vouched = false;
+    if (bal > 1) {
+        struct bpc_safe_view view;
+        eng_view(e, s, (uint32_t)g, &view);
+        vouched = bpc_safe_vouched(&view, &s->gen[g].a.v2a);
+        if (!vouched && !bpc_safe_at(&view, &s->gen[g].a.v2a)) {
+            return; /* kept; re-checked as 1b messages arrive */
+        }
+    }
+    if (!eng_value_ok(e, s, (uint32_t)g, !vouched)) {
+        return; /* kept; re-checked as ATTESTs arrive */
     }
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
