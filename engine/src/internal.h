@@ -61,7 +61,8 @@ bool bpc_wire_votes_only(const uint8_t *frame, const struct bpc_frame_header *h)
 bool bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                         uint32_t len, const uint8_t mac[BPC_CMD_MAC_BYTES]);
 
-/* bpc_vid_eq's whole-struct compare, inlined for the engine's own loops. */
+/* Value ids compare as whole structs; bpc_vid_eq is this, exported, and
+ * the engine's own loops inline it. */
 static inline bool
 eng_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
 {

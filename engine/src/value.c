@@ -60,5 +60,5 @@ bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_v
 bool
 bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
 {
-    return memcmp(a, b, sizeof(*a)) == 0;
+    return eng_vid_eq(a, b);
 }

@@ -127,6 +127,15 @@ wire_tagged_len(uint16_t record_count)
     return BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * (uint32_t)record_count;
 }
 
+/* The tagged length a frame of len (>= WIRE_FRAME_MIN) bytes claims, or
+ * UINT32_MAX when its record count claims more than fits. */
+static uint32_t
+wire_frame_tagged(const uint8_t *frame, uint32_t len)
+{
+    uint32_t tagged = wire_tagged_len(bpc_le16_load(frame + WIRE_HDR_RECORD_COUNT));
+    return tagged > len - BPC_TAG_BYTES ? UINT32_MAX : tagged;
+}
+
 static bool
 wire_all_zero(const uint8_t *p, uint32_t n)
 {
@@ -357,11 +366,8 @@ bpc_wire_verify(const uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BY
     }
     /* The record count is a peer's claim, but it lies inside the tagged
      * bytes: a changed count changes what is tagged. */
-    uint32_t tagged = wire_tagged_len(bpc_le16_load(frame + WIRE_HDR_RECORD_COUNT));
-    if (tagged > len - BPC_TAG_BYTES) {
-        return false;
-    }
-    return bpc_auth_tag_ok(key, frame, tagged, frame + len - BPC_TAG_BYTES);
+    uint32_t tagged = wire_frame_tagged(frame, len);
+    return tagged != UINT32_MAX && bpc_auth_tag_ok(key, frame, tagged, frame + len - BPC_TAG_BYTES);
 }
 
 void
@@ -373,11 +379,9 @@ bpc_wire_retag(uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES])
     }
     /* Crafted bytes may claim more records than fit: such a frame fails
      * parse_header (BAD_LENGTH) before its tag is looked at. */
-    uint32_t tagged = wire_tagged_len(bpc_le16_load(frame + WIRE_HDR_RECORD_COUNT));
-    if (tagged > len - BPC_TAG_BYTES) {
-        tagged = len - BPC_TAG_BYTES;
-    }
-    bpc_auth_tag(key, frame, tagged, frame + len - BPC_TAG_BYTES);
+    uint32_t tagged = wire_frame_tagged(frame, len);
+    bpc_auth_tag(key, frame, tagged == UINT32_MAX ? len - BPC_TAG_BYTES : tagged,
+                 frame + len - BPC_TAG_BYTES);
 }
 
 int
@@ -441,7 +445,7 @@ bpc_wire_records_max(uint32_t frame_bytes)
 static uint32_t
 wire_writer_records_end(const struct bpc_wire_writer *w)
 {
-    return BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * (uint32_t)w->record_count;
+    return wire_tagged_len(w->record_count);
 }
 
 int
