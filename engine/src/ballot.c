@@ -50,6 +50,38 @@ eng_send_1a(struct bpc_engine *e)
     e->bl.sent_1a = true;
 }
 
+/* Weight of the parties known to be at the current ballot or above (no
+ * pass over the parties while none is known there: a fresh engine reads
+ * no page of peer_bal). */
+static bpc_u128
+eng_weight_at_ballot(const struct bpc_engine *e)
+{
+    if (e->bl.peer_bal_top < e->bl.bal) {
+        return eng_weight(e, e->self);
+    }
+    bpc_u128 w = 0;
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (q == e->self || e->bl.peer_bal[q] >= e->bl.bal) {
+            w += eng_weight(e, q);
+        }
+    }
+    return w;
+}
+
+/* peer_bal[p] rises to b: p now counts at the current ballot if b
+ * reaches it and it did not before. */
+static void
+eng_peer_bal_raise(struct bpc_engine *e, uint32_t p, uint64_t b)
+{
+    if (p != e->self && e->bl.peer_bal[p] < e->bl.bal && b >= e->bl.bal) {
+        e->bl.w_at += eng_weight(e, p);
+    }
+    e->bl.peer_bal[p] = b;
+    if (p != e->self && b > e->bl.peer_bal_top) {
+        e->bl.peer_bal_top = b;
+    }
+}
+
 static void
 eng_join(struct bpc_engine *e, uint64_t b)
 {
@@ -70,6 +102,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     eng_sub_rewind(e); /* resend unapplied commands to the new leader */
     e->ctr.ballots_started++;
     e->bl.peer_bal[e->self] = b;
+    e->bl.w_at = eng_weight_at_ballot(e);
     /* Fast mode: phase 1 at once, except at the first ballot, where every
      * value is safe and a 1b can only say "no vote" (safe.c, case 0). */
     if (!eng_paced(e) && b > 1) {
@@ -141,7 +174,7 @@ eng_future_note(struct bpc_engine *e, uint32_t p, uint64_t b)
     if (b <= e->bl.peer_bal[p]) {
         return;
     }
-    e->bl.peer_bal[p] = b;
+    eng_peer_bal_raise(e, p, b);
     uint64_t target = eng_ballot_quorum(e);
     if (target > e->bl.bal) {
         eng_join(e, target);
@@ -152,7 +185,7 @@ void
 eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     if (r->type != BPC_MSG_DECIDED && r->ballot > e->bl.peer_bal[p] && r->ballot <= e->bl.bal) {
-        e->bl.peer_bal[p] = r->ballot;
+        eng_peer_bal_raise(e, p, r->ballot);
     }
     if (r->ballot > e->bl.bal && r->type != BPC_MSG_DECIDED) {
         if (r->type == BPC_MSG_1A && r->ballot == e->bl.bal + 1 &&
@@ -171,19 +204,6 @@ eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         e->bl.got_1a = true;
         eng_send_1b_held(e, r->instance);
     }
-}
-
-/* Weight of the parties known to be at the current ballot or above. */
-static bpc_u128
-eng_weight_at_ballot(const struct bpc_engine *e)
-{
-    bpc_u128 w = 0;
-    for (uint32_t q = 0; q < e->n; q++) {
-        if (q == e->self || e->bl.peer_bal[q] >= e->bl.bal) {
-            w += eng_weight(e, q);
-        }
-    }
-    return w;
 }
 
 void
@@ -311,7 +331,7 @@ eng_timers(struct bpc_engine *e)
     if (e->now_ns >= e->bl.deadline_ns) {
         /* Move on only with company: a party alone at its ballot waits for
          * the others instead of running ahead where no quorum follows. */
-        if (eng_has_work(e) && eng_weight_at_ballot(e) > e->faulty) {
+        if (eng_has_work(e) && e->bl.w_at > e->faulty) {
             eng_next_ballot(e);
         } else {
             e->bl.deadline_ns = e->now_ns + eng_timeout(e);
@@ -346,6 +366,7 @@ eng_bl_start(struct bpc_engine *e)
     if (max_bal > 0) {
         /* Rejoin the ballot promised before the restart without a new 1b. */
         e->bl.bal = max_bal;
+        e->bl.w_at = eng_weight_at_ballot(e);
         e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, e->bl.bal);
         eng_rp_resume(e);
         eng_in_resume(e); /* the restored votes may include ones at bal */

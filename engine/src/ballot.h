@@ -46,12 +46,16 @@ eng_bl_prefetch_peer(const struct bpc_engine *e, uint32_t p)
     __builtin_prefetch(&e->bl.peer_bal[p], 1);
 }
 
-/* Would eng_ballot_observe learn nothing from a record of p at ballot?
- * (Not above this party's ballot, and p already seen there.) */
+/* Would a record of p at ballot tell this party nothing it can use? What
+ * peer_bal holds is read only as "above bal" (eng_ballot_quorum) and "at
+ * bal or above" (bl.w_at, compared with F), so a record below bal is never
+ * news, and one at bal is news only while p is not known there and the
+ * weight known there is F or less (docs/ENGINE.md, "Settled frames"). */
 static inline bool
 eng_bl_observed(const struct bpc_engine *e, uint32_t p, uint64_t ballot)
 {
-    return ballot <= e->bl.bal && e->bl.peer_bal[p] >= ballot;
+    return ballot < e->bl.bal ||
+           (ballot == e->bl.bal && (e->bl.peer_bal[p] >= ballot || e->bl.w_at > e->faulty));
 }
 
 /* Fast mode: always; paced mode: once the event fired this round. */

@@ -224,6 +224,10 @@ struct eng_ballot_state {
     struct bpc_prng prng;
     uint64_t *peer_bal; /* highest ballot seen in any message of each party */
     struct eng_bal_w *bal_scratch;
+    /* Weight of the parties known to be at bal or above (peer_bal), this
+     * one included: kept as peer_bal rises, recounted when bal moves. */
+    bpc_u128 w_at;
+    uint64_t peer_bal_top; /* highest peer_bal of any other party */
 };
 
 /* outbox.c: shorter runs of votes go one by one: hashing a run costs

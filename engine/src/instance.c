@@ -406,8 +406,8 @@ eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s, uint32_t g,
  *    the run's ballot names the decided value (runs.c credits a run only
  *    with those 2a values; a run over other values counts nothing but
  *    votes_mismatch). No digest is computed here;
- * and in all, a ballot that tells eng_ballot_observe nothing new about
- * the sender or a later ballot. Anything else (another value: a conflict
+ * and in all, a ballot that tells this party nothing it can use
+ * (eng_bl_observed). Anything else (another value: a conflict
  * to count; a slot no longer held: the sender may lag and gets DECIDED)
  * goes the normal way.
  */

@@ -36,6 +36,7 @@
 #define FX_OUT 512u
 #define FX_SENT_MAX 65536u
 #define FX_SEQ0 (UINT64_C(1) << 50)
+#define FX_DUR_MAX 256u
 #define FX_LEN(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
 struct fx {
@@ -56,6 +57,9 @@ struct fx {
     uint8_t (*sent_bytes)[BPC_VALUE_BYTES_MAX];
     uint32_t sent_count;
     uint32_t frames_to_watch;
+    /* What the engine asked to persist: the newest record per instance. */
+    struct bpc_durable dur[FX_DUR_MAX];
+    uint32_t dur_count;
 };
 
 static int
@@ -151,6 +155,32 @@ fx_capture(struct fx *f, const struct bpc_step_out *out)
     }
 }
 
+/* Keeps the newest durable record per instance (fx_restart restores them). */
+static void
+fx_persist(struct fx *f, const struct bpc_durable *recs, uint32_t count)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t j = 0;
+        while (j < f->dur_count && f->dur[j].instance != recs[k].instance) {
+            j++;
+        }
+        assert_true(j < FX_DUR_MAX);
+        f->dur[j] = recs[k];
+        f->dur_count += j == f->dur_count ? 1u : 0u;
+    }
+}
+
+/* Crashes the engine and starts a new one from what it persisted. */
+static void
+fx_restart(struct fx *f)
+{
+    bpc_engine_free(f->e);
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(f->e, f->dur, f->dur_count), 0);
+    bpc_engine_start(f->e, f->now);
+}
+
 /* Steps the engine with the given frames, then until it settles
  * (persisting whatever it asks to). */
 static void
@@ -172,6 +202,7 @@ fx_step(struct fx *f, const struct bpc_frame_in *in, uint32_t count)
         fx_capture(f, &so);
         count = 0;
         if (so.persist_count > 0) {
+            fx_persist(f, so.persist, so.persist_count);
             bpc_engine_persisted(f->e);
             continue;
         }
@@ -765,6 +796,58 @@ test_settled_frames_skip_the_tag(void **state)
     free(f);
 }
 
+/* Goal: a vote frame at the engine's ballot from a sender not yet seen
+ * there is settled once parties of weight above F are known at that
+ * ballot (the sender's ballot would change no comparison the engine
+ * makes), and is not while the weight known there is F or less, as after
+ * a restart. Fails before the rule took the known weight into account:
+ * every sender's first frame at a ballot was checked and applied.
+ * Method: the engine votes 2av and 2b for v at ballot 1 with the leader
+ * and one more peer (three of four parties known at ballot 1), and a
+ * forged 2av of the fourth is settled. Restarted from its durable
+ * records, it knows no peer at ballot 1: the fourth's 2av is checked and
+ * applied, and a second copy, from a party now seen there, is settled. */
+static void
+test_settled_first_frame_at_ballot(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 4, 256);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    uint32_t x = fx_other(f, 0) == l1 ? fx_other(f, 1) : fx_other(f, 0);
+    uint32_t u = l1;
+    for (uint32_t i = 0; i < FX_N - 1; i++) {
+        if (fx_other(f, i) != l1 && fx_other(f, i) != x) {
+            u = fx_other(f, i);
+        }
+    }
+    uint8_t v_bytes[64];
+    struct bpc_vid v;
+    fx_batch(v_bytes, l1, 1, 8, 0xAA, &v);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, 1, 0, &v);
+    a.value_bytes = v.kind == BPC_VALUE_DIGEST ? v_bytes : NULL;
+    fx_send1(f, l1, a);
+    fx_send1(f, l1, bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v));
+    fx_send1(f, x, bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v));
+    assert_true(fx_find(f, 0, BPC_MSG_2B, 0, 1) >= 0);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 0);
+
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_record late = bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v);
+    uint32_t len = fx_frame(f, u, &late, 1, f->keys[x], buf); /* forged */
+    fx_expect(f, buf, len, true);
+
+    fx_restart(f);
+    assert_int_equal(bpc_engine_ballot(f->e), 1);
+    len = fx_frame(f, u, &late, 1, f->keys[u], buf);
+    fx_expect(f, buf, len, false);
+    len = fx_frame(f, u, &late, 1, f->keys[u], buf);
+    fx_expect(f, buf, len, true);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 1);
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * Runs of votes (VOTES records).
  * ---------------------------------------------------------------------- */
@@ -978,6 +1061,7 @@ main(void)
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
+        cmocka_unit_test(test_settled_first_frame_at_ballot),
         cmocka_unit_test(test_vote_runs),
         cmocka_unit_test(test_settled_runs_skip_the_tag),
     };
