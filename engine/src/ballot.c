@@ -361,6 +361,10 @@ eng_bl_deadline(const struct bpc_engine *e)
 void
 eng_bl_start(struct bpc_engine *e)
 {
+    /* Read for every received record before it may be written: written
+     * first (it is zero already), so a fresh page faults once (engine.c,
+     * bpc_engine_start, on the replay entries). */
+    memset(e->bl.peer_bal, 0, (size_t)e->n * sizeof(uint64_t));
     e->bl.retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
     uint64_t max_bal = eng_max_bal(e);
     if (max_bal > 0) {

@@ -534,6 +534,13 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
     BPC_ASSERT(!e->started);
     e->started = true;
     e->now_ns = now_ns;
+    /* Each received frame reads its sender's replay entry before it may
+     * write it. Written here first (it is zero already), a fresh page of
+     * bpc_engine_new takes one fault instead of a zero-page fault and
+     * then a copy-on-write fault (eng_bl_start does the same for the
+     * peers' ballots): at 999 parties 24 KB in all, 4,500 faults fewer in
+     * a one-command simulator run. */
+    memset(e->rx.replay, 0, (size_t)e->n * e->rx.replay_stride * sizeof(uint64_t));
     eng_ps_start(e);
     eng_ob_start(e);
     eng_bl_start(e);
