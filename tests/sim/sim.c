@@ -307,6 +307,32 @@ sim_free_big(void *p, size_t bytes)
     }
 }
 
+/* sim_grow for an array that reaches megabytes (the calendar's blocks:
+ * about 11 MB at 999 parties): from SIM_HUGE_BYTES up on huge pages,
+ * copied when it grows; sim_free_big with cap x elem bytes frees it. */
+static void *
+sim_grow_big(void *p, uint64_t *cap, uint64_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return p;
+    }
+    uint64_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    size_t old_bytes = (size_t)*cap * elem;
+    if ((size_t)ncap * elem < SIM_HUGE_BYTES) {
+        return sim_grow(p, cap, need, elem);
+    }
+    void *np = sim_map_huge((size_t)ncap * elem);
+    if (old_bytes > 0) {
+        memcpy(np, p, old_bytes);
+    }
+    sim_free_big(p, old_bytes);
+    *cap = ncap;
+    return np;
+}
+
 /* A chunk with memory for writing: a spare one, else a new one. */
 static uint32_t
 sim_chunk_take(struct sim *s)
@@ -627,7 +653,8 @@ sim_block_new(struct sim *s)
         s->block_free = s->blocks[b].next;
     } else {
         uint64_t cap = s->blocks_cap;
-        s->blocks = sim_grow(s->blocks, &cap, (uint64_t)s->blocks_count + 1, sizeof(*s->blocks));
+        s->blocks =
+            sim_grow_big(s->blocks, &cap, (uint64_t)s->blocks_count + 1, sizeof(*s->blocks));
         s->blocks_cap = (uint32_t)cap;
         b = s->blocks_count++;
     }
@@ -2753,7 +2780,7 @@ sim_free(struct sim *s)
     }
     free(s->chunks);
     free(s->cal);
-    free(s->blocks);
+    sim_free_big(s->blocks, (size_t)s->blocks_cap * sizeof(*s->blocks));
     free(s->times);
     free(s->dlv);
     free(s->grouped);
