@@ -43,7 +43,14 @@ enum eng_run_verdict { RUN_CREDITED, RUN_MISMATCH, RUN_WAIT };
 
 /* Checks a run of p's votes against this party's 2a values at its ballot
  * and, when its digest is over exactly those values, credits each vote as
- * an individual 2av or 2b for that value would be. */
+ * an individual 2av or 2b for that value would be. vids[0..k) are all
+ * written before any is read (the digest and the cache read k of them);
+ * GCC cannot follow that through eng_run_digest, and zeroing the 2.3 KB
+ * array first cost 2.7 % of the engine tier's instructions. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 static enum eng_run_verdict
 eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
@@ -54,7 +61,6 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     if (k > BPC_VOTES_RUN_MAX) {
         return RUN_MISMATCH; /* the decoder refuses it: k <= BPC_VOTES_RUN_MAX */
     }
-    memset(vids, 0, sizeof(vids));
     for (uint32_t j = 0; j < k; j++) {
         uint64_t i = r->instance + j;
         if (!eng_slot_holds(e, i)) {
@@ -95,6 +101,9 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     return RUN_CREDITED;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* A run of p's votes: credited now, or kept (at most
  * ENG_RUN_WAIT_PER_SENDER per sender, ENG_RUN_WAIT in all) until the 2a values it needs arrive; a
