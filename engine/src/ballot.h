@@ -55,7 +55,7 @@ static inline bool
 eng_bl_observed(const struct bpc_engine *e, uint32_t p, uint64_t ballot)
 {
     return ballot < e->bl.bal ||
-           (ballot == e->bl.bal && (e->bl.peer_bal[p] >= ballot || e->bl.w_at > e->faulty));
+           (ballot == e->bl.bal && (e->bl.w_at > e->faulty || e->bl.peer_bal[p] >= ballot));
 }
 
 /* Fast mode: always; paced mode: once the event fired this round. */
