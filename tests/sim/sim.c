@@ -244,11 +244,12 @@ sim_body_size(const struct sim_body *b)
     return (uint32_t)sizeof(*b) + sim_round8(SIM_SPLIT_HEAD + b->len);
 }
 
-/* Large simulator memory (the frame chunks; the pair keys from 2 MiB up):
- * anonymous pages aligned to 2 MiB and offered to transparent huge pages
- * (madvise; nothing changes where THP is off). At 999 parties the frames
- * in flight (about 40 MB at the peak) and the key matrix (32 MB) then take
- * a few dozen page faults and TLB entries instead of about 18,000 of each
+/* Large simulator memory (the frame chunks; the pair keys and the
+ * calendar's block array from 2 MiB up): anonymous pages aligned to 2 MiB
+ * and offered to transparent huge pages (madvise; nothing changes where
+ * THP is off). At 999 parties the frames in flight (about 40 MB at the
+ * peak), the key matrix (32 MB) and the blocks (about 11 MB) then take a
+ * few dozen page faults and TLB entries instead of about 22,000 of each
  * kind, and delivering a frame, which reads bytes written long before,
  * misses the cache but not the TLB. Zeroed; sim_unmap_huge gives it back. */
 #define SIM_HUGE_BYTES (UINT32_C(1) << 21)
@@ -2367,8 +2368,8 @@ sim_faulty_check(struct sim *s, char *err, size_t err_len)
  * column a on in one call; row b's copy at column a is a memcpy. A run's
  * keys only need to be distinct, unpredictable to the other parties and
  * reproducible from the seed; bpc_auth_pair_key (BLAKE2b, about 350 ns)
- * took a tenth of a 999-party run's CPU for its 499500 pairs, a
- * SipHash-2-4 PRF per pair about 60 ns, the stream about 8 ns. */
+ * took a tenth of a 999-party run's CPU for its 499500 pairs, and a
+ * SipHash-2-4 PRF per pair, copies included, twice what this takes. */
 static void
 sim_keys_init(struct sim *s)
 {
