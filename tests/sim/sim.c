@@ -88,6 +88,17 @@ sim_errf(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The capacity an array of cap elements doubles to for need (cap < need). */
+static uint64_t
+sim_grown_cap(uint64_t cap, uint64_t need)
+{
+    uint64_t ncap = cap ? cap : 16;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    return ncap;
+}
+
 /* Grows a zero-filled array to hold at least need elements (doubling). */
 static void *
 sim_grow(void *p, uint64_t *cap, uint64_t need, size_t elem)
@@ -95,10 +106,7 @@ sim_grow(void *p, uint64_t *cap, uint64_t need, size_t elem)
     if (need <= *cap) {
         return p;
     }
-    uint64_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        ncap *= 2;
-    }
+    uint64_t ncap = sim_grown_cap(*cap, need);
     void *np = realloc(p, (size_t)ncap * elem);
     if (np == NULL) {
         fprintf(stderr, "bpcon-sim: out of memory\n");
@@ -317,10 +325,7 @@ sim_grow_big(void *p, uint64_t *cap, uint64_t need, size_t elem)
     if (need <= *cap) {
         return p;
     }
-    uint64_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        ncap *= 2;
-    }
+    uint64_t ncap = sim_grown_cap(*cap, need);
     size_t old_bytes = (size_t)*cap * elem;
     if ((size_t)ncap * elem < SIM_HUGE_BYTES) {
         return sim_grow(p, cap, need, elem);
