@@ -529,13 +529,19 @@ static bool
 eng_pick_value(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t instance,
                struct bpc_vid *vid)
 {
-    struct bpc_safe_view view;
-    eng_view(e, s, g, &view);
     memset(vid, 0, sizeof(*vid));
-    enum bpc_safe_pick pick = bpc_safe_pick(&view, vid);
+    /* At the first ballot every value is safe whatever the view holds
+     * (safe.c, case 0; docs/ENGINE.md, "No phase 1 at the first ballot"):
+     * the pick is free and no view is built. */
+    enum bpc_safe_pick pick = BPC_SAFE_FREE;
+    if (eng_gen_ballot(s, g) > 1) {
+        struct bpc_safe_view view;
+        eng_view(e, s, g, &view);
+        pick = bpc_safe_pick(&view, vid);
 #ifdef BPC_TRACE
-    eng_trace_pick(e, instance, pick, &view);
+        eng_trace_pick(e, instance, pick, &view);
 #endif
+    }
     if (pick == BPC_SAFE_NONE) {
         return false;
     }
