@@ -729,7 +729,7 @@ sim_cal_take_first(struct sim *s)
 static bool
 sim_dead(const struct sim *s, uint32_t p)
 {
-    return s->parties[p].crashed;
+    return s->rx[p].crashed;
 }
 
 /* BPC_SIM_DEBUG: counts a delivered frame's records by type. */
@@ -1543,9 +1543,8 @@ sim_party_step(struct sim *s, uint32_t p, uint32_t frames_count)
 static void
 sim_party_run(struct sim *s, uint32_t p)
 {
-    const struct sim_party *pa = &s->parties[p];
-    const uint32_t *in = s->grouped + pa->in_off;
-    uint32_t left = pa->in_count;
+    const uint32_t *in = s->grouped + s->rx[p].in_off;
+    uint32_t left = s->rx[p].in_count;
     do {
         uint32_t count = left < SIM_IN_CAP ? left : SIM_IN_CAP;
         /* The frames were written long ago (cold): fetch the burst's
@@ -1589,6 +1588,7 @@ sim_crash(struct sim *s, uint32_t p)
         return;
     }
     pa->crashed = true;
+    s->rx[p].crashed = true;
     sim_dl_remove(s, p);
     if (pa->byz != SIM_BYZ_NONE) {
         return;
@@ -1670,6 +1670,7 @@ sim_restart(struct sim *s, uint32_t p)
     }
     bpc_engine_start(pa->e, s->now_ns);
     pa->crashed = false;
+    s->rx[p].crashed = false;
     pa->restarted = true;
     /* Commands submitted before the crash and not applied are lost with
      * the volatile state: liveness and the ticket checker start afresh. */
@@ -1803,10 +1804,10 @@ sim_next_time(const struct sim *s)
 static void
 sim_touch(struct sim *s, uint32_t p)
 {
-    struct sim_party *pa = &s->parties[p];
-    if (pa->touched_epoch != s->epoch) {
-        pa->touched_epoch = s->epoch;
-        pa->in_count = 0;
+    struct sim_rx *rx = &s->rx[p];
+    if (rx->touched_epoch != s->epoch) {
+        rx->touched_epoch = s->epoch;
+        rx->in_count = 0;
         s->touched[s->touched_count++] = p;
     }
 }
@@ -1830,18 +1831,18 @@ sim_deliver_due(struct sim *s)
                 }
                 s->r.messages += ev.records;
                 s->r.frames++;
-                if (s->debug || s->parties[ev.to].byz != SIM_BYZ_NONE) {
+                if (s->debug || s->rx[ev.to].byz) {
                     struct sim_msg *m = sim_msg_at(s, ev.msg);
                     const uint8_t *bytes = sim_msg_view(s, m, s->stage);
                     sim_debug_count(s, bytes, m->len);
-                    if (s->parties[ev.to].byz != SIM_BYZ_NONE) {
+                    if (s->rx[ev.to].byz) {
                         sim_byz_observe(s, ev.to, bytes, m->len);
                     }
                 }
                 s->dlv = sim_grow(s->dlv, &s->dlv_cap, s->dlv_count + 1, sizeof(*s->dlv));
                 s->dlv[s->dlv_count++] = (struct sim_dlv){.msg = ev.msg, .to = ev.to};
                 sim_touch(s, ev.to);
-                s->parties[ev.to].in_count++;
+                s->rx[ev.to].in_count++;
             }
             uint32_t next = s->blocks[b].next;
             sim_block_free(s, b);
@@ -1857,19 +1858,19 @@ sim_group_deliveries(struct sim *s)
 {
     uint64_t off = 0;
     for (uint32_t i = 0; i < s->touched_count; i++) {
-        struct sim_party *pa = &s->parties[s->touched[i]];
-        pa->in_off = (uint32_t)off;
-        off += pa->in_count;
+        struct sim_rx *rx = &s->rx[s->touched[i]];
+        rx->in_off = (uint32_t)off;
+        off += rx->in_count;
     }
     s->grouped = sim_grow(s->grouped, &s->grouped_cap, off + 1, sizeof(*s->grouped));
     for (uint64_t k = 0; k < s->dlv_count; k++) {
-        struct sim_party *pa = &s->parties[s->dlv[k].to];
-        s->grouped[pa->in_off++] = s->dlv[k].msg;
+        struct sim_rx *rx = &s->rx[s->dlv[k].to];
+        s->grouped[rx->in_off++] = s->dlv[k].msg;
     }
     /* in_off walked past each party's frames: back to their start. */
     for (uint32_t i = 0; i < s->touched_count; i++) {
-        struct sim_party *pa = &s->parties[s->touched[i]];
-        pa->in_off -= pa->in_count;
+        struct sim_rx *rx = &s->rx[s->touched[i]];
+        rx->in_off -= rx->in_count;
     }
     s->dlv_count = 0;
 }
@@ -2553,6 +2554,7 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
     pa->dl_pos = SIM_NONE;
     pa->deadline_ns = SIM_NEVER;
     pa->byz = s->o.byz[p];
+    s->rx[p].byz = pa->byz != SIM_BYZ_NONE;
     pa->sim = s;
     pa->id = p;
     pa->applied_hi = sim_calloc(s->sub_slots, sizeof(*pa->applied_hi));
@@ -2710,6 +2712,7 @@ sim_init(struct sim **out, const struct sim_opts *o, char *err, size_t err_len)
     sim_rng_seed(&s->net_rng, sim_stream_seed(o->seed, SIM_STREAM_NET));
     sim_rng_seed(&s->byz_rng, sim_stream_seed(o->seed, SIM_STREAM_BYZ));
     s->parties = sim_calloc(s->n, sizeof(*s->parties));
+    s->rx = sim_calloc(s->n, sizeof(*s->rx));
     sim_rcu_enter(s);
     s->cfg0 = sim_calloc(1, sizeof(*s->cfg0));
     s->cfg_scratch = sim_calloc(1, sizeof(*s->cfg_scratch));
@@ -2802,6 +2805,7 @@ sim_free(struct sim *s)
     free(s->decs);
     free(s->refs);
     free(s->parties);
+    free(s->rx);
     free(s);
 }
 

@@ -157,6 +157,18 @@ struct sim_ref {
 struct sim_byz;
 struct sim_byz_party;
 
+/* What the network reads and writes per frame, for each party: a small
+ * entry of sim.rx instead of lines of the large struct sim_party, so at
+ * 999 parties they stay in the first-level cache while frames to and
+ * from random parties pass. */
+struct sim_rx {
+    uint64_t touched_epoch;
+    uint32_t in_count; /* frames delivered to it at this instant */
+    uint32_t in_off;   /* where they start in sim.grouped */
+    bool crashed;      /* sim_party.crashed */
+    bool byz;          /* sim_party.byz != SIM_BYZ_NONE */
+};
+
 struct sim_party {
     struct sim *sim; /* back pointer for the engine's apply callback */
     uint32_t id;
@@ -186,14 +198,11 @@ struct sim_party {
     uint32_t disk_applied_count;
     uint32_t disk_applied_cap;
     struct sim_map disk_applied_at; /* (submitter, 0) -> index + 1 */
-    uint64_t touched_epoch;
-    uint32_t in_count;         /* frames delivered to it at this instant */
-    uint32_t in_off;           /* where they start in sim.grouped */
-    struct sim_cmd_track cmds; /* commands this party submitted */
-    struct sim_map applied;    /* commands this party applied (engine names) */
-    uint64_t *applied_hi;      /* per submitter slot (sim.sub_slot): 1 + the
-                                  highest of its sequences this party applied,
-                                  0: none */
+    struct sim_cmd_track cmds;      /* commands this party submitted */
+    struct sim_map applied;         /* commands this party applied (engine names) */
+    uint64_t *applied_hi;           /* per submitter slot (sim.sub_slot): 1 + the
+                                       highest of its sequences this party applied,
+                                       0: none */
     uint64_t applied_count;
     uint64_t applied_correct; /* of which commands of correct submitters */
     struct sim_byz_party *bz; /* Byzantine parties: byz.c's state */
@@ -205,6 +214,7 @@ struct sim {
     uint64_t now_ns;
     uint32_t n;
     struct sim_party *parties;
+    struct sim_rx *rx;              /* n entries */
     uint8_t (*keys)[BPC_KEY_BYTES]; /* n x n pair keys, row p is party p's */
     uint64_t cluster_id;
     struct bpc_config *cfg0;        /* party 0's config (no keys, log or hooks) */
