@@ -504,25 +504,6 @@ eng_take_submission(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct
     return true;
 }
 
-#ifdef BPC_TRACE
-static void
-eng_trace_pick(const struct bpc_engine *e, uint64_t instance, int pick,
-               const struct bpc_safe_view *view)
-{
-    if (instance != 22) {
-        return;
-    }
-    fprintf(stderr, "T p%u propose 22 bal %llu pick %d empty %llu reps %u:", e->self,
-            (unsigned long long)eng_bal(e), pick, (unsigned long long)view->empty_weight,
-            view->reps_count);
-    for (uint32_t k = 0; k < view->reps_count; k++) {
-        fprintf(stderr, " [s%u mbal %llu hist %u]", view->reps[k].sender,
-                (unsigned long long)view->reps[k].mbal, view->reps[k].hist_count);
-    }
-    fprintf(stderr, "\n");
-}
-#endif
-
 /* The value to propose for instance in generation g (its bytes in the
  * generation's buffer); false when the leader must wait. */
 static bool
@@ -538,9 +519,6 @@ eng_pick_value(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t in
         struct bpc_safe_view view;
         eng_view(e, s, g, &view);
         pick = bpc_safe_pick(&view, vid);
-#ifdef BPC_TRACE
-        eng_trace_pick(e, instance, pick, &view);
-#endif
     }
     if (pick == BPC_SAFE_NONE) {
         return false;
