@@ -86,12 +86,8 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
 }
 
 int
-eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create)
+eng_gen_make(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create)
 {
-    int found = eng_gen_of(s, ballot);
-    if (found >= 0) {
-        return found;
-    }
     uint64_t bal = eng_bal(e);
     if (!create || ballot < bal) {
         return -1;

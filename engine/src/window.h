@@ -116,8 +116,17 @@ eng_gen_of(const struct eng_slot *s, uint64_t ballot)
 /* The slot for instance, taken over (reset) when it held an older one;
  * NULL outside the window or when its bytes are lent to this step. */
 ENG_FN struct eng_slot *eng_slot_get(struct bpc_engine *e, uint64_t instance);
+/* eng_gen_find when no generation tallies ballot yet (out of line, so the
+ * common lookup stays a few compares). */
+ENG_FN int eng_gen_make(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create);
+
 /* The generation tallying `ballot`; creates one for ballot >= bal. */
-ENG_FN int eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create);
+static inline int
+eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool create)
+{
+    int found = eng_gen_of(s, ballot);
+    return found >= 0 ? found : eng_gen_make(e, s, ballot, create);
+}
 /* Emits decided instances from nu on, in order, into out. */
 ENG_FN void eng_emit(struct bpc_engine *e, struct bpc_step_out *out);
 /* Where queued DIGEST bytes live (outbox.c): slot buffers and the ring. */
