@@ -79,7 +79,8 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
     const struct bpc_vid *vid = eng_vote_dec_vid(s);
     struct bpc_record r =
         bpc_record_make(BPC_MSG_DECIDED, instance, eng_vote_dec_ballot(s), 0, vid);
-    const uint8_t *val = vid->kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, ENG_GENS) : NULL;
+    const uint8_t *val =
+        vid->kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, eng_vote_dec_buf(s)) : NULL;
     eng_unicast(e, p, &r, val);
 }
 

@@ -44,7 +44,10 @@
 /* Value buffers per slot: one per generation's 2a, the decided value, one
  * per 2av history entry (the bytes of every value this party vouches for,
  * so a later leader - this party included - can propose it again), and one
- * for bytes a peer sent with its 1b (VALUE records). */
+ * for bytes a peer sent with its 1b (VALUE records). The decision and the
+ * history entries borrow their generation's 2a buffer instead of copying
+ * it; their own buffers are written when that generation takes another
+ * ballot (eng_vote_gen_leaving), or for bytes from elsewhere. */
 #define ENG_HIST_BUF0 (ENG_GENS + 1u)
 #define ENG_FETCH_BUF (ENG_HIST_BUF0 + BPC_HISTORY_MAX)
 #define ENG_VALUE_BUFS (ENG_FETCH_BUF + 1u)
@@ -128,9 +131,16 @@ struct eng_vote {
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
     /* Volatile. */
     uint8_t hist_buf[BPC_HISTORY_MAX]; /* entry k's bytes: buffer ENG_HIST_BUF0 + this */
-    uint8_t hist_has;                  /* bit k: entry k's buffer holds its bytes */
+    uint8_t hist_has;                  /* bit k: entry k's bytes are at hand ... */
+    uint8_t hist_lent;                 /* ... bit k: in the 2a buffer of the generation at
+                                          hist_bal[k], lent until it tallies another ballot
+                                          (eng_vote_gen_leaving), not in entry k's buffer */
     bool decided;
     bool dec_bytes;
+    /* Where a DIGEST decision's bytes are: 0, value buffer ENG_GENS; g + 1,
+     * generation g's 2a buffer, lent until g tallies another ballot
+     * (eng_vote_gen_leaving copies them to ENG_GENS first). */
+    uint8_t dec_from;
     uint64_t dec_ballot;      /* as learned; a DECIDED claim's ballot is a peer's word */
     struct bpc_vid fetch_vid; /* value whose bytes sit in ENG_FETCH_BUF (a peer's) */
     struct bpc_vid dec_vid;

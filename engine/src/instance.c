@@ -25,12 +25,13 @@
 
 #include <string.h>
 
-/* Records that v was sent in a 2av at ballot b: keeps the H highest
- * ballots, one entry per value, each with the bytes of a DIGEST value (from
- * `bytes`) in a history buffer that moves with its entry. */
+/* Records that v, generation g's 2a, was sent in a 2av at ballot b: keeps
+ * the H highest ballots, one entry per value, each with a history buffer
+ * that moves with its entry. A DIGEST value's bytes stay in g's 2a buffer,
+ * lent (hist_lent), and move to the entry's buffer only when g tallies
+ * another ballot (eng_vote_gen_leaving). */
 static void
-eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint64_t b,
-             const uint8_t *bytes)
+eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint64_t b)
 {
     uint32_t k = 0;
     while (k < s->v.hist_count && !eng_vid_eq(&s->v.hist_val[k], v)) {
@@ -53,12 +54,13 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
             k = s->v.hist_count - 1u; /* drop the lowest (its buffer too): liveness only */
         }
         s->v.hist_has &= (uint8_t) ~(1u << k);
+        s->v.hist_lent &= (uint8_t) ~(1u << k);
     }
     s->v.hist_val[k] = *v;
-    s->v.hist_bal[k] = b;
-    if (v->kind == BPC_VALUE_DIGEST && bytes != NULL && !(s->v.hist_has & (1u << k))) {
-        memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]), bytes, v->len);
+    s->v.hist_bal[k] = b; /* a lent entry's lender is now the generation at b */
+    if (v->kind == BPC_VALUE_DIGEST && !(s->v.hist_has & (1u << k))) {
         s->v.hist_has |= (uint8_t)(1u << k);
+        s->v.hist_lent |= (uint8_t)(1u << k);
     }
     /* Keep sorted by ballot, highest first (insertion step). */
     while (k > 0 && s->v.hist_bal[k - 1] < s->v.hist_bal[k]) {
@@ -67,6 +69,8 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
         uint8_t tf = s->v.hist_buf[k - 1];
         uint32_t hk = ((uint32_t)s->v.hist_has >> k) & 1u;
         uint32_t hj = ((uint32_t)s->v.hist_has >> (k - 1)) & 1u;
+        uint32_t lk = ((uint32_t)s->v.hist_lent >> k) & 1u;
+        uint32_t lj = ((uint32_t)s->v.hist_lent >> (k - 1)) & 1u;
         s->v.hist_bal[k - 1] = s->v.hist_bal[k];
         s->v.hist_val[k - 1] = s->v.hist_val[k];
         s->v.hist_buf[k - 1] = s->v.hist_buf[k];
@@ -75,6 +79,8 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
         s->v.hist_buf[k] = tf;
         uint32_t rest = (uint32_t)s->v.hist_has & ~(3u << (k - 1));
         s->v.hist_has = (uint8_t)(rest | (hk << (k - 1)) | (hj << k));
+        rest = (uint32_t)s->v.hist_lent & ~(3u << (k - 1));
+        s->v.hist_lent = (uint8_t)(rest | (lk << (k - 1)) | (lj << k));
         k--;
     }
     eng_mark_dirty(e, s);
@@ -138,9 +144,7 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
     }
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
-    eng_hist_add(e, s, &s->gen[g].a.v2a, bal,
-                 s->gen[g].a.v2a.kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, (uint32_t)g)
-                                                          : NULL);
+    eng_hist_add(e, s, &s->gen[g].a.v2a, bal);
     struct bpc_record r =
         bpc_record_make(BPC_MSG_2AV, eng_slot_instance(s), bal, 0, &s->gen[g].a.v2a);
     eng_broadcast(e, &r, NULL);
@@ -178,17 +182,59 @@ eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v
         }
     }
     for (uint32_t k = 0; k < s->v.hist_count; k++) {
-        if ((s->v.hist_has & (1u << k)) && eng_vid_eq(&s->v.hist_val[k], vid)) {
-            return eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]);
+        int buf = eng_vote_hist_buf(s, k);
+        if (buf >= 0 && eng_vid_eq(&s->v.hist_val[k], vid)) {
+            return eng_slot_value(e, s, (uint32_t)buf);
         }
     }
     if (vid->kind == BPC_VALUE_DIGEST && eng_vid_eq(&s->v.fetch_vid, vid)) {
         return eng_slot_value(e, s, ENG_FETCH_BUF);
     }
     if (s->v.decided && s->v.dec_bytes && eng_vid_eq(&s->v.dec_vid, vid)) {
-        return eng_slot_value(e, s, ENG_GENS);
+        return eng_slot_value(e, s, eng_vote_dec_buf(s));
     }
     return NULL;
+}
+
+/* The decided bytes at hand (bytes, from a peer's record, else a buffer of
+ * the slot): a generation's 2a buffer holding them is lent (no copy; see
+ * eng_vote_gen_leaving), any other source is copied to ENG_GENS. */
+static bool
+eng_decide_keep(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
+                const uint8_t *bytes)
+{
+    if (bytes == NULL) {
+        for (uint32_t g = 0; g < ENG_GENS; g++) {
+            if (s->gen[g].a.has_2a && eng_vid_eq(&s->gen[g].a.v2a, vid)) {
+                s->v.dec_from = (uint8_t)(g + 1u);
+                return true;
+            }
+        }
+        bytes = eng_find_bytes(e, s, vid);
+        if (bytes == NULL) {
+            return false;
+        }
+    }
+    memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+    s->v.dec_from = 0;
+    return true;
+}
+
+void
+eng_vote_gen_leaving(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    const uint8_t *src = eng_slot_value(e, s, g);
+    if (s->v.dec_from == g + 1u) {
+        memcpy(eng_slot_value(e, s, ENG_GENS), src, s->v.dec_vid.len);
+        s->v.dec_from = 0;
+    }
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        if ((s->v.hist_lent & (1u << k)) && eng_gen_of(s, s->v.hist_bal[k]) == (int)g) {
+            memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]), src,
+                   s->v.hist_val[k].len);
+            s->v.hist_lent &= (uint8_t) ~(1u << k);
+        }
+    }
 }
 
 /* The bytes of a DIGEST value decided at s, when this party has them. */
@@ -196,11 +242,7 @@ static void
 eng_decide_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
                  const uint8_t *bytes)
 {
-    if (bytes == NULL) {
-        bytes = eng_find_bytes(e, s, vid);
-    }
-    if (bytes != NULL) {
-        memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+    if (eng_decide_keep(e, s, vid, bytes)) {
         s->v.dec_bytes = true;
     } else {
         /* Decided by digest before the 2a's bytes arrived: usually the
@@ -227,8 +269,7 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
             e->ctr.conflicts++;
             return;
         }
-        if (!s->v.dec_bytes && bytes != NULL) {
-            memcpy(eng_slot_value(e, s, ENG_GENS), bytes, vid->len);
+        if (!s->v.dec_bytes && bytes != NULL && eng_decide_keep(e, s, vid, bytes)) {
             s->v.dec_bytes = true;
         }
         return;
@@ -264,7 +305,7 @@ eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct 
         memcpy(dst, r->value_bytes, r->value.len);
     }
     if (s->v.decided && !s->v.dec_bytes && eng_vid_eq(&s->v.dec_vid, &r->value)) {
-        memcpy(eng_slot_value(e, s, ENG_GENS), dst, r->value.len);
+        s->v.dec_from = (uint8_t)(g + 1u); /* lent (eng_decide_keep) */
         s->v.dec_bytes = true;
         if (e->cur_out != NULL) {
             eng_emit(e, e->cur_out);
@@ -695,6 +736,7 @@ eng_in_restore_vote(struct bpc_engine *e, const struct bpc_durable *d)
         s->v.hist_buf[k] = (uint8_t)k; /* the bytes are not durable (ENGINE.md) */
     }
     s->v.hist_has = 0;
+    s->v.hist_lent = 0;
 }
 
 static enum bpc_status

@@ -41,12 +41,42 @@ eng_vote_is_decided(const struct eng_slot *s)
     return s->v.decided;
 }
 
-/* Decided with the value's bytes at hand (value buffer ENG_GENS for a
- * DIGEST value): ready to emit. */
+/* Decided with the value's bytes at hand (for a DIGEST value, in value
+ * buffer eng_vote_dec_buf): ready to emit. */
 static inline bool
 eng_vote_decided_with_bytes(const struct eng_slot *s)
 {
     return s->v.decided && s->v.dec_bytes;
+}
+
+/* Are any bytes lent from a 2a buffer (one test, for the common none)? */
+static inline bool
+eng_vote_lends(const struct eng_slot *s)
+{
+    return (s->v.dec_from | s->v.hist_lent) != 0;
+}
+
+/* Are bytes lent from generation g's 2a buffer (eng_vote_gen_leaving)? */
+static inline bool
+eng_vote_lends_from(const struct eng_slot *s, uint32_t g)
+{
+    if (s->v.dec_from == g + 1u) {
+        return true;
+    }
+    for (uint32_t k = 0; s->v.hist_lent != 0 && k < s->v.hist_count; k++) {
+        if ((s->v.hist_lent & (1u << k)) && eng_gen_of(s, s->v.hist_bal[k]) == (int)g) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The value buffer holding a DIGEST decision's bytes (meaningful once
+ * decided with bytes): the 2a buffer they arrived in, or ENG_GENS. */
+static inline uint32_t
+eng_vote_dec_buf(const struct eng_slot *s)
+{
+    return s->v.dec_from != 0 ? s->v.dec_from - 1u : ENG_GENS;
 }
 
 /* The decided value's id (meaningful once decided). */
@@ -99,7 +129,11 @@ eng_vote_hist_val(const struct eng_slot *s, uint32_t h)
 static inline int
 eng_vote_hist_buf(const struct eng_slot *s, uint32_t h)
 {
-    return (s->v.hist_has & (1u << h)) != 0 ? (int)(ENG_HIST_BUF0 + s->v.hist_buf[h]) : -1;
+    if ((s->v.hist_has & (1u << h)) == 0) {
+        return -1;
+    }
+    return (s->v.hist_lent & (1u << h)) != 0 ? eng_gen_of(s, s->v.hist_bal[h])
+                                             : (int)(ENG_HIST_BUF0 + s->v.hist_buf[h]);
 }
 
 /* Voted, vouched or decided: the slot has something to report. */
@@ -128,17 +162,25 @@ eng_vote_buffer_holds(const struct eng_slot *s, uint32_t which, uint64_t ballot,
                       const struct bpc_vid *vid)
 {
     if (which < ENG_GENS) {
-        return eng_gen_ballot(s, which) == ballot && eng_vid_eq(&s->gen[which].a.v2a, vid);
+        /* A 2a names its ballot; the bytes of a decision lent from this
+         * buffer (VALUE, DECIDED) are the 2a's whatever its ballot. */
+        const struct eng_gen_2a *a = &s->gen[which].a;
+        bool lent = (eng_vote_decided_with_bytes(s) && eng_vote_dec_buf(s) == which) ||
+                    eng_vote_lends_from(s, which);
+        return a->has_2a && eng_vid_eq(&a->v2a, vid) &&
+               (lent || eng_gen_ballot(s, which) == ballot);
     }
     if (which == ENG_GENS) {
-        return eng_vote_decided_with_bytes(s) && eng_vid_eq(&s->v.dec_vid, vid);
+        return eng_vote_decided_with_bytes(s) && eng_vote_dec_buf(s) == ENG_GENS &&
+               eng_vid_eq(&s->v.dec_vid, vid);
     }
     if (which == ENG_FETCH_BUF) {
         return eng_vid_eq(&s->v.fetch_vid, vid);
     }
     for (uint32_t k = 0; k < s->v.hist_count; k++) {
         if (ENG_HIST_BUF0 + s->v.hist_buf[k] == which) {
-            return (s->v.hist_has & (1u << k)) != 0 && eng_vid_eq(&s->v.hist_val[k], vid);
+            return (s->v.hist_has & ~s->v.hist_lent & (1u << k)) != 0 &&
+                   eng_vid_eq(&s->v.hist_val[k], vid);
         }
     }
     return false;
@@ -183,6 +225,11 @@ eng_vote_durable(const struct eng_slot *s, struct bpc_durable *d)
 
 /* Learns that s's instance is decided with vid at ballot (own: by a 2b
  * quorum this party counted; bytes may be NULL). */
+/* Generation g is about to tally another ballot: bytes lent from its 2a
+ * buffer move to the slot's own buffers first (callers test eng_vote_lends
+ * first; the move is rare, so it stays out of line). */
+ENG_FN __attribute__((cold, noinline)) void eng_vote_gen_leaving(struct bpc_engine *e,
+                                                                 struct eng_slot *s, uint32_t g);
 ENG_FN void eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot,
                        const struct bpc_vid *vid, const uint8_t *bytes, bool own);
 ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);

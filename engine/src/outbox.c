@@ -51,7 +51,9 @@ static const uint8_t *
 eng_out_val(const struct bpc_engine *e, const struct eng_out *o)
 {
     if (o->src == SRC_SLOT) {
-        return eng_win_holds(e, o->src_slot, o->src_which, &o->r) ? o->val : NULL;
+        return eng_win_holds(e, o->src_slot, o->src_which, &o->r)
+                   ? o->val
+                   : eng_win_moved(e, o->src_slot, &o->r);
     }
     if (o->src == SRC_OWN) {
         return eng_own_live(e, o->src_slot, o->r.instance) ? o->val : NULL;

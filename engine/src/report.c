@@ -158,7 +158,7 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     eng_put_report(e, instance, mb, mv, hn, hb, hv);
     /* Then the bytes this party holds of the DIGEST values it named. */
     if (decided && eng_vote_decided_with_bytes(s)) {
-        eng_put_value(e, instance, dv, eng_slot_value(e, s, ENG_GENS));
+        eng_put_value(e, instance, dv, eng_slot_value(e, s, eng_vote_dec_buf(s)));
     }
     for (uint32_t h = 0; h < count; h++) {
         const struct bpc_vid *val = eng_vote_hist_val(s, h);

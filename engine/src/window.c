@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <string.h>
 
+/* Generation g tallies ballot from now on. Callers first move the bytes
+ * lent from its 2a buffer (eng_gen_reset_lent). */
 static void
 eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
 {
@@ -29,6 +31,17 @@ eng_gen_reset(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t bal
     s->gen[g].ballot = ballot;
     eng_gen_2a_reset(&s->gen[g]);
     eng_tally_gen_clear(e, s, g);
+}
+
+/* eng_gen_reset when the slot lends bytes from a 2a buffer: those of g
+ * move first (eng_vote_gen_leaving). Apart, so that the common reset
+ * saves no registers for a call it does not make. */
+static __attribute__((noinline)) int
+eng_gen_reset_lent(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t ballot)
+{
+    eng_vote_gen_leaving(e, s, g);
+    eng_gen_reset(e, s, g, ballot);
+    return (int)g;
 }
 
 /* A held slot is about to be reused: its recent decision keeps the vote
@@ -65,7 +78,10 @@ eng_slot_get(struct bpc_engine *e, uint64_t instance)
         BPC_ASSERT(s->tag == 0 || eng_slot_instance(s) < e->win.nu);
         if (s->tag != 0 && s->emit_step == e->step_no &&
             eng_vote_dec_vid(s)->kind == BPC_VALUE_DIGEST) {
-            return NULL; /* its bytes are lent to this step's decisions */
+            /* Emitted this step: its bytes, lent to this step's decisions
+             * from the recent decisions (eng_emit), stay put as long as a
+             * step emits at most a window's worth (dring_len > 2W). */
+            return NULL;
         }
         if (s->tag != 0) {
             eng_slot_retire(e, s);
@@ -108,6 +124,9 @@ eng_gen_make(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool cre
     uint64_t vb = s->gen[victim].ballot;
     if (ballot != bal && vb > bal && vb > ballot) {
         return -1; /* keep the nearer future ballot; the current one always fits */
+    }
+    if (eng_vote_lends(s)) {
+        return eng_gen_reset_lent(e, s, (uint32_t)victim, ballot);
     }
     eng_gen_reset(e, s, (uint32_t)victim, ballot);
     return victim;
@@ -153,6 +172,17 @@ eng_dring_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index
     return false;
 }
 
+const uint8_t *
+eng_win_moved(const struct bpc_engine *e, uint32_t slot, const struct bpc_record *r)
+{
+    const struct eng_slot *s = &e->win.slots[slot];
+    if (r->type == BPC_MSG_2A || eng_slot_instance(s) != r->instance ||
+        !eng_vote_buffer_holds(s, ENG_GENS, r->ballot, &r->value)) {
+        return NULL;
+    }
+    return eng_slot_value(e, s, ENG_GENS);
+}
+
 bool
 eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_record *r)
 {
@@ -164,15 +194,36 @@ eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_rec
  * Decisions out.
  * ---------------------------------------------------------------------- */
 
-/* Applies one decided instance: log first (it may push back), then the
- * commands, then the decision report. False when the log is full. */
+/* A DIGEST decision's bytes into its place among the recent decisions,
+ * where this step's decisions read them (the slot's buffers may take
+ * another ballot's 2a before the step ends); NULL for other values. The
+ * older decision in that place loses its bytes first; the rest of it
+ * stays until eng_dring_keep (the log may push back). */
+static const uint8_t *
+eng_dring_stage(struct bpc_engine *e, const struct eng_slot *s)
+{
+    const struct bpc_vid *vid = eng_vote_dec_vid(s);
+    if (vid->kind != BPC_VALUE_DIGEST) {
+        return NULL;
+    }
+    struct eng_dec *dr = eng_dring_at(e, eng_slot_instance(s));
+    uint8_t *dst = e->win.dring_bytes + (size_t)(dr - e->win.dring) * e->vbytes;
+    dr->has_bytes = false;
+    memcpy(dst, eng_slot_value(e, s, eng_vote_dec_buf(s)), vid->len);
+    return dst;
+}
+
+/* Applies one decided instance (a DIGEST value's bytes: staged, from
+ * eng_dring_stage): log first (it may push back), then the commands,
+ * then the decision report. False when the log is full. */
 static bool
-eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
+eng_emit_one(struct bpc_engine *e, struct eng_slot *s, const uint8_t *staged,
+             struct bpc_step_out *out)
 {
     const struct bpc_vid *vid = eng_vote_dec_vid(s);
     bool noop = vid->kind == BPC_VALUE_NOOP;
     uint32_t len = noop ? 0 : vid->len;
-    const uint8_t *value = vid->kind == BPC_VALUE_DIGEST   ? eng_slot_value(e, s, ENG_GENS)
+    const uint8_t *value = vid->kind == BPC_VALUE_DIGEST   ? staged
                            : vid->kind == BPC_VALUE_INLINE ? vid->id
                                                            : NULL;
     /* A malformed decided value needs more than F faulty weight; it then
@@ -200,7 +251,8 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, struct bpc_step_out *out)
     return true;
 }
 
-/* The emitted instance joins the recent decisions. */
+/* The emitted instance joins the recent decisions (its bytes are there
+ * already: eng_dring_stage). */
 static void
 eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
 {
@@ -212,10 +264,6 @@ eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
     dr->vote_hi = eng_slot_vote_hi(s);
     dr->vid = *eng_vote_dec_vid(s);
     dr->has_bytes = dr->vid.kind == BPC_VALUE_DIGEST;
-    if (dr->has_bytes) {
-        memcpy(e->win.dring_bytes + (size_t)(dr - e->win.dring) * e->vbytes,
-               eng_slot_value(e, s, ENG_GENS), dr->vid.len);
-    }
 }
 
 void
@@ -229,7 +277,7 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
         if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {
             return; /* paced: Finished only at the finalize event */
         }
-        if (!eng_emit_one(e, s, out)) {
+        if (!eng_emit_one(e, s, eng_dring_stage(e, s), out)) {
             return;
         }
         s->emit_step = e->step_no;

@@ -60,8 +60,9 @@ eng_slot_index(const struct bpc_engine *e, const struct eng_slot *s)
     return (uint32_t)(s - e->win.slots);
 }
 
-/* Value buffer of a slot: gen 0..ENG_GENS-1 for 2a values, ENG_GENS for the
- * decided value, ENG_HIST_BUF0 + k for history entries, ENG_FETCH_BUF for a peer's bytes. */
+/* Value buffer of a slot: gen 0..ENG_GENS-1 for 2a values, ENG_GENS for a
+ * decided value not lent from one of those (eng_vote_dec_buf),
+ * ENG_HIST_BUF0 + k for history entries, ENG_FETCH_BUF for a peer's bytes. */
 static inline uint8_t *
 eng_slot_value(const struct bpc_engine *e, const struct eng_slot *s, uint32_t which)
 {
@@ -134,6 +135,10 @@ ENG_FN bool eng_win_locate(const struct bpc_engine *e, const uint8_t *val, uint3
                            uint8_t *which);
 ENG_FN bool eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which,
                           const struct bpc_record *r);
+/* When eng_win_holds fails: the bytes of r (not a 2a) that a decision lent
+ * from a 2a buffer and moved to the slot's own buffer since; or NULL. */
+ENG_FN const uint8_t *eng_win_moved(const struct bpc_engine *e, uint32_t slot,
+                                    const struct bpc_record *r);
 ENG_FN bool eng_dring_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index);
 ENG_FN bool eng_dring_holds(const struct bpc_engine *e, uint32_t index, const struct bpc_record *r);
 ENG_FN void eng_win_carve(struct bpc_engine *e, const struct eng_mem *m);

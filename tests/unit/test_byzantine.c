@@ -489,6 +489,128 @@ test_decided_bytes_survive_eviction(void **state)
     free(f);
 }
 
+/* Goal: bytes the engine keeps by reference to a generation's 2a buffer
+ * (the value it decided, the values of its 2av history) outlive that
+ * buffer's next ballot. The engine decides v on instance 0 at ballot 1 and
+ * votes 2av and 2b for x on instance 1 (undecided); the leaders of ballots
+ * 2 and 3 then send 2a records for both instances with other bytes, so the
+ * generation that held ballot 1 takes ballot 3 and its buffer takes new
+ * bytes. A lagging peer's STATUS must still be answered with v's bytes,
+ * and the 1b of ballot 4 must still carry x's bytes in a VALUE record.
+ * Fails when a generation is reused without first moving the bytes lent
+ * from it (eng_vote_gen_leaving). */
+static void
+test_lent_bytes_survive_new_ballots(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bv[128], bx[128], bw[4][128];
+    struct bpc_vid v, x, w[4];
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    fx_batch(bv, l1, 1, 64, 0xAA, &v);
+    fx_batch(bx, l1, 2, 64, 0xBB, &x);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    fx_vote(f, 0, 1, &v, bv);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    fx_vote(f, 1, 1, &x, bx);
+    for (uint64_t b = 2; b <= 3; b++) {
+        uint32_t lb = (uint32_t)fx_leader(f, b);
+        fx_batch(bw[b], lb, 10 + b, 64, (uint8_t)(0xC0 + b), &w[b]);
+        fx_to_ballot(f, b);
+        for (uint64_t i = 0; i < 2; i++) {
+            struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, b, 0, &w[b]);
+            a.value_bytes = bw[b];
+            fx_send1(f, lb, a);
+        }
+    }
+    uint32_t mark = f->sent_count;
+    fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 3, 0, NULL));
+    int k = fx_find(f, mark, BPC_MSG_DECIDED, 0, 0);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    assert_non_null(f->sent[k].value_bytes);
+    assert_memory_equal(f->sent[k].value_bytes, bv, v.len);
+    mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 4), bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 4);
+    bool sent_x = false;
+    for (uint32_t j = mark; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        if (r->type == BPC_MSG_VALUE && r->instance == 1 && bpc_vid_eq(&r->value, &x)) {
+            assert_non_null(r->value_bytes);
+            assert_memory_equal(r->value_bytes, bx, x.len);
+            sent_x = true;
+        }
+    }
+    assert_true(sent_x);
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: a decision's bytes, lent to the application until the next step,
+ * stay the decided value's bytes even when the same step hands the 2a
+ * buffer they were decided from to a later ballot. The engine votes for v
+ * on instance 0 at ballot 1 and sees w2's 2a at ballot 2; then one step
+ * brings the two 2b that decide v at ballot 1 and a 2a of ballot 3 for the
+ * same instance with other bytes (the generation of ballot 1 is the one it
+ * takes). The step's decision must read v's bytes.
+ * Fails when a decision is emitted from the slot's 2a buffer instead of
+ * its copy among the recent decisions (eng_dring_stage). */
+static void
+test_decision_bytes_stable_within_step(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bv[128], b2[128], b3[128];
+    struct bpc_vid v, w2, w3;
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    uint32_t l3 = (uint32_t)fx_leader(f, 3);
+    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &v);
+    fx_batch(b2, l2, 2, 64, 0xB2, &w2);
+    fx_batch(b3, l3, 3, 64, 0xB3, &w3);
+    fx_vote(f, 0, 1, &v, bv);
+    fx_to_ballot(f, 2);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, 2, 0, &w2);
+    a.value_bytes = b2;
+    fx_send1(f, l2, a);
+    static uint8_t buf[3][BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_in in[3];
+    struct bpc_record vote = bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v);
+    for (uint32_t k = 0; k < 2; k++) {
+        uint32_t from = fx_other(f, k);
+        in[k] = (struct bpc_frame_in){.bytes = buf[k],
+                                      .len = fx_frame(f, from, &vote, 1, f->keys[from], buf[k])};
+    }
+    a = bpc_record_make(BPC_MSG_2A, 0, 3, 0, &w3);
+    a.value_bytes = b3;
+    in[2] =
+        (struct bpc_frame_in){.bytes = buf[2], .len = fx_frame(f, l3, &a, 1, f->keys[l3], buf[2])};
+    for (uint32_t k = 0; k < FX_OUT; k++) {
+        f->outs[k].bytes = f->out_bytes[k];
+        f->outs[k].cap = f->tx_cap;
+    }
+    struct bpc_decision dec[8];
+    struct bpc_step_in si = {.now_ns = f->now, .frames = in, .frames_count = 3};
+    struct bpc_step_out so = {
+        .frames = f->outs, .frames_cap = FX_OUT, .decisions = dec, .decisions_cap = FX_LEN(dec)};
+    assert_true(bpc_engine_step(f->e, &si, &so) >= 0);
+    assert_int_equal(so.decisions_count, 1);
+    assert_int_equal(dec[0].instance, 0);
+    assert_true(bpc_vid_eq(&dec[0].vid, &v));
+    assert_int_equal(dec[0].len, v.len);
+    assert_memory_equal(dec[0].value, bv, v.len);
+    if (so.persist_count > 0) {
+        bpc_engine_persisted(f->e);
+    }
+    fx_free(f);
+    free(f);
+}
+
 /* Goal: the bytes of a value a new leader must propose again reach it. Two
  * peers report a 2b and a 2av for digest value v at ballot 3 (a quorum of
  * reports makes v the only safe value), but this party, the leader of a
@@ -1055,6 +1177,8 @@ main(void)
         cmocka_unit_test(test_report_after_claims_and_reuse),
         cmocka_unit_test(test_report_held_and_unvoted),
         cmocka_unit_test(test_decided_bytes_survive_eviction),
+        cmocka_unit_test(test_lent_bytes_survive_new_ballots),
+        cmocka_unit_test(test_decision_bytes_stable_within_step),
         cmocka_unit_test(test_leader_fetches_reported_bytes),
         cmocka_unit_test(test_forged_commands_get_no_vote),
         cmocka_unit_test(test_forged_own_command),
