@@ -176,11 +176,15 @@ const uint8_t *
 eng_win_moved(const struct bpc_engine *e, uint32_t slot, const struct bpc_record *r)
 {
     const struct eng_slot *s = &e->win.slots[slot];
-    if (r->type == BPC_MSG_2A || eng_slot_instance(s) != r->instance ||
-        !eng_vote_buffer_holds(s, ENG_GENS, r->ballot, &r->value)) {
+    if (r->type == BPC_MSG_2A || eng_slot_instance(s) != r->instance) {
         return NULL;
     }
-    return eng_slot_value(e, s, ENG_GENS);
+    for (uint32_t which = 0; which < ENG_VALUE_BUFS; which++) {
+        if (eng_vote_buffer_holds(s, which, r->ballot, &r->value)) {
+            return eng_slot_value(e, s, which);
+        }
+    }
+    return NULL;
 }
 
 bool

@@ -135,8 +135,9 @@ ENG_FN bool eng_win_locate(const struct bpc_engine *e, const uint8_t *val, uint3
                            uint8_t *which);
 ENG_FN bool eng_win_holds(const struct bpc_engine *e, uint32_t slot, uint8_t which,
                           const struct bpc_record *r);
-/* When eng_win_holds fails: the bytes of r (not a 2a) that a decision lent
- * from a 2a buffer and moved to the slot's own buffer since; or NULL. */
+/* When eng_win_holds fails: r's bytes (not a 2a's: it names its own
+ * ballot's buffer) wherever the slot holds them now, for instance moved
+ * from a 2a buffer that lent them (eng_vote_gen_leaving); or NULL. */
 ENG_FN const uint8_t *eng_win_moved(const struct bpc_engine *e, uint32_t slot,
                                     const struct bpc_record *r);
 ENG_FN bool eng_dring_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index);

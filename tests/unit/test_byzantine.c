@@ -611,6 +611,58 @@ test_decision_bytes_stable_within_step(void **state)
     free(f);
 }
 
+/* Goal: a record queued with bytes lent from a 2a buffer still carries
+ * them when that buffer takes another ballot before the record leaves.
+ * The engine votes 2av for x on instance 1 at ballot 1 and for w2 at
+ * ballot 2; then one step brings the 1a of ballot 3 (its 1b names x and
+ * queues x's bytes in a VALUE record, lent from the generation of ballot
+ * 1) and a 2a of ballot 3 for instance 1, which takes that generation for
+ * ballot 3 with other bytes. The VALUE record must leave with x's bytes,
+ * found where they moved (eng_win_moved), not be dropped. */
+static void
+test_queued_value_follows_moved_bytes(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bx[128], b2[128], b3[128];
+    struct bpc_vid x, w2, w3;
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    uint32_t l3 = (uint32_t)fx_leader(f, 3);
+    fx_batch(bx, (uint32_t)fx_leader(f, 1), 1, 64, 0xBB, &x);
+    fx_batch(b2, l2, 2, 64, 0xB2, &w2);
+    fx_batch(b3, l3, 3, 64, 0xB3, &w3);
+    fx_vote(f, 1, 1, &x, bx);
+    fx_to_ballot(f, 2);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, &w2);
+    a.value_bytes = b2;
+    fx_send1(f, l2, a);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
+    static uint8_t buf[2][BPC_FRAME_BYTES_MAX];
+    struct bpc_record one_a = bpc_record_make(BPC_MSG_1A, 0, 3, 0, NULL);
+    a = bpc_record_make(BPC_MSG_2A, 1, 3, 0, &w3);
+    a.value_bytes = b3;
+    struct bpc_frame_in in[2] = {
+        {.bytes = buf[0], .len = fx_frame(f, l3, &one_a, 1, f->keys[l3], buf[0])},
+        {.bytes = buf[1], .len = fx_frame(f, l3, &a, 1, f->keys[l3], buf[1])},
+    };
+    uint32_t mark = f->sent_count;
+    fx_step(f, in, 2);
+    assert_int_equal(bpc_engine_ballot(f->e), 3);
+    bool sent_x = false;
+    for (uint32_t j = mark; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        if (r->type == BPC_MSG_VALUE && r->instance == 1 && bpc_vid_eq(&r->value, &x)) {
+            assert_non_null(r->value_bytes);
+            assert_memory_equal(r->value_bytes, bx, x.len);
+            sent_x = true;
+        }
+    }
+    assert_true(sent_x);
+    fx_free(f);
+    free(f);
+}
+
 /* Goal: the bytes of a value a new leader must propose again reach it. Two
  * peers report a 2b and a 2av for digest value v at ballot 3 (a quorum of
  * reports makes v the only safe value), but this party, the leader of a
@@ -1179,6 +1231,7 @@ main(void)
         cmocka_unit_test(test_decided_bytes_survive_eviction),
         cmocka_unit_test(test_lent_bytes_survive_new_ballots),
         cmocka_unit_test(test_decision_bytes_stable_within_step),
+        cmocka_unit_test(test_queued_value_follows_moved_bytes),
         cmocka_unit_test(test_leader_fetches_reported_bytes),
         cmocka_unit_test(test_forged_commands_get_no_vote),
         cmocka_unit_test(test_forged_own_command),
