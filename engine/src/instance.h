@@ -156,14 +156,16 @@ eng_slot_vote_hi(const struct eng_slot *s)
 }
 
 /* Does value buffer `which` of the slot hold vid's bytes for ballot (2a
- * buffers: the generation's ballot must match too)? */
+ * buffers: the generation's ballot must match too, unless the buffer
+ * lends its bytes to the decision or the 2av history)? */
 static inline bool
 eng_vote_buffer_holds(const struct eng_slot *s, uint32_t which, uint64_t ballot,
                       const struct bpc_vid *vid)
 {
     if (which < ENG_GENS) {
-        /* A 2a names its ballot; the bytes of a decision lent from this
-         * buffer (VALUE, DECIDED) are the 2a's whatever its ballot. */
+        /* A 2a names its ballot; bytes lent from this buffer (to the
+         * decision or a history entry, sent in DECIDED and VALUE records)
+         * are the 2a's whatever the record's ballot. */
         const struct eng_gen_2a *a = &s->gen[which].a;
         bool lent = (eng_vote_decided_with_bytes(s) && eng_vote_dec_buf(s) == which) ||
                     eng_vote_lends_from(s, which);
@@ -223,13 +225,13 @@ eng_vote_durable(const struct eng_slot *s, struct bpc_durable *d)
  * Transitions.
  * ---------------------------------------------------------------------- */
 
-/* Learns that s's instance is decided with vid at ballot (own: by a 2b
- * quorum this party counted; bytes may be NULL). */
 /* Generation g is about to tally another ballot: bytes lent from its 2a
  * buffer move to the slot's own buffers first (callers test eng_vote_lends
  * first; the move is rare, so it stays out of line). */
 ENG_FN __attribute__((cold, noinline)) void eng_vote_gen_leaving(struct bpc_engine *e,
                                                                  struct eng_slot *s, uint32_t g);
+/* Learns that s's instance is decided with vid at ballot (own: by a 2b
+ * quorum this party counted; bytes may be NULL). */
 ENG_FN void eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot,
                        const struct bpc_vid *vid, const uint8_t *bytes, bool own);
 ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
