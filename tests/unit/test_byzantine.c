@@ -329,6 +329,24 @@ fx_find(const struct fx *f, uint32_t from, uint8_t type, uint64_t instance, uint
     return found;
 }
 
+/* The engine sent, from record `from` on, a VALUE record for instance
+ * naming v, and every such record carries v's bytes. */
+static void
+fx_expect_value(const struct fx *f, uint32_t from, uint64_t instance, const struct bpc_vid *v,
+                const uint8_t *bytes)
+{
+    bool sent = false;
+    for (uint32_t j = from; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        if (r->type == BPC_MSG_VALUE && r->instance == instance && bpc_vid_eq(&r->value, v)) {
+            assert_non_null(r->value_bytes);
+            assert_memory_equal(r->value_bytes, bytes, v->len);
+            sent = true;
+        }
+    }
+    assert_true(sent);
+}
+
 /* The engine votes 2av and 2b for v on instance i at ballot b (proposed by
  * b's leader, with 2av votes of two peers). */
 static void
@@ -537,59 +555,70 @@ test_lent_bytes_survive_new_ballots(void **state)
     mark = f->sent_count;
     fx_send1(f, (uint32_t)fx_leader(f, 4), bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));
     assert_int_equal(bpc_engine_ballot(f->e), 4);
-    bool sent_x = false;
-    for (uint32_t j = mark; j < f->sent_count; j++) {
-        const struct bpc_record *r = &f->sent[j];
-        if (r->type == BPC_MSG_VALUE && r->instance == 1 && bpc_vid_eq(&r->value, &x)) {
-            assert_non_null(r->value_bytes);
-            assert_memory_equal(r->value_bytes, bx, x.len);
-            sent_x = true;
-        }
-    }
-    assert_true(sent_x);
+    fx_expect_value(f, mark, 1, &x, bx);
     fx_free(f);
     free(f);
 }
 
+/* Three DIGEST values for one instance: v (from ballot 1's leader), w2 and
+ * w3 (from the leaders of ballots 2 and 3), with their bytes; the 2a of
+ * ballot 3 (w3) is ready in a3. */
+struct fx_lend {
+    uint8_t bv[128], b2[128], b3[128];
+    struct bpc_vid v, w2, w3;
+    uint32_t l3;
+    struct bpc_record a3;
+};
+
+/* The engine votes 2av and 2b for v on instance i at ballot 1, moves to
+ * ballot 2 and gets w2's 2a there (voting 2av for it): its generations
+ * tally ballots 1 and 2, and a 2a of ballot 3 takes the one of ballot 1,
+ * whose 2a buffer holds v's bytes. */
+static void
+fx_lend_begin(struct fx *f, struct fx_lend *c, uint64_t i)
+{
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    c->l3 = (uint32_t)fx_leader(f, 3);
+    fx_batch(c->bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &c->v);
+    fx_batch(c->b2, l2, 2, 64, 0xB2, &c->w2);
+    fx_batch(c->b3, c->l3, 3, 64, 0xB3, &c->w3);
+    assert_int_equal(c->v.kind, BPC_VALUE_DIGEST);
+    fx_vote(f, i, 1, &c->v, c->bv);
+    fx_to_ballot(f, 2);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, 2, 0, &c->w2);
+    a.value_bytes = c->b2;
+    fx_send1(f, l2, a);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, i, 2) >= 0);
+    c->a3 = bpc_record_make(BPC_MSG_2A, i, 3, 0, &c->w3);
+    c->a3.value_bytes = c->b3;
+}
+
 /* Goal: a decision's bytes, lent to the application until the next step,
  * stay the decided value's bytes even when the same step hands the 2a
- * buffer they were decided from to a later ballot. The engine votes for v
- * on instance 0 at ballot 1 and sees w2's 2a at ballot 2; then one step
- * brings the two 2b that decide v at ballot 1 and a 2a of ballot 3 for the
- * same instance with other bytes (the generation of ballot 1 is the one it
- * takes). The step's decision must read v's bytes.
- * Fails when a decision is emitted from the slot's 2a buffer instead of
- * its copy among the recent decisions (eng_dring_stage). */
+ * buffer they were decided from to a later ballot. After fx_lend_begin on
+ * instance 0, one step brings the two 2b that decide v at ballot 1 and
+ * the 2a of ballot 3 for the same instance with other bytes (the
+ * generation of ballot 1 is the one it takes). The step's decision must
+ * read v's bytes. Fails when a decision is emitted from the slot's 2a
+ * buffer instead of its copy among the recent decisions (eng_dring_stage). */
 static void
 test_decision_bytes_stable_within_step(void **state)
 {
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
+    struct fx_lend c;
     fx_init(f, 8, 256);
-    uint8_t bv[128], b2[128], b3[128];
-    struct bpc_vid v, w2, w3;
-    uint32_t l2 = (uint32_t)fx_leader(f, 2);
-    uint32_t l3 = (uint32_t)fx_leader(f, 3);
-    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &v);
-    fx_batch(b2, l2, 2, 64, 0xB2, &w2);
-    fx_batch(b3, l3, 3, 64, 0xB3, &w3);
-    fx_vote(f, 0, 1, &v, bv);
-    fx_to_ballot(f, 2);
-    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, 2, 0, &w2);
-    a.value_bytes = b2;
-    fx_send1(f, l2, a);
+    fx_lend_begin(f, &c, 0);
     static uint8_t buf[3][BPC_FRAME_BYTES_MAX];
     struct bpc_frame_in in[3];
-    struct bpc_record vote = bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v);
+    struct bpc_record vote = bpc_record_make(BPC_MSG_2B, 0, 1, 0, &c.v);
     for (uint32_t k = 0; k < 2; k++) {
         uint32_t from = fx_other(f, k);
         in[k] = (struct bpc_frame_in){.bytes = buf[k],
                                       .len = fx_frame(f, from, &vote, 1, f->keys[from], buf[k])};
     }
-    a = bpc_record_make(BPC_MSG_2A, 0, 3, 0, &w3);
-    a.value_bytes = b3;
-    in[2] =
-        (struct bpc_frame_in){.bytes = buf[2], .len = fx_frame(f, l3, &a, 1, f->keys[l3], buf[2])};
+    in[2] = (struct bpc_frame_in){.bytes = buf[2],
+                                  .len = fx_frame(f, c.l3, &c.a3, 1, f->keys[c.l3], buf[2])};
     for (uint32_t k = 0; k < FX_OUT; k++) {
         f->outs[k].bytes = f->out_bytes[k];
         f->outs[k].cap = f->tx_cap;
@@ -601,9 +630,9 @@ test_decision_bytes_stable_within_step(void **state)
     assert_true(bpc_engine_step(f->e, &si, &so) >= 0);
     assert_int_equal(so.decisions_count, 1);
     assert_int_equal(dec[0].instance, 0);
-    assert_true(bpc_vid_eq(&dec[0].vid, &v));
-    assert_int_equal(dec[0].len, v.len);
-    assert_memory_equal(dec[0].value, bv, v.len);
+    assert_true(bpc_vid_eq(&dec[0].vid, &c.v));
+    assert_int_equal(dec[0].len, c.v.len);
+    assert_memory_equal(dec[0].value, c.bv, c.v.len);
     if (so.persist_count > 0) {
         bpc_engine_persisted(f->e);
     }
@@ -613,52 +642,30 @@ test_decision_bytes_stable_within_step(void **state)
 
 /* Goal: a record queued with bytes lent from a 2a buffer still carries
  * them when that buffer takes another ballot before the record leaves.
- * The engine votes 2av for x on instance 1 at ballot 1 and for w2 at
- * ballot 2; then one step brings the 1a of ballot 3 (its 1b names x and
- * queues x's bytes in a VALUE record, lent from the generation of ballot
- * 1) and a 2a of ballot 3 for instance 1, which takes that generation for
- * ballot 3 with other bytes. The VALUE record must leave with x's bytes,
- * found where they moved (eng_win_moved), not be dropped. */
+ * After fx_lend_begin on instance 1 (v voted at ballot 1, undecided), one
+ * step brings the 1a of ballot 3 (its 1b names v and queues v's bytes in a
+ * VALUE record, lent from the generation of ballot 1) and the 2a of ballot
+ * 3 for instance 1, which takes that generation for ballot 3 with other
+ * bytes. The VALUE record must leave with v's bytes, found where they
+ * moved (eng_win_moved), not be dropped. */
 static void
 test_queued_value_follows_moved_bytes(void **state)
 {
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
+    struct fx_lend c;
     fx_init(f, 8, 256);
-    uint8_t bx[128], b2[128], b3[128];
-    struct bpc_vid x, w2, w3;
-    uint32_t l2 = (uint32_t)fx_leader(f, 2);
-    uint32_t l3 = (uint32_t)fx_leader(f, 3);
-    fx_batch(bx, (uint32_t)fx_leader(f, 1), 1, 64, 0xBB, &x);
-    fx_batch(b2, l2, 2, 64, 0xB2, &w2);
-    fx_batch(b3, l3, 3, 64, 0xB3, &w3);
-    fx_vote(f, 1, 1, &x, bx);
-    fx_to_ballot(f, 2);
-    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, &w2);
-    a.value_bytes = b2;
-    fx_send1(f, l2, a);
-    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
+    fx_lend_begin(f, &c, 1);
     static uint8_t buf[2][BPC_FRAME_BYTES_MAX];
     struct bpc_record one_a = bpc_record_make(BPC_MSG_1A, 0, 3, 0, NULL);
-    a = bpc_record_make(BPC_MSG_2A, 1, 3, 0, &w3);
-    a.value_bytes = b3;
     struct bpc_frame_in in[2] = {
-        {.bytes = buf[0], .len = fx_frame(f, l3, &one_a, 1, f->keys[l3], buf[0])},
-        {.bytes = buf[1], .len = fx_frame(f, l3, &a, 1, f->keys[l3], buf[1])},
+        {.bytes = buf[0], .len = fx_frame(f, c.l3, &one_a, 1, f->keys[c.l3], buf[0])},
+        {.bytes = buf[1], .len = fx_frame(f, c.l3, &c.a3, 1, f->keys[c.l3], buf[1])},
     };
     uint32_t mark = f->sent_count;
     fx_step(f, in, 2);
     assert_int_equal(bpc_engine_ballot(f->e), 3);
-    bool sent_x = false;
-    for (uint32_t j = mark; j < f->sent_count; j++) {
-        const struct bpc_record *r = &f->sent[j];
-        if (r->type == BPC_MSG_VALUE && r->instance == 1 && bpc_vid_eq(&r->value, &x)) {
-            assert_non_null(r->value_bytes);
-            assert_memory_equal(r->value_bytes, bx, x.len);
-            sent_x = true;
-        }
-    }
-    assert_true(sent_x);
+    fx_expect_value(f, mark, 1, &c.v, c.bv);
     fx_free(f);
     free(f);
 }
