@@ -370,6 +370,7 @@ eng_bl_start(struct bpc_engine *e)
     if (max_bal > 0) {
         /* Rejoin the ballot promised before the restart without a new 1b. */
         e->bl.bal = max_bal;
+        e->bl.peer_bal[e->self] = max_bal; /* as eng_join: this party is at bal */
         e->bl.w_at = eng_weight_at_ballot(e);
         e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, e->bl.bal);
         eng_rp_resume(e);

@@ -117,7 +117,12 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         eng_on_value(e, p, r); /* bytes only: no ballot or vote in it */
         return;
     }
-    eng_ballot_observe(e, p, r);
+    if (p != e->self) {
+        /* Own records are at this party's ballot, where peer_bal[self]
+         * already is (eng_join, eng_bl_start): observing them would
+         * change nothing. */
+        eng_ballot_observe(e, p, r);
+    }
     if (eng_stale_instance(e, p, r)) {
         return;
     }
