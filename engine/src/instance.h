@@ -167,10 +167,8 @@ eng_vote_buffer_holds(const struct eng_slot *s, uint32_t which, uint64_t ballot,
          * decision or a history entry, sent in DECIDED and VALUE records)
          * are the 2a's whatever the record's ballot. */
         const struct eng_gen_2a *a = &s->gen[which].a;
-        bool lent = (eng_vote_decided_with_bytes(s) && eng_vote_dec_buf(s) == which) ||
-                    eng_vote_lends_from(s, which);
         return a->has_2a && eng_vid_eq(&a->v2a, vid) &&
-               (lent || eng_gen_ballot(s, which) == ballot);
+               (eng_vote_lends_from(s, which) || eng_gen_ballot(s, which) == ballot);
     }
     if (which == ENG_GENS) {
         return eng_vote_decided_with_bytes(s) && eng_vote_dec_buf(s) == ENG_GENS &&
