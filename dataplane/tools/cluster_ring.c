@@ -170,7 +170,10 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
         .on_decide = dp_load_decided,
         .decide_ctx = &p->load,
         .store_path = p->store,
-        .store_options = {.no_sync = c->o->no_fsync, .io = &p->io.io},
+        /* Chaos runs compact often, so that kills land inside compactions. */
+        .store_options = {.no_sync = c->o->no_fsync,
+                          .io = &p->io.io,
+                          .compact_bytes = c->o->chaos > 0 ? RING_CHAOS_COMPACT_BYTES : 0},
         .app_state = dp_app_state_hook,
         .app_state_ctx = &p->load,
         .telemetry = true,

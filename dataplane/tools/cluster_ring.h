@@ -21,6 +21,9 @@
 /* With --ring-lcores 2: how often the main lcore pauses the worker to check
  * progress and the end of the run. */
 #define RING_SYNC_NS 1000000ull
+/* Store compaction threshold under --chaos (the default's 4 MiB would
+ * leave few compactions for the kills to hit). */
+#define RING_CHAOS_COMPACT_BYTES (256u * 1024u)
 
 /* Chaos: an I/O fault armed in one party's store, the "kill -9" inside a
  * store call: the armed-th mutating call fails (a write lands a random

@@ -40,8 +40,11 @@ extern "C" {
 #define BPC_STORE_RECORD_BYTES 264u
 /* Largest application-state blob (bpc_store_put_app). */
 #define BPC_STORE_APP_BYTES_MAX 4096u
-/* Smallest default compaction threshold (see bpc_store_compact_due). */
-#define BPC_STORE_COMPACT_MIN_BYTES (256u * 1024u)
+/* Smallest default compaction threshold (see bpc_store_compact_due): a
+ * compaction (a new file, rename, the old one freed) costs a poll tens to
+ * hundreds of microseconds, so at about 1.4 KB of records per decision it
+ * comes every few thousand decisions, not every few hundred. */
+#define BPC_STORE_COMPACT_MIN_BYTES (4096u * 1024u)
 
 /* ------------------------------------------------------------------------
  * I/O calls, injectable (fault tests). Each returns >= 0 or -errno; a
