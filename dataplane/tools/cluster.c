@@ -51,6 +51,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 cl_usage(FILE *f)
@@ -412,6 +413,15 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     }
     if (o->chaos > 0 && o->parties < 2) {
         fprintf(stderr, "bpcon-cluster: --chaos needs at least 2 parties\n");
+        return -EINVAL;
+    }
+    if (o->node_path != NULL && !o->virtio) {
+        fprintf(stderr, "bpcon-cluster: --node needs --transport virtio\n");
+        return -EINVAL;
+    }
+    if (o->node_path != NULL && access(o->node_path, X_OK) != 0) {
+        fprintf(stderr, "bpcon-cluster: --node '%s': not an executable file (%s)\n", o->node_path,
+                strerror(errno));
         return -EINVAL;
     }
     if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {

@@ -40,6 +40,7 @@ struct vnode {
     int control_fd; /* write end of the node's fd 4 */
     bool alive;
     bool stopping; /* sent SIGTERM by virtio_stop_all */
+    bool killed;   /* sent SIGKILL by a --kill event */
     bool ready;
     bool got_go;
     bool reported;
@@ -68,6 +69,7 @@ struct vcluster {
     struct vnode v[CL_VIRTIO_PARTIES_MAX];
     uint64_t go_ns;
     int last_killed;
+    int failed_start; /* a node that ended before ready, not killed; -1: none */
     uint32_t unclean; /* nodes that did not exit 0 after SIGTERM */
     pid_t pid;        /* this process: names the nodes' EAL file prefixes */
     uint64_t cpu_go;  /* this process's CPU time when the load started */
@@ -78,7 +80,7 @@ virtio_node_path(struct vcluster *c, const char *argv0)
 {
     if (c->o->node_path != NULL) {
         snprintf(c->node_path, sizeof(c->node_path), "%s", c->o->node_path);
-        return 0;
+        return access(c->node_path, X_OK) == 0 ? 0 : -ENOENT;
     }
     char self[3900];
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -240,6 +242,7 @@ virtio_spawn(struct vcluster *c, uint32_t id)
     v->report_fd = rep[0];
     v->control_fd = ctl[1];
     v->alive = true;
+    v->killed = false;
     v->ready = false;
     v->got_go = false;
     v->reported = false;
@@ -356,6 +359,9 @@ virtio_reap(struct vcluster *c)
             close(v->control_fd);
             v->report_fd = -1;
             v->control_fd = -1;
+            if (!v->ready && !v->stopping && !v->killed && c->failed_start < 0) {
+                c->failed_start = (int)i; /* it will never be ready */
+            }
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 c->unclean += v->stopping ? 1u : 0u;
                 fprintf(stderr, "bpcon-cluster: node %u ended (%s %d); see %s/node-%u.err\n", i,
@@ -430,6 +436,7 @@ virtio_kill(struct vcluster *c, uint32_t id)
 {
     struct vnode *v = &c->v[id];
     kill(v->pid, SIGKILL);
+    v->killed = true;
     c->last_killed = (int)id;
     bool alive[CL_VIRTIO_PARTIES_MAX];
     for (uint32_t i = 0; i < c->n; i++) {
@@ -542,6 +549,12 @@ virtio_loop(struct vcluster *c, struct cl_summary *s)
         virtio_pump(c, 20);
         virtio_go(c);
         uint64_t now = dp_mono_now_ns();
+        if (c->failed_start >= 0) {
+            fprintf(stderr,
+                    "bpcon-cluster: node %d ended before it was ready; see %s/node-%d.err\n",
+                    c->failed_start, c->dir, c->failed_start);
+            return -1;
+        }
         if (virtio_events(c, now) != 0) {
             return -1;
         }
@@ -668,6 +681,7 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
     c.o = o;
     c.n = o->parties;
     c.last_killed = -1;
+    c.failed_start = -1;
     c.pid = getpid();
     if (virtio_node_path(&c, argv0) != 0) {
         fprintf(stderr, "bpcon-cluster: no bpcon-node at %s (use --node)\n", c.node_path);
