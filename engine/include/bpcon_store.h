@@ -66,7 +66,9 @@ struct bpc_store_io {
     int (*unlink)(void *ctx, const char *path);
 };
 
-/* The plain system calls (ctx unused). */
+/* The plain system calls (ctx unused). Its open refuses anything but a
+ * regular file (or a directory opened with O_DIRECTORY) with -EINVAL, and
+ * never waits on a FIFO. */
 const struct bpc_store_io *bpc_store_io_posix(void);
 
 /* ------------------------------------------------------------------------

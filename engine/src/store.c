@@ -324,7 +324,7 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
     }
     if (s->fd < 0) {
         int rc = s->fd;
-        store_errf(err, err_len, "%s: %s", s->path, strerror(-rc));
+        store_errf(err, err_len, "%s: %s", s->path, store_open_error(rc));
         return rc;
     }
     int64_t size = s->io.size(s->io.ctx, s->fd);

@@ -140,5 +140,8 @@ int store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, s
                     uint64_t off);
 /* Reads the whole file into a malloc'ed buffer. */
 int store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n);
+/* What a failed open of the store's file means (-EINVAL from the POSIX
+ * table: not a regular file). */
+const char *store_open_error(int rc);
 
 #endif /* BPC_STORE_INTERNAL_H */

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,12 +20,25 @@
  * POSIX I/O.
  * ---------------------------------------------------------------------- */
 
+/* Anything but a regular file (or a directory asked for with O_DIRECTORY)
+ * is -EINVAL: a FIFO or a device is no store. O_NONBLOCK so that opening a
+ * FIFO does not wait for its other end; it changes nothing for a regular
+ * file. */
 static int
 store_posix_open(void *ctx, const char *path, int flags, unsigned int mode)
 {
     (void)ctx;
-    int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
-    return fd >= 0 ? fd : -errno;
+    bool dir = (flags & O_DIRECTORY) != 0;
+    int fd = open(path, flags | O_CLOEXEC | (dir ? 0 : O_NONBLOCK), (mode_t)mode);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct stat st;
+    if (!dir && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        (void)close(fd);
+        return -EINVAL;
+    }
+    return fd;
 }
 
 static int
@@ -134,6 +148,12 @@ store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_
         off += (uint64_t)put;
     }
     return 0;
+}
+
+const char *
+store_open_error(int rc)
+{
+    return rc == -EINVAL ? "not a regular file" : strerror(-rc);
 }
 
 /* Reads the whole file into a malloc'ed buffer; 0 or -errno. */

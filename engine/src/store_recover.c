@@ -376,7 +376,7 @@ bpc_store_inspect(const char *path, const struct bpc_store_io *io, struct bpc_st
     info->corrupt_offset = UINT64_MAX;
     int fd = io->open(io->ctx, path, O_RDONLY, 0);
     if (fd < 0) {
-        store_errf(err, err_len, "%s: %s", path, strerror(-fd));
+        store_errf(err, err_len, "%s: %s", path, store_open_error(fd));
         return fd;
     }
     uint8_t *b = NULL;

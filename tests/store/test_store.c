@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bpcon_store.h"
 #include "memfs.h"
@@ -374,6 +376,46 @@ test_store_refuses_other_identity(void **state)
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EPROTONOSUPPORT);
     assert_non_null(strstr(err, "format version 2"));
     memfs_free(&fs);
+}
+
+/* The POSIX table on the real file system: a store path that names a FIFO
+ * (or a device) is refused, not waited on and not replaced. Before, a
+ * FIFO's size 0 made open create a new store and rename it over the path
+ * (as root, --store /dev/null would have replaced /dev/null), and
+ * bpc_store_inspect blocked reading it. */
+static void
+test_store_refuses_non_regular_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bpc-store-fifo-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/store", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = {0};
+    char err[512] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, path, &cfg, &o, err, sizeof(err)), -EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err, "not a regular file"));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    o.read_only = true;
+    assert_int_equal(bpc_store_open(&s, path, &cfg, &o, err, sizeof(err)), -EINVAL);
+    struct bpc_store_info info;
+    assert_int_equal(bpc_store_inspect(path, NULL, &info, NULL, NULL, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not a regular file"));
+    /* A regular file there is a store as before. */
+    assert_int_equal(unlink(path), 0);
+    o.read_only = false;
+    assert_int_equal(bpc_store_open(&s, path, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_inspect(path, NULL, &info, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 static void
@@ -858,6 +900,7 @@ main(void)
         cmocka_unit_test(test_store_roundtrip_every_field),
         cmocka_unit_test(test_store_refuses_other_identity),
         cmocka_unit_test(test_store_removes_leftover_tmp),
+        cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_torn_tail_every_length),
         cmocka_unit_test(test_store_zero_filled_tail),
         cmocka_unit_test(test_store_bit_flip_every_byte),
