@@ -313,7 +313,8 @@ int bpc_dp_cluster_config(const struct bpc_dp_cluster *c, uint32_t self, struct 
 int bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
                      uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len);
 /* Writes the key files of all parties_count parties into dir as
- * party-ID.key (mode 0600), one fresh random key per pair. */
+ * party-ID.key (mode 0600), one fresh random key per pair. Never replaces
+ * a file: -EEXIST, with nothing written, when any of them exists. */
 int bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len);
 /* Parses "aa:bb:cc:dd:ee:ff". */
 int bpc_dp_mac_parse(const char *s, uint8_t mac[6]);

@@ -492,7 +492,9 @@ cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BP
 {
     char path[BPC_DP_PATH_MAX + 32];
     snprintf(path, sizeof(path), "%s/party-%u.key", dir, self);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* O_EXCL: never into an existing file (it would keep its mode, and
+     * its keys may be in use). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
         int e = errno;
@@ -531,6 +533,15 @@ bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t 
     if (parties_count == 0 || parties_count > BPC_DP_PARTIES_MAX) {
         snprintf(err, err_len, "parties %u outside 1..%u", parties_count, BPC_DP_PARTIES_MAX);
         return -EINVAL;
+    }
+    for (uint32_t i = 0; i < parties_count; i++) {
+        char path[BPC_DP_PATH_MAX + 32];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/party-%u.key", dir, i);
+        if (lstat(path, &st) == 0) {
+            snprintf(err, err_len, "%s exists (key files are never overwritten)", path);
+            return -EEXIST;
+        }
     }
     /* A throw-away master: every pair key is derived from it, then it is
      * wiped, so each file holds only its own party's pair keys. */

@@ -18,32 +18,73 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void
 keygen_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-keygen --parties N --out DIR [--cluster FILE] [--cluster-id ID]\n"
-               "                    [--port SPEC] | --help | --version\n"
+               "                    [--port SPEC] [--force] | --help | --version\n"
                "Writes DIR/party-I.key for I in 0..N-1 (one random key per pair; each file\n"
                "holds only its party's pair keys). --cluster also writes a cluster file\n"
                "(give it a path inside DIR: key paths are relative to it) whose parties\n"
-               "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster).\n");
+               "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster).\n"
+               "Existing key or cluster files are never overwritten (exit 1, nothing\n"
+               "written) unless --force, which removes them first.\n");
+}
+
+/* Without force: fails when the cluster file exists (the key files are
+ * checked by bpc_dp_keys_generate). With force: removes the key files of
+ * parties 0..n-1 and the cluster file. 0, or -1 with the message printed. */
+static int
+keygen_clear(const char *out, uint32_t n, const char *cluster, bool force)
+{
+    struct stat st;
+    if (!force) {
+        if (cluster != NULL && lstat(cluster, &st) == 0) {
+            fprintf(stderr, "bpcon-keygen: %s exists (not overwritten); --force replaces it\n",
+                    cluster);
+            return -1;
+        }
+        return 0;
+    }
+    for (uint32_t i = 0; i <= n; i++) {
+        char path[4200];
+        if (i < n) {
+            snprintf(path, sizeof(path), "%s/party-%u.key", out, i);
+        } else if (cluster != NULL) {
+            snprintf(path, sizeof(path), "%s", cluster);
+        } else {
+            break;
+        }
+        if (unlink(path) != 0 && errno != ENOENT) {
+            fprintf(stderr, "bpcon-keygen: removing %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"parties", required_argument, NULL, 'n'}, {"out", required_argument, NULL, 'o'},
-        {"cluster", required_argument, NULL, 'c'}, {"cluster-id", required_argument, NULL, 'i'},
-        {"port", required_argument, NULL, 'p'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"parties", required_argument, NULL, 'n'},
+        {"out", required_argument, NULL, 'o'},
+        {"cluster", required_argument, NULL, 'c'},
+        {"cluster-id", required_argument, NULL, 'i'},
+        {"port", required_argument, NULL, 'p'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     uint64_t parties = 0;
     uint64_t cluster_id = 1;
     const char *out = NULL;
     const char *cluster = NULL;
     const char *port = NULL;
+    bool force = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int rc = 0;
@@ -69,6 +110,9 @@ main(int argc, char **argv)
             break;
         case 'p':
             port = optarg;
+            break;
+        case 'f':
+            force = true;
             break;
         case 'h':
             keygen_usage(stdout);
@@ -108,9 +152,12 @@ main(int argc, char **argv)
         fprintf(stderr, "bpcon-keygen: %s: %s\n", out, strerror(errno));
         return 1;
     }
+    if (keygen_clear(out, (uint32_t)parties, cluster, force) != 0) {
+        return 1;
+    }
     char err[512];
     if (bpc_dp_keys_generate(out, (uint32_t)parties, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bpcon-keygen: %s\n", err);
+        fprintf(stderr, "bpcon-keygen: %s%s\n", err, force ? "" : "; --force replaces them");
         return 1;
     }
     if (cluster != NULL && dp_cluster_write(cluster, (uint32_t)parties, cluster_id, port) != 0) {

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Goal: bpcon-keygen never overwrites keys it did not just draw, and every
+# key file it writes is mode 0600, even where an older file was readable.
+# Method: write keys into a temp dir; a second run into it must fail
+# (exit 1, naming the file) and leave every file byte for byte as it was;
+# --force, after one key file was made world-readable, replaces them all
+# with new keys, each mode 0600, and the cluster file too.
+# Usage: keygen_files.sh BPCON-KEYGEN
+set -u
+keygen="$1"
+dir=$(mktemp -d /tmp/bpcon-kg-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail=0
+check() { # description, condition exit status
+    if [ "$2" -ne 0 ]; then
+        echo "FAIL: $1"
+        fail=1
+    fi
+}
+modes_ok() {
+    for f in "$dir"/k/party-*.key; do
+        [ "$(stat -c %a "$f")" = 600 ] || return 1
+    done
+}
+
+"$keygen" --parties 3 --out "$dir/k" --cluster "$dir/k/c.conf" --port port:0 >/dev/null
+check "first run writes the keys" $?
+modes_ok
+check "first run: every key file mode 0600" $?
+sums=$(cd "$dir/k" && sha256sum party-*.key c.conf)
+
+out=$("$keygen" --parties 3 --out "$dir/k" --cluster "$dir/k/c.conf" --port port:0 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "c.conf exists" <<<"$out" && grep -q -- "--force" <<<"$out"
+check "second run refused with exit 1 naming c.conf (got $rc: $out)" $?
+[ "$(cd "$dir/k" && sha256sum party-*.key c.conf)" = "$sums" ]
+check "second run left every file as it was" $?
+
+out=$("$keygen" --parties 2 --out "$dir/k" 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "party-0.key exists" <<<"$out" && grep -q -- "--force" <<<"$out" &&
+    [ "$(cd "$dir/k" && sha256sum party-*.key c.conf)" = "$sums" ]
+check "keys alone: refused naming party-0.key, nothing changed (got $rc: $out)" $?
+
+out=$("$keygen" --parties 3 --out "$dir/k2" --cluster "$dir/k/c.conf" --port port:0 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "c.conf exists" <<<"$out" && [ ! -e "$dir/k2/party-0.key" ]
+check "an existing cluster file refused before any key is written (got $rc: $out)" $?
+
+chmod 0644 "$dir/k/party-1.key"
+"$keygen" --parties 3 --out "$dir/k" --cluster "$dir/k/c.conf" --port port:0 --force >/dev/null
+check "--force replaces them" $?
+modes_ok
+check "--force: every key file mode 0600, the once readable one too" $?
+for f in party-0.key party-1.key party-2.key; do
+    [ "$(cd "$dir/k" && sha256sum "$f")" != "$(grep " $f\$" <<<"$sums")" ]
+    check "--force drew new keys for $f" $?
+done
+[ "$fail" -eq 0 ] && echo "keygen files: all checks passed"
+exit "$fail"
