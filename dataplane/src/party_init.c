@@ -233,7 +233,12 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
     size_t size = bpc_engine_footprint(&p->cfg);
     p->engine_mem = rte_zmalloc_socket("bpc_engine", size, 64, socket);
     if (p->engine_mem == NULL) {
-        dp_party_err(err, err_len, "no memory for the engine");
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len,
+                     "no memory for the engine: %zu bytes from the DPDK heap (its size is EAL's "
+                     "-m or the huge pages; the window and value size set the engine's)",
+                     size);
+        }
         return -ENOMEM;
     }
     rc = bpc_engine_init(&p->engine, p->engine_mem, size, &p->cfg, err, err_len);

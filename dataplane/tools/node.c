@@ -204,6 +204,37 @@ node_parse(int argc, char **argv, struct node_opts *o)
                 o->cluster == NULL ? "--cluster FILE" : "--id N");
         return -EINVAL;
     }
+    const int fds[2] = {o->report_fd, o->control_fd};
+    const char *names[2] = {"--report-fd", "--control-fd"};
+    for (int k = 0; k < 2; k++) {
+        if (fds[k] >= 0 && fcntl(fds[k], F_GETFD) < 0) {
+            fprintf(stderr, "bpcon-node: %s '%d': not an open file descriptor\n", names[k], fds[k]);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* --log-out FILE and FILE.decided are written when the node stops: made
+ * (empty) now, so that a path that cannot be written fails at start. */
+static int
+node_log_out_check(const char *log_out)
+{
+    char path[4096];
+    for (int k = 0; k < 2; k++) {
+        int len = snprintf(path, sizeof(path), "%s%s", log_out, k == 0 ? "" : ".decided");
+        if (len < 0 || (size_t)len >= sizeof(path)) {
+            fprintf(stderr, "bpcon-node: --log-out '%s': path too long\n", log_out);
+            return -ENAMETOOLONG;
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            int e = errno;
+            fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", log_out, path, strerror(e));
+            return -e;
+        }
+        close(fd);
+    }
     return 0;
 }
 
@@ -237,6 +268,9 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     argv[dash] = argv[0];
     int rc = node_parse(argc - dash, argv + dash, o);
     argv[dash] = saved;
+    if (rc == 0 && o->log_out != NULL) {
+        rc = node_log_out_check(o->log_out);
+    }
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: see bpcon-node --help\n");
         exit(2);
@@ -353,14 +387,18 @@ node_exit_only(const struct node *n)
     return false;
 }
 
-static void
+/* Reports, writes the logs and frees; false when a log could not be
+ * written. */
+static bool
 node_stop(struct node *n)
 {
+    bool ok = true;
     if (n->report != NULL) {
         dp_load_report(n->report, &n->load);
     }
     if (n->o.log_out != NULL && dp_load_write_log(&n->load, n->o.log_out) != 0) {
         fprintf(stderr, "bpcon-node: cannot write %s\n", n->o.log_out);
+        ok = false;
     }
     if (n->o.log_out != NULL) {
         /* The decided log itself (FILE.decided), read back through QSBR. */
@@ -371,6 +409,7 @@ node_stop(struct node *n)
         if (dp_dlog_snapshot(bpc_dp_party_log(n->party), &d, &dn) != 0 ||
             dp_dlog_write(d, dn, path) != 0) {
             fprintf(stderr, "bpcon-node: cannot write %s\n", path);
+            ok = false;
         }
         free(d);
     }
@@ -397,6 +436,7 @@ node_stop(struct node *n)
     if (n->report != NULL) {
         fclose(n->report);
     }
+    return ok;
 }
 
 static void
@@ -476,7 +516,9 @@ main(int argc, char **argv)
     node_workers_end(&n);
     node_rx_rings_free(&n);
     bool exit_only = node_exit_only(&n);
-    node_stop(&n);
+    if (!node_stop(&n)) {
+        rc = -EIO;
+    }
     bpc_log_thread_unregister();
     /* rte_eal_cleanup would close the ports left started (and free them
      * under their interrupt handlers); with such ports, process exit
