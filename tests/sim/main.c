@@ -412,7 +412,7 @@ main_flag_range(enum main_flag f)
         {MAIN_F_WINDOW, "a power of two in 1..65536"},
         {MAIN_F_BATCH_MAX, "1..64"},
         {MAIN_F_TX_FRAMES, "1..65536"},
-        {MAIN_F_FRAME_BYTES, "1..9000 (the engine also needs room for the values)"},
+        {MAIN_F_FRAME_BYTES, "128..9000 (the engine also needs room for the values)"},
         {MAIN_F_VALUE_BYTES, "1..8192"},
         {MAIN_F_BYZ_PERIOD, "microseconds above 0"},
         {MAIN_F_BALLOT_TIMEOUT, "microseconds above 0"},
@@ -480,7 +480,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
         a->churn_set = true;
         break;
     case MAIN_F_FRAME_BYTES:
-        ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_FRAME_BYTES_MAX;
+        ok = main_parse_u64(v, &x) && x >= BPC_FRAME_BYTES_MIN && x <= BPC_FRAME_BYTES_MAX;
         o->frame_bytes = (uint32_t)x;
         break;
     case MAIN_F_VALUE_BYTES:
@@ -524,8 +524,10 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         main_parse_weights(a, v);
         break;
     case MAIN_F_THRESHOLD:
-        if (!main_parse_u128(v, &a->o.threshold)) {
-            main_usage("bad --threshold '%s'", v);
+        if (!main_parse_u128(v, &a->o.threshold) || a->o.threshold == 0) {
+            main_usage("bad --threshold '%s' (expected a quorum weight of at least 1; without "
+                       "the flag, ceil(2W/3))",
+                       v);
         }
         break;
     case MAIN_F_LOSS:
