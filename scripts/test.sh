@@ -8,7 +8,7 @@
 #
 # Stages: deps, engine-dpdk-free, format, build (release), test (release),
 # install (tests/install/check_install.sh), build-san (ASan+UBSan, debug),
-# test-san, fuzz (clang: both libFuzzer targets, about a minute each from
+# test-san, fuzz (clang: the three libFuzzer targets, a minute each from
 # the committed corpus; skipped with the reason when clang or libFuzzer is
 # missing). Works from any cwd.
 #
@@ -224,14 +224,16 @@ stage_fuzz()
             "delete it or set BPC_BUILD_FUZZ"
         return 1
     fi
-    nice ninja -C "$BPC_BUILD_FUZZ" tests/fuzz/fuzz_wire tests/fuzz/fuzz_engine || return 1
+    nice ninja -C "$BPC_BUILD_FUZZ" tests/fuzz/fuzz_wire tests/fuzz/fuzz_engine \
+        tests/fuzz/fuzz_store || return 1
     BPC_FUZZ_NOTE=""
-    for target in wire engine; do
+    for target in wire engine store; do
         out="$BPC_BUILD_FUZZ/fuzz-out/$target"
         # wire: room for a whole jumbo frame; engine: long scripts from the
         # start (docs/FUZZ.md has the figures behind both choices)
         len_args="-max_len=9100"
         [ "$target" = engine ] && len_args="-max_len=1024 -len_control=0"
+        [ "$target" = store ] && len_args="-max_len=8192"
         rm -rf "$out"
         mkdir -p "$out/new"
         echo "fuzz: fuzz_$target for ${secs}s from tests/fuzz/corpus/$target"
@@ -241,7 +243,7 @@ stage_fuzz()
             -timeout=30 -print_final_stats=1 -artifact_prefix="$out/" "$out/new" \
             "tests/fuzz/corpus/$target" >"$out/log" 2>&1 || fuzz_rc=$?
         if [ "$fuzz_rc" -ne 0 ]; then
-            grep -E 'ERROR|check failed|fuzz_engine:|fuzz_wire:|SUMMARY|Test unit written' \
+            grep -E 'ERROR|check failed|fuzz_engine:|fuzz_wire:|fuzz_store:|SUMMARY|Test unit written' \
                 "$out/log" | head -20
             echo "fuzz: fuzz_$target failed (exit $fuzz_rc); log: $out/log; reproduce with:" \
                 "$BPC_BUILD_FUZZ/tests/fuzz/fuzz_$target $out/crash-* (or leak-*, timeout-*)"

@@ -431,11 +431,15 @@ memfs_set_file(struct memfs *fs, const char *name, const uint8_t *bytes, size_t 
     if (memfs_reserve(n, len) != 0) {
         return;
     }
-    memcpy(n->data, bytes, len);
+    if (len > 0) {
+        memcpy(n->data, bytes, len);
+    }
     n->len = len;
     uint8_t *d = realloc(n->dur, len > 0 ? len : 1u);
     if (d != NULL) {
-        memcpy(d, bytes, len);
+        if (len > 0) {
+            memcpy(d, bytes, len);
+        }
         n->dur = d;
         n->dur_len = len;
     }
