@@ -98,13 +98,14 @@ struct cl_summary {
     struct cl_party_result r[CL_PARTIES_MAX];
     struct dp_hist hist;
     bool deadline_hit;
-    bool interrupted;        /* ended by SIGINT/SIGTERM */
-    uint32_t unclean_stops;  /* nodes that did not exit 0 on SIGTERM */
-    uint64_t wall_ns;        /* from load start to the end condition */
-    uint32_t store_failures; /* parties stopped by a failed store (not injected) */
-    uint32_t chaos_kills;    /* kill/restart cycles completed */
-    uint32_t chaos_stuck;    /* restarted parties that did not catch up in time */
-    bool tapped;             /* the frame tap ran (ring) */
+    bool interrupted;           /* ended by SIGINT/SIGTERM */
+    uint32_t unclean_stops;     /* nodes that did not exit 0 on SIGTERM */
+    uint64_t wall_ns;           /* from load start to the end condition */
+    uint32_t store_failures;    /* parties stopped by a failed store (not injected) */
+    uint32_t chaos_kills;       /* kill/restart cycles completed */
+    uint32_t chaos_store_kills; /* of those, kills inside a store call */
+    uint32_t chaos_stuck;       /* restarted parties that did not catch up in time */
+    bool tapped;                /* the frame tap ran (ring) */
     uint64_t tap_frames;
     uint64_t tap_records;
     uint64_t contradictions; /* 1b/2av/2b records contradicting earlier ones */

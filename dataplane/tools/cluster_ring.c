@@ -590,6 +590,7 @@ ring_finish(struct ring_cluster *c, struct cl_summary *s)
     }
     s->store_failures = c->store_failures;
     s->chaos_kills = c->chaos.done;
+    s->chaos_store_kills = c->chaos.io_kills;
     s->chaos_stuck = c->chaos.stuck;
     if (c->o->chaos > 0) {
         fprintf(stderr,

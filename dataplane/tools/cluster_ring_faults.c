@@ -203,10 +203,11 @@ ring_failed(struct ring_cluster *c, uint32_t id)
 }
 
 /* One step of the chaos loop (--chaos N): kill a random party among
- * 1..N-1 at a random time, either between polls or by arming a fault at
- * one of its next store calls (a write, sync, rename or truncate, of a
- * commit or of a compaction); restart it from its store after a random
- * delay; N times. Returns false when a restart failed. */
+ * 1..N-1 at a random time, by turns by arming a fault at one of its next
+ * store calls (a write, sync, rename or truncate, of a commit or of a
+ * compaction; the first kill is one) and between polls; restart it from
+ * its store after a random delay; N times. Returns false when a restart
+ * failed. */
 bool
 ring_chaos_step(struct ring_cluster *c, uint64_t now)
 {
@@ -262,7 +263,7 @@ ring_chaos_step(struct ring_cluster *c, uint64_t now)
         return true;
     }
     uint32_t v = 1u + (uint32_t)(ring_rand(&ch->rng) % (c->n - 1u));
-    if (ring_rand(&ch->rng) % 2u == 0) {
+    if (ch->done % 2u == 1u) {
         ring_kill(c, v);
         ch->victim = (int)v;
         ch->poll_kills++;
