@@ -16,6 +16,7 @@
 #include "ballot.h"
 #include "instance.h"
 #include "outbox.h"
+#include "persist.h"
 #include "tally.h"
 #include "window.h"
 
@@ -130,11 +131,13 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         if (eng_vote_is_decided(s) && !eng_vote_decided_with_bytes(s) && r->value_bytes != NULL &&
             eng_vid_eq(eng_vote_dec_vid(s), &r->value)) {
             eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
+            eng_ps_learned(e);
         }
         return;
     }
     if (rc > 0 && w > e->faulty) {
         eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
+        eng_ps_learned(e);
         e->cu.catching_up = true;
     }
 }

@@ -401,6 +401,8 @@ struct eng_persist_state {
     uint32_t vouch_count;
     uint32_t *dirty;
     uint32_t dirty_count;
+    bool learned; /* decided from DECIDED claims since the last batch: the
+                     floor they moved goes out with the next one */
 };
 
 /* engine.c: frame admission. */

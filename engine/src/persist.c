@@ -33,6 +33,18 @@ eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s)
     }
 }
 
+/* Without this, a party that caught up by claims alone (it never voted on
+ * those instances) would persist nothing until its next vote: an idle
+ * cluster never sends one, and a restart would go back to the old floor,
+ * where the instances in between may be known only to parties of weight F
+ * by then (the others restarted past them, their rings and logs gone) and
+ * could never be learned again. */
+void
+eng_ps_learned(struct bpc_engine *e)
+{
+    e->ps.learned = true;
+}
+
 void
 eng_raise_max_bal(struct bpc_engine *e, uint64_t b)
 {
@@ -86,6 +98,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     pw->instance = UINT64_MAX;
     eng_dur_stamp(e, pw);
     e->ps.max_bal_dirty = false;
+    e->ps.learned = false;
     for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
         s->dirty = false;

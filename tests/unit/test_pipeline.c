@@ -371,6 +371,50 @@ test_pipeline_catch_up(void **state)
     hn_free(&h);
 }
 
+/* Catch-up is durable. A party cut off while the others decide 40
+ * instances learns them afterwards from DECIDED claims alone (it never
+ * votes on them), with the cluster idle. Its persisted floor must follow:
+ * before, nothing was persisted until its next vote, so a restart put it
+ * back at floor 0, and once the other two non-leaders had restarted too
+ * (their recent-decision rings gone, their floors near 40) only the leader,
+ * weight F, still knew instances 0..38: the party could never catch up
+ * again, applied nothing more, and the next command could not be decided
+ * by it (the chaos loop of bpcon-cluster found this as a party stuck
+ * forever at an old floor). */
+static void
+test_pipeline_catch_up_is_durable(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    struct cut c = {.who = (leader + 2) % 4, .on = true};
+    h.filter = cut_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    submit_n(&h, leader, 40);
+    hn_run(&h, 40, 5 * MS, 2000 * MS);
+    assert_int_equal(h.p[c.who].log_count, 0);
+    c.on = false;
+    assert_true(hn_run(&h, 40, 5 * MS, 10000 * MS));
+    uint64_t floor = 0;
+    for (uint32_t k = 0; k < h.p[c.who].disk_count; k++) {
+        const struct bpc_durable *d = &h.p[c.who].disk[k];
+        floor = d->instance == UINT64_MAX && d->floor > floor ? d->floor : floor;
+    }
+    assert_true(floor >= 40);
+    /* The party, then the other two non-leaders, restart (one at a time,
+     * the cluster idle); one more command must be decided everywhere. */
+    hn_restart(&h, c.who);
+    hn_restart(&h, (leader + 1) % 4);
+    hn_restart(&h, (leader + 3) % 4);
+    submit_n(&h, leader, 1);
+    assert_true(hn_run(&h, 41, 5 * MS, 20000 * MS));
+    assert_true(hn_agree(&h));
+    assert_false(h.p[c.who].log_broken);
+    hn_free(&h);
+}
+
 /* One tx buffer per step for every party, under load, with a party cut off
  * and then catching up: rounds span many steps while instances are decided
  * and slots reused under the queued records. No frame may carry value
@@ -562,6 +606,7 @@ main(void)
         cmocka_unit_test(test_pipeline_no_alloc_in_step),
         cmocka_unit_test(test_pipeline_catch_up),
         cmocka_unit_test(test_pipeline_restart),
+        cmocka_unit_test(test_pipeline_catch_up_is_durable),
         cmocka_unit_test(test_pipeline_big_window),
         cmocka_unit_test(test_pipeline_submit_threads),
         cmocka_unit_test(test_pipeline_noop_fills_gap),
