@@ -249,6 +249,7 @@ eng_event_offsets(const struct bpc_engine *e, enum bpc_event ev)
 static void
 eng_finalize(struct bpc_engine *e)
 {
+    eng_ps_tick(e); /* paced mode's tick: an idle floor becomes durable */
     uint64_t nu = eng_nu(e);
     bool done = eng_slot_holds(e, nu) && eng_vote_is_decided(eng_slot_at(e, nu));
     bool work = eng_sub_queued(e) || eng_voted_hi(e) != UINT64_MAX;
@@ -304,6 +305,7 @@ eng_paced_events(struct bpc_engine *e)
 static void
 eng_retransmit(struct bpc_engine *e)
 {
+    eng_ps_tick(e);
     eng_cu_announce(e);
     eng_in_retransmit(e);
     eng_rp_retransmit(e);

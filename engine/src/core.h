@@ -401,8 +401,9 @@ struct eng_persist_state {
     uint32_t vouch_count;
     uint32_t *dirty;
     uint32_t dirty_count;
-    bool learned; /* decided from DECIDED claims since the last batch: the
-                     floor they moved goes out with the next one */
+    bool floor_due;     /* the floor moved without a vote to carry it (claims
+                           learned, or an idle tick): persist a batch */
+    uint64_t floor_out; /* the floor the last batch carried (or restored) */
 };
 
 /* engine.c: frame admission. */

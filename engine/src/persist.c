@@ -33,16 +33,25 @@ eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s)
     }
 }
 
-/* Without this, a party that caught up by claims alone (it never voted on
- * those instances) would persist nothing until its next vote: an idle
- * cluster never sends one, and a restart would go back to the old floor,
- * where the instances in between may be known only to parties of weight F
- * by then (the others restarted past them, their rings and logs gone) and
- * could never be learned again. */
+/* Without these, a party that caught up by claims alone (it never voted
+ * on those instances), or that decided the last instances of a load by its
+ * own quorum (its votes went out with the floor below them), persisted
+ * nothing more until its next vote: an idle cluster never sends one, and a
+ * restart went back to the old floor, where the instances in between may
+ * be known only to parties of weight F by then (the others restarted past
+ * them, their rings and logs gone) and could never be learned again. */
 void
 eng_ps_learned(struct bpc_engine *e)
 {
-    e->ps.learned = true;
+    e->ps.floor_due = true;
+}
+
+void
+eng_ps_tick(struct bpc_engine *e)
+{
+    if (eng_nu(e) > e->ps.floor_out) {
+        e->ps.floor_due = true;
+    }
 }
 
 void
@@ -98,7 +107,8 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     pw->instance = UINT64_MAX;
     eng_dur_stamp(e, pw);
     e->ps.max_bal_dirty = false;
-    e->ps.learned = false;
+    e->ps.floor_due = false;
+    e->ps.floor_out = eng_nu(e);
     for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
         s->dirty = false;
@@ -176,6 +186,7 @@ eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t co
         e->ps.incarnation = d->incarnation > e->ps.incarnation ? d->incarnation : e->ps.incarnation;
         eng_win_restore_floor(e, d->floor);
     }
+    e->ps.floor_out = eng_nu(e);
     eng_in_restore(e);
     eng_cu_restore(e);
     for (uint32_t k = 0; k < count; k++) {

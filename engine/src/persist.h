@@ -31,7 +31,7 @@ eng_persist_pending(const struct bpc_engine *e)
 static inline bool
 eng_persist_due(const struct bpc_engine *e)
 {
-    return e->ps.max_bal_dirty || e->ps.dirty_count > 0 || e->ps.vouch_count > 0 || e->ps.learned;
+    return e->ps.max_bal_dirty || e->ps.dirty_count > 0 || e->ps.vouch_count > 0 || e->ps.floor_due;
 }
 
 static inline bool
@@ -43,6 +43,9 @@ eng_vouch_full(const struct bpc_engine *e)
 /* Decisions were learned from DECIDED claims (catch-up): the floor they
  * move is persisted with the next batch, votes or not. */
 ENG_FN void eng_ps_learned(struct bpc_engine *e);
+/* The retransmit tick: a floor that moved since the last batch is
+ * persisted with the next one (an idle party sends no vote to carry it). */
+ENG_FN void eng_ps_tick(struct bpc_engine *e);
 /* The slot's vote state changed: persist it with the next batch. */
 ENG_FN void eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s);
 /* Raises the durable max_bal to b (never lowers it). */
