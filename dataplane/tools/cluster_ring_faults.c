@@ -176,7 +176,10 @@ ring_events(struct ring_cluster *c, uint64_t since_go_ns)
             fprintf(stderr, "bpcon-cluster: event %u has no target now; skipped\n", i);
         } else if (e->kind == CL_EVENT_KILL && alive[t]) {
             ring_kill(c, (uint32_t)t);
-        } else if (e->kind == CL_EVENT_RESTART && !alive[t] && ring_restart(c, (uint32_t)t) != 0) {
+        } else if (e->kind == CL_EVENT_RESTART && alive[t]) {
+            fprintf(stderr,
+                    "bpcon-cluster: event %u restarts party %d, which is running; skipped\n", i, t);
+        } else if (e->kind == CL_EVENT_RESTART && ring_restart(c, (uint32_t)t) != 0) {
             return false;
         }
     }

@@ -468,8 +468,14 @@ virtio_events(struct vcluster *c, uint64_t now)
             alive[j] = c->v[j].alive;
         }
         int t = cl_event_target(e, virtio_leader(c), c->n, alive, c->last_killed);
-        if (t >= 0 && e->kind == CL_EVENT_RESTART && alive[t]) {
+        if (t >= 0 && e->kind == CL_EVENT_RESTART && alive[t] && c->v[t].killed) {
             continue; /* killed but not reaped yet: retry next round */
+        }
+        if (t >= 0 && e->kind == CL_EVENT_RESTART && alive[t]) {
+            e->done = true; /* never killed: waiting would last for ever */
+            fprintf(stderr, "bpcon-cluster: event %u restarts node %d, which is running; skipped\n",
+                    i, t);
+            continue;
         }
         e->done = true;
         if (t < 0) {
