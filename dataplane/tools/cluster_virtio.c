@@ -80,7 +80,7 @@ virtio_node_path(struct vcluster *c, const char *argv0)
 {
     if (c->o->node_path != NULL) {
         snprintf(c->node_path, sizeof(c->node_path), "%s", c->o->node_path);
-        return access(c->node_path, X_OK) == 0 ? 0 : -ENOENT;
+        return 0; /* cl_parse refused one that is not executable */
     }
     char self[3900];
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);

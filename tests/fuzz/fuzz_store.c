@@ -31,6 +31,7 @@
 #include "bpcon.h"
 #include "bpcon_store.h"
 #include "memfs.h"
+#include "store_internal.h" /* the format's own encoders */
 
 #define FS_PATH "/f/store"
 #define FS_N 4u
@@ -40,7 +41,6 @@
 #define FS_DEC 64u
 #define FS_STEPS 8u
 #define FS_MS UINT64_C(1000000)
-#define FS_FRAME_HEADER 24u
 
 #define FS_CHECK(x)                                                                                \
     do {                                                                                           \
@@ -91,22 +91,9 @@ fs_setup(void)
     FS_CHECK(fs_mem != NULL);
 }
 
-static uint32_t
-fs_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void
-fs_put_le(uint8_t *p, uint64_t v, uint32_t bytes)
-{
-    for (uint32_t i = 0; i < bytes; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
 /* Flag bits 0 and 3: the file as a writer that keeps the format would
- * have checksummed it (and, with stamp, under this party's identity). */
+ * have checksummed it (and, with stamp, under this party's identity: the
+ * store's own header encoder, the input's first sequence number kept). */
 static void
 fs_fix(uint8_t *f, size_t n, const struct bpc_config *cfg, bool stamp)
 {
@@ -114,24 +101,22 @@ fs_fix(uint8_t *f, size_t n, const struct bpc_config *cfg, bool stamp)
         return;
     }
     if (stamp) {
-        memcpy(f, "bpcstore", 8);
-        fs_put_le(f + 8, 1, 4);
-        fs_put_le(f + 12, BPC_STORE_HEADER_BYTES, 4);
-        fs_put_le(f + 16, cfg->cluster_id, 8);
-        fs_put_le(f + 24, cfg->self, 4);
-        bpc_config_digest(cfg, f + 32);
+        uint8_t digest[BPC_DIGEST_BYTES];
+        bpc_config_digest(cfg, digest);
+        store_header_encode(f, cfg->cluster_id, cfg->self, digest, store_get_le(f + 64, 8));
     }
-    fs_put_le(f + 76, bpc_store_crc32c(f, 76), 4);
+    store_put_le(f + 76, bpc_store_crc32c(f, 76), 4);
+    const size_t fh = BPC_STORE_FRAME_HEADER_BYTES;
     size_t off = BPC_STORE_HEADER_BYTES;
-    while (n - off >= FS_FRAME_HEADER) {
+    while (n - off >= fh) {
         uint8_t *h = f + off;
-        uint32_t plen = fs_le32(h + 8);
-        if (plen > n - off - FS_FRAME_HEADER) {
+        uint64_t plen = store_get_le(h + 8, 4);
+        if (plen > n - off - fh) {
             break;
         }
-        fs_put_le(h + 12, bpc_store_crc32c(h + FS_FRAME_HEADER, plen), 4);
-        fs_put_le(h + 0, bpc_store_crc32c(h + 4, FS_FRAME_HEADER - 4), 4);
-        off += FS_FRAME_HEADER + plen;
+        store_put_le(h + 12, bpc_store_crc32c(h + fh, (size_t)plen), 4);
+        store_put_le(h + 0, bpc_store_crc32c(h + 4, fh - 4), 4);
+        off += fh + (size_t)plen;
     }
 }
 
