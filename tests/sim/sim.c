@@ -194,7 +194,7 @@ sim_engine_error(struct sim *s, const char *fmt, ...)
  * ---------------------------------------------------------------------- */
 
 /* Empty chunks kept for reuse (beyond them, a chunk's memory is freed). */
-#define SIM_CHUNK_SPARE 8u
+#define SIM_CHUNK_SPARE 64u
 /* Calendar slots at first (a power of two; kept at most half full). */
 #define SIM_CAL_SLOTS_MIN 1024u
 
@@ -256,71 +256,62 @@ sim_body_size(const struct sim_body *b)
 }
 
 /* Large simulator memory (the frame chunks; the pair keys and the
- * calendar's block array from 2 MiB up): anonymous pages aligned to 2 MiB
- * and offered to transparent huge pages (madvise; nothing changes where
- * THP is off). At 999 parties the frames in flight (about 40 MB at the
- * peak), the key matrix (32 MB) and the blocks (about 11 MB) then take a
- * few dozen page faults and TLB entries instead of about 22,000 of each
- * kind, and delivering a frame, which reads bytes written long before,
- * misses the cache but not the TLB. Zeroed; sim_unmap_huge gives it back. */
-#define SIM_HUGE_BYTES (UINT32_C(1) << 21)
+ * calendar's block array from 2 MiB up): anonymous mappings on ordinary
+ * pages, zeroed by the kernel as they are first written (no memset);
+ * sim_unmap_big gives them back. Not offered to transparent huge pages:
+ * where the guest kernel reports free 2 MiB blocks to its hypervisor (a
+ * virtio balloon with free page reporting, as on the machine the figures
+ * come from), a fresh huge page is often one the host must back again,
+ * and in about half the runs faulting those in cost more than the 4 KiB
+ * faults they save (bench/RESULTS.md). */
+#define SIM_BIG_BYTES (UINT32_C(1) << 21)
 
 static size_t
-sim_huge_len(size_t bytes)
+sim_big_len(size_t bytes)
 {
-    return (bytes + SIM_HUGE_BYTES - 1) & ~(size_t)(SIM_HUGE_BYTES - 1);
+    return (bytes + 4095u) & ~(size_t)4095u;
 }
 
 static void *
-sim_map_huge(size_t bytes)
+sim_map_big(size_t bytes)
 {
-    size_t len = sim_huge_len(bytes);
-    uint8_t *raw = mmap(NULL, len + SIM_HUGE_BYTES, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) {
+    void *p =
+        mmap(NULL, sim_big_len(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
         fprintf(stderr, "bpcon-sim: out of memory\n");
         abort();
     }
-    uint8_t *p =
-        (uint8_t *)(((uintptr_t)raw + SIM_HUGE_BYTES - 1) & ~(uintptr_t)(SIM_HUGE_BYTES - 1));
-    if (p > raw) {
-        (void)munmap(raw, (size_t)(p - raw));
-    }
-    if (raw + len + SIM_HUGE_BYTES > p + len) {
-        (void)munmap(p + len, (size_t)(raw + len + SIM_HUGE_BYTES - (p + len)));
-    }
-    (void)madvise(p, len, MADV_HUGEPAGE);
     return p;
 }
 
 static void
-sim_unmap_huge(void *p, size_t bytes)
+sim_unmap_big(void *p, size_t bytes)
 {
     if (p != NULL) {
-        (void)munmap(p, sim_huge_len(bytes));
+        (void)munmap(p, sim_big_len(bytes));
     }
 }
 
-/* Zeroed memory for a large array: huge pages from SIM_HUGE_BYTES up,
- * else the heap; sim_free_big with the same size gives it back. */
+/* Zeroed memory for a large array: its own mapping from SIM_BIG_BYTES
+ * up, else the heap; sim_free_big with the same size gives it back. */
 static void *
 sim_calloc_big(size_t bytes)
 {
-    return bytes >= SIM_HUGE_BYTES ? sim_map_huge(bytes) : sim_calloc(1, bytes);
+    return bytes >= SIM_BIG_BYTES ? sim_map_big(bytes) : sim_calloc(1, bytes);
 }
 
 static void
 sim_free_big(void *p, size_t bytes)
 {
-    if (bytes >= SIM_HUGE_BYTES) {
-        sim_unmap_huge(p, bytes);
+    if (bytes >= SIM_BIG_BYTES) {
+        sim_unmap_big(p, bytes);
     } else {
         free(p);
     }
 }
 
 /* sim_grow for an array that reaches megabytes (the calendar's blocks:
- * about 11 MB at 999 parties): from SIM_HUGE_BYTES up on huge pages,
+ * about 11 MB at 999 parties): from SIM_BIG_BYTES up on mappings,
  * copied when it grows; sim_free_big with cap x elem bytes frees it. */
 static void *
 sim_grow_big(void *p, uint64_t *cap, uint64_t need, size_t elem)
@@ -330,14 +321,23 @@ sim_grow_big(void *p, uint64_t *cap, uint64_t need, size_t elem)
     }
     uint64_t ncap = sim_grown_cap(*cap, need);
     size_t old_bytes = (size_t)*cap * elem;
-    if ((size_t)ncap * elem < SIM_HUGE_BYTES) {
+    if ((size_t)ncap * elem < SIM_BIG_BYTES) {
         return sim_grow(p, cap, need, elem);
     }
-    void *np = sim_map_huge((size_t)ncap * elem);
-    if (old_bytes > 0) {
-        memcpy(np, p, old_bytes);
+    void *np;
+    if (old_bytes >= SIM_BIG_BYTES) { /* moves the pages, copies nothing */
+        np = mremap(p, sim_big_len(old_bytes), sim_big_len((size_t)ncap * elem), MREMAP_MAYMOVE);
+        if (np == MAP_FAILED) {
+            fprintf(stderr, "bpcon-sim: out of memory\n");
+            abort();
+        }
+    } else {
+        np = sim_map_big((size_t)ncap * elem);
+        if (old_bytes > 0) {
+            memcpy(np, p, old_bytes);
+        }
+        sim_free_big(p, old_bytes);
     }
-    sim_free_big(p, old_bytes);
     *cap = ncap;
     return np;
 }
@@ -365,7 +365,7 @@ sim_chunk_take(struct sim *s)
         s->chunks_cap = (uint32_t)cap;
         c = s->chunks_count++;
     }
-    s->chunks[c].mem = sim_map_huge(SIM_CHUNK_BYTES);
+    s->chunks[c].mem = sim_map_big(SIM_CHUNK_BYTES);
     s->chunks[c].live = 0;
     return c;
 }
@@ -381,7 +381,7 @@ sim_chunk_release(struct sim *s, uint32_t c)
         s->chunk_spare_count++;
         return;
     }
-    sim_unmap_huge(ch->mem, SIM_CHUNK_BYTES);
+    sim_unmap_big(ch->mem, SIM_CHUNK_BYTES);
     ch->mem = NULL;
     ch->next = s->chunk_unused;
     s->chunk_unused = c;
@@ -2806,7 +2806,7 @@ sim_free(struct sim *s)
     free(s->cfg_scratch);
     free(s->sub_slot);
     for (uint32_t c = 0; c < s->chunks_count; c++) {
-        sim_unmap_huge(s->chunks[c].mem, SIM_CHUNK_BYTES);
+        sim_unmap_big(s->chunks[c].mem, SIM_CHUNK_BYTES);
     }
     if (s->keys != NULL) {
         size_t key_bytes = (size_t)s->n * s->n * BPC_KEY_BYTES;

@@ -19,8 +19,8 @@
 /* Frames in flight live in an arena of chunks of 2^SIM_CHUNK_SHIFT bytes:
  * each is a struct sim_msg header and its bytes, 8-byte aligned. A message
  * is named by a 32-bit handle: chunk index << SIM_HANDLE_OFF_BITS | offset
- * in 8-byte units (so up to 2^14 chunks of 2 MiB, 32 GiB in flight). */
-#define SIM_CHUNK_SHIFT 21u
+ * in 8-byte units (so up to 2^17 chunks of 256 KiB, 32 GiB in flight). */
+#define SIM_CHUNK_SHIFT 18u
 #define SIM_CHUNK_BYTES (1u << SIM_CHUNK_SHIFT)
 #define SIM_HANDLE_OFF_BITS (SIM_CHUNK_SHIFT - 3u)
 #define SIM_CHUNKS_MAX (1u << (32u - SIM_HANDLE_OFF_BITS))
