@@ -311,8 +311,9 @@ sim_free_big(void *p, size_t bytes)
 }
 
 /* sim_grow for an array that reaches megabytes (the calendar's blocks:
- * about 11 MB at 999 parties): from SIM_BIG_BYTES up on mappings,
- * copied when it grows; sim_free_big with cap x elem bytes frees it. */
+ * about 11 MB at 999 parties): from SIM_BIG_BYTES up on its own mapping,
+ * moved by mremap when it grows (the heap's copy below that size);
+ * sim_free_big with cap x elem bytes frees it. */
 static void *
 sim_grow_big(void *p, uint64_t *cap, uint64_t need, size_t elem)
 {
@@ -459,7 +460,7 @@ sim_body_for(struct sim *s, const uint8_t *bytes, uint32_t len)
 }
 
 /* Bit i set where byte i of two SIM_SPLIT_HEAD-byte headers differs
- * (SSE2 compares 16 bytes at once; the scalar loop elsewhere). */
+ * (two SSE2 compares of 16 bytes; a byte loop where SSE2 is missing). */
 static uint32_t
 sim_head_diff_mask(const uint8_t *a, const uint8_t *b)
 {
