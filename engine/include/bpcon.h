@@ -516,8 +516,14 @@ struct bpc_decision {
  * that depend on it leave). instance == UINT64_MAX is the party-wide record
  * (max_bal, incarnation, floor); instance == BPC_DURABLE_APPLIED_BASE + s
  * carries submitter s's apply state as of the floor (applied_seq); any
- * other instance is that instance's vote state. Keep the newest record per
- * instance; records of instances below the floor may be dropped. */
+ * other instance is that instance's vote state, or, with decided set, a
+ * decided record: the instance is below the record's floor and was decided
+ * with dec_val (dec_bal as learned), max_vbal/max_vval are this party's own
+ * vote on it, and there is no history. Keep the newest record per
+ * instance; records of instances below the floor may be dropped, except a
+ * decided record, which is kept while the floor is at most dec_keep (a
+ * restart puts it back among the recent decisions, so the party can still
+ * vouch for the decision to a party that lags). */
 #define BPC_DURABLE_APPLIED_BASE (UINT64_MAX - 2u * BPC_PARTIES_MAX)
 struct bpc_durable {
     uint64_t instance;
@@ -530,6 +536,10 @@ struct bpc_durable {
     uint64_t max_vbal;
     struct bpc_vid max_vval;
     uint8_t hist_count;
+    uint8_t decided;   /* 1: a decided record (dec_*), else 0 */
+    uint64_t dec_bal;  /* decided records: the ballot as learned (informational) */
+    uint64_t dec_keep; /* decided records: kept while the floor is at most this */
+    struct bpc_vid dec_val;
     uint64_t hist_bal[BPC_HISTORY_MAX];
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
 };

@@ -31,8 +31,11 @@
 extern "C" {
 #endif
 
-/* File format version this build writes and reads. */
-#define BPC_STORE_FORMAT_VERSION 1u
+/* File format version this build writes, and the oldest it reads (version
+ * 1 has no decided records; a version 1 file opened for writing is
+ * rewritten as version 2 at once). */
+#define BPC_STORE_FORMAT_VERSION 2u
+#define BPC_STORE_FORMAT_VERSION_MIN 1u
 /* Bytes of the file header and of each frame's header. */
 #define BPC_STORE_HEADER_BYTES 80u
 #define BPC_STORE_FRAME_HEADER_BYTES 24u

@@ -48,6 +48,16 @@ store_is_vote(uint64_t instance)
     return instance < BPC_DURABLE_APPLIED_BASE;
 }
 
+/* Is d still live at floor: party-wide and apply-state records always, a
+ * vote record at or above the floor, a decided record while the floor is
+ * at most its dec_keep (the engine's ring would still hold it). */
+static bool
+store_live(const struct bpc_durable *d, uint64_t floor)
+{
+    return !store_is_vote(d->instance) || d->instance >= floor ||
+           (d->decided && floor <= d->dec_keep);
+}
+
 static uint32_t
 store_hash(uint64_t instance, uint32_t mask)
 {
@@ -100,7 +110,7 @@ store_map_put_raw(struct store_map *m, const struct bpc_durable *d)
     STORE_ASSERT(false); /* callers keep the load at or below one half */
 }
 
-/* Rebuilds the table at cap, dropping vote records below floor: into the
+/* Rebuilds the table at cap, dropping what floor left behind: into the
  * spare table when cap is unchanged (no allocation; the old table becomes
  * the spare), else into new tables. */
 int
@@ -121,7 +131,7 @@ store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor)
         }
     }
     for (uint32_t i = 0; i < m->cap; i++) {
-        if (m->used[i] && (!store_is_vote(m->recs[i].instance) || m->recs[i].instance >= floor)) {
+        if (m->used[i] && store_live(&m->recs[i], floor)) {
             store_map_put_raw(&n, &m->recs[i]);
         }
     }
@@ -136,8 +146,8 @@ static int
 store_map_put(struct bpc_store *s, const struct bpc_durable *d)
 {
     struct store_map *m = &s->map;
-    if (store_is_vote(d->instance) && d->instance < s->floor) {
-        return 0; /* decided: restore would drop it */
+    if (!store_live(d, s->floor)) {
+        return 0; /* decided long ago: restore would drop it */
     }
     if ((m->count + 1u) * 2u > m->cap) {
         /* Prune first: the table stays near the live set, not the run.
@@ -196,7 +206,7 @@ bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs)
     uint32_t n = 0;
     for (uint32_t i = 0; i < s->map.cap; i++) {
         const struct bpc_durable *d = &s->map.recs[i];
-        if (s->map.used[i] && (!store_is_vote(d->instance) || d->instance >= s->floor)) {
+        if (s->map.used[i] && store_live(d, s->floor)) {
             s->export[n++] = *d;
         }
     }
@@ -233,7 +243,7 @@ bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
     uint32_t live = 0;
     for (uint32_t i = 0; i < s->map.cap; i++) {
         const struct bpc_durable *d = &s->map.recs[i];
-        if (s->map.used[i] && (!store_is_vote(d->instance) || d->instance >= s->floor)) {
+        if (s->map.used[i] && store_live(d, s->floor)) {
             live++;
         }
     }
@@ -331,7 +341,19 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
     if (size == 0 && !s->read_only) {
         return store_create(s, err, err_len);
     }
-    return store_recover(s, err, err_len);
+    int rc = store_recover(s, err, err_len);
+    if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
+        /* What this build appends (decided records) an older reader would
+         * call damaged: rewrite the file in this version first. */
+        rc = bpc_store_compact(s);
+        if (rc != 0) {
+            store_errf(err, err_len, "%s: rewriting a version %u file: %s", s->path,
+                       s->info.version, strerror(-rc));
+            return rc;
+        }
+        s->info.version = BPC_STORE_FORMAT_VERSION;
+    }
+    return rc;
 }
 
 int

@@ -4,7 +4,7 @@
  * header, record and application frames and the commit-end flag. CRC32C
  * comes from ISA-L (crc32_iscsi), not from code of our own.
  *
- * Owns: every byte offset of the format (version 1). Must never: lay a
+ * Owns: every byte offset of the format (version 2). Must never: lay a
  * header, frame or record out by struct memory (every field is encoded
  * little-endian by hand, at fixed offsets), or seal a frame whose payload
  * is not yet in place (the payload CRC is taken from the buffer).
@@ -69,7 +69,9 @@ store_get_vid(const uint8_t *p, struct bpc_vid *v)
     return v->kind <= BPC_VALUE_NOOP && v->pad == 0;
 }
 
-/* Every field of struct bpc_durable, little-endian, at fixed offsets. */
+/* Every field of struct bpc_durable, little-endian, at fixed offsets. A
+ * decided record (byte 85 set) has no history: its history places hold
+ * dec_bal and dec_val (entry 0) and dec_keep (ballot of entry 1). */
 static void
 store_encode_record(uint8_t *p, const struct bpc_durable *d)
 {
@@ -81,7 +83,15 @@ store_encode_record(uint8_t *p, const struct bpc_durable *d)
     store_put_le(p + 32, d->applied_seq, 8);
     store_put_le(p + 40, d->max_vbal, 8);
     store_put_vid(p + 48, &d->max_vval);
-    p[84] = d->hist_count; /* 85..87 reserved, zero */
+    p[84] = d->hist_count; /* 86..87 reserved, zero */
+    if (d->decided) {
+        STORE_ASSERT(d->hist_count == 0);
+        p[85] = 1;
+        store_put_le(p + 88, d->dec_bal, 8);
+        store_put_vid(p + 120, &d->dec_val);
+        store_put_le(p + 96, d->dec_keep, 8);
+        return;
+    }
     for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
         store_put_le(p + 88 + 8 * h, d->hist_bal[h], 8);
         store_put_vid(p + 120 + STORE_VID_BYTES * h, &d->hist_val[h]);
@@ -101,7 +111,7 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
     d->max_vbal = store_get_le(p + 40, 8);
     bool ok = store_get_vid(p + 48, &d->max_vval);
     d->hist_count = p[84];
-    if (p[85] != 0 || p[86] != 0 || p[87] != 0) {
+    if (p[85] > 1 || p[86] != 0 || p[87] != 0) {
         return "record reserved bytes not zero";
     }
     if (d->hist_count > BPC_HISTORY_MAX) {
@@ -111,7 +121,30 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
         d->hist_bal[h] = store_get_le(p + 88 + 8 * h, 8);
         ok = store_get_vid(p + 120 + STORE_VID_BYTES * h, &d->hist_val[h]) && ok;
     }
-    return ok ? NULL : "record value identity malformed";
+    if (!ok) {
+        return "record value identity malformed";
+    }
+    if (p[85] == 1) {
+        if (d->hist_count != 0 || d->instance >= d->floor ||
+            d->instance >= BPC_DURABLE_APPLIED_BASE) {
+            return "decided record with a history or not below its floor";
+        }
+        d->decided = 1;
+        d->dec_bal = d->hist_bal[0];
+        d->dec_val = d->hist_val[0];
+        d->dec_keep = d->hist_bal[1];
+        memset(d->hist_bal, 0, sizeof(d->hist_bal));
+        memset(d->hist_val, 0, sizeof(d->hist_val));
+        for (uint32_t i = 96 + 8; i < BPC_STORE_RECORD_BYTES; i++) {
+            if (i >= 120 && i < 120 + STORE_VID_BYTES) {
+                continue;
+            }
+            if (p[i] != 0) {
+                return "decided record: unused history bytes not zero";
+            }
+        }
+    }
+    return NULL;
 }
 
 /* Writes a frame header for a payload already in place after it. */

@@ -150,10 +150,10 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
         return -EBADMSG;
     }
     info->version = (uint32_t)store_get_le(b + 8, 4);
-    if (info->version != BPC_STORE_FORMAT_VERSION ||
+    if (info->version < BPC_STORE_FORMAT_VERSION_MIN || info->version > BPC_STORE_FORMAT_VERSION ||
         store_get_le(b + 12, 4) != BPC_STORE_HEADER_BYTES) {
-        store_errf(err, err_len, "format version %u, this build reads version %u", info->version,
-                   BPC_STORE_FORMAT_VERSION);
+        store_errf(err, err_len, "format version %u, this build reads versions %u to %u",
+                   info->version, BPC_STORE_FORMAT_VERSION_MIN, BPC_STORE_FORMAT_VERSION);
         return -EPROTONOSUPPORT;
     }
     info->cluster_id = store_get_le(b + 16, 8);

@@ -63,6 +63,13 @@ tool_record(FILE *f, const struct bpc_durable *d)
     } else if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
         fprintf(f, ",\"kind\":\"applied\",\"submitter\":%llu",
                 (unsigned long long)(d->instance - BPC_DURABLE_APPLIED_BASE));
+    } else if (d->decided) {
+        fprintf(f,
+                ",\"kind\":\"decided\",\"instance\":%llu,\"dec_bal\":%llu,\"dec_keep\":%llu,"
+                "\"dec_val\":",
+                (unsigned long long)d->instance, (unsigned long long)d->dec_bal,
+                (unsigned long long)d->dec_keep);
+        tool_vid(f, &d->dec_val);
     } else {
         fprintf(f, ",\"kind\":\"vote\",\"instance\":%llu", (unsigned long long)d->instance);
     }

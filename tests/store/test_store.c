@@ -79,7 +79,9 @@ ts_rec_eq(const struct bpc_durable *a, const struct bpc_durable *b)
     bool eq = a->instance == b->instance && a->max_bal == b->max_bal &&
               a->incarnation == b->incarnation && a->floor == b->floor &&
               a->applied_seq == b->applied_seq && a->max_vbal == b->max_vbal &&
-              ts_vid_eq(&a->max_vval, &b->max_vval) && a->hist_count == b->hist_count;
+              ts_vid_eq(&a->max_vval, &b->max_vval) && a->hist_count == b->hist_count &&
+              a->decided == b->decided && a->dec_bal == b->dec_bal && a->dec_keep == b->dec_keep &&
+              ts_vid_eq(&a->dec_val, &b->dec_val);
     for (uint32_t h = 0; eq && h < BPC_HISTORY_MAX; h++) {
         eq = a->hist_bal[h] == b->hist_bal[h] && ts_vid_eq(&a->hist_val[h], &b->hist_val[h]);
     }
@@ -367,14 +369,158 @@ test_store_refuses_other_identity(void **state)
     const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
     uint8_t h[BPC_STORE_HEADER_BYTES];
     memcpy(h, f, sizeof(h));
-    h[8] = 2;
-    uint32_t crc = bpc_store_crc32c(h, 76);
-    for (uint32_t i = 0; i < 4; i++) {
-        h[76 + i] = (uint8_t)(crc >> (8 * i));
+    static const uint8_t versions[] = {0, BPC_STORE_FORMAT_VERSION + 1};
+    for (uint32_t k = 0; k < sizeof(versions); k++) {
+        h[8] = versions[k];
+        uint32_t crc = bpc_store_crc32c(h, 76);
+        for (uint32_t i = 0; i < 4; i++) {
+            h[76 + i] = (uint8_t)(crc >> (8 * i));
+        }
+        memfs_set_file(&fs, TS_PATH, h, sizeof(h));
+        assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EPROTONOSUPPORT);
+        char want[32];
+        snprintf(want, sizeof(want), "format version %u,", versions[k]);
+        assert_non_null(strstr(err, want));
     }
-    memfs_set_file(&fs, TS_PATH, h, sizeof(h));
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EPROTONOSUPPORT);
-    assert_non_null(strstr(err, "format version 2"));
+    memfs_free(&fs);
+}
+
+/* Seals a frame again after its payload was edited: the payload's CRC,
+ * then the header's (the format's layout: store_format.c). */
+static void
+ts_reseal(uint8_t *f)
+{
+    uint32_t plen =
+        (uint32_t)f[8] | (uint32_t)f[9] << 8 | (uint32_t)f[10] << 16 | (uint32_t)f[11] << 24;
+    uint32_t crc = bpc_store_crc32c(f + BPC_STORE_FRAME_HEADER_BYTES, plen);
+    for (uint32_t i = 0; i < 4; i++) {
+        f[12 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    crc = bpc_store_crc32c(f + 4, BPC_STORE_FRAME_HEADER_BYTES - 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        f[i] = (uint8_t)(crc >> (8 * i));
+    }
+}
+
+/* Decided records (format version 2): a decided instance below the floor
+ * keeps its value's identity and the party's own vote, and the store keeps
+ * it while the floor is at most dec_keep, where a vote record below the
+ * floor is dropped; its bytes round-trip, and a record that claims to be
+ * decided at or above its floor, or with a history, is damage. A version 1
+ * file (no decided records) opens read-only as it is, and is rewritten as
+ * version 2 when opened for writing, its records kept. */
+static void
+test_store_decided_records(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 1);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable in[4];
+    memset(in, 0, sizeof(in));
+    in[0].instance = UINT64_MAX;
+    in[0].floor = 20;
+    in[1] = in[0];
+    in[1].instance = 10; /* decided, kept up to floor 30 */
+    in[1].max_vbal = 3;
+    in[1].max_vval = ts_vid(3);
+    in[1].decided = 1;
+    in[1].dec_bal = 4;
+    in[1].dec_val = ts_vid(4);
+    in[1].dec_keep = 30;
+    in[2] = in[1];
+    in[2].instance = 11; /* decided, kept up to floor 40 */
+    in[2].dec_keep = 40;
+    in[3] = in[0];
+    in[3].instance = 12; /* a vote below the floor: dropped */
+    in[3].max_vbal = 2;
+    in[3].max_vval = ts_vid(5);
+    assert_int_equal(bpc_store_append(s, in, 4), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable *out = NULL;
+    assert_int_equal(bpc_store_records(s, &out), 3);
+    assert_true(ts_rec_eq(&out[0], &in[1]));
+    assert_true(ts_rec_eq(&out[1], &in[2]));
+    bpc_store_close(s);
+    /* Read back from the file: the same records. */
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_records(s, &out), 3);
+    assert_true(ts_rec_eq(&out[0], &in[1]));
+    assert_true(ts_rec_eq(&out[1], &in[2]));
+    /* The floor moves to 31: instance 10 (kept to 30) goes, 11 stays. */
+    struct bpc_durable pw = in[0];
+    pw.floor = 31;
+    assert_int_equal(bpc_store_append(s, &pw, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_compact(s), 0);
+    assert_int_equal(bpc_store_records(s, &out), 2);
+    assert_true(ts_rec_eq(&out[0], &in[2]));
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_records(s, &out), 2);
+    assert_true(ts_rec_eq(&out[0], &in[2]));
+    bpc_store_close(s);
+
+    /* Damage: the decided flag on a record at its floor, or beside a
+     * history. The compacted file holds the records by instance: the
+     * decided record of 11 is the first frame after the file header. */
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    size_t rec = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES;
+    uint8_t img[4096];
+    assert_true(len <= sizeof(img) && rec + BPC_STORE_RECORD_BYTES <= len);
+    assert_int_equal(f[rec + 85], 1);
+    for (int bad = 0; bad < 2; bad++) {
+        memcpy(img, f, len);
+        if (bad == 0) {
+            img[rec + 24] = 11; /* floor 11: not above instance 11 */
+            memset(img + rec + 25, 0, 7);
+        } else {
+            img[rec + 84] = 1; /* a history count */
+        }
+        ts_reseal(img + rec - BPC_STORE_FRAME_HEADER_BYTES);
+        memfs_set_file(&fs, TS_PATH, img, len);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                         -EBADMSG);
+        assert_int_equal(info.corrupt_offset, rec - BPC_STORE_FRAME_HEADER_BYTES);
+        assert_non_null(strstr(info.corrupt_reason, "decided record"));
+    }
+
+    /* A version 1 file: read-only opens leave it; a writer rewrites it. */
+    memfs_free(&fs);
+    memfs_init(&fs, 1);
+    o = ts_opts(&fs, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_append(s, &in[0], 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    f = memfs_file(&fs, TS_PATH, &len);
+    memcpy(img, f, len);
+    img[8] = 1;
+    uint32_t crc = bpc_store_crc32c(img, 76);
+    for (uint32_t i = 0; i < 4; i++) {
+        img[76 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    memfs_set_file(&fs, TS_PATH, img, len);
+    struct bpc_store_options ro = o;
+    ro.read_only = true;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &ro, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_info(s)->version, 1);
+    assert_int_equal(bpc_store_records(s, &out), 1);
+    bpc_store_close(s);
+    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], 1);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_info(s)->version, BPC_STORE_FORMAT_VERSION);
+    assert_int_equal(bpc_store_records(s, &out), 1);
+    assert_true(ts_rec_eq(&out[0], &in[0]));
+    bpc_store_close(s);
+    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], BPC_STORE_FORMAT_VERSION);
     memfs_free(&fs);
 }
 
@@ -899,6 +1045,7 @@ main(void)
         cmocka_unit_test(test_store_crc32c_check_value),
         cmocka_unit_test(test_store_roundtrip_every_field),
         cmocka_unit_test(test_store_refuses_other_identity),
+        cmocka_unit_test(test_store_decided_records),
         cmocka_unit_test(test_store_removes_leftover_tmp),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_torn_tail_every_length),
