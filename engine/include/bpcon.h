@@ -291,6 +291,9 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
 #define BPC_WIRE_VERSION 2u
 #define BPC_WIRE_HEADER_BYTES 32u
 #define BPC_WIRE_RECORD_BYTES 64u
+/* DECIDED of a DIGEST value: aux saying that no bytes follow (a party that
+ * kept only the value's identity across a restart still vouches for it). */
+#define BPC_WIRE_AUX_NO_BYTES UINT64_MAX
 
 enum bpc_msg_type {
     BPC_MSG_NONE = 0,
@@ -305,7 +308,9 @@ enum bpc_msg_type {
     BPC_MSG_2AV = 6,
     BPC_MSG_2B = 7,
     BPC_MSG_DECIDED = 8,  /* catch-up: instance decided with value at ballot;
-                             DIGEST kind: aux = offset in value section */
+                             DIGEST kind: aux = offset in value section, or
+                             BPC_WIRE_AUX_NO_BYTES: the claim names the
+                             value without its bytes */
     BPC_MSG_STATUS = 9,   /* instance = sender's next undecided instance,
                              ballot = sender's current ballot */
     BPC_MSG_FORWARD = 10, /* a command for the leader: instance = the sender's

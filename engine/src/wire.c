@@ -285,7 +285,8 @@ wire_record_decode(const uint8_t *p, const struct wire_section *vs, struct bpc_r
     if (rc != 0) {
         return rc;
     }
-    if (wire_value_carried(r->type, r->value.kind)) {
+    if (wire_value_carried(r->type, r->value.kind) &&
+        !(r->type == BPC_MSG_DECIDED && r->aux == BPC_WIRE_AUX_NO_BYTES)) {
         return wire_value_locate(r, vs);
     }
     return 0;

@@ -222,6 +222,9 @@ test_wire_assert_rec_eq(const struct bpc_record *p, const struct bpc_record *d, 
 static bool
 test_wire_carried(const struct bpc_record *r)
 {
+    if (r->type == BPC_MSG_DECIDED && r->aux == BPC_WIRE_AUX_NO_BYTES) {
+        return false; /* a claim that names its DIGEST value alone */
+    }
     return r->value.kind == BPC_VALUE_DIGEST &&
            (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD ||
             r->type == BPC_MSG_VALUE);
@@ -1086,6 +1089,40 @@ test_wire_random_mutations(void **state)
     }
 }
 
+/* A DECIDED of a DIGEST value may name it without its bytes (aux =
+ * BPC_WIRE_AUX_NO_BYTES: a party whose ring entry came back from its store
+ * after a restart): it decodes with no bytes. Any other aux of such a
+ * record is an offset into the value section and is checked as before. */
+static void
+test_wire_decided_without_bytes(void **state)
+{
+    (void)state;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_header h;
+    struct bpc_record recs[2];
+    struct bpc_record r = test_wire_digest(BPC_MSG_DECIDED, 7, 3, test_wire_val_a, 100, false);
+    r.aux = BPC_WIRE_AUX_NO_BYTES;
+    uint32_t len = test_wire_encode(buf, sizeof(buf), &r, 1, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_int_equal(h.value_bytes, 0);
+    assert_int_equal(bpc_wire_decode(buf, len, &h, recs, 2), 1);
+    assert_int_equal(recs[0].type, BPC_MSG_DECIDED);
+    assert_true(recs[0].aux == BPC_WIRE_AUX_NO_BYTES);
+    assert_null(recs[0].value_bytes);
+    assert_true(bpc_vid_eq(&recs[0].value, &r.value));
+    /* One less than the marker is an offset past the (empty) section. */
+    r.aux = BPC_WIRE_AUX_NO_BYTES - 1;
+    len = test_wire_encode(buf, sizeof(buf), &r, 1, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_int_equal(bpc_wire_decode(buf, len, &h, recs, 2), -1 - BPC_DROP_BAD_VALUE);
+    /* The marker means nothing for a 2A: its bytes must be there. */
+    r.type = BPC_MSG_2A;
+    r.aux = BPC_WIRE_AUX_NO_BYTES;
+    len = test_wire_encode(buf, sizeof(buf), &r, 1, 0);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_int_equal(bpc_wire_decode(buf, len, &h, recs, 2), -1 - BPC_DROP_BAD_VALUE);
+}
+
 /* bpc_wire_votes_only (the engine's gate for decoding before the tag):
  * true only for frames of 2AV, 2B and VOTES records with no value bytes;
  * any other type, carried bytes, or no record at all says false. */
@@ -1216,6 +1253,7 @@ main(void)
         cmocka_unit_test(test_wire_history_too_long),
         cmocka_unit_test(test_wire_random_mutations),
         cmocka_unit_test(test_wire_votes_only),
+        cmocka_unit_test(test_wire_decided_without_bytes),
         cmocka_unit_test(test_wire_votes_rules),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
