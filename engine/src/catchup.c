@@ -1,8 +1,10 @@
 /*
  * catchup.c - catch-up. Every retransmit tick a party announces its nu
  * (STATUS); a peer that is ahead answers with DECIDED records from its
- * held slots, the ring of recent decisions, or the decided log. A DECIDED
- * claim is accepted from parties weighing more than F (one is correct);
+ * held slots, the ring of recent decisions, or the decided log (a ring
+ * entry restored from the store has no bytes: its claim names the DIGEST
+ * value alone). A DECIDED claim is accepted from parties weighing more
+ * than F (one is correct), the bytes from any claim that carries them;
  * each batch learned triggers the next request at once (pipelined).
  *
  * Owns: e->cu (whether decisions were learned from claims this step, and
@@ -25,12 +27,12 @@
 /* Catch-up from the decided log for an instance whose slot was reused.
  * DIGEST values are copied into the catch-up arena (reset per flush), as
  * the log entry may be reclaimed before the outbox is flushed. */
-static void
+static bool
 eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
 {
     struct bpc_log_entry le;
     if (e->cfg.log == NULL || bpc_log_read(e->cfg.log, instance, &le) != 0) {
-        return;
+        return false;
     }
     struct bpc_vid vid;
     memset(&vid, 0, sizeof(vid));
@@ -42,7 +44,7 @@ eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
         if (vid.kind == BPC_VALUE_DIGEST) {
             uint8_t *dst = eng_cu_alloc(e, le.len);
             if (dst == NULL) {
-                return;
+                return false;
             }
             memcpy(dst, le.value, le.len);
             val = dst;
@@ -50,6 +52,7 @@ eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
     }
     struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, 1, 0, &vid);
     eng_unicast(e, p, &r, val);
+    return true;
 }
 
 void
@@ -71,7 +74,16 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance)
             eng_unicast(e, p, &r, val);
             return;
         }
-        eng_send_decided_from_log(e, p, instance);
+        if (eng_send_decided_from_log(e, p, instance) || d == NULL) {
+            return;
+        }
+        /* A DIGEST value whose bytes this party no longer has (its ring
+         * entry came back from its store after a restart): the claim
+         * names the value alone. With the bytes of any other claimant it
+         * still completes the weight above F a lagging party needs. */
+        struct bpc_record r =
+            bpc_record_make(BPC_MSG_DECIDED, instance, d->ballot, BPC_WIRE_AUX_NO_BYTES, &d->vid);
+        eng_unicast(e, p, &r, NULL);
         return;
     }
     if (!eng_vote_decided_with_bytes(s)) {

@@ -53,6 +53,9 @@
 #define ENG_VALUE_BUFS (ENG_FETCH_BUF + 1u)
 /* Votes on decided instances without a slot, persisted per step. */
 #define ENG_VOUCH_MAX 64u
+/* Decided records one batch may carry, in windows (persist.c): the floor
+ * moves at most a window per step, and a batch is due once it moved one. */
+#define ENG_DECIDED_BATCH_MAX 2u
 /* Anti-replay window per sender (engine.c): ENG_REPLAY_BITS frames up to
  * ENG_REPLAY_FULL_PARTIES parties; above, ENG_REPLAY_TOTAL_BITS / n
  * (a power of two, at least 64), so the bitmaps stay 8 KiB in all. */

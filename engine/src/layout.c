@@ -72,7 +72,9 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
                       (size_t)z->recs_cap * sizeof(struct bpc_record);
-    sizes[L_DUR] = ((size_t)z->window + 1 + z->n + 2 * ENG_VOUCH_MAX) * sizeof(struct bpc_durable);
+    sizes[L_DUR] =
+        ((size_t)z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + 2 * ENG_VOUCH_MAX) *
+        sizeof(struct bpc_durable);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
     sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
@@ -158,8 +160,8 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
         break;
     case L_DUR:
-        snprintf(f, len, "(W + 1 + n + %u) x %zu (durable records)", 2 * ENG_VOUCH_MAX,
-                 sizeof(struct bpc_durable));
+        snprintf(f, len, "(%u x W + 1 + n + %u) x %zu (durable records)", 1 + ENG_DECIDED_BATCH_MAX,
+                 2 * ENG_VOUCH_MAX, sizeof(struct bpc_durable));
         break;
     case L_DIRTY:
         snprintf(f, len, "W x 4");
@@ -279,7 +281,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->uq = m->selfq + z->bq_cap;
     m->recs = (struct bpc_record *)(void *)(m->uq + z->uq_cap);
     m->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
-    m->dur_cap = z->window + 1 + z->n + ENG_VOUCH_MAX;
+    m->dur_cap = z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + ENG_VOUCH_MAX;
     m->vouch = m->dur + m->dur_cap;
     m->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
 }

@@ -7,11 +7,18 @@
  * bpc_engine_persisted() no frame leaves ("send after persist").
  * bpc_engine_restore rebuilds the vote state from such records.
  *
+ * Decisions below the floor are durable too, as decided records (the
+ * value's identity and this party's own vote on the instance), kept by the
+ * store as long as the recent-decision ring would keep them; a restart
+ * puts them back in the ring, so a restarted party still vouches for them.
+ *
  * Owns: e->ps (max_bal, incarnation, the dirty list, the vouch records,
  * the record buffer, the pending flag). Must never: lower max_bal, hand
  * out a record without the party-wide record in the same batch (so the
- * persisted floor is never more than a window below a persisted vote), or
- * change vote state itself (restore hands it to instance.c).
+ * persisted floor is never more than a window below a persisted vote),
+ * write a decided record for an instance at or above the floor it carries
+ * (it would replace the vote state a report needs), or change vote state
+ * itself (restore hands it to instance.c and the ring to window.c).
  */
 #include "persist.h"
 
@@ -66,7 +73,7 @@ eng_raise_max_bal(struct bpc_engine *e, uint64_t b)
 
 void
 eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
-                  const struct bpc_vid *vid)
+                  const struct bpc_vid *vid, uint64_t dec_ballot)
 {
     struct bpc_durable *v = &e->ps.vouch[e->ps.vouch_count++];
     memset(v, 0, sizeof(*v));
@@ -76,6 +83,8 @@ eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
     v->hist_count = 1;
     v->hist_bal[0] = ballot;
     v->hist_val[0] = *vid;
+    v->dec_bal = dec_ballot; /* for the decided record it becomes */
+    v->dec_val = *vid;
 }
 
 /* A record stamped with the party-wide facts. */
@@ -97,6 +106,64 @@ eng_dur_stamp(const struct bpc_engine *e, struct bpc_durable *d)
     d->floor = eng_nu(e);
 }
 
+/* Turns d, a record of an instance below the floor it carries, into a
+ * decided record: the decided value and this party's own vote (already in
+ * max_vbal/max_vval), no history (a report of a decided instance names
+ * (v, b - 1) instead: ENGINE.md, Vote reports). */
+static void
+eng_dur_decided(const struct bpc_engine *e, struct bpc_durable *d, uint64_t ballot,
+                const struct bpc_vid *vid)
+{
+    BPC_ASSERT(d->instance < d->floor);
+    d->hist_count = 0;
+    memset(d->hist_bal, 0, sizeof(d->hist_bal));
+    memset(d->hist_val, 0, sizeof(d->hist_val));
+    d->decided = 1;
+    d->dec_bal = ballot;
+    d->dec_val = *vid;
+    d->dec_keep = d->instance + eng_dring_len(e);
+}
+
+/* Decided records for the instances the floor passed since the last batch
+ * (at most ENG_DECIDED_BATCH_MAX of the newest: eng_persist_due asks for
+ * a batch before more can pass), from the slot while it is held, else
+ * from the ring; a held slot on the dirty list is written there. */
+static void
+eng_collect_decided(struct bpc_engine *e, uint32_t *count)
+{
+    uint64_t nu = eng_nu(e);
+    uint64_t lo = e->ps.floor_out;
+    uint64_t cap = (uint64_t)ENG_DECIDED_BATCH_MAX * e->window;
+    if (nu > lo + cap) {
+        lo = nu - cap;
+    }
+    for (uint64_t i = lo; i < nu; i++) {
+        const struct eng_slot *s = eng_slot_at(e, i);
+        if (eng_slot_instance(s) == i) {
+            if (s->dirty || !eng_vote_is_decided(s)) {
+                continue;
+            }
+            struct bpc_durable *d = eng_dur_next(e, count, true);
+            d->instance = i;
+            eng_dur_stamp(e, d);
+            d->max_vbal = eng_vote_max_vbal(s);
+            d->max_vval = *eng_vote_max_vval(s);
+            eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+            continue;
+        }
+        const struct eng_dec *r = eng_dring_find(e, i);
+        if (r == NULL) {
+            continue;
+        }
+        struct bpc_durable *d = eng_dur_next(e, count, true);
+        d->instance = i;
+        eng_dur_stamp(e, d);
+        d->max_vbal = r->mbal;
+        d->max_vval = r->mval;
+        eng_dur_decided(e, d, r->ballot, &r->vid);
+    }
+}
+
 void
 eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
 {
@@ -108,6 +175,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     eng_dur_stamp(e, pw);
     e->ps.max_bal_dirty = false;
     e->ps.floor_due = false;
+    eng_collect_decided(e, &count);
     e->ps.floor_out = eng_nu(e);
     for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
@@ -127,12 +195,23 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         d->instance = eng_slot_instance(s);
         eng_dur_stamp(e, d);
         eng_vote_durable(s, d);
+        if (d->instance < d->floor) { /* decided, held: votes may follow it */
+            eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+        }
     }
     e->ps.dirty_count = 0;
     for (uint32_t k = 0; k < e->ps.vouch_count; k++) {
         struct bpc_durable *d = eng_dur_next(e, &count, false);
         *d = e->ps.vouch[k];
         eng_dur_stamp(e, d);
+        /* A vote on a recent decision: the instance is below the floor. */
+        if (d->instance < d->floor) {
+            struct bpc_vid v = d->dec_val;
+            eng_dur_decided(e, d, d->dec_bal, &v);
+        } else {
+            d->dec_bal = 0;
+            memset(&d->dec_val, 0, sizeof(d->dec_val));
+        }
     }
     e->ps.vouch_count = 0;
     /* Apply state as of the floor: a restart resumes applying from the
@@ -173,6 +252,15 @@ eng_restore_record(struct bpc_engine *e, const struct bpc_durable *d)
     if (d->instance >= BPC_DURABLE_APPLIED_BASE || d->hist_count > BPC_HISTORY_MAX) {
         return;
     }
+    if (d->decided && d->instance < eng_nu(e)) {
+        /* Back among the recent decisions; it may have voted at any
+         * ballot up to the promised one, so it votes on it only above. */
+        eng_dring_restore(e, d, e->ps.max_bal);
+        return;
+    }
+    /* A decided record at or above the floor is not written (persist.c
+     * header); should one be read, its vote still counts (no history:
+     * dropping entries only costs liveness). */
     eng_in_restore_vote(e, d);
 }
 

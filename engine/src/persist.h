@@ -6,6 +6,7 @@
 #define BPC_PERSIST_H
 
 #include "core.h"
+#include "window.h"
 
 static inline uint64_t
 eng_max_bal(const struct bpc_engine *e)
@@ -31,7 +32,10 @@ eng_persist_pending(const struct bpc_engine *e)
 static inline bool
 eng_persist_due(const struct bpc_engine *e)
 {
-    return e->ps.max_bal_dirty || e->ps.dirty_count > 0 || e->ps.vouch_count > 0 || e->ps.floor_due;
+    /* A floor a window past the last batch's: its decided records go now,
+     * before more pass than one batch holds (ENG_DECIDED_BATCH_MAX). */
+    return e->ps.max_bal_dirty || e->ps.dirty_count > 0 || e->ps.vouch_count > 0 ||
+           e->ps.floor_due || eng_nu(e) - e->ps.floor_out >= e->window;
 }
 
 static inline bool
@@ -51,9 +55,10 @@ ENG_FN void eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s);
 /* Raises the durable max_bal to b (never lowers it). */
 ENG_FN void eng_raise_max_bal(struct bpc_engine *e, uint64_t b);
 /* A vote (2av and 2b at ballot for vid) on a decided instance without a
- * slot: persisted as that instance's record. */
+ * slot (decided with vid at dec_ballot, as learned): persisted as that
+ * instance's decided record. */
 ENG_FN void eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
-                              const struct bpc_vid *vid);
+                              const struct bpc_vid *vid, uint64_t dec_ballot);
 /* Fills out->persist with the step's records and holds frames. */
 ENG_FN void eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out);
 ENG_FN void eng_ps_persisted(struct bpc_engine *e);

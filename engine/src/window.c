@@ -314,3 +314,51 @@ eng_win_restore_floor(struct bpc_engine *e, uint64_t floor)
 {
     e->win.nu = floor > e->win.nu ? floor : e->win.nu;
 }
+
+/* A value identity the wire would accept (a store file is checked by its
+ * CRCs, not by meaning; a record this party could not send is skipped). */
+static bool
+eng_vid_sendable(const struct bpc_engine *e, const struct bpc_vid *v)
+{
+    switch (v->kind) {
+    case BPC_VALUE_NOOP:
+    case BPC_VALUE_INLINE:
+        if (v->kind == BPC_VALUE_NOOP && v->len != 0) {
+            return false;
+        }
+        for (uint32_t i = v->len; i < BPC_VALUE_INLINE_MAX; i++) {
+            if (v->id[i] != 0) {
+                return false;
+            }
+        }
+        return v->len <= BPC_VALUE_INLINE_MAX;
+    case BPC_VALUE_DIGEST:
+        return v->len > BPC_VALUE_INLINE_MAX && v->len <= e->vbytes;
+    default:
+        return false;
+    }
+}
+
+void
+eng_dring_restore(struct bpc_engine *e, const struct bpc_durable *d, uint64_t max_bal)
+{
+    /* Only what the ring would still hold, a value it could send, the
+     * newest of two records that share a place (the window may differ). */
+    if (d->instance >= e->win.nu || e->win.nu - d->instance > e->win.dring_len ||
+        !eng_vid_sendable(e, &d->dec_val) ||
+        (d->max_vbal > 0 && !eng_vid_sendable(e, &d->max_vval))) {
+        return;
+    }
+    struct eng_dec *r = eng_dring_at(e, d->instance);
+    if (r->vid.kind != BPC_VALUE_NONE && r->instance > d->instance) {
+        return;
+    }
+    memset(r, 0, sizeof(*r));
+    r->instance = d->instance;
+    r->ballot = d->dec_bal > 0 ? d->dec_bal : 1; /* a DECIDED record names one */
+    r->mbal = d->max_vbal;
+    r->mval = d->max_vval;
+    r->vote_hi = max_bal > d->max_vbal ? max_bal : d->max_vbal;
+    r->vid = d->dec_val;
+    r->has_bytes = false;
+}

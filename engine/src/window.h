@@ -76,6 +76,13 @@ eng_dring_at(const struct bpc_engine *e, uint64_t instance)
     return &e->win.dring[instance % e->win.dring_len];
 }
 
+/* How many recent decisions the ring keeps (2 x window + 256). */
+static inline uint32_t
+eng_dring_len(const struct bpc_engine *e)
+{
+    return e->win.dring_len;
+}
+
 static inline const struct eng_dec *
 eng_dring_find(const struct bpc_engine *e, uint64_t instance)
 {
@@ -145,5 +152,9 @@ ENG_FN bool eng_dring_holds(const struct bpc_engine *e, uint32_t index, const st
 ENG_FN void eng_win_carve(struct bpc_engine *e, const struct eng_mem *m);
 /* Restore: the window starts at the highest persisted floor. */
 ENG_FN void eng_win_restore_floor(struct bpc_engine *e, uint64_t floor);
+/* Restore: a decided record of an instance below the floor back in the
+ * ring of recent decisions (its identity, this party's own vote, no
+ * bytes); it may have voted on it at any ballot up to max_bal. */
+ENG_FN void eng_dring_restore(struct bpc_engine *e, const struct bpc_durable *d, uint64_t max_bal);
 
 #endif /* BPC_WINDOW_H */

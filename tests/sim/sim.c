@@ -1446,9 +1446,11 @@ sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
             }
             continue;
         }
-        /* The ring keeps the newest 2 x window instances; anything older is
-         * decided and would only be read by a restart's catch-up. Records
-         * are allocated as slots are first written. */
+        /* The ring keeps the newest 3 x window + 256 instances: votes up to
+         * a window above the floor, decided records as far below it as the
+         * engine keeps them (dec_keep; a restart restores what is older
+         * than that as nothing). Records are allocated as slots are first
+         * written. */
         struct bpc_durable **slot = &pa->disk[d->instance % pa->disk_cap];
         if (*slot != NULL && (*slot)->instance > d->instance) {
             continue;
@@ -1636,8 +1638,9 @@ sim_durable_cmp(const void *a, const void *b)
     return ia < ib ? -1 : ia > ib;
 }
 
-/* The records a restart reads back: the party-wide one and every
- * per-instance one at or above the durable floor (older ones may be pruned). */
+/* The records a restart reads back: the party-wide one, every
+ * per-instance one at or above the durable floor, and the decided records
+ * below it that a store keeps (floor <= dec_keep); older ones are pruned. */
 static uint32_t
 sim_disk_collect(const struct sim_party *pa, struct bpc_durable *recs, uint64_t *floor)
 {
@@ -1650,8 +1653,9 @@ sim_disk_collect(const struct sim_party *pa, struct bpc_durable *recs, uint64_t 
     }
     recs[count++] = pa->disk_party;
     for (uint32_t i = 0; i < pa->disk_cap; i++) {
-        if (pa->disk[i] != NULL && pa->disk[i]->instance >= fl) {
-            recs[count++] = *pa->disk[i];
+        const struct bpc_durable *d = pa->disk[i];
+        if (d != NULL && (d->instance >= fl || (d->decided && fl <= d->dec_keep))) {
+            recs[count++] = *d;
         }
     }
     /* Apply-state records in submitter order (the order restores have
@@ -2597,10 +2601,9 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
         pa->e = NULL;
         return rc;
     }
-    pa->disk_cap = 2 * s->o.window_slots;
-    if (pa->disk_cap == 0) {
-        pa->disk_cap = 2;
-    }
+    /* Votes reach a window above the floor, decided records the engine's
+     * recent-decision ring (2 x window + 256) below it. */
+    pa->disk_cap = 3 * s->o.window_slots + 256;
     pa->disk = sim_calloc(pa->disk_cap, sizeof(*pa->disk));
     pa->disk_party.instance = UINT64_MAX;
     if (pa->byz != SIM_BYZ_NONE) {

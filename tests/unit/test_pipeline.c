@@ -451,6 +451,48 @@ test_pipeline_catch_up_is_durable(void **state)
     hn_free(&h);
 }
 
+/* A rolling restart while one party lags: the lagging party is cut off
+ * while the other three decide 40 instances, then the two non-leaders
+ * restart one after the other (their floors past the 40, their slots and
+ * recent decisions gone) before it is back. Only the leader, weight F,
+ * still held those decisions in memory, and a DECIDED claim needs more
+ * than F: the party could never learn them, never applied again, and the
+ * cluster, which needs it for a quorum of three, stalled for good (the
+ * simulator's --crash 3@500 --restart 3@2500 --crash 1@2600 ... seeds 2
+ * and 5). Now a party's decisions below its floor are durable for as long
+ * as its recent-decision ring would keep them, and a restart puts them
+ * back in the ring, so the restarted parties vouch for them too. */
+static void
+test_pipeline_rolling_restart_catch_up(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    struct cut c = {.who = (leader + 2) % 4, .on = true};
+    h.filter = cut_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    submit_n(&h, leader, 40);
+    hn_run(&h, 40, 5 * MS, 2000 * MS);
+    assert_int_equal(h.p[c.who].log_count, 0);
+    for (uint32_t k = 1; k < 4; k += 2) {
+        uint32_t who = (leader + k) % 4;
+        assert_int_equal(h.p[who].log_count, 40);
+        hn_run(&h, 41, 5 * MS, 200 * MS); /* idle: floors become durable */
+        assert_true(persisted_floor(&h.p[who]) >= 40);
+        hn_restart(&h, who);
+        hn_run(&h, 41, 5 * MS, 200 * MS);
+    }
+    c.on = false;
+    submit_n(&h, leader, 1);
+    assert_true(hn_run(&h, 41, 5 * MS, 20000 * MS));
+    assert_true(hn_agree(&h));
+    assert_false(h.p[c.who].log_broken);
+    assert_exactly_once(&h, leader, 41);
+    hn_free(&h);
+}
+
 /* One tx buffer per step for every party, under load, with a party cut off
  * and then catching up: rounds span many steps while instances are decided
  * and slots reused under the queued records. No frame may carry value
@@ -644,6 +686,7 @@ main(void)
         cmocka_unit_test(test_pipeline_restart),
         cmocka_unit_test(test_pipeline_catch_up_is_durable),
         cmocka_unit_test(test_pipeline_idle_floor_is_durable),
+        cmocka_unit_test(test_pipeline_rolling_restart_catch_up),
         cmocka_unit_test(test_pipeline_big_window),
         cmocka_unit_test(test_pipeline_submit_threads),
         cmocka_unit_test(test_pipeline_noop_fills_gap),
