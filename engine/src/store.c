@@ -318,6 +318,35 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     return 0;
 }
 
+/* What this build appends (decided records) an older reader would call
+ * damaged: a file of an older version is rewritten in this one before
+ * anything is appended (a compaction: one commit of the live set). The
+ * info then describes the new file, except what the scan of the old one
+ * found dropped (torn_bytes). */
+static int
+store_upgrade(struct bpc_store *s, char *err, size_t err_len)
+{
+    uint32_t old = s->info.version;
+    uint64_t first = s->next_seq;
+    int rc = bpc_store_compact(s);
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: rewriting a version %u file: %s", s->path, old,
+                   strerror(-rc));
+        return rc;
+    }
+    const struct bpc_durable *live = NULL;
+    uint32_t n = bpc_store_records(s, &live);
+    s->info.version = BPC_STORE_FORMAT_VERSION;
+    s->info.first_seq = first;
+    s->info.next_seq = s->next_seq;
+    s->info.records = n;
+    s->info.app_records = s->has_app ? 1u : 0u;
+    s->info.commits = n > 0 || s->has_app ? 1u : 0u;
+    s->info.valid_bytes = s->size;
+    s->info.file_bytes = s->size;
+    return 0;
+}
+
 static int
 store_open_file(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -343,15 +372,7 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
     }
     int rc = store_recover(s, err, err_len);
     if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
-        /* What this build appends (decided records) an older reader would
-         * call damaged: rewrite the file in this version first. */
-        rc = bpc_store_compact(s);
-        if (rc != 0) {
-            store_errf(err, err_len, "%s: rewriting a version %u file: %s", s->path,
-                       s->info.version, strerror(-rc));
-            return rc;
-        }
-        s->info.version = BPC_STORE_FORMAT_VERSION;
+        rc = store_upgrade(s, err, err_len);
     }
     return rc;
 }
