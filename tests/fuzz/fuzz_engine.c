@@ -1017,8 +1017,12 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
         if (type != BPC_MSG_2A && type != BPC_MSG_DECIDED) {
             r->value_bytes = NULL;
         } else if (r->value.kind == BPC_VALUE_DIGEST && r->value_bytes == NULL) {
-            memset(&r->value, 0, sizeof(r->value)); /* no bytes to carry */
-            r->value.kind = BPC_VALUE_NOOP;
+            if (type == BPC_MSG_DECIDED) {
+                r->aux = BPC_WIRE_AUX_NO_BYTES; /* a claim may name it alone */
+            } else {
+                memset(&r->value, 0, sizeof(r->value)); /* no bytes to carry */
+                r->value.kind = BPC_VALUE_NOOP;
+            }
         }
         return;
     }

@@ -48,6 +48,9 @@ _Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VOTES + 1,
 static bool
 fuzz_wire_carried(const struct bpc_record *r)
 {
+    if (r->type == BPC_MSG_DECIDED && r->aux == BPC_WIRE_AUX_NO_BYTES) {
+        return false; /* a claim that names its DIGEST value alone */
+    }
     return r->value.kind == BPC_VALUE_DIGEST &&
            (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD ||
             r->type == BPC_MSG_VALUE);

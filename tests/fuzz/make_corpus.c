@@ -212,6 +212,13 @@ mc_wire(void)
     mc_one("decided_inline", mc_rec(BPC_MSG_DECIDED, 1, 2, 0, small, small_len, BPC_VALUE_INLINE));
     mc_one("decided_digest", mc_rec(BPC_MSG_DECIDED, 1, 2, 0, big, big_len, BPC_VALUE_DIGEST));
     mc_one("decided_noop", mc_rec(BPC_MSG_DECIDED, 1, 2, 0, NULL, 0, BPC_VALUE_NOOP));
+    {
+        /* A claim that names its DIGEST value without the bytes. */
+        struct bpc_record d = mc_rec(BPC_MSG_DECIDED, 1, 2, 0, big, big_len, BPC_VALUE_DIGEST);
+        d.aux = BPC_WIRE_AUX_NO_BYTES;
+        d.value_bytes = NULL;
+        mc_one("decided_digest_nobytes", d);
+    }
     mc_one("status", mc_rec(BPC_MSG_STATUS, 4, 0, 16, NULL, 0, BPC_VALUE_NONE));
     mc_one("forward_inline", mc_rec(BPC_MSG_FORWARD, 1, 2, 0, cmd, 16, BPC_VALUE_INLINE));
     mc_one("forward_digest", mc_rec(BPC_MSG_FORWARD, 2, 2, 0, cmd, 64, BPC_VALUE_DIGEST));
