@@ -345,8 +345,8 @@ eng_dring_restore(struct bpc_engine *e, const struct bpc_durable *d, uint64_t ma
     /* Only what the ring would still hold, a value it could send, the
      * newest of two records that share a place (the window may differ). */
     if (d->instance >= e->win.nu || e->win.nu - d->instance > e->win.dring_len ||
-        !eng_vid_sendable(e, &d->dec_val) ||
-        (d->max_vbal > 0 && !eng_vid_sendable(e, &d->max_vval))) {
+        !eng_vid_sendable(e, &d->dec_val) || d->dec_bal > BPC_BALLOT_MAX ||
+        d->max_vbal > BPC_BALLOT_MAX || (d->max_vbal > 0 && !eng_vid_sendable(e, &d->max_vval))) {
         return;
     }
     struct eng_dec *r = eng_dring_at(e, d->instance);
