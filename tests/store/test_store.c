@@ -88,6 +88,18 @@ ts_rec_eq(const struct bpc_durable *a, const struct bpc_durable *b)
     return eq;
 }
 
+/* Sets the format version of a file header h and seals it again (its
+ * CRC over bytes 0..75 at offset 76). */
+static void
+ts_set_version(uint8_t *h, uint8_t version)
+{
+    h[8] = version;
+    uint32_t crc = bpc_store_crc32c(h, 76);
+    for (uint32_t i = 0; i < 4; i++) {
+        h[76 + i] = (uint8_t)(crc >> (8 * i));
+    }
+}
+
 static struct bpc_vid
 ts_vid(uint64_t tag)
 {
@@ -371,11 +383,7 @@ test_store_refuses_other_identity(void **state)
     memcpy(h, f, sizeof(h));
     static const uint8_t versions[] = {0, BPC_STORE_FORMAT_VERSION + 1};
     for (uint32_t k = 0; k < sizeof(versions); k++) {
-        h[8] = versions[k];
-        uint32_t crc = bpc_store_crc32c(h, 76);
-        for (uint32_t i = 0; i < 4; i++) {
-            h[76 + i] = (uint8_t)(crc >> (8 * i));
-        }
+        ts_set_version(h, versions[k]);
         memfs_set_file(&fs, TS_PATH, h, sizeof(h));
         assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EPROTONOSUPPORT);
         char want[32];
@@ -502,11 +510,7 @@ test_store_decided_records(void **state)
     bpc_store_close(s);
     f = memfs_file(&fs, TS_PATH, &len);
     memcpy(img, f, len);
-    img[8] = 1;
-    uint32_t crc = bpc_store_crc32c(img, 76);
-    for (uint32_t i = 0; i < 4; i++) {
-        img[76 + i] = (uint8_t)(crc >> (8 * i));
-    }
+    ts_set_version(img, 1);
     memfs_set_file(&fs, TS_PATH, img, len);
     struct bpc_store_options ro = o;
     ro.read_only = true;
