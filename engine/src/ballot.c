@@ -323,11 +323,40 @@ eng_has_work(struct bpc_engine *e)
     return eng_sub_has_work(e) || eng_in_has_work(e);
 }
 
+/* The retransmit tick's period: half the ballot timeout; in paced mode a
+ * round (the origin's Finalize offset), so nothing but the round's own
+ * events goes out within the first round. */
+static uint64_t
+eng_retx_period(const struct bpc_engine *e)
+{
+    if (eng_paced(e) && e->cfg.timers.finalize_ns > 0) {
+        return e->cfg.timers.finalize_ns;
+    }
+    return e->cfg.ballot_timeout_ns / 2;
+}
+
+/* The retransmit tick, in both modes: resends, STATUS (catch-up), the
+ * idle floor made durable. */
+static void
+eng_retransmit_tick(struct bpc_engine *e)
+{
+    if (e->now_ns >= e->bl.retx_ns) {
+        eng_sub_rewind(e);
+        eng_retransmit(e);
+        e->bl.retx_ns = e->now_ns + eng_retx_period(e);
+    }
+}
+
 void
 eng_timers(struct bpc_engine *e)
 {
     if (eng_paced(e)) {
+        /* The round's events; and the tick, without which a party that
+         * decided its next instance by digest before the 2a's bytes came
+         * (or lagged) never asked for them: its round waits for that
+         * decision to be handed out, so it stopped for good. */
         eng_paced_events(e);
+        eng_retransmit_tick(e);
         return;
     }
     if (e->now_ns >= e->bl.deadline_ns) {
@@ -339,11 +368,7 @@ eng_timers(struct bpc_engine *e)
             e->bl.deadline_ns = e->now_ns + eng_timeout(e);
         }
     }
-    if (e->now_ns >= e->bl.retx_ns) {
-        eng_sub_rewind(e);
-        eng_retransmit(e);
-        e->bl.retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
-    }
+    eng_retransmit_tick(e);
 }
 
 uint64_t
@@ -352,10 +377,11 @@ eng_bl_deadline(const struct bpc_engine *e)
     if (eng_paced(e)) {
         for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
             if (!(e->bl.events & (1u << ev))) {
-                return e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev);
+                uint64_t at = e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev);
+                return at < e->bl.retx_ns ? at : e->bl.retx_ns;
             }
         }
-        return UINT64_MAX;
+        return e->bl.retx_ns;
     }
     return e->bl.deadline_ns < e->bl.retx_ns ? e->bl.deadline_ns : e->bl.retx_ns;
 }
@@ -367,7 +393,7 @@ eng_bl_start(struct bpc_engine *e)
      * first (it is zero already), so a fresh page faults once (engine.c,
      * bpc_engine_start, on the replay entries). */
     memset(e->bl.peer_bal, 0, (size_t)e->n * sizeof(uint64_t));
-    e->bl.retx_ns = e->now_ns + e->cfg.ballot_timeout_ns / 2;
+    e->bl.retx_ns = e->now_ns + eng_retx_period(e);
     uint64_t max_bal = eng_max_bal(e);
     if (max_bal > 0) {
         /* Rejoin the ballot promised before the restart without a new 1b. */
