@@ -57,7 +57,11 @@ store_put_vid(uint8_t *p, const struct bpc_vid *v)
     memcpy(p + 4, v->id, BPC_VALUE_INLINE_MAX);
 }
 
-/* Decodes an identity; false when its kind or pad byte is impossible. */
+/* Decodes an identity; false when it has a shape no engine writes (the
+ * wire's rules: no value and NOOP are empty, an inline value is at most
+ * 32 bytes with zeros after them, a digest names more than 32 bytes and
+ * at most BPC_VALUE_BYTES_MAX), or a pad byte: a 1b built from such a
+ * record would be malformed. */
 static bool
 store_get_vid(const uint8_t *p, struct bpc_vid *v)
 {
@@ -66,7 +70,29 @@ store_get_vid(const uint8_t *p, struct bpc_vid *v)
     v->pad = p[1];
     v->len = (uint16_t)store_get_le(p + 2, 2);
     memcpy(v->id, p + 4, BPC_VALUE_INLINE_MAX);
-    return v->kind <= BPC_VALUE_NOOP && v->pad == 0;
+    if (v->pad != 0) {
+        return false;
+    }
+    switch (v->kind) {
+    case BPC_VALUE_NONE:
+    case BPC_VALUE_NOOP:
+    case BPC_VALUE_INLINE: {
+        uint32_t used = v->kind == BPC_VALUE_INLINE ? v->len : 0u;
+        if (v->len > (v->kind == BPC_VALUE_INLINE ? BPC_VALUE_INLINE_MAX : 0u)) {
+            return false;
+        }
+        for (uint32_t i = used; i < BPC_VALUE_INLINE_MAX; i++) {
+            if (v->id[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case BPC_VALUE_DIGEST:
+        return v->len > BPC_VALUE_INLINE_MAX && v->len <= BPC_VALUE_BYTES_MAX;
+    default:
+        return false;
+    }
 }
 
 /* Every field of struct bpc_durable, little-endian, at fixed offsets. A

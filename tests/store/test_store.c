@@ -298,7 +298,8 @@ test_store_roundtrip_every_field(void **state)
             in[i].hist_val[h] = ts_vid(10u * i + h);
         }
     }
-    in[2].max_vval.kind = BPC_VALUE_NOOP;
+    memset(&in[2].max_vval, 0, sizeof(in[2].max_vval));
+    in[2].max_vval.kind = BPC_VALUE_NOOP; /* empty, as the wire has it */
     assert_int_equal(bpc_store_put_app(s, 5, "xyz", 3), 0);
     assert_int_equal(bpc_store_append(s, in, 3), 0);
     assert_int_equal(bpc_store_sync(s), 0);
@@ -414,7 +415,8 @@ ts_reseal(uint8_t *f)
  * keeps its value's identity and the party's own vote, and the store keeps
  * it while the floor is at most dec_keep, where a vote record below the
  * floor is dropped; its bytes round-trip, and a record that claims to be
- * decided at or above its floor, or with a history, is damage. A version 1
+ * decided at or above its floor, or with a history, is damage, as is a
+ * value identity of a shape no engine writes (accepted before). A version 1
  * file (no decided records) opens read-only as it is, and is rewritten as
  * version 2 when opened for writing, its records kept. */
 static void
@@ -481,15 +483,24 @@ test_store_decided_records(void **state)
     const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
     size_t rec = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES;
     uint8_t img[4096];
+    static uint8_t orig[4096]; /* memfs_set_file below replaces f's bytes */
     assert_true(len <= sizeof(img) && rec + BPC_STORE_RECORD_BYTES <= len);
-    assert_int_equal(f[rec + 85], 1);
-    for (int bad = 0; bad < 2; bad++) {
-        memcpy(img, f, len);
+    memcpy(orig, f, len);
+    assert_int_equal(orig[rec + 85], 1);
+    /* And a value identity of a shape no engine writes (an inline value of
+     * more than 32 bytes: a 1b built from it would be malformed). */
+    static const char *const why[3] = {"decided record", "decided record",
+                                       "value identity malformed"};
+    for (int bad = 0; bad < 3; bad++) {
+        memcpy(img, orig, len);
         if (bad == 0) {
             img[rec + 24] = 11; /* floor 11: not above instance 11 */
             memset(img + rec + 25, 0, 7);
-        } else {
+        } else if (bad == 1) {
             img[rec + 84] = 1; /* a history count */
+        } else {
+            assert_int_equal(img[rec + 48], BPC_VALUE_DIGEST); /* max_vval: 103 bytes */
+            img[rec + 48] = BPC_VALUE_INLINE;
         }
         ts_reseal(img + rec - BPC_STORE_FRAME_HEADER_BYTES);
         memfs_set_file(&fs, TS_PATH, img, len);
@@ -497,7 +508,7 @@ test_store_decided_records(void **state)
         assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
                          -EBADMSG);
         assert_int_equal(info.corrupt_offset, rec - BPC_STORE_FRAME_HEADER_BYTES);
-        assert_non_null(strstr(info.corrupt_reason, "decided record"));
+        assert_non_null(strstr(info.corrupt_reason, why[bad]));
     }
 
     /* A version 1 file: read-only opens leave it; a writer rewrites it. */
