@@ -150,6 +150,15 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
     if (!ok) {
         return "record value identity malformed";
     }
+    /* Ballots saturate at BPC_BALLOT_MAX (a record above it is malformed
+     * on the wire); dec_keep, in a decided record's entry 1, is no ballot. */
+    bool high = d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX;
+    for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
+        high = high || (d->hist_bal[h] > BPC_BALLOT_MAX && !(p[85] == 1 && h == 1));
+    }
+    if (high) {
+        return "record ballot above BPC_BALLOT_MAX";
+    }
     if (p[85] == 1) {
         if (d->hist_count != 0 || d->instance >= d->floor ||
             d->instance >= BPC_DURABLE_APPLIED_BASE) {

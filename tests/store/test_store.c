@@ -290,7 +290,7 @@ test_store_roundtrip_every_field(void **state)
         in[i] = in[0];
         in[i].instance = 4u + i;
         in[i].applied_seq = 0xa1a2a3a4a5a6a7a8ull + i;
-        in[i].max_vbal = 0xb1b2b3b4b5b6b7b8ull - i;
+        in[i].max_vbal = 0x31b2b3b4b5b6b7b8ull - i; /* below BPC_BALLOT_MAX */
         in[i].max_vval = ts_vid(i);
         in[i].hist_count = BPC_HISTORY_MAX;
         for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
@@ -488,19 +488,22 @@ test_store_decided_records(void **state)
     memcpy(orig, f, len);
     assert_int_equal(orig[rec + 85], 1);
     /* And a value identity of a shape no engine writes (an inline value of
-     * more than 32 bytes: a 1b built from it would be malformed). */
-    static const char *const why[3] = {"decided record", "decided record",
-                                       "value identity malformed"};
-    for (int bad = 0; bad < 3; bad++) {
+     * more than 32 bytes), or a ballot above BPC_BALLOT_MAX: a 1b built from
+     * either would be malformed. */
+    static const char *const why[4] = {"decided record", "decided record",
+                                       "value identity malformed", "ballot above"};
+    for (int bad = 0; bad < 4; bad++) {
         memcpy(img, orig, len);
         if (bad == 0) {
             img[rec + 24] = 11; /* floor 11: not above instance 11 */
             memset(img + rec + 25, 0, 7);
         } else if (bad == 1) {
             img[rec + 84] = 1; /* a history count */
-        } else {
+        } else if (bad == 2) {
             assert_int_equal(img[rec + 48], BPC_VALUE_DIGEST); /* max_vval: 103 bytes */
             img[rec + 48] = BPC_VALUE_INLINE;
+        } else {
+            img[rec + 47] = 0x40; /* max_vbal 2^62 + 3: above BPC_BALLOT_MAX */
         }
         ts_reseal(img + rec - BPC_STORE_FRAME_HEADER_BYTES);
         memfs_set_file(&fs, TS_PATH, img, len);
