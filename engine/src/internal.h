@@ -123,4 +123,37 @@ bpc_le64_store(uint8_t *p, uint64_t v)
     }
 }
 
+/* Do the kind, length and 32 id bytes form a well-shaped value identity
+ * (the wire's rule, whatever the record type)? No value and NOOP are
+ * empty; an inline value is at most 32 bytes with zeros after them (so
+ * identities compare with memcmp); a digest names more than 32 bytes and
+ * at most BPC_VALUE_BYTES_MAX. The decoder, the store's record decoder and
+ * the engine's restore all hold identities to it. */
+static inline bool
+bpc_vid_shape_ok(const struct bpc_vid *v)
+{
+    uint32_t used;
+    switch (v->kind) {
+    case BPC_VALUE_NONE:
+    case BPC_VALUE_NOOP:
+        used = 0;
+        break;
+    case BPC_VALUE_INLINE:
+        used = v->len;
+        break;
+    case BPC_VALUE_DIGEST:
+        return v->len > BPC_VALUE_INLINE_MAX && v->len <= BPC_VALUE_BYTES_MAX;
+    default:
+        return false;
+    }
+    if (v->len != used || used > BPC_VALUE_INLINE_MAX) {
+        return false;
+    }
+    uint8_t acc = 0;
+    for (uint32_t i = used; i < BPC_VALUE_INLINE_MAX; i++) {
+        acc |= v->id[i];
+    }
+    return acc == 0;
+}
+
 #endif /* BPC_INTERNAL_H */

@@ -9,6 +9,7 @@
  * little-endian by hand, at fixed offsets), or seal a frame whose payload
  * is not yet in place (the payload CRC is taken from the buffer).
  */
+#include "internal.h"
 #include "store_internal.h"
 
 #include <string.h>
@@ -58,10 +59,8 @@ store_put_vid(uint8_t *p, const struct bpc_vid *v)
 }
 
 /* Decodes an identity; false when it has a shape no engine writes (the
- * wire's rules: no value and NOOP are empty, an inline value is at most
- * 32 bytes with zeros after them, a digest names more than 32 bytes and
- * at most BPC_VALUE_BYTES_MAX), or a pad byte: a 1b built from such a
- * record would be malformed. */
+ * wire's, bpc_vid_shape_ok) or a pad byte: a 1b built from such a record
+ * would be malformed. */
 static bool
 store_get_vid(const uint8_t *p, struct bpc_vid *v)
 {
@@ -70,29 +69,7 @@ store_get_vid(const uint8_t *p, struct bpc_vid *v)
     v->pad = p[1];
     v->len = (uint16_t)store_get_le(p + 2, 2);
     memcpy(v->id, p + 4, BPC_VALUE_INLINE_MAX);
-    if (v->pad != 0) {
-        return false;
-    }
-    switch (v->kind) {
-    case BPC_VALUE_NONE:
-    case BPC_VALUE_NOOP:
-    case BPC_VALUE_INLINE: {
-        uint32_t used = v->kind == BPC_VALUE_INLINE ? v->len : 0u;
-        if (v->len > (v->kind == BPC_VALUE_INLINE ? BPC_VALUE_INLINE_MAX : 0u)) {
-            return false;
-        }
-        for (uint32_t i = used; i < BPC_VALUE_INLINE_MAX; i++) {
-            if (v->id[i] != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-    case BPC_VALUE_DIGEST:
-        return v->len > BPC_VALUE_INLINE_MAX && v->len <= BPC_VALUE_BYTES_MAX;
-    default:
-        return false;
-    }
+    return v->pad == 0 && bpc_vid_shape_ok(v);
 }
 
 /* Every field of struct bpc_durable, little-endian, at fixed offsets. A

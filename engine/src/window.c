@@ -315,28 +315,14 @@ eng_win_restore_floor(struct bpc_engine *e, uint64_t floor)
     e->win.nu = floor > e->win.nu ? floor : e->win.nu;
 }
 
-/* A value identity the wire would accept (a store file is checked by its
- * CRCs, not by meaning; a record this party could not send is skipped). */
+/* A value identity this party could send (a store file is checked by its
+ * CRCs, not by meaning; a record it could not send is skipped): the wire's
+ * shape, a real value, a digest of bytes that fit its buffers. */
 static bool
 eng_vid_sendable(const struct bpc_engine *e, const struct bpc_vid *v)
 {
-    switch (v->kind) {
-    case BPC_VALUE_NOOP:
-    case BPC_VALUE_INLINE:
-        if (v->kind == BPC_VALUE_NOOP && v->len != 0) {
-            return false;
-        }
-        for (uint32_t i = v->len; i < BPC_VALUE_INLINE_MAX; i++) {
-            if (v->id[i] != 0) {
-                return false;
-            }
-        }
-        return v->len <= BPC_VALUE_INLINE_MAX;
-    case BPC_VALUE_DIGEST:
-        return v->len > BPC_VALUE_INLINE_MAX && v->len <= e->vbytes;
-    default:
-        return false;
-    }
+    return bpc_vid_shape_ok(v) && v->kind != BPC_VALUE_NONE &&
+           (v->kind != BPC_VALUE_DIGEST || v->len <= e->vbytes);
 }
 
 void

@@ -136,36 +136,6 @@ wire_frame_tagged(const uint8_t *frame, uint32_t len)
     return tagged > len - BPC_TAG_BYTES ? UINT32_MAX : tagged;
 }
 
-static bool
-wire_all_zero(const uint8_t *p, uint32_t n)
-{
-    uint8_t acc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        acc |= p[i];
-    }
-    return acc == 0;
-}
-
-/* Do the kind, length and 32 value bytes form a well-shaped value on their
- * own (whatever the record type)? Unused bytes must be zero so that vids
- * compare with memcmp. */
-static bool
-wire_value_shape_ok(const struct bpc_vid *v)
-{
-    switch (v->kind) {
-    case BPC_VALUE_NONE:
-    case BPC_VALUE_NOOP:
-        return v->len == 0 && wire_all_zero(v->id, BPC_VALUE_INLINE_MAX);
-    case BPC_VALUE_INLINE:
-        return v->len <= BPC_VALUE_INLINE_MAX &&
-               wire_all_zero(v->id + v->len, BPC_VALUE_INLINE_MAX - v->len);
-    case BPC_VALUE_DIGEST:
-        return v->len > BPC_VALUE_INLINE_MAX && v->len <= BPC_VALUE_BYTES_MAX;
-    default:
-        return false;
-    }
-}
-
 /* Which value kinds a record type may carry. */
 static bool
 wire_value_kind_ok(const struct bpc_record *r)
@@ -231,7 +201,7 @@ wire_value_carried(uint8_t type, uint8_t kind)
 static int
 wire_record_check(const struct bpc_record *r)
 {
-    if (!wire_value_shape_ok(&r->value) || !wire_value_kind_ok(r)) {
+    if (!bpc_vid_shape_ok(&r->value) || !wire_value_kind_ok(r)) {
         return WIRE_FAIL(BPC_DROP_BAD_VALUE);
     }
     if (!wire_ballot_ok(r)) {
