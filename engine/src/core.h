@@ -289,6 +289,7 @@ struct eng_report_state {
     bool sent_1b;
     uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
     uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
+    uint64_t asked_lo;   /* lowest instance the leader's 1a at bal named (UINT64_MAX: none) */
 };
 
 /* tally.c: sender sets, the claim pool, 1b range coverage. */

@@ -188,6 +188,11 @@ eng_send_1b(struct bpc_engine *e)
     e->rp.sent_1b_lo = nu;
     eng_broadcast(e, &r, NULL);
     e->rp.sent_1b = true;
+    /* A 1a that came before this 1b (paced mode sends the 1b at its own
+     * event, after the 1a's) still gets its decided instances below nu. */
+    if (e->rp.asked_lo < nu) {
+        eng_send_1b_held(e, e->rp.asked_lo);
+    }
 }
 
 /* A leader starting at lo below this party's 1b coverage lags behind: add
@@ -202,6 +207,9 @@ eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
             (unsigned long long)lo, (unsigned long long)eng_bal(e), e->rp.sent_1b,
             (unsigned long long)e->rp.sent_1b_lo);
 #endif
+    if (lo < e->rp.asked_lo) {
+        e->rp.asked_lo = lo; /* answered when the 1b goes out, if not yet */
+    }
     if (!e->rp.sent_1b || lo >= e->rp.sent_1b_lo) {
         return;
     }
@@ -245,10 +253,12 @@ eng_rp_on_join(struct bpc_engine *e)
 {
     e->rp.sent_1b = false;
     e->rp.held_lo = eng_nu(e);
+    e->rp.asked_lo = UINT64_MAX;
 }
 
 void
 eng_rp_resume(struct bpc_engine *e)
 {
     e->rp.sent_1b = true;
+    e->rp.asked_lo = UINT64_MAX;
 }

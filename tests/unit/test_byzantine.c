@@ -461,6 +461,51 @@ test_report_held_and_unvoted(void **state)
     free(f);
 }
 
+/* Goal: in paced mode a party sends its 1b at the round's Launch1b event,
+ * after the new leader's 1a came; the 1b must still report the decided
+ * instances below its nu that the 1a asked about. Before, the request was
+ * dropped (no 1b sent yet) and the 1b covered nu and above only, so a
+ * leader whose quorum needed the parties that had decided never found a
+ * safe value: bpcon-sim --mode paced, evict, --window 1, seed 7135, never
+ * decided instance 0 at parties 1, 2 and 5. */
+static void
+test_report_held_paced(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 4, 256);
+    bpc_engine_free(f->e);
+    f->cfg.mode = BPC_MODE_PACED;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    bpc_engine_start(f->e, f->now);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 0), 1, 8, 0xAA, &v);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    f->now += f->cfg.timers.finalize_ns; /* paced: handed out at Finalize */
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    /* Ballot 2's leader starts at instance 0, which it has not decided. */
+    uint32_t mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 2), bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_1B_RANGE, 1, 2) < 0); /* not before Launch1b */
+    f->now += f->cfg.timers.launch1b_ns;
+    fx_step(f, NULL, 0);
+    assert_true(fx_find(f, mark, BPC_MSG_1B_RANGE, 1, 2) >= 0);
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 2);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].hist_count, 1); /* vouches for v at b - 1 */
+    assert_int_equal(f->sent[k + 1].type, BPC_MSG_1B_HIST);
+    assert_int_equal(f->sent[k + 1].aux, 1);
+    assert_true(bpc_vid_eq(&f->sent[k + 1].value, &v));
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * Decided values stay retrievable.
  * ---------------------------------------------------------------------- */
@@ -1235,6 +1280,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_after_claims_and_reuse),
         cmocka_unit_test(test_report_held_and_unvoted),
+        cmocka_unit_test(test_report_held_paced),
         cmocka_unit_test(test_decided_bytes_survive_eviction),
         cmocka_unit_test(test_lent_bytes_survive_new_ballots),
         cmocka_unit_test(test_decision_bytes_stable_within_step),
