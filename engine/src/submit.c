@@ -140,6 +140,11 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
         ENG_IGNORED(e);
         return;
     }
+    if (sub->lq_tail == sub->lq_head) {
+        sub->lq_solo = s;
+    } else if (sub->lq_solo != s) {
+        sub->lq_solo = UINT32_MAX;
+    }
     struct eng_cmd *c = &sub->lq[sub->lq_tail & sub->cmd_mask];
     c->submitter = s;
     c->seq = q;
@@ -252,25 +257,132 @@ eng_forward(struct bpc_engine *e)
  * Batches and the apply rule.
  * ---------------------------------------------------------------------- */
 
+/* A leader's queue entry already taken into a value (its len). */
+#define ENG_LQ_TAKEN UINT32_MAX
+
+/* One submitter's commands in the leader's queue, for a fair batch. */
+struct eng_share {
+    uint32_t submitter;
+    uint32_t queued; /* untaken entries in the queue */
+    uint32_t allow;  /* how many this batch may take */
+};
+
+/* Each submitter's share of a batch of `room` commands when the queue
+ * holds more than that: the largest cap with the sum over submitters of
+ * min(queued, cap) within room, the room that leaves going one each to
+ * the submitters first in queue order. More submitters than room: one
+ * each to the first ones. The count of shares; 0 for queue order, which
+ * is the same thing when every entry fits, one submitter queued them all
+ * (lq_solo: the usual case of a leader that serves its own clients), or
+ * a value holds one command. */
+static uint32_t
+eng_batch_shares(const struct eng_submit_state *sub, uint32_t room,
+                 struct eng_share sh[BPC_BATCH_MAX])
+{
+    /* Everything fits, one submitter, or one command: queue order. */
+    if (sub->lq_tail - sub->lq_head <= room || sub->lq_solo != UINT32_MAX || room == 1) {
+        return 0;
+    }
+    uint32_t count = 0;
+    bool crowded = false;
+    for (uint64_t i = sub->lq_head; i < sub->lq_tail && !crowded; i++) {
+        const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+        if (c->len == ENG_LQ_TAKEN) {
+            continue;
+        }
+        uint32_t k = 0;
+        while (k < count && sh[k].submitter != c->submitter) {
+            k++;
+        }
+        if (k == count) {
+            if (count == room) {
+                crowded = true; /* more submitters than room */
+                break;
+            }
+            sh[count++] = (struct eng_share){.submitter = c->submitter};
+        }
+        sh[k].queued++;
+    }
+    uint32_t cap = 1;
+    while (!crowded && cap < room) {
+        uint32_t sum = 0;
+        for (uint32_t k = 0; k < count; k++) {
+            sum += sh[k].queued < cap + 1 ? sh[k].queued : cap + 1;
+        }
+        if (sum > room) {
+            break;
+        }
+        cap++;
+    }
+    uint32_t used = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        sh[k].allow = sh[k].queued < cap ? sh[k].queued : cap;
+        used += sh[k].allow;
+    }
+    for (uint32_t k = 0; k < count && used < room; k++) {
+        if (sh[k].queued > sh[k].allow) {
+            sh[k].allow++;
+            used++;
+        }
+    }
+    return count;
+}
+
+/* Room left for submitter s's next command (always, without shares). */
+static bool
+eng_share_take(struct eng_share *sh, uint32_t count, uint32_t s)
+{
+    if (count == 0) {
+        return true;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        if (sh[k].submitter == s) {
+            if (sh[k].allow == 0) {
+                return false;
+            }
+            sh[k].allow--;
+            return true;
+        }
+    }
+    return false; /* crowded out: after the first `room` submitters */
+}
+
+/* A value of up to batch_max queued commands, each submitter's in its
+ * sequence order. When more are queued than fit, every submitter gets a
+ * fair share (eng_batch_shares): a leader's own commands enter its queue
+ * first at every ballot (the others' forwards come a network delay
+ * later), so in queue order a leader whose own commands fill each batch
+ * kept others' out for as long as ballots turned over. */
 uint32_t
 eng_batch_build(struct bpc_engine *e)
 {
     struct eng_submit_state *sub = &e->sub;
+    struct eng_share sh[BPC_BATCH_MAX];
+    uint32_t shares = eng_batch_shares(sub, e->cfg.batch_max, sh);
     uint32_t off = BPC_BATCH_HEADER_BYTES;
     uint16_t count = 0;
-    while (sub->lq_head < sub->lq_tail && count < e->cfg.batch_max) {
-        const struct eng_cmd *c = &sub->lq[sub->lq_head & sub->cmd_mask];
+    for (uint64_t i = sub->lq_head; i < sub->lq_tail && count < e->cfg.batch_max; i++) {
+        struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+        if (c->len == ENG_LQ_TAKEN) {
+            continue;
+        }
         if (off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {
             break;
+        }
+        if (!eng_share_take(sh, shares, c->submitter)) {
+            continue;
         }
         uint8_t *p = sub->batch_buf + off;
         bpc_le16_store(p, (uint16_t)c->submitter);
         bpc_le16_store(p + 2, (uint16_t)c->len);
         bpc_le64_store(p + 4, c->seq);
-        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, sub->lq_bytes, sub->lq_head),
-               c->len);
+        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, sub->lq_bytes, i), c->len);
         off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
         count++;
+        c->len = ENG_LQ_TAKEN;
+    }
+    while (sub->lq_head < sub->lq_tail &&
+           sub->lq[sub->lq_head & sub->cmd_mask].len == ENG_LQ_TAKEN) {
         sub->lq_head++;
     }
     if (count == 0) {

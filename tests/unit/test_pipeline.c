@@ -35,6 +35,7 @@
 struct applied {
     uint16_t count[APPLY_SUBMITTERS][APPLY_SEQS];
     uint64_t last_seq[APPLY_SUBMITTERS];
+    uint64_t first_at[APPLY_SUBMITTERS]; /* instance + 1 of its first command */
     bool out_of_order;
     uint64_t total;
     uint64_t completed;
@@ -45,13 +46,15 @@ static void
 on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, const uint8_t *cmd,
          uint32_t len)
 {
-    (void)instance;
     (void)cmd;
     (void)len;
     struct applied *a = ctx;
     uint64_t low = seq & ((1ull << 40) - 1);
     assert_true(submitter < APPLY_SUBMITTERS && low < APPLY_SEQS);
     a->count[submitter][low]++;
+    if (a->first_at[submitter] == 0) {
+        a->first_at[submitter] = instance + 1;
+    }
     if (seq <= a->last_seq[submitter]) {
         a->out_of_order = true;
     }
@@ -182,6 +185,36 @@ test_pipeline_forwarding(void **state)
     assert_false(bpc_ticket_done(h.p[who].e, 201));
     /* Batching: far fewer instances than commands. */
     assert_true(h.p[who].log_count < 200);
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
+/* A leader whose queue holds more than a value gives every submitter a
+ * share of it. The leader queues 40 commands of its own, then another
+ * party's one command arrives; with values of 4 commands and one instance
+ * in flight (window 2), that command goes into the leader's next value.
+ * In queue order it waited behind all 40 (instance 10); and since a
+ * leader's own commands enter its queue first at every ballot, a
+ * submitter could wait for as long as ballots turned over (bpcon-sim
+ * --random-config --mode paced, seed 7210). */
+static void
+test_pipeline_fair_batches(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 4);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t who = (leader + 1) % 4;
+    hn_start(&h);
+    submit_n(&h, leader, 40);
+    submit_n(&h, who, 1);
+    assert_true(run_until_applied(&h, 41, 10000 * MS));
+    assert_exactly_once(&h, leader, 40);
+    assert_exactly_once(&h, who, 1);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(applied[i].first_at[who] >= 1);
+        assert_true(applied[i].first_at[who] <= 2); /* instance 0 or 1 */
+    }
     assert_true(hn_agree(&h));
     hn_free(&h);
 }
@@ -676,6 +709,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_forwarding),
+        cmocka_unit_test(test_pipeline_fair_batches),
         cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
         cmocka_unit_test(test_pipeline_submit_limits),
         cmocka_unit_test(test_pipeline_many_in_flight),
