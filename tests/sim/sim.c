@@ -2176,12 +2176,26 @@ sim_opts_first_leader(const struct sim_opts *o)
     return leader;
 }
 
-/* SIM_LIVENESS_DEADLINES x the longest ballot deadline. */
+/* Fast mode: SIM_LIVENESS_DEADLINES x the longest ballot deadline. Paced
+ * mode decides one value per round: SIM_LIVENESS_DEADLINES failed rounds,
+ * plus the rounds that drain the most commands the parties keep
+ * outstanding at once (sim_outstanding_cap), at the values' command count. */
 uint64_t
 sim_opts_default_liveness(const struct sim_opts *o)
 {
     struct bpc_config cfg;
     bpc_config_defaults(&cfg);
+    if (o->mode == BPC_MODE_PACED && o->parties_count > 0) {
+        sim_config_fill(o, 0, &cfg);
+        uint64_t per_value = (cfg.value_bytes_max - BPC_BATCH_HEADER_BYTES) /
+                             (BPC_BATCH_CMD_HEADER_BYTES + SIM_COMMAND_BYTES);
+        per_value = per_value < cfg.batch_max ? per_value : cfg.batch_max;
+        per_value = per_value > 0 ? per_value : 1;
+        uint64_t outstanding =
+            o->parties_count > SIM_OUTSTANDING_TOTAL ? o->parties_count : SIM_OUTSTANDING_TOTAL;
+        uint64_t rounds = SIM_LIVENESS_DEADLINES + (outstanding + per_value - 1) / per_value;
+        return rounds * cfg.timers.finalize_ns;
+    }
     uint64_t timeout = o->ballot_timeout_ns != 0 ? o->ballot_timeout_ns : cfg.ballot_timeout_ns;
     /* The longest deadline: the grown timeout plus a quarter of jitter. */
     uint64_t longest = (timeout << cfg.timeout_growth_max_shift) / 4 * 5;
