@@ -259,6 +259,11 @@ eng_forward(struct bpc_engine *e)
 
 /* A leader's queue entry already taken into a value (its len). */
 #define ENG_LQ_TAKEN UINT32_MAX
+/* Entries from the queue's head a fair batch looks at (shares and takes):
+ * bounds a value's cost whatever the queue holds (up to 65536), and is
+ * more than the own commands a leader queues ahead of the others' at a
+ * ballot change (at most the 256 MAC places, eng_forward). */
+#define ENG_LQ_SCAN 512u
 
 /* One submitter's commands in the leader's queue, for a fair batch. */
 struct eng_share {
@@ -267,11 +272,20 @@ struct eng_share {
     uint32_t allow;  /* how many this batch may take */
 };
 
+/* Where a fair batch stops looking (ENG_LQ_SCAN). */
+static uint64_t
+eng_lq_scan_end(const struct eng_submit_state *sub)
+{
+    uint64_t len = sub->lq_tail - sub->lq_head;
+    return sub->lq_head + (len < ENG_LQ_SCAN ? len : ENG_LQ_SCAN);
+}
+
 /* Each submitter's share of a batch of `room` commands when the queue
  * holds more than that: the largest cap with the sum over submitters of
  * min(queued, cap) within room, the room that leaves going one each to
- * the submitters first in queue order. More submitters than room: one
- * each to the first ones. The count of shares; 0 for queue order, which
+ * the submitters first in queue order, counted over the first
+ * ENG_LQ_SCAN entries. More submitters than room: one each to the first
+ * ones. The count of shares; 0 for queue order, which
  * is the same thing when every entry fits, one submitter queued them all
  * (lq_solo: the usual case of a leader that serves its own clients), or
  * a value holds one command. */
@@ -284,24 +298,27 @@ eng_batch_shares(const struct eng_submit_state *sub, uint32_t room,
         return 0;
     }
     uint32_t count = 0;
+    uint32_t at = 0; /* the share of the entry before */
     bool crowded = false;
-    for (uint64_t i = sub->lq_head; i < sub->lq_tail && !crowded; i++) {
+    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub) && !crowded; i++) {
         const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
         if (c->len == ENG_LQ_TAKEN) {
             continue;
         }
-        uint32_t k = 0;
-        while (k < count && sh[k].submitter != c->submitter) {
-            k++;
+        if (at >= count || sh[at].submitter != c->submitter) { /* else a run goes on */
+            at = 0;
+            while (at < count && sh[at].submitter != c->submitter) {
+                at++;
+            }
         }
-        if (k == count) {
+        if (at == count) {
             if (count == room) {
                 crowded = true; /* more submitters than room */
                 break;
             }
             sh[count++] = (struct eng_share){.submitter = c->submitter};
         }
-        sh[k].queued++;
+        sh[at].queued++;
     }
     uint32_t cap = 1;
     while (!crowded && cap < room) {
@@ -359,9 +376,10 @@ eng_batch_build(struct bpc_engine *e)
     struct eng_submit_state *sub = &e->sub;
     struct eng_share sh[BPC_BATCH_MAX];
     uint32_t shares = eng_batch_shares(sub, e->cfg.batch_max, sh);
+    uint64_t end = shares > 0 ? eng_lq_scan_end(sub) : sub->lq_tail;
     uint32_t off = BPC_BATCH_HEADER_BYTES;
     uint16_t count = 0;
-    for (uint64_t i = sub->lq_head; i < sub->lq_tail && count < e->cfg.batch_max; i++) {
+    for (uint64_t i = sub->lq_head; i < end && count < e->cfg.batch_max; i++) {
         struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
         if (c->len == ENG_LQ_TAKEN) {
             continue;
