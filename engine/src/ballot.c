@@ -82,6 +82,28 @@ eng_peer_bal_raise(struct bpc_engine *e, uint32_t p, uint64_t b)
     }
 }
 
+/* When a round that begins now started: in paced mode the last multiple
+ * of the round length (the Finalize offset) on the party's clock, so
+ * parties whose clocks agree run their rounds in step, as the origin's
+ * parties did from one shared launch time; a party that joins a ballot or
+ * hands out a decision in the middle of a round fires the events already
+ * due at once and ends the round with the others. Started at its own
+ * instant instead, a party that learned of a ballot late (from the
+ * leader's 1a or the others' 1b, sent 200-400 ms into their rounds) kept
+ * that lag for good, and every ballot it led failed: its 2av and 2b came
+ * after the others' rounds had ended (bpcon-sim --mode paced, equivocate,
+ * --byz-phase-us 6000000, seed 1: 6 of 20 instances 24 s after the
+ * heal). Fast mode: now. */
+static uint64_t
+eng_round_origin(const struct bpc_engine *e)
+{
+    uint64_t len = e->cfg.timers.finalize_ns;
+    if (!eng_paced(e) || len == 0) {
+        return e->now_ns;
+    }
+    return e->now_ns - e->now_ns % len;
+}
+
 static void
 eng_join(struct bpc_engine *e, uint64_t b)
 {
@@ -94,7 +116,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->bl.sent_1a = false;
     e->bl.got_1a = false;
     e->bl.events = 0;
-    e->bl.round_start_ns = e->now_ns;
+    e->bl.round_start_ns = eng_round_origin(e);
     e->bl.deadline_ns = e->now_ns + eng_timeout(e);
     eng_rp_on_join(e);
     eng_in_on_join(e);
@@ -216,7 +238,7 @@ eng_bl_progress(struct bpc_engine *e)
 void
 eng_round_restart(struct bpc_engine *e)
 {
-    e->bl.round_start_ns = e->now_ns;
+    e->bl.round_start_ns = eng_round_origin(e);
     e->bl.events = 0;
 }
 
@@ -410,7 +432,7 @@ eng_bl_start(struct bpc_engine *e)
         e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, e->bl.bal);
         eng_rp_resume(e);
         eng_in_resume(e); /* the restored votes may include ones at bal */
-        e->bl.round_start_ns = e->now_ns;
+        e->bl.round_start_ns = eng_round_origin(e);
         e->bl.deadline_ns = e->now_ns + eng_timeout(e);
         return;
     }
