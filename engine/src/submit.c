@@ -135,6 +135,16 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
         sub->queued_bal = eng_bal(e);
         sub->lq_head = sub->lq_tail; /* earlier queues are resent by submitters */
     }
+    /* Commands of s can also be applied from values this leader did not
+     * queue at this ballot (an earlier ballot's value it had to propose
+     * again, a decision learned from peers): s then resends from past
+     * them, so the queue goes on from whichever is later. Without this a
+     * leader that kept deciding others' commands refused every one of
+     * s's from then on (the sequence did not follow), for as long as it
+     * led. */
+    if (sub->applied_hi[s] > sub->queued_hi[s]) {
+        sub->queued_hi[s] = sub->applied_hi[s];
+    }
     if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_stride ||
         sub->lq_tail - sub->lq_head > sub->cmd_mask) {
         ENG_IGNORED(e);

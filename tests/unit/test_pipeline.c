@@ -404,6 +404,105 @@ test_pipeline_catch_up(void **state)
     hn_free(&h);
 }
 
+/* Cuts party `who` off while `on`; with `no_claims`, drops only the
+ * frames to it that carry a DECIDED record. */
+struct cut_claims {
+    uint32_t who;
+    bool on;
+    bool no_claims;
+};
+
+static bool
+cut_claims_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len)
+{
+    const struct cut_claims *c = ctx;
+    if (c->on) {
+        return from != c->who && to != c->who;
+    }
+    if (!c->no_claims || to != c->who) {
+        return true;
+    }
+    struct bpc_frame_header fh;
+    struct bpc_record recs[64];
+    int n = bpc_wire_parse_header(bytes, len, &fh) == 0 ? bpc_wire_decode(bytes, len, &fh, recs, 64)
+                                                        : -1;
+    for (int k = 0; k < n; k++) {
+        if (recs[k].type == BPC_MSG_DECIDED) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A leader keeps queueing a submitter's commands after some of them were
+ * applied from a value it did not queue at its ballot. Method: party L,
+ * the first live leader after ballot 1, is cut off while ballot 1 decides
+ * submitter S's commands 1 and 2; then the ballot-1 leader crashes and L
+ * gets every frame but DECIDED claims, so it learns S's value only by
+ * proposing it again as the leader of its ballot. W's commands move the
+ * parties on to that ballot, and L queues W's forwards from what it had
+ * applied then (nothing of S); then it applies S's 1 and 2. S's command
+ * 3 must be applied while W's load keeps L deciding (and so leading).
+ * Before, L refused it for as long as it led: 3 does not follow 0. */
+static void
+test_pipeline_queue_follows_applied(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 4);
+    uint8_t digest[BPC_DIGEST_BYTES];
+    bpc_config_digest(&h.p[0].cfg, digest);
+    uint32_t l1 = (uint32_t)bpc_elect_leader(&h.p[0].cfg, digest, 1);
+    uint32_t l = l1;
+    uint64_t lb = 1;
+    while (l == l1) {
+        l = (uint32_t)bpc_elect_leader(&h.p[0].cfg, digest, ++lb);
+    }
+    uint32_t s = 0;
+    while (s == l1 || s == l) {
+        s++;
+    }
+    uint32_t w = 0;
+    while (w == l1 || w == l || w == s) {
+        w++;
+    }
+    struct cut_claims c = {.who = l, .on = true, .no_claims = true};
+    h.filter = cut_claims_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    submit_n(&h, s, 2);
+    assert_true(run_until_applied_by(&h, 2, l, 2000 * MS));
+    assert_int_equal(applied[l].total, 0);
+    h.p[l1].down = true;
+    hn_drop_all(&h);
+    c.on = false;
+    uint8_t cmd[24];
+    memset(cmd, 0xEE, sizeof(cmd));
+    for (uint32_t k = 0; k < 400 && applied[l].count[s][2] == 0; k++) {
+        assert_int_equal(bpc_submit(h.p[w].e, cmd, sizeof(cmd), NULL), 0);
+        hn_deliver(&h, UINT64_MAX);
+        hn_tick(&h, 5 * MS);
+    }
+    assert_int_equal(applied[l].count[s][2], 1);
+    assert_int_equal(bpc_engine_ballot(h.p[l].e), lb); /* learned as the leader */
+    /* S's command 3 while W's load goes on. */
+    memset(cmd, 0x33, sizeof(cmd));
+    assert_int_equal(bpc_submit(h.p[s].e, cmd, sizeof(cmd), NULL), 0);
+    for (uint32_t k = 0; k < 200; k++) {
+        assert_int_equal(bpc_submit(h.p[w].e, cmd, sizeof(cmd), NULL), 0);
+        hn_deliver(&h, UINT64_MAX);
+        hn_tick(&h, 5 * MS);
+    }
+    assert_int_equal(bpc_engine_ballot(h.p[l].e), lb); /* L led throughout */
+    for (uint32_t i = 0; i < 4; i++) {
+        if (i != l1) {
+            assert_int_equal(applied[i].count[s][3], 1);
+        }
+    }
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
 /* The largest floor a party's persisted records carry. */
 static uint64_t
 persisted_floor(const struct hn_party *p)
@@ -710,6 +809,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_forwarding),
         cmocka_unit_test(test_pipeline_fair_batches),
+        cmocka_unit_test(test_pipeline_queue_follows_applied),
         cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
         cmocka_unit_test(test_pipeline_submit_limits),
         cmocka_unit_test(test_pipeline_many_in_flight),
