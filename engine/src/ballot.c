@@ -364,8 +364,46 @@ eng_retx_period(const struct bpc_engine *e)
     return e->cfg.ballot_timeout_ns / 2;
 }
 
+/* Censorship (fast mode). Any decision resets the deadline, so a leader
+ * that decided every command but one submitter's was never replaced, and
+ * that submitter waited for as long as it led. One command next in line
+ * (a peer's, witnessed through its FORWARD or ATTEST, or this party's own
+ * oldest) is watched at a time, submitters in turn; when it waits
+ * ENG_STARVE_TICKS retransmit periods (8 ballot timeouts, 400 ms by
+ * default; doubling with each ballot it made the party leave, back once
+ * one is applied), the party moves on as at a deadline (with company).
+ * The period must exceed what a command waits in a long queue: 4096
+ * commands queued at one per value and 20 k decisions/s wait about 200
+ * ms. A Byzantine submitter that shows a command to the parties but never
+ * to the leader makes them change ballots at that growing period, a phase
+ * 1 each, never a safety matter. Paced mode (one value per 1.2 s round)
+ * has no such watch: its queues legitimately wait dozens of rounds. */
+#define ENG_STARVE_TICKS 16u
+
+static bool
+eng_starved(struct bpc_engine *e)
+{
+    struct eng_ballot_state *bl = &e->bl;
+    if (bl->starve_s != UINT32_MAX && eng_sub_waits(e, bl->starve_s, bl->starve_q)) {
+        uint32_t shift = bl->starve_shift < e->cfg.timeout_growth_max_shift
+                             ? bl->starve_shift
+                             : e->cfg.timeout_growth_max_shift;
+        return e->now_ns - bl->starve_ns >= (ENG_STARVE_TICKS * eng_retx_period(e)) << shift;
+    }
+    uint32_t from = 0;
+    if (bl->starve_s != UINT32_MAX) {
+        bl->starve_shift = 0; /* applied */
+        from = bl->starve_s + 1;
+    }
+    bl->starve_s = UINT32_MAX;
+    if (eng_sub_next_waiting(e, from, &bl->starve_s, &bl->starve_q)) {
+        bl->starve_ns = e->now_ns;
+    }
+    return false;
+}
+
 /* The retransmit tick, in both modes: resends, STATUS (catch-up), the
- * idle floor made durable. */
+ * idle floor made durable, the censorship watch. */
 static void
 eng_retransmit_tick(struct bpc_engine *e)
 {
@@ -373,6 +411,11 @@ eng_retransmit_tick(struct bpc_engine *e)
         eng_sub_rewind(e);
         eng_retransmit(e);
         e->bl.retx_ns = e->now_ns + eng_retx_period(e);
+        if (!eng_paced(e) && eng_starved(e) && e->bl.w_at > e->faulty) {
+            e->bl.starve_shift++;
+            e->bl.starve_ns = e->now_ns;
+            eng_next_ballot(e);
+        }
     }
 }
 
@@ -447,5 +490,6 @@ eng_bl_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->bl.leader = -1;
     e->bl.deadline_ns = UINT64_MAX;
     e->bl.retx_ns = UINT64_MAX;
+    e->bl.starve_s = UINT32_MAX;
     bpc_prng_seed(&e->bl.prng, e->cfg.seed);
 }

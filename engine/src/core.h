@@ -241,6 +241,11 @@ struct eng_ballot_state {
      * one included: kept as peer_bal rises, recounted when bal moves. */
     bpc_u128 w_at;
     uint64_t peer_bal_top; /* highest peer_bal of any other party */
+    /* The command next in line watched for starvation (eng_starved). */
+    uint32_t starve_s; /* its submitter, UINT32_MAX: none */
+    uint32_t starve_shift;
+    uint64_t starve_q;
+    uint64_t starve_ns; /* watched since */
 };
 
 /* outbox.c: shorter runs of votes go one by one: hashing a run costs

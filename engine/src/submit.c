@@ -653,6 +653,43 @@ eng_sub_has_work(const struct bpc_engine *e)
     return false;
 }
 
+/* The next command in line of submitter s that some party has shown this
+ * one (a peer's witnessed command; this party's own oldest unapplied
+ * one), 0 when none waits. */
+static uint64_t
+eng_sub_next_in_line(const struct bpc_engine *e, uint32_t s)
+{
+    const struct eng_submit_state *sub = &e->sub;
+    uint64_t q = 0;
+    if (s == e->self) {
+        q = sub->own_head < sub->own_tail ? sub->own[sub->own_head & sub->cmd_mask].seq : 0;
+    } else {
+        q = sub->witness[s];
+    }
+    return q != 0 && eng_seq_follows(sub->applied_hi[s], q) ? q : 0;
+}
+
+bool
+eng_sub_waits(const struct bpc_engine *e, uint32_t s, uint64_t q)
+{
+    return eng_seq_follows(e->sub.applied_hi[s], q);
+}
+
+bool
+eng_sub_next_waiting(const struct bpc_engine *e, uint32_t from, uint32_t *s, uint64_t *q)
+{
+    for (uint32_t k = 0; k < e->n; k++) {
+        uint32_t c = (uint32_t)(((uint64_t)from + k) % e->n);
+        uint64_t next = eng_sub_next_in_line(e, c);
+        if (next != 0) {
+            *s = c;
+            *q = next;
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 eng_applied_clean(struct bpc_engine *e)
 {

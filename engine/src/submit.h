@@ -72,6 +72,13 @@ ENG_FN bool eng_own_locate(const struct bpc_engine *e, const uint8_t *val, uint3
 ENG_FN bool eng_own_live(const struct bpc_engine *e, uint32_t index, uint64_t seq);
 /* Commands wait: own, queued, or a peer's next one nobody applies. */
 ENG_FN bool eng_sub_has_work(const struct bpc_engine *e);
+/* Is command q of submitter s still next in line (not applied)? */
+ENG_FN bool eng_sub_waits(const struct bpc_engine *e, uint32_t s, uint64_t q);
+/* The first submitter from `from` on (wrapping around) with a command
+ * next in line that is shown to this party (a peer's witnessed one, its
+ * own oldest): true with (s, q); false when none waits. */
+ENG_FN bool eng_sub_next_waiting(const struct bpc_engine *e, uint32_t from, uint32_t *s,
+                                 uint64_t *q);
 /* Persist batch taken: the apply state is clean again. */
 ENG_FN void eng_applied_clean(struct bpc_engine *e);
 ENG_FN void eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq);

@@ -503,6 +503,72 @@ test_pipeline_queue_follows_applied(void **state)
     hn_free(&h);
 }
 
+/* Drops the frames from `from` to `to` that carry a FORWARD record. */
+struct censor {
+    uint32_t from;
+    uint32_t to;
+};
+
+static bool
+censor_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len)
+{
+    const struct censor *c = ctx;
+    if (from != c->from || to != c->to) {
+        return true;
+    }
+    struct bpc_frame_header fh;
+    struct bpc_record recs[64];
+    int n = bpc_wire_parse_header(bytes, len, &fh) == 0 ? bpc_wire_decode(bytes, len, &fh, recs, 64)
+                                                        : -1;
+    for (int k = 0; k < n; k++) {
+        if (recs[k].type == BPC_MSG_FORWARD) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A leader that decides every command but one submitter's is replaced.
+ * Method: the ballot-1 leader never gets submitter S's FORWARDs (as a
+ * Byzantine leader that ignores them), W's commands keep it deciding, so
+ * the parties' deadlines never pass; S's command must still be applied,
+ * at a later ballot. Before, it waited for as long as W's load went on. */
+static void
+test_pipeline_censored_submitter(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 4);
+    uint32_t l1 = (uint32_t)hn_first_leader(&h);
+    uint32_t s = (l1 + 1) % 4;
+    uint32_t w = (l1 + 2) % 4;
+    struct censor c = {.from = s, .to = l1};
+    h.filter = censor_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    uint8_t cmd[24];
+    memset(cmd, 0x55, sizeof(cmd));
+    assert_int_equal(bpc_submit(h.p[s].e, cmd, sizeof(cmd), NULL), 0);
+    /* W's load goes on until every party applied S's command. */
+    bool all = false;
+    for (uint32_t k = 0; k < 600 && !all; k++) {
+        assert_int_equal(bpc_submit(h.p[w].e, cmd, sizeof(cmd), NULL), 0);
+        hn_deliver(&h, UINT64_MAX);
+        hn_tick(&h, 5 * MS);
+        all = true;
+        for (uint32_t i = 0; i < 4; i++) {
+            all = all && applied[i].count[s][1] == 1;
+        }
+    }
+    assert_true(applied[w].total > 10); /* W's load was decided meanwhile */
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(applied[i].count[s][1], 1);
+        assert_true(bpc_engine_ballot(h.p[i].e) >= 2);
+    }
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
 /* The largest floor a party's persisted records carry. */
 static uint64_t
 persisted_floor(const struct hn_party *p)
@@ -810,6 +876,7 @@ main(void)
         cmocka_unit_test(test_pipeline_forwarding),
         cmocka_unit_test(test_pipeline_fair_batches),
         cmocka_unit_test(test_pipeline_queue_follows_applied),
+        cmocka_unit_test(test_pipeline_censored_submitter),
         cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
         cmocka_unit_test(test_pipeline_submit_limits),
         cmocka_unit_test(test_pipeline_many_in_flight),
