@@ -372,9 +372,11 @@ eng_retx_period(const struct bpc_engine *e)
  * ENG_STARVE_TICKS retransmit periods (8 ballot timeouts, 400 ms by
  * default; doubling with each ballot it made the party leave, back once
  * one is applied), the party moves on as at a deadline (with company).
- * The period must exceed what a command waits in a long queue: 4096
- * commands queued at one per value and 20 k decisions/s wait about 200
- * ms. A Byzantine submitter that shows a command to the parties but never
+ * The period must exceed what a command next in line waits in a long
+ * queue; a submitter forwards at most 256 commands past its oldest
+ * unapplied one (the rest wait in its submission ring, unwatched), and
+ * the ring cluster at up to 65536 in flight lost nothing to it
+ * (bench/RESULTS.md). A Byzantine submitter that shows a command to the parties but never
  * to the leader makes them change ballots at that growing period, a phase
  * 1 each, never a safety matter. Paced mode (one value per 1.2 s round)
  * has no such watch: its queues legitimately wait dozens of rounds. */

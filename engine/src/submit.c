@@ -295,10 +295,10 @@ eng_lq_scan_end(const struct eng_submit_state *sub)
  * min(queued, cap) within room, the room that leaves going one each to
  * the submitters first in queue order, counted over the first
  * ENG_LQ_SCAN entries. More submitters than room: one each to the first
- * ones. The count of shares; 0 for queue order, which
- * is the same thing when every entry fits, one submitter queued them all
- * (lq_solo: the usual case of a leader that serves its own clients), or
- * a value holds one command. */
+ * ones. The count of shares; 0 for queue order, which is the same thing
+ * when every entry fits, one submitter queued them all (lq_solo: the
+ * usual case of a leader that serves its own clients), or a value holds
+ * one command. */
 static uint32_t
 eng_batch_shares(const struct eng_submit_state *sub, uint32_t room,
                  struct eng_share sh[BPC_BATCH_MAX])
@@ -310,7 +310,7 @@ eng_batch_shares(const struct eng_submit_state *sub, uint32_t room,
     uint32_t count = 0;
     uint32_t at = 0; /* the share of the entry before */
     bool crowded = false;
-    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub) && !crowded; i++) {
+    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub); i++) {
         const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
         if (c->len == ENG_LQ_TAKEN) {
             continue;
