@@ -404,6 +404,34 @@ test_pipeline_catch_up(void **state)
     hn_free(&h);
 }
 
+/* Does the frame carry a record of this type? */
+static bool
+frame_has(const uint8_t *bytes, uint32_t len, uint8_t type)
+{
+    struct bpc_frame_header fh;
+    struct bpc_record recs[64];
+    int n = bpc_wire_parse_header(bytes, len, &fh) == 0 ? bpc_wire_decode(bytes, len, &fh, recs, 64)
+                                                        : -1;
+    for (int k = 0; k < n; k++) {
+        if (recs[k].type == type) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One step of a steady load: party w submits a command, every queued
+ * frame is delivered, 5 ms pass. */
+static void
+load_step(struct hn *h, uint32_t w)
+{
+    uint8_t cmd[24];
+    memset(cmd, 0xEE, sizeof(cmd));
+    assert_int_equal(bpc_submit(h->p[w].e, cmd, sizeof(cmd), NULL), 0);
+    hn_deliver(h, UINT64_MAX);
+    hn_tick(h, 5 * MS);
+}
+
 /* Cuts party `who` off while `on`; with `no_claims`, drops only the
  * frames to it that carry a DECIDED record. */
 struct cut_claims {
@@ -422,16 +450,7 @@ cut_claims_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, u
     if (!c->no_claims || to != c->who) {
         return true;
     }
-    struct bpc_frame_header fh;
-    struct bpc_record recs[64];
-    int n = bpc_wire_parse_header(bytes, len, &fh) == 0 ? bpc_wire_decode(bytes, len, &fh, recs, 64)
-                                                        : -1;
-    for (int k = 0; k < n; k++) {
-        if (recs[k].type == BPC_MSG_DECIDED) {
-            return false;
-        }
-    }
-    return true;
+    return !frame_has(bytes, len, BPC_MSG_DECIDED);
 }
 
 /* A leader keeps queueing a submitter's commands after some of them were
@@ -476,22 +495,17 @@ test_pipeline_queue_follows_applied(void **state)
     h.p[l1].down = true;
     hn_drop_all(&h);
     c.on = false;
-    uint8_t cmd[24];
-    memset(cmd, 0xEE, sizeof(cmd));
     for (uint32_t k = 0; k < 400 && applied[l].count[s][2] == 0; k++) {
-        assert_int_equal(bpc_submit(h.p[w].e, cmd, sizeof(cmd), NULL), 0);
-        hn_deliver(&h, UINT64_MAX);
-        hn_tick(&h, 5 * MS);
+        load_step(&h, w);
     }
     assert_int_equal(applied[l].count[s][2], 1);
     assert_int_equal(bpc_engine_ballot(h.p[l].e), lb); /* learned as the leader */
     /* S's command 3 while W's load goes on. */
+    uint8_t cmd[24];
     memset(cmd, 0x33, sizeof(cmd));
     assert_int_equal(bpc_submit(h.p[s].e, cmd, sizeof(cmd), NULL), 0);
     for (uint32_t k = 0; k < 200; k++) {
-        assert_int_equal(bpc_submit(h.p[w].e, cmd, sizeof(cmd), NULL), 0);
-        hn_deliver(&h, UINT64_MAX);
-        hn_tick(&h, 5 * MS);
+        load_step(&h, w);
     }
     assert_int_equal(bpc_engine_ballot(h.p[l].e), lb); /* L led throughout */
     for (uint32_t i = 0; i < 4; i++) {
@@ -516,16 +530,7 @@ censor_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint3
     if (from != c->from || to != c->to) {
         return true;
     }
-    struct bpc_frame_header fh;
-    struct bpc_record recs[64];
-    int n = bpc_wire_parse_header(bytes, len, &fh) == 0 ? bpc_wire_decode(bytes, len, &fh, recs, 64)
-                                                        : -1;
-    for (int k = 0; k < n; k++) {
-        if (recs[k].type == BPC_MSG_FORWARD) {
-            return false;
-        }
-    }
-    return true;
+    return !frame_has(bytes, len, BPC_MSG_FORWARD);
 }
 
 /* A leader that decides every command but one submitter's is replaced.
@@ -552,9 +557,7 @@ test_pipeline_censored_submitter(void **state)
     /* W's load goes on until every party applied S's command. */
     bool all = false;
     for (uint32_t k = 0; k < 600 && !all; k++) {
-        assert_int_equal(bpc_submit(h.p[w].e, cmd, sizeof(cmd), NULL), 0);
-        hn_deliver(&h, UINT64_MAX);
-        hn_tick(&h, 5 * MS);
+        load_step(&h, w);
         all = true;
         for (uint32_t i = 0; i < 4; i++) {
             all = all && applied[i].count[s][1] == 1;
