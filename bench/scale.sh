@@ -49,11 +49,16 @@ def slope(xs, ys):
     lx = [math.log(x) for x in xs]; ly = [math.log(max(y, 1e-9)) for y in ys]
     mx = sum(lx) / len(lx); my = sum(ly) / len(ly)
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+# CPU comes in 10 ms ticks: a run under two of them says nothing about a
+# slope (0.00 s would weigh in as 1e-9 and make it meaningless).
+timed = [p for p in pts if p[1] >= 0.02]
 if len(pts) >= 2:
     xs = [p[0] for p in pts]
-    print("growth exponents over N >= 64 (smaller runs take milliseconds): frames N^%.2f, CPU N^%.2f, peak RSS N^%.2f"
-          % (slope(xs, [p[3] for p in pts]), slope(xs, [p[1] for p in pts]),
-             slope(xs, [p[2] for p in pts])))
+    cpu = ("N^%.2f (runs with >= 0.02 s: N = %s)"
+           % (slope([p[0] for p in timed], [p[1] for p in timed]),
+              ", ".join(str(p[0]) for p in timed))) if len(timed) >= 2 else "too few timed runs"
+    print("growth exponents over N >= 64 (smaller runs take milliseconds): frames N^%.2f, CPU %s, peak RSS N^%.2f"
+          % (slope(xs, [p[3] for p in pts]), cpu, slope(xs, [p[2] for p in pts])))
 EOF
 command -v gnuplot > /dev/null 2>&1 || apt-get install -y gnuplot-nox > /dev/null
 gnuplot <<EOF
