@@ -6,6 +6,11 @@
 # weights and the kind. Exits 1 when any run failed (its seed and problem
 # are on stderr; replay one with the same flags and --seed N alone).
 #
+# With BPC_CAMPAIGN_PACED=1 every run is in paced mode instead: a
+# Byzantine phase of five 1.2 s rounds (--byz-phase-us 6000000), the
+# Byzantine parties acting every millisecond, and 20 instances (a paced
+# round decides one).
+#
 # usage: campaign.sh BPCON_SIM SEEDS [SEED0] [KINDS...]
 set -u
 sim=$1
@@ -16,6 +21,9 @@ shift 2
 kinds=${*:-wrongballot silent equivocate lie1b votes replay malformed evict decided-lie forge}
 # The phase flags every campaign run uses (docs/SIM.md, "Campaigns").
 common="--ballot-timeout-us 2000 --churn-us 500 --byz-phase-us 20000 --loss 0.02 --dup 0.02"
+if [ "${BPC_CAMPAIGN_PACED:-0}" = 1 ]; then
+    common="--mode paced --churn-us 500 --byz-phase-us 6000000 --byz-period-us 1000 --instances 20 --loss 0.02 --dup 0.02"
+fi
 status=0
 for set in 1,1,1,1:3 5,1,1,1,1:3,4 100,1,2,3,4:1,4; do
     weights=${set%%:*}
