@@ -642,15 +642,10 @@ eng_own_live(const struct bpc_engine *e, uint32_t index, uint64_t seq)
 bool
 eng_sub_has_work(const struct bpc_engine *e)
 {
-    if (eng_sub_queued(e)) {
-        return true;
-    }
-    for (uint32_t q = 0; q < e->n; q++) {
-        if (e->sub.witness[q] != 0 && eng_seq_follows(e->sub.applied_hi[q], e->sub.witness[q])) {
-            return true; /* a peer's command is waiting and nobody applies it */
-        }
-    }
-    return false;
+    uint32_t s = 0;
+    uint64_t q = 0;
+    /* Queued commands, or a peer's command waiting that nobody applies. */
+    return eng_sub_queued(e) || eng_sub_next_waiting(e, 0, &s, &q);
 }
 
 /* The next command in line of submitter s that some party has shown this
