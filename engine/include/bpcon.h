@@ -294,6 +294,9 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
 /* DECIDED of a DIGEST value: aux saying that no bytes follow (a party that
  * kept only the value's identity across a restart still vouches for it). */
 #define BPC_WIRE_AUX_NO_BYTES UINT64_MAX
+/* STATUS aux: the count asked for, and the flag asking for claims alone. */
+#define BPC_WIRE_STATUS_COUNT 0xffffffffull
+#define BPC_WIRE_STATUS_CLAIMS_ONLY (1ull << 32)
 
 enum bpc_msg_type {
     BPC_MSG_NONE = 0,
@@ -311,8 +314,13 @@ enum bpc_msg_type {
                              DIGEST kind: aux = offset in value section, or
                              BPC_WIRE_AUX_NO_BYTES: the claim names the
                              value without its bytes */
-    BPC_MSG_STATUS = 9,   /* instance = sender's next undecided instance,
-                             ballot = sender's current ballot */
+    BPC_MSG_STATUS = 9,   /* instance = the first instance the sender asks
+                             for (its next undecided one, or above it while
+                             answers to its last request are on their way),
+                             ballot = sender's current ballot, aux = how many
+                             it asks for (BPC_WIRE_STATUS_COUNT bits; 0: the
+                             answerer's most), BPC_WIRE_STATUS_CLAIMS_ONLY:
+                             DIGEST values named without their bytes */
     BPC_MSG_FORWARD = 10, /* a command for the leader: instance = the sender's
                              command sequence number; DIGEST kind: aux = offset
                              in value section */

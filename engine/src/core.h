@@ -394,8 +394,10 @@ struct eng_submit_state {
 
 /* catchup.c: pipelined catch-up requests. */
 struct eng_catchup_state {
-    bool catching_up;   /* decisions learned from DECIDED this step: ask for more */
-    uint64_t cu_req_nu; /* nu when the last pipelined catch-up request left */
+    bool catching_up;    /* decisions learned from DECIDED this step: ask for more */
+    uint64_t cu_req_nu;  /* nu when the last pipelined catch-up request left */
+    uint64_t asked_hi;   /* one past the last instance asked for */
+    uint32_t bytes_from; /* the last peer the last pipelined request asked for bytes */
 };
 
 /* persist.c: durable party-wide facts and the records to persist. */

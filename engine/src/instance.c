@@ -396,6 +396,18 @@ eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 }
 
 void
+eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
+                     const uint8_t *bytes)
+{
+    if (vid->kind != BPC_VALUE_DIGEST || vid->len > e->vbytes ||
+        s->v.fetch_vid.kind != BPC_VALUE_NONE || eng_find_bytes(e, s, vid) != NULL) {
+        return;
+    }
+    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), bytes, vid->len);
+    s->v.fetch_vid = *vid;
+}
+
+void
 eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     struct eng_slot *s;

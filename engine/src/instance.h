@@ -235,6 +235,12 @@ ENG_FN void eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot
 ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A peer's bytes for a DIGEST value its 1b names (VALUE record). */
 ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* The bytes a DECIDED claim carried for a DIGEST value not decided here
+ * yet (the decoder checked them against the digest): kept in the fetch
+ * buffer when it is free, for the claims that decide the value without
+ * bytes. */
+ENG_FN void eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s,
+                                 const struct bpc_vid *vid, const uint8_t *bytes);
 ENG_FN void eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* What eng_on_2av (type BPC_MSG_2AV) or eng_on_2b does with p's vote for

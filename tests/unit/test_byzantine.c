@@ -552,6 +552,155 @@ test_decided_bytes_survive_eviction(void **state)
     free(f);
 }
 
+/* Goal: a STATUS asks for a count of answers and may ask for claims
+ * alone. The engine decides instances 0..3 (DIGEST values); a peer's
+ * STATUS from 1 for two claims alone gets DECIDED records for 1 and 2 that
+ * name the values without bytes, and nothing else; a plain STATUS gets all
+ * four with bytes. Checked with the slots held (window 8) and with the
+ * slots reused, answered from the recent decisions (window 4). Fails
+ * before the flag: the count read the flag and answered all four with
+ * bytes. */
+static void
+test_status_claims_only(void **state)
+{
+    (void)state;
+    for (uint32_t window = 4; window <= 8; window += 4) {
+        struct fx *f = calloc(1, sizeof(*f));
+        fx_init(f, window, 256);
+        uint8_t bytes[4][128];
+        struct bpc_vid v[4];
+        fx_to_ballot(f, 2);
+        uint32_t leader = (uint32_t)fx_leader(f, 2);
+        for (uint32_t i = 0; i < 4; i++) {
+            fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x30 + i), &v[i]);
+            fx_vote(f, i, 2, &v[i], bytes[i]);
+            for (uint32_t k = 0; k < 2; k++) {
+                fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
+            }
+        }
+        assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+        if (window == 4) { /* the next window's 2a records reuse every slot */
+            for (uint64_t i = 4; i < 8; i++) {
+                struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, 2, 0, &v[0]);
+                a.value_bytes = bytes[0];
+                fx_send1(f, leader, a);
+            }
+        }
+        uint32_t mark = f->sent_count;
+        fx_send1(f, f->watch,
+                 bpc_record_make(BPC_MSG_STATUS, 1, 2, 2 | BPC_WIRE_STATUS_CLAIMS_ONLY, NULL));
+        uint32_t claims = 0;
+        for (uint32_t k = mark; k < f->sent_count; k++) {
+            if (f->sent[k].type == BPC_MSG_DECIDED) {
+                const struct bpc_record *r = &f->sent[k];
+                assert_true(r->instance == 1 || r->instance == 2);
+                assert_true(bpc_vid_eq(&r->value, &v[r->instance]));
+                assert_true(r->aux == BPC_WIRE_AUX_NO_BYTES);
+                assert_null(r->value_bytes);
+                claims++;
+            }
+        }
+        assert_int_equal(claims, 2);
+        mark = f->sent_count;
+        fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
+        for (uint32_t i = 0; i < 4; i++) {
+            int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
+            assert_true(k >= 0);
+            assert_non_null(f->sent[k].value_bytes);
+            assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
+        }
+        fx_free(f);
+        free(f);
+    }
+}
+
+/* Goal: the bytes a DECIDED claim carries are not lost when that claim
+ * decides nothing. Instance 0: one peer's claim with bytes (weight 1, not
+ * above F), then another's without bytes decides it; instance 1: decided
+ * by a 2b quorum whose 2a never came, then one claim with bytes. Both are
+ * handed out. Fails before: a claim that did not decide dropped its bytes,
+ * and both instances waited for a later claim with them. */
+static void
+test_claim_bytes_kept(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bytes[2][128];
+    struct bpc_vid v[2];
+    uint32_t leader = (uint32_t)fx_leader(f, 1);
+    for (uint32_t i = 0; i < 2; i++) {
+        fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x50 + i), &v[i]);
+        assert_int_equal(v[i].kind, BPC_VALUE_DIGEST);
+    }
+    struct bpc_record with = bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v[0]);
+    with.value_bytes = bytes[0];
+    fx_send1(f, fx_other(f, 0), with);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    fx_send1(f, fx_other(f, 1),
+             bpc_record_make(BPC_MSG_DECIDED, 0, 1, BPC_WIRE_AUX_NO_BYTES, &v[0]));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    fx_to_ballot(f, 2);
+    for (uint32_t k = 0; k < 3; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, 1, 2, 0, &v[1]));
+    }
+    /* Decided by digest, not handed out: no bytes yet. */
+    assert_int_equal(bpc_engine_status(f->e, 1), BPC_STATUS_PASSED_2B);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    with = bpc_record_make(BPC_MSG_DECIDED, 1, 1, 0, &v[1]);
+    with.value_bytes = bytes[1];
+    fx_send1(f, fx_other(f, 2), with);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 2);
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: pipelined catch-up requests ask each instance once and the bytes
+ * from peers of weight above F (two of the three here), in turn. The engine (window 8) learns
+ * instances from claims (0..13); each time it has learned four since its last request it asks
+ * again. To one peer, over the three requests: STATUS for [4, 12), [12, 16), [16, 20) (nothing
+ * asked twice, at most two windows' halves ahead), two of them without BPC_WIRE_STATUS_CLAIMS_ONLY.
+ * Fails before: each request asked from the engine's nu (4, 8, 12) for
+ * everything, with bytes from every peer. */
+static void
+test_catch_up_requests(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bytes[128];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x70, &v);
+    uint32_t mark = f->sent_count;
+    for (uint64_t i = 0; i < 14; i++) {
+        for (uint32_t k = 0; k < 2; k++) {
+            struct bpc_record d = bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v);
+            d.value_bytes = bytes;
+            fx_send1(f, fx_other(f, k), d);
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 14);
+    const uint64_t from[3] = {4, 12, 16};
+    const uint64_t count[3] = {8, 4, 4};
+    uint32_t seen = 0;
+    uint32_t with_bytes = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        const struct bpc_record *r = &f->sent[k];
+        if (r->type != BPC_MSG_STATUS) {
+            continue;
+        }
+        assert_true(seen < 3);
+        assert_int_equal(r->instance, from[seen]);
+        assert_int_equal(r->aux & BPC_WIRE_STATUS_COUNT, count[seen]);
+        with_bytes += (r->aux & BPC_WIRE_STATUS_CLAIMS_ONLY) == 0;
+        seen++;
+    }
+    assert_int_equal(seen, 3);
+    assert_int_equal(with_bytes, 2);
+    fx_free(f);
+    free(f);
+}
+
 /* Goal: bytes the engine keeps by reference to a generation's 2a buffer
  * (the value it decided, the values of its 2av history) outlive that
  * buffer's next ballot. The engine decides v on instance 0 at ballot 1 and
@@ -1282,6 +1431,9 @@ main(void)
         cmocka_unit_test(test_report_held_and_unvoted),
         cmocka_unit_test(test_report_held_paced),
         cmocka_unit_test(test_decided_bytes_survive_eviction),
+        cmocka_unit_test(test_status_claims_only),
+        cmocka_unit_test(test_claim_bytes_kept),
+        cmocka_unit_test(test_catch_up_requests),
         cmocka_unit_test(test_lent_bytes_survive_new_ballots),
         cmocka_unit_test(test_decision_bytes_stable_within_step),
         cmocka_unit_test(test_queued_value_follows_moved_bytes),
