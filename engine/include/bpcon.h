@@ -557,6 +557,16 @@ struct bpc_durable {
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
 };
 
+/* The bytes of a DIGEST value this party's vote state names (a 2av or 2b
+ * it sent): durable with the records of the same step, so that after a
+ * restart of every party the value a new ballot must propose again still
+ * exists. Keep them while their instance is at or above the floor. */
+struct bpc_durable_value {
+    uint64_t instance;
+    struct bpc_vid vid;   /* BPC_VALUE_DIGEST: id = BLAKE2b-256 of the bytes */
+    const uint8_t *bytes; /* vid.len bytes */
+};
+
 struct bpc_step_in {
     uint64_t now_ns; /* monotonic; must never decrease */
     const struct bpc_frame_in *frames;
@@ -573,6 +583,9 @@ struct bpc_step_out {
     const struct bpc_durable *persist; /* to persist before calling
                                           bpc_engine_persisted(); borrowed */
     uint32_t persist_count;
+    const struct bpc_durable_value *persist_values; /* likewise, in the same
+                                                       commit; borrowed */
+    uint32_t persist_values_count;
     uint64_t next_deadline_ns;
 };
 
@@ -632,6 +645,11 @@ int bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *
 void bpc_engine_free(struct bpc_engine *e);
 /* Restores durable vote state after a restart, before the first step. */
 int bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
+/* Then the durable values (persist_values of earlier steps): their bytes go
+ * back to the restored vote state that names them; a value nothing names,
+ * or whose bytes do not hash to its id, is skipped. 0, or -EINVAL. */
+int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *vals,
+                              uint32_t count);
 
 /* Starts ballot 1 (or the first ballot above the restored max_bal) at now. */
 void bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);

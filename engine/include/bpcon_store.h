@@ -5,11 +5,12 @@
  *
  * Owns: the store file format (docs/STORE.md: a header naming cluster,
  * party and configuration digest, then CRC32C-framed little-endian records
- * grouped in commits), recovery (a torn tail is reported and cut off;
- * damage before it is refused, naming its offset), group commit (one write
- * and one fdatasync per bpc_store_sync) and crash-safe compaction (write
- * new, sync, rename, sync the directory) that keeps the file within a
- * bound set by the window, not by the run length.
+ * and the bytes of the values they name, grouped in commits), recovery (a
+ * torn tail is reported and cut off; damage before it is refused, naming
+ * its offset), group commit (one write and one fdatasync per
+ * bpc_store_sync) and crash-safe compaction (write new, sync, rename, sync
+ * the directory) that keeps the file within a bound set by the window,
+ * not by the run length.
  *
  * Must never: be called from inside bpc_engine_step (it makes system
  * calls; the caller runs it between steps), load a record whose checksum
@@ -32,15 +33,18 @@ extern "C" {
 #endif
 
 /* File format version this build writes, and the oldest it reads (version
- * 1 has no decided records; a version 1 file opened for writing is
- * rewritten as version 2 at once). */
-#define BPC_STORE_FORMAT_VERSION 2u
+ * 1 has no decided records, versions 1 and 2 no value frames; a file of
+ * either opened for writing is rewritten as version 3 at once). */
+#define BPC_STORE_FORMAT_VERSION 3u
 #define BPC_STORE_FORMAT_VERSION_MIN 1u
 /* Bytes of the file header and of each frame's header. */
 #define BPC_STORE_HEADER_BYTES 80u
 #define BPC_STORE_FRAME_HEADER_BYTES 24u
 /* Payload bytes of one vote-state record (struct bpc_durable, explicit LE). */
 #define BPC_STORE_RECORD_BYTES 264u
+/* Payload bytes of a value frame before the value's bytes: instance u64 and
+ * the value's identity (36 bytes, as in records). */
+#define BPC_STORE_VALUE_HEAD_BYTES 44u
 /* Largest application-state blob (bpc_store_put_app). */
 #define BPC_STORE_APP_BYTES_MAX 4096u
 /* Smallest default compaction threshold (see bpc_store_compact_due): a
@@ -103,6 +107,7 @@ struct bpc_store_info {
     uint64_t commits;                 /* complete commits */
     uint64_t records;                 /* vote-state records in them */
     uint64_t app_records;             /* application-state records in them */
+    uint64_t values;                  /* value frames in them */
     uint64_t valid_bytes;             /* header + complete commits */
     uint64_t torn_bytes;              /* past valid_bytes: a torn commit (dropped) */
     uint64_t corrupt_offset;          /* UINT64_MAX: none; else the damaged frame */
@@ -135,6 +140,13 @@ void bpc_store_close(struct bpc_store *s);
  * per instance at or above the floor. Valid until the next call that
  * changes the store. Returns the count. */
 uint32_t bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs);
+/* The live values for bpc_engine_restore_values: every value appended (or
+ * recovered) whose instance is at or above the floor, once per instance
+ * and identity, in no particular order. Their bytes point into the store:
+ * valid, like the array, until the next call that changes the store
+ * (append, sync, compact, close). Returns the count (0 and *vals NULL when
+ * no memory). */
+uint32_t bpc_store_values(struct bpc_store *s, const struct bpc_durable_value **vals);
 /* The newest application-state blob: 0 and its floor and bytes (valid
  * until the next change), or -ENOENT when none was ever written. */
 int bpc_store_app(const struct bpc_store *s, uint64_t *floor, const uint8_t **bytes, uint32_t *len);
@@ -149,6 +161,16 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * yet. 0, -EINVAL (a record the format cannot hold), -EIO (failed store),
  * -ENOMEM. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
+/* Buffers the bytes of the step's DIGEST values (out->persist_values), one
+ * value frame each, into the same commit as the records appended before
+ * the next bpc_store_sync, and takes them into the live values (a value
+ * below the floor is written but not kept, as a dead record is). The
+ * digest is not computed again: the engine did. 0; -EINVAL (nothing
+ * buffered) when a value is not a DIGEST value of 33..BPC_VALUE_BYTES_MAX
+ * bytes with a zero pad, has no bytes, or names an instance at or above
+ * BPC_DURABLE_APPLIED_BASE; -EIO (failed store), -EROFS, -ENOMEM. */
+int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *vals,
+                            uint32_t count);
 /* Buffers the application's own state as of floor (every instance below
  * it applied, none at or above); put it before the records that carry
  * that floor. len <= BPC_STORE_APP_BYTES_MAX. */
@@ -168,9 +190,10 @@ int bpc_store_sync(struct bpc_store *s);
 /* True when the file has grown past the compaction threshold. */
 bool bpc_store_compact_due(const struct bpc_store *s);
 /* Rewrites the file as its live records (bpc_store_records plus the
- * newest application state) into PATH.tmp, fdatasyncs it, renames it over
- * PATH and fsyncs the directory; a crash at any point leaves either the
- * old or the new file, both complete. Needs nothing buffered (sync
+ * newest application state) and live values (bpc_store_values) into
+ * PATH.tmp, fdatasyncs it, renames it over PATH and fsyncs the directory;
+ * a crash at any point leaves either the old or the new file, both
+ * complete. Needs nothing buffered (sync
  * first): -EBUSY otherwise. 0, or -EIO and the store failed. */
 int bpc_store_compact(struct bpc_store *s);
 
@@ -185,6 +208,7 @@ struct bpc_store_stats {
     uint64_t compact_bytes;  /* the threshold in force */
     uint64_t live_records;   /* records bpc_store_records would return now */
     bool failed;             /* an I/O call failed: every call returns -EIO */
+    uint64_t live_values;    /* values bpc_store_values would return now */
 };
 void bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out);
 
@@ -196,9 +220,11 @@ void bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out);
 enum bpc_store_frame_type {
     BPC_STORE_FRAME_RECORD = 1, /* a struct bpc_durable */
     BPC_STORE_FRAME_APP = 2,    /* an application-state blob */
+    BPC_STORE_FRAME_VALUE = 3,  /* the bytes of a DIGEST value (version 3) */
 };
 
-/* One frame of a complete commit, as bpc_store_inspect reads it. */
+/* One frame of a complete commit, as bpc_store_inspect reads it; the
+ * pointers are valid during the callback only. */
 struct bpc_store_frame {
     uint64_t offset;
     uint64_t seq;
@@ -208,6 +234,9 @@ struct bpc_store_frame {
     uint64_t app_floor;            /* APP frames */
     const uint8_t *app;
     uint32_t app_len;
+    uint64_t value_instance;         /* VALUE frames */
+    const struct bpc_vid *value_vid; /* a DIGEST identity: value_vid->len bytes */
+    const uint8_t *value_bytes;      /* that hash to it (checked) */
 };
 typedef void (*bpc_store_frame_fn)(void *ctx, const struct bpc_store_frame *f);
 

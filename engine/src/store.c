@@ -1,21 +1,23 @@
 /*
  * store.c - libbpcon-store: the durable vote store (a write-ahead log of
- * the engine's persist records and the application's state record). This
- * file is the store object: open (create or recover), close, and the
- * in-memory live set (newest record per instance) that restore and
+ * the engine's persist records, the bytes of the values they name and the
+ * application's state record). This file is the store object: open
+ * (create or recover), close, and the in-memory live set (newest record
+ * per instance, the values at or above the floor) that restore and
  * compaction read. The format is store_format.c's, the recovery scan
  * store_recover.c's, group commit and compaction store_commit.c's, the
  * system calls store_io.c's (store_internal.h lists them).
  *
  * Owns: struct bpc_store's lifetime, PATH/PATH.tmp/directory names, the
  * defaults (I/O table, compaction threshold, live bound), the live-set
- * table and what bpc_store_records, bpc_store_app, bpc_store_info and
- * bpc_store_stats return.
+ * table, the live values and what bpc_store_records, bpc_store_values,
+ * bpc_store_app, bpc_store_info and bpc_store_stats return.
  *
  * Must never: hand out a store whose open failed (whatever a refused
  * recovery loaded is freed with it, never used), return a vote record
- * below the floor from bpc_store_records, or let the table's load pass
- * one half.
+ * below the floor from bpc_store_records, return a value below the floor
+ * or the same value twice from bpc_store_values, or let the table's load
+ * pass one half.
  */
 #include "store_internal.h"
 
@@ -25,6 +27,10 @@
 #include <string.h>
 
 #define STORE_MAP_MIN 64u
+/* The live values' first sizes: entries (the index has twice as many
+ * slots) and arena bytes. */
+#define STORE_VALUES_MIN 64u
+#define STORE_ARENA_MIN 65536u
 
 /* ------------------------------------------------------------------------
  * Messages and the live set.
@@ -183,6 +189,223 @@ store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32
     memcpy(s->app, bytes, len);
 }
 
+/* ------------------------------------------------------------------------
+ * The live values.
+ * ---------------------------------------------------------------------- */
+
+static void
+store_values_free(struct store_values *v)
+{
+    free(v->ents);
+    free(v->index);
+    free(v->arena);
+    free(v->export);
+    memset(v, 0, sizeof(*v));
+}
+
+/* The index slot where (instance, vid) starts its probe: the instance and
+ * the first id bytes (a digest's, uniformly spread). */
+static uint32_t
+store_value_hash(uint64_t instance, const struct bpc_vid *vid, uint32_t mask)
+{
+    uint64_t id = store_get_le(vid->id, 8);
+    return (uint32_t)(((instance ^ id) * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* The index slot that holds (instance, vid), or the empty slot where it
+ * would go. The index has twice as many slots as there are entries, so an
+ * empty slot always exists. */
+static uint32_t *
+store_values_slot(const struct store_values *v, uint64_t instance, const struct bpc_vid *vid)
+{
+    uint32_t mask = 2u * v->cap - 1u;
+    for (uint32_t i = store_value_hash(instance, vid, mask);; i = (i + 1u) & mask) {
+        uint32_t *slot = &v->index[i];
+        if (*slot == 0) {
+            return slot;
+        }
+        const struct store_value *e = &v->ents[*slot - 1u];
+        if (e->instance == instance && bpc_vid_eq(&e->vid, vid)) {
+            return slot;
+        }
+    }
+}
+
+/* Indexes every entry again (after a prune moved them or a growth
+ * resized the index). */
+static void
+store_values_reindex(struct store_values *v)
+{
+    memset(v->index, 0, 2u * (size_t)v->cap * sizeof(*v->index));
+    for (uint32_t k = 0; k < v->count; k++) {
+        *store_values_slot(v, v->ents[k].instance, &v->ents[k].vid) = k + 1u;
+    }
+}
+
+/* Drops the values below the floor, in place: entries keep their order,
+ * which is their bytes' order in the arena, so each survivor's bytes move
+ * down (memmove) past bytes that already moved or were dropped. No
+ * allocation. */
+void
+store_values_prune(struct bpc_store *s)
+{
+    struct store_values *v = &s->values;
+    uint32_t kept = 0;
+    size_t used = 0;
+    for (uint32_t k = 0; k < v->count; k++) {
+        struct store_value e = v->ents[k];
+        if (e.instance < s->floor) {
+            continue;
+        }
+        if (e.at != used) {
+            memmove(v->arena + used, v->arena + e.at, e.vid.len);
+        }
+        e.at = used;
+        used += e.vid.len;
+        v->ents[kept++] = e;
+    }
+    v->count = kept;
+    v->used = used;
+    if (v->cap > 0) {
+        store_values_reindex(v);
+    }
+}
+
+/* Grows the entries (and their index) to cap. */
+static int
+store_values_grow_ents(struct store_values *v, uint32_t cap)
+{
+    struct store_value *ents = realloc(v->ents, (size_t)cap * sizeof(*ents));
+    if (ents == NULL) {
+        return -ENOMEM;
+    }
+    v->ents = ents;
+    uint32_t *index = malloc(2u * (size_t)cap * sizeof(*index));
+    if (index == NULL) {
+        return -ENOMEM;
+    }
+    free(v->index);
+    v->index = index;
+    v->cap = cap;
+    store_values_reindex(v);
+    return 0;
+}
+
+/* Room for one more entry of len bytes. When either array is full the
+ * values below the floor go first (in place); an array doubles only when
+ * more than half of it survived (or the new value still does not fit), so
+ * a prune is followed by at least half an array of appends and, once the
+ * arrays hold the live set, appends allocate nothing. */
+static int
+store_values_room(struct bpc_store *s, uint32_t len)
+{
+    struct store_values *v = &s->values;
+    if (v->count < v->cap && v->used + len <= v->arena_cap) {
+        return 0;
+    }
+    store_values_prune(s);
+    if (v->count == v->cap || 2u * (uint64_t)v->count > v->cap) {
+        uint32_t cap = v->cap > 0 ? 2u * v->cap : STORE_VALUES_MIN;
+        int rc = store_values_grow_ents(v, cap);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (v->used + len > v->arena_cap || 2u * v->used > v->arena_cap) {
+        size_t cap = v->arena_cap > 0 ? 2u * v->arena_cap : STORE_ARENA_MIN;
+        while (cap < v->used + len) {
+            cap *= 2u;
+        }
+        uint8_t *arena = realloc(v->arena, cap);
+        if (arena == NULL) {
+            return -ENOMEM;
+        }
+        v->arena = arena;
+        v->arena_cap = cap;
+    }
+    return 0;
+}
+
+/* Takes one value into the live values: dropped when below the floor
+ * (restore would not need it) or already there (the engine may name a
+ * value again with a later record of its instance). */
+int
+store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid,
+                 const uint8_t *bytes)
+{
+    struct store_values *v = &s->values;
+    if (instance < s->floor) {
+        return 0;
+    }
+    if (v->cap > 0 && *store_values_slot(v, instance, vid) != 0) {
+        return 0;
+    }
+    int rc = store_values_room(s, vid->len);
+    if (rc != 0) {
+        return rc;
+    }
+    struct store_value *e = &v->ents[v->count];
+    e->instance = instance;
+    e->vid = *vid;
+    e->at = v->used;
+    memcpy(v->arena + v->used, bytes, vid->len);
+    v->used += vid->len;
+    v->count++;
+    *store_values_slot(v, instance, vid) = v->count;
+    return 0;
+}
+
+/* The live values into the export array: 0, or -ENOMEM (growing it). */
+int
+store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals, uint32_t *count)
+{
+    struct store_values *v = &s->values;
+    if (v->export_cap < v->count) {
+        struct bpc_durable_value *e = realloc(v->export, (size_t)v->cap * sizeof(*e));
+        if (e == NULL) {
+            return -ENOMEM;
+        }
+        v->export = e;
+        v->export_cap = v->cap;
+    }
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < v->count; k++) {
+        const struct store_value *e = &v->ents[k];
+        if (e->instance >= s->floor) {
+            v->export[n++] = (struct bpc_durable_value){
+                .instance = e->instance, .vid = e->vid, .bytes = v->arena + e->at};
+        }
+    }
+    *vals = v->export;
+    *count = n;
+    return 0;
+}
+
+uint32_t
+bpc_store_values(struct bpc_store *s, const struct bpc_durable_value **vals)
+{
+    uint32_t n = 0;
+    if (store_values_export(s, vals, &n) != 0) {
+        *vals = NULL;
+        return 0;
+    }
+    return n;
+}
+
+/* Frame bytes of the live values (what a compaction writes for them). */
+uint64_t
+store_values_frame_bytes(const struct bpc_store *s)
+{
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k < s->values.count; k++) {
+        const struct store_value *e = &s->values.ents[k];
+        if (e->instance >= s->floor) {
+            bytes += STORE_VALUE_FRAME_BYTES(e->vid.len);
+        }
+    }
+    return bytes;
+}
+
 static int
 store_cmp_instance(const void *a, const void *b)
 {
@@ -248,6 +471,11 @@ bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
         }
     }
     out->live_records = live;
+    uint64_t values = 0;
+    for (uint32_t k = 0; k < s->values.count; k++) {
+        values += s->values.ents[k].instance >= s->floor;
+    }
+    out->live_values = values;
 }
 
 /* ------------------------------------------------------------------------
@@ -318,11 +546,11 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     return 0;
 }
 
-/* What this build appends (decided records) an older reader would call
- * damaged: a file of an older version is rewritten in this one before
- * anything is appended (a compaction: one commit of the live set). The
- * info then describes the new file, except what the scan of the old one
- * found dropped (torn_bytes). */
+/* What this build appends (decided records, value frames) an older reader
+ * would call damaged: a file of an older version is rewritten in this one
+ * before anything is appended (a compaction: one commit of the live set).
+ * The info then describes the new file, except what the scan of the old
+ * one found dropped (torn_bytes). */
 static int
 store_upgrade(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -339,9 +567,12 @@ store_upgrade(struct bpc_store *s, char *err, size_t err_len)
     s->info.version = BPC_STORE_FORMAT_VERSION;
     s->info.first_seq = first;
     s->info.next_seq = s->next_seq;
+    const struct bpc_durable_value *vals = NULL;
+    uint32_t nv = bpc_store_values(s, &vals);
     s->info.records = n;
     s->info.app_records = s->has_app ? 1u : 0u;
-    s->info.commits = n > 0 || s->has_app ? 1u : 0u;
+    s->info.values = nv;
+    s->info.commits = n > 0 || nv > 0 || s->has_app ? 1u : 0u;
     s->info.valid_bytes = s->size;
     s->info.file_bytes = s->size;
     return 0;
@@ -427,6 +658,7 @@ bpc_store_close(struct bpc_store *s)
         (void)s->io.close(s->io.ctx, s->fd);
     }
     store_map_free(&s->map);
+    store_values_free(&s->values);
     free(s->export);
     free(s->wbuf);
     free(s);

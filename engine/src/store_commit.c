@@ -1,9 +1,9 @@
 /*
- * store_commit.c - appends, group commit and compaction: records and
- * application state are framed into a write buffer, bpc_store_sync writes
- * them as one commit (one pwrite, one fdatasync), and compaction (and
- * creation) writes PATH.tmp, syncs it, renames it over PATH and syncs the
- * directory.
+ * store_commit.c - appends, group commit and compaction: records, value
+ * bytes and application state are framed into a write buffer,
+ * bpc_store_sync writes them as one commit (one pwrite, one fdatasync),
+ * and compaction (and creation) writes PATH.tmp, syncs it, renames it
+ * over PATH and syncs the directory.
  *
  * Owns: the write buffer, the commit-end flag of each commit, the file
  * size and the write statistics, the failed state after an I/O error, and
@@ -74,6 +74,45 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     return rc;
 }
 
+/* Can the format hold v: a DIGEST value's identity (zero pad, 33 to
+ * BPC_VALUE_BYTES_MAX bytes), its bytes, a vote instance? Recovery would
+ * call anything else damage. */
+static bool
+store_value_ok(const struct bpc_durable_value *v)
+{
+    return v->vid.kind == BPC_VALUE_DIGEST && v->vid.pad == 0 &&
+           v->vid.len > BPC_VALUE_INLINE_MAX && v->vid.len <= BPC_VALUE_BYTES_MAX &&
+           v->bytes != NULL && v->instance < BPC_DURABLE_APPLIED_BASE;
+}
+
+int
+bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *vals, uint32_t count)
+{
+    int rc = store_usable(s);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!store_value_ok(&vals[i])) {
+            return -EINVAL;
+        }
+        bytes += STORE_VALUE_FRAME_BYTES(vals[i].vid.len);
+    }
+    rc = store_wbuf_room(s, bytes);
+    for (uint32_t i = 0; rc == 0 && i < count; i++) {
+        const struct bpc_durable_value *v = &vals[i];
+        s->wlast = s->wlen;
+        s->wlen +=
+            store_put_value_frame(s->wbuf + s->wlen, v->instance, &v->vid, v->bytes, &s->next_seq);
+        rc = store_take_value(s, v->instance, &v->vid, v->bytes);
+    }
+    if (rc != 0) {
+        s->failed = true; /* the live values no longer match what was buffered */
+    }
+    return rc;
+}
+
 int
 bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len)
 {
@@ -132,9 +171,9 @@ bpc_store_sync(struct bpc_store *s)
  * Compaction and creation: write PATH.tmp, sync, rename, sync directory.
  * ---------------------------------------------------------------------- */
 
-/* Builds a complete file image of the live set into the write buffer's
- * spare room: header (first_seq = the next sequence number), the newest
- * application state, the live records, one commit. */
+/* Builds a complete file image of the live set into a new buffer: header
+ * (first_seq = the next sequence number), the newest application state,
+ * the live records, the live values, one commit. */
 static int
 store_image(struct bpc_store *s, uint8_t **img, size_t *len)
 {
@@ -143,8 +182,14 @@ store_image(struct bpc_store *s, uint8_t **img, size_t *len)
     if (recs == NULL) {
         return -ENOMEM;
     }
-    size_t need =
-        BPC_STORE_HEADER_BYTES + STORE_APP_FRAME_MAX + (size_t)n * STORE_RECORD_FRAME_BYTES;
+    const struct bpc_durable_value *vals = NULL;
+    uint32_t nv = 0;
+    int rc = store_values_export(s, &vals, &nv);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t need = BPC_STORE_HEADER_BYTES + STORE_APP_FRAME_MAX +
+                  (size_t)n * STORE_RECORD_FRAME_BYTES + (size_t)store_values_frame_bytes(s);
     uint8_t *b = malloc(need);
     if (b == NULL) {
         return -ENOMEM;
@@ -160,6 +205,10 @@ store_image(struct bpc_store *s, uint8_t **img, size_t *len)
     for (uint32_t i = 0; i < n; i++) {
         last = at;
         at += store_put_record_frame(b + at, &recs[i], &seq);
+    }
+    for (uint32_t i = 0; i < nv; i++) {
+        last = at;
+        at += store_put_value_frame(b + at, vals[i].instance, &vals[i].vid, vals[i].bytes, &seq);
     }
     if (last != 0) {
         store_frame_end(b + last);
@@ -240,11 +289,13 @@ bpc_store_compact(struct bpc_store *s)
         s->failed = true;
         return -EIO;
     }
-    /* The table drops what the floor passed (the file already did). */
+    /* The table and the values drop what the floor passed (the file
+     * already did). */
     if (store_map_rebuild(&s->map, s->map.cap, s->floor) != 0) {
         s->failed = true;
         return -ENOMEM;
     }
+    store_values_prune(s);
     s->stats.compactions++;
     return 0;
 }

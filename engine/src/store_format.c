@@ -1,10 +1,11 @@
 /*
  * store_format.c - the file format of docs/STORE.md, writing side and
- * record decoding: CRC32C, value identities, vote-state records, the file
- * header, record and application frames and the commit-end flag. CRC32C
- * comes from ISA-L (crc32_iscsi), not from code of our own.
+ * record and value decoding: CRC32C, value identities, vote-state records,
+ * the file header, record, application and value frames and the
+ * commit-end flag. CRC32C comes from ISA-L (crc32_iscsi), not from code of
+ * our own.
  *
- * Owns: every byte offset of the format (version 2). Must never: lay a
+ * Owns: every byte offset of the format (version 3). Must never: lay a
  * header, frame or record out by struct memory (every field is encoded
  * little-endian by hand, at fixed offsets), or seal a frame whose payload
  * is not yet in place (the payload CRC is taken from the buffer).
@@ -16,14 +17,12 @@
 
 #include <isa-l/crc.h>
 
-/* Encoded value identity: kind u8 | pad u8 | len u16 | id[32]. */
-#define STORE_VID_BYTES (4u + BPC_VALUE_INLINE_MAX)
-
 _Static_assert(BPC_HISTORY_MAX == 4u, "format v1 holds 4 history entries");
 _Static_assert(48u + STORE_VID_BYTES + 4u + 8u * BPC_HISTORY_MAX +
                        STORE_VID_BYTES * BPC_HISTORY_MAX ==
                    BPC_STORE_RECORD_BYTES,
                "record payload layout");
+_Static_assert(8u + STORE_VID_BYTES == BPC_STORE_VALUE_HEAD_BYTES, "value payload layout");
 
 /* ------------------------------------------------------------------------
  * CRC32C.
@@ -159,6 +158,39 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
     return NULL;
 }
 
+/* NULL when the plen bytes at p are a valid value frame payload: the
+ * identity of a DIGEST value (the only kind whose bytes a record does not
+ * carry), exactly its bytes after it, a vote instance, and, when
+ * check_digest, bytes that hash to the identity (else a restart would hand
+ * the engine bytes of another value under this one's name). */
+const char *
+store_decode_value(const uint8_t *p, uint32_t plen, bool check_digest, uint64_t *instance,
+                   struct bpc_vid *vid)
+{
+    *instance = store_get_le(p, 8);
+    bool shaped = store_get_vid(p + 8, vid);
+    if (vid->kind != BPC_VALUE_DIGEST) {
+        return "value frame names no digest value";
+    }
+    if (!shaped) {
+        return "value frame identity malformed";
+    }
+    if (plen != BPC_STORE_VALUE_HEAD_BYTES + vid->len) {
+        return "value frame length and value length disagree";
+    }
+    if (*instance >= BPC_DURABLE_APPLIED_BASE) {
+        return "value frame instance out of range";
+    }
+    if (check_digest) {
+        struct bpc_vid got;
+        bpc_vid_of(&got, p + BPC_STORE_VALUE_HEAD_BYTES, vid->len);
+        if (!eng_vid_eq(&got, vid)) {
+            return "value bytes do not match their digest";
+        }
+    }
+    return NULL;
+}
+
 /* Writes a frame header for a payload already in place after it. */
 static void
 store_frame_seal(uint8_t *f, uint8_t type, uint8_t flags, uint32_t plen, uint64_t seq)
@@ -217,4 +249,18 @@ store_put_app_frame(uint8_t *buf, uint64_t floor, const uint8_t *bytes, uint32_t
     }
     store_frame_seal(buf, BPC_STORE_FRAME_APP, 0, STORE_APP_HEAD_BYTES + len, (*seq)++);
     return BPC_STORE_FRAME_HEADER_BYTES + STORE_APP_HEAD_BYTES + len;
+}
+
+/* Frames the bytes of one DIGEST value (vid->len of them) into buf. */
+size_t
+store_put_value_frame(uint8_t *buf, uint64_t instance, const struct bpc_vid *vid,
+                      const uint8_t *bytes, uint64_t *seq)
+{
+    uint8_t *p = buf + BPC_STORE_FRAME_HEADER_BYTES;
+    store_put_le(p, instance, 8);
+    store_put_vid(p + 8, vid);
+    memcpy(p + BPC_STORE_VALUE_HEAD_BYTES, bytes, vid->len);
+    store_frame_seal(buf, BPC_STORE_FRAME_VALUE, 0, BPC_STORE_VALUE_HEAD_BYTES + vid->len,
+                     (*seq)++);
+    return STORE_VALUE_FRAME_BYTES(vid->len);
 }

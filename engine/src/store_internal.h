@@ -38,6 +38,11 @@
 #define STORE_RECORD_FRAME_BYTES (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES)
 #define STORE_APP_FRAME_MAX                                                                        \
     (BPC_STORE_FRAME_HEADER_BYTES + STORE_APP_HEAD_BYTES + BPC_STORE_APP_BYTES_MAX)
+/* Encoded value identity: kind u8 | pad u8 | len u16 | id[32]. */
+#define STORE_VID_BYTES (4u + BPC_VALUE_INLINE_MAX)
+/* Value frame payload: instance u64 | identity | the value's bytes. */
+#define STORE_VALUE_FRAME_BYTES(len)                                                               \
+    (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_VALUE_HEAD_BYTES + (len))
 /* The first frame of a new store. */
 #define STORE_FIRST_SEQ 1u
 #define STORE_PATH_MAX 4096u
@@ -52,6 +57,31 @@ struct store_map {
     uint8_t *spare_used;
     uint32_t cap; /* power of two */
     uint32_t count;
+};
+
+/* One live value: its bytes are the arena's at..at + vid.len. */
+struct store_value {
+    uint64_t instance;
+    struct bpc_vid vid;
+    size_t at;
+};
+
+/* The live values, one per (instance, identity): entries in the order
+ * their bytes sit in the arena (append order), and an open-addressing
+ * index over them (2 x cap slots, each an entry's position + 1, 0 empty)
+ * that finds a value appended again. Pruned in place of the values below
+ * the floor before either array grows, so that appends allocate nothing
+ * once both hold the live set. */
+struct store_values {
+    struct store_value *ents;
+    uint32_t count;
+    uint32_t cap;
+    uint32_t *index;
+    uint8_t *arena;
+    size_t used;
+    size_t arena_cap;
+    struct bpc_durable_value *export; /* scratch for bpc_store_values */
+    uint32_t export_cap;
 };
 
 struct bpc_store {
@@ -73,6 +103,7 @@ struct bpc_store {
     struct store_map map;
     struct bpc_durable *export; /* scratch for bpc_store_records */
     uint32_t export_cap;
+    struct store_values values;
     bool has_app;
     uint64_t app_floor;
     uint32_t app_len;
@@ -112,10 +143,26 @@ void store_map_free(struct store_map *m);
 /* Takes one record into the live set (floor first: it may prune). */
 int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
 void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32_t len);
+/* Takes one value into the live values (dropped when below the floor or
+ * already there); 0 or -ENOMEM. */
+int store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid,
+                     const uint8_t *bytes);
+/* The live values (bpc_store_values): 0, or -ENOMEM. */
+int store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals,
+                        uint32_t *count);
+/* Drops the values below the floor, in place (no allocation). */
+void store_values_prune(struct bpc_store *s);
+/* Frame bytes of the live values (what a compaction writes for them). */
+uint64_t store_values_frame_bytes(const struct bpc_store *s);
 
 /* store_format.c: encoding. */
 /* NULL when the payload is a valid record, else what is wrong. */
 const char *store_decode_record(const uint8_t *p, struct bpc_durable *d);
+/* NULL when the plen bytes at p are a valid value frame payload, else what
+ * is wrong; the bytes are hashed against the identity only when check_digest
+ * (a scan's second pass trusts its first). */
+const char *store_decode_value(const uint8_t *p, uint32_t plen, bool check_digest,
+                               uint64_t *instance, struct bpc_vid *vid);
 /* Sets the commit-end flag of a sealed frame (its header CRC again). */
 void store_frame_end(uint8_t *f);
 void store_header_encode(uint8_t *h, uint64_t cluster_id, uint32_t party,
@@ -124,6 +171,8 @@ void store_header_encode(uint8_t *h, uint64_t cluster_id, uint32_t party,
 size_t store_put_record_frame(uint8_t *buf, const struct bpc_durable *d, uint64_t *seq);
 size_t store_put_app_frame(uint8_t *buf, uint64_t floor, const uint8_t *bytes, uint32_t len,
                            uint64_t *seq);
+size_t store_put_value_frame(uint8_t *buf, uint64_t instance, const struct bpc_vid *vid,
+                             const uint8_t *bytes, uint64_t *seq);
 
 /* store_recover.c: reads, checks and loads an existing file (fd open);
  * cuts a torn tail. */

@@ -1,8 +1,9 @@
 /*
  * store_recover.c - the recovery scan: judges every frame of a file image
  * (complete, torn or damaged), finds where complete commits end, and
- * hands their frames, in order, to a callback: to the live set when
- * bpc_store_open recovers a file, to the caller of bpc_store_inspect.
+ * hands their frames, in order, to a callback: to the live set (records,
+ * values and the application state) when bpc_store_open recovers a file,
+ * to the caller of bpc_store_inspect.
  *
  * Owns: the torn-versus-damage verdict of docs/STORE.md (Recovery), the
  * header and identity checks, bpc_store_info's scan fields, and cutting a
@@ -58,15 +59,21 @@ store_plen_ok(uint8_t type, uint32_t plen)
         return plen >= STORE_APP_HEAD_BYTES &&
                plen <= STORE_APP_HEAD_BYTES + BPC_STORE_APP_BYTES_MAX;
     }
+    if (type == BPC_STORE_FRAME_VALUE) {
+        return plen > BPC_STORE_VALUE_HEAD_BYTES + BPC_VALUE_INLINE_MAX &&
+               plen <= BPC_STORE_VALUE_HEAD_BYTES + BPC_VALUE_BYTES_MAX;
+    }
     return false;
 }
 
-/* Judges the frame at b[0..r): a torn write leaves a prefix of what was
- * written (or zeros where the file grew but data never landed), so only
- * those count as torn; anything complete that fails a check is damage. */
+/* Judges the frame at b[0..r) of a file of format version `version`: a
+ * torn write leaves a prefix of what was written (or zeros where the file
+ * grew but data never landed), so only those count as torn; anything
+ * complete that fails a check is damage, and so is a value frame in a file
+ * whose version has none (no writer of it wrote one). */
 static enum store_verdict
-store_frame_check(const uint8_t *b, uint64_t r, uint64_t want_seq, struct store_frame_view *v,
-                  const char **why)
+store_frame_check(const uint8_t *b, uint64_t r, uint64_t want_seq, uint32_t version,
+                  struct store_frame_view *v, const char **why)
 {
     if (r < BPC_STORE_FRAME_HEADER_BYTES) {
         return STORE_FRAME_TORN;
@@ -89,6 +96,10 @@ store_frame_check(const uint8_t *b, uint64_t r, uint64_t want_seq, struct store_
         *why = "frame type or length invalid";
         return STORE_FRAME_CORRUPT;
     }
+    if (v->type == BPC_STORE_FRAME_VALUE && version < 3u) {
+        *why = "value frame in a file of format version 1 or 2";
+        return STORE_FRAME_CORRUPT;
+    }
     if (v->seq != want_seq) {
         *why = "frame sequence number out of order";
         return STORE_FRAME_CORRUPT;
@@ -109,10 +120,13 @@ store_frame_check(const uint8_t *b, uint64_t r, uint64_t want_seq, struct store_
     return STORE_FRAME_OK;
 }
 
-/* Decodes a checked frame into f; NULL or what is wrong with its record. */
+/* Decodes a checked frame into f (rec and vid hold what f points to);
+ * NULL or what is wrong with its record or value. A value's bytes are
+ * hashed only when check_digest: the scan's first pass judges them, the
+ * second trusts that. */
 static const char *
-store_frame_decode(const struct store_frame_view *v, uint64_t off, struct bpc_durable *rec,
-                   struct bpc_store_frame *f)
+store_frame_decode(const struct store_frame_view *v, uint64_t off, bool check_digest,
+                   struct bpc_durable *rec, struct bpc_vid *vid, struct bpc_store_frame *f)
 {
     memset(f, 0, sizeof(*f));
     f->offset = off;
@@ -122,6 +136,11 @@ store_frame_decode(const struct store_frame_view *v, uint64_t off, struct bpc_du
     if (v->type == BPC_STORE_FRAME_RECORD) {
         f->rec = rec;
         return store_decode_record(v->payload, rec);
+    }
+    if (v->type == BPC_STORE_FRAME_VALUE) {
+        f->value_vid = vid;
+        f->value_bytes = v->payload + BPC_STORE_VALUE_HEAD_BYTES;
+        return store_decode_value(v->payload, v->plen, check_digest, &f->value_instance, vid);
     }
     f->app_floor = store_get_le(v->payload, 8);
     f->app_len = v->plen - STORE_APP_HEAD_BYTES;
@@ -181,11 +200,13 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
     while (off < n) {
         struct store_frame_view v;
         const char *why = NULL;
-        enum store_verdict verdict = store_frame_check(b + off, n - off, seq, &v, &why);
+        enum store_verdict verdict =
+            store_frame_check(b + off, n - off, seq, info->version, &v, &why);
         if (verdict == STORE_FRAME_OK) {
             struct bpc_durable rec;
+            struct bpc_vid vid;
             struct bpc_store_frame f;
-            why = store_frame_decode(&v, off, &rec, &f);
+            why = store_frame_decode(&v, off, true, &rec, &vid, &f);
             verdict = why == NULL ? STORE_FRAME_OK : STORE_FRAME_CORRUPT;
         }
         if (verdict == STORE_FRAME_TORN) {
@@ -217,16 +238,19 @@ store_scan_frames(const uint8_t *b, struct bpc_store_info *info, store_frame_cb 
         struct store_frame_view v;
         const char *why = NULL;
         enum store_verdict verdict =
-            store_frame_check(b + off, info->valid_bytes - off, seq, &v, &why);
+            store_frame_check(b + off, info->valid_bytes - off, seq, info->version, &v, &why);
         STORE_ASSERT(verdict == STORE_FRAME_OK); /* pass 1 checked it */
         struct bpc_durable rec;
+        struct bpc_vid vid;
         struct bpc_store_frame f;
-        why = store_frame_decode(&v, off, &rec, &f);
+        why = store_frame_decode(&v, off, false, &rec, &vid, &f);
         STORE_ASSERT(why == NULL);
         if (f.type == BPC_STORE_FRAME_RECORD) {
             info->records++;
             info->floor = rec.floor > info->floor ? rec.floor : info->floor;
             info->max_ballot = rec.max_bal > info->max_ballot ? rec.max_bal : info->max_ballot;
+        } else if (f.type == BPC_STORE_FRAME_VALUE) {
+            info->values++;
         } else {
             info->app_records++;
         }
@@ -305,6 +329,8 @@ store_load_frame(void *ctx, const struct bpc_store_frame *f)
     }
     if (f->type == BPC_STORE_FRAME_RECORD) {
         s->failed = store_take_record(s, f->rec) != 0;
+    } else if (f->type == BPC_STORE_FRAME_VALUE) {
+        s->failed = store_take_value(s, f->value_instance, f->value_vid, f->value_bytes) != 0;
     } else {
         store_take_app(s, f->app_floor, f->app, f->app_len);
     }
@@ -350,7 +376,8 @@ store_recover(struct bpc_store *s, char *err, size_t err_len)
      * threshold compacts at its next commit, not only after doubling. */
     const struct bpc_durable *live = NULL;
     s->compacted_size = BPC_STORE_HEADER_BYTES + (s->has_app ? STORE_APP_FRAME_MAX : 0u) +
-                        (uint64_t)bpc_store_records(s, &live) * STORE_RECORD_FRAME_BYTES;
+                        (uint64_t)bpc_store_records(s, &live) * STORE_RECORD_FRAME_BYTES +
+                        store_values_frame_bytes(s);
     if (got.torn_bytes > 0 && !s->read_only) {
         /* The torn commit goes before anything new is appended, durably,
          * so a later append can never sit behind its remains. */

@@ -22,10 +22,11 @@ static void
 tool_usage(FILE *f)
 {
     fprintf(f, "usage: bpcon-store check FILE | bpcon-store dump FILE | --help | --version\n"
-               "  check: one JSON line (records, valid_bytes, torn_bytes, corrupt_offset,\n"
-               "         party, floor, max_ballot, ...); exit 0 intact or torn tail only,\n"
-               "         1 damaged before the tail, 2 usage error\n"
-               "  dump:  one JSON line per frame of every complete commit, same exit codes\n");
+               "  check: one JSON line (records, values, valid_bytes, torn_bytes,\n"
+               "         corrupt_offset, party, floor, max_ballot, ...); exit 0 intact or\n"
+               "         torn tail only, 1 damaged before the tail, 2 usage error\n"
+               "  dump:  one JSON line per frame of every complete commit (a value frame:\n"
+               "         instance, length, the first 8 bytes of its digest), same exit codes\n");
 }
 
 /* A JSON string body: quotes, backslashes and control bytes escaped. */
@@ -100,6 +101,15 @@ tool_dump_frame(void *ctx, const struct bpc_store_frame *fr)
     if (fr->type == BPC_STORE_FRAME_RECORD) {
         fprintf(f, ",\"type\":\"record\"");
         tool_record(f, fr->rec);
+    } else if (fr->type == BPC_STORE_FRAME_VALUE) {
+        /* The bytes are the application's and up to 8 KiB: the digest's
+         * first 8 bytes name the value (as in a record's identity). */
+        fprintf(f, ",\"type\":\"value\",\"instance\":%llu,\"len\":%u,\"digest\":\"",
+                (unsigned long long)fr->value_instance, fr->value_vid->len);
+        for (uint32_t i = 0; i < 8; i++) {
+            fprintf(f, "%02x", fr->value_vid->id[i]);
+        }
+        fputc('"', f);
     } else {
         fprintf(f, ",\"type\":\"app\",\"floor\":%llu,\"bytes\":%u,\"hex\":\"",
                 (unsigned long long)fr->app_floor, fr->app_len);
@@ -121,11 +131,13 @@ tool_check_line(FILE *f, const char *path, const struct bpc_store_info *in, int 
     fprintf(f, "{\"file\":");
     tool_json_str(f, path);
     fprintf(f,
-            ",\"status\":\"%s\",\"records\":%llu,\"app_records\":%llu,\"commits\":%llu,"
-            "\"valid_bytes\":%llu,\"torn_bytes\":%llu,\"file_bytes\":%llu,\"corrupt_offset\":",
+            ",\"status\":\"%s\",\"records\":%llu,\"app_records\":%llu,\"values\":%llu,"
+            "\"commits\":%llu,\"valid_bytes\":%llu,\"torn_bytes\":%llu,\"file_bytes\":%llu,"
+            "\"corrupt_offset\":",
             status, (unsigned long long)in->records, (unsigned long long)in->app_records,
-            (unsigned long long)in->commits, (unsigned long long)in->valid_bytes,
-            (unsigned long long)in->torn_bytes, (unsigned long long)in->file_bytes);
+            (unsigned long long)in->values, (unsigned long long)in->commits,
+            (unsigned long long)in->valid_bytes, (unsigned long long)in->torn_bytes,
+            (unsigned long long)in->file_bytes);
     if (in->corrupt_offset == UINT64_MAX) {
         fprintf(f, "null,\"corrupt_reason\":null");
     } else {

@@ -12,9 +12,14 @@
  * system's writes (memfs.c grows its images);
  * records shaped like a running party's (a party-wide record with a
  * rising floor, a 2av and a 2b per instance, an applied record every 64
- * instances), so vote records fall below the floor and are pruned.
+ * instances), so vote records fall below the floor and are pruned; with
+ * them the bytes of the DIGEST value each names (33 to 4,032 bytes, so
+ * that both the value entries and their byte arena fill), appended with
+ * the 2av and again with the 2b, so values fall below the floor too.
  * Compactions run between commits and may allocate (they are not per
- * poll); they are not counted.
+ * poll); they are not counted. Since a compaction prunes too, a second
+ * run never compacts: the values alone must be pruned in place when their
+ * arrays fill.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +44,9 @@
 
 static bool ta_counting;
 
+/* The bytes of the values of instances i (slot i % 2) and i - 1. */
+static uint8_t ta_value_mem[2][4096];
+
 /* The file system's own growth (memfs.c reallocs a file's image) is the
  * test's, not the store's: writes pause the count. */
 static int64_t (*ta_memfs_pwrite)(void *ctx, int fd, const void *buf, size_t len, uint64_t off);
@@ -53,10 +61,26 @@ ta_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
     return rc;
 }
 
+/* Instance i's value: a DIGEST value of 33 to 4,032 bytes, its bytes in
+ * slot i % 2 (so that i - 1's stay valid for its 2b). */
+static struct bpc_durable_value
+ta_value(uint64_t i)
+{
+    uint32_t len = 33u + (uint32_t)((i * 997u) % 4000u);
+    uint8_t *b = ta_value_mem[i % 2u];
+    for (uint32_t k = 0; k < len; k++) {
+        b[k] = (uint8_t)(i + k * 7u + (i >> 8));
+    }
+    struct bpc_durable_value v = {.instance = i, .bytes = b};
+    bpc_vid_of(&v.vid, b, len);
+    return v;
+}
+
 /* Instance i's commit: party-wide record (floor half a window back), the
- * 2av of i, the 2b of i - 1, an applied record every 64 instances. */
+ * 2av of i, the 2b of i - 1, an applied record every 64 instances; vals
+ * the values they name (i's and i - 1's), the step's persist_values. */
 static uint32_t
-ta_batch(uint64_t i, struct bpc_durable b[4])
+ta_batch(uint64_t i, struct bpc_durable b[4], struct bpc_durable_value vals[2], uint32_t *nv)
 {
     memset(b, 0, 4 * sizeof(*b));
     uint32_t n = 0;
@@ -68,15 +92,16 @@ ta_batch(uint64_t i, struct bpc_durable b[4])
     b[n].instance = i;
     b[n].hist_count = 1;
     b[n].hist_bal[0] = 1;
-    b[n].hist_val[0].kind = BPC_VALUE_INLINE;
-    b[n].hist_val[0].len = 8;
-    memcpy(b[n].hist_val[0].id, &i, sizeof(i));
+    vals[0] = ta_value(i);
+    b[n].hist_val[0] = vals[0].vid;
+    *nv = 1;
     n++;
     if (i > 0) {
+        vals[(*nv)++] = ta_value(i - 1);
         b[n] = b[0];
         b[n].instance = i - 1;
         b[n].max_vbal = 1;
-        b[n].max_vval = b[1].hist_val[0];
+        b[n].max_vval = vals[1].vid;
         n++;
     }
     if (i % 64 == 0) {
@@ -111,9 +136,12 @@ test_store_append_allocates_nothing(void **state)
     uint64_t counted = 0;
     for (uint64_t i = 0; i < TA_INSTANCES; i++) {
         struct bpc_durable b[4];
-        uint32_t n = ta_batch(i, b);
+        struct bpc_durable_value vals[2];
+        uint32_t nv = 0;
+        uint32_t n = ta_batch(i, b, vals, &nv);
         ta_counting = i >= TA_WARMUP;
         assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_append_values(s, vals, nv), 0);
         assert_int_equal(bpc_store_sync(s), 0);
         ta_counting = false;
         counted += i >= TA_WARMUP;
@@ -147,6 +175,75 @@ test_store_append_allocates_nothing(void **state)
     assert_int_equal(party, 1);
     assert_int_equal(applied, TA_PARTIES);
     assert_int_equal(votes, last - floor + 1);
+    /* And the pruned values are the live ones, each once. */
+    const struct bpc_durable_value *vals = NULL;
+    uint32_t nv = bpc_store_values(s, &vals);
+    assert_int_equal(nv, last - floor + 1);
+    uint64_t seen = 0;
+    for (uint32_t k = 0; k < nv; k++) {
+        assert_true(vals[k].instance >= floor && vals[k].instance <= last);
+        struct bpc_durable_value want = ta_value(vals[k].instance);
+        assert_memory_equal(&vals[k].vid, &want.vid, sizeof(want.vid));
+        assert_memory_equal(vals[k].bytes, want.bytes, want.vid.len);
+        seen |= 1ull << (vals[k].instance - floor);
+    }
+    assert_int_equal(seen, (1ull << (last - floor + 1)) - 1u);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* No compaction: the live values are pruned only when their entries or
+ * their arena fill, in place, and still nothing is allocated once they
+ * have grown to the live set (about 33 values of up to 3 KB). */
+static void
+test_store_values_prune_allocates_nothing(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 4);
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.cluster_id = 7;
+    cfg.parties_count = TA_PARTIES;
+    cfg.self = 1;
+    cfg.window_slots = TA_WINDOW;
+    struct bpc_store_io io = fs.io;
+    ta_memfs_pwrite = io.pwrite;
+    io.pwrite = ta_pwrite;
+    struct bpc_store_options o = {.io = &io, .no_sync = true, .compact_bytes = UINT64_MAX};
+    alloc_probe_watch = &ta_counting;
+    alloc_probe_count = 0;
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const uint64_t instances = 4096;
+    for (uint64_t i = 0; i < instances; i++) {
+        struct bpc_durable b[4];
+        struct bpc_durable_value vals[2];
+        uint32_t nv = 0;
+        (void)ta_batch(i, b, vals, &nv);
+        ta_counting = i >= TA_WARMUP / 4u;
+        assert_int_equal(bpc_store_append(s, b, 1), 0); /* the floor */
+        assert_int_equal(bpc_store_append_values(s, vals, nv), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        ta_counting = false;
+        assert_false(bpc_store_compact_due(s));
+    }
+    print_message("%llu value commits after warm-up, no compaction: %llu allocations\n",
+                  (unsigned long long)(instances - TA_WARMUP / 4u),
+                  (unsigned long long)alloc_probe_count);
+    assert_int_equal(alloc_probe_count, 0);
+    alloc_probe_watch = NULL;
+    const struct bpc_durable_value *vals = NULL;
+    uint32_t nv = bpc_store_values(s, &vals);
+    assert_int_equal(nv, TA_WINDOW / 2u + 1u);
+    for (uint32_t k = 0; k < nv; k++) {
+        /* Moved down by the prunes, the bytes are still each value's own. */
+        assert_true(vals[k].instance >= instances - 1u - TA_WINDOW / 2u);
+        struct bpc_durable_value want = ta_value(vals[k].instance);
+        assert_memory_equal(&vals[k].vid, &want.vid, sizeof(want.vid));
+        assert_memory_equal(vals[k].bytes, want.bytes, want.vid.len);
+    }
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -156,6 +253,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_append_allocates_nothing),
+        cmocka_unit_test(test_store_values_prune_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
