@@ -119,6 +119,12 @@ struct bpc_dp_link {
 /* Persistence hook: must make recs durable (or fail) before returning;
  * returns 0 or a negative errno (the party then stops sending). */
 typedef int (*bpc_dp_persist_fn)(void *ctx, const struct bpc_durable *recs, uint32_t count);
+/* Its companion for the bytes of the values the records name (struct
+ * bpc_durable_value): called first, in the same persistence round; both
+ * must be durable when the records hook returns 0. Keep a value while its
+ * instance is at or above the newest record's floor. */
+typedef int (*bpc_dp_persist_values_fn)(void *ctx, const struct bpc_durable_value *vals,
+                                        uint32_t count);
 /* Application-state hook (with store_path): writes into buf (cap bytes) the
  * application's own state as of `floor` (every instance below it applied,
  * none at or above) and returns its length, or a negative errno (the party
@@ -148,12 +154,17 @@ struct bpc_dp_party_conf {
     bpc_dp_app_state_fn app_state;          /* optional, with store_path */
     void *app_state_ctx;
     bpc_dp_persist_fn persist;
+    bpc_dp_persist_values_fn persist_values; /* optional, with persist; without it
+                                                a restart of every party at once
+                                                can stall (docs/ENGINE.md) */
     void *persist_ctx;
     bpc_dp_decide_fn on_decide; /* optional */
     void *decide_ctx;
     const struct bpc_durable *restore; /* optional durable state from before a restart
                                           (not with store_path: the store has it) */
     uint32_t restore_count;
+    const struct bpc_durable_value *restore_values; /* ... and its values */
+    uint32_t restore_values_count;
     bool telemetry; /* list this party under /bpcon/stats */
     /* Decided log (cfg.log is set by the party; a log in conf->engine is
      * ignored): entries kept readable; 0: max(4 * window_slots, 65536). */

@@ -77,6 +77,7 @@ struct bpc_dp_party {
 
     struct bpc_decision *decisions;
     bpc_dp_persist_fn persist;
+    bpc_dp_persist_values_fn persist_values; /* NULL: values not kept */
     void *persist_ctx;
     bpc_dp_decide_fn on_decide;
     void *decide_ctx;
@@ -118,12 +119,13 @@ DP_FN void dp_party_err(char *err, size_t err_len, const char *what);
 DP_FN int dp_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count);
 /* party_store.c: makes one step's records durable (the file store when the
  * party has one, else the persist hook); 0 once they are. */
-DP_FN int dp_party_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count);
+DP_FN int dp_party_persist(struct bpc_dp_party *p, const struct bpc_step_out *out);
 /* party_store.c: opens (or recovers) conf->store_path; sets the restore set
  * to its live records. */
 DP_FN int dp_party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf,
                             int socket, const struct bpc_durable **restore, uint32_t *restore_count,
-                            char *err, size_t err_len);
+                            const struct bpc_durable_value **restore_values,
+                            uint32_t *restore_values_count, char *err, size_t err_len);
 
 /* telemetry.c: the registry of parties shown under /bpcon/stats. */
 DP_FN void dp_telemetry_add(struct bpc_dp_party *p);

@@ -313,7 +313,7 @@ party_step(struct bpc_dp_party *p, const struct bpc_step_in *in, uint32_t *work)
     if (out.persist_count > 0) {
         p->counters.persist_calls++;
         p->counters.persist_records += out.persist_count;
-        if (dp_party_persist(p, out.persist, out.persist_count) != 0) {
+        if (dp_party_persist(p, &out) != 0) {
             p->counters.persist_errors++;
             p->failed = true;
             /* Nothing that depends on the lost write may leave. */

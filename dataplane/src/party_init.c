@@ -220,8 +220,11 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
 {
     const struct bpc_durable *restore = conf->restore;
     uint32_t restore_count = conf->restore_count;
+    const struct bpc_durable_value *restore_values = conf->restore_values;
+    uint32_t restore_values_count = conf->restore_values_count;
     if (conf->store_path != NULL) {
-        int src = dp_party_store_up(p, conf, socket, &restore, &restore_count, err, err_len);
+        int src = dp_party_store_up(p, conf, socket, &restore, &restore_count, &restore_values,
+                                    &restore_values_count, err, err_len);
         if (src != 0) {
             return src;
         }
@@ -247,6 +250,9 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
     }
     if (restore_count > 0) {
         rc = bpc_engine_restore(p->engine, restore, restore_count);
+        if (rc == 0) {
+            rc = bpc_engine_restore_values(p->engine, restore_values, restore_values_count);
+        }
         if (rc != 0) {
             dp_party_err(err, err_len, "restoring durable state failed");
             return rc;
@@ -293,6 +299,7 @@ bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *con
     rte_ether_addr_copy(&conf->self_mac, &p->self_mac);
     p->persist = conf->persist != NULL ? conf->persist : dp_store_put;
     p->persist_ctx = conf->persist != NULL ? conf->persist_ctx : &p->store;
+    p->persist_values = conf->persist != NULL ? conf->persist_values : NULL;
     p->on_decide = conf->on_decide;
     p->decide_ctx = conf->decide_ctx;
     p->app_state = conf->app_state;

@@ -57,7 +57,8 @@ dp_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count)
  * floor moved past the last one written) and the records, as one commit,
  * synced before this returns. Compaction waits for the end of the poll. */
 static int
-party_file_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count)
+party_file_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count,
+                   const struct bpc_durable_value *vals, uint32_t vals_count)
 {
     uint64_t floor = 0;
     for (uint32_t i = 0; i < count; i++) {
@@ -71,6 +72,7 @@ party_file_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint3
             p->app_floor = floor;
         }
     }
+    rc = rc == 0 && vals_count > 0 ? bpc_store_append_values(p->fstore, vals, vals_count) : rc;
     rc = rc == 0 ? bpc_store_append(p->fstore, recs, count) : rc;
     rc = rc == 0 ? bpc_store_sync(p->fstore) : rc;
     if (rc == 0 && bpc_store_compact_due(p->fstore)) {
@@ -80,12 +82,19 @@ party_file_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint3
 }
 
 int
-dp_party_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint32_t count)
+dp_party_persist(struct bpc_dp_party *p, const struct bpc_step_out *out)
 {
     if (p->fstore != NULL) {
-        return party_file_persist(p, recs, count);
+        return party_file_persist(p, out->persist, out->persist_count, out->persist_values,
+                                  out->persist_values_count);
     }
-    return p->persist(p->persist_ctx, recs, count);
+    if (p->persist_values != NULL && out->persist_values_count > 0) {
+        int rc = p->persist_values(p->persist_ctx, out->persist_values, out->persist_values_count);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return p->persist(p->persist_ctx, out->persist, out->persist_count);
 }
 
 struct bpc_store *
@@ -123,10 +132,11 @@ bpc_dp_party_durable(struct bpc_dp_party *p, const struct bpc_durable **recs)
  * set and its application-state floor the last one written. */
 int
 dp_party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, int socket,
-                  const struct bpc_durable **restore, uint32_t *restore_count, char *err,
-                  size_t err_len)
+                  const struct bpc_durable **restore, uint32_t *restore_count,
+                  const struct bpc_durable_value **restore_values, uint32_t *restore_values_count,
+                  char *err, size_t err_len)
 {
-    if (conf->persist != NULL || conf->restore_count > 0) {
+    if (conf->persist != NULL || conf->restore_count > 0 || conf->restore_values_count > 0) {
         dp_party_err(err, err_len, "store_path excludes persist and restore (the store has both)");
         return -EINVAL;
     }
@@ -155,6 +165,9 @@ dp_party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, 
     if (bpc_store_app(p->fstore, &app_floor, &app, &app_len) == 0) {
         p->app_floor = app_floor;
     }
+    /* The values first: the records' export is built last, and neither
+     * changes the store (the pointers stay valid until the first commit). */
+    *restore_values_count = bpc_store_values(p->fstore, restore_values);
     *restore_count = bpc_store_records(p->fstore, restore);
     return 0;
 }

@@ -56,6 +56,9 @@
 /* Decided records one batch may carry, in windows (persist.c): the floor
  * moves at most a window per step, and a batch is due once it moved one. */
 #define ENG_DECIDED_BATCH_MAX 2u
+/* Durable values a dirty slot adds to a batch at most: its newest 2av
+ * history entry's and its maxVVal's (persist.c). */
+#define ENG_VALS_PER_SLOT 2u
 /* Anti-replay window per sender (engine.c): ENG_REPLAY_BITS frames up to
  * ENG_REPLAY_FULL_PARTIES parties; above, ENG_REPLAY_TOTAL_BITS / n
  * (a power of two, at least 64), so the bitmaps stay 8 KiB in all. */
@@ -147,6 +150,8 @@ struct eng_vote {
     uint64_t dec_ballot;      /* as learned; a DECIDED claim's ballot is a peer's word */
     struct bpc_vid fetch_vid; /* value whose bytes sit in ENG_FETCH_BUF (a peer's) */
     struct bpc_vid dec_vid;
+    struct bpc_vid dur_vid; /* the last DIGEST value whose bytes went to persist
+                               (persist.c: not sent again for this instance) */
 };
 
 /* One instance in the window: one member per owning module. */
@@ -411,6 +416,9 @@ struct eng_persist_state {
     struct bpc_durable *vouch; /* votes on decided instances whose slots are
                                   gone (eng_vote_decided), to persist */
     uint32_t vouch_count;
+    struct bpc_durable_value *vals; /* the bytes of DIGEST values the batch's
+                                       vote records name, to persist */
+    uint32_t vals_cap;
     uint32_t *dirty;
     uint32_t dirty_count;
     bool floor_due;     /* the floor moved without a vote to carry it (claims
@@ -493,6 +501,8 @@ struct eng_mem {
     struct bpc_record *recs;
     struct bpc_durable *dur, *vouch;
     uint32_t dur_cap;
+    struct bpc_durable_value *vals;
+    uint32_t vals_cap;
     uint32_t *dirty;
     struct eng_run_cache *run_cache; /* NULL when no run can form */
     struct eng_run_wait *run_wait;

@@ -368,6 +368,8 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     out->decisions_count = 0;
     out->persist = NULL;
     out->persist_count = 0;
+    out->persist_values = NULL;
+    out->persist_values_count = 0;
     eng_receive_all(e, in->frames, in->frames_count);
     eng_votes_retry(e);
     eng_ring_drain(e);
@@ -531,6 +533,22 @@ bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_
         return -EBUSY;
     }
     return eng_ps_restore(e, recs, count);
+}
+
+int
+bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *vals,
+                          uint32_t count)
+{
+    if (e->started) {
+        return -EBUSY;
+    }
+    if (count > 0 && vals == NULL) {
+        return -EINVAL;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        eng_restore_value(e, &vals[k]);
+    }
+    return 0;
 }
 
 void

@@ -395,6 +395,52 @@ eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     s->v.fetch_vid = r->value;
 }
 
+const uint8_t *
+eng_vote_bytes_to_persist(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v)
+{
+    if (v->kind != BPC_VALUE_DIGEST || eng_vid_eq(&s->v.dur_vid, v)) {
+        return NULL;
+    }
+    const uint8_t *bytes = eng_find_bytes(e, s, v);
+    if (bytes != NULL) {
+        s->v.dur_vid = *v;
+    }
+    return bytes;
+}
+
+void
+eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d)
+{
+    struct eng_slot *s = eng_slot_get(e, d->instance);
+    if (s == NULL || d->vid.kind != BPC_VALUE_DIGEST || d->vid.len > e->vbytes ||
+        d->bytes == NULL) {
+        return;
+    }
+    struct bpc_vid check;
+    bpc_vid_of(&check, d->bytes, d->vid.len);
+    if (!eng_vid_eq(&check, &d->vid)) {
+        return; /* not the bytes of that value */
+    }
+    bool named = false;
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        uint8_t bit = (uint8_t)(1u << k);
+        if (eng_vid_eq(&s->v.hist_val[k], &d->vid) && !(s->v.hist_has & bit)) {
+            memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]), d->bytes, d->vid.len);
+            s->v.hist_has |= bit;
+            s->v.hist_lent &= (uint8_t)~bit;
+        }
+        named = named || eng_vid_eq(&s->v.hist_val[k], &d->vid);
+    }
+    if (!named && eng_vid_eq(&s->v.max_vval, &d->vid) && s->v.fetch_vid.kind == BPC_VALUE_NONE) {
+        memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), d->bytes, d->vid.len);
+        s->v.fetch_vid = d->vid;
+        named = true;
+    }
+    if (named) {
+        s->v.dur_vid = d->vid; /* durable already: not persisted again */
+    }
+}
+
 void
 eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
                      const uint8_t *bytes)

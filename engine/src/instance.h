@@ -235,6 +235,15 @@ ENG_FN void eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot
 ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A peer's bytes for a DIGEST value its 1b names (VALUE record). */
 ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* The bytes of v (a DIGEST value slot s's vote state names) when they
+ * are at hand and did not go to persist for this instance yet (they are
+ * marked as gone); else NULL. */
+ENG_FN const uint8_t *eng_vote_bytes_to_persist(struct bpc_engine *e, struct eng_slot *s,
+                                                const struct bpc_vid *v);
+/* A durable value back into the restored vote state of its instance: the
+ * bytes of the history entries (else of maxVVal) that name it; skipped
+ * when nothing names it or the bytes do not hash to it. */
+ENG_FN void eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d);
 /* The bytes a DECIDED claim carried for a DIGEST value not decided here
  * yet (the decoder checked them against the digest): kept in the fetch
  * buffer when it is free, for the claims that decide the value without

@@ -74,7 +74,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
                       (size_t)z->recs_cap * sizeof(struct bpc_record);
     sizes[L_DUR] =
         ((size_t)z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + 2 * ENG_VOUCH_MAX) *
-        sizeof(struct bpc_durable);
+            sizeof(struct bpc_durable) +
+        (size_t)z->window * ENG_VALS_PER_SLOT * sizeof(struct bpc_durable_value);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
     sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
@@ -160,8 +161,9 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
         break;
     case L_DUR:
-        snprintf(f, len, "(%u x W + 1 + n + %u) x %zu (durable records)", 1 + ENG_DECIDED_BATCH_MAX,
-                 2 * ENG_VOUCH_MAX, sizeof(struct bpc_durable));
+        snprintf(f, len, "(%u x W + 1 + n + %u) x %zu + %u x W x %zu (durable records, values)",
+                 1 + ENG_DECIDED_BATCH_MAX, 2 * ENG_VOUCH_MAX, sizeof(struct bpc_durable),
+                 ENG_VALS_PER_SLOT, sizeof(struct bpc_durable_value));
         break;
     case L_DIRTY:
         snprintf(f, len, "W x 4");
@@ -283,5 +285,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
     m->dur_cap = z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + ENG_VOUCH_MAX;
     m->vouch = m->dur + m->dur_cap;
+    m->vals = (struct bpc_durable_value *)(void *)(m->vouch + ENG_VOUCH_MAX);
+    m->vals_cap = z->window * ENG_VALS_PER_SLOT;
     m->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
 }

@@ -87,6 +87,23 @@ eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
     v->dec_val = *vid;
 }
 
+/* The bytes of v, named by slot s's vote record, into the batch when they
+ * did not go out for this instance already (eng_vote_bytes_to_persist). A
+ * value whose bytes this party does not have (restored without them) has
+ * nothing to keep. */
+static void
+eng_collect_value(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, uint32_t *vals)
+{
+    if (v->kind != BPC_VALUE_DIGEST || *vals == e->ps.vals_cap) {
+        return; /* inline, NOOP or none; or full (ENG_VALS_PER_SLOT per dirty slot: never) */
+    }
+    const uint8_t *bytes = eng_vote_bytes_to_persist(e, s, v);
+    if (bytes != NULL) {
+        e->ps.vals[(*vals)++] =
+            (struct bpc_durable_value){.instance = eng_slot_instance(s), .vid = *v, .bytes = bytes};
+    }
+}
+
 /* A record stamped with the party-wide facts. */
 static struct bpc_durable *
 eng_dur_next(struct bpc_engine *e, uint32_t *count, bool clear)
@@ -170,6 +187,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     /* The party-wide record goes with every batch, so the persisted floor
      * is never more than a window below any persisted vote. */
     uint32_t count = 0;
+    uint32_t vals = 0;
     struct bpc_durable *pw = eng_dur_next(e, &count, true);
     pw->instance = UINT64_MAX;
     eng_dur_stamp(e, pw);
@@ -197,6 +215,16 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         eng_vote_durable(s, d);
         if (d->instance < d->floor) { /* decided, held: votes may follow it */
             eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+        } else {
+            /* The values a new ballot may have to propose again: maxVVal
+             * and the newest 2av (older entries went out with their own
+             * votes), each once per instance; inline values are their own
+             * bytes. */
+            eng_collect_value(e, s, &d->max_vval, &vals);
+            if (d->hist_count > 0 && d->hist_val[0].kind == BPC_VALUE_DIGEST &&
+                !eng_vid_eq(&d->hist_val[0], &d->max_vval)) {
+                eng_collect_value(e, s, &d->hist_val[0], &vals);
+            }
         }
     }
     e->ps.dirty_count = 0;
@@ -226,6 +254,8 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     eng_applied_clean(e);
     out->persist = count ? e->ps.dur : NULL;
     out->persist_count = count;
+    out->persist_values = vals ? e->ps.vals : NULL;
+    out->persist_values_count = vals;
     if (count > 0) {
         e->ps.persist_pending = true;
     }
@@ -299,5 +329,7 @@ eng_ps_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ps.dur = m->dur;
     e->ps.vouch = m->vouch;
     e->ps.dur_cap = m->dur_cap;
+    e->ps.vals = m->vals;
+    e->ps.vals_cap = m->vals_cap;
     e->ps.dirty = m->dirty;
 }

@@ -123,6 +123,7 @@ fs_fix(uint8_t *f, size_t n, const struct bpc_config *cfg, bool stamp)
 struct fs_scan {
     uint64_t records;
     uint64_t apps;
+    uint64_t values;
     uint64_t last_end;
 };
 
@@ -133,6 +134,11 @@ fs_on_frame(void *ctx, const struct bpc_store_frame *f)
     if (f->type == BPC_STORE_FRAME_RECORD) {
         FS_CHECK(f->rec != NULL && f->rec->hist_count <= BPC_HISTORY_MAX);
         sc->records++;
+    } else if (f->type == BPC_STORE_FRAME_VALUE) {
+        /* Recovery checked its shape and that the bytes hash to the id. */
+        FS_CHECK(f->value_vid != NULL && f->value_vid->kind == BPC_VALUE_DIGEST &&
+                 f->value_vid->len <= BPC_VALUE_BYTES_MAX && f->value_bytes != NULL);
+        sc->values++;
     } else {
         FS_CHECK(f->type == BPC_STORE_FRAME_APP && f->app_len <= BPC_STORE_APP_BYTES_MAX);
         sc->apps++;
@@ -167,10 +173,11 @@ fs_step(struct bpc_engine *e, uint64_t now)
     abort();
 }
 
-/* A restarted party on the recovered records: restore, start, a command,
- * its deadlines. */
+/* A restarted party on the recovered records and values: restore, start,
+ * a command, its deadlines. */
 static void
-fs_engine(const struct bpc_config *cfg, const struct bpc_durable *recs, uint32_t count)
+fs_engine(const struct bpc_config *cfg, const struct bpc_durable *recs, uint32_t count,
+          const struct bpc_durable_value *vals, uint32_t nvals)
 {
     struct bpc_engine *e = NULL;
     char err[256];
@@ -180,6 +187,7 @@ fs_engine(const struct bpc_config *cfg, const struct bpc_durable *recs, uint32_t
     if (rc != 0) {
         return;
     }
+    FS_CHECK(bpc_engine_restore_values(e, vals, nvals) == 0);
     uint64_t promised = 0;
     for (uint32_t k = 0; k < count; k++) {
         promised = recs[k].max_bal > promised ? recs[k].max_bal : promised;
@@ -252,10 +260,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FS_CHECK(ri->records == ii.records && ri->app_records == ii.app_records);
         FS_CHECK(ri->commits == ii.commits && ri->valid_bytes == ii.valid_bytes);
         FS_CHECK(ri->torn_bytes == ii.torn_bytes);
+        const struct bpc_durable_value *vals = NULL;
+        uint32_t nv = bpc_store_values(s, &vals);
         const struct bpc_durable *recs = NULL;
         uint32_t k = bpc_store_records(s, &recs);
         FS_CHECK(k <= ii.records);
-        fs_engine(cfg, recs, k);
+        fs_engine(cfg, recs, k, vals, nv);
         bpc_store_close(s);
         s = NULL;
     }

@@ -1465,6 +1465,58 @@ sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out)
     }
 }
 
+/* Stores a step's durable values: SIM_DISK_VALS places per ring place of
+ * the records, for its newest instance (a store keeps every value at or
+ * above the floor; the engine sends each value once per instance, at most
+ * two per step, so four places hold what a restart needs; when they are
+ * full the oldest goes). */
+static void
+sim_party_persist_values(struct sim *s, uint32_t p, const struct bpc_step_out *out)
+{
+    struct sim_party *pa = &s->parties[p];
+    for (uint32_t i = 0; i < out->persist_values_count; i++) {
+        const struct bpc_durable_value *v = &out->persist_values[i];
+        if (v->vid.kind != BPC_VALUE_DIGEST || v->vid.len > BPC_VALUE_BYTES_MAX ||
+            v->bytes == NULL) {
+            sim_engine_error(s, "engine: party %u persisted a malformed value", p);
+            return;
+        }
+        struct sim_dval **at = &pa->disk_vals[v->instance % pa->disk_cap];
+        if (*at == NULL) {
+            *at = sim_calloc(SIM_DISK_VALS, sizeof(**at));
+        }
+        struct sim_dval *place = *at;
+        if (place[0].vid.kind != BPC_VALUE_NONE && place[0].instance > v->instance) {
+            continue; /* a newer instance holds the place */
+        }
+        uint32_t k = 0;
+        while (k < SIM_DISK_VALS && place[k].vid.kind != BPC_VALUE_NONE &&
+               place[k].instance == v->instance && !bpc_vid_eq(&place[k].vid, &v->vid)) {
+            k++;
+        }
+        if (k == SIM_DISK_VALS) {
+            struct sim_dval oldest = place[0];
+            memmove(place, place + 1, (SIM_DISK_VALS - 1) * sizeof(*place));
+            k = SIM_DISK_VALS - 1;
+            place[k] = oldest;
+        }
+        if (place[k].vid.kind == BPC_VALUE_NONE || place[k].instance != v->instance) {
+            /* A new instance in this place: the older one's values go. */
+            for (uint32_t j = k; j < SIM_DISK_VALS; j++) {
+                place[j].vid.kind = BPC_VALUE_NONE;
+            }
+        }
+        if (place[k].bytes_cap < v->vid.len) {
+            free(place[k].bytes);
+            place[k].bytes = sim_calloc(1, v->vid.len);
+            place[k].bytes_cap = v->vid.len;
+        }
+        place[k].instance = v->instance;
+        place[k].vid = v->vid;
+        memcpy(place[k].bytes, v->bytes, v->vid.len);
+    }
+}
+
 /* Hands a step's frames to the network: a Byzantine party's through
  * byz.c, which rewrites them; a muted leader's are dropped. */
 static void
@@ -1523,6 +1575,7 @@ sim_party_output(struct sim *s, uint32_t p, int rc, const struct bpc_step_out *o
     }
     if (out->persist_count > 0) {
         sim_party_persist(s, p, out);
+        sim_party_persist_values(s, p, out);
         bpc_engine_persisted(s->parties[p].e);
         again = true;
     }
@@ -1696,6 +1749,23 @@ sim_restart(struct sim *s, uint32_t p)
     if (rc == 0) {
         rc = bpc_engine_restore(pa->e, recs, count);
         snprintf(err, sizeof(err), "bpc_engine_restore returned %d", rc);
+    }
+    if (rc == 0) {
+        /* The values at or above the floor, as a store keeps them. */
+        struct bpc_durable_value *vals =
+            sim_calloc((size_t)pa->disk_cap * SIM_DISK_VALS, sizeof(*vals));
+        uint32_t nv = 0;
+        for (uint32_t i = 0; i < pa->disk_cap * SIM_DISK_VALS; i++) {
+            const struct sim_dval *place = pa->disk_vals[i / SIM_DISK_VALS];
+            const struct sim_dval *d = place != NULL ? &place[i % SIM_DISK_VALS] : NULL;
+            if (d != NULL && d->vid.kind != BPC_VALUE_NONE && d->instance >= floor) {
+                vals[nv++] = (struct bpc_durable_value){
+                    .instance = d->instance, .vid = d->vid, .bytes = d->bytes};
+            }
+        }
+        rc = bpc_engine_restore_values(pa->e, vals, nv);
+        snprintf(err, sizeof(err), "bpc_engine_restore_values returned %d", rc);
+        free(vals);
     }
     free(recs);
     if (rc != 0) {
@@ -2622,6 +2692,7 @@ sim_party_init(struct sim *s, uint32_t p, char *err, size_t err_len)
      * recent-decision ring (2 x window + 256) below it. */
     pa->disk_cap = 3 * s->o.window_slots + 256;
     pa->disk = sim_calloc(pa->disk_cap, sizeof(*pa->disk));
+    pa->disk_vals = sim_calloc(pa->disk_cap, sizeof(*pa->disk_vals));
     pa->disk_party.instance = UINT64_MAX;
     if (pa->byz != SIM_BYZ_NONE) {
         s->byz_count++; /* it runs an engine, but is not correct */
@@ -2814,6 +2885,13 @@ sim_free(struct sim *s)
             free(pa->disk[i]);
         }
         free(pa->disk);
+        for (uint32_t i = 0; pa->disk_vals != NULL && i < pa->disk_cap; i++) {
+            for (uint32_t k = 0; pa->disk_vals[i] != NULL && k < SIM_DISK_VALS; k++) {
+                free(pa->disk_vals[i][k].bytes);
+            }
+            free(pa->disk_vals[i]);
+        }
+        free(pa->disk_vals);
         free(pa->disk_applied);
         free(pa->disk_applied_at.ents);
         free(pa->cmds.ticket);

@@ -169,6 +169,15 @@ struct sim_rx {
     bool byz;          /* sim_party.byz != SIM_BYZ_NONE */
 };
 
+/* A durable value on a party's disk (bpc_step_out.persist_values). */
+#define SIM_DISK_VALS 4u
+struct sim_dval {
+    uint64_t instance;
+    struct bpc_vid vid; /* kind NONE: the place is empty */
+    uint8_t *bytes;     /* bytes_cap allocated */
+    uint32_t bytes_cap;
+};
+
 struct sim_party {
     struct sim *sim; /* back pointer for the engine's apply callback */
     uint32_t id;
@@ -192,6 +201,9 @@ struct sim_party {
     struct bpc_durable **disk; /* ring of disk_cap records by instance (each
                                   allocated when first written; NULL: none) */
     uint32_t disk_cap;
+    struct sim_dval **disk_vals;      /* per ring place, SIM_DISK_VALS values (bytes) of
+                                         its newest instance (allocated when first
+                                         written; NULL: none) */
     struct bpc_durable disk_party;    /* the instance == UINT64_MAX record */
     struct bpc_durable *disk_applied; /* apply-state records, one per submitter
                                          seen, in the order first written */

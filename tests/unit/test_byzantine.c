@@ -60,6 +60,10 @@ struct fx {
     /* What the engine asked to persist: the newest record per instance. */
     struct bpc_durable dur[FX_DUR_MAX];
     uint32_t dur_count;
+    /* ... and the values (their bytes in val_bytes). */
+    struct bpc_durable_value vals[FX_DUR_MAX];
+    uint8_t val_bytes[FX_DUR_MAX][BPC_VALUE_BYTES_MAX];
+    uint32_t val_count;
 };
 
 static int
@@ -170,6 +174,21 @@ fx_persist(struct fx *f, const struct bpc_durable *recs, uint32_t count)
     }
 }
 
+/* Keeps every durable value (a store keeps them while their instance is
+ * at or above the floor; these tests stay far below a window). */
+static void
+fx_persist_values(struct fx *f, const struct bpc_durable_value *vals, uint32_t count)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        assert_true(f->val_count < FX_DUR_MAX);
+        assert_int_equal(vals[k].vid.kind, BPC_VALUE_DIGEST);
+        memcpy(f->val_bytes[f->val_count], vals[k].bytes, vals[k].vid.len);
+        f->vals[f->val_count] = vals[k];
+        f->vals[f->val_count].bytes = f->val_bytes[f->val_count];
+        f->val_count++;
+    }
+}
+
 /* Crashes the engine and starts a new one from what it persisted. */
 static void
 fx_restart(struct fx *f)
@@ -178,6 +197,7 @@ fx_restart(struct fx *f)
     char err[256];
     assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
     assert_int_equal(bpc_engine_restore(f->e, f->dur, f->dur_count), 0);
+    assert_int_equal(bpc_engine_restore_values(f->e, f->vals, f->val_count), 0);
     bpc_engine_start(f->e, f->now);
 }
 
@@ -203,6 +223,7 @@ fx_step(struct fx *f, const struct bpc_frame_in *in, uint32_t count)
         count = 0;
         if (so.persist_count > 0) {
             fx_persist(f, so.persist, so.persist_count);
+            fx_persist_values(f, so.persist_values, so.persist_values_count);
             bpc_engine_persisted(f->e);
             continue;
         }
@@ -697,6 +718,55 @@ test_catch_up_requests(void **state)
     }
     assert_int_equal(seen, 3);
     assert_int_equal(with_bytes, 2);
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: the bytes of a DIGEST value the engine voted for survive its
+ * restart, so that it can give them to the next ballot's leader, which
+ * must propose that value again. The engine votes 2av and 2b for v on
+ * instance 0 at ballot 1 (not decided), restarts from what it persisted,
+ * and answers ballot 2's 1a with a 1b naming v and a VALUE record with v's
+ * bytes. The bytes went to persist once: one value for the two votes.
+ * Fails before durable values: the restarted engine had v's identity but
+ * not its bytes, and when every party restarted so, no leader could
+ * propose v again and the cluster decided nothing more. */
+static void
+test_voted_bytes_survive_restart(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bytes[128];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x5a, &v);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    fx_vote(f, 0, 1, &v, bytes);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    assert_int_equal(f->val_count, 1);
+    assert_int_equal(f->vals[0].instance, 0);
+    assert_true(bpc_vid_eq(&f->vals[0].vid, &v));
+    assert_memory_equal(f->val_bytes[0], bytes, v.len);
+    fx_restart(f);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 2), bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 2);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    fx_expect_value(f, mark, 0, &v, bytes);
+    /* Bytes that do not hash to their value are not taken back: the 1b
+     * still names v, without the bytes. */
+    f->val_bytes[0][20] ^= 1;
+    fx_restart(f);
+    mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 3), bpc_record_make(BPC_MSG_1A, 0, 3, 0, NULL));
+    k = fx_find(f, mark, BPC_MSG_1B, 0, 3);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    for (uint32_t j = mark; j < f->sent_count; j++) {
+        assert_false(f->sent[j].type == BPC_MSG_VALUE);
+    }
     fx_free(f);
     free(f);
 }
@@ -1434,6 +1504,7 @@ main(void)
         cmocka_unit_test(test_status_claims_only),
         cmocka_unit_test(test_claim_bytes_kept),
         cmocka_unit_test(test_catch_up_requests),
+        cmocka_unit_test(test_voted_bytes_survive_restart),
         cmocka_unit_test(test_lent_bytes_survive_new_ballots),
         cmocka_unit_test(test_decision_bytes_stable_within_step),
         cmocka_unit_test(test_queued_value_follows_moved_bytes),
