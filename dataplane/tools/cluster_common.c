@@ -315,7 +315,14 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
         }
         dups += r->dups;
     }
-    if (alive == 0) {
+    if (alive == 0 || decided == UINT64_MAX) {
+        /* No live party ran the whole load (each one crashed at some point,
+         * and a crashed party's unapplied commands are not resubmitted):
+         * there is no count to judge "all decided" by. */
+        if (alive > 0) {
+            printf("no live party ran the whole load (every one restarted): the commands "
+                   "count and the agreement check need one that did\n");
+        }
         decided = 0;
         all = false;
     }
