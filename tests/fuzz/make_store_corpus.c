@@ -46,8 +46,9 @@ ms_write(const char *name, uint8_t flags, const uint8_t *bytes, size_t len)
 }
 
 /* Party p's persisted records as a store file on fs: per commit up to
- * `per` records, an application state before every third commit; with
- * compact_bytes, compactions on the way. */
+ * `per` records, an application state before every third commit, the
+ * persisted values in the first; with compact_bytes, compactions on the
+ * way. */
 static void
 ms_store(struct memfs *fs, const struct hn_party *p, uint32_t per, uint64_t compact_bytes)
 {
@@ -66,6 +67,9 @@ ms_store(struct memfs *fs, const struct hn_party *p, uint32_t per, uint64_t comp
             if (bpc_store_put_app(s, p->disk[k].floor, app, sizeof(app)) != 0) {
                 ms_die("put_app");
             }
+        }
+        if (k == 0 && p->val_count > 0 && bpc_store_append_values(s, p->vals, p->val_count) != 0) {
+            ms_die("append_values");
         }
         uint32_t take = p->disk_count - k < per ? p->disk_count - k : per;
         if (bpc_store_append(s, &p->disk[k], take) != 0 || bpc_store_sync(s) != 0) {

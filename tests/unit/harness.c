@@ -93,6 +93,11 @@ hn_free(struct hn *h)
         bpc_engine_free(h->p[i].e);
         free(h->p[i].keys);
         free(h->p[i].disk);
+        for (uint32_t k = 0; k < h->p[i].val_count; k++) {
+            free(h->p[i].val_bytes[k]);
+        }
+        free(h->p[i].vals);
+        free(h->p[i].val_bytes);
     }
     for (uint32_t k = 0; k < h->q_count; k++) {
         free(h->q[(h->q_head + k) % h->q_cap].bytes);
@@ -186,6 +191,32 @@ hn_persist(struct hn_party *p, const struct bpc_durable *recs, uint32_t count)
     }
 }
 
+/* Keeps every persisted value (a store keeps them while their instance is
+ * at or above the floor; restore skips the rest). */
+static void
+hn_persist_values(struct hn_party *p, const struct bpc_durable_value *vals, uint32_t count)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        if (p->val_count == p->val_cap) {
+            p->val_cap = p->val_cap ? p->val_cap * 2 : 64;
+            p->vals = realloc(p->vals, p->val_cap * sizeof(*p->vals));
+            p->val_bytes = realloc(p->val_bytes, p->val_cap * sizeof(*p->val_bytes));
+            if (p->vals == NULL || p->val_bytes == NULL) {
+                hn_die("out of memory");
+            }
+        }
+        uint8_t *b = malloc(vals[k].vid.len);
+        if (b == NULL) {
+            hn_die("out of memory");
+        }
+        memcpy(b, vals[k].bytes, vals[k].vid.len);
+        p->val_bytes[p->val_count] = b;
+        p->vals[p->val_count] = vals[k];
+        p->vals[p->val_count].bytes = b;
+        p->val_count++;
+    }
+}
+
 void
 hn_restart(struct hn *h, uint32_t i)
 {
@@ -195,7 +226,8 @@ hn_restart(struct hn *h, uint32_t i)
     if (bpc_engine_new(&p->e, &p->cfg, err, sizeof(err)) != 0) {
         hn_die(err);
     }
-    if (bpc_engine_restore(p->e, p->disk, p->disk_count) != 0) {
+    if (bpc_engine_restore(p->e, p->disk, p->disk_count) != 0 ||
+        bpc_engine_restore_values(p->e, p->vals, p->val_count) != 0) {
         hn_die("restore");
     }
     p->down = false;
@@ -231,6 +263,7 @@ hn_step(struct hn *h, uint32_t i, const struct bpc_frame_in *frames, uint32_t co
         in.frames_count = 0;
         if (out.persist_count > 0) {
             hn_persist(p, out.persist, out.persist_count);
+            hn_persist_values(p, out.persist_values, out.persist_values_count);
             bpc_engine_persisted(p->e);
             continue;
         }

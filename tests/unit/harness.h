@@ -33,6 +33,10 @@ struct hn_party {
     struct bpc_durable *disk; /* persisted records (party-wide first) */
     uint32_t disk_count;
     uint32_t disk_cap;
+    struct bpc_durable_value *vals; /* persisted values, their bytes in val_bytes */
+    uint8_t **val_bytes;
+    uint32_t val_count;
+    uint32_t val_cap;
     uint32_t restarts;
 };
 
