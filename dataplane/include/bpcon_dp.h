@@ -122,7 +122,8 @@ typedef int (*bpc_dp_persist_fn)(void *ctx, const struct bpc_durable *recs, uint
 /* Its companion for the bytes of the values the records name (struct
  * bpc_durable_value): called first, in the same persistence round; both
  * must be durable when the records hook returns 0. Keep a value while its
- * instance is at or above the newest record's floor. */
+ * instance is at or above the newest record's floor, or while a kept
+ * decided record of its instance names it. */
 typedef int (*bpc_dp_persist_values_fn)(void *ctx, const struct bpc_durable_value *vals,
                                         uint32_t count);
 /* Application-state hook (with store_path): writes into buf (cap bytes) the

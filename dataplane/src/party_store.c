@@ -72,8 +72,9 @@ party_file_persist(struct bpc_dp_party *p, const struct bpc_durable *recs, uint3
             p->app_floor = floor;
         }
     }
-    rc = rc == 0 && vals_count > 0 ? bpc_store_append_values(p->fstore, vals, vals_count) : rc;
+    /* Records first: a decided record keeps its value's bytes live. */
     rc = rc == 0 ? bpc_store_append(p->fstore, recs, count) : rc;
+    rc = rc == 0 && vals_count > 0 ? bpc_store_append_values(p->fstore, vals, vals_count) : rc;
     rc = rc == 0 ? bpc_store_sync(p->fstore) : rc;
     if (rc == 0 && bpc_store_compact_due(p->fstore)) {
         p->compact_due = true;

@@ -558,9 +558,11 @@ struct bpc_durable {
 };
 
 /* The bytes of a DIGEST value this party's vote state names (a 2av or 2b
- * it sent): durable with the records of the same step, so that after a
- * restart of every party the value a new ballot must propose again still
- * exists. Keep them while their instance is at or above the floor. */
+ * it sent) or one of its decided records names: durable with the records
+ * of the same step, so that after a restart of every party the value a new
+ * ballot must propose again, and a decision a lagging party still has to
+ * apply, still exist. Keep them while their instance is at or above the
+ * floor, or while a kept decided record of their instance names them. */
 struct bpc_durable_value {
     uint64_t instance;
     struct bpc_vid vid;   /* BPC_VALUE_DIGEST: id = BLAKE2b-256 of the bytes */

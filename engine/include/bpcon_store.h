@@ -141,8 +141,9 @@ void bpc_store_close(struct bpc_store *s);
  * changes the store. Returns the count. */
 uint32_t bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs);
 /* The live values for bpc_engine_restore_values: every value appended (or
- * recovered) whose instance is at or above the floor, once per instance
- * and identity, in no particular order. Their bytes point into the store:
+ * recovered) whose instance is at or above the floor, or that a live
+ * decided record of its instance names, once per instance and identity,
+ * in no particular order. Their bytes point into the store:
  * valid, like the array, until the next call that changes the store
  * (append, sync, compact, close). Returns the count (0 and *vals NULL when
  * no memory). */
@@ -164,7 +165,8 @@ int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one
  * value frame each, into the same commit as the records appended before
  * the next bpc_store_sync, and takes them into the live values (a value
- * below the floor is written but not kept, as a dead record is). The
+ * below the floor that no live decided record names is written but not
+ * kept, as a dead record is: append the step's records first). The
  * digest is not computed again: the engine did. 0; -EINVAL (nothing
  * buffered) when a value is not a DIGEST value of 33..BPC_VALUE_BYTES_MAX
  * bytes with a zero pad, has no bytes, or names an instance at or above

@@ -57,8 +57,11 @@
  * moves at most a window per step, and a batch is due once it moved one. */
 #define ENG_DECIDED_BATCH_MAX 2u
 /* Durable values a dirty slot adds to a batch at most: its newest 2av
- * history entry's and its maxVVal's (persist.c). */
+ * history entry's and its maxVVal's, or a held decided slot's value
+ * (persist.c). A batch also carries one per decided record and vouch
+ * record: ENG_VALS_MAX(W) in all. */
 #define ENG_VALS_PER_SLOT 2u
+#define ENG_VALS_MAX(w) ((w) * (ENG_VALS_PER_SLOT + ENG_DECIDED_BATCH_MAX) + ENG_VOUCH_MAX)
 /* Anti-replay window per sender (engine.c): ENG_REPLAY_BITS frames up to
  * ENG_REPLAY_FULL_PARTIES parties; above, ENG_REPLAY_TOTAL_BITS / n
  * (a power of two, at least 64), so the bitmaps stay 8 KiB in all. */

@@ -411,15 +411,22 @@ eng_vote_bytes_to_persist(struct bpc_engine *e, struct eng_slot *s, const struct
 void
 eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d)
 {
-    struct eng_slot *s = eng_slot_get(e, d->instance);
-    if (s == NULL || d->vid.kind != BPC_VALUE_DIGEST || d->vid.len > e->vbytes ||
-        d->bytes == NULL) {
+    if (d->vid.kind != BPC_VALUE_DIGEST || d->vid.len > e->vbytes || d->bytes == NULL) {
         return;
     }
     struct bpc_vid check;
     bpc_vid_of(&check, d->bytes, d->vid.len);
     if (!eng_vid_eq(&check, &d->vid)) {
         return; /* not the bytes of that value */
+    }
+    if (d->instance < eng_nu(e)) {
+        /* A decision below the floor: its recent-decision entry. */
+        (void)eng_dring_restore_bytes(e, d);
+        return;
+    }
+    struct eng_slot *s = eng_slot_get(e, d->instance);
+    if (s == NULL) {
+        return;
     }
     bool named = false;
     for (uint32_t k = 0; k < s->v.hist_count; k++) {

@@ -75,7 +75,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_DUR] =
         ((size_t)z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + 2 * ENG_VOUCH_MAX) *
             sizeof(struct bpc_durable) +
-        (size_t)z->window * ENG_VALS_PER_SLOT * sizeof(struct bpc_durable_value);
+        (size_t)ENG_VALS_MAX(z->window) * sizeof(struct bpc_durable_value);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
     sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
@@ -161,9 +161,11 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
         break;
     case L_DUR:
-        snprintf(f, len, "(%u x W + 1 + n + %u) x %zu + %u x W x %zu (durable records, values)",
+        snprintf(f, len,
+                 "(%u x W + 1 + n + %u) x %zu + (%u x W + %u) x %zu (durable records, values)",
                  1 + ENG_DECIDED_BATCH_MAX, 2 * ENG_VOUCH_MAX, sizeof(struct bpc_durable),
-                 ENG_VALS_PER_SLOT, sizeof(struct bpc_durable_value));
+                 ENG_VALS_PER_SLOT + ENG_DECIDED_BATCH_MAX, ENG_VOUCH_MAX,
+                 sizeof(struct bpc_durable_value));
         break;
     case L_DIRTY:
         snprintf(f, len, "W x 4");
@@ -286,6 +288,6 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->dur_cap = z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + ENG_VOUCH_MAX;
     m->vouch = m->dur + m->dur_cap;
     m->vals = (struct bpc_durable_value *)(void *)(m->vouch + ENG_VOUCH_MAX);
-    m->vals_cap = z->window * ENG_VALS_PER_SLOT;
+    m->vals_cap = ENG_VALS_MAX(z->window);
     m->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
 }

@@ -104,6 +104,19 @@ eng_collect_value(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid
     }
 }
 
+/* The bytes of a recent decision's DIGEST value, for its decided record
+ * (the store keeps them as long as the record): from the ring, when it
+ * has them. The store drops a value it holds already. */
+static void
+eng_collect_ring_value(struct bpc_engine *e, const struct eng_dec *r, uint32_t *vals)
+{
+    if (r->vid.kind != BPC_VALUE_DIGEST || !r->has_bytes || *vals == e->ps.vals_cap) {
+        return;
+    }
+    e->ps.vals[(*vals)++] = (struct bpc_durable_value){
+        .instance = r->instance, .vid = r->vid, .bytes = eng_dring_bytes(e, r)};
+}
+
 /* A record stamped with the party-wide facts. */
 static struct bpc_durable *
 eng_dur_next(struct bpc_engine *e, uint32_t *count, bool clear)
@@ -146,7 +159,7 @@ eng_dur_decided(const struct bpc_engine *e, struct bpc_durable *d, uint64_t ball
  * a batch before more can pass), from the slot while it is held, else
  * from the ring; a held slot on the dirty list is written there. */
 static void
-eng_collect_decided(struct bpc_engine *e, uint32_t *count)
+eng_collect_decided(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
 {
     uint64_t nu = eng_nu(e);
     uint64_t lo = e->ps.floor_out;
@@ -155,7 +168,7 @@ eng_collect_decided(struct bpc_engine *e, uint32_t *count)
         lo = nu - cap;
     }
     for (uint64_t i = lo; i < nu; i++) {
-        const struct eng_slot *s = eng_slot_at(e, i);
+        struct eng_slot *s = eng_slot_at(e, i);
         if (eng_slot_instance(s) == i) {
             if (s->dirty || !eng_vote_is_decided(s)) {
                 continue;
@@ -166,6 +179,7 @@ eng_collect_decided(struct bpc_engine *e, uint32_t *count)
             d->max_vbal = eng_vote_max_vbal(s);
             d->max_vval = *eng_vote_max_vval(s);
             eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+            eng_collect_value(e, s, &d->dec_val, vals);
             continue;
         }
         const struct eng_dec *r = eng_dring_find(e, i);
@@ -178,6 +192,7 @@ eng_collect_decided(struct bpc_engine *e, uint32_t *count)
         d->max_vbal = r->mbal;
         d->max_vval = r->mval;
         eng_dur_decided(e, d, r->ballot, &r->vid);
+        eng_collect_ring_value(e, r, vals);
     }
 }
 
@@ -193,7 +208,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     eng_dur_stamp(e, pw);
     e->ps.max_bal_dirty = false;
     e->ps.floor_due = false;
-    eng_collect_decided(e, &count);
+    eng_collect_decided(e, &count, &vals);
     e->ps.floor_out = eng_nu(e);
     for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
@@ -215,6 +230,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         eng_vote_durable(s, d);
         if (d->instance < d->floor) { /* decided, held: votes may follow it */
             eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+            eng_collect_value(e, s, &d->dec_val, &vals);
         } else {
             /* The values a new ballot may have to propose again: maxVVal
              * and the newest 2av (older entries went out with their own
@@ -236,6 +252,10 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
         if (d->instance < d->floor) {
             struct bpc_vid v = d->dec_val;
             eng_dur_decided(e, d, d->dec_bal, &v);
+            const struct eng_dec *r = eng_dring_find(e, d->instance);
+            if (r != NULL) {
+                eng_collect_ring_value(e, r, &vals);
+            }
         } else {
             d->dec_bal = 0;
             memset(&d->dec_val, 0, sizeof(d->dec_val));

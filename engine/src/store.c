@@ -242,7 +242,39 @@ store_values_reindex(struct store_values *v)
     }
 }
 
-/* Drops the values below the floor, in place: entries keep their order,
+/* The record of instance in the table, or NULL. */
+static const struct bpc_durable *
+store_map_find(const struct store_map *m, uint64_t instance)
+{
+    if (m->cap == 0) {
+        return NULL;
+    }
+    uint32_t mask = m->cap - 1;
+    for (uint32_t i = store_hash(instance, mask), k = 0; k < m->cap; i = (i + 1) & mask, k++) {
+        if (!m->used[i]) {
+            return NULL;
+        }
+        if (m->recs[i].instance == instance) {
+            return &m->recs[i];
+        }
+    }
+    return NULL;
+}
+
+/* Is a value live: its instance at or above the floor (a vote may name
+ * it), or below it and named by its instance's live decided record (the
+ * decision's bytes, for a party that lags and asks for them)? */
+static bool
+store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid)
+{
+    if (instance >= s->floor) {
+        return true;
+    }
+    const struct bpc_durable *d = store_map_find(&s->map, instance);
+    return d != NULL && d->decided && store_live(d, s->floor) && bpc_vid_eq(&d->dec_val, vid);
+}
+
+/* Drops the values no longer live, in place: entries keep their order,
  * which is their bytes' order in the arena, so each survivor's bytes move
  * down (memmove) past bytes that already moved or were dropped. No
  * allocation. */
@@ -254,7 +286,7 @@ store_values_prune(struct bpc_store *s)
     size_t used = 0;
     for (uint32_t k = 0; k < v->count; k++) {
         struct store_value e = v->ents[k];
-        if (e.instance < s->floor) {
+        if (!store_value_live(s, e.instance, &e.vid)) {
             continue;
         }
         if (e.at != used) {
@@ -334,7 +366,7 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
                  const uint8_t *bytes)
 {
     struct store_values *v = &s->values;
-    if (instance < s->floor) {
+    if (!store_value_live(s, instance, vid)) {
         return 0;
     }
     if (v->cap > 0 && *store_values_slot(v, instance, vid) != 0) {
@@ -371,7 +403,7 @@ store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals, 
     uint32_t n = 0;
     for (uint32_t k = 0; k < v->count; k++) {
         const struct store_value *e = &v->ents[k];
-        if (e->instance >= s->floor) {
+        if (store_value_live(s, e->instance, &e->vid)) {
             v->export[n++] = (struct bpc_durable_value){
                 .instance = e->instance, .vid = e->vid, .bytes = v->arena + e->at};
         }
@@ -399,7 +431,7 @@ store_values_frame_bytes(const struct bpc_store *s)
     uint64_t bytes = 0;
     for (uint32_t k = 0; k < s->values.count; k++) {
         const struct store_value *e = &s->values.ents[k];
-        if (e->instance >= s->floor) {
+        if (store_value_live(s, e->instance, &e->vid)) {
             bytes += STORE_VALUE_FRAME_BYTES(e->vid.len);
         }
     }
@@ -473,7 +505,7 @@ bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
     out->live_records = live;
     uint64_t values = 0;
     for (uint32_t k = 0; k < s->values.count; k++) {
-        values += s->values.ents[k].instance >= s->floor;
+        values += store_value_live(s, s->values.ents[k].instance, &s->values.ents[k].vid);
     }
     out->live_values = values;
 }

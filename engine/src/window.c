@@ -325,6 +325,19 @@ eng_vid_sendable(const struct bpc_engine *e, const struct bpc_vid *v)
            (v->kind != BPC_VALUE_DIGEST || v->len <= e->vbytes);
 }
 
+bool
+eng_dring_restore_bytes(struct bpc_engine *e, const struct bpc_durable_value *v)
+{
+    struct eng_dec *r = eng_dring_at(e, v->instance);
+    if (r->instance != v->instance || r->vid.kind != BPC_VALUE_DIGEST || r->has_bytes ||
+        !eng_vid_eq(&r->vid, &v->vid) || v->vid.len > e->vbytes) {
+        return false;
+    }
+    memcpy(e->win.dring_bytes + (size_t)(r - e->win.dring) * e->vbytes, v->bytes, v->vid.len);
+    r->has_bytes = true;
+    return true;
+}
+
 void
 eng_dring_restore(struct bpc_engine *e, const struct bpc_durable *d, uint64_t max_bal)
 {

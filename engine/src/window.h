@@ -156,5 +156,9 @@ ENG_FN void eng_win_restore_floor(struct bpc_engine *e, uint64_t floor);
  * ring of recent decisions (its identity, this party's own vote, no
  * bytes); it may have voted on it at any ballot up to max_bal. */
 ENG_FN void eng_dring_restore(struct bpc_engine *e, const struct bpc_durable *d, uint64_t max_bal);
+/* A durable value's bytes back into the recent decision of its instance
+ * when it decided that value and has no bytes (the caller checked that
+ * they hash to the identity); false when no such entry is there. */
+ENG_FN bool eng_dring_restore_bytes(struct bpc_engine *e, const struct bpc_durable_value *v);
 
 #endif /* BPC_WINDOW_H */

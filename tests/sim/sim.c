@@ -1751,14 +1751,16 @@ sim_restart(struct sim *s, uint32_t p)
         snprintf(err, sizeof(err), "bpc_engine_restore returned %d", rc);
     }
     if (rc == 0) {
-        /* The values at or above the floor, as a store keeps them. */
+        /* Every value the disk holds (a store keeps those at or above the
+         * floor and those its decided records name; the engine takes only
+         * what its restored state names). */
         struct bpc_durable_value *vals =
             sim_calloc((size_t)pa->disk_cap * SIM_DISK_VALS, sizeof(*vals));
         uint32_t nv = 0;
         for (uint32_t i = 0; i < pa->disk_cap * SIM_DISK_VALS; i++) {
             const struct sim_dval *place = pa->disk_vals[i / SIM_DISK_VALS];
             const struct sim_dval *d = place != NULL ? &place[i % SIM_DISK_VALS] : NULL;
-            if (d != NULL && d->vid.kind != BPC_VALUE_NONE && d->instance >= floor) {
+            if (d != NULL && d->vid.kind != BPC_VALUE_NONE) {
                 vals[nv++] = (struct bpc_durable_value){
                     .instance = d->instance, .vid = d->vid, .bytes = d->bytes};
             }

@@ -885,6 +885,68 @@ ts_party(uint64_t floor)
     return d;
 }
 
+/* A decided record keeps its value's bytes: a value below the floor stays
+ * while the live decided record of its instance names it (to its
+ * dec_keep), in memory, after a reopen and after a compaction; one that
+ * record does not name, or whose record the floor left behind, goes.
+ * Before, values were kept only at or above the floor, and a restart of
+ * every party but a lagging one left nobody with the bytes of what it
+ * missed. */
+static void
+test_store_values_of_decided_records(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 28);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable_value kept = ts_value(0, 10, 120, 1);
+    struct bpc_durable_value other = ts_value(1, 10, 90, 2); /* not the decision */
+    struct bpc_durable_value gone = ts_value(2, 11, 100, 3); /* no decided record */
+    struct bpc_durable_value vals[3] = {kept, other, gone};
+    assert_int_equal(bpc_store_append(s, (struct bpc_durable[]){ts_party(0)}, 1), 0);
+    assert_int_equal(bpc_store_append_values(s, vals, 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    /* The floor passes them; instance 10's decided record names `kept`. */
+    struct bpc_durable in[2] = {ts_party(20), ts_party(20)};
+    in[1].instance = 10;
+    in[1].decided = 1;
+    in[1].dec_bal = 2;
+    in[1].dec_val = kept.vid;
+    in[1].max_vbal = 2;
+    in[1].max_vval = kept.vid;
+    in[1].dec_keep = 30;
+    assert_int_equal(bpc_store_append(s, in, 2), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 1) { /* reopen */
+            bpc_store_close(s);
+            assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+        }
+        if (pass == 2) {
+            assert_int_equal(bpc_store_compact(s), 0);
+        }
+        const struct bpc_durable_value *out = NULL;
+        uint32_t n = bpc_store_values(s, &out);
+        assert_int_equal(n, 1);
+        assert_int_equal(ts_value_count(out, n, &kept), 1);
+    }
+    /* The floor passes dec_keep: the record and its value go. */
+    assert_int_equal(bpc_store_append(s, (struct bpc_durable[]){ts_party(31)}, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable_value *out = NULL;
+    assert_int_equal(bpc_store_values(s, &out), 0);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_values(s, &out), 0);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Values round-trip: appended with the records of the same commit, they
  * come back from bpc_store_values with the same bytes, before and after a
  * reopen, once each however often appended; the frame is laid out as
@@ -1568,6 +1630,7 @@ main(void)
         cmocka_unit_test(test_store_zero_filled_tail),
         cmocka_unit_test(test_store_bit_flip_every_byte),
         cmocka_unit_test(test_store_values_round_trip),
+        cmocka_unit_test(test_store_values_of_decided_records),
         cmocka_unit_test(test_store_values_survive_compaction),
         cmocka_unit_test(test_store_values_torn_tail),
         cmocka_unit_test(test_store_values_damage),

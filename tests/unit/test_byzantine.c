@@ -771,6 +771,48 @@ test_voted_bytes_survive_restart(void **state)
     free(f);
 }
 
+/* Goal: a restarted engine still gives the bytes of decisions below its
+ * floor to a party that lags. It decides instances 0..3 (DIGEST values),
+ * restarts from what it persisted, and a peer's STATUS from 0 gets
+ * DECIDED records with the bytes. Fails before decided values were
+ * restored: the recent decisions came back as identities alone, and when
+ * every party but a lagging one restarted, nobody could give it the bytes
+ * of what it had missed (it decided on the claims and could never apply). */
+static void
+test_decided_bytes_survive_restart(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint8_t bytes[4][128];
+    struct bpc_vid v[4];
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    for (uint32_t i = 0; i < 4; i++) {
+        fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x60 + i), &v[i]);
+        fx_vote(f, i, 2, &v[i], bytes[i]);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+    f->now += 100 * FX_MS; /* a tick: the floor is made durable */
+    fx_step(f, NULL, 0);
+    fx_restart(f);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
+    for (uint32_t i = 0; i < 4; i++) {
+        int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
+        assert_true(k >= 0);
+        assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
+        assert_non_null(f->sent[k].value_bytes);
+        assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
+    }
+    fx_free(f);
+    free(f);
+}
+
 /* Goal: bytes the engine keeps by reference to a generation's 2a buffer
  * (the value it decided, the values of its 2av history) outlive that
  * buffer's next ballot. The engine decides v on instance 0 at ballot 1 and
@@ -1505,6 +1547,7 @@ main(void)
         cmocka_unit_test(test_claim_bytes_kept),
         cmocka_unit_test(test_catch_up_requests),
         cmocka_unit_test(test_voted_bytes_survive_restart),
+        cmocka_unit_test(test_decided_bytes_survive_restart),
         cmocka_unit_test(test_lent_bytes_survive_new_ballots),
         cmocka_unit_test(test_decision_bytes_stable_within_step),
         cmocka_unit_test(test_queued_value_follows_moved_bytes),
