@@ -531,6 +531,39 @@ test_report_held_paced(void **state)
  * Decided values stay retrievable.
  * ---------------------------------------------------------------------- */
 
+/* The engine decides instances 0..3 at ballot 2 with DIGEST values
+ * (64-byte commands made from fill + i), voting for each. */
+static void
+fx_decide_four(struct fx *f, uint8_t bytes[4][128], struct bpc_vid v[4], uint8_t fill)
+{
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    for (uint32_t i = 0; i < 4; i++) {
+        fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(fill + i), &v[i]);
+        assert_int_equal(v[i].kind, BPC_VALUE_DIGEST);
+        fx_vote(f, i, 2, &v[i], bytes[i]);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+}
+
+/* From record `mark` on, the engine sent DECIDED for each of instances
+ * 0..3 naming v[i], with v[i]'s bytes. */
+static void
+fx_expect_decided_bytes(const struct fx *f, uint32_t mark, uint8_t bytes[4][128],
+                        const struct bpc_vid v[4])
+{
+    for (uint32_t i = 0; i < 4; i++) {
+        int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
+        assert_true(k >= 0);
+        assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
+        assert_non_null(f->sent[k].value_bytes);
+        assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
+    }
+}
+
 /* Goal: a peer that names instances a window ahead cannot make the bytes
  * of a decided digest value unavailable. The engine decides instances
  * 0..3 (values above the inline size), a Byzantine peer names 4..7 (all
@@ -545,30 +578,14 @@ test_decided_bytes_survive_eviction(void **state)
     fx_init(f, 4, 256);
     uint8_t bytes[4][128];
     struct bpc_vid v[4];
-    fx_to_ballot(f, 2);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    for (uint32_t i = 0; i < 4; i++) {
-        fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x10 + i), &v[i]);
-        assert_int_equal(v[i].kind, BPC_VALUE_DIGEST);
-        fx_vote(f, i, 2, &v[i], bytes[i]);
-        for (uint32_t k = 0; k < 2; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
-        }
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+    fx_decide_four(f, bytes, v, 0x10);
     uint32_t evil = fx_other(f, 2);
     for (uint64_t i = 4; i < 8; i++) {
         fx_send1(f, evil, bpc_record_make(BPC_MSG_2AV, i, 2, 0, &v[0]));
     }
     uint32_t mark = f->sent_count;
     fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
-    for (uint32_t i = 0; i < 4; i++) {
-        int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
-        assert_true(k >= 0);
-        assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
-        assert_non_null(f->sent[k].value_bytes);
-        assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
-    }
+    fx_expect_decided_bytes(f, mark, bytes, v);
     fx_free(f);
     free(f);
 }
@@ -590,16 +607,8 @@ test_status_claims_only(void **state)
         fx_init(f, window, 256);
         uint8_t bytes[4][128];
         struct bpc_vid v[4];
-        fx_to_ballot(f, 2);
+        fx_decide_four(f, bytes, v, 0x30);
         uint32_t leader = (uint32_t)fx_leader(f, 2);
-        for (uint32_t i = 0; i < 4; i++) {
-            fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x30 + i), &v[i]);
-            fx_vote(f, i, 2, &v[i], bytes[i]);
-            for (uint32_t k = 0; k < 2; k++) {
-                fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
-            }
-        }
-        assert_int_equal(bpc_engine_next_undecided(f->e), 4);
         if (window == 4) { /* the next window's 2a records reuse every slot */
             for (uint64_t i = 4; i < 8; i++) {
                 struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, 2, 0, &v[0]);
@@ -624,12 +633,7 @@ test_status_claims_only(void **state)
         assert_int_equal(claims, 2);
         mark = f->sent_count;
         fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
-        for (uint32_t i = 0; i < 4; i++) {
-            int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
-            assert_true(k >= 0);
-            assert_non_null(f->sent[k].value_bytes);
-            assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
-        }
+        fx_expect_decided_bytes(f, mark, bytes, v);
         fx_free(f);
         free(f);
     }
@@ -786,29 +790,14 @@ test_decided_bytes_survive_restart(void **state)
     fx_init(f, 8, 256);
     uint8_t bytes[4][128];
     struct bpc_vid v[4];
-    fx_to_ballot(f, 2);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    for (uint32_t i = 0; i < 4; i++) {
-        fx_batch(bytes[i], leader, i + 1, 64, (uint8_t)(0x60 + i), &v[i]);
-        fx_vote(f, i, 2, &v[i], bytes[i]);
-        for (uint32_t k = 0; k < 2; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &v[i]));
-        }
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 4);
+    fx_decide_four(f, bytes, v, 0x60);
     f->now += 100 * FX_MS; /* a tick: the floor is made durable */
     fx_step(f, NULL, 0);
     fx_restart(f);
     assert_int_equal(bpc_engine_next_undecided(f->e), 4);
     uint32_t mark = f->sent_count;
     fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
-    for (uint32_t i = 0; i < 4; i++) {
-        int k = fx_find(f, mark, BPC_MSG_DECIDED, i, 0);
-        assert_true(k >= 0);
-        assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
-        assert_non_null(f->sent[k].value_bytes);
-        assert_memory_equal(f->sent[k].value_bytes, bytes[i], v[i].len);
-    }
+    fx_expect_decided_bytes(f, mark, bytes, v);
     fx_free(f);
     free(f);
 }
