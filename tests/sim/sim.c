@@ -1370,14 +1370,17 @@ sim_outstanding_cap(const struct sim *s)
 }
 
 /* True while party p has commands left to submit: its quota with
- * opts.commands, else until it has decided enough. */
+ * opts.commands, else until it has decided enough (with as many more as
+ * its crashes may have lost: in paced mode every command was queued long
+ * before it could be decided, and a restart of every party found none
+ * left to submit). */
 static bool
 sim_party_wants(const struct sim *s, const struct sim_party *pa)
 {
     if (s->o.commands > 0) {
         return pa->submitted < pa->quota;
     }
-    return pa->log_len < s->o.instances && pa->submitted < s->submit_max;
+    return pa->log_len < s->o.instances && pa->submitted < s->submit_max + pa->lost;
 }
 
 /* Keeps the party's queue topped up while it has commands to submit. */
@@ -1781,6 +1784,7 @@ sim_restart(struct sim *s, uint32_t p)
     /* Commands submitted before the crash and not applied are lost with
      * the volatile state: liveness and the ticket checker start afresh. */
     pa->live_from = pa->submitted;
+    pa->lost += pa->submitted - pa->done_cursor;
     pa->done_cursor = pa->submitted;
     s->r.restarts++;
     s->correct_live++;

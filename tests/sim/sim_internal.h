@@ -194,6 +194,8 @@ struct sim_party {
     uint64_t live_from;   /* first sequence the liveness checker asks for
                              (commands before a restart may be lost) */
     uint64_t done_cursor; /* next own sequence whose ticket is checked */
+    uint64_t lost;        /* commands a crash may have lost (submitted, not yet
+                             checked): --instances may submit as many more */
     struct sim_log_entry *log;
     uint64_t log_len;
     uint64_t log_cap;
