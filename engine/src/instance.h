@@ -235,6 +235,10 @@ ENG_FN void eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot
 ENG_FN void eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A peer's bytes for a DIGEST value its 1b names (VALUE record). */
 ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* instance_bytes.c: the bytes of vid among the slot's buffers (2a
+ * generations, history, fetch, decision), or NULL. */
+ENG_FN const uint8_t *eng_find_bytes(struct bpc_engine *e, struct eng_slot *s,
+                                     const struct bpc_vid *vid);
 /* The bytes of v (a DIGEST value slot s's vote state names) when they
  * are at hand and did not go to persist for this instance yet (they are
  * marked as gone); else NULL. */

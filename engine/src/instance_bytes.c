@@ -1,0 +1,124 @@
+/*
+ * instance_bytes.c - where the bytes of the values a slot's vote state
+ * names are (part of the instance module, beside instance.c): found among
+ * the generations' 2a buffers, the history buffers, the fetch buffer and
+ * the decision's; moved when a generation that lent them tallies another
+ * ballot; kept from a peer's DECIDED claim; handed to persistence once per
+ * instance and put back from it after a restart.
+ *
+ * Owns: nothing of its own; it works on the slot's vote state, which the
+ * instance module (instance.c, this file) owns. Must never: keep bytes
+ * under a value identity they do not hash to (a peer's were checked by the
+ * decoder, restored ones are checked here), or overwrite a buffer whose
+ * bytes a history entry or the decision still lends from.
+ */
+#include "instance.h"
+
+#include "window.h"
+
+#include <string.h>
+
+const uint8_t *
+eng_find_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (s->gen[g].a.has_2a && eng_vid_eq(&s->gen[g].a.v2a, vid)) {
+            return eng_slot_value(e, s, g);
+        }
+    }
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        int buf = eng_vote_hist_buf(s, k);
+        if (buf >= 0 && eng_vid_eq(&s->v.hist_val[k], vid)) {
+            return eng_slot_value(e, s, (uint32_t)buf);
+        }
+    }
+    if (vid->kind == BPC_VALUE_DIGEST && eng_vid_eq(&s->v.fetch_vid, vid)) {
+        return eng_slot_value(e, s, ENG_FETCH_BUF);
+    }
+    if (s->v.decided && s->v.dec_bytes && eng_vid_eq(&s->v.dec_vid, vid)) {
+        return eng_slot_value(e, s, eng_vote_dec_buf(s));
+    }
+    return NULL;
+}
+
+void
+eng_vote_gen_leaving(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    const uint8_t *src = eng_slot_value(e, s, g);
+    if (s->v.dec_from == g + 1u) {
+        memcpy(eng_slot_value(e, s, ENG_GENS), src, s->v.dec_vid.len);
+        s->v.dec_from = 0;
+    }
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        if ((s->v.hist_lent & (1u << k)) && eng_gen_of(s, s->v.hist_bal[k]) == (int)g) {
+            memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]), src,
+                   s->v.hist_val[k].len);
+            s->v.hist_lent &= (uint8_t) ~(1u << k);
+        }
+    }
+}
+
+const uint8_t *
+eng_vote_bytes_to_persist(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v)
+{
+    if (v->kind != BPC_VALUE_DIGEST || eng_vid_eq(&s->v.dur_vid, v)) {
+        return NULL;
+    }
+    const uint8_t *bytes = eng_find_bytes(e, s, v);
+    if (bytes != NULL) {
+        s->v.dur_vid = *v;
+    }
+    return bytes;
+}
+
+void
+eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d)
+{
+    if (d->vid.kind != BPC_VALUE_DIGEST || d->vid.len > e->vbytes || d->bytes == NULL) {
+        return;
+    }
+    struct bpc_vid check;
+    bpc_vid_of(&check, d->bytes, d->vid.len);
+    if (!eng_vid_eq(&check, &d->vid)) {
+        return; /* not the bytes of that value */
+    }
+    if (d->instance < eng_nu(e)) {
+        /* A decision below the floor: its recent-decision entry. */
+        (void)eng_dring_restore_bytes(e, d);
+        return;
+    }
+    struct eng_slot *s = eng_slot_get(e, d->instance);
+    if (s == NULL) {
+        return;
+    }
+    bool named = false;
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        uint8_t bit = (uint8_t)(1u << k);
+        if (eng_vid_eq(&s->v.hist_val[k], &d->vid) && !(s->v.hist_has & bit)) {
+            memcpy(eng_slot_value(e, s, ENG_HIST_BUF0 + s->v.hist_buf[k]), d->bytes, d->vid.len);
+            s->v.hist_has |= bit;
+            s->v.hist_lent &= (uint8_t)~bit;
+        }
+        named = named || eng_vid_eq(&s->v.hist_val[k], &d->vid);
+    }
+    if (!named && eng_vid_eq(&s->v.max_vval, &d->vid) && s->v.fetch_vid.kind == BPC_VALUE_NONE) {
+        memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), d->bytes, d->vid.len);
+        s->v.fetch_vid = d->vid;
+        named = true;
+    }
+    if (named) {
+        s->v.dur_vid = d->vid; /* durable already: not persisted again */
+    }
+}
+
+void
+eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
+                     const uint8_t *bytes)
+{
+    if (vid->kind != BPC_VALUE_DIGEST || vid->len > e->vbytes ||
+        s->v.fetch_vid.kind != BPC_VALUE_NONE || eng_find_bytes(e, s, vid) != NULL) {
+        return;
+    }
+    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), bytes, vid->len);
+    s->v.fetch_vid = *vid;
+}
