@@ -822,6 +822,19 @@ test_store_bit_flip_every_byte(void **state)
 /* Value bytes the tests name: one buffer per slot, long enough for the
  * largest value. */
 #define TS_VALUE_SLOTS 16u
+/* The prologue the value tests share: in-memory file system fs (seed),
+ * configuration cfg, options o (compaction threshold), and store s opened
+ * on them, err for messages. */
+#define TS_FRESH(seed, compact)                                                                    \
+    struct memfs fs;                                                                               \
+    memfs_init(&fs, (seed));                                                                       \
+    struct bpc_config cfg;                                                                         \
+    ts_config(&cfg, TS_WINDOW);                                                                    \
+    struct bpc_store_options o = ts_opts(&fs, (compact));                                          \
+    char err[512] = "";                                                                            \
+    struct bpc_store *s = NULL;                                                                    \
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0)
+
 static uint8_t ts_value_mem[TS_VALUE_SLOTS][BPC_VALUE_BYTES_MAX];
 
 /* A DIGEST value of instance `instance`: len bytes (33..8192) made from
@@ -896,14 +909,7 @@ static void
 test_store_values_of_decided_records(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 28);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(28, 0);
     struct bpc_durable_value kept = ts_value(0, 10, 120, 1);
     struct bpc_durable_value other = ts_value(1, 10, 90, 2); /* not the decision */
     struct bpc_durable_value gone = ts_value(2, 11, 100, 3); /* no decided record */
@@ -957,14 +963,7 @@ static void
 test_store_values_round_trip(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 21);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(21, 0);
     struct bpc_durable recs[4];
     recs[0] = ts_party(0);
     for (uint32_t i = 1; i < 4; i++) {
@@ -1053,14 +1052,7 @@ static void
 test_store_values_survive_compaction(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 22);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, TS_COMPACT_BYTES);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(22, TS_COMPACT_BYTES);
     struct ts_model m;
     memset(&m, 0, sizeof(m));
     const uint64_t steps = TS_STEPS;
@@ -1119,14 +1111,7 @@ static void
 test_store_values_torn_tail(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 23);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(23, 0);
     struct bpc_durable_value v[3];
     uint64_t bound[4] = {BPC_STORE_HEADER_BYTES};
     for (uint32_t k = 0; k < 3; k++) {
@@ -1184,14 +1169,7 @@ static void
 test_store_values_damage(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 25);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[512] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(25, 0);
     struct bpc_durable d = ts_party(0);
     struct bpc_durable_value v = ts_value(0, 6, 200, 9);
     assert_int_equal(bpc_store_append(s, &d, 1), 0);
@@ -1260,14 +1238,7 @@ static void
 test_store_values_upgrade_version_2(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 26);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(26, 0);
     struct bpc_durable d[2] = {ts_party(4), ts_party(4)};
     d[1].instance = 5;
     d[1].max_vbal = 2;
@@ -1325,14 +1296,7 @@ static void
 test_store_append_values_refuses(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 27);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    TS_FRESH(27, 0);
     struct bpc_durable_value good = ts_value(0, 3, 120, 1);
     for (uint32_t bad = 0; bad < 7; bad++) {
         struct bpc_durable_value v = ts_value(1, 4, 120, 2);

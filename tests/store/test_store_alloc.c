@@ -113,6 +113,27 @@ ta_batch(uint64_t i, struct bpc_durable b[4], struct bpc_durable_value vals[2], 
     return n;
 }
 
+/* The cluster these tests store for (party 1 of TA_PARTIES). */
+static void
+ta_config(struct bpc_config *cfg)
+{
+    bpc_config_defaults(cfg);
+    cfg->cluster_id = 7;
+    cfg->parties_count = TA_PARTIES;
+    cfg->self = 1;
+    cfg->window_slots = TA_WINDOW;
+}
+
+/* fs's I/O with pwrite counted (ta_pwrite). */
+static struct bpc_store_io
+ta_io(struct memfs *fs)
+{
+    struct bpc_store_io io = fs->io;
+    ta_memfs_pwrite = io.pwrite;
+    io.pwrite = ta_pwrite;
+    return io;
+}
+
 static void
 test_store_append_allocates_nothing(void **state)
 {
@@ -120,14 +141,8 @@ test_store_append_allocates_nothing(void **state)
     struct memfs fs;
     memfs_init(&fs, 3);
     struct bpc_config cfg;
-    bpc_config_defaults(&cfg);
-    cfg.cluster_id = 7;
-    cfg.parties_count = TA_PARTIES;
-    cfg.self = 1;
-    cfg.window_slots = TA_WINDOW;
-    struct bpc_store_io io = fs.io;
-    ta_memfs_pwrite = io.pwrite;
-    io.pwrite = ta_pwrite;
+    ta_config(&cfg);
+    struct bpc_store_io io = ta_io(&fs);
     struct bpc_store_options o = {.io = &io, .no_sync = true};
     alloc_probe_watch = &ta_counting;
     char err[256] = "";
@@ -202,14 +217,8 @@ test_store_values_prune_allocates_nothing(void **state)
     struct memfs fs;
     memfs_init(&fs, 4);
     struct bpc_config cfg;
-    bpc_config_defaults(&cfg);
-    cfg.cluster_id = 7;
-    cfg.parties_count = TA_PARTIES;
-    cfg.self = 1;
-    cfg.window_slots = TA_WINDOW;
-    struct bpc_store_io io = fs.io;
-    ta_memfs_pwrite = io.pwrite;
-    io.pwrite = ta_pwrite;
+    ta_config(&cfg);
+    struct bpc_store_io io = ta_io(&fs);
     struct bpc_store_options o = {.io = &io, .no_sync = true, .compact_bytes = UINT64_MAX};
     alloc_probe_watch = &ta_counting;
     alloc_probe_count = 0;
