@@ -276,7 +276,7 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
  *
  *   header (32 B) | records (count x 64 B) | value section | tag (16 B)
  *
- * header: u32 magic "BPC1" (0x31435042) | u8 version (1) | u8 reserved 0 |
+ * header: u32 magic "BPC1" (0x31435042) | u8 version (3) | u8 reserved 0 |
  *         u16 record_count | u64 cluster_id | u16 sender | u16 receiver |
  *         u32 value_bytes | u64 seq
  * record: u8 type | u8 value_kind | u8 hist_count | u8 reserved 0 |
@@ -284,11 +284,12 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
  *         u64 aux | u8 value[32]
  * tag:    SipHash-2-4 with 128-bit output (crypto_shorthash_siphashx24),
  *         keyed by the first 16 bytes of the sender-receiver pair key, over
- *         all preceding bytes.
+ *         the header and the records; a carried value is bound by what its
+ *         record names (a BLAKE2b-256 digest; a FORWARD's command MAC).
  * ---------------------------------------------------------------------- */
 
 #define BPC_WIRE_MAGIC 0x31435042u
-#define BPC_WIRE_VERSION 2u
+#define BPC_WIRE_VERSION 3u
 #define BPC_WIRE_HEADER_BYTES 32u
 #define BPC_WIRE_RECORD_BYTES 64u
 /* DECIDED of a DIGEST value: aux saying that no bytes follow (a party that
@@ -322,8 +323,9 @@ enum bpc_msg_type {
                              answerer's most), BPC_WIRE_STATUS_CLAIMS_ONLY:
                              DIGEST values named without their bytes */
     BPC_MSG_FORWARD = 10, /* a command for the leader: instance = the sender's
-                             command sequence number; DIGEST kind: aux = offset
-                             in value section */
+                             command sequence number; value =
+                             bpc_forward_value (DIGEST kind: the command MAC,
+                             bytes at aux in the value section) */
     BPC_MSG_ATTEST = 11,  /* the sender vouches for its own command to one
                              receiver: instance = the command's sequence number,
                              aux = its length, value = INLINE, 16 bytes: the
@@ -414,6 +416,13 @@ void bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t
  * len (u32 LE) || bytes. */
 void bpc_command_mac(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                      uint32_t len, uint8_t mac[BPC_CMD_MAC_BYTES]);
+/* The value a FORWARD of command (seq, bytes) to one receiver names: up to
+ * BPC_VALUE_INLINE_MAX bytes INLINE (the bytes themselves), longer ones
+ * DIGEST kind whose id is the command MAC under the pair key of sender and
+ * receiver (bpc_command_mac) followed by 16 zero bytes: the bytes travel
+ * in the value section bound by that MAC, not by a BLAKE2b digest. */
+void bpc_forward_value(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
+                       uint32_t len, struct bpc_vid *out);
 
 /* ------------------------------------------------------------------------
  * Decided log, published through RCU (liburcu QSBR flavour).
@@ -611,7 +620,8 @@ struct bpc_step_out {
     X(ballot_saturated)    /* ballot changes refused at BPC_BALLOT_MAX */                          \
     X(frames_settled)      /* dropped untagged: every record already settled */                    \
     X(votes_unverified)    /* VOTES runs dropped: a 2a of the run not at hand */                   \
-    X(votes_mismatch)      /* VOTES runs dropped: digest is not over this party's 2a values */
+    X(votes_mismatch)      /* VOTES runs dropped: digest is not over this party's 2a values */     \
+    X(forward_forged)      /* FORWARD commands dropped: bytes do not match their MAC */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

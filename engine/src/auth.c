@@ -96,3 +96,18 @@ bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t
     bpc_command_mac(key, seq, cmd, len, want);
     return crypto_verify_16(want, mac) == 0;
 }
+
+void
+bpc_forward_value(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd, uint32_t len,
+                  struct bpc_vid *out)
+{
+    if (len <= BPC_VALUE_INLINE_MAX) {
+        bpc_vid_of(out, cmd, len);
+        return;
+    }
+    _Static_assert(BPC_CMD_MAC_BYTES <= BPC_VALUE_INLINE_MAX, "the MAC fits the id");
+    memset(out, 0, sizeof(*out));
+    out->kind = BPC_VALUE_DIGEST;
+    out->len = (uint16_t)len;
+    bpc_command_mac(key, seq, cmd, len, out->id);
+}

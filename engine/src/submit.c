@@ -185,17 +185,30 @@ eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         }
         return;
     }
-    const uint8_t *bytes = r->value.kind == BPC_VALUE_DIGEST ? r->value_bytes : r->value.id;
+    bool carried = r->value.kind == BPC_VALUE_DIGEST;
+    const uint8_t *bytes = carried ? r->value_bytes : r->value.id;
     if (bytes == NULL || p == e->self) {
         return;
     }
-    /* The frame's tag proves p sent these bytes: keep their MAC, so this
-     * party's own vote on the batch does not wait for p's ATTEST. */
-    if (r->value.len <= e->sub.cmd_stride && r->instance != 0) {
-        struct eng_att *a = eng_att_at(e, p, r->instance);
-        a->seq = r->instance;
+    if (r->value.len > e->sub.cmd_stride || r->instance == 0) {
+        ENG_IGNORED(e);
+        return;
+    }
+    /* Keep the command's MAC, so this party's own vote on the batch does
+     * not wait for p's ATTEST. Inline bytes are proven by the frame's tag
+     * (they sit in the tagged record): their MAC is computed. Carried bytes
+     * are not tagged: the record names their MAC, which must match. */
+    struct eng_att *a = eng_att_at(e, p, r->instance);
+    if (carried) {
+        if (!bpc_command_mac_ok(e->cfg.keys[p], r->instance, bytes, r->value.len, r->value.id)) {
+            e->ctr.forward_forged++;
+            return;
+        }
+        memcpy(a->mac, r->value.id, BPC_CMD_MAC_BYTES);
+    } else {
         bpc_command_mac(e->cfg.keys[p], r->instance, bytes, r->value.len, a->mac);
     }
+    a->seq = r->instance;
     eng_lq_accept(e, p, r->instance, bytes, r->value.len);
 }
 
@@ -252,11 +265,11 @@ eng_forward(struct bpc_engine *e)
             if (eng_ob_full(e)) {
                 return;
             }
+            uint32_t to = (uint32_t)eng_leader(e);
             struct bpc_vid vid;
-            bpc_vid_of(&vid, bytes, c->len);
+            bpc_forward_value(e->cfg.keys[to], c->seq, bytes, c->len, &vid);
             struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, eng_bal(e), 0, &vid);
-            eng_unicast(e, (uint32_t)eng_leader(e), &r,
-                        vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
+            eng_unicast(e, to, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
             eng_attest(e, c, bytes);
         }
         sub->own_sent++;

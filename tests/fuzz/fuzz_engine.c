@@ -132,7 +132,8 @@ struct fz_cmdstate {
 struct fz_rec {
     struct bpc_record r;
     uint8_t bytes[FZ_CRAFT_MAX];
-    bool attest; /* value is the MAC of `bytes` (aux bytes), made per receiver */
+    bool attest; /* value is the MAC of `bytes` (an ATTEST: aux bytes; a FORWARD: value.len),
+                    made per receiver */
 };
 
 struct fz_world {
@@ -476,8 +477,10 @@ fz_encode(uint8_t *buf, uint32_t to, struct fz_rec *recs, uint32_t n)
     for (uint32_t k = 0; k < n; k++) {
         struct bpc_record *r = &recs[k].r;
         if (recs[k].attest) {
-            /* A correct MAC for this receiver, over the command's bytes. */
-            bpc_command_mac(key, r->instance, recs[k].bytes, (uint32_t)r->aux, r->value.id);
+            /* A correct MAC for this receiver, over the command's bytes:
+             * an ATTEST's length is its aux, a FORWARD's its value's. */
+            uint32_t len = r->type == BPC_MSG_FORWARD ? r->value.len : (uint32_t)r->aux;
+            bpc_command_mac(key, r->instance, recs[k].bytes, len, r->value.id);
         }
         if (bpc_wire_put(&w, r) != 0) {
             return 0;
@@ -963,7 +966,16 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
         }
         if (type == BPC_MSG_FORWARD) {
             bpc_vid_of(&r->value, fr->bytes, len);
-            r->value_bytes = r->value.kind == BPC_VALUE_DIGEST ? fr->bytes : NULL;
+            if (r->value.kind == BPC_VALUE_DIGEST) {
+                /* Carried bytes name their MAC for the receiver (set at
+                 * encoding), or 16 bytes of pattern: a wrong MAC. */
+                memset(r->value.id, 0, sizeof(r->value.id));
+                r->value_bytes = fr->bytes;
+                fr->attest = !(a & 0x40u);
+                if (!fr->attest) {
+                    fz_fill(r->value.id, BPC_CMD_MAC_BYTES, a);
+                }
+            }
             return;
         }
         r->value.kind = BPC_VALUE_INLINE;

@@ -74,7 +74,11 @@ mc_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux, const uin
     struct bpc_record r = bpc_record_make(type, instance, ballot, aux, NULL);
     r.value.kind = kind;
     if (bytes != NULL) {
-        bpc_vid_of(&r.value, bytes, len);
+        if (type == BPC_MSG_FORWARD) {
+            bpc_forward_value(fuzz_wire_key, instance, bytes, len, &r.value); /* MAC, not digest */
+        } else {
+            bpc_vid_of(&r.value, bytes, len);
+        }
         bool carried =
             r.value.kind == BPC_VALUE_DIGEST && (type == BPC_MSG_2A || type == BPC_MSG_DECIDED ||
                                                  type == BPC_MSG_FORWARD || type == BPC_MSG_VALUE);

@@ -1147,7 +1147,13 @@ byz_malformed_base(struct sim *s, uint8_t base, const struct byz_view *v, struct
         static const uint8_t types[3] = {BPC_MSG_2A, BPC_MSG_DECIDED, BPC_MSG_FORWARD};
         byz_fill(s, bytes, 40);
         bpc_vid_of(&val, bytes, 40);
-        r[0] = bpc_record_make(types[byz_below(s, 3)], v->nu, v->bal, 0, &val);
+        uint8_t type = types[byz_below(s, 3)];
+        if (type == BPC_MSG_FORWARD) {
+            /* A FORWARD names a MAC in the id's first half: this one is
+             * wrong (the leader counts it), but the frame decodes. */
+            memset(val.id + BPC_CMD_MAC_BYTES, 0, sizeof(val.id) - BPC_CMD_MAC_BYTES);
+        }
+        r[0] = bpc_record_make(type, v->nu, v->bal, 0, &val);
         r[0].value_bytes = bytes;
         return 1;
     }

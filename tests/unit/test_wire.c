@@ -344,7 +344,7 @@ test_wire_layout_bytes(void **state)
     assert_int_equal(len, 32 + 64 + 40 + 16);
 
     static const uint8_t hdr[32] = {
-        0x42, 0x50, 0x43, 0x31, 2,  0, 1, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+        0x42, 0x50, 0x43, 0x31, 3,  0, 1, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
         3,    0,    0x05, 0x04, 40, 0, 0, 0, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
     };
     assert_memory_equal(buf, hdr, sizeof(hdr));
@@ -591,7 +591,8 @@ test_wire_header_drops(void **state)
         {T_HDR_MAGIC, 4, 0x42435031, BPC_DROP_BAD_MAGIC}, /* byte-swapped */
         {T_HDR_VERSION, 1, 0, BPC_DROP_BAD_VERSION},
         {T_HDR_VERSION, 1, 1, BPC_DROP_BAD_VERSION}, /* version 1 tagged its values */
-        {T_HDR_VERSION, 1, 3, BPC_DROP_BAD_VERSION},
+        {T_HDR_VERSION, 1, 2, BPC_DROP_BAD_VERSION}, /* version 2 hashed FORWARD bytes */
+        {T_HDR_VERSION, 1, 4, BPC_DROP_BAD_VERSION},
         {T_HDR_VERSION, 1, 255, BPC_DROP_BAD_VERSION},
         {T_HDR_RESERVED, 1, 1, BPC_DROP_RESERVED},
         {T_HDR_RESERVED, 1, 0x80, BPC_DROP_RESERVED},
@@ -1123,6 +1124,56 @@ test_wire_decided_without_bytes(void **state)
     assert_int_equal(bpc_wire_decode(buf, len, &h, recs, 2), -1 - BPC_DROP_BAD_VALUE);
 }
 
+/* A FORWARD of a long command names the command MAC, not a digest
+ * (bpc_forward_value): its bytes decode unhashed, so bytes changed in
+ * transit still decode and only the MAC, which the leader checks, tells;
+ * the id's second half must be zero (a version-2 FORWARD, which named a
+ * BLAKE2b-256 digest there, is BAD_VALUE); a short command stays inline. */
+static void
+test_wire_forward_mac(void **state)
+{
+    (void)state;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_header h;
+    struct bpc_record recs[2];
+    uint8_t mac[BPC_CMD_MAC_BYTES];
+    struct bpc_record r = test_wire_rec(BPC_MSG_FORWARD, 9, 2, 0);
+    bpc_forward_value(test_wire_key, 9, test_wire_val_a, 64, &r.value);
+    assert_int_equal(r.value.kind, BPC_VALUE_DIGEST);
+    assert_int_equal(r.value.len, 64);
+    bpc_command_mac(test_wire_key, 9, test_wire_val_a, 64, mac);
+    assert_memory_equal(r.value.id, mac, sizeof(mac));
+    static const uint8_t zero[BPC_VALUE_INLINE_MAX - BPC_CMD_MAC_BYTES];
+    assert_memory_equal(r.value.id + BPC_CMD_MAC_BYTES, zero, sizeof(zero));
+    r.value_bytes = test_wire_val_a;
+    uint32_t len = test_wire_encode(buf, sizeof(buf), &r, 1, 64);
+    assert_int_equal(len, 32 + 64 + 64 + 16);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 1);
+    test_wire_assert_vid_eq(&test_wire_out[0].value, &r.value);
+    assert_memory_equal(test_wire_out[0].value_bytes, test_wire_val_a, 64);
+    /* A byte of the section changed: it decodes, the MAC no longer fits. */
+    buf[32 + 64 + 5] ^= 1;
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 1);
+    bpc_command_mac(test_wire_key, 9, test_wire_out[0].value_bytes, 64, mac);
+    assert_memory_not_equal(test_wire_out[0].value.id, mac, sizeof(mac));
+    /* The second half of the id is not zero. */
+    struct bpc_record bad = r;
+    bad.value.id[BPC_VALUE_INLINE_MAX - 1] = 1;
+    len = test_wire_encode(buf, sizeof(buf), &bad, 1, 64);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_int_equal(bpc_wire_decode(buf, len, &h, recs, 2), -1 - BPC_DROP_BAD_VALUE);
+    /* Named by its digest, as version 2 did. */
+    bad = test_wire_digest(BPC_MSG_FORWARD, 9, 2, test_wire_val_a, 64, true);
+    len = test_wire_encode(buf, sizeof(buf), &bad, 1, 64);
+    assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+    assert_int_equal(bpc_wire_decode(buf, len, &h, recs, 2), -1 - BPC_DROP_BAD_VALUE);
+    /* Up to 32 bytes: the bytes themselves, as any inline value. */
+    struct bpc_vid v;
+    bpc_forward_value(test_wire_key, 9, test_wire_val_a, 32, &v);
+    assert_int_equal(v.kind, BPC_VALUE_INLINE);
+    assert_memory_equal(v.id, test_wire_val_a, 32);
+}
+
 /* bpc_wire_votes_only (the engine's gate for decoding before the tag):
  * true only for frames of 2AV, 2B and VOTES records with no value bytes;
  * any other type, carried bytes, or no record at all says false. */
@@ -1254,6 +1305,7 @@ main(void)
         cmocka_unit_test(test_wire_random_mutations),
         cmocka_unit_test(test_wire_votes_only),
         cmocka_unit_test(test_wire_decided_without_bytes),
+        cmocka_unit_test(test_wire_forward_mac),
         cmocka_unit_test(test_wire_votes_rules),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
