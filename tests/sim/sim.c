@@ -1014,6 +1014,7 @@ sim_cmd_make(const struct sim *s, uint32_t sub, uint64_t seq, uint8_t out[SIM_CO
     sim_le_store(out, sub, 2);
     sim_le_store(out + 2, sim_cmd_tag(s, sub, seq), 6);
     sim_le_store(out + 8, seq, 8);
+    memset(out + 16, (uint8_t)seq, SIM_COMMAND_BYTES - 16u);
 }
 
 /* Finds (sub, seq) in the map: its entry, or the empty slot for it. */
@@ -1082,10 +1083,14 @@ sim_check_command(struct sim *s, uint32_t p, uint64_t instance, const struct bpc
         return true;
     }
     struct sim_cmd c = {0};
-    if (bc->len == SIM_COMMAND_BYTES) {
+    bool tail_ok = bc->len == SIM_COMMAND_BYTES;
+    if (tail_ok) {
         sim_cmd_parse(bc->bytes, &c);
+        for (uint32_t k = 16; k < SIM_COMMAND_BYTES; k++) {
+            tail_ok = tail_ok && bc->bytes[k] == (uint8_t)c.seq;
+        }
     }
-    if (bc->len != SIM_COMMAND_BYTES || c.sub != bc->submitter || c.sub >= s->n ||
+    if (!tail_ok || c.sub != bc->submitter || c.sub >= s->n ||
         c.seq >= s->parties[c.sub].submitted || c.tag != sim_cmd_tag(s, c.sub, c.seq)) {
         sim_violation(s, &s->r.validity,
                       "validity: party %u, instance %llu: command of %u bytes from %u (carried "

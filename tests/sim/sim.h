@@ -51,8 +51,15 @@
  * The tag is a keyed hash of (submitter, sequence) under a secret derived
  * from the seed that no Byzantine behaviour reads, so a forger cannot
  * produce a correct party's bytes. The engine batches commands into values;
- * each keeps its own (submitter, ticket) name inside the batch. */
+ * each keeps its own (submitter, ticket) name inside the batch.
+ * A build may set a longer size (-DSIM_COMMAND_BYTES=48u, docs/SIM.md): the
+ * bytes past those 16 repeat the sequence's low byte, and commands longer
+ * than 32 bytes are forwarded in the value section under their MAC
+ * instead of inline. */
+#ifndef SIM_COMMAND_BYTES
 #define SIM_COMMAND_BYTES 16u
+#endif
+_Static_assert(SIM_COMMAND_BYTES >= 16u && SIM_COMMAND_BYTES <= 256u, "command size");
 
 /* What a Byzantine party does on top of (or instead of) its engine's
  * traffic; see docs/SIM.md for each. */
