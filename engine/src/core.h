@@ -117,7 +117,9 @@ struct eng_gen_tally {
 /* One generation's 2a (instance.c). */
 struct eng_gen_2a {
     bool has_2a;
-    bool proposed; /* this party (as leader) sent the 2a */
+    bool proposed;   /* this party (as leader) sent the 2a */
+    bool from_queue; /* ... built from its own queue, whose every command was
+                        checked as its submitter's when it was queued */
     struct bpc_vid v2a;
 };
 

@@ -139,7 +139,11 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
             return; /* kept; re-checked as 1b messages arrive */
         }
     }
-    if (!eng_value_ok(e, s, (uint32_t)g, !vouched)) {
+    /* A batch this party built from its own queue needs no re-check:
+     * every command in the queue was checked as its submitter's when it
+     * was queued (eng_on_forward), or is this party's own. */
+    bool from_queue = s->gen[g].a.from_queue && s->gen[g].a.proposed;
+    if (!eng_value_ok(e, s, (uint32_t)g, !vouched && !from_queue)) {
         return; /* kept; re-checked as ATTESTs arrive */
     }
     eng_raise_max_bal(e, bal);
@@ -501,6 +505,7 @@ eng_take_submission(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct
     if (vid->kind == BPC_VALUE_DIGEST) {
         memcpy(eng_slot_value(e, s, g), eng_batch_bytes(e), len);
     }
+    s->gen[g].a.from_queue = true;
     return true;
 }
 
@@ -511,6 +516,7 @@ eng_pick_value(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t in
                struct bpc_vid *vid)
 {
     memset(vid, 0, sizeof(*vid));
+    s->gen[g].a.from_queue = false; /* until a batch is built from the queue */
     /* At the first ballot every value is safe whatever the view holds
      * (safe.c, case 0; docs/ENGINE.md, "No phase 1 at the first ballot"):
      * the pick is free and no view is built. */

@@ -1143,6 +1143,57 @@ test_forward_bytes_bound_by_mac(void **state)
     free(f);
 }
 
+/* Goal: a leader votes for the batch it built from its own queue without
+ * checking its commands again: each was checked as its submitter's when it
+ * was queued. A submitter that forwards a command under its real MAC and
+ * then attests other bytes for the same sequence number (an ATTEST
+ * replaces the MAC the leader kept) cannot make the leader withhold its
+ * 2av from that batch. Fails on bacb1ec, where the leader's own 2av
+ * re-checked the batch against the replaced MAC and never came. */
+static void
+test_leader_votes_its_own_batch(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint64_t b = 7;
+    while (fx_leader(f, b) != (int)f->me) {
+        b++;
+    }
+    fx_to_ballot(f, b);
+    uint32_t p = fx_other(f, 1);
+    uint64_t seq = 1;
+    uint8_t cmd[40];
+    uint8_t other[40];
+    memset(cmd, 0x44, sizeof(cmd));
+    memset(other, 0x45, sizeof(other));
+    struct bpc_record recs[2];
+    struct bpc_vid fv;
+    bpc_forward_value(f->keys[p], seq, cmd, sizeof(cmd), &fv);
+    recs[0] = bpc_record_make(BPC_MSG_FORWARD, seq, b, 0, &fv);
+    recs[0].value_bytes = cmd;
+    struct bpc_vid mac;
+    memset(&mac, 0, sizeof(mac));
+    mac.kind = BPC_VALUE_INLINE;
+    mac.len = BPC_CMD_MAC_BYTES;
+    bpc_command_mac(f->keys[p], seq, other, sizeof(other), mac.id);
+    recs[1] = bpc_record_make(BPC_MSG_ATTEST, seq, b, sizeof(other), &mac);
+    uint32_t mark = f->sent_count;
+    fx_send(f, p, recs, 2);
+    uint8_t batch[128];
+    struct bpc_vid want;
+    fx_batch(batch, p, seq, sizeof(cmd), 0x44, &want);
+    int k = fx_find(f, mark, BPC_MSG_2A, 0, b);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &want));
+    k = fx_find(f, mark, BPC_MSG_2AV, 0, b);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &want));
+    assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, 0);
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * No assertion from a peer or a valid configuration.
  * ---------------------------------------------------------------------- */
@@ -1590,6 +1641,7 @@ main(void)
         cmocka_unit_test(test_forged_commands_get_no_vote),
         cmocka_unit_test(test_forged_own_command),
         cmocka_unit_test(test_forward_bytes_bound_by_mac),
+        cmocka_unit_test(test_leader_votes_its_own_batch),
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
