@@ -335,6 +335,19 @@ fx_to_ballot(struct fx *f, uint64_t b)
     assert_int_equal(bpc_engine_ballot(f->e), b);
 }
 
+/* Moves the engine to the first ballot from 7 on that it leads (fx_init
+ * keeps it from leading 1..6); returns that ballot. */
+static uint64_t
+fx_to_own_ballot(struct fx *f)
+{
+    uint64_t b = 7;
+    while (fx_leader(f, b) != (int)f->me) {
+        b++;
+    }
+    fx_to_ballot(f, b);
+    return b;
+}
+
 /* Index of the last record of `type` for `instance` the engine sent at
  * `ballot` (any ballot when 0), from record `from` on; -1 when none. */
 static int
@@ -1110,11 +1123,7 @@ test_forward_bytes_bound_by_mac(void **state)
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
     fx_init(f, 8, 256);
-    uint64_t b = 7;
-    while (fx_leader(f, b) != (int)f->me) {
-        b++;
-    }
-    fx_to_ballot(f, b);
+    uint64_t b = fx_to_own_ballot(f);
     uint32_t p = fx_other(f, 0);
     uint64_t seq = 1;
     uint8_t cmd[64];
@@ -1156,11 +1165,7 @@ test_leader_votes_its_own_batch(void **state)
     (void)state;
     struct fx *f = calloc(1, sizeof(*f));
     fx_init(f, 8, 256);
-    uint64_t b = 7;
-    while (fx_leader(f, b) != (int)f->me) {
-        b++;
-    }
-    fx_to_ballot(f, b);
+    uint64_t b = fx_to_own_ballot(f);
     uint32_t p = fx_other(f, 1);
     uint64_t seq = 1;
     uint8_t cmd[40];
