@@ -74,6 +74,10 @@ void *bench_engine_grid_setup(uint32_t batch, uint32_t parties);
  * submit 16-byte ones): one command makes an 80-byte value, above the
  * 32-byte inline limit, so values travel as DIGEST bytes. */
 void *bench_engine_cmd64_setup(uint32_t batch);
+/* The same, each command submitted at the next party in turn: three in
+ * four are forwarded to the leader (FORWARD and ATTEST records), as in a
+ * cluster whose every party has clients. */
+void *bench_engine_spread64_setup(uint32_t batch);
 uint64_t bench_engine_run(void *ctx, uint64_t iters);
 void bench_engine_teardown(void *ctx);
 /* The configuration every engine benchmark starts from: party `self` of

@@ -36,6 +36,7 @@ struct bench_engine_ctx {
     uint64_t applied; /* commands applied at party 0 */
     uint64_t seq;
     uint32_t cmd_bytes; /* bytes per submitted command (16, or 64 for engine_cmd64) */
+    bool spread;        /* commands submitted at each party in turn, not the leader */
     struct bench_party *p;
     struct bench_box *box[2]; /* this round's inboxes and the next round's */
     struct bpc_frame_out *tx;
@@ -201,6 +202,16 @@ bench_engine_cmd64_setup(uint32_t batch)
     return c;
 }
 
+void *
+bench_engine_spread64_setup(uint32_t batch)
+{
+    struct bench_engine_ctx *c = bench_engine_cmd64_setup(batch);
+    if (c != NULL) {
+        c->spread = true;
+    }
+    return c;
+}
+
 /* One round: every party consumes its inbox (a burst), outputs feed the
  * next round. Time advances 10 us a round. */
 static int
@@ -232,7 +243,8 @@ bench_engine_run(void *ctx, uint64_t iters)
     for (uint64_t rounds = 0; c->applied < target && rounds < 100000000ull; rounds++) {
         while (submitted < iters) {
             memcpy(cmd, &c->seq, sizeof(c->seq));
-            if (bpc_submit(c->p[c->leader].e, cmd, c->cmd_bytes, NULL) != 0) {
+            uint32_t at = c->spread ? (uint32_t)(c->seq % c->n) : c->leader;
+            if (bpc_submit(c->p[at].e, cmd, c->cmd_bytes, NULL) != 0) {
                 break;
             }
             c->seq++;

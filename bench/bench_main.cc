@@ -186,6 +186,14 @@ const bench_spec bench_engine_specs[] = {
      2,
      bench_engine_teardown,
      bench_engine_batch},
+    {"engine_spread64",
+     bench_engine_spread64_setup,
+     bench_engine_run,
+     bench_unit::one_item,
+     {1, 32},
+     2,
+     bench_engine_teardown,
+     bench_engine_batch},
 };
 
 /* Engine tier, both sweeps at once: 1 and 32 commands per value, each with
