@@ -184,7 +184,8 @@ enum eng_src {
 /* A queued record (outbox.c). */
 struct eng_out {
     struct bpc_record r;
-    uint32_t peer;      /* unicast target; UINT32_MAX in the broadcast queue */
+    uint32_t peer;      /* unicast target; in the broadcast queue UINT32_MAX, or
+                           for an ATTEST the one peer it is not for */
     const uint8_t *val; /* DIGEST bytes for 2A/DECIDED/FORWARD */
     uint32_t src_slot;
     uint8_t src;       /* enum eng_src */

@@ -89,6 +89,17 @@ eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *
 }
 
 void
+eng_peers_push_but(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val,
+                   uint32_t skip)
+{
+    uint32_t before = e->ob.bq_count;
+    eng_peers_push(e, r, val);
+    if (e->ob.bq_count > before) {
+        e->ob.bq[(e->ob.bq_head + before) % e->ob.bq_cap].peer = skip;
+    }
+}
+
+void
 eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val)
 {
     eng_peers_push(e, r, val);
@@ -135,6 +146,9 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
         }
     }
     if (r.type == BPC_MSG_ATTEST) {
+        if (o->peer == peer) {
+            return true; /* the receiver of the command's FORWARD */
+        }
         /* The command's MAC for this receiver; its bytes stay here. */
         bpc_command_mac(e->cfg.keys[peer], r.instance, r.value_bytes, (uint32_t)r.aux, r.value.id);
         r.value_bytes = NULL;

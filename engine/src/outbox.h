@@ -42,6 +42,9 @@ eng_self_clear(struct bpc_engine *e)
 
 /* Queues r for every peer (not for this party). */
 ENG_FN void eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
+/* Likewise for an ATTEST, but not for peer `skip` (UINT32_MAX: none). */
+ENG_FN void eng_peers_push_but(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val,
+                               uint32_t skip);
 /* Queues r for every peer and delivers it to this party too. */
 ENG_FN void eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
 ENG_FN void eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,

@@ -170,45 +170,57 @@ eng_att_at(const struct bpc_engine *e, uint32_t submitter, uint64_t seq)
     return &e->sub.att[(size_t)submitter * e->sub.att_slots + (seq & (e->sub.att_slots - 1u))];
 }
 
+/* Keeps p's MAC for its command seq (see eng_cmds_authentic) and notes
+ * that a command of p is waiting. */
+static void
+eng_att_keep(struct bpc_engine *e, uint32_t p, uint64_t seq, const uint8_t mac[BPC_CMD_MAC_BYTES])
+{
+    struct eng_att *a = eng_att_at(e, p, seq);
+    a->seq = seq;
+    memcpy(a->mac, mac, BPC_CMD_MAC_BYTES);
+    if (eng_seq_follows(e->sub.applied_hi[p], seq)) {
+        e->sub.witness[p] = seq; /* a leader that does not decide it is replaced */
+    }
+    if (e->sub.auth_wait) {
+        eng_recheck_request(e);
+    }
+}
+
+/* p forwards its command r->instance to the party it takes for leader. The
+ * submitter attests it to every other party (eng_forward): here the
+ * FORWARD stands for the ATTEST, so its MAC is kept whether or not this
+ * party leads. Inline bytes are proven by the frame's tag (they sit in the
+ * tagged record): their MAC is computed. Carried bytes are not tagged: the
+ * record names their MAC, which the bytes must match before a leader
+ * queues them. */
 void
 eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    if (r->value.kind == BPC_VALUE_NOOP) {
+    if (r->value.kind == BPC_VALUE_NOOP || p == e->self || r->instance == 0 ||
+        r->value.len > e->sub.cmd_stride) {
         ENG_IGNORED(e);
-        return;
-    }
-    if (!eng_is_leader(e)) {
-        /* A witness: the next command of p exists, so a leader that does
-         * not get it decided in time is replaced (eng_has_work). */
-        if (eng_seq_follows(e->sub.applied_hi[p], r->instance)) {
-            e->sub.witness[p] = r->instance;
-        }
         return;
     }
     bool carried = r->value.kind == BPC_VALUE_DIGEST;
     const uint8_t *bytes = carried ? r->value_bytes : r->value.id;
-    if (bytes == NULL || p == e->self) {
+    if (bytes == NULL) {
         return;
     }
-    if (r->value.len > e->sub.cmd_stride || r->instance == 0) {
-        ENG_IGNORED(e);
-        return;
-    }
-    /* Keep the command's MAC, so this party's own vote on the batch does
-     * not wait for p's ATTEST. Inline bytes are proven by the frame's tag
-     * (they sit in the tagged record): their MAC is computed. Carried bytes
-     * are not tagged: the record names their MAC, which must match. */
-    struct eng_att *a = eng_att_at(e, p, r->instance);
+    uint8_t mac[BPC_CMD_MAC_BYTES];
     if (carried) {
-        if (!bpc_command_mac_ok(e->cfg.keys[p], r->instance, bytes, r->value.len, r->value.id)) {
-            e->ctr.forward_forged++;
-            return;
-        }
-        memcpy(a->mac, r->value.id, BPC_CMD_MAC_BYTES);
+        /* The tagged record's word, as an ATTEST's would be. */
+        memcpy(mac, r->value.id, BPC_CMD_MAC_BYTES);
     } else {
-        bpc_command_mac(e->cfg.keys[p], r->instance, bytes, r->value.len, a->mac);
+        bpc_command_mac(e->cfg.keys[p], r->instance, bytes, r->value.len, mac);
     }
-    a->seq = r->instance;
+    eng_att_keep(e, p, r->instance, mac);
+    if (!eng_is_leader(e)) {
+        return;
+    }
+    if (carried && !bpc_command_mac_ok(e->cfg.keys[p], r->instance, bytes, r->value.len, mac)) {
+        e->ctr.forward_forged++;
+        return;
+    }
     eng_lq_accept(e, p, r->instance, bytes, r->value.len);
 }
 
@@ -220,28 +232,22 @@ eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         ENG_IGNORED(e);
         return;
     }
-    struct eng_att *a = eng_att_at(e, p, r->instance);
-    a->seq = r->instance;
-    memcpy(a->mac, r->value.id, BPC_CMD_MAC_BYTES);
-    if (eng_seq_follows(e->sub.applied_hi[p], r->instance)) {
-        e->sub.witness[p] = r->instance; /* a command of p is waiting */
-    }
-    if (e->sub.auth_wait) {
-        eng_recheck_request(e);
-    }
+    eng_att_keep(e, p, r->instance, r->value.id);
 }
 
-/* Queues an ATTEST of own command c for every peer; each peer's MAC is
- * computed under its pair key as the record is written (eng_put). */
+/* Queues an ATTEST of own command c for every peer but `to`, the one its
+ * FORWARD went to (which keeps the MAC that FORWARD names or proves);
+ * each peer's MAC is computed under its pair key as the record is written
+ * (eng_put). */
 static void
-eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes)
+eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes, uint32_t to)
 {
     struct bpc_vid mac;
     memset(&mac, 0, sizeof(mac));
     mac.kind = BPC_VALUE_INLINE;
     mac.len = BPC_CMD_MAC_BYTES;
     struct bpc_record r = bpc_record_make(BPC_MSG_ATTEST, c->seq, eng_bal(e), c->len, &mac);
-    eng_peers_push(e, &r, bytes);
+    eng_peers_push_but(e, &r, bytes, to);
 }
 
 void
@@ -270,7 +276,7 @@ eng_forward(struct bpc_engine *e)
             bpc_forward_value(e->cfg.keys[to], c->seq, bytes, c->len, &vid);
             struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, eng_bal(e), 0, &vid);
             eng_unicast(e, to, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
-            eng_attest(e, c, bytes);
+            eng_attest(e, c, bytes, to);
         }
         sub->own_sent++;
     }

@@ -1199,6 +1199,85 @@ test_leader_votes_its_own_batch(void **state)
     free(f);
 }
 
+/* Index of the first record of `type` among those sent to `watch` from
+ * record `from` on; -1 when none. */
+static int
+fx_find_type(const struct fx *f, uint32_t from, uint8_t type)
+{
+    for (uint32_t k = from; k < f->sent_count; k++) {
+        if (f->sent[k].type == type) {
+            return (int)k;
+        }
+    }
+    return -1;
+}
+
+/* Goal: a submitter's FORWARD stands for its ATTEST to the party it goes
+ * to. The submitter attests a command to every peer but the one it
+ * forwards it to, and that party keeps the MAC the FORWARD names (carried
+ * bytes) or proves (inline bytes) whether or not it leads: a follower that
+ * got a FORWARD and no ATTEST still votes for the leader's batch of that
+ * command. Fails on b194c96, whose submitter attested to the leader too
+ * and whose followers dropped a FORWARD's MAC. */
+static void
+test_forward_stands_for_attest(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t other = fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+    /* Sending: the leader gets the FORWARD and no ATTEST ... */
+    uint8_t cmd[40];
+    memset(cmd, 0x51, sizeof(cmd));
+    f->watch = leader;
+    uint32_t mark = f->sent_count;
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), NULL), 0);
+    fx_step(f, NULL, 0);
+    assert_true(fx_find_type(f, mark, BPC_MSG_FORWARD) >= 0);
+    assert_true(fx_find_type(f, mark, BPC_MSG_ATTEST) < 0);
+    /* ... every other peer an ATTEST and no FORWARD. */
+    f->watch = other;
+    mark = f->sent_count;
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), NULL), 0);
+    fx_step(f, NULL, 0);
+    assert_true(fx_find_type(f, mark, BPC_MSG_ATTEST) >= 0);
+    assert_true(fx_find_type(f, mark, BPC_MSG_FORWARD) < 0);
+    /* Receiving: `other` takes this follower for leader and forwards it a
+     * carried and an inline command, attesting neither here. */
+    f->watch = leader;
+    uint8_t big[40];
+    uint8_t small[8];
+    memset(big, 0x61, sizeof(big));
+    memset(small, 0x62, sizeof(small));
+    struct bpc_record recs[2];
+    struct bpc_vid fv;
+    bpc_forward_value(f->keys[other], 1, big, sizeof(big), &fv);
+    recs[0] = bpc_record_make(BPC_MSG_FORWARD, 1, 2, 0, &fv);
+    recs[0].value_bytes = big;
+    bpc_forward_value(f->keys[other], 2, small, sizeof(small), &fv);
+    assert_int_equal(fv.kind, BPC_VALUE_INLINE);
+    recs[1] = bpc_record_make(BPC_MSG_FORWARD, 2, 2, 0, &fv);
+    fx_send(f, other, recs, 2);
+    uint8_t bytes[2][128];
+    struct bpc_vid v[2];
+    fx_batch(bytes[0], other, 1, sizeof(big), 0x61, &v[0]);
+    fx_batch(bytes[1], other, 2, sizeof(small), 0x62, &v[1]);
+    mark = f->sent_count;
+    for (uint32_t i = 0; i < 2; i++) {
+        struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, 2, 0, &v[i]);
+        a.value_bytes = v[i].kind == BPC_VALUE_DIGEST ? bytes[i] : NULL;
+        fx_send1(f, leader, a);
+        int k = fx_find(f, mark, BPC_MSG_2AV, i, 2);
+        assert_true(k >= 0);
+        assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
+    }
+    assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, 0);
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * No assertion from a peer or a valid configuration.
  * ---------------------------------------------------------------------- */
@@ -1647,6 +1726,7 @@ main(void)
         cmocka_unit_test(test_forged_own_command),
         cmocka_unit_test(test_forward_bytes_bound_by_mac),
         cmocka_unit_test(test_leader_votes_its_own_batch),
+        cmocka_unit_test(test_forward_stands_for_attest),
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
