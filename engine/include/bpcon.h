@@ -67,6 +67,8 @@ const char *bpc_version(void);
 #define BPC_BALLOT_MAX ((uint64_t)1 << 62)
 /* Bytes of a command MAC (ATTEST records). */
 #define BPC_CMD_MAC_BYTES 16u
+/* Command MACs one ATTEST record holds at most (consecutive sequence numbers). */
+#define BPC_ATTEST_MACS_MAX 2u
 /* Authentication tag bytes (SipHash-2-4, 128-bit output). */
 #define BPC_TAG_BYTES 16u
 /* Pairwise key bytes. */
@@ -289,7 +291,7 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
  * ---------------------------------------------------------------------- */
 
 #define BPC_WIRE_MAGIC 0x31435042u
-#define BPC_WIRE_VERSION 3u
+#define BPC_WIRE_VERSION 4u
 #define BPC_WIRE_HEADER_BYTES 32u
 #define BPC_WIRE_RECORD_BYTES 64u
 /* DECIDED of a DIGEST value: aux saying that no bytes follow (a party that
@@ -326,10 +328,12 @@ enum bpc_msg_type {
                              command sequence number; value =
                              bpc_forward_value (DIGEST kind: the command MAC,
                              bytes at aux in the value section) */
-    BPC_MSG_ATTEST = 11,  /* the sender vouches for its own command to one
-                             receiver: instance = the command's sequence number,
-                             aux = its length, value = INLINE, 16 bytes: the
-                             command MAC (bpc_command_mac) under the pair key */
+    BPC_MSG_ATTEST = 11,  /* the sender vouches for its own commands to one
+                             receiver: instance = the first command's sequence
+                             number, aux = its length, value = INLINE, 16 bytes:
+                             its command MAC (bpc_command_mac) under the pair
+                             key, or 32 bytes: that MAC, then the MAC of the
+                             command numbered instance + 1 */
     BPC_MSG_VALUE = 12,   /* the bytes of a DIGEST value the sender's 1b names
                              for the instance (so a leader that must propose it
                              again has them): ballot = the sender's, aux =

@@ -137,6 +137,22 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
         uint32_t *put)
 {
     struct bpc_record r = o->r;
+    if (r.type == BPC_MSG_ATTEST) {
+        if (o->peer == peer) {
+            return true; /* the receiver of the commands' FORWARD */
+        }
+        /* The commands' MACs for this receiver; their bytes stay here. */
+        if (o->src != SRC_OWN || eng_attest_fill(e, o->src_slot, peer, &r) == 0) {
+            e->ctr.tx_value_gone++;
+            return true;
+        }
+        if (!bpc_wire_fits(w, 1, 0)) {
+            return false;
+        }
+        BPC_ASSERT(bpc_wire_put(w, &r) == 0);
+        (*put)++;
+        return true;
+    }
     r.value_bytes = o->val;
     if (o->val != NULL) {
         r.value_bytes = eng_out_val(e, o);
@@ -144,14 +160,6 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
             e->ctr.tx_value_gone++;
             return true;
         }
-    }
-    if (r.type == BPC_MSG_ATTEST) {
-        if (o->peer == peer) {
-            return true; /* the receiver of the command's FORWARD */
-        }
-        /* The command's MAC for this receiver; its bytes stay here. */
-        bpc_command_mac(e->cfg.keys[peer], r.instance, r.value_bytes, (uint32_t)r.aux, r.value.id);
-        r.value_bytes = NULL;
     }
     uint32_t extra = r.type == BPC_MSG_1B ? r.hist_count : 0u;
     uint32_t vlen = r.value_bytes != NULL && r.value.kind == BPC_VALUE_DIGEST ? r.value.len : 0;

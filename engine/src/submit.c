@@ -224,7 +224,8 @@ eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     eng_lq_accept(e, p, r->instance, bytes, r->value.len);
 }
 
-/* p vouches for its own command r->instance (see eng_cmds_authentic). */
+/* p vouches for its own command r->instance, and with a second MAC for
+ * the next one (see eng_cmds_authentic). */
 void
 eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
@@ -233,21 +234,82 @@ eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     eng_att_keep(e, p, r->instance, r->value.id);
+    if (r->value.len > BPC_CMD_MAC_BYTES) {
+        eng_att_keep(e, p, r->instance + 1, r->value.id + BPC_CMD_MAC_BYTES);
+    }
 }
 
 /* Queues an ATTEST of own command c for every peer but `to`, the one its
  * FORWARD went to (which keeps the MAC that FORWARD names or proves);
  * each peer's MAC is computed under its pair key as the record is written
- * (eng_put). */
+ * (eng_attest_fill). When the ATTEST queued last (*last) is for the
+ * command before c and the same peers, c joins it instead: one record
+ * holds the MACs of two consecutive commands. */
 static void
-eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes, uint32_t to)
+eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes, uint32_t to,
+           struct eng_out **last)
 {
+    struct eng_outbox_state *ob = &e->ob;
+    struct eng_out *prev = *last;
+    if (prev != NULL && ob->bq_count > 0 &&
+        prev == &ob->bq[(ob->bq_head + ob->bq_count - 1) % ob->bq_cap] && prev->peer == to &&
+        prev->r.value.len == BPC_CMD_MAC_BYTES && prev->r.instance + 1 == c->seq) {
+        prev->r.value.len = BPC_ATTEST_MACS_MAX * BPC_CMD_MAC_BYTES;
+        *last = NULL;
+        return;
+    }
     struct bpc_vid mac;
     memset(&mac, 0, sizeof(mac));
     mac.kind = BPC_VALUE_INLINE;
     mac.len = BPC_CMD_MAC_BYTES;
     struct bpc_record r = bpc_record_make(BPC_MSG_ATTEST, c->seq, eng_bal(e), c->len, &mac);
+    uint32_t before = ob->bq_count;
     eng_peers_push_but(e, &r, bytes, to);
+    *last = ob->bq_count > before ? &ob->bq[(ob->bq_head + before) % ob->bq_cap] : NULL;
+}
+
+/* The own command at ring index `index` if it is still command seq (not
+ * applied, its place not reused): its entry and bytes, else NULL. */
+static const struct eng_cmd *
+eng_own_at(const struct bpc_engine *e, uint32_t index, uint64_t seq, const uint8_t **bytes)
+{
+    index &= e->sub.cmd_mask;
+    if (!eng_own_live(e, index, seq)) {
+        return NULL;
+    }
+    *bytes = eng_cmd_bytes(e, e->sub.own_bytes, index);
+    return &e->sub.own[index];
+}
+
+uint32_t
+eng_attest_fill(const struct bpc_engine *e, uint32_t index, uint32_t peer, struct bpc_record *r)
+{
+    _Static_assert(BPC_ATTEST_MACS_MAX * BPC_CMD_MAC_BYTES <= BPC_VALUE_INLINE_MAX,
+                   "an ATTEST's MACs fit its inline value");
+    uint32_t want = r->value.len / BPC_CMD_MAC_BYTES;
+    uint64_t first = r->instance;
+    uint32_t n = 0;
+    uint8_t *out = r->value.id;
+    for (uint32_t j = 0; j < want; j++) {
+        const uint8_t *bytes = NULL;
+        const struct eng_cmd *c = eng_own_at(e, index + j, first + j, &bytes);
+        if (c == NULL) {
+            if (n == 0) {
+                continue; /* applied already: the record starts at the next */
+            }
+            break;
+        }
+        if (n == 0) {
+            r->instance = c->seq;
+            r->aux = c->len;
+        }
+        bpc_command_mac(e->cfg.keys[peer], c->seq, bytes, c->len, out);
+        out += BPC_CMD_MAC_BYTES;
+        n++;
+    }
+    r->value.len = (uint16_t)(n * BPC_CMD_MAC_BYTES);
+    memset(out, 0, (size_t)(r->value.id + BPC_VALUE_INLINE_MAX - out));
+    return n;
 }
 
 void
@@ -259,6 +321,7 @@ eng_forward(struct bpc_engine *e)
     }
     /* At most att_slots commands ahead of the oldest unapplied one are out,
      * so a receiver's MAC table (att_slots per submitter) holds them all. */
+    struct eng_out *last = NULL; /* the ATTEST queued last (eng_attest) */
     while (sub->own_sent < sub->own_tail && eng_leader(e) >= 0 &&
            sub->own_sent - sub->own_head < sub->att_slots) {
         const struct eng_cmd *c = &sub->own[sub->own_sent & sub->cmd_mask];
@@ -276,7 +339,7 @@ eng_forward(struct bpc_engine *e)
             bpc_forward_value(e->cfg.keys[to], c->seq, bytes, c->len, &vid);
             struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, eng_bal(e), 0, &vid);
             eng_unicast(e, to, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
-            eng_attest(e, c, bytes, to);
+            eng_attest(e, c, bytes, to, &last);
         }
         sub->own_sent++;
     }

@@ -70,6 +70,12 @@ ENG_FN void eng_apply_commands(struct bpc_engine *e, uint64_t instance, const ui
 /* Queued FORWARD bytes in the own-command arena (outbox.c). */
 ENG_FN bool eng_own_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *index);
 ENG_FN bool eng_own_live(const struct bpc_engine *e, uint32_t index, uint64_t seq);
+/* Writes into r (an ATTEST of the own commands from ring index `index`:
+ * instance, value.len) each one's MAC for peer, leaving out those applied
+ * since; sets instance and aux to the first kept. Returns how many it
+ * kept (0: none left, nothing to send). */
+ENG_FN uint32_t eng_attest_fill(const struct bpc_engine *e, uint32_t index, uint32_t peer,
+                                struct bpc_record *r);
 /* Commands wait: own, queued, or a peer's next one nobody applies. */
 ENG_FN bool eng_sub_has_work(const struct bpc_engine *e);
 /* Is command q of submitter s still next in line (not applied)? */

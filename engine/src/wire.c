@@ -150,7 +150,11 @@ wire_value_kind_ok(const struct bpc_record *r)
         /* A 1b reports a vote (maxVBal > 0) with a value, or no vote at all. */
         return none == (r->aux == 0);
     case BPC_MSG_ATTEST:
-        return r->value.kind == BPC_VALUE_INLINE && r->value.len == BPC_CMD_MAC_BYTES &&
+        /* One MAC, or two for instance and instance + 1. */
+        return r->value.kind == BPC_VALUE_INLINE &&
+               (r->value.len == BPC_CMD_MAC_BYTES ||
+                (r->value.len == BPC_ATTEST_MACS_MAX * BPC_CMD_MAC_BYTES &&
+                 r->instance < UINT64_MAX)) &&
                r->aux <= BPC_VALUE_BYTES_MAX;
     case BPC_MSG_VALUE:
         return r->value.kind == BPC_VALUE_DIGEST;

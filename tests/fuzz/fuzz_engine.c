@@ -987,6 +987,11 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
         } else if (r->aux > len) {
             r->aux = len; /* the MAC covers the command's real length */
         }
+        if (a & 0x20u) {
+            /* A pair: a second MAC, of pattern, for the next number. */
+            r->value.len = 2 * BPC_CMD_MAC_BYTES;
+            fz_fill(r->value.id + BPC_CMD_MAC_BYTES, BPC_CMD_MAC_BYTES, a ^ 0x5au);
+        }
         return;
     }
     case BPC_MSG_VALUE:

@@ -108,7 +108,10 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
         FUZZ_CHECK(!none && r->aux >= 1 && r->aux < r->ballot);
         break;
     case BPC_MSG_ATTEST:
-        FUZZ_CHECK(v->kind == BPC_VALUE_INLINE && v->len == BPC_CMD_MAC_BYTES);
+        /* One command MAC, or two: for instance and instance + 1. */
+        FUZZ_CHECK(v->kind == BPC_VALUE_INLINE &&
+                   (v->len == BPC_CMD_MAC_BYTES ||
+                    (v->len == 2 * BPC_CMD_MAC_BYTES && r->instance < UINT64_MAX)));
         FUZZ_CHECK(r->aux <= BPC_VALUE_BYTES_MAX);
         break;
     case BPC_MSG_VALUE:

@@ -233,6 +233,9 @@ mc_wire(void)
         a.value.len = BPC_CMD_MAC_BYTES;
         bpc_command_mac(key, 1, cmd, 16, a.value.id);
         mc_one("attest", a);
+        a.value.len = 2 * BPC_CMD_MAC_BYTES;
+        bpc_command_mac(key, 2, cmd + 16, 16, a.value.id + BPC_CMD_MAC_BYTES);
+        mc_one("attest_pair", a);
     }
     /* One of each type in one frame, with all three carried kinds, and a
      * second 2A pointing at the bytes the first carries. */
@@ -481,6 +484,8 @@ mc_engine(void)
     mc_b(&s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_INC | (2 << 3), 0x43);
     /* an ATTEST naming another sequence number, with a wrong MAC */
     mc_b(&s, 6, T(ATTEST) | 0x80, 0, FZ_SEL(FZ_BAL_CUR, 0), 0x40, FZ_SEQ_LAST, 0);
+    /* an ATTEST pair: the right MAC, then a wrong one for the next number */
+    mc_b(&s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0x20, FZ_SEQ_LAST, 0);
     mc_run(&s, 10);
     mc_save(&s, "forward_attest");
 

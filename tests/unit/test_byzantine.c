@@ -1278,6 +1278,78 @@ test_forward_stands_for_attest(void **state)
     free(f);
 }
 
+/* Goal: one ATTEST record carries the MACs of two consecutive commands.
+ * Three commands submitted at once reach a follower as a pair and a
+ * single, each MAC the command's under that follower's pair key; a pair
+ * received makes both of its commands authentic, so their batches get
+ * this party's 2av. Fails on e22b374, which sent one record per command
+ * and dropped a 32-byte ATTEST as BAD_VALUE. */
+static void
+test_attest_pairs(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t other = fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+    f->watch = other;
+    uint32_t mark = f->sent_count;
+    uint8_t cmds[3][40];
+    uint64_t tickets[3];
+    for (uint32_t i = 0; i < 3; i++) {
+        memset(cmds[i], 0x70 + (int)i, sizeof(cmds[i]));
+        assert_int_equal(bpc_submit(f->e, cmds[i], sizeof(cmds[i]), &tickets[i]), 0);
+    }
+    fx_step(f, NULL, 0);
+    uint32_t attests = 0;
+    uint32_t macs = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        const struct bpc_record *r = &f->sent[k];
+        if (r->type != BPC_MSG_ATTEST) {
+            continue;
+        }
+        attests++;
+        for (uint32_t j = 0; j < r->value.len / BPC_CMD_MAC_BYTES; j++) {
+            uint32_t i = (uint32_t)(r->instance + j - tickets[0]);
+            assert_true(i < 3 && r->instance + j == tickets[i]);
+            assert_true(bpc_command_mac_ok(f->keys[other], tickets[i], cmds[i], sizeof(cmds[i]),
+                                           r->value.id + j * BPC_CMD_MAC_BYTES));
+            macs++;
+        }
+    }
+    assert_int_equal(attests, 2);
+    assert_int_equal(macs, 3);
+    /* Receiving: `other` attests its commands 1 and 2 in one record. */
+    f->watch = leader;
+    uint8_t small[2][8];
+    struct bpc_vid two;
+    memset(&two, 0, sizeof(two));
+    two.kind = BPC_VALUE_INLINE;
+    two.len = 2 * BPC_CMD_MAC_BYTES;
+    for (uint32_t i = 0; i < 2; i++) {
+        memset(small[i], 0x62 + (int)i, sizeof(small[i]));
+        bpc_command_mac(f->keys[other], i + 1, small[i], sizeof(small[i]),
+                        two.id + i * BPC_CMD_MAC_BYTES);
+    }
+    fx_send1(f, other, bpc_record_make(BPC_MSG_ATTEST, 1, 2, sizeof(small[0]), &two));
+    mark = f->sent_count;
+    for (uint32_t i = 0; i < 2; i++) {
+        uint8_t bytes[64];
+        struct bpc_vid v;
+        fx_batch(bytes, other, i + 1, sizeof(small[i]), (uint8_t)(0x62 + i), &v);
+        struct bpc_record a = bpc_record_make(BPC_MSG_2A, i, 2, 0, &v);
+        a.value_bytes = v.kind == BPC_VALUE_DIGEST ? bytes : NULL;
+        fx_send1(f, leader, a);
+        int k = fx_find(f, mark, BPC_MSG_2AV, i, 2);
+        assert_true(k >= 0);
+        assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    }
+    assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, 0);
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * No assertion from a peer or a valid configuration.
  * ---------------------------------------------------------------------- */
@@ -1727,6 +1799,7 @@ main(void)
         cmocka_unit_test(test_forward_bytes_bound_by_mac),
         cmocka_unit_test(test_leader_votes_its_own_batch),
         cmocka_unit_test(test_forward_stands_for_attest),
+        cmocka_unit_test(test_attest_pairs),
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),

@@ -344,7 +344,7 @@ test_wire_layout_bytes(void **state)
     assert_int_equal(len, 32 + 64 + 40 + 16);
 
     static const uint8_t hdr[32] = {
-        0x42, 0x50, 0x43, 0x31, 3,  0, 1, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+        0x42, 0x50, 0x43, 0x31, 4,  0, 1, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
         3,    0,    0x05, 0x04, 40, 0, 0, 0, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
     };
     assert_memory_equal(buf, hdr, sizeof(hdr));
@@ -592,7 +592,8 @@ test_wire_header_drops(void **state)
         {T_HDR_VERSION, 1, 0, BPC_DROP_BAD_VERSION},
         {T_HDR_VERSION, 1, 1, BPC_DROP_BAD_VERSION}, /* version 1 tagged its values */
         {T_HDR_VERSION, 1, 2, BPC_DROP_BAD_VERSION}, /* version 2 hashed FORWARD bytes */
-        {T_HDR_VERSION, 1, 4, BPC_DROP_BAD_VERSION},
+        {T_HDR_VERSION, 1, 3, BPC_DROP_BAD_VERSION}, /* version 3 had one MAC per ATTEST */
+        {T_HDR_VERSION, 1, 5, BPC_DROP_BAD_VERSION},
         {T_HDR_VERSION, 1, 255, BPC_DROP_BAD_VERSION},
         {T_HDR_RESERVED, 1, 1, BPC_DROP_RESERVED},
         {T_HDR_RESERVED, 1, 0x80, BPC_DROP_RESERVED},
@@ -1174,6 +1175,65 @@ test_wire_forward_mac(void **state)
     assert_memory_equal(v.id, test_wire_val_a, 32);
 }
 
+/* An ATTEST holds one command MAC (16 bytes) or two (32 bytes: for
+ * instance and instance + 1, so not at the top sequence number); any
+ * other length, another kind, or a command length above the value limit
+ * is BAD_VALUE. */
+static void
+test_wire_attest_macs(void **state)
+{
+    (void)state;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_header h;
+    struct bpc_record recs[2];
+    struct bpc_vid two;
+    memset(&two, 0, sizeof(two));
+    two.kind = BPC_VALUE_INLINE;
+    two.len = 2 * BPC_CMD_MAC_BYTES;
+    bpc_command_mac(test_wire_key, 9, test_wire_val_a, 64, two.id);
+    bpc_command_mac(test_wire_key, 10, test_wire_val_b, 40, two.id + BPC_CMD_MAC_BYTES);
+    struct bpc_record r = bpc_record_make(BPC_MSG_ATTEST, 9, 2, 64, &two);
+    uint32_t len = test_wire_encode(buf, sizeof(buf), &r, 1, 0);
+    assert_int_equal(len, 32 + 64 + 16);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 1);
+    test_wire_assert_vid_eq(&test_wire_out[0].value, &two);
+    assert_true(test_wire_out[0].instance == 9 && test_wire_out[0].aux == 64);
+    struct {
+        uint8_t kind;
+        uint16_t vlen;
+        uint64_t instance;
+        uint64_t aux;
+        bool ok;
+    } cases[] = {
+        {BPC_VALUE_INLINE, 16, 9, 64, true},
+        {BPC_VALUE_INLINE, 32, UINT64_MAX - 1, 64, true},
+        {BPC_VALUE_INLINE, 16, UINT64_MAX, 64, true},
+        {BPC_VALUE_INLINE, 32, UINT64_MAX, 64, false},
+        {BPC_VALUE_INLINE, 24, 9, 64, false},
+        {BPC_VALUE_INLINE, 8, 9, 64, false},
+        {BPC_VALUE_INLINE, 32, 9, BPC_VALUE_BYTES_MAX + 1, false},
+        {BPC_VALUE_NOOP, 0, 9, 64, false},
+    };
+    for (uint32_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bpc_vid v;
+        memset(&v, 0, sizeof(v));
+        v.kind = cases[i].kind;
+        v.len = cases[i].vlen;
+        if (v.kind == BPC_VALUE_INLINE) {
+            memset(v.id, 0x5a, v.len);
+        }
+        struct bpc_record c = bpc_record_make(BPC_MSG_ATTEST, cases[i].instance, 2, 0, &v);
+        c.aux = cases[i].aux;
+        len = test_wire_encode(buf, sizeof(buf), &c, 1, 0);
+        assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+        int got = bpc_wire_decode(buf, len, &h, recs, 2);
+        if (got != (cases[i].ok ? 1 : -1 - BPC_DROP_BAD_VALUE)) {
+            print_error("ATTEST case %u: got %d\n", i, got);
+            fail();
+        }
+    }
+}
+
 /* bpc_wire_votes_only (the engine's gate for decoding before the tag):
  * true only for frames of 2AV, 2B and VOTES records with no value bytes;
  * any other type, carried bytes, or no record at all says false. */
@@ -1306,6 +1366,7 @@ main(void)
         cmocka_unit_test(test_wire_votes_only),
         cmocka_unit_test(test_wire_decided_without_bytes),
         cmocka_unit_test(test_wire_forward_mac),
+        cmocka_unit_test(test_wire_attest_macs),
         cmocka_unit_test(test_wire_votes_rules),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
