@@ -373,7 +373,8 @@ struct eng_submit_state {
     _Atomic uint64_t ring_tail;
     uint64_t ring_head;
     uint32_t cmd_mask;   /* commands_max - 1, for ring, own and lq */
-    uint32_t cmd_stride; /* bytes per command buffer */
+    uint32_t cmd_stride; /* bytes per command buffer (cmd_max rounded up to 8) */
+    uint32_t cmd_max;    /* longest command a value can hold (bpc_command_bytes_max) */
     uint8_t *ring_bytes;
     /* Own commands not yet applied, in sequence order. */
     struct eng_cmd *own;
@@ -484,7 +485,7 @@ struct bpc_engine {
 /* Caller storage as carved by engine.c (the layout); each module's
  * eng_*_carve takes its own pieces. */
 struct eng_mem {
-    uint32_t n, cmds, cmd_stride, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
+    uint32_t n, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
     uint64_t *range_bal, *range_from, *replay, *tx_seq;
     uint64_t *peer_bal, *witness;
     struct eng_bal_w *bal_scratch;

@@ -29,7 +29,8 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     uint64_t per_window = 2ull * z->window * (z->n < 16 ? z->n : 16);
     z->claims = 256 + 2 * z->n + (uint32_t)(per_window < 65536 ? per_window : 65536);
     z->cmds = cfg->commands_max;
-    z->cmd_stride = (bpc_command_bytes_max(cfg) + 7u) & ~7u;
+    z->cmd_max = bpc_command_bytes_max(cfg);
+    z->cmd_stride = (z->cmd_max + 7u) & ~7u;
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
     z->uq_cap = z->window + 4 * ENG_CATCHUP_MAX + 2 * z->n + 256;
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
@@ -243,6 +244,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->n = z->n;
     m->cmds = z->cmds;
     m->cmd_stride = z->cmd_stride;
+    m->cmd_max = z->cmd_max;
     m->bq_cap = z->bq_cap;
     m->uq_cap = z->uq_cap;
     m->recs_cap = z->recs_cap;

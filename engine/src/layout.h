@@ -43,7 +43,7 @@ struct eng_layout {
 #define ENG_ATT_SLOTS_MAX 256u
 
 struct eng_sizes {
-    uint32_t n, words, window, vbytes, claims, cmds, cmd_stride, bq_cap, uq_cap, recs_cap;
+    uint32_t n, words, window, vbytes, claims, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap;
     uint32_t dring_len, att_slots, replay_bits;
 };
 

@@ -54,8 +54,8 @@ int
 eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket)
 {
     struct eng_submit_state *sub = &e->sub;
-    if (len > sub->cmd_stride) {
-        return -EMSGSIZE;
+    if (len > sub->cmd_max) {
+        return -EMSGSIZE; /* no value could ever hold it */
     }
     uint64_t pos = atomic_load_explicit(&sub->ring_tail, memory_order_relaxed);
     struct eng_cell *cell;
@@ -145,7 +145,8 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
     if (sub->applied_hi[s] > sub->queued_hi[s]) {
         sub->queued_hi[s] = sub->applied_hi[s];
     }
-    if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_stride ||
+    /* A command no value can hold would stop every batch behind it. */
+    if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_max ||
         sub->lq_tail - sub->lq_head > sub->cmd_mask) {
         ENG_IGNORED(e);
         return;
@@ -197,7 +198,7 @@ void
 eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     if (r->value.kind == BPC_VALUE_NOOP || p == e->self || r->instance == 0 ||
-        r->value.len > e->sub.cmd_stride) {
+        r->value.len > e->sub.cmd_max) {
         ENG_IGNORED(e);
         return;
     }
@@ -810,6 +811,7 @@ eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m)
     sub->witness = m->witness;
     sub->cmd_mask = m->cmds - 1u;
     sub->cmd_stride = m->cmd_stride;
+    sub->cmd_max = m->cmd_max;
     for (uint32_t k = 0; k < m->cmds; k++) {
         atomic_init(&sub->ring[k].seq, k);
     }

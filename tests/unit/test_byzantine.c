@@ -1350,6 +1350,51 @@ test_attest_pairs(void **state)
     free(f);
 }
 
+/* Goal: a command no value can hold is refused wherever it enters. With
+ * value_bytes_max 101 the longest command is 85 bytes, while command
+ * buffers are 88 (rounded up to 8): bpc_submit refuses 86 bytes with
+ * -EMSGSIZE, and a leader ignores a peer's FORWARD of 88 bytes instead of
+ * queueing it, so the next peer's command is still proposed. Fails on
+ * 4b3b8ce: submit took 86 to 88 bytes, and the leader queued the 88-byte
+ * command, which no batch could take, ahead of every other command for
+ * good: one Byzantine submitter stopped the leader's batches. */
+static void
+test_unfit_command_refused(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 101);
+    assert_int_equal(bpc_command_bytes_max(&f->cfg), 85);
+    uint8_t big[88];
+    memset(big, 0x5c, sizeof(big));
+    assert_int_equal(bpc_submit(f->e, big, 86, NULL), -EMSGSIZE);
+    assert_int_equal(bpc_submit(f->e, big, sizeof(big), NULL), -EMSGSIZE);
+    uint64_t b = fx_to_own_ballot(f);
+    uint32_t p = fx_other(f, 0);
+    uint32_t q = fx_other(f, 1);
+    struct bpc_vid fv;
+    bpc_forward_value(f->keys[p], 1, big, sizeof(big), &fv);
+    struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, 1, b, 0, &fv);
+    r.value_bytes = big;
+    uint64_t ignored = bpc_engine_counters(f->e)->records_ignored;
+    uint32_t mark = f->sent_count;
+    fx_send1(f, p, r);
+    assert_true(bpc_engine_counters(f->e)->records_ignored > ignored);
+    assert_true(fx_find(f, mark, BPC_MSG_2A, 0, b) < 0);
+    uint8_t small[16];
+    memset(small, 0x5d, sizeof(small));
+    bpc_forward_value(f->keys[q], 1, small, sizeof(small), &fv);
+    fx_send1(f, q, bpc_record_make(BPC_MSG_FORWARD, 1, b, 0, &fv));
+    int k = fx_find(f, mark, BPC_MSG_2A, 0, b);
+    assert_true(k >= 0);
+    uint8_t batch[64];
+    struct bpc_vid want;
+    fx_batch(batch, q, 1, sizeof(small), 0x5d, &want);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &want));
+    fx_free(f);
+    free(f);
+}
+
 /* ------------------------------------------------------------------------
  * No assertion from a peer or a valid configuration.
  * ---------------------------------------------------------------------- */
@@ -1800,6 +1845,7 @@ main(void)
         cmocka_unit_test(test_leader_votes_its_own_batch),
         cmocka_unit_test(test_forward_stands_for_attest),
         cmocka_unit_test(test_attest_pairs),
+        cmocka_unit_test(test_unfit_command_refused),
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
