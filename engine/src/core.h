@@ -389,6 +389,7 @@ struct eng_submit_state {
     uint64_t lq_head;
     uint64_t lq_tail;
     uint32_t lq_solo;        /* the one submitter of every queued entry, or UINT32_MAX */
+    uint32_t lq_turn;        /* the submitter whose command started the last value */
     uint64_t *applied_hi;    /* per submitter: last applied sequence number */
     uint64_t *queued_hi;     /* per submitter: last queued at this leader */
     uint32_t *applied_dirty; /* submitters whose applied_hi changed since the

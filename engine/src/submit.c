@@ -457,12 +457,54 @@ eng_share_take(struct eng_share *sh, uint32_t count, uint32_t s)
     return false; /* crowded out: after the first `room` submitters */
 }
 
+/* The queue index of the command a value starts with: the oldest untaken
+ * one, unless its submitter started the last value (lq_turn) while
+ * another submitter's command waits; then that other's oldest. Looks at
+ * the first ENG_LQ_SCAN entries; lq_tail when nothing is queued. */
+static uint64_t
+eng_lq_start(const struct eng_submit_state *sub)
+{
+    uint64_t first = sub->lq_tail;
+    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub); i++) {
+        const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+        if (c->len == ENG_LQ_TAKEN) {
+            continue;
+        }
+        if (c->submitter != sub->lq_turn) {
+            return i;
+        }
+        if (first == sub->lq_tail) {
+            first = i;
+        }
+    }
+    return first;
+}
+
+/* Appends queue entry i to the batch at *off. */
+static void
+eng_batch_put(struct bpc_engine *e, uint64_t i, uint32_t *off)
+{
+    struct eng_submit_state *sub = &e->sub;
+    struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+    uint8_t *p = sub->batch_buf + *off;
+    bpc_le16_store(p, (uint16_t)c->submitter);
+    bpc_le16_store(p + 2, (uint16_t)c->len);
+    bpc_le64_store(p + 4, c->seq);
+    memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, sub->lq_bytes, i), c->len);
+    *off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
+    c->len = ENG_LQ_TAKEN;
+}
+
 /* A value of up to batch_max queued commands, each submitter's in its
  * sequence order. When more are queued than fit, every submitter gets a
  * fair share (eng_batch_shares): a leader's own commands enter its queue
  * first at every ballot (the others' forwards come a network delay
  * later), so in queue order a leader whose own commands fill each batch
- * kept others' out for as long as ballots turned over. */
+ * kept others' out for as long as ballots turned over. With commands of
+ * more than one submitter queued, no submitter starts two values in a
+ * row while another's command waits (eng_lq_start): where a value holds
+ * only one command, or the bytes run out before the shares do, queue
+ * order again served the leader's own commands first. */
 uint32_t
 eng_batch_build(struct bpc_engine *e)
 {
@@ -472,6 +514,15 @@ eng_batch_build(struct bpc_engine *e)
     uint64_t end = shares > 0 ? eng_lq_scan_end(sub) : sub->lq_tail;
     uint32_t off = BPC_BATCH_HEADER_BYTES;
     uint16_t count = 0;
+    if (sub->lq_solo == UINT32_MAX && sub->lq_tail - sub->lq_head > 1) {
+        /* Every queued command fits a value alone (eng_lq_accept). */
+        uint64_t i = eng_lq_start(sub);
+        if (i < sub->lq_tail && eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter)) {
+            sub->lq_turn = sub->lq[i & sub->cmd_mask].submitter;
+            eng_batch_put(e, i, &off);
+            count++;
+        }
+    }
     for (uint64_t i = sub->lq_head; i < end && count < e->cfg.batch_max; i++) {
         struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
         if (c->len == ENG_LQ_TAKEN) {
@@ -483,14 +534,8 @@ eng_batch_build(struct bpc_engine *e)
         if (!eng_share_take(sh, shares, c->submitter)) {
             continue;
         }
-        uint8_t *p = sub->batch_buf + off;
-        bpc_le16_store(p, (uint16_t)c->submitter);
-        bpc_le16_store(p + 2, (uint16_t)c->len);
-        bpc_le64_store(p + 4, c->seq);
-        memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, sub->lq_bytes, i), c->len);
-        off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
+        eng_batch_put(e, i, &off);
         count++;
-        c->len = ENG_LQ_TAKEN;
     }
     while (sub->lq_head < sub->lq_tail &&
            sub->lq[sub->lq_head & sub->cmd_mask].len == ENG_LQ_TAKEN) {

@@ -219,6 +219,38 @@ test_pipeline_fair_batches(void **state)
     hn_free(&h);
 }
 
+/* Where a value holds one command, the leader still takes turns: no
+ * submitter starts two values in a row while another's command waits in
+ * its queue. The leader queues 40 commands of its own,
+ * then another party's one command arrives; with one command per value
+ * (batch 1) and one instance in flight (window 2) it is decided within
+ * the next few instances. Fails on b14d432, which took one-command values
+ * in queue order: that command waited behind all 40 (instance 40), as in
+ * bpcon-sim-cmd48 --random-config --mode paced, seed 9543, where 48-byte
+ * commands filled 69-byte values and a submitter waited behind the
+ * leader's own commands past the liveness bound. */
+static void
+test_pipeline_turns_one_command_values(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t who = (leader + 1) % 4;
+    hn_start(&h);
+    submit_n(&h, leader, 40);
+    submit_n(&h, who, 1);
+    assert_true(run_until_applied(&h, 41, 10000 * MS));
+    assert_exactly_once(&h, leader, 40);
+    assert_exactly_once(&h, who, 1);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(applied[i].first_at[who] >= 1);
+        assert_true(applied[i].first_at[who] <= 3);
+    }
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
 /* The leader crashes with commands in flight: the submitter resends its
  * unapplied commands to the next leader, and each is applied once. */
 static void
@@ -878,6 +910,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_forwarding),
         cmocka_unit_test(test_pipeline_fair_batches),
+        cmocka_unit_test(test_pipeline_turns_one_command_values),
         cmocka_unit_test(test_pipeline_queue_follows_applied),
         cmocka_unit_test(test_pipeline_censored_submitter),
         cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
