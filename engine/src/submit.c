@@ -9,8 +9,10 @@
  * (a resubmission after a leader change) and commands behind a gap are
  * skipped everywhere alike; a skipped command is not lost, because its
  * submitter resends every unapplied command to the current leader until it
- * sees it applied. Commands are the submitter's: ATTEST records carry a
- * MAC per command and receiver, checked before a fresh value is voted for.
+ * sees it applied. Commands are the submitter's: a MAC per command and
+ * receiver, from the FORWARD at the party it goes to and from ATTEST
+ * records (one or two MACs each) at every other, is checked before a fresh
+ * value is voted for.
  *
  * Owns: e->sub (the submit ring, the own pending list, the leader queue,
  * per-submitter apply state, the MAC table, witnesses). Must never: block
