@@ -127,8 +127,41 @@ eng_ring_drain(struct bpc_engine *e)
  * Forwarding and ATTEST.
  * ---------------------------------------------------------------------- */
 
-/* Leader: queues (s, q) if it directly follows what this leader queued. */
-static void
+/* Commands of s this leader queued at its ballot and has not applied yet
+ * (in its queue or in a value in flight). */
+static uint64_t
+eng_lq_held(const struct eng_submit_state *sub, uint32_t s)
+{
+    uint64_t hi = sub->queued_hi[s];
+    uint64_t ap = sub->applied_hi[s];
+    if (hi >> ENG_SEQ_BITS != ap >> ENG_SEQ_BITS) {
+        return ENG_SEQ_LOW(hi); /* a new incarnation: counted from its first */
+    }
+    return ENG_SEQ_LOW(hi) - ENG_SEQ_LOW(ap);
+}
+
+/* Once the queue is half full, a submitter that already holds its share
+ * (the queue's length over the parties, at least 1) is refused: one
+ * submitter, a Byzantine one forwarding long runs of valid numbers among
+ * them, cannot fill the queue and keep every other submitter's FORWARDs
+ * out, while a lone submitter still has half the queue. */
+static bool
+eng_lq_over_share(const struct bpc_engine *e, uint32_t s)
+{
+    const struct eng_submit_state *sub = &e->sub;
+    uint32_t room = sub->cmd_mask + 1u;
+    if (sub->lq_tail - sub->lq_head < room / 2u) {
+        return false;
+    }
+    uint32_t share = room / e->n;
+    return eng_lq_held(sub, s) >= (share > 0 ? share : 1u);
+}
+
+/* Leader: queues (s, q) if it directly follows what this leader queued
+ * and there is room for it. False only when there is no room (the queue is
+ * full, or s holds its share of a half-full one): the same command may
+ * enter later. */
+static bool
 eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes, uint32_t len)
 {
     struct eng_submit_state *sub = &e->sub;
@@ -148,10 +181,13 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
         sub->queued_hi[s] = sub->applied_hi[s];
     }
     /* A command no value can hold would stop every batch behind it. */
-    if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_max ||
-        sub->lq_tail - sub->lq_head > sub->cmd_mask) {
+    if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_max) {
         ENG_IGNORED(e);
-        return;
+        return true;
+    }
+    if (sub->lq_tail - sub->lq_head > sub->cmd_mask || eng_lq_over_share(e, s)) {
+        ENG_IGNORED(e);
+        return false;
     }
     if (sub->lq_tail == sub->lq_head) {
         sub->lq_solo = s;
@@ -165,6 +201,7 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
     memcpy(eng_cmd_bytes(e, sub->lq_bytes, sub->lq_tail), bytes, len);
     sub->lq_tail++;
     sub->queued_hi[s] = q;
+    return true;
 }
 
 static struct eng_att *
@@ -224,7 +261,7 @@ eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         e->ctr.forward_forged++;
         return;
     }
-    eng_lq_accept(e, p, r->instance, bytes, r->value.len);
+    (void)eng_lq_accept(e, p, r->instance, bytes, r->value.len); /* else resent later */
 }
 
 /* p vouches for its own command r->instance, and with a second MAC for
@@ -332,7 +369,9 @@ eng_forward(struct bpc_engine *e)
         if (eng_is_leader(e)) {
             /* Its own 2a proves its own commands: no ATTEST needed. After a
              * ballot change own_sent rewinds and they are attested then. */
-            eng_lq_accept(e, e->self, c->seq, bytes, c->len);
+            if (!eng_lq_accept(e, e->self, c->seq, bytes, c->len)) {
+                return; /* no room: offered again at the next step */
+            }
         } else {
             if (eng_ob_full(e)) {
                 return;

@@ -399,6 +399,81 @@ test_unfit_command_refused(void **state)
     free(f);
 }
 
+/* p forwards commands [first, first + count) of `len` bytes in one frame. */
+static void
+fx_forward_run(struct fx *f, uint32_t p, uint64_t b, uint64_t first, uint32_t count)
+{
+    struct bpc_record recs[64];
+    assert_true(count <= FX_LEN(recs));
+    for (uint32_t k = 0; k < count; k++) {
+        uint8_t cmd[8];
+        memset(cmd, (int)(first + k), sizeof(cmd));
+        struct bpc_vid fv;
+        bpc_forward_value(f->keys[p], first + k, cmd, sizeof(cmd), &fv);
+        recs[k] = bpc_record_make(BPC_MSG_FORWARD, first + k, b, 0, &fv);
+    }
+    fx_send(f, p, recs, count);
+}
+
+/* Goal: one submitter cannot fill the leader's queue and keep the others'
+ * commands out. Peer p forwards 64 valid commands, then 64 more (the
+ * queue holds 64, values hold 4 commands); peer q's one command must
+ * still enter the queue, so that once instance 0 is decided the value the
+ * leader proposes next holds it. Fails on 0768e23, whose
+ * queue took p's commands until full and ignored q's FORWARD (q would
+ * have to resend, and p could refill the queue first every time). */
+static void
+test_queue_share(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    fx_init(f, 8, 256);
+    uint64_t b = fx_to_own_ballot(f);
+    uint32_t p = fx_other(f, 0);
+    uint32_t q = fx_other(f, 1);
+    uint32_t mark = f->sent_count;
+    fx_forward_run(f, p, b, 1, 64);
+    fx_forward_run(f, p, b, 33, 64);
+    uint8_t cmd[8];
+    memset(cmd, 0x7e, sizeof(cmd));
+    struct bpc_vid fv;
+    bpc_forward_value(f->keys[q], 1, cmd, sizeof(cmd), &fv);
+    fx_send1(f, q, bpc_record_make(BPC_MSG_FORWARD, 1, b, 0, &fv));
+    /* Instance 0 decided: the leader proposes the next instance. */
+    int k = fx_find(f, mark, BPC_MSG_2A, 0, b);
+    assert_true(k >= 0);
+    struct bpc_vid v0 = f->sent[k].value;
+    uint32_t before = f->sent_count;
+    for (uint32_t i = 0; i < 2; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2AV, 0, b, 0, &v0));
+    }
+    for (uint32_t i = 0; i < 2; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2B, 0, b, 0, &v0));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    bool proposed = false;
+    bool has_q = false;
+    int off = 0;
+    for (uint32_t j = before; j < f->sent_count; j++) {
+        const struct bpc_record *a = &f->sent[j];
+        if (a->type != BPC_MSG_2A) {
+            continue;
+        }
+        proposed = true;
+        const uint8_t *bytes = a->value.kind == BPC_VALUE_DIGEST ? a->value_bytes : a->value.id;
+        assert_non_null(bytes);
+        struct bpc_command c;
+        while ((off = bpc_batch_next(bytes, a->value.len, (uint32_t)off, &c)) > 0) {
+            has_q = has_q || (c.submitter == q && c.seq == 1);
+        }
+        assert_int_equal(off, 0);
+    }
+    assert_true(proposed);
+    assert_true(has_q);
+    fx_free(f);
+    free(f);
+}
+
 int
 main(void)
 {
@@ -410,6 +485,7 @@ main(void)
         cmocka_unit_test(test_forward_stands_for_attest),
         cmocka_unit_test(test_attest_pairs),
         cmocka_unit_test(test_unfit_command_refused),
+        cmocka_unit_test(test_queue_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
