@@ -25,7 +25,7 @@ RULES = [
     ("tally.c's sets and claim pool", r"\be->ty\.", ["tally.c", "tally.h"]),
     ("window.c's slots and ring", r"\be->win\.", ["window.c", "window.h"]),
     ("outbox.c's queues and rounds", r"\be->ob\.", ["outbox.c", "outbox.h"]),
-    ("submit.c's commands", r"\be->sub\.", ["submit.c", "submit.h"]),
+    ("submit.c's commands", r"\be->sub\.", ["submit.c", "leaderq.c", "submit.h"]),
     ("catchup.c's requests", r"\be->cu\.", ["catchup.c", "catchup.h"]),
     ("persist.c's durable facts", r"\be->ps\.", ["persist.c", "persist.h"]),
     ("engine.c's frame admission", r"\be->rx\.", ["engine.c"]),

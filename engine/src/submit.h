@@ -8,6 +8,24 @@
 
 #include "core.h"
 
+/* Command bytes of queue position pos in an arena (ring, own or lq). */
+static inline uint8_t *
+eng_cmd_bytes(const struct bpc_engine *e, uint8_t *arena, uint64_t pos)
+{
+    return arena + (size_t)(pos & e->sub.cmd_mask) * e->sub.cmd_stride;
+}
+
+/* Does command q directly follow hi (the next number, or the first of a
+ * newer incarnation)? */
+static inline bool
+eng_seq_follows(uint64_t hi, uint64_t q)
+{
+    if (q == hi + 1) {
+        return true;
+    }
+    return (q >> ENG_SEQ_BITS) > (hi >> ENG_SEQ_BITS) && ENG_SEQ_LOW(q) == 1;
+}
+
 /* Own commands wait, or the leader queue holds commands. */
 static inline bool
 eng_sub_queued(const struct bpc_engine *e)
@@ -56,6 +74,12 @@ ENG_FN void eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_rec
 /* Encodes queued commands into the batch buffer; the value length, 0
  * when nothing is queued. */
 ENG_FN uint32_t eng_batch_build(struct bpc_engine *e);
+/* Leader (leaderq.c): queues (s, q) if it directly follows what this
+ * leader queued and there is room for it. False only when there is no
+ * room (the queue is full, or s holds its share of a half-full one): the
+ * same command may enter later. */
+ENG_FN bool eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes,
+                          uint32_t len);
 /* A well-formed batch for this config. */
 ENG_FN bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
 /* Every command of the batch is its submitter's; counted (and ATTESTs
