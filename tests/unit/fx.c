@@ -84,6 +84,22 @@ fx_free(struct fx *f)
     free(f->sent_bytes);
 }
 
+struct fx *
+fx_new(uint32_t window, uint32_t value_bytes)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    fx_init(f, window, value_bytes);
+    return f;
+}
+
+void
+fx_delete(struct fx *f)
+{
+    fx_free(f);
+    free(f);
+}
+
 /* Decodes the frames of one step that went to `watch` into f->sent. */
 void
 fx_capture(struct fx *f, const struct bpc_step_out *out)
@@ -251,6 +267,20 @@ fx_other(const struct fx *f, uint32_t i)
 {
     uint32_t p = (f->me + 1 + i) % FX_N;
     return p;
+}
+
+uint32_t
+fx_not_leader(const struct fx *f, uint32_t leader)
+{
+    return fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+}
+
+void
+fx_mac_vid(struct bpc_vid *v, uint32_t count)
+{
+    memset(v, 0, sizeof(*v));
+    v->kind = BPC_VALUE_INLINE;
+    v->len = (uint16_t)(count * BPC_CMD_MAC_BYTES);
 }
 
 /* A one-command batch value: command (submitter, seq) with `len` bytes of

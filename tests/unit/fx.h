@@ -60,6 +60,10 @@ void fx_init(struct fx *f, uint32_t window, uint32_t value_bytes);
 /* Frees the engine and the capture arrays (not f itself). */
 void fx_free(struct fx *f);
 
+/* A fixture on the heap, built by fx_init; fx_delete frees it all. */
+struct fx *fx_new(uint32_t window, uint32_t value_bytes);
+void fx_delete(struct fx *f);
+
 /* Decodes the frames of one step that went to `watch` into f->sent. */
 void fx_capture(struct fx *f, const struct bpc_step_out *out);
 
@@ -96,6 +100,12 @@ void fx_send1_ballot(struct fx *f, uint32_t from, struct bpc_record r, uint64_t 
 
 /* The i-th party other than me. */
 uint32_t fx_other(const struct fx *f, uint32_t i);
+
+/* The first party that is neither me nor `leader`. */
+uint32_t fx_not_leader(const struct fx *f, uint32_t leader);
+
+/* An ATTEST's value holding `count` command MACs (1 or 2), zeroed. */
+void fx_mac_vid(struct bpc_vid *v, uint32_t count);
 
 /* A one-command batch value: command (submitter, seq) with `len` bytes of
  * `fill`; vid and bytes out (bytes must hold 16 + len). */

@@ -46,8 +46,7 @@ static void
 test_report_after_claims_and_reuse(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     uint8_t bytes[64];
     struct bpc_vid v;
     fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, &v);
@@ -73,8 +72,7 @@ test_report_after_claims_and_reuse(void **state)
             assert_true(r->aux >= 3);
         }
     }
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: the same report while the slot is still held (no reuse), and for a
@@ -86,8 +84,7 @@ static void
 test_report_held_and_unvoted(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     uint8_t bytes[64];
     struct bpc_vid v;
     struct bpc_vid w;
@@ -125,8 +122,7 @@ test_report_held_and_unvoted(void **state)
     assert_int_equal(f->sent[k + 1].type, BPC_MSG_1B_HIST);
     assert_int_equal(f->sent[k + 1].aux, 4);
     assert_true(bpc_vid_eq(&f->sent[k + 1].value, &w));
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: in paced mode a party sends its 1b at the round's Launch1b event,
@@ -140,8 +136,7 @@ static void
 test_report_held_paced(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     bpc_engine_free(f->e);
     f->cfg.mode = BPC_MODE_PACED;
     char err[256];
@@ -170,8 +165,7 @@ test_report_held_paced(void **state)
     assert_int_equal(f->sent[k + 1].type, BPC_MSG_1B_HIST);
     assert_int_equal(f->sent[k + 1].aux, 1);
     assert_true(bpc_vid_eq(&f->sent[k + 1].value, &v));
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* ------------------------------------------------------------------------
@@ -186,8 +180,7 @@ static void
 test_ballots_saturate(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     for (uint32_t i = 0; i < 2; i++) {
         fx_send1_ballot(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 1, 0, NULL),
                         UINT64_MAX);
@@ -203,8 +196,7 @@ test_ballots_saturate(void **state)
     }
     assert_int_equal(bpc_engine_ballot(f->e), BPC_BALLOT_MAX);
     assert_true(bpc_engine_counters(f->e)->ballot_saturated > 0);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: the sizes the review found aborting are refused by validation,
@@ -250,8 +242,7 @@ test_frame_sizes(void **state)
     uint64_t before = bpc_engine_counters(f->e)->tx_overflow;
     fx_to_ballot(f, 7);
     assert_true(bpc_engine_counters(f->e)->tx_overflow > before);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* ------------------------------------------------------------------------
@@ -296,8 +287,7 @@ static void
 test_settled_frames_skip_the_tag(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     assert_int_equal(bpc_engine_ballot(f->e), 1);
     uint32_t l1 = (uint32_t)fx_leader(f, 1);
     uint8_t v_bytes[64];
@@ -345,8 +335,7 @@ test_settled_frames_skip_the_tag(void **state)
     fx_step(f, &in, 1);
     assert_int_equal(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG], bad + 1);
     assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 3);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a vote frame at the engine's ballot from a sender not yet seen
@@ -364,8 +353,7 @@ static void
 test_settled_first_frame_at_ballot(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     uint32_t l1 = (uint32_t)fx_leader(f, 1);
     uint32_t x = fx_other(f, 0) == l1 ? fx_other(f, 1) : fx_other(f, 0);
     uint32_t u = l1;
@@ -397,8 +385,7 @@ test_settled_first_frame_at_ballot(void **state)
     len = fx_frame(f, u, &late, 1, f->keys[u], buf);
     fx_expect(f, buf, len, true);
     assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 1);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* ------------------------------------------------------------------------
@@ -515,8 +502,7 @@ test_vote_runs(void **state)
     }
     fx_send(f, c.l1, a2, FX_RUN);
     assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) >= 0);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a frame of runs of votes (VOTES records) is settled, and dropped
@@ -597,8 +583,7 @@ test_settled_runs_skip_the_tag(void **state)
     len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
     fx_expect(f, buf, len, false);
     assert_int_equal(bpc_engine_counters(f->e)->frames_settled, settled);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 int

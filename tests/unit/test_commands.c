@@ -42,11 +42,10 @@ static void
 test_forged_commands_get_no_vote(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     fx_to_ballot(f, 2);
     uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t victim = fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+    uint32_t victim = fx_not_leader(f, leader);
     uint64_t seq = (UINT64_C(0) << 40) | 1;
     uint8_t real[64];
     uint8_t forged[64];
@@ -64,9 +63,7 @@ test_forged_commands_get_no_vote(void **state)
     assert_true(bpc_engine_counters(f->e)->cmd_unauthenticated > 0);
     /* The victim attests its real command. */
     struct bpc_vid mac;
-    memset(&mac, 0, sizeof(mac));
-    mac.kind = BPC_VALUE_INLINE;
-    mac.len = BPC_CMD_MAC_BYTES;
+    fx_mac_vid(&mac, 1);
     uint8_t key[BPC_KEY_BYTES];
     bpc_auth_pair_key(f->master, victim, f->me, key);
     bpc_command_mac(key, seq, real + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8,
@@ -79,8 +76,7 @@ test_forged_commands_get_no_vote(void **state)
     int k = fx_find(f, 0, BPC_MSG_2AV, 2, 2);
     assert_true(k >= 0);
     assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a command of this party's own submission is authentic only with
@@ -90,8 +86,7 @@ static void
 test_forged_own_command(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     fx_to_ballot(f, 2);
     uint32_t leader = (uint32_t)fx_leader(f, 2);
     uint8_t cmd[8];
@@ -110,8 +105,7 @@ test_forged_own_command(void **state)
     assert_false(bpc_ticket_done(f->e, ticket));
     fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, 2, 0, &vr));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: the bytes of a FORWARD are its sender's only when they match the
@@ -125,8 +119,7 @@ static void
 test_forward_bytes_bound_by_mac(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint64_t b = fx_to_own_ballot(f);
     uint32_t p = fx_other(f, 0);
     uint64_t seq = 1;
@@ -152,8 +145,7 @@ test_forward_bytes_bound_by_mac(void **state)
     struct bpc_vid want;
     fx_batch(batch, p, seq, sizeof(cmd), 0x33, &want);
     assert_true(bpc_vid_eq(&f->sent[k].value, &want));
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a leader votes for the batch it built from its own queue without
@@ -167,8 +159,7 @@ static void
 test_leader_votes_its_own_batch(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint64_t b = fx_to_own_ballot(f);
     uint32_t p = fx_other(f, 1);
     uint64_t seq = 1;
@@ -182,9 +173,7 @@ test_leader_votes_its_own_batch(void **state)
     recs[0] = bpc_record_make(BPC_MSG_FORWARD, seq, b, 0, &fv);
     recs[0].value_bytes = cmd;
     struct bpc_vid mac;
-    memset(&mac, 0, sizeof(mac));
-    mac.kind = BPC_VALUE_INLINE;
-    mac.len = BPC_CMD_MAC_BYTES;
+    fx_mac_vid(&mac, 1);
     bpc_command_mac(f->keys[p], seq, other, sizeof(other), mac.id);
     recs[1] = bpc_record_make(BPC_MSG_ATTEST, seq, b, sizeof(other), &mac);
     uint32_t mark = f->sent_count;
@@ -199,8 +188,7 @@ test_leader_votes_its_own_batch(void **state)
     assert_true(k >= 0);
     assert_true(bpc_vid_eq(&f->sent[k].value, &want));
     assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, 0);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Index of the first record of `type` among those sent to `watch` from
@@ -227,11 +215,10 @@ static void
 test_forward_stands_for_attest(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     fx_to_ballot(f, 2);
     uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t other = fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+    uint32_t other = fx_not_leader(f, leader);
     /* Sending: the leader gets the FORWARD and no ATTEST ... */
     uint8_t cmd[40];
     memset(cmd, 0x51, sizeof(cmd));
@@ -278,8 +265,7 @@ test_forward_stands_for_attest(void **state)
         assert_true(bpc_vid_eq(&f->sent[k].value, &v[i]));
     }
     assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, 0);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: one ATTEST record carries the MACs of two consecutive commands.
@@ -292,11 +278,10 @@ static void
 test_attest_pairs(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     fx_to_ballot(f, 2);
     uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t other = fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
+    uint32_t other = fx_not_leader(f, leader);
     f->watch = other;
     uint32_t mark = f->sent_count;
     uint8_t cmds[3][40];
@@ -328,9 +313,7 @@ test_attest_pairs(void **state)
     f->watch = leader;
     uint8_t small[2][8];
     struct bpc_vid two;
-    memset(&two, 0, sizeof(two));
-    two.kind = BPC_VALUE_INLINE;
-    two.len = 2 * BPC_CMD_MAC_BYTES;
+    fx_mac_vid(&two, 2);
     for (uint32_t i = 0; i < 2; i++) {
         memset(small[i], 0x62 + (int)i, sizeof(small[i]));
         bpc_command_mac(f->keys[other], i + 1, small[i], sizeof(small[i]),
@@ -350,8 +333,7 @@ test_attest_pairs(void **state)
         assert_true(bpc_vid_eq(&f->sent[k].value, &v));
     }
     assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, 0);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a command no value can hold is refused wherever it enters. With
@@ -366,8 +348,7 @@ static void
 test_unfit_command_refused(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 101);
+    struct fx *f = fx_new(8, 101);
     assert_int_equal(bpc_command_bytes_max(&f->cfg), 85);
     uint8_t big[88];
     memset(big, 0x5c, sizeof(big));
@@ -395,8 +376,7 @@ test_unfit_command_refused(void **state)
     struct bpc_vid want;
     fx_batch(batch, q, 1, sizeof(small), 0x5d, &want);
     assert_true(bpc_vid_eq(&f->sent[k].value, &want));
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* p forwards commands [first, first + count) of `len` bytes in one frame. */
@@ -426,8 +406,7 @@ static void
 test_queue_share(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint64_t b = fx_to_own_ballot(f);
     uint32_t p = fx_other(f, 0);
     uint32_t q = fx_other(f, 1);
@@ -470,8 +449,7 @@ test_queue_share(void **state)
     }
     assert_true(proposed);
     assert_true(has_q);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 int

@@ -72,8 +72,7 @@ static void
 test_decided_bytes_survive_eviction(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 4, 256);
+    struct fx *f = fx_new(4, 256);
     uint8_t bytes[4][128];
     struct bpc_vid v[4];
     fx_decide_four(f, bytes, v, 0x10);
@@ -84,8 +83,7 @@ test_decided_bytes_survive_eviction(void **state)
     uint32_t mark = f->sent_count;
     fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
     fx_expect_decided_bytes(f, mark, bytes, v);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a STATUS asks for a count of answers and may ask for claims
@@ -101,8 +99,7 @@ test_status_claims_only(void **state)
 {
     (void)state;
     for (uint32_t window = 4; window <= 8; window += 4) {
-        struct fx *f = calloc(1, sizeof(*f));
-        fx_init(f, window, 256);
+        struct fx *f = fx_new(window, 256);
         uint8_t bytes[4][128];
         struct bpc_vid v[4];
         fx_decide_four(f, bytes, v, 0x30);
@@ -132,8 +129,7 @@ test_status_claims_only(void **state)
         mark = f->sent_count;
         fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
         fx_expect_decided_bytes(f, mark, bytes, v);
-        fx_free(f);
-        free(f);
+        fx_delete(f);
     }
 }
 
@@ -147,8 +143,7 @@ static void
 test_claim_bytes_kept(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint8_t bytes[2][128];
     struct bpc_vid v[2];
     uint32_t leader = (uint32_t)fx_leader(f, 1);
@@ -174,8 +169,7 @@ test_claim_bytes_kept(void **state)
     with.value_bytes = bytes[1];
     fx_send1(f, fx_other(f, 2), with);
     assert_int_equal(bpc_engine_next_undecided(f->e), 2);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: pipelined catch-up requests ask each instance once and the bytes
@@ -189,8 +183,7 @@ static void
 test_catch_up_requests(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint8_t bytes[128];
     struct bpc_vid v;
     fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x70, &v);
@@ -220,8 +213,7 @@ test_catch_up_requests(void **state)
     }
     assert_int_equal(seen, 3);
     assert_int_equal(with_bytes, 2);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: the bytes of a DIGEST value the engine voted for survive its
@@ -237,8 +229,7 @@ static void
 test_voted_bytes_survive_restart(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint8_t bytes[128];
     struct bpc_vid v;
     fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x5a, &v);
@@ -269,8 +260,7 @@ test_voted_bytes_survive_restart(void **state)
     for (uint32_t j = mark; j < f->sent_count; j++) {
         assert_false(f->sent[j].type == BPC_MSG_VALUE);
     }
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a restarted engine still gives the bytes of decisions below its
@@ -284,8 +274,7 @@ static void
 test_decided_bytes_survive_restart(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint8_t bytes[4][128];
     struct bpc_vid v[4];
     fx_decide_four(f, bytes, v, 0x60);
@@ -296,8 +285,7 @@ test_decided_bytes_survive_restart(void **state)
     uint32_t mark = f->sent_count;
     fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 0, 2, 0, NULL));
     fx_expect_decided_bytes(f, mark, bytes, v);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: bytes the engine keeps by reference to a generation's 2a buffer
@@ -314,8 +302,7 @@ static void
 test_lent_bytes_survive_new_ballots(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint8_t bv[128], bx[128], bw[4][128];
     struct bpc_vid v, x, w[4];
     uint32_t l1 = (uint32_t)fx_leader(f, 1);
@@ -349,8 +336,7 @@ test_lent_bytes_survive_new_ballots(void **state)
     fx_send1(f, (uint32_t)fx_leader(f, 4), bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));
     assert_int_equal(bpc_engine_ballot(f->e), 4);
     fx_expect_value(f, mark, 1, &x, bx);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Three DIGEST values for one instance: v (from ballot 1's leader), w2 and
@@ -398,9 +384,8 @@ static void
 test_decision_bytes_stable_within_step(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
+    struct fx *f = fx_new(8, 256);
     struct fx_lend c;
-    fx_init(f, 8, 256);
     fx_lend_begin(f, &c, 0);
     static uint8_t buf[3][BPC_FRAME_BYTES_MAX];
     struct bpc_frame_in in[3];
@@ -429,8 +414,7 @@ test_decision_bytes_stable_within_step(void **state)
     if (so.persist_count > 0) {
         bpc_engine_persisted(f->e);
     }
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: a record queued with bytes lent from a 2a buffer still carries
@@ -445,9 +429,8 @@ static void
 test_queued_value_follows_moved_bytes(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
+    struct fx *f = fx_new(8, 256);
     struct fx_lend c;
-    fx_init(f, 8, 256);
     fx_lend_begin(f, &c, 1);
     static uint8_t buf[2][BPC_FRAME_BYTES_MAX];
     struct bpc_record one_a = bpc_record_make(BPC_MSG_1A, 0, 3, 0, NULL);
@@ -459,8 +442,7 @@ test_queued_value_follows_moved_bytes(void **state)
     fx_step(f, in, 2);
     assert_int_equal(bpc_engine_ballot(f->e), 3);
     fx_expect_value(f, mark, 1, &c.v, c.bv);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 /* Goal: the bytes of a value a new leader must propose again reach it. Two
@@ -474,8 +456,7 @@ static void
 test_leader_fetches_reported_bytes(void **state)
 {
     (void)state;
-    struct fx *f = calloc(1, sizeof(*f));
-    fx_init(f, 8, 256);
+    struct fx *f = fx_new(8, 256);
     uint64_t b = 7;
     while (fx_leader(f, b) != (int)f->me) {
         b++;
@@ -503,8 +484,7 @@ test_leader_fetches_reported_bytes(void **state)
     assert_true(bpc_vid_eq(&f->sent[k].value, &v));
     assert_non_null(f->sent[k].value_bytes);
     assert_memory_equal(f->sent[k].value_bytes, bytes, v.len);
-    fx_free(f);
-    free(f);
+    fx_delete(f);
 }
 
 int
