@@ -88,15 +88,33 @@ eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *
     e->ob.bq_count++;
 }
 
-void
+bool
 eng_peers_push_but(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val,
                    uint32_t skip)
 {
     uint32_t before = e->ob.bq_count;
     eng_peers_push(e, r, val);
-    if (e->ob.bq_count > before) {
-        e->ob.bq[(e->ob.bq_head + before) % e->ob.bq_cap].peer = skip;
+    if (e->ob.bq_count == before) {
+        return false;
     }
+    e->ob.bq[(e->ob.bq_head + before) % e->ob.bq_cap].peer = skip;
+    return true;
+}
+
+bool
+eng_attest_join(struct bpc_engine *e, uint32_t skip, uint64_t seq)
+{
+    struct eng_outbox_state *ob = &e->ob;
+    if (ob->bq_count == 0) {
+        return false;
+    }
+    struct eng_out *o = &ob->bq[(ob->bq_head + ob->bq_count - 1) % ob->bq_cap];
+    if (o->r.type != BPC_MSG_ATTEST || o->peer != skip || o->r.value.len != BPC_CMD_MAC_BYTES ||
+        o->r.instance + 1 != seq) {
+        return false;
+    }
+    o->r.value.len = BPC_ATTEST_MACS_MAX * BPC_CMD_MAC_BYTES;
+    return true;
 }
 
 void
@@ -141,13 +159,13 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
         if (o->peer == peer) {
             return true; /* the receiver of the commands' FORWARD */
         }
+        if (!bpc_wire_fits(w, 1, 0)) {
+            return false; /* before the MACs: the next frame computes them */
+        }
         /* The commands' MACs for this receiver; their bytes stay here. */
         if (o->src != SRC_OWN || eng_attest_fill(e, o->src_slot, peer, &r) == 0) {
             e->ctr.tx_value_gone++;
             return true;
-        }
-        if (!bpc_wire_fits(w, 1, 0)) {
-            return false;
         }
         BPC_ASSERT(bpc_wire_put(w, &r) == 0);
         (*put)++;

@@ -42,9 +42,15 @@ eng_self_clear(struct bpc_engine *e)
 
 /* Queues r for every peer (not for this party). */
 ENG_FN void eng_peers_push(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
-/* Likewise for an ATTEST, but not for peer `skip` (UINT32_MAX: none). */
-ENG_FN void eng_peers_push_but(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val,
+/* Likewise for an ATTEST, but not for peer `skip` (UINT32_MAX: none);
+ * false when the queue was full (counted). */
+ENG_FN bool eng_peers_push_but(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val,
                                uint32_t skip);
+/* When the last broadcast record queued is an ATTEST of one MAC, for
+ * command seq - 1 and not for `skip`, makes it hold command seq's MAC too
+ * (eng_attest_fill computes both); true when it did. Only for a record
+ * queued in the same step, before any flush could have packed it. */
+ENG_FN bool eng_attest_join(struct bpc_engine *e, uint32_t skip, uint64_t seq);
 /* Queues r for every peer and delivers it to this party too. */
 ENG_FN void eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
 ENG_FN void eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,

@@ -192,20 +192,16 @@ eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 /* Queues an ATTEST of own command c for every peer but `to`, the one its
  * FORWARD went to (which keeps the MAC that FORWARD names or proves);
  * each peer's MAC is computed under its pair key as the record is written
- * (eng_attest_fill). When the ATTEST queued last (*last) is for the
- * command before c and the same peers, c joins it instead: one record
- * holds the MACs of two consecutive commands. */
+ * (eng_attest_fill). When the record queued just before, in this same
+ * eng_forward pass (*joinable), is the ATTEST of the command before c for
+ * the same peers, c joins it instead: one record holds the MACs of two
+ * consecutive commands. */
 static void
 eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes, uint32_t to,
-           struct eng_out **last)
+           bool *joinable)
 {
-    struct eng_outbox_state *ob = &e->ob;
-    struct eng_out *prev = *last;
-    if (prev != NULL && ob->bq_count > 0 &&
-        prev == &ob->bq[(ob->bq_head + ob->bq_count - 1) % ob->bq_cap] && prev->peer == to &&
-        prev->r.value.len == BPC_CMD_MAC_BYTES && prev->r.instance + 1 == c->seq) {
-        prev->r.value.len = BPC_ATTEST_MACS_MAX * BPC_CMD_MAC_BYTES;
-        *last = NULL;
+    if (*joinable && eng_attest_join(e, to, c->seq)) {
+        *joinable = false;
         return;
     }
     struct bpc_vid mac;
@@ -213,9 +209,7 @@ eng_attest(struct bpc_engine *e, const struct eng_cmd *c, const uint8_t *bytes, 
     mac.kind = BPC_VALUE_INLINE;
     mac.len = BPC_CMD_MAC_BYTES;
     struct bpc_record r = bpc_record_make(BPC_MSG_ATTEST, c->seq, eng_bal(e), c->len, &mac);
-    uint32_t before = ob->bq_count;
-    eng_peers_push_but(e, &r, bytes, to);
-    *last = ob->bq_count > before ? &ob->bq[(ob->bq_head + before) % ob->bq_cap] : NULL;
+    *joinable = eng_peers_push_but(e, &r, bytes, to);
 }
 
 /* The own command at ring index `index` if it is still command seq (not
@@ -271,7 +265,7 @@ eng_forward(struct bpc_engine *e)
     }
     /* At most att_slots commands ahead of the oldest unapplied one are out,
      * so a receiver's MAC table (att_slots per submitter) holds them all. */
-    struct eng_out *last = NULL; /* the ATTEST queued last (eng_attest) */
+    bool joinable = false; /* the last record queued is this pass's ATTEST */
     while (sub->own_sent < sub->own_tail && eng_leader(e) >= 0 &&
            sub->own_sent - sub->own_head < sub->att_slots) {
         const struct eng_cmd *c = &sub->own[sub->own_sent & sub->cmd_mask];
@@ -291,7 +285,7 @@ eng_forward(struct bpc_engine *e)
             bpc_forward_value(e->cfg.keys[to], c->seq, bytes, c->len, &vid);
             struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, c->seq, eng_bal(e), 0, &vid);
             eng_unicast(e, to, &r, vid.kind == BPC_VALUE_DIGEST ? bytes : NULL);
-            eng_attest(e, c, bytes, to, &last);
+            eng_attest(e, c, bytes, to, &joinable);
         }
         sub->own_sent++;
     }
