@@ -769,7 +769,19 @@ byz_rewrite(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *r, 
     if (leader_kind && r->type == BPC_MSG_2A) {
         return byz_rewrite_2a(s, b, to, r, out);
     }
+    if (kind == SIM_BYZ_UNATTESTED && (r->type == BPC_MSG_2A || r->type == BPC_MSG_2AV ||
+                                       r->type == BPC_MSG_2B || r->type == BPC_MSG_VOTES)) {
+        return 0; /* no proposal and no vote of its own */
+    }
     memcpy(out, r, g * sizeof(*r));
+    if (kind == SIM_BYZ_UNATTESTED && r->type == BPC_MSG_ATTEST) {
+        if (b % 2 == 1) {
+            return 0; /* an odd party attests nothing */
+        }
+        /* Its MACs for other bytes: the receiver keeps them. */
+        byz_fill(s, out[0].value.id, out[0].value.len);
+        return g;
+    }
     if (leader_kind && (r->type == BPC_MSG_2AV || r->type == BPC_MSG_2B)) {
         byz_rewrite_vote(s, b, to, &out[0]);
     } else if (leader_kind && r->type == BPC_MSG_VOTES) {
@@ -917,6 +929,12 @@ sim_byz_observe(struct sim *s, uint32_t b, const uint8_t *frame, uint32_t len)
     }
 }
 
+uint64_t
+sim_byz_own_applied(const struct sim *s, uint32_t b)
+{
+    return s->parties[b].bz->applied_hi[b];
+}
+
 /* b's engine applied (submitter, seq): b's view of every sequence. */
 void
 sim_byz_applied(struct sim *s, uint32_t b, uint32_t submitter, uint64_t seq)
@@ -1015,6 +1033,29 @@ byz_craft_votes(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
         bpc_record_make(BPC_MSG_2B, UINT64_MAX, BPC_BALLOT_MAX + 1, 0, &val),
     };
     byz_send_raw(s, b, q, far, 2);
+}
+
+/* unattested, an even party: every command b has outstanding (the 64
+ * after the last its engine applied) attested again under MACs of other
+ * bytes, two per record, so the receiver holds no MAC its real command
+ * matches. An odd party attests nothing at all. */
+static void
+byz_craft_unattested(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
+{
+    if (b % 2 == 1) {
+        return;
+    }
+    struct bpc_record r[32];
+    uint64_t first = s->parties[b].bz->applied_hi[b] + 1;
+    for (uint32_t k = 0; k < 32; k++) {
+        struct bpc_vid val;
+        memset(&val, 0, sizeof(val));
+        val.kind = BPC_VALUE_INLINE;
+        val.len = 2 * BPC_CMD_MAC_BYTES;
+        byz_fill(s, val.id, val.len);
+        r[k] = bpc_record_make(BPC_MSG_ATTEST, first + 2 * k, v->bal, SIM_COMMAND_BYTES, &val);
+    }
+    byz_send(s, b, q, r, 32, true);
 }
 
 /* replay: an old frame verbatim (to its receiver), an old frame re-sealed
@@ -1368,6 +1409,9 @@ byz_craft(struct sim *s, uint32_t b, uint32_t q, uint64_t maxb)
     case SIM_BYZ_DECIDED_LIE:
         byz_craft_decided_lie(s, b, q, &v);
         break;
+    case SIM_BYZ_UNATTESTED:
+        byz_craft_unattested(s, b, q, &v);
+        break;
     default:
         break; /* silent, equivocate and forge craft nothing per receiver */
     }
@@ -1385,7 +1429,9 @@ sim_byz_tick(struct sim *s)
             maxb = bal > maxb ? bal : maxb;
         }
     }
-    byz_churn(s, maxb);
+    if (!s->healed) {
+        byz_churn(s, maxb);
+    }
     for (uint32_t b = 0; b < s->n; b++) {
         uint8_t kind = s->parties[b].byz;
         if (kind == SIM_BYZ_NONE || s->parties[b].crashed) {

@@ -11,6 +11,11 @@
 # Byzantine parties acting every millisecond, and 20 instances (a paced
 # round decides one).
 #
+# With BPC_CAMPAIGN_STAY=1 (either mode) the Byzantine parties do not
+# crash at the heal: they keep acting (--byz-stay), the liveness bound is
+# checked with them still Byzantine, and a fast run decides 600 instances
+# so that most of it comes after the heal.
+#
 # usage: campaign.sh BPCON_SIM SEEDS [SEED0] [KINDS...]
 set -u
 sim=$1
@@ -18,11 +23,15 @@ seeds=$2
 seed0=${3:-1}
 shift 2
 [ $# -gt 0 ] && shift
-kinds=${*:-wrongballot silent equivocate lie1b votes replay malformed evict decided-lie forge}
+kinds=${*:-wrongballot silent equivocate lie1b votes replay malformed evict decided-lie forge unattested}
 # The phase flags every campaign run uses (docs/SIM.md, "Campaigns").
 common="--ballot-timeout-us 2000 --churn-us 500 --byz-phase-us 20000 --loss 0.02 --dup 0.02"
 if [ "${BPC_CAMPAIGN_PACED:-0}" = 1 ]; then
     common="--mode paced --churn-us 500 --byz-phase-us 6000000 --byz-period-us 1000 --instances 20 --loss 0.02 --dup 0.02"
+fi
+if [ "${BPC_CAMPAIGN_STAY:-0}" = 1 ]; then
+    common="$common --byz-stay"
+    [ "${BPC_CAMPAIGN_PACED:-0}" = 1 ] || common="$common --instances 600"
 fi
 status=0
 for set in 1,1,1,1:3 5,1,1,1,1:3,4 100,1,2,3,4:1,4; do

@@ -96,11 +96,13 @@ static const char main_usage_text[] =
     "  --byz ID:KIND          party ID (or 'leader' / 'nonleader') is Byzantine;\n"
     "                         repeatable; KIND: wrongballot, silent, equivocate,\n"
     "                         lie1b, votes, replay, malformed, evict, decided-lie,\n"
-    "                         forge\n"
+    "                         forge, unattested\n"
     "  --byz-period-us P      a Byzantine party acts every P us (default 100)\n"
     "  --byz-phase-us P       Byzantine phase length; then Byzantine parties fall\n"
     "                         silent, loss and duplication stop (default 200000 when\n"
     "                         a party is Byzantine, else no heal)\n"
+    "  --byz-stay             at the heal Byzantine parties keep acting; liveness\n"
+    "                         is checked with them still Byzantine\n"
     "  --liveness-us L        after the heal, every command of a correct live party\n"
     "                         must be applied everywhere within L (default: 16 x the\n"
     "                         longest ballot deadline when there is a heal, in paced\n"
@@ -331,6 +333,7 @@ enum main_flag {
     MAIN_F_BYZ,
     MAIN_F_BYZ_PERIOD,
     MAIN_F_BYZ_PHASE,
+    MAIN_F_BYZ_STAY,
     MAIN_F_LIVENESS,
     MAIN_F_CHURN,
     MAIN_F_FRAME_BYTES,
@@ -371,6 +374,7 @@ static const struct {
     {"--byz", MAIN_F_BYZ, true},
     {"--byz-period-us", MAIN_F_BYZ_PERIOD, true},
     {"--byz-phase-us", MAIN_F_BYZ_PHASE, true},
+    {"--byz-stay", MAIN_F_BYZ_STAY, false},
     {"--liveness-us", MAIN_F_LIVENESS, true},
     {"--churn-us", MAIN_F_CHURN, true},
     {"--frame-bytes", MAIN_F_FRAME_BYTES, true},
@@ -510,6 +514,7 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     case MAIN_F_VERSION:
     case MAIN_F_RANDOM_CONFIG:
     case MAIN_F_ISOLATE:
+    case MAIN_F_BYZ_STAY:
         break;
     }
     if (!ok) {
@@ -556,6 +561,9 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         break;
     case MAIN_F_UNSAFE:
         a->o.unsafe = true;
+        break;
+    case MAIN_F_BYZ_STAY:
+        a->o.byz_stay = true;
         break;
     case MAIN_F_RANDOM_CONFIG:
         a->random_config = true;

@@ -1393,8 +1393,13 @@ static void
 sim_party_submit(struct sim *s, uint32_t p)
 {
     struct sim_party *pa = &s->parties[p];
+    /* A Byzantine submitter keeps as many commands outstanding as a
+     * correct one, for as long as it runs: its engine's applies count (a
+     * ticket is (incarnation << 40) | its number; it never restarts). */
+    bool byz = pa->byz != SIM_BYZ_NONE;
     uint64_t cap = sim_outstanding_cap(s);
-    while (sim_party_wants(s, pa) && pa->submitted - pa->done_cursor < cap) {
+    uint64_t done = byz ? sim_byz_own_applied(s, p) & ((UINT64_C(1) << 40) - 1u) : pa->done_cursor;
+    while ((byz || sim_party_wants(s, pa)) && pa->submitted - done < cap) {
         uint8_t v[SIM_COMMAND_BYTES];
         sim_cmd_make(s, p, pa->submitted, v);
         uint64_t ticket = 0;
@@ -1596,7 +1601,7 @@ sim_party_step(struct sim *s, uint32_t p, uint32_t frames_count)
 {
     struct sim_party *pa = &s->parties[p];
     bool correct = pa->byz == SIM_BYZ_NONE;
-    if (correct) {
+    if (correct || pa->byz != SIM_BYZ_SILENT) {
         sim_party_submit(s, p);
     }
     struct bpc_step_in in = {.now_ns = s->now_ns, .frames = s->inf, .frames_count = frames_count};
@@ -1808,7 +1813,7 @@ sim_heal(struct sim *s)
     s->muted = SIM_NONE;
     s->loss_cut = 0;
     s->dup_cut = 0;
-    for (uint32_t p = 0; p < s->n; p++) {
+    for (uint32_t p = 0; p < s->n && !s->o.byz_stay; p++) {
         if (s->parties[p].byz != SIM_BYZ_NONE) {
             sim_crash(s, p);
         }
@@ -1903,7 +1908,7 @@ sim_next_time(const struct sim *s)
         uint64_t c = s->o.restart_at_ns[s->restart_order[s->restart_next]];
         t = c < t ? c : t;
     }
-    if (s->byz_count > 0 && !s->healed && s->byz_next_ns < t) {
+    if (s->byz_count > 0 && (!s->healed || s->o.byz_stay) && s->byz_next_ns < t) {
         t = s->byz_next_ns;
     }
     if (!s->healed && s->o.heal_at_ns < t) {
@@ -2010,7 +2015,7 @@ sim_run_event(struct sim *s)
     if (!s->healed && s->o.heal_at_ns <= s->now_ns) {
         sim_heal(s);
     }
-    if (s->byz_count > 0 && !s->healed && s->byz_next_ns <= s->now_ns) {
+    if (s->byz_count > 0 && (!s->healed || s->o.byz_stay) && s->byz_next_ns <= s->now_ns) {
         sim_byz_tick(s);
         s->byz_next_ns = s->now_ns + s->o.byz_period_ns;
     }
@@ -3170,7 +3175,7 @@ static const char *const sim_byz_names[SIM_BYZ_KINDS_COUNT] = {
     [SIM_BYZ_LIE1B] = "lie1b",   [SIM_BYZ_VOTES] = "votes",
     [SIM_BYZ_REPLAY] = "replay", [SIM_BYZ_MALFORMED] = "malformed",
     [SIM_BYZ_EVICT] = "evict",   [SIM_BYZ_DECIDED_LIE] = "decided-lie",
-    [SIM_BYZ_FORGE] = "forge",
+    [SIM_BYZ_FORGE] = "forge",   [SIM_BYZ_UNATTESTED] = "unattested",
 };
 
 /* The name of a Byzantine kind ("unknown" outside the enum). */

@@ -78,6 +78,7 @@ enum sim_byz_kind {
     SIM_BYZ_EVICT,       /* records a window (and far) ahead of receivers */
     SIM_BYZ_DECIDED_LIE, /* false DECIDED and STATUS records */
     SIM_BYZ_FORGE,       /* as leader, commands under a correct party's name */
+    SIM_BYZ_UNATTESTED,  /* its commands forwarded, never attested */
     SIM_BYZ_KINDS_COUNT,
 };
 
@@ -135,6 +136,10 @@ struct sim_opts {
      * stops and the network loses and duplicates nothing more. SIM_NEVER:
      * no heal. */
     uint64_t heal_at_ns;
+    /* At the heal, Byzantine parties keep acting (they do not crash); only
+     * muting, loss and duplication stop. Liveness is then checked with
+     * them still Byzantine. */
+    bool byz_stay;
     /* Liveness: after the heal, every command a correct live party
      * submitted must be applied by every correct live party by
      * max(submitted at, heal) + this bound. 0: not checked. */

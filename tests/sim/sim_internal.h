@@ -360,6 +360,8 @@ void sim_byz_emit(struct sim *s, uint32_t b, uint32_t to, const uint8_t *frame, 
 void sim_byz_observe(struct sim *s, uint32_t b, const uint8_t *frame, uint32_t len);
 /* byz.c: b's engine applied (submitter, seq): what it knows of sequences. */
 void sim_byz_applied(struct sim *s, uint32_t b, uint32_t submitter, uint64_t seq);
+/* The last of its own commands Byzantine party b's engine applied. */
+uint64_t sim_byz_own_applied(const struct sim *s, uint32_t b);
 /* byz.c: one Byzantine period: crafted frames of every live Byzantine
  * party, and the churn (which correct leader is muted). */
 void sim_byz_tick(struct sim *s);
