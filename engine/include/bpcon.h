@@ -291,7 +291,7 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
  * ---------------------------------------------------------------------- */
 
 #define BPC_WIRE_MAGIC 0x31435042u
-#define BPC_WIRE_VERSION 4u
+#define BPC_WIRE_VERSION 5u
 #define BPC_WIRE_HEADER_BYTES 32u
 #define BPC_WIRE_RECORD_BYTES 64u
 /* DECIDED of a DIGEST value: aux saying that no bytes follow (a party that
@@ -342,7 +342,12 @@ enum bpc_msg_type {
                              instances [instance, instance + k): aux = type | k << 8,
                              value = DIGEST of len 35 k: bpc_votes_digest of the
                              run's value ids (credited only where they match) */
-    BPC_MSG_TYPES_COUNT = 14,
+    BPC_MSG_REFUSE = 14,  /* to the leader of ballot: the sender holds back its
+                             2av from the 2a of instance at ballot, because a
+                             command of it is not proven its submitter's: aux
+                             = that submitter, value = INLINE, 8 bytes: the
+                             command's sequence number (u64 LE, not 0) */
+    BPC_MSG_TYPES_COUNT = 15,
 };
 
 /* A decoded record (host order). */
@@ -625,7 +630,8 @@ struct bpc_step_out {
     X(frames_settled)      /* dropped untagged: every record already settled */                    \
     X(votes_unverified)    /* VOTES runs dropped: a 2a of the run not at hand */                   \
     X(votes_mismatch)      /* VOTES runs dropped: digest is not over this party's 2a values */     \
-    X(forward_forged)      /* FORWARD commands dropped: bytes do not match their MAC */
+    X(forward_forged)      /* FORWARD commands dropped: bytes do not match their MAC */            \
+    X(submitters_held)     /* a leader held a submitter out: its value alone failed */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

@@ -109,6 +109,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
 {
     BPC_ASSERT(b > e->bl.bal);
     BPC_ASSERT(b > eng_max_bal(e));
+    eng_in_on_leave(e); /* before the ballot it leaves is gone */
     e->bl.bal = b;
     eng_raise_max_bal(e, b);
     e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, b);
@@ -323,9 +324,11 @@ eng_paced_events(struct bpc_engine *e)
                 eng_send_1b(e);
             }
             break;
+        case BPC_EVENT_LAUNCH_2B:
+            eng_in_refuse_held(e, ENG_REFUSE_EVENT); /* a 2a still held back is refused */
+            break;
         case BPC_EVENT_LAUNCH_2A:
         case BPC_EVENT_LAUNCH_2AV:
-        case BPC_EVENT_LAUNCH_2B:
             break; /* the pump and recheck run after this loop */
         case BPC_EVENT_FINALIZE:
         case BPC_EVENTS_COUNT:
@@ -344,6 +347,9 @@ eng_retransmit(struct bpc_engine *e)
     eng_cu_announce(e);
     eng_in_retransmit(e);
     eng_rp_retransmit(e);
+    if (!eng_paced(e)) {
+        eng_in_refuse_held(e, ENG_REFUSE_TICK);
+    }
     /* Every party sees the unapplied commands again through their ATTESTs
      * (eng_forward, own_sent rewound by the caller), so all of them notice
      * a leader that sits on one (eng_has_work), not only this one. */

@@ -120,6 +120,8 @@ struct eng_gen_2a {
     bool proposed;   /* this party (as leader) sent the 2a */
     bool from_queue; /* ... built from its own queue, whose every command was
                         checked as its submitter's when it was queued */
+    uint8_t refused; /* REFUSE to the leader: 0 not sent, 1 a MAC was missing
+                        at a retransmit tick, 2 sent */
     struct bpc_vid v2a;
 };
 
@@ -212,6 +214,16 @@ struct eng_dec {
     uint64_t vote_hi;    /* highest ballot of any 2av or 2b this party sent */
     struct bpc_vid vid;
     bool has_bytes; /* DIGEST value: its bytes are in dring_bytes */
+};
+
+/* A leader's view of one submitter (leaderq.c): the last ballot it led
+ * at which a party refused a command of it (REFUSE), the last at which a
+ * value holding a command of it failed, and until when none of its
+ * commands is queued. */
+struct eng_hold {
+    uint64_t refused_bal;
+    uint64_t failed_bal;
+    uint64_t held_until;
 };
 
 /* A submitter's MAC for one of its commands (ATTEST), by sequence number. */
@@ -397,12 +409,15 @@ struct eng_submit_state {
     uint32_t applied_dirty_count;
     uint8_t *applied_listed;
     uint64_t queued_bal;
-    uint8_t *batch_buf;  /* value_bytes_max: encode scratch */
-    struct eng_att *att; /* per submitter: att_slots MACs by sequence number */
-    uint32_t att_slots;  /* power of two: own commands forwarded ahead of the
-                            oldest unapplied one, at most */
-    bool auth_wait;      /* a 2a waits for a command MAC: ATTESTs re-check */
-    uint64_t *witness;   /* per submitter: a forwarded command next in line */
+    struct eng_hold *hold; /* per submitter: refusals and holds (leaderq.c) */
+    uint8_t *strikes;      /* per submitter: holds without a long pause between */
+    uint64_t hold_any;     /* no submitter is held from this time on */
+    uint8_t *batch_buf;    /* value_bytes_max: encode scratch */
+    struct eng_att *att;   /* per submitter: att_slots MACs by sequence number */
+    uint32_t att_slots;    /* power of two: own commands forwarded ahead of the
+                              oldest unapplied one, at most */
+    bool auth_wait;        /* a 2a waits for a command MAC: ATTESTs re-check */
+    uint64_t *witness;     /* per submitter: a forwarded command next in line */
 };
 
 /* catchup.c: pipelined catch-up requests. */
@@ -502,8 +517,9 @@ struct eng_mem {
     struct eng_cmd *own, *lq;
     uint8_t *ring_bytes, *own_bytes, *lq_bytes;
     uint64_t *applied_hi, *queued_hi;
+    struct eng_hold *hold;
     uint32_t *applied_dirty;
-    uint8_t *applied_listed;
+    uint8_t *applied_listed, *strikes;
     uint8_t *batch_buf, *cu_buf;
     struct eng_out *bq, *selfq, *uq;
     struct bpc_record *recs;

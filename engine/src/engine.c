@@ -117,6 +117,10 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         eng_on_value(e, p, r); /* bytes only: no ballot or vote in it */
         return;
     }
+    if (r->type == BPC_MSG_REFUSE) {
+        eng_on_refuse(e, p, r); /* a vote held back: no ballot to observe */
+        return;
+    }
     if (p != e->self) {
         /* Own records are at this party's ballot, where peer_bal[self]
          * already is (eng_join, eng_bl_start): observing them would
@@ -163,6 +167,7 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     case BPC_MSG_FORWARD:
     case BPC_MSG_ATTEST:
     case BPC_MSG_VALUE:
+    case BPC_MSG_REFUSE:
     case BPC_MSG_NONE:
     case BPC_MSG_TYPES_COUNT:
         ENG_IGNORED(e);

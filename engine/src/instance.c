@@ -87,10 +87,14 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
 }
 
 /* The value of generation g may be voted for: a well-formed batch the
- * application accepts, and (check_cmds) whose commands are authentic. */
+ * application accepts, and (check_cmds) whose commands are authentic
+ * (else the first that is not in *bad). */
 static bool
-eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds)
+eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds,
+             struct eng_unproven *bad)
 {
+    bad->submitter = UINT32_MAX; /* the other fields only name a command */
+    bad->missing = false;
     const struct bpc_vid *v = &s->gen[g].a.v2a;
     if (v->kind == BPC_VALUE_NOOP) {
         return true;
@@ -99,7 +103,7 @@ eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cm
     if (!eng_batch_ok(e, bytes, v->len)) {
         return false;
     }
-    if (check_cmds && !eng_cmds_check(e, bytes, v->len, (uint32_t)eng_leader(e))) {
+    if (check_cmds && !eng_cmds_check(e, bytes, v->len, (uint32_t)eng_leader(e), bad)) {
         return false;
     }
     return e->cfg.value_check == NULL || e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
@@ -143,7 +147,11 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
      * every command in the queue was checked as its submitter's when it
      * was queued (eng_on_forward), or is this party's own. */
     bool from_queue = s->gen[g].a.from_queue && s->gen[g].a.proposed;
-    if (!eng_value_ok(e, s, (uint32_t)g, !vouched && !from_queue)) {
+    struct eng_unproven bad;
+    if (!eng_value_ok(e, s, (uint32_t)g, !vouched && !from_queue, &bad)) {
+        if (!bad.missing) {
+            eng_refuse(e, s, (uint32_t)g, &bad); /* a MAC that does not match */
+        }
         return; /* kept; re-checked as ATTESTs arrive */
     }
     eng_raise_max_bal(e, bal);
@@ -299,6 +307,7 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     gen->a.has_2a = true;
     gen->a.proposed = p == e->self;
+    gen->a.refused = 0;
     gen->a.v2a = r->value;
     if (r->value.kind == BPC_VALUE_DIGEST && !eng_2a_bytes(e, s, (uint32_t)g, r)) {
         gen->a.has_2a = false;
@@ -664,6 +673,29 @@ eng_in_has_work(const struct bpc_engine *e)
         }
     }
     return false;
+}
+
+void
+eng_in_on_leave(struct bpc_engine *e)
+{
+    if (!eng_is_leader(e)) {
+        eng_in_refuse_held(e, ENG_REFUSE_LEAVE);
+        return;
+    }
+    uint64_t bal = eng_bal(e);
+    for (uint64_t i = eng_nu(e); i < e->in.next_prop; i++) {
+        struct eng_slot *s = eng_slot_get(e, i);
+        int g = s != NULL && !s->v.decided ? eng_gen_find(e, s, bal, false) : -1;
+        if (g < 0) {
+            continue;
+        }
+        const struct eng_gen *gen = &s->gen[g];
+        if (!gen->a.has_2a || !gen->a.proposed || !gen->a.from_queue ||
+            gen->a.v2a.kind == BPC_VALUE_NOOP) {
+            continue;
+        }
+        eng_lq_failed(e, eng_gen_batch(e, s, (uint32_t)g), gen->a.v2a.len);
+    }
 }
 
 void

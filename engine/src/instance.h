@@ -276,6 +276,39 @@ ENG_FN void eng_in_retransmit(struct bpc_engine *e);
 /* An instance voted on but undecided, or decided behind a gap. */
 ENG_FN bool eng_in_has_work(const struct bpc_engine *e);
 ENG_FN void eng_in_on_join(struct bpc_engine *e);
+/* Before this party leaves its ballot: as its leader, every value it
+ * built from its queue there and that is not decided goes to
+ * eng_lq_failed; else eng_in_refuse_held(ENG_REFUSE_LEAVE). */
+ENG_FN void eng_in_on_leave(struct bpc_engine *e);
+/* A batch value's bytes (inline or in the generation's buffer). */
+static inline const uint8_t *
+eng_gen_batch(const struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    const struct bpc_vid *v = &s->gen[g].a.v2a;
+    return v->kind == BPC_VALUE_INLINE ? v->id : eng_slot_value(e, s, g);
+}
+
+struct eng_unproven;
+/* Tells the leader, once per 2a (generation g of slot s, at this party's
+ * ballot), that this party holds back its 2av because command bad of the
+ * value is not proven its submitter's (refuse.c). */
+ENG_FN void eng_refuse(struct bpc_engine *e, struct eng_slot *s, uint32_t g,
+                       const struct eng_unproven *bad);
+/* A REFUSE from p: as the leader of its ballot, notes the refused
+ * submitter when the command is one of the value it proposed there. */
+ENG_FN void eng_on_refuse(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* When eng_in_refuse_held runs. */
+enum eng_refuse_when {
+    ENG_REFUSE_TICK,  /* fast mode's retransmit tick */
+    ENG_REFUSE_LEAVE, /* leaving the ballot */
+    ENG_REFUSE_EVENT, /* paced mode's 2B event, long after the round's 2a */
+};
+/* Sends the leader a REFUSE for every 2a at this ballot still held back
+ * because a command of it is not proven: at once when its MAC does not
+ * match; when it is missing, at paced mode's 2B event, else only when it
+ * was already missing at a retransmit tick (its ATTEST may be on its way):
+ * at the next tick or on leaving the ballot. */
+ENG_FN void eng_in_refuse_held(struct bpc_engine *e, enum eng_refuse_when when);
 ENG_FN void eng_in_resume(struct bpc_engine *e);
 ENG_FN void eng_in_restore(struct bpc_engine *e);
 /* Restore: one instance's persisted vote state (dropped outside the

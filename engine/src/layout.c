@@ -78,7 +78,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
             sizeof(struct bpc_durable) +
         (size_t)ENG_VALS_MAX(z->window) * sizeof(struct bpc_durable_value);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
-    sizes[L_SEQS] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1);
+    sizes[L_SEQS] =
+        (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_hold) + sizeof(uint32_t) + 2);
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
     sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
     sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
@@ -172,7 +173,8 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
         snprintf(f, len, "W x 4");
         break;
     case L_SEQS:
-        snprintf(f, len, "n x 21 (apply state per submitter)");
+        snprintf(f, len, "n x %zu (apply state and holds per submitter)",
+                 2 * sizeof(uint64_t) + sizeof(struct eng_hold) + sizeof(uint32_t) + 2);
         break;
     case L_BUFS:
         snprintf(f, len, "%u x (V + 64 rounded to 64) (batch and catch-up buffers)",
@@ -278,8 +280,10 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->lq_bytes = m->own_bytes + (size_t)z->cmds * z->cmd_stride;
     m->applied_hi = (uint64_t *)(void *)(base + l->off[L_SEQS]);
     m->queued_hi = m->applied_hi + z->n;
-    m->applied_dirty = (uint32_t *)(void *)(m->queued_hi + z->n);
+    m->hold = (struct eng_hold *)(void *)(m->queued_hi + z->n);
+    m->applied_dirty = (uint32_t *)(void *)(m->hold + z->n);
     m->applied_listed = (uint8_t *)(m->applied_dirty + z->n);
+    m->strikes = m->applied_listed + z->n;
     m->batch_buf = base + l->off[L_BUFS];
     m->cu_buf = m->batch_buf + ((z->vbytes + 64) & ~(size_t)63);
     m->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);

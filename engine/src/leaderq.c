@@ -5,14 +5,96 @@
  *
  * Owns: nothing of its own. Must never: queue a command out of its
  * submitter's sequence order or one no value can hold, let one submitter
- * hold more than its share of a half-full queue, or take a command into
- * two values.
+ * hold more than its share of a half-full queue, take a command into two
+ * values, or hold out this party's own commands.
  */
 #include "submit.h"
 
 #include "ballot.h"
 
 #include <string.h>
+
+/* Holds (docs/ENGINE.md, "Commands are the submitter's"): a submitter is
+ * held out for ENG_HOLD_FIRST units, doubling with each hold up to
+ * ENG_HOLD_MAX units; its holds are forgotten ENG_HOLD_FORGET units after
+ * the last one ended. The unit is a ballot timeout, in paced mode a round. */
+#define ENG_HOLD_FIRST 4u
+#define ENG_HOLD_MAX 32u
+#define ENG_HOLD_FORGET 256u
+
+static uint64_t
+eng_hold_unit(const struct bpc_engine *e)
+{
+    if (eng_paced(e) && e->cfg.timers.finalize_ns > 0) {
+        return e->cfg.timers.finalize_ns;
+    }
+    return e->cfg.ballot_timeout_ns;
+}
+
+/* Is submitter s held out now? Never this party. */
+static bool
+eng_lq_held_out(const struct bpc_engine *e, uint32_t s)
+{
+    return e->now_ns < e->sub.hold_any && e->now_ns < e->sub.hold[s].held_until;
+}
+
+/* Holds s out: ENG_HOLD_FIRST units, doubling with each hold since its
+ * holds were last forgotten. */
+static void
+eng_lq_hold(struct bpc_engine *e, uint32_t s)
+{
+    struct eng_submit_state *sub = &e->sub;
+    struct eng_hold *h = &sub->hold[s];
+    uint64_t unit = eng_hold_unit(e);
+    uint32_t k = sub->strikes[s];
+    if (e->now_ns >= h->held_until + ENG_HOLD_FORGET * unit) {
+        k = 0;
+    }
+    uint64_t units = (uint64_t)ENG_HOLD_FIRST << (k < 8u ? k : 8u);
+    h->held_until = e->now_ns + unit * (units < ENG_HOLD_MAX ? units : ENG_HOLD_MAX);
+    sub->strikes[s] = (uint8_t)(k < UINT8_MAX ? k + 1 : k);
+    if (h->held_until > sub->hold_any) {
+        sub->hold_any = h->held_until;
+    }
+    h->refused_bal = 0;
+    h->failed_bal = 0;
+    e->ctr.submitters_held++;
+}
+
+void
+eng_lq_refused(struct bpc_engine *e, uint32_t s, uint64_t bal)
+{
+    if (s == e->self || s >= e->n) {
+        return;
+    }
+    struct eng_hold *h = &e->sub.hold[s];
+    if (h->failed_bal == bal) {
+        eng_lq_hold(e, s); /* the refusal came after this leader left bal */
+    } else {
+        h->refused_bal = bal;
+    }
+}
+
+void
+eng_lq_failed(struct bpc_engine *e, const uint8_t *value, uint32_t len)
+{
+    struct eng_submit_state *sub = &e->sub;
+    uint64_t bal = eng_bal(e);
+    struct bpc_command c;
+    int off = 0;
+    while ((off = eng_batch_next_cold(value, len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter == e->self || c.submitter >= e->n ||
+            c.seq <= sub->applied_hi[c.submitter]) {
+            continue;
+        }
+        struct eng_hold *h = &sub->hold[c.submitter];
+        if (h->refused_bal == bal) {
+            eng_lq_hold(e, c.submitter);
+        } else if (e->now_ns >= h->held_until) {
+            h->failed_bal = bal; /* a refusal may still be on its way */
+        }
+    }
+}
 
 /* Commands of s this leader queued at its ballot and has not applied yet
  * (in its queue or in a value in flight). */
@@ -66,6 +148,10 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
     /* A command no value can hold would stop every batch behind it. */
     if (!eng_seq_follows(sub->queued_hi[s], q) || len > sub->cmd_max) {
         ENG_IGNORED(e);
+        return true;
+    }
+    if (eng_lq_held_out(e, s)) {
+        ENG_IGNORED(e); /* resent by its submitter's retransmit tick */
         return true;
     }
     if (sub->lq_tail - sub->lq_head > sub->cmd_mask || eng_lq_over_share(e, s)) {
@@ -217,6 +303,17 @@ eng_lq_start(const struct eng_submit_state *sub)
     return first;
 }
 
+/* Drops queue entry i of a held submitter: it resends from its applied
+ * command on once the hold ends. */
+static void
+eng_lq_drop(struct bpc_engine *e, uint64_t i)
+{
+    struct eng_submit_state *sub = &e->sub;
+    struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+    sub->queued_hi[c->submitter] = sub->applied_hi[c->submitter];
+    c->len = ENG_LQ_TAKEN;
+}
+
 /* Appends queue entry i to the batch at *off. */
 static void
 eng_batch_put(struct bpc_engine *e, uint64_t i, uint32_t *off)
@@ -251,10 +348,14 @@ eng_batch_build(struct bpc_engine *e)
     uint64_t end = shares > 0 ? eng_lq_scan_end(sub) : sub->lq_tail;
     uint32_t off = BPC_BATCH_HEADER_BYTES;
     uint16_t count = 0;
+    /* A held submitter's entries (queued before its hold) are dropped. */
+    bool holds = e->now_ns < sub->hold_any;
     if (sub->lq_solo == UINT32_MAX && sub->lq_tail - sub->lq_head > 1) {
         /* Every queued command fits a value alone (eng_lq_accept). */
         uint64_t i = eng_lq_start(sub);
-        if (i < sub->lq_tail && eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter)) {
+        if (i < sub->lq_tail &&
+            !(holds && eng_lq_held_out(e, sub->lq[i & sub->cmd_mask].submitter)) &&
+            eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter)) {
             sub->lq_turn = sub->lq[i & sub->cmd_mask].submitter;
             eng_batch_put(e, i, &off);
             count++;
@@ -263,6 +364,10 @@ eng_batch_build(struct bpc_engine *e)
     for (uint64_t i = sub->lq_head; i < end && count < e->cfg.batch_max; i++) {
         struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
         if (c->len == ENG_LQ_TAKEN) {
+            continue;
+        }
+        if (holds && eng_lq_held_out(e, c->submitter)) {
+            eng_lq_drop(e, i);
             continue;
         }
         if (off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {

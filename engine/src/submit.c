@@ -321,6 +321,12 @@ bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_comm
     return (int)(off + BPC_BATCH_CMD_HEADER_BYTES + cmd->len);
 }
 
+__attribute__((noinline, cold)) int
+eng_batch_next_cold(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
+{
+    return bpc_batch_next(value, len, off, cmd);
+}
+
 /* A well-formed batch: 1..batch_max commands of known submitters that
  * exactly fill the value. Correct parties vote only for such values. */
 bool
@@ -452,10 +458,12 @@ eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
  * skipped at every party whatever its bytes (the apply rule never applies
  * q <= applied_hi), so it needs no proof.
  */
-static bool
-eng_cmds_authentic(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
-                   uint32_t proposer)
+bool
+eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer,
+                struct eng_unproven *bad)
 {
+    bad->submitter = UINT32_MAX; /* the other fields only name a command */
+    bad->missing = false;
     struct bpc_command c;
     int off = 0;
     while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
@@ -471,6 +479,8 @@ eng_cmds_authentic(const struct bpc_engine *e, const uint8_t *value, uint32_t le
         const struct eng_att *a = eng_att_at(e, c.submitter, c.seq);
         if (a->seq != c.seq ||
             !bpc_command_mac_ok(e->cfg.keys[c.submitter], c.seq, c.bytes, c.len, a->mac)) {
+            *bad = (struct eng_unproven){
+                .submitter = c.submitter, .seq = c.seq, .missing = a->seq != c.seq};
             return false;
         }
     }
@@ -478,9 +488,10 @@ eng_cmds_authentic(const struct bpc_engine *e, const uint8_t *value, uint32_t le
 }
 
 bool
-eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer)
+eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer,
+               struct eng_unproven *bad)
 {
-    if (!eng_cmds_authentic(e, value, len, proposer)) {
+    if (!eng_cmds_proven(e, value, len, proposer, bad)) {
         e->ctr.cmd_unauthenticated++;
         e->sub.auth_wait = true; /* an ATTEST still on its way re-checks it */
         return false;
@@ -596,6 +607,8 @@ eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m)
     sub->queued_hi = m->queued_hi;
     sub->applied_dirty = m->applied_dirty;
     sub->applied_listed = m->applied_listed;
+    sub->hold = m->hold;
+    sub->strikes = m->strikes;
     sub->batch_buf = m->batch_buf;
     sub->att = m->att;
     sub->att_slots = m->att_slots;

@@ -80,12 +80,34 @@ ENG_FN uint32_t eng_batch_build(struct bpc_engine *e);
  * same command may enter later. */
 ENG_FN bool eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes,
                           uint32_t len);
+/* Leader (leaderq.c): a party refused a command of submitter s in a value
+ * this leader proposed at ballot bal (REFUSE). */
+ENG_FN void eng_lq_refused(struct bpc_engine *e, uint32_t s, uint64_t bal);
+/* Leader (leaderq.c): a value it built from its queue at the ballot it is
+ * leaving was not decided there. A submitter of it (other than this party)
+ * that a party refused a command of at that ballot, before or after this,
+ * is held out: none of its commands is queued for a while. */
+ENG_FN void eng_lq_failed(struct bpc_engine *e, const uint8_t *value, uint32_t len);
 /* A well-formed batch for this config. */
 ENG_FN bool eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+/* bpc_batch_next for the paths that run once per ballot or per refusal
+ * (eng_on_refuse, eng_lq_failed): one call site for them all, so that the
+ * per-value paths keep bpc_batch_next inlined. */
+ENG_FN int eng_batch_next_cold(const uint8_t *value, uint32_t len, uint32_t off,
+                               struct bpc_command *cmd);
+/* A command of a batch not proven its submitter's (eng_cmds_check). */
+struct eng_unproven {
+    uint32_t submitter; /* UINT32_MAX: none */
+    uint64_t seq;
+    bool missing; /* no MAC for it yet (else the MAC held does not match) */
+};
 /* Every command of the batch is its submitter's; counted (and ATTESTs
- * re-check) when not. */
+ * re-check) when not, with the first that is not in *bad. */
 ENG_FN bool eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len,
-                           uint32_t proposer);
+                           uint32_t proposer, struct eng_unproven *bad);
+/* The same check, neither counted nor waiting for ATTESTs. */
+ENG_FN bool eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
+                            uint32_t proposer, struct eng_unproven *bad);
 /* The apply rule: which commands of a decided value are skipped, and
  * applying the others. */
 ENG_FN uint64_t eng_skip_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len);

@@ -85,7 +85,7 @@ _Static_assert(WIRE_FRAME_MIN + BPC_WIRE_RECORD_BYTES + BPC_VALUE_BYTES_MAX <= B
 _Static_assert((BPC_FRAME_BYTES_MAX - WIRE_FRAME_MIN) / BPC_WIRE_RECORD_BYTES <= UINT16_MAX,
                "record_count is a u16");
 _Static_assert(BPC_HISTORY_MAX <= UINT8_MAX, "hist_count is a u8");
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VOTES + 1, "types run 1..VOTES");
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_REFUSE + 1, "types run 1..REFUSE");
 
 /* A drop reason as decode/parse return it. */
 #define WIRE_FAIL(reason) (-1 - (int)(reason))
@@ -158,6 +158,10 @@ wire_value_kind_ok(const struct bpc_record *r)
                r->aux <= BPC_VALUE_BYTES_MAX;
     case BPC_MSG_VALUE:
         return r->value.kind == BPC_VALUE_DIGEST;
+    case BPC_MSG_REFUSE:
+        /* A submitter number and a command sequence number (not 0). */
+        return r->value.kind == BPC_VALUE_INLINE && r->value.len == sizeof(uint64_t) &&
+               r->aux <= UINT16_MAX && bpc_le64_load(r->value.id) != 0;
     case BPC_MSG_VOTES: {
         uint64_t vt = r->aux & 0xffu;
         uint64_t k = r->aux >> 8;

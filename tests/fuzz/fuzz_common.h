@@ -129,12 +129,13 @@ enum fz_bal {
 
 /* Record types a FORGE type byte names (t % FZ_REC_TYPES); 1B_HIST comes
  * with 1B. */
-#define FZ_REC_TYPES 12u
+#define FZ_REC_TYPES 13u
 static const uint8_t fz_rec_types[FZ_REC_TYPES] = {
-    BPC_MSG_1A,      BPC_MSG_1B,     BPC_MSG_1B_RANGE, BPC_MSG_2A,     BPC_MSG_2AV,   BPC_MSG_2B,
-    BPC_MSG_DECIDED, BPC_MSG_STATUS, BPC_MSG_FORWARD,  BPC_MSG_ATTEST, BPC_MSG_VALUE, BPC_MSG_VOTES,
+    BPC_MSG_1A,    BPC_MSG_1B,      BPC_MSG_1B_RANGE, BPC_MSG_2A,      BPC_MSG_2AV,
+    BPC_MSG_2B,    BPC_MSG_DECIDED, BPC_MSG_STATUS,   BPC_MSG_FORWARD, BPC_MSG_ATTEST,
+    BPC_MSG_VALUE, BPC_MSG_VOTES,   BPC_MSG_REFUSE,
 };
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VOTES + 1,
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_REFUSE + 1,
                "a new record type: add it to fz_rec_types, fuzz_engine.c and fuzz_wire.c");
 
 /* The FORGE type byte of a record type (inverse of fz_rec_types). */

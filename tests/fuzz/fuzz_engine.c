@@ -994,6 +994,23 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
         }
         return;
     }
+    case BPC_MSG_REFUSE: {
+        /* A refusal of some submitter's command: the receiver's own
+         * proposal's (where the selected instance holds one) or any. */
+        uint64_t seq;
+        uint32_t len;
+        fz_byz_cmd(in, &seq, fr->bytes, &len);
+        memset(&r->value, 0, sizeof(r->value));
+        r->value.kind = BPC_VALUE_INLINE;
+        r->value.len = sizeof(uint64_t);
+        uint64_t q = (t & 0x80u) ? aux_raw : seq;
+        q = q != 0 ? q : 1;
+        for (uint32_t k = 0; k < 8; k++) {
+            r->value.id[k] = (uint8_t)(q >> (8 * k));
+        }
+        r->aux = (a & 0x40u) ? aux_raw % (BPC_PARTIES_MAX + 1u) : a % FZ_N;
+        return;
+    }
     case BPC_MSG_VALUE:
         /* The bytes of a DIGEST value, carried (any other kind is malformed). */
         fz_value(in, fr, prev);

@@ -41,7 +41,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_VOTES + 1,
+_Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_REFUSE + 1,
                "a new record type: teach fuzz_wire_check_record its rules");
 
 /* Records whose DIGEST value travels with its bytes in the value section. */
@@ -117,6 +117,16 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
     case BPC_MSG_VALUE:
         FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST); /* and carried, checked below */
         break;
+    case BPC_MSG_REFUSE: {
+        /* A submitter number and a sequence number that is not 0. */
+        uint64_t q = 0;
+        for (uint32_t k = 0; k < 8; k++) {
+            q |= (uint64_t)v->id[k] << (8 * k);
+        }
+        FUZZ_CHECK(v->kind == BPC_VALUE_INLINE && v->len == 8 && q != 0);
+        FUZZ_CHECK(r->aux <= UINT16_MAX);
+        break;
+    }
     case BPC_MSG_VOTES: {
         /* A run of 2..BPC_VOTES_RUN_MAX votes of one type, its digest's
          * length that of the k value ids, no instance past 2^64 - 1. */

@@ -237,6 +237,13 @@ mc_wire(void)
         bpc_command_mac(key, 2, cmd + 16, 16, a.value.id + BPC_CMD_MAC_BYTES);
         mc_one("attest_pair", a);
     }
+    {
+        /* Party 2's command 7 in the 2a of instance 1 at ballot 2, refused. */
+        struct bpc_record r = mc_rec(BPC_MSG_REFUSE, 1, 2, 2, NULL, 0, BPC_VALUE_INLINE);
+        r.value.len = sizeof(uint64_t);
+        r.value.id[0] = 7;
+        mc_one("refuse", r);
+    }
     /* One of each type in one frame, with all three carried kinds, and a
      * second 2A pointing at the bytes the first carries. */
     {
@@ -264,6 +271,10 @@ mc_wire(void)
         mc_put(&f, a);
         mc_put(&f, mc_rec(BPC_MSG_VALUE, 3, 9, 0, big, big_len, BPC_VALUE_DIGEST));
         mc_put(&f, mc_votes(BPC_MSG_2B, 4, 9, 2));
+        struct bpc_record refuse = mc_rec(BPC_MSG_REFUSE, 4, 9, 1, NULL, 0, BPC_VALUE_INLINE);
+        refuse.value.len = sizeof(uint64_t);
+        refuse.value.id[0] = 3;
+        mc_put(&f, refuse);
         mc_finish(&f, "mixed");
     }
     mc_one("votes_2av", mc_votes(BPC_MSG_2AV, 1, 2, 8));

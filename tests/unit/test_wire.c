@@ -344,7 +344,7 @@ test_wire_layout_bytes(void **state)
     assert_int_equal(len, 32 + 64 + 40 + 16);
 
     static const uint8_t hdr[32] = {
-        0x42, 0x50, 0x43, 0x31, 4,  0, 1, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+        0x42, 0x50, 0x43, 0x31, 5,  0, 1, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
         3,    0,    0x05, 0x04, 40, 0, 0, 0, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
     };
     assert_memory_equal(buf, hdr, sizeof(hdr));
@@ -593,7 +593,8 @@ test_wire_header_drops(void **state)
         {T_HDR_VERSION, 1, 1, BPC_DROP_BAD_VERSION}, /* version 1 tagged its values */
         {T_HDR_VERSION, 1, 2, BPC_DROP_BAD_VERSION}, /* version 2 hashed FORWARD bytes */
         {T_HDR_VERSION, 1, 3, BPC_DROP_BAD_VERSION}, /* version 3 had one MAC per ATTEST */
-        {T_HDR_VERSION, 1, 5, BPC_DROP_BAD_VERSION},
+        {T_HDR_VERSION, 1, 4, BPC_DROP_BAD_VERSION}, /* version 4 had no REFUSE */
+        {T_HDR_VERSION, 1, 6, BPC_DROP_BAD_VERSION},
         {T_HDR_VERSION, 1, 255, BPC_DROP_BAD_VERSION},
         {T_HDR_RESERVED, 1, 1, BPC_DROP_RESERVED},
         {T_HDR_RESERVED, 1, 0x80, BPC_DROP_RESERVED},
@@ -1234,6 +1235,53 @@ test_wire_attest_macs(void **state)
     }
 }
 
+/* REFUSE (wire version 5): an INLINE value of exactly 8 bytes holding a
+ * sequence number that is not 0, a submitter number in aux up to 65535;
+ * anything else is BAD_VALUE. */
+static void
+test_wire_refuse(void **state)
+{
+    (void)state;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_header h;
+    struct bpc_record recs[2];
+    struct {
+        uint8_t kind;
+        uint16_t vlen;
+        uint64_t seq;
+        uint64_t aux;
+        bool ok;
+    } cases[] = {
+        {BPC_VALUE_INLINE, 8, 7, 2, true},   {BPC_VALUE_INLINE, 8, UINT64_MAX, UINT16_MAX, true},
+        {BPC_VALUE_INLINE, 8, 0, 2, false},  {BPC_VALUE_INLINE, 8, 7, UINT16_MAX + 1u, false},
+        {BPC_VALUE_INLINE, 16, 7, 2, false}, {BPC_VALUE_INLINE, 4, 7, 2, false},
+        {BPC_VALUE_NOOP, 0, 0, 2, false},    {BPC_VALUE_NONE, 0, 0, 2, false},
+    };
+    for (uint32_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bpc_vid v;
+        memset(&v, 0, sizeof(v));
+        v.kind = cases[i].kind;
+        v.len = cases[i].vlen;
+        for (uint32_t k = 0; k < 8 && v.kind == BPC_VALUE_INLINE; k++) {
+            v.id[k] = (uint8_t)(cases[i].seq >> (8 * k));
+        }
+        struct bpc_record c = bpc_record_make(BPC_MSG_REFUSE, 11, 3, 0, &v);
+        c.aux = cases[i].aux;
+        uint32_t len = test_wire_encode(buf, sizeof(buf), &c, 1, 0);
+        assert_int_equal(bpc_wire_parse_header(buf, len, &h), 0);
+        int got = bpc_wire_decode(buf, len, &h, recs, 2);
+        if (got != (cases[i].ok ? 1 : -1 - BPC_DROP_BAD_VALUE)) {
+            print_error("REFUSE case %u: got %d\n", i, got);
+            fail();
+        }
+        if (cases[i].ok) {
+            assert_true(recs[0].instance == 11 && recs[0].ballot == 3);
+            assert_true(recs[0].aux == cases[i].aux);
+            assert_true(bpc_le64_load(recs[0].value.id) == cases[i].seq);
+        }
+    }
+}
+
 /* bpc_wire_votes_only (the engine's gate for decoding before the tag):
  * true only for frames of 2AV, 2B and VOTES records with no value bytes;
  * any other type, carried bytes, or no record at all says false. */
@@ -1367,6 +1415,7 @@ main(void)
         cmocka_unit_test(test_wire_decided_without_bytes),
         cmocka_unit_test(test_wire_forward_mac),
         cmocka_unit_test(test_wire_attest_macs),
+        cmocka_unit_test(test_wire_refuse),
         cmocka_unit_test(test_wire_votes_rules),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
