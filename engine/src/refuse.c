@@ -84,9 +84,13 @@ eng_in_refuse_held(struct bpc_engine *e, enum eng_refuse_when when)
             s->gen[g].a.v2a.kind == BPC_VALUE_NOOP) {
             continue;
         }
+        /* A value that is no well-formed batch is held back for that,
+         * and its commands are not read (a peer's bytes). */
+        const uint8_t *bytes = eng_gen_batch(e, s, (uint32_t)g);
+        uint32_t len = s->gen[g].a.v2a.len;
         struct eng_unproven bad;
-        if (eng_cmds_proven(e, eng_gen_batch(e, s, (uint32_t)g), s->gen[g].a.v2a.len,
-                            (uint32_t)leader, &bad)) {
+        if (!eng_batch_ok(e, bytes, len) ||
+            eng_cmds_proven(e, bytes, len, (uint32_t)leader, &bad)) {
             continue;
         }
         if (when == ENG_REFUSE_EVENT || !bad.missing || s->gen[g].a.refused == 1) {

@@ -105,7 +105,8 @@ struct eng_unproven {
  * re-check) when not, with the first that is not in *bad. */
 ENG_FN bool eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len,
                            uint32_t proposer, struct eng_unproven *bad);
-/* The same check, neither counted nor waiting for ATTESTs. */
+/* The same check, neither counted nor waiting for ATTESTs. Both read
+ * the value as a batch: it must be well-formed (eng_batch_ok) first. */
 ENG_FN bool eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
                             uint32_t proposer, struct eng_unproven *bad);
 /* The apply rule: which commands of a decided value are skipped, and

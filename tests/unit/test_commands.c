@@ -572,6 +572,33 @@ test_refuse_names_unproven_command(void **state)
     fx_delete(f);
 }
 
+/* Goal: a 2a held back because its value is no well-formed batch (here a
+ * command of submitter 999 of 4) is not read as one at the retransmit
+ * ticks that look for refusals: no REFUSE, no crash. Fails on 9a9f8cd,
+ * whose tick checked such a value's commands and read the MAC table of
+ * submitter 999 (a crash found by sim-byz-evict-w1111, seed 6). */
+static void
+test_refuse_skips_malformed_batch(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint32_t leader = f->watch;
+    uint64_t b = cmd_ballot_of(f, leader, 2);
+    fx_to_ballot(f, b);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, 999, 1, 8, 0x33, &v);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, b, 0, &v));
+    while (bpc_engine_ballot(f->e) == b) {
+        f->now += FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 0, b) < 0);
+    assert_true(fx_find(f, mark, BPC_MSG_REFUSE, 0, b) < 0);
+    fx_delete(f);
+}
+
 /* The instance of the engine's last 2a at ballot b, from record `from` on,
  * whose value holds command (s, seq); -1 when none. */
 static int64_t
@@ -659,6 +686,7 @@ main(void)
         cmocka_unit_test(test_unfit_command_refused),
         cmocka_unit_test(test_queue_share),
         cmocka_unit_test(test_refuse_names_unproven_command),
+        cmocka_unit_test(test_refuse_skips_malformed_batch),
         cmocka_unit_test(test_leader_holds_refused_submitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
