@@ -491,7 +491,8 @@ eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     eng_dring_vote(e, r->instance, r->ballot);
-    eng_persist_vouch(e, r->instance, r->ballot, &found->vid, found->ballot);
+    eng_persist_vouch(e, r->instance, r->ballot, found->mbal, &found->mval, &found->vid,
+                      found->ballot);
     struct bpc_record v2av = bpc_record_make(BPC_MSG_2AV, r->instance, r->ballot, 0, &found->vid);
     eng_broadcast(e, &v2av, NULL);
     struct bpc_record v2b = bpc_record_make(BPC_MSG_2B, r->instance, r->ballot, 0, &found->vid);

@@ -72,14 +72,16 @@ eng_raise_max_bal(struct bpc_engine *e, uint64_t b)
 }
 
 void
-eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
-                  const struct bpc_vid *vid, uint64_t dec_ballot)
+eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot, uint64_t mbal,
+                  const struct bpc_vid *mval, const struct bpc_vid *vid, uint64_t dec_ballot)
 {
     struct bpc_durable *v = &e->ps.vouch[e->ps.vouch_count++];
     memset(v, 0, sizeof(*v));
     v->instance = instance;
-    v->max_vbal = ballot;
-    v->max_vval = *vid;
+    v->max_vbal = mbal;
+    if (mbal > 0) {
+        v->max_vval = *mval;
+    }
     v->hist_count = 1;
     v->hist_bal[0] = ballot;
     v->hist_val[0] = *vid;

@@ -56,9 +56,11 @@ ENG_FN void eng_mark_dirty(struct bpc_engine *e, struct eng_slot *s);
 ENG_FN void eng_raise_max_bal(struct bpc_engine *e, uint64_t b);
 /* A vote (2av and 2b at ballot for vid) on a decided instance without a
  * slot (decided with vid at dec_ballot, as learned): persisted as that
- * instance's decided record. */
+ * instance's decided record. Its maxVBal and maxVVal stay (mbal, mval),
+ * the party's own before the vote (docs/ENGINE.md, "Vote reports"). */
 ENG_FN void eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t ballot,
-                              const struct bpc_vid *vid, uint64_t dec_ballot);
+                              uint64_t mbal, const struct bpc_vid *mval, const struct bpc_vid *vid,
+                              uint64_t dec_ballot);
 /* Fills out->persist with the step's records and holds frames. */
 ENG_FN void eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out);
 ENG_FN void eng_ps_persisted(struct bpc_engine *e);

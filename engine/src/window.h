@@ -91,14 +91,13 @@ eng_dring_find(const struct bpc_engine *e, uint64_t instance)
 }
 
 /* This party voted 2av and 2b at ballot for the recent decision of
- * instance (eng_vote_decided): its reports name that ballot from now on. */
+ * instance (eng_vote_decided): no second vote at that ballot. Its reports
+ * keep naming the maxVBal it had before: that 2b is for the chosen value
+ * and backed by no 2av quorum (docs/ENGINE.md, "Vote reports"). */
 static inline void
 eng_dring_vote(struct bpc_engine *e, uint64_t instance, uint64_t ballot)
 {
-    struct eng_dec *d = eng_dring_at(e, instance);
-    d->vote_hi = ballot;
-    d->mbal = ballot;
-    d->mval = d->vid;
+    eng_dring_at(e, instance)->vote_hi = ballot;
 }
 
 /* The DIGEST bytes kept with a recent decision. */

@@ -75,6 +75,50 @@ test_report_after_claims_and_reuse(void **state)
     fx_delete(f);
 }
 
+/* Goal: a vote a decided party sends only because the current leader
+ * proposes the decided value again (the vouch, for a slot already reused)
+ * does not raise the maxVBal its later reports name. Nothing backs that 2b
+ * (it needs no 2av quorum), so when its ballot failed, the party alone
+ * named a ballot the others' 2av entries do not reach, and no value was
+ * safe for them at any later ballot (bpcon-sim-cmd48 --byz 3:evict, seed
+ * 31: two correct parties a window behind for good). Method: decide
+ * instance 0 at ballot 3, reuse its slot, let ballot 4's leader propose the
+ * decided value (the party sends 2av and 2b at 4), then ballot 5 asks for
+ * reports from instance 0: maxVBal 3, the decided value vouched at 4.
+ * Fails on 6904212, which reported maxVBal 4. */
+static void
+test_vouch_keeps_reported_max_vbal(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, &v);
+    fx_to_ballot(f, 3);
+    fx_vote(f, 0, 3, &v, bytes);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2AV, 4, 3, 0, &v)); /* reuse */
+    uint32_t l4 = (uint32_t)fx_leader(f, 4);
+    fx_send1(f, l4, bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 4);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, l4, bpc_record_make(BPC_MSG_2A, 0, 4, 0, &v));
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 0, 4) >= 0);
+    assert_true(fx_find(f, mark, BPC_MSG_2B, 0, 4) >= 0);
+    mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 5), bpc_record_make(BPC_MSG_1A, 0, 5, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 5);
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 5);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].aux, 3);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    assert_int_equal(f->sent[k].hist_count, 1);
+    fx_delete(f);
+}
+
 /* Goal: the same report while the slot is still held (no reuse), and for a
  * decision learned only from claims by a party that never voted 2b: a
  * held slot reports its own votes; a reused one without any own 2b vote
@@ -591,6 +635,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_after_claims_and_reuse),
+        cmocka_unit_test(test_vouch_keeps_reported_max_vbal),
         cmocka_unit_test(test_report_held_and_unvoted),
         cmocka_unit_test(test_report_held_paced),
         cmocka_unit_test(test_ballots_saturate),
