@@ -281,26 +281,33 @@ eng_share_take(struct eng_share *sh, uint32_t count, uint32_t s)
 }
 
 /* The queue index of the command a value starts with: the oldest untaken
- * one, unless its submitter started the last value (lq_turn) while
- * another submitter's command waits; then that other's oldest. Looks at
- * the first ENG_LQ_SCAN entries; lq_tail when nothing is queued. */
+ * one of the first submitter after the one that started the last value
+ * (lq_turn), in id order, that has one waiting: submitters take turns.
+ * Looks at the first ENG_LQ_SCAN entries; lq_tail when nothing is queued. */
 static uint64_t
-eng_lq_start(const struct eng_submit_state *sub)
+eng_lq_start(const struct eng_submit_state *sub, uint32_t n)
 {
-    uint64_t first = sub->lq_tail;
+    uint64_t best = sub->lq_tail;
+    uint32_t best_d = UINT32_MAX;
+    uint32_t t = sub->lq_turn < n ? sub->lq_turn : 0;
+    uint32_t run = UINT32_MAX; /* the submitter of the run of entries being passed */
     for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub); i++) {
         const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
-        if (c->len == ENG_LQ_TAKEN) {
-            continue;
+        if (c->len == ENG_LQ_TAKEN || c->submitter == run) {
+            continue; /* a run's first entry is its submitter's oldest */
         }
-        if (c->submitter != sub->lq_turn) {
-            return i;
-        }
-        if (first == sub->lq_tail) {
-            first = i;
+        run = c->submitter;
+        /* 0 for the submitter right after lq_turn, n - 1 for lq_turn. */
+        uint32_t d = c->submitter > t ? c->submitter - t - 1u : c->submitter + n - t - 1u;
+        if (d < best_d) {
+            best_d = d;
+            best = i;
+            if (d == 0) {
+                break;
+            }
         }
     }
-    return first;
+    return best;
 }
 
 /* Drops queue entry i of a held submitter: it resends from its applied
@@ -335,10 +342,10 @@ eng_batch_put(struct bpc_engine *e, uint64_t i, uint32_t *off)
  * first at every ballot (the others' forwards come a network delay
  * later), so in queue order a leader whose own commands fill each batch
  * kept others' out for as long as ballots turned over. With commands of
- * more than one submitter queued, no submitter starts two values in a
- * row while another's command waits (eng_lq_start): where a value holds
- * only one command, or the bytes run out before the shares do, queue
- * order again served the leader's own commands first. */
+ * more than one submitter queued, the submitters take turns starting a
+ * value, in id order (eng_lq_start): where a value holds only one
+ * command, or the bytes run out before the shares do, queue order again
+ * served the leader's own commands first. */
 uint32_t
 eng_batch_build(struct bpc_engine *e)
 {
@@ -351,11 +358,15 @@ eng_batch_build(struct bpc_engine *e)
     /* A held submitter's entries (queued before its hold) are dropped. */
     bool holds = e->now_ns < sub->hold_any;
     if (sub->lq_solo == UINT32_MAX && sub->lq_tail - sub->lq_head > 1) {
-        /* Every queued command fits a value alone (eng_lq_accept). */
-        uint64_t i = eng_lq_start(sub);
+        /* Every queued command fits a value alone (eng_lq_accept). The
+         * submitter whose turn it is starts the value even where the
+         * shares crowd it out (more submitters than batch_max): the shares
+         * went to the first ones in queue order, the same ones every time
+         * when the bytes let a value hold one command. */
+        uint64_t i = eng_lq_start(sub, e->n);
         if (i < sub->lq_tail &&
-            !(holds && eng_lq_held_out(e, sub->lq[i & sub->cmd_mask].submitter)) &&
-            eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter)) {
+            !(holds && eng_lq_held_out(e, sub->lq[i & sub->cmd_mask].submitter))) {
+            (void)eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter);
             sub->lq_turn = sub->lq[i & sub->cmd_mask].submitter;
             eng_batch_put(e, i, &off);
             count++;

@@ -36,6 +36,7 @@ struct applied {
     uint16_t count[APPLY_SUBMITTERS][APPLY_SEQS];
     uint64_t last_seq[APPLY_SUBMITTERS];
     uint64_t first_at[APPLY_SUBMITTERS]; /* instance + 1 of its first command */
+    uint64_t last_at[APPLY_SUBMITTERS];  /* instance + 1 of its latest command */
     bool out_of_order;
     uint64_t total;
     uint64_t completed;
@@ -52,6 +53,7 @@ on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq, const u
     uint64_t low = seq & ((1ull << 40) - 1);
     assert_true(submitter < APPLY_SUBMITTERS && low < APPLY_SEQS);
     a->count[submitter][low]++;
+    a->last_at[submitter] = instance + 1;
     if (a->first_at[submitter] == 0) {
         a->first_at[submitter] = instance + 1;
     }
@@ -242,6 +244,42 @@ test_pipeline_turns_one_command_values(void **state)
 {
     (void)state;
     leader_first_then_other(1, 3);
+}
+
+/* Where a value holds one command, the submitters take turns in id order:
+ * the leader queues 40 commands of its own and each other party 10, one
+ * command per value; every party's tenth command is applied by instance
+ * 48 (one value in four each, the leader's own included, and a few
+ * instances before the others' commands arrive). Fails on d08398e, whose
+ * rule (no submitter starts two values in a row while another's command
+ * waits) gave the leader every other value: the others' 30 commands took
+ * 60 instances, and in bpcon-sim-cmd48 --random-config --mode paced
+ * --seed 6054 (seven parties, one 48-byte command per value) a submitter
+ * waited past the liveness bound. */
+static void
+test_pipeline_turns_round_robin(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    hn_start(&h);
+    submit_n(&h, leader, 40);
+    for (uint32_t k = 1; k < 4; k++) {
+        submit_n(&h, (leader + k) % 4, 10);
+    }
+    assert_true(run_until_applied(&h, 70, 20000 * MS));
+    for (uint32_t k = 1; k < 4; k++) {
+        uint32_t who = (leader + k) % 4;
+        assert_exactly_once(&h, who, 10);
+        for (uint32_t i = 0; i < 4; i++) {
+            assert_true(applied[i].last_at[who] >= 1);
+            assert_true(applied[i].last_at[who] <= 48);
+        }
+    }
+    assert_exactly_once(&h, leader, 40);
+    assert_true(hn_agree(&h));
+    hn_free(&h);
 }
 
 /* The leader crashes with commands in flight: the submitter resends its
@@ -904,6 +942,7 @@ main(void)
         cmocka_unit_test(test_pipeline_forwarding),
         cmocka_unit_test(test_pipeline_fair_batches),
         cmocka_unit_test(test_pipeline_turns_one_command_values),
+        cmocka_unit_test(test_pipeline_turns_round_robin),
         cmocka_unit_test(test_pipeline_queue_follows_applied),
         cmocka_unit_test(test_pipeline_censored_submitter),
         cmocka_unit_test(test_pipeline_exactly_once_across_leader_change),
