@@ -35,6 +35,23 @@
  * Vote reports never under-report.
  * ---------------------------------------------------------------------- */
 
+/* A fixture of window 4 whose engine voted for v (a batch of ballot 3's
+ * leader, bytes in bytes) on instance 0 at ballot 3 and decided it on
+ * two claims, one naming ballot 1. */
+static struct fx *
+decided_at_3(uint8_t bytes[64], struct bpc_vid *v)
+{
+    struct fx *f = fx_new(4, 256);
+    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, v);
+    fx_to_ballot(f, 3);
+    fx_vote(f, 0, 3, v, bytes);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    return f;
+}
+
 /* Goal: the agreement violation the review found. The engine votes 2b for
  * v at ballot 3, learns the decision from DECIDED claims that name ballot 1
  * (one honest, one a lie; a peer answering from its log names ballot 1
@@ -46,16 +63,9 @@ static void
 test_report_after_claims_and_reuse(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(4, 256);
     uint8_t bytes[64];
     struct bpc_vid v;
-    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, &v);
-    fx_to_ballot(f, 3);
-    fx_vote(f, 0, 3, &v, bytes);
-    for (uint32_t k = 0; k < 2; k++) {
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    struct fx *f = decided_at_3(bytes, &v);
     /* Instance 0 + window: the slot of instance 0 is reused. */
     fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2AV, 4, 3, 0, &v));
     uint32_t mark = f->sent_count;
@@ -90,16 +100,9 @@ static void
 test_vouch_keeps_reported_max_vbal(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(4, 256);
     uint8_t bytes[64];
     struct bpc_vid v;
-    fx_batch(bytes, (uint32_t)fx_leader(f, 3), 1, 8, 0xAA, &v);
-    fx_to_ballot(f, 3);
-    fx_vote(f, 0, 3, &v, bytes);
-    for (uint32_t k = 0; k < 2; k++) {
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    struct fx *f = decided_at_3(bytes, &v);
     fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2AV, 4, 3, 0, &v)); /* reuse */
     uint32_t l4 = (uint32_t)fx_leader(f, 4);
     fx_send1(f, l4, bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));

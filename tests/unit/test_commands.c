@@ -467,6 +467,26 @@ cmd_ballot_of(const struct fx *f, uint32_t p, uint64_t from)
     return b;
 }
 
+/* Moves the engine to the first ballot from 2 on that the watched peer
+ * leads (so what it sends that ballot's leader is captured). */
+static uint64_t
+cmd_to_watched_ballot(struct fx *f)
+{
+    uint64_t b = cmd_ballot_of(f, f->watch, 2);
+    fx_to_ballot(f, b);
+    return b;
+}
+
+/* Runs the clock a millisecond at a time until the engine leaves ballot b. */
+static void
+cmd_until_ballot_left(struct fx *f, uint64_t b)
+{
+    while (bpc_engine_ballot(f->e) == b) {
+        f->now += FX_MS;
+        fx_step(f, NULL, 0);
+    }
+}
+
 /* Does the value of 2a record r hold command (s, seq)? */
 static bool
 cmd_value_has(const struct bpc_record *r, uint32_t s, uint64_t seq)
@@ -525,8 +545,7 @@ test_refuse_names_unproven_command(void **state)
     (void)state;
     struct fx *f = fx_new(8, 256);
     uint32_t leader = f->watch;
-    uint64_t b = cmd_ballot_of(f, leader, 2);
-    fx_to_ballot(f, b);
+    uint64_t b = cmd_to_watched_ballot(f);
     uint32_t s = fx_not_leader(f, leader);
     uint8_t real[64];
     uint8_t forged[64];
@@ -560,10 +579,7 @@ test_refuse_names_unproven_command(void **state)
     mark = f->sent_count;
     fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, b, 0, &vo));
     assert_true(fx_find(f, mark, BPC_MSG_REFUSE, 1, b) < 0);
-    while (bpc_engine_ballot(f->e) == b) {
-        f->now += FX_MS;
-        fx_step(f, NULL, 0);
-    }
+    cmd_until_ballot_left(f, b);
     k = fx_find(f, mark, BPC_MSG_REFUSE, 1, b);
     assert_true(k >= 0);
     assert_int_equal(f->sent[k].aux, s);
@@ -583,17 +599,13 @@ test_refuse_skips_malformed_batch(void **state)
     (void)state;
     struct fx *f = fx_new(8, 256);
     uint32_t leader = f->watch;
-    uint64_t b = cmd_ballot_of(f, leader, 2);
-    fx_to_ballot(f, b);
+    uint64_t b = cmd_to_watched_ballot(f);
     uint8_t bytes[64];
     struct bpc_vid v;
     fx_batch(bytes, 999, 1, 8, 0x33, &v);
     uint32_t mark = f->sent_count;
     fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, b, 0, &v));
-    while (bpc_engine_ballot(f->e) == b) {
-        f->now += FX_MS;
-        fx_step(f, NULL, 0);
-    }
+    cmd_until_ballot_left(f, b);
     assert_true(fx_find(f, mark, BPC_MSG_2AV, 0, b) < 0);
     assert_true(fx_find(f, mark, BPC_MSG_REFUSE, 0, b) < 0);
     fx_delete(f);
