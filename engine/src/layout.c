@@ -56,6 +56,11 @@ eng_align(size_t x)
     return (x + 63) & ~(size_t)63;
 }
 
+/* Bytes per submitter of the apply state (L_SEQS): applied_hi and
+ * queued_hi, a hold, applied_dirty, applied_listed and strikes. */
+#define ENG_SEQS_PER_SUBMITTER                                                                     \
+    (2 * sizeof(uint64_t) + sizeof(struct eng_hold) + sizeof(uint32_t) + 2)
+
 void
 eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 {
@@ -78,8 +83,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
             sizeof(struct bpc_durable) +
         (size_t)ENG_VALS_MAX(z->window) * sizeof(struct bpc_durable_value);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
-    sizes[L_SEQS] =
-        (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_hold) + sizeof(uint32_t) + 2);
+    sizes[L_SEQS] = (size_t)z->n * ENG_SEQS_PER_SUBMITTER;
     sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
     sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
     sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
@@ -173,8 +177,7 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
         snprintf(f, len, "W x 4");
         break;
     case L_SEQS:
-        snprintf(f, len, "n x %zu (apply state and holds per submitter)",
-                 2 * sizeof(uint64_t) + sizeof(struct eng_hold) + sizeof(uint32_t) + 2);
+        snprintf(f, len, "n x %zu (apply state and holds per submitter)", ENG_SEQS_PER_SUBMITTER);
         break;
     case L_BUFS:
         snprintf(f, len, "%u x (V + 64 rounded to 64) (batch and catch-up buffers)",
