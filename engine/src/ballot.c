@@ -119,6 +119,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->bl.events = 0;
     e->bl.round_start_ns = eng_round_origin(e);
     e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+    e->bl.joined_ns = e->now_ns;
     eng_rp_on_join(e);
     eng_in_on_join(e);
     eng_tally_on_join(e, b);
@@ -269,6 +270,94 @@ eng_event_offsets(const struct bpc_engine *e, enum bpc_event ev)
     return &t->finalize_ns;
 }
 
+/* The retransmit tick's period: half the ballot timeout; in paced mode a
+ * round (the origin's Finalize offset), so nothing but the round's own
+ * events goes out within the first round. */
+static uint64_t
+eng_retx_period(const struct bpc_engine *e)
+{
+    if (eng_paced(e) && e->cfg.timers.finalize_ns > 0) {
+        return e->cfg.timers.finalize_ns;
+    }
+    return e->cfg.ballot_timeout_ns / 2;
+}
+
+/* Censorship. Any decision resets the deadline (and a paced round that
+ * decides keeps the ballot), so a leader that decided every command but
+ * one submitter's was never replaced, and that submitter waited for as
+ * long as it led. One command next in line (a peer's, witnessed through
+ * its FORWARD or ATTEST, or this party's own oldest) is watched at a time,
+ * submitters in turn; when it waits too long (eng_starve_period), the party
+ * moves on as at a deadline (with company). A Byzantine submitter that
+ * shows a command to the parties but never to the leader makes them change
+ * ballots at that period, a phase 1 each, never a safety matter.
+ *
+ * Fast mode: ENG_STARVE_TICKS retransmit periods (8 ballot timeouts, 400
+ * ms by default), doubling with each ballot it made the party leave, back
+ * once one is applied. The period must exceed what a command next in line
+ * waits in a long queue; a submitter forwards at most 256 commands past
+ * its oldest unapplied one (the rest wait in its submission ring,
+ * unwatched), and the ring cluster at up to 65536 in flight lost nothing
+ * to it (bench/RESULTS.md).
+ *
+ * Paced mode: ENG_STARVE_ROUNDS plus one round per party, counted from
+ * the later of the watch's start and the ballot's, doubling twice at most
+ * (ENG_STARVE_PACED_SHIFT). A correct leader decides one value per round
+ * and its submitters take turns starting values (eng_batch_build), so a
+ * command at the head of its submitter's goes into a value within one
+ * round per party once the leader has it; the rounds above that cover the
+ * resend to a new leader and a failed round. Counted per ballot, every
+ * correct leader gets the whole period, and a run of Byzantine leaders
+ * censoring a correct command costs 1, 2, then 4 periods each. The
+ * doubling is for a Byzantine submitter that showed a command to some
+ * parties only: it stays next in line for good, and they would leave
+ * every leader each period. Before, paced mode had no watch: a Byzantine
+ * leader that went on deciding other values left a correct party's
+ * command out for as long as the run lasted. */
+#define ENG_STARVE_TICKS 16u
+#define ENG_STARVE_ROUNDS 4u
+#define ENG_STARVE_PACED_SHIFT 2u
+
+static uint64_t
+eng_starve_period(const struct bpc_engine *e)
+{
+    const struct eng_ballot_state *bl = &e->bl;
+    if (eng_paced(e)) {
+        uint32_t shift =
+            bl->starve_shift < ENG_STARVE_PACED_SHIFT ? bl->starve_shift : ENG_STARVE_PACED_SHIFT;
+        uint64_t rounds = ((uint64_t)ENG_STARVE_ROUNDS + e->n) << shift;
+        uint64_t round = eng_retx_period(e);
+        return round <= UINT64_MAX / rounds ? rounds * round : UINT64_MAX;
+    }
+    uint32_t shift = bl->starve_shift < e->cfg.timeout_growth_max_shift
+                         ? bl->starve_shift
+                         : e->cfg.timeout_growth_max_shift;
+    return (ENG_STARVE_TICKS * eng_retx_period(e)) << shift;
+}
+
+static bool
+eng_starved(struct bpc_engine *e)
+{
+    struct eng_ballot_state *bl = &e->bl;
+    if (bl->starve_s != UINT32_MAX && eng_sub_waits(e, bl->starve_s, bl->starve_q)) {
+        uint64_t since = bl->starve_ns;
+        if (eng_paced(e) && bl->joined_ns > since) {
+            since = bl->joined_ns;
+        }
+        return e->now_ns - since >= eng_starve_period(e);
+    }
+    uint32_t from = 0;
+    if (bl->starve_s != UINT32_MAX) {
+        bl->starve_shift = 0; /* applied */
+        from = bl->starve_s + 1;
+    }
+    bl->starve_s = UINT32_MAX;
+    if (eng_sub_next_waiting(e, from, &bl->starve_s, &bl->starve_q)) {
+        bl->starve_ns = e->now_ns;
+    }
+    return false;
+}
+
 /* Work that a failed ballot leaves undone: own or queued commands, a
  * witnessed command of a peer that nobody applies, an instance voted on
  * and undecided. */
@@ -315,6 +404,25 @@ eng_paced_events(struct bpc_engine *e)
         eng_recheck_request(e);
         switch ((enum bpc_event)ev) {
         case BPC_EVENT_LAUNCH_1A:
+            /* The censorship watch, once a round, at its start: at the
+             * retransmit tick it could leave the ballot right after the
+             * Finalize event found the round decided, and the decision
+             * then waited a whole round to be handed out (it is, at the
+             * next Finalize) while this party, having decided, cast no
+             * vote at the next ballot for it: a heavy party's absence
+             * failed that ballot's round too. */
+            if (eng_starved(e) && e->bl.w_at > e->faulty) {
+                uint64_t bal = e->bl.bal;
+                e->bl.starve_shift++;
+                e->bl.starve_ns = e->now_ns;
+                eng_next_ballot(e);
+                if (e->bl.bal != bal) {
+                    /* The new ballot's round, from its first event (where
+                     * the watch, counted from the join, holds). */
+                    eng_paced_events(e);
+                    return;
+                }
+            }
             if (eng_is_leader(e) && !e->bl.sent_1a) {
                 eng_send_1a(e);
             }
@@ -356,58 +464,6 @@ eng_retransmit(struct bpc_engine *e)
     if (eng_is_leader(e) && e->bl.sent_1a) {
         eng_send_1a(e);
     }
-}
-
-/* The retransmit tick's period: half the ballot timeout; in paced mode a
- * round (the origin's Finalize offset), so nothing but the round's own
- * events goes out within the first round. */
-static uint64_t
-eng_retx_period(const struct bpc_engine *e)
-{
-    if (eng_paced(e) && e->cfg.timers.finalize_ns > 0) {
-        return e->cfg.timers.finalize_ns;
-    }
-    return e->cfg.ballot_timeout_ns / 2;
-}
-
-/* Censorship (fast mode). Any decision resets the deadline, so a leader
- * that decided every command but one submitter's was never replaced, and
- * that submitter waited for as long as it led. One command next in line
- * (a peer's, witnessed through its FORWARD or ATTEST, or this party's own
- * oldest) is watched at a time, submitters in turn; when it waits
- * ENG_STARVE_TICKS retransmit periods (8 ballot timeouts, 400 ms by
- * default; doubling with each ballot it made the party leave, back once
- * one is applied), the party moves on as at a deadline (with company).
- * The period must exceed what a command next in line waits in a long
- * queue; a submitter forwards at most 256 commands past its oldest
- * unapplied one (the rest wait in its submission ring, unwatched), and
- * the ring cluster at up to 65536 in flight lost nothing to it
- * (bench/RESULTS.md). A Byzantine submitter that shows a command to the parties but never
- * to the leader makes them change ballots at that growing period, a phase
- * 1 each, never a safety matter. Paced mode (one value per 1.2 s round)
- * has no such watch: its queues legitimately wait dozens of rounds. */
-#define ENG_STARVE_TICKS 16u
-
-static bool
-eng_starved(struct bpc_engine *e)
-{
-    struct eng_ballot_state *bl = &e->bl;
-    if (bl->starve_s != UINT32_MAX && eng_sub_waits(e, bl->starve_s, bl->starve_q)) {
-        uint32_t shift = bl->starve_shift < e->cfg.timeout_growth_max_shift
-                             ? bl->starve_shift
-                             : e->cfg.timeout_growth_max_shift;
-        return e->now_ns - bl->starve_ns >= (ENG_STARVE_TICKS * eng_retx_period(e)) << shift;
-    }
-    uint32_t from = 0;
-    if (bl->starve_s != UINT32_MAX) {
-        bl->starve_shift = 0; /* applied */
-        from = bl->starve_s + 1;
-    }
-    bl->starve_s = UINT32_MAX;
-    if (eng_sub_next_waiting(e, from, &bl->starve_s, &bl->starve_q)) {
-        bl->starve_ns = e->now_ns;
-    }
-    return false;
 }
 
 /* The retransmit tick, in both modes: resends, STATUS (catch-up), the

@@ -269,6 +269,7 @@ struct eng_ballot_state {
     uint32_t starve_shift;
     uint64_t starve_q;
     uint64_t starve_ns; /* watched since */
+    uint64_t joined_ns; /* when this party joined bal (paced mode's watch) */
 };
 
 /* outbox.c: shorter runs of votes go one by one: hashing a run costs

@@ -92,7 +92,10 @@ static const char main_usage_text[] =
     "                         TIME_US (ID as for --crash); repeatable\n"
     "  --frame-bytes B        payload bytes per frame (default: engine's, 1400)\n"
     "  --value-bytes B        largest value (batch) in bytes (default: engine's, 1024)\n"
-    "  --ballot-timeout-us T  fast-mode ballot deadline (default: engine's, 50000)\n"
+    "  --ballot-timeout-us T  fast-mode ballot deadline (default: engine's, 50000)\n";
+/* In two pieces: a C11 compiler need only support string literals of up
+ * to 4095 bytes. */
+static const char main_usage_byz[] =
     "  --byz ID:KIND          party ID (or 'leader' / 'nonleader') is Byzantine;\n"
     "                         repeatable; KIND: wrongballot, silent, equivocate,\n"
     "                         lie1b, votes, replay, malformed, evict, decided-lie,\n"
@@ -106,7 +109,8 @@ static const char main_usage_text[] =
     "  --liveness-us L        after the heal, every command of a correct live party\n"
     "                         must be applied everywhere within L (default: 16 x the\n"
     "                         longest ballot deadline when there is a heal, in paced\n"
-    "                         mode 16 rounds plus the rounds that drain the queue;\n"
+    "                         mode 16 rounds plus the rounds that drain the queue,\n"
+    "                         with a Byzantine party plus 6 censorship watches;\n"
     "                         0: off)\n"
     "  --churn-us C           in the phase, a correct leader is muted after leading\n"
     "                         C us (default 10000 with a Byzantine party; 0: off)\n"
@@ -138,7 +142,7 @@ main_usage(const char *fmt, ...)
     fprintf(stderr, "bpcon-sim: ");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s", main_usage_text);
+    fprintf(stderr, "\n%s%s", main_usage_text, main_usage_byz);
     exit(MAIN_EXIT_USAGE);
 }
 
@@ -579,6 +583,7 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         break;
     case MAIN_F_HELP:
         fputs(main_usage_text, stdout);
+        fputs(main_usage_byz, stdout);
         exit(MAIN_EXIT_OK);
     case MAIN_F_VERSION:
         printf("bpcon-sim %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());

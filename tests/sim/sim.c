@@ -2268,7 +2268,9 @@ sim_opts_first_leader(const struct sim_opts *o)
 /* Fast mode: SIM_LIVENESS_DEADLINES x the longest ballot deadline. Paced
  * mode decides one value per round: SIM_LIVENESS_DEADLINES failed rounds,
  * plus the rounds that drain the most commands the parties keep
- * outstanding at once (sim_outstanding_cap), at the values' command count. */
+ * outstanding at once (sim_outstanding_cap), at the values' command count;
+ * with a Byzantine party, plus SIM_LIVENESS_CENSORS censorship watch
+ * periods. */
 uint64_t
 sim_opts_default_liveness(const struct sim_opts *o)
 {
@@ -2283,6 +2285,13 @@ sim_opts_default_liveness(const struct sim_opts *o)
         uint64_t outstanding =
             o->parties_count > SIM_OUTSTANDING_TOTAL ? o->parties_count : SIM_OUTSTANDING_TOTAL;
         uint64_t rounds = SIM_LIVENESS_DEADLINES + (outstanding + per_value - 1) / per_value;
+        bool byz = false;
+        for (uint32_t i = 0; i < o->parties_count; i++) {
+            byz = byz || o->byz[i] != SIM_BYZ_NONE;
+        }
+        if (byz) {
+            rounds += SIM_LIVENESS_CENSORS * (SIM_PACED_WATCH_ROUNDS + (uint64_t)o->parties_count);
+        }
         return rounds * cfg.timers.finalize_ns;
     }
     uint64_t timeout = o->ballot_timeout_ns != 0 ? o->ballot_timeout_ns : cfg.ballot_timeout_ns;

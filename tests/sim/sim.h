@@ -46,6 +46,17 @@
  * (ballot_timeout_ns << timeout_growth_max_shift, plus its jitter), so
  * several Byzantine-led ballots in a row after the heal still fit. */
 #define SIM_LIVENESS_DEADLINES 16u
+/* Paced mode with a Byzantine party: a Byzantine leader that stays keeps
+ * its ballot by deciding values of its choice until the engine's
+ * censorship watch replaces it, SIM_PACED_WATCH_ROUNDS plus one round per
+ * party later (doubling twice at most; docs/ENGINE.md, Ballots and
+ * leaders), and a Byzantine submitter that shows a command to some
+ * parties only (live or crashed at the heal) makes them change ballots at
+ * that period, a party alone sometimes; the bound adds
+ * SIM_LIVENESS_CENSORS such periods, so several in a row after the heal
+ * still fit, as they do in fast mode. */
+#define SIM_LIVENESS_CENSORS 6u
+#define SIM_PACED_WATCH_ROUNDS 4u
 /* Bytes of one simulated command: u16 submitter, a 48-bit tag, u64
  * sequence (that party's count of earlier submissions), all little-endian.
  * The tag is a keyed hash of (submitter, sequence) under a secret derived
@@ -237,7 +248,8 @@ void sim_engine_config(const struct sim_opts *o, struct bpc_config *cfg);
  * drawn (never in practice). */
 int sim_opts_random(struct sim_opts *o, uint64_t seed, char *desc, size_t desc_len);
 /* The liveness bound opts.liveness_ns gets from the default timers:
- * SIM_LIVENESS_DEADLINES x the longest ballot deadline. */
+ * SIM_LIVENESS_DEADLINES x the longest ballot deadline; in paced mode
+ * rounds (sim.c). */
 uint64_t sim_opts_default_liveness(const struct sim_opts *o);
 /* The leader of ballot 1 for these options (the cluster id derives from the
  * seed), or a negative errno. */
