@@ -615,7 +615,11 @@ eng_recheck_pending(struct bpc_engine *e)
     }
     e->in.recheck = false;
     uint64_t nu = eng_nu(e);
-    uint64_t end = eng_paced(e) ? nu + 1 : nu + e->window;
+    /* Both modes: a paced leader proposes at its own next undecided
+     * instance, which may be above this party's (it decided one this
+     * party lacks); re-checked at this party's alone, that 2a got no 2av
+     * and the leader's rounds failed until this party caught up. */
+    uint64_t end = nu + e->window;
     uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
     for (uint64_t i = start; i < end; i++) {
         struct eng_slot *s = eng_slot_at(e, i);

@@ -72,7 +72,7 @@ eng_in_refuse_held(struct bpc_engine *e, enum eng_refuse_when when)
     }
     uint64_t nu = eng_nu(e);
     uint64_t bal = eng_bal(e);
-    uint64_t end = eng_paced(e) ? nu + 1 : nu + e->active;
+    uint64_t end = nu + e->active; /* paced too: it votes above nu (eng_recheck_pending) */
     for (uint64_t i = nu; i < end && i - nu < ENG_RETX_MAX; i++) {
         struct eng_slot *s = eng_slot_at(e, i);
         if (eng_slot_instance(s) != i || s->v.decided ||

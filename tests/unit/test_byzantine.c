@@ -215,6 +215,41 @@ test_report_held_paced(void **state)
     fx_delete(f);
 }
 
+/* Goal: in paced mode a party votes on a 2a for an instance above its
+ * next undecided one once the round's Launch2av event comes, as in fast
+ * mode. A leader that decided instance i (a heavy party, with Byzantine
+ * help) proposes i + 1 at its next ballot while the others still lack i;
+ * before, they re-checked held 2a values at their next undecided instance
+ * only, cast no 2av for i + 1, and the leader's rounds failed until they
+ * caught up (bpcon-sim --mode paced --byz-stay, 5,1,1,1,1 equivocate,
+ * seed 9520: two ballots led by the correct heavy party failed so). */
+static void
+test_paced_votes_above_next_undecided(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    bpc_engine_free(f->e);
+    f->cfg.mode = BPC_MODE_PACED;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    bpc_engine_start(f->e, f->now);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, l1, 1, 8, 0xAA, &v);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 1, 1, 0, &v);
+    a.value_bytes = v.kind == BPC_VALUE_DIGEST ? bytes : NULL;
+    fx_send1(f, l1, a); /* before Launch2av: held */
+    uint32_t mark = f->sent_count;
+    f->now += f->cfg.timers.launch2av_ns;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    int k = fx_find(f, mark, BPC_MSG_2AV, 1, 1);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    fx_delete(f);
+}
+
 /* ------------------------------------------------------------------------
  * No assertion from a peer or a valid configuration.
  * ---------------------------------------------------------------------- */
@@ -641,6 +676,7 @@ main(void)
         cmocka_unit_test(test_vouch_keeps_reported_max_vbal),
         cmocka_unit_test(test_report_held_and_unvoted),
         cmocka_unit_test(test_report_held_paced),
+        cmocka_unit_test(test_paced_votes_above_next_undecided),
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
