@@ -172,6 +172,19 @@ test_report_held_and_unvoted(void **state)
     fx_delete(f);
 }
 
+/* The fixture with its engine in paced mode. */
+static struct fx *
+fx_new_paced(void)
+{
+    struct fx *f = fx_new(4, 256);
+    bpc_engine_free(f->e);
+    f->cfg.mode = BPC_MODE_PACED;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    bpc_engine_start(f->e, f->now);
+    return f;
+}
+
 /* Goal: in paced mode a party sends its 1b at the round's Launch1b event,
  * after the new leader's 1a came; the 1b must still report the decided
  * instances below its nu that the 1a asked about. Before, the request was
@@ -183,12 +196,7 @@ static void
 test_report_held_paced(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(4, 256);
-    bpc_engine_free(f->e);
-    f->cfg.mode = BPC_MODE_PACED;
-    char err[256];
-    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
-    bpc_engine_start(f->e, f->now);
+    struct fx *f = fx_new_paced();
     uint8_t bytes[64];
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 0), 1, 8, 0xAA, &v);
@@ -227,12 +235,7 @@ static void
 test_paced_votes_above_next_undecided(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(4, 256);
-    bpc_engine_free(f->e);
-    f->cfg.mode = BPC_MODE_PACED;
-    char err[256];
-    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
-    bpc_engine_start(f->e, f->now);
+    struct fx *f = fx_new_paced();
     uint32_t l1 = (uint32_t)fx_leader(f, 1);
     uint8_t bytes[64];
     struct bpc_vid v;

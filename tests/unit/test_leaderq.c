@@ -210,6 +210,26 @@ censor_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint3
     return !frame_has(bytes, len, BPC_MSG_FORWARD);
 }
 
+/* Four parties; the ballot-1 leader never gets submitter S's FORWARDs (as
+ * a Byzantine leader that ignores them), and S submits one command.
+ * Returns S; W is the party whose load keeps that leader deciding. */
+static uint32_t
+censor_start(struct hn *h, enum bpc_mode mode, uint32_t batch, struct censor *c, uint32_t *w)
+{
+    cluster_init_mode(h, 4, 64, batch, mode);
+    uint32_t l1 = (uint32_t)hn_first_leader(h);
+    uint32_t s = (l1 + 1) % 4;
+    *w = (l1 + 2) % 4;
+    *c = (struct censor){.from = s, .to = l1};
+    h->filter = censor_filter;
+    h->filter_ctx = c;
+    hn_start(h);
+    uint8_t cmd[24];
+    memset(cmd, 0x55, sizeof(cmd));
+    assert_int_equal(bpc_submit(h->p[s].e, cmd, sizeof(cmd), NULL), 0);
+    return s;
+}
+
 /* A leader that decides every command but one submitter's is replaced.
  * Method: the ballot-1 leader never gets submitter S's FORWARDs (as a
  * Byzantine leader that ignores them), W's commands keep it deciding, so
@@ -220,17 +240,9 @@ test_leaderq_censored_submitter(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 64, 4);
-    uint32_t l1 = (uint32_t)hn_first_leader(&h);
-    uint32_t s = (l1 + 1) % 4;
-    uint32_t w = (l1 + 2) % 4;
-    struct censor c = {.from = s, .to = l1};
-    h.filter = censor_filter;
-    h.filter_ctx = &c;
-    hn_start(&h);
-    uint8_t cmd[24];
-    memset(cmd, 0x55, sizeof(cmd));
-    assert_int_equal(bpc_submit(h.p[s].e, cmd, sizeof(cmd), NULL), 0);
+    struct censor c;
+    uint32_t w;
+    uint32_t s = censor_start(&h, BPC_MODE_FAST, 4, &c, &w);
     /* W's load goes on until every party applied S's command. */
     bool all = false;
     for (uint32_t k = 0; k < 600 && !all; k++) {
@@ -262,18 +274,11 @@ test_leaderq_censored_submitter_paced(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init_mode(&h, 4, 64, 16, BPC_MODE_PACED);
+    struct censor c;
+    uint32_t w;
+    uint32_t s = censor_start(&h, BPC_MODE_PACED, 16, &c, &w);
     const uint64_t round = h.p[0].cfg.timers.finalize_ns;
-    uint32_t l1 = (uint32_t)hn_first_leader(&h);
-    uint32_t s = (l1 + 1) % 4;
-    uint32_t w = (l1 + 2) % 4;
-    struct censor c = {.from = s, .to = l1};
-    h.filter = censor_filter;
-    h.filter_ctx = &c;
-    hn_start(&h);
     uint8_t cmd[24];
-    memset(cmd, 0x55, sizeof(cmd));
-    assert_int_equal(bpc_submit(h.p[s].e, cmd, sizeof(cmd), NULL), 0);
     /* W submits a command every 100 ms until every party applied S's. */
     bool all = false;
     uint64_t end = h.now_ns + 60 * round;
