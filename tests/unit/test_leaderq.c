@@ -230,6 +230,17 @@ censor_start(struct hn *h, enum bpc_mode mode, uint32_t batch, struct censor *c,
     return s;
 }
 
+/* Did all four parties apply submitter s's first command? */
+static bool
+first_applied_everywhere(uint32_t s)
+{
+    bool all = true;
+    for (uint32_t i = 0; i < 4; i++) {
+        all = all && applied[i].count[s][1] == 1;
+    }
+    return all;
+}
+
 /* A leader that decides every command but one submitter's is replaced.
  * Method: the ballot-1 leader never gets submitter S's FORWARDs (as a
  * Byzantine leader that ignores them), W's commands keep it deciding, so
@@ -247,10 +258,7 @@ test_leaderq_censored_submitter(void **state)
     bool all = false;
     for (uint32_t k = 0; k < 600 && !all; k++) {
         load_step(&h, w);
-        all = true;
-        for (uint32_t i = 0; i < 4; i++) {
-            all = all && applied[i].count[s][1] == 1;
-        }
+        all = first_applied_everywhere(s);
     }
     assert_true(applied[w].total > 10); /* W's load was decided meanwhile */
     for (uint32_t i = 0; i < 4; i++) {
@@ -289,10 +297,7 @@ test_leaderq_censored_submitter_paced(void **state)
         }
         hn_deliver(&h, UINT64_MAX);
         hn_tick(&h, 5 * MS);
-        all = true;
-        for (uint32_t i = 0; i < 4; i++) {
-            all = all && applied[i].count[s][1] == 1;
-        }
+        all = first_applied_everywhere(s);
     }
     /* W's load was decided at ballot 1 meanwhile: the leader kept deciding,
      * so no deadline moved the parties; the watch did. */
