@@ -47,9 +47,13 @@
 
 #define LOG_SLOT_NOOP 1u
 
-/* One entry's bookkeeping. Its value lives at a fixed place in the
- * segment's arena: arena + offset_in_segment * value_bytes_max. */
+/* Values are packed in a segment's arena at this alignment. */
+#define LOG_VALUE_ALIGN 8u
+
+/* One entry's bookkeeping. Its value lives at arena + off: values are
+ * packed in append order, each at a multiple of LOG_VALUE_ALIGN. */
 struct log_slot {
+    uint64_t off;
     uint32_t len;
     uint32_t flags;
     uint64_t skip_mask;
@@ -68,6 +72,9 @@ struct log_segment {
     uint64_t base;
     struct log_slot *slots;
     uint8_t *arena;
+    /* Writer-private: arena bytes taken by the entries appended so far
+     * (reset when the segment is opened again). */
+    uint64_t fill;
 };
 _Static_assert(offsetof(struct log_segment, rcu) == 0, "reclaim callback casts rcu_head back");
 
@@ -85,6 +92,7 @@ struct bpc_log {
     uint32_t segment_shift;
     uint32_t segment_entries;
     uint32_t value_bytes_max;
+    uint32_t value_stride; /* value_bytes_max rounded up to LOG_VALUE_ALIGN */
     uint32_t table_mask;
     uint32_t keep_segments; /* most segments published at once */
     uint32_t pool_count;
@@ -143,21 +151,22 @@ log_alloc_pool(struct bpc_log *log)
     size_t entries = 0;
     size_t arena = 0;
     if (__builtin_mul_overflow((size_t)log->pool_count, (size_t)log->segment_entries, &entries) ||
-        __builtin_mul_overflow(entries, (size_t)log->value_bytes_max, &arena)) {
+        __builtin_mul_overflow(entries, (size_t)log->value_stride, &arena)) {
         return -EINVAL;
     }
     log->table = calloc((size_t)log->table_mask + 1, sizeof(log->table[0]));
     log->pool = calloc(log->pool_count, sizeof(log->pool[0]));
     log->slots_mem = calloc(entries, sizeof(log->slots_mem[0]));
     /* Zeroed (calloc), though values are written before they are read: a
-     * large arena then comes as untouched zero pages, resident only as
-     * segments fill, where malloc under MALLOC_PERTURB_ would write it all. */
+     * large arena then comes as untouched zero pages, resident only as far
+     * as packed values ever filled each segment, where malloc under
+     * MALLOC_PERTURB_ would write it all. */
     log->arena_mem = calloc(arena > 0 ? arena : 1, 1);
     if (log->table == NULL || log->pool == NULL || log->slots_mem == NULL ||
         log->arena_mem == NULL) {
         return -ENOMEM;
     }
-    size_t seg_bytes = (size_t)log->segment_entries * log->value_bytes_max;
+    size_t seg_bytes = (size_t)log->segment_entries * log->value_stride;
     for (uint32_t i = 0; i < log->pool_count; i++) {
         struct log_segment *s = &log->pool[i];
         s->slots = log->slots_mem + (size_t)i * log->segment_entries;
@@ -203,6 +212,7 @@ bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg)
     log->segment_shift = (uint32_t)__builtin_ctz(cfg->segment_entries);
     log->oldest_segno = cfg->start_index >> log->segment_shift;
     log->value_bytes_max = cfg->value_bytes_max;
+    log->value_stride = (cfg->value_bytes_max + LOG_VALUE_ALIGN - 1u) & ~(LOG_VALUE_ALIGN - 1u);
     log->keep_segments = keep;
     log->pool_count = pool;
     /* At most keep segments are published, with consecutive numbers, so a
@@ -314,6 +324,7 @@ log_segment_open(struct bpc_log *log, uint64_t index)
         return -ENOBUFS;
     }
     seg->base = index;
+    seg->fill = 0;
     /* Release (liburcu's write barrier): base is visible before the
      * pointer, and the pointer before next moves past base. */
     rcu_assign_pointer(log->table[(index >> log->segment_shift) & log->table_mask], seg);
@@ -367,11 +378,15 @@ bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32
     struct log_segment *seg = log->head;
     BPC_ASSERT(seg->base == index - off);
     struct log_slot *slot = &seg->slots[off];
+    /* Each entry takes at most value_stride bytes and the arena holds
+     * segment_entries of them: a segment never runs out of arena. */
+    slot->off = seg->fill;
     slot->len = len;
     slot->flags = noop ? LOG_SLOT_NOOP : 0u;
     slot->skip_mask = skip_mask;
     if (len > 0) {
-        memcpy(seg->arena + off * log->value_bytes_max, value, len);
+        memcpy(seg->arena + slot->off, value, len);
+        seg->fill += (len + LOG_VALUE_ALIGN - 1u) & ~(LOG_VALUE_ALIGN - 1u);
     }
     log_publish(log, index + 1);
     return 0;
@@ -428,7 +443,7 @@ bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
     out->len = slot->len;
     out->noop = (slot->flags & LOG_SLOT_NOOP) != 0u;
     out->skip_mask = slot->skip_mask;
-    out->value = seg->arena + off * log->value_bytes_max;
+    out->value = seg->arena + slot->off;
     BPC_ASSERT(out->len <= log->value_bytes_max);
     return 0;
 }

@@ -301,6 +301,48 @@ test_log_stale_after_reclaim(void **state)
     bpc_log_free(log);
 }
 
+/* Values are packed in a segment's arena: a segment full of values of
+ * value_bytes_max (13, not a multiple of the 8-byte packing) next to
+ * empty and noop entries, then the same slots reused with other lengths,
+ * read back exactly and stay inside the arena (ASan). */
+static void
+test_log_packed_full_segments(void **state)
+{
+    (void)state;
+    const uint32_t seg = 8;
+    struct bpc_log *log = test_log_make(16, seg, 13);
+    uint8_t want[13];
+    uint64_t retries = 0;
+    for (uint64_t i = 0; i < 200; i++) {
+        uint32_t len = (i / 64) % 2 == 0 ? 13u : (uint32_t)(i % 14u);
+        for (uint32_t k = 0; k < len; k++) {
+            want[k] = (uint8_t)(i * 17u + k);
+        }
+        bool noop = len == 0 && i % 3 == 0;
+        int rc;
+        while ((rc = bpc_log_append(log, i, want, len, noop, i)) == -ENOBUFS) {
+            retries++;
+            bpc_log_quiescent();
+            sched_yield();
+        }
+        assert_int_equal(rc, 0);
+        for (uint64_t j = bpc_log_first(log); j <= i; j++) {
+            struct bpc_log_entry e;
+            assert_int_equal(bpc_log_read(log, j, &e), 0);
+            uint32_t jl = (j / 64) % 2 == 0 ? 13u : (uint32_t)(j % 14u);
+            assert_int_equal(e.len, jl);
+            assert_int_equal(e.skip_mask, j);
+            assert_int_equal(e.noop, jl == 0 && j % 3 == 0);
+            for (uint32_t k = 0; k < jl; k++) {
+                assert_int_equal(e.value[k], (uint8_t)(j * 17u + k));
+            }
+        }
+        bpc_log_quiescent();
+    }
+    assert_true(bpc_log_first(log) > seg);
+    bpc_log_free(log);
+}
+
 /* Freeing a log waits for reclamation callbacks only when it queued some:
  * a log that never retired a segment is freed without the barrier (about
  * 10 ms each; the simulator frees 999 of them), one that did still waits. */
@@ -715,6 +757,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_log_round_trip),
         cmocka_unit_test(test_log_msgsize_and_eagain),
         cmocka_unit_test(test_log_stale_after_reclaim),
+        cmocka_unit_test(test_log_packed_full_segments),
         cmocka_unit_test(test_log_free_waits_only_after_retiring),
         cmocka_unit_test(test_log_enobufs_until_quiescent),
         cmocka_unit_test(test_log_wait_times_out),
