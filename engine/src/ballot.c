@@ -389,39 +389,44 @@ eng_finalize(struct bpc_engine *e)
     eng_next_ballot(e);
 }
 
-/* Paced mode: fire due phase events in order. */
-static void
-eng_paced_events(struct bpc_engine *e)
+/* Paced mode's censorship watch, at the Launch1a event: once a round, at
+ * its start. At the retransmit tick it could leave the ballot right after
+ * the Finalize event found the round decided, and the decision then
+ * waited a whole round to be handed out (it is, at the next Finalize)
+ * while this party, having decided, cast no vote at the next ballot for
+ * it: a heavy party's absence failed that ballot's round too. True when
+ * the party moved to a new ballot, whose round starts now. */
+static bool
+eng_paced_watch(struct bpc_engine *e)
+{
+    if (!eng_starved(e) || e->bl.w_at <= e->faulty) {
+        return false;
+    }
+    uint64_t bal = e->bl.bal;
+    e->bl.starve_shift++;
+    e->bl.starve_ns = e->now_ns;
+    eng_next_ballot(e);
+    return e->bl.bal != bal;
+}
+
+/* Fires the round's due phase events in order; true when the watch moved
+ * the party to a new ballot, whose events are then due from the first. */
+static bool
+eng_paced_events_due(struct bpc_engine *e)
 {
     for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
         if (e->bl.events & (1u << ev)) {
             continue;
         }
         if (e->now_ns < e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev)) {
-            return;
+            return false;
         }
         e->bl.events |= 1u << ev;
         eng_recheck_request(e);
         switch ((enum bpc_event)ev) {
         case BPC_EVENT_LAUNCH_1A:
-            /* The censorship watch, once a round, at its start: at the
-             * retransmit tick it could leave the ballot right after the
-             * Finalize event found the round decided, and the decision
-             * then waited a whole round to be handed out (it is, at the
-             * next Finalize) while this party, having decided, cast no
-             * vote at the next ballot for it: a heavy party's absence
-             * failed that ballot's round too. */
-            if (eng_starved(e) && e->bl.w_at > e->faulty) {
-                uint64_t bal = e->bl.bal;
-                e->bl.starve_shift++;
-                e->bl.starve_ns = e->now_ns;
-                eng_next_ballot(e);
-                if (e->bl.bal != bal) {
-                    /* The new ballot's round, from its first event (where
-                     * the watch, counted from the join, holds). */
-                    eng_paced_events(e);
-                    return;
-                }
+            if (eng_paced_watch(e)) {
+                return true;
             }
             if (eng_is_leader(e) && !e->bl.sent_1a) {
                 eng_send_1a(e);
@@ -441,8 +446,20 @@ eng_paced_events(struct bpc_engine *e)
         case BPC_EVENT_FINALIZE:
         case BPC_EVENTS_COUNT:
             eng_finalize(e);
-            return;
+            return false;
         }
+    }
+    return false;
+}
+
+/* Paced mode: fire due phase events in order. A new ballot the watch
+ * moved to starts its round now, from its first event, where the watch
+ * holds (its period counts from the join): the second pass ends there or
+ * at a later event. A bounded loop, not a call to itself (no recursion). */
+static void
+eng_paced_events(struct bpc_engine *e)
+{
+    for (uint32_t pass = 0; pass < 2 && eng_paced_events_due(e); pass++) {
     }
 }
 
