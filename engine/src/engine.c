@@ -99,26 +99,53 @@ eng_stale_instance(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     return true;
 }
 
+/* Records that carry no ballot to observe or vote to count: commands,
+ * bytes and refusals. True when r was one of them (and is applied). */
+static bool
+eng_dispatch_unballoted(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    _Static_assert(BPC_MSG_STATUS < BPC_MSG_FORWARD && BPC_MSG_FORWARD < BPC_MSG_ATTEST &&
+                       BPC_MSG_ATTEST < BPC_MSG_VALUE && BPC_MSG_VALUE < BPC_MSG_REFUSE,
+                   "the ballot records' types come first");
+    if (r->type < BPC_MSG_FORWARD) {
+        return false; /* one compare for the records of the protocol proper */
+    }
+    if (r->type == BPC_MSG_FORWARD) {
+        eng_on_forward(e, p, r); /* instance is a command sequence number */
+    } else if (r->type == BPC_MSG_ATTEST) {
+        eng_on_attest(e, p, r); /* likewise */
+    } else if (r->type == BPC_MSG_VALUE) {
+        eng_on_value(e, p, r); /* bytes only: no ballot or vote in it */
+    } else if (r->type == BPC_MSG_REFUSE) {
+        eng_on_refuse(e, p, r); /* a vote held back: no ballot to observe */
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* A 1B or 1B_RANGE report: any 1b at bal may make a held 2a verify. */
+static void
+eng_dispatch_report(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+                    const struct bpc_record *hist)
+{
+    if (r->type == BPC_MSG_1B) {
+        eng_on_1b(e, p, r, hist);
+    } else {
+        eng_on_range(e, p, r);
+    }
+    if (r->ballot == eng_bal(e)) {
+        eng_recheck_request(e);
+    }
+}
+
 /* Applies one record (and, for 1B, its history records). */
 static void
 eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
              const struct bpc_record *hist)
 {
     e->ctr.records_rx++;
-    if (r->type == BPC_MSG_FORWARD) {
-        eng_on_forward(e, p, r); /* instance is a command sequence number */
-        return;
-    }
-    if (r->type == BPC_MSG_ATTEST) {
-        eng_on_attest(e, p, r); /* likewise */
-        return;
-    }
-    if (r->type == BPC_MSG_VALUE) {
-        eng_on_value(e, p, r); /* bytes only: no ballot or vote in it */
-        return;
-    }
-    if (r->type == BPC_MSG_REFUSE) {
-        eng_on_refuse(e, p, r); /* a vote held back: no ballot to observe */
+    if (eng_dispatch_unballoted(e, p, r)) {
         return;
     }
     if (p != e->self) {
@@ -136,14 +163,7 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         break;
     case BPC_MSG_1B:
     case BPC_MSG_1B_RANGE:
-        if (r->type == BPC_MSG_1B) {
-            eng_on_1b(e, p, r, hist);
-        } else {
-            eng_on_range(e, p, r);
-        }
-        if (r->ballot == eng_bal(e)) {
-            eng_recheck_request(e); /* any 1b at bal may make a held 2a verify */
-        }
+        eng_dispatch_report(e, p, r, hist);
         break;
     case BPC_MSG_2A:
         eng_on_2a(e, p, r);

@@ -114,91 +114,112 @@ bpc_engine_footprint(const struct bpc_config *cfg)
     return l.total;
 }
 
-/* Each region's name and how it follows the configuration (n parties,
- * W window slots, V value buffer bytes, C commands_max, S command stride),
- * with this build's element sizes. */
-static void
-eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
+/* How a region of the per-party and per-slot state follows the
+ * configuration (n parties, W window slots, V value buffer bytes), with
+ * this build's element sizes; false for another region. */
+static bool
+eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
 {
     switch (k) {
     case L_RANGE_BAL:
     case L_RANGE_FROM:
     case L_TX_SEQ:
         snprintf(f, len, "n x 8");
-        break;
+        return true;
     case L_SEQ_BITS:
         snprintf(f, len,
                  "n x (8 + R / 8), R = %u replay frames per sender (1024 up to 64 parties, "
                  "then 65536 / n to a power of two, >= 64)",
                  z->replay_bits);
-        break;
+        return true;
     case L_FUT:
         snprintf(f, len, "n x %zu + (2W + 256) x %zu (recent decisions)",
                  2 * sizeof(uint64_t) + sizeof(struct eng_bal_w), sizeof(struct eng_dec));
-        break;
+        return true;
     case L_SLOTS:
         snprintf(f, len, "W x %zu", sizeof(struct eng_slot));
-        break;
+        return true;
     case L_BITS:
         snprintf(f, len, "W x %u x ceil(n / 64) x 8 (sender sets)", ENG_GENS * SEEN_PER_GEN + 1);
-        break;
+        return true;
     case L_VALUES:
         snprintf(f, len, "W x %u x V (V = value_bytes_max rounded to 8, 0 when values fit inline)",
                  ENG_VALUE_BUFS);
-        break;
+        return true;
     case L_CLAIMS:
         snprintf(f, len, "(256 + 2n + min(2W x min(n, 16), 65536)) x %zu (1b claim pool)",
                  sizeof(struct eng_claim));
-        break;
+        return true;
     case L_SCRATCH:
         snprintf(f, len, "n x %zu (1b view scratch)", sizeof(struct bpc_1b_report));
-        break;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Likewise for the commands, queues, durable records and buffers (C
+ * commands_max, S command stride). */
+static bool
+eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
+{
+    switch (k) {
     case L_CMDS:
         snprintf(f, len, "C x %zu (submit ring, own and leader queues)",
                  sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
-        break;
+        return true;
     case L_CMD_BYTES:
         snprintf(f, len, "3 x C x S (S = %u: largest command + batch header, rounded to 8)",
                  z->cmd_stride);
-        break;
+        return true;
     case L_QUEUES:
         snprintf(f, len, "(2 x (W x %u + %u) + W + %u + 2n) x %zu + %u x %zu (outbox, decode)",
                  6 + BPC_HISTORY_MAX, 4 * ENG_RETX_MAX + 64, 4 * ENG_CATCHUP_MAX + 256,
                  sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
-        break;
+        return true;
     case L_DUR:
         snprintf(f, len,
                  "(%u x W + 1 + n + %u) x %zu + (%u x W + %u) x %zu (durable records, values)",
                  1 + ENG_DECIDED_BATCH_MAX, 2 * ENG_VOUCH_MAX, sizeof(struct bpc_durable),
                  ENG_VALS_PER_SLOT + ENG_DECIDED_BATCH_MAX, ENG_VOUCH_MAX,
                  sizeof(struct bpc_durable_value));
-        break;
+        return true;
     case L_DIRTY:
         snprintf(f, len, "W x 4");
-        break;
+        return true;
     case L_SEQS:
         snprintf(f, len, "n x %zu (apply state and holds per submitter)", ENG_SEQS_PER_SUBMITTER);
-        break;
+        return true;
     case L_BUFS:
         snprintf(f, len, "%u x (V + 64 rounded to 64) (batch and catch-up buffers)",
                  1 + 2 * ENG_CATCHUP_MAX);
-        break;
+        return true;
     case L_DRING_BYTES:
         snprintf(f, len, "(2W + 256) x V (recent decisions' bytes)");
-        break;
+        return true;
     case L_ATT:
         snprintf(f, len, "n x A x %zu, A = %u (min(C, 256, 16384 / n to a power of two, >= 8))",
                  sizeof(struct eng_att), z->att_slots);
-        break;
+        return true;
     case L_RUNS:
         snprintf(
             f, len,
             "%u x %zu + %u x %zu when n >= 2 and W >= 2, else 0 (vote runs: digests, waiting runs)",
             ENG_RUN_CACHE, sizeof(struct eng_run_cache), ENG_RUN_WAIT, sizeof(struct eng_run_wait));
-        break;
+        return true;
     default:
+        return false;
+    }
+}
+
+/* Each region's name and how it follows the configuration (n parties,
+ * W window slots, V value buffer bytes, C commands_max, S command stride),
+ * with this build's element sizes. */
+static void
+eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
+{
+    if (!eng_part_formula_state(k, z, f, len) && !eng_part_formula_queues(k, z, f, len)) {
         snprintf(f, len, "?");
-        break;
     }
 }
 

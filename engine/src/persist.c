@@ -198,6 +198,87 @@ eng_collect_decided(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
     }
 }
 
+/* The vote records of the slots marked dirty since the last batch, with
+ * the values a new ballot may have to propose again. */
+static void
+eng_collect_dirty(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
+{
+    for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
+        struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
+        s->dirty = false;
+        /* eng_vote_durable writes the history arrays whole: clearing only
+         * what lies before them (padding included) spares a 264-byte
+         * memset per vote, the largest cost of collecting. */
+        _Static_assert(offsetof(struct bpc_durable, hist_val) ==
+                               offsetof(struct bpc_durable, hist_bal) +
+                                   sizeof(((struct bpc_durable *)0)->hist_bal) &&
+                           offsetof(struct bpc_durable, hist_val) +
+                                   sizeof(((struct bpc_durable *)0)->hist_val) ==
+                               sizeof(struct bpc_durable),
+                       "the history arrays end the record");
+        struct bpc_durable *d = eng_dur_next(e, count, false);
+        memset(d, 0, offsetof(struct bpc_durable, hist_bal));
+        d->instance = eng_slot_instance(s);
+        eng_dur_stamp(e, d);
+        eng_vote_durable(s, d);
+        if (d->instance < d->floor) { /* decided, held: votes may follow it */
+            eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+            eng_collect_value(e, s, &d->dec_val, vals);
+        } else {
+            /* The values a new ballot may have to propose again: maxVVal
+             * and the newest 2av (older entries went out with their own
+             * votes), each once per instance; inline values are their own
+             * bytes. */
+            eng_collect_value(e, s, &d->max_vval, vals);
+            if (d->hist_count > 0 && d->hist_val[0].kind == BPC_VALUE_DIGEST &&
+                !eng_vid_eq(&d->hist_val[0], &d->max_vval)) {
+                eng_collect_value(e, s, &d->hist_val[0], vals);
+            }
+        }
+    }
+    e->ps.dirty_count = 0;
+}
+
+/* The votes cast on recent decisions (eng_vote_decided) since the last
+ * batch. */
+static void
+eng_collect_vouched(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
+{
+    for (uint32_t k = 0; k < e->ps.vouch_count; k++) {
+        struct bpc_durable *d = eng_dur_next(e, count, false);
+        *d = e->ps.vouch[k];
+        eng_dur_stamp(e, d);
+        /* A vote on a recent decision: the instance is below the floor. */
+        if (d->instance < d->floor) {
+            struct bpc_vid v = d->dec_val;
+            eng_dur_decided(e, d, d->dec_bal, &v);
+            const struct eng_dec *r = eng_dring_find(e, d->instance);
+            if (r != NULL) {
+                eng_collect_ring_value(e, r, vals);
+            }
+        } else {
+            d->dec_bal = 0;
+            memset(&d->dec_val, 0, sizeof(d->dec_val));
+        }
+    }
+    e->ps.vouch_count = 0;
+}
+
+/* Apply state as of the floor: a restart resumes applying from the floor
+ * with the same per-submitter positions as everyone else. */
+static void
+eng_collect_applied(struct bpc_engine *e, uint32_t *count)
+{
+    for (uint32_t k = 0; k < eng_applied_dirty_count(e); k++) {
+        struct bpc_durable *d = eng_dur_next(e, count, true);
+        uint64_t seq;
+        d->instance = BPC_DURABLE_APPLIED_BASE + eng_applied_dirty_at(e, k, &seq);
+        eng_dur_stamp(e, d);
+        d->applied_seq = seq;
+    }
+    eng_applied_clean(e);
+}
+
 void
 eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
 {
@@ -212,68 +293,9 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     e->ps.floor_due = false;
     eng_collect_decided(e, &count, &vals);
     e->ps.floor_out = eng_nu(e);
-    for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
-        struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
-        s->dirty = false;
-        /* eng_vote_durable writes the history arrays whole: clearing only
-         * what lies before them (padding included) spares a 264-byte
-         * memset per vote, the largest cost of collecting. */
-        _Static_assert(offsetof(struct bpc_durable, hist_val) ==
-                               offsetof(struct bpc_durable, hist_bal) +
-                                   sizeof(((struct bpc_durable *)0)->hist_bal) &&
-                           offsetof(struct bpc_durable, hist_val) +
-                                   sizeof(((struct bpc_durable *)0)->hist_val) ==
-                               sizeof(struct bpc_durable),
-                       "the history arrays end the record");
-        struct bpc_durable *d = eng_dur_next(e, &count, false);
-        memset(d, 0, offsetof(struct bpc_durable, hist_bal));
-        d->instance = eng_slot_instance(s);
-        eng_dur_stamp(e, d);
-        eng_vote_durable(s, d);
-        if (d->instance < d->floor) { /* decided, held: votes may follow it */
-            eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
-            eng_collect_value(e, s, &d->dec_val, &vals);
-        } else {
-            /* The values a new ballot may have to propose again: maxVVal
-             * and the newest 2av (older entries went out with their own
-             * votes), each once per instance; inline values are their own
-             * bytes. */
-            eng_collect_value(e, s, &d->max_vval, &vals);
-            if (d->hist_count > 0 && d->hist_val[0].kind == BPC_VALUE_DIGEST &&
-                !eng_vid_eq(&d->hist_val[0], &d->max_vval)) {
-                eng_collect_value(e, s, &d->hist_val[0], &vals);
-            }
-        }
-    }
-    e->ps.dirty_count = 0;
-    for (uint32_t k = 0; k < e->ps.vouch_count; k++) {
-        struct bpc_durable *d = eng_dur_next(e, &count, false);
-        *d = e->ps.vouch[k];
-        eng_dur_stamp(e, d);
-        /* A vote on a recent decision: the instance is below the floor. */
-        if (d->instance < d->floor) {
-            struct bpc_vid v = d->dec_val;
-            eng_dur_decided(e, d, d->dec_bal, &v);
-            const struct eng_dec *r = eng_dring_find(e, d->instance);
-            if (r != NULL) {
-                eng_collect_ring_value(e, r, &vals);
-            }
-        } else {
-            d->dec_bal = 0;
-            memset(&d->dec_val, 0, sizeof(d->dec_val));
-        }
-    }
-    e->ps.vouch_count = 0;
-    /* Apply state as of the floor: a restart resumes applying from the
-     * floor with the same per-submitter positions as everyone else. */
-    for (uint32_t k = 0; k < eng_applied_dirty_count(e); k++) {
-        struct bpc_durable *d = eng_dur_next(e, &count, true);
-        uint64_t seq;
-        d->instance = BPC_DURABLE_APPLIED_BASE + eng_applied_dirty_at(e, k, &seq);
-        eng_dur_stamp(e, d);
-        d->applied_seq = seq;
-    }
-    eng_applied_clean(e);
+    eng_collect_dirty(e, &count, &vals);
+    eng_collect_vouched(e, &count, &vals);
+    eng_collect_applied(e, &count);
     out->persist = count ? e->ps.dur : NULL;
     out->persist_count = count;
     out->persist_values = vals ? e->ps.vals : NULL;
