@@ -214,6 +214,104 @@ fs_same_record(const struct bpc_durable *a, const struct bpc_durable *b)
            a->hist_count == b->hist_count;
 }
 
+/* The tool's read-only scan: its verdict (0, -EBADMSG or another error)
+ * and, when it read the file, figures that add up. */
+static int
+fs_inspect(struct memfs *fs, size_t n, struct bpc_store_info *ii)
+{
+    char err[512];
+    struct fs_scan sc = {0};
+    int irc = bpc_store_inspect(FS_PATH, &fs->io, ii, fs_on_frame, &sc, err, sizeof(err));
+    FS_CHECK(irc <= 0);
+    if (irc == 0) {
+        FS_CHECK(ii->corrupt_offset == UINT64_MAX);
+        FS_CHECK(ii->valid_bytes >= BPC_STORE_HEADER_BYTES && ii->valid_bytes <= n);
+        FS_CHECK(ii->valid_bytes + ii->torn_bytes == n);
+        FS_CHECK(sc.records == ii->records && sc.apps == ii->app_records);
+    } else if (irc == -EBADMSG) {
+        FS_CHECK(ii->corrupt_offset <= n); /* an empty file: offset 0 */
+    }
+    return irc;
+}
+
+/* A read-only open: the same verdict and figures as the scan (irc, ii), a
+ * restarted engine on what it recovered; nothing in the file changes.
+ * Returns the open's verdict. */
+static int
+fs_open_read_only(struct memfs *fs, size_t n, const struct bpc_config *cfg, int irc,
+                  const struct bpc_store_info *ii)
+{
+    char err[512];
+    struct bpc_store_options o = {.io = &fs->io, .read_only = true};
+    struct bpc_store *s = NULL;
+    int rrc = bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err));
+    FS_CHECK(rrc <= 0);
+    if (irc != 0) {
+        FS_CHECK(rrc != 0);
+    }
+    if (rrc == 0) {
+        const struct bpc_store_info *ri = bpc_store_info(s);
+        FS_CHECK(ri->records == ii->records && ri->app_records == ii->app_records);
+        FS_CHECK(ri->commits == ii->commits && ri->valid_bytes == ii->valid_bytes);
+        FS_CHECK(ri->torn_bytes == ii->torn_bytes);
+        const struct bpc_durable_value *vals = NULL;
+        uint32_t nv = bpc_store_values(s, &vals);
+        const struct bpc_durable *recs = NULL;
+        uint32_t k = bpc_store_records(s, &recs);
+        FS_CHECK(k <= ii->records);
+        fs_engine(cfg, recs, k, vals, nv);
+        bpc_store_close(s);
+    }
+    size_t len = 0;
+    const uint8_t *now = memfs_file(fs, FS_PATH, &len);
+    FS_CHECK(len == n && (n == 0 || (now != NULL && memcmp(now, fs_file, n) == 0)));
+    return rrc;
+}
+
+/* A read-write open: the same verdict as the read-only one (rrc; an empty
+ * file is created); the torn tail is cut; one more commit lands and a
+ * reopen finds it. */
+static void
+fs_open_read_write(struct memfs *fs, size_t n, const struct bpc_config *cfg, int rrc)
+{
+    char err[512];
+    struct bpc_store_options o = {.io = &fs->io, .read_only = false};
+    struct bpc_store *s = NULL;
+    int wrc = bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err));
+    FS_CHECK(wrc <= 0);
+    if (n > 0) {
+        FS_CHECK((wrc == 0) == (rrc == 0));
+    }
+    if (wrc != 0) {
+        return;
+    }
+    const struct bpc_store_info *wi = bpc_store_info(s);
+    uint64_t commits = wi->commits;
+    size_t len = 0;
+    const uint8_t *now = memfs_file(fs, FS_PATH, &len);
+    FS_CHECK(now != NULL && len == wi->valid_bytes);
+    const struct bpc_durable *recs = NULL;
+    uint32_t k = bpc_store_records(s, &recs);
+    struct bpc_durable add = {.instance = UINT64_MAX};
+    if (k > 0) {
+        add = recs[k - 1];
+    }
+    FS_CHECK(bpc_store_append(s, &add, 1) == 0);
+    FS_CHECK(bpc_store_sync(s) == 0);
+    bpc_store_close(s);
+    s = NULL;
+    FS_CHECK(bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err)) == 0);
+    wi = bpc_store_info(s);
+    FS_CHECK(wi->torn_bytes == 0 && wi->commits == commits + 1);
+    k = bpc_store_records(s, &recs);
+    bool found = false;
+    for (uint32_t i = 0; i < k && !found; i++) {
+        found = fs_same_record(&recs[i], &add);
+    }
+    FS_CHECK(found);
+    bpc_store_close(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -231,82 +329,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct memfs fs;
     memfs_init(&fs, flags);
     memfs_set_file(&fs, FS_PATH, fs_file, n);
-    char err[512];
-
-    /* The tool's read-only scan. */
     struct bpc_store_info ii;
-    struct fs_scan sc = {0};
-    int irc = bpc_store_inspect(FS_PATH, &fs.io, &ii, fs_on_frame, &sc, err, sizeof(err));
-    FS_CHECK(irc <= 0);
-    if (irc == 0) {
-        FS_CHECK(ii.corrupt_offset == UINT64_MAX);
-        FS_CHECK(ii.valid_bytes >= BPC_STORE_HEADER_BYTES && ii.valid_bytes <= n);
-        FS_CHECK(ii.valid_bytes + ii.torn_bytes == n);
-        FS_CHECK(sc.records == ii.records && sc.apps == ii.app_records);
-    } else if (irc == -EBADMSG) {
-        FS_CHECK(ii.corrupt_offset <= n); /* an empty file: offset 0 */
-    }
-
-    /* A read-only open: the same verdict and figures; nothing changes. */
-    struct bpc_store_options o = {.io = &fs.io, .read_only = true};
-    struct bpc_store *s = NULL;
-    int rrc = bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err));
-    FS_CHECK(rrc <= 0);
-    if (irc != 0) {
-        FS_CHECK(rrc != 0);
-    }
-    if (rrc == 0) {
-        const struct bpc_store_info *ri = bpc_store_info(s);
-        FS_CHECK(ri->records == ii.records && ri->app_records == ii.app_records);
-        FS_CHECK(ri->commits == ii.commits && ri->valid_bytes == ii.valid_bytes);
-        FS_CHECK(ri->torn_bytes == ii.torn_bytes);
-        const struct bpc_durable_value *vals = NULL;
-        uint32_t nv = bpc_store_values(s, &vals);
-        const struct bpc_durable *recs = NULL;
-        uint32_t k = bpc_store_records(s, &recs);
-        FS_CHECK(k <= ii.records);
-        fs_engine(cfg, recs, k, vals, nv);
-        bpc_store_close(s);
-        s = NULL;
-    }
-    size_t len = 0;
-    const uint8_t *now = memfs_file(&fs, FS_PATH, &len);
-    FS_CHECK(len == n && (n == 0 || (now != NULL && memcmp(now, fs_file, n) == 0)));
-
-    /* A read-write open: the same verdict (an empty file is created); the
-     * torn tail is cut; one more commit lands and a reopen finds it. */
-    o.read_only = false;
-    int wrc = bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err));
-    FS_CHECK(wrc <= 0);
-    if (n > 0) {
-        FS_CHECK((wrc == 0) == (rrc == 0));
-    }
-    if (wrc == 0) {
-        const struct bpc_store_info *wi = bpc_store_info(s);
-        uint64_t commits = wi->commits;
-        now = memfs_file(&fs, FS_PATH, &len);
-        FS_CHECK(now != NULL && len == wi->valid_bytes);
-        const struct bpc_durable *recs = NULL;
-        uint32_t k = bpc_store_records(s, &recs);
-        struct bpc_durable add = {.instance = UINT64_MAX};
-        if (k > 0) {
-            add = recs[k - 1];
-        }
-        FS_CHECK(bpc_store_append(s, &add, 1) == 0);
-        FS_CHECK(bpc_store_sync(s) == 0);
-        bpc_store_close(s);
-        s = NULL;
-        FS_CHECK(bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err)) == 0);
-        wi = bpc_store_info(s);
-        FS_CHECK(wi->torn_bytes == 0 && wi->commits == commits + 1);
-        k = bpc_store_records(s, &recs);
-        bool found = false;
-        for (uint32_t i = 0; i < k && !found; i++) {
-            found = fs_same_record(&recs[i], &add);
-        }
-        FS_CHECK(found);
-        bpc_store_close(s);
-    }
+    int irc = fs_inspect(&fs, n, &ii);
+    int rrc = fs_open_read_only(&fs, n, cfg, irc, &ii);
+    fs_open_read_write(&fs, n, cfg, rrc);
     memfs_free(&fs);
     return 0;
 }
