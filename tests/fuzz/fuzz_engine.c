@@ -756,6 +756,24 @@ fz_batch_cmd(struct fz_in *in, uint8_t *buf, uint32_t off)
     return off + BPC_BATCH_CMD_HEADER_BYTES + len;
 }
 
+/* Writes a batch of 1 + arg % 4 command specs into buf; a BATCH3 selector
+ * with arg bit 4 states one command too many. Returns its length. */
+static uint32_t
+fz_batch_value(struct fz_in *in, uint8_t *buf, uint8_t sel, uint32_t arg)
+{
+    uint32_t count = 1 + arg % 4u;
+    uint32_t len = BPC_BATCH_HEADER_BYTES;
+    for (uint32_t k = 0; k < count; k++) {
+        len = fz_batch_cmd(in, buf, len);
+    }
+    bool wrong = (sel & 7u) == FZ_VAL_BATCH3 && (arg & 16u);
+    buf[0] = (uint8_t)(count + (wrong ? 1u : 0u));
+    buf[1] = 0;
+    buf[2] = 0;
+    buf[3] = 0;
+    return len;
+}
+
 /* Reads a value spec into fr (vid, and bytes for DIGEST values); prev is
  * the frame's previous record (NULL for the first). */
 static void
@@ -805,19 +823,9 @@ fz_value(struct fz_in *in, struct fz_rec *fr, const struct fz_rec *prev)
         break;
     case FZ_VAL_BATCH:
     case FZ_VAL_BATCH2:
-    case FZ_VAL_BATCH3: {
-        uint32_t count = 1 + arg % 4u;
-        len = BPC_BATCH_HEADER_BYTES;
-        for (uint32_t k = 0; k < count; k++) {
-            len = fz_batch_cmd(in, fr->bytes, len);
-        }
-        bool wrong = (sel & 7u) == FZ_VAL_BATCH3 && (arg & 16u);
-        fr->bytes[0] = (uint8_t)(count + (wrong ? 1u : 0u));
-        fr->bytes[1] = 0;
-        fr->bytes[2] = 0;
-        fr->bytes[3] = 0;
+    case FZ_VAL_BATCH3:
+        len = fz_batch_value(in, fr->bytes, sel, arg);
         break;
-    }
     }
     bpc_vid_of(&r->value, fr->bytes, len);
     r->value_bytes = r->value.kind == BPC_VALUE_DIGEST ? fr->bytes : NULL;
@@ -892,6 +900,194 @@ fz_ballot(struct fz_in *in, uint32_t to, uint64_t prev)
     return b > BPC_BALLOT_MAX ? BPC_BALLOT_MAX : b;
 }
 
+/* A 1B's own fields: maxVBal (aux) below its ballot as the aux byte says,
+ * and a value iff there is a vote; 1b reports carry no bytes. */
+static void
+fz_rec_1b(struct fz_in *in, struct fz_rec *fr, const struct fz_rec *prev, uint8_t a,
+          uint64_t aux_raw)
+{
+    struct bpc_record *r = &fr->r;
+    uint64_t vb = (a & 3u) == 0 ? 0 : (a & 3u) == 1 ? r->ballot - 1 : aux_raw % r->ballot;
+    fz_value(in, fr, prev);
+    r->aux = vb;
+    if (vb == 0) {
+        memset(&r->value, 0, sizeof(r->value));
+        r->value_bytes = NULL;
+    }
+    r->value_bytes = NULL; /* 1b reports carry no bytes */
+}
+
+/* Appends the history of the 1B fr into recs[*n...]: a >> 5 entries (at
+ * most BPC_HISTORY_MAX), each an aux byte and a value spec; under ballot 2
+ * the specs are read and dropped. */
+static void
+fz_rec_history(struct fz_in *in, struct fz_rec *recs, uint32_t *n, struct fz_rec *fr,
+               const struct fz_rec *prev, uint8_t a)
+{
+    struct bpc_record *r = &fr->r;
+    uint32_t hist = a >> 5;
+    hist = hist > BPC_HISTORY_MAX ? BPC_HISTORY_MAX : hist;
+    for (uint32_t k = 0; k < hist; k++) {
+        uint8_t ha = fz_u8(in);
+        struct fz_rec *hr = &recs[*n];
+        memset(&hr->r, 0, sizeof(hr->r));
+        hr->attest = false;
+        fz_value(in, hr, prev);
+        hr->r.value_bytes = NULL;
+        if (r->ballot < 2) {
+            continue; /* a history entry names a ballot below this one */
+        }
+        hr->r.type = BPC_MSG_1B_HIST;
+        hr->r.instance = r->instance;
+        hr->r.ballot = r->ballot;
+        hr->r.aux = 1 + ha % (r->ballot - 1);
+        r->hist_count++;
+        (*n)++;
+    }
+}
+
+/* A FORWARD's value: the command's bytes (len of them in fr->bytes); when
+ * they make a DIGEST, the carried bytes name their MAC for the receiver
+ * (set at encoding), or 16 bytes of pattern: a wrong MAC. */
+static void
+fz_rec_forward(struct fz_rec *fr, uint32_t len, uint8_t a)
+{
+    struct bpc_record *r = &fr->r;
+    bpc_vid_of(&r->value, fr->bytes, len);
+    if (r->value.kind == BPC_VALUE_DIGEST) {
+        memset(r->value.id, 0, sizeof(r->value.id));
+        r->value_bytes = fr->bytes;
+        fr->attest = !(a & 0x40u);
+        if (!fr->attest) {
+            fz_fill(r->value.id, BPC_CMD_MAC_BYTES, a);
+        }
+    }
+}
+
+/* An ATTEST's value: the MAC of the command's len bytes (made per
+ * receiver) or 16 bytes of pattern, perhaps a second MAC after it; aux is
+ * the length the MAC covers. */
+static void
+fz_rec_attest(struct fz_rec *fr, uint32_t len, uint8_t a, uint64_t aux_raw)
+{
+    struct bpc_record *r = &fr->r;
+    r->value.kind = BPC_VALUE_INLINE;
+    r->value.len = BPC_CMD_MAC_BYTES;
+    r->aux = (a & 0x80u) ? (aux_raw % (BPC_VALUE_BYTES_MAX + 1u)) : len;
+    fr->attest = !(a & 0x40u); /* else 16 bytes of pattern: a wrong MAC */
+    if (!fr->attest) {
+        fz_fill(r->value.id, BPC_CMD_MAC_BYTES, a);
+    } else if (r->aux > len) {
+        r->aux = len; /* the MAC covers the command's real length */
+    }
+    if (a & 0x20u) {
+        /* A pair: a second MAC, of pattern, for the next number. */
+        r->value.len = 2 * BPC_CMD_MAC_BYTES;
+        fz_fill(r->value.id + BPC_CMD_MAC_BYTES, BPC_CMD_MAC_BYTES, a ^ 0x5au);
+    }
+}
+
+/* FORWARD and ATTEST: a Byzantine command spec, whose sequence number is
+ * the instance unless bit 7 of the type byte keeps the selected one (a
+ * mismatch). */
+static void
+fz_rec_command(struct fz_in *in, struct fz_rec *fr, uint8_t t, uint8_t a, uint64_t aux_raw)
+{
+    uint64_t seq;
+    uint32_t len;
+    fz_byz_cmd(in, &seq, fr->bytes, &len);
+    if (!(t & 0x80u)) {
+        fr->r.instance = seq; /* else the selected instance: a mismatch */
+    }
+    if (fr->r.type == BPC_MSG_FORWARD) {
+        fz_rec_forward(fr, len, a);
+    } else {
+        fz_rec_attest(fr, len, a, aux_raw);
+    }
+}
+
+/* REFUSE: a refusal of some submitter's command: the receiver's own
+ * proposal's (where the selected instance holds one) or any. */
+static void
+fz_rec_refuse(struct fz_in *in, struct fz_rec *fr, uint8_t t, uint8_t a, uint64_t aux_raw)
+{
+    struct bpc_record *r = &fr->r;
+    uint64_t seq;
+    uint32_t len;
+    fz_byz_cmd(in, &seq, fr->bytes, &len);
+    memset(&r->value, 0, sizeof(r->value));
+    r->value.kind = BPC_VALUE_INLINE;
+    r->value.len = sizeof(uint64_t);
+    uint64_t q = (t & 0x80u) ? aux_raw : seq;
+    q = q != 0 ? q : 1;
+    for (uint32_t k = 0; k < 8; k++) {
+        r->value.id[k] = (uint8_t)(q >> (8 * k));
+    }
+    r->aux = (a & 0x40u) ? aux_raw % (BPC_PARTIES_MAX + 1u) : a % FZ_N;
+}
+
+/* VALUE: the bytes of a DIGEST value, carried (any other kind is
+ * malformed, so it becomes 40 bytes of pattern). */
+static void
+fz_rec_value(struct fz_in *in, struct fz_rec *fr, const struct fz_rec *prev, uint8_t t)
+{
+    struct bpc_record *r = &fr->r;
+    fz_value(in, fr, prev);
+    if (r->value.kind != BPC_VALUE_DIGEST || r->value_bytes == NULL) {
+        fz_fill(fr->bytes, 40, t);
+        bpc_vid_of(&r->value, fr->bytes, 40);
+        r->value_bytes = fr->bytes;
+    }
+}
+
+/* VOTES: a run of k votes: the digest over k copies of one value (it
+ * verifies where the receiver holds that value at each instance), or
+ * pattern bytes (it never does). */
+static void
+fz_rec_votes(struct fz_in *in, struct fz_rec *fr, const struct fz_rec *prev, uint8_t t, uint8_t a)
+{
+    struct bpc_record *r = &fr->r;
+    fz_value(in, fr, prev);
+    struct bpc_vid vids[BPC_VOTES_RUN_MAX];
+    uint8_t vt = (a & 1u) ? BPC_MSG_2B : BPC_MSG_2AV;
+    uint32_t k = 2u + (uint32_t)((a >> 1) % (BPC_VOTES_RUN_MAX - 1u));
+    for (uint32_t j = 0; j < k; j++) {
+        vids[j] = r->value;
+    }
+    if (r->instance > UINT64_MAX - k) {
+        r->instance = UINT64_MAX - k;
+    }
+    memset(&r->value, 0, sizeof(r->value));
+    r->value.kind = BPC_VALUE_DIGEST;
+    r->value.len = (uint16_t)(BPC_VOTES_VID_BYTES * k);
+    if (t & 0x80u) {
+        fz_fill(r->value.id, BPC_DIGEST_BYTES, t);
+    } else {
+        bpc_votes_digest(r->ballot, r->instance, k, vids, r->value.id);
+    }
+    r->aux = vt | (uint64_t)k << 8;
+    r->value_bytes = NULL;
+}
+
+/* 2A, 2AV, 2B and DECIDED: a value spec; only 2A and DECIDED carry
+ * bytes, and a DIGEST without them is a claim (DECIDED) or a no-op (2A). */
+static void
+fz_rec_vote(struct fz_in *in, struct fz_rec *fr, const struct fz_rec *prev)
+{
+    struct bpc_record *r = &fr->r;
+    fz_value(in, fr, prev);
+    if (r->type != BPC_MSG_2A && r->type != BPC_MSG_DECIDED) {
+        r->value_bytes = NULL;
+    } else if (r->value.kind == BPC_VALUE_DIGEST && r->value_bytes == NULL) {
+        if (r->type == BPC_MSG_DECIDED) {
+            r->aux = BPC_WIRE_AUX_NO_BYTES; /* a claim may name it alone */
+        } else {
+            memset(&r->value, 0, sizeof(r->value)); /* no bytes to carry */
+            r->value.kind = BPC_VALUE_NOOP;
+        }
+    }
+}
+
 /* Reads one record spec (and, for 1B, its history) into recs[*n...];
  * the record is made well-formed whatever the bytes say. */
 static void
@@ -917,37 +1113,10 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
     r->instance = inst;
     r->ballot = ballot;
     switch (type) {
-    case BPC_MSG_1B: {
-        /* maxVBal below the ballot; a value iff there is a vote. */
-        uint64_t vb = (a & 3u) == 0 ? 0 : (a & 3u) == 1 ? ballot - 1 : aux_raw % ballot;
-        fz_value(in, fr, prev);
-        r->aux = vb;
-        if (vb == 0) {
-            memset(&r->value, 0, sizeof(r->value));
-            r->value_bytes = NULL;
-        }
-        r->value_bytes = NULL; /* 1b reports carry no bytes */
-        uint32_t hist = a >> 5;
-        hist = hist > BPC_HISTORY_MAX ? BPC_HISTORY_MAX : hist;
-        for (uint32_t k = 0; k < hist; k++) {
-            uint8_t ha = fz_u8(in);
-            struct fz_rec *hr = &recs[*n];
-            memset(&hr->r, 0, sizeof(hr->r));
-            hr->attest = false;
-            fz_value(in, hr, prev);
-            hr->r.value_bytes = NULL;
-            if (ballot < 2) {
-                continue; /* a history entry names a ballot below this one */
-            }
-            hr->r.type = BPC_MSG_1B_HIST;
-            hr->r.instance = inst;
-            hr->r.ballot = ballot;
-            hr->r.aux = 1 + ha % (ballot - 1);
-            r->hist_count++;
-            (*n)++;
-        }
+    case BPC_MSG_1B:
+        fz_rec_1b(in, fr, prev, a, aux_raw);
+        fz_rec_history(in, recs, n, fr, prev, a);
         return;
-    }
     case BPC_MSG_1B_RANGE:
         r->aux = (a & 0x80u) ? UINT64_MAX - (a & 7u) : aux_raw;
         return;
@@ -957,107 +1126,20 @@ fz_record(struct fz_in *in, uint32_t to, struct fz_rec *recs, uint32_t *n)
     case BPC_MSG_1A:
         return;
     case BPC_MSG_FORWARD:
-    case BPC_MSG_ATTEST: {
-        uint64_t seq;
-        uint32_t len;
-        fz_byz_cmd(in, &seq, fr->bytes, &len);
-        if (!(t & 0x80u)) {
-            r->instance = seq; /* else the selected instance: a mismatch */
-        }
-        if (type == BPC_MSG_FORWARD) {
-            bpc_vid_of(&r->value, fr->bytes, len);
-            if (r->value.kind == BPC_VALUE_DIGEST) {
-                /* Carried bytes name their MAC for the receiver (set at
-                 * encoding), or 16 bytes of pattern: a wrong MAC. */
-                memset(r->value.id, 0, sizeof(r->value.id));
-                r->value_bytes = fr->bytes;
-                fr->attest = !(a & 0x40u);
-                if (!fr->attest) {
-                    fz_fill(r->value.id, BPC_CMD_MAC_BYTES, a);
-                }
-            }
-            return;
-        }
-        r->value.kind = BPC_VALUE_INLINE;
-        r->value.len = BPC_CMD_MAC_BYTES;
-        r->aux = (a & 0x80u) ? (aux_raw % (BPC_VALUE_BYTES_MAX + 1u)) : len;
-        fr->attest = !(a & 0x40u); /* else 16 bytes of pattern: a wrong MAC */
-        if (!fr->attest) {
-            fz_fill(r->value.id, BPC_CMD_MAC_BYTES, a);
-        } else if (r->aux > len) {
-            r->aux = len; /* the MAC covers the command's real length */
-        }
-        if (a & 0x20u) {
-            /* A pair: a second MAC, of pattern, for the next number. */
-            r->value.len = 2 * BPC_CMD_MAC_BYTES;
-            fz_fill(r->value.id + BPC_CMD_MAC_BYTES, BPC_CMD_MAC_BYTES, a ^ 0x5au);
-        }
+    case BPC_MSG_ATTEST:
+        fz_rec_command(in, fr, t, a, aux_raw);
         return;
-    }
-    case BPC_MSG_REFUSE: {
-        /* A refusal of some submitter's command: the receiver's own
-         * proposal's (where the selected instance holds one) or any. */
-        uint64_t seq;
-        uint32_t len;
-        fz_byz_cmd(in, &seq, fr->bytes, &len);
-        memset(&r->value, 0, sizeof(r->value));
-        r->value.kind = BPC_VALUE_INLINE;
-        r->value.len = sizeof(uint64_t);
-        uint64_t q = (t & 0x80u) ? aux_raw : seq;
-        q = q != 0 ? q : 1;
-        for (uint32_t k = 0; k < 8; k++) {
-            r->value.id[k] = (uint8_t)(q >> (8 * k));
-        }
-        r->aux = (a & 0x40u) ? aux_raw % (BPC_PARTIES_MAX + 1u) : a % FZ_N;
+    case BPC_MSG_REFUSE:
+        fz_rec_refuse(in, fr, t, a, aux_raw);
         return;
-    }
     case BPC_MSG_VALUE:
-        /* The bytes of a DIGEST value, carried (any other kind is malformed). */
-        fz_value(in, fr, prev);
-        if (r->value.kind != BPC_VALUE_DIGEST || r->value_bytes == NULL) {
-            fz_fill(fr->bytes, 40, t);
-            bpc_vid_of(&r->value, fr->bytes, 40);
-            r->value_bytes = fr->bytes;
-        }
+        fz_rec_value(in, fr, prev, t);
         return;
-    case BPC_MSG_VOTES: {
-        /* A run of k votes: the digest over k copies of one value (it
-         * verifies where the receiver holds that value at each instance),
-         * or pattern bytes (it never does). */
-        fz_value(in, fr, prev);
-        struct bpc_vid vids[BPC_VOTES_RUN_MAX];
-        uint8_t vt = (a & 1u) ? BPC_MSG_2B : BPC_MSG_2AV;
-        uint32_t k = 2u + (uint32_t)((a >> 1) % (BPC_VOTES_RUN_MAX - 1u));
-        for (uint32_t j = 0; j < k; j++) {
-            vids[j] = r->value;
-        }
-        if (r->instance > UINT64_MAX - k) {
-            r->instance = UINT64_MAX - k;
-        }
-        memset(&r->value, 0, sizeof(r->value));
-        r->value.kind = BPC_VALUE_DIGEST;
-        r->value.len = (uint16_t)(BPC_VOTES_VID_BYTES * k);
-        if (t & 0x80u) {
-            fz_fill(r->value.id, BPC_DIGEST_BYTES, t);
-        } else {
-            bpc_votes_digest(r->ballot, r->instance, k, vids, r->value.id);
-        }
-        r->aux = vt | (uint64_t)k << 8;
-        r->value_bytes = NULL;
+    case BPC_MSG_VOTES:
+        fz_rec_votes(in, fr, prev, t, a);
         return;
-    }
     default: /* 2A, 2AV, 2B, DECIDED */
-        fz_value(in, fr, prev);
-        if (type != BPC_MSG_2A && type != BPC_MSG_DECIDED) {
-            r->value_bytes = NULL;
-        } else if (r->value.kind == BPC_VALUE_DIGEST && r->value_bytes == NULL) {
-            if (type == BPC_MSG_DECIDED) {
-                r->aux = BPC_WIRE_AUX_NO_BYTES; /* a claim may name it alone */
-            } else {
-                memset(&r->value, 0, sizeof(r->value)); /* no bytes to carry */
-                r->value.kind = BPC_VALUE_NOOP;
-            }
-        }
+        fz_rec_vote(in, fr, prev);
         return;
     }
 }

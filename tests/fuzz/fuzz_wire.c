@@ -68,14 +68,11 @@ fuzz_wire_zero_from(const uint8_t *id, uint32_t from)
     return true;
 }
 
-/* The per-type rules of WIRE.md, written out again: a record decode
- * accepted must satisfy them. */
+/* The shape of a value by its kind: no bytes for NONE and NOOP, an inline
+ * value zero-padded, a DIGEST longer than the inline limit; no other kind. */
 static void
-fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint32_t section_len)
+fuzz_wire_check_value(const struct bpc_vid *v)
 {
-    const struct bpc_vid *v = &r->value;
-    FUZZ_CHECK(r->type >= BPC_MSG_1A && r->type < BPC_MSG_TYPES_COUNT);
-    FUZZ_CHECK(v->pad == 0);
     switch (v->kind) {
     case BPC_VALUE_NONE:
     case BPC_VALUE_NOOP:
@@ -90,9 +87,40 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
     default:
         FUZZ_CHECK(v->kind <= BPC_VALUE_NOOP); /* an unknown kind accepted */
     }
-    FUZZ_CHECK(r->ballot <= BPC_BALLOT_MAX);
-    FUZZ_CHECK(r->ballot > 0 || r->type == BPC_MSG_STATUS);
-    FUZZ_CHECK(r->hist_count == 0 || r->type == BPC_MSG_1B);
+}
+
+/* REFUSE: a submitter number and a sequence number that is not 0. */
+static void
+fuzz_wire_check_refuse(const struct bpc_record *r)
+{
+    const struct bpc_vid *v = &r->value;
+    uint64_t q = 0;
+    for (uint32_t k = 0; k < 8; k++) {
+        q |= (uint64_t)v->id[k] << (8 * k);
+    }
+    FUZZ_CHECK(v->kind == BPC_VALUE_INLINE && v->len == 8 && q != 0);
+    FUZZ_CHECK(r->aux <= UINT16_MAX);
+}
+
+/* VOTES: a run of 2..BPC_VOTES_RUN_MAX votes of one type, its digest's
+ * length that of the k value ids, no instance past 2^64 - 1. */
+static void
+fuzz_wire_check_votes(const struct bpc_record *r)
+{
+    const struct bpc_vid *v = &r->value;
+    uint64_t type = r->aux & 0xffu;
+    uint64_t k = r->aux >> 8;
+    FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST && r->value_bytes == NULL);
+    FUZZ_CHECK(type == BPC_MSG_2AV || type == BPC_MSG_2B);
+    FUZZ_CHECK(k >= 2 && k <= BPC_VOTES_RUN_MAX && v->len == BPC_VOTES_VID_BYTES * k);
+    FUZZ_CHECK(r->instance <= UINT64_MAX - k);
+}
+
+/* The rules of each record type on its value, aux and history count. */
+static void
+fuzz_wire_check_type(const struct bpc_record *r)
+{
+    const struct bpc_vid *v = &r->value;
     bool none = v->kind == BPC_VALUE_NONE;
     switch (r->type) {
     case BPC_MSG_1A:
@@ -115,39 +143,31 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
         FUZZ_CHECK(r->aux <= BPC_VALUE_BYTES_MAX);
         break;
     case BPC_MSG_VALUE:
-        FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST); /* and carried, checked below */
+        FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST); /* and carried: fuzz_wire_check_carried */
         break;
-    case BPC_MSG_REFUSE: {
-        /* A submitter number and a sequence number that is not 0. */
-        uint64_t q = 0;
-        for (uint32_t k = 0; k < 8; k++) {
-            q |= (uint64_t)v->id[k] << (8 * k);
-        }
-        FUZZ_CHECK(v->kind == BPC_VALUE_INLINE && v->len == 8 && q != 0);
-        FUZZ_CHECK(r->aux <= UINT16_MAX);
+    case BPC_MSG_REFUSE:
+        fuzz_wire_check_refuse(r);
         break;
-    }
-    case BPC_MSG_VOTES: {
-        /* A run of 2..BPC_VOTES_RUN_MAX votes of one type, its digest's
-         * length that of the k value ids, no instance past 2^64 - 1. */
-        uint64_t type = r->aux & 0xffu;
-        uint64_t k = r->aux >> 8;
-        FUZZ_CHECK(v->kind == BPC_VALUE_DIGEST && r->value_bytes == NULL);
-        FUZZ_CHECK(type == BPC_MSG_2AV || type == BPC_MSG_2B);
-        FUZZ_CHECK(k >= 2 && k <= BPC_VOTES_RUN_MAX && v->len == BPC_VOTES_VID_BYTES * k);
-        FUZZ_CHECK(r->instance <= UINT64_MAX - k);
+    case BPC_MSG_VOTES:
+        fuzz_wire_check_votes(r);
         break;
-    }
     default: /* 2A, 2AV, 2B, DECIDED, FORWARD */
         FUZZ_CHECK(!none);
         break;
     }
+}
+
+/* Carried bytes: none unless the record carries its DIGEST value's bytes;
+ * then inside the section, at aux, hashing to the digest; a FORWARD's name
+ * their MAC (the engine's to check), zeros after it. */
+static void
+fuzz_wire_check_carried(const struct bpc_record *r, const uint8_t *section, uint32_t section_len)
+{
+    const struct bpc_vid *v = &r->value;
     if (!fuzz_wire_carried(r)) {
         FUZZ_CHECK(r->value_bytes == NULL);
         return;
     }
-    /* Carried bytes: inside the section, at aux, hashing to the digest;
-     * a FORWARD's name their MAC (the engine's to check), zeros after it. */
     FUZZ_CHECK(r->value_bytes != NULL);
     FUZZ_CHECK(r->aux <= section_len && v->len <= section_len - r->aux);
     FUZZ_CHECK(r->value_bytes == section + r->aux);
@@ -158,6 +178,22 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
     uint8_t digest[BPC_DIGEST_BYTES];
     crypto_generichash(digest, sizeof(digest), r->value_bytes, v->len, NULL, 0);
     FUZZ_CHECK(memcmp(digest, v->id, sizeof(digest)) == 0);
+}
+
+/* The per-type rules of WIRE.md, written out again: a record decode
+ * accepted must satisfy them. */
+static void
+fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint32_t section_len)
+{
+    const struct bpc_vid *v = &r->value;
+    FUZZ_CHECK(r->type >= BPC_MSG_1A && r->type < BPC_MSG_TYPES_COUNT);
+    FUZZ_CHECK(v->pad == 0);
+    fuzz_wire_check_value(v);
+    FUZZ_CHECK(r->ballot <= BPC_BALLOT_MAX);
+    FUZZ_CHECK(r->ballot > 0 || r->type == BPC_MSG_STATUS);
+    FUZZ_CHECK(r->hist_count == 0 || r->type == BPC_MSG_1B);
+    fuzz_wire_check_type(r);
+    fuzz_wire_check_carried(r, section, section_len);
 }
 
 /* History placement: each 1B is followed by exactly hist_count 1B_HIST

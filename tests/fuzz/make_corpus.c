@@ -166,19 +166,12 @@ mc_1b(const char *name, uint32_t hist, const uint8_t *small, uint32_t small_len,
     mc_finish(&f, name);
 }
 
-/* Every record type, alone and mixed. */
+/* 1B seeds: without a vote, with a NOOP, with 0..BPC_HISTORY_MAX history
+ * entries, with a DIGEST history entry and a range, and with the VALUE
+ * record of the DIGEST value it names. */
 static void
-mc_wire(void)
+mc_wire_1b(const uint8_t *small, uint32_t small_len, const uint8_t *big, uint32_t big_len)
 {
-    static uint8_t small[64];
-    static uint8_t big[MC_BATCH_MAX];
-    static uint8_t cmd[64];
-    uint32_t small_len = mc_batch(small, 2, 1, 8, 0x11);
-    uint32_t big_len = mc_batch(big, 3, 2, 200, 0x22);
-    memset(cmd, 0x33, sizeof(cmd));
-    struct bpc_record none = mc_rec(BPC_MSG_1A, 0, 2, 0, NULL, 0, BPC_VALUE_NONE);
-
-    mc_one("1a", none);
     mc_one("1b_novote", mc_rec(BPC_MSG_1B, 3, 9, 0, NULL, 0, BPC_VALUE_NONE));
     mc_one("1b_noop", mc_rec(BPC_MSG_1B, 3, 9, 8, NULL, 0, BPC_VALUE_NOOP));
     static const char *const names[] = {"1b_h0", "1b_h1", "1b_h2", "1b_h3", "1b_h4"};
@@ -204,6 +197,13 @@ mc_wire(void)
         mc_put(&f, mc_rec(BPC_MSG_VALUE, 5, 7, 0, big, big_len, BPC_VALUE_DIGEST));
         mc_finish(&f, "1b_value");
     }
+}
+
+/* One-record seeds of VALUE, 1B_RANGE, the votes and decisions (inline,
+ * DIGEST, NOOP, and a DECIDED claim without bytes) and STATUS. */
+static void
+mc_wire_votes(const uint8_t *small, uint32_t small_len, const uint8_t *big, uint32_t big_len)
+{
     mc_one("value", mc_rec(BPC_MSG_VALUE, 2, 3, 0, big, big_len, BPC_VALUE_DIGEST));
     mc_one("1b_range", mc_rec(BPC_MSG_1B_RANGE, 0, 3, 5, NULL, 0, BPC_VALUE_NONE));
     mc_one("2a_inline", mc_rec(BPC_MSG_2A, 1, 2, 0, small, small_len, BPC_VALUE_INLINE));
@@ -224,6 +224,13 @@ mc_wire(void)
         mc_one("decided_digest_nobytes", d);
     }
     mc_one("status", mc_rec(BPC_MSG_STATUS, 4, 0, 16, NULL, 0, BPC_VALUE_NONE));
+}
+
+/* Seeds of a Byzantine submitter's records: FORWARD (inline and DIGEST),
+ * ATTEST (one MAC and a pair) and REFUSE. */
+static void
+mc_wire_commands(const uint8_t *cmd)
+{
     mc_one("forward_inline", mc_rec(BPC_MSG_FORWARD, 1, 2, 0, cmd, 16, BPC_VALUE_INLINE));
     mc_one("forward_digest", mc_rec(BPC_MSG_FORWARD, 2, 2, 0, cmd, 64, BPC_VALUE_DIGEST));
     {
@@ -244,39 +251,62 @@ mc_wire(void)
         r.value.id[0] = 7;
         mc_one("refuse", r);
     }
-    /* One of each type in one frame, with all three carried kinds, and a
-     * second 2A pointing at the bytes the first carries. */
-    {
-        static struct mc_frame f;
-        mc_begin(&f);
-        mc_put(&f, none);
-        struct bpc_record b1 = mc_rec(BPC_MSG_1B, 3, 9, 4, small, small_len, BPC_VALUE_INLINE);
-        b1.hist_count = 1;
-        mc_put(&f, b1);
-        mc_put(&f, mc_rec(BPC_MSG_1B_HIST, 3, 9, 2, big, big_len, BPC_VALUE_DIGEST));
-        mc_put(&f, mc_rec(BPC_MSG_1B_RANGE, 4, 9, 0, NULL, 0, BPC_VALUE_NONE));
-        mc_put(&f, mc_rec(BPC_MSG_2A, 4, 9, 0, big, big_len, BPC_VALUE_DIGEST));
-        struct bpc_record again = mc_rec(BPC_MSG_2A, 5, 9, 0, big, big_len, BPC_VALUE_DIGEST);
-        again.value_bytes = NULL;
-        again.aux = 0; /* the bytes the first 2A carried */
-        mc_put(&f, again);
-        mc_put(&f, mc_rec(BPC_MSG_2AV, 4, 9, 0, big, big_len, BPC_VALUE_DIGEST));
-        mc_put(&f, mc_rec(BPC_MSG_2B, 4, 9, 0, small, small_len, BPC_VALUE_INLINE));
-        mc_put(&f, mc_rec(BPC_MSG_DECIDED, 2, 8, 0, big, big_len, BPC_VALUE_DIGEST));
-        mc_put(&f, mc_rec(BPC_MSG_STATUS, 4, 9, 0, NULL, 0, BPC_VALUE_NONE));
-        mc_put(&f, mc_rec(BPC_MSG_FORWARD, 3, 9, 0, cmd, 48, BPC_VALUE_DIGEST));
-        struct bpc_record a = mc_rec(BPC_MSG_ATTEST, 3, 9, 48, NULL, 0, BPC_VALUE_INLINE);
-        a.value.len = BPC_CMD_MAC_BYTES;
-        bpc_command_mac(fuzz_wire_key, 3, cmd, 48, a.value.id);
-        mc_put(&f, a);
-        mc_put(&f, mc_rec(BPC_MSG_VALUE, 3, 9, 0, big, big_len, BPC_VALUE_DIGEST));
-        mc_put(&f, mc_votes(BPC_MSG_2B, 4, 9, 2));
-        struct bpc_record refuse = mc_rec(BPC_MSG_REFUSE, 4, 9, 1, NULL, 0, BPC_VALUE_INLINE);
-        refuse.value.len = sizeof(uint64_t);
-        refuse.value.id[0] = 3;
-        mc_put(&f, refuse);
-        mc_finish(&f, "mixed");
-    }
+}
+
+/* One of each type in one frame, with all three carried kinds, and a
+ * second 2A pointing at the bytes the first carries. */
+static void
+mc_wire_mixed(struct bpc_record none, const uint8_t *small, uint32_t small_len, const uint8_t *big,
+              uint32_t big_len, const uint8_t *cmd)
+{
+    static struct mc_frame f;
+    mc_begin(&f);
+    mc_put(&f, none);
+    struct bpc_record b1 = mc_rec(BPC_MSG_1B, 3, 9, 4, small, small_len, BPC_VALUE_INLINE);
+    b1.hist_count = 1;
+    mc_put(&f, b1);
+    mc_put(&f, mc_rec(BPC_MSG_1B_HIST, 3, 9, 2, big, big_len, BPC_VALUE_DIGEST));
+    mc_put(&f, mc_rec(BPC_MSG_1B_RANGE, 4, 9, 0, NULL, 0, BPC_VALUE_NONE));
+    mc_put(&f, mc_rec(BPC_MSG_2A, 4, 9, 0, big, big_len, BPC_VALUE_DIGEST));
+    struct bpc_record again = mc_rec(BPC_MSG_2A, 5, 9, 0, big, big_len, BPC_VALUE_DIGEST);
+    again.value_bytes = NULL;
+    again.aux = 0; /* the bytes the first 2A carried */
+    mc_put(&f, again);
+    mc_put(&f, mc_rec(BPC_MSG_2AV, 4, 9, 0, big, big_len, BPC_VALUE_DIGEST));
+    mc_put(&f, mc_rec(BPC_MSG_2B, 4, 9, 0, small, small_len, BPC_VALUE_INLINE));
+    mc_put(&f, mc_rec(BPC_MSG_DECIDED, 2, 8, 0, big, big_len, BPC_VALUE_DIGEST));
+    mc_put(&f, mc_rec(BPC_MSG_STATUS, 4, 9, 0, NULL, 0, BPC_VALUE_NONE));
+    mc_put(&f, mc_rec(BPC_MSG_FORWARD, 3, 9, 0, cmd, 48, BPC_VALUE_DIGEST));
+    struct bpc_record a = mc_rec(BPC_MSG_ATTEST, 3, 9, 48, NULL, 0, BPC_VALUE_INLINE);
+    a.value.len = BPC_CMD_MAC_BYTES;
+    bpc_command_mac(fuzz_wire_key, 3, cmd, 48, a.value.id);
+    mc_put(&f, a);
+    mc_put(&f, mc_rec(BPC_MSG_VALUE, 3, 9, 0, big, big_len, BPC_VALUE_DIGEST));
+    mc_put(&f, mc_votes(BPC_MSG_2B, 4, 9, 2));
+    struct bpc_record refuse = mc_rec(BPC_MSG_REFUSE, 4, 9, 1, NULL, 0, BPC_VALUE_INLINE);
+    refuse.value.len = sizeof(uint64_t);
+    refuse.value.id[0] = 3;
+    mc_put(&f, refuse);
+    mc_finish(&f, "mixed");
+}
+
+/* Every record type, alone and mixed. */
+static void
+mc_wire(void)
+{
+    static uint8_t small[64];
+    static uint8_t big[MC_BATCH_MAX];
+    static uint8_t cmd[64];
+    uint32_t small_len = mc_batch(small, 2, 1, 8, 0x11);
+    uint32_t big_len = mc_batch(big, 3, 2, 200, 0x22);
+    memset(cmd, 0x33, sizeof(cmd));
+    struct bpc_record none = mc_rec(BPC_MSG_1A, 0, 2, 0, NULL, 0, BPC_VALUE_NONE);
+
+    mc_one("1a", none);
+    mc_wire_1b(small, small_len, big, big_len);
+    mc_wire_votes(small, small_len, big, big_len);
+    mc_wire_commands(cmd);
+    mc_wire_mixed(none, small, small_len, big, big_len, cmd);
     mc_one("votes_2av", mc_votes(BPC_MSG_2AV, 1, 2, 8));
     mc_one("votes_2b", mc_votes(BPC_MSG_2B, 1, 2, BPC_VOTES_RUN_MAX));
 }
@@ -372,11 +402,10 @@ mc_cluster(uint32_t byz, uint64_t ballot)
     return 0;
 }
 
+/* Honest runs under several set-ups. */
 static void
-mc_engine(void)
+mc_engine_honest(struct mc_script *s)
 {
-    struct mc_script s;
-    /* Honest runs under several set-ups. */
     static const uint8_t cfgs[] = {
         FZ_CFG(0, 1, 0, 0, 0), FZ_CFG(1, 0, 1, 1, 1), FZ_CFG(2, 0, 0, 1, 2),
         FZ_CFG(3, 3, 0, 0, 3), FZ_CFG(1, 2, 0, 1, 0), FZ_CFG(2, 1, 1, 0, 3),
@@ -384,26 +413,34 @@ mc_engine(void)
     static const char *const honest[] = {"honest_b0",     "honest_b1_paced", "honest_b2_w4",
                                          "honest_b3_w32", "honest_b1_w16",   "honest_b2_paced"};
     for (uint32_t k = 0; k < sizeof(cfgs); k++) {
-        mc_start(&s, cfgs[k]);
-        mc_submits(&s, FZ_CFG_BYZ(cfgs[k]));
-        mc_run(&s, 8);
-        mc_save(&s, honest[k]);
+        mc_start(s, cfgs[k]);
+        mc_submits(s, FZ_CFG_BYZ(cfgs[k]));
+        mc_run(s, 8);
+        mc_save(s, honest[k]);
     }
+}
 
-    /* The Byzantine party (leader of ballot 1) is silent, then splits its
-     * frames. */
-    mc_start(&s, FZ_CFG(1, 1, 0, 1, mc_cluster(1, 1)));
-    mc_b(&s, 2, FZ_OP(FZ_OP_BYZ_MODE, FZ_BYZ_SILENT), 0);
-    mc_submits(&s, 1);
-    mc_run(&s, 6);
-    mc_b(&s, 2, FZ_OP(FZ_OP_BYZ_MODE, FZ_BYZ_SPLIT), 2);
-    mc_submits(&s, 1);
-    mc_run(&s, 6);
-    mc_save(&s, "byz_silent_split");
+/* The Byzantine party (leader of ballot 1) is silent, then splits its
+ * frames. */
+static void
+mc_engine_silent_split(struct mc_script *s)
+{
+    mc_start(s, FZ_CFG(1, 1, 0, 1, mc_cluster(1, 1)));
+    mc_b(s, 2, FZ_OP(FZ_OP_BYZ_MODE, FZ_BYZ_SILENT), 0);
+    mc_submits(s, 1);
+    mc_run(s, 6);
+    mc_b(s, 2, FZ_OP(FZ_OP_BYZ_MODE, FZ_BYZ_SPLIT), 2);
+    mc_submits(s, 1);
+    mc_run(s, 6);
+    mc_save(s, "byz_silent_split");
+}
 
-    /* Its own engine's frames changed: values and equivocation as the
-     * leader of ballot 1, ballots and instances as a follower, and
-     * equivocating votes as a follower. */
+/* The Byzantine party's own engine's frames changed: values and
+ * equivocation as the leader of ballot 1, ballots and instances as a
+ * follower, and equivocating votes as a follower. */
+static void
+mc_engine_modes(struct mc_script *s)
+{
     static const uint8_t modes[] = {FZ_BYZ_VALUES, FZ_BYZ_EQUIVOCATE, FZ_BYZ_BALLOTS,
                                     FZ_BYZ_INSTANCES, FZ_BYZ_EQUIVOCATE};
     static const char *const mnames[] = {"byz_values", "byz_equivocate", "byz_ballots",
@@ -414,118 +451,158 @@ mc_engine(void)
         if (k >= 2) {
             cluster = (cluster + 1) % 4; /* another party leads ballot 1 */
         }
-        mc_start(&s, FZ_CFG(byz, 1, 0, 1, cluster));
-        mc_submits(&s, byz);
-        mc_b(&s, 2, FZ_OP(FZ_OP_DELIVER_ALL, 0), FZ_OP(FZ_OP_TICK, 2));
-        mc_b(&s, 2, FZ_OP(FZ_OP_BYZ_MODE, modes[k]), (int)(k + 1));
-        mc_submits(&s, byz);
-        mc_run(&s, 8);
-        mc_save(&s, mnames[k]);
+        mc_start(s, FZ_CFG(byz, 1, 0, 1, cluster));
+        mc_submits(s, byz);
+        mc_b(s, 2, FZ_OP(FZ_OP_DELIVER_ALL, 0), FZ_OP(FZ_OP_TICK, 2));
+        mc_b(s, 2, FZ_OP(FZ_OP_BYZ_MODE, modes[k]), (int)(k + 1));
+        mc_submits(s, byz);
+        mc_run(s, 8);
+        mc_save(s, mnames[k]);
     }
+}
 
-    /* The Byzantine leader of ballot 1 proposes a batch with an honest
-     * command and its own (to everyone) and votes 2av and 2b for it, then
-     * sends one party a forged copy of the honest command. */
+/* The Byzantine leader of ballot 1 proposes a batch with an honest
+ * command and its own (to everyone) and votes 2av and 2b for it, then
+ * sends one party a forged copy of the honest command. */
+static void
+mc_engine_forge_2a(struct mc_script *s)
+{
     for (uint32_t byz = 0; byz < 4; byz++) {
-        mc_start(&s, FZ_CFG(byz, 1, 0, 1, mc_cluster(byz, 1)));
-        mc_submits(&s, byz);
-        mc_b(&s, 1, FZ_OP(FZ_OP_DELIVER, 5));
+        mc_start(s, FZ_CFG(byz, 1, 0, 1, mc_cluster(byz, 1)));
+        mc_submits(s, byz);
+        mc_b(s, 1, FZ_OP(FZ_OP_DELIVER, 5));
         uint32_t h = (byz + 1) % 4;
-        mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 3 | (2 << 2))); /* 3 records to each */
-        mc_b(&s, 4, T(2A), FZ_SEL(FZ_INST_NEAR, 4), FZ_SEL(FZ_BAL_OWN, 0), 0);
-        mc_val_batch(&s, h, byz);
-        mc_b(&s, 5, T(2AV), FZ_SEL(FZ_INST_PREV, 0), FZ_SEL(FZ_BAL_PREV, 0), 0,
+        mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 3 | (2 << 2))); /* 3 records to each */
+        mc_b(s, 4, T(2A), FZ_SEL(FZ_INST_NEAR, 4), FZ_SEL(FZ_BAL_OWN, 0), 0);
+        mc_val_batch(s, h, byz);
+        mc_b(s, 5, T(2AV), FZ_SEL(FZ_INST_PREV, 0), FZ_SEL(FZ_BAL_PREV, 0), 0,
              FZ_SEL(FZ_VAL_CMD, 1));
-        mc_b(&s, 5, T(2B), FZ_SEL(FZ_INST_PREV, 0), FZ_SEL(FZ_BAL_PREV, 0), 0,
+        mc_b(s, 5, T(2B), FZ_SEL(FZ_INST_PREV, 0), FZ_SEL(FZ_BAL_PREV, 0), 0,
              FZ_SEL(FZ_VAL_CMD, 1));
-        mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 1)); /* a forged honest command to one */
-        mc_b(&s, 4, T(2A), FZ_SEL(FZ_INST_NEAR, 5), FZ_SEL(FZ_BAL_OWN, 0), 0);
-        mc_b(&s, 1, FZ_SEL(FZ_VAL_BATCH, 0));
-        mc_b(&s, 3, (int)h | (4 << 2), 0, 3);
-        mc_run(&s, 8);
+        mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 1)); /* a forged honest command to one */
+        mc_b(s, 4, T(2A), FZ_SEL(FZ_INST_NEAR, 5), FZ_SEL(FZ_BAL_OWN, 0), 0);
+        mc_b(s, 1, FZ_SEL(FZ_VAL_BATCH, 0));
+        mc_b(s, 3, (int)h | (4 << 2), 0, 3);
+        mc_run(s, 8);
         char name[32];
         snprintf(name, sizeof(name), "forge_2a_b%u", byz);
-        mc_save(&s, name);
+        mc_save(s, name);
     }
+}
 
-    /* 1A of ballot 2, which it leads, then 1B reports claiming votes (with
-     * history) and a range, to each honest party. */
-    mc_start(&s, FZ_CFG(3, 1, 0, 0, mc_cluster(3, 2)));
-    mc_submits(&s, 3);
-    mc_run(&s, 3);
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 3 | (2 << 2)));
-    mc_b(&s, 4, T(1A), FZ_SEL(FZ_INST_NEAR, 4), FZ_SEL(FZ_BAL_OWN, 1), 0);
+/* The Byzantine party's 1A of ballot 2, which it leads, then 1B reports
+ * claiming votes (with history) and a range, to each honest party. */
+static void
+mc_engine_forge_1a_1b(struct mc_script *s)
+{
+    mc_start(s, FZ_CFG(3, 1, 0, 0, mc_cluster(3, 2)));
+    mc_submits(s, 3);
+    mc_run(s, 3);
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 3 | (2 << 2)));
+    mc_b(s, 4, T(1A), FZ_SEL(FZ_INST_NEAR, 4), FZ_SEL(FZ_BAL_OWN, 1), 0);
     /* 1B of instance nu - 1 with a vote one ballot below, two history entries */
-    mc_b(&s, 4, T(1B), FZ_SEL(FZ_INST_NEAR, 3), FZ_SEL(FZ_BAL_PREV, 0), 1 | (2 << 5));
-    mc_b(&s, 1, FZ_SEL(FZ_VAL_POOL, 1));
-    mc_b(&s, 2, 0, FZ_SEL(FZ_VAL_NOOP, 0));
-    mc_b(&s, 3, 1, FZ_SEL(FZ_VAL_INLINE, 8), 7);
-    mc_b(&s, 4, T(1B_RANGE), FZ_SEL(FZ_INST_NEAR, 5), FZ_SEL(FZ_BAL_PREV, 0), 0);
+    mc_b(s, 4, T(1B), FZ_SEL(FZ_INST_NEAR, 3), FZ_SEL(FZ_BAL_PREV, 0), 1 | (2 << 5));
+    mc_b(s, 1, FZ_SEL(FZ_VAL_POOL, 1));
+    mc_b(s, 2, 0, FZ_SEL(FZ_VAL_NOOP, 0));
+    mc_b(s, 3, 1, FZ_SEL(FZ_VAL_INLINE, 8), 7);
+    mc_b(s, 4, T(1B_RANGE), FZ_SEL(FZ_INST_NEAR, 5), FZ_SEL(FZ_BAL_PREV, 0), 0);
     /* the bytes of a value it names, as a VALUE record */
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 3));
-    mc_b(&s, 4, T(VALUE), FZ_SEL(FZ_INST_NEAR, 3), FZ_SEL(FZ_BAL_CUR, 0), 0);
-    mc_b(&s, 3, FZ_SEL(FZ_VAL_DIGEST, 0), 30, 5);
-    mc_run(&s, 8);
-    mc_save(&s, "forge_1a_1b");
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 3));
+    mc_b(s, 4, T(VALUE), FZ_SEL(FZ_INST_NEAR, 3), FZ_SEL(FZ_BAL_CUR, 0), 0);
+    mc_b(s, 3, FZ_SEL(FZ_VAL_DIGEST, 0), 30, 5);
+    mc_run(s, 8);
+    mc_save(s, "forge_1a_1b");
+}
 
-    /* DECIDED claims, STATUS asking from instance 0, a STATUS far ahead. */
-    mc_start(&s, FZ_CFG(0, 0, 0, 1, 2));
-    mc_submits(&s, 0);
-    mc_run(&s, 4);
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 3 | (2 << 2)));
-    mc_b(&s, 4, T(DECIDED), FZ_SEL(FZ_INST_NEAR, 4), FZ_SEL(FZ_BAL_NEAR, 2), 0);
-    mc_b(&s, 3, FZ_SEL(FZ_VAL_DIGEST, 0), 20, 9);
-    mc_b(&s, 4, T(STATUS), FZ_SEL(FZ_INST_ABS, 0), FZ_SEL(FZ_BAL_ABS, 0), 16);
-    mc_b(&s, 4, T(STATUS), FZ_SEL(FZ_INST_TOP, 0), FZ_SEL(FZ_BAL_CUR, 0), 0xff);
-    mc_b(&s, 8, 0, 0, 0, 0, 0, 0, 0, 0x10);
-    mc_run(&s, 6);
-    mc_save(&s, "forge_decided_status");
+/* DECIDED claims, STATUS asking from instance 0, a STATUS far ahead. */
+static void
+mc_engine_decided_status(struct mc_script *s)
+{
+    mc_start(s, FZ_CFG(0, 0, 0, 1, 2));
+    mc_submits(s, 0);
+    mc_run(s, 4);
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 3 | (2 << 2)));
+    mc_b(s, 4, T(DECIDED), FZ_SEL(FZ_INST_NEAR, 4), FZ_SEL(FZ_BAL_NEAR, 2), 0);
+    mc_b(s, 3, FZ_SEL(FZ_VAL_DIGEST, 0), 20, 9);
+    mc_b(s, 4, T(STATUS), FZ_SEL(FZ_INST_ABS, 0), FZ_SEL(FZ_BAL_ABS, 0), 16);
+    mc_b(s, 4, T(STATUS), FZ_SEL(FZ_INST_TOP, 0), FZ_SEL(FZ_BAL_CUR, 0), 0xff);
+    mc_b(s, 8, 0, 0, 0, 0, 0, 0, 0, 0x10);
+    mc_run(s, 6);
+    mc_save(s, "forge_decided_status");
+}
 
-    /* A Byzantine submitter forwards a command and attests it to one
-     * party, and other bytes under the same sequence number to another. */
-    mc_start(&s, FZ_CFG(3, 1, 0, 1, 0));
-    mc_submits(&s, 3);
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 0 | (1 << 2)));
-    mc_b(&s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_NEXT | (3 << 3), 0x41);
-    mc_b(&s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_LAST, 0);
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 1 | (1 << 2)));
-    mc_b(&s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_SAME | (6 << 3), 0x42);
-    mc_b(&s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_LAST, 0);
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 2 | (1 << 2)));
-    mc_b(&s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_INC | (2 << 3), 0x43);
+/* A Byzantine submitter forwards a command and attests it to one
+ * party, and other bytes under the same sequence number to another. */
+static void
+mc_engine_forward_attest(struct mc_script *s)
+{
+    mc_start(s, FZ_CFG(3, 1, 0, 1, 0));
+    mc_submits(s, 3);
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 0 | (1 << 2)));
+    mc_b(s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_NEXT | (3 << 3), 0x41);
+    mc_b(s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_LAST, 0);
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 1 | (1 << 2)));
+    mc_b(s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_SAME | (6 << 3), 0x42);
+    mc_b(s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_LAST, 0);
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 2 | (1 << 2)));
+    mc_b(s, 6, T(FORWARD), 0, FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEQ_INC | (2 << 3), 0x43);
     /* an ATTEST naming another sequence number, with a wrong MAC */
-    mc_b(&s, 6, T(ATTEST) | 0x80, 0, FZ_SEL(FZ_BAL_CUR, 0), 0x40, FZ_SEQ_LAST, 0);
+    mc_b(s, 6, T(ATTEST) | 0x80, 0, FZ_SEL(FZ_BAL_CUR, 0), 0x40, FZ_SEQ_LAST, 0);
     /* an ATTEST pair: the right MAC, then a wrong one for the next number */
-    mc_b(&s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0x20, FZ_SEQ_LAST, 0);
-    mc_run(&s, 10);
-    mc_save(&s, "forward_attest");
+    mc_b(s, 6, T(ATTEST), 0, FZ_SEL(FZ_BAL_CUR, 0), 0x20, FZ_SEQ_LAST, 0);
+    mc_run(s, 10);
+    mc_save(s, "forward_attest");
+}
 
-    /* Loss, reordering, duplicates and restarts around an honest run. */
-    mc_start(&s, FZ_CFG(1, 1, 0, 1, 3));
-    mc_submits(&s, 1);
-    mc_b(&s, 4, FZ_OP(FZ_OP_DELIVER, 3), FZ_OP(FZ_OP_PICK, 0), 5, FZ_OP(FZ_OP_DUP, 0));
-    mc_b(&s, 3, FZ_OP(FZ_OP_DROP, 1), FZ_OP(FZ_OP_PICK, 0), 2);
-    mc_run(&s, 3);
-    mc_b(&s, 1, FZ_OP(FZ_OP_RESTART, 0));
-    mc_submits(&s, 1);
-    mc_run(&s, 3);
-    mc_b(&s, 1, FZ_OP(FZ_OP_RESTART, 2));
-    mc_b(&s, 2, FZ_OP(FZ_OP_TICK, 6), FZ_OP(FZ_OP_TICK, 7));
-    mc_run(&s, 6);
-    mc_save(&s, "restart_reorder");
+/* Loss, reordering, duplicates and restarts around an honest run. */
+static void
+mc_engine_restart_reorder(struct mc_script *s)
+{
+    mc_start(s, FZ_CFG(1, 1, 0, 1, 3));
+    mc_submits(s, 1);
+    mc_b(s, 4, FZ_OP(FZ_OP_DELIVER, 3), FZ_OP(FZ_OP_PICK, 0), 5, FZ_OP(FZ_OP_DUP, 0));
+    mc_b(s, 3, FZ_OP(FZ_OP_DROP, 1), FZ_OP(FZ_OP_PICK, 0), 2);
+    mc_run(s, 3);
+    mc_b(s, 1, FZ_OP(FZ_OP_RESTART, 0));
+    mc_submits(s, 1);
+    mc_run(s, 3);
+    mc_b(s, 1, FZ_OP(FZ_OP_RESTART, 2));
+    mc_b(s, 2, FZ_OP(FZ_OP_TICK, 6), FZ_OP(FZ_OP_TICK, 7));
+    mc_run(s, 6);
+    mc_save(s, "restart_reorder");
+}
 
-    /* Records naming instances a window ahead and at the top, ballots at
-     * the top of the range. */
-    mc_start(&s, FZ_CFG(0, 0, 0, 1, 1));
-    mc_submits(&s, 0);
-    mc_run(&s, 4);
-    mc_b(&s, 1, FZ_OP(FZ_OP_FORGE, 3 | (3 << 2)));
-    mc_b(&s, 5, T(2AV), FZ_SEL(FZ_INST_REUSE, 8), FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEL(FZ_VAL_POOL, 0));
-    mc_b(&s, 5, T(2B), FZ_SEL(FZ_INST_TOP, 0), FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEL(FZ_VAL_NOOP, 0));
-    mc_b(&s, 4, T(1B_RANGE), FZ_SEL(FZ_INST_ABS, 0), FZ_SEL(FZ_BAL_TOP, 0), 0x80);
-    mc_b(&s, 4, T(1A), FZ_SEL(FZ_INST_ABS, 0), FZ_SEL(FZ_BAL_TOP, 0), 0);
-    mc_run(&s, 8);
-    mc_save(&s, "forge_far");
+/* Records naming instances a window ahead and at the top, ballots at
+ * the top of the range. */
+static void
+mc_engine_forge_far(struct mc_script *s)
+{
+    mc_start(s, FZ_CFG(0, 0, 0, 1, 1));
+    mc_submits(s, 0);
+    mc_run(s, 4);
+    mc_b(s, 1, FZ_OP(FZ_OP_FORGE, 3 | (3 << 2)));
+    mc_b(s, 5, T(2AV), FZ_SEL(FZ_INST_REUSE, 8), FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEL(FZ_VAL_POOL, 0));
+    mc_b(s, 5, T(2B), FZ_SEL(FZ_INST_TOP, 0), FZ_SEL(FZ_BAL_CUR, 0), 0, FZ_SEL(FZ_VAL_NOOP, 0));
+    mc_b(s, 4, T(1B_RANGE), FZ_SEL(FZ_INST_ABS, 0), FZ_SEL(FZ_BAL_TOP, 0), 0x80);
+    mc_b(s, 4, T(1A), FZ_SEL(FZ_INST_ABS, 0), FZ_SEL(FZ_BAL_TOP, 0), 0);
+    mc_run(s, 8);
+    mc_save(s, "forge_far");
+}
+
+/* The engine seeds, one script at a time. */
+static void
+mc_engine(void)
+{
+    struct mc_script s;
+    mc_engine_honest(&s);
+    mc_engine_silent_split(&s);
+    mc_engine_modes(&s);
+    mc_engine_forge_2a(&s);
+    mc_engine_forge_1a_1b(&s);
+    mc_engine_decided_status(&s);
+    mc_engine_forward_attest(&s);
+    mc_engine_restart_reorder(&s);
+    mc_engine_forge_far(&s);
 }
 
 int

@@ -435,73 +435,113 @@ main_flag_range(enum main_flag f)
     return "a decimal number (microseconds for the -us flags)";
 }
 
+/* The counts: --instances, --commands and --seeds above 0 (--instances
+ * marked as given), --seed any u64. False when v is not one. */
+static bool
+main_apply_count(struct main_args *a, enum main_flag f, const char *v)
+{
+    struct sim_opts *o = &a->o;
+    bool ok = false;
+    if (f == MAIN_F_INSTANCES) {
+        ok = main_parse_u64(v, &o->instances) && o->instances > 0;
+        a->instances_set = true;
+    } else if (f == MAIN_F_COMMANDS) {
+        ok = main_parse_u64(v, &o->commands) && o->commands > 0;
+    } else if (f == MAIN_F_SEED) {
+        ok = main_parse_u64(v, &o->seed);
+    } else if (f == MAIN_F_SEEDS) {
+        ok = main_parse_u64(v, &a->seeds) && a->seeds > 0;
+    }
+    return ok;
+}
+
+/* The sizes, each a u32 within its range (main_flag_range): --window (a
+ * power of two), --batch, --tx-frames, --frame-bytes and --value-bytes.
+ * False when v is not one. */
+static bool
+main_apply_size(struct sim_opts *o, enum main_flag f, const char *v)
+{
+    uint64_t x = 0;
+    bool ok = main_parse_u64(v, &x);
+    if (f == MAIN_F_WINDOW) {
+        ok = ok && x > 0 && x <= BPC_WINDOW_SLOTS_MAX && (x & (x - 1)) == 0;
+        o->window_slots = (uint32_t)x;
+    } else if (f == MAIN_F_BATCH_MAX) {
+        ok = ok && x > 0 && x <= BPC_BATCH_MAX;
+        o->batch_max = (uint32_t)x;
+    } else if (f == MAIN_F_TX_FRAMES) {
+        ok = ok && x > 0 && x <= 65536;
+        o->tx_frames = (uint32_t)x;
+    } else if (f == MAIN_F_FRAME_BYTES) {
+        ok = ok && x >= BPC_FRAME_BYTES_MIN && x <= BPC_FRAME_BYTES_MAX;
+        o->frame_bytes = (uint32_t)x;
+    } else if (f == MAIN_F_VALUE_BYTES) {
+        ok = ok && x > 0 && x <= BPC_VALUE_BYTES_MAX;
+        o->value_bytes = (uint32_t)x;
+    }
+    return ok;
+}
+
+/* The durations, microseconds kept as nanoseconds: --byz-period-us and
+ * --ballot-timeout-us above 0; --byz-phase-us, --liveness-us and
+ * --churn-us marked as given (else derived per run). False when v is not
+ * one. */
+static bool
+main_apply_us(struct main_args *a, enum main_flag f, const char *v)
+{
+    struct sim_opts *o = &a->o;
+    bool ok = false;
+    if (f == MAIN_F_DELAY_MIN) {
+        ok = main_parse_us(v, &o->delay_min_ns);
+    } else if (f == MAIN_F_DELAY_MAX) {
+        ok = main_parse_us(v, &o->delay_max_ns);
+    } else if (f == MAIN_F_BYZ_PERIOD) {
+        ok = main_parse_us(v, &o->byz_period_ns) && o->byz_period_ns > 0;
+    } else if (f == MAIN_F_TIME_LIMIT) {
+        ok = main_parse_us(v, &o->time_limit_ns);
+    } else if (f == MAIN_F_BYZ_PHASE) {
+        ok = main_parse_us(v, &a->phase_ns);
+        a->phase_set = true;
+    } else if (f == MAIN_F_LIVENESS) {
+        ok = main_parse_us(v, &o->liveness_ns);
+        a->liveness_set = true;
+    } else if (f == MAIN_F_CHURN) {
+        ok = main_parse_us(v, &o->churn_ns);
+        a->churn_set = true;
+    } else if (f == MAIN_F_BALLOT_TIMEOUT) {
+        ok = main_parse_us(v, &o->ballot_timeout_ns) && o->ballot_timeout_ns > 0;
+    }
+    return ok;
+}
+
 /* Applies a flag with a numeric value. */
 static void
 main_apply_number(struct main_args *a, enum main_flag f, const char *v)
 {
-    struct sim_opts *o = &a->o;
-    uint64_t x = 0;
     bool ok = false;
     switch (f) {
     case MAIN_F_INSTANCES:
-        ok = main_parse_u64(v, &o->instances) && o->instances > 0;
-        a->instances_set = true;
-        break;
     case MAIN_F_COMMANDS:
-        ok = main_parse_u64(v, &o->commands) && o->commands > 0;
+    case MAIN_F_SEED:
+    case MAIN_F_SEEDS:
+        ok = main_apply_count(a, f, v);
         break;
     case MAIN_F_WINDOW:
-        ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_WINDOW_SLOTS_MAX && (x & (x - 1)) == 0;
-        o->window_slots = (uint32_t)x;
-        break;
     case MAIN_F_BATCH_MAX:
-        ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_BATCH_MAX;
-        o->batch_max = (uint32_t)x;
-        break;
     case MAIN_F_TX_FRAMES:
-        ok = main_parse_u64(v, &x) && x > 0 && x <= 65536;
-        o->tx_frames = (uint32_t)x;
-        break;
-    case MAIN_F_SEED:
-        ok = main_parse_u64(v, &o->seed);
+    case MAIN_F_FRAME_BYTES:
+    case MAIN_F_VALUE_BYTES:
+        ok = main_apply_size(&a->o, f, v);
         break;
     case MAIN_F_DELAY_MIN:
-        ok = main_parse_us(v, &o->delay_min_ns);
-        break;
     case MAIN_F_DELAY_MAX:
-        ok = main_parse_us(v, &o->delay_max_ns);
-        break;
     case MAIN_F_BYZ_PERIOD:
-        ok = main_parse_us(v, &o->byz_period_ns) && o->byz_period_ns > 0;
-        break;
     case MAIN_F_TIME_LIMIT:
-        ok = main_parse_us(v, &o->time_limit_ns);
-        break;
     case MAIN_F_BYZ_PHASE:
-        ok = main_parse_us(v, &a->phase_ns);
-        a->phase_set = true;
-        break;
     case MAIN_F_LIVENESS:
-        ok = main_parse_us(v, &o->liveness_ns);
-        a->liveness_set = true;
-        break;
     case MAIN_F_CHURN:
-        ok = main_parse_us(v, &o->churn_ns);
-        a->churn_set = true;
-        break;
-    case MAIN_F_FRAME_BYTES:
-        ok = main_parse_u64(v, &x) && x >= BPC_FRAME_BYTES_MIN && x <= BPC_FRAME_BYTES_MAX;
-        o->frame_bytes = (uint32_t)x;
-        break;
-    case MAIN_F_VALUE_BYTES:
-        ok = main_parse_u64(v, &x) && x > 0 && x <= BPC_VALUE_BYTES_MAX;
-        o->value_bytes = (uint32_t)x;
-        break;
     case MAIN_F_BALLOT_TIMEOUT:
-        ok = main_parse_us(v, &o->ballot_timeout_ns) && o->ballot_timeout_ns > 0;
-        break;
-    case MAIN_F_SEEDS:
-        ok = main_parse_u64(v, &a->seeds) && a->seeds > 0;
+        ok = main_apply_us(a, f, v);
         break;
     case MAIN_F_WEIGHTS:
     case MAIN_F_THRESHOLD:
@@ -526,6 +566,69 @@ main_apply_number(struct main_args *a, enum main_flag f, const char *v)
     }
 }
 
+/* --threshold T: a quorum weight of at least 1. */
+static void
+main_apply_threshold(struct main_args *a, const char *v)
+{
+    if (!main_parse_u128(v, &a->o.threshold) || a->o.threshold == 0) {
+        main_usage("bad --threshold '%s' (expected a quorum weight of at least 1; without "
+                   "the flag, ceil(2W/3))",
+                   v);
+    }
+}
+
+/* --mode fast|paced. */
+static void
+main_apply_mode(struct main_args *a, const char *v)
+{
+    if (strcmp(v, "fast") == 0) {
+        a->o.mode = BPC_MODE_FAST;
+    } else if (strcmp(v, "paced") == 0) {
+        a->o.mode = BPC_MODE_PACED;
+    } else {
+        main_usage("bad --mode '%s' (fast or paced)", v);
+    }
+}
+
+/* The flags without a value that turn a switch on: each sets its own. */
+static void
+main_apply_switch(struct main_args *a, enum main_flag f)
+{
+    a->o.unsafe = a->o.unsafe || f == MAIN_F_UNSAFE;
+    a->o.byz_stay = a->o.byz_stay || f == MAIN_F_BYZ_STAY;
+    a->random_config = a->random_config || f == MAIN_F_RANDOM_CONFIG;
+    a->isolate = a->isolate || f == MAIN_F_ISOLATE;
+    a->quiet = a->quiet || f == MAIN_F_QUIET;
+    a->footprint = a->footprint || f == MAIN_F_FOOTPRINT;
+}
+
+/* --help: the usage text on stdout; exits 0. */
+static _Noreturn void
+main_help(void)
+{
+    fputs(main_usage_text, stdout);
+    fputs(main_usage_byz, stdout);
+    exit(MAIN_EXIT_OK);
+}
+
+/* --version: the simulator's and the library's versions; exits 0. */
+static _Noreturn void
+main_version(void)
+{
+    printf("bpcon-sim %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+    exit(MAIN_EXIT_OK);
+}
+
+/* Whether a flag shapes the configuration --random-config draws itself. */
+static bool
+main_flag_shapes(enum main_flag f)
+{
+    return f == MAIN_F_WEIGHTS || f == MAIN_F_THRESHOLD || f == MAIN_F_WINDOW ||
+           f == MAIN_F_BATCH_MAX || f == MAIN_F_FRAME_BYTES || f == MAIN_F_VALUE_BYTES ||
+           f == MAIN_F_BYZ || f == MAIN_F_CRASH || f == MAIN_F_RESTART || f == MAIN_F_LOSS ||
+           f == MAIN_F_DUP;
+}
+
 /* Applies one flag. */
 static void
 main_apply(struct main_args *a, enum main_flag f, const char *v)
@@ -535,11 +638,7 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         main_parse_weights(a, v);
         break;
     case MAIN_F_THRESHOLD:
-        if (!main_parse_u128(v, &a->o.threshold) || a->o.threshold == 0) {
-            main_usage("bad --threshold '%s' (expected a quorum weight of at least 1; without "
-                       "the flag, ceil(2W/3))",
-                       v);
-        }
+        main_apply_threshold(a, v);
         break;
     case MAIN_F_LOSS:
     case MAIN_F_DUP:
@@ -555,39 +654,20 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         main_parse_byz(a, v);
         break;
     case MAIN_F_MODE:
-        if (strcmp(v, "fast") == 0) {
-            a->o.mode = BPC_MODE_FAST;
-        } else if (strcmp(v, "paced") == 0) {
-            a->o.mode = BPC_MODE_PACED;
-        } else {
-            main_usage("bad --mode '%s' (fast or paced)", v);
-        }
+        main_apply_mode(a, v);
         break;
     case MAIN_F_UNSAFE:
-        a->o.unsafe = true;
-        break;
     case MAIN_F_BYZ_STAY:
-        a->o.byz_stay = true;
-        break;
     case MAIN_F_RANDOM_CONFIG:
-        a->random_config = true;
-        break;
     case MAIN_F_ISOLATE:
-        a->isolate = true;
-        break;
     case MAIN_F_QUIET:
-        a->quiet = true;
-        break;
     case MAIN_F_FOOTPRINT:
-        a->footprint = true;
+        main_apply_switch(a, f);
         break;
     case MAIN_F_HELP:
-        fputs(main_usage_text, stdout);
-        fputs(main_usage_byz, stdout);
-        exit(MAIN_EXIT_OK);
+        main_help();
     case MAIN_F_VERSION:
-        printf("bpcon-sim %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-        exit(MAIN_EXIT_OK);
+        main_version();
     case MAIN_F_INSTANCES:
     case MAIN_F_COMMANDS:
     case MAIN_F_WINDOW:
@@ -609,10 +689,7 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
         break;
     }
     /* --random-config draws these itself. */
-    a->shaped = a->shaped || f == MAIN_F_WEIGHTS || f == MAIN_F_THRESHOLD || f == MAIN_F_WINDOW ||
-                f == MAIN_F_BATCH_MAX || f == MAIN_F_FRAME_BYTES || f == MAIN_F_VALUE_BYTES ||
-                f == MAIN_F_BYZ || f == MAIN_F_CRASH || f == MAIN_F_RESTART || f == MAIN_F_LOSS ||
-                f == MAIN_F_DUP;
+    a->shaped = a->shaped || main_flag_shapes(f);
 }
 
 /* Accepts "--flag value" and "--flag=value". */

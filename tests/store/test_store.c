@@ -271,20 +271,13 @@ test_store_crc32c_check_value(void **state)
     assert_int_equal(bpc_store_crc32c("123456789", 9), 0xe3069283u);
 }
 
+/* The records of the round trip: a party-wide record with every field set
+ * (instance UINT64_MAX), and two votes with a full history, the second
+ * with a NOOP value. */
 static void
-test_store_roundtrip_every_field(void **state)
+ts_every_field(struct bpc_durable *in)
 {
-    (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 1);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    struct bpc_durable in[3];
-    memset(in, 0, sizeof(in));
+    memset(in, 0, 3 * sizeof(*in));
     in[0].instance = UINT64_MAX;
     in[0].max_bal = 0x0102030405060708ull;
     in[0].incarnation = 0x1112131415161718ull;
@@ -303,14 +296,16 @@ test_store_roundtrip_every_field(void **state)
     }
     memset(&in[2].max_vval, 0, sizeof(in[2].max_vval));
     in[2].max_vval.kind = BPC_VALUE_NOOP; /* empty, as the wire has it */
-    assert_int_equal(bpc_store_put_app(s, 5, "xyz", 3), 0);
-    assert_int_equal(bpc_store_append(s, in, 3), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    bpc_store_close(s);
+}
 
-    /* The layout is explicit little-endian, not the struct's memory. */
+/* The layout of the round trip's file is explicit little-endian, not the
+ * struct's memory: magic, version, cluster, party, the first record's
+ * instance and ballot, and the file's length. */
+static void
+ts_check_layout(const struct memfs *fs)
+{
     size_t len = 0;
-    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
     assert_non_null(f);
     assert_memory_equal(f, "bpcstore", 8);
     assert_int_equal(f[8], BPC_STORE_FORMAT_VERSION);
@@ -323,6 +318,29 @@ test_store_roundtrip_every_field(void **state)
     assert_memory_equal(p + 8, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
     assert_int_equal(len, BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES + 19u +
                               3u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
+}
+
+static void
+test_store_roundtrip_every_field(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 1);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable in[3];
+    ts_every_field(in);
+    assert_int_equal(bpc_store_put_app(s, 5, "xyz", 3), 0);
+    assert_int_equal(bpc_store_append(s, in, 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+
+    /* The layout is explicit little-endian, not the struct's memory. */
+    ts_check_layout(&fs);
 
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     const struct bpc_durable *out = NULL;
@@ -414,6 +432,109 @@ ts_reseal(uint8_t *f)
     }
 }
 
+/* The records of the decided-records test: the party-wide record (floor
+ * 20), instances 10 and 11 decided and kept up to floors 30 and 40, and a
+ * vote below the floor (12). */
+static void
+ts_decided_inputs(struct bpc_durable *in)
+{
+    memset(in, 0, 4 * sizeof(*in));
+    in[0].instance = UINT64_MAX;
+    in[0].floor = 20;
+    in[1] = in[0];
+    in[1].instance = 10; /* decided, kept up to floor 30 */
+    in[1].max_vbal = 3;
+    in[1].max_vval = ts_vid(3);
+    in[1].decided = 1;
+    in[1].dec_bal = 4;
+    in[1].dec_val = ts_vid(4);
+    in[1].dec_keep = 30;
+    in[2] = in[1];
+    in[2].instance = 11; /* decided, kept up to floor 40 */
+    in[2].dec_keep = 40;
+    in[3] = in[0];
+    in[3].instance = 12; /* a vote below the floor: dropped */
+    in[3].max_vbal = 2;
+    in[3].max_vval = ts_vid(5);
+}
+
+/* Damage: the decided flag on a record at its floor, or beside a history.
+ * The compacted file holds the records by instance: the decided record of
+ * 11 is the first frame after the file header. And a value identity of a
+ * shape no engine writes (an inline value of more than 32 bytes), or a
+ * ballot above BPC_BALLOT_MAX: a 1b built from either would be malformed.
+ * Each is refused naming that frame. */
+static void
+ts_decided_damage(struct memfs *fs, char *err, size_t err_len)
+{
+    size_t len = 0;
+    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
+    size_t rec = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES;
+    uint8_t img[4096];
+    static uint8_t orig[4096]; /* memfs_set_file below replaces f's bytes */
+    assert_true(len <= sizeof(img) && rec + BPC_STORE_RECORD_BYTES <= len);
+    memcpy(orig, f, len);
+    assert_int_equal(orig[rec + 85], 1);
+    static const char *const why[4] = {"decided record", "decided record",
+                                       "value identity malformed", "ballot above"};
+    for (int bad = 0; bad < 4; bad++) {
+        memcpy(img, orig, len);
+        if (bad == 0) {
+            img[rec + 24] = 11; /* floor 11: not above instance 11 */
+            memset(img + rec + 25, 0, 7);
+        } else if (bad == 1) {
+            img[rec + 84] = 1; /* a history count */
+        } else if (bad == 2) {
+            assert_int_equal(img[rec + 48], BPC_VALUE_DIGEST); /* max_vval: 103 bytes */
+            img[rec + 48] = BPC_VALUE_INLINE;
+        } else {
+            img[rec + 47] = 0x40; /* max_vbal 2^62 + 3: above BPC_BALLOT_MAX */
+        }
+        ts_reseal(img + rec - BPC_STORE_FRAME_HEADER_BYTES);
+        memfs_set_file(fs, TS_PATH, img, len);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs->io, &info, NULL, NULL, err, err_len),
+                         -EBADMSG);
+        assert_int_equal(info.corrupt_offset, rec - BPC_STORE_FRAME_HEADER_BYTES);
+        assert_non_null(strstr(info.corrupt_reason, why[bad]));
+    }
+}
+
+/* A version 1 file of the party-wide record pw, on the fresh fs:
+ * read-only opens leave it; a writer rewrites it as the current version,
+ * the record kept. */
+static void
+ts_decided_version_1(struct memfs *fs, const struct bpc_config *cfg, const struct bpc_durable *pw,
+                     char *err, size_t err_len)
+{
+    struct bpc_store_options o = ts_opts(fs, 0);
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), 0);
+    assert_int_equal(bpc_store_append(s, pw, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    size_t len = 0;
+    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
+    uint8_t img[4096];
+    memcpy(img, f, len);
+    ts_set_version(img, 1);
+    memfs_set_file(fs, TS_PATH, img, len);
+    struct bpc_store_options ro = o;
+    ro.read_only = true;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &ro, err, err_len), 0);
+    assert_int_equal(bpc_store_info(s)->version, 1);
+    const struct bpc_durable *out = NULL;
+    assert_int_equal(bpc_store_records(s, &out), 1);
+    bpc_store_close(s);
+    assert_int_equal(memfs_file(fs, TS_PATH, &len)[8], 1);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), 0);
+    assert_int_equal(bpc_store_info(s)->version, BPC_STORE_FORMAT_VERSION);
+    assert_int_equal(bpc_store_records(s, &out), 1);
+    assert_true(ts_rec_eq(&out[0], pw));
+    bpc_store_close(s);
+    assert_int_equal(memfs_file(fs, TS_PATH, &len)[8], BPC_STORE_FORMAT_VERSION);
+}
+
 /* Decided records (format version 2): a decided instance below the floor
  * keeps its value's identity and the party's own vote, and the store keeps
  * it while the floor is at most dec_keep, where a vote record below the
@@ -435,24 +556,7 @@ test_store_decided_records(void **state)
     struct bpc_store *s = NULL;
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     struct bpc_durable in[4];
-    memset(in, 0, sizeof(in));
-    in[0].instance = UINT64_MAX;
-    in[0].floor = 20;
-    in[1] = in[0];
-    in[1].instance = 10; /* decided, kept up to floor 30 */
-    in[1].max_vbal = 3;
-    in[1].max_vval = ts_vid(3);
-    in[1].decided = 1;
-    in[1].dec_bal = 4;
-    in[1].dec_val = ts_vid(4);
-    in[1].dec_keep = 30;
-    in[2] = in[1];
-    in[2].instance = 11; /* decided, kept up to floor 40 */
-    in[2].dec_keep = 40;
-    in[3] = in[0];
-    in[3].instance = 12; /* a vote below the floor: dropped */
-    in[3].max_vbal = 2;
-    in[3].max_vval = ts_vid(5);
+    ts_decided_inputs(in);
     assert_int_equal(bpc_store_append(s, in, 4), 0);
     assert_int_equal(bpc_store_sync(s), 0);
     const struct bpc_durable *out = NULL;
@@ -480,68 +584,13 @@ test_store_decided_records(void **state)
     bpc_store_close(s);
 
     /* Damage: the decided flag on a record at its floor, or beside a
-     * history. The compacted file holds the records by instance: the
-     * decided record of 11 is the first frame after the file header. */
-    size_t len = 0;
-    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
-    size_t rec = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES;
-    uint8_t img[4096];
-    static uint8_t orig[4096]; /* memfs_set_file below replaces f's bytes */
-    assert_true(len <= sizeof(img) && rec + BPC_STORE_RECORD_BYTES <= len);
-    memcpy(orig, f, len);
-    assert_int_equal(orig[rec + 85], 1);
-    /* And a value identity of a shape no engine writes (an inline value of
-     * more than 32 bytes), or a ballot above BPC_BALLOT_MAX: a 1b built from
-     * either would be malformed. */
-    static const char *const why[4] = {"decided record", "decided record",
-                                       "value identity malformed", "ballot above"};
-    for (int bad = 0; bad < 4; bad++) {
-        memcpy(img, orig, len);
-        if (bad == 0) {
-            img[rec + 24] = 11; /* floor 11: not above instance 11 */
-            memset(img + rec + 25, 0, 7);
-        } else if (bad == 1) {
-            img[rec + 84] = 1; /* a history count */
-        } else if (bad == 2) {
-            assert_int_equal(img[rec + 48], BPC_VALUE_DIGEST); /* max_vval: 103 bytes */
-            img[rec + 48] = BPC_VALUE_INLINE;
-        } else {
-            img[rec + 47] = 0x40; /* max_vbal 2^62 + 3: above BPC_BALLOT_MAX */
-        }
-        ts_reseal(img + rec - BPC_STORE_FRAME_HEADER_BYTES);
-        memfs_set_file(&fs, TS_PATH, img, len);
-        struct bpc_store_info info;
-        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
-                         -EBADMSG);
-        assert_int_equal(info.corrupt_offset, rec - BPC_STORE_FRAME_HEADER_BYTES);
-        assert_non_null(strstr(info.corrupt_reason, why[bad]));
-    }
+     * history, a malformed value identity, a ballot above the range. */
+    ts_decided_damage(&fs, err, sizeof(err));
 
     /* A version 1 file: read-only opens leave it; a writer rewrites it. */
     memfs_free(&fs);
     memfs_init(&fs, 1);
-    o = ts_opts(&fs, 0);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    assert_int_equal(bpc_store_append(s, &in[0], 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    bpc_store_close(s);
-    f = memfs_file(&fs, TS_PATH, &len);
-    memcpy(img, f, len);
-    ts_set_version(img, 1);
-    memfs_set_file(&fs, TS_PATH, img, len);
-    struct bpc_store_options ro = o;
-    ro.read_only = true;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &ro, err, sizeof(err)), 0);
-    assert_int_equal(bpc_store_info(s)->version, 1);
-    assert_int_equal(bpc_store_records(s, &out), 1);
-    bpc_store_close(s);
-    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], 1);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    assert_int_equal(bpc_store_info(s)->version, BPC_STORE_FORMAT_VERSION);
-    assert_int_equal(bpc_store_records(s, &out), 1);
-    assert_true(ts_rec_eq(&out[0], &in[0]));
-    bpc_store_close(s);
-    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], BPC_STORE_FORMAT_VERSION);
+    ts_decided_version_1(&fs, &cfg, &in[0], err, sizeof(err));
     memfs_free(&fs);
 }
 
@@ -953,6 +1002,62 @@ test_store_values_of_decided_records(void **state)
     memfs_free(&fs);
 }
 
+/* The value frame of the round trip's first value (in0, 100 bytes of
+ * instance 3), after the four records: type 3, payload instance |
+ * identity | bytes, in a format version 3 file. */
+static void
+ts_check_value_layout(const struct memfs *fs, const struct bpc_durable_value *in0)
+{
+    size_t len = 0;
+    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
+    assert_int_equal(f[8], 3);
+    size_t at = ts_frame_at(f, len, BPC_STORE_FRAME_VALUE, 0);
+    assert_int_equal(at, BPC_STORE_HEADER_BYTES +
+                             4u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
+    const uint8_t *p = f + at + BPC_STORE_FRAME_HEADER_BYTES;
+    assert_int_equal(f[at + 8] | f[at + 9] << 8, BPC_STORE_VALUE_HEAD_BYTES + 100u);
+    assert_memory_equal(p, "\x03\0\0\0\0\0\0\0", 8);
+    assert_int_equal(p[8], BPC_VALUE_DIGEST);
+    assert_int_equal(p[9], 0);
+    assert_int_equal(p[10] | p[11] << 8, 100);
+    assert_memory_equal(p + 12, in0->vid.id, BPC_VALUE_INLINE_MAX);
+    assert_memory_equal(p + BPC_STORE_VALUE_HEAD_BYTES, in0->bytes, 100);
+}
+
+/* The round trip's store s (reopened) as the floor passes instances 3 and
+ * 4: their values go and 5's two (in[2], in[3]) stay, in memory and after
+ * a reopen; a value below the floor is written but not kept. Closes s. */
+static void
+ts_values_pass_floor(struct bpc_store *s, const struct bpc_config *cfg,
+                     const struct bpc_store_options *o, const struct bpc_durable_value *in)
+{
+    struct bpc_durable pw = ts_party(5);
+    assert_int_equal(bpc_store_append(s, &pw, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable_value *out = NULL;
+    uint32_t n = bpc_store_values(s, &out);
+    assert_int_equal(n, 2);
+    assert_int_equal(ts_value_count(out, n, &in[2]), 1);
+    assert_int_equal(ts_value_count(out, n, &in[3]), 1);
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    assert_int_equal(st.live_values, 2);
+    /* A value below the floor is written but not kept. */
+    struct bpc_durable_value old = ts_value(4, 4, 90, 5);
+    assert_int_equal(bpc_store_append_values(s, &old, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_values(s, &out), 2);
+    bpc_store_close(s);
+    char err[512] = "";
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_info(s)->values, 6);
+    n = bpc_store_values(s, &out);
+    assert_int_equal(n, 2);
+    assert_int_equal(ts_value_count(out, n, &in[2]), 1);
+    assert_int_equal(ts_value_count(out, n, &in[3]), 1);
+    bpc_store_close(s);
+}
+
 /* Values round-trip: appended with the records of the same commit, they
  * come back from bpc_store_values with the same bytes, before and after a
  * reopen, once each however often appended; the frame is laid out as
@@ -995,20 +1100,7 @@ test_store_values_round_trip(void **state)
     bpc_store_close(s);
 
     /* The layout: type 3, payload instance | identity | bytes. */
-    size_t len = 0;
-    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
-    assert_int_equal(f[8], 3);
-    size_t at = ts_frame_at(f, len, BPC_STORE_FRAME_VALUE, 0);
-    assert_int_equal(at, BPC_STORE_HEADER_BYTES +
-                             4u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
-    const uint8_t *p = f + at + BPC_STORE_FRAME_HEADER_BYTES;
-    assert_int_equal(f[at + 8] | f[at + 9] << 8, BPC_STORE_VALUE_HEAD_BYTES + 100u);
-    assert_memory_equal(p, "\x03\0\0\0\0\0\0\0", 8);
-    assert_int_equal(p[8], BPC_VALUE_DIGEST);
-    assert_int_equal(p[9], 0);
-    assert_int_equal(p[10] | p[11] << 8, 100);
-    assert_memory_equal(p + 12, in[0].vid.id, BPC_VALUE_INLINE_MAX);
-    assert_memory_equal(p + BPC_STORE_VALUE_HEAD_BYTES, in[0].bytes, 100);
+    ts_check_value_layout(&fs, &in[0]);
 
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     assert_int_equal(bpc_store_info(s)->values, 5);
@@ -1019,28 +1111,7 @@ test_store_values_round_trip(void **state)
         assert_int_equal(ts_value_count(out, n, &in[i]), 1);
     }
     /* The floor passes 3 and 4: their values go, 5's stay. */
-    struct bpc_durable pw = ts_party(5);
-    assert_int_equal(bpc_store_append(s, &pw, 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    n = bpc_store_values(s, &out);
-    assert_int_equal(n, 2);
-    assert_int_equal(ts_value_count(out, n, &in[2]), 1);
-    assert_int_equal(ts_value_count(out, n, &in[3]), 1);
-    bpc_store_stats(s, &st);
-    assert_int_equal(st.live_values, 2);
-    /* A value below the floor is written but not kept. */
-    struct bpc_durable_value old = ts_value(4, 4, 90, 5);
-    assert_int_equal(bpc_store_append_values(s, &old, 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    assert_int_equal(bpc_store_values(s, &out), 2);
-    bpc_store_close(s);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    assert_int_equal(bpc_store_info(s)->values, 6);
-    n = bpc_store_values(s, &out);
-    assert_int_equal(n, 2);
-    assert_int_equal(ts_value_count(out, n, &in[2]), 1);
-    assert_int_equal(ts_value_count(out, n, &in[3]), 1);
-    bpc_store_close(s);
+    ts_values_pass_floor(s, &cfg, &o, in);
     memfs_free(&fs);
 }
 
@@ -1158,6 +1229,31 @@ test_store_values_torn_tail(void **state)
     assert_int_equal(in_value, bound[3] - value_at - 1u);
 }
 
+/* Damage number `bad` (0..6) to the copy img of a file whose one value
+ * frame is at `at` (its payload at pay): a byte of the value, of the
+ * digest, the identity's kind, the length, the instance, each resealed;
+ * then (5, 6) the file's version set to 2, then 1. */
+static void
+ts_value_damage(uint8_t *img, size_t at, size_t pay, uint32_t bad)
+{
+    if (bad == 0) {
+        img[pay + BPC_STORE_VALUE_HEAD_BYTES + 57] ^= 0x01; /* a byte of the value */
+    } else if (bad == 1) {
+        img[pay + 12] ^= 0x80; /* a byte of the digest */
+    } else if (bad == 2) {
+        img[pay + 8] = BPC_VALUE_INLINE;
+    } else if (bad == 3) {
+        img[pay + 10] = 199; /* len 199 in a payload of 44 + 200 */
+    } else if (bad == 4) {
+        memset(img + pay, 0xff, 8);
+    }
+    if (bad <= 4) {
+        ts_reseal(img + at);
+    } else {
+        ts_set_version(img, (uint8_t)(7u - bad)); /* version 2, then 1 */
+    }
+}
+
 /* A value frame whose checksums hold but whose content is wrong is damage:
  * bytes that do not hash to the identity (else a restart would hand the
  * engine another value under this one's name), an identity of another
@@ -1192,22 +1288,7 @@ test_store_values_damage(void **state)
     };
     for (uint32_t bad = 0; bad < 7; bad++) {
         memcpy(img, orig, len);
-        if (bad == 0) {
-            img[pay + BPC_STORE_VALUE_HEAD_BYTES + 57] ^= 0x01; /* a byte of the value */
-        } else if (bad == 1) {
-            img[pay + 12] ^= 0x80; /* a byte of the digest */
-        } else if (bad == 2) {
-            img[pay + 8] = BPC_VALUE_INLINE;
-        } else if (bad == 3) {
-            img[pay + 10] = 199; /* len 199 in a payload of 44 + 200 */
-        } else if (bad == 4) {
-            memset(img + pay, 0xff, 8);
-        }
-        if (bad <= 4) {
-            ts_reseal(img + at);
-        } else {
-            ts_set_version(img, (uint8_t)(7u - bad)); /* version 2, then 1 */
-        }
+        ts_value_damage(img, at, pay, bad);
         memfs_set_file(&fs, TS_PATH, img, len);
         struct bpc_store_info info;
         assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
@@ -1347,6 +1428,73 @@ struct ts_run {
     uint32_t compactions;
 };
 
+/* The workload on the store s: TS_STEPS commits (the application state
+ * every fourth), compaction whenever due, into the acknowledged model a
+ * and the attempted one w; it stops at the first error, as a party does,
+ * and returns it. */
+static int
+ts_fault_workload(struct bpc_store *s, struct ts_model *a, struct ts_model *w, struct ts_run *run)
+{
+    int rc = 0;
+    for (uint64_t k = 0; rc == 0 && k < TS_STEPS; k++) {
+        struct bpc_durable b[8];
+        *w = *a;
+        uint32_t n = ts_batch(k, b, w);
+        if (k % 4 == 3) {
+            ts_app(k, w);
+            rc = bpc_store_put_app(s, w->app_floor, w->app, w->app_len);
+        }
+        rc = rc == 0 ? bpc_store_append(s, b, n) : rc;
+        rc = rc == 0 ? bpc_store_sync(s) : rc;
+        if (rc != 0) {
+            break;
+        }
+        *a = *w; /* acknowledged */
+        run->acked++;
+        if (bpc_store_compact_due(s)) {
+            rc = bpc_store_compact(s);
+            run->compactions += rc == 0 ? 1u : 0u;
+        }
+    }
+    return rc;
+}
+
+/* A failed store stays failed: nothing more is accepted. */
+static void
+ts_fault_stays_failed(struct bpc_store *s, const struct ts_model *a)
+{
+    struct bpc_durable b[8];
+    struct ts_model scratch = *a;
+    uint32_t n = ts_batch(TS_STEPS, b, &scratch);
+    assert_int_equal(bpc_store_append(s, b, n), -EIO);
+    assert_int_equal(bpc_store_sync(s), -EIO);
+}
+
+/* The recovered store s goes on: a commit after the acknowledged state a
+ * survives another power loss too. Closes s. */
+static void
+ts_fault_goes_on(struct memfs *fs, struct bpc_store *s, const struct bpc_config *cfg,
+                 const struct bpc_store_options *o, const struct ts_model *a)
+{
+    struct bpc_durable b[8];
+    struct ts_model next = *a;
+    uint32_t n = ts_batch(TS_STEPS + 1u, b, &next);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    memfs_crash(fs, MEMFS_CRASH_LOSE);
+    char err[256] = "";
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    uint32_t count = bpc_store_records(s, &recs);
+    bool found = false;
+    for (uint32_t i = 0; i < count; i++) {
+        found = found || (recs[i].instance == UINT64_MAX && ts_rec_eq(&recs[i], &b[0]));
+    }
+    assert_true(found);
+    bpc_store_close(s);
+}
+
 /* The workload on a fresh memfs with the fail_at-th mutating call failing:
  * creation, TS_STEPS commits, compaction whenever due; it stops at the
  * first error, as a party does. Then power loss, recovery, checks. */
@@ -1367,34 +1515,12 @@ ts_fault_run(uint64_t fail_at, enum memfs_crash_mode mode, uint64_t seed)
     char err[256] = "";
     struct bpc_store *s = NULL;
     int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
-    for (uint64_t k = 0; rc == 0 && k < TS_STEPS; k++) {
-        struct bpc_durable b[8];
-        w = a;
-        uint32_t n = ts_batch(k, b, &w);
-        if (k % 4 == 3) {
-            ts_app(k, &w);
-            rc = bpc_store_put_app(s, w.app_floor, w.app, w.app_len);
-        }
-        rc = rc == 0 ? bpc_store_append(s, b, n) : rc;
-        rc = rc == 0 ? bpc_store_sync(s) : rc;
-        if (rc != 0) {
-            break;
-        }
-        a = w; /* acknowledged */
-        run.acked++;
-        if (bpc_store_compact_due(s)) {
-            rc = bpc_store_compact(s);
-            run.compactions += rc == 0 ? 1u : 0u;
-        }
+    if (rc == 0) {
+        rc = ts_fault_workload(s, &a, &w, &run);
     }
     run.failed = rc != 0;
     if (rc != 0 && s != NULL) {
-        /* A failed store stays failed: nothing more is accepted. */
-        struct bpc_durable b[8];
-        struct ts_model scratch = a;
-        uint32_t n = ts_batch(TS_STEPS, b, &scratch);
-        assert_int_equal(bpc_store_append(s, b, n), -EIO);
-        assert_int_equal(bpc_store_sync(s), -EIO);
+        ts_fault_stays_failed(s, &a);
     }
     bpc_store_close(s);
     run.calls = fs.calls;
@@ -1410,22 +1536,7 @@ ts_fault_run(uint64_t fail_at, enum memfs_crash_mode mode, uint64_t seed)
     }
     ts_check_recovered(s, &a, &w);
     /* And the recovered store goes on: a commit after it survives too. */
-    struct bpc_durable b[8];
-    struct ts_model next = a;
-    uint32_t n = ts_batch(TS_STEPS + 1u, b, &next);
-    assert_int_equal(bpc_store_append(s, b, n), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    bpc_store_close(s);
-    memfs_crash(&fs, MEMFS_CRASH_LOSE);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    const struct bpc_durable *recs = NULL;
-    uint32_t count = bpc_store_records(s, &recs);
-    bool found = false;
-    for (uint32_t i = 0; i < count; i++) {
-        found = found || (recs[i].instance == UINT64_MAX && ts_rec_eq(&recs[i], &b[0]));
-    }
-    assert_true(found);
-    bpc_store_close(s);
+    ts_fault_goes_on(&fs, s, &cfg, &o, &a);
     memfs_free(&fs);
     return run;
 }
@@ -1455,6 +1566,40 @@ test_store_fault_at_every_call(void **state)
  * Bounded size over a million instances.
  * ---------------------------------------------------------------------- */
 
+/* The commit of instance i in the million-instance run: the party-wide
+ * record (the floor half a window behind), a 2av for i, a 2b for i - 1,
+ * and every 64th an apply-state record. Returns the record count. */
+static uint32_t
+ts_big_commit(uint64_t i, struct bpc_durable *b)
+{
+    memset(b, 0, 4 * sizeof(*b));
+    uint32_t n = 0;
+    b[n].instance = UINT64_MAX;
+    b[n].max_bal = 1u + i / 100000u;
+    b[n].floor = i > TS_BIG_WINDOW / 2 ? i - TS_BIG_WINDOW / 2 : 0;
+    n++;
+    b[n] = b[0];
+    b[n].instance = i; /* 2av */
+    b[n].hist_count = 1;
+    b[n].hist_bal[0] = b[0].max_bal;
+    b[n].hist_val[0] = ts_vid(i);
+    n++;
+    if (i > 0) {
+        b[n] = b[0];
+        b[n].instance = i - 1; /* 2b */
+        b[n].max_vbal = b[0].max_bal;
+        b[n].max_vval = ts_vid(i - 1);
+        n++;
+    }
+    if (i % 64 == 0) {
+        b[n] = b[0];
+        b[n].instance = BPC_DURABLE_APPLIED_BASE + (i / 64) % TS_PARTIES;
+        b[n].applied_seq = i;
+        n++;
+    }
+    return n;
+}
+
 static void
 test_store_bounded_million_instances(void **state)
 {
@@ -1476,31 +1621,7 @@ test_store_bounded_million_instances(void **state)
     struct bpc_durable last_pw;
     for (uint64_t i = 0; i < TS_BIG_INSTANCES; i++) {
         struct bpc_durable b[4];
-        memset(b, 0, sizeof(b));
-        uint32_t n = 0;
-        b[n].instance = UINT64_MAX;
-        b[n].max_bal = 1u + i / 100000u;
-        b[n].floor = i > TS_BIG_WINDOW / 2 ? i - TS_BIG_WINDOW / 2 : 0;
-        n++;
-        b[n] = b[0];
-        b[n].instance = i; /* 2av */
-        b[n].hist_count = 1;
-        b[n].hist_bal[0] = b[0].max_bal;
-        b[n].hist_val[0] = ts_vid(i);
-        n++;
-        if (i > 0) {
-            b[n] = b[0];
-            b[n].instance = i - 1; /* 2b */
-            b[n].max_vbal = b[0].max_bal;
-            b[n].max_vval = ts_vid(i - 1);
-            n++;
-        }
-        if (i % 64 == 0) {
-            b[n] = b[0];
-            b[n].instance = BPC_DURABLE_APPLIED_BASE + (i / 64) % TS_PARTIES;
-            b[n].applied_seq = i;
-            n++;
-        }
+        uint32_t n = ts_big_commit(i, b);
         last_pw = b[0];
         bpc_store_stats(s, &st);
         uint64_t before = st.file_bytes;
