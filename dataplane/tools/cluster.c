@@ -123,67 +123,41 @@ cl_event_parse(struct cl_opts *o, const char *s, enum cl_event_kind kind)
     return 0;
 }
 
+/* A count in 1..max into *out (left alone when refused). */
 static int
-cl_opt(struct cl_opts *o, int c, const char *arg)
+cl_count(const char *arg, uint64_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (dp_parse_u64(arg, max, &v) != 0 || v == 0) {
+        return -EINVAL;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* One option that takes a number into o: 0, or -EINVAL when refused (or
+ * when c is no such option). */
+static int
+cl_opt_number(struct cl_opts *o, int c, const char *arg)
 {
     uint64_t v = 0;
     switch (c) {
     case 'n':
-        if (dp_parse_u64(arg, CL_PARTIES_MAX, &v) != 0 || v == 0) {
-            return -EINVAL;
-        }
-        o->parties = (uint32_t)v;
-        return 0;
+        return cl_count(arg, CL_PARTIES_MAX, &o->parties);
     case 'k':
         return dp_parse_u64(arg, 1ull << 32, &o->commands);
-    case 't':
-        if (strcmp(arg, "ring") == 0 || strcmp(arg, "virtio") == 0) {
-            o->virtio = strcmp(arg, "virtio") == 0;
-            return 0;
-        }
-        return -EINVAL;
     case 'w':
-        if (dp_parse_u64(arg, BPC_WINDOW_SLOTS_MAX / 2, &v) != 0 || v == 0) {
-            return -EINVAL;
-        }
-        o->window = (uint32_t)v;
-        return 0;
+        return cl_count(arg, BPC_WINDOW_SLOTS_MAX / 2, &o->window);
     case 'b':
         if (dp_parse_u64(arg, BPC_VALUE_BYTES_MAX, &v) != 0 || v < DP_CMD_BYTES_MIN) {
             return -EINVAL;
         }
         o->value_bytes = (uint32_t)v;
         return 0;
-    case 'K':
-        return cl_event_parse(o, arg, CL_EVENT_KILL);
-    case 'R':
-        return cl_event_parse(o, arg, CL_EVENT_RESTART);
-    case 'I':
-        o->idle_arg = arg;
-        return dp_idle_parse(arg, &o->idle);
     case 'd':
         return dp_parse_u64(arg, 86400000, &o->deadline_ms);
-    case 'N':
-        o->node_path = arg;
-        return 0;
-    case 'D':
-        o->keep_dir = true;
-        return 0;
-    case 'v':
-        o->verbose = true;
-        return 0;
     case 'L':
-        if (dp_parse_u64(arg, CL_VIRTIO_PARTIES_MAX, &v) != 0 || v == 0) {
-            return -EINVAL;
-        }
-        o->node_lcores = (uint32_t)v;
-        return 0;
-    case 'S':
-        o->store_dir = arg;
-        return strlen(arg) < 200 ? 0 : -EINVAL;
-    case 'F':
-        o->no_fsync = true;
-        return 0;
+        return cl_count(arg, CL_VIRTIO_PARTIES_MAX, &o->node_lcores);
     case 'C':
         if (dp_parse_u64(arg, 100000, &v) != 0) {
             return -EINVAL;
@@ -192,9 +166,6 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
         return 0;
     case 'X':
         return dp_parse_u64(arg, UINT64_MAX >> 1, &o->seed);
-    case 'T':
-        o->tap = true;
-        return 0;
     case 'O':
         return dp_parse_u64(arg, DP_OUTSTANDING_MAX, &o->outstanding) == 0 && o->outstanding > 0
                    ? 0
@@ -210,13 +181,51 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
         o->slots = (uint32_t)v;
         return 0;
     case 'G':
-        if (dp_parse_u64(arg, 2, &v) != 0 || v == 0) {
-            return -EINVAL;
-        }
-        o->ring_lcores = (uint32_t)v;
-        return 0;
+        return cl_count(arg, 2, &o->ring_lcores);
     default:
         return -EINVAL;
+    }
+}
+
+/* One option (not --help or --version) into o: 0, or -EINVAL when its
+ * value is refused. The options that take a number are cl_opt_number's. */
+static int
+cl_opt(struct cl_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case 't':
+        if (strcmp(arg, "ring") == 0 || strcmp(arg, "virtio") == 0) {
+            o->virtio = strcmp(arg, "virtio") == 0;
+            return 0;
+        }
+        return -EINVAL;
+    case 'K':
+        return cl_event_parse(o, arg, CL_EVENT_KILL);
+    case 'R':
+        return cl_event_parse(o, arg, CL_EVENT_RESTART);
+    case 'I':
+        o->idle_arg = arg;
+        return dp_idle_parse(arg, &o->idle);
+    case 'N':
+        o->node_path = arg;
+        return 0;
+    case 'D':
+        o->keep_dir = true;
+        return 0;
+    case 'v':
+        o->verbose = true;
+        return 0;
+    case 'S':
+        o->store_dir = arg;
+        return strlen(arg) < 200 ? 0 : -EINVAL;
+    case 'F':
+        o->no_fsync = true;
+        return 0;
+    case 'T':
+        o->tap = true;
+        return 0;
+    default:
+        return cl_opt_number(o, c, arg);
     }
 }
 
@@ -304,6 +313,124 @@ cl_pace(const struct cl_opts *o, struct dp_pace *out)
     out->rate = o->rate;
 }
 
+/* The defaults of every option. */
+static void
+cl_defaults(struct cl_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->parties = 4;
+    o->commands = 10000;
+    o->window = 64;
+    o->value_bytes = 64;
+    o->deadline_ms = 120000;
+    o->node_lcores = 1;
+    o->ring_lcores = 1;
+}
+
+/* One flag as getopt_long returned it: exits 0 on --help and --version;
+ * 0, or -EINVAL with the refusal printed (getopt named an unknown flag). */
+static int
+cl_flag(struct cl_opts *o, int c, const char *arg)
+{
+    if (c == 'h') {
+        cl_usage(stdout);
+        exit(0);
+    }
+    if (c == 'V') {
+        printf("bpcon-cluster %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+        exit(0);
+    }
+    if (c == '?') {
+        return -EINVAL; /* getopt named the flag */
+    }
+    if (cl_opt(o, c, arg) != 0) {
+        const char *flag;
+        const char *range;
+        cl_range(c, &flag, &range);
+        fprintf(stderr, "bpcon-cluster: %s '%s': expected %s\n", flag, arg, range);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The lcore flags: each with its transport, --ring-lcores 2 without
+ * faults and with a party for each lcore. */
+static int
+cl_lcores_check(const struct cl_opts *o)
+{
+    if (!o->virtio && o->node_lcores != 1) {
+        fprintf(stderr, "bpcon-cluster: --node-lcores needs --transport virtio\n");
+        return -EINVAL;
+    }
+    if (o->ring_lcores > 1 && (o->virtio || o->chaos > 0 || o->events_count > 0)) {
+        /* Kills and restarts stop and rebuild a party: only on one lcore. */
+        fprintf(stderr, "bpcon-cluster: --ring-lcores 2 needs --transport ring, without "
+                        "--chaos, --kill or --restart\n");
+        return -EINVAL;
+    }
+    if (o->ring_lcores > 1 && o->parties < 2) {
+        fprintf(stderr, "bpcon-cluster: --ring-lcores 2 needs at least 2 parties\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* --node names an executable and needs virtio; virtio's party count. */
+static int
+cl_node_check(const struct cl_opts *o)
+{
+    if (o->node_path != NULL && !o->virtio) {
+        fprintf(stderr, "bpcon-cluster: --node needs --transport virtio\n");
+        return -EINVAL;
+    }
+    if (o->node_path != NULL && access(o->node_path, X_OK) != 0) {
+        fprintf(stderr, "bpcon-cluster: --node '%s': not an executable file (%s)\n", o->node_path,
+                strerror(errno));
+        return -EINVAL;
+    }
+    if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {
+        fprintf(stderr, "bpcon-cluster: --parties %u: --transport virtio runs 1..%u parties\n",
+                o->parties, CL_VIRTIO_PARTIES_MAX);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Once every flag is read: the refusals that weigh flags against each
+ * other (in this order: it decides the message when several apply), and
+ * the idle policy's default, which depends on the transport. */
+static int
+cl_finish(struct cl_opts *o)
+{
+    if (o->commands == 0) {
+        fprintf(stderr, "bpcon-cluster: --commands '0': expected 1..4294967296\n");
+        return -EINVAL;
+    }
+    if (cl_events_check(o) != 0) {
+        return -EINVAL;
+    }
+    if (o->idle_arg == NULL) {
+        /* One process polls busily; many processes on 2 cores must yield. */
+        o->idle_arg = o->virtio ? "sleep:20" : "busy";
+        dp_idle_parse(o->idle_arg, &o->idle);
+    }
+    if (cl_lcores_check(o) != 0) {
+        return -EINVAL;
+    }
+    if (o->virtio && (o->chaos > 0 || o->tap)) {
+        fprintf(stderr, "bpcon-cluster: --chaos and --tap need --transport ring\n");
+        return -EINVAL;
+    }
+    if (cl_load_check(o) != 0) {
+        return -EINVAL;
+    }
+    if (o->chaos > 0 && o->parties < 2) {
+        fprintf(stderr, "bpcon-cluster: --chaos needs at least 2 parties\n");
+        return -EINVAL;
+    }
+    return cl_node_check(o);
+}
+
 static int
 cl_parse(int argc, char **argv, struct cl_opts *o)
 {
@@ -335,37 +462,15 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    memset(o, 0, sizeof(*o));
-    o->parties = 4;
-    o->commands = 10000;
-    o->window = 64;
-    o->value_bytes = 64;
-    o->deadline_ms = 120000;
-    o->node_lcores = 1;
-    o->ring_lcores = 1;
+    cl_defaults(o);
     int c;
     bool have_parties = false;
     bool have_commands = false;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'h') {
-            cl_usage(stdout);
-            exit(0);
-        }
-        if (c == 'V') {
-            printf("bpcon-cluster %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-            exit(0);
-        }
-        if (c == '?') {
-            return -EINVAL; /* getopt named the flag */
-        }
         have_parties |= c == 'n';
         have_commands |= c == 'k';
         o->window_given |= c == 'w';
-        if (cl_opt(o, c, optarg) != 0) {
-            const char *flag;
-            const char *range;
-            cl_range(c, &flag, &range);
-            fprintf(stderr, "bpcon-cluster: %s '%s': expected %s\n", flag, optarg, range);
+        if (cl_flag(o, c, optarg) != 0) {
             return -EINVAL;
         }
     }
@@ -378,58 +483,7 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
                 !have_parties ? "--parties N" : "--commands K");
         return -EINVAL;
     }
-    if (o->commands == 0) {
-        fprintf(stderr, "bpcon-cluster: --commands '0': expected 1..4294967296\n");
-        return -EINVAL;
-    }
-    if (cl_events_check(o) != 0) {
-        return -EINVAL;
-    }
-    if (o->idle_arg == NULL) {
-        /* One process polls busily; many processes on 2 cores must yield. */
-        o->idle_arg = o->virtio ? "sleep:20" : "busy";
-        dp_idle_parse(o->idle_arg, &o->idle);
-    }
-    if (!o->virtio && o->node_lcores != 1) {
-        fprintf(stderr, "bpcon-cluster: --node-lcores needs --transport virtio\n");
-        return -EINVAL;
-    }
-    if (o->ring_lcores > 1 && (o->virtio || o->chaos > 0 || o->events_count > 0)) {
-        /* Kills and restarts stop and rebuild a party: only on one lcore. */
-        fprintf(stderr, "bpcon-cluster: --ring-lcores 2 needs --transport ring, without "
-                        "--chaos, --kill or --restart\n");
-        return -EINVAL;
-    }
-    if (o->ring_lcores > 1 && o->parties < 2) {
-        fprintf(stderr, "bpcon-cluster: --ring-lcores 2 needs at least 2 parties\n");
-        return -EINVAL;
-    }
-    if (o->virtio && (o->chaos > 0 || o->tap)) {
-        fprintf(stderr, "bpcon-cluster: --chaos and --tap need --transport ring\n");
-        return -EINVAL;
-    }
-    if (cl_load_check(o) != 0) {
-        return -EINVAL;
-    }
-    if (o->chaos > 0 && o->parties < 2) {
-        fprintf(stderr, "bpcon-cluster: --chaos needs at least 2 parties\n");
-        return -EINVAL;
-    }
-    if (o->node_path != NULL && !o->virtio) {
-        fprintf(stderr, "bpcon-cluster: --node needs --transport virtio\n");
-        return -EINVAL;
-    }
-    if (o->node_path != NULL && access(o->node_path, X_OK) != 0) {
-        fprintf(stderr, "bpcon-cluster: --node '%s': not an executable file (%s)\n", o->node_path,
-                strerror(errno));
-        return -EINVAL;
-    }
-    if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {
-        fprintf(stderr, "bpcon-cluster: --parties %u: --transport virtio runs 1..%u parties\n",
-                o->parties, CL_VIRTIO_PARTIES_MAX);
-        return -EINVAL;
-    }
-    return 0;
+    return cl_finish(o);
 }
 
 volatile sig_atomic_t cl_interrupted;

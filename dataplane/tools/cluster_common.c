@@ -284,18 +284,33 @@ cl_costs_json(const struct cl_opts *o, const struct cl_summary *s, double decisi
            cl_num(b[10], sizeof(b[10]), (double)s->rss_node_kb, 0));
 }
 
-bool
-cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
+/* What the summary's lines, its JSON line and its verdict are made of. */
+struct cl_totals {
+    int ref; /* the reference party of the agreement checks, or -1 */
+    bool agree;
+    bool log_agree;
+    uint64_t mask_diffs;
+    bool all;   /* every survivor that never restarted decided every command */
+    bool valid; /* no party applied an invalid value */
+    uint32_t alive;
+    uint64_t decided; /* the fewest commands such a survivor decided */
+    uint64_t dups;
+    bool clean;
+    bool chaos_store; /* a kill landed inside a store call, when one was due */
+    double span_s;
+    double applied;
+    double decisions;
+    double dps;
+    double cps;
+    double p50;
+    double p99;
+    double p999;
+};
+
+/* One line per party. */
+static void
+cl_party_lines(const struct cl_summary *s)
 {
-    int ref = -1;
-    bool agree = cl_agreement(s, &ref);
-    uint64_t mask_diffs = 0;
-    bool log_agree = cl_log_agreement(s, ref, &mask_diffs);
-    bool all = true;
-    bool valid = true;
-    uint32_t alive = 0;
-    uint64_t decided = UINT64_MAX;
-    uint64_t dups = 0;
     for (uint32_t i = 0; i < s->parties; i++) {
         const struct cl_party_result *r = &s->r[i];
         printf("party %2u: %s decisions %llu applied %llu unique %llu dups %llu invalid %llu "
@@ -304,51 +319,72 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
                (unsigned long long)r->applied, (unsigned long long)r->unique,
                (unsigned long long)r->dups, (unsigned long long)r->invalid,
                (unsigned long long)r->submitted, r->restarts, (unsigned long long)r->digest);
-        valid = valid && r->invalid == 0;
+    }
+}
+
+/* The parties' counts in t: all, valid, alive, decided (UINT64_MAX when
+ * every survivor restarted) and dups. */
+static void
+cl_tally(const struct cl_opts *o, const struct cl_summary *s, struct cl_totals *t)
+{
+    t->all = true;
+    t->valid = true;
+    t->alive = 0;
+    t->decided = UINT64_MAX;
+    t->dups = 0;
+    for (uint32_t i = 0; i < s->parties; i++) {
+        const struct cl_party_result *r = &s->r[i];
+        t->valid = t->valid && r->invalid == 0;
         if (!r->alive) {
             continue;
         }
-        alive++;
+        t->alive++;
         if (r->restarts == 0) {
-            all = all && r->reported && r->unique == o->commands;
-            decided = r->unique < decided ? r->unique : decided;
+            t->all = t->all && r->reported && r->unique == o->commands;
+            t->decided = r->unique < t->decided ? r->unique : t->decided;
         }
-        dups += r->dups;
+        t->dups += r->dups;
     }
-    if (alive == 0 || decided == UINT64_MAX) {
-        /* No live party ran the whole load (each one crashed at some point,
-         * and a crashed party's unapplied commands are not resubmitted):
-         * there is no count to judge "all decided" by. */
-        if (alive > 0) {
-            printf("no live party ran the whole load (every one restarted): the commands "
-                   "count and the agreement check need one that did\n");
-        }
-        decided = 0;
-        all = false;
-    }
+}
+
+/* The rates and latencies in t, over the load's span (the run's wall time
+ * when the span is unknown). */
+static void
+cl_rates(const struct cl_summary *s, struct cl_totals *t)
+{
     uint64_t first = 0;
     uint64_t last = 0;
     cl_span(s, &first, &last);
-    double span_s = last > first && first != UINT64_MAX ? (double)(last - first) / 1e9
-                                                        : (double)s->wall_ns / 1e9;
-    double applied = ref >= 0 ? (double)s->r[ref].applied : 0.0;
-    double decisions = ref >= 0 ? (double)s->r[ref].decisions : 0.0;
-    double dps = span_s > 0 ? decisions / span_s : 0.0;
-    double cps = span_s > 0 ? (double)decided / span_s : 0.0;
-    double p50 = (double)dp_hist_quantile(&s->hist, 0.50) / 1e3;
-    double p99 = (double)dp_hist_quantile(&s->hist, 0.99) / 1e3;
-    double p999 = (double)dp_hist_quantile(&s->hist, 0.999) / 1e3;
+    t->span_s = last > first && first != UINT64_MAX ? (double)(last - first) / 1e9
+                                                    : (double)s->wall_ns / 1e9;
+    t->applied = t->ref >= 0 ? (double)s->r[t->ref].applied : 0.0;
+    t->decisions = t->ref >= 0 ? (double)s->r[t->ref].decisions : 0.0;
+    t->dps = t->span_s > 0 ? t->decisions / t->span_s : 0.0;
+    t->cps = t->span_s > 0 ? (double)t->decided / t->span_s : 0.0;
+    t->p50 = (double)dp_hist_quantile(&s->hist, 0.50) / 1e3;
+    t->p99 = (double)dp_hist_quantile(&s->hist, 0.99) / 1e3;
+    t->p999 = (double)dp_hist_quantile(&s->hist, 0.999) / 1e3;
+}
+
+/* The summary lines on the run: what ran, what was decided how fast. */
+static void
+cl_run_print(const struct cl_opts *o, const struct cl_summary *s, const struct cl_totals *t)
+{
     printf("%s: %u parties (%u alive), %llu commands of %u bytes\n", o->virtio ? "virtio" : "ring",
-           s->parties, alive, (unsigned long long)o->commands, o->value_bytes);
+           s->parties, t->alive, (unsigned long long)o->commands, o->value_bytes);
     printf("decided %llu/%llu commands in %.0f instances; load span (first submit to last "
            "decision) %.3f s: %.0f decisions/s, %.0f commands/s; run %.2f s since start\n",
-           (unsigned long long)decided, (unsigned long long)o->commands, decisions, span_s, dps,
-           cps, cl_since_start_s());
-    printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", p50, p99,
-           p999, (unsigned long long)s->hist.total);
-    cl_costs_print(o, s, decisions, span_s);
-    bool clean = s->unclean_stops == 0;
-    bool durable = s->store_failures == 0 && s->contradictions == 0;
+           (unsigned long long)t->decided, (unsigned long long)o->commands, t->decisions, t->span_s,
+           t->dps, t->cps, cl_since_start_s());
+    printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", t->p50,
+           t->p99, t->p999, (unsigned long long)s->hist.total);
+}
+
+/* The summary lines on the checks: durability, the frame tap, chaos, and
+ * the verdicts. */
+static void
+cl_checks_print(const struct cl_opts *o, const struct cl_summary *s, const struct cl_totals *t)
+{
     printf("durability: %s; stores under %s\n",
            o->no_fsync ? "NO fdatasync (--no-fsync): benchmark only, not crash-safe"
                        : "fdatasync per engine step before dependent frames leave",
@@ -364,18 +400,21 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
                s->chaos_kills, o->chaos, (unsigned long long)o->seed, s->chaos_store_kills,
                s->chaos_stuck == 0 ? "yes" : "NO", s->store_failures);
     }
-    /* Every second kill is armed inside a store call; with none landing
-     * there the run did not test what it claims (the load ended first). */
-    bool chaos_store = o->chaos < 2 || s->chaos_store_kills > 0;
-    if (!chaos_store) {
+    if (!t->chaos_store) {
         printf("chaos: NO kill landed inside a store call: the load ended before the armed "
                "calls came (more --commands, or pace them with --rate)\n");
     }
     printf("agreement %s, decided logs agree %s, all decided %s, values valid %s, clean stops "
            "%s%s%s\n",
-           agree ? "yes" : "NO", log_agree ? "yes" : "NO", all ? "yes" : "NO", valid ? "yes" : "NO",
-           clean ? "yes" : "NO", s->deadline_hit ? ", DEADLINE HIT" : "",
-           s->interrupted ? ", INTERRUPTED" : "");
+           t->agree ? "yes" : "NO", t->log_agree ? "yes" : "NO", t->all ? "yes" : "NO",
+           t->valid ? "yes" : "NO", t->clean ? "yes" : "NO",
+           s->deadline_hit ? ", DEADLINE HIT" : "", s->interrupted ? ", INTERRUPTED" : "");
+}
+
+/* The closing JSON line up to the pacing and costs (cl_costs_json). */
+static void
+cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct cl_totals *t)
+{
     char window[16] = "null"; /* the per-party window paces the default load only */
     if (o->outstanding == 0 && o->rate == 0) {
         snprintf(window, sizeof(window), "%u", o->window);
@@ -394,24 +433,64 @@ cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
            "\"fsync\":%s,\"store_dir\":\"%s\",\"store_failures\":%u,\"chaos_kills\":%u,"
            "\"chaos_stuck\":%u,\"chaos_store_kills\":%u,"
            "\"contradictions\":%s,",
-           o->virtio ? "virtio" : "ring", o->idle_arg, s->parties, alive,
-           (unsigned long long)o->commands, (unsigned long long)decided, applied, decisions,
-           agree ? "true" : "false", log_agree ? "true" : "false", (unsigned long long)mask_diffs,
-           all ? "true" : "false", valid ? "true" : "false", (unsigned long long)dups, dps, cps,
-           p50, p99, p999, span_s, cl_since_start_s(), o->value_bytes, window,
-           clean ? "true" : "false", s->interrupted ? "true" : "false",
+           o->virtio ? "virtio" : "ring", o->idle_arg, s->parties, t->alive,
+           (unsigned long long)o->commands, (unsigned long long)t->decided, t->applied,
+           t->decisions, t->agree ? "true" : "false", t->log_agree ? "true" : "false",
+           (unsigned long long)t->mask_diffs, t->all ? "true" : "false",
+           t->valid ? "true" : "false", (unsigned long long)t->dups, t->dps, t->cps, t->p50, t->p99,
+           t->p999, t->span_s, cl_since_start_s(), o->value_bytes, window,
+           t->clean ? "true" : "false", s->interrupted ? "true" : "false",
            o->no_fsync ? "false" : "true", o->store_where, s->store_failures, s->chaos_kills,
            s->chaos_stuck, s->chaos_store_kills, contra);
-    cl_costs_json(o, s, decisions, span_s);
-    fflush(stdout);
+}
+
+/* Frees the logs the transports handed over in s. */
+static void
+cl_results_free(struct cl_summary *s)
+{
     for (uint32_t i = 0; i < s->parties; i++) {
         free(s->r[i].owned_log);
         s->r[i].owned_log = NULL;
         free(s->r[i].dlog);
         s->r[i].dlog = NULL;
     }
-    bool chaos_done = s->chaos_kills == o->chaos && s->chaos_stuck == 0 && chaos_store;
-    return agree && log_agree && all && valid && clean && !s->interrupted && durable && chaos_done;
+}
+
+bool
+cl_summary_print(const struct cl_opts *o, struct cl_summary *s)
+{
+    struct cl_totals t = {.ref = -1};
+    t.agree = cl_agreement(s, &t.ref);
+    t.log_agree = cl_log_agreement(s, t.ref, &t.mask_diffs);
+    cl_party_lines(s);
+    cl_tally(o, s, &t);
+    if (t.alive == 0 || t.decided == UINT64_MAX) {
+        /* No live party ran the whole load (each one crashed at some point,
+         * and a crashed party's unapplied commands are not resubmitted):
+         * there is no count to judge "all decided" by. */
+        if (t.alive > 0) {
+            printf("no live party ran the whole load (every one restarted): the commands "
+                   "count and the agreement check need one that did\n");
+        }
+        t.decided = 0;
+        t.all = false;
+    }
+    cl_rates(s, &t);
+    cl_run_print(o, s, &t);
+    cl_costs_print(o, s, t.decisions, t.span_s);
+    t.clean = s->unclean_stops == 0;
+    /* Every second kill is armed inside a store call; with none landing
+     * there the run did not test what it claims (the load ended first). */
+    t.chaos_store = o->chaos < 2 || s->chaos_store_kills > 0;
+    cl_checks_print(o, s, &t);
+    cl_json_print(o, s, &t);
+    cl_costs_json(o, s, t.decisions, t.span_s);
+    fflush(stdout);
+    cl_results_free(s);
+    bool durable = s->store_failures == 0 && s->contradictions == 0;
+    bool chaos_done = s->chaos_kills == o->chaos && s->chaos_stuck == 0 && t.chaos_store;
+    return t.agree && t.log_agree && t.all && t.valid && t.clean && !s->interrupted && durable &&
+           chaos_done;
 }
 
 static int

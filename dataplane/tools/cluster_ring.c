@@ -132,6 +132,37 @@ ring_store_dir(struct ring_cluster *c)
     return 0;
 }
 
+/* Party id's links, one to each other party over its own port (the
+ * switch forwards by destination MAC): their count. */
+static uint32_t
+ring_links(const struct ring_cluster *c, uint32_t id, struct bpc_dp_link *links)
+{
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < c->n; j++) {
+        if (j != id) {
+            links[k] = (struct bpc_dp_link){.peer = j, .port_id = c->p[id].port, .queue_id = 0};
+            dp_party_mac(j, links[k].mac.addr_bytes);
+            k++;
+        }
+    }
+    return k;
+}
+
+/* What a restarted party recovered from its store, on stderr. */
+static void
+ring_restart_note(const struct ring_party *p, uint32_t id, const struct dp_app_state *app)
+{
+    struct bpc_store *st = bpc_dp_party_store(p->party);
+    const struct bpc_store_info *in = bpc_store_info(st);
+    const struct bpc_durable *recs = NULL;
+    fprintf(stderr,
+            "bpcon-cluster: party %u restarted from %s: %llu records in the file, %u live, "
+            "floor %llu, torn tail %llu bytes dropped, application state at %llu\n",
+            id, p->store, (unsigned long long)in->records, bpc_store_records(st, &recs),
+            (unsigned long long)bpc_dp_party_restored_floor(p->party),
+            (unsigned long long)in->torn_bytes, (unsigned long long)app->floor);
+}
+
 int
 ring_party_up(struct ring_cluster *c, uint32_t id)
 {
@@ -142,14 +173,7 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
     cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])c->keys[id];
     randombytes_buf(&cfg.seed, sizeof(cfg.seed));
     struct bpc_dp_link links[CL_PARTIES_MAX];
-    uint32_t k = 0;
-    for (uint32_t j = 0; j < c->n; j++) {
-        if (j != id) {
-            links[k] = (struct bpc_dp_link){.peer = j, .port_id = p->port, .queue_id = 0};
-            dp_party_mac(j, links[k].mac.addr_bytes);
-            k++;
-        }
-    }
+    uint32_t k = ring_links(c, id, links);
     cfg.on_apply = dp_load_apply;
     cfg.apply_ctx = &p->load;
     /* A restarted party only records: its share was adopted at the crash. */
@@ -192,15 +216,7 @@ ring_party_up(struct ring_cluster *c, uint32_t id)
         return -1;
     }
     if (p->restarts > 0 && (c->o->verbose || c->o->chaos == 0)) {
-        struct bpc_store *st = bpc_dp_party_store(p->party);
-        const struct bpc_store_info *in = bpc_store_info(st);
-        const struct bpc_durable *recs = NULL;
-        fprintf(stderr,
-                "bpcon-cluster: party %u restarted from %s: %llu records in the file, %u live, "
-                "floor %llu, torn tail %llu bytes dropped, application state at %llu\n",
-                id, p->store, (unsigned long long)in->records, bpc_store_records(st, &recs),
-                (unsigned long long)bpc_dp_party_restored_floor(p->party),
-                (unsigned long long)in->torn_bytes, (unsigned long long)app.floor);
+        ring_restart_note(p, id, &app);
     }
     p->alive = true;
     return 0;
@@ -629,6 +645,62 @@ ring_rss_per_party(const struct ring_cluster *c, int64_t before)
     return before < 0 || now < 0 ? -1 : (now - before) / (int64_t)c->n;
 }
 
+/* --chaos: the seed of its random points (a fresh one unless --seed
+ * gave one), on stderr. Returns the seed. */
+static uint64_t
+ring_chaos_seed(struct cl_opts *o)
+{
+    if (o->chaos > 0 && o->seed == 0) {
+        randombytes_buf(&o->seed, sizeof(o->seed));
+        o->seed >>= 1; /* printable as a positive decimal everywhere */
+    }
+    if (o->chaos > 0) {
+        fprintf(stderr, "bpcon-cluster: chaos: %u kills at random points, --seed %llu\n", o->chaos,
+                (unsigned long long)o->seed);
+    }
+    return o->seed;
+}
+
+/* The switch's frame tap (--tap, implied by --chaos): 0 or -1. */
+static int
+ring_tap_open(struct ring_cluster *c)
+{
+    c->tap = cl_tap_new(c->n, (const uint8_t(*)[CL_PARTIES_MAX][BPC_KEY_BYTES])c->keys,
+                        c->cfg.frame_bytes);
+    if (c->tap == NULL) {
+        fprintf(stderr, "bpcon-cluster: no memory for the frame tap\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* The teardown of a run that failed after EAL started: the stores are
+ * kept and named. */
+static void
+ring_abandon(struct ring_cluster *c)
+{
+    bpc_log_thread_unregister();
+    rte_eal_cleanup();
+    ring_runtime_dir_remove();
+    cl_tap_free(c->tap);
+    fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c->store_dir);
+}
+
+/* The stores' directory after a run: removed when this run made it and
+ * the run was clean (and no --keep-dir); else kept for a look when
+ * something went wrong, as the virtio run dir, and named. */
+static void
+ring_stores_end(const struct ring_cluster *c, const struct cl_summary *s)
+{
+    bool clean =
+        !s->deadline_hit && s->store_failures == 0 && s->contradictions == 0 && s->chaos_stuck == 0;
+    if (c->store_dir_made && clean && !c->o->keep_dir) {
+        cl_tree_remove(c->store_dir);
+    } else {
+        fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c->store_dir);
+    }
+}
+
 int
 cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
 {
@@ -639,23 +711,10 @@ cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
     c.chaos.victim = -1;
     c.chaos.armed = -1;
     c.chaos.catching_up = -1;
-    if (o->chaos > 0 && o->seed == 0) {
-        randombytes_buf(&o->seed, sizeof(o->seed));
-        o->seed >>= 1; /* printable as a positive decimal everywhere */
-    }
-    c.chaos.rng = o->seed;
-    if (o->chaos > 0) {
-        fprintf(stderr, "bpcon-cluster: chaos: %u kills at random points, --seed %llu\n", o->chaos,
-                (unsigned long long)o->seed);
-    }
+    c.chaos.rng = ring_chaos_seed(o);
     ring_config(&c);
-    if (o->tap || o->chaos > 0) {
-        c.tap = cl_tap_new(c.n, (const uint8_t(*)[CL_PARTIES_MAX][BPC_KEY_BYTES])c.keys,
-                           c.cfg.frame_bytes);
-        if (c.tap == NULL) {
-            fprintf(stderr, "bpcon-cluster: no memory for the frame tap\n");
-            return -1;
-        }
+    if ((o->tap || o->chaos > 0) && ring_tap_open(&c) != 0) {
+        return -1;
     }
     size_t party_bytes =
         bpc_engine_footprint(&c.cfg) + 2u * (c.cfg.window_slots + 1u) * sizeof(struct bpc_durable);
@@ -679,22 +738,11 @@ cl_ring_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
         ring_raw_baseline(&c, s);
     }
     if (rc != 0) {
-        bpc_log_thread_unregister();
-        rte_eal_cleanup();
-        ring_runtime_dir_remove();
-        cl_tap_free(c.tap);
-        fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c.store_dir);
+        ring_abandon(&c);
         return -1;
     }
     ring_finish(&c, s);
     sodium_memzero(c.keys, sizeof(c.keys));
-    /* Kept for a look when something went wrong, as the virtio run dir. */
-    bool clean =
-        !s->deadline_hit && s->store_failures == 0 && s->contradictions == 0 && s->chaos_stuck == 0;
-    if (c.store_dir_made && clean && !o->keep_dir) {
-        cl_tree_remove(c.store_dir);
-    } else {
-        fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c.store_dir);
-    }
+    ring_stores_end(&c, s);
     return 0;
 }

@@ -65,8 +65,76 @@ keygen_clear(const char *out, uint32_t n, const char *cluster, bool force)
     return 0;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct keygen_opts {
+    uint64_t parties;
+    uint64_t cluster_id;
+    const char *out;
+    const char *cluster;
+    const char *port;
+    bool force;
+};
+
+/* One option (not --help or --version) into k: 0, or -EINVAL when its
+ * value is refused, with the flag and its accepted range set. */
+static int
+keygen_opt(struct keygen_opts *k, int c, const char *arg, const char **flag, const char **range)
+{
+    switch (c) {
+    case 'n':
+        *flag = "--parties";
+        *range = "1..1024";
+        if (dp_parse_u64(arg, BPC_DP_PARTIES_MAX, &k->parties) != 0 || k->parties == 0) {
+            return -EINVAL;
+        }
+        return 0;
+    case 'o':
+        k->out = arg;
+        return 0;
+    case 'c':
+        k->cluster = arg;
+        return 0;
+    case 'i':
+        *flag = "--cluster-id";
+        *range = "0..18446744073709551615";
+        return dp_parse_u64(arg, UINT64_MAX, &k->cluster_id);
+    case 'p':
+        k->port = arg;
+        return 0;
+    case 'f':
+        k->force = true;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* The checks once every flag is read: no stray argument, the required
+ * flags, and --port with --cluster. */
+static int
+keygen_check(int argc, char **argv, const struct keygen_opts *k)
+{
+    if (optind != argc) {
+        fprintf(stderr, "bpcon-keygen: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    if (k->parties == 0 || k->out == NULL) {
+        fprintf(stderr, "bpcon-keygen: missing required flag %s\n",
+                k->parties == 0 ? "--parties N" : "--out DIR");
+        keygen_usage(stderr);
+        return -EINVAL;
+    }
+    if (k->cluster != NULL && k->port == NULL) {
+        fprintf(stderr, "bpcon-keygen: --cluster needs --port SPEC (vhost-mesh:DIR or port:N)\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The command line into k: 0, or -EINVAL with the refusal printed. Exits
+ * 0 on --help and --version. */
+static int
+keygen_parse(int argc, char **argv, struct keygen_opts *k)
 {
     static const struct option opts[] = {
         {"parties", required_argument, NULL, 'n'},
@@ -79,91 +147,60 @@ main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    uint64_t parties = 0;
-    uint64_t cluster_id = 1;
-    const char *out = NULL;
-    const char *cluster = NULL;
-    const char *port = NULL;
-    bool force = false;
+    *k = (struct keygen_opts){.cluster_id = 1};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int rc = 0;
+        if (c == 'h') {
+            keygen_usage(stdout);
+            exit(0);
+        }
+        if (c == 'V') {
+            printf("bpcon-keygen %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+            exit(0);
+        }
+        if (c == '?') {
+            keygen_usage(stderr); /* getopt named the flag */
+            return -EINVAL;
+        }
         const char *flag = "";
         const char *range = "";
-        switch (c) {
-        case 'n':
-            flag = "--parties";
-            range = "1..1024";
-            rc = dp_parse_u64(optarg, BPC_DP_PARTIES_MAX, &parties);
-            rc = rc == 0 && parties == 0 ? -EINVAL : rc;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'c':
-            cluster = optarg;
-            break;
-        case 'i':
-            flag = "--cluster-id";
-            range = "0..18446744073709551615";
-            rc = dp_parse_u64(optarg, UINT64_MAX, &cluster_id);
-            break;
-        case 'p':
-            port = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            keygen_usage(stdout);
-            return 0;
-        case 'V':
-            printf("bpcon-keygen %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-            return 0;
-        default:
-            keygen_usage(stderr); /* getopt named the flag */
-            return 2;
-        }
-        if (rc != 0) {
+        if (keygen_opt(k, c, optarg, &flag, &range) != 0) {
             fprintf(stderr, "bpcon-keygen: %s '%s': expected a decimal number in %s\n", flag,
                     optarg, range);
-            return 2;
+            return -EINVAL;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "bpcon-keygen: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (parties == 0 || out == NULL) {
-        fprintf(stderr, "bpcon-keygen: missing required flag %s\n",
-                parties == 0 ? "--parties N" : "--out DIR");
-        keygen_usage(stderr);
-        return 2;
-    }
-    if (cluster != NULL && port == NULL) {
-        fprintf(stderr, "bpcon-keygen: --cluster needs --port SPEC (vhost-mesh:DIR or port:N)\n");
+    return keygen_check(argc, argv, k);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct keygen_opts k;
+    if (keygen_parse(argc, argv, &k) != 0) {
         return 2;
     }
     if (bpc_init() != 0) {
         fprintf(stderr, "bpcon-keygen: libsodium init failed\n");
         return 1;
     }
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "bpcon-keygen: %s: %s\n", out, strerror(errno));
+    if (mkdir(k.out, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bpcon-keygen: %s: %s\n", k.out, strerror(errno));
         return 1;
     }
-    if (keygen_clear(out, (uint32_t)parties, cluster, force) != 0) {
+    if (keygen_clear(k.out, (uint32_t)k.parties, k.cluster, k.force) != 0) {
         return 1;
     }
     char err[512];
-    if (bpc_dp_keys_generate(out, (uint32_t)parties, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bpcon-keygen: %s%s\n", err, force ? "" : "; --force replaces them");
+    if (bpc_dp_keys_generate(k.out, (uint32_t)k.parties, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bpcon-keygen: %s%s\n", err, k.force ? "" : "; --force replaces them");
         return 1;
     }
-    if (cluster != NULL && dp_cluster_write(cluster, (uint32_t)parties, cluster_id, port) != 0) {
-        fprintf(stderr, "bpcon-keygen: cannot write %s\n", cluster);
+    if (k.cluster != NULL &&
+        dp_cluster_write(k.cluster, (uint32_t)k.parties, k.cluster_id, k.port) != 0) {
+        fprintf(stderr, "bpcon-keygen: cannot write %s\n", k.cluster);
         return 1;
     }
-    printf("wrote %llu key files to %s\n", (unsigned long long)parties, out);
+    printf("wrote %llu key files to %s\n", (unsigned long long)k.parties, k.out);
     return 0;
 }

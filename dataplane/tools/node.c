@@ -72,124 +72,112 @@ node_usage(FILE *f)
                "polled by worker q %% W and handed to the main lcore through a ring.\n");
 }
 
-static int
-node_parse(int argc, char **argv, struct node_opts *o)
+/* The flag and the accepted range of an option that takes a value, for
+ * refusals. */
+static void
+node_range(int c, const char **flag, const char **range)
 {
-    static const struct option opts[] = {
-        {"cluster", required_argument, NULL, 'c'},    {"id", required_argument, NULL, 'i'},
-        {"idle", required_argument, NULL, 'I'},       {"commands", required_argument, NULL, 'k'},
-        {"window", required_argument, NULL, 'w'},     {"value-size", required_argument, NULL, 'b'},
-        {"report-fd", required_argument, NULL, 'r'},  {"log-out", required_argument, NULL, 'l'},
-        {"store", required_argument, NULL, 's'},      {"fsync", no_argument, NULL, 'f'},
-        {"no-fsync", no_argument, NULL, 'F'},         {"wait-go", no_argument, NULL, 'g'},
-        {"no-load", no_argument, NULL, 'L'},          {"control-fd", required_argument, NULL, 'C'},
-        {"log-retain", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},          {"outstanding", required_argument, NULL, 'O'},
-        {"rate", required_argument, NULL, 'P'},       {NULL, 0, NULL, 0},
+    static const struct {
+        int c;
+        const char *flag;
+        const char *range;
+    } t[] = {
+        {'i', "--id", "a party id in 0..1023"},
+        {'I', "--idle", "busy, pause, yield or sleep:US with US in 0..1000000"},
+        {'k', "--commands", "0..4294967296"},
+        {'w', "--window", "1..65536"},
+        {'O', "--outstanding", "1..65536 commands in flight across the cluster"},
+        {'P', "--rate", "1..10000000 commands/s"},
+        {'b', "--value-size", "1..8192 bytes (the frame must also hold it: see docs/DATAPLANE.md)"},
+        {'r', "--report-fd", "0..1024"},
+        {'C', "--control-fd", "0..1024"},
+        {'R', "--log-retain", "0..4294967296"},
     };
-    *o = (struct node_opts){
-        .id = UINT64_MAX, .window = 64, .value_bytes = 64, .report_fd = -1, .control_fd = -1};
-    o->idle.kind = DP_IDLE_SLEEP;
-    o->idle.sleep_us = 10;
-    uint64_t fd = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int rc = 0;
-        const char *flag = "";
-        const char *range = "";
-        switch (c) {
-        case 'c':
-            o->cluster = optarg;
-            break;
-        case 'i':
-            flag = "--id";
-            range = "a party id in 0..1023";
-            rc = dp_parse_u64(optarg, BPC_DP_PARTIES_MAX - 1, &o->id);
-            break;
-        case 'I':
-            flag = "--idle";
-            range = "busy, pause, yield or sleep:US with US in 0..1000000";
-            rc = dp_idle_parse(optarg, &o->idle);
-            break;
-        case 'k':
-            flag = "--commands";
-            range = "0..4294967296";
-            rc = dp_parse_u64(optarg, 1ull << 32, &o->commands);
-            break;
-        case 'w':
-            flag = "--window";
-            range = "1..65536";
-            rc = dp_parse_u64(optarg, BPC_WINDOW_SLOTS_MAX, &o->window);
-            rc = rc == 0 && o->window == 0 ? -EINVAL : rc;
-            break;
-        case 'O':
-            flag = "--outstanding";
-            range = "1..65536 commands in flight across the cluster";
-            rc = dp_parse_u64(optarg, DP_OUTSTANDING_MAX, &o->outstanding);
-            rc = rc == 0 && o->outstanding == 0 ? -EINVAL : rc;
-            break;
-        case 'P':
-            flag = "--rate";
-            range = "1..10000000 commands/s";
-            rc = dp_parse_u64(optarg, DP_RATE_MAX, &o->rate);
-            rc = rc == 0 && o->rate == 0 ? -EINVAL : rc;
-            break;
-        case 'b':
-            flag = "--value-size";
-            range = "1..8192 bytes (the frame must also hold it: see docs/DATAPLANE.md)";
-            rc = dp_parse_u64(optarg, BPC_VALUE_BYTES_MAX, &o->value_bytes);
-            rc = rc == 0 && o->value_bytes == 0 ? -EINVAL : rc;
-            break;
-        case 'r':
-            flag = "--report-fd";
-            range = "0..1024";
-            rc = dp_parse_u64(optarg, 1024, &fd);
-            o->report_fd = (int)fd;
-            break;
-        case 'l':
-            o->log_out = optarg;
-            break;
-        case 's':
-            o->store = optarg;
-            break;
-        case 'f':
-            o->no_fsync = false; /* the default; kept for old command lines */
-            break;
-        case 'F':
-            o->no_fsync = true;
-            break;
-        case 'g':
-            o->wait_go = true;
-            break;
-        case 'L':
-            o->no_load = true;
-            break;
-        case 'C':
-            flag = "--control-fd";
-            range = "0..1024";
-            rc = dp_parse_u64(optarg, 1024, &fd);
-            o->control_fd = (int)fd;
-            break;
-        case 'R':
-            flag = "--log-retain";
-            range = "0..4294967296";
-            rc = dp_parse_u64(optarg, 1ull << 32, &o->log_retain);
-            break;
-        case 'h':
-            node_usage(stdout);
-            exit(0);
-        case 'V':
-            printf("bpcon-node %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-            exit(0);
-        default:
-            return -EINVAL; /* getopt named the flag */
-        }
-        if (rc != 0) {
-            fprintf(stderr, "bpcon-node: %s '%s': expected %s\n", flag, optarg, range);
-            return -EINVAL;
+    *flag = "";
+    *range = "";
+    for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+        if (t[k].c == c) {
+            *flag = t[k].flag;
+            *range = t[k].range;
         }
     }
+}
+
+/* A number in 0..max into *out, or in 1..max when zero is refused. */
+static int
+node_number(const char *arg, uint64_t max, bool nonzero, uint64_t *out)
+{
+    int rc = dp_parse_u64(arg, max, out);
+    return rc == 0 && nonzero && *out == 0 ? -EINVAL : rc;
+}
+
+/* A file descriptor number in 0..1024 into *fd. */
+static int
+node_fd(const char *arg, int *fd)
+{
+    uint64_t v = 0;
+    int rc = dp_parse_u64(arg, 1024, &v);
+    *fd = (int)v;
+    return rc;
+}
+
+/* One option (not --help or --version) into o: 0, or -EINVAL when its
+ * value is refused. */
+static int
+node_opt(struct node_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case 'c':
+        o->cluster = arg;
+        return 0;
+    case 'i':
+        return node_number(arg, BPC_DP_PARTIES_MAX - 1, false, &o->id);
+    case 'I':
+        return dp_idle_parse(arg, &o->idle);
+    case 'k':
+        return node_number(arg, 1ull << 32, false, &o->commands);
+    case 'w':
+        return node_number(arg, BPC_WINDOW_SLOTS_MAX, true, &o->window);
+    case 'O':
+        return node_number(arg, DP_OUTSTANDING_MAX, true, &o->outstanding);
+    case 'P':
+        return node_number(arg, DP_RATE_MAX, true, &o->rate);
+    case 'b':
+        return node_number(arg, BPC_VALUE_BYTES_MAX, true, &o->value_bytes);
+    case 'r':
+        return node_fd(arg, &o->report_fd);
+    case 'l':
+        o->log_out = arg;
+        return 0;
+    case 's':
+        o->store = arg;
+        return 0;
+    case 'f':
+        o->no_fsync = false; /* the default; kept for old command lines */
+        return 0;
+    case 'F':
+        o->no_fsync = true;
+        return 0;
+    case 'g':
+        o->wait_go = true;
+        return 0;
+    case 'L':
+        o->no_load = true;
+        return 0;
+    case 'C':
+        return node_fd(arg, &o->control_fd);
+    case 'R':
+        return node_number(arg, 1ull << 32, false, &o->log_retain);
+    default:
+        return -EINVAL;
+    }
+}
+
+/* The checks once every flag is read: no stray argument, one way to pace
+ * the load, the required flags, and descriptors that are open. */
+static int
+node_check(int argc, char **argv, const struct node_opts *o)
+{
     if (optind != argc) {
         fprintf(stderr, "bpcon-node: unexpected argument '%s'\n", argv[optind]);
         return -EINVAL;
@@ -213,6 +201,50 @@ node_parse(int argc, char **argv, struct node_opts *o)
         }
     }
     return 0;
+}
+
+static int
+node_parse(int argc, char **argv, struct node_opts *o)
+{
+    static const struct option opts[] = {
+        {"cluster", required_argument, NULL, 'c'},    {"id", required_argument, NULL, 'i'},
+        {"idle", required_argument, NULL, 'I'},       {"commands", required_argument, NULL, 'k'},
+        {"window", required_argument, NULL, 'w'},     {"value-size", required_argument, NULL, 'b'},
+        {"report-fd", required_argument, NULL, 'r'},  {"log-out", required_argument, NULL, 'l'},
+        {"store", required_argument, NULL, 's'},      {"fsync", no_argument, NULL, 'f'},
+        {"no-fsync", no_argument, NULL, 'F'},         {"wait-go", no_argument, NULL, 'g'},
+        {"no-load", no_argument, NULL, 'L'},          {"control-fd", required_argument, NULL, 'C'},
+        {"log-retain", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {"outstanding", required_argument, NULL, 'O'},
+        {"rate", required_argument, NULL, 'P'},       {NULL, 0, NULL, 0},
+    };
+    *o = (struct node_opts){
+        .id = UINT64_MAX, .window = 64, .value_bytes = 64, .report_fd = -1, .control_fd = -1};
+    o->idle.kind = DP_IDLE_SLEEP;
+    o->idle.sleep_us = 10;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'h') {
+            node_usage(stdout);
+            exit(0);
+        }
+        if (c == 'V') {
+            printf("bpcon-node %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+            exit(0);
+        }
+        if (c == '?') {
+            return -EINVAL; /* getopt named the flag */
+        }
+        if (node_opt(o, c, optarg) != 0) {
+            const char *flag;
+            const char *range;
+            node_range(c, &flag, &range);
+            fprintf(stderr, "bpcon-node: %s '%s': expected %s\n", flag, optarg, range);
+            return -EINVAL;
+        }
+    }
+    return node_check(argc, argv, o);
 }
 
 /* --log-out FILE and FILE.decided are written when the node stops: made
@@ -451,6 +483,76 @@ node_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
 }
 
+/* Everything up to a party ready to run: libbpcon, the clock, the
+ * configuration, the ports, the rx rings and workers' plan, the party.
+ * 0, or the first failure (with err set where there is more to say). */
+static int
+node_bring_up(struct node *n, char *err, size_t err_len)
+{
+    int rc = bpc_init();
+    if (rc == 0) {
+        bpc_dp_clock_init();
+        dp_clock_anchor(); /* the report's timestamps: CLOCK_MONOTONIC */
+        (void)bpc_dp_telemetry_register();
+        rc = node_config(n, err, err_len);
+    }
+    if (rc == 0) {
+        rc = node_ports(n, err, err_len);
+    }
+    if (rc == 0) {
+        rc = node_rx_rings(n, err, err_len);
+    }
+    if (rc == 0) {
+        node_workers_plan(n);
+        rc = node_party(n, err, err_len);
+    }
+    return rc;
+}
+
+/* The report stream on --report-fd, and a non-blocking --control-fd. */
+static void
+node_fds_open(struct node *n)
+{
+    if (n->o.report_fd >= 0) {
+        n->report = fdopen(n->o.report_fd, "w");
+    }
+    if (n->o.control_fd >= 0) {
+        (void)fcntl(n->o.control_fd, F_SETFL, O_NONBLOCK);
+    }
+}
+
+/* The report's "ready" line (bpcon-cluster starts the load once every
+ * node has sent it). */
+static void
+node_ready(const struct node *n)
+{
+    fprintf(n->report, "ready id=%llu pid=%d store=%d fsync=%d\n", (unsigned long long)n->o.id,
+            (int)getpid(), n->o.store != NULL, n->o.store != NULL && !n->o.no_fsync);
+    fflush(n->report);
+}
+
+/* The orderly stop after the run (or a failed worker launch, rc): the
+ * exit status. */
+static int
+node_end(struct node *n, int rc)
+{
+    /* Workers stop only after the drain: it still needs their frames. */
+    node_workers_end(n);
+    node_rx_rings_free(n);
+    bool exit_only = node_exit_only(n);
+    if (!node_stop(n)) {
+        rc = -EIO;
+    }
+    bpc_log_thread_unregister();
+    /* rte_eal_cleanup would close the ports left started (and free them
+     * under their interrupt handlers); with such ports, process exit
+     * releases everything instead. */
+    if (!exit_only) {
+        rte_eal_cleanup();
+    }
+    return rc == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -470,23 +572,7 @@ main(int argc, char **argv)
     char err[512] = "";
     /* The main lcore steps the engine: it writes the decided log (QSBR). */
     bpc_log_thread_register();
-    int rc = bpc_init();
-    if (rc == 0) {
-        bpc_dp_clock_init();
-        dp_clock_anchor(); /* the report's timestamps: CLOCK_MONOTONIC */
-        (void)bpc_dp_telemetry_register();
-        rc = node_config(&n, err, sizeof(err));
-    }
-    if (rc == 0) {
-        rc = node_ports(&n, err, sizeof(err));
-    }
-    if (rc == 0) {
-        rc = node_rx_rings(&n, err, sizeof(err));
-    }
-    if (rc == 0) {
-        node_workers_plan(&n);
-        rc = node_party(&n, err, sizeof(err));
-    }
+    int rc = node_bring_up(&n, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
         node_rx_rings_free(&n);
@@ -494,17 +580,10 @@ main(int argc, char **argv)
         rte_eal_cleanup();
         return 1;
     }
-    if (n.o.report_fd >= 0) {
-        n.report = fdopen(n.o.report_fd, "w");
-    }
-    if (n.o.control_fd >= 0) {
-        (void)fcntl(n.o.control_fd, F_SETFL, O_NONBLOCK);
-    }
+    node_fds_open(&n);
     rc = node_workers_launch(&n, err, sizeof(err));
     if (rc == 0 && n.report != NULL) {
-        fprintf(n.report, "ready id=%llu pid=%d store=%d fsync=%d\n", (unsigned long long)n.o.id,
-                (int)getpid(), n.o.store != NULL, n.o.store != NULL && !n.o.no_fsync);
-        fflush(n.report);
+        node_ready(&n);
     }
     if (rc == 0) {
         node_run(&n);
@@ -512,19 +591,5 @@ main(int argc, char **argv)
     } else {
         fprintf(stderr, "bpcon-node: %s\n", err);
     }
-    /* Workers stop only after the drain: it still needs their frames. */
-    node_workers_end(&n);
-    node_rx_rings_free(&n);
-    bool exit_only = node_exit_only(&n);
-    if (!node_stop(&n)) {
-        rc = -EIO;
-    }
-    bpc_log_thread_unregister();
-    /* rte_eal_cleanup would close the ports left started (and free them
-     * under their interrupt handlers); with such ports, process exit
-     * releases everything instead. */
-    if (!exit_only) {
-        rte_eal_cleanup();
-    }
-    return rc == 0 ? 0 : 1;
+    return node_end(&n, rc);
 }
