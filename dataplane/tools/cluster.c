@@ -68,7 +68,7 @@ cl_usage(FILE *f)
             "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
             "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
             "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
-            "under /tmp, removed after a clean run), fdatasync per engine step;\n"
+            "under $TMPDIR or /tmp, removed after a clean run), fdatasync per engine step;\n"
             "--no-fsync drops the syncs (benchmarks only, not crash-safe).\n"
             "--chaos N (ring): N kill/restart cycles of parties 1..N-1 at random points,\n"
             "with the frame tap (--tap) checking every 1b/2av/2b against what the\n"

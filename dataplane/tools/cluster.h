@@ -158,6 +158,10 @@ void cl_tap_frame(struct cl_tap *t, const uint8_t *frame, uint32_t len);
 void cl_tap_report(const struct cl_tap *t, struct cl_summary *s);
 void cl_tap_free(struct cl_tap *t);
 
+/* A fresh run directory (mkdtemp) in buf: bpcon-cluster-XXXXXX under
+ * $TMPDIR when that is an absolute path of at most 64 characters, else
+ * under /tmp. 0, or -1 after a message on stderr. */
+int cl_run_dir_make(char *buf, size_t len);
 /* The alive party that takes over a crashed party's commands, or -1. */
 int cl_adopter(uint32_t parties, const bool *alive, uint32_t dead);
 /* The party an event acts on now, or -1 when none fits. */

@@ -6,11 +6,32 @@
  */
 #include "cluster.h"
 
+#include <errno.h>
 #include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Longest $TMPDIR a run directory goes under: the vhost sockets inside
+ * it (bpc-LO-HI.sock) must fit a sockaddr_un path (108 bytes). */
+#define CL_TMPDIR_MAX 64u
+
+int
+cl_run_dir_make(char *buf, size_t len)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] != '/' || strlen(base) > CL_TMPDIR_MAX) {
+        base = "/tmp";
+    }
+    if ((size_t)snprintf(buf, len, "%s/bpcon-cluster-XXXXXX", base) >= len ||
+        mkdtemp(buf) == NULL) {
+        fprintf(stderr, "bpcon-cluster: a run directory under %s: %s\n", base, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
 
 int
 cl_adopter(uint32_t parties, const bool *alive, uint32_t dead)

@@ -101,7 +101,7 @@ ring_config(struct ring_cluster *c)
     sodium_memzero(master, sizeof(master));
 }
 
-/* The stores' directory: --store-dir, or a fresh one under /tmp. */
+/* The stores' directory: --store-dir, or a fresh one (cl_run_dir_make). */
 static int
 ring_store_dir(struct ring_cluster *c)
 {
@@ -112,9 +112,7 @@ ring_store_dir(struct ring_cluster *c)
             return -1;
         }
     } else {
-        snprintf(c->store_dir, sizeof(c->store_dir), "/tmp/bpcon-cluster-XXXXXX");
-        if (mkdtemp(c->store_dir) == NULL) {
-            fprintf(stderr, "bpcon-cluster: mkdtemp: %s\n", strerror(errno));
+        if (cl_run_dir_make(c->store_dir, sizeof(c->store_dir)) != 0) {
             return -1;
         }
         c->store_dir_made = true;

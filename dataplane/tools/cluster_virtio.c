@@ -100,9 +100,7 @@ virtio_node_path(struct vcluster *c, const char *argv0)
 static int
 virtio_setup_dir(struct vcluster *c)
 {
-    snprintf(c->dir, sizeof(c->dir), "/tmp/bpcon-cluster-XXXXXX");
-    if (mkdtemp(c->dir) == NULL) {
-        fprintf(stderr, "bpcon-cluster: mkdtemp: %s\n", strerror(errno));
+    if (cl_run_dir_make(c->dir, sizeof(c->dir)) != 0) {
         return -1;
     }
     char err[512];

@@ -3,7 +3,8 @@
 # target is refused with exit 2 and a message naming the flag and the value
 # (and the allowed range), --help and --version exit 0 without doing work.
 # Method: a table, one case a line: EXIT<TAB>TEXT<TAB>ARGS (ARGS split on
-# blanks; TEXT must appear in stdout+stderr; '#' lines are comments).
+# blanks; TEXT must appear in stdout+stderr; '#' lines are comments;
+# @WORK@ in ARGS or TEXT is the run's scratch directory, also its TMPDIR).
 # Usage: cli_table.sh PROGRAM TABLE
 set -u
 prog="$1"
@@ -12,9 +13,13 @@ pass=0
 fail=0
 work=$(mktemp -d /tmp/bpc-cli-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# What a case leaves behind on purpose (a failed bpcon-cluster run keeps
+# its run directory for inspection) stays under the work directory.
+export TMPDIR="$work"
 while IFS=$'\t' read -r want text args; do
     case "$want" in '' | '#'*) continue ;; esac
     args=${args//@WORK@/$work}
+    text=${text//@WORK@/$work}
     # shellcheck disable=SC2086 # ARGS are split on blanks on purpose
     out=$(cd "$work" && timeout 20 "$prog" $args 2>&1)
     got=$?
