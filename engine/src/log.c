@@ -381,6 +381,7 @@ bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32
     /* Each entry takes at most value_stride bytes and the arena holds
      * segment_entries of them: a segment never runs out of arena. */
     slot->off = seg->fill;
+    BPC_ASSERT(slot->off + len <= (uint64_t)log->segment_entries * log->value_stride);
     slot->len = len;
     slot->flags = noop ? LOG_SLOT_NOOP : 0u;
     slot->skip_mask = skip_mask;
