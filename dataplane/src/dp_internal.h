@@ -84,6 +84,7 @@ struct bpc_dp_party {
 
     struct bpc_store *fstore; /* the durable store (store_path), else NULL */
     bool compact_due;         /* compact after this poll's tx bursts */
+    bool release_due;         /* give back part of the replaced store file */
     bpc_dp_app_state_fn app_state;
     void *app_state_ctx;
     uint8_t *app_buf;   /* BPC_STORE_APP_BYTES_MAX */

@@ -329,6 +329,17 @@ party_step(struct bpc_dp_party *p, const struct bpc_step_in *in, uint32_t *work)
     return again;
 }
 
+/* One step of giving back the file the last compaction replaced (a
+ * millisecond at once, a tenth of that per step): after the tx bursts or
+ * in an idle poll. A failed truncate only closes that file at once. */
+static inline void
+party_release(struct bpc_dp_party *p)
+{
+    if (unlikely(p->release_due)) {
+        p->release_due = bpc_store_release(p->fstore) > 0;
+    }
+}
+
 int
 bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
@@ -348,6 +359,7 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
         if (p->rx_count > 0) {
             rte_pktmbuf_free_bulk(p->rx, p->rx_count);
         }
+        party_release(p);
         bpc_log_quiescent();
         return (int)work;
     }
@@ -381,10 +393,13 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
         p->compact_due = false;
         if (bpc_store_compact(p->fstore) == 0) {
             p->counters.store_compactions++;
+            p->release_due = true;
         } else {
             p->counters.persist_errors++;
             p->failed = true;
         }
+    } else {
+        party_release(p);
     }
     /* No log entry pointer is held past here: lets retired log segments
      * come back after their grace period. */

@@ -47,6 +47,9 @@ extern "C" {
 #define BPC_STORE_VALUE_HEAD_BYTES 44u
 /* Largest application-state blob (bpc_store_put_app). */
 #define BPC_STORE_APP_BYTES_MAX 4096u
+/* At most this much of a replaced file is given back per
+ * bpc_store_release call. */
+#define BPC_STORE_RELEASE_BYTES (256u * 1024u)
 /* Smallest default compaction threshold (see bpc_store_compact_due): a
  * compaction (a new file, rename, the old one freed) costs a poll tens to
  * hundreds of microseconds, so at about 1.4 KB of records per decision it
@@ -198,6 +201,16 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * complete. Needs nothing buffered (sync
  * first): -EBUSY otherwise. 0, or -EIO and the store failed. */
 int bpc_store_compact(struct bpc_store *s);
+/* A compaction does not close the file it replaced: that last close
+ * frees the file's pages and blocks, about a millisecond for 4 MiB on
+ * ext4, and would stall the caller's poll. Each call truncates it by at
+ * most BPC_STORE_RELEASE_BYTES and closes it once empty: 1 while some of
+ * it is left, 0 when none is (or there was none), a negative errno when
+ * a truncate failed (the file is then closed at once; the store is
+ * unaffected, nothing names that file). The next compaction and
+ * bpc_store_close close what is left. Call it between polls after a
+ * compaction until it returns 0 or less. */
+int bpc_store_release(struct bpc_store *s);
 
 struct bpc_store_stats {
     uint64_t records;        /* vote-state records appended since open */

@@ -544,6 +544,7 @@ store_defaults(struct bpc_store *s, const struct bpc_config *cfg,
     s->no_sync = opt != NULL && opt->no_sync;
     s->read_only = opt != NULL && opt->read_only;
     s->fd = -1;
+    s->old_fd = -1;
     /* The largest compacted file: every window slot, every submitter's
      * apply state, the party-wide record and the application state. */
     s->live_bound =
@@ -688,6 +689,9 @@ bpc_store_close(struct bpc_store *s)
     }
     if (s->fd >= 0) {
         (void)s->io.close(s->io.ctx, s->fd);
+    }
+    if (s->old_fd >= 0) {
+        (void)s->io.close(s->io.ctx, s->old_fd);
     }
     store_map_free(&s->map);
     store_values_free(&s->values);

@@ -90,6 +90,10 @@ struct bpc_store {
     bool read_only;
     bool failed;
     int fd;
+    /* The file the last compaction replaced, still open and shrinking
+     * (bpc_store_release); -1: none. old_size: its bytes left. */
+    int old_fd;
+    uint64_t old_size;
     char path[STORE_PATH_MAX];
     char tmp[STORE_PATH_MAX + 8];
     char dir[STORE_PATH_MAX];
