@@ -519,7 +519,10 @@ static int
 store_paths(struct bpc_store *s, const char *path)
 {
     size_t len = strlen(path);
-    if (len == 0 || len >= sizeof(s->path)) {
+    if (len == 0) {
+        return -EINVAL;
+    }
+    if (len >= sizeof(s->path)) {
         return -ENAMETOOLONG;
     }
     memcpy(s->path, path, len + 1);
@@ -630,10 +633,9 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
         store_errf(err, err_len, "%s: %s", s->path, store_open_error(rc));
         return rc;
     }
-    int64_t size = s->io.size(s->io.ctx, s->fd);
-    if (size == 0 && !s->read_only) {
-        return store_create(s, err, err_len);
-    }
+    /* An empty file is damage like any other: the store only ever
+     * renames complete files into place, so something else emptied or
+     * made it, and it may have held votes (bpcon-store check agrees). */
     int rc = store_recover(s, err, err_len);
     if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
         rc = store_upgrade(s, err, err_len);
@@ -647,18 +649,23 @@ bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config
 {
     *out = NULL;
     if (path == NULL || cfg == NULL || cfg->window_slots == 0) {
-        store_errf(err, err_len, "store: path and a configuration are required");
+        store_errf(err, err_len, "a path and a configuration are required");
         return -EINVAL;
     }
     struct bpc_store *s = calloc(1, sizeof(*s));
     if (s == NULL) {
-        store_errf(err, err_len, "store: no memory");
+        store_errf(err, err_len, "no memory");
         return -ENOMEM;
     }
     store_defaults(s, cfg, opt);
     int rc = store_paths(s, path);
     if (rc != 0) {
-        store_errf(err, err_len, "store: path too long");
+        if (rc == -EINVAL) {
+            store_errf(err, err_len, "empty path");
+        } else {
+            store_errf(err, err_len, "path too long (%zu bytes, at most %u)", strlen(path),
+                       STORE_PATH_MAX - 1u);
+        }
         free(s);
         return rc;
     }
@@ -671,7 +678,7 @@ bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config
     if (rc == 0) {
         rc = store_open_file(s, err, err_len);
     } else {
-        store_errf(err, err_len, "store: no memory");
+        store_errf(err, err_len, "no memory");
     }
     if (rc != 0) {
         bpc_store_close(s);

@@ -634,6 +634,40 @@ test_store_refuses_non_regular_file(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* An empty file at the path is damage, as bpcon-store check says: the
+ * store only renames complete files into place, so something else
+ * emptied it, and it may have held votes. Before, open took it for a new
+ * store and wrote a header into it. Left as it is; an empty path and
+ * one too long are named as such. */
+static void
+test_store_refuses_empty_file(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 4);
+    memfs_set_file(&fs, TS_PATH, (const uint8_t *)"", 0);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[512] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EBADMSG);
+    assert_null(s);
+    assert_non_null(strstr(err, "empty file"));
+    struct bpc_store_info info;
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG); /* still there, still empty */
+    assert_string_equal(info.corrupt_reason, "empty file (no store header)");
+    assert_int_equal(bpc_store_open(&s, "", &cfg, &o, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "empty path");
+    char longp[5000];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = '\0';
+    assert_int_equal(bpc_store_open(&s, longp, &cfg, &o, err, sizeof(err)), -ENAMETOOLONG);
+    assert_non_null(strstr(err, "path too long (4999 bytes"));
+    memfs_free(&fs);
+}
+
 static void
 test_store_removes_leftover_tmp(void **state)
 {
@@ -1709,6 +1743,7 @@ main(void)
         cmocka_unit_test(test_store_roundtrip_every_field),
         cmocka_unit_test(test_store_refuses_other_identity),
         cmocka_unit_test(test_store_decided_records),
+        cmocka_unit_test(test_store_refuses_empty_file),
         cmocka_unit_test(test_store_removes_leftover_tmp),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_torn_tail_every_length),
