@@ -162,6 +162,9 @@ void cl_tap_free(struct cl_tap *t);
  * $TMPDIR when that is an absolute path of at most 64 characters, else
  * under /tmp. 0, or -1 after a message on stderr. */
 int cl_run_dir_make(char *buf, size_t len);
+/* 0 when no file is at path (a party's store in --store-dir dir); else
+ * says why on stderr and -1: a store left there is never removed. */
+int cl_store_fresh(const char *dir, const char *path);
 /* The alive party that takes over a crashed party's commands, or -1. */
 int cl_adopter(uint32_t parties, const bool *alive, uint32_t dead);
 /* The party an event acts on now, or -1 when none fits. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,25 @@ cl_run_dir_make(char *buf, size_t len)
     if ((size_t)snprintf(buf, len, "%s/bpcon-cluster-XXXXXX", base) >= len ||
         mkdtemp(buf) == NULL) {
         fprintf(stderr, "bpcon-cluster: a run directory under %s: %s\n", base, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+cl_store_fresh(const char *dir, const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        fprintf(stderr,
+                "bpcon-cluster: --store-dir %s: %s exists (a store of an earlier run; every "
+                "run starts its parties with fresh stores, and this one is left as it is: "
+                "remove it or choose another directory)\n",
+                dir, path);
+        return -1;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "bpcon-cluster: --store-dir %s: %s: %s\n", dir, path, strerror(errno));
         return -1;
     }
     return 0;

@@ -120,9 +120,11 @@ ring_store_dir(struct ring_cluster *c)
     snprintf(c->o->store_where, sizeof(c->o->store_where), "%s", c->store_dir);
     for (uint32_t i = 0; i < c->n; i++) {
         snprintf(c->p[i].store, sizeof(c->p[i].store), "%s/store-%u", c->store_dir, i);
-        /* A store left by an earlier run of another cluster would be
-         * refused (other cluster id): this run starts its parties fresh. */
-        (void)unlink(c->p[i].store);
+        /* This run's parties start fresh (a new cluster id): a store left
+         * there would be refused, and removing it could lose votes. */
+        if (cl_store_fresh(c->store_dir, c->p[i].store) != 0) {
+            return -1;
+        }
     }
     fprintf(stderr, "bpcon-cluster: stores under %s (%s)\n", c->store_dir,
             c->o->no_fsync ? "NO fdatasync: --no-fsync, benchmark only"

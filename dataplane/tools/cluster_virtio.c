@@ -135,7 +135,9 @@ virtio_store_dir(struct vcluster *c)
     for (uint32_t i = 0; i < c->n; i++) {
         char path[320];
         snprintf(path, sizeof(path), "%s/store-%u", dir, i);
-        (void)unlink(path); /* another cluster's store would be refused */
+        if (cl_store_fresh(dir, path) != 0) {
+            return -1; /* another cluster's store: refused, never removed */
+        }
     }
     fprintf(stderr, "bpcon-cluster: stores under %s (%s)\n", dir,
             o->no_fsync ? "NO fdatasync: --no-fsync, benchmark only" : "fdatasync per engine step");

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -247,27 +248,83 @@ node_parse(int argc, char **argv, struct node_opts *o)
     return node_check(argc, argv, o);
 }
 
-/* --log-out FILE and FILE.decided are written when the node stops: made
- * (empty) now, so that a path that cannot be written fails at start. */
+/* The two files --log-out names: FILE and FILE.decided. */
 static int
-node_log_out_check(const char *log_out)
+node_log_path(const char *log_out, int k, char *path, size_t cap)
+{
+    int len = snprintf(path, cap, "%s%s", log_out, k == 0 ? "" : ".decided");
+    if (len < 0 || (size_t)len >= cap) {
+        fprintf(stderr, "bpcon-node: --log-out '%s': path too long\n", log_out);
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+/* True when both paths exist and are one file (a link or another
+ * spelling included). */
+static bool
+node_same_file(const char *a, const char *b)
+{
+    struct stat sa;
+    struct stat sb;
+    return a != NULL && b != NULL && stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The logs are written (replaced) when the node stops, over whatever the
+ * paths name then: refused when either is the same file as an input the
+ * node reads (its store, cluster file or key file: writing the log over
+ * the store would forget every vote). what names the input's flag. */
+static int
+node_log_out_distinct(const char *log_out, const char *other, const char *what, char *err,
+                      size_t err_len)
 {
     char path[4096];
     for (int k = 0; k < 2; k++) {
-        int len = snprintf(path, sizeof(path), "%s%s", log_out, k == 0 ? "" : ".decided");
-        if (len < 0 || (size_t)len >= sizeof(path)) {
-            fprintf(stderr, "bpcon-node: --log-out '%s': path too long\n", log_out);
-            return -ENAMETOOLONG;
+        int rc = node_log_path(log_out, k, path, sizeof(path));
+        if (rc != 0) {
+            snprintf(err, err_len, "--log-out '%s': path too long", log_out);
+            return rc;
         }
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (node_same_file(path, other)) {
+            snprintf(err, err_len, "--log-out '%s': %s is the same file as %s '%s'", log_out, path,
+                     what, other);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* --log-out FILE and FILE.decided must be writable: opened now (created
+ * when missing, never truncated: a run that fails later leaves an
+ * earlier run's logs as they were), so that a path that cannot be
+ * written fails at start. */
+static int
+node_log_out_check(const struct node_opts *o)
+{
+    char path[4096];
+    for (int k = 0; k < 2; k++) {
+        int rc = node_log_path(o->log_out, k, path, sizeof(path));
+        if (rc != 0) {
+            return rc;
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
             int e = errno;
-            fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", log_out, path, strerror(e));
+            fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", o->log_out, path, strerror(e));
             return -e;
         }
         close(fd);
     }
-    return 0;
+    char err[8300] = "";
+    int rc = node_log_out_distinct(o->log_out, o->store, "--store", err, sizeof(err));
+    if (rc == 0) {
+        rc = node_log_out_distinct(o->log_out, o->cluster, "--cluster", err, sizeof(err));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-node: %s\n", err);
+    }
+    return rc;
 }
 
 /* The program's own arguments (after "--", or all of them when there is
@@ -301,7 +358,7 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     int rc = node_parse(argc - dash, argv + dash, o);
     argv[dash] = saved;
     if (rc == 0 && o->log_out != NULL) {
-        rc = node_log_out_check(o->log_out);
+        rc = node_log_out_check(o);
     }
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: see bpcon-node --help\n");
@@ -336,6 +393,10 @@ node_config(struct node *n, char *err, size_t err_len)
     }
     rc = bpc_dp_keys_load(n->cluster.parties[self].key_path, self, n->cluster.parties_count,
                           n->keys, err, err_len);
+    if (rc == 0 && n->o.log_out != NULL) {
+        rc = node_log_out_distinct(n->o.log_out, n->cluster.parties[self].key_path, "the key file",
+                                   err, err_len);
+    }
     if (rc != 0) {
         return rc;
     }

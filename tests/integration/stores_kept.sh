@@ -1,0 +1,85 @@
+#!/bin/bash
+# Goal: no invocation that is refused or fails destroys a file it did not
+# create: bpcon-node's --log-out never names its own store, cluster file or
+# key file, and a run that fails leaves an earlier run's logs as they were;
+# bpcon-cluster --store-dir refuses a directory that already holds a
+# party's store instead of removing it.
+# Method: files with known bytes, the refused or failing invocations, then
+# the status, the message and the bytes (cmp).
+# Usage: stores_kept.sh BPCON-NODE BPCON-CLUSTER
+set -u
+node="$1"
+cluster="$2"
+dir=$(mktemp -d /tmp/bpcon-kept-XXXXXX)
+rundir=/var/run/dpdk
+[ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+trap 'rm -rf "$dir" "$rundir"/bpc-kept-$$-*' EXIT
+export TMPDIR="$dir"
+pass=0
+fail=0
+
+check() { # name, want status, got status, output, want text, files that must be unchanged
+    local name="$1" want="$2" got="$3" out="$4" text="$5"
+    shift 5
+    local bad=""
+    for f in "$@"; do
+        cmp -s "$f" "$f.orig" || bad="$bad $f"
+    done
+    if [ "$got" -eq "$want" ] && grep -qF -- "$text" <<<"$out" && [ -z "$bad" ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL $name: status $got (want $want), changed:${bad:- none}, output:"
+        head -5 <<<"$out" | sed 's/^/    /'
+        echo "    (wanted text: $text)"
+    fi
+}
+
+keep() { # path, bytes: a file and its reference copy
+    printf '%s' "$2" >"$1"
+    cp "$1" "$1.orig"
+}
+
+eal() { # the node with EAL arguments and its own
+    local prefix="$1"
+    shift
+    "$node" --no-huge --no-pci -m 64 --file-prefix="bpc-kept-$$-$prefix" \
+        --log-level=lib.eal:error -- "$@" 2>&1
+}
+
+# --log-out naming the store (also through another spelling): refused
+# before anything is opened or written.
+keep "$dir/s1" "votes of an earlier run"
+out=$("$node" -- --cluster "$dir/none.conf" --id 0 --store "$dir/s1" --log-out "$dir/s1" 2>&1)
+check same-store 2 $? "$out" "is the same file as --store" "$dir/s1"
+out=$("$node" -- --cluster "$dir/none.conf" --id 0 --store "$dir/s1" \
+    --log-out "$dir/./s1" 2>&1)
+check same-store-spelling 2 $? "$out" "is the same file as --store" "$dir/s1"
+keep "$dir/c.conf" "cluster_id 1"
+out=$("$node" -- --cluster "$dir/c.conf" --id 0 --log-out "$dir/c.conf" 2>&1)
+check same-cluster 2 $? "$out" "is the same file as --cluster" "$dir/c.conf"
+
+# A run that fails after the flags (no such party) keeps the earlier logs.
+keep "$dir/log" "an earlier run's log"
+keep "$dir/log.decided" "an earlier run's decided log"
+printf 'party 0\npeer 1 %064d\n' 0 >"$dir/k0"
+printf 'cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key %s port port:0\n' \
+    "$dir/k0" >"$dir/one.conf"
+printf 'party 1 weight 1 mac 02:00:00:00:00:01 key %s port port:0\n' "$dir/k0" >>"$dir/one.conf"
+out=$(eal fail --cluster "$dir/one.conf" --id 5 --log-out "$dir/log")
+check failed-run 1 $? "$out" "id 5 is not in the cluster" "$dir/log" "$dir/log.decided"
+
+# --log-out naming this party's key file (known once the cluster file is
+# read): refused, the key kept.
+cp "$dir/k0" "$dir/k0.orig"
+out=$(eal key --cluster "$dir/one.conf" --id 0 --log-out "$dir/k0")
+check same-key 1 $? "$out" "is the same file as the key file" "$dir/k0"
+
+# bpcon-cluster --store-dir holding a party's store: refused, kept.
+mkdir "$dir/stores"
+keep "$dir/stores/store-0" "party 0's votes"
+out=$("$cluster" --parties 1 --commands 10 --store-dir "$dir/stores" 2>&1)
+check cluster-store-dir 1 $? "$out" "store-0 exists" "$dir/stores/store-0"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
