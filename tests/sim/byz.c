@@ -11,9 +11,10 @@
  * commands they saw. Also the churn: which correct leader is muted during
  * the Byzantine phase.
  *
- * Must never: read the command tag secret (sim.c's tag_key: a forger
- * cannot know a correct party's bytes), draw randomness from anything but
- * the sim's Byzantine stream, or send a frame after the heal.
+ * Must never: read the command tag secret (tag_key, which only check.c
+ * reads: a forger cannot know a correct party's bytes), draw randomness
+ * from anything but the sim's Byzantine stream, or send a frame after the
+ * heal.
  */
 #include "sim_internal.h"
 

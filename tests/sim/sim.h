@@ -249,7 +249,7 @@ void sim_engine_config(const struct sim_opts *o, struct bpc_config *cfg);
 int sim_opts_random(struct sim_opts *o, uint64_t seed, char *desc, size_t desc_len);
 /* The liveness bound opts.liveness_ns gets from the default timers:
  * SIM_LIVENESS_DEADLINES x the longest ballot deadline; in paced mode
- * rounds (sim.c). */
+ * rounds (opts.c). */
 uint64_t sim_opts_default_liveness(const struct sim_opts *o);
 /* The leader of ballot 1 for these options (the cluster id derives from the
  * seed), or a negative errno. */

@@ -1,11 +1,14 @@
 /*
- * sim_internal.h - the simulator's state, shared by sim.c (clock, network,
- * parties, checkers) and byz.c (Byzantine behaviours). Not for tests: they
+ * sim_internal.h - the simulator's state, shared by the files of its
+ * library: sim.c (clock, event loop), net.c (network), party.c (submitting,
+ * stepping), disk.c (disks, crashes, restarts), check.c (checkers), opts.c
+ * (options, engine configs), setup.c (building, freeing), result.c
+ * (results, names) and byz.c (Byzantine behaviours). Not for tests: they
  * use sim.h.
  *
  * Owns: the layout of struct sim and struct sim_party, the seeded PRNG
- * helpers, and the few calls byz.c and sim.c make into each other. Must
- * never: be included outside tests/sim/sim.c and tests/sim/byz.c.
+ * helpers, the arena's handle helpers, and the calls the library's files
+ * make into each other. Must never: be included outside those files.
  */
 #ifndef BPC_SIM_INTERNAL_H
 #define BPC_SIM_INTERNAL_H
@@ -30,6 +33,9 @@
 #define SIM_IN_CAP 64u
 /* Parties per microsecond of delay tick (sim_net_delay). */
 #define SIM_DELAY_TICK_PARTIES 100u
+/* With a liveness bound: commands outstanding over all parties at most
+ * (each party keeps max(1, this / parties) outstanding). */
+#define SIM_OUTSTANDING_TOTAL 64u
 #define SIM_NONE UINT32_MAX
 
 /* ------------------------------------------------------------------------
@@ -39,6 +45,13 @@
 struct sim_rng {
     struct bpc_prng g;
 };
+
+/* One splitmix64 output (stream seeds, set hashing). */
+static inline uint64_t
+sim_splitmix64(uint64_t *state)
+{
+    return bpc_splitmix64(state);
+}
 
 /* Seeds one stream. */
 static inline void
@@ -331,23 +344,128 @@ struct sim {
     int first_leader;
 };
 
+/* Seeds of the derived streams: the seed walks one splitmix64 sequence. */
+enum sim_stream {
+    SIM_STREAM_CLUSTER = 0,
+    SIM_STREAM_NET,
+    SIM_STREAM_BYZ,
+    SIM_STREAM_PARTY0,         /* + party id */
+    SIM_STREAM_TAG = 1u << 20, /* command tags (not beside party ids) */
+    SIM_STREAM_RANDOM_CONFIG,  /* sim_opts_random */
+};
+
 /* ------------------------------------------------------------------------
- * Calls between sim.c and byz.c.
+ * The frame arena's handles (net.c stores frames, party.c reads them).
  * ---------------------------------------------------------------------- */
 
-/* sim.c: a party neither Byzantine nor crashed. */
+/* The arena object a handle names. */
+static inline void *
+sim_arena_at(const struct sim *s, uint32_t h)
+{
+    const uint32_t mask = (1u << SIM_HANDLE_OFF_BITS) - 1u;
+    return s->chunks[h >> SIM_HANDLE_OFF_BITS].mem + (size_t)(h & mask) * 8u;
+}
+
+/* The message a handle names. */
+static inline struct sim_msg *
+sim_msg_at(const struct sim *s, uint32_t h)
+{
+    return sim_arena_at(s, h);
+}
+
+/* Bytes rounded up to the arena's 8-byte alignment. */
+static inline uint32_t
+sim_round8(uint32_t x)
+{
+    return (x + 7u) & ~7u;
+}
+
+/* ------------------------------------------------------------------------
+ * Calls between the library's files.
+ * ---------------------------------------------------------------------- */
+
+/* A party neither Byzantine nor crashed. */
 static inline bool
 sim_correct_live(const struct sim *s, uint32_t p)
 {
     return !s->parties[p].crashed && s->parties[p].byz == SIM_BYZ_NONE;
 }
 
-/* sim.c: one frame handed to the network (loss, delay, duplication). */
-void sim_net_send(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len);
 /* sim.c: allocation that aborts the run on failure (zeroed). */
 void *sim_calloc(size_t count, size_t size);
+/* sim.c: grows a zero-filled array to hold at least need elements (doubling). */
+void *sim_grow(void *p, uint64_t *cap, uint64_t need, size_t elem);
+/* sim.c: an anonymous mapping of at least bytes, zeroed and populated. */
+void *sim_map_big(size_t bytes);
+/* sim.c: gives back a sim_map_big mapping of that size (NULL: nothing). */
+void sim_unmap_big(void *p, size_t bytes);
+/* sim.c: zeroed memory for a large array (a mapping from 2 MiB up). */
+void *sim_calloc_big(size_t bytes);
+/* sim.c: frees sim_calloc_big or sim_grow_big memory of that size. */
+void sim_free_big(void *p, size_t bytes);
+/* sim.c: sim_grow for an array that reaches megabytes. */
+void *sim_grow_big(void *p, uint64_t *cap, uint64_t need, size_t elem);
 /* sim.c: records an engine misbehaviour and ends the run. */
 void sim_engine_error(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* sim.c: takes a party out of the deadline heap. */
+void sim_dl_remove(struct sim *s, uint32_t p);
+/* sim.c: sets (or clears, with SIM_NEVER) a party's deadline. */
+void sim_dl_set(struct sim *s, uint32_t p, uint64_t deadline_ns);
+/* sim.c: marks a party to be stepped at this instant. */
+void sim_touch(struct sim *s, uint32_t p);
+
+/* net.c: one frame handed to the network (loss, delay, duplication). */
+void sim_net_send(struct sim *s, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len);
+/* net.c: an empty calendar of slots slots (a power of two). */
+void sim_cal_alloc(struct sim *s, uint32_t slots);
+/* net.c: the earliest delivery time in flight (SIM_NEVER: none). */
+uint64_t sim_cal_next(const struct sim *s);
+/* net.c: a frame's bytes, in place or put together in buf. */
+const uint8_t *sim_msg_view(const struct sim *s, struct sim_msg *m, uint8_t *buf);
+/* net.c: a frame delivered or dropped leaves the arena. */
+void sim_msg_free(struct sim *s, uint32_t h);
+/* net.c: takes every frame due now off the calendar into the delivery list. */
+void sim_deliver_due(struct sim *s);
+/* net.c: groups this instant's deliveries by receiver. */
+void sim_group_deliveries(struct sim *s);
+
+/* party.c: the most commands a party keeps outstanding. */
+uint64_t sim_outstanding_cap(const struct sim *s);
+/* party.c: steps a touched party once per burst of its frames. */
+void sim_party_run(struct sim *s, uint32_t p);
+
+/* disk.c: stores a step's durable records on the party's disk. */
+void sim_party_persist(struct sim *s, uint32_t p, const struct bpc_step_out *out);
+/* disk.c: stores a step's durable values on the party's disk. */
+void sim_party_persist_values(struct sim *s, uint32_t p, const struct bpc_step_out *out);
+
+/* check.c: the bytes correct party sub submits as its seq-th command. */
+void sim_cmd_make(const struct sim *s, uint32_t sub, uint64_t seq, uint8_t out[SIM_COMMAND_BYTES]);
+/* check.c: stores val for (sub, seq) unless present; true when inserted. */
+bool sim_map_put(struct sim_map *m, uint32_t sub, uint64_t seq, uint64_t val, uint64_t *stored);
+/* check.c: the engine's apply callback (integrity and validity). */
+void sim_on_apply(void *ctx, uint64_t instance, uint32_t submitter, uint64_t seq,
+                  const uint8_t *cmd, uint32_t len);
+/* check.c: a done ticket must name a command its submitter applied. */
+void sim_check_tickets(struct sim *s, uint32_t p);
+/* check.c: order, agreement and validity of one decision of a correct party. */
+void sim_party_decide(struct sim *s, uint32_t p, const struct bpc_decision *d);
+/* check.c: counts a live correct party done once it reached the goal. */
+void sim_party_check_done(struct sim *s, struct sim_party *pa);
+/* check.c: every command of every correct live party applied everywhere. */
+bool sim_all_applied(const struct sim *s);
+/* check.c: the liveness check after the heal. */
+void sim_check_liveness(struct sim *s);
+
+/* opts.c: the seed of one derived stream. */
+uint64_t sim_stream_seed(uint64_t seed, uint64_t stream);
+/* opts.c: party self's engine config from the options. */
+void sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg);
+
+/* setup.c: a decided log for a party, starting at start. */
+int sim_log_make(struct sim *s, struct sim_party *pa, uint64_t start, char *err, size_t err_len);
+/* setup.c: party p's engine config (in the scratch config). */
+const struct bpc_config *sim_party_cfg(const struct sim *s, uint32_t p);
 
 /* byz.c: allocates the Byzantine state once the parties exist. */
 void sim_byz_init(struct sim *s);
