@@ -54,19 +54,48 @@ cf_fail(struct cf_reader *r, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* Reads one line into r->buf without its newline: 1 with a line, 0 at end
+ * of file, or a negative errno. Byte by byte rather than fgets: fgets
+ * hides a NUL byte (strlen stops there and the rest of the line would go
+ * unread), and a line with one must be refused, not half understood. */
+static int
+cf_read_line(struct cf_reader *r)
+{
+    size_t len = 0;
+    bool nul = false;
+    int ch;
+    while ((ch = getc(r->f)) != EOF && ch != '\n') {
+        if (len == CF_LINE_MAX) {
+            r->line++;
+            return cf_fail(r, "line longer than %u bytes", CF_LINE_MAX);
+        }
+        nul = nul || ch == '\0';
+        r->buf[len++] = (char)ch;
+    }
+    if (ch == EOF && ferror(r->f)) {
+        /* e.g. a directory: fopen succeeds, the first read says EISDIR */
+        return cf_fail(r, "cannot read: %s", strerror(errno));
+    }
+    if (ch == EOF && len == 0) {
+        return 0;
+    }
+    r->buf[len] = '\0';
+    r->line++;
+    if (nul) {
+        return cf_fail(r, "line holds a NUL byte");
+    }
+    return 1;
+}
+
 /* Reads the next non-empty line split into words (comments removed).
  * Returns 1 with words, 0 at end of file, or a negative errno. */
 static int
 cf_next(struct cf_reader *r)
 {
     for (;;) {
-        if (fgets(r->buf, sizeof(r->buf), r->f) == NULL) {
-            return ferror(r->f) ? cf_fail(r, "read error") : 0;
-        }
-        r->line++;
-        size_t len = strlen(r->buf);
-        if (len > CF_LINE_MAX) {
-            return cf_fail(r, "line longer than %u bytes", CF_LINE_MAX);
+        int rc = cf_read_line(r);
+        if (rc <= 0) {
+            return rc;
         }
         char *hash = strchr(r->buf, '#');
         if (hash != NULL) {
@@ -212,8 +241,10 @@ cf_party_attr(struct cf_reader *r, struct bpc_dp_party_entry *e, const char *nam
     return cf_fail(r, "unknown party attribute '%s' (weight, mac, key, port)", name);
 }
 
+/* lines[id]: the line that declared party id (0: not yet), so that later
+ * whole-file refusals can point at a party's own line. */
 static int
-cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present)
+cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, unsigned *lines)
 {
     if (r->count < 2 || r->count % 2 != 0) {
         return cf_fail(r, "expected: party ID weight W mac MAC key FILE port SPEC");
@@ -223,8 +254,9 @@ cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present)
     if (rc != 0) {
         return rc;
     }
-    if (present[id]) {
-        return cf_fail(r, "party %llu defined twice", (unsigned long long)id);
+    if (lines[id] != 0) {
+        return cf_fail(r, "party %llu defined twice (first on line %u)", (unsigned long long)id,
+                       lines[id]);
     }
     struct bpc_dp_party_entry *e = &c->parties[id];
     memset(e, 0, sizeof(*e));
@@ -244,7 +276,7 @@ cf_party_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present)
         return cf_fail(r, "party %llu needs a port (vhost-mesh:DIR or port:N)",
                        (unsigned long long)id);
     }
-    present[id] = 1;
+    lines[id] = r->line;
     if (id + 1 > c->parties_count) {
         c->parties_count = (uint32_t)id + 1;
     }
@@ -258,12 +290,12 @@ struct cf_once {
 };
 
 static int
-cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, uint8_t *present,
+cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, unsigned *lines,
                 struct cf_once *once)
 {
     const char *k = r->words[0];
     if (strcmp(k, "party") == 0) {
-        return cf_party_line(r, c, present);
+        return cf_party_line(r, c, lines);
     }
     if (r->count != 2) {
         return cf_fail(r, "'%s' takes exactly one value", k);
@@ -311,9 +343,11 @@ cf_threshold_check(struct cf_reader *r, const struct bpc_dp_cluster *c, unsigned
     return cf_fail(r, "threshold %s outside %s < T <= %s (total weight %s)", t, h, w, w);
 }
 
-/* Whole-file checks once every line is read. */
+/* Whole-file checks once every line is read. A missing party is reported
+ * at the line of the highest party (the one that makes it missing), a
+ * shared mac at the later of the two lines. */
 static int
-cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const uint8_t *present,
+cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const unsigned *lines,
                   const struct cf_once *once)
 {
     if (once->id_line == 0) {
@@ -322,13 +356,22 @@ cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const uint8_t *
     if (c->parties_count == 0) {
         return cf_fail(r, "no party lines");
     }
+    uint32_t last = c->parties_count - 1;
     for (uint32_t i = 0; i < c->parties_count; i++) {
-        if (!present[i]) {
-            return cf_fail(r, "party %u missing (ids must run 0..%u)", i, c->parties_count - 1);
+        if (lines[i] == 0) {
+            r->line = lines[last];
+            return cf_fail(r, "party %u missing (party %u, on this line, needs ids 0..%u)", i, last,
+                           last);
         }
+    }
+    for (uint32_t i = 0; i < c->parties_count; i++) {
         for (uint32_t j = 0; j < i; j++) {
             if (memcmp(c->parties[i].mac, c->parties[j].mac, 6) == 0) {
-                return cf_fail(r, "parties %u and %u share a mac", j, i);
+                bool i_later = lines[i] > lines[j];
+                r->line = i_later ? lines[i] : lines[j];
+                return cf_fail(r, "parties %u and %u share a mac (party %u on line %u)",
+                               i_later ? j : i, i_later ? i : j, i_later ? j : i,
+                               i_later ? lines[j] : lines[i]);
             }
         }
     }
@@ -347,8 +390,8 @@ bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, siz
         return -e;
     }
     out->parties = calloc(BPC_DP_PARTIES_MAX, sizeof(*out->parties));
-    uint8_t *present = calloc(BPC_DP_PARTIES_MAX, 1);
-    int rc = out->parties == NULL || present == NULL ? -ENOMEM : 0;
+    unsigned *lines = calloc(BPC_DP_PARTIES_MAX, sizeof(*lines));
+    int rc = out->parties == NULL || lines == NULL ? -ENOMEM : 0;
     struct cf_once once = {0, 0};
     while (rc == 0) {
         int more = cf_next(&r);
@@ -356,13 +399,13 @@ bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, siz
             rc = more;
             break;
         }
-        rc = cf_cluster_line(&r, out, present, &once);
+        rc = cf_cluster_line(&r, out, lines, &once);
     }
     if (rc == 0) {
-        rc = cf_cluster_finish(&r, out, present, &once);
+        rc = cf_cluster_finish(&r, out, lines, &once);
     }
     fclose(r.f);
-    free(present);
+    free(lines);
     if (rc != 0) {
         bpc_dp_cluster_free(out);
     }

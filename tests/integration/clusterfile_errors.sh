@@ -97,5 +97,28 @@ printf 'party 0\npeer 1 %s\npeer 5 %s\n' \
 case_file keyfar "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kfar port port:0\n$P1\n"
 check keyfar "kfar:3:" "peer 5 is not a party of the cluster file"
 
+# A NUL byte hides the rest of its line from a C string: refused at its
+# line, not read up to the NUL (which would accept all of these).
+case_file nul_id "cluster_id 1\0garbage\n$P0\n$P1\n"
+check nul_id "nul_id.conf:1:" "line holds a NUL byte"
+case_file nul_port "cluster_id 1\n$P0\0 weight 0\n$P1\n"
+check nul_port "nul_port.conf:2:" "line holds a NUL byte"
+case_file nul_thr "cluster_id 1\nthreshold 2\0 99\n$P0\n$P1\n"
+check nul_thr "nul_thr.conf:2:" "line holds a NUL byte"
+printf 'party 0\npeer 1 %s\0junk\n' \
+    0000000000000000000000000000000000000000000000000000000000000000 > "$dir/knul"
+case_file keynul "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key knul port port:0\n$P1\n"
+check keynul "knul:2:" "line holds a NUL byte"
+# A folder where a file should be: the cause, not a bare "read error".
+mkdir "$dir/folder.conf" "$dir/kfolder"
+check folder "folder.conf:0:" "cannot read: Is a directory"
+case_file keyfolder "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kfolder port port:0\n$P1\n"
+check keyfolder "kfolder:0:" "cannot read: Is a directory"
+# Whole-file refusals point at a party's own line, not at the last line.
+case_file samemac_early "cluster_id 1\n$P1\nparty 0 weight 1 mac 02:00:00:00:00:01 key k0 port port:0\n# end\nthreshold 2\n"
+check samemac_early "samemac_early.conf:3:" "parties 1 and 0 share a mac (party 1 on line 2)"
+case_file gap_early "cluster_id 1\n$P0\nparty 2 weight 1 mac 02:00:00:00:00:02 key k1 port port:0\n# end\nthreshold 2\n"
+check gap_early "gap_early.conf:3:" "party 1 missing (party 2, on this line, needs ids 0..2)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
