@@ -326,8 +326,18 @@ int bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
                      uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len);
 /* Writes the key files of all parties_count parties into dir as
  * party-ID.key (mode 0600), one fresh random key per pair. Never replaces
- * a file: -EEXIST, with nothing written, when any of them exists. */
+ * a file: -EEXIST, with nothing written, when any of them exists;
+ * -ENAMETOOLONG when a key file's path would not fit BPC_DP_PATH_MAX.
+ * All or nothing: on any failure the files it wrote are removed. */
 int bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len);
+/* Removes dir/party-ID.key for ID in 0..parties_count-1 (missing ones
+ * ignored): undoes bpc_dp_keys_generate when a later step fails. */
+void bpc_dp_keys_remove(const char *dir, uint32_t parties_count);
+/* Checks a party's port spec as the cluster file parser does: one word (no
+ * blank, '#' or control byte) shorter than BPC_DP_PATH_MAX, either
+ * "vhost-mesh:DIR" (DIR not empty) or "port:N" (N in 0..65535). 0, or
+ * -EINVAL with the cause in err. */
+int bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len);
 /* Parses "aa:bb:cc:dd:ee:ff". */
 int bpc_dp_mac_parse(const char *s, uint8_t mac[6]);
 

@@ -164,10 +164,23 @@ bpc_dp_mac_parse(const char *s, uint8_t mac[6])
     return 0;
 }
 
-/* Port specs bpcon-node understands: vhost-mesh:DIR or port:N. */
-static int
-cf_port_check(struct cf_reader *r, const char *spec)
+int
+bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len)
 {
+    /* One word of a cluster file's party line: a blank, '#' or control
+     * byte would split it, end the line or comment out the rest (a spec
+     * given on a command line and written into a cluster file must read
+     * back as the same single word). */
+    for (const unsigned char *c = (const unsigned char *)spec; *c != '\0'; c++) {
+        if (*c <= ' ' || *c == '#' || *c == 0x7f) {
+            snprintf(err, err_len, "port '%s': holds a blank, '#' or control byte", spec);
+            return -EINVAL;
+        }
+    }
+    if (strlen(spec) >= BPC_DP_PATH_MAX) {
+        snprintf(err, err_len, "port spec longer than %u bytes", BPC_DP_PATH_MAX - 1);
+        return -EINVAL;
+    }
     if (strncmp(spec, "vhost-mesh:", 11) == 0 && spec[11] != '\0') {
         return 0;
     }
@@ -176,9 +189,23 @@ cf_port_check(struct cf_reader *r, const char *spec)
         if (cf_u128(spec + 5, UINT16_MAX, &v) == 0) {
             return 0;
         }
-        return cf_fail(r, "port '%s': N must be a DPDK port number in 0..%u", spec, UINT16_MAX);
+        snprintf(err, err_len, "port '%s': N must be a DPDK port number in 0..%u", spec,
+                 UINT16_MAX);
+        return -EINVAL;
     }
-    return cf_fail(r, "unknown port spec '%s' (vhost-mesh:DIR or port:N)", spec);
+    snprintf(err, err_len, "unknown port spec '%s' (vhost-mesh:DIR or port:N)", spec);
+    return -EINVAL;
+}
+
+/* A party line's port spec, by the check bpcon-keygen's --port shares. */
+static int
+cf_port_check(struct cf_reader *r, const char *spec)
+{
+    char why[BPC_DP_PATH_MAX + 96];
+    if (bpc_dp_port_spec_check(spec, why, sizeof(why)) != 0) {
+        return cf_fail(r, "%s", why);
+    }
+    return 0;
 }
 
 /* Copies a path-like word; relative key paths are taken from the cluster
@@ -529,12 +556,31 @@ bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
     return rc;
 }
 
+/* dir/party-ID.key into path[BPC_DP_PATH_MAX]: 0, or -ENAMETOOLONG with
+ * the refusal in err unless NULL (a cut path would name another file). */
+static int
+cf_key_path(const char *dir, uint32_t id, char *path, char *err, size_t err_len)
+{
+    int n = snprintf(path, BPC_DP_PATH_MAX, "%s/party-%u.key", dir, id);
+    if (n < 0 || (size_t)n >= BPC_DP_PATH_MAX) {
+        if (err != NULL) {
+            snprintf(err, err_len, "key file path '%s/party-%u.key' longer than %u bytes", dir, id,
+                     BPC_DP_PATH_MAX - 1);
+        }
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
 static int
 cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BPC_KEY_BYTES],
              char *err, size_t err_len)
 {
-    char path[BPC_DP_PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/party-%u.key", dir, self);
+    char path[BPC_DP_PATH_MAX];
+    int rc = cf_key_path(dir, self, path, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
     /* O_EXCL: never into an existing file (it would keep its mode, and
      * its keys may be in use). */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -543,6 +589,7 @@ cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BP
         int e = errno;
         if (fd >= 0) {
             close(fd);
+            unlink(path);
         }
         snprintf(err, err_len, "%s: %s", path, strerror(e));
         return -e;
@@ -564,10 +611,22 @@ cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BP
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
+        unlink(path);
         snprintf(err, err_len, "%s: write failed", path);
         return -EIO;
     }
     return 0;
+}
+
+void
+bpc_dp_keys_remove(const char *dir, uint32_t parties_count)
+{
+    for (uint32_t i = 0; i < parties_count; i++) {
+        char path[BPC_DP_PATH_MAX];
+        if (cf_key_path(dir, i, path, NULL, 0) == 0) {
+            unlink(path);
+        }
+    }
 }
 
 int
@@ -578,9 +637,12 @@ bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t 
         return -EINVAL;
     }
     for (uint32_t i = 0; i < parties_count; i++) {
-        char path[BPC_DP_PATH_MAX + 32];
+        char path[BPC_DP_PATH_MAX];
         struct stat st;
-        snprintf(path, sizeof(path), "%s/party-%u.key", dir, i);
+        int rc = cf_key_path(dir, i, path, err, err_len);
+        if (rc != 0) {
+            return rc;
+        }
         if (lstat(path, &st) == 0) {
             snprintf(err, err_len, "%s exists (key files are never overwritten)", path);
             return -EEXIST;
@@ -591,9 +653,16 @@ bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t 
     uint8_t master[BPC_KEY_BYTES];
     randombytes_buf(master, sizeof(master));
     int rc = 0;
-    for (uint32_t i = 0; i < parties_count && rc == 0; i++) {
-        rc = cf_key_write(dir, i, parties_count, master, err, err_len);
+    uint32_t written = 0;
+    while (written < parties_count && rc == 0) {
+        rc = cf_key_write(dir, written, parties_count, master, err, err_len);
+        written += rc == 0 ? 1u : 0u;
     }
     sodium_memzero(master, sizeof(master));
+    if (rc != 0) {
+        /* All or nothing: the files written before the failure go too (the
+         * failed one removed itself; none existed before, checked above). */
+        bpc_dp_keys_remove(dir, written);
+    }
     return rc;
 }

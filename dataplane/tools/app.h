@@ -239,8 +239,11 @@ int dp_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 /* Writes a cluster file for n parties of weight 1 with MACs
  * 02:62:70:00:HI:LO, key files party-ID.key beside it and the given port
- * spec for every party. */
+ * spec for every party. 0 or a negative errno. */
 int dp_cluster_write(const char *path, uint32_t n, uint64_t cluster_id, const char *port_spec);
+/* dp_cluster_write's contents into an open f (not closed): 0, or -EIO
+ * when f reports an error. */
+int dp_cluster_print(FILE *f, uint32_t n, uint64_t cluster_id, const char *port_spec);
 /* The MAC dp_cluster_write gives party id. */
 void dp_party_mac(uint32_t id, uint8_t mac[6]);
 

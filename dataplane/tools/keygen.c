@@ -13,6 +13,7 @@
 #include "app.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,37 +31,27 @@ keygen_usage(FILE *f)
                "(give it a path inside DIR: key paths are relative to it) whose parties\n"
                "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster).\n"
                "Existing key or cluster files are never overwritten (exit 1, nothing\n"
-               "written) unless --force, which removes them first.\n");
+               "written) unless --force, which removes them first. A run that fails\n"
+               "part way removes what it wrote.\n");
 }
 
-/* Without force: fails when the cluster file exists (the key files are
- * checked by bpc_dp_keys_generate). With force: removes the key files of
- * parties 0..n-1 and the cluster file. 0, or -1 with the message printed. */
+/* With --force: removes the key files of parties 0..n-1 and the cluster
+ * file. 0, or -1 with the message printed. */
 static int
-keygen_clear(const char *out, uint32_t n, const char *cluster, bool force)
+keygen_clear(const char *out, uint32_t n, const char *cluster)
 {
-    struct stat st;
-    if (!force) {
-        if (cluster != NULL && lstat(cluster, &st) == 0) {
-            fprintf(stderr, "bpcon-keygen: %s exists (not overwritten); --force replaces it\n",
-                    cluster);
-            return -1;
-        }
-        return 0;
-    }
-    for (uint32_t i = 0; i <= n; i++) {
-        char path[4200];
-        if (i < n) {
-            snprintf(path, sizeof(path), "%s/party-%u.key", out, i);
-        } else if (cluster != NULL) {
-            snprintf(path, sizeof(path), "%s", cluster);
-        } else {
-            break;
-        }
+    for (uint32_t i = 0; i < n; i++) {
+        char path[BPC_DP_PATH_MAX];
+        /* fits: keygen_check measured --out against the last party's name */
+        snprintf(path, sizeof(path), "%s/party-%u.key", out, i);
         if (unlink(path) != 0 && errno != ENOENT) {
             fprintf(stderr, "bpcon-keygen: removing %s: %s\n", path, strerror(errno));
             return -1;
         }
+    }
+    if (cluster != NULL && unlink(cluster) != 0 && errno != ENOENT) {
+        fprintf(stderr, "bpcon-keygen: removing %s: %s\n", cluster, strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -75,19 +66,20 @@ struct keygen_opts {
     bool force;
 };
 
-/* One option (not --help or --version) into k: 0, or -EINVAL when its
- * value is refused, with the flag and its accepted range set. */
+/* One option (not --help or --version) into k: 0, or -EINVAL with the
+ * refusal printed (the flag, the value and what it must be). */
 static int
-keygen_opt(struct keygen_opts *k, int c, const char *arg, const char **flag, const char **range)
+keygen_opt(struct keygen_opts *k, int c, const char *arg)
 {
+    char why[BPC_DP_PATH_MAX + 96];
     switch (c) {
     case 'n':
-        *flag = "--parties";
-        *range = "1..1024";
-        if (dp_parse_u64(arg, BPC_DP_PARTIES_MAX, &k->parties) != 0 || k->parties == 0) {
-            return -EINVAL;
+        if (dp_parse_u64(arg, BPC_DP_PARTIES_MAX, &k->parties) == 0 && k->parties != 0) {
+            return 0;
         }
-        return 0;
+        fprintf(stderr, "bpcon-keygen: --parties '%s': expected a decimal number in 1..%u\n", arg,
+                BPC_DP_PARTIES_MAX);
+        return -EINVAL;
     case 'o':
         k->out = arg;
         return 0;
@@ -95,12 +87,22 @@ keygen_opt(struct keygen_opts *k, int c, const char *arg, const char **flag, con
         k->cluster = arg;
         return 0;
     case 'i':
-        *flag = "--cluster-id";
-        *range = "0..18446744073709551615";
-        return dp_parse_u64(arg, UINT64_MAX, &k->cluster_id);
+        if (dp_parse_u64(arg, UINT64_MAX, &k->cluster_id) == 0) {
+            return 0;
+        }
+        fprintf(stderr,
+                "bpcon-keygen: --cluster-id '%s': expected a decimal number in "
+                "0..18446744073709551615\n",
+                arg);
+        return -EINVAL;
     case 'p':
+        /* The cluster file parser's own check: what is written reads back. */
         k->port = arg;
-        return 0;
+        if (bpc_dp_port_spec_check(arg, why, sizeof(why)) == 0) {
+            return 0;
+        }
+        fprintf(stderr, "bpcon-keygen: --port: %s\n", why);
+        return -EINVAL;
     case 'f':
         k->force = true;
         return 0;
@@ -109,8 +111,34 @@ keygen_opt(struct keygen_opts *k, int c, const char *arg, const char **flag, con
     }
 }
 
+/* --out: not empty, no key file path under it longer than bpcon-node
+ * reads (BPC_DP_PATH_MAX - 1: a cut name would be another file), and a
+ * folder when it exists. 0, or -EINVAL with the refusal printed. */
+static int
+keygen_out_check(const struct keygen_opts *k)
+{
+    struct stat st;
+    if (k->out[0] == '\0') {
+        fprintf(stderr, "bpcon-keygen: --out '': expected a folder path\n");
+        return -EINVAL;
+    }
+    int len = snprintf(NULL, 0, "%s/party-%u.key", k->out, (unsigned)k->parties - 1);
+    if (len < 0 || (size_t)len >= BPC_DP_PATH_MAX) {
+        fprintf(stderr,
+                "bpcon-keygen: --out '%s': too long (key file paths under it must stay "
+                "within %u bytes)\n",
+                k->out, BPC_DP_PATH_MAX - 1);
+        return -EINVAL;
+    }
+    if (stat(k->out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bpcon-keygen: --out '%s': exists and is not a folder\n", k->out);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* The checks once every flag is read: no stray argument, the required
- * flags, and --port with --cluster. */
+ * flags, --out, and --port with --cluster. */
 static int
 keygen_check(int argc, char **argv, const struct keygen_opts *k)
 {
@@ -122,6 +150,9 @@ keygen_check(int argc, char **argv, const struct keygen_opts *k)
         fprintf(stderr, "bpcon-keygen: missing required flag %s\n",
                 k->parties == 0 ? "--parties N" : "--out DIR");
         keygen_usage(stderr);
+        return -EINVAL;
+    }
+    if (keygen_out_check(k) != 0) {
         return -EINVAL;
     }
     if (k->cluster != NULL && k->port == NULL) {
@@ -162,15 +193,67 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
             keygen_usage(stderr); /* getopt named the flag */
             return -EINVAL;
         }
-        const char *flag = "";
-        const char *range = "";
-        if (keygen_opt(k, c, optarg, &flag, &range) != 0) {
-            fprintf(stderr, "bpcon-keygen: %s '%s': expected a decimal number in %s\n", flag,
-                    optarg, range);
+        if (keygen_opt(k, c, optarg) != 0) {
             return -EINVAL;
         }
     }
     return keygen_check(argc, argv, k);
+}
+
+/* Creates the cluster file (never over an existing one: --force removed
+ * it) before any key is written, so that a path that cannot be written
+ * fails the run with nothing left behind. NULL with the refusal printed. */
+static FILE *
+keygen_cluster_open(const char *cluster)
+{
+    int fd = open(cluster, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f != NULL) {
+        return f;
+    }
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+        unlink(cluster);
+    }
+    if (e == EEXIST) {
+        fprintf(stderr, "bpcon-keygen: %s exists (not overwritten); --force replaces it\n",
+                cluster);
+    } else {
+        fprintf(stderr, "bpcon-keygen: --cluster '%s': cannot create: %s\n", cluster, strerror(e));
+    }
+    return NULL;
+}
+
+/* The key files, then the cluster file's contents into cf (closed here).
+ * All or nothing: on a failure whatever this run wrote is removed. */
+static int
+keygen_write(const struct keygen_opts *k, FILE *cf)
+{
+    uint32_t n = (uint32_t)k->parties;
+    char err[512];
+    int rc = bpc_dp_keys_generate(k->out, n, err, sizeof(err));
+    if (rc != 0) {
+        /* The --force hint only where it helps: a file already there. */
+        fprintf(stderr, "bpcon-keygen: %s%s\n", err,
+                rc == -EEXIST && !k->force ? "; --force replaces them" : "");
+    }
+    if (cf == NULL) {
+        return rc;
+    }
+    int e = rc == 0 && dp_cluster_print(cf, n, k->cluster_id, k->port) != 0 ? EIO : 0;
+    if (fclose(cf) != 0 && rc == 0 && e == 0) {
+        e = errno;
+    }
+    if (rc == 0 && e != 0) {
+        fprintf(stderr, "bpcon-keygen: writing %s: %s\n", k->cluster, strerror(e));
+        bpc_dp_keys_remove(k->out, n);
+        rc = -e;
+    }
+    if (rc != 0) {
+        unlink(k->cluster);
+    }
+    return rc;
 }
 
 int
@@ -184,21 +267,19 @@ main(int argc, char **argv)
         fprintf(stderr, "bpcon-keygen: libsodium init failed\n");
         return 1;
     }
-    if (mkdir(k.out, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "bpcon-keygen: %s: %s\n", k.out, strerror(errno));
+    bool made_out = mkdir(k.out, 0700) == 0;
+    if (!made_out && errno != EEXIST) {
+        fprintf(stderr, "bpcon-keygen: --out '%s': cannot create: %s\n", k.out, strerror(errno));
         return 1;
     }
-    if (keygen_clear(k.out, (uint32_t)k.parties, k.cluster, k.force) != 0) {
+    if (k.force && keygen_clear(k.out, (uint32_t)k.parties, k.cluster) != 0) {
         return 1;
     }
-    char err[512];
-    if (bpc_dp_keys_generate(k.out, (uint32_t)k.parties, err, sizeof(err)) != 0) {
-        fprintf(stderr, "bpcon-keygen: %s%s\n", err, k.force ? "" : "; --force replaces them");
-        return 1;
-    }
-    if (k.cluster != NULL &&
-        dp_cluster_write(k.cluster, (uint32_t)k.parties, k.cluster_id, k.port) != 0) {
-        fprintf(stderr, "bpcon-keygen: cannot write %s\n", k.cluster);
+    FILE *cf = k.cluster != NULL ? keygen_cluster_open(k.cluster) : NULL;
+    if ((k.cluster != NULL && cf == NULL) || keygen_write(&k, cf) != 0) {
+        if (made_out) {
+            rmdir(k.out); /* this run made it: leave no trace */
+        }
         return 1;
     }
     printf("wrote %llu key files to %s\n", (unsigned long long)k.parties, k.out);

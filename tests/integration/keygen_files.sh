@@ -4,7 +4,8 @@
 # Method: write keys into a temp dir; a second run into it must fail
 # (exit 1, naming the file) and leave every file byte for byte as it was;
 # --force, after one key file was made world-readable, replaces them all
-# with new keys, each mode 0600, and the cluster file too.
+# with new keys, each mode 0600, and the cluster file too. Flag values a
+# cli table cannot spell (empty, with blanks or a newline) are refused.
 # Usage: keygen_files.sh BPCON-KEYGEN
 set -u
 keygen="$1"
@@ -56,5 +57,24 @@ for f in party-0.key party-1.key party-2.key; do
     [ "$(cd "$dir/k" && sha256sum "$f")" != "$(grep " $f\$" <<<"$sums")" ]
     check "--force drew new keys for $f" $?
 done
+# Values a table cannot hold (empty, blanks, a newline): each refused with
+# exit 2 naming the flag, and nothing written. A newline in --port would
+# have added a line of its own to the cluster file.
+refused() { # description, wanted text, args...
+    local what="$1" text="$2"
+    shift 2
+    out=$(cd "$dir" && "$keygen" "$@" 2>&1)
+    rc=$?
+    [ "$rc" -eq 2 ] && grep -qF -- "$text" <<<"$out" && [ ! -e "$dir/kv" ]
+    check "$what refused with exit 2 naming it (got $rc: $out)" $?
+}
+refused "--port ''" "--port: unknown port spec ''" \
+    --parties 2 --out kv --cluster kv/c.conf --port ""
+refused "--port with a blank" "--port: port 'vhost-mesh:/a b': holds a blank" \
+    --parties 2 --out kv --cluster kv/c.conf --port "vhost-mesh:/a b"
+refused "--port with a newline" "holds a blank, '#' or control byte" \
+    --parties 2 --out kv --cluster kv/c.conf --port $'port:0\nthreshold 1'
+refused "--out ''" "--out '': expected a folder path" --parties 2 --out ""
+
 [ "$fail" -eq 0 ] && echo "keygen files: all checks passed"
 exit "$fail"
