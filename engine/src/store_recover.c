@@ -162,15 +162,25 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
     } else if (store_get_le(b + 76, 4) != bpc_store_crc32c(b, 76)) {
         why = "file header checksum mismatch";
     }
+    char len_why[64];
+    uint32_t version = why == NULL ? (uint32_t)store_get_le(b + 8, 4) : 0;
+    bool known = version >= BPC_STORE_FORMAT_VERSION_MIN && version <= BPC_STORE_FORMAT_VERSION;
+    uint64_t hlen = why == NULL ? store_get_le(b + 12, 4) : 0;
+    if (why == NULL && known && hlen != BPC_STORE_HEADER_BYTES) {
+        /* Every version this build reads has an 80-byte header: another
+         * length under a good checksum is damage, not a newer format. */
+        snprintf(len_why, sizeof(len_why), "file header length %llu, version %u has %u",
+                 (unsigned long long)hlen, version, BPC_STORE_HEADER_BYTES);
+        why = len_why;
+    }
     if (why != NULL) {
         info->corrupt_offset = 0;
         snprintf(info->corrupt_reason, sizeof(info->corrupt_reason), "%s", why);
         store_errf(err, err_len, "damaged at offset 0: %s", why);
         return -EBADMSG;
     }
-    info->version = (uint32_t)store_get_le(b + 8, 4);
-    if (info->version < BPC_STORE_FORMAT_VERSION_MIN || info->version > BPC_STORE_FORMAT_VERSION ||
-        store_get_le(b + 12, 4) != BPC_STORE_HEADER_BYTES) {
+    info->version = version;
+    if (!known) {
         store_errf(err, err_len, "format version %u, this build reads versions %u to %u",
                    info->version, BPC_STORE_FORMAT_VERSION_MIN, BPC_STORE_FORMAT_VERSION);
         return -EPROTONOSUPPORT;

@@ -3,7 +3,9 @@
  * with: good.store (three commits on the real file system, through the
  * library), torn.store (good plus part of a fourth commit, as written), zero.store
  * (good plus zeros), corrupt.store (good with one byte flipped inside the
- * second commit), notastore.store (text). Prints the expected figures as
+ * second commit), hdrlen.store and newer.store (good with a header length
+ * or a version it does not have, its checksum sealed again),
+ * notastore.store (text). Prints the expected figures as
  * shell assignments.
  *
  * Must never: write outside the directory it is given.
@@ -78,6 +80,24 @@ fx_good(const char *path, uint64_t *bounds)
     return rc;
 }
 
+/* good's first len bytes with header field at offset off (u32) set to v
+ * and the header sealed again (its CRC32C over bytes 0..75 at 76): a
+ * header whose checksum holds but whose contents do not. */
+static int
+fx_header_field(const char *path, const uint8_t *good, size_t len, size_t off, uint32_t v)
+{
+    static uint8_t b[1u << 20];
+    memcpy(b, good, len);
+    for (uint32_t i = 0; i < 4; i++) {
+        b[off + i] = (uint8_t)(v >> (8 * i));
+    }
+    uint32_t crc = bpc_store_crc32c(b, 76);
+    for (uint32_t i = 0; i < 4; i++) {
+        b[76 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    return fx_write(path, b, len);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -108,6 +128,11 @@ main(int argc, char **argv)
     memcpy(b + len, zeros, sizeof(zeros));
     snprintf(path, sizeof(path), "%s/zero.store", argv[1]);
     rc = rc == 0 ? fx_write(path, b, len + sizeof(zeros)) : rc;
+    /* hdrlen: header length 81 (the format has 80); newer: version 99. */
+    snprintf(path, sizeof(path), "%s/hdrlen.store", argv[1]);
+    rc = rc == 0 ? fx_header_field(path, b, len, 12, BPC_STORE_HEADER_BYTES + 1u) : rc;
+    snprintf(path, sizeof(path), "%s/newer.store", argv[1]);
+    rc = rc == 0 ? fx_header_field(path, b, len, 8, 99) : rc;
     uint64_t flip = bounds[0] + BPC_STORE_FRAME_HEADER_BYTES + 8u; /* second commit */
     b[flip] ^= 0x10;
     snprintf(path, sizeof(path), "%s/corrupt.store", argv[1]);

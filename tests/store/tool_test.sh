@@ -67,6 +67,15 @@ has corrupt-valid "\"valid_bytes\":$corrupt_valid,"
 has corrupt-status "\"status\":\"damaged\""
 has corrupt-reason "checksum mismatch"
 
+# A sealed header with a length the format does not have is damage at
+# offset 0, not another format version; a version past this build's is.
+expect_rc hdrlen-check 1 "$tool" check "$dir/hdrlen.store"
+has hdrlen-status "\"status\":\"damaged\""
+has hdrlen-offset "\"corrupt_offset\":0,"
+has hdrlen-reason "file header length 81, version 3 has 80"
+expect_rc newer-check 1 "$tool" check "$dir/newer.store"
+has newer-status "\"status\":\"unsupported-version\""
+
 expect_rc foreign-check 1 "$tool" check "$dir/notastore.store"
 has foreign-offset "\"corrupt_offset\":0,"
 
