@@ -3,8 +3,9 @@
 # target is refused with exit 2 and a message naming the flag and the value
 # (and the allowed range), --help and --version exit 0 without doing work.
 # Method: a table, one case a line: EXIT<TAB>TEXT<TAB>ARGS (ARGS split on
-# blanks; TEXT must appear in stdout+stderr; '#' lines are comments;
-# @WORK@ in ARGS or TEXT is the run's scratch directory, also its TMPDIR).
+# blanks, a word '' is an empty argument; TEXT must appear in
+# stdout+stderr; '#' lines are comments; @WORK@ in ARGS or TEXT is the
+# run's scratch directory, also its TMPDIR).
 # Usage: cli_table.sh PROGRAM TABLE
 set -u
 prog="$1"
@@ -20,8 +21,12 @@ while IFS=$'\t' read -r want text args; do
     case "$want" in '' | '#'*) continue ;; esac
     args=${args//@WORK@/$work}
     text=${text//@WORK@/$work}
-    # shellcheck disable=SC2086 # ARGS are split on blanks on purpose
-    out=$(cd "$work" && timeout 20 "$prog" $args 2>&1)
+    # ARGS split on blanks (no glob expansion), '' made an empty argument.
+    IFS=$' \t' read -r -a words <<<"$args"
+    for i in "${!words[@]}"; do
+        [ "${words[$i]}" = "''" ] && words[i]=""
+    done
+    out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1)
     got=$?
     if [ "$got" -eq "$want" ] && grep -qF -- "$text" <<<"$out"; then
         pass=$((pass + 1))
