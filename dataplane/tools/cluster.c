@@ -64,7 +64,8 @@ cl_usage(FILE *f)
             "  [--chaos N [--seed S]] [--tap] [--outstanding N | --rate R]\n"
             "  [--raw-baseline MS] [--slots W] [--ring-lcores 1|2]\n"
             "       bpcon-cluster --help | --version\n"
-            "ID: a party id, 'leader' or 'follower'. MS: after the load starts.\n"
+            "ID: a party id, 'leader' or 'follower'. MS: after the load starts. At most\n"
+            "16 --kill and --restart events in all.\n"
             "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
             "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
             "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
@@ -343,11 +344,18 @@ cl_flag(struct cl_opts *o, int c, const char *arg)
     if (c == '?') {
         return -EINVAL; /* getopt named the flag */
     }
-    if (cl_opt(o, c, arg) != 0) {
+    int rc = cl_opt(o, c, arg);
+    if (rc != 0) {
         const char *flag;
         const char *range;
         cl_range(c, &flag, &range);
-        fprintf(stderr, "bpcon-cluster: %s '%s': expected %s\n", flag, arg, range);
+        if (rc == -E2BIG) {
+            /* A well-formed event past the table: say which limit. */
+            fprintf(stderr, "bpcon-cluster: %s '%s': at most %u --kill and --restart events\n",
+                    flag, arg, CL_EVENTS_MAX);
+        } else {
+            fprintf(stderr, "bpcon-cluster: %s '%s': expected %s\n", flag, arg, range);
+        }
         return -EINVAL;
     }
     return 0;
