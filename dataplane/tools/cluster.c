@@ -51,6 +51,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void
@@ -218,7 +219,7 @@ cl_opt(struct cl_opts *o, int c, const char *arg)
         return 0;
     case 'S':
         o->store_dir = arg;
-        return strlen(arg) < 200 ? 0 : -EINVAL;
+        return arg[0] != '\0' && strlen(arg) < 200 ? 0 : -EINVAL;
     case 'F':
         o->no_fsync = true;
         return 0;
@@ -249,7 +250,7 @@ cl_range(int c, const char **flag, const char **range)
         {'I', "--idle", "busy, pause, yield or sleep:US with US in 0..1000000"},
         {'d', "--deadline-ms", "0..86400000"},
         {'L', "--node-lcores", "1..8"},
-        {'S', "--store-dir", "a path shorter than 200 bytes"},
+        {'S', "--store-dir", "a folder path of 1..199 bytes"},
         {'C', "--chaos", "0..100000"},
         {'X', "--seed", "0..9223372036854775807"},
         {'O', "--outstanding", "1..65536 commands in flight across the cluster"},
@@ -383,7 +384,34 @@ cl_lcores_check(const struct cl_opts *o)
     return 0;
 }
 
-/* --node names an executable and needs virtio; virtio's party count. */
+/* The paths: --node an executable regular file (access(X_OK) alone passes
+ * a folder), --store-dir a folder when it exists (it is made when missing;
+ * a file there would fail the run only after EAL started). 0, or -EINVAL
+ * with the refusal printed. */
+static int
+cl_paths_check(const struct cl_opts *o)
+{
+    struct stat st;
+    if (o->node_path != NULL) {
+        const char *why = stat(o->node_path, &st) != 0      ? strerror(errno)
+                          : !S_ISREG(st.st_mode)            ? "not a regular file"
+                          : access(o->node_path, X_OK) != 0 ? strerror(errno)
+                                                            : NULL;
+        if (why != NULL) {
+            fprintf(stderr, "bpcon-cluster: --node '%s': not an executable file (%s)\n",
+                    o->node_path, why);
+            return -EINVAL;
+        }
+    }
+    if (o->store_dir != NULL && stat(o->store_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bpcon-cluster: --store-dir '%s': exists and is not a folder\n",
+                o->store_dir);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* --node needs virtio and names an executable; virtio's party count. */
 static int
 cl_node_check(const struct cl_opts *o)
 {
@@ -391,9 +419,7 @@ cl_node_check(const struct cl_opts *o)
         fprintf(stderr, "bpcon-cluster: --node needs --transport virtio\n");
         return -EINVAL;
     }
-    if (o->node_path != NULL && access(o->node_path, X_OK) != 0) {
-        fprintf(stderr, "bpcon-cluster: --node '%s': not an executable file (%s)\n", o->node_path,
-                strerror(errno));
+    if (cl_paths_check(o) != 0) {
         return -EINVAL;
     }
     if (o->virtio && o->parties > CL_VIRTIO_PARTIES_MAX) {
