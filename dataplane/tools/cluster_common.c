@@ -5,6 +5,7 @@
  * Must never: call DPDK (the virtio harness runs without EAL).
  */
 #include "cluster.h"
+#include "json_str.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -471,9 +472,7 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
            "\"run_s\":%.3f,"
            "\"value_bytes\":%u,\"window\":%s,\"clean_stop\":%s,\"interrupted\":%s,"
-           "\"fsync\":%s,\"store_dir\":\"%s\",\"store_failures\":%u,\"chaos_kills\":%u,"
-           "\"chaos_stuck\":%u,\"chaos_store_kills\":%u,"
-           "\"contradictions\":%s,",
+           "\"fsync\":%s,\"store_dir\":",
            o->virtio ? "virtio" : "ring", o->idle_arg, s->parties, t->alive,
            (unsigned long long)o->commands, (unsigned long long)t->decided, t->applied,
            t->decisions, t->agree ? "true" : "false", t->log_agree ? "true" : "false",
@@ -481,8 +480,13 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
            t->valid ? "true" : "false", (unsigned long long)t->dups, t->dps, t->cps, t->p50, t->p99,
            t->p999, t->span_s, cl_since_start_s(), o->value_bytes, window,
            t->clean ? "true" : "false", s->interrupted ? "true" : "false",
-           o->no_fsync ? "false" : "true", o->store_where, s->store_failures, s->chaos_kills,
-           s->chaos_stuck, s->chaos_store_kills, contra);
+           o->no_fsync ? "false" : "true");
+    /* A path the user gave: escaped (a quote or a non-UTF-8 byte in it
+     * would break the line). */
+    json_str_print(stdout, o->store_where);
+    printf(",\"store_failures\":%u,\"chaos_kills\":%u,\"chaos_stuck\":%u,"
+           "\"chaos_store_kills\":%u,\"contradictions\":%s,",
+           s->store_failures, s->chaos_kills, s->chaos_stuck, s->chaos_store_kills, contra);
 }
 
 /* Frees the logs the transports handed over in s. */

@@ -13,6 +13,7 @@
  * (it inspects through bpc_store_inspect, read-only).
  */
 #include "bpcon_store.h"
+#include "json_str.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,23 +28,6 @@ tool_usage(FILE *f)
                "         torn tail only, 1 damaged before the tail, 2 usage error\n"
                "  dump:  one JSON line per frame of every complete commit (a value frame:\n"
                "         instance, length, the first 8 bytes of its digest), same exit codes\n");
-}
-
-/* A JSON string body: quotes, backslashes and control bytes escaped. */
-static void
-tool_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-        if (*c == '"' || *c == '\\') {
-            fprintf(f, "\\%c", *c);
-        } else if (*c < 0x20) {
-            fprintf(f, "\\u%04x", *c);
-        } else {
-            fputc(*c, f);
-        }
-    }
-    fputc('"', f);
 }
 
 static void
@@ -129,7 +113,7 @@ tool_check_line(FILE *f, const char *path, const struct bpc_store_info *in, int 
     const char *status = rc == 0 ? (in->torn_bytes > 0 ? "torn-tail" : "intact")
                                  : (rc == -EBADMSG ? "damaged" : "unsupported-version");
     fprintf(f, "{\"file\":");
-    tool_json_str(f, path);
+    json_str_print(f, path);
     fprintf(f,
             ",\"status\":\"%s\",\"records\":%llu,\"app_records\":%llu,\"values\":%llu,"
             "\"commits\":%llu,\"valid_bytes\":%llu,\"torn_bytes\":%llu,\"file_bytes\":%llu,"
@@ -142,7 +126,7 @@ tool_check_line(FILE *f, const char *path, const struct bpc_store_info *in, int 
         fprintf(f, "null,\"corrupt_reason\":null");
     } else {
         fprintf(f, "%llu,\"corrupt_reason\":", (unsigned long long)in->corrupt_offset);
-        tool_json_str(f, in->corrupt_reason);
+        json_str_print(f, in->corrupt_reason);
     }
     if (header) {
         fprintf(f, ",\"version\":%u,\"cluster_id\":%llu,\"party\":%u", in->version,

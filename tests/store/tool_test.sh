@@ -79,6 +79,14 @@ has newer-status "\"status\":\"unsupported-version\""
 expect_rc foreign-check 1 "$tool" check "$dir/notastore.store"
 has foreign-offset "\"corrupt_offset\":0,"
 
+# The file name in the JSON line is escaped: a quote, a backslash, a
+# control byte, a byte that is not UTF-8 (\u00XX of its value), a
+# surrogate's bytes (each not UTF-8); valid UTF-8 (e9 as c3 a9) kept.
+odd=$'q"\\\x01\xff\xc3\xa9\xed\xa0\x80.store'
+cp "$dir/notastore.store" "$dir/$odd"
+expect_rc odd-name-check 1 "$tool" check "$dir/$odd"
+has odd-name-file '/q\"\\\u0001\u00ff'$'\xc3\xa9''\u00ed\u00a0\u0080.store",'
+
 expect_rc good-dump 0 "$tool" dump "$dir/good.store"
 lines=$(printf '%s\n' "$out" | grep -c '^{"seq":')
 if [ "$lines" -eq "$good_frames" ]; then passed=$((passed + 1)); else
