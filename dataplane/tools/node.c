@@ -89,7 +89,8 @@ node_range(int c, const char **flag, const char **range)
         {'w', "--window", "1..65536"},
         {'O', "--outstanding", "1..65536 commands in flight across the cluster"},
         {'P', "--rate", "1..10000000 commands/s"},
-        {'b', "--value-size", "1..8192 bytes (the frame must also hold it: see docs/DATAPLANE.md)"},
+        {'b', "--value-size",
+         "24..8192 bytes (the frame must also hold it: see docs/DATAPLANE.md)"},
         {'r', "--report-fd", "0..1024"},
         {'C', "--control-fd", "0..1024"},
         {'R', "--log-retain", "0..4294967296"},
@@ -143,8 +144,11 @@ node_opt(struct node_opts *o, int c, const char *arg)
         return node_number(arg, DP_OUTSTANDING_MAX, true, &o->outstanding);
     case 'P':
         return node_number(arg, DP_RATE_MAX, true, &o->rate);
-    case 'b':
-        return node_number(arg, BPC_VALUE_BYTES_MAX, true, &o->value_bytes);
+    case 'b': /* the load's commands carry a 24-byte header */
+        return node_number(arg, BPC_VALUE_BYTES_MAX, true, &o->value_bytes) != 0 ||
+                       o->value_bytes < DP_CMD_BYTES_MIN
+                   ? -EINVAL
+                   : 0;
     case 'r':
         return node_fd(arg, &o->report_fd);
     case 'l':
