@@ -770,6 +770,10 @@ byz_rewrite(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *r, 
     if (leader_kind && r->type == BPC_MSG_2A) {
         return byz_rewrite_2a(s, b, to, r, out);
     }
+    if (kind == SIM_BYZ_CROWD &&
+        (r->type == BPC_MSG_2AV || r->type == BPC_MSG_2B || r->type == BPC_MSG_VOTES)) {
+        return 0; /* its real votes would only compete with its junk */
+    }
     if (kind == SIM_BYZ_UNATTESTED && (r->type == BPC_MSG_2A || r->type == BPC_MSG_2AV ||
                                        r->type == BPC_MSG_2B || r->type == BPC_MSG_VOTES)) {
         return 0; /* no proposal and no vote of its own */
@@ -1092,6 +1096,63 @@ byz_craft_replay(struct sim *s, uint32_t b, uint32_t q)
     }
 }
 
+/* The junk value colluder b names for (instance, ballot): inline, 8
+ * bytes, different for every colluder (and never a real batch). */
+static void
+byz_crowd_vid(uint32_t b, uint64_t instance, uint64_t ballot, struct bpc_vid *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->kind = BPC_VALUE_INLINE;
+    v->len = 12;
+    byz_le_store(v->id, 0x44574f52u, 4); /* "ROWD" */
+    byz_le_store(v->id + 4, b, 4);
+    byz_le_store(v->id + 8, (uint32_t)(instance * 1315423911u + ballot), 4);
+}
+
+/* crowd: for every instance the receiver may have in flight (its next
+ * undecided one and the half window above it, which is as far as a
+ * leader pipelines), a 2AV and a 2B for b's own junk value at the
+ * receiver's ballot and the next. Each is one vote of one sender, as the
+ * protocol allows; but a tally keeps at most BPC_TALLY_VALUES_MAX values
+ * per (instance, ballot, type), so with that many colluders the correct
+ * parties' value finds no place and is dropped (tally_overflow). */
+static void
+byz_craft_crowd(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
+{
+    struct bpc_record r[256];
+    uint32_t n = 0;
+    uint64_t span = v->window / 2 > 0 ? v->window / 2 : 1;
+    span = span > 60 ? 60 : span;
+    for (uint64_t k = 0; k < 2; k++) {
+        uint64_t bal = v->bal + k;
+        for (uint64_t i = v->nu; i < v->nu + span; i++) {
+            struct bpc_vid val;
+            byz_crowd_vid(b, i, bal, &val);
+            r[n++] = bpc_record_make(BPC_MSG_2AV, i, bal, 0, &val);
+            r[n++] = bpc_record_make(BPC_MSG_2B, i, bal, 0, &val);
+        }
+    }
+    byz_send(s, b, q, r, n, true);
+}
+
+/* crowd-decided: DECIDED claims for b's own junk value for every instance
+ * from the receiver's next undecided one to the end of its window. Claims
+ * are tallied per slot (not per ballot) in BPC_TALLY_VALUES_MAX places,
+ * kept until the slot is reused. */
+static void
+byz_craft_crowd_decided(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
+{
+    struct bpc_record r[256];
+    uint32_t n = 0;
+    uint64_t span = v->window > 120 ? 120 : v->window;
+    for (uint64_t i = v->nu; i < v->nu + span; i++) {
+        struct bpc_vid val;
+        byz_crowd_vid(b, i, 1, &val);
+        r[n++] = bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &val);
+    }
+    byz_send(s, b, q, r, n, true);
+}
+
 /* Where a malformation edits: a record of the frame, the header, or the
  * value section. */
 enum byz_where { BYZ_AT_REC0, BYZ_AT_REC1, BYZ_AT_REC2, BYZ_AT_HDR, BYZ_AT_SEC };
@@ -1412,6 +1473,12 @@ byz_craft(struct sim *s, uint32_t b, uint32_t q, uint64_t maxb)
         break;
     case SIM_BYZ_UNATTESTED:
         byz_craft_unattested(s, b, q, &v);
+        break;
+    case SIM_BYZ_CROWD:
+        byz_craft_crowd(s, b, q, &v);
+        break;
+    case SIM_BYZ_CROWD_DECIDED:
+        byz_craft_crowd_decided(s, b, q, &v);
         break;
     default:
         break; /* silent, equivocate and forge craft nothing per receiver */

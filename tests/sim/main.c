@@ -99,7 +99,7 @@ static const char main_usage_byz[] =
     "  --byz ID:KIND          party ID (or 'leader' / 'nonleader') is Byzantine;\n"
     "                         repeatable; KIND: wrongballot, silent, equivocate,\n"
     "                         lie1b, votes, replay, malformed, evict, decided-lie,\n"
-    "                         forge, unattested\n"
+    "                         forge, unattested, crowd, crowd-decided\n"
     "  --byz-period-us P      a Byzantine party acts every P us (default 100)\n"
     "  --byz-phase-us P       Byzantine phase length; then Byzantine parties fall\n"
     "                         silent, loss and duplication stop (default 200000 when\n"

@@ -245,7 +245,7 @@ sim_random_byz(struct sim_opts *o, struct sim_rng *r, bpc_u128 f)
         return;
     }
     uint32_t b = cand[sim_rng_below(r, count)];
-    o->byz[b] = (uint8_t)(1 + sim_rng_below(r, SIM_BYZ_KINDS_COUNT - 1));
+    o->byz[b] = (uint8_t)(1 + sim_rng_below(r, SIM_BYZ_RANDOM_KINDS - 1));
 }
 
 /* The drawn configuration as bpcon-sim flags. */

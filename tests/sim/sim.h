@@ -90,8 +90,17 @@ enum sim_byz_kind {
     SIM_BYZ_DECIDED_LIE, /* false DECIDED and STATUS records */
     SIM_BYZ_FORGE,       /* as leader, commands under a correct party's name */
     SIM_BYZ_UNATTESTED,  /* its commands forwarded, never attested */
+    SIM_BYZ_CROWD,       /* 2AV/2B with its own junk value for every
+                            instance in flight, at the receiver's ballot and
+                            the next: with 4 such parties every tally's
+                            value places (BPC_TALLY_VALUES_MAX) are full */
+    SIM_BYZ_CROWD_DECIDED, /* DECIDED claims with its own junk value for
+                              every instance ahead of the receiver */
     SIM_BYZ_KINDS_COUNT,
 };
+
+/* Kinds --random-config draws from (the ones before the review's). */
+#define SIM_BYZ_RANDOM_KINDS ((uint32_t)SIM_BYZ_CROWD)
 
 enum sim_outcome {
     SIM_RUNNING = 0,
