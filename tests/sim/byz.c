@@ -1153,6 +1153,30 @@ byz_craft_crowd_decided(struct sim *s, uint32_t b, uint32_t q, const struct byz_
     byz_send(s, b, q, r, n, true);
 }
 
+/* claimfill: a non-empty 1B (maxVBal one below the ballot, b's junk
+ * value) for every instance of the receiver's window at its ballot (from
+ * 2 on) and the next, so each takes a place in the receiver's 1b claim
+ * pool, sized for 16 senders' worth per slot past 16 parties. */
+static void
+byz_craft_claimfill(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
+{
+    struct bpc_record r[512];
+    uint32_t n = 0;
+    uint64_t span = v->window > 256 ? 256 : v->window;
+    for (uint64_t k = 0; k < 2; k++) {
+        uint64_t bal = v->bal + k;
+        if (bal < 2) {
+            continue;
+        }
+        for (uint64_t i = v->nu; i < v->nu + span && n < 512; i++) {
+            struct bpc_vid val;
+            byz_crowd_vid(b, i, bal, &val);
+            r[n++] = bpc_record_make(BPC_MSG_1B, i, bal, bal - 1, &val);
+        }
+    }
+    byz_send(s, b, q, r, n, true);
+}
+
 /* Where a malformation edits: a record of the frame, the header, or the
  * value section. */
 enum byz_where { BYZ_AT_REC0, BYZ_AT_REC1, BYZ_AT_REC2, BYZ_AT_HDR, BYZ_AT_SEC };
@@ -1479,6 +1503,9 @@ byz_craft(struct sim *s, uint32_t b, uint32_t q, uint64_t maxb)
         break;
     case SIM_BYZ_CROWD_DECIDED:
         byz_craft_crowd_decided(s, b, q, &v);
+        break;
+    case SIM_BYZ_CLAIMFILL:
+        byz_craft_claimfill(s, b, q, &v);
         break;
     default:
         break; /* silent, equivocate and forge craft nothing per receiver */

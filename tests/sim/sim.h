@@ -96,6 +96,9 @@ enum sim_byz_kind {
                             value places (BPC_TALLY_VALUES_MAX) are full */
     SIM_BYZ_CROWD_DECIDED, /* DECIDED claims with its own junk value for
                               every instance ahead of the receiver */
+    SIM_BYZ_CLAIMFILL,   /* non-empty 1B reports for every instance of the
+                            receiver's window at its next two ballots: many
+                            light colluders fill the 1b claim pool */
     SIM_BYZ_KINDS_COUNT,
 };
 
