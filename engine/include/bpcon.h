@@ -59,7 +59,9 @@ const char *bpc_version(void);
  * older entries can cost liveness, never safety: entries only vouch. */
 #define BPC_HISTORY_MAX 4u
 /* Distinct values tallied per (instance, ballot, type); a correct leader
- * sends one, so more than a few means a Byzantine party: extra are dropped. */
+ * sends one, so more than a few means a Byzantine party: extra are
+ * dropped, except the value this party needs counted, which takes the
+ * lightest entry's place (docs/ENGINE.md, "Room in a tally"). */
 #define BPC_TALLY_VALUES_MAX 4u
 /* Highest ballot a party joins or accepts: records naming a higher one are
  * malformed (dropped whole), so ballots saturate here instead of wrapping

@@ -168,7 +168,11 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         e->cu.catching_up = true;
         return;
     }
-    if (rc < 0 || r->value_bytes == NULL) {
+    /* A claim refused for room still brings the bytes of a value decided
+     * here by digest alone (they hash to it: the decoder checked); before,
+     * a claim tally full of junk values kept them out, and the party never
+     * applied that instance. */
+    if ((rc < 0 && !eng_vote_is_decided(s)) || r->value_bytes == NULL) {
         return;
     }
     /* A claim that decides nothing may still bring bytes: those of a value
@@ -183,6 +187,14 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
+/* Instances a pipelined request asks for at most: ENG_CATCHUP_MAX, or the
+ * window when it is smaller (claims above it would find no slot). */
+static uint64_t
+eng_cu_stretch(const struct bpc_engine *e)
+{
+    return e->window < ENG_CATCHUP_MAX ? e->window : ENG_CATCHUP_MAX;
+}
+
 void
 eng_cu_announce(struct bpc_engine *e)
 {
@@ -191,14 +203,7 @@ eng_cu_announce(struct bpc_engine *e)
     struct bpc_record st = bpc_record_make(BPC_MSG_STATUS, eng_nu(e), eng_bal(e), 0, NULL);
     eng_peers_push(e, &st, NULL);
     e->cu.asked_hi = eng_nu(e) + ENG_CATCHUP_MAX;
-}
-
-/* Instances a pipelined request asks for at most: ENG_CATCHUP_MAX, or the
- * window when it is smaller (claims above it would find no slot). */
-static uint64_t
-eng_cu_stretch(const struct bpc_engine *e)
-{
-    return e->window < ENG_CATCHUP_MAX ? e->window : ENG_CATCHUP_MAX;
+    eng_tally_claims_retry(e, eng_nu(e), eng_nu(e) + eng_cu_stretch(e));
 }
 
 void

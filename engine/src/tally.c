@@ -179,6 +179,32 @@ eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot 
     return g;
 }
 
+/* The claim value this party must not drop for room: the value it
+ * decided here (a claim may bring its bytes), else the value it voted for
+ * (its last 2b), else the 2a it accepted at the highest ballot of the
+ * slot; NULL when it has none (eng_tally_claims_retry then empties a full
+ * tally at each new request). */
+static const struct bpc_vid *
+eng_dec_keep(const struct eng_slot *s)
+{
+    if (eng_vote_is_decided(s)) {
+        return eng_vote_dec_vid(s);
+    }
+    if (eng_vote_max_vbal(s) > 0) {
+        return eng_vote_max_vval(s);
+    }
+    const struct bpc_vid *keep = NULL;
+    uint64_t best = 0;
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        const struct bpc_vid *v2a = eng_gen_2a_vid(s, g);
+        if (v2a != NULL && eng_gen_ballot(s, g) > best) {
+            best = eng_gen_ballot(s, g);
+            keep = v2a;
+        }
+    }
+    return keep;
+}
+
 int
 eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const struct bpc_vid *vid,
                 bpc_u128 *w)
@@ -187,12 +213,57 @@ eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const stru
     if (eng_bit_test(seen, p)) {
         return 0;
     }
-    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w)) {
-        e->ctr.tally_overflow++;
+    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w) &&
+        !eng_tally_room(e, s->tdec, vid, eng_weight(e, p), eng_dec_keep(s), w)) {
         return -1;
     }
     eng_bit_set(seen, p);
     return 1;
+}
+
+bool
+eng_tally_room(struct bpc_engine *e, struct eng_val_tally *t, const struct bpc_vid *vid, bpc_u128 w,
+               const struct bpc_vid *keep, bpc_u128 *out)
+{
+    /* Dropping weight is what a lost vote does, never a false quorum; the
+     * lightest of a full tally never reached the threshold (the three
+     * others would leave it less than the total minus the threshold). */
+    e->ctr.tally_overflow++; /* this vote, or the entry it replaces */
+    if (keep == NULL || !eng_vid_eq(vid, keep)) {
+        return false;
+    }
+    uint32_t at = 0;
+    for (uint32_t k = 1; k < BPC_TALLY_VALUES_MAX; k++) {
+        at = t[k].weight < t[at].weight ? k : at;
+    }
+    t[at].vid = *vid;
+    t[at].weight = w;
+    *out = w;
+    return true;
+}
+
+const struct bpc_vid *
+eng_tally_keep(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g, bool is_2av)
+{
+    const struct bpc_vid *v2a = eng_gen_2a_vid(s, g);
+    if (v2a != NULL || is_2av) {
+        return v2a;
+    }
+    return eng_tally_2av_quorum(e, &s->gen[g]);
+}
+
+void
+eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end)
+{
+    for (uint64_t i = from; i < end; i++) {
+        /* Slots that hold the instance only: a request takes over none. */
+        struct eng_slot *s = eng_slot_at(e, i);
+        if (eng_slot_holds(e, i) && s->ndec == BPC_TALLY_VALUES_MAX && !eng_vote_is_decided(s)) {
+            s->ndec = 0;
+            memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
+            e->ctr.tally_overflow++;
+        }
+    }
 }
 
 void

@@ -6,6 +6,7 @@
 #define BPC_TALLY_H
 
 #include "core.h"
+#include "instance.h"
 #include "window.h"
 
 /* Sender set of generation gen (ENG_GENS: the DECIDED claimants). */
@@ -85,6 +86,12 @@ ENG_FN int eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struc
  * already claimed, -1 past the distinct-value bound (counted). */
 ENG_FN int eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p,
                            const struct bpc_vid *vid, bpc_u128 *w);
+/* A new request for instances [from, end): each undecided slot there
+ * whose DECIDED claims fill every value entry starts its claims over
+ * (sets too), so that claims for junk values, which parties of weight at
+ * most F can send one each, never keep the answers out for good; the
+ * answers to the request come after. */
+ENG_FN void eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end);
 /* A new ballot b: reports of older ballots can no longer be used. */
 ENG_FN void eng_tally_on_join(struct bpc_engine *e, uint64_t b);
 /* Weight of the range 1b messages at ballot b that cover instance. */
@@ -93,7 +100,8 @@ ENG_FN bpc_u128 eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_
 ENG_FN void eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m);
 
 /* Adds weight w to vid's entry of t (n entries), *out the sum; false
- * when vid is new and t already holds BPC_TALLY_VALUES_MAX values. */
+ * when vid is new and t already holds BPC_TALLY_VALUES_MAX values (then
+ * eng_tally_room decides). */
 static inline bool
 eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_u128 w,
               bpc_u128 *out)
@@ -115,6 +123,22 @@ eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_
     return true;
 }
 
+/* A full tally t and a vote of weight w for a new value vid: true (and
+ * *out = w) when vid is keep, the value this party needs counted, which
+ * then takes the place of the lightest entry (its weight lost); false
+ * (the vote dropped) otherwise. Both count in tally_overflow. Without
+ * this, parties of total weight at most F each voting once for a junk
+ * value of its own could fill t before the correct value's votes came
+ * and stall the instance for good (docs/ENGINE.md, "Room in a tally"). */
+ENG_FN bool eng_tally_room(struct bpc_engine *e, struct eng_val_tally *t, const struct bpc_vid *vid,
+                           bpc_u128 w, const struct bpc_vid *keep, bpc_u128 *out);
+/* The value generation g's 2av (2b) tally must keep room for: the 2a
+ * this party accepted there, else (2b only) a value whose 2av weight
+ * reached the threshold; NULL when neither is known yet (a vote dropped
+ * for room is sent again at the next retransmit tick). */
+ENG_FN const struct bpc_vid *eng_tally_keep(const struct bpc_engine *e, const struct eng_slot *s,
+                                            uint32_t g, bool is_2av);
+
 /* Tallies p's 2av or 2b vote for vid in generation g of slot s; false when
  * p already voted that type there or past the distinct-value bound (inline:
  * every credited vote passes here). */
@@ -129,9 +153,9 @@ eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t
     }
     struct eng_gen *gen = &s->gen[g];
     bool is_2av = kind == SEEN_2AV;
-    if (!eng_tally_add(is_2av ? gen->t.t2av : gen->t.t2b, is_2av ? &gen->t.n2av : &gen->t.n2b, vid,
-                       eng_weight(e, p), w)) {
-        e->ctr.tally_overflow++;
+    struct eng_val_tally *t = is_2av ? gen->t.t2av : gen->t.t2b;
+    if (!eng_tally_add(t, is_2av ? &gen->t.n2av : &gen->t.n2b, vid, eng_weight(e, p), w) &&
+        !eng_tally_room(e, t, vid, eng_weight(e, p), eng_tally_keep(e, s, g, is_2av), w)) {
         return false;
     }
     eng_bit_set(seen, p);
