@@ -232,13 +232,13 @@ sim_counter_name(uint32_t i)
 
 /* Names of the Byzantine kinds, by enum sim_byz_kind. */
 static const char *const sim_byz_names[SIM_BYZ_KINDS_COUNT] = {
-    [SIM_BYZ_NONE] = "none",     [SIM_BYZ_WRONGBALLOT] = "wrongballot",
-    [SIM_BYZ_SILENT] = "silent", [SIM_BYZ_EQUIVOCATE] = "equivocate",
-    [SIM_BYZ_LIE1B] = "lie1b",   [SIM_BYZ_VOTES] = "votes",
-    [SIM_BYZ_REPLAY] = "replay", [SIM_BYZ_MALFORMED] = "malformed",
-    [SIM_BYZ_EVICT] = "evict",   [SIM_BYZ_DECIDED_LIE] = "decided-lie",
-    [SIM_BYZ_FORGE] = "forge",   [SIM_BYZ_UNATTESTED] = "unattested",
-    [SIM_BYZ_CROWD] = "crowd",   [SIM_BYZ_CROWD_DECIDED] = "crowd-decided",
+    [SIM_BYZ_NONE] = "none",           [SIM_BYZ_WRONGBALLOT] = "wrongballot",
+    [SIM_BYZ_SILENT] = "silent",       [SIM_BYZ_EQUIVOCATE] = "equivocate",
+    [SIM_BYZ_LIE1B] = "lie1b",         [SIM_BYZ_VOTES] = "votes",
+    [SIM_BYZ_REPLAY] = "replay",       [SIM_BYZ_MALFORMED] = "malformed",
+    [SIM_BYZ_EVICT] = "evict",         [SIM_BYZ_DECIDED_LIE] = "decided-lie",
+    [SIM_BYZ_FORGE] = "forge",         [SIM_BYZ_UNATTESTED] = "unattested",
+    [SIM_BYZ_CROWD] = "crowd",         [SIM_BYZ_CROWD_DECIDED] = "crowd-decided",
     [SIM_BYZ_CLAIMFILL] = "claimfill",
 };
 

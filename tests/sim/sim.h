@@ -76,29 +76,29 @@ _Static_assert(SIM_COMMAND_BYTES >= 16u && SIM_COMMAND_BYTES <= 256u, "command s
  * traffic; see docs/SIM.md for each. */
 enum sim_byz_kind {
     SIM_BYZ_NONE = 0,
-    SIM_BYZ_WRONGBALLOT, /* 1B, 2AV and 2B at far-future and stale ballots */
-    SIM_BYZ_SILENT,      /* sends nothing */
-    SIM_BYZ_EQUIVOCATE,  /* as leader, a different 2A value per receiver;
-                            colluders echo 2AV/2B for each receiver's value */
-    SIM_BYZ_LIE1B,       /* false maxVBal, maxVVal and 2av history in 1B */
-    SIM_BYZ_VOTES,       /* 2AV/2B for values nobody proposed, far ballots
-                            and instances, garbage ATTEST */
-    SIM_BYZ_REPLAY,      /* old frames verbatim and re-sealed; relays what it
-                            received under its own identity */
-    SIM_BYZ_MALFORMED,   /* frames with a valid tag and invalid contents */
-    SIM_BYZ_EVICT,       /* records a window (and far) ahead of receivers */
-    SIM_BYZ_DECIDED_LIE, /* false DECIDED and STATUS records */
-    SIM_BYZ_FORGE,       /* as leader, commands under a correct party's name */
-    SIM_BYZ_UNATTESTED,  /* its commands forwarded, never attested */
-    SIM_BYZ_CROWD,       /* 2AV/2B with its own junk value for every
-                            instance in flight, at the receiver's ballot and
-                            the next: with 4 such parties every tally's
-                            value places (BPC_TALLY_VALUES_MAX) are full */
+    SIM_BYZ_WRONGBALLOT,   /* 1B, 2AV and 2B at far-future and stale ballots */
+    SIM_BYZ_SILENT,        /* sends nothing */
+    SIM_BYZ_EQUIVOCATE,    /* as leader, a different 2A value per receiver;
+                              colluders echo 2AV/2B for each receiver's value */
+    SIM_BYZ_LIE1B,         /* false maxVBal, maxVVal and 2av history in 1B */
+    SIM_BYZ_VOTES,         /* 2AV/2B for values nobody proposed, far ballots
+                              and instances, garbage ATTEST */
+    SIM_BYZ_REPLAY,        /* old frames verbatim and re-sealed; relays what it
+                              received under its own identity */
+    SIM_BYZ_MALFORMED,     /* frames with a valid tag and invalid contents */
+    SIM_BYZ_EVICT,         /* records a window (and far) ahead of receivers */
+    SIM_BYZ_DECIDED_LIE,   /* false DECIDED and STATUS records */
+    SIM_BYZ_FORGE,         /* as leader, commands under a correct party's name */
+    SIM_BYZ_UNATTESTED,    /* its commands forwarded, never attested */
+    SIM_BYZ_CROWD,         /* 2AV/2B with its own junk value for every
+                              instance in flight, at the receiver's ballot and
+                              the next: with 4 such parties every tally's
+                              value places (BPC_TALLY_VALUES_MAX) are full */
     SIM_BYZ_CROWD_DECIDED, /* DECIDED claims with its own junk value for
                               every instance ahead of the receiver */
-    SIM_BYZ_CLAIMFILL,   /* non-empty 1B reports for every instance of the
-                            receiver's window at its next two ballots: many
-                            light colluders fill the 1b claim pool */
+    SIM_BYZ_CLAIMFILL,     /* non-empty 1B reports for every instance of the
+                              receiver's window at its next two ballots: many
+                              light colluders fill the 1b claim pool */
     SIM_BYZ_KINDS_COUNT,
 };
 
