@@ -207,7 +207,9 @@ int bpc_store_compact(struct bpc_store *s);
  * most BPC_STORE_RELEASE_BYTES and closes it once empty: 1 while some of
  * it is left, 0 when none is (or there was none), a negative errno when
  * a truncate failed (the file is then closed at once; the store is
- * unaffected, nothing names that file). The next compaction and
+ * unaffected, nothing names that file). A failed store (a compaction's
+ * directory sync may have failed, so a power loss could bring that file
+ * back as PATH) closes it untouched and returns 0. The next compaction and
  * bpc_store_close close what is left. Call it between polls after a
  * compaction until it returns 0 or less. */
 int bpc_store_release(struct bpc_store *s);

@@ -331,8 +331,16 @@ bpc_store_release(struct bpc_store *s)
     if (s->old_fd < 0) {
         return 0;
     }
+    if (s->failed) {
+        /* The directory sync after the rename may have failed: a power
+         * loss could name the replaced file PATH again, so it is closed
+         * as it is, never shrunk. */
+        store_release_all(s);
+        return 0;
+    }
     /* Nothing names the replaced file any more (the rename took its
-     * name), so no crash can find it: shrinking it only gives back. */
+     * name, and the directory sync made that last), so no crash can find
+     * it: shrinking it only gives back. */
     uint64_t left =
         s->old_size > BPC_STORE_RELEASE_BYTES ? s->old_size - BPC_STORE_RELEASE_BYTES : 0;
     int rc = s->io.truncate(s->io.ctx, s->old_fd, left);

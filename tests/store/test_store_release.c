@@ -267,6 +267,33 @@ test_release_failure_leaves_store_usable(void **state)
     (void)k;
 }
 
+/* A compaction whose directory sync fails leaves the store failed, and a
+ * power loss could then name the replaced file PATH again: release must
+ * close it untouched. Before, it truncated it like any other. */
+static void
+test_release_after_failed_dirsync_truncates_nothing(void **state)
+{
+    (void)state;
+    struct tr_io t;
+    tr_init(&t);
+    struct bpc_store *s = tr_open_store(&t);
+    tr_fill(s, 0);
+    /* The compaction's mutating calls: open-create, write, datasync,
+     * rename, then the directory sync (the fifth) fails. */
+    t.fs.fail_at = t.fs.calls + 5;
+    assert_int_equal(bpc_store_compact(s), -EIO);
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    assert_true(st.failed);
+    tr_reset_counts(&t);
+    assert_int_equal(bpc_store_release(s), 0);
+    assert_int_equal(t.truncates, 0);
+    assert_int_equal(t.closes, 1);
+    assert_true(t.closed_max > TR_COMPACT_BYTES); /* closed whole */
+    bpc_store_close(s);
+    memfs_free(&t.fs);
+}
+
 int
 main(void)
 {
@@ -274,6 +301,7 @@ main(void)
         cmocka_unit_test(test_release_in_steps),
         cmocka_unit_test(test_release_skipped_leaks_nothing),
         cmocka_unit_test(test_release_failure_leaves_store_usable),
+        cmocka_unit_test(test_release_after_failed_dirsync_truncates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
