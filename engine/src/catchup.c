@@ -161,18 +161,13 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     bpc_u128 w;
-    int rc = eng_tally_claim(e, s, p, &r->value, &w);
-    if (rc > 0 && w > e->faulty) {
+    if (eng_tally_claim(e, s, p, &r->value, &w) && w > e->faulty) {
         eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         eng_ps_learned(e);
         e->cu.catching_up = true;
         return;
     }
-    /* A claim refused for room still brings the bytes of a value decided
-     * here by digest alone (they hash to it: the decoder checked); before,
-     * a claim tally full of junk values kept them out, and the party never
-     * applied that instance. */
-    if ((rc < 0 && !eng_vote_is_decided(s)) || r->value_bytes == NULL) {
+    if (r->value_bytes == NULL) {
         return;
     }
     /* A claim that decides nothing may still bring bytes: those of a value

@@ -168,6 +168,7 @@ struct eng_slot {
     uint64_t emit_step; /* window.c: step that emitted it (its bytes are lent until then) */
     bool dirty;         /* persist.c: on the dirty list */
     uint8_t ndec;       /* tally.c: DECIDED claims, by value (tdec[0, ndec) live) */
+    bool dec_lost;      /* tally.c: claim weight was cancelled since claims started */
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
     struct eng_vote v;            /* instance.c */
     struct eng_gen gen[ENG_GENS]; /* window.c, tally.c, instance.c (see eng_gen) */

@@ -61,6 +61,7 @@ eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s)
         eng_tally_counts_clear(&s->gen[g].t);
     }
     s->ndec = 0; /* tdec entries at and past ndec are never read */
+    s->dec_lost = false;
     /* Every generation's sets and the DECIDED set: one block per slot. */
     memset(eng_slot_bits(e, s, 0, SEEN_1B), 0,
            (ENG_GENS * SEEN_PER_GEN + 1u) * e->words * sizeof(uint64_t));
@@ -179,46 +180,62 @@ eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot 
     return g;
 }
 
-/* The claim value this party must not drop for room: the value it
- * decided here (a claim may bring its bytes), else the value it voted for
- * (its last 2b), else the 2a it accepted at the highest ballot of the
- * slot; NULL when it has none (eng_tally_claims_retry then empties a full
- * tally at each new request). */
-static const struct bpc_vid *
-eng_dec_keep(const struct eng_slot *s)
+/* A claim for a new value vid of weight w on a full claim tally t (n
+ * entries): the weighted form of Misra and Gries' frequent-items step.
+ * d, the least of w and every entry's weight, is taken from every entry
+ * and from the claim; entries left at zero go, and what is left of the
+ * claim takes a freed place (*out is its weight, 0 when none is left).
+ * Counts only ever fall below the weight of the distinct senders that
+ * claimed a value, so a learned claim (above F) is still true. Each step
+ * takes d from five distinct values, four of them junk when the fifth is
+ * the decided one (correct parties all claim that), so junk of weight b
+ * costs the decided value at most b / 4 of its claims, whatever the
+ * order. Before, a full tally refused every claim for a new value: four
+ * Byzantine parties whose junk claims came first kept a party that had
+ * nothing of its own for the instance from learning it (docs/ENGINE.md,
+ * "Room in a tally"). */
+static void
+eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n,
+                 const struct bpc_vid *vid, bpc_u128 w, bpc_u128 *out)
 {
-    if (eng_vote_is_decided(s)) {
-        return eng_vote_dec_vid(s);
+    e->ctr.tally_overflow++; /* weight lost: the claim's and the entries' */
+    BPC_ASSERT(*n == BPC_TALLY_VALUES_MAX);
+    bpc_u128 d = w;
+    for (uint32_t k = 0; k < *n; k++) {
+        d = t[k].weight < d ? t[k].weight : d;
     }
-    if (eng_vote_max_vbal(s) > 0) {
-        return eng_vote_max_vval(s);
-    }
-    const struct bpc_vid *keep = NULL;
-    uint64_t best = 0;
-    for (uint32_t g = 0; g < ENG_GENS; g++) {
-        const struct bpc_vid *v2a = eng_gen_2a_vid(s, g);
-        if (v2a != NULL && eng_gen_ballot(s, g) > best) {
-            best = eng_gen_ballot(s, g);
-            keep = v2a;
+    uint8_t kept = 0;
+    for (uint32_t k = 0; k < *n; k++) {
+        if (t[k].weight > d) {
+            t[kept] = t[k];
+            t[kept].weight -= d;
+            kept++;
         }
     }
-    return keep;
+    *n = kept;
+    *out = w - d;
+    if (*out > 0) {
+        BPC_ASSERT(kept < BPC_TALLY_VALUES_MAX); /* d was an entry's weight */
+        t[kept].vid = *vid;
+        t[kept].weight = *out;
+        (*n)++;
+    }
 }
 
-int
+bool
 eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const struct bpc_vid *vid,
                 bpc_u128 *w)
 {
     uint64_t *seen = eng_slot_bits(e, s, ENG_GENS, SEEN_1B);
     if (eng_bit_test(seen, p)) {
-        return 0;
+        return false;
     }
-    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w) &&
-        !eng_tally_room(e, s->tdec, vid, eng_weight(e, p), eng_dec_keep(s), w)) {
-        return -1;
+    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w)) {
+        eng_claim_cancel(e, s->tdec, &s->ndec, vid, eng_weight(e, p), w);
+        s->dec_lost = true;
     }
     eng_bit_set(seen, p);
-    return 1;
+    return true;
 }
 
 bool
@@ -258,8 +275,9 @@ eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end)
     for (uint64_t i = from; i < end; i++) {
         /* Slots that hold the instance only: a request takes over none. */
         struct eng_slot *s = eng_slot_at(e, i);
-        if (eng_slot_holds(e, i) && s->ndec == BPC_TALLY_VALUES_MAX && !eng_vote_is_decided(s)) {
+        if (eng_slot_holds(e, i) && s->dec_lost && !eng_vote_is_decided(s)) {
             s->ndec = 0;
+            s->dec_lost = false;
             memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
             e->ctr.tally_overflow++;
         }

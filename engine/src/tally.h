@@ -82,15 +82,15 @@ ENG_FN void eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_reco
  * ballot), created for a ballot at or above bal; -1 (counted stale) when
  * the instance is outside the window or the ballot is past use. */
 ENG_FN int eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot **slot);
-/* Tallies p's DECIDED claim for vid: 1 and *w its weight so far, 0 when p
- * already claimed, -1 past the distinct-value bound (counted). */
-ENG_FN int eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p,
-                           const struct bpc_vid *vid, bpc_u128 *w);
+/* Tallies p's DECIDED claim for vid: true and *w the weight vid now has
+ * (at most that of its distinct claimants; 0 when the claim was cancelled
+ * on a full tally, see eng_claim_cancel), false when p already claimed. */
+ENG_FN bool eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p,
+                            const struct bpc_vid *vid, bpc_u128 *w);
 /* A new request for instances [from, end): each undecided slot there
- * whose DECIDED claims fill every value entry starts its claims over
- * (sets too), so that claims for junk values, which parties of weight at
- * most F can send one each, never keep the answers out for good; the
- * answers to the request come after. */
+ * whose DECIDED claims lost weight to junk (a cancel on a full tally)
+ * starts its claims over (sets too), so the answers to the request,
+ * which come after, are counted afresh. */
 ENG_FN void eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end);
 /* A new ballot b: reports of older ballots can no longer be used. */
 ENG_FN void eng_tally_on_join(struct bpc_engine *e, uint64_t b);

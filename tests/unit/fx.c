@@ -26,14 +26,16 @@ fx_leader(const struct fx *f, uint64_t ballot)
 
 /* Builds the engine for party me with the given window and value size;
  * picks the cluster id so that me leads none of ballots 1..6. */
-void
-fx_init(struct fx *f, uint32_t window, uint32_t value_bytes)
+static void
+fx_init_n(struct fx *f, uint32_t window, uint32_t value_bytes, uint32_t n)
 {
     memset(f, 0, sizeof(*f));
+    assert_true(n >= FX_N && n <= FX_N_MAX);
+    f->n = n;
     assert_int_equal(bpc_init(), 0);
     bpc_config_defaults(&f->cfg);
-    f->cfg.parties_count = FX_N;
-    for (uint32_t i = 0; i < FX_N; i++) {
+    f->cfg.parties_count = n;
+    for (uint32_t i = 0; i < n; i++) {
         f->cfg.weights[i] = 1;
     }
     f->cfg.window_slots = window;
@@ -47,8 +49,8 @@ fx_init(struct fx *f, uint32_t window, uint32_t value_bytes)
         for (uint64_t b = 1; b <= 6; b++) {
             used |= 1u << fx_leader(f, b);
         }
-        if (used != (1u << FX_N) - 1u) {
-            for (uint32_t p = 0; p < FX_N; p++) {
+        if (used != (1u << n) - 1u) {
+            for (uint32_t p = 0; p < n; p++) {
                 if (!(used & (1u << p))) {
                     f->me = p;
                 }
@@ -60,7 +62,7 @@ fx_init(struct fx *f, uint32_t window, uint32_t value_bytes)
     for (uint32_t i = 0; i < BPC_KEY_BYTES; i++) {
         f->master[i] = (uint8_t)(i * 7 + 3);
     }
-    for (uint32_t p = 0; p < FX_N; p++) {
+    for (uint32_t p = 0; p < n; p++) {
         bpc_auth_pair_key(f->master, f->me, p, f->keys[p]);
         f->seq[p] = FX_SEQ0;
     }
@@ -68,12 +70,18 @@ fx_init(struct fx *f, uint32_t window, uint32_t value_bytes)
     char err[256];
     assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
     f->tx_cap = BPC_FRAME_BYTES_MAX;
-    f->watch = (f->me + 1) % FX_N;
+    f->watch = (f->me + 1) % n;
     f->sent = calloc(FX_SENT_MAX, sizeof(*f->sent));
     f->sent_bytes = calloc(FX_SENT_MAX, sizeof(*f->sent_bytes));
     assert_non_null(f->sent);
     assert_non_null(f->sent_bytes);
     bpc_engine_start(f->e, f->now);
+}
+
+void
+fx_init(struct fx *f, uint32_t window, uint32_t value_bytes)
+{
+    fx_init_n(f, window, value_bytes, FX_N);
 }
 
 void
@@ -90,6 +98,15 @@ fx_new(uint32_t window, uint32_t value_bytes)
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     fx_init(f, window, value_bytes);
+    return f;
+}
+
+struct fx *
+fx_new_n(uint32_t window, uint32_t value_bytes, uint32_t n)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    fx_init_n(f, window, value_bytes, n);
     return f;
 }
 
@@ -188,6 +205,12 @@ fx_step(struct fx *f, const struct bpc_frame_in *in, uint32_t count)
         int rc = bpc_engine_step(f->e, &si, &so);
         assert_true(rc >= 0 || rc == -EAGAIN);
         fx_capture(f, &so);
+        for (uint32_t k = 0; k < so.decisions_count; k++) {
+            if (dec[k].instance < FX_LEN(f->dec)) {
+                f->dec_set |= UINT64_C(1) << dec[k].instance;
+                f->dec[dec[k].instance] = dec[k].vid;
+            }
+        }
         count = 0;
         if (so.persist_count > 0) {
             fx_persist(f, so.persist, so.persist_count);
@@ -265,7 +288,7 @@ fx_send1_ballot(struct fx *f, uint32_t from, struct bpc_record r, uint64_t ballo
 uint32_t
 fx_other(const struct fx *f, uint32_t i)
 {
-    uint32_t p = (f->me + 1 + i) % FX_N;
+    uint32_t p = (f->me + 1 + i) % f->n;
     return p;
 }
 
@@ -311,7 +334,7 @@ fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len, uint8_t
 void
 fx_to_ballot(struct fx *f, uint64_t b)
 {
-    for (uint32_t i = 0; i < FX_N - 1; i++) {
+    for (uint32_t i = 0; i < f->n - 1; i++) {
         fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
     }
     assert_int_equal(bpc_engine_ballot(f->e), b);

@@ -15,7 +15,8 @@
 
 #include "bpcon.h"
 
-#define FX_N 4u
+#define FX_N 4u      /* parties of fx_new's fixture */
+#define FX_N_MAX 16u /* parties fx_new_n allows */
 #define FX_MS UINT64_C(1000000)
 #define FX_OUT 512u
 #define FX_SENT_MAX 65536u
@@ -26,12 +27,13 @@
 struct fx {
     struct bpc_config cfg;
     uint8_t master[BPC_KEY_BYTES];
-    uint8_t keys[FX_N][BPC_KEY_BYTES]; /* keys[p]: pair key of me and p */
+    uint32_t n;                            /* parties, weight 1 each */
+    uint8_t keys[FX_N_MAX][BPC_KEY_BYTES]; /* keys[p]: pair key of me and p */
     uint8_t digest[BPC_DIGEST_BYTES];
     uint32_t me;
     struct bpc_engine *e;
     uint64_t now;
-    uint64_t seq[FX_N];
+    uint64_t seq[FX_N_MAX];
     uint8_t out_bytes[FX_OUT][BPC_FRAME_BYTES_MAX];
     struct bpc_frame_out outs[FX_OUT];
     uint32_t tx_cap; /* bytes lent per tx buffer */
@@ -48,6 +50,9 @@ struct fx {
     struct bpc_durable_value vals[FX_DUR_MAX];
     uint8_t val_bytes[FX_DUR_MAX][BPC_VALUE_BYTES_MAX];
     uint32_t val_count;
+    /* Decisions the engine handed out for instances below 64. */
+    uint64_t dec_set; /* bit i: instance i decided */
+    struct bpc_vid dec[64];
 };
 
 /* The leader of `ballot` in f's configuration. */
@@ -62,6 +67,8 @@ void fx_free(struct fx *f);
 
 /* A fixture on the heap, built by fx_init; fx_delete frees it all. */
 struct fx *fx_new(uint32_t window, uint32_t value_bytes);
+/* The same with n parties of weight 1 (n <= FX_N_MAX). */
+struct fx *fx_new_n(uint32_t window, uint32_t value_bytes, uint32_t n);
 void fx_delete(struct fx *f);
 
 /* Decodes the frames of one step that went to `watch` into f->sent. */

@@ -442,7 +442,7 @@ test_settled_first_frame_at_ballot(void **state)
     uint32_t l1 = (uint32_t)fx_leader(f, 1);
     uint32_t x = fx_other(f, 0) == l1 ? fx_other(f, 1) : fx_other(f, 0);
     uint32_t u = l1;
-    for (uint32_t i = 0; i < FX_N - 1; i++) {
+    for (uint32_t i = 0; i < f->n - 1; i++) {
         if (fx_other(f, i) != l1 && fx_other(f, i) != x) {
             u = fx_other(f, i);
         }
@@ -671,6 +671,89 @@ test_settled_runs_skip_the_tag(void **state)
     fx_delete(f);
 }
 
+/* ------------------------------------------------------------------------
+ * Claims: junk values do not keep a decision out.
+ * ---------------------------------------------------------------------- */
+
+/* Junk value k of a Byzantine claimant: inline, never a batch. */
+static struct bpc_vid
+junk_vid(uint32_t k)
+{
+    struct bpc_vid j = {.kind = BPC_VALUE_INLINE, .len = 12};
+    j.id[0] = 0xEE;
+    j.id[1] = (uint8_t)k;
+    return j;
+}
+
+/* Goal: a party with nothing of its own for an instance (no vote, no 2a,
+ * no decision) learns it from DECIDED claims although four Byzantine
+ * parties' junk claims filled its claim tally first. Sixteen parties of
+ * weight 1 (F = 5): four claim a junk value each, then correct parties
+ * claim v; the first claim for v cancels against the four junk entries
+ * (each loses weight 1, as does the claim), the junk claimants repeat
+ * themselves (counted once per tally, so ignored), and v is learned at
+ * its seventh claim (6 counted > F), never before. Fails on c627906,
+ * where every claim for v was refused for room and the instance stayed
+ * undecided until the next catch-up request emptied the tally, which the
+ * junk claimants could fill first again. */
+static void
+test_claims_after_junk_fill(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(8, 256, 16);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 10), 1, 8, 0xAA, &v);
+    for (uint32_t round = 0; round < 2; round++) {
+        for (uint32_t k = 0; k < 4; k++) {
+            struct bpc_vid j = junk_vid(k);
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+        }
+        fx_send1(f, fx_other(f, 4 + round), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    for (uint32_t k = 6; k < 10; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    }
+    fx_send1(f, fx_other(f, 10), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
+/* Goal: cancelling never makes junk win. Five Byzantine parties (weight
+ * F) claim one junk value j after four others filled the tally with
+ * junk of their own: j is cancelled down, never counted above the weight
+ * of its claimants, and never learned; then seven correct claims for v,
+ * the first cancelled against the three other junk entries (j keeps 4),
+ * decide v (6 counted > F). Fails on c627906 (every claim for v refused
+ * for room). */
+static void
+test_claims_junk_never_learned(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(8, 256, 16);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 14), 1, 8, 0xAA, &v);
+    struct bpc_vid j = junk_vid(9);
+    for (uint32_t k = 0; k < 3; k++) {
+        struct bpc_vid other = junk_vid(k);
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &other));
+    }
+    for (uint32_t k = 3; k < 8; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    for (uint32_t k = 8; k < 15; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -686,6 +769,8 @@ main(void)
         cmocka_unit_test(test_settled_first_frame_at_ballot),
         cmocka_unit_test(test_vote_runs),
         cmocka_unit_test(test_settled_runs_skip_the_tag),
+        cmocka_unit_test(test_claims_after_junk_fill),
+        cmocka_unit_test(test_claims_junk_never_learned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
