@@ -236,6 +236,12 @@ uint64_t dp_mix64(uint64_t x);
 
 /* Strict decimal parse for command-line numbers. */
 int dp_parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* A flag that takes one value, read once: index is its getopt_long
+ * longindex (0..63), name its long name, and bit index of *seen marks it
+ * read. 0 the first time; a second time -EINVAL with "PROG: --NAME given
+ * twice" printed (a usage error: the first value is never silently
+ * replaced). Flags meant to be repeated are not passed here. */
+int dp_flag_once(const char *prog, const char *name, int index, uint64_t *seen);
 
 /* Writes a cluster file for n parties of weight 1 with MACs
  * 02:62:70:00:HI:LO, key files party-ID.key beside it and the given port

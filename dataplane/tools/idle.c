@@ -1,9 +1,11 @@
 /*
  * idle.c - what a polling loop does when a poll found nothing (busy, pause,
- * yield, sleep), and the strict number parser the programs' flags use.
+ * yield, sleep), and the strict number parser and the once-only check the
+ * programs' flags use.
  *
- * Owns: the idle policy and dp_parse_u64. Must never: sleep while online
- * for QSBR (a sleeping thread must not hold up the log's grace periods).
+ * Owns: the idle policy, dp_parse_u64 and dp_flag_once. Must never: sleep
+ * while online for QSBR (a sleeping thread must not hold up the log's
+ * grace periods).
  */
 #include "app.h"
 
@@ -37,6 +39,18 @@ dp_parse_u64(const char *s, uint64_t max, uint64_t *out)
         v = v * 10 + d;
     }
     *out = v;
+    return 0;
+}
+
+int
+dp_flag_once(const char *prog, const char *name, int index, uint64_t *seen)
+{
+    uint64_t bit = index >= 0 && index < 64 ? 1ull << index : 0;
+    if ((*seen & bit) != 0) {
+        fprintf(stderr, "%s: --%s given twice\n", prog, name);
+        return -EINVAL;
+    }
+    *seen |= bit;
     return 0;
 }
 

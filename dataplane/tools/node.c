@@ -228,8 +228,10 @@ node_parse(int argc, char **argv, struct node_opts *o)
     o->idle.kind = DP_IDLE_SLEEP;
     o->idle.sleep_us = 10;
     int c;
+    int idx = -1;
+    uint64_t seen = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         if (c == 'h') {
             node_usage(stdout);
             exit(0);
@@ -240,6 +242,11 @@ node_parse(int argc, char **argv, struct node_opts *o)
         }
         if (c == '?') {
             return -EINVAL; /* getopt named the flag */
+        }
+        /* Every flag with a value takes one: a second one is refused. */
+        if (opts[idx].has_arg == required_argument &&
+            dp_flag_once("bpcon-node", opts[idx].name, idx, &seen) != 0) {
+            return -EINVAL;
         }
         if (node_opt(o, c, optarg) != 0) {
             const char *flag;

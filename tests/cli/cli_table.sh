@@ -1,7 +1,8 @@
 #!/bin/bash
 # Goal: a program's command line contract: every bad flag, value or
 # target is refused with exit 2 and a message naming the flag and the value
-# (and the allowed range), --help and --version exit 0 without doing work.
+# (and the allowed range), as is a flag that takes one value given twice;
+# --help and --version exit 0 without doing work.
 # Method: a table, one case a line: EXIT<TAB>TEXT<TAB>ARGS (ARGS split on
 # blanks, a word '' is an empty argument; TEXT must appear in
 # stdout+stderr; '#' lines are comments; @WORK@ in ARGS or TEXT is the
