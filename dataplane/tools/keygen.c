@@ -180,7 +180,9 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
     };
     *k = (struct keygen_opts){.cluster_id = 1};
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    int idx = -1;
+    uint64_t seen = 0;
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         if (c == 'h') {
             keygen_usage(stdout);
             exit(0);
@@ -191,6 +193,11 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
         }
         if (c == '?') {
             keygen_usage(stderr); /* getopt named the flag */
+            return -EINVAL;
+        }
+        /* Every flag with a value takes one: a second one is refused. */
+        if (opts[idx].has_arg == required_argument &&
+            dp_flag_once("bpcon-keygen", opts[idx].name, idx, &seen) != 0) {
             return -EINVAL;
         }
         if (keygen_opt(k, c, optarg) != 0) {
