@@ -465,6 +465,18 @@ cl_finish(struct cl_opts *o)
     return cl_node_check(o);
 }
 
+/* A flag with a value takes one, but for --kill and --restart (events,
+ * repeatable): a second one is refused (printed), -EINVAL. c and idx as
+ * getopt_long returned them (c '?': an unknown flag, cl_flag's). */
+static int
+cl_once(const struct option *opts, int c, int idx, uint64_t *seen)
+{
+    if (c == '?' || c == 'K' || c == 'R' || opts[idx].has_arg != required_argument) {
+        return 0;
+    }
+    return dp_flag_once("bpcon-cluster", opts[idx].name, idx, seen);
+}
+
 static int
 cl_parse(int argc, char **argv, struct cl_opts *o)
 {
@@ -498,13 +510,15 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     };
     cl_defaults(o);
     int c;
+    int idx = -1;
+    uint64_t seen = 0;
     bool have_parties = false;
     bool have_commands = false;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         have_parties |= c == 'n';
         have_commands |= c == 'k';
         o->window_given |= c == 'w';
-        if (cl_flag(o, c, optarg) != 0) {
+        if (cl_once(opts, c, idx, &seen) != 0 || cl_flag(o, c, optarg) != 0) {
             return -EINVAL;
         }
     }
