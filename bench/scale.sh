@@ -10,6 +10,9 @@
 #   BUILD_DIR  default build (release; built by scripts/demo.sh or test.sh)
 #   OUT_DIR    default bench/plots; writes scale.tsv, scale.png
 #   COMMANDS   default 1
+#   EXTRA_SIM_FLAGS  added to every run; not --weights, --commands, --seed
+#              or --quiet, which the script gives (bpcon-sim refuses a
+#              flag given twice)
 #   BPC_SCALE_PARTIES="4 7 16" overrides the party counts.
 set -eu
 build=${1:-build}

@@ -355,6 +355,8 @@ enum main_flag {
     MAIN_F_HELP,
     MAIN_F_VERSION,
 };
+/* main_flag_once keeps one bit per flag. */
+_Static_assert(MAIN_F_VERSION < 64, "a flag beyond the 64 bits of main_flag_once");
 
 static const struct {
     const char *name;
@@ -693,10 +695,28 @@ main_apply(struct main_args *a, enum main_flag f, const char *v)
     a->shaped = a->shaped || main_flag_shapes(f);
 }
 
+/* A flag with a value given a second time (seen: one bit per enum
+ * main_flag) is a usage error: it takes one value, but for --crash,
+ * --restart and --byz, which add a party each (--batch and --batch-max
+ * are one flag). */
+static void
+main_flag_once(enum main_flag f, const char *name, uint64_t *seen)
+{
+    if (f == MAIN_F_CRASH || f == MAIN_F_RESTART || f == MAIN_F_BYZ) {
+        return;
+    }
+    if ((*seen & (1ull << f)) != 0) {
+        main_usage("%s given twice%s", name,
+                   f == MAIN_F_BATCH_MAX ? " (--batch and --batch-max are one flag)" : "");
+    }
+    *seen |= 1ull << f;
+}
+
 /* Accepts "--flag value" and "--flag=value". */
 static void
 main_parse_args(struct main_args *a, int argc, char **argv)
 {
+    uint64_t seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *eq = strchr(arg, '=');
@@ -712,6 +732,7 @@ main_parse_args(struct main_args *a, int argc, char **argv)
         }
         const char *value = NULL;
         if (main_flags[k].has_value) {
+            main_flag_once(main_flags[k].flag, main_flags[k].name, &seen);
             if (eq != NULL) {
                 value = eq + 1;
             } else if (i + 1 < argc) {
@@ -795,6 +816,10 @@ main_resolve(const struct main_args *a, struct sim_opts *o)
     }
     for (uint32_t i = 0; i < a->byz_count; i++) {
         uint64_t id = main_target_id(o, &a->byz[i], &leader, "--byz");
+        if (o->byz[id] != SIM_BYZ_NONE) {
+            /* 'leader' or 'nonleader' may name a party also given by id. */
+            main_usage("--byz names party %llu twice (one kind per party)", (unsigned long long)id);
+        }
         o->byz[id] = a->byz_kinds[i];
     }
     main_phase_defaults(a, o);
