@@ -253,6 +253,12 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
         if (rc == 0) {
             rc = bpc_engine_restore_values(p->engine, restore_values, restore_values_count);
         }
+        if (rc == -ERANGE) {
+            dp_party_err(err, err_len,
+                         "restoring durable state failed: it holds a vote above the window "
+                         "(written with a larger window_slots; restart with that window)");
+            return rc;
+        }
         if (rc != 0) {
             dp_party_err(err, err_len, "restoring durable state failed");
             return rc;

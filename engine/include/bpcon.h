@@ -667,7 +667,15 @@ int bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len,
 int bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err,
                    size_t err_len);
 void bpc_engine_free(struct bpc_engine *e);
-/* Restores durable vote state after a restart, before the first step. */
+/* Restores durable vote state after a restart, before the first step.
+ * Returns 0; -EBUSY after bpc_engine_start; -EINVAL (nothing restored)
+ * for records no engine writes (recs NULL with count > 0, a ballot above
+ * BPC_BALLOT_MAX, hist_count above BPC_HISTORY_MAX, decided above 1, an
+ * incarnation of 2^24 - 1 or more); -ERANGE (nothing restored) when a
+ * vote lies at or above floor + window_slots: the records were written
+ * under a larger window, and restoring them without that vote would let
+ * the party report the instance empty. Restart with the window the
+ * records were written under (or a larger one). */
 int bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
 /* Then the durable values (persist_values of earlier steps): their bytes go
  * back to the restored vote state that names them; a value nothing names,

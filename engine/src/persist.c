@@ -338,9 +338,52 @@ eng_restore_record(struct bpc_engine *e, const struct bpc_durable *d)
     eng_in_restore_vote(e, d);
 }
 
+/* Incarnations start sequence numbers at incarnation << 40, and a start
+ * adds one: a restored incarnation must leave room for both. */
+#define PS_INCARNATION_MAX ((UINT64_C(1) << 24) - 2u)
+
+/* Refuses, before anything is restored, a record set this engine cannot
+ * take whole: -EINVAL for state no engine writes (a ballot above
+ * BPC_BALLOT_MAX, a history past BPC_HISTORY_MAX, an incarnation without
+ * room), -ERANGE for a vote at or above the floor's window (written under
+ * a larger window). Such a vote used to be dropped without a word, and
+ * the party then reported the instance empty in its 1b and could vote
+ * against its own 2b: an under-report, which costs agreement once one
+ * other party lies (docs/ENGINE.md, "Durability"). */
+static int
+eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
+{
+    if (count > 0 && recs == NULL) {
+        return -EINVAL;
+    }
+    uint64_t floor = eng_nu(e);
+    for (uint32_t k = 0; k < count; k++) {
+        const struct bpc_durable *d = &recs[k];
+        if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
+            d->hist_count > BPC_HISTORY_MAX || d->decided > 1 ||
+            d->incarnation > PS_INCARNATION_MAX) {
+            return -EINVAL;
+        }
+        floor = d->floor > floor ? d->floor : floor;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        const struct bpc_durable *d = &recs[k];
+        bool vote = !d->decided && (d->max_vbal > 0 || d->hist_count > 0);
+        if (vote && d->instance < BPC_DURABLE_APPLIED_BASE && d->instance >= floor &&
+            d->instance - floor >= e->window) {
+            return -ERANGE;
+        }
+    }
+    return 0;
+}
+
 int
 eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
 {
+    int rc = eng_ps_restore_check(e, recs, count);
+    if (rc != 0) {
+        return rc;
+    }
     /* Party-wide facts first: the floor places the window. */
     for (uint32_t k = 0; k < count; k++) {
         const struct bpc_durable *d = &recs[k];

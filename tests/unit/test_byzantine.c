@@ -754,6 +754,75 @@ test_claims_junk_never_learned(void **state)
     fx_delete(f);
 }
 
+/* ------------------------------------------------------------------------
+ * Restore: a record set the engine cannot take whole is refused.
+ * ---------------------------------------------------------------------- */
+
+/* A fresh engine of f's configuration with window_slots = window, its
+ * restore's result returned (the engine stays in f->e). */
+static int
+restore_with_window(struct fx *f, uint32_t window)
+{
+    bpc_engine_free(f->e);
+    f->cfg.window_slots = window;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    return bpc_engine_restore(f->e, f->dur, f->dur_count);
+}
+
+/* Goal: a vote written under a larger window is never dropped on restore.
+ * The party votes 2b for v on instance 40 at ballot 1 with a window of 64;
+ * restored with a window of 16 the vote lies past the window. Fails on
+ * c627906, where restore returned 0 without the vote and the party's 1b
+ * for ballot 2 then said every instance was empty (an under-report). */
+static void
+test_restore_refuses_vote_past_window(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 8, 0xAB, &v);
+    fx_vote(f, 40, 1, &v, bytes);
+    assert_int_equal(restore_with_window(f, 16), -ERANGE);
+    assert_int_equal(restore_with_window(f, 32), -ERANGE);
+    /* The window it was written under (or a larger one) takes it, and the
+     * 1b of the next ballot reports the vote. */
+    assert_int_equal(restore_with_window(f, 64), 0);
+    assert_int_equal(bpc_engine_restore_values(f->e, f->vals, f->val_count), 0);
+    bpc_engine_start(f->e, f->now);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 2), bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    int k = fx_find(f, mark, BPC_MSG_1B, 40, 2);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].aux, 1);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    fx_delete(f);
+}
+
+/* Goal: restore refuses state no engine writes, and restores nothing of
+ * it: records NULL, a ballot above BPC_BALLOT_MAX (the party's frames
+ * would all be dropped as BAD_BALLOT), an incarnation with no room for
+ * the start's increment (sequence numbers would wrap). Fails on c627906
+ * (NULL: a crash; the others returned 0). */
+static void
+test_restore_refuses_impossible_state(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(16, 256);
+    f->dur_count = 0;
+    assert_int_equal(restore_with_window(f, 16), 0); /* an engine not started */
+    struct bpc_durable d = {.instance = UINT64_MAX, .max_bal = BPC_BALLOT_MAX + 1};
+    assert_int_equal(bpc_engine_restore(f->e, NULL, 1), -EINVAL);
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.max_bal = 3;
+    d.incarnation = UINT64_MAX;
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.incarnation = (UINT64_C(1) << 24) - 2u;
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -771,6 +840,8 @@ main(void)
         cmocka_unit_test(test_settled_runs_skip_the_tag),
         cmocka_unit_test(test_claims_after_junk_fill),
         cmocka_unit_test(test_claims_junk_never_learned),
+        cmocka_unit_test(test_restore_refuses_vote_past_window),
+        cmocka_unit_test(test_restore_refuses_impossible_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
