@@ -27,6 +27,7 @@
 #include "submit.h"
 #include "window.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
