@@ -10,6 +10,7 @@
 #define BPC_DP_INTERNAL_H
 
 #include "bpcon_dp.h"
+#include "memstore.h"
 
 #include <stdatomic.h>
 
@@ -23,19 +24,6 @@
 
 /* Decisions taken out of one step. */
 #define PARTY_DECISIONS_MAX 256u
-
-/* The built-in durable store: the last record of each window slot. */
-struct dp_store {
-    uint64_t mask;
-    struct bpc_durable *slots;
-    uint8_t *used;
-    struct bpc_durable max_bal;
-    bool has_max_bal;
-    struct bpc_durable *applied; /* apply-state records, by submitter */
-    uint8_t *applied_used;
-    uint32_t parties;
-    struct bpc_durable *export; /* scratch for bpc_dp_party_durable */
-};
 
 struct dp_portq {
     uint16_t port_id;
@@ -115,9 +103,6 @@ struct bpc_dp_party {
 /* party_init.c: copies `what` into err when there is room. */
 DP_FN void dp_party_err(char *err, size_t err_len, const char *what);
 
-/* party_store.c: the built-in in-memory store's persist hook (ctx: a
- * struct dp_store); keeps the last record of each slot. */
-DP_FN int dp_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count);
 /* party_store.c: makes one step's records durable (the file store when the
  * party has one, else the persist hook); 0 once they are. */
 DP_FN int dp_party_persist(struct bpc_dp_party *p, const struct bpc_step_out *out);

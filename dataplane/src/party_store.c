@@ -1,8 +1,8 @@
 /*
- * party_store.c - the party's durability: the built-in in-memory store
- * (the last record of each window slot, max_bal and the apply-state
- * records), the durable file store (libbpcon-store) when the party is
- * given a path, and the export of either's live records.
+ * party_store.c - the party's durability: the durable file store
+ * (libbpcon-store) when the party is given a path, else the persist hook
+ * (the application's, or the built-in in-memory store of memstore.c), and
+ * the export of the file store's or the built-in store's live records.
  *
  * Owns: what p->store holds, opening (or recovering) p->fstore and
  * reading its restore set and application-state floor, and what one
@@ -21,37 +21,6 @@
 #include <stdio.h>
 
 #include <rte_malloc.h>
-
-/* ------------------------------------------------------------------------
- * Built-in in-memory store: the last record per window slot plus max_bal.
- * ---------------------------------------------------------------------- */
-
-int
-dp_store_put(void *ctx, const struct bpc_durable *recs, uint32_t count)
-{
-    struct dp_store *s = ctx;
-    for (uint32_t i = 0; i < count; i++) {
-        if (recs[i].instance == UINT64_MAX) {
-            s->max_bal = recs[i];
-            s->has_max_bal = true;
-            continue;
-        }
-#ifdef BPC_DURABLE_APPLIED_BASE
-        if (recs[i].instance >= BPC_DURABLE_APPLIED_BASE) {
-            uint64_t sub = recs[i].instance - BPC_DURABLE_APPLIED_BASE;
-            if (sub < s->parties) {
-                s->applied[sub] = recs[i];
-                s->applied_used[sub] = 1;
-            }
-            continue;
-        }
-#endif
-        uint32_t slot = (uint32_t)(recs[i].instance & s->mask);
-        s->slots[slot] = recs[i];
-        s->used[slot] = 1;
-    }
-    return 0;
-}
 
 /* The durable file store: an optional application-state record (when the
  * floor moved past the last one written) and the records, as one commit,
