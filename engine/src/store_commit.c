@@ -56,8 +56,13 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     if (rc != 0) {
         return rc;
     }
+    if (count > 0 && recs == NULL) {
+        return -EINVAL;
+    }
+    /* What recovery would call damage is refused here, whole: one bad
+     * record used to be written, and the party could not restart. */
     for (uint32_t i = 0; i < count; i++) {
-        if (recs[i].hist_count > BPC_HISTORY_MAX) {
+        if (store_record_check(&recs[i]) != NULL) {
             return -EINVAL;
         }
     }

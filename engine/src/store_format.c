@@ -158,6 +158,27 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
     return NULL;
 }
 
+/* NULL when recovery would load d as it is, else what it would call
+ * damage: bpc_store_append refuses such a record rather than write a
+ * file its own recovery refuses. */
+const char *
+store_record_check(const struct bpc_durable *d)
+{
+    if (d->hist_count > BPC_HISTORY_MAX) {
+        return "record history count above the limit";
+    }
+    if (d->decided > 1) {
+        return "record decided flag neither 0 nor 1";
+    }
+    if (d->decided && d->hist_count != 0) {
+        return "decided record with a history or not below its floor";
+    }
+    uint8_t p[BPC_STORE_RECORD_BYTES];
+    struct bpc_durable back;
+    store_encode_record(p, d);
+    return store_decode_record(p, &back);
+}
+
 /* NULL when the plen bytes at p are a valid value frame payload: the
  * identity of a DIGEST value (the only kind whose bytes a record does not
  * carry), exactly its bytes after it, a vote instance, and, when

@@ -162,6 +162,8 @@ uint64_t store_values_frame_bytes(const struct bpc_store *s);
 /* store_format.c: encoding. */
 /* NULL when the payload is a valid record, else what is wrong. */
 const char *store_decode_record(const uint8_t *p, struct bpc_durable *d);
+/* NULL when recovery would load d as it is (store_decode_record's rules). */
+const char *store_record_check(const struct bpc_durable *d);
 /* NULL when the plen bytes at p are a valid value frame payload, else what
  * is wrong; the bytes are hashed against the identity only when check_digest
  * (a scan's second pass trusts its first). */

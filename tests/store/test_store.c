@@ -1451,6 +1451,56 @@ test_store_append_values_refuses(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: bpc_store_append refuses, buffering nothing, every record its own
+ * recovery would call damage, and the store stays usable. Fails on
+ * c627906, which wrote them (a reopen then refused the file, so the
+ * party could not restart) or aborted on a decided record with a history. */
+static void
+test_store_append_refuses_damage(void **state)
+{
+    (void)state;
+    TS_FRESH(29, 0);
+    struct bpc_durable good = ts_party(0);
+    for (uint32_t bad = 0; bad < 7; bad++) {
+        struct bpc_durable d = ts_party(0);
+        d.instance = 3;
+        d.floor = 5;
+        if (bad == 0) {
+            d.max_bal = BPC_BALLOT_MAX + 1;
+        } else if (bad == 1) {
+            d.max_vbal = 1;
+            d.max_vval.kind = 9;
+        } else if (bad == 2) {
+            d.decided = 1;
+            d.floor = 3; /* not below its floor */
+        } else if (bad == 3) {
+            d.decided = 7;
+        } else if (bad == 4) {
+            d.decided = 1;
+            d.hist_count = 1;
+        } else if (bad == 5) {
+            d.hist_count = BPC_HISTORY_MAX + 1;
+        } else {
+            d.hist_count = 1;
+            d.hist_bal[0] = BPC_BALLOT_MAX + 1;
+        }
+        struct bpc_durable two[2] = {good, d};
+        assert_int_equal(bpc_store_append(s, two, 2), -EINVAL);
+    }
+    assert_int_equal(bpc_store_append(s, NULL, 1), -EINVAL);
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    assert_int_equal(st.records, 0); /* nothing was buffered */
+    assert_false(st.failed);
+    assert_int_equal(bpc_store_append(s, &good, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* ------------------------------------------------------------------------
  * Fault injection and power loss.
  * ---------------------------------------------------------------------- */
@@ -1756,6 +1806,7 @@ main(void)
         cmocka_unit_test(test_store_values_damage),
         cmocka_unit_test(test_store_values_upgrade_version_2),
         cmocka_unit_test(test_store_append_values_refuses),
+        cmocka_unit_test(test_store_append_refuses_damage),
         cmocka_unit_test(test_store_fault_at_every_call),
         cmocka_unit_test(test_store_bounded_million_instances),
         cmocka_unit_test(test_store_restarts_keep_the_bound),
