@@ -12,6 +12,8 @@
  */
 #include "app.h"
 
+#include <sodium.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -60,6 +62,7 @@ keygen_clear(const char *out, uint32_t n, const char *cluster)
 struct keygen_opts {
     uint64_t parties;
     uint64_t cluster_id;
+    bool cluster_id_given; /* else a random id (two clusters never share one) */
     const char *out;
     const char *cluster;
     const char *port;
@@ -88,6 +91,7 @@ keygen_opt(struct keygen_opts *k, int c, const char *arg)
         return 0;
     case 'i':
         if (dp_parse_u64(arg, UINT64_MAX, &k->cluster_id) == 0) {
+            k->cluster_id_given = true;
             return 0;
         }
         fprintf(stderr,
@@ -178,7 +182,7 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    *k = (struct keygen_opts){.cluster_id = 1};
+    *k = (struct keygen_opts){.cluster_id = 0};
     int c;
     int idx = -1;
     uint64_t seen = 0;
@@ -248,7 +252,16 @@ keygen_write(const struct keygen_opts *k, FILE *cf)
     if (cf == NULL) {
         return rc;
     }
-    int e = rc == 0 && dp_cluster_print(cf, n, k->cluster_id, k->port) != 0 ? EIO : 0;
+    uint64_t id = k->cluster_id;
+    if (!k->cluster_id_given) {
+        /* A store names the cluster id it was written for (in its config
+         * digest): with one default id, a store of another cluster of the
+         * same size and weights opened as this one's (votes it never made
+         * here). 62 random bits, odd, never 0. */
+        randombytes_buf(&id, sizeof(id));
+        id = (id >> 1) | 1u;
+    }
+    int e = rc == 0 && dp_cluster_print(cf, n, id, k->port) != 0 ? EIO : 0;
     if (fclose(cf) != 0 && rc == 0 && e == 0) {
         e = errno;
     }

@@ -76,5 +76,20 @@ refused "--port with a newline" "holds a blank, '#' or control byte" \
     --parties 2 --out kv --cluster kv/c.conf --port $'port:0\nthreshold 1'
 refused "--out ''" "--out '': expected a folder path" --parties 2 --out ""
 
+# The cluster id: random by default (a store of another cluster names
+# another id, and is refused), as given with --cluster-id.
+id_of() { sed -n 's/^cluster_id //p' "$1"; }
+"$keygen" --parties 2 --out "$dir/ia" --cluster "$dir/ia/c.conf" --port port:0 >/dev/null &&
+    "$keygen" --parties 2 --out "$dir/ib" --cluster "$dir/ib/c.conf" --port port:0 >/dev/null &&
+    "$keygen" --parties 2 --out "$dir/ic" --cluster "$dir/ic/c.conf" --port port:0 \
+        --cluster-id 7 >/dev/null
+check "three clusters written" $?
+a=$(id_of "$dir/ia/c.conf")
+b=$(id_of "$dir/ib/c.conf")
+[ -n "$a" ] && [ "$a" != "$b" ] && [ "$a" != 1 ] && [ "$b" != 1 ]
+check "two clusters without --cluster-id get different ids, not 1 (got '$a', '$b')" $?
+[ "$(id_of "$dir/ic/c.conf")" = 7 ]
+check "--cluster-id 7 is written as given" $?
+
 [ "$fail" -eq 0 ] && echo "keygen files: all checks passed"
 exit "$fail"
