@@ -683,7 +683,10 @@ int bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uin
 int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *vals,
                               uint32_t count);
 
-/* Starts ballot 1 (or the first ballot above the restored max_bal) at now. */
+/* Starts at now: at ballot 1, or, after a restore, back at the restored
+ * max_bal (the ballot promised before the restart, without a new 1b).
+ * Call it once per engine: a second call is a programming error and
+ * aborts (the engine's state would start twice). */
 void bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
 /* One step: decode, verify and apply in->frames, run transitions and
  * deadlines, emit frames, decisions and durability requests. Returns the

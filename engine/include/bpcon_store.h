@@ -123,7 +123,9 @@ struct bpc_store_info {
 struct bpc_store;
 
 /* Opens the store at path for party cfg->self of cfg's cluster, creating
- * it (crash-safely) when it does not exist or is empty. An existing file
+ * it (crash-safely) when it does not exist. An empty file is damage (the
+ * store only renames complete files into place): -EBADMSG, left as it
+ * is. An existing file
  * must carry cfg's cluster id, party id and bpc_config_digest(cfg) and
  * this format version, else -EINVAL with a message naming the mismatch.
  * A torn tail is dropped (info.torn_bytes) and cut off the file, durably,
