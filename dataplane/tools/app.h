@@ -6,7 +6,9 @@
  *
  * Must never: be part of the installed library (it is test-harness code),
  * or allocate inside dp_load_pump / dp_load_apply (they run in the poll
- * loop; every array is sized at dp_load_init).
+ * loop; every array is sized at dp_load_init), but for the applied log
+ * of a party that applies more than its initial room (sized for its own
+ * load: a --no-load party applies everyone's), which doubles.
  */
 #ifndef BPC_DP_APP_H
 #define BPC_DP_APP_H

@@ -381,12 +381,38 @@ load_check(const struct dp_load *l, const uint8_t *v, uint32_t len, uint32_t *su
     return seq;
 }
 
+/* Doubles the log's room (log and digs); false when memory ran out (the
+ * log then stops growing: dp_load_state_at says -ENOSPC, the party stops
+ * on a failed persist). The first capacity covers a node's own load; a
+ * node that submits less than the cluster (a voting-only node has K = 0)
+ * applies everyone's commands and needs more. */
+static bool
+load_grow(struct dp_load *l)
+{
+    uint64_t cap = l->log_cap * 2;
+    struct dp_log_entry *log = realloc(l->log, cap * sizeof(*log));
+    if (log == NULL) {
+        return false;
+    }
+    l->log = log;
+    uint64_t *digs = realloc(l->digs, cap * sizeof(*digs));
+    if (digs == NULL) {
+        return false;
+    }
+    l->digs = digs;
+    l->log_cap = cap;
+    return true;
+}
+
 static void
 load_log(struct dp_load *l, uint64_t instance, uint64_t h)
 {
     uint64_t i = l->applied - l->base.applied;
     l->applied++;
     l->digest = dp_mix64(l->digest ^ h);
+    if (i == l->log_cap && !load_grow(l)) {
+        return;
+    }
     if (i < l->log_cap) {
         l->log[i].instance = instance;
         l->log[i].hash = h;
