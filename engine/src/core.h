@@ -97,6 +97,9 @@ struct eng_val_tally {
 /* A non-empty 1b report in the claim pool (tally.c). */
 struct eng_claim {
     uint32_t next; /* next entry + 1; 0: end of list */
+    uint32_t slot; /* the slot (index) and generation whose list holds it */
+    uint8_t gen;
+    bool live; /* on a generation's list (else free or never taken) */
     struct bpc_1b_report rep;
 };
 
@@ -330,6 +333,8 @@ struct eng_tally_state {
     uint32_t claims_free;          /* free list head (entry + 1; 0: empty) */
     uint32_t claims_fresh;         /* entries ever taken: the rest were never written */
     struct bpc_1b_report *scratch; /* n reports */
+    uint32_t *held;                /* n: claim pool entries each sender holds */
+    uint32_t evict_at;             /* where the next eviction's search starts */
     uint64_t *range_bal;
     uint64_t *range_from;
     uint64_t claims_hi; /* one past the highest instance a 1b at bal reported voted */
@@ -515,6 +520,7 @@ struct eng_mem {
     uint8_t *values;
     struct eng_claim *claims_pool;
     struct bpc_1b_report *scratch;
+    uint32_t *held;
     struct eng_cell *ring;
     struct eng_cmd *own, *lq;
     uint8_t *ring_bytes, *own_bytes, *lq_bytes;

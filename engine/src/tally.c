@@ -24,6 +24,8 @@ eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
     uint32_t c = gen->t.claims;
     while (c != 0) {
         uint32_t next = eng_claim_at(e, c)->next;
+        e->ty.held[eng_claim_at(e, c)->rep.sender]--;
+        eng_claim_at(e, c)->live = false;
         eng_claim_at(e, c)->next = e->ty.claims_free;
         e->ty.claims_free = c;
         c = next;
@@ -92,11 +94,13 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
     v->ballot = eng_gen_ballot(s, g);
 }
 
-/* Keeps p's non-empty report in the claim pool (which has room). */
+/* Keeps p's non-empty report for slot s, generation g in the claim pool
+ * (which has room). */
 static void
-eng_claim_keep(struct bpc_engine *e, struct eng_gen *gen, uint32_t p, const struct bpc_record *r,
-               const struct bpc_record *hist)
+eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
+               const struct bpc_record *r, const struct bpc_record *hist)
 {
+    struct eng_gen *gen = &s->gen[g];
     uint32_t c = e->ty.claims_free;
     if (c != 0) {
         e->ty.claims_free = eng_claim_at(e, c)->next;
@@ -114,8 +118,80 @@ eng_claim_keep(struct bpc_engine *e, struct eng_gen *gen, uint32_t p, const stru
         rep->hist_val[h] = hist[h].value;
     }
     eng_claim_at(e, c)->next = gen->t.claims;
+    eng_claim_at(e, c)->slot = (uint32_t)eng_slot_index(e, s);
+    eng_claim_at(e, c)->gen = (uint8_t)g;
+    eng_claim_at(e, c)->live = true;
     gen->t.claims = c;
     gen->t.claims_count++;
+    e->ty.held[p]++;
+}
+
+/* Gives entry c back: off its generation's list, its sender's weight off
+ * the generation's 1b weight and its sender set, as if the report had
+ * never come (a correct sender's retransmit may bring it again). */
+static void
+eng_claim_drop(struct bpc_engine *e, uint32_t c)
+{
+    struct eng_claim *cl = eng_claim_at(e, c);
+    struct eng_slot *s = eng_slot_by_index(e, cl->slot);
+    struct eng_gen *gen = &s->gen[cl->gen];
+    uint32_t *link = &gen->t.claims;
+    while (*link != c) {
+        BPC_ASSERT(*link != 0); /* a live entry is on its generation's list */
+        link = &eng_claim_at(e, *link)->next;
+    }
+    *link = cl->next;
+    gen->t.claims_count--;
+    uint32_t p = cl->rep.sender;
+    gen->t.w_1b -= eng_weight(e, p);
+    uint64_t *seen = eng_slot_bits(e, s, cl->gen, SEEN_1B);
+    seen[p / 64] &= ~((uint64_t)1 << (p % 64));
+    e->ty.held[p]--;
+    cl->live = false;
+    cl->next = e->ty.claims_free;
+    e->ty.claims_free = c;
+}
+
+/* The pool is full and p brings a non-empty report: frees an entry of
+ * the sender holding the most entries per unit of weight, if that is
+ * more than p would hold with this one (weighted max-min fairness), and
+ * says whether it did. Before, a full pool refused every report: light
+ * Byzantine parties (40 of weight 1 beside four of 1000, far below F)
+ * reporting junk at every instance of the window at the current and the
+ * next ballot filled it, the correct parties' 1b reports found no room,
+ * no leader could pick a value, and every ballot failed for good
+ * (`claimfill`; docs/ENGINE.md, "Room in a tally"). Now a sender keeps
+ * at least its weight's share of the pool whoever else reports. */
+static bool
+eng_claim_evict(struct bpc_engine *e, uint32_t p)
+{
+    uint32_t v = UINT32_MAX;
+    bpc_u128 vh = (bpc_u128)e->ty.held[p] + 1u;
+    bpc_u128 vw = eng_weight(e, p);
+    for (uint32_t q = 0; q < e->n; q++) {
+        /* held[q] / w(q) > vh / vw, without dividing */
+        if (e->ty.held[q] > 0 && (bpc_u128)e->ty.held[q] * vw > vh * eng_weight(e, q)) {
+            v = q;
+            vh = e->ty.held[q];
+            vw = eng_weight(e, q);
+        }
+    }
+    if (v == UINT32_MAX) {
+        return false;
+    }
+    /* One of v's entries, from where the last search stopped: the pool
+     * is full, so every entry was taken once (claims_fresh == cap). */
+    uint32_t c = e->ty.evict_at;
+    for (uint32_t k = 0; k < e->ty.claims_cap; k++) {
+        c = c % e->ty.claims_cap + 1u;
+        if (eng_claim_at(e, c)->live && eng_claim_at(e, c)->rep.sender == v) {
+            e->ty.evict_at = c;
+            eng_claim_drop(e, c);
+            return true;
+        }
+    }
+    BPC_ASSERT(false); /* held[v] > 0 */
+    return false;
 }
 
 void
@@ -141,12 +217,14 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         return;
     }
     if (e->ty.claims_free == 0 && e->ty.claims_fresh == e->ty.claims_cap) {
-        e->ctr.tally_overflow++;
-        return;
+        e->ctr.tally_overflow++; /* a report dropped, or one evicted for it */
+        if (!eng_claim_evict(e, p)) {
+            return;
+        }
     }
     eng_bit_set(seen, p);
     gen->t.w_1b += eng_weight(e, p);
-    eng_claim_keep(e, gen, p, r, hist);
+    eng_claim_keep(e, s, (uint32_t)g, p, r, hist);
     if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi) {
         e->ty.claims_hi = r->instance + 1;
     }
@@ -324,6 +402,8 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.claims = m->claims_pool;
     e->ty.claims_cap = m->claims;
     e->ty.scratch = m->scratch;
+    e->ty.held = m->held;
+    e->ty.evict_at = 0;
     e->ty.range_bal = m->range_bal;
     e->ty.range_from = m->range_from;
     /* Zeroed storage is an empty pool: no free list, no entry taken, and
