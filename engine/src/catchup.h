@@ -18,5 +18,7 @@ ENG_FN void eng_cu_announce(struct bpc_engine *e);
 /* End of a step: asks for the next stretch once half the last is applied. */
 ENG_FN void eng_cu_pump(struct bpc_engine *e);
 ENG_FN void eng_cu_restore(struct bpc_engine *e);
+/* At init: the per-peer answer counts (struct eng_mem). */
+ENG_FN void eng_cu_carve(struct bpc_engine *e, const struct eng_mem *m);
 
 #endif /* BPC_CATCHUP_H */

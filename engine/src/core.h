@@ -429,10 +429,12 @@ struct eng_submit_state {
 
 /* catchup.c: pipelined catch-up requests. */
 struct eng_catchup_state {
-    bool catching_up;    /* decisions learned from DECIDED this step: ask for more */
-    uint64_t cu_req_nu;  /* nu when the last pipelined catch-up request left */
-    uint64_t asked_hi;   /* one past the last instance asked for */
-    uint32_t bytes_from; /* the last peer the last pipelined request asked for bytes */
+    bool catching_up;      /* decisions learned from DECIDED this step: ask for more */
+    uint64_t cu_req_nu;    /* nu when the last pipelined catch-up request left */
+    uint64_t asked_hi;     /* one past the last instance asked for */
+    uint32_t bytes_from;   /* the last peer the last pipelined request asked for bytes */
+    uint64_t *answer_step; /* n: the step of each peer's last DECIDED answer */
+    uint32_t *answered;    /* n: DECIDED answers to the peer in that step */
 };
 
 /* persist.c: durable party-wide facts and the records to persist. */
@@ -521,6 +523,8 @@ struct eng_mem {
     struct eng_claim *claims_pool;
     struct bpc_1b_report *scratch;
     uint32_t *held;
+    uint64_t *answer_step;
+    uint32_t *answered;
     struct eng_cell *ring;
     struct eng_cmd *own, *lq;
     uint8_t *ring_bytes, *own_bytes, *lq_bytes;

@@ -444,6 +444,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     eng_sub_carve(e, &m);
     eng_ps_carve(e, &m);
     eng_vr_carve(e, &m);
+    eng_cu_carve(e, &m);
 }
 
 /* Refusals shared by bpc_engine_init and bpc_engine_new. */

@@ -73,7 +73,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
-    sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(uint32_t));
+    sizes[L_SCRATCH] =
+        (size_t)z->n * (sizeof(struct bpc_1b_report) + 2 * sizeof(uint32_t) + sizeof(uint64_t));
     sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
@@ -151,7 +152,8 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct eng_claim));
         return true;
     case L_SCRATCH:
-        snprintf(f, len, "n x (%zu + 4) (1b view scratch, claims held per sender)",
+        snprintf(f, len,
+                 "n x (%zu + 16) (1b view scratch, claims held and answers given per sender)",
                  sizeof(struct bpc_1b_report));
         return true;
     default:
@@ -297,7 +299,9 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->values = base + l->off[L_VALUES];
     m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
     m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
-    m->held = (uint32_t *)(void *)(m->scratch + z->n);
+    m->answer_step = (uint64_t *)(void *)(m->scratch + z->n);
+    m->held = (uint32_t *)(void *)(m->answer_step + z->n);
+    m->answered = m->held + z->n;
     m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
     m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
     m->lq = m->own + z->cmds;

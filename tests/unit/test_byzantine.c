@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "bpcon.h"
+#include "core.h"
 #include "internal.h"
 
 #include "fx.h"
@@ -823,6 +824,52 @@ test_restore_refuses_impossible_state(void **state)
     fx_delete(f);
 }
 
+/* ------------------------------------------------------------------------
+ * Catch-up answers are budgeted per peer.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: one frame of STATUS records gets at most two stretches of
+ * DECIDED answers. The engine decides 200 instances on claims; then a
+ * peer sends eight STATUS records, each asking for up to 128 instances.
+ * Fails on c627906, which answered all of them (840 DECIDED records: a
+ * Byzantine party's frames of STATUS records made every correct party
+ * send a hundred times the bytes it received). */
+static void
+test_status_answers_budgeted(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    for (uint64_t i = 0; i < 200; i++) {
+        struct bpc_vid v = junk_vid((uint32_t)i);
+        v.id[2] = (uint8_t)(i >> 8);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 200);
+    struct bpc_record st[8];
+    for (uint32_t k = 0; k < 8; k++) {
+        st[k] = bpc_record_make(BPC_MSG_STATUS, 20u * k, 1, ENG_CATCHUP_MAX, NULL);
+    }
+    uint32_t mark = f->sent_count;
+    fx_send(f, f->watch, st, 8);
+    uint32_t answers = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        answers += f->sent[k].type == BPC_MSG_DECIDED ? 1u : 0u;
+    }
+    assert_int_equal(answers, 2 * ENG_CATCHUP_MAX);
+    /* The next step answers again: an honest requester asks at the next
+     * tick. */
+    mark = f->sent_count;
+    fx_send(f, f->watch, st, 1);
+    answers = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        answers += f->sent[k].type == BPC_MSG_DECIDED ? 1u : 0u;
+    }
+    assert_int_equal(answers, ENG_CATCHUP_MAX);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -842,6 +889,7 @@ main(void)
         cmocka_unit_test(test_claims_junk_never_learned),
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
+        cmocka_unit_test(test_status_answers_budgeted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
