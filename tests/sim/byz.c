@@ -1177,6 +1177,38 @@ byz_craft_claimfill(struct sim *s, uint32_t b, uint32_t q, const struct byz_view
     byz_send(s, b, q, r, n, true);
 }
 
+/* statusflood: a frame of STATUS records over the receiver's recent
+ * decisions (one per 128 instances, the ring repeated eight times), and a
+ * frame of 2B records about instances whose slots the receiver reused.
+ * Each STATUS asks for up to 128 DECIDED answers with their bytes, each
+ * stale 2B for one: what a party answers one peer is budgeted (catchup.c). */
+static void
+byz_craft_statusflood(struct sim *s, uint32_t b, uint32_t q, const struct byz_view *v)
+{
+    struct bpc_record r[512];
+    uint32_t n = 0;
+    uint64_t ring = 2 * v->window + 256;
+    uint64_t lo = v->nu > ring ? v->nu - ring : 0;
+    for (uint32_t k = 0; k < 8; k++) {
+        for (uint64_t i = lo; i < v->nu && n < 512; i += 128) {
+            r[n++] = bpc_record_make(BPC_MSG_STATUS, i, v->bal, 128, NULL);
+        }
+    }
+    if (n > 0) {
+        byz_send(s, b, q, r, n, true);
+    }
+    n = 0;
+    struct bpc_vid noop;
+    memset(&noop, 0, sizeof(noop));
+    noop.kind = BPC_VALUE_NOOP;
+    for (uint64_t i = lo; i + v->window < v->nu && n < 512; i++) {
+        r[n++] = bpc_record_make(BPC_MSG_2B, i, v->bal, 0, &noop);
+    }
+    if (n > 0) {
+        byz_send(s, b, q, r, n, true);
+    }
+}
+
 /* Where a malformation edits: a record of the frame, the header, or the
  * value section. */
 enum byz_where { BYZ_AT_REC0, BYZ_AT_REC1, BYZ_AT_REC2, BYZ_AT_HDR, BYZ_AT_SEC };
@@ -1506,6 +1538,9 @@ byz_craft(struct sim *s, uint32_t b, uint32_t q, uint64_t maxb)
         break;
     case SIM_BYZ_CLAIMFILL:
         byz_craft_claimfill(s, b, q, &v);
+        break;
+    case SIM_BYZ_STATUSFLOOD:
+        byz_craft_statusflood(s, b, q, &v);
         break;
     default:
         break; /* silent, equivocate and forge craft nothing per receiver */

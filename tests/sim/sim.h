@@ -99,6 +99,9 @@ enum sim_byz_kind {
     SIM_BYZ_CLAIMFILL,     /* non-empty 1B reports for every instance of the
                               receiver's window at its next two ballots: many
                               light colluders fill the 1b claim pool */
+    SIM_BYZ_STATUSFLOOD,   /* frames of STATUS records over the receiver's
+                              recent decisions, and stale 2B records: each
+                              asks for DECIDED answers with their bytes */
     SIM_BYZ_KINDS_COUNT,
 };
 
