@@ -159,9 +159,11 @@ node_opt(struct node_opts *o, int c, const char *arg)
         return 0;
     case 'f':
         o->no_fsync = false; /* the default; kept for old command lines */
+        o->fsync_flags |= 1u;
         return 0;
     case 'F':
         o->no_fsync = true;
+        o->fsync_flags |= 2u;
         return 0;
     case 'g':
         o->wait_go = true;
@@ -190,6 +192,10 @@ node_check(int argc, char **argv, const struct node_opts *o)
     if (o->outstanding > 0 && o->rate > 0) {
         fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
                         "open loop)\n");
+        return -EINVAL;
+    }
+    if (o->fsync_flags == 3u) {
+        fprintf(stderr, "bpcon-node: --fsync and --no-fsync contradict each other\n");
         return -EINVAL;
     }
     if (o->cluster == NULL || o->id == UINT64_MAX) {

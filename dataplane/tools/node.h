@@ -41,6 +41,7 @@ struct node_opts {
     const char *log_out;
     const char *store;
     bool no_fsync;
+    uint8_t fsync_flags; /* 1: --fsync given, 2: --no-fsync given */
     bool wait_go;
     bool no_load;
     int control_fd;
