@@ -131,6 +131,10 @@ tool_check_line(FILE *f, const char *path, const struct bpc_store_info *in, int 
     if (header) {
         fprintf(f, ",\"version\":%u,\"cluster_id\":%llu,\"party\":%u", in->version,
                 (unsigned long long)in->cluster_id, in->party);
+    } else if (rc == -EPROTONOSUPPORT) {
+        /* The version was read; the rest of another version's header is
+         * not this build's to interpret. */
+        fprintf(f, ",\"version\":%u,\"cluster_id\":null,\"party\":null", in->version);
     } else {
         fprintf(f, ",\"version\":null,\"cluster_id\":null,\"party\":null");
     }
