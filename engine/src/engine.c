@@ -320,6 +320,28 @@ eng_receive_all(struct bpc_engine *e, const struct bpc_frame_in *f, uint32_t cou
     }
 }
 
+/* An own 2av or 2b whose slot still holds its instance with a
+ * generation tallying its ballot (where it was cast, unless the window
+ * moved or the generation was reused since) is credited there: what
+ * eng_dispatch would do, since its lookup (eng_vote_find) finds that slot
+ * and generation, without copying the record, dispatching it or taking
+ * the slot-lookup path. False for any other record. */
+static bool
+eng_self_vote(struct bpc_engine *e, const struct bpc_record *r)
+{
+    if ((r->type != BPC_MSG_2AV && r->type != BPC_MSG_2B) || !eng_slot_holds(e, r->instance)) {
+        return false;
+    }
+    struct eng_slot *s = eng_slot_at(e, r->instance);
+    int g = eng_gen_of(s, r->ballot);
+    if (g < 0) {
+        return false;
+    }
+    e->ctr.records_rx++;
+    eng_on_vote_at(e, e->self, s, (uint32_t)g, r->type, &r->value);
+    return true;
+}
+
 /* Own messages, delivered in order; handlers may queue more (bounded by
  * the queue's capacity, so the loop ends). */
 static void
@@ -328,6 +350,10 @@ eng_drain_self(struct bpc_engine *e)
     uint32_t k = 0;
     while (k < eng_self_count(e)) {
         const struct eng_out *o = eng_self_at(e, k);
+        if (eng_self_vote(e, &o->r)) {
+            k++;
+            continue;
+        }
         struct bpc_record r = o->r;
         if (r.value.kind == BPC_VALUE_DIGEST) {
             r.value_bytes = o->val;
