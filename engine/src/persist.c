@@ -131,6 +131,25 @@ eng_dur_next(struct bpc_engine *e, uint32_t *count, bool clear)
     return d;
 }
 
+/* The next record with what lies before its history arrays cleared
+ * (padding included), for a caller that writes the arrays whole
+ * (eng_vote_durable, eng_dur_decided): clearing the whole record first
+ * cost a 264-byte memset per vote, the largest cost of collecting, and
+ * for a decided record a 320-byte one the arrays' own clear repeated. */
+static struct bpc_durable *
+eng_dur_head(struct bpc_engine *e, uint32_t *count)
+{
+    _Static_assert(
+        offsetof(struct bpc_durable, hist_val) == offsetof(struct bpc_durable, hist_bal) +
+                                                      sizeof(((struct bpc_durable *)0)->hist_bal) &&
+            offsetof(struct bpc_durable, hist_val) + sizeof(((struct bpc_durable *)0)->hist_val) ==
+                sizeof(struct bpc_durable),
+        "the history arrays end the record");
+    struct bpc_durable *d = eng_dur_next(e, count, false);
+    memset(d, 0, offsetof(struct bpc_durable, hist_bal));
+    return d;
+}
+
 static void
 eng_dur_stamp(const struct bpc_engine *e, struct bpc_durable *d)
 {
@@ -176,7 +195,7 @@ eng_collect_decided(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
             if (s->dirty || !eng_vote_is_decided(s)) {
                 continue;
             }
-            struct bpc_durable *d = eng_dur_next(e, count, true);
+            struct bpc_durable *d = eng_dur_head(e, count);
             d->instance = i;
             eng_dur_stamp(e, d);
             d->max_vbal = eng_vote_max_vbal(s);
@@ -189,7 +208,7 @@ eng_collect_decided(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
         if (r == NULL) {
             continue;
         }
-        struct bpc_durable *d = eng_dur_next(e, count, true);
+        struct bpc_durable *d = eng_dur_head(e, count);
         d->instance = i;
         eng_dur_stamp(e, d);
         d->max_vbal = r->mbal;
@@ -207,18 +226,7 @@ eng_collect_dirty(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
     for (uint32_t k = 0; k < e->ps.dirty_count; k++) {
         struct eng_slot *s = eng_slot_by_index(e, e->ps.dirty[k]);
         s->dirty = false;
-        /* eng_vote_durable writes the history arrays whole: clearing only
-         * what lies before them (padding included) spares a 264-byte
-         * memset per vote, the largest cost of collecting. */
-        _Static_assert(offsetof(struct bpc_durable, hist_val) ==
-                               offsetof(struct bpc_durable, hist_bal) +
-                                   sizeof(((struct bpc_durable *)0)->hist_bal) &&
-                           offsetof(struct bpc_durable, hist_val) +
-                                   sizeof(((struct bpc_durable *)0)->hist_val) ==
-                               sizeof(struct bpc_durable),
-                       "the history arrays end the record");
-        struct bpc_durable *d = eng_dur_next(e, count, false);
-        memset(d, 0, offsetof(struct bpc_durable, hist_bal));
+        struct bpc_durable *d = eng_dur_head(e, count);
         d->instance = eng_slot_instance(s);
         eng_dur_stamp(e, d);
         eng_vote_durable(s, d);
