@@ -10,6 +10,7 @@
 
 #include "bpcon.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,26 @@ bench_party_config(struct bpc_config *cfg, uint32_t parties, uint32_t self, uint
     cfg->ballot_timeout_ns = 1000000000ull;
 }
 
+/* BPC_BENCH_WINDOW=W: the engine tier's window (a power of two up to
+ * BPC_WINDOW_SLOTS_MAX); unset or empty: 512, the window of every figure
+ * in bench/RESULTS.md before 2026-12-03. Read at set-up only. */
+static uint32_t
+bench_engine_window(void)
+{
+    const char *s = getenv("BPC_BENCH_WINDOW");
+    if (s == NULL || *s == '\0') {
+        return 512;
+    }
+    char *end = NULL;
+    unsigned long long w = strtoull(s, &end, 10);
+    if (*end != '\0' || *s == '-' || w == 0 || w > BPC_WINDOW_SLOTS_MAX || (w & (w - 1)) != 0) {
+        fprintf(stderr, "bpcon-bench: BPC_BENCH_WINDOW '%s' is not a power of two in 1..%u\n", s,
+                BPC_WINDOW_SLOTS_MAX);
+        exit(2);
+    }
+    return (uint32_t)w;
+}
+
 static void *
 bench_engine_build(uint32_t parties, uint32_t batch)
 {
@@ -160,6 +181,7 @@ bench_engine_build(uint32_t parties, uint32_t batch)
             return NULL;
         }
         bench_party_config(&p->cfg, parties, i, batch, p->keys);
+        p->cfg.window_slots = bench_engine_window();
         if (i == 0) {
             p->cfg.on_apply = bench_engine_on_apply;
             p->cfg.apply_ctx = c;

@@ -12,6 +12,8 @@
  * Usage: bpcon-bench [Google Benchmark flags], e.g.
  *   bpcon-bench --benchmark_filter=wire --benchmark_min_time=0.5
  *   BPC_BENCH_ITERATIONS=2048 bpcon-bench --benchmark_filter='engine_batch/32$'
+ *   BPC_BENCH_WINDOW=64 bpcon-bench --benchmark_filter='engine_batch/1/'
+ *   (the engine tier's window; 512 when unset)
  */
 #include "bench.h"
 
