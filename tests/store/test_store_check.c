@@ -1,0 +1,172 @@
+/*
+ * test_store_check.c - bpc_store_append's record check (store_record_check)
+ * reads its verdict off the record; recovery's verdict is
+ * store_decode_record's on the record's encoded bytes. This holds the two
+ * equal on a million records drawn around every boundary the format has
+ * (ballots at BPC_BALLOT_MAX, identities of each kind and length, pad
+ * bytes, history counts, decided flags, floors), and checks that both
+ * verdicts occur often, so that agreement on one side only cannot pass.
+ *
+ * Owns: nothing beyond the test. Must never: write a file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "store_internal.h"
+
+/* A 64-bit xorshift: the draws are the same in every run. */
+static uint64_t
+check_rand(uint64_t *st)
+{
+    uint64_t x = *st;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *st = x;
+    return x;
+}
+
+static uint64_t
+check_u64(uint64_t *st)
+{
+    static const uint64_t edges[] = {0,
+                                     1,
+                                     2,
+                                     1000,
+                                     BPC_BALLOT_MAX - 1,
+                                     BPC_BALLOT_MAX,
+                                     BPC_BALLOT_MAX + 1,
+                                     BPC_DURABLE_APPLIED_BASE - 1,
+                                     BPC_DURABLE_APPLIED_BASE,
+                                     UINT64_MAX};
+    uint64_t r = check_rand(st);
+    if (r % 4 == 0) {
+        return check_rand(st);
+    }
+    if (r % 4 == 1) {
+        return check_rand(st) % 64; /* small: instances below and above floors */
+    }
+    return edges[(r >> 8) % (sizeof(edges) / sizeof(edges[0]))];
+}
+
+/* An identity: mostly of a shape an engine writes, else broken one way. */
+static void
+check_vid(uint64_t *st, struct bpc_vid *v)
+{
+    static const uint16_t lens[] = {0, 1, 16, 31, 32, 33, 80, 8192, 8193, 65535};
+    memset(v, 0, sizeof(*v));
+    uint64_t r = check_rand(st);
+    v->kind = (uint8_t)(r % 5); /* NONE, INLINE, DIGEST, NOOP, and one past */
+    if (v->kind == BPC_VALUE_INLINE) {
+        v->len = (uint16_t)(check_rand(st) % (BPC_VALUE_INLINE_MAX + 1));
+        for (uint32_t i = 0; i < v->len; i++) {
+            v->id[i] = (uint8_t)check_rand(st);
+        }
+    } else if (v->kind == BPC_VALUE_DIGEST) {
+        v->len = (uint16_t)(BPC_VALUE_INLINE_MAX + 1 + check_rand(st) % 8192);
+        for (uint32_t i = 0; i < BPC_VALUE_INLINE_MAX; i++) {
+            v->id[i] = (uint8_t)check_rand(st);
+        }
+    }
+    switch ((r >> 8) % 8) {
+    case 0:
+        v->pad = (uint8_t)(1 + (r >> 16) % 255);
+        break;
+    case 1:
+        v->len = lens[(r >> 16) % (sizeof(lens) / sizeof(lens[0]))];
+        break;
+    case 2:
+        v->id[(r >> 16) % BPC_VALUE_INLINE_MAX] ^= (uint8_t)(1 + (r >> 24) % 255);
+        break;
+    default:
+        break; /* as drawn */
+    }
+}
+
+static void
+check_record(uint64_t *st, struct bpc_durable *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->instance = check_u64(st);
+    d->max_bal = check_u64(st);
+    d->incarnation = check_u64(st);
+    d->floor = check_u64(st);
+    d->applied_seq = check_u64(st);
+    d->max_vbal = check_u64(st);
+    check_vid(st, &d->max_vval);
+    uint64_t r = check_rand(st);
+    d->decided = (uint8_t)((r % 8) < 3 ? 1 : ((r % 8) == 3 ? 2 + (r >> 8) % 200 : 0));
+    d->hist_count = (uint8_t)((r >> 16) % 8 == 0 ? 5 + (r >> 24) % 250 : (r >> 16) % 5);
+    if (d->decided == 1 && (r >> 32) % 4 != 0) {
+        d->hist_count = 0;
+    }
+    d->dec_bal = check_u64(st);
+    d->dec_keep = check_u64(st);
+    check_vid(st, &d->dec_val);
+    /* The history arrays: zero past the count, as the engine writes them,
+     * or drawn whole (bpc_store_append's caller may be anything). */
+    uint32_t fill = (r >> 40) % 4 == 0 ? BPC_HISTORY_MAX : d->hist_count;
+    for (uint32_t h = 0; h < fill && h < BPC_HISTORY_MAX; h++) {
+        d->hist_bal[h] = check_u64(st);
+        check_vid(st, &d->hist_val[h]);
+    }
+}
+
+/* Recovery's verdict: the checks before encoding (encoding asserts a
+ * decided record has no history), then the decoder on the frame's bytes. */
+static bool
+check_recovery_ok(const struct bpc_durable *d)
+{
+    if (d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || (d->decided && d->hist_count != 0)) {
+        return false;
+    }
+    uint8_t frame[STORE_RECORD_FRAME_BYTES];
+    uint64_t seq = 1;
+    size_t len = store_put_record_frame(frame, d, &seq);
+    assert_int_equal(len, STORE_RECORD_FRAME_BYTES);
+    struct bpc_durable back;
+    return store_decode_record(frame + BPC_STORE_FRAME_HEADER_BYTES, &back) == NULL;
+}
+
+static void
+test_check_matches_recovery(void **state)
+{
+    (void)state;
+    uint64_t st = 0x9e3779b97f4a7c15ull;
+    uint32_t ok = 0;
+    uint32_t refused = 0;
+    uint32_t decided_ok = 0;
+    for (uint32_t i = 0; i < 1000000; i++) {
+        struct bpc_durable d;
+        check_record(&st, &d);
+        bool want = check_recovery_ok(&d);
+        bool got = store_record_check(&d) == NULL;
+        if (want != got) {
+            fail_msg("record %u: recovery %s it, the check %s it (decided %u, hist_count %u)", i,
+                     want ? "loads" : "refuses", got ? "accepts" : "refuses", d.decided,
+                     d.hist_count);
+        }
+        ok += want ? 1u : 0u;
+        refused += want ? 0u : 1u;
+        decided_ok += want && d.decided ? 1u : 0u;
+    }
+    /* Both verdicts, and decided records among the accepted, often. */
+    assert_true(ok > 20000);
+    assert_true(refused > 20000);
+    assert_true(decided_ok > 2000);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_matches_recovery),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
