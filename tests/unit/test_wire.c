@@ -771,6 +771,36 @@ static const struct test_wire_drop test_wire_drops[] = {
     {REF_1B_NO_VOTE, T_REC_HIST, 1, T_SET, 1, BPC_DROP_BAD_HISTORY}, /* frame ends first */
 };
 
+/* The identity rule (bpc_vid_shape_ok) byte by byte: an empty kind or an
+ * inline value of each length takes a non-zero byte only below its length,
+ * at every one of the 32 places, whichever bit is set. */
+static void
+test_wire_vid_shape_every_byte(void **state)
+{
+    (void)state;
+    static const uint8_t kinds[] = {BPC_VALUE_NONE, BPC_VALUE_NOOP, BPC_VALUE_INLINE};
+    for (uint32_t k = 0; k < sizeof(kinds); k++) {
+        uint32_t lens = kinds[k] == BPC_VALUE_INLINE ? BPC_VALUE_INLINE_MAX + 1 : 1;
+        for (uint32_t len = 0; len < lens; len++) {
+            struct bpc_vid v;
+            memset(&v, 0, sizeof(v));
+            v.kind = kinds[k];
+            v.len = (uint16_t)len;
+            assert_true(bpc_vid_shape_ok(&v));
+            for (uint32_t i = 0; i < BPC_VALUE_INLINE_MAX; i++) {
+                for (uint32_t bit = 0; bit < 8; bit++) {
+                    v.id[i] = (uint8_t)(1u << bit);
+                    if (bpc_vid_shape_ok(&v) != (i < len)) {
+                        fail_msg("kind %u len %u: byte %u bit %u %s", kinds[k], len, i, bit,
+                                 i < len ? "refused" : "accepted");
+                    }
+                    v.id[i] = 0;
+                }
+            }
+        }
+    }
+}
+
 static void
 test_wire_apply(uint8_t *frame, const struct test_wire_drop *d)
 {
@@ -1409,6 +1439,7 @@ main(void)
         cmocka_unit_test(test_wire_decode_guards),
         cmocka_unit_test(test_wire_tag_bit_flips),
         cmocka_unit_test(test_wire_record_drops),
+        cmocka_unit_test(test_wire_vid_shape_every_byte),
         cmocka_unit_test(test_wire_history_too_long),
         cmocka_unit_test(test_wire_random_mutations),
         cmocka_unit_test(test_wire_votes_only),
