@@ -16,8 +16,10 @@
 
 #include "bpcon_store.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Programmer errors only; file bytes are validated, never asserted on. */
 #define STORE_ASSERT(x)                                                                            \
@@ -120,22 +122,23 @@ struct bpc_store {
     struct bpc_store_stats stats;
 };
 
+/* The low `bytes` (1..8) bytes of v, little-endian. Through the value's
+ * little-endian form and a memcpy of constant length, so that each field
+ * is one load or store: the byte loops they replace were not unrolled at
+ * -O2 and cost about a third of an appended record's encoding. */
 static inline void
 store_put_le(uint8_t *p, uint64_t v, unsigned bytes)
 {
-    for (unsigned i = 0; i < bytes; i++) {
-        p[i] = (uint8_t)(v >> (8u * i));
-    }
+    uint64_t le = htole64(v);
+    memcpy(p, &le, bytes);
 }
 
 static inline uint64_t
 store_get_le(const uint8_t *p, unsigned bytes)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++) {
-        v |= (uint64_t)p[i] << (8u * i);
-    }
-    return v;
+    uint64_t le = 0;
+    memcpy(&le, p, bytes);
+    return le64toh(le);
 }
 
 /* store.c: messages, the live set. */
