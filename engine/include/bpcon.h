@@ -199,7 +199,9 @@ struct bpc_config {
                                              parties_count entries, borrowed */
     bpc_value_check_fn value_check;       /* optional */
     void *value_check_ctx;
-    uint32_t batch_max;    /* commands per value, 1..BPC_BATCH_MAX */
+    uint32_t batch_max;    /* commands per value this party builds as leader,
+                              1..BPC_BATCH_MAX (it votes for and applies up to
+                              BPC_BATCH_MAX whatever this is) */
     uint32_t commands_max; /* submit queue and pending commands (power of
                               two, <= BPC_COMMANDS_MAX) */
     struct bpc_log *log;   /* optional: decided values are appended */

@@ -327,8 +327,12 @@ eng_batch_next_cold(const uint8_t *value, uint32_t len, uint32_t off, struct bpc
     return bpc_batch_next(value, len, off, cmd);
 }
 
-/* A well-formed batch: 1..batch_max commands of known submitters that
- * exactly fill the value. Correct parties vote only for such values. */
+/* A well-formed batch: 1..BPC_BATCH_MAX commands of known submitters that
+ * exactly fill the value. Correct parties vote only for such values, and
+ * apply a decided value's commands only when it is one. The bound is the
+ * protocol's, not this party's batch_max (which bounds only the values it
+ * builds as leader): what a party applies must not depend on a setting its
+ * peers may not share, or their applied states would differ. */
 bool
 eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
 {
@@ -336,7 +340,7 @@ eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
         return false;
     }
     uint32_t count = bpc_le16_load(value);
-    if (count == 0 || count > e->cfg.batch_max) {
+    if (count == 0 || count > BPC_BATCH_MAX) {
         return false;
     }
     struct bpc_command c;

@@ -311,6 +311,62 @@ test_leaderq_censored_submitter_paced(void **state)
     hn_free(&h);
 }
 
+/* A party whose batch_max is smaller than the leader's (configured so,
+ * or restarted so) still votes for and applies the leader's values of
+ * more commands: batch_max bounds what a party proposes, and what is
+ * valid in a value is the protocol's BPC_BATCH_MAX. Before, it applied
+ * none of a decided value's commands once the value held more than its
+ * own batch_max, while the others applied them all: the parties' applied
+ * states differed with no faulty party. */
+static void
+batch_max_smaller_at(bool restart)
+{
+    struct hn h;
+    cluster_init(&h, 4, 64, 16);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t odd = (leader + 1) % 4;
+    if (!restart) {
+        h.p[odd].cfg.batch_max = 4;
+        bpc_engine_free(h.p[odd].e);
+        char err[128];
+        assert_int_equal(bpc_engine_new(&h.p[odd].e, &h.p[odd].cfg, err, sizeof(err)), 0);
+    }
+    hn_start(&h);
+    if (restart) {
+        submit_n(&h, leader, 50);
+        assert_true(run_until_applied(&h, 50, 5000 * MS));
+        h.p[odd].down = true;
+        h.p[odd].cfg.batch_max = 4;
+        /* A restart applies again from its restored floor: count anew. */
+        memset(&applied[odd], 0, sizeof(applied[odd]));
+        hn_restart(&h, odd);
+    }
+    uint32_t total = restart ? 250 : 200;
+    submit_n(&h, leader, 200);
+    assert_true(run_until_applied(&h, total, 20000 * MS));
+    /* Values of more than four commands were decided, and applied whole;
+     * the restarted party applied again from its restored floor (its
+     * count started over at the restart), each command once, in order. */
+    assert_true(h.p[leader].log_count < total / 4);
+    assert_exactly_once(&h, leader, total);
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
+static void
+test_leaderq_batch_max_smaller(void **state)
+{
+    (void)state;
+    batch_max_smaller_at(false);
+}
+
+static void
+test_leaderq_batch_max_smaller_after_restart(void **state)
+{
+    (void)state;
+    batch_max_smaller_at(true);
+}
+
 int
 main(void)
 {
@@ -321,6 +377,8 @@ main(void)
         cmocka_unit_test(test_leaderq_queue_follows_applied),
         cmocka_unit_test(test_leaderq_censored_submitter),
         cmocka_unit_test(test_leaderq_censored_submitter_paced),
+        cmocka_unit_test(test_leaderq_batch_max_smaller),
+        cmocka_unit_test(test_leaderq_batch_max_smaller_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
