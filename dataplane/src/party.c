@@ -344,6 +344,10 @@ int
 bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
     if (unlikely(p->failed)) {
+        /* Still quiescent: a loop that goes on polling a failed party
+         * must not hold back the process's grace periods (other parties'
+         * logs reclaim through them). */
+        bpc_log_quiescent();
         return -EIO;
     }
     if (unlikely(now_ns >= p->log_next_ns)) {
