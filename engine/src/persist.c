@@ -359,6 +359,48 @@ eng_restore_record(struct bpc_engine *e, const struct bpc_durable *d)
  * the party then reported the instance empty in its 1b and could vote
  * against its own 2b: an under-report, which costs agreement once one
  * other party lies (docs/ENGINE.md, "Durability"). */
+/* An identity the wire carries: restored ones go out in 1b reports,
+ * where a pad byte or a shape the decoder refuses tripped the encoder's
+ * assertion (an abort after a restore that had returned 0). */
+static bool
+eng_ps_vid_ok(const struct bpc_vid *v)
+{
+    return v->pad == 0 && bpc_vid_shape_ok(v);
+}
+
+/* A record in a shape the engine writes: ballots within BPC_BALLOT_MAX, a
+ * floor below the apply-state instances, room for the incarnation; for an
+ * instance's record, a vote value exactly when it has a vote ballot, a
+ * decided record with a decided value and no history, history entries at
+ * real ballots with real values. */
+static bool
+eng_ps_record_ok(const struct bpc_durable *d)
+{
+    if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
+        d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || d->incarnation > PS_INCARNATION_MAX ||
+        d->floor > BPC_DURABLE_APPLIED_BASE) {
+        return false;
+    }
+    if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
+        return true; /* the party-wide record or an apply state: no vote */
+    }
+    if (!eng_ps_vid_ok(&d->max_vval) ||
+        (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE)) {
+        return false;
+    }
+    if (d->decided) {
+        return d->hist_count == 0 && eng_ps_vid_ok(&d->dec_val) &&
+               d->dec_val.kind != BPC_VALUE_NONE;
+    }
+    for (uint32_t h = 0; h < d->hist_count; h++) {
+        if (d->hist_bal[h] == 0 || d->hist_bal[h] > BPC_BALLOT_MAX ||
+            !eng_ps_vid_ok(&d->hist_val[h]) || d->hist_val[h].kind == BPC_VALUE_NONE) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
 {
@@ -368,9 +410,7 @@ eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs,
     uint64_t floor = eng_nu(e);
     for (uint32_t k = 0; k < count; k++) {
         const struct bpc_durable *d = &recs[k];
-        if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
-            d->hist_count > BPC_HISTORY_MAX || d->decided > 1 ||
-            d->incarnation > PS_INCARNATION_MAX) {
+        if (!eng_ps_record_ok(d)) {
             return -EINVAL;
         }
         floor = d->floor > floor ? d->floor : floor;

@@ -820,7 +820,38 @@ test_restore_refuses_impossible_state(void **state)
     d.incarnation = UINT64_MAX;
     assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
     d.incarnation = (UINT64_C(1) << 24) - 2u;
-    assert_int_equal(bpc_engine_restore(f->e, &d, 1), 0);
+    d.floor = UINT64_MAX; /* every instance decided: no engine gets there */
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.floor = 0;
+    /* Vote records no engine writes (before, each restored with 0, and
+     * the first kept the engine's next 1b from being encoded: an abort). */
+    struct bpc_vid good = junk_vid(1);
+    struct bpc_durable v = {.instance = 3, .max_bal = 3, .max_vbal = 2, .max_vval = good};
+    struct bpc_durable bad[7];
+    for (uint32_t k = 0; k < 7; k++) {
+        bad[k] = v;
+    }
+    bad[0].max_vval.kind = 9;              /* no such kind */
+    bad[1].max_vval.pad = 1;               /* a pad byte */
+    bad[2].max_vval.len = 40;              /* inline past 32 bytes */
+    bad[3].max_vval.kind = BPC_VALUE_NONE; /* a vote ballot without a value */
+    bad[3].max_vval.len = 0;
+    memset(bad[3].max_vval.id, 0, sizeof(bad[3].max_vval.id));
+    bad[4].hist_count = 1; /* a history entry above the ballots */
+    bad[4].hist_bal[0] = BPC_BALLOT_MAX + 1;
+    bad[4].hist_val[0] = good;
+    bad[5].hist_count = 1; /* a history entry without a value */
+    bad[5].hist_bal[0] = 2;
+    bad[6].decided = 1; /* a decided record without a decided value */
+    bad[6].floor = 4;
+    for (uint32_t k = 0; k < 7; k++) {
+        struct bpc_durable set[2] = {d, bad[k]};
+        if (bpc_engine_restore(f->e, set, 2) != -EINVAL) {
+            fail_msg("record %u restored", k);
+        }
+    }
+    struct bpc_durable set[2] = {d, v};
+    assert_int_equal(bpc_engine_restore(f->e, set, 2), 0);
     fx_delete(f);
 }
 
