@@ -42,6 +42,7 @@ struct vnode {
     bool stopping; /* sent SIGTERM by virtio_stop_all */
     bool killed;   /* sent SIGKILL by a --kill event */
     bool ready;
+    bool store_failed; /* reported "failed": its persistence failed */
     bool got_go;
     bool reported;
     uint32_t restarts;
@@ -69,10 +70,12 @@ struct vcluster {
     struct vnode v[CL_VIRTIO_PARTIES_MAX];
     uint64_t go_ns;
     int last_killed;
-    int failed_start; /* a node that ended before ready, not killed; -1: none */
-    uint32_t unclean; /* nodes that did not exit 0 after SIGTERM */
-    pid_t pid;        /* this process: names the nodes' EAL file prefixes */
-    uint64_t cpu_go;  /* this process's CPU time when the load started */
+    int failed_start;        /* a node that ended before ready, not killed; -1: none */
+    uint32_t unclean;        /* nodes that did not exit 0 after SIGTERM, or ended by
+                                themselves with a nonzero status (not a store failure) */
+    uint32_t store_failures; /* nodes that reported a failed store and ended */
+    pid_t pid;               /* this process: names the nodes' EAL file prefixes */
+    uint64_t cpu_go;         /* this process's CPU time when the load started */
 };
 
 static int
@@ -244,6 +247,7 @@ virtio_spawn(struct vcluster *c, uint32_t id)
     v->alive = true;
     v->killed = false;
     v->ready = false;
+    v->store_failed = false;
     v->got_go = false;
     v->reported = false;
     v->buf_len = 0;
@@ -283,6 +287,8 @@ virtio_line(struct vnode *v, char *line)
     unsigned id = 0;
     if (strncmp(line, "ready ", 6) == 0) {
         v->ready = true;
+    } else if (strncmp(line, "failed ", 7) == 0) {
+        v->store_failed = true; /* its persistence failed: it stops, exit 1 */
     } else if (sscanf(line,
                       "progress id=%u decisions=%llu applied=%llu unique=%llu leader=%d "
                       "ballot=%llu done=%d last=%llx:%llx digest=%llx",
@@ -341,6 +347,21 @@ virtio_read(struct vnode *v)
     }
 }
 
+/* A node that ended with a nonzero status, not one this process killed:
+ * a store failure when it reported one (as the ring transport counts a
+ * party whose store failed), else an unclean stop (after SIGTERM, or
+ * ended by itself once ready; one that never was ready fails the start). */
+static void
+virtio_count_end(struct vcluster *c, const struct vnode *v, uint32_t id)
+{
+    if (v->store_failed) {
+        c->store_failures++;
+        fprintf(stderr, "bpcon-cluster: node %u stopped: its store failed\n", id);
+    } else if (v->stopping || (v->ready && !v->killed)) {
+        c->unclean++;
+    }
+}
+
 static void
 virtio_reap(struct vcluster *c)
 {
@@ -363,7 +384,7 @@ virtio_reap(struct vcluster *c)
                 c->failed_start = (int)i; /* it will never be ready */
             }
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                c->unclean += v->stopping ? 1u : 0u;
+                virtio_count_end(c, v, i);
                 fprintf(stderr, "bpcon-cluster: node %u ended (%s %d); see %s/node-%u.err\n", i,
                         WIFEXITED(status) ? "exit" : "signal",
                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), c->dir, i);
@@ -722,6 +743,7 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
     }
     virtio_stop_all(&c);
     s->unclean_stops = c.unclean;
+    s->store_failures = c.store_failures;
     virtio_collect(&c, s, alive_at_end);
     /* EAL runtime dirs of every node incarnation (killed ones cannot
      * remove their own). */
@@ -732,7 +754,8 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
             cl_runtime_dir_remove(prefix);
         }
     }
-    if (!o->keep_dir && rc == 0 && !s->deadline_hit && s->unclean_stops == 0) {
+    if (!o->keep_dir && rc == 0 && !s->deadline_hit && s->unclean_stops == 0 &&
+        s->store_failures == 0) {
         cl_tree_remove(c.dir);
     } else {
         fprintf(stderr, "bpcon-cluster: run directory kept: %s\n", c.dir);

@@ -12,7 +12,8 @@
  * the signal flags, and the order of bring-up and of the orderly stop on
  * SIGINT or SIGTERM (drain, stop workers, free their rings, stop ports,
  * rte_eal_cleanup, exit 0; virtio_user server ports and EAL cleanup are
- * left to process exit, see node_stop). Ports are node_ports.c's, the rx
+ * left to process exit, see node_stop), and the same stop with exit 1 when
+ * the party fails (its persistence). Ports are node_ports.c's, the rx
  * worker lcores node_workers.c's, the main lcore's poll loop node_run.c's.
  *
  * Must never: exit from a signal handler, or do anything in one beyond
@@ -663,11 +664,12 @@ main(int argc, char **argv)
     if (rc == 0 && n.report != NULL) {
         node_ready(&n);
     }
-    if (rc == 0) {
-        node_run(&n);
-        node_drain(&n);
-    } else {
+    if (rc != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err);
+    } else {
+        /* A failed party ends the run with exit 1 (node_run logged why). */
+        rc = node_run(&n);
+        rc = rc == 0 ? node_drain(&n) : rc;
     }
     return node_end(&n, rc);
 }

@@ -102,9 +102,11 @@ void node_workers_end(struct node *n);
 /* node_workers.c: empties and frees the rx rings. */
 void node_rx_rings_free(struct node *n);
 
-/* node_run.c: the main lcore's poll loop, until the quit flag. */
-void node_run(struct node *n);
-/* node_run.c: after the quit flag, polls until quiet (bounded). */
-void node_drain(struct node *n);
+/* node_run.c: the main lcore's poll loop, until the quit flag (0) or a
+ * failed party (-EIO, logged and reported). */
+int node_run(struct node *n);
+/* node_run.c: after the quit flag, polls until quiet (bounded); 0, or
+ * -EIO when the party failed. */
+int node_drain(struct node *n);
 
 #endif /* BPC_DP_NODE_H */

@@ -87,8 +87,31 @@ node_links(struct node *n)
     }
 }
 
-/* The main loop: its only exit is the quit flag (or a failed party). */
-void
+/* A failed party: the log line, and a "failed" line on the report fd
+ * (bpcon-cluster counts it as a store failure). libbpcon-store keeps only
+ * that an I/O call failed (bpc_store_sync and bpc_store_compact return
+ * -EIO, bpc_store_stats a bool), not its errno: the line cannot name the
+ * cause, only the store to look at. */
+static void
+node_failed(struct node *n)
+{
+    if (n->o.store != NULL) {
+        BPC_DP_LOG(ERR,
+                   "party stopped: persistence failed: an I/O call on the store %s failed "
+                   "(libbpcon-store does not keep its errno; a full file system is one cause)\n",
+                   n->o.store);
+    } else {
+        BPC_DP_LOG(ERR, "party stopped: persistence failed (the in-memory store)\n");
+    }
+    if (n->report != NULL) {
+        fprintf(n->report, "failed id=%llu store\n", (unsigned long long)n->o.id);
+        fflush(n->report);
+    }
+}
+
+/* The main loop: its only exits are the quit flag (0) and a failed party
+ * (-EIO). */
+int
 node_run(struct node *n)
 {
     uint64_t next_report = 0;
@@ -96,8 +119,8 @@ node_run(struct node *n)
         uint64_t now = bpc_dp_now_ns();
         int work = bpc_dp_party_poll(n->party, now);
         if (work < 0) {
-            BPC_DP_LOG(ERR, "party stopped: persistence failed\n");
-            break;
+            node_failed(n);
+            return work;
         }
         if (!n->o.wait_go || atomic_load_explicit(&node_go, memory_order_relaxed)) {
             work += (int)dp_load_pump(&n->load, n->party, now);
@@ -112,11 +135,13 @@ node_run(struct node *n)
             dp_idle_wait(&n->o.idle);
         }
     }
+    return 0;
 }
 
 /* After the quit flag: answer what is still in flight for a short while so
- * peers are not left waiting on frames this party owes them. */
-void
+ * peers are not left waiting on frames this party owes them. 0, or -EIO
+ * when the party failed (then, or before). */
+int
 node_drain(struct node *n)
 {
     uint64_t start = bpc_dp_now_ns();
@@ -127,8 +152,12 @@ node_drain(struct node *n)
         if (work > 0) {
             last_work = now;
         }
-        if (work < 0 || now - last_work > NODE_DRAIN_QUIET_NS || now - start > NODE_DRAIN_MAX_NS) {
-            break;
+        if (work < 0) {
+            node_failed(n);
+            return work;
+        }
+        if (now - last_work > NODE_DRAIN_QUIET_NS || now - start > NODE_DRAIN_MAX_NS) {
+            return 0;
         }
         dp_idle_wait(&n->o.idle);
     }
