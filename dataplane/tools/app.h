@@ -23,6 +23,19 @@
  * filler byte i = (seq * 31 + i) & 0xff up to value_bytes. */
 #define DP_CMD_MAGIC 0x4d435042u
 #define DP_CMD_BYTES_MIN 24u
+/* The engine's frame as the tools run it (bpc_config_default's
+ * frame_bytes; no tool changes it). */
+#define DP_FRAME_BYTES 1400u
+/* The largest command (--value-size): dp_config_tune makes a value of one
+ * command plus its batch framing, and bpc_config_validate wants a frame to
+ * hold the largest value beside a 1b with its full 2av history, a header
+ * and a tag: 1400 - 32 - 16 - 5 x 64 - 4 - 12 = 1016 bytes. */
+#define DP_CMD_BYTES_MAX                                                                           \
+    (DP_FRAME_BYTES - BPC_WIRE_HEADER_BYTES - BPC_TAG_BYTES -                                      \
+     (1u + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES - BPC_BATCH_HEADER_BYTES -                     \
+     BPC_BATCH_CMD_HEADER_BYTES)
+/* The tools' usage and refusal texts, and their man pages, say 1016. */
+_Static_assert(DP_CMD_BYTES_MAX == 1016u, "--value-size's range is written out as 24..1016");
 
 /* Log-linear histogram of nanoseconds: 64 buckets per power of two. */
 #define DP_HIST_SUB_BITS 6u

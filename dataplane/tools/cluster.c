@@ -67,6 +67,8 @@ cl_usage(FILE *f)
             "       bpcon-cluster --help | --version\n"
             "ID: a party id, 'leader' or 'follower'. MS: after the load starts. At most\n"
             "16 --kill and --restart events in all.\n"
+            "--value-size B: command bytes, 24..1016 (default 64; a command and a 1b\n"
+            "with its full history share the engine's 1400-byte frame).\n"
             "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
             "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
             "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
@@ -151,7 +153,7 @@ cl_opt_number(struct cl_opts *o, int c, const char *arg)
     case 'w':
         return cl_count(arg, BPC_WINDOW_SLOTS_MAX / 2, &o->window);
     case 'b':
-        if (dp_parse_u64(arg, BPC_VALUE_BYTES_MAX, &v) != 0 || v < DP_CMD_BYTES_MIN) {
+        if (dp_parse_u64(arg, DP_CMD_BYTES_MAX, &v) != 0 || v < DP_CMD_BYTES_MIN) {
             return -EINVAL;
         }
         o->value_bytes = (uint32_t)v;
@@ -244,7 +246,7 @@ cl_range(int c, const char **flag, const char **range)
         {'k', "--commands", "1..4294967296"},
         {'t', "--transport", "ring or virtio"},
         {'w', "--window", "1..32768"},
-        {'b', "--value-size", "24..8192 bytes"},
+        {'b', "--value-size", "24..1016 bytes (a command and a 1b with its history share a frame)"},
         {'K', "--kill", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
         {'R', "--restart", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
         {'I', "--idle", "busy, pause, yield or sleep:US with US in 0..1000000"},

@@ -67,6 +67,8 @@ node_usage(FILE *f)
                "votes already sent (--fsync, the default, is accepted and changes nothing).\n"
                "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
                "makes this party submit the share of crashed party ID too.\n"
+               "--value-size B: command bytes, 24..1016 (default 64; a command and a 1b\n"
+               "with its full history share the engine's 1400-byte frame).\n"
                "--outstanding N / --rate R replace --window: N commands in flight across the\n"
                "cluster (this party keeps its slots' share), or R commands/s across the\n"
                "cluster on a fixed schedule from the load's start (as bpcon-cluster).\n"
@@ -90,8 +92,7 @@ node_range(int c, const char **flag, const char **range)
         {'w', "--window", "1..65536"},
         {'O', "--outstanding", "1..65536 commands in flight across the cluster"},
         {'P', "--rate", "1..10000000 commands/s"},
-        {'b', "--value-size",
-         "24..8192 bytes (the frame must also hold it: see docs/DATAPLANE.md)"},
+        {'b', "--value-size", "24..1016 bytes (a command and a 1b with its history share a frame)"},
         {'r', "--report-fd", "0..1024"},
         {'C', "--control-fd", "0..1024"},
         {'R', "--log-retain", "0..4294967296"},
@@ -146,7 +147,7 @@ node_opt(struct node_opts *o, int c, const char *arg)
     case 'P':
         return node_number(arg, DP_RATE_MAX, true, &o->rate);
     case 'b': /* the load's commands carry a 24-byte header */
-        return node_number(arg, BPC_VALUE_BYTES_MAX, true, &o->value_bytes) != 0 ||
+        return node_number(arg, DP_CMD_BYTES_MAX, true, &o->value_bytes) != 0 ||
                        o->value_bytes < DP_CMD_BYTES_MIN
                    ? -EINVAL
                    : 0;
