@@ -26,12 +26,14 @@
 static void
 keygen_usage(FILE *f)
 {
-    fprintf(f, "usage: bpcon-keygen --parties N --out DIR [--cluster FILE] [--cluster-id ID]\n"
-               "                    [--port SPEC] [--force] | --help | --version\n"
+    fprintf(f, "usage: bpcon-keygen --parties N --out DIR\n"
+               "                    [--cluster FILE [--cluster-id ID] --port SPEC] [--force]\n"
+               "       bpcon-keygen --help | --version\n"
                "Writes DIR/party-I.key for I in 0..N-1 (one random key per pair; each file\n"
                "holds only its party's pair keys). --cluster also writes a cluster file\n"
                "(give it a path inside DIR: key paths are relative to it) whose parties\n"
-               "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster).\n"
+               "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster) and\n"
+               "whose cluster id is --cluster-id ID (default random); both only with it.\n"
                "Existing key or cluster files are never overwritten (exit 1, nothing\n"
                "written) unless --force, which removes them first. A run that fails\n"
                "part way removes what it wrote.\n");
@@ -142,7 +144,8 @@ keygen_out_check(const struct keygen_opts *k)
 }
 
 /* The checks once every flag is read: no stray argument, the required
- * flags, --out, and --port with --cluster. */
+ * flags, --out, --port with --cluster, and --cluster-id and --port only
+ * with --cluster. */
 static int
 keygen_check(int argc, char **argv, const struct keygen_opts *k)
 {
@@ -161,6 +164,14 @@ keygen_check(int argc, char **argv, const struct keygen_opts *k)
     }
     if (k->cluster != NULL && k->port == NULL) {
         fprintf(stderr, "bpcon-keygen: --cluster needs --port SPEC (vhost-mesh:DIR or port:N)\n");
+        return -EINVAL;
+    }
+    /* Both only go into the cluster file: without one they would be
+     * silently dropped. */
+    if (k->cluster == NULL && (k->cluster_id_given || k->port != NULL)) {
+        fprintf(stderr,
+                "bpcon-keygen: %s is written into the cluster file: it needs --cluster FILE\n",
+                k->cluster_id_given ? "--cluster-id" : "--port");
         return -EINVAL;
     }
     return 0;

@@ -69,9 +69,10 @@ node_usage(FILE *f)
                "makes this party submit the share of crashed party ID too.\n"
                "--value-size B: command bytes, 24..1016 (default 64; a command and a 1b\n"
                "with its full history share the engine's 1400-byte frame).\n"
-               "--outstanding N / --rate R replace --window: N commands in flight across the\n"
-               "cluster (this party keeps its slots' share), or R commands/s across the\n"
-               "cluster on a fixed schedule from the load's start (as bpcon-cluster).\n"
+               "--outstanding N / --rate R replace --window (not with it): N commands in\n"
+               "flight across the cluster (this party keeps its slots' share), or R\n"
+               "commands/s across the cluster on a fixed schedule from the load's start\n"
+               "(as bpcon-cluster).\n"
                "EAL worker lcores (-l/--lcores with more than one): each rx queue is\n"
                "polled by worker q %% W and handed to the main lcore through a ring.\n");
 }
@@ -141,6 +142,7 @@ node_opt(struct node_opts *o, int c, const char *arg)
     case 'k':
         return node_number(arg, 1ull << 32, false, &o->commands);
     case 'w':
+        o->window_given = true;
         return node_number(arg, BPC_WINDOW_SLOTS_MAX, true, &o->window);
     case 'O':
         return node_number(arg, DP_OUTSTANDING_MAX, true, &o->outstanding);
@@ -194,6 +196,11 @@ node_check(int argc, char **argv, const struct node_opts *o)
     if (o->outstanding > 0 && o->rate > 0) {
         fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
                         "open loop)\n");
+        return -EINVAL;
+    }
+    if (o->window_given && (o->outstanding > 0 || o->rate > 0)) {
+        fprintf(stderr, "bpcon-node: --window paces the default load (per party); it does not "
+                        "combine with --outstanding or --rate\n");
         return -EINVAL;
     }
     if (o->fsync_flags == 3u) {

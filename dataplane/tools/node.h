@@ -34,6 +34,7 @@ struct node_opts {
     struct dp_idle idle;
     uint64_t commands;
     uint64_t window;
+    bool window_given;    /* --window was on the command line */
     uint64_t outstanding; /* closed loop over the cluster (replaces window) */
     uint64_t rate;        /* open loop, commands/s over the cluster (replaces window) */
     uint64_t value_bytes;
