@@ -84,7 +84,7 @@ dp_cluster_write(const char *path, uint32_t n, uint64_t cluster_id, const char *
 }
 
 void
-dp_config_tune(struct bpc_config *cfg, uint32_t window, uint32_t value_bytes)
+dp_config_tune(struct bpc_config *cfg, uint32_t window)
 {
     /* The leader queues every party's forwarded commands: room for all. */
     uint64_t want = 2ull * window * cfg->parties_count;
@@ -93,8 +93,9 @@ dp_config_tune(struct bpc_config *cfg, uint32_t window, uint32_t value_bytes)
         cmds *= 2;
     }
     cfg->commands_max = cmds;
-    uint32_t framing = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;
-    if (value_bytes + framing > cfg->value_bytes_max) {
-        cfg->value_bytes_max = value_bytes + framing;
-    }
+    /* Every party holds the largest value any of them can make, whatever
+     * its own --value-size: the limit used to follow the flag, and a party
+     * started (or restarted) with a smaller one could not hold its peers'
+     * larger values, never applied them and stalled without a word. */
+    cfg->value_bytes_max = DP_CMD_BYTES_MAX + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;
 }

@@ -26,8 +26,8 @@
 /* The engine's frame as the tools run it (bpc_config_default's
  * frame_bytes; no tool changes it). */
 #define DP_FRAME_BYTES 1400u
-/* The largest command (--value-size): dp_config_tune makes a value of one
- * command plus its batch framing, and bpc_config_validate wants a frame to
+/* The largest command (--value-size): dp_config_tune makes every party's
+ * largest value one such command plus its batch framing, and bpc_config_validate wants a frame to
  * hold the largest value beside a 1b with its full 2av history, a header
  * and a tag: 1400 - 32 - 16 - 5 x 64 - 4 - 12 = 1016 bytes. */
 #define DP_CMD_BYTES_MAX                                                                           \
@@ -242,8 +242,9 @@ int dp_app_state_hook(void *ctx, uint64_t floor, uint8_t *buf, uint32_t cap);
 int dp_load_resume_from_store(struct dp_load *l, struct bpc_dp_party *p, struct dp_app_state *out);
 
 /* Sizes the engine's command queues for `window` commands in flight per
- * party and values for commands of value_bytes. */
-void dp_config_tune(struct bpc_config *cfg, uint32_t window, uint32_t value_bytes);
+ * party, and its values for the largest command any tool makes
+ * (DP_CMD_BYTES_MAX), whatever this party's --value-size. */
+void dp_config_tune(struct bpc_config *cfg, uint32_t window);
 
 /* A 64-bit mixing function (splitmix64's finalizer): hashes of logs and
  * records, never security. */

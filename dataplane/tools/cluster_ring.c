@@ -85,7 +85,7 @@ ring_config(struct ring_cluster *c)
     randombytes_buf(&c->cfg.cluster_id, sizeof(c->cfg.cluster_id));
     struct dp_pace pace;
     cl_pace(c->o, &pace);
-    dp_config_tune(&c->cfg, dp_pace_window(&pace, c->n), c->o->value_bytes);
+    dp_config_tune(&c->cfg, dp_pace_window(&pace, c->n));
     if (c->o->slots > 0) {
         c->cfg.window_slots = c->o->slots;
     }

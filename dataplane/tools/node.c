@@ -429,8 +429,7 @@ node_config(struct node *n, char *err, size_t err_len)
     n->cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])n->keys;
     struct dp_pace pace;
     node_pace(&n->o, &pace);
-    dp_config_tune(&n->cfg, dp_pace_window(&pace, n->cluster.parties_count),
-                   (uint32_t)n->o.value_bytes);
+    dp_config_tune(&n->cfg, dp_pace_window(&pace, n->cluster.parties_count));
     n->cfg.on_apply = dp_load_apply;
     n->cfg.apply_ctx = &n->load;
     randombytes_buf(&n->cfg.seed, sizeof(n->cfg.seed));
