@@ -708,8 +708,31 @@ void bpc_engine_persisted(struct bpc_engine *e);
 int bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 /* Largest command the engine accepts for this config. */
 uint32_t bpc_command_bytes_max(const struct bpc_config *cfg);
-/* True once the command with this ticket has been applied at this party
- * (any thread; an acquire load). */
+/* What became of the command with this ticket, as this party knows it
+ * (any thread; acquire loads). A submitter's commands apply in sequence
+ * order, and the first applied command of a later incarnation (a restart)
+ * closes the earlier ones for good, so:
+ * - APPLIED: applied at this party;
+ * - PENDING: not applied yet, and it still may be (a ticket of the
+ *   incarnation applied last or a later one);
+ * - LOST: of an earlier incarnation and never to be applied (a later
+ *   incarnation's command was applied first): submit it again if it must
+ *   happen;
+ * - UNKNOWN: of an earlier incarnation than this run can tell about: the
+ *   engine knows the incarnation applied last and, from the moment this
+ *   run applies the first command of a later one, the one before it (a
+ *   restart restores only the last applied command): the application's own
+ *   applied state decides. */
+enum bpc_ticket_status {
+    BPC_TICKET_PENDING = 0,
+    BPC_TICKET_APPLIED = 1,
+    BPC_TICKET_LOST = 2,
+    BPC_TICKET_UNKNOWN = 3,
+};
+enum bpc_ticket_status bpc_ticket_status(const struct bpc_engine *e, uint64_t ticket);
+/* bpc_ticket_status(e, ticket) == BPC_TICKET_APPLIED. (Before, every
+ * ticket of an earlier incarnation below the last applied one was called
+ * done, lost commands included.) */
 bool bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket);
 /* Iterates the commands of a decided batch value: returns the next
  * command's offset after `off` or 0 at the end; -EINVAL if malformed. */

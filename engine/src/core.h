@@ -402,6 +402,10 @@ struct eng_submit_state {
     uint64_t own_tail;
     uint64_t own_sent; /* next own command to forward to the leader */
     _Atomic uint64_t applied_own;
+    /* 1 + the last own command applied before the first one of
+     * applied_own's incarnation, once this run saw that jump (0: unknown):
+     * what bpc_ticket_status knows of the incarnation before. */
+    _Atomic uint64_t applied_own_prev1;
     /* Leader: commands waiting for a value. */
     struct eng_cmd *lq;
     uint8_t *lq_bytes;

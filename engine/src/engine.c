@@ -631,10 +631,16 @@ bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     return eng_submit(e, cmd, len, ticket);
 }
 
+enum bpc_ticket_status
+bpc_ticket_status(const struct bpc_engine *e, uint64_t ticket)
+{
+    return eng_ticket_status(e, ticket);
+}
+
 bool
 bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket)
 {
-    return eng_ticket_done(e, ticket);
+    return eng_ticket_status(e, ticket) == BPC_TICKET_APPLIED;
 }
 
 uint64_t

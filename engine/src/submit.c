@@ -73,12 +73,36 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     return 0;
 }
 
-bool
-eng_ticket_done(const struct bpc_engine *e, uint64_t ticket)
+/* A submitter's commands apply in sequence order within an incarnation,
+ * and the first of a later incarnation closes the earlier ones for good
+ * (eng_seq_follows): so the last own command applied (hi), and the last
+ * one applied before hi's incarnation began (prev, when this run saw it
+ * begin), tell every ticket of those incarnations and of any between
+ * them. Before, any ticket of an earlier incarnation below hi was called
+ * done, applied or lost alike. */
+enum bpc_ticket_status
+eng_ticket_status(const struct bpc_engine *e, uint64_t ticket)
 {
-    uint64_t hi = atomic_load_explicit(&((struct bpc_engine *)(uintptr_t)e)->sub.applied_own,
-                                       memory_order_acquire);
-    return (ticket >> ENG_SEQ_BITS) == (hi >> ENG_SEQ_BITS) ? ticket <= hi : ticket < hi;
+    struct bpc_engine *m = (struct bpc_engine *)(uintptr_t)e;
+    uint64_t hi = atomic_load_explicit(&m->sub.applied_own, memory_order_acquire);
+    uint64_t inc = ticket >> ENG_SEQ_BITS;
+    if (hi == 0 || inc >= (hi >> ENG_SEQ_BITS)) {
+        bool same = hi != 0 && inc == (hi >> ENG_SEQ_BITS);
+        return same && ticket <= hi ? BPC_TICKET_APPLIED : BPC_TICKET_PENDING;
+    }
+    /* Stored before hi (release): at least as new as the hi just read. */
+    uint64_t prev1 = atomic_load_explicit(&m->sub.applied_own_prev1, memory_order_acquire);
+    if (prev1 == 0) {
+        return BPC_TICKET_UNKNOWN; /* hi was restored: what came before is not known */
+    }
+    uint64_t prev = prev1 - 1;
+    if (prev != 0 && inc < (prev >> ENG_SEQ_BITS)) {
+        return BPC_TICKET_UNKNOWN;
+    }
+    if (prev != 0 && inc == (prev >> ENG_SEQ_BITS) && ticket <= prev) {
+        return BPC_TICKET_APPLIED;
+    }
+    return BPC_TICKET_LOST;
 }
 
 void
@@ -392,6 +416,12 @@ static void
 eng_own_complete(struct bpc_engine *e, uint64_t seq)
 {
     struct eng_submit_state *sub = &e->sub;
+    uint64_t was = atomic_load_explicit(&sub->applied_own, memory_order_relaxed);
+    if (was == 0 || (seq >> ENG_SEQ_BITS) > (was >> ENG_SEQ_BITS)) {
+        /* The first command of a later incarnation (or the first ever):
+         * what came before is now known (bpc_ticket_status). */
+        atomic_store_explicit(&sub->applied_own_prev1, was + 1, memory_order_release);
+    }
     atomic_store_explicit(&sub->applied_own, seq, memory_order_release);
     while (sub->own_head < sub->own_tail && sub->own[sub->own_head & sub->cmd_mask].seq <= seq) {
         uint64_t ticket = sub->own[sub->own_head & sub->cmd_mask].seq;

@@ -64,7 +64,7 @@ eng_applied_dirty_at(const struct bpc_engine *e, uint32_t k, uint64_t *seq)
 }
 
 ENG_FN int eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
-ENG_FN bool eng_ticket_done(const struct bpc_engine *e, uint64_t ticket);
+ENG_FN enum bpc_ticket_status eng_ticket_status(const struct bpc_engine *e, uint64_t ticket);
 /* Moves submitted commands from the ring into the own pending list. */
 ENG_FN void eng_ring_drain(struct bpc_engine *e);
 /* Sends own unapplied commands to the leader (or queues them, as leader). */

@@ -51,6 +51,70 @@ test_pipeline_forwarding(void **state)
     hn_free(&h);
 }
 
+/* Tickets across a restart. A follower's five commands are applied; five
+ * more are submitted and the party crashes before its next step (they
+ * never leave it); it restarts and one new command is applied. The five
+ * lost ones are LOST, never done (before, every ticket of the earlier
+ * incarnation below the new one was called done: the application was
+ * told its lost commands had happened); the five applied ones APPLIED.
+ * After a second restart the engine no longer knows the first
+ * incarnation's last command: never LOST or PENDING for an applied one,
+ * never done for a lost one. */
+static void
+test_pipeline_ticket_status_across_restart(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    hn_start(&h);
+    uint64_t tk[10];
+    uint8_t cmd[24];
+    for (int k = 0; k < 10; k++) {
+        memset(cmd, k, sizeof(cmd));
+        assert_int_equal(bpc_submit(h.p[who].e, cmd, sizeof(cmd), &tk[k]), 0);
+        if (k == 4) {
+            assert_true(run_until_applied(&h, 5, 5000 * MS));
+        }
+    }
+    for (int k = 0; k < 5; k++) {
+        assert_int_equal(bpc_ticket_status(h.p[who].e, tk[k]), BPC_TICKET_APPLIED);
+    }
+    h.p[who].down = true; /* the last five never leave */
+    hn_restart(&h, who);
+    for (int k = 5; k < 10; k++) {
+        assert_false(bpc_ticket_done(h.p[who].e, tk[k]));
+    }
+    uint64_t next = 0;
+    memset(cmd, 99, sizeof(cmd));
+    assert_int_equal(bpc_submit(h.p[who].e, cmd, sizeof(cmd), &next), 0);
+    assert_true(next >> 40 > tk[9] >> 40);
+    for (uint64_t t = h.now_ns; bpc_ticket_status(h.p[who].e, next) != BPC_TICKET_APPLIED;) {
+        assert_true(h.now_ns - t < 20000 * MS);
+        hn_deliver(&h, UINT64_MAX);
+        hn_tick(&h, 5 * MS);
+    }
+    for (int k = 0; k < 10; k++) {
+        enum bpc_ticket_status want = k < 5 ? BPC_TICKET_APPLIED : BPC_TICKET_LOST;
+        assert_int_equal(bpc_ticket_status(h.p[who].e, tk[k]), want);
+        for (uint32_t i = 0; i < 4; i++) {
+            /* Counted by sequence number without the incarnation (the new
+             * command counts as number 1 too), and the restarted party
+             * applies again from its restored floor: at least once. */
+            uint32_t c = applied[i].count[who][k + 1];
+            assert_true(k < 5 ? c >= 1 : c == 0);
+        }
+    }
+    h.p[who].down = true;
+    hn_restart(&h, who);
+    enum bpc_ticket_status st = bpc_ticket_status(h.p[who].e, tk[0]);
+    assert_true(st == BPC_TICKET_APPLIED || st == BPC_TICKET_UNKNOWN);
+    for (int k = 5; k < 10; k++) {
+        assert_false(bpc_ticket_done(h.p[who].e, tk[k]));
+    }
+    hn_free(&h);
+}
+
 /* The leader crashes with commands in flight: the submitter resends its
  * unapplied commands to the next leader, and each is applied once. */
 static void
@@ -555,6 +619,7 @@ main(void)
         cmocka_unit_test(test_pipeline_big_window),
         cmocka_unit_test(test_pipeline_submit_threads),
         cmocka_unit_test(test_pipeline_noop_fills_gap),
+        cmocka_unit_test(test_pipeline_ticket_status_across_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
