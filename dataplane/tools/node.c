@@ -328,27 +328,43 @@ node_log_out_distinct(const char *log_out, const char *other, const char *what, 
 static int
 node_log_out_check(const struct node_opts *o)
 {
-    char path[4096];
-    for (int k = 0; k < 2; k++) {
-        int rc = node_log_path(o->log_out, k, path, sizeof(path));
-        if (rc != 0) {
-            return rc;
+    /* The files must exist to be compared as files (a link or another
+     * spelling included); those this check creates are removed again when
+     * it refuses: an empty file left at a --store path was then refused as
+     * a damaged store by the next, correct start. */
+    char path[2][4096];
+    bool made[2] = {false, false};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = node_log_path(o->log_out, k, path[k], sizeof(path[k]));
+        int fd = rc != 0 ? -1 : open(path[k], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        made[k] = fd >= 0;
+        if (rc == 0 && fd < 0 && errno == EEXIST) {
+            fd = open(path[k], O_WRONLY | O_CLOEXEC);
         }
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            int e = errno;
-            fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", o->log_out, path, strerror(e));
-            return -e;
+        if (rc == 0 && fd < 0) {
+            rc = -errno;
+            fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", o->log_out, path[k],
+                    strerror(-rc));
         }
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
     }
     char err[8300] = "";
-    int rc = node_log_out_distinct(o->log_out, o->store, "--store", err, sizeof(err));
+    if (rc == 0) {
+        rc = node_log_out_distinct(o->log_out, o->store, "--store", err, sizeof(err));
+    }
     if (rc == 0) {
         rc = node_log_out_distinct(o->log_out, o->cluster, "--cluster", err, sizeof(err));
     }
-    if (rc != 0) {
+    if (err[0] != '\0') {
         fprintf(stderr, "bpcon-node: %s\n", err);
+    }
+    for (int k = 0; k < 2 && rc != 0; k++) {
+        if (made[k]) {
+            unlink(path[k]);
+        }
     }
     return rc;
 }

@@ -55,6 +55,19 @@ check same-store 2 $? "$out" "is the same file as --store" "$dir/s1"
 out=$("$node" -- --cluster "$dir/none.conf" --id 0 --store "$dir/s1" \
     --log-out "$dir/./s1" 2>&1)
 check same-store-spelling 2 $? "$out" "is the same file as --store" "$dir/s1"
+# ... also when neither exists yet: the refusal leaves no file behind (an
+# empty one at the --store path was refused as a damaged store by the next,
+# correct start).
+for pair in "s2 s2" "s3.decided s3"; do
+    set -- $pair
+    out=$("$node" -- --cluster "$dir/none.conf" --id 0 --store "$dir/$1" --log-out "$dir/$2" 2>&1)
+    st=$?
+    left=$(cd "$dir" && ls s2 s2.decided s3 s3.decided 2>/dev/null | tr '\n' ' ')
+    [ -z "$left" ] || out="$out
+files left behind: $left"
+    [ -z "$left" ] || st=99
+    check "same-store-new-$1" 2 $st "$out" "is the same file as --store"
+done
 keep "$dir/c.conf" "cluster_id 1"
 out=$("$node" -- --cluster "$dir/c.conf" --id 0 --log-out "$dir/c.conf" 2>&1)
 check same-cluster 2 $? "$out" "is the same file as --cluster" "$dir/c.conf"
