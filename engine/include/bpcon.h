@@ -282,7 +282,7 @@ void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct 
  *
  *   header (32 B) | records (count x 64 B) | value section | tag (16 B)
  *
- * header: u32 magic "BPC1" (0x31435042) | u8 version (3) | u8 reserved 0 |
+ * header: u32 magic "BPC1" (0x31435042) | u8 version (BPC_WIRE_VERSION) | u8 reserved 0 |
  *         u16 record_count | u64 cluster_id | u16 sender | u16 receiver |
  *         u32 value_bytes | u64 seq
  * record: u8 type | u8 value_kind | u8 hist_count | u8 reserved 0 |
