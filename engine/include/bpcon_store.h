@@ -74,11 +74,23 @@ struct bpc_store_io {
     int (*truncate)(void *ctx, int fd, uint64_t len);
     int (*rename)(void *ctx, const char *from, const char *to);
     int (*unlink)(void *ctx, const char *path);
+    /* The names an open file has (fstat's st_nlink): bpc_store_release
+     * shrinks a replaced file only when it has none. NULL (a table written
+     * before this call): it never shrinks one, it closes it whole. */
+    int64_t (*links)(void *ctx, int fd);
+    /* The store's path made absolute, every symbolic link and "." or ".."
+     * resolved, into out (out_len bytes); a file not there yet keeps its
+     * last component. bpc_store_open resolves its path once, so that
+     * compactions rename over the file itself, beside it, whatever the
+     * working directory later. NULL: the path is used as given. */
+    int (*resolve)(void *ctx, const char *path, char *out, size_t out_len);
 };
 
 /* The plain system calls (ctx unused). Its open refuses anything but a
  * regular file (or a directory opened with O_DIRECTORY) with -EINVAL, and
- * never waits on a FIFO. */
+ * never waits on a FIFO. Its resolve is realpath(3) (of the directory
+ * when the file does not exist yet), and refuses a dangling symbolic link
+ * with -ENOENT (creating the store would replace the link). */
 const struct bpc_store_io *bpc_store_io_posix(void);
 
 /* ------------------------------------------------------------------------
@@ -132,7 +144,11 @@ struct bpc_store;
  * before anything is appended. Damage before the tail (a checksum or
  * framing failure followed by more data) is -EBADMSG with a message naming
  * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
- * compaction or creation is removed. opt may be NULL (durable defaults).
+ * compaction or creation is removed. path is resolved once, here (io's
+ * resolve): a symbolic link to the store keeps naming it after
+ * compactions, which write PATH.tmp beside the real file and rename it
+ * over that, and a relative path means the working directory of this
+ * call, not of later compactions. opt may be NULL (durable defaults).
  * Returns 0 or a negative errno, with a message in err. */
 int bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
                    const struct bpc_store_options *opt, char *err, size_t err_len);
@@ -212,9 +228,13 @@ int bpc_store_compact(struct bpc_store *s);
  * most BPC_STORE_RELEASE_BYTES and closes it once empty: 1 while some of
  * it is left, 0 when none is (or there was none), a negative errno when
  * a truncate failed (the file is then closed at once; the store is
- * unaffected, nothing names that file). A failed store (a compaction's
- * directory sync may have failed, so a power loss could bring that file
- * back as PATH) closes it untouched and returns 0. The next compaction and
+ * unaffected). It is shrunk only while the file has no name left (io's
+ * links is 0): a hard link to the store (a backup) still names it, and
+ * its content is not the store's to give back, so such a file is closed
+ * whole at once (its close frees nothing) and 0 returned; so is one whose
+ * names cannot be counted. A failed store (a compaction's directory sync
+ * may have failed, so a power loss could bring that file back as PATH)
+ * closes it untouched and returns 0. The next compaction and
  * bpc_store_close close what is left. Call it between polls after a
  * compaction until it returns 0 or less. */
 int bpc_store_release(struct bpc_store *s);

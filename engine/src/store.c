@@ -514,27 +514,44 @@ bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
  * Open, create, close.
  * ---------------------------------------------------------------------- */
 
-/* PATH, PATH.tmp and PATH's directory. */
+/* PATH, PATH.tmp and PATH's directory, from path resolved once (io's
+ * resolve): every compaction renames PATH.tmp over PATH, so PATH must be
+ * the store's own entry (renaming over a symbolic link would replace the
+ * link and leave its target behind, then shrink it as a replaced file),
+ * and it must not move with the working directory. */
 static int
-store_paths(struct bpc_store *s, const char *path)
+store_paths(struct bpc_store *s, const char *path, char *err, size_t err_len)
 {
     size_t len = strlen(path);
     if (len == 0) {
+        store_errf(err, err_len, "empty path");
         return -EINVAL;
     }
+    int rc = 0;
     if (len >= sizeof(s->path)) {
-        return -ENAMETOOLONG;
+        rc = -ENAMETOOLONG;
+    } else if (s->io.resolve != NULL) {
+        rc = s->io.resolve(s->io.ctx, path, s->path, sizeof(s->path));
+    } else {
+        memcpy(s->path, path, len + 1);
     }
-    memcpy(s->path, path, len + 1);
-    snprintf(s->tmp, sizeof(s->tmp), "%s.tmp", path);
-    const char *slash = strrchr(path, '/');
+    if (rc == -ENAMETOOLONG) {
+        store_errf(err, err_len, "path too long (%zu bytes, at most %u)", len, STORE_PATH_MAX - 1u);
+        return rc;
+    }
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: %s", path, strerror(-rc));
+        return rc;
+    }
+    snprintf(s->tmp, sizeof(s->tmp), "%s.tmp", s->path);
+    const char *slash = strrchr(s->path, '/');
     if (slash == NULL) {
         snprintf(s->dir, sizeof(s->dir), ".");
-    } else if (slash == path) {
+    } else if (slash == s->path) {
         snprintf(s->dir, sizeof(s->dir), "/");
     } else {
-        memcpy(s->dir, path, (size_t)(slash - path));
-        s->dir[slash - path] = '\0';
+        memcpy(s->dir, s->path, (size_t)(slash - s->path));
+        s->dir[slash - s->path] = '\0';
     }
     return 0;
 }
@@ -658,14 +675,8 @@ bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config
         return -ENOMEM;
     }
     store_defaults(s, cfg, opt);
-    int rc = store_paths(s, path);
+    int rc = store_paths(s, path, err, err_len);
     if (rc != 0) {
-        if (rc == -EINVAL) {
-            store_errf(err, err_len, "empty path");
-        } else {
-            store_errf(err, err_len, "path too long (%zu bytes, at most %u)", strlen(path),
-                       STORE_PATH_MAX - 1u);
-        }
         free(s);
         return rc;
     }

@@ -343,9 +343,17 @@ bpc_store_release(struct bpc_store *s)
         store_release_all(s);
         return 0;
     }
-    /* Nothing names the replaced file any more (the rename took its
-     * name, and the directory sync made that last), so no crash can find
-     * it: shrinking it only gives back. */
+    /* The rename took PATH from the replaced file, and the directory sync
+     * made that last; but another name may still hold it (a hard link: a
+     * backup, a snapshot), whose content is not the store's to empty.
+     * Only a file with no name left is shrunk; one still named is closed
+     * whole (a close that frees nothing: no stall), and so is one whose
+     * names cannot be counted (better a stall than an emptied backup). */
+    int64_t links = s->io.links != NULL ? s->io.links(s->io.ctx, s->old_fd) : -ENOSYS;
+    if (links != 0) {
+        store_release_all(s);
+        return 0;
+    }
     uint64_t left =
         s->old_size > BPC_STORE_RELEASE_BYTES ? s->old_size - BPC_STORE_RELEASE_BYTES : 0;
     int rc = s->io.truncate(s->io.ctx, s->old_fd, left);

@@ -3,8 +3,8 @@
  * bpc_store_io_posix() (the default struct bpc_store_io), and whole-buffer
  * reads and writes through any table (the fault tests inject theirs).
  *
- * Owns: the mapping of each call to open(2), pwrite(2), fdatasync(2) and
- * the rest, returning >= 0 or -errno. Must never: retry a failed call or
+ * Owns: the mapping of each call to open(2), pwrite(2), fdatasync(2),
+ * realpath(3) and the rest, returning >= 0 or -errno. Must never: retry a failed call or
  * hide its error (a short write continues where it stopped; a write of
  * zero bytes is -EIO), or make a system call the table does not name.
  */
@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,6 +108,66 @@ store_posix_unlink(void *ctx, const char *path)
     return unlink(path) == 0 ? 0 : -errno;
 }
 
+static int64_t
+store_posix_links(void *ctx, int fd)
+{
+    (void)ctx;
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (int64_t)st.st_nlink : -errno;
+}
+
+/* realpath's result into out: 0, or -ENAMETOOLONG. */
+static int
+store_posix_put(char *out, size_t out_len, const char *dir, const char *base)
+{
+    /* "/" + base must not become "//base". */
+    const char *sep = base == NULL ? "" : (strcmp(dir, "/") == 0 ? "" : "/");
+    int n = snprintf(out, out_len, "%s%s%s", dir, sep, base == NULL ? "" : base);
+    return n >= 0 && (size_t)n < out_len ? 0 : -ENAMETOOLONG;
+}
+
+/* A store not created yet: its directory resolved, its name kept. A
+ * dangling symbolic link is refused: creating the store renames a new
+ * file over the name, which would replace the link, not make its target. */
+static int
+store_posix_resolve_new(const char *path, char *out, size_t out_len)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        return -ENOENT; /* the name is there, what it links to is not */
+    }
+    if (errno != ENOENT) {
+        return -errno;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash == NULL ? path : slash + 1;
+    if (*base == '\0') {
+        return -ENOENT;
+    }
+    char *dir = slash == NULL ? strdup(".") : strndup(path, (size_t)(slash - path));
+    if (dir == NULL) {
+        return -ENOMEM;
+    }
+    char *real = realpath(slash == path ? "/" : dir, NULL);
+    int rc = real != NULL ? store_posix_put(out, out_len, real, base) : -errno;
+    free(real);
+    free(dir);
+    return rc;
+}
+
+static int
+store_posix_resolve(void *ctx, const char *path, char *out, size_t out_len)
+{
+    (void)ctx;
+    char *real = realpath(path, NULL);
+    if (real == NULL) {
+        return errno == ENOENT ? store_posix_resolve_new(path, out, out_len) : -errno;
+    }
+    int rc = store_posix_put(out, out_len, real, NULL);
+    free(real);
+    return rc;
+}
+
 static const struct bpc_store_io store_io_posix = {
     .ctx = NULL,
     .open = store_posix_open,
@@ -119,6 +180,8 @@ static const struct bpc_store_io store_io_posix = {
     .truncate = store_posix_truncate,
     .rename = store_posix_rename,
     .unlink = store_posix_unlink,
+    .links = store_posix_links,
+    .resolve = store_posix_resolve,
 };
 
 const struct bpc_store_io *

@@ -320,6 +320,21 @@ memfs_unlink(void *ctx, const char *path)
     return 0;
 }
 
+/* The names an open file has in the current directory (st_nlink). */
+static int64_t
+memfs_links(void *ctx, int fd)
+{
+    struct memfs *fs = ctx;
+    if (memfs_fd(fs, fd) == NULL) {
+        return -EBADF;
+    }
+    int64_t n = 0;
+    for (uint32_t i = 0; i < MEMFS_FILES; i++) {
+        n += fs->cur[i].ino == fs->fd_ino[fd];
+    }
+    return n;
+}
+
 void
 memfs_init(struct memfs *fs, uint64_t seed)
 {
@@ -344,6 +359,7 @@ memfs_init(struct memfs *fs, uint64_t seed)
         .truncate = memfs_truncate,
         .rename = memfs_rename,
         .unlink = memfs_unlink,
+        .links = memfs_links,
     };
 }
 

@@ -118,6 +118,13 @@ tr_unlink(void *ctx, const char *path)
     return t->fs.io.unlink(&t->fs, path);
 }
 
+static int64_t
+tr_links(void *ctx, int fd)
+{
+    struct tr_io *t = ctx;
+    return t->fs.io.links(&t->fs, fd);
+}
+
 static void
 tr_init(struct tr_io *t)
 {
@@ -135,6 +142,7 @@ tr_init(struct tr_io *t)
         .truncate = tr_truncate,
         .rename = tr_rename,
         .unlink = tr_unlink,
+        .links = tr_links,
     };
 }
 

@@ -1,0 +1,308 @@
+/*
+ * test_store_files.c - the store on real files, where names matter and
+ * memfs (one flat directory, one name per file) cannot model them: a
+ * store reached through a symbolic link, a store with a second hard link
+ * (a backup), a store opened by a relative path before a chdir. Each runs
+ * compactions and releases; the other name must still hold what it held.
+ *
+ * Must never: leave anything outside its own mkdtemp directory, or leave
+ * that directory behind when it passes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bpcon_store.h"
+
+/* Small enough that 200 commits compact a dozen times or more. */
+#define TF_COMPACT_BYTES 8192u
+#define TF_COMMITS 200u
+
+struct tf_dir {
+    char root[64];
+};
+
+static void
+tf_mkdtemp(struct tf_dir *d)
+{
+    snprintf(d->root, sizeof(d->root), "/tmp/bpcon-store-files.XXXXXX");
+    assert_non_null(mkdtemp(d->root));
+}
+
+/* d->root/rel into buf. */
+static const char *
+tf_at(const struct tf_dir *d, const char *rel, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s", d->root, rel);
+    assert_true(n > 0 && (size_t)n < len);
+    return buf;
+}
+
+static void
+tf_rm_rf(const struct tf_dir *d)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->root);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+tf_cfg(struct bpc_config *cfg)
+{
+    bpc_config_defaults(cfg);
+    cfg->cluster_id = 11;
+    cfg->parties_count = 4;
+    cfg->self = 1;
+}
+
+static struct bpc_store *
+tf_open(const char *path, bool read_only)
+{
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES, .read_only = read_only};
+    char err[512] = "";
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, path, &cfg, &o, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "open %s: %d %s\n", path, rc, err);
+    }
+    assert_int_equal(rc, 0);
+    return s;
+}
+
+/* One commit of a party-wide record and a vote for instance i + 1. */
+static void
+tf_commit(struct bpc_store *s, uint64_t i)
+{
+    struct bpc_durable d[2] = {
+        {.instance = UINT64_MAX, .max_bal = 3, .floor = i},
+        {.instance = i + 1,
+         .max_bal = 3,
+         .max_vbal = 2,
+         .floor = i,
+         .max_vval = {.kind = BPC_VALUE_NOOP}},
+    };
+    assert_int_equal(bpc_store_append(s, d, 2), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+}
+
+static void
+tf_compact(struct bpc_store *s)
+{
+    assert_int_equal(bpc_store_compact(s), 0);
+    int rc;
+    while ((rc = bpc_store_release(s)) > 0) {
+    }
+    assert_int_equal(rc, 0);
+}
+
+/* Commits from instance `from` on, compacting and releasing whenever due
+ * (as a party does): the reviewer's reproducer, as a test. */
+static void
+tf_run(struct bpc_store *s, uint64_t from, uint32_t commits)
+{
+    for (uint64_t i = from; i < from + commits; i++) {
+        tf_commit(s, i);
+        if (bpc_store_compact_due(s)) {
+            tf_compact(s);
+        }
+    }
+}
+
+/* A copy of the store's live records (bpc_store_records). */
+struct tf_recs {
+    struct bpc_durable *r;
+    uint32_t n;
+};
+
+static struct tf_recs
+tf_records(struct bpc_store *s)
+{
+    const struct bpc_durable *r = NULL;
+    struct tf_recs out = {.n = bpc_store_records(s, &r)};
+    assert_true(out.n > 0);
+    out.r = malloc((size_t)out.n * sizeof(*out.r));
+    assert_non_null(out.r);
+    memcpy(out.r, r, (size_t)out.n * sizeof(*out.r));
+    return out;
+}
+
+/* Opens path read-only (recovery, nothing written) and checks that it
+ * holds exactly want. */
+static void
+tf_expect(const char *path, const struct tf_recs *want)
+{
+    struct bpc_store *s = tf_open(path, true);
+    const struct bpc_durable *r = NULL;
+    uint32_t n = bpc_store_records(s, &r);
+    assert_int_equal(n, want->n);
+    assert_memory_equal(r, want->r, (size_t)n * sizeof(*r));
+    assert_int_equal(bpc_store_info(s)->corrupt_offset, UINT64_MAX);
+    bpc_store_close(s);
+}
+
+static uint64_t
+tf_compactions(const struct bpc_store *s)
+{
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    return st.compactions;
+}
+
+/* A store used through a symbolic link: compactions must rename over the
+ * real file, beside it, and leave the link a link. Before: the first
+ * compaction renamed link/store.tmp over the link (now a regular file in
+ * link/) and release then cut real/store to 0 bytes ("damaged ... empty
+ * file"). */
+static void
+test_symlinked_store_survives_compaction(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char real[128], link[128], dir[128];
+    assert_int_equal(mkdir(tf_at(&d, "real", dir, sizeof(dir)), 0700), 0);
+    assert_int_equal(mkdir(tf_at(&d, "link", dir, sizeof(dir)), 0700), 0);
+    tf_at(&d, "real/store", real, sizeof(real));
+    tf_at(&d, "link/store", link, sizeof(link));
+    struct bpc_store *s = tf_open(real, false);
+    tf_run(s, 0, 20);
+    bpc_store_close(s);
+    assert_int_equal(symlink(real, link), 0);
+
+    s = tf_open(link, false);
+    tf_run(s, 20, TF_COMMITS);
+    assert_true(tf_compactions(s) >= 10);
+    struct tf_recs want = tf_records(s);
+    bpc_store_close(s);
+
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode)); /* still the operator's link */
+    char tmp[160];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", link);
+    assert_int_not_equal(lstat(tmp, &st), 0); /* no compaction wrote there */
+    tf_expect(real, &want);
+    tf_expect(link, &want);
+    free(want.r);
+    tf_rm_rf(&d);
+}
+
+/* The whole file's bytes. */
+static uint8_t *
+tf_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    uint8_t *b = malloc((size_t)n);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* A hard link to the store (a backup, cp -al, a snapshot tool) names the
+ * file a compaction replaces: release must close it, never empty it. The
+ * link shares the file, so it holds what the store appended until the
+ * compaction that moved the store to a new file, and from then on keeps
+ * exactly that. Before: the backup was cut to 0 bytes. */
+static void
+test_hardlinked_store_survives_compaction(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128], backup[128];
+    tf_at(&d, "store", path, sizeof(path));
+    tf_at(&d, "backup", backup, sizeof(backup));
+    struct bpc_store *s = tf_open(path, false);
+    tf_run(s, 0, 20);
+    bpc_store_close(s);
+    assert_int_equal(link(path, backup), 0);
+
+    s = tf_open(path, false);
+    uint64_t i = 20;
+    while (!bpc_store_compact_due(s)) {
+        tf_commit(s, i++);
+    }
+    struct tf_recs then = tf_records(s); /* what the replaced file holds */
+    size_t then_len = 0;
+    uint8_t *then_bytes = tf_slurp(backup, &then_len);
+    tf_compact(s);
+    tf_run(s, i, TF_COMMITS);
+    assert_true(tf_compactions(s) >= 10);
+    struct tf_recs now = tf_records(s);
+    bpc_store_close(s);
+
+    size_t len = 0;
+    uint8_t *bytes = tf_slurp(backup, &len);
+    assert_int_equal(len, then_len);
+    assert_memory_equal(bytes, then_bytes, len);
+    tf_expect(backup, &then);
+    tf_expect(path, &now);
+    free(bytes);
+    free(then_bytes);
+    free(then.r);
+    free(now.r);
+    tf_rm_rf(&d);
+}
+
+/* A relative path means the working directory at open: a later chdir
+ * must not move the store. Before: the first compaction after the chdir
+ * created the store in the new directory and release emptied the
+ * original. */
+static void
+test_relative_path_survives_chdir(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char a[128], b[128], cwd[4096], path[160];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(mkdir(tf_at(&d, "a", a, sizeof(a)), 0700), 0);
+    assert_int_equal(mkdir(tf_at(&d, "b", b, sizeof(b)), 0700), 0);
+    assert_int_equal(chdir(a), 0);
+    struct bpc_store *s = tf_open("store", false);
+    assert_int_equal(chdir(b), 0);
+    tf_run(s, 0, TF_COMMITS);
+    assert_true(tf_compactions(s) >= 10);
+    struct tf_recs want = tf_records(s);
+    bpc_store_close(s);
+    assert_int_equal(chdir(cwd), 0);
+
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/store", b);
+    assert_int_not_equal(lstat(path, &st), 0); /* nothing moved to b */
+    snprintf(path, sizeof(path), "%s/store", a);
+    tf_expect(path, &want);
+    free(want.r);
+    tf_rm_rf(&d);
+}
+
+int
+main(void)
+{
+    bpc_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_symlinked_store_survives_compaction),
+        cmocka_unit_test(test_hardlinked_store_survives_compaction),
+        cmocka_unit_test(test_relative_path_survives_chdir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
