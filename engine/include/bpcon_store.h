@@ -84,13 +84,21 @@ struct bpc_store_io {
      * compactions rename over the file itself, beside it, whatever the
      * working directory later. NULL: the path is used as given. */
     int (*resolve)(void *ctx, const char *path, char *out, size_t out_len);
+    /* An exclusive lock on an open file, not waiting: 0, -EBUSY when
+     * another open of the file holds it, else -errno; the file's last
+     * close drops it. A writer holds it on the store from open to close
+     * (a compaction locks PATH.tmp before renaming it over PATH), so a
+     * second writer on the same store is refused. NULL: no locking. */
+    int (*lock)(void *ctx, int fd);
 };
 
 /* The plain system calls (ctx unused). Its open refuses anything but a
  * regular file (or a directory opened with O_DIRECTORY) with -EINVAL, and
  * never waits on a FIFO. Its resolve is realpath(3) (of the directory
  * when the file does not exist yet), and refuses a dangling symbolic link
- * with -ENOENT (creating the store would replace the link). */
+ * with -ENOENT (creating the store would replace the link). Its lock is
+ * flock(2) LOCK_EX | LOCK_NB: held per open file description, so a second
+ * open in the same process is refused too. */
 const struct bpc_store_io *bpc_store_io_posix(void);
 
 /* ------------------------------------------------------------------------
@@ -148,7 +156,11 @@ struct bpc_store;
  * resolve): a symbolic link to the store keeps naming it after
  * compactions, which write PATH.tmp beside the real file and rename it
  * over that, and a relative path means the working directory of this
- * call, not of later compactions. opt may be NULL (durable defaults).
+ * call, not of later compactions. A writer (not read_only) takes the
+ * store's exclusive lock (io's lock) and holds it until bpc_store_close:
+ * while another writer holds it, the open is -EBUSY ("in use by another
+ * process"), nothing touched. read_only opens and bpc_store_inspect take
+ * no lock and work beside a writer. opt may be NULL (durable defaults).
  * Returns 0 or a negative errno, with a message in err. */
 int bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
                    const struct bpc_store_options *opt, char *err, size_t err_len);

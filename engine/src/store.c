@@ -631,9 +631,54 @@ store_upgrade(struct bpc_store *s, char *err, size_t err_len)
     return 0;
 }
 
+/* Opens PATH for writing and takes its exclusive lock (io's lock), so
+ * that a second writer (a party started twice) is refused instead of
+ * writing its commits over the first's at the same offsets. A compaction
+ * of the lock's holder may replace PATH between our open and our lock:
+ * the file locked then has no name left, so PATH is opened again. */
 static int
-store_open_file(struct bpc_store *s, char *err, size_t err_len)
+store_open_writer(struct bpc_store *s)
 {
+    for (int tries = 0; tries < 8; tries++) {
+        int fd = s->io.open(s->io.ctx, s->path, O_RDWR, 0);
+        if (fd < 0) {
+            return fd;
+        }
+        int rc = s->io.lock != NULL ? s->io.lock(s->io.ctx, fd) : 0;
+        if (rc == 0 && (s->io.links == NULL || s->io.links(s->io.ctx, fd) != 0)) {
+            s->fd = fd;
+            return 0;
+        }
+        (void)s->io.close(s->io.ctx, fd);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return -EBUSY; /* replaced at every try: another writer compacts */
+}
+
+/* Opens PATH (locked when writing), then removes an interrupted
+ * compaction's PATH.tmp: only once the lock is held, so that a refused
+ * second writer never removes the PATH.tmp the first is writing. */
+static int
+store_open_locked(struct bpc_store *s, char *err, size_t err_len)
+{
+    int rc = 0;
+    if (s->read_only) {
+        s->fd = s->io.open(s->io.ctx, s->path, O_RDONLY, 0);
+        rc = s->fd < 0 ? s->fd : 0;
+    } else {
+        rc = store_open_writer(s);
+    }
+    if (rc == -EBUSY) {
+        store_errf(err, err_len, "%s: in use by another process (a writer holds its lock)",
+                   s->path);
+        return rc;
+    }
+    if (rc != 0 && (rc != -ENOENT || s->read_only)) {
+        store_errf(err, err_len, "%s: %s", s->path, store_open_error(rc));
+        return rc;
+    }
     if (!s->read_only) {
         int urc = s->io.unlink(s->io.ctx, s->tmp); /* an interrupted compaction's */
         if (urc != 0 && urc != -ENOENT) {
@@ -641,19 +686,23 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
             return urc;
         }
     }
-    s->fd = s->io.open(s->io.ctx, s->path, s->read_only ? O_RDONLY : O_RDWR, 0);
-    if (s->fd == -ENOENT && !s->read_only) {
+    return rc; /* 0, or -ENOENT: a writer creates the store */
+}
+
+static int
+store_open_file(struct bpc_store *s, char *err, size_t err_len)
+{
+    int rc = store_open_locked(s, err, err_len);
+    if (rc == -ENOENT) {
         return store_create(s, err, err_len);
     }
-    if (s->fd < 0) {
-        int rc = s->fd;
-        store_errf(err, err_len, "%s: %s", s->path, store_open_error(rc));
+    if (rc != 0) {
         return rc;
     }
     /* An empty file is damage like any other: the store only ever
      * renames complete files into place, so something else emptied or
      * made it, and it may have held votes (bpcon-store check agrees). */
-    int rc = store_recover(s, err, err_len);
+    rc = store_recover(s, err, err_len);
     if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
         rc = store_upgrade(s, err, err_len);
     }

@@ -261,7 +261,12 @@ store_replace(struct bpc_store *s, const uint8_t *img, size_t len)
     if (fd < 0) {
         return fd;
     }
-    int rc = store_write_all(&s->io, fd, img, len, 0);
+    /* Locked before the rename makes it PATH: a second writer's open
+     * never finds the store unlocked, not even between compactions. */
+    int rc = s->io.lock != NULL ? s->io.lock(s->io.ctx, fd) : 0;
+    if (rc == 0) {
+        rc = store_write_all(&s->io, fd, img, len, 0);
+    }
     if (rc == 0 && !s->no_sync) {
         rc = s->io.datasync(s->io.ctx, fd);
     }

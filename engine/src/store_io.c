@@ -4,9 +4,10 @@
  * reads and writes through any table (the fault tests inject theirs).
  *
  * Owns: the mapping of each call to open(2), pwrite(2), fdatasync(2),
- * realpath(3) and the rest, returning >= 0 or -errno. Must never: retry a failed call or
- * hide its error (a short write continues where it stopped; a write of
- * zero bytes is -EIO), or make a system call the table does not name.
+ * flock(2), realpath(3) and the rest, returning >= 0 or -errno. Must
+ * never: retry a failed call or hide its error (a short write continues
+ * where it stopped; a write of zero bytes is -EIO), or make a system call
+ * the table does not name.
  */
 #include "store_internal.h"
 
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +110,20 @@ store_posix_unlink(void *ctx, const char *path)
     return unlink(path) == 0 ? 0 : -errno;
 }
 
+/* flock(2), not fcntl's record locks: those belong to the process, so a
+ * second open in the same process would get the lock too (and closing
+ * any descriptor of the file would drop it). flock's belongs to the open
+ * file description. */
+static int
+store_posix_lock(void *ctx, int fd)
+{
+    (void)ctx;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        return 0;
+    }
+    return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
 static int64_t
 store_posix_links(void *ctx, int fd)
 {
@@ -180,6 +196,7 @@ static const struct bpc_store_io store_io_posix = {
     .truncate = store_posix_truncate,
     .rename = store_posix_rename,
     .unlink = store_posix_unlink,
+    .lock = store_posix_lock,
     .links = store_posix_links,
     .resolve = store_posix_resolve,
 };

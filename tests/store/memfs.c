@@ -177,8 +177,29 @@ memfs_close(void *ctx, int fd)
     if (fd < 0 || fd >= (int)MEMFS_FDS || fs->fd_ino[fd] == -1) {
         return -EBADF;
     }
+    struct memfs_inode *n = memfs_fd(fs, fd);
+    if (n != NULL && n->lock_fd1 == fd + 1) {
+        n->lock_fd1 = 0; /* flock: the last close drops it */
+    }
     fs->fd_ino[fd] = -1;
     memfs_gc(fs);
+    return 0;
+}
+
+/* flock(LOCK_EX | LOCK_NB), one holder per file; not a mutating call (a
+ * kernel's lock fails only when held, which the store reports). */
+static int
+memfs_lock(void *ctx, int fd)
+{
+    struct memfs *fs = ctx;
+    struct memfs_inode *n = memfs_fd(fs, fd);
+    if (n == NULL) {
+        return -EBADF;
+    }
+    if (n->lock_fd1 != 0 && n->lock_fd1 != fd + 1) {
+        return -EBUSY;
+    }
+    n->lock_fd1 = fd + 1;
     return 0;
 }
 
@@ -360,6 +381,7 @@ memfs_init(struct memfs *fs, uint64_t seed)
         .rename = memfs_rename,
         .unlink = memfs_unlink,
         .links = memfs_links,
+        .lock = memfs_lock,
     };
 }
 
@@ -402,6 +424,9 @@ memfs_crash(struct memfs *fs, enum memfs_crash_mode mode)
 {
     for (uint32_t i = 0; i < MEMFS_FDS; i++) {
         fs->fd_ino[i] = -1;
+    }
+    for (uint32_t i = 0; i < MEMFS_FILES; i++) {
+        fs->ino[i].lock_fd1 = 0; /* the holders are gone */
     }
     if (mode == MEMFS_CRASH_TORN && (memfs_rand(fs) & 1u)) {
         memcpy(fs->dur, fs->cur, sizeof(fs->dur)); /* the journal had it all */

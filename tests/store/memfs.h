@@ -32,6 +32,7 @@ struct memfs_inode {
     size_t cap;
     uint8_t *dur; /* as of the last datasync */
     size_t dur_len;
+    int lock_fd1; /* the descriptor holding the lock, + 1; 0: unlocked */
 };
 
 struct memfs_entry {

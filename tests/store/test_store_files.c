@@ -4,6 +4,8 @@
  * store reached through a symbolic link, a store with a second hard link
  * (a backup), a store opened by a relative path before a chdir. Each runs
  * compactions and releases; the other name must still hold what it held.
+ * And the writer's lock (flock, which memfs only imitates): a second
+ * writer on the same store is refused.
  *
  * Must never: leave anything outside its own mkdtemp directory, or leave
  * that directory behind when it passes.
@@ -295,6 +297,60 @@ test_relative_path_survives_chdir(void **state)
     tf_rm_rf(&d);
 }
 
+/* A writable open of path that must be refused as in use. */
+static void
+tf_expect_busy(const char *path)
+{
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES};
+    char err[512] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, path, &cfg, &o, err, sizeof(err)), -EBUSY);
+    assert_null(s);
+    assert_non_null(strstr(err, "in use by another process"));
+}
+
+/* A party started twice: the second writer on one store is refused while
+ * the first has it open, also after the first's compactions (the new file
+ * is locked before it becomes the store), and opens once the first
+ * closed; read-only opens and bpc_store_inspect work beside the writer.
+ * Before: the second open succeeded, and its commit overwrote the first's
+ * acknowledged vote at the same offset. */
+static void
+test_second_writer_refused(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128];
+    tf_at(&d, "store", path, sizeof(path));
+    struct bpc_store *a = tf_open(path, false);
+    tf_commit(a, 0);
+    tf_expect_busy(path);
+
+    struct bpc_store *ro = tf_open(path, true); /* a reader takes no lock */
+    bpc_store_close(ro);
+    struct bpc_store_info info;
+    char err[512] = "";
+    assert_int_equal(bpc_store_inspect(path, NULL, &info, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(info.commits, 1);
+
+    tf_run(a, 1, TF_COMMITS);
+    assert_true(tf_compactions(a) >= 10);
+    tf_expect_busy(path);
+    struct tf_recs want = tf_records(a);
+    bpc_store_close(a);
+
+    struct bpc_store *b = tf_open(path, false);
+    const struct bpc_durable *r = NULL;
+    assert_int_equal(bpc_store_records(b, &r), want.n);
+    assert_memory_equal(r, want.r, (size_t)want.n * sizeof(*r));
+    bpc_store_close(b);
+    free(want.r);
+    tf_rm_rf(&d);
+}
+
 int
 main(void)
 {
@@ -303,6 +359,7 @@ main(void)
         cmocka_unit_test(test_symlinked_store_survives_compaction),
         cmocka_unit_test(test_hardlinked_store_survives_compaction),
         cmocka_unit_test(test_relative_path_survives_chdir),
+        cmocka_unit_test(test_second_writer_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,13 @@ tr_links(void *ctx, int fd)
     return t->fs.io.links(&t->fs, fd);
 }
 
+static int
+tr_lock(void *ctx, int fd)
+{
+    struct tr_io *t = ctx;
+    return t->fs.io.lock(&t->fs, fd);
+}
+
 static void
 tr_init(struct tr_io *t)
 {
@@ -143,6 +150,7 @@ tr_init(struct tr_io *t)
         .rename = tr_rename,
         .unlink = tr_unlink,
         .links = tr_links,
+        .lock = tr_lock,
     };
 }
 
