@@ -161,7 +161,10 @@ struct bpc_store;
  * while another writer holds it, the open is -EBUSY ("in use by another
  * process"), nothing touched. read_only opens and bpc_store_inspect take
  * no lock and work beside a writer. opt may be NULL (durable defaults).
- * Returns 0 or a negative errno, with a message in err. */
+ * cfg is validated first: one bpc_config_validate refuses (self outside
+ * the party list, too many parties...) returns its negated BPC_ECFG_
+ * code, nothing created. Returns 0 or a negative errno (or that code),
+ * with a message in err. */
 int bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
                    const struct bpc_store_options *opt, char *err, size_t err_len);
 /* Closes the file and frees the store (buffered, unsynced frames are
@@ -204,14 +207,16 @@ int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32
  * below the floor that no live decided record names is written but not
  * kept, as a dead record is: append the step's records first). The
  * digest is not computed again: the engine did. 0; -EINVAL (nothing
- * buffered) when a value is not a DIGEST value of 33..BPC_VALUE_BYTES_MAX
- * bytes with a zero pad, has no bytes, or names an instance at or above
+ * buffered) when vals is NULL with count > 0, or a value is not a DIGEST value
+ * of 33..BPC_VALUE_BYTES_MAX bytes with a zero pad, has no bytes, or names an instance at or above
  * BPC_DURABLE_APPLIED_BASE; -EIO (failed store), -EROFS, -ENOMEM. */
 int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *vals,
                             uint32_t count);
 /* Buffers the application's own state as of floor (every instance below
  * it applied, none at or above); put it before the records that carry
- * that floor. len <= BPC_STORE_APP_BYTES_MAX. */
+ * that floor. len <= BPC_STORE_APP_BYTES_MAX; bytes may be NULL when len
+ * is 0. -EINVAL (nothing buffered) for a longer len or NULL bytes with
+ * len > 0. */
 int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len);
 /* Writes every buffered frame as one commit (one pwrite) and fdatasyncs
  * (unless no_sync). On 0 everything appended so far is durable: the

@@ -186,7 +186,9 @@ store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32
     s->has_app = true;
     s->app_floor = floor;
     s->app_len = len;
-    memcpy(s->app, bytes, len);
+    if (len > 0) {
+        memcpy(s->app, bytes, len); /* bytes may be NULL when len is 0 */
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -714,9 +716,19 @@ bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config
                const struct bpc_store_options *opt, char *err, size_t err_len)
 {
     *out = NULL;
-    if (path == NULL || cfg == NULL || cfg->window_slots == 0) {
+    if (path == NULL || cfg == NULL) {
         store_errf(err, err_len, "a path and a configuration are required");
         return -EINVAL;
+    }
+    /* The configuration names the store (party, digest, live bound): one
+     * the engine would refuse (a party outside the list, more parties
+     * than the digest can take) must not create a store, or abort in
+     * bpc_config_digest. */
+    char why[256] = "";
+    int vrc = bpc_config_validate(cfg, why, sizeof(why));
+    if (vrc != 0) {
+        store_errf(err, err_len, "%s: configuration refused: %s", path, why);
+        return vrc;
     }
     struct bpc_store *s = calloc(1, sizeof(*s));
     if (s == NULL) {

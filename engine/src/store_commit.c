@@ -97,6 +97,9 @@ bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *val
     if (rc != 0) {
         return rc;
     }
+    if (count > 0 && vals == NULL) {
+        return -EINVAL; /* as bpc_store_append: nothing buffered */
+    }
     size_t bytes = 0;
     for (uint32_t i = 0; i < count; i++) {
         if (!store_value_ok(&vals[i])) {

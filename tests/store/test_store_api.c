@@ -1,0 +1,148 @@
+/*
+ * test_store_api.c - misuse of the store's public calls is an error
+ * returned, never a crash: NULL arrays with a count, NULL bytes with no
+ * length, a configuration the engine would refuse. One test per case, so
+ * that a crash names its case.
+ *
+ * Must never: touch the real file system (memfs).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "bpcon_store.h"
+#include "memfs.h"
+
+#define TA_PATH "/m/store"
+
+static void
+ta_config(struct bpc_config *cfg)
+{
+    bpc_config_defaults(cfg);
+    cfg->cluster_id = 5;
+    cfg->parties_count = 4;
+    cfg->self = 3;
+    cfg->window_slots = 8;
+}
+
+static struct bpc_store *
+ta_open(struct memfs *fs)
+{
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    struct bpc_store_options o = {.io = &fs->io};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    return s;
+}
+
+/* bpc_store_append refuses NULL records with a count; its sibling for
+ * values read through the NULL array. Before: SIGSEGV. */
+static void
+test_append_values_null_array(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 1);
+    struct bpc_store *s = ta_open(&fs);
+    assert_int_equal(bpc_store_append_values(s, NULL, 2), -EINVAL);
+    assert_int_equal(bpc_store_append_values(s, NULL, 0), 0); /* nothing to do */
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    assert_false(st.failed);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_stats(s, &st);
+    assert_int_equal(st.syncs, 0); /* nothing was buffered */
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* An empty application state with no buffer is a valid call: it is
+ * written and comes back empty. Before: memcpy(.., NULL, 0), undefined
+ * behaviour (UBSan: "null pointer passed as argument 2"). */
+static void
+test_put_app_null_empty(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 2);
+    struct bpc_store *s = ta_open(&fs);
+    assert_int_equal(bpc_store_put_app(s, 9, NULL, 0), 0);
+    assert_int_equal(bpc_store_put_app(s, 9, NULL, 1), -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    s = ta_open(&fs);
+    uint64_t floor = 0;
+    const uint8_t *bytes = NULL;
+    uint32_t len = 1;
+    assert_int_equal(bpc_store_app(s, &floor, &bytes, &len), 0);
+    assert_int_equal(floor, 9);
+    assert_int_equal(len, 0);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* Opens with cfg; must be refused with code, creating nothing. */
+static void
+ta_expect_refused(const struct bpc_config *cfg, int code, const char *why)
+{
+    struct memfs fs;
+    memfs_init(&fs, 3);
+    struct bpc_store_options o = {.io = &fs.io};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, cfg, &o, err, sizeof(err)), code);
+    assert_null(s);
+    assert_non_null(strstr(err, "configuration refused"));
+    assert_non_null(strstr(err, why));
+    size_t len = 0;
+    assert_null(memfs_file(&fs, TA_PATH, &len));
+    memfs_free(&fs);
+}
+
+/* More parties than a configuration may have. Before: an assertion in
+ * bpc_config_digest aborted the process. */
+static void
+test_open_refuses_too_many_parties(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    cfg.parties_count = 2000;
+    ta_expect_refused(&cfg, -BPC_ECFG_TOO_MANY_PARTIES, "parties_count=2000");
+}
+
+/* No parties and a self outside them. Before: a store was created for
+ * party 77 and open returned 0. */
+static void
+test_open_refuses_self_outside(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    cfg.self = 77;
+    cfg.parties_count = 0;
+    ta_expect_refused(&cfg, -BPC_ECFG_NO_PARTIES, "no parties");
+    cfg.parties_count = 4;
+    ta_expect_refused(&cfg, -BPC_ECFG_SELF, "self=77");
+}
+
+int
+main(void)
+{
+    bpc_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_values_null_array),
+        cmocka_unit_test(test_put_app_null_empty),
+        cmocka_unit_test(test_open_refuses_too_many_parties),
+        cmocka_unit_test(test_open_refuses_self_outside),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
