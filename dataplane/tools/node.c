@@ -203,20 +203,18 @@ node_check(int argc, char **argv, const struct node_opts *o)
                         "combine with --outstanding or --rate\n");
         return -EINVAL;
     }
-    /* Paths that can never work are usage errors before EAL, as the man
-     * page promises (they used to fail after EAL and the ports started). */
-    const char *paths[2] = {o->store, o->cluster};
-    const char *flags[2] = {"--store", "--cluster"};
-    for (int k = 0; k < 2; k++) {
-        struct stat st;
-        if (paths[k] != NULL && paths[k][0] == '\0') {
-            fprintf(stderr, "bpcon-node: %s '': an empty path\n", flags[k]);
-            return -EINVAL;
-        }
-        if (paths[k] != NULL && stat(paths[k], &st) == 0 && S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "bpcon-node: %s '%s': a directory, not a file\n", flags[k], paths[k]);
-            return -EINVAL;
-        }
+    /* A --store that can never work is a usage error before EAL, as the
+     * man page promises (it used to fail after EAL and the ports started).
+     * The cluster file is read after EAL: its errors, a directory
+     * included, name the file and line (exit 1). */
+    struct stat st;
+    if (o->store != NULL && o->store[0] == '\0') {
+        fprintf(stderr, "bpcon-node: --store '': an empty path\n");
+        return -EINVAL;
+    }
+    if (o->store != NULL && stat(o->store, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bpcon-node: --store '%s': a directory, not a file\n", o->store);
+        return -EINVAL;
     }
     if (o->fsync_flags == 3u) {
         fprintf(stderr, "bpcon-node: --fsync and --no-fsync contradict each other\n");
