@@ -223,10 +223,17 @@ eng_cu_announce(struct bpc_engine *e)
 {
     /* Every peer answers with bytes: the fallback for whatever the
      * pipelined requests missed (lost answers, a peer that sent no bytes). */
-    struct bpc_record st = bpc_record_make(BPC_MSG_STATUS, eng_nu(e), eng_bal(e), 0, NULL);
+    /* What it asks is a stretch (the window, when smaller), and so is how
+     * far the pipelined requests count as asked: announcing
+     * ENG_CATCHUP_MAX put that mark past everything a window of 64 or less
+     * lets them ask, so a lagging party learned at most a window per tick
+     * and, behind a quorum deciding faster, fell behind for good (and each
+     * peer answered 128 records of which the window held half). */
+    uint64_t size = eng_cu_stretch(e);
+    struct bpc_record st = bpc_record_make(BPC_MSG_STATUS, eng_nu(e), eng_bal(e), size, NULL);
     eng_peers_push(e, &st, NULL);
-    e->cu.asked_hi = eng_nu(e) + ENG_CATCHUP_MAX;
-    eng_tally_claims_retry(e, eng_nu(e), eng_nu(e) + eng_cu_stretch(e));
+    e->cu.asked_hi = eng_nu(e) + size;
+    eng_tally_claims_retry(e, eng_nu(e), eng_nu(e) + size);
 }
 
 void
