@@ -911,6 +911,39 @@ byz_relay_keep(struct sim *s, uint32_t b, const struct bpc_record *r)
     }
 }
 
+/* refuser: a correct leader's 2A seen by b: a REFUSE, to that leader, of
+ * each command of a correct submitter other than the leader in its value
+ * (what a correct party sends only for a command it cannot prove its
+ * submitter's). */
+static void
+byz_refuse_2a(struct sim *s, uint32_t b, uint32_t leader, const struct bpc_record *r)
+{
+    const uint8_t *bytes = r->value.kind == BPC_VALUE_INLINE ? r->value.id : r->value_bytes;
+    if (r->value.kind == BPC_VALUE_NOOP || bytes == NULL || !sim_correct_live(s, leader)) {
+        return;
+    }
+    struct bpc_record out[BPC_BATCH_MAX];
+    uint32_t n = 0;
+    struct bpc_command c;
+    int off = 0;
+    while (n < BPC_BATCH_MAX &&
+           (off = bpc_batch_next(bytes, r->value.len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter >= s->n || c.submitter == leader ||
+            s->parties[c.submitter].byz != SIM_BYZ_NONE) {
+            continue;
+        }
+        struct bpc_vid v;
+        memset(&v, 0, sizeof(v));
+        v.kind = BPC_VALUE_INLINE;
+        v.len = sizeof(uint64_t);
+        byz_le_store(v.id, c.seq, 8);
+        out[n++] = bpc_record_make(BPC_MSG_REFUSE, r->instance, r->ballot, c.submitter, &v);
+    }
+    if (n > 0) {
+        byz_send(s, b, leader, out, n, true);
+    }
+}
+
 /* A frame delivered to Byzantine party b: genuine commands for the pool,
  * and (replay) records to relay. */
 void
@@ -930,6 +963,9 @@ sim_byz_observe(struct sim *s, uint32_t b, const uint8_t *frame, uint32_t len)
         }
         if (s->parties[b].byz == SIM_BYZ_REPLAY) {
             byz_relay_keep(s, b, r);
+        }
+        if (s->parties[b].byz == SIM_BYZ_REFUSER && r->type == BPC_MSG_2A) {
+            byz_refuse_2a(s, b, h.sender, r);
         }
     }
 }

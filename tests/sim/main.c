@@ -100,7 +100,7 @@ static const char main_usage_byz[] =
     "                         repeatable; KIND: wrongballot, silent, equivocate,\n"
     "                         lie1b, votes, replay, malformed, evict, decided-lie,\n"
     "                         forge, unattested, crowd, crowd-decided,\n"
-    "                         claimfill, statusflood\n"
+    "                         claimfill, statusflood, refuser\n"
     "  --byz-period-us P      a Byzantine party acts every P us (default 100)\n"
     "  --byz-phase-us P       Byzantine phase length; then Byzantine parties fall\n"
     "                         silent, loss and duplication stop (default 200000 when\n"

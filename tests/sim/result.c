@@ -240,6 +240,7 @@ static const char *const sim_byz_names[SIM_BYZ_KINDS_COUNT] = {
     [SIM_BYZ_FORGE] = "forge",         [SIM_BYZ_UNATTESTED] = "unattested",
     [SIM_BYZ_CROWD] = "crowd",         [SIM_BYZ_CROWD_DECIDED] = "crowd-decided",
     [SIM_BYZ_CLAIMFILL] = "claimfill", [SIM_BYZ_STATUSFLOOD] = "statusflood",
+    [SIM_BYZ_REFUSER] = "refuser",
 };
 
 /* The name of a Byzantine kind ("unknown" outside the enum). */

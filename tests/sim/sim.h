@@ -102,6 +102,10 @@ enum sim_byz_kind {
     SIM_BYZ_STATUSFLOOD,   /* frames of STATUS records over the receiver's
                               recent decisions, and stale 2B records: each
                               asks for DECIDED answers with their bytes */
+    SIM_BYZ_REFUSER,       /* otherwise correct, it sends a correct leader a
+                              REFUSE of every correct submitter's command in
+                              each 2A it sees (with an `unattested` party,
+                              correct submitters get held: an open issue) */
     SIM_BYZ_KINDS_COUNT,
 };
 
