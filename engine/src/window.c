@@ -108,21 +108,29 @@ eng_gen_make(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool cre
     if (!create || ballot < bal) {
         return -1;
     }
-    /* Victim: unused, then stale (below bal), then the lowest future ballot
-     * that is not the current one. The current generation is never evicted. */
+    /* Victim: unused or stale (below bal), else the farthest future
+     * ballot. The current generation is never evicted, and a future
+     * ballot only ever gives way to a nearer one: the next ballot is the
+     * one votes arrive early for. (It used to give way to a farther one,
+     * so one peer's records at a far ballot pushed the next ballot's
+     * early votes out: test_future_generation_keeps_nearer_ballot.) */
     int victim = -1;
     for (uint32_t g = 0; g < ENG_GENS; g++) {
         uint64_t gb = s->gen[g].ballot;
         if (gb == bal) {
             continue;
         }
-        if (victim < 0 || gb < s->gen[victim].ballot) {
+        uint64_t vb = victim < 0 ? 0 : s->gen[victim].ballot;
+        bool stale = gb < bal;
+        bool victim_stale = victim >= 0 && vb < bal;
+        if (victim < 0 || (stale && (!victim_stale || gb < vb)) ||
+            (!stale && !victim_stale && gb > vb)) {
             victim = (int)g;
         }
     }
     BPC_ASSERT(victim >= 0);
     uint64_t vb = s->gen[victim].ballot;
-    if (ballot != bal && vb > bal && vb > ballot) {
+    if (ballot != bal && vb > bal && vb < ballot) {
         return -1; /* keep the nearer future ballot; the current one always fits */
     }
     if (eng_vote_lends(s)) {

@@ -856,6 +856,39 @@ test_restore_refuses_impossible_state(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * A slot keeps the nearer future ballot.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: votes at a far future ballot do not push out the next ballot's
+ * generation. At ballot 2 (whose generation the slot holds: a 2b there),
+ * peer A's 2b at ballot 3 opens instance 0's future generation; then A
+ * sends a 2b at ballot 50 (one peer ahead: the engine stays at 2); then
+ * the other two peers' 2b at ballot 3 (the engine joins 3) complete a
+ * quorum with A's: instance 0 is decided. Before, a slot kept the farther
+ * future ballot (against its own comment): ballot 50 took the generation,
+ * A's vote at 3 was lost, and nothing was decided. */
+static void
+test_future_generation_keeps_nearer_ballot(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    fx_to_ballot(f, 2);
+    struct bpc_vid v = junk_vid(7);
+    struct bpc_vid other = junk_vid(8);
+    uint32_t a = fx_other(f, 0);
+    fx_send1(f, fx_other(f, 1), bpc_record_make(BPC_MSG_2B, 0, 2, 0, &other));
+    fx_send1(f, a, bpc_record_make(BPC_MSG_2B, 0, 3, 0, &v));
+    fx_send1(f, a, bpc_record_make(BPC_MSG_2B, 0, 50, 0, &other));
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    fx_send1(f, fx_other(f, 1), bpc_record_make(BPC_MSG_2B, 0, 3, 0, &v));
+    assert_false(f->dec_set & 1u);
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_2B, 0, 3, 0, &v));
+    assert_true(f->dec_set & 1u);
+    assert_memory_equal(&f->dec[0], &v, sizeof(v));
+    fx_delete(f);
+}
+
+/* ------------------------------------------------------------------------
  * Catch-up answers are budgeted per peer.
  * ---------------------------------------------------------------------- */
 
@@ -921,6 +954,7 @@ main(void)
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
         cmocka_unit_test(test_status_answers_budgeted),
+        cmocka_unit_test(test_future_generation_keeps_nearer_ballot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
