@@ -590,6 +590,11 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     uint8_t h[BPC_STORE_HEADER_BYTES];
     store_header_encode(h, s->info.cluster_id, s->info.party, s->info.digest, s->next_seq);
     int rc = store_replace(s, h, sizeof(h));
+    if (rc == -EBUSY) {
+        store_errf(err, err_len, "%s: in use by another process (a writer is creating it)",
+                   s->path);
+        return rc;
+    }
     if (rc != 0) {
         store_errf(err, err_len, "%s: creating: %s", s->path, strerror(-rc));
         return rc;
@@ -681,7 +686,9 @@ store_open_locked(struct bpc_store *s, char *err, size_t err_len)
         store_errf(err, err_len, "%s: %s", s->path, store_open_error(rc));
         return rc;
     }
-    if (!s->read_only) {
+    if (rc == 0 && !s->read_only) {
+        /* Not when creating: a PATH.tmp then may be another creator's,
+         * and store_replace takes its lock before emptying it. */
         int urc = s->io.unlink(s->io.ctx, s->tmp); /* an interrupted compaction's */
         if (urc != 0 && urc != -ENOENT) {
             store_errf(err, err_len, "%s: removing %s: %s", s->path, s->tmp, strerror(-urc));

@@ -260,13 +260,31 @@ store_release_all(struct bpc_store *s)
 int
 store_replace(struct bpc_store *s, const uint8_t *img, size_t len)
 {
-    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT, 0600);
     if (fd < 0) {
         return fd;
     }
-    /* Locked before the rename makes it PATH: a second writer's open
-     * never finds the store unlocked, not even between compactions. */
+    /* Locked before it is emptied and before the rename makes it PATH: a
+     * second writer's open never finds the store unlocked, not even
+     * between compactions, and two writers creating one store never empty
+     * or rename each other's PATH.tmp (the one that finds it locked is
+     * refused). A creator that got the lock checks that PATH is still
+     * missing: a writer that created it meanwhile is not replaced. */
     int rc = s->io.lock != NULL ? s->io.lock(s->io.ctx, fd) : 0;
+    if (rc != 0) {
+        (void)s->io.close(s->io.ctx, fd); /* another writer's PATH.tmp: left alone */
+        return rc;
+    }
+    if (s->fd < 0) {
+        int there = s->io.open(s->io.ctx, s->path, O_RDONLY, 0);
+        if (there >= 0) {
+            (void)s->io.close(s->io.ctx, there);
+            rc = -EBUSY;
+        }
+    }
+    if (rc == 0) {
+        rc = s->io.truncate(s->io.ctx, fd, 0);
+    }
     if (rc == 0) {
         rc = store_write_all(&s->io, fd, img, len, 0);
     }

@@ -294,9 +294,10 @@ test_release_after_failed_dirsync_truncates_nothing(void **state)
     tr_init(&t);
     struct bpc_store *s = tr_open_store(&t);
     tr_fill(s, 0);
-    /* The compaction's mutating calls: open-create, write, datasync,
-     * rename, then the directory sync (the fifth) fails. */
-    t.fs.fail_at = t.fs.calls + 5;
+    /* The compaction's mutating calls: open-create, truncate (after the
+     * lock), write, datasync, rename, then the directory sync (the sixth)
+     * fails. */
+    t.fs.fail_at = t.fs.calls + 6;
     assert_int_equal(bpc_store_compact(s), -EIO);
     struct bpc_store_stats st;
     bpc_store_stats(s, &st);
