@@ -386,12 +386,12 @@ tf_racer(const char *path, int go, uint64_t mine)
 }
 
 /* Goal: two writers creating one missing store at the same moment never
- * both get it. Each of 200 rounds forks two racers on a new path: exactly
- * one opens it (the other is refused), and the store then holds
- * that one's acknowledged vote. Before, PATH.tmp was removed and emptied
- * before any lock and renamed over a PATH the other racer had just made:
- * in 300 rounds, 5 had both racers acknowledge a commit with one commit
- * gone, and 184 left no store or an empty one. */
+ * lose an acknowledged commit. Each of 200 rounds forks two racers on a
+ * new path: at least one opens it, the other is refused (or opens it after
+ * the first closed), and the store then holds every acknowledged vote. Before, PATH.tmp was removed
+ * and emptied before any lock and renamed over a PATH the other racer had just made: in 300 rounds,
+ * 5 had both racers acknowledge a commit with one commit gone, and 184 left no store or an empty
+ * one. */
 static void
 test_racing_creators(void **state)
 {
@@ -426,17 +426,29 @@ test_racing_creators(void **state)
         }
         /* The refused one says "in use" (3); about once in 5,000 rounds it
          * fails on a file the other just renamed instead (7, ENOENT): still
-         * a refusal, its message the open part. */
-        bool refused[2] = {got[0] == 3 || got[0] == 7, got[1] == 3 || got[1] == 7};
-        if (!((got[0] == 0 && refused[1]) || (refused[0] && got[1] == 0))) {
-            fail_msg("round %u: racers exited %d and %d (0: opened, 3: refused)", round, got[0],
-                     got[1]);
+         * a refusal, its message the open part. Both may open one after
+         * the other (the second after the first closed, on a loaded
+         * machine): what must hold is that every acknowledged commit is
+         * in the store. */
+        for (uint32_t c = 0; c < 2; c++) {
+            if (got[c] != 0 && got[c] != 3 && got[c] != 7) {
+                fail_msg("round %u: racer %u exited %d (0: opened, 3: refused)", round, c, got[c]);
+            }
         }
+        assert_true(got[0] == 0 || got[1] == 0);
         struct bpc_store *s = tf_open(path, true);
         const struct bpc_durable *r = NULL;
         uint32_t n = bpc_store_records(s, &r);
-        assert_int_equal(n, 1);
-        assert_int_equal(r[0].instance, got[0] == 0 ? 100 : 101);
+        for (uint32_t c = 0; c < 2; c++) {
+            bool found = false;
+            for (uint32_t k = 0; k < n; k++) {
+                found = found || r[k].instance == 100 + c;
+            }
+            if (got[c] == 0 && !found) {
+                fail_msg("round %u: racer %u's acknowledged commit is not in the store", round, c);
+            }
+        }
+        assert_int_equal(n, (got[0] == 0) + (got[1] == 0));
         bpc_store_close(s);
     }
     tf_rm_rf(&d);
