@@ -167,4 +167,12 @@ bpc_vid_shape_ok(const struct bpc_vid *v)
     return acc == 0;
 }
 
+/* A well-shaped identity whose pad byte is zero: what a durable record
+ * may hold (the store's decoder and append check, and restore). */
+static inline bool
+bpc_vid_stored_ok(const struct bpc_vid *v)
+{
+    return v->pad == 0 && bpc_vid_shape_ok(v);
+}
+
 #endif /* BPC_INTERNAL_H */

@@ -351,24 +351,9 @@ eng_restore_record(struct bpc_engine *e, const struct bpc_durable *d)
  * adds one: a restored incarnation must leave room for both. */
 #define PS_INCARNATION_MAX ((UINT64_C(1) << 24) - 2u)
 
-/* Refuses, before anything is restored, a record set this engine cannot
- * take whole: -EINVAL for state no engine writes (a ballot above
- * BPC_BALLOT_MAX, a history past BPC_HISTORY_MAX, an incarnation without
- * room), -ERANGE for a vote at or above the floor's window (written under
- * a larger window). Such a vote used to be dropped without a word, and
- * the party then reported the instance empty in its 1b and could vote
- * against its own 2b: an under-report, which costs agreement once one
- * other party lies (docs/ENGINE.md, "Durability"). */
-/* An identity the wire carries: restored ones go out in 1b reports,
- * where a pad byte or a shape the decoder refuses tripped the encoder's
- * assertion (an abort after a restore that had returned 0). */
-static bool
-eng_ps_vid_ok(const struct bpc_vid *v)
-{
-    return v->pad == 0 && bpc_vid_shape_ok(v);
-}
-
-/* A record in a shape the engine writes: ballots within BPC_BALLOT_MAX, a
+/* A record in a shape the engine writes (restored identities go out in 1b
+ * reports, where a pad byte or a shape the decoder refuses tripped the
+ * encoder's assertion): ballots within BPC_BALLOT_MAX, a
  * floor below the apply-state instances, room for the incarnation; for an
  * instance's record, a vote value exactly when it has a vote ballot, a
  * decided record with a decided value and no history, history entries at
@@ -384,23 +369,31 @@ eng_ps_record_ok(const struct bpc_durable *d)
     if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
         return true; /* the party-wide record or an apply state: no vote */
     }
-    if (!eng_ps_vid_ok(&d->max_vval) ||
+    if (!bpc_vid_stored_ok(&d->max_vval) ||
         (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE)) {
         return false;
     }
     if (d->decided) {
-        return d->hist_count == 0 && eng_ps_vid_ok(&d->dec_val) &&
+        return d->hist_count == 0 && bpc_vid_stored_ok(&d->dec_val) &&
                d->dec_val.kind != BPC_VALUE_NONE;
     }
     for (uint32_t h = 0; h < d->hist_count; h++) {
         if (d->hist_bal[h] == 0 || d->hist_bal[h] > BPC_BALLOT_MAX ||
-            !eng_ps_vid_ok(&d->hist_val[h]) || d->hist_val[h].kind == BPC_VALUE_NONE) {
+            !bpc_vid_stored_ok(&d->hist_val[h]) || d->hist_val[h].kind == BPC_VALUE_NONE) {
             return false;
         }
     }
     return true;
 }
 
+/* Refuses, before anything is restored, a record set this engine cannot
+ * take whole: -EINVAL for state no engine writes (a ballot above
+ * BPC_BALLOT_MAX, a history past BPC_HISTORY_MAX, an incarnation without
+ * room), -ERANGE for a vote at or above the floor's window (written under
+ * a larger window). Such a vote used to be dropped without a word, and
+ * the party then reported the instance empty in its 1b and could vote
+ * against its own 2b: an under-report, which costs agreement once one
+ * other party lies (docs/ENGINE.md, "Durability"). */
 static int
 eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
 {

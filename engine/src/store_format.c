@@ -68,7 +68,7 @@ store_get_vid(const uint8_t *p, struct bpc_vid *v)
     v->pad = p[1];
     v->len = (uint16_t)store_get_le(p + 2, 2);
     memcpy(v->id, p + 4, BPC_VALUE_INLINE_MAX);
-    return v->pad == 0 && bpc_vid_shape_ok(v);
+    return bpc_vid_stored_ok(v);
 }
 
 /* Every field of struct bpc_durable, little-endian, at fixed offsets. A
@@ -158,16 +158,12 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
     return NULL;
 }
 
-/* What store_get_vid would say of store_put_vid's bytes of v (the two
- * round-trip every field of the 36-byte struct exactly). */
+/* store_put_vid and store_get_vid round-trip every field of an identity
+ * exactly, so what the decoder says of an identity's bytes is
+ * bpc_vid_stored_ok of the identity. */
 _Static_assert(sizeof(struct bpc_vid) == STORE_VID_BYTES &&
                    STORE_VID_BYTES == 4u + BPC_VALUE_INLINE_MAX,
                "an identity's four header bytes and id, no padding");
-static bool
-store_vid_ok(const struct bpc_vid *v)
-{
-    return v->pad == 0 && bpc_vid_shape_ok(v);
-}
 
 /* NULL when recovery would load d as it is, else what it would call
  * damage: bpc_store_append refuses such a record rather than write a
@@ -192,14 +188,14 @@ store_record_check(const struct bpc_durable *d)
         return "decided record with a history or not below its floor";
     }
     static const struct bpc_vid zero;
-    bool ok = store_vid_ok(&d->max_vval);
+    bool ok = bpc_vid_stored_ok(&d->max_vval);
     bool high = d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX;
     if (d->decided) {
-        ok = ok && store_vid_ok(&d->dec_val) && store_vid_ok(&zero);
+        ok = ok && bpc_vid_stored_ok(&d->dec_val) && bpc_vid_stored_ok(&zero);
         high = high || d->dec_bal > BPC_BALLOT_MAX;
     } else {
         for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
-            ok = ok && store_vid_ok(&d->hist_val[h]);
+            ok = ok && bpc_vid_stored_ok(&d->hist_val[h]);
             high = high || d->hist_bal[h] > BPC_BALLOT_MAX;
         }
     }
