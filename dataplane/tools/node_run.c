@@ -87,19 +87,18 @@ node_links(struct node *n)
     }
 }
 
-/* A failed party: the log line, and a "failed" line on the report fd
- * (bpcon-cluster counts it as a store failure). libbpcon-store keeps only
- * that an I/O call failed (bpc_store_sync and bpc_store_compact return
- * -EIO, bpc_store_stats a bool), not its errno: the line cannot name the
- * cause, only the store to look at. */
+/* A failed party: the log line, naming the store and why it failed
+ * (bpc_store_error: the first failed call's errno, ENOSPC for a full file
+ * system), and a "failed" line on the report fd (bpcon-cluster counts it
+ * as a store failure). */
 static void
 node_failed(struct node *n)
 {
-    if (n->o.store != NULL) {
-        BPC_DP_LOG(ERR,
-                   "party stopped: persistence failed: an I/O call on the store %s failed "
-                   "(libbpcon-store does not keep its errno; a full file system is one cause)\n",
-                   n->o.store);
+    struct bpc_store *st = bpc_dp_party_store(n->party);
+    if (n->o.store != NULL && st != NULL) {
+        int err = bpc_store_error(st);
+        BPC_DP_LOG(ERR, "party stopped: persistence failed: the store %s: %s\n", n->o.store,
+                   err < 0 ? strerror(-err) : "a write was refused");
     } else {
         BPC_DP_LOG(ERR, "party stopped: persistence failed (the in-memory store)\n");
     }

@@ -270,6 +270,12 @@ struct bpc_store_stats {
     uint64_t live_values;    /* values bpc_store_values would return now */
 };
 void bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out);
+/* Why the store failed: 0 while it has not, else the negative errno of
+ * the call that failed it (-ENOSPC for a full file system, -EIO for a
+ * failed fdatasync or a write of no bytes, -ENOMEM, ...), kept from the
+ * first failure; bpc_store_sync and bpc_store_compact still return -EIO.
+ * -EINVAL for s NULL. */
+int bpc_store_error(const struct bpc_store *s);
 
 /* ------------------------------------------------------------------------
  * Inspection (bpcon-store check / dump): no configuration needed, never

@@ -490,6 +490,15 @@ bpc_store_info(const struct bpc_store *s)
     return &s->info;
 }
 
+int
+bpc_store_error(const struct bpc_store *s)
+{
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    return s->failed ? s->error : 0;
+}
+
 void
 bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
 {

@@ -40,6 +40,17 @@ store_wbuf_room(struct bpc_store *s, size_t more)
     return 0;
 }
 
+/* The store fails for good (every later call is -EIO); the first cause
+ * is kept for bpc_store_error. */
+static void
+store_fail(struct bpc_store *s, int rc)
+{
+    if (!s->failed) {
+        s->error = rc < 0 ? rc : -EIO;
+    }
+    s->failed = true;
+}
+
 static int
 store_usable(const struct bpc_store *s)
 {
@@ -74,7 +85,7 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
         s->stats.records++;
     }
     if (rc != 0) {
-        s->failed = true; /* the live set no longer matches what was buffered */
+        store_fail(s, rc); /* the live set no longer matches what was buffered */
     }
     return rc;
 }
@@ -116,7 +127,7 @@ bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *val
         rc = store_take_value(s, v->instance, &v->vid, v->bytes);
     }
     if (rc != 0) {
-        s->failed = true; /* the live values no longer match what was buffered */
+        store_fail(s, rc); /* the live values no longer match what was buffered */
     }
     return rc;
 }
@@ -165,7 +176,7 @@ bpc_store_sync(struct bpc_store *s)
         rc = s->io.datasync(s->io.ctx, s->fd);
     }
     if (rc != 0) {
-        s->failed = true;
+        store_fail(s, rc);
         return -EIO;
     }
     s->stats.syncs++;
@@ -332,13 +343,13 @@ bpc_store_compact(struct bpc_store *s)
     }
     free(img);
     if (rc != 0) {
-        s->failed = true;
+        store_fail(s, rc);
         return -EIO;
     }
     /* The table and the values drop what the floor passed (the file
      * already did). */
     if (store_map_rebuild(&s->map, s->map.cap, s->floor) != 0) {
-        s->failed = true;
+        store_fail(s, -ENOMEM);
         return -ENOMEM;
     }
     store_values_prune(s);

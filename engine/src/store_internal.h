@@ -91,6 +91,7 @@ struct bpc_store {
     bool no_sync;
     bool read_only;
     bool failed;
+    int error; /* with failed: the first failure's negative errno (bpc_store_error) */
     int fd;
     /* The file the last compaction replaced, still open and shrinking
      * (bpc_store_release); -1: none. old_size: its bytes left. */

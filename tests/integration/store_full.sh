@@ -1,7 +1,7 @@
 #!/bin/bash
 # Goal: a store whose file system fills up (ENOSPC) is a run-time error
 # the operator sees: bpcon-node logs "persistence failed" naming the store
-# and exits 1 (not 0), and bpcon-cluster --transport virtio counts the
+# and the cause (No space left on device, from bpc_store_error) and exits 1 (not 0), and bpcon-cluster --transport virtio counts the
 # nodes that stopped that way as store failures (JSON store_failures > 0,
 # exit 1), as the ring transport counts a party whose store failed.
 # Method: the stores on a 256 KiB tmpfs, mounted in a private mount
@@ -49,7 +49,7 @@ check() { # name, want status, got status, output, wanted texts...
 out=$(timeout 60 "$node" --no-huge --no-pci -m 64 --file-prefix="bpc-full-$$" \
     --log-level=lib.eal:error -- --cluster "$dir/c.conf" --id 0 --store "$dir/m/s" \
     --commands 1000000 2>&1)
-check node 1 $? "$out" "party stopped: persistence failed: an I/O call on the store $dir/m/s failed"
+check node 1 $? "$out" "party stopped: persistence failed: the store $dir/m/s: No space left on device"
 rm -f "$dir/m/s"
 
 # Four nodes, their stores on the same full file system: each one that

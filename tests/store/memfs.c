@@ -246,7 +246,10 @@ memfs_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
     if (off + k > n->len) {
         n->len = (size_t)off + k;
     }
-    return fail ? -EIO : (int64_t)k;
+    if (fail) {
+        return fs->write_errno != 0 ? fs->write_errno : -EIO;
+    }
+    return (int64_t)k;
 }
 
 static int

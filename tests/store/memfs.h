@@ -53,6 +53,7 @@ struct memfs {
     uint64_t calls;        /* mutating calls so far */
     uint64_t fail_at;      /* 0: none; else this mutating call fails */
     uint64_t failures;     /* injected so far */
+    int write_errno;       /* what a failing pwrite returns; 0: -EIO */
     uint64_t rng;          /* torn prefixes, random directory outcome */
     struct bpc_store_io io;
 };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,6 +135,40 @@ test_open_refuses_self_outside(void **state)
     ta_expect_refused(&cfg, -BPC_ECFG_SELF, "self=77");
 }
 
+/* A commit that meets a full file system fails the store, and
+ * bpc_store_error names why: -ENOSPC, kept over the -EIO of later calls;
+ * a failed fdatasync is -EIO. Before: only -EIO and a bool, so an
+ * operator could not tell a full disk from a failing one. */
+static void
+ta_fail_commit(int write_errno, bool at_sync, int want)
+{
+    struct memfs fs;
+    memfs_init(&fs, 4);
+    fs.write_errno = write_errno;
+    struct bpc_store *s = ta_open(&fs);
+    assert_int_equal(bpc_store_error(s), 0);
+    assert_int_equal(bpc_store_put_app(s, 1, "a", 1), 0);
+    fs.fail_at = fs.calls + (at_sync ? 2u : 1u); /* the commit's pwrite, or its fdatasync */
+    assert_int_equal(bpc_store_sync(s), -EIO);
+    assert_int_equal(bpc_store_error(s), want);
+    assert_int_equal(bpc_store_put_app(s, 2, "b", 1), -EIO);
+    assert_int_equal(bpc_store_error(s), want); /* the first cause stays */
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    assert_true(st.failed);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+static void
+test_error_names_cause(void **state)
+{
+    (void)state;
+    ta_fail_commit(-ENOSPC, false, -ENOSPC);
+    ta_fail_commit(0, true, -EIO);
+    assert_int_equal(bpc_store_error(NULL), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -143,6 +178,7 @@ main(void)
         cmocka_unit_test(test_put_app_null_empty),
         cmocka_unit_test(test_open_refuses_too_many_parties),
         cmocka_unit_test(test_open_refuses_self_outside),
+        cmocka_unit_test(test_error_names_cause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
