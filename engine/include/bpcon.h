@@ -669,8 +669,10 @@ int bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len,
 int bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err,
                    size_t err_len);
 void bpc_engine_free(struct bpc_engine *e);
-/* Restores durable vote state after a restart, before the first step.
- * Returns 0; -EBUSY after bpc_engine_start; -EINVAL (nothing restored)
+/* Restores durable vote state after a restart, before the first step and
+ * before any bpc_submit (a restart raises the incarnation that tickets
+ * carry). Returns 0; -EBUSY after bpc_engine_start or a bpc_submit;
+ * -EINVAL (nothing restored)
  * for records no engine writes (recs NULL with count > 0, a ballot above
  * BPC_BALLOT_MAX, hist_count above BPC_HISTORY_MAX, decided above 1, an
  * incarnation of 2^24 - 1 or more); -ERANGE (nothing restored) when a

@@ -390,6 +390,11 @@ struct eng_outbox_state {
 struct eng_submit_state {
     struct eng_cell *ring;
     _Atomic uint64_t ring_tail;
+    /* 1 + the incarnation this run's commands are sequenced in (the
+     * restored one, plus one when the restart bumps it at start):
+     * published by init and restore (release), read by bpc_submit for
+     * its ticket; the engine's own state (e->ps) is not read there. */
+    _Atomic uint64_t ticket_inc1;
     uint64_t ring_head;
     uint32_t cmd_mask;   /* commands_max - 1, for ring, own and lq */
     uint32_t cmd_stride; /* bytes per command buffer (cmd_max rounded up to 8) */

@@ -422,6 +422,9 @@ eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs,
 int
 eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
 {
+    if (eng_sub_any_submitted(e)) {
+        return -EBUSY; /* their tickets named the incarnation before */
+    }
     int rc = eng_ps_restore_check(e, recs, count);
     if (rc != 0) {
         return rc;
@@ -439,7 +442,7 @@ eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t co
     for (uint32_t k = 0; k < count; k++) {
         eng_restore_record(e, &recs[k]);
     }
-    eng_sub_restore_done(e);
+    eng_sub_restore_done(e, e->ps.incarnation + (e->ps.max_bal > 0 ? 1u : 0u)); /* eng_ps_start */
     return 0;
 }
 

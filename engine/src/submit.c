@@ -68,7 +68,8 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     cell->len = len;
     atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
     if (ticket != NULL) {
-        *ticket = (eng_incarnation(e) << ENG_SEQ_BITS) | (pos + 1);
+        uint64_t inc1 = atomic_load_explicit(&sub->ticket_inc1, memory_order_acquire);
+        *ticket = ((inc1 - 1u) << ENG_SEQ_BITS) | (pos + 1);
     }
     return 0;
 }
@@ -621,10 +622,21 @@ eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq)
     }
 }
 
+/* incarnation: the one this run's commands will carry (bpc_engine_start
+ * bumps the restored one when the party had promised a ballot). */
 void
-eng_sub_restore_done(struct bpc_engine *e)
+eng_sub_restore_done(struct bpc_engine *e, uint64_t incarnation)
 {
     atomic_store_explicit(&e->sub.applied_own, e->sub.applied_hi[e->self], memory_order_release);
+    atomic_store_explicit(&e->sub.ticket_inc1, incarnation + 1u, memory_order_release);
+}
+
+/* Has any command been submitted? A restore after one would change the
+ * incarnation its ticket named. */
+bool
+eng_sub_any_submitted(struct bpc_engine *e)
+{
+    return atomic_load_explicit(&e->sub.ring_tail, memory_order_acquire) != 0;
 }
 
 void
@@ -653,4 +665,5 @@ eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m)
     for (uint32_t k = 0; k < m->cmds; k++) {
         atomic_init(&sub->ring[k].seq, k);
     }
+    atomic_init(&sub->ticket_inc1, 1u); /* incarnation 0 until a restore */
 }

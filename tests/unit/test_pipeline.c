@@ -115,6 +115,55 @@ test_pipeline_ticket_status_across_restart(void **state)
     hn_free(&h);
 }
 
+/* A command submitted between bpc_engine_restore and bpc_engine_start
+ * carries the new incarnation: its ticket is PENDING until it is applied,
+ * then APPLIED. Before, the ticket named the restored incarnation, the
+ * earlier run's first command: APPLIED before any step. A submit before
+ * the restore makes the restore -EBUSY. */
+static void
+test_pipeline_ticket_submitted_before_start(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    hn_start(&h);
+    uint64_t first = 0;
+    uint8_t cmd[24];
+    memset(cmd, 7, sizeof(cmd));
+    assert_int_equal(bpc_submit(h.p[who].e, cmd, sizeof(cmd), &first), 0);
+    submit_n(&h, who, 2);
+    assert_true(run_until_applied(&h, 3, 5000 * MS));
+    assert_int_equal(bpc_ticket_status(h.p[who].e, first), BPC_TICKET_APPLIED);
+    struct hn_party *p = &h.p[who];
+    bpc_engine_free(p->e);
+    char err[256];
+    assert_int_equal(bpc_engine_new(&p->e, &p->cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(p->e, p->disk, p->disk_count), 0);
+    assert_int_equal(bpc_engine_restore_values(p->e, p->vals, p->val_count), 0);
+    uint64_t tk = 0;
+    memset(cmd, 8, sizeof(cmd));
+    assert_int_equal(bpc_submit(p->e, cmd, sizeof(cmd), &tk), 0);
+    assert_true(tk >> 40 > first >> 40);
+    assert_int_equal(bpc_ticket_status(p->e, tk), BPC_TICKET_PENDING);
+    bpc_engine_start(p->e, h.now_ns);
+    p->restarts++;
+    assert_int_equal(bpc_ticket_status(p->e, tk), BPC_TICKET_PENDING);
+    for (uint64_t t = h.now_ns; bpc_ticket_status(p->e, tk) != BPC_TICKET_APPLIED;) {
+        assert_true(h.now_ns - t < 20000 * MS);
+        hn_deliver(&h, UINT64_MAX);
+        hn_tick(&h, 5 * MS);
+    }
+    /* A restore after a submit: refused, nothing restored. */
+    struct bpc_engine *e2 = NULL;
+    assert_int_equal(bpc_engine_new(&e2, &p->cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_submit(e2, cmd, sizeof(cmd), &tk), 0);
+    assert_int_equal(tk >> 40, 0);
+    assert_int_equal(bpc_engine_restore(e2, p->disk, p->disk_count), -EBUSY);
+    bpc_engine_free(e2);
+    hn_free(&h);
+}
+
 /* The leader crashes with commands in flight: the submitter resends its
  * unapplied commands to the next leader, and each is applied once. */
 static void
@@ -620,6 +669,7 @@ main(void)
         cmocka_unit_test(test_pipeline_submit_threads),
         cmocka_unit_test(test_pipeline_noop_fills_gap),
         cmocka_unit_test(test_pipeline_ticket_status_across_restart),
+        cmocka_unit_test(test_pipeline_ticket_submitted_before_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
