@@ -256,7 +256,8 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
         if (rc == -ERANGE) {
             dp_party_err(err, err_len,
                          "restoring durable state failed: it holds a vote above the window "
-                         "(written with a larger window_slots; restart with that window)");
+                         "or a value longer than value_bytes_max (written with a larger "
+                         "window_slots or value_bytes_max; restart with those)");
             return rc;
         }
         if (rc != 0) {

@@ -192,7 +192,11 @@ struct bpc_config {
     uint32_t timeout_growth_max_shift;    /* deadline doubles per failed ballot, up to 2^shift */
     uint32_t window_slots;                /* power of two, <= BPC_WINDOW_SLOTS_MAX */
     uint32_t frame_bytes;                 /* payload bytes per frame, <= BPC_FRAME_BYTES_MAX */
-    uint32_t value_bytes_max;             /* largest submitted value */
+    uint32_t value_bytes_max;             /* largest value this party holds: every
+                                             party's must be at least the largest
+                                             value any party builds, and must not
+                                             shrink across a restart (restore
+                                             refuses, -ERANGE) */
     uint64_t seed;                        /* engine PRNG seed (jitter only) */
     bool unsafe;                          /* accept thresholds validate() would refuse */
     const uint8_t (*keys)[BPC_KEY_BYTES]; /* keys[peer]: key shared by self and peer;
@@ -679,7 +683,9 @@ void bpc_engine_free(struct bpc_engine *e);
  * vote lies at or above floor + window_slots: the records were written
  * under a larger window, and restoring them without that vote would let
  * the party report the instance empty. Restart with the window the
- * records were written under (or a larger one). */
+ * records were written under (or a larger one). -ERANGE too when a record
+ * names a value longer than value_bytes_max (written under a larger one:
+ * the party could hold neither that value nor its peers' of that size). */
 int bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
 /* Then the durable values (persist_values of earlier steps): their bytes go
  * back to the restored vote state that names them; a value nothing names,

@@ -801,6 +801,42 @@ test_restore_refuses_vote_past_window(void **state)
     fx_delete(f);
 }
 
+/* A fresh engine of f's configuration with value_bytes_max = max, its
+ * restore's result returned (the engine stays in f->e). */
+static int
+restore_with_value_bytes(struct fx *f, uint32_t max)
+{
+    bpc_engine_free(f->e);
+    f->cfg.value_bytes_max = max;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    return bpc_engine_restore(f->e, f->dur, f->dur_count);
+}
+
+/* Goal: a party restarted with a value_bytes_max smaller than a value its
+ * votes name is refused, not left stuck. The party votes 2b for a
+ * 112-byte value (a DIGEST) with value_bytes_max 256; restored with 64 it
+ * could hold neither that value's bytes nor its peers' values of that
+ * size. Fails on 81c3a55, where restore returned 0 (the review's cluster
+ * then never decided at that party again: 31,995 records ignored). */
+static void
+test_restore_refuses_smaller_value_bytes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    uint8_t bytes[256];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 96, 0xAB, &v);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    assert_true(v.len > 64);
+    fx_vote(f, 5, 1, &v, bytes);
+    assert_int_equal(restore_with_value_bytes(f, 64), -ERANGE);
+    assert_int_equal(restore_with_value_bytes(f, v.len - 1u), -ERANGE);
+    assert_int_equal(restore_with_value_bytes(f, v.len), 0);
+    assert_int_equal(restore_with_value_bytes(f, 256), 0);
+    fx_delete(f);
+}
+
 /* Goal: restore refuses state no engine writes, and restores nothing of
  * it: records NULL, a ballot above BPC_BALLOT_MAX (the party's frames
  * would all be dropped as BAD_BALLOT), an incarnation with no room for
@@ -953,6 +989,7 @@ main(void)
         cmocka_unit_test(test_claims_junk_never_learned),
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
+        cmocka_unit_test(test_restore_refuses_smaller_value_bytes),
         cmocka_unit_test(test_status_answers_budgeted),
         cmocka_unit_test(test_future_generation_keeps_nearer_ballot),
     };
