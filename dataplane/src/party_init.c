@@ -268,7 +268,13 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
             dp_store_put(&p->store, restore, restore_count);
         }
     }
-    bpc_engine_start(p->engine, bpc_dp_now_ns());
+    rc = bpc_engine_start(p->engine, bpc_dp_now_ns());
+    if (rc != 0) {
+        dp_party_err(err, err_len,
+                     "starting the engine failed: the decided log's next entry is not the "
+                     "restored floor");
+        return rc;
+    }
     p->next_deadline_ns = 0; /* step at the first poll */
     return 0;
 }

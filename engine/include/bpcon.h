@@ -695,9 +695,13 @@ int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_val
 
 /* Starts at now: at ballot 1, or, after a restore, back at the restored
  * max_bal (the ballot promised before the restart, without a new 1b).
- * Call it once per engine: a second call is a programming error and
- * aborts (the engine's state would start twice). */
-void bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
+ * 0, or -EINVAL and not started when cfg.log's next entry
+ * (bpc_log_next) is not the first instance the engine will emit: 0 on a
+ * fresh start, the restored floor after a restore (create the log with
+ * that start_index). Call it once per engine: a second call after a
+ * successful one is a programming error and aborts (the engine's state
+ * would start twice). */
+int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
 /* One step: decode, verify and apply in->frames, run transitions and
  * deadlines, emit frames, decisions and durability requests. Returns the
  * number of frames written, or -EAGAIN when out->frames was too small

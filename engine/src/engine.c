@@ -487,6 +487,15 @@ eng_check(const struct bpc_config *cfg, char *err, size_t err_len)
         }
         return -EINVAL;
     }
+    if (cfg->log != NULL && bpc_log_value_max(cfg->log) < cfg->value_bytes_max) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len,
+                     "log: value_bytes_max=%u below the engine's value_bytes_max=%u (a decided "
+                     "value the log cannot hold)",
+                     bpc_log_value_max(cfg->log), cfg->value_bytes_max);
+        }
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -603,10 +612,13 @@ bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *
     return 0;
 }
 
-void
+int
 bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
 {
     BPC_ASSERT(!e->started);
+    if (e->cfg.log != NULL && bpc_log_next(e->cfg.log) != eng_nu(e)) {
+        return -EINVAL; /* its next entry is not the first this engine emits */
+    }
     e->started = true;
     e->now_ns = now_ns;
     /* Each received frame reads its sender's replay entry before it may
@@ -619,6 +631,7 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
     eng_ps_start(e);
     eng_ob_start(e);
     eng_bl_start(e);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------

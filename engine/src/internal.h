@@ -32,6 +32,11 @@
 
 _Noreturn void bpc_assert_fail(const char *expr, const char *file, int line);
 
+/* log.c: the largest value a decided log holds (its config's
+ * value_bytes_max): bpc_engine_init refuses a log smaller than the engine's
+ * values. */
+uint32_t bpc_log_value_max(const struct bpc_log *log);
+
 /* auth.c: SipHash-2-4-128 frame tags under the pair key. */
 void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                   uint8_t tag[BPC_TAG_BYTES]);

@@ -393,6 +393,12 @@ bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32
     return 0;
 }
 
+uint32_t
+bpc_log_value_max(const struct bpc_log *log)
+{
+    return log->value_bytes_max;
+}
+
 uint64_t
 bpc_log_next(const struct bpc_log *log)
 {

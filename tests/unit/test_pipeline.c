@@ -519,6 +519,64 @@ test_pipeline_small_tx_catch_up(void **state)
     bpc_log_thread_unregister();
 }
 
+/* A decided log that does not fit the engine is refused where it is
+ * given, not in a later step: one holding smaller values than the
+ * engine's (bpc_engine_new -EINVAL, naming the log), one whose next entry
+ * is not the first instance the engine emits (bpc_engine_start -EINVAL,
+ * not started): a fresh engine with a log at 5, a restarted party with a
+ * new log at 0 below its restored floor. Before, each was accepted and the
+ * first decision aborted the process (bpc_log_append's -EMSGSIZE or its
+ * index assertion, inside bpc_engine_step). */
+static void
+test_pipeline_log_misconfigured(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 1);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    struct hn_party *p = &h.p[who];
+    struct bpc_config cfg = p->cfg;
+    char err[256] = "";
+    struct bpc_log *small = NULL;
+    struct bpc_log_config lc = {.retain_entries = 64, .segment_entries = 64, .value_bytes_max = 64};
+    assert_int_equal(bpc_log_new(&small, &lc), 0);
+    cfg.log = small;
+    struct bpc_engine *e = NULL;
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "log: value_bytes_max=64"));
+    bpc_log_free(small);
+    struct bpc_log *at5 = NULL;
+    lc.value_bytes_max = cfg.value_bytes_max;
+    lc.start_index = 5;
+    assert_int_equal(bpc_log_new(&at5, &lc), 0);
+    cfg.log = at5;
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_start(e, 0), -EINVAL);
+    bpc_engine_free(e);
+    bpc_log_free(at5);
+    /* A restart: the party's floor moves past 0, then a log at 0. */
+    hn_start(&h);
+    submit_n(&h, who, 40);
+    assert_true(run_until_applied(&h, 40, 10000 * MS));
+    uint64_t floor = 0;
+    for (uint32_t k = 0; k < p->disk_count; k++) {
+        floor = p->disk[k].floor > floor ? p->disk[k].floor : floor;
+    }
+    assert_true(floor > 0);
+    for (uint64_t start = 0; start <= floor; start += floor) {
+        struct bpc_log *log = NULL;
+        lc.start_index = start;
+        assert_int_equal(bpc_log_new(&log, &lc), 0);
+        cfg.log = log;
+        assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+        assert_int_equal(bpc_engine_restore(e, p->disk, p->disk_count), 0);
+        assert_int_equal(bpc_engine_start(e, h.now_ns), start == floor ? 0 : -EINVAL);
+        bpc_engine_free(e);
+        bpc_log_free(log);
+    }
+    hn_free(&h);
+}
+
 /* A crashed party restarts from its persisted vote state and catches up
  * to the same log; its restart does not re-apply anything twice. */
 static void
@@ -670,6 +728,7 @@ main(void)
         cmocka_unit_test(test_pipeline_noop_fills_gap),
         cmocka_unit_test(test_pipeline_ticket_status_across_restart),
         cmocka_unit_test(test_pipeline_ticket_submitted_before_start),
+        cmocka_unit_test(test_pipeline_log_misconfigured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
