@@ -38,12 +38,16 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
      * so a party lagging that far catches up without a log. */
     z->dring_len = 2 * z->window + 256;
     /* MACs kept per submitter: up to 256, fewer with many parties (the
-     * table is parties x slots), never fewer than 8. */
+     * table is parties x slots), never fewer than 8. From the party count
+     * alone, which every party shares: a submitter keeps as many commands
+     * out as its own table holds, so a receiver with a smaller table (it
+     * was capped by its own commands_max) lost the oldest MACs, refused
+     * their values and, where its vote was needed, stalled the cluster. */
     uint32_t att = ENG_ATT_SLOTS_MAX;
     while (att > 8 && (uint64_t)att * z->n > 16384) {
         att /= 2;
     }
-    z->att_slots = z->cmds < att ? z->cmds : att;
+    z->att_slots = att;
     z->replay_bits = ENG_REPLAY_BITS;
     while (z->replay_bits > 64 && (uint64_t)z->replay_bits * z->n > ENG_REPLAY_TOTAL_BITS) {
         z->replay_bits /= 2;
