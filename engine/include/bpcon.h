@@ -207,7 +207,7 @@ struct bpc_config {
                               1..BPC_BATCH_MAX (it votes for and applies up to
                               BPC_BATCH_MAX whatever this is) */
     uint32_t commands_max; /* submit queue and pending commands (power of
-                              two, <= BPC_COMMANDS_MAX) */
+                              two, 2..BPC_COMMANDS_MAX) */
     struct bpc_log *log;   /* optional: decided values are appended */
     bpc_apply_fn on_apply; /* optional */
     void *apply_ctx;

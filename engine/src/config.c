@@ -212,9 +212,13 @@ config_check_batch(const struct bpc_config *cfg, char *err, size_t err_len)
                              b, BPC_BATCH_MAX);
     }
     uint32_t c = cfg->commands_max;
-    if (c == 0 || c > BPC_COMMANDS_MAX || (c & (c - 1)) != 0) {
+    /* At least 2: the submit ring marks a drained cell free with
+     * pos + commands_max, which at 1 reads as "full at pos + 1", so a
+     * second submission overwrote the first unread one and the engine
+     * waited for it for good (every later command lost). */
+    if (c < 2 || c > BPC_COMMANDS_MAX || (c & (c - 1)) != 0) {
         return config_refuse(err, err_len, BPC_ECFG_BATCH,
-                             "commands_max=%" PRIu32 ": not a power of two in [1, %u]", c,
+                             "commands_max=%" PRIu32 ": not a power of two in [2, %u]", c,
                              BPC_COMMANDS_MAX);
     }
     if (cfg->value_bytes_max < BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES) {

@@ -95,9 +95,10 @@ sim_config_fill(const struct sim_opts *o, uint32_t self, struct bpc_config *cfg)
         cfg->value_bytes_max = one;
     }
     /* A run of N commands never queues more than N anywhere: the queues
-     * shrink to the power of two at or above N (the default caps it). */
+     * shrink to the power of two at or above N, at least 2 (the default
+     * caps it). */
     if (o->commands > 0) {
-        uint32_t cmds = 1;
+        uint32_t cmds = 2; /* the engine's least */
         while (cmds < cfg->commands_max && cmds < o->commands) {
             cmds *= 2;
         }

@@ -180,6 +180,13 @@ mut_value_over_max(struct bpc_config *c)
     c->frame_bytes = BPC_FRAME_BYTES_MAX;
     c->value_bytes_max = BPC_VALUE_BYTES_MAX + 1;
 }
+/* One command of queue: the submit ring lost every command after the
+ * first (before: validated, then wedged). */
+static void
+mut_commands_one(struct bpc_config *c)
+{
+    c->commands_max = 1;
+}
 
 static const struct test_config_refusal test_config_refusals[] = {
     {"no parties", mut_no_parties, BPC_ECFG_NO_PARTIES, "parties_count", "=0"},
@@ -200,6 +207,7 @@ static const struct test_config_refusal test_config_refusals[] = {
     {"value beyond frame", mut_value_big, BPC_ECFG_VALUE, "value_bytes_max", "=1400"},
     {"value zero", mut_value_zero, BPC_ECFG_VALUE, "value_bytes_max", "=0"},
     {"value over max", mut_value_over_max, BPC_ECFG_VALUE, "value_bytes_max", "=8193"},
+    {"commands_max 1", mut_commands_one, BPC_ECFG_BATCH, "commands_max", "=1"},
 };
 
 static void
