@@ -169,6 +169,50 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     }
 }
 
+/* The next chunk of held reports for a lagging leader: at most a window
+ * of the decided instances in [asked_lo, sent_1b_lo) (below the 1b's own
+ * coverage) that this party still holds (a slot or the recent-decision
+ * ring), one chunk lower at each call, starting over at sent_1b_lo once
+ * below asked_lo. The first chunk goes when the 1a comes, the next ones
+ * at each retransmit tick: the whole lag within the ring is reported.
+ * Before, every retransmission sent the window below nu again and nothing
+ * older, so a leader lagging by more than a window, whose ballot needed
+ * this party's reports there, failed every ballot for good. */
+static void
+eng_send_1b_chunk(struct bpc_engine *e)
+{
+    uint64_t top = e->rp.sent_1b_lo;
+    uint64_t ring = eng_dring_len(e);
+    uint64_t bottom = e->rp.asked_lo;
+    if (top > ring && bottom < top - ring) {
+        bottom = top - ring; /* nothing older is held */
+    }
+    uint64_t hi = e->rp.held_next;
+    if (hi <= bottom || hi > top) {
+        hi = top;
+    }
+    if (hi <= bottom) {
+        return;
+    }
+    uint64_t lo = hi - bottom > e->window ? hi - e->window : bottom;
+    for (uint64_t i = lo; i < hi; i++) {
+        const struct eng_slot *s = eng_slot_at(e, i);
+        if (eng_slot_instance(s) == i) {
+            if (eng_vote_is_decided(s) || eng_slot_vote_hi(s) < eng_bal(e)) {
+                eng_put_1b(e, s, i);
+            }
+        } else if (eng_dring_find(e, i) != NULL) {
+            eng_report_decided(e, eng_dring_find(e, i));
+        }
+        /* Else: neither held nor recent, so nothing is reported and this
+         * party is simply not among the instance's 1b senders. */
+    }
+    e->rp.held_next = lo;
+    if (lo < e->rp.held_lo) {
+        e->rp.held_lo = lo;
+    }
+}
+
 /* 1b(b) for all instances from nu up: explicit reports up to the highest
  * voted instance, a range record for everything above. Sent only while no
  * vote at b exists, so the reports are the state as of raising max_bal. */
@@ -189,55 +233,31 @@ eng_send_1b(struct bpc_engine *e)
     eng_broadcast(e, &r, NULL);
     e->rp.sent_1b = true;
     /* A 1a that came before this 1b (paced mode sends the 1b at its own
-     * event, after the 1a's) still gets its decided instances below nu. */
+     * event, after the 1a's) still gets its decided instances below nu;
+     * a retransmission sends the next chunk of them. */
     if (e->rp.asked_lo < nu) {
-        eng_send_1b_held(e, e->rp.asked_lo);
+        eng_send_1b_chunk(e);
     }
 }
 
 /* A leader starting at lo below this party's 1b coverage lags behind: add
  * 1b reports for the decided instances this party still holds in
- * [lo, covered), so the leader can find their safe value (the range record
- * already sent never covered them, so nothing contradicts it). */
+ * [lo, sent_1b_lo), so the leader can find their safe value (the range record
+ * already sent never covered them, so nothing contradicts it). A 1a that
+ * names nothing lower than the last one sends nothing more: the rest goes
+ * with this party's retransmissions (eng_send_1b), at the tick's pace, so
+ * a leader's repeated 1a never makes this party send more. */
 void
 eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
 {
-#ifdef BPC_TRACE
-    fprintf(stderr, "T p%u held 1b request lo %llu bal %llu sent_1b %d sent_1b_lo %llu\n", e->self,
-            (unsigned long long)lo, (unsigned long long)eng_bal(e), e->rp.sent_1b,
-            (unsigned long long)e->rp.sent_1b_lo);
-#endif
-    if (lo < e->rp.asked_lo) {
-        e->rp.asked_lo = lo; /* answered when the 1b goes out, if not yet */
-    }
-    if (!e->rp.sent_1b || lo >= e->rp.sent_1b_lo) {
+    if (lo >= e->rp.asked_lo) {
         return;
     }
-    uint64_t hi = e->rp.sent_1b_lo;
-    if (hi - lo > e->window) {
-        lo = hi - e->window;
+    e->rp.asked_lo = lo; /* answered when the 1b goes out, if not yet */
+    e->rp.held_next = 0;
+    if (e->rp.sent_1b && lo < e->rp.sent_1b_lo) {
+        eng_send_1b_chunk(e);
     }
-    for (uint64_t i = lo; i < hi; i++) {
-        const struct eng_slot *s = eng_slot_at(e, i);
-#ifdef BPC_TRACE
-        if (i == 22) {
-            fprintf(stderr, "T p%u held 22: slot instance %llu max_vbal %llu hist %u\n", e->self,
-                    (unsigned long long)eng_slot_instance(s),
-                    (unsigned long long)eng_vote_max_vbal(s), eng_vote_hist_count(s));
-        }
-#endif
-        if (eng_slot_instance(s) == i) {
-            if (eng_vote_is_decided(s) || eng_slot_vote_hi(s) < eng_bal(e)) {
-                eng_put_1b(e, s, i);
-            }
-        } else if (eng_dring_find(e, i) != NULL) {
-            eng_report_decided(e, eng_dring_find(e, i));
-        }
-        /* Else: neither held nor recent, so nothing is reported and this
-         * party is simply not among the instance's 1b senders. */
-    }
-    e->rp.sent_1b_lo = lo;
-    e->rp.held_lo = lo;
 }
 
 void
@@ -245,6 +265,8 @@ eng_rp_retransmit(struct bpc_engine *e)
 {
     if (!eng_voted_at_bal(e) && e->rp.sent_1b) {
         eng_send_1b(e);
+    } else if (e->rp.sent_1b && e->rp.asked_lo < e->rp.sent_1b_lo) {
+        eng_send_1b_chunk(e); /* the held reports go on after a vote at bal */
     }
 }
 
@@ -254,6 +276,7 @@ eng_rp_on_join(struct bpc_engine *e)
     e->rp.sent_1b = false;
     e->rp.held_lo = eng_nu(e);
     e->rp.asked_lo = UINT64_MAX;
+    e->rp.held_next = 0;
 }
 
 void
@@ -261,4 +284,5 @@ eng_rp_resume(struct bpc_engine *e)
 {
     e->rp.sent_1b = true;
     e->rp.asked_lo = UINT64_MAX;
+    e->rp.held_next = 0;
 }
