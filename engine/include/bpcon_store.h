@@ -198,8 +198,11 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * yet. 0, -EINVAL (nothing buffered: recs NULL with count > 0, or a record
  * recovery would call damage: a ballot above BPC_BALLOT_MAX, a malformed
  * value identity, a history past BPC_HISTORY_MAX, decided other than 0 or
- * 1, a decided record with a history or not below its floor), -EIO
- * (failed store), -ENOMEM. */
+ * 1, a decided record with a history or not below its floor; or one
+ * bpc_engine_restore refuses: a floor above BPC_DURABLE_APPLIED_BASE, an
+ * incarnation above 2^24 - 2, a vote value without a vote ballot or the
+ * reverse, a decided record without a decided value, a history entry at
+ * ballot 0 or without a value), -EIO (failed store), -ENOMEM. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one
  * value frame each, into the same commit as the records appended before

@@ -347,43 +347,12 @@ eng_restore_record(struct bpc_engine *e, const struct bpc_durable *d)
     eng_in_restore_vote(e, d);
 }
 
-/* Incarnations start sequence numbers at incarnation << 40, and a start
- * adds one: a restored incarnation must leave room for both. */
-#define PS_INCARNATION_MAX ((UINT64_C(1) << 24) - 2u)
-
-/* A record in a shape the engine writes (restored identities go out in 1b
- * reports, where a pad byte or a shape the decoder refuses tripped the
- * encoder's assertion): ballots within BPC_BALLOT_MAX, a
- * floor below the apply-state instances, room for the incarnation; for an
- * instance's record, a vote value exactly when it has a vote ballot, a
- * decided record with a decided value and no history, history entries at
- * real ballots with real values. */
+/* A record in a shape the engine writes: bpc_durable_ok (internal.h),
+ * the rule bpc_store_append applies too. */
 static bool
 eng_ps_record_ok(const struct bpc_durable *d)
 {
-    if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
-        d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || d->incarnation > PS_INCARNATION_MAX ||
-        d->floor > BPC_DURABLE_APPLIED_BASE) {
-        return false;
-    }
-    if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
-        return true; /* the party-wide record or an apply state: no vote */
-    }
-    if (!bpc_vid_stored_ok(&d->max_vval) ||
-        (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE)) {
-        return false;
-    }
-    if (d->decided) {
-        return d->hist_count == 0 && bpc_vid_stored_ok(&d->dec_val) &&
-               d->dec_val.kind != BPC_VALUE_NONE;
-    }
-    for (uint32_t h = 0; h < d->hist_count; h++) {
-        if (d->hist_bal[h] == 0 || d->hist_bal[h] > BPC_BALLOT_MAX ||
-            !bpc_vid_stored_ok(&d->hist_val[h]) || d->hist_val[h].kind == BPC_VALUE_NONE) {
-            return false;
-        }
-    }
-    return true;
+    return bpc_durable_ok(d);
 }
 
 /* Does every value d names fit this engine's values (value_bytes_max)?

@@ -165,16 +165,21 @@ _Static_assert(sizeof(struct bpc_vid) == STORE_VID_BYTES &&
                    STORE_VID_BYTES == 4u + BPC_VALUE_INLINE_MAX,
                "an identity's four header bytes and id, no padding");
 
-/* NULL when recovery would load d as it is, else what it would call
- * damage: bpc_store_append refuses such a record rather than write a
- * file its own recovery refuses. The verdict is store_decode_record's on
- * store_encode_record's bytes of d, read off d itself: encoding and
+/* NULL when recovery would load d as it is and bpc_engine_restore would
+ * take it (bpc_durable_ok, the engine's own rule), else what is wrong:
+ * bpc_store_append refuses such a record rather than write a file its
+ * own recovery or the engine's restore refuses (a floor past the
+ * apply-state instances, appended, dropped every vote from the live set,
+ * and a compaction then erased them from the file). The recovery half
+ * of the verdict is store_decode_record's on store_encode_record's bytes
+ * of d, read off d itself: encoding and
  * decoding every appended record cost about 2,400 instructions a record,
  * a quarter of a ring cluster party's poll (bench/RESULTS.md). A
  * decided record's bytes hold only dec_bal, dec_keep (no ballot) and
  * dec_val in its history places, zeros elsewhere; a vote record's hold
  * all four history entries, whatever hist_count says. tests/store's
- * `store-check` holds the two verdicts equal on a million records. */
+ * `store-check` holds this verdict equal to the decoder's and
+ * bpc_durable_ok's together on a million records. */
 const char *
 store_record_check(const struct bpc_durable *d)
 {
@@ -207,6 +212,9 @@ store_record_check(const struct bpc_durable *d)
     }
     if (d->decided && (d->instance >= d->floor || d->instance >= BPC_DURABLE_APPLIED_BASE)) {
         return "decided record with a history or not below its floor";
+    }
+    if (!bpc_durable_ok(d)) {
+        return "record in a shape no engine writes (bpc_engine_restore refuses it)";
     }
     return NULL;
 }

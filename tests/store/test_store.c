@@ -280,7 +280,7 @@ ts_every_field(struct bpc_durable *in)
     memset(in, 0, 3 * sizeof(*in));
     in[0].instance = UINT64_MAX;
     in[0].max_bal = 0x0102030405060708ull;
-    in[0].incarnation = 0x1112131415161718ull;
+    in[0].incarnation = 0xfe1718u; /* at most BPC_INCARNATION_MAX (2^24 - 2) */
     in[0].floor = 5;
     for (uint32_t i = 1; i < 3; i++) {
         in[i] = in[0];

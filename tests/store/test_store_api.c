@@ -169,6 +169,61 @@ test_error_names_cause(void **state)
     assert_int_equal(bpc_store_error(NULL), -EINVAL);
 }
 
+/* The records of the reviewer's floor_poison, after four acknowledged
+ * votes: each is one bpc_engine_restore refuses, so bpc_store_append must
+ * refuse it too (-EINVAL, nothing buffered) and the votes stay live and
+ * restorable. Before: appended and synced; the floor of 2^64 - 2 dropped
+ * every vote from the live set (a compaction then erased them from the
+ * file) and the store could never be restored again. */
+static void
+test_append_refuses_what_restore_refuses(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 6);
+    struct bpc_store *s = ta_open(&fs);
+    struct bpc_durable r[5];
+    memset(r, 0, sizeof(r));
+    r[0] = (struct bpc_durable){.instance = UINT64_MAX, .max_bal = 3};
+    for (uint32_t i = 1; i < 5; i++) {
+        r[i] = (struct bpc_durable){.instance = i, .max_bal = 3, .max_vbal = 3};
+        uint8_t v[8] = {1, 2, 3, 4, 5, 6, 7, (uint8_t)i};
+        bpc_vid_of(&r[i].max_vval, v, sizeof(v));
+    }
+    assert_int_equal(bpc_store_append(s, r, 5), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_durable bad[3] = {
+        {.instance = UINT64_MAX, .max_bal = 3, .floor = UINT64_MAX - 1u},
+        {.instance = 7, .max_bal = 3, .max_vbal = 3}, /* a vote ballot, no value */
+        {.instance = UINT64_MAX, .max_bal = 3, .incarnation = UINT64_C(1) << 24},
+    };
+    for (uint32_t k = 0; k < 3; k++) {
+        int rc = bpc_store_append(s, &bad[k], 1);
+        if (rc != -EINVAL) {
+            fail_msg("floor_poison case %u: bpc_store_append returned %d, not -EINVAL", k, rc);
+        }
+    }
+    struct bpc_durable edge = {
+        .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 2u};
+    assert_int_equal(bpc_store_append(s, &edge, 1), 0); /* the largest restore takes */
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_compact(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t n = bpc_store_records(s, &live);
+    assert_int_equal(n, 5); /* the party-wide record and the four votes */
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    static const uint8_t keys[4][BPC_KEY_BYTES];
+    cfg.keys = keys;
+    struct bpc_engine *e = NULL;
+    char err[256] = "";
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(e, live, n), 0);
+    bpc_engine_free(e);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
@@ -179,6 +234,7 @@ main(void)
         cmocka_unit_test(test_open_refuses_too_many_parties),
         cmocka_unit_test(test_open_refuses_self_outside),
         cmocka_unit_test(test_error_names_cause),
+        cmocka_unit_test(test_append_refuses_what_restore_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /*
  * test_store_check.c - bpc_store_append's record check (store_record_check)
  * reads its verdict off the record; recovery's verdict is
- * store_decode_record's on the record's encoded bytes. This holds the two
- * equal on a million records drawn around every boundary the format has
+ * store_decode_record's on the record's encoded bytes, and restore's is
+ * bpc_durable_ok (the check applies both: a record restore refuses is
+ * not written). This holds the check equal to the two together on a
+ * million records drawn around every boundary the format has
  * (ballots at BPC_BALLOT_MAX, identities of each kind and length, pad
  * bytes, history counts, decided flags, floors), and checks that both
  * verdicts occur often, so that agreement on one side only cannot pass.
@@ -18,6 +20,7 @@
 
 #include <string.h>
 
+#include "internal.h"
 #include "store_internal.h"
 
 /* A 64-bit xorshift: the draws are the same in every run. */
@@ -89,6 +92,33 @@ check_vid(uint64_t *st, struct bpc_vid *v)
     }
 }
 
+/* Three records in four are drawn nearer the engine's shape (bpc_durable_ok,
+ * which the check applies too): an incarnation at or around its limit, a
+ * vote value exactly when a vote ballot (most of the time), so that
+ * records both rules accept are common and the boundaries are drawn. */
+static void
+check_engine_shape(uint64_t *st, struct bpc_durable *d)
+{
+    static const uint64_t incs[] = {
+        0, 1, 77, BPC_INCARNATION_MAX - 1, BPC_INCARNATION_MAX, BPC_INCARNATION_MAX + 1};
+    uint64_t r = check_rand(st);
+    d->incarnation = incs[r % (sizeof(incs) / sizeof(incs[0]))];
+    if ((r >> 8) % 8 != 0) {
+        d->max_vbal = d->max_vval.kind == BPC_VALUE_NONE ? 0 : d->max_vbal | 1u;
+    }
+    if ((r >> 16) % 8 != 0 && d->dec_val.kind == BPC_VALUE_NONE) {
+        d->dec_val.kind = BPC_VALUE_NOOP;
+    }
+    if ((r >> 24) % 4 != 0) {
+        d->floor = check_rand(st) % 64;
+    }
+    for (uint32_t h = 0; h < d->hist_count && h < BPC_HISTORY_MAX && (r >> 32) % 8 != 0; h++) {
+        d->hist_bal[h] = d->hist_bal[h] % BPC_BALLOT_MAX + 1u;
+        d->hist_val[h].kind =
+            d->hist_val[h].kind == BPC_VALUE_NONE ? BPC_VALUE_NOOP : d->hist_val[h].kind;
+    }
+}
+
 static void
 check_record(uint64_t *st, struct bpc_durable *d)
 {
@@ -116,14 +146,21 @@ check_record(uint64_t *st, struct bpc_durable *d)
         d->hist_bal[h] = check_u64(st);
         check_vid(st, &d->hist_val[h]);
     }
+    if ((r >> 48) % 4 != 0) {
+        check_engine_shape(st, d);
+    }
 }
 
 /* Recovery's verdict: the checks before encoding (encoding asserts a
- * decided record has no history), then the decoder on the frame's bytes. */
+ * decided record has no history), then the decoder on the frame's bytes.
+ * The append check also applies the engine's restore rule
+ * (bpc_durable_ok): it refuses what recovery would load but restore
+ * would not. */
 static bool
 check_recovery_ok(const struct bpc_durable *d)
 {
-    if (d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || (d->decided && d->hist_count != 0)) {
+    if (d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || (d->decided && d->hist_count != 0) ||
+        !bpc_durable_ok(d)) {
         return false;
     }
     uint8_t frame[STORE_RECORD_FRAME_BYTES];
@@ -156,6 +193,7 @@ test_check_matches_recovery(void **state)
         refused += want ? 0u : 1u;
         decided_ok += want && d.decided ? 1u : 0u;
     }
+    print_message("accepted %u refused %u decided accepted %u\n", ok, refused, decided_ok);
     /* Both verdicts, and decided records among the accepted, often. */
     assert_true(ok > 20000);
     assert_true(refused > 20000);
