@@ -152,7 +152,11 @@ struct bpc_store;
  * before anything is appended. Damage before the tail (a checksum or
  * framing failure followed by more data) is -EBADMSG with a message naming
  * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
- * compaction or creation is removed. path is resolved once, here (io's
+ * compaction or creation is removed. PATH.tmp is the store's own: a
+ * store whose name ends in ".tmp" (another store's temporary file) is
+ * -EINVAL, nothing created; creating a store where PATH.tmp is a symbolic
+ * link or a file with another name (a hard link) is -EEXIST, that file
+ * left as it is. path is resolved once, here (io's
  * resolve): a symbolic link to the store keeps naming it after
  * compactions, which write PATH.tmp beside the real file and rename it
  * over that, and a relative path means the working directory of this
@@ -240,7 +244,11 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * PATH.tmp, fdatasyncs it, renames it over PATH and fsyncs the directory;
  * a crash at any point leaves either the old or the new file, both
  * complete. Needs nothing buffered (sync
- * first): -EBUSY otherwise. 0, or -EIO and the store failed. */
+ * first): -EBUSY otherwise. 0, or -EIO and the store failed; or -EEXIST
+ * when PATH.tmp is not the store's own (a symbolic link, opened with
+ * O_NOFOLLOW, or a file with another name: io's links is not 1), which is
+ * left as it is: nothing was written, the store is not failed, and a
+ * later compaction (once it is gone) works. */
 int bpc_store_compact(struct bpc_store *s);
 /* A compaction does not close the file it replaced: that last close
  * frees the file's pages and blocks, about a millisecond for 4 MiB on

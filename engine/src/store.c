@@ -525,6 +525,19 @@ bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
  * Open, create, close.
  * ---------------------------------------------------------------------- */
 
+/* Does path's last component end in ".tmp"? Such a store would be the
+ * temporary file of the store named without it, which that store's
+ * creation and compactions write and its open removes. */
+static bool
+store_tmp_named(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 0 && path[len - 1] == '/') {
+        len--;
+    }
+    return len >= 4 && memcmp(path + len - 4, ".tmp", 4) == 0;
+}
+
 /* PATH, PATH.tmp and PATH's directory, from path resolved once (io's
  * resolve): every compaction renames PATH.tmp over PATH, so PATH must be
  * the store's own entry (renaming over a symbolic link would replace the
@@ -553,6 +566,13 @@ store_paths(struct bpc_store *s, const char *path, char *err, size_t err_len)
     if (rc != 0) {
         store_errf(err, err_len, "%s: %s", path, strerror(-rc));
         return rc;
+    }
+    if (store_tmp_named(path) || store_tmp_named(s->path)) {
+        store_errf(err, err_len,
+                   "%s: a store's name may not end in \".tmp\" (the name of the temporary file "
+                   "a store without it writes and removes)",
+                   s->path);
+        return -EINVAL;
     }
     snprintf(s->tmp, sizeof(s->tmp), "%s.tmp", s->path);
     const char *slash = strrchr(s->path, '/');
@@ -602,6 +622,13 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     if (rc == -EBUSY) {
         store_errf(err, err_len, "%s: in use by another process (a writer is creating it)",
                    s->path);
+        return rc;
+    }
+    if (rc == -EEXIST) {
+        store_errf(err, err_len,
+                   "%s: creating: %s is not this store's temporary file (a symbolic link, or a "
+                   "file with another name); refusing to write it",
+                   s->path, s->tmp);
         return rc;
     }
     if (rc != 0) {

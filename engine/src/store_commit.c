@@ -9,8 +9,9 @@
  * size and the write statistics, the failed state after an I/O error, and
  * when compaction is due. Must never: retry a failed fdatasync (the store
  * fails instead: every later call is -EIO), report a commit durable before
- * its write (and, unless no_sync, its fdatasync) returned, or touch PATH
- * before PATH.tmp is complete and synced.
+ * its write (and, unless no_sync, its fdatasync) returned, touch PATH
+ * before PATH.tmp is complete and synced, or write a PATH.tmp that is not
+ * its own (a symbolic link, a file with another name).
  */
 #include "store_internal.h"
 
@@ -266,36 +267,58 @@ store_release_all(struct bpc_store *s)
     }
 }
 
-/* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
- * directory; on 0 the store appends to the new file. */
-int
-store_replace(struct bpc_store *s, const uint8_t *img, size_t len)
+/* Opens and locks PATH.tmp: its fd, or a negative errno with nothing
+ * touched. It must be the store's own: opened with O_NOFOLLOW (a symbolic
+ * link is not followed) and, locked, a file with exactly one name (a
+ * hard link's other name is another file's, a backup's or another
+ * program's, that writing it would destroy); -EEXIST otherwise, left as
+ * it is. Locked before it is emptied and before the rename makes it PATH:
+ * a second writer's open never finds the store unlocked, not even between
+ * compactions, and two writers creating one store never empty or rename
+ * each other's PATH.tmp (the one that finds it locked is refused). A
+ * creator that got the lock checks that PATH is still missing: a writer
+ * that created it meanwhile is not replaced (-EBUSY). */
+static int
+store_tmp_open(struct bpc_store *s)
 {
-    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT, 0600);
+    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        return fd;
+        return fd == -ELOOP ? -EEXIST : fd;
     }
-    /* Locked before it is emptied and before the rename makes it PATH: a
-     * second writer's open never finds the store unlocked, not even
-     * between compactions, and two writers creating one store never empty
-     * or rename each other's PATH.tmp (the one that finds it locked is
-     * refused). A creator that got the lock checks that PATH is still
-     * missing: a writer that created it meanwhile is not replaced. */
     int rc = s->io.lock != NULL ? s->io.lock(s->io.ctx, fd) : 0;
+    int64_t links = rc == 0 && s->io.links != NULL ? s->io.links(s->io.ctx, fd) : 1;
+    if (links != 1) {
+        /* Another name holds it; or none does: a racing creator removed
+         * it after our open (a failed creation's PATH.tmp), still in use. */
+        rc = links == 0 ? -EBUSY : (links < 0 ? (int)links : -EEXIST);
+    }
     if (rc != 0) {
-        (void)s->io.close(s->io.ctx, fd); /* another writer's PATH.tmp: left alone */
+        (void)s->io.close(s->io.ctx, fd); /* another writer's or file's: left alone */
         return rc;
     }
     if (s->fd < 0) {
         int there = s->io.open(s->io.ctx, s->path, O_RDONLY, 0);
         if (there >= 0) {
             (void)s->io.close(s->io.ctx, there);
-            rc = -EBUSY;
+            (void)s->io.close(s->io.ctx, fd);
+            (void)s->io.unlink(s->io.ctx, s->tmp); /* ours, locked: PATH is untouched */
+            return -EBUSY;
         }
     }
-    if (rc == 0) {
-        rc = s->io.truncate(s->io.ctx, fd, 0);
+    return fd;
+}
+
+/* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
+ * directory; on 0 the store appends to the new file. -EEXIST: PATH.tmp
+ * is not the store's own (store_tmp_open), nothing touched. */
+int
+store_replace(struct bpc_store *s, const uint8_t *img, size_t len)
+{
+    int fd = store_tmp_open(s);
+    if (fd < 0) {
+        return fd;
     }
+    int rc = s->io.truncate(s->io.ctx, fd, 0);
     if (rc == 0) {
         rc = store_write_all(&s->io, fd, img, len, 0);
     }
@@ -337,11 +360,18 @@ bpc_store_compact(struct bpc_store *s)
     }
     uint8_t *img = NULL;
     size_t len = 0;
+    uint64_t seq = s->next_seq;
     rc = store_image(s, &img, &len);
     if (rc == 0) {
         rc = store_replace(s, img, len);
     }
     free(img);
+    if (rc == -EEXIST) {
+        /* PATH.tmp is not the store's (a link to another file): nothing
+         * was written, the store goes on, its sequence numbers too. */
+        s->next_seq = seq;
+        return rc;
+    }
     if (rc != 0) {
         store_fail(s, rc);
         return -EIO;

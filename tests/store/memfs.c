@@ -130,6 +130,7 @@ memfs_fd(struct memfs *fs, int fd)
     return &fs->ino[fs->fd_ino[fd]];
 }
 
+/* O_NOFOLLOW is accepted and has nothing to do (memfs has no links). */
 static int
 memfs_open(void *ctx, const char *path, int flags, unsigned int mode)
 {

@@ -454,6 +454,134 @@ test_racing_creators(void **state)
     tf_rm_rf(&d);
 }
 
+/* A writable open of path refused with want; err is returned. */
+static void
+tf_expect_refused(const char *path, int want, char *err, size_t err_len)
+{
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES};
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, path, &cfg, &o, err, err_len);
+    if (rc != want) {
+        fail_msg("open %s: %d (%s), expected %d", path, rc, err, want);
+    }
+    assert_null(s);
+}
+
+static void
+tf_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+tf_expect_text(const char *path, const char *text)
+{
+    size_t len = 0;
+    uint8_t *got = tf_slurp(path, &len);
+    if (len != strlen(text) || memcmp(got, text, len) != 0) {
+        fail_msg("%s: %zu bytes, not the %zu of \"%s\" it held", path, len, strlen(text), text);
+    }
+    free(got);
+}
+
+/* PATH.tmp is written only when it is the store's own: a symbolic link or
+ * a second name of another file there (another program's, another
+ * store's) is refused, not written through. Before: creating the store
+ * opened s.tmp as it was, and the victim its link named was replaced by
+ * a store header (the reviewer's tmp_symlink, with a symbolic and a hard
+ * link). */
+static void
+test_tmp_link_refused_at_create(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char victim[128], path[128], tmp[128], err[512] = "";
+    tf_at(&d, "victim", victim, sizeof(victim));
+    tf_at(&d, "s", path, sizeof(path));
+    tf_at(&d, "s.tmp", tmp, sizeof(tmp));
+    tf_write_file(victim, "IMPORTANT DATA\n");
+    for (int hard = 0; hard < 2; hard++) {
+        assert_int_equal(hard ? link(victim, tmp) : symlink("victim", tmp), 0);
+        tf_expect_refused(path, -EEXIST, err, sizeof(err));
+        assert_non_null(strstr(err, "s.tmp"));
+        tf_expect_text(victim, "IMPORTANT DATA\n");
+        struct stat st;
+        assert_int_equal(lstat(path, &st), -1); /* no store was made */
+        assert_int_equal(lstat(tmp, &st), 0);   /* the other name is left */
+        assert_true(hard ? S_ISREG(st.st_mode) && st.st_nlink == 2 : S_ISLNK(st.st_mode));
+        assert_int_equal(unlink(tmp), 0);
+    }
+    tf_rm_rf(&d);
+}
+
+/* A link made at PATH.tmp while the store is open: the compaction is
+ * refused (-EEXIST) with nothing touched, the store not failed, its next
+ * commit recovers (no gap in the sequence numbers), and the next
+ * compaction once the link is gone works. Before: the compaction
+ * wrote the store's image into the victim and renamed the link over the
+ * store. */
+static void
+test_tmp_link_refused_at_compaction(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char victim[128], path[128], tmp[128];
+    tf_at(&d, "victim", victim, sizeof(victim));
+    tf_at(&d, "s", path, sizeof(path));
+    tf_at(&d, "s.tmp", tmp, sizeof(tmp));
+    tf_write_file(victim, "IMPORTANT DATA\n");
+    struct bpc_store *s = tf_open(path, false);
+    tf_run(s, 0, 20);
+    for (int hard = 0; hard < 2; hard++) {
+        assert_int_equal(hard ? link(victim, tmp) : symlink("victim", tmp), 0);
+        int rc = bpc_store_compact(s);
+        if (rc != -EEXIST) {
+            fail_msg("compaction with %s link at s.tmp: %d, expected -EEXIST",
+                     hard ? "a hard" : "a symbolic", rc);
+        }
+        assert_int_equal(bpc_store_error(s), 0);
+        tf_expect_text(victim, "IMPORTANT DATA\n");
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(unlink(tmp), 0);
+    }
+    tf_commit(s, 20); /* the store goes on, its sequence numbers unbroken */
+    struct tf_recs want = tf_records(s);
+    tf_expect(path, &want);
+    tf_compact(s);
+    bpc_store_close(s);
+    tf_expect(path, &want);
+    free(want.r);
+    tf_rm_rf(&d);
+}
+
+/* A store's name may not end in ".tmp": that is the name another store
+ * (PATH without it) writes and removes. Before: a store "x.tmp" opened,
+ * and opening the store "x" then removed it, acknowledged votes and all
+ * (the reviewer's tmp_name). */
+static void
+test_tmp_name_refused(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128], err[512] = "";
+    tf_at(&d, "x.tmp", path, sizeof(path));
+    tf_expect_refused(path, -EINVAL, err, sizeof(err));
+    assert_non_null(strstr(err, "\".tmp\""));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), -1); /* nothing created */
+    tf_rm_rf(&d);
+}
+
 int
 main(void)
 {
@@ -464,6 +592,9 @@ main(void)
         cmocka_unit_test(test_relative_path_survives_chdir),
         cmocka_unit_test(test_second_writer_refused),
         cmocka_unit_test(test_racing_creators),
+        cmocka_unit_test(test_tmp_link_refused_at_create),
+        cmocka_unit_test(test_tmp_link_refused_at_compaction),
+        cmocka_unit_test(test_tmp_name_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
