@@ -700,9 +700,32 @@ store_open_writer(struct bpc_store *s)
     return -EBUSY; /* replaced at every try: another writer compacts */
 }
 
+/* A writer must be able to compact: PATH.tmp is created (O_EXCL, not
+ * following a link) and removed again, so that a directory the writer
+ * may not write fails the open, naming the errno, instead of the first
+ * compaction failing the store hours later. Runs with the lock held and
+ * any leftover PATH.tmp already removed. */
+static int
+store_probe_tmp(struct bpc_store *s, char *err, size_t err_len)
+{
+    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        store_errf(err, err_len, "%s: cannot create %s (every compaction writes it): %s", s->path,
+                   s->tmp, strerror(-fd));
+        return fd;
+    }
+    (void)s->io.close(s->io.ctx, fd);
+    int rc = s->io.unlink(s->io.ctx, s->tmp);
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: removing %s: %s", s->path, s->tmp, strerror(-rc));
+    }
+    return rc;
+}
+
 /* Opens PATH (locked when writing), then removes an interrupted
  * compaction's PATH.tmp: only once the lock is held, so that a refused
- * second writer never removes the PATH.tmp the first is writing. */
+ * second writer never removes the PATH.tmp the first is writing; then
+ * checks that PATH.tmp can be made (store_probe_tmp). */
 static int
 store_open_locked(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -730,6 +753,7 @@ store_open_locked(struct bpc_store *s, char *err, size_t err_len)
             store_errf(err, err_len, "%s: removing %s: %s", s->path, s->tmp, strerror(-urc));
             return urc;
         }
+        return store_probe_tmp(s, err, err_len);
     }
     return rc; /* 0, or -ENOENT: a writer creates the store */
 }

@@ -130,7 +130,8 @@ memfs_fd(struct memfs *fs, int fd)
     return &fs->ino[fs->fd_ino[fd]];
 }
 
-/* O_NOFOLLOW is accepted and has nothing to do (memfs has no links). */
+/* O_NOFOLLOW is accepted and has nothing to do (memfs has no links);
+ * O_EXCL is honoured. */
 static int
 memfs_open(void *ctx, const char *path, int flags, unsigned int mode)
 {
@@ -148,6 +149,12 @@ memfs_open(void *ctx, const char *path, int flags, unsigned int mode)
         return fd;
     }
     struct memfs_entry *e = memfs_find(fs->cur, path);
+    if (e != NULL && (flags & O_CREAT) && (flags & O_EXCL)) {
+        return -EEXIST;
+    }
+    if (e == NULL && (flags & O_CREAT) && fs->create_errno != 0) {
+        return -fs->create_errno;
+    }
     bool mutates = (e == NULL && (flags & O_CREAT)) || (e != NULL && (flags & O_TRUNC));
     if (mutates && memfs_fault(fs)) {
         return -EIO;

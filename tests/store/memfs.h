@@ -54,6 +54,9 @@ struct memfs {
     uint64_t fail_at;      /* 0: none; else this mutating call fails */
     uint64_t failures;     /* injected so far */
     int write_errno;       /* what a failing pwrite returns; 0: -EIO */
+    int create_errno;      /* nonzero: creating a file fails with -create_errno
+                            * (a directory the process may not write); not a
+                            * counted fault */
     uint64_t rng;          /* torn prefixes, random directory outcome */
     struct bpc_store_io io;
 };

@@ -224,6 +224,45 @@ test_append_refuses_what_restore_refuses(void **state)
     memfs_free(&fs);
 }
 
+/* A writer that could never compact is refused at open: a directory
+ * where PATH.tmp cannot be created (memfs's create_errno: a read-only
+ * directory) fails a writable open with that errno, naming PATH.tmp;
+ * a read-only open still works. Before: the open returned 0, commits were
+ * acknowledged, and the first compaction failed the store (-EIO) hours
+ * later (the reviewer's rodir). */
+static void
+test_open_refuses_unwritable_directory(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 7);
+    struct bpc_store *s = ta_open(&fs);
+    bpc_store_close(s);
+    fs.create_errno = EACCES;
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    struct bpc_store_options o = {.io = &fs.io};
+    char err[256] = "";
+    s = NULL;
+    int rc = bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err));
+    if (rc != -EACCES) {
+        fail_msg("writable open in an unwritable directory: %d (%s), expected -EACCES", rc, err);
+    }
+    assert_null(s);
+    assert_non_null(strstr(err, TA_PATH ".tmp"));
+    assert_non_null(strstr(err, "Permission denied"));
+    o.read_only = true;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    fs.create_errno = 0;
+    o.read_only = false;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    size_t len = 0;
+    assert_null(memfs_file(&fs, TA_PATH ".tmp", &len)); /* the probe left nothing */
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
@@ -235,6 +274,7 @@ main(void)
         cmocka_unit_test(test_open_refuses_self_outside),
         cmocka_unit_test(test_error_names_cause),
         cmocka_unit_test(test_append_refuses_what_restore_refuses),
+        cmocka_unit_test(test_open_refuses_unwritable_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
