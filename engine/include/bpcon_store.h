@@ -167,7 +167,10 @@ struct bpc_store;
  * store's exclusive lock (io's lock) and holds it until bpc_store_close:
  * while another writer holds it, the open is -EBUSY ("in use by another
  * process"), nothing touched. read_only opens and bpc_store_inspect take
- * no lock and work beside a writer. opt may be NULL (durable defaults).
+ * no lock and work beside a writer. A path, or one of its names, longer
+ * than the system allows is -ENAMETOOLONG naming which (a writer's store
+ * name must leave room for ".tmp": at most NAME_MAX - 4 bytes). opt may
+ * be NULL (durable defaults).
  * cfg is validated first: one bpc_config_validate refuses (self outside
  * the party list, too many parties...) returns its negated BPC_ECFG_
  * code, nothing created. Returns 0 or a negative errno (or that code),

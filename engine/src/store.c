@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -538,6 +539,38 @@ store_tmp_named(const char *path)
     return len >= 4 && memcmp(path + len - 4, ".tmp", 4) == 0;
 }
 
+/* The bytes of path's longest component, or of its last when last. */
+static size_t
+store_name_bytes(const char *path, bool last)
+{
+    size_t longest = 0;
+    size_t run = 0;
+    for (const char *p = path; *p != '\0'; p++) {
+        run = *p == '/' ? 0 : run + 1u;
+        longest = run > longest ? run : longest;
+    }
+    return last ? run : longest;
+}
+
+/* Why path is -ENAMETOOLONG: the whole path, one of its names (the file
+ * system's NAME_MAX: the length of the whole path is then no cause), or
+ * the path once resolved (a relative path in a deep directory). */
+static void
+store_too_long(const char *path, char *err, size_t err_len)
+{
+    size_t len = strlen(path);
+    size_t name = store_name_bytes(path, false);
+    if (len >= STORE_PATH_MAX) {
+        store_errf(err, err_len, "path too long (%zu bytes, at most %u)", len, STORE_PATH_MAX - 1u);
+    } else if (name > NAME_MAX) {
+        store_errf(err, err_len, "path component too long (%zu bytes, at most %d): %s", name,
+                   NAME_MAX, path);
+    } else {
+        store_errf(err, err_len, "path too long once resolved (at most %u bytes): %s",
+                   STORE_PATH_MAX - 1u, path);
+    }
+}
+
 /* PATH, PATH.tmp and PATH's directory, from path resolved once (io's
  * resolve): every compaction renames PATH.tmp over PATH, so PATH must be
  * the store's own entry (renaming over a symbolic link would replace the
@@ -559,8 +592,15 @@ store_paths(struct bpc_store *s, const char *path, char *err, size_t err_len)
     } else {
         memcpy(s->path, path, len + 1);
     }
+    if (rc == 0 && !s->read_only && store_name_bytes(s->path, true) + 4u > NAME_MAX) {
+        store_errf(err, err_len,
+                   "store name too long for its temporary file (%zu bytes, at most %d: NAME.tmp "
+                   "must fit in %d): %s",
+                   store_name_bytes(s->path, true), NAME_MAX - 4, NAME_MAX, s->path);
+        return -ENAMETOOLONG;
+    }
     if (rc == -ENAMETOOLONG) {
-        store_errf(err, err_len, "path too long (%zu bytes, at most %u)", len, STORE_PATH_MAX - 1u);
+        store_too_long(path, err, err_len);
         return rc;
     }
     if (rc != 0) {

@@ -641,6 +641,39 @@ test_unwritable_directory_refused(void **state)
     tf_rm_rf(&d);
 }
 
+/* A path whose one component is longer than the file system's NAME_MAX
+ * (255) is refused naming that, not the length of the whole path, and a
+ * store name too long for its PATH.tmp (252 bytes) is refused naming
+ * that; 251 bytes works. Before: "path too long (330 bytes, at most
+ * 4095)" for the 300-byte component, and "creating: File name too long"
+ * for the 252-byte name. */
+static void
+test_long_component_named(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char name[301], path[512], err[512] = "";
+    memset(name, 'n', 300);
+    name[300] = '\0';
+    tf_at(&d, name, path, sizeof(path));
+    tf_expect_refused(path, -ENAMETOOLONG, err, sizeof(err));
+    if (strstr(err, "component") == NULL || strstr(err, "300 bytes") == NULL ||
+        strstr(err, "4095") != NULL) {
+        fail_msg("a 300-byte component: \"%s\"", err);
+    }
+    name[252] = '\0'; /* fits, but its PATH.tmp (256 bytes) would not */
+    tf_at(&d, name, path, sizeof(path));
+    tf_expect_refused(path, -ENAMETOOLONG, err, sizeof(err));
+    if (strstr(err, "temporary file") == NULL) {
+        fail_msg("a 252-byte name: \"%s\"", err);
+    }
+    name[251] = '\0'; /* the longest that works */
+    tf_at(&d, name, path, sizeof(path));
+    bpc_store_close(tf_open(path, false));
+    tf_rm_rf(&d);
+}
+
 int
 main(void)
 {
@@ -655,6 +688,7 @@ main(void)
         cmocka_unit_test(test_tmp_link_refused_at_compaction),
         cmocka_unit_test(test_tmp_name_refused),
         cmocka_unit_test(test_unwritable_directory_refused),
+        cmocka_unit_test(test_long_component_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
