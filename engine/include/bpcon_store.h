@@ -146,8 +146,10 @@ struct bpc_store;
  * it (crash-safely) when it does not exist. An empty file is damage (the
  * store only renames complete files into place): -EBADMSG, left as it
  * is. An existing file
- * must carry cfg's cluster id, party id and bpc_config_digest(cfg) and
- * this format version, else -EINVAL with a message naming the mismatch.
+ * must carry cfg's cluster id, party id and bpc_config_digest(cfg), else
+ * -EINVAL with a message naming the mismatch, and a format version from
+ * BPC_STORE_FORMAT_VERSION_MIN to BPC_STORE_FORMAT_VERSION, else
+ * -EPROTONOSUPPORT naming it.
  * A torn tail is dropped (info.torn_bytes) and cut off the file, durably,
  * before anything is appended. Damage before the tail (a checksum or
  * framing failure followed by more data) is -EBADMSG with a message naming
