@@ -59,7 +59,10 @@ extern "C" {
 /* ------------------------------------------------------------------------
  * I/O calls, injectable (fault tests). Each returns >= 0 or -errno; a
  * write may return fewer bytes than asked (the store writes the rest).
- * bpc_store_io_posix() is the default: open(2), pwrite(2), fdatasync(2)...
+ * open's flags are open(2)'s, and the store relies on O_CREAT, O_EXCL
+ * and O_NOFOLLOW (PATH.tmp is never a link's target): a table passes
+ * them on. bpc_store_io_posix() is the default: open(2), pwrite(2),
+ * fdatasync(2)...
  * ---------------------------------------------------------------------- */
 
 struct bpc_store_io {
@@ -75,8 +78,11 @@ struct bpc_store_io {
     int (*rename)(void *ctx, const char *from, const char *to);
     int (*unlink)(void *ctx, const char *path);
     /* The names an open file has (fstat's st_nlink): bpc_store_release
-     * shrinks a replaced file only when it has none. NULL (a table written
-     * before this call): it never shrinks one, it closes it whole. */
+     * shrinks a replaced file only when it has none, and creation and
+     * compaction write PATH.tmp only when it has exactly one (a second
+     * name is another file's). NULL (a table written before this call):
+     * it never shrinks one, it closes it whole, and PATH.tmp's names are
+     * not checked (O_NOFOLLOW still refuses a symbolic link). */
     int64_t (*links)(void *ctx, int fd);
     /* The store's path made absolute, every symbolic link and "." or ".."
      * resolved, into out (out_len bytes); a file not there yet keeps its
