@@ -168,8 +168,11 @@ party_check_conf(const struct bpc_dp_party_conf *conf, char *err, size_t err_len
         dp_party_err(err, err_len, "conf->engine->keys is required");
         return -EINVAL;
     }
+    /* unsafe relaxes the threshold only, and validate itself allows for
+     * it: any refusal stands (a window of 0 or 2000 parties went on to a
+     * misleading -ENOMEM or a crash). */
     int rc = bpc_config_validate(conf->engine, err, err_len);
-    if (rc != 0 && !conf->engine->unsafe) {
+    if (rc != 0) {
         return rc;
     }
     uint32_t room = rte_pktmbuf_data_room_size(conf->pool);
