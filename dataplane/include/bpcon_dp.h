@@ -58,6 +58,12 @@ extern "C" {
 #define BPC_DP_PARTIES_MAX BPC_PARTIES_MAX
 /* Longest path or port spec kept from a cluster file line. */
 #define BPC_DP_PATH_MAX 256u
+/* Parties a vhost-mesh:DIR cluster may have: one port per peer. */
+#define BPC_DP_MESH_PARTIES_MAX (BPC_DP_PORTS_MAX + 1u)
+/* Longest DIR of vhost-mesh:DIR: DIR/bpc-1023-1023.sock (19 bytes more)
+ * must fit a unix socket's sun_path (108 bytes with its NUL); a longer
+ * path would be cut, and pairs would collide at a path outside DIR. */
+#define BPC_DP_MESH_DIR_MAX (108u - 1u - 19u)
 
 /* ------------------------------------------------------------------------
  * Clock: rte_rdtsc() in nanoseconds; the TSC rate is read once.
@@ -335,8 +341,8 @@ int bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, siz
 void bpc_dp_keys_remove(const char *dir, uint32_t parties_count);
 /* Checks a party's port spec as the cluster file parser does: one word (no
  * blank, '#' or control byte) shorter than BPC_DP_PATH_MAX, either
- * "vhost-mesh:DIR" (DIR not empty) or "port:N" (N in 0..65535). 0, or
- * -EINVAL with the cause in err. */
+ * "vhost-mesh:DIR" (DIR not empty, at most BPC_DP_MESH_DIR_MAX bytes) or
+ * "port:N" (N in 0..65535). 0, or -EINVAL with the cause in err. */
 int bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len);
 /* Parses "aa:bb:cc:dd:ee:ff". */
 int bpc_dp_mac_parse(const char *s, uint8_t mac[6]);

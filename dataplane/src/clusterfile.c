@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_ether.h>
@@ -164,6 +165,26 @@ bpc_dp_mac_parse(const char *s, uint8_t mac[6])
     return 0;
 }
 
+/* vhost-mesh:DIR: every socket path DIR/bpc-LO-HI.sock must fit sun_path
+ * (a cut path is another file, outside DIR, and two pairs may share it). */
+static int
+cf_mesh_dir_check(const char *spec, char *err, size_t err_len)
+{
+    _Static_assert(BPC_DP_MESH_DIR_MAX + sizeof("/bpc-1023-1023.sock") ==
+                       sizeof(((struct sockaddr_un *)NULL)->sun_path),
+                   "vhost-mesh DIR limit follows sun_path");
+    size_t len = strlen(spec + 11);
+    if (len <= BPC_DP_MESH_DIR_MAX) {
+        return 0;
+    }
+    snprintf(err, err_len,
+             "port 'vhost-mesh:%s': DIR is %zu bytes, at most %u (its sockets "
+             "DIR/bpc-LO-HI.sock must fit a unix socket path of %zu bytes)",
+             spec + 11, len, BPC_DP_MESH_DIR_MAX,
+             sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+    return -EINVAL;
+}
+
 int
 bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len)
 {
@@ -182,7 +203,7 @@ bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len)
         return -EINVAL;
     }
     if (strncmp(spec, "vhost-mesh:", 11) == 0 && spec[11] != '\0') {
-        return 0;
+        return cf_mesh_dir_check(spec, err, err_len);
     }
     if (strncmp(spec, "port:", 5) == 0) {
         bpc_u128 v = 0;
@@ -201,7 +222,7 @@ bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len)
 static int
 cf_port_check(struct cf_reader *r, const char *spec)
 {
-    char why[BPC_DP_PATH_MAX + 96];
+    char why[BPC_DP_PATH_MAX + 192];
     if (bpc_dp_port_spec_check(spec, why, sizeof(why)) != 0) {
         return cf_fail(r, "%s", why);
     }
@@ -370,6 +391,26 @@ cf_threshold_check(struct cf_reader *r, const struct bpc_dp_cluster *c, unsigned
     return cf_fail(r, "threshold %s outside %s < T <= %s (total weight %s)", t, h, w, w);
 }
 
+/* A vhost-mesh party has one port per peer: at most BPC_DP_PORTS_MAX
+ * peers (reported at the first such party's line). */
+static int
+cf_mesh_size_check(struct cf_reader *r, const struct bpc_dp_cluster *c, const unsigned *lines)
+{
+    if (c->parties_count <= BPC_DP_MESH_PARTIES_MAX) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < c->parties_count; i++) {
+        if (strncmp(c->parties[i].port, "vhost-mesh:", 11) == 0) {
+            r->line = lines[i];
+            return cf_fail(r,
+                           "party %u: a vhost-mesh cluster has at most %u parties (one port per "
+                           "peer, %u ports), this one %u",
+                           i, BPC_DP_MESH_PARTIES_MAX, BPC_DP_PORTS_MAX, c->parties_count);
+        }
+    }
+    return 0;
+}
+
 /* Whole-file checks once every line is read. A missing party is reported
  * at the line of the highest party (the one that makes it missing), a
  * shared mac at the later of the two lines. */
@@ -402,7 +443,8 @@ cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const unsigned 
             }
         }
     }
-    return cf_threshold_check(r, c, once->threshold_line);
+    int rc = cf_mesh_size_check(r, c, lines);
+    return rc != 0 ? rc : cf_threshold_check(r, c, once->threshold_line);
 }
 
 int

@@ -76,7 +76,7 @@ struct keygen_opts {
 static int
 keygen_opt(struct keygen_opts *k, int c, const char *arg)
 {
-    char why[BPC_DP_PATH_MAX + 96];
+    char why[BPC_DP_PATH_MAX + 192];
     switch (c) {
     case 'n':
         if (dp_parse_u64(arg, BPC_DP_PARTIES_MAX, &k->parties) == 0 && k->parties != 0) {
@@ -164,6 +164,14 @@ keygen_check(int argc, char **argv, const struct keygen_opts *k)
     }
     if (k->cluster != NULL && k->port == NULL) {
         fprintf(stderr, "bpcon-keygen: --cluster needs --port SPEC (vhost-mesh:DIR or port:N)\n");
+        return -EINVAL;
+    }
+    if (k->port != NULL && strncmp(k->port, "vhost-mesh:", 11) == 0 &&
+        k->parties > BPC_DP_MESH_PARTIES_MAX) {
+        fprintf(stderr,
+                "bpcon-keygen: --parties '%llu' with --port vhost-mesh: a full mesh has at most "
+                "%u parties (one port per peer, %u ports)\n",
+                (unsigned long long)k->parties, BPC_DP_MESH_PARTIES_MAX, BPC_DP_PORTS_MAX);
         return -EINVAL;
     }
     /* Both only go into the cluster file: without one they would be

@@ -23,7 +23,7 @@ good_key 1 0 k1
 check() { # name, expected "file:line:" prefix, expected text
     local name="$1" want="$2" text="$3"
     local out status
-    out=$("$node" --no-huge --no-pci -m 64 --file-prefix="bpc-cf-$$-$name" \
+    out=$(timeout 20 "$node" --no-huge --no-pci -m 64 --file-prefix="bpc-cf-$$-$name" \
         --log-level=lib.eal:error -- --cluster "$dir/$name.conf" --id 0 2>&1 >/dev/null)
     status=$?
     if [ "$status" -eq 1 ] && grep -q -- "$want" <<<"$out" && grep -q -- "$text" <<<"$out"; then
@@ -119,6 +119,19 @@ case_file samemac_early "cluster_id 1\n$P1\nparty 0 weight 1 mac 02:00:00:00:00:
 check samemac_early "samemac_early.conf:3:" "parties 1 and 0 share a mac (party 1 on line 2)"
 case_file gap_early "cluster_id 1\n$P0\nparty 2 weight 1 mac 02:00:00:00:00:02 key k1 port port:0\n# end\nthreshold 2\n"
 check gap_early "gap_early.conf:3:" "party 1 missing (party 2, on this line, needs ids 0..2)"
+
+# vhost-mesh:DIR: DIR/bpc-LO-HI.sock must fit a unix socket path (107
+# bytes), so DIR is at most 88 bytes; and one port per peer (32 ports) is
+# at most 33 parties. Both at the party's own line.
+longdir="/$(head -c 88 /dev/zero | tr '\0' 'd')"
+case_file meshdir "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key k0 port vhost-mesh:$longdir\n$P1\n"
+check meshdir "meshdir.conf:2:" "DIR is 89 bytes, at most 88"
+mesh=""
+for i in $(seq 0 33); do
+    mesh+="party $i mac 02:00:00:00:01:$(printf %02x "$i") key k0 port vhost-mesh:/tmp/m\n"
+done
+case_file mesh34 "cluster_id 1\n$mesh"
+check mesh34 "mesh34.conf:2:" "party 0: a vhost-mesh cluster has at most 33 parties (one port per peer, 32 ports), this one 34"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
