@@ -74,7 +74,7 @@ cf_read_line(struct cf_reader *r)
         r->buf[len++] = (char)ch;
     }
     if (ch == EOF && ferror(r->f)) {
-        /* e.g. a directory: fopen succeeds, the first read says EISDIR */
+        /* an I/O error (a directory or FIFO never gets here: cf_open) */
         return cf_fail(r, "cannot read: %s", strerror(errno));
     }
     if (ch == EOF && len == 0) {
@@ -447,16 +447,59 @@ cf_cluster_finish(struct cf_reader *r, struct bpc_dp_cluster *c, const unsigned 
     return rc != 0 ? rc : cf_threshold_check(r, c, once->threshold_line);
 }
 
+/* What a non-regular file is, for refusals. */
+static const char *
+cf_file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) {
+        return "a directory";
+    }
+    if (S_ISFIFO(mode)) {
+        return "a FIFO";
+    }
+    if (S_ISSOCK(mode)) {
+        return "a socket";
+    }
+    return S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a file";
+}
+
+/* Opens a cluster or key file for reading: a regular file only (a FIFO
+ * would block the read, or the open, for good). Non-blocking open, fstat,
+ * then blocking reads through stdio. NULL with "PATH:0: cause" in err and
+ * the negative errno in *rc. */
+static FILE *
+cf_open(const char *path, char *err, size_t err_len, int *rc)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    int e = fd < 0 || fstat(fd, &st) != 0 ? errno : 0;
+    if (e == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s:0: not a regular file (%s)", path, cf_file_kind(st.st_mode));
+        e = EINVAL;
+    } else if (e != 0) {
+        snprintf(err, err_len, "%s:0: cannot open: %s", path, strerror(e));
+    }
+    FILE *f = e == 0 && fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "r") : NULL;
+    if (f == NULL && e == 0) {
+        e = errno;
+        snprintf(err, err_len, "%s:0: cannot open: %s", path, strerror(e));
+    }
+    if (f == NULL && fd >= 0) {
+        close(fd);
+    }
+    *rc = -e;
+    return f;
+}
+
 int
 bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof(*out));
     struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
-    r.f = fopen(path, "r");
+    int open_rc = 0;
+    r.f = cf_open(path, err, err_len, &open_rc);
     if (r.f == NULL) {
-        int e = errno;
-        snprintf(err, err_len, "%s:0: cannot open: %s", path, strerror(e));
-        return -e;
+        return open_rc;
     }
     out->parties = calloc(BPC_DP_PARTIES_MAX, sizeof(*out->parties));
     unsigned *lines = calloc(BPC_DP_PARTIES_MAX, sizeof(*lines));
@@ -563,11 +606,10 @@ bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
                  uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len)
 {
     struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
-    r.f = fopen(path, "r");
+    int open_rc = 0;
+    r.f = cf_open(path, err, err_len, &open_rc);
     if (r.f == NULL) {
-        int e = errno;
-        snprintf(err, err_len, "%s:0: cannot open: %s", path, strerror(e));
-        return -e;
+        return open_rc;
     }
     uint8_t *have = calloc(parties_count, 1);
     int rc = have == NULL ? -ENOMEM : 0;

@@ -334,6 +334,31 @@ node_log_out_distinct(const char *log_out, const char *other, const char *what, 
     return 0;
 }
 
+/* An existing log path: opened for writing without blocking (a FIFO with
+ * no reader blocked the open for good), and a regular file only (the logs
+ * are replaced at the stop). The descriptor, or -EINVAL with the refusal
+ * printed, or -1 with errno set. */
+static int
+node_log_open_existing(const char *log_out, const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    bool fifo = fd < 0 && errno == ENXIO; /* a FIFO with no reader */
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        return fd;
+    }
+    int e = errno;
+    if (fd >= 0 || fifo) {
+        fprintf(stderr, "bpcon-node: --log-out '%s': %s: not a regular file\n", log_out, path);
+        e = EINVAL;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    errno = e;
+    return e == EINVAL ? -EINVAL : -1;
+}
+
 /* --log-out FILE and FILE.decided must be writable: opened now (created
  * when missing, never truncated: a run that fails later leaves an
  * earlier run's logs as they were), so that a path that cannot be
@@ -353,12 +378,14 @@ node_log_out_check(const struct node_opts *o)
         int fd = rc != 0 ? -1 : open(path[k], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         made[k] = fd >= 0;
         if (rc == 0 && fd < 0 && errno == EEXIST) {
-            fd = open(path[k], O_WRONLY | O_CLOEXEC);
+            fd = node_log_open_existing(o->log_out, path[k]);
         }
         if (rc == 0 && fd < 0) {
-            rc = -errno;
-            fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", o->log_out, path[k],
-                    strerror(-rc));
+            rc = fd == -EINVAL ? fd : -errno;
+            if (rc != -EINVAL) {
+                fprintf(stderr, "bpcon-node: --log-out '%s': %s: %s\n", o->log_out, path[k],
+                        strerror(-rc));
+            }
         }
         if (fd >= 0) {
             close(fd);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Goal: bpcon-node refuses malformed cluster and key files with a
-# "FILE:LINE: cause" message and exit status 1, and never crashes.
+# "FILE:LINE: cause" message and exit status 1, and never crashes or
+# hangs (a FIFO as cluster file, key file or --log-out included).
 # Method: write one bad file per case into a temp dir, run bpcon-node on it
 # (EAL without hugepages or PCI), check the status and the message.
 set -u
@@ -111,9 +112,9 @@ case_file keynul "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key knul 
 check keynul "knul:2:" "line holds a NUL byte"
 # A folder where a file should be: the cause, not a bare "read error".
 mkdir "$dir/folder.conf" "$dir/kfolder"
-check folder "folder.conf:0:" "cannot read: Is a directory"
+check folder "folder.conf:0:" "not a regular file (a directory)"
 case_file keyfolder "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kfolder port port:0\n$P1\n"
-check keyfolder "kfolder:0:" "cannot read: Is a directory"
+check keyfolder "kfolder:0:" "not a regular file (a directory)"
 # Whole-file refusals point at a party's own line, not at the last line.
 case_file samemac_early "cluster_id 1\n$P1\nparty 0 weight 1 mac 02:00:00:00:00:01 key k0 port port:0\n# end\nthreshold 2\n"
 check samemac_early "samemac_early.conf:3:" "parties 1 and 0 share a mac (party 1 on line 2)"
@@ -132,6 +133,23 @@ for i in $(seq 0 33); do
 done
 case_file mesh34 "cluster_id 1\n$mesh"
 check mesh34 "mesh34.conf:2:" "party 0: a vhost-mesh cluster has at most 33 parties (one port per peer, 32 ports), this one 34"
+
+# A FIFO where a file should be is refused, not read (the read, or the
+# open, blocked for good): the cluster file and a key file (exit 1, after
+# EAL), and --log-out (exit 2, before EAL). Each under a timeout.
+mkfifo "$dir/fifo.conf" "$dir/kfifo" "$dir/logfifo"
+check fifo "fifo.conf:0:" "not a regular file (a FIFO)"
+case_file keyfifo "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kfifo port port:0\n$P1\n"
+check keyfifo "kfifo:0:" "not a regular file (a FIFO)"
+case_file logfifo "cluster_id 1\n$P0\n$P1\n"
+out=$(timeout 20 "$node" -- --cluster "$dir/logfifo.conf" --id 0 --log-out "$dir/logfifo" 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -qF -- "--log-out '$dir/logfifo': $dir/logfifo: not a regular file" <<<"$out"; then
+    pass=$((pass + 1))
+else
+    fail=$((fail + 1))
+    echo "FAIL logfifo: status $status, output: $out"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
