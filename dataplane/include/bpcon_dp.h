@@ -174,7 +174,8 @@ struct bpc_dp_party_conf {
     uint32_t restore_values_count;
     bool telemetry; /* list this party under /bpcon/stats */
     /* Decided log (cfg.log is set by the party; a log in conf->engine is
-     * ignored): entries kept readable; 0: max(4 * window_slots, 65536). */
+     * ignored): entries kept readable; 0: max(4 * window_slots, 65536);
+     * above BPC_DP_LOG_RETAIN_MAX: -EINVAL. */
     uint64_t log_retain;
 };
 
@@ -182,6 +183,9 @@ struct bpc_dp_party_conf {
 #define BPC_DP_LOG_SEGMENT 256u
 /* Default entries a party's decided log keeps readable (at least). */
 #define BPC_DP_LOG_RETAIN_MIN 65536u
+/* Most entries a party's decided log may keep readable (bpc_log_new's
+ * bound for BPC_DP_LOG_SEGMENT-entry segments: 134217472). */
+#define BPC_DP_LOG_RETAIN_MAX ((uint64_t)BPC_LOG_RETAIN_SEGMENTS_MAX * BPC_DP_LOG_SEGMENT)
 
 #define BPC_DP_COUNTERS(X)                                                                         \
     X(polls)                                                                                       \

@@ -196,6 +196,11 @@ party_log_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf,
         floor = restore[k].floor > floor ? restore[k].floor : floor;
     }
     uint64_t retain = conf->log_retain;
+    if (retain > BPC_DP_LOG_RETAIN_MAX) {
+        snprintf(err, err_len, "log_retain %llu above %llu", (unsigned long long)retain,
+                 (unsigned long long)BPC_DP_LOG_RETAIN_MAX);
+        return -EINVAL;
+    }
     if (retain == 0) {
         retain = 4ull * p->cfg.window_slots;
         retain = retain < BPC_DP_LOG_RETAIN_MIN ? BPC_DP_LOG_RETAIN_MIN : retain;

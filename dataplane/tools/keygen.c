@@ -162,6 +162,10 @@ keygen_check(int argc, char **argv, const struct keygen_opts *k)
     if (keygen_out_check(k) != 0) {
         return -EINVAL;
     }
+    if (k->cluster != NULL && k->cluster[0] == '\0') {
+        fprintf(stderr, "bpcon-keygen: --cluster '': an empty path\n");
+        return -EINVAL;
+    }
     if (k->cluster != NULL && k->port == NULL) {
         fprintf(stderr, "bpcon-keygen: --cluster needs --port SPEC (vhost-mesh:DIR or port:N)\n");
         return -EINVAL;

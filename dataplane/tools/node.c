@@ -59,7 +59,7 @@ node_usage(FILE *f)
                "  [--idle busy|pause|yield|sleep:US] [--commands K] [--window W] [--value-size B]\n"
                "  [--outstanding N | --rate R]\n"
                "  [--report-fd FD] [--log-out FILE] [--store FILE [--no-fsync]] [--wait-go]\n"
-               "  [--no-load] [--control-fd FD] [--log-retain N]\n"
+               "  [--no-load] [--control-fd FD] [--log-retain N (0..134217472)]\n"
                "       bpcon-node --help | --version\n"
                "--store FILE: the party's durable store (created, or recovered and restored\n"
                "from); every step's records are fdatasync'ed before the frames that depend\n"
@@ -76,6 +76,8 @@ node_usage(FILE *f)
                "EAL worker lcores (-l/--lcores with more than one): each rx queue is\n"
                "polled by worker q %% W and handed to the main lcore through a ring.\n");
 }
+
+_Static_assert(BPC_DP_LOG_RETAIN_MAX == 134217472u, "--log-retain's range as printed");
 
 /* The flag and the accepted range of an option that takes a value, for
  * refusals. */
@@ -96,7 +98,7 @@ node_range(int c, const char **flag, const char **range)
         {'b', "--value-size", "24..1016 bytes (a command and a 1b with its history share a frame)"},
         {'r', "--report-fd", "0..1024"},
         {'C', "--control-fd", "0..1024"},
-        {'R', "--log-retain", "0..4294967296"},
+        {'R', "--log-retain", "0..134217472 decided-log entries (0: the default)"},
     };
     *flag = "";
     *range = "";
@@ -178,10 +180,27 @@ node_opt(struct node_opts *o, int c, const char *arg)
     case 'C':
         return node_fd(arg, &o->control_fd);
     case 'R':
-        return node_number(arg, 1ull << 32, false, &o->log_retain);
+        return node_number(arg, BPC_DP_LOG_RETAIN_MAX, false, &o->log_retain);
     default:
         return -EINVAL;
     }
+}
+
+/* A path flag given as '' (--cluster= included) names no file: a usage
+ * error before EAL, naming the flag (--cluster failed after EAL as
+ * ":0: cannot open"). */
+static int
+node_empty_path(const struct node_opts *o)
+{
+    const char *paths[3] = {o->cluster, o->store, o->log_out};
+    const char *names[3] = {"--cluster", "--store", "--log-out"};
+    for (int k = 0; k < 3; k++) {
+        if (paths[k] != NULL && paths[k][0] == '\0') {
+            fprintf(stderr, "bpcon-node: %s '': an empty path\n", names[k]);
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 /* The checks once every flag is read: no stray argument, one way to pace
@@ -208,8 +227,7 @@ node_check(int argc, char **argv, const struct node_opts *o)
      * The cluster file is read after EAL: its errors, a directory
      * included, name the file and line (exit 1). */
     struct stat st;
-    if (o->store != NULL && o->store[0] == '\0') {
-        fprintf(stderr, "bpcon-node: --store '': an empty path\n");
+    if (node_empty_path(o) != 0) {
         return -EINVAL;
     }
     if (o->store != NULL && stat(o->store, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -470,6 +470,10 @@ struct bpc_log_entry {
     const uint8_t *value; /* valid until the reader's next quiescent state */
 };
 
+/* Most segments' worth of retain_entries bpc_log_new accepts: above
+ * BPC_LOG_RETAIN_SEGMENTS_MAX * segment_entries it is -EINVAL. */
+#define BPC_LOG_RETAIN_SEGMENTS_MAX ((1u << 19) - 1u)
+
 /* Allocates every segment up front (init time); 0 or -EINVAL / -ENOMEM. */
 int bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg);
 /* Waits for pending reclamation (rcu barrier, only when the log ever

@@ -132,7 +132,9 @@ log_config_sizes(const struct bpc_log_config *cfg, uint32_t *keep, uint32_t *poo
     /* ceil(retain / seg) full segments keep retain_entries readable while
      * the head segment (one more) fills. */
     uint64_t full = cfg->retain_entries / seg + (cfg->retain_entries % seg != 0);
-    if (full >= LOG_SEGMENTS_MAX / 2) {
+    _Static_assert(BPC_LOG_RETAIN_SEGMENTS_MAX == LOG_SEGMENTS_MAX / 2 - 1,
+                   "the public retain bound follows the pool bound");
+    if (full > BPC_LOG_RETAIN_SEGMENTS_MAX) {
         return -EINVAL;
     }
     *keep = (uint32_t)full + 1;
