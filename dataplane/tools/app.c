@@ -59,15 +59,19 @@ dp_party_mac(uint32_t id, uint8_t mac[6])
 }
 
 int
-dp_cluster_print(FILE *f, uint32_t n, uint64_t cluster_id, const char *port_spec)
+dp_cluster_print(FILE *f, uint32_t n, uint64_t cluster_id, const char *port_spec,
+                 const char *key_dir)
 {
+    const char *sep = key_dir != NULL ? "/" : "";
     fprintf(f, "# bpcon cluster file (written by bpcon tools)\n");
     fprintf(f, "cluster_id %llu\n", (unsigned long long)cluster_id);
     for (uint32_t i = 0; i < n; i++) {
         uint8_t m[6];
         dp_party_mac(i, m);
-        fprintf(f, "party %u weight 1 mac %02x:%02x:%02x:%02x:%02x:%02x key party-%u.key port %s\n",
-                i, m[0], m[1], m[2], m[3], m[4], m[5], i, port_spec);
+        fprintf(
+            f, "party %u weight 1 mac %02x:%02x:%02x:%02x:%02x:%02x key %s%sparty-%u.key port %s\n",
+            i, m[0], m[1], m[2], m[3], m[4], m[5], key_dir != NULL ? key_dir : "", sep, i,
+            port_spec);
     }
     return ferror(f) ? -EIO : 0;
 }
@@ -79,7 +83,7 @@ dp_cluster_write(const char *path, uint32_t n, uint64_t cluster_id, const char *
     if (f == NULL) {
         return -errno;
     }
-    int rc = dp_cluster_print(f, n, cluster_id, port_spec);
+    int rc = dp_cluster_print(f, n, cluster_id, port_spec, NULL);
     return fclose(f) != 0 && rc == 0 ? -EIO : rc;
 }
 

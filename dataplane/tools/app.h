@@ -263,9 +263,11 @@ int dp_flag_once(const char *prog, const char *name, int index, uint64_t *seen);
  * 02:62:70:00:HI:LO, key files party-ID.key beside it and the given port
  * spec for every party. 0 or a negative errno. */
 int dp_cluster_write(const char *path, uint32_t n, uint64_t cluster_id, const char *port_spec);
-/* dp_cluster_write's contents into an open f (not closed): 0, or -EIO
- * when f reports an error. */
-int dp_cluster_print(FILE *f, uint32_t n, uint64_t cluster_id, const char *port_spec);
+/* dp_cluster_write's contents into an open f (not closed), the key files
+ * named key_dir/party-ID.key (NULL: party-ID.key, beside the cluster
+ * file): 0, or -EIO when f reports an error. */
+int dp_cluster_print(FILE *f, uint32_t n, uint64_t cluster_id, const char *port_spec,
+                     const char *key_dir);
 /* The MAC dp_cluster_write gives party id. */
 void dp_party_mac(uint32_t id, uint8_t mac[6]);
 

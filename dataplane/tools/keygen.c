@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,10 @@ keygen_usage(FILE *f)
                "       bpcon-keygen --help | --version\n"
                "Writes DIR/party-I.key for I in 0..N-1 (one random key per pair; each file\n"
                "holds only its party's pair keys). --cluster also writes a cluster file\n"
-               "(give it a path inside DIR: key paths are relative to it) whose parties\n"
-               "use --port SPEC (vhost-mesh:DIR or port:N; required with --cluster) and\n"
-               "whose cluster id is --cluster-id ID (default random); both only with it.\n"
+               "(inside DIR it names the keys beside it, elsewhere by DIR's absolute path)\n"
+               "whose parties use --port SPEC (vhost-mesh:DIR or port:N; required with\n"
+               "--cluster) and whose cluster id is --cluster-id ID (default random); both\n"
+               "only with it.\n"
                "Existing key or cluster files are never overwritten (exit 1, nothing\n"
                "written) unless --force, which removes them first. A run that fails\n"
                "part way removes what it wrote.\n");
@@ -69,6 +71,9 @@ struct keygen_opts {
     const char *cluster;
     const char *port;
     bool force;
+    /* Where the cluster file says the key files are: "" when beside it
+     * (--cluster inside --out), else --out's absolute path. */
+    char key_dir[BPC_DP_PATH_MAX];
 };
 
 /* One option (not --help or --version) into k: 0, or -EINVAL with the
@@ -234,6 +239,50 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
     return keygen_check(argc, argv, k);
 }
 
+/* True when the folder of the cluster file is --out (another spelling or
+ * a link included). */
+static bool
+keygen_cluster_beside(const struct keygen_opts *k)
+{
+    char folder[PATH_MAX];
+    const char *slash = strrchr(k->cluster, '/');
+    int len = slash == NULL ? 1 : slash == k->cluster ? 1 : (int)(slash - k->cluster);
+    snprintf(folder, sizeof(folder), "%.*s", len, slash == NULL ? "." : k->cluster);
+    struct stat a;
+    struct stat b;
+    return stat(folder, &a) == 0 && stat(k->out, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* k->key_dir once --out exists: "" when the cluster file is beside the
+ * keys (relative names, so the folder can be moved whole), else --out's
+ * absolute path (a cluster file elsewhere named keys that were not
+ * there). 0, or -1 with the refusal printed. */
+static int
+keygen_key_dir(struct keygen_opts *k)
+{
+    k->key_dir[0] = '\0';
+    if (k->cluster == NULL || keygen_cluster_beside(k)) {
+        return 0;
+    }
+    char abs[PATH_MAX];
+    if (realpath(k->out, abs) == NULL) {
+        fprintf(stderr, "bpcon-keygen: --out '%s': %s\n", k->out, strerror(errno));
+        return -1;
+    }
+    int len = snprintf(NULL, 0, "%s/party-%u.key", abs, (unsigned)k->parties - 1);
+    if (len < 0 || (size_t)len >= sizeof(k->key_dir)) {
+        fprintf(stderr,
+                "bpcon-keygen: --cluster outside --out names the keys by --out's absolute path "
+                "'%s': too long (key file paths must stay within %u bytes); put --cluster in "
+                "--out\n",
+                abs, BPC_DP_PATH_MAX - 1);
+        return -1;
+    }
+    memcpy(k->key_dir, abs, strlen(abs) + 1); /* fits: measured above */
+    return 0;
+}
+
 /* Creates the cluster file (never over an existing one: --force removed
  * it) before any key is written, so that a path that cannot be written
  * fails the run with nothing left behind. NULL with the refusal printed. */
@@ -284,7 +333,8 @@ keygen_write(const struct keygen_opts *k, FILE *cf)
         randombytes_buf(&id, sizeof(id));
         id = (id >> 1) | 1u;
     }
-    int e = rc == 0 && dp_cluster_print(cf, n, id, k->port) != 0 ? EIO : 0;
+    const char *key_dir = k->key_dir[0] != '\0' ? k->key_dir : NULL;
+    int e = rc == 0 && dp_cluster_print(cf, n, id, k->port, key_dir) != 0 ? EIO : 0;
     if (fclose(cf) != 0 && rc == 0 && e == 0) {
         e = errno;
     }
@@ -315,7 +365,11 @@ main(int argc, char **argv)
         fprintf(stderr, "bpcon-keygen: --out '%s': cannot create: %s\n", k.out, strerror(errno));
         return 1;
     }
-    if (k.force && keygen_clear(k.out, (uint32_t)k.parties, k.cluster) != 0) {
+    if (keygen_key_dir(&k) != 0 ||
+        (k.force && keygen_clear(k.out, (uint32_t)k.parties, k.cluster) != 0)) {
+        if (made_out) {
+            rmdir(k.out);
+        }
         return 1;
     }
     FILE *cf = k.cluster != NULL ? keygen_cluster_open(k.cluster) : NULL;

@@ -6,9 +6,10 @@
 # --force, after one key file was made world-readable, replaces them all
 # with new keys, each mode 0600, and the cluster file too. Flag values a
 # cli table cannot spell (empty, with blanks or a newline) are refused.
-# Usage: keygen_files.sh BPCON-KEYGEN
+# Usage: keygen_files.sh BPCON-KEYGEN [BPCON-NODE]
 set -u
 keygen="$1"
+node="${2:-}"
 dir=$(mktemp -d /tmp/bpcon-kg-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 fail=0
@@ -90,6 +91,37 @@ b=$(id_of "$dir/ib/c.conf")
 check "two clusters without --cluster-id get different ids, not 1 (got '$a', '$b')" $?
 [ "$(id_of "$dir/ic/c.conf")" = 7 ]
 check "--cluster-id 7 is written as given" $?
+
+# A cluster file outside --out names the key files where they are (their
+# absolute path); one inside --out names them beside it (the folder can be
+# moved whole). With NODE given, bpcon-node reads the keys back: it gets
+# past the key files to the port (no port:0 without a --vdev).
+mkdir "$dir/other"
+"$keygen" --parties 2 --out "$dir/ko" --cluster "$dir/other/c.conf" --port port:0 >/dev/null
+check "a cluster file outside --out written" $?
+grep -q "key $dir/ko/party-1.key port" "$dir/other/c.conf"
+rc=$?
+check "outside --out: the key paths lead to --out ($(grep -m1 ' key ' "$dir/other/c.conf"))" $rc
+(cd "$dir" && "$keygen" --parties 2 --out kr --cluster cr.conf --port port:0 >/dev/null)
+check "a relative --cluster outside a relative --out written" $?
+grep -q "key $dir/kr/party-0.key port" "$dir/cr.conf"
+rc=$?
+check "relative paths: the key paths lead to --out ($(grep -m1 ' key ' "$dir/cr.conf"))" $rc
+grep -q " key party-0.key port" "$dir/ia/c.conf"
+check "inside --out: key paths beside the cluster file" $?
+if [ -n "$node" ]; then
+    rundir=/var/run/dpdk
+    [ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+    for conf in "$dir/other/c.conf" "$dir/cr.conf" "$dir/ia/c.conf"; do
+        out=$(cd / && timeout 20 "$node" --no-huge --no-pci -m 64 --file-prefix="bpc-kg-$$" \
+            --log-level=lib.eal:error -- --cluster "$conf" --id 1 2>&1)
+        rc=$?
+        rm -rf "$rundir/bpc-kg-$$"
+        [ "$rc" -eq 1 ] && grep -q "port spec 'port:0': no such port" <<<"$out"
+        ok=$?
+        check "bpcon-node reads the keys of $conf (got $rc: $(tail -1 <<<"$out"))" $ok
+    done
+fi
 
 [ "$fail" -eq 0 ] && echo "keygen files: all checks passed"
 exit "$fail"
