@@ -169,6 +169,7 @@ cl_opt_number(struct cl_opts *o, int c, const char *arg)
         o->chaos = (uint32_t)v;
         return 0;
     case 'X':
+        o->seed_given = true;
         return dp_parse_u64(arg, UINT64_MAX >> 1, &o->seed);
     case 'O':
         return dp_parse_u64(arg, DP_OUTSTANDING_MAX, &o->outstanding) == 0 && o->outstanding > 0
@@ -271,16 +272,25 @@ cl_range(int c, const char **flag, const char **range)
     }
 }
 
-/* Fault events name existing parties: checked once --parties is known. */
+/* Fault events name parties that can exist: checked once --parties is
+ * known. A party id outside the cluster, or a follower killed in a
+ * one-party cluster (its one party leads), never has a target. */
 static int
 cl_events_check(const struct cl_opts *o)
 {
     for (uint32_t i = 0; i < o->events_count; i++) {
         const struct cl_event *e = &o->events[i];
+        const char *flag = e->kind == CL_EVENT_KILL ? "--kill" : "--restart";
         if (e->who >= 0 && (uint32_t)e->who >= o->parties) {
-            fprintf(stderr, "bpcon-cluster: %s '%d@%llu': party %d is outside 0..%u\n",
-                    e->kind == CL_EVENT_KILL ? "--kill" : "--restart", e->who,
-                    (unsigned long long)e->at_ms, e->who, o->parties - 1);
+            fprintf(stderr, "bpcon-cluster: %s '%d@%llu': party %d is outside 0..%u\n", flag,
+                    e->who, (unsigned long long)e->at_ms, e->who, o->parties - 1);
+            return -EINVAL;
+        }
+        if (e->who == CL_WHO_FOLLOWER && e->kind == CL_EVENT_KILL && o->parties < 2) {
+            fprintf(stderr,
+                    "bpcon-cluster: --kill 'follower@%llu': --parties 1 has no follower (its one "
+                    "party leads)\n",
+                    (unsigned long long)e->at_ms);
             return -EINVAL;
         }
     }
@@ -462,6 +472,11 @@ cl_finish(struct cl_opts *o)
     }
     if (o->chaos > 0 && o->parties < 2) {
         fprintf(stderr, "bpcon-cluster: --chaos needs at least 2 parties\n");
+        return -EINVAL;
+    }
+    if (o->seed_given && o->chaos == 0) {
+        fprintf(stderr, "bpcon-cluster: --seed seeds --chaos's random points: it needs --chaos N "
+                        "(N >= 1)\n");
         return -EINVAL;
     }
     return cl_node_check(o);

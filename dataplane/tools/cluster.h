@@ -55,6 +55,7 @@ struct cl_opts {
     bool no_fsync;         /* --no-fsync: stores without fdatasync (benchmarks) */
     uint32_t chaos;        /* ring: kill/restart cycles at random points */
     uint64_t seed;         /* chaos choices (0: drawn and printed) */
+    bool seed_given;       /* --seed was on the command line (needs --chaos) */
     bool tap;              /* ring: check every 1b/2av/2b frame for contradictions */
     char store_where[256]; /* the stores' directory in force (set by the transport) */
     bool window_given;     /* --window was on the command line */
