@@ -228,6 +228,8 @@ struct eng_hold {
     uint64_t refused_bal;
     uint64_t failed_bal;
     uint64_t held_until;
+    uint64_t alone_until; /* until then its commands go only in values of their own */
+    bool failed_alone;    /* the value that failed at failed_bal held only its commands */
 };
 
 /* A submitter's MAC for one of its commands (ATTEST), by sequence number. */
@@ -429,6 +431,7 @@ struct eng_submit_state {
     struct eng_hold *hold; /* per submitter: refusals and holds (leaderq.c) */
     uint8_t *strikes;      /* per submitter: holds without a long pause between */
     uint64_t hold_any;     /* no submitter is held from this time on */
+    uint64_t alone_any;    /* no submitter is kept alone from this time on */
     uint8_t *batch_buf;    /* value_bytes_max: encode scratch */
     struct eng_att *att;   /* per submitter: att_slots MACs by sequence number */
     uint32_t att_slots;    /* power of two: own commands forwarded ahead of the

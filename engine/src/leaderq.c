@@ -21,6 +21,10 @@
 #define ENG_HOLD_FIRST 4u
 #define ENG_HOLD_MAX 32u
 #define ENG_HOLD_FORGET 256u
+/* A submitter refused in a failed value of several submitters' commands
+ * is kept alone for ENG_ALONE units: its commands go only in values of
+ * their own (docs/ENGINE.md, "Refusals and holds"). */
+#define ENG_ALONE 64u
 
 static uint64_t
 eng_hold_unit(const struct bpc_engine *e)
@@ -61,6 +65,35 @@ eng_lq_hold(struct bpc_engine *e, uint32_t s)
     e->ctr.submitters_held++;
 }
 
+/* Is submitter s kept alone now? Never this party. */
+static bool
+eng_lq_alone(const struct bpc_engine *e, uint32_t s)
+{
+    return e->now_ns < e->sub.alone_any && e->now_ns < e->sub.hold[s].alone_until;
+}
+
+/* A refusal of s's command in a value that failed: held out when the
+ * value held only s's commands (nobody else's command can have made it
+ * fail), else kept alone, so that its commands no longer share a value
+ * with anyone's: a refusal from a Byzantine party beside a value that
+ * failed for another submitter's command held a correct submitter out
+ * together with the guilty one, hold after hold. */
+static void
+eng_lq_blame(struct bpc_engine *e, uint32_t s, bool alone)
+{
+    struct eng_hold *h = &e->sub.hold[s];
+    if (alone) {
+        eng_lq_hold(e, s);
+        return;
+    }
+    h->alone_until = e->now_ns + eng_hold_unit(e) * ENG_ALONE;
+    if (h->alone_until > e->sub.alone_any) {
+        e->sub.alone_any = h->alone_until;
+    }
+    h->refused_bal = 0;
+    h->failed_bal = 0;
+}
+
 void
 eng_lq_refused(struct bpc_engine *e, uint32_t s, uint64_t bal)
 {
@@ -69,10 +102,26 @@ eng_lq_refused(struct bpc_engine *e, uint32_t s, uint64_t bal)
     }
     struct eng_hold *h = &e->sub.hold[s];
     if (h->failed_bal == bal) {
-        eng_lq_hold(e, s); /* the refusal came after this leader left bal */
+        eng_lq_blame(e, s, h->failed_alone); /* the refusal came after this leader left bal */
     } else {
         h->refused_bal = bal;
     }
+}
+
+/* Does value hold commands of one submitter only? */
+static bool
+eng_lq_value_alone(const uint8_t *value, uint32_t len)
+{
+    struct bpc_command c;
+    int off = 0;
+    uint32_t first = UINT32_MAX;
+    while ((off = eng_batch_next_cold(value, len, (uint32_t)off, &c)) > 0) {
+        if (first != UINT32_MAX && c.submitter != first) {
+            return false;
+        }
+        first = c.submitter;
+    }
+    return true;
 }
 
 void
@@ -80,6 +129,7 @@ eng_lq_failed(struct bpc_engine *e, const uint8_t *value, uint32_t len)
 {
     struct eng_submit_state *sub = &e->sub;
     uint64_t bal = eng_bal(e);
+    bool alone = eng_lq_value_alone(value, len);
     struct bpc_command c;
     int off = 0;
     while ((off = eng_batch_next_cold(value, len, (uint32_t)off, &c)) > 0) {
@@ -89,9 +139,10 @@ eng_lq_failed(struct bpc_engine *e, const uint8_t *value, uint32_t len)
         }
         struct eng_hold *h = &sub->hold[c.submitter];
         if (h->refused_bal == bal) {
-            eng_lq_hold(e, c.submitter);
+            eng_lq_blame(e, c.submitter, alone);
         } else if (e->now_ns >= h->held_until) {
             h->failed_bal = bal; /* a refusal may still be on its way */
+            h->failed_alone = alone;
         }
     }
 }
@@ -336,6 +387,32 @@ eng_batch_put(struct bpc_engine *e, uint64_t i, uint32_t *off)
     c->len = ENG_LQ_TAKEN;
 }
 
+/* Which submitters' commands a value being built may still take while
+ * some are kept alone: undecided before its first command; then only the
+ * first one's when that one is alone, or anyone's but the alone ones'. */
+#define ENG_COMPANY_OPEN UINT32_MAX
+#define ENG_COMPANY_MIXED (UINT32_MAX - 1u)
+
+/* May submitter s's command join the value (company: its state)? */
+static bool
+eng_lq_company_ok(const struct bpc_engine *e, uint32_t s, uint32_t company)
+{
+    if (company == ENG_COMPANY_OPEN) {
+        return true;
+    }
+    return company == ENG_COMPANY_MIXED ? !eng_lq_alone(e, s) : s == company;
+}
+
+/* The company once s's command is in the value. */
+static uint32_t
+eng_lq_company_after(const struct bpc_engine *e, uint32_t s, uint32_t company)
+{
+    if (company != ENG_COMPANY_OPEN) {
+        return company;
+    }
+    return eng_lq_alone(e, s) ? s : ENG_COMPANY_MIXED;
+}
+
 /* A value of up to batch_max queued commands, each submitter's in its
  * sequence order. When more are queued than fit, every submitter gets a
  * fair share (eng_batch_shares): a leader's own commands enter its queue
@@ -355,8 +432,11 @@ eng_batch_build(struct bpc_engine *e)
     uint64_t end = shares > 0 ? eng_lq_scan_end(sub) : sub->lq_tail;
     uint32_t off = BPC_BATCH_HEADER_BYTES;
     uint16_t count = 0;
-    /* A held submitter's entries (queued before its hold) are dropped. */
+    /* A held submitter's entries (queued before its hold) are dropped; an
+     * alone one's wait for a value of their own. */
     bool holds = e->now_ns < sub->hold_any;
+    bool alones = e->now_ns < sub->alone_any;
+    uint32_t company = alones ? ENG_COMPANY_OPEN : ENG_COMPANY_MIXED;
     if (sub->lq_solo == UINT32_MAX && sub->lq_tail - sub->lq_head > 1) {
         /* Every queued command fits a value alone (eng_lq_accept). The
          * submitter whose turn it is starts the value even where the
@@ -367,6 +447,7 @@ eng_batch_build(struct bpc_engine *e)
         if (i < sub->lq_tail &&
             !(holds && eng_lq_held_out(e, sub->lq[i & sub->cmd_mask].submitter))) {
             (void)eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter);
+            company = eng_lq_company_after(e, sub->lq[i & sub->cmd_mask].submitter, company);
             sub->lq_turn = sub->lq[i & sub->cmd_mask].submitter;
             eng_batch_put(e, i, &off);
             count++;
@@ -381,12 +462,16 @@ eng_batch_build(struct bpc_engine *e)
             eng_lq_drop(e, i);
             continue;
         }
+        if (!eng_lq_company_ok(e, c->submitter, company)) {
+            continue;
+        }
         if (off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {
             break;
         }
         if (!eng_share_take(sh, shares, c->submitter)) {
             continue;
         }
+        company = eng_lq_company_after(e, c->submitter, company);
         eng_batch_put(e, i, &off);
         count++;
     }

@@ -685,6 +685,90 @@ test_leader_holds_refused_submitter(void **state)
     fx_delete(f);
 }
 
+/* Sends peers s's and t's FORWARDs of their 8-byte commands seq (bytes
+ * fill and fill + 1) in one step, so that one value can hold both. */
+static void
+cmd_forward_two(struct fx *f, uint32_t s, uint32_t t, uint64_t seq, uint64_t b, uint8_t fill)
+{
+    static uint8_t buf[2][BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_in in[2];
+    uint32_t who[2] = {s, t};
+    for (uint32_t k = 0; k < 2; k++) {
+        uint8_t cmd[8];
+        memset(cmd, fill + (uint8_t)k, sizeof(cmd));
+        struct bpc_vid fv;
+        bpc_forward_value(f->keys[who[k]], seq, cmd, sizeof(cmd), &fv);
+        struct bpc_record r = bpc_record_make(BPC_MSG_FORWARD, seq, b, 0, &fv);
+        in[k].bytes = buf[k];
+        in[k].len = fx_frame(f, who[k], &r, 1, f->keys[who[k]], buf[k]);
+    }
+    fx_step(f, in, 2);
+}
+
+/* Goal: a refusal beside a value that failed for another submitter's
+ * command never holds a correct submitter out: a submitter refused in a
+ * failed value of several submitters' commands is kept alone (its
+ * commands go in values of their own), and only a failed value of its
+ * own commands, refused, holds it. Method: this party leads; s (correct)
+ * and t (its command unprovable to the followers) forward at once and
+ * share a value; p refuses both commands (t's rightly, s's as a Byzantine
+ * refuser would) and the ballot fails. At the next ballot it leads both
+ * are proposed, each in a value of its own; p refuses both again and the
+ * ballot fails: now both are held... unless one value was decided. Here
+ * s's value is decided (the correct followers vote for it), t's fails:
+ * only t is held. Fails on 81c3a55, where the first failure held both
+ * (submitters_held 2, s's next FORWARD ignored): with a refuser beside an
+ * unattested submitter, correct submitters were held out hold after hold
+ * (bpcon-sim --mode paced --byz-stay, kinds unattested and refuser: five
+ * of six seeds past the liveness bound). */
+static void
+test_leader_keeps_refused_submitter_alone(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint32_t s = fx_other(f, 0);
+    uint32_t t = fx_other(f, 1);
+    uint32_t p = fx_other(f, 2);
+    uint64_t b = fx_to_own_ballot(f);
+    uint32_t mark = f->sent_count;
+    cmd_forward_two(f, s, t, 1, b, 0x31);
+    int64_t i = cmd_2a_with(f, mark, b, s, 1);
+    assert_true(i >= 0);
+    assert_int_equal(cmd_2a_with(f, mark, b, t, 1), i); /* one value, both commands */
+    fx_send1(f, p, cmd_refuse((uint64_t)i, b, s, 1));
+    fx_send1(f, p, cmd_refuse((uint64_t)i, b, t, 1));
+    b = cmd_ballot_of(f, f->me, b + 1);
+    fx_to_ballot(f, b);
+    assert_int_equal(bpc_engine_counters(f->e)->submitters_held, 0);
+    /* Both proposed again, each alone. */
+    mark = f->sent_count;
+    cmd_forward_two(f, s, t, 1, b, 0x31);
+    int64_t is = cmd_2a_with(f, mark, b, s, 1);
+    int64_t it = cmd_2a_with(f, mark, b, t, 1);
+    assert_true(is >= 0 && it >= 0 && is != it);
+    /* s's value is decided (every other party votes for it); t's is
+     * refused and fails with the ballot. */
+    const struct bpc_record *a = &f->sent[fx_find(f, mark, BPC_MSG_2A, (uint64_t)is, b)];
+    struct bpc_vid va = a->value;
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2AV, (uint64_t)is, b, 0, &va));
+    }
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, (uint64_t)is, b, 0, &va));
+    }
+    fx_send1(f, p, cmd_refuse((uint64_t)it, b, t, 1));
+    b = cmd_ballot_of(f, f->me, b + 1);
+    fx_to_ballot(f, b);
+    assert_int_equal(bpc_engine_counters(f->e)->submitters_held, 1);
+    /* t is held: its FORWARD is not queued; s's is proposed (t's earlier
+     * instance was not decided, so s resends its command 1). */
+    mark = f->sent_count;
+    cmd_forward_two(f, s, t, 1, b, 0x31);
+    assert_true(cmd_2a_with(f, mark, b, s, 1) >= 0);
+    assert_true(cmd_2a_with(f, mark, b, t, 1) < 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -700,6 +784,7 @@ main(void)
         cmocka_unit_test(test_refuse_names_unproven_command),
         cmocka_unit_test(test_refuse_skips_malformed_batch),
         cmocka_unit_test(test_leader_holds_refused_submitter),
+        cmocka_unit_test(test_leader_keeps_refused_submitter_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
