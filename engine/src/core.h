@@ -325,7 +325,8 @@ struct eng_report_state {
     uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
     uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
     uint64_t asked_lo;   /* lowest instance the leader's 1a at bal named (UINT64_MAX: none) */
-    uint64_t held_next;  /* held reports: the next chunk ends below this (0: start at nu) */
+    uint64_t held_next;  /* held reports: the next instance the pass reports */
+    uint64_t held_end;   /* ... and where it ends (held_next >= held_end: no pass) */
 };
 
 /* tally.c: sender sets, the claim pool, 1b range coverage. */

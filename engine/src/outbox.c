@@ -124,6 +124,13 @@ eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *v
     eng_self_push(e, r, val);
 }
 
+bool
+eng_broadcast_room(const struct bpc_engine *e, uint32_t k)
+{
+    bool peers = e->n < 2 || e->ob.bq_cap - e->ob.bq_count >= k;
+    return peers && e->ob.selfq_cap - e->ob.selfq_count >= k;
+}
+
 void
 eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, const uint8_t *val)
 {

@@ -68,6 +68,12 @@ eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t mb, const struc
                uint32_t hn, const uint64_t *hb, const struct bpc_vid *hv)
 {
     uint64_t bal = eng_bal(e);
+    if (!eng_broadcast_room(e, 1 + hn)) {
+        /* Whole or not at all: a 1B whose history records did not fit
+         * made the frame one the peers' decoders refuse. */
+        e->ctr.tx_overflow++;
+        return;
+    }
     struct bpc_record r = bpc_record_make(BPC_MSG_1B, instance, bal, mb, mb > 0 ? mv : NULL);
     r.hist_count = (uint8_t)hn;
     eng_broadcast(e, &r, NULL);
@@ -169,32 +175,22 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     }
 }
 
-/* The next chunk of held reports for a lagging leader: at most a window
- * of the decided instances in [asked_lo, sent_1b_lo) (below the 1b's own
- * coverage) that this party still holds (a slot or the recent-decision
- * ring), one chunk lower at each call, starting over at sent_1b_lo once
- * below asked_lo. The first chunk goes when the 1a comes, the next ones
- * at each retransmit tick: the whole lag within the ring is reported.
- * Before, every retransmission sent the window below nu again and nothing
- * older, so a leader lagging by more than a window, whose ballot needed
- * this party's reports there, failed every ballot for good. */
-static void
-eng_send_1b_chunk(struct bpc_engine *e)
+/* The lowest instance this party may still hold below its 1b's coverage
+ * (sent_1b_lo): nothing older than the recent-decision ring. */
+static uint64_t
+eng_held_bottom(const struct bpc_engine *e)
 {
     uint64_t top = e->rp.sent_1b_lo;
     uint64_t ring = eng_dring_len(e);
-    uint64_t bottom = e->rp.asked_lo;
-    if (top > ring && bottom < top - ring) {
-        bottom = top - ring; /* nothing older is held */
-    }
-    uint64_t hi = e->rp.held_next;
-    if (hi <= bottom || hi > top) {
-        hi = top;
-    }
-    if (hi <= bottom) {
-        return;
-    }
-    uint64_t lo = hi - bottom > e->window ? hi - e->window : bottom;
+    uint64_t lo = e->rp.asked_lo;
+    return top > ring && lo < top - ring ? top - ring : lo;
+}
+
+/* Held reports for the instances in [lo, hi): the decided instances this
+ * party still holds (a slot or the recent-decision ring). */
+static void
+eng_send_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
+{
     for (uint64_t i = lo; i < hi; i++) {
         const struct eng_slot *s = eng_slot_at(e, i);
         if (eng_slot_instance(s) == i) {
@@ -207,10 +203,37 @@ eng_send_1b_chunk(struct bpc_engine *e)
         /* Else: neither held nor recent, so nothing is reported and this
          * party is simply not among the instance's 1b senders. */
     }
-    e->rp.held_next = lo;
     if (lo < e->rp.held_lo) {
         e->rp.held_lo = lo;
     }
+}
+
+/* The next chunk of the pass over the held reports: at most a window,
+ * from the leader's end (asked_lo) up to the 1b's coverage (sent_1b_lo),
+ * one chunk at each retransmit tick; the first goes when the 1a comes.
+ * restart: begin a new pass once one has ended (only while the 1b itself
+ * is being retransmitted, as the window below nu used to be). Before,
+ * each retransmission sent the window below nu again and nothing older,
+ * so a leader lagging by more than a window, whose ballot needed this
+ * party's reports there, failed every ballot for good. */
+static void
+eng_send_1b_chunk(struct bpc_engine *e, bool restart)
+{
+    uint64_t top = e->rp.sent_1b_lo;
+    if (e->rp.held_next >= e->rp.held_end) {
+        if (!restart || e->rp.asked_lo >= top) {
+            return;
+        }
+        e->rp.held_next = eng_held_bottom(e);
+        e->rp.held_end = top;
+    }
+    uint64_t lo = e->rp.held_next;
+    uint64_t hi = e->rp.held_end < top ? e->rp.held_end : top;
+    if (hi - lo > e->window) {
+        hi = lo + e->window;
+    }
+    e->rp.held_next = hi > lo ? hi : e->rp.held_end;
+    eng_send_held_range(e, lo, hi);
 }
 
 /* 1b(b) for all instances from nu up: explicit reports up to the highest
@@ -235,29 +258,39 @@ eng_send_1b(struct bpc_engine *e)
     /* A 1a that came before this 1b (paced mode sends the 1b at its own
      * event, after the 1a's) still gets its decided instances below nu;
      * a retransmission sends the next chunk of them. */
-    if (e->rp.asked_lo < nu) {
-        eng_send_1b_chunk(e);
-    }
+    eng_send_1b_chunk(e, true);
 }
 
 /* A leader starting at lo below this party's 1b coverage lags behind: add
  * 1b reports for the decided instances this party still holds in
- * [lo, sent_1b_lo), so the leader can find their safe value (the range record
- * already sent never covered them, so nothing contradicts it). A 1a that
- * names nothing lower than the last one sends nothing more: the rest goes
- * with this party's retransmissions (eng_send_1b), at the tick's pace, so
- * a leader's repeated 1a never makes this party send more. */
+ * [lo, sent_1b_lo), so the leader can find their safe value (the range
+ * record already sent never covered them, so nothing contradicts it). At
+ * once only what no 1a asked for before, and at most a window of it; the
+ * rest goes with the pass, a window per retransmit tick: a frame of 1a
+ * records naming ever lower instances makes this party send each
+ * instance at most once, never a window per record. */
 void
 eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
 {
-    if (lo >= e->rp.asked_lo) {
+    uint64_t before = e->rp.asked_lo;
+    if (lo >= before) {
         return;
     }
     e->rp.asked_lo = lo; /* answered when the 1b goes out, if not yet */
-    e->rp.held_next = 0;
-    if (e->rp.sent_1b && lo < e->rp.sent_1b_lo) {
-        eng_send_1b_chunk(e);
+    uint64_t top = e->rp.sent_1b_lo;
+    if (!e->rp.sent_1b || lo >= top) {
+        return;
     }
+    uint64_t bottom = eng_held_bottom(e);
+    uint64_t hi = before < top ? before : top;
+    if (hi <= bottom) {
+        return; /* nothing new is held */
+    }
+    uint64_t end = hi - bottom > e->window ? bottom + e->window : hi;
+    /* The pass goes on above what this sends, up to the coverage. */
+    e->rp.held_next = end;
+    e->rp.held_end = top;
+    eng_send_held_range(e, bottom, end);
 }
 
 void
@@ -265,8 +298,8 @@ eng_rp_retransmit(struct bpc_engine *e)
 {
     if (!eng_voted_at_bal(e) && e->rp.sent_1b) {
         eng_send_1b(e);
-    } else if (e->rp.sent_1b && e->rp.asked_lo < e->rp.sent_1b_lo) {
-        eng_send_1b_chunk(e); /* the held reports go on after a vote at bal */
+    } else if (e->rp.sent_1b) {
+        eng_send_1b_chunk(e, false); /* a pass under way ends, none starts */
     }
 }
 
@@ -277,6 +310,7 @@ eng_rp_on_join(struct bpc_engine *e)
     e->rp.held_lo = eng_nu(e);
     e->rp.asked_lo = UINT64_MAX;
     e->rp.held_next = 0;
+    e->rp.held_end = 0;
 }
 
 void
@@ -285,4 +319,5 @@ eng_rp_resume(struct bpc_engine *e)
     e->rp.sent_1b = true;
     e->rp.asked_lo = UINT64_MAX;
     e->rp.held_next = 0;
+    e->rp.held_end = 0;
 }

@@ -143,6 +143,85 @@ test_held_reports_cover_the_lag(void **state)
     fx_delete(f);
 }
 
+/* 1B records for instances below `below` the engine sent from `mark` on. */
+static uint32_t
+count_1b_below(const struct fx *f, uint32_t mark, uint64_t below)
+{
+    uint32_t n = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        n += f->sent[k].type == BPC_MSG_1B && f->sent[k].instance < below ? 1u : 0u;
+    }
+    return n;
+}
+
+/* Goal: held reports cost at most one report per instance a leader's 1a
+ * records newly ask about, start at the leader's end, and stop once the
+ * party votes at the ballot. The party (window 16) decided 0..99; ballot
+ * 2's leader sends one frame of a 2a and 60 1A records naming 99, 98, ...,
+ * 40. Every frame the party sends decodes (fx_capture refuses one the
+ * peers' decoders would), nothing overflows, at most 60 reports go out and
+ * the one for 40 among them; after the party's 2av at 2, ticks end the
+ * pass and send no more. Fails on b91a77b (this session's first version
+ * of the held pass): each lower 1a sent the top window again, 240
+ * reports, 2,400 records overflowed, a 1B went without its history and
+ * the frame was refused; and the pass went on at every tick for the rest
+ * of the ballot. */
+static void
+test_held_reports_bounded(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(16, 256);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    for (uint64_t i = 0; i < 100; i++) {
+        fx_batch(bytes, (uint32_t)fx_leader(f, 1), i + 1, 8, (uint8_t)i, &v);
+        fx_vote(f, i, 1, &v, bytes);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 1, 0, &v));
+        }
+    }
+    uint64_t b = 2;
+    fx_to_ballot(f, b);
+    uint64_t over = bpc_engine_counters(f->e)->tx_overflow;
+    uint32_t mark = f->sent_count;
+    struct bpc_record recs[61];
+    fx_batch(bytes, (uint32_t)fx_leader(f, b), 500, 8, 0x55, &v);
+    recs[0] = bpc_record_make(BPC_MSG_2A, 100, b, 0, &v);
+    for (uint32_t k = 0; k < 60; k++) {
+        recs[1 + k] = bpc_record_make(BPC_MSG_1A, 99 - k, b, 0, NULL);
+    }
+    fx_send(f, (uint32_t)fx_leader(f, b), recs, 61);
+    assert_int_equal(bpc_engine_counters(f->e)->tx_overflow, over);
+    assert_true(count_1b_below(f, mark, 100) <= 60);
+    assert_true(fx_find(f, mark, BPC_MSG_1B, 40, b) >= 0);
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 100, b) >= 0); /* voted at b */
+    /* The ballot goes on deciding an instance per quarter timeout: the
+     * pass ends within a few retransmit ticks, then nothing more. */
+    struct bpc_vid v100 = recs[0].value;
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2AV, 100, b, 0, &v100));
+    }
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, 100, b, 0, &v100));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 101);
+    for (uint64_t i = 101; i < 141; i++) {
+        if (i == 121) {
+            mark = f->sent_count;
+        }
+        f->now += f->cfg.ballot_timeout_ns / 4;
+        fx_batch(bytes, (uint32_t)fx_leader(f, b), i + 500, 8, (uint8_t)i, &v);
+        fx_vote(f, i, b, &v, bytes);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, b, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    assert_int_equal(count_1b_below(f, mark, 100), 0);
+    assert_int_equal(bpc_engine_counters(f->e)->tx_overflow, over);
+    fx_delete(f);
+}
+
 /* Goal: a vote a decided party sends only because the current leader
  * proposes the decided value again (the vouch, for a slot already reused)
  * does not raise the maxVBal its later reports name. Nothing backs that 2b
@@ -1048,6 +1127,7 @@ main(void)
         cmocka_unit_test(test_restore_refuses_impossible_state),
         cmocka_unit_test(test_restore_refuses_smaller_value_bytes),
         cmocka_unit_test(test_held_reports_cover_the_lag),
+        cmocka_unit_test(test_held_reports_bounded),
         cmocka_unit_test(test_status_answers_budgeted),
         cmocka_unit_test(test_future_generation_keeps_nearer_ballot),
     };
