@@ -720,7 +720,8 @@ void bpc_engine_persisted(struct bpc_engine *e);
  * leader, batched into a value and applied exactly once; *ticket (may be
  * NULL) identifies it: (incarnation << 40) | per-party sequence number.
  * 0, -EAGAIN when the queue is full (backpressure), -EMSGSIZE when it can
- * never fit a value (len > bpc_command_bytes_max()). */
+ * never fit a value (len > bpc_command_bytes_max()), -EBUSY while a
+ * bpc_engine_restore runs (call restore before any submit). */
 int bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 /* Largest command the engine accepts for this config. */
 uint32_t bpc_command_bytes_max(const struct bpc_config *cfg);

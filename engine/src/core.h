@@ -389,15 +389,20 @@ struct eng_outbox_state {
     uint32_t tmpl_count;
 };
 
+#define ENG_TICKET_SUBMITTED (UINT64_C(1) << 62)
+#define ENG_TICKET_RESTORING (UINT64_C(1) << 63)
+#define ENG_TICKET_INC_MASK (ENG_TICKET_SUBMITTED - 1u)
+
 /* submit.c: commands. The submit ring is the only structure other threads
  * touch (bounded MPMC ring in the style of D. Vyukov's queue; one consumer). */
 struct eng_submit_state {
     struct eng_cell *ring;
     _Atomic uint64_t ring_tail;
     /* 1 + the incarnation this run's commands are sequenced in (the
-     * restored one, plus one when the restart bumps it at start):
-     * published by init and restore (release), read by bpc_submit for
-     * its ticket; the engine's own state (e->ps) is not read there. */
+     * restored one, plus one when the restart bumps it at start), with
+     * ENG_TICKET_SUBMITTED once a command was submitted and
+     * ENG_TICKET_RESTORING while a restore runs: set by init and restore,
+     * read and marked by bpc_submit in one atomic step for its ticket. */
     _Atomic uint64_t ticket_inc1;
     uint64_t ring_head;
     uint32_t cmd_mask;   /* commands_max - 1, for ring, own and lq */

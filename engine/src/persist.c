@@ -413,11 +413,12 @@ eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs,
 int
 eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
 {
-    if (eng_sub_any_submitted(e)) {
+    if (!eng_sub_restore_begin(e)) {
         return -EBUSY; /* their tickets named the incarnation before */
     }
     int rc = eng_ps_restore_check(e, recs, count);
     if (rc != 0) {
+        eng_sub_restore_abort(e);
         return rc;
     }
     /* Party-wide facts first: the floor places the window. */

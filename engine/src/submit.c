@@ -46,6 +46,19 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     if (len > sub->cmd_max) {
         return -EMSGSIZE; /* no value could ever hold it */
     }
+    /* One atomic step marks that a command was submitted and reads the
+     * incarnation its ticket names: a restore either saw the mark first
+     * (-EBUSY) or had already begun (this submit is -EBUSY). Once marked,
+     * no restore can begin, so a plain load reads a settled incarnation. */
+    uint64_t inc1 = atomic_load_explicit(&sub->ticket_inc1, memory_order_acquire);
+    if ((inc1 & (ENG_TICKET_SUBMITTED | ENG_TICKET_RESTORING)) != ENG_TICKET_SUBMITTED) {
+        inc1 =
+            atomic_fetch_or_explicit(&sub->ticket_inc1, ENG_TICKET_SUBMITTED, memory_order_acq_rel);
+    }
+    if (inc1 & ENG_TICKET_RESTORING) {
+        return -EBUSY;
+    }
+    inc1 &= ENG_TICKET_INC_MASK;
     uint64_t pos = atomic_load_explicit(&sub->ring_tail, memory_order_relaxed);
     struct eng_cell *cell;
     for (;;) {
@@ -68,7 +81,6 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     cell->len = len;
     atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
     if (ticket != NULL) {
-        uint64_t inc1 = atomic_load_explicit(&sub->ticket_inc1, memory_order_acquire);
         *ticket = ((inc1 - 1u) << ENG_SEQ_BITS) | (pos + 1);
     }
     return 0;
@@ -623,7 +635,8 @@ eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq)
 }
 
 /* incarnation: the one this run's commands will carry (bpc_engine_start
- * bumps the restored one when the party had promised a ballot). */
+ * bumps the restored one when the party had promised a ballot). Ends the
+ * restore eng_sub_restore_begin began. */
 void
 eng_sub_restore_done(struct bpc_engine *e, uint64_t incarnation)
 {
@@ -631,12 +644,26 @@ eng_sub_restore_done(struct bpc_engine *e, uint64_t incarnation)
     atomic_store_explicit(&e->sub.ticket_inc1, incarnation + 1u, memory_order_release);
 }
 
-/* Has any command been submitted? A restore after one would change the
- * incarnation its ticket named. */
+/* A restore may begin when no command was submitted: their tickets named
+ * the incarnation before. While it runs, bpc_submit is -EBUSY. */
 bool
-eng_sub_any_submitted(struct bpc_engine *e)
+eng_sub_restore_begin(struct bpc_engine *e)
 {
-    return atomic_load_explicit(&e->sub.ring_tail, memory_order_acquire) != 0;
+    uint64_t w = atomic_load_explicit(&e->sub.ticket_inc1, memory_order_acquire);
+    while ((w & (ENG_TICKET_SUBMITTED | ENG_TICKET_RESTORING)) == 0) {
+        if (atomic_compare_exchange_weak_explicit(&e->sub.ticket_inc1, &w, w | ENG_TICKET_RESTORING,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A restore refused after it began: nothing changed. */
+void
+eng_sub_restore_abort(struct bpc_engine *e)
+{
+    atomic_fetch_and_explicit(&e->sub.ticket_inc1, ~ENG_TICKET_RESTORING, memory_order_acq_rel);
 }
 
 void

@@ -136,7 +136,8 @@ ENG_FN bool eng_sub_next_waiting(const struct bpc_engine *e, uint32_t from, uint
 ENG_FN void eng_applied_clean(struct bpc_engine *e);
 ENG_FN void eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq);
 ENG_FN void eng_sub_restore_done(struct bpc_engine *e, uint64_t incarnation);
-ENG_FN bool eng_sub_any_submitted(struct bpc_engine *e);
+ENG_FN bool eng_sub_restore_begin(struct bpc_engine *e);
+ENG_FN void eng_sub_restore_abort(struct bpc_engine *e);
 ENG_FN void eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m);
 
 #endif /* BPC_SUBMIT_H */
