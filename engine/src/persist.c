@@ -389,12 +389,19 @@ eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs,
         return -EINVAL;
     }
     uint64_t floor = eng_nu(e);
+    bool promised = false;
+    bool last = false; /* an incarnation with no room for the start's bump */
     for (uint32_t k = 0; k < count; k++) {
         const struct bpc_durable *d = &recs[k];
         if (!eng_ps_record_ok(d)) {
             return -EINVAL;
         }
         floor = d->floor > floor ? d->floor : floor;
+        promised = promised || d->max_bal > 0;
+        last = last || d->incarnation == BPC_INCARNATION_MAX;
+    }
+    if (promised && last) {
+        return -EINVAL; /* bpc_engine_start would persist one append refuses */
     }
     for (uint32_t k = 0; k < count; k++) {
         const struct bpc_durable *d = &recs[k];

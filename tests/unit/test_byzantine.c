@@ -1049,6 +1049,11 @@ test_restore_refuses_impossible_state(void **state)
     d.floor = UINT64_MAX; /* every instance decided: no engine gets there */
     assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
     d.floor = 0;
+    /* The last incarnation a record may hold, with a promised ballot: the
+     * start would raise it to one bpc_store_append refuses (before: 0,
+     * then the party's first commit failed). One below is taken. */
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.incarnation = (UINT64_C(1) << 24) - 3u;
     /* Vote records no engine writes (before, each restored with 0, and
      * the first kept the engine's next 1b from being encoded: an abort). */
     struct bpc_vid good = junk_vid(1);
