@@ -203,9 +203,11 @@ test_append_refuses_what_restore_refuses(void **state)
             fail_msg("floor_poison case %u: bpc_store_append returned %d, not -EINVAL", k, rc);
         }
     }
+    /* The largest restore takes with a promised ballot (one more and the
+     * start's increment would reach what append refuses). */
     struct bpc_durable edge = {
-        .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 2u};
-    assert_int_equal(bpc_store_append(s, &edge, 1), 0); /* the largest restore takes */
+        .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 3u};
+    assert_int_equal(bpc_store_append(s, &edge, 1), 0);
     assert_int_equal(bpc_store_sync(s), 0);
     assert_int_equal(bpc_store_compact(s), 0);
     const struct bpc_durable *live = NULL;
