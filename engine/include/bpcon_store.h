@@ -161,8 +161,8 @@ struct bpc_store;
  * framing failure followed by more data) is -EBADMSG with a message naming
  * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
  * compaction or creation is removed. PATH.tmp is the store's own: a
- * store whose name ends in ".tmp" (another store's temporary file) is
- * -EINVAL, nothing created; creating a store where PATH.tmp is a symbolic
+ * writer's store whose name ends in ".tmp" (another store's temporary
+ * file) is -EINVAL, nothing created (a read_only open reads one); creating a store where PATH.tmp is a symbolic
  * link or a file with another name (a hard link) is -EEXIST, that file
  * left as it is. A writer opening an existing store creates PATH.tmp
  * (O_EXCL) and removes it again: when that fails (a directory it may not

@@ -607,10 +607,10 @@ store_paths(struct bpc_store *s, const char *path, char *err, size_t err_len)
         store_errf(err, err_len, "%s: %s", path, strerror(-rc));
         return rc;
     }
-    if (store_tmp_named(path) || store_tmp_named(s->path)) {
+    if (!s->read_only && (store_tmp_named(path) || store_tmp_named(s->path))) {
         store_errf(err, err_len,
-                   "%s: a store's name may not end in \".tmp\" (the name of the temporary file "
-                   "a store without it writes and removes)",
+                   "%s: a writer's store name may not end in \".tmp\" (the name of the temporary "
+                   "file a store without it writes and removes)",
                    s->path);
         return -EINVAL;
     }

@@ -579,6 +579,20 @@ test_tmp_name_refused(void **state)
     assert_non_null(strstr(err, "\".tmp\""));
     struct stat st;
     assert_int_equal(lstat(path, &st), -1); /* nothing created */
+    /* A read-only open writes and removes no PATH.tmp: a store renamed
+     * to such a name can still be read (before: -EINVAL for any open). */
+    char store[128];
+    tf_at(&d, "y", store, sizeof(store));
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES};
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, store, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    assert_int_equal(rename(store, path), 0);
+    o.read_only = true;
+    assert_int_equal(bpc_store_open(&s, path, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
     tf_rm_rf(&d);
 }
 
