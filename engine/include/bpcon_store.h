@@ -162,11 +162,10 @@ struct bpc_store;
  * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
  * compaction or creation is removed. PATH.tmp is the store's own: a
  * writer's store whose name ends in ".tmp" (another store's temporary
- * file) is -EINVAL, nothing created (a read_only open reads one); creating a store where PATH.tmp is a symbolic
- * link or a file with another name (a hard link) is -EEXIST, that file
- * left as it is. A writer opening an existing store creates PATH.tmp
- * (O_EXCL) and removes it again: when that fails (a directory it may not
- * write, where no compaction could work) the open fails with that
+ * file) is -EINVAL, nothing created (a read_only open reads one); creating a store where PATH.tmp
+ * is a symbolic link or a file with another name (a hard link) is -EEXIST, that file left as it is.
+ * A writer opening an existing store creates PATH.tmp (O_EXCL) and removes it again: when that
+ * fails (a directory it may not write, where no compaction could work) the open fails with that
  * errno, naming PATH.tmp. path is resolved once, here (io's
  * resolve): a symbolic link to the store keeps naming it after
  * compactions, which write PATH.tmp beside the real file and rename it
