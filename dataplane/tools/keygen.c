@@ -279,6 +279,18 @@ keygen_key_dir(struct keygen_opts *k)
                 abs, BPC_DP_PATH_MAX - 1);
         return -1;
     }
+    /* The cluster file's words are split on blanks and '#' starts a
+     * comment: a key path holding one would not read back. */
+    for (const char *c = abs; *c != '\0'; c++) {
+        if (*c == ' ' || *c == '\t' || *c == '#' || (unsigned char)*c < 0x20) {
+            fprintf(stderr,
+                    "bpcon-keygen: --cluster outside --out names the keys by --out's absolute "
+                    "path '%s', which holds a blank, '#' or control byte the cluster file cannot "
+                    "carry; put --cluster in --out or choose another --out\n",
+                    abs);
+            return -1;
+        }
+    }
     memcpy(k->key_dir, abs, strlen(abs) + 1); /* fits: measured above */
     return 0;
 }

@@ -109,6 +109,17 @@ rc=$?
 check "relative paths: the key paths lead to --out ($(grep -m1 ' key ' "$dir/cr.conf"))" $rc
 grep -q " key party-0.key port" "$dir/ia/c.conf"
 check "inside --out: key paths beside the cluster file" $?
+# An --out whose absolute path holds a blank or '#' cannot be named in the
+# cluster file (its words are split on blanks, '#' starts a comment): with
+# --cluster outside it, refused (exit 1), nothing written; before, the
+# file was written and bpcon-node could not parse it.
+for bad in "my keys" "o#3"; do
+    "$keygen" --parties 2 --out "$dir/$bad" --cluster "$dir/bad.conf" --port port:0 \
+        >/dev/null 2>"$dir/bad.err"
+    rc=$?
+    [ "$rc" -eq 1 ] && [ ! -e "$dir/bad.conf" ] && grep -q "blank, '#'" "$dir/bad.err"
+    check "--out '$bad' with --cluster outside it refused (got $rc: $(cat "$dir/bad.err"))" $?
+done
 if [ -n "$node" ]; then
     rundir=/var/run/dpdk
     [ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
