@@ -88,6 +88,23 @@ test_report_after_claims_and_reuse(void **state)
     fx_delete(f);
 }
 
+/* Decides instances 0..n-1 at ballot 1 (ballot 1's leader proposes a
+ * one-command value for each; the engine and two peers vote). */
+static void
+decide_first(struct fx *f, uint64_t n)
+{
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    for (uint64_t i = 0; i < n; i++) {
+        fx_batch(bytes, (uint32_t)fx_leader(f, 1), i + 1, 8, (uint8_t)i, &v);
+        fx_vote(f, i, 1, &v, bytes);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 1, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), n);
+}
+
 /* Did the engine send, from record `mark` on, a 1b at ballot b for every
  * instance in [lo, hi)? */
 static bool
@@ -116,16 +133,7 @@ test_held_reports_cover_the_lag(void **state)
 {
     (void)state;
     struct fx *f = fx_new(4, 256);
-    uint8_t bytes[64];
-    struct bpc_vid v;
-    for (uint64_t i = 0; i < 40; i++) {
-        fx_batch(bytes, (uint32_t)fx_leader(f, 1), i + 1, 8, (uint8_t)i, &v);
-        fx_vote(f, i, 1, &v, bytes);
-        for (uint32_t k = 0; k < 2; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 1, 0, &v));
-        }
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 40);
+    decide_first(f, 40);
     uint64_t b = 2;
     uint32_t mark = f->sent_count;
     fx_send1(f, (uint32_t)fx_leader(f, b), bpc_record_make(BPC_MSG_1A, 10, b, 0, NULL));
@@ -173,15 +181,9 @@ test_held_reports_bounded(void **state)
 {
     (void)state;
     struct fx *f = fx_new(16, 256);
+    decide_first(f, 100);
     uint8_t bytes[64];
     struct bpc_vid v;
-    for (uint64_t i = 0; i < 100; i++) {
-        fx_batch(bytes, (uint32_t)fx_leader(f, 1), i + 1, 8, (uint8_t)i, &v);
-        fx_vote(f, i, 1, &v, bytes);
-        for (uint32_t k = 0; k < 2; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 1, 0, &v));
-        }
-    }
     uint64_t b = 2;
     fx_to_ballot(f, b);
     uint64_t over = bpc_engine_counters(f->e)->tx_overflow;
