@@ -951,16 +951,32 @@ test_claims_junk_never_learned(void **state)
  * Restore: a record set the engine cannot take whole is refused.
  * ---------------------------------------------------------------------- */
 
+/* A fresh engine of f's configuration, its restore's result returned (the
+ * engine stays in f->e). */
+static int
+restore_with(struct fx *f)
+{
+    bpc_engine_free(f->e);
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    return bpc_engine_restore(f->e, f->dur, f->dur_count);
+}
+
 /* A fresh engine of f's configuration with window_slots = window, its
  * restore's result returned (the engine stays in f->e). */
 static int
 restore_with_window(struct fx *f, uint32_t window)
 {
-    bpc_engine_free(f->e);
     f->cfg.window_slots = window;
-    char err[256];
-    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
-    return bpc_engine_restore(f->e, f->dur, f->dur_count);
+    return restore_with(f);
+}
+
+/* The same with value_bytes_max = max. */
+static int
+restore_with_value_bytes(struct fx *f, uint32_t max)
+{
+    f->cfg.value_bytes_max = max;
+    return restore_with(f);
 }
 
 /* Goal: a vote written under a larger window is never dropped on restore.
@@ -991,18 +1007,6 @@ test_restore_refuses_vote_past_window(void **state)
     assert_int_equal(f->sent[k].aux, 1);
     assert_true(bpc_vid_eq(&f->sent[k].value, &v));
     fx_delete(f);
-}
-
-/* A fresh engine of f's configuration with value_bytes_max = max, its
- * restore's result returned (the engine stays in f->e). */
-static int
-restore_with_value_bytes(struct fx *f, uint32_t max)
-{
-    bpc_engine_free(f->e);
-    f->cfg.value_bytes_max = max;
-    char err[256];
-    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
-    return bpc_engine_restore(f->e, f->dur, f->dur_count);
 }
 
 /* Goal: a party restarted with a value_bytes_max smaller than a value its
