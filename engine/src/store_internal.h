@@ -151,6 +151,15 @@ void store_map_free(struct store_map *m);
 /* Takes one record into the live set (floor first: it may prune). */
 int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
 void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32_t len);
+/* Is d still live at floor (store.c)? */
+bool store_live(const struct bpc_durable *d, uint64_t floor);
+/* The table's hash of an instance (store.c). */
+uint32_t store_hash(uint64_t instance, uint32_t mask);
+
+/* store_values.c: the live values. */
+void store_values_free(struct store_values *v);
+/* Is the value (instance, vid) named by a live record? */
+bool store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid);
 /* Takes one value into the live values (dropped when below the floor or
  * already there); 0 or -ENOMEM. */
 int store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid,

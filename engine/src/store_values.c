@@ -1,0 +1,265 @@
+/*
+ * store_values.c - libbpcon-store's live values: the bytes of the DIGEST
+ * values the live records name, at or above the floor (or named by a kept
+ * decided record), in one arena with an open-addressing index by
+ * (instance, identity); what bpc_store_values returns and compaction
+ * writes.
+ *
+ * Owns: s->values. Must never: return a value below the floor (unless a
+ * live decided record names it) or the same value twice from
+ * bpc_store_values.
+ */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* The live values' first sizes: entries (the index has twice as many
+ * slots) and arena bytes. */
+#define STORE_VALUES_MIN 64u
+#define STORE_ARENA_MIN 65536u
+
+void
+store_values_free(struct store_values *v)
+{
+    free(v->ents);
+    free(v->index);
+    free(v->arena);
+    free(v->export);
+    memset(v, 0, sizeof(*v));
+}
+
+/* The index slot where (instance, vid) starts its probe: the instance and
+ * the first id bytes (a digest's, uniformly spread). */
+static uint32_t
+store_value_hash(uint64_t instance, const struct bpc_vid *vid, uint32_t mask)
+{
+    uint64_t id = store_get_le(vid->id, 8);
+    return (uint32_t)(((instance ^ id) * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* The index slot that holds (instance, vid), or the empty slot where it
+ * would go. The index has twice as many slots as there are entries, so an
+ * empty slot always exists. */
+static uint32_t *
+store_values_slot(const struct store_values *v, uint64_t instance, const struct bpc_vid *vid)
+{
+    uint32_t mask = 2u * v->cap - 1u;
+    for (uint32_t i = store_value_hash(instance, vid, mask);; i = (i + 1u) & mask) {
+        uint32_t *slot = &v->index[i];
+        if (*slot == 0) {
+            return slot;
+        }
+        const struct store_value *e = &v->ents[*slot - 1u];
+        if (e->instance == instance && bpc_vid_eq(&e->vid, vid)) {
+            return slot;
+        }
+    }
+}
+
+/* Indexes every entry again (after a prune moved them or a growth
+ * resized the index). */
+static void
+store_values_reindex(struct store_values *v)
+{
+    memset(v->index, 0, 2u * (size_t)v->cap * sizeof(*v->index));
+    for (uint32_t k = 0; k < v->count; k++) {
+        *store_values_slot(v, v->ents[k].instance, &v->ents[k].vid) = k + 1u;
+    }
+}
+
+/* The record of instance in the table, or NULL. */
+static const struct bpc_durable *
+store_map_find(const struct store_map *m, uint64_t instance)
+{
+    if (m->cap == 0) {
+        return NULL;
+    }
+    uint32_t mask = m->cap - 1;
+    for (uint32_t i = store_hash(instance, mask), k = 0; k < m->cap; i = (i + 1) & mask, k++) {
+        if (!m->used[i]) {
+            return NULL;
+        }
+        if (m->recs[i].instance == instance) {
+            return &m->recs[i];
+        }
+    }
+    return NULL;
+}
+
+/* Is a value live: its instance at or above the floor (a vote may name
+ * it), or below it and named by its instance's live decided record (the
+ * decision's bytes, for a party that lags and asks for them)? */
+bool
+store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid)
+{
+    if (instance >= s->floor) {
+        return true;
+    }
+    const struct bpc_durable *d = store_map_find(&s->map, instance);
+    return d != NULL && d->decided && store_live(d, s->floor) && bpc_vid_eq(&d->dec_val, vid);
+}
+
+/* Drops the values no longer live, in place: entries keep their order,
+ * which is their bytes' order in the arena, so each survivor's bytes move
+ * down (memmove) past bytes that already moved or were dropped. No
+ * allocation. */
+void
+store_values_prune(struct bpc_store *s)
+{
+    struct store_values *v = &s->values;
+    uint32_t kept = 0;
+    size_t used = 0;
+    for (uint32_t k = 0; k < v->count; k++) {
+        struct store_value e = v->ents[k];
+        if (!store_value_live(s, e.instance, &e.vid)) {
+            continue;
+        }
+        if (e.at != used) {
+            memmove(v->arena + used, v->arena + e.at, e.vid.len);
+        }
+        e.at = used;
+        used += e.vid.len;
+        v->ents[kept++] = e;
+    }
+    v->count = kept;
+    v->used = used;
+    if (v->cap > 0) {
+        store_values_reindex(v);
+    }
+}
+
+/* Grows the entries (and their index) to cap. */
+static int
+store_values_grow_ents(struct store_values *v, uint32_t cap)
+{
+    struct store_value *ents = realloc(v->ents, (size_t)cap * sizeof(*ents));
+    if (ents == NULL) {
+        return -ENOMEM;
+    }
+    v->ents = ents;
+    uint32_t *index = malloc(2u * (size_t)cap * sizeof(*index));
+    if (index == NULL) {
+        return -ENOMEM;
+    }
+    free(v->index);
+    v->index = index;
+    v->cap = cap;
+    store_values_reindex(v);
+    return 0;
+}
+
+/* Room for one more entry of len bytes. When either array is full the
+ * values below the floor go first (in place); an array doubles only when
+ * more than half of it survived (or the new value still does not fit), so
+ * a prune is followed by at least half an array of appends and, once the
+ * arrays hold the live set, appends allocate nothing. */
+static int
+store_values_room(struct bpc_store *s, uint32_t len)
+{
+    struct store_values *v = &s->values;
+    if (v->count < v->cap && v->used + len <= v->arena_cap) {
+        return 0;
+    }
+    store_values_prune(s);
+    if (v->count == v->cap || 2u * (uint64_t)v->count > v->cap) {
+        uint32_t cap = v->cap > 0 ? 2u * v->cap : STORE_VALUES_MIN;
+        int rc = store_values_grow_ents(v, cap);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (v->used + len > v->arena_cap || 2u * v->used > v->arena_cap) {
+        size_t cap = v->arena_cap > 0 ? 2u * v->arena_cap : STORE_ARENA_MIN;
+        while (cap < v->used + len) {
+            cap *= 2u;
+        }
+        uint8_t *arena = realloc(v->arena, cap);
+        if (arena == NULL) {
+            return -ENOMEM;
+        }
+        v->arena = arena;
+        v->arena_cap = cap;
+    }
+    return 0;
+}
+
+/* Takes one value into the live values: dropped when below the floor
+ * (restore would not need it) or already there (the engine may name a
+ * value again with a later record of its instance). */
+int
+store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid,
+                 const uint8_t *bytes)
+{
+    struct store_values *v = &s->values;
+    if (!store_value_live(s, instance, vid)) {
+        return 0;
+    }
+    if (v->cap > 0 && *store_values_slot(v, instance, vid) != 0) {
+        return 0;
+    }
+    int rc = store_values_room(s, vid->len);
+    if (rc != 0) {
+        return rc;
+    }
+    struct store_value *e = &v->ents[v->count];
+    e->instance = instance;
+    e->vid = *vid;
+    e->at = v->used;
+    memcpy(v->arena + v->used, bytes, vid->len);
+    v->used += vid->len;
+    v->count++;
+    *store_values_slot(v, instance, vid) = v->count;
+    return 0;
+}
+
+/* The live values into the export array: 0, or -ENOMEM (growing it). */
+int
+store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals, uint32_t *count)
+{
+    struct store_values *v = &s->values;
+    if (v->export_cap < v->count) {
+        struct bpc_durable_value *e = realloc(v->export, (size_t)v->cap * sizeof(*e));
+        if (e == NULL) {
+            return -ENOMEM;
+        }
+        v->export = e;
+        v->export_cap = v->cap;
+    }
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < v->count; k++) {
+        const struct store_value *e = &v->ents[k];
+        if (store_value_live(s, e->instance, &e->vid)) {
+            v->export[n++] = (struct bpc_durable_value){
+                .instance = e->instance, .vid = e->vid, .bytes = v->arena + e->at};
+        }
+    }
+    *vals = v->export;
+    *count = n;
+    return 0;
+}
+
+uint32_t
+bpc_store_values(struct bpc_store *s, const struct bpc_durable_value **vals)
+{
+    uint32_t n = 0;
+    if (store_values_export(s, vals, &n) != 0) {
+        *vals = NULL;
+        return 0;
+    }
+    return n;
+}
+
+/* Frame bytes of the live values (what a compaction writes for them). */
+uint64_t
+store_values_frame_bytes(const struct bpc_store *s)
+{
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k < s->values.count; k++) {
+        const struct store_value *e = &s->values.ents[k];
+        if (store_value_live(s, e->instance, &e->vid)) {
+            bytes += STORE_VALUE_FRAME_BYTES(e->vid.len);
+        }
+    }
+    return bytes;
+}
