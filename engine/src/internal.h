@@ -191,9 +191,11 @@ bpc_vid_stored_ok(const struct bpc_vid *v)
  * BPC_BALLOT_MAX, a floor at most BPC_DURABLE_APPLIED_BASE, room for the
  * incarnation; for an instance's record, a vote value exactly when it has
  * a vote ballot, a decided record with a decided value and no history,
- * history entries at real ballots with real values. */
+ * history entries at real ballots with real values. check_ids false: the
+ * identities' shapes (bpc_vid_stored_ok) were checked already, by a
+ * caller that checks more of them (the store's append check). */
 static inline bool
-bpc_durable_ok(const struct bpc_durable *d)
+bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
 {
     if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
         d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || d->incarnation > BPC_INCARNATION_MAX ||
@@ -203,21 +205,28 @@ bpc_durable_ok(const struct bpc_durable *d)
     if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
         return true; /* the party-wide record or an apply state: no vote */
     }
-    if (!bpc_vid_stored_ok(&d->max_vval) ||
+    if ((check_ids && !bpc_vid_stored_ok(&d->max_vval)) ||
         (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE)) {
         return false;
     }
     if (d->decided) {
-        return d->hist_count == 0 && bpc_vid_stored_ok(&d->dec_val) &&
+        return d->hist_count == 0 && (!check_ids || bpc_vid_stored_ok(&d->dec_val)) &&
                d->dec_val.kind != BPC_VALUE_NONE;
     }
     for (uint32_t h = 0; h < d->hist_count; h++) {
         if (d->hist_bal[h] == 0 || d->hist_bal[h] > BPC_BALLOT_MAX ||
-            !bpc_vid_stored_ok(&d->hist_val[h]) || d->hist_val[h].kind == BPC_VALUE_NONE) {
+            (check_ids && !bpc_vid_stored_ok(&d->hist_val[h])) ||
+            d->hist_val[h].kind == BPC_VALUE_NONE) {
             return false;
         }
     }
     return true;
+}
+
+static inline bool
+bpc_durable_ok(const struct bpc_durable *d)
+{
+    return bpc_durable_rules_ok(d, true);
 }
 
 #endif /* BPC_INTERNAL_H */

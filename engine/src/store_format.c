@@ -213,7 +213,7 @@ store_record_check(const struct bpc_durable *d)
     if (d->decided && (d->instance >= d->floor || d->instance >= BPC_DURABLE_APPLIED_BASE)) {
         return "decided record with a history or not below its floor";
     }
-    if (!bpc_durable_ok(d)) {
+    if (!bpc_durable_rules_ok(d, false)) { /* the identities were checked above */
         return "record in a shape no engine writes (bpc_engine_restore refuses it)";
     }
     return NULL;
