@@ -684,7 +684,8 @@ void bpc_engine_free(struct bpc_engine *e);
  * for records no engine writes (recs NULL with count > 0, a ballot above
  * BPC_BALLOT_MAX, hist_count above BPC_HISTORY_MAX, decided above 1, an
  * incarnation of 2^24 - 1 or more, or of 2^24 - 2 with a promised ballot:
- * no room for the start's increment); -ERANGE (nothing restored) when a
+ * no room for the start's increment, a vote or history ballot above the
+ * record's max_bal); -ERANGE (nothing restored) when a
  * vote lies at or above floor + window_slots: the records were written
  * under a larger window, and restoring them without that vote would let
  * the party report the instance empty. Restart with the window the

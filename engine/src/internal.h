@@ -190,7 +190,11 @@ bpc_vid_stored_ok(const struct bpc_vid *v)
  * decoder refuses tripped the encoder's assertion): ballots within
  * BPC_BALLOT_MAX, a floor at most BPC_DURABLE_APPLIED_BASE, room for the
  * incarnation; for an instance's record, a vote value exactly when it has
- * a vote ballot, a decided record with a decided value and no history,
+ * a vote ballot, vote and history ballots at most the record's max_bal
+ * (a party votes only at a ballot it joined, joining raises max_bal
+ * first, and every record carries max_bal as it was: a vote above it
+ * had the restarted party's next 1b report a maxVBal at or above its own
+ * ballot), a decided record with a decided value and no history,
  * history entries at real ballots with real values. check_ids false: the
  * identities' shapes (bpc_vid_stored_ok) were checked already, by a
  * caller that checks more of them (the store's append check). */
@@ -206,7 +210,7 @@ bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
         return true; /* the party-wide record or an apply state: no vote */
     }
     if ((check_ids && !bpc_vid_stored_ok(&d->max_vval)) ||
-        (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE)) {
+        (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE) || d->max_vbal > d->max_bal) {
         return false;
     }
     if (d->decided) {
@@ -214,7 +218,7 @@ bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
                d->dec_val.kind != BPC_VALUE_NONE;
     }
     for (uint32_t h = 0; h < d->hist_count; h++) {
-        if (d->hist_bal[h] == 0 || d->hist_bal[h] > BPC_BALLOT_MAX ||
+        if (d->hist_bal[h] == 0 || d->hist_bal[h] > d->max_bal ||
             (check_ids && !bpc_vid_stored_ok(&d->hist_val[h])) ||
             d->hist_val[h].kind == BPC_VALUE_NONE) {
             return false;

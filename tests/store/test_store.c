@@ -286,7 +286,7 @@ ts_every_field(struct bpc_durable *in)
         in[i] = in[0];
         in[i].instance = 4u + i;
         in[i].applied_seq = 0xa1a2a3a4a5a6a7a8ull + i;
-        in[i].max_vbal = 0x31b2b3b4b5b6b7b8ull - i; /* below BPC_BALLOT_MAX */
+        in[i].max_vbal = 0x0101b3b4b5b6b7b8ull - i; /* at most max_bal */
         in[i].max_vval = ts_vid(i);
         in[i].hist_count = BPC_HISTORY_MAX;
         for (uint32_t h = 0; h < BPC_HISTORY_MAX; h++) {
@@ -440,6 +440,7 @@ ts_decided_inputs(struct bpc_durable *in)
 {
     memset(in, 0, 4 * sizeof(*in));
     in[0].instance = UINT64_MAX;
+    in[0].max_bal = 4; /* every vote ballot at most the promise */
     in[0].floor = 20;
     in[1] = in[0];
     in[1].instance = 10; /* decided, kept up to floor 30 */

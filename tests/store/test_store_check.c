@@ -94,7 +94,8 @@ check_vid(uint64_t *st, struct bpc_vid *v)
 
 /* Three records in four are drawn nearer the engine's shape (bpc_durable_ok,
  * which the check applies too): an incarnation at or around its limit, a
- * vote value exactly when a vote ballot (most of the time), so that
+ * vote value exactly when a vote ballot and a promise at or above the
+ * vote ballots (most of the time), so that
  * records both rules accept are common and the boundaries are drawn. */
 static void
 check_engine_shape(uint64_t *st, struct bpc_durable *d)
@@ -116,6 +117,13 @@ check_engine_shape(uint64_t *st, struct bpc_durable *d)
         d->hist_bal[h] = d->hist_bal[h] % BPC_BALLOT_MAX + 1u;
         d->hist_val[h].kind =
             d->hist_val[h].kind == BPC_VALUE_NONE ? BPC_VALUE_NOOP : d->hist_val[h].kind;
+    }
+    if ((r >> 40) % 8 != 0) { /* a promise at or above every vote ballot */
+        uint64_t m = d->max_bal > d->max_vbal ? d->max_bal : d->max_vbal;
+        for (uint32_t h = 0; h < d->hist_count && h < BPC_HISTORY_MAX; h++) {
+            m = d->hist_bal[h] > m ? d->hist_bal[h] : m;
+        }
+        d->max_bal = m;
     }
 }
 

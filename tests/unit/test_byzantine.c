@@ -1064,8 +1064,8 @@ test_restore_refuses_impossible_state(void **state)
      * the first kept the engine's next 1b from being encoded: an abort). */
     struct bpc_vid good = junk_vid(1);
     struct bpc_durable v = {.instance = 3, .max_bal = 3, .max_vbal = 2, .max_vval = good};
-    struct bpc_durable bad[7];
-    for (uint32_t k = 0; k < 7; k++) {
+    struct bpc_durable bad[9];
+    for (uint32_t k = 0; k < 9; k++) {
         bad[k] = v;
     }
     bad[0].max_vval.kind = 9;              /* no such kind */
@@ -1081,7 +1081,13 @@ test_restore_refuses_impossible_state(void **state)
     bad[5].hist_bal[0] = 2;
     bad[6].decided = 1; /* a decided record without a decided value */
     bad[6].floor = 4;
-    for (uint32_t k = 0; k < 7; k++) {
+    /* Votes above every promise (before, restored with 0: the next 1b
+     * reported a maxVBal at or above its own ballot). */
+    bad[7].max_vbal = 4;
+    bad[8].hist_count = 1;
+    bad[8].hist_bal[0] = 4;
+    bad[8].hist_val[0] = good;
+    for (uint32_t k = 0; k < 9; k++) {
         struct bpc_durable set[2] = {d, bad[k]};
         if (bpc_engine_restore(f->e, set, 2) != -EINVAL) {
             fail_msg("record %u restored", k);
