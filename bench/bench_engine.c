@@ -190,7 +190,10 @@ bench_engine_build(uint32_t parties, uint32_t batch)
             bench_engine_teardown(c);
             return NULL;
         }
-        bpc_engine_start(p->e, 0);
+        if (bpc_engine_start(p->e, 0) != 0) {
+            bench_engine_teardown(c);
+            return NULL;
+        }
     }
     c->leader = (uint32_t)bpc_engine_leader(c->p[0].e);
     return c;

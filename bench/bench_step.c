@@ -355,7 +355,10 @@ step_sim_new(uint32_t want, bool acts)
             step_sim_free(s);
             return NULL;
         }
-        bpc_engine_start(p->e, 0);
+        if (bpc_engine_start(p->e, 0) != 0) {
+            step_sim_free(s);
+            return NULL;
+        }
     }
     s->cap_snap = malloc(s->p[0].mem_len);
     if (s->cap_snap == NULL) {

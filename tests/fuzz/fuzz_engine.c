@@ -344,7 +344,7 @@ fz_engine_up(uint32_t i, bool restore)
         FZ_CHECK(floor <= p->next_dec);
         p->next_dec = floor;
     }
-    bpc_engine_start(p->e, W.now);
+    FZ_CHECK(bpc_engine_start(p->e, W.now) == 0);
     fz_step(i, NULL, 0);
 }
 

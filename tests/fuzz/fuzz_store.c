@@ -192,7 +192,7 @@ fs_engine(const struct bpc_config *cfg, const struct bpc_durable *recs, uint32_t
     for (uint32_t k = 0; k < count; k++) {
         promised = recs[k].max_bal > promised ? recs[k].max_bal : promised;
     }
-    bpc_engine_start(e, FS_MS);
+    FS_CHECK(bpc_engine_start(e, FS_MS) == 0);
     uint8_t cmd[16] = {0x42};
     uint64_t ticket = 0;
     (void)bpc_submit(e, cmd, sizeof(cmd), &ticket);

@@ -242,7 +242,10 @@ sim_restart(struct sim *s, uint32_t p)
         sim_engine_error(s, "engine: restart of party %u failed: %s", p, err);
         return rc;
     }
-    bpc_engine_start(pa->e, s->now_ns);
+    if (bpc_engine_start(pa->e, s->now_ns) != 0) {
+        sim_engine_error(s, "engine: restart of party %u: bpc_engine_start failed", p);
+        return -EINVAL;
+    }
     pa->crashed = false;
     s->rx[p].crashed = false;
     pa->restarted = true;

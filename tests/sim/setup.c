@@ -433,7 +433,10 @@ sim_start(struct sim *s)
         if (pa->e == NULL) {
             continue;
         }
-        bpc_engine_start(pa->e, 0);
+        if (bpc_engine_start(pa->e, 0) != 0) {
+            fprintf(stderr, "bpcon-sim: party %u: bpc_engine_start failed\n", p);
+            abort();
+        }
         pa->first_instance = bpc_engine_next_undecided(pa->e);
         if (pa->first_instance < s->base_instance) {
             s->base_instance = pa->first_instance;

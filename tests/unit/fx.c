@@ -75,7 +75,7 @@ fx_init_n(struct fx *f, uint32_t window, uint32_t value_bytes, uint32_t n)
     f->sent_bytes = calloc(FX_SENT_MAX, sizeof(*f->sent_bytes));
     assert_non_null(f->sent);
     assert_non_null(f->sent_bytes);
-    bpc_engine_start(f->e, f->now);
+    assert_int_equal(bpc_engine_start(f->e, f->now), 0);
 }
 
 void
@@ -183,7 +183,7 @@ fx_restart(struct fx *f)
     assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
     assert_int_equal(bpc_engine_restore(f->e, f->dur, f->dur_count), 0);
     assert_int_equal(bpc_engine_restore_values(f->e, f->vals, f->val_count), 0);
-    bpc_engine_start(f->e, f->now);
+    assert_int_equal(bpc_engine_start(f->e, f->now), 0);
 }
 
 /* Steps the engine with the given frames, then until it settles

@@ -232,7 +232,9 @@ hn_restart(struct hn *h, uint32_t i)
     }
     p->down = false;
     p->restarts++;
-    bpc_engine_start(p->e, h->now_ns);
+    if (bpc_engine_start(p->e, h->now_ns) != 0) {
+        hn_die("bpc_engine_start failed");
+    }
     hn_step(h, i, NULL, 0);
 }
 
@@ -326,7 +328,9 @@ void
 hn_start(struct hn *h)
 {
     for (uint32_t i = 0; i < h->n; i++) {
-        bpc_engine_start(h->p[i].e, h->now_ns);
+        if (bpc_engine_start(h->p[i].e, h->now_ns) != 0) {
+            hn_die("bpc_engine_start failed");
+        }
         hn_step(h, i, NULL, 0);
     }
 }

@@ -374,7 +374,7 @@ fx_new_paced(void)
     f->cfg.mode = BPC_MODE_PACED;
     char err[256];
     assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
-    bpc_engine_start(f->e, f->now);
+    assert_int_equal(bpc_engine_start(f->e, f->now), 0);
     return f;
 }
 
@@ -999,7 +999,7 @@ test_restore_refuses_vote_past_window(void **state)
      * 1b of the next ballot reports the vote. */
     assert_int_equal(restore_with_window(f, 64), 0);
     assert_int_equal(bpc_engine_restore_values(f->e, f->vals, f->val_count), 0);
-    bpc_engine_start(f->e, f->now);
+    assert_int_equal(bpc_engine_start(f->e, f->now), 0);
     uint32_t mark = f->sent_count;
     fx_send1(f, (uint32_t)fx_leader(f, 2), bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
     int k = fx_find(f, mark, BPC_MSG_1B, 40, 2);

@@ -1168,7 +1168,7 @@ td_start_skewed(struct hn *h, uint32_t late, uint64_t skew_ns)
     for (uint32_t i = 0; i < h->n; i++) {
         h->p[i].down = (late & (1u << i)) != 0;
         if (!h->p[i].down) {
-            bpc_engine_start(h->p[i].e, h->now_ns);
+            assert_int_equal(bpc_engine_start(h->p[i].e, h->now_ns), 0);
             hn_step(h, i, NULL, 0);
         }
     }
@@ -1179,7 +1179,7 @@ td_start_skewed(struct hn *h, uint32_t late, uint64_t skew_ns)
     for (uint32_t i = 0; i < h->n; i++) {
         if (late & (1u << i)) {
             h->p[i].down = false;
-            bpc_engine_start(h->p[i].e, h->now_ns);
+            assert_int_equal(bpc_engine_start(h->p[i].e, h->now_ns), 0);
             hn_step(h, i, NULL, 0);
         }
     }

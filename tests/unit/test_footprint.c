@@ -137,7 +137,7 @@ test_fp_check_resident(const struct bpc_config *cfg, const char *what, size_t ne
     struct bpc_engine *e = NULL;
     char err[256] = "";
     assert_int_equal(bpc_engine_new(&e, cfg, err, sizeof(err)), 0);
-    bpc_engine_start(e, 1000);
+    assert_int_equal(bpc_engine_start(e, 1000), 0);
     size_t resident = test_fp_resident(e, need);
     printf("%s: footprint %zu B, resident after start %zu B\n", what, need, resident);
     assert_true(need > need_min);        /* the configuration allows a lot ... */

@@ -146,7 +146,7 @@ test_pipeline_ticket_submitted_before_start(void **state)
     assert_int_equal(bpc_submit(p->e, cmd, sizeof(cmd), &tk), 0);
     assert_true(tk >> 40 > first >> 40);
     assert_int_equal(bpc_ticket_status(p->e, tk), BPC_TICKET_PENDING);
-    bpc_engine_start(p->e, h.now_ns);
+    assert_int_equal(bpc_engine_start(p->e, h.now_ns), 0);
     p->restarts++;
     assert_int_equal(bpc_ticket_status(p->e, tk), BPC_TICKET_PENDING);
     for (uint64_t t = h.now_ns; bpc_ticket_status(p->e, tk) != BPC_TICKET_APPLIED;) {
