@@ -257,7 +257,8 @@ uint32_t bpc_dp_party_self(const struct bpc_dp_party *p);
 /* The earliest time poll has work without new frames (UINT64_MAX: none). */
 uint64_t bpc_dp_party_next_deadline(const struct bpc_dp_party *p);
 /* The durable records as they stand (the store's live set, or the built-in
- * store's; valid until the next poll). */
+ * store's; valid until the next poll). With a store, 0 and *recs NULL when
+ * there was no memory for the array (bpc_store_records). */
 uint32_t bpc_dp_party_durable(struct bpc_dp_party *p, const struct bpc_durable **recs);
 /* The party's durable store (NULL without store_path): what init recovered
  * (bpc_store_info: torn bytes dropped) and the application state it holds

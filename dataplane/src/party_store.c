@@ -136,8 +136,14 @@ dp_party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, 
         p->app_floor = app_floor;
     }
     /* The values first: the records' export is built last, and neither
-     * changes the store (the pointers stay valid until the first commit). */
+     * changes the store (the pointers stay valid until the first commit).
+     * A NULL array is no memory, not an empty store: restoring nothing
+     * would restart the party without its promises and votes. */
     *restore_values_count = bpc_store_values(p->fstore, restore_values);
     *restore_count = bpc_store_records(p->fstore, restore);
+    if (*restore_values == NULL || *restore == NULL) {
+        snprintf(err, err_len, "store %s: no memory to read its records back", conf->store_path);
+        return -ENOMEM;
+    }
     return 0;
 }

@@ -191,15 +191,19 @@ void bpc_store_close(struct bpc_store *s);
 /* The live records for bpc_engine_restore: the newest party-wide record,
  * the newest apply-state record per submitter and the newest vote record
  * per instance at or above the floor. Valid until the next call that
- * changes the store. Returns the count. */
+ * changes the store. Returns the count; *recs is never NULL on success.
+ * 0 and *recs NULL when there was no memory for the array: the records
+ * are still in the store, and a caller that restored an empty set instead
+ * would restart the party without its promises (check *recs). */
 uint32_t bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs);
 /* The live values for bpc_engine_restore_values: every value appended (or
  * recovered) whose instance is at or above the floor, or that a live
  * decided record of its instance names, once per instance and identity,
  * in no particular order. Their bytes point into the store:
  * valid, like the array, until the next call that changes the store
- * (append, sync, compact, close). Returns the count (0 and *vals NULL when
- * no memory). */
+ * (append, sync, compact, close). Returns the count; *vals is never NULL
+ * on success, and 0 with *vals NULL means no memory (as for
+ * bpc_store_records: check *vals). */
 uint32_t bpc_store_values(struct bpc_store *s, const struct bpc_durable_value **vals);
 /* The newest application-state blob: 0 and its floor and bytes (valid
  * until the next change), or -ENOENT when none was ever written. */

@@ -196,6 +196,18 @@ store_cmp_instance(const void *a, const void *b)
     return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/* How many records bpc_store_records would return, without building its
+ * array (recovery sizes the file a compaction would write). */
+uint32_t
+store_live_count(const struct bpc_store *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->map.cap; i++) {
+        n += s->map.used[i] && store_live(&s->map.recs[i], s->floor);
+    }
+    return n;
+}
+
 uint32_t
 bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs)
 {
@@ -216,7 +228,7 @@ bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs)
         }
     }
     qsort(s->export, n, sizeof(*s->export), store_cmp_instance);
-    *recs = s->export;
+    *recs = s->export; /* not NULL: map.cap >= 1 */
     return n;
 }
 

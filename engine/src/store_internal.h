@@ -153,6 +153,7 @@ int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
 void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32_t len);
 /* Is d still live at floor (store.c)? */
 bool store_live(const struct bpc_durable *d, uint64_t floor);
+uint32_t store_live_count(const struct bpc_store *s);
 /* The table's hash of an instance (store.c). */
 uint32_t store_hash(uint64_t instance, uint32_t mask);
 

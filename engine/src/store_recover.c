@@ -384,9 +384,8 @@ store_recover(struct bpc_store *s, char *err, size_t err_len)
     store_grew(s, got.valid_bytes);
     /* As if just compacted to the live set: a file recovered above the
      * threshold compacts at its next commit, not only after doubling. */
-    const struct bpc_durable *live = NULL;
     s->compacted_size = BPC_STORE_HEADER_BYTES + (s->has_app ? STORE_APP_FRAME_MAX : 0u) +
-                        (uint64_t)bpc_store_records(s, &live) * STORE_RECORD_FRAME_BYTES +
+                        (uint64_t)store_live_count(s) * STORE_RECORD_FRAME_BYTES +
                         store_values_frame_bytes(s);
     if (got.torn_bytes > 0 && !s->read_only) {
         /* The torn commit goes before anything new is appended, durably,

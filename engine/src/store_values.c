@@ -234,7 +234,10 @@ store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals, 
                 .instance = e->instance, .vid = e->vid, .bytes = v->arena + e->at};
         }
     }
-    *vals = v->export;
+    /* Never NULL on success: NULL tells a caller there was no memory,
+     * which it must not take for a store without values. */
+    static const struct bpc_durable_value none;
+    *vals = v->export != NULL ? v->export : &none;
     *count = n;
     return 0;
 }

@@ -7,6 +7,7 @@
 
 const bool *alloc_probe_watch;
 uint64_t alloc_probe_count;
+bool alloc_probe_fail;
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -15,31 +16,31 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
 
-static void
+/* Counts a watched call; true when it must fail. */
+static bool
 alloc_probe_hit(void)
 {
     if (alloc_probe_watch != NULL && *alloc_probe_watch) {
         alloc_probe_count++;
+        return alloc_probe_fail;
     }
+    return false;
 }
 
 void *
 __wrap_malloc(size_t n)
 {
-    alloc_probe_hit();
-    return __real_malloc(n);
+    return alloc_probe_hit() ? NULL : __real_malloc(n);
 }
 
 void *
 __wrap_calloc(size_t n, size_t m)
 {
-    alloc_probe_hit();
-    return __real_calloc(n, m);
+    return alloc_probe_hit() ? NULL : __real_calloc(n, m);
 }
 
 void *
 __wrap_realloc(void *p, size_t n)
 {
-    alloc_probe_hit();
-    return __real_realloc(p, n);
+    return alloc_probe_hit() ? NULL : __real_realloc(p, n);
 }

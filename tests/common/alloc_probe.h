@@ -1,6 +1,7 @@
 /*
  * alloc_probe.h - counts the allocator calls a test is watching: malloc,
- * calloc and realloc, while *alloc_probe_watch is true. The executable
+ * calloc and realloc, while *alloc_probe_watch is true, and makes them
+ * fail on request. The executable
  * is linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so the
  * calls made by the objects linked into it (not by shared libraries) go
  * through alloc_probe.c.
@@ -15,5 +16,7 @@
 extern const bool *alloc_probe_watch;
 /* Calls made while watched. */
 extern uint64_t alloc_probe_count;
+/* While true, watched calls fail (return NULL) instead: out of memory. */
+extern bool alloc_probe_fail;
 
 #endif /* BPC_TEST_ALLOC_PROBE_H */

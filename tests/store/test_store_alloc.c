@@ -257,12 +257,67 @@ test_store_values_prune_allocates_nothing(void **state)
     memfs_free(&fs);
 }
 
+/* Reading the live set back with no memory for the export arrays: 0
+ * with the array NULL, which is never the answer of a store that merely
+ * holds nothing (an empty store's arrays are not NULL), so a restarting
+ * party can tell the two apart. Before, an empty store's values came
+ * back NULL too, and the dataplane restored an empty set on a failed
+ * read: the party restarted without its synced promise (the reviewer's
+ * enomem: "started at ballot 1 (promise on disk: 9)"). */
+static void
+test_store_export_without_memory(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 5);
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    const struct bpc_durable_value *vals = NULL;
+    assert_int_equal(bpc_store_values(s, &vals), 0);
+    assert_non_null(vals); /* empty, not out of memory */
+    assert_int_equal(bpc_store_records(s, &recs), 0);
+    assert_non_null(recs);
+    struct bpc_durable b[4];
+    struct bpc_durable_value v[2];
+    uint32_t nv = 0;
+    uint32_t n = ta_batch(1, b, v, &nv);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_append_values(s, v, nv), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    /* Read-only: a writable open compacts, which builds the arrays. */
+    o.read_only = true;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bool watch = true;
+    alloc_probe_watch = &watch;
+    alloc_probe_fail = true;
+    uint32_t got_vals = bpc_store_values(s, &vals);
+    uint32_t got_recs = bpc_store_records(s, &recs);
+    alloc_probe_fail = false;
+    alloc_probe_watch = NULL;
+    assert_int_equal(got_vals, 0);
+    assert_null(vals);
+    assert_int_equal(got_recs, 0);
+    assert_null(recs);
+    /* With memory again, the set is all there. */
+    assert_int_equal(bpc_store_records(s, &recs), n);
+    assert_int_equal(bpc_store_values(s, &vals), nv);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_append_allocates_nothing),
         cmocka_unit_test(test_store_values_prune_allocates_nothing),
+        cmocka_unit_test(test_store_export_without_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
