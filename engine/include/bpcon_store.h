@@ -223,7 +223,12 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * bpc_engine_restore refuses: a floor above BPC_DURABLE_APPLIED_BASE, an
  * incarnation above 2^24 - 2, a vote value without a vote ballot or the
  * reverse, a decided record without a decided value, a history entry at
- * ballot 0 or without a value), -EIO (failed store), -ENOMEM. */
+ * ballot 0 or without a value, a vote or history ballot above the
+ * record's max_bal), -ERANGE (nothing buffered: a record no engine of the
+ * configuration the store was opened with writes, which a restore under
+ * it refuses the same way: a vote at or above the record's floor +
+ * window_slots, a DIGEST value longer than value_bytes_max), -EIO (failed
+ * store), -ENOMEM. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one
  * value frame each, into the same commit as the records appended before
@@ -233,7 +238,9 @@ int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32
  * digest is not computed again: the engine did. 0; -EINVAL (nothing
  * buffered) when vals is NULL with count > 0, or a value is not a DIGEST value
  * of 33..BPC_VALUE_BYTES_MAX bytes with a zero pad, has no bytes, or names an instance at or above
- * BPC_DURABLE_APPLIED_BASE; -EIO (failed store), -EROFS, -ENOMEM. */
+ * BPC_DURABLE_APPLIED_BASE; -ERANGE (nothing buffered) for a value longer
+ * than the configuration's value_bytes_max; -EIO (failed store), -EROFS,
+ * -ENOMEM. */
 int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *vals,
                             uint32_t count);
 /* Buffers the application's own state as of floor (every instance below

@@ -233,4 +233,32 @@ bpc_durable_ok(const struct bpc_durable *d)
     return bpc_durable_rules_ok(d, true);
 }
 
+/* Does d fit an engine of this window and value_bytes_max, with floor the
+ * restored floor? A vote at or above floor + window (written under a
+ * larger window) found no slot and was dropped without a word, and the
+ * party then reported the instance empty in its 1b and could vote against
+ * its own 2b: an under-report. A value longer than value_bytes_max
+ * (written under a larger one) could be held neither from the record nor
+ * from peers, and the party never decided again. The one rule for
+ * bpc_engine_restore (floor: the set's highest) and bpc_store_append
+ * (floor: the record's own, which the engine stamps at its next undecided
+ * instance; the set's is never lower, so what append takes restore takes). */
+static inline bool
+bpc_durable_fits(const struct bpc_durable *d, uint64_t floor, uint32_t window, uint32_t vmax)
+{
+    if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
+        return true;
+    }
+    bool vote = !d->decided && (d->max_vbal > 0 || d->hist_count > 0);
+    if (vote && d->instance >= floor && d->instance - floor >= window) {
+        return false;
+    }
+    bool fits = !(d->max_vval.kind == BPC_VALUE_DIGEST && d->max_vval.len > vmax) &&
+                !(d->decided && d->dec_val.kind == BPC_VALUE_DIGEST && d->dec_val.len > vmax);
+    for (uint32_t h = 0; h < d->hist_count && h < BPC_HISTORY_MAX; h++) {
+        fits = fits && !(d->hist_val[h].kind == BPC_VALUE_DIGEST && d->hist_val[h].len > vmax);
+    }
+    return fits;
+}
+
 #endif /* BPC_INTERNAL_H */

@@ -355,25 +355,6 @@ eng_ps_record_ok(const struct bpc_durable *d)
     return bpc_durable_ok(d);
 }
 
-/* Does every value d names fit this engine's values (value_bytes_max)?
- * A party restarted with a smaller one restored such votes without a
- * word, could hold neither their bytes nor its peers' values of that size,
- * and never decided again. */
-static bool
-eng_ps_record_fits(const struct bpc_engine *e, const struct bpc_durable *d)
-{
-    uint32_t max = e->cfg.value_bytes_max;
-    if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
-        return true;
-    }
-    bool fits = !(d->max_vval.kind == BPC_VALUE_DIGEST && d->max_vval.len > max) &&
-                !(d->decided && d->dec_val.kind == BPC_VALUE_DIGEST && d->dec_val.len > max);
-    for (uint32_t h = 0; h < d->hist_count; h++) {
-        fits = fits && !(d->hist_val[h].kind == BPC_VALUE_DIGEST && d->hist_val[h].len > max);
-    }
-    return fits;
-}
-
 /* Refuses, before anything is restored, a record set this engine cannot
  * take whole: -EINVAL for state no engine writes (a ballot above
  * BPC_BALLOT_MAX, a history past BPC_HISTORY_MAX, an incarnation without
@@ -404,14 +385,8 @@ eng_ps_restore_check(const struct bpc_engine *e, const struct bpc_durable *recs,
         return -EINVAL; /* bpc_engine_start would persist one append refuses */
     }
     for (uint32_t k = 0; k < count; k++) {
-        const struct bpc_durable *d = &recs[k];
-        bool vote = !d->decided && (d->max_vbal > 0 || d->hist_count > 0);
-        if (vote && d->instance < BPC_DURABLE_APPLIED_BASE && d->instance >= floor &&
-            d->instance - floor >= e->window) {
-            return -ERANGE;
-        }
-        if (!eng_ps_record_fits(e, d)) {
-            return -ERANGE; /* written under a larger value_bytes_max */
+        if (!bpc_durable_fits(&recs[k], floor, e->window, e->cfg.value_bytes_max)) {
+            return -ERANGE; /* written under a larger window or value_bytes_max */
         }
     }
     return 0;

@@ -395,6 +395,8 @@ store_defaults(struct bpc_store *s, const struct bpc_config *cfg,
     s->read_only = opt != NULL && opt->read_only;
     s->fd = -1;
     s->old_fd = -1;
+    s->window = cfg->window_slots;
+    s->value_bytes_max = cfg->value_bytes_max;
     /* The largest compacted file: every window slot, every submitter's
      * apply state, the party-wide record and the application state. */
     s->live_bound =

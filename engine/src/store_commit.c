@@ -13,6 +13,7 @@
  * before PATH.tmp is complete and synced, or write a PATH.tmp that is not
  * its own (a symbolic link, a file with another name).
  */
+#include "internal.h"
 #include "store_internal.h"
 
 #include <errno.h>
@@ -78,6 +79,12 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
             return -EINVAL;
         }
     }
+    for (uint32_t i = 0; i < count; i++) {
+        const struct bpc_durable *d = &recs[i];
+        if (!bpc_durable_fits(d, d->floor, s->window, s->value_bytes_max)) {
+            return -ERANGE; /* no engine of this configuration wrote it */
+        }
+    }
     rc = store_wbuf_room(s, (size_t)count * STORE_RECORD_FRAME_BYTES);
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
         s->wlast = s->wlen;
@@ -116,6 +123,9 @@ bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *val
     for (uint32_t i = 0; i < count; i++) {
         if (!store_value_ok(&vals[i])) {
             return -EINVAL;
+        }
+        if (vals[i].vid.len > s->value_bytes_max) {
+            return -ERANGE; /* as a record naming it */
         }
         bytes += STORE_VALUE_FRAME_BYTES(vals[i].vid.len);
     }

@@ -106,7 +106,9 @@ struct bpc_store {
     uint64_t floor;
     uint64_t live_bound; /* bytes of the largest possible compacted file */
     uint64_t compact_bytes;
-    uint64_t compacted_size; /* the file's size right after the last compaction */
+    uint64_t compacted_size;  /* the file's size right after the last compaction */
+    uint32_t window;          /* the configuration's window_slots and value_bytes_max: */
+    uint32_t value_bytes_max; /* what append takes is what a restore under it takes */
     struct store_map map;
     struct bpc_durable *export; /* scratch for bpc_store_records */
     uint32_t export_cap;

@@ -297,9 +297,10 @@ fs_open_read_write(struct memfs *fs, size_t n, const struct bpc_config *cfg, int
         add = recs[k - 1];
     }
     int arc = bpc_store_append(s, &add, 1);
-    if (arc == -EINVAL) {
+    if (arc == -EINVAL || arc == -ERANGE) {
         /* Recovery loads a record bpc_engine_restore refuses (a file an
-         * older build wrote); the append check refuses it. */
+         * older build wrote, or one written under a larger window or
+         * value_bytes_max); the append check refuses it. */
         add = (struct bpc_durable){.instance = UINT64_MAX};
         arc = bpc_store_append(s, &add, 1);
     }

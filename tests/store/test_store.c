@@ -59,6 +59,8 @@ ts_config(struct bpc_config *cfg, uint32_t window)
     cfg->parties_count = TS_PARTIES;
     cfg->self = 1;
     cfg->window_slots = window;
+    cfg->frame_bytes = BPC_FRAME_BYTES_MAX;     /* room for the largest value */
+    cfg->value_bytes_max = BPC_VALUE_BYTES_MAX; /* the values the tests store */
 }
 
 static struct bpc_store_options
@@ -1222,7 +1224,7 @@ test_store_values_torn_tail(void **state)
     uint64_t bound[4] = {BPC_STORE_HEADER_BYTES};
     for (uint32_t k = 0; k < 3; k++) {
         struct bpc_durable d = ts_party(0);
-        v[k] = ts_value(k, 10u + k, 300u + 100u * k, 30u + k);
+        v[k] = ts_value(k, 4u + k, 300u + 100u * k, 30u + k); /* in the window */
         d.instance = v[k].instance;
         d.max_vbal = 2;
         d.max_vval = v[k].vid;

@@ -122,6 +122,8 @@ ta_config(struct bpc_config *cfg)
     cfg->parties_count = TA_PARTIES;
     cfg->self = 1;
     cfg->window_slots = TA_WINDOW;
+    cfg->frame_bytes = BPC_FRAME_BYTES_MAX;
+    cfg->value_bytes_max = 4096; /* the values ta_value builds */
 }
 
 /* fs's I/O with pwrite counted (ta_pwrite). */

@@ -228,6 +228,64 @@ test_append_refuses_what_restore_refuses(void **state)
     memfs_free(&fs);
 }
 
+/* Records and values no engine of this configuration writes (window 8,
+ * value_bytes_max 1,024), which restore under it refuses with -ERANGE:
+ * a vote at floor + 8, a 2b and a decided value of 1,025 bytes, and the
+ * 1,025 bytes themselves. Before, each was appended and synced, and the
+ * party could not restart on its store (the reviewer's setcheck modes 1
+ * and 2). Floor + 7 and 1,024 bytes are taken, and restore under the
+ * same configuration takes them. */
+static void
+test_append_refuses_what_the_config_cannot_restore(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 7);
+    struct bpc_store *s = ta_open(&fs);
+    struct bpc_durable party = {.instance = UINT64_MAX, .max_bal = 3};
+    assert_int_equal(bpc_store_append(s, &party, 1), 0);
+    uint8_t big[1025];
+    memset(big, 7, sizeof(big));
+    struct bpc_durable far = {.instance = 8, .max_bal = 3, .max_vbal = 3};
+    bpc_vid_of(&far.max_vval, big, 8);
+    struct bpc_durable wide = far;
+    wide.instance = 6;
+    bpc_vid_of(&wide.max_vval, big, sizeof(big));
+    struct bpc_durable dwide = {.instance = 0, .max_bal = 3, .floor = 4, .decided = 1};
+    bpc_vid_of(&dwide.dec_val, big, sizeof(big));
+    const struct bpc_durable *range[3] = {&far, &wide, &dwide};
+    for (uint32_t k = 0; k < 3; k++) {
+        int rc = bpc_store_append(s, range[k], 1);
+        if (rc != -ERANGE) {
+            fail_msg("range case %u: bpc_store_append returned %d, not -ERANGE", k, rc);
+        }
+    }
+    struct bpc_durable_value bigv = {.instance = 6, .vid = wide.max_vval, .bytes = big};
+    assert_int_equal(bpc_store_append_values(s, &bigv, 1), -ERANGE);
+    far.instance = 7;
+    wide.instance = 6;
+    bpc_vid_of(&wide.max_vval, big, 1024);
+    bigv.vid = wide.max_vval;
+    assert_int_equal(bpc_store_append(s, &far, 1), 0);
+    assert_int_equal(bpc_store_append(s, &wide, 1), 0);
+    assert_int_equal(bpc_store_append_values(s, &bigv, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t n = bpc_store_records(s, &live);
+    assert_int_equal(n, 3);
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    static const uint8_t keys[4][BPC_KEY_BYTES];
+    cfg.keys = keys;
+    struct bpc_engine *e = NULL;
+    char err[256] = "";
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(e, live, n), 0);
+    bpc_engine_free(e);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* A writer that could never compact is refused at open: a directory
  * where PATH.tmp cannot be created (memfs's create_errno: a read-only
  * directory) fails a writable open with that errno, naming PATH.tmp;
@@ -278,6 +336,7 @@ main(void)
         cmocka_unit_test(test_open_refuses_self_outside),
         cmocka_unit_test(test_error_names_cause),
         cmocka_unit_test(test_append_refuses_what_restore_refuses),
+        cmocka_unit_test(test_append_refuses_what_the_config_cannot_restore),
         cmocka_unit_test(test_open_refuses_unwritable_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
