@@ -28,8 +28,13 @@
 #include <string.h>
 
 /* Catch-up from the decided log for an instance whose slot was reused.
- * DIGEST values are copied into the catch-up arena (reset per flush), as
- * the log entry may be reclaimed before the outbox is flushed. */
+ * A DIGEST value's bytes are read from the log again when the answer is
+ * sent (eng_unicast_logged): before, they were copied into one arena of
+ * 256 values shared by every peer and freed when a flush round ended, and
+ * one Byzantine peer's legal requests (256 answers a step) used it up:
+ * every other peer's answers from the log were dropped without a word,
+ * and a correct laggard past the ring of recent decisions never caught
+ * up (test_catchup.c). */
 static bool
 eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
 {
@@ -39,22 +44,20 @@ eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
     }
     struct bpc_vid vid;
     memset(&vid, 0, sizeof(vid));
-    const uint8_t *val = NULL;
     if (le.noop) {
         vid.kind = BPC_VALUE_NOOP;
     } else {
-        bpc_vid_of(&vid, le.value, le.len);
-        if (vid.kind == BPC_VALUE_DIGEST) {
-            uint8_t *dst = eng_cu_alloc(e, le.len);
-            if (dst == NULL) {
-                return false;
-            }
-            memcpy(dst, le.value, le.len);
-            val = dst;
+        if (le.len > e->vbytes) {
+            return false; /* no peer of this configuration takes it */
         }
+        bpc_vid_of(&vid, le.value, le.len);
     }
     struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, 1, 0, &vid);
-    eng_unicast(e, p, &r, val);
+    if (vid.kind == BPC_VALUE_DIGEST) {
+        eng_unicast_logged(e, p, &r, le.value);
+    } else {
+        eng_unicast(e, p, &r, NULL);
+    }
     return true;
 }
 

@@ -181,10 +181,11 @@ struct eng_slot {
  * buffers run out), and by the time a record is written the storage may
  * hold another value: eng_out_val checks the source still holds it. */
 enum eng_src {
-    SRC_NONE,  /* no bytes (or stable until the round ends: catch-up arena) */
+    SRC_NONE,  /* no bytes */
     SRC_SLOT,  /* a slot's value buffer: src_slot, src_which */
     SRC_OWN,   /* the own-command arena: src_slot is the ring index */
     SRC_DRING, /* a recent decision's bytes: src_slot is the dring index */
+    SRC_LOG,   /* the decided log's entry of the record's instance, read again */
 };
 
 /* A queued record (outbox.c). */
@@ -373,9 +374,6 @@ struct eng_outbox_state {
     uint32_t selfq_cap;
     uint32_t selfq_count;
     uint64_t *tx_seq;
-    uint8_t *cu_buf; /* catch-up values read back from the log */
-    uint32_t cu_used;
-    uint32_t cu_round; /* catch-up buffers taken before the open round began */
     /* Frames of this step's flush that hold only broadcast records, as the
      * first peer to need them got them: a later peer's frame over the same
      * records is that frame re-addressed (eng_flush_peer). */
@@ -551,7 +549,7 @@ struct eng_mem {
     struct eng_hold *hold;
     uint32_t *applied_dirty;
     uint8_t *applied_listed, *strikes;
-    uint8_t *batch_buf, *cu_buf;
+    uint8_t *batch_buf;
     struct eng_out *bq, *selfq, *uq;
     struct bpc_record *recs;
     struct bpc_durable *dur, *vouch;
@@ -589,13 +587,6 @@ static inline void
 eng_bit_set(uint64_t *bits, uint32_t i)
 {
     bits[i / 64] |= (uint64_t)1 << (i % 64);
-}
-
-/* Bytes per catch-up arena buffer (and the batch buffer's stride). */
-static inline size_t
-eng_cu_stride(const struct bpc_engine *e)
-{
-    return (e->vbytes + 64) & ~(size_t)63;
 }
 
 #endif /* BPC_CORE_H */

@@ -89,7 +89,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
         (size_t)ENG_VALS_MAX(z->window) * sizeof(struct bpc_durable_value);
     sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
     sizes[L_SEQS] = (size_t)z->n * ENG_SEQS_PER_SUBMITTER;
-    sizes[L_BUFS] = (size_t)(1 + 2 * ENG_CATCHUP_MAX) * ((z->vbytes + 64) & ~(size_t)63);
+    sizes[L_BUFS] = (z->vbytes + 64) & ~(size_t)63;
     sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
     sizes[L_ATT] = (size_t)z->n * z->att_slots * sizeof(struct eng_att);
     /* Runs of votes need a peer to send to and two instances in flight. */
@@ -198,8 +198,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
         snprintf(f, len, "n x %zu (apply state and holds per submitter)", ENG_SEQS_PER_SUBMITTER);
         return true;
     case L_BUFS:
-        snprintf(f, len, "%u x (V + 64 rounded to 64) (batch and catch-up buffers)",
-                 1 + 2 * ENG_CATCHUP_MAX);
+        snprintf(f, len, "V + 64 rounded to 64 (the batch buffer)");
         return true;
     case L_DRING_BYTES:
         snprintf(f, len, "(2W + 256) x V (recent decisions' bytes)");
@@ -231,13 +230,26 @@ eng_part_formula(int k, const struct eng_sizes *z, char *f, size_t len)
 }
 
 static const char *const eng_part_names[L_COUNT] = {
-    [L_RANGE_BAL] = "range_bal",  [L_RANGE_FROM] = "range_from",   [L_SEQ_BITS] = "replay_window",
-    [L_TX_SEQ] = "tx_seq",        [L_FUT] = "peer_ballots+recent", [L_SLOTS] = "slots",
-    [L_BITS] = "sender_sets",     [L_VALUES] = "slot_values",      [L_CLAIMS] = "claim_pool",
-    [L_SCRATCH] = "view_scratch", [L_CMDS] = "command_queues",     [L_CMD_BYTES] = "command_bytes",
-    [L_QUEUES] = "outbox+decode", [L_DUR] = "durable_records",     [L_DIRTY] = "dirty_list",
-    [L_SEQS] = "apply_state",     [L_BUFS] = "batch+catchup",      [L_DRING_BYTES] = "recent_bytes",
-    [L_ATT] = "command_macs",     [L_RUNS] = "vote_runs",
+    [L_RANGE_BAL] = "range_bal",
+    [L_RANGE_FROM] = "range_from",
+    [L_SEQ_BITS] = "replay_window",
+    [L_TX_SEQ] = "tx_seq",
+    [L_FUT] = "peer_ballots+recent",
+    [L_SLOTS] = "slots",
+    [L_BITS] = "sender_sets",
+    [L_VALUES] = "slot_values",
+    [L_CLAIMS] = "claim_pool",
+    [L_SCRATCH] = "view_scratch",
+    [L_CMDS] = "command_queues",
+    [L_CMD_BYTES] = "command_bytes",
+    [L_QUEUES] = "outbox+decode",
+    [L_DUR] = "durable_records",
+    [L_DIRTY] = "dirty_list",
+    [L_SEQS] = "apply_state",
+    [L_BUFS] = "batch",
+    [L_DRING_BYTES] = "recent_bytes",
+    [L_ATT] = "command_macs",
+    [L_RUNS] = "vote_runs",
 };
 
 uint32_t
@@ -319,7 +331,6 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->applied_listed = (uint8_t *)(m->applied_dirty + z->n);
     m->strikes = m->applied_listed + z->n;
     m->batch_buf = base + l->off[L_BUFS];
-    m->cu_buf = m->batch_buf + ((z->vbytes + 64) & ~(size_t)63);
     m->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);
     m->selfq = m->bq + z->bq_cap;
     m->uq = m->selfq + z->bq_cap;

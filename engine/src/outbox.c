@@ -6,7 +6,7 @@
  * the round where it stopped. Own records go through the self queue.
  *
  * Owns: e->ob (the queues, the open round, per-peer frame sequence
- * numbers, the catch-up arena). Must never: send a record of a round
+ * numbers). Must never: send a record of a round
  * twice, split a 1b from its history records, send DIGEST bytes their
  * source no longer holds (eng_out_val), or let a frame leave while
  * persist records wait for bpc_engine_persisted().
@@ -60,6 +60,17 @@ eng_out_val(const struct bpc_engine *e, const struct eng_out *o)
     }
     if (o->src == SRC_DRING) {
         return eng_dring_holds(e, o->src_slot, &o->r) ? o->val : NULL;
+    }
+    if (o->src == SRC_LOG) {
+        /* The entry of this instance, if the log still retains it: an
+         * index names one value for good, so the bytes are the ones the
+         * record's identity was built from. */
+        struct bpc_log_entry le;
+        if (e->cfg.log == NULL || bpc_log_read(e->cfg.log, o->r.instance, &le) != 0 || le.noop ||
+            le.len != o->r.value.len) {
+            return NULL;
+        }
+        return le.value;
     }
     return o->val;
 }
@@ -141,13 +152,18 @@ eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r, con
     eng_out_set(e, &e->ob.uq[e->ob.uq_count++], r, peer, val);
 }
 
-uint8_t *
-eng_cu_alloc(struct bpc_engine *e, uint32_t len)
+void
+eng_unicast_logged(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,
+                   const uint8_t *val)
 {
-    if (e->ob.cu_used >= 2 * ENG_CATCHUP_MAX || len > e->vbytes) {
-        return NULL;
+    if (e->ob.uq_count == e->ob.uq_cap) {
+        e->ctr.tx_overflow++;
+        return;
     }
-    return e->ob.cu_buf + (size_t)e->ob.cu_used++ * eng_cu_stride(e);
+    struct eng_out *o = &e->ob.uq[e->ob.uq_count++];
+    eng_out_set(e, o, r, peer, NULL);
+    o->val = val; /* where the bytes were: eng_out_val reads the log again */
+    o->src = SRC_LOG;
 }
 
 /* ------------------------------------------------------------------------
@@ -385,31 +401,17 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
     return true;
 }
 
-/* After a round: unicasts queued while it was under way move to the front,
- * with the catch-up buffers they point into. */
+/* After a round: unicasts queued while it was under way move to the front. */
 static void
 eng_uq_keep_late(struct bpc_engine *e)
 {
     struct eng_outbox_state *ob = &e->ob;
     uint32_t keep = ob->uq_count - ob->uq_round;
-    size_t stride = eng_cu_stride(e);
-    size_t shift = (size_t)ob->cu_round * stride;
-    const uint8_t *late = ob->cu_buf + shift;
-    const uint8_t *end = ob->cu_buf + (size_t)ob->cu_used * stride;
-    if (shift > 0 && end > late) {
-        memmove(ob->cu_buf, late, (size_t)(end - late));
-    }
     for (uint32_t i = 0; i < keep; i++) {
-        struct eng_out *o = &ob->uq[i];
-        *o = ob->uq[ob->uq_round + i];
-        if (o->val >= late && o->val < end) {
-            o->val -= shift;
-        }
+        ob->uq[i] = ob->uq[ob->uq_round + i];
     }
     ob->uq_count = keep;
     ob->uq_round = 0;
-    ob->cu_used -= ob->cu_round;
-    ob->cu_round = 0;
 }
 
 /* Is o a 2AV or 2B that continues the run of votes like first, k long? */
@@ -478,7 +480,6 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
         eng_coalesce_votes(e);
         ob->bq_round = ob->bq_count;
         ob->uq_round = ob->uq_count;
-        ob->cu_round = ob->cu_used;
     }
     for (uint32_t p = ob->flush_peer; p < e->n; p++) {
         if (p == e->self) {
@@ -508,7 +509,6 @@ eng_ob_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ob.selfq_cap = m->bq_cap;
     e->ob.uq_cap = m->uq_cap;
     e->ob.tx_seq = m->tx_seq;
-    e->ob.cu_buf = m->cu_buf;
 }
 
 void

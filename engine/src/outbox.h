@@ -57,9 +57,13 @@ ENG_FN void eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, cons
 ENG_FN bool eng_broadcast_room(const struct bpc_engine *e, uint32_t k);
 ENG_FN void eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,
                         const uint8_t *val);
-/* A catch-up arena buffer for len value bytes, stable until the round
- * that sends it ends; NULL when none is free or len exceeds vbytes. */
-ENG_FN uint8_t *eng_cu_alloc(struct bpc_engine *e, uint32_t len);
+/* A unicast whose DIGEST bytes (val, as read now) are the decided log's
+ * entry of r->instance: the flush that sends it reads the entry again (a
+ * round can span steps, and the log may reclaim the entry meanwhile: the
+ * record is then not sent, as a value gone from its slot). Nothing is
+ * copied, so no peer's answers can use up room another's need. */
+ENG_FN void eng_unicast_logged(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,
+                               const uint8_t *val);
 /* Flushes the outbox unless a durability confirmation is outstanding.
  * Returns 0, or -EAGAIN when tx buffers ran out mid-round. */
 ENG_FN int eng_flush(struct bpc_engine *e, struct bpc_step_out *out);
