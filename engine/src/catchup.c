@@ -71,24 +71,28 @@ eng_send_claim(struct bpc_engine *e, uint32_t p, uint64_t instance, uint64_t bal
     eng_unicast(e, p, &r, NULL);
 }
 
-/* DECIDED answers one peer gets in one step, at most: the two stretches
- * an honest requester asks for in a step (its STATUS announce and one
- * pipelined request), whatever else it sends. Before, every STATUS record
- * was answered with up to ENG_CATCHUP_MAX records with their bytes, and
- * every record about a reused instance with one: a Byzantine party's
- * frame of STATUS records made each correct party send about 65,000
- * records (a review's `statusflood`: 52.1 M records sent for 3.97 M
- * received). What goes unanswered is asked again at the next tick. */
-#define ENG_ANSWERS_PER_STEP (2u * ENG_CATCHUP_MAX)
-
+/* DECIDED answers one peer gets between two completed flush rounds (one
+ * step, unless tx buffers ran out), at most eng_answer_budget: with few
+ * parties the two stretches an honest requester asks for in a step (its
+ * STATUS announce and one pipelined request), whatever else it sends.
+ * Before, every STATUS record was answered with up to ENG_CATCHUP_MAX
+ * records with their bytes, and every record about a reused instance with
+ * one: a Byzantine party's frame of STATUS records made each correct
+ * party send about 65,000 records (a review's `statusflood`: 52.1 M
+ * records sent for 3.97 M received). And the budget held per step, not
+ * per round, while the unicast list had room for four stretches in all:
+ * a few Byzantine parties' answers filled it and a correct laggard's were
+ * dropped every step (test_catchup.c). What goes unanswered is asked
+ * again at the next tick. */
 static bool
 eng_answer_ok(struct bpc_engine *e, uint32_t p)
 {
-    if (e->cu.answer_step[p] != e->step_no + 1u) {
-        e->cu.answer_step[p] = e->step_no + 1u; /* + 1: zeroed storage is no step */
+    uint64_t round = eng_ob_rounds_done(e) + 1u; /* + 1: zeroed storage is no round */
+    if (e->cu.answer_step[p] != round) {
+        e->cu.answer_step[p] = round;
         e->cu.answered[p] = 0;
     }
-    if (e->cu.answered[p] == ENG_ANSWERS_PER_STEP) {
+    if (e->cu.answered[p] >= eng_answer_budget(e->n)) {
         return false;
     }
     e->cu.answered[p]++;

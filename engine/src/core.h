@@ -37,6 +37,32 @@
 #define ENG_GENS 2u
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
 #define ENG_CATCHUP_MAX 128u
+/* Room for DECIDED answers in the unicast list, at most (see
+ * eng_answer_budget). */
+#define ENG_ANSWER_ROOM_MAX 2048u
+
+/* DECIDED answers one peer may have queued between two completed flush
+ * rounds (catchup.c): two stretches with few parties, fewer with many
+ * (64 at 17 parties, 1 at 999), so that every peer's answers together
+ * fit the unicast list's room for them, eng_answer_room: twice the
+ * budget per peer, as the answers of an open round and of the next may be
+ * queued at once. Before, each peer had two stretches a step whatever n
+ * and the list room for four: a few Byzantine parties (zero-weight ones
+ * count nothing against F) filled it, and a correct laggard's answers
+ * were dropped in every step. */
+static inline uint32_t
+eng_answer_budget(uint32_t n)
+{
+    uint32_t peers = n > 1 ? n - 1 : 1;
+    uint32_t b = ENG_ANSWER_ROOM_MAX / (2 * peers);
+    return b > 2 * ENG_CATCHUP_MAX ? 2 * ENG_CATCHUP_MAX : (b == 0 ? 1 : b);
+}
+
+static inline uint32_t
+eng_answer_room(uint32_t n)
+{
+    return 2 * (n > 1 ? n - 1 : 1) * eng_answer_budget(n);
+}
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
 /* Broadcast frames per flush kept for re-addressing to the other peers. */
@@ -368,8 +394,9 @@ struct eng_outbox_state {
     struct eng_out *uq;
     uint32_t uq_cap;
     uint32_t uq_count;
-    uint32_t uq_round; /* unicasts of the round being flushed */
-    bool round_open;   /* a flush round is under way (it can span steps) */
+    uint32_t uq_round;    /* unicasts of the round being flushed */
+    bool round_open;      /* a flush round is under way (it can span steps) */
+    uint64_t rounds_done; /* flush rounds completed (catch-up answer budgets) */
     struct eng_out *selfq;
     uint32_t selfq_cap;
     uint32_t selfq_count;
@@ -450,8 +477,8 @@ struct eng_catchup_state {
     uint64_t cu_req_nu;    /* nu when the last pipelined catch-up request left */
     uint64_t asked_hi;     /* one past the last instance asked for */
     uint32_t bytes_from;   /* the last peer the last pipelined request asked for bytes */
-    uint64_t *answer_step; /* n: the step of each peer's last DECIDED answer */
-    uint32_t *answered;    /* n: DECIDED answers to the peer in that step */
+    uint64_t *answer_step; /* n: flush rounds done + 1 at each peer's last DECIDED answer */
+    uint32_t *answered;    /* n: DECIDED answers to the peer since that round */
 };
 
 /* persist.c: durable party-wide facts and the records to persist. */

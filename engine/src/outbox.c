@@ -495,6 +495,7 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
     ob->bq_round = 0;
     ob->flush_peer = 0;
     ob->round_open = false;
+    ob->rounds_done++;
     eng_uq_keep_late(e);
     return 0;
 }

@@ -64,6 +64,13 @@ ENG_FN void eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_re
  * copied, so no peer's answers can use up room another's need. */
 ENG_FN void eng_unicast_logged(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,
                                const uint8_t *val);
+/* Flush rounds completed so far: unicasts queued before the latest one
+ * opened have left (or were dropped). */
+static inline uint64_t
+eng_ob_rounds_done(const struct bpc_engine *e)
+{
+    return e->ob.rounds_done;
+}
 /* Flushes the outbox unless a durability confirmation is outstanding.
  * Returns 0, or -EAGAIN when tx buffers ran out mid-round. */
 ENG_FN int eng_flush(struct bpc_engine *e, struct bpc_step_out *out);
