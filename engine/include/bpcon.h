@@ -711,7 +711,12 @@ int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
 /* One step: decode, verify and apply in->frames, run transitions and
  * deadlines, emit frames, decisions and durability requests. Returns the
  * number of frames written, or -EAGAIN when out->frames was too small
- * (the rest stays queued for the next step). */
+ * (the rest stays queued for the next step), or -EMSGSIZE, as -EAGAIN
+ * (decisions and persist records are out as usual), when a lent tx
+ * buffer's cap was below bpc_frame_bytes_min(value_bytes_max): no frame
+ * is written into it or after it (before, every record was dropped and
+ * the party went mute with the step returning success). -EINVAL, nothing
+ * done, before bpc_engine_start. */
 int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out);
 /* Confirms that the last out->persist records are durable; the messages
  * held behind them leave at the next step. */
@@ -722,11 +727,17 @@ void bpc_engine_persisted(struct bpc_engine *e);
  * leader, batched into a value and applied exactly once; *ticket (may be
  * NULL) identifies it: (incarnation << 40) | per-party sequence number.
  * 0, -EAGAIN when the queue is full (backpressure), -EMSGSIZE when it can
- * never fit a value (len > bpc_command_bytes_max()), -EBUSY while a
- * bpc_engine_restore runs (call restore before any submit). */
+ * never fit a value (len > bpc_command_bytes_max()), -EINVAL for cmd NULL
+ * with len > 0, -EBUSY while a bpc_engine_restore runs (call restore
+ * before any submit). */
 int bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 /* Largest command the engine accepts for this config. */
 uint32_t bpc_command_bytes_max(const struct bpc_config *cfg);
+/* The smallest frame every record group and value fits: value_bytes_max,
+ * a 1b with its full history, header and tag. frame_bytes must be at
+ * least this (bpc_config_validate), and so must every tx buffer lent to
+ * bpc_engine_step. */
+uint32_t bpc_frame_bytes_min(uint32_t value_bytes_max);
 /* What became of the command with this ticket, as this party knows it
  * (any thread; acquire loads). A submitter's commands apply in sequence
  * order, and the first applied command of a later incarnation (a restart)

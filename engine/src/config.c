@@ -189,8 +189,7 @@ config_check_sizes(const struct bpc_config *cfg, char *err, size_t err_len)
      * history (1 + BPC_HISTORY_MAX records). An empty frame must hold both
      * (records and values share a frame), or the engine could meet a group
      * or a value no frame can hold. vb <= 8192: no wrap. */
-    uint32_t need =
-        vb + BPC_WIRE_HEADER_BYTES + BPC_TAG_BYTES + (1u + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
+    uint32_t need = bpc_frame_bytes_min(vb);
     if (need > fb) {
         return config_refuse(err, err_len, BPC_ECFG_VALUE,
                              "value_bytes_max=%" PRIu32 ": needs a frame of %" PRIu32
@@ -335,4 +334,12 @@ bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES])
     crypto_generichash_update(&st, thr, sizeof(thr));
     rc = crypto_generichash_final(&st, out, BPC_DIGEST_BYTES);
     BPC_ASSERT(rc == 0);
+}
+
+uint32_t
+bpc_frame_bytes_min(uint32_t value_bytes_max)
+{
+    uint64_t need = (uint64_t)value_bytes_max + BPC_WIRE_HEADER_BYTES + BPC_TAG_BYTES +
+                    (1u + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
+    return need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
 }

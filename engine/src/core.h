@@ -397,6 +397,7 @@ struct eng_outbox_state {
     uint32_t uq_round;    /* unicasts of the round being flushed */
     bool round_open;      /* a flush round is under way (it can span steps) */
     uint64_t rounds_done; /* flush rounds completed (catch-up answer budgets) */
+    bool small_buf;       /* this flush met a lent tx buffer below the minimum */
     struct eng_out *selfq;
     uint32_t selfq_cap;
     uint32_t selfq_count;

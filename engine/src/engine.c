@@ -410,7 +410,9 @@ eng_pump(struct bpc_engine *e)
 int
 bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out)
 {
-    BPC_ASSERT(e->started);
+    if (!e->started) {
+        return -EINVAL; /* nothing done: before, an assertion aborted */
+    }
     BPC_ASSERT(in->now_ns >= e->now_ns); /* the clock is monotonic */
     e->now_ns = in->now_ns;
     e->step_no++;

@@ -353,6 +353,15 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
             return false;
         }
         struct bpc_frame_out *f = &out->frames[out->frames_count];
+        if (f->cap < bpc_frame_bytes_min(e->cfg.value_bytes_max)) {
+            /* A buffer some record group or value cannot fit: used as the
+             * end of the lent ones (-EMSGSIZE), not as a frame that drops
+             * every record it cannot take. */
+            e->ob.small_buf = true;
+            e->ob.flush_k = k;
+            e->ob.flush_u = u;
+            return false;
+        }
         struct bpc_wire_writer w;
         uint32_t cap = f->cap < e->cfg.frame_bytes ? f->cap : e->cfg.frame_bytes;
         const struct eng_tmpl *t = eng_tmpl_find(e, k, cap, peer, u);
@@ -368,10 +377,7 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
             more = k < e->ob.bq_round || eng_uq_has(e, u, peer);
             continue;
         }
-        /* A lent buffer too small for the largest value refuses every
-         * record (begin leaves the writer empty): handled as a record that
-         * does not fit, below. */
-        (void)bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max);
+        BPC_ASSERT(bpc_wire_begin(&w, f->bytes, cap, e->cfg.value_bytes_max) == 0);
         uint32_t k0 = k;
         uint32_t u0 = u;
         uint32_t put = eng_fill_frame(e, &w, peer, &k, &u);
@@ -473,6 +479,7 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
         return 0;
     }
     ob->tmpl_count = 0; /* templates are this step's tx buffers */
+    ob->small_buf = false;
     if (!ob->round_open) {
         /* A round is what is queued now; what later steps queue while it
          * is under way waits for the next one. */
@@ -487,7 +494,7 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
         }
         if (!eng_flush_peer(e, p, out)) {
             ob->flush_peer = p;
-            return -EAGAIN;
+            return ob->small_buf ? -EMSGSIZE : -EAGAIN;
         }
     }
     ob->bq_head = (ob->bq_head + ob->bq_round) % ob->bq_cap;

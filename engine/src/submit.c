@@ -46,6 +46,9 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     if (len > sub->cmd_max) {
         return -EMSGSIZE; /* no value could ever hold it */
     }
+    if (cmd == NULL && len > 0) {
+        return -EINVAL; /* before: a memcpy from NULL (UBSan), then SIGSEGV */
+    }
     /* One atomic step marks that a command was submitted and reads the
      * incarnation its ticket names: a restore either saw the mark first
      * (-EBUSY) or had already begun (this submit is -EBUSY). Once marked,

@@ -480,8 +480,13 @@ test_ballots_saturate(void **state)
 /* Goal: the sizes the review found aborting are refused by validation,
  * and the largest group of records (a 1b with full history beside the
  * value reservation) fits the smallest frame validation accepts: the
- * engine reports a full history there without an assertion. A tx buffer
- * smaller than the frame (the caller's choice) drops the record, counted. */
+ * engine reports a full history there without an assertion. A lent tx
+ * buffer below bpc_frame_bytes_min is not written: the step says
+ * -EMSGSIZE and the records wait, and leave once buffers of the size are
+ * lent. Before, such a buffer dropped every record (only tx_overflow
+ * moved) while the step returned success: a party lent 1,000-byte
+ * buffers with value_bytes_max 1,024 never sent a frame (the review's
+ * api2). */
 static void
 test_frame_sizes(void **state)
 {
@@ -515,11 +520,21 @@ test_frame_sizes(void **state)
     int k = fx_find(f, mark, BPC_MSG_1B, 0, 6);
     assert_true(k >= 0);
     assert_int_equal(f->sent[k].hist_count, BPC_HISTORY_MAX);
-    /* Lent buffers too small for a frame: nothing fits, nothing aborts. */
-    f->tx_cap = 200;
+    /* Lent buffers too small for a frame: nothing is written into them,
+     * nothing is dropped, nothing aborts. */
+    assert_int_equal(bpc_frame_bytes_min(vb), 1400);
+    f->tx_cap = 1399;
     uint64_t before = bpc_engine_counters(f->e)->tx_overflow;
+    uint64_t frames = bpc_engine_counters(f->e)->frames_tx;
+    mark = f->sent_count;
     fx_to_ballot(f, 7);
-    assert_true(bpc_engine_counters(f->e)->tx_overflow > before);
+    assert_int_equal(bpc_engine_counters(f->e)->tx_overflow, before);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_tx, frames);
+    f->tx_cap = 1400;
+    fx_step(f, NULL, 0);
+    k = fx_find(f, mark, BPC_MSG_1B, 0, 7);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].hist_count, BPC_HISTORY_MAX);
     fx_delete(f);
 }
 

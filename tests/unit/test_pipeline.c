@@ -189,7 +189,10 @@ test_pipeline_exactly_once_across_leader_change(void **state)
     hn_free(&h);
 }
 
-/* Backpressure and size limits at submission. */
+/* Backpressure and size limits at submission; misuse is an error, not a
+ * crash: a NULL command with a length is -EINVAL (before: UBSan's memcpy
+ * from NULL, then SIGSEGV), and a step before bpc_engine_start is
+ * -EINVAL with nothing done (before: an assertion aborted). */
 static void
 test_pipeline_submit_limits(void **state)
 {
@@ -197,13 +200,18 @@ test_pipeline_submit_limits(void **state)
     struct hn h;
     cluster_init(&h, 4, 64, 16);
     struct bpc_engine *e = h.p[0].e;
+    struct bpc_step_in si = {.now_ns = 1};
+    struct bpc_step_out so = {0};
+    assert_int_equal(bpc_engine_step(e, &si, &so), -EINVAL);
+    assert_int_equal(bpc_submit(e, NULL, 5, NULL), -EINVAL);
+    assert_int_equal(bpc_submit(e, NULL, 0, NULL), 0); /* an empty command */
     uint8_t big[2048];
     memset(big, 1, sizeof(big));
     uint32_t max = bpc_command_bytes_max(&h.p[0].cfg);
     assert_int_equal(max, 1024 - 16);
     assert_int_equal(bpc_submit(e, big, max + 1, NULL), -EMSGSIZE);
     assert_int_equal(bpc_submit(e, big, max, NULL), 0);
-    uint32_t accepted = 1;
+    uint32_t accepted = 2;
     while (bpc_submit(e, big, 8, NULL) == 0) {
         accepted++;
         assert_true(accepted <= 1024);
