@@ -14,8 +14,10 @@
  *
  * Must never: be called from inside bpc_engine_step (it makes system
  * calls; the caller runs it between steps), load a record whose checksum
- * or framing fails, or report a record durable before its commit is
- * written and (unless the store was opened with no_sync) fdatasync'ed.
+ * or framing fails, report a record durable before its commit is
+ * written and (unless the store was opened with no_sync) fdatasync'ed,
+ * or (unless no_sync) report one durable once its file is no longer the
+ * one at the store's path (unlinked or replaced under the writer).
  *
  * Threading: one store is used by one thread at a time.
  */
@@ -50,6 +52,11 @@ extern "C" {
 /* At most this much of a replaced file is given back per
  * bpc_store_release call. */
 #define BPC_STORE_RELEASE_BYTES (256u * 1024u)
+/* With no_sync, bpc_store_sync checks that the store's path still names
+ * its file (io's same_file) at every this many commits, not at each one:
+ * the check's two system calls cost about as much as the commit's write
+ * (docs/STORE.md). Synced commits are checked every time. */
+#define BPC_STORE_NAME_CHECK_EVERY 256u
 /* Smallest default compaction threshold (see bpc_store_compact_due): a
  * compaction (a new file, rename, the old one freed) costs a poll tens to
  * hundreds of microseconds, so at about 1.4 KB of records per decision it
@@ -96,6 +103,15 @@ struct bpc_store_io {
      * (a compaction locks PATH.tmp before renaming it over PATH), so a
      * second writer on the same store is refused. NULL: no locking. */
     int (*lock)(void *ctx, int fd);
+    /* Does path still name the file open as fd? 0 when it does, -ENOENT
+     * when it names nothing (the file was unlinked, or renamed away),
+     * -ESTALE when it names another file (one renamed over it: an
+     * operator's cp + mv, a restored copy), else -errno. A writer asks
+     * before it acknowledges a commit and before a compaction (see
+     * bpc_store_sync): a commit written to a file no longer at path is
+     * not found by the next open. NULL (a table written before this
+     * call): never asked, and such a commit is acknowledged. */
+    int (*same_file)(void *ctx, int fd, const char *path);
 };
 
 /* The plain system calls (ctx unused). Its open refuses anything but a
@@ -104,7 +120,9 @@ struct bpc_store_io {
  * when the file does not exist yet), and refuses a dangling symbolic link
  * with -ENOENT (creating the store would replace the link). Its lock is
  * flock(2) LOCK_EX | LOCK_NB: held per open file description, so a second
- * open in the same process is refused too. */
+ * open in the same process is refused too. Its same_file is fstat(2) of
+ * fd and stat(2) of path (following links, as resolve did): the same
+ * st_dev and st_ino, and a name left (st_nlink > 0). */
 const struct bpc_store_io *bpc_store_io_posix(void);
 
 /* ------------------------------------------------------------------------
@@ -250,11 +268,17 @@ int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value 
  * len > 0. */
 int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len);
 /* Writes every buffered frame as one commit (one pwrite) and fdatasyncs
- * (unless no_sync). On 0 everything appended so far is durable: the
- * messages that depend on it may leave (bpc_engine_persisted). Any I/O
- * failure here or in compaction leaves the store failed: every later call
- * returns -EIO (a failed fdatasync cannot be retried safely). Nothing
- * buffered: 0 at once. */
+ * (unless no_sync), then checks that the store's path still names the
+ * file written (io's same_file): a file unlinked or replaced under the
+ * writer is not what the next open reads. On 0 everything appended so
+ * far is durable: the messages that depend on it may leave
+ * (bpc_engine_persisted). Any I/O failure here or in compaction, and a
+ * path that no longer names the file, leave the store failed: every
+ * later call returns -EIO (a failed fdatasync cannot be retried safely),
+ * bpc_store_error says why. With no_sync the path is checked at every
+ * BPC_STORE_NAME_CHECK_EVERY-th commit and before each compaction, not
+ * at every commit (docs/STORE.md: its cost). Nothing buffered: 0 at
+ * once. */
 int bpc_store_sync(struct bpc_store *s);
 
 /* ------------------------------------------------------------------------
@@ -268,7 +292,10 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * PATH.tmp, fdatasyncs it, renames it over PATH and fsyncs the directory;
  * a crash at any point leaves either the old or the new file, both
  * complete. Needs nothing buffered (sync
- * first): -EBUSY otherwise. 0, or -EIO and the store failed; or -EEXIST
+ * first): -EBUSY otherwise. First checks that PATH still names the
+ * store's file (as bpc_store_sync does): when not, nothing is written
+ * (no file replaced, none made at PATH) and the store fails. 0, or -EIO
+ * and the store failed; or -EEXIST
  * when PATH.tmp is not the store's own (a symbolic link, opened with
  * O_NOFOLLOW, or a file with another name: io's links is not 1), which is
  * left as it is: nothing was written, the store is not failed, and a
@@ -307,9 +334,12 @@ struct bpc_store_stats {
 void bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out);
 /* Why the store failed: 0 while it has not, else the negative errno of
  * the call that failed it (-ENOSPC for a full file system, -EIO for a
- * failed fdatasync or a write of no bytes, -ENOMEM, ...), kept from the
- * first failure; bpc_store_sync and bpc_store_compact still return -EIO.
- * -EINVAL for s NULL. */
+ * failed fdatasync or a write of no bytes, -ENOMEM, ...), or of the
+ * check that its path still names its file: -ENOENT when nothing is
+ * there (the file was unlinked or renamed away), -ESTALE when another
+ * file is (one renamed or copied over it); kept from the first failure;
+ * bpc_store_sync and bpc_store_compact still return -EIO. -EINVAL for s
+ * NULL. */
 int bpc_store_error(const struct bpc_store *s);
 
 /* ------------------------------------------------------------------------

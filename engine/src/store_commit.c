@@ -6,10 +6,12 @@
  * over PATH and syncs the directory.
  *
  * Owns: the write buffer, the commit-end flag of each commit, the file
- * size and the write statistics, the failed state after an I/O error, and
- * when compaction is due. Must never: retry a failed fdatasync (the store
- * fails instead: every later call is -EIO), report a commit durable before
- * its write (and, unless no_sync, its fdatasync) returned, touch PATH
+ * size and the write statistics, the failed state after an I/O error or
+ * once PATH no longer names the file written, and when compaction is
+ * due. Must never: retry a failed fdatasync (the store fails instead:
+ * every later call is -EIO), report a commit durable before its write
+ * (and, unless no_sync, its fdatasync) returned or (unless no_sync)
+ * before it checked that PATH still names the file written, touch PATH
  * before PATH.tmp is complete and synced, or write a PATH.tmp that is not
  * its own (a symbolic link, a file with another name).
  */
@@ -174,6 +176,28 @@ store_grew(struct bpc_store *s, uint64_t size)
     }
 }
 
+/* Does PATH still name the file the store writes (io's same_file)? 0,
+ * or why not: -ENOENT (unlinked, renamed away), -ESTALE (another file
+ * renamed over it), another errno. A commit written to a file no longer
+ * at PATH is not what the next open reads: acknowledging it would let a
+ * restarted party forget a promise it sent. */
+static int
+store_check_path(struct bpc_store *s)
+{
+    s->unchecked = 0;
+    return s->io.same_file != NULL ? s->io.same_file(s->io.ctx, s->fd, s->path) : 0;
+}
+
+/* Is the path checked at this commit? At every synced one: two system
+ * calls beside an fdatasync. With no_sync at every
+ * BPC_STORE_NAME_CHECK_EVERY-th (and before each compaction): there they
+ * would cost about as much as the commit's write. */
+static bool
+store_check_due(struct bpc_store *s)
+{
+    return !s->no_sync || ++s->unchecked >= BPC_STORE_NAME_CHECK_EVERY;
+}
+
 int
 bpc_store_sync(struct bpc_store *s)
 {
@@ -185,6 +209,9 @@ bpc_store_sync(struct bpc_store *s)
     rc = store_write_all(&s->io, s->fd, s->wbuf, s->wlen, s->size);
     if (rc == 0 && !s->no_sync) {
         rc = s->io.datasync(s->io.ctx, s->fd);
+    }
+    if (rc == 0 && store_check_due(s)) {
+        rc = store_check_path(s); /* after the sync: as late as it can be */
     }
     if (rc != 0) {
         store_fail(s, rc);
@@ -367,6 +394,13 @@ bpc_store_compact(struct bpc_store *s)
     }
     if (s->wlen > 0) {
         return -EBUSY;
+    }
+    /* A file no longer at PATH: a compaction would rename over what is
+     * there now (another file, the operator's), or make PATH again. */
+    rc = store_check_path(s);
+    if (rc != 0) {
+        store_fail(s, rc);
+        return -EIO;
     }
     uint8_t *img = NULL;
     size_t len = 0;

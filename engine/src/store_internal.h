@@ -107,6 +107,7 @@ struct bpc_store {
     uint64_t live_bound; /* bytes of the largest possible compacted file */
     uint64_t compact_bytes;
     uint64_t compacted_size;  /* the file's size right after the last compaction */
+    uint32_t unchecked;       /* no_sync commits since the path was last checked */
     uint32_t window;          /* the configuration's window_slots and value_bytes_max: */
     uint32_t value_bytes_max; /* what append takes is what a restore under it takes */
     struct store_map map;

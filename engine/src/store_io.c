@@ -4,10 +4,10 @@
  * reads and writes through any table (the fault tests inject theirs).
  *
  * Owns: the mapping of each call to open(2), pwrite(2), fdatasync(2),
- * flock(2), realpath(3) and the rest, returning >= 0 or -errno. Must
- * never: retry a failed call or hide its error (a short write continues
- * where it stopped; a write of zero bytes is -EIO), or make a system call
- * the table does not name.
+ * flock(2), realpath(3), stat(2) and the rest, returning >= 0 or -errno.
+ * Must never: retry a failed call or hide its error (a short write
+ * continues where it stopped; a write of zero bytes is -EIO), or make a
+ * system call the table does not name.
  */
 #include "store_internal.h"
 
@@ -124,6 +124,26 @@ store_posix_lock(void *ctx, int fd)
     return errno == EWOULDBLOCK ? -EBUSY : -errno;
 }
 
+/* Does path name fd's file: st_dev and st_ino of both, and a name left?
+ * stat(2) follows a link, as the open's resolve did. A file with no
+ * name that path still seems to name (a file system reusing numbers)
+ * counts as replaced. */
+static int
+store_posix_same_file(void *ctx, int fd, const char *path)
+{
+    (void)ctx;
+    struct stat mine;
+    struct stat there;
+    if (fstat(fd, &mine) != 0) {
+        return -errno;
+    }
+    if (stat(path, &there) != 0) {
+        return -errno; /* -ENOENT: unlinked, or renamed away */
+    }
+    bool same = mine.st_dev == there.st_dev && mine.st_ino == there.st_ino;
+    return same && mine.st_nlink > 0 ? 0 : -ESTALE;
+}
+
 static int64_t
 store_posix_links(void *ctx, int fd)
 {
@@ -199,6 +219,7 @@ static const struct bpc_store_io store_io_posix = {
     .lock = store_posix_lock,
     .links = store_posix_links,
     .resolve = store_posix_resolve,
+    .same_file = store_posix_same_file,
 };
 
 const struct bpc_store_io *

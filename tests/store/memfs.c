@@ -4,8 +4,8 @@
  * Owns: the durability model (data durable at datasync, names at directory
  * sync), counted fault injection on every mutating call (open with
  * O_CREAT or O_TRUNC, pwrite, datasync, dirsync, truncate, rename,
- * unlink) and power loss. Must never: abort on a bad call from the store
- * (it returns an errno as a kernel would), or allocate unboundedly.
+ * unlink) and power loss; which file a name leads to (links, same_file). Must never: abort on a bad
+ * call from the store (it returns an errno as a kernel would), or allocate unboundedly.
  */
 #include "memfs.h"
 
@@ -367,6 +367,23 @@ memfs_links(void *ctx, int fd)
     return n;
 }
 
+/* Does path name the open file fd in the current directory (stat's st_ino
+ * against fstat's)? 0, -ENOENT when path names nothing, -ESTALE when it
+ * names another file. Not a mutating call: never a counted fault. */
+static int
+memfs_same_file(void *ctx, int fd, const char *path)
+{
+    struct memfs *fs = ctx;
+    if (memfs_fd(fs, fd) == NULL) {
+        return -EBADF;
+    }
+    const struct memfs_entry *e = memfs_find(fs->cur, path);
+    if (e == NULL) {
+        return -ENOENT;
+    }
+    return e->ino == fs->fd_ino[fd] ? 0 : -ESTALE;
+}
+
 void
 memfs_init(struct memfs *fs, uint64_t seed)
 {
@@ -393,6 +410,7 @@ memfs_init(struct memfs *fs, uint64_t seed)
         .unlink = memfs_unlink,
         .links = memfs_links,
         .lock = memfs_lock,
+        .same_file = memfs_same_file,
     };
 }
 

@@ -132,6 +132,13 @@ tr_lock(void *ctx, int fd)
     return t->fs.io.lock(&t->fs, fd);
 }
 
+static int
+tr_same_file(void *ctx, int fd, const char *path)
+{
+    struct tr_io *t = ctx;
+    return t->fs.io.same_file(&t->fs, fd, path);
+}
+
 static void
 tr_init(struct tr_io *t)
 {
@@ -151,6 +158,7 @@ tr_init(struct tr_io *t)
         .unlink = tr_unlink,
         .links = tr_links,
         .lock = tr_lock,
+        .same_file = tr_same_file,
     };
 }
 
