@@ -5,7 +5,8 @@
  * (a backup), a store opened by a relative path before a chdir. Each runs
  * compactions and releases; the other name must still hold what it held.
  * And the writer's lock (flock, which memfs only imitates): a second
- * writer on the same store is refused.
+ * writer on the same store is refused; and the store's file removed or
+ * replaced under a writer (stat(2) against fstat(2)) fails it.
  *
  * Must never: leave anything outside its own mkdtemp directory, or leave
  * that directory behind when it passes.
@@ -688,6 +689,95 @@ test_long_component_named(void **state)
     tf_rm_rf(&d);
 }
 
+/* Buffers a promise of ballot 9 in s and syncs it: the commit must not
+ * be acknowledged (sync -EIO, bpc_store_error want). */
+static void
+tf_expect_commit_refused(struct bpc_store *s, uint64_t floor, int want, const char *what)
+{
+    struct bpc_durable d = {.instance = UINT64_MAX, .max_bal = 9, .floor = floor};
+    assert_int_equal(bpc_store_append(s, &d, 1), 0);
+    int rc = bpc_store_sync(s);
+    if (rc != -EIO || bpc_store_error(s) != want) {
+        fail_msg("%s: sync %d error %d, expected -EIO and %d", what, rc, bpc_store_error(s), want);
+    }
+    assert_int_equal(bpc_store_append(s, &d, 1), -EIO);
+    assert_int_equal(bpc_store_compact(s), -EIO);
+    assert_int_equal(bpc_store_error(s), want);
+}
+
+/* Goal: the store's file removed (rm) under a writer on a real file
+ * system: its next commit is refused, -ENOENT named, after commits and
+ * compactions (the check follows each compaction's new file); with
+ * no_sync a compaction checks first, fails the store and makes no new
+ * file. Before: "rm: sync 0 error 0, expected -EIO and -2": the commit
+ * was acknowledged, and a reopen made an empty store (the reviewer's
+ * unlink); the compaction made PATH again. */
+static void
+test_store_removed_under_writer(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128];
+    tf_at(&d, "store", path, sizeof(path));
+    struct bpc_store *s = tf_open(path, false);
+    tf_run(s, 0, 20);
+    assert_true(tf_compactions(s) >= 1);
+    assert_int_equal(unlink(path), 0);
+    tf_expect_commit_refused(s, 20, -ENOENT, "rm");
+    bpc_store_close(s);
+
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES, .no_sync = true};
+    char err[512] = "";
+    assert_int_equal(bpc_store_open(&s, path, &cfg, &o, err, sizeof(err)), 0);
+    tf_commit(s, 0);
+    assert_int_equal(unlink(path), 0);
+    int rc = bpc_store_compact(s);
+    if (rc != -EIO || bpc_store_error(s) != -ENOENT) {
+        fail_msg("no_sync compaction after rm: %d error %d, expected -EIO and -2", rc,
+                 bpc_store_error(s));
+    }
+    struct stat st;
+    assert_int_equal(lstat(path, &st), -1); /* not made again */
+    bpc_store_close(s);
+    tf_rm_rf(&d);
+}
+
+/* Goal: the store's file replaced under a writer by a copy (cp + mv, an
+ * operator's backup put back): its next commit is refused, -ESTALE
+ * named. The copy holds no lock, so a second writer opens it and finds
+ * the records; the first, failed, writes nothing more. Before: "cp + mv:
+ * sync 0 error 0, expected -EIO and -116": acknowledged into the old
+ * file, which no open finds again, while the second writer wrote the
+ * copy: two writers on one path (the reviewer's replace and two). */
+static void
+test_store_replaced_under_writer(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128], cmd[640];
+    tf_at(&d, "store", path, sizeof(path));
+    struct bpc_store *s = tf_open(path, false);
+    tf_run(s, 0, 20);
+    assert_true(tf_compactions(s) >= 1);
+    struct tf_recs want = tf_records(s);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.bak' && mv '%s.bak' '%s'", path, path, path, path);
+    assert_int_equal(system(cmd), 0);
+    struct bpc_store *b = tf_open(path, false); /* the copy has no lock */
+    tf_expect_commit_refused(s, 20, -ESTALE, "cp + mv");
+    bpc_store_close(s);
+    const struct bpc_durable *r = NULL;
+    assert_int_equal(bpc_store_records(b, &r), want.n);
+    assert_memory_equal(r, want.r, (size_t)want.n * sizeof(*r));
+    tf_commit(b, 20);
+    bpc_store_close(b);
+    free(want.r);
+    tf_rm_rf(&d);
+}
+
 int
 main(void)
 {
@@ -703,6 +793,8 @@ main(void)
         cmocka_unit_test(test_tmp_name_refused),
         cmocka_unit_test(test_unwritable_directory_refused),
         cmocka_unit_test(test_long_component_named),
+        cmocka_unit_test(test_store_removed_under_writer),
+        cmocka_unit_test(test_store_replaced_under_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
