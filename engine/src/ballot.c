@@ -68,13 +68,31 @@ eng_weight_at_ballot(const struct bpc_engine *e)
     return w;
 }
 
+/* Weight of the parties last seen above the current ballot (the parties
+ * eng_ballot_quorum sorts; none while none is known there). */
+static bpc_u128
+eng_weight_above_ballot(const struct bpc_engine *e)
+{
+    if (e->bl.peer_bal_top <= e->bl.bal) {
+        return 0;
+    }
+    bpc_u128 w = 0;
+    for (uint32_t q = 0; q < e->n; q++) {
+        w += e->bl.peer_bal[q] > e->bl.bal ? eng_weight(e, q) : 0;
+    }
+    return w;
+}
+
 /* peer_bal[p] rises to b: p now counts at the current ballot if b
- * reaches it and it did not before. */
+ * reaches it and it did not before, and above it if b passes it. */
 static void
 eng_peer_bal_raise(struct bpc_engine *e, uint32_t p, uint64_t b)
 {
     if (p != e->self && e->bl.peer_bal[p] < e->bl.bal && b >= e->bl.bal) {
         e->bl.w_at += eng_weight(e, p);
+    }
+    if (e->bl.peer_bal[p] <= e->bl.bal && b > e->bl.bal) {
+        e->bl.w_above += eng_weight(e, p);
     }
     e->bl.peer_bal[p] = b;
     if (p != e->self && b > e->bl.peer_bal_top) {
@@ -127,6 +145,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->ctr.ballots_started++;
     e->bl.peer_bal[e->self] = b;
     e->bl.w_at = eng_weight_at_ballot(e);
+    e->bl.w_above = eng_weight_above_ballot(e);
     /* Fast mode: phase 1 at once, except at the first ballot, where every
      * value is safe and a 1b can only say "no vote" (safe.c, case 0). */
     if (!eng_paced(e) && b > 1) {
@@ -163,10 +182,18 @@ eng_bal_w_desc(const void *a, const void *b)
 
 /* The highest ballot b* such that parties last seen at >= b* weigh more
  * than F: at least one correct party has reached b*, so joining it cannot
- * be a Byzantine drag. 0 when there is none above bal. */
+ * be a Byzantine drag. 0 when there is none above bal: at once while the
+ * parties above bal weigh F or less (w_above). Before, every record that
+ * raised a peer's ballot passed over the parties and sorted them: a
+ * Byzantine peer raising its ballot by one per record (zero-weight
+ * parties cost nothing against F) cost each receiver a sort per record,
+ * 591 us for a frame of 21 records among 1,000 parties. */
 static uint64_t
 eng_ballot_quorum(struct bpc_engine *e)
 {
+    if (e->bl.w_above <= e->faulty) {
+        return 0;
+    }
     uint32_t count = 0;
     for (uint32_t q = 0; q < e->n; q++) {
         if (e->bl.peer_bal[q] > e->bl.bal) {
@@ -555,6 +582,7 @@ eng_bl_start(struct bpc_engine *e)
         e->bl.bal = max_bal;
         e->bl.peer_bal[e->self] = max_bal; /* as eng_join: this party is at bal */
         e->bl.w_at = eng_weight_at_ballot(e);
+        e->bl.w_above = eng_weight_above_ballot(e);
         e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, e->bl.bal);
         eng_rp_resume(e);
         eng_in_resume(e); /* the restored votes may include ones at bal */

@@ -296,6 +296,7 @@ struct eng_ballot_state {
     /* Weight of the parties known to be at bal or above (peer_bal), this
      * one included: kept as peer_bal rises, recounted when bal moves. */
     bpc_u128 w_at;
+    bpc_u128 w_above;      /* weight of the parties seen above bal (peer_bal > bal) */
     uint64_t peer_bal_top; /* highest peer_bal of any other party */
     /* The command next in line watched for starvation (eng_starved). */
     uint32_t starve_s; /* its submitter, UINT32_MAX: none */
