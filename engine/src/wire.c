@@ -94,6 +94,7 @@ _Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_REFUSE + 1, "types run 1..REFUSE")
 struct wire_section {
     const uint8_t *bytes;
     uint32_t len;
+    uint32_t next; /* where the next carried value must start */
 };
 
 /* Progress through a 1b record's trailing history records. */
@@ -222,14 +223,20 @@ wire_record_check(const struct bpc_record *r)
  * and checks that they hash to the record's digest. A FORWARD's bytes are
  * bound by the command MAC its id holds instead (bpc_forward_value): the
  * engine checks that MAC, the only party able to (it needs the key); here
- * the id's unused half must be zero. */
+ * the id's unused half must be zero. The values lie as the encoder puts
+ * them: one per carried record, in record order, with no gaps, so each
+ * byte of the section is hashed once at most. Before, any range inside
+ * the section was taken, and an authenticated peer's frame of 69 records
+ * naming the same 4,476 bytes cost 69 digests of them (356 us against
+ * 5 us for one). */
 static int
-wire_value_locate(struct bpc_record *r, const struct wire_section *vs)
+wire_value_locate(struct bpc_record *r, struct wire_section *vs)
 {
     /* Written so that no sum can wrap: aux is a peer's u64. */
-    if (r->aux > vs->len || r->value.len > vs->len - r->aux) {
+    if (r->aux != vs->next || r->value.len > vs->len - vs->next) {
         return WIRE_FAIL(BPC_DROP_BAD_VALUE);
     }
+    vs->next += r->value.len;
     const uint8_t *bytes = vs->bytes + r->aux;
     if (r->type == BPC_MSG_FORWARD) {
         static const uint8_t zero[BPC_VALUE_INLINE_MAX - BPC_CMD_MAC_BYTES];
@@ -250,7 +257,7 @@ wire_value_locate(struct bpc_record *r, const struct wire_section *vs)
 
 /* Decodes and checks one 64-byte record. */
 static int
-wire_record_decode(const uint8_t *p, const struct wire_section *vs, struct bpc_record *r)
+wire_record_decode(const uint8_t *p, struct wire_section *vs, struct bpc_record *r)
 {
     uint8_t type = p[WIRE_REC_TYPE];
     if (type == BPC_MSG_NONE || type >= BPC_MSG_TYPES_COUNT) {
@@ -393,7 +400,7 @@ bpc_wire_decode(const uint8_t *frame, uint32_t len, const struct bpc_frame_heade
         return WIRE_FAIL(BPC_DROP_LONG);
     }
     uint32_t records_end = BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * h->record_count;
-    struct wire_section vs = {frame + records_end, h->value_bytes};
+    struct wire_section vs = {frame + records_end, h->value_bytes, 0};
     struct wire_hist hs = {0, 0, 0};
     for (uint32_t i = 0; i < h->record_count; i++) {
         const uint8_t *p = frame + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * i;
@@ -407,6 +414,9 @@ bpc_wire_decode(const uint8_t *frame, uint32_t len, const struct bpc_frame_heade
     }
     if (hs.pending != 0) {
         return WIRE_FAIL(BPC_DROP_BAD_HISTORY);
+    }
+    if (vs.next != vs.len) {
+        return WIRE_FAIL(BPC_DROP_BAD_VALUE); /* bytes no record carries */
     }
     return (int)h->record_count;
 }

@@ -246,7 +246,7 @@ fuzz_wire_reencode(const struct bpc_frame_header *h, const struct bpc_record *re
     uint64_t need =
         BPC_WIRE_HEADER_BYTES + (uint64_t)BPC_WIRE_RECORD_BYTES * n + carried + BPC_TAG_BYTES;
     if (need > BPC_FRAME_BYTES_MAX) {
-        return; /* the input let several records share value bytes */
+        return; /* cannot happen: the decoder takes values only in order */
     }
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
     static struct bpc_record again[FUZZ_RECS_CAP];

@@ -131,20 +131,49 @@ test_wire_empty_frame(void **state)
     assert_int_equal(test_wire_decode_ok_header(buf, len), 0);
 }
 
-/* A second 2a may point at bytes an earlier record carried. */
+/* Carried values lie as the encoder puts them: one per carried record, in
+ * record order, with no gaps and nothing after them. Two in order decode;
+ * a second record pointing at bytes an earlier one carried, a value out
+ * of order, and bytes no record carries are each dropped (BAD_VALUE).
+ * Before, any range inside the section was taken, so one authenticated
+ * peer's frame could name the same bytes from every record and have them
+ * hashed once per record (the review's 69 records over 4,476 bytes: 356
+ * us against 5 us for one). */
 static void
-test_wire_shared_value(void **state)
+test_wire_values_in_order(void **state)
 {
     (void)state;
+    const int bad = -1 - (int)BPC_DROP_BAD_VALUE;
     struct bpc_record r[2];
     r[0] = test_wire_digest(BPC_MSG_2A, 1, 1, test_wire_val_a, 100, true);
+    r[1] = test_wire_digest(BPC_MSG_DECIDED, 2, 1, test_wire_val_b, 500, true);
+    static uint8_t buf[1024];
+    uint32_t len = test_wire_encode(buf, sizeof(buf), r, 2, 600);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 2);
+    assert_memory_equal(test_wire_out[0].value_bytes, test_wire_val_a, 100);
+    assert_memory_equal(test_wire_out[1].value_bytes, test_wire_val_b, 500);
+    /* The second record pointed back at the first one's bytes. */
     r[1] = test_wire_digest(BPC_MSG_DECIDED, 2, 1, test_wire_val_a, 100, false);
     r[1].aux = 0;
-    static uint8_t buf[1024];
-    uint32_t len = test_wire_encode(buf, sizeof(buf), r, 2, 100);
-    assert_int_equal(test_wire_decode_ok_header(buf, len), 2);
-    assert_ptr_equal(test_wire_out[0].value_bytes, test_wire_out[1].value_bytes);
-    assert_memory_equal(test_wire_out[1].value_bytes, test_wire_val_a, 100);
+    len = test_wire_encode(buf, sizeof(buf), r, 2, 100);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), bad);
+    /* The values swapped: each record's offset names the other's bytes. */
+    r[1] = test_wire_digest(BPC_MSG_DECIDED, 2, 1, test_wire_val_b, 500, true);
+    len = test_wire_encode(buf, sizeof(buf), r, 2, 600);
+    bpc_le64_store(buf + T_HDR + T_REC_AUX, 500);
+    bpc_le64_store(buf + T_HDR + T_REC + T_REC_AUX, 0);
+    memmove(buf + T_HDR + 2 * T_REC + 500, buf + T_HDR + 2 * T_REC, 100);
+    memcpy(buf + T_HDR + 2 * T_REC, test_wire_val_b, 500);
+    test_wire_retag(buf, len);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), bad);
+    /* One byte after the last value, in the length and the header. */
+    len = test_wire_encode(buf, sizeof(buf), r, 1, 100);
+    memmove(buf + len - T_TAG + 1, buf + len - T_TAG, T_TAG);
+    buf[len - T_TAG] = 0x5a;
+    len++;
+    bpc_le32_store(buf + T_HDR_VALUE_BYTES, 101);
+    test_wire_retag(buf, len);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), bad);
 }
 
 static void
@@ -301,7 +330,7 @@ main(void)
         cmocka_unit_test(test_wire_round_trip_every_type),
         cmocka_unit_test(test_wire_layout_bytes),
         cmocka_unit_test(test_wire_empty_frame),
-        cmocka_unit_test(test_wire_shared_value),
+        cmocka_unit_test(test_wire_values_in_order),
         cmocka_unit_test(test_wire_history_max),
         cmocka_unit_test(test_wire_records_max_values),
         cmocka_unit_test(test_wire_fill_to_records_max),

@@ -542,7 +542,7 @@ test_wire_reencode(const struct bpc_frame_header *h, const struct bpc_record *re
         carried += test_wire_carried(&recs[i]) ? recs[i].value.len : 0;
     }
     if (T_HDR + T_REC * (uint64_t)n + carried + T_TAG > BPC_FRAME_BYTES_MAX) {
-        return; /* the original shared value bytes between records */
+        return; /* cannot happen: the decoder takes values only in order */
     }
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
     static struct bpc_record again[T_RECS_CAP];
