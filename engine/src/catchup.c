@@ -71,31 +71,44 @@ eng_send_claim(struct bpc_engine *e, uint32_t p, uint64_t instance, uint64_t bal
     eng_unicast(e, p, &r, NULL);
 }
 
-/* DECIDED answers one peer gets between two completed flush rounds (one
- * step, unless tx buffers ran out), at most eng_answer_budget: with few
- * parties the two stretches an honest requester asks for in a step (its
- * STATUS announce and one pipelined request), whatever else it sends.
- * Before, every STATUS record was answered with up to ENG_CATCHUP_MAX
- * records with their bytes, and every record about a reused instance with
- * one: a Byzantine party's frame of STATUS records made each correct
- * party send about 65,000 records (a review's `statusflood`: 52.1 M
- * records sent for 3.97 M received). And the budget held per step, not
- * per round, while the unicast list had room for four stretches in all:
- * a few Byzantine parties' answers filled it and a correct laggard's were
- * dropped every step (test_catchup.c). What goes unanswered is asked
- * again at the next tick. */
+/* May p get one more DECIDED answer in this window (between two
+ * completed flush rounds: a step, unless tx buffers ran out)? Its share
+ * (eng_answer_share) always; beyond it, up to the two stretches an honest
+ * requester asks for in a step (its STATUS announce and one pipelined
+ * request) while all peers' answers and the shares others have not used
+ * stay within eng_answer_half. Before, every STATUS record was answered
+ * with up to ENG_CATCHUP_MAX records with their bytes: a Byzantine
+ * party's frame of STATUS records made each correct party send about
+ * 65,000 records (a review's `statusflood`: 52.1 M records sent for
+ * 3.97 M received). Then two stretches per peer per step, in a unicast
+ * list with room for four: a few Byzantine parties' answers filled it and
+ * a correct laggard's were dropped every step (test_catchup.c). What goes
+ * unanswered is asked again at the next tick. */
 static bool
 eng_answer_ok(struct bpc_engine *e, uint32_t p)
 {
-    uint64_t round = eng_ob_rounds_done(e) + 1u; /* + 1: zeroed storage is no round */
-    if (e->cu.answer_step[p] != round) {
-        e->cu.answer_step[p] = round;
-        e->cu.answered[p] = 0;
+    struct eng_catchup_state *cu = &e->cu;
+    uint64_t win = eng_ob_rounds_done(e) + 1u; /* + 1: zeroed storage is no window */
+    if (cu->answer_win != win) {
+        cu->answer_win = win;
+        cu->win_total = 0;
+        cu->win_shared = 0;
     }
-    if (e->cu.answered[p] >= eng_answer_budget(e->n)) {
+    if (cu->answer_step[p] != win) {
+        cu->answer_step[p] = win;
+        cu->answered[p] = 0;
+    }
+    uint32_t share = eng_answer_share(e->n);
+    uint32_t peers = e->n > 1 ? e->n - 1 : 1;
+    bool ok = cu->answered[p] < share ||
+              (cu->answered[p] < 2 * ENG_CATCHUP_MAX &&
+               cu->win_total + (peers * share - cu->win_shared) < eng_answer_half(e->n));
+    if (!ok) {
         return false;
     }
-    e->cu.answered[p]++;
+    cu->win_shared += cu->answered[p] < share ? 1u : 0u;
+    cu->answered[p]++;
+    cu->win_total++;
     return true;
 }
 

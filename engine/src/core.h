@@ -37,32 +37,36 @@
 #define ENG_GENS 2u
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
 #define ENG_CATCHUP_MAX 128u
-/* Room for DECIDED answers in the unicast list, at most (see
- * eng_answer_budget). */
-#define ENG_ANSWER_ROOM_MAX 2048u
+/* DECIDED answers queued between two completed flush rounds, for all
+ * peers together, at most: eng_answer_half. */
+#define ENG_ANSWER_HALF_MAX 1024u
 
-/* DECIDED answers one peer may have queued between two completed flush
- * rounds (catchup.c): two stretches with few parties, fewer with many
- * (64 at 17 parties, 1 at 999), so that every peer's answers together
- * fit the unicast list's room for them, eng_answer_room: twice the
- * budget per peer, as the answers of an open round and of the next may be
- * queued at once. Before, each peer had two stretches a step whatever n
- * and the list room for four: a few Byzantine parties (zero-weight ones
- * count nothing against F) filled it, and a correct laggard's answers
- * were dropped in every step. */
+/* Catch-up answers (catchup.c) are budgeted per window between two
+ * completed flush rounds: all peers' together at most eng_answer_half,
+ * so the unicast list, whose room for answers is twice that (an open
+ * round's answers and the next window's may be queued at once), never
+ * overflows with them; each peer is guaranteed eng_answer_share of them
+ * (two stretches with few parties, 1 at 999) and may take up to two
+ * stretches while the others' guarantees stay free. Before, each peer had
+ * two stretches a step whatever n, in a list with room for four: four
+ * Byzantine parties (three of weight 0 count nothing against F) filled
+ * it, and a correct laggard's answers were dropped in every step. */
 static inline uint32_t
-eng_answer_budget(uint32_t n)
+eng_answer_half(uint32_t n)
 {
     uint32_t peers = n > 1 ? n - 1 : 1;
-    uint32_t b = ENG_ANSWER_ROOM_MAX / (2 * peers);
-    return b > 2 * ENG_CATCHUP_MAX ? 2 * ENG_CATCHUP_MAX : (b == 0 ? 1 : b);
+    uint64_t want = (uint64_t)peers * 2 * ENG_CATCHUP_MAX;
+    uint32_t half = want < ENG_ANSWER_HALF_MAX ? (uint32_t)want : ENG_ANSWER_HALF_MAX;
+    return half > peers ? half : peers;
 }
 
 static inline uint32_t
-eng_answer_room(uint32_t n)
+eng_answer_share(uint32_t n)
 {
-    return 2 * (n > 1 ? n - 1 : 1) * eng_answer_budget(n);
+    uint32_t share = eng_answer_half(n) / (n > 1 ? n - 1 : 1);
+    return share < 2 * ENG_CATCHUP_MAX ? share : 2 * ENG_CATCHUP_MAX;
 }
+
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
 /* Broadcast frames per flush kept for re-addressing to the other peers. */
@@ -481,6 +485,9 @@ struct eng_catchup_state {
     uint32_t bytes_from;   /* the last peer the last pipelined request asked for bytes */
     uint64_t *answer_step; /* n: flush rounds done + 1 at each peer's last DECIDED answer */
     uint32_t *answered;    /* n: DECIDED answers to the peer since that round */
+    uint64_t answer_win;   /* flush rounds done + 1 when the window below began */
+    uint32_t win_total;    /* answers to all peers in the window */
+    uint32_t win_shared;   /* the sum over peers of min(answered, share) */
 };
 
 /* persist.c: durable party-wide facts and the records to persist. */

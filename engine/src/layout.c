@@ -32,7 +32,7 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->cmd_max = bpc_command_bytes_max(cfg);
     z->cmd_stride = (z->cmd_max + 7u) & ~7u;
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
-    z->uq_cap = z->window + eng_answer_room(z->n) + 2 * z->n + 256;
+    z->uq_cap = z->window + 2 * eng_answer_half(z->n) + 2 * z->n + 256;
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
     /* Recent decisions outlive their slots by 2 windows (their bytes too),
      * so a party lagging that far catches up without a log. */
@@ -181,7 +181,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_QUEUES:
         snprintf(f, len, "(2 x (W x %u + %u) + W + %u + 2n) x %zu + %u x %zu (outbox, decode)",
-                 6 + BPC_HISTORY_MAX, 4 * ENG_RETX_MAX + 64, eng_answer_room(z->n) + 256,
+                 6 + BPC_HISTORY_MAX, 4 * ENG_RETX_MAX + 64, 2 * eng_answer_half(z->n) + 256,
                  sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
         return true;
     case L_DUR:
