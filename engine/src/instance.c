@@ -626,6 +626,7 @@ eng_recheck_pending(struct bpc_engine *e)
         if (eng_slot_instance(s) != i || (s->v.decided && i >= eng_nu(e))) {
             continue;
         }
+        e->ctr.recheck_visits++;
         eng_try_2av(e, s);
         eng_try_2b(e, s);
     }
