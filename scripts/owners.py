@@ -22,6 +22,7 @@ import sys
 RULES = [
     ("ballot.c's party-wide ballot state", r"\be->bl\b", ["ballot.c", "ballot.h"]),
     ("instance.c's cross-instance state", r"\be->in\b", ["instance.c", "instance.h"]),
+    ("held.c's held 2a values", r"\be->hd\b", ["held.c", "held.h"]),
     ("report.c's 1b coverage", r"\be->rp\b", ["report.c", "report.h"]),
     ("runs.c's runs of votes", r"\be->vr\b", ["runs.c", "runs.h"]),
     ("tally.c's sets and claim pool", r"\be->ty\b", ["tally.c", "tally.h"]),
@@ -33,7 +34,7 @@ RULES = [
     ("engine.c's frame admission", r"\be->rx\b", ["engine.c"]),
     # Inside a slot (struct eng_slot) and a generation (struct eng_gen).
     ("a slot's vote state (eng_vote)", r"(->|\.)v\.[a-z_]+",
-     ["instance.c", "instance_bytes.c", "refuse.c", "instance.h"]),
+     ["instance.c", "instance_bytes.c", "refuse.c", "held.c", "instance.h"]),
     ("a generation's 2a (eng_gen_2a)", r"(->|\.)a\.(has_2a|proposed|from_queue|refused|v2a)\b",
      ["instance.c", "instance_bytes.c", "refuse.c", "instance.h"]),
     ("a generation's tallies (eng_gen_tally)", r"(->|\.)t\.[a-z_0-9]+\b", ["tally.c", "tally.h"]),

@@ -643,7 +643,7 @@ struct bpc_step_out {
     X(votes_unverified)    /* VOTES runs dropped: a 2a of the run not at hand */                   \
     X(votes_mismatch)      /* VOTES runs dropped: digest is not over this party's 2a values */     \
     X(forward_forged)      /* FORWARD commands dropped: bytes do not match their MAC */            \
-    X(submitters_held)     /* a leader held a submitter out: its value alone failed */     \
+    X(submitters_held)     /* a leader held a submitter out: its value alone failed */             \
     X(recheck_visits)      /* slots a re-check of held 2a values examined */
 
 struct bpc_counters {

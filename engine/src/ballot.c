@@ -14,6 +14,7 @@
 #include "ballot.h"
 
 #include "catchup.h"
+#include "held.h"
 #include "instance.h"
 #include "outbox.h"
 #include "persist.h"
@@ -449,7 +450,7 @@ eng_paced_events_due(struct bpc_engine *e)
             return false;
         }
         e->bl.events |= 1u << ev;
-        eng_recheck_request(e);
+        eng_held_full(e, true); /* a vote held for the event may go now */
         switch ((enum bpc_event)ev) {
         case BPC_EVENT_LAUNCH_1A:
             if (eng_paced_watch(e)) {

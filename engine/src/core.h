@@ -35,6 +35,8 @@
 /* Ballot generations tallied per slot: the current ballot and one other
  * (a future ballot being joined, or the previous one finishing). */
 #define ENG_GENS 2u
+/* Words of the held 2a bitmap of a window of w slots (held.c). */
+#define ENG_HELD_WORDS(w) (((w) + 63u) / 64u)
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
 #define ENG_CATCHUP_MAX 128u
 /* DECIDED answers queued between two completed flush rounds, for all
@@ -192,6 +194,14 @@ struct eng_vote {
     struct bpc_vid dec_vid;
     struct bpc_vid dur_vid; /* the last DIGEST value whose bytes went to persist
                                (persist.c: not sent again for this instance) */
+    /* held.c: why the 2a at bal is held back (enum eng_held; its slot's
+     * bit in e->hd.bits is set while not ENG_HELD_NONE), whether its
+     * KnowsSafeAt view changed since, how many of its commands were proven
+     * (their MACs are not verified again), and the proof epoch then. */
+    uint8_t held;
+    bool held_view;
+    uint32_t held_proven;
+    uint32_t held_epoch;
 };
 
 /* One instance in the window: one member per owning module. */
@@ -267,6 +277,7 @@ struct eng_hold {
 struct eng_att {
     uint64_t seq; /* 0: none */
     uint8_t mac[BPC_CMD_MAC_BYTES];
+    bool wait; /* a held 2a waits for the MAC at this place (eng_cmds_check) */
 };
 
 struct eng_bal_w {
@@ -341,6 +352,25 @@ struct eng_instance_state {
     uint64_t next_prop; /* leader: next instance to consider */
     bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
     bool voted_at_bal;  /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+};
+
+/* held.c (the instance module's): the held 2a values at hd.bal, so that
+ * a re-check looks at them only (docs/ENGINE.md, "Held 2a values"). */
+enum eng_held {
+    ENG_HELD_NONE,  /* not held (no 2a at bal, voted, or not examined yet) */
+    ENG_HELD_SAFE,  /* KnowsSafeAt does not hold yet: waits for 1b messages */
+    ENG_HELD_AUTH,  /* safe by case (a), a command not proven: waits for a MAC
+                       (or a view in which a weak quorum vouches for it) */
+    ENG_HELD_VALUE, /* malformed, or the application refuses it */
+};
+struct eng_held_state {
+    uint64_t *bits;    /* W / 64 words: bit k, slot k's 2a is held */
+    uint64_t bal;      /* the ballot the bits are for (another: walk the window) */
+    uint64_t range_lo; /* range 1b messages at bal changed the views of */
+    uint64_t range_hi; /* [range_lo, range_hi) (empty: none) */
+    uint32_t epoch;    /* bumped when a command's proof may have changed */
+    bool full;         /* the next re-check walks the window */
+    bool stale;        /* something changed that no re-check was asked for */
 };
 
 /* runs.c: runs of votes. */
@@ -473,7 +503,6 @@ struct eng_submit_state {
     struct eng_att *att;   /* per submitter: att_slots MACs by sequence number */
     uint32_t att_slots;    /* power of two: own commands forwarded ahead of the
                               oldest unapplied one, at most */
-    bool auth_wait;        /* a 2a waits for a command MAC: ATTESTs re-check */
     uint64_t *witness;     /* per submitter: a forwarded command next in line */
 };
 
@@ -545,6 +574,7 @@ struct bpc_engine {
 
     struct eng_ballot_state bl;
     struct eng_instance_state in;
+    struct eng_held_state hd;
     struct eng_report_state rp;
     struct eng_tally_state ty;
     struct eng_window_state win;
@@ -593,6 +623,7 @@ struct eng_mem {
     struct bpc_durable_value *vals;
     uint32_t vals_cap;
     uint32_t *dirty;
+    uint64_t *held_bits;
     struct eng_run_cache *run_cache; /* NULL when no run can form */
     struct eng_run_wait *run_wait;
 };

@@ -16,6 +16,7 @@
 #include "ballot.h"
 #include "catchup.h"
 #include "core.h"
+#include "held.h"
 #include "instance.h"
 #include "layout.h"
 #include "outbox.h"
@@ -124,19 +125,24 @@ eng_dispatch_unballoted(struct bpc_engine *e, uint32_t p, const struct bpc_recor
     return true;
 }
 
-/* A 1B or 1B_RANGE report: any 1b at bal may make a held 2a verify. */
+/* A 1B or 1B_RANGE report: a 1b at bal that changes a view may make a
+ * held 2a verify (held.c re-checks the held values it changed). */
 static void
 eng_dispatch_report(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
                     const struct bpc_record *hist)
 {
     if (r->type == BPC_MSG_1B) {
-        eng_on_1b(e, p, r, hist);
+        if (eng_on_1b(e, p, r, hist) && r->ballot == eng_bal(e)) {
+            eng_held_view(e, r->instance, true);
+        }
     } else {
-        eng_on_range(e, p, r);
+        uint64_t lo;
+        uint64_t hi = eng_on_range(e, p, r, &lo);
+        if (lo < hi) {
+            eng_held_range(e, lo, hi);
+        }
     }
-    if (r->ballot == eng_bal(e)) {
-        eng_recheck_request(e);
-    }
+    eng_held_report(e, r->ballot);
 }
 
 /* Applies one record (and, for 1B, its history records). */
@@ -473,6 +479,7 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
     eng_ps_carve(e, &m);
     eng_vr_carve(e, &m);
     eng_cu_carve(e, &m);
+    eng_held_carve(e, &m);
 }
 
 /* Refusals shared by bpc_engine_init and bpc_engine_new. */

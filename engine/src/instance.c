@@ -16,6 +16,7 @@
 #include "instance.h"
 
 #include "ballot.h"
+#include "held.h"
 #include "outbox.h"
 #include "persist.h"
 #include "report.h"
@@ -88,10 +89,12 @@ eng_hist_add(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v, 
 
 /* The value of generation g may be voted for: a well-formed batch the
  * application accepts, and (check_cmds) whose commands are authentic
- * (else the first that is not in *bad). */
+ * (else the first that is not in *bad; *proven, in: commands already
+ * proven, out: proven now, or UINT32_MAX when the value itself is
+ * refused: malformed, or by the application). */
 static bool
 eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds,
-             struct eng_unproven *bad)
+             struct eng_unproven *bad, uint32_t *proven)
 {
     bad->submitter = UINT32_MAX; /* the other fields only name a command */
     bad->missing = false;
@@ -101,12 +104,17 @@ eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cm
     }
     const uint8_t *bytes = v->kind == BPC_VALUE_INLINE ? v->id : eng_slot_value(e, s, g);
     if (!eng_batch_ok(e, bytes, v->len)) {
+        *proven = UINT32_MAX;
         return false;
     }
-    if (check_cmds && !eng_cmds_check(e, bytes, v->len, (uint32_t)eng_leader(e), bad)) {
+    if (check_cmds && !eng_cmds_check(e, bytes, v->len, (uint32_t)eng_leader(e), bad, proven)) {
         return false;
     }
-    return e->cfg.value_check == NULL || e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len);
+    if (e->cfg.value_check != NULL && !e->cfg.value_check(e->cfg.value_check_ctx, bytes, v->len)) {
+        *proven = UINT32_MAX;
+        return false;
+    }
+    return true;
 }
 
 static const uint8_t *
@@ -116,31 +124,34 @@ eng_gen_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 }
 
 /* 2av(b, v): only if max_bal <= b, no 2av at b or above was sent for this
- * instance, and KnowsSafeAt(b, v) holds by the 1b messages received. */
-static void
-eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
+ * instance, and KnowsSafeAt(b, v) holds by the 1b messages received. A
+ * value held back is noted (held.c) with why. */
+void
+eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
 {
     uint64_t bal = eng_bal(e);
     int g = eng_gen_find(e, s, bal, false);
-    if (g < 0 || !s->gen[g].a.has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV)) {
+    if (g < 0 || !s->gen[g].a.has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV) ||
+        (s->v.hist_count > 0 && s->v.hist_bal[0] >= bal)) {
+        eng_held_note(e, s, ENG_HELD_NONE, 0); /* nothing to vote, or a 2av at bal sent */
         return;
-    }
-    if (s->v.hist_count > 0 && s->v.hist_bal[0] >= bal) {
-        return; /* already sent a 2av at this ballot */
     }
     BPC_ASSERT(eng_max_bal(e) <= bal);
     /* A value vouched for by a weak quorum of 2av reports (case b) was
      * checked by the correct party among them before it voted; a fresh
      * value (case a) is checked here, command by command. At the first
      * ballot no report can vouch (case b needs a ballot below it) and
-     * every value is safe (safe.c, case 0): no view to build. */
+     * every value is safe (safe.c, case 0): no view to build. Held for a
+     * command's proof with the same view since (view_same), it was
+     * fresh and safe by that view: not evaluated again. */
     bool vouched = false;
-    if (bal > 1) {
+    if (bal > 1 && !view_same) {
         struct bpc_safe_view view;
         eng_view(e, s, (uint32_t)g, &view);
         vouched = bpc_safe_vouched(&view, &s->gen[g].a.v2a);
         if (!vouched && !bpc_safe_at(&view, &s->gen[g].a.v2a)) {
-            return; /* kept; re-checked as 1b messages arrive */
+            eng_held_note(e, s, ENG_HELD_SAFE, 0); /* re-checked as 1b messages arrive */
+            return;
         }
     }
     /* A batch this party built from its own queue needs no re-check:
@@ -148,12 +159,17 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
      * was queued (eng_on_forward), or is this party's own. */
     bool from_queue = s->gen[g].a.from_queue && s->gen[g].a.proposed;
     struct eng_unproven bad;
-    if (!eng_value_ok(e, s, (uint32_t)g, !vouched && !from_queue, &bad)) {
+    uint32_t proven = eng_held_proven(e, s);
+    if (!eng_value_ok(e, s, (uint32_t)g, !vouched && !from_queue, &bad, &proven)) {
         if (!bad.missing) {
             eng_refuse(e, s, (uint32_t)g, &bad); /* a MAC that does not match */
         }
-        return; /* kept; re-checked as ATTESTs arrive */
+        /* kept; re-checked as ATTESTs arrive (or, refused by the
+         * application, only if a view could vouch for it) */
+        eng_held_note(e, s, proven == UINT32_MAX ? ENG_HELD_VALUE : ENG_HELD_AUTH, proven);
+        return;
     }
+    eng_held_note(e, s, ENG_HELD_NONE, 0);
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
     eng_hist_add(e, s, &s->gen[g].a.v2a, bal);
@@ -163,7 +179,7 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s)
 }
 
 /* 2b(b, v): only if max_bal <= b and 2av for v at b came from a quorum. */
-static void
+void
 eng_try_2b(struct bpc_engine *e, struct eng_slot *s)
 {
     uint64_t bal = eng_bal(e);
@@ -315,7 +331,7 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     if (r->ballot == eng_bal(e)) {
-        eng_try_2av(e, s);
+        eng_try_2av(e, s, false);
     }
 }
 
@@ -603,32 +619,6 @@ eng_leader_pump(struct bpc_engine *e)
     uint64_t limit = eng_paced(e) ? nu + 1 : nu + e->active;
     while (e->in.next_prop < limit && eng_propose(e, e->in.next_prop)) {
         e->in.next_prop++;
-    }
-}
-
-/* Re-checks 2a values that did not verify yet, and 2b conditions. */
-void
-eng_recheck_pending(struct bpc_engine *e)
-{
-    if (!e->in.recheck) {
-        return;
-    }
-    e->in.recheck = false;
-    uint64_t nu = eng_nu(e);
-    /* Both modes: a paced leader proposes at its own next undecided
-     * instance, which may be above this party's (it decided one this
-     * party lacks); re-checked at this party's alone, that 2a got no 2av
-     * and the leader's rounds failed until this party caught up. */
-    uint64_t end = nu + e->window;
-    uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
-    for (uint64_t i = start; i < end; i++) {
-        struct eng_slot *s = eng_slot_at(e, i);
-        if (eng_slot_instance(s) != i || (s->v.decided && i >= eng_nu(e))) {
-            continue;
-        }
-        e->ctr.recheck_visits++;
-        eng_try_2av(e, s);
-        eng_try_2b(e, s);
     }
 }
 

@@ -24,6 +24,13 @@ eng_recheck_due(const struct bpc_engine *e)
     return e->in.recheck;
 }
 
+/* The requested re-check runs now (held.c). */
+static inline void
+eng_recheck_clear(struct bpc_engine *e)
+{
+    e->in.recheck = false;
+}
+
 /* A 2av or 2b at the current ballot left: 1b(bal) can no longer be rebuilt. */
 static inline bool
 eng_voted_at_bal(const struct bpc_engine *e)
@@ -268,8 +275,12 @@ ENG_FN bool eng_record_settled(const struct bpc_engine *e, uint32_t p, const str
 ENG_FN void eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* Leader: proposes instances from next_prop on while it can. */
 ENG_FN void eng_leader_pump(struct bpc_engine *e);
-/* Runs a requested re-check of held 2a values and 2b conditions. */
-ENG_FN void eng_recheck_pending(struct bpc_engine *e);
+/* Phase2av on the 2a at bal of s, when it may be voted for now (else
+ * held.c notes why it is held); view_same: s was held for a command's
+ * proof and its KnowsSafeAt view has not changed since (not rebuilt). */
+ENG_FN void eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same);
+/* Phase2b on s at bal, when a quorum of 2av allows it. */
+ENG_FN void eng_try_2b(struct bpc_engine *e, struct eng_slot *s);
 /* Retransmit tick: this party's 2a, 2av and 2b at bal for the first
  * undecided instances. */
 ENG_FN void eng_in_retransmit(struct bpc_engine *e);

@@ -87,7 +87,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
         ((size_t)z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + 2 * ENG_VOUCH_MAX) *
             sizeof(struct bpc_durable) +
         (size_t)ENG_VALS_MAX(z->window) * sizeof(struct bpc_durable_value);
-    sizes[L_DIRTY] = (size_t)z->window * sizeof(uint32_t);
+    sizes[L_DIRTY] = (size_t)((z->window + 1u) & ~1u) * sizeof(uint32_t) +
+                     (size_t)ENG_HELD_WORDS(z->window) * sizeof(uint64_t);
     sizes[L_SEQS] = (size_t)z->n * ENG_SEQS_PER_SUBMITTER;
     sizes[L_BUFS] = (z->vbytes + 64) & ~(size_t)63;
     sizes[L_DRING_BYTES] = (size_t)z->dring_len * z->vbytes;
@@ -192,7 +193,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct bpc_durable_value));
         return true;
     case L_DIRTY:
-        snprintf(f, len, "W x 4");
+        snprintf(f, len, "W x 4 + (W / 64 rounded up) x 8 (dirty list, held 2a values)");
         return true;
     case L_SEQS:
         snprintf(f, len, "n x %zu (apply state and holds per submitter)", ENG_SEQS_PER_SUBMITTER);
@@ -341,4 +342,5 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->vals = (struct bpc_durable_value *)(void *)(m->vouch + ENG_VOUCH_MAX);
     m->vals_cap = ENG_VALS_MAX(z->window);
     m->dirty = (uint32_t *)(void *)(base + l->off[L_DIRTY]);
+    m->held_bits = (uint64_t *)(void *)(m->dirty + ((z->window + 1u) & ~1u));
 }

@@ -15,6 +15,7 @@
 #include "report.h"
 
 #include "ballot.h"
+#include "held.h"
 #include "instance.h"
 #include "outbox.h"
 #include "window.h"
@@ -205,6 +206,7 @@ eng_send_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
     }
     if (lo < e->rp.held_lo) {
         e->rp.held_lo = lo;
+        eng_held_full(e, false); /* re-checks look at more instances below nu */
     }
 }
 

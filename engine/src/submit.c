@@ -25,6 +25,7 @@
 #include "submit.h"
 
 #include "ballot.h"
+#include "held.h"
 #include "instance.h"
 #include "outbox.h"
 #include "persist.h"
@@ -147,6 +148,7 @@ eng_ring_drain(struct bpc_engine *e)
         sub->own_tail++;
         sub->ring_head++;
         atomic_store_explicit(&cell->seq, pos + sub->cmd_mask + 1, memory_order_release);
+        eng_held_auth(e); /* an own command a held value holds may be here now */
     }
 }
 
@@ -171,9 +173,9 @@ eng_att_keep(struct bpc_engine *e, uint32_t p, uint64_t seq, const uint8_t mac[B
     if (eng_seq_follows(e->sub.applied_hi[p], seq)) {
         e->sub.witness[p] = seq; /* a leader that does not decide it is replaced */
     }
-    if (e->sub.auth_wait) {
-        eng_recheck_request(e);
-    }
+    bool awaited = a->wait; /* a held 2a waits for the MAC at this place */
+    a->wait = false;
+    eng_held_mac(e, awaited);
 }
 
 /* p forwards its command r->instance to the party it takes for leader. The
@@ -453,6 +455,7 @@ void
 eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
                    uint64_t mask)
 {
+    eng_held_auth(e); /* held values' commands at or below applied_hi need no proof */
     struct eng_submit_state *sub = &e->sub;
     struct bpc_command c;
     int off = 0;
@@ -506,18 +509,22 @@ eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
  * pending list when s is this party, and otherwise by the MAC s sent this
  * party in an ATTEST record. A command at or below s's applied sequence is
  * skipped at every party whatever its bytes (the apply rule never applies
- * q <= applied_hi), so it needs no proof.
+ * q <= applied_hi), so it needs no proof. The first *proven commands were
+ * proven before (a MAC that matched once proves the bytes for good): not
+ * checked again; *proven is then the count proven in order.
  */
-bool
-eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer,
-                struct eng_unproven *bad)
+static bool
+eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
+                     uint32_t proposer, struct eng_unproven *bad, uint32_t *proven)
 {
     bad->submitter = UINT32_MAX; /* the other fields only name a command */
     bad->missing = false;
+    uint32_t skip = *proven;
     struct bpc_command c;
     int off = 0;
-    while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
-        if (c.submitter == proposer || c.seq <= e->sub.applied_hi[c.submitter]) {
+    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
+        *proven = k;
+        if (k < skip || c.submitter == proposer || c.seq <= e->sub.applied_hi[c.submitter]) {
             continue;
         }
         if (c.submitter == e->self) {
@@ -538,12 +545,23 @@ eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len, 
 }
 
 bool
-eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer,
-               struct eng_unproven *bad)
+eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer,
+                struct eng_unproven *bad)
 {
-    if (!eng_cmds_proven(e, value, len, proposer, bad)) {
+    uint32_t proven = 0;
+    return eng_cmds_proven_from(e, value, len, proposer, bad, &proven);
+}
+
+bool
+eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_t proposer,
+               struct eng_unproven *bad, uint32_t *proven)
+{
+    if (!eng_cmds_proven_from(e, value, len, proposer, bad, proven)) {
         e->ctr.cmd_unauthenticated++;
-        e->sub.auth_wait = true; /* an ATTEST still on its way re-checks it */
+        if (bad->submitter != UINT32_MAX) {
+            /* the ATTEST still on its way there re-checks it (eng_att_keep) */
+            eng_att_at(e, bad->submitter, bad->seq)->wait = true;
+        }
         return false;
     }
     return true;

@@ -101,10 +101,12 @@ struct eng_unproven {
     uint64_t seq;
     bool missing; /* no MAC for it yet (else the MAC held does not match) */
 };
-/* Every command of the batch is its submitter's; counted (and ATTESTs
- * re-check) when not, with the first that is not in *bad. */
+/* Every command of the batch is its submitter's; counted (and the
+ * ATTEST for the first that is not, in *bad, re-checks) when not. The
+ * first *proven commands were proven before (not checked again); out:
+ * the count proven in order. */
 ENG_FN bool eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len,
-                           uint32_t proposer, struct eng_unproven *bad);
+                           uint32_t proposer, struct eng_unproven *bad, uint32_t *proven);
 /* The same check, neither counted nor waiting for ATTESTs. Both read
  * the value as a batch: it must be well-formed (eng_batch_ok) first. */
 ENG_FN bool eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len,

@@ -14,6 +14,7 @@
 #include "tally.h"
 
 #include "ballot.h"
+#include "held.h"
 #include "window.h"
 
 #include <string.h>
@@ -142,6 +143,9 @@ eng_claim_drop(struct bpc_engine *e, uint32_t c)
     }
     *link = cl->next;
     gen->t.claims_count--;
+    if (eng_gen_ballot(s, cl->gen) == eng_bal(e)) {
+        eng_held_view(e, eng_slot_instance(s), false); /* its view lost a report */
+    }
     uint32_t p = cl->rep.sender;
     gen->t.w_1b -= eng_weight(e, p);
     uint64_t *seen = eng_slot_bits(e, s, cl->gen, SEEN_1B);
@@ -194,7 +198,7 @@ eng_claim_evict(struct bpc_engine *e, uint32_t p)
     return false;
 }
 
-void
+bool
 eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
           const struct bpc_record *hist)
 {
@@ -202,24 +206,24 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
     if (g < 0) {
         ENG_IGNORED(e);
-        return;
+        return false;
     }
     struct eng_gen *gen = &s->gen[g];
     uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_1B);
     if (eng_bit_test(seen, p) || eng_range_covers(e, p, r->ballot, r->instance)) {
         ENG_IGNORED(e);
-        return;
+        return false;
     }
     if (r->aux == 0 && r->hist_count == 0) {
         eng_bit_set(seen, p);
         gen->t.w_1b_empty += eng_weight(e, p);
         gen->t.w_1b += eng_weight(e, p);
-        return;
+        return true;
     }
     if (e->ty.claims_free == 0 && e->ty.claims_fresh == e->ty.claims_cap) {
         e->ctr.tally_overflow++; /* a report dropped, or one evicted for it */
         if (!eng_claim_evict(e, p)) {
-            return;
+            return false;
         }
     }
     eng_bit_set(seen, p);
@@ -228,22 +232,32 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi) {
         e->ty.claims_hi = r->instance + 1;
     }
+    return true;
 }
 
-void
-eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+uint64_t
+eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint64_t *lo)
 {
+    *lo = 0;
     if (r->ballot < e->ty.range_bal[p]) {
-        return;
+        return 0;
     }
     /* aux counts the explicitly reported instances [lo, lo + aux). */
     uint64_t from = r->aux > UINT64_MAX - r->instance ? UINT64_MAX : r->instance + r->aux;
+    uint64_t bal = eng_bal(e);
+    /* p's coverage at bal, [from, inf) or none, before and after. */
+    uint64_t was = e->ty.range_bal[p] == bal ? e->ty.range_from[p] : UINT64_MAX;
+    uint64_t now = r->ballot == bal ? from : UINT64_MAX;
     e->ty.range_bal[p] = r->ballot;
     e->ty.range_from[p] = from;
-    if (r->ballot == eng_bal(e) && from > e->ty.claims_hi && from != UINT64_MAX &&
+    if (r->ballot == bal && from > e->ty.claims_hi && from != UINT64_MAX &&
         from - eng_nu(e) <= e->window) {
         e->ty.claims_hi = from;
     }
+    /* Covered at bal from min(was, now) on by one of them, from max on by
+     * both (or by neither, when max is UINT64_MAX). */
+    *lo = was < now ? was : now;
+    return was < now ? now : was;
 }
 
 int

@@ -75,9 +75,13 @@ ENG_FN void eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32
 ENG_FN void eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s);
 /* Builds the view of the 1b(b) messages received for slot s. */
 ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v);
-ENG_FN void eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+/* p's 1b for one instance; true when tallied (p was not counted there). */
+ENG_FN bool eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
                       const struct bpc_record *hist);
-ENG_FN void eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+/* p's range 1b; the instances [*lo, return) whose coverage at bal it
+ * changed (empty: none). */
+ENG_FN uint64_t eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+                             uint64_t *lo);
 /* The generation of the slot that tallies a 2av or 2b record's (instance,
  * ballot), created for a ballot at or above bal; -1 (counted stale) when
  * the instance is outside the window or the ballot is past use. */

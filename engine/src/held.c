@@ -1,0 +1,226 @@
+/*
+ * held.c - the held 2a values (the instance module's): a bitmap of the
+ * slots whose 2a at the current ballot this party examined and could not
+ * vote for yet, with why (not safe yet, a command not proven, a value
+ * refused), so that a re-check of held values visits those slots alone,
+ * in instance order, and of those only the ones whose inputs changed: a
+ * 1b tallied for their instance, a range 1b covering them, a claim of
+ * theirs dropped, a command proof (docs/ENGINE.md, "Held 2a values").
+ *
+ * Owns: e->hd and each slot's held notes (s->v.held*). Must never: skip
+ * a held 2a whose examination could now end otherwise (vote, refuse),
+ * or change what eng_try_2av and eng_try_2b decide.
+ */
+#include "held.h"
+
+#include "ballot.h"
+#include "instance.h"
+#include "report.h"
+#include "window.h"
+
+#include <string.h>
+
+void
+eng_held_carve(struct bpc_engine *e, const struct eng_mem *m)
+{
+    e->hd.bits = m->held_bits;
+}
+
+void
+eng_held_note(struct bpc_engine *e, struct eng_slot *s, enum eng_held why, uint32_t proven)
+{
+    s->v.held = (uint8_t)why;
+    s->v.held_view = false;
+    s->v.held_proven = why == ENG_HELD_AUTH ? proven : 0;
+    s->v.held_epoch = e->hd.epoch;
+    if (why != ENG_HELD_NONE) {
+        uint32_t k = (uint32_t)eng_slot_index(e, s);
+        e->hd.bits[k / 64] |= (uint64_t)1 << (k % 64);
+    }
+}
+
+uint32_t
+eng_held_proven(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    return e->hd.bal == eng_bal(e) && s->v.held == ENG_HELD_AUTH ? s->v.held_proven : 0;
+}
+
+void
+eng_held_view(struct bpc_engine *e, uint64_t instance, bool request)
+{
+    if (!eng_slot_holds(e, instance)) {
+        return;
+    }
+    struct eng_slot *s = eng_slot_at(e, instance);
+    if (s->v.held == ENG_HELD_NONE) {
+        return;
+    }
+    s->v.held_view = true;
+    if (request) {
+        eng_recheck_request(e);
+    } else {
+        e->hd.stale = true;
+    }
+}
+
+void
+eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
+{
+    if (e->hd.range_lo >= e->hd.range_hi) {
+        e->hd.range_lo = lo;
+        e->hd.range_hi = hi;
+    } else {
+        e->hd.range_lo = lo < e->hd.range_lo ? lo : e->hd.range_lo;
+        e->hd.range_hi = hi > e->hd.range_hi ? hi : e->hd.range_hi;
+    }
+    eng_recheck_request(e);
+}
+
+void
+eng_held_report(struct bpc_engine *e, uint64_t ballot)
+{
+    if (ballot == eng_bal(e) && (e->hd.bal != ballot || e->hd.stale || e->hd.full)) {
+        eng_recheck_request(e);
+    }
+}
+
+void
+eng_held_auth(struct bpc_engine *e)
+{
+    e->hd.epoch++;
+    e->hd.stale = true;
+}
+
+void
+eng_held_mac(struct bpc_engine *e, bool awaited)
+{
+    if (awaited) {
+        e->hd.epoch++;
+        eng_recheck_request(e);
+    } else if (e->hd.stale || e->hd.full) {
+        eng_recheck_request(e);
+    }
+}
+
+void
+eng_held_full(struct bpc_engine *e, bool request)
+{
+    e->hd.full = true;
+    if (request) {
+        eng_recheck_request(e);
+    }
+}
+
+/* The held set is of another ballot: no slot is held at this one yet. */
+static void
+eng_held_clear(struct bpc_engine *e)
+{
+    uint32_t words = ENG_HELD_WORDS(e->window);
+    for (uint32_t w = 0; w < words; w++) {
+        for (uint64_t b = e->hd.bits[w]; b != 0; b &= b - 1) {
+            struct eng_slot *s = eng_slot_by_index(e, w * 64u + (uint32_t)__builtin_ctzll(b));
+            s->v.held = ENG_HELD_NONE;
+            s->v.held_proven = 0;
+        }
+        e->hd.bits[w] = 0;
+    }
+    e->hd.bal = eng_bal(e);
+}
+
+/* Every instance in [start, end), as before the held set (and to build
+ * it at a new ballot): eng_try_2av notes each slot it holds. */
+static void
+eng_held_walk(struct bpc_engine *e, uint64_t start, uint64_t end)
+{
+    if (e->hd.bal != eng_bal(e)) {
+        eng_held_clear(e);
+    }
+    for (uint64_t i = start; i < end; i++) {
+        struct eng_slot *s = eng_slot_at(e, i);
+        if (eng_slot_instance(s) != i || (s->v.decided && i >= eng_nu(e))) {
+            continue;
+        }
+        e->ctr.recheck_visits++;
+        eng_try_2av(e, s, false);
+        eng_try_2b(e, s);
+    }
+}
+
+/* Held slot k, if its inputs changed since it was examined: examined
+ * again when the walk would look at it (its instance in [start, end)),
+ * else the change is kept for when it does. */
+static void
+eng_held_visit(struct bpc_engine *e, uint32_t k, uint64_t start, uint64_t end)
+{
+    struct eng_slot *s = eng_slot_by_index(e, k);
+    if (s->v.held == ENG_HELD_NONE) {
+        e->hd.bits[k / 64] &= ~((uint64_t)1 << (k % 64)); /* voted, or the slot was reused */
+        return;
+    }
+    uint64_t i = eng_slot_instance(s);
+    bool view = s->v.held_view || (i >= e->hd.range_lo && i < e->hd.range_hi);
+    if (!view && (s->v.held != ENG_HELD_AUTH || s->v.held_epoch == e->hd.epoch)) {
+        return; /* nothing it waits for changed: the same verdict */
+    }
+    if (i < start || i >= end || (s->v.decided && i >= eng_nu(e))) {
+        s->v.held_view = s->v.held_view || view;
+        return;
+    }
+    e->ctr.recheck_visits++;
+    eng_try_2av(e, s, !view);
+    eng_try_2b(e, s);
+    if (s->v.held == ENG_HELD_NONE) {
+        e->hd.bits[k / 64] &= ~((uint64_t)1 << (k % 64));
+    }
+}
+
+/* The held slots in instance order from start: slot positions from
+ * start's on, then from 0 (the walk's order over [start, start + W)). */
+static void
+eng_held_visit_all(struct bpc_engine *e, uint64_t start, uint64_t end)
+{
+    uint32_t words = ENG_HELD_WORDS(e->window);
+    uint32_t k0 = (uint32_t)(start & e->mask);
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        uint32_t lo = pass == 0 ? k0 : 0;
+        uint32_t hi = pass == 0 ? e->window : k0;
+        for (uint32_t w = lo / 64; w < words && w * 64u < hi; w++) {
+            uint64_t b = e->hd.bits[w];
+            if (w == lo / 64) {
+                b &= ~(uint64_t)0 << (lo % 64);
+            }
+            if ((w + 1u) * 64u > hi) {
+                b &= hi % 64 == 0 ? ~(uint64_t)0 : ((uint64_t)1 << (hi % 64)) - 1u;
+            }
+            for (; b != 0; b &= b - 1) {
+                eng_held_visit(e, w * 64u + (uint32_t)__builtin_ctzll(b), start, end);
+            }
+        }
+    }
+}
+
+/* Re-checks 2a values that did not verify yet, and 2b conditions. */
+void
+eng_recheck_pending(struct bpc_engine *e)
+{
+    if (!eng_recheck_due(e)) {
+        return;
+    }
+    eng_recheck_clear(e);
+    uint64_t nu = eng_nu(e);
+    /* Both modes: a paced leader proposes at its own next undecided
+     * instance, which may be above this party's (it decided one this
+     * party lacks); re-checked at this party's alone, that 2a got no 2av
+     * and the leader's rounds failed until this party caught up. */
+    uint64_t end = nu + e->window;
+    uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
+    if (e->hd.full || e->hd.bal != eng_bal(e)) {
+        e->hd.full = false;
+        eng_held_walk(e, start, end);
+    } else {
+        eng_held_visit_all(e, start, end);
+    }
+    e->hd.range_lo = 0;
+    e->hd.range_hi = 0;
+    e->hd.stale = false;
+}

@@ -1,0 +1,42 @@
+/*
+ * held.h - the held 2a values (held.c, the instance module's): which
+ * slots hold a 2a at the current ballot that this party could not vote
+ * for yet, and why, so that a re-check looks at those alone and only when
+ * something they wait for changed (docs/ENGINE.md, "Held 2a values").
+ */
+#ifndef BPC_HELD_H
+#define BPC_HELD_H
+
+#include "core.h"
+
+/* Takes the held bitmap from the layout. */
+ENG_FN void eng_held_carve(struct bpc_engine *e, const struct eng_mem *m);
+/* eng_try_2av examined s's 2a at bal: held for `why` (ENG_HELD_NONE: not
+ * held), with its first `proven` commands proven. */
+ENG_FN void eng_held_note(struct bpc_engine *e, struct eng_slot *s, enum eng_held why,
+                          uint32_t proven);
+/* Commands of s's held 2a already proven (0 when s's notes are of another
+ * ballot's 2a). */
+ENG_FN uint32_t eng_held_proven(const struct bpc_engine *e, const struct eng_slot *s);
+/* A 1b at bal was tallied for instance (or a claim of it dropped): its
+ * view changed. request: re-check (else at the next re-check). */
+ENG_FN void eng_held_view(struct bpc_engine *e, uint64_t instance, bool request);
+/* A range 1b at bal changed the views of the instances in [lo, hi). */
+ENG_FN void eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi);
+/* Any 1b at bal arrived: re-check if the held set is not built for bal
+ * or something changed that no re-check was asked for. */
+ENG_FN void eng_held_report(struct bpc_engine *e, uint64_t ballot);
+/* A command's proof may have changed (applied sequence numbers, own
+ * pending commands): held values waiting for a MAC are examined again at
+ * the next re-check. */
+ENG_FN void eng_held_auth(struct bpc_engine *e);
+/* A MAC a held value waits for (or any, when the held set is stale)
+ * arrived: re-check now. */
+ENG_FN void eng_held_mac(struct bpc_engine *e, bool awaited);
+/* The next re-check walks the whole window (an event fired, or the
+ * instances re-checked below nu grew). request: re-check. */
+ENG_FN void eng_held_full(struct bpc_engine *e, bool request);
+/* Runs a requested re-check of held 2a values and 2b conditions. */
+ENG_FN void eng_recheck_pending(struct bpc_engine *e);
+
+#endif /* BPC_HELD_H */

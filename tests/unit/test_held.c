@@ -1,0 +1,160 @@
+/*
+ * test_held.c - one engine against scripted peers (fx.h): re-checks of
+ * held 2a values cost what changed. A 2a this party cannot vote for yet
+ * (its commands lack their MACs) is examined again only when something it
+ * waits for arrives, and only it: a peer's 1b that changes no view, or an
+ * ATTEST no held value waits for, examines nothing (docs/ENGINE.md,
+ * "Held 2a values").
+ *
+ * Method: the fixture of fx.h (one engine, party `me` of four, stepped
+ * directly; the other three parties are the test); the work is counted
+ * by the engine's `recheck_visits` and `cmd_unauthenticated` counters,
+ * never timed. Must never: edit engine state, or rely on timing other
+ * than the virtual clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpcon.h"
+#include "internal.h"
+
+#include "fx.h"
+
+#define HELD_K 4u     /* values held back */
+#define HELD_FRAMES 8 /* trigger frames sent */
+
+/* The leader of ballot 2 proposes HELD_K one-command values of submitter
+ * c (sequence numbers 1 to HELD_K) at instances 0 to HELD_K - 1, whose
+ * MACs c never sent: each is held back. bytes[k] is value k's batch. */
+static void
+held_propose(struct fx *f, uint32_t leader, uint32_t c, uint8_t bytes[HELD_K][64],
+             struct bpc_vid *v)
+{
+    for (uint32_t k = 0; k < HELD_K; k++) {
+        fx_batch(bytes[k], c, k + 1u, 8, (uint8_t)(0x40 + k), &v[k]);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &v[k]));
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
+    }
+}
+
+/* c's ATTEST of its command seq, whose bytes are at cmd. */
+static void
+held_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *cmd, uint32_t len)
+{
+    struct bpc_vid mac;
+    fx_mac_vid(&mac, 1);
+    uint8_t key[BPC_KEY_BYTES];
+    bpc_auth_pair_key(f->master, c, f->me, key);
+    bpc_command_mac(key, seq, cmd, len, mac.id);
+    fx_send1(f, c, bpc_record_make(BPC_MSG_ATTEST, seq, 2, len, &mac));
+}
+
+/* Goal: a frame that changes nothing a held 2a waits for examines no
+ * slot: a peer's 1B_RANGE at the ballot that repeats the one it sent
+ * (its coverage unchanged), its 1b for an instance that range already
+ * covers (ignored), and an ATTEST for a command no held value holds. The
+ * ATTEST a held value waits for examines the held values only (not the
+ * window), and the value gets its 2av. Fails on 146f9bb, where every 1b
+ * at the ballot and every ATTEST after one unproven command re-examined
+ * every slot of the window, verifying each held value's MACs again. */
+static void
+test_recheck_costs_what_changed(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t c = fx_not_leader(f, leader);
+    uint32_t b =
+        fx_other(f, 0) == leader || fx_other(f, 0) == c
+            ? (fx_other(f, 1) == leader || fx_other(f, 1) == c ? fx_other(f, 2) : fx_other(f, 1))
+            : fx_other(f, 0);
+    uint8_t bytes[HELD_K][64];
+    struct bpc_vid v[HELD_K];
+    held_propose(f, leader, c, bytes, v);
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    uint64_t visits = ctr->recheck_visits;
+    uint64_t unauth = ctr->cmd_unauthenticated;
+    for (int k = 0; k < HELD_FRAMES; k++) {
+        fx_send1(f, b, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+        fx_send1(f, b, bpc_record_make(BPC_MSG_1B, 10, 2, 0, NULL));
+        uint8_t other[8] = {0};
+        held_attest(f, c, 100u + (uint64_t)k, other, sizeof(other));
+    }
+    assert_int_equal(ctr->recheck_visits - visits, 0);
+    assert_int_equal(ctr->cmd_unauthenticated - unauth, 0);
+    /* c attests its command 2: only the held values are looked at. */
+    held_attest(f, c, 2, bytes[1] + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8);
+    assert_true(ctr->recheck_visits - visits >= 1);
+    assert_true(ctr->recheck_visits - visits <= HELD_K);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) < 0);
+    fx_delete(f);
+}
+
+/* Goal: once no held value waits for a MAC, ATTEST records re-check
+ * nothing: after the held values are decided (the peers' 2b), and after
+ * the party moves to a ballot where nothing is held, a peer's ATTEST
+ * frames examine no slot. Fails on 146f9bb, whose mark that a 2a waits
+ * for a MAC (auth_wait) was never cleared: every ATTEST after one
+ * unproven command re-examined the whole window for the rest of the
+ * engine's life. */
+static void
+test_auth_wait_clears(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t c = fx_not_leader(f, leader);
+    uint8_t bytes[HELD_K][64];
+    struct bpc_vid v[HELD_K];
+    held_propose(f, leader, c, bytes, v);
+    /* The values are decided: the three peers' 2b. */
+    for (uint32_t k = 0; k < HELD_K; k++) {
+        for (uint32_t i = 0; i < f->n - 1; i++) {
+            fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2B, k, 2, 0, &v[k]));
+        }
+        assert_true(f->dec_set & (UINT64_C(1) << k));
+    }
+    /* Applying them proved their commands (at or below c's applied
+     * sequence number): the next re-check may look at the held values
+     * once (the instances below nu a lagging leader may ask about), and
+     * they are held no more. */
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    uint64_t visits = ctr->recheck_visits;
+    uint8_t other[8] = {0};
+    held_attest(f, c, 199, other, sizeof(other));
+    assert_true(ctr->recheck_visits - visits <= HELD_K);
+    visits = ctr->recheck_visits;
+    for (int k = 0; k < HELD_FRAMES; k++) {
+        held_attest(f, c, 200u + (uint64_t)k, other, sizeof(other));
+    }
+    assert_int_equal(ctr->recheck_visits - visits, 0);
+    /* Another ballot: nothing held there either. */
+    fx_to_ballot(f, 3);
+    visits = ctr->recheck_visits;
+    for (int k = 0; k < HELD_FRAMES; k++) {
+        held_attest(f, c, 300u + (uint64_t)k, other, sizeof(other));
+    }
+    assert_int_equal(ctr->recheck_visits - visits, 0);
+    fx_delete(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recheck_costs_what_changed),
+        cmocka_unit_test(test_auth_wait_clears),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
