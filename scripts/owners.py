@@ -34,7 +34,7 @@ RULES = [
     ("engine.c's frame admission", r"\be->rx\b", ["engine.c"]),
     # Inside a slot (struct eng_slot) and a generation (struct eng_gen).
     ("a slot's vote state (eng_vote)", r"(->|\.)v\.[a-z_]+",
-     ["instance.c", "instance_bytes.c", "refuse.c", "held.c", "instance.h"]),
+     ["instance.c", "instance_bytes.c", "refuse.c", "held.c", "instance.h", "held.h"]),
     ("a generation's 2a (eng_gen_2a)", r"(->|\.)a\.(has_2a|proposed|from_queue|refused|v2a)\b",
      ["instance.c", "instance_bytes.c", "refuse.c", "instance.h"]),
     ("a generation's tallies (eng_gen_tally)", r"(->|\.)t\.[a-z_0-9]+\b", ["tally.c", "tally.h"]),

@@ -15,6 +15,15 @@ ENG_FN void eng_held_carve(struct bpc_engine *e, const struct eng_mem *m);
  * held), with its first `proven` commands proven. */
 ENG_FN void eng_held_note(struct bpc_engine *e, struct eng_slot *s, enum eng_held why,
                           uint32_t proven);
+/* eng_try_2av found nothing held at s (the usual case: it votes, or
+ * there is nothing to vote on, and s was not held). */
+static inline void
+eng_held_none(struct bpc_engine *e, struct eng_slot *s)
+{
+    if (s->v.held != ENG_HELD_NONE) {
+        eng_held_note(e, s, ENG_HELD_NONE, 0);
+    }
+}
 /* Commands of s's held 2a already proven (0 when s's notes are of another
  * ballot's 2a). */
 ENG_FN uint32_t eng_held_proven(const struct bpc_engine *e, const struct eng_slot *s);

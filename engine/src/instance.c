@@ -133,7 +133,7 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
     int g = eng_gen_find(e, s, bal, false);
     if (g < 0 || !s->gen[g].a.has_2a || !eng_event_fired(e, BPC_EVENT_LAUNCH_2AV) ||
         (s->v.hist_count > 0 && s->v.hist_bal[0] >= bal)) {
-        eng_held_note(e, s, ENG_HELD_NONE, 0); /* nothing to vote, or a 2av at bal sent */
+        eng_held_none(e, s); /* nothing to vote, or a 2av at bal sent */
         return;
     }
     BPC_ASSERT(eng_max_bal(e) <= bal);
@@ -169,7 +169,7 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
         eng_held_note(e, s, proven == UINT32_MAX ? ENG_HELD_VALUE : ENG_HELD_AUTH, proven);
         return;
     }
-    eng_held_note(e, s, ENG_HELD_NONE, 0);
+    eng_held_none(e, s);
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
     eng_hist_add(e, s, &s->gen[g].a.v2a, bal);

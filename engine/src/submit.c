@@ -522,14 +522,14 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
     uint32_t skip = *proven;
     struct bpc_command c;
     int off = 0;
-    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
-        *proven = k;
+    uint32_t k = 0;
+    for (; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
         if (k < skip || c.submitter == proposer || c.seq <= e->sub.applied_hi[c.submitter]) {
             continue;
         }
         if (c.submitter == e->self) {
             if (!eng_own_holds(e, &c)) {
-                return false;
+                break;
             }
             continue;
         }
@@ -538,9 +538,10 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
             !bpc_command_mac_ok(e->cfg.keys[c.submitter], c.seq, c.bytes, c.len, a->mac)) {
             *bad = (struct eng_unproven){
                 .submitter = c.submitter, .seq = c.seq, .missing = a->seq != c.seq};
-            return false;
+            break;
         }
     }
+    *proven = k;
     return off == 0;
 }
 
