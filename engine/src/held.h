@@ -7,6 +7,7 @@
 #ifndef BPC_HELD_H
 #define BPC_HELD_H
 
+#include "ballot.h"
 #include "core.h"
 
 /* Takes the held bitmap from the layout. */
@@ -23,6 +24,14 @@ eng_held_none(struct bpc_engine *e, struct eng_slot *s)
     if (s->v.held != ENG_HELD_NONE) {
         eng_held_note(e, s, ENG_HELD_NONE, 0);
     }
+}
+/* s's 2a at bal is held for a command's proof, and nothing that proof
+ * reads changed since (same epoch): checking its commands again would
+ * stop at the same one, with the same verdict. */
+static inline bool
+eng_held_same_proof(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    return s->v.held == ENG_HELD_AUTH && s->v.held_epoch == e->hd.epoch && e->hd.bal == eng_bal(e);
 }
 /* Commands of s's held 2a already proven (0 when s's notes are of another
  * ballot's 2a). */

@@ -158,6 +158,11 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
      * every command in the queue was checked as its submitter's when it
      * was queued (eng_on_forward), or is this party's own. */
     bool from_queue = s->gen[g].a.from_queue && s->gen[g].a.proposed;
+    if (!vouched && eng_held_same_proof(e, s)) {
+        /* safe, not vouched, held for a proof that did not change */
+        eng_held_note(e, s, ENG_HELD_AUTH, eng_held_proven(e, s));
+        return;
+    }
     struct eng_unproven bad;
     uint32_t proven = eng_held_proven(e, s);
     if (!eng_value_ok(e, s, (uint32_t)g, !vouched && !from_queue, &bad, &proven)) {
