@@ -149,12 +149,57 @@ test_auth_wait_clears(void **state)
     fx_delete(f);
 }
 
+/* Goal: a 2a held because KnowsSafeAt does not hold yet is voted for as
+ * soon as a 1b that completes its quorum arrives, by either path a
+ * re-check now takes: a peer's 1b tallied for its instance (that instance
+ * alone is looked at), or a peer's range 1b whose coverage takes it in.
+ * Method: seven parties (F = 2, quorum 5); three peers' range 1b move the
+ * engine to ballot 2 (with its own, four reports: not a quorum); the
+ * leader's 2a for instances 0 and 1 are held; a fourth peer's 1b for
+ * instance 0 brings 0 its 2av (not 1), its range 1b then brings 1's. */
+static void
+test_held_safe_votes_on_quorum(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 7);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t sent = 0;
+    uint32_t fourth = UINT32_MAX;
+    for (uint32_t i = 0; i < f->n - 1; i++) {
+        uint32_t p = fx_other(f, i);
+        if (sent < 3) {
+            fx_send1(f, p, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+            sent++;
+        } else if (fourth == UINT32_MAX) {
+            fourth = p;
+        }
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    uint8_t bytes[2][64];
+    struct bpc_vid v[2];
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_batch(bytes[k], leader, k + 1u, 8, (uint8_t)(0x50 + k), &v[k]);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &v[k]));
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
+    }
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    uint64_t visits = ctr->recheck_visits;
+    fx_send1(f, fourth, bpc_record_make(BPC_MSG_1B, 0, 2, 0, NULL));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
+    assert_int_equal(ctr->recheck_visits - visits, 1);
+    fx_send1(f, fourth, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recheck_costs_what_changed),
         cmocka_unit_test(test_auth_wait_clears),
+        cmocka_unit_test(test_held_safe_votes_on_quorum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
