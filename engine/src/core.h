@@ -370,7 +370,12 @@ struct eng_held_state {
     uint64_t range_hi; /* [range_lo, range_hi) (empty: none) */
     uint32_t epoch;    /* bumped when a command's proof may have changed */
     bool full;         /* the next re-check walks the window */
-    bool stale;        /* something changed that no re-check was asked for */
+    bool stale_view;   /* a view changed that no re-check looked at ... */
+    bool stale_auth;   /* ... or a proof, of a value held for one */
+    bool auth_any;     /* some held value waits for a proof (recomputed by re-checks) */
+    bool asked;        /* a change a held value waits for asked for the re-check */
+    bool saw_1b;       /* a 1b at bal came since the last re-check ... */
+    bool saw_mac;      /* ... an ATTEST or FORWARD */
 };
 
 /* runs.c: runs of votes. */

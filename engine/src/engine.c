@@ -140,7 +140,7 @@ eng_dispatch_report(struct bpc_engine *e, uint32_t p, const struct bpc_record *r
         uint64_t lo;
         uint64_t hi = eng_on_range(e, p, r, &lo);
         if (lo < hi) {
-            eng_held_range(e, lo, hi);
+            eng_held_range(e, lo, hi, r->ballot == eng_bal(e));
         }
     }
     eng_held_report(e, r->ballot);

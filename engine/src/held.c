@@ -30,6 +30,7 @@ void
 eng_held_note(struct bpc_engine *e, struct eng_slot *s, enum eng_held why, uint32_t proven)
 {
     s->v.held = (uint8_t)why;
+    e->hd.auth_any = e->hd.auth_any || why == ENG_HELD_AUTH;
     s->v.held_view = false;
     s->v.held_proven = why == ENG_HELD_AUTH ? proven : 0;
     s->v.held_epoch = e->hd.epoch;
@@ -45,6 +46,14 @@ eng_held_proven(const struct bpc_engine *e, const struct eng_slot *s)
     return e->hd.bal == eng_bal(e) && s->v.held == ENG_HELD_AUTH ? s->v.held_proven : 0;
 }
 
+/* A change a held value waits for: re-check at the next pump. */
+static void
+eng_held_ask(struct bpc_engine *e)
+{
+    e->hd.asked = true;
+    eng_recheck_request(e);
+}
+
 void
 eng_held_view(struct bpc_engine *e, uint64_t instance, bool request)
 {
@@ -57,14 +66,14 @@ eng_held_view(struct bpc_engine *e, uint64_t instance, bool request)
     }
     s->v.held_view = true;
     if (request) {
-        eng_recheck_request(e);
+        eng_held_ask(e);
     } else {
-        e->hd.stale = true;
+        e->hd.stale_view = true;
     }
 }
 
 void
-eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
+eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi, bool request)
 {
     if (e->hd.range_lo >= e->hd.range_hi) {
         e->hd.range_lo = lo;
@@ -73,13 +82,22 @@ eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
         e->hd.range_lo = lo < e->hd.range_lo ? lo : e->hd.range_lo;
         e->hd.range_hi = hi > e->hd.range_hi ? hi : e->hd.range_hi;
     }
-    eng_recheck_request(e);
+    if (request) {
+        eng_held_ask(e);
+    } else {
+        e->hd.stale_view = true;
+    }
 }
 
+/* Whether the re-check a 1b or an ATTEST asked for looks at anything is
+ * decided at the pump (eng_held_go), after the step's other records: a
+ * decision applied after the ATTEST in the same step is seen, as by the
+ * walk that every such record used to ask for. */
 void
 eng_held_report(struct bpc_engine *e, uint64_t ballot)
 {
-    if (ballot == eng_bal(e) && (e->hd.bal != ballot || e->hd.stale || e->hd.full)) {
+    if (ballot == eng_bal(e)) {
+        e->hd.saw_1b = true;
         eng_recheck_request(e);
     }
 }
@@ -88,7 +106,7 @@ void
 eng_held_auth(struct bpc_engine *e)
 {
     e->hd.epoch++;
-    e->hd.stale = true;
+    e->hd.stale_auth = e->hd.stale_auth || e->hd.auth_any; /* only a value held for a proof cares */
 }
 
 void
@@ -96,8 +114,9 @@ eng_held_mac(struct bpc_engine *e, bool awaited)
 {
     if (awaited) {
         e->hd.epoch++;
-        eng_recheck_request(e);
-    } else if (e->hd.stale || e->hd.full) {
+        eng_held_ask(e);
+    } else if (e->hd.auth_any) {
+        e->hd.saw_mac = true;
         eng_recheck_request(e);
     }
 }
@@ -107,22 +126,42 @@ eng_held_full(struct bpc_engine *e, bool request)
 {
     e->hd.full = true;
     if (request) {
-        eng_recheck_request(e);
+        eng_held_ask(e);
     }
 }
 
-/* The held set is of another ballot: no slot is held at this one yet. */
+/* Does the re-check asked for look at anything: a change a held value
+ * waits for was asked for, or a 1b at bal (an ATTEST) came while one (a
+ * proof) changed that no re-check looked at yet, or the set is to be
+ * built. */
+static bool
+eng_held_go(struct bpc_engine *e)
+{
+    bool go = e->hd.asked ||
+              (e->hd.saw_1b &&
+               (e->hd.bal != eng_bal(e) || e->hd.full || e->hd.stale_view || e->hd.stale_auth)) ||
+              (e->hd.saw_mac && e->hd.stale_auth);
+    e->hd.asked = false;
+    e->hd.saw_1b = false;
+    e->hd.saw_mac = false;
+    return go;
+}
+
+/* The held set is of another ballot: every note may be of another 2a.
+ * Each held slot stays in the set, to be examined afresh (view, proof and
+ * all) when a re-check may look at it: one the walk skips (decided above
+ * nu, say) may be looked at later, as the walk would once it reaches it. */
 static void
-eng_held_clear(struct bpc_engine *e)
+eng_held_reset(struct bpc_engine *e)
 {
     uint32_t words = ENG_HELD_WORDS(e->window);
     for (uint32_t w = 0; w < words; w++) {
         for (uint64_t b = e->hd.bits[w]; b != 0; b &= b - 1) {
             struct eng_slot *s = eng_slot_by_index(e, w * 64u + (uint32_t)__builtin_ctzll(b));
-            s->v.held = ENG_HELD_NONE;
+            s->v.held_view = true;
             s->v.held_proven = 0;
+            s->v.held_epoch = e->hd.epoch - 1u;
         }
-        e->hd.bits[w] = 0;
     }
     e->hd.bal = eng_bal(e);
 }
@@ -133,7 +172,7 @@ static void
 eng_held_walk(struct bpc_engine *e, uint64_t start, uint64_t end)
 {
     if (e->hd.bal != eng_bal(e)) {
-        eng_held_clear(e);
+        eng_held_reset(e);
     }
     for (uint64_t i = start; i < end; i++) {
         struct eng_slot *s = eng_slot_at(e, i);
@@ -159,11 +198,15 @@ eng_held_visit(struct bpc_engine *e, uint32_t k, uint64_t start, uint64_t end)
     }
     uint64_t i = eng_slot_instance(s);
     bool view = s->v.held_view || (i >= e->hd.range_lo && i < e->hd.range_hi);
-    if (!view && (s->v.held != ENG_HELD_AUTH || s->v.held_epoch == e->hd.epoch)) {
+    bool proof = s->v.held == ENG_HELD_AUTH && s->v.held_epoch != e->hd.epoch;
+    if (!view && !proof) {
         return; /* nothing it waits for changed: the same verdict */
     }
     if (i < start || i >= end || (s->v.decided && i >= eng_nu(e))) {
+        /* Not looked at now: the next 1b (or, for a proof, ATTEST) asks. */
         s->v.held_view = s->v.held_view || view;
+        e->hd.stale_view = e->hd.stale_view || view;
+        e->hd.stale_auth = e->hd.stale_auth || proof;
         return;
     }
     e->ctr.recheck_visits++;
@@ -181,6 +224,7 @@ eng_held_visit_all(struct bpc_engine *e, uint64_t start, uint64_t end)
 {
     uint32_t words = ENG_HELD_WORDS(e->window);
     uint32_t k0 = (uint32_t)(start & e->mask);
+    bool auth = false;
     for (uint32_t pass = 0; pass < 2; pass++) {
         uint32_t lo = pass == 0 ? k0 : 0;
         uint32_t hi = pass == 0 ? e->window : k0;
@@ -193,10 +237,13 @@ eng_held_visit_all(struct bpc_engine *e, uint64_t start, uint64_t end)
                 b &= hi % 64 == 0 ? ~(uint64_t)0 : ((uint64_t)1 << (hi % 64)) - 1u;
             }
             for (; b != 0; b &= b - 1) {
-                eng_held_visit(e, w * 64u + (uint32_t)__builtin_ctzll(b), start, end);
+                uint32_t k = w * 64u + (uint32_t)__builtin_ctzll(b);
+                eng_held_visit(e, k, start, end);
+                auth = auth || eng_slot_by_index(e, k)->v.held == ENG_HELD_AUTH;
             }
         }
     }
+    e->hd.auth_any = auth; /* no held value waits for a proof: ATTESTs look at nothing */
 }
 
 /* Re-checks 2a values that did not verify yet, and 2b conditions. */
@@ -207,6 +254,9 @@ eng_recheck_pending(struct bpc_engine *e)
         return;
     }
     eng_recheck_clear(e);
+    if (!eng_held_go(e)) {
+        return;
+    }
     uint64_t nu = eng_nu(e);
     /* Both modes: a paced leader proposes at its own next undecided
      * instance, which may be above this party's (it decided one this
@@ -214,13 +264,17 @@ eng_recheck_pending(struct bpc_engine *e)
      * and the leader's rounds failed until this party caught up. */
     uint64_t end = nu + e->window;
     uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
+    e->hd.stale_view = false; /* until a held slot's change must wait again */
+    e->hd.stale_auth = false;
     if (e->hd.full || e->hd.bal != eng_bal(e)) {
         e->hd.full = false;
         eng_held_walk(e, start, end);
+        /* Held slots the walk did not reach whose inputs changed (reset at
+         * a new ballot, say) wait as marked: stale asks for a re-check. */
+        eng_held_visit_all(e, start, end);
     } else {
         eng_held_visit_all(e, start, end);
     }
     e->hd.range_lo = 0;
     e->hd.range_hi = 0;
-    e->hd.stale = false;
 }

@@ -39,8 +39,9 @@ ENG_FN uint32_t eng_held_proven(const struct bpc_engine *e, const struct eng_slo
 /* A 1b at bal was tallied for instance (or a claim of it dropped): its
  * view changed. request: re-check (else at the next re-check). */
 ENG_FN void eng_held_view(struct bpc_engine *e, uint64_t instance, bool request);
-/* A range 1b at bal changed the views of the instances in [lo, hi). */
-ENG_FN void eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi);
+/* A range 1b changed the views at bal of the instances in [lo, hi).
+ * request: re-check (it is at bal; else at the next re-check). */
+ENG_FN void eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi, bool request);
 /* Any 1b at bal arrived: re-check if the held set is not built for bal
  * or something changed that no re-check was asked for. */
 ENG_FN void eng_held_report(struct bpc_engine *e, uint64_t ballot);
@@ -48,7 +49,7 @@ ENG_FN void eng_held_report(struct bpc_engine *e, uint64_t ballot);
  * pending commands): held values waiting for a MAC are examined again at
  * the next re-check. */
 ENG_FN void eng_held_auth(struct bpc_engine *e);
-/* A MAC a held value waits for (or any, when the held set is stale)
+/* A MAC a held value waits for (or any, when a proof changed unseen)
  * arrived: re-check now. */
 ENG_FN void eng_held_mac(struct bpc_engine *e, bool awaited);
 /* The next re-check walks the whole window (an event fired, or the
