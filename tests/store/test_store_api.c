@@ -32,6 +32,21 @@ ta_config(struct bpc_config *cfg)
     cfg->window_slots = 8;
 }
 
+/* An engine of the store's configuration restores the n live records. */
+static void
+ta_restores(const struct bpc_durable *live, uint32_t n)
+{
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    static const uint8_t keys[4][BPC_KEY_BYTES];
+    cfg.keys = keys;
+    struct bpc_engine *e = NULL;
+    char err[256] = "";
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(e, live, n), 0);
+    bpc_engine_free(e);
+}
+
 static struct bpc_store *
 ta_open(struct memfs *fs)
 {
@@ -215,15 +230,7 @@ test_append_refuses_what_restore_refuses(void **state)
     const struct bpc_durable *live = NULL;
     uint32_t n = bpc_store_records(s, &live);
     assert_int_equal(n, 5); /* the party-wide record and the four votes */
-    struct bpc_config cfg;
-    ta_config(&cfg);
-    static const uint8_t keys[4][BPC_KEY_BYTES];
-    cfg.keys = keys;
-    struct bpc_engine *e = NULL;
-    char err[256] = "";
-    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
-    assert_int_equal(bpc_engine_restore(e, live, n), 0);
-    bpc_engine_free(e);
+    ta_restores(live, n);
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -273,15 +280,7 @@ test_append_refuses_what_the_config_cannot_restore(void **state)
     const struct bpc_durable *live = NULL;
     uint32_t n = bpc_store_records(s, &live);
     assert_int_equal(n, 3);
-    struct bpc_config cfg;
-    ta_config(&cfg);
-    static const uint8_t keys[4][BPC_KEY_BYTES];
-    cfg.keys = keys;
-    struct bpc_engine *e = NULL;
-    char err[256] = "";
-    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
-    assert_int_equal(bpc_engine_restore(e, live, n), 0);
-    bpc_engine_free(e);
+    ta_restores(live, n);
     bpc_store_close(s);
     memfs_free(&fs);
 }

@@ -78,6 +78,30 @@ cluster_init_mode(struct hn *h, uint32_t n, uint32_t window, uint32_t batch, enu
     }
 }
 
+void
+cluster_logs(struct hn *h, struct bpc_log **logs)
+{
+    bpc_log_thread_register();
+    for (uint32_t i = 0; i < h->n; i++) {
+        struct bpc_log_config lc = {
+            .retain_entries = 4096, .segment_entries = 256, .value_bytes_max = 1024};
+        assert_int_equal(bpc_log_new(&logs[i], &lc), 0);
+        h->p[i].cfg.log = logs[i];
+        bpc_engine_free(h->p[i].e);
+        char err[128];
+        assert_int_equal(bpc_engine_new(&h->p[i].e, &h->p[i].cfg, err, sizeof(err)), 0);
+    }
+}
+
+void
+cluster_logs_free(uint32_t n, struct bpc_log **logs)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        bpc_log_free(logs[i]);
+    }
+    bpc_log_thread_unregister();
+}
+
 bool
 all_applied(const struct hn *h, uint64_t total)
 {

@@ -29,6 +29,12 @@ extern struct applied applied[APPLY_SUBMITTERS];
 void cluster_init(struct hn *h, uint32_t n, uint32_t window, uint32_t batch);
 void cluster_init_mode(struct hn *h, uint32_t n, uint32_t window, uint32_t batch,
                        enum bpc_mode mode);
+/* Gives every party a decided log of 4096 entries (logs[i], h->n of them)
+ * and builds its engine again with its configuration as it stands: catch-up
+ * past the window reads values back from the logs. Registers the thread
+ * with the logs' RCU; cluster_logs_free undoes both (after hn_free). */
+void cluster_logs(struct hn *h, struct bpc_log **logs);
+void cluster_logs_free(uint32_t n, struct bpc_log **logs);
 /* Every live party applied at least total commands. */
 bool all_applied(const struct hn *h, uint64_t total);
 /* Delivers and ticks 5 ms at a time until all_applied or limit_ns. */

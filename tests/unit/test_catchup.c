@@ -105,20 +105,13 @@ cu_run(uint32_t n)
 {
     struct hn h;
     cluster_init(&h, n, CU_WINDOW, 1);
-    bpc_log_thread_register();
-    struct bpc_log *logs[8];
     for (uint32_t i = 0; i < n; i++) {
         for (uint32_t k = 4; k < n; k++) {
             h.p[i].cfg.weights[k] = 0;
         }
-        struct bpc_log_config lc = {
-            .retain_entries = 4096, .segment_entries = 256, .value_bytes_max = 1024};
-        assert_int_equal(bpc_log_new(&logs[i], &lc), 0);
-        h.p[i].cfg.log = logs[i];
-        bpc_engine_free(h.p[i].e);
-        char err[128];
-        assert_int_equal(bpc_engine_new(&h.p[i].e, &h.p[i].cfg, err, sizeof(err)), 0);
     }
+    struct bpc_log *logs[8];
+    cluster_logs(&h, logs);
     uint32_t leader = (uint32_t)hn_first_leader(&h);
     assert_true(leader < 4);
     struct cu_net c = {.lag = (leader + 1) % 4, .byz = (leader + 2) % 4, .lag_cut = true};
@@ -147,10 +140,7 @@ cu_run(uint32_t n)
     assert_exactly_once(&h, who, CU_COMMANDS);
     assert_true(hn_agree(&h));
     hn_free(&h);
-    for (uint32_t i = 0; i < n; i++) {
-        bpc_log_free(logs[i]);
-    }
-    bpc_log_thread_unregister();
+    cluster_logs_free(n, logs);
 }
 
 /* Goal: one Byzantine peer's legal requests do not starve a correct

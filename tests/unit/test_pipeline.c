@@ -490,18 +490,8 @@ test_pipeline_small_tx_catch_up(void **state)
     (void)state;
     struct hn h;
     cluster_init(&h, 4, 64, 8);
-    /* Decided logs: catch-up past the window reads values back from them. */
-    bpc_log_thread_register();
     struct bpc_log *logs[4];
-    for (uint32_t i = 0; i < 4; i++) {
-        struct bpc_log_config lc = {
-            .retain_entries = 4096, .segment_entries = 256, .value_bytes_max = 1024};
-        assert_int_equal(bpc_log_new(&logs[i], &lc), 0);
-        h.p[i].cfg.log = logs[i];
-        bpc_engine_free(h.p[i].e);
-        char err[128];
-        assert_int_equal(bpc_engine_new(&h.p[i].e, &h.p[i].cfg, err, sizeof(err)), 0);
-    }
+    cluster_logs(&h, logs);
     h.tx_cap = 1;
     uint32_t leader = (uint32_t)hn_first_leader(&h);
     struct cut c = {.who = (leader + 1) % 4, .on = true};
@@ -521,10 +511,7 @@ test_pipeline_small_tx_catch_up(void **state)
     }
     assert_true(hn_agree(&h));
     hn_free(&h);
-    for (uint32_t i = 0; i < 4; i++) {
-        bpc_log_free(logs[i]);
-    }
-    bpc_log_thread_unregister();
+    cluster_logs_free(4, logs);
 }
 
 /* A decided log that does not fit the engine is refused where it is
