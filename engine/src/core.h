@@ -372,6 +372,7 @@ struct eng_held_state {
     bool full;         /* the next re-check walks the window */
     bool stale_view;   /* a view changed that no re-check looked at ... */
     bool stale_auth;   /* ... or a proof, of a value held for one */
+    uint64_t nu_seen;  /* nu when eng_held_nu last looked */
     bool auth_any;     /* some held value waits for a proof (recomputed by re-checks) */
     bool asked;        /* a change a held value waits for asked for the re-check */
     bool saw_1b;       /* a 1b at bal came since the last re-check ... */

@@ -405,6 +405,7 @@ eng_pump(struct bpc_engine *e)
             eng_timers(e);
             eng_drain_self(e);
         }
+        eng_held_nu(e);
         eng_recheck_pending(e);
         eng_leader_pump(e);
         eng_drain_self(e);

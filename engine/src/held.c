@@ -246,6 +246,22 @@ eng_held_visit_all(struct bpc_engine *e, uint64_t start, uint64_t end)
     e->hd.auth_any = auth; /* no held value waits for a proof: ATTESTs look at nothing */
 }
 
+/* A held slot decided above nu cannot be looked at (eng_held_visit keeps
+ * its change, stale_view or stale_auth); once nu passes it, it can. No
+ * 1b may come in a stable ballot where every 1b has arrived, so nu's
+ * moving asks: before, such a slot's 2av never went out (the review's
+ * `--byz 3:equivocate --window 16 --seed 1`: instances 24 and 26 of party
+ * 1), where the old window walk on every ATTEST sent it. */
+void
+eng_held_nu(struct bpc_engine *e)
+{
+    uint64_t nu = eng_nu(e);
+    if (nu != e->hd.nu_seen && (e->hd.stale_view || e->hd.stale_auth)) {
+        eng_held_ask(e);
+    }
+    e->hd.nu_seen = nu;
+}
+
 /* Re-checks 2a values that did not verify yet, and 2b conditions. */
 void
 eng_recheck_pending(struct bpc_engine *e)

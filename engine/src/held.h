@@ -55,6 +55,9 @@ ENG_FN void eng_held_mac(struct bpc_engine *e, bool awaited);
 /* The next re-check walks the whole window (an event fired, or the
  * instances re-checked below nu grew). request: re-check. */
 ENG_FN void eng_held_full(struct bpc_engine *e, bool request);
+/* nu moved: a held slot whose change waits because it was decided above
+ * nu may be reachable now, so a re-check is asked for while one waits. */
+ENG_FN void eng_held_nu(struct bpc_engine *e);
 /* Runs a requested re-check of held 2a values and 2b conditions. */
 ENG_FN void eng_recheck_pending(struct bpc_engine *e);
 

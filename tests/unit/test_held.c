@@ -193,6 +193,49 @@ test_held_safe_votes_on_quorum(void **state)
     fx_delete(f);
 }
 
+/* Goal: a held 2a whose view changed while its instance was decided above
+ * nu (so a re-check could not look at it) is voted for once nu passes it,
+ * with no 1b to come. Method: seven parties (F = 2, quorum 5); three
+ * peers' range 1b move the engine to ballot 2; the leader's 2a for
+ * instances 0 and 1 are held; five peers' 2b decide instance 1 (above
+ * nu = 0); a fourth peer's range 1b completes the quorum of reports
+ * (instance 0 gets its 2av, instance 1 is decided above nu: not looked
+ * at); five peers' 2b then decide instance 0, and nu moves past 1.
+ * Before, nothing asked for a re-check then and instance 1's 2av never
+ * went out (the review's equivocate run, instances 24 and 26). */
+static void
+test_held_view_waits_for_nu(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 7);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t fourth = fx_other(f, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    uint8_t bytes[2][64];
+    struct bpc_vid v[2];
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_batch(bytes[k], leader, k + 1u, 8, (uint8_t)(0x60 + k), &v[k]);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &v[k]));
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
+    }
+    for (uint32_t i = 0; i < 5; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2B, 1, 2, 0, &v[1]));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    fx_send1(f, fourth, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
+    for (uint32_t i = 0; i < 5; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2B, 0, 2, 0, &v[0]));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 2);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -200,6 +243,7 @@ main(void)
         cmocka_unit_test(test_recheck_costs_what_changed),
         cmocka_unit_test(test_auth_wait_clears),
         cmocka_unit_test(test_held_safe_votes_on_quorum),
+        cmocka_unit_test(test_held_view_waits_for_nu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
