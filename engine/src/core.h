@@ -47,25 +47,29 @@
  * completed flush rounds: all peers' together at most eng_answer_half,
  * so the unicast list, whose room for answers is twice that (an open
  * round's answers and the next window's may be queued at once), never
- * overflows with them; each peer is guaranteed eng_answer_share of them
- * (two stretches with few parties, 1 at 999) and may take up to two
- * stretches while the others' guarantees stay free. Before, each peer had
- * two stretches a step whatever n, in a list with room for four: four
- * Byzantine parties (three of weight 0 count nothing against F) filled
- * it, and a correct laggard's answers were dropped in every step. */
+ * overflows with them. Half of that is each peer's guaranteed share,
+ * eng_answer_share (128 up to 5 parties, 16 at 32, 1 at 999); the other
+ * half is free for whoever asks first, up to two stretches a peer, so a
+ * lone laggard among many parties gets two stretches a window, as before
+ * the budgets. Before, each peer had two stretches a step whatever n, in
+ * a list with room for four: four Byzantine parties (three of weight 0
+ * count nothing against F) filled it, and a correct laggard's answers were
+ * dropped in every step. (And for a while each peer's share was the whole
+ * half: a lone laggard among 32 parties got 34 answers a window and caught
+ * up 19 times slower.) */
 static inline uint32_t
 eng_answer_half(uint32_t n)
 {
     uint32_t peers = n > 1 ? n - 1 : 1;
     uint64_t want = (uint64_t)peers * 2 * ENG_CATCHUP_MAX;
     uint32_t half = want < ENG_ANSWER_HALF_MAX ? (uint32_t)want : ENG_ANSWER_HALF_MAX;
-    return half > peers ? half : peers;
+    return half > 2 * peers ? half : 2 * peers;
 }
 
 static inline uint32_t
 eng_answer_share(uint32_t n)
 {
-    uint32_t share = eng_answer_half(n) / (n > 1 ? n - 1 : 1);
+    uint32_t share = eng_answer_half(n) / (2 * (n > 1 ? n - 1 : 1));
     return share < 2 * ENG_CATCHUP_MAX ? share : 2 * ENG_CATCHUP_MAX;
 }
 
