@@ -158,7 +158,11 @@ struct bpc_timers {
     uint64_t finalize_ns;  /* default 1200 ms */
 };
 
-/* Application validity hook: may only narrow what KnowsSafeAt allows. */
+/* Application validity hook: may only narrow what KnowsSafeAt allows.
+ * Its answer must depend on the value's bytes alone: a value it refused
+ * at a ballot is asked about again only when that ballot's 1b reports
+ * change what is safe (docs/ENGINE.md, "Held 2a values"), not as time
+ * passes. */
 typedef bool (*bpc_value_check_fn)(void *ctx, const uint8_t *value, uint32_t len);
 /* Called on the engine's thread, in log order, for every command applied
  * (exactly once per (submitter, seq)). */
