@@ -149,6 +149,29 @@ test_auth_wait_clears(void **state)
     fx_delete(f);
 }
 
+/* Seven parties (F = 2, quorum 5) at ballot 2 by three peers' range 1b
+ * (with the engine's own, four reports: not a quorum); the leader's 2a
+ * for instances 0 and 1 (values v[0], v[1], bytes fill + k) are held.
+ * *fourth: a peer that sent no 1b yet. */
+static struct fx *
+held_two_safe(struct bpc_vid v[2], uint8_t fill, uint32_t *fourth)
+{
+    struct fx *f = fx_new_n(64, 256, 7);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    for (uint32_t i = 0; i < 3; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+    }
+    *fourth = fx_other(f, 3);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    static uint8_t bytes[2][64];
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_batch(bytes[k], leader, k + 1u, 8, (uint8_t)(fill + k), &v[k]);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &v[k]));
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
+    }
+    return f;
+}
+
 /* Goal: a 2a held because KnowsSafeAt does not hold yet is voted for as
  * soon as a 1b that completes its quorum arrives, by either path a
  * re-check now takes: a peer's 1b tallied for its instance (that instance
@@ -161,27 +184,9 @@ static void
 test_held_safe_votes_on_quorum(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(64, 256, 7);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t sent = 0;
-    uint32_t fourth = UINT32_MAX;
-    for (uint32_t i = 0; i < f->n - 1; i++) {
-        uint32_t p = fx_other(f, i);
-        if (sent < 3) {
-            fx_send1(f, p, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
-            sent++;
-        } else if (fourth == UINT32_MAX) {
-            fourth = p;
-        }
-    }
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    uint8_t bytes[2][64];
     struct bpc_vid v[2];
-    for (uint32_t k = 0; k < 2; k++) {
-        fx_batch(bytes[k], leader, k + 1u, 8, (uint8_t)(0x50 + k), &v[k]);
-        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &v[k]));
-        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
-    }
+    uint32_t fourth = 0;
+    struct fx *f = held_two_safe(v, 0x50, &fourth);
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
     uint64_t visits = ctr->recheck_visits;
     fx_send1(f, fourth, bpc_record_make(BPC_MSG_1B, 0, 2, 0, NULL));
@@ -207,20 +212,9 @@ static void
 test_held_view_waits_for_nu(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(64, 256, 7);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t fourth = fx_other(f, 3);
-    for (uint32_t i = 0; i < 3; i++) {
-        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
-    }
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    uint8_t bytes[2][64];
     struct bpc_vid v[2];
-    for (uint32_t k = 0; k < 2; k++) {
-        fx_batch(bytes[k], leader, k + 1u, 8, (uint8_t)(0x60 + k), &v[k]);
-        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &v[k]));
-        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
-    }
+    uint32_t fourth = 0;
+    struct fx *f = held_two_safe(v, 0x60, &fourth);
     for (uint32_t i = 0; i < 5; i++) {
         fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2B, 1, 2, 0, &v[1]));
     }
