@@ -443,6 +443,7 @@ struct eng_outbox_state {
     bool round_open;      /* a flush round is under way (it can span steps) */
     uint64_t rounds_done; /* flush rounds completed (catch-up answer budgets) */
     bool small_buf;       /* this flush met a lent tx buffer below the minimum */
+    uint32_t frame_min;   /* bpc_frame_bytes_min(value_bytes_max), set at start */
     struct eng_out *selfq;
     uint32_t selfq_cap;
     uint32_t selfq_count;

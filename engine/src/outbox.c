@@ -353,7 +353,7 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
             return false;
         }
         struct bpc_frame_out *f = &out->frames[out->frames_count];
-        if (f->cap < bpc_frame_bytes_min(e->cfg.value_bytes_max)) {
+        if (f->cap < e->ob.frame_min) {
             /* A buffer some record group or value cannot fit: used as the
              * end of the lent ones (-EMSGSIZE), not as a frame that drops
              * every record it cannot take. */
@@ -522,6 +522,7 @@ eng_ob_carve(struct bpc_engine *e, const struct eng_mem *m)
 void
 eng_ob_start(struct bpc_engine *e)
 {
+    e->ob.frame_min = bpc_frame_bytes_min(e->cfg.value_bytes_max);
     for (uint32_t p = 0; p < e->n; p++) {
         e->ob.tx_seq[p] = eng_incarnation(e) << 40;
     }

@@ -76,16 +76,16 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     }
     /* What recovery would call damage is refused here, whole: one bad
      * record used to be written, and the party could not restart. */
-    for (uint32_t i = 0; i < count; i++) {
-        if (store_record_check(&recs[i]) != NULL) {
-            return -EINVAL;
-        }
-    }
+    bool range = false; /* a record no engine of this configuration writes */
     for (uint32_t i = 0; i < count; i++) {
         const struct bpc_durable *d = &recs[i];
-        if (!bpc_durable_fits(d, d->floor, s->window, s->value_bytes_max)) {
-            return -ERANGE; /* no engine of this configuration wrote it */
+        if (store_record_check(d) != NULL) {
+            return -EINVAL;
         }
+        range = range || !bpc_durable_fits(d, d->floor, s->window, s->value_bytes_max);
+    }
+    if (range) {
+        return -ERANGE;
     }
     rc = store_wbuf_room(s, (size_t)count * STORE_RECORD_FRAME_BYTES);
     for (uint32_t i = 0; rc == 0 && i < count; i++) {

@@ -71,13 +71,7 @@ test_wire_setup(void **state)
 struct bpc_record
 test_wire_rec(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux)
 {
-    struct bpc_record r;
-    memset(&r, 0, sizeof(r));
-    r.type = type;
-    r.instance = instance;
-    r.ballot = ballot;
-    r.aux = aux;
-    return r;
+    return bpc_record_make(type, instance, ballot, aux, NULL);
 }
 
 struct bpc_record
