@@ -413,7 +413,7 @@ struct eng_tally_state {
     uint32_t evict_at;             /* where the next eviction's search starts */
     uint64_t *range_bal;
     uint64_t *range_from;
-    uint64_t claims_hi; /* one past the highest instance a 1b at bal reported voted */
+    uint64_t claims_hi; /* one past the highest instance 1b reports of votes at bal weigh > F */
 };
 
 /* window.c: slots, their value buffers, the recent-decision ring. */

@@ -229,7 +229,14 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     eng_bit_set(seen, p);
     gen->t.w_1b += eng_weight(e, p);
     eng_claim_keep(e, s, (uint32_t)g, p, r, hist);
-    if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi) {
+    /* Only reports of votes weighing more than F can make the instance's
+     * pick a value (safe.c, case b needs a weak quorum of them), so only
+     * they make the leader fill the gap below it with no-ops. Reports of
+     * F or less leave the pick free or waiting: before, one Byzantine
+     * party of any weight reporting junk votes across the window made
+     * every leader decide a window of no-ops per report. */
+    if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi &&
+        gen->t.w_1b - gen->t.w_1b_empty > e->faulty) {
         e->ty.claims_hi = r->instance + 1;
     }
     return true;
@@ -250,10 +257,6 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint6
     uint64_t now = r->ballot == bal ? from : UINT64_MAX;
     e->ty.range_bal[p] = r->ballot;
     e->ty.range_from[p] = from;
-    if (r->ballot == bal && from > e->ty.claims_hi && from != UINT64_MAX &&
-        from - eng_nu(e) <= e->window) {
-        e->ty.claims_hi = from;
-    }
     /* Covered at bal from min(was, now) on by one of them, from max on by
      * both (or by neither, when max is UINT64_MAX). */
     *lo = was < now ? was : now;

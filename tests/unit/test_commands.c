@@ -760,11 +760,13 @@ test_leader_keeps_refused_submitter_alone(void **state)
     b = cmd_ballot_of(f, f->me, b + 1);
     fx_to_ballot(f, b);
     assert_int_equal(bpc_engine_counters(f->e)->submitters_held, 1);
-    /* t is held: its FORWARD is not queued; s's is proposed (t's earlier
-     * instance was not decided, so s resends its command 1). */
+    /* t is held: its FORWARD is not queued; s's next command is proposed
+     * (its command 1 was decided, and every instance below it). */
+    assert_int_equal(bpc_engine_next_undecided(f->e), (uint64_t)is + 1);
     mark = f->sent_count;
-    cmd_forward_two(f, s, t, 1, b, 0x31);
-    assert_true(cmd_2a_with(f, mark, b, s, 1) >= 0);
+    cmd_forward(f, s, 2, b, 0x35);
+    cmd_forward(f, t, 1, b, 0x32);
+    assert_true(cmd_2a_with(f, mark, b, s, 2) >= 0);
     assert_true(cmd_2a_with(f, mark, b, t, 1) < 0);
     fx_delete(f);
 }
