@@ -154,20 +154,19 @@ bpc_vid_shape_ok(const struct bpc_vid *v)
     if (v->len != used || used > BPC_VALUE_INLINE_MAX) {
         return false;
     }
-    /* The id bytes from used on, eight at a time (a byte loop cost about
-     * 100 instructions for an empty identity): a word's bytes below used,
-     * its low bytes as loaded little-endian, are masked off. */
+    /* The id bytes from used on, eight at a time from the word holding
+     * byte `used` (a byte loop cost about 100 instructions for an empty
+     * identity, a loop testing every word's place about 40): that word's
+     * bytes below used, its low bytes as loaded little-endian, are masked
+     * off. */
     _Static_assert(BPC_VALUE_INLINE_MAX % 8 == 0, "whole words");
-    uint64_t acc = 0;
-    for (uint32_t k = 0; k < BPC_VALUE_INLINE_MAX; k += 8) {
-        uint64_t w = bpc_le64_load(v->id + k);
-        if (used >= k + 8) {
-            continue;
-        }
-        if (used > k) {
-            w &= ~UINT64_C(0) << (8u * (used - k));
-        }
-        acc |= w;
+    uint32_t k = used & ~7u;
+    if (k == BPC_VALUE_INLINE_MAX) {
+        return true;
+    }
+    uint64_t acc = bpc_le64_load(v->id + k) & (~UINT64_C(0) << (8u * (used - k)));
+    for (k += 8; k < BPC_VALUE_INLINE_MAX; k += 8) {
+        acc |= bpc_le64_load(v->id + k);
     }
     return acc == 0;
 }
