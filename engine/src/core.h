@@ -189,6 +189,10 @@ struct eng_vote {
                                           (eng_vote_gen_leaving), not in entry k's buffer */
     bool decided;
     bool dec_bytes;
+    /* The 2b quorum that decided it needed this party's own 2b, not yet
+     * durable when it was counted: not applied while the slot's vote state
+     * or a batch of records waits for bpc_engine_persisted (window.c). */
+    bool dec_wait;
     /* Where a DIGEST decision's bytes are: 0, value buffer ENG_GENS; g + 1,
      * generation g's 2a buffer, lent until g tallies another ballot
      * (eng_vote_gen_leaving copies them to ENG_GENS first). */

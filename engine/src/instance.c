@@ -408,6 +408,21 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
+/* Does the 2b quorum of weight w for vid at generation g (ballot b) need
+ * this party's own 2b, counted in it? Its own vote is durable only once
+ * the step's records are (bpc_engine_persisted): before, a decision it
+ * made with its own undurable 2b was applied at once, and after a crash
+ * that lost the vote another value could be decided and applied at the
+ * same instance (a party whose weight reaches T alone, or whose vote
+ * completed a quorum with a lying one). */
+static bool
+eng_own_2b_needed(const struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t b,
+                  const struct bpc_vid *vid, bpc_u128 w)
+{
+    return eng_bit_test(eng_slot_bits(e, s, g, SEEN_2B), e->self) && s->v.max_vbal == b &&
+           eng_vid_eq(&s->v.max_vval, vid) && w - eng_weight(e, e->self) < e->threshold;
+}
+
 void
 eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s, uint32_t g, uint8_t type,
                const struct bpc_vid *vid)
@@ -420,6 +435,9 @@ eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s, uint32_t g,
             eng_try_2b(e, s);
         }
     } else if (eng_tally_vote_at(e, s, g, p, SEEN_2B, vid, &w) && w >= e->threshold) {
+        if (!s->v.decided) {
+            s->v.dec_wait = eng_own_2b_needed(e, s, g, b, vid, w);
+        }
         eng_decide(e, s, b, vid, NULL, true);
     }
 }

@@ -200,6 +200,14 @@ eng_vote_reset(struct eng_slot *s)
     memset(&s->v, 0, sizeof(s->v));
 }
 
+/* Was s decided by a 2b quorum that needed this party's own undurable
+ * 2b (eng_on_vote_at)? It is applied once that vote is durable. */
+static inline bool
+eng_vote_dec_wait(const struct eng_slot *s)
+{
+    return s->v.dec_wait;
+}
+
 /* The value of generation g's 2a, or NULL when it has none. */
 static inline const struct bpc_vid *
 eng_gen_2a_vid(const struct eng_slot *s, uint32_t g)

@@ -28,6 +28,15 @@ eng_persist_pending(const struct bpc_engine *e)
     return e->ps.persist_pending;
 }
 
+/* Is s's vote state durable? Not while it is on the dirty list (changed
+ * since the last batch went out) or a batch waits for
+ * bpc_engine_persisted. */
+static inline bool
+eng_vote_durable_now(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    return !s->dirty && !e->ps.persist_pending;
+}
+
 /* Something changed that must be persisted before frames leave. */
 static inline bool
 eng_persist_due(const struct bpc_engine *e)

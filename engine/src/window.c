@@ -15,6 +15,7 @@
 
 #include "ballot.h"
 #include "instance.h"
+#include "persist.h"
 #include "submit.h"
 #include "tally.h"
 
@@ -278,6 +279,16 @@ eng_dring_keep(struct bpc_engine *e, const struct eng_slot *s)
     dr->has_bytes = dr->vid.kind == BPC_VALUE_DIGEST;
 }
 
+/* Is s's decision to wait before it is applied? When the 2b quorum that
+ * decided it needed this party's own 2b, until that vote is durable:
+ * applied (log, commands, the decision out) before, a crash that lost the
+ * vote could let another value be decided and applied at the instance. */
+static bool
+eng_emit_waits(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    return eng_vote_dec_wait(s) && !eng_vote_durable_now(e, s);
+}
+
 void
 eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
 {
@@ -288,6 +299,9 @@ eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
         }
         if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {
             return; /* paced: Finished only at the finalize event */
+        }
+        if (eng_emit_waits(e, s)) {
+            return; /* its own 2b, needed for its quorum, is not durable yet */
         }
         if (!eng_emit_one(e, s, eng_dring_stage(e, s), out)) {
             return;

@@ -1,0 +1,172 @@
+/*
+ * test_durable.c - a decision is applied only once the votes it needed
+ * are durable (docs/ENGINE.md, "Durability"): a party whose own 2b
+ * completed the quorum that decided an instance hands the decision out
+ * (log, commands, tickets, out->decisions) only after the step's records
+ * were confirmed with bpc_engine_persisted.
+ *
+ * Method: one party of weight 1 (its own 2b is the whole quorum), stepped
+ * directly through the public API; a crash is an engine freed before its
+ * records were confirmed and a new one restored from the records that
+ * were. Must never: rely on timing other than the virtual clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "bpcon.h"
+
+#define DUR_FRAMES 16u
+#define DUR_RECS 64u
+#define DUR_MS UINT64_C(1000000)
+
+static uint8_t dur_keys[1][BPC_KEY_BYTES];
+
+/* One party, the whole cluster; durable records kept by the test. */
+struct dur {
+    struct bpc_config cfg;
+    struct bpc_engine *e;
+    uint64_t now;
+    struct bpc_frame_out fo[DUR_FRAMES];
+    uint8_t fb[DUR_FRAMES][BPC_FRAME_BYTES_MAX];
+    struct bpc_decision dec[DUR_RECS];
+    struct bpc_durable recs[DUR_RECS]; /* confirmed records, in order */
+    uint32_t recs_count;
+    struct bpc_step_out out;
+};
+
+static void
+dur_start(struct dur *d)
+{
+    char err[256];
+    assert_int_equal(bpc_engine_new(&d->e, &d->cfg, err, sizeof(err)), 0);
+    if (d->recs_count > 0) {
+        assert_int_equal(bpc_engine_restore(d->e, d->recs, d->recs_count), 0);
+    }
+    assert_int_equal(bpc_engine_start(d->e, d->now), 0);
+}
+
+static void
+dur_init(struct dur *d)
+{
+    memset(d, 0, sizeof(*d));
+    bpc_config_defaults(&d->cfg);
+    d->cfg.cluster_id = 9;
+    d->cfg.parties_count = 1;
+    d->cfg.self = 0;
+    d->cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])dur_keys;
+    d->now = DUR_MS;
+    dur_start(d);
+}
+
+/* One step with no frames; its persist records are left unconfirmed. */
+static void
+dur_step(struct dur *d)
+{
+    d->now += DUR_MS;
+    struct bpc_step_in in = {.now_ns = d->now};
+    memset(&d->out, 0, sizeof(d->out));
+    for (uint32_t k = 0; k < DUR_FRAMES; k++) {
+        d->fo[k].bytes = d->fb[k];
+        d->fo[k].cap = BPC_FRAME_BYTES_MAX;
+    }
+    d->out.frames = d->fo;
+    d->out.frames_cap = DUR_FRAMES;
+    d->out.decisions = d->dec;
+    d->out.decisions_cap = DUR_RECS;
+    assert_true(bpc_engine_step(d->e, &in, &d->out) >= 0);
+}
+
+/* Keeps the last step's records and confirms them. */
+static void
+dur_persist(struct dur *d)
+{
+    for (uint32_t k = 0; k < d->out.persist_count; k++) {
+        assert_true(d->recs_count < DUR_RECS);
+        d->recs[d->recs_count++] = d->out.persist[k];
+    }
+    bpc_engine_persisted(d->e);
+}
+
+/* The first command of decision k. */
+static void
+dur_command(const struct dur *d, uint32_t k, struct bpc_command *c)
+{
+    assert_true(bpc_batch_next(d->dec[k].value, d->dec[k].len, 0, c) > 0);
+}
+
+/* Goal: the lone party's decision on its own undurable 2b waits for
+ * bpc_engine_persisted. Before, the step that cast the 2b handed the
+ * decision out (command A applied, its ticket APPLIED) with the 2b still
+ * in out->persist; a crash before the records were durable let the
+ * restarted party decide command B at the same instance: the application
+ * saw instance 0 as A, then as B (the store review's early_decide). */
+static void
+test_own_undurable_2b_not_applied(void **state)
+{
+    (void)state;
+    struct dur d;
+    dur_init(&d);
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-A", 9, &ticket), 0);
+    dur_step(&d);
+    print_message("step with records unconfirmed: %u persist records, %u decisions\n",
+                  d.out.persist_count, d.out.decisions_count);
+    assert_true(d.out.persist_count > 0);
+    assert_int_equal(d.out.decisions_count, 0);
+    assert_int_equal(bpc_ticket_status(d.e, ticket), BPC_TICKET_PENDING);
+    assert_int_equal(bpc_engine_next_undecided(d.e), 0);
+    /* The crash: nothing of that step was durable. */
+    bpc_engine_free(d.e);
+    dur_start(&d);
+    assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-B", 9, NULL), 0);
+    for (uint32_t k = 0; k < 8 && d.out.decisions_count == 0; k++) {
+        dur_step(&d);
+        dur_persist(&d);
+    }
+    assert_int_equal(d.out.decisions_count, 1);
+    assert_int_equal(d.dec[0].instance, 0);
+    struct bpc_command c;
+    dur_command(&d, 0, &c);
+    assert_memory_equal(c.bytes, "command-B", 9);
+    bpc_engine_free(d.e);
+}
+
+/* Goal: once the records are confirmed, the next step hands the decision
+ * out, and its ticket is applied: the wait is one step, not a stall. */
+static void
+test_own_2b_applied_after_persisted(void **state)
+{
+    (void)state;
+    struct dur d;
+    dur_init(&d);
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-A", 9, &ticket), 0);
+    dur_step(&d);
+    assert_int_equal(d.out.decisions_count, 0);
+    dur_persist(&d);
+    dur_step(&d);
+    assert_int_equal(d.out.decisions_count, 1);
+    assert_int_equal(d.dec[0].instance, 0);
+    struct bpc_command c;
+    dur_command(&d, 0, &c);
+    assert_memory_equal(c.bytes, "command-A", 9);
+    assert_int_equal(bpc_ticket_status(d.e, ticket), BPC_TICKET_APPLIED);
+    assert_int_equal(bpc_engine_next_undecided(d.e), 1);
+    bpc_engine_free(d.e);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_own_undurable_2b_not_applied),
+        cmocka_unit_test(test_own_2b_applied_after_persisted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
