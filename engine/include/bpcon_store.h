@@ -154,7 +154,7 @@ struct bpc_store_info {
     uint64_t commits;                 /* complete commits */
     uint64_t records;                 /* vote-state records in them */
     uint64_t app_records;             /* application-state records in them */
-    uint64_t values;                  /* value frames in them */
+    uint64_t values;                  /* value frames in them, loaded */
     uint64_t valid_bytes;             /* header + complete commits */
     uint64_t torn_bytes;              /* past valid_bytes: a torn commit (dropped) */
     uint64_t corrupt_offset;          /* UINT64_MAX: none; else the damaged frame */
@@ -162,6 +162,8 @@ struct bpc_store_info {
     uint64_t floor;                   /* largest floor among the records */
     uint64_t max_ballot;              /* largest max_bal among the records */
     uint64_t file_bytes;
+    uint64_t values_skipped; /* value frames whose bytes do not hash to their
+                                identity (a writer's mistake): not loaded */
 };
 
 struct bpc_store;

@@ -523,10 +523,25 @@ store_probe_tmp(struct bpc_store *s, char *err, size_t err_len)
     return rc;
 }
 
-/* Opens PATH (locked when writing), then removes an interrupted
- * compaction's PATH.tmp: only once the lock is held, so that a refused
- * second writer never removes the PATH.tmp the first is writing; then
- * checks that PATH.tmp can be made (store_probe_tmp). */
+/* A writer of an existing store removes an interrupted compaction's
+ * PATH.tmp, then checks that PATH.tmp can be made (store_probe_tmp): only
+ * once the lock is held, so that a refused second writer never removes
+ * the PATH.tmp the first is writing, and only once PATH was read as this
+ * party's store, so that a --store naming some other file never removes
+ * that file's neighbour (before, a refused open of a file that was no
+ * store had already deleted FILE.tmp). */
+static int
+store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
+{
+    int urc = s->io.unlink(s->io.ctx, s->tmp);
+    if (urc != 0 && urc != -ENOENT) {
+        store_errf(err, err_len, "%s: removing %s: %s", s->path, s->tmp, strerror(-urc));
+        return urc;
+    }
+    return store_probe_tmp(s, err, err_len);
+}
+
+/* Opens PATH (locked when writing). */
 static int
 store_open_locked(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -546,16 +561,6 @@ store_open_locked(struct bpc_store *s, char *err, size_t err_len)
         store_errf(err, err_len, "%s: %s", s->path, store_open_error(rc));
         return rc;
     }
-    if (rc == 0 && !s->read_only) {
-        /* Not when creating: a PATH.tmp then may be another creator's,
-         * and store_replace takes its lock before emptying it. */
-        int urc = s->io.unlink(s->io.ctx, s->tmp); /* an interrupted compaction's */
-        if (urc != 0 && urc != -ENOENT) {
-            store_errf(err, err_len, "%s: removing %s: %s", s->path, s->tmp, strerror(-urc));
-            return urc;
-        }
-        return store_probe_tmp(s, err, err_len);
-    }
     return rc; /* 0, or -ENOENT: a writer creates the store */
 }
 
@@ -573,6 +578,11 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
      * renames complete files into place, so something else emptied or
      * made it, and it may have held votes (bpcon-store check agrees). */
     rc = store_recover(s, err, err_len);
+    if (rc == 0 && !s->read_only) {
+        /* Not when creating: a PATH.tmp then may be another creator's,
+         * and store_replace takes its lock before emptying it. */
+        rc = store_clear_tmp(s, err, err_len);
+    }
     if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
         rc = store_upgrade(s, err, err_len);
     }

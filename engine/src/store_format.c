@@ -219,6 +219,8 @@ store_record_check(const struct bpc_durable *d)
     return NULL;
 }
 
+const char STORE_WHY_DIGEST[] = "value bytes do not match their digest";
+
 /* NULL when the plen bytes at p are a valid value frame payload: the
  * identity of a DIGEST value (the only kind whose bytes a record does not
  * carry), exactly its bytes after it, a vote instance, and, when
@@ -246,7 +248,7 @@ store_decode_value(const uint8_t *p, uint32_t plen, bool check_digest, uint64_t 
         struct bpc_vid got;
         bpc_vid_of(&got, p + BPC_STORE_VALUE_HEAD_BYTES, vid->len);
         if (!eng_vid_eq(&got, vid)) {
-            return "value bytes do not match their digest";
+            return STORE_WHY_DIGEST;
         }
     }
     return NULL;

@@ -182,10 +182,13 @@ const char *store_decode_record(const uint8_t *p, struct bpc_durable *d);
 /* NULL when recovery would load d as it is (store_decode_record's rules). */
 const char *store_record_check(const struct bpc_durable *d);
 /* NULL when the plen bytes at p are a valid value frame payload, else what
- * is wrong; the bytes are hashed against the identity only when check_digest
- * (a scan's second pass trusts its first). */
+ * is wrong; the bytes are hashed against the identity only when
+ * check_digest, and bytes that do not hash to it give STORE_WHY_DIGEST
+ * (the scan's second pass skips such a frame: a writer's mistake, not
+ * damage). */
 const char *store_decode_value(const uint8_t *p, uint32_t plen, bool check_digest,
                                uint64_t *instance, struct bpc_vid *vid);
+extern const char STORE_WHY_DIGEST[];
 /* Sets the commit-end flag of a sealed frame (its header CRC again). */
 void store_frame_end(uint8_t *f);
 void store_header_encode(uint8_t *h, uint64_t cluster_id, uint32_t party,

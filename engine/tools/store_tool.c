@@ -116,12 +116,12 @@ tool_check_line(FILE *f, const char *path, const struct bpc_store_info *in, int 
     json_str_print(f, path);
     fprintf(f,
             ",\"status\":\"%s\",\"records\":%llu,\"app_records\":%llu,\"values\":%llu,"
-            "\"commits\":%llu,\"valid_bytes\":%llu,\"torn_bytes\":%llu,\"file_bytes\":%llu,"
-            "\"corrupt_offset\":",
+            "\"values_skipped\":%llu,\"commits\":%llu,\"valid_bytes\":%llu,\"torn_bytes\":%llu,"
+            "\"file_bytes\":%llu,\"corrupt_offset\":",
             status, (unsigned long long)in->records, (unsigned long long)in->app_records,
-            (unsigned long long)in->values, (unsigned long long)in->commits,
-            (unsigned long long)in->valid_bytes, (unsigned long long)in->torn_bytes,
-            (unsigned long long)in->file_bytes);
+            (unsigned long long)in->values, (unsigned long long)in->values_skipped,
+            (unsigned long long)in->commits, (unsigned long long)in->valid_bytes,
+            (unsigned long long)in->torn_bytes, (unsigned long long)in->file_bytes);
     if (in->corrupt_offset == UINT64_MAX) {
         fprintf(f, "null,\"corrupt_reason\":null");
     } else {

@@ -135,9 +135,13 @@ fs_on_frame(void *ctx, const struct bpc_store_frame *f)
         FS_CHECK(f->rec != NULL && f->rec->hist_count <= BPC_HISTORY_MAX);
         sc->records++;
     } else if (f->type == BPC_STORE_FRAME_VALUE) {
-        /* Recovery checked its shape and that the bytes hash to the id. */
+        /* Recovery checked its shape and hands out only values whose
+         * bytes hash to the id (it skips the others: values_skipped). */
         FS_CHECK(f->value_vid != NULL && f->value_vid->kind == BPC_VALUE_DIGEST &&
                  f->value_vid->len <= BPC_VALUE_BYTES_MAX && f->value_bytes != NULL);
+        struct bpc_vid got;
+        bpc_vid_of(&got, f->value_bytes, f->value_vid->len);
+        FS_CHECK(bpc_vid_eq(&got, f->value_vid));
         sc->values++;
     } else {
         FS_CHECK(f->type == BPC_STORE_FRAME_APP && f->app_len <= BPC_STORE_APP_BYTES_MAX);
@@ -227,7 +231,8 @@ fs_inspect(struct memfs *fs, size_t n, struct bpc_store_info *ii)
         FS_CHECK(ii->corrupt_offset == UINT64_MAX);
         FS_CHECK(ii->valid_bytes >= BPC_STORE_HEADER_BYTES && ii->valid_bytes <= n);
         FS_CHECK(ii->valid_bytes + ii->torn_bytes == n);
-        FS_CHECK(sc.records == ii->records && sc.apps == ii->app_records);
+        FS_CHECK(sc.records == ii->records && sc.apps == ii->app_records &&
+                 sc.values == ii->values);
     } else if (irc == -EBADMSG) {
         FS_CHECK(ii->corrupt_offset <= n); /* an empty file: offset 0 */
     }
