@@ -334,7 +334,7 @@ struct eng_ballot_state {
 #define ENG_RUN_MIN 8u
 
 /* runs.c: digests of VOTES runs over this party's own 2a values; an
- * entry is used only when its type, ballot, first instance and all k
+ * entry is used only when its ballot, first instance, length and all k
  * value ids are the ones asked for. */
 #define ENG_RUN_CACHE 8u
 struct eng_run_cache {

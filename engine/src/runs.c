@@ -18,6 +18,31 @@
 
 #include <string.h>
 
+/* Does cache entry c hold the digest of a run at (ballot, first) of k
+ * values? (Which values, the caller compares.) */
+static bool
+eng_run_names(const struct eng_run_cache *c, uint64_t ballot, uint64_t first, uint32_t k)
+{
+    return c->used && c->k == k && c->ballot == ballot && c->first == first;
+}
+
+/* c's digest from its k vids, c naming the run at (ballot, first). */
+static void
+eng_run_fill(struct eng_run_cache *c, uint64_t ballot, uint64_t first, uint32_t k)
+{
+    bpc_votes_digest(ballot, first, k, c->vids, c->digest);
+    c->used = 1;
+    c->k = k;
+    c->ballot = ballot;
+    c->first = first;
+}
+
+static struct eng_run_cache *
+eng_run_entry(const struct bpc_engine *e, uint64_t first)
+{
+    return &e->vr.cache[first / BPC_VOTES_RUN_MAX % ENG_RUN_CACHE];
+}
+
 const uint8_t *
 eng_run_digest(struct bpc_engine *e, uint64_t ballot, uint64_t first, uint32_t k,
                const struct bpc_vid *vids)
@@ -26,57 +51,83 @@ eng_run_digest(struct bpc_engine *e, uint64_t ballot, uint64_t first, uint32_t k
         bpc_votes_digest(ballot, first, k, vids, e->vr.tmp);
         return e->vr.tmp;
     }
-    struct eng_run_cache *c = &e->vr.cache[first / BPC_VOTES_RUN_MAX % ENG_RUN_CACHE];
-    if (!c->used || c->k != k || c->ballot != ballot || c->first != first ||
+    struct eng_run_cache *c = eng_run_entry(e, first);
+    if (!eng_run_names(c, ballot, first, k) ||
         memcmp(c->vids, vids, (size_t)k * sizeof(*vids)) != 0) {
-        bpc_votes_digest(ballot, first, k, vids, c->digest);
-        c->used = 1;
-        c->k = k;
-        c->ballot = ballot;
-        c->first = first;
         memcpy(c->vids, vids, (size_t)k * sizeof(*vids));
+        eng_run_fill(c, ballot, first, k);
     }
     return c->digest;
 }
 
 enum eng_run_verdict { RUN_CREDITED, RUN_MISMATCH, RUN_WAIT };
 
+/* Walks run r's k instances: gens[j] the generation of instance
+ * r->instance + j tallying r's ballot, and c->vids[j] its 2a value.
+ * Where c already holds the run's values they are compared in place, not
+ * copied (nor its digest computed again); from the first that differs on
+ * they are copied and the digest computed over them. False (the run
+ * waits) when an instance has no 2a at the ballot; c, when partly
+ * overwritten, is then marked empty. */
+static __attribute__((noinline)) bool
+eng_votes_walk(const struct bpc_engine *e, const struct bpc_record *r, uint32_t k, uint8_t *gens,
+               struct eng_run_cache *c)
+{
+    uint64_t first = r->instance;
+    uint64_t ballot = r->ballot;
+    uint32_t j = 0;
+    if (eng_run_names(c, ballot, first, k)) {
+        for (; j < k; j++) {
+            const struct eng_slot *s = eng_slot_at(e, first + j);
+            int g = eng_slot_holds(e, first + j) ? eng_gen_of(s, ballot) : -1;
+            const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+            if (v2a == NULL) {
+                return false;
+            }
+            gens[j] = (uint8_t)g;
+            if (!eng_vid_eq(&c->vids[j], v2a)) {
+                break;
+            }
+        }
+        if (j == k) {
+            return true;
+        }
+    }
+    for (uint32_t from = j; j < k; j++) {
+        const struct eng_slot *s = eng_slot_at(e, first + j);
+        int g = eng_slot_holds(e, first + j) ? eng_gen_of(s, ballot) : -1;
+        const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+        if (v2a == NULL) {
+            c->used = j > from ? 0 : c->used;
+            return false;
+        }
+        gens[j] = (uint8_t)g;
+        c->vids[j] = *v2a;
+    }
+    eng_run_fill(c, ballot, first, k);
+    return true;
+}
+
 /* Checks a run of p's votes against this party's 2a values at its ballot
- * and, when its digest is over exactly those values, credits each vote as
- * an individual 2av or 2b for that value would be. vids[0..k) are all
- * written before any is read (the digest and the cache read k of them);
- * GCC cannot follow that through eng_run_digest, and zeroing the 2.3 KB
- * array first cost 2.7 % of the engine tier's instructions. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+ * (through cache entry c) and, when its digest is over exactly those
+ * values, credits each vote as an individual 2av or 2b for that value
+ * would be. c is not written while crediting: only eng_run_digest
+ * (eng_flush) and this function (top-level dispatch, eng_votes_retry)
+ * write entries, and neither runs inside a vote's crediting. */
 static enum eng_run_verdict
-eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+eng_votes_check(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+                struct eng_run_cache *c)
 {
     uint8_t type = (uint8_t)(r->aux & 0xffu);
     uint32_t k = (uint32_t)(r->aux >> 8);
-    struct bpc_vid vids[BPC_VOTES_RUN_MAX];
     uint8_t gens[BPC_VOTES_RUN_MAX];
     if (k > BPC_VOTES_RUN_MAX) {
         return RUN_MISMATCH; /* the decoder refuses it: k <= BPC_VOTES_RUN_MAX */
     }
-    for (uint32_t j = 0; j < k; j++) {
-        uint64_t i = r->instance + j;
-        if (!eng_slot_holds(e, i)) {
-            return RUN_WAIT;
-        }
-        struct eng_slot *s = eng_slot_at(e, i);
-        int g = eng_gen_of(s, r->ballot);
-        const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
-        if (v2a == NULL) {
-            return RUN_WAIT;
-        }
-        vids[j] = *v2a;
-        gens[j] = (uint8_t)g;
+    if (!eng_votes_walk(e, r, k, gens, c)) {
+        return RUN_WAIT;
     }
-    const uint8_t *d = eng_run_digest(e, r->ballot, r->instance, k, vids);
-    if (memcmp(d, r->value.id, BPC_DIGEST_BYTES) != 0) {
+    if (memcmp(c->digest, r->value.id, BPC_DIGEST_BYTES) != 0) {
         e->ctr.votes_mismatch++;
         return RUN_MISMATCH;
     }
@@ -89,10 +140,10 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         uint64_t i = r->instance + j;
         struct eng_slot *s = eng_slot_at(e, i);
         if (eng_slot_holds(e, i) && eng_gen_ballot(s, gens[j]) == r->ballot) {
-            eng_on_vote_at(e, p, s, gens[j], type, &vids[j]);
+            eng_on_vote_at(e, p, s, gens[j], type, &c->vids[j]);
             continue;
         }
-        struct bpc_record one = bpc_record_make(type, i, r->ballot, 0, &vids[j]);
+        struct bpc_record one = bpc_record_make(type, i, r->ballot, 0, &c->vids[j]);
         if (type == BPC_MSG_2AV) {
             eng_on_2av(e, p, &one);
         } else {
@@ -101,9 +152,25 @@ eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     return RUN_CREDITED;
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+
+/* Without a digest cache (no run can form here, but a peer may still
+ * send one): an entry of its own for the one check. */
+static __attribute__((cold, noinline)) enum eng_run_verdict
+eng_votes_check_alone(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    struct eng_run_cache one;
+    memset(&one, 0, sizeof(one));
+    return eng_votes_check(e, p, r, &one);
+}
+
+static enum eng_run_verdict
+eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    if (e->vr.cache == NULL) {
+        return eng_votes_check_alone(e, p, r);
+    }
+    return eng_votes_check(e, p, r, eng_run_entry(e, r->instance));
+}
 
 /* A run of p's votes: credited now, or kept (at most
  * ENG_RUN_WAIT_PER_SENDER per sender, ENG_RUN_WAIT in all) until the 2a values it needs arrive; a
