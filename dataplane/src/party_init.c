@@ -269,7 +269,10 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
             return rc;
         }
         if (rc != 0) {
-            dp_party_err(err, err_len, "restoring durable state failed");
+            dp_party_err(err, err_len,
+                         "restoring durable state failed: the store holds records no engine "
+                         "writes (or an incarnation with no room for this start: 2^24 - 2 "
+                         "restarts used)");
             return rc;
         }
         if (p->fstore == NULL) {
@@ -277,6 +280,12 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
         }
     }
     rc = bpc_engine_start(p->engine, bpc_dp_now_ns());
+    if (rc == -EOVERFLOW) {
+        dp_party_err(err, err_len,
+                     "starting the engine failed: the party's incarnations are used up "
+                     "(2^24 - 3 restarts with a promised ballot; the next could not restore)");
+        return rc;
+    }
     if (rc != 0) {
         dp_party_err(err, err_len,
                      "starting the engine failed: the decided log's next entry is not the "

@@ -709,7 +709,10 @@ int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_val
  * 0, or -EINVAL and not started when cfg.log's next entry
  * (bpc_log_next) is not the first instance the engine will emit: 0 on a
  * fresh start, the restored floor after a restore (create the log with
- * that start_index). Call it once per engine: a second call after a
+ * that start_index); -EOVERFLOW and not started when the restored
+ * incarnation is 2^24 - 3 with a promised ballot: the start would raise
+ * it to 2^24 - 2 and persist a record no restart can restore (the
+ * party's incarnations are used up). Call it once per engine: a second call after a
  * successful one is a programming error and aborts (the engine's state
  * would start twice). */
 int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);

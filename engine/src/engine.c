@@ -630,6 +630,9 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
     if (e->cfg.log != NULL && bpc_log_next(e->cfg.log) != eng_nu(e)) {
         return -EINVAL; /* its next entry is not the first this engine emits */
     }
+    if (!eng_ps_start_ok(e)) {
+        return -EOVERFLOW; /* incarnations used up: the next restart could not restore */
+    }
     e->started = true;
     e->now_ns = now_ns;
     /* Each received frame reads its sender's replay entry before it may

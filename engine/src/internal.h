@@ -188,7 +188,9 @@ bpc_vid_stored_ok(const struct bpc_vid *v)
  * identities go out in 1b reports, where a pad byte or a shape the
  * decoder refuses tripped the encoder's assertion): ballots within
  * BPC_BALLOT_MAX, a floor at most BPC_DURABLE_APPLIED_BASE, room for the
- * incarnation; for an instance's record, a vote value exactly when it has
+ * incarnation (at most BPC_INCARNATION_MAX, and below it with a promise:
+ * restore refuses that, its start could not raise it, and
+ * bpc_engine_start refuses to write it); for an instance's record, a vote value exactly when it has
  * a vote ballot, vote and history ballots at most the record's max_bal
  * (a party votes only at a ballot it joined, joining raises max_bal
  * first, and every record carries max_bal as it was: a vote above it
@@ -202,6 +204,7 @@ bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
 {
     if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
         d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || d->incarnation > BPC_INCARNATION_MAX ||
+        (d->incarnation == BPC_INCARNATION_MAX && d->max_bal > 0) ||
         d->floor > BPC_DURABLE_APPLIED_BASE) {
         return false;
     }

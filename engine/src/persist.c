@@ -428,6 +428,15 @@ eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t co
     return 0;
 }
 
+bool
+eng_ps_start_ok(const struct bpc_engine *e)
+{
+    /* The start raises the incarnation when a ballot was promised; the
+     * record it persists must be one restore takes (bpc_durable_rules_ok:
+     * not BPC_INCARNATION_MAX with a promise). */
+    return e->ps.max_bal == 0 || e->ps.incarnation + 1u < BPC_INCARNATION_MAX;
+}
+
 void
 eng_ps_start(struct bpc_engine *e)
 {

@@ -74,6 +74,10 @@ ENG_FN void eng_persist_vouch(struct bpc_engine *e, uint64_t instance, uint64_t 
 ENG_FN void eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out);
 ENG_FN void eng_ps_persisted(struct bpc_engine *e);
 ENG_FN int eng_ps_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
+/* May this start raise the incarnation? False when the record it would
+ * persist (BPC_INCARNATION_MAX with a promise) is one no restart takes:
+ * the party's incarnations are used up. */
+ENG_FN bool eng_ps_start_ok(const struct bpc_engine *e);
 /* bpc_engine_start: a restarted party is a new incarnation. */
 ENG_FN void eng_ps_start(struct bpc_engine *e);
 ENG_FN void eng_ps_carve(struct bpc_engine *e, const struct eng_mem *m);

@@ -220,8 +220,17 @@ test_append_refuses_what_restore_refuses(void **state)
             fail_msg("floor_poison case %u: bpc_store_append returned %d, not -EINVAL", k, rc);
         }
     }
-    /* The largest restore takes with a promised ballot (one more and the
-     * start's increment would reach what append refuses). */
+    /* The last incarnation with a promised ballot, which restore refuses
+     * (its start could not raise it): refused here too. Before, append and
+     * sync took it and the party could never restart (the store review's
+     * inc: "restore + start = -22"). */
+    struct bpc_durable last = {
+        .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 2u};
+    assert_int_equal(bpc_store_append(s, &last, 1), -EINVAL);
+    last.max_bal = 0; /* without a promise a start raises nothing: taken */
+    assert_int_equal(bpc_store_append(s, &last, 1), 0);
+    /* The largest restore takes with a promised ballot (bpc_engine_start
+     * then refuses, -EOVERFLOW: test_durable.c). */
     struct bpc_durable edge = {
         .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 3u};
     assert_int_equal(bpc_store_append(s, &edge, 1), 0);

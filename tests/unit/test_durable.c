@@ -1,9 +1,10 @@
 /*
- * test_durable.c - a decision is applied only once the votes it needed
- * are durable (docs/ENGINE.md, "Durability"): a party whose own 2b
- * completed the quorum that decided an instance hands the decision out
- * (log, commands, tickets, out->decisions) only after the step's records
- * were confirmed with bpc_engine_persisted.
+ * test_durable.c - what a crash can take (docs/ENGINE.md, "Durability"):
+ * a decision is applied only once the votes it needed are durable (a
+ * party whose own 2b completed the quorum that decided an instance hands
+ * the decision out, as log, commands, tickets and out->decisions, only
+ * after the step's records were confirmed with bpc_engine_persisted), and
+ * a start never persists a record no restart can restore.
  *
  * Method: one party of weight 1 (its own 2b is the whole quorum), stepped
  * directly through the public API; a crash is an engine freed before its
@@ -17,6 +18,7 @@
 /* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include "bpcon.h"
@@ -161,12 +163,47 @@ test_own_2b_applied_after_persisted(void **state)
     bpc_engine_free(d.e);
 }
 
+/* Goal: a start that would persist a record no restart can restore is
+ * refused. Restored at incarnation 2^24 - 3 with a promised ballot, the
+ * start would raise it to 2^24 - 2, which restore refuses with a promise
+ * (and bpc_store_append now too): -EOVERFLOW, not started. Before, it
+ * started and persisted that record, and the next restart failed for
+ * good. One incarnation lower starts, and persists 2^24 - 3, which a
+ * restore takes. */
+static void
+test_last_incarnation_refused_at_start(void **state)
+{
+    (void)state;
+    struct dur d;
+    dur_init(&d);
+    bpc_engine_free(d.e);
+    d.recs[0] = (struct bpc_durable){
+        .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 3u};
+    d.recs_count = 1;
+    char err[256];
+    assert_int_equal(bpc_engine_new(&d.e, &d.cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(d.e, d.recs, 1), 0);
+    assert_int_equal(bpc_engine_start(d.e, d.now), -EOVERFLOW);
+    bpc_engine_free(d.e);
+    d.recs[0].incarnation = (UINT64_C(1) << 24) - 4u;
+    dur_start(&d);
+    dur_step(&d);
+    assert_true(d.out.persist_count > 0);
+    assert_int_equal(d.out.persist[0].incarnation, (UINT64_C(1) << 24) - 3u);
+    struct bpc_durable again = d.out.persist[0];
+    bpc_engine_free(d.e);
+    assert_int_equal(bpc_engine_new(&d.e, &d.cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_restore(d.e, &again, 1), 0);
+    bpc_engine_free(d.e);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_undurable_2b_not_applied),
         cmocka_unit_test(test_own_2b_applied_after_persisted),
+        cmocka_unit_test(test_last_incarnation_refused_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
