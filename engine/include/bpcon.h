@@ -235,8 +235,10 @@ bpc_u128 bpc_config_threshold(const struct bpc_config *cfg);
 /* Tolerated faulty weight F = min(2T - W - 1, W - T), 0 when negative. */
 bpc_u128 bpc_faulty_weight(bpc_u128 total, bpc_u128 threshold);
 /* BLAKE2b-256 over the explicit little-endian encoding of cluster id,
- * party count, weights and threshold (not self, keys or timers). */
-void bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES]);
+ * party count, weights and threshold (not self, keys or timers). 0, or
+ * -EINVAL (out untouched) for cfg or out NULL or more than
+ * BPC_PARTIES_MAX parties (before: an assertion aborted). */
+int bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES]);
 
 /* ------------------------------------------------------------------------
  * Leader election: a pure function of (cluster id, config digest, ballot).
@@ -280,9 +282,10 @@ bool bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b);
  * ballot, first instance and k (little-endian, 8 + 8 + 4 bytes), then each
  * value id as its kind, length (LE16) and 32 id bytes. The vote type is
  * the record's, not the digest's: a run of 2av and a run of 2b for the
- * same values name the same digest. */
-void bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_vid *vids,
-                      uint8_t out[BPC_DIGEST_BYTES]);
+ * same values name the same digest. 0, or -EINVAL (out untouched) for k
+ * above BPC_VOTES_RUN_MAX, vids NULL with k > 0 or out NULL. */
+int bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_vid *vids,
+                     uint8_t out[BPC_DIGEST_BYTES]);
 
 /* ------------------------------------------------------------------------
  * Wire format (see docs/WIRE.md). A frame is the payload of one Ethernet
@@ -485,7 +488,8 @@ int bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg);
 void bpc_log_free(struct bpc_log *log);
 /* Writer: appends entry `index`, which must be bpc_log_next(log). 0,
  * -ENOBUFS when no segment is free yet (a grace period is pending: retry
- * later), -EMSGSIZE when len exceeds value_bytes_max. No allocation. */
+ * later), -EMSGSIZE when len exceeds value_bytes_max, -EINVAL for log
+ * NULL, value NULL with len > 0 or another index. No allocation. */
 int bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len,
                    bool noop, uint64_t skip_mask);
 /* Index of the next entry to be appended (= entries published). */
@@ -493,10 +497,12 @@ uint64_t bpc_log_next(const struct bpc_log *log);
 /* Oldest index still readable. */
 uint64_t bpc_log_first(const struct bpc_log *log);
 /* Reader: 0 and *out filled; -EAGAIN when index is not published yet;
- * -ESTALE when it was reclaimed (the reader fell behind). */
+ * -ESTALE when it was reclaimed (the reader fell behind); -EINVAL for log
+ * or out NULL. */
 int bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out);
 /* Reader: copies entry index into buf (cap bytes); returns its length or
- * the errors of bpc_log_read, -ENOBUFS when cap is too small. */
+ * the errors of bpc_log_read, -ENOBUFS when cap is too small, -EINVAL for
+ * buf NULL with an entry that has bytes. */
 int bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bool *noop);
 /* Reader: blocks (offline, no CPU) until index is published or timeout_ns
  * passes; 0 or -ETIMEDOUT. */
@@ -724,7 +730,11 @@ int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
  * buffer's cap was below bpc_frame_bytes_min(value_bytes_max): no frame
  * is written into it or after it (before, every record was dropped and
  * the party went mute with the step returning success). -EINVAL, nothing
- * done, before bpc_engine_start. */
+ * done, before bpc_engine_start, for e, in or out NULL, frames NULL with
+ * frames_count > 0, a frame with bytes NULL and a length, out->frames or
+ * out->decisions NULL with a cap, or now_ns below the last step's (the
+ * clock must never go back; before, these aborted or crashed). A lent tx
+ * buffer with bytes NULL is taken as too small (-EMSGSIZE). */
 int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out);
 /* Confirms that the last out->persist records are durable; the messages
  * held behind them leave at the next step. */

@@ -166,6 +166,13 @@ struct bpc_store_info {
                                 identity (a writer's mistake): not loaded */
 };
 
+/* Misuse is an error, never a crash: a call given a NULL store handle
+ * or a NULL output returns -EINVAL (where it returns a count, 0 with the
+ * array NULL; bpc_store_info NULL; bpc_store_compact_due false;
+ * bpc_store_stats zeroes out), and bpc_store_open and bpc_store_inspect
+ * refuse (-EINVAL, naming it) an I/O table that lacks a call they need:
+ * open, close, size and pread to read; pwrite, datasync, dirsync,
+ * truncate, rename and unlink too to write. */
 struct bpc_store;
 
 /* Opens the store at path for party cfg->self of cfg's cluster, creating

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -305,11 +306,12 @@ config_store_u128(uint8_t out[16], bpc_u128 v)
     bpc_le64_store(out + 8, (uint64_t)(v >> 64));
 }
 
-void
+int
 bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES])
 {
-    BPC_ASSERT(cfg != NULL);
-    BPC_ASSERT(cfg->parties_count <= BPC_PARTIES_MAX); /* validate first */
+    if (cfg == NULL || out == NULL || cfg->parties_count > BPC_PARTIES_MAX) {
+        return -EINVAL; /* before: an assertion aborted */
+    }
     crypto_generichash_state st;
     int rc = crypto_generichash_init(&st, NULL, 0, BPC_DIGEST_BYTES);
     BPC_ASSERT(rc == 0);
@@ -334,6 +336,7 @@ bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES])
     crypto_generichash_update(&st, thr, sizeof(thr));
     rc = crypto_generichash_final(&st, out, BPC_DIGEST_BYTES);
     BPC_ASSERT(rc == 0);
+    return 0;
 }
 
 uint32_t

@@ -415,13 +415,34 @@ eng_pump(struct bpc_engine *e)
     }
 }
 
+/* A step's arguments a caller could get wrong: an engine started, in and
+ * out given, frames where a count says so (each with bytes where it has
+ * a length), lent buffers where a cap says so, a clock that never went
+ * back. */
+static bool
+eng_step_args_ok(const struct bpc_engine *e, const struct bpc_step_in *in,
+                 const struct bpc_step_out *out)
+{
+    if (e == NULL || !e->started || in == NULL || out == NULL || in->now_ns < e->now_ns ||
+        (in->frames == NULL && in->frames_count > 0) ||
+        (out->frames == NULL && out->frames_cap > 0) ||
+        (out->decisions == NULL && out->decisions_cap > 0)) {
+        return false;
+    }
+    for (uint32_t k = 0; k < in->frames_count; k++) {
+        if (in->frames[k].bytes == NULL && in->frames[k].len > 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int
 bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out)
 {
-    if (!e->started) {
-        return -EINVAL; /* nothing done: before, an assertion aborted */
+    if (!eng_step_args_ok(e, in, out)) {
+        return -EINVAL; /* nothing done: before, an assertion or a crash */
     }
-    BPC_ASSERT(in->now_ns >= e->now_ns); /* the clock is monotonic */
     e->now_ns = in->now_ns;
     e->step_no++;
     e->cur_out = out;
@@ -525,7 +546,7 @@ eng_build(void *mem, const struct bpc_config *cfg)
     eng_sizes_of(cfg, &z);
     eng_layout_of(&z, &l);
     e->cfg = *cfg;
-    bpc_config_digest(cfg, e->digest);
+    (void)bpc_config_digest(cfg, e->digest); /* validated above: 0 */
     e->total = bpc_config_total_weight(cfg);
     e->threshold = bpc_config_threshold(cfg);
     e->faulty = bpc_faulty_weight(e->total, e->threshold);

@@ -359,11 +359,14 @@ int
 bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len, bool noop,
                uint64_t skip_mask)
 {
-    BPC_ASSERT(log != NULL);
+    if (log == NULL || (value == NULL && len > 0)) {
+        return -EINVAL; /* before: an assertion aborted */
+    }
     /* The writer alone stores next, so a relaxed load reads its own value. */
     uint64_t next = atomic_load_explicit(&log->next, memory_order_relaxed);
-    BPC_ASSERT(index == next);
-    BPC_ASSERT(value != NULL || len == 0);
+    if (index != next) {
+        return -EINVAL; /* entries go in order, none skipped or written twice */
+    }
     /* call_rcu needs a registered, online thread. */
     BPC_DEBUG_ASSERT(urcu_qsbr_read_ongoing());
     if (len > log->value_bytes_max) {
@@ -431,8 +434,9 @@ bpc_log_first(const struct bpc_log *log)
 int
 bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
 {
-    BPC_ASSERT(log != NULL);
-    BPC_ASSERT(out != NULL);
+    if (log == NULL || out == NULL) {
+        return -EINVAL;
+    }
     /* Only an online QSBR thread pins what it reads (the argument above). */
     BPC_DEBUG_ASSERT(urcu_qsbr_read_ongoing());
     if (index >= atomic_load_explicit(&log->next, memory_order_acquire)) {
@@ -468,7 +472,9 @@ bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bo
     if (e.len > cap) {
         return -ENOBUFS;
     }
-    BPC_ASSERT(buf != NULL || e.len == 0);
+    if (buf == NULL && e.len > 0) {
+        return -EINVAL; /* before: an assertion aborted */
+    }
     if (e.len > 0) {
         memcpy(buf, e.value, e.len);
     }

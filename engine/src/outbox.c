@@ -353,10 +353,10 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
             return false;
         }
         struct bpc_frame_out *f = &out->frames[out->frames_count];
-        if (f->cap < e->ob.frame_min) {
-            /* A buffer some record group or value cannot fit: used as the
-             * end of the lent ones (-EMSGSIZE), not as a frame that drops
-             * every record it cannot take. */
+        if (f->cap < e->ob.frame_min || f->bytes == NULL) {
+            /* A buffer some record group or value cannot fit (or none at
+             * all): used as the end of the lent ones (-EMSGSIZE), not as a
+             * frame that drops every record it cannot take. */
             e->ob.small_buf = true;
             e->ob.flush_k = k;
             e->ob.flush_u = u;

@@ -30,7 +30,7 @@ eng_run_names(const struct eng_run_cache *c, uint64_t ballot, uint64_t first, ui
 static void
 eng_run_fill(struct eng_run_cache *c, uint64_t ballot, uint64_t first, uint32_t k)
 {
-    bpc_votes_digest(ballot, first, k, c->vids, c->digest);
+    (void)bpc_votes_digest(ballot, first, k, c->vids, c->digest); /* k <= the maximum */
     c->used = 1;
     c->k = k;
     c->ballot = ballot;
@@ -48,7 +48,7 @@ eng_run_digest(struct bpc_engine *e, uint64_t ballot, uint64_t first, uint32_t k
                const struct bpc_vid *vids)
 {
     if (e->vr.cache == NULL) {
-        bpc_votes_digest(ballot, first, k, vids, e->vr.tmp);
+        (void)bpc_votes_digest(ballot, first, k, vids, e->vr.tmp);
         return e->vr.tmp;
     }
     struct eng_run_cache *c = eng_run_entry(e, first);

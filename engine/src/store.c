@@ -211,6 +211,12 @@ store_live_count(const struct bpc_store *s)
 uint32_t
 bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs)
 {
+    if (s == NULL || recs == NULL) {
+        if (recs != NULL) {
+            *recs = NULL;
+        }
+        return 0; /* misuse; before: a crash */
+    }
     if (s->export_cap < s->map.cap) {
         struct bpc_durable *e = realloc(s->export, (size_t)s->map.cap * sizeof(*e));
         if (e == NULL) {
@@ -235,6 +241,9 @@ bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs)
 int
 bpc_store_app(const struct bpc_store *s, uint64_t *floor, const uint8_t **bytes, uint32_t *len)
 {
+    if (s == NULL || floor == NULL || bytes == NULL || len == NULL) {
+        return -EINVAL;
+    }
     if (!s->has_app) {
         return -ENOENT;
     }
@@ -247,7 +256,7 @@ bpc_store_app(const struct bpc_store *s, uint64_t *floor, const uint8_t **bytes,
 const struct bpc_store_info *
 bpc_store_info(const struct bpc_store *s)
 {
-    return &s->info;
+    return s == NULL ? NULL : &s->info;
 }
 
 int
@@ -262,6 +271,12 @@ bpc_store_error(const struct bpc_store *s)
 void
 bpc_store_stats(const struct bpc_store *s, struct bpc_store_stats *out)
 {
+    if (s == NULL || out == NULL) {
+        if (out != NULL) {
+            memset(out, 0, sizeof(*out));
+        }
+        return;
+    }
     *out = s->stats;
     out->file_bytes = s->size;
     out->compact_bytes = s->compact_bytes;
@@ -593,9 +608,19 @@ int
 bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
                const struct bpc_store_options *opt, char *err, size_t err_len)
 {
+    if (out == NULL) {
+        store_errf(err, err_len, "no place for the store handle (out is NULL)");
+        return -EINVAL;
+    }
     *out = NULL;
     if (path == NULL || cfg == NULL) {
         store_errf(err, err_len, "a path and a configuration are required");
+        return -EINVAL;
+    }
+    const char *lacks =
+        store_io_lacks(opt != NULL ? opt->io : NULL, opt == NULL || !opt->read_only);
+    if (lacks != NULL) {
+        store_errf(err, err_len, "%s: the I/O table has no %s call", path, lacks);
         return -EINVAL;
     }
     /* The configuration names the store (party, digest, live bound): one
@@ -623,7 +648,7 @@ bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config
     s->info.version = BPC_STORE_FORMAT_VERSION;
     s->info.cluster_id = cfg->cluster_id;
     s->info.party = cfg->self;
-    bpc_config_digest(cfg, s->info.digest);
+    (void)bpc_config_digest(cfg, s->info.digest); /* validated above: 0 */
     rc = store_map_alloc(&s->map, STORE_MAP_MIN);
     if (rc == 0) {
         rc = store_open_file(s, err, err_len);

@@ -58,6 +58,9 @@ store_fail(struct bpc_store *s, int rc)
 static int
 store_usable(const struct bpc_store *s)
 {
+    if (s == NULL) {
+        return -EINVAL; /* before: a crash */
+    }
     if (s->failed) {
         return -EIO;
     }
@@ -434,6 +437,9 @@ bpc_store_compact(struct bpc_store *s)
 bool
 bpc_store_compact_due(const struct bpc_store *s)
 {
+    if (s == NULL) {
+        return false;
+    }
     /* Twice the last compacted size as well: a live set near the
      * threshold must not compact at every commit. */
     uint64_t at =
@@ -444,6 +450,9 @@ bpc_store_compact_due(const struct bpc_store *s)
 int
 bpc_store_release(struct bpc_store *s)
 {
+    if (s == NULL) {
+        return -EINVAL;
+    }
     if (s->old_fd < 0) {
         return 0;
     }

@@ -177,6 +177,11 @@ void store_values_prune(struct bpc_store *s);
 uint64_t store_values_frame_bytes(const struct bpc_store *s);
 
 /* store_format.c: encoding. */
+/* The first call an I/O table lacks that a store needs (a reader: open,
+ * close, size, pread; a writer: also pwrite, datasync, dirsync,
+ * truncate, rename, unlink), or NULL when it has them all (io NULL: the
+ * plain system calls). links, resolve, lock and same_file are optional. */
+const char *store_io_lacks(const struct bpc_store_io *io, bool writer);
 /* NULL when the payload is a valid record, else what is wrong. */
 const char *store_decode_record(const uint8_t *p, struct bpc_durable *d);
 /* NULL when recovery would load d as it is (store_decode_record's rules). */

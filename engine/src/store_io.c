@@ -282,3 +282,34 @@ store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n
     *n = got;
     return 0;
 }
+
+const char *
+store_io_lacks(const struct bpc_store_io *io, bool writer)
+{
+    if (io == NULL) {
+        return NULL; /* the plain system calls */
+    }
+    if (io->open == NULL || io->close == NULL || io->size == NULL || io->pread == NULL) {
+        return io->open == NULL    ? "open"
+               : io->close == NULL ? "close"
+               : io->size == NULL  ? "size"
+                                   : "pread";
+    }
+    if (!writer) {
+        return NULL;
+    }
+    const struct {
+        const char *name;
+        bool set;
+    } need[] = {
+        {"pwrite", io->pwrite != NULL},   {"datasync", io->datasync != NULL},
+        {"dirsync", io->dirsync != NULL}, {"truncate", io->truncate != NULL},
+        {"rename", io->rename != NULL},   {"unlink", io->unlink != NULL},
+    };
+    for (size_t k = 0; k < sizeof(need) / sizeof(need[0]); k++) {
+        if (!need[k].set) {
+            return need[k].name;
+        }
+    }
+    return NULL;
+}

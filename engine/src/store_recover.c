@@ -413,6 +413,15 @@ int
 bpc_store_inspect(const char *path, const struct bpc_store_io *io, struct bpc_store_info *info,
                   bpc_store_frame_fn fn, void *ctx, char *err, size_t err_len)
 {
+    if (path == NULL || info == NULL) {
+        store_errf(err, err_len, "a path and a place for the report are required");
+        return -EINVAL; /* before: a crash */
+    }
+    const char *lacks = store_io_lacks(io, false);
+    if (lacks != NULL) {
+        store_errf(err, err_len, "%s: the I/O table has no %s call", path, lacks);
+        return -EINVAL;
+    }
     if (io == NULL) {
         io = bpc_store_io_posix();
     }

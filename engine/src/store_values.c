@@ -245,6 +245,12 @@ store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals, 
 uint32_t
 bpc_store_values(struct bpc_store *s, const struct bpc_durable_value **vals)
 {
+    if (s == NULL || vals == NULL) {
+        if (vals != NULL) {
+            *vals = NULL;
+        }
+        return 0; /* misuse; before: a crash */
+    }
     uint32_t n = 0;
     if (store_values_export(s, vals, &n) != 0) {
         *vals = NULL;

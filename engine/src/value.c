@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -37,11 +38,13 @@ bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len)
     BPC_ASSERT(rc == 0);
 }
 
-void
+int
 bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_vid *vids,
                  uint8_t out[BPC_DIGEST_BYTES])
 {
-    BPC_ASSERT(k <= BPC_VOTES_RUN_MAX);
+    if (k > BPC_VOTES_RUN_MAX || (vids == NULL && k > 0) || out == NULL) {
+        return -EINVAL; /* before: an assertion, or a crash on NULL */
+    }
     uint8_t buf[20 + BPC_VOTES_RUN_MAX * BPC_VOTES_VID_BYTES];
     bpc_le64_store(buf, ballot);
     bpc_le64_store(buf + 8, first);
@@ -55,6 +58,7 @@ bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_v
     }
     int rc = crypto_generichash(out, BPC_DIGEST_BYTES, buf, (size_t)(p - buf), NULL, 0);
     BPC_ASSERT(rc == 0);
+    return 0;
 }
 
 bool

@@ -322,10 +322,10 @@ wire_hist_step(struct wire_hist *hs, const struct bpc_record *r)
 int
 bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_header *h)
 {
-    BPC_ASSERT(frame != NULL);
     BPC_ASSERT(h != NULL);
-    if (len < WIRE_FRAME_MIN) {
-        return WIRE_FAIL(BPC_DROP_SHORT);
+    if (frame == NULL || len < WIRE_FRAME_MIN) {
+        return WIRE_FAIL(
+            BPC_DROP_SHORT); /* NULL: no bytes (bpc_engine_step refuses one with a length) */
     }
     if (len > BPC_FRAME_BYTES_MAX) {
         return WIRE_FAIL(BPC_DROP_LONG);

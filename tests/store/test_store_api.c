@@ -105,6 +105,69 @@ test_put_app_null_empty(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a NULL store handle or output is an error, not a crash, in
+ * every call that takes one; an I/O table without a call the store needs
+ * is refused at open (naming it) and at inspect. Before, each of these
+ * crashed (the store review's storemisuse). */
+static void
+test_null_handles_refused(void **state)
+{
+    (void)state;
+    struct bpc_durable d = {.instance = UINT64_MAX, .max_bal = 1};
+    assert_int_equal(bpc_store_append(NULL, &d, 1), -EINVAL);
+    assert_int_equal(bpc_store_append_values(NULL, NULL, 0), -EINVAL);
+    assert_int_equal(bpc_store_put_app(NULL, 0, NULL, 0), -EINVAL);
+    assert_int_equal(bpc_store_sync(NULL), -EINVAL);
+    assert_int_equal(bpc_store_compact(NULL), -EINVAL);
+    assert_int_equal(bpc_store_release(NULL), -EINVAL);
+    assert_false(bpc_store_compact_due(NULL));
+    assert_null(bpc_store_info(NULL));
+    const struct bpc_durable *recs = &d;
+    assert_int_equal(bpc_store_records(NULL, &recs), 0);
+    assert_null(recs);
+    const struct bpc_durable_value *vals = NULL;
+    assert_int_equal(bpc_store_values(NULL, &vals), 0);
+    struct bpc_store_stats st;
+    memset(&st, 0xff, sizeof(st));
+    bpc_store_stats(NULL, &st);
+    assert_int_equal(st.syncs, 0);
+    uint64_t floor = 0;
+    const uint8_t *bytes = NULL;
+    uint32_t len = 0;
+    assert_int_equal(bpc_store_app(NULL, &floor, &bytes, &len), -EINVAL);
+    struct memfs fs;
+    memfs_init(&fs, 7);
+    struct bpc_store *s = ta_open(&fs);
+    assert_int_equal(bpc_store_records(s, NULL), 0);
+    assert_int_equal(bpc_store_values(s, NULL), 0);
+    bpc_store_stats(s, NULL);
+    assert_int_equal(bpc_store_app(s, NULL, &bytes, &len), -EINVAL);
+    bpc_store_close(s);
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    char err[256] = "";
+    assert_int_equal(bpc_store_open(NULL, TA_PATH, &cfg, NULL, err, sizeof(err)), -EINVAL);
+    struct bpc_store_io io = fs.io;
+    io.datasync = NULL;
+    struct bpc_store_options o = {.io = &io};
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), -EINVAL);
+    assert_null(s);
+    print_message("open with no datasync: %s\n", err);
+    assert_non_null(strstr(err, "datasync"));
+    o.read_only = true; /* a reader needs no datasync */
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    struct bpc_store_io none;
+    memset(&none, 0, sizeof(none));
+    struct bpc_store_info info;
+    assert_int_equal(bpc_store_inspect(TA_PATH, &none, &info, NULL, NULL, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "open"));
+    assert_int_equal(bpc_store_inspect(TA_PATH, &fs.io, NULL, NULL, NULL, err, sizeof(err)),
+                     -EINVAL);
+    memfs_free(&fs);
+}
+
 /* Opens with cfg; must be refused with code, creating nothing. */
 static void
 ta_expect_refused(const struct bpc_config *cfg, int code, const char *why)
@@ -340,6 +403,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_values_null_array),
         cmocka_unit_test(test_put_app_null_empty),
+        cmocka_unit_test(test_null_handles_refused),
         cmocka_unit_test(test_open_refuses_too_many_parties),
         cmocka_unit_test(test_open_refuses_self_outside),
         cmocka_unit_test(test_error_names_cause),

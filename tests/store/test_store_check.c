@@ -100,8 +100,16 @@ check_vid(uint64_t *st, struct bpc_vid *v)
 static void
 check_engine_shape(uint64_t *st, struct bpc_durable *d)
 {
-    static const uint64_t incs[] = {
-        0, 1, 77, BPC_INCARNATION_MAX - 1, BPC_INCARNATION_MAX, BPC_INCARNATION_MAX + 1};
+    /* BPC_INCARNATION_MAX is refused with a promise (restore cannot start
+     * from it) and taken without one: both sides of that boundary too. */
+    static const uint64_t incs[] = {0,
+                                    1,
+                                    77,
+                                    4096,
+                                    BPC_INCARNATION_MAX - 2,
+                                    BPC_INCARNATION_MAX - 1,
+                                    BPC_INCARNATION_MAX,
+                                    BPC_INCARNATION_MAX + 1};
     uint64_t r = check_rand(st);
     d->incarnation = incs[r % (sizeof(incs) / sizeof(incs[0]))];
     if ((r >> 8) % 8 != 0) {
