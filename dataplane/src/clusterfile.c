@@ -85,6 +85,11 @@ cf_read_line(struct cf_reader *r)
     if (nul) {
         return cf_fail(r, "line holds a NUL byte");
     }
+    if (r->line == 1 && len >= 3 && memcmp(r->buf, "\xef\xbb\xbf", 3) == 0) {
+        /* Invisible in a message: before, "unknown keyword 'cluster_id'". */
+        return cf_fail(r, "starts with a UTF-8 byte order mark (EF BB BF): save the file "
+                          "without it");
+    }
     return 1;
 }
 

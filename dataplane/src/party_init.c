@@ -222,6 +222,23 @@ party_log_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf,
     return 0;
 }
 
+/* bpc_engine_start, its refusals named. */
+static int
+party_engine_start(struct bpc_dp_party *p, char *err, size_t err_len)
+{
+    int rc = bpc_engine_start(p->engine, bpc_dp_now_ns());
+    if (rc == -EOVERFLOW) {
+        dp_party_err(err, err_len,
+                     "starting the engine failed: the party's incarnations are used up "
+                     "(2^24 - 3 restarts with a promised ballot; the next could not restore)");
+    } else if (rc != 0) {
+        dp_party_err(err, err_len,
+                     "starting the engine failed: the decided log's next entry is not the "
+                     "restored floor");
+    }
+    return rc;
+}
+
 static int
 party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, int socket, char *err,
                 size_t err_len)
@@ -279,17 +296,8 @@ party_engine_up(struct bpc_dp_party *p, const struct bpc_dp_party_conf *conf, in
             dp_store_put(&p->store, restore, restore_count);
         }
     }
-    rc = bpc_engine_start(p->engine, bpc_dp_now_ns());
-    if (rc == -EOVERFLOW) {
-        dp_party_err(err, err_len,
-                     "starting the engine failed: the party's incarnations are used up "
-                     "(2^24 - 3 restarts with a promised ballot; the next could not restore)");
-        return rc;
-    }
+    rc = party_engine_start(p, err, err_len);
     if (rc != 0) {
-        dp_party_err(err, err_len,
-                     "starting the engine failed: the decided log's next entry is not the "
-                     "restored floor");
         return rc;
     }
     p->next_deadline_ns = 0; /* step at the first poll */

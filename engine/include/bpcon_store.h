@@ -235,7 +235,8 @@ uint32_t bpc_store_values(struct bpc_store *s, const struct bpc_durable_value **
 /* The newest application-state blob: 0 and its floor and bytes (valid
  * until the next change), or -ENOENT when none was ever written. */
 int bpc_store_app(const struct bpc_store *s, uint64_t *floor, const uint8_t **bytes, uint32_t *len);
-/* What open found (recovery report) and the file as it stands now. */
+/* What open found (the recovery report, as of the open: its file_bytes
+ * and counts do not follow later commits; bpc_store_stats does). */
 const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
 
 /* ------------------------------------------------------------------------
@@ -375,7 +376,8 @@ struct bpc_store_frame {
     uint32_t app_len;
     uint64_t value_instance;         /* VALUE frames */
     const struct bpc_vid *value_vid; /* a DIGEST identity: value_vid->len bytes */
-    const uint8_t *value_bytes;      /* that hash to it (checked) */
+    const uint8_t *value_bytes;      /* that hash to it (checked; a frame whose
+                                        bytes do not is skipped, not reported) */
 };
 typedef void (*bpc_store_frame_fn)(void *ctx, const struct bpc_store_frame *f);
 
@@ -383,8 +385,10 @@ typedef void (*bpc_store_frame_fn)(void *ctx, const struct bpc_store_frame *f);
  * frame of every complete commit, in file order. 0 when the file is intact
  * or only has a torn tail; -EBADMSG when it is damaged before the tail
  * (info.corrupt_offset, info.corrupt_reason; frames before the damage were
- * reported); another negative errno when the file cannot be read or is no
- * store (err says why). io may be NULL. */
+ * reported), and so for a file that is no store (too short for a header,
+ * bad magic: damaged at offset 0); -EPROTONOSUPPORT for a format version
+ * this build does not read; another negative errno when the file cannot
+ * be read (err says why). io may be NULL. */
 int bpc_store_inspect(const char *path, const struct bpc_store_io *io, struct bpc_store_info *info,
                       bpc_store_frame_fn fn, void *ctx, char *err, size_t err_len);
 

@@ -187,7 +187,7 @@ bpc_vid_stored_ok(const struct bpc_vid *v)
  * bpc_engine_restore takes and bpc_store_append writes (restored
  * identities go out in 1b reports, where a pad byte or a shape the
  * decoder refuses tripped the encoder's assertion): ballots within
- * BPC_BALLOT_MAX, a floor at most BPC_DURABLE_APPLIED_BASE, room for the
+ * BPC_BALLOT_MAX, a floor below BPC_DURABLE_APPLIED_BASE, room for the
  * incarnation (at most BPC_INCARNATION_MAX, and below it with a promise:
  * restore refuses that, its start could not raise it, and
  * bpc_engine_start refuses to write it); for an instance's record, a vote value exactly when it has
@@ -205,8 +205,8 @@ bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
     if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
         d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || d->incarnation > BPC_INCARNATION_MAX ||
         (d->incarnation == BPC_INCARNATION_MAX && d->max_bal > 0) ||
-        d->floor > BPC_DURABLE_APPLIED_BASE) {
-        return false;
+        d->floor >= BPC_DURABLE_APPLIED_BASE) {
+        return false; /* a floor there would drop every vote as decided */
     }
     if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
         return true; /* the party-wide record or an apply state: no vote */

@@ -377,6 +377,16 @@ store_paths(struct bpc_store *s, const char *path, char *err, size_t err_len)
         store_too_long(path, err, err_len);
         return rc;
     }
+    if (rc == -ENOENT) {
+        /* The plain resolve refuses a dangling symbolic link (creating
+         * the store would replace it) and a missing directory: say so,
+         * not a bare "No such file or directory" (the store review). */
+        store_errf(err, err_len,
+                   "%s: cannot resolve the path: No such file or directory (a missing "
+                   "directory, or a symbolic link whose target does not exist)",
+                   path);
+        return rc;
+    }
     if (rc != 0) {
         store_errf(err, err_len, "%s: %s", path, strerror(-rc));
         return rc;

@@ -110,6 +110,14 @@ printf 'party 0\npeer 1 %s\0junk\n' \
     0000000000000000000000000000000000000000000000000000000000000000 > "$dir/knul"
 case_file keynul "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key knul port port:0\n$P1\n"
 check keynul "knul:2:" "line holds a NUL byte"
+# A UTF-8 byte order mark is named, not an "unknown keyword 'cluster_id'"
+# whose first bytes the message cannot show.
+case_file bom "\0357\0273\0277cluster_id 1\n$P0\n$P1\n"
+check bom "bom.conf:1:" "starts with a UTF-8 byte order mark"
+printf '\357\273\277party 0\npeer 1 %s\n' \
+    0000000000000000000000000000000000000000000000000000000000000000 > "$dir/kbom"
+case_file keybom "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kbom port port:0\n$P1\n"
+check keybom "kbom:1:" "starts with a UTF-8 byte order mark"
 # A folder where a file should be: the cause, not a bare "read error".
 mkdir "$dir/folder.conf" "$dir/kfolder"
 check folder "folder.conf:0:" "not a regular file (a directory)"

@@ -270,14 +270,17 @@ test_append_refuses_what_restore_refuses(void **state)
     }
     assert_int_equal(bpc_store_append(s, r, 5), 0);
     assert_int_equal(bpc_store_sync(s), 0);
-    struct bpc_durable bad[4] = {
+    struct bpc_durable bad[5] = {
         {.instance = UINT64_MAX, .max_bal = 3, .floor = UINT64_MAX - 1u},
         {.instance = 7, .max_bal = 3, .max_vbal = 3}, /* a vote ballot, no value */
         {.instance = UINT64_MAX, .max_bal = 3, .incarnation = UINT64_C(1) << 24},
         r[1], /* below: a vote above the promise the record carries */
+        /* the apply-state base as a floor: every vote below it (before:
+         * taken, the store review's floorbase) */
+        {.instance = UINT64_MAX, .max_bal = 3, .floor = BPC_DURABLE_APPLIED_BASE},
     };
     bad[3].max_vbal = 4;
-    for (uint32_t k = 0; k < 4; k++) {
+    for (uint32_t k = 0; k < 5; k++) {
         int rc = bpc_store_append(s, &bad[k], 1);
         if (rc != -EINVAL) {
             fail_msg("floor_poison case %u: bpc_store_append returned %d, not -EINVAL", k, rc);

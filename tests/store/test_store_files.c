@@ -203,6 +203,34 @@ test_symlinked_store_survives_compaction(void **state)
     tf_rm_rf(&d);
 }
 
+/* A store path that is a symbolic link to nothing is refused (creating
+ * the store would replace the link) with a message that says what may be
+ * wrong, not a bare "No such file or directory" (the store review), and
+ * the link is left as it is. */
+static void
+test_dangling_link_named(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char link[128], gone[128];
+    tf_at(&d, "store", link, sizeof(link));
+    tf_at(&d, "gone/store", gone, sizeof(gone));
+    assert_int_equal(symlink(gone, link), 0);
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES};
+    char err[512] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, link, &cfg, &o, err, sizeof(err)), -ENOENT);
+    print_message("dangling link: %s\n", err);
+    assert_non_null(strstr(err, "symbolic link whose target does not exist"));
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    tf_rm_rf(&d);
+}
+
 /* The whole file's bytes. */
 static uint8_t *
 tf_slurp(const char *path, size_t *len)
@@ -784,6 +812,7 @@ main(void)
     bpc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_symlinked_store_survives_compaction),
+        cmocka_unit_test(test_dangling_link_named),
         cmocka_unit_test(test_hardlinked_store_survives_compaction),
         cmocka_unit_test(test_relative_path_survives_chdir),
         cmocka_unit_test(test_second_writer_refused),
