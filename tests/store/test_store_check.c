@@ -104,6 +104,7 @@ check_engine_shape(uint64_t *st, struct bpc_durable *d)
      * from it) and taken without one: both sides of that boundary too. */
     static const uint64_t incs[] = {0,
                                     1,
+                                    2,
                                     77,
                                     4096,
                                     BPC_INCARNATION_MAX - 2,
