@@ -378,6 +378,8 @@ struct eng_held_state {
     uint64_t range_hi; /* [range_lo, range_hi) (empty: none) */
     uint32_t epoch;    /* bumped when a command's proof may have changed */
     bool full;         /* the next re-check walks the window */
+    uint64_t walk_lo;  /* ... else walks [walk_lo, walk_hi), the instances */
+    uint64_t walk_hi;  /* that entered its range (empty: none) */
     bool stale_view;   /* a view changed that no re-check looked at ... */
     bool stale_auth;   /* ... or a proof, of a value held for one */
     uint64_t nu_seen;  /* nu when eng_held_nu last looked */

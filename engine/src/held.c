@@ -130,16 +130,33 @@ eng_held_full(struct bpc_engine *e, bool request)
     }
 }
 
+/* held_lo fell from hi to lo. It falls only within a ballot (joining one
+ * resets it to nu), so [lo, hi) lies just below a range still pending and
+ * their hull is their union; one left from an earlier ballot only meets
+ * the whole walk of the new one (eng_recheck_pending). */
+void
+eng_held_widen(struct bpc_engine *e, uint64_t lo, uint64_t hi)
+{
+    if (e->hd.walk_lo >= e->hd.walk_hi) {
+        e->hd.walk_lo = lo;
+        e->hd.walk_hi = hi;
+    } else {
+        e->hd.walk_lo = lo < e->hd.walk_lo ? lo : e->hd.walk_lo;
+        e->hd.walk_hi = hi > e->hd.walk_hi ? hi : e->hd.walk_hi;
+    }
+}
+
 /* Does the re-check asked for look at anything: a change a held value
  * waits for was asked for, or a 1b at bal (an ATTEST) came while one (a
  * proof) changed that no re-check looked at yet, or the set is to be
- * built. */
+ * built, or instances entered the range that no walk looked at yet. */
 static bool
 eng_held_go(struct bpc_engine *e)
 {
+    bool walk = e->hd.full || e->hd.walk_lo < e->hd.walk_hi;
     bool go = e->hd.asked ||
               (e->hd.saw_1b &&
-               (e->hd.bal != eng_bal(e) || e->hd.full || e->hd.stale_view || e->hd.stale_auth)) ||
+               (e->hd.bal != eng_bal(e) || walk || e->hd.stale_view || e->hd.stale_auth)) ||
               (e->hd.saw_mac && e->hd.stale_auth);
     e->hd.asked = false;
     e->hd.saw_1b = false;
@@ -285,12 +302,19 @@ eng_recheck_pending(struct bpc_engine *e)
     if (e->hd.full || e->hd.bal != eng_bal(e)) {
         e->hd.full = false;
         eng_held_walk(e, start, end);
-        /* Held slots the walk did not reach whose inputs changed (reset at
-         * a new ballot, say) wait as marked: stale asks for a re-check. */
-        eng_held_visit_all(e, start, end);
-    } else {
-        eng_held_visit_all(e, start, end);
+    } else if (e->hd.walk_lo < e->hd.walk_hi) {
+        /* Only the instances that entered the range since the last re-check:
+         * every other one was walked at bal, and the held set keeps what
+         * changed for them since (docs/ENGINE.md, "Held 2a values"). */
+        uint64_t lo = e->hd.walk_lo > start ? e->hd.walk_lo : start;
+        uint64_t hi = e->hd.walk_hi < end ? e->hd.walk_hi : end;
+        eng_held_walk(e, lo, hi > lo ? hi : lo);
     }
+    /* Held slots the walk did not reach whose inputs changed (reset at a
+     * new ballot, say) wait as marked: stale asks for a re-check. */
+    eng_held_visit_all(e, start, end);
+    e->hd.walk_lo = 0;
+    e->hd.walk_hi = 0;
     e->hd.range_lo = 0;
     e->hd.range_hi = 0;
 }

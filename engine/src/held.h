@@ -52,9 +52,13 @@ ENG_FN void eng_held_auth(struct bpc_engine *e);
 /* A MAC a held value waits for (or any, when a proof changed unseen)
  * arrived: re-check now. */
 ENG_FN void eng_held_mac(struct bpc_engine *e, bool awaited);
-/* The next re-check walks the whole window (an event fired, or the
- * instances re-checked below nu grew). request: re-check. */
+/* The next re-check walks the whole window (an event fired). request:
+ * re-check. */
 ENG_FN void eng_held_full(struct bpc_engine *e, bool request);
+/* The instances [lo, hi) entered the re-checks' range (the instances
+ * below nu a lagging leader asks about grew): the next re-check that
+ * looks at anything walks them (not the window). */
+ENG_FN void eng_held_widen(struct bpc_engine *e, uint64_t lo, uint64_t hi);
 /* nu moved: a held slot whose change waits because it was decided above
  * nu may be reachable now, so a re-check is asked for while one waits. */
 ENG_FN void eng_held_nu(struct bpc_engine *e);

@@ -205,8 +205,9 @@ eng_send_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
          * party is simply not among the instance's 1b senders. */
     }
     if (lo < e->rp.held_lo) {
+        /* Re-checks look at more instances below nu: walk those alone. */
+        eng_held_widen(e, lo, e->rp.held_lo);
         e->rp.held_lo = lo;
-        eng_held_full(e, false); /* re-checks look at more instances below nu */
     }
 }
 
