@@ -26,6 +26,7 @@
 #include "safe.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 /* A function one module offers the others. Hidden from the shared
  * library's exports, so that the unity build of the step engine may
@@ -130,14 +131,20 @@ struct eng_val_tally {
     bpc_u128 weight;
 };
 
-/* A non-empty 1b report in the claim pool (tally.c). */
+/* A non-empty 1b report in the claim pool (tally.c). A taken entry is on
+ * two lists: its generation's (next) and its sender's (by_next, by_prev:
+ * an eviction takes the victim's entry without a search). The header
+ * stays 16 bytes with the sender links: a slot index fits 16 bits. */
 struct eng_claim {
-    uint32_t next; /* next entry + 1; 0: end of list */
-    uint32_t slot; /* the slot (index) and generation whose list holds it */
+    uint32_t next;    /* next entry + 1; 0: end of list (a free entry: of the free list) */
+    uint32_t by_next; /* the sender's next entry + 1; 0: its last */
+    uint32_t by_prev; /* the sender's previous entry + 1; 0: its first (e->ty.claims_by) */
+    uint16_t slot;    /* the slot (index) and generation whose list holds it */
     uint8_t gen;
-    bool live; /* on a generation's list (else free or never taken) */
     struct bpc_1b_report rep;
 };
+_Static_assert(BPC_WINDOW_SLOTS_MAX - 1u <= UINT16_MAX, "eng_claim.slot holds a slot index");
+_Static_assert(offsetof(struct eng_claim, rep) == 16, "the claim header is 16 bytes");
 
 /* One generation's tallies (tally.c): 1b weights and claims, 2av and 2b
  * weights by value. Only the first n2av (n2b) entries of t2av (t2b) are
@@ -416,7 +423,7 @@ struct eng_tally_state {
     uint32_t claims_fresh;         /* entries ever taken: the rest were never written */
     struct bpc_1b_report *scratch; /* n reports */
     uint32_t *held;                /* n: claim pool entries each sender holds */
-    uint32_t evict_at;             /* where the next eviction's search starts */
+    uint32_t *claims_by;           /* n: each sender's newest entry + 1 (0: none) */
     uint64_t *range_bal;
     uint64_t *range_from;
     uint64_t claims_hi; /* one past the highest instance 1b reports of votes at bal weigh > F */
@@ -622,7 +629,7 @@ struct eng_mem {
     uint8_t *values;
     struct eng_claim *claims_pool;
     struct bpc_1b_report *scratch;
-    uint32_t *held;
+    uint32_t *held, *claims_by;
     uint64_t *answer_step;
     uint32_t *answered;
     struct eng_cell *ring;

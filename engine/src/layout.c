@@ -24,8 +24,11 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->window = cfg->window_slots;
     /* Value buffers are needed only for values that travel by digest. */
     z->vbytes = cfg->value_bytes_max > BPC_VALUE_INLINE_MAX ? (cfg->value_bytes_max + 7u) & ~7u : 0;
-    /* 1b claims: one per (instance voted on, sender) at one ballot; the
-     * pool is a liveness bound (an exhausted pool drops 1b reports). */
+    /* 1b claims: one per (instance voted on, sender, generation), so every
+     * sender's reports at two ballots across the window while 2W x n is at
+     * most 65536; 16 senders' worth past 16 parties, and never more than
+     * 65536 (+ 256 + 2n) entries. A full pool gives each sender its
+     * weight's share (tally.c, eng_claim_evict). */
     uint64_t per_window = 2ull * z->window * (z->n < 16 ? z->n : 16);
     z->claims = 256 + 2 * z->n + (uint32_t)(per_window < 65536 ? per_window : 65536);
     z->cmds = cfg->commands_max;
@@ -78,7 +81,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] =
-        (size_t)z->n * (sizeof(struct bpc_1b_report) + 2 * sizeof(uint32_t) + sizeof(uint64_t));
+        (size_t)z->n * (sizeof(struct bpc_1b_report) + 3 * sizeof(uint32_t) + sizeof(uint64_t));
     sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
@@ -158,7 +161,8 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 16) (1b view scratch, claims held and answers given per sender)",
+                 "n x (%zu + 20) (1b view scratch, claims held, newest claim and answers "
+                 "given per sender)",
                  sizeof(struct bpc_1b_report));
         return true;
     default:
@@ -319,6 +323,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->answer_step = (uint64_t *)(void *)(m->scratch + z->n);
     m->held = (uint32_t *)(void *)(m->answer_step + z->n);
     m->answered = m->held + z->n;
+    m->claims_by = m->answered + z->n;
     m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
     m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
     m->lq = m->own + z->cmds;
