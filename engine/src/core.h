@@ -380,6 +380,7 @@ enum eng_held {
 };
 struct eng_held_state {
     uint64_t *bits;    /* W / 64 words: bit k, slot k's 2a is held */
+    uint32_t count;    /* bits set */
     uint64_t bal;      /* the ballot the bits are for (another: walk the window) */
     uint64_t range_lo; /* range 1b messages at bal changed the views of */
     uint64_t range_hi; /* [range_lo, range_hi) (empty: none) */
