@@ -74,16 +74,23 @@ eng_held_view(struct bpc_engine *e, uint64_t instance, bool request)
     }
 }
 
+/* [*rlo, *rhi) grows to the hull of itself and [lo, hi) (empty: it). */
+static void
+eng_held_hull(uint64_t *rlo, uint64_t *rhi, uint64_t lo, uint64_t hi)
+{
+    if (*rlo >= *rhi) {
+        *rlo = lo;
+        *rhi = hi;
+    } else {
+        *rlo = lo < *rlo ? lo : *rlo;
+        *rhi = hi > *rhi ? hi : *rhi;
+    }
+}
+
 void
 eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi, bool request)
 {
-    if (e->hd.range_lo >= e->hd.range_hi) {
-        e->hd.range_lo = lo;
-        e->hd.range_hi = hi;
-    } else {
-        e->hd.range_lo = lo < e->hd.range_lo ? lo : e->hd.range_lo;
-        e->hd.range_hi = hi > e->hd.range_hi ? hi : e->hd.range_hi;
-    }
+    eng_held_hull(&e->hd.range_lo, &e->hd.range_hi, lo, hi);
     if (request) {
         eng_held_ask(e);
     } else {
@@ -139,13 +146,7 @@ eng_held_full(struct bpc_engine *e, bool request)
 void
 eng_held_widen(struct bpc_engine *e, uint64_t lo, uint64_t hi)
 {
-    if (e->hd.walk_lo >= e->hd.walk_hi) {
-        e->hd.walk_lo = lo;
-        e->hd.walk_hi = hi;
-    } else {
-        e->hd.walk_lo = lo < e->hd.walk_lo ? lo : e->hd.walk_lo;
-        e->hd.walk_hi = hi > e->hd.walk_hi ? hi : e->hd.walk_hi;
-    }
+    eng_held_hull(&e->hd.walk_lo, &e->hd.walk_hi, lo, hi);
 }
 
 /* Does the re-check asked for look at anything: a change a held value

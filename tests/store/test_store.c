@@ -70,6 +70,20 @@ ts_opts(struct memfs *fs, uint64_t compact_bytes)
     return o;
 }
 
+/* A file system, configuration and options, no store opened yet. */
+#define TS_SETUP(seed, compact)                                                                    \
+    struct memfs fs;                                                                               \
+    memfs_init(&fs, (seed));                                                                       \
+    struct bpc_config cfg;                                                                         \
+    ts_config(&cfg, TS_WINDOW);                                                                    \
+    struct bpc_store_options o = ts_opts(&fs, (compact));                                          \
+    char err[512] = "";                                                                            \
+    struct bpc_store *s = NULL
+
+#define TS_FRESH(seed, compact)                                                                    \
+    TS_SETUP(seed, compact);                                                                       \
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0)
+
 static bool
 ts_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
 {
@@ -702,15 +716,9 @@ static void
 test_store_refused_open_keeps_tmp(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 3);
+    TS_SETUP(3, 0);
     memfs_set_file(&fs, TS_PATH, (const uint8_t *)"someone's notes", 15);
     memfs_set_file(&fs, TS_TMP, (const uint8_t *)"their draft", 11);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EBADMSG);
     size_t len = 0;
     const uint8_t *tmp = memfs_file(&fs, TS_TMP, &len);
@@ -949,15 +957,6 @@ test_store_bit_flip_every_byte(void **state)
 /* The prologue the value tests share: in-memory file system fs (seed),
  * configuration cfg, options o (compaction threshold), and store s opened
  * on them, err for messages. */
-#define TS_FRESH(seed, compact)                                                                    \
-    struct memfs fs;                                                                               \
-    memfs_init(&fs, (seed));                                                                       \
-    struct bpc_config cfg;                                                                         \
-    ts_config(&cfg, TS_WINDOW);                                                                    \
-    struct bpc_store_options o = ts_opts(&fs, (compact));                                          \
-    char err[512] = "";                                                                            \
-    struct bpc_store *s = NULL;                                                                    \
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0)
 
 static uint8_t ts_value_mem[TS_VALUE_SLOTS][BPC_VALUE_BYTES_MAX];
 

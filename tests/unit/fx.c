@@ -300,6 +300,15 @@ fx_not_leader(const struct fx *f, uint32_t leader)
     return fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
 }
 
+struct bpc_vid
+fx_junk_vid(uint32_t k)
+{
+    struct bpc_vid j = {.kind = BPC_VALUE_INLINE, .len = 12};
+    j.id[0] = 0xEE;
+    j.id[1] = (uint8_t)k;
+    return j;
+}
+
 void
 fx_mac_vid(struct bpc_vid *v, uint32_t count)
 {
@@ -345,12 +354,19 @@ fx_to_ballot(struct fx *f, uint64_t b)
 /* Moves the engine to the first ballot from 7 on that it leads (fx_init
  * keeps it from leading 1..6); returns that ballot. */
 uint64_t
-fx_to_own_ballot(struct fx *f)
+fx_own_ballot(const struct fx *f)
 {
     uint64_t b = 7;
     while (fx_leader(f, b) != (int)f->me) {
         b++;
     }
+    return b;
+}
+
+uint64_t
+fx_to_own_ballot(struct fx *f)
+{
+    uint64_t b = fx_own_ballot(f);
     fx_to_ballot(f, b);
     return b;
 }

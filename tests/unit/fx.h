@@ -111,6 +111,10 @@ uint32_t fx_other(const struct fx *f, uint32_t i);
 /* The first party that is neither me nor `leader`. */
 uint32_t fx_not_leader(const struct fx *f, uint32_t leader);
 
+/* Junk value k of a Byzantine party: inline, 12 bytes, never a batch
+ * (k's low byte tells two apart). */
+struct bpc_vid fx_junk_vid(uint32_t k);
+
 /* An ATTEST's value holding `count` command MACs (1 or 2), zeroed. */
 void fx_mac_vid(struct bpc_vid *v, uint32_t count);
 
@@ -123,6 +127,10 @@ uint32_t fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len
  * quorum) send 1b range records of b saying every instance from 0 is
  * empty for them, so any value is safe at b. */
 void fx_to_ballot(struct fx *f, uint64_t b);
+
+/* The first ballot from 7 on that the engine leads (fx_init keeps it
+ * from leading 1..6). */
+uint64_t fx_own_ballot(const struct fx *f);
 
 /* Moves the engine to the first ballot from 7 on that it leads (fx_init
  * keeps it from leading 1..6); returns that ballot. */

@@ -883,16 +883,6 @@ test_settled_runs_skip_the_tag(void **state)
  * Claims: junk values do not keep a decision out.
  * ---------------------------------------------------------------------- */
 
-/* Junk value k of a Byzantine claimant: inline, never a batch. */
-static struct bpc_vid
-junk_vid(uint32_t k)
-{
-    struct bpc_vid j = {.kind = BPC_VALUE_INLINE, .len = 12};
-    j.id[0] = 0xEE;
-    j.id[1] = (uint8_t)k;
-    return j;
-}
-
 /* Goal: a party with nothing of its own for an instance (no vote, no 2a,
  * no decision) learns it from DECIDED claims although four Byzantine
  * parties' junk claims filled its claim tally first. Sixteen parties of
@@ -914,7 +904,7 @@ test_claims_after_junk_fill(void **state)
     fx_batch(bytes, fx_other(f, 10), 1, 8, 0xAA, &v);
     for (uint32_t round = 0; round < 2; round++) {
         for (uint32_t k = 0; k < 4; k++) {
-            struct bpc_vid j = junk_vid(k);
+            struct bpc_vid j = fx_junk_vid(k);
             fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
         }
         fx_send1(f, fx_other(f, 4 + round), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
@@ -945,9 +935,9 @@ test_claims_junk_never_learned(void **state)
     uint8_t bytes[64];
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 14), 1, 8, 0xAA, &v);
-    struct bpc_vid j = junk_vid(9);
+    struct bpc_vid j = fx_junk_vid(9);
     for (uint32_t k = 0; k < 3; k++) {
-        struct bpc_vid other = junk_vid(k);
+        struct bpc_vid other = fx_junk_vid(k);
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &other));
     }
     for (uint32_t k = 3; k < 8; k++) {
@@ -1077,7 +1067,7 @@ test_restore_refuses_impossible_state(void **state)
     d.incarnation = (UINT64_C(1) << 24) - 3u;
     /* Vote records no engine writes (before, each restored with 0, and
      * the first kept the engine's next 1b from being encoded: an abort). */
-    struct bpc_vid good = junk_vid(1);
+    struct bpc_vid good = fx_junk_vid(1);
     struct bpc_durable v = {.instance = 3, .max_bal = 3, .max_vbal = 2, .max_vval = good};
     struct bpc_durable bad[9];
     for (uint32_t k = 0; k < 9; k++) {
@@ -1131,8 +1121,8 @@ test_future_generation_keeps_nearer_ballot(void **state)
     (void)state;
     struct fx *f = fx_new(64, 256);
     fx_to_ballot(f, 2);
-    struct bpc_vid v = junk_vid(7);
-    struct bpc_vid other = junk_vid(8);
+    struct bpc_vid v = fx_junk_vid(7);
+    struct bpc_vid other = fx_junk_vid(8);
     uint32_t a = fx_other(f, 0);
     fx_send1(f, fx_other(f, 1), bpc_record_make(BPC_MSG_2B, 0, 2, 0, &other));
     fx_send1(f, a, bpc_record_make(BPC_MSG_2B, 0, 3, 0, &v));
@@ -1162,7 +1152,7 @@ test_status_answers_budgeted(void **state)
     (void)state;
     struct fx *f = fx_new(64, 256);
     for (uint64_t i = 0; i < 200; i++) {
-        struct bpc_vid v = junk_vid((uint32_t)i);
+        struct bpc_vid v = fx_junk_vid((uint32_t)i);
         v.id[2] = (uint8_t)(i >> 8);
         for (uint32_t k = 0; k < 2; k++) {
             fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));

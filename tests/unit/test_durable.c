@@ -95,11 +95,33 @@ dur_persist(struct dur *d)
     bpc_engine_persisted(d->e);
 }
 
-/* The first command of decision k. */
+/* The last step handed out one decision, instance 0, whose first
+ * command is cmd (9 bytes). */
 static void
-dur_command(const struct dur *d, uint32_t k, struct bpc_command *c)
+dur_expect_first(const struct dur *d, const char *cmd)
 {
-    assert_true(bpc_batch_next(d->dec[k].value, d->dec[k].len, 0, c) > 0);
+    assert_int_equal(d->out.decisions_count, 1);
+    assert_int_equal(d->dec[0].instance, 0);
+    struct bpc_command c;
+    assert_true(bpc_batch_next(d->dec[0].value, d->dec[0].len, 0, &c) > 0);
+    assert_int_equal(c.len, 9);
+    assert_memory_equal(c.bytes, cmd, 9);
+}
+
+/* A lone party submits command A and steps once, its records left
+ * unconfirmed: no decision yet (its ticket returned). */
+static uint64_t
+dur_submit_a(struct dur *d)
+{
+    dur_init(d);
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(d->e, (const uint8_t *)"command-A", 9, &ticket), 0);
+    dur_step(d);
+    print_message("step with records unconfirmed: %u persist records, %u decisions\n",
+                  d->out.persist_count, d->out.decisions_count);
+    assert_true(d->out.persist_count > 0);
+    assert_int_equal(d->out.decisions_count, 0);
+    return ticket;
 }
 
 /* Goal: the lone party's decision on its own undurable 2b waits for
@@ -113,14 +135,7 @@ test_own_undurable_2b_not_applied(void **state)
 {
     (void)state;
     struct dur d;
-    dur_init(&d);
-    uint64_t ticket = 0;
-    assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-A", 9, &ticket), 0);
-    dur_step(&d);
-    print_message("step with records unconfirmed: %u persist records, %u decisions\n",
-                  d.out.persist_count, d.out.decisions_count);
-    assert_true(d.out.persist_count > 0);
-    assert_int_equal(d.out.decisions_count, 0);
+    uint64_t ticket = dur_submit_a(&d);
     assert_int_equal(bpc_ticket_status(d.e, ticket), BPC_TICKET_PENDING);
     assert_int_equal(bpc_engine_next_undecided(d.e), 0);
     /* The crash: nothing of that step was durable. */
@@ -131,11 +146,7 @@ test_own_undurable_2b_not_applied(void **state)
         dur_step(&d);
         dur_persist(&d);
     }
-    assert_int_equal(d.out.decisions_count, 1);
-    assert_int_equal(d.dec[0].instance, 0);
-    struct bpc_command c;
-    dur_command(&d, 0, &c);
-    assert_memory_equal(c.bytes, "command-B", 9);
+    dur_expect_first(&d, "command-B");
     bpc_engine_free(d.e);
 }
 
@@ -146,18 +157,10 @@ test_own_2b_applied_after_persisted(void **state)
 {
     (void)state;
     struct dur d;
-    dur_init(&d);
-    uint64_t ticket = 0;
-    assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-A", 9, &ticket), 0);
-    dur_step(&d);
-    assert_int_equal(d.out.decisions_count, 0);
+    uint64_t ticket = dur_submit_a(&d);
     dur_persist(&d);
     dur_step(&d);
-    assert_int_equal(d.out.decisions_count, 1);
-    assert_int_equal(d.dec[0].instance, 0);
-    struct bpc_command c;
-    dur_command(&d, 0, &c);
-    assert_memory_equal(c.bytes, "command-A", 9);
+    dur_expect_first(&d, "command-A");
     assert_int_equal(bpc_ticket_status(d.e, ticket), BPC_TICKET_APPLIED);
     assert_int_equal(bpc_engine_next_undecided(d.e), 1);
     bpc_engine_free(d.e);

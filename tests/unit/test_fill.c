@@ -28,25 +28,21 @@
 
 #define FILL_SPAN 10u /* instances the junk reports cover */
 
-/* Junk value k of a Byzantine reporter: inline, never a batch. */
-static struct bpc_vid
-fill_junk(uint32_t k)
-{
-    struct bpc_vid j = {.kind = BPC_VALUE_INLINE, .len = 12};
-    j.id[0] = 0xEE;
-    j.id[1] = (uint8_t)k;
-    return j;
-}
+/* The engine (window 16) about to lead ballot b; x, y, z the peers. */
+struct fill_set {
+    struct fx *f;
+    uint64_t b;
+    uint32_t x, y, z;
+};
 
-/* The first ballot from 7 on that `me` leads. */
-static uint64_t
-fill_own_ballot(const struct fx *f)
+static void
+fill_start(struct fill_set *t)
 {
-    uint64_t b = 7;
-    while (fx_leader(f, b) != (int)f->me) {
-        b++;
-    }
-    return b;
+    t->f = fx_new(16, 256);
+    t->b = fx_own_ballot(t->f);
+    t->x = fx_other(t->f, 0);
+    t->y = fx_other(t->f, 1);
+    t->z = fx_other(t->f, 2);
 }
 
 /* Party `from`'s 1b at b: a vote at b - 1 for junk at each instance of
@@ -57,7 +53,7 @@ fill_junk_reports(struct fx *f, uint32_t from, uint64_t b, uint64_t lo, uint64_t
     struct bpc_record r[FILL_SPAN];
     uint32_t n = 0;
     for (uint64_t i = lo; i < hi; i++) {
-        struct bpc_vid j = fill_junk(from * 64 + (uint32_t)i);
+        struct bpc_vid j = fx_junk_vid(from * 64 + (uint32_t)i);
         r[n++] = bpc_record_make(BPC_MSG_1B, i, b, b - 1, &j);
     }
     fx_send(f, from, r, n);
@@ -91,14 +87,14 @@ static void
 test_reports_of_f_fill_nothing(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(16, 256);
-    uint64_t b = fill_own_ballot(f);
-    uint32_t x = fx_other(f, 0);
-    uint32_t y = fx_other(f, 1);
-    uint32_t z = fx_other(f, 2);
-    fx_send1(f, x, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    struct fill_set t;
+    fill_start(&t);
+    struct fx *f = t.f;
+    uint64_t b = t.b;
+    uint32_t z = t.z;
+    fx_send1(f, t.x, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
     uint32_t mark = f->sent_count;
-    fx_send1(f, y, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    fx_send1(f, t.y, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
     assert_int_equal(bpc_engine_ballot(f->e), b);
     assert_int_equal(bpc_engine_leader(f->e), (int)f->me);
     for (uint32_t round = 0; round < 3; round++) {
@@ -124,17 +120,18 @@ static void
 test_reports_above_f_fill_below(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(16, 256);
-    uint64_t b = fill_own_ballot(f);
-    uint32_t x = fx_other(f, 0);
-    uint32_t y = fx_other(f, 1);
-    uint32_t z = fx_other(f, 2);
-    fx_send1(f, y, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    struct fill_set t;
+    fill_start(&t);
+    struct fx *f = t.f;
+    uint64_t b = t.b;
+    uint32_t x = t.x;
+    uint32_t z = t.z;
+    fx_send1(f, t.y, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
     struct bpc_record r[7];
     for (uint64_t i = 0; i < 5; i++) {
         r[i] = bpc_record_make(BPC_MSG_1B, i, b, 0, NULL);
     }
-    struct bpc_vid jx = fill_junk(1);
+    struct bpc_vid jx = fx_junk_vid(1);
     r[5] = bpc_record_make(BPC_MSG_1B, 5, b, b - 1, &jx);
     r[6] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 6, NULL);
     uint32_t mark = f->sent_count;
