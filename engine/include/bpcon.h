@@ -628,7 +628,8 @@ struct bpc_step_out {
     const struct bpc_durable_value *persist_values; /* likewise, in the same
                                                        commit; borrowed */
     uint32_t persist_values_count;
-    uint64_t next_deadline_ns;
+    uint64_t next_deadline_ns; /* step again by then (and at once after
+                                  bpc_engine_persisted when persist_count > 0) */
 };
 
 #define BPC_COUNTERS(X)                                                                            \
@@ -738,7 +739,11 @@ int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
  * buffer with bytes NULL is taken as too small (-EMSGSIZE). */
 int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out);
 /* Confirms that the last out->persist records are durable; the messages
- * held behind them leave at the next step. */
+ * held behind them leave at the next step, and so do the decisions that
+ * waited for them (a decision whose 2b quorum needed this party's own
+ * 2b of that step). Step again at once after it: a step's
+ * next_deadline_ns, computed before the records were durable, does not
+ * count that work. */
 void bpc_engine_persisted(struct bpc_engine *e);
 
 /* Submits a command; callable from any thread (a bounded lock-free queue

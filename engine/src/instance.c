@@ -416,11 +416,16 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
  * same instance (a party whose weight reaches T alone, or whose vote
  * completed a quorum with a lying one). */
 static bool
-eng_own_2b_needed(const struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t b,
-                  const struct bpc_vid *vid, bpc_u128 w)
+eng_own_2b_needed(const struct bpc_engine *e, struct eng_slot *s, uint32_t g, bpc_u128 w)
 {
-    return eng_bit_test(eng_slot_bits(e, s, g, SEEN_2B), e->self) && s->v.max_vbal == b &&
-           eng_vid_eq(&s->v.max_vval, vid) && w - eng_weight(e, e->self) < e->threshold;
+    /* The own 2b at g's ballot is in the tally whatever this party voted
+     * since: before, the test also asked for maxVBal at that ballot, and
+     * a 2b at the next ballot cast in the same unconfirmed step (the own
+     * review's gate_bypass) let the decision out at once. Once durable,
+     * the later vote (for the value chosen, which every later ballot's
+     * 2a carries) stands in for it. */
+    return eng_bit_test(eng_slot_bits(e, s, g, SEEN_2B), e->self) &&
+           w - eng_weight(e, e->self) < e->threshold;
 }
 
 void
@@ -436,7 +441,7 @@ eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s, uint32_t g,
         }
     } else if (eng_tally_vote_at(e, s, g, p, SEEN_2B, vid, &w) && w >= e->threshold) {
         if (!s->v.decided) {
-            s->v.dec_wait = eng_own_2b_needed(e, s, g, b, vid, w);
+            s->v.dec_wait = eng_own_2b_needed(e, s, g, w);
         }
         eng_decide(e, s, b, vid, NULL, true);
     }

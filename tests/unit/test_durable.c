@@ -22,6 +22,9 @@
 #include <string.h>
 
 #include "bpcon.h"
+#include "internal.h"
+
+#include "fx.h"
 
 #define DUR_FRAMES 16u
 #define DUR_RECS 64u
@@ -200,6 +203,99 @@ test_last_incarnation_refused_at_start(void **state)
     bpc_engine_free(d.e);
 }
 
+/* Frames for one fx step (gate_step). */
+#define DUR_IN 32u
+struct dur_in {
+    uint8_t bufs[DUR_IN][BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_in ins[DUR_IN];
+    uint32_t n;
+};
+
+static void
+dur_add(struct fx *f, struct dur_in *in, uint32_t from, const struct bpc_record *r, uint32_t n)
+{
+    assert_true(in->n < DUR_IN);
+    in->ins[in->n].len = fx_frame(f, from, r, n, f->keys[from], in->bufs[in->n]);
+    in->ins[in->n].bytes = in->bufs[in->n];
+    in->n++;
+}
+
+/* The three peers join ballot 3 (1b reporting their 2av at 2 for v), its
+ * leader's 2a for v and their 2av: the party casts its 2b at 3 too. */
+static void
+dur_move_to_3(struct fx *f, struct dur_in *in, const struct bpc_vid *v)
+{
+    for (uint32_t i = 0; i < 3; i++) {
+        struct bpc_record rr[3];
+        rr[0] = bpc_record_make(BPC_MSG_1B, 0, 3, 0, NULL);
+        rr[0].hist_count = 1;
+        rr[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, 3, 2, v);
+        rr[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, 3, 1, NULL);
+        dur_add(f, in, fx_other(f, i), rr, 3);
+    }
+    struct bpc_record r = bpc_record_make(BPC_MSG_2A, 0, 3, 0, v);
+    dur_add(f, in, (uint32_t)fx_leader(f, 3), &r, 1);
+    for (uint32_t i = 0; i < 3; i++) {
+        r = bpc_record_make(BPC_MSG_2AV, 0, 3, 0, v);
+        dur_add(f, in, fx_other(f, i), &r, 1);
+    }
+}
+
+/* Goal: the gate holds when this party's own 2b at the deciding ballot b
+ * was followed, in the same unconfirmed step, by its 2b at b + 1. Four
+ * parties of weight 1 (T = 3): in one step the 2a and three 2av at 2
+ * (the party casts its 2b at 2), optionally the move to ballot 3 (its 2b
+ * at 3), then two peers' 2b at 2: a quorum at 2 that needs the party's
+ * own 2b. No decision may leave before bpc_engine_persisted either way.
+ * Before, with the move, the gate's test also asked for maxVBal = 2 and
+ * the decision left at once (the own review's gate_bypass): after a crash
+ * in that step the party had no record of either vote. */
+static void
+test_gate_holds_after_a_later_vote(void **state)
+{
+    (void)state;
+    for (uint32_t move = 0; move < 2; move++) {
+        struct fx *f = fx_new(64, 1024);
+        fx_to_ballot(f, 2);
+        struct bpc_vid noop;
+        memset(&noop, 0, sizeof(noop));
+        noop.kind = BPC_VALUE_NOOP;
+        static struct dur_in in;
+        in.n = 0;
+        struct bpc_record r = bpc_record_make(BPC_MSG_2A, 0, 2, 0, &noop);
+        dur_add(f, &in, (uint32_t)fx_leader(f, 2), &r, 1);
+        for (uint32_t i = 0; i < 3; i++) {
+            r = bpc_record_make(BPC_MSG_2AV, 0, 2, 0, &noop);
+            dur_add(f, &in, fx_other(f, i), &r, 1);
+        }
+        if (move) {
+            dur_move_to_3(f, &in, &noop);
+        }
+        for (uint32_t i = 0; i < 2; i++) {
+            r = bpc_record_make(BPC_MSG_2B, 0, 2, 0, &noop);
+            dur_add(f, &in, fx_other(f, i), &r, 1);
+        }
+        for (uint32_t k = 0; k < FX_OUT; k++) {
+            f->outs[k].bytes = f->out_bytes[k];
+            f->outs[k].cap = f->tx_cap;
+        }
+        static struct bpc_decision dec[64];
+        f->now += 1000;
+        struct bpc_step_in si = {.now_ns = f->now, .frames = in.ins, .frames_count = in.n};
+        struct bpc_step_out so = {
+            .frames = f->outs, .frames_cap = FX_OUT, .decisions = dec, .decisions_cap = 64};
+        assert_true(bpc_engine_step(f->e, &si, &so) >= 0);
+        print_message("%s: ballot %llu, %u decisions before persisted, %u records\n",
+                      move ? "with a 2b at 3" : "2b at 2 only",
+                      (unsigned long long)bpc_engine_ballot(f->e), so.decisions_count,
+                      so.persist_count);
+        assert_int_equal(bpc_engine_ballot(f->e), move ? 3 : 2);
+        assert_true(so.persist_count > 0);
+        assert_int_equal(so.decisions_count, 0);
+        fx_delete(f);
+    }
+}
+
 int
 main(void)
 {
@@ -207,6 +303,7 @@ main(void)
         cmocka_unit_test(test_own_undurable_2b_not_applied),
         cmocka_unit_test(test_own_2b_applied_after_persisted),
         cmocka_unit_test(test_last_incarnation_refused_at_start),
+        cmocka_unit_test(test_gate_holds_after_a_later_vote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
