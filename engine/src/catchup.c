@@ -88,6 +88,13 @@ static bool
 eng_answer_ok(struct bpc_engine *e, uint32_t p)
 {
     struct eng_catchup_state *cu = &e->cu;
+    /* Paced in time: one answer every ENG_ANSWER_NS, ENG_ANSWER_BURST at
+     * once (a virtual scheduling time per peer, answer_tat: zeroed storage
+     * is a full burst). */
+    uint64_t tau = (uint64_t)(ENG_ANSWER_BURST - 1u) * ENG_ANSWER_NS;
+    if (cu->answer_tat[p] > e->now_ns + tau) {
+        return false;
+    }
     uint64_t win = eng_ob_rounds_done(e) + 1u; /* + 1: zeroed storage is no window */
     if (cu->answer_win != win) {
         cu->answer_win = win;
@@ -109,6 +116,8 @@ eng_answer_ok(struct bpc_engine *e, uint32_t p)
     cu->win_shared += cu->answered[p] < share ? 1u : 0u;
     cu->answered[p]++;
     cu->win_total++;
+    uint64_t tat = cu->answer_tat[p] > e->now_ns ? cu->answer_tat[p] : e->now_ns;
+    cu->answer_tat[p] = tat + ENG_ANSWER_NS;
     return true;
 }
 
@@ -310,6 +319,7 @@ eng_cu_carve(struct bpc_engine *e, const struct eng_mem *m)
 {
     e->cu.answer_step = m->answer_step;
     e->cu.answered = m->answered;
+    e->cu.answer_tat = m->answer_tat;
 }
 
 void

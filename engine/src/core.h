@@ -74,6 +74,14 @@ eng_answer_share(uint32_t n)
     return share < 2 * ENG_CATCHUP_MAX ? share : 2 * ENG_CATCHUP_MAX;
 }
 
+/* Catch-up answers to one peer are also paced in time (catchup.c): one
+ * every ENG_ANSWER_NS of the engine's clock (1,000 a millisecond), up to
+ * ENG_ANSWER_BURST at once. Per step alone, a peer of any weight that sent
+ * one frame of STATUS records per step drew two stretches of answers with
+ * their bytes in every step it reached. */
+#define ENG_ANSWER_NS 1000u
+#define ENG_ANSWER_BURST (8u * ENG_CATCHUP_MAX)
+
 /* Instances whose own messages are resent per retransmit tick. */
 #define ENG_RETX_MAX 64u
 /* Broadcast frames per flush kept for re-addressing to the other peers. */
@@ -539,6 +547,7 @@ struct eng_catchup_state {
     uint32_t bytes_from;   /* the last peer the last pipelined request asked for bytes */
     uint64_t *answer_step; /* n: flush rounds done + 1 at each peer's last DECIDED answer */
     uint32_t *answered;    /* n: DECIDED answers to the peer since that round */
+    uint64_t *answer_tat;  /* n: when the peer's paced answers are all used (ns) */
     uint64_t answer_win;   /* flush rounds done + 1 when the window below began */
     uint32_t win_total;    /* answers to all peers in the window */
     uint32_t win_shared;   /* the sum over peers of min(answered, share) */
@@ -633,6 +642,7 @@ struct eng_mem {
     uint32_t *held, *claims_by;
     uint64_t *answer_step;
     uint32_t *answered;
+    uint64_t *answer_tat;
     struct eng_cell *ring;
     struct eng_cmd *own, *lq;
     uint8_t *ring_bytes, *own_bytes, *lq_bytes;

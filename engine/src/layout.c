@@ -81,7 +81,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] =
-        (size_t)z->n * (sizeof(struct bpc_1b_report) + 3 * sizeof(uint32_t) + sizeof(uint64_t));
+        (size_t)z->n * (sizeof(struct bpc_1b_report) + 3 * sizeof(uint32_t) + 2 * sizeof(uint64_t));
     sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
@@ -161,8 +161,8 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 20) (1b view scratch, claims held, newest claim and answers "
-                 "given per sender)",
+                 "n x (%zu + 28) (1b view scratch, claims held, newest claim, answers given "
+                 "and their pace per sender)",
                  sizeof(struct bpc_1b_report));
         return true;
     default:
@@ -321,7 +321,8 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
     m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
     m->answer_step = (uint64_t *)(void *)(m->scratch + z->n);
-    m->held = (uint32_t *)(void *)(m->answer_step + z->n);
+    m->answer_tat = m->answer_step + z->n;
+    m->held = (uint32_t *)(void *)(m->answer_tat + z->n);
     m->answered = m->held + z->n;
     m->claims_by = m->answered + z->n;
     m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);

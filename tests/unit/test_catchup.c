@@ -212,6 +212,57 @@ test_lone_requester_gets_two_stretches(void **state)
     fx_delete(f);
 }
 
+/* DECIDED answers the engine sent to f->watch from record mark on. */
+static uint32_t
+cu_answers(const struct fx *f, uint32_t mark)
+{
+    uint32_t answers = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        answers += f->sent[k].type == BPC_MSG_DECIDED ? 1u : 0u;
+    }
+    return answers;
+}
+
+/* Goal: a peer's answers are paced in time, not only per step. Peer X
+ * (any weight) sends 50 frames of two STATUS records over 200 decided
+ * instances, each frame in a step of its own, with the clock standing
+ * still: it gets at most ENG_ANSWER_BURST answers in all; a millisecond
+ * later it is answered again (1,000 more may go). Before, every frame got
+ * its 200 (10,000 in all: the Byzantine review's repro_status_amp, 250
+ * answers of 1,024-byte values per 176-byte frame). */
+static void
+test_answers_paced_in_time(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(256, 256);
+    for (uint64_t i = 0; i < 200; i++) {
+        struct bpc_vid v = {.kind = BPC_VALUE_INLINE, .len = 3};
+        v.id[0] = (uint8_t)i;
+        v.id[1] = (uint8_t)(i >> 8);
+        v.id[2] = 0x55;
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 200);
+    struct bpc_record st[2] = {
+        bpc_record_make(BPC_MSG_STATUS, 0, 1, ENG_CATCHUP_MAX, NULL),
+        bpc_record_make(BPC_MSG_STATUS, ENG_CATCHUP_MAX, 1, ENG_CATCHUP_MAX, NULL)};
+    uint32_t mark = f->sent_count;
+    for (uint32_t k = 0; k < 50; k++) {
+        fx_send(f, f->watch, st, 2);
+    }
+    uint32_t burst = cu_answers(f, mark);
+    mark = f->sent_count;
+    f->now += UINT64_C(1000000);
+    fx_send(f, f->watch, st, 2);
+    uint32_t later = cu_answers(f, mark);
+    print_message("50 frames at one instant: %u answers; one frame 1 ms later: %u\n", burst, later);
+    assert_true(burst >= 200 && burst <= ENG_ANSWER_BURST);
+    assert_int_equal(later, 200);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -219,6 +270,7 @@ main(void)
         cmocka_unit_test(test_log_answers_not_starved),
         cmocka_unit_test(test_answers_of_many_peers_fit),
         cmocka_unit_test(test_lone_requester_gets_two_stretches),
+        cmocka_unit_test(test_answers_paced_in_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
