@@ -408,22 +408,14 @@ eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
-/* Does the 2b quorum of weight w for vid at generation g (ballot b) need
- * this party's own 2b, counted in it? Its own vote is durable only once
- * the step's records are (bpc_engine_persisted): before, a decision it
- * made with its own undurable 2b was applied at once, and after a crash
- * that lost the vote another value could be decided and applied at the
- * same instance (a party whose weight reaches T alone, or whose vote
- * completed a quorum with a lying one). */
+/* Does generation g's 2b quorum of weight w need this party's own 2b,
+ * counted in it (whatever it voted since: a later vote stands in for it
+ * once durable)? Then the decision waits for bpc_engine_persisted
+ * (docs/ENGINE.md, "Durability": applied at once, a crash that lost the
+ * vote let another value be decided and applied at the instance). */
 static bool
 eng_own_2b_needed(const struct bpc_engine *e, struct eng_slot *s, uint32_t g, bpc_u128 w)
 {
-    /* The own 2b at g's ballot is in the tally whatever this party voted
-     * since: before, the test also asked for maxVBal at that ballot, and
-     * a 2b at the next ballot cast in the same unconfirmed step (the own
-     * review's gate_bypass) let the decision out at once. Once durable,
-     * the later vote (for the value chosen, which every later ballot's
-     * 2a carries) stands in for it. */
     return eng_bit_test(eng_slot_bits(e, s, g, SEEN_2B), e->self) &&
            w - eng_weight(e, e->self) < e->threshold;
 }
