@@ -519,8 +519,15 @@ struct eng_submit_state {
     uint8_t *lq_bytes;
     uint64_t lq_head;
     uint64_t lq_tail;
-    uint32_t lq_solo;        /* the one submitter of every queued entry, or UINT32_MAX */
-    uint32_t lq_turn;        /* the submitter whose command started the last value */
+    uint32_t lq_solo; /* the one submitter of every queued entry, or UINT32_MAX */
+    uint32_t lq_turn; /* the submitter whose command started the last value */
+    /* Each submitter's queued entries, chained in queue (so sequence)
+     * order: lq_next per entry, and per submitter its oldest untaken
+     * entry, its newest and how many are untaken (leaderq.c). */
+    uint64_t *lq_next;
+    uint64_t *lq_first;
+    uint64_t *lq_last;
+    uint32_t *lq_count;
     uint64_t *applied_hi;    /* per submitter: last applied sequence number */
     uint64_t *queued_hi;     /* per submitter: last queued at this leader */
     uint32_t *applied_dirty; /* submitters whose applied_hi changed since the
@@ -646,9 +653,9 @@ struct eng_mem {
     struct eng_cell *ring;
     struct eng_cmd *own, *lq;
     uint8_t *ring_bytes, *own_bytes, *lq_bytes;
-    uint64_t *applied_hi, *queued_hi;
+    uint64_t *applied_hi, *queued_hi, *lq_next, *lq_first, *lq_last;
     struct eng_hold *hold;
-    uint32_t *applied_dirty;
+    uint32_t *applied_dirty, *lq_count;
     uint8_t *applied_listed, *strikes;
     uint8_t *batch_buf;
     struct eng_out *bq, *selfq, *uq;

@@ -63,10 +63,11 @@ eng_align(size_t x)
     return (x + 63) & ~(size_t)63;
 }
 
-/* Bytes per submitter of the apply state (L_SEQS): applied_hi and
- * queued_hi, a hold, applied_dirty, applied_listed and strikes. */
+/* Bytes per submitter of the apply state (L_SEQS): applied_hi,
+ * queued_hi, lq_first and lq_last, a hold, applied_dirty and lq_count,
+ * applied_listed and strikes. */
 #define ENG_SEQS_PER_SUBMITTER                                                                     \
-    (2 * sizeof(uint64_t) + sizeof(struct eng_hold) + sizeof(uint32_t) + 2)
+    (4 * sizeof(uint64_t) + sizeof(struct eng_hold) + 2 * sizeof(uint32_t) + 2)
 
 void
 eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
@@ -82,7 +83,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] =
         (size_t)z->n * (sizeof(struct bpc_1b_report) + 3 * sizeof(uint32_t) + 2 * sizeof(uint64_t));
-    sizes[L_CMDS] = (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
+    sizes[L_CMDS] =
+        (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
                       (size_t)z->recs_cap * sizeof(struct bpc_record);
@@ -177,8 +179,8 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
 {
     switch (k) {
     case L_CMDS:
-        snprintf(f, len, "C x %zu (submit ring, own and leader queues)",
-                 sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd));
+        snprintf(f, len, "C x %zu (submit ring, own and leader queues, the leader's chains)",
+                 sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
         return true;
     case L_CMD_BYTES:
         snprintf(f, len, "3 x C x S (S = %u: largest command + batch header, rounded to 8)",
@@ -328,14 +330,18 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
     m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
     m->lq = m->own + z->cmds;
+    m->lq_next = (uint64_t *)(void *)(m->lq + z->cmds);
     m->ring_bytes = base + l->off[L_CMD_BYTES];
     m->own_bytes = m->ring_bytes + (size_t)z->cmds * z->cmd_stride;
     m->lq_bytes = m->own_bytes + (size_t)z->cmds * z->cmd_stride;
     m->applied_hi = (uint64_t *)(void *)(base + l->off[L_SEQS]);
     m->queued_hi = m->applied_hi + z->n;
-    m->hold = (struct eng_hold *)(void *)(m->queued_hi + z->n);
+    m->lq_first = m->queued_hi + z->n;
+    m->lq_last = m->lq_first + z->n;
+    m->hold = (struct eng_hold *)(void *)(m->lq_last + z->n);
     m->applied_dirty = (uint32_t *)(void *)(m->hold + z->n);
-    m->applied_listed = (uint8_t *)(m->applied_dirty + z->n);
+    m->lq_count = m->applied_dirty + z->n;
+    m->applied_listed = (uint8_t *)(m->lq_count + z->n);
     m->strikes = m->applied_listed + z->n;
     m->batch_buf = base + l->off[L_BUFS];
     m->bq = (struct eng_out *)(void *)(base + l->off[L_QUEUES]);

@@ -177,6 +177,43 @@ eng_lq_over_share(const struct bpc_engine *e, uint32_t s)
     return eng_lq_held(sub, s) >= (share > 0 ? share : 1u);
 }
 
+/* A leader's queue entry already taken into a value (its len). */
+#define ENG_LQ_TAKEN UINT32_MAX
+
+/* Entry t, s's newest, joins s's chain. With none of s's untaken its
+ * chain starts afresh (lq_last may name an entry whose place in the ring
+ * was reused: never linked from then). */
+static void
+eng_lq_chain(struct eng_submit_state *sub, uint32_t s, uint64_t t)
+{
+    sub->lq_next[t & sub->cmd_mask] = UINT64_MAX;
+    if (sub->lq_count[s] == 0) {
+        sub->lq_first[s] = t;
+    } else {
+        sub->lq_next[sub->lq_last[s] & sub->cmd_mask] = t;
+    }
+    sub->lq_last[s] = t;
+    sub->lq_count[s]++;
+}
+
+/* Entry i of s was just marked taken: s's oldest untaken entry moves on
+ * past it and any taken ones after it. Every chained entry from lq_first
+ * on lies at or above lq_head (lq_first is untaken), so none of them has
+ * had its place reused. */
+static void
+eng_lq_unchain(struct eng_submit_state *sub, uint32_t s, uint64_t i)
+{
+    sub->lq_count[s]--;
+    if (sub->lq_count[s] == 0 || sub->lq_first[s] != i) {
+        return;
+    }
+    uint64_t j = sub->lq_next[i & sub->cmd_mask];
+    while (sub->lq[j & sub->cmd_mask].len == ENG_LQ_TAKEN) {
+        j = sub->lq_next[j & sub->cmd_mask]; /* an untaken one follows: the count */
+    }
+    sub->lq_first[s] = j;
+}
+
 bool
 eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes, uint32_t len)
 {
@@ -185,6 +222,7 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
         memcpy(sub->queued_hi, sub->applied_hi, e->n * sizeof(uint64_t));
         sub->queued_bal = eng_bal(e);
         sub->lq_head = sub->lq_tail; /* earlier queues are resent by submitters */
+        memset(sub->lq_count, 0, e->n * sizeof(uint32_t));
     }
     /* Commands of s can also be applied from values this leader did not
      * queue at this ballot (an earlier ballot's value it had to propose
@@ -219,17 +257,18 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
     c->seq = q;
     c->len = len;
     memcpy(eng_cmd_bytes(e, sub->lq_bytes, sub->lq_tail), bytes, len);
+    eng_lq_chain(sub, s, sub->lq_tail);
     sub->lq_tail++;
     sub->queued_hi[s] = q;
     return true;
 }
 
-/* A leader's queue entry already taken into a value (its len). */
-#define ENG_LQ_TAKEN UINT32_MAX
-/* Entries from the queue's head a fair batch looks at (shares and takes):
- * bounds a value's cost whatever the queue holds (up to 65536), and is
- * more than the own commands a leader queues ahead of the others' at a
- * ballot change (at most the 256 MAC places, eng_forward). */
+/* Entries from the queue's head a fair batch walks in queue order
+ * (shares and takes): bounds a value's cost whatever the queue holds (up
+ * to 65536), and is more than the own commands a leader queues ahead of
+ * the others' at a ballot change (at most the 256 MAC places,
+ * eng_forward). Submitters whose entries lie past it are found through
+ * their chains (turns, shares and takes alike). */
 #define ENG_LQ_SCAN 512u
 
 /* One submitter's commands in the leader's queue, for a fair batch. */
@@ -247,46 +286,29 @@ eng_lq_scan_end(const struct eng_submit_state *sub)
     return sub->lq_head + (len < ENG_LQ_SCAN ? len : ENG_LQ_SCAN);
 }
 
-/* Each submitter's share of a batch of `room` commands when the queue
- * holds more than that: the largest cap with the sum over submitters of
- * min(queued, cap) within room, the room that leaves going one each to
- * the submitters first in queue order, counted over the first
- * ENG_LQ_SCAN entries. More submitters than room: one each to the first
- * ones. The count of shares; 0 for queue order, which is the same thing
- * when every entry fits, one submitter queued them all (lq_solo: the
- * usual case of a leader that serves its own clients), or a value holds
- * one command. */
-static uint32_t
-eng_batch_shares(const struct eng_submit_state *sub, uint32_t room,
-                 struct eng_share sh[BPC_BATCH_MAX])
+/* Submitter s gets a share (its untaken entries counted), once; false
+ * when it would be one more than room (crowded). */
+static bool
+eng_share_add(const struct eng_submit_state *sub, struct eng_share *sh, uint32_t *count,
+              uint32_t room, uint64_t *seen, uint32_t s)
 {
-    /* Everything fits, one submitter, or one command: queue order. */
-    if (sub->lq_tail - sub->lq_head <= room || sub->lq_solo != UINT32_MAX || room == 1) {
-        return 0;
+    if (seen[s / 64] & ((uint64_t)1 << (s % 64))) {
+        return true;
     }
-    uint32_t count = 0;
-    uint32_t at = 0; /* the share of the entry before */
-    bool crowded = false;
-    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub); i++) {
-        const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
-        if (c->len == ENG_LQ_TAKEN) {
-            continue;
-        }
-        if (at >= count || sh[at].submitter != c->submitter) { /* else a run goes on */
-            at = 0;
-            while (at < count && sh[at].submitter != c->submitter) {
-                at++;
-            }
-        }
-        if (at == count) {
-            if (count == room) {
-                crowded = true; /* more submitters than room */
-                break;
-            }
-            sh[count++] = (struct eng_share){.submitter = c->submitter};
-        }
-        sh[at].queued++;
+    if (*count == room) {
+        return false; /* more submitters than room */
     }
+    seen[s / 64] |= (uint64_t)1 << (s % 64);
+    sh[(*count)++] = (struct eng_share){.submitter = s, .queued = sub->lq_count[s]};
+    return true;
+}
+
+/* The shares' allowances: the largest cap with the sum of min(queued,
+ * cap) within room (1 when crowded), then one more each in order while
+ * room is left. */
+static void
+eng_shares_fill(struct eng_share *sh, uint32_t count, uint32_t room, bool crowded)
+{
     uint32_t cap = 1;
     while (!crowded && cap < room) {
         uint32_t sum = 0;
@@ -309,6 +331,42 @@ eng_batch_shares(const struct eng_submit_state *sub, uint32_t room,
             used++;
         }
     }
+}
+
+/* Each submitter's share of a batch of `room` commands when the queue
+ * holds more than that: the largest cap with the sum over submitters of
+ * min(queued, cap) within room, the room that leaves going one each to
+ * the submitters first in queue order. Submitters are taken in queue
+ * order over the first ENG_LQ_SCAN entries, then those whose entries all
+ * lie past them, in id order; each counts all its untaken entries
+ * (lq_count). More submitters than room: one each to the first ones. The
+ * count of shares; 0 for queue order, which is the same thing when every
+ * entry fits, one submitter queued them all (lq_solo: the usual case of a
+ * leader that serves its own clients), or a value holds one command. */
+static uint32_t
+eng_batch_shares(const struct eng_submit_state *sub, uint32_t n, uint32_t room,
+                 struct eng_share sh[BPC_BATCH_MAX])
+{
+    /* Everything fits, one submitter, or one command: queue order. */
+    if (sub->lq_tail - sub->lq_head <= room || sub->lq_solo != UINT32_MAX || room == 1) {
+        return 0;
+    }
+    uint64_t seen[BPC_PARTIES_MAX / 64];
+    memset(seen, 0, sizeof(seen));
+    uint32_t count = 0;
+    bool crowded = false;
+    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub) && !crowded; i++) {
+        const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+        if (c->len != ENG_LQ_TAKEN) {
+            crowded = !eng_share_add(sub, sh, &count, room, seen, c->submitter);
+        }
+    }
+    for (uint32_t s = 0; s < n && !crowded && eng_lq_scan_end(sub) < sub->lq_tail; s++) {
+        if (sub->lq_count[s] > 0) {
+            crowded = !eng_share_add(sub, sh, &count, room, seen, s);
+        }
+    }
+    eng_shares_fill(sh, count, room, crowded);
     return count;
 }
 
@@ -334,31 +392,22 @@ eng_share_take(struct eng_share *sh, uint32_t count, uint32_t s)
 /* The queue index of the command a value starts with: the oldest untaken
  * one of the first submitter after the one that started the last value
  * (lq_turn), in id order, that has one waiting: submitters take turns.
- * Looks at the first ENG_LQ_SCAN entries; lq_tail when nothing is queued. */
+ * From the submitters' chains, so a submitter whose oldest entry lies
+ * past ENG_LQ_SCAN gets its turn too (before, only the first ENG_LQ_SCAN
+ * entries were looked at: a submitter that queued half of commands_max
+ * first kept a later one out of turns, the Byzantine review's
+ * repro_lq_scan). lq_tail when nothing is queued. */
 static uint64_t
 eng_lq_start(const struct eng_submit_state *sub, uint32_t n)
 {
-    uint64_t best = sub->lq_tail;
-    uint32_t best_d = UINT32_MAX;
     uint32_t t = sub->lq_turn < n ? sub->lq_turn : 0;
-    uint32_t run = UINT32_MAX; /* the submitter of the run of entries being passed */
-    for (uint64_t i = sub->lq_head; i < eng_lq_scan_end(sub); i++) {
-        const struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
-        if (c->len == ENG_LQ_TAKEN || c->submitter == run) {
-            continue; /* a run's first entry is its submitter's oldest */
-        }
-        run = c->submitter;
-        /* 0 for the submitter right after lq_turn, n - 1 for lq_turn. */
-        uint32_t d = c->submitter > t ? c->submitter - t - 1u : c->submitter + n - t - 1u;
-        if (d < best_d) {
-            best_d = d;
-            best = i;
-            if (d == 0) {
-                break;
-            }
+    for (uint32_t d = 0; d < n; d++) {
+        uint32_t s = (t + 1u + d) % n; /* d = 0 right after lq_turn, n - 1 lq_turn */
+        if (sub->lq_count[s] > 0) {
+            return sub->lq_first[s];
         }
     }
-    return best;
+    return sub->lq_tail;
 }
 
 /* Drops queue entry i of a held submitter: it resends from its applied
@@ -370,6 +419,7 @@ eng_lq_drop(struct bpc_engine *e, uint64_t i)
     struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
     sub->queued_hi[c->submitter] = sub->applied_hi[c->submitter];
     c->len = ENG_LQ_TAKEN;
+    eng_lq_unchain(sub, c->submitter, i);
 }
 
 /* Appends queue entry i to the batch at *off. */
@@ -385,6 +435,7 @@ eng_batch_put(struct bpc_engine *e, uint64_t i, uint32_t *off)
     memcpy(p + BPC_BATCH_CMD_HEADER_BYTES, eng_cmd_bytes(e, sub->lq_bytes, i), c->len);
     *off += BPC_BATCH_CMD_HEADER_BYTES + c->len;
     c->len = ENG_LQ_TAKEN;
+    eng_lq_unchain(sub, c->submitter, i);
 }
 
 /* Which submitters' commands a value being built may still take while
@@ -423,20 +474,88 @@ eng_lq_company_after(const struct bpc_engine *e, uint32_t s, uint32_t company)
  * value, in id order (eng_lq_start): where a value holds only one
  * command, or the bytes run out before the shares do, queue order again
  * served the leader's own commands first. */
+/* A value being built (eng_batch_build). */
+struct eng_build {
+    struct eng_share sh[BPC_BATCH_MAX];
+    uint32_t shares;
+    uint32_t off;
+    uint16_t count;
+    uint32_t company;
+    bool holds;
+    bool full; /* the next command's bytes did not fit */
+};
+
+/* Queue entry i, untaken: dropped (its submitter held), skipped, or put
+ * into the value (the value's company and the shares allowing it). */
+static void
+eng_build_try(struct bpc_engine *e, struct eng_build *b, uint64_t i)
+{
+    struct eng_submit_state *sub = &e->sub;
+    struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
+    if (b->holds && eng_lq_held_out(e, c->submitter)) {
+        eng_lq_drop(e, i);
+        return;
+    }
+    if (!eng_lq_company_ok(e, c->submitter, b->company)) {
+        return;
+    }
+    if (b->off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {
+        b->full = true;
+        return;
+    }
+    if (!eng_share_take(b->sh, b->shares, c->submitter)) {
+        return;
+    }
+    b->company = eng_lq_company_after(e, c->submitter, b->company);
+    eng_batch_put(e, i, &b->off);
+    b->count++;
+}
+
+/* Shares left over once the first ENG_LQ_SCAN entries are passed: each
+ * such submitter's entries past them, from its chain in its sequence
+ * order (one whose oldest lies within them was passed there for a
+ * reason: its company, or its share). */
+static void
+eng_build_late(struct bpc_engine *e, struct eng_build *b, uint64_t end)
+{
+    struct eng_submit_state *sub = &e->sub;
+    for (uint32_t k = 0; k < b->shares && !b->full; k++) {
+        uint32_t s = b->sh[k].submitter;
+        while (b->sh[k].allow > 0 && b->count < e->cfg.batch_max && !b->full &&
+               sub->lq_count[s] > 0 && sub->lq_first[s] >= end) {
+            uint64_t first = sub->lq_first[s];
+            eng_build_try(e, b, first);
+            if (sub->lq_count[s] > 0 && sub->lq_first[s] == first) {
+                break; /* passed over (its company) */
+            }
+        }
+    }
+}
+
+/* A value of up to batch_max queued commands, each submitter's in its
+ * sequence order. When more are queued than fit, every submitter gets a
+ * fair share (eng_batch_shares): a leader's own commands enter its queue
+ * first at every ballot (the others' forwards come a network delay
+ * later), so in queue order a leader whose own commands fill each batch
+ * kept others' out for as long as ballots turned over. With commands of
+ * more than one submitter queued, the submitters take turns starting a
+ * value, in id order (eng_lq_start): where a value holds only one
+ * command, or the bytes run out before the shares do, queue order again
+ * served the leader's own commands first. */
 uint32_t
 eng_batch_build(struct bpc_engine *e)
 {
     struct eng_submit_state *sub = &e->sub;
-    struct eng_share sh[BPC_BATCH_MAX];
-    uint32_t shares = eng_batch_shares(sub, e->cfg.batch_max, sh);
-    uint64_t end = shares > 0 ? eng_lq_scan_end(sub) : sub->lq_tail;
-    uint32_t off = BPC_BATCH_HEADER_BYTES;
-    uint16_t count = 0;
+    struct eng_build b; /* no initializer: the 64 shares are 768 bytes, b.shares of them used */
+    b.shares = eng_batch_shares(sub, e->n, e->cfg.batch_max, b.sh);
+    b.off = BPC_BATCH_HEADER_BYTES;
+    b.count = 0;
+    b.full = false;
+    uint64_t end = b.shares > 0 ? eng_lq_scan_end(sub) : sub->lq_tail;
     /* A held submitter's entries (queued before its hold) are dropped; an
      * alone one's wait for a value of their own. */
-    bool holds = e->now_ns < sub->hold_any;
-    bool alones = e->now_ns < sub->alone_any;
-    uint32_t company = alones ? ENG_COMPANY_OPEN : ENG_COMPANY_MIXED;
+    b.holds = e->now_ns < sub->hold_any;
+    b.company = e->now_ns < sub->alone_any ? ENG_COMPANY_OPEN : ENG_COMPANY_MIXED;
     if (sub->lq_solo == UINT32_MAX && sub->lq_tail - sub->lq_head > 1) {
         /* Every queued command fits a value alone (eng_lq_accept). The
          * submitter whose turn it is starts the value even where the
@@ -444,45 +563,31 @@ eng_batch_build(struct bpc_engine *e)
          * went to the first ones in queue order, the same ones every time
          * when the bytes let a value hold one command. */
         uint64_t i = eng_lq_start(sub, e->n);
-        if (i < sub->lq_tail &&
-            !(holds && eng_lq_held_out(e, sub->lq[i & sub->cmd_mask].submitter))) {
-            (void)eng_share_take(sh, shares, sub->lq[i & sub->cmd_mask].submitter);
-            company = eng_lq_company_after(e, sub->lq[i & sub->cmd_mask].submitter, company);
-            sub->lq_turn = sub->lq[i & sub->cmd_mask].submitter;
-            eng_batch_put(e, i, &off);
-            count++;
+        uint32_t s = i < sub->lq_tail ? sub->lq[i & sub->cmd_mask].submitter : 0;
+        if (i < sub->lq_tail && !(b.holds && eng_lq_held_out(e, s))) {
+            (void)eng_share_take(b.sh, b.shares, s);
+            b.company = eng_lq_company_after(e, s, b.company);
+            sub->lq_turn = s;
+            eng_batch_put(e, i, &b.off);
+            b.count++;
         }
     }
-    for (uint64_t i = sub->lq_head; i < end && count < e->cfg.batch_max; i++) {
-        struct eng_cmd *c = &sub->lq[i & sub->cmd_mask];
-        if (c->len == ENG_LQ_TAKEN) {
-            continue;
+    for (uint64_t i = sub->lq_head; i < end && b.count < e->cfg.batch_max && !b.full; i++) {
+        if (sub->lq[i & sub->cmd_mask].len != ENG_LQ_TAKEN) {
+            eng_build_try(e, &b, i);
         }
-        if (holds && eng_lq_held_out(e, c->submitter)) {
-            eng_lq_drop(e, i);
-            continue;
-        }
-        if (!eng_lq_company_ok(e, c->submitter, company)) {
-            continue;
-        }
-        if (off + BPC_BATCH_CMD_HEADER_BYTES + c->len > e->cfg.value_bytes_max) {
-            break;
-        }
-        if (!eng_share_take(sh, shares, c->submitter)) {
-            continue;
-        }
-        company = eng_lq_company_after(e, c->submitter, company);
-        eng_batch_put(e, i, &off);
-        count++;
+    }
+    if (end < sub->lq_tail) {
+        eng_build_late(e, &b, end);
     }
     while (sub->lq_head < sub->lq_tail &&
            sub->lq[sub->lq_head & sub->cmd_mask].len == ENG_LQ_TAKEN) {
         sub->lq_head++;
     }
-    if (count == 0) {
+    if (b.count == 0) {
         return 0;
     }
-    bpc_le16_store(sub->batch_buf, count);
+    bpc_le16_store(sub->batch_buf, b.count);
     bpc_le16_store(sub->batch_buf + 2, 0);
-    return off;
+    return b.off;
 }

@@ -695,6 +695,10 @@ eng_sub_carve(struct bpc_engine *e, const struct eng_mem *m)
     sub->ring = m->ring;
     sub->own = m->own;
     sub->lq = m->lq;
+    sub->lq_next = m->lq_next;
+    sub->lq_first = m->lq_first;
+    sub->lq_last = m->lq_last;
+    sub->lq_count = m->lq_count;
     sub->ring_bytes = m->ring_bytes;
     sub->own_bytes = m->own_bytes;
     sub->lq_bytes = m->lq_bytes;
