@@ -300,6 +300,16 @@ fx_not_leader(const struct fx *f, uint32_t leader)
     return fx_other(f, 0) == leader ? fx_other(f, 1) : fx_other(f, 0);
 }
 
+void
+fx_forward(struct fx *f, uint32_t p, uint64_t seq, uint64_t b, uint8_t fill)
+{
+    uint8_t cmd[8];
+    memset(cmd, fill, sizeof(cmd));
+    struct bpc_vid fv;
+    bpc_forward_value(f->keys[p], seq, cmd, sizeof(cmd), &fv);
+    fx_send1(f, p, bpc_record_make(BPC_MSG_FORWARD, seq, b, 0, &fv));
+}
+
 struct bpc_vid
 fx_junk_vid(uint32_t k)
 {

@@ -111,6 +111,9 @@ uint32_t fx_other(const struct fx *f, uint32_t i);
 /* The first party that is neither me nor `leader`. */
 uint32_t fx_not_leader(const struct fx *f, uint32_t leader);
 
+/* Peer p forwards its 8-byte command seq (bytes `fill`) at ballot b. */
+void fx_forward(struct fx *f, uint32_t p, uint64_t seq, uint64_t b, uint8_t fill);
+
 /* Junk value k of a Byzantine party: inline, 12 bytes, never a batch
  * (k's low byte tells two apart). */
 struct bpc_vid fx_junk_vid(uint32_t k);

@@ -173,6 +173,25 @@ test_answers_of_many_peers_fit(void **state)
     cu_run(7);
 }
 
+/* Instances 0..199 decided at f's engine by DECIDED claims of `claimants`
+ * peers (more than F); st: a peer's two STATUS records asking for them. */
+static void
+cu_decide_200(struct fx *f, uint32_t claimants, struct bpc_record st[2])
+{
+    for (uint64_t i = 0; i < 200; i++) {
+        struct bpc_vid v = {.kind = BPC_VALUE_INLINE, .len = 3};
+        v.id[0] = (uint8_t)i;
+        v.id[1] = (uint8_t)(i >> 8);
+        v.id[2] = 0x77;
+        for (uint32_t k = 0; k < claimants; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 200);
+    st[0] = bpc_record_make(BPC_MSG_STATUS, 0, 1, ENG_CATCHUP_MAX, NULL);
+    st[1] = bpc_record_make(BPC_MSG_STATUS, ENG_CATCHUP_MAX, 1, ENG_CATCHUP_MAX, NULL);
+}
+
 /* Goal: a lone peer asking two stretches of 16 parties' engine gets them,
  * as with four: the budgets reserve the other peers' guaranteed shares,
  * not the whole window's room. Method: the engine (fx, sixteen parties,
@@ -188,19 +207,8 @@ test_lone_requester_gets_two_stretches(void **state)
 {
     (void)state;
     struct fx *f = fx_new_n(64, 256, 16);
-    for (uint64_t i = 0; i < 200; i++) {
-        struct bpc_vid v = {.kind = BPC_VALUE_INLINE, .len = 3};
-        v.id[0] = (uint8_t)i;
-        v.id[1] = (uint8_t)(i >> 8);
-        v.id[2] = 0x77;
-        for (uint32_t k = 0; k < 6; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
-        }
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 200);
-    struct bpc_record st[2] = {
-        bpc_record_make(BPC_MSG_STATUS, 0, 1, ENG_CATCHUP_MAX, NULL),
-        bpc_record_make(BPC_MSG_STATUS, ENG_CATCHUP_MAX, 1, ENG_CATCHUP_MAX, NULL)};
+    struct bpc_record st[2];
+    cu_decide_200(f, 6, st);
     uint32_t mark = f->sent_count;
     fx_send(f, f->watch, st, 2);
     uint32_t answers = 0;
@@ -235,19 +243,8 @@ test_answers_paced_in_time(void **state)
 {
     (void)state;
     struct fx *f = fx_new(256, 256);
-    for (uint64_t i = 0; i < 200; i++) {
-        struct bpc_vid v = {.kind = BPC_VALUE_INLINE, .len = 3};
-        v.id[0] = (uint8_t)i;
-        v.id[1] = (uint8_t)(i >> 8);
-        v.id[2] = 0x55;
-        for (uint32_t k = 0; k < 2; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
-        }
-    }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 200);
-    struct bpc_record st[2] = {
-        bpc_record_make(BPC_MSG_STATUS, 0, 1, ENG_CATCHUP_MAX, NULL),
-        bpc_record_make(BPC_MSG_STATUS, ENG_CATCHUP_MAX, 1, ENG_CATCHUP_MAX, NULL)};
+    struct bpc_record st[2];
+    cu_decide_200(f, 2, st);
     uint32_t mark = f->sent_count;
     for (uint32_t k = 0; k < 50; k++) {
         fx_send(f, f->watch, st, 2);

@@ -504,17 +504,6 @@ cmd_value_has(const struct bpc_record *r, uint32_t s, uint64_t seq)
     return false;
 }
 
-/* Sends peer s's FORWARD of its 8-byte command seq (bytes `fill`). */
-static void
-cmd_forward(struct fx *f, uint32_t s, uint64_t seq, uint64_t b, uint8_t fill)
-{
-    uint8_t cmd[8];
-    memset(cmd, fill, sizeof(cmd));
-    struct bpc_vid fv;
-    bpc_forward_value(f->keys[s], seq, cmd, sizeof(cmd), &fv);
-    fx_send1(f, s, bpc_record_make(BPC_MSG_FORWARD, seq, b, 0, &fv));
-}
-
 /* A REFUSE of command (s, seq) in the 2a of instance at ballot b. */
 static struct bpc_record
 cmd_refuse(uint64_t instance, uint64_t b, uint32_t s, uint64_t seq)
@@ -651,7 +640,7 @@ test_leader_holds_refused_submitter(void **state)
      * value: nobody held. */
     uint64_t b = fx_to_own_ballot(f);
     uint32_t mark = f->sent_count;
-    cmd_forward(f, s, 1, b, 0x31);
+    fx_forward(f, s, 1, b, 0x31);
     int64_t i = cmd_2a_with(f, mark, b, s, 1);
     assert_true(i >= 0);
     fx_send1(f, p, cmd_refuse((uint64_t)i, b, s, 9));
@@ -660,7 +649,7 @@ test_leader_holds_refused_submitter(void **state)
     assert_int_equal(bpc_engine_counters(f->e)->submitters_held, 0);
     /* s resends; proposed again. A peer refuses it. */
     mark = f->sent_count;
-    cmd_forward(f, s, 1, b, 0x31);
+    fx_forward(f, s, 1, b, 0x31);
     i = cmd_2a_with(f, mark, b, s, 1);
     assert_true(i >= 0);
     fx_send1(f, p, cmd_refuse((uint64_t)i, b, s, 1));
@@ -670,8 +659,8 @@ test_leader_holds_refused_submitter(void **state)
     assert_int_equal(bpc_engine_counters(f->e)->submitters_held, 1);
     /* Held: s's FORWARD is not queued; t's is. */
     mark = f->sent_count;
-    cmd_forward(f, s, 1, b, 0x31);
-    cmd_forward(f, t, 1, b, 0x41);
+    fx_forward(f, s, 1, b, 0x31);
+    fx_forward(f, t, 1, b, 0x41);
     assert_true(cmd_2a_with(f, mark, b, t, 1) >= 0);
     assert_true(cmd_2a_with(f, mark, b, s, 1) < 0);
     /* The hold passes (a few ballot timeouts): s's command goes in. */
@@ -680,7 +669,7 @@ test_leader_holds_refused_submitter(void **state)
     b = cmd_ballot_of(f, f->me, bpc_engine_ballot(f->e) + 1);
     fx_to_ballot(f, b);
     mark = f->sent_count;
-    cmd_forward(f, s, 1, b, 0x31);
+    fx_forward(f, s, 1, b, 0x31);
     assert_true(cmd_2a_with(f, mark, b, s, 1) >= 0);
     fx_delete(f);
 }
@@ -764,8 +753,8 @@ test_leader_keeps_refused_submitter_alone(void **state)
      * (its command 1 was decided, and every instance below it). */
     assert_int_equal(bpc_engine_next_undecided(f->e), (uint64_t)is + 1);
     mark = f->sent_count;
-    cmd_forward(f, s, 2, b, 0x35);
-    cmd_forward(f, t, 1, b, 0x32);
+    fx_forward(f, s, 2, b, 0x35);
+    fx_forward(f, t, 1, b, 0x32);
     assert_true(cmd_2a_with(f, mark, b, s, 2) >= 0);
     assert_true(cmd_2a_with(f, mark, b, t, 1) < 0);
     fx_delete(f);

@@ -22,17 +22,6 @@
 
 #include "fx.h"
 
-/* Peer p forwards its 8-byte command seq (bytes `fill`). */
-static void
-turns_forward(struct fx *f, uint32_t p, uint64_t seq, uint64_t b, uint8_t fill)
-{
-    uint8_t cmd[8];
-    memset(cmd, fill, sizeof(cmd));
-    struct bpc_vid fv;
-    bpc_forward_value(f->keys[p], seq, cmd, sizeof(cmd), &fv);
-    fx_send1(f, p, bpc_record_make(BPC_MSG_FORWARD, seq, b, 0, &fv));
-}
-
 /* Bitmask of the submitters in the value of the leader's 2a at instance
  * i and ballot b (v: that value); false when there is no such 2a. */
 static bool
@@ -74,9 +63,9 @@ test_late_submitter_gets_its_turn(void **state)
     uint32_t sp = fx_other(f, 1);
     uint32_t vp = fx_other(f, 2);
     for (uint64_t q = 1; q <= 2048 / 2 + 32 * 4 + 64; q++) {
-        turns_forward(f, bp, q, b, 0xB0);
+        fx_forward(f, bp, q, b, 0xB0);
     }
-    turns_forward(f, sp, 1, b, 0x5A);
+    fx_forward(f, sp, 1, b, 0x5A);
     uint64_t i = 0;
     for (; i < 400; i++) {
         struct bpc_vid v;
