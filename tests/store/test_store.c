@@ -1328,24 +1328,34 @@ ts_value_damage(uint8_t *img, size_t at, size_t pay, uint32_t bad)
     }
 }
 
-/* Writes one party-wide record and one value frame through the open
- * store s and closes it; the file in orig (len bytes), its value frame at
- * *at. */
+/* A file of one party-wide record and one value frame (v): its bytes in
+ * orig (len), the value frame at `at`, its payload at `pay`; img, room
+ * for a damaged copy. */
+struct ts_vfile {
+    struct bpc_durable_value v;
+    uint8_t orig[4096];
+    uint8_t img[4096];
+    size_t len;
+    size_t at;
+    size_t pay;
+};
+
+/* Writes that file through the open store s and closes it. */
 static void
-ts_value_file(struct memfs *fs, struct bpc_store *s, struct bpc_durable_value *v, uint8_t *orig,
-              size_t cap, size_t *len, size_t *at)
+ts_value_file(struct memfs *fs, struct bpc_store *s, struct ts_vfile *vf)
 {
     struct bpc_durable d = ts_party(0);
-    *v = ts_value(0, 6, 200, 9);
+    vf->v = ts_value(0, 6, 200, 9);
     assert_int_equal(bpc_store_append(s, &d, 1), 0);
-    assert_int_equal(bpc_store_append_values(s, v, 1), 0);
+    assert_int_equal(bpc_store_append_values(s, &vf->v, 1), 0);
     assert_int_equal(bpc_store_sync(s), 0);
     bpc_store_close(s);
-    const uint8_t *f = memfs_file(fs, TS_PATH, len);
-    assert_true(*len <= cap);
-    memcpy(orig, f, *len);
-    *at = ts_frame_at(orig, *len, BPC_STORE_FRAME_VALUE, 0);
-    assert_true(*at > 0);
+    const uint8_t *f = memfs_file(fs, TS_PATH, &vf->len);
+    assert_true(vf->len <= sizeof(vf->orig));
+    memcpy(vf->orig, f, vf->len);
+    vf->at = ts_frame_at(vf->orig, vf->len, BPC_STORE_FRAME_VALUE, 0);
+    assert_true(vf->at > 0);
+    vf->pay = vf->at + BPC_STORE_FRAME_HEADER_BYTES;
 }
 
 /* A value frame whose checksums hold but whose content is wrong is damage:
@@ -1359,13 +1369,8 @@ test_store_values_damage(void **state)
 {
     (void)state;
     TS_FRESH(25, 0);
-    struct bpc_durable_value v;
-    static uint8_t orig[4096];
-    static uint8_t img[4096];
-    size_t len = 0;
-    size_t at = 0;
-    ts_value_file(&fs, s, &v, orig, sizeof(orig), &len, &at);
-    const size_t pay = at + BPC_STORE_FRAME_HEADER_BYTES;
+    static struct ts_vfile vf;
+    ts_value_file(&fs, s, &vf);
     static const char *const why[6] = {
         NULL,
         NULL,
@@ -1375,27 +1380,27 @@ test_store_values_damage(void **state)
         "value frame in a file of format version 1 or 2",
     };
     for (uint32_t bad = 2; bad < 7; bad++) {
-        memcpy(img, orig, len);
-        ts_value_damage(img, at, pay, bad);
-        memfs_set_file(&fs, TS_PATH, img, len);
+        memcpy(vf.img, vf.orig, vf.len);
+        ts_value_damage(vf.img, vf.at, vf.pay, bad);
+        memfs_set_file(&fs, TS_PATH, vf.img, vf.len);
         struct bpc_store_info info;
         assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
                          -EBADMSG);
-        assert_int_equal(info.corrupt_offset, at);
+        assert_int_equal(info.corrupt_offset, vf.at);
         assert_non_null(strstr(info.corrupt_reason, why[bad < 5 ? bad : 5]));
         assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EBADMSG);
         assert_null(s);
         char want[64];
-        snprintf(want, sizeof(want), "offset %llu", (unsigned long long)at);
+        snprintf(want, sizeof(want), "offset %llu", (unsigned long long)vf.at);
         assert_non_null(strstr(err, want));
         assert_non_null(strstr(err, why[bad < 5 ? bad : 5]));
     }
     /* The original is intact. */
-    memfs_set_file(&fs, TS_PATH, orig, len);
+    memfs_set_file(&fs, TS_PATH, vf.orig, vf.len);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     const struct bpc_durable_value *out = NULL;
     assert_int_equal(bpc_store_values(s, &out), 1);
-    assert_int_equal(ts_value_count(out, 1, &v), 1);
+    assert_int_equal(ts_value_count(out, 1, &vf.v), 1);
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -1413,17 +1418,12 @@ test_store_value_digest_mismatch_skipped(void **state)
 {
     (void)state;
     TS_FRESH(25, 0);
-    struct bpc_durable_value v;
-    static uint8_t orig[4096];
-    static uint8_t img[4096];
-    size_t len = 0;
-    size_t at = 0;
-    ts_value_file(&fs, s, &v, orig, sizeof(orig), &len, &at);
-    const size_t pay = at + BPC_STORE_FRAME_HEADER_BYTES;
+    static struct ts_vfile vf;
+    ts_value_file(&fs, s, &vf);
     for (uint32_t bad = 0; bad < 2; bad++) {
-        memcpy(img, orig, len);
-        ts_value_damage(img, at, pay, bad);
-        memfs_set_file(&fs, TS_PATH, img, len);
+        memcpy(vf.img, vf.orig, vf.len);
+        ts_value_damage(vf.img, vf.at, vf.pay, bad);
+        memfs_set_file(&fs, TS_PATH, vf.img, vf.len);
         struct bpc_store_info info;
         int rc = bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err));
         print_message("mismatch %u: inspect %d (%s), %llu values, %llu skipped\n", bad, rc, err,
