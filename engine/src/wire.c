@@ -323,9 +323,9 @@ int
 bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_header *h)
 {
     BPC_ASSERT(h != NULL);
+    /* NULL: no bytes (bpc_engine_step refuses a frame with a length and none). */
     if (frame == NULL || len < WIRE_FRAME_MIN) {
-        return WIRE_FAIL(
-            BPC_DROP_SHORT); /* NULL: no bytes (bpc_engine_step refuses one with a length) */
+        return WIRE_FAIL(BPC_DROP_SHORT);
     }
     if (len > BPC_FRAME_BYTES_MAX) {
         return WIRE_FAIL(BPC_DROP_LONG);
