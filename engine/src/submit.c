@@ -337,8 +337,9 @@ eng_forward(struct bpc_engine *e)
  * Batches and the apply rule.
  * ---------------------------------------------------------------------- */
 
-int
-bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
+/* bpc_batch_next, inlined into the per-value paths of this file. */
+static inline __attribute__((always_inline)) int
+eng_batch_step(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
 {
     if (off == 0) {
         if (len < BPC_BATCH_HEADER_BYTES) {
@@ -361,6 +362,12 @@ bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_comm
         return -EINVAL;
     }
     return (int)(off + BPC_BATCH_CMD_HEADER_BYTES + cmd->len);
+}
+
+int
+bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
+{
+    return eng_batch_step(value, len, off, cmd);
 }
 
 __attribute__((noinline, cold)) int
@@ -388,7 +395,7 @@ eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
     struct bpc_command c;
     int off = 0;
     uint32_t seen = 0;
-    while ((off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0) {
+    while ((off = eng_batch_step(value, len, (uint32_t)off, &c)) > 0) {
         if (c.submitter >= e->n || ++seen > count) {
             return false;
         }
@@ -396,37 +403,54 @@ eng_batch_ok(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
     return off == 0 && seen == count;
 }
 
-/* Which commands of a decided value are skipped (bit k: command k), by the
- * apply rule; does not change any state. */
-uint64_t
-eng_skip_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len)
+/* A well-formed batch (as eng_batch_ok) and, in the same pass, which of
+ * its commands the apply rule skips (*mask bit k: command k); does not
+ * change any state. False (and *mask 0) for a malformed value. */
+bool
+eng_batch_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len, uint64_t *mask)
 {
+    *mask = 0;
+    if (len < BPC_BATCH_HEADER_BYTES || bpc_le16_load(value + 2) != 0) {
+        return false;
+    }
+    uint32_t count = bpc_le16_load(value);
+    if (count == 0 || count > BPC_BATCH_MAX) {
+        return false;
+    }
     uint32_t subs[BPC_BATCH_MAX];
     uint64_t his[BPC_BATCH_MAX];
-    uint32_t count = 0;
-    uint64_t mask = 0;
+    uint32_t distinct = 0;
+    uint64_t skip = 0;
     struct bpc_command c;
     int off = 0;
-    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
-        BPC_ASSERT(k < BPC_BATCH_MAX && c.submitter < e->n);
+    uint32_t k = 0;
+    while ((off = eng_batch_step(value, len, (uint32_t)off, &c)) > 0) {
+        if (c.submitter >= e->n || k == count) {
+            return false;
+        }
         uint64_t hi = e->sub.applied_hi[c.submitter];
         uint32_t j = 0;
-        while (j < count && subs[j] != c.submitter) {
+        while (j < distinct && subs[j] != c.submitter) {
             j++;
         }
-        if (j < count) {
+        if (j < distinct) {
             hi = his[j];
         }
-        if (!eng_seq_follows(hi, c.seq)) {
-            mask |= (uint64_t)1 << k;
-            continue;
+        if (eng_seq_follows(hi, c.seq)) {
+            if (j == distinct) {
+                subs[distinct++] = c.submitter;
+            }
+            his[j] = c.seq;
+        } else {
+            skip |= (uint64_t)1 << k;
         }
-        if (j == count) {
-            subs[count++] = c.submitter;
-        }
-        his[j] = c.seq;
+        k++;
     }
-    return mask;
+    if (off != 0 || k != count) {
+        return false;
+    }
+    *mask = skip;
+    return true;
 }
 
 /* Own commands up to seq are applied: their tickets complete. */
@@ -450,7 +474,7 @@ eng_own_complete(struct bpc_engine *e, uint64_t seq)
     }
 }
 
-/* Applies the commands of a decided value (mask from eng_skip_mask). */
+/* Applies the commands of a decided value (mask from eng_batch_mask). */
 void
 eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
                    uint64_t mask)
@@ -459,7 +483,7 @@ eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value
     struct eng_submit_state *sub = &e->sub;
     struct bpc_command c;
     int off = 0;
-    for (uint32_t k = 0; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
+    for (uint32_t k = 0; (off = eng_batch_step(value, len, (uint32_t)off, &c)) > 0; k++) {
         if (mask & ((uint64_t)1 << k)) {
             continue;
         }

@@ -111,9 +111,10 @@ ENG_FN bool eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t 
  * the value as a batch: it must be well-formed (eng_batch_ok) first. */
 ENG_FN bool eng_cmds_proven(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
                             uint32_t proposer, struct eng_unproven *bad);
-/* The apply rule: which commands of a decided value are skipped, and
- * applying the others. */
-ENG_FN uint64_t eng_skip_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len);
+/* The apply rule: a well-formed batch and which of its commands are
+ * skipped (one pass over the value), and applying the others. */
+ENG_FN bool eng_batch_mask(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
+                           uint64_t *mask);
 ENG_FN void eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value,
                                uint32_t len, uint64_t mask);
 /* Queued FORWARD bytes in the own-command arena (outbox.c). */

@@ -241,8 +241,8 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, const uint8_t *staged,
                                                            : NULL;
     /* A malformed decided value needs more than F faulty weight; it then
      * applies no command rather than crashing every reader. */
-    bool batch = !noop && eng_batch_ok(e, value, len);
-    uint64_t mask = batch ? eng_skip_mask(e, value, len) : 0;
+    uint64_t mask = 0;
+    bool batch = !noop && eng_batch_mask(e, value, len, &mask);
     if (e->cfg.log != NULL) {
         int rc = bpc_log_append(e->cfg.log, eng_slot_instance(s), value, len, noop, mask);
         if (rc == -ENOBUFS) {
