@@ -160,6 +160,21 @@ eng_lq_held(const struct eng_submit_state *sub, uint32_t s)
     return ENG_SEQ_LOW(hi) - ENG_SEQ_LOW(ap);
 }
 
+/* A first command of a later incarnation of s while commands of s queued
+ * at this ballot are not applied yet (queued or in a value in flight):
+ * refused until they are. eng_lq_held counts a new incarnation from its
+ * first command, which is right only when nothing of an earlier one is
+ * still held; a submitter forwarding (k << 40) | 1 for k = 1, 2, ...
+ * (each follows the last) otherwise counted 1 at every command and
+ * filled the queue past its share. A restarted correct submitter waits
+ * only until this leader applied what it queued of the run before. */
+static bool
+eng_lq_jump_early(const struct eng_submit_state *sub, uint32_t s, uint64_t q)
+{
+    return q >> ENG_SEQ_BITS != sub->queued_hi[s] >> ENG_SEQ_BITS &&
+           sub->queued_hi[s] > sub->applied_hi[s];
+}
+
 /* Once the queue is half full, a submitter that already holds its share
  * (the queue's length over the parties, at least 1) is refused: one
  * submitter, a Byzantine one forwarding long runs of valid numbers among
@@ -239,7 +254,7 @@ eng_lq_accept(struct bpc_engine *e, uint32_t s, uint64_t q, const uint8_t *bytes
         ENG_IGNORED(e);
         return true;
     }
-    if (eng_lq_held_out(e, s)) {
+    if (eng_lq_held_out(e, s) || eng_lq_jump_early(sub, s, q)) {
         ENG_IGNORED(e); /* resent by its submitter's retransmit tick */
         return true;
     }

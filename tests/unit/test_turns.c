@@ -1,6 +1,7 @@
 /*
  * test_turns.c - the leader's fair batches (engine/src/leaderq.c) give a
- * submitter its turn and share wherever its commands lie in the queue.
+ * submitter its turn and share wherever its commands lie in the queue,
+ * however its sequence numbers jump.
  *
  * Method: the fixture of fx.h (party `me` of four leads; peers forward
  * commands with valid MACs and vote for its values); which value first
@@ -86,11 +87,59 @@ test_late_submitter_gets_its_turn(void **state)
     fx_delete(f);
 }
 
+/* Goal: a submitter cannot pass its share of the leader's queue by
+ * numbering each command as the first of a new incarnation ((k << 40) | 1
+ * for k = 1, 2, ...: each follows the last). Peer p forwards 128 such
+ * commands, then 8 more after each decided instance; peer q forwards one
+ * command and resends it after each instance, as its retransmit tick
+ * would. Before, the leader counted p's held commands from the newest
+ * incarnation's first (always 1), p's commands filled the queue, q's
+ * FORWARD was refused and none of 40 values held it (the Byzantine
+ * review's lq_incarnation); now a later incarnation waits until what
+ * the leader queued of p is applied, and q's command is in value 1. */
+static void
+test_incarnation_jumps_keep_to_share(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint64_t b = fx_to_own_ballot(f);
+    uint32_t p = fx_other(f, 0);
+    uint32_t q = fx_other(f, 1);
+    uint32_t vp = fx_other(f, 2);
+    uint64_t k = 1;
+    for (; k <= 128; k++) {
+        fx_forward(f, p, (k << 40) | 1u, b, (uint8_t)k);
+    }
+    fx_forward(f, q, 1, b, 0x7E);
+    uint64_t i = 0;
+    for (; i < 40; i++) {
+        struct bpc_vid v;
+        uint32_t subs = 0;
+        assert_true(turns_value(f, i, b, &v, &subs));
+        if (subs & (1u << q)) {
+            break;
+        }
+        uint32_t voters[2] = {p, vp};
+        for (uint32_t j = 0; j < 2; j++) {
+            fx_send1(f, voters[j], bpc_record_make(BPC_MSG_2AV, i, b, 0, &v));
+            fx_send1(f, voters[j], bpc_record_make(BPC_MSG_2B, i, b, 0, &v));
+        }
+        for (uint32_t j = 0; j < 8; j++, k++) {
+            fx_forward(f, p, (k << 40) | 1u, b, (uint8_t)k);
+        }
+        fx_forward(f, q, 1, b, 0x7E);
+    }
+    print_message("q's command first proposed in value %llu\n", (unsigned long long)i);
+    assert_true(i <= 4);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_late_submitter_gets_its_turn),
+        cmocka_unit_test(test_incarnation_jumps_keep_to_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
