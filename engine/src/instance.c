@@ -340,54 +340,6 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
-/* Does a 1b report this party received for the slot (any generation) name
- * vid, as its maxVVal or in its 2av history? */
-static bool
-eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
-{
-    for (uint32_t g = 0; g < ENG_GENS; g++) {
-        if (eng_gen_ballot(s, g) == 0) {
-            continue;
-        }
-        struct bpc_safe_view view;
-        eng_view(e, s, g, &view);
-        for (uint32_t k = 0; k < view.reps_count; k++) {
-            const struct bpc_1b_report *rep = &view.reps[k];
-            if (eng_vid_eq(&rep->mval, vid)) {
-                return true;
-            }
-            for (uint32_t h = 0; h < rep->hist_count; h++) {
-                if (eng_vid_eq(&rep->hist_val[h], vid)) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
-}
-
-/* A peer's bytes for a DIGEST value its 1b names: kept in the slot's fetch
- * buffer when this party lacks them and a 1b it received names the value
- * (so a flood of other values cannot push them out), so that a leader that
- * must propose that value again has its bytes. The decoder already checked
- * the bytes against the digest. */
-void
-eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
-{
-    (void)p;
-    struct eng_slot *s = eng_slot_get(e, r->instance);
-    if (s == NULL || r->value_bytes == NULL || r->value.len > e->vbytes) {
-        ENG_IGNORED(e);
-        return;
-    }
-    if (eng_find_bytes(e, s, &r->value) != NULL || !eng_reports_name(e, s, &r->value)) {
-        ENG_IGNORED(e);
-        return;
-    }
-    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), r->value_bytes, r->value.len);
-    s->v.fetch_vid = r->value;
-}
-
 void
 eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {

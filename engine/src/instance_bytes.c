@@ -3,8 +3,8 @@
  * names are (part of the instance module, beside instance.c): found among
  * the generations' 2a buffers, the history buffers, the fetch buffer and
  * the decision's; moved when a generation that lent them tallies another
- * ballot; kept from a peer's DECIDED claim; handed to persistence once per
- * instance and put back from it after a restart.
+ * ballot; kept from a peer's DECIDED claim or VALUE record; handed to
+ * persistence once per instance and put back from it after a restart.
  *
  * Owns: nothing of its own; it works on the slot's vote state, which the
  * instance module (instance.c, this file) owns. Must never: keep bytes
@@ -14,6 +14,7 @@
  */
 #include "instance.h"
 
+#include "tally.h"
 #include "window.h"
 
 #include <string.h>
@@ -121,4 +122,54 @@ eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_
     }
     memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), bytes, vid->len);
     s->v.fetch_vid = *vid;
+}
+
+/* Do the slot's 1b reports at one generation naming vid (maxVVal or 2av
+ * history) weigh more than F? Only then can a leader have to propose it
+ * (a pick needs a weak quorum of 2av reports). */
+static bool
+eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
+{
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        if (eng_gen_ballot(s, g) == 0) {
+            continue;
+        }
+        struct bpc_safe_view view;
+        eng_view(e, s, g, &view);
+        bpc_u128 w = 0;
+        for (uint32_t k = 0; k < view.reps_count; k++) {
+            const struct bpc_1b_report *rep = &view.reps[k];
+            bool names = eng_vid_eq(&rep->mval, vid);
+            for (uint32_t h = 0; h < rep->hist_count && !names; h++) {
+                names = eng_vid_eq(&rep->hist_val[h], vid);
+            }
+            w += names ? eng_weight(e, rep->sender) : 0;
+        }
+        if (w > e->faulty) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A peer's bytes for a DIGEST value its 1b names, kept in the slot's fetch
+ * buffer when this party lacks them and reports above F name the value (a
+ * flood of others, or junk a Byzantine 1b names, cannot push them out):
+ * a leader that must propose it again has its bytes. The decoder checked
+ * the bytes against the digest. */
+void
+eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
+{
+    (void)p;
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    if (s == NULL || r->value_bytes == NULL || r->value.len > e->vbytes) {
+        ENG_IGNORED(e);
+        return;
+    }
+    if (eng_find_bytes(e, s, &r->value) != NULL || !eng_reports_name(e, s, &r->value)) {
+        ENG_IGNORED(e);
+        return;
+    }
+    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), r->value_bytes, r->value.len);
+    s->v.fetch_vid = r->value;
 }

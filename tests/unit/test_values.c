@@ -487,6 +487,57 @@ test_leader_fetches_reported_bytes(void **state)
     fx_delete(f);
 }
 
+/* Goal: a Byzantine party cannot push out the bytes a new leader fetched.
+ * As above, two peers report v (weight 2 > F); the third, Byzantine
+ * (weight 1 = F), reports no vote but a 2av history entry for its own junk
+ * value j, and in each step sends VALUE(j) right after a correct peer's
+ * VALUE(v). Before, the slot's one fetch buffer took j's bytes after v's
+ * in every step and the leader never proposed (the Byzantine review's
+ * value_evict: no 2a after 200 steps); now only a value named by reports
+ * weighing more than F is fetched, and v is proposed in the first step. */
+static void
+test_junk_value_keeps_fetched_bytes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint64_t b = 7;
+    while (fx_leader(f, b) != (int)f->me) {
+        b++;
+    }
+    static uint8_t bytes[128];
+    static uint8_t junk[128];
+    struct bpc_vid v;
+    struct bpc_vid j;
+    fx_batch(bytes, fx_other(f, 0), 1, 64, 0x5A, &v);
+    fx_batch(junk, fx_other(f, 2), 1, 64, 0x66, &j);
+    uint32_t z = fx_other(f, 2);
+    for (uint32_t i = 0; i < 3; i++) {
+        struct bpc_record r[3];
+        r[0] = bpc_record_make(BPC_MSG_1B, 0, b, i < 2 ? 3 : 0, i < 2 ? &v : NULL);
+        r[0].hist_count = 1;
+        r[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, b, i < 2 ? 3 : 2, i < 2 ? &v : &j);
+        r[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
+        fx_send(f, fx_other(f, i), r, 3);
+    }
+    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0);
+    struct bpc_record val = bpc_record_make(BPC_MSG_VALUE, 0, b, 0, &v);
+    val.value_bytes = bytes;
+    struct bpc_record bad = bpc_record_make(BPC_MSG_VALUE, 0, b, 0, &j);
+    bad.value_bytes = junk;
+    static uint8_t buf[2][BPC_FRAME_BYTES_MAX];
+    uint32_t from = fx_other(f, 1);
+    struct bpc_frame_in in[2] = {
+        {.bytes = buf[0], .len = fx_frame(f, from, &val, 1, f->keys[from], buf[0])},
+        {.bytes = buf[1], .len = fx_frame(f, z, &bad, 1, f->keys[z], buf[1])},
+    };
+    fx_step(f, in, 2);
+    int k = fx_find(f, 0, BPC_MSG_2A, 0, b);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    assert_memory_equal(f->sent[k].value_bytes, bytes, v.len);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -501,6 +552,7 @@ main(void)
         cmocka_unit_test(test_decision_bytes_stable_within_step),
         cmocka_unit_test(test_queued_value_follows_moved_bytes),
         cmocka_unit_test(test_leader_fetches_reported_bytes),
+        cmocka_unit_test(test_junk_value_keeps_fetched_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
