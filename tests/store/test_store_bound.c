@@ -1,0 +1,175 @@
+/*
+ * test_store_bound.c - the durable vote store's file size (libbpcon-store).
+ *
+ * Goal: a million instances' worth of engine-shaped records keeps the
+ * file within a bound set by the window (under the compaction threshold
+ * plus one commit), and restarts of a file that grew past the threshold
+ * compact it back.
+ * Method: an in-memory file system (memfs.c) and the fixture the store's
+ * tests share (store_fx.h); synthetic commits shaped like the engine's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "bpcon_store.h"
+#include "memfs.h"
+#include "store_fx.h"
+
+/* Bounded-size run. */
+#define TS_BIG_INSTANCES 1000000u
+#define TS_BIG_WINDOW 64u
+
+/* ------------------------------------------------------------------------
+ * Bounded size over a million instances.
+ * ---------------------------------------------------------------------- */
+
+/* The commit of instance i in the million-instance run: the party-wide
+ * record (the floor half a window behind), a 2av for i, a 2b for i - 1,
+ * and every 64th an apply-state record. Returns the record count. */
+static uint32_t
+ts_big_commit(uint64_t i, struct bpc_durable *b)
+{
+    memset(b, 0, 4 * sizeof(*b));
+    uint32_t n = 0;
+    b[n].instance = UINT64_MAX;
+    b[n].max_bal = 1u + i / 100000u;
+    b[n].floor = i > TS_BIG_WINDOW / 2 ? i - TS_BIG_WINDOW / 2 : 0;
+    n++;
+    b[n] = b[0];
+    b[n].instance = i; /* 2av */
+    b[n].hist_count = 1;
+    b[n].hist_bal[0] = b[0].max_bal;
+    b[n].hist_val[0] = ts_vid(i);
+    n++;
+    if (i > 0) {
+        b[n] = b[0];
+        b[n].instance = i - 1; /* 2b */
+        b[n].max_vbal = b[0].max_bal;
+        b[n].max_vval = ts_vid(i - 1);
+        n++;
+    }
+    if (i % 64 == 0) {
+        b[n] = b[0];
+        b[n].instance = BPC_DURABLE_APPLIED_BASE + (i / 64) % TS_PARTIES;
+        b[n].applied_seq = i;
+        n++;
+    }
+    return n;
+}
+
+static void
+test_store_bounded_million_instances(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 9);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_BIG_WINDOW);
+    /* Size is what is measured here, not sync: no_sync keeps it fast. */
+    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    uint64_t threshold = st.compact_bytes;
+    uint64_t commit_max = 0;
+    uint64_t written = 0;
+    struct bpc_durable last_pw;
+    for (uint64_t i = 0; i < TS_BIG_INSTANCES; i++) {
+        struct bpc_durable b[4];
+        uint32_t n = ts_big_commit(i, b);
+        last_pw = b[0];
+        bpc_store_stats(s, &st);
+        uint64_t before = st.file_bytes;
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        bpc_store_stats(s, &st);
+        commit_max = st.file_bytes - before > commit_max ? st.file_bytes - before : commit_max;
+        written += st.file_bytes - before;
+        if (bpc_store_compact_due(s)) {
+            assert_int_equal(bpc_store_compact(s), 0);
+        }
+    }
+    bpc_store_stats(s, &st);
+    print_message("1M instances: %.0f MB of records written, file at most %llu bytes "
+                  "(threshold %llu), %llu compactions, %llu live records\n",
+                  (double)written / 1e6, (unsigned long long)st.file_bytes_max,
+                  (unsigned long long)threshold, (unsigned long long)st.compactions,
+                  (unsigned long long)st.live_records);
+    assert_true(written > 100u * threshold);
+    assert_true(st.file_bytes_max <= threshold + commit_max);
+    /* The live set is the window, the submitters and the party record. */
+    assert_true(st.live_records <= TS_BIG_WINDOW + TS_PARTIES + 1u);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_store_records(s, &recs);
+    assert_true(n <= TS_BIG_WINDOW + TS_PARTIES + 1u);
+    assert_true(ts_rec_eq(&recs[n - 1], &last_pw));
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* A file that grew past the threshold before a restart (say, under a
+ * larger threshold) compacts at the first commit after recovery, and
+ * every restart keeps the bound: restarts must not let it grow. */
+static void
+test_store_restarts_keep_the_bound(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 10);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options big = ts_opts(&fs, 1u << 30);
+    struct bpc_store_options small = ts_opts(&fs, TS_COMPACT_BYTES);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &big, err, sizeof(err)), 0);
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    for (uint64_t k = 0; k < 40; k++) {
+        struct bpc_durable b[8];
+        uint32_t n = ts_batch(k, b, &m);
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
+    bpc_store_close(s);
+    size_t len = 0;
+    memfs_file(&fs, TS_PATH, &len);
+    assert_true(len > 4u * TS_COMPACT_BYTES);
+    uint64_t k = 40;
+    for (uint32_t restart = 0; restart < 20; restart++) {
+        assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &small, err, sizeof(err)), 0);
+        for (uint32_t j = 0; j < 3; j++, k++) {
+            struct bpc_durable b[8];
+            uint32_t n = ts_batch(k % TS_STEPS, b, &m);
+            assert_int_equal(bpc_store_append(s, b, n), 0);
+            assert_int_equal(bpc_store_sync(s), 0);
+            if (bpc_store_compact_due(s)) {
+                assert_int_equal(bpc_store_compact(s), 0);
+            }
+        }
+        bpc_store_close(s);
+        memfs_file(&fs, TS_PATH, &len);
+        assert_true(len <= 2u * TS_COMPACT_BYTES);
+    }
+    memfs_free(&fs);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_bounded_million_instances),
+        cmocka_unit_test(test_store_restarts_keep_the_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

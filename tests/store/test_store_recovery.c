@@ -1,0 +1,468 @@
+/*
+ * test_store_recovery.c - the durable vote store's recovery: torn tails,
+ * damage, and failures followed by power loss (libbpcon-store).
+ *
+ * Goal: a torn tail of every length (and a zero-filled one) is reported,
+ * cut off and never loaded; a flipped bit at every byte of a small store
+ * is refused naming the damaged frame's offset; a failure injected at
+ * every mutating I/O call of creation, appends and compactions, followed
+ * by power loss, loses no acknowledged record and loads nothing that was
+ * never written.
+ * Method: an in-memory file system (memfs.c) with a durable image per
+ * file and per directory, counted fault injection and power loss; a model
+ * of what was acknowledged (sync returned 0) and of what was attempted
+ * (store_fx.h); synthetic records shaped like the engine's (a party-wide
+ * record with the floor in every commit, per-instance vote records,
+ * apply-state records).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpcon_store.h"
+#include "memfs.h"
+#include "store_fx.h"
+
+/* ------------------------------------------------------------------------
+ * Recovery against the model.
+ * ---------------------------------------------------------------------- */
+
+/* Is the record the acknowledged (a) or the attempted (w) version? */
+static bool
+ts_one_of(const struct bpc_durable *r, bool ha, const struct bpc_durable *a, bool hw,
+          const struct bpc_durable *w)
+{
+    return (ha && ts_rec_eq(r, a)) || (hw && ts_rec_eq(r, w));
+}
+
+/* What was recovered must hold everything acknowledged (a) and nothing but
+ * acknowledged or attempted (w) versions. */
+static void
+ts_check_recovered(struct bpc_store *s, const struct ts_model *a, const struct ts_model *w)
+{
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_store_records(s, &recs);
+    uint64_t floor = 0;
+    bool pw = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct bpc_durable *r = &recs[i];
+        floor = r->floor > floor ? r->floor : floor;
+        if (r->instance == UINT64_MAX) {
+            pw = true;
+            assert_true(ts_one_of(r, a->has_pw, &a->pw, w->has_pw, &w->pw));
+        } else if (r->instance >= BPC_DURABLE_APPLIED_BASE) {
+            uint64_t sub = r->instance - BPC_DURABLE_APPLIED_BASE;
+            assert_true(sub < TS_PARTIES);
+            assert_true(ts_one_of(r, a->has_applied[sub], &a->applied[sub], w->has_applied[sub],
+                                  &w->applied[sub]));
+        } else {
+            assert_true(r->instance < TS_INSTANCES);
+            assert_true(ts_one_of(r, a->has_vote[r->instance], &a->vote[r->instance],
+                                  w->has_vote[r->instance], &w->vote[r->instance]));
+        }
+    }
+    assert_true(pw == a->has_pw || (!a->has_pw && w->has_pw));
+    assert_true(floor >= a->floor);
+    for (uint64_t i = floor; i < TS_INSTANCES; i++) {
+        bool found = false;
+        for (uint32_t j = 0; j < n; j++) {
+            found = found || recs[j].instance == i;
+        }
+        assert_true(!a->has_vote[i] || found); /* an acknowledged vote at or above the floor */
+    }
+    for (uint32_t sub = 0; sub < TS_PARTIES; sub++) {
+        bool found = false;
+        for (uint32_t j = 0; j < n; j++) {
+            found = found || recs[j].instance == BPC_DURABLE_APPLIED_BASE + sub;
+        }
+        assert_true(!a->has_applied[sub] || found);
+    }
+    uint64_t af = 0;
+    const uint8_t *ab = NULL;
+    uint32_t al = 0;
+    int rc = bpc_store_app(s, &af, &ab, &al);
+    if (a->has_app) {
+        assert_int_equal(rc, 0);
+    }
+    if (rc == 0) {
+        bool is_a =
+            a->has_app && af == a->app_floor && al == a->app_len && memcmp(ab, a->app, al) == 0;
+        bool is_w =
+            w->has_app && af == w->app_floor && al == w->app_len && memcmp(ab, w->app, al) == 0;
+        assert_true(is_a || is_w);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Torn tails and damage.
+ * ---------------------------------------------------------------------- */
+
+/* A small store of `commits` commits; boundaries[i] is the file size after
+ * commit i (boundaries[0] the bare header), recs[i] the records through it. */
+static uint8_t *
+ts_small_store(uint32_t commits, uint64_t *boundaries, uint32_t *recs, size_t *len)
+{
+    struct memfs fs;
+    memfs_init(&fs, 4);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    boundaries[0] = BPC_STORE_HEADER_BYTES;
+    recs[0] = 0;
+    for (uint32_t k = 0; k < commits; k++) {
+        struct bpc_durable b[8];
+        uint32_t n = ts_batch(k, b, &m);
+        if (k % 2 == 1) {
+            ts_app(k, &m);
+            assert_int_equal(bpc_store_put_app(s, m.app_floor, m.app, m.app_len), 0);
+        }
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        struct bpc_store_stats st;
+        bpc_store_stats(s, &st);
+        boundaries[k + 1] = st.file_bytes;
+        recs[k + 1] = recs[k] + n;
+    }
+    bpc_store_close(s);
+    const uint8_t *f = memfs_file(&fs, TS_PATH, len);
+    uint8_t *copy = malloc(*len);
+    assert_non_null(copy);
+    memcpy(copy, f, *len);
+    memfs_free(&fs);
+    return copy;
+}
+
+/* Opens an image through memfs; returns open's rc (store closed). */
+static int
+ts_open_image(const uint8_t *img, size_t len, char *err, size_t err_len, uint32_t *records,
+              size_t *after)
+{
+    struct memfs fs;
+    memfs_init(&fs, 5);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, err_len);
+    if (rc == 0) {
+        *records = (uint32_t)bpc_store_info(s)->records;
+        /* Appending after recovery works and lands after the cut. */
+        struct ts_model m;
+        memset(&m, 0, sizeof(m));
+        struct bpc_durable b[8];
+        uint32_t n = ts_batch(40, b, &m);
+        assert_int_equal(bpc_store_append(s, b, n), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        bpc_store_close(s);
+        memfs_file(&fs, TS_PATH, after);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, err_len), 0);
+        assert_int_equal(info.torn_bytes, 0);
+        assert_int_equal(info.records, *records + n);
+    }
+    memfs_free(&fs);
+    return rc;
+}
+
+static void
+test_store_torn_tail_every_length(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(5, bound, recs, &full);
+    char err[256];
+    for (size_t len = BPC_STORE_HEADER_BYTES; len <= full; len++) {
+        uint32_t c = 0;
+        while (c < 5 && bound[c + 1] <= len) {
+            c++;
+        }
+        struct memfs fs;
+        memfs_init(&fs, 6);
+        memfs_set_file(&fs, TS_PATH, img, len);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                         0);
+        memfs_free(&fs);
+        assert_int_equal(info.valid_bytes, bound[c]);
+        assert_int_equal(info.torn_bytes, len - bound[c]);
+        assert_int_equal(info.records, recs[c]);
+        assert_int_equal(info.corrupt_offset, UINT64_MAX);
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(img, len, err, sizeof(err), &loaded, &after), 0);
+        assert_int_equal(loaded, recs[c]);
+        assert_true(after > bound[c]);
+    }
+    /* Shorter than a header: damage at offset 0, refused. */
+    for (size_t len = 1; len < BPC_STORE_HEADER_BYTES; len++) {
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(img, len, err, sizeof(err), &loaded, &after), -EBADMSG);
+        assert_non_null(strstr(err, "offset 0"));
+    }
+    free(img);
+}
+
+static void
+test_store_zero_filled_tail(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(3, bound, recs, &full);
+    uint8_t *big = calloc(full + 700u, 1);
+    assert_non_null(big);
+    memcpy(big, img, full);
+    char err[256];
+    for (size_t z = 1; z <= 700u; z += 13u) {
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(big, full + z, err, sizeof(err), &loaded, &after), 0);
+        assert_int_equal(loaded, recs[3]);
+        struct memfs fs;
+        memfs_init(&fs, 7);
+        memfs_set_file(&fs, TS_PATH, big, full + z);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                         0);
+        assert_int_equal(info.torn_bytes, z);
+        memfs_free(&fs);
+    }
+    free(big);
+    free(img);
+}
+
+/* The frame containing byte `at` (0: the file header). */
+static uint64_t
+ts_frame_of(const uint8_t *img, size_t len, size_t at)
+{
+    if (at < BPC_STORE_HEADER_BYTES) {
+        return 0;
+    }
+    uint64_t off = BPC_STORE_HEADER_BYTES;
+    while (off < len) {
+        uint32_t plen = (uint32_t)img[off + 8] | (uint32_t)img[off + 9] << 8 |
+                        (uint32_t)img[off + 10] << 16 | (uint32_t)img[off + 11] << 24;
+        uint64_t end = off + BPC_STORE_FRAME_HEADER_BYTES + plen;
+        if (at < end) {
+            return off;
+        }
+        off = end;
+    }
+    return UINT64_MAX;
+}
+
+static void
+test_store_bit_flip_every_byte(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(4, bound, recs, &full);
+    uint8_t *bad = malloc(full);
+    assert_non_null(bad);
+    char err[256];
+    for (size_t at = 0; at < full; at++) {
+        uint64_t frame = ts_frame_of(img, full, at);
+        for (uint32_t bit = 0; bit < 8; bit++) {
+            memcpy(bad, img, full);
+            bad[at] ^= (uint8_t)(1u << bit);
+            struct memfs fs;
+            memfs_init(&fs, 8);
+            memfs_set_file(&fs, TS_PATH, bad, full);
+            struct bpc_store_info info;
+            int rc = bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err));
+            memfs_free(&fs);
+            assert_int_equal(rc, -EBADMSG);
+            assert_int_equal(info.corrupt_offset, frame);
+            assert_int_equal(info.torn_bytes, 0);
+            assert_true(info.valid_bytes <= frame || frame == 0);
+        }
+        /* And open refuses it, naming the offset. */
+        memcpy(bad, img, full);
+        bad[at] ^= (uint8_t)(1u << (at % 8u));
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(bad, full, err, sizeof(err), &loaded, &after), -EBADMSG);
+        char want[64];
+        snprintf(want, sizeof(want), "offset %llu", (unsigned long long)frame);
+        assert_non_null(strstr(err, want));
+    }
+    free(bad);
+    free(img);
+}
+
+/* ------------------------------------------------------------------------
+ * Fault injection and power loss.
+ * ---------------------------------------------------------------------- */
+
+struct ts_run {
+    uint64_t calls; /* mutating calls made before the crash */
+    bool failed;    /* a call failed and the workload stopped */
+    uint32_t acked; /* commits acknowledged */
+    uint32_t compactions;
+};
+
+/* The workload on the store s: TS_STEPS commits (the application state
+ * every fourth), compaction whenever due, into the acknowledged model a
+ * and the attempted one w; it stops at the first error, as a party does,
+ * and returns it. */
+static int
+ts_fault_workload(struct bpc_store *s, struct ts_model *a, struct ts_model *w, struct ts_run *run)
+{
+    int rc = 0;
+    for (uint64_t k = 0; rc == 0 && k < TS_STEPS; k++) {
+        struct bpc_durable b[8];
+        *w = *a;
+        uint32_t n = ts_batch(k, b, w);
+        if (k % 4 == 3) {
+            ts_app(k, w);
+            rc = bpc_store_put_app(s, w->app_floor, w->app, w->app_len);
+        }
+        rc = rc == 0 ? bpc_store_append(s, b, n) : rc;
+        rc = rc == 0 ? bpc_store_sync(s) : rc;
+        if (rc != 0) {
+            break;
+        }
+        *a = *w; /* acknowledged */
+        run->acked++;
+        if (bpc_store_compact_due(s)) {
+            rc = bpc_store_compact(s);
+            run->compactions += rc == 0 ? 1u : 0u;
+        }
+    }
+    return rc;
+}
+
+/* A failed store stays failed: nothing more is accepted. */
+static void
+ts_fault_stays_failed(struct bpc_store *s, const struct ts_model *a)
+{
+    struct bpc_durable b[8];
+    struct ts_model scratch = *a;
+    uint32_t n = ts_batch(TS_STEPS, b, &scratch);
+    assert_int_equal(bpc_store_append(s, b, n), -EIO);
+    assert_int_equal(bpc_store_sync(s), -EIO);
+}
+
+/* The recovered store s goes on: a commit after the acknowledged state a
+ * survives another power loss too. Closes s. */
+static void
+ts_fault_goes_on(struct memfs *fs, struct bpc_store *s, const struct bpc_config *cfg,
+                 const struct bpc_store_options *o, const struct ts_model *a)
+{
+    struct bpc_durable b[8];
+    struct ts_model next = *a;
+    uint32_t n = ts_batch(TS_STEPS + 1u, b, &next);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    memfs_crash(fs, MEMFS_CRASH_LOSE);
+    char err[256] = "";
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    uint32_t count = bpc_store_records(s, &recs);
+    bool found = false;
+    for (uint32_t i = 0; i < count; i++) {
+        found = found || (recs[i].instance == UINT64_MAX && ts_rec_eq(&recs[i], &b[0]));
+    }
+    assert_true(found);
+    bpc_store_close(s);
+}
+
+/* The workload on a fresh memfs with the fail_at-th mutating call failing:
+ * creation, TS_STEPS commits, compaction whenever due; it stops at the
+ * first error, as a party does. Then power loss, recovery, checks. */
+static struct ts_run
+ts_fault_run(uint64_t fail_at, enum memfs_crash_mode mode, uint64_t seed)
+{
+    static struct ts_model a;
+    static struct ts_model w;
+    memset(&a, 0, sizeof(a));
+    memset(&w, 0, sizeof(w));
+    struct ts_run run = {0, false, 0, 0};
+    struct memfs fs;
+    memfs_init(&fs, seed);
+    fs.fail_at = fail_at;
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, TS_COMPACT_BYTES);
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    if (rc == 0) {
+        rc = ts_fault_workload(s, &a, &w, &run);
+    }
+    run.failed = rc != 0;
+    if (rc != 0 && s != NULL) {
+        ts_fault_stays_failed(s, &a);
+    }
+    bpc_store_close(s);
+    run.calls = fs.calls;
+    if (rc != 0) {
+        w = w.has_pw ? w : a; /* a failed open attempted nothing */
+    }
+
+    memfs_crash(&fs, mode);
+    s = NULL;
+    rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("recovery after failing call %llu: %s", (unsigned long long)fail_at, err);
+    }
+    ts_check_recovered(s, &a, &w);
+    /* And the recovered store goes on: a commit after it survives too. */
+    ts_fault_goes_on(&fs, s, &cfg, &o, &a);
+    memfs_free(&fs);
+    return run;
+}
+
+static void
+test_store_fault_at_every_call(void **state)
+{
+    (void)state;
+    struct ts_run clean = ts_fault_run(0, MEMFS_CRASH_LOSE, 11);
+    assert_false(clean.failed);
+    assert_int_equal(clean.acked, TS_STEPS);
+    assert_true(clean.compactions >= 5); /* the faults below hit compactions too */
+    print_message("fault runs: %llu mutating calls per clean run, %u compactions\n",
+                  (unsigned long long)clean.calls, clean.compactions);
+    for (uint64_t n = 1; n <= clean.calls; n++) {
+        for (int mode = MEMFS_CRASH_LOSE; mode <= MEMFS_CRASH_TORN; mode++) {
+            for (uint64_t seed = 0; seed < (mode == MEMFS_CRASH_TORN ? 4u : 1u); seed++) {
+                struct ts_run r = ts_fault_run(n, (enum memfs_crash_mode)mode, n * 16u + seed);
+                assert_true(r.failed);
+                assert_true(r.calls >= n);
+            }
+        }
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_torn_tail_every_length),
+        cmocka_unit_test(test_store_zero_filled_tail),
+        cmocka_unit_test(test_store_bit_flip_every_byte),
+        cmocka_unit_test(test_store_fault_at_every_call),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
