@@ -1,10 +1,11 @@
 /*
  * fx.h - the fixture of the one-engine Byzantine tests (test_byzantine.c,
- * test_values.c, test_commands.c): party `me` of four, weight 1 each
- * (F = 1), stepped directly; the other three parties are the test, which
- * forges their frames with their pair keys and decodes every frame the
- * engine sends to one peer (`watch`). Must never: edit engine state, or
- * rely on timing other than the virtual clock.
+ * test_byzantine_frames.c, test_byzantine_state.c, test_values.c,
+ * test_commands.c): party `me` of four, weight 1 each (F = 1), stepped
+ * directly; the other three parties are the test, which forges their
+ * frames with their pair keys and decodes every frame the engine sends to
+ * one peer (`watch`). Must never: edit engine state, or rely on timing
+ * other than the virtual clock.
  */
 #ifndef BPC_TEST_FX_H
 #define BPC_TEST_FX_H

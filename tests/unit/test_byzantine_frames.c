@@ -1,0 +1,477 @@
+/*
+ * test_byzantine_frames.c - one engine against scripted peers, one of
+ * which lies (test_byzantine.c): what a peer's frames can do.
+ *
+ * Goal: nothing a peer sends fires an assertion (ballots at the top of
+ * the range), nor does a tx buffer smaller than a frame; settled frames
+ * and runs of votes (VOTES records) skip the tag check without losing a
+ * vote.
+ *
+ * Method: the fixture of fx.h (one engine, party `me` of four, stepped
+ * directly; the other three parties are the test). Must never: edit
+ * engine state, or rely on timing other than the virtual clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpcon.h"
+#include "core.h"
+#include "internal.h"
+
+#include "fx.h"
+
+/* ------------------------------------------------------------------------
+ * No assertion from a peer or a valid configuration.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: ballots at the top of the u64 range neither wrap nor abort. Two
+ * peers (weight > F) send records at UINT64_MAX: dropped as malformed.
+ * At BPC_BALLOT_MAX they are joined, and failed ballots then stay there
+ * (counted) instead of wrapping. 4307974 aborted here. */
+static void
+test_ballots_saturate(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    for (uint32_t i = 0; i < 2; i++) {
+        fx_send1_ballot(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 1, 0, NULL),
+                        UINT64_MAX);
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), 1);
+    assert_true(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_BALLOT] >= 2);
+    fx_to_ballot(f, BPC_BALLOT_MAX);
+    uint8_t cmd[8] = {1};
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), NULL), 0);
+    for (int k = 0; k < 50; k++) {
+        f->now += 100 * FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), BPC_BALLOT_MAX);
+    assert_true(bpc_engine_counters(f->e)->ballot_saturated > 0);
+    fx_delete(f);
+}
+
+/* Goal: the sizes the review found aborting are refused by validation,
+ * and the largest group of records (a 1b with full history beside the
+ * value reservation) fits the smallest frame validation accepts: the
+ * engine reports a full history there without an assertion. A lent tx
+ * buffer below bpc_frame_bytes_min is not written: the step says
+ * -EMSGSIZE and the records wait, and leave once buffers of the size are
+ * lent. Before, such a buffer dropped every record (only tx_overflow
+ * moved) while the step returned success: a party lent 1,000-byte
+ * buffers with value_bytes_max 1,024 never sent a frame (the review's
+ * api2). */
+static void
+test_frame_sizes(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.frame_bytes = 1512;
+    cfg.value_bytes_max = 1400;
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), -BPC_ECFG_VALUE);
+    cfg.frame_bytes = 1300;
+    cfg.value_bytes_max = 1024;
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), -BPC_ECFG_VALUE);
+
+    struct fx *f = calloc(1, sizeof(*f));
+    uint32_t vb = 1400 - BPC_WIRE_HEADER_BYTES - BPC_TAG_BYTES -
+                  (1 + BPC_HISTORY_MAX) * BPC_WIRE_RECORD_BYTES;
+    fx_init(f, 8, vb);
+    assert_int_equal(f->cfg.frame_bytes, 1400);
+    /* 2av history for four values at ballots 2..5 on instance 0. */
+    uint8_t bytes[5][64];
+    struct bpc_vid v[5];
+    for (uint64_t b = 2; b <= 5; b++) {
+        fx_to_ballot(f, b);
+        fx_batch(bytes[b - 2], (uint32_t)fx_leader(f, b), b, 8, (uint8_t)b, &v[b - 2]);
+        struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, b, 0, &v[b - 2]);
+        fx_send1(f, (uint32_t)fx_leader(f, b), a);
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, b) >= 0);
+    }
+    uint32_t mark = f->sent_count;
+    fx_to_ballot(f, 6);
+    int k = fx_find(f, mark, BPC_MSG_1B, 0, 6);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].hist_count, BPC_HISTORY_MAX);
+    /* Lent buffers too small for a frame: nothing is written into them,
+     * nothing is dropped, nothing aborts. */
+    assert_int_equal(bpc_frame_bytes_min(vb), 1400);
+    f->tx_cap = 1399;
+    uint64_t before = bpc_engine_counters(f->e)->tx_overflow;
+    uint64_t frames = bpc_engine_counters(f->e)->frames_tx;
+    mark = f->sent_count;
+    fx_to_ballot(f, 7);
+    assert_int_equal(bpc_engine_counters(f->e)->tx_overflow, before);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_tx, frames);
+    f->tx_cap = 1400;
+    fx_step(f, NULL, 0);
+    k = fx_find(f, mark, BPC_MSG_1B, 0, 7);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].hist_count, BPC_HISTORY_MAX);
+    fx_delete(f);
+}
+
+/* ------------------------------------------------------------------------
+ * Settled frames skip the tag check.
+ * ---------------------------------------------------------------------- */
+
+/* Delivers a frame and checks what the engine made of it: settled (dropped
+ * before the tag check, nothing else counted) or admitted (one more frame
+ * received, no drop). */
+static void
+fx_expect(struct fx *f, const uint8_t *bytes, uint32_t len, bool settled)
+{
+    struct bpc_counters before = *bpc_engine_counters(f->e);
+    uint64_t ballot = bpc_engine_ballot(f->e);
+    uint64_t next = bpc_engine_next_undecided(f->e);
+    struct bpc_frame_in in = {.bytes = bytes, .len = len};
+    fx_step(f, &in, 1);
+    const struct bpc_counters *after = bpc_engine_counters(f->e);
+    assert_int_equal(after->frames_settled, before.frames_settled + (settled ? 1 : 0));
+    assert_int_equal(after->frames_rx, before.frames_rx + (settled ? 0 : 1));
+    if (settled) {
+        assert_int_equal(after->records_rx, before.records_rx);
+        assert_int_equal(after->conflicts, before.conflicts);
+    }
+    for (uint32_t r = 0; r < BPC_DROP_REASONS_COUNT; r++) {
+        assert_int_equal(after->drops[r], before.drops[r]);
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), ballot);
+    assert_int_equal(bpc_engine_next_undecided(f->e), next);
+}
+
+/* Goal: a frame whose every record is settled at the engine (a 2b for the
+ * value it decided, a 2av at or below its own 2b, from a peer already seen
+ * at that ballot) is dropped before its tag is checked, genuine or forged,
+ * and leaves its sequence number unused; a frame with one record that may
+ * still matter (another value, a ballot above the engine's, another
+ * instance) goes through the tag check and is applied as before.
+ * Method: the engine votes and decides instance 0 at ballot 1 with two
+ * peers; then frames from one of them, each checked against the counters
+ * (a settled frame changes nothing but frames_settled). */
+static void
+test_settled_frames_skip_the_tag(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    assert_int_equal(bpc_engine_ballot(f->e), 1);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    uint8_t v_bytes[64];
+    uint8_t w_bytes[64];
+    struct bpc_vid v;
+    struct bpc_vid w;
+    fx_batch(v_bytes, l1, 1, 8, 0xAA, &v);
+    fx_batch(w_bytes, l1, 2, 8, 0xBB, &w);
+    fx_vote(f, 0, 1, &v, v_bytes);
+    uint32_t a = fx_other(f, 0);
+    uint32_t b = fx_other(f, 1);
+    fx_send1(f, a, bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v));
+    fx_send1(f, b, bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 0);
+
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    /* a's 2b for v again (a fresh sequence number): settled; a second copy
+     * too (its sequence number was not consumed), and a forged one. */
+    struct bpc_record settled[2] = {bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v),
+                                    bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v)};
+    uint32_t len = fx_frame(f, a, settled, 2, f->keys[a], buf);
+    fx_expect(f, buf, len, true);
+    fx_expect(f, buf, len, true);
+    len = fx_frame(f, a, settled, 2, f->keys[b], buf);
+    fx_expect(f, buf, len, true);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 3);
+
+    /* Not settled: each goes through the tag check and is applied. */
+    struct bpc_record other[2] = {bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v),
+                                  bpc_record_make(BPC_MSG_2B, 0, 1, 0, &w)};
+    len = fx_frame(f, a, other, 2, f->keys[a], buf); /* another value */
+    fx_expect(f, buf, len, false);
+    other[1] = bpc_record_make(BPC_MSG_2AV, 1, 1, 0, &w); /* another instance */
+    len = fx_frame(f, a, other, 2, f->keys[a], buf);
+    fx_expect(f, buf, len, false);
+    other[1] = bpc_record_make(BPC_MSG_2B, 0, 2, 0, &v); /* above the engine's ballot */
+    len = fx_frame(f, a, other, 2, f->keys[a], buf);
+    fx_expect(f, buf, len, false);
+    /* ... and forged, it is a bad tag as before. */
+    uint64_t bad = bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG];
+    other[1] = bpc_record_make(BPC_MSG_2B, 0, 1, 0, &w);
+    len = fx_frame(f, a, other, 2, f->keys[b], buf);
+    struct bpc_frame_in in = {.bytes = buf, .len = len};
+    fx_step(f, &in, 1);
+    assert_int_equal(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG], bad + 1);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 3);
+    fx_delete(f);
+}
+
+/* Goal: a vote frame at the engine's ballot from a sender not yet seen
+ * there is settled once parties of weight above F are known at that
+ * ballot (the sender's ballot would change no comparison the engine
+ * makes), and is not while the weight known there is F or less, as after
+ * a restart. Fails before the rule took the known weight into account:
+ * every sender's first frame at a ballot was checked and applied.
+ * Method: the engine votes 2av and 2b for v at ballot 1 with the leader
+ * and one more peer (three of four parties known at ballot 1), and a
+ * forged 2av of the fourth is settled. Restarted from its durable
+ * records, it knows no peer at ballot 1: the fourth's 2av is checked and
+ * applied, and a second copy, from a party now seen there, is settled. */
+static void
+test_settled_first_frame_at_ballot(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    uint32_t x = fx_other(f, 0) == l1 ? fx_other(f, 1) : fx_other(f, 0);
+    uint32_t u = l1;
+    for (uint32_t i = 0; i < f->n - 1; i++) {
+        if (fx_other(f, i) != l1 && fx_other(f, i) != x) {
+            u = fx_other(f, i);
+        }
+    }
+    uint8_t v_bytes[64];
+    struct bpc_vid v;
+    fx_batch(v_bytes, l1, 1, 8, 0xAA, &v);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, 1, 0, &v);
+    a.value_bytes = v.kind == BPC_VALUE_DIGEST ? v_bytes : NULL;
+    fx_send1(f, l1, a);
+    fx_send1(f, l1, bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v));
+    fx_send1(f, x, bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v));
+    assert_true(fx_find(f, 0, BPC_MSG_2B, 0, 1) >= 0);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 0);
+
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_record late = bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v);
+    uint32_t len = fx_frame(f, u, &late, 1, f->keys[x], buf); /* forged */
+    fx_expect(f, buf, len, true);
+
+    fx_restart(f);
+    assert_int_equal(bpc_engine_ballot(f->e), 1);
+    len = fx_frame(f, u, &late, 1, f->keys[u], buf);
+    fx_expect(f, buf, len, false);
+    len = fx_frame(f, u, &late, 1, f->keys[u], buf);
+    fx_expect(f, buf, len, true);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 1);
+    fx_delete(f);
+}
+
+/* ------------------------------------------------------------------------
+ * Runs of votes (VOTES records).
+ * ---------------------------------------------------------------------- */
+
+/* The shortest run of votes the engine sends as one record (ENG_RUN_MIN). */
+#define FX_RUN 8u
+
+/* A VOTES record for the run of k votes of `type` at ballot b from
+ * instance first, for the values vids. */
+static struct bpc_record
+fx_votes(uint8_t type, uint64_t first, uint64_t b, const struct bpc_vid *vids, uint32_t k)
+{
+    struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
+    bpc_votes_digest(b, first, k, vids, d.id);
+    return bpc_record_make(BPC_MSG_VOTES, first, b, type | (uint64_t)k << 8, &d);
+}
+
+/* Index of the last VOTES record the engine sent for (type, first, k), or -1. */
+static int
+fx_find_votes(const struct fx *f, uint8_t type, uint64_t first, uint32_t k)
+{
+    int found = -1;
+    for (uint32_t j = 0; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        if (r->type == BPC_MSG_VOTES && r->instance == first &&
+            r->aux == (type | (uint64_t)k << 8)) {
+            found = (int)j;
+        }
+    }
+    return found;
+}
+
+/* The values of the run tests: 2 FX_RUN one-command batches of the
+ * leader of ballot 1 (v) and one more (w). */
+struct fx_runs {
+    uint32_t l1;
+    uint8_t bytes[2 * FX_RUN][64];
+    struct bpc_vid v[2 * FX_RUN];
+    uint8_t w_bytes[64];
+    struct bpc_vid w;
+};
+
+/* A fixture with a window of 2 FX_RUN whose ballot-1 leader has proposed
+ * instances 0 to FX_RUN - 1 (values c->v) in one frame. */
+static void
+fx_runs_begin(struct fx *f, struct fx_runs *c)
+{
+    fx_init(f, 2 * FX_RUN, 256);
+    c->l1 = (uint32_t)fx_leader(f, 1);
+    for (uint32_t i = 0; i < 2 * FX_RUN; i++) {
+        fx_batch(c->bytes[i], c->l1, 1 + i, 8, (uint8_t)(0xA0 + i), &c->v[i]);
+    }
+    fx_batch(c->w_bytes, c->l1, 99, 8, 0xEE, &c->w);
+    struct bpc_record a2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &c->v[i]);
+        a2[i].value_bytes = c->bytes[i];
+    }
+    fx_send(f, c->l1, a2, FX_RUN);
+}
+
+/* Goal: votes for FX_RUN or more consecutive instances leave as one VOTES
+ * record whose digest is over the values voted for, and a received run
+ * counts exactly as the individual votes it stands for: credited only
+ * where the digest is over this party's own 2a values (a run for other
+ * values counts nothing), and kept until the 2a values it needs arrive.
+ * Method: the leader of ballot 1 proposes instances 0 to FX_RUN - 1 in one
+ * frame; the engine's 2av votes must leave as one run; two peers' runs for
+ * the same values make it vote 2b (as one run), a peer's run over another
+ * value is refused; then runs for the next FX_RUN instances arrive before
+ * their 2a, and still make the engine vote 2b once the 2a is there. */
+static void
+test_vote_runs(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    static struct fx_runs c;
+    fx_runs_begin(f, &c);
+    struct bpc_record a2[FX_RUN];
+    int k = fx_find_votes(f, BPC_MSG_2AV, 0, FX_RUN);
+    assert_true(k >= 0);
+    struct bpc_record want = fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN);
+    assert_memory_equal(f->sent[k].value.id, want.value.id, BPC_DIGEST_BYTES);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 1) < 0); /* not one by one */
+
+    /* A run over another value: refused, nothing counted. */
+    uint32_t peers[3] = {fx_other(f, 0), fx_other(f, 1), fx_other(f, 2)};
+    struct bpc_vid other[FX_RUN];
+    memcpy(other, c.v, sizeof(other));
+    other[FX_RUN - 1] = c.w;
+    uint64_t mismatch = bpc_engine_counters(f->e)->votes_mismatch;
+    fx_send1(f, peers[0], fx_votes(BPC_MSG_2AV, 0, 1, other, FX_RUN));
+    assert_int_equal(bpc_engine_counters(f->e)->votes_mismatch, mismatch + 1);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) < 0);
+    /* Two peers' runs for the values: with its own 2av, a quorum. */
+    for (uint32_t j = 0; j < 2; j++) {
+        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN));
+    }
+    k = fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN);
+    assert_true(k >= 0);
+    want = fx_votes(BPC_MSG_2B, 0, 1, c.v, FX_RUN);
+    assert_memory_equal(f->sent[k].value.id, want.value.id, BPC_DIGEST_BYTES);
+
+    /* The next FX_RUN instances: two peers' runs first, then the 2a. */
+    for (uint32_t j = 0; j < 2; j++) {
+        fx_send1(f, peers[j], fx_votes(BPC_MSG_2AV, FX_RUN, 1, c.v + FX_RUN, FX_RUN));
+    }
+    assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) < 0);
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &c.v[FX_RUN + i]);
+        a2[i].value_bytes = c.bytes[FX_RUN + i];
+    }
+    fx_send(f, c.l1, a2, FX_RUN);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, FX_RUN, FX_RUN) >= 0);
+    fx_delete(f);
+}
+
+/* Goal: a frame of runs of votes (VOTES records) is settled, and dropped
+ * before its tag is checked, exactly when every vote of every run is: a
+ * run of 2av at or below the engine's own 2b in each instance; a run of
+ * 2b where each instance is decided for the value of the engine's own 2a
+ * at that ballot (the only value the run could be credited with). A run
+ * of 2b over an instance decided for another value than that 2a, or over
+ * an undecided one, goes through the tag check.
+ * Method: the leader proposes FX_RUN instances; peers' 2av runs before
+ * and after the engine's 2b, and 2b runs before and after the decisions,
+ * genuine and forged; then FX_RUN more instances decided by the peers' 2b
+ * records, the last for another value than the engine's 2a. */
+static void
+test_settled_runs_skip_the_tag(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    static struct fx_runs c;
+    fx_runs_begin(f, &c);
+    struct bpc_record a2[FX_RUN];
+    /* The leader last: a peer's first frame at a ballot is never settled
+     * (it tells the engine the peer's ballot), and the leader's 2a was
+     * its first. */
+    uint32_t peers[3];
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+        if (fx_other(f, i) != c.l1) {
+            peers[np++] = fx_other(f, i);
+        }
+    }
+    peers[np] = c.l1;
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_record run = fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN);
+
+    /* 2av runs: counted until the engine votes 2b, settled after. */
+    uint32_t len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
+    fx_expect(f, buf, len, false);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) < 0);
+    len = fx_frame(f, peers[1], &run, 1, f->keys[peers[1]], buf);
+    fx_expect(f, buf, len, false);
+    assert_true(fx_find_votes(f, BPC_MSG_2B, 0, FX_RUN) >= 0);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[2]], buf);
+    fx_expect(f, buf, len, true);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[0]], buf); /* forged */
+    fx_expect(f, buf, len, true);
+
+    /* 2b runs: counted until the instances are decided, settled after. */
+    run = fx_votes(BPC_MSG_2B, 0, 1, c.v, FX_RUN);
+    len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
+    fx_expect(f, buf, len, false);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    fx_send1(f, peers[1], run);
+    assert_int_equal(bpc_engine_next_undecided(f->e), FX_RUN);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[2]], buf);
+    fx_expect(f, buf, len, true);
+    len = fx_frame(f, peers[2], &run, 1, f->keys[peers[1]], buf); /* forged */
+    fx_expect(f, buf, len, true);
+    uint64_t settled = bpc_engine_counters(f->e)->frames_settled;
+
+    /* FX_RUN more instances, decided by the peers' 2b records, the last
+     * for w although the engine's own 2a there names v[2 FX_RUN - 1]. */
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &c.v[FX_RUN + i]);
+        a2[i].value_bytes = c.bytes[FX_RUN + i];
+    }
+    fx_send(f, c.l1, a2, FX_RUN);
+    struct bpc_record b2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        b2[i] =
+            bpc_record_make(BPC_MSG_2B, FX_RUN + i, 1, 0, i + 1 < FX_RUN ? &c.v[FX_RUN + i] : &c.w);
+    }
+    for (uint32_t j = 0; j < 3; j++) {
+        fx_send(f, peers[j], b2, FX_RUN);
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 2 * FX_RUN);
+    run = fx_votes(BPC_MSG_2B, FX_RUN, 1, c.v + FX_RUN, FX_RUN);
+    len = fx_frame(f, peers[0], &run, 1, f->keys[peers[0]], buf);
+    fx_expect(f, buf, len, false);
+    assert_int_equal(bpc_engine_counters(f->e)->frames_settled, settled);
+    fx_delete(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ballots_saturate),
+        cmocka_unit_test(test_frame_sizes),
+        cmocka_unit_test(test_settled_frames_skip_the_tag),
+        cmocka_unit_test(test_settled_first_frame_at_ballot),
+        cmocka_unit_test(test_vote_runs),
+        cmocka_unit_test(test_settled_runs_skip_the_tag),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

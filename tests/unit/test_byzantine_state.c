@@ -1,0 +1,314 @@
+/*
+ * test_byzantine_state.c - one engine against scripted peers, one of
+ * which lies (test_byzantine.c): what a party takes in besides votes.
+ *
+ * Goal: junk DECIDED claims do not keep a decision out; a restore refuses
+ * a record set the engine cannot take whole (a vote past the window, an
+ * impossible state, a smaller value_bytes_max); catch-up answers to a
+ * frame of STATUS records are budgeted per peer.
+ *
+ * Method: the fixture of fx.h (one engine, party `me` of four, stepped
+ * directly; the other three parties are the test). Must never: edit
+ * engine state, or rely on timing other than the virtual clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first. */
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpcon.h"
+#include "core.h"
+#include "internal.h"
+
+#include "fx.h"
+
+/* ------------------------------------------------------------------------
+ * Claims: junk values do not keep a decision out.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: a party with nothing of its own for an instance (no vote, no 2a,
+ * no decision) learns it from DECIDED claims although four Byzantine
+ * parties' junk claims filled its claim tally first. Sixteen parties of
+ * weight 1 (F = 5): four claim a junk value each, then correct parties
+ * claim v; the first claim for v cancels against the four junk entries
+ * (each loses weight 1, as does the claim), the junk claimants repeat
+ * themselves (counted once per tally, so ignored), and v is learned at
+ * its seventh claim (6 counted > F), never before. Fails on c627906,
+ * where every claim for v was refused for room and the instance stayed
+ * undecided until the next catch-up request emptied the tally, which the
+ * junk claimants could fill first again. */
+static void
+test_claims_after_junk_fill(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(8, 256, 16);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 10), 1, 8, 0xAA, &v);
+    for (uint32_t round = 0; round < 2; round++) {
+        for (uint32_t k = 0; k < 4; k++) {
+            struct bpc_vid j = fx_junk_vid(k);
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+        }
+        fx_send1(f, fx_other(f, 4 + round), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    for (uint32_t k = 6; k < 10; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    }
+    fx_send1(f, fx_other(f, 10), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
+/* Goal: cancelling never makes junk win. Five Byzantine parties (weight
+ * F) claim one junk value j after four others filled the tally with
+ * junk of their own: j is cancelled down, never counted above the weight
+ * of its claimants, and never learned; then seven correct claims for v,
+ * the first cancelled against the three other junk entries (j keeps 4),
+ * decide v (6 counted > F). Fails on c627906 (every claim for v refused
+ * for room). */
+static void
+test_claims_junk_never_learned(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(8, 256, 16);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 14), 1, 8, 0xAA, &v);
+    struct bpc_vid j = fx_junk_vid(9);
+    for (uint32_t k = 0; k < 3; k++) {
+        struct bpc_vid other = fx_junk_vid(k);
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &other));
+    }
+    for (uint32_t k = 3; k < 8; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    for (uint32_t k = 8; k < 15; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
+/* ------------------------------------------------------------------------
+ * Restore: a record set the engine cannot take whole is refused.
+ * ---------------------------------------------------------------------- */
+
+/* A fresh engine of f's configuration, its restore's result returned (the
+ * engine stays in f->e). */
+static int
+restore_with(struct fx *f)
+{
+    bpc_engine_free(f->e);
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    return bpc_engine_restore(f->e, f->dur, f->dur_count);
+}
+
+/* A fresh engine of f's configuration with window_slots = window, its
+ * restore's result returned (the engine stays in f->e). */
+static int
+restore_with_window(struct fx *f, uint32_t window)
+{
+    f->cfg.window_slots = window;
+    return restore_with(f);
+}
+
+/* The same with value_bytes_max = max. */
+static int
+restore_with_value_bytes(struct fx *f, uint32_t max)
+{
+    f->cfg.value_bytes_max = max;
+    return restore_with(f);
+}
+
+/* Goal: a vote written under a larger window is never dropped on restore.
+ * The party votes 2b for v on instance 40 at ballot 1 with a window of 64;
+ * restored with a window of 16 the vote lies past the window. Fails on
+ * c627906, where restore returned 0 without the vote and the party's 1b
+ * for ballot 2 then said every instance was empty (an under-report). */
+static void
+test_restore_refuses_vote_past_window(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 8, 0xAB, &v);
+    fx_vote(f, 40, 1, &v, bytes);
+    assert_int_equal(restore_with_window(f, 16), -ERANGE);
+    assert_int_equal(restore_with_window(f, 32), -ERANGE);
+    /* The window it was written under (or a larger one) takes it, and the
+     * 1b of the next ballot reports the vote. */
+    assert_int_equal(restore_with_window(f, 64), 0);
+    assert_int_equal(bpc_engine_restore_values(f->e, f->vals, f->val_count), 0);
+    assert_int_equal(bpc_engine_start(f->e, f->now), 0);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, (uint32_t)fx_leader(f, 2), bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    int k = fx_find(f, mark, BPC_MSG_1B, 40, 2);
+    assert_true(k >= 0);
+    assert_int_equal(f->sent[k].aux, 1);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    fx_delete(f);
+}
+
+/* Goal: a party restarted with a value_bytes_max smaller than a value its
+ * votes name is refused, not left stuck. The party votes 2b for a
+ * 112-byte value (a DIGEST) with value_bytes_max 256; restored with 64 it
+ * could hold neither that value's bytes nor its peers' values of that
+ * size. Fails on 81c3a55, where restore returned 0 (the review's cluster
+ * then never decided at that party again: 31,995 records ignored). */
+static void
+test_restore_refuses_smaller_value_bytes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    uint8_t bytes[256];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 96, 0xAB, &v);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    assert_true(v.len > 64);
+    fx_vote(f, 5, 1, &v, bytes);
+    assert_int_equal(restore_with_value_bytes(f, 64), -ERANGE);
+    assert_int_equal(restore_with_value_bytes(f, v.len - 1u), -ERANGE);
+    assert_int_equal(restore_with_value_bytes(f, v.len), 0);
+    assert_int_equal(restore_with_value_bytes(f, 256), 0);
+    fx_delete(f);
+}
+
+/* Goal: restore refuses state no engine writes, and restores nothing of
+ * it: records NULL, a ballot above BPC_BALLOT_MAX (the party's frames
+ * would all be dropped as BAD_BALLOT), an incarnation with no room for
+ * the start's increment (sequence numbers would wrap). Fails on c627906
+ * (NULL: a crash; the others returned 0). */
+static void
+test_restore_refuses_impossible_state(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(16, 256);
+    f->dur_count = 0;
+    assert_int_equal(restore_with_window(f, 16), 0); /* an engine not started */
+    struct bpc_durable d = {.instance = UINT64_MAX, .max_bal = BPC_BALLOT_MAX + 1};
+    assert_int_equal(bpc_engine_restore(f->e, NULL, 1), -EINVAL);
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.max_bal = 3;
+    d.incarnation = UINT64_MAX;
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.incarnation = (UINT64_C(1) << 24) - 2u;
+    d.floor = UINT64_MAX; /* every instance decided: no engine gets there */
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.floor = 0;
+    /* The last incarnation a record may hold, with a promised ballot: the
+     * start would raise it to one bpc_store_append refuses (before: 0,
+     * then the party's first commit failed). One below is taken. */
+    assert_int_equal(bpc_engine_restore(f->e, &d, 1), -EINVAL);
+    d.incarnation = (UINT64_C(1) << 24) - 3u;
+    /* Vote records no engine writes (before, each restored with 0, and
+     * the first kept the engine's next 1b from being encoded: an abort). */
+    struct bpc_vid good = fx_junk_vid(1);
+    struct bpc_durable v = {.instance = 3, .max_bal = 3, .max_vbal = 2, .max_vval = good};
+    struct bpc_durable bad[9];
+    for (uint32_t k = 0; k < 9; k++) {
+        bad[k] = v;
+    }
+    bad[0].max_vval.kind = 9;              /* no such kind */
+    bad[1].max_vval.pad = 1;               /* a pad byte */
+    bad[2].max_vval.len = 40;              /* inline past 32 bytes */
+    bad[3].max_vval.kind = BPC_VALUE_NONE; /* a vote ballot without a value */
+    bad[3].max_vval.len = 0;
+    memset(bad[3].max_vval.id, 0, sizeof(bad[3].max_vval.id));
+    bad[4].hist_count = 1; /* a history entry above the ballots */
+    bad[4].hist_bal[0] = BPC_BALLOT_MAX + 1;
+    bad[4].hist_val[0] = good;
+    bad[5].hist_count = 1; /* a history entry without a value */
+    bad[5].hist_bal[0] = 2;
+    bad[6].decided = 1; /* a decided record without a decided value */
+    bad[6].floor = 4;
+    /* Votes above every promise (before, restored with 0: the next 1b
+     * reported a maxVBal at or above its own ballot). */
+    bad[7].max_vbal = 4;
+    bad[8].hist_count = 1;
+    bad[8].hist_bal[0] = 4;
+    bad[8].hist_val[0] = good;
+    for (uint32_t k = 0; k < 9; k++) {
+        struct bpc_durable set[2] = {d, bad[k]};
+        if (bpc_engine_restore(f->e, set, 2) != -EINVAL) {
+            fail_msg("record %u restored", k);
+        }
+    }
+    struct bpc_durable set[2] = {d, v};
+    assert_int_equal(bpc_engine_restore(f->e, set, 2), 0);
+    fx_delete(f);
+}
+
+/* ------------------------------------------------------------------------
+ * Catch-up answers are budgeted per peer.
+ * ---------------------------------------------------------------------- */
+
+/* Goal: one frame of STATUS records gets at most two stretches of
+ * DECIDED answers. The engine decides 200 instances on claims; then a
+ * peer sends eight STATUS records, each asking for up to 128 instances.
+ * Fails on c627906, which answered all of them (840 DECIDED records: a
+ * Byzantine party's frames of STATUS records made every correct party
+ * send a hundred times the bytes it received). */
+static void
+test_status_answers_budgeted(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    for (uint64_t i = 0; i < 200; i++) {
+        struct bpc_vid v = fx_junk_vid((uint32_t)i);
+        v.id[2] = (uint8_t)(i >> 8);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 200);
+    struct bpc_record st[8];
+    for (uint32_t k = 0; k < 8; k++) {
+        st[k] = bpc_record_make(BPC_MSG_STATUS, 20u * k, 1, ENG_CATCHUP_MAX, NULL);
+    }
+    uint32_t mark = f->sent_count;
+    fx_send(f, f->watch, st, 8);
+    uint32_t answers = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        answers += f->sent[k].type == BPC_MSG_DECIDED ? 1u : 0u;
+    }
+    assert_int_equal(answers, 2 * ENG_CATCHUP_MAX);
+    /* The next step answers again: an honest requester asks at the next
+     * tick. */
+    mark = f->sent_count;
+    fx_send(f, f->watch, st, 1);
+    answers = 0;
+    for (uint32_t k = mark; k < f->sent_count; k++) {
+        answers += f->sent[k].type == BPC_MSG_DECIDED ? 1u : 0u;
+    }
+    assert_int_equal(answers, ENG_CATCHUP_MAX);
+    fx_delete(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_claims_after_junk_fill),
+        cmocka_unit_test(test_claims_junk_never_learned),
+        cmocka_unit_test(test_restore_refuses_vote_past_window),
+        cmocka_unit_test(test_restore_refuses_impossible_state),
+        cmocka_unit_test(test_restore_refuses_smaller_value_bytes),
+        cmocka_unit_test(test_status_answers_budgeted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
