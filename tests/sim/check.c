@@ -8,7 +8,7 @@
  * logs, and the liveness checker that runs after the heal. Must never: let
  * a violation pass silently (the first one is recorded and ends the run),
  * judge what a Byzantine party decides or applies, or hand the tag secret
- * to byz.c.
+ * to the byz*.c files.
  */
 #include "sim_internal.h"
 

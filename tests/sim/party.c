@@ -5,9 +5,9 @@
  * outstanding, and until when it submits), one party's steps (the frames
  * delivered to it in bursts of at most SIM_IN_CAP, again while its engine
  * asks), and where a step's output goes: frames to the network (through
- * byz.c for a Byzantine party, dropped for a muted leader), decisions to
- * the checkers, durable records to the disk, the next deadline to the
- * heap. Must never: submit for a silent Byzantine party, hand a Byzantine
+ * byz_rewrite.c for a Byzantine party, dropped for a muted leader),
+ * decisions to the checkers, durable records to the disk, the next
+ * deadline to the heap. Must never: submit for a silent Byzantine party, hand a Byzantine
  * party's decisions to the checkers, or let an engine that keeps asking to
  * step again loop forever (SIM_STEP_LOOPS_MAX).
  */
@@ -85,7 +85,7 @@ sim_party_submit(struct sim *s, uint32_t p)
 }
 
 /* Hands a step's frames to the network: a Byzantine party's through
- * byz.c, which rewrites them; a muted leader's are dropped. */
+ * byz_rewrite.c, which rewrites them; a muted leader's are dropped. */
 static void
 sim_party_emit(struct sim *s, uint32_t p, const struct bpc_step_out *out)
 {

@@ -9,7 +9,8 @@
  * library: net.c (the network), party.c (submitting and stepping), disk.c
  * (disks, crashes, restarts), check.c (safety and liveness checkers),
  * opts.c (options and engine configs), setup.c (building and freeing a
- * cluster), result.c (results and names) and byz.c (Byzantine behaviours).
+ * cluster), result.c (results and names) and the byz*.c files (Byzantine
+ * behaviours).
  * Must never: read a wall clock, draw entropy or call rand() (everything
  * derives from opts.seed), touch engine internals, or let a checker
  * failure pass silently.

@@ -5,7 +5,7 @@
  * through the public step API of bpcon.h: a virtual clock, a seeded network
  * (delay, loss, duplication, reordering), crashes, Byzantine parties (a real
  * engine whose frames the simulator rewrites at the network boundary, plus
- * crafted frames; byz.c), a Byzantine phase that ends in a heal,
+ * crafted frames; the byz*.c files), a Byzantine phase that ends in a heal,
  * in-memory "disks", crash and restart from them, each party's decided log
  * (bpc_log), the safety checkers (agreement, validity, integrity, order)
  * and the liveness checker. Must never: read a wall clock, draw entropy

@@ -3,7 +3,9 @@
  * library: sim.c (clock, event loop), net.c (network), party.c (submitting,
  * stepping), disk.c (disks, crashes, restarts), check.c (checkers), opts.c
  * (options, engine configs), setup.c (building, freeing), result.c
- * (results, names) and byz.c (Byzantine behaviours). Not for tests: they
+ * (results, names) and the byz files (Byzantine behaviours: byz.c,
+ * byz_values.c, byz_rewrite.c, byz_craft.c, byz_malformed.c; the calls
+ * they make into each other are in byz_internal.h). Not for tests: they
  * use sim.h.
  *
  * Owns: the layout of struct sim and struct sim_party, the seeded PRNG
@@ -232,7 +234,7 @@ struct sim_party {
                                        0: none */
     uint64_t applied_count;
     uint64_t applied_correct; /* of which commands of correct submitters */
-    struct sim_byz_party *bz; /* Byzantine parties: byz.c's state */
+    struct sim_byz_party *bz; /* Byzantine parties: byz_internal.h */
 };
 
 struct sim {
@@ -255,7 +257,7 @@ struct sim {
     uint64_t delay_limit;      /* its rejection limit (as sim_rng_below's) */
     uint64_t loss_cut;
     uint64_t dup_cut;
-    uint64_t tag_key; /* secret of the command tags; byz.c never reads it */
+    uint64_t tag_key; /* secret of the command tags; byz*.c never read it */
     struct sim_rng net_rng;
     struct sim_rng byz_rng;
     /* network: the frame arena (chunks, the one being written, spare
@@ -313,7 +315,7 @@ struct sim {
     bool rcu_registered;
     uint64_t byz_next_ns;
     uint32_t byz_count;
-    struct sim_byz *bz; /* byz.c's shared state */
+    struct sim_byz *bz; /* the byz files' shared state (byz_internal.h) */
     /* the Byzantine phase, the heal and liveness */
     bool healed;
     uint64_t live_next_ns; /* next liveness check; SIM_NEVER: none */
@@ -471,17 +473,17 @@ const struct bpc_config *sim_party_cfg(const struct sim *s, uint32_t p);
 void sim_byz_init(struct sim *s);
 /* byz.c: frees it. */
 void sim_byz_free(struct sim *s);
-/* byz.c: a frame Byzantine party b's engine emitted for `to`: dropped,
- * rewritten and re-sealed, by b's kind. */
+/* byz_rewrite.c: a frame Byzantine party b's engine emitted for `to`:
+ * dropped, rewritten and re-sealed, by b's kind. */
 void sim_byz_emit(struct sim *s, uint32_t b, uint32_t to, const uint8_t *frame, uint32_t len);
 /* byz.c: a frame delivered to Byzantine party b (what it learns). */
 void sim_byz_observe(struct sim *s, uint32_t b, const uint8_t *frame, uint32_t len);
 /* byz.c: b's engine applied (submitter, seq): what it knows of sequences. */
 void sim_byz_applied(struct sim *s, uint32_t b, uint32_t submitter, uint64_t seq);
-/* The last of its own commands Byzantine party b's engine applied. */
+/* byz.c: the last of its own commands Byzantine party b's engine applied. */
 uint64_t sim_byz_own_applied(const struct sim *s, uint32_t b);
-/* byz.c: one Byzantine period: crafted frames of every live Byzantine
- * party, and the churn (which correct leader is muted). */
+/* byz_craft.c: one Byzantine period: crafted frames of every live
+ * Byzantine party, and the churn (which correct leader is muted). */
 void sim_byz_tick(struct sim *s);
 
 #endif /* BPC_SIM_INTERNAL_H */
