@@ -121,12 +121,12 @@ eng_answer_ok(struct bpc_engine *e, uint32_t p)
     return true;
 }
 
-void
+bool
 eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance, bool bytes)
 {
     if (!eng_answer_ok(e, p)) {
         ENG_IGNORED(e);
-        return;
+        return false;
     }
     const struct eng_slot *s = eng_slot_at(e, instance);
 #ifdef BPC_TRACE
@@ -145,7 +145,7 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance, bool bytes
             if (!bytes || !eng_send_decided_from_log(e, p, instance)) {
                 eng_send_claim(e, p, instance, d->ballot, &d->vid);
             }
-            return;
+            return true;
         }
         if (d != NULL) {
             struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, d->ballot, 0, &d->vid);
@@ -153,26 +153,27 @@ eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance, bool bytes
                                      ? eng_dring_bytes(e, d)
                                      : NULL; /* else the id is the value */
             eng_unicast(e, p, &r, val);
-            return;
+            return true;
         }
         eng_send_decided_from_log(e, p, instance);
-        return;
+        return true;
     }
     if (!eng_vote_is_decided(s)) {
-        return;
+        return true;
     }
     const struct bpc_vid *vid = eng_vote_dec_vid(s);
     if (vid->kind == BPC_VALUE_DIGEST && (!bytes || !eng_vote_decided_with_bytes(s))) {
         if (!bytes) {
             eng_send_claim(e, p, instance, eng_vote_dec_ballot(s), vid);
         }
-        return;
+        return true;
     }
     struct bpc_record r =
         bpc_record_make(BPC_MSG_DECIDED, instance, eng_vote_dec_ballot(s), 0, vid);
     const uint8_t *val =
         vid->kind == BPC_VALUE_DIGEST ? eng_slot_value(e, s, eng_vote_dec_buf(s)) : NULL;
     eng_unicast(e, p, &r, val);
+    return true;
 }
 
 void
@@ -194,7 +195,9 @@ eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     uint64_t want = asked == 0 || asked > ENG_CATCHUP_MAX ? ENG_CATCHUP_MAX : asked;
     bool bytes = (r->aux & BPC_WIRE_STATUS_CLAIMS_ONLY) == 0;
     for (uint64_t i = lo; i < eng_nu(e) && i - lo < want; i++) {
-        eng_send_decided(e, p, i, bytes);
+        if (!eng_send_decided(e, p, i, bytes)) {
+            return; /* p's answers are used up for now: the rest would be too */
+        }
     }
 }
 

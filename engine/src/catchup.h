@@ -9,8 +9,9 @@
 
 /* Tells p that instance is decided (from a held slot, the recent
  * decisions or the log); nothing when this party cannot. Without bytes, a
- * DIGEST value is named by its identity alone (BPC_WIRE_AUX_NO_BYTES). */
-ENG_FN void eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance, bool bytes);
+ * DIGEST value is named by its identity alone (BPC_WIRE_AUX_NO_BYTES).
+ * False when p's answers are used up for now (eng_answer_ok). */
+ENG_FN bool eng_send_decided(struct bpc_engine *e, uint32_t p, uint64_t instance, bool bytes);
 ENG_FN void eng_on_status(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* Retransmit tick: STATUS(nu, bal) to every peer. */

@@ -92,7 +92,7 @@ eng_stale_instance(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         eng_slot_holds(e, r->instance)) {
         return false;
     }
-    eng_send_decided(e, p, r->instance, true); /* the sender is behind */
+    (void)eng_send_decided(e, p, r->instance, true); /* the sender is behind */
     if (r->type == BPC_MSG_2A) {
         eng_vote_decided(e, p, r);
     }

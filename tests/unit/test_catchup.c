@@ -260,6 +260,38 @@ test_answers_paced_in_time(void **state)
     fx_delete(f);
 }
 
+/* Goal: once a peer's answers are used up, its STATUS records cost a look
+ * each, not a walk. After the burst (50 frames at one instant), 10 more
+ * frames of two STATUS records each asking ENG_CATCHUP_MAX instances:
+ * before, each record still walked its whole stretch, every instance
+ * refused and counted ignored (the Byzantine review's status_loop: about
+ * 79 k instructions a frame for no answer); now the walk stops at the
+ * first refusal. */
+static void
+test_refused_status_stops_walking(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(256, 256);
+    struct bpc_record st[2];
+    cu_decide_200(f, 2, st);
+    for (uint32_t k = 0; k < 50; k++) {
+        fx_send(f, f->watch, st, 2);
+    }
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    uint64_t ign = ctr->records_ignored;
+    uint32_t mark = f->sent_count;
+    for (uint32_t k = 0; k < 10; k++) {
+        fx_send(f, f->watch, st, 2);
+    }
+    uint64_t looks = ctr->records_ignored - ign;
+    print_message(
+        "20 STATUS records with the answers used up: %llu instances refused, %u answers\n",
+        (unsigned long long)looks, cu_answers(f, mark));
+    assert_int_equal(cu_answers(f, mark), 0);
+    assert_true(looks <= 20);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -268,6 +300,7 @@ main(void)
         cmocka_unit_test(test_answers_of_many_peers_fit),
         cmocka_unit_test(test_lone_requester_gets_two_stretches),
         cmocka_unit_test(test_answers_paced_in_time),
+        cmocka_unit_test(test_refused_status_stops_walking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
