@@ -581,8 +581,10 @@ struct bpc_decision {
 struct bpc_durable {
     uint64_t instance;
     uint64_t max_bal;
-    uint64_t incarnation; /* restarts so far (frame and command sequence
-                             numbers start above the last run's) */
+    uint64_t incarnation; /* restarts so far, or more: the highest range
+                             (number >> 40) that a frame or command
+                             sequence number of the run may lie in (a
+                             restart starts above it) */
     uint64_t floor;       /* every instance below is decided: its records may be
                              pruned, and a restart resumes from here */
     uint64_t applied_seq; /* apply-state records: last applied sequence number */
@@ -749,7 +751,7 @@ void bpc_engine_persisted(struct bpc_engine *e);
 /* Submits a command; callable from any thread (a bounded lock-free queue
  * feeds the engine's thread). The command is forwarded to the current
  * leader, batched into a value and applied exactly once; *ticket (may be
- * NULL) identifies it: (incarnation << 40) | per-party sequence number.
+ * NULL) identifies it: (incarnation << 40) + per-party sequence number.
  * 0, -EAGAIN when the queue is full (backpressure), -EMSGSIZE when it can
  * never fit a value (len > bpc_command_bytes_max()), -EINVAL for cmd NULL
  * with len > 0, -EBUSY while a bpc_engine_restore runs (call restore

@@ -113,8 +113,11 @@ eng_answer_share(uint32_t n)
 #define ENG_REPLAY_BITS 1024u
 #define ENG_REPLAY_FULL_PARTIES 64u
 #define ENG_REPLAY_TOTAL_BITS (ENG_REPLAY_BITS * ENG_REPLAY_FULL_PARTIES)
-/* Command sequence numbers: (incarnation << ENG_SEQ_BITS) | n. */
+/* Command and frame sequence numbers: (incarnation << ENG_SEQ_BITS) + n
+ * (n may pass 2^40: persist.c eng_seq_room). */
 #define ENG_SEQ_BITS 40u
+/* How far before the end of an incarnation range the next is persisted. */
+#define ENG_SEQ_MARGIN ((uint64_t)1 << 32)
 #define ENG_SEQ_LOW(q) ((q) & (((uint64_t)1 << ENG_SEQ_BITS) - 1u))
 
 #ifdef BPC_TRACE
@@ -464,6 +467,7 @@ struct eng_outbox_state {
     uint32_t uq_round;    /* unicasts of the round being flushed */
     bool round_open;      /* a flush round is under way (it can span steps) */
     uint64_t rounds_done; /* flush rounds completed (catch-up answer budgets) */
+    uint64_t tx_seq_max;  /* the highest frame sequence number used */
     bool small_buf;       /* this flush met a lent tx buffer below the minimum */
     uint32_t frame_min;   /* bpc_frame_bytes_min(value_bytes_max), set at start */
     struct eng_out *selfq;
@@ -564,7 +568,15 @@ struct eng_catchup_state {
 struct eng_persist_state {
     uint64_t max_bal; /* durable: never lowered */
     bool max_bal_dirty;
-    uint64_t incarnation;
+    uint64_t incarnation; /* this run's: its frame and command numbers start
+                             at incarnation << ENG_SEQ_BITS */
+    /* The incarnation records carry: at least that of every sequence
+     * number used (a number may run past 2^40 into the next incarnation's
+     * range; a restart starts above what records carry). inc_out: what
+     * the last batch carried; inc_durable: what a confirmed batch carried
+     * (no number above its range is used); seq_watch: numbers below it
+     * need no look (eng_seq_room). */
+    uint64_t inc_rec, inc_out, inc_durable, seq_watch;
     bool persist_pending;
     struct bpc_durable *dur;
     uint32_t dur_cap;

@@ -369,6 +369,9 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
             f->len = bpc_wire_readdress(f->bytes, t->bytes, t->len, (uint16_t)peer,
                                         ++e->ob.tx_seq[peer], e->cfg.keys[peer]);
             f->peer = peer;
+            if (e->ob.tx_seq[peer] > e->ob.tx_seq_max) {
+                e->ob.tx_seq_max = e->ob.tx_seq[peer];
+            }
             BPC_DEBUG_ASSERT(eng_tmpl_same(e, f, cap, peer, k, u));
             out->frames_count++;
             e->ctr.frames_tx++;
@@ -395,6 +398,7 @@ eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
                                      .seq = ++e->ob.tx_seq[peer]};
         f->len = bpc_wire_finish(&w, &h, e->cfg.keys[peer]);
         f->peer = peer;
+        e->ob.tx_seq_max = h.seq > e->ob.tx_seq_max ? h.seq : e->ob.tx_seq_max;
         /* Packing went over uq[u0..u): each of peer's was put, or left out. */
         eng_tmpl_keep(e, f, cap, k0, k, put, eng_uq_for(e, u0, u, peer));
         out->frames_count++;
@@ -478,6 +482,12 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
     if (eng_persist_pending(e) || (ob->bq_count == 0 && ob->uq_count == 0)) {
         return 0;
     }
+    /* Every frame number this flush may use must lie in a range the
+     * confirmed records carry (eng_seq_room): else a restart would number
+     * frames again below what peers accepted, and they would drop them. */
+    if (!eng_seq_room(e, ob->tx_seq_max + out->frames_cap)) {
+        return 0;
+    }
     ob->tmpl_count = 0; /* templates are this step's tx buffers */
     ob->small_buf = false;
     if (!ob->round_open) {
@@ -524,6 +534,7 @@ eng_ob_start(struct bpc_engine *e)
 {
     e->ob.frame_min = bpc_frame_bytes_min(e->cfg.value_bytes_max);
     for (uint32_t p = 0; p < e->n; p++) {
-        e->ob.tx_seq[p] = eng_incarnation(e) << 40;
+        e->ob.tx_seq[p] = eng_incarnation(e) << ENG_SEQ_BITS;
     }
+    e->ob.tx_seq_max = eng_incarnation(e) << ENG_SEQ_BITS;
 }

@@ -135,7 +135,7 @@ static void
 eng_dur_stamp(const struct bpc_engine *e, struct bpc_durable *d)
 {
     d->max_bal = e->ps.max_bal;
-    d->incarnation = e->ps.incarnation;
+    d->incarnation = e->ps.inc_rec;
     d->floor = eng_nu(e);
 }
 
@@ -313,6 +313,7 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     eng_collect_dirty(e, &count, &vals);
     eng_collect_vouched(e, &count, &vals);
     eng_collect_applied(e, &count);
+    e->ps.inc_out = e->ps.inc_rec;
     out->persist = count ? e->ps.dur : NULL;
     out->persist_count = count;
     out->persist_values = vals ? e->ps.vals : NULL;
@@ -322,10 +323,37 @@ eng_collect_persist(struct bpc_engine *e, struct bpc_step_out *out)
     }
 }
 
+/* Numbers from seq_watch on take eng_seq_room_slow: from the margin
+ * before the end of the last incarnation range records carry, or, with a
+ * later one on its way, from the end of the confirmed one. */
+static void
+eng_seq_watch(struct bpc_engine *e)
+{
+    uint64_t end = (e->ps.inc_durable + 1u) << ENG_SEQ_BITS;
+    e->ps.seq_watch = e->ps.inc_rec > e->ps.inc_durable ? end : end - ENG_SEQ_MARGIN;
+}
+
+bool
+eng_seq_room_slow(struct bpc_engine *e, uint64_t seq)
+{
+    /* Records carrying the next incarnation go with the next batch; a
+     * restart must still be able to raise it (bpc_durable_rules_ok). */
+    if (e->ps.inc_rec == e->ps.inc_durable && e->ps.inc_rec + 2u < BPC_INCARNATION_MAX) {
+        e->ps.inc_rec++;
+        e->ps.max_bal_dirty = true;
+        eng_seq_watch(e);
+    }
+    return seq >> ENG_SEQ_BITS <= e->ps.inc_durable;
+}
+
 void
 eng_ps_persisted(struct bpc_engine *e)
 {
     e->ps.persist_pending = false;
+    if (e->ps.inc_durable != e->ps.inc_out) {
+        e->ps.inc_durable = e->ps.inc_out;
+        eng_seq_watch(e);
+    }
 }
 
 /* Votes are persisted with a floor at most a window below them, so every
@@ -444,6 +472,12 @@ eng_ps_start(struct bpc_engine *e)
         e->ps.incarnation++;
         e->ps.max_bal_dirty = true;
     }
+    /* No frame leaves before the first batch, which carries it, is
+     * confirmed (and a fresh party has nothing to be above). */
+    e->ps.inc_rec = e->ps.incarnation;
+    e->ps.inc_out = e->ps.incarnation;
+    e->ps.inc_durable = e->ps.incarnation;
+    eng_seq_watch(e);
 }
 
 void

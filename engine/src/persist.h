@@ -21,6 +21,19 @@ eng_incarnation(const struct bpc_engine *e)
     return e->ps.incarnation;
 }
 
+ENG_FN bool eng_seq_room_slow(struct bpc_engine *e, uint64_t seq);
+
+/* May sequence number seq (a frame's or an own command's) be used? Only
+ * when the records confirmed so far carry its incarnation range: after a
+ * restart every number starts above it. Nearing the end of that range
+ * the next batch carries the next incarnation, long before a number needs
+ * it (ENG_SEQ_MARGIN); false (wait) only if it is not confirmed by then. */
+static inline bool
+eng_seq_room(struct bpc_engine *e, uint64_t seq)
+{
+    return seq < e->ps.seq_watch || eng_seq_room_slow(e, seq);
+}
+
 /* Records are out and not yet confirmed: no frame may leave. */
 static inline bool
 eng_persist_pending(const struct bpc_engine *e)

@@ -85,7 +85,7 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     cell->len = len;
     atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
     if (ticket != NULL) {
-        *ticket = ((inc1 - 1u) << ENG_SEQ_BITS) | (pos + 1);
+        *ticket = ((inc1 - 1u) << ENG_SEQ_BITS) + (pos + 1);
     }
     return 0;
 }
@@ -139,10 +139,14 @@ eng_ring_drain(struct bpc_engine *e)
         if (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos + 1) {
             return; /* empty, or a producer is still copying */
         }
+        uint64_t seq = (eng_incarnation(e) << ENG_SEQ_BITS) + (pos + 1);
+        if (!eng_seq_room(e, seq)) {
+            return; /* its range is not carried by confirmed records yet */
+        }
         struct eng_cmd *c = &sub->own[sub->own_tail & sub->cmd_mask];
         c->submitter = e->self;
         c->len = cell->len;
-        c->seq = (eng_incarnation(e) << ENG_SEQ_BITS) | (pos + 1);
+        c->seq = seq;
         memcpy(eng_cmd_bytes(e, sub->own_bytes, sub->own_tail),
                eng_cmd_bytes(e, sub->ring_bytes, pos), c->len);
         sub->own_tail++;
