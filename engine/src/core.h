@@ -223,11 +223,17 @@ struct eng_vote {
     /* held.c: why the 2a at bal is held back (enum eng_held; its slot's
      * bit in e->hd.bits is set while not ENG_HELD_NONE), whether its
      * KnowsSafeAt view changed since, how many of its commands were proven
-     * (their MACs are not verified again), and the proof epoch then. */
+     * (their MACs are not verified again), the proof epoch then, and,
+     * held for a MAC, its first unproven command's sequence number and
+     * MAC place (+ 1; 0: none, an own command) with that place's stamp
+     * then. */
     uint8_t held;
     bool held_view;
     uint32_t held_proven;
     uint32_t held_epoch;
+    uint32_t held_place;
+    uint32_t held_stamp;
+    uint64_t held_seq;
 };
 
 /* One instance in the window: one member per owning module. */
@@ -303,7 +309,8 @@ struct eng_hold {
 struct eng_att {
     uint64_t seq; /* 0: none */
     uint8_t mac[BPC_CMD_MAC_BYTES];
-    bool wait; /* a held 2a waits for the MAC at this place (eng_cmds_check) */
+    bool wait;      /* a held 2a waits for the MAC at this place (eng_cmds_check) */
+    uint32_t stamp; /* bumped when seq or mac change (held values noted here) */
 };
 
 struct eng_bal_w {
@@ -406,6 +413,9 @@ struct eng_held_state {
     bool asked;        /* a change a held value waits for asked for the re-check */
     bool saw_1b;       /* a 1b at bal came since the last re-check ... */
     bool saw_mac;      /* ... an ATTEST or FORWARD */
+    uint32_t stop_sub; /* the command the last failed command check */
+    uint64_t stop_seq; /* stopped at (submitter UINT32_MAX: an own */
+    bool stop_set;     /* one), for the ENG_HELD_AUTH note next */
 };
 
 /* runs.c: runs of votes. */

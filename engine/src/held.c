@@ -27,8 +27,53 @@ eng_held_carve(struct bpc_engine *e, const struct eng_mem *m)
 }
 
 void
+eng_held_stopped(struct bpc_engine *e, const struct eng_unproven *bad)
+{
+    e->hd.stop_sub = bad->submitter;
+    e->hd.stop_seq = bad->seq;
+    e->hd.stop_set = true;
+}
+
+/* A value held for a MAC waits for the command its check stopped at,
+ * with the stamp of the MAC kept at that command's place then: only a
+ * new MAC there for that command (or a new epoch) can change its
+ * verdict. Held for the same proof (no check ran), it waits as it did. */
+static void
+eng_held_wait_at(struct bpc_engine *e, struct eng_slot *s, enum eng_held why)
+{
+    if (why != ENG_HELD_AUTH) {
+        s->v.held_place = 0;
+    } else if (!eng_held_same_proof(e, s)) {
+        BPC_ASSERT(e->hd.stop_set); /* eng_try_2av: a failed check notes at once */
+        uint32_t sub = e->hd.stop_sub;
+        uint32_t place = sub != UINT32_MAX ? eng_att_place(e, sub, e->hd.stop_seq) : 0;
+        s->v.held_place = sub != UINT32_MAX ? place + 1u : 0;
+        s->v.held_seq = e->hd.stop_seq;
+        s->v.held_stamp = sub != UINT32_MAX ? eng_att_stamp(e, place) : 0;
+    }
+    e->hd.stop_set = false;
+}
+
+/* s waits for a command whose place now keeps another command's MAC: as
+ * an examination would, s waits on with the place's new stamp, and the
+ * place is marked waiting again (the MAC that came cleared the mark), so
+ * that s's own MAC still asks for a re-check when it comes. */
+static void
+eng_held_wait_on(struct bpc_engine *e, struct eng_slot *s)
+{
+    uint32_t place = s->v.held_place - 1u;
+    if (s->v.held != ENG_HELD_AUTH || s->v.held_place == 0 ||
+        eng_att_stamp(e, place) == s->v.held_stamp || eng_att_seq(e, place) == s->v.held_seq) {
+        return;
+    }
+    s->v.held_stamp = eng_att_stamp(e, place);
+    eng_att_wait(e, place);
+}
+
+void
 eng_held_note(struct bpc_engine *e, struct eng_slot *s, enum eng_held why, uint32_t proven)
 {
+    eng_held_wait_at(e, s, why);
     s->v.held = (uint8_t)why;
     e->hd.auth_any = e->hd.auth_any || why == ENG_HELD_AUTH;
     s->v.held_view = false;
@@ -122,7 +167,9 @@ void
 eng_held_mac(struct bpc_engine *e, bool awaited)
 {
     if (awaited) {
-        e->hd.epoch++;
+        /* Not the epoch: that made every value held for a MAC examined
+         * again, each failing anew and re-arming its place, so a wrong MAC
+         * repeated cost every such value at every frame. */
         eng_held_ask(e);
     } else if (e->hd.auth_any) {
         e->hd.saw_mac = true;
@@ -217,9 +264,10 @@ eng_held_visit(struct bpc_engine *e, uint32_t k, uint64_t start, uint64_t end)
         e->hd.count--;
         return;
     }
+    eng_held_wait_on(e, s);
     uint64_t i = eng_slot_instance(s);
     bool view = s->v.held_view || (i >= e->hd.range_lo && i < e->hd.range_hi);
-    bool proof = s->v.held == ENG_HELD_AUTH && s->v.held_epoch != e->hd.epoch;
+    bool proof = s->v.held == ENG_HELD_AUTH && !eng_held_proof_kept(e, s);
     if (!view && !proof) {
         return; /* nothing it waits for changed: the same verdict */
     }

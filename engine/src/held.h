@@ -9,13 +9,21 @@
 
 #include "ballot.h"
 #include "core.h"
+#include "submit.h"
 
 /* Takes the held bitmap from the layout. */
 ENG_FN void eng_held_carve(struct bpc_engine *e, const struct eng_mem *m);
 /* eng_try_2av examined s's 2a at bal: held for `why` (ENG_HELD_NONE: not
- * held), with its first `proven` commands proven. */
+ * held), with its first `proven` commands proven. Held for a MAC, s
+ * waits for the command the check that just ran for it stopped at
+ * (eng_held_stopped), or, when its proof did not change and no check
+ * ran (eng_held_same_proof), where it waited. */
 ENG_FN void eng_held_note(struct bpc_engine *e, struct eng_slot *s, enum eng_held why,
                           uint32_t proven);
+/* eng_cmds_check stopped at bad's command, not proven (submitter
+ * UINT32_MAX: an own command, proven only by the epoch). The
+ * ENG_HELD_AUTH note that follows (eng_try_2av's, at once) waits for it. */
+ENG_FN void eng_held_stopped(struct bpc_engine *e, const struct eng_unproven *bad);
 /* eng_try_2av found nothing held at s (the usual case: it votes, or
  * there is nothing to vote on, and s was not held). */
 static inline void
@@ -25,13 +33,27 @@ eng_held_none(struct bpc_engine *e, struct eng_slot *s)
         eng_held_note(e, s, ENG_HELD_NONE, 0);
     }
 }
+/* Nothing s's noted proof reads changed since its note: the epoch
+ * (applied sequence numbers, own pending commands) and the MAC kept for
+ * its first unproven command (its place changed only to another
+ * command's MAC: still none for it). */
+static inline bool
+eng_held_proof_kept(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    if (s->v.held_epoch != e->hd.epoch) {
+        return false;
+    }
+    uint32_t place = s->v.held_place - 1u;
+    return s->v.held_place == 0 || eng_att_stamp(e, place) == s->v.held_stamp ||
+           eng_att_seq(e, place) != s->v.held_seq;
+}
 /* s's 2a at bal is held for a command's proof, and nothing that proof
- * reads changed since (same epoch): checking its commands again would
- * stop at the same one, with the same verdict. */
+ * reads changed since: checking its commands again would stop at the
+ * same one, with the same verdict. */
 static inline bool
 eng_held_same_proof(const struct bpc_engine *e, const struct eng_slot *s)
 {
-    return s->v.held == ENG_HELD_AUTH && s->v.held_epoch == e->hd.epoch && e->hd.bal == eng_bal(e);
+    return s->v.held == ENG_HELD_AUTH && e->hd.bal == eng_bal(e) && eng_held_proof_kept(e, s);
 }
 /* Commands of s's held 2a already proven (0 when s's notes are of another
  * ballot's 2a). */
@@ -49,8 +71,10 @@ ENG_FN void eng_held_report(struct bpc_engine *e, uint64_t ballot);
  * pending commands): held values waiting for a MAC are examined again at
  * the next re-check. */
 ENG_FN void eng_held_auth(struct bpc_engine *e);
-/* A MAC a held value waits for (or any, when a proof changed unseen)
- * arrived: re-check now. */
+/* A MAC a held value waits for (awaited: a new one at a place marked
+ * waiting; or any, when a proof changed unseen) arrived: re-check now. Of
+ * the values held for a MAC, it examines only those whose proof changed:
+ * the ones waiting for that command, or all after the epoch moved. */
 ENG_FN void eng_held_mac(struct bpc_engine *e, bool awaited);
 /* The next re-check walks the whole window (an event fired). request:
  * re-check. */

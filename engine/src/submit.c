@@ -163,20 +163,30 @@ eng_ring_drain(struct bpc_engine *e)
 static struct eng_att *
 eng_att_at(const struct bpc_engine *e, uint32_t submitter, uint64_t seq)
 {
-    return &e->sub.att[(size_t)submitter * e->sub.att_slots + (seq & (e->sub.att_slots - 1u))];
+    return &e->sub.att[eng_att_place(e, submitter, seq)];
 }
 
 /* Keeps p's MAC for its command seq (see eng_cmds_authentic) and notes
- * that a command of p is waiting. */
+ * that a command of p is waiting. The MAC kept there already changes
+ * nothing: every held value noted at this place since it was kept was
+ * checked against it (the place's stamp), so none is examined again
+ * (before, p's ATTEST repeating a wrong MAC a held value waited for
+ * re-examined that value, and every other held for a MAC, at every
+ * frame). */
 static void
 eng_att_keep(struct bpc_engine *e, uint32_t p, uint64_t seq, const uint8_t mac[BPC_CMD_MAC_BYTES])
 {
     struct eng_att *a = eng_att_at(e, p, seq);
-    a->seq = seq;
-    memcpy(a->mac, mac, BPC_CMD_MAC_BYTES);
     if (eng_seq_follows(e->sub.applied_hi[p], seq)) {
         e->sub.witness[p] = seq; /* a leader that does not decide it is replaced */
     }
+    if (a->seq == seq && memcmp(a->mac, mac, BPC_CMD_MAC_BYTES) == 0) {
+        eng_held_mac(e, false);
+        return;
+    }
+    a->seq = seq;
+    memcpy(a->mac, mac, BPC_CMD_MAC_BYTES);
+    a->stamp++;             /* the values noted here are examined again */
     bool awaited = a->wait; /* a held 2a waits for the MAC at this place */
     a->wait = false;
     eng_held_mac(e, awaited);
@@ -589,8 +599,9 @@ eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len, uint32_
         e->ctr.cmd_unauthenticated++;
         if (bad->submitter != UINT32_MAX) {
             /* the ATTEST still on its way there re-checks it (eng_att_keep) */
-            eng_att_at(e, bad->submitter, bad->seq)->wait = true;
+            eng_att_wait(e, eng_att_place(e, bad->submitter, bad->seq));
         }
+        eng_held_stopped(e, bad); /* the value noted next waits for it */
         return false;
     }
     return true;

@@ -63,6 +63,38 @@ eng_applied_dirty_at(const struct bpc_engine *e, uint32_t k, uint64_t *seq)
     return s;
 }
 
+/* The MAC table's place of submitter's command seq (att_slots per
+ * submitter, by sequence number). */
+static inline uint32_t
+eng_att_place(const struct bpc_engine *e, uint32_t submitter, uint64_t seq)
+{
+    return submitter * e->sub.att_slots + (uint32_t)(seq & (e->sub.att_slots - 1u));
+}
+
+/* Changes of the MAC kept at place (its command or MAC): a held value
+ * waiting there is examined again when this differs from its note and
+ * the place keeps the command it waits for (eng_att_seq). */
+static inline uint32_t
+eng_att_stamp(const struct bpc_engine *e, uint32_t place)
+{
+    return e->sub.att[place].stamp;
+}
+
+/* The command whose MAC place keeps (0: none). */
+static inline uint64_t
+eng_att_seq(const struct bpc_engine *e, uint32_t place)
+{
+    return e->sub.att[place].seq;
+}
+
+/* A held value still waits at place (for a command other than the one
+ * kept there now): the next MAC there asks for a re-check. */
+static inline void
+eng_att_wait(struct bpc_engine *e, uint32_t place)
+{
+    e->sub.att[place].wait = true;
+}
+
 ENG_FN int eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 ENG_FN enum bpc_ticket_status eng_ticket_status(const struct bpc_engine *e, uint64_t ticket);
 /* Moves submitted commands from the ring into the own pending list. */
@@ -102,9 +134,9 @@ struct eng_unproven {
     bool missing; /* no MAC for it yet (else the MAC held does not match) */
 };
 /* Every command of the batch is its submitter's; counted (and the
- * ATTEST for the first that is not, in *bad, re-checks) when not. The
- * first *proven commands were proven before (not checked again); out:
- * the count proven in order. */
+ * ATTEST for the first that is not, in *bad, re-checks the values that
+ * stop there: eng_held_stopped) when not. The first *proven commands were
+ * proven before (not checked again); out: the count proven in order. */
 ENG_FN bool eng_cmds_check(struct bpc_engine *e, const uint8_t *value, uint32_t len,
                            uint32_t proposer, struct eng_unproven *bad, uint32_t *proven);
 /* The same check, neither counted nor waiting for ATTESTs. Both read

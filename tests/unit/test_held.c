@@ -149,6 +149,132 @@ test_auth_wait_clears(void **state)
     fx_delete(f);
 }
 
+/* c's ATTEST of its command seq with a wrong MAC (its first byte `k`,
+ * so that two differ). */
+static void
+held_wrong_attest(struct fx *f, uint32_t c, uint64_t seq, uint8_t k)
+{
+    struct bpc_vid mac;
+    fx_mac_vid(&mac, 1);
+    memset(mac.id, 0xAB, BPC_CMD_MAC_BYTES);
+    mac.id[0] = k;
+    fx_send1(f, c, bpc_record_make(BPC_MSG_ATTEST, seq, 2, 8, &mac));
+}
+
+#define HELD_MANY 300u /* past a submitter's 256 MAC places: seq 1 and 257 share one */
+
+/* The leader of ballot 2 proposes `count` one-command values of
+ * submitter *c: value k holds command k + 1, 8 bytes of k (a different
+ * command each), at instance k; none has its MAC, each is held. v[0] and
+ * v[1]: the values at instances 0 and 256. */
+static struct fx *
+held_many(uint32_t count, uint32_t *c, struct bpc_vid v[2])
+{
+    struct fx *f = fx_new(1024, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    *c = fx_not_leader(f, leader);
+    for (uint32_t k = 0; k < count; k++) {
+        uint8_t bytes[64];
+        struct bpc_vid vk;
+        fx_batch(bytes, *c, k + 1u, 8, (uint8_t)k, &vk);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, k, 2, 0, &vk));
+        if (k == 0 || k == 256) {
+            v[k / 256] = vk;
+        }
+    }
+    assert_int_equal(bpc_engine_counters(f->e)->cmd_unauthenticated, count);
+    return f;
+}
+
+/* Goal: an ATTEST with a wrong MAC re-examines only the held values whose
+ * first unproven command it names, and one repeating the MAC kept there
+ * re-examines none. 300 values each hold another command of c; c's
+ * ATTEST frames for command 1 (a new wrong MAC each) re-examine value 0
+ * alone (not value 256, whose command 257 shares command 1's MAC place),
+ * and the same wrong MAC again examines nothing. Fails on 275ebed, where
+ * every ATTEST a held value waited for moved the proof epoch: each frame
+ * re-examined all 300 values, each failing anew (300 re-examinations and
+ * 300 failed MAC checks per one-record frame; the review's attest_amp). */
+static void
+test_wrong_mac_examines_its_waiters(void **state)
+{
+    (void)state;
+    uint32_t c = 0;
+    struct bpc_vid v[2];
+    struct fx *f = held_many(HELD_MANY, &c, v);
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    uint64_t visits = ctr->recheck_visits;
+    uint64_t unauth = ctr->cmd_unauthenticated;
+    for (int k = 0; k < HELD_FRAMES; k++) {
+        held_wrong_attest(f, c, 1, (uint8_t)k);
+    }
+    printf("per wrong-MAC ATTEST frame: %.1f re-examinations, %.1f failed MAC checks\n",
+           (double)(ctr->recheck_visits - visits) / HELD_FRAMES,
+           (double)(ctr->cmd_unauthenticated - unauth) / HELD_FRAMES);
+    assert_int_equal(ctr->recheck_visits - visits, HELD_FRAMES);
+    assert_int_equal(ctr->cmd_unauthenticated - unauth, HELD_FRAMES);
+    visits = ctr->recheck_visits;
+    unauth = ctr->cmd_unauthenticated;
+    for (int k = 0; k < HELD_FRAMES; k++) {
+        held_wrong_attest(f, c, 1, (uint8_t)(HELD_FRAMES - 1));
+    }
+    assert_int_equal(ctr->recheck_visits - visits, 0);
+    assert_int_equal(ctr->cmd_unauthenticated - unauth, 0);
+    for (uint32_t k = 0; k < HELD_MANY; k++) {
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, k, 2) < 0);
+    }
+    fx_delete(f);
+}
+
+/* Two peers' 2av for v at instance i (with the engine's own, a quorum)
+ * draw its 2b; the three peers' 2b decide i. */
+static void
+held_decide(struct fx *f, uint64_t i, const struct bpc_vid *v)
+{
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2AV, i, 2, 0, v));
+    }
+    assert_true(fx_find(f, 0, BPC_MSG_2B, i, 2) >= 0);
+    for (uint32_t k = 0; k < f->n - 1; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, v));
+    }
+}
+
+/* Goal: after wrong MACs, the right one still makes its held value
+ * votable, and it is decided; a value whose command shares the MAC
+ * place with another's keeps its chance when the other's MAC takes the
+ * place first. Values 0 and 256 (commands 1 and 257, one MAC place) are
+ * held; c sends wrong MACs for command 1, then the right MAC for 257
+ * (value 256 gets its 2av, value 0 does not), then for 1: value 0 gets
+ * its 2av; the peers' 2av draw the engine's 2b for both, and value 0 is
+ * decided (handed out; 256 waits for the instances below it). */
+static void
+test_right_mac_after_wrong_decides(void **state)
+{
+    (void)state;
+    uint32_t c = 0;
+    struct bpc_vid v[2];
+    struct fx *f = held_many(257, &c, v);
+    for (int k = 0; k < HELD_FRAMES; k++) {
+        held_wrong_attest(f, c, 1, (uint8_t)k);
+    }
+    uint8_t cmd[8];
+    memset(cmd, 256 & 0xFF, sizeof(cmd));
+    held_attest(f, c, 257, cmd, sizeof(cmd));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 256, 2) >= 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) < 0);
+    memset(cmd, 0, sizeof(cmd));
+    held_attest(f, c, 1, cmd, sizeof(cmd));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
+    held_decide(f, 0, &v[0]);
+    held_decide(f, 256, &v[1]);
+    assert_true(f->dec_set & UINT64_C(1));
+    assert_memory_equal(&f->dec[0], &v[0], sizeof(v[0]));
+    fx_delete(f);
+}
+
 /* Seven parties (F = 2, quorum 5) at ballot 2 by three peers' range 1b
  * (with the engine's own, four reports: not a quorum); the leader's 2a
  * for instances 0 and 1 (values v[0], v[1], bytes fill + k) are held.
@@ -352,6 +478,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recheck_costs_what_changed),
         cmocka_unit_test(test_auth_wait_clears),
+        cmocka_unit_test(test_wrong_mac_examines_its_waiters),
+        cmocka_unit_test(test_right_mac_after_wrong_decides),
         cmocka_unit_test(test_held_safe_votes_on_quorum),
         cmocka_unit_test(test_held_view_waits_for_nu),
         cmocka_unit_test(test_held_lo_walks_what_entered),
