@@ -124,12 +124,12 @@ eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_
     s->v.fetch_vid = *vid;
 }
 
-/* Do the slot's 1b reports at one generation naming vid (maxVVal or 2av
- * history) weigh more than F? Only then can a leader have to propose it
- * (a pick needs a weak quorum of 2av reports). */
-static bool
-eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
+/* The most that the slot's 1b reports at one generation naming vid
+ * (maxVVal or 2av history) weigh (0: none names it). */
+static bpc_u128
+eng_reports_weight(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
 {
+    bpc_u128 most = 0;
     for (uint32_t g = 0; g < ENG_GENS; g++) {
         if (eng_gen_ballot(s, g) == 0) {
             continue;
@@ -145,28 +145,32 @@ eng_reports_name(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid 
             }
             w += names ? eng_weight(e, rep->sender) : 0;
         }
-        if (w > e->faulty) {
-            return true;
-        }
+        most = w > most ? w : most;
     }
-    return false;
+    return most;
 }
 
-/* A peer's bytes for a DIGEST value its 1b names, kept in the slot's fetch
- * buffer when this party lacks them and reports above F name the value (a
- * flood of others, or junk a Byzantine 1b names, cannot push them out):
- * a leader that must propose it again has its bytes. The decoder checked
- * the bytes against the digest. */
+/* A peer's bytes for a DIGEST value its 1b names, kept in the slot's
+ * fetch buffer when this party lacks them, a 1b it received names the
+ * value, and the buffer is free or holds a value that the reports name
+ * with less weight: a leader that must propose the value again has its
+ * bytes (a pick needs reports above F naming it, junk only Byzantine
+ * ones name weighs F at most), and a Byzantine party's VALUE for junk
+ * cannot push them out. The decoder checked the bytes against the
+ * digest. */
 void
 eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     (void)p;
     struct eng_slot *s = eng_slot_get(e, r->instance);
-    if (s == NULL || r->value_bytes == NULL || r->value.len > e->vbytes) {
+    if (s == NULL || r->value_bytes == NULL || r->value.len > e->vbytes ||
+        eng_find_bytes(e, s, &r->value) != NULL) {
         ENG_IGNORED(e);
         return;
     }
-    if (eng_find_bytes(e, s, &r->value) != NULL || !eng_reports_name(e, s, &r->value)) {
+    bpc_u128 w = eng_reports_weight(e, s, &r->value);
+    if (w == 0 ||
+        (s->v.fetch_vid.kind != BPC_VALUE_NONE && w <= eng_reports_weight(e, s, &s->v.fetch_vid))) {
         ENG_IGNORED(e);
         return;
     }

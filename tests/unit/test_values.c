@@ -538,6 +538,44 @@ test_junk_value_keeps_fetched_bytes(void **state)
     fx_delete(f);
 }
 
+/* Goal: the bytes the first reporter of a value sends are kept even
+ * though its report alone weighs F. Instance 0 is empty everywhere;
+ * instance 1 holds v, reported (2av at ballot 3) by a correct peer, whose
+ * frame brings VALUE(v) right after its 1b, and then by a Byzantine peer
+ * without VALUE. v must be proposed again. With bytes kept only for
+ * values whose reports already weighed above F (345bb55, this stop's own
+ * review's value_order), the first VALUE was dropped and the leader
+ * waited for bytes at instance 1 until its ballot timed out; now a
+ * named value's bytes are kept unless the buffer holds a value the
+ * reports name with at least as much weight. */
+static void
+test_first_reporter_bytes_kept(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint64_t b = fx_own_ballot(f);
+    static uint8_t bytes[128];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 0), 1, 64, 0x5A, &v);
+    struct bpc_record g[5];
+    g[0] = bpc_record_make(BPC_MSG_1B, 0, b, 0, NULL);
+    g[1] = bpc_record_make(BPC_MSG_1B, 1, b, 3, &v);
+    g[1].hist_count = 1;
+    g[2] = bpc_record_make(BPC_MSG_1B_HIST, 1, b, 3, &v);
+    g[3] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 2, NULL);
+    g[4] = bpc_record_make(BPC_MSG_VALUE, 1, b, 0, &v);
+    g[4].value_bytes = bytes;
+    fx_send(f, fx_other(f, 0), g, 5);
+    fx_send(f, fx_other(f, 1), g, 4);
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    int k = fx_find(f, 0, BPC_MSG_2A, 1, b);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
+    assert_memory_equal(f->sent[k].value_bytes, bytes, v.len);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -553,6 +591,7 @@ main(void)
         cmocka_unit_test(test_queued_value_follows_moved_bytes),
         cmocka_unit_test(test_leader_fetches_reported_bytes),
         cmocka_unit_test(test_junk_value_keeps_fetched_bytes),
+        cmocka_unit_test(test_first_reporter_bytes_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
