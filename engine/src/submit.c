@@ -143,6 +143,15 @@ eng_ring_drain(struct bpc_engine *e)
         if (!eng_seq_room(e, seq)) {
             return; /* its range is not carried by confirmed records yet */
         }
+        if (ENG_SEQ_LOW(seq) == 1 && seq >> ENG_SEQ_BITS > eng_incarnation(e) &&
+            sub->own_head != sub->own_tail) {
+            /* 2^40 numbers into the run, one that reads as a later
+             * incarnation's first, which follows any earlier number
+             * (eng_seq_follows): it waits until every earlier own command
+             * is applied. Out before, a leader could have it applied
+             * ahead of the one before it, skipped then for good. */
+            return;
+        }
         struct eng_cmd *c = &sub->own[sub->own_tail & sub->cmd_mask];
         c->submitter = e->self;
         c->len = cell->len;
@@ -528,8 +537,8 @@ eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
         return false;
     }
     uint64_t first = sub->own[sub->own_head & sub->cmd_mask].seq;
-    if (c->seq < first || (c->seq >> ENG_SEQ_BITS) != (first >> ENG_SEQ_BITS)) {
-        return false;
+    if (c->seq < first) {
+        return false; /* a number past the list is caught below */
     }
     uint64_t pos = sub->own_head + (c->seq - first);
     if (pos >= sub->own_tail) {

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "bpcon.h"
@@ -375,6 +376,86 @@ test_frame_numbers_stay_above_after_restart(void **state)
     fx_delete(f);
 }
 
+/* Engine-built batch of commands seqs[0..n) of submitter sub (8 bytes each). */
+static uint32_t
+seq_batch(uint8_t *bytes, uint32_t sub, const uint64_t *seqs, uint32_t n, struct bpc_vid *vid)
+{
+    memset(bytes, 0, BPC_BATCH_HEADER_BYTES);
+    bytes[0] = (uint8_t)n;
+    uint32_t off = BPC_BATCH_HEADER_BYTES;
+    for (uint32_t k = 0; k < n; k++) {
+        uint8_t *c = bytes + off;
+        bpc_le16_store(c, (uint16_t)sub);
+        bpc_le16_store(c + 2, 8);
+        bpc_le64_store(c + 4, seqs[k]);
+        memset(c + BPC_BATCH_CMD_HEADER_BYTES, (int)(0x40 + (seqs[k] & 0xf)), 8);
+        off += BPC_BATCH_CMD_HEADER_BYTES + 8;
+    }
+    bpc_vid_of(vid, bytes, off);
+    return off;
+}
+
+/* Goal: command numbers that pass 2^40 within a run stay in order. The
+ * submission ring is set 3 commands short of 2^40 (2^40 commands cannot
+ * be submitted in a test); four commands get numbers 2^40 - 2 .. 2^40 + 1.
+ * The last reads as a later incarnation's first, which follows any
+ * earlier number. A Byzantine leader proposes the first two, then the
+ * fourth alone. Before, the engine had the fourth in its own list, voted
+ * for it, applied it after the second and reported the third APPLIED,
+ * though no value held it; a later value holding it skipped it (this
+ * stop's own review, seq_cross). Now the fourth waits in the ring until
+ * the third is applied: no MAC or FORWARD of it exists, the engine holds
+ * the value back, and the third stays PENDING. */
+static void
+test_command_numbers_cross_in_order(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 1024);
+    uint64_t b = 7;
+    while (fx_leader(f, b) == (int)f->me) {
+        b++;
+    }
+    fx_to_ballot(f, b);
+    const uint64_t x = (uint64_t)1 << 40;
+    struct eng_submit_state *sub = &f->e->sub;
+    sub->ring_head = x - 3;
+    atomic_store(&sub->ring_tail, x - 3);
+    for (uint64_t i = 0; i <= sub->cmd_mask; i++) {
+        atomic_store(&sub->ring[(x - 3 + i) & sub->cmd_mask].seq, x - 3 + i);
+    }
+    sub->applied_hi[f->me] = x - 3;
+    atomic_store(&sub->applied_own, x - 3);
+    uint64_t t[4];
+    for (uint32_t k = 0; k < 4; k++) {
+        uint8_t cmd[8];
+        memset(cmd, (int)(0x40 + ((x - 2 + k) & 0xf)), sizeof(cmd));
+        assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), &t[k]), 0);
+        assert_int_equal(t[k], x - 2 + k);
+    }
+    fx_step(f, NULL, 0);
+    uint8_t b01[256];
+    uint8_t b3[256];
+    struct bpc_vid v01;
+    struct bpc_vid v3;
+    (void)seq_batch(b01, f->me, t, 2, &v01);
+    (void)seq_batch(b3, f->me, &t[3], 1, &v3);
+    fx_vote(f, 0, b, &v01, b01);
+    for (uint32_t k = 0; k < 2; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, 0, b, 0, &v01));
+    }
+    assert_int_equal(bpc_ticket_status(f->e, t[1]), BPC_TICKET_APPLIED);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 1, b, 0, &v3);
+    a.value_bytes = v3.kind == BPC_VALUE_DIGEST ? b3 : NULL;
+    fx_send1(f, (uint32_t)fx_leader(f, b), a);
+    print_message("own commands pending %llu; a value of the fourth alone: 2av %s\n",
+                  (unsigned long long)(sub->own_tail - sub->own_head),
+                  fx_find(f, 0, BPC_MSG_2AV, 1, b) >= 0 ? "sent" : "held");
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, b) < 0);
+    assert_int_equal(sub->own_tail - sub->own_head, 1); /* the third; the fourth in the ring */
+    assert_int_equal(bpc_ticket_status(f->e, t[2]), BPC_TICKET_PENDING);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -384,6 +465,7 @@ main(void)
         cmocka_unit_test(test_last_incarnation_refused_at_start),
         cmocka_unit_test(test_gate_holds_after_a_later_vote),
         cmocka_unit_test(test_frame_numbers_stay_above_after_restart),
+        cmocka_unit_test(test_command_numbers_cross_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
