@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -186,6 +187,60 @@ node_opt(struct node_opts *o, int c, const char *arg)
     }
 }
 
+/* True when both paths exist and are one file (a link or another
+ * spelling included). */
+static bool
+node_same_file(const char *a, const char *b)
+{
+    struct stat sa;
+    struct stat sb;
+    return a != NULL && b != NULL && stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* True when path is the store's temporary file: STORE.tmp, by the name
+ * --store gives and by the name it resolves to (the store resolves its
+ * path once and writes PATH.tmp beside the resolved file), compared by
+ * name and, once both exist, as files. */
+static bool
+node_is_store_tmp(const char *path, const char *store)
+{
+    if (store == NULL || path == NULL) {
+        return false;
+    }
+    char real[PATH_MAX];
+    const char *names[2] = {store, realpath(store, real)};
+    for (int k = 0; k < 2; k++) {
+        char tmp[PATH_MAX + 8];
+        int len = names[k] == NULL ? -1 : snprintf(tmp, sizeof(tmp), "%s.tmp", names[k]);
+        if (len > 0 && (size_t)len < sizeof(tmp) &&
+            (strcmp(tmp, path) == 0 || node_same_file(path, tmp))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The store reserves STORE.tmp: every compaction writes it and renames it
+ * over the store, and an open of the store removes what it finds there
+ * when it begins with the store's magic (and refuses to start when it
+ * does not). A file the node reads or writes (the --log-out files, the
+ * cluster file, the key file) may not be it. flag names the file's flag,
+ * arg its value, path the file (FILE or FILE.decided for --log-out). */
+static int
+node_not_store_tmp(const char *flag, const char *arg, const char *path, const char *store,
+                   char *err, size_t err_len)
+{
+    if (!node_is_store_tmp(path, store)) {
+        return 0;
+    }
+    snprintf(err, err_len,
+             "%s '%s': %s is the store's temporary file ('%s.tmp': every compaction of --store "
+             "writes and replaces it)",
+             flag, arg, path, store);
+    return -EINVAL;
+}
+
 /* A path flag given as '' (--cluster= included) names no file: a usage
  * error before EAL, naming the flag (--cluster failed after EAL as
  * ":0: cannot open"). */
@@ -232,6 +287,11 @@ node_check(int argc, char **argv, const struct node_opts *o)
     }
     if (o->store != NULL && stat(o->store, &st) == 0 && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "bpcon-node: --store '%s': a directory, not a file\n", o->store);
+        return -EINVAL;
+    }
+    char err[PATH_MAX + 8400] = "";
+    if (node_not_store_tmp("--cluster", o->cluster, o->cluster, o->store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bpcon-node: %s\n", err);
         return -EINVAL;
     }
     if (o->fsync_flags == 3u) {
@@ -315,17 +375,6 @@ node_log_path(const char *log_out, int k, char *path, size_t cap)
         return -ENAMETOOLONG;
     }
     return 0;
-}
-
-/* True when both paths exist and are one file (a link or another
- * spelling included). */
-static bool
-node_same_file(const char *a, const char *b)
-{
-    struct stat sa;
-    struct stat sb;
-    return a != NULL && b != NULL && stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
-           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* The logs are written (replaced) when the node stops, over whatever the
@@ -416,6 +465,9 @@ node_log_out_check(const struct node_opts *o)
     if (rc == 0) {
         rc = node_log_out_distinct(o->log_out, o->cluster, "--cluster", err, sizeof(err));
     }
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = node_not_store_tmp("--log-out", o->log_out, path[k], o->store, err, sizeof(err));
+    }
     if (err[0] != '\0') {
         fprintf(stderr, "bpcon-node: %s\n", err);
     }
@@ -496,6 +548,10 @@ node_config(struct node *n, char *err, size_t err_len)
     if (rc == 0 && n->o.log_out != NULL) {
         rc = node_log_out_distinct(n->o.log_out, n->cluster.parties[self].key_path, "the key file",
                                    err, err_len);
+    }
+    if (rc == 0) {
+        const char *key = n->cluster.parties[self].key_path;
+        rc = node_not_store_tmp("the key file", key, key, n->o.store, err, err_len);
     }
     if (rc != 0) {
         return rc;

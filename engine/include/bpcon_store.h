@@ -187,7 +187,10 @@ struct bpc_store;
  * before anything is appended. Damage before the tail (a checksum or
  * framing failure followed by more data) is -EBADMSG with a message naming
  * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
- * compaction or creation is removed. PATH.tmp is the store's own: a
+ * compaction or creation is removed when it is empty or begins with the
+ * store's magic; any other file there (or a symbolic link) is left as it
+ * is and a writer's open is -EEXIST naming it (a compaction meeting one
+ * is -EEXIST, the store not failed). PATH.tmp is the store's own: a
  * writer's store whose name ends in ".tmp" (another store's temporary
  * file) is -EINVAL, nothing created (a read_only open reads one); creating a store where PATH.tmp
  * is a symbolic link or a file with another name (a hard link) is -EEXIST, that file left as it is.

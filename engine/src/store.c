@@ -452,8 +452,9 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     }
     if (rc == -EEXIST) {
         store_errf(err, err_len,
-                   "%s: creating: %s is not this store's temporary file (a symbolic link, or a "
-                   "file with another name); refusing to write it",
+                   "%s: creating: %s is not this store's temporary file (a symbolic link, a "
+                   "file with another name, or one not beginning with the store's magic); "
+                   "refusing to write it",
                    s->path, s->tmp);
         return rc;
     }
@@ -549,15 +550,38 @@ store_probe_tmp(struct bpc_store *s, char *err, size_t err_len)
 }
 
 /* A writer of an existing store removes an interrupted compaction's
- * PATH.tmp, then checks that PATH.tmp can be made (store_probe_tmp): only
- * once the lock is held, so that a refused second writer never removes
- * the PATH.tmp the first is writing, and only once PATH was read as this
+ * PATH.tmp (only a file the store may have written: empty or beginning
+ * with its magic, store_tmp_ours; any other file there, or a symbolic
+ * link, is left alone and the open refused with -EEXIST naming it),
+ * then checks that PATH.tmp can be made (store_probe_tmp): only once the
+ * lock is held, so that a refused second writer never removes the
+ * PATH.tmp the first is writing, and only once PATH was read as this
  * party's store, so that a --store naming some other file never removes
  * that file's neighbour (before, a refused open of a file that was no
  * store had already deleted FILE.tmp). */
 static int
 store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
 {
+    int fd = s->io.open(s->io.ctx, s->tmp, O_RDONLY | O_NOFOLLOW, 0);
+    if (fd == -ENOENT) {
+        return store_probe_tmp(s, err, err_len);
+    }
+    int rc = fd == -ELOOP ? -EEXIST : (fd < 0 ? fd : store_tmp_ours(s, fd));
+    if (fd >= 0) {
+        (void)s->io.close(s->io.ctx, fd);
+    }
+    if (rc == -EEXIST) {
+        store_errf(err, err_len,
+                   "%s: %s is not this store's temporary file (%s); it is left as it is: move it "
+                   "away (the store reserves that name)",
+                   s->path, s->tmp,
+                   fd == -ELOOP ? "a symbolic link" : "it does not begin with the store's magic");
+        return rc;
+    }
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: reading %s: %s", s->path, s->tmp, strerror(-rc));
+        return rc;
+    }
     int urc = s->io.unlink(s->io.ctx, s->tmp);
     if (urc != 0 && urc != -ENOENT) {
         store_errf(err, err_len, "%s: removing %s: %s", s->path, s->tmp, strerror(-urc));

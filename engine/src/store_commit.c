@@ -307,11 +307,29 @@ store_release_all(struct bpc_store *s)
     }
 }
 
+/* Is the file at fd (PATH.tmp) one the store may have written: empty, or
+ * beginning with the store's magic (a shorter file: a prefix of it)?
+ * Every image the store writes there begins with the magic, so anything
+ * else is some other program's file given the store's reserved name (an
+ * applied log, a draft), never removed or emptied: 0 when it is the
+ * store's, -EEXIST when not, another negative errno when unreadable. */
+int
+store_tmp_ours(const struct bpc_store *s, int fd)
+{
+    uint8_t head[STORE_MAGIC_BYTES];
+    int64_t n = s->io.pread(s->io.ctx, fd, head, sizeof(head), 0);
+    if (n < 0) {
+        return (int)n;
+    }
+    return memcmp(head, STORE_MAGIC, (size_t)n) == 0 ? 0 : -EEXIST;
+}
+
 /* Opens and locks PATH.tmp: its fd, or a negative errno with nothing
  * touched. It must be the store's own: opened with O_NOFOLLOW (a symbolic
  * link is not followed) and, locked, a file with exactly one name (a
  * hard link's other name is another file's, a backup's or another
- * program's, that writing it would destroy); -EEXIST otherwise, left as
+ * program's, that writing it would destroy) whose bytes are empty or
+ * begin with the magic (store_tmp_ours); -EEXIST otherwise, left as
  * it is. Locked before it is emptied and before the rename makes it PATH:
  * a second writer's open never finds the store unlocked, not even between
  * compactions, and two writers creating one store never empty or rename
@@ -321,7 +339,7 @@ store_release_all(struct bpc_store *s)
 static int
 store_tmp_open(struct bpc_store *s)
 {
-    int fd = s->io.open(s->io.ctx, s->tmp, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600);
+    int fd = s->io.open(s->io.ctx, s->tmp, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
     if (fd < 0) {
         return fd == -ELOOP ? -EEXIST : fd;
     }
@@ -331,6 +349,9 @@ store_tmp_open(struct bpc_store *s)
         /* Another name holds it; or none does: a racing creator removed
          * it after our open (a failed creation's PATH.tmp), still in use. */
         rc = links == 0 ? -EBUSY : (links < 0 ? (int)links : -EEXIST);
+    }
+    if (rc == 0) {
+        rc = store_tmp_ours(s, fd);
     }
     if (rc != 0) {
         (void)s->io.close(s->io.ctx, fd); /* another writer's or file's: left alone */

@@ -211,6 +211,9 @@ int store_recover(struct bpc_store *s, char *err, size_t err_len);
 
 /* store_commit.c */
 void store_grew(struct bpc_store *s, uint64_t size);
+/* 0 when the file at fd (PATH.tmp) is empty or begins with the store's
+ * magic (a file the store may have written), -EEXIST when not. */
+int store_tmp_ours(const struct bpc_store *s, int fd);
 /* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
  * directory; on 0 the store appends to the new file. */
 int store_replace(struct bpc_store *s, const uint8_t *img, size_t len);

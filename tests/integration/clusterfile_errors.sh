@@ -159,5 +159,20 @@ else
     echo "FAIL logfifo: status $status, output: $out"
 fi
 
+# A key file that is the store's temporary file (--store S, key S.tmp):
+# refused at start naming it (exit 1); the store's open removed it.
+good_key 0 1 st.tmp
+case_file keytmp "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key st.tmp port port:0\n$P1\n"
+out=$(timeout 20 "$node" --no-huge --no-pci -m 64 --file-prefix="bpc-cf-$$-keytmp" \
+    --log-level=lib.eal:error -- --cluster "$dir/keytmp.conf" --id 0 --store "$dir/st" 2>&1)
+status=$?
+if [ "$status" -eq 1 ] && grep -qF -- "st.tmp is the store's temporary file" <<<"$out" &&
+    [ -s "$dir/st.tmp" ]; then
+    pass=$((pass + 1))
+else
+    fail=$((fail + 1))
+    echo "FAIL keytmp: status $status, st.tmp $(ls "$dir/st.tmp" 2>&1), output: $out"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -429,13 +429,15 @@ test_store_refuses_empty_file(void **state)
     memfs_free(&fs);
 }
 
+/* A new store made over an interrupted creation's PATH.tmp (it begins
+ * with the store's magic): the leftover is reused, nothing stays. */
 static void
 test_store_removes_leftover_tmp(void **state)
 {
     (void)state;
     struct memfs fs;
     memfs_init(&fs, 3);
-    memfs_set_file(&fs, TS_TMP, (const uint8_t *)"half a compaction", 17);
+    memfs_set_file(&fs, TS_TMP, (const uint8_t *)"bpcstore half a compaction", 26);
     struct bpc_config cfg;
     ts_config(&cfg, TS_WINDOW);
     struct bpc_store_options o = ts_opts(&fs, 0);
@@ -475,9 +477,58 @@ test_store_refused_open_keeps_tmp(void **state)
     o = ts_opts(&fs, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     bpc_store_close(s);
-    memfs_set_file(&fs, TS_TMP, (const uint8_t *)"half a compaction", 17);
+    memfs_set_file(&fs, TS_TMP, (const uint8_t *)"bpcstore half a compaction", 26);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     assert_null(memfs_file(&fs, TS_TMP, &len));
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* Goal: the store removes, empties or renames a PATH.tmp only when the
+ * store may have written it: empty, a prefix of the magic or beginning
+ * with it. Any other file there (an applied log that bpcon-node's
+ * --log-out was given as STORE.tmp, someone's draft) is left as it is,
+ * and the writable open, or the compaction, is refused with -EEXIST
+ * naming it. Before, every open of an existing store deleted it (the
+ * review's logtmp: the node's applied log gone at the next start). */
+static void
+test_store_foreign_tmp_kept(void **state)
+{
+    (void)state;
+    TS_SETUP(3, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    static const char log[] = "applied log: 320 bytes of commands";
+    memfs_set_file(&fs, TS_TMP, (const uint8_t *)log, sizeof(log) - 1);
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    size_t len = 0;
+    const uint8_t *tmp = memfs_file(&fs, TS_TMP, &len);
+    print_message("open with a foreign %s: %d (%s), %s\n", TS_TMP, rc, err,
+                  tmp != NULL && len == sizeof(log) - 1 ? "kept" : "removed or changed");
+    assert_int_equal(rc, -EEXIST);
+    assert_null(s);
+    assert_non_null(strstr(err, TS_TMP));
+    assert_non_null(strstr(err, "magic"));
+    assert_non_null(tmp);
+    assert_memory_equal(tmp, log, sizeof(log) - 1);
+    /* Empty or a prefix of the magic: an interrupted compaction's. */
+    static const size_t ours[2] = {0, 3};
+    for (int k = 0; k < 2; k++) {
+        memfs_set_file(&fs, TS_TMP, (const uint8_t *)"bpcstore", ours[k]);
+        assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+        assert_null(memfs_file(&fs, TS_TMP, &len));
+        if (k == 0) {
+            bpc_store_close(s);
+        }
+    }
+    /* Made while the store is open: the compaction is refused, the file
+     * kept and the store not failed. */
+    memfs_set_file(&fs, TS_TMP, (const uint8_t *)log, sizeof(log) - 1);
+    assert_int_equal(bpc_store_compact(s), -EEXIST);
+    assert_int_equal(bpc_store_error(s), 0);
+    tmp = memfs_file(&fs, TS_TMP, &len);
+    assert_non_null(tmp);
+    assert_memory_equal(tmp, log, sizeof(log) - 1);
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -543,6 +594,7 @@ main(void)
         cmocka_unit_test(test_store_refuses_empty_file),
         cmocka_unit_test(test_store_removes_leftover_tmp),
         cmocka_unit_test(test_store_refused_open_keeps_tmp),
+        cmocka_unit_test(test_store_foreign_tmp_kept),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_append_refuses_damage),
     };
