@@ -266,7 +266,11 @@ int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32
  * the next bpc_store_sync, and takes them into the live values (a value
  * below the floor that no live decided record names is written but not
  * kept, as a dead record is: append the step's records first). The
- * digest is not computed again: the engine did. 0; -EINVAL (nothing
+ * digest is not computed again: the engine did. A value already held
+ * (same instance and identity) is kept once; bytes that differ from the
+ * held ones are hashed then, and replace them only when they hash to the
+ * identity (the right bytes win over wrong ones appended first, in the
+ * export and in compaction). 0; -EINVAL (nothing
  * buffered) when vals is NULL with count > 0, or a value is not a DIGEST value
  * of 33..BPC_VALUE_BYTES_MAX bytes with a zero pad, has no bytes, or names an instance at or above
  * BPC_DURABLE_APPLIED_BASE; -ERANGE (nothing buffered) for a value longer

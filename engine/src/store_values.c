@@ -184,9 +184,32 @@ store_values_room(struct bpc_store *s, uint32_t len)
     return 0;
 }
 
+/* A value already held, given again: the bytes held stay unless they
+ * differ from the new ones and the new ones hash to the identity (then
+ * the held ones cannot: a caller appended wrong bytes first, which
+ * bpc_store_append_values does not hash). Recovery skips such a frame and
+ * loads the right one, so the live values (the export, and what a
+ * compaction writes) must hold the right bytes too. Hashes only in that
+ * rare case: a repeat of the same bytes is one memcmp. */
+static void
+store_value_again(struct store_values *v, uint32_t at, const struct bpc_vid *vid,
+                  const uint8_t *bytes)
+{
+    uint8_t *held = v->arena + v->ents[at].at;
+    if (memcmp(held, bytes, vid->len) == 0) {
+        return;
+    }
+    struct bpc_vid got;
+    bpc_vid_of(&got, bytes, vid->len);
+    if (bpc_vid_eq(&got, vid)) {
+        memcpy(held, bytes, vid->len);
+    }
+}
+
 /* Takes one value into the live values: dropped when below the floor
- * (restore would not need it) or already there (the engine may name a
- * value again with a later record of its instance). */
+ * (restore would not need it); when already there (the engine may name a
+ * value again with a later record of its instance), the held bytes are
+ * replaced only by bytes that hash to the identity (store_value_again). */
 int
 store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid,
                  const uint8_t *bytes)
@@ -195,7 +218,9 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
     if (!store_value_live(s, instance, vid)) {
         return 0;
     }
-    if (v->cap > 0 && *store_values_slot(v, instance, vid) != 0) {
+    uint32_t held = v->cap > 0 ? *store_values_slot(v, instance, vid) : 0;
+    if (held != 0) {
+        store_value_again(v, held - 1u, vid, bytes);
         return 0;
     }
     int rc = store_values_room(s, vid->len);

@@ -510,6 +510,55 @@ test_store_value_digest_mismatch_skipped(void **state)
     memfs_free(&fs);
 }
 
+/* The live values (export, restore) and what a compaction writes. */
+static void
+ts_expect_one_value(struct bpc_store *s, const struct bpc_durable_value *want, const char *when)
+{
+    const struct bpc_durable_value *out = NULL;
+    uint32_t n = bpc_store_values(s, &out);
+    bool right = n == 1 && memcmp(out[0].bytes, want->bytes, want->vid.len) == 0;
+    print_message("%s: %u values, %s bytes\n", when, n, right ? "the right" : "not the right");
+    assert_int_equal(n, 1);
+    assert_int_equal(ts_value_count(out, n, want), 1);
+}
+
+/* Goal: wrong bytes appended first for a value (a caller's mistake that
+ * bpc_store_append_values does not hash to catch), then the right bytes
+ * in a later commit: the live values hold the right ones, so the export
+ * hands them out, a compaction writes them and a reopen after it finds
+ * them. Wrong bytes appended after the right ones do not replace them.
+ * Before, the first bytes were kept: recovery of the log skipped the
+ * wrong frame and found the right one, but the export handed out the
+ * wrong bytes and the compaction wrote only them, so the acknowledged
+ * right bytes were gone (review E's valdedup). */
+static void
+test_store_value_right_bytes_win(void **state)
+{
+    (void)state;
+    TS_FRESH(26, 0);
+    struct bpc_durable_value right = ts_value(0, 5, 100, 7);
+    struct bpc_durable_value wrong = ts_value(1, 5, 100, 8);
+    wrong.vid = right.vid; /* another value's bytes under right's name */
+    struct bpc_durable recs[2] = {ts_party(0), ts_party(0)};
+    recs[1].instance = 5;
+    recs[1].max_vbal = 2;
+    recs[1].max_vval = right.vid;
+    const struct bpc_durable_value *order[3] = {&wrong, &right, &wrong};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(bpc_store_append(s, recs, 2), 0);
+        assert_int_equal(bpc_store_append_values(s, order[k], 1), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
+    ts_expect_one_value(s, &right, "live, after wrong, right, wrong");
+    assert_int_equal(bpc_store_compact(s), 0);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_info(s)->values_skipped, 0);
+    ts_expect_one_value(s, &right, "reopened after the compaction");
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* A version 2 file (no value frames) opened read-only, or inspected, is
  * left as it is; opened for writing it is rewritten as version 3 at once,
  * its records kept, and takes values. */
@@ -625,6 +674,7 @@ main(void)
         cmocka_unit_test(test_store_values_torn_tail),
         cmocka_unit_test(test_store_values_damage),
         cmocka_unit_test(test_store_value_digest_mismatch_skipped),
+        cmocka_unit_test(test_store_value_right_bytes_win),
         cmocka_unit_test(test_store_values_upgrade_version_2),
         cmocka_unit_test(test_store_append_values_refuses),
     };
