@@ -24,6 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The temporary folder (under --out) the new key files are written in,
+ * and the temporary cluster file (beside --cluster), as mkdtemp/mkstemp
+ * templates: renamed into place once every file is written. */
+#define KEYGEN_TMP ".kg-XXXXXX"
+
 static void
 keygen_usage(FILE *f)
 {
@@ -37,29 +42,9 @@ keygen_usage(FILE *f)
                "--cluster) and whose cluster id is --cluster-id ID (default random); both\n"
                "only with it.\n"
                "Existing key or cluster files are never overwritten (exit 1, nothing\n"
-               "written) unless --force, which removes them first. A run that fails\n"
-               "part way removes what it wrote.\n");
-}
-
-/* With --force: removes the key files of parties 0..n-1 and the cluster
- * file. 0, or -1 with the message printed. */
-static int
-keygen_clear(const char *out, uint32_t n, const char *cluster)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        char path[BPC_DP_PATH_MAX];
-        /* fits: keygen_check measured --out against the last party's name */
-        snprintf(path, sizeof(path), "%s/party-%u.key", out, i);
-        if (unlink(path) != 0 && errno != ENOENT) {
-            fprintf(stderr, "bpcon-keygen: removing %s: %s\n", path, strerror(errno));
-            return -1;
-        }
-    }
-    if (cluster != NULL && unlink(cluster) != 0 && errno != ENOENT) {
-        fprintf(stderr, "bpcon-keygen: removing %s: %s\n", cluster, strerror(errno));
-        return -1;
-    }
-    return 0;
+               "written) unless --force, which replaces them. The new files are written\n"
+               "under temporary names first and renamed into place once all of them\n"
+               "are written: a run that fails leaves the old files as they were.\n");
 }
 
 /* What the command line asks for. */
@@ -133,11 +118,13 @@ keygen_out_check(const struct keygen_opts *k)
         fprintf(stderr, "bpcon-keygen: --out '': expected a folder path\n");
         return -EINVAL;
     }
-    int len = snprintf(NULL, 0, "%s/party-%u.key", k->out, (unsigned)k->parties - 1);
+    /* The keys are written in a temporary folder under --out first. */
+    int len = snprintf(NULL, 0, "%s/" KEYGEN_TMP "/party-%u.key", k->out, (unsigned)k->parties - 1);
     if (len < 0 || (size_t)len >= BPC_DP_PATH_MAX) {
         fprintf(stderr,
-                "bpcon-keygen: --out '%s': too long (key file paths under it must stay "
-                "within %u bytes)\n",
+                "bpcon-keygen: --out '%s': too long (key file paths under it, and under the "
+                "temporary folder " KEYGEN_TMP " they are written in first, must stay within %u "
+                "bytes)\n",
                 k->out, BPC_DP_PATH_MAX - 1);
         return -EINVAL;
     }
@@ -254,6 +241,24 @@ keygen_cluster_beside(const struct keygen_opts *k)
            a.st_ino == b.st_ino;
 }
 
+/* True when both paths exist and are one file (a link or another
+ * spelling included). */
+static bool
+keygen_same_file(const char *a, const char *b)
+{
+    struct stat sa;
+    struct stat sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The run's temporary names ("" when none is there): the folder the key
+ * files are written in and the cluster file. */
+struct keygen_tmp {
+    char dir[BPC_DP_PATH_MAX];
+    char cluster[PATH_MAX];
+};
+
 /* k->key_dir once --out exists: "" when the cluster file is beside the
  * keys (relative names, so the folder can be moved whole), else --out's
  * absolute path (a cluster file elsewhere named keys that were not
@@ -295,46 +300,130 @@ keygen_key_dir(struct keygen_opts *k)
     return 0;
 }
 
-/* Creates the cluster file (never over an existing one: --force removed
- * it) before any key is written, so that a path that cannot be written
- * fails the run with nothing left behind. NULL with the refusal printed. */
-static FILE *
-keygen_cluster_open(const char *cluster)
+/* A path the run writes (a key file, or the cluster file when !key):
+ * refused when it exists (a folder always, a file unless --force),
+ * naming it. 0, or -1 with the refusal printed. */
+static int
+keygen_target_free(const struct keygen_opts *k, const char *path, bool key)
 {
-    int fd = open(cluster, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bpcon-keygen: %s '%s' is a folder%s; nothing written\n",
+                key ? "key file" : "--cluster", path,
+                keygen_same_file(path, k->out) ? " (the --out folder)" : "");
+        return -1;
+    }
+    if (!k->force) {
+        fprintf(stderr, "bpcon-keygen: %s exists (%s); --force replaces %s\n", path,
+                key ? "key files are never overwritten" : "not overwritten", key ? "them" : "it");
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything checked before anything is written or replaced: no key file
+ * or cluster file in the way (unless --force), no folder where a file
+ * goes, and the cluster file none of the key files this run writes (by
+ * name beside them, or as the same file). 0, or -1 with the refusal
+ * printed. */
+static int
+keygen_targets_check(const struct keygen_opts *k)
+{
+    const char *base = NULL;
+    if (k->cluster != NULL && keygen_cluster_beside(k)) {
+        base = strrchr(k->cluster, '/');
+        base = base != NULL ? base + 1 : k->cluster;
+    }
+    for (uint32_t i = 0; i < (uint32_t)k->parties; i++) {
+        char path[BPC_DP_PATH_MAX];
+        char name[32];
+        snprintf(path, sizeof(path), "%s/party-%u.key", k->out, i); /* fits: keygen_out_check */
+        snprintf(name, sizeof(name), "party-%u.key", i);
+        if ((base != NULL && strcmp(base, name) == 0) ||
+            (k->cluster != NULL && keygen_same_file(path, k->cluster))) {
+            fprintf(stderr,
+                    "bpcon-keygen: --cluster '%s' is party %u's key file (%s), which this run "
+                    "writes; name the cluster file otherwise\n",
+                    k->cluster, i, path);
+            return -1;
+        }
+    }
+    if (k->cluster != NULL && keygen_target_free(k, k->cluster, false) != 0) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < (uint32_t)k->parties; i++) {
+        char path[BPC_DP_PATH_MAX];
+        snprintf(path, sizeof(path), "%s/party-%u.key", k->out, i);
+        if (keygen_target_free(k, path, true) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The temporary cluster file beside --cluster (mode 0666 less the umask,
+ * as a plain creation): a path that cannot be created fails the run
+ * here, before anything is written or replaced. NULL with the refusal
+ * printed; the temporary name in tmp. */
+static FILE *
+keygen_cluster_open(const char *cluster, char *tmp, size_t cap)
+{
+    const char *slash = strrchr(cluster, '/');
+    int dlen = slash == NULL ? 0 : (int)(slash - cluster) + 1;
+    int len = snprintf(tmp, cap, "%.*s" KEYGEN_TMP, dlen, cluster);
+    if (len < 0 || (size_t)len >= cap) {
+        fprintf(stderr, "bpcon-keygen: --cluster '%s': path too long\n", cluster);
+        return NULL;
+    }
+    int fd = mkstemp(tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f != NULL) {
+        mode_t mask = umask(0);
+        umask(mask);
+        (void)fchmod(fd, 0666 & ~mask);
         return f;
     }
     int e = errno;
     if (fd >= 0) {
         close(fd);
-        unlink(cluster);
+        unlink(tmp);
     }
-    if (e == EEXIST) {
-        fprintf(stderr, "bpcon-keygen: %s exists (not overwritten); --force replaces it\n",
-                cluster);
-    } else {
-        fprintf(stderr, "bpcon-keygen: --cluster '%s': cannot create: %s\n", cluster, strerror(e));
-    }
+    fprintf(stderr, "bpcon-keygen: --cluster '%s': cannot create: %s\n", cluster, strerror(e));
     return NULL;
 }
 
-/* The key files, then the cluster file's contents into cf (closed here).
- * All or nothing: on a failure whatever this run wrote is removed. */
+/* The run's files under temporary names: the cluster file (first: a path
+ * that cannot be created fails before the keys are drawn), then the key
+ * files in a fresh folder under --out, then the cluster file's contents.
+ * 0, or -1 with the refusal printed and everything this run made removed. */
 static int
-keygen_write(const struct keygen_opts *k, FILE *cf)
+keygen_write(struct keygen_opts *k, struct keygen_tmp *t)
 {
     uint32_t n = (uint32_t)k->parties;
+    FILE *cf = NULL;
+    if (k->cluster != NULL) {
+        cf = keygen_cluster_open(k->cluster, t->cluster, sizeof(t->cluster));
+        if (cf == NULL) {
+            return -1;
+        }
+    }
+    snprintf(t->dir, sizeof(t->dir), "%s/" KEYGEN_TMP, k->out); /* fits: keygen_out_check */
     char err[512];
-    int rc = bpc_dp_keys_generate(k->out, n, err, sizeof(err));
+    int rc = mkdtemp(t->dir) != NULL ? 0 : -errno;
     if (rc != 0) {
-        /* The --force hint only where it helps: a file already there. */
-        fprintf(stderr, "bpcon-keygen: %s%s\n", err,
-                rc == -EEXIST && !k->force ? "; --force replaces them" : "");
+        snprintf(err, sizeof(err), "%s: cannot create: %s", t->dir, strerror(-rc));
+        t->dir[0] = '\0';
+    } else {
+        rc = bpc_dp_keys_generate(t->dir, n, err, sizeof(err));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-keygen: %s\n", err);
     }
     if (cf == NULL) {
-        return rc;
+        return rc == 0 ? 0 : -1;
     }
     uint64_t id = k->cluster_id;
     if (!k->cluster_id_given) {
@@ -351,12 +440,63 @@ keygen_write(const struct keygen_opts *k, FILE *cf)
         e = errno;
     }
     if (rc == 0 && e != 0) {
-        fprintf(stderr, "bpcon-keygen: writing %s: %s\n", k->cluster, strerror(e));
-        bpc_dp_keys_remove(k->out, n);
+        fprintf(stderr, "bpcon-keygen: writing %s: %s\n", t->cluster, strerror(e));
         rc = -e;
     }
+    return rc == 0 ? 0 : -1;
+}
+
+/* Removes the temporary files left (all of them after a failure; after
+ * the renames, the emptied folder). */
+static void
+keygen_tmp_remove(const struct keygen_opts *k, const struct keygen_tmp *t)
+{
+    if (t->dir[0] != '\0') {
+        bpc_dp_keys_remove(t->dir, (uint32_t)k->parties);
+        rmdir(t->dir);
+    }
+    if (t->cluster[0] != '\0') {
+        unlink(t->cluster);
+    }
+}
+
+/* One temporary file renamed into place: over an existing file only with
+ * --force (else RENAME_NOREPLACE: a file made there since the check is
+ * never replaced). 0, or -1 with the failure printed. */
+static int
+keygen_place(const struct keygen_opts *k, const char *from, const char *to)
+{
+    int rc =
+        k->force ? rename(from, to) : renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
     if (rc != 0) {
-        unlink(k->cluster);
+        fprintf(stderr, "bpcon-keygen: renaming %s to %s: %s\n", from, to, strerror(errno));
+    }
+    return rc;
+}
+
+/* Every file into place: the key files, then the cluster file that names
+ * them. A failure part way (rare: the files were written, the folders
+ * checked) is printed; without --force the files placed are removed
+ * again (nothing was there before them). */
+static int
+keygen_commit(const struct keygen_opts *k, struct keygen_tmp *t)
+{
+    uint32_t n = (uint32_t)k->parties;
+    uint32_t placed = 0;
+    int rc = 0;
+    for (; placed < n && rc == 0; placed += rc == 0 ? 1u : 0u) {
+        char from[BPC_DP_PATH_MAX + 32]; /* the paths fit BPC_DP_PATH_MAX: keygen_out_check */
+        char to[BPC_DP_PATH_MAX + 32];
+        snprintf(from, sizeof(from), "%s/party-%u.key", t->dir, placed);
+        snprintf(to, sizeof(to), "%s/party-%u.key", k->out, placed);
+        rc = keygen_place(k, from, to);
+    }
+    if (rc == 0 && k->cluster != NULL) {
+        rc = keygen_place(k, t->cluster, k->cluster);
+        t->cluster[0] = rc == 0 ? '\0' : t->cluster[0];
+    }
+    if (rc != 0 && !k->force) {
+        bpc_dp_keys_remove(k->out, placed);
     }
     return rc;
 }
@@ -377,15 +517,13 @@ main(int argc, char **argv)
         fprintf(stderr, "bpcon-keygen: --out '%s': cannot create: %s\n", k.out, strerror(errno));
         return 1;
     }
-    if (keygen_key_dir(&k) != 0 ||
-        (k.force && keygen_clear(k.out, (uint32_t)k.parties, k.cluster) != 0)) {
-        if (made_out) {
-            rmdir(k.out);
-        }
-        return 1;
-    }
-    FILE *cf = k.cluster != NULL ? keygen_cluster_open(k.cluster) : NULL;
-    if ((k.cluster != NULL && cf == NULL) || keygen_write(&k, cf) != 0) {
+    /* Nothing is removed or replaced before every file is written. */
+    struct keygen_tmp t = {.dir = "", .cluster = ""};
+    int rc = keygen_key_dir(&k) != 0 || keygen_targets_check(&k) != 0 ? -1 : 0;
+    rc = rc == 0 ? keygen_write(&k, &t) : rc;
+    rc = rc == 0 ? keygen_commit(&k, &t) : rc;
+    keygen_tmp_remove(&k, &t);
+    if (rc != 0) {
         if (made_out) {
             rmdir(k.out); /* this run made it: leave no trace */
         }

@@ -58,6 +58,26 @@ for f in party-0.key party-1.key party-2.key; do
     [ "$(cd "$dir/k" && sha256sum "$f")" != "$(grep " $f\$" <<<"$sums")" ]
     check "--force drew new keys for $f" $?
 done
+# --force checks everything before it replaces anything: a cluster file
+# that cannot be created fails the run with every old file as it was, no
+# temporary file left (before: the three key files were removed first,
+# then the run failed, and c.conf named keys that were gone).
+sums=$(cd "$dir/k" && sha256sum party-*.key c.conf)
+out=$("$keygen" --parties 3 --out "$dir/k" --cluster "$dir/nonexistent/c.conf" --port port:0 \
+    --force 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && grep -qF -- "--cluster '$dir/nonexistent/c.conf': cannot create" <<<"$out"
+check "--force with a cluster file that cannot be created refused (got $rc: $out)" $?
+now=$(cd "$dir/k" && sha256sum party-*.key c.conf 2>&1)
+[ "$now" = "$sums" ]
+check "--force refused: every old file as it was (now: $now)" $?
+[ -z "$(ls -A "$dir/k" | grep -v '^party-[0-2]\.key$' | grep -v '^c\.conf$')" ]
+check "--force refused: no temporary file left ($(ls -A "$dir/k"))" $?
+# --force that works leaves no temporary file either.
+"$keygen" --parties 3 --out "$dir/k" --cluster "$dir/k/c.conf" --port port:0 --force >/dev/null
+check "--force again" $?
+[ "$(ls -A "$dir/k" | tr '\n' ' ')" = "c.conf party-0.key party-1.key party-2.key " ]
+check "--force: only the keys and the cluster file ($(ls -A "$dir/k"))" $?
 # Values a table cannot hold (empty, blanks, a newline): each refused with
 # exit 2 naming the flag, and nothing written. A newline in --port would
 # have added a line of its own to the cluster file.
