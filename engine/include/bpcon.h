@@ -578,6 +578,18 @@ struct bpc_decision {
  * restart puts it back among the recent decisions, so the party can still
  * vouch for the decision to a party that lags). */
 #define BPC_DURABLE_APPLIED_BASE (UINT64_MAX - 2u * BPC_PARTIES_MAX)
+/* The highest floor a durable record may carry: 2^62. A vote or decided
+ * record's instance must also stay below BPC_DURABLE_FLOOR_MAX +
+ * BPC_WINDOW_SLOTS_MAX (an engine votes only within its window above the
+ * floor). bpc_engine_restore and bpc_store_append refuse a record past
+ * either bound (-EINVAL), and a store file holding one is damage, so no
+ * vote instance ever reaches the apply-state ids at
+ * BPC_DURABLE_APPLIED_BASE (2^64 - 2049): a floor just below that base
+ * was taken before, and the engine then voted at instances whose records
+ * were apply-state records. Unreachable in practice: at 10^9 decisions a
+ * second a party needs about 146 years to decide 2^62 instances; one that
+ * did would have its next record refused and stop. */
+#define BPC_DURABLE_FLOOR_MAX (UINT64_C(1) << 62)
 struct bpc_durable {
     uint64_t instance;
     uint64_t max_bal;
@@ -697,7 +709,9 @@ void bpc_engine_free(struct bpc_engine *e);
  * carry). Returns 0; -EBUSY after bpc_engine_start or a bpc_submit;
  * -EINVAL (nothing restored)
  * for records no engine writes (recs NULL with count > 0, a ballot above
- * BPC_BALLOT_MAX, hist_count above BPC_HISTORY_MAX, decided above 1, an
+ * BPC_BALLOT_MAX, hist_count above BPC_HISTORY_MAX, decided above 1, a
+ * floor above BPC_DURABLE_FLOOR_MAX or a vote instance at or above
+ * BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX, an
  * incarnation of 2^24 - 1 or more, or of 2^24 - 2 with a promised ballot:
  * no room for the start's increment, a vote or history ballot above the
  * record's max_bal); -ERANGE (nothing restored) when a

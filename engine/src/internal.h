@@ -187,7 +187,11 @@ bpc_vid_stored_ok(const struct bpc_vid *v)
  * bpc_engine_restore takes and bpc_store_append writes (restored
  * identities go out in 1b reports, where a pad byte or a shape the
  * decoder refuses tripped the encoder's assertion): ballots within
- * BPC_BALLOT_MAX, a floor below BPC_DURABLE_APPLIED_BASE, room for the
+ * BPC_BALLOT_MAX, a floor at most BPC_DURABLE_FLOOR_MAX (2^62) and a
+ * vote or decided instance below BPC_DURABLE_FLOOR_MAX +
+ * BPC_WINDOW_SLOTS_MAX (so far below BPC_DURABLE_APPLIED_BASE that no
+ * vote instance is ever an apply-state id; a floor a window below the
+ * base was taken, and the engine then voted at apply-state ids), room for the
  * incarnation (at most BPC_INCARNATION_MAX, and below it with a promise:
  * restore refuses that, its start could not raise it, and
  * bpc_engine_start refuses to write it); for an instance's record, a vote value exactly when it has
@@ -205,11 +209,14 @@ bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
     if (d->max_bal > BPC_BALLOT_MAX || d->max_vbal > BPC_BALLOT_MAX ||
         d->hist_count > BPC_HISTORY_MAX || d->decided > 1 || d->incarnation > BPC_INCARNATION_MAX ||
         (d->incarnation == BPC_INCARNATION_MAX && d->max_bal > 0) ||
-        d->floor >= BPC_DURABLE_APPLIED_BASE) {
-        return false; /* a floor there would drop every vote as decided */
+        d->floor > BPC_DURABLE_FLOOR_MAX) {
+        return false; /* near the apply-state ids: votes would collide with them */
     }
     if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
         return true; /* the party-wide record or an apply state: no vote */
+    }
+    if (d->instance >= BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX) {
+        return false; /* above any window of a floor in bounds */
     }
     if ((check_ids && !bpc_vid_stored_ok(&d->max_vval)) ||
         (d->max_vbal == 0) != (d->max_vval.kind == BPC_VALUE_NONE) || d->max_vbal > d->max_bal) {

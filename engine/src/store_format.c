@@ -213,6 +213,11 @@ store_record_check(const struct bpc_durable *d)
     if (d->decided && (d->instance >= d->floor || d->instance >= BPC_DURABLE_APPLIED_BASE)) {
         return "decided record with a history or not below its floor";
     }
+    if (d->floor > BPC_DURABLE_FLOOR_MAX ||
+        (d->instance < BPC_DURABLE_APPLIED_BASE &&
+         d->instance >= BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX)) {
+        return "record floor or instance above BPC_DURABLE_FLOOR_MAX (2^62)";
+    }
     if (!bpc_durable_rules_ok(d, false)) { /* the identities were checked above */
         return "record in a shape no engine writes (bpc_engine_restore refuses it)";
     }

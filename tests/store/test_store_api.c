@@ -32,9 +32,10 @@ ta_config(struct bpc_config *cfg)
     cfg->window_slots = 8;
 }
 
-/* An engine of the store's configuration restores the n live records. */
-static void
-ta_restores(const struct bpc_durable *live, uint32_t n)
+/* What an engine of the store's configuration returns restoring the n
+ * records. */
+static int
+ta_restore_rc(const struct bpc_durable *live, uint32_t n)
 {
     struct bpc_config cfg;
     ta_config(&cfg);
@@ -43,8 +44,16 @@ ta_restores(const struct bpc_durable *live, uint32_t n)
     struct bpc_engine *e = NULL;
     char err[256] = "";
     assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
-    assert_int_equal(bpc_engine_restore(e, live, n), 0);
+    int rc = bpc_engine_restore(e, live, n);
     bpc_engine_free(e);
+    return rc;
+}
+
+/* An engine of the store's configuration restores the n live records. */
+static void
+ta_restores(const struct bpc_durable *live, uint32_t n)
+{
+    assert_int_equal(ta_restore_rc(live, n), 0);
 }
 
 static struct bpc_store *
@@ -310,6 +319,54 @@ test_append_refuses_what_restore_refuses(void **state)
     memfs_free(&fs);
 }
 
+/* Floors and vote instances near the apply-state ids: a party-wide
+ * floor of BPC_DURABLE_APPLIED_BASE - 3 (review E's floornear: taken by
+ * append and restore, after which the engine voted at instances whose
+ * records were apply-state records and the party stopped for good), a
+ * floor of BPC_DURABLE_FLOOR_MAX + 1 and a vote at BPC_DURABLE_FLOOR_MAX
+ * + BPC_WINDOW_SLOTS_MAX are refused by bpc_store_append and
+ * bpc_engine_restore alike (-EINVAL); the floor BPC_DURABLE_FLOOR_MAX and
+ * a vote in the window above it are taken by both. */
+static void
+test_floor_bound(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    struct bpc_store *s = ta_open(&fs);
+    uint8_t v[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    struct bpc_durable vote = {.instance = BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX,
+                               .max_bal = 3,
+                               .max_vbal = 3,
+                               .floor = BPC_DURABLE_FLOOR_MAX};
+    bpc_vid_of(&vote.max_vval, v, sizeof(v));
+    const struct bpc_durable bad[3] = {
+        {.instance = UINT64_MAX, .max_bal = 3, .floor = BPC_DURABLE_APPLIED_BASE - 3u},
+        {.instance = UINT64_MAX, .max_bal = 3, .floor = BPC_DURABLE_FLOOR_MAX + 1u},
+        vote,
+    };
+    for (uint32_t k = 0; k < 3; k++) {
+        int arc = bpc_store_append(s, &bad[k], 1);
+        int rrc = ta_restore_rc(&bad[k], 1);
+        print_message("floor %llu instance %llu: append %d, restore %d\n",
+                      (unsigned long long)bad[k].floor, (unsigned long long)bad[k].instance, arc,
+                      rrc);
+        assert_int_equal(arc, -EINVAL);
+        assert_int_equal(rrc, -EINVAL);
+    }
+    struct bpc_durable good[2] = {
+        {.instance = UINT64_MAX, .max_bal = 3, .floor = BPC_DURABLE_FLOOR_MAX}, vote};
+    good[1].instance = BPC_DURABLE_FLOOR_MAX + 7u; /* window 8 */
+    assert_int_equal(bpc_store_append(s, good, 2), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t n = bpc_store_records(s, &live);
+    assert_int_equal(n, 2);
+    ta_restores(live, n);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Records and values no engine of this configuration writes (window 8,
  * value_bytes_max 1,024), which restore under it refuses with -ERANGE:
  * a vote at floor + 8, a 2b and a decided value of 1,025 bytes, and the
@@ -412,6 +469,7 @@ main(void)
         cmocka_unit_test(test_error_names_cause),
         cmocka_unit_test(test_append_refuses_what_restore_refuses),
         cmocka_unit_test(test_append_refuses_what_the_config_cannot_restore),
+        cmocka_unit_test(test_floor_bound),
         cmocka_unit_test(test_open_refuses_unwritable_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

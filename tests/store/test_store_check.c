@@ -45,6 +45,8 @@ check_u64(uint64_t *st)
                                      BPC_BALLOT_MAX - 1,
                                      BPC_BALLOT_MAX,
                                      BPC_BALLOT_MAX + 1,
+                                     BPC_DURABLE_FLOOR_MAX,
+                                     BPC_DURABLE_FLOOR_MAX + 1,
                                      BPC_DURABLE_APPLIED_BASE - 1,
                                      BPC_DURABLE_APPLIED_BASE,
                                      UINT64_MAX};
@@ -121,6 +123,13 @@ check_engine_shape(uint64_t *st, struct bpc_durable *d)
     }
     if ((r >> 24) % 4 != 0) {
         d->floor = check_rand(st) % 64;
+    } else if ((r >> 60) % 8 != 0) {
+        d->floor %= BPC_DURABLE_FLOOR_MAX + 1u; /* large, within the bound */
+    }
+    /* A vote instance within BPC_DURABLE_FLOOR_MAX's bound, seven times in
+     * eight (drawn whole, three in four are past it). */
+    if ((r >> 56) % 8 != 0 && d->instance < BPC_DURABLE_APPLIED_BASE) {
+        d->instance %= BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX;
     }
     for (uint32_t h = 0; h < d->hist_count && h < BPC_HISTORY_MAX && (r >> 32) % 8 != 0; h++) {
         d->hist_bal[h] = d->hist_bal[h] % BPC_BALLOT_MAX + 1u;
@@ -211,8 +220,10 @@ test_check_matches_recovery(void **state)
         decided_ok += want && d.decided ? 1u : 0u;
     }
     print_message("accepted %u refused %u decided accepted %u\n", ok, refused, decided_ok);
-    /* Both verdicts, and decided records among the accepted, often. */
-    assert_true(ok > 20000);
+    /* Both verdicts, and decided records among the accepted, often (about
+     * 18,000 accepted since floors and vote instances are bounded by
+     * BPC_DURABLE_FLOOR_MAX: most whole u64 draws are past it). */
+    assert_true(ok > 15000);
     assert_true(refused > 20000);
     assert_true(decided_ok > 2000);
 }
