@@ -136,7 +136,8 @@ const char *bpc_drop_reason_name(enum bpc_drop_reason r);
 
 __extension__ typedef unsigned __int128 bpc_u128;
 
-/* Writes a decimal rendering of v (at most 40 digits + NUL) into buf. */
+/* Writes a decimal rendering of v (at most 40 digits + NUL) into buf;
+ * returns buf, or NULL for buf NULL. */
 char *bpc_u128_str(bpc_u128 v, char buf[48]);
 
 /* ------------------------------------------------------------------------
@@ -224,13 +225,16 @@ struct bpc_config {
 void bpc_config_defaults(struct bpc_config *cfg);
 
 /* 0, or a negated BPC_ECFG_* code; err (may be NULL) gets a message naming
- * the field and its value. */
+ * the field and its value. -EINVAL for cfg NULL (before: an assertion
+ * aborted). */
 int bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len);
 
+/* The sum of the weights; 0 for cfg NULL. */
 bpc_u128 bpc_config_total_weight(const struct bpc_config *cfg);
 /* ceil(2W/3) computed as (2W + 2) / 3 in 128-bit arithmetic. */
 bpc_u128 bpc_threshold_default(bpc_u128 total);
-/* The threshold in force (cfg->threshold, or the default when 0). */
+/* The threshold in force (cfg->threshold, or the default when 0); 0 for
+ * cfg NULL. */
 bpc_u128 bpc_config_threshold(const struct bpc_config *cfg);
 /* Tolerated faulty weight F = min(2T - W - 1, W - T), 0 when negative. */
 bpc_u128 bpc_faulty_weight(bpc_u128 total, bpc_u128 threshold);
@@ -250,7 +254,8 @@ int bpc_config_digest(const struct bpc_config *cfg, uint8_t out[BPC_DIGEST_BYTES
  * || counter (u32 LE); the first 16 bytes, read LE and masked to the bit
  * length of W, are rejection-sampled below W; the leader is the first party
  * whose cumulative weight exceeds the draw. Returns the party id, or
- * -EINVAL when the total weight is zero. */
+ * -EINVAL when the total weight is zero, the party count is out of range,
+ * or cfg or digest is NULL. */
 int bpc_elect_leader(const struct bpc_config *cfg, const uint8_t digest[BPC_DIGEST_BYTES],
                      uint64_t ballot);
 
@@ -274,8 +279,11 @@ struct bpc_vid {
     uint8_t id[BPC_VALUE_INLINE_MAX];
 };
 
-/* Builds the identity of value bytes (hashing only when len > 32). */
+/* Builds the identity of value bytes (hashing only when len > 32). vid
+ * NULL: nothing written; value NULL with len > 0, or len above
+ * UINT16_MAX: *vid all zero (kind BPC_VALUE_NONE, no identity). */
 void bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len);
+/* Equal identities; false when either is NULL. */
 bool bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b);
 /* The digest a VOTES record names for a run of k (2..BPC_VOTES_RUN_MAX)
  * votes of one type at ballot from instance first: BLAKE2b-256 over the
@@ -398,27 +406,34 @@ struct bpc_wire_writer {
 
 /* Starts a frame that may carry up to value_cap value bytes (may be 0);
  * records and values share the frame, nothing is set aside. Returns 0 or
- * -ENOBUFS when cap cannot hold header, tag and value_cap. */
+ * -ENOBUFS when cap cannot hold header, tag and value_cap; -EINVAL for w
+ * NULL, or buf NULL (w is then zeroed: fits and put refuse it). */
 int bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32_t value_cap);
-/* Room for n more records (and value_len more value bytes)? */
+/* Room for n more records (and value_len more value bytes)? false for w
+ * NULL or a writer whose begin failed. */
 bool bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_len);
 /* Appends a record; for DIGEST-kind 2A/DECIDED with value_bytes != NULL the
  * bytes are copied into the value section and aux set to their offset.
- * Returns 0 or -ENOBUFS. */
+ * Returns 0 or -ENOBUFS; -EINVAL for w or r NULL or a writer never begun
+ * (buf NULL: a zeroed one). A record of an unknown type or value kind is
+ * a programming error and aborts (the engine builds its records). */
 int bpc_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r);
-/* Writes the header and the tag; returns the frame length. */
+/* Writes the header and the tag; returns the frame length, or 0 (nothing
+ * written) for w, h or key NULL or a writer whose begin failed. */
 uint32_t bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
                          const uint8_t key[BPC_KEY_BYTES]);
 
 /* Header-only parse and checks that need no key: magic, version, lengths,
- * reserved bytes. Returns 0, or -1 - reason (enum bpc_drop_reason). */
+ * reserved bytes. Returns 0, or -1 - reason (enum bpc_drop_reason);
+ * -1 - BPC_DROP_SHORT for frame or h NULL. */
 int bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_header *h);
-/* Verifies the tag under key. */
+/* Verifies the tag under key; false for frame or key NULL. */
 bool bpc_wire_verify(const uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES]);
 /* Decodes every record of an already header-parsed frame into recs
  * (capacity recs_cap >= h->record_count). All-or-nothing: returns the
- * record count, or -1 - reason when any record is malformed. Never reads
- * outside [frame, frame + len). */
+ * record count, or -1 - reason when any record is malformed
+ * (-1 - BPC_DROP_SHORT for frame or h NULL, or recs NULL with recs_cap >
+ * 0). Never reads outside [frame, frame + len). */
 int bpc_wire_decode(const uint8_t *frame, uint32_t len, const struct bpc_frame_header *h,
                     struct bpc_record *recs, uint32_t recs_cap);
 /* Largest number of records a frame of frame_bytes can carry. */
@@ -431,20 +446,25 @@ uint32_t bpc_wire_records_max(uint32_t frame_bytes);
 /* Must be called once before any other call (wraps sodium_init). */
 int bpc_init(void);
 /* Derives the key shared by parties a and b from a master key
- * (crypto_kdf, context "bpconkey", subkey id min(a,b) * 65536 + max(a,b)). */
+ * (crypto_kdf, context "bpconkey", subkey id min(a,b) * 65536 + max(a,b)).
+ * out NULL: nothing; master NULL or a or b above UINT16_MAX: out zeroed,
+ * which is no key (check the arguments: before, these aborted). */
 void bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t b,
                        uint8_t out[BPC_KEY_BYTES]);
 /* The MAC a submitter sends one receiver for its command (seq, bytes):
  * SipHash-2-4-128 (crypto_shorthash_siphashx24) keyed by the last 16 bytes
  * of their pair key (frame tags use the first 16) over seq (u64 LE) ||
- * len (u32 LE) || bytes. */
+ * len (u32 LE) || bytes. mac NULL: nothing; key NULL, cmd NULL with
+ * len > 0, or len above BPC_VALUE_BYTES_MAX: mac zeroed, no MAC. */
 void bpc_command_mac(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                      uint32_t len, uint8_t mac[BPC_CMD_MAC_BYTES]);
 /* The value a FORWARD of command (seq, bytes) to one receiver names: up to
  * BPC_VALUE_INLINE_MAX bytes INLINE (the bytes themselves), longer ones
  * DIGEST kind whose id is the command MAC under the pair key of sender and
  * receiver (bpc_command_mac) followed by 16 zero bytes: the bytes travel
- * in the value section bound by that MAC, not by a BLAKE2b digest. */
+ * in the value section bound by that MAC, not by a BLAKE2b digest. out
+ * NULL: nothing; key NULL (for a DIGEST), cmd NULL with len > 0 or len
+ * above BPC_VALUE_BYTES_MAX: *out of kind BPC_VALUE_NONE. */
 void bpc_forward_value(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd,
                        uint32_t len, struct bpc_vid *out);
 
@@ -465,7 +485,9 @@ struct bpc_log_config {
     uint32_t segment_entries; /* entries per segment (power of two) */
     uint32_t value_bytes_max; /* largest value appended */
     uint64_t start_index;     /* index of the first entry (a restart resumes at
-                                 the engine's durable floor) */
+                                 the engine's durable floor): at most
+                                 BPC_DURABLE_FLOOR_MAX (2^62), so that the
+                                 next index never wraps */
 };
 
 struct bpc_log_entry {
@@ -481,7 +503,10 @@ struct bpc_log_entry {
  * BPC_LOG_RETAIN_SEGMENTS_MAX * segment_entries it is -EINVAL. */
 #define BPC_LOG_RETAIN_SEGMENTS_MAX ((1u << 19) - 1u)
 
-/* Allocates every segment up front (init time); 0 or -EINVAL / -ENOMEM. */
+/* Allocates every segment up front (init time); 0 or -EINVAL / -ENOMEM.
+ * -EINVAL for out or cfg NULL, a cfg field out of range, or start_index
+ * above BPC_DURABLE_FLOOR_MAX (before: UINT64_MAX was taken, and next
+ * wrapped to 0 after one append). */
 int bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg);
 /* Waits for pending reclamation (rcu barrier, only when the log ever
  * retired a segment) and frees everything. */
@@ -492,9 +517,10 @@ void bpc_log_free(struct bpc_log *log);
  * NULL, value NULL with len > 0 or another index. No allocation. */
 int bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len,
                    bool noop, uint64_t skip_mask);
-/* Index of the next entry to be appended (= entries published). */
+/* Index of the next entry to be appended (= entries published); 0 for
+ * log NULL. */
 uint64_t bpc_log_next(const struct bpc_log *log);
-/* Oldest index still readable. */
+/* Oldest index still readable; 0 for log NULL. */
 uint64_t bpc_log_first(const struct bpc_log *log);
 /* Reader: 0 and *out filled; -EAGAIN when index is not published yet;
  * -ESTALE when it was reclaimed (the reader fell behind); -EINVAL for log
@@ -505,7 +531,7 @@ int bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
  * buf NULL with an entry that has bytes. */
 int bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bool *noop);
 /* Reader: blocks (offline, no CPU) until index is published or timeout_ns
- * passes; 0 or -ETIMEDOUT. */
+ * passes; 0 or -ETIMEDOUT; -EINVAL for log NULL. */
 int bpc_log_wait(struct bpc_log *log, uint64_t index, uint64_t timeout_ns);
 void bpc_log_thread_register(void);
 void bpc_log_thread_unregister(void);
@@ -679,7 +705,8 @@ struct bpc_counters {
     uint64_t drops[BPC_DROP_REASONS_COUNT];
 };
 
-/* Bytes of caller storage the engine needs for cfg (validated or not). */
+/* Bytes of caller storage the engine needs for cfg (validated or not); 0
+ * for cfg NULL or out of range. */
 size_t bpc_engine_footprint(const struct bpc_config *cfg);
 
 /* One region of that storage: bpc_engine_footprint is the sum of the
@@ -693,21 +720,23 @@ struct bpc_footprint_part {
 #define BPC_FOOTPRINT_PARTS_MAX 24u
 /* Fills up to cap regions of cfg's storage, largest configuration terms
  * first in layout order; returns how many there are (0 when cfg is out of
- * range, as bpc_engine_footprint). */
+ * range or NULL, as bpc_engine_footprint; parts NULL: none written). */
 uint32_t bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_footprint_part *parts,
                                     uint32_t cap);
 /* Validates cfg and builds an engine in mem (>= footprint, 64-byte aligned,
- * any contents). Returns 0 or a negated BPC_ECFG_* / -EINVAL. */
+ * any contents). Returns 0 or a negated BPC_ECFG_* / -EINVAL (out or cfg
+ * NULL included) / -ENOBUFS (mem NULL, short or misaligned). */
 int bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len,
                     const struct bpc_config *cfg, char *err, size_t err_len);
-/* Convenience: allocates (aligned) storage and inits; bpc_engine_free frees. */
+/* Convenience: allocates (aligned) storage and inits; bpc_engine_free frees.
+ * -EINVAL for out or cfg NULL, as bpc_engine_init. */
 int bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err,
                    size_t err_len);
 void bpc_engine_free(struct bpc_engine *e);
 /* Restores durable vote state after a restart, before the first step and
  * before any bpc_submit (a restart raises the incarnation that tickets
  * carry). Returns 0; -EBUSY after bpc_engine_start or a bpc_submit;
- * -EINVAL (nothing restored)
+ * -EINVAL (nothing restored) for e NULL, and
  * for records no engine writes (recs NULL with count > 0, a ballot above
  * BPC_BALLOT_MAX, hist_count above BPC_HISTORY_MAX, decided above 1, a
  * floor above BPC_DURABLE_FLOOR_MAX or a vote instance at or above
@@ -724,7 +753,8 @@ void bpc_engine_free(struct bpc_engine *e);
 int bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count);
 /* Then the durable values (persist_values of earlier steps): their bytes go
  * back to the restored vote state that names them; a value nothing names,
- * or whose bytes do not hash to its id, is skipped. 0, or -EINVAL. */
+ * or whose bytes do not hash to its id, is skipped. 0, or -EINVAL (e
+ * NULL, vals NULL with count > 0), -EBUSY after bpc_engine_start. */
 int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *vals,
                               uint32_t count);
 
@@ -736,9 +766,9 @@ int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_val
  * that start_index); -EOVERFLOW and not started when the restored
  * incarnation is 2^24 - 3 with a promised ballot: the start would raise
  * it to 2^24 - 2 and persist a record no restart can restore (the
- * party's incarnations are used up). Call it once per engine: a second call after a
- * successful one is a programming error and aborts (the engine's state
- * would start twice). */
+ * party's incarnations are used up); -EINVAL for e NULL. Call it once
+ * per engine: a second call after a successful one is a programming
+ * error and aborts (the engine's state would start twice). */
 int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
 /* One step: decode, verify and apply in->frames, run transitions and
  * deadlines, emit frames, decisions and durability requests. Returns the
@@ -759,7 +789,7 @@ int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct b
  * waited for them (a decision whose 2b quorum needed this party's own
  * 2b of that step). Step again at once after it: a step's
  * next_deadline_ns, computed before the records were durable, does not
- * count that work. */
+ * count that work. e NULL: nothing. */
 void bpc_engine_persisted(struct bpc_engine *e);
 
 /* Submits a command; callable from any thread (a bounded lock-free queue
@@ -767,11 +797,11 @@ void bpc_engine_persisted(struct bpc_engine *e);
  * leader, batched into a value and applied exactly once; *ticket (may be
  * NULL) identifies it: (incarnation << 40) + per-party sequence number.
  * 0, -EAGAIN when the queue is full (backpressure), -EMSGSIZE when it can
- * never fit a value (len > bpc_command_bytes_max()), -EINVAL for cmd NULL
- * with len > 0, -EBUSY while a bpc_engine_restore runs (call restore
+ * never fit a value (len > bpc_command_bytes_max()), -EINVAL for e NULL or
+ * cmd NULL with len > 0, -EBUSY while a bpc_engine_restore runs (call restore
  * before any submit). */
 int bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
-/* Largest command the engine accepts for this config. */
+/* Largest command the engine accepts for this config; 0 for cfg NULL. */
 uint32_t bpc_command_bytes_max(const struct bpc_config *cfg);
 /* The smallest frame every record group and value fits: value_bytes_max,
  * a 1b with its full history, header and tag. frame_bytes must be at
@@ -792,7 +822,8 @@ uint32_t bpc_frame_bytes_min(uint32_t value_bytes_max);
  *   engine knows the incarnation applied last and, from the moment this
  *   run applies the first command of a later one, the one before it (a
  *   restart restores only the last applied command): the application's own
- *   applied state decides. */
+ *   applied state decides.
+ * e NULL: UNKNOWN (and bpc_ticket_done false). */
 enum bpc_ticket_status {
     BPC_TICKET_PENDING = 0,
     BPC_TICKET_APPLIED = 1,
@@ -814,6 +845,8 @@ struct bpc_command {
 };
 int bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd);
 
+/* The views: for e NULL each returns "nothing" (0, -EINVAL for the
+ * leader, BPC_STATUS_NONE, NULL for the counters); before, each crashed. */
 uint64_t bpc_engine_ballot(const struct bpc_engine *e);
 int bpc_engine_leader(const struct bpc_engine *e); /* leader of the current ballot */
 uint64_t bpc_engine_next_undecided(const struct bpc_engine *e);

@@ -399,7 +399,8 @@ typedef void (*bpc_store_frame_fn)(void *ctx, const struct bpc_store_frame *f);
 int bpc_store_inspect(const char *path, const struct bpc_store_io *io, struct bpc_store_info *info,
                       bpc_store_frame_fn fn, void *ctx, char *err, size_t err_len);
 
-/* CRC32C (Castagnoli) of len bytes, as the format uses it. */
+/* CRC32C (Castagnoli) of len bytes, as the format uses it; buf NULL: no
+ * bytes (0, the CRC of none). */
 uint32_t bpc_store_crc32c(const void *buf, size_t len);
 
 #ifdef __cplusplus

@@ -42,9 +42,15 @@ void
 bpc_auth_pair_key(const uint8_t master[BPC_KEY_BYTES], uint32_t a, uint32_t b,
                   uint8_t out[BPC_KEY_BYTES])
 {
-    /* Ids below 2^16 keep the packing one-to-one. */
-    BPC_ASSERT(a <= UINT16_MAX);
-    BPC_ASSERT(b <= UINT16_MAX);
+    if (out == NULL) {
+        return;
+    }
+    /* Ids below 2^16 keep the packing one-to-one. Misuse: out zeroed, no
+     * key derived. */
+    if (master == NULL || a > UINT16_MAX || b > UINT16_MAX) {
+        memset(out, 0, BPC_KEY_BYTES);
+        return;
+    }
     uint32_t lo = a < b ? a : b;
     uint32_t hi = a < b ? b : a;
     uint64_t id = (uint64_t)lo * 65536u + hi;
@@ -76,8 +82,14 @@ bpc_command_mac(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *c
 {
     _Static_assert(BPC_CMD_MAC_BYTES == crypto_shorthash_siphashx24_BYTES, "command MAC length");
     _Static_assert(BPC_KEY_BYTES >= 2 * crypto_shorthash_siphashx24_KEYBYTES, "two subkeys");
+    if (mac == NULL) {
+        return;
+    }
+    if (key == NULL || len > BPC_VALUE_BYTES_MAX || (len > 0 && cmd == NULL)) {
+        memset(mac, 0, BPC_CMD_MAC_BYTES); /* misuse: no MAC */
+        return;
+    }
     uint8_t buf[12 + BPC_VALUE_BYTES_MAX];
-    BPC_ASSERT(len <= BPC_VALUE_BYTES_MAX);
     bpc_le64_store(buf, seq);
     bpc_le32_store(buf + 8, len);
     if (len > 0) {
@@ -92,6 +104,9 @@ bool
 bpc_command_mac_ok(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t *cmd, uint32_t len,
                    const uint8_t mac[BPC_CMD_MAC_BYTES])
 {
+    if (key == NULL || mac == NULL || len > BPC_VALUE_BYTES_MAX || (len > 0 && cmd == NULL)) {
+        return false;
+    }
     uint8_t want[BPC_CMD_MAC_BYTES];
     bpc_command_mac(key, seq, cmd, len, want);
     return crypto_verify_16(want, mac) == 0;
@@ -106,7 +121,13 @@ bpc_forward_value(const uint8_t key[BPC_KEY_BYTES], uint64_t seq, const uint8_t 
         return;
     }
     _Static_assert(BPC_CMD_MAC_BYTES <= BPC_VALUE_INLINE_MAX, "the MAC fits the id");
+    if (out == NULL) {
+        return;
+    }
     memset(out, 0, sizeof(*out));
+    if (key == NULL || cmd == NULL || len > BPC_VALUE_BYTES_MAX) {
+        return; /* misuse: BPC_VALUE_NONE */
+    }
     out->kind = BPC_VALUE_DIGEST;
     out->len = (uint16_t)len;
     bpc_command_mac(key, seq, cmd, len, out->id);

@@ -233,9 +233,14 @@ config_check_batch(const struct bpc_config *cfg, char *err, size_t err_len)
 int
 bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
 {
-    BPC_ASSERT(cfg != NULL);
     if (err != NULL && err_len > 0) {
         err[0] = '\0';
+    }
+    if (cfg == NULL) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len, "no configuration (cfg is NULL)");
+        }
+        return -EINVAL;
     }
     int rc = config_check_parties(cfg, err, err_len);
     if (rc == 0) {
@@ -261,6 +266,9 @@ bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
 bpc_u128
 bpc_config_total_weight(const struct bpc_config *cfg)
 {
+    if (cfg == NULL) {
+        return 0;
+    }
     uint32_t n = cfg->parties_count;
     if (n > BPC_PARTIES_MAX) {
         n = BPC_PARTIES_MAX;
@@ -282,6 +290,9 @@ bpc_threshold_default(bpc_u128 total)
 bpc_u128
 bpc_config_threshold(const struct bpc_config *cfg)
 {
+    if (cfg == NULL) {
+        return 0;
+    }
     if (cfg->threshold != 0u) {
         return cfg->threshold;
     }

@@ -54,9 +54,8 @@ int
 bpc_elect_leader(const struct bpc_config *cfg, const uint8_t digest[BPC_DIGEST_BYTES],
                  uint64_t ballot)
 {
-    BPC_ASSERT(cfg != NULL);
-    BPC_ASSERT(digest != NULL);
-    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX) {
+    if (cfg == NULL || digest == NULL || cfg->parties_count == 0 ||
+        cfg->parties_count > BPC_PARTIES_MAX) {
         return -EINVAL;
     }
     bpc_u128 total = bpc_config_total_weight(cfg);

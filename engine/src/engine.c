@@ -475,7 +475,9 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
 void
 bpc_engine_persisted(struct bpc_engine *e)
 {
-    eng_ps_persisted(e);
+    if (e != NULL) {
+        eng_ps_persisted(e);
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -507,9 +509,15 @@ eng_carve(struct bpc_engine *e, uint8_t *base, const struct eng_sizes *z,
 
 /* Refusals shared by bpc_engine_init and bpc_engine_new. */
 static int
-eng_check(const struct bpc_config *cfg, char *err, size_t err_len)
+eng_check(struct bpc_engine **out, const struct bpc_config *cfg, char *err, size_t err_len)
 {
-    int rc = bpc_config_validate(cfg, err, err_len);
+    if (out == NULL) {
+        if (err != NULL && err_len > 0) {
+            snprintf(err, err_len, "no place for the engine handle (out is NULL)");
+        }
+        return -EINVAL;
+    }
+    int rc = bpc_config_validate(cfg, err, err_len); /* -EINVAL for cfg NULL */
     if (rc != 0) {
         return rc;
     }
@@ -569,7 +577,7 @@ int
 bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct bpc_config *cfg,
                 char *err, size_t err_len)
 {
-    int rc = eng_check(cfg, err, err_len);
+    int rc = eng_check(out, cfg, err, err_len);
     if (rc != 0) {
         return rc;
     }
@@ -589,7 +597,7 @@ bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct
 int
 bpc_engine_new(struct bpc_engine **out, const struct bpc_config *cfg, char *err, size_t err_len)
 {
-    int rc = eng_check(cfg, err, err_len);
+    int rc = eng_check(out, cfg, err, err_len);
     if (rc != 0) {
         return rc;
     }
@@ -622,6 +630,9 @@ bpc_engine_free(struct bpc_engine *e)
 int
 bpc_engine_restore(struct bpc_engine *e, const struct bpc_durable *recs, uint32_t count)
 {
+    if (e == NULL) {
+        return -EINVAL;
+    }
     if (e->started) {
         return -EBUSY;
     }
@@ -632,6 +643,9 @@ int
 bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *vals,
                           uint32_t count)
 {
+    if (e == NULL) {
+        return -EINVAL;
+    }
     if (e->started) {
         return -EBUSY;
     }
@@ -647,6 +661,9 @@ bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_value *
 int
 bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
 {
+    if (e == NULL) {
+        return -EINVAL;
+    }
     BPC_ASSERT(!e->started);
     if (e->cfg.log != NULL && bpc_log_next(e->cfg.log) != eng_nu(e)) {
         return -EINVAL; /* its next entry is not the first this engine emits */
@@ -676,60 +693,65 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
 int
 bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket)
 {
-    return eng_submit(e, cmd, len, ticket);
+    return e != NULL ? eng_submit(e, cmd, len, ticket) : -EINVAL;
 }
 
 enum bpc_ticket_status
 bpc_ticket_status(const struct bpc_engine *e, uint64_t ticket)
 {
-    return eng_ticket_status(e, ticket);
+    return e != NULL ? eng_ticket_status(e, ticket) : BPC_TICKET_UNKNOWN;
 }
 
 bool
 bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket)
 {
-    return eng_ticket_status(e, ticket) == BPC_TICKET_APPLIED;
+    return bpc_ticket_status(e, ticket) == BPC_TICKET_APPLIED;
 }
 
+/* The views below answer a NULL engine with "nothing": 0, -EINVAL (the
+ * leader), NULL (the counters), BPC_STATUS_NONE. */
 uint64_t
 bpc_engine_ballot(const struct bpc_engine *e)
 {
-    return eng_bal(e);
+    return e != NULL ? eng_bal(e) : 0;
 }
 
 int
 bpc_engine_leader(const struct bpc_engine *e)
 {
-    return eng_leader(e);
+    return e != NULL ? eng_leader(e) : -EINVAL;
 }
 
 uint64_t
 bpc_engine_next_undecided(const struct bpc_engine *e)
 {
-    return eng_nu(e);
+    return e != NULL ? eng_nu(e) : 0;
 }
 
 uint32_t
 bpc_engine_events(const struct bpc_engine *e)
 {
-    return eng_events(e);
+    return e != NULL ? eng_events(e) : 0;
 }
 
 const struct bpc_counters *
 bpc_engine_counters(const struct bpc_engine *e)
 {
-    return &e->ctr;
+    return e != NULL ? &e->ctr : NULL;
 }
 
 bpc_u128
 bpc_engine_faulty_weight(const struct bpc_engine *e)
 {
-    return e->faulty;
+    return e != NULL ? e->faulty : 0;
 }
 
 enum bpc_status
 bpc_engine_status(const struct bpc_engine *ce, uint64_t instance)
 {
+    if (ce == NULL) {
+        return BPC_STATUS_NONE;
+    }
     struct bpc_engine *e = (struct bpc_engine *)(uintptr_t)ce; /* views use scratch */
     return eng_in_status(e, instance);
 }

@@ -114,8 +114,9 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 size_t
 bpc_engine_footprint(const struct bpc_config *cfg)
 {
-    if (cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX || cfg->window_slots == 0 ||
-        cfg->window_slots > BPC_WINDOW_SLOTS_MAX || cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
+    if (cfg == NULL || cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX ||
+        cfg->window_slots == 0 || cfg->window_slots > BPC_WINDOW_SLOTS_MAX ||
+        cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
         return 0;
     }
     struct eng_sizes z;
@@ -271,6 +272,7 @@ bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_footprint_pa
     eng_sizes_of(cfg, &z);
     eng_layout_of(&z, &l);
     uint32_t count = 1 + L_COUNT;
+    cap = parts != NULL ? cap : 0; /* NULL: only the count */
     for (uint32_t k = 0; k < count && k < cap; k++) {
         struct bpc_footprint_part *p = &parts[k];
         if (k == 0) {

@@ -121,8 +121,11 @@ log_pow2_at_least(uint32_t n)
 static int
 log_config_sizes(const struct bpc_log_config *cfg, uint32_t *keep, uint32_t *pool)
 {
+    /* A start above BPC_DURABLE_FLOOR_MAX (the engine's floor bound):
+     * next, one past the last index appended, must never wrap to 0 (it
+     * did from UINT64_MAX, and every read was then -ESTALE). */
     if (cfg == NULL || cfg->retain_entries == 0 || cfg->value_bytes_max == 0 ||
-        cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
+        cfg->value_bytes_max > BPC_VALUE_BYTES_MAX || cfg->start_index > BPC_DURABLE_FLOOR_MAX) {
         return -EINVAL;
     }
     uint32_t seg = cfg->segment_entries;
@@ -191,7 +194,9 @@ log_release_memory(struct bpc_log *log)
 int
 bpc_log_new(struct bpc_log **out, const struct bpc_log_config *cfg)
 {
-    BPC_ASSERT(out != NULL);
+    if (out == NULL) {
+        return -EINVAL;
+    }
     *out = NULL;
     uint32_t keep = 0;
     uint32_t pool = 0;
@@ -407,12 +412,18 @@ bpc_log_value_max(const struct bpc_log *log)
 uint64_t
 bpc_log_next(const struct bpc_log *log)
 {
+    if (log == NULL) {
+        return 0;
+    }
     return atomic_load_explicit(&log->next, memory_order_acquire);
 }
 
 uint64_t
 bpc_log_first(const struct bpc_log *log)
 {
+    if (log == NULL) {
+        return 0;
+    }
     return atomic_load_explicit(&log->first, memory_order_acquire);
 }
 
@@ -523,7 +534,9 @@ log_wait_parked(struct bpc_log *log, uint64_t index, uint64_t timeout_ns)
 int
 bpc_log_wait(struct bpc_log *log, uint64_t index, uint64_t timeout_ns)
 {
-    BPC_ASSERT(log != NULL);
+    if (log == NULL) {
+        return -EINVAL;
+    }
     if (index < atomic_load_explicit(&log->next, memory_order_acquire)) {
         return 0;
     }

@@ -34,6 +34,7 @@ bpc_store_crc32c(const void *buf, size_t len)
     /* ISA-L takes a non-const pointer and an int length but reads only:
      * feed it in slices below INT_MAX, through uintptr_t to keep const. */
     const uint8_t *p = buf;
+    len = p != NULL ? len : 0; /* NULL: no bytes (the CRC of none, 0) */
     uint32_t crc = 0xffffffffu;
     while (len > 0) {
         size_t part = len > (1u << 30) ? (1u << 30) : len;

@@ -36,6 +36,9 @@
 uint32_t
 bpc_command_bytes_max(const struct bpc_config *cfg)
 {
+    if (cfg == NULL) {
+        return 0;
+    }
     uint32_t framing = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;
     return cfg->value_bytes_max > framing ? cfg->value_bytes_max - framing : 0;
 }

@@ -59,6 +59,9 @@ bpc_drop_reason_name(enum bpc_drop_reason r)
 char *
 bpc_u128_str(bpc_u128 v, char buf[48])
 {
+    if (buf == NULL) {
+        return NULL;
+    }
     /* Digits come out least significant first; fill from the end. */
     char tmp[48];
     size_t n = 0;

@@ -20,10 +20,13 @@ _Static_assert(BPC_VALUE_BYTES_MAX <= UINT16_MAX, "vid len is a u16");
 void
 bpc_vid_of(struct bpc_vid *vid, const uint8_t *value, uint32_t len)
 {
-    BPC_ASSERT(vid != NULL);
-    BPC_ASSERT(len <= UINT16_MAX); /* callers cap values at BPC_VALUE_BYTES_MAX */
-    BPC_ASSERT(len == 0 || value != NULL);
+    if (vid == NULL) {
+        return;
+    }
     memset(vid, 0, sizeof(*vid));
+    if (len > UINT16_MAX || (len > 0 && value == NULL)) {
+        return; /* no identity: BPC_VALUE_NONE (callers cap values at BPC_VALUE_BYTES_MAX) */
+    }
     vid->len = (uint16_t)len;
     if (len <= BPC_VALUE_INLINE_MAX) {
         /* Inline: hashing is skipped on the common small-value path. */
@@ -64,5 +67,5 @@ bpc_votes_digest(uint64_t ballot, uint64_t first, uint32_t k, const struct bpc_v
 bool
 bpc_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
 {
-    return eng_vid_eq(a, b);
+    return a != NULL && b != NULL && eng_vid_eq(a, b);
 }

@@ -322,9 +322,9 @@ wire_hist_step(struct wire_hist *hs, const struct bpc_record *r)
 int
 bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_header *h)
 {
-    BPC_ASSERT(h != NULL);
-    /* NULL: no bytes (bpc_engine_step refuses a frame with a length and none). */
-    if (frame == NULL || len < WIRE_FRAME_MIN) {
+    /* NULL: no bytes (bpc_engine_step refuses a frame with a length and
+     * none), or no header to fill. */
+    if (frame == NULL || h == NULL || len < WIRE_FRAME_MIN) {
         return WIRE_FAIL(BPC_DROP_SHORT);
     }
     if (len > BPC_FRAME_BYTES_MAX) {
@@ -356,9 +356,7 @@ bpc_wire_parse_header(const uint8_t *frame, uint32_t len, struct bpc_frame_heade
 bool
 bpc_wire_verify(const uint8_t *frame, uint32_t len, const uint8_t key[BPC_KEY_BYTES])
 {
-    BPC_ASSERT(frame != NULL);
-    BPC_ASSERT(key != NULL);
-    if (len < WIRE_FRAME_MIN || len > BPC_FRAME_BYTES_MAX) {
+    if (frame == NULL || key == NULL || len < WIRE_FRAME_MIN || len > BPC_FRAME_BYTES_MAX) {
         return false;
     }
     /* The record count is a peer's claim, but it lies inside the tagged
@@ -385,8 +383,9 @@ int
 bpc_wire_decode(const uint8_t *frame, uint32_t len, const struct bpc_frame_header *h,
                 struct bpc_record *recs, uint32_t recs_cap)
 {
-    BPC_ASSERT(frame != NULL);
-    BPC_ASSERT(h != NULL);
+    if (frame == NULL || h == NULL || (recs == NULL && recs_cap > 0)) {
+        return WIRE_FAIL(BPC_DROP_SHORT); /* no bytes, header or records */
+    }
     /* h came from parse_header of these bytes; re-checking the length costs
      * nothing and keeps every read below inside the frame even if not. */
     if (len > BPC_FRAME_BYTES_MAX) {
@@ -451,8 +450,13 @@ wire_writer_records_end(const struct bpc_wire_writer *w)
 int
 bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32_t value_cap)
 {
-    BPC_ASSERT(w != NULL);
-    BPC_ASSERT(buf != NULL);
+    if (w == NULL) {
+        return -EINVAL;
+    }
+    if (buf == NULL) {
+        memset(w, 0, sizeof(*w)); /* fits() and put() refuse everything */
+        return -EINVAL;
+    }
     /* Bytes past the frame limit can never be sent: treat them as absent. */
     uint32_t usable = wire_min_u32(cap, BPC_FRAME_BYTES_MAX);
     memset(w, 0, sizeof(*w));
@@ -471,8 +475,7 @@ bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32_t v
 bool
 bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_len)
 {
-    BPC_ASSERT(w != NULL);
-    if ((uint64_t)WIRE_FRAME_MIN + w->value_cap > w->cap) {
+    if (w == NULL || (uint64_t)WIRE_FRAME_MIN + w->value_cap > w->cap) {
         return false; /* a writer whose begin failed */
     }
     uint64_t count = (uint64_t)w->record_count + records;
@@ -500,8 +503,9 @@ wire_record_store(uint8_t *p, const struct bpc_record *r, uint64_t aux)
 int
 bpc_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r)
 {
-    BPC_ASSERT(w != NULL);
-    BPC_ASSERT(r != NULL);
+    if (w == NULL || r == NULL || w->buf == NULL) {
+        return -EINVAL; /* a NULL or never begun (zeroed) writer, no record */
+    }
     /* The engine builds records from its own state: a bad one is a bug. */
     BPC_ASSERT(r->type != BPC_MSG_NONE && r->type < BPC_MSG_TYPES_COUNT);
     BPC_ASSERT(r->value.kind <= BPC_VALUE_NOOP);
@@ -532,10 +536,10 @@ uint32_t
 bpc_wire_finish(struct bpc_wire_writer *w, const struct bpc_frame_header *h,
                 const uint8_t key[BPC_KEY_BYTES])
 {
-    BPC_ASSERT(w != NULL);
-    BPC_ASSERT(h != NULL);
-    BPC_ASSERT(key != NULL);
-    BPC_ASSERT(w->cap >= WIRE_FRAME_MIN + w->value_cap); /* begin succeeded */
+    if (w == NULL || h == NULL || key == NULL || w->buf == NULL ||
+        w->cap < WIRE_FRAME_MIN + w->value_cap) {
+        return 0; /* no frame: NULL arguments, or a begin that failed */
+    }
 
     uint8_t *buf = w->buf;
     uint32_t body = wire_writer_records_end(w) + w->value_bytes;

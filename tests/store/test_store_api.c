@@ -129,6 +129,7 @@ test_null_handles_refused(void **state)
     assert_int_equal(bpc_store_sync(NULL), -EINVAL);
     assert_int_equal(bpc_store_compact(NULL), -EINVAL);
     assert_int_equal(bpc_store_release(NULL), -EINVAL);
+    assert_int_equal(bpc_store_crc32c(NULL, 5), 0); /* no bytes (before: SEGV) */
     assert_false(bpc_store_compact_due(NULL));
     assert_null(bpc_store_info(NULL));
     const struct bpc_durable *recs = &d;

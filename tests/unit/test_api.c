@@ -1,7 +1,8 @@
 /*
  * test_api.c - misuse of libbpcon's public calls is an error the caller
  * sees (-EINVAL), never an assertion or a crash: a step's arguments, the
- * decided log's writer and reader, the digests.
+ * decided log's writer and reader, the digests, and NULL at every public
+ * engine, configuration, wire, authentication and log entry point.
  *
  * Method: a one-party engine stepped directly, and a small decided log.
  * Must never: rely on timing other than the virtual clock.
@@ -136,6 +137,166 @@ test_digest_misuse_refused(void **state)
     assert_int_equal(bpc_votes_digest(1, 0, 0, NULL, d), 0);
 }
 
+/* Goal: every public engine call given a NULL engine returns its
+ * documented "nothing" (-EINVAL, 0, NULL, BPC_TICKET_UNKNOWN,
+ * BPC_STATUS_NONE) and does nothing. Before, each crashed (review E's
+ * nullapi: SEGV in engine.c, persist.c, submit.c, ballot.h, window.h). */
+static void
+test_engine_null_refused(void **state)
+{
+    (void)state;
+    print_message("engine calls with a NULL engine\n");
+    uint64_t t = 7;
+    assert_int_equal(bpc_engine_restore(NULL, NULL, 0), -EINVAL);
+    assert_int_equal(bpc_engine_restore_values(NULL, NULL, 0), -EINVAL);
+    assert_int_equal(bpc_engine_start(NULL, 0), -EINVAL);
+    bpc_engine_persisted(NULL);
+    assert_int_equal(bpc_submit(NULL, (const uint8_t *)"x", 1, &t), -EINVAL);
+    assert_int_equal(t, 7);
+    assert_int_equal(bpc_ticket_status(NULL, 1), BPC_TICKET_UNKNOWN);
+    assert_false(bpc_ticket_done(NULL, 1));
+    assert_int_equal(bpc_engine_ballot(NULL), 0);
+    assert_int_equal(bpc_engine_leader(NULL), -EINVAL);
+    assert_int_equal(bpc_engine_next_undecided(NULL), 0);
+    assert_int_equal(bpc_engine_status(NULL, 0), BPC_STATUS_NONE);
+    assert_int_equal(bpc_engine_events(NULL), 0);
+    assert_null(bpc_engine_counters(NULL));
+    assert_true(bpc_engine_faulty_weight(NULL) == 0u);
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.parties_count = 1;
+    cfg.self = 0;
+    cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])api_keys;
+    struct bpc_engine *e = NULL;
+    char err[128] = "";
+    assert_int_equal(bpc_engine_new(NULL, &cfg, err, sizeof(err)), -EINVAL);
+    assert_int_equal(bpc_engine_new(&e, NULL, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "NULL"));
+    assert_int_equal(bpc_engine_init(&e, NULL, 0, NULL, NULL, 0), -EINVAL);
+    assert_null(e);
+}
+
+/* Goal: the configuration, election, value and formatting helpers take
+ * NULL: -EINVAL, 0, false, NULL or an identity of kind NONE. Before:
+ * assertion aborts (bpc_config_validate, bpc_elect_leader, bpc_vid_of)
+ * or SEGV (bpc_engine_footprint, the weights, bpc_command_bytes_max,
+ * bpc_vid_eq, bpc_u128_str). */
+static void
+test_config_value_null_refused(void **state)
+{
+    (void)state;
+    print_message("configuration, election, value helpers with NULL\n");
+    char err[64] = "x";
+    assert_int_equal(bpc_config_validate(NULL, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "NULL"));
+    assert_int_equal(bpc_engine_footprint(NULL), 0);
+    assert_int_equal(bpc_engine_footprint_parts(NULL, NULL, 4), 0);
+    assert_true(bpc_config_total_weight(NULL) == 0u);
+    assert_true(bpc_config_threshold(NULL) == 0u);
+    assert_int_equal(bpc_command_bytes_max(NULL), 0);
+    uint8_t digest[BPC_DIGEST_BYTES] = {0};
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    assert_int_equal(bpc_elect_leader(NULL, digest, 1), -EINVAL);
+    assert_int_equal(bpc_elect_leader(&cfg, NULL, 1), -EINVAL);
+    struct bpc_footprint_part parts[2];
+    assert_true(bpc_engine_footprint_parts(&cfg, NULL, 2) > 0); /* no parts written */
+    assert_true(bpc_engine_footprint_parts(&cfg, parts, 2) > 0);
+    bpc_vid_of(NULL, (const uint8_t *)"abc", 3);
+    struct bpc_vid v;
+    memset(&v, 0xff, sizeof(v));
+    bpc_vid_of(&v, NULL, 40);
+    assert_int_equal(v.kind, BPC_VALUE_NONE);
+    assert_int_equal(v.len, 0);
+    assert_false(bpc_vid_eq(NULL, NULL));
+    assert_false(bpc_vid_eq(&v, NULL));
+    assert_null(bpc_u128_str(5, NULL));
+}
+
+/* Goal: the wire calls take NULL and a never begun (zeroed) writer:
+ * -EINVAL, a length of 0, false, or -1 - BPC_DROP_SHORT. Before, each
+ * aborted on an assertion. */
+static void
+test_wire_null_refused(void **state)
+{
+    (void)state;
+    print_message("wire calls with NULL\n");
+    uint8_t buf[BPC_FRAME_BYTES_MAX];
+    uint8_t key[BPC_KEY_BYTES] = {0};
+    struct bpc_wire_writer w;
+    assert_int_equal(bpc_wire_begin(NULL, buf, sizeof(buf), 0), -EINVAL);
+    assert_int_equal(bpc_wire_begin(&w, NULL, sizeof(buf), 0), -EINVAL);
+    assert_false(bpc_wire_fits(&w, 1, 0));
+    assert_false(bpc_wire_fits(NULL, 1, 0));
+    struct bpc_record r;
+    memset(&r, 0, sizeof(r));
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(bpc_wire_put(&w, &r), -EINVAL); /* never begun */
+    assert_int_equal(bpc_wire_begin(&w, buf, sizeof(buf), 0), 0);
+    assert_int_equal(bpc_wire_put(&w, NULL), -EINVAL);
+    assert_int_equal(bpc_wire_put(NULL, &r), -EINVAL);
+    struct bpc_frame_header h;
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(bpc_wire_finish(&w, NULL, key), 0);
+    assert_int_equal(bpc_wire_finish(&w, &h, NULL), 0);
+    assert_int_equal(bpc_wire_finish(NULL, &h, key), 0);
+    assert_int_equal(bpc_wire_parse_header(buf, 100, NULL), -1 - BPC_DROP_SHORT);
+    assert_int_equal(bpc_wire_parse_header(NULL, 100, &h), -1 - BPC_DROP_SHORT);
+    assert_false(bpc_wire_verify(NULL, 100, key));
+    assert_false(bpc_wire_verify(buf, 100, NULL));
+    struct bpc_record recs[2];
+    assert_int_equal(bpc_wire_decode(NULL, 100, &h, recs, 2), -1 - BPC_DROP_SHORT);
+    assert_int_equal(bpc_wire_decode(buf, 100, NULL, recs, 2), -1 - BPC_DROP_SHORT);
+    assert_int_equal(bpc_wire_decode(buf, 100, &h, NULL, 2), -1 - BPC_DROP_SHORT);
+}
+
+/* Goal: the key, MAC and forwarding helpers and the decided log take
+ * NULL (a zeroed key or MAC, an identity of kind NONE, -EINVAL, 0), and
+ * a log whose next entry would wrap is refused: start_index above
+ * BPC_DURABLE_FLOOR_MAX. Before: aborts or SEGV, and a log started at
+ * UINT64_MAX took append(UINT64_MAX), then "next 1, first
+ * 18446744073709551615" (every read -ESTALE). */
+static void
+test_auth_log_null_refused(void **state)
+{
+    (void)state;
+    print_message("auth helpers and the decided log with NULL\n");
+    uint8_t key[BPC_KEY_BYTES];
+    memset(key, 0xff, sizeof(key));
+    bpc_auth_pair_key(NULL, 0, 1, key);
+    static const uint8_t zero[BPC_KEY_BYTES];
+    assert_memory_equal(key, zero, sizeof(zero));
+    bpc_auth_pair_key(key, 0, 1, NULL);
+    uint8_t mac[BPC_CMD_MAC_BYTES];
+    memset(mac, 0xff, sizeof(mac));
+    bpc_command_mac(NULL, 1, (const uint8_t *)"a", 1, mac);
+    assert_memory_equal(mac, zero, sizeof(mac));
+    bpc_command_mac(key, 1, NULL, 5, mac);
+    assert_memory_equal(mac, zero, sizeof(mac));
+    struct bpc_vid v;
+    memset(&v, 0xff, sizeof(v));
+    bpc_forward_value(key, 1, NULL, 40, &v);
+    assert_int_equal(v.kind, BPC_VALUE_NONE);
+    memset(&v, 0xff, sizeof(v));
+    bpc_forward_value(NULL, 1, (const uint8_t *)"0123456789012345678901234567890123456789", 40, &v);
+    assert_int_equal(v.kind, BPC_VALUE_NONE);
+    struct bpc_log_config lc = {.segment_entries = 4, .retain_entries = 8, .value_bytes_max = 64};
+    struct bpc_log *log = NULL;
+    assert_int_equal(bpc_log_new(NULL, &lc), -EINVAL);
+    assert_int_equal(bpc_log_new(&log, NULL), -EINVAL);
+    assert_int_equal(bpc_log_next(NULL), 0);
+    assert_int_equal(bpc_log_first(NULL), 0);
+    assert_int_equal(bpc_log_wait(NULL, 0, 0), -EINVAL);
+    lc.start_index = UINT64_MAX;
+    assert_int_equal(bpc_log_new(&log, &lc), -EINVAL);
+    lc.start_index = BPC_DURABLE_FLOOR_MAX + 1u;
+    assert_int_equal(bpc_log_new(&log, &lc), -EINVAL);
+    lc.start_index = BPC_DURABLE_FLOOR_MAX;
+    assert_int_equal(bpc_log_new(&log, &lc), 0);
+    assert_int_equal(bpc_log_next(log), BPC_DURABLE_FLOOR_MAX);
+    bpc_log_free(log);
+}
+
 int
 main(void)
 {
@@ -143,6 +304,10 @@ main(void)
         cmocka_unit_test(test_step_misuse_refused),
         cmocka_unit_test(test_log_misuse_refused),
         cmocka_unit_test(test_digest_misuse_refused),
+        cmocka_unit_test(test_engine_null_refused),
+        cmocka_unit_test(test_config_value_null_refused),
+        cmocka_unit_test(test_wire_null_refused),
+        cmocka_unit_test(test_auth_log_null_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
