@@ -234,9 +234,10 @@ node_not_store_tmp(const char *flag, const char *arg, const char *path, const ch
     if (!node_is_store_tmp(path, store)) {
         return 0;
     }
+    /* Paths cut at 96 bytes each: the message fits any err buffer here. */
     snprintf(err, err_len,
-             "%s '%s': %s is the store's temporary file ('%s.tmp': every compaction of --store "
-             "writes and replaces it)",
+             "%s '%.96s': %.96s is the store's temporary file ('%.96s.tmp': every compaction of "
+             "--store writes and replaces it)",
              flag, arg, path, store);
     return -EINVAL;
 }
