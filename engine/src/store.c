@@ -575,7 +575,9 @@ store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
                    "%s: %s is not this store's temporary file (%s); it is left as it is: move it "
                    "away (the store reserves that name)",
                    s->path, s->tmp,
-                   fd == -ELOOP ? "a symbolic link" : "it does not begin with the store's magic");
+                   fd == -ELOOP ? "a symbolic link"
+                                : "it neither begins with the store's magic nor holds only zeros, "
+                                  "as a compaction's leftover does");
         return rc;
     }
     if (rc != 0) {

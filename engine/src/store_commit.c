@@ -309,10 +309,11 @@ store_release_all(struct bpc_store *s)
 
 /* Is the file at fd (PATH.tmp) one the store may have written: empty, or
  * beginning with the store's magic (a shorter file: a prefix of it)?
- * Every image the store writes there begins with the magic, so anything
- * else is some other program's file given the store's reserved name (an
- * applied log, a draft), never removed or emptied: 0 when it is the
- * store's, -EEXIST when not, another negative errno when unreadable. */
+ * Every image the store writes there begins with the magic (or, after a
+ * power loss, may hold only zeros), so anything else is some other
+ * program's file given the store's reserved name (an applied log, a
+ * draft), never removed or emptied: 0 when it is the store's, -EEXIST
+ * when not, another negative errno when unreadable. */
 int
 store_tmp_ours(const struct bpc_store *s, int fd)
 {
@@ -321,7 +322,23 @@ store_tmp_ours(const struct bpc_store *s, int fd)
     if (n < 0) {
         return (int)n;
     }
-    return memcmp(head, STORE_MAGIC, (size_t)n) == 0 ? 0 : -EEXIST;
+    if (memcmp(head, STORE_MAGIC, (size_t)n) == 0) {
+        return 0;
+    }
+    /* Zeros only: a compaction image whose blocks a power loss left
+     * allocated but unwritten (its one sync comes before the rename). */
+    uint8_t buf[4096];
+    for (uint64_t off = 0;; off += (uint64_t)n) {
+        n = s->io.pread(s->io.ctx, fd, buf, sizeof(buf), off);
+        if (n <= 0) {
+            return (int)n; /* 0: every byte was zero */
+        }
+        for (int64_t k = 0; k < n; k++) {
+            if (buf[k] != 0) {
+                return -EEXIST;
+            }
+        }
+    }
 }
 
 /* Opens and locks PATH.tmp: its fd, or a negative errno with nothing

@@ -533,6 +533,36 @@ test_store_foreign_tmp_kept(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a compaction image a power loss left as zeros (its blocks
+ * allocated, its data never written: the one sync comes just before the
+ * rename) is the store's leftover, removed by the next open, while a file
+ * of zeros with one other byte is still someone else's. Before (this
+ * stop's own review, tmpzero), every restart was refused until an
+ * operator moved the file. */
+static void
+test_store_zero_tmp_removed(void **state)
+{
+    (void)state;
+    TS_SETUP(3, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    bpc_store_close(s);
+    static uint8_t zeros[10000];
+    memset(zeros, 0, sizeof(zeros));
+    zeros[sizeof(zeros) - 1] = 1;
+    memfs_set_file(&fs, TS_TMP, zeros, sizeof(zeros));
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EEXIST);
+    size_t len = 0;
+    assert_non_null(memfs_file(&fs, TS_TMP, &len));
+    zeros[sizeof(zeros) - 1] = 0;
+    memfs_set_file(&fs, TS_TMP, zeros, sizeof(zeros));
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    print_message("open with %zu zero bytes at %s: %d (%s)\n", sizeof(zeros), TS_TMP, rc, err);
+    assert_int_equal(rc, 0);
+    assert_null(memfs_file(&fs, TS_TMP, &len));
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Goal: bpc_store_append refuses, buffering nothing, every record its own
  * recovery would call damage, and the store stays usable. Fails on
  * c627906, which wrote them (a reopen then refused the file, so the
@@ -595,6 +625,7 @@ main(void)
         cmocka_unit_test(test_store_removes_leftover_tmp),
         cmocka_unit_test(test_store_refused_open_keeps_tmp),
         cmocka_unit_test(test_store_foreign_tmp_kept),
+        cmocka_unit_test(test_store_zero_tmp_removed),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_append_refuses_damage),
     };
