@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,16 +461,50 @@ keygen_tmp_remove(const struct keygen_opts *k, const struct keygen_tmp *t)
     }
 }
 
-/* One temporary file renamed into place: over an existing file only with
- * --force (else RENAME_NOREPLACE: a file made there since the check is
- * never replaced). 0, or -1 with the failure printed. */
+/* fsync of a file or a folder: 0, or -1 with the failure printed. */
+static int
+keygen_sync(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-keygen: syncing %s: %s\n", path, strerror(-rc));
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* One temporary file, synced, renamed into place: over an existing file
+ * only with --force (else RENAME_NOREPLACE: a file made there since the
+ * check is never replaced). Synced first so that a power loss after the
+ * rename leaves the new file whole, not empty where the old one was. 0,
+ * or -1 with the failure printed. */
 static int
 keygen_place(const struct keygen_opts *k, const char *from, const char *to)
 {
+    if (keygen_sync(from) != 0) {
+        return -1;
+    }
     int rc =
         k->force ? rename(from, to) : renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
     if (rc != 0) {
         fprintf(stderr, "bpcon-keygen: renaming %s to %s: %s\n", from, to, strerror(errno));
+    }
+    return rc;
+}
+
+/* The folders the renames changed, synced so the new names survive a
+ * power loss: --out and the cluster file's. */
+static int
+keygen_sync_dirs(const struct keygen_opts *k)
+{
+    int rc = keygen_sync(k->out);
+    if (rc == 0 && k->cluster != NULL) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", k->cluster);
+        rc = keygen_sync(dirname(dir));
     }
     return rc;
 }
@@ -498,7 +533,7 @@ keygen_commit(const struct keygen_opts *k, struct keygen_tmp *t)
     if (rc != 0 && !k->force) {
         bpc_dp_keys_remove(k->out, placed);
     }
-    return rc;
+    return rc == 0 ? keygen_sync_dirs(k) : rc;
 }
 
 int
