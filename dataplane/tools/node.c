@@ -234,10 +234,9 @@ node_not_store_tmp(const char *flag, const char *arg, const char *path, const ch
     if (!node_is_store_tmp(path, store)) {
         return 0;
     }
-    /* Paths cut at 96 bytes each: the message fits any err buffer here. */
     snprintf(err, err_len,
-             "%s '%.96s': %.96s is the store's temporary file ('%.96s.tmp': every compaction of "
-             "--store writes and replaces it)",
+             "%s '%s': %s is the store's temporary file ('%s.tmp': every compaction of --store "
+             "writes and replaces it)",
              flag, arg, path, store);
     return -EINVAL;
 }
@@ -786,7 +785,7 @@ main(int argc, char **argv)
         rte_eal_cleanup();
         return 2;
     }
-    char err[512] = "";
+    char err[2 * PATH_MAX] = ""; /* messages name up to three paths */
     /* The main lcore steps the engine: it writes the decided log (QSBR). */
     bpc_log_thread_register();
     int rc = node_bring_up(&n, err, sizeof(err));
