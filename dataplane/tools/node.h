@@ -103,6 +103,20 @@ void node_workers_end(struct node *n);
 /* node_workers.c: empties and frees the rx rings. */
 void node_rx_rings_free(struct node *n);
 
+/* node_files.c: a file the node reads or writes (flag names it, arg its
+ * value, path the file) that is the store's temporary file STORE.tmp: the
+ * refusal in err and -EINVAL; else 0. */
+int node_not_store_tmp(const char *flag, const char *arg, const char *path, const char *store,
+                       char *err, size_t err_len);
+/* node_files.c: --log-out's files the same file as another the node reads
+ * (what names its flag): the refusal in err and -EINVAL; else 0. */
+int node_log_out_distinct(const char *log_out, const char *other, const char *what, char *err,
+                          size_t err_len);
+/* node_files.c: --log-out FILE and FILE.decided writable and regular (made
+ * when missing, removed again on a refusal), and neither the store, the
+ * cluster file nor STORE.tmp: 0, or a negative errno, the refusal printed. */
+int node_log_out_check(const struct node_opts *o);
+
 /* node_run.c: the main lcore's poll loop, until the quit flag (0) or a
  * failed party (-EIO, logged and reported). */
 int node_run(struct node *n);
