@@ -101,13 +101,7 @@ static void
 test_store_roundtrip_every_field(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 1);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
+    TS_SETUP(1, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     struct bpc_durable in[3];
     ts_every_field(in);
@@ -147,13 +141,7 @@ static void
 test_store_refuses_other_identity(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 2);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[512] = "";
-    struct bpc_store *s = NULL;
+    TS_SETUP(2, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     bpc_store_close(s);
 
@@ -308,13 +296,7 @@ static void
 test_store_decided_records(void **state)
 {
     (void)state;
-    struct memfs fs;
-    memfs_init(&fs, 1);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
+    TS_SETUP(1, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     struct bpc_durable in[4];
     ts_decided_inputs(in);

@@ -110,13 +110,7 @@ ts_check_recovered(struct bpc_store *s, const struct ts_model *a, const struct t
 static uint8_t *
 ts_small_store(uint32_t commits, uint64_t *boundaries, uint32_t *recs, size_t *len)
 {
-    struct memfs fs;
-    memfs_init(&fs, 4);
-    struct bpc_config cfg;
-    ts_config(&cfg, TS_WINDOW);
-    struct bpc_store_options o = ts_opts(&fs, 0);
-    char err[256] = "";
-    struct bpc_store *s = NULL;
+    TS_SETUP(4, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     struct ts_model m;
     memset(&m, 0, sizeof(m));
