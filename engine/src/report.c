@@ -128,6 +128,27 @@ eng_hist_sort(uint32_t hn, uint64_t *hb, struct bpc_vid *hv)
     }
 }
 
+/* After a 1b(b) report on s: the bytes this party holds of the DIGEST
+ * values it named, as VALUE records. */
+static void
+eng_put_1b_values(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
+{
+    uint64_t bal = eng_bal(e);
+    const struct bpc_vid *dv = eng_vote_dec_vid(s);
+    bool decided = eng_vote_is_decided(s) && bal >= 2;
+    uint32_t count = eng_vote_hist_count(s);
+    if (decided && eng_vote_decided_with_bytes(s)) {
+        eng_put_value(e, instance, dv, eng_slot_value(e, s, eng_vote_dec_buf(s)));
+    }
+    for (uint32_t h = 0; h < count; h++) {
+        const struct bpc_vid *val = eng_vote_hist_val(s, h);
+        int buf = eng_vote_hist_buf(s, h);
+        if (buf >= 0 && eng_vote_hist_bal(s, h) < bal && !(decided && eng_vid_eq(val, dv))) {
+            eng_put_value(e, instance, val, eng_slot_value(e, s, (uint32_t)buf));
+        }
+    }
+}
+
 /* 1b(b) for one instance the slot s holds (or none: an empty report). */
 static void
 eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
@@ -163,17 +184,7 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     }
     eng_hist_sort(hn, hb, hv);
     eng_put_report(e, instance, mb, mv, hn, hb, hv);
-    /* Then the bytes this party holds of the DIGEST values it named. */
-    if (decided && eng_vote_decided_with_bytes(s)) {
-        eng_put_value(e, instance, dv, eng_slot_value(e, s, eng_vote_dec_buf(s)));
-    }
-    for (uint32_t h = 0; h < count; h++) {
-        const struct bpc_vid *val = eng_vote_hist_val(s, h);
-        int buf = eng_vote_hist_buf(s, h);
-        if (buf >= 0 && eng_vote_hist_bal(s, h) < bal && !(decided && eng_vid_eq(val, dv))) {
-            eng_put_value(e, instance, val, eng_slot_value(e, s, (uint32_t)buf));
-        }
-    }
+    eng_put_1b_values(e, s, instance);
 }
 
 /* The lowest instance this party may still hold below its 1b's coverage
@@ -256,6 +267,7 @@ eng_send_1b(struct bpc_engine *e)
     }
     struct bpc_record r = bpc_record_make(BPC_MSG_1B_RANGE, nu, eng_bal(e), from - nu, NULL);
     e->rp.sent_1b_lo = nu;
+    e->rp.sent_1b_hi = from;
     eng_broadcast(e, &r, NULL);
     e->rp.sent_1b = true;
     /* A 1a that came before this 1b (paced mode sends the 1b at its own
@@ -296,12 +308,39 @@ eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
     eng_send_held_range(e, bottom, end);
 }
 
+/* Once this party voted at b its 1b is not sent again, yet the leader
+ * may still lack the bytes of a value it must propose: a Byzantine
+ * party's VALUE for junk that came first ties with the first correct
+ * reporter's (docs/ENGINE.md, "Vote reports"), and the report that lifts
+ * the value above F may come without one. So each retransmit tick sends
+ * again the VALUE records the 1b carried for the instances it reported
+ * explicitly that have no 2a at b here yet (a correct leader proposes at
+ * every one of them; a leader that does not costs a window of VALUE
+ * records a tick, as its silence before the first vote cost whole 1b
+ * messages). */
+static void
+eng_resend_values(struct bpc_engine *e)
+{
+    uint64_t bal = eng_bal(e);
+    for (uint64_t i = e->rp.sent_1b_lo; i < e->rp.sent_1b_hi; i++) {
+        const struct eng_slot *s = eng_slot_at(e, i);
+        if (eng_slot_instance(s) != i) {
+            continue; /* not held any more: decided and moved on */
+        }
+        int g = eng_gen_of(s, bal);
+        if (g < 0 || eng_gen_2a_vid(s, (uint32_t)g) == NULL) {
+            eng_put_1b_values(e, s, i);
+        }
+    }
+}
+
 void
 eng_rp_retransmit(struct bpc_engine *e)
 {
     if (!eng_voted_at_bal(e) && e->rp.sent_1b) {
         eng_send_1b(e);
     } else if (e->rp.sent_1b) {
+        eng_resend_values(e);
         eng_send_1b_chunk(e, false); /* a pass under way ends, none starts */
     }
 }
@@ -310,6 +349,7 @@ void
 eng_rp_on_join(struct bpc_engine *e)
 {
     e->rp.sent_1b = false;
+    e->rp.sent_1b_hi = 0;
     e->rp.held_lo = eng_nu(e);
     e->rp.asked_lo = UINT64_MAX;
     e->rp.held_next = 0;
@@ -320,6 +360,7 @@ void
 eng_rp_resume(struct bpc_engine *e)
 {
     e->rp.sent_1b = true;
+    e->rp.sent_1b_hi = 0; /* what it reported before the restart is not known */
     e->rp.asked_lo = UINT64_MAX;
     e->rp.held_next = 0;
     e->rp.held_end = 0;

@@ -576,6 +576,53 @@ test_first_reporter_bytes_kept(void **state)
     fx_delete(f);
 }
 
+/* Goal: a party that voted at the new ballot still sends the bytes of a
+ * value it reported while the leader has not proposed there. The engine
+ * vouched for v at instance 1 (ballot 1) and reports it with VALUE(v) in
+ * its 1b of ballot 2; it then votes for the leader's 2a at instance 2.
+ * A leader whose fetch buffer a Byzantine VALUE took first (a tie at
+ * weight F) needs v's bytes again. Before, a party resent its 1b and
+ * VALUE records only until it voted at the ballot, and the leader waited
+ * for its ballot to time out (the last review's valtie); now every
+ * retransmit tick resends VALUE(v) until a 2a at instance 1 comes. */
+static void
+test_values_resent_until_proposed(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    static uint8_t bv[128];
+    static uint8_t bw[128];
+    struct bpc_vid v;
+    struct bpc_vid w;
+    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &v);
+    fx_vote(f, 1, 1, &v, bv);
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    fx_batch(bw, l2, 2, 64, 0xBB, &w);
+    uint32_t mark = f->sent_count;
+    fx_to_ballot(f, 2);
+    fx_expect_value(f, mark, 1, &v, bv);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 2, 2, 0, &w);
+    a.value_bytes = bw;
+    fx_send1(f, l2, a);
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 2, 2) >= 0);
+    mark = f->sent_count;
+    f->now += f->cfg.ballot_timeout_ns / 2;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 2) < 0); /* voted: no 1b again */
+    fx_expect_value(f, mark, 1, &v, bv);
+    /* Once the leader proposed at instance 1, its bytes stop. */
+    a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, &v);
+    a.value_bytes = bv;
+    fx_send1(f, l2, a);
+    mark = f->sent_count;
+    f->now += f->cfg.ballot_timeout_ns / 2;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_VALUE, 1, 0) < 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -592,6 +639,7 @@ main(void)
         cmocka_unit_test(test_leader_fetches_reported_bytes),
         cmocka_unit_test(test_junk_value_keeps_fetched_bytes),
         cmocka_unit_test(test_first_reporter_bytes_kept),
+        cmocka_unit_test(test_values_resent_until_proposed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
