@@ -136,7 +136,8 @@ static const uint8_t fz_rec_types[FZ_REC_TYPES] = {
     BPC_MSG_VALUE, BPC_MSG_VOTES,   BPC_MSG_REFUSE,
 };
 _Static_assert(BPC_MSG_TYPES_COUNT == BPC_MSG_REFUSE + 1,
-               "a new record type: add it to fz_rec_types, fuzz_engine.c and fuzz_wire.c");
+               "a new record type: add it to fz_rec_types, fuzz_engine.c (its pooling and "
+               "swaps: fuzz_engine_world.c) and fuzz_wire.c");
 
 /* The FORGE type byte of a record type (inverse of fz_rec_types). */
 static inline uint8_t
