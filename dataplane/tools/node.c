@@ -476,6 +476,7 @@ node_stop(struct node *n)
     bool ok = true;
     if (n->report != NULL) {
         dp_load_report(n->report, &n->load);
+        node_report_flush(n);
     }
     if (n->o.log_out != NULL && dp_load_write_log(&n->load, n->o.log_out) != 0) {
         fprintf(stderr, "bpcon-node: cannot write %s\n", n->o.log_out);
@@ -530,6 +531,10 @@ node_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    /* A --report-fd reader that went away is a failed write, not the end
+     * of the party (node_report_flush); before, SIGPIPE killed it (141). */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* Everything up to a party ready to run: libbpcon, the clock, the
@@ -573,11 +578,11 @@ node_fds_open(struct node *n)
 /* The report's "ready" line (bpcon-cluster starts the load once every
  * node has sent it). */
 static void
-node_ready(const struct node *n)
+node_ready(struct node *n)
 {
     fprintf(n->report, "ready id=%llu pid=%d store=%d fsync=%d\n", (unsigned long long)n->o.id,
             (int)getpid(), n->o.store != NULL, n->o.store != NULL && !n->o.no_fsync);
-    fflush(n->report);
+    node_report_flush(n);
 }
 
 /* The orderly stop after the run (or a failed worker launch, rc): the
@@ -607,6 +612,7 @@ main(int argc, char **argv)
 {
     node_signals();
     static struct node n;
+    n.mesh_lock_fd = -1;
     (void)node_early_args(argc, argv, &n.o);
     int eal = rte_eal_init(argc, argv);
     if (eal < 0) {

@@ -85,6 +85,7 @@ struct node {
     struct dp_load load;
     struct bpc_dp_party *party;
     FILE *report;
+    int mesh_lock_fd; /* vhost-mesh: this party's lock, held to exit (-1: none) */
 };
 
 /* node_ports.c: the party's ports and links from its cluster file line's
@@ -117,6 +118,10 @@ int node_log_out_distinct(const char *log_out, const char *other, const char *wh
  * cluster file nor STORE.tmp: 0, or a negative errno, the refusal printed. */
 int node_log_out_check(const struct node_opts *o);
 
+/* node_run.c: flushes the report lines written; when the reader of
+ * --report-fd has gone (EPIPE, or any write error) says so once on stderr
+ * and writes no more report lines (the party runs on). */
+void node_report_flush(struct node *n);
 /* node_run.c: the main lcore's poll loop, until the quit flag (0) or a
  * failed party (-EIO, logged and reported). */
 int node_run(struct node *n);

@@ -5,7 +5,8 @@
  *
  * Owns: "vhost-mesh:DIR" (a full mesh of net_vhost/virtio_user links, one
  * port per peer: for each pair the lower id is the reconnecting vhost
- * client, the higher id the virtio_user server that owns the socket path),
+ * client, the higher id the virtio_user server that owns the socket path;
+ * the party's lock DIR/bpc-ID.lock, held to exit),
  * "port:N" (every peer behind one EAL-created port), which ports are left
  * to process exit (port_exit_only, see node_stop), and the pool's size.
  *
@@ -15,13 +16,46 @@
 #include "node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+
+/* This party's lock in the mesh folder, DIR/bpc-ID.lock, held until the
+ * process exits (the descriptor is kept open and not inherited): a second
+ * bpcon-node started as the same party is refused before it touches a
+ * socket. Before, it unlinked the running party's server socket (then
+ * waited in virtio_user's accept), so the peer's next reconnect found no
+ * one and the link was gone; a store, when there is one, refused the
+ * duplicate only after that. */
+static int
+node_mesh_lock(struct node *n, const char *dir, char *err, size_t err_len)
+{
+    char path[BPC_DP_PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/bpc-%u.lock", dir, (unsigned)n->o.id);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int rc = -errno;
+        snprintf(err, err_len, "mesh lock %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        snprintf(err, err_len,
+                 rc == -EBUSY ? "party %u is already running on mesh %s (%s is locked)"
+                              : "party %u: mesh %s: locking %s failed",
+                 (unsigned)n->o.id, dir, path);
+        (void)close(fd);
+        return rc;
+    }
+    n->mesh_lock_fd = fd; /* released at exit */
+    return 0;
+}
 
 /* One link per peer over a vhost-user full mesh: for pair (lo, hi) the
  * lower id runs net_vhost as a reconnecting client, the higher id runs
@@ -32,6 +66,11 @@ static int
 node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
 {
     uint32_t self = (uint32_t)n->o.id;
+    /* A party alone has no link to disturb (and needs no folder). */
+    int rc = n->cluster.parties_count > 1 ? node_mesh_lock(n, dir, err, err_len) : 0;
+    if (rc != 0) {
+        return rc;
+    }
     for (uint32_t peer = 0; peer < n->cluster.parties_count; peer++) {
         if (peer == self) {
             continue;
@@ -58,7 +97,7 @@ node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
             return -E2BIG;
         }
         uint16_t port = 0;
-        int rc = bpc_dp_vdev_port(name, args, &port, err, err_len);
+        rc = bpc_dp_vdev_port(name, args, &port, err, err_len);
         if (rc != 0) {
             return rc;
         }

@@ -12,6 +12,7 @@
  */
 #include "node.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,19 @@
 /* Drain at stop: keep polling until this long passes without work. */
 #define NODE_DRAIN_QUIET_NS 100000000ull
 #define NODE_DRAIN_MAX_NS 2000000000ull
+
+void
+node_report_flush(struct node *n)
+{
+    if (n->report == NULL || (fflush(n->report) == 0 && !ferror(n->report))) {
+        return;
+    }
+    int why = errno;
+    fprintf(stderr, "bpcon-node: --report-fd %d: %s; no more report lines\n", n->o.report_fd,
+            strerror(why));
+    (void)fclose(n->report);
+    n->report = NULL;
+}
 
 static void
 node_progress(struct node *n, bool done_flag)
@@ -41,7 +55,7 @@ node_progress(struct node *n, bool done_flag)
             bpc_engine_leader(e), (unsigned long long)bpc_engine_ballot(e), done_flag ? 1 : 0,
             (unsigned long long)last.instance, (unsigned long long)last.hash,
             (unsigned long long)n->load.digest);
-    fflush(n->report);
+    node_report_flush(n);
 }
 
 /* Reads the harness's control lines ("go", "adopt ID"); never blocks. */
@@ -104,7 +118,7 @@ node_failed(struct node *n)
     }
     if (n->report != NULL) {
         fprintf(n->report, "failed id=%llu store\n", (unsigned long long)n->o.id);
-        fflush(n->report);
+        node_report_flush(n);
     }
 }
 

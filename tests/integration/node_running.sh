@@ -1,0 +1,111 @@
+#!/bin/bash
+# Goal: a running party is not disturbed by what happens beside it.
+# - A second bpcon-node started as a party that already runs on a
+#   vhost-mesh is refused (exit 1, "already running") before it touches
+#   the mesh: the server socket the running party listens on is the same
+#   file afterwards. Before, the second start unlinked it and then hung in
+#   virtio_user's accept, so the peer's next reconnect found nobody.
+# - A node whose --report-fd reader has gone runs to its end (exit 0) and
+#   says once that it writes no more report lines; before, SIGPIPE killed
+#   it (status 141) at its first report line.
+# Method: two parties on a vhost-mesh in a scratch folder, started with
+# --no-load and --idle sleep, each reporting "ready" on its --report-fd;
+# the test waits for both ready lines (bounded), starts each party again,
+# then stops both with SIGTERM. Then a one-party cluster (its own quorum)
+# runs with a report pipe whose reader exited first, until the message.
+# Usage: node_running.sh BPCON-NODE BPCON-KEYGEN
+set -u
+node="$1"
+keygen="$2"
+dir=$(mktemp -d /tmp/bpcon-running-XXXXXX)
+rundir=/var/run/dpdk
+[ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+pids=""
+trap 'kill -TERM $pids 2>/dev/null; wait 2>/dev/null; rm -rf "$dir" "$rundir"/bpc-run-$$-*' EXIT
+export TMPDIR="$dir"
+pass=0
+fail=0
+
+check() { # name, want status, got status, output, want text[, extra failure]
+    local name="$1" want="$2" got="$3" out="$4" text="$5" extra="${6:-}"
+    if [ "$got" -eq "$want" ] && grep -qF -- "$text" <<<"$out" && [ -z "$extra" ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL $name: status $got (want $want)${extra:+, $extra}, output:"
+        tail -5 <<<"$out" | sed 's/^/    /'
+        echo "    (wanted text: $text)"
+    fi
+}
+
+eal() { # prefix, then the node's own arguments
+    local prefix="$1"
+    shift
+    "$node" --no-huge --no-pci -m 128 --file-prefix="bpc-run-$$-$prefix" \
+        --log-level=lib.eal:error -- "$@"
+}
+
+mkdir "$dir/mesh"
+"$keygen" --parties 2 --out "$dir/k" --cluster "$dir/c.conf" \
+    --port "vhost-mesh:$dir/mesh" >/dev/null || exit 1
+# Party 1 serves the pair's socket; party 0 connects to it.
+for id in 1 0; do
+    "$node" --no-huge --no-pci -m 128 --file-prefix="bpc-run-$$-p$id" \
+        --log-level=lib.eal:error -- --cluster "$dir/c.conf" --id "$id" --no-load \
+        --idle sleep:1000 --report-fd 3 3>"$dir/ready$id" >"$dir/out$id" 2>&1 &
+    pids="$pids $!"
+done
+for _ in $(seq 600); do
+    grep -q '^ready' "$dir/ready0" "$dir/ready1" 2>/dev/null &&
+        [ "$(cat "$dir/ready0" "$dir/ready1" | grep -c '^ready')" -eq 2 ] && break
+    sleep 0.1
+done
+if [ "$(cat "$dir/ready0" "$dir/ready1" | grep -c '^ready')" -ne 2 ]; then
+    echo "FAIL setup: the two parties did not report ready in 60 s"
+    tail -3 "$dir/out0" "$dir/out1"
+    exit 1
+fi
+sock="$dir/mesh/bpc-0-1.sock"
+before=$(stat -c %i "$sock")
+for id in 1 0; do
+    out=$(timeout 30 "$node" --no-huge --no-pci -m 128 --file-prefix="bpc-run-$$-dup$id" \
+        --log-level=lib.eal:error -- --cluster "$dir/c.conf" --id "$id" --no-load 2>&1)
+    st=$?
+    after=$(stat -c %i "$sock" 2>/dev/null || echo gone)
+    moved=""
+    [ "$after" = "$before" ] || moved="socket $sock was $before, now $after"
+    check "twice-$id" 1 $st "$out" "party $id is already running on mesh $dir/mesh" "$moved"
+done
+kill -TERM $pids
+for p in $pids; do
+    wait "$p"
+    st=$?
+    check "first-stops-$p" 0 $st "$(cat "$dir"/out*)" ""
+done
+pids=""
+
+# The report's reader exits before the node writes its first line. The
+# node runs until it is told to stop: wait (bounded) for its message or
+# its end, then SIGTERM.
+"$keygen" --parties 1 --out "$dir/k1" --cluster "$dir/one.conf" \
+    --port "vhost-mesh:$dir/mesh1" >/dev/null || exit 1
+exec 4> >(exit 0)
+wait $!
+"$node" --no-huge --no-pci -m 128 --file-prefix="bpc-run-$$-one" --log-level=lib.eal:error \
+    -- --cluster "$dir/one.conf" --id 0 --commands 2000 --idle sleep:1000 --report-fd 4 \
+    >/dev/null 2>"$dir/one.err" &
+one=$!
+pids="$one"
+exec 4>&-
+for _ in $(seq 600); do
+    grep -q 'no more report lines' "$dir/one.err" && break
+    kill -0 "$one" 2>/dev/null || break
+    sleep 0.1
+done
+kill -TERM "$one" 2>/dev/null
+wait "$one"
+check report-reader-gone 0 $? "$(cat "$dir/one.err")" \
+    "--report-fd 4: Broken pipe; no more report lines"
+pids=""
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
