@@ -836,7 +836,8 @@ enum bpc_ticket_status bpc_ticket_status(const struct bpc_engine *e, uint64_t ti
  * done, lost commands included.) */
 bool bpc_ticket_done(const struct bpc_engine *e, uint64_t ticket);
 /* Iterates the commands of a decided batch value: returns the next
- * command's offset after `off` or 0 at the end; -EINVAL if malformed. */
+ * command's offset after `off` or 0 at the end; -EINVAL if malformed, or
+ * when value or cmd is NULL. */
 struct bpc_command {
     uint32_t submitter;
     uint32_t len;

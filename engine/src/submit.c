@@ -393,6 +393,9 @@ eng_batch_step(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_comm
 int
 bpc_batch_next(const uint8_t *value, uint32_t len, uint32_t off, struct bpc_command *cmd)
 {
+    if (value == NULL || cmd == NULL) {
+        return -EINVAL; /* the engine's own walks never pass NULL */
+    }
     return eng_batch_step(value, len, off, cmd);
 }
 

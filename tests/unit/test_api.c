@@ -213,6 +213,26 @@ test_config_value_null_refused(void **state)
     assert_null(bpc_u128_str(5, NULL));
 }
 
+/* Goal: the batch iterator takes NULL: -EINVAL for a NULL value or a
+ * NULL command, and still walks a real batch. Before (the store/API
+ * review of this stop, batch_null), both were a SEGV. */
+static void
+test_batch_next_null_refused(void **state)
+{
+    (void)state;
+    print_message("bpc_batch_next with NULL\n");
+    uint8_t value[64] = {0};
+    uint32_t len = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES + 3;
+    value[BPC_BATCH_HEADER_BYTES + 2] = 3; /* one command of 3 bytes */
+    struct bpc_command c;
+    assert_int_equal(bpc_batch_next(NULL, 100, 0, &c), -EINVAL);
+    assert_int_equal(bpc_batch_next(NULL, 100, 8, &c), -EINVAL);
+    assert_int_equal(bpc_batch_next(value, len, 0, NULL), -EINVAL);
+    assert_int_equal(bpc_batch_next(value, len, 0, &c), (int)len);
+    assert_int_equal(c.len, 3);
+    assert_int_equal(bpc_batch_next(value, len, len, &c), 0);
+}
+
 /* Goal: the wire calls take NULL and a never begun (zeroed) writer:
  * -EINVAL, a length of 0, false, or -1 - BPC_DROP_SHORT. Before, each
  * aborted on an assertion. */
@@ -306,6 +326,7 @@ main(void)
         cmocka_unit_test(test_digest_misuse_refused),
         cmocka_unit_test(test_engine_null_refused),
         cmocka_unit_test(test_config_value_null_refused),
+        cmocka_unit_test(test_batch_next_null_refused),
         cmocka_unit_test(test_wire_null_refused),
         cmocka_unit_test(test_auth_log_null_refused),
     };
