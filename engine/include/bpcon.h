@@ -414,9 +414,13 @@ int bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32
 bool bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_len);
 /* Appends a record; for DIGEST-kind 2A/DECIDED with value_bytes != NULL the
  * bytes are copied into the value section and aux set to their offset.
- * Returns 0 or -ENOBUFS; -EINVAL for w or r NULL or a writer never begun
- * (buf NULL: a zeroed one). A record of an unknown type or value kind is
- * a programming error and aborts (the engine builds its records). */
+ * Returns 0 or -ENOBUFS; -EINVAL for w or r NULL, a writer never begun
+ * (buf NULL: a zeroed one), or a record whose own fields the decoder
+ * refuses (unknown type or value kind, a value's length outside its
+ * kind's range, a ballot out of range, a history count on a record other
+ * than a 1B or above BPC_HISTORY_MAX): nothing is written. Whether 1B_HIST
+ * records follow their 1B and carried bytes hash to the digest is not
+ * checked here (the decoder refuses such a frame). */
 int bpc_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r);
 /* Writes the header and the tag; returns the frame length, or 0 (nothing
  * written) for w, h or key NULL or a writer whose begin failed. */

@@ -32,6 +32,11 @@
 
 _Noreturn void bpc_assert_fail(const char *expr, const char *file, int line);
 
+/* wire.c: bpc_wire_put for the engine's own records (w begun, r built from
+ * its state): a bad record is a bug, checked by assertions only. */
+__attribute__((visibility("hidden"))) int eng_wire_put(struct bpc_wire_writer *w,
+                                                       const struct bpc_record *r);
+
 /* log.c: the largest value a decided log holds (its config's
  * value_bytes_max): bpc_engine_init refuses a log smaller than the engine's
  * values. */

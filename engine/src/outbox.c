@@ -190,7 +190,7 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
             e->ctr.tx_value_gone++;
             return true;
         }
-        BPC_ASSERT(bpc_wire_put(w, &r) == 0);
+        BPC_ASSERT(eng_wire_put(w, &r) == 0);
         (*put)++;
         return true;
     }
@@ -207,7 +207,7 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
     if (!bpc_wire_fits(w, 1 + extra, vlen)) {
         return false;
     }
-    BPC_ASSERT(bpc_wire_put(w, &r) == 0);
+    BPC_ASSERT(eng_wire_put(w, &r) == 0);
     (*put)++;
     return true;
 }

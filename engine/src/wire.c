@@ -500,12 +500,34 @@ wire_record_store(uint8_t *p, const struct bpc_record *r, uint64_t aux)
     memcpy(p + WIRE_REC_VALUE, r->value.id, BPC_VALUE_INLINE_MAX);
 }
 
+/* Would the decoder take r's own fields (type, value shape and kind,
+ * ballot, history count)? Where it sits in the frame, and whether carried
+ * bytes hash to the digest, the writer does not check. */
+static bool
+wire_record_putable(const struct bpc_record *r)
+{
+    if (r->type == BPC_MSG_NONE || r->type >= BPC_MSG_TYPES_COUNT ||
+        r->value.kind > BPC_VALUE_NOOP || wire_record_check(r) != 0) {
+        return false;
+    }
+    return r->type == BPC_MSG_1B ? r->hist_count <= BPC_HISTORY_MAX : r->hist_count == 0;
+}
+
 int
 bpc_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r)
 {
     if (w == NULL || r == NULL || w->buf == NULL) {
         return -EINVAL; /* a NULL or never begun (zeroed) writer, no record */
     }
+    if (!wire_record_putable(r)) {
+        return -EINVAL; /* a frame holding it would be refused whole */
+    }
+    return eng_wire_put(w, r);
+}
+
+int
+eng_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r)
+{
     /* The engine builds records from its own state: a bad one is a bug. */
     BPC_ASSERT(r->type != BPC_MSG_NONE && r->type < BPC_MSG_TYPES_COUNT);
     BPC_ASSERT(r->value.kind <= BPC_VALUE_NOOP);

@@ -323,6 +323,51 @@ test_wire_begin_and_put_enobufs(void **state)
     assert_int_equal(buf[BPC_FRAME_BYTES_MAX], 0xab);
 }
 
+/* Goal: bpc_wire_put refuses (-EINVAL, nothing written) a record whose
+ * own fields the decoder refuses, so a caller never gets a frame that is
+ * dropped whole, nor an abort: an INLINE value of 200 bytes, a 1B with
+ * 200 history entries, a 2AV with a history count, an unknown type or
+ * value kind. A good record after them still goes in and the frame
+ * decodes. Before (the store/API review of this stop), the first three
+ * returned 0 and the frame was refused by the decoder; the last two
+ * aborted on an assertion. */
+static void
+test_wire_put_refuses_bad_records(void **state)
+{
+    (void)state;
+    uint8_t buf[BPC_FRAME_BYTES_MAX];
+    uint8_t key[BPC_KEY_BYTES] = {0};
+    struct bpc_wire_writer w;
+    assert_int_equal(bpc_wire_begin(&w, buf, sizeof(buf), 0), 0);
+    uint8_t id[4] = {1, 2, 3, 4};
+    struct bpc_vid v;
+    bpc_vid_of(&v, id, sizeof(id));
+    struct bpc_record bad[5];
+    bad[0] = bpc_record_make(BPC_MSG_2AV, 3, 5, 0, &v);
+    bad[0].value.len = 200;
+    bad[1] = bpc_record_make(BPC_MSG_1B, 3, 5, 2, &v);
+    bad[1].hist_count = 200;
+    bad[2] = bpc_record_make(BPC_MSG_2AV, 3, 5, 0, &v);
+    bad[2].hist_count = 1;
+    bad[3] = bpc_record_make(BPC_MSG_2AV, 3, 5, 0, &v);
+    bad[3].type = BPC_MSG_TYPES_COUNT;
+    bad[4] = bpc_record_make(BPC_MSG_2AV, 3, 5, 0, &v);
+    bad[4].value.kind = 9;
+    for (uint32_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        print_message("bad record %u\n", k);
+        assert_int_equal(bpc_wire_put(&w, &bad[k]), -EINVAL);
+    }
+    struct bpc_record good = bpc_record_make(BPC_MSG_2AV, 3, 5, 0, &v);
+    assert_int_equal(bpc_wire_put(&w, &good), 0);
+    struct bpc_frame_header h = {.cluster_id = 1, .sender = 0, .receiver = 1, .seq = 1};
+    uint32_t len = bpc_wire_finish(&w, &h, key);
+    struct bpc_frame_header got;
+    struct bpc_record recs[4];
+    assert_int_equal(bpc_wire_parse_header(buf, len, &got), 0);
+    assert_int_equal(bpc_wire_decode(buf, len, &got, recs, 4), 1);
+    assert_int_equal(recs[0].instance, 3);
+}
+
 int
 main(void)
 {
@@ -336,6 +381,7 @@ main(void)
         cmocka_unit_test(test_wire_fill_to_records_max),
         cmocka_unit_test(test_wire_largest_value_and_frame),
         cmocka_unit_test(test_wire_begin_and_put_enobufs),
+        cmocka_unit_test(test_wire_put_refuses_bad_records),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
 }
