@@ -115,9 +115,11 @@ struct bpc_store_io {
 };
 
 /* The plain system calls (ctx unused). Its open refuses anything but a
- * regular file (or a directory opened with O_DIRECTORY) with -EINVAL, and
- * never waits on a FIFO. Its resolve is realpath(3) (of the directory
- * when the file does not exist yet), and refuses a dangling symbolic link
+ * regular file (or a directory opened with O_DIRECTORY): a directory with
+ * -EISDIR, a FIFO, a socket or a device with -EINVAL, none of them opened
+ * when the path names one already (stat, lstat with O_NOFOLLOW), and it
+ * never waits on a FIFO (O_NONBLOCK). Its resolve is realpath(3) (of the
+ * directory when the file does not exist yet), and refuses a dangling symbolic link
  * with -ENOENT (creating the store would replace the link). Its lock is
  * flock(2) LOCK_EX | LOCK_NB: held per open file description, so a second
  * open in the same process is refused too. Its same_file is fstat(2) of
@@ -188,12 +190,15 @@ struct bpc_store;
  * framing failure followed by more data) is -EBADMSG with a message naming
  * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
  * compaction or creation is removed when it is empty or begins with the
- * store's magic; any other file there (or a symbolic link) is left as it
- * is and a writer's open is -EEXIST naming it (a compaction meeting one
- * is -EEXIST, the store not failed). PATH.tmp is the store's own: a
- * writer's store whose name ends in ".tmp" (another store's temporary
+ * store's magic; any other file there (or a symbolic link, a directory,
+ * a FIFO, a socket or a device: the table's open refusing it with -ELOOP,
+ * -EISDIR, -EINVAL or -ENXIO) is left as it is, never followed or waited
+ * on, and a writer's open is -EEXIST naming it and what it is (a
+ * compaction meeting one is -EEXIST, the store not failed). PATH.tmp is
+ * the store's own: a writer's store whose name ends in ".tmp" (another store's temporary
  * file) is -EINVAL, nothing created (a read_only open reads one); creating a store where PATH.tmp
- * is a symbolic link or a file with another name (a hard link) is -EEXIST, that file left as it is.
+ * is a symbolic link, a file with another name (a hard link), a directory, a FIFO, a socket or a
+ * device is -EEXIST, that file left as it is.
  * A writer opening an existing store creates PATH.tmp (O_EXCL) and removes it again: when that
  * fails (a directory it may not write, where no compaction could work) the open fails with that
  * errno, naming PATH.tmp. path is resolved once, here (io's
@@ -314,9 +319,11 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * (no file replaced, none made at PATH) and the store fails. 0, or -EIO
  * and the store failed; or -EEXIST
  * when PATH.tmp is not the store's own (a symbolic link, opened with
- * O_NOFOLLOW, or a file with another name: io's links is not 1), which is
- * left as it is: nothing was written, the store is not failed, and a
- * later compaction (once it is gone) works. */
+ * O_NOFOLLOW; a directory, a FIFO, a socket or a device, which io's open
+ * refuses; a file with another name: io's links is not 1; or bytes the
+ * store never writes there), which is left as it is: nothing was
+ * written, the store is not failed, and a later compaction (once it is
+ * gone) works. */
 int bpc_store_compact(struct bpc_store *s);
 /* A compaction does not close the file it replaced: that last close
  * frees the file's pages and blocks, about a millisecond for 4 MiB on

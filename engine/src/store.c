@@ -452,10 +452,9 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     }
     if (rc == -EEXIST) {
         store_errf(err, err_len,
-                   "%s: creating: %s is not this store's temporary file (a symbolic link, a "
-                   "file with another name, or one not beginning with the store's magic); "
-                   "refusing to write it",
-                   s->path, s->tmp);
+                   "%s: creating: %s is not this store's temporary file (%s); refusing to write "
+                   "it: move it away (the store reserves that name)",
+                   s->path, s->tmp, s->tmp_why != NULL ? s->tmp_why : "not the store's");
         return rc;
     }
     if (rc != 0) {
@@ -551,8 +550,10 @@ store_probe_tmp(struct bpc_store *s, char *err, size_t err_len)
 
 /* A writer of an existing store removes an interrupted compaction's
  * PATH.tmp (only a file the store may have written: empty or beginning
- * with its magic, store_tmp_ours; any other file there, or a symbolic
- * link, is left alone and the open refused with -EEXIST naming it),
+ * with its magic, store_tmp_ours; any other file there, a symbolic link,
+ * a directory, a FIFO, a socket or a device, is left alone, never
+ * followed or waited on, and the open refused with -EEXIST naming it and
+ * what it is: store_tmp_foreign),
  * then checks that PATH.tmp can be made (store_probe_tmp): only once the
  * lock is held, so that a refused second writer never removes the
  * PATH.tmp the first is writing, and only once PATH was read as this
@@ -566,7 +567,8 @@ store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
     if (fd == -ENOENT) {
         return store_probe_tmp(s, err, err_len);
     }
-    int rc = fd == -ELOOP ? -EEXIST : (fd < 0 ? fd : store_tmp_ours(s, fd));
+    const char *foreign = store_tmp_foreign(fd);
+    int rc = foreign != NULL ? -EEXIST : (fd < 0 ? fd : store_tmp_ours(s, fd));
     if (fd >= 0) {
         (void)s->io.close(s->io.ctx, fd);
     }
@@ -575,9 +577,9 @@ store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
                    "%s: %s is not this store's temporary file (%s); it is left as it is: move it "
                    "away (the store reserves that name)",
                    s->path, s->tmp,
-                   fd == -ELOOP ? "a symbolic link"
-                                : "it neither begins with the store's magic nor holds only zeros, "
-                                  "as a compaction's leftover does");
+                   foreign != NULL ? foreign
+                                   : "it neither begins with the store's magic nor holds only "
+                                     "zeros, as a compaction's leftover does");
         return rc;
     }
     if (rc != 0) {

@@ -341,24 +341,43 @@ store_tmp_ours(const struct bpc_store *s, int fd)
     }
 }
 
+const char *
+store_tmp_foreign(int rc)
+{
+    switch (rc) {
+    case -ELOOP:
+        return "a symbolic link";
+    case -EISDIR:
+        return "a directory, not a file the store wrote";
+    case -EINVAL:
+    case -ENXIO:
+        return "not a regular file: a FIFO, a socket or a device";
+    default:
+        return NULL;
+    }
+}
+
 /* Opens and locks PATH.tmp: its fd, or a negative errno with nothing
  * touched. It must be the store's own: opened with O_NOFOLLOW (a symbolic
- * link is not followed) and, locked, a file with exactly one name (a
- * hard link's other name is another file's, a backup's or another
- * program's, that writing it would destroy) whose bytes are empty or
- * begin with the magic (store_tmp_ours); -EEXIST otherwise, left as
- * it is. Locked before it is emptied and before the rename makes it PATH:
- * a second writer's open never finds the store unlocked, not even between
- * compactions, and two writers creating one store never empty or rename
- * each other's PATH.tmp (the one that finds it locked is refused). A
- * creator that got the lock checks that PATH is still missing: a writer
- * that created it meanwhile is not replaced (-EBUSY). */
+ * link is not followed; a directory, FIFO, socket or device is refused by
+ * the table's open, never waited on: store_tmp_foreign) and, locked, a
+ * file with exactly one name (a hard link's other name is another
+ * file's, a backup's or another program's, that writing it would
+ * destroy) whose bytes are empty or begin with the magic
+ * (store_tmp_ours); -EEXIST otherwise, left as it is (s->tmp_why says
+ * what is there). Locked before it is emptied and before the rename makes
+ * it PATH: a second writer's open never finds the store unlocked, not
+ * even between compactions, and two writers creating one store never
+ * empty or rename each other's PATH.tmp (the one that finds it locked is
+ * refused). A creator that got the lock checks that PATH is still
+ * missing: a writer that created it meanwhile is not replaced (-EBUSY). */
 static int
 store_tmp_open(struct bpc_store *s)
 {
     int fd = s->io.open(s->io.ctx, s->tmp, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        return fd == -ELOOP ? -EEXIST : fd;
+        s->tmp_why = store_tmp_foreign(fd);
+        return s->tmp_why != NULL ? -EEXIST : fd;
     }
     int rc = s->io.lock != NULL ? s->io.lock(s->io.ctx, fd) : 0;
     int64_t links = rc == 0 && s->io.links != NULL ? s->io.links(s->io.ctx, fd) : 1;
@@ -366,9 +385,11 @@ store_tmp_open(struct bpc_store *s)
         /* Another name holds it; or none does: a racing creator removed
          * it after our open (a failed creation's PATH.tmp), still in use. */
         rc = links == 0 ? -EBUSY : (links < 0 ? (int)links : -EEXIST);
+        s->tmp_why = "a file with another name: a hard link";
     }
     if (rc == 0) {
         rc = store_tmp_ours(s, fd);
+        s->tmp_why = "it neither begins with the store's magic nor holds only zeros";
     }
     if (rc != 0) {
         (void)s->io.close(s->io.ctx, fd); /* another writer's or file's: left alone */
@@ -452,8 +473,9 @@ bpc_store_compact(struct bpc_store *s)
     }
     free(img);
     if (rc == -EEXIST) {
-        /* PATH.tmp is not the store's (a link to another file): nothing
-         * was written, the store goes on, its sequence numbers too. */
+        /* PATH.tmp is not the store's (a link to another file, a
+         * directory, a FIFO, another program's file): nothing was
+         * written, the store goes on, its sequence numbers too. */
         s->next_seq = seq;
         return rc;
     }

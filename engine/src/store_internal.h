@@ -99,6 +99,9 @@ struct bpc_store {
     uint64_t old_size;
     char path[STORE_PATH_MAX];
     char tmp[STORE_PATH_MAX + 8];
+    /* What store_tmp_open found at PATH.tmp when it returned -EEXIST (a
+     * symbolic link, a directory...), for the creation's message. */
+    const char *tmp_why;
     char dir[STORE_PATH_MAX];
     uint8_t header[BPC_STORE_HEADER_BYTES]; /* this store's identity (first_seq aside) */
     uint64_t size;                          /* bytes in the file (all durable-or-written) */
@@ -214,6 +217,12 @@ void store_grew(struct bpc_store *s, uint64_t size);
 /* 0 when the file at fd (PATH.tmp) is empty or begins with the store's
  * magic (a file the store may have written), -EEXIST when not. */
 int store_tmp_ours(const struct bpc_store *s, int fd);
+/* What is at PATH.tmp when an open of it (O_NOFOLLOW) failed with rc
+ * because it is no file the store may have written: a symbolic link
+ * (-ELOOP), a directory (-EISDIR), a FIFO, a socket or a device (-EINVAL,
+ * the POSIX table's; -ENXIO, open(2)'s of a socket). NULL for any other
+ * rc: the file system's error, not the name's. */
+const char *store_tmp_foreign(int rc);
 /* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
  * directory; on 0 the store appends to the new file. */
 int store_replace(struct bpc_store *s, const uint8_t *img, size_t len);
@@ -224,7 +233,7 @@ int store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, s
 /* Reads the whole file into a malloc'ed buffer. */
 int store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n);
 /* What a failed open of the store's file means (-EINVAL from the POSIX
- * table: not a regular file). */
+ * table: not a regular file; -EISDIR: a directory). */
 const char *store_open_error(int rc);
 
 #endif /* BPC_STORE_INTERNAL_H */

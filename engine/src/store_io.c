@@ -23,23 +23,41 @@
  * POSIX I/O.
  * ---------------------------------------------------------------------- */
 
+/* The errno of a file that is not regular (st: lstat's or fstat's): a
+ * directory is -EISDIR (what open(2) says of one opened for writing), a
+ * FIFO, socket or device -EINVAL; 0 for a regular file. */
+static int
+store_posix_kind(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) ? 0 : (S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL);
+}
+
 /* Anything but a regular file (or a directory asked for with O_DIRECTORY)
- * is -EINVAL: a FIFO or a device is no store. O_NONBLOCK so that opening a
- * FIFO does not wait for its other end; it changes nothing for a regular
- * file. */
+ * is refused: a directory with -EISDIR, a FIFO, a socket or a device with
+ * -EINVAL, none of them opened when the path already names one (stat, or
+ * lstat with O_NOFOLLOW: opening a device can act on it, a tape rewinds).
+ * O_NONBLOCK, so that a FIFO made between that check and the open is not
+ * waited on (it changes nothing for a regular file), O_NOCTTY so that a
+ * terminal never becomes the process's, and fstat after the open decides.
+ * A socket's ENXIO, and a device's without a driver, are -EINVAL too. */
 static int
 store_posix_open(void *ctx, const char *path, int flags, unsigned int mode)
 {
     (void)ctx;
     bool dir = (flags & O_DIRECTORY) != 0;
-    int fd = open(path, flags | O_CLOEXEC | (dir ? 0 : O_NONBLOCK), (mode_t)mode);
-    if (fd < 0) {
-        return -errno;
-    }
     struct stat st;
-    if (!dir && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    if (!dir && ((flags & O_NOFOLLOW) != 0 ? lstat(path, &st) : stat(path, &st)) == 0 &&
+        !S_ISLNK(st.st_mode) && store_posix_kind(&st) != 0) {
+        return store_posix_kind(&st);
+    }
+    int fd = open(path, flags | O_CLOEXEC | (dir ? 0 : O_NONBLOCK | O_NOCTTY), (mode_t)mode);
+    if (fd < 0) {
+        return errno == ENXIO || errno == ENODEV ? -EINVAL : -errno;
+    }
+    int rc = dir ? 0 : (fstat(fd, &st) != 0 ? -errno : store_posix_kind(&st));
+    if (rc != 0) {
         (void)close(fd);
-        return -EINVAL;
+        return rc;
     }
     return fd;
 }
@@ -254,7 +272,9 @@ store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_
 const char *
 store_open_error(int rc)
 {
-    return rc == -EINVAL ? "not a regular file" : strerror(-rc);
+    return rc == -EINVAL   ? "not a regular file"
+           : rc == -EISDIR ? "not a regular file (a directory)"
+                           : strerror(-rc);
 }
 
 /* Reads the whole file into a malloc'ed buffer; 0 or -errno. */

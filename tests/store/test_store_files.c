@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -592,6 +595,143 @@ test_tmp_link_refused_at_compaction(void **state)
     tf_rm_rf(&d);
 }
 
+/* What test_tmp_not_a_file_refused puts at PATH.tmp: a directory (holding
+ * a file, which must stay), a FIFO, a socket, and where mknod(2) works
+ * (root with CAP_MKNOD) a character device: /dev/null's numbers. */
+enum tf_special { TF_DIR, TF_FIFO, TF_SOCKET, TF_DEVICE, TF_SPECIALS };
+
+static const char *const tf_special_name[TF_SPECIALS] = {"a directory", "a FIFO", "a socket",
+                                                         "a device"};
+/* What the open's message must say is there. */
+static const char *const tf_special_said[TF_SPECIALS] = {
+    "a directory", "not a regular file", "not a regular file", "not a regular file"};
+
+static int
+tf_mknod_null(const char *path)
+{
+    return mknod(path, S_IFCHR | 0600, makedev(1, 3));
+}
+
+static void
+tf_special_make(const char *path, enum tf_special kind)
+{
+    if (kind == TF_DIR) {
+        char inner[160];
+        snprintf(inner, sizeof(inner), "%s/draft", path);
+        assert_int_equal(mkdir(path, 0700), 0);
+        tf_write_file(inner, "a draft\n");
+    } else if (kind == TF_FIFO) {
+        assert_int_equal(mkfifo(path, 0600), 0);
+    } else if (kind == TF_DEVICE) {
+        assert_int_equal(tf_mknod_null(path), 0);
+    } else {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_true(strlen(path) < sizeof(sa.sun_path));
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (const struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(close(fd), 0); /* the socket file stays */
+    }
+}
+
+/* Still there, still what it was (a directory's file unchanged); then
+ * removed. */
+static void
+tf_special_check_remove(const char *path, enum tf_special kind)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    bool same = kind == TF_DIR      ? S_ISDIR(st.st_mode)
+                : kind == TF_FIFO   ? S_ISFIFO(st.st_mode)
+                : kind == TF_DEVICE ? S_ISCHR(st.st_mode)
+                                    : S_ISSOCK(st.st_mode);
+    if (!same) {
+        fail_msg("%s: %s there is no longer one (mode %o)", path, tf_special_name[kind],
+                 (unsigned)st.st_mode);
+    }
+    if (kind == TF_DIR) {
+        char inner[160];
+        snprintf(inner, sizeof(inner), "%s/draft", path);
+        tf_expect_text(inner, "a draft\n");
+        assert_int_equal(unlink(inner), 0);
+        assert_int_equal(rmdir(path), 0);
+    } else {
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+/* A writable open of path (an existing store, or none yet) with kind at
+ * tmp: -EEXIST, the message naming tmp and what is there. */
+static void
+tf_special_open_refused(const char *path, const char *tmp, enum tf_special kind)
+{
+    char err[512] = "";
+    tf_special_make(tmp, kind);
+    tf_expect_refused(path, -EEXIST, err, sizeof(err));
+    print_message("open with %s at %s: %s\n", tf_special_name[kind], tmp, err);
+    if (strstr(err, tmp) == NULL || strstr(err, tf_special_said[kind]) == NULL) {
+        fail_msg("open with %s at %s: \"%s\" names neither it nor \"%s\"", tf_special_name[kind],
+                 tmp, err, tf_special_said[kind]);
+    }
+    tf_special_check_remove(tmp, kind);
+}
+
+/* A directory, a FIFO, a socket or a device at PATH.tmp is no file the
+ * store wrote, like a symbolic link there: a compaction is refused with
+ * -EEXIST, the store not failed (the next commit is acknowledged), and a
+ * writable open or a creation is -EEXIST naming PATH.tmp and what is
+ * there; the thing is never removed, followed or waited on. Before: the
+ * compaction returned -EIO and failed the store for good (bpc_store_error
+ * -EISDIR, -EINVAL), the open said "reading s.tmp: Invalid argument" and
+ * the creation "n: creating: Is a directory" (a review's finding). */
+static void
+test_tmp_not_a_file_refused(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128], tmp[128], fresh[128], fresh_tmp[128];
+    tf_at(&d, "s", path, sizeof(path));
+    tf_at(&d, "s.tmp", tmp, sizeof(tmp));
+    tf_at(&d, "n", fresh, sizeof(fresh));
+    tf_at(&d, "n.tmp", fresh_tmp, sizeof(fresh_tmp));
+    /* A device only where one can be made (not unprivileged, not in
+     * every container). */
+    enum tf_special end = tf_mknod_null(tmp) == 0 ? TF_SPECIALS : TF_DEVICE;
+    if (end == TF_SPECIALS) {
+        assert_int_equal(unlink(tmp), 0);
+    } else {
+        print_message("mknod: %s: no device at s.tmp\n", strerror(errno));
+    }
+    uint64_t next = 0;
+    for (enum tf_special kind = TF_DIR; kind < end; kind++) {
+        struct bpc_store *s = tf_open(path, false);
+        tf_run(s, next, 20);
+        next += 20;
+        tf_special_make(tmp, kind);
+        int rc = bpc_store_compact(s);
+        print_message("compaction with %s at s.tmp: %d, store error %d\n", tf_special_name[kind],
+                      rc, bpc_store_error(s));
+        if (rc != -EEXIST || bpc_store_error(s) != 0) {
+            fail_msg("compaction with %s at s.tmp: %d (store error %d), expected -EEXIST (0)",
+                     tf_special_name[kind], rc, bpc_store_error(s));
+        }
+        tf_commit(s, next++); /* the store goes on */
+        struct tf_recs want = tf_records(s);
+        tf_special_check_remove(tmp, kind);
+        tf_compact(s);
+        bpc_store_close(s);
+        tf_expect(path, &want);
+        free(want.r);
+        tf_special_open_refused(path, tmp, kind);
+        tf_special_open_refused(fresh, fresh_tmp, kind);
+        struct stat st;
+        assert_int_equal(lstat(fresh, &st), -1); /* no store was made */
+    }
+    tf_rm_rf(&d);
+}
+
 /* A store's name may not end in ".tmp": that is the name another store
  * (PATH without it) writes and removes. Before: a store "x.tmp" opened,
  * and opening the store "x" then removed it, acknowledged votes and all
@@ -819,6 +959,7 @@ main(void)
         cmocka_unit_test(test_racing_creators),
         cmocka_unit_test(test_tmp_link_refused_at_create),
         cmocka_unit_test(test_tmp_link_refused_at_compaction),
+        cmocka_unit_test(test_tmp_not_a_file_refused),
         cmocka_unit_test(test_tmp_name_refused),
         cmocka_unit_test(test_unwritable_directory_refused),
         cmocka_unit_test(test_long_component_named),
