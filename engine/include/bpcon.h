@@ -700,7 +700,8 @@ struct bpc_step_out {
     X(forward_forged)      /* FORWARD commands dropped: bytes do not match their MAC */            \
     X(submitters_held)     /* a leader held a submitter out: its value alone failed */             \
     X(recheck_visits)      /* slots a re-check of held 2a values examined */                       \
-    X(claim_visits)        /* 1b claim pool entries evictions examined */
+    X(claim_visits)        /* 1b claim pool entries evictions examined */                          \
+    X(votes_barred)        /* VOTES runs dropped unhashed: their sender's mismatched too often */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

@@ -374,6 +374,9 @@ struct eng_run_cache {
 /* runs.c: a VOTES run that arrived before a 2a it needs. */
 #define ENG_RUN_WAIT 16u
 #define ENG_RUN_WAIT_PER_SENDER 4u
+/* Mismatched runs a sender may have checked at one ballot; its later runs
+ * there are dropped unhashed (votes_barred): see runs.c, eng_votes_try. */
+#define ENG_RUN_MISMATCH_MAX 4u
 struct eng_run_wait {
     uint32_t p;
     bool used;
@@ -424,6 +427,8 @@ struct eng_runs_state {
     struct eng_run_wait *wait;     /* ENG_RUN_WAIT runs waiting for a 2a (same region) */
     uint8_t tmp[BPC_DIGEST_BYTES]; /* a digest when there is no cache */
     uint32_t waiting;              /* entries of wait in use */
+    uint64_t *bad_bal;             /* n: the ballot of the sender's last mismatched run */
+    uint32_t *bad;                 /* n: its mismatched runs at that ballot */
 };
 
 /* report.c: what this party's 1b messages at bal covered. */
@@ -673,6 +678,8 @@ struct eng_mem {
     uint64_t *answer_step;
     uint32_t *answered;
     uint64_t *answer_tat;
+    uint64_t *run_bad_bal;
+    uint32_t *run_bad;
     struct eng_cell *ring;
     struct eng_cmd *own, *lq;
     uint8_t *ring_bytes, *own_bytes, *lq_bytes;

@@ -82,7 +82,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] =
-        (size_t)z->n * (sizeof(struct bpc_1b_report) + 3 * sizeof(uint32_t) + 2 * sizeof(uint64_t));
+        (size_t)z->n * (sizeof(struct bpc_1b_report) + 4 * sizeof(uint32_t) + 3 * sizeof(uint64_t));
     sizes[L_CMDS] =
         (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
@@ -326,9 +326,11 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
     m->answer_step = (uint64_t *)(void *)(m->scratch + z->n);
     m->answer_tat = m->answer_step + z->n;
-    m->held = (uint32_t *)(void *)(m->answer_tat + z->n);
+    m->run_bad_bal = m->answer_tat + z->n;
+    m->held = (uint32_t *)(void *)(m->run_bad_bal + z->n);
     m->answered = m->held + z->n;
     m->claims_by = m->answered + z->n;
+    m->run_bad = m->claims_by + z->n;
     m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
     m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
     m->lq = m->own + z->cmds;
