@@ -39,17 +39,25 @@ static bool
 eng_send_decided_from_log(struct bpc_engine *e, uint32_t p, uint64_t instance)
 {
     struct bpc_log_entry le;
-    if (e->cfg.log == NULL || bpc_log_read(e->cfg.log, instance, &le) != 0) {
+    const uint8_t *id = NULL;
+    if (e->cfg.log == NULL || eng_log_read(e->cfg.log, instance, &le, &id) != 0) {
         return false;
     }
     struct bpc_vid vid;
     memset(&vid, 0, sizeof(vid));
     if (le.noop) {
         vid.kind = BPC_VALUE_NOOP;
+    } else if (le.len > e->vbytes) {
+        return false; /* no peer of this configuration takes it */
+    } else if (id != NULL && le.len > BPC_VALUE_INLINE_MAX) {
+        /* The identity kept when the engine appended it: before, every
+         * answer from the log hashed the value again, so one peer's
+         * STATUS records (1,000 answers a millisecond) kept a correct
+         * party's engine thread busy (a review's logamp, 1 KB values). */
+        vid.kind = BPC_VALUE_DIGEST;
+        vid.len = (uint16_t)le.len;
+        memcpy(vid.id, id, BPC_DIGEST_BYTES);
     } else {
-        if (le.len > e->vbytes) {
-            return false; /* no peer of this configuration takes it */
-        }
         bpc_vid_of(&vid, le.value, le.len);
     }
     struct bpc_record r = bpc_record_make(BPC_MSG_DECIDED, instance, 1, 0, &vid);

@@ -41,6 +41,17 @@ __attribute__((visibility("hidden"))) int eng_wire_put(struct bpc_wire_writer *w
  * value_bytes_max): bpc_engine_init refuses a log smaller than the engine's
  * values. */
 uint32_t bpc_log_value_max(const struct bpc_log *log);
+/* log.c: bpc_log_append that also keeps id, the identity (digest) of a
+ * DIGEST value, when not NULL (the engine's appends: catch-up answers
+ * from the log then name the value without hashing its bytes again). */
+__attribute__((visibility("hidden"))) int eng_log_append(struct bpc_log *log, uint64_t index,
+                                                         const uint8_t *value, uint32_t len,
+                                                         bool noop, uint64_t skip_mask,
+                                                         const uint8_t *id);
+/* log.c: bpc_log_read that also sets *id to the identity kept with the
+ * entry, or NULL when none was (an entry bpc_log_append wrote). */
+__attribute__((visibility("hidden"))) int
+eng_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out, const uint8_t **id);
 
 /* auth.c: SipHash-2-4-128 frame tags under the pair key. */
 void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,

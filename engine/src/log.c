@@ -46,6 +46,7 @@
 #define LOG_NS_PER_S 1000000000ull
 
 #define LOG_SLOT_NOOP 1u
+#define LOG_SLOT_ID 2u /* id holds the value's digest (eng_log_append) */
 
 /* Values are packed in a segment's arena at this alignment. */
 #define LOG_VALUE_ALIGN 8u
@@ -57,6 +58,7 @@ struct log_slot {
     uint32_t len;
     uint32_t flags;
     uint64_t skip_mask;
+    uint8_t id[BPC_DIGEST_BYTES]; /* with LOG_SLOT_ID: the DIGEST value's identity */
 };
 
 struct log_segment {
@@ -364,6 +366,13 @@ int
 bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len, bool noop,
                uint64_t skip_mask)
 {
+    return eng_log_append(log, index, value, len, noop, skip_mask, NULL);
+}
+
+int
+eng_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32_t len, bool noop,
+               uint64_t skip_mask, const uint8_t *id)
+{
     if (log == NULL || (value == NULL && len > 0)) {
         return -EINVAL; /* before: an assertion aborted */
     }
@@ -393,8 +402,11 @@ bpc_log_append(struct bpc_log *log, uint64_t index, const uint8_t *value, uint32
     slot->off = seg->fill;
     BPC_ASSERT(slot->off + len <= (uint64_t)log->segment_entries * log->value_stride);
     slot->len = len;
-    slot->flags = noop ? LOG_SLOT_NOOP : 0u;
+    slot->flags = (noop ? LOG_SLOT_NOOP : 0u) | (id != NULL ? LOG_SLOT_ID : 0u);
     slot->skip_mask = skip_mask;
+    if (id != NULL) {
+        memcpy(slot->id, id, BPC_DIGEST_BYTES);
+    }
     if (len > 0) {
         memcpy(seg->arena + slot->off, value, len);
         seg->fill += (len + LOG_VALUE_ALIGN - 1u) & ~(LOG_VALUE_ALIGN - 1u);
@@ -445,6 +457,15 @@ bpc_log_first(const struct bpc_log *log)
 int
 bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
 {
+    return eng_log_read(log, index, out, NULL);
+}
+
+int
+eng_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out, const uint8_t **id)
+{
+    if (id != NULL) {
+        *id = NULL;
+    }
     if (log == NULL || out == NULL) {
         return -EINVAL;
     }
@@ -469,6 +490,9 @@ bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
     out->skip_mask = slot->skip_mask;
     out->value = seg->arena + slot->off;
     BPC_ASSERT(out->len <= log->value_bytes_max);
+    if (id != NULL && (slot->flags & LOG_SLOT_ID) != 0u) {
+        *id = slot->id;
+    }
     return 0;
 }
 

@@ -244,7 +244,8 @@ eng_emit_one(struct bpc_engine *e, struct eng_slot *s, const uint8_t *staged,
     uint64_t mask = 0;
     bool batch = !noop && eng_batch_mask(e, value, len, &mask);
     if (e->cfg.log != NULL) {
-        int rc = bpc_log_append(e->cfg.log, eng_slot_instance(s), value, len, noop, mask);
+        int rc = eng_log_append(e->cfg.log, eng_slot_instance(s), value, len, noop, mask,
+                                vid->kind == BPC_VALUE_DIGEST ? vid->id : NULL);
         if (rc == -ENOBUFS) {
             return false; /* a grace period is pending: retry next step */
         }
