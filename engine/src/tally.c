@@ -112,6 +112,22 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
     v->ballot = eng_gen_ballot(s, g);
 }
 
+bpc_u128
+eng_claims_naming(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
+                  const struct bpc_vid *vid)
+{
+    bpc_u128 w = 0;
+    for (uint32_t c = s->gen[g].t.claims; c != 0; c = eng_claim_at(e, c)->next) {
+        const struct bpc_1b_report *rep = &eng_claim_at(e, c)->rep;
+        bool names = eng_vid_eq(&rep->mval, vid);
+        for (uint32_t h = 0; h < rep->hist_count && !names; h++) {
+            names = eng_vid_eq(&rep->hist_val[h], vid);
+        }
+        w += names ? eng_weight(e, rep->sender) : 0;
+    }
+    return w;
+}
+
 /* Keeps p's non-empty report for slot s, generation g in the claim pool
  * (which has room). */
 static void

@@ -75,6 +75,11 @@ ENG_FN void eng_tally_gen_clear(struct bpc_engine *e, struct eng_slot *s, uint32
 ENG_FN void eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s);
 /* Builds the view of the 1b(b) messages received for slot s. */
 ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v);
+/* The weight of the 1b reports generation g of s keeps that name vid as
+ * their maxVVal or in their history (the claims alone: no pass over the
+ * parties, as eng_view's empty weight takes). */
+ENG_FN bpc_u128 eng_claims_naming(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
+                                  const struct bpc_vid *vid);
 /* p's 1b for one instance; true when tallied (p was not counted there). */
 ENG_FN bool eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
                       const struct bpc_record *hist);
