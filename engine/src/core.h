@@ -429,6 +429,8 @@ struct eng_runs_state {
     uint32_t waiting;              /* entries of wait in use */
     uint64_t *bad_bal;             /* n: the ballot of the sender's last mismatched run */
     uint32_t *bad;                 /* n: its mismatched runs at that ballot */
+    bool fresh_2a;                 /* a 2a value arrived since the last re-check */
+    uint64_t retry_bal, retry_nu;  /* ballot and nu at the last re-check */
 };
 
 /* report.c: what this party's 1b messages at bal covered. */

@@ -20,6 +20,7 @@
 #include "outbox.h"
 #include "persist.h"
 #include "report.h"
+#include "runs.h"
 #include "submit.h"
 #include "tally.h"
 #include "window.h"
@@ -327,6 +328,7 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     gen->a.has_2a = true;
+    eng_votes_2a_arrived(e);
     gen->a.proposed = p == e->self;
     gen->a.refused = 0;
     gen->a.v2a = r->value;
