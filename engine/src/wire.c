@@ -138,7 +138,7 @@ wire_frame_tagged(const uint8_t *frame, uint32_t len)
 }
 
 /* Which value kinds a record type may carry. */
-static bool
+static inline __attribute__((always_inline)) bool
 wire_value_kind_ok(const struct bpc_record *r)
 {
     bool none = r->value.kind == BPC_VALUE_NONE;
@@ -177,7 +177,7 @@ wire_value_kind_ok(const struct bpc_record *r)
 
 /* Ballot rules: zero only in STATUS; a 1b's maxVBal and a history entry's
  * ballot lie below the 1b's ballot (a history entry names a real ballot). */
-static bool
+static inline __attribute__((always_inline)) bool
 wire_ballot_ok(const struct bpc_record *r)
 {
     if (r->ballot > BPC_BALLOT_MAX) {
@@ -206,8 +206,10 @@ wire_value_carried(uint8_t type, uint8_t kind)
                                         type == BPC_MSG_FORWARD || type == BPC_MSG_VALUE);
 }
 
-/* Record-local checks that need no value section; 0 or -1 - drop reason. */
-static int
+/* Record-local checks that need no value section; 0 or -1 - drop reason.
+ * Inlined into the decoder's record loop even though bpc_wire_put calls
+ * it too (out of line it cost the engine tier 0.5 %). */
+static inline __attribute__((always_inline)) int
 wire_record_check(const struct bpc_record *r)
 {
     if (!bpc_vid_shape_ok(&r->value) || !wire_value_kind_ok(r)) {
