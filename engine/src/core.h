@@ -374,8 +374,10 @@ struct eng_run_cache {
 /* runs.c: a VOTES run that arrived before a 2a it needs. */
 #define ENG_RUN_WAIT 16u
 #define ENG_RUN_WAIT_PER_SENDER 4u
-/* Mismatched runs a sender may have checked at one ballot; its later runs
- * there are dropped unhashed (votes_barred): see runs.c, eng_votes_try. */
+/* Runs of a sender that may mismatch after a digest was computed for them
+ * (counted at its highest such ballot); then its runs at or below that
+ * ballot are checked only against digests already held, else dropped
+ * unhashed (votes_barred): see runs.c, eng_votes_barred. */
 #define ENG_RUN_MISMATCH_MAX 4u
 struct eng_run_wait {
     uint32_t p;

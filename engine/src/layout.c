@@ -164,8 +164,8 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 28) (1b view scratch, claims held, newest claim, answers given "
-                 "and their pace per sender)",
+                 "n x (%zu + 40) (1b view scratch, claims held, newest claim, answers given "
+                 "and their pace, mismatched vote runs per sender)",
                  sizeof(struct bpc_1b_report));
         return true;
     default:

@@ -66,12 +66,15 @@ enum eng_run_verdict { RUN_CREDITED, RUN_MISMATCH, RUN_WAIT };
  * r->instance + j tallying r's ballot, and c->vids[j] its 2a value.
  * Where c already holds the run's values they are compared in place, not
  * copied (nor its digest computed again); from the first that differs on
- * they are copied and the digest computed over them. False (the run
- * waits) when an instance has no 2a at the ballot; c, when partly
- * overwritten, is then marked empty. */
-static __attribute__((noinline)) bool
+ * they are copied and the digest computed over them (WALK_HASHED), unless
+ * may_hash is false (WALK_BARRED, c untouched). WALK_WAIT when an
+ * instance has no 2a at the ballot; c, when partly overwritten, is then
+ * marked empty. */
+enum eng_walk { WALK_WAIT, WALK_CACHED, WALK_HASHED, WALK_BARRED };
+
+static __attribute__((noinline)) enum eng_walk
 eng_votes_walk(const struct bpc_engine *e, const struct bpc_record *r, uint32_t k, uint8_t *gens,
-               struct eng_run_cache *c)
+               struct eng_run_cache *c, bool may_hash)
 {
     uint64_t first = r->instance;
     uint64_t ballot = r->ballot;
@@ -82,7 +85,7 @@ eng_votes_walk(const struct bpc_engine *e, const struct bpc_record *r, uint32_t 
             int g = eng_slot_holds(e, first + j) ? eng_gen_of(s, ballot) : -1;
             const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
             if (v2a == NULL) {
-                return false;
+                return WALK_WAIT;
             }
             gens[j] = (uint8_t)g;
             if (!eng_vid_eq(&c->vids[j], v2a)) {
@@ -90,8 +93,11 @@ eng_votes_walk(const struct bpc_engine *e, const struct bpc_record *r, uint32_t 
             }
         }
         if (j == k) {
-            return true;
+            return WALK_CACHED;
         }
+    }
+    if (!may_hash) {
+        return WALK_BARRED;
     }
     for (uint32_t from = j; j < k; j++) {
         const struct eng_slot *s = eng_slot_at(e, first + j);
@@ -99,13 +105,45 @@ eng_votes_walk(const struct bpc_engine *e, const struct bpc_record *r, uint32_t 
         const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
         if (v2a == NULL) {
             c->used = j > from ? 0 : c->used;
-            return false;
+            return WALK_WAIT;
         }
         gens[j] = (uint8_t)g;
         c->vids[j] = *v2a;
     }
     eng_run_fill(c, ballot, first, k);
-    return true;
+    return WALK_HASHED;
+}
+
+/* Runs of a sender whose runs mismatched after a digest was computed for
+ * them ENG_RUN_MISMATCH_MAX times, at the ballot it counts at or below,
+ * are checked only where this party's digest cache already holds theirs
+ * (a compare, no digest). The count restarts only at a higher ballot, and
+ * mismatches at lower ones add to it, so alternating two ballots does not
+ * clear it; a Byzantine peer cannot make up higher ballots with 2a values
+ * (only their leaders send 2a). A correct sender's run mismatches only
+ * under a leader that equivocated, and its repeats of one run hit the
+ * cache and are not counted; if it is barred all the same, only that
+ * (Byzantine-led) ballot can lose its votes here: a retransmission
+ * coalesces into runs again. Before, every run was hashed: a peer of any
+ * weight sending runs with wrong digests, k alternating so that the cache
+ * never held them, cost one digest over up to 64 value ids per 64-byte
+ * record, 55 to 180 times a frame of single votes (a review's votes_amp);
+ * and the first fix, a count per ballot that restarted at any other one,
+ * was undone by alternating two ballots (this stop's own review). */
+static bool
+eng_votes_barred(const struct bpc_engine *e, uint32_t p, uint64_t ballot)
+{
+    return e->vr.bad[p] >= ENG_RUN_MISMATCH_MAX && ballot <= e->vr.bad_bal[p];
+}
+
+static void
+eng_votes_note_mismatch(struct bpc_engine *e, uint32_t p, uint64_t ballot)
+{
+    if (ballot > e->vr.bad_bal[p]) {
+        e->vr.bad_bal[p] = ballot;
+        e->vr.bad[p] = 0;
+    }
+    e->vr.bad[p]++;
 }
 
 /* Checks a run of p's votes against this party's 2a values at its ballot
@@ -124,16 +162,19 @@ eng_votes_check(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     if (k > BPC_VOTES_RUN_MAX) {
         return RUN_MISMATCH; /* the decoder refuses it: k <= BPC_VOTES_RUN_MAX */
     }
-    if (!eng_votes_walk(e, r, k, gens, c)) {
+    enum eng_walk walk = eng_votes_walk(e, r, k, gens, c, !eng_votes_barred(e, p, r->ballot));
+    if (walk == WALK_WAIT) {
         return RUN_WAIT;
+    }
+    if (walk == WALK_BARRED) {
+        e->ctr.votes_barred++;
+        return RUN_MISMATCH;
     }
     if (memcmp(c->digest, r->value.id, BPC_DIGEST_BYTES) != 0) {
         e->ctr.votes_mismatch++;
-        if (e->vr.bad_bal[p] != r->ballot) {
-            e->vr.bad_bal[p] = r->ballot;
-            e->vr.bad[p] = 0;
+        if (walk == WALK_HASHED) {
+            eng_votes_note_mismatch(e, p, r->ballot);
         }
-        e->vr.bad[p]++;
         return RUN_MISMATCH;
     }
     /* Each vote goes where the lookup of a single record would take it:
@@ -168,23 +209,9 @@ eng_votes_check_alone(struct bpc_engine *e, uint32_t p, const struct bpc_record 
     return eng_votes_check(e, p, r, &one);
 }
 
-/* A run of p's is checked unless p's runs mismatched ENG_RUN_MISMATCH_MAX
- * times at the run's ballot: then it is dropped unhashed (votes_barred).
- * A correct sender's run mismatches only where the leader sent it other
- * 2a values than this party (an equivocating, so Byzantine, leader); its
- * votes still come one by one with each retransmission. Before, every
- * run was hashed: a Byzantine peer of any weight sending frames of runs
- * with wrong digests, k alternating so that the cache never held them,
- * cost a correct party one digest over up to 64 value ids per 64-byte
- * record, 55 to 180 times the cost of a frame of single votes (a
- * review's votes_amp). */
 static enum eng_run_verdict
 eng_votes_try(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    if (e->vr.bad_bal[p] == r->ballot && e->vr.bad[p] >= ENG_RUN_MISMATCH_MAX) {
-        e->ctr.votes_barred++;
-        return RUN_MISMATCH;
-    }
     if (e->vr.cache == NULL) {
         return eng_votes_check_alone(e, p, r);
     }
