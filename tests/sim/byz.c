@@ -108,12 +108,17 @@ byz_random_vid(struct sim *s, struct bpc_vid *v)
  * Sealing and sending.
  * ---------------------------------------------------------------------- */
 
-/* Does the record carry its value bytes in the value section? */
+/* Does the record carry its value bytes in the value section? (As the
+ * wire's writer decides: VALUE records too. Before, they were left out,
+ * the frame's value room was short, and every VALUE record a Byzantine
+ * party sent was refused by the writer and left out: no campaign ever
+ * sent one.) */
 static bool
 byz_carried(const struct bpc_record *r)
 {
     return r->value.kind == BPC_VALUE_DIGEST && r->value_bytes != NULL &&
-           (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD);
+           (r->type == BPC_MSG_2A || r->type == BPC_MSG_DECIDED || r->type == BPC_MSG_FORWARD ||
+            r->type == BPC_MSG_VALUE);
 }
 
 /* Records that must share a frame with recs[i]: a 1B and its history. */
