@@ -25,6 +25,7 @@
 
 #include "bpcon.h"
 #include "core.h"
+#include "digests.h"
 #include "internal.h"
 
 #include "fx.h"
@@ -306,6 +307,19 @@ struct fx_runs {
     struct bpc_vid w;
 };
 
+/* The leader of ballot b proposes instances first to first + FX_RUN - 1
+ * (values c->v from first on) in one frame. */
+static void
+fx_runs_propose(struct fx *f, const struct fx_runs *c, uint64_t first, uint64_t b, uint32_t leader)
+{
+    struct bpc_record a2[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, first + i, b, 0, &c->v[first + i]);
+        a2[i].value_bytes = c->bytes[first + i];
+    }
+    fx_send(f, leader, a2, FX_RUN);
+}
+
 /* A fixture with a window of 2 FX_RUN whose ballot-1 leader has proposed
  * instances 0 to FX_RUN - 1 (values c->v) in one frame. */
 static void
@@ -317,12 +331,7 @@ fx_runs_begin(struct fx *f, struct fx_runs *c)
         fx_batch(c->bytes[i], c->l1, 1 + i, 8, (uint8_t)(0xA0 + i), &c->v[i]);
     }
     fx_batch(c->w_bytes, c->l1, 99, 8, 0xEE, &c->w);
-    struct bpc_record a2[FX_RUN];
-    for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, i, 1, 0, &c->v[i]);
-        a2[i].value_bytes = c->bytes[i];
-    }
-    fx_send(f, c->l1, a2, FX_RUN);
+    fx_runs_propose(f, c, 0, 1, c->l1);
 }
 
 /* Goal: votes for FX_RUN or more consecutive instances leave as one VOTES
@@ -381,21 +390,16 @@ test_vote_runs(void **state)
     fx_delete(f);
 }
 
-/* crypto_generichash is wrapped (meson.build): the BLAKE2b digests taken
- * (a run's digest is one; fx_votes takes one too, so the tests build
- * their records before they count). */
-int __real_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
-                              unsigned long long inlen, const unsigned char *key, size_t keylen);
-int __wrap_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
-                              unsigned long long inlen, const unsigned char *key, size_t keylen);
-static uint64_t fx_digests;
+/* Digests are counted (digests.h): a run's digest is one, and fx_votes
+ * takes one too, so the tests build their records before they count. */
 
-int
-__wrap_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
-                          unsigned long long inlen, const unsigned char *key, size_t keylen)
+/* The first FX_RUN values with w in place of v[0]: a run over them
+ * mismatches the engine's own 2a values. */
+static void
+fx_runs_other(const struct fx_runs *c, struct bpc_vid *other)
 {
-    fx_digests++;
-    return __real_crypto_generichash(out, outlen, in, inlen, key, keylen);
+    memcpy(other, c->v, FX_RUN * sizeof(*other));
+    other[0] = c->w;
 }
 
 /* One peer z sends `count` runs over `other` (wrong at instance 0), the
@@ -409,11 +413,11 @@ fx_bad_runs(struct fx *f, uint32_t z, const struct bpc_vid *other, uint32_t coun
     for (uint32_t j = 0; j < 4; j++) {
         runs[j] = fx_votes(BPC_MSG_2AV, 0, (j & 1u) ? b1 : b0, other, FX_RUN - ((j >> 1) & 1u));
     }
-    uint64_t before = fx_digests;
+    uint64_t before = test_digests();
     for (uint32_t j = 0; j < count; j++) {
         fx_send1(f, z, runs[j % 4]);
     }
-    return fx_digests - before;
+    return test_digests() - before;
 }
 
 /* Goal: a Byzantine peer's runs of votes with wrong digests cost at most
@@ -433,8 +437,7 @@ test_mismatched_runs_barred(void **state)
     static struct fx_runs c;
     fx_runs_begin(f, &c);
     struct bpc_vid other[FX_RUN];
-    memcpy(other, c.v, sizeof(other));
-    other[0] = c.w;
+    fx_runs_other(&c, other);
     uint32_t z = fx_other(f, 0);
     uint64_t d = fx_bad_runs(f, z, other, 20, 1, 1);
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
@@ -455,12 +458,7 @@ test_mismatched_runs_barred(void **state)
     fx_runs_begin(f, &c);
     fx_to_ballot(f, 2);
     uint32_t l2 = (uint32_t)fx_leader(f, 2);
-    struct bpc_record a2[FX_RUN];
-    for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, i, 2, 0, &c.v[i]);
-        a2[i].value_bytes = c.bytes[i];
-    }
-    fx_send(f, l2, a2, FX_RUN);
+    fx_runs_propose(f, &c, 0, 2, l2);
     z = fx_other(f, 0) == l2 ? fx_other(f, 1) : fx_other(f, 0);
     d = fx_bad_runs(f, z, other, 40, 1, 2);
     print_message("two ballots: 40 runs, %llu digests\n", (unsigned long long)d);
@@ -485,8 +483,7 @@ test_equivocated_run_repeats_not_barred(void **state)
     static struct fx_runs c;
     fx_runs_begin(f, &c);
     struct bpc_vid other[FX_RUN];
-    memcpy(other, c.v, sizeof(other));
-    other[0] = c.w; /* what the leader told the others at instance 0 */
+    fx_runs_other(&c, other); /* what the leader told the others at instance 0 */
     uint32_t q[2];
     uint32_t nq = 0;
     for (uint32_t i = 0; i < 3 && nq < 2; i++) {
@@ -495,19 +492,14 @@ test_equivocated_run_repeats_not_barred(void **state)
         }
     }
     struct bpc_record run = fx_votes(BPC_MSG_2AV, 0, 1, other, FX_RUN);
-    uint64_t before = fx_digests;
+    uint64_t before = test_digests();
     for (uint32_t t = 0; t < 4; t++) {
         for (uint32_t j = 0; j < 2; j++) {
             fx_send1(f, q[j], run);
         }
     }
-    assert_true(fx_digests - before <= 1); /* none when its own run filled the cache */
-    struct bpc_record a2[FX_RUN];
-    for (uint32_t i = 0; i < FX_RUN; i++) {
-        a2[i] = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &c.v[FX_RUN + i]);
-        a2[i].value_bytes = c.bytes[FX_RUN + i];
-    }
-    fx_send(f, c.l1, a2, FX_RUN);
+    assert_true(test_digests() - before <= 1); /* none when its own run filled the cache */
+    fx_runs_propose(f, &c, FX_RUN, 1, c.l1);
     for (uint32_t j = 0; j < 2; j++) {
         fx_send1(f, q[j], fx_votes(BPC_MSG_2AV, FX_RUN, 1, c.v + FX_RUN, FX_RUN));
     }

@@ -22,6 +22,7 @@
 
 #include "cluster.h"
 #include "core.h"
+#include "digests.h"
 #include "fx.h"
 #include "internal.h"
 
@@ -292,21 +293,6 @@ test_refused_status_stops_walking(void **state)
     fx_delete(f);
 }
 
-/* crypto_generichash is wrapped (meson.build): the BLAKE2b digests taken. */
-int __real_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
-                              unsigned long long inlen, const unsigned char *key, size_t keylen);
-int __wrap_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
-                              unsigned long long inlen, const unsigned char *key, size_t keylen);
-static uint64_t cu_digests;
-
-int
-__wrap_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
-                          unsigned long long inlen, const unsigned char *key, size_t keylen)
-{
-    cu_digests++;
-    return __real_crypto_generichash(out, outlen, in, inlen, key, keylen);
-}
-
 /* Goal: answers from the decided log name their values without hashing
  * them again. Four parties decide CU_COMMANDS values of 40 bytes (DIGEST
  * values) far past the ring of recent decisions; then one party's frame
@@ -332,13 +318,13 @@ test_log_answers_hash_nothing(void **state)
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
     struct bpc_frame_in in = {.bytes = buf, .len = cu_forged_status(&h, &c, c.byz, to, buf)};
     uint64_t tx = bpc_engine_counters(h.p[to].e)->records_tx;
-    uint64_t before = cu_digests;
+    uint64_t before = test_digests();
     hn_step(&h, to, &in, 1);
     uint64_t answers = bpc_engine_counters(h.p[to].e)->records_tx - tx;
     print_message("answers %llu, digests %llu\n", (unsigned long long)answers,
-                  (unsigned long long)(cu_digests - before));
+                  (unsigned long long)(test_digests() - before));
     assert_true(answers >= 128);
-    assert_int_equal(cu_digests - before, 0);
+    assert_int_equal(test_digests() - before, 0);
     hn_free(&h);
     cluster_logs_free(4, logs);
 }
