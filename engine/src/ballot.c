@@ -241,7 +241,7 @@ eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
     if (r->ballot > e->bl.bal && r->type != BPC_MSG_DECIDED) {
         if (r->type == BPC_MSG_1A && r->ballot == e->bl.bal + 1 &&
-            bpc_elect_leader(&e->cfg, e->digest, r->ballot) == (int)p) {
+            eng_leader_other(e, r->ballot) == (int)p) {
             eng_join(e, r->ballot);
         } else {
             eng_future_note(e, p, r->ballot);
@@ -594,9 +594,24 @@ eng_bl_start(struct bpc_engine *e)
     eng_join(e, 1);
 }
 
+int
+eng_leader_other(struct bpc_engine *e, uint64_t b)
+{
+    uint32_t k = (uint32_t)(b % ENG_LEADER_MEMO);
+    if (e->bl.memo[k].leader1 > 0 && e->bl.memo[k].ballot == b) {
+        return e->bl.memo[k].leader1 - 1;
+    }
+    int leader = bpc_elect_leader(&e->cfg, e->digest, b);
+    BPC_ASSERT(leader >= 0);
+    e->bl.memo[k].ballot = b;
+    e->bl.memo[k].leader1 = leader + 1;
+    return leader;
+}
+
 void
 eng_bl_carve(struct bpc_engine *e, const struct eng_mem *m)
 {
+    memset(e->bl.memo, 0, sizeof(e->bl.memo));
     e->bl.peer_bal = m->peer_bal;
     e->bl.bal_scratch = m->bal_scratch;
     e->bl.leader = -1;

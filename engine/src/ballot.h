@@ -22,13 +22,14 @@ eng_leader(const struct bpc_engine *e)
 }
 
 /* Leader of ballot b: the current ballot's is kept (elected once, when the
- * ballot was joined); any other is elected here (BLAKE2b, so a 2a of the
- * current ballot no longer pays a hash to check its sender). */
+ * ballot was joined), and so are the last few others asked about
+ * (bl.memo), so a peer repeating records at another ballot costs one
+ * election (BLAKE2b), not one per record (ballot.c). */
+ENG_FN int eng_leader_other(struct bpc_engine *e, uint64_t b);
 static inline int
-eng_leader_of(const struct bpc_engine *e, uint64_t b)
+eng_leader_of(struct bpc_engine *e, uint64_t b)
 {
-    return b == e->bl.bal && e->bl.leader >= 0 ? e->bl.leader
-                                               : bpc_elect_leader(&e->cfg, e->digest, b);
+    return b == e->bl.bal && e->bl.leader >= 0 ? e->bl.leader : eng_leader_other(e, b);
 }
 
 static inline bool

@@ -328,6 +328,9 @@ struct eng_cell {
  * ---------------------------------------------------------------------- */
 
 /* ballot.c: the party-wide ballot, its leader, deadlines, paced events. */
+/* Other ballots' leaders kept (a peer's records at the next ballots, or
+ * at a ballot this party voted at, are checked without a new election). */
+#define ENG_LEADER_MEMO 8u
 struct eng_ballot_state {
     uint64_t bal; /* current ballot */
     int leader;
@@ -352,6 +355,13 @@ struct eng_ballot_state {
     uint64_t starve_q;
     uint64_t starve_ns; /* watched since */
     uint64_t joined_ns; /* when this party joined bal (paced mode's watch) */
+    /* Leaders of ballots other than bal, each elected once while it stays
+     * (eng_leader_of): indexed by ballot % ENG_LEADER_MEMO; leader1 is the
+     * leader + 1, 0 for an empty entry. */
+    struct {
+        uint64_t ballot;
+        int32_t leader1;
+    } memo[ENG_LEADER_MEMO];
 };
 
 /* outbox.c: shorter runs of votes go one by one: hashing a run costs

@@ -307,15 +307,29 @@ eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct 
     return true;
 }
 
+/* How far above the current ballot a 2a is taken early. A farther one is
+ * dropped unchecked: its leader resends it at every retransmit tick
+ * (eng_in_retransmit) once this party has joined. */
+#define ENG_2A_AHEAD 4u
+
 void
 eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
-    if (eng_leader_of(e, r->ballot) != (int)p) {
+    /* What makes a 2a useless first, so a peer's 2a records at ballots
+     * that can change nothing cost no election (eng_leader_of): below bal,
+     * only a generation still tallying the ballot takes one. */
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    if (s == NULL) {
         ENG_IGNORED(e);
         return;
     }
-    struct eng_slot *s = eng_slot_get(e, r->instance);
-    int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
+    uint64_t bal = eng_bal(e);
+    bool useless = r->ballot < bal ? eng_gen_of(s, r->ballot) < 0 : r->ballot - bal > ENG_2A_AHEAD;
+    if (useless || eng_leader_of(e, r->ballot) != (int)p) {
+        ENG_IGNORED(e);
+        return;
+    }
+    int g = eng_gen_find(e, s, r->ballot, true);
     if (g < 0) {
         ENG_IGNORED(e);
         return;

@@ -41,12 +41,13 @@ eng_on_refuse(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     uint64_t q = bpc_le64_load(r->value.id);
     /* At this party's ballot, or one it led and has left (the refusal
      * crossed its leaving). */
-    bool led = p != e->self && r->aux < e->n && r->ballot <= eng_bal(e) &&
-               eng_leader_of(e, r->ballot) == (int)e->self;
-    struct eng_slot *s = led ? eng_slot_get(e, r->instance) : NULL;
+    bool may = p != e->self && r->aux < e->n && r->ballot <= eng_bal(e);
+    struct eng_slot *s = may ? eng_slot_get(e, r->instance) : NULL;
     int g = s != NULL && !s->v.decided ? eng_gen_find(e, s, r->ballot, false) : -1;
+    /* The leader check last: a generation this party proposed in is one
+     * it led, so a refusal of anything else costs no election. */
     if (g < 0 || !s->gen[g].a.proposed || !s->gen[g].a.from_queue ||
-        s->gen[g].a.v2a.kind == BPC_VALUE_NOOP) {
+        s->gen[g].a.v2a.kind == BPC_VALUE_NOOP || eng_leader_of(e, r->ballot) != (int)e->self) {
         ENG_IGNORED(e);
         return;
     }

@@ -122,6 +122,52 @@ test_frame_sizes(void **state)
     fx_delete(f);
 }
 
+/* Goal: a peer's 2a, 1a and REFUSE records at ballots other than the
+ * engine's cost no leader election each (a BLAKE2b draw, about three
+ * frames' worth of work): a 2a below the ballot with no generation there,
+ * one more than ENG_2A_AHEAD ballots above it, and a REFUSE of a
+ * proposal this party never made are dropped before the election; the
+ * leaders of other ballots are kept (bl.memo), so repeats elect once.
+ * Method: the engine at ballot 3; a peer z that leads none of ballots 2,
+ * 4 and 1000 sends 64 of each record, digests counted
+ * (crypto_generichash is wrapped). Before the fix each record took a
+ * digest: 256 or more. */
+static void
+test_foreign_ballot_records_elect_once(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(16, 64);
+    fx_to_ballot(f, 3);
+    uint32_t z = UINT32_MAX;
+    for (uint32_t i = 0; i < f->n - 1 && z == UINT32_MAX; i++) {
+        uint32_t p = fx_other(f, i);
+        if (fx_leader(f, 2) != (int)p && fx_leader(f, 4) != (int)p &&
+            fx_leader(f, 1000) != (int)p) {
+            z = p;
+        }
+    }
+    assert_true(z != UINT32_MAX);
+    struct bpc_vid v = fx_junk_vid(1);
+    struct bpc_vid q = {.kind = BPC_VALUE_INLINE, .len = 8, .id = {1}}; /* seq 1 */
+    uint64_t ignored = bpc_engine_counters(f->e)->records_ignored;
+    uint64_t before = test_digests();
+    for (uint32_t j = 0; j < 64; j++) {
+        fx_send1(f, z, bpc_record_make(BPC_MSG_2A, 5, 2, 0, &v));     /* below, no generation */
+        fx_send1(f, z, bpc_record_make(BPC_MSG_2A, 5, 4, 0, &v));     /* next ballot, not z's */
+        fx_send1(f, z, bpc_record_make(BPC_MSG_1A, 0, 4, 0, NULL));   /* the same */
+        fx_send1(f, z, bpc_record_make(BPC_MSG_REFUSE, 5, 2, 0, &q)); /* nothing proposed */
+    }
+    for (uint32_t j = 0; j < 64; j++) {
+        fx_send1(f, z, bpc_record_make(BPC_MSG_2A, 5, 1000, 0, &v)); /* far above */
+    }
+    uint64_t d = test_digests() - before;
+    print_message("320 records at other ballots: %llu digests\n", (unsigned long long)d);
+    assert_true(d <= 1); /* the leader of ballot 4, once */
+    assert_true(bpc_engine_counters(f->e)->records_ignored - ignored >= 4u * 64u);
+    assert_int_equal(bpc_engine_ballot(f->e), 3);
+    fx_delete(f);
+}
+
 /* ------------------------------------------------------------------------
  * Settled frames skip the tag check.
  * ---------------------------------------------------------------------- */
@@ -597,6 +643,7 @@ main(void)
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
+        cmocka_unit_test(test_foreign_ballot_records_elect_once),
         cmocka_unit_test(test_settled_first_frame_at_ballot),
         cmocka_unit_test(test_vote_runs),
         cmocka_unit_test(test_settled_runs_skip_the_tag),
