@@ -450,6 +450,7 @@ struct eng_report_state {
     bool sent_1b;
     uint64_t sent_1b_lo; /* lowest instance this party's 1b at bal covers */
     uint64_t sent_1b_hi; /* ... and the end of its explicit reports (the range record's start) */
+    uint64_t values_lo;  /* VALUE records resent after voting cover [values_lo, sent_1b_hi) */
     uint64_t held_lo;    /* lowest decided instance a lagging leader asked about */
     uint64_t asked_lo;   /* lowest instance the leader's 1a at bal named (UINT64_MAX: none) */
     uint64_t held_next;  /* held reports: the next instance the pass reports */

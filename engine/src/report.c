@@ -267,6 +267,7 @@ eng_send_1b(struct bpc_engine *e)
     }
     struct bpc_record r = bpc_record_make(BPC_MSG_1B_RANGE, nu, eng_bal(e), from - nu, NULL);
     e->rp.sent_1b_lo = nu;
+    e->rp.values_lo = nu;
     e->rp.sent_1b_hi = from;
     eng_broadcast(e, &r, NULL);
     e->rp.sent_1b = true;
@@ -322,7 +323,7 @@ static void
 eng_resend_values(struct bpc_engine *e)
 {
     uint64_t bal = eng_bal(e);
-    for (uint64_t i = e->rp.sent_1b_lo; i < e->rp.sent_1b_hi; i++) {
+    for (uint64_t i = e->rp.values_lo; i < e->rp.sent_1b_hi; i++) {
         const struct eng_slot *s = eng_slot_at(e, i);
         if (eng_slot_instance(s) != i) {
             continue; /* not held any more: decided and moved on */
@@ -360,7 +361,15 @@ void
 eng_rp_resume(struct bpc_engine *e)
 {
     e->rp.sent_1b = true;
-    e->rp.sent_1b_hi = 0; /* what it reported before the restart is not known */
+    /* What its 1b reported before the restart is not known, so the VALUE
+     * records are resent for every instance up to its highest vote: the
+     * values are the ones its 1b carried (history below bal, which a
+     * party at bal cannot add to, and decisions), still only while no 2a
+     * at bal is here. Before, none were, and a leader whose
+     * fetch a Byzantine VALUE took first waited for its ballot to fail. */
+    uint64_t hi = eng_voted_hi(e);
+    e->rp.values_lo = eng_nu(e);
+    e->rp.sent_1b_hi = hi == UINT64_MAX ? e->rp.values_lo : hi + 1;
     e->rp.asked_lo = UINT64_MAX;
     e->rp.held_next = 0;
     e->rp.held_end = 0;

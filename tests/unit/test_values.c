@@ -623,6 +623,52 @@ test_values_resent_until_proposed(void **state)
     fx_delete(f);
 }
 
+/* Goal: the same after a restart. A party restarted at the ballot it
+ * voted at does not send its 1b again, and before, what the 1b reported
+ * was forgotten with it (sent_1b_hi 0): no VALUE record was resent, and a
+ * leader whose fetch a Byzantine VALUE took first waited for its ballot
+ * to fail (the last stop's own review, F5). Now a restarted party resends
+ * the VALUE records for every instance up to its highest vote until a 2a
+ * comes. Method: as above, with a restart after the 2av at instance 2. */
+static void
+test_values_resent_after_restart(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    static uint8_t bv[128];
+    static uint8_t bw[128];
+    struct bpc_vid v;
+    struct bpc_vid w;
+    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &v);
+    fx_vote(f, 1, 1, &v, bv);
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    fx_batch(bw, l2, 2, 64, 0xBB, &w);
+    fx_to_ballot(f, 2);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 2, 2, 0, &w);
+    a.value_bytes = bw;
+    uint32_t mark = f->sent_count;
+    fx_send1(f, l2, a);
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 2, 2) >= 0);
+    fx_restart(f);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    mark = f->sent_count;
+    f->now += f->cfg.ballot_timeout_ns / 2;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 2) < 0); /* no 1b again */
+    fx_expect_value(f, mark, 1, &v, bv);
+    /* Once the leader proposed at instance 1, its bytes stop. */
+    a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, &v);
+    a.value_bytes = bv;
+    fx_send1(f, l2, a);
+    mark = f->sent_count;
+    f->now += f->cfg.ballot_timeout_ns / 2;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_VALUE, 1, 0) < 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -640,6 +686,7 @@ main(void)
         cmocka_unit_test(test_junk_value_keeps_fetched_bytes),
         cmocka_unit_test(test_first_reporter_bytes_kept),
         cmocka_unit_test(test_values_resent_until_proposed),
+        cmocka_unit_test(test_values_resent_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
