@@ -175,7 +175,9 @@ byz_send(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *recs, 
             end += g;
         }
         if (end == i) {
-            i += byz_group(recs, i, count); /* fits no frame: left out */
+            uint32_t g = byz_group(recs, i, count); /* fits no frame: left out */
+            s->r.byz_unsent += g;
+            i += g;
             continue;
         }
         struct bpc_wire_writer w;
@@ -183,7 +185,9 @@ byz_send(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *recs, 
             return last;
         }
         for (; i < end; i++) {
-            bpc_wire_put(&w, &recs[i]);
+            if (bpc_wire_put(&w, &recs[i]) != 0) {
+                s->r.byz_unsent++;
+            }
         }
         struct bpc_frame_header h = {.cluster_id = s->cluster_id,
                                      .sender = (uint16_t)b,

@@ -4,7 +4,8 @@
 # 5,1,1,1,1 with parties 3 and 4; 100,1,2,3,4 with parties 1 and 4), SEEDS
 # seeds each from SEED0, one aggregate JSON line per pair, prefixed by the
 # weights and the kind. Exits 1 when any run failed (its seed and problem
-# are on stderr; replay one with the same flags and --seed N alone).
+# are on stderr; replay one with the same flags and --seed N alone), or
+# when a Byzantine party's record was left unsent (byz_unsent).
 #
 # With BPC_CAMPAIGN_PACED=1 every run is in paced mode instead: a
 # Byzantine phase of five 1.2 s rounds (--byz-phase-us 6000000), the
@@ -48,6 +49,16 @@ for set in 1,1,1,1:3 5,1,1,1,1:3,4 100,1,2,3,4:1,4; do
         rc=$?
         echo "$weights $kind $line"
         [ $rc -ne 0 ] && status=1
+        # A record the Byzantine writer refused or could fit in no frame is
+        # one the campaign claims to send and does not (a generator defect:
+        # every Byzantine VALUE record was dropped so once).
+        case $line in
+        *'"byz_unsent":0,'*) ;;
+        *)
+            echo "campaign.sh: $weights $kind: Byzantine records left unsent (byz_unsent)" >&2
+            status=1
+            ;;
+        esac
     done
 done
 exit $status

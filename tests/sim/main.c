@@ -266,10 +266,12 @@ main_json(const struct sim_result *r, double wall_ms, double cpu_s)
     printf(",\"frames_inflight_max\":%llu,\"net_bytes_max\":%llu",
            (unsigned long long)r->net_inflight_max, (unsigned long long)r->net_bytes_max);
     printf(",\"byz_crafted\":%llu,\"frames_muted\":%llu,\"byz_ballots\":%llu,"
-           "\"byz_equivocated\":%llu,\"byz_forged\":%llu,\"byz_applied\":%llu,",
+           "\"byz_equivocated\":%llu,\"byz_forged\":%llu,\"byz_applied\":%llu,"
+           "\"byz_unsent\":%llu,",
            (unsigned long long)r->byz_crafted, (unsigned long long)r->frames_muted,
            (unsigned long long)r->byz_ballots, (unsigned long long)r->byz_equivocated,
-           (unsigned long long)r->byz_forged, (unsigned long long)r->byz_applied);
+           (unsigned long long)r->byz_forged, (unsigned long long)r->byz_applied,
+           (unsigned long long)r->byz_unsent);
     main_json_counters(r->counters);
     printf(",\"healed_at_us\":");
     if (r->healed_at_ns == SIM_NEVER) {
@@ -400,6 +402,7 @@ struct main_tally {
     uint64_t byz_ballots;
     uint64_t byz_equivocated;
     uint64_t byz_forged;
+    uint64_t byz_unsent;
     uint64_t equivocations;
     uint64_t max_ballot;
     uint64_t counters[SIM_COUNTERS_COUNT];
@@ -473,6 +476,7 @@ main_tally_add(struct main_tally *t, const struct sim_opts *o, const struct sim_
     t->byz_ballots += r->byz_ballots;
     t->byz_equivocated += r->byz_equivocated;
     t->byz_forged += r->byz_forged;
+    t->byz_unsent += r->byz_unsent;
     t->equivocations += r->equivocations;
     for (uint32_t i = 0; i < SIM_COUNTERS_COUNT; i++) {
         t->counters[i] += r->counters[i];
@@ -541,10 +545,12 @@ main_tally_json(const struct main_tally *t, uint64_t seed0, double wall_ms, doub
            (unsigned long long)t->liveness, (unsigned long long)t->engine_error,
            (unsigned long long)t->aborts);
     printf("\"failed_runs\":%llu,\"undecided\":%llu,\"byz_ballots\":%llu,"
-           "\"byz_equivocated\":%llu,\"byz_forged\":%llu,\"max_ballot\":%llu,",
+           "\"byz_equivocated\":%llu,\"byz_forged\":%llu,\"byz_unsent\":%llu,"
+           "\"max_ballot\":%llu,",
            (unsigned long long)t->failed, (unsigned long long)t->undecided,
            (unsigned long long)t->byz_ballots, (unsigned long long)t->byz_equivocated,
-           (unsigned long long)t->byz_forged, (unsigned long long)t->max_ballot);
+           (unsigned long long)t->byz_forged, (unsigned long long)t->byz_unsent,
+           (unsigned long long)t->max_ballot);
     main_json_counters(t->counters);
     printf(",\"byz_kinds\":{");
     bool first = true;

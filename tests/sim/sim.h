@@ -238,7 +238,9 @@ struct sim_result {
     uint64_t byz_forged;                   /* (instance, ballot) pairs it forged a value for */
     uint64_t counters[SIM_COUNTERS_COUNT]; /* engine counters, summed */
     uint64_t byz_applied;                  /* commands of Byzantine submitters applied */
-    uint64_t healed_at_ns;                 /* when the heal happened; SIM_NEVER: it did not */
+    uint64_t byz_unsent;   /* records a Byzantine party meant to send that the writer
+                              refused or no frame fit (a generator defect if not 0) */
+    uint64_t healed_at_ns; /* when the heal happened; SIM_NEVER: it did not */
     uint64_t steps;
     uint64_t eagain_steps;                  /* steps repeated because out.frames was full */
     uint64_t persists;                      /* durable records stored */
