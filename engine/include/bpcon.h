@@ -701,7 +701,8 @@ struct bpc_step_out {
     X(submitters_held)     /* a leader held a submitter out: its value alone failed */             \
     X(recheck_visits)      /* slots a re-check of held 2a values examined */                       \
     X(claim_visits)        /* 1b claim pool entries evictions examined */                          \
-    X(votes_barred)        /* VOTES runs dropped unhashed: their sender's mismatched too often */
+    X(votes_barred)        /* VOTES runs dropped unhashed: their sender's mismatched too often */  \
+    X(claim_scans)         /* passes over the senders a full 1b claim pool made for a victim */
 
 struct bpc_counters {
 #define BPC_X_FIELD(name) uint64_t name;

@@ -211,6 +211,7 @@ eng_claim_evict(struct bpc_engine *e, uint32_t p)
     uint32_t v = UINT32_MAX;
     bpc_u128 vh = (bpc_u128)e->ty.held[p] + 1u;
     bpc_u128 vw = eng_weight(e, p);
+    e->ctr.claim_scans++;
     for (uint32_t q = 0; q < e->n; q++) {
         /* held[q] / w(q) > vh / vw, without dividing */
         if (e->ty.held[q] > 0 && (bpc_u128)e->ty.held[q] * vw > vh * eng_weight(e, q)) {
