@@ -467,6 +467,10 @@ struct eng_tally_state {
     struct bpc_1b_report *scratch; /* n reports */
     uint32_t *held;                /* n: claim pool entries each sender holds */
     uint32_t *claims_by;           /* n: each sender's newest entry + 1 (0: none) */
+    /* The sender holding the most entries per unit of weight + 1, kept as
+     * entries are taken and forgotten (0) when it gives one back; the
+     * eviction rule reads it (tally.c, eng_claim_top). */
+    uint32_t top;
     uint64_t *range_bal;
     uint64_t *range_from;
     uint64_t claims_hi; /* one past the highest instance 1b reports of votes at bal weigh > F */
