@@ -90,7 +90,11 @@ static void
 eng_peer_bal_raise(struct bpc_engine *e, uint32_t p, uint64_t b)
 {
     if (p != e->self && e->bl.peer_bal[p] < e->bl.bal && b >= e->bl.bal) {
+        bool alone = e->bl.w_at <= e->faulty;
         e->bl.w_at += eng_weight(e, p);
+        if (alone && e->bl.w_at > e->faulty) {
+            e->bl.company_ns = e->now_ns;
+        }
     }
     if (e->bl.peer_bal[p] <= e->bl.bal && b > e->bl.bal) {
         e->bl.w_above += eng_weight(e, p);
@@ -147,6 +151,9 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->bl.peer_bal[e->self] = b;
     e->bl.w_at = eng_weight_at_ballot(e);
     e->bl.w_above = eng_weight_above_ballot(e);
+    if (e->bl.w_at > e->faulty) {
+        e->bl.company_ns = e->now_ns;
+    }
     /* Fast mode: phase 1 at once, except at the first ballot, where every
      * value is safe and a 1b can only say "no vote" (safe.c, case 0). */
     if (!eng_paced(e) && b > 1) {
@@ -322,7 +329,13 @@ eng_retx_period(const struct bpc_engine *e)
  *
  * Fast mode: ENG_STARVE_TICKS retransmit periods (8 ballot timeouts, 400
  * ms by default), doubling with each ballot it made the party leave, back
- * once one is applied. The period must exceed what a command next in line
+ * once one is applied; counted from the later of the watch's start and
+ * the time weight above F was first known at the ballot (company_ns), so
+ * the leader of a ballot the others have just come to gets the whole
+ * period. Before, a restarted submitter whose watch on its own command
+ * ran one tick behind the others' watch on it left each ballot alone as
+ * soon as they came to it, and its command waited thousands of ballot
+ * timeouts (sim run restart-watch-chase). The period must exceed what a command next in line
  * waits in a long queue; a submitter forwards at most 256 commands past
  * its oldest unapplied one (the rest wait in its submission ring,
  * unwatched), and the ring cluster at up to 65536 in flight lost nothing
@@ -369,8 +382,9 @@ eng_starved(struct bpc_engine *e)
     struct eng_ballot_state *bl = &e->bl;
     if (bl->starve_s != UINT32_MAX && eng_sub_waits(e, bl->starve_s, bl->starve_q)) {
         uint64_t since = bl->starve_ns;
-        if (eng_paced(e) && bl->joined_ns > since) {
-            since = bl->joined_ns;
+        uint64_t ballot_ns = eng_paced(e) ? bl->joined_ns : bl->company_ns;
+        if (ballot_ns > since) {
+            since = ballot_ns;
         }
         return e->now_ns - since >= eng_starve_period(e);
     }
@@ -584,6 +598,7 @@ eng_bl_start(struct bpc_engine *e)
         e->bl.peer_bal[e->self] = max_bal; /* as eng_join: this party is at bal */
         e->bl.w_at = eng_weight_at_ballot(e);
         e->bl.w_above = eng_weight_above_ballot(e);
+        e->bl.company_ns = e->now_ns;
         e->bl.leader = bpc_elect_leader(&e->cfg, e->digest, e->bl.bal);
         eng_rp_resume(e);
         eng_in_resume(e); /* the restored votes may include ones at bal */

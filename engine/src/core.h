@@ -355,6 +355,9 @@ struct eng_ballot_state {
     uint64_t starve_q;
     uint64_t starve_ns; /* watched since */
     uint64_t joined_ns; /* when this party joined bal (paced mode's watch) */
+    /* Fast mode's watch counts from here too: when weight above F was
+     * first known at bal (on joining it, or as the others came). */
+    uint64_t company_ns;
     /* Leaders of ballots other than bal, each elected once while it stays
      * (eng_leader_of): indexed by ballot % ENG_LEADER_MEMO; leader1 is the
      * leader + 1, 0 for an empty entry. */
