@@ -186,9 +186,11 @@ struct bpc_store;
  * BPC_STORE_FORMAT_VERSION_MIN to BPC_STORE_FORMAT_VERSION, else
  * -EPROTONOSUPPORT naming it.
  * A torn tail is dropped (info.torn_bytes) and cut off the file, durably,
- * before anything is appended. Damage before the tail (a checksum or
- * framing failure followed by more data) is -EBADMSG with a message naming
- * the offset: nothing is loaded. A leftover PATH.tmp of an interrupted
+ * before anything is appended, by a writer's open that succeeds (one
+ * refused for PATH.tmp, below, leaves the file as it was). Damage before
+ * the tail (a checksum or framing failure followed by more data) is
+ * -EBADMSG with a message naming the offset: nothing is loaded. A
+ * leftover PATH.tmp of an interrupted
  * compaction or creation is removed when it is empty or begins with the
  * store's magic; any other file there (or a symbolic link, a directory,
  * a FIFO, a socket or a device: the table's open refusing it with -ELOOP,

@@ -559,7 +559,9 @@ store_probe_tmp(struct bpc_store *s, char *err, size_t err_len)
  * PATH.tmp the first is writing, and only once PATH was read as this
  * party's store, so that a --store naming some other file never removes
  * that file's neighbour (before, a refused open of a file that was no
- * store had already deleted FILE.tmp). */
+ * store had already deleted FILE.tmp). It runs before the open writes to
+ * PATH (the torn tail's cut, an upgrade), so that its refusals leave the
+ * store as it was. */
 static int
 store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -635,6 +637,12 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
         /* Not when creating: a PATH.tmp then may be another creator's,
          * and store_replace takes its lock before emptying it. */
         rc = store_clear_tmp(s, err, err_len);
+    }
+    if (rc == 0) {
+        /* Only now: an open refused for PATH.tmp (foreign, or not
+         * creatable) leaves the store as it was. Before, the torn tail
+         * was already cut when the refusal came (review K's tmptorn). */
+        rc = store_cut_torn(s, err, err_len);
     }
     if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
         rc = store_upgrade(s, err, err_len);

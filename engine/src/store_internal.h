@@ -208,9 +208,11 @@ size_t store_put_app_frame(uint8_t *buf, uint64_t floor, const uint8_t *bytes, u
 size_t store_put_value_frame(uint8_t *buf, uint64_t instance, const struct bpc_vid *vid,
                              const uint8_t *bytes, uint64_t *seq);
 
-/* store_recover.c: reads, checks and loads an existing file (fd open);
- * cuts a torn tail. */
+/* store_recover.c: reads, checks and loads an existing file (fd open),
+ * writing nothing; store_cut_torn then cuts the torn tail it found (a
+ * writer, once the open can no longer be refused). */
 int store_recover(struct bpc_store *s, char *err, size_t err_len);
+int store_cut_torn(struct bpc_store *s, char *err, size_t err_len);
 
 /* store_commit.c */
 void store_grew(struct bpc_store *s, uint64_t size);

@@ -354,7 +354,8 @@ store_load_frame(void *ctx, const struct bpc_store_frame *f)
     }
 }
 
-/* Reads, checks and loads an existing file (fd open); cuts a torn tail. */
+/* Reads, checks and loads an existing file (fd open); writes nothing
+ * (store_cut_torn cuts a torn tail, once the open may write). */
 int
 store_recover(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -395,16 +396,25 @@ store_recover(struct bpc_store *s, char *err, size_t err_len)
     s->compacted_size = BPC_STORE_HEADER_BYTES + (s->has_app ? STORE_APP_FRAME_MAX : 0u) +
                         (uint64_t)store_live_count(s) * STORE_RECORD_FRAME_BYTES +
                         store_values_frame_bytes(s);
-    if (got.torn_bytes > 0 && !s->read_only) {
-        /* The torn commit goes before anything new is appended, durably,
-         * so a later append can never sit behind its remains. */
-        rc = s->io.truncate(s->io.ctx, s->fd, got.valid_bytes);
-        if (rc == 0 && !s->no_sync) {
-            rc = s->io.datasync(s->io.ctx, s->fd);
-        }
-        if (rc != 0) {
-            store_errf(err, err_len, "%s: cutting the torn tail: %s", s->path, strerror(-rc));
-        }
+    return 0;
+}
+
+/* Cuts the torn tail store_recover found (a writer's open, once nothing
+ * can refuse it any more: a refused open leaves the file as it was). */
+int
+store_cut_torn(struct bpc_store *s, char *err, size_t err_len)
+{
+    if (s->info.torn_bytes == 0 || s->read_only) {
+        return 0;
+    }
+    /* The torn commit goes before anything new is appended, durably,
+     * so a later append can never sit behind its remains. */
+    int rc = s->io.truncate(s->io.ctx, s->fd, s->info.valid_bytes);
+    if (rc == 0 && !s->no_sync) {
+        rc = s->io.datasync(s->io.ctx, s->fd);
+    }
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: cutting the torn tail: %s", s->path, strerror(-rc));
     }
     return rc;
 }

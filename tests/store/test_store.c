@@ -545,6 +545,63 @@ test_store_zero_tmp_removed(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a writable open refused because of PATH.tmp (another program's
+ * file there, or no PATH.tmp can be created) leaves the store as it was,
+ * its torn tail included: the tail is cut only by an open that succeeds.
+ * Before (review K's tmptorn), recovery cut the tail before PATH.tmp was
+ * looked at, so the refused open had already shortened the file.
+ * Method: four commits, the last cut short by 50 bytes (a torn tail);
+ * the open with a foreign PATH.tmp (-EEXIST), then with creation failing
+ * (memfs's create_errno EACCES: -EACCES), each followed by a byte-for-byte
+ * comparison of PATH; then an open that succeeds cuts the tail. */
+static void
+test_store_refused_open_keeps_torn_tail(void **state)
+{
+    (void)state;
+    TS_FRESH(31, 0);
+    for (uint64_t k = 1; k <= 4; k++) {
+        struct bpc_durable d = ts_party(k);
+        assert_int_equal(bpc_store_append(s, &d, 1), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
+    bpc_store_close(s);
+    s = NULL;
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    uint8_t torn[4096];
+    assert_true(len - 50u <= sizeof(torn));
+    size_t torn_len = len - 50u; /* the last commit's frame cut short */
+    memcpy(torn, f, torn_len);
+    memfs_set_file(&fs, TS_PATH, torn, torn_len);
+    static const char notes[] = "my notes";
+    memfs_set_file(&fs, TS_TMP, (const uint8_t *)notes, sizeof(notes) - 1);
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            assert_int_equal(fs.io.unlink(fs.io.ctx, TS_TMP), 0);
+            fs.create_errno = EACCES;
+        }
+        int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+        f = memfs_file(&fs, TS_PATH, &len);
+        print_message("%s: open %d (%s); store %zu bytes, was %zu\n",
+                      k == 0 ? "foreign PATH.tmp" : "PATH.tmp not creatable", rc, err, len,
+                      torn_len);
+        assert_int_equal(rc, k == 0 ? -EEXIST : -EACCES);
+        assert_null(s);
+        assert_non_null(strstr(err, TS_TMP));
+        assert_int_equal(len, torn_len);
+        assert_memory_equal(f, torn, torn_len);
+    }
+    /* Once PATH.tmp can be made, the open succeeds and cuts the tail. */
+    fs.create_errno = 0;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_store_info *info = bpc_store_info(s);
+    assert_true(info->torn_bytes > 0);
+    assert_non_null(memfs_file(&fs, TS_PATH, &len));
+    assert_int_equal(len, torn_len - info->torn_bytes);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Goal: bpc_store_append refuses, buffering nothing, every record its own
  * recovery would call damage, and the store stays usable. Fails on
  * c627906, which wrote them (a reopen then refused the file, so the
@@ -608,6 +665,7 @@ main(void)
         cmocka_unit_test(test_store_refused_open_keeps_tmp),
         cmocka_unit_test(test_store_foreign_tmp_kept),
         cmocka_unit_test(test_store_zero_tmp_removed),
+        cmocka_unit_test(test_store_refused_open_keeps_torn_tail),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_append_refuses_damage),
     };
