@@ -232,6 +232,8 @@ int store_replace(struct bpc_store *s, const uint8_t *img, size_t len);
 /* store_io.c: whole buffers through the I/O table; 0 or -errno. */
 int store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_t len,
                     uint64_t off);
+/* Reads exactly len bytes at off (-EIO when the file ends first). */
+int store_read_at(const struct bpc_store_io *io, int fd, uint8_t *buf, size_t len, uint64_t off);
 /* Reads the whole file into a malloc'ed buffer. */
 int store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n);
 /* What a failed open of the store's file means (-EINVAL from the POSIX

@@ -277,6 +277,22 @@ store_open_error(int rc)
                            : strerror(-rc);
 }
 
+/* Reads exactly len bytes at off (short reads continue); 0, -EIO when
+ * the file ends first, or -errno. */
+int
+store_read_at(const struct bpc_store_io *io, int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        int64_t rc = io->pread(io->ctx, fd, buf + got, len - got, off + got);
+        if (rc <= 0) {
+            return rc < 0 ? (int)rc : -EIO;
+        }
+        got += (size_t)rc;
+    }
+    return 0;
+}
+
 /* Reads the whole file into a malloc'ed buffer; 0 or -errno. */
 int
 store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n)
@@ -289,17 +305,13 @@ store_read_all(const struct bpc_store_io *io, int fd, uint8_t **out, uint64_t *n
     if (b == NULL) {
         return -ENOMEM;
     }
-    uint64_t got = 0;
-    while (got < (uint64_t)size) {
-        int64_t rc = io->pread(io->ctx, fd, b + got, (size_t)((uint64_t)size - got), got);
-        if (rc <= 0) {
-            free(b);
-            return rc < 0 ? (int)rc : -EIO;
-        }
-        got += (uint64_t)rc;
+    int rc = store_read_at(io, fd, b, (size_t)size, 0);
+    if (rc != 0) {
+        free(b);
+        return rc;
     }
     *out = b;
-    *n = got;
+    *n = (uint64_t)size;
     return 0;
 }
 

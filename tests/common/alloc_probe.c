@@ -8,6 +8,8 @@
 const bool *alloc_probe_watch;
 uint64_t alloc_probe_count;
 bool alloc_probe_fail;
+uint64_t alloc_probe_largest;
+uint64_t alloc_probe_limit;
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -16,13 +18,14 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
 
-/* Counts a watched call; true when it must fail. */
+/* Counts a watched call of bytes bytes; true when it must fail. */
 static bool
-alloc_probe_hit(void)
+alloc_probe_hit(uint64_t bytes)
 {
     if (alloc_probe_watch != NULL && *alloc_probe_watch) {
         alloc_probe_count++;
-        return alloc_probe_fail;
+        alloc_probe_largest = bytes > alloc_probe_largest ? bytes : alloc_probe_largest;
+        return alloc_probe_fail || (alloc_probe_limit != 0 && bytes > alloc_probe_limit);
     }
     return false;
 }
@@ -30,17 +33,19 @@ alloc_probe_hit(void)
 void *
 __wrap_malloc(size_t n)
 {
-    return alloc_probe_hit() ? NULL : __real_malloc(n);
+    return alloc_probe_hit(n) ? NULL : __real_malloc(n);
 }
 
 void *
 __wrap_calloc(size_t n, size_t m)
 {
-    return alloc_probe_hit() ? NULL : __real_calloc(n, m);
+    /* n x m as the caller meant it (saturated: calloc refuses an overflow). */
+    uint64_t bytes = m != 0 && n > UINT64_MAX / m ? UINT64_MAX : (uint64_t)n * m;
+    return alloc_probe_hit(bytes) ? NULL : __real_calloc(n, m);
 }
 
 void *
 __wrap_realloc(void *p, size_t n)
 {
-    return alloc_probe_hit() ? NULL : __real_realloc(p, n);
+    return alloc_probe_hit(n) ? NULL : __real_realloc(p, n);
 }

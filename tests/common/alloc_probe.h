@@ -18,5 +18,10 @@ extern const bool *alloc_probe_watch;
 extern uint64_t alloc_probe_count;
 /* While true, watched calls fail (return NULL) instead: out of memory. */
 extern bool alloc_probe_fail;
+/* The most bytes one watched call asked for (calloc: n x m). */
+extern uint64_t alloc_probe_largest;
+/* Nonzero: a watched call asking for more bytes fails (returns NULL), so
+ * that a test can see a huge request without it being served. */
+extern uint64_t alloc_probe_limit;
 
 #endif /* BPC_TEST_ALLOC_PROBE_H */

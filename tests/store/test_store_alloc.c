@@ -20,6 +20,9 @@
  * poll); they are not counted. Since a compaction prunes too, a second
  * run never compacts: the values alone must be pruned in place when their
  * arrays fill.
+ * Also: a file that is no store is refused from its header, however large
+ * it is (a sparse 8 GiB file on the POSIX table, the largest allocation
+ * asked for watched).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,9 +31,14 @@
 /* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc_probe.h"
 #include "bpcon_store.h"
@@ -313,6 +321,70 @@ test_store_export_without_memory(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a path naming a large file that is no store (a mistyped --store
+ * naming a disk image) is refused as "not a bpcon store" from its first
+ * 80 bytes, by bpc_store_inspect (bpcon-store check) and by read-only
+ * and writable opens, without reading the file into memory. Before
+ * (review K's bigfile), the whole file was read before its header was
+ * looked at: a 3 GiB one cost 3.5 GB and 27 s, and one larger than
+ * memory gave "read: Cannot allocate memory".
+ * Method: "not a store" then ftruncate to 8 GiB, in a mkdtemp directory
+ * (sparse: no disk used); watched allocations asking for more than 64 MiB
+ * fail (the unfixed read then fails at once instead of filling memory),
+ * and the largest asked for must stay under 1 MiB. */
+static void
+test_store_big_foreign_file_refused_from_header(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bpc-store-big-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/big.img", dir);
+    const uint64_t size = 8ull << 30;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "not a store", 11), 11);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    assert_int_equal(close(fd), 0);
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    bool watch = true;
+    alloc_probe_limit = 64u << 20;
+    for (int k = 0; k < 3; k++) {
+        char err[512] = "";
+        struct bpc_store_info info;
+        struct bpc_store *s = NULL;
+        struct bpc_store_options o = {.read_only = k == 1};
+        alloc_probe_largest = 0;
+        alloc_probe_watch = &watch;
+        int rc = k == 0 ? bpc_store_inspect(path, NULL, &info, NULL, NULL, err, sizeof(err))
+                        : bpc_store_open(&s, path, &cfg, &o, err, sizeof(err));
+        alloc_probe_watch = NULL;
+        print_message("%s: %d (%s), largest allocation %llu bytes\n",
+                      k == 0 ? "inspect" : (k == 1 ? "read-only open" : "open"), rc, err,
+                      (unsigned long long)alloc_probe_largest);
+        assert_int_equal(rc, -EBADMSG);
+        assert_null(s);
+        assert_non_null(strstr(err, "damaged at offset 0: not a bpcon store (bad magic)"));
+        assert_true(alloc_probe_largest < (1u << 20));
+        if (k == 0) {
+            assert_int_equal(info.file_bytes, size);
+            assert_int_equal(info.corrupt_offset, 0);
+            assert_string_equal(info.corrupt_reason, "not a bpcon store (bad magic)");
+        }
+    }
+    alloc_probe_limit = 0;
+    /* Left as it was, its name's neighbour never made. */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, size);
+    char tmp[80];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    assert_int_equal(stat(tmp, &st), -1);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -320,6 +392,7 @@ main(void)
         cmocka_unit_test(test_store_append_allocates_nothing),
         cmocka_unit_test(test_store_values_prune_allocates_nothing),
         cmocka_unit_test(test_store_export_without_memory),
+        cmocka_unit_test(test_store_big_foreign_file_refused_from_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
