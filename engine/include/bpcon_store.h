@@ -191,8 +191,9 @@ struct bpc_store;
  * the tail (a checksum or framing failure followed by more data) is
  * -EBADMSG with a message naming the offset: nothing is loaded. A
  * leftover PATH.tmp of an interrupted
- * compaction or creation is removed when it is empty or begins with the
- * store's magic; any other file there (or a symbolic link, a directory,
+ * compaction or creation is removed when it is empty, begins with the
+ * store's magic, or holds only zeros and is no longer than the store's
+ * file (a header's length when creating); any other file there (or a symbolic link, a directory,
  * a FIFO, a socket or a device: the table's open refusing it with -ELOOP,
  * -EISDIR, -EINVAL or -ENXIO) is left as it is, never followed or waited
  * on, and a writer's open is -EEXIST naming it and what it is (a

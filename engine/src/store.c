@@ -570,7 +570,7 @@ store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
         return store_probe_tmp(s, err, err_len);
     }
     const char *foreign = store_tmp_foreign(fd);
-    int rc = foreign != NULL ? -EEXIST : (fd < 0 ? fd : store_tmp_ours(s, fd));
+    int rc = foreign != NULL ? -EEXIST : (fd < 0 ? fd : store_tmp_ours(s, fd, &foreign));
     if (fd >= 0) {
         (void)s->io.close(s->io.ctx, fd);
     }

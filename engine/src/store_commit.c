@@ -313,10 +313,12 @@ store_release_all(struct bpc_store *s)
  * power loss, may hold only zeros), so anything else is some other
  * program's file given the store's reserved name (an applied log, a
  * draft), never removed or emptied: 0 when it is the store's, -EEXIST
- * when not, another negative errno when unreadable. */
+ * when not (*why set when the reason is not the bytes: too long), another
+ * negative errno when unreadable. */
 int
-store_tmp_ours(const struct bpc_store *s, int fd)
+store_tmp_ours(const struct bpc_store *s, int fd, const char **why)
 {
+    *why = NULL;
     uint8_t head[STORE_MAGIC_BYTES];
     int64_t n = s->io.pread(s->io.ctx, fd, head, sizeof(head), 0);
     if (n < 0) {
@@ -326,9 +328,25 @@ store_tmp_ours(const struct bpc_store *s, int fd)
         return 0;
     }
     /* Zeros only: a compaction image whose blocks a power loss left
-     * allocated but unwritten (its one sync comes before the rename). */
+     * allocated but unwritten (its one sync comes before the rename).
+     * Such an image is never longer than the store's file: a compaction
+     * writes the live set of synced commits, each frame a copy of one of
+     * theirs, and a creation a header. A longer file is refused unread:
+     * before, a sparse 8 GiB one was read to its end, 84 s of the open
+     * (review K). */
+    uint64_t most = s->size > s->info.file_bytes ? s->size : s->info.file_bytes;
+    most = most > BPC_STORE_HEADER_BYTES ? most : BPC_STORE_HEADER_BYTES;
+    int64_t size = s->io.size(s->io.ctx, fd);
+    if (size < 0) {
+        return (int)size;
+    }
     uint8_t buf[4096];
     for (uint64_t off = 0;; off += (uint64_t)n) {
+        if ((uint64_t)size > most || off > most) {
+            *why = "it does not begin with the store's magic, and it is longer than the store's "
+                   "file, which a compaction's leftover never is";
+            return -EEXIST;
+        }
         n = s->io.pread(s->io.ctx, fd, buf, sizeof(buf), off);
         if (n <= 0) {
             return (int)n; /* 0: every byte was zero */
@@ -388,8 +406,10 @@ store_tmp_open(struct bpc_store *s)
         s->tmp_why = "a file with another name: a hard link";
     }
     if (rc == 0) {
-        rc = store_tmp_ours(s, fd);
-        s->tmp_why = "it neither begins with the store's magic nor holds only zeros";
+        const char *why = NULL;
+        rc = store_tmp_ours(s, fd, &why);
+        s->tmp_why =
+            why != NULL ? why : "it neither begins with the store's magic nor holds only zeros";
     }
     if (rc != 0) {
         (void)s->io.close(s->io.ctx, fd); /* another writer's or file's: left alone */

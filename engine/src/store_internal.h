@@ -216,9 +216,11 @@ int store_cut_torn(struct bpc_store *s, char *err, size_t err_len);
 
 /* store_commit.c */
 void store_grew(struct bpc_store *s, uint64_t size);
-/* 0 when the file at fd (PATH.tmp) is empty or begins with the store's
- * magic (a file the store may have written), -EEXIST when not. */
-int store_tmp_ours(const struct bpc_store *s, int fd);
+/* 0 when the file at fd (PATH.tmp) is empty, begins with the store's
+ * magic, or holds only zeros and is no longer than the store's file (a
+ * file the store may have written), -EEXIST when not (*why: what is
+ * wrong, when not the bytes). */
+int store_tmp_ours(const struct bpc_store *s, int fd, const char **why);
 /* What is at PATH.tmp when an open of it (O_NOFOLLOW) failed with rc
  * because it is no file the store may have written: a symbolic link
  * (-ELOOP), a directory (-EISDIR), a FIFO, a socket or a device (-EINVAL,

@@ -527,6 +527,12 @@ test_store_zero_tmp_removed(void **state)
     (void)state;
     TS_SETUP(3, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    /* A store longer than the image (test_store_zero_tmp_bounded). */
+    for (uint64_t k = 1; k <= 40; k++) {
+        struct bpc_durable d = ts_party(k);
+        assert_int_equal(bpc_store_append(s, &d, 1), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
     bpc_store_close(s);
     static uint8_t zeros[10000];
     memset(zeros, 0, sizeof(zeros));
@@ -541,6 +547,60 @@ test_store_zero_tmp_removed(void **state)
     print_message("open with %zu zero bytes at %s: %d (%s)\n", sizeof(zeros), TS_TMP, rc, err);
     assert_int_equal(rc, 0);
     assert_null(memfs_file(&fs, TS_TMP, &len));
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* Goal: a zero-filled PATH.tmp longer than the store's file (or, when
+ * the store is created, than a header) is refused unread, -EEXIST naming
+ * why and the file kept, since no compaction's leftover is longer (a
+ * compaction writes the live set of the file's synced commits, a
+ * creation a header); one as long as the file is still removed. Before
+ * (review K), any zero-filled PATH.tmp was read to its end and removed:
+ * a sparse 8 GiB one held the open 84 s.
+ * Method: a store of four commits; zeros of its length + 1, then of its
+ * length; a new store's PATH.tmp of 81 zeros, then of 80. */
+static void
+test_store_zero_tmp_bounded(void **state)
+{
+    (void)state;
+    TS_FRESH(37, 0);
+    for (uint64_t k = 1; k <= 4; k++) {
+        struct bpc_durable d = ts_party(k);
+        assert_int_equal(bpc_store_append(s, &d, 1), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
+    bpc_store_close(s);
+    s = NULL;
+    size_t len = 0;
+    assert_non_null(memfs_file(&fs, TS_PATH, &len));
+    static uint8_t zeros[4096];
+    size_t store_len = len;
+    assert_true(store_len < sizeof(zeros));
+    memfs_set_file(&fs, TS_TMP, zeros, store_len + 1u);
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    const uint8_t *tmp = memfs_file(&fs, TS_TMP, &len);
+    print_message("open with %zu zero bytes at %s beside a %zu-byte store: %d (%s), %s\n",
+                  store_len + 1u, TS_TMP, store_len, rc, err, tmp != NULL ? "kept" : "removed");
+    assert_int_equal(rc, -EEXIST);
+    assert_null(s);
+    assert_non_null(strstr(err, "longer than the store's file"));
+    assert_non_null(tmp);
+    assert_int_equal(len, store_len + 1u);
+    memfs_set_file(&fs, TS_TMP, zeros, store_len);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_null(memfs_file(&fs, TS_TMP, &len));
+    bpc_store_close(s);
+    s = NULL;
+    /* Creation: its image is a header. */
+    memfs_set_file(&fs, "/m/new.tmp", zeros, BPC_STORE_HEADER_BYTES + 1u);
+    assert_int_equal(bpc_store_open(&s, "/m/new", &cfg, &o, err, sizeof(err)), -EEXIST);
+    assert_non_null(strstr(err, "longer than the store's file"));
+    assert_null(memfs_file(&fs, "/m/new", &len));
+    assert_non_null(memfs_file(&fs, "/m/new.tmp", &len));
+    memfs_set_file(&fs, "/m/new.tmp", zeros, BPC_STORE_HEADER_BYTES);
+    assert_int_equal(bpc_store_open(&s, "/m/new", &cfg, &o, err, sizeof(err)), 0);
+    assert_null(memfs_file(&fs, "/m/new.tmp", &len));
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -665,6 +725,7 @@ main(void)
         cmocka_unit_test(test_store_refused_open_keeps_tmp),
         cmocka_unit_test(test_store_foreign_tmp_kept),
         cmocka_unit_test(test_store_zero_tmp_removed),
+        cmocka_unit_test(test_store_zero_tmp_bounded),
         cmocka_unit_test(test_store_refused_open_keeps_torn_tail),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_append_refuses_damage),
