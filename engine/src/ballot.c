@@ -612,21 +612,31 @@ eng_bl_start(struct bpc_engine *e)
 int
 eng_leader_other(struct bpc_engine *e, uint64_t b)
 {
-    uint32_t k = (uint32_t)(b % ENG_LEADER_MEMO);
-    if (e->bl.memo[k].leader1 > 0 && e->bl.memo[k].ballot == b) {
-        return e->bl.memo[k].leader1 - 1;
+    uint64_t bal = e->bl.bal;
+    if (b <= bal || b - bal > ENG_2A_AHEAD) {
+        int leader = bpc_elect_leader(&e->cfg, e->digest, b);
+        BPC_ASSERT(leader >= 0);
+        return leader;
+    }
+    /* Indexed by the distance from bal: the ahead ballots never share an
+     * entry (a memo indexed by ballot % 8 let a ballot below bal with a
+     * generation evict one above, and each record elected again: the own
+     * review's memo_thrash). */
+    uint32_t k = (uint32_t)(b - bal - 1u);
+    if (e->bl.ahead[k].leader1 > 0 && e->bl.ahead[k].ballot == b) {
+        return e->bl.ahead[k].leader1 - 1;
     }
     int leader = bpc_elect_leader(&e->cfg, e->digest, b);
     BPC_ASSERT(leader >= 0);
-    e->bl.memo[k].ballot = b;
-    e->bl.memo[k].leader1 = leader + 1;
+    e->bl.ahead[k].ballot = b;
+    e->bl.ahead[k].leader1 = leader + 1;
     return leader;
 }
 
 void
 eng_bl_carve(struct bpc_engine *e, const struct eng_mem *m)
 {
-    memset(e->bl.memo, 0, sizeof(e->bl.memo));
+    memset(e->bl.ahead, 0, sizeof(e->bl.ahead));
     e->bl.peer_bal = m->peer_bal;
     e->bl.bal_scratch = m->bal_scratch;
     e->bl.leader = -1;

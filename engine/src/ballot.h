@@ -22,9 +22,10 @@ eng_leader(const struct bpc_engine *e)
 }
 
 /* Leader of ballot b: the current ballot's is kept (elected once, when the
- * ballot was joined), and so are the last few others asked about
- * (bl.memo), so a peer repeating records at another ballot costs one
- * election (BLAKE2b), not one per record (ballot.c). */
+ * ballot was joined), and so are those of the next ENG_2A_AHEAD ballots
+ * (bl.ahead), so a peer repeating records there costs one election
+ * (BLAKE2b), not one per record; any other is elected here (a
+ * generation keeps its ballot's: eng_gen_leader, instance.c). */
 ENG_FN int eng_leader_other(struct bpc_engine *e, uint64_t b);
 static inline int
 eng_leader_of(struct bpc_engine *e, uint64_t b)

@@ -174,11 +174,12 @@ struct eng_gen_tally {
 /* One generation's 2a (instance.c). */
 struct eng_gen_2a {
     bool has_2a;
-    bool proposed;   /* this party (as leader) sent the 2a */
-    bool from_queue; /* ... built from its own queue, whose every command was
-                        checked as its submitter's when it was queued */
-    uint8_t refused; /* REFUSE to the leader: 0 not sent, 1 a MAC was missing
-                        at a retransmit tick, 2 sent */
+    bool proposed;    /* this party (as leader) sent the 2a */
+    bool from_queue;  /* ... built from its own queue, whose every command was
+                         checked as its submitter's when it was queued */
+    uint8_t refused;  /* REFUSE to the leader: 0 not sent, 1 a MAC was missing
+                         at a retransmit tick, 2 sent */
+    uint16_t leader1; /* the ballot's leader + 1, once elected (eng_gen_leader); 0: not yet */
     struct bpc_vid v2a;
 };
 
@@ -328,9 +329,9 @@ struct eng_cell {
  * ---------------------------------------------------------------------- */
 
 /* ballot.c: the party-wide ballot, its leader, deadlines, paced events. */
-/* Other ballots' leaders kept (a peer's records at the next ballots, or
- * at a ballot this party voted at, are checked without a new election). */
-#define ENG_LEADER_MEMO 8u
+/* How far above the current ballot a 2a is taken early (instance.c), and
+ * the ballots whose leaders are kept besides the current one's (bl.ahead). */
+#define ENG_2A_AHEAD 4u
 struct eng_ballot_state {
     uint64_t bal; /* current ballot */
     int leader;
@@ -358,13 +359,13 @@ struct eng_ballot_state {
     /* Fast mode's watch counts from here too: when weight above F was
      * first known at bal (on joining it, or as the others came). */
     uint64_t company_ns;
-    /* Leaders of ballots other than bal, each elected once while it stays
-     * (eng_leader_of): indexed by ballot % ENG_LEADER_MEMO; leader1 is the
-     * leader + 1, 0 for an empty entry. */
+    /* Leaders of ballots bal + 1 to bal + ENG_2A_AHEAD, each elected once
+     * (eng_leader_of): entry k is ballot's when ballot is bal + 1 + k;
+     * leader1 is the leader + 1, 0 for an empty entry. */
     struct {
         uint64_t ballot;
         int32_t leader1;
-    } memo[ENG_LEADER_MEMO];
+    } ahead[ENG_2A_AHEAD];
 };
 
 /* outbox.c: shorter runs of votes go one by one: hashing a run costs

@@ -307,25 +307,41 @@ eng_2a_bytes(struct bpc_engine *e, struct eng_slot *s, uint32_t g, const struct 
     return true;
 }
 
-/* How far above the current ballot a 2a is taken early. A farther one is
- * dropped unchecked: its leader resends it at every retransmit tick
- * (eng_in_retransmit) once this party has joined. */
-#define ENG_2A_AHEAD 4u
+int
+eng_gen_leader(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
+{
+    struct eng_gen_2a *a = &s->gen[g].a;
+    if (a->leader1 == 0) {
+        a->leader1 = (uint16_t)(eng_leader_of(e, eng_gen_ballot(s, g)) + 1);
+    }
+    return a->leader1 - 1;
+}
 
+/* A 2a more than ENG_2A_AHEAD ballots above the current one is dropped
+ * unchecked: its leader resends it at every retransmit tick
+ * (eng_in_retransmit) once this party has joined. */
 void
 eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     /* What makes a 2a useless first, so a peer's 2a records at ballots
-     * that can change nothing cost no election (eng_leader_of): below bal,
-     * only a generation still tallying the ballot takes one. */
+     * that can change nothing cost no election: below bal, only a
+     * generation still tallying the ballot takes one, and it keeps its
+     * leader (eng_gen_leader); above, the next ENG_2A_AHEAD ballots'
+     * leaders are kept (eng_leader_of). */
     struct eng_slot *s = eng_slot_get(e, r->instance);
     if (s == NULL) {
         ENG_IGNORED(e);
         return;
     }
     uint64_t bal = eng_bal(e);
-    bool useless = r->ballot < bal ? eng_gen_of(s, r->ballot) < 0 : r->ballot - bal > ENG_2A_AHEAD;
-    if (useless || eng_leader_of(e, r->ballot) != (int)p) {
+    int leader = -1;
+    if (r->ballot < bal) {
+        int old = eng_gen_of(s, r->ballot);
+        leader = old < 0 ? -1 : eng_gen_leader(e, s, (uint32_t)old);
+    } else if (r->ballot - bal <= ENG_2A_AHEAD) {
+        leader = eng_leader_of(e, r->ballot);
+    }
+    if (leader != (int)p) {
         ENG_IGNORED(e);
         return;
     }

@@ -282,6 +282,9 @@ ENG_FN bool eng_record_settled(const struct bpc_engine *e, uint32_t p, const str
 /* A 2a for an instance decided here whose slot is gone. */
 ENG_FN void eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* Leader: proposes instances from next_prop on while it can. */
+/* The leader of generation g's ballot, elected once and kept in the
+ * generation. */
+ENG_FN int eng_gen_leader(struct bpc_engine *e, struct eng_slot *s, uint32_t g);
 ENG_FN void eng_leader_pump(struct bpc_engine *e);
 /* Phase2av on the 2a at bal of s, when it may be voted for now (else
  * held.c notes why it is held); view_same: s was held for a command's

@@ -47,7 +47,8 @@ eng_on_refuse(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     /* The leader check last: a generation this party proposed in is one
      * it led, so a refusal of anything else costs no election. */
     if (g < 0 || !s->gen[g].a.proposed || !s->gen[g].a.from_queue ||
-        s->gen[g].a.v2a.kind == BPC_VALUE_NOOP || eng_leader_of(e, r->ballot) != (int)e->self) {
+        s->gen[g].a.v2a.kind == BPC_VALUE_NOOP ||
+        eng_gen_leader(e, s, (uint32_t)g) != (int)e->self) {
         ENG_IGNORED(e);
         return;
     }
