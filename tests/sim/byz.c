@@ -182,6 +182,7 @@ byz_send(struct sim *s, uint32_t b, uint32_t to, const struct bpc_record *recs, 
         }
         struct bpc_wire_writer w;
         if (bpc_wire_begin(&w, z->buf, s->frame_bytes, values) != 0) {
+            s->r.byz_unsent += count - i;
             return last;
         }
         for (; i < end; i++) {
