@@ -535,7 +535,9 @@ int bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out)
  * buf NULL with an entry that has bytes. */
 int bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bool *noop);
 /* Reader: blocks (offline, no CPU) until index is published or timeout_ns
- * passes; 0 or -ETIMEDOUT; -EINVAL for log NULL. */
+ * passes, counted from the call (CLOCK_MONOTONIC): publications below
+ * index wake it but do not restart the timeout (before, each did); 0 or
+ * -ETIMEDOUT; -EINVAL for log NULL. */
 int bpc_log_wait(struct bpc_log *log, uint64_t index, uint64_t timeout_ns);
 void bpc_log_thread_register(void);
 void bpc_log_thread_unregister(void);

@@ -8,7 +8,8 @@
  * counters (first, next) and the waiter handshake (a futex word).
  * Must never: allocate, lock or sleep in bpc_log_append (the engine's step
  * path); hand a reader memory that was reused for another index; read a
- * clock (bpc_log_wait leaves timing to the kernel's futex timeout).
+ * clock outside bpc_log_wait (which reads CLOCK_MONOTONIC once, for the
+ * absolute deadline it hands the kernel's futex wait).
  *
  * Licensing: _LGPL_SOURCE is NOT defined. liburcu's read-side fast paths
  * stay calls into the LGPL shared library; URCU_INLINE_SMALL_FUNCTIONS
@@ -343,9 +344,10 @@ log_segment_open(struct bpc_log *log, uint64_t index)
 }
 
 static long
-log_futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
+log_futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout,
+          uint32_t val3)
 {
-    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+    return syscall(SYS_futex, word, op, val, timeout, NULL, val3);
 }
 
 /* Writer: makes entries below n visible, then wakes parked readers.
@@ -358,7 +360,7 @@ log_publish(struct bpc_log *log, uint64_t n)
     atomic_store_explicit(&log->next, n, memory_order_seq_cst);
     if (atomic_load_explicit(&log->waiters, memory_order_seq_cst) != 0u) {
         atomic_fetch_add_explicit(&log->wake_seq, 1u, memory_order_release);
-        (void)log_futex(&log->wake_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+        (void)log_futex(&log->wake_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
     }
 }
 
@@ -520,24 +522,38 @@ bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bo
     return (int)e.len;
 }
 
+/* The absolute CLOCK_MONOTONIC time timeout_ns from now (the wait's
+ * deadline, read once per bpc_log_wait); a timeout above
+ * LOG_WAIT_SECONDS_MAX seconds is clamped. */
 static struct timespec
-log_timespec(uint64_t timeout_ns)
+log_deadline(uint64_t timeout_ns)
 {
+    struct timespec now;
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
     uint64_t s = timeout_ns / LOG_NS_PER_S;
     if (s > LOG_WAIT_SECONDS_MAX) {
         s = LOG_WAIT_SECONDS_MAX;
     }
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)(timeout_ns % LOG_NS_PER_S)};
+    long ns = now.tv_nsec + (long)(timeout_ns % LOG_NS_PER_S);
+    if (ns >= (long)LOG_NS_PER_S) {
+        ns -= (long)LOG_NS_PER_S;
+        s++;
+    }
+    struct timespec ts = {.tv_sec = now.tv_sec + (time_t)s, .tv_nsec = ns};
     return ts;
 }
 
-/* Parks on wake_seq until next > index or a sleep of timeout_ns sees no
- * publication at all. Each pass either returns or sleeps once; every wake
- * that does not time out follows a publication (or a signal). */
+/* Parks on wake_seq until next > index or the deadline passes. The
+ * deadline is absolute (FUTEX_WAIT_BITSET measures it on CLOCK_MONOTONIC),
+ * so a wake by a publication below index, EAGAIN or EINTR sleeps again
+ * only for what remains (before: a relative timeout restarted at every
+ * publication, and a reader behind a steady writer waited far past
+ * timeout_ns). */
 static int
 log_wait_parked(struct bpc_log *log, uint64_t index, uint64_t timeout_ns)
 {
-    const struct timespec ts = log_timespec(timeout_ns);
+    const struct timespec deadline =
+        timeout_ns == 0 ? (struct timespec){0} : log_deadline(timeout_ns);
     for (;;) {
         uint32_t seq = atomic_load_explicit(&log->wake_seq, memory_order_acquire);
         if (index < atomic_load_explicit(&log->next, memory_order_seq_cst)) {
@@ -546,7 +562,8 @@ log_wait_parked(struct bpc_log *log, uint64_t index, uint64_t timeout_ns)
         if (timeout_ns == 0) {
             return -ETIMEDOUT;
         }
-        long r = log_futex(&log->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts);
+        long r = log_futex(&log->wake_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, &deadline,
+                           FUTEX_BITSET_MATCH_ANY);
         if (r != 0 && errno == ETIMEDOUT) {
             bool done = index < atomic_load_explicit(&log->next, memory_order_seq_cst);
             return done ? 0 : -ETIMEDOUT;

@@ -6,7 +6,8 @@
  * -EMSGSIZE, -EAGAIN, -ESTALE, -ENOBUFS, -ETIMEDOUT); a reader that never
  * reaches a quiescent state holds back reuse (-ENOBUFS) and its quiescent
  * states release it; bpc_log_wait parks and is woken by another thread's
- * append; and under a writer and two readers running flat out no reader
+ * append, and its timeout runs from the call, however many appends below
+ * the awaited index wake it; and under a writer and two readers running flat out no reader
  * ever sees a wrong value.
  * Method: single-threaded round trips against values derived from the
  * index; threads synchronised by barriers and atomics (no sleeps); an
@@ -475,6 +476,81 @@ test_log_wait_times_out(void **state)
     bpc_log_free(log);
 }
 
+/* The drip writer's appends (one about every millisecond): a wait of
+ * TEST_LOG_DRIP_TIMEOUT_MS that returns only after all of them outlived
+ * its timeout by seconds. */
+#define TEST_LOG_DRIP_ENTRIES 5000u
+#define TEST_LOG_DRIP_TIMEOUT_MS 200u
+
+struct test_log_drip {
+    struct bpc_log *log;
+    atomic_bool stop;
+    _Atomic uint64_t appended;
+    atomic_int failed;
+};
+
+/* Appends entries 0, 1, ... one about every millisecond until stop or
+ * TEST_LOG_DRIP_ENTRIES. */
+static void *
+test_log_drip_writer(void *arg)
+{
+    struct test_log_drip *d = arg;
+    bpc_log_thread_register();
+    uint64_t deadline = test_log_now_ns() + (uint64_t)TEST_LOG_DEADLINE_S * 1000000000ull;
+    uint64_t retries = 0;
+    const struct timespec nap = {.tv_sec = 0, .tv_nsec = (long)TEST_LOG_NS_PER_MS};
+    for (uint64_t i = 0; i < TEST_LOG_DRIP_ENTRIES && !atomic_load(&d->stop); i++) {
+        if (test_log_append_retry(d->log, i, deadline, &retries) != 0) {
+            atomic_store(&d->failed, 1);
+            break;
+        }
+        atomic_store(&d->appended, i + 1);
+        bpc_log_quiescent();
+        bpc_log_thread_offline();
+        (void)nanosleep(&nap, NULL);
+        bpc_log_thread_online();
+    }
+    bpc_log_thread_unregister();
+    return NULL;
+}
+
+/* Goal: bpc_log_wait's timeout counts from the call, not from the last
+ * publication: a reader waiting for an entry the writer never reaches
+ * gets -ETIMEDOUT while the writer, appending about every millisecond
+ * below it, is still going. Before, the relative futex timeout restarted
+ * at each append's wake, and the wait (200 ms) returned only 200 ms after
+ * the last of the 5000 appends (seconds later: appended 5000 at return;
+ * review revK: 2.055 s for a 200 ms wait).
+ * Method: no timing assertion. Only a wait that outlives the writer's
+ * whole run (>= 5 s of 1 ms naps) fails; the 200 ms timeout is far above
+ * the 1 ms gaps, so the old code restarts it at every append. */
+static void
+test_log_wait_deadline_holds(void **state)
+{
+    (void)state;
+    struct test_log_drip d = {.log = test_log_make(64, 16, 64)};
+    atomic_init(&d.stop, false);
+    atomic_init(&d.appended, 0);
+    atomic_init(&d.failed, 0);
+    /* Offline while the writer runs: this thread blocks no grace period. */
+    bpc_log_thread_offline();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, test_log_drip_writer, &d), 0);
+    int rc = bpc_log_wait(d.log, TEST_LOG_DRIP_ENTRIES,
+                          (uint64_t)TEST_LOG_DRIP_TIMEOUT_MS * TEST_LOG_NS_PER_MS);
+    uint64_t appended = atomic_load(&d.appended);
+    atomic_store(&d.stop, true);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    bpc_log_thread_online();
+    printf("[ info ] wait (%u ms) returned %d with %llu of %u entries appended\n",
+           TEST_LOG_DRIP_TIMEOUT_MS, rc, (unsigned long long)appended, TEST_LOG_DRIP_ENTRIES);
+    assert_int_equal(atomic_load(&d.failed), 0);
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_true(appended < TEST_LOG_DRIP_ENTRIES);
+    bpc_log_quiescent();
+    bpc_log_free(d.log);
+}
+
 #define TEST_LOG_PINGPONG_ROUNDS 2000u
 
 struct test_log_pingpong {
@@ -761,6 +837,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_log_free_waits_only_after_retiring),
         cmocka_unit_test(test_log_enobufs_until_quiescent),
         cmocka_unit_test(test_log_wait_times_out),
+        cmocka_unit_test(test_log_wait_deadline_holds),
         cmocka_unit_test(test_log_wait_wakes),
         cmocka_unit_test(test_log_stress),
     };
