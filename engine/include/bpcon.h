@@ -539,6 +539,12 @@ int bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap
  * index wake it but do not restart the timeout (before, each did); 0 or
  * -ETIMEDOUT; -EINVAL for log NULL. */
 int bpc_log_wait(struct bpc_log *log, uint64_t index, uint64_t timeout_ns);
+/* Registers the calling thread as a QSBR reader (online). Registering a
+ * registered thread does nothing (registrations do not nest: one
+ * unregister ends it); unregistering a thread that is not registered does
+ * nothing. Before, both aborted in a liburcu assertion. A thread that
+ * registered with liburcu directly (urcu_qsbr_register_thread) must
+ * unregister the same way. */
 void bpc_log_thread_register(void);
 void bpc_log_thread_unregister(void);
 void bpc_log_quiescent(void);

@@ -597,16 +597,29 @@ bpc_log_wait(struct bpc_log *log, uint64_t index, uint64_t timeout_ns)
     return rc;
 }
 
+/* Whether this thread registered through bpc_log_thread_register: liburcu
+ * asserts on a second registration and on unregistering a thread it does
+ * not know (before, both aborted the process), so both calls check it. */
+static _Thread_local bool log_thread_registered;
+
 void
 bpc_log_thread_register(void)
 {
+    if (log_thread_registered) {
+        return;
+    }
     urcu_qsbr_register_thread();
+    log_thread_registered = true;
 }
 
 void
 bpc_log_thread_unregister(void)
 {
+    if (!log_thread_registered) {
+        return;
+    }
     urcu_qsbr_unregister_thread();
+    log_thread_registered = false;
 }
 
 void

@@ -118,6 +118,39 @@ test_log_misuse_refused(void **state)
     urcu_qsbr_unregister_thread();
 }
 
+/* Goal: registering a log thread twice, or unregistering one that is
+ * not registered, does nothing: the thread stays a working reader and
+ * can register again after its one unregister. Before, the first
+ * unregister (never registered) aborted in liburcu's assertion
+ * `URCU_TLS(urcu_qsbr_reader).registered', and so did a second register
+ * (`URCU_TLS(urcu_qsbr_reader).ctr == 0'): the whole test binary died. */
+static void
+test_log_thread_register_idempotent(void **state)
+{
+    (void)state;
+    bpc_log_thread_unregister(); /* never registered */
+    bpc_log_thread_register();
+    bpc_log_thread_register();
+    struct bpc_log_config lc = {
+        .segment_entries = 4, .retain_entries = 8, .value_bytes_max = 64, .start_index = 0};
+    struct bpc_log *log = NULL;
+    assert_int_equal(bpc_log_new(&log, &lc), 0);
+    for (uint64_t i = 0; i < 20; i++) { /* retires segments: grace periods */
+        assert_int_equal(bpc_log_append(log, i, (const uint8_t *)"abc", 3, false, 0), 0);
+        bpc_log_quiescent();
+    }
+    struct bpc_log_entry ent;
+    assert_int_equal(bpc_log_read(log, 19, &ent), 0);
+    assert_int_equal(ent.len, 3);
+    bpc_log_quiescent();
+    bpc_log_free(log);
+    bpc_log_thread_unregister();
+    bpc_log_thread_unregister(); /* already unregistered */
+    bpc_log_thread_register();
+    bpc_log_quiescent();
+    bpc_log_thread_unregister();
+}
+
 /* Goal: the digests refuse what they cannot take. Before, more parties
  * than BPC_PARTIES_MAX aborted bpc_config_digest, and NULL ids with a
  * count crashed bpc_votes_digest. */
@@ -323,6 +356,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_misuse_refused),
         cmocka_unit_test(test_log_misuse_refused),
+        cmocka_unit_test(test_log_thread_register_idempotent),
         cmocka_unit_test(test_digest_misuse_refused),
         cmocka_unit_test(test_engine_null_refused),
         cmocka_unit_test(test_config_value_null_refused),
