@@ -662,7 +662,8 @@ struct bpc_durable_value {
 };
 
 struct bpc_step_in {
-    uint64_t now_ns; /* monotonic; must never decrease */
+    uint64_t now_ns; /* monotonic; must never decrease; any u64 (deadlines
+                        saturate at UINT64_MAX, never wrap) */
     const struct bpc_frame_in *frames;
     uint32_t frames_count;
 };

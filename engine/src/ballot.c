@@ -38,9 +38,9 @@ eng_timeout(struct bpc_engine *e)
     uint32_t shift = e->bl.fails < e->cfg.timeout_growth_max_shift
                          ? e->bl.fails
                          : e->cfg.timeout_growth_max_shift;
-    uint64_t base = e->cfg.ballot_timeout_ns << shift;
+    uint64_t base = eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
     uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
-    return base + jitter;
+    return eng_ns_add(base, jitter);
 }
 
 static void
@@ -141,7 +141,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->bl.got_1a = false;
     e->bl.events = 0;
     e->bl.round_start_ns = eng_round_origin(e);
-    e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+    e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
     e->bl.joined_ns = e->now_ns;
     eng_rp_on_join(e);
     eng_in_on_join(e);
@@ -174,7 +174,7 @@ eng_next_ballot(struct bpc_engine *e)
     e->ctr.ballots_failed++;
     if (e->bl.bal >= BPC_BALLOT_MAX) {
         e->ctr.ballot_saturated++;
-        e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+        e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
         return;
     }
     eng_join(e, e->bl.bal + 1);
@@ -269,7 +269,7 @@ void
 eng_bl_progress(struct bpc_engine *e)
 {
     e->bl.fails = 0;
-    e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+    e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
 }
 
 void
@@ -373,7 +373,7 @@ eng_starve_period(const struct bpc_engine *e)
     uint32_t shift = bl->starve_shift < e->cfg.timeout_growth_max_shift
                          ? bl->starve_shift
                          : e->cfg.timeout_growth_max_shift;
-    return (ENG_STARVE_TICKS * eng_retx_period(e)) << shift;
+    return eng_ns_mul(eng_ns_mul(ENG_STARVE_TICKS, eng_retx_period(e)), UINT64_C(1) << shift);
 }
 
 static bool
@@ -460,7 +460,8 @@ eng_paced_events_due(struct bpc_engine *e)
         if (e->bl.events & (1u << ev)) {
             continue;
         }
-        if (e->now_ns < e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev)) {
+        if (e->now_ns <
+            eng_ns_add(e->bl.round_start_ns, *eng_event_offsets(e, (enum bpc_event)ev))) {
             return false;
         }
         e->bl.events |= 1u << ev;
@@ -535,7 +536,7 @@ eng_retransmit_tick(struct bpc_engine *e)
     if (e->now_ns >= e->bl.retx_ns) {
         eng_sub_rewind(e);
         eng_retransmit(e);
-        e->bl.retx_ns = e->now_ns + eng_retx_period(e);
+        e->bl.retx_ns = eng_ns_add(e->now_ns, eng_retx_period(e));
         if (!eng_paced(e) && eng_starved(e) && e->bl.w_at > e->faulty) {
             e->bl.starve_shift++;
             e->bl.starve_ns = e->now_ns;
@@ -562,7 +563,7 @@ eng_timers(struct bpc_engine *e)
         if (eng_has_work(e) && e->bl.w_at > e->faulty) {
             eng_next_ballot(e);
         } else {
-            e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+            e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
         }
     }
     eng_retransmit_tick(e);
@@ -574,7 +575,8 @@ eng_bl_deadline(const struct bpc_engine *e)
     if (eng_paced(e)) {
         for (uint32_t ev = 0; ev < BPC_EVENTS_COUNT; ev++) {
             if (!(e->bl.events & (1u << ev))) {
-                uint64_t at = e->bl.round_start_ns + *eng_event_offsets(e, (enum bpc_event)ev);
+                uint64_t at =
+                    eng_ns_add(e->bl.round_start_ns, *eng_event_offsets(e, (enum bpc_event)ev));
                 return at < e->bl.retx_ns ? at : e->bl.retx_ns;
             }
         }
@@ -590,7 +592,7 @@ eng_bl_start(struct bpc_engine *e)
      * first (it is zero already), so a fresh page faults once (engine.c,
      * bpc_engine_start, on the replay entries). */
     memset(e->bl.peer_bal, 0, (size_t)e->n * sizeof(uint64_t));
-    e->bl.retx_ns = e->now_ns + eng_retx_period(e);
+    e->bl.retx_ns = eng_ns_add(e->now_ns, eng_retx_period(e));
     uint64_t max_bal = eng_max_bal(e);
     if (max_bal > 0) {
         /* Rejoin the ballot promised before the restart without a new 1b. */
@@ -603,7 +605,7 @@ eng_bl_start(struct bpc_engine *e)
         eng_rp_resume(e);
         eng_in_resume(e); /* the restored votes may include ones at bal */
         e->bl.round_start_ns = eng_round_origin(e);
-        e->bl.deadline_ns = e->now_ns + eng_timeout(e);
+        e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
         return;
     }
     eng_join(e, 1);

@@ -100,7 +100,7 @@ eng_answer_ok(struct bpc_engine *e, uint32_t p)
      * once (a virtual scheduling time per peer, answer_tat: zeroed storage
      * is a full burst). */
     uint64_t tau = (uint64_t)(ENG_ANSWER_BURST - 1u) * ENG_ANSWER_NS;
-    if (cu->answer_tat[p] > e->now_ns + tau) {
+    if (cu->answer_tat[p] > eng_ns_add(e->now_ns, tau)) {
         return false;
     }
     uint64_t win = eng_ob_rounds_done(e) + 1u; /* + 1: zeroed storage is no window */
@@ -125,7 +125,7 @@ eng_answer_ok(struct bpc_engine *e, uint32_t p)
     cu->answered[p]++;
     cu->win_total++;
     uint64_t tat = cu->answer_tat[p] > e->now_ns ? cu->answer_tat[p] : e->now_ns;
-    cu->answer_tat[p] = tat + ENG_ANSWER_NS;
+    cu->answer_tat[p] = eng_ns_add(tat, ENG_ANSWER_NS);
     return true;
 }
 

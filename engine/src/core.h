@@ -74,6 +74,27 @@ eng_answer_share(uint32_t n)
     return share < 2 * ENG_CATCHUP_MAX ? share : 2 * ENG_CATCHUP_MAX;
 }
 
+/* The engine's clock arithmetic: a deadline is now_ns plus a period, and
+ * now_ns is the caller's (any u64; it only never goes back). Sums and
+ * products saturate at UINT64_MAX, a deadline reached only at the clock's
+ * last value, instead of wrapping to a time long past: before, an engine
+ * started near UINT64_MAX (0xffffffffffff0000) found its ballot deadline
+ * already passed and failed a ballot at every step. Below the top both are
+ * plain + and *. */
+static inline uint64_t
+eng_ns_add(uint64_t a, uint64_t b)
+{
+    uint64_t s;
+    return __builtin_add_overflow(a, b, &s) ? UINT64_MAX : s;
+}
+
+static inline uint64_t
+eng_ns_mul(uint64_t a, uint64_t b)
+{
+    uint64_t p;
+    return __builtin_mul_overflow(a, b, &p) ? UINT64_MAX : p;
+}
+
 /* Catch-up answers to one peer are also paced in time (catchup.c): one
  * every ENG_ANSWER_NS of the engine's clock (1,000 a millisecond), up to
  * ENG_ANSWER_BURST at once. Per step alone, a peer of any weight that sent

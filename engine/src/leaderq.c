@@ -51,11 +51,12 @@ eng_lq_hold(struct bpc_engine *e, uint32_t s)
     struct eng_hold *h = &sub->hold[s];
     uint64_t unit = eng_hold_unit(e);
     uint32_t k = sub->strikes[s];
-    if (e->now_ns >= h->held_until + ENG_HOLD_FORGET * unit) {
+    if (e->now_ns >= eng_ns_add(h->held_until, eng_ns_mul(ENG_HOLD_FORGET, unit))) {
         k = 0;
     }
     uint64_t units = (uint64_t)ENG_HOLD_FIRST << (k < 8u ? k : 8u);
-    h->held_until = e->now_ns + unit * (units < ENG_HOLD_MAX ? units : ENG_HOLD_MAX);
+    h->held_until =
+        eng_ns_add(e->now_ns, eng_ns_mul(unit, units < ENG_HOLD_MAX ? units : ENG_HOLD_MAX));
     sub->strikes[s] = (uint8_t)(k < UINT8_MAX ? k + 1 : k);
     if (h->held_until > sub->hold_any) {
         sub->hold_any = h->held_until;
@@ -86,7 +87,7 @@ eng_lq_blame(struct bpc_engine *e, uint32_t s, bool alone)
         eng_lq_hold(e, s);
         return;
     }
-    h->alone_until = e->now_ns + eng_hold_unit(e) * ENG_ALONE;
+    h->alone_until = eng_ns_add(e->now_ns, eng_ns_mul(eng_hold_unit(e), ENG_ALONE));
     if (h->alone_until > e->sub.alone_any) {
         e->sub.alone_any = h->alone_until;
     }
