@@ -781,9 +781,10 @@ int bpc_engine_restore_values(struct bpc_engine *e, const struct bpc_durable_val
  * that start_index); -EOVERFLOW and not started when the restored
  * incarnation is 2^24 - 3 with a promised ballot: the start would raise
  * it to 2^24 - 2 and persist a record no restart can restore (the
- * party's incarnations are used up); -EINVAL for e NULL. Call it once
- * per engine: a second call after a successful one is a programming
- * error and aborts (the engine's state would start twice). */
+ * party's incarnations are used up); -EINVAL for e NULL; -EBUSY, nothing
+ * done, after a successful bpc_engine_start (as bpc_engine_restore: the
+ * engine runs already; before, a second start aborted). Call it once per
+ * engine. */
 int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
 /* One step: decode, verify and apply in->frames, run transitions and
  * deadlines, emit frames, decisions and durability requests. Returns the

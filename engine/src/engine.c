@@ -664,7 +664,9 @@ bpc_engine_start(struct bpc_engine *e, uint64_t now_ns)
     if (e == NULL) {
         return -EINVAL;
     }
-    BPC_ASSERT(!e->started);
+    if (e->started) {
+        return -EBUSY; /* before: an assertion aborted */
+    }
     if (e->cfg.log != NULL && bpc_log_next(e->cfg.log) != eng_nu(e)) {
         return -EINVAL; /* its next entry is not the first this engine emits */
     }

@@ -91,6 +91,32 @@ test_step_misuse_refused(void **state)
     bpc_engine_free(e);
 }
 
+/* Goal: a second bpc_engine_start on a started engine returns -EBUSY and
+ * does nothing: the clock, the ballot and the counters stay as the first
+ * start and the steps left them. Before, BPC_ASSERT(!e->started) aborted
+ * the process ("bpcon: assertion failed: !e->started (engine.c:667)"). */
+static void
+test_start_twice_refused(void **state)
+{
+    (void)state;
+    struct bpc_engine *e = api_engine(); /* started at 10 ms */
+    uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_out fo = {.bytes = buf, .cap = sizeof(buf)};
+    struct bpc_step_out out = {.frames = &fo, .frames_cap = 1};
+    struct bpc_step_in in = {.now_ns = 20 * API_MS};
+    assert_true(bpc_engine_step(e, &in, &out) >= 0);
+    uint64_t started = bpc_engine_counters(e)->ballots_started;
+    assert_int_equal(bpc_engine_start(e, 5 * API_MS), -EBUSY);
+    assert_int_equal(bpc_engine_start(e, 30 * API_MS), -EBUSY);
+    assert_int_equal(bpc_engine_ballot(e), 1);
+    assert_int_equal(bpc_engine_counters(e)->ballots_started, started);
+    in.now_ns = 15 * API_MS; /* still before the last step: the clock was kept */
+    assert_int_equal(bpc_engine_step(e, &in, &out), -EINVAL);
+    in.now_ns = 21 * API_MS;
+    assert_true(bpc_engine_step(e, &in, &out) >= 0);
+    bpc_engine_free(e);
+}
+
 /* Goal: the decided log's writer and reader refuse misuse: a NULL log,
  * bytes NULL with a length, an index that is not the next, a NULL out or
  * buffer. Before, each aborted. */
@@ -355,6 +381,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_misuse_refused),
+        cmocka_unit_test(test_start_twice_refused),
         cmocka_unit_test(test_log_misuse_refused),
         cmocka_unit_test(test_log_thread_register_idempotent),
         cmocka_unit_test(test_digest_misuse_refused),
