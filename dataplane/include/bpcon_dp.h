@@ -313,7 +313,9 @@ struct bpc_dp_party_entry {
     uint64_t weight;
     uint8_t mac[6];
     char key_path[BPC_DP_PATH_MAX]; /* resolved against the cluster file's folder */
-    char port[BPC_DP_PATH_MAX];     /* port spec, meaning set by the program */
+    char port[BPC_DP_PATH_MAX];     /* port spec, meaning set by the program;
+                                       a relative vhost-mesh DIR is resolved
+                                       against the cluster file's folder */
 };
 
 struct bpc_dp_cluster {

@@ -252,6 +252,39 @@ cf_path(struct cf_reader *r, const char *word, bool relative_to_file, char *out)
     return 0;
 }
 
+/* A party line's port spec into out: a vhost-mesh DIR that is relative is
+ * taken from the cluster file's folder, as key paths are, and the folder
+ * it names measured again (its sockets must fit sun_path). Before, a
+ * relative DIR was left to each node's working directory: the same party
+ * started from two working directories took two locks (DIR/bpc-ID.lock,
+ * one in each) and was not refused. */
+static int
+cf_port(struct cf_reader *r, const char *spec, char *out)
+{
+    int rc = cf_port_check(r, spec);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *slash = strrchr(r->path, '/');
+    if (strncmp(spec, "vhost-mesh:", 11) != 0 || spec[11] == '/' || slash == NULL) {
+        return cf_path(r, spec, false, out);
+    }
+    int n = snprintf(out, BPC_DP_PATH_MAX, "vhost-mesh:%.*s/%s", (int)(slash - r->path), r->path,
+                     spec + 11);
+    if (n < 0 || (size_t)n >= BPC_DP_PATH_MAX) {
+        return cf_fail(r,
+                       "port '%s': DIR taken from the cluster file's folder is longer than %u "
+                       "bytes",
+                       spec, BPC_DP_PATH_MAX - 1);
+    }
+    char why[BPC_DP_PATH_MAX + 192];
+    if (cf_mesh_dir_check(out, why, sizeof(why)) != 0) {
+        return cf_fail(r, "%s (relative DIR '%s' is taken from the cluster file's folder)", why,
+                       spec + 11);
+    }
+    return 0;
+}
+
 /* Applies one "name value" attribute of a party line. */
 static int
 cf_party_attr(struct cf_reader *r, struct bpc_dp_party_entry *e, const char *name,
@@ -288,8 +321,7 @@ cf_party_attr(struct cf_reader *r, struct bpc_dp_party_entry *e, const char *nam
     }
     if (strcmp(name, "port") == 0) {
         *seen |= 8u;
-        int rc = cf_port_check(r, value);
-        return rc != 0 ? rc : cf_path(r, value, false, e->port);
+        return cf_port(r, value, e->port);
     }
     return cf_fail(r, "unknown party attribute '%s' (weight, mac, key, port)", name);
 }

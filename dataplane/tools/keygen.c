@@ -40,8 +40,10 @@ keygen_usage(FILE *f)
                "holds only its party's pair keys). --cluster also writes a cluster file\n"
                "(inside DIR it names the keys beside it, elsewhere by DIR's absolute path)\n"
                "whose parties use --port SPEC (vhost-mesh:DIR or port:N; required with\n"
-               "--cluster) and whose cluster id is --cluster-id ID (default random); both\n"
-               "only with it.\n"
+               "--cluster; a relative DIR is taken from the working directory, and named\n"
+               "by its absolute path unless the cluster file is in the working directory)\n"
+               "and whose cluster id is --cluster-id ID (default random); both only with\n"
+               "it.\n"
                "Existing key or cluster files are never overwritten (exit 1, nothing\n"
                "written) unless --force, which replaces them. The new files are written\n"
                "under temporary names first and renamed into place once all of them\n"
@@ -60,6 +62,9 @@ struct keygen_opts {
     /* Where the cluster file says the key files are: "" when beside it
      * (--cluster inside --out), else --out's absolute path. */
     char key_dir[BPC_DP_PATH_MAX];
+    /* --port as the cluster file names it, when that differs (a relative
+     * vhost-mesh DIR named by its absolute path): k->port points here. */
+    char port_abs[BPC_DP_PATH_MAX];
 };
 
 /* One option (not --help or --version) into k: 0, or -EINVAL with the
@@ -227,10 +232,10 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
     return keygen_check(argc, argv, k);
 }
 
-/* True when the folder of the cluster file is --out (another spelling or
+/* True when the folder of the cluster file is dir (another spelling or
  * a link included). */
 static bool
-keygen_cluster_beside(const struct keygen_opts *k)
+keygen_cluster_in(const struct keygen_opts *k, const char *dir)
 {
     char folder[PATH_MAX];
     const char *slash = strrchr(k->cluster, '/');
@@ -238,8 +243,15 @@ keygen_cluster_beside(const struct keygen_opts *k)
     snprintf(folder, sizeof(folder), "%.*s", len, slash == NULL ? "." : k->cluster);
     struct stat a;
     struct stat b;
-    return stat(folder, &a) == 0 && stat(k->out, &b) == 0 && a.st_dev == b.st_dev &&
+    return stat(folder, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino;
+}
+
+/* True when the folder of the cluster file is --out. */
+static bool
+keygen_cluster_beside(const struct keygen_opts *k)
+{
+    return keygen_cluster_in(k, k->out);
 }
 
 /* True when both paths exist and are one file (a link or another
@@ -299,6 +311,45 @@ keygen_key_dir(struct keygen_opts *k)
     }
     memcpy(k->key_dir, abs, strlen(abs) + 1); /* fits: measured above */
     return 0;
+}
+
+/* k->port once the working directory is known. A relative vhost-mesh DIR
+ * is taken from the working directory, as --out is, and the cluster file
+ * takes a relative DIR from its own folder (as bpcon-node reads it): the
+ * file names DIR as given when it lies in the working directory (the
+ * folder can be moved whole), else by its absolute path (the working
+ * directory's, then DIR). Before, DIR went into the file as given and
+ * each node took it from its own working directory. 0, or -1 with the
+ * refusal printed (the absolute DIR too long for its sockets, or holding
+ * a blank, '#' or control byte). */
+static int
+keygen_mesh_dir(struct keygen_opts *k)
+{
+    if (k->cluster == NULL || strncmp(k->port, "vhost-mesh:", 11) != 0 || k->port[11] == '/' ||
+        keygen_cluster_in(k, ".")) {
+        return 0;
+    }
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        fprintf(stderr, "bpcon-keygen: --port '%s': the working directory: %s\n", k->port,
+                strerror(errno));
+        return -1;
+    }
+    char why[BPC_DP_PATH_MAX + 192];
+    int len = snprintf(k->port_abs, sizeof(k->port_abs), "vhost-mesh:%s/%s",
+                       strcmp(cwd, "/") == 0 ? "" : cwd, k->port + 11);
+    if (len < 0 || (size_t)len >= sizeof(k->port_abs)) {
+        snprintf(why, sizeof(why), "longer than %u bytes", BPC_DP_PATH_MAX - 1);
+    } else if (bpc_dp_port_spec_check(k->port_abs, why, sizeof(why)) == 0) {
+        k->port = k->port_abs;
+        return 0;
+    }
+    fprintf(stderr,
+            "bpcon-keygen: --port '%s': with --cluster outside the working directory the "
+            "cluster file names a relative DIR by its absolute path: %s; give an absolute DIR "
+            "or put --cluster in the working directory\n",
+            k->port, why);
+    return -1;
 }
 
 /* A path the run writes (a key file, or the cluster file when !key):
@@ -554,7 +605,9 @@ main(int argc, char **argv)
     }
     /* Nothing is removed or replaced before every file is written. */
     struct keygen_tmp t = {.dir = "", .cluster = ""};
-    int rc = keygen_key_dir(&k) != 0 || keygen_targets_check(&k) != 0 ? -1 : 0;
+    int rc = keygen_key_dir(&k) != 0 || keygen_mesh_dir(&k) != 0 || keygen_targets_check(&k) != 0
+                 ? -1
+                 : 0;
     rc = rc == 0 ? keygen_write(&k, &t) : rc;
     rc = rc == 0 ? keygen_commit(&k, &t) : rc;
     keygen_tmp_remove(&k, &t);

@@ -135,6 +135,14 @@ check gap_early "gap_early.conf:3:" "party 1 missing (party 2, on this line, nee
 longdir="/$(head -c 88 /dev/zero | tr '\0' 'd')"
 case_file meshdir "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key k0 port vhost-mesh:$longdir\n$P1\n"
 check meshdir "meshdir.conf:2:" "DIR is 89 bytes, at most 88"
+# A relative DIR is taken from the cluster file's folder (as key paths
+# are), and measured there: 70 bytes alone, 91 under this test's folder
+# (/tmp/bpcon-cf-XXXXXX/, 21 bytes). Before, it was accepted as 70 bytes
+# and then used from the node's working directory.
+reldir="$(head -c 70 /dev/zero | tr '\0' 'r')"
+case_file relmesh "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key k0 port vhost-mesh:$reldir\n$P1\n"
+check relmesh "relmesh.conf:2:" "port 'vhost-mesh:$dir/$reldir': DIR is 91 bytes, at most 88"
+check relmesh "relmesh.conf:2:" "(relative DIR '$reldir' is taken from the cluster file's folder)"
 mesh=""
 for i in $(seq 0 33); do
     mesh+="party $i mac 02:00:00:00:01:$(printf %02x "$i") key k0 port vhost-mesh:/tmp/m\n"

@@ -129,6 +129,30 @@ rc=$?
 check "relative paths: the key paths lead to --out ($(grep -m1 ' key ' "$dir/cr.conf"))" $rc
 grep -q " key party-0.key port" "$dir/ia/c.conf"
 check "inside --out: key paths beside the cluster file" $?
+# A relative --port vhost-mesh DIR is taken from the working directory, as
+# --out is; bpcon-node takes a relative DIR from the cluster file's folder,
+# so the file names it as given when it lies in the working directory, and
+# by its absolute path elsewhere. One too long as an absolute path (80
+# bytes, 101 under this test's folder) is refused (exit 1), nothing
+# written. Before, DIR went into the file as given in all three cases.
+(cd "$dir" && "$keygen" --parties 2 --out km1 --cluster other/cm.conf --port vhost-mesh:mesh \
+    >/dev/null)
+check "a relative mesh DIR with the cluster file elsewhere written" $?
+grep -q " port vhost-mesh:$dir/mesh\$" "$dir/other/cm.conf"
+rc=$?
+check "elsewhere: the mesh DIR by its absolute path ($(grep -m1 ' port ' "$dir/other/cm.conf"))" $rc
+(cd "$dir" && "$keygen" --parties 2 --out km2 --cluster cm.conf --port vhost-mesh:mesh >/dev/null)
+check "a relative mesh DIR with the cluster file in the working directory written" $?
+grep -q " port vhost-mesh:mesh\$" "$dir/cm.conf"
+rc=$?
+check "in the working directory: the mesh DIR as given ($(grep -m1 ' port ' "$dir/cm.conf"))" $rc
+long="$(head -c 80 /dev/zero | tr '\0' 'm')"
+out=$(cd "$dir" && "$keygen" --parties 2 --out km3 --cluster other/cl.conf \
+    --port "vhost-mesh:$long" 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && grep -qF "names a relative DIR by its absolute path: port 'vhost-mesh:$dir/$long': DIR is 101 bytes, at most 88" <<<"$out" &&
+    [ ! -e "$dir/other/cl.conf" ] && [ ! -e "$dir/km3" ]
+check "a relative mesh DIR too long as an absolute path refused, nothing written (got $rc: $out)" $?
 # An --out whose absolute path holds a blank or '#' cannot be named in the
 # cluster file (its words are split on blanks, '#' starts a comment): with
 # --cluster outside it, refused (exit 1), nothing written; before, the

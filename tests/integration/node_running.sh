@@ -5,14 +5,24 @@
 #   the mesh: the server socket the running party listens on is the same
 #   file afterwards. Before, the second start unlinked it and then hung in
 #   virtio_user's accept, so the peer's next reconnect found nobody.
+# - The same holds for a relative vhost-mesh DIR, which is taken from the
+#   cluster file's folder (as key paths are), whatever the node's working
+#   directory: a party started again from another working directory is
+#   refused too. Before, each node took DIR from its own working directory,
+#   locked DIR/bpc-ID.lock there, and the duplicate was not refused (it
+#   waited in virtio_user's accept until the timeout: status 124).
 # - A node whose --report-fd reader has gone runs to its end (exit 0) and
 #   says once that it writes no more report lines; before, SIGPIPE killed
 #   it (status 141) at its first report line.
 # Method: two parties on a vhost-mesh in a scratch folder, started with
 # --no-load and --idle sleep, each reporting "ready" on its --report-fd;
 # the test waits for both ready lines (bounded), starts each party again,
-# then stops both with SIGTERM. Then a one-party cluster (its own quorum)
-# runs with a report pipe whose reader exited first, until the message.
+# then stops both with SIGTERM. The same with a cluster file whose port is
+# vhost-mesh:mesh (written by bpcon-keygen run in its folder), both parties
+# run from working directory A and party 1 started again from B (A and B
+# each hold a mesh folder of their own). Then a one-party cluster (its own
+# quorum) runs with a report pipe whose reader exited first, until the
+# message.
 # Usage: node_running.sh BPCON-NODE BPCON-KEYGEN
 set -u
 node="$1"
@@ -81,6 +91,39 @@ for p in $pids; do
     wait "$p"
     st=$?
     check "first-stops-$p" 0 $st "$(cat "$dir"/out*)" ""
+done
+pids=""
+
+# A relative mesh DIR: one folder for every working directory.
+mkdir -p "$dir/rel/mesh" "$dir/A/mesh" "$dir/B/mesh"
+(cd "$dir/rel" && "$keygen" --parties 2 --out k --cluster c.conf --port vhost-mesh:mesh \
+    >/dev/null) || exit 1
+grep -q ' port vhost-mesh:mesh$' "$dir/rel/c.conf"
+check "keygen-relative-as-given" 0 $? "$(grep -m1 ' port ' "$dir/rel/c.conf")" ""
+for id in 1 0; do
+    (cd "$dir/A" && exec "$node" --no-huge --no-pci -m 128 --file-prefix="bpc-run-$$-r$id" \
+        --log-level=lib.eal:error -- --cluster "$dir/rel/c.conf" --id "$id" --no-load \
+        --idle sleep:1000 --report-fd 3 3>"$dir/rready$id" >"$dir/rout$id" 2>&1) &
+    pids="$pids $!"
+done
+for _ in $(seq 600); do
+    [ "$(cat "$dir/rready0" "$dir/rready1" 2>/dev/null | grep -c '^ready')" -eq 2 ] && break
+    sleep 0.1
+done
+if [ "$(cat "$dir/rready0" "$dir/rready1" | grep -c '^ready')" -ne 2 ]; then
+    echo "FAIL setup: the two parties on a relative mesh did not report ready in 60 s"
+    tail -3 "$dir/rout0" "$dir/rout1"
+    exit 1
+fi
+out=$(cd "$dir/B" && timeout 30 "$node" --no-huge --no-pci -m 128 \
+    --file-prefix="bpc-run-$$-rdup1" --log-level=lib.eal:error -- --cluster "$dir/rel/c.conf" \
+    --id 1 --no-load 2>&1)
+check "twice-relative-mesh" 1 $? "$out" "party 1 is already running on mesh $dir/rel/mesh"
+kill -TERM $pids
+for p in $pids; do
+    wait "$p"
+    st=$?
+    check "relative-first-stops-$p" 0 $st "$(cat "$dir"/rout*)" ""
 done
 pids=""
 
