@@ -48,6 +48,19 @@ check() { # name, want status, got status, output, want text[, extra failure]
     fi
 }
 
+# Stops the running parties (SIGTERM); each must exit 0. Their outputs
+# are the files $dir/PREFIX*.
+stop_parties() { # name, output file prefix
+    kill -TERM $pids
+    for p in $pids; do
+        wait "$p"
+        st=$?
+        check "$1-$p" 0 $st "$(cat "$dir"/"$2"*)" ""
+    done
+    pids=""
+}
+
+
 eal() { # prefix, then the node's own arguments
     local prefix="$1"
     shift
@@ -86,13 +99,7 @@ for id in 1 0; do
     [ "$after" = "$before" ] || moved="socket $sock was $before, now $after"
     check "twice-$id" 1 $st "$out" "party $id is already running on mesh $dir/mesh" "$moved"
 done
-kill -TERM $pids
-for p in $pids; do
-    wait "$p"
-    st=$?
-    check "first-stops-$p" 0 $st "$(cat "$dir"/out*)" ""
-done
-pids=""
+stop_parties first-stops out
 
 # A relative mesh DIR: one folder for every working directory.
 mkdir -p "$dir/rel/mesh" "$dir/A/mesh" "$dir/B/mesh"
@@ -119,13 +126,7 @@ out=$(cd "$dir/B" && timeout 30 "$node" --no-huge --no-pci -m 128 \
     --file-prefix="bpc-run-$$-rdup1" --log-level=lib.eal:error -- --cluster "$dir/rel/c.conf" \
     --id 1 --no-load 2>&1)
 check "twice-relative-mesh" 1 $? "$out" "party 1 is already running on mesh $dir/rel/mesh"
-kill -TERM $pids
-for p in $pids; do
-    wait "$p"
-    st=$?
-    check "relative-first-stops-$p" 0 $st "$(cat "$dir"/rout*)" ""
-done
-pids=""
+stop_parties relative-first-stops rout
 
 # The report's reader exits before the node writes its first line. The
 # node runs until it is told to stop: wait (bounded) for its message or

@@ -551,6 +551,20 @@ test_store_zero_tmp_removed(void **state)
     memfs_free(&fs);
 }
 
+/* Four commits of one record each (ts_party 1..4), then the store
+ * closed. */
+static void
+ts_four_commits_closed(struct bpc_store **s)
+{
+    for (uint64_t k = 1; k <= 4; k++) {
+        struct bpc_durable d = ts_party(k);
+        assert_int_equal(bpc_store_append(*s, &d, 1), 0);
+        assert_int_equal(bpc_store_sync(*s), 0);
+    }
+    bpc_store_close(*s);
+    *s = NULL;
+}
+
 /* Goal: a zero-filled PATH.tmp longer than the store's file (or, when
  * the store is created, than a header) is refused unread, -EEXIST naming
  * why and the file kept, since no compaction's leftover is longer (a
@@ -565,13 +579,7 @@ test_store_zero_tmp_bounded(void **state)
 {
     (void)state;
     TS_FRESH(37, 0);
-    for (uint64_t k = 1; k <= 4; k++) {
-        struct bpc_durable d = ts_party(k);
-        assert_int_equal(bpc_store_append(s, &d, 1), 0);
-        assert_int_equal(bpc_store_sync(s), 0);
-    }
-    bpc_store_close(s);
-    s = NULL;
+    ts_four_commits_closed(&s);
     size_t len = 0;
     assert_non_null(memfs_file(&fs, TS_PATH, &len));
     static uint8_t zeros[4096];
@@ -619,13 +627,7 @@ test_store_refused_open_keeps_torn_tail(void **state)
 {
     (void)state;
     TS_FRESH(31, 0);
-    for (uint64_t k = 1; k <= 4; k++) {
-        struct bpc_durable d = ts_party(k);
-        assert_int_equal(bpc_store_append(s, &d, 1), 0);
-        assert_int_equal(bpc_store_sync(s), 0);
-    }
-    bpc_store_close(s);
-    s = NULL;
+    ts_four_commits_closed(&s);
     size_t len = 0;
     const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
     uint8_t torn[4096];

@@ -34,6 +34,17 @@
 /* 256 + 2n + min(2W x min(n, 16), 65536) (layout.c) */
 #define EV_POOL (256u + 2u * EV_N + 65536u)
 
+/* The six parties that fill nothing (weight 6 > F) move the engine to
+ * ballot b. */
+static void
+ev_to_ballot(struct fx *f, uint64_t b)
+{
+    for (uint32_t i = EV_FILL + 1u; i < EV_N - 1u; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+}
+
 /* p's non-empty 1b reports (a vote at ballot 1) at ballot b for
  * instances [lo, hi), EV_PER a frame. */
 static void
@@ -108,20 +119,13 @@ test_evict_finds_victim_entry(void **state)
     (void)state;
     struct fx *f = fx_new_n(EV_W, 256, EV_N);
     uint32_t c = fx_other(f, EV_FILL);
-    /* The six others (weight 6 > F) move the engine to ballot 2. */
-    for (uint32_t i = EV_FILL + 1u; i < EV_N - 1u; i++) {
-        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
-    }
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    ev_to_ballot(f, 2);
     uint32_t c_hi = EV_POOL - EV_FILL * EV_W;
     ev_fill(f, 2, c, c_hi);
     ev_evict(f, 2, c, c_hi);
 
     /* Ballot 3: every claim of ballot 2 goes back to the pool. */
-    for (uint32_t i = EV_FILL + 1u; i < EV_N - 1u; i++) {
-        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 3, 0, NULL));
-    }
-    assert_int_equal(bpc_engine_ballot(f->e), 3);
+    ev_to_ballot(f, 3);
     ev_fill(f, 3, c, c_hi);
     ev_evict(f, 3, c, c_hi);
     fx_delete(f);
@@ -141,10 +145,7 @@ test_full_pool_refusals_scan_once(void **state)
     (void)state;
     struct fx *f = fx_new_n(EV_W, 256, EV_N);
     uint32_t c = fx_other(f, EV_FILL);
-    for (uint32_t i = EV_FILL + 1u; i < EV_N - 1u; i++) {
-        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
-    }
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    ev_to_ballot(f, 2);
     ev_fill(f, 2, c, EV_POOL - EV_FILL * EV_W);
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
     uint64_t overflow = ctr->tally_overflow;

@@ -576,6 +576,56 @@ test_first_reporter_bytes_kept(void **state)
     fx_delete(f);
 }
 
+/* The engine vouched for v (bytes bv) at instance 1, ballot 1; at ballot
+ * 2 its 1b reports v with VALUE(v), and it votes 2av for the leader's 2a
+ * at instance 2. The leader of ballot 2. */
+static uint32_t
+tv_voted_at_2(struct fx *f, struct bpc_vid *v, uint8_t *bv)
+{
+    static uint8_t bw[128];
+    struct bpc_vid w;
+    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, v);
+    fx_vote(f, 1, 1, v, bv);
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    fx_batch(bw, l2, 2, 64, 0xBB, &w);
+    uint32_t mark = f->sent_count;
+    fx_to_ballot(f, 2);
+    fx_expect_value(f, mark, 1, v, bv);
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 2, 2, 0, &w);
+    a.value_bytes = bw;
+    fx_send1(f, l2, a);
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 2, 2) >= 0);
+    return l2;
+}
+
+/* A retransmit tick at ballot 2 after the party voted there: no 1b
+ * again, VALUE(v) for instance 1 again. */
+static void
+tv_tick_resends(struct fx *f, const struct bpc_vid *v, const uint8_t *bv)
+{
+    uint32_t mark = f->sent_count;
+    f->now += f->cfg.ballot_timeout_ns / 2;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 2) < 0); /* voted: no 1b again */
+    fx_expect_value(f, mark, 1, v, bv);
+}
+
+/* Once the leader l2 of ballot 2 proposed v at instance 1, the next tick
+ * sends no VALUE record for it. */
+static void
+tv_proposed_stops(struct fx *f, uint32_t l2, const struct bpc_vid *v, const uint8_t *bv)
+{
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, v);
+    a.value_bytes = bv;
+    fx_send1(f, l2, a);
+    uint32_t mark = f->sent_count;
+    f->now += f->cfg.ballot_timeout_ns / 2;
+    fx_step(f, NULL, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    assert_true(fx_find(f, mark, BPC_MSG_VALUE, 1, 0) < 0);
+}
+
 /* Goal: a party that voted at the new ballot still sends the bytes of a
  * value it reported while the leader has not proposed there. The engine
  * vouched for v at instance 1 (ballot 1) and reports it with VALUE(v) in
@@ -591,35 +641,10 @@ test_values_resent_until_proposed(void **state)
     (void)state;
     struct fx *f = fx_new(8, 256);
     static uint8_t bv[128];
-    static uint8_t bw[128];
     struct bpc_vid v;
-    struct bpc_vid w;
-    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &v);
-    fx_vote(f, 1, 1, &v, bv);
-    uint32_t l2 = (uint32_t)fx_leader(f, 2);
-    fx_batch(bw, l2, 2, 64, 0xBB, &w);
-    uint32_t mark = f->sent_count;
-    fx_to_ballot(f, 2);
-    fx_expect_value(f, mark, 1, &v, bv);
-    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 2, 2, 0, &w);
-    a.value_bytes = bw;
-    fx_send1(f, l2, a);
-    assert_true(fx_find(f, mark, BPC_MSG_2AV, 2, 2) >= 0);
-    mark = f->sent_count;
-    f->now += f->cfg.ballot_timeout_ns / 2;
-    fx_step(f, NULL, 0);
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 2) < 0); /* voted: no 1b again */
-    fx_expect_value(f, mark, 1, &v, bv);
-    /* Once the leader proposed at instance 1, its bytes stop. */
-    a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, &v);
-    a.value_bytes = bv;
-    fx_send1(f, l2, a);
-    mark = f->sent_count;
-    f->now += f->cfg.ballot_timeout_ns / 2;
-    fx_step(f, NULL, 0);
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    assert_true(fx_find(f, mark, BPC_MSG_VALUE, 1, 0) < 0);
+    uint32_t l2 = tv_voted_at_2(f, &v, bv);
+    tv_tick_resends(f, &v, bv);
+    tv_proposed_stops(f, l2, &v, bv);
     fx_delete(f);
 }
 
@@ -636,36 +661,12 @@ test_values_resent_after_restart(void **state)
     (void)state;
     struct fx *f = fx_new(8, 256);
     static uint8_t bv[128];
-    static uint8_t bw[128];
     struct bpc_vid v;
-    struct bpc_vid w;
-    fx_batch(bv, (uint32_t)fx_leader(f, 1), 1, 64, 0xAA, &v);
-    fx_vote(f, 1, 1, &v, bv);
-    uint32_t l2 = (uint32_t)fx_leader(f, 2);
-    fx_batch(bw, l2, 2, 64, 0xBB, &w);
-    fx_to_ballot(f, 2);
-    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 2, 2, 0, &w);
-    a.value_bytes = bw;
-    uint32_t mark = f->sent_count;
-    fx_send1(f, l2, a);
-    assert_true(fx_find(f, mark, BPC_MSG_2AV, 2, 2) >= 0);
+    uint32_t l2 = tv_voted_at_2(f, &v, bv);
     fx_restart(f);
     assert_int_equal(bpc_engine_ballot(f->e), 2);
-    mark = f->sent_count;
-    f->now += f->cfg.ballot_timeout_ns / 2;
-    fx_step(f, NULL, 0);
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    assert_true(fx_find(f, mark, BPC_MSG_1B, 1, 2) < 0); /* no 1b again */
-    fx_expect_value(f, mark, 1, &v, bv);
-    /* Once the leader proposed at instance 1, its bytes stop. */
-    a = bpc_record_make(BPC_MSG_2A, 1, 2, 0, &v);
-    a.value_bytes = bv;
-    fx_send1(f, l2, a);
-    mark = f->sent_count;
-    f->now += f->cfg.ballot_timeout_ns / 2;
-    fx_step(f, NULL, 0);
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    assert_true(fx_find(f, mark, BPC_MSG_VALUE, 1, 0) < 0);
+    tv_tick_resends(f, &v, bv);
+    tv_proposed_stops(f, l2, &v, bv);
     fx_delete(f);
 }
 
