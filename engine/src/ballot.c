@@ -615,23 +615,21 @@ int
 eng_leader_other(struct bpc_engine *e, uint64_t b)
 {
     uint64_t bal = e->bl.bal;
-    if (b <= bal || b - bal > ENG_2A_AHEAD) {
-        int leader = bpc_elect_leader(&e->cfg, e->digest, b);
-        BPC_ASSERT(leader >= 0);
-        return leader;
-    }
-    /* Indexed by the distance from bal: the ahead ballots never share an
-     * entry (a memo indexed by ballot % 8 let a ballot below bal with a
-     * generation evict one above, and each record elected again: the own
-     * review's memo_thrash). */
-    uint32_t k = (uint32_t)(b - bal - 1u);
-    if (e->bl.ahead[k].leader1 > 0 && e->bl.ahead[k].ballot == b) {
+    /* Ahead ballots are indexed by their distance from bal, so they never
+     * share an entry (a memo indexed by ballot % 8 let a ballot below bal
+     * with a generation evict one above, and each record elected again:
+     * the own review's memo_thrash). */
+    bool ahead = b > bal && b - bal <= ENG_2A_AHEAD;
+    uint32_t k = ahead ? (uint32_t)(b - bal - 1u) : 0;
+    if (ahead && e->bl.ahead[k].leader1 > 0 && e->bl.ahead[k].ballot == b) {
         return e->bl.ahead[k].leader1 - 1;
     }
     int leader = bpc_elect_leader(&e->cfg, e->digest, b);
     BPC_ASSERT(leader >= 0);
-    e->bl.ahead[k].ballot = b;
-    e->bl.ahead[k].leader1 = leader + 1;
+    if (ahead) {
+        e->bl.ahead[k].ballot = b;
+        e->bl.ahead[k].leader1 = leader + 1;
+    }
     return leader;
 }
 

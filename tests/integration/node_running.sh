@@ -48,6 +48,20 @@ check() { # name, want status, got status, output, want text[, extra failure]
     fi
 }
 
+# Waits (at most 60 s) for both parties' "ready" lines in
+# $dir/PREFIXready0 and 1; else says so with their last output and exits.
+wait_ready() { # file prefix, who
+    local n=0
+    for _ in $(seq 600); do
+        n=$(cat "$dir/$1ready0" "$dir/$1ready1" 2>/dev/null | grep -c '^ready')
+        [ "$n" -eq 2 ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL setup: $2 did not report ready in 60 s"
+    tail -3 "$dir/$1out0" "$dir/$1out1"
+    exit 1
+}
+
 # Stops the running parties (SIGTERM); each must exit 0. Their outputs
 # are the files $dir/PREFIX*.
 stop_parties() { # name, output file prefix
@@ -78,16 +92,7 @@ for id in 1 0; do
         --idle sleep:1000 --report-fd 3 3>"$dir/ready$id" >"$dir/out$id" 2>&1 &
     pids="$pids $!"
 done
-for _ in $(seq 600); do
-    grep -q '^ready' "$dir/ready0" "$dir/ready1" 2>/dev/null &&
-        [ "$(cat "$dir/ready0" "$dir/ready1" | grep -c '^ready')" -eq 2 ] && break
-    sleep 0.1
-done
-if [ "$(cat "$dir/ready0" "$dir/ready1" | grep -c '^ready')" -ne 2 ]; then
-    echo "FAIL setup: the two parties did not report ready in 60 s"
-    tail -3 "$dir/out0" "$dir/out1"
-    exit 1
-fi
+wait_ready "" "the two parties"
 sock="$dir/mesh/bpc-0-1.sock"
 before=$(stat -c %i "$sock")
 for id in 1 0; do
@@ -113,15 +118,7 @@ for id in 1 0; do
         --idle sleep:1000 --report-fd 3 3>"$dir/rready$id" >"$dir/rout$id" 2>&1) &
     pids="$pids $!"
 done
-for _ in $(seq 600); do
-    [ "$(cat "$dir/rready0" "$dir/rready1" 2>/dev/null | grep -c '^ready')" -eq 2 ] && break
-    sleep 0.1
-done
-if [ "$(cat "$dir/rready0" "$dir/rready1" | grep -c '^ready')" -ne 2 ]; then
-    echo "FAIL setup: the two parties on a relative mesh did not report ready in 60 s"
-    tail -3 "$dir/rout0" "$dir/rout1"
-    exit 1
-fi
+wait_ready r "the two parties on a relative mesh"
 out=$(cd "$dir/B" && timeout 30 "$node" --no-huge --no-pci -m 128 \
     --file-prefix="bpc-run-$$-rdup1" --log-level=lib.eal:error -- --cluster "$dir/rel/c.conf" \
     --id 1 --no-load 2>&1)
