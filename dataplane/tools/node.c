@@ -258,6 +258,14 @@ node_check(int argc, char **argv, const struct node_opts *o)
             return -EINVAL;
         }
     }
+    if (o->report_fd >= 0 && o->report_fd == o->control_fd) {
+        /* A failed report write closes the report's descriptor, which
+         * would silently take the control lines with it. */
+        fprintf(stderr,
+                "bpcon-node: --report-fd and --control-fd are both '%d': give two descriptors\n",
+                o->report_fd);
+        return -EINVAL;
+    }
     return 0;
 }
 
