@@ -96,6 +96,7 @@ memfs_new_inode(struct memfs *fs)
         if (!fs->ino[i].in_use) {
             memset(&fs->ino[i], 0, sizeof(fs->ino[i]));
             fs->ino[i].in_use = true;
+            fs->ino[i].dirty_lo = SIZE_MAX;
             return i;
         }
     }
@@ -118,6 +119,39 @@ memfs_reserve(struct memfs_inode *n, size_t len)
     }
     n->data = d;
     n->cap = cap;
+    return 0;
+}
+
+/* Bytes from off on may now differ from what is durable. */
+static void
+memfs_dirty(struct memfs_inode *n, size_t off)
+{
+    n->dirty_lo = off < n->dirty_lo ? off : n->dirty_lo;
+}
+
+/* Makes dur hold the first len bytes of data, of which those below from
+ * are already there; grows it geometrically. */
+static int
+memfs_dur_set(struct memfs_inode *n, size_t from, size_t len)
+{
+    if (len > n->dur_cap) {
+        size_t cap = n->dur_cap > 0 ? n->dur_cap : 4096u;
+        while (cap < len) {
+            cap *= 2u;
+        }
+        uint8_t *d = realloc(n->dur, cap);
+        if (d == NULL) {
+            return -ENOMEM;
+        }
+        n->dur = d;
+        n->dur_cap = cap;
+    }
+    from = from < len ? from : len;
+    if (len > from) {
+        memcpy(n->dur + from, n->data + from, len - from);
+    }
+    n->dur_len = len;
+    n->dirty_lo = SIZE_MAX;
     return 0;
 }
 
@@ -247,6 +281,7 @@ memfs_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
     if (memfs_reserve(n, (size_t)off + k) != 0) {
         return -ENOMEM;
     }
+    memfs_dirty(n, (size_t)off < n->len ? (size_t)off : n->len);
     if (off > n->len) {
         memset(n->data + n->len, 0, (size_t)off - n->len);
     }
@@ -271,14 +306,8 @@ memfs_datasync(void *ctx, int fd)
     if (memfs_fault(fs)) {
         return -EIO; /* as after a failed writeback: nothing known durable */
     }
-    uint8_t *d = realloc(n->dur, n->len > 0 ? n->len : 1u);
-    if (d == NULL) {
-        return -ENOMEM;
-    }
-    memcpy(d, n->data, n->len);
-    n->dur = d;
-    n->dur_len = n->len;
-    return 0;
+    size_t same = n->dirty_lo < n->dur_len ? n->dirty_lo : n->dur_len;
+    return memfs_dur_set(n, same, n->len);
 }
 
 static int
@@ -309,6 +338,7 @@ memfs_truncate(void *ctx, int fd, uint64_t len)
     if (memfs_reserve(n, (size_t)len) != 0) {
         return -ENOMEM;
     }
+    memfs_dirty(n, (size_t)len < n->len ? (size_t)len : n->len);
     if (len > n->len) {
         memset(n->data + n->len, 0, (size_t)len - n->len);
     }
@@ -440,12 +470,7 @@ memfs_crash_inode(struct memfs *fs, struct memfs_inode *n, enum memfs_crash_mode
     }
     n->len = keep;
     /* What survived is on disk now. */
-    uint8_t *d = realloc(n->dur, keep > 0 ? keep : 1u);
-    if (d != NULL) {
-        memcpy(d, n->data, keep);
-        n->dur = d;
-        n->dur_len = keep;
-    }
+    (void)memfs_dur_set(n, n->dur_len, keep); /* below dur_len, data is dur now */
 }
 
 void
@@ -505,13 +530,6 @@ memfs_set_file(struct memfs *fs, const char *name, const uint8_t *bytes, size_t 
         memcpy(n->data, bytes, len);
     }
     n->len = len;
-    uint8_t *d = realloc(n->dur, len > 0 ? len : 1u);
-    if (d != NULL) {
-        if (len > 0) {
-            memcpy(d, bytes, len);
-        }
-        n->dur = d;
-        n->dur_len = len;
-    }
+    (void)memfs_dur_set(n, 0, len);
     memcpy(fs->dur, fs->cur, sizeof(fs->dur));
 }

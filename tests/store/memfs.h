@@ -32,6 +32,11 @@ struct memfs_inode {
     size_t cap;
     uint8_t *dur; /* as of the last datasync */
     size_t dur_len;
+    size_t dur_cap;
+    /* The lowest offset whose byte may differ from dur's since the last
+     * datasync (SIZE_MAX: none): a sync copies from there, not the whole
+     * file, so a test of N small synced appends is not quadratic. */
+    size_t dirty_lo;
     int lock_fd1; /* the descriptor holding the lock, + 1; 0: unlocked */
 };
 
