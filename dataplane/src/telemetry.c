@@ -11,6 +11,7 @@
 #include "bpcon_dp.h"
 #include "dp_internal.h"
 
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +119,11 @@ telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
     for (uint32_t r = 0; r < BPC_DROP_REASONS_COUNT; r++) {
         char name[64];
         snprintf(name, sizeof(name), "drop_%s", bpc_drop_reason_name((enum bpc_drop_reason)r));
+        /* DPDK telemetry refuses a name with anything but letters,
+         * digits, '_' and '/' (the entry is then missing: before, "-" in
+         * "non-zero reserved field" lost that counter). */
         for (char *s = name; *s != '\0'; s++) {
-            if (*s == ' ') {
+            if (!isalnum((unsigned char)*s) && *s != '_' && *s != '/') {
                 *s = '_';
             }
         }

@@ -76,7 +76,7 @@ struct node {
     uint16_t ports[BPC_DP_PORTS_MAX];
     bool port_exit_only[BPC_DP_PORTS_MAX]; /* not stopped at exit (see node_stop) */
     uint32_t ports_count;
-    struct bpc_dp_link links[BPC_DP_PORTS_MAX];
+    struct bpc_dp_link links[BPC_DP_PARTIES_MAX]; /* one per peer (a shared port: all) */
     uint32_t links_count;
     struct node_rxq rxq[BPC_DP_PORTS_MAX]; /* only with worker lcores */
     uint32_t rxq_count;

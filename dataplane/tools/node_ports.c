@@ -132,9 +132,6 @@ node_shared_port(struct node *n, const char *spec, char *err, size_t err_len)
         l->port_id = (uint16_t)port;
         l->queue_id = 0;
         memcpy(l->mac.addr_bytes, n->cluster.parties[peer].mac, 6);
-        if (n->links_count == BPC_DP_PORTS_MAX) {
-            break; /* party init refuses the missing peers with a message */
-        }
     }
     return 0;
 }
