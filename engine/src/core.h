@@ -43,6 +43,12 @@
 /* DECIDED answers queued between two completed flush rounds, for all
  * peers together, at most: eng_answer_half. */
 #define ENG_ANSWER_HALF_MAX 1024u
+/* Values a slot's claim tally pins when its claims start over (tally.c,
+ * eng_claims_pin): half its places, so a cancel always takes from at
+ * least three distinct values. */
+#define ENG_CLAIM_PINS (BPC_TALLY_VALUES_MAX / 2u)
+_Static_assert(ENG_CLAIM_PINS >= 1u && BPC_TALLY_VALUES_MAX - ENG_CLAIM_PINS >= 2u,
+               "a cancel takes from at least three values");
 
 /* Catch-up answers (catchup.c) are budgeted per window between two
  * completed flush rounds: all peers' together at most eng_answer_half,
@@ -266,6 +272,7 @@ struct eng_slot {
     bool dirty;         /* persist.c: on the dirty list */
     uint8_t ndec;       /* tally.c: DECIDED claims, by value (tdec[0, ndec) live) */
     bool dec_lost;      /* tally.c: claim weight was cancelled since claims started */
+    uint8_t dec_pinned; /* tally.c: tdec[0, dec_pinned) never cancelled (eng_claims_pin) */
     struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
     struct eng_vote v;            /* instance.c */
     struct eng_gen gen[ENG_GENS]; /* window.c, tally.c, instance.c (see eng_gen) */

@@ -85,6 +85,7 @@ eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s)
     }
     s->ndec = 0; /* tdec entries at and past ndec are never read */
     s->dec_lost = false;
+    s->dec_pinned = 0;
     /* Every generation's sets and the DECIDED set: one block per slot. */
     memset(eng_slot_bits(e, s, 0, SEEN_1B), 0,
            (ENG_GENS * SEEN_PER_GEN + 1u) * e->words * sizeof(uint64_t));
@@ -346,31 +347,33 @@ eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot 
 }
 
 /* A claim for a new value vid of weight w on a full claim tally t (n
- * entries): the weighted form of Misra and Gries' frequent-items step.
- * d, the least of w and every entry's weight, is taken from every entry
+ * entries, the first `pinned` of them pinned): the weighted form of Misra
+ * and Gries' frequent-items step over the entries not pinned. d, the
+ * least of w and every such entry's weight, is taken from each of them
  * and from the claim; entries left at zero go, and what is left of the
  * claim takes a freed place (*out is its weight, 0 when none is left).
  * Counts only ever fall below the weight of the distinct senders that
  * claimed a value, so a learned claim (above F) is still true. Each step
- * takes d from five distinct values, four of them junk when the fifth is
- * the decided one (correct parties all claim that), so junk of weight b
- * costs the decided value at most b / 4 of its claims, whatever the
- * order. Before, a full tally refused every claim for a new value: four
- * Byzantine parties whose junk claims came first kept a party that had
- * nothing of its own for the instance from learning it (docs/ENGINE.md,
- * "Room in a tally"). */
+ * takes d from at least three distinct values (ENG_CLAIM_PINS leaves two
+ * places unpinned), at least two of them junk when one is the decided
+ * value (correct parties all claim that), so junk of weight b costs it at
+ * most b / 2 of its claims in a round, whatever the order; a pinned value
+ * loses nothing (docs/ENGINE.md, "Room in a tally"). Before, a full tally
+ * refused every claim for a new value: four Byzantine parties whose junk
+ * claims came first kept a party that had nothing of its own for the
+ * instance from learning it. */
 static void
-eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n,
+eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n, uint8_t pinned,
                  const struct bpc_vid *vid, bpc_u128 w, bpc_u128 *out)
 {
     e->ctr.tally_overflow++; /* weight lost: the claim's and the entries' */
-    BPC_ASSERT(*n == BPC_TALLY_VALUES_MAX);
+    BPC_ASSERT(*n == BPC_TALLY_VALUES_MAX && pinned <= ENG_CLAIM_PINS);
     bpc_u128 d = w;
-    for (uint32_t k = 0; k < *n; k++) {
+    for (uint32_t k = pinned; k < *n; k++) {
         d = t[k].weight < d ? t[k].weight : d;
     }
-    uint8_t kept = 0;
-    for (uint32_t k = 0; k < *n; k++) {
+    uint8_t kept = pinned;
+    for (uint32_t k = pinned; k < *n; k++) {
         if (t[k].weight > d) {
             t[kept] = t[k];
             t[kept].weight -= d;
@@ -396,7 +399,7 @@ eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const stru
         return false;
     }
     if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w)) {
-        eng_claim_cancel(e, s->tdec, &s->ndec, vid, eng_weight(e, p), w);
+        eng_claim_cancel(e, s->tdec, &s->ndec, s->dec_pinned, vid, eng_weight(e, p), w);
         s->dec_lost = true;
     }
     eng_bit_set(seen, p);
@@ -434,6 +437,33 @@ eng_tally_keep(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
     return eng_tally_2av_quorum(e, &s->gen[g]);
 }
 
+/* A slot's claims start over: its (at most ENG_CLAIM_PINS) heaviest
+ * values that have weight are pinned at the front of the tally with
+ * weight 0; the rest go. Pinned, a value is counted exactly in the next
+ * round (no cancel takes from it), and the decided value is among the
+ * two heaviest after any round in which the correct claims outweigh the
+ * junk ones (docs/ENGINE.md, "Room in a tally"). */
+static void
+eng_claims_pin(struct eng_slot *s)
+{
+    struct eng_val_tally *t = s->tdec;
+    for (uint32_t k = 1; k < s->ndec; k++) { /* by weight, heaviest first; stable */
+        struct eng_val_tally x = t[k];
+        uint32_t j = k;
+        for (; j > 0 && t[j - 1].weight < x.weight; j--) {
+            t[j] = t[j - 1];
+        }
+        t[j] = x;
+    }
+    uint8_t pins = 0;
+    while (pins < ENG_CLAIM_PINS && pins < s->ndec && t[pins].weight > 0) {
+        t[pins].weight = 0;
+        pins++;
+    }
+    s->ndec = pins;
+    s->dec_pinned = pins;
+}
+
 void
 eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end)
 {
@@ -441,7 +471,7 @@ eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end)
         /* Slots that hold the instance only: a request takes over none. */
         struct eng_slot *s = eng_slot_at(e, i);
         if (eng_slot_holds(e, i) && s->dec_lost && !eng_vote_is_decided(s)) {
-            s->ndec = 0;
+            eng_claims_pin(s);
             s->dec_lost = false;
             memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));
             e->ctr.tally_overflow++;

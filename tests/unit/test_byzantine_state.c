@@ -102,6 +102,57 @@ test_claims_junk_never_learned(void **state)
     fx_delete(f);
 }
 
+/* One round of claims for instance 0: four Byzantine parties (1..4)
+ * claim a junk value each, then the five correct ones (5..9) claim v. */
+static void
+claims_round(struct fx *f, const struct bpc_vid *v)
+{
+    for (uint32_t k = 0; k < 4; k++) {
+        struct bpc_vid j = fx_junk_vid(100 + k);
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+    }
+    for (uint32_t k = 4; k < 9; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, v));
+    }
+}
+
+/* Goal: junk claims that come first in every round do not keep a
+ * decision out for good when the correct claimants weigh F + 1. Thirteen
+ * parties of weight 1 (T = 9, F = 4): instance 0 was decided by four
+ * Byzantine and five correct parties, and this party missed the 2b votes,
+ * so only claims can teach it (a party does not resend votes on an
+ * instance it decided). In each round the four junk claims fill the
+ * tally first: the first claim for v is cancelled whole against them and
+ * the other four count F, never above it. The next catch-up request (the
+ * retransmit tick's STATUS) starts the claims over with v pinned, so the
+ * second round counts v exactly (5 > F) and decides it. Fails on
+ * 2ee928c, where each round started with an empty tally and the instance
+ * stayed undecided in every round (a review's claim_cancel; the
+ * simulator's crowd-decided at 13 x weight 1 with four Byzantine parties
+ * stalled a party for good). */
+static void
+test_claims_pinned_after_cancel(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 13);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
+    claims_round(f, &v);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    uint32_t mark = f->sent_count;
+    for (uint32_t ms = 0; ms < 30; ms++) { /* to the retransmit tick */
+        f->now += FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    assert_true(fx_find(f, mark, BPC_MSG_STATUS, 0, 0) >= 0);
+    claims_round(f, &v);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
 /* ------------------------------------------------------------------------
  * Restore: a record set the engine cannot take whole is refused.
  * ---------------------------------------------------------------------- */
@@ -305,6 +356,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claims_after_junk_fill),
         cmocka_unit_test(test_claims_junk_never_learned),
+        cmocka_unit_test(test_claims_pinned_after_cancel),
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
         cmocka_unit_test(test_restore_refuses_smaller_value_bytes),
