@@ -229,7 +229,8 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     bpc_u128 w;
-    if (eng_tally_claim(e, s, p, &r->value, &w) && w > e->faulty) {
+    bool counted = eng_tally_claim(e, s, p, &r->value, &w);
+    if (counted && w > e->faulty) {
         eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         eng_ps_learned(e);
         e->cu.catching_up = true;
@@ -243,7 +244,7 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
      * come without them (a pipelined request asks only some peers for
      * bytes). */
     if (!eng_vote_is_decided(s)) {
-        eng_keep_claim_bytes(e, s, &r->value, r->value_bytes);
+        eng_keep_claim_bytes(e, s, &r->value, r->value_bytes, counted);
     } else if (!eng_vote_decided_with_bytes(s) && eng_vid_eq(eng_vote_dec_vid(s), &r->value)) {
         eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
         eng_ps_learned(e);

@@ -265,10 +265,11 @@ ENG_FN const uint8_t *eng_vote_bytes_to_persist(struct bpc_engine *e, struct eng
 ENG_FN void eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d);
 /* The bytes a DECIDED claim carried for a DIGEST value not decided here
  * yet (the decoder checked them against the digest): kept in the fetch
- * buffer when it is free, for the claims that decide the value without
- * bytes. */
+ * buffer, for the claims that decide the value without bytes, when it is
+ * free, or (counted: the claim was just tallied) when what it holds is
+ * only another claimed value with no more claim weight. */
 ENG_FN void eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s,
-                                 const struct bpc_vid *vid, const uint8_t *bytes);
+                                 const struct bpc_vid *vid, const uint8_t *bytes, bool counted);
 ENG_FN void eng_on_2av(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 ENG_FN void eng_on_2b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* What eng_on_2av (type BPC_MSG_2AV) or eng_on_2b does with p's vote for

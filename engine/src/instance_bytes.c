@@ -112,18 +112,6 @@ eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d)
     }
 }
 
-void
-eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
-                     const uint8_t *bytes)
-{
-    if (vid->kind != BPC_VALUE_DIGEST || vid->len > e->vbytes ||
-        s->v.fetch_vid.kind != BPC_VALUE_NONE || eng_find_bytes(e, s, vid) != NULL) {
-        return;
-    }
-    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), bytes, vid->len);
-    s->v.fetch_vid = *vid;
-}
-
 /* The most that the slot's 1b reports at one generation naming vid
  * (maxVVal or 2av history) weigh (0: none names it). The kept reports
  * alone are walked: before, a whole view was built for each generation,
@@ -142,6 +130,47 @@ eng_reports_weight(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vi
         most = w > most ? w : most;
     }
     return most;
+}
+
+/* May a claim's bytes take the fetch buffer from the value there? When
+ * it is free; else only for a claim just counted (a sender's first in
+ * the round, so each party can take it once per round), from a value
+ * that this party's own vote state does not name (maxVVal, history), no
+ * 1b report names, and that has no more claim weight than the claim's
+ * value now has. Before, the first
+ * claim's bytes kept the buffer: a Byzantine peer's unasked claim with
+ * junk bytes made the correct bytes that came before the deciding
+ * (claims-only) answer be dropped, and the instance waited a retransmit
+ * tick for them (a review's fetch_junk). */
+static bool
+eng_fetch_yields(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid, bool counted)
+{
+    const struct bpc_vid *held = &s->v.fetch_vid;
+    if (held->kind == BPC_VALUE_NONE) {
+        return true;
+    }
+    if (!counted || eng_vid_eq(held, &s->v.max_vval)) {
+        return false;
+    }
+    for (uint32_t k = 0; k < s->v.hist_count; k++) {
+        if (eng_vid_eq(&s->v.hist_val[k], held)) {
+            return false;
+        }
+    }
+    return eng_claim_weight(s, held) <= eng_claim_weight(s, vid) &&
+           eng_reports_weight(e, s, held) == 0;
+}
+
+void
+eng_keep_claim_bytes(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid,
+                     const uint8_t *bytes, bool counted)
+{
+    if (vid->kind != BPC_VALUE_DIGEST || vid->len > e->vbytes ||
+        eng_find_bytes(e, s, vid) != NULL || !eng_fetch_yields(e, s, vid, counted)) {
+        return;
+    }
+    memcpy(eng_slot_value(e, s, ENG_FETCH_BUF), bytes, vid->len);
+    s->v.fetch_vid = *vid;
 }
 
 /* A peer's bytes for a DIGEST value its 1b names, kept in the slot's

@@ -61,6 +61,18 @@ eng_tally_2av_passed(const struct bpc_engine *e, const struct eng_gen *gen,
     return false;
 }
 
+/* The weight vid's DECIDED claims count in s's claim tally now (0: none). */
+static inline bpc_u128
+eng_claim_weight(const struct eng_slot *s, const struct bpc_vid *vid)
+{
+    for (uint32_t k = 0; k < s->ndec; k++) {
+        if (eng_vid_eq(&s->tdec[k].vid, vid)) {
+            return s->tdec[k].weight;
+        }
+    }
+    return 0;
+}
+
 static inline uint64_t
 eng_claims_hi(const struct bpc_engine *e)
 {

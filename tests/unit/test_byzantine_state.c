@@ -153,6 +153,50 @@ test_claims_pinned_after_cancel(void **state)
     fx_delete(f);
 }
 
+/* A DECIDED claim for instance 0 from p naming vid, with bytes or
+ * without (BPC_WIRE_AUX_NO_BYTES). */
+static void
+claim_from(struct fx *f, uint32_t p, const struct bpc_vid *vid, uint8_t *bytes)
+{
+    struct bpc_record r =
+        bpc_record_make(BPC_MSG_DECIDED, 0, 1, bytes != NULL ? 0 : BPC_WIRE_AUX_NO_BYTES, vid);
+    r.value_bytes = bytes;
+    fx_send1(f, p, r);
+}
+
+/* Goal: a Byzantine peer's unasked claim with junk bytes does not keep
+ * out the decided value's bytes. Four parties (F = 1): Z claims junk j
+ * with its bytes, A claims v with its bytes, then B's claim for v without
+ * bytes (a pipelined request asks only some peers for bytes) decides v,
+ * and v is applied at once: A's bytes took the fetch buffer from j (as
+ * much claim weight, a value nothing else names). Fails on 210912c,
+ * where j's bytes kept the buffer, A's were dropped, and v was decided
+ * without bytes and waited a retransmit tick (a review's fetch_junk). */
+static void
+test_claim_bytes_not_kept_out_by_junk(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint32_t a = fx_other(f, 0);
+    uint32_t b = fx_other(f, 1);
+    uint32_t z = fx_other(f, 2);
+    uint8_t vb[256];
+    uint8_t jb[256];
+    struct bpc_vid v;
+    struct bpc_vid j;
+    fx_batch(vb, a, 1, 64, 0x11, &v);
+    fx_batch(jb, z, 1, 64, 0x77, &j);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    claim_from(f, z, &j, jb);
+    claim_from(f, a, &v, vb);
+    claim_from(f, z, &j, jb); /* counted already: takes nothing back */
+    claim_from(f, b, &v, NULL);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
 /* ------------------------------------------------------------------------
  * Restore: a record set the engine cannot take whole is refused.
  * ---------------------------------------------------------------------- */
@@ -357,6 +401,7 @@ main(void)
         cmocka_unit_test(test_claims_after_junk_fill),
         cmocka_unit_test(test_claims_junk_never_learned),
         cmocka_unit_test(test_claims_pinned_after_cancel),
+        cmocka_unit_test(test_claim_bytes_not_kept_out_by_junk),
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
         cmocka_unit_test(test_restore_refuses_smaller_value_bytes),
