@@ -362,7 +362,7 @@ eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot 
  * refused every claim for a new value: four Byzantine parties whose junk
  * claims came first kept a party that had nothing of its own for the
  * instance from learning it. */
-static void
+static bool
 eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n, uint8_t pinned,
                  const struct bpc_vid *vid, bpc_u128 w, bpc_u128 *out)
 {
@@ -388,6 +388,7 @@ eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n, uint
         t[kept].weight = *out;
         (*n)++;
     }
+    return d > 0; /* a zero-weight claim costs no one anything */
 }
 
 bool
@@ -398,8 +399,8 @@ eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const stru
     if (eng_bit_test(seen, p)) {
         return false;
     }
-    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w)) {
-        eng_claim_cancel(e, s->tdec, &s->ndec, s->dec_pinned, vid, eng_weight(e, p), w);
+    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w) &&
+        eng_claim_cancel(e, s->tdec, &s->ndec, s->dec_pinned, vid, eng_weight(e, p), w)) {
         s->dec_lost = true;
     }
     eng_bit_set(seen, p);
@@ -439,29 +440,63 @@ eng_tally_keep(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
 
 /* A slot's claims start over: its (at most ENG_CLAIM_PINS) heaviest
  * values that have weight are pinned at the front of the tally with
- * weight 0; the rest go. Pinned, a value is counted exactly in the next
- * round (no cancel takes from it), and the decided value is among the
- * two heaviest after any round in which the correct claims outweigh the
- * junk ones (docs/ENGINE.md, "Room in a tally"). */
+ * weight 0, and pins left over stay with values pinned before (weight 0
+ * now: no claim for them came in this round); the rest go. Pinned, a
+ * value is counted exactly in the next round (no cancel takes from it),
+ * and the decided value is among the two heaviest after any round in
+ * which the correct claims outweigh the junk ones (docs/ENGINE.md, "Room
+ * in a tally"). Before the pins left over stayed, a round in which no
+ * correct claim came unpinned it again (a review's alternating rounds). */
 static void
 eng_claims_pin(struct eng_slot *s)
 {
     struct eng_val_tally *t = s->tdec;
-    for (uint32_t k = 1; k < s->ndec; k++) { /* by weight, heaviest first; stable */
-        struct eng_val_tally x = t[k];
-        uint32_t j = k;
-        for (; j > 0 && t[j - 1].weight < x.weight; j--) {
-            t[j] = t[j - 1];
+    struct eng_val_tally pins[ENG_CLAIM_PINS];
+    uint8_t count = 0;
+    uint32_t taken = 0; /* bit k: t[k] is pinned again */
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        /* pass 0: the heaviest with weight; pass 1: those pinned before */
+        while (count < ENG_CLAIM_PINS) {
+            int best = -1;
+            for (uint32_t k = 0; k < s->ndec; k++) {
+                bool eligible = pass == 0 ? t[k].weight > 0 : k < s->dec_pinned;
+                if (eligible && !(taken & (1u << k)) &&
+                    (best < 0 || t[k].weight > t[best].weight)) {
+                    best = (int)k;
+                }
+            }
+            if (best < 0) {
+                break;
+            }
+            taken |= 1u << best;
+            pins[count] = t[best];
+            pins[count++].weight = 0;
         }
-        t[j] = x;
     }
-    uint8_t pins = 0;
-    while (pins < ENG_CLAIM_PINS && pins < s->ndec && t[pins].weight > 0) {
-        t[pins].weight = 0;
-        pins++;
+    memcpy(t, pins, count * sizeof(pins[0]));
+    s->ndec = count;
+    s->dec_pinned = count;
+}
+
+/* Do the parties that claimed in s's round so far weigh more than F? A
+ * round ends only then: parties of weight F at most (Byzantine ones
+ * alone, say) cannot end one, so they cannot unpin what a round of
+ * correct claims pinned. The pass stops at F, and comes only for a slot
+ * whose claims lost weight, at most once per slot of a request. */
+static bool
+eng_claims_round_above_f(const struct bpc_engine *e, const struct eng_slot *s)
+{
+    const uint64_t *seen = eng_slot_bits(e, s, ENG_GENS, SEEN_1B);
+    bpc_u128 w = 0;
+    for (uint32_t i = 0; i < e->words; i++) {
+        for (uint64_t b = seen[i]; b != 0; b &= b - 1u) {
+            w += eng_weight(e, i * 64u + (uint32_t)__builtin_ctzll(b));
+            if (w > e->faulty) {
+                return true;
+            }
+        }
     }
-    s->ndec = pins;
-    s->dec_pinned = pins;
+    return false;
 }
 
 void
@@ -470,7 +505,8 @@ eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end)
     for (uint64_t i = from; i < end; i++) {
         /* Slots that hold the instance only: a request takes over none. */
         struct eng_slot *s = eng_slot_at(e, i);
-        if (eng_slot_holds(e, i) && s->dec_lost && !eng_vote_is_decided(s)) {
+        if (eng_slot_holds(e, i) && s->dec_lost && !eng_vote_is_decided(s) &&
+            eng_claims_round_above_f(e, s)) {
             eng_claims_pin(s);
             s->dec_lost = false;
             memset(eng_slot_bits(e, s, ENG_GENS, SEEN_1B), 0, e->words * sizeof(uint64_t));

@@ -102,18 +102,31 @@ test_claims_junk_never_learned(void **state)
     fx_delete(f);
 }
 
-/* One round of claims for instance 0: four Byzantine parties (1..4)
- * claim a junk value each, then the five correct ones (5..9) claim v. */
+/* One round of claims for instance 0: four Byzantine parties (the first
+ * four others) claim junk values junk..junk + 3, then `correct` of the
+ * five correct ones claim v. */
 static void
-claims_round(struct fx *f, const struct bpc_vid *v)
+claims_round(struct fx *f, const struct bpc_vid *v, uint32_t junk, uint32_t correct)
 {
     for (uint32_t k = 0; k < 4; k++) {
-        struct bpc_vid j = fx_junk_vid(100 + k);
+        struct bpc_vid j = fx_junk_vid(junk + k);
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
     }
-    for (uint32_t k = 4; k < 9; k++) {
+    for (uint32_t k = 4; k < 4 + correct; k++) {
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, v));
     }
+}
+
+/* To the retransmit tick: the STATUS for instance 0 (claims start over). */
+static void
+claims_tick(struct fx *f)
+{
+    uint32_t mark = f->sent_count;
+    for (uint32_t ms = 0; ms < 30; ms++) {
+        f->now += FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    assert_true(fx_find(f, mark, BPC_MSG_STATUS, 0, 0) >= 0);
 }
 
 /* Goal: junk claims that come first in every round do not keep a
@@ -138,17 +151,40 @@ test_claims_pinned_after_cancel(void **state)
     uint8_t bytes[64];
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
-    claims_round(f, &v);
+    claims_round(f, &v, 100, 5);
     assert_int_equal(bpc_engine_next_undecided(f->e), 0);
-    uint32_t mark = f->sent_count;
-    for (uint32_t ms = 0; ms < 30; ms++) { /* to the retransmit tick */
-        f->now += FX_MS;
-        fx_step(f, NULL, 0);
-    }
-    assert_true(fx_find(f, mark, BPC_MSG_STATUS, 0, 0) >= 0);
-    claims_round(f, &v);
+    claims_tick(f);
+    claims_round(f, &v, 100, 5);
     assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    fx_delete(f);
+}
+
+/* Goal: a round in which only junk claims come (the correct answers to
+ * that tick's request lost) does not unpin what a round of correct claims
+ * pinned. As test_claims_pinned_after_cancel, but the rounds alternate:
+ * junk and five correct claims (v pinned at its end), then junk alone,
+ * then junk and the correct claims again, which decide v (pinned, it is
+ * counted exactly). Fails on 989145d: the junk-alone round cancelled its
+ * own junk, started the claims over at the next tick and pinned nothing
+ * (v had no weight in it), so v was never learned however many rounds
+ * alternated (a review's alternating rounds). */
+static void
+test_claims_pins_survive_junk_round(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 13);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
+    claims_round(f, &v, 100, 5);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    claims_tick(f);
+    claims_round(f, &v, 104, 0);
+    claims_tick(f);
+    claims_round(f, &v, 108, 5);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     assert_true(bpc_vid_eq(&f->dec[0], &v));
     fx_delete(f);
 }
@@ -401,6 +437,7 @@ main(void)
         cmocka_unit_test(test_claims_after_junk_fill),
         cmocka_unit_test(test_claims_junk_never_learned),
         cmocka_unit_test(test_claims_pinned_after_cancel),
+        cmocka_unit_test(test_claims_pins_survive_junk_round),
         cmocka_unit_test(test_claim_bytes_not_kept_out_by_junk),
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
