@@ -137,11 +137,10 @@ eng_reports_weight(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vi
  * the round, so each party can take it once per round), from a value
  * that this party's own vote state does not name (maxVVal, history), no
  * 1b report names, and that has no more claim weight than the claim's
- * value now has. Before, the first
- * claim's bytes kept the buffer: a Byzantine peer's unasked claim with
- * junk bytes made the correct bytes that came before the deciding
- * (claims-only) answer be dropped, and the instance waited a retransmit
- * tick for them (a review's fetch_junk). */
+ * value now has. Before, the first claim's bytes kept the buffer: a
+ * Byzantine peer's unasked claim with junk bytes made the correct bytes
+ * that came before the deciding (claims-only) answer be dropped, and the
+ * instance waited a retransmit tick for them (a review's fetch_junk). */
 static bool
 eng_fetch_yields(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid, bool counted)
 {
