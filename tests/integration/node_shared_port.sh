@@ -28,18 +28,16 @@ trap 'kill -TERM $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir" "$rundir/$pre
 "$node" --no-huge --no-pci -m 256 --file-prefix "$prefix" -l 0 --vdev net_null0 -- \
     --cluster "$dir/c.conf" --id 0 --no-load --idle sleep:1000 >"$dir/node.out" 2>&1 &
 pid=$!
-python3 - "$rundir/$prefix/dpdk_telemetry.v2" "$header" <<'PY'
-import json, os, re, socket, sys, time
+python3 - "$rundir/$prefix/dpdk_telemetry.v2" "$header" "$(dirname "$0")" <<'PY'
+import os, re, sys, time
 path, header = sys.argv[1], sys.argv[2]
 
+sys.path.insert(0, sys.argv[-1])
+from dpdk_telemetry import ask as ask_at
+
+
 def ask(cmd):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.connect(path)
-    s.recv(4096)
-    s.send(cmd.encode())
-    out = json.loads(s.recv(1 << 20).decode())
-    s.close()
-    return out[cmd.split(",")[0]]
+    return ask_at(path, cmd)
 
 stats = {}
 for _ in range(200):  # at most 20 s

@@ -19,18 +19,16 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ -n "$sock" ] || { echo "FAIL: no telemetry socket for pid $pid"; exit 1; }
-python3 - "$sock" <<'PY'
-import json, socket, sys, time
+python3 - "$sock" "$(dirname "$0")" <<'PY'
+import sys, time
 path = sys.argv[1]
 
+sys.path.insert(0, sys.argv[-1])
+from dpdk_telemetry import ask as ask_at
+
+
 def ask(cmd):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.connect(path)
-    s.recv(4096)
-    s.send(cmd.encode())
-    out = json.loads(s.recv(1 << 20).decode())
-    s.close()
-    return out[cmd.split(",")[0]]
+    return ask_at(path, cmd)
 
 # Parties register once they are set up (in id order; each first opens
 # its durable store, which syncs): wait for the last one.

@@ -129,6 +129,31 @@ claims_tick(struct fx *f)
     assert_true(fx_find(f, mark, BPC_MSG_STATUS, 0, 0) >= 0);
 }
 
+/* Thirteen parties of weight 1 (T = 9, F = 4); v, a one-command value
+ * of the fifth other party, in bytes. A first round of claims (junk
+ * first, then the five correct ones) does not teach v; then the
+ * retransmit tick (claims_tick). */
+static struct fx *
+claims_first_round(uint8_t bytes[64], struct bpc_vid *v)
+{
+    struct fx *f = fx_new_n(64, 256, 13);
+    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, v);
+    claims_round(f, v, 100, 5);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    claims_tick(f);
+    return f;
+}
+
+/* Instance 0 was learned, as v; f is freed. */
+static void
+claims_learned(struct fx *f, const struct bpc_vid *v)
+{
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], v));
+    fx_delete(f);
+}
+
 /* Goal: junk claims that come first in every round do not keep a
  * decision out for good when the correct claimants weigh F + 1. Thirteen
  * parties of weight 1 (T = 9, F = 4): instance 0 was decided by four
@@ -147,18 +172,11 @@ static void
 test_claims_pinned_after_cancel(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(64, 256, 13);
     uint8_t bytes[64];
     struct bpc_vid v;
-    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
+    struct fx *f = claims_first_round(bytes, &v);
     claims_round(f, &v, 100, 5);
-    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
-    claims_tick(f);
-    claims_round(f, &v, 100, 5);
-    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
-    assert_true(f->dec_set & 1u);
-    assert_true(bpc_vid_eq(&f->dec[0], &v));
-    fx_delete(f);
+    claims_learned(f, &v);
 }
 
 /* Goal: a round in which only junk claims come (the correct answers to
@@ -174,19 +192,13 @@ static void
 test_claims_pins_survive_junk_round(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(64, 256, 13);
     uint8_t bytes[64];
     struct bpc_vid v;
-    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
-    claims_round(f, &v, 100, 5);
-    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
-    claims_tick(f);
+    struct fx *f = claims_first_round(bytes, &v);
     claims_round(f, &v, 104, 0);
     claims_tick(f);
     claims_round(f, &v, 108, 5);
-    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
-    assert_true(bpc_vid_eq(&f->dec[0], &v));
-    fx_delete(f);
+    claims_learned(f, &v);
 }
 
 /* A DECIDED claim for instance 0 from p naming vid, with bytes or
