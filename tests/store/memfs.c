@@ -103,23 +103,30 @@ memfs_new_inode(struct memfs *fs)
     return -ENOSPC;
 }
 
+/* Room for len bytes in *buf (capacity *cap), grown by doubling. */
 static int
-memfs_reserve(struct memfs_inode *n, size_t len)
+memfs_grow(uint8_t **buf, size_t *cap, size_t len)
 {
-    if (len <= n->cap) {
+    if (len <= *cap) {
         return 0;
     }
-    size_t cap = n->cap > 0 ? n->cap : 4096u;
-    while (cap < len) {
-        cap *= 2u;
+    size_t want = *cap > 0 ? *cap : 4096u;
+    while (want < len) {
+        want *= 2u;
     }
-    uint8_t *d = realloc(n->data, cap);
+    uint8_t *d = realloc(*buf, want);
     if (d == NULL) {
         return -ENOMEM;
     }
-    n->data = d;
-    n->cap = cap;
+    *buf = d;
+    *cap = want;
     return 0;
+}
+
+static int
+memfs_reserve(struct memfs_inode *n, size_t len)
+{
+    return memfs_grow(&n->data, &n->cap, len);
 }
 
 /* Bytes from off on may now differ from what is durable. */
@@ -130,21 +137,12 @@ memfs_dirty(struct memfs_inode *n, size_t off)
 }
 
 /* Makes dur hold the first len bytes of data, of which those below from
- * are already there; grows it geometrically. */
+ * are already there. */
 static int
 memfs_dur_set(struct memfs_inode *n, size_t from, size_t len)
 {
-    if (len > n->dur_cap) {
-        size_t cap = n->dur_cap > 0 ? n->dur_cap : 4096u;
-        while (cap < len) {
-            cap *= 2u;
-        }
-        uint8_t *d = realloc(n->dur, cap);
-        if (d == NULL) {
-            return -ENOMEM;
-        }
-        n->dur = d;
-        n->dur_cap = cap;
+    if (memfs_grow(&n->dur, &n->dur_cap, len) != 0) {
+        return -ENOMEM;
     }
     from = from < len ? from : len;
     if (len > from) {
