@@ -43,12 +43,21 @@
 /* DECIDED answers queued between two completed flush rounds, for all
  * peers together, at most: eng_answer_half. */
 #define ENG_ANSWER_HALF_MAX 1024u
+/* Values a slot's DECIDED claim tally holds (tally.c). Each party claims
+ * once per round and correct parties all claim the decided value, so
+ * while at most ENG_CLAIM_PLACES - 1 parties of weight above 0 can be
+ * faulty together (every cluster of up to 24 equal parties at the
+ * default threshold), junk never fills the tally and no claim is ever
+ * cancelled; past that the cancel and the pins below take over
+ * (docs/ENGINE.md, "Room in a tally"). */
+#define ENG_CLAIM_PLACES 8u
 /* Values a slot's claim tally pins when its claims start over (tally.c,
- * eng_claims_pin): half its places, so a cancel always takes from at
- * least three distinct values. */
-#define ENG_CLAIM_PINS (BPC_TALLY_VALUES_MAX / 2u)
-_Static_assert(ENG_CLAIM_PINS >= 1u && BPC_TALLY_VALUES_MAX - ENG_CLAIM_PINS >= 2u,
+ * eng_claims_pin), leaving the others unpinned, so a cancel always takes
+ * from at least three distinct values. */
+#define ENG_CLAIM_PINS 2u
+_Static_assert(ENG_CLAIM_PINS >= 1u && ENG_CLAIM_PLACES - ENG_CLAIM_PINS >= 2u,
                "a cancel takes from at least three values");
+_Static_assert(ENG_CLAIM_PLACES <= 32u, "eng_claims_pin keeps a 32-bit mask");
 
 /* Catch-up answers (catchup.c) are budgeted per window between two
  * completed flush rounds: all peers' together at most eng_answer_half,
@@ -273,7 +282,7 @@ struct eng_slot {
     uint8_t ndec;       /* tally.c: DECIDED claims, by value (tdec[0, ndec) live) */
     bool dec_lost;      /* tally.c: claim weight was cancelled since claims started */
     uint8_t dec_pinned; /* tally.c: tdec[0, dec_pinned) never cancelled (eng_claims_pin) */
-    struct eng_val_tally tdec[BPC_TALLY_VALUES_MAX];
+    struct eng_val_tally tdec[ENG_CLAIM_PLACES];
     struct eng_vote v;            /* instance.c */
     struct eng_gen gen[ENG_GENS]; /* window.c, tally.c, instance.c (see eng_gen) */
 };

@@ -354,7 +354,7 @@ eng_vote_find(struct bpc_engine *e, const struct bpc_record *r, struct eng_slot 
  * claim takes a freed place (*out is its weight, 0 when none is left).
  * Counts only ever fall below the weight of the distinct senders that
  * claimed a value, so a learned claim (above F) is still true. Each step
- * takes d from at least three distinct values (ENG_CLAIM_PINS leaves two
+ * takes d from at least three distinct values (ENG_CLAIM_PINS leaves six
  * places unpinned), at least two of them junk when one is the decided
  * value (correct parties all claim that), so junk of weight b costs it at
  * most b / 2 of its claims in a round, whatever the order; a pinned value
@@ -367,7 +367,7 @@ eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n, uint
                  const struct bpc_vid *vid, bpc_u128 w, bpc_u128 *out)
 {
     e->ctr.tally_overflow++; /* weight lost: the claim's and the entries' */
-    BPC_ASSERT(*n == BPC_TALLY_VALUES_MAX && pinned <= ENG_CLAIM_PINS);
+    BPC_ASSERT(*n == ENG_CLAIM_PLACES && pinned <= ENG_CLAIM_PINS);
     bpc_u128 d = w;
     for (uint32_t k = pinned; k < *n; k++) {
         d = t[k].weight < d ? t[k].weight : d;
@@ -383,7 +383,7 @@ eng_claim_cancel(struct bpc_engine *e, struct eng_val_tally *t, uint8_t *n, uint
     *n = kept;
     *out = w - d;
     if (*out > 0) {
-        BPC_ASSERT(kept < BPC_TALLY_VALUES_MAX); /* d was an entry's weight */
+        BPC_ASSERT(kept < ENG_CLAIM_PLACES); /* d was an entry's weight */
         t[kept].vid = *vid;
         t[kept].weight = *out;
         (*n)++;
@@ -399,7 +399,7 @@ eng_tally_claim(struct bpc_engine *e, struct eng_slot *s, uint32_t p, const stru
     if (eng_bit_test(seen, p)) {
         return false;
     }
-    if (!eng_tally_add(s->tdec, &s->ndec, vid, eng_weight(e, p), w) &&
+    if (!eng_tally_add(s->tdec, &s->ndec, ENG_CLAIM_PLACES, vid, eng_weight(e, p), w) &&
         eng_claim_cancel(e, s->tdec, &s->ndec, s->dec_pinned, vid, eng_weight(e, p), w)) {
         s->dec_lost = true;
     }

@@ -121,11 +121,11 @@ ENG_FN bpc_u128 eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_
 ENG_FN void eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m);
 
 /* Adds weight w to vid's entry of t (n entries), *out the sum; false
- * when vid is new and t already holds BPC_TALLY_VALUES_MAX values (then
- * eng_tally_room decides). */
+ * when vid is new and t already holds cap values (then eng_tally_room,
+ * or for claims eng_claim_cancel, decides). */
 static inline bool
-eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_u128 w,
-              bpc_u128 *out)
+eng_tally_add(struct eng_val_tally *t, uint8_t *n, uint32_t cap, const struct bpc_vid *v,
+              bpc_u128 w, bpc_u128 *out)
 {
     for (uint32_t k = 0; k < *n; k++) {
         if (eng_vid_eq(&t[k].vid, v)) {
@@ -134,7 +134,7 @@ eng_tally_add(struct eng_val_tally *t, uint8_t *n, const struct bpc_vid *v, bpc_
             return true;
         }
     }
-    if (*n == BPC_TALLY_VALUES_MAX) {
+    if (*n == cap) {
         return false;
     }
     t[*n].vid = *v;
@@ -175,7 +175,8 @@ eng_tally_vote_at(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t
     struct eng_gen *gen = &s->gen[g];
     bool is_2av = kind == SEEN_2AV;
     struct eng_val_tally *t = is_2av ? gen->t.t2av : gen->t.t2b;
-    if (!eng_tally_add(t, is_2av ? &gen->t.n2av : &gen->t.n2b, vid, eng_weight(e, p), w) &&
+    if (!eng_tally_add(t, is_2av ? &gen->t.n2av : &gen->t.n2b, BPC_TALLY_VALUES_MAX, vid,
+                       eng_weight(e, p), w) &&
         !eng_tally_room(e, t, vid, eng_weight(e, p), eng_tally_keep(e, s, g, is_2av), w)) {
         return false;
     }

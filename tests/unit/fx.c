@@ -48,13 +48,13 @@ fx_init_n(struct fx *f, uint32_t window, uint32_t value_bytes, uint32_t n)
     for (uint64_t id = 1;; id++) {
         f->cfg.cluster_id = id;
         bpc_config_digest(&f->cfg, f->digest);
-        uint32_t used = 0;
+        uint64_t used = 0;
         for (uint64_t b = 1; b <= 6; b++) {
-            used |= 1u << fx_leader(f, b);
+            used |= UINT64_C(1) << fx_leader(f, b);
         }
-        if (used != (1u << n) - 1u) {
+        if (used != (UINT64_C(1) << n) - 1u) {
             for (uint32_t p = 0; p < n; p++) {
-                if (!(used & (1u << p))) {
+                if (!(used & (UINT64_C(1) << p))) {
                     f->me = p;
                 }
             }

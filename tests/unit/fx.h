@@ -17,7 +17,7 @@
 #include "bpcon.h"
 
 #define FX_N 4u      /* parties of fx_new's fixture */
-#define FX_N_MAX 16u /* parties fx_new_n allows */
+#define FX_N_MAX 32u /* parties fx_new_n allows */
 #define FX_MS UINT64_C(1000000)
 #define FX_OUT 512u
 #define FX_SENT_MAX 65536u

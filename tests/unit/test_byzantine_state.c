@@ -34,85 +34,94 @@
  * ---------------------------------------------------------------------- */
 
 /* Goal: a party with nothing of its own for an instance (no vote, no 2a,
- * no decision) learns it from DECIDED claims although four Byzantine
- * parties' junk claims filled its claim tally first. Sixteen parties of
- * weight 1 (F = 5): four claim a junk value each, then correct parties
- * claim v; the first claim for v cancels against the four junk entries
- * (each loses weight 1, as does the claim), the junk claimants repeat
- * themselves (counted once per tally, so ignored), and v is learned at
- * its seventh claim (6 counted > F), never before. Fails on c627906,
- * where every claim for v was refused for room and the instance stayed
- * undecided until the next catch-up request emptied the tally, which the
- * junk claimants could fill first again. */
+ * no decision) learns it from DECIDED claims although Byzantine parties'
+ * junk claims filled its claim tally first. Thirty-one parties of weight
+ * 1 (F = 10): eight claim a junk value each (the tally's eight places),
+ * then correct parties claim v; the first claim for v cancels against
+ * the eight junk entries (each loses weight 1, as does the claim), the
+ * junk claimants repeat themselves (counted once per tally, so ignored),
+ * and v is learned at its twelfth claim (11 counted > F), never before.
+ * In its first form (sixteen parties, four junk claimants, when the
+ * tally had four places) it failed on c627906, where every claim for v
+ * was refused for room and the instance stayed undecided until the next
+ * catch-up request emptied the tally, which the junk claimants could
+ * fill first again. */
 static void
 test_claims_after_junk_fill(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(8, 256, 16);
+    struct fx *f = fx_new_n(8, 256, 31);
     uint8_t bytes[64];
     struct bpc_vid v;
-    fx_batch(bytes, fx_other(f, 10), 1, 8, 0xAA, &v);
+    fx_batch(bytes, fx_other(f, 20), 1, 8, 0xAA, &v);
     for (uint32_t round = 0; round < 2; round++) {
-        for (uint32_t k = 0; k < 4; k++) {
+        for (uint32_t k = 0; k < 8; k++) {
             struct bpc_vid j = fx_junk_vid(k);
             fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
         }
-        fx_send1(f, fx_other(f, 4 + round), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        fx_send1(f, fx_other(f, 8 + round), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
     }
-    for (uint32_t k = 6; k < 10; k++) {
+    for (uint32_t k = 10; k < 19; k++) {
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
         assert_int_equal(bpc_engine_next_undecided(f->e), 0);
     }
-    fx_send1(f, fx_other(f, 10), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    fx_send1(f, fx_other(f, 19), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
     assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     assert_true(f->dec_set & 1u);
     assert_true(bpc_vid_eq(&f->dec[0], &v));
     fx_delete(f);
 }
 
-/* Goal: cancelling never makes junk win. Five Byzantine parties (weight
- * F) claim one junk value j after four others filled the tally with
- * junk of their own: j is cancelled down, never counted above the weight
- * of its claimants, and never learned; then seven correct claims for v,
- * the first cancelled against the three other junk entries (j keeps 4),
- * decide v (6 counted > F). Fails on c627906 (every claim for v refused
- * for room). */
+/* Goal: cancelling never makes junk win. Thirty-one parties of weight 1
+ * (F = 10): ten Byzantine parties fill the tally, seven with a junk value
+ * each and three with one junk value j; then twelve correct claims for v,
+ * the first cancelled against the eight entries (j keeps 2), decide v
+ * (11 counted > F), never j. In its first form (sixteen parties, four
+ * places) it failed on c627906 (every claim for v refused for room). */
 static void
 test_claims_junk_never_learned(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(8, 256, 16);
+    struct fx *f = fx_new_n(8, 256, 31);
     uint8_t bytes[64];
     struct bpc_vid v;
-    fx_batch(bytes, fx_other(f, 14), 1, 8, 0xAA, &v);
+    fx_batch(bytes, fx_other(f, 21), 1, 8, 0xAA, &v);
     struct bpc_vid j = fx_junk_vid(9);
-    for (uint32_t k = 0; k < 3; k++) {
+    for (uint32_t k = 0; k < 7; k++) {
         struct bpc_vid other = fx_junk_vid(k);
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &other));
     }
-    for (uint32_t k = 3; k < 8; k++) {
+    for (uint32_t k = 7; k < 10; k++) {
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
     }
-    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
-    for (uint32_t k = 8; k < 15; k++) {
+    for (uint32_t k = 10; k < 21; k++) {
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        assert_int_equal(bpc_engine_next_undecided(f->e), 0);
     }
+    fx_send1(f, fx_other(f, 21), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
     assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     assert_true(bpc_vid_eq(&f->dec[0], &v));
     fx_delete(f);
 }
 
-/* One round of claims for instance 0: four Byzantine parties (the first
- * four others) claim junk values junk..junk + 3, then `correct` of the
- * five correct ones claim v. */
+/* Parties of claims_round's fixture: twenty-five of weight 1 (F = 8),
+ * CLAIM_JUNK of them Byzantine (the first others), more than the claim
+ * tally's places less one, so their junk can fill it. */
+#define CLAIM_N 25u
+#define CLAIM_JUNK 8u
+_Static_assert(CLAIM_JUNK >= ENG_CLAIM_PLACES, "the junk can fill the claim tally");
+
+/* One round of claims for instance 0: the CLAIM_JUNK Byzantine parties
+ * claim junk values junk, junk + 1, ..., then `correct` of the correct
+ * ones claim v. */
 static void
 claims_round(struct fx *f, const struct bpc_vid *v, uint32_t junk, uint32_t correct)
 {
-    for (uint32_t k = 0; k < 4; k++) {
+    for (uint32_t k = 0; k < CLAIM_JUNK; k++) {
         struct bpc_vid j = fx_junk_vid(junk + k);
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
     }
-    for (uint32_t k = 4; k < 4 + correct; k++) {
+    for (uint32_t k = CLAIM_JUNK; k < CLAIM_JUNK + correct; k++) {
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, v));
     }
 }
@@ -129,16 +138,16 @@ claims_tick(struct fx *f)
     assert_true(fx_find(f, mark, BPC_MSG_STATUS, 0, 0) >= 0);
 }
 
-/* Thirteen parties of weight 1 (T = 9, F = 4); v, a one-command value
- * of the fifth other party, in bytes. A first round of claims (junk
- * first, then the five correct ones) does not teach v; then the
- * retransmit tick (claims_tick). */
+/* CLAIM_N parties; v, a one-command value of a correct party, in bytes.
+ * A first round of claims (junk first, then the nine correct ones that
+ * decided, F + 1) does not teach v; then the retransmit tick
+ * (claims_tick). */
 static struct fx *
 claims_first_round(uint8_t bytes[64], struct bpc_vid *v)
 {
-    struct fx *f = fx_new_n(64, 256, 13);
-    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, v);
-    claims_round(f, v, 100, 5);
+    struct fx *f = fx_new_n(64, 256, CLAIM_N);
+    fx_batch(bytes, fx_other(f, CLAIM_JUNK), 1, 8, 0x42, v);
+    claims_round(f, v, 100, 9);
     assert_int_equal(bpc_engine_next_undecided(f->e), 0);
     claims_tick(f);
     return f;
@@ -155,19 +164,20 @@ claims_learned(struct fx *f, const struct bpc_vid *v)
 }
 
 /* Goal: junk claims that come first in every round do not keep a
- * decision out for good when the correct claimants weigh F + 1. Thirteen
- * parties of weight 1 (T = 9, F = 4): instance 0 was decided by four
- * Byzantine and five correct parties, and this party missed the 2b votes,
- * so only claims can teach it (a party does not resend votes on an
- * instance it decided). In each round the four junk claims fill the
- * tally first: the first claim for v is cancelled whole against them and
- * the other four count F, never above it. The next catch-up request (the
- * retransmit tick's STATUS) starts the claims over with v pinned, so the
- * second round counts v exactly (5 > F) and decides it. Fails on
- * 2ee928c, where each round started with an empty tally and the instance
- * stayed undecided in every round (a review's claim_cancel; the
- * simulator's crowd-decided at 13 x weight 1 with four Byzantine parties
- * stalled a party for good). */
+ * decision out for good when the correct claimants weigh F + 1.
+ * Twenty-five parties of weight 1 (T = 17, F = 8): instance 0 was
+ * decided by eight Byzantine and nine correct parties, and this party
+ * missed the 2b votes, so only claims can teach it (a party does not
+ * resend votes on an instance it decided). In each round the eight junk
+ * claims fill the tally first: the first claim for v is cancelled whole
+ * against them and the other eight count F, never above it. The next
+ * catch-up request (the retransmit tick's STATUS) starts the claims over
+ * with v pinned, so the second round counts v exactly (9 > F) and
+ * decides it. In its first form (thirteen parties, four of them
+ * Byzantine, when the tally had four places) it failed on 2ee928c, where
+ * each round started with an empty tally and the instance stayed
+ * undecided in every round (a review's claim_cancel; the simulator's
+ * crowd-decided there stalled a party for good). */
 static void
 test_claims_pinned_after_cancel(void **state)
 {
@@ -175,16 +185,17 @@ test_claims_pinned_after_cancel(void **state)
     uint8_t bytes[64];
     struct bpc_vid v;
     struct fx *f = claims_first_round(bytes, &v);
-    claims_round(f, &v, 100, 5);
+    claims_round(f, &v, 100, 9);
     claims_learned(f, &v);
 }
 
 /* Goal: a round in which only junk claims come (the correct answers to
  * that tick's request lost) does not unpin what a round of correct claims
  * pinned. As test_claims_pinned_after_cancel, but the rounds alternate:
- * junk and five correct claims (v pinned at its end), then junk alone,
+ * junk and nine correct claims (v pinned at its end), then junk alone,
  * then junk and the correct claims again, which decide v (pinned, it is
- * counted exactly). Fails on 989145d: the junk-alone round cancelled its
+ * counted exactly). In its first form (thirteen parties, four places) it
+ * failed on 989145d: the junk-alone round cancelled its
  * own junk, started the claims over at the next tick and pinned nothing
  * (v had no weight in it), so v was never learned however many rounds
  * alternated (a review's alternating rounds). */
@@ -195,9 +206,47 @@ test_claims_pins_survive_junk_round(void **state)
     uint8_t bytes[64];
     struct bpc_vid v;
     struct fx *f = claims_first_round(bytes, &v);
-    claims_round(f, &v, 104, 0);
+    claims_round(f, &v, 200, 0);
     claims_tick(f);
-    claims_round(f, &v, 108, 5);
+    claims_round(f, &v, 300, 9);
+    claims_learned(f, &v);
+}
+
+/* Goal: while the Byzantine parties that can claim are fewer than the
+ * claim tally's places, correct claims add up across rounds, whatever
+ * is lost in each. Thirteen parties of weight 1 (F = 4): four Byzantine
+ * parties claim junk first in every round; three of the five correct
+ * claims come in the first round (the other two lost), two in the next
+ * one, and v is learned there (5 > F). Fails on 5e2dc49, whose tally had
+ * four places: the first correct claim was cancelled against the junk,
+ * the tick started the claims over (v pinned at weight 0), and each
+ * round counted only its own claims, so at a loss that let fewer than all
+ * five through in one round a lagging party learned nothing (the
+ * simulator's byz-crowd-decided-lossy: a group of correct parties fell
+ * behind the quorum for good). */
+static void
+test_claims_add_up_across_rounds(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 13);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
+    for (uint32_t round = 0; round < 2; round++) {
+        for (uint32_t k = 0; k < 4; k++) {
+            struct bpc_vid j = fx_junk_vid(100 * (round + 1) + k);
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+        }
+        uint32_t from = round == 0 ? 4 : 7;
+        uint32_t to = round == 0 ? 7 : 9;
+        for (uint32_t k = from; k < to; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        }
+        if (round == 0) {
+            assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+            claims_tick(f);
+        }
+    }
     claims_learned(f, &v);
 }
 
@@ -450,6 +499,7 @@ main(void)
         cmocka_unit_test(test_claims_junk_never_learned),
         cmocka_unit_test(test_claims_pinned_after_cancel),
         cmocka_unit_test(test_claims_pins_survive_junk_round),
+        cmocka_unit_test(test_claims_add_up_across_rounds),
         cmocka_unit_test(test_claim_bytes_not_kept_out_by_junk),
         cmocka_unit_test(test_restore_refuses_vote_past_window),
         cmocka_unit_test(test_restore_refuses_impossible_state),
