@@ -653,8 +653,10 @@ struct bpc_durable {
  * it sent) or one of its decided records names: durable with the records
  * of the same step, so that after a restart of every party the value a new
  * ballot must propose again, and a decision a lagging party still has to
- * apply, still exist. Keep them while their instance is at or above the
- * floor, or while a kept decided record of their instance names them. */
+ * apply, still exist. Keep them while the newest record of their
+ * instance names them: a vote record at or above the floor, or a kept
+ * decided record (the engine sends the bytes again when a record names a
+ * value again after one that did not). */
 struct bpc_durable_value {
     uint64_t instance;
     struct bpc_vid vid;   /* BPC_VALUE_DIGEST: id = BLAKE2b-256 of the bytes */

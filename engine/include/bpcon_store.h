@@ -235,8 +235,9 @@ void bpc_store_close(struct bpc_store *s);
  * would restart the party without its promises (check *recs). */
 uint32_t bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs);
 /* The live values for bpc_engine_restore_values: every value appended (or
- * recovered) whose instance is at or above the floor, or that a live
- * decided record of its instance names, once per instance and identity,
+ * recovered) that the newest record of its instance names (a vote record
+ * at or above the floor: its max_vval, a history entry or its dec_val;
+ * a live decided record below it), once per instance and identity,
  * in no particular order. Their bytes point into the store:
  * valid, like the array, until the next call that changes the store
  * (append, sync, compact, close). Returns the count; *vals is never NULL
@@ -273,7 +274,8 @@ int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32
  * value frame each, into the same commit as the records appended before
  * the next bpc_store_sync, and takes them into the live values (a value
  * below the floor that no live decided record names is written but not
- * kept, as a dead record is: append the step's records first). The
+ * kept, as a dead record is: append the step's records first; one no
+ * record names is dropped at the next compaction). The
  * digest is not computed again: the engine did. A value already held
  * (same instance and identity) is kept once; bytes that differ from the
  * held ones are hashed then, and replace them only when they hash to the

@@ -254,6 +254,13 @@ ENG_FN void eng_on_value(struct bpc_engine *e, uint32_t p, const struct bpc_reco
  * generations, history, fetch, decision), or NULL. */
 ENG_FN const uint8_t *eng_find_bytes(struct bpc_engine *e, struct eng_slot *s,
                                      const struct bpc_vid *vid);
+/* s's newest durable record is d: when d no longer names the value
+ * whose bytes last went to persist (dur_vid), forget it, so the next
+ * record naming it sends the bytes again. The store keeps a value only
+ * while its instance's newest record names it (docs/STORE.md), so a
+ * value that left the record may leave the file at the next compaction;
+ * before, the bytes were never sent twice for one instance. */
+ENG_FN void eng_vote_dur_named(struct eng_slot *s, const struct bpc_durable *d);
 /* The bytes of v (a DIGEST value slot s's vote state names) when they
  * are at hand and did not go to persist for this instance yet (they are
  * marked as gone); else NULL. */

@@ -59,6 +59,22 @@ eng_vote_gen_leaving(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
     }
 }
 
+void
+eng_vote_dur_named(struct eng_slot *s, const struct bpc_durable *d)
+{
+    const struct bpc_vid *v = &s->v.dur_vid;
+    if (v->kind == BPC_VALUE_NONE || eng_vid_eq(&d->max_vval, v) ||
+        (d->decided && eng_vid_eq(&d->dec_val, v))) {
+        return;
+    }
+    for (uint32_t k = 0; k < d->hist_count; k++) {
+        if (eng_vid_eq(&d->hist_val[k], v)) {
+            return;
+        }
+    }
+    memset(&s->v.dur_vid, 0, sizeof(s->v.dur_vid));
+}
+
 const uint8_t *
 eng_vote_bytes_to_persist(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *v)
 {

@@ -238,8 +238,12 @@ eng_collect_dirty(struct bpc_engine *e, uint32_t *count, uint32_t *vals)
         s->dirty = false;
         struct bpc_durable *d = eng_dur_head(e, count, eng_slot_instance(s));
         eng_vote_durable(s, d);
-        if (d->instance < d->floor) { /* decided, held: votes may follow it */
+        bool held = d->instance < d->floor; /* decided, held: votes may follow it */
+        if (held) {
             eng_dur_decided(e, d, eng_vote_dec_ballot(s), eng_vote_dec_vid(s));
+        }
+        eng_vote_dur_named(s, d);
+        if (held) {
             eng_collect_value(e, s, &d->dec_val, vals);
         } else {
             /* The values a new ballot may have to propose again: maxVVal

@@ -509,7 +509,7 @@ bpc_store_compact(struct bpc_store *s)
         store_fail(s, -ENOMEM);
         return -ENOMEM;
     }
-    store_values_prune(s);
+    store_values_prune(s, true);
     s->stats.compactions++;
     return 0;
 }

@@ -165,7 +165,7 @@ uint32_t store_hash(uint64_t instance, uint32_t mask);
 
 /* store_values.c: the live values. */
 void store_values_free(struct store_values *v);
-/* Is the value (instance, vid) named by a live record? */
+/* Is the value (instance, vid) named by its instance's live record? */
 bool store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid);
 /* Takes one value into the live values (dropped when below the floor or
  * already there); 0 or -ENOMEM. */
@@ -174,8 +174,11 @@ int store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vi
 /* The live values (bpc_store_values): 0, or -ENOMEM. */
 int store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals,
                         uint32_t *count);
-/* Drops the values below the floor, in place (no allocation). */
-void store_values_prune(struct bpc_store *s);
+/* Drops, in place (no allocation), the values no longer live (named:
+ * those no live record names, at a compaction) or no longer needed
+ * (else: those below the floor no live decided record names; a record
+ * of the commit under way may still name one at or above it). */
+void store_values_prune(struct bpc_store *s, bool named);
 /* Frame bytes of the live values (what a compaction writes for them). */
 uint64_t store_values_frame_bytes(const struct bpc_store *s);
 

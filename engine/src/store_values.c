@@ -1,9 +1,10 @@
 /*
  * store_values.c - libbpcon-store's live values: the bytes of the DIGEST
- * values the live records name, at or above the floor (or named by a kept
+ * values the live records name (a vote at or above the floor, or a kept
  * decided record), in one arena with an open-addressing index by
  * (instance, identity); what bpc_store_values returns and compaction
- * writes.
+ * writes. Inside a commit every value at or above the floor is kept (its
+ * record may come after it); a compaction drops those nothing names.
  *
  * Owns: s->values. Must never: return a value below the floor (unless a
  * live decided record names it) or the same value twice from
@@ -87,32 +88,72 @@ store_map_find(const struct store_map *m, uint64_t instance)
     return NULL;
 }
 
-/* Is a value live: its instance at or above the floor (a vote may name
- * it), or below it and named by its instance's live decided record (the
- * decision's bytes, for a party that lags and asks for them)? */
-bool
-store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid)
+/* Does record d name vid: as its vote (maxVVal), a 2av history entry or
+ * its decision? */
+static bool
+store_record_names(const struct bpc_durable *d, const struct bpc_vid *vid)
+{
+    if (bpc_vid_eq(&d->max_vval, vid) || (d->decided && bpc_vid_eq(&d->dec_val, vid))) {
+        return true;
+    }
+    for (uint32_t k = 0; k < d->hist_count && k < BPC_HISTORY_MAX; k++) {
+        if (bpc_vid_eq(&d->hist_val[k], vid)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* May a value still be needed within a commit: its instance at or above
+ * the floor (a record of the commit under way may name it), or below it
+ * and named by its instance's live decided record. What is taken in, and
+ * what an in-place prune between compactions keeps. */
+static bool
+store_value_kept(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid)
 {
     if (instance >= s->floor) {
         return true;
     }
-    const struct bpc_durable *d = store_map_find(&s->map, instance);
-    return d != NULL && d->decided && store_live(d, s->floor) && bpc_vid_eq(&d->dec_val, vid);
+    return store_value_live(s, instance, vid);
 }
 
-/* Drops the values no longer live, in place: entries keep their order,
- * which is their bytes' order in the arena, so each survivor's bytes move
- * down (memmove) past bytes that already moved or were dropped. No
- * allocation. */
+/* Is a value live: named by its instance's newest record, a vote at or
+ * above the floor (what a new ballot may have to propose again) or a live
+ * decided record below it (the decision's bytes, for a party that lags
+ * and asks for them)? Restore uses no other (bpc_engine_restore_values
+ * skips a value nothing names). Before, every value at or above the
+ * floor was live: a party whose vote moved through new values while its
+ * floor stood still kept them all, and the file outgrew its bound (a
+ * review's store_growth: 25 MB for a bound of 4.2 MB after 3,000 such
+ * commits, growing). */
+bool
+store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_vid *vid)
+{
+    const struct bpc_durable *d = store_map_find(&s->map, instance);
+    if (d == NULL || !store_live(d, s->floor)) {
+        return false;
+    }
+    if (instance >= s->floor) {
+        return store_record_names(d, vid);
+    }
+    return d->decided && bpc_vid_eq(&d->dec_val, vid);
+}
+
+/* Drops the values no longer live (named: store_value_live, at a
+ * compaction; else store_value_kept, inside a commit), in place: entries
+ * keep their order, which is their bytes' order in the arena, so each
+ * survivor's bytes move down (memmove) past bytes that already moved or
+ * were dropped. No allocation. */
 void
-store_values_prune(struct bpc_store *s)
+store_values_prune(struct bpc_store *s, bool named)
 {
     struct store_values *v = &s->values;
     uint32_t kept = 0;
     size_t used = 0;
     for (uint32_t k = 0; k < v->count; k++) {
         struct store_value e = v->ents[k];
-        if (!store_value_live(s, e.instance, &e.vid)) {
+        if (named ? !store_value_live(s, e.instance, &e.vid)
+                  : !store_value_kept(s, e.instance, &e.vid)) {
             continue;
         }
         if (e.at != used) {
@@ -161,7 +202,7 @@ store_values_room(struct bpc_store *s, uint32_t len)
     if (v->count < v->cap && v->used + len <= v->arena_cap) {
         return 0;
     }
-    store_values_prune(s);
+    store_values_prune(s, false);
     if (v->count == v->cap || 2u * (uint64_t)v->count > v->cap) {
         uint32_t cap = v->cap > 0 ? 2u * v->cap : STORE_VALUES_MIN;
         int rc = store_values_grow_ents(v, cap);
@@ -215,7 +256,7 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
                  const uint8_t *bytes)
 {
     struct store_values *v = &s->values;
-    if (!store_value_live(s, instance, vid)) {
+    if (!store_value_kept(s, instance, vid)) {
         return 0;
     }
     uint32_t held = v->cap > 0 ? *store_values_slot(v, instance, vid) : 0;

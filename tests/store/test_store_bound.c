@@ -164,12 +164,106 @@ test_store_restarts_keep_the_bound(void **state)
     memfs_free(&fs);
 }
 
+/* The stalled-vote run: commits of one instance, each naming a new
+ * value of TS_STALL_BYTES bytes. */
+#define TS_STALL_COMMITS 3000u
+#define TS_STALL_BYTES 8192u
+
+/* Vote k of the stalled-vote run into d (its history: the four votes
+ * before it, newest first) and its value's bytes into b. */
+static struct bpc_durable_value
+ts_stall_vote(uint32_t k, struct bpc_durable *d, uint8_t *b)
+{
+    if (d->max_vbal != 0) {
+        memmove(&d->hist_bal[1], &d->hist_bal[0], 3 * sizeof(d->hist_bal[0]));
+        memmove(&d->hist_val[1], &d->hist_val[0], 3 * sizeof(d->hist_val[0]));
+        d->hist_bal[0] = d->max_vbal;
+        d->hist_val[0] = d->max_vval;
+        d->hist_count = d->hist_count < BPC_HISTORY_MAX ? d->hist_count + 1u : BPC_HISTORY_MAX;
+    }
+    memset(b, 0, TS_STALL_BYTES);
+    memcpy(b, &k, sizeof(k));
+    struct bpc_durable_value v = {.instance = d->instance, .bytes = b};
+    bpc_vid_of(&v.vid, b, TS_STALL_BYTES);
+    d->max_bal = k;
+    d->max_vbal = k;
+    d->max_vval = v.vid;
+    return v;
+}
+
+/* Goal: a party whose vote moves through new values while its floor
+ * stands still (a stall, ballot after ballot) keeps the file within the
+ * bound, and a restart has the values its newest record names. One
+ * instance, floor 0, 3,000 commits of its record (the new vote and the
+ * four before it as 2av history) and the new vote's 8,192-byte value.
+ * Fails on 5e2dc49, where every value at or above the floor was live:
+ * "file at most 25097168 bytes (threshold 4194304), 3000 live values" (a
+ * review's store_growth). */
+static void
+test_store_values_of_a_stalled_vote_bounded(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 11);
+    struct bpc_config cfg;
+    ts_config(&cfg, 64);
+    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    uint64_t threshold = st.compact_bytes;
+    uint64_t commit_max = 0;
+    static uint8_t bytes[TS_STALL_BYTES];
+    struct bpc_durable d;
+    memset(&d, 0, sizeof(d));
+    d.instance = 3;
+    for (uint32_t k = 1; k <= TS_STALL_COMMITS; k++) {
+        struct bpc_durable_value v = ts_stall_vote(k, &d, bytes);
+        bpc_store_stats(s, &st);
+        uint64_t before = st.file_bytes;
+        assert_int_equal(bpc_store_append(s, &d, 1), 0);
+        assert_int_equal(bpc_store_append_values(s, &v, 1), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+        bpc_store_stats(s, &st);
+        commit_max = st.file_bytes - before > commit_max ? st.file_bytes - before : commit_max;
+        if (bpc_store_compact_due(s)) {
+            assert_int_equal(bpc_store_compact(s), 0);
+        }
+    }
+    bpc_store_stats(s, &st);
+    print_message("stalled vote: file at most %llu bytes (threshold %llu), %llu live values\n",
+                  (unsigned long long)st.file_bytes_max, (unsigned long long)threshold,
+                  (unsigned long long)st.live_values);
+    assert_true(st.file_bytes_max <= threshold + commit_max);
+    assert_int_equal(st.live_values, 1u + BPC_HISTORY_MAX);
+    bpc_store_close(s);
+    /* After a restart: the newest vote's value and its history's, each
+     * with its bytes. */
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable_value *vals = NULL;
+    uint32_t n = bpc_store_values(s, &vals);
+    assert_int_equal(n, 1u + BPC_HISTORY_MAX);
+    for (uint32_t i = 0; i < n; i++) {
+        struct bpc_vid got;
+        bpc_vid_of(&got, vals[i].bytes, TS_STALL_BYTES);
+        assert_true(ts_vid_eq(&got, &vals[i].vid));
+        uint32_t k = 0;
+        memcpy(&k, vals[i].bytes, sizeof(k));
+        assert_true(k > TS_STALL_COMMITS - 1u - BPC_HISTORY_MAX && k <= TS_STALL_COMMITS);
+    }
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_bounded_million_instances),
         cmocka_unit_test(test_store_restarts_keep_the_bound),
+        cmocka_unit_test(test_store_values_of_a_stalled_vote_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,6 +225,9 @@ test_store_values_round_trip(void **state)
     recs[1].max_vval = in[0].vid;
     recs[2].max_vval = in[1].vid;
     recs[3].max_vval = in[2].vid;
+    recs[3].hist_count = 1; /* a 2av for 5's second value */
+    recs[3].hist_bal[0] = 2;
+    recs[3].hist_val[0] = in[3].vid;
     in[4] = in[0]; /* named again: kept once */
     assert_int_equal(bpc_store_append(s, recs, 4), 0);
     assert_int_equal(bpc_store_append_values(s, in, 5), 0);
@@ -256,6 +259,21 @@ test_store_values_round_trip(void **state)
     memfs_free(&fs);
 }
 
+/* Names each value in its instance's record (as that record's newest
+ * 2av), as the engine's records name the values it persists: the store
+ * keeps a value only while its instance's newest record names it. */
+static void
+ts_name_values(struct bpc_durable *b, uint32_t nb, const struct bpc_durable_value *v, uint32_t nv)
+{
+    for (uint32_t i = 0; i < nb; i++) {
+        for (uint32_t j = 0; j < nv; j++) {
+            if (b[i].instance == v[j].instance && b[i].hist_count > 0) {
+                b[i].hist_val[0] = v[j].vid;
+            }
+        }
+    }
+}
+
 /* Compaction writes every live value and none below the floor: over a
  * run that compacts every few commits, the values from the floor up are
  * there, once each, with their bytes; after a last compaction the file
@@ -277,6 +295,7 @@ test_store_values_survive_compaction(void **state)
         if (k > 0) {
             v[nv++] = ts_value((uint32_t)((k - 1) % 8u), k - 1, 40u + 37u * ((k - 1) % 9u), k - 1);
         }
+        ts_name_values(b, nb, v, nv);
         assert_int_equal(bpc_store_append(s, b, nb), 0);
         assert_int_equal(bpc_store_append_values(s, v, nv), 0);
         assert_int_equal(bpc_store_sync(s), 0);
@@ -395,7 +414,8 @@ ts_value_damage(uint8_t *img, size_t at, size_t pay, uint32_t bad)
     }
 }
 
-/* A file of one party-wide record and one value frame (v): its bytes in
+/* A file of one party-wide record, the vote record of instance 6 and one
+ * value frame (v, which that vote names): its bytes in
  * orig (len), the value frame at `at`, its payload at `pay`; img, room
  * for a damaged copy. */
 struct ts_vfile {
@@ -411,9 +431,12 @@ struct ts_vfile {
 static void
 ts_value_file(struct memfs *fs, struct bpc_store *s, struct ts_vfile *vf)
 {
-    struct bpc_durable d = ts_party(0);
+    struct bpc_durable d[2] = {ts_party(0), ts_party(0)};
     vf->v = ts_value(0, 6, 200, 9);
-    assert_int_equal(bpc_store_append(s, &d, 1), 0);
+    d[1].instance = 6; /* its vote names the value */
+    d[1].max_vbal = 1;
+    d[1].max_vval = vf->v.vid;
+    assert_int_equal(bpc_store_append(s, d, 2), 0);
     assert_int_equal(bpc_store_append_values(s, &vf->v, 1), 0);
     assert_int_equal(bpc_store_sync(s), 0);
     bpc_store_close(s);
@@ -499,12 +522,12 @@ test_store_value_digest_mismatch_skipped(void **state)
         assert_int_equal(info.corrupt_offset, UINT64_MAX);
         assert_int_equal(info.values, 0);
         assert_int_equal(info.values_skipped, 1);
-        assert_int_equal(info.records, 1);
+        assert_int_equal(info.records, 2);
         assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
         const struct bpc_durable_value *out = NULL;
         assert_int_equal(bpc_store_values(s, &out), 0);
         const struct bpc_durable *recs = NULL;
-        assert_int_equal(bpc_store_records(s, &recs), 1);
+        assert_int_equal(bpc_store_records(s, &recs), 2);
         bpc_store_close(s);
     }
     memfs_free(&fs);
@@ -656,7 +679,12 @@ test_store_append_values_refuses(void **state)
     assert_int_equal(st.syncs, 0); /* nothing was buffered */
     assert_int_equal(st.file_bytes, BPC_STORE_HEADER_BYTES);
     assert_false(st.failed);
-    /* And the store takes a good one after. */
+    /* And the store takes a good one after (with the vote naming it). */
+    struct bpc_durable d[2] = {ts_party(0), ts_party(0)};
+    d[1].instance = 3;
+    d[1].max_vbal = 1;
+    d[1].max_vval = good.vid;
+    assert_int_equal(bpc_store_append(s, d, 2), 0);
     assert_int_equal(bpc_store_append_values(s, &good, 1), 0);
     assert_int_equal(bpc_store_sync(s), 0);
     assert_int_equal(bpc_store_values(s, &out), 1);

@@ -263,6 +263,74 @@ test_voted_bytes_survive_restart(void **state)
     fx_delete(f);
 }
 
+/* How many of the values f's engine asked to persist are v of instance i. */
+static uint32_t
+persisted_count(const struct fx *f, uint64_t i, const struct bpc_vid *v)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < f->val_count; k++) {
+        n += f->vals[k].instance == i && bpc_vid_eq(&f->vals[k].vid, v);
+    }
+    return n;
+}
+
+/* Goal: a value that left this party's durable record and comes back
+ * into it is persisted again. The store keeps a value only while its
+ * instance's newest record names it, so once the record no longer names
+ * it a compaction may drop its bytes. The engine votes for DIGEST value v
+ * on instance 0 at ballot 1, then for three inline values and a no-op
+ * (ballots 2, 3, 4 and 6): v leaves the 2av history, which keeps one
+ * entry per value, four at most; then for v again, at a ballot its
+ * proposer leads: v's bytes go to persist a second time. Fails on
+ * 5e2dc49, where the slot remembered that v's bytes had gone once and
+ * never sent them again ("0x1 != 0x2"): after a compaction and a restart
+ * the party's vote would name v without its bytes. */
+static void
+test_value_back_in_record_persisted_again(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(8, 256);
+    uint8_t bytes[128];
+    struct bpc_vid v;
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x5a, &v);
+    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
+    fx_vote(f, 0, 1, &v, bytes);
+    assert_int_equal(persisted_count(f, 0, &v), 1);
+    /* Three one-command inline values, each its leader's own command,
+     * then a no-op: the history keeps one entry per value. */
+    for (uint64_t b = 2; b <= 6; b += b == 4 ? 2 : 1) {
+        uint8_t ib[32] = {0};
+        struct bpc_vid iv;
+        memset(&iv, 0, sizeof(iv));
+        iv.kind = BPC_VALUE_NOOP;
+        uint32_t leader = (uint32_t)fx_leader(f, b);
+        if (b < 6) {
+            fx_batch(ib, leader, leader == (uint32_t)fx_leader(f, 1) ? 2 : 1, 8, (uint8_t)b, &iv);
+            assert_int_equal(iv.kind, BPC_VALUE_INLINE);
+        }
+        fx_to_ballot(f, b);
+        fx_vote(f, 0, b, &iv, ib);
+    }
+    /* The newest record names v nowhere. */
+    const struct bpc_durable *d = NULL;
+    for (uint32_t k = 0; k < f->dur_count; k++) {
+        d = f->dur[k].instance == 0 ? &f->dur[k] : d;
+    }
+    assert_non_null(d);
+    assert_false(bpc_vid_eq(&d->max_vval, &v));
+    for (uint32_t k = 0; k < d->hist_count; k++) {
+        assert_false(bpc_vid_eq(&d->hist_val[k], &v));
+    }
+    uint64_t last = 7; /* led by v's proposer, whose command v holds */
+    while (fx_leader(f, last) != fx_leader(f, 1)) {
+        last++;
+    }
+    fx_to_ballot(f, last);
+    fx_vote(f, 0, last, &v, bytes);
+    assert_int_equal(persisted_count(f, 0, &v), 2);
+    fx_delete(f);
+}
+
 /* Goal: a restarted engine still gives the bytes of decisions below its
  * floor to a party that lags. It decides instances 0..3 (DIGEST values),
  * restarts from what it persisted, and a peer's STATUS from 0 gets
@@ -679,6 +747,7 @@ main(void)
         cmocka_unit_test(test_claim_bytes_kept),
         cmocka_unit_test(test_catch_up_requests),
         cmocka_unit_test(test_voted_bytes_survive_restart),
+        cmocka_unit_test(test_value_back_in_record_persisted_again),
         cmocka_unit_test(test_decided_bytes_survive_restart),
         cmocka_unit_test(test_lent_bytes_survive_new_ballots),
         cmocka_unit_test(test_decision_bytes_stable_within_step),
