@@ -153,6 +153,11 @@ main_parse_prob(const char *s, double *out)
     return true;
 }
 
+/* The largest microseconds a -us flag or @TIME_US takes: UINT64_MAX / 1000,
+ * so that it fits as nanoseconds. */
+#define MAIN_US_MAX "18446744073709551"
+_Static_assert(UINT64_MAX / 1000 == 18446744073709551ull, "MAIN_US_MAX is UINT64_MAX / 1000");
+
 /* Microseconds as nanoseconds, without overflow. */
 static bool
 main_parse_us(const char *s, uint64_t *ns)
@@ -231,7 +236,7 @@ main_parse_crash(struct main_args *a, const char *s, bool restart)
     if (at != NULL) {
         *at = '\0';
         if (!main_parse_us(at + 1, &c->at_ns)) {
-            main_usage("bad %s time in '%s'", flag, s);
+            main_usage("bad %s time in '%s': expected microseconds in 0.." MAIN_US_MAX, flag, s);
         }
     }
     if (!main_parse_target(buf, c)) {
@@ -375,15 +380,21 @@ main_flag_range(enum main_flag f)
         {MAIN_F_TX_FRAMES, "1..65536"},
         {MAIN_F_FRAME_BYTES, "128..9000 (the engine also needs room for the values)"},
         {MAIN_F_VALUE_BYTES, "1..8192"},
-        {MAIN_F_BYZ_PERIOD, "microseconds above 0"},
-        {MAIN_F_BALLOT_TIMEOUT, "microseconds above 0"},
+        {MAIN_F_BYZ_PERIOD, "microseconds in 1.." MAIN_US_MAX},
+        {MAIN_F_BALLOT_TIMEOUT, "microseconds in 1.." MAIN_US_MAX},
+        {MAIN_F_DELAY_MIN, "microseconds in 0.." MAIN_US_MAX},
+        {MAIN_F_DELAY_MAX, "microseconds in 0.." MAIN_US_MAX},
+        {MAIN_F_TIME_LIMIT, "microseconds in 0.." MAIN_US_MAX},
+        {MAIN_F_BYZ_PHASE, "microseconds in 0.." MAIN_US_MAX},
+        {MAIN_F_LIVENESS, "microseconds in 0.." MAIN_US_MAX},
+        {MAIN_F_CHURN, "microseconds in 0.." MAIN_US_MAX},
     };
     for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
         if (t[k].f == f) {
             return t[k].range;
         }
     }
-    return "a decimal number (microseconds for the -us flags)";
+    return "a decimal number";
 }
 
 /* The counts: --instances, --commands and --seeds above 0 (--instances
