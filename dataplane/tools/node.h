@@ -22,6 +22,8 @@
  * budget (BPC_DP_RX_BURST * BPC_DP_RX_BURSTS_MAX) for the main lcore to
  * fall behind by before the ring refuses frames. */
 #define NODE_RX_RING 1024u
+/* Bytes of one --control-fd line, its '\n' included. */
+#define NODE_CONTROL_LINE_MAX 256u
 
 /* Set by SIGINT/SIGTERM: the main loop ends (node.c). */
 extern atomic_int node_quit;
@@ -85,6 +87,12 @@ struct node {
     struct dp_load load;
     struct bpc_dp_party *party;
     FILE *report;
+    /* --control-fd: the bytes of a line not yet ended by '\n', kept across
+     * reads; skipping: an over-long line is being discarded up to its
+     * newline. */
+    char control[NODE_CONTROL_LINE_MAX];
+    uint32_t control_len;
+    bool control_skipping;
     int mesh_lock_fd; /* vhost-mesh: this party's lock, held to exit (-1: none) */
 };
 

@@ -58,31 +58,83 @@ node_progress(struct node *n, bool done_flag)
     node_report_flush(n);
 }
 
-/* Reads the harness's control lines ("go", "adopt ID"); never blocks. */
+/* Reads of the control fd one report tick makes at most (a writer that
+ * never stops does not keep the loop here). */
+#define NODE_CONTROL_READS_MAX 16u
+
+/* Acts on one control line (its '\n' removed): "go", "adopt ID"; an
+ * empty line is nothing, anything else is logged and ignored. */
+static void
+node_control_line(struct node *n, const char *line)
+{
+    uint64_t id = 0;
+    if (line[0] == '\0') {
+        return;
+    }
+    if (strcmp(line, "go") == 0) {
+        atomic_store(&node_go, 1);
+    } else if (strncmp(line, "adopt ", 6) == 0 &&
+               dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0) {
+        dp_load_adopt(&n->load, (uint32_t)id);
+        BPC_DP_LOG(INFO, "party %llu adopts the commands of party %llu\n",
+                   (unsigned long long)n->o.id, (unsigned long long)id);
+    } else {
+        BPC_DP_LOG(ERR,
+                   "--control-fd %d: line '%.64s' ignored: expected \"go\" or \"adopt ID\" "
+                   "(ID in 0..%u)\n",
+                   n->o.control_fd, line, BPC_DP_PARTIES_MAX - 1);
+    }
+}
+
+/* Acts on the complete lines in n->control and keeps the unfinished rest
+ * at its start. A line that fills the buffer without its '\n' is logged
+ * and discarded up to its newline. */
+static void
+node_control_lines(struct node *n)
+{
+    uint32_t at = 0;
+    for (;;) {
+        char *nl = memchr(n->control + at, '\n', n->control_len - at);
+        if (nl == NULL) {
+            break;
+        }
+        *nl = '\0';
+        if (!n->control_skipping) {
+            node_control_line(n, n->control + at);
+        }
+        n->control_skipping = false;
+        at = (uint32_t)(nl - n->control) + 1;
+    }
+    memmove(n->control, n->control + at, n->control_len - at);
+    n->control_len -= at;
+    if (n->control_len == sizeof(n->control)) {
+        if (!n->control_skipping) {
+            BPC_DP_LOG(ERR,
+                       "--control-fd %d: a line longer than %u bytes ('%.32s...') is "
+                       "discarded up to its newline\n",
+                       n->o.control_fd, NODE_CONTROL_LINE_MAX - 1, n->control);
+        }
+        n->control_skipping = true;
+        n->control_len = 0;
+    }
+}
+
+/* Reads the harness's control lines ("go", "adopt ID"); never blocks. A
+ * line may come in any number of reads: only a complete one is acted on. */
 static void
 node_control(struct node *n)
 {
     if (n->o.control_fd < 0) {
         return;
     }
-    char buf[256];
-    ssize_t got = read(n->o.control_fd, buf, sizeof(buf) - 1);
-    if (got <= 0) {
-        return; /* EAGAIN, or the harness is gone: keep running */
-    }
-    buf[got] = '\0';
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
-        uint64_t id = 0;
-        if (strcmp(line, "go") == 0) {
-            atomic_store(&node_go, 1);
-        } else if (strncmp(line, "adopt ", 6) == 0 &&
-                   dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0) {
-            dp_load_adopt(&n->load, (uint32_t)id);
-            BPC_DP_LOG(INFO, "party %llu adopts the commands of party %llu\n",
-                       (unsigned long long)n->o.id, (unsigned long long)id);
+    for (uint32_t r = 0; r < NODE_CONTROL_READS_MAX; r++) {
+        ssize_t got =
+            read(n->o.control_fd, n->control + n->control_len, sizeof(n->control) - n->control_len);
+        if (got <= 0) {
+            return; /* EAGAIN, or the harness is gone: keep running */
         }
+        n->control_len += (uint32_t)got;
+        node_control_lines(n);
     }
 }
 
