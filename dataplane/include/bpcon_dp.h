@@ -252,7 +252,27 @@ struct bpc_engine *bpc_dp_party_engine(struct bpc_dp_party *p);
 struct bpc_log *bpc_dp_party_log(struct bpc_dp_party *p);
 /* The floor restored at init (0 on a fresh start): the log's first index. */
 uint64_t bpc_dp_party_restored_floor(const struct bpc_dp_party *p);
+/* The live counters: for the polling thread only (poll writes them with
+ * plain stores); other threads read bpc_dp_party_stats. */
 const struct bpc_dp_counters *bpc_dp_party_counters(const struct bpc_dp_party *p);
+
+/* How often poll publishes the party's stats at most, in its now_ns. */
+#define BPC_DP_STATS_NS 10000000ull
+/* The party's counters and engine state as they stood when the poll at
+ * at_ns began (init publishes the first, at its clock's now). */
+struct bpc_dp_stats {
+    uint64_t at_ns;
+    struct bpc_dp_counters dp;
+    struct bpc_counters engine;
+    uint64_t ballot;
+    int64_t leader; /* bpc_engine_leader: -1 when none is known */
+    uint64_t next_undecided;
+};
+/* Copies the stats the polling thread last published (a poll publishes
+ * when BPC_DP_STATS_NS have passed since its last publication): one
+ * consistent copy, from any thread, with no lock. 0; -EINVAL for p or out
+ * NULL; -EBUSY when every try met a publication under way (out unchanged). */
+int bpc_dp_party_stats(const struct bpc_dp_party *p, struct bpc_dp_stats *out);
 uint32_t bpc_dp_party_self(const struct bpc_dp_party *p);
 /* The earliest time poll has work without new frames (UINT64_MAX: none). */
 uint64_t bpc_dp_party_next_deadline(const struct bpc_dp_party *p);

@@ -22,6 +22,9 @@
  * sure too) and calls to it bind within the library. */
 #define DP_FN __attribute__((visibility("hidden")))
 
+/* 64-bit words of struct bpc_dp_stats (all its fields are 64-bit). */
+#define DP_STATS_WORDS (sizeof(struct bpc_dp_stats) / sizeof(uint64_t))
+
 /* Decisions taken out of one step. */
 #define PARTY_DECISIONS_MAX 256u
 
@@ -92,6 +95,14 @@ struct bpc_dp_party {
     uint64_t restored_floor; /* the log's start index */
     struct dp_store store;
 
+    /* Stats for other threads (telemetry): poll publishes a copy at most
+     * every BPC_DP_STATS_NS, a sequence lock around word-sized atomic
+     * stores (stats_seq odd while they are written), so a reader never
+     * races the plain stores of the hot path. */
+    uint64_t tick_next_ns; /* next party_tick: stats, then the log if due */
+    atomic_uint_fast64_t stats_seq;
+    _Atomic uint64_t stats_words[DP_STATS_WORDS];
+
     /* Logging (party_log_tick, at most once a second): what was last said. */
     uint64_t log_next_ns;
     uint64_t log_ballot;
@@ -112,6 +123,10 @@ DP_FN int dp_party_store_up(struct bpc_dp_party *p, const struct bpc_dp_party_co
                             int socket, const struct bpc_durable **restore, uint32_t *restore_count,
                             const struct bpc_durable_value **restore_values,
                             uint32_t *restore_values_count, char *err, size_t err_len);
+
+/* party.c: publishes the party's stats for bpc_dp_party_stats (from the
+ * polling thread, or init before the party is handed out). */
+DP_FN void dp_party_stats_publish(struct bpc_dp_party *p, uint64_t now_ns);
 
 /* telemetry.c: the registry of parties shown under /bpcon/stats. */
 DP_FN void dp_telemetry_add(struct bpc_dp_party *p);

@@ -7,8 +7,9 @@
  * (bpc_dp_rx_forward), the ownership of every mbuf it touches (rx mbufs are
  * freed after the step; tx mbufs stay lent to the engine across steps and
  * the slots a step used are refilled in bulk; refused ones are freed and
- * counted), submissions, the once-a-second log tick, the party's accessors
- * and the TSC clock. Set-up and teardown are party_init.c's; the stores
+ * counted), submissions, the once-a-second log tick, the stats published
+ * for other threads (a sequence lock, at most every BPC_DP_STATS_NS), the
+ * party's accessors and the TSC clock. Set-up and teardown are party_init.c's; the stores
  * behind persistence are party_store.c's.
  *
  * Must never: malloc, lock or log inside poll, or make a syscall there,
@@ -23,18 +24,29 @@
 #include "dp_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
 /* Engine steps one poll may run back to back: the first with the received
  * frames, then one per persistence round or full tx lending (-EAGAIN). */
 #define PARTY_STEPS_MAX 8u
+/* Reads bpc_dp_party_stats tries before -EBUSY (a publication takes well
+ * under a microsecond). */
+#define PARTY_STATS_TRIES 4096u
+
+_Static_assert(sizeof(struct bpc_dp_stats) % sizeof(uint64_t) == 0 &&
+                   sizeof(struct bpc_dp_stats) == sizeof(uint64_t) * 4 +
+                                                      sizeof(struct bpc_dp_counters) +
+                                                      sizeof(struct bpc_counters),
+               "struct bpc_dp_stats is 64-bit words with no padding");
 
 struct bpc_dp_clock bpc_dp_clock_state;
 
@@ -45,6 +57,61 @@ bpc_dp_clock_init(void)
     RTE_VERIFY(hz > 0);
     bpc_dp_clock_state.hz = hz;
     bpc_dp_clock_state.mult = (uint64_t)(((bpc_u128)1000000000u << 32) / hz);
+}
+
+/* ------------------------------------------------------------------------
+ * Stats for other threads.
+ * ---------------------------------------------------------------------- */
+
+void
+dp_party_stats_publish(struct bpc_dp_party *p, uint64_t now_ns)
+{
+    struct bpc_dp_stats s;
+    s.at_ns = now_ns;
+    s.dp = p->counters;
+    s.dp.submitted = atomic_load_explicit(&p->submitted, memory_order_relaxed);
+    s.dp.submit_refused = atomic_load_explicit(&p->submit_refused, memory_order_relaxed);
+    s.engine = *bpc_engine_counters(p->engine);
+    s.ballot = bpc_engine_ballot(p->engine);
+    s.leader = bpc_engine_leader(p->engine);
+    s.next_undecided = bpc_engine_next_undecided(p->engine);
+    uint64_t w[DP_STATS_WORDS];
+    memcpy(w, &s, sizeof(w));
+    /* Odd while the words change; the release fence keeps the words'
+     * stores after the odd count, the release store the even one after
+     * them. One writer: the count needs no read-modify-write. */
+    uint64_t seq = atomic_load_explicit(&p->stats_seq, memory_order_relaxed);
+    atomic_store_explicit(&p->stats_seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    for (uint32_t i = 0; i < DP_STATS_WORDS; i++) {
+        atomic_store_explicit(&p->stats_words[i], w[i], memory_order_relaxed);
+    }
+    atomic_store_explicit(&p->stats_seq, seq + 2, memory_order_release);
+}
+
+int
+bpc_dp_party_stats(const struct bpc_dp_party *p, struct bpc_dp_stats *out)
+{
+    if (p == NULL || out == NULL) {
+        return -EINVAL;
+    }
+    uint64_t w[DP_STATS_WORDS];
+    for (uint32_t t = 0; t < PARTY_STATS_TRIES; t++) {
+        uint64_t seq = atomic_load_explicit(&p->stats_seq, memory_order_acquire);
+        if ((seq & 1u) == 0) {
+            for (uint32_t i = 0; i < DP_STATS_WORDS; i++) {
+                w[i] = atomic_load_explicit(&p->stats_words[i], memory_order_relaxed);
+            }
+            /* The words' loads before the count's second load. */
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&p->stats_seq, memory_order_relaxed) == seq) {
+                memcpy(out, w, sizeof(w));
+                return 0;
+            }
+        }
+        rte_pause();
+    }
+    return -EBUSY;
 }
 
 /* ------------------------------------------------------------------------
@@ -107,6 +174,18 @@ party_log_tick(struct bpc_dp_party *p, uint64_t now_ns)
                                         c->drops[BPC_DROP_BAD_BALLOT] +
                                         c->drops[BPC_DROP_BAD_HISTORY]));
         p->log_drops = drops;
+    }
+}
+
+/* Every BPC_DP_STATS_NS of now_ns at most (the poll's one compare): the
+ * stats for other threads, then the log tick when its second is up. */
+static void
+party_tick(struct bpc_dp_party *p, uint64_t now_ns)
+{
+    p->tick_next_ns = now_ns + BPC_DP_STATS_NS;
+    dp_party_stats_publish(p, now_ns);
+    if (now_ns >= p->log_next_ns) {
+        party_log_tick(p, now_ns);
     }
 }
 
@@ -350,8 +429,8 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
         bpc_log_quiescent();
         return -EIO;
     }
-    if (unlikely(now_ns >= p->log_next_ns)) {
-        party_log_tick(p, now_ns);
+    if (unlikely(now_ns >= p->tick_next_ns)) {
+        party_tick(p, now_ns);
     }
     p->counters.polls++;
     uint32_t accepted = party_rx(p);

@@ -364,6 +364,7 @@ bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *con
         bpc_dp_party_free(p);
         return rc;
     }
+    dp_party_stats_publish(p, bpc_dp_now_ns());
     if (conf->telemetry) {
         dp_telemetry_add(p);
     }

@@ -5,8 +5,10 @@
  * Owns: the registry of parties that telemetry shows (fixed size, published
  * with C11 atomics), the telemetry callbacks and the log type.
  *
- * Must never: take a lock the polling thread takes, or write to a party
- * (callbacks run on the telemetry thread and only read counters).
+ * Must never: take a lock the polling thread takes, write to a party, or
+ * read what the polling thread writes with plain stores (callbacks run on
+ * the telemetry thread: counters come from bpc_dp_party_stats' published
+ * copy; the configuration is set before the party is registered).
  */
 #include "bpcon_dp.h"
 #include "dp_internal.h"
@@ -19,6 +21,7 @@
 
 #include <rte_common.h>
 #include <rte_log.h>
+#include <rte_pause.h>
 #include <rte_telemetry.h>
 
 /* Parties listed at once; more are simply not shown. */
@@ -36,6 +39,12 @@ RTE_INIT(dp_log_init)
 
 static _Atomic(struct bpc_dp_party *) telemetry_parties[TELEMETRY_PARTIES_MAX];
 static atomic_bool telemetry_registered;
+/* Callbacks under way. A callback counts itself before it loads a party
+ * from the registry and uncounts itself when done with it; removal clears
+ * the slot, then waits for the count to reach 0 (both sequentially
+ * consistent: a callback either sees the cleared slot or is waited for),
+ * so a party is never freed under a callback's reads. */
+static atomic_uint telemetry_readers;
 
 void
 dp_telemetry_add(struct bpc_dp_party *p)
@@ -51,16 +60,19 @@ dp_telemetry_add(struct bpc_dp_party *p)
 void
 dp_telemetry_remove(struct bpc_dp_party *p)
 {
+    bool removed = false;
     for (uint32_t i = 0; i < TELEMETRY_PARTIES_MAX; i++) {
         struct bpc_dp_party *expected = p;
-        atomic_compare_exchange_strong(&telemetry_parties[i], &expected, NULL);
+        removed |= atomic_compare_exchange_strong(&telemetry_parties[i], &expected, NULL);
+    }
+    while (removed && atomic_load(&telemetry_readers) != 0) {
+        rte_pause(); /* a callback takes microseconds */
     }
 }
 
 /* The party named by params (its id), or the first registered one; NULL
- * with an {"error": ...} answer in d when there is none. Freeing a party
- * while a telemetry read is under way is the application's race to avoid
- * (programs free parties only after the polling stops). */
+ * with an {"error": ...} answer in d when there is none. The caller is
+ * counted in telemetry_readers. */
 static struct bpc_dp_party *
 telemetry_pick(const char *params, struct rte_tel_data *d)
 {
@@ -99,20 +111,24 @@ telemetry_pick(const char *params, struct rte_tel_data *d)
     return NULL;
 }
 
-static int
-telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+static void
+telemetry_stats_of(const struct bpc_dp_party *p, struct rte_tel_data *d)
 {
-    RTE_SET_USED(cmd);
-    struct bpc_dp_party *p = telemetry_pick(params, d);
-    if (p == NULL) {
-        return 0; /* the answer is the error dict */
+    /* The copy the polling thread published: its counters are plain
+     * stores, never read from here. */
+    struct bpc_dp_stats st;
+    if (bpc_dp_party_stats(p, &st) != 0) {
+        rte_tel_data_start_dict(d);
+        rte_tel_data_add_dict_string(d, "error", "stats being published: ask again");
+        return;
     }
     rte_tel_data_start_dict(d);
     rte_tel_data_add_dict_u64(d, "party", p->cfg.self);
-#define TELEMETRY_X_DP(name) rte_tel_data_add_dict_u64(d, #name, p->counters.name);
+    rte_tel_data_add_dict_u64(d, "at_ns", st.at_ns);
+#define TELEMETRY_X_DP(name) rte_tel_data_add_dict_u64(d, #name, st.dp.name);
     BPC_DP_COUNTERS(TELEMETRY_X_DP)
 #undef TELEMETRY_X_DP
-    const struct bpc_counters *c = bpc_engine_counters(p->engine);
+    const struct bpc_counters *c = &st.engine;
 #define TELEMETRY_X_ENGINE(name) rte_tel_data_add_dict_u64(d, "engine_" #name, c->name);
     BPC_COUNTERS(TELEMETRY_X_ENGINE)
 #undef TELEMETRY_X_ENGINE
@@ -129,20 +145,14 @@ telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
         }
         rte_tel_data_add_dict_u64(d, name, c->drops[r]);
     }
-    rte_tel_data_add_dict_u64(d, "ballot", bpc_engine_ballot(p->engine));
-    rte_tel_data_add_dict_int(d, "leader", bpc_engine_leader(p->engine));
-    rte_tel_data_add_dict_u64(d, "next_undecided", bpc_engine_next_undecided(p->engine));
-    return 0;
+    rte_tel_data_add_dict_u64(d, "ballot", st.ballot);
+    rte_tel_data_add_dict_int(d, "leader", (int)st.leader);
+    rte_tel_data_add_dict_u64(d, "next_undecided", st.next_undecided);
 }
 
-static int
-telemetry_config(const char *cmd, const char *params, struct rte_tel_data *d)
+static void
+telemetry_config_of(const struct bpc_dp_party *p, struct rte_tel_data *d)
 {
-    RTE_SET_USED(cmd);
-    struct bpc_dp_party *p = telemetry_pick(params, d);
-    if (p == NULL) {
-        return 0; /* the answer is the error dict */
-    }
     const struct bpc_config *cfg = &p->cfg;
     char buf[48];
     char mac[RTE_ETHER_ADDR_FMT_SIZE];
@@ -162,7 +172,35 @@ telemetry_config(const char *cmd, const char *params, struct rte_tel_data *d)
     rte_ether_format_addr(mac, sizeof(mac), &p->self_mac);
     rte_tel_data_add_dict_string(d, "mac", mac);
     rte_tel_data_add_dict_u64(d, "ports", p->ports_count);
+}
+
+/* One command's answer: the party's dict, or the error dict of
+ * telemetry_pick. */
+static int
+telemetry_answer(const char *params, struct rte_tel_data *d,
+                 void (*of)(const struct bpc_dp_party *, struct rte_tel_data *))
+{
+    atomic_fetch_add(&telemetry_readers, 1);
+    const struct bpc_dp_party *p = telemetry_pick(params, d);
+    if (p != NULL) {
+        of(p, d);
+    }
+    atomic_fetch_sub(&telemetry_readers, 1);
     return 0;
+}
+
+static int
+telemetry_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+    RTE_SET_USED(cmd);
+    return telemetry_answer(params, d, telemetry_stats_of);
+}
+
+static int
+telemetry_config(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+    RTE_SET_USED(cmd);
+    return telemetry_answer(params, d, telemetry_config_of);
 }
 
 int
