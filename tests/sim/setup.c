@@ -268,6 +268,20 @@ sim_log_size(struct sim *s, uint32_t value_bytes)
         }
         retain = o->instances + 4ull * o->window_slots + queued;
     }
+    /* Never shorter than the peers' recent-decision rings (2 x window +
+     * 256) and a window on either side: a party that lags past its peers'
+     * rings learns from their logs. With --byz-stay the Byzantine parties
+     * go on submitting after the correct ones stop, so the run decides
+     * more than --instances: keep four rings more. Before, a log of 224
+     * entries at window 16 (ring 288) left a party that fell 341 behind
+     * with nobody to answer it (a review's seed 5551045 of
+     * --random-config --byz-stay: liveness violated). */
+    uint64_t ring = 2ull * o->window_slots + 256u;
+    if (o->log_retain == 0) {
+        retain += o->byz_stay ? 4u * ring : 0u;
+        uint64_t least = ring + 2ull * o->window_slots;
+        retain = retain > least ? retain : least;
+    }
     uint64_t floor = 4ull * o->window_slots > 64 ? 4ull * o->window_slots : 64;
     uint64_t budget = SIM_LOG_BUDGET_BYTES / s->n;
     uint32_t seg = SIM_LOG_SEGMENT_ENTRIES;
