@@ -55,8 +55,11 @@ const char *bpc_version(void);
  * counts BPC_VOTES_VID_BYTES in its digest (kind, length, 32 id bytes). */
 #define BPC_VOTES_RUN_MAX 64u
 #define BPC_VOTES_VID_BYTES 35u
-/* 2av history entries kept per instance (the H highest ballots). Dropping
- * older entries can cost liveness, never safety: entries only vouch. */
+/* 2av history entries kept per instance (the H highest ballots), and the
+ * most 1B_HIST records a 1B carries (a clean floor, kind NONE, may be the
+ * last: docs/WIRE.md). Dropping older entries can cost liveness, never
+ * safety: entries only vouch (and clean floors keep a Byzantine leader
+ * from making that a stall: docs/ENGINE.md, "Clean floors"). */
 #define BPC_HISTORY_MAX 4u
 /* Distinct values tallied per (instance, ballot, type); a correct leader
  * sends one, so more than a few means a Byzantine party: extra are
@@ -329,7 +332,8 @@ enum bpc_msg_type {
     BPC_MSG_1A = 1,       /* instance = lo: ballot b starts for instances >= lo */
     BPC_MSG_1B = 2,       /* one instance's report: aux = maxVBal (0 none), value = maxVVal,
                              hist_count history records follow in the same frame */
-    BPC_MSG_1B_HIST = 3,  /* a 2av history entry: aux = ballot of that 2av, value */
+    BPC_MSG_1B_HIST = 3,  /* a 2av history entry: aux = ballot of that 2av, value; kind
+                             NONE (the last only): aux = the clean floor */
     BPC_MSG_1B_RANGE = 4, /* instance = lo, aux = k: the sender reports each instance
                              in [lo, lo + k) by its own 1B record (in this or an
                              earlier frame), and every instance >= lo + k is empty */

@@ -180,14 +180,6 @@ eng_next_ballot(struct bpc_engine *e)
     eng_join(e, e->bl.bal + 1);
 }
 
-static int
-eng_bal_w_desc(const void *a, const void *b)
-{
-    uint64_t x = ((const struct eng_bal_w *)a)->ballot;
-    uint64_t y = ((const struct eng_bal_w *)b)->ballot;
-    return x < y ? 1 : (x > y ? -1 : 0);
-}
-
 /* The highest ballot b* such that parties last seen at >= b* weigh more
  * than F: at least one correct party has reached b*, so joining it cannot
  * be a Byzantine drag. 0 when there is none above bal: at once while the
@@ -210,18 +202,7 @@ eng_ballot_quorum(struct bpc_engine *e)
             count++;
         }
     }
-    if (count == 0) {
-        return 0;
-    }
-    qsort(e->bl.bal_scratch, count, sizeof(e->bl.bal_scratch[0]), eng_bal_w_desc);
-    bpc_u128 w = 0;
-    for (uint32_t k = 0; k < count; k++) {
-        w += e->bl.bal_scratch[k].weight;
-        if (w > e->faulty) {
-            return e->bl.bal_scratch[k].ballot;
-        }
-    }
-    return 0;
+    return bpc_safe_top_ballot(e->bl.bal_scratch, count, e->faulty);
 }
 
 /* A message of ballot b > bal from sender p: join the highest ballot that

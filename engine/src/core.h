@@ -257,6 +257,11 @@ struct eng_vote {
     struct bpc_vid dec_vid;
     struct bpc_vid dur_vid; /* the last DIGEST value whose bytes went to persist
                                (persist.c: not sent again for this instance) */
+    /* The clean floor: the highest ballot at which this party found a 2a
+     * safe by case (a), so no value was or can be chosen below it
+     * (reported in its 1b; docs/ENGINE.md, "Clean floors"). Not durable:
+     * a restart forgets it, which only claims less. */
+    uint64_t clean;
     /* held.c: why the 2a at bal is held back (enum eng_held; its slot's
      * bit in e->hd.bits is set while not ENG_HELD_NONE), whether its
      * KnowsSafeAt view changed since, how many of its commands were proven
@@ -351,11 +356,6 @@ struct eng_att {
     uint32_t stamp; /* bumped when seq or mac change (held values noted here) */
 };
 
-struct eng_bal_w {
-    uint64_t ballot;
-    uint64_t weight;
-};
-
 struct eng_cell {
     _Atomic uint64_t seq;
     uint32_t len;
@@ -381,7 +381,7 @@ struct eng_ballot_state {
     uint32_t fails;
     struct bpc_prng prng;
     uint64_t *peer_bal; /* highest ballot seen in any message of each party */
-    struct eng_bal_w *bal_scratch;
+    struct bpc_ballot_w *bal_scratch;
     /* Weight of the parties known to be at bal or above (peer_bal), this
      * one included: kept as peer_bal rises, recounted when bal moves. */
     bpc_u128 w_at;
@@ -506,6 +506,7 @@ struct eng_tally_state {
     uint32_t claims_free;          /* free list head (entry + 1; 0: empty) */
     uint32_t claims_fresh;         /* entries ever taken: the rest were never written */
     struct bpc_1b_report *scratch; /* n reports */
+    struct bpc_ballot_w *clean_w;  /* n: the view's clean floor claims */
     uint32_t *held;                /* n: claim pool entries each sender holds */
     uint32_t *claims_by;           /* n: each sender's newest entry + 1 (0: none) */
     /* The sender holding the most entries per unit of weight + 1, kept as
@@ -725,7 +726,7 @@ struct eng_mem {
     uint32_t n, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
     uint64_t *range_bal, *range_from, *replay, *tx_seq;
     uint64_t *peer_bal, *witness;
-    struct eng_bal_w *bal_scratch;
+    struct bpc_ballot_w *bal_scratch;
     struct eng_dec *dring;
     uint8_t *dring_bytes;
     struct eng_att *att;
@@ -734,6 +735,7 @@ struct eng_mem {
     uint8_t *values;
     struct eng_claim *claims_pool;
     struct bpc_1b_report *scratch;
+    struct bpc_ballot_w *clean_w;
     uint32_t *held, *claims_by;
     uint64_t *answer_step;
     uint32_t *answered;

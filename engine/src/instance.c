@@ -150,9 +150,13 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
         struct bpc_safe_view view;
         eng_view(e, s, (uint32_t)g, &view);
         vouched = bpc_safe_vouched(&view, &s->gen[g].a.v2a);
-        if (!vouched && !bpc_safe_at(&view, &s->gen[g].a.v2a)) {
-            eng_held_note(e, s, ENG_HELD_SAFE, 0); /* re-checked as 1b messages arrive */
-            return;
+        if (!vouched) {
+            if (!bpc_safe_free(&view)) {
+                eng_held_note(e, s, ENG_HELD_SAFE, 0); /* re-checked as 1b messages arrive */
+                return;
+            }
+            /* Case (a): no value was or can be chosen below bal. */
+            s->v.clean = bal > s->v.clean ? bal : s->v.clean;
         }
     }
     /* A batch this party built from its own queue needs no re-check:

@@ -113,6 +113,13 @@ eng_vote_max_vval(const struct eng_slot *s)
     return &s->v.max_vval;
 }
 
+/* The clean floor (0: none): no value was or can be chosen below it. */
+static inline uint64_t
+eng_vote_clean(const struct eng_slot *s)
+{
+    return s->v.clean;
+}
+
 /* The 2av history (the values this party vouched for), highest ballot first. */
 static inline uint32_t
 eng_vote_hist_count(const struct eng_slot *s)

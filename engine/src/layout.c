@@ -75,14 +75,14 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     size_t sizes[L_COUNT];
     sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
     sizes[L_SEQ_BITS] = (size_t)z->n * (1 + z->replay_bits / 64) * sizeof(uint64_t);
-    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct eng_bal_w)) +
+    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct bpc_ballot_w)) +
                    (size_t)z->dring_len * sizeof(struct eng_dec);
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
-    sizes[L_SCRATCH] =
-        (size_t)z->n * (sizeof(struct bpc_1b_report) + 4 * sizeof(uint32_t) + 3 * sizeof(uint64_t));
+    sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(struct bpc_ballot_w) +
+                                       4 * sizeof(uint32_t) + 3 * sizeof(uint64_t));
     sizes[L_CMDS] =
         (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
@@ -146,7 +146,7 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_FUT:
         snprintf(f, len, "n x %zu + (2W + 256) x %zu (recent decisions)",
-                 2 * sizeof(uint64_t) + sizeof(struct eng_bal_w), sizeof(struct eng_dec));
+                 2 * sizeof(uint64_t) + sizeof(struct bpc_ballot_w), sizeof(struct eng_dec));
         return true;
     case L_SLOTS:
         snprintf(f, len, "W x %zu", sizeof(struct eng_slot));
@@ -164,8 +164,8 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 40) (1b view scratch, claims held, newest claim, answers given "
-                 "and their pace, mismatched vote runs per sender)",
+                 "n x (%zu + 56) (1b view scratch and its clean floors, claims held, newest "
+                 "claim, answers given and their pace, mismatched vote runs per sender)",
                  sizeof(struct bpc_1b_report));
         return true;
     default:
@@ -311,7 +311,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
     m->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
     m->witness = m->peer_bal + z->n;
-    m->bal_scratch = (struct eng_bal_w *)(void *)(m->witness + z->n);
+    m->bal_scratch = (struct bpc_ballot_w *)(void *)(m->witness + z->n);
     m->dring = (struct eng_dec *)(void *)(m->bal_scratch + z->n);
     m->dring_bytes = base + l->off[L_DRING_BYTES];
     m->att = (struct eng_att *)(void *)(base + l->off[L_ATT]);
@@ -324,7 +324,8 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->values = base + l->off[L_VALUES];
     m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
     m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
-    m->answer_step = (uint64_t *)(void *)(m->scratch + z->n);
+    m->clean_w = (struct bpc_ballot_w *)(void *)(m->scratch + z->n);
+    m->answer_step = (uint64_t *)(void *)(m->clean_w + z->n);
     m->answer_tat = m->answer_step + z->n;
     m->run_bad_bal = m->answer_tat + z->n;
     m->held = (uint32_t *)(void *)(m->run_bad_bal + z->n);

@@ -63,24 +63,31 @@ eng_decided_mbal(const struct bpc_engine *e, uint64_t mb, const struct bpc_vid *
     return bal - 1;
 }
 
-/* Sends 1B(instance, bal, maxVBal = mb, mv) with the history in hb/hv. */
+/* Sends 1B(instance, bal, maxVBal = mb, mv) with the history in hb/hv and,
+ * when clean is not 0, the clean floor as a last history record of kind
+ * NONE (docs/WIRE.md). */
 static void
 eng_put_report(struct bpc_engine *e, uint64_t instance, uint64_t mb, const struct bpc_vid *mv,
-               uint32_t hn, const uint64_t *hb, const struct bpc_vid *hv)
+               uint32_t hn, const uint64_t *hb, const struct bpc_vid *hv, uint64_t clean)
 {
     uint64_t bal = eng_bal(e);
-    if (!eng_broadcast_room(e, 1 + hn)) {
+    uint32_t extra = clean > 0 ? 1u : 0u;
+    if (!eng_broadcast_room(e, 1 + hn + extra)) {
         /* Whole or not at all: a 1B whose history records did not fit
          * made the frame one the peers' decoders refuse. */
         e->ctr.tx_overflow++;
         return;
     }
     struct bpc_record r = bpc_record_make(BPC_MSG_1B, instance, bal, mb, mb > 0 ? mv : NULL);
-    r.hist_count = (uint8_t)hn;
+    r.hist_count = (uint8_t)(hn + extra);
     eng_broadcast(e, &r, NULL);
     for (uint32_t h = 0; h < hn; h++) {
         struct bpc_record hr = bpc_record_make(BPC_MSG_1B_HIST, instance, bal, hb[h], &hv[h]);
         eng_broadcast(e, &hr, NULL);
+    }
+    if (clean > 0) {
+        struct bpc_record cr = bpc_record_make(BPC_MSG_1B_HIST, instance, bal, clean, NULL);
+        eng_broadcast(e, &cr, NULL);
     }
 }
 
@@ -108,7 +115,7 @@ eng_report_decided(struct bpc_engine *e, const struct eng_dec *d)
     const struct bpc_vid *mv = NULL;
     uint64_t mb = eng_decided_mbal(e, d->mbal, &d->mval, &d->vid, &mv);
     uint64_t hb = eng_bal(e) - 1;
-    eng_put_report(e, d->instance, mb, mv, 1, &hb, &d->vid);
+    eng_put_report(e, d->instance, mb, mv, 1, &hb, &d->vid, 0);
     eng_put_value(e, d->instance, &d->vid, d->has_bytes ? eng_dring_bytes(e, d) : NULL);
 }
 
@@ -158,7 +165,7 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
     memset(hv, 0, sizeof(hv)); /* filled up to hn; zeroed for the compiler's sake */
     uint32_t hn = 0;
     if (s == NULL) {
-        eng_put_report(e, instance, 0, NULL, 0, NULL, NULL); /* no history */
+        eng_put_report(e, instance, 0, NULL, 0, NULL, NULL, 0); /* no history */
         return;
     }
     uint64_t bal = eng_bal(e);
@@ -183,7 +190,22 @@ eng_put_1b(struct bpc_engine *e, const struct eng_slot *s, uint64_t instance)
         }
     }
     eng_hist_sort(hn, hb, hv);
-    eng_put_report(e, instance, mb, mv, hn, hb, hv);
+    /* A 1b(b) names ballots below b: a floor found at b itself is
+     * claimed as b - 1 (less, and so still true). The floor is the last
+     * of at most BPC_HISTORY_MAX history records (a 1b group never grows:
+     * bpc_frame_bytes_min): with a full history it takes the place of the
+     * lowest entry when that lies below the floor (no value was chosen
+     * there; dropping an entry costs liveness at most), else it is left
+     * out. */
+    uint64_t clean = eng_vote_clean(s) < bal ? eng_vote_clean(s) : bal - 1;
+    if (clean > 0 && hn == BPC_HISTORY_MAX) {
+        if (hb[hn - 1] < clean) {
+            hn--;
+        } else {
+            clean = 0;
+        }
+    }
+    eng_put_report(e, instance, mb, mv, hn, hb, hv, clean);
     eng_put_1b_values(e, s, instance);
 }
 

@@ -7,7 +7,12 @@
  * contains a correct party).
  *
  * Case (0): b = 1, the first ballot: every value is safe.
- * Case (a): the 1b senders with no 2b vote weigh >= T.
+ * Case (a): the 1b senders with no 2b vote at or above the view's clean
+ * floor weigh >= T (with no clean floor: no 2b vote at all). The clean
+ * floor is the highest ballot c such that senders claiming a clean floor
+ * of c or more weigh > F: a correct one among them found case (a) at c,
+ * so no value was or can be chosen below c, and a vote below c proves
+ * nothing (docs/ENGINE.md, "Clean floors").
  * Case (b): some c < b where the senders reporting maxVBal <= c weigh
  * >= T, those reporting maxVBal = c report v, and senders reporting a 2av
  * for v at a ballot >= c weigh > F. The weight of the first set only
@@ -17,6 +22,46 @@
 #include "safe.h"
 
 #include "internal.h"
+
+static int
+safe_ballot_desc(const void *a, const void *b)
+{
+    uint64_t x = ((const struct bpc_ballot_w *)a)->ballot;
+    uint64_t y = ((const struct bpc_ballot_w *)b)->ballot;
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+uint64_t
+bpc_safe_top_ballot(struct bpc_ballot_w *a, uint32_t count, bpc_u128 faulty)
+{
+    if (count == 0) {
+        return 0;
+    }
+    qsort(a, count, sizeof(a[0]), safe_ballot_desc);
+    bpc_u128 w = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        w += a[k].weight;
+        if (w > faulty) {
+            return a[k].ballot;
+        }
+    }
+    return 0;
+}
+
+uint64_t
+bpc_safe_clean_floor(const struct bpc_1b_report *reps, uint32_t count, const uint64_t *weights,
+                     bpc_u128 faulty, struct bpc_ballot_w *w)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        uint64_t weight = weights[reps[k].sender];
+        if (reps[k].clean > 0 && weight > 0) {
+            w[n].ballot = reps[k].clean;
+            w[n++].weight = weight;
+        }
+    }
+    return bpc_safe_top_ballot(w, n, faulty);
+}
 
 static bool
 safe_case_a(const struct bpc_safe_view *view)
@@ -30,11 +75,18 @@ safe_case_a(const struct bpc_safe_view *view)
     }
     bpc_u128 w = view->empty_weight;
     for (uint32_t k = 0; k < view->reps_count; k++) {
-        if (view->reps[k].mbal == 0) {
+        if (view->reps[k].mbal == 0 || view->reps[k].mbal < view->clean_floor) {
             w += view->weights[view->reps[k].sender];
         }
     }
     return w >= view->threshold;
+}
+
+bool
+bpc_safe_free(const struct bpc_safe_view *view)
+{
+    BPC_ASSERT(view->ballot >= 1);
+    return safe_case_a(view);
 }
 
 static bool

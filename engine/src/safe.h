@@ -10,6 +10,17 @@
 
 #include "bpcon.h"
 
+/* A ballot and the weight of the party at it (or claiming it). */
+struct bpc_ballot_w {
+    uint64_t ballot;
+    uint64_t weight;
+};
+
+/* The highest ballot c such that the entries at c or above weigh more
+ * than F: at least one correct party is at (or truly claims) c. 0 when
+ * there is none. Sorts a[0, count), highest first. */
+uint64_t bpc_safe_top_ballot(struct bpc_ballot_w *a, uint32_t count, bpc_u128 faulty);
+
 /* One non-empty 1b report (a sender that voted 2av or 2b before b). */
 struct bpc_1b_report {
     uint32_t sender;
@@ -18,6 +29,10 @@ struct bpc_1b_report {
     uint8_t hist_count;
     uint64_t hist_bal[BPC_HISTORY_MAX];
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
+    /* The sender's clean floor (0: none): it evaluated a view at this
+     * ballot by case (a), so no value was or can be chosen below it. A
+     * claim only: the view trusts it from a weak quorum (clean_floor). */
+    uint64_t clean;
 };
 
 /* Inputs: empty_weight is the weight of senders whose 1b(b) reports no vote
@@ -30,8 +45,21 @@ struct bpc_safe_view {
     bpc_u128 threshold;      /* T */
     bpc_u128 faulty;         /* F */
     uint64_t ballot;         /* b */
+    /* The highest ballot c such that the reports claiming a clean floor
+     * of c or more weigh more than F (0: none; bpc_safe_clean_floor):
+     * a correct party knows no value was or can be chosen below c. */
+    uint64_t clean_floor;
 };
 
+/* The clean floor of reps[0, count) (sender weights by party id): the
+ * highest ballot c such that the reports claiming a clean floor of c or
+ * more weigh more than F. w: scratch room for count entries. */
+uint64_t bpc_safe_clean_floor(const struct bpc_1b_report *reps, uint32_t count,
+                              const uint64_t *weights, bpc_u128 faulty, struct bpc_ballot_w *w);
+/* Case (a) (or (0)): every value is safe at b, and no value was or can
+ * be chosen at a ballot below b (a party that finds this sets its clean
+ * floor to b). */
+bool bpc_safe_free(const struct bpc_safe_view *view);
 /* Total weight of the 1b messages in the view. */
 bpc_u128 bpc_safe_weight(const struct bpc_safe_view *view);
 /* KnowsSafeAt(b, v). */

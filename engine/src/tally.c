@@ -104,8 +104,11 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
         }
     }
     uint32_t count = 0;
+    bool clean = false;
     for (uint32_t c = gen->t.claims; c != 0; c = eng_claim_at(e, c)->next) {
-        e->ty.scratch[count++] = eng_claim_at(e, c)->rep;
+        e->ty.scratch[count] = eng_claim_at(e, c)->rep;
+        clean = clean || e->ty.scratch[count].clean > 0;
+        count++;
     }
     v->empty_weight = empty;
     v->reps = e->ty.scratch;
@@ -114,6 +117,8 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
     v->threshold = e->threshold;
     v->faulty = e->faulty;
     v->ballot = eng_gen_ballot(s, g);
+    v->clean_floor =
+        clean ? bpc_safe_clean_floor(v->reps, count, v->weights, v->faulty, e->ty.clean_w) : 0;
 }
 
 bpc_u128
@@ -160,10 +165,16 @@ eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
     rep->sender = p;
     rep->mbal = r->aux;
     rep->mval = r->value;
-    rep->hist_count = r->hist_count;
     for (uint32_t h = 0; h < r->hist_count; h++) {
-        rep->hist_bal[h] = hist[h].aux;
-        rep->hist_val[h] = hist[h].value;
+        if (hist[h].value.kind == BPC_VALUE_NONE) {
+            rep->clean = hist[h].aux; /* the last entry (the decoder checked) */
+            continue;
+        }
+        if (rep->hist_count == BPC_HISTORY_MAX) {
+            break; /* the decoder takes no more */
+        }
+        rep->hist_bal[rep->hist_count] = hist[h].aux;
+        rep->hist_val[rep->hist_count++] = hist[h].value;
     }
     struct eng_claim *cl = eng_claim_at(e, c);
     cl->next = gen->t.claims;
@@ -555,6 +566,7 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.claims = m->claims_pool;
     e->ty.claims_cap = m->claims;
     e->ty.scratch = m->scratch;
+    e->ty.clean_w = m->clean_w;
     e->ty.held = m->held;
     e->ty.claims_by = m->claims_by;
     e->ty.range_bal = m->range_bal;

@@ -150,6 +150,10 @@ wire_value_kind_ok(const struct bpc_record *r)
     case BPC_MSG_1B:
         /* A 1b reports a vote (maxVBal > 0) with a value, or no vote at all. */
         return none == (r->aux == 0);
+    case BPC_MSG_1B_HIST:
+        /* A 2av entry names its value; kind NONE is the clean floor (where
+         * it may stand: wire_hist_step). */
+        return true;
     case BPC_MSG_ATTEST:
         /* One MAC, or two for instance and instance + 1. */
         return r->value.kind == BPC_VALUE_INLINE &&
@@ -292,13 +296,17 @@ wire_record_decode(const uint8_t *p, struct wire_section *vs, struct bpc_record 
 
 /* History placement: a 1b with hist_count k is followed at once by exactly
  * k 1B_HIST records of its instance and ballot; 1B_HIST appears nowhere
- * else and no other type has a hist_count. */
+ * else and no other type has a hist_count. A clean floor (kind NONE) may
+ * stand only as the last of them. */
 static int
 wire_hist_step(struct wire_hist *hs, const struct bpc_record *r)
 {
     if (hs->pending > 0) {
         if (r->type != BPC_MSG_1B_HIST || r->instance != hs->instance || r->ballot != hs->ballot) {
             return WIRE_FAIL(BPC_DROP_BAD_HISTORY);
+        }
+        if (r->value.kind == BPC_VALUE_NONE && hs->pending != 1) {
+            return WIRE_FAIL(BPC_DROP_BAD_HISTORY); /* a clean floor not last */
         }
         hs->pending--;
     } else if (r->type == BPC_MSG_1B_HIST) {
@@ -402,7 +410,7 @@ bpc_wire_decode(const uint8_t *frame, uint32_t len, const struct bpc_frame_heade
     }
     uint32_t records_end = BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * h->record_count;
     struct wire_section vs = {frame + records_end, h->value_bytes, 0};
-    struct wire_hist hs = {0, 0, 0};
+    struct wire_hist hs = {0};
     for (uint32_t i = 0; i < h->record_count; i++) {
         const uint8_t *p = frame + BPC_WIRE_HEADER_BYTES + BPC_WIRE_RECORD_BYTES * i;
         int rc = wire_record_decode(p, &vs, &recs[i]);

@@ -133,7 +133,8 @@ fuzz_wire_check_type(const struct bpc_record *r)
         FUZZ_CHECK(r->aux < r->ballot && none == (r->aux == 0));
         break;
     case BPC_MSG_1B_HIST:
-        FUZZ_CHECK(!none && r->aux >= 1 && r->aux < r->ballot);
+        /* kind NONE: a clean floor (fuzz_wire_check_history: the last) */
+        FUZZ_CHECK(r->aux >= 1 && r->aux < r->ballot);
         break;
     case BPC_MSG_ATTEST:
         /* One command MAC, or two: for instance and instance + 1. */
@@ -197,7 +198,8 @@ fuzz_wire_check_record(const struct bpc_record *r, const uint8_t *section, uint3
 }
 
 /* History placement: each 1B is followed by exactly hist_count 1B_HIST
- * records of its instance and ballot, and 1B_HIST stands nowhere else. */
+ * records of its instance and ballot, and 1B_HIST stands nowhere else; a
+ * clean floor (kind NONE) only as the last of them. */
 static void
 fuzz_wire_check_history(const struct bpc_record *recs, uint32_t n)
 {
@@ -207,6 +209,7 @@ fuzz_wire_check_history(const struct bpc_record *recs, uint32_t n)
         if (owed > 0) {
             FUZZ_CHECK(recs[i].type == BPC_MSG_1B_HIST);
             FUZZ_CHECK(recs[i].instance == owner->instance && recs[i].ballot == owner->ballot);
+            FUZZ_CHECK(recs[i].value.kind != BPC_VALUE_NONE || owed == 1);
             owed--;
             continue;
         }

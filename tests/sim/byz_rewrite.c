@@ -89,7 +89,8 @@ byz_rewrite_votes(struct sim *s, uint32_t b, uint32_t to, struct bpc_record *r)
 
 /* A false 1B report of (instance, ballot) into out (with its history):
  * claims no vote, a vote at a higher or lower ballot than the truth, other
- * values, invented history. Returns records written. */
+ * values, invented history, a clean floor at any height. Returns records
+ * written. */
 uint32_t
 byz_lie_1b(struct sim *s, const struct bpc_record *r, struct bpc_record *out)
 {
@@ -121,6 +122,13 @@ byz_lie_1b(struct sim *s, const struct bpc_record *r, struct bpc_record *out)
         /* Ballots anywhere below the 1b's: above and below the claim. */
         out[1 + h] =
             bpc_record_make(BPC_MSG_1B_HIST, r->instance, bal, 1 + byz_below(s, bal - 1), &hv);
+    }
+    if (hist > 0 && byz_below(s, 2) == 0) {
+        /* A clean floor claim (the last history record, kind NONE): the
+         * highest a 1b may name, or anywhere below (docs/ENGINE.md,
+         * "Clean floors"). */
+        uint64_t floor = byz_below(s, 2) == 0 ? bal - 1 : 1 + byz_below(s, bal - 1);
+        out[hist] = bpc_record_make(BPC_MSG_1B_HIST, r->instance, bal, floor, NULL);
     }
     out[0].hist_count = (uint8_t)hist;
     return 1 + hist;

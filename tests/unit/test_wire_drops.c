@@ -414,6 +414,38 @@ test_wire_history_too_long(void **state)
     assert_int_equal(test_wire_decode_ok_header(buf, len), 4);
 }
 
+/* A clean floor (a 1B_HIST of kind NONE, docs/ENGINE.md "Clean floors")
+ * stands only as the last history record of its 1b: after the 2av
+ * entries it decodes, with its ballot in aux; before one, or twice, the
+ * frame is BAD_HISTORY. Its aux follows the history ballot rule. */
+static void
+test_wire_clean_floor_last(void **state)
+{
+    (void)state;
+    struct bpc_record r[4];
+    r[0] = test_wire_inline(BPC_MSG_1B, 7, 20, 19, "v");
+    r[0].hist_count = 2;
+    r[1] = test_wire_inline(BPC_MSG_1B_HIST, 7, 20, 18, "h");
+    r[2] = bpc_record_make(BPC_MSG_1B_HIST, 7, 20, 12, NULL);
+    static uint8_t buf[1024];
+    uint32_t len = test_wire_encode(buf, sizeof(buf), r, 3, 0);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 3);
+    struct bpc_record swapped[3] = {r[0], r[2], r[1]};
+    len = test_wire_encode(buf, sizeof(buf), swapped, 3, 0);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), -1 - BPC_DROP_BAD_HISTORY);
+    struct bpc_record twice[3] = {r[0], r[2], r[2]};
+    len = test_wire_encode(buf, sizeof(buf), twice, 3, 0);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), -1 - BPC_DROP_BAD_HISTORY);
+    /* A floor alone, on a 1b of no vote; not below the ballot: refused. */
+    r[0] = bpc_record_make(BPC_MSG_1B, 7, 20, 0, NULL);
+    r[0].hist_count = 1;
+    len = test_wire_encode(buf, sizeof(buf), (struct bpc_record[]){r[0], r[2]}, 2, 0);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), 2);
+    r[2].aux = 20;
+    len = test_wire_encode(buf, sizeof(buf), (struct bpc_record[]){r[0], r[2]}, 2, 0);
+    assert_int_equal(test_wire_decode_ok_header(buf, len), -1 - BPC_DROP_BAD_BALLOT);
+}
+
 /* ---- random mutations --------------------------------------------------- */
 
 /* Values that sit on the decoder's boundaries. */
@@ -671,6 +703,7 @@ main(void)
         cmocka_unit_test(test_wire_record_drops),
         cmocka_unit_test(test_wire_vid_shape_every_byte),
         cmocka_unit_test(test_wire_history_too_long),
+        cmocka_unit_test(test_wire_clean_floor_last),
         cmocka_unit_test(test_wire_random_mutations),
     };
     return cmocka_run_group_tests(tests, test_wire_setup, NULL);
