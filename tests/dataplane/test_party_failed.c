@@ -23,6 +23,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "bpcon_dp.h"
+#include "dp_one.h"
 
 #define GRACE_DEADLINE_NS 20000000000ull /* a grace period takes microseconds */
 
@@ -42,33 +43,6 @@ wait_grace(void *arg)
     urcu_qsbr_synchronize_rcu();
     atomic_store(&grace_done, 1);
     return NULL;
-}
-
-static struct bpc_dp_party *
-failed_party_init(struct rte_mempool *pool)
-{
-    static uint8_t keys[1][BPC_KEY_BYTES];
-    static struct bpc_config cfg;
-    memset(keys, 7, sizeof(keys));
-    bpc_config_defaults(&cfg);
-    cfg.parties_count = 1;
-    cfg.weights[0] = 1;
-    cfg.self = 0;
-    cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])keys;
-    struct bpc_dp_party_conf conf = {
-        .engine = &cfg,
-        .self_mac = {{2, 0, 0, 0, 0, 1}},
-        .pool = pool,
-        .socket_id = (int)rte_socket_id(),
-        .persist = failing_persist,
-    };
-    struct bpc_dp_party *party = NULL;
-    char err[256] = "";
-    if (bpc_dp_party_init(&party, &conf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "test_dp_party_failed: party init: %s\n", err);
-        return NULL;
-    }
-    return party;
 }
 
 /* Polls (submitting one command) until a poll reports the failure. */
@@ -97,7 +71,8 @@ main(int argc, char **argv)
     bpc_log_thread_register();
     struct rte_mempool *pool = rte_pktmbuf_pool_create(
         "failed_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-    struct bpc_dp_party *party = pool != NULL ? failed_party_init(pool) : NULL;
+    struct bpc_dp_party *party =
+        pool != NULL ? dp_one_party(pool, 7, failing_persist, "test_dp_party_failed") : NULL;
     if (party == NULL || !failed_party_fail(party)) {
         fprintf(stderr, "test_dp_party_failed: the party did not fail as set up\n");
         return 1;

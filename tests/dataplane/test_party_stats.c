@@ -27,6 +27,7 @@
 #include <rte_mbuf.h>
 
 #include "bpcon_dp.h"
+#include "dp_one.h"
 
 /* Polls that each publish while the reader runs, and copies it reads, at
  * least. */
@@ -55,33 +56,6 @@ ok_persist(void *ctx, const struct bpc_durable *recs, uint32_t count)
 {
     (void)ctx, (void)recs, (void)count;
     return 0;
-}
-
-static struct bpc_dp_party *
-stats_party_init(struct rte_mempool *pool)
-{
-    static uint8_t keys[1][BPC_KEY_BYTES];
-    static struct bpc_config cfg;
-    memset(keys, 5, sizeof(keys));
-    bpc_config_defaults(&cfg);
-    cfg.parties_count = 1;
-    cfg.weights[0] = 1;
-    cfg.self = 0;
-    cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])keys;
-    struct bpc_dp_party_conf conf = {
-        .engine = &cfg,
-        .self_mac = {{2, 0, 0, 0, 0, 1}},
-        .pool = pool,
-        .socket_id = (int)rte_socket_id(),
-        .persist = ok_persist,
-    };
-    struct bpc_dp_party *party = NULL;
-    char err[256] = "";
-    if (bpc_dp_party_init(&party, &conf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "test_dp_party_stats: party init: %s\n", err);
-        return NULL;
-    }
-    return party;
 }
 
 static struct bpc_dp_stats
@@ -238,7 +212,8 @@ main(int argc, char **argv)
     bpc_log_thread_register();
     struct rte_mempool *pool = rte_pktmbuf_pool_create(
         "stats_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-    struct bpc_dp_party *party = pool != NULL ? stats_party_init(pool) : NULL;
+    struct bpc_dp_party *party =
+        pool != NULL ? dp_one_party(pool, 5, ok_persist, "test_dp_party_stats") : NULL;
     if (party == NULL) {
         return 1;
     }

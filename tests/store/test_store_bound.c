@@ -63,6 +63,43 @@ ts_big_commit(uint64_t i, struct bpc_durable *b)
     return n;
 }
 
+/* A no_sync store (size is what is measured here, not sync: no_sync
+ * keeps it fast) at TS_PATH on fs, window `window`; its compaction
+ * threshold. */
+static uint64_t
+ts_bound_open(struct memfs *fs, uint32_t window, struct bpc_config *cfg,
+              struct bpc_store_options *o, struct bpc_store **s)
+{
+    ts_config(cfg, window);
+    *o = (struct bpc_store_options){.io = &fs->io, .no_sync = true};
+    char err[256] = "";
+    assert_int_equal(bpc_store_open(s, TS_PATH, cfg, o, err, sizeof(err)), 0);
+    struct bpc_store_stats st;
+    bpc_store_stats(*s, &st);
+    return st.compact_bytes;
+}
+
+/* One commit of recs and vals; compacts after it when due. Returns how
+ * much the commit grew the file. */
+static uint64_t
+ts_bound_commit(struct bpc_store *s, const struct bpc_durable *recs, uint32_t n,
+                const struct bpc_durable_value *vals, uint32_t nv)
+{
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    uint64_t before = st.file_bytes;
+    assert_int_equal(bpc_store_append(s, recs, n), 0);
+    if (nv > 0) {
+        assert_int_equal(bpc_store_append_values(s, vals, nv), 0);
+    }
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_stats(s, &st);
+    if (bpc_store_compact_due(s)) {
+        assert_int_equal(bpc_store_compact(s), 0);
+    }
+    return st.file_bytes - before;
+}
+
 static void
 test_store_bounded_million_instances(void **state)
 {
@@ -70,15 +107,9 @@ test_store_bounded_million_instances(void **state)
     struct memfs fs;
     memfs_init(&fs, 9);
     struct bpc_config cfg;
-    ts_config(&cfg, TS_BIG_WINDOW);
-    /* Size is what is measured here, not sync: no_sync keeps it fast. */
-    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
-    char err[256] = "";
+    struct bpc_store_options o;
     struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    struct bpc_store_stats st;
-    bpc_store_stats(s, &st);
-    uint64_t threshold = st.compact_bytes;
+    uint64_t threshold = ts_bound_open(&fs, TS_BIG_WINDOW, &cfg, &o, &s);
     uint64_t commit_max = 0;
     uint64_t written = 0;
     struct bpc_durable last_pw;
@@ -86,17 +117,11 @@ test_store_bounded_million_instances(void **state)
         struct bpc_durable b[4];
         uint32_t n = ts_big_commit(i, b);
         last_pw = b[0];
-        bpc_store_stats(s, &st);
-        uint64_t before = st.file_bytes;
-        assert_int_equal(bpc_store_append(s, b, n), 0);
-        assert_int_equal(bpc_store_sync(s), 0);
-        bpc_store_stats(s, &st);
-        commit_max = st.file_bytes - before > commit_max ? st.file_bytes - before : commit_max;
-        written += st.file_bytes - before;
-        if (bpc_store_compact_due(s)) {
-            assert_int_equal(bpc_store_compact(s), 0);
-        }
+        uint64_t grew = ts_bound_commit(s, b, n, NULL, 0);
+        commit_max = grew > commit_max ? grew : commit_max;
+        written += grew;
     }
+    struct bpc_store_stats st;
     bpc_store_stats(s, &st);
     print_message("1M instances: %.0f MB of records written, file at most %llu bytes "
                   "(threshold %llu), %llu compactions, %llu live records\n",
@@ -108,6 +133,7 @@ test_store_bounded_million_instances(void **state)
     /* The live set is the window, the submitters and the party record. */
     assert_true(st.live_records <= TS_BIG_WINDOW + TS_PARTIES + 1u);
     bpc_store_close(s);
+    char err[256] = "";
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     const struct bpc_durable *recs = NULL;
     uint32_t n = bpc_store_records(s, &recs);
@@ -206,14 +232,9 @@ test_store_values_of_a_stalled_vote_bounded(void **state)
     struct memfs fs;
     memfs_init(&fs, 11);
     struct bpc_config cfg;
-    ts_config(&cfg, 64);
-    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
-    char err[256] = "";
+    struct bpc_store_options o;
     struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    struct bpc_store_stats st;
-    bpc_store_stats(s, &st);
-    uint64_t threshold = st.compact_bytes;
+    uint64_t threshold = ts_bound_open(&fs, 64, &cfg, &o, &s);
     uint64_t commit_max = 0;
     static uint8_t bytes[TS_STALL_BYTES];
     struct bpc_durable d;
@@ -221,17 +242,10 @@ test_store_values_of_a_stalled_vote_bounded(void **state)
     d.instance = 3;
     for (uint32_t k = 1; k <= TS_STALL_COMMITS; k++) {
         struct bpc_durable_value v = ts_stall_vote(k, &d, bytes);
-        bpc_store_stats(s, &st);
-        uint64_t before = st.file_bytes;
-        assert_int_equal(bpc_store_append(s, &d, 1), 0);
-        assert_int_equal(bpc_store_append_values(s, &v, 1), 0);
-        assert_int_equal(bpc_store_sync(s), 0);
-        bpc_store_stats(s, &st);
-        commit_max = st.file_bytes - before > commit_max ? st.file_bytes - before : commit_max;
-        if (bpc_store_compact_due(s)) {
-            assert_int_equal(bpc_store_compact(s), 0);
-        }
+        uint64_t grew = ts_bound_commit(s, &d, 1, &v, 1);
+        commit_max = grew > commit_max ? grew : commit_max;
     }
+    struct bpc_store_stats st;
     bpc_store_stats(s, &st);
     print_message("stalled vote: file at most %llu bytes (threshold %llu), %llu live values\n",
                   (unsigned long long)st.file_bytes_max, (unsigned long long)threshold,
@@ -241,6 +255,7 @@ test_store_values_of_a_stalled_vote_bounded(void **state)
     bpc_store_close(s);
     /* After a restart: the newest vote's value and its history's, each
      * with its bytes. */
+    char err[256] = "";
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     const struct bpc_durable_value *vals = NULL;
     uint32_t n = bpc_store_values(s, &vals);

@@ -33,6 +33,41 @@
  * Claims: junk values do not keep a decision out.
  * ---------------------------------------------------------------------- */
 
+/* Others [0, count) claim instance 0 decided with junk values first,
+ * first + 1, ... (one each). */
+static void
+claims_junk(struct fx *f, uint32_t first, uint32_t count)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        struct bpc_vid j = fx_junk_vid(first + k);
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
+    }
+}
+
+/* Others [from, to) claim instance 0 decided with v. */
+static void
+claims_for(struct fx *f, const struct bpc_vid *v, uint32_t from, uint32_t to)
+{
+    for (uint32_t k = from; k < to; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, v));
+    }
+}
+
+/* Others [from, last) claim v one at a time, and instance 0 stays
+ * undecided; other `last`'s claim decides it, as v. */
+static void
+claims_learned_at(struct fx *f, const struct bpc_vid *v, uint32_t from, uint32_t last)
+{
+    for (uint32_t k = from; k < last; k++) {
+        claims_for(f, v, k, k + 1);
+        assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    }
+    claims_for(f, v, last, last + 1);
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_true(f->dec_set & 1u);
+    assert_true(bpc_vid_eq(&f->dec[0], v));
+}
+
 /* Goal: a party with nothing of its own for an instance (no vote, no 2a,
  * no decision) learns it from DECIDED claims although Byzantine parties'
  * junk claims filled its claim tally first. Thirty-one parties of weight
@@ -55,20 +90,10 @@ test_claims_after_junk_fill(void **state)
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 20), 1, 8, 0xAA, &v);
     for (uint32_t round = 0; round < 2; round++) {
-        for (uint32_t k = 0; k < 8; k++) {
-            struct bpc_vid j = fx_junk_vid(k);
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
-        }
-        fx_send1(f, fx_other(f, 8 + round), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+        claims_junk(f, 0, 8);
+        claims_for(f, &v, 8 + round, 9 + round);
     }
-    for (uint32_t k = 10; k < 19; k++) {
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-        assert_int_equal(bpc_engine_next_undecided(f->e), 0);
-    }
-    fx_send1(f, fx_other(f, 19), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
-    assert_true(f->dec_set & 1u);
-    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    claims_learned_at(f, &v, 10, 19);
     fx_delete(f);
 }
 
@@ -87,20 +112,9 @@ test_claims_junk_never_learned(void **state)
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 21), 1, 8, 0xAA, &v);
     struct bpc_vid j = fx_junk_vid(9);
-    for (uint32_t k = 0; k < 7; k++) {
-        struct bpc_vid other = fx_junk_vid(k);
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &other));
-    }
-    for (uint32_t k = 7; k < 10; k++) {
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
-    }
-    for (uint32_t k = 10; k < 21; k++) {
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-        assert_int_equal(bpc_engine_next_undecided(f->e), 0);
-    }
-    fx_send1(f, fx_other(f, 21), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
-    assert_true(bpc_vid_eq(&f->dec[0], &v));
+    claims_junk(f, 0, 7);
+    claims_for(f, &j, 7, 10);
+    claims_learned_at(f, &v, 10, 21);
     fx_delete(f);
 }
 
@@ -117,13 +131,8 @@ _Static_assert(CLAIM_JUNK >= ENG_CLAIM_PLACES, "the junk can fill the claim tall
 static void
 claims_round(struct fx *f, const struct bpc_vid *v, uint32_t junk, uint32_t correct)
 {
-    for (uint32_t k = 0; k < CLAIM_JUNK; k++) {
-        struct bpc_vid j = fx_junk_vid(junk + k);
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
-    }
-    for (uint32_t k = CLAIM_JUNK; k < CLAIM_JUNK + correct; k++) {
-        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, v));
-    }
+    claims_junk(f, junk, CLAIM_JUNK);
+    claims_for(f, v, CLAIM_JUNK, CLAIM_JUNK + correct);
 }
 
 /* To the retransmit tick: the STATUS for instance 0 (claims start over). */
@@ -233,15 +242,8 @@ test_claims_add_up_across_rounds(void **state)
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 4), 1, 8, 0x42, &v);
     for (uint32_t round = 0; round < 2; round++) {
-        for (uint32_t k = 0; k < 4; k++) {
-            struct bpc_vid j = fx_junk_vid(100 * (round + 1) + k);
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &j));
-        }
-        uint32_t from = round == 0 ? 4 : 7;
-        uint32_t to = round == 0 ? 7 : 9;
-        for (uint32_t k = from; k < to; k++) {
-            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
-        }
+        claims_junk(f, 100 * (round + 1), 4);
+        claims_for(f, &v, round == 0 ? 4 : 7, round == 0 ? 7 : 9);
         if (round == 0) {
             assert_int_equal(bpc_engine_next_undecided(f->e), 0);
             claims_tick(f);

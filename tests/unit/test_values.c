@@ -216,6 +216,19 @@ test_catch_up_requests(void **state)
     fx_delete(f);
 }
 
+/* An engine (window 8, values of 256 bytes) that voted 2av and 2b at
+ * ballot 1 for v on instance 0: a DIGEST value of ballot 1's leader
+ * (one 64-byte command), its bytes in bytes. */
+static struct fx *
+voted_at_one(uint8_t bytes[128], struct bpc_vid *v)
+{
+    struct fx *f = fx_new(8, 256);
+    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x5a, v);
+    assert_int_equal(v->kind, BPC_VALUE_DIGEST);
+    fx_vote(f, 0, 1, v, bytes);
+    return f;
+}
+
 /* Goal: the bytes of a DIGEST value the engine voted for survive its
  * restart, so that it can give them to the next ballot's leader, which
  * must propose that value again. The engine votes 2av and 2b for v on
@@ -229,12 +242,9 @@ static void
 test_voted_bytes_survive_restart(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(8, 256);
     uint8_t bytes[128];
     struct bpc_vid v;
-    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x5a, &v);
-    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
-    fx_vote(f, 0, 1, &v, bytes);
+    struct fx *f = voted_at_one(bytes, &v);
     assert_int_equal(bpc_engine_next_undecided(f->e), 0);
     assert_int_equal(f->val_count, 1);
     assert_int_equal(f->vals[0].instance, 0);
@@ -289,12 +299,9 @@ static void
 test_value_back_in_record_persisted_again(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(8, 256);
     uint8_t bytes[128];
     struct bpc_vid v;
-    fx_batch(bytes, (uint32_t)fx_leader(f, 1), 1, 64, 0x5a, &v);
-    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
-    fx_vote(f, 0, 1, &v, bytes);
+    struct fx *f = voted_at_one(bytes, &v);
     assert_int_equal(persisted_count(f, 0, &v), 1);
     /* Three one-command inline values, each its leader's own command,
      * then a no-op: the history keeps one entry per value. */
