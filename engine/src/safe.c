@@ -74,8 +74,23 @@ safe_case_a(const struct bpc_safe_view *view)
         return true;
     }
     bpc_u128 w = view->empty_weight;
+    bool voted = false; /* a report of a 2b, which a floor may put below it */
     for (uint32_t k = 0; k < view->reps_count; k++) {
-        if (view->reps[k].mbal == 0 || view->reps[k].mbal < view->clean_floor) {
+        if (view->reps[k].mbal == 0) {
+            w += view->weights[view->reps[k].sender];
+        } else {
+            voted = true;
+        }
+    }
+    if (w >= view->threshold || !voted || view->clean_w == NULL) {
+        return w >= view->threshold;
+    }
+    /* Only now the floor (a sort of the claims): most views never need
+     * it, and a view whose reports claim none costs one pass more. */
+    uint64_t floor = bpc_safe_clean_floor(view->reps, view->reps_count, view->weights, view->faulty,
+                                          view->clean_w);
+    for (uint32_t k = 0; k < view->reps_count && floor > 1; k++) {
+        if (view->reps[k].mbal > 0 && view->reps[k].mbal < floor) {
             w += view->weights[view->reps[k].sender];
         }
     }

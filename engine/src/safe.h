@@ -31,7 +31,7 @@ struct bpc_1b_report {
     struct bpc_vid hist_val[BPC_HISTORY_MAX];
     /* The sender's clean floor (0: none): it evaluated a view at this
      * ballot by case (a), so no value was or can be chosen below it. A
-     * claim only: the view trusts it from a weak quorum (clean_floor). */
+     * claim only: a view trusts it from a weak quorum (bpc_safe_clean_floor). */
     uint64_t clean;
 };
 
@@ -45,10 +45,10 @@ struct bpc_safe_view {
     bpc_u128 threshold;      /* T */
     bpc_u128 faulty;         /* F */
     uint64_t ballot;         /* b */
-    /* The highest ballot c such that the reports claiming a clean floor
-     * of c or more weigh more than F (0: none; bpc_safe_clean_floor):
-     * a correct party knows no value was or can be chosen below c. */
-    uint64_t clean_floor;
+    /* Room for reps_count entries, where case (a) works out the view's
+     * clean floor when it needs it (bpc_safe_clean_floor); NULL: the
+     * reports' clean floors are not used. */
+    struct bpc_ballot_w *clean_w;
 };
 
 /* The clean floor of reps[0, count) (sender weights by party id): the

@@ -104,11 +104,8 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
         }
     }
     uint32_t count = 0;
-    bool clean = false;
     for (uint32_t c = gen->t.claims; c != 0; c = eng_claim_at(e, c)->next) {
-        e->ty.scratch[count] = eng_claim_at(e, c)->rep;
-        clean = clean || e->ty.scratch[count].clean > 0;
-        count++;
+        e->ty.scratch[count++] = eng_claim_at(e, c)->rep;
     }
     v->empty_weight = empty;
     v->reps = e->ty.scratch;
@@ -117,8 +114,7 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
     v->threshold = e->threshold;
     v->faulty = e->faulty;
     v->ballot = eng_gen_ballot(s, g);
-    v->clean_floor =
-        clean ? bpc_safe_clean_floor(v->reps, count, v->weights, v->faulty, e->ty.clean_w) : 0;
+    v->clean_w = e->ty.clean_w;
 }
 
 bpc_u128

@@ -228,21 +228,19 @@ test_clean_floor_view(void **state)
                                  .weights = weights,
                                  .threshold = 3,
                                  .faulty = 1,
-                                 .ballot = 10};
+                                 .ballot = 10,
+                                 .clean_w = scratch};
     /* No claims: A's 2b counts, case (a) fails. */
-    view.clean_floor = bpc_safe_clean_floor(reps, 3, weights, 1, scratch);
-    assert_int_equal(view.clean_floor, 0);
+    assert_int_equal(bpc_safe_clean_floor(reps, 3, weights, 1, scratch), 0);
     assert_false(bpc_safe_free(&view));
     /* One claim of 5 (weight F): not trusted. */
     reps[1].clean = 5;
-    view.clean_floor = bpc_safe_clean_floor(reps, 3, weights, 1, scratch);
-    assert_int_equal(view.clean_floor, 0);
+    assert_int_equal(bpc_safe_clean_floor(reps, 3, weights, 1, scratch), 0);
     assert_false(bpc_safe_free(&view));
     /* Two claims, 5 and 3: the floor is 3 (weight 2 > F claims 3 or more);
      * A's vote at 1 lies below it. */
     reps[2].clean = 3;
-    view.clean_floor = bpc_safe_clean_floor(reps, 3, weights, 1, scratch);
-    assert_int_equal(view.clean_floor, 3);
+    assert_int_equal(bpc_safe_clean_floor(reps, 3, weights, 1, scratch), 3);
     assert_true(bpc_safe_free(&view));
     /* A vote at the floor or above still counts: no case (a). */
     reps[0].mbal = 3;
@@ -251,8 +249,7 @@ test_clean_floor_view(void **state)
     reps[0].mbal = 1;
     reps[1].clean = 9;
     reps[2].clean = 1;
-    view.clean_floor = bpc_safe_clean_floor(reps, 3, weights, 1, scratch);
-    assert_int_equal(view.clean_floor, 1);
+    assert_int_equal(bpc_safe_clean_floor(reps, 3, weights, 1, scratch), 1);
     assert_false(bpc_safe_free(&view));
 }
 
