@@ -150,12 +150,17 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
         struct bpc_safe_view view;
         eng_view(e, s, (uint32_t)g, &view);
         vouched = bpc_safe_vouched(&view, &s->gen[g].a.v2a);
-        if (!vouched) {
-            if (!bpc_safe_free(&view)) {
-                eng_held_note(e, s, ENG_HELD_SAFE, 0); /* re-checked as 1b messages arrive */
-                return;
-            }
-            /* Case (a): no value was or can be chosen below bal. */
+        bool free = bpc_safe_free(&view);
+        if (!vouched && !free) {
+            eng_held_note(e, s, ENG_HELD_SAFE, 0); /* re-checked as 1b messages arrive */
+            return;
+        }
+        if (free) {
+            /* Case (a), vouched or not: no value was or can be chosen
+             * below bal. Before, a vouched value set no floor, and a
+             * Byzantine leader sending values another correct party had
+             * voted for kept this party from ever claiming one (own
+             * review, probe_vouch: "2A for instance 0: NONE"). */
             s->v.clean = bal > s->v.clean ? bal : s->v.clean;
         }
     }

@@ -85,6 +85,11 @@ safe_case_a(const struct bpc_safe_view *view)
     if (w >= view->threshold || !voted || view->clean_w == NULL) {
         return w >= view->threshold;
     }
+    /* A floor can only add the reports of a 2b: when all of them cannot
+     * make T, no sort. */
+    if (bpc_safe_weight(view) < view->threshold) {
+        return false;
+    }
     /* Only now the floor (a sort of the claims): most views never need
      * it, and a view whose reports claim none costs one pass more. */
     uint64_t floor = bpc_safe_clean_floor(view->reps, view->reps_count, view->weights, view->faulty,

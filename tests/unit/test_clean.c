@@ -85,17 +85,16 @@ struct cl_run {
     uint8_t vb[64];
     struct bpc_vid v;
     struct cl_hist ha, hy;
-    uint64_t last_z; /* the last ballot Z led */
+    uint64_t last_z;   /* the last ballot Z led */
+    uint64_t y_clean;  /* Y's floor */
+    uint64_t me_floor; /* the floor me must claim */
 };
 
-/* Ballot 1: its leader proposes v; me, A and Y vote 2av. A saw the 2av
- * quorum and voted 2b(v, 1); me and Y did not (lost). Then Z leads four
- * ballots: its 1b says "empty", the views of me and Y are case (a) (me,
- * Y and Z report no 2b), and Z sends each a different value of its own
- * (A gets none of them: its history keeps (1, v)). me and Y vote 2av for
- * theirs, so v leaves both histories. */
-static void
-cl_stall_setup(struct cl_run *c)
+/* The fixture and its parties, and ballot 1: its leader proposes v; me,
+ * A and Y vote 2av. A saw the 2av quorum and voted 2b(v, 1); me and Y
+ * did not (lost). */
+static struct fx *
+cl_stall_parties(struct cl_run *c)
 {
     struct fx *f = fx_new(8, 256);
     c->f = f;
@@ -116,6 +115,18 @@ cl_stall_setup(struct cl_run *c)
     memset(&c->hy, 0, sizeof(c->hy));
     cl_hist_add(&c->ha, 1, &c->v);
     cl_hist_add(&c->hy, 1, &c->v);
+    return f;
+}
+
+/* cl_stall_parties, then Z leads four ballots: its 1b says "empty", the
+ * views of me and Y are case (a) (me, Y and Z report no 2b), and Z sends
+ * each a different value of its own (A gets none of them: its history
+ * keeps (1, v)). me and Y vote 2av for theirs, so v leaves both
+ * histories. */
+static void
+cl_stall_setup(struct cl_run *c)
+{
+    struct fx *f = cl_stall_parties(c);
     uint64_t b = 1;
     for (uint32_t i = 0; i < BPC_HISTORY_MAX; i++) {
         do {
@@ -137,6 +148,7 @@ cl_stall_setup(struct cl_run *c)
         cl_hist_add(&c->hy, b, &yv);
     }
     c->last_z = b;
+    c->me_floor = b;
 }
 
 /* me leads the next ballot it leads after Z's; A and Y send their 1b (Y
@@ -163,7 +175,7 @@ cl_stall_proposes(struct cl_run *c, uint64_t y_clean)
     assert_true(k >= 0);
     const struct bpc_record *last = &f->sent[k + f->sent[k].hist_count];
     assert_int_equal(last->value.kind, BPC_VALUE_NONE);
-    assert_int_equal(last->aux, c->last_z);
+    assert_int_equal(last->aux, c->me_floor);
     for (uint32_t t = 0; t < 20; t++) {
         f->now += 2 * FX_MS;
         fx_step(f, NULL, 0);
@@ -203,6 +215,66 @@ test_clean_floor_needs_weak_quorum(void **state)
     cl_stall_setup(&c);
     assert_false(cl_stall_proposes(&c, 0));
     fx_delete(c.f);
+}
+
+/* Z's (Byzantine) 1b at b: no vote, one history entry (hb, hv). */
+static void
+cl_z_1b(struct fx *f, uint32_t z, uint64_t b, uint64_t hb, const struct bpc_vid *hv)
+{
+    struct bpc_record r[3];
+    r[0] = bpc_record_make(BPC_MSG_1B, 0, b, 0, NULL);
+    r[0].hist_count = 1;
+    r[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, b, hb, hv);
+    r[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
+    fx_send(f, z, r, 3);
+}
+
+/* Goal: a party whose view is case (a) claims the floor even when the
+ * value it votes for is vouched for. As the stall above, but at each of
+ * eight ballots Z leads, Y (correct) votes for a fresh value of Z's by
+ * case (a), while Z sends me, from the second on, Y's previous value and
+ * claims a 2av for it itself: Y's entry and Z's claim weigh more than F,
+ * so me votes for it as vouched. v leaves both histories, and so do the
+ * values me took (from Y's). Fails on b8da1b5, where only a value that
+ * was not vouched set the floor: me claimed none, Y's floor alone weighs
+ * F, and "2A for instance 0: NONE" at every ballot me led (own review,
+ * probe_vouch). */
+static void
+test_clean_floor_when_vouched(void **state)
+{
+    (void)state;
+    struct cl_run c;
+    struct fx *f = cl_stall_parties(&c);
+    uint8_t yb[9][64];
+    struct bpc_vid y[9];
+    uint64_t zb[9];
+    uint64_t b = 1;
+    for (uint32_t k = 1; k <= 8; k++) {
+        do {
+            b++;
+        } while (fx_leader(f, b) != (int)c.z);
+        zb[k] = b;
+        fx_batch(yb[k], c.z, 100 + k, 8, (uint8_t)(0x30 + k), &y[k]);
+        if (k >= 2) {
+            cl_z_1b(f, c.z, b, zb[k - 1], &y[k - 1]);
+        } else {
+            fx_send1(f, c.z, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+        }
+        cl_send_1b(f, c.y, b, 0, NULL, &c.hy, k >= 2 ? zb[k - 1] : 0);
+        cl_send_1b(f, c.a, b, 1, &c.v, &c.ha, 0);
+        assert_int_equal(bpc_engine_ballot(f->e), b);
+        cl_hist_add(&c.hy, b, &y[k]);
+        if (k >= 2 && k <= 5) {
+            uint32_t mark = f->sent_count;
+            fx_send1(f, c.z, bpc_record_make(BPC_MSG_2A, 0, b, 0, &y[k - 1]));
+            assert_true(fx_find(f, mark, BPC_MSG_2AV, 0, b) >= 0);
+        }
+    }
+    c.last_z = b;
+    c.y_clean = b;
+    c.me_floor = zb[5]; /* its last vote, for y[4] (vouched) */
+    assert_true(cl_stall_proposes(&c, c.y_clean));
+    fx_delete(f);
 }
 
 /* The pure rule (safe.c): four parties of weight 1, T = 3, F = 1, ballot
@@ -259,6 +331,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_floor_ends_history_stall),
         cmocka_unit_test(test_clean_floor_needs_weak_quorum),
+        cmocka_unit_test(test_clean_floor_when_vouched),
         cmocka_unit_test(test_clean_floor_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
