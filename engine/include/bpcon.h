@@ -644,10 +644,10 @@ struct bpc_durable {
     uint64_t applied_seq; /* apply-state records: last applied sequence number */
     uint64_t max_vbal;
     struct bpc_vid max_vval;
-    uint8_t hist_count;
-    uint8_t decided;   /* 1: a decided record (dec_*), else 0 */
-    uint64_t dec_bal;  /* decided records: the ballot as learned (informational) */
-    uint64_t dec_keep; /* decided records: kept while the floor is at most this */
+    uint8_t hist_count; /* the last entry may be of kind NONE: the clean floor */
+    uint8_t decided;    /* 1: a decided record (dec_*), else 0 */
+    uint64_t dec_bal;   /* decided records: the ballot as learned (informational) */
+    uint64_t dec_keep;  /* decided records: kept while the floor is at most this */
     struct bpc_vid dec_val;
     uint64_t hist_bal[BPC_HISTORY_MAX];
     struct bpc_vid hist_val[BPC_HISTORY_MAX];

@@ -259,8 +259,8 @@ struct eng_vote {
                                (persist.c: not sent again for this instance) */
     /* The clean floor: the highest ballot at which this party found a 2a
      * safe by case (a), so no value was or can be chosen below it
-     * (reported in its 1b; docs/ENGINE.md, "Clean floors"). Not durable:
-     * a restart forgets it, which only claims less. */
+     * (reported in its 1b; docs/ENGINE.md, "Clean floors"). Durable as
+     * the vote record's last history entry, of kind NONE. */
     uint64_t clean;
     /* held.c: why the 2a at bal is held back (enum eng_held; its slot's
      * bit in e->hd.bits is set while not ENG_HELD_NONE), whether its

@@ -155,13 +155,15 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
             eng_held_note(e, s, ENG_HELD_SAFE, 0); /* re-checked as 1b messages arrive */
             return;
         }
-        if (free) {
+        if (free && bal > s->v.clean) {
             /* Case (a), vouched or not: no value was or can be chosen
              * below bal. Before, a vouched value set no floor, and a
              * Byzantine leader sending values another correct party had
              * voted for kept this party from ever claiming one (own
-             * review, probe_vouch: "2A for instance 0: NONE"). */
-            s->v.clean = bal > s->v.clean ? bal : s->v.clean;
+             * review, probe_vouch: "2A for instance 0: NONE"). Durable
+             * with the vote state (eng_vote_durable) the 2av below
+             * changes; a 2a held for its commands writes none for it. */
+            s->v.clean = bal;
         }
     }
     /* A batch this party built from its own queue needs no re-check:
@@ -738,6 +740,12 @@ eng_in_restore_vote(struct bpc_engine *e, const struct bpc_durable *d)
     s->v.hist_count = d->hist_count;
     memcpy(s->v.hist_bal, d->hist_bal, sizeof(s->v.hist_bal));
     memcpy(s->v.hist_val, d->hist_val, sizeof(s->v.hist_val));
+    uint32_t last = s->v.hist_count - 1u; /* the clean floor, if any (eng_vote_durable) */
+    if (s->v.hist_count > 0 && s->v.hist_val[last].kind == BPC_VALUE_NONE) {
+        s->v.clean = s->v.hist_bal[last];
+        s->v.hist_bal[last] = 0;
+        s->v.hist_count--;
+    }
     for (uint32_t k = 0; k < BPC_HISTORY_MAX; k++) {
         s->v.hist_buf[k] = (uint8_t)k; /* the bytes are not durable (ENGINE.md) */
     }

@@ -230,7 +230,10 @@ eng_gen_2a_reset(struct eng_gen *gen)
 }
 
 /* The durable part of the vote state into a durable record (the history
- * arrays written whole: persist.c clears only what precedes them). */
+ * arrays written whole: persist.c clears only what precedes them). The
+ * clean floor goes last in the history, of kind NONE, as in a 1b (with a
+ * full history it takes the lowest entry's place when that lies below
+ * it, else it is left out): a restart keeps claiming it. */
 static inline void
 eng_vote_durable(const struct eng_slot *s, struct bpc_durable *d)
 {
@@ -239,6 +242,13 @@ eng_vote_durable(const struct eng_slot *s, struct bpc_durable *d)
     d->hist_count = s->v.hist_count;
     memcpy(d->hist_bal, s->v.hist_bal, sizeof(d->hist_bal));
     memcpy(d->hist_val, s->v.hist_val, sizeof(d->hist_val));
+    uint32_t n = d->hist_count;
+    if (s->v.clean > 0 && (n < BPC_HISTORY_MAX || d->hist_bal[n - 1] < s->v.clean)) {
+        n = n < BPC_HISTORY_MAX ? n : n - 1u;
+        d->hist_bal[n] = s->v.clean;
+        memset(&d->hist_val[n], 0, sizeof(d->hist_val[n]));
+        d->hist_count = (uint8_t)(n + 1u);
+    }
 }
 
 /* ------------------------------------------------------------------------

@@ -243,9 +243,10 @@ bpc_durable_rules_ok(const struct bpc_durable *d, bool check_ids)
                d->dec_val.kind != BPC_VALUE_NONE;
     }
     for (uint32_t h = 0; h < d->hist_count; h++) {
+        /* kind NONE: the clean floor, the last entry only */
         if (d->hist_bal[h] == 0 || d->hist_bal[h] > d->max_bal ||
             (check_ids && !bpc_vid_stored_ok(&d->hist_val[h])) ||
-            d->hist_val[h].kind == BPC_VALUE_NONE) {
+            (d->hist_val[h].kind == BPC_VALUE_NONE && h + 1u != d->hist_count)) {
             return false;
         }
     }

@@ -426,8 +426,10 @@ test_restore_refuses_impossible_state(void **state)
     bad[4].hist_count = 1; /* a history entry above the ballots */
     bad[4].hist_bal[0] = BPC_BALLOT_MAX + 1;
     bad[4].hist_val[0] = good;
-    bad[5].hist_count = 1; /* a history entry without a value */
+    bad[5].hist_count = 2; /* a history entry without a value before another */
     bad[5].hist_bal[0] = 2;
+    bad[5].hist_bal[1] = 1;
+    bad[5].hist_val[1] = good;
     bad[6].decided = 1; /* a decided record without a decided value */
     bad[6].floor = 4;
     /* Votes above every promise (before, restored with 0: the next 1b

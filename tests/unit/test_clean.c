@@ -217,6 +217,24 @@ test_clean_floor_needs_weak_quorum(void **state)
     fx_delete(c.f);
 }
 
+/* Goal: a restart keeps the floor. As test_clean_floor_ends_history_stall,
+ * but me restarts from what it persisted before it leads: its floor came
+ * back from its durable record, and with Y's it still outweighs F. Fails
+ * on a33c7ec, where the floor was not durable: after the restart me
+ * claimed none, Y's alone weighed F, and no value was safe again (own
+ * review, probe_restart_brings_stall_back: "2A for instance 0: NONE" at
+ * six ballots). */
+static void
+test_clean_floor_survives_restart(void **state)
+{
+    (void)state;
+    struct cl_run c;
+    cl_stall_setup(&c);
+    fx_restart(c.f);
+    assert_true(cl_stall_proposes(&c, c.last_z));
+    fx_delete(c.f);
+}
+
 /* Z's (Byzantine) 1b at b: no vote, one history entry (hb, hv). */
 static void
 cl_z_1b(struct fx *f, uint32_t z, uint64_t b, uint64_t hb, const struct bpc_vid *hv)
@@ -332,6 +350,7 @@ main(void)
         cmocka_unit_test(test_clean_floor_ends_history_stall),
         cmocka_unit_test(test_clean_floor_needs_weak_quorum),
         cmocka_unit_test(test_clean_floor_when_vouched),
+        cmocka_unit_test(test_clean_floor_survives_restart),
         cmocka_unit_test(test_clean_floor_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
