@@ -728,31 +728,6 @@ eng_in_restore(struct bpc_engine *e)
     e->in.next_prop = eng_nu(e);
 }
 
-void
-eng_in_restore_vote(struct bpc_engine *e, const struct bpc_durable *d)
-{
-    struct eng_slot *s = eng_slot_get(e, d->instance);
-    if (s == NULL) {
-        return;
-    }
-    s->v.max_vbal = d->max_vbal;
-    s->v.max_vval = d->max_vval;
-    s->v.hist_count = d->hist_count;
-    memcpy(s->v.hist_bal, d->hist_bal, sizeof(s->v.hist_bal));
-    memcpy(s->v.hist_val, d->hist_val, sizeof(s->v.hist_val));
-    uint32_t last = s->v.hist_count - 1u; /* the clean floor, if any (eng_vote_durable) */
-    if (s->v.hist_count > 0 && s->v.hist_val[last].kind == BPC_VALUE_NONE) {
-        s->v.clean = s->v.hist_bal[last];
-        s->v.hist_bal[last] = 0;
-        s->v.hist_count--;
-    }
-    for (uint32_t k = 0; k < BPC_HISTORY_MAX; k++) {
-        s->v.hist_buf[k] = (uint8_t)k; /* the bytes are not durable (ENGINE.md) */
-    }
-    s->v.hist_has = 0;
-    s->v.hist_lent = 0;
-}
-
 static enum bpc_status
 eng_gen_status(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 {
