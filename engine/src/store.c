@@ -468,8 +468,8 @@ store_create(struct bpc_store *s, char *err, size_t err_len)
     return 0;
 }
 
-/* What this build appends (decided records, value frames) an older reader
- * would call damaged: a file of an older version is rewritten in this one
+/* What this build appends (decided records, value frames, clean floors) an
+ * older reader would call damaged: a file of an older version is rewritten in this one
  * before anything is appended (a compaction: one commit of the live set).
  * The info then describes the new file, except what the scan of the old
  * one found dropped (torn_bytes). */

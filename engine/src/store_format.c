@@ -5,7 +5,7 @@
  * commit-end flag. CRC32C comes from ISA-L (crc32_iscsi), not from code of
  * our own.
  *
- * Owns: every byte offset of the format (version 3). Must never: lay a
+ * Owns: every byte offset of the format (version 4). Must never: lay a
  * header, frame or record out by struct memory (every field is encoded
  * little-endian by hand, at fixed offsets), or seal a frame whose payload
  * is not yet in place (the payload CRC is taken from the buffer).

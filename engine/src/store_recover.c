@@ -199,6 +199,16 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
 
 typedef void (*store_frame_cb)(void *ctx, const struct bpc_store_frame *f);
 
+/* Does vote record rec carry a clean floor (its last history entry of kind
+ * NONE)? No writer of format version 1 or 2 wrote one; builds of version 3
+ * did from 2026-12-04 on, so a version 3 file may hold them. */
+static bool
+store_rec_has_clean_floor(const struct bpc_durable *rec)
+{
+    return !rec->decided && rec->hist_count > 0 &&
+           rec->hist_val[rec->hist_count - 1u].kind == BPC_VALUE_NONE;
+}
+
 /* Pass 1: where do complete commits end, and is there damage? Sets
  * valid_bytes, torn_bytes, corrupt_offset/reason and next_seq. */
 static void
@@ -218,6 +228,10 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
             struct bpc_vid vid;
             struct bpc_store_frame f;
             why = store_frame_decode(&v, off, false, &rec, &vid, &f);
+            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD && info->version < 3u &&
+                store_rec_has_clean_floor(&rec)) {
+                why = "clean floor in a file of format version 1 or 2";
+            }
             verdict = why == NULL ? STORE_FRAME_OK : STORE_FRAME_CORRUPT;
         }
         if (verdict == STORE_FRAME_TORN) {

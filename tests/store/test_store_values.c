@@ -1,6 +1,6 @@
 /*
  * test_store_values.c - the durable vote store's value frames (format
- * version 3, libbpcon-store).
+ * version 3 and later, libbpcon-store).
  *
  * Goal: the bytes of DIGEST values round-trip with the records that name
  * them, at the documented offsets, once each however often appended;
@@ -8,7 +8,8 @@
  * or a live decided record names them; they are cut off with a torn
  * commit; a frame whose content is wrong is damage, while bytes that do
  * not hash to their identity are skipped and counted; a version 2 file is
- * read as it is and rewritten as version 3 by a writer; and
+ * read as it is and rewritten as version 4 by a writer; a clean floor
+ * says version 4 (damage in a version 1 or 2 file); and
  * bpc_store_append_values refuses, buffering nothing, what the format
  * cannot hold.
  * Method: an in-memory file system (memfs.c) and the fixture the store's
@@ -145,13 +146,13 @@ test_store_values_of_decided_records(void **state)
 
 /* The value frame of the round trip's first value (in0, 100 bytes of
  * instance 3), after the four records: type 3, payload instance |
- * identity | bytes, in a format version 3 file. */
+ * identity | bytes, in a format version 4 file (value frames since 3). */
 static void
 ts_check_value_layout(const struct memfs *fs, const struct bpc_durable_value *in0)
 {
     size_t len = 0;
     const uint8_t *f = memfs_file(fs, TS_PATH, &len);
-    assert_int_equal(f[8], 3);
+    assert_int_equal(f[8], 4);
     size_t at = ts_frame_at(f, len, BPC_STORE_FRAME_VALUE, 0);
     assert_int_equal(at, BPC_STORE_HEADER_BYTES +
                              4u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
@@ -583,7 +584,7 @@ test_store_value_right_bytes_win(void **state)
 }
 
 /* A version 2 file (no value frames) opened read-only, or inspected, is
- * left as it is; opened for writing it is rewritten as version 3 at once,
+ * left as it is; opened for writing it is rewritten as version 4 at once,
  * its records kept, and takes values. */
 static void
 test_store_values_upgrade_version_2(void **state)
@@ -625,7 +626,7 @@ test_store_values_upgrade_version_2(void **state)
 
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     assert_int_equal(bpc_store_info(s)->version, BPC_STORE_FORMAT_VERSION);
-    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], 3);
+    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], 4);
     assert_int_equal(bpc_store_records(s, &recs), 2);
     assert_true(ts_rec_eq(&recs[0], &d[1]));
     assert_true(ts_rec_eq(&recs[1], &d[0]));
@@ -633,9 +634,61 @@ test_store_values_upgrade_version_2(void **state)
     assert_int_equal(bpc_store_sync(s), 0);
     bpc_store_close(s);
     assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)), 0);
-    assert_int_equal(info.version, 3);
+    assert_int_equal(info.version, 4);
     assert_int_equal(info.records, 2);
     assert_int_equal(info.values, 1);
+    memfs_free(&fs);
+}
+
+/* A clean floor (a vote record's last history entry of kind NONE) says
+ * format version 4: a build of version 3 from before clean floors would
+ * call it damage, so it must find a version it refuses by name. A
+ * version 3 file with one (the builds of 2026-12-04 wrote them) is read
+ * and rewritten as version 4 by a writer; in a version 1 or 2 file one
+ * is damage. Before: the file said version 3 ("0x3 != 0x4"). */
+static void
+test_store_clean_floor_says_version_4(void **state)
+{
+    (void)state;
+    TS_FRESH(28, 0);
+    struct bpc_durable d[2] = {ts_party(4), ts_party(4)};
+    d[1].instance = 6;
+    d[1].max_bal = 9;
+    d[1].max_vbal = 2;
+    d[1].max_vval = ts_vid(3);
+    d[1].hist_count = 2;
+    d[1].hist_bal[0] = 2;
+    d[1].hist_val[0] = ts_vid(3);
+    d[1].hist_bal[1] = 7; /* the clean floor */
+    d[1].hist_val[1].kind = BPC_VALUE_NONE;
+    assert_int_equal(bpc_store_append(s, d, 2), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    assert_int_equal(f[8], 4);
+    static uint8_t img[4096];
+    assert_true(len <= sizeof(img));
+    memcpy(img, f, len);
+
+    struct bpc_store_info info;
+    ts_set_version(img, 2);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG);
+    assert_non_null(strstr(info.corrupt_reason, "clean floor in a file of format version 1 or 2"));
+
+    ts_set_version(img, 3);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(info.version, 3);
+    assert_int_equal(info.records, 2);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(memfs_file(&fs, TS_PATH, &len)[8], 4);
+    const struct bpc_durable *recs = NULL;
+    assert_int_equal(bpc_store_records(s, &recs), 2);
+    assert_true(ts_rec_eq(&recs[0], &d[1]));
+    bpc_store_close(s);
     memfs_free(&fs);
 }
 
@@ -704,6 +757,7 @@ main(void)
         cmocka_unit_test(test_store_value_digest_mismatch_skipped),
         cmocka_unit_test(test_store_value_right_bytes_win),
         cmocka_unit_test(test_store_values_upgrade_version_2),
+        cmocka_unit_test(test_store_clean_floor_says_version_4),
         cmocka_unit_test(test_store_append_values_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,7 +72,7 @@ has corrupt-reason "checksum mismatch"
 expect_rc hdrlen-check 1 "$tool" check "$dir/hdrlen.store"
 has hdrlen-status "\"status\":\"damaged\""
 has hdrlen-offset "\"corrupt_offset\":0,"
-has hdrlen-reason "file header length 81, version 3 has 80"
+has hdrlen-reason "file header length 81, version 4 has 80"
 expect_rc newer-check 1 "$tool" check "$dir/newer.store"
 has newer-status "\"status\":\"unsupported-version\""
 # The version found is named; the rest of its header is not read.
