@@ -161,9 +161,11 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
              * Byzantine leader sending values another correct party had
              * voted for kept this party from ever claiming one (own
              * review, probe_vouch: "2A for instance 0: NONE"). Durable
-             * with the vote state (eng_vote_durable) the 2av below
-             * changes; a 2a held for its commands writes none for it. */
+             * with the vote state (eng_vote_durable), written now even
+             * when the 2a is held below for its commands: before, a
+             * restart before the vote state's next change lost it. */
             s->v.clean = bal;
+            eng_mark_dirty(e, s);
         }
     }
     /* A batch this party built from its own queue needs no re-check:

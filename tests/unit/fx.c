@@ -173,7 +173,7 @@ void
 fx_persist_values(struct fx *f, const struct bpc_durable_value *vals, uint32_t count)
 {
     for (uint32_t k = 0; k < count; k++) {
-        assert_true(f->val_count < FX_DUR_MAX);
+        assert_true(f->val_count < FX_VAL_MAX);
         assert_int_equal(vals[k].vid.kind, BPC_VALUE_DIGEST);
         memcpy(f->val_bytes[f->val_count], vals[k].bytes, vals[k].vid.len);
         f->vals[f->val_count] = vals[k];

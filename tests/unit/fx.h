@@ -22,7 +22,8 @@
 #define FX_OUT 512u
 #define FX_SENT_MAX 65536u
 #define FX_SEQ0 (UINT64_C(1) << 50)
-#define FX_DUR_MAX 256u
+#define FX_DUR_MAX 1024u /* records: a held 2a's clean floor writes one (test_held.c: 300) */
+#define FX_VAL_MAX 256u
 #define FX_LEN(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
 struct fx {
@@ -48,8 +49,8 @@ struct fx {
     struct bpc_durable dur[FX_DUR_MAX];
     uint32_t dur_count;
     /* ... and the values (their bytes in val_bytes). */
-    struct bpc_durable_value vals[FX_DUR_MAX];
-    uint8_t val_bytes[FX_DUR_MAX][BPC_VALUE_BYTES_MAX];
+    struct bpc_durable_value vals[FX_VAL_MAX];
+    uint8_t val_bytes[FX_VAL_MAX][BPC_VALUE_BYTES_MAX];
     uint32_t val_count;
     /* Decisions the engine handed out for instances below 64. */
     uint64_t dec_set; /* bit i: instance i decided */

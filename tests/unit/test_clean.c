@@ -235,6 +235,41 @@ test_clean_floor_survives_restart(void **state)
     fx_delete(c.f);
 }
 
+/* Goal: a floor found for a 2a held for its commands is durable too. As
+ * the stall above, then Z leads one more ballot, where the view of me is
+ * case (a) again, and sends me a batch of A's command that A never
+ * attested: me holds it (no 2av) with the floor of that ballot. me
+ * restarts; its next 1b must claim that floor. Before: the floor was
+ * written only with the vote state's next change, the restart went back
+ * to the floor of the ballot before ("0x11 != 0x16" or the like). */
+static void
+test_clean_floor_of_held_2a_survives_restart(void **state)
+{
+    (void)state;
+    struct cl_run c;
+    cl_stall_setup(&c);
+    struct fx *f = c.f;
+    uint64_t b = c.last_z;
+    do {
+        b++;
+    } while (fx_leader(f, b) != (int)c.z);
+    fx_send1(f, c.z, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    cl_send_1b(f, c.y, b, 0, NULL, &c.hy, 0);
+    cl_send_1b(f, c.a, b, 1, &c.v, &c.ha, 0);
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    uint8_t held[64];
+    struct bpc_vid hv;
+    fx_batch(held, c.a, 77, 8, 0x4e, &hv);
+    uint32_t mark = f->sent_count;
+    fx_send1(f, c.z, bpc_record_make(BPC_MSG_2A, 0, b, 0, &hv));
+    assert_true(fx_find(f, mark, BPC_MSG_2AV, 0, b) < 0); /* held */
+    fx_restart(f);
+    c.last_z = b;
+    c.me_floor = b;
+    assert_true(cl_stall_proposes(&c, c.last_z));
+    fx_delete(f);
+}
+
 /* Z's (Byzantine) 1b at b: no vote, one history entry (hb, hv). */
 static void
 cl_z_1b(struct fx *f, uint32_t z, uint64_t b, uint64_t hb, const struct bpc_vid *hv)
@@ -351,6 +386,7 @@ main(void)
         cmocka_unit_test(test_clean_floor_needs_weak_quorum),
         cmocka_unit_test(test_clean_floor_when_vouched),
         cmocka_unit_test(test_clean_floor_survives_restart),
+        cmocka_unit_test(test_clean_floor_of_held_2a_survives_restart),
         cmocka_unit_test(test_clean_floor_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
