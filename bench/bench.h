@@ -57,6 +57,13 @@ uint64_t bench_value_vid(void *ctx, uint64_t iters);
 void *bench_elect_setup(uint32_t parties);
 uint64_t bench_elect_leader(void *ctx, uint64_t iters);
 
+/* ---- micro tier: the leader's pick ---------------------------------------
+ * bpc_safe_pick over one instance's view at `parties` parties, a third of
+ * them Byzantine reporting four junk values each, no value safe: every
+ * reported value judged (bench_micro.c says the view). */
+void *bench_safe_setup(uint32_t parties);
+uint64_t bench_safe_pick(void *ctx, uint64_t iters);
+
 /* Releases any context returned by a setup above (NULL is a no-op). */
 void bench_teardown(void *ctx);
 

@@ -156,6 +156,14 @@ const bench_spec bench_micro_specs[] = {
      4,
      bench_teardown,
      bench_batch},
+    {"safe_pick",
+     bench_safe_setup,
+     bench_safe_pick,
+     bench_unit::one_item,
+     {4, 100, 999},
+     3,
+     bench_teardown,
+     1},
 };
 
 /* Engine tier: N engines in memory exchanging authenticated frames; an

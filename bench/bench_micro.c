@@ -13,6 +13,7 @@
 
 #include "bpcon.h"
 #include "internal.h"
+#include "safe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,87 @@ bench_elect_leader(void *ctx, uint64_t iters)
     for (uint64_t i = 0; i < iters; i++) {
         int leader = bpc_elect_leader(&e->cfg, e->digest, e->ballot++);
         sum += (uint64_t)(leader + 1);
+    }
+    return sum;
+}
+
+/* A leader's view of one instance at ballot 1000 with `parties` parties of
+ * weight 1: the first third (Byzantine) report a 2b and four junk history
+ * values each, at ballots 10 and up; 40 % of the rest report their 2b for
+ * v at ballot 5 (history (5, v)); the others report no vote. Case (a)
+ * fails and no value is safe (v's history weight is below F): every
+ * reported value is judged, the most a pick can cost (NONE: the leader
+ * waits for more reports and judges again). */
+struct bench_safe {
+    uint64_t weights[BPC_PARTIES_MAX];
+    struct bpc_1b_report reps[BPC_PARTIES_MAX];
+    struct bpc_ballot_w clean_w[BPC_PARTIES_MAX];
+    struct bpc_safe_cand cands[BPC_PARTIES_MAX * BPC_HISTORY_MAX];
+    struct bpc_safe_low low[BPC_PARTIES_MAX + 1];
+    struct bpc_safe_view view;
+};
+
+static struct bpc_vid
+bench_safe_vid(uint32_t k)
+{
+    struct bpc_vid v;
+    memset(&v, 0, sizeof(v));
+    v.kind = BPC_VALUE_INLINE;
+    v.len = 12;
+    memcpy(v.id, &k, sizeof(k));
+    return v;
+}
+
+void *
+bench_safe_setup(uint32_t parties)
+{
+    if (parties < 4 || parties > BPC_PARTIES_MAX) {
+        return NULL;
+    }
+    struct bench_safe *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return NULL;
+    }
+    uint32_t byz = parties / 3;
+    uint32_t voted = (parties - byz) * 2 / 5;
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < parties; i++) {
+        b->weights[i] = 1;
+        if (i >= byz + voted) {
+            continue;
+        }
+        struct bpc_1b_report *r = &b->reps[count++];
+        r->sender = i;
+        r->mbal = i < byz ? 10 + i : 5;
+        r->mval = bench_safe_vid(i < byz ? 1000 + 4 * i : 7);
+        r->hist_count = i < byz ? BPC_HISTORY_MAX : 1;
+        for (uint32_t h = 0; h < r->hist_count; h++) {
+            r->hist_bal[h] = r->mbal;
+            r->hist_val[h] = i < byz ? bench_safe_vid(1000 + 4 * i + h) : r->mval;
+        }
+    }
+    struct bpc_safe_view *v = &b->view;
+    v->empty_weight = parties - byz - voted;
+    v->reps = b->reps;
+    v->reps_count = count;
+    v->weights = b->weights;
+    v->threshold = bpc_threshold_default(parties);
+    v->faulty = bpc_faulty_weight(parties, v->threshold);
+    v->ballot = 1000;
+    v->clean_w = b->clean_w;
+    v->cands = b->cands;
+    v->low = b->low;
+    return b;
+}
+
+uint64_t
+bench_safe_pick(void *ctx, uint64_t iters)
+{
+    struct bench_safe *b = ctx;
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < iters; i++) {
+        struct bpc_vid out;
+        sum += (uint64_t)bpc_safe_pick(&b->view, &out) + out.id[0];
     }
     return sum;
 }

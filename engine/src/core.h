@@ -503,12 +503,14 @@ struct eng_tally_state {
     uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
     struct eng_claim *claims;
     uint32_t claims_cap;
-    uint32_t claims_free;          /* free list head (entry + 1; 0: empty) */
-    uint32_t claims_fresh;         /* entries ever taken: the rest were never written */
-    struct bpc_1b_report *scratch; /* n reports */
-    struct bpc_ballot_w *clean_w;  /* n: the view's clean floor claims */
-    uint32_t *held;                /* n: claim pool entries each sender holds */
-    uint32_t *claims_by;           /* n: each sender's newest entry + 1 (0: none) */
+    uint32_t claims_free;             /* free list head (entry + 1; 0: empty) */
+    uint32_t claims_fresh;            /* entries ever taken: the rest were never written */
+    struct bpc_1b_report *scratch;    /* n reports */
+    struct bpc_ballot_w *clean_w;     /* n: the view's clean floor claims */
+    struct bpc_safe_cand *safe_cands; /* BPC_HISTORY_MAX x n: the leader's pick */
+    struct bpc_safe_low *safe_low;    /* n + 1: the leader's pick */
+    uint32_t *held;                   /* n: claim pool entries each sender holds */
+    uint32_t *claims_by;              /* n: each sender's newest entry + 1 (0: none) */
     /* The sender holding the most entries per unit of weight + 1, kept as
      * entries are taken and forgotten (0) when it gives one back; the
      * eviction rule reads it (tally.c, eng_claim_top). */
@@ -736,6 +738,8 @@ struct eng_mem {
     struct eng_claim *claims_pool;
     struct bpc_1b_report *scratch;
     struct bpc_ballot_w *clean_w;
+    struct bpc_safe_cand *safe_cands;
+    struct bpc_safe_low *safe_low;
     uint32_t *held, *claims_by;
     uint64_t *answer_step;
     uint32_t *answered;

@@ -82,7 +82,10 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
     sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
     sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(struct bpc_ballot_w) +
-                                       4 * sizeof(uint32_t) + 3 * sizeof(uint64_t));
+                                       4 * sizeof(uint32_t) + 3 * sizeof(uint64_t) +
+                                       BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) +
+                                       sizeof(struct bpc_safe_low)) +
+                       sizeof(struct bpc_safe_low);
     sizes[L_CMDS] =
         (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
@@ -164,9 +167,11 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 56) (1b view scratch and its clean floors, claims held, newest "
-                 "claim, answers given and their pace, mismatched vote runs per sender)",
-                 sizeof(struct bpc_1b_report));
+                 "n x (%zu + 56 + %zu) + %zu (1b view, clean floors, judged values, claims "
+                 "held, newest claim, answers and their pace, bad vote runs per sender)",
+                 sizeof(struct bpc_1b_report),
+                 BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) + sizeof(struct bpc_safe_low),
+                 sizeof(struct bpc_safe_low));
         return true;
     default:
         return false;
@@ -289,6 +294,19 @@ bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_footprint_pa
     return count;
 }
 
+/* The views' scratch room at the start of region L_SCRATCH (64-aligned),
+ * bpc_safe_low first (16-aligned: bpc_u128); returns where the region's
+ * per-sender arrays start. */
+static uint64_t *
+eng_mem_views(struct eng_mem *m, uint8_t *at, uint32_t n)
+{
+    m->safe_low = (struct bpc_safe_low *)(void *)at;
+    m->safe_cands = (struct bpc_safe_cand *)(void *)(m->safe_low + n + 1);
+    m->scratch = (struct bpc_1b_report *)(void *)(m->safe_cands + (size_t)n * BPC_HISTORY_MAX);
+    m->clean_w = (struct bpc_ballot_w *)(void *)(m->scratch + n);
+    return (uint64_t *)(void *)(m->clean_w + n);
+}
+
 /* Where each module's storage starts, by the layout (regions shared by
  * several modules are split in a fixed order). */
 void
@@ -323,9 +341,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     m->values = base + l->off[L_VALUES];
     m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
-    m->scratch = (struct bpc_1b_report *)(void *)(base + l->off[L_SCRATCH]);
-    m->clean_w = (struct bpc_ballot_w *)(void *)(m->scratch + z->n);
-    m->answer_step = (uint64_t *)(void *)(m->clean_w + z->n);
+    m->answer_step = eng_mem_views(m, base + l->off[L_SCRATCH], z->n);
     m->answer_tat = m->answer_step + z->n;
     m->run_bad_bal = m->answer_tat + z->n;
     m->held = (uint32_t *)(void *)(m->run_bad_bal + z->n);

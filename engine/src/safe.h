@@ -35,6 +35,21 @@ struct bpc_1b_report {
     uint64_t clean;
 };
 
+/* Room bpc_safe_pick works in: a value some report's history names, with
+ * the highest ballot that report names it at and the sender's weight. */
+struct bpc_safe_cand {
+    const struct bpc_vid *vid;
+    uint64_t bal;
+    uint64_t weight;
+};
+/* ... and a report's maxVBal and maxVVal, with the weight of the entries
+ * before it in (mbal, mval) order. */
+struct bpc_safe_low {
+    uint64_t mbal;
+    const struct bpc_vid *mval;
+    bpc_u128 before;
+};
+
 /* Inputs: empty_weight is the weight of senders whose 1b(b) reports no vote
  * at all; reps are the other senders' reports (one per sender). */
 struct bpc_safe_view {
@@ -46,9 +61,16 @@ struct bpc_safe_view {
     bpc_u128 faulty;         /* F */
     uint64_t ballot;         /* b */
     /* Room for reps_count entries, where case (a) works out the view's
-     * clean floor when it needs it (bpc_safe_clean_floor); NULL: the
-     * reports' clean floors are not used. */
+     * clean floor when it needs it (bpc_safe_clean_floor) and case (b) a
+     * value's history ballots; NULL: the reports' clean floors are not
+     * used, and case (b) tries every candidate ballot (slow: reps_count
+     * squared per value). */
     struct bpc_ballot_w *clean_w;
+    /* Room for BPC_HISTORY_MAX x reps_count and reps_count + 1 entries,
+     * where bpc_safe_pick judges every reported value at once; NULL (or
+     * clean_w NULL): it judges them one by one. */
+    struct bpc_safe_cand *cands;
+    struct bpc_safe_low *low;
 };
 
 /* The clean floor of reps[0, count) (sender weights by party id): the
@@ -69,6 +91,8 @@ bool bpc_safe_at(const struct bpc_safe_view *view, const struct bpc_vid *v);
  * v itself, so a party may vote for v on this ground without re-checking
  * its commands (which may name a submitter that has since crashed). */
 bool bpc_safe_vouched(const struct bpc_safe_view *view, const struct bpc_vid *v);
+/* The same, by trying every candidate ballot (the tests' reference). */
+bool bpc_safe_vouched_ref(const struct bpc_safe_view *view, const struct bpc_vid *v);
 
 enum bpc_safe_pick {
     BPC_SAFE_NONE = 0,  /* nothing provably safe yet: wait for more 1b */

@@ -115,6 +115,8 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
     v->faulty = e->faulty;
     v->ballot = eng_gen_ballot(s, g);
     v->clean_w = e->ty.clean_w;
+    v->cands = e->ty.safe_cands;
+    v->low = e->ty.safe_low;
 }
 
 bpc_u128
@@ -563,6 +565,8 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.claims_cap = m->claims;
     e->ty.scratch = m->scratch;
     e->ty.clean_w = m->clean_w;
+    e->ty.safe_cands = m->safe_cands;
+    e->ty.safe_low = m->safe_low;
     e->ty.held = m->held;
     e->ty.claims_by = m->claims_by;
     e->ty.range_bal = m->range_bal;
