@@ -209,6 +209,7 @@ bpc_store_sync(struct bpc_store *s)
         return rc;
     }
     store_frame_end(s->wbuf + s->wlast);
+    store_values_commit_end(s); /* where recovery of this commit will prune */
     rc = store_write_all(&s->io, s->fd, s->wbuf, s->wlen, s->size);
     if (rc == 0 && !s->no_sync) {
         rc = s->io.datasync(s->io.ctx, s->fd);
@@ -510,6 +511,7 @@ bpc_store_compact(struct bpc_store *s)
         return -ENOMEM;
     }
     store_values_prune(s, true);
+    store_values_compacted(s);
     s->stats.compactions++;
     return 0;
 }

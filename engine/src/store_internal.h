@@ -84,6 +84,12 @@ struct store_values {
     size_t arena_cap;
     struct bpc_durable_value *export; /* scratch for bpc_store_values */
     uint32_t export_cap;
+    /* Entries taken since the last prune, and those that survived it:
+     * a commit's end prunes once more were taken than survived (at least
+     * STORE_VALUES_MIN), so the writer and a recovery of its file prune
+     * at the same commits (store_values_commit_end). */
+    uint32_t since_prune;
+    uint32_t survivors;
 };
 
 struct bpc_store {
@@ -179,6 +185,12 @@ int store_values_export(struct bpc_store *s, const struct bpc_durable_value **va
  * (else: those below the floor no live decided record names; a record
  * of the commit under way may still name one at or above it). */
 void store_values_prune(struct bpc_store *s, bool named);
+/* A commit's frames are all taken in (the writer's sync, or recovery at a
+ * commit's last frame): the values not kept go when enough were taken. */
+void store_values_commit_end(struct bpc_store *s);
+/* A compaction wrote the live values as its file's one commit: the counts
+ * as a recovery of that file leaves them. */
+void store_values_compacted(struct bpc_store *s);
 /* Frame bytes of the live values (what a compaction writes for them). */
 uint64_t store_values_frame_bytes(const struct bpc_store *s);
 

@@ -190,27 +190,26 @@ store_values_grow_ents(struct store_values *v, uint32_t cap)
     return 0;
 }
 
-/* Room for one more entry of len bytes. When either array is full the
- * values below the floor go first (in place); an array doubles only when
- * more than half of it survived (or the new value still does not fit), so
- * a prune is followed by at least half an array of appends and, once the
- * arrays hold the live set, appends allocate nothing. */
+/* Room for one more entry of len bytes: an array that is full doubles.
+ * Nothing is pruned here: where the arrays fill up depends on their
+ * history (a writer's, or a fresh recovery's), and a prune there dropped
+ * values at different points in the two, so a value a later decided
+ * record named again was exported by the writer and gone after a reopen
+ * (review B's value_lost_on_reopen). Prunes come at commit ends
+ * (store_values_commit_end); once the arrays hold what survives between
+ * two of them, appends allocate nothing. */
 static int
 store_values_room(struct bpc_store *s, uint32_t len)
 {
     struct store_values *v = &s->values;
-    if (v->count < v->cap && v->used + len <= v->arena_cap) {
-        return 0;
-    }
-    store_values_prune(s, false);
-    if (v->count == v->cap || 2u * (uint64_t)v->count > v->cap) {
+    if (v->count == v->cap) {
         uint32_t cap = v->cap > 0 ? 2u * v->cap : STORE_VALUES_MIN;
         int rc = store_values_grow_ents(v, cap);
         if (rc != 0) {
             return rc;
         }
     }
-    if (v->used + len > v->arena_cap || 2u * v->used > v->arena_cap) {
+    if (v->used + len > v->arena_cap) {
         size_t cap = v->arena_cap > 0 ? 2u * v->arena_cap : STORE_ARENA_MIN;
         while (cap < v->used + len) {
             cap *= 2u;
@@ -223,6 +222,29 @@ store_values_room(struct bpc_store *s, uint32_t len)
         v->arena_cap = cap;
     }
     return 0;
+}
+
+void
+store_values_commit_end(struct bpc_store *s)
+{
+    struct store_values *v = &s->values;
+    uint32_t at_least = v->survivors > STORE_VALUES_MIN ? v->survivors : STORE_VALUES_MIN;
+    if (v->since_prune <= at_least) {
+        return;
+    }
+    store_values_prune(s, false);
+    v->survivors = v->count;
+    v->since_prune = 0;
+}
+
+void
+store_values_compacted(struct bpc_store *s)
+{
+    /* A recovery of the new file takes its values (every one kept), then
+     * ends its one commit. */
+    s->values.survivors = 0;
+    s->values.since_prune = s->values.count;
+    store_values_commit_end(s);
 }
 
 /* A value already held, given again: the bytes held stay unless they
@@ -275,6 +297,7 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
     memcpy(v->arena + v->used, bytes, vid->len);
     v->used += vid->len;
     v->count++;
+    v->since_prune++;
     *store_values_slot(v, instance, vid) = v->count;
     return 0;
 }
