@@ -199,6 +199,12 @@ bpc_vid_stored_ok(const struct bpc_vid *v)
  * adds one: a durable incarnation must leave room for both. */
 #define BPC_INCARNATION_MAX ((UINT64_C(1) << 24) - 2u)
 
+/* Recent decisions an engine of window w keeps (its ring, layout.c), and
+ * the instances below its floor whose decided records it keeps in the
+ * store (dec_keep = instance + this): a party lagging that far catches up
+ * without a log. */
+#define BPC_RECENT_LEN(w) (2u * (uint32_t)(w) + 256u)
+
 /* A durable record in a shape the engine writes, the one rule for what
  * bpc_engine_restore takes and bpc_store_append writes (restored
  * identities go out in 1b reports, where a pad byte or a shape the

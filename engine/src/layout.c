@@ -39,7 +39,7 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;
     /* Recent decisions outlive their slots by 2 windows (their bytes too),
      * so a party lagging that far catches up without a log. */
-    z->dring_len = 2 * z->window + 256;
+    z->dring_len = BPC_RECENT_LEN(z->window);
     /* MACs kept per submitter: up to 256, fewer with many parties (the
      * table is parties x slots), never fewer than 8. From the party count
      * alone, which every party shares: a submitter keeps as many commands

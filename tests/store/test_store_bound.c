@@ -143,6 +143,61 @@ test_store_bounded_million_instances(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: with the decided records an engine keeps below its floor (one
+ * per instance the floor passes, kept for 2 x window + 256 instances),
+ * the file stays under the threshold plus one commit and the live set
+ * within 3 x window + 256 + parties + 1 records. Window 4096, 30,000
+ * commits each moving the floor by one: the party-wide record, the
+ * decided record of the instance passed, a vote at the window's top
+ * (inline values). Before, the bound left the decided records out: "file
+ * at most 7218208 bytes (threshold 4723712), 12450 live records" (review
+ * B's bound, at this window). */
+#define TS_DEC_WINDOW 4096u
+static void
+test_store_bounded_with_decided_records(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 12);
+    struct bpc_config cfg;
+    struct bpc_store_options o;
+    struct bpc_store *s = NULL;
+    uint64_t threshold = ts_bound_open(&fs, TS_DEC_WINDOW, &cfg, &o, &s);
+    uint64_t commit_max = 0;
+    uint64_t live_max = 0;
+    for (uint64_t k = 1; k <= 30000; k++) {
+        struct bpc_durable r[3];
+        r[0] = ts_party(k);
+        r[1] = r[0];
+        r[1].instance = k - 1;
+        r[1].decided = 1;
+        r[1].dec_bal = 1;
+        r[1].dec_keep = k - 1 + 2u * TS_DEC_WINDOW + 256u;
+        r[1].dec_val = ts_vid(3 * k + 1); /* inline */
+        r[2] = r[0];
+        r[2].instance = k + TS_DEC_WINDOW - 1u;
+        r[2].max_vbal = 1;
+        r[2].max_vval = ts_vid(3 * k + 2);
+        uint64_t grew = ts_bound_commit(s, r, 3, NULL, 0);
+        commit_max = grew > commit_max ? grew : commit_max;
+        struct bpc_store_stats st;
+        bpc_store_stats(s, &st);
+        live_max = st.live_records > live_max ? st.live_records : live_max;
+    }
+    struct bpc_store_stats st;
+    bpc_store_stats(s, &st);
+    print_message("window %u: file at most %llu bytes (threshold %llu), %llu live records at "
+                  "most, %llu compactions\n",
+                  TS_DEC_WINDOW, (unsigned long long)st.file_bytes_max,
+                  (unsigned long long)threshold, (unsigned long long)live_max,
+                  (unsigned long long)st.compactions);
+    assert_true(st.compactions >= 2);
+    assert_true(st.file_bytes_max <= threshold + commit_max);
+    assert_true(live_max <= 3u * TS_DEC_WINDOW + 256u + TS_PARTIES + 1u);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* A file that grew past the threshold before a restart (say, under a
  * larger threshold) compacts at the first commit after recovery, and
  * every restart keeps the bound: restarts must not let it grow. */
@@ -278,6 +333,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_bounded_million_instances),
         cmocka_unit_test(test_store_restarts_keep_the_bound),
+        cmocka_unit_test(test_store_bounded_with_decided_records),
         cmocka_unit_test(test_store_values_of_a_stalled_vote_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
