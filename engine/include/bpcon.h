@@ -239,7 +239,8 @@ bpc_u128 bpc_threshold_default(bpc_u128 total);
 /* The threshold in force (cfg->threshold, or the default when 0); 0 for
  * cfg NULL. */
 bpc_u128 bpc_config_threshold(const struct bpc_config *cfg);
-/* Tolerated faulty weight F = min(2T - W - 1, W - T), 0 when negative. */
+/* Tolerated faulty weight F = min(2T - W - 1, W - T), 0 when negative or
+ * T > W; exact for every 128-bit W and T (nothing wraps). */
 bpc_u128 bpc_faulty_weight(bpc_u128 total, bpc_u128 threshold);
 /* BLAKE2b-256 over the explicit little-endian encoding of cluster id,
  * party count, weights and threshold (not self, keys or timers). 0, or

@@ -299,14 +299,20 @@ bpc_config_threshold(const struct bpc_config *cfg)
     return bpc_threshold_default(bpc_config_total_weight(cfg));
 }
 
+/* Exact for any 128-bit W and T: 2T is never formed (it wrapped for
+ * T >= 2^127). With T <= W, 2T <= W reads T <= W - T, and 2T - W - 1
+ * reads T - (W - T) - 1, which is >= 0 once T > W - T. */
 bpc_u128
 bpc_faulty_weight(bpc_u128 total, bpc_u128 threshold)
 {
-    if (2u * threshold <= total || threshold > total) {
+    if (threshold > total) {
         return 0;
     }
-    bpc_u128 overlap = 2u * threshold - total - 1u; /* two quorums share > F */
-    bpc_u128 spare = total - threshold;             /* correct weight still >= T */
+    bpc_u128 spare = total - threshold; /* correct weight still >= T */
+    if (threshold <= spare) {
+        return 0; /* 2T <= W: two quorums may share nothing */
+    }
+    bpc_u128 overlap = threshold - spare - 1u; /* 2T - W - 1: two quorums share > F */
     return overlap < spare ? overlap : spare;
 }
 

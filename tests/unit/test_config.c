@@ -421,6 +421,30 @@ test_config_faulty_table(void **state)
     }
 }
 
+/* F is exact for every 128-bit input, far past any config's W (< 2^74):
+ * 2T - W - 1 and 2T <= W are never formed, so nothing wraps. Before,
+ * 2T wrapped for T >= 2^127: W = 2^128 - 1, T = 2^127 + 1 gave 0, not
+ * min(2T - W - 1, W - T) = min(2, 2^127 - 2) = 2. */
+static void
+test_config_faulty_extremes(void **state)
+{
+    (void)state;
+    const bpc_u128 max = ~(bpc_u128)0;
+    const bpc_u128 half = (bpc_u128)1 << 127;
+    char buf[48];
+    assert_string_equal(bpc_u128_str(bpc_faulty_weight(max, half + 1u), buf), "2");
+    assert_true(bpc_faulty_weight(max, max) == 0u);            /* W - T = 0 */
+    assert_true(bpc_faulty_weight(max, max - 1u) == 1u);       /* W - T = 1 */
+    assert_true(bpc_faulty_weight(max, half) == 0u);           /* 2T - W = 1: F = 0 */
+    assert_true(bpc_faulty_weight(max - 1u, half) == 1u);      /* 2T = W + 2: 2T - W - 1 = 1 */
+    assert_true(bpc_faulty_weight(max - 1u, half - 1u) == 0u); /* 2T = W: no quorum overlap */
+    assert_true(bpc_faulty_weight(half, max) == 0u);           /* T > W */
+    /* W = 2^128 - 1, T = 3 * 2^126: 2T - W - 1 = 2^127, and W - T =
+     * 2^126 - 1, the smaller. */
+    bpc_u128 t = 3u * ((bpc_u128)1 << 126);
+    assert_true(bpc_faulty_weight(max, t) == ((bpc_u128)1 << 126) - 1u);
+}
+
 /* For every W in 1..200 and every valid T: two quorums share more than F
  * weight (2T - W > F), the weight outside F still makes a quorum (W - F >= T),
  * and F is the largest value with both properties. */
@@ -684,6 +708,7 @@ main(void)
         cmocka_unit_test(test_config_threshold_default_table),
         cmocka_unit_test(test_config_faulty_table),
         cmocka_unit_test(test_config_faulty_property),
+        cmocka_unit_test(test_config_faulty_extremes),
         cmocka_unit_test(test_config_digest),
         cmocka_unit_test(test_config_digest_encoding),
         cmocka_unit_test(test_config_util_texts),
