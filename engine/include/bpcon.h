@@ -727,8 +727,10 @@ struct bpc_counters {
     uint64_t drops[BPC_DROP_REASONS_COUNT];
 };
 
-/* Bytes of caller storage the engine needs for cfg (validated or not); 0
- * for cfg NULL or out of range. */
+/* Bytes of caller storage the engine needs for cfg; 0 for cfg NULL or any
+ * configuration bpc_config_validate refuses (the check bpc_engine_init and
+ * bpc_engine_new make first; keys and log size nothing and are not
+ * looked at). */
 size_t bpc_engine_footprint(const struct bpc_config *cfg);
 
 /* One region of that storage: bpc_engine_footprint is the sum of the
@@ -741,8 +743,8 @@ struct bpc_footprint_part {
 };
 #define BPC_FOOTPRINT_PARTS_MAX 24u
 /* Fills up to cap regions of cfg's storage, largest configuration terms
- * first in layout order; returns how many there are (0 when cfg is out of
- * range or NULL, as bpc_engine_footprint; parts NULL: none written). */
+ * first in layout order; returns how many there are (0 when cfg is NULL or
+ * refused, as bpc_engine_footprint; parts NULL: none written). */
 uint32_t bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_footprint_part *parts,
                                     uint32_t cap);
 /* Validates cfg and builds an engine in mem (>= footprint, 64-byte aligned,

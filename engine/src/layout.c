@@ -117,9 +117,10 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 size_t
 bpc_engine_footprint(const struct bpc_config *cfg)
 {
-    if (cfg == NULL || cfg->parties_count == 0 || cfg->parties_count > BPC_PARTIES_MAX ||
-        cfg->window_slots == 0 || cfg->window_slots > BPC_WINDOW_SLOTS_MAX ||
-        cfg->value_bytes_max > BPC_VALUE_BYTES_MAX) {
+    /* The check bpc_engine_init and bpc_engine_new make first: a caller
+     * that sizes the storage before either gets 0, not the size of a
+     * configuration they refuse (commands_max 2^31 asked for 6.6 TB). */
+    if (bpc_config_validate(cfg, NULL, 0) != 0) {
         return 0;
     }
     struct eng_sizes z;

@@ -18,6 +18,7 @@
 /* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,9 @@ test_footprint_parts_add_up(void **state)
                 test_fp_config(&cfg, parties[a]);
                 cfg.window_slots = windows[b];
                 cfg.value_bytes_max = values[c];
+                /* A frame that holds the largest value (else refused). */
+                uint32_t fmin = bpc_frame_bytes_min(values[c]);
+                cfg.frame_bytes = fmin > cfg.frame_bytes ? fmin : cfg.frame_bytes;
                 uint32_t count;
                 size_t sum = test_fp_sum(&cfg, &count);
                 assert_int_equal(sum, bpc_engine_footprint(&cfg));
@@ -108,6 +112,67 @@ test_footprint_follows_config(void **state)
     assert_true(bpc_engine_footprint(&cfg) < f0);
     test_fp_config(&cfg, 999);
     assert_true(bpc_engine_footprint(&cfg) > f0);
+}
+
+/* Goal: every configuration bpc_engine_init refuses has footprint 0 (and
+ * no parts), so a caller that sizes the storage first gets the refusal,
+ * not a huge allocation. Before, only parties, window and value size were
+ * checked: commands_max 2^31 gave 6614251533120 bytes, frame_bytes 100
+ * gave 5051200. Method: one field at a time out of range on a valid
+ * configuration; init must refuse each (so the case is out of range) and
+ * the footprint must be 0. */
+static void
+test_footprint_refuses_what_init_refuses(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        uint32_t field; /* 0 commands, 1 frame, 2 batch, 3 window, 4 value, 5 self */
+        uint32_t v;
+    } cases[] = {
+        {"commands_max 2^31", 0, 1u << 31},
+        {"commands_max 0", 0, 0},
+        {"commands_max 1", 0, 1},
+        {"commands_max 3", 0, 3},
+        {"commands_max 2^17", 0, 1u << 17},
+        {"frame_bytes 0", 1, 0},
+        {"frame_bytes 100", 1, 100},
+        {"frame_bytes 9001", 1, BPC_FRAME_BYTES_MAX + 1},
+        {"frame_bytes 200 < value", 1, 200},
+        {"batch_max 0", 2, 0},
+        {"batch_max 65", 2, BPC_BATCH_MAX + 1},
+        {"window_slots 3", 3, 3},
+        {"value_bytes_max 0", 4, 0},
+        {"value_bytes_max 15", 4, 15},
+        {"self 7", 5, 7},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bpc_config cfg;
+        test_fp_config(&cfg, 7);
+        uint32_t *f[] = {&cfg.commands_max, &cfg.frame_bytes,     &cfg.batch_max,
+                         &cfg.window_slots, &cfg.value_bytes_max, &cfg.self};
+        *f[cases[i].field] = cases[i].v;
+        print_message("%s\n", cases[i].what);
+        assert_int_not_equal(bpc_config_validate(&cfg, NULL, 0), 0);
+        assert_int_equal(bpc_engine_footprint(&cfg), 0);
+        assert_int_equal(bpc_engine_footprint_parts(&cfg, NULL, 0), 0);
+        struct bpc_engine *e = NULL;
+        uint8_t mem[64] __attribute__((aligned(64)));
+        assert_int_not_equal(bpc_engine_init(&e, mem, sizeof(mem), &cfg, NULL, 0), 0);
+        assert_int_not_equal(bpc_engine_init(&e, mem, sizeof(mem), &cfg, NULL, 0), -ENOBUFS);
+    }
+    /* Weights and threshold: no quorum, or quorums that may not meet. */
+    struct bpc_config cfg;
+    test_fp_config(&cfg, 7);
+    memset(cfg.weights, 0, sizeof(cfg.weights));
+    assert_int_equal(bpc_engine_footprint(&cfg), 0);
+    test_fp_config(&cfg, 7);
+    cfg.threshold = 8;
+    assert_int_equal(bpc_engine_footprint(&cfg), 0);
+    cfg.threshold = 3;
+    assert_int_equal(bpc_engine_footprint(&cfg), 0);
+    cfg.threshold = 5; /* the valid one again */
+    assert_true(bpc_engine_footprint(&cfg) > 0);
 }
 
 /* Bytes of [p, p + len) resident in memory. */
@@ -175,6 +240,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_footprint_parts_add_up),
         cmocka_unit_test(test_footprint_follows_config),
+        cmocka_unit_test(test_footprint_refuses_what_init_refuses),
         cmocka_unit_test(test_footprint_resident_at_start),
         cmocka_unit_test(test_footprint_resident_big_window),
     };
