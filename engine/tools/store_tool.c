@@ -7,13 +7,15 @@
  * Exit status: 0 when the file is intact or only has a torn tail (which a
  * party's next start cuts off), 1 when it is damaged before the tail or is
  * no store (a party refuses to start on it), 2 on usage errors (unknown
- * command, missing argument, unreadable file).
+ * command, missing argument, unreadable file) and when stdout cannot take
+ * the output (tool_out.h).
  *
  * Owns: the text forms of a store's contents. Must never: write to FILE
  * (it inspects through bpc_store_inspect, read-only).
  */
 #include "bpcon_store.h"
 #include "json_str.h"
+#include "tool_out.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +27,8 @@ tool_usage(FILE *f)
     fprintf(f, "usage: bpcon-store check FILE | bpcon-store dump FILE | --help | --version\n"
                "  check: one JSON line (records, values, valid_bytes, torn_bytes,\n"
                "         corrupt_offset, party, floor, max_ballot, ...); exit 0 intact or\n"
-               "         torn tail only, 1 damaged before the tail, 2 usage error\n"
+               "         torn tail only, 1 damaged before the tail, 2 usage error or\n"
+               "         output that cannot be written\n"
                "  dump:  one JSON line per frame of every complete commit (a value frame:\n"
                "         instance, length, the first 8 bytes of its digest), same exit codes\n");
 }
@@ -148,11 +151,11 @@ main(int argc, char **argv)
 {
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         tool_usage(stdout);
-        return 0;
+        return tool_out_status("bpcon-store", 0, 2);
     }
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("bpcon-store %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-        return 0;
+        return tool_out_status("bpcon-store", 0, 2);
     }
     bool check = argc == 3 && strcmp(argv[1], "check") == 0;
     bool dump = argc == 3 && strcmp(argv[1], "dump") == 0;
@@ -188,6 +191,5 @@ main(int argc, char **argv)
                 "next start cuts it off)\n",
                 argv[2], (unsigned long long)info.torn_bytes, (unsigned long long)info.valid_bytes);
     }
-    fflush(stdout);
-    return damaged ? 1 : 0;
+    return tool_out_status("bpcon-store", damaged ? 1 : 0, 2);
 }

@@ -2,11 +2,15 @@
 # Goal: a program's command line contract: every bad flag, value or
 # target is refused with exit 2 and a message naming the flag and the value
 # (and the allowed range), as is a flag that takes one value given twice;
-# --help and --version exit 0 without doing work.
+# --help and --version exit 0 without doing work; output that cannot be
+# written fails the program.
 # Method: a table, one case a line: EXIT<TAB>TEXT<TAB>ARGS (ARGS split on
 # blanks, a word '' is an empty argument; TEXT must appear in
 # stdout+stderr; '#' lines are comments; @WORK@ in ARGS or TEXT is the
-# run's scratch directory, also its TMPDIR).
+# run's scratch directory, also its TMPDIR). A last word '>/dev/full'
+# sends the program's stdout to /dev/full, where every write fails (its
+# output cannot be written: the program must fail); TEXT must then appear
+# in stderr.
 # Usage: cli_table.sh PROGRAM TABLE
 set -u
 prog="$1"
@@ -27,7 +31,13 @@ while IFS=$'\t' read -r want text args; do
     for i in "${!words[@]}"; do
         [ "${words[$i]}" = "''" ] && words[i]=""
     done
-    out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1)
+    n=${#words[@]}
+    if [ "$n" -gt 0 ] && [ "${words[n - 1]}" = ">/dev/full" ]; then
+        unset 'words[n - 1]'
+        out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1 >/dev/full)
+    else
+        out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1)
+    fi
     got=$?
     if [ "$got" -eq "$want" ] && grep -qF -- "$text" <<<"$out"; then
         pass=$((pass + 1))

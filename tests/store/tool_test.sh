@@ -102,5 +102,17 @@ expect_rc usage-none 2 "$tool"
 expect_rc usage-verb 2 "$tool" fix "$dir/good.store"
 expect_rc usage-missing 2 "$tool" check "$dir/no-such-file"
 
+# The JSON lines are the result: when stdout cannot take them (/dev/full)
+# the command fails with exit 2 and says why on stderr, whatever the file
+# held (before: exit 0 for an intact store, 1 for a damaged one).
+full_msg='bpcon-store: cannot write to standard output: No space left on device'
+for c in "good-check check good" "good-dump dump good" "torn-check check torn" \
+    "corrupt-check check corrupt" "corrupt-dump dump corrupt"; do
+    set -- $c
+    expect_rc "full-$1" 2 sh -c '"$0" "$1" "$2" >/dev/full' "$tool" "$2" "$dir/$3.store"
+    out=$(cat "$dir/stderr")
+    has "full-$1-message" "$full_msg"
+done
+
 echo "bpcon-store tool: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
