@@ -9,6 +9,7 @@
  * a random configuration, the Byzantine phase's defaults): main.c does.
  */
 #include "flags.h"
+#include "tool_out.h"
 
 #include <errno.h>
 #include <math.h>
@@ -81,7 +82,8 @@ static const char main_usage_byz[] =
     "  --help                 this text\n"
     "  --version              the version\n"
     "exit: 0 safe and all decided, 1 safety or liveness violation or engine\n"
-    "      error (any run of a campaign), 2 usage, 3 safe but not all decided\n";
+    "      error (any run of a campaign) or output that cannot be written,\n"
+    "      2 usage, 3 safe but not all decided\n";
 
 void
 main_usage(const char *fmt, ...)
@@ -570,7 +572,7 @@ main_help(void)
 {
     fputs(main_usage_text, stdout);
     fputs(main_usage_byz, stdout);
-    exit(MAIN_EXIT_OK);
+    exit(tool_out_status("bpcon-sim", MAIN_EXIT_OK, MAIN_EXIT_OUTPUT));
 }
 
 /* --version: the simulator's and the library's versions; exits 0. */
@@ -578,7 +580,7 @@ static _Noreturn void
 main_version(void)
 {
     printf("bpcon-sim %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-    exit(MAIN_EXIT_OK);
+    exit(tool_out_status("bpcon-sim", MAIN_EXIT_OK, MAIN_EXIT_OUTPUT));
 }
 
 /* Whether a flag shapes the configuration --random-config draws itself. */

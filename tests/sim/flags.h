@@ -15,6 +15,7 @@
 enum main_exit {
     MAIN_EXIT_OK = 0,
     MAIN_EXIT_UNSAFE = 1,
+    MAIN_EXIT_OUTPUT = 1, /* stdout could not take the output (tool_out.h) */
     MAIN_EXIT_USAGE = 2,
     MAIN_EXIT_UNDECIDED = 3,
 };

@@ -12,6 +12,7 @@
  * state reach the next.
  */
 #include "flags.h"
+#include "tool_out.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -698,11 +699,12 @@ main(int argc, char **argv)
         return MAIN_EXIT_USAGE;
     }
     if (a.footprint) {
-        return main_footprint(&a);
+        return tool_out_status("bpcon-sim", main_footprint(&a), MAIN_EXIT_OUTPUT);
     }
     signal(SIGABRT, main_on_fatal);
     signal(SIGSEGV, main_on_fatal);
     signal(SIGBUS, main_on_fatal);
     signal(SIGFPE, main_on_fatal);
-    return a.seeds > 0 ? main_campaign(&a) : main_single(&a);
+    int code = a.seeds > 0 ? main_campaign(&a) : main_single(&a);
+    return tool_out_status("bpcon-sim", code, MAIN_EXIT_OUTPUT);
 }
