@@ -46,6 +46,7 @@
  * checked), or leave node processes behind (all are signalled and reaped).
  */
 #include "cluster.h"
+#include "tool_out.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -341,18 +342,19 @@ cl_defaults(struct cl_opts *o)
     o->ring_lcores = 1;
 }
 
-/* One flag as getopt_long returned it: exits 0 on --help and --version;
+/* One flag as getopt_long returned it: exits on --help and --version (0,
+ * or 1 when stdout cannot take the text);
  * 0, or -EINVAL with the refusal printed (getopt named an unknown flag). */
 static int
 cl_flag(struct cl_opts *o, int c, const char *arg)
 {
     if (c == 'h') {
         cl_usage(stdout);
-        exit(0);
+        exit(tool_out_status("bpcon-cluster", 0, 1));
     }
     if (c == 'V') {
         printf("bpcon-cluster %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-        exit(0);
+        exit(tool_out_status("bpcon-cluster", 0, 1));
     }
     if (c == '?') {
         return -EINVAL; /* getopt named the flag */
@@ -584,5 +586,6 @@ main(int argc, char **argv)
     if (rc != 0) {
         return 1;
     }
-    return cl_summary_print(&o, &sum) ? 0 : 1;
+    /* The JSON line is the result: lost, the run failed. */
+    return tool_out_status("bpcon-cluster", cl_summary_print(&o, &sum) ? 0 : 1, 1);
 }

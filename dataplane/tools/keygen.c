@@ -11,6 +11,7 @@
  * key.
  */
 #include "app.h"
+#include "tool_out.h"
 
 #include <sodium.h>
 
@@ -210,11 +211,11 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         if (c == 'h') {
             keygen_usage(stdout);
-            exit(0);
+            exit(tool_out_status("bpcon-keygen", 0, 1));
         }
         if (c == 'V') {
             printf("bpcon-keygen %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-            exit(0);
+            exit(tool_out_status("bpcon-keygen", 0, 1));
         }
         if (c == '?') {
             keygen_usage(stderr); /* getopt named the flag */
@@ -618,5 +619,5 @@ main(int argc, char **argv)
         return 1;
     }
     printf("wrote %llu key files to %s\n", (unsigned long long)k.parties, k.out);
-    return 0;
+    return tool_out_status("bpcon-keygen", 0, 1);
 }

@@ -21,6 +21,7 @@
  * setting a C11 atomic flag.
  */
 #include "node.h"
+#include "tool_out.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -295,11 +296,11 @@ node_parse(int argc, char **argv, struct node_opts *o)
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         if (c == 'h') {
             node_usage(stdout);
-            exit(0);
+            exit(tool_out_status("bpcon-node", 0, 1));
         }
         if (c == 'V') {
             printf("bpcon-node %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-            exit(0);
+            exit(tool_out_status("bpcon-node", 0, 1));
         }
         if (c == '?') {
             return -EINVAL; /* getopt named the flag */
@@ -334,11 +335,11 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     for (int k = 1; k < dash; k++) {
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             node_usage(stdout);
-            exit(0);
+            exit(tool_out_status("bpcon-node", 0, 1));
         }
         if (strcmp(argv[k], "--version") == 0) {
             printf("bpcon-node %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
-            exit(0);
+            exit(tool_out_status("bpcon-node", 0, 1));
         }
     }
     if (dash == argc) {
