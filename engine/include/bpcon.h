@@ -21,8 +21,9 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------
- * Version. The shared library's soname carries the ABI major
- * (libbpcon.so.MAJOR); MINOR grows with compatible additions.
+ * Version: the project's release. The soname carries the library's own
+ * ABI number instead (libbpcon.so.N), which grows whenever a public
+ * struct's layout or a function's signature changes (docs/BUILD.md, "ABI").
  * ---------------------------------------------------------------------- */
 
 #define BPC_VERSION_MAJOR 0

@@ -14,11 +14,16 @@ build=$1
 dest=$(mktemp -d /tmp/bpc-install-XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --quiet >/dev/null
-libdir=$(find "$dest" -name 'libbpcon.so.0' -printf '%h\n' | head -1)
+# The sonames: each library's ABI number (engine/meson.build, abi_versions;
+# docs/BUILD.md, "ABI").
+so_libbpcon=libbpcon.so.1
+so_store=libbpcon-store.so.1
+so_dp=libbpcon-dp.so.1
+libdir=$(find "$dest" -name "$so_libbpcon" -printf '%h\n' | head -1)
 pcdir=$(find "$dest" -name 'libbpcon.pc' -printf '%h\n' | head -1)
 incdir=$(find "$dest" -name 'bpcon.h' -printf '%h\n' | head -1)
 [ -n "$libdir" ] && [ -n "$pcdir" ] && [ -n "$incdir" ] || {
-    echo "FAIL: libbpcon.so.0, libbpcon.pc or bpcon.h not installed"
+    echo "FAIL: $so_libbpcon, libbpcon.pc or bpcon.h not installed"
     exit 1
 }
 pass=0
@@ -34,15 +39,15 @@ check() { # name, command...
         sed 's/^/    /' "$dest/out" | tail -20
     fi
 }
-for lib in libbpcon libbpcon-store libbpcon-dp; do
-    check "$lib soname" sh -c "objdump -p '$libdir/$lib.so.0' | grep -q 'SONAME *$lib.so.0'"
+for so in "$so_libbpcon" "$so_store" "$so_dp"; do
+    check "$so soname" sh -c "objdump -p '$libdir/$so' | grep -q 'SONAME *$so\$'"
 done
-check "libbpcon symbols" python3 "$root/scripts/symbols.py" check "$libdir/libbpcon.so.0" \
+check "libbpcon symbols" python3 "$root/scripts/symbols.py" check "$libdir/$so_libbpcon" \
     "$incdir/bpcon.h"
 check "libbpcon-store symbols" python3 "$root/scripts/symbols.py" check \
-    "$libdir/libbpcon-store.so.0" "$incdir/bpcon_store.h"
+    "$libdir/$so_store" "$incdir/bpcon_store.h"
 check "libbpcon-dp symbols" python3 "$root/scripts/symbols.py" check \
-    "$libdir/libbpcon-dp.so.0" "$incdir/bpcon_dp.h"
+    "$libdir/$so_dp" "$incdir/bpcon_dp.h"
 for page in $(find "$dest" -name '*.1' 2>/dev/null); do
     check "man $(basename "$page")" sh -c "man -l '$page' >/dev/null"
 done
