@@ -141,6 +141,7 @@ bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *val
         s->wlen +=
             store_put_value_frame(s->wbuf + s->wlen, v->instance, &v->vid, v->bytes, &s->next_seq);
         rc = store_take_value(s, v->instance, &v->vid, v->bytes);
+        s->values.since_prune++; /* a frame, as recovery will count it */
     }
     if (rc != 0) {
         store_fail(s, rc); /* the live values no longer match what was buffered */

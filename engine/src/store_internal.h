@@ -84,10 +84,13 @@ struct store_values {
     size_t arena_cap;
     struct bpc_durable_value *export; /* scratch for bpc_store_values */
     uint32_t export_cap;
-    /* Entries taken since the last prune, and those that survived it:
-     * a commit's end prunes once more were taken than survived (at least
-     * STORE_VALUES_MIN), so the writer and a recovery of its file prune
-     * at the same commits (store_values_commit_end). */
+    /* Value frames since the last prune (each one counted, whether its
+     * value was taken, held already, below the floor or, at recovery,
+     * skipped for bytes that do not hash to it), and the entries that
+     * survived that prune: a commit's end prunes once more frames came
+     * than survived (at least STORE_VALUES_MIN), so the writer and a
+     * recovery of its file prune at the same commits, whatever the
+     * frames held (store_values_commit_end). */
     uint32_t since_prune;
     uint32_t survivors;
 };

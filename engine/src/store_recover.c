@@ -198,7 +198,7 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
  * ---------------------------------------------------------------------- */
 
 typedef void (*store_frame_cb)(void *ctx, const struct bpc_store_frame *f);
-typedef void (*store_end_cb)(void *ctx);
+typedef void (*store_seen_cb)(void *ctx, uint8_t type, bool commit_end);
 
 /* Does vote record rec carry a clean floor (its last history entry of kind
  * NONE)? No writer of format version 1 or 2 wrote one; builds of version 3
@@ -254,11 +254,11 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
     info->torn_bytes = n - info->valid_bytes;
 }
 
-/* Pass 2: every frame of the complete commits, in order, to cb, and each
- * commit's end to end. */
+/* Pass 2: every frame of the complete commits, in order, to cb (those
+ * whose value bytes do not hash to it not), and to seen (every one). */
 static void
 store_scan_frames(const uint8_t *b, struct bpc_store_info *info, store_frame_cb cb,
-                  store_end_cb end, void *ctx)
+                  store_seen_cb seen, void *ctx)
 {
     uint64_t off = BPC_STORE_HEADER_BYTES;
     uint64_t seq = info->first_seq;
@@ -293,8 +293,8 @@ store_scan_frames(const uint8_t *b, struct bpc_store_info *info, store_frame_cb 
         if (cb != NULL && why == NULL) {
             cb(ctx, &f);
         }
-        if (end != NULL && f.commit_end) {
-            end(ctx);
+        if (seen != NULL) {
+            seen(ctx, f.type, f.commit_end);
         }
         off += BPC_STORE_FRAME_HEADER_BYTES + v.plen;
         seq++;
@@ -317,14 +317,14 @@ store_scan_header(const uint8_t *b, uint64_t n, struct bpc_store_info *info, cha
  * the frames before it were still reported) or the header's error. */
 static int
 store_scan(const uint8_t *b, uint64_t n, struct bpc_store_info *info, store_frame_cb cb,
-           store_end_cb end, void *ctx, char *err, size_t err_len)
+           store_seen_cb seen, void *ctx, char *err, size_t err_len)
 {
     int rc = store_scan_header(b, n, info, err, err_len);
     if (rc != 0) {
         return rc;
     }
     store_scan_bounds(b, n, info);
-    store_scan_frames(b, info, cb, end, ctx);
+    store_scan_frames(b, info, cb, seen, ctx);
     if (info->corrupt_offset != UINT64_MAX) {
         info->torn_bytes = 0;
         store_errf(err, err_len, "damaged at offset %llu: %s",
@@ -418,14 +418,18 @@ store_load_frame(void *ctx, const struct bpc_store_frame *f)
     }
 }
 
-/* The end of a complete commit (scan callback, after its last frame even
- * when that frame was skipped): the values prune where the writer's sync
- * of the commit did. */
+/* Every frame of a complete commit, skipped or not (scan callback, after
+ * store_load_frame): value frames counted as the writer counted them when
+ * it appended them, and at a commit's last frame the values prune where
+ * the writer's sync of the commit did. */
 static void
-store_load_commit_end(void *ctx)
+store_load_seen(void *ctx, uint8_t type, bool commit_end)
 {
     struct bpc_store *s = ctx;
-    if (!s->failed) {
+    if (type == BPC_STORE_FRAME_VALUE) {
+        s->values.since_prune++;
+    }
+    if (commit_end && !s->failed) {
         store_values_commit_end(s);
     }
 }
@@ -448,7 +452,7 @@ store_recover(struct bpc_store *s, char *err, size_t err_len)
     /* Frames load as the scan passes them; on any refusal the store is
      * closed, so nothing loaded before damage is ever used. */
     if (rc == 0) {
-        rc = store_scan(b, n, &got, store_load_frame, store_load_commit_end, s, why, sizeof(why));
+        rc = store_scan(b, n, &got, store_load_frame, store_load_seen, s, why, sizeof(why));
     }
     if (rc == 0) {
         rc = store_identity(s, &got, err, err_len);

@@ -297,7 +297,6 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
     memcpy(v->arena + v->used, bytes, vid->len);
     v->used += vid->len;
     v->count++;
-    v->since_prune++;
     *store_values_slot(v, instance, vid) = v->count;
     return 0;
 }

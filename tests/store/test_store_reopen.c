@@ -190,6 +190,61 @@ test_store_reopen_after_floor_passed_a_value(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a value frame whose bytes do not hash to its identity (a caller's
+ * mistake: the writer takes it unhashed, a recovery skips it) does not
+ * make the writer and a reopen prune at different commits: a vote for X
+ * at 0 with its bytes, Y at 1 with another value's bytes (and, with
+ * right_later, Y's right bytes after all), the floor past 0, 63 values at
+ * 1, then the decided record of 0 naming X without its bytes. Before
+ * (entries counted as taken, not frames): "wrong bytes: before the
+ * reopen 2 records 0 values, after 2 and 1" (this stop's own review's
+ * wrong_shift). */
+static void
+tr_wrong_bytes_run(bool right_later)
+{
+    tr_fill();
+    TS_FRESH(62, 0);
+    struct bpc_durable r[2] = {ts_party(0), ts_party(0)};
+    r[1].instance = 0;
+    r[1].max_vbal = 1;
+    r[1].max_vval = tr_vid(0);
+    struct bpc_durable_value x = tr_value(0, 0);
+    tr_commit(s, r, 2, &x, 1);
+    struct bpc_durable_value y = tr_value(1, 1);
+    y.bytes = tr_bytes[2]; /* not Y's: they hash to another identity */
+    tr_commit(s, r, 1, &y, 1);
+    r[0] = ts_party(1);
+    tr_commit(s, r, 1, NULL, 0);
+    struct bpc_durable_value v[63];
+    for (uint32_t k = 0; k < 63; k++) {
+        v[k] = k < 62 ? tr_value(1, 2 + k) : tr_value(2, 5); /* none of them Y */
+    }
+    tr_commit(s, r, 1, v, 63);
+    struct bpc_durable d = ts_party(1);
+    d.instance = 0;
+    d.decided = 1;
+    d.dec_bal = 1;
+    d.dec_keep = 2 * TS_WINDOW + 256;
+    d.dec_val = tr_vid(0);
+    r[1] = d;
+    tr_commit(s, r, 2, NULL, 0);
+    if (right_later) {
+        y.bytes = tr_bytes[1];
+        tr_commit(s, r, 1, &y, 1);
+    }
+    tr_reopen(&s, &cfg, &o, "wrong bytes");
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+static void
+test_store_reopen_after_wrong_bytes(void **state)
+{
+    (void)state;
+    tr_wrong_bytes_run(false);
+    tr_wrong_bytes_run(true);
+}
+
 static uint64_t
 tr_next(uint64_t *x)
 {
@@ -326,6 +381,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_reopen_after_floor_passed_a_value),
         cmocka_unit_test(test_store_reopen_same_exports),
+        cmocka_unit_test(test_store_reopen_after_wrong_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
