@@ -269,7 +269,9 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * record's max_bal), -ERANGE (nothing buffered: a record no engine of the
  * configuration the store was opened with writes, which a restore under
  * it refuses the same way: a vote at or above the record's floor +
- * window_slots, a DIGEST value longer than value_bytes_max), -EIO (failed
+ * window_slots, a DIGEST value longer than value_bytes_max; and a vote
+ * record below its own floor, where an engine writes a decided record),
+ * -EIO (failed
  * store), -ENOMEM. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one

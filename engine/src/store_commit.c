@@ -67,6 +67,17 @@ store_usable(const struct bpc_store *s)
     return s->read_only ? -EROFS : 0;
 }
 
+/* A vote record below its own floor: no engine writes one (it writes a
+ * decided record there), and it is not live when taken, yet it raised the
+ * store's floor: a compaction then wrote no record that carries that
+ * floor, and a reopen of the compacted file came back with a lower one
+ * than the writer had (own review's floor_dead). */
+static bool
+store_vote_below_floor(const struct bpc_durable *d)
+{
+    return !d->decided && d->instance < BPC_DURABLE_APPLIED_BASE && d->instance < d->floor;
+}
+
 int
 bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
 {
@@ -85,7 +96,8 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
         if (store_record_check(d) != NULL) {
             return -EINVAL;
         }
-        range = range || !bpc_durable_fits(d, d->floor, s->window, s->value_bytes_max);
+        range = range || !bpc_durable_fits(d, d->floor, s->window, s->value_bytes_max) ||
+                store_vote_below_floor(d);
     }
     if (range) {
         return -ERANGE;

@@ -203,6 +203,7 @@ ts_decided_inputs(struct bpc_durable *in)
     in[2].dec_keep = 40;
     in[3] = in[0];
     in[3].instance = 12; /* a vote below the floor: dropped */
+    in[3].floor = 12;    /* written at its floor (one below it is refused) */
     in[3].max_vbal = 2;
     in[3].max_vval = ts_vid(5);
 }

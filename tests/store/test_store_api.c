@@ -368,6 +368,48 @@ test_floor_bound(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a vote record below its own floor (an engine writes a decided
+ * record there) is -ERANGE, nothing buffered; after a compaction and a
+ * reopen the store's floor is the writer's. Before, it was taken ("0 !=
+ * 0xffffffffffffffde"): it raised the floor to 3 with no live record
+ * carrying it, the compaction lost it, and a vote at 2 appended after it
+ * was live after the reopen only (own review's floor_dead). */
+static void
+test_append_refuses_a_vote_below_its_floor(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    struct bpc_store *s = ta_open(&fs);
+    struct bpc_durable v5 = {.instance = 5, .max_bal = 2, .max_vbal = 2};
+    bpc_vid_of(&v5.max_vval, (const uint8_t *)"five", 4);
+    assert_int_equal(bpc_store_append(s, &v5, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_durable v0 = v5;
+    v0.instance = 0;
+    v0.floor = 3;
+    assert_int_equal(bpc_store_append(s, &v0, 1), -ERANGE);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_compact(s), 0);
+    while (bpc_store_release(s) > 0) {
+    }
+    struct bpc_durable v2 = v5;
+    v2.instance = 2;
+    assert_int_equal(bpc_store_append(s, &v2, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t writer = bpc_store_records(s, &live);
+    bpc_store_close(s);
+    s = ta_open(&fs);
+    uint32_t reopened = bpc_store_records(s, &live);
+    if (reopened != writer) {
+        fail_msg("records after the reopen: %u, the writer's %u", reopened, writer);
+    }
+    assert_int_equal(writer, 2);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Records and values no engine of this configuration writes (window 8,
  * value_bytes_max 1,024), which restore under it refuses with -ERANGE:
  * a vote at floor + 8, a 2b and a decided value of 1,025 bytes, and the
@@ -470,6 +512,7 @@ main(void)
         cmocka_unit_test(test_error_names_cause),
         cmocka_unit_test(test_append_refuses_what_restore_refuses),
         cmocka_unit_test(test_append_refuses_what_the_config_cannot_restore),
+        cmocka_unit_test(test_append_refuses_a_vote_below_its_floor),
         cmocka_unit_test(test_floor_bound),
         cmocka_unit_test(test_open_refuses_unwritable_directory),
     };
