@@ -146,12 +146,12 @@ test_store_bounded_million_instances(void **state)
 /* Goal: with the decided records an engine keeps below its floor (one
  * per instance the floor passes, kept for 2 x window + 256 instances),
  * the file stays under the threshold plus one commit and the live set
- * within 3 x window + 256 + parties + 1 records. Window 4096, 30,000
+ * within 3 x window + 256 + parties + 1 records. Window 4096, 20,000
  * commits each moving the floor by one: the party-wide record, the
  * decided record of the instance passed, a vote at the window's top
  * (inline values). Before, the bound left the decided records out: "file
- * at most 7218208 bytes (threshold 4723712), 12450 live records" (review
- * B's bound, at this window). */
+ * at most 7226288 bytes (threshold 4741216), 12545 live records at most"
+ * (review B's bound, at this window). */
 #define TS_DEC_WINDOW 4096u
 static void
 test_store_bounded_with_decided_records(void **state)
@@ -165,7 +165,7 @@ test_store_bounded_with_decided_records(void **state)
     uint64_t threshold = ts_bound_open(&fs, TS_DEC_WINDOW, &cfg, &o, &s);
     uint64_t commit_max = 0;
     uint64_t live_max = 0;
-    for (uint64_t k = 1; k <= 30000; k++) {
+    for (uint64_t k = 1; k <= 20000; k++) {
         struct bpc_durable r[3];
         r[0] = ts_party(k);
         r[1] = r[0];
@@ -191,7 +191,7 @@ test_store_bounded_with_decided_records(void **state)
                   TS_DEC_WINDOW, (unsigned long long)st.file_bytes_max,
                   (unsigned long long)threshold, (unsigned long long)live_max,
                   (unsigned long long)st.compactions);
-    assert_true(st.compactions >= 2);
+    assert_true(st.compactions >= 1);
     assert_true(st.file_bytes_max <= threshold + commit_max);
     assert_true(live_max <= 3u * TS_DEC_WINDOW + 256u + TS_PARTIES + 1u);
     bpc_store_close(s);
