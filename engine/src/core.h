@@ -308,6 +308,9 @@ struct eng_out {
     struct bpc_record r;
     uint32_t peer;      /* unicast target; in the broadcast queue UINT32_MAX, or
                            for an ATTEST the one peer it is not for */
+    uint32_t next;      /* a unicast of the flush round being sent: the index
+                           of the round's next one for the same peer (uq_round:
+                           none; outbox.c, eng_uq_chain) */
     const uint8_t *val; /* DIGEST bytes for 2A/DECIDED/FORWARD */
     uint32_t src_slot;
     uint8_t src;       /* enum eng_src */
@@ -544,6 +547,8 @@ struct eng_outbox_state {
     uint32_t uq_cap;
     uint32_t uq_count;
     uint32_t uq_round;    /* unicasts of the round being flushed */
+    uint32_t *uq_first;   /* n: the round's first unicast for each peer */
+    bool flush_mid;       /* flush_k and flush_u hold where flush_peer stopped */
     bool round_open;      /* a flush round is under way (it can span steps) */
     uint64_t rounds_done; /* flush rounds completed (catch-up answer budgets) */
     uint64_t tx_seq_max;  /* the highest frame sequence number used */
@@ -756,6 +761,7 @@ struct eng_mem {
     uint8_t *batch_buf;
     struct eng_out *bq, *selfq, *uq;
     struct bpc_record *recs;
+    uint32_t *uq_first;
     struct bpc_durable *dur, *vouch;
     uint32_t dur_cap;
     struct bpc_durable_value *vals;

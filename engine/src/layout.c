@@ -90,7 +90,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
         (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
     sizes[L_QUEUES] = ((size_t)z->bq_cap * 2 + z->uq_cap) * sizeof(struct eng_out) +
-                      (size_t)z->recs_cap * sizeof(struct bpc_record);
+                      (size_t)z->recs_cap * sizeof(struct bpc_record) +
+                      (size_t)z->n * sizeof(uint32_t);
     sizes[L_DUR] =
         ((size_t)z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + 2 * ENG_VOUCH_MAX) *
             sizeof(struct bpc_durable) +
@@ -194,7 +195,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
                  z->cmd_stride);
         return true;
     case L_QUEUES:
-        snprintf(f, len, "(2 x (W x %u + %u) + W + %u + 2n) x %zu + %u x %zu (outbox, decode)",
+        snprintf(f, len, "(2 x (W x %u + %u) + W + %u + 2n) x %zu + %u x %zu + 4n (outbox, decode)",
                  6 + BPC_HISTORY_MAX, 4 * ENG_RETX_MAX + 64, 2 * eng_answer_half(z->n) + 256,
                  sizeof(struct eng_out), z->recs_cap, sizeof(struct bpc_record));
         return true;
@@ -370,6 +371,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->selfq = m->bq + z->bq_cap;
     m->uq = m->selfq + z->bq_cap;
     m->recs = (struct bpc_record *)(void *)(m->uq + z->uq_cap);
+    m->uq_first = (uint32_t *)(void *)(m->recs + z->recs_cap);
     m->dur = (struct bpc_durable *)(void *)(base + l->off[L_DUR]);
     m->dur_cap = z->window * (1 + ENG_DECIDED_BATCH_MAX) + 1 + z->n + ENG_VOUCH_MAX;
     m->vouch = m->dur + m->dur_cap;
