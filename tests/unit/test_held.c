@@ -227,6 +227,43 @@ test_wrong_mac_examines_its_waiters(void **state)
     fx_delete(f);
 }
 
+/* Goal: a peer that alternates its 1b range at one ballot between the
+ * window's bottom and its top makes held values be examined again once,
+ * not at every frame: a raise of the range at the same ballot is kept out
+ * (the first coverage stays true). Ballot 2's leader sends its 1A and
+ * junk 2a values at 32 instances (held), then 16 one-record 1B_RANGE
+ * frames alternating from 64 (none of the window) and 0 (all of it).
+ * Before, each frame that lowered the range again re-examined them: "0x200
+ * != 0", 512 visits (review E's held_range). */
+static void
+test_range_flips_examine_held_once(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    for (uint32_t i = 0; i < 32; i++) {
+        struct bpc_vid v = fx_junk_vid(i);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, i, 2, 0, &v));
+    }
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    for (uint32_t k = 0; k < 2; k++) { /* the first lowering examines them */
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, k == 0 ? 64 : 0, NULL));
+    }
+    uint64_t visits = ctr->recheck_visits;
+    for (uint32_t k = 0; k < 16; k++) {
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, k % 2 == 0 ? 64 : 0, NULL));
+    }
+    printf("  16 range flips: %llu re-examinations\n",
+           (unsigned long long)(ctr->recheck_visits - visits));
+    assert_int_equal(ctr->recheck_visits - visits, 0);
+    for (uint32_t i = 0; i < 32; i++) {
+        assert_true(fx_find(f, 0, BPC_MSG_2AV, i, 2) < 0); /* still held */
+    }
+    fx_delete(f);
+}
+
 /* Two peers' 2av for v at instance i (with the engine's own, a quorum)
  * draw its 2b; the three peers' 2b decide i. */
 static void
@@ -479,6 +516,7 @@ main(void)
         cmocka_unit_test(test_recheck_costs_what_changed),
         cmocka_unit_test(test_auth_wait_clears),
         cmocka_unit_test(test_wrong_mac_examines_its_waiters),
+        cmocka_unit_test(test_range_flips_examine_held_once),
         cmocka_unit_test(test_right_mac_after_wrong_decides),
         cmocka_unit_test(test_held_safe_votes_on_quorum),
         cmocka_unit_test(test_held_view_waits_for_nu),
