@@ -442,8 +442,15 @@ struct eng_run_wait {
 /* instance.c: transitions that span instances. */
 struct eng_instance_state {
     uint64_t next_prop; /* leader: next instance to consider */
-    bool recheck;       /* a 1b arrived or an event fired: re-check pending 2a */
-    bool voted_at_bal;  /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+    /* The leader's last pick that found no value safe (nopick_instance
+     * at nopick_ballot, with the views as of ty.view_epoch): not judged
+     * again until a view changes or a tick passes (eng_pick_value). */
+    uint64_t nopick_instance;
+    uint64_t nopick_ballot;
+    uint64_t nopick_epoch;
+    bool nopick_valid;
+    bool recheck;      /* a 1b arrived or an event fired: re-check pending 2a */
+    bool voted_at_bal; /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
 };
 
 /* held.c (the instance module's): the held 2a values at hd.bal, so that
@@ -506,8 +513,11 @@ struct eng_tally_state {
     uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
     struct eng_claim *claims;
     uint32_t claims_cap;
-    uint32_t claims_free;             /* free list head (entry + 1; 0: empty) */
-    uint32_t claims_fresh;            /* entries ever taken: the rest were never written */
+    uint32_t claims_free;  /* free list head (entry + 1; 0: empty) */
+    uint32_t claims_fresh; /* entries ever taken: the rest were never written */
+    /* Changes of 1b views (a report taken or dropped, a range moved, a
+     * join): the leader's pick memo reads it (eng_pick_value). */
+    uint64_t view_epoch;
     struct bpc_1b_report *scratch;    /* n reports */
     struct bpc_ballot_w *clean_w;     /* n: the view's clean floor claims */
     struct bpc_safe_cand *safe_cands; /* BPC_HISTORY_MAX x n: the leader's pick */

@@ -564,10 +564,25 @@ eng_pick_value(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint64_t in
      * (safe.c, case 0; docs/ENGINE.md, "No phase 1 at the first ballot"):
      * the pick is free and no view is built. */
     enum bpc_safe_pick pick = BPC_SAFE_FREE;
-    if (eng_gen_ballot(s, g) > 1) {
+    uint64_t bal = eng_gen_ballot(s, g);
+    if (bal > 1) {
+        /* The same view as at the last pick that found nothing: nothing
+         * either. Before, a leader waiting for reports judged its view
+         * again at every step, and any frame (an ignored one too) cost a
+         * sort of every reported value: at 999 parties 124.5 us a frame
+         * against 3.7 (review E's leader_wait). */
+        struct eng_instance_state *in = &e->in;
+        if (in->nopick_valid && in->nopick_instance == instance && in->nopick_ballot == bal &&
+            in->nopick_epoch == eng_view_epoch(e)) {
+            return false;
+        }
         struct bpc_safe_view view;
         eng_view(e, s, g, &view);
         pick = bpc_safe_pick(&view, vid);
+        in->nopick_valid = pick == BPC_SAFE_NONE;
+        in->nopick_instance = instance;
+        in->nopick_ballot = bal;
+        in->nopick_epoch = eng_view_epoch(e);
     }
     if (pick == BPC_SAFE_NONE) {
         return false;
@@ -646,6 +661,7 @@ eng_leader_pump(struct bpc_engine *e)
 void
 eng_in_retransmit(struct bpc_engine *e)
 {
+    e->in.nopick_valid = false; /* the pick is judged again at least once a tick */
     uint64_t nu = eng_nu(e);
     uint64_t bal = eng_bal(e);
     for (uint64_t i = nu; i - nu < ENG_RETX_MAX && i - nu < e->active; i++) {

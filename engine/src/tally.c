@@ -211,6 +211,7 @@ eng_claim_drop(struct bpc_engine *e, uint32_t c)
     }
     *link = cl->next;
     gen->t.claims_count--;
+    e->ty.view_epoch++;
     if (eng_gen_ballot(s, cl->gen) == eng_bal(e)) {
         eng_held_view(e, eng_slot_instance(s), false); /* its view lost a report */
     }
@@ -294,6 +295,7 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         ENG_IGNORED(e);
         return false;
     }
+    e->ty.view_epoch++; /* taken below, or an eviction drops another */
     if (r->aux == 0 && r->hist_count == 0) {
         eng_bit_set(seen, p);
         gen->t.w_1b_empty += eng_weight(e, p);
@@ -350,6 +352,7 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint6
     e->ty.range_from[p] = from;
     /* Covered at bal from min(was, now) on by one of them, from max on by
      * both (or by neither, when max is UINT64_MAX). */
+    e->ty.view_epoch += was != now ? 1u : 0u;
     *lo = was < now ? was : now;
     return was < now ? now : was;
 }
@@ -538,6 +541,7 @@ eng_tally_claims_retry(struct bpc_engine *e, uint64_t from, uint64_t end)
 void
 eng_tally_on_join(struct bpc_engine *e, uint64_t b)
 {
+    e->ty.view_epoch++;
     e->ty.claims_hi = eng_nu(e);
     /* 1b reports of older ballots can no longer be used: give their claims
      * back (their 2b tallies stay, an old ballot may still decide). No

@@ -11,6 +11,13 @@
 
 /* Sender set of generation gen (ENG_GENS: the DECIDED claimants). */
 /* Claim pool entry c - 1 (c: a list link or head, never 0). */
+/* Changes of 1b views so far (the leader's pick memo, eng_pick_value). */
+static inline uint64_t
+eng_view_epoch(const struct bpc_engine *e)
+{
+    return e->ty.view_epoch;
+}
+
 static inline struct eng_claim *
 eng_claim_at(const struct bpc_engine *e, uint32_t c)
 {
