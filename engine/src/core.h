@@ -508,6 +508,13 @@ struct eng_report_state {
     uint64_t held_end;   /* ... and where it ends (held_next >= held_end: no pass) */
 };
 
+/* A sender's 1b range start and the weight of the ranges before it. */
+struct eng_cover {
+    uint64_t from;
+    uint64_t weight;
+    bpc_u128 below;
+};
+
 /* tally.c: sender sets, the claim pool, 1b range coverage. */
 struct eng_tally_state {
     uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
@@ -518,6 +525,14 @@ struct eng_tally_state {
     /* Changes of 1b views (a report taken or dropped, a range moved, a
      * join): the leader's pick memo reads it (eng_pick_value). */
     uint64_t view_epoch;
+    /* The 1b ranges at ballot cover_bal by their start, with the weight
+     * below each (cover_count entries and a last one, the total), rebuilt
+     * after any range moved (cover_ok false): a view's range term by a
+     * binary search (tally.c, eng_cover_weight). */
+    struct eng_cover *cover;
+    uint32_t cover_count;
+    uint64_t cover_bal;
+    bool cover_ok;
     struct bpc_1b_report *scratch;    /* n reports */
     struct bpc_ballot_w *clean_w;     /* n: the view's clean floor claims */
     struct bpc_safe_cand *safe_cands; /* BPC_HISTORY_MAX x n: the leader's pick */
@@ -755,6 +770,7 @@ struct eng_mem {
     struct bpc_ballot_w *clean_w;
     struct bpc_safe_cand *safe_cands;
     struct bpc_safe_low *safe_low;
+    struct eng_cover *cover;
     uint32_t *held, *claims_by;
     uint64_t *answer_step;
     uint32_t *answered;

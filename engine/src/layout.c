@@ -84,8 +84,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(struct bpc_ballot_w) +
                                        4 * sizeof(uint32_t) + 3 * sizeof(uint64_t) +
                                        BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) +
-                                       sizeof(struct bpc_safe_low)) +
-                       sizeof(struct bpc_safe_low);
+                                       sizeof(struct bpc_safe_low) + sizeof(struct eng_cover)) +
+                       sizeof(struct bpc_safe_low) + sizeof(struct eng_cover);
     sizes[L_CMDS] =
         (size_t)z->cmds * (sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
     sizes[L_CMD_BYTES] = (size_t)z->cmds * z->cmd_stride * 3;
@@ -169,11 +169,12 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 56 + %zu) + %zu (1b view, clean floors, judged values, claims "
-                 "held, newest claim, answers and their pace, bad vote runs per sender)",
+                 "n x (%zu + 56 + %zu) + %zu (1b view, clean floors, judged values, ranges, "
+                 "claims held, newest claim, answers and their pace, bad vote runs per sender)",
                  sizeof(struct bpc_1b_report),
-                 BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) + sizeof(struct bpc_safe_low),
-                 sizeof(struct bpc_safe_low));
+                 BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) + sizeof(struct bpc_safe_low) +
+                     sizeof(struct eng_cover),
+                 sizeof(struct bpc_safe_low) + sizeof(struct eng_cover));
         return true;
     default:
         return false;
@@ -303,7 +304,8 @@ static uint64_t *
 eng_mem_views(struct eng_mem *m, uint8_t *at, uint32_t n)
 {
     m->safe_low = (struct bpc_safe_low *)(void *)at;
-    m->safe_cands = (struct bpc_safe_cand *)(void *)(m->safe_low + n + 1);
+    m->cover = (struct eng_cover *)(void *)(m->safe_low + n + 1); /* 32-byte entries */
+    m->safe_cands = (struct bpc_safe_cand *)(void *)(m->cover + n + 1);
     m->scratch = (struct bpc_1b_report *)(void *)(m->safe_cands + (size_t)n * BPC_HISTORY_MAX);
     m->clean_w = (struct bpc_ballot_w *)(void *)(m->scratch + n);
     return (uint64_t *)(void *)(m->clean_w + n);

@@ -91,18 +91,109 @@ eng_tally_slot_clear(struct bpc_engine *e, struct eng_slot *s)
            (ENG_GENS * SEEN_PER_GEN + 1u) * e->words * sizeof(uint64_t));
 }
 
+static int
+eng_cover_order(const void *a, const void *b)
+{
+    uint64_t x = ((const struct eng_cover *)a)->from;
+    uint64_t y = ((const struct eng_cover *)b)->from;
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* The 1b ranges at ballot b by their start, with the weight below each. */
+static void
+eng_cover_build(struct bpc_engine *e, uint64_t b)
+{
+    struct eng_cover *c = e->ty.cover;
+    uint32_t k = 0;
+    for (uint32_t p = 0; p < e->n; p++) {
+        if (e->ty.range_bal[p] == b && e->ty.range_from[p] != UINT64_MAX && eng_weight(e, p) > 0) {
+            c[k].from = e->ty.range_from[p];
+            c[k++].weight = eng_weight(e, p);
+        }
+    }
+    qsort(c, k, sizeof(c[0]), eng_cover_order);
+    bpc_u128 w = 0;
+    for (uint32_t j = 0; j < k; j++) {
+        c[j].below = w;
+        w += c[j].weight;
+    }
+    c[k].from = UINT64_MAX;
+    c[k].weight = 0;
+    c[k].below = w;
+    e->ty.cover_count = k;
+    e->ty.cover_bal = b;
+    e->ty.cover_ok = true;
+}
+
+/* The weight of the senders whose 1b range at b covers instance: a binary
+ * search of the ranges sorted by start (built again after any moved). */
+static bpc_u128
+eng_cover_weight(struct bpc_engine *e, uint64_t b, uint64_t instance)
+{
+    if (!e->ty.cover_ok || e->ty.cover_bal != b) {
+        eng_cover_build(e, b);
+    }
+    uint32_t lo = 0;
+    uint32_t hi = e->ty.cover_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2u;
+        if (e->ty.cover[mid].from <= instance) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    return e->ty.cover[lo].below;
+}
+
+/* The weight of the senders that sent no 1b for s's generation g but whose
+ * range covers it, by a pass over every sender. */
+static bpc_u128
+eng_view_ranges_each(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g)
+{
+    const uint64_t *seen = eng_slot_bits(e, s, g, SEEN_1B);
+    bpc_u128 w = 0;
+    for (uint32_t p = 0; p < e->n; p++) {
+        if (!eng_bit_test(seen, p) &&
+            eng_range_covers(e, p, eng_gen_ballot(s, g), eng_slot_instance(s))) {
+            w += eng_weight(e, p);
+        }
+    }
+    return w;
+}
+
+/* The same at the current ballot: the covering ranges' weight (a binary
+ * search), less the senders among them that sent a 1b (the set's words).
+ * Before, every view passed over all n senders, and a held value is
+ * viewed again at each range that covers it: each correct party's range
+ * at a ballot a Byzantine leader filled with held values re-examined them
+ * all, n x W x n a ballot (review E's held_honest: 0.9 s at 999 parties
+ * and a window of 1024, 72 s at 65536). */
+static bpc_u128
+eng_view_ranges(struct bpc_engine *e, const struct eng_slot *s, uint32_t g)
+{
+    uint64_t b = eng_gen_ballot(s, g);
+    if (b != eng_bal(e)) {
+        return eng_view_ranges_each(e, s, g);
+    }
+    uint64_t instance = eng_slot_instance(s);
+    bpc_u128 w = eng_cover_weight(e, b, instance);
+    const uint64_t *seen = eng_slot_bits(e, s, g, SEEN_1B);
+    for (uint32_t i = 0; i < e->words; i++) {
+        for (uint64_t bits = seen[i]; bits != 0; bits &= bits - 1u) {
+            uint32_t p = i * 64u + (uint32_t)__builtin_ctzll(bits);
+            w -= eng_range_covers(e, p, b, instance) ? eng_weight(e, p) : 0u;
+        }
+    }
+    BPC_DEBUG_ASSERT(w == eng_view_ranges_each(e, s, g));
+    return w;
+}
+
 void
 eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_view *v)
 {
     const struct eng_gen *gen = &s->gen[g];
-    const uint64_t *seen = eng_slot_bits(e, s, g, SEEN_1B);
-    bpc_u128 empty = gen->t.w_1b_empty;
-    for (uint32_t p = 0; p < e->n; p++) {
-        if (!eng_bit_test(seen, p) &&
-            eng_range_covers(e, p, eng_gen_ballot(s, g), eng_slot_instance(s))) {
-            empty += eng_weight(e, p);
-        }
-    }
+    bpc_u128 empty = gen->t.w_1b_empty + eng_view_ranges(e, s, g);
     uint32_t count = 0;
     for (uint32_t c = gen->t.claims; c != 0; c = eng_claim_at(e, c)->next) {
         e->ty.scratch[count++] = eng_claim_at(e, c)->rep;
@@ -348,6 +439,7 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint6
     /* p's coverage at bal, [from, inf) or none, before and after. */
     uint64_t was = e->ty.range_bal[p] == bal ? e->ty.range_from[p] : UINT64_MAX;
     uint64_t now = r->ballot == bal ? from : UINT64_MAX;
+    e->ty.cover_ok = e->ty.cover_ok && e->ty.range_bal[p] == r->ballot && was == now;
     e->ty.range_bal[p] = r->ballot;
     e->ty.range_from[p] = from;
     /* Covered at bal from min(was, now) on by one of them, from max on by
@@ -580,6 +672,7 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.claims_cap = m->claims;
     e->ty.scratch = m->scratch;
     e->ty.clean_w = m->clean_w;
+    e->ty.cover = m->cover;
     e->ty.safe_cands = m->safe_cands;
     e->ty.safe_low = m->safe_low;
     e->ty.held = m->held;
