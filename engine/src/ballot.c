@@ -16,6 +16,7 @@
 #include "catchup.h"
 #include "held.h"
 #include "instance.h"
+#include "layout.h"
 #include "outbox.h"
 #include "persist.h"
 #include "report.h"

@@ -20,6 +20,7 @@
 
 #include "ballot.h"
 #include "instance.h"
+#include "layout.h"
 #include "outbox.h"
 #include "persist.h"
 #include "tally.h"

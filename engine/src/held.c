@@ -15,6 +15,7 @@
 
 #include "ballot.h"
 #include "instance.h"
+#include "layout.h"
 #include "report.h"
 #include "window.h"
 

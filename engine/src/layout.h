@@ -8,6 +8,52 @@
 
 #include "core.h"
 
+/* Caller storage as carved by engine.c (the layout); each module's
+ * eng_*_carve takes its own pieces (a forward declaration in core.h). */
+struct eng_mem {
+    uint32_t n, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
+    uint64_t *range_bal, *range_from, *replay, *tx_seq;
+    uint64_t *peer_bal, *witness;
+    struct bpc_ballot_w *bal_scratch;
+    struct eng_dec *dring;
+    uint8_t *dring_bytes;
+    struct eng_att *att;
+    struct eng_slot *slots;
+    uint64_t *bits;
+    uint8_t *values;
+    struct eng_claim *claims_pool;
+    struct bpc_1b_report *scratch;
+    struct bpc_ballot_w *clean_w;
+    struct bpc_safe_cand *safe_cands;
+    struct bpc_safe_low *safe_low;
+    struct eng_cover *cover;
+    uint32_t *held, *claims_by;
+    uint64_t *answer_step;
+    uint32_t *answered;
+    uint64_t *answer_tat;
+    uint64_t *run_bad_bal;
+    uint32_t *run_bad;
+    struct eng_cell *ring;
+    struct eng_cmd *own, *lq;
+    uint8_t *ring_bytes, *own_bytes, *lq_bytes;
+    uint64_t *applied_hi, *queued_hi, *lq_next, *lq_first, *lq_last;
+    struct eng_hold *hold;
+    uint32_t *applied_dirty, *lq_count;
+    uint8_t *applied_listed, *strikes;
+    uint8_t *batch_buf;
+    struct eng_out *bq, *selfq, *uq;
+    struct bpc_record *recs;
+    uint32_t *uq_first;
+    struct bpc_durable *dur, *vouch;
+    uint32_t dur_cap;
+    struct bpc_durable_value *vals;
+    uint32_t vals_cap;
+    uint32_t *dirty;
+    uint64_t *held_bits;
+    struct eng_run_cache *run_cache; /* NULL when no run can form */
+    struct eng_run_wait *run_wait;
+};
+
 enum {
     L_RANGE_BAL,
     L_RANGE_FROM,

@@ -13,6 +13,7 @@
  */
 #include "outbox.h"
 
+#include "layout.h"
 #include "persist.h"
 #include "runs.h"
 #include "submit.h"

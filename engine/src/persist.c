@@ -24,6 +24,7 @@
 
 #include "catchup.h"
 #include "instance.h"
+#include "layout.h"
 #include "submit.h"
 #include "window.h"
 

@@ -14,6 +14,7 @@
 
 #include "ballot.h"
 #include "instance.h"
+#include "layout.h"
 #include "window.h"
 
 #include <string.h>

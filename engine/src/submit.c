@@ -27,6 +27,7 @@
 #include "ballot.h"
 #include "held.h"
 #include "instance.h"
+#include "layout.h"
 #include "outbox.h"
 #include "persist.h"
 

@@ -15,6 +15,7 @@
 
 #include "ballot.h"
 #include "held.h"
+#include "layout.h"
 #include "window.h"
 
 #include <string.h>

@@ -15,6 +15,7 @@
 
 #include "ballot.h"
 #include "instance.h"
+#include "layout.h"
 #include "persist.h"
 #include "submit.h"
 #include "tally.h"
