@@ -25,18 +25,7 @@
 #include "internal.h"
 
 #include "fx.h"
-
-void __real_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
-void __wrap_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
-
-static uint64_t pm_sorts;
-
-void
-__wrap_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-    pm_sorts++;
-    __real_qsort(base, n, size, cmp);
-}
+#include "sorts.h"
 
 /* Goal: see the file's. Peers of weight 11 (> F) join the engine's ballot
  * with ranges from instance 1, so nobody but the engine covers instance
@@ -67,21 +56,21 @@ test_waiting_pick_ignores_unrelated_frames(void **state)
     assert_int_equal(bpc_engine_ballot(f->e), b);
     assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* waiting at instance 0 */
     fx_send1(f, byz, bpc_record_make(BPC_MSG_1B_RANGE, UINT64_MAX - 2, b, 0, NULL));
-    uint64_t s0 = pm_sorts;
+    uint64_t s0 = test_sorts();
     for (uint32_t k = 0; k < 200; k++) { /* the same range again */
         fx_send1(f, byz, bpc_record_make(BPC_MSG_1B_RANGE, UINT64_MAX - 2, b, 0, NULL));
     }
-    uint64_t same = pm_sorts - s0;
-    s0 = pm_sorts;
+    uint64_t same = test_sorts() - s0;
+    s0 = test_sorts();
     for (uint32_t k = 0; k < 200; k++) { /* lowered by one each, far above the window */
         fx_send1(f, byz, bpc_record_make(BPC_MSG_1B_RANGE, UINT64_MAX - 3 - k, b, 0, NULL));
     }
-    uint64_t lowered = pm_sorts - s0;
-    s0 = pm_sorts;
+    uint64_t lowered = test_sorts() - s0;
+    s0 = test_sorts();
     for (uint32_t k = 0; k < 200; k++) { /* empty 1b reports at rising future ballots */
         fx_send1(f, byz, bpc_record_make(BPC_MSG_1B, 1 + (k % 60), b + 1 + k, 0, NULL));
     }
-    uint64_t future = pm_sorts - s0;
+    uint64_t future = test_sorts() - s0;
     printf("  sorts for 200 frames each: same range %llu, range far above %llu, "
            "1b at other ballots %llu\n",
            (unsigned long long)same, (unsigned long long)lowered, (unsigned long long)future);
