@@ -36,6 +36,10 @@ _Noreturn void bpc_assert_fail(const char *expr, const char *file, int line);
  * its state): a bad record is a bug, checked by assertions only. */
 __attribute__((visibility("hidden"))) int eng_wire_put(struct bpc_wire_writer *w,
                                                        const struct bpc_record *r);
+/* eng_wire_put without the debug builds' check of the record's fields
+ * (the decoder's tests write records it refuses on purpose). */
+__attribute__((visibility("hidden"))) int eng_wire_put_unchecked(struct bpc_wire_writer *w,
+                                                                 const struct bpc_record *r);
 
 /* log.c: the largest value a decided log holds (its config's
  * value_bytes_max): bpc_engine_init refuses a log smaller than the engine's

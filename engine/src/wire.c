@@ -539,9 +539,15 @@ int
 eng_wire_put(struct bpc_wire_writer *w, const struct bpc_record *r)
 {
     /* The engine builds records from its own state: a bad one is a bug. */
+    BPC_DEBUG_ASSERT(wire_record_check(r) == 0);
+    return eng_wire_put_unchecked(w, r);
+}
+
+int
+eng_wire_put_unchecked(struct bpc_wire_writer *w, const struct bpc_record *r)
+{
     BPC_ASSERT(r->type != BPC_MSG_NONE && r->type < BPC_MSG_TYPES_COUNT);
     BPC_ASSERT(r->value.kind <= BPC_VALUE_NOOP);
-    BPC_DEBUG_ASSERT(wire_record_check(r) == 0);
 
     bool carried = wire_value_carried(r->type, r->value.kind) && r->value_bytes != NULL;
     uint32_t value_len = carried ? r->value.len : 0;
