@@ -233,6 +233,17 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
                 store_rec_has_clean_floor(&rec)) {
                 why = "clean floor in a file of format version 1 or 2";
             }
+            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD) {
+                /* The append's own check: a record restore refuses is
+                 * damage, not something to load. Before, such a record
+                 * (a floor of 2^64 - 2 an older build wrote, a vote above
+                 * its max_bal) was loaded, bpcon-store check called the
+                 * file intact while the party could not start from it,
+                 * and a writable open of an older version's file rewrote
+                 * it under that floor, dropping its votes, before the
+                 * restore failed (the store review's bad_vbal, up). */
+                why = store_record_check(&rec);
+            }
             verdict = why == NULL ? STORE_FRAME_OK : STORE_FRAME_CORRUPT;
         }
         if (verdict == STORE_FRAME_TORN) {

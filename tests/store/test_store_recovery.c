@@ -304,6 +304,87 @@ test_store_bit_flip_every_byte(void **state)
     free(img);
 }
 
+/* img with the 8 bytes at payload offset field of the frame at off set to
+ * v, sealed again (good checksums: written that way, not damaged). */
+static uint8_t *
+ts_patched(const uint8_t *img, size_t len, uint64_t off, uint32_t field, uint64_t v)
+{
+    uint8_t *bad = malloc(len);
+    assert_non_null(bad);
+    memcpy(bad, img, len);
+    for (uint32_t i = 0; i < 8; i++) {
+        bad[off + BPC_STORE_FRAME_HEADER_BYTES + field + i] = (uint8_t)(v >> (8 * i));
+    }
+    ts_reseal(bad + off);
+    return bad;
+}
+
+/* bad (len bytes, its format version set to version) is refused as damage
+ * at offset off, by inspect and by a writable open, which leaves the file
+ * as it was. */
+static void
+ts_expect_unrestorable(uint8_t *bad, size_t len, uint8_t version, uint64_t off)
+{
+    ts_set_version(bad, version);
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    memfs_set_file(&fs, TS_PATH, bad, len);
+    char err[256] = "";
+    struct bpc_store_info info;
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG);
+    assert_int_equal(info.corrupt_offset, off);
+    assert_non_null(strstr(info.corrupt_reason, "record"));
+    struct bpc_config cfg;
+    ts_config(&cfg, TS_WINDOW);
+    struct bpc_store_options o = ts_opts(&fs, 0);
+    struct bpc_store *s = NULL;
+    int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+    if (rc == 0) {
+        print_error("version %u: opened, %llu records\n", version,
+                    (unsigned long long)bpc_store_info(s)->records);
+        bpc_store_close(s);
+    }
+    assert_int_equal(rc, -EBADMSG);
+    char want[64];
+    snprintf(want, sizeof(want), "offset %llu", (unsigned long long)off);
+    assert_non_null(strstr(err, want));
+    size_t now = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &now);
+    assert_int_equal(now, len);
+    assert_memory_equal(f, bad, len); /* not upgraded, not cut */
+    memfs_free(&fs);
+}
+
+/* A record bpc_engine_restore refuses, in a frame with good checksums (a
+ * party-wide floor of 2^64 - 2, as older builds appended; a vote above its
+ * own max_bal): damage at that frame, never loaded. Before, recovery
+ * loaded it: inspect (and bpcon-store check) called the file intact
+ * though no party could start from it, and a writable open of a version
+ * 3 file rewrote it under the floor, votes dropped, before the restore
+ * failed (the store review's bad_vbal, bad_floor, up). */
+static void
+test_store_unrestorable_record_is_damage(void **state)
+{
+    (void)state;
+    uint64_t bound[4];
+    uint32_t recs[4];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(2, bound, recs, &len);
+    /* Commit 0: the party-wide record, then the vote records. */
+    uint64_t party = BPC_STORE_HEADER_BYTES;
+    uint64_t vote = party + BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES;
+    for (uint8_t version = 3; version <= BPC_STORE_FORMAT_VERSION; version++) {
+        uint8_t *bad = ts_patched(img, len, party, 24, UINT64_MAX - 1u); /* floor */
+        ts_expect_unrestorable(bad, len, version, party);
+        free(bad);
+        bad = ts_patched(img, len, vote, 40, BPC_BALLOT_MAX); /* max_vbal */
+        ts_expect_unrestorable(bad, len, version, vote);
+        free(bad);
+    }
+    free(img);
+}
+
 /* ------------------------------------------------------------------------
  * Fault injection and power loss.
  * ---------------------------------------------------------------------- */
@@ -456,6 +537,7 @@ main(void)
         cmocka_unit_test(test_store_torn_tail_every_length),
         cmocka_unit_test(test_store_zero_filled_tail),
         cmocka_unit_test(test_store_bit_flip_every_byte),
+        cmocka_unit_test(test_store_unrestorable_record_is_damage),
         cmocka_unit_test(test_store_fault_at_every_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
