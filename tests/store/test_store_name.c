@@ -5,7 +5,7 @@
  * open reads, so it must not be acknowledged: the store fails (every
  * later call -EIO) and bpc_store_error names why (-ENOENT, -ESTALE).
  * memfs's same_file answers which file the path leads to; the real file
- * system's turn is in test_store_files.c.
+ * system's turn is in test_store_files_writers.c.
  *
  * Must never: touch the real file system (memfs).
  */
