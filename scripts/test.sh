@@ -217,7 +217,7 @@ stage_fuzz()
     if [ ! -f "$BPC_BUILD_FUZZ/build.ninja" ]; then
         CC=clang meson setup "$BPC_BUILD_FUZZ" -Dfuzz=true -Ddataplane=disabled \
             -Dbench=disabled -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
-            -Db_lundef=false || return 1
+            -Db_lundef=false -Dc_args=-DBPC_DEBUG=1 || return 1
     fi
     if ! grep -q 'fuzz_engine' "$BPC_BUILD_FUZZ/build.ninja"; then
         echo "fuzz: $BPC_BUILD_FUZZ has no fuzz targets (not CC=clang -Dfuzz=true);" \
