@@ -271,8 +271,8 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * it refuses the same way: a vote at or above the record's floor +
  * window_slots, a DIGEST value longer than value_bytes_max; and a vote
  * record below its own floor, where an engine writes a decided record),
- * -EIO (failed
- * store), -ENOMEM. */
+ * -EIO (failed store), -ENOMEM. A decided record whose dec_keep is below
+ * its own floor is written but not taken: it raises no floor. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one
  * value frame each, into the same commit as the records appended before

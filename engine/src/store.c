@@ -170,10 +170,18 @@ store_map_put(struct bpc_store *s, const struct bpc_durable *d)
     return 0;
 }
 
-/* Takes one record into the live set (floor first: it may prune). */
+/* Takes one record into the live set (floor first: it may prune). A
+ * vote-instance record not live under its own floor (a decided record
+ * whose dec_keep is below it; append refuses such a vote record) is not
+ * taken at all: it raised the floor with no live record to carry it, a
+ * compaction lost that floor, and a reopen disagreed with the writer
+ * (the second review's decided_floor_dead). */
 int
 store_take_record(struct bpc_store *s, const struct bpc_durable *d)
 {
+    if (store_is_vote(d->instance) && !store_live(d, d->floor)) {
+        return 0;
+    }
     s->floor = d->floor > s->floor ? d->floor : s->floor;
     return store_map_put(s, d);
 }

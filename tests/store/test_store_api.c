@@ -410,6 +410,54 @@ test_append_refuses_a_vote_below_its_floor(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a decided record whose dec_keep is below its own floor (not live
+ * under that floor) is written but not taken: it neither raises the
+ * store's floor nor enters the live set, at the append and at recovery
+ * alike, so after a compaction the writer and a reopen have the same
+ * records. An engine writes one when a vote on its oldest recent decision
+ * is persisted after the floor passed the ring (persist.c), so append
+ * must take it (-ERANGE would fail the party). Before, it raised the
+ * floor to 7 with no live record carrying it, the compaction lost it, and
+ * a vote at 6 appended after it was live after the reopen only ("records
+ * after the reopen: 1, the writer's 0"; the second review's
+ * decided_floor_dead). */
+static void
+test_append_takes_no_floor_from_a_dead_decided_record(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    struct bpc_store *s = ta_open(&fs);
+    struct bpc_durable v5 = {.instance = 5, .max_bal = 2, .max_vbal = 2};
+    bpc_vid_of(&v5.max_vval, (const uint8_t *)"five", 4);
+    assert_int_equal(bpc_store_append(s, &v5, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_durable d = {
+        .instance = 1, .max_bal = 2, .floor = 7, .decided = 1, .dec_bal = 2, .dec_keep = 3};
+    bpc_vid_of(&d.dec_val, (const uint8_t *)"one", 3);
+    assert_int_equal(bpc_store_append(s, &d, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_compact(s), 0);
+    while (bpc_store_release(s) > 0) {
+    }
+    struct bpc_durable v6 = v5;
+    v6.instance = 6;
+    assert_int_equal(bpc_store_append(s, &v6, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t writer = bpc_store_records(s, &live);
+    bpc_store_close(s);
+    s = ta_open(&fs);
+    uint32_t reopened = bpc_store_records(s, &live);
+    if (reopened != writer) {
+        fail_msg("records after the reopen: %u, the writer's %u", reopened, writer);
+    }
+    assert_int_equal(writer, 2); /* the two votes; the floor stayed 0 */
+    assert_int_equal(bpc_store_info(s)->floor, 0);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Records and values no engine of this configuration writes (window 8,
  * value_bytes_max 1,024), which restore under it refuses with -ERANGE:
  * a vote at floor + 8, a 2b and a decided value of 1,025 bytes, and the
@@ -513,6 +561,7 @@ main(void)
         cmocka_unit_test(test_append_refuses_what_restore_refuses),
         cmocka_unit_test(test_append_refuses_what_the_config_cannot_restore),
         cmocka_unit_test(test_append_refuses_a_vote_below_its_floor),
+        cmocka_unit_test(test_append_takes_no_floor_from_a_dead_decided_record),
         cmocka_unit_test(test_floor_bound),
         cmocka_unit_test(test_open_refuses_unwritable_directory),
     };
