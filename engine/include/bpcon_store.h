@@ -266,11 +266,11 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * incarnation above 2^24 - 2, a vote value without a vote ballot or the
  * reverse, a decided record without a decided value, a history entry at
  * ballot 0 or without a value, a vote or history ballot above the
- * record's max_bal), -ERANGE (nothing buffered: a record no engine of the
- * configuration the store was opened with writes, which a restore under
- * it refuses the same way: a vote at or above the record's floor +
- * window_slots, a DIGEST value longer than value_bytes_max; and a vote
- * record below its own floor, where an engine writes a decided record),
+ * record's max_bal; or records that would leave a live set restore
+ * refuses: a promised ballot beside the incarnation 2^24 - 2), -ERANGE (nothing buffered: a record
+ * no engine of the configuration the store was opened with writes, which a restore under it refuses
+ * the same way: a vote at or above the record's floor + window_slots, a DIGEST value longer than
+ * value_bytes_max; and a vote record below its own floor, where an engine writes a decided record),
  * -EIO (failed store), -ENOMEM. A decided record whose dec_keep is below
  * its own floor is written but not taken: it raises no floor. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);

@@ -179,6 +179,7 @@ store_map_put(struct bpc_store *s, const struct bpc_durable *d)
 int
 store_take_record(struct bpc_store *s, const struct bpc_durable *d)
 {
+    s->inc_last = s->inc_last || d->incarnation == BPC_INCARNATION_MAX;
     if (store_is_vote(d->instance) && !store_live(d, d->floor)) {
         return 0;
     }

@@ -78,6 +78,48 @@ store_vote_below_floor(const struct bpc_durable *d)
     return !d->decided && d->instance < BPC_DURABLE_APPLIED_BASE && d->instance < d->floor;
 }
 
+/* Would the live set after recs hold a promised ballot (a max_bal above
+ * 0) beside the last incarnation, the set bpc_engine_restore refuses
+ * (its start could not raise the incarnation)? The live set's records
+ * and recs' that would be taken, each counted while live under the floor
+ * recs leave (a record recs replace still counts: stricter than restore
+ * only for a set that lowers a promise, which no engine writes). The
+ * table is read only once a record of the last incarnation was taken or
+ * is among recs (an engine never writes one: eng_ps_start_ok). Before,
+ * each record passed alone and the set was written (the second review's
+ * inc_set). */
+static bool
+store_set_refused(const struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
+{
+    uint64_t floor = s->floor;
+    bool last = s->inc_last;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct bpc_durable *d = &recs[i];
+        if (store_live(d, d->floor)) {
+            floor = d->floor > floor ? d->floor : floor; /* as store_take_record */
+        }
+        last = last || d->incarnation == BPC_INCARNATION_MAX;
+    }
+    if (!last) {
+        return false;
+    }
+    bool promised = false;
+    last = false;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct bpc_durable *d = &recs[i];
+        bool live = store_live(d, d->floor) && store_live(d, floor);
+        promised = promised || (live && d->max_bal > 0);
+        last = last || (live && d->incarnation == BPC_INCARNATION_MAX);
+    }
+    for (uint32_t i = 0; i < s->map.cap; i++) {
+        const struct bpc_durable *d = &s->map.recs[i];
+        bool live = s->map.used[i] && store_live(d, floor);
+        promised = promised || (live && d->max_bal > 0);
+        last = last || (live && d->incarnation == BPC_INCARNATION_MAX);
+    }
+    return promised && last;
+}
+
 int
 bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
 {
@@ -101,6 +143,9 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     }
     if (range) {
         return -ERANGE;
+    }
+    if (store_set_refused(s, recs, count)) {
+        return -EINVAL; /* restore refuses the set; nothing buffered */
     }
     rc = store_wbuf_room(s, (size_t)count * STORE_RECORD_FRAME_BYTES);
     for (uint32_t i = 0; rc == 0 && i < count; i++) {

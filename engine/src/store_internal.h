@@ -116,6 +116,10 @@ struct bpc_store {
     uint64_t size;                          /* bytes in the file (all durable-or-written) */
     uint64_t next_seq;
     uint64_t floor;
+    /* A record of the last incarnation (2^24 - 2) was taken (and may be
+     * live): bpc_store_append then checks the live set for a promise
+     * beside it (store_set_refused). Never cleared while open. */
+    bool inc_last;
     uint64_t live_bound; /* bytes of the largest possible compacted file */
     uint64_t compact_bytes;
     uint64_t compacted_size;  /* the file's size right after the last compaction */

@@ -303,8 +303,12 @@ test_append_refuses_what_restore_refuses(void **state)
     struct bpc_durable last = {
         .instance = UINT64_MAX, .max_bal = 3, .incarnation = (UINT64_C(1) << 24) - 2u};
     assert_int_equal(bpc_store_append(s, &last, 1), -EINVAL);
-    last.max_bal = 0; /* without a promise a start raises nothing: taken */
-    assert_int_equal(bpc_store_append(s, &last, 1), 0);
+    /* Without a promise of its own it still sits beside the four votes'
+     * (max_bal 3), a set restore refuses: refused too (before: taken;
+     * test_append_refuses_a_set_restore_refuses takes it once no promise
+     * is live). */
+    last.max_bal = 0;
+    assert_int_equal(bpc_store_append(s, &last, 1), -EINVAL);
     /* The largest restore takes with a promised ballot (bpc_engine_start
      * then refuses, -EOVERFLOW: test_durable.c). */
     struct bpc_durable edge = {
@@ -316,6 +320,60 @@ test_append_refuses_what_restore_refuses(void **state)
     uint32_t n = bpc_store_records(s, &live);
     assert_int_equal(n, 5); /* the party-wide record and the four votes */
     ta_restores(live, n);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* The live set after the append, exported and restored: 0 or the code. */
+static int
+ta_live_restore_rc(struct bpc_store *s)
+{
+    const struct bpc_durable *live = NULL;
+    uint32_t n = bpc_store_records(s, &live);
+    return ta_restore_rc(live, n);
+}
+
+/* Goal: bpc_store_append refuses (-EINVAL, nothing buffered) the record
+ * that completes a live set bpc_engine_restore refuses: a promised ballot
+ * (any live record's max_bal > 0) beside the last incarnation (any live
+ * record's 2^24 - 2), though each record alone passes. Either order, and
+ * in one call; taken once the promise is no longer live. Before: both
+ * appended and synced, and the party could never restart ("append 0,
+ * restore -22": the second review's inc_set). */
+static void
+test_append_refuses_a_set_restore_refuses(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 9);
+    struct bpc_store *s = ta_open(&fs);
+    struct bpc_durable vote = {.instance = 2, .max_bal = 5};
+    struct bpc_durable last = {.instance = UINT64_MAX, .incarnation = (UINT64_C(1) << 24) - 2u};
+    assert_int_equal(bpc_store_append(s, &vote, 1), 0);
+    int rc = bpc_store_append(s, &last, 1);
+    assert_int_equal(bpc_store_sync(s), 0);
+    if (rc != -EINVAL || ta_live_restore_rc(s) != 0) {
+        fail_msg("append %d, restore %d: expected -22 and 0", rc, ta_live_restore_rc(s));
+    }
+    bpc_store_close(s);
+    s = ta_open(&fs); /* nothing of it was written */
+    assert_int_equal(ta_live_restore_rc(s), 0);
+    struct bpc_durable both[2] = {last, vote};
+    assert_int_equal(bpc_store_append(s, both, 2), -EINVAL);
+    /* The floor passes the vote: the promise is no longer live. */
+    struct bpc_durable past = {.instance = UINT64_MAX, .floor = 3};
+    assert_int_equal(bpc_store_append(s, &past, 1), 0);
+    last.floor = 3;
+    assert_int_equal(bpc_store_append(s, &last, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(ta_live_restore_rc(s), 0);
+    vote.instance = 4; /* a promise beside the last incarnation */
+    vote.floor = 3;
+    assert_int_equal(bpc_store_append(s, &vote, 1), -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    s = ta_open(&fs);
+    assert_int_equal(ta_live_restore_rc(s), 0);
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -562,6 +620,7 @@ main(void)
         cmocka_unit_test(test_append_refuses_what_the_config_cannot_restore),
         cmocka_unit_test(test_append_refuses_a_vote_below_its_floor),
         cmocka_unit_test(test_append_takes_no_floor_from_a_dead_decided_record),
+        cmocka_unit_test(test_append_refuses_a_set_restore_refuses),
         cmocka_unit_test(test_floor_bound),
         cmocka_unit_test(test_open_refuses_unwritable_directory),
     };
