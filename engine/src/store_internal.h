@@ -66,6 +66,11 @@ struct store_value {
     uint64_t instance;
     struct bpc_vid vid;
     size_t at;
+    /* The bytes were hashed and hash to vid (at the first prune the
+     * entry survives, or when they replaced wrong ones): a writer takes
+     * them unhashed, and a prune drops those that do not hash, as a
+     * recovery skips their frame (store_values_prune). */
+    bool verified;
 };
 
 /* The live values, one per (instance, identity): entries in the order
@@ -87,10 +92,11 @@ struct store_values {
     /* Value frames since the last prune (each one counted, whether its
      * value was taken, held already, below the floor or, at recovery,
      * skipped for bytes that do not hash to it), and the entries that
-     * survived that prune: a commit's end prunes once more frames came
-     * than survived (at least STORE_VALUES_MIN), so the writer and a
-     * recovery of its file prune at the same commits, whatever the
-     * frames held (store_values_commit_end). */
+     * survived that prune (every one of them hashed by then, so an entry
+     * a recovery skipped is not among a writer's): a commit's end prunes
+     * once more frames came than survived (at least STORE_VALUES_MIN), so
+     * the writer and a recovery of its file prune at the same commits,
+     * whatever the frames held (store_values_commit_end). */
     uint32_t since_prune;
     uint32_t survivors;
 };

@@ -139,11 +139,30 @@ store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_
     return d->decided && bpc_vid_eq(&d->dec_val, vid);
 }
 
+/* Does a surviving entry's bytes hash to its identity? Each entry is
+ * hashed once, at the first prune it survives: a writer takes bytes
+ * unhashed (bpc_store_append_values), a recovery skips a frame whose
+ * bytes do not hash, and with such an entry among a writer's survivors
+ * and not among a recovery's, the two pruned at different commits (the
+ * second review's skipped_survivors). Values gone before a prune are
+ * never hashed. */
+static bool
+store_value_verify(const struct store_values *v, struct store_value *e)
+{
+    if (!e->verified) {
+        struct bpc_vid got;
+        bpc_vid_of(&got, v->arena + e->at, e->vid.len);
+        e->verified = bpc_vid_eq(&got, &e->vid);
+    }
+    return e->verified;
+}
+
 /* Drops the values no longer live (named: store_value_live, at a
- * compaction; else store_value_kept, inside a commit), in place: entries
- * keep their order, which is their bytes' order in the arena, so each
- * survivor's bytes move down (memmove) past bytes that already moved or
- * were dropped. No allocation. */
+ * compaction; else store_value_kept, inside a commit), and those whose
+ * bytes do not hash to their identity (store_value_verify), in place:
+ * entries keep their order, which is their bytes' order in the arena, so
+ * each survivor's bytes move down (memmove) past bytes that already moved
+ * or were dropped. No allocation. */
 void
 store_values_prune(struct bpc_store *s, bool named)
 {
@@ -155,6 +174,9 @@ store_values_prune(struct bpc_store *s, bool named)
         if (named ? !store_value_live(s, e.instance, &e.vid)
                   : !store_value_kept(s, e.instance, &e.vid)) {
             continue;
+        }
+        if (!store_value_verify(v, &e)) {
+            continue; /* as a recovery skipped its frame */
         }
         if (e.at != used) {
             memmove(v->arena + used, v->arena + e.at, e.vid.len);
@@ -266,6 +288,7 @@ store_value_again(struct store_values *v, uint32_t at, const struct bpc_vid *vid
     bpc_vid_of(&got, bytes, vid->len);
     if (bpc_vid_eq(&got, vid)) {
         memcpy(held, bytes, vid->len);
+        v->ents[at].verified = true;
     }
 }
 
@@ -294,6 +317,7 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
     e->instance = instance;
     e->vid = *vid;
     e->at = v->used;
+    e->verified = false; /* hashed at the first prune it survives */
     memcpy(v->arena + v->used, bytes, vid->len);
     v->used += vid->len;
     v->count++;
@@ -316,8 +340,10 @@ store_values_export(struct bpc_store *s, const struct bpc_durable_value **vals, 
     }
     uint32_t n = 0;
     for (uint32_t k = 0; k < v->count; k++) {
-        const struct store_value *e = &v->ents[k];
-        if (store_value_live(s, e->instance, &e->vid)) {
+        struct store_value *e = &v->ents[k];
+        /* Bytes that do not hash are not handed out: a recovery skipped
+         * their frame (a writer's export used to differ from a reopen's). */
+        if (store_value_live(s, e->instance, &e->vid) && store_value_verify(v, e)) {
             v->export[n++] = (struct bpc_durable_value){
                 .instance = e->instance, .vid = e->vid, .bytes = v->arena + e->at};
         }
