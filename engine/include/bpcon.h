@@ -225,7 +225,8 @@ struct bpc_config {
 };
 
 /* Fills the origin's defaults: 4 parties of weight 1, default threshold,
- * fast mode, origin timers, window 64, frame 1400 bytes. */
+ * fast mode, origin timers, window 64, frame 1400 bytes. NULL: does
+ * nothing (before, an assertion abort). */
 void bpc_config_defaults(struct bpc_config *cfg);
 
 /* 0, or a negated BPC_ECFG_* code; err (may be NULL) gets a message naming

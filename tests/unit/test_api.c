@@ -272,6 +272,23 @@ test_config_value_null_refused(void **state)
     assert_null(bpc_u128_str(5, NULL));
 }
 
+/* Goal: bpc_config_defaults(NULL) does nothing, like the other
+ * configuration helpers given NULL; a real configuration still gets the
+ * defaults. Before (the second store review's misuse battery), it
+ * aborted: "assertion failed: cfg != NULL". */
+static void
+test_config_defaults_null_ignored(void **state)
+{
+    (void)state;
+    print_message("bpc_config_defaults with NULL\n");
+    bpc_config_defaults(NULL);
+    struct bpc_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    bpc_config_defaults(&cfg);
+    assert_int_equal(cfg.parties_count, 4);
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), 0);
+}
+
 /* Goal: the batch iterator takes NULL: -EINVAL for a NULL value or a
  * NULL command, and still walks a real batch. Before (the store/API
  * review of this stop, batch_null), both were a SEGV. */
@@ -387,6 +404,7 @@ main(void)
         cmocka_unit_test(test_digest_misuse_refused),
         cmocka_unit_test(test_engine_null_refused),
         cmocka_unit_test(test_config_value_null_refused),
+        cmocka_unit_test(test_config_defaults_null_ignored),
         cmocka_unit_test(test_batch_next_null_refused),
         cmocka_unit_test(test_wire_null_refused),
         cmocka_unit_test(test_auth_log_null_refused),
