@@ -241,7 +241,7 @@ uint32_t bpc_store_records(struct bpc_store *s, const struct bpc_durable **recs)
  * at or above the floor: its max_vval, a history entry or its dec_val;
  * a live decided record below it), once per instance and identity,
  * in no particular order; not one whose bytes do not hash to its
- * identity (hashed here if no prune did: a reopen skips its frame). Their
+ * identity (each hashed once, when first exported here). Their
  * bytes point into the store:
  * valid, like the array, until the next call that changes the store
  * (append, sync, compact, close). Returns the count; *vals is never NULL

@@ -66,10 +66,10 @@ struct store_value {
     uint64_t instance;
     struct bpc_vid vid;
     size_t at;
-    /* The bytes were hashed and hash to vid (at the first prune the
-     * entry survives, or when they replaced wrong ones): a writer takes
-     * them unhashed, and a prune drops those that do not hash, as a
-     * recovery skips their frame (store_values_prune). */
+    /* The bytes were hashed and hash to vid (when first exported, or
+     * when they replaced wrong ones): a writer and a recovery take them
+     * unhashed, and bpc_store_values leaves out those that do not hash
+     * (store_value_verify). */
     bool verified;
 };
 
@@ -92,8 +92,8 @@ struct store_values {
     /* Value frames since the last prune (each one counted, whether its
      * value was taken, held already, below the floor or, at recovery,
      * skipped for bytes that do not hash to it), and the entries that
-     * survived that prune (every one of them hashed by then, so an entry
-     * a recovery skipped is not among a writer's): a commit's end prunes
+     * survived that prune (a recovery takes the entries a writer took,
+     * bytes that do not hash included): a commit's end prunes
      * once more frames came than survived (at least STORE_VALUES_MIN), so
      * the writer and a recovery of its file prune at the same commits,
      * whatever the frames held (store_values_commit_end). */

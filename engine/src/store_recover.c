@@ -198,7 +198,9 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
  * ---------------------------------------------------------------------- */
 
 typedef void (*store_frame_cb)(void *ctx, const struct bpc_store_frame *f);
-typedef void (*store_seen_cb)(void *ctx, uint8_t type, bool commit_end);
+/* Every frame of the complete commits (skipped: a value frame whose bytes
+ * do not hash to its identity, which cb never sees). */
+typedef void (*store_seen_cb)(void *ctx, const struct bpc_store_frame *f, bool skipped);
 
 /* Does vote record rec carry a clean floor (its last history entry of kind
  * NONE)? No writer of format version 1 or 2 wrote one; builds of version 3
@@ -305,7 +307,7 @@ store_scan_frames(const uint8_t *b, struct bpc_store_info *info, store_frame_cb 
             cb(ctx, &f);
         }
         if (seen != NULL) {
-            seen(ctx, f.type, f.commit_end);
+            seen(ctx, &f, why != NULL);
         }
         off += BPC_STORE_FRAME_HEADER_BYTES + v.plen;
         seq++;
@@ -432,15 +434,25 @@ store_load_frame(void *ctx, const struct bpc_store_frame *f)
 /* Every frame of a complete commit, skipped or not (scan callback, after
  * store_load_frame): value frames counted as the writer counted them when
  * it appended them, and at a commit's last frame the values prune where
- * the writer's sync of the commit did. */
+ * the writer's sync of the commit did. A value frame whose bytes do not
+ * hash to its identity is taken as the writer took it, unhashed (never
+ * handed out: bpc_store_values hashes what it exports), so the writer and
+ * a recovery hold the same values and prune at the same commits. Before,
+ * the recovery left it out, counted one survivor less at the next prune
+ * than the writer and pruned at another commit: a value the writer
+ * exported was gone after a reopen (the second store review's
+ * skipped_survivors). */
 static void
-store_load_seen(void *ctx, uint8_t type, bool commit_end)
+store_load_seen(void *ctx, const struct bpc_store_frame *f, bool skipped)
 {
     struct bpc_store *s = ctx;
-    if (type == BPC_STORE_FRAME_VALUE) {
+    if (f->type == BPC_STORE_FRAME_VALUE) {
+        if (skipped && !s->failed) {
+            s->failed = store_take_value(s, f->value_instance, f->value_vid, f->value_bytes) != 0;
+        }
         s->values.since_prune++;
     }
-    if (commit_end && !s->failed) {
+    if (f->commit_end && !s->failed) {
         store_values_commit_end(s);
     }
 }

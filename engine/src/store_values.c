@@ -139,13 +139,11 @@ store_value_live(const struct bpc_store *s, uint64_t instance, const struct bpc_
     return d->decided && bpc_vid_eq(&d->dec_val, vid);
 }
 
-/* Does a surviving entry's bytes hash to its identity? Each entry is
- * hashed once, at the first prune it survives: a writer takes bytes
- * unhashed (bpc_store_append_values), a recovery skips a frame whose
- * bytes do not hash, and with such an entry among a writer's survivors
- * and not among a recovery's, the two pruned at different commits (the
- * second review's skipped_survivors). Values gone before a prune are
- * never hashed. */
+/* Do an entry's bytes hash to its identity? Hashed once, when first
+ * exported: a writer takes bytes unhashed (bpc_store_append_values), and
+ * a recovery takes a frame whose bytes do not hash the same way
+ * (store_load_seen), so both hold the same entries and prune at the same
+ * commits; neither hands such bytes out. */
 static bool
 store_value_verify(const struct store_values *v, struct store_value *e)
 {
@@ -158,11 +156,10 @@ store_value_verify(const struct store_values *v, struct store_value *e)
 }
 
 /* Drops the values no longer live (named: store_value_live, at a
- * compaction; else store_value_kept, inside a commit), and those whose
- * bytes do not hash to their identity (store_value_verify), in place:
- * entries keep their order, which is their bytes' order in the arena, so
- * each survivor's bytes move down (memmove) past bytes that already moved
- * or were dropped. No allocation. */
+ * compaction; else store_value_kept, inside a commit), in place: entries
+ * keep their order, which is their bytes' order in the arena, so each
+ * survivor's bytes move down (memmove) past bytes that already moved or
+ * were dropped. No allocation, no hashing. */
 void
 store_values_prune(struct bpc_store *s, bool named)
 {
@@ -174,9 +171,6 @@ store_values_prune(struct bpc_store *s, bool named)
         if (named ? !store_value_live(s, e.instance, &e.vid)
                   : !store_value_kept(s, e.instance, &e.vid)) {
             continue;
-        }
-        if (!store_value_verify(v, &e)) {
-            continue; /* as a recovery skipped its frame */
         }
         if (e.at != used) {
             memmove(v->arena + used, v->arena + e.at, e.vid.len);
@@ -317,7 +311,7 @@ store_take_value(struct bpc_store *s, uint64_t instance, const struct bpc_vid *v
     e->instance = instance;
     e->vid = *vid;
     e->at = v->used;
-    e->verified = false; /* hashed at the first prune it survives */
+    e->verified = false; /* hashed when first exported */
     memcpy(v->arena + v->used, bytes, vid->len);
     v->used += vid->len;
     v->count++;
