@@ -82,11 +82,74 @@ test_waiting_pick_ignores_unrelated_frames(void **state)
     fx_delete(f);
 }
 
+#define PM_N 16u   /* parties (F = 5) */
+#define PM_W 8192u /* window: 2W x 16 is past the pool's 65536 cap */
+#define PM_FILL 8u /* senders whose reports at every instance fill the pool */
+/* 256 + 2n + min(2W x min(n, 16), 65536) (layout.c) */
+#define PM_POOL (256u + 2u * PM_N + 65536u)
+
+/* p's non-empty 1b reports (a vote at ballot 1 for a junk value of its
+ * own, no history: vouched by nobody) at ballot b for [lo, hi). */
+static void
+pm_reports(struct fx *f, uint32_t p, uint64_t b, uint64_t lo, uint64_t hi)
+{
+    struct bpc_vid v = fx_junk_vid(p + 1u);
+    struct bpc_record recs[21];
+    for (uint64_t i = lo; i < hi; i += 21) {
+        uint32_t c = 0;
+        for (; c < 21 && i + c < hi; c++) {
+            recs[c] = bpc_record_make(BPC_MSG_1B, i + c, b, 1, &v);
+        }
+        fx_send(f, p, recs, c);
+    }
+}
+
+/* Goal: 1b reports the full claim pool refuses change no view, so they
+ * cost a leader whose pick waits no new pick. Six parties (weight 6 > F)
+ * join the engine's ballot with empty ranges, nine report junk votes
+ * across the window until the pool is full with one instance left
+ * unreported by a filler, whose report there (it holds the top share) is
+ * then refused, 200 times. Before, the view count moved before the pool's
+ * refusal, and the leader judged its view again at every such frame
+ * (review E2's probe_pick: 26.7 us a frame at 999 parties against 0.11). */
+static void
+test_refused_reports_leave_the_pick_alone(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(PM_W, 256, PM_N);
+    uint64_t b = fx_own_ballot(f);
+    for (uint32_t i = PM_FILL + 1u; i < PM_N - 1u; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    pm_reports(f, fx_other(f, PM_FILL), b, 0, PM_POOL - PM_FILL * PM_W + 1u);
+    for (uint32_t k = 0; k < PM_FILL; k++) {
+        pm_reports(f, fx_other(f, k), b, 0, k == 0 ? PM_W - 1u : PM_W);
+    }
+    assert_int_equal(ctr->tally_overflow, 0);         /* full, nothing refused yet */
+    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* waiting at instance 0 */
+    uint64_t overflow = ctr->tally_overflow;
+    uint64_t s0 = test_sorts();
+    for (uint32_t k = 0; k < 200; k++) {
+        pm_reports(f, fx_other(f, 0), b, PM_W - 1u, PM_W);
+    }
+    uint64_t sorts = test_sorts() - s0;
+    printf("  200 refused reports: %llu refusals, %llu sorts\n",
+           (unsigned long long)(ctr->tally_overflow - overflow), (unsigned long long)sorts);
+    assert_int_equal(ctr->tally_overflow - overflow, 200);
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* still waiting */
+    assert_int_equal(sorts, 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_waiting_pick_ignores_unrelated_frames),
+        cmocka_unit_test(test_refused_reports_leave_the_pick_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
