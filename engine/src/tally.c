@@ -450,7 +450,11 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint6
     /* p's coverage at bal, [from, inf) or none, before and after. */
     uint64_t was = e->ty.range_bal[p] == bal ? e->ty.range_from[p] : UINT64_MAX;
     uint64_t now = r->ballot == bal ? from : UINT64_MAX;
-    e->ty.cover_ok = e->ty.cover_ok && e->ty.range_bal[p] == r->ballot && was == now;
+    /* The cover cache (the ranges at bal) changes only with p's coverage
+     * at bal: before, any range moved from one ballot to another emptied
+     * it, so a peer's range at a rising future ballot made every view at
+     * bal sort the ranges again (review E2's probe_cover). */
+    e->ty.cover_ok = e->ty.cover_ok && was == now;
     e->ty.range_bal[p] = r->ballot;
     e->ty.range_from[p] = from;
     /* Covered at bal from min(was, now) on by one of them, from max on by
