@@ -38,6 +38,7 @@
 #define ENG_GENS 2u
 /* Words of the held 2a bitmap of a window of w slots (held.c). */
 #define ENG_HELD_WORDS(w) (((w) + 63u) / 64u)
+#define ENG_HELD_MARKS 64u /* held slots a re-check looks at by name */
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
 #define ENG_CATCHUP_MAX 128u
 /* DECIDED answers queued between two completed flush rounds, for all
@@ -482,6 +483,14 @@ struct eng_held_state {
     uint32_t stop_sub; /* the command the last failed command check */
     uint64_t stop_seq; /* stopped at (submitter UINT32_MAX: an own */
     bool stop_set;     /* one), for the ENG_HELD_AUTH note next */
+    /* Held slots whose view a 1b at bal changed since the last re-check;
+     * nmarks ENG_HELD_MARKS + 1: more came (the re-check visits every
+     * held slot, as it does when visit_all, a MAC a held value waits
+     * for, or any change kept for later, stale_*, asks). */
+    uint32_t marks[ENG_HELD_MARKS];
+    uint32_t nmarks;
+    bool visit_all;
+    uint64_t looked; /* held slots re-checks looked at (tests read it) */
 };
 
 /* runs.c: runs of votes. */

@@ -139,7 +139,11 @@ eng_dispatch_report(struct bpc_engine *e, uint32_t p, const struct bpc_record *r
     } else {
         uint64_t lo;
         uint64_t hi = eng_on_range(e, p, r, &lo);
-        if (lo < hi) {
+        /* A change above the window holds no held value (before, it asked
+         * for a re-check all the same: a peer of weight 0 lowering its
+         * range by one each frame far above the window cost a pass over
+         * the held values per frame; review E2's probe_held). */
+        if (lo < hi && lo < eng_nu(e) + e->window) {
             eng_held_range(e, lo, hi, r->ballot == eng_bal(e));
         }
     }

@@ -114,6 +114,12 @@ eng_held_view(struct bpc_engine *e, uint64_t instance, bool request)
     }
     s->v.held_view = true;
     if (request) {
+        uint32_t k = (uint32_t)eng_slot_index(e, s);
+        if (e->hd.nmarks < ENG_HELD_MARKS) {
+            e->hd.marks[e->hd.nmarks++] = k;
+        } else {
+            e->hd.nmarks = ENG_HELD_MARKS + 1u;
+        }
         eng_held_ask(e);
     } else {
         e->hd.stale_view = true;
@@ -170,7 +176,10 @@ eng_held_mac(struct bpc_engine *e, bool awaited)
     if (awaited) {
         /* Not the epoch: that made every value held for a MAC examined
          * again, each failing anew and re-arming its place, so a wrong MAC
-         * repeated cost every such value at every frame. */
+         * repeated cost every such value at every frame. Which values
+         * wait for it, each one's place says: every held slot is looked
+         * at (not examined). */
+        e->hd.visit_all = true;
         eng_held_ask(e);
     } else if (e->hd.auth_any) {
         e->hd.saw_mac = true;
@@ -265,6 +274,7 @@ eng_held_visit(struct bpc_engine *e, uint32_t k, uint64_t start, uint64_t end)
         e->hd.count--;
         return;
     }
+    e->hd.looked++;
     eng_held_wait_on(e, s);
     uint64_t i = eng_slot_instance(s);
     bool view = s->v.held_view || (i >= e->hd.range_lo && i < e->hd.range_hi);
@@ -324,6 +334,62 @@ eng_held_visit_all(struct bpc_engine *e, uint64_t start, uint64_t end)
     e->hd.auth_any = auth; /* no held value waits for a proof: ATTESTs look at nothing */
 }
 
+/* The held slots whose view changed since the last re-check, when
+ * nothing else did (eng_recheck_pending): those a range at bal covers
+ * afresh ([range_lo, range_hi) within [start, end), by the bitmap's words
+ * there) and those a 1b named (marks); the rest are as the last re-check
+ * left them. Before, every re-check looked at every held slot: a peer of
+ * any weight lowering its range by one each frame, or sending an empty
+ * 1b for one held instance after another, cost a pass over them all per
+ * frame (review E2's probe_held: 172 us a frame at a window of 65,536
+ * with 30,000 held, against 0.12 us). */
+static void
+eng_held_visit_some(struct bpc_engine *e, uint64_t start, uint64_t end)
+{
+    uint64_t lo = e->hd.range_lo > start ? e->hd.range_lo : start;
+    uint64_t hi = e->hd.range_hi < end ? e->hd.range_hi : end;
+    if (hi > lo && hi - lo >= e->window) {
+        eng_held_visit_all(e, start, end); /* every slot's instance is in it */
+        return;
+    }
+    for (uint64_t i = lo; i < hi;) {
+        uint32_t k = (uint32_t)(i & e->mask);
+        uint32_t span = 64u - k % 64u;
+        span = hi - i < span ? (uint32_t)(hi - i) : span;
+        uint64_t b = e->hd.bits[k / 64] >> (k % 64);
+        b &= span == 64u ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1u;
+        for (; b != 0; b &= b - 1) {
+            eng_held_visit(e, k + (uint32_t)__builtin_ctzll(b), start, end);
+        }
+        i += span;
+    }
+    for (uint32_t m = 0; m < e->hd.nmarks; m++) {
+        uint32_t k = e->hd.marks[m];
+        uint64_t i = eng_slot_instance(eng_slot_by_index(e, k));
+        if ((e->hd.bits[k / 64] >> (k % 64) & 1u) != 0 && !(i >= lo && i < hi)) {
+            eng_held_visit(e, k, start, end);
+        }
+    }
+}
+
+/* Debug builds: after eng_held_visit_some, no held slot is left with a
+ * change no re-check will look at. */
+static void
+eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end)
+{
+    for (uint32_t k = 0; BPC_DEBUG && k < e->window; k++) {
+        const struct eng_slot *s = eng_slot_by_index(e, k);
+        if ((e->hd.bits[k / 64] >> (k % 64) & 1u) == 0 || s->v.held == ENG_HELD_NONE) {
+            continue;
+        }
+        uint64_t i = eng_slot_instance(s);
+        bool now = i >= start && i < end && !(s->v.decided && i >= eng_nu(e));
+        BPC_DEBUG_ASSERT(!now || !s->v.held_view);
+        BPC_DEBUG_ASSERT(!now || s->v.held != ENG_HELD_AUTH || eng_held_proof_kept(e, s));
+        BPC_DEBUG_ASSERT(now || !s->v.held_view || e->hd.stale_view);
+    }
+}
+
 /* A held slot decided above nu cannot be looked at (eng_held_visit keeps
  * its change, stale_view or stale_auth); once nu passes it, it can. No
  * 1b may come in a stable ballot where every 1b has arrived, so nu's
@@ -358,6 +424,10 @@ eng_recheck_pending(struct bpc_engine *e)
      * and the leader's rounds failed until this party caught up. */
     uint64_t end = nu + e->window;
     uint64_t start = eng_held_lo(e) < nu ? eng_held_lo(e) : nu;
+    /* Only views changed, by 1b messages at bal: the slots they name. */
+    bool some = !e->hd.visit_all && !e->hd.stale_view && !e->hd.stale_auth && !e->hd.full &&
+                e->hd.bal == eng_bal(e) && e->hd.walk_lo >= e->hd.walk_hi &&
+                e->hd.nmarks <= ENG_HELD_MARKS;
     e->hd.stale_view = false; /* until a held slot's change must wait again */
     e->hd.stale_auth = false;
     if (e->hd.full || e->hd.bal != eng_bal(e)) {
@@ -373,7 +443,14 @@ eng_recheck_pending(struct bpc_engine *e)
     }
     /* Held slots the walk did not reach whose inputs changed (reset at a
      * new ballot, say) wait as marked: stale asks for a re-check. */
-    eng_held_visit_all(e, start, end);
+    if (some) {
+        eng_held_visit_some(e, start, end);
+        eng_held_check_some(e, start, end);
+    } else {
+        eng_held_visit_all(e, start, end);
+    }
+    e->hd.nmarks = 0;
+    e->hd.visit_all = false;
     e->hd.walk_lo = 0;
     e->hd.walk_hi = 0;
     e->hd.range_lo = 0;
