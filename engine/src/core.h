@@ -39,6 +39,7 @@
 /* Words of the held 2a bitmap of a window of w slots (held.c). */
 #define ENG_HELD_WORDS(w) (((w) + 63u) / 64u)
 #define ENG_HELD_MARKS 64u /* held slots a re-check looks at by name */
+#define ENG_UQ_FEW 32u     /* peers a round of unicasts alone flushes by name */
 /* Catch-up: DECIDED records sent in answer to one STATUS. */
 #define ENG_CATCHUP_MAX 128u
 /* DECIDED answers queued between two completed flush rounds, for all
@@ -580,14 +581,20 @@ struct eng_outbox_state {
     struct eng_out *uq;
     uint32_t uq_cap;
     uint32_t uq_count;
-    uint32_t uq_round;    /* unicasts of the round being flushed */
-    uint32_t *uq_first;   /* n: the round's first unicast for each peer */
-    bool flush_mid;       /* flush_k and flush_u hold where flush_peer stopped */
-    bool round_open;      /* a flush round is under way (it can span steps) */
-    uint64_t rounds_done; /* flush rounds completed (catch-up answer budgets) */
-    uint64_t tx_seq_max;  /* the highest frame sequence number used */
-    bool small_buf;       /* this flush met a lent tx buffer below the minimum */
-    uint32_t frame_min;   /* bpc_frame_bytes_min(value_bytes_max), set at start */
+    uint32_t uq_round;  /* unicasts of the round being flushed */
+    uint32_t *uq_first; /* n: the round's first unicast for each peer (UINT32_MAX: none) */
+    /* The peers with unicasts in a round without broadcasts, ascending
+     * (uq_few ENG_UQ_FEW + 1: more, every peer is flushed): the flush
+     * visits those alone. */
+    uint32_t uq_peers[ENG_UQ_FEW];
+    uint32_t uq_few;
+    uint64_t peer_flushes; /* eng_flush_peer calls (tests read it) */
+    bool flush_mid;        /* flush_k and flush_u hold where flush_peer stopped */
+    bool round_open;       /* a flush round is under way (it can span steps) */
+    uint64_t rounds_done;  /* flush rounds completed (catch-up answer budgets) */
+    uint64_t tx_seq_max;   /* the highest frame sequence number used */
+    bool small_buf;        /* this flush met a lent tx buffer below the minimum */
+    uint32_t frame_min;    /* bpc_frame_bytes_min(value_bytes_max), set at start */
     struct eng_out *selfq;
     uint32_t selfq_cap;
     uint32_t selfq_count;

@@ -214,7 +214,7 @@ eng_put(struct bpc_engine *e, struct bpc_wire_writer *w, const struct eng_out *o
 }
 
 /* When a flush round opens: each peer's unicasts of the round chained in
- * queue order (uq_first[p], then each one's next; uq_round ends a chain),
+ * queue order (uq_first[p], then each one's next; UINT32_MAX ends a chain),
  * so that a peer's flush walks its own and no other's. Before, each peer's
  * flush scanned the round's whole unicast list, and a peer of any weight
  * whose STATUS frames drew a round of answers made every flush cost n
@@ -224,13 +224,36 @@ static void
 eng_uq_chain(struct bpc_engine *e)
 {
     struct eng_outbox_state *ob = &e->ob;
-    for (uint32_t p = 0; p < e->n; p++) {
-        ob->uq_first[p] = ob->uq_round;
-    }
+    /* Every uq_first is UINT32_MAX between rounds (eng_uq_unchain), so
+     * only this round's peers are written. In a round without broadcasts
+     * the flush visits the peers with unicasts alone, ascending as the
+     * pass over every peer would (up to ENG_UQ_FEW of them, kept sorted):
+     * before, it passed over all n and reset all n uq_first, and a peer
+     * whose STATUS drew one answer a step cost a correct party at 999
+     * parties 1.3 us a frame against 0.1 (review E2's probe_flush). */
+    ob->uq_few = ob->bq_round == 0 ? 0 : ENG_UQ_FEW + 1u;
     for (uint32_t u = ob->uq_round; u-- > 0;) {
         uint32_t p = ob->uq[u].peer;
+        if (ob->uq_first[p] == UINT32_MAX && ob->uq_few < ENG_UQ_FEW) {
+            uint32_t j = ob->uq_few++;
+            for (; j > 0 && ob->uq_peers[j - 1u] > p; j--) {
+                ob->uq_peers[j] = ob->uq_peers[j - 1u];
+            }
+            ob->uq_peers[j] = p;
+        } else if (ob->uq_first[p] == UINT32_MAX) {
+            ob->uq_few = ENG_UQ_FEW + 1u;
+        }
         ob->uq[u].next = ob->uq_first[p];
         ob->uq_first[p] = u;
+    }
+}
+
+/* A round ends: its peers' uq_first back to none. */
+static void
+eng_uq_unchain(struct bpc_engine *e)
+{
+    for (uint32_t u = 0; u < e->ob.uq_round; u++) {
+        e->ob.uq_first[e->ob.uq[u].peer] = UINT32_MAX;
     }
 }
 
@@ -354,6 +377,7 @@ eng_tmpl_same(struct bpc_engine *e, const struct bpc_frame_out *f, uint32_t cap,
 static bool
 eng_flush_peer(struct bpc_engine *e, uint32_t peer, struct bpc_step_out *out)
 {
+    e->ob.peer_flushes++;
     uint32_t k = e->ob.flush_mid ? e->ob.flush_k : 0;
     uint32_t u = e->ob.flush_mid ? e->ob.flush_u : e->ob.uq_first[peer];
     bool more = k < e->ob.bq_round || eng_uq_has(e, u);
@@ -511,15 +535,26 @@ eng_flush(struct bpc_engine *e, struct bpc_step_out *out)
         ob->uq_round = ob->uq_count;
         eng_uq_chain(e);
     }
-    for (uint32_t p = ob->flush_peer; p < e->n; p++) {
-        if (p == e->self) {
-            continue;
+    if (ob->uq_few <= ENG_UQ_FEW) {
+        for (uint32_t j = 0; j < ob->uq_few; j++) {
+            uint32_t p = ob->uq_peers[j];
+            if (p >= ob->flush_peer && p != e->self && !eng_flush_peer(e, p, out)) {
+                ob->flush_peer = p;
+                return ob->small_buf ? -EMSGSIZE : -EAGAIN;
+            }
         }
-        if (!eng_flush_peer(e, p, out)) {
-            ob->flush_peer = p;
-            return ob->small_buf ? -EMSGSIZE : -EAGAIN;
+    } else {
+        for (uint32_t p = ob->flush_peer; p < e->n; p++) {
+            if (p == e->self) {
+                continue;
+            }
+            if (!eng_flush_peer(e, p, out)) {
+                ob->flush_peer = p;
+                return ob->small_buf ? -EMSGSIZE : -EAGAIN;
+            }
         }
     }
+    eng_uq_unchain(e);
     ob->bq_head = (ob->bq_head + ob->bq_round) % ob->bq_cap;
     ob->bq_count -= ob->bq_round;
     ob->bq_round = 0;
@@ -547,6 +582,9 @@ void
 eng_ob_start(struct bpc_engine *e)
 {
     e->ob.frame_min = bpc_frame_bytes_min(e->cfg.value_bytes_max);
+    for (uint32_t p = 0; p < e->n; p++) {
+        e->ob.uq_first[p] = UINT32_MAX; /* no round open: no unicast chained */
+    }
     for (uint32_t p = 0; p < e->n; p++) {
         e->ob.tx_seq[p] = eng_incarnation(e) << ENG_SEQ_BITS;
     }

@@ -232,6 +232,34 @@ cu_answers(const struct fx *f, uint32_t mark)
     return answers;
 }
 
+/* Goal: a step whose flush sends one peer's answers alone visits that
+ * peer, not every peer: at 32 parties, a peer's one-record STATUS frames
+ * asking for one decided instance each (one answer each, no broadcast
+ * queued) cost one peer's flush a frame. Before, each such flush passed
+ * over all 31 peers and reset every peer's unicast chain ("0x1f != 0x1"
+ * per frame; review E2's probe_flush: 1.3 us a frame at 999 parties
+ * against 0.1). */
+static void
+test_lone_answer_flushes_one_peer(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 32);
+    struct bpc_record st[2];
+    cu_decide_200(f, 11, st);
+    uint32_t mark = f->sent_count;
+    uint64_t flushes = f->e->ob.peer_flushes;
+    for (uint64_t k = 0; k < 8; k++) {
+        f->now += UINT64_C(1000);
+        fx_send1(f, f->watch, bpc_record_make(BPC_MSG_STATUS, 190 + k, 1, 1, NULL));
+    }
+    uint64_t per = (f->e->ob.peer_flushes - flushes) / 8u;
+    print_message("32 parties: %u answers, %llu peers flushed per frame\n", cu_answers(f, mark),
+                  (unsigned long long)per);
+    assert_int_equal(cu_answers(f, mark), 8);
+    assert_int_equal(per, 1);
+    fx_delete(f);
+}
+
 /* Goal: a peer's answers are paced in time, not only per step. Peer X
  * (any weight) sends 50 frames of two STATUS records over 200 decided
  * instances, each frame in a step of its own, with the clock standing
@@ -336,6 +364,7 @@ main(void)
         cmocka_unit_test(test_log_answers_not_starved),
         cmocka_unit_test(test_answers_of_many_peers_fit),
         cmocka_unit_test(test_lone_requester_gets_two_stretches),
+        cmocka_unit_test(test_lone_answer_flushes_one_peer),
         cmocka_unit_test(test_answers_paced_in_time),
         cmocka_unit_test(test_refused_status_stops_walking),
         cmocka_unit_test(test_log_answers_hash_nothing),
