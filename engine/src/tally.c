@@ -439,7 +439,10 @@ eng_on_range(struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint6
         /* A raise at the same ballot is kept out: the coverage p gave
          * first is about its votes below the ballot, which a 1b there
          * fixes for good (a correct party votes below it no more), so it
-         * stays true, and explicit reports override it (eng_view). Before,
+         * stays true. Reports p sent before it count over it (eng_view);
+         * later ones where it covers are refused (eng_on_1b), so a
+         * decision p learned there since counts from the next ballot's
+         * range on (a vouch only: p did not vote there). Before,
          * a peer alternating its range between the window's bottom and
          * top made every held value be examined again at each frame: at
          * 999 parties and a window of 1024, 12.6 M instructions a
