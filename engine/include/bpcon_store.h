@@ -190,8 +190,10 @@ struct bpc_store;
  * A torn tail is dropped (info.torn_bytes) and cut off the file, durably,
  * before anything is appended, by a writer's open that succeeds (one
  * refused for PATH.tmp, below, leaves the file as it was). Damage before
- * the tail (a checksum or framing failure followed by more data) is
- * -EBADMSG with a message naming the offset: nothing is loaded. A
+ * the tail (a checksum or framing failure followed by more data, or a
+ * record with good checksums that bpc_store_append would refuse, one
+ * bpc_engine_restore refuses) is -EBADMSG with a message naming the
+ * offset: nothing is loaded, and nothing is rewritten. A
  * leftover PATH.tmp of an interrupted
  * compaction or creation is removed when it is empty, begins with the
  * store's magic, or holds only zeros and is no longer than the store's
