@@ -355,6 +355,10 @@ eng_held_visit_some(struct bpc_engine *e, uint64_t start, uint64_t end)
     for (uint64_t i = lo; i < hi;) {
         uint32_t k = (uint32_t)(i & e->mask);
         uint32_t span = 64u - k % 64u;
+        /* A window below 64 slots ends inside its one word: the ring
+         * wraps there (before, the span ran past it, and the held slots
+         * after the wrap were not looked at: review F's probe_wrap). */
+        span = e->window - k < span ? e->window - k : span;
         span = hi - i < span ? (uint32_t)(hi - i) : span;
         uint64_t b = e->hd.bits[k / 64] >> (k % 64);
         b &= span == 64u ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1u;
@@ -372,11 +376,29 @@ eng_held_visit_some(struct bpc_engine *e, uint64_t start, uint64_t end)
     }
 }
 
-/* Debug builds: after eng_held_visit_some, no held slot is left with a
- * change no re-check will look at. */
-static void
-eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end)
+/* Debug builds: the held slots whose instances lie in the range's
+ * stretch within [start, end), which eng_held_visit_some must look at. */
+static uint64_t
+eng_held_in_range(const struct bpc_engine *e, uint64_t start, uint64_t end)
 {
+    uint64_t lo = e->hd.range_lo > start ? e->hd.range_lo : start;
+    uint64_t hi = e->hd.range_hi < end ? e->hd.range_hi : end;
+    uint64_t n = 0;
+    for (uint32_t k = 0; BPC_DEBUG && k < e->window; k++) {
+        uint64_t i = eng_slot_instance(eng_slot_by_index(e, k));
+        n += (e->hd.bits[k / 64] >> (k % 64) & 1u) != 0 && i >= lo && i < hi ? 1u : 0u;
+    }
+    return n;
+}
+
+/* Debug builds: after eng_held_visit_some, which looked at `looked` held
+ * slots where `in_range` were held in the range's stretch, no held slot
+ * is left with a change no re-check will look at. */
+static void
+eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end, uint64_t looked,
+                    uint64_t in_range)
+{
+    BPC_DEBUG_ASSERT(looked >= in_range);
     for (uint32_t k = 0; BPC_DEBUG && k < e->window; k++) {
         const struct eng_slot *s = eng_slot_by_index(e, k);
         if ((e->hd.bits[k / 64] >> (k % 64) & 1u) == 0 || s->v.held == ENG_HELD_NONE) {
@@ -444,8 +466,10 @@ eng_recheck_pending(struct bpc_engine *e)
     /* Held slots the walk did not reach whose inputs changed (reset at a
      * new ballot, say) wait as marked: stale asks for a re-check. */
     if (some) {
+        uint64_t looked = e->hd.looked;
+        uint64_t in_range = eng_held_in_range(e, start, end);
         eng_held_visit_some(e, start, end);
-        eng_held_check_some(e, start, end);
+        eng_held_check_some(e, start, end, e->hd.looked - looked, in_range);
     } else {
         eng_held_visit_all(e, start, end);
     }

@@ -306,6 +306,52 @@ test_view_changes_look_at_what_they_name(void **state)
     fx_delete(f);
 }
 
+/* Goal: with a window below 64 slots (the held bitmap's one word), a
+ * range 1b whose coverage crosses the ring's end reaches the held values
+ * on both sides of it. Seven parties at ballot 2, instances 0 to W - 7
+ * decided, the leader's 2a values (batches of its own commands) for
+ * W - 4 to W + 1 held (the view lacks a quorum of reports), then a
+ * fourth peer's range from W - 5 completes the quorum of empty reports:
+ * every held value gets its 2av. Before, the look at the range's held
+ * slots ran past the word's end at the wrap: at W = 16, instances 16 and
+ * 17 (slots 0 and 1) stayed held for the ballot (review F's probe_wrap). */
+static void
+test_range_over_the_wrap_reaches_held(void **state)
+{
+    (void)state;
+    for (uint32_t w = 8; w <= 64; w *= 2) {
+        struct fx *f = fx_new_n(w, 256, 7);
+        uint32_t leader = (uint32_t)fx_leader(f, 2);
+        for (uint32_t i = 0; i < 3; i++) {
+            fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+        }
+        uint32_t fourth = fx_other(f, 3) == leader ? fx_other(f, 4) : fx_other(f, 3);
+        struct bpc_vid noop = {.kind = BPC_VALUE_NOOP};
+        uint64_t d = w - 6;
+        for (uint64_t i = 0; i < d; i++) {
+            for (uint32_t k = 0; k < 5; k++) {
+                fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, &noop));
+            }
+        }
+        assert_int_equal(bpc_engine_next_undecided(f->e), d);
+        for (uint64_t k = 0; k < 6; k++) {
+            uint8_t bytes[64];
+            struct bpc_vid v;
+            fx_batch(bytes, leader, k + 1u, 8, (uint8_t)(0x40 + k), &v);
+            fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, d + 2 + k, 2, 0, &v));
+            assert_true(fx_find(f, 0, BPC_MSG_2AV, d + 2 + k, 2) < 0);
+        }
+        fx_send1(f, fourth, bpc_record_make(BPC_MSG_1B_RANGE, d + 1, 2, 0, NULL));
+        uint32_t held = 0;
+        for (uint64_t k = 0; k < 6; k++) {
+            held += fx_find(f, 0, BPC_MSG_2AV, d + 2 + k, 2) < 0 ? 1u : 0u;
+        }
+        printf("  window %u: %u of 6 still held after the range\n", w, held);
+        assert_int_equal(held, 0);
+        fx_delete(f);
+    }
+}
+
 /* Two peers' 2av for v at instance i (with the engine's own, a quorum)
  * draw its 2b; the three peers' 2b decide i. */
 static void
@@ -560,6 +606,7 @@ main(void)
         cmocka_unit_test(test_wrong_mac_examines_its_waiters),
         cmocka_unit_test(test_range_flips_examine_held_once),
         cmocka_unit_test(test_view_changes_look_at_what_they_name),
+        cmocka_unit_test(test_range_over_the_wrap_reaches_held),
         cmocka_unit_test(test_right_mac_after_wrong_decides),
         cmocka_unit_test(test_held_safe_votes_on_quorum),
         cmocka_unit_test(test_held_view_waits_for_nu),
