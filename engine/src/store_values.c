@@ -159,7 +159,7 @@ store_value_verify(const struct store_values *v, struct store_value *e)
  * compaction; else store_value_kept, inside a commit), in place: entries
  * keep their order, which is their bytes' order in the arena, so each
  * survivor's bytes move down (memmove) past bytes that already moved or
- * were dropped. No allocation, no hashing. */
+ * were dropped. No allocation, no hashing (a compaction's export hashed). */
 void
 store_values_prune(struct bpc_store *s, bool named)
 {
@@ -168,7 +168,12 @@ store_values_prune(struct bpc_store *s, bool named)
     size_t used = 0;
     for (uint32_t k = 0; k < v->count; k++) {
         struct store_value e = v->ents[k];
-        if (named ? !store_value_live(s, e.instance, &e.vid)
+        /* named (a compaction): the image's export just hashed every
+         * live value and wrote only those whose bytes hash, so the writer
+         * keeps just those (before, it kept the others too, one more
+         * survivor than a recovery of the new file: own review F's
+         * probe_store_compact). */
+        if (named ? !store_value_live(s, e.instance, &e.vid) || !e.verified
                   : !store_value_kept(s, e.instance, &e.vid)) {
             continue;
         }
