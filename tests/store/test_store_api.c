@@ -426,6 +426,32 @@ test_floor_bound(void **state)
     memfs_free(&fs);
 }
 
+/* Compacts s, appends vote with its instance set to i, then closes and
+ * reopens the store: the writer's live records just before the close and
+ * the reopen's are the same two. Returns the reopened store. */
+static struct bpc_store *
+ta_compact_vote_reopen(struct bpc_store *s, struct memfs *fs, const struct bpc_durable *vote,
+                       uint64_t i)
+{
+    assert_int_equal(bpc_store_compact(s), 0);
+    while (bpc_store_release(s) > 0) {
+    }
+    struct bpc_durable v = *vote;
+    v.instance = i;
+    assert_int_equal(bpc_store_append(s, &v, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t writer = bpc_store_records(s, &live);
+    bpc_store_close(s);
+    s = ta_open(fs);
+    uint32_t reopened = bpc_store_records(s, &live);
+    if (reopened != writer) {
+        fail_msg("records after the reopen: %u, the writer's %u", reopened, writer);
+    }
+    assert_int_equal(writer, 2);
+    return s;
+}
+
 /* Goal: a vote record below its own floor (an engine writes a decided
  * record there) is -ERANGE, nothing buffered; after a compaction and a
  * reopen the store's floor is the writer's. Before, it was taken ("0 !=
@@ -448,22 +474,7 @@ test_append_refuses_a_vote_below_its_floor(void **state)
     v0.floor = 3;
     assert_int_equal(bpc_store_append(s, &v0, 1), -ERANGE);
     assert_int_equal(bpc_store_sync(s), 0);
-    assert_int_equal(bpc_store_compact(s), 0);
-    while (bpc_store_release(s) > 0) {
-    }
-    struct bpc_durable v2 = v5;
-    v2.instance = 2;
-    assert_int_equal(bpc_store_append(s, &v2, 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    const struct bpc_durable *live = NULL;
-    uint32_t writer = bpc_store_records(s, &live);
-    bpc_store_close(s);
-    s = ta_open(&fs);
-    uint32_t reopened = bpc_store_records(s, &live);
-    if (reopened != writer) {
-        fail_msg("records after the reopen: %u, the writer's %u", reopened, writer);
-    }
-    assert_int_equal(writer, 2);
+    s = ta_compact_vote_reopen(s, &fs, &v5, 2);
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -495,22 +506,7 @@ test_append_takes_no_floor_from_a_dead_decided_record(void **state)
     bpc_vid_of(&d.dec_val, (const uint8_t *)"one", 3);
     assert_int_equal(bpc_store_append(s, &d, 1), 0);
     assert_int_equal(bpc_store_sync(s), 0);
-    assert_int_equal(bpc_store_compact(s), 0);
-    while (bpc_store_release(s) > 0) {
-    }
-    struct bpc_durable v6 = v5;
-    v6.instance = 6;
-    assert_int_equal(bpc_store_append(s, &v6, 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    const struct bpc_durable *live = NULL;
-    uint32_t writer = bpc_store_records(s, &live);
-    bpc_store_close(s);
-    s = ta_open(&fs);
-    uint32_t reopened = bpc_store_records(s, &live);
-    if (reopened != writer) {
-        fail_msg("records after the reopen: %u, the writer's %u", reopened, writer);
-    }
-    assert_int_equal(writer, 2); /* the two votes; the floor stayed 0 */
+    s = ta_compact_vote_reopen(s, &fs, &v5, 6); /* the two votes; the floor stayed 0 */
     assert_int_equal(bpc_store_info(s)->floor, 0);
     bpc_store_close(s);
     memfs_free(&fs);

@@ -48,6 +48,20 @@ tr_value(uint64_t instance, uint32_t k)
     return (struct bpc_durable_value){.instance = instance, .vid = tr_vid(k), .bytes = tr_bytes[k]};
 }
 
+/* The decided record of instance i naming vid at ballot 1, carrying the
+ * party-wide floor (kept for the ring's 2W + 256 instances past i). */
+static struct bpc_durable
+tr_decided_rec(uint64_t floor, uint64_t i, struct bpc_vid vid)
+{
+    struct bpc_durable d = ts_party(floor);
+    d.instance = i;
+    d.decided = 1;
+    d.dec_bal = 1;
+    d.dec_keep = i + 2 * TS_WINDOW + 256;
+    d.dec_val = vid;
+    return d;
+}
+
 static void
 tr_fill(void)
 {
@@ -175,12 +189,7 @@ test_store_reopen_after_floor_passed_a_value(void **state)
         v[k] = tr_value(6 + k / TR_VALUES, k % TR_VALUES);
     }
     tr_commit(s, r, 1, v, 70);
-    struct bpc_durable d = ts_party(6);
-    d.instance = 5;
-    d.decided = 1;
-    d.dec_bal = 1;
-    d.dec_keep = 5 + 2 * TS_WINDOW + 256;
-    d.dec_val = big;
+    struct bpc_durable d = tr_decided_rec(6, 5, big);
     d.max_vbal = 1;
     d.max_vval = big;
     r[1] = d; /* names V again, without its bytes */
@@ -220,13 +229,7 @@ tr_wrong_bytes_run(bool right_later)
         v[k] = k < 62 ? tr_value(1, 2 + k) : tr_value(2, 5); /* none of them Y */
     }
     tr_commit(s, r, 1, v, 63);
-    struct bpc_durable d = ts_party(1);
-    d.instance = 0;
-    d.decided = 1;
-    d.dec_bal = 1;
-    d.dec_keep = 2 * TS_WINDOW + 256;
-    d.dec_val = tr_vid(0);
-    r[1] = d;
+    r[1] = tr_decided_rec(1, 0, tr_vid(0));
     tr_commit(s, r, 2, NULL, 0);
     if (right_later) {
         y.bytes = tr_bytes[1];
@@ -275,13 +278,7 @@ test_store_reopen_after_wrong_bytes_survive(void **state)
         v[k] = tr_value(10 + k / TR_VALUES, k % TR_VALUES);
     }
     tr_commit(s, r, 1, v, 66);
-    struct bpc_durable d = ts_party(3);
-    d.instance = 1;
-    d.decided = 1;
-    d.dec_bal = 1;
-    d.dec_keep = 1 + 2 * TS_WINDOW + 256;
-    d.dec_val = tr_vid(0);
-    r[1] = d;
+    r[1] = tr_decided_rec(3, 1, tr_vid(0));
     tr_commit(s, r, 2, NULL, 0);
     tr_reopen(&s, &cfg, &o, "skipped survivor");
     bpc_store_close(s);
@@ -457,13 +454,7 @@ test_store_reopen_after_compacting_wrong_bytes(void **state)
     r[0] = ts_party(1); /* the floor passes 0 */
     struct bpc_durable_value z = tr_value(2, 3);
     tr_commit(s, r, 1, &z, 1);
-    struct bpc_durable d = ts_party(1);
-    d.instance = 0;
-    d.decided = 1;
-    d.dec_bal = 1;
-    d.dec_keep = 2 * TS_WINDOW + 256;
-    d.dec_val = tr_vid(0);
-    r[1] = d;
+    r[1] = tr_decided_rec(1, 0, tr_vid(0));
     tr_commit(s, r, 2, NULL, 0);
     tr_reopen(&s, &cfg, &o, "after a compaction");
     bpc_store_close(s);
