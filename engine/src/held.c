@@ -343,15 +343,16 @@ eng_held_visit_all(struct bpc_engine *e, uint64_t start, uint64_t end)
  * 1b for one held instance after another, cost a pass over them all per
  * frame (review E2's probe_held: 172 us a frame at a window of 65,536
  * with 30,000 held, against 0.12 us). */
-static void
+static uint64_t
 eng_held_visit_some(struct bpc_engine *e, uint64_t start, uint64_t end)
 {
     uint64_t lo = e->hd.range_lo > start ? e->hd.range_lo : start;
     uint64_t hi = e->hd.range_hi < end ? e->hd.range_hi : end;
     if (hi > lo && hi - lo >= e->window) {
         eng_held_visit_all(e, start, end); /* every slot's instance is in it */
-        return;
+        return UINT64_MAX;
     }
+    uint64_t seen = 0; /* debug builds: set bits looked at whose instance is in [lo, hi) */
     for (uint64_t i = lo; i < hi;) {
         uint32_t k = (uint32_t)(i & e->mask);
         uint32_t span = 64u - k % 64u;
@@ -363,7 +364,12 @@ eng_held_visit_some(struct bpc_engine *e, uint64_t start, uint64_t end)
         uint64_t b = e->hd.bits[k / 64] >> (k % 64);
         b &= span == 64u ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1u;
         for (; b != 0; b &= b - 1) {
-            eng_held_visit(e, k + (uint32_t)__builtin_ctzll(b), start, end);
+            uint32_t at = k + (uint32_t)__builtin_ctzll(b);
+            if (BPC_DEBUG) {
+                uint64_t j = eng_slot_instance(eng_slot_by_index(e, at));
+                seen += j >= lo && j < hi ? 1u : 0u;
+            }
+            eng_held_visit(e, at, start, end);
         }
         i += span;
     }
@@ -374,10 +380,13 @@ eng_held_visit_some(struct bpc_engine *e, uint64_t start, uint64_t end)
             eng_held_visit(e, k, start, end);
         }
     }
+    return seen;
 }
 
-/* Debug builds: the held slots whose instances lie in the range's
- * stretch within [start, end), which eng_held_visit_some must look at. */
+/* Debug builds: the set bits of the held slots whose instances lie in the
+ * range's stretch within [start, end), which eng_held_visit_some must
+ * look at (a slot whose note says nothing is held included: the look
+ * clears its bit). */
 static uint64_t
 eng_held_in_range(const struct bpc_engine *e, uint64_t start, uint64_t end)
 {
@@ -391,14 +400,15 @@ eng_held_in_range(const struct bpc_engine *e, uint64_t start, uint64_t end)
     return n;
 }
 
-/* Debug builds: after eng_held_visit_some, which looked at `looked` held
- * slots where `in_range` were held in the range's stretch, no held slot
- * is left with a change no re-check will look at. */
+/* Debug builds: after eng_held_visit_some, which looked at `seen` set
+ * bits whose instances lie in the range's stretch where `in_range` were
+ * set before (UINT64_MAX: it looked at every held slot), no held slot is
+ * left with a change no re-check will look at. */
 static void
-eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end, uint64_t looked,
+eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end, uint64_t seen,
                     uint64_t in_range)
 {
-    BPC_DEBUG_ASSERT(looked >= in_range);
+    BPC_DEBUG_ASSERT(seen == UINT64_MAX || seen == in_range);
     for (uint32_t k = 0; BPC_DEBUG && k < e->window; k++) {
         const struct eng_slot *s = eng_slot_by_index(e, k);
         if ((e->hd.bits[k / 64] >> (k % 64) & 1u) == 0 || s->v.held == ENG_HELD_NONE) {
@@ -466,10 +476,9 @@ eng_recheck_pending(struct bpc_engine *e)
     /* Held slots the walk did not reach whose inputs changed (reset at a
      * new ballot, say) wait as marked: stale asks for a re-check. */
     if (some) {
-        uint64_t looked = e->hd.looked;
         uint64_t in_range = eng_held_in_range(e, start, end);
-        eng_held_visit_some(e, start, end);
-        eng_held_check_some(e, start, end, e->hd.looked - looked, in_range);
+        uint64_t seen = eng_held_visit_some(e, start, end);
+        eng_held_check_some(e, start, end, seen, in_range);
     } else {
         eng_held_visit_all(e, start, end);
     }

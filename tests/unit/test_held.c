@@ -352,6 +352,42 @@ test_range_over_the_wrap_reaches_held(void **state)
     }
 }
 
+/* Goal: a range's look at the held slots clears the bit of a slot reused
+ * since its value was held (its note gone with the slot), and builds
+ * with -DBPC_DEBUG=1 take that for a look, not a miss. Seven parties,
+ * window 8: the leader's 2a at 0 held, 0 decided by the peers' 2b, slot 0
+ * reused by instance 8, then a range from 1 covers 8 afresh. Before, a
+ * debug build aborted there ("assertion failed: looked >= in_range"; own
+ * review G's probe_looked): its count of slots to look at took in the
+ * reused slot, the count of slots looked at did not. */
+static void
+test_reused_held_slot_under_a_range(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(8, 256, 7);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    for (uint32_t i = 0; i < 3; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+    }
+    uint32_t fourth = fx_other(f, 3) == leader ? fx_other(f, 4) : fx_other(f, 3);
+    uint8_t bytes[64];
+    struct bpc_vid v;
+    fx_batch(bytes, leader, 1, 8, 0x40, &v);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &v));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) < 0);
+    assert_int_equal(f->e->hd.count, 1);
+    for (uint32_t k = 0; k < 5; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, 0, 2, 0, &v));
+    }
+    fx_send1(f, fx_other(f, 0), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+    struct bpc_vid noop = {.kind = BPC_VALUE_NOOP};
+    fx_send1(f, fx_other(f, 0), bpc_record_make(BPC_MSG_2B, 8, 2, 0, &noop));
+    fx_send1(f, fourth, bpc_record_make(BPC_MSG_1B_RANGE, 1, 2, 0, NULL));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
+    assert_int_equal(f->e->hd.count, 0); /* the reused slot's bit cleared by the look */
+    fx_delete(f);
+}
+
 /* Two peers' 2av for v at instance i (with the engine's own, a quorum)
  * draw its 2b; the three peers' 2b decide i. */
 static void
@@ -607,6 +643,7 @@ main(void)
         cmocka_unit_test(test_range_flips_examine_held_once),
         cmocka_unit_test(test_view_changes_look_at_what_they_name),
         cmocka_unit_test(test_range_over_the_wrap_reaches_held),
+        cmocka_unit_test(test_reused_held_slot_under_a_range),
         cmocka_unit_test(test_right_mac_after_wrong_decides),
         cmocka_unit_test(test_held_safe_votes_on_quorum),
         cmocka_unit_test(test_held_view_waits_for_nu),
