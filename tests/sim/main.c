@@ -78,7 +78,13 @@ main_resolve(const struct main_args *a, struct sim_opts *o)
     for (uint32_t i = 0; i < a->crashes_count; i++) {
         const struct main_crash *c = &a->crashes[i];
         uint64_t id = main_target_id(o, c, &leader, "--crash");
-        o->crash_at_ns[id] = c->at_ns < o->crash_at_ns[id] ? c->at_ns : o->crash_at_ns[id];
+        if (o->crash_at_ns[id] != SIM_NEVER) {
+            /* Before, the earlier time won without a word (a store
+             * review's note). */
+            main_usage("--crash names party %llu twice (one crash per party)",
+                       (unsigned long long)id);
+        }
+        o->crash_at_ns[id] = c->at_ns;
     }
     for (uint32_t i = 0; i < a->restarts_count; i++) {
         const struct main_crash *c = &a->restarts[i];
