@@ -484,13 +484,9 @@ struct eng_held_state {
     uint32_t stop_sub; /* the command the last failed command check */
     uint64_t stop_seq; /* stopped at (submitter UINT32_MAX: an own */
     bool stop_set;     /* one), for the ENG_HELD_AUTH note next */
-    /* Held slots whose view a 1b at bal changed since the last re-check;
-     * nmarks ENG_HELD_MARKS + 1: more came (the re-check visits every
-     * held slot, as it does when visit_all, a MAC a held value waits
-     * for, or any change kept for later, stale_*, asks). */
-    uint32_t marks[ENG_HELD_MARKS];
-    uint32_t nmarks;
-    bool visit_all;
+    uint32_t marks[ENG_HELD_MARKS]; /* held slots a 1b at bal named since the last re-check */
+    uint32_t nmarks; /* ENG_HELD_MARKS + 1: more (the re-check looks at every held slot) */
+    bool visit_all;  /* ... as for a MAC a held value waits for */
     uint64_t looked; /* held slots re-checks looked at (tests read it) */
 };
 
@@ -583,18 +579,15 @@ struct eng_outbox_state {
     uint32_t uq_count;
     uint32_t uq_round;  /* unicasts of the round being flushed */
     uint32_t *uq_first; /* n: the round's first unicast for each peer (UINT32_MAX: none) */
-    /* The peers with unicasts in a round without broadcasts, ascending
-     * (uq_few ENG_UQ_FEW + 1: more, every peer is flushed): the flush
-     * visits those alone. */
-    uint32_t uq_peers[ENG_UQ_FEW];
-    uint32_t uq_few;
-    uint64_t peer_flushes; /* eng_flush_peer calls (tests read it) */
-    bool flush_mid;        /* flush_k and flush_u hold where flush_peer stopped */
-    bool round_open;       /* a flush round is under way (it can span steps) */
-    uint64_t rounds_done;  /* flush rounds completed (catch-up answer budgets) */
-    uint64_t tx_seq_max;   /* the highest frame sequence number used */
-    bool small_buf;        /* this flush met a lent tx buffer below the minimum */
-    uint32_t frame_min;    /* bpc_frame_bytes_min(value_bytes_max), set at start */
+    uint32_t uq_peers[ENG_UQ_FEW]; /* a round without broadcasts: its unicasts' peers, ascending */
+    uint32_t uq_few;               /* ENG_UQ_FEW + 1: more, or broadcasts (every peer flushed) */
+    uint64_t peer_flushes;         /* eng_flush_peer calls (tests read it) */
+    bool flush_mid;                /* flush_k and flush_u hold where flush_peer stopped */
+    bool round_open;               /* a flush round is under way (it can span steps) */
+    uint64_t rounds_done;          /* flush rounds completed (catch-up answer budgets) */
+    uint64_t tx_seq_max;           /* the highest frame sequence number used */
+    bool small_buf;                /* this flush met a lent tx buffer below the minimum */
+    uint32_t frame_min;            /* bpc_frame_bytes_min(value_bytes_max), set at start */
     struct eng_out *selfq;
     uint32_t selfq_cap;
     uint32_t selfq_count;
