@@ -448,7 +448,7 @@ test_store_reopen_after_compacting_wrong_bytes(void **state)
     assert_int_equal(bpc_store_compact(s), 0);
     struct bpc_durable_value v[63];
     for (uint32_t k = 0; k < 63; k++) {
-        v[k] = tr_value(1, 2 + k);
+        v[k] = tr_value(1 + (2 + k) / TR_VALUES, (2 + k) % TR_VALUES); /* 64 identities */
     }
     tr_commit(s, r, 1, v, 63);
     r[0] = ts_party(1); /* the floor passes 0 */
