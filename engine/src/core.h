@@ -68,13 +68,10 @@ _Static_assert(ENG_CLAIM_PLACES <= 32u, "eng_claims_pin keeps a 32-bit mask");
  * overflows with them. Half of that is each peer's guaranteed share,
  * eng_answer_share (128 up to 5 parties, 16 at 32, 1 at 999); the other
  * half is free for whoever asks first, up to two stretches a peer, so a
- * lone laggard among many parties gets two stretches a window, as before
- * the budgets. Before, each peer had two stretches a step whatever n, in
- * a list with room for four: four Byzantine parties (three of weight 0
- * count nothing against F) filled it, and a correct laggard's answers were
- * dropped in every step. (And for a while each peer's share was the whole
- * half: a lone laggard among 32 parties got 34 answers a window and caught
- * up 19 times slower.) */
+ * lone laggard among many parties gets two stretches a window. Before,
+ * four Byzantine parties filled a list with room for four stretches, and
+ * a correct laggard's answers were dropped in every step (ENGINE.md,
+ * "Catch-up"). */
 static inline uint32_t
 eng_answer_half(uint32_t n)
 {
@@ -91,13 +88,10 @@ eng_answer_share(uint32_t n)
     return share < 2 * ENG_CATCHUP_MAX ? share : 2 * ENG_CATCHUP_MAX;
 }
 
-/* The engine's clock arithmetic: a deadline is now_ns plus a period, and
- * now_ns is the caller's (any u64; it only never goes back). Sums and
- * products saturate at UINT64_MAX, a deadline reached only at the clock's
- * last value, instead of wrapping to a time long past: before, an engine
- * started near UINT64_MAX (0xffffffffffff0000) found its ballot deadline
- * already passed and failed a ballot at every step. Below the top both are
- * plain + and *. */
+/* The engine's clock arithmetic: a deadline is now_ns (the caller's, any
+ * u64 that never goes back) plus a period. Sums and products saturate at
+ * UINT64_MAX instead of wrapping to a time long past (before, an engine
+ * started near UINT64_MAX failed a ballot at every step). */
 static inline uint64_t
 eng_ns_add(uint64_t a, uint64_t b)
 {
@@ -114,9 +108,8 @@ eng_ns_mul(uint64_t a, uint64_t b)
 
 /* Catch-up answers to one peer are also paced in time (catchup.c): one
  * every ENG_ANSWER_NS of the engine's clock (1,000 a millisecond), up to
- * ENG_ANSWER_BURST at once. Per step alone, a peer of any weight that sent
- * one frame of STATUS records per step drew two stretches of answers with
- * their bytes in every step it reached. */
+ * ENG_ANSWER_BURST at once (per step alone, one peer's STATUS frame in
+ * each step drew two stretches of answers with their bytes). */
 #define ENG_ANSWER_NS 1000u
 #define ENG_ANSWER_BURST (8u * ENG_CATCHUP_MAX)
 
@@ -182,15 +175,18 @@ struct eng_val_tally {
 
 /* A non-empty 1b report in the claim pool (tally.c). A taken entry is on
  * two lists: its generation's (next) and its sender's (by_next, by_prev:
- * an eviction takes the victim's entry without a search). The header
- * stays 16 bytes with the sender links: a slot index fits 16 bits. */
+ * an eviction takes the victim's entry without a search), and each DIGEST
+ * value it names (maxVVal, then history) once on a chain of the names
+ * index (name_next). The header stays 16 bytes: a slot index fits 16 bits. */
 struct eng_claim {
     uint32_t next;    /* next entry + 1; 0: end of list (a free entry: of the free list) */
     uint32_t by_next; /* the sender's next entry + 1; 0: its last */
     uint32_t by_prev; /* the sender's previous entry + 1; 0: its first (e->ty.claims_by) */
     uint16_t slot;    /* the slot (index) and generation whose list holds it */
     uint8_t gen;
+    uint8_t named; /* bit h: name h (0 maxVVal, 1 + k history k) is on the index */
     struct bpc_1b_report rep;
+    uint32_t name_next[1 + BPC_HISTORY_MAX]; /* the chain's next name; 0: end */
 };
 _Static_assert(BPC_WINDOW_SLOTS_MAX - 1u <= UINT16_MAX, "eng_claim.slot holds a slot index");
 _Static_assert(offsetof(struct eng_claim, rep) == 16, "the claim header is 16 bytes");
@@ -528,6 +524,14 @@ struct eng_tally_state {
     uint32_t claims_cap;
     uint32_t claims_free;  /* free list head (entry + 1; 0: empty) */
     uint32_t claims_fresh; /* entries ever taken: the rest were never written */
+    /* The names index: chains of (entry, name) as entry * (1 +
+     * BPC_HISTORY_MAX) + name, by a multiply-shift of slot, generation and
+     * id (names_mul, from a key of this party's own); names_visits counts
+     * the names its look-ups pass (tally.c, eng_claims_naming). */
+    uint32_t *names;
+    uint32_t names_mask, names_shift;
+    uint64_t names_mul;
+    uint64_t names_visits;
     /* Changes of 1b views (a report taken or dropped, a range moved, a
      * join): the leader's pick memo reads it (eng_pick_value). */
     uint64_t view_epoch;

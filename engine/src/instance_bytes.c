@@ -157,11 +157,11 @@ eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d)
 }
 
 /* The most that the slot's 1b reports at one generation naming vid
- * (maxVVal or 2av history) weigh (0: none names it). The kept reports
- * alone are walked: before, a whole view was built for each generation,
- * a pass over every party's range coverage whose weight went unused, so
- * at 999 parties a frame of VALUE records for junk cost 10-60 times a
- * frame of votes (a review's bigval). */
+ * (maxVVal or 2av history) weigh (0: none names it), off the names index
+ * (tally.c): one chain per generation. Before, a whole view was built
+ * for each generation (a review's bigval), then the kept reports were
+ * walked (review E2's probe_value: 54-66 us a frame of 13 VALUE records
+ * at 999 parties, 3.3 now). */
 static bpc_u128
 eng_reports_weight(struct bpc_engine *e, struct eng_slot *s, const struct bpc_vid *vid)
 {

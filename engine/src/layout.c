@@ -69,6 +69,19 @@ eng_align(size_t x)
 #define ENG_SEQS_PER_SUBMITTER                                                                     \
     (4 * sizeof(uint64_t) + sizeof(struct eng_hold) + 2 * sizeof(uint32_t) + 2)
 
+/* Chain heads of the names index (tally.c): the power of two at or
+ * above the pool's entries, so chains hold under 1 + BPC_HISTORY_MAX
+ * names on average when every entry names that many. */
+static uint32_t
+eng_names_len(uint32_t claims)
+{
+    uint32_t len = 1;
+    while (len < claims) {
+        len <<= 1;
+    }
+    return len;
+}
+
 void
 eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
 {
@@ -80,7 +93,8 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
-    sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim);
+    sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim) +
+                      (size_t)eng_names_len(z->claims) * sizeof(uint32_t);
     sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(struct bpc_ballot_w) +
                                        4 * sizeof(uint32_t) + 3 * sizeof(uint64_t) +
                                        BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) +
@@ -164,7 +178,9 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
                  ENG_VALUE_BUFS);
         return true;
     case L_CLAIMS:
-        snprintf(f, len, "(256 + 2n + min(2W x min(n, 16), 65536)) x %zu (1b claim pool)",
+        snprintf(f, len,
+                 "C x %zu + 4 x C rounded up to a power of two (1b claim pool and its names "
+                 "index; C = 256 + 2n + min(2W x min(n, 16), 65536))",
                  sizeof(struct eng_claim));
         return true;
     case L_SCRATCH:
@@ -345,6 +361,8 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     m->values = base + l->off[L_VALUES];
     m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
+    m->names = (uint32_t *)(void *)(m->claims_pool + z->claims);
+    m->names_len = eng_names_len(z->claims);
     m->answer_step = eng_mem_views(m, base + l->off[L_SCRATCH], z->n);
     m->answer_tat = m->answer_step + z->n;
     m->run_bad_bal = m->answer_tat + z->n;

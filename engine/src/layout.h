@@ -11,7 +11,8 @@
 /* Caller storage as carved by engine.c (the layout); each module's
  * eng_*_carve takes its own pieces (a forward declaration in core.h). */
 struct eng_mem {
-    uint32_t n, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims;
+    uint32_t n, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims,
+        names_len;
     uint64_t *range_bal, *range_from, *replay, *tx_seq;
     uint64_t *peer_bal, *witness;
     struct bpc_ballot_w *bal_scratch;
@@ -22,6 +23,7 @@ struct eng_mem {
     uint64_t *bits;
     uint8_t *values;
     struct eng_claim *claims_pool;
+    uint32_t *names; /* names_len chain heads (tally.c's names index) */
     struct bpc_1b_report *scratch;
     struct bpc_ballot_w *clean_w;
     struct bpc_safe_cand *safe_cands;

@@ -20,11 +20,84 @@
 
 #include <string.h>
 
+/* The names index: each DIGEST value a kept report names (maxVVal,
+ * history), once per report, on the chain its slot, generation and id
+ * hash to, so the weight of the reports naming a value is one chain's
+ * walk. Before, it was a walk of the slot's reports, both generations',
+ * for every VALUE record: a peer's frame of 13 for values nobody named
+ * cost 54-66 us at 999 parties (review E2's probe_value). The hash is
+ * multiply-shift (a random odd multiplier, the top bits of the 64-bit
+ * product), which is universal: any two keys share a chain with
+ * probability at most 2 / heads over the multiplier, which no peer knows
+ * (eng_auth_index_key), so the names a peer picks fill the chains no
+ * faster than any others. The key is the id's first 8 bytes (a digest)
+ * xor the slot and generation times an odd constant: two (id, slot,
+ * generation) triples with one key need ids equal in all 64 bits but a
+ * given difference, a digest a peer cannot grind. SipHash (libsodium)
+ * cost 245 instructions a name, three quarters of taking a report. */
+#define ENG_NAMES (1u + BPC_HISTORY_MAX)
+
+static const struct bpc_vid *
+eng_claim_name(const struct bpc_1b_report *rep, uint32_t h)
+{
+    return h == 0 ? &rep->mval : &rep->hist_val[h - 1u];
+}
+
+static uint32_t *
+eng_names_chain(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bpc_vid *vid)
+{
+    uint64_t key = bpc_le64_load(vid->id) ^ ((uint64_t)(slot << 1 | g) * 0x9e3779b97f4a7c15u);
+    return &e->ty.names[(key * e->ty.names_mul) >> e->ty.names_shift];
+}
+
+/* Puts entry c's DIGEST names on the index, each distinct one once. */
+static void
+eng_names_add(struct bpc_engine *e, uint32_t c)
+{
+    struct eng_claim *cl = eng_claim_at(e, c);
+    cl->named = 0;
+    for (uint32_t h = 0; h < 1u + cl->rep.hist_count; h++) {
+        const struct bpc_vid *vid = eng_claim_name(&cl->rep, h);
+        bool again = vid->kind != BPC_VALUE_DIGEST;
+        for (uint32_t k = 0; k < h && !again; k++) {
+            again = (cl->named >> k & 1u) != 0 && eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
+        }
+        if (again) {
+            continue;
+        }
+        uint32_t *head = eng_names_chain(e, cl->slot, cl->gen, vid);
+        cl->name_next[h] = *head;
+        *head = c * ENG_NAMES + h;
+        cl->named |= (uint8_t)(1u << h);
+    }
+}
+
+/* Takes entry c's names off the index. */
+static void
+eng_names_drop(struct bpc_engine *e, uint32_t c)
+{
+    struct eng_claim *cl = eng_claim_at(e, c);
+    for (uint32_t h = 0; h < ENG_NAMES; h++) {
+        if ((cl->named >> h & 1u) == 0) {
+            continue;
+        }
+        uint32_t *link = eng_names_chain(e, cl->slot, cl->gen, eng_claim_name(&cl->rep, h));
+        while (*link != c * ENG_NAMES + h) {
+            BPC_ASSERT(*link != 0); /* a name on the index is on its chain */
+            e->ty.names_visits++;
+            link = &eng_claim_at(e, *link / ENG_NAMES)->name_next[*link % ENG_NAMES];
+        }
+        *link = cl->name_next[h];
+    }
+    cl->named = 0;
+}
+
 /* Gives entry c back to the free list, off its sender's list and count
- * (the caller takes it off its generation's list). */
+ * and off the names index (the caller takes it off its generation's list). */
 static void
 eng_claim_release(struct bpc_engine *e, uint32_t c)
 {
+    eng_names_drop(e, c);
     struct eng_claim *cl = eng_claim_at(e, c);
     uint32_t p = cl->rep.sender;
     if (cl->by_prev != 0) {
@@ -212,10 +285,24 @@ eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struct bpc_safe_v
 }
 
 bpc_u128
-eng_claims_naming(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
+eng_claims_naming(struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
                   const struct bpc_vid *vid)
 {
     bpc_u128 w = 0;
+    if (vid->kind == BPC_VALUE_DIGEST) {
+        uint32_t slot = eng_slot_index(e, s);
+        uint32_t at = *eng_names_chain(e, slot, g, vid);
+        while (at != 0) {
+            const struct eng_claim *cl = eng_claim_at(e, at / ENG_NAMES);
+            e->ty.names_visits++;
+            if (cl->slot == slot && cl->gen == g &&
+                eng_vid_eq(eng_claim_name(&cl->rep, at % ENG_NAMES), vid)) {
+                w += eng_weight(e, cl->rep.sender);
+            }
+            at = cl->name_next[at % ENG_NAMES];
+        }
+        return w;
+    }
     for (uint32_t c = s->gen[g].t.claims; c != 0; c = eng_claim_at(e, c)->next) {
         const struct bpc_1b_report *rep = &eng_claim_at(e, c)->rep;
         bool names = eng_vid_eq(&rep->mval, vid);
@@ -270,6 +357,7 @@ eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
     cl->next = gen->t.claims;
     cl->slot = (uint16_t)eng_slot_index(e, s);
     cl->gen = (uint8_t)g;
+    eng_names_add(e, c);
     gen->t.claims = c;
     gen->t.claims_count++;
     /* First on p's list: an eviction takes p's newest entry. */
@@ -688,11 +776,22 @@ eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_t instance)
 }
 
 void
+eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed)
+{
+    uint8_t key[16];
+    eng_auth_index_key(own_key, seed, key);
+    e->ty.names_mul = bpc_le64_load(key) | 1u;
+}
+
+void
 eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
 {
     e->ty.bits = m->bits;
     e->ty.claims = m->claims_pool;
     e->ty.claims_cap = m->claims;
+    e->ty.names = m->names;
+    e->ty.names_mask = m->names_len - 1u;
+    e->ty.names_shift = 64u - (uint32_t)__builtin_ctz(m->names_len);
     e->ty.scratch = m->scratch;
     e->ty.clean_w = m->clean_w;
     e->ty.cover = m->cover;

@@ -97,7 +97,7 @@ ENG_FN void eng_view(struct bpc_engine *e, struct eng_slot *s, uint32_t g, struc
 /* The weight of the 1b reports generation g of s keeps that name vid as
  * their maxVVal or in their history (the claims alone: no pass over the
  * parties, as eng_view's empty weight takes). */
-ENG_FN bpc_u128 eng_claims_naming(const struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
+ENG_FN bpc_u128 eng_claims_naming(struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
                                   const struct bpc_vid *vid);
 /* p's 1b for one instance; true when tallied (p was not counted there). */
 ENG_FN bool eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
@@ -126,6 +126,9 @@ ENG_FN void eng_tally_on_join(struct bpc_engine *e, uint64_t b);
 ENG_FN bpc_u128 eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_t instance);
 /* After eng_win_carve. */
 ENG_FN void eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m);
+/* Keys the names index from this party's own key (NULL: none, one party)
+ * or seed (auth.c, eng_auth_index_key). */
+ENG_FN void eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed);
 
 /* Adds weight w to vid's entry of t (n entries), *out the sum; false
  * when vid is new and t already holds cap values (then eng_tally_room,
