@@ -517,7 +517,7 @@ struct eng_cover {
     bpc_u128 below;
 };
 
-/* tally.c: sender sets, the claim pool, 1b range coverage. */
+/* tally.c and claims.c: sender sets, the claim pool, range coverage. */
 struct eng_tally_state {
     uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
     struct eng_claim *claims;

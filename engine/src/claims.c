@@ -1,0 +1,367 @@
+/*
+ * claims.c - the 1b claim pool (part of tally.c's module, e->ty): the
+ * non-empty 1b reports of every slot and generation, each on its
+ * generation's list, its sender's list and, by the DIGEST values it
+ * names, the names index; taking a report (eng_on_1b), giving one back,
+ * evicting the sender holding the most entries per unit of weight when
+ * the pool is full, and the weight of the reports naming a value.
+ *
+ * Owns: e->ty's pool, sender lists, names index and 1b sender sets, with
+ * tally.c. Must never: keep a report twice for one (instance, ballot,
+ * sender), or let a name on the index outlive its entry.
+ */
+#include "tally.h"
+
+#include "ballot.h"
+#include "held.h"
+#include "layout.h"
+#include "window.h"
+
+#include <string.h>
+
+/* The names index: each DIGEST value a kept report names (maxVVal,
+ * history), once per report, on the chain its slot, generation and id
+ * hash to, so the weight of the reports naming a value is one chain's
+ * walk. Before, it was a walk of the slot's reports, both generations',
+ * for every VALUE record: a peer's frame of 13 for values nobody named
+ * cost 54-66 us at 999 parties (review E2's probe_value). The hash is
+ * multiply-shift (a random odd multiplier, the top bits of the 64-bit
+ * product), which is universal: any two keys share a chain with
+ * probability at most 2 / heads over the multiplier, which no peer knows
+ * (eng_auth_index_key), so the names a peer picks fill the chains no
+ * faster than any others. The key is the id's first 8 bytes (a digest)
+ * xor the slot and generation times an odd constant: two (id, slot,
+ * generation) triples with one key need ids equal in all 64 bits but a
+ * given difference, a digest a peer cannot grind. SipHash (libsodium)
+ * cost 245 instructions a name, three quarters of taking a report. */
+#define ENG_NAMES (1u + BPC_HISTORY_MAX)
+
+static const struct bpc_vid *
+eng_claim_name(const struct bpc_1b_report *rep, uint32_t h)
+{
+    return h == 0 ? &rep->mval : &rep->hist_val[h - 1u];
+}
+
+static uint32_t *
+eng_names_chain(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bpc_vid *vid)
+{
+    uint64_t key = bpc_le64_load(vid->id) ^ ((uint64_t)(slot << 1 | g) * 0x9e3779b97f4a7c15u);
+    return &e->ty.names[(key * e->ty.names_mul) >> e->ty.names_shift];
+}
+
+/* Puts entry c's DIGEST names on the index, each distinct one once. */
+static void
+eng_names_add(struct bpc_engine *e, uint32_t c)
+{
+    struct eng_claim *cl = eng_claim_at(e, c);
+    cl->named = 0;
+    for (uint32_t h = 0; h < 1u + cl->rep.hist_count; h++) {
+        const struct bpc_vid *vid = eng_claim_name(&cl->rep, h);
+        bool again = vid->kind != BPC_VALUE_DIGEST;
+        for (uint32_t k = 0; k < h && !again; k++) {
+            again = (cl->named >> k & 1u) != 0 && eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
+        }
+        if (again) {
+            continue;
+        }
+        uint32_t *head = eng_names_chain(e, cl->slot, cl->gen, vid);
+        cl->name_next[h] = *head;
+        *head = c * ENG_NAMES + h;
+        cl->named |= (uint8_t)(1u << h);
+    }
+}
+
+/* Takes entry c's names off the index. */
+static void
+eng_names_drop(struct bpc_engine *e, uint32_t c)
+{
+    struct eng_claim *cl = eng_claim_at(e, c);
+    for (uint32_t h = 0; h < ENG_NAMES; h++) {
+        if ((cl->named >> h & 1u) == 0) {
+            continue;
+        }
+        uint32_t *link = eng_names_chain(e, cl->slot, cl->gen, eng_claim_name(&cl->rep, h));
+        while (*link != c * ENG_NAMES + h) {
+            BPC_ASSERT(*link != 0); /* a name on the index is on its chain */
+            e->ty.names_visits++;
+            link = &eng_claim_at(e, *link / ENG_NAMES)->name_next[*link % ENG_NAMES];
+        }
+        *link = cl->name_next[h];
+    }
+    cl->named = 0;
+}
+
+/* Gives entry c back to the free list, off its sender's list and count
+ * and off the names index (the caller takes it off its generation's list). */
+static void
+eng_claim_release(struct bpc_engine *e, uint32_t c)
+{
+    eng_names_drop(e, c);
+    struct eng_claim *cl = eng_claim_at(e, c);
+    uint32_t p = cl->rep.sender;
+    if (cl->by_prev != 0) {
+        eng_claim_at(e, cl->by_prev)->by_next = cl->by_next;
+    } else {
+        e->ty.claims_by[p] = cl->by_next;
+    }
+    if (cl->by_next != 0) {
+        eng_claim_at(e, cl->by_next)->by_prev = cl->by_prev;
+    }
+    e->ty.held[p]--;
+    if (e->ty.top == p + 1u) {
+        e->ty.top = 0; /* the next eviction looks again */
+    }
+    cl->next = e->ty.claims_free;
+    e->ty.claims_free = c;
+}
+
+void
+eng_tally_gen_free(struct bpc_engine *e, struct eng_gen *gen)
+{
+    uint32_t c = gen->t.claims;
+    while (c != 0) {
+        uint32_t next = eng_claim_at(e, c)->next;
+        eng_claim_release(e, c);
+        c = next;
+    }
+    gen->t.claims = 0;
+    gen->t.claims_count = 0;
+}
+
+bpc_u128
+eng_claims_naming(struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
+                  const struct bpc_vid *vid)
+{
+    bpc_u128 w = 0;
+    if (vid->kind == BPC_VALUE_DIGEST) {
+        uint32_t slot = eng_slot_index(e, s);
+        uint32_t at = *eng_names_chain(e, slot, g, vid);
+        while (at != 0) {
+            const struct eng_claim *cl = eng_claim_at(e, at / ENG_NAMES);
+            e->ty.names_visits++;
+            if (cl->slot == slot && cl->gen == g &&
+                eng_vid_eq(eng_claim_name(&cl->rep, at % ENG_NAMES), vid)) {
+                w += eng_weight(e, cl->rep.sender);
+            }
+            at = cl->name_next[at % ENG_NAMES];
+        }
+        return w;
+    }
+    for (uint32_t c = s->gen[g].t.claims; c != 0; c = eng_claim_at(e, c)->next) {
+        const struct bpc_1b_report *rep = &eng_claim_at(e, c)->rep;
+        bool names = eng_vid_eq(&rep->mval, vid);
+        for (uint32_t h = 0; h < rep->hist_count && !names; h++) {
+            names = eng_vid_eq(&rep->hist_val[h], vid);
+        }
+        w += names ? eng_weight(e, rep->sender) : 0;
+    }
+    return w;
+}
+
+/* Keeps p's non-empty report for slot s, generation g in the claim pool
+ * (which has room). */
+/* Does q hold more entries per unit of weight than v (held[q] / w(q) >
+ * held[v] / w(v), without dividing; a zero-weight holder's share is
+ * above every weighted one's)? */
+static bool
+eng_claim_share_above(const struct bpc_engine *e, uint32_t q, uint32_t v)
+{
+    return e->ty.held[q] > 0 &&
+           (bpc_u128)e->ty.held[q] * eng_weight(e, v) > (bpc_u128)e->ty.held[v] * eng_weight(e, q);
+}
+
+static void
+eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
+               const struct bpc_record *r, const struct bpc_record *hist)
+{
+    struct eng_gen *gen = &s->gen[g];
+    uint32_t c = e->ty.claims_free;
+    if (c != 0) {
+        e->ty.claims_free = eng_claim_at(e, c)->next;
+    } else {
+        c = ++e->ty.claims_fresh; /* never used before: taken in order */
+    }
+    struct bpc_1b_report *rep = &eng_claim_at(e, c)->rep;
+    memset(rep, 0, sizeof(*rep));
+    rep->sender = p;
+    rep->mbal = r->aux;
+    rep->mval = r->value;
+    for (uint32_t h = 0; h < r->hist_count; h++) {
+        if (hist[h].value.kind == BPC_VALUE_NONE) {
+            rep->clean = hist[h].aux; /* the last entry (the decoder checked) */
+            continue;
+        }
+        if (rep->hist_count == BPC_HISTORY_MAX) {
+            break; /* the decoder takes no more */
+        }
+        rep->hist_bal[rep->hist_count] = hist[h].aux;
+        rep->hist_val[rep->hist_count++] = hist[h].value;
+    }
+    struct eng_claim *cl = eng_claim_at(e, c);
+    cl->next = gen->t.claims;
+    cl->slot = (uint16_t)eng_slot_index(e, s);
+    cl->gen = (uint8_t)g;
+    eng_names_add(e, c);
+    gen->t.claims = c;
+    gen->t.claims_count++;
+    /* First on p's list: an eviction takes p's newest entry. */
+    cl->by_prev = 0;
+    cl->by_next = e->ty.claims_by[p];
+    if (cl->by_next != 0) {
+        eng_claim_at(e, cl->by_next)->by_prev = c;
+    }
+    e->ty.claims_by[p] = c;
+    e->ty.held[p]++;
+    if (e->ty.top != 0 && e->ty.top != p + 1u && eng_claim_share_above(e, p, e->ty.top - 1u)) {
+        e->ty.top = p + 1u;
+    }
+}
+
+/* Gives entry c back: off its generation's list, its sender's weight off
+ * the generation's 1b weight and its sender set, as if the report had
+ * never come (a correct sender's retransmit may bring it again). */
+static void
+eng_claim_drop(struct bpc_engine *e, uint32_t c)
+{
+    struct eng_claim *cl = eng_claim_at(e, c);
+    struct eng_slot *s = eng_slot_by_index(e, cl->slot);
+    struct eng_gen *gen = &s->gen[cl->gen];
+    /* At most n entries: one per sender of this generation's 1b. */
+    uint32_t *link = &gen->t.claims;
+    while (*link != c) {
+        BPC_ASSERT(*link != 0); /* a taken entry is on its generation's list */
+        e->ctr.claim_visits++;
+        link = &eng_claim_at(e, *link)->next;
+    }
+    *link = cl->next;
+    gen->t.claims_count--;
+    e->ty.view_epoch++;
+    if (eng_gen_ballot(s, cl->gen) == eng_bal(e)) {
+        eng_held_view(e, eng_slot_instance(s), false); /* its view lost a report */
+    }
+    uint32_t p = cl->rep.sender;
+    gen->t.w_1b -= eng_weight(e, p);
+    uint64_t *seen = eng_slot_bits(e, s, cl->gen, SEEN_1B);
+    seen[p / 64] &= ~((uint64_t)1 << (p % 64));
+    eng_claim_release(e, c);
+}
+
+/* The sender holding the most entries per unit of weight (the first of
+ * equal ones), or UINT32_MAX when the pool is empty: kept in ty.top, so a
+ * pass over the n senders comes only after that sender gave an entry
+ * back. Before, every report the full pool refused made one: a peer of
+ * any weight resending reports cost a correct party 10-20 us a frame at
+ * 999 parties (a review's claimpool_amp). */
+static uint32_t
+eng_claim_top(struct bpc_engine *e)
+{
+    if (e->ty.top != 0) {
+        return e->ty.top - 1u;
+    }
+    uint32_t v = UINT32_MAX;
+    e->ctr.claim_scans++;
+    for (uint32_t q = 0; q < e->n; q++) {
+        if (e->ty.held[q] > 0 && (v == UINT32_MAX || eng_claim_share_above(e, q, v))) {
+            v = q;
+        }
+    }
+    e->ty.top = v == UINT32_MAX ? 0 : v + 1u;
+    return v;
+}
+
+/* The pool is full and p brings a non-empty report: frees an entry of
+ * the sender holding the most entries per unit of weight, if that is
+ * more than p would hold with this one (weighted max-min fairness), and
+ * says whether it did. Before, a full pool refused every report: light
+ * Byzantine parties (40 of weight 1 beside four of 1000, far below F)
+ * reporting junk at every instance of the window at the current and the
+ * next ballot filled it, the correct parties' 1b reports found no room,
+ * no leader could pick a value, and every ballot failed for good
+ * (`claimfill`; docs/ENGINE.md, "Room in a tally"). Now a sender keeps
+ * at least its weight's share of the pool whoever else reports. */
+static bool
+eng_claim_evict(struct bpc_engine *e, uint32_t p)
+{
+    /* p's share with one more entry, (held[p] + 1) / w(p), against the
+     * top sender's: a zero-weight p evicts nobody. */
+    uint32_t v = eng_weight(e, p) == 0 ? UINT32_MAX : eng_claim_top(e);
+    if (v == UINT32_MAX || v == p ||
+        (bpc_u128)e->ty.held[v] * eng_weight(e, p) <=
+            ((bpc_u128)e->ty.held[p] + 1u) * eng_weight(e, v)) {
+        return false;
+    }
+    /* v's newest entry, the head of its list: which of v's entries goes
+     * changes no count the rule reads (docs/ENGINE.md, "Room in a
+     * tally"). Before, a scan of the pool from where the last one stopped
+     * found it: two senders holding equal shares in the pool's two halves
+     * made every eviction cross half the pool (65,806 entries at n = 7,
+     * W = 65536: 2.6 ms per frame of 21 reports, 4 us now). */
+    uint32_t c = e->ty.claims_by[v];
+    BPC_ASSERT(c != 0); /* held[v] > 0 */
+    e->ctr.claim_visits++;
+    eng_claim_drop(e, c);
+    return true;
+}
+
+bool
+eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
+          const struct bpc_record *hist)
+{
+    struct eng_slot *s = eng_slot_get(e, r->instance);
+    int g = s ? eng_gen_find(e, s, r->ballot, true) : -1;
+    if (g < 0) {
+        ENG_IGNORED(e);
+        return false;
+    }
+    struct eng_gen *gen = &s->gen[g];
+    uint64_t *seen = eng_slot_bits(e, s, (uint32_t)g, SEEN_1B);
+    if (eng_bit_test(seen, p) || eng_range_covers(e, p, r->ballot, r->instance)) {
+        ENG_IGNORED(e);
+        return false;
+    }
+    /* A report taken (and any an eviction drops for it) changes a view:
+     * only one at bal moves the count the leader's pick memo reads, so
+     * reports at other ballots cannot make it judge again (own review's
+     * test_probe_memo: 600 sorts for 200 such frames), nor can a report
+     * the full pool refuses, which changes nothing and may come again
+     * (before, the count moved first: a refused report repeated made a
+     * leader at 999 parties judge its view at every frame, 26.7 us against
+     * 0.11; review E2's probe_pick). */
+    uint64_t moved = r->ballot == eng_bal(e) ? 1u : 0u;
+    if (r->aux == 0 && r->hist_count == 0) {
+        e->ty.view_epoch += moved;
+        eng_bit_set(seen, p);
+        gen->t.w_1b_empty += eng_weight(e, p);
+        gen->t.w_1b += eng_weight(e, p);
+        return true;
+    }
+    if (e->ty.claims_free == 0 && e->ty.claims_fresh == e->ty.claims_cap) {
+        e->ctr.tally_overflow++; /* a report dropped, or one evicted for it */
+        if (!eng_claim_evict(e, p)) {
+            return false;
+        }
+    }
+    e->ty.view_epoch += moved;
+    eng_bit_set(seen, p);
+    gen->t.w_1b += eng_weight(e, p);
+    eng_claim_keep(e, s, (uint32_t)g, p, r, hist);
+    /* Only reports of votes weighing more than F can make the instance's
+     * pick a value (safe.c, case b needs a weak quorum of them), so only
+     * they make the leader fill the gap below it with no-ops. Reports of
+     * F or less leave the pick free or waiting: before, one Byzantine
+     * party of any weight reporting junk votes across the window made
+     * every leader decide a window of no-ops per report. */
+    if (r->ballot == eng_bal(e) && r->instance >= e->ty.claims_hi &&
+        gen->t.w_1b - gen->t.w_1b_empty > e->faulty) {
+        e->ty.claims_hi = r->instance + 1;
+    }
+    return true;
+}
+
+void
+eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed)
+{
+    uint8_t key[16];
+    eng_auth_index_key(own_key, seed, key);
+    e->ty.names_mul = bpc_le64_load(key) | 1u;
+}
