@@ -235,7 +235,7 @@ eng_claim_drop(struct bpc_engine *e, uint32_t c)
     }
     *link = cl->next;
     gen->t.claims_count--;
-    e->ty.view_epoch++;
+    e->ty.view_epoch += eng_slot_instance(s) == e->ty.view_watch ? 1u : 0u;
     if (eng_gen_ballot(s, cl->gen) == eng_bal(e)) {
         eng_held_view(e, eng_slot_instance(s), false); /* its view lost a report */
     }
@@ -320,14 +320,15 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
         return false;
     }
     /* A report taken (and any an eviction drops for it) changes a view:
-     * only one at bal moves the count the leader's pick memo reads, so
-     * reports at other ballots cannot make it judge again (own review's
-     * test_probe_memo: 600 sorts for 200 such frames), nor can a report
+     * only one at bal for the watched instance moves the count the
+     * leader's pick memo reads, so reports at other ballots (own review's
+     * test_probe_memo: 600 sorts for 200 such frames) or for other
+     * instances (review E3's probe_epoch) cannot make it judge again, nor can a report
      * the full pool refuses, which changes nothing and may come again
      * (before, the count moved first: a refused report repeated made a
      * leader at 999 parties judge its view at every frame, 26.7 us against
      * 0.11; review E2's probe_pick). */
-    uint64_t moved = r->ballot == eng_bal(e) ? 1u : 0u;
+    uint64_t moved = r->ballot == eng_bal(e) && r->instance == e->ty.view_watch ? 1u : 0u;
     if (r->aux == 0 && r->hist_count == 0) {
         e->ty.view_epoch += moved;
         eng_bit_set(seen, p);

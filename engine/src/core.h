@@ -440,12 +440,12 @@ struct eng_run_wait {
 /* instance.c: transitions that span instances. */
 struct eng_instance_state {
     uint64_t next_prop; /* leader: next instance to consider */
-    /* The leader's last pick that found no value safe (nopick_instance
-     * at nopick_ballot, with the views as of ty.view_epoch): not judged
-     * again until a view changes or a tick passes (eng_pick_value). */
-    uint64_t nopick_instance;
-    uint64_t nopick_ballot;
-    uint64_t nopick_epoch;
+    /* The leader's last pick that found no value safe, or a value
+     * (nopick_vid) it may lack the bytes of (nopick_instance at
+     * nopick_ballot, its view as of ty.view_epoch): not judged again until
+     * that view changes or a tick passes (eng_pick_value). */
+    uint64_t nopick_instance, nopick_ballot, nopick_epoch;
+    struct bpc_vid nopick_vid; /* kind NONE: no value safe */
     bool nopick_valid;
     bool recheck;      /* a 1b arrived or an event fired: re-check pending 2a */
     bool voted_at_bal; /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
@@ -512,8 +512,7 @@ struct eng_report_state {
 
 /* A sender's 1b range start and the weight of the ranges before it. */
 struct eng_cover {
-    uint64_t from;
-    uint64_t weight;
+    uint64_t from, weight;
     bpc_u128 below;
 };
 
@@ -532,13 +531,14 @@ struct eng_tally_state {
     uint32_t names_mask, names_shift;
     uint64_t names_mul;
     uint64_t names_visits;
-    /* Changes of 1b views (a report taken or dropped, a range moved, a
-     * join): the leader's pick memo reads it (eng_pick_value). */
-    uint64_t view_epoch;
-    /* The 1b ranges at ballot cover_bal by their start, with the weight
-     * below each (cover_count entries and a last one, the total), rebuilt
-     * after any range moved (cover_ok false): a view's range term by a
-     * binary search (tally.c, eng_cover_weight). */
+    /* Changes of the 1b view of instance view_watch at the current
+     * ballot (a report taken or dropped, a range moved over it) and joins:
+     * the leader's pick memo reads it (eng_pick_value). */
+    uint64_t view_epoch, view_watch;
+    /* The 1b ranges at ballot cover_bal by start and weight, with the
+     * weight below each (cover_count entries and a last one, the total),
+     * kept as ranges at bal move (eng_cover_move), rebuilt when cover_ok
+     * is false: a view's range term by a binary search (tally.c). */
     struct eng_cover *cover;
     uint32_t cover_count;
     uint64_t cover_bal;

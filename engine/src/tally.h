@@ -11,11 +11,18 @@
 
 /* Sender set of generation gen (ENG_GENS: the DECIDED claimants). */
 /* Claim pool entry c - 1 (c: a list link or head, never 0). */
-/* Changes of 1b views so far (the leader's pick memo, eng_pick_value). */
+/* Changes so far of the 1b view of the instance watched (the leader's
+ * pick memo, eng_pick_value); eng_view_watch names it. */
 static inline uint64_t
 eng_view_epoch(const struct bpc_engine *e)
 {
     return e->ty.view_epoch;
+}
+
+static inline void
+eng_view_watch(struct bpc_engine *e, uint64_t instance)
+{
+    e->ty.view_watch = instance;
 }
 
 static inline struct eng_claim *
