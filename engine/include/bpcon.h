@@ -828,7 +828,8 @@ void bpc_engine_persisted(struct bpc_engine *e);
  * cmd NULL with len > 0, -EBUSY while a bpc_engine_restore runs (call restore
  * before any submit). */
 int bpc_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
-/* Largest command the engine accepts for this config; 0 for cfg NULL. */
+/* Largest command the engine accepts for this config; 0 for cfg NULL or
+ * one bpc_config_validate refuses. */
 uint32_t bpc_command_bytes_max(const struct bpc_config *cfg);
 /* The smallest frame every record group and value fits: value_bytes_max,
  * a 1b with its full history, header and tag. frame_bytes must be at

@@ -37,7 +37,9 @@
 uint32_t
 bpc_command_bytes_max(const struct bpc_config *cfg)
 {
-    if (cfg == NULL) {
+    /* As bpc_engine_footprint: no size for a configuration the engine
+     * refuses (before, value_bytes_max 2^31 gave a command of 2 GB). */
+    if (bpc_config_validate(cfg, NULL, 0) != 0) {
         return 0;
     }
     uint32_t framing = BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES;

@@ -272,6 +272,28 @@ test_config_value_null_refused(void **state)
     assert_null(bpc_u128_str(5, NULL));
 }
 
+/* Goal: bpc_command_bytes_max gives no size for a configuration the
+ * engine refuses, as bpc_engine_footprint gives none. Before, a value of
+ * 2^31 bytes (refused: above BPC_VALUE_BYTES_MAX) gave a command of
+ * about 2 GB. */
+static void
+test_command_max_of_refused_config(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.parties_count = 1;
+    cfg.self = 0;
+    uint32_t ok = bpc_command_bytes_max(&cfg);
+    assert_true(ok > 0 && ok < cfg.value_bytes_max);
+    cfg.value_bytes_max = UINT32_C(1) << 31;
+    assert_int_equal(bpc_engine_footprint(&cfg), 0);
+    assert_int_equal(bpc_command_bytes_max(&cfg), 0);
+    bpc_config_defaults(&cfg);
+    cfg.parties_count = 0;
+    assert_int_equal(bpc_command_bytes_max(&cfg), 0); /* no parties */
+}
+
 /* Goal: bpc_config_defaults(NULL) does nothing, like the other
  * configuration helpers given NULL; a real configuration still gets the
  * defaults. Before (the second store review's misuse battery), it
@@ -404,6 +426,7 @@ main(void)
         cmocka_unit_test(test_digest_misuse_refused),
         cmocka_unit_test(test_engine_null_refused),
         cmocka_unit_test(test_config_value_null_refused),
+        cmocka_unit_test(test_command_max_of_refused_config),
         cmocka_unit_test(test_config_defaults_null_ignored),
         cmocka_unit_test(test_batch_next_null_refused),
         cmocka_unit_test(test_wire_null_refused),
