@@ -467,7 +467,7 @@ struct eng_held_state {
     uint64_t range_lo; /* range 1b messages at bal changed the views of */
     uint64_t range_hi; /* [range_lo, range_hi) (empty: none) */
     uint32_t epoch;    /* bumped when a command's proof may have changed */
-    bool full;         /* the next re-check walks the window */
+    bool full, parked; /* parked: a slot waits for nu; full: the next re-check walks the window */
     uint64_t walk_lo;  /* ... else walks [walk_lo, walk_hi), the instances */
     uint64_t walk_hi;  /* that entered its range (empty: none) */
     bool stale_view;   /* a view changed that no re-check looked at ... */

@@ -40,6 +40,25 @@
  * Frame admission and dispatch.
  * ---------------------------------------------------------------------- */
 
+/* Clears the bits of the sequence numbers in (last, seq) in a ring of
+ * width bits (a power of two, at least 64, so no word straddles the
+ * wrap), seq - last < width: a word's run at a time, masks at the ends.
+ * Before, bit by bit with two divisions each: a peer advancing by 1,023
+ * a frame cost 12,749 instructions a frame, against 1,506 by one (review
+ * E3's probe_replay: 3.7 us against 0.13 us); now 1,893 (0.14 us). */
+static void
+eng_replay_clear(uint64_t *bits, uint64_t width, uint64_t last, uint64_t seq)
+{
+    for (uint64_t q = last + 1; q < seq;) {
+        uint64_t at = q & (width - 1);
+        uint64_t span = 64u - at % 64u;
+        span = seq - q < span ? seq - q : span;
+        uint64_t run = span == 64u ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1u;
+        bits[at / 64] &= ~(run << (at % 64));
+        q += span;
+    }
+}
+
 /* Anti-replay window of replay_bits frames per sender, as a ring bitmap
  * indexed by sequence number: reordered frames within the window are
  * accepted once; duplicates and older frames are dropped. Pipelined
@@ -51,23 +70,22 @@ static bool
 eng_replay_ok(struct bpc_engine *e, uint32_t p, uint64_t seq)
 {
     const uint64_t width = e->rx.replay_bits;
+    BPC_DEBUG_ASSERT(width >= 64 && (width & (width - 1)) == 0);
     uint64_t *slot = e->rx.replay + (size_t)p * e->rx.replay_stride;
     uint64_t *bits = slot + 1;
     uint64_t last = slot[0];
+    uint64_t word = (seq & (width - 1)) / 64;
+    uint64_t bit = (uint64_t)1 << (seq % 64);
     if (seq > last) {
         if (seq - last >= width) {
             memset(bits, 0, (width / 64) * sizeof(uint64_t));
         } else {
-            for (uint64_t q = last + 1; q < seq; q++) {
-                bits[(q % width) / 64] &= ~((uint64_t)1 << (q % 64));
-            }
+            eng_replay_clear(bits, width, last, seq);
         }
-        bits[(seq % width) / 64] |= (uint64_t)1 << (seq % 64);
+        bits[word] |= bit;
         slot[0] = seq;
         return true;
     }
-    uint64_t word = (seq % width) / 64;
-    uint64_t bit = (uint64_t)1 << (seq % 64);
     if (last - seq >= width || (bits[word] & bit) != 0) {
         return false;
     }
