@@ -206,6 +206,28 @@ store_cmp_instance(const void *a, const void *b)
     return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/* After a compaction: the floor a recovery of the file computes, the
+ * highest floor of the live records (the image holds them alone). A
+ * record that raised the floor and was replaced since is not in the file:
+ * the writer kept the higher floor, a reopen came back with the lower
+ * one, and a vote between the two that the writer then took as below its
+ * floor was live after a reopen, until the writer's next compaction
+ * erased it (review B3's probe_floor_lowered: a floor of 8, then a
+ * party-wide record of floor 3, a compaction, a vote at 5). No engine
+ * lowers its floor; a store API caller can. */
+void
+store_floor_of_live(struct bpc_store *s)
+{
+    uint64_t floor = 0;
+    for (uint32_t i = 0; i < s->map.cap; i++) {
+        const struct bpc_durable *d = &s->map.recs[i];
+        if (s->map.used[i] && store_live(d, s->floor) && d->floor > floor) {
+            floor = d->floor;
+        }
+    }
+    s->floor = floor;
+}
+
 /* How many records bpc_store_records would return, without building its
  * array (recovery sizes the file a compaction would write). */
 uint32_t

@@ -570,6 +570,7 @@ bpc_store_compact(struct bpc_store *s)
     }
     store_values_prune(s, true);
     store_values_compacted(s);
+    store_floor_of_live(s);
     s->stats.compactions++;
     return 0;
 }

@@ -179,6 +179,9 @@ void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, u
 /* Is d still live at floor (store.c)? */
 bool store_live(const struct bpc_durable *d, uint64_t floor);
 uint32_t store_live_count(const struct bpc_store *s);
+/* The floor again from the live records alone, as a recovery of a
+ * compacted file computes it (store.c). */
+void store_floor_of_live(struct bpc_store *s);
 /* The table's hash of an instance (store.c). */
 uint32_t store_hash(uint64_t instance, uint32_t mask);
 

@@ -461,6 +461,39 @@ test_store_reopen_after_compacting_wrong_bytes(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a record that lowers the floor leaves the writer and a reopen
+ * with one floor after a compaction, and a vote synced between the two
+ * floors survives the next compaction: the floor 8, then a party-wide
+ * record of floor 3, a compaction, a vote at instance 5 (floor 3), a
+ * reopen, a compaction, a reopen. Before, the writer kept floor 8 and
+ * dropped the vote a reopen loaded, and its next compaction erased it:
+ * "floor lowered: before the reopen 1 records 0 values, after 2 and 0"
+ * (review B3's probe_floor_lowered). No engine lowers its floor. */
+static void
+test_store_reopen_after_the_floor_fell(void **state)
+{
+    (void)state;
+    tr_fill();
+    TS_FRESH(63, 0);
+    struct bpc_durable r = ts_party(8);
+    tr_commit(s, &r, 1, NULL, 0);
+    r = ts_party(3);
+    tr_commit(s, &r, 1, NULL, 0);
+    assert_int_equal(bpc_store_compact(s), 0);
+    struct bpc_durable vote = ts_party(3);
+    vote.instance = 5;
+    vote.max_vbal = 1;
+    vote.max_vval = tr_vid(1);
+    tr_commit(s, &vote, 1, NULL, 0);
+    tr_reopen(&s, &cfg, &o, "floor lowered");
+    assert_int_equal(bpc_store_compact(s), 0);
+    tr_reopen(&s, &cfg, &o, "floor lowered, compacted again");
+    const struct bpc_durable *live = NULL;
+    assert_int_equal(bpc_store_records(s, &live), 2); /* the vote is still there */
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
@@ -470,6 +503,7 @@ main(void)
         cmocka_unit_test(test_store_reopen_after_wrong_bytes),
         cmocka_unit_test(test_store_reopen_after_wrong_bytes_survive),
         cmocka_unit_test(test_store_reopen_after_compacting_wrong_bytes),
+        cmocka_unit_test(test_store_reopen_after_the_floor_fell),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
