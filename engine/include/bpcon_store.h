@@ -36,9 +36,9 @@ extern "C" {
 
 /* File format version this build writes, and the oldest it reads (version
  * 1 has no decided records, versions 1 and 2 no value frames or clean
- * floors, and a version 3 file a clean floor only when written by a build
- * of 2026-12-04; a file of an older version opened for writing is
- * rewritten as this one at once). */
+ * floors: one there is damage; a version 3 file a clean floor only when
+ * written by a build of 2026-12-04; a file of an older version opened for
+ * writing is rewritten as this one at once). */
 #define BPC_STORE_FORMAT_VERSION 4u
 #define BPC_STORE_FORMAT_VERSION_MIN 1u
 /* Bytes of the file header and of each frame's header. */

@@ -235,6 +235,11 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
                 store_rec_has_clean_floor(&rec)) {
                 why = "clean floor in a file of format version 1 or 2";
             }
+            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD && info->version < 2u &&
+                rec.decided) {
+                /* Byte 85 was reserved, zero, in version 1 (review B3). */
+                why = "decided record in a file of format version 1";
+            }
             if (why == NULL && f.type == BPC_STORE_FRAME_RECORD) {
                 /* The append's own check: a record restore refuses is
                  * damage, not something to load. Before, such a record

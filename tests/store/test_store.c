@@ -285,6 +285,34 @@ ts_decided_version_1(struct memfs *fs, const struct bpc_config *cfg, const struc
     assert_int_equal(memfs_file(fs, TS_PATH, &len)[8], BPC_STORE_FORMAT_VERSION);
 }
 
+/* A version 1 file holding a decided record (version 1 has none: its
+ * flag byte was reserved) is damage at that record's frame, for inspect
+ * and for an open. Before, it was loaded and called intact, and a writer
+ * rewrote it as the current version with the record (review B3). */
+static void
+ts_decided_in_version_1(struct memfs *fs, const struct bpc_config *cfg,
+                        const struct bpc_durable in[2], char *err, size_t err_len)
+{
+    struct bpc_store_options o = ts_opts(fs, 0);
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), 0);
+    assert_int_equal(bpc_store_append(s, in, 2), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    size_t len = 0;
+    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
+    uint8_t img[4096];
+    memcpy(img, f, len);
+    ts_set_version(img, 1);
+    memfs_set_file(fs, TS_PATH, img, len);
+    struct bpc_store_info info;
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs->io, &info, NULL, NULL, err, err_len),
+                     -EBADMSG);
+    assert_non_null(strstr(info.corrupt_reason, "decided record in a file of format version 1"));
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), -EBADMSG);
+    assert_memory_equal(memfs_file(fs, TS_PATH, &len), img, len); /* left as it was */
+}
+
 /* Decided records (format version 2): a decided instance below the floor
  * keeps its value's identity and the party's own vote, and the store keeps
  * it while the floor is at most dec_keep, where a vote record below the
@@ -335,6 +363,9 @@ test_store_decided_records(void **state)
     memfs_free(&fs);
     memfs_init(&fs, 1);
     ts_decided_version_1(&fs, &cfg, &in[0], err, sizeof(err));
+    memfs_free(&fs);
+    memfs_init(&fs, 1);
+    ts_decided_in_version_1(&fs, &cfg, in, err, sizeof(err));
     memfs_free(&fs);
 }
 
