@@ -285,8 +285,10 @@ bpc_config_total_weight(const struct bpc_config *cfg)
 bpc_u128
 bpc_threshold_default(bpc_u128 total)
 {
-    /* total < 2^127 for any config, so 2 * total + 2 does not wrap. */
-    return (2u * total + 2u) / 3u;
+    /* ceil(2W / 3), as W - floor(W / 3), which no W wraps. Before, (2W +
+     * 2) / 3 wrapped from W = 2^127 - 1 up (to 0; review B3). No
+     * configuration reaches that (its total is below 2^74). */
+    return total - total / 3u;
 }
 
 bpc_u128

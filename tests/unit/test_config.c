@@ -378,6 +378,12 @@ test_config_threshold_default_table(void **state)
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         assert_true(bpc_threshold_default(table[i].w) == table[i].t);
     }
+    /* No wrap at the top: ceil(2W / 3) for W = 2^127 - 1 and 2^128 - 1
+     * (before: 0 for both). */
+    bpc_u128 top = ~(bpc_u128)0;
+    assert_true(bpc_threshold_default(top) == top / 3u * 2u);
+    bpc_u128 half = top >> 1; /* 2^127 - 1 = 3k + 1: 2k + 1 */
+    assert_true(bpc_threshold_default(half) == (half - 1u) / 3u * 2u + 1u);
 
     /* [u64::MAX, 1]: W = 2^64, beyond u64; T = (2^65 + 2) / 3 exactly. */
     struct bpc_config cfg;
