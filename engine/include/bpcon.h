@@ -538,8 +538,9 @@ uint64_t bpc_log_first(const struct bpc_log *log);
  * or out NULL. */
 int bpc_log_read(struct bpc_log *log, uint64_t index, struct bpc_log_entry *out);
 /* Reader: copies entry index into buf (cap bytes); returns its length or
- * the errors of bpc_log_read, -ENOBUFS when cap is too small, -EINVAL for
- * buf NULL with an entry that has bytes. */
+ * the errors of bpc_log_read, -ENOBUFS when cap is below its length
+ * (checked first: buf NULL with cap 0 and an entry with bytes is -ENOBUFS),
+ * -EINVAL for buf NULL with a cap that holds an entry with bytes. */
 int bpc_log_copy(struct bpc_log *log, uint64_t index, uint8_t *buf, uint32_t cap, bool *noop);
 /* Reader: blocks (offline, no CPU) until index is published or timeout_ns
  * passes, counted from the call (CLOCK_MONOTONIC): publications below

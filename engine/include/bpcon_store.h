@@ -275,7 +275,7 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * no engine of the configuration the store was opened with writes, which a restore under it refuses
  * the same way: a vote at or above the record's floor + window_slots, a DIGEST value longer than
  * value_bytes_max; and a vote record below its own floor, where an engine writes a decided record),
- * -EIO (failed store), -ENOMEM. A decided record whose dec_keep is below
+ * -EIO (failed store), -EROFS (read-only store), -ENOMEM. A decided record whose dec_keep is below
  * its own floor is written but not taken: it raises no floor. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one
@@ -300,7 +300,7 @@ int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value 
  * it applied, none at or above); put it before the records that carry
  * that floor. len <= BPC_STORE_APP_BYTES_MAX; bytes may be NULL when len
  * is 0. -EINVAL (nothing buffered) for a longer len or NULL bytes with
- * len > 0. */
+ * len > 0; -EIO (failed store), -EROFS (read-only store), -ENOMEM. */
 int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len);
 /* Writes every buffered frame as one commit (one pwrite) and fdatasyncs
  * (unless no_sync), then checks that the store's path still names the
@@ -313,7 +313,7 @@ int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, ui
  * bpc_store_error says why. With no_sync the path is checked at every
  * BPC_STORE_NAME_CHECK_EVERY-th commit and before each compaction, not
  * at every commit (docs/STORE.md: its cost). Nothing buffered: 0 at
- * once. */
+ * once. -EROFS for a read-only store. */
 int bpc_store_sync(struct bpc_store *s);
 
 /* ------------------------------------------------------------------------
@@ -336,7 +336,9 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * refuses; a file with another name: io's links is not 1; or bytes the
  * store never writes there), which is left as it is: nothing was
  * written, the store is not failed, and a later compaction (once it is
- * gone) works. */
+ * gone) works. -ENOMEM, the store failed, when the live set's table
+ * cannot be rebuilt after the rename (the file is the compacted one);
+ * -EROFS for a read-only store. */
 int bpc_store_compact(struct bpc_store *s);
 /* A compaction does not close the file it replaced: that last close
  * frees the file's pages and blocks, about a millisecond for 4 MiB on
