@@ -59,7 +59,8 @@ eng_names_add(struct bpc_engine *e, uint32_t c)
         const struct bpc_vid *vid = eng_claim_name(&cl->rep, h);
         bool again = vid->kind != BPC_VALUE_DIGEST;
         for (uint32_t k = 0; k < h && !again; k++) {
-            again = (cl->named >> k & 1u) != 0 && eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
+            again = ((uint32_t)cl->named >> k & 1u) != 0 &&
+                    eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
         }
         if (again) {
             continue;
@@ -77,7 +78,7 @@ eng_names_drop(struct bpc_engine *e, uint32_t c)
 {
     struct eng_claim *cl = eng_claim_at(e, c);
     for (uint32_t h = 0; h < ENG_NAMES; h++) {
-        if ((cl->named >> h & 1u) == 0) {
+        if (((uint32_t)cl->named >> h & 1u) == 0) {
             continue;
         }
         uint32_t *link = eng_names_chain(e, cl->slot, cl->gen, eng_claim_name(&cl->rep, h));

@@ -35,7 +35,7 @@
 
 static uint8_t nm_v[128];
 static uint8_t nm_named[NM_PEERS][2][128];
-static uint8_t nm_junk[NM_JUNK][128];
+static uint8_t nm_junk[NM_JUNK][256]; /* commands of up to 127 bytes and their headers */
 
 /* Peer i's 1b for instance 0 at ballot b: a 2b for v at ballot 3, and a
  * history of two values of its own (ballots 1 and 2, commands of len
