@@ -81,14 +81,15 @@ bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len
 #define AUTH_INDEX_CONTEXT "bpcon names index"
 
 void
-eng_auth_index_key(const uint8_t *own_key, uint64_t seed, uint8_t out[16])
+eng_auth_index_key(const uint8_t *own_key, uint64_t seed, uint8_t *out, size_t len)
 {
+    BPC_ASSERT(len >= crypto_generichash_BYTES_MIN && len <= crypto_generichash_BYTES_MAX);
     uint8_t seed_key[crypto_generichash_KEYBYTES_MIN];
     _Static_assert(sizeof(seed_key) == 16, "the seed and its complement");
     bpc_le64_store(seed_key, seed);
     bpc_le64_store(seed_key + 8, ~seed);
     int rc = crypto_generichash(
-        out, 16, (const uint8_t *)AUTH_INDEX_CONTEXT, sizeof(AUTH_INDEX_CONTEXT) - 1,
+        out, len, (const uint8_t *)AUTH_INDEX_CONTEXT, sizeof(AUTH_INDEX_CONTEXT) - 1,
         own_key != NULL ? own_key : seed_key, own_key != NULL ? BPC_KEY_BYTES : sizeof(seed_key));
     BPC_ASSERT(rc == 0);
 }

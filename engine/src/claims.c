@@ -19,22 +19,26 @@
 
 #include <string.h>
 
-/* The names index: each DIGEST value a kept report names (maxVVal,
- * history), once per report, on the chain its slot, generation and id
- * hash to, so the weight of the reports naming a value is one chain's
- * walk. Before, it was a walk of the slot's reports, both generations',
- * for every VALUE record: a peer's frame of 13 for values nobody named
- * cost 54-66 us at 999 parties (review E2's probe_value). The hash is
- * multiply-shift (a random odd multiplier, the top bits of the 64-bit
- * product), which is universal: any two keys share a chain with
- * probability at most 2 / heads over the multiplier, which no peer knows
- * (eng_auth_index_key), so the names a peer picks fill the chains no
- * faster than any others. The key is the id's first 8 bytes (a digest)
- * xor the slot and generation times an odd constant: two (id, slot,
- * generation) triples with one key need ids equal in all 64 bits but a
- * given difference, a digest a peer cannot grind. SipHash (libsodium)
- * cost 245 instructions a name, three quarters of taking a report. */
-#define ENG_NAMES (1u + BPC_HISTORY_MAX)
+/* The names index: one entry per distinct (slot, generation, DIGEST
+ * value) that kept reports name (maxVVal, history; once per report),
+ * with the weight and the count of the reports naming it, on the chain
+ * its hash picks, so the weight of the reports naming a value is one
+ * look-up, whatever the reports hold. Before, it was a walk of the slot's
+ * reports, both generations', for every VALUE record: a peer's frame of
+ * 13 for values nobody named cost 54-66 us at 999 parties (review E2's
+ * probe_value).
+ *
+ * A report names ids of its sender's choosing (no bytes are checked), so
+ * the hash must not let a peer aim names at one chain: it is the top bits
+ * of a sum of each of the id's four words, and of the slot, generation
+ * and length, times its own secret odd multiplier (names_mul, from this
+ * party's own key: eng_auth_index_key). A first version multiplied one
+ * secret by the id's first word xor a public term of the slot: one peer
+ * put every name it reported on one chain (20,480 at a window of 4,096),
+ * a frame of VALUE records cost 1 ms and a join, freeing them name by
+ * name, 1.4 s (review E4's probe_names). SipHash (libsodium) cost 245
+ * instructions a name, three quarters of taking a report. */
+#define ENG_NAMES ENG_NAMES_PER
 
 static const struct bpc_vid *
 eng_claim_name(const struct bpc_1b_report *rep, uint32_t h)
@@ -45,51 +49,96 @@ eng_claim_name(const struct bpc_1b_report *rep, uint32_t h)
 static uint32_t *
 eng_names_chain(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bpc_vid *vid)
 {
-    uint64_t key = bpc_le64_load(vid->id) ^ ((uint64_t)(slot << 1 | g) * 0x9e3779b97f4a7c15u);
-    return &e->ty.names[(key * e->ty.names_mul) >> e->ty.names_shift];
+    const uint64_t *k = e->ty.names_mul;
+    uint64_t where = (uint64_t)vid->len << 32 | (uint64_t)slot << 1 | g;
+    uint64_t h = where * k[4];
+    for (uint32_t w = 0; w < 4; w++) {
+        h += bpc_le64_load(vid->id + 8u * w) * k[w];
+    }
+    return &e->ty.names[h >> e->ty.names_shift];
 }
 
-/* Puts entry c's DIGEST names on the index, each distinct one once. */
-static void
-eng_names_add(struct bpc_engine *e, uint32_t c)
+/* The entry of (slot, g, vid) and the link that points at it (*link 0:
+ * none). */
+static uint32_t *
+eng_names_find(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bpc_vid *vid)
 {
-    struct eng_claim *cl = eng_claim_at(e, c);
-    cl->named = 0;
-    for (uint32_t h = 0; h < 1u + cl->rep.hist_count; h++) {
-        const struct bpc_vid *vid = eng_claim_name(&cl->rep, h);
-        bool again = vid->kind != BPC_VALUE_DIGEST;
-        for (uint32_t k = 0; k < h && !again; k++) {
-            again = ((uint32_t)cl->named >> k & 1u) != 0 &&
-                    eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
+    uint32_t *link = eng_names_chain(e, slot, g, vid);
+    while (*link != 0) {
+        struct eng_name *nm = &e->ty.name_pool[*link - 1u];
+        e->ty.names_visits++;
+        if (nm->slot == slot && nm->gen == g && nm->len == vid->len &&
+            memcmp(nm->id, vid->id, sizeof(nm->id)) == 0) {
+            break;
         }
-        if (again) {
-            continue;
+        link = &nm->next;
+    }
+    return link;
+}
+
+/* w more (add) or less of the reports at (slot, g) naming vid. */
+static void
+eng_names_count(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bpc_vid *vid,
+                uint64_t w, bool add)
+{
+    uint32_t *link = eng_names_find(e, slot, g, vid);
+    if (*link == 0) {
+        BPC_ASSERT(add); /* a name given back was counted */
+        uint32_t at = e->ty.names_free;
+        if (at != 0) {
+            e->ty.names_free = e->ty.name_pool[at - 1u].next;
+        } else {
+            at = ++e->ty.names_fresh; /* never used before: taken in order */
         }
-        uint32_t *head = eng_names_chain(e, cl->slot, cl->gen, vid);
-        cl->name_next[h] = *head;
-        *head = c * ENG_NAMES + h;
-        cl->named |= (uint8_t)(1u << h);
+        BPC_ASSERT(at <= ENG_NAMES * e->ty.claims_cap);
+        struct eng_name *nm = &e->ty.name_pool[at - 1u];
+        memset(nm, 0, sizeof(*nm));
+        memcpy(nm->id, vid->id, sizeof(nm->id));
+        nm->len = vid->len;
+        nm->slot = (uint16_t)slot;
+        nm->gen = (uint8_t)g;
+        *link = at;
+    }
+    struct eng_name *nm = &e->ty.name_pool[*link - 1u];
+    if (add) {
+        nm->weight += w;
+        nm->count++;
+        return;
+    }
+    nm->weight -= w;
+    if (--nm->count == 0) {
+        uint32_t at = *link;
+        *link = nm->next;
+        nm->next = e->ty.names_free;
+        e->ty.names_free = at;
     }
 }
 
-/* Takes entry c's names off the index. */
+/* Counts (add) or gives back entry c's DIGEST names, each distinct one
+ * once. */
 static void
-eng_names_drop(struct bpc_engine *e, uint32_t c)
+eng_names_claim(struct bpc_engine *e, uint32_t c, bool add)
 {
     struct eng_claim *cl = eng_claim_at(e, c);
+    uint64_t w = eng_weight(e, cl->rep.sender);
+    if (add) {
+        cl->named = 0;
+        for (uint32_t h = 0; h < 1u + cl->rep.hist_count; h++) {
+            const struct bpc_vid *vid = eng_claim_name(&cl->rep, h);
+            bool again = vid->kind != BPC_VALUE_DIGEST;
+            for (uint32_t k = 0; k < h && !again; k++) {
+                again = ((uint32_t)cl->named >> k & 1u) != 0 &&
+                        eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
+            }
+            cl->named |= again ? 0u : (uint8_t)(1u << h);
+        }
+    }
     for (uint32_t h = 0; h < ENG_NAMES; h++) {
-        if (((uint32_t)cl->named >> h & 1u) == 0) {
-            continue;
+        if (((uint32_t)cl->named >> h & 1u) != 0) {
+            eng_names_count(e, cl->slot, cl->gen, eng_claim_name(&cl->rep, h), w, add);
         }
-        uint32_t *link = eng_names_chain(e, cl->slot, cl->gen, eng_claim_name(&cl->rep, h));
-        while (*link != c * ENG_NAMES + h) {
-            BPC_ASSERT(*link != 0); /* a name on the index is on its chain */
-            e->ty.names_visits++;
-            link = &eng_claim_at(e, *link / ENG_NAMES)->name_next[*link % ENG_NAMES];
-        }
-        *link = cl->name_next[h];
     }
-    cl->named = 0;
+    cl->named = add ? cl->named : 0;
 }
 
 /* Gives entry c back to the free list, off its sender's list and count
@@ -97,7 +146,7 @@ eng_names_drop(struct bpc_engine *e, uint32_t c)
 static void
 eng_claim_release(struct bpc_engine *e, uint32_t c)
 {
-    eng_names_drop(e, c);
+    eng_names_claim(e, c, false);
     struct eng_claim *cl = eng_claim_at(e, c);
     uint32_t p = cl->rep.sender;
     if (cl->by_prev != 0) {
@@ -133,21 +182,11 @@ bpc_u128
 eng_claims_naming(struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
                   const struct bpc_vid *vid)
 {
-    bpc_u128 w = 0;
     if (vid->kind == BPC_VALUE_DIGEST) {
-        uint32_t slot = eng_slot_index(e, s);
-        uint32_t at = *eng_names_chain(e, slot, g, vid);
-        while (at != 0) {
-            const struct eng_claim *cl = eng_claim_at(e, at / ENG_NAMES);
-            e->ty.names_visits++;
-            if (cl->slot == slot && cl->gen == g &&
-                eng_vid_eq(eng_claim_name(&cl->rep, at % ENG_NAMES), vid)) {
-                w += eng_weight(e, cl->rep.sender);
-            }
-            at = cl->name_next[at % ENG_NAMES];
-        }
-        return w;
+        uint32_t at = *eng_names_find(e, eng_slot_index(e, s), g, vid);
+        return at != 0 ? e->ty.name_pool[at - 1u].weight : 0;
     }
+    bpc_u128 w = 0;
     for (uint32_t c = s->gen[g].t.claims; c != 0; c = eng_claim_at(e, c)->next) {
         const struct bpc_1b_report *rep = &eng_claim_at(e, c)->rep;
         bool names = eng_vid_eq(&rep->mval, vid);
@@ -202,7 +241,7 @@ eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
     cl->next = gen->t.claims;
     cl->slot = (uint16_t)eng_slot_index(e, s);
     cl->gen = (uint8_t)g;
-    eng_names_add(e, c);
+    eng_names_claim(e, c, true);
     gen->t.claims = c;
     gen->t.claims_count++;
     /* First on p's list: an eviction takes p's newest entry. */
@@ -363,7 +402,9 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
 void
 eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed)
 {
-    uint8_t key[16];
-    eng_auth_index_key(own_key, seed, key);
-    e->ty.names_mul = bpc_le64_load(key) | 1u;
+    uint8_t key[sizeof(e->ty.names_mul)];
+    eng_auth_index_key(own_key, seed, key, sizeof(key));
+    for (uint32_t w = 0; w < sizeof(e->ty.names_mul) / sizeof(e->ty.names_mul[0]); w++) {
+        e->ty.names_mul[w] = bpc_le64_load(key + 8u * w) | 1u;
+    }
 }

@@ -173,24 +173,6 @@ struct eng_val_tally {
     bpc_u128 weight;
 };
 
-/* A non-empty 1b report in the claim pool (tally.c). A taken entry is on
- * two lists: its generation's (next) and its sender's (by_next, by_prev:
- * an eviction takes the victim's entry without a search), and each DIGEST
- * value it names (maxVVal, then history) once on a chain of the names
- * index (name_next). The header stays 16 bytes: a slot index fits 16 bits. */
-struct eng_claim {
-    uint32_t next;    /* next entry + 1; 0: end of list (a free entry: of the free list) */
-    uint32_t by_next; /* the sender's next entry + 1; 0: its last */
-    uint32_t by_prev; /* the sender's previous entry + 1; 0: its first (e->ty.claims_by) */
-    uint16_t slot;    /* the slot (index) and generation whose list holds it */
-    uint8_t gen;
-    uint8_t named; /* bit h: name h (0 maxVVal, 1 + k history k) is on the index */
-    struct bpc_1b_report rep;
-    uint32_t name_next[1 + BPC_HISTORY_MAX]; /* the chain's next name; 0: end */
-};
-_Static_assert(BPC_WINDOW_SLOTS_MAX - 1u <= UINT16_MAX, "eng_claim.slot holds a slot index");
-_Static_assert(offsetof(struct eng_claim, rep) == 16, "the claim header is 16 bytes");
-
 /* One generation's tallies (tally.c): 1b weights and claims, 2av and 2b
  * weights by value. Only the first n2av (n2b) entries of t2av (t2b) are
  * live; those past them are left over from a reused slot and never read. */
@@ -516,20 +498,23 @@ struct eng_cover {
     bpc_u128 below;
 };
 
-/* tally.c and claims.c: sender sets, the claim pool, range coverage. */
+/* tally.c and claims.c: sender sets, the claim pool, range coverage (the
+ * pool's element types are claims.c's, in tally.h). */
+struct eng_claim;
+struct eng_name;
 struct eng_tally_state {
     uint64_t *bits; /* per slot: ENG_GENS * SEEN_PER_GEN + 1 bitsets */
     struct eng_claim *claims;
     uint32_t claims_cap;
     uint32_t claims_free;  /* free list head (entry + 1; 0: empty) */
     uint32_t claims_fresh; /* entries ever taken: the rest were never written */
-    /* The names index: chains of (entry, name) as entry * (1 +
-     * BPC_HISTORY_MAX) + name, by a multiply-shift of slot, generation and
-     * id (names_mul, from a key of this party's own); names_visits counts
-     * the names its look-ups pass (tally.c, eng_claims_naming). */
-    uint32_t *names;
-    uint32_t names_mask, names_shift;
-    uint64_t names_mul;
+    /* The names index (claims.c): chain heads (entry + 1), picked by
+     * the top bits (names_shift) of a sum of the name's words times
+     * names_mul; entries from a free list, else the never-used rest in
+     * order; names_visits counts the entries its look-ups pass. */
+    uint32_t *names, names_mask, names_shift, names_free, names_fresh;
+    uint64_t names_mul[5]; /* the id's four words, then slot, generation and length */
+    struct eng_name *name_pool;
     uint64_t names_visits;
     /* Changes of the 1b view of instance view_watch at the current
      * ballot (a report taken or dropped, a range moved over it) and joins:

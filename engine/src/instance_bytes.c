@@ -158,7 +158,7 @@ eng_restore_value(struct bpc_engine *e, const struct bpc_durable_value *d)
 
 /* The most that the slot's 1b reports at one generation naming vid
  * (maxVVal or 2av history) weigh (0: none names it), off the names index
- * (tally.c): one chain per generation. Before, a whole view was built
+ * (claims.c): one look-up per generation. Before, a whole view was built
  * for each generation (a review's bigval), then the kept reports were
  * walked (review E2's probe_value: 54-66 us a frame of 13 VALUE records
  * at 999 parties, 3.3 now). */

@@ -64,11 +64,12 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
 
-/* auth.c: the key of an index whose places a peer must not predict
- * (tally.c's names index), derived from this party's own key (keys[self],
- * which no peer holds), or from seed when it has none (one party). */
+/* auth.c: len bytes (16 to 64) of key for an index whose places a peer
+ * must not predict (claims.c's names index), derived from this party's
+ * own key (keys[self], which no peer holds), or from seed when it has
+ * none (one party). */
 __attribute__((visibility("hidden"))) void eng_auth_index_key(const uint8_t *own_key, uint64_t seed,
-                                                              uint8_t out[16]);
+                                                              uint8_t *out, size_t len);
 
 /* wire.c: (re)computes in place the tag of a frame of len bytes (a
  * test's or a simulated forger's patched bytes), over what

@@ -12,6 +12,7 @@
  * region by anything but the configuration.
  */
 #include "layout.h"
+#include "tally.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -69,14 +70,14 @@ eng_align(size_t x)
 #define ENG_SEQS_PER_SUBMITTER                                                                     \
     (4 * sizeof(uint64_t) + sizeof(struct eng_hold) + 2 * sizeof(uint32_t) + 2)
 
-/* Chain heads of the names index (tally.c): the power of two at or
- * above the pool's entries, so chains hold under 1 + BPC_HISTORY_MAX
- * names on average when every entry names that many. */
+/* Chain heads of the names index (claims.c): the power of two at or
+ * above twice the pool's entries, so chains hold at most 2.5 entries on
+ * average when every entry names five distinct values. */
 static uint32_t
 eng_names_len(uint32_t claims)
 {
     uint32_t len = 1;
-    while (len < claims) {
+    while (len < 2u * claims) {
         len <<= 1;
     }
     return len;
@@ -93,8 +94,9 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
-    sizes[L_CLAIMS] = (size_t)z->claims * sizeof(struct eng_claim) +
-                      (size_t)eng_names_len(z->claims) * sizeof(uint32_t);
+    sizes[L_CLAIMS] =
+        (size_t)z->claims * (sizeof(struct eng_claim) + ENG_NAMES_PER * sizeof(struct eng_name)) +
+        (size_t)eng_names_len(z->claims) * sizeof(uint32_t);
     sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(struct bpc_ballot_w) +
                                        4 * sizeof(uint32_t) + 3 * sizeof(uint64_t) +
                                        BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) +
@@ -179,9 +181,9 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_CLAIMS:
         snprintf(f, len,
-                 "C x %zu + 4 x C rounded up to a power of two (1b claim pool and its names "
-                 "index; C = 256 + 2n + min(2W x min(n, 16), 65536))",
-                 sizeof(struct eng_claim));
+                 "C x (%zu + 5 x %zu) + 4 x 2C rounded up to a power of two (1b claim pool and "
+                 "its names index; C = 256 + 2n + min(2W x min(n, 16), 65536))",
+                 sizeof(struct eng_claim), sizeof(struct eng_name));
         return true;
     case L_SCRATCH:
         snprintf(f, len,
@@ -361,7 +363,8 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->bits = (uint64_t *)(void *)(base + l->off[L_BITS]);
     m->values = base + l->off[L_VALUES];
     m->claims_pool = (struct eng_claim *)(void *)(base + l->off[L_CLAIMS]);
-    m->names = (uint32_t *)(void *)(m->claims_pool + z->claims);
+    m->name_pool = (struct eng_name *)(void *)(m->claims_pool + z->claims);
+    m->names = (uint32_t *)(void *)(m->name_pool + (size_t)ENG_NAMES_PER * z->claims);
     m->names_len = eng_names_len(z->claims);
     m->answer_step = eng_mem_views(m, base + l->off[L_SCRATCH], z->n);
     m->answer_tat = m->answer_step + z->n;

@@ -23,7 +23,8 @@ struct eng_mem {
     uint64_t *bits;
     uint8_t *values;
     struct eng_claim *claims_pool;
-    uint32_t *names; /* names_len chain heads (tally.c's names index) */
+    struct eng_name *name_pool; /* 5 per claim (claims.c's names index) */
+    uint32_t *names;            /* names_len chain heads */
     struct bpc_1b_report *scratch;
     struct bpc_ballot_w *clean_w;
     struct bpc_safe_cand *safe_cands;

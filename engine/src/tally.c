@@ -528,6 +528,7 @@ eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->ty.claims = m->claims_pool;
     e->ty.claims_cap = m->claims;
     e->ty.names = m->names;
+    e->ty.name_pool = m->name_pool;
     e->ty.names_mask = m->names_len - 1u;
     e->ty.names_shift = 64u - (uint32_t)__builtin_ctz(m->names_len);
     e->ty.scratch = m->scratch;

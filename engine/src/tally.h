@@ -9,6 +9,34 @@
 #include "instance.h"
 #include "window.h"
 
+/* A non-empty 1b report in the claim pool (claims.c). A taken entry is on
+ * two lists: its generation's (next) and its sender's (by_next, by_prev:
+ * an eviction takes the victim's entry without a search); the DIGEST
+ * values it names are counted in the names index. The header stays 16
+ * bytes: a slot index fits 16 bits. */
+struct eng_claim {
+    uint32_t next;    /* next entry + 1; 0: end of list (a free entry: of the free list) */
+    uint32_t by_next; /* the sender's next entry + 1; 0: its last */
+    uint32_t by_prev; /* the sender's previous entry + 1; 0: its first (e->ty.claims_by) */
+    uint16_t slot;    /* the slot (index) and generation whose list holds it */
+    uint8_t gen;
+    uint8_t named; /* bit h: name h (0 maxVVal, 1 + k history k) is counted in the index */
+    struct bpc_1b_report rep;
+};
+/* Names a report can hold: maxVVal and the history. */
+#define ENG_NAMES_PER (1u + BPC_HISTORY_MAX)
+/* A DIGEST value (id, len) some kept reports at (slot, gen) name, with
+ * their weight and count (claims.c's names index). */
+struct eng_name {
+    uint8_t id[BPC_VALUE_INLINE_MAX];
+    uint16_t len, slot, count;
+    uint8_t gen;
+    uint32_t next; /* next entry on its chain + 1 (a free entry: of the free list) */
+    bpc_u128 weight;
+};
+_Static_assert(BPC_WINDOW_SLOTS_MAX - 1u <= UINT16_MAX, "eng_claim.slot holds a slot index");
+_Static_assert(offsetof(struct eng_claim, rep) == 16, "the claim header is 16 bytes");
+
 /* Sender set of generation gen (ENG_GENS: the DECIDED claimants). */
 /* Claim pool entry c - 1 (c: a list link or head, never 0). */
 /* Changes so far of the 1b view of the instance watched (the leader's
