@@ -130,7 +130,7 @@ eng_names_claim(struct bpc_engine *e, uint32_t c, bool add)
                 again = ((uint32_t)cl->named >> k & 1u) != 0 &&
                         eng_vid_eq(eng_claim_name(&cl->rep, k), vid);
             }
-            cl->named |= again ? 0u : (uint8_t)(1u << h);
+            cl->named = (uint8_t)(cl->named | (again ? 0u : 1u << h));
         }
     }
     for (uint32_t h = 0; h < ENG_NAMES; h++) {
