@@ -336,9 +336,11 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * refuses; a file with another name: io's links is not 1; or bytes the
  * store never writes there), which is left as it is: nothing was
  * written, the store is not failed, and a later compaction (once it is
- * gone) works. -ENOMEM, the store failed, when the live set's table
- * cannot be rebuilt after the rename (the file is the compacted one);
- * -EROFS for a read-only store. */
+ * gone) works. -ENOMEM when there is no memory for the image: nothing
+ * was written and the store goes on (a later compaction may work); or,
+ * the store failed, when the live set's table cannot be rebuilt after
+ * the rename (the file is the compacted one). -EROFS for a read-only
+ * store. */
 int bpc_store_compact(struct bpc_store *s);
 /* A compaction does not close the file it replaced: that last close
  * frees the file's pages and blocks, about a millisecond for 4 MiB on

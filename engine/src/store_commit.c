@@ -547,6 +547,13 @@ bpc_store_compact(struct bpc_store *s)
     size_t len = 0;
     uint64_t seq = s->next_seq;
     rc = store_image(s, &img, &len);
+    if (rc == -ENOMEM) {
+        /* No memory for the image: nothing was written, so the store goes
+         * on and a later compaction may work. Before, it failed for good
+         * (every call -EIO: the party could persist nothing more). */
+        s->next_seq = seq;
+        return rc;
+    }
     if (rc == 0) {
         rc = store_replace(s, img, len);
     }

@@ -323,6 +323,59 @@ test_store_export_without_memory(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: a compaction with no memory for its image writes nothing and
+ * leaves the store working: -ENOMEM, the file byte for byte as it was,
+ * appends and syncs go on, and a compaction with memory again works and
+ * keeps every live record. Before, the store failed for good ("0xfffffffffffffffb
+ * != 0xfffffffffffffff4": -EIO, and every later call -EIO). */
+static void
+test_store_compact_without_memory(void **state)
+{
+    (void)state;
+    struct memfs fs;
+    memfs_init(&fs, 6);
+    struct bpc_config cfg;
+    ta_config(&cfg);
+    struct bpc_store_options o = {.io = &fs.io, .no_sync = true};
+    char err[256] = "";
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable b[4];
+    struct bpc_durable_value v[2];
+    uint32_t nv = 0;
+    uint32_t n = ta_batch(1, b, v, &nv);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_append_values(s, v, nv), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TA_PATH, &len);
+    static uint8_t before[1 << 16];
+    assert_true(len <= sizeof(before));
+    memcpy(before, f, len);
+    size_t before_len = len;
+    bool watch = true;
+    alloc_probe_watch = &watch;
+    alloc_probe_fail = true;
+    int rc = bpc_store_compact(s);
+    alloc_probe_fail = false;
+    alloc_probe_watch = NULL;
+    assert_int_equal(rc, -ENOMEM);
+    f = memfs_file(&fs, TA_PATH, &len);
+    assert_int_equal(len, before_len);
+    assert_memory_equal(f, before, len);
+    n = ta_batch(2, b, v, &nv);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_compact(s), 0);
+    const struct bpc_durable *live = NULL;
+    uint32_t kept = bpc_store_records(s, &live);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TA_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_records(s, &live), kept);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Goal: a path naming a large file that is no store (a mistyped --store
  * naming a disk image) is refused as "not a bpcon store" from its first
  * 80 bytes, by bpc_store_inspect (bpcon-store check) and by read-only
@@ -394,6 +447,7 @@ main(void)
         cmocka_unit_test(test_store_append_allocates_nothing),
         cmocka_unit_test(test_store_values_prune_allocates_nothing),
         cmocka_unit_test(test_store_export_without_memory),
+        cmocka_unit_test(test_store_compact_without_memory),
         cmocka_unit_test(test_store_big_foreign_file_refused_from_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
