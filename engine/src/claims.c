@@ -37,7 +37,7 @@
  * put every name it reported on one chain (20,480 at a window of 4,096),
  * a frame of VALUE records cost 1 ms and a join, freeing them name by
  * name, 1.4 s (review E4's probe_names). SipHash (libsodium) cost 245
- * instructions a name, three quarters of taking a report. */
+ * instructions a name, about three times these sums. */
 #define ENG_NAMES ENG_NAMES_PER
 
 static const struct bpc_vid *

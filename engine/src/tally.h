@@ -37,6 +37,7 @@ struct eng_name {
 _Static_assert(BPC_WINDOW_SLOTS_MAX - 1u <= UINT16_MAX, "eng_claim.slot holds a slot index");
 _Static_assert(offsetof(struct eng_claim, rep) == 16, "the claim header is 16 bytes");
 _Static_assert(ENG_NAMES_PER <= 8u, "eng_claim.named holds a bit per name");
+_Static_assert(BPC_PARTIES_MAX <= UINT16_MAX, "eng_name.count: one report per sender");
 _Static_assert(ENG_NAMES_PER *(65536ull + 256u + 2u * BPC_PARTIES_MAX) < UINT32_MAX,
                "names index entries + 1 fit 32 bits");
 
