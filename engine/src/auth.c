@@ -83,15 +83,24 @@ bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len
 void
 eng_auth_index_key(const uint8_t *own_key, uint64_t seed, uint8_t *out, size_t len)
 {
-    BPC_ASSERT(len >= crypto_generichash_BYTES_MIN && len <= crypto_generichash_BYTES_MAX);
     uint8_t seed_key[crypto_generichash_KEYBYTES_MIN];
     _Static_assert(sizeof(seed_key) == 16, "the seed and its complement");
     bpc_le64_store(seed_key, seed);
     bpc_le64_store(seed_key + 8, ~seed);
-    int rc = crypto_generichash(
-        out, len, (const uint8_t *)AUTH_INDEX_CONTEXT, sizeof(AUTH_INDEX_CONTEXT) - 1,
-        own_key != NULL ? own_key : seed_key, own_key != NULL ? BPC_KEY_BYTES : sizeof(seed_key));
-    BPC_ASSERT(rc == 0);
+    /* Blocks of at most crypto_generichash_BYTES_MAX, each keyed BLAKE2b
+     * of the context and the block's number. */
+    uint8_t msg[sizeof(AUTH_INDEX_CONTEXT)];
+    memcpy(msg, AUTH_INDEX_CONTEXT, sizeof(msg) - 1);
+    for (size_t at = 0, block = 0; at < len; at += crypto_generichash_BYTES_MAX, block++) {
+        size_t n =
+            len - at < crypto_generichash_BYTES_MAX ? len - at : crypto_generichash_BYTES_MAX;
+        BPC_ASSERT(n >= crypto_generichash_BYTES_MIN && block < 256);
+        msg[sizeof(msg) - 1] = (uint8_t)block;
+        int rc =
+            crypto_generichash(out + at, n, msg, sizeof(msg), own_key != NULL ? own_key : seed_key,
+                               own_key != NULL ? BPC_KEY_BYTES : sizeof(seed_key));
+        BPC_ASSERT(rc == 0);
+    }
 }
 
 void

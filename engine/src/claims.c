@@ -29,15 +29,23 @@
  * probe_value).
  *
  * A report names ids of its sender's choosing (no bytes are checked), so
- * the hash must not let a peer aim names at one chain: it is the top bits
- * of a sum of each of the id's four words, and of the slot, generation
- * and length, times its own secret odd multiplier (names_mul, from this
- * party's own key: eng_auth_index_key). A first version multiplied one
- * secret by the id's first word xor a public term of the slot: one peer
- * put every name it reported on one chain (20,480 at a window of 4,096),
- * a frame of VALUE records cost 1 ms and a join, freeing them name by
- * name, 1.4 s (review E4's probe_names). SipHash (libsodium) cost 245
- * instructions a name, about three times these sums. */
+ * the hash must not let peers aim names at a few chains. It is vector
+ * multiply-shift: the top bits of the sum, modulo 2^64, of each 32-bit
+ * half of the id's 32 bytes and of a 32-bit word of the slot, generation
+ * and length, each times a random 64-bit multiplier of its own
+ * (names_mul, from this party's own key: eng_auth_index_key), plus one
+ * more; that family is universal (two distinct names share a chain with
+ * probability about 1 / heads over the multipliers), so names a peer
+ * picks without knowing them fill the chains no faster than any others.
+ * A first version multiplied one secret by the id's first word xor a
+ * public term of the slot: one peer put every name it reported on one
+ * chain (20,480 at a window of 4,096), a frame of VALUE records cost 1 ms
+ * and a join, freeing them name by name, 1.4 s (review E4's probe_names).
+ * A second summed whole 64-bit words times odd multipliers, which is not
+ * universal (ids that differ in the top bits of each word differ only in
+ * the top bits of the sum): 333 colluding peers put 1,665 names a slot on
+ * 8 chains, and the join cost 140 ms against 7 (review G3's probe_big).
+ * SipHash (libsodium) cost 245 instructions a name. */
 #define ENG_NAMES ENG_NAMES_PER
 
 static const struct bpc_vid *
@@ -50,10 +58,10 @@ static uint32_t *
 eng_names_chain(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bpc_vid *vid)
 {
     const uint64_t *k = e->ty.names_mul;
-    uint64_t where = (uint64_t)vid->len << 32 | (uint64_t)slot << 1 | g;
-    uint64_t h = where * k[4];
-    for (uint32_t w = 0; w < 4; w++) {
-        h += bpc_le64_load(vid->id + 8u * w) * k[w];
+    /* len <= BPC_VALUE_BYTES_MAX < 2^14, a slot index < 2^16: 31 bits. */
+    uint64_t h = k[9] + (uint64_t)((uint32_t)vid->len << 17 | slot << 1 | g) * k[8];
+    for (uint32_t w = 0; w < 8; w++) {
+        h += (uint64_t)bpc_le32_load(vid->id + 4u * w) * k[w];
     }
     return &e->ty.names[h >> e->ty.names_shift];
 }
@@ -405,6 +413,6 @@ eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed)
     uint8_t key[sizeof(e->ty.names_mul)];
     eng_auth_index_key(own_key, seed, key, sizeof(key));
     for (uint32_t w = 0; w < sizeof(e->ty.names_mul) / sizeof(e->ty.names_mul[0]); w++) {
-        e->ty.names_mul[w] = bpc_le64_load(key + 8u * w) | 1u;
+        e->ty.names_mul[w] = bpc_le64_load(key + 8u * w);
     }
 }

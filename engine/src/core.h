@@ -509,11 +509,11 @@ struct eng_tally_state {
     uint32_t claims_free;  /* free list head (entry + 1; 0: empty) */
     uint32_t claims_fresh; /* entries ever taken: the rest were never written */
     /* The names index (claims.c): chain heads (entry + 1), picked by
-     * the top bits (names_shift) of a sum of the name's words times
+     * the top bits (names_shift) of a sum of the name's 32-bit words times
      * names_mul; entries from a free list, else the never-used rest in
      * order; names_visits counts the entries its look-ups pass. */
     uint32_t *names, names_mask, names_shift, names_free, names_fresh;
-    uint64_t names_mul[5]; /* the id's four words, then slot, generation and length */
+    uint64_t names_mul[10]; /* the id's eight 32-bit halves, slot-generation-length, sum */
     struct eng_name *name_pool;
     uint64_t names_visits;
     /* Changes of the 1b view of instance view_watch at the current

@@ -64,7 +64,7 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
 
-/* auth.c: len bytes (16 to 64) of key for an index whose places a peer
+/* auth.c: len bytes of key (no block of 64 left under 16) for an index whose places a peer
  * must not predict (claims.c's names index), derived from this party's
  * own key (keys[self], which no peer holds), or from seed when it has
  * none (one party). */
