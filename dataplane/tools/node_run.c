@@ -164,7 +164,9 @@ node_failed(struct node *n)
     if (n->o.store != NULL && st != NULL) {
         int err = bpc_store_error(st);
         BPC_DP_LOG(ERR, "party stopped: persistence failed: the store %s: %s\n", n->o.store,
-                   err < 0 ? strerror(-err) : "a write was refused");
+                   err < 0 ? strerror(-err)
+                           : "a write was refused, or a compaction could not start (its PATH.tmp "
+                             "is not the store's, or no memory for its image)");
     } else {
         BPC_DP_LOG(ERR, "party stopped: persistence failed (the in-memory store)\n");
     }

@@ -206,7 +206,9 @@ struct bpc_config {
                                              value any party builds, and must not
                                              shrink across a restart (restore
                                              refuses, -ERANGE) */
-    uint64_t seed;                        /* engine PRNG seed (jitter only) */
+    uint64_t seed;                        /* engine PRNG seed (jitter), and with the pair
+                                             keys the key of an index peers must not
+                                             predict: pass unpredictable bytes */
     bool unsafe;                          /* accept thresholds validate() would refuse */
     const uint8_t (*keys)[BPC_KEY_BYTES]; /* keys[peer]: key shared by self and peer;
                                              parties_count entries, borrowed */

@@ -76,31 +76,38 @@ bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len
     return crypto_verify_16(want, tag) == 0;
 }
 
-/* The index key is keyed BLAKE2b of this context: a key of its own,
- * whatever else keys[self] keys. */
+/* The index key: BLAKE2b of the seed and every pair key this party
+ * holds, then keyed BLAKE2b of this context and a block number under it. */
 #define AUTH_INDEX_CONTEXT "bpcon names index"
 
 void
-eng_auth_index_key(const uint8_t *own_key, uint64_t seed, uint8_t *out, size_t len)
+eng_auth_index_key(const uint8_t (*keys)[BPC_KEY_BYTES], uint32_t n, uint64_t seed, uint8_t *out,
+                   size_t len)
 {
-    uint8_t seed_key[crypto_generichash_KEYBYTES_MIN];
-    _Static_assert(sizeof(seed_key) == 16, "the seed and its complement");
-    bpc_le64_store(seed_key, seed);
-    bpc_le64_store(seed_key + 8, ~seed);
+    uint8_t master[crypto_generichash_BYTES];
+    crypto_generichash_state st;
+    int rc = crypto_generichash_init(&st, NULL, 0, sizeof(master));
+    uint8_t seed_le[8];
+    bpc_le64_store(seed_le, seed);
+    rc |= crypto_generichash_update(&st, seed_le, sizeof(seed_le));
+    for (uint32_t p = 0; keys != NULL && p < n; p++) {
+        rc |= crypto_generichash_update(&st, keys[p], BPC_KEY_BYTES);
+    }
+    rc |= crypto_generichash_final(&st, master, sizeof(master));
+    BPC_ASSERT(rc == 0);
     /* Blocks of at most crypto_generichash_BYTES_MAX, each keyed BLAKE2b
      * of the context and the block's number. */
     uint8_t msg[sizeof(AUTH_INDEX_CONTEXT)];
     memcpy(msg, AUTH_INDEX_CONTEXT, sizeof(msg) - 1);
     for (size_t at = 0, block = 0; at < len; at += crypto_generichash_BYTES_MAX, block++) {
-        size_t n =
+        size_t k =
             len - at < crypto_generichash_BYTES_MAX ? len - at : crypto_generichash_BYTES_MAX;
-        BPC_ASSERT(n >= crypto_generichash_BYTES_MIN && block < 256);
+        BPC_ASSERT(k >= crypto_generichash_BYTES_MIN && block < 256);
         msg[sizeof(msg) - 1] = (uint8_t)block;
-        int rc =
-            crypto_generichash(out + at, n, msg, sizeof(msg), own_key != NULL ? own_key : seed_key,
-                               own_key != NULL ? BPC_KEY_BYTES : sizeof(seed_key));
+        rc = crypto_generichash(out + at, k, msg, sizeof(msg), master, sizeof(master));
         BPC_ASSERT(rc == 0);
     }
+    sodium_memzero(master, sizeof(master));
 }
 
 void

@@ -19,26 +19,26 @@
 
 #include <string.h>
 
-/* The names index: one entry per distinct (slot, generation, DIGEST
- * value) that kept reports name (maxVVal, history; once per report),
- * with the weight and the count of the reports naming it, on the chain
- * its hash picks, so the weight of the reports naming a value is one
- * look-up, whatever the reports hold. Before, it was a walk of the slot's
- * reports, both generations', for every VALUE record: a peer's frame of
- * 13 for values nobody named cost 54-66 us at 999 parties (review E2's
+/* The names index: one entry per distinct (slot, generation, DIGEST value)
+ * that kept reports name (maxVVal, history; once per report), with the
+ * weight and the count of the reports naming it, on the chain its hash
+ * picks, so the weight of the reports naming a value is one look-up,
+ * whatever the reports hold. Before, it was a walk of the slot's reports,
+ * both generations', for every VALUE record: a peer's frame of 13 for
+ * values nobody named cost 54-66 us at 999 parties (review E2's
  * probe_value).
  *
  * A report names ids of its sender's choosing (no bytes are checked), so
  * the hash must not let peers aim names at a few chains. It is vector
  * multiply-shift: the top bits of the sum, modulo 2^64, of each 32-bit
  * half of the id's 32 bytes and of a 32-bit word of the slot, generation
- * and length, each times a random 64-bit multiplier of its own
- * (names_mul, from this party's own key: eng_auth_index_key), plus one
- * more; that family is universal (two distinct names share a chain with
- * probability about 1 / heads over the multipliers), so names a peer
- * picks without knowing them fill the chains no faster than any others.
- * A first version multiplied one secret by the id's first word xor a
- * public term of the slot: one peer put every name it reported on one
+ * and length, each times a random 64-bit multiplier of its own (names_mul,
+ * from the seed and every pair key this party holds: eng_auth_index_key),
+ * plus one more; that family is universal (two distinct names share a
+ * chain with probability about 1 / heads over the multipliers), so names a
+ * peer picks without knowing them fill the chains no faster than any
+ * others. A first version multiplied one secret by the id's first word xor
+ * a public term of the slot: one peer put every name it reported on one
  * chain (20,480 at a window of 4,096), a frame of VALUE records cost 1 ms
  * and a join, freeing them name by name, 1.4 s (review E4's probe_names).
  * A second summed whole 64-bit words times odd multipliers, which is not
@@ -408,10 +408,10 @@ eng_on_1b(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
 }
 
 void
-eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed)
+eng_tally_key(struct bpc_engine *e, const uint8_t (*keys)[BPC_KEY_BYTES], uint32_t n, uint64_t seed)
 {
     uint8_t key[sizeof(e->ty.names_mul)];
-    eng_auth_index_key(own_key, seed, key, sizeof(key));
+    eng_auth_index_key(keys, n, seed, key, sizeof(key));
     for (uint32_t w = 0; w < sizeof(e->ty.names_mul) / sizeof(e->ty.names_mul[0]); w++) {
         e->ty.names_mul[w] = bpc_le64_load(key + 8u * w);
     }

@@ -592,7 +592,7 @@ eng_build(void *mem, const struct bpc_config *cfg)
     e->mask = z.window - 1u;
     e->vbytes = z.vbytes;
     eng_carve(e, mem, &z, &l);
-    eng_tally_key(e, cfg->keys != NULL ? cfg->keys[cfg->self] : NULL, cfg->seed);
+    eng_tally_key(e, cfg->keys, cfg->parties_count, cfg->seed);
     return e;
 }
 

@@ -64,11 +64,12 @@ void bpc_auth_tag(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t l
 bool bpc_auth_tag_ok(const uint8_t key[BPC_KEY_BYTES], const uint8_t *msg, size_t len,
                      const uint8_t tag[BPC_TAG_BYTES]);
 
-/* auth.c: len bytes of key (no block of 64 left under 16) for an index whose places a peer
- * must not predict (claims.c's names index), derived from this party's
- * own key (keys[self], which no peer holds), or from seed when it has
- * none (one party). */
-__attribute__((visibility("hidden"))) void eng_auth_index_key(const uint8_t *own_key, uint64_t seed,
+/* auth.c: len bytes of key (no block of 64 left under 16) for an index
+ * whose places a peer must not predict (claims.c's names index), derived
+ * from seed and all n pair keys this party holds (keys NULL: none, one
+ * party): no peer holds them all, and the tools' seed is random. */
+__attribute__((visibility("hidden"))) void eng_auth_index_key(const uint8_t (*keys)[BPC_KEY_BYTES],
+                                                              uint32_t n, uint64_t seed,
                                                               uint8_t *out, size_t len);
 
 /* wire.c: (re)computes in place the tag of a frame of len bytes (a

@@ -165,9 +165,10 @@ ENG_FN void eng_tally_on_join(struct bpc_engine *e, uint64_t b);
 ENG_FN bpc_u128 eng_range_weight(const struct bpc_engine *e, uint64_t b, uint64_t instance);
 /* After eng_win_carve. */
 ENG_FN void eng_tally_carve(struct bpc_engine *e, const struct eng_mem *m);
-/* Keys the names index from this party's own key (NULL: none, one party)
- * or seed (auth.c, eng_auth_index_key). */
-ENG_FN void eng_tally_key(struct bpc_engine *e, const uint8_t *own_key, uint64_t seed);
+/* Keys the names index from seed and the n pair keys (keys NULL: one
+ * party) (auth.c, eng_auth_index_key). */
+ENG_FN void eng_tally_key(struct bpc_engine *e, const uint8_t (*keys)[BPC_KEY_BYTES], uint32_t n,
+                          uint64_t seed);
 
 /* Adds weight w to vid's entry of t (n entries), *out the sum; false
  * when vid is new and t already holds cap values (then eng_tally_room,

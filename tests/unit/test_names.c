@@ -29,6 +29,8 @@
 
 #include "fx.h"
 
+#include <sodium.h>
+
 #define NM_N 32u     /* parties */
 #define NM_PEERS 30u /* peers whose 1b reports name v and two junk values */
 #define NM_JUNK 64u  /* VALUE records for values nobody named */
@@ -319,6 +321,88 @@ test_colluding_names_spread(void **state)
     fx_delete(f);
 }
 
+/* The top bit of names_shift's chain the multipliers k pick for vid at
+ * slot (generation 0): 0 when x in the id's first half puts it on chain 0
+ * (the attacker's search, as claims.c's eng_names_chain sums). */
+static uint64_t
+nm_chain_of(const uint64_t k[10], uint32_t shift, uint32_t slot, const struct bpc_vid *v)
+{
+    uint64_t h = k[9] + (uint64_t)((uint32_t)v->len << 17 | slot << 1) * k[8];
+    for (uint32_t w = 0; w < 8; w++) {
+        h += (uint64_t)bpc_le32_load(v->id + 4u * w) * k[w];
+    }
+    return h >> shift;
+}
+
+/* Goal: with keys[self] all zero, as the dataplane's key files leave it,
+ * a peer still cannot compute the chain hash's multipliers and aim its
+ * names. Seven parties, the engine built with a zero keys[self]; a peer
+ * computes the multipliers as the first derivation did (keyed BLAKE2b of
+ * the context under keys[self] alone: 32 zero bytes), picks for each of
+ * its names the first id half that puts it on chain 0, and reports five
+ * at every instance of the window, newest first; then the engine joins
+ * the next ballot. Before (review G4's probe_aim): "longest chain 1280",
+ * 817,280 entries passed at the join. Now the multipliers come from the
+ * seed and every pair key, which no peer holds all of. */
+static void
+test_names_aimed_with_a_zero_self_key(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(NM_W, 256, 7);
+    bpc_engine_free(f->e);
+    memset(f->keys[f->me], 0, BPC_KEY_BYTES);
+    char err[256];
+    assert_int_equal(bpc_engine_new(&f->e, &f->cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_start(f->e, f->now), 0);
+    static const uint8_t zero[BPC_KEY_BYTES];
+    uint8_t msg[] = "bpcon names index"; /* its NUL: the block's number */
+    uint8_t kb[80];
+    msg[sizeof(msg) - 1] = 0;
+    assert_int_equal(crypto_generichash(kb, 64, msg, sizeof(msg), zero, sizeof(zero)), 0);
+    msg[sizeof(msg) - 1] = 1;
+    assert_int_equal(crypto_generichash(kb + 64, 16, msg, sizeof(msg), zero, sizeof(zero)), 0);
+    uint64_t k[10];
+    for (uint32_t w = 0; w < 10; w++) {
+        k[w] = bpc_le64_load(kb + 8u * w);
+    }
+    uint64_t b = 7;
+    for (uint32_t i = 1; i < 6; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, NM_W, NULL));
+    }
+    for (uint32_t at = 0; at < NM_W; at++) {
+        uint32_t i = NM_W - 1u - at;
+        uint32_t slot = (uint32_t)eng_slot_index(f->e, eng_slot_get(f->e, i));
+        struct bpc_record r[ENG_NAMES_PER];
+        struct bpc_vid v[ENG_NAMES_PER];
+        for (uint32_t h = 0; h < ENG_NAMES_PER; h++) {
+            memset(&v[h], 0, sizeof(v[h]));
+            v[h].kind = BPC_VALUE_DIGEST;
+            v[h].len = 100;
+            v[h].id[4] = (uint8_t)h;
+            v[h].id[5] = (uint8_t)i;
+            for (uint32_t x = 1;; x++) {
+                bpc_le32_store(v[h].id, x);
+                if (nm_chain_of(k, f->e->ty.names_shift, slot, &v[h]) == 0) {
+                    break;
+                }
+            }
+            r[h] = bpc_record_make(h == 0 ? BPC_MSG_1B : BPC_MSG_1B_HIST, i, b, h == 0 ? 5 : 5 - h,
+                                   &v[h]);
+        }
+        r[0].hist_count = BPC_HISTORY_MAX;
+        fx_send(f, fx_other(f, 0), r, ENG_NAMES_PER);
+    }
+    uint32_t longest = nm_longest(f->e);
+    uint64_t visits = f->e->ty.names_visits;
+    fx_to_ballot(f, b + 1);
+    uint64_t given_back = f->e->ty.names_visits - visits;
+    printf("1,280 names aimed with a zero keys[self]: longest chain %u, %llu passed at the join\n",
+           longest, (unsigned long long)given_back);
+    assert_true(longest <= 8);
+    assert_true(given_back <= 4u * NM_W * ENG_NAMES_PER);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -327,6 +411,7 @@ main(void)
         cmocka_unit_test(test_names_leave_with_their_reports),
         cmocka_unit_test(test_steered_names_spread),
         cmocka_unit_test(test_colluding_names_spread),
+        cmocka_unit_test(test_names_aimed_with_a_zero_self_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
