@@ -250,6 +250,27 @@ ts_decided_damage(struct memfs *fs, char *err, size_t err_len)
     }
 }
 
+/* Writes recs (n) into a fresh store on fs, then makes its file say
+ * version 1 (header resealed); img (cap bytes) gets the file. Its length. */
+static size_t
+ts_write_version_1(struct memfs *fs, const struct bpc_config *cfg, const struct bpc_durable *recs,
+                   uint32_t n, uint8_t *img, size_t cap, char *err, size_t err_len)
+{
+    struct bpc_store_options o = ts_opts(fs, 0);
+    struct bpc_store *s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), 0);
+    assert_int_equal(bpc_store_append(s, recs, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    size_t len = 0;
+    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
+    assert_true(len <= cap);
+    memcpy(img, f, len);
+    ts_set_version(img, 1);
+    memfs_set_file(fs, TS_PATH, img, len);
+    return len;
+}
+
 /* A version 1 file of the party-wide record pw, on the fresh fs:
  * read-only opens leave it; a writer rewrites it as the current version,
  * the record kept. */
@@ -259,16 +280,9 @@ ts_decided_version_1(struct memfs *fs, const struct bpc_config *cfg, const struc
 {
     struct bpc_store_options o = ts_opts(fs, 0);
     struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), 0);
-    assert_int_equal(bpc_store_append(s, pw, 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    bpc_store_close(s);
-    size_t len = 0;
-    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
     uint8_t img[4096];
-    memcpy(img, f, len);
-    ts_set_version(img, 1);
-    memfs_set_file(fs, TS_PATH, img, len);
+    ts_write_version_1(fs, cfg, pw, 1, img, sizeof(img), err, err_len);
+    size_t len = 0;
     struct bpc_store_options ro = o;
     ro.read_only = true;
     assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &ro, err, err_len), 0);
@@ -295,16 +309,8 @@ ts_decided_in_version_1(struct memfs *fs, const struct bpc_config *cfg,
 {
     struct bpc_store_options o = ts_opts(fs, 0);
     struct bpc_store *s = NULL;
-    assert_int_equal(bpc_store_open(&s, TS_PATH, cfg, &o, err, err_len), 0);
-    assert_int_equal(bpc_store_append(s, in, 2), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    bpc_store_close(s);
-    size_t len = 0;
-    const uint8_t *f = memfs_file(fs, TS_PATH, &len);
     uint8_t img[4096];
-    memcpy(img, f, len);
-    ts_set_version(img, 1);
-    memfs_set_file(fs, TS_PATH, img, len);
+    size_t len = ts_write_version_1(fs, cfg, in, 2, img, sizeof(img), err, err_len);
     struct bpc_store_info info;
     assert_int_equal(bpc_store_inspect(TS_PATH, &fs->io, &info, NULL, NULL, err, err_len),
                      -EBADMSG);

@@ -326,8 +326,9 @@ test_store_export_without_memory(void **state)
 /* Goal: a compaction with no memory for its image writes nothing and
  * leaves the store working: -ENOMEM, the file byte for byte as it was,
  * appends and syncs go on, and a compaction with memory again works and
- * keeps every live record. Before, the store failed for good ("0xfffffffffffffffb
- * != 0xfffffffffffffff4": -EIO, and every later call -EIO). */
+ * keeps every live record. Before, the store failed for good
+ * ("0xfffffffffffffffb != 0xfffffffffffffff4": -EIO, and every later
+ * call -EIO). */
 static void
 test_store_compact_without_memory(void **state)
 {

@@ -327,6 +327,52 @@ fx_junk_vid(uint32_t k)
     return j;
 }
 
+uint32_t
+fx_hold_junk(struct fx *f, uint32_t count, struct bpc_vid *v)
+{
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    for (uint32_t i = 0; i < count; i++) {
+        struct bpc_vid j = fx_junk_vid(i);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, i, 2, 0, &j));
+        if (v != NULL) {
+            v[i] = j;
+        }
+    }
+    return leader;
+}
+
+void
+fx_report_digest(struct fx *f, uint64_t b, const struct bpc_vid *v)
+{
+    assert_int_equal(v->kind, BPC_VALUE_DIGEST);
+    for (uint32_t i = 0; i < 2; i++) {
+        struct bpc_record r[3];
+        r[0] = bpc_record_make(BPC_MSG_1B, 0, b, 3, v);
+        r[0].hist_count = 1;
+        r[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, b, 3, v);
+        r[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
+        fx_send(f, fx_other(f, i), r, 3);
+    }
+    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
+    assert_int_equal(bpc_engine_ballot(f->e), b);
+    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* no bytes, no 2a */
+}
+
+void
+fx_expect_fetched(struct fx *f, uint64_t b, const struct bpc_vid *v, const uint8_t *bytes)
+{
+    struct bpc_record val = bpc_record_make(BPC_MSG_VALUE, 0, b, 0, v);
+    val.value_bytes = bytes;
+    fx_send1(f, fx_other(f, 1), val);
+    int k = fx_find(f, 0, BPC_MSG_2A, 0, b);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, v));
+    assert_non_null(f->sent[k].value_bytes);
+    assert_memory_equal(f->sent[k].value_bytes, bytes, v->len);
+}
+
 void
 fx_mac_vid(struct bpc_vid *v, uint32_t count)
 {

@@ -120,6 +120,22 @@ void fx_forward(struct fx *f, uint32_t p, uint64_t seq, uint64_t b, uint8_t fill
  * (k's low byte tells two apart). */
 struct bpc_vid fx_junk_vid(uint32_t k);
 
+/* The leader of ballot 2 moves the engine there with its 1a and sends
+ * its 2a values fx_junk_vid(i) for instances 0 to count - 1, which are
+ * held (the view lacks a quorum of reports); v (may be NULL) gets them.
+ * Returns that leader. */
+uint32_t fx_hold_junk(struct fx *f, uint32_t count, struct bpc_vid *v);
+
+/* Two peers (weight 2 > F) report to the engine, leader of ballot b, a
+ * 2b for DIGEST value v at ballot 3 (v in their history too), their
+ * ranges from instance 1, and a third peer's range from 0: the engine is
+ * at b and must propose v at instance 0, which it cannot without v's
+ * bytes (checked). */
+void fx_report_digest(struct fx *f, uint64_t b, const struct bpc_vid *v);
+/* A peer sends VALUE(v) with bytes for instance 0 at b: the engine's 2a
+ * there then carries v and those bytes (checked). */
+void fx_expect_fetched(struct fx *f, uint64_t b, const struct bpc_vid *v, const uint8_t *bytes);
+
 /* An ATTEST's value holding `count` command MACs (1 or 2), zeroed. */
 void fx_mac_vid(struct bpc_vid *v, uint32_t count);
 

@@ -42,14 +42,7 @@ test_range_moves_sort_nothing(void **state)
 {
     (void)state;
     struct fx *f = fx_new(64, 256);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t p = fx_not_leader(f, leader);
-    fx_send1(f, leader, bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    for (uint32_t i = 0; i < 32; i++) {
-        struct bpc_vid v = fx_junk_vid(i);
-        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, i, 2, 0, &v));
-    }
+    uint32_t p = fx_not_leader(f, fx_hold_junk(f, 32, NULL));
     fx_send1(f, p, bpc_record_make(BPC_MSG_1B_RANGE, 64, 2, 0, NULL));
     fx_send1(f, p, bpc_record_make(BPC_MSG_1B_RANGE, 31, 2, 0, NULL)); /* over held 31 */
     uint64_t s0 = test_sorts();

@@ -278,14 +278,7 @@ test_view_changes_look_at_what_they_name(void **state)
 {
     (void)state;
     struct fx *f = fx_new(64, 256);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t p = fx_not_leader(f, leader);
-    fx_send1(f, leader, bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
-    for (uint32_t i = 0; i < 32; i++) {
-        struct bpc_vid v = fx_junk_vid(i);
-        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, i, 2, 0, &v));
-    }
+    uint32_t p = fx_not_leader(f, fx_hold_junk(f, 32, NULL));
     uint64_t looked = f->e->hd.looked;
     for (uint64_t k = 0; k < 16; k++) {
         fx_send1(f, p, bpc_record_make(BPC_MSG_1B_RANGE, (UINT64_C(1) << 40) - k, 2, 0, NULL));
@@ -537,15 +530,8 @@ test_slot_waiting_for_nu_costs_nothing(void **state)
 {
     (void)state;
     struct fx *f = fx_new(64, 256);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t p = fx_not_leader(f, leader);
-    fx_send1(f, leader, bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
-    assert_int_equal(bpc_engine_ballot(f->e), 2);
     struct bpc_vid v[32];
-    for (uint32_t i = 0; i < 32; i++) {
-        v[i] = fx_junk_vid(i);
-        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, i, 2, 0, &v[i]));
-    }
+    uint32_t p = fx_not_leader(f, fx_hold_junk(f, 32, v));
     for (uint32_t k = 0; k < f->n - 1; k++) {
         fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, 20, 2, 0, &v[20]));
     }

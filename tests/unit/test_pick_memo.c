@@ -27,19 +27,12 @@
 #include "fx.h"
 #include "sorts.h"
 
-/* Goal: see the file's. Peers of weight 11 (> F) join the engine's ballot
- * with ranges from instance 1, so nobody but the engine covers instance
- * 0 and its pick there waits. Then a peer sends 200 one-record frames of
- * each kind. Before the memo (7988286) every frame judged the view again;
- * before the count moved only for changes inside the window at the
- * ballot: "0x258 != 0" (600 sorts for the ranges lowered far above the
- * window; own review's test_probe_memo). */
-static void
-test_waiting_pick_ignores_unrelated_frames(void **state)
+/* Peers of weight 11 (> F) join the engine's ballot b with ranges from
+ * instance 1, so nobody but the engine covers instance 0 and its pick
+ * there waits. Returns the next peer, which sent nothing. */
+static uint32_t
+pm_wait_at_zero(struct fx *f, uint64_t b)
 {
-    (void)state;
-    struct fx *f = fx_new_n(64, 256, 32);
-    uint64_t b = fx_own_ballot(f);
     uint32_t sent = 0;
     uint32_t byz = UINT32_MAX;
     for (uint32_t p = 0; p < f->n; p++) {
@@ -55,6 +48,23 @@ test_waiting_pick_ignores_unrelated_frames(void **state)
     }
     assert_int_equal(bpc_engine_ballot(f->e), b);
     assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* waiting at instance 0 */
+    return byz;
+}
+
+/* Goal: see the file's. Peers of weight 11 (> F) join the engine's ballot
+ * with ranges from instance 1, so nobody but the engine covers instance
+ * 0 and its pick there waits. Then a peer sends 200 one-record frames of
+ * each kind. Before the memo (7988286) every frame judged the view again;
+ * before the count moved only for changes inside the window at the
+ * ballot: "0x258 != 0" (600 sorts for the ranges lowered far above the
+ * window; own review's test_probe_memo). */
+static void
+test_waiting_pick_ignores_unrelated_frames(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 32);
+    uint64_t b = fx_own_ballot(f);
+    uint32_t byz = pm_wait_at_zero(f, b);
     fx_send1(f, byz, bpc_record_make(BPC_MSG_1B_RANGE, UINT64_MAX - 2, b, 0, NULL));
     uint64_t s0 = test_sorts();
     for (uint32_t k = 0; k < 200; k++) { /* the same range again */
@@ -161,21 +171,7 @@ test_waiting_pick_ignores_other_instances(void **state)
     (void)state;
     struct fx *f = fx_new_n(256, 256, 32);
     uint64_t b = fx_own_ballot(f);
-    uint32_t sent = 0;
-    uint32_t byz = UINT32_MAX;
-    for (uint32_t p = 0; p < f->n; p++) {
-        if (p == f->me) {
-            continue;
-        }
-        if (sent < 11) {
-            fx_send1(f, p, bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL));
-            sent++;
-        } else if (byz == UINT32_MAX) {
-            byz = p;
-        }
-    }
-    assert_int_equal(bpc_engine_ballot(f->e), b);
-    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* waiting at instance 0 */
+    uint32_t byz = pm_wait_at_zero(f, b);
     uint64_t s0 = test_sorts();
     for (uint32_t k = 0; k < 200; k++) { /* empty 1b reports for other instances */
         fx_send1(f, byz, bpc_record_make(BPC_MSG_1B, 1 + k, b, 0, NULL));
@@ -214,18 +210,7 @@ test_pick_without_bytes_is_kept(void **state)
     static uint8_t bytes[128];
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 0), 1, 64, 0x5A, &v);
-    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
-    for (uint32_t i = 0; i < 2; i++) {
-        struct bpc_record r[3];
-        r[0] = bpc_record_make(BPC_MSG_1B, 0, b, 3, &v);
-        r[0].hist_count = 1;
-        r[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, b, 3, &v);
-        r[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
-        fx_send(f, fx_other(f, i), r, 3);
-    }
-    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
-    assert_int_equal(bpc_engine_ballot(f->e), b);
-    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* no bytes, no 2a */
+    fx_report_digest(f, b, &v);
     uint64_t s0 = test_sorts();
     for (uint32_t k = 0; k < 200; k++) {
         fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
@@ -235,13 +220,7 @@ test_pick_without_bytes_is_kept(void **state)
            (unsigned long long)sorts);
     assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0);
     assert_int_equal(sorts, 0);
-    struct bpc_record val = bpc_record_make(BPC_MSG_VALUE, 0, b, 0, &v);
-    val.value_bytes = bytes;
-    fx_send1(f, fx_other(f, 1), val);
-    int k = fx_find(f, 0, BPC_MSG_2A, 0, b);
-    assert_true(k >= 0);
-    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
-    assert_memory_equal(f->sent[k].value_bytes, bytes, v.len);
+    fx_expect_fetched(f, b, &v, bytes);
     fx_delete(f);
 }
 

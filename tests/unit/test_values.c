@@ -539,26 +539,8 @@ test_leader_fetches_reported_bytes(void **state)
     uint8_t bytes[128];
     struct bpc_vid v;
     fx_batch(bytes, fx_other(f, 0), 1, 64, 0x5A, &v);
-    assert_int_equal(v.kind, BPC_VALUE_DIGEST);
-    for (uint32_t i = 0; i < 2; i++) {
-        struct bpc_record r[3];
-        r[0] = bpc_record_make(BPC_MSG_1B, 0, b, 3, &v);
-        r[0].hist_count = 1;
-        r[1] = bpc_record_make(BPC_MSG_1B_HIST, 0, b, 3, &v);
-        r[2] = bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 1, NULL);
-        fx_send(f, fx_other(f, i), r, 3);
-    }
-    fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_1B_RANGE, 0, b, 0, NULL));
-    assert_int_equal(bpc_engine_ballot(f->e), b);
-    assert_true(fx_find(f, 0, BPC_MSG_2A, 0, b) < 0); /* no bytes, no 2a */
-    struct bpc_record val = bpc_record_make(BPC_MSG_VALUE, 0, b, 0, &v);
-    val.value_bytes = bytes;
-    fx_send1(f, fx_other(f, 1), val);
-    int k = fx_find(f, 0, BPC_MSG_2A, 0, b);
-    assert_true(k >= 0);
-    assert_true(bpc_vid_eq(&f->sent[k].value, &v));
-    assert_non_null(f->sent[k].value_bytes);
-    assert_memory_equal(f->sent[k].value_bytes, bytes, v.len);
+    fx_report_digest(f, b, &v);
+    fx_expect_fetched(f, b, &v, bytes);
     fx_delete(f);
 }
 
