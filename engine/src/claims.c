@@ -46,7 +46,6 @@
  * the top bits of the sum): 333 colluding peers put 1,665 names a slot on
  * 8 chains, and the join cost 140 ms against 7 (review G3's probe_big).
  * SipHash (libsodium) cost 245 instructions a name. */
-#define ENG_NAMES ENG_NAMES_PER
 
 static const struct bpc_vid *
 eng_claim_name(const struct bpc_1b_report *rep, uint32_t h)
@@ -98,7 +97,7 @@ eng_names_count(struct bpc_engine *e, uint32_t slot, uint32_t g, const struct bp
         } else {
             at = ++e->ty.names_fresh; /* never used before: taken in order */
         }
-        BPC_ASSERT(at <= ENG_NAMES * e->ty.claims_cap);
+        BPC_ASSERT(at <= ENG_NAMES_PER * e->ty.claims_cap);
         struct eng_name *nm = &e->ty.name_pool[at - 1u];
         memset(nm, 0, sizeof(*nm));
         memcpy(nm->id, vid->id, sizeof(nm->id));
@@ -141,7 +140,7 @@ eng_names_claim(struct bpc_engine *e, uint32_t c, bool add)
             cl->named = (uint8_t)(cl->named | (again ? 0u : 1u << h));
         }
     }
-    for (uint32_t h = 0; h < ENG_NAMES; h++) {
+    for (uint32_t h = 0; h < ENG_NAMES_PER; h++) {
         if (((uint32_t)cl->named >> h & 1u) != 0) {
             eng_names_count(e, cl->slot, cl->gen, eng_claim_name(&cl->rep, h), w, add);
         }

@@ -550,8 +550,8 @@ bpc_store_compact(struct bpc_store *s)
     if (rc == -ENOMEM) {
         /* No memory for the image: nothing was written, so the store goes
          * on and a later compaction may work. Before, it failed for good
-         * (every call -EIO: the party could persist nothing more). */
-        s->next_seq = seq;
+         * (every call -EIO: the party could persist nothing more). The
+         * image takes its sequence numbers only when it is built. */
         return rc;
     }
     if (rc == 0) {

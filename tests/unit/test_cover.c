@@ -82,9 +82,10 @@ cv_empty_each(struct bpc_engine *e, struct eng_slot *s, uint32_t g)
 
 /* Goal: the cover stays exact under any order of moves. 24 parties; at
  * ballot b each step one peer sends a range (a new one, a lower one, a
- * raise the engine keeps out, or, from one of four peers, one at the next
- * ballot, which leaves b's cover) or an empty 1b for an instance; after each, every slot's
- * view at b weighs what a pass over the senders weighs. */
+ * raise the engine keeps out, or, from one of four peers, one at the
+ * next ballot, which leaves b's cover) or an empty 1b for an instance;
+ * after each, every slot's view at b weighs what a pass over the senders
+ * weighs. */
 static void
 test_cover_follows_random_moves(void **state)
 {
