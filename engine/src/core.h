@@ -295,6 +295,7 @@ struct eng_out {
     uint32_t src_slot;
     uint8_t src;       /* enum eng_src */
     uint8_t src_which; /* value buffer of the slot */
+    uint8_t alone;     /* a vote sent again (eng_broadcast_alone): never in a run */
 };
 
 /* A queued command (ring, own pending list, or leader queue; submit.c). */

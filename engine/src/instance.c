@@ -682,11 +682,11 @@ eng_in_retransmit(struct bpc_engine *e)
         }
         if (s->v.hist_count > 0 && s->v.hist_bal[0] == bal) {
             struct bpc_record r = bpc_record_make(BPC_MSG_2AV, i, bal, 0, &s->v.hist_val[0]);
-            eng_broadcast(e, &r, NULL);
+            eng_broadcast_alone(e, &r);
         }
         if (s->v.max_vbal == bal) {
             struct bpc_record r = bpc_record_make(BPC_MSG_2B, i, bal, 0, &s->v.max_vval);
-            eng_broadcast(e, &r, NULL);
+            eng_broadcast_alone(e, &r);
         }
     }
 }

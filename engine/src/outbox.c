@@ -33,6 +33,7 @@ eng_out_set(struct bpc_engine *e, struct eng_out *o, const struct bpc_record *r,
     o->src = SRC_NONE;
     o->src_slot = 0;
     o->src_which = 0;
+    o->alone = 0;
     if (val == NULL) {
         return;
     }
@@ -134,6 +135,16 @@ eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *v
 {
     eng_peers_push(e, r, val);
     eng_self_push(e, r, val);
+}
+
+void
+eng_broadcast_alone(struct bpc_engine *e, const struct bpc_record *r)
+{
+    uint32_t before = e->ob.bq_count;
+    eng_broadcast(e, r, NULL);
+    if (e->ob.bq_count != before) {
+        e->ob.bq[(e->ob.bq_head + before) % e->ob.bq_cap].alone = 1;
+    }
 }
 
 bool
@@ -464,8 +475,8 @@ eng_uq_keep_late(struct bpc_engine *e)
 static bool
 eng_run_continues(const struct eng_out *first, uint32_t k, const struct eng_out *o)
 {
-    return k < BPC_VOTES_RUN_MAX && o->r.type == first->r.type && o->r.ballot == first->r.ballot &&
-           o->r.instance == first->r.instance + k;
+    return k < BPC_VOTES_RUN_MAX && !first->alone && !o->alone && o->r.type == first->r.type &&
+           o->r.ballot == first->r.ballot && o->r.instance == first->r.instance + k;
 }
 
 /* Replaces each run of ENG_RUN_MIN or more queued 2AV (or 2B) votes of

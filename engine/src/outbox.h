@@ -53,6 +53,11 @@ ENG_FN bool eng_peers_push_but(struct bpc_engine *e, const struct bpc_record *r,
 ENG_FN bool eng_attest_join(struct bpc_engine *e, uint32_t skip, uint64_t seq);
 /* Queues r for every peer and delivers it to this party too. */
 ENG_FN void eng_broadcast(struct bpc_engine *e, const struct bpc_record *r, const uint8_t *val);
+/* eng_broadcast of a vote sent again (no bytes): it leaves as a single
+ * record, never in a run of votes (VOTES). A run at least half of whose
+ * votes its receiver counted already is dropped unhashed (runs.c,
+ * eng_votes_check), so votes sent again must not travel in runs. */
+ENG_FN void eng_broadcast_alone(struct bpc_engine *e, const struct bpc_record *r);
 /* Room for k more broadcast records (peers' ring and self queue both)? */
 ENG_FN bool eng_broadcast_room(const struct bpc_engine *e, uint32_t k);
 ENG_FN void eng_unicast(struct bpc_engine *e, uint32_t peer, const struct bpc_record *r,

@@ -7,8 +7,10 @@
  * Owns: e->vr (the digest cache and the waiting runs, in the vote_runs
  * layout region). Must never: credit a vote other than through
  * eng_on_2av/eng_on_2b or, for a slot and generation their lookup would
- * find, eng_on_vote_at; or credit a run whose digest it did not check
- * against values this party holds.
+ * find, eng_on_vote_at; credit a run whose digest it did not check
+ * against values this party holds; or compute a digest for a run most of
+ * whose votes are counted already (a peer could then make it hash over
+ * and over, eng_votes_check).
  */
 #include "runs.h"
 
@@ -63,56 +65,78 @@ eng_run_digest(struct bpc_engine *e, uint64_t ballot, uint64_t first, uint32_t k
 
 enum eng_run_verdict { RUN_CREDITED, RUN_MISMATCH, RUN_WAIT };
 
-/* Walks run r's k instances: gens[j] the generation of instance
- * r->instance + j tallying r's ballot, and c->vids[j] its 2a value.
- * Where c already holds the run's values they are compared in place, not
- * copied (nor its digest computed again); from the first that differs on
- * they are copied and the digest computed over them (WALK_HASHED), unless
- * may_hash is false (WALK_BARRED, c untouched). WALK_WAIT when an
- * instance has no 2a at the ballot; c, when partly overwritten, is then
- * marked empty. */
-enum eng_walk { WALK_WAIT, WALK_CACHED, WALK_HASHED, WALK_BARRED };
+/* What a walk over a run's k instances found: at instance r->instance + j,
+ * the generation tallying the run's ballot (gens[j]); for a run the
+ * digest cache does not hold, also that generation's 2a value (v2a[j]),
+ * and how many of those instances have no vote of the run's type from
+ * its sender counted yet (fresh). */
+struct eng_run_walk {
+    uint8_t gens[BPC_VOTES_RUN_MAX];
+    const struct bpc_vid *v2a[BPC_VOTES_RUN_MAX];
+    uint32_t fresh;
+};
 
-static __attribute__((noinline)) enum eng_walk
-eng_votes_walk(const struct bpc_engine *e, const struct bpc_record *r, uint32_t k, uint8_t *gens,
-               struct eng_run_cache *c, bool may_hash)
+enum eng_walk { WALK_WAIT, WALK_CACHED, WALK_MISS };
+
+/* Where cache entry c names the run (ballot, first instance, k): compares
+ * its values with this party's 2a values in place, filling w->gens.
+ * WALK_WAIT when an instance has no 2a at the ballot; WALK_MISS when c
+ * does not hold the run. */
+static enum eng_walk
+eng_votes_walk_cached(const struct bpc_engine *e, const struct bpc_record *r, uint32_t k,
+                      const struct eng_run_cache *c, struct eng_run_walk *w)
 {
-    uint64_t first = r->instance;
-    uint64_t ballot = r->ballot;
-    uint32_t j = 0;
-    if (eng_run_names(c, ballot, first, k)) {
-        for (; j < k; j++) {
-            const struct eng_slot *s = eng_slot_at(e, first + j);
-            int g = eng_slot_holds(e, first + j) ? eng_gen_of(s, ballot) : -1;
-            const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
-            if (v2a == NULL) {
-                return WALK_WAIT;
-            }
-            gens[j] = (uint8_t)g;
-            if (!eng_vid_eq(&c->vids[j], v2a)) {
-                break;
-            }
-        }
-        if (j == k) {
-            return WALK_CACHED;
-        }
+    if (!eng_run_names(c, r->ballot, r->instance, k)) {
+        return WALK_MISS;
     }
-    if (!may_hash) {
-        return WALK_BARRED;
-    }
-    for (uint32_t from = j; j < k; j++) {
-        const struct eng_slot *s = eng_slot_at(e, first + j);
-        int g = eng_slot_holds(e, first + j) ? eng_gen_of(s, ballot) : -1;
-        const struct bpc_vid *v2a = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
-        if (v2a == NULL) {
-            c->used = j > from ? 0 : c->used;
+    for (uint32_t j = 0; j < k; j++) {
+        uint64_t i = r->instance + j; /* the decoder bounds instance + k */
+        const struct eng_slot *s = eng_slot_at(e, i);
+        int g = eng_slot_holds(e, i) ? eng_gen_of(s, r->ballot) : -1;
+        const struct bpc_vid *v = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+        if (v == NULL) {
             return WALK_WAIT;
         }
-        gens[j] = (uint8_t)g;
-        c->vids[j] = *v2a;
+        w->gens[j] = (uint8_t)g;
+        if (!eng_vid_eq(&c->vids[j], v)) {
+            return WALK_MISS;
+        }
     }
-    eng_run_fill(c, ballot, first, k);
-    return WALK_HASHED;
+    return WALK_CACHED;
+}
+
+/* Fills all of w for p's run r of k votes of kind; false when an
+ * instance has no 2a at the run's ballot (the run waits). */
+static __attribute__((noinline)) bool
+eng_votes_walk(const struct bpc_engine *e, uint32_t p, const struct bpc_record *r, uint32_t k,
+               enum eng_seen kind, struct eng_run_walk *w)
+{
+    w->fresh = 0;
+    for (uint32_t j = 0; j < k; j++) {
+        uint64_t i = r->instance + j;
+        const struct eng_slot *s = eng_slot_at(e, i);
+        int g = eng_slot_holds(e, i) ? eng_gen_of(s, r->ballot) : -1;
+        const struct bpc_vid *v = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+        if (v == NULL) {
+            return false;
+        }
+        w->gens[j] = (uint8_t)g;
+        w->v2a[j] = v;
+        w->fresh += eng_bit_test(eng_slot_bits(e, s, (uint32_t)g, kind), p) ? 0u : 1u;
+    }
+    return true;
+}
+
+/* c becomes the entry of w's k values at r's ballot and first instance,
+ * their digest computed. */
+static void
+eng_votes_hash(struct eng_run_cache *c, const struct bpc_record *r, uint32_t k,
+               const struct eng_run_walk *w)
+{
+    for (uint32_t j = 0; j < k; j++) {
+        c->vids[j] = *w->v2a[j];
+    }
+    eng_run_fill(c, r->ballot, r->instance, k);
 }
 
 /* Runs of a sender whose runs mismatched after a digest was computed for
@@ -159,21 +183,34 @@ eng_votes_check(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
 {
     uint8_t type = (uint8_t)(r->aux & 0xffu);
     uint32_t k = (uint32_t)(r->aux >> 8);
-    uint8_t gens[BPC_VOTES_RUN_MAX];
+    struct eng_run_walk w;
     if (k > BPC_VOTES_RUN_MAX) {
         return RUN_MISMATCH; /* the decoder refuses it: k <= BPC_VOTES_RUN_MAX */
     }
-    enum eng_walk walk = eng_votes_walk(e, r, k, gens, c, !eng_votes_barred(e, p, r->ballot));
+    enum eng_walk walk = eng_votes_walk_cached(e, r, k, c, &w);
     if (walk == WALK_WAIT) {
         return RUN_WAIT;
     }
-    if (walk == WALK_BARRED) {
-        e->ctr.votes_barred++;
-        return RUN_MISMATCH;
+    bool hashed = walk == WALK_MISS;
+    if (hashed) {
+        if (!eng_votes_walk(e, p, r, k, type == BPC_MSG_2AV ? SEEN_2AV : SEEN_2B, &w)) {
+            return RUN_WAIT;
+        }
+        /* A digest only for a run at least half of whose votes are not
+         * counted yet: each then counts at least k / 2 new votes. */
+        if (2 * w.fresh < k) {
+            ENG_IGNORED(e);
+            return RUN_CREDITED;
+        }
+        if (eng_votes_barred(e, p, r->ballot)) {
+            e->ctr.votes_barred++;
+            return RUN_MISMATCH;
+        }
+        eng_votes_hash(c, r, k, &w);
     }
     if (memcmp(c->digest, r->value.id, BPC_DIGEST_BYTES) != 0) {
         e->ctr.votes_mismatch++;
-        if (walk == WALK_HASHED) {
+        if (hashed) {
             eng_votes_note_mismatch(e, p, r->ballot);
         }
         return RUN_MISMATCH;
@@ -186,8 +223,8 @@ eng_votes_check(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     for (uint32_t j = 0; j < k; j++) {
         uint64_t i = r->instance + j;
         struct eng_slot *s = eng_slot_at(e, i);
-        if (eng_slot_holds(e, i) && eng_gen_ballot(s, gens[j]) == r->ballot) {
-            eng_on_vote_at(e, p, s, gens[j], type, &c->vids[j]);
+        if (eng_slot_holds(e, i) && eng_gen_ballot(s, w.gens[j]) == r->ballot) {
+            eng_on_vote_at(e, p, s, w.gens[j], type, &c->vids[j]);
             continue;
         }
         struct bpc_record one = bpc_record_make(type, i, r->ballot, 0, &c->vids[j]);

@@ -372,6 +372,21 @@ fx_find_votes(const struct fx *f, uint8_t type, uint64_t first, uint32_t k)
     return found;
 }
 
+/* Did the engine send its 2b for instance i, alone or in a run? */
+static bool
+fx_sent_2b(const struct fx *f, uint64_t i)
+{
+    for (uint32_t j = 0; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        uint64_t k = r->type == BPC_MSG_VOTES && (r->aux & 0xffu) == BPC_MSG_2B ? r->aux >> 8 : 0;
+        if ((r->type == BPC_MSG_2B && r->instance == i) ||
+            (k > 0 && r->instance <= i && i - r->instance < k)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The values of the run tests: 2 FX_RUN one-command batches of the
  * leader of ballot 1 (v) and one more (w). */
 struct fx_runs {
@@ -584,6 +599,95 @@ test_equivocated_run_repeats_not_barred(void **state)
     free(f);
 }
 
+/* Goal: a run of votes costs a digest only for votes of its sender not
+ * yet counted. Runs with correct digests over votes already counted are
+ * dropped unhashed; runs that hash over some counted votes each count
+ * towards the sender's bar, so a peer sliding a run by one instance past
+ * each new 2a is barred after ENG_RUN_MISMATCH_MAX digests; the other
+ * peers' runs still count. Before, every such run cost a digest, the
+ * digest being right (a review's sliding runs: 139 runs of 64 votes a
+ * frame, 600 us against 5 us for a frame of single votes).
+ * Method: peer z's run over instances 0 to FX_RUN - 1 is credited; then
+ * 20 runs over those counted votes, k and first changing so that no cache
+ * entry holds them; then the leader proposes the next FX_RUN instances one
+ * by one, z sending after each the run ending there; the two other
+ * peers' runs over them then make the engine vote 2b. */
+static void
+test_runs_over_counted_votes_hash_nothing(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    static struct fx_runs c;
+    fx_runs_begin(f, &c);
+    uint32_t z = fx_other(f, 0) == c.l1 ? fx_other(f, 1) : fx_other(f, 0);
+    fx_send1(f, z, fx_votes(BPC_MSG_2AV, 0, 1, c.v, FX_RUN));
+    struct bpc_record runs[4];
+    for (uint32_t j = 0; j < 4; j++) {
+        uint32_t first = j & 1u;
+        runs[j] = fx_votes(BPC_MSG_2AV, first, 1, c.v + first, FX_RUN - 1 - (j >> 1));
+    }
+    uint64_t before = test_digests();
+    for (uint32_t j = 0; j < 20; j++) {
+        fx_send1(f, z, runs[j % 4]);
+    }
+    uint64_t counted = test_digests() - before;
+    struct bpc_record slide[FX_RUN];
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        slide[i] = fx_votes(BPC_MSG_2AV, i + 1, 1, c.v + i + 1, FX_RUN);
+    }
+    before = test_digests();
+    for (uint32_t i = 0; i < FX_RUN; i++) {
+        struct bpc_record a2 = bpc_record_make(BPC_MSG_2A, FX_RUN + i, 1, 0, &c.v[FX_RUN + i]);
+        a2.value_bytes = c.bytes[FX_RUN + i];
+        fx_send(f, c.l1, &a2, 1);
+        fx_send1(f, z, slide[i]);
+    }
+    uint64_t sliding = test_digests() - before;
+    print_message("20 runs over counted votes: %llu digests; %u sliding runs: %llu digests\n",
+                  (unsigned long long)counted, FX_RUN, (unsigned long long)sliding);
+    assert_int_equal(counted, 0);
+    assert_true(sliding <= 2); /* each digest counted at least FX_RUN / 2 new votes */
+    for (uint32_t j = 0; j < 3; j++) {
+        if (fx_other(f, j) != z) {
+            fx_send1(f, fx_other(f, j), fx_votes(BPC_MSG_2AV, FX_RUN, 1, c.v + FX_RUN, FX_RUN));
+        }
+    }
+    for (uint64_t i = FX_RUN; i < 2 * FX_RUN; i++) {
+        assert_true(fx_sent_2b(f, i));
+    }
+    fx_free(f);
+    free(f);
+}
+
+/* Goal: votes sent again at the retransmit tick leave as single records,
+ * never as a run: a receiver drops a run at least half of whose votes it
+ * counted already, so a vote lost while its run's others arrived would
+ * otherwise never be counted there.
+ * Method: the engine votes 2av for FX_RUN instances (one run); no quorum
+ * comes, and at the retransmit tick it sends each 2av again. */
+static void
+test_votes_sent_again_leave_alone(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof(*f));
+    static struct fx_runs c;
+    fx_runs_begin(f, &c);
+    assert_true(fx_find_votes(f, BPC_MSG_2AV, 0, FX_RUN) >= 0);
+    uint32_t mark = f->sent_count;
+    for (uint32_t ms = 0; ms < 30 && fx_find(f, mark, BPC_MSG_2AV, FX_RUN - 1, 1) < 0; ms++) {
+        f->now += FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    for (uint64_t i = 0; i < FX_RUN; i++) {
+        assert_true(fx_find(f, mark, BPC_MSG_2AV, i, 1) >= 0);
+    }
+    for (uint32_t j = mark; j < f->sent_count; j++) {
+        assert_int_not_equal(f->sent[j].type, BPC_MSG_VOTES);
+    }
+    fx_free(f);
+    free(f);
+}
+
 /* Goal: a frame of runs of votes (VOTES records) is settled, and dropped
  * before its tag is checked, exactly when every vote of every run is: a
  * run of 2av at or below the engine's own 2b in each instance; a run of
@@ -678,6 +782,8 @@ main(void)
         cmocka_unit_test(test_settled_runs_skip_the_tag),
         cmocka_unit_test(test_mismatched_runs_barred),
         cmocka_unit_test(test_equivocated_run_repeats_not_barred),
+        cmocka_unit_test(test_runs_over_counted_votes_hash_nothing),
+        cmocka_unit_test(test_votes_sent_again_leave_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
