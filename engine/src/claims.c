@@ -148,6 +148,72 @@ eng_names_claim(struct bpc_engine *e, uint32_t c, bool add)
     cl->named = add ? cl->named : 0;
 }
 
+/* Does q hold more entries per unit of weight than v (held[q] / w(q) >
+ * held[v] / w(v), without dividing; a zero-weight holder's share is
+ * above every weighted one's)? */
+static bool
+eng_claim_share_above(const struct bpc_engine *e, uint32_t q, uint32_t v)
+{
+    return e->ty.held[q] > 0 &&
+           (bpc_u128)e->ty.held[q] * eng_weight(e, v) > (bpc_u128)e->ty.held[v] * eng_weight(e, q);
+}
+
+/* The top share's tournament: a tree over the n senders (the n words
+ * after claims_by, layout.c), node i in [1, n) holding the winner of its
+ * children 2i and 2i + 1, a child c >= n being sender c - n (every sender
+ * lies below node 1). A winner holds an entry, and no sender below the
+ * node holds a larger share or an equal one at a lower index, unless
+ * none holds an entry. Valid while ty.top_ok: built at the first
+ * eviction of a full pool, kept as entries are taken and given back, and
+ * let go once the pool has room for n entries (so a build costs n
+ * entries taken since the last one). */
+static uint32_t *
+eng_claim_tree(const struct bpc_engine *e)
+{
+    return e->ty.claims_by + e->n;
+}
+
+static uint32_t
+eng_claim_node(const struct bpc_engine *e, uint32_t i)
+{
+    return i >= e->n ? i - e->n : eng_claim_tree(e)[i];
+}
+
+/* The winner of a and b: b only if it holds an entry and a holds none,
+ * a smaller share, or an equal one at a higher index. */
+static uint32_t
+eng_claim_pick(const struct bpc_engine *e, uint32_t a, uint32_t b)
+{
+    bool b_wins = e->ty.held[b] > 0 &&
+                  (e->ty.held[a] == 0 ||
+                   (a < b ? eng_claim_share_above(e, b, a) : !eng_claim_share_above(e, a, b)));
+    return b_wins ? b : a;
+}
+
+static void
+eng_claim_tree_set(struct bpc_engine *e, uint32_t i)
+{
+    eng_claim_tree(e)[i] =
+        eng_claim_pick(e, eng_claim_node(e, 2u * i), eng_claim_node(e, 2u * i + 1u));
+}
+
+/* p's count changed: the tree, while valid, takes it (log2 n nodes), or
+ * is let go when the pool has room for n entries. */
+static void
+eng_claim_held_moved(struct bpc_engine *e, uint32_t p)
+{
+    if (!e->ty.top_ok) {
+        return;
+    }
+    if (e->ty.claims_cap - e->ty.claims_used >= e->n) {
+        e->ty.top_ok = false; /* rebuilt when the pool is full again */
+        return;
+    }
+    for (uint32_t i = (p + e->n) / 2u; i >= 1u; i /= 2u) {
+        eng_claim_tree_set(e, i);
+    }
+}
+
 /* Gives entry c back to the free list, off its sender's list and count
  * and off the names index (the caller takes it off its generation's list). */
 static void
@@ -165,9 +231,8 @@ eng_claim_release(struct bpc_engine *e, uint32_t c)
         eng_claim_at(e, cl->by_next)->by_prev = cl->by_prev;
     }
     e->ty.held[p]--;
-    if (e->ty.top == p + 1u) {
-        e->ty.top = 0; /* the next eviction looks again */
-    }
+    e->ty.claims_used--;
+    eng_claim_held_moved(e, p);
     cl->next = e->ty.claims_free;
     e->ty.claims_free = c;
 }
@@ -207,16 +272,6 @@ eng_claims_naming(struct bpc_engine *e, const struct eng_slot *s, uint32_t g,
 
 /* Keeps p's non-empty report for slot s, generation g in the claim pool
  * (which has room). */
-/* Does q hold more entries per unit of weight than v (held[q] / w(q) >
- * held[v] / w(v), without dividing; a zero-weight holder's share is
- * above every weighted one's)? */
-static bool
-eng_claim_share_above(const struct bpc_engine *e, uint32_t q, uint32_t v)
-{
-    return e->ty.held[q] > 0 &&
-           (bpc_u128)e->ty.held[q] * eng_weight(e, v) > (bpc_u128)e->ty.held[v] * eng_weight(e, q);
-}
-
 static void
 eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
                const struct bpc_record *r, const struct bpc_record *hist)
@@ -259,9 +314,8 @@ eng_claim_keep(struct bpc_engine *e, struct eng_slot *s, uint32_t g, uint32_t p,
     }
     e->ty.claims_by[p] = c;
     e->ty.held[p]++;
-    if (e->ty.top != 0 && e->ty.top != p + 1u && eng_claim_share_above(e, p, e->ty.top - 1u)) {
-        e->ty.top = p + 1u;
-    }
+    e->ty.claims_used++;
+    eng_claim_held_moved(e, p);
 }
 
 /* Gives entry c back: off its generation's list, its sender's weight off
@@ -293,26 +347,40 @@ eng_claim_drop(struct bpc_engine *e, uint32_t c)
     eng_claim_release(e, c);
 }
 
+/* Debug builds: no sender holds a larger share than v, nor an equal one
+ * at a lower index (v == UINT32_MAX: no sender holds an entry). */
+static void
+eng_claim_top_check(const struct bpc_engine *e, uint32_t v)
+{
+    for (uint32_t q = 0; BPC_DEBUG && q < e->n; q++) {
+        BPC_DEBUG_ASSERT(v == UINT32_MAX ? e->ty.held[q] == 0 : eng_claim_pick(e, v, q) == v);
+    }
+}
+
 /* The sender holding the most entries per unit of weight (the first of
- * equal ones), or UINT32_MAX when the pool is empty: kept in ty.top, so a
- * pass over the n senders comes only after that sender gave an entry
- * back. Before, every report the full pool refused made one: a peer of
- * any weight resending reports cost a correct party 10-20 us a frame at
- * 999 parties (a review's claimpool_amp). */
+ * equal ones), or UINT32_MAX when the pool is empty: the root of the
+ * tournament (eng_claim_tree), built here if it is not valid, a pass over
+ * the n senders counted in claim_scans. Before, every report the full
+ * pool refused made one: a peer of any weight resending reports cost a
+ * correct party 10-20 us a frame at 999 parties (a review's
+ * claimpool_amp). Then the top sender alone was kept, forgotten when it
+ * gave an entry back, which every eviction makes it do: zero-weight
+ * parties (their share above every weighted one's) filling the pool made
+ * each report of a weighted one evict and pass over the senders, 7.8k
+ * instructions a report at 999 parties (review E5's probe_evict). */
 static uint32_t
 eng_claim_top(struct bpc_engine *e)
 {
-    if (e->ty.top != 0) {
-        return e->ty.top - 1u;
-    }
-    uint32_t v = UINT32_MAX;
-    e->ctr.claim_scans++;
-    for (uint32_t q = 0; q < e->n; q++) {
-        if (e->ty.held[q] > 0 && (v == UINT32_MAX || eng_claim_share_above(e, q, v))) {
-            v = q;
+    if (!e->ty.top_ok) {
+        e->ctr.claim_scans++;
+        for (uint32_t i = e->n - 1u; i >= 1u; i--) {
+            eng_claim_tree_set(e, i);
         }
+        e->ty.top_ok = true;
     }
-    e->ty.top = v == UINT32_MAX ? 0 : v + 1u;
+    uint32_t v = eng_claim_node(e, 1);
+    v = e->ty.held[v] > 0 ? v : UINT32_MAX;
+    eng_claim_top_check(e, v);
     return v;
 }
 

@@ -534,11 +534,14 @@ struct eng_tally_state {
     struct bpc_safe_cand *safe_cands; /* BPC_HISTORY_MAX x n: the leader's pick */
     struct bpc_safe_low *safe_low;    /* n + 1: the leader's pick */
     uint32_t *held;                   /* n: claim pool entries each sender holds */
-    uint32_t *claims_by;              /* n: each sender's newest entry + 1 (0: none) */
-    /* The sender holding the most entries per unit of weight + 1, kept as
-     * entries are taken and forgotten (0) when it gives one back; the
-     * eviction rule reads it (tally.c, eng_claim_top). */
-    uint32_t top;
+    /* 2n: each sender's newest entry + 1 (0: none), then the tournament
+     * of the senders' shares (claims.c, eng_claim_tree). */
+    uint32_t *claims_by;
+    uint32_t claims_used; /* entries taken and not given back */
+    /* The tournament is valid: the eviction rule reads its root, the
+     * sender holding the most entries per unit of weight (claims.c,
+     * eng_claim_top). */
+    bool top_ok;
     uint64_t *range_bal;
     uint64_t *range_from;
     uint64_t claims_hi; /* one past the highest instance 1b reports of votes at bal weigh > F */

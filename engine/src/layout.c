@@ -98,7 +98,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
         (size_t)z->claims * (sizeof(struct eng_claim) + ENG_NAMES_PER * sizeof(struct eng_name)) +
         (size_t)eng_names_len(z->claims) * sizeof(uint32_t);
     sizes[L_SCRATCH] = (size_t)z->n * (sizeof(struct bpc_1b_report) + sizeof(struct bpc_ballot_w) +
-                                       4 * sizeof(uint32_t) + 3 * sizeof(uint64_t) +
+                                       5 * sizeof(uint32_t) + 3 * sizeof(uint64_t) +
                                        BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) +
                                        sizeof(struct bpc_safe_low) + sizeof(struct eng_cover)) +
                        sizeof(struct bpc_safe_low) + sizeof(struct eng_cover);
@@ -187,8 +187,9 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
         return true;
     case L_SCRATCH:
         snprintf(f, len,
-                 "n x (%zu + 56 + %zu) + %zu (1b view, clean floors, judged values, ranges, "
-                 "claims held, newest claim, answers and their pace, bad vote runs per sender)",
+                 "n x (%zu + 60 + %zu) + %zu (1b view, clean floors, judged values, ranges, "
+                 "claims held, newest claim, top share tree, answers, pace, bad vote runs per "
+                 "sender)",
                  sizeof(struct bpc_1b_report),
                  BPC_HISTORY_MAX * sizeof(struct bpc_safe_cand) + sizeof(struct bpc_safe_low) +
                      sizeof(struct eng_cover),
@@ -371,8 +372,8 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->run_bad_bal = m->answer_tat + z->n;
     m->held = (uint32_t *)(void *)(m->run_bad_bal + z->n);
     m->answered = m->held + z->n;
-    m->claims_by = m->answered + z->n;
-    m->run_bad = m->claims_by + z->n;
+    m->claims_by = m->answered + z->n; /* and the top share's tree (claims.c) */
+    m->run_bad = m->claims_by + 2u * (size_t)z->n;
     m->ring = (struct eng_cell *)(void *)(base + l->off[L_CMDS]);
     m->own = (struct eng_cmd *)(void *)(m->ring + z->cmds);
     m->lq = m->own + z->cmds;

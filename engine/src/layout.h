@@ -30,7 +30,7 @@ struct eng_mem {
     struct bpc_safe_cand *safe_cands;
     struct bpc_safe_low *safe_low;
     struct eng_cover *cover;
-    uint32_t *held, *claims_by;
+    uint32_t *held, *claims_by; /* claims_by: 2n (heads, then the top share's tree) */
     uint64_t *answer_step;
     uint32_t *answered;
     uint64_t *answer_tat;
