@@ -819,7 +819,11 @@ int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct b
  * waited for them (a decision whose 2b quorum needed this party's own
  * 2b of that step). Step again at once after it: a step's
  * next_deadline_ns, computed before the records were durable, does not
- * count that work. e NULL: nothing. */
+ * count that work. One batch is out at a time: steps taken while it waits
+ * for this call hand out no other (persist_count 0), send no frame, and
+ * leave its records and values as lent, so a caller may write them while
+ * it goes on stepping; what changed meanwhile comes with the next batch.
+ * e NULL: nothing. */
 void bpc_engine_persisted(struct bpc_engine *e);
 
 /* Submits a command; callable from any thread (a bounded lock-free queue

@@ -486,7 +486,10 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     eng_emit(e, out);
     e->cur_out = NULL;
     eng_cu_pump(e);
-    if (eng_persist_due(e)) {
+    /* One batch at a time: while one waits for bpc_engine_persisted, its
+     * lent buffer stays as handed out and the changes since wait for the
+     * next (no frame leaves meanwhile either). */
+    if (!eng_persist_pending(e) && eng_persist_due(e)) {
         eng_collect_persist(e, out);
     }
     int rc = eng_flush(e, out);

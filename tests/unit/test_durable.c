@@ -172,6 +172,45 @@ test_own_2b_applied_after_persisted(void **state)
     bpc_engine_free(d.e);
 }
 
+/* Goal: while a batch of records waits for bpc_engine_persisted, a step
+ * hands out no other batch and leaves the lent one as it was, so a caller
+ * that writes a batch while it steps on writes what the engine asked for;
+ * the records of the changes meanwhile come with the next batch, once the
+ * first is confirmed. Before, the next step collected a new batch into
+ * the same borrowed buffer, and one bpc_engine_persisted confirmed both
+ * (review A6, finding 2).
+ * Method: the lone party submits command A and steps (batch one, not
+ * confirmed), submits B and steps again; then confirms and steps. */
+static void
+test_no_batch_while_one_waits(void **state)
+{
+    (void)state;
+    struct dur d;
+    (void)dur_submit_a(&d);
+    uint32_t first_count = d.out.persist_count;
+    static struct bpc_durable first[DUR_RECS];
+    assert_true(first_count <= DUR_RECS);
+    const struct bpc_durable *lent = d.out.persist;
+    memcpy(first, lent, first_count * sizeof(*first));
+    assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-B", 9, NULL), 0);
+    dur_step(&d);
+    print_message("a step with a batch waiting: %u persist records\n", d.out.persist_count);
+    assert_int_equal(d.out.persist_count, 0);
+    assert_int_equal(d.out.frames_count, 0);
+    assert_memory_equal(lent, first, first_count * sizeof(*first));
+    bpc_engine_persisted(d.e);
+    bool b_voted = false;
+    for (uint32_t k = 0; k < 8 && !b_voted; k++) {
+        dur_step(&d);
+        for (uint32_t j = 0; j < d.out.persist_count; j++) {
+            b_voted = b_voted || (d.out.persist[j].instance == 1 && d.out.persist[j].max_vbal > 0);
+        }
+        dur_persist(&d);
+    }
+    assert_true(b_voted);
+    bpc_engine_free(d.e);
+}
+
 /* Goal: a start that would persist a record no restart can restore is
  * refused. Restored at incarnation 2^24 - 3 with a promised ballot, the
  * start would raise it to 2^24 - 2, which restore refuses with a promise
@@ -462,6 +501,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_undurable_2b_not_applied),
         cmocka_unit_test(test_own_2b_applied_after_persisted),
+        cmocka_unit_test(test_no_batch_while_one_waits),
         cmocka_unit_test(test_last_incarnation_refused_at_start),
         cmocka_unit_test(test_gate_holds_after_a_later_vote),
         cmocka_unit_test(test_frame_numbers_stay_above_after_restart),
