@@ -78,6 +78,23 @@ struct eng_run_walk {
 
 enum eng_walk { WALK_WAIT, WALK_CACHED, WALK_MISS };
 
+/* This party's 2a value at run r's ballot for its instance r->instance +
+ * j (the decoder bounds instance + k), its generation in w->gens[j];
+ * NULL when there is none (the run waits). */
+static inline const struct bpc_vid *
+eng_run_2a(const struct bpc_engine *e, const struct bpc_record *r, uint32_t j,
+           struct eng_run_walk *w)
+{
+    uint64_t i = r->instance + j;
+    const struct eng_slot *s = eng_slot_at(e, i);
+    int g = eng_slot_holds(e, i) ? eng_gen_of(s, r->ballot) : -1;
+    if (g < 0) {
+        return NULL;
+    }
+    w->gens[j] = (uint8_t)g;
+    return eng_gen_2a_vid(s, (uint32_t)g);
+}
+
 /* Where cache entry c names the run (ballot, first instance, k): compares
  * its values with this party's 2a values in place, filling w->gens.
  * WALK_WAIT when an instance has no 2a at the ballot; WALK_MISS when c
@@ -90,14 +107,10 @@ eng_votes_walk_cached(const struct bpc_engine *e, const struct bpc_record *r, ui
         return WALK_MISS;
     }
     for (uint32_t j = 0; j < k; j++) {
-        uint64_t i = r->instance + j; /* the decoder bounds instance + k */
-        const struct eng_slot *s = eng_slot_at(e, i);
-        int g = eng_slot_holds(e, i) ? eng_gen_of(s, r->ballot) : -1;
-        const struct bpc_vid *v = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+        const struct bpc_vid *v = eng_run_2a(e, r, j, w);
         if (v == NULL) {
             return WALK_WAIT;
         }
-        w->gens[j] = (uint8_t)g;
         if (!eng_vid_eq(&c->vids[j], v)) {
             return WALK_MISS;
         }
@@ -113,16 +126,13 @@ eng_votes_walk(const struct bpc_engine *e, uint32_t p, const struct bpc_record *
 {
     w->fresh = 0;
     for (uint32_t j = 0; j < k; j++) {
-        uint64_t i = r->instance + j;
-        const struct eng_slot *s = eng_slot_at(e, i);
-        int g = eng_slot_holds(e, i) ? eng_gen_of(s, r->ballot) : -1;
-        const struct bpc_vid *v = g < 0 ? NULL : eng_gen_2a_vid(s, (uint32_t)g);
+        const struct bpc_vid *v = eng_run_2a(e, r, j, w);
         if (v == NULL) {
             return false;
         }
-        w->gens[j] = (uint8_t)g;
         w->v2a[j] = v;
-        w->fresh += eng_bit_test(eng_slot_bits(e, s, (uint32_t)g, kind), p) ? 0u : 1u;
+        const struct eng_slot *s = eng_slot_at(e, r->instance + j);
+        w->fresh += eng_bit_test(eng_slot_bits(e, s, w->gens[j], kind), p) ? 0u : 1u;
     }
     return true;
 }
