@@ -496,6 +496,7 @@ static void
 eng_retransmit(struct bpc_engine *e)
 {
     eng_ps_tick(e);
+    eng_held_tick(e);
     eng_cu_announce(e);
     eng_in_retransmit(e);
     eng_rp_retransmit(e);

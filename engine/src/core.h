@@ -246,15 +246,17 @@ struct eng_vote {
      * bit in e->hd.bits is set while not ENG_HELD_NONE), whether its
      * KnowsSafeAt view changed since, how many of its commands were proven
      * (their MACs are not verified again), the proof epoch then, and,
-     * held for a MAC, its first unproven command's sequence number and
-     * MAC place (+ 1; 0: none, an own command) with that place's stamp
-     * then. */
+     * held for a MAC, its first unproven command's submitter (UINT32_MAX:
+     * none known), sequence number and MAC place (+ 1; 0: none, an own
+     * command) with that place's stamp then (an own command: 1 when it
+     * was not submitted yet). */
     uint8_t held;
     bool held_view;
     uint32_t held_proven;
     uint32_t held_epoch;
     uint32_t held_place;
     uint32_t held_stamp;
+    uint32_t held_sub;
     uint64_t held_seq;
 };
 
@@ -449,7 +451,7 @@ struct eng_held_state {
     uint64_t bal;      /* the ballot the bits are for (another: walk the window) */
     uint64_t range_lo; /* range 1b messages at bal changed the views of */
     uint64_t range_hi; /* [range_lo, range_hi) (empty: none) */
-    uint32_t epoch;    /* bumped when a command's proof may have changed */
+    uint32_t epoch;    /* bumped when every held value's notes are void */
     bool full, parked; /* parked: a slot waits for nu; full: the next re-check walks the window */
     uint64_t walk_lo;  /* ... else walks [walk_lo, walk_hi), the instances */
     uint64_t walk_hi;  /* that entered its range (empty: none) */
@@ -457,12 +459,14 @@ struct eng_held_state {
     bool stale_auth;   /* ... or a proof, of a value held for one */
     uint64_t nu_seen;  /* nu when eng_held_nu last looked */
     bool auth_any;     /* some held value waits for a proof (recomputed by re-checks) */
+    bool cmds_due;     /* commands applied or own ones submitted since the last tick */
     bool asked;        /* a change a held value waits for asked for the re-check */
     bool saw_1b;       /* a 1b at bal came since the last re-check ... */
     bool saw_mac;      /* ... an ATTEST or FORWARD */
     uint32_t stop_sub; /* the command the last failed command check */
     uint64_t stop_seq; /* stopped at (submitter UINT32_MAX: an own */
-    bool stop_set;     /* one), for the ENG_HELD_AUTH note next */
+    bool stop_set;     /* one, or none), for the ENG_HELD_AUTH note next */
+    bool stop_own;     /* it was an own command */
     uint32_t marks[ENG_HELD_MARKS]; /* held slots a 1b at bal named since the last re-check */
     uint32_t nmarks; /* ENG_HELD_MARKS + 1: more (the re-check looks at every held slot) */
     bool visit_all;  /* ... as for a MAC a held value waits for */

@@ -32,25 +32,32 @@ eng_held_stopped(struct bpc_engine *e, const struct eng_unproven *bad)
 {
     e->hd.stop_sub = bad->submitter;
     e->hd.stop_seq = bad->seq;
+    e->hd.stop_own = bad->own;
     e->hd.stop_set = true;
 }
 
 /* A value held for a MAC waits for the command its check stopped at,
  * with the stamp of the MAC kept at that command's place then: only a
- * new MAC there for that command (or a new epoch) can change its
- * verdict. Held for the same proof (no check ran), it waits as it did. */
+ * new MAC there for that command, that command applied, or, an own
+ * command not submitted then, its submission (or a new epoch) can change
+ * its verdict. Held for the same proof (no check ran), it waits as it
+ * did. */
 static void
 eng_held_wait_at(struct bpc_engine *e, struct eng_slot *s, enum eng_held why)
 {
     if (why != ENG_HELD_AUTH) {
         s->v.held_place = 0;
+        s->v.held_sub = UINT32_MAX;
     } else if (!eng_held_same_proof(e, s)) {
         BPC_ASSERT(e->hd.stop_set); /* eng_try_2av: a failed check notes at once */
         uint32_t sub = e->hd.stop_sub;
         uint32_t place = sub != UINT32_MAX ? eng_att_place(e, sub, e->hd.stop_seq) : 0;
         s->v.held_place = sub != UINT32_MAX ? place + 1u : 0;
         s->v.held_seq = e->hd.stop_seq;
-        s->v.held_stamp = sub != UINT32_MAX ? eng_att_stamp(e, place) : 0;
+        s->v.held_sub = sub != UINT32_MAX ? sub : e->hd.stop_own ? e->self : UINT32_MAX;
+        s->v.held_stamp = sub != UINT32_MAX ? eng_att_stamp(e, place)
+                          : e->hd.stop_own && eng_own_beyond(e, e->hd.stop_seq) ? 1u
+                                                                                : 0u;
     }
     e->hd.stop_set = false;
 }
@@ -164,10 +171,19 @@ eng_held_report(struct bpc_engine *e, uint64_t ballot)
 }
 
 void
-eng_held_auth(struct bpc_engine *e)
+eng_held_cmds(struct bpc_engine *e)
 {
-    e->hd.epoch++;
-    e->hd.stale_auth = e->hd.stale_auth || e->hd.auth_any; /* only a value held for a proof cares */
+    e->hd.cmds_due = e->hd.cmds_due || e->hd.auth_any; /* only a value held for a proof cares */
+}
+
+void
+eng_held_tick(struct bpc_engine *e)
+{
+    if (e->hd.cmds_due) {
+        e->hd.cmds_due = false;
+        e->hd.visit_all = true;
+        eng_held_ask(e);
+    }
 }
 
 void
@@ -292,7 +308,18 @@ eng_held_visit(struct bpc_engine *e, uint32_t k, uint64_t start, uint64_t end)
         e->hd.parked = true;
         return;
     }
-    if (i < start || i >= end) {
+    if (i < start) {
+        /* Below the re-checks' range (below nu and held_lo): its note
+         * keeps the change, and the walk that examines every instance
+         * entering the range (eng_held_widen) examines it then, note or
+         * not. Before, it set stale_view at every look, and every 1b at
+         * bal, ignored ones included, passed over every held slot for the
+         * rest of the ballot (review E6's p6: 23 us a frame at a window of
+         * 16,384 with 8,193 held, against 0.29 us). */
+        s->v.held_view = s->v.held_view || view;
+        return;
+    }
+    if (i >= end) {
         /* Not looked at now: the next 1b (or, for a proof, ATTEST) asks. */
         s->v.held_view = s->v.held_view || view;
         e->hd.stale_view = e->hd.stale_view || view;
@@ -427,9 +454,11 @@ eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end, ui
         uint64_t i = eng_slot_instance(s);
         bool now = i >= start && i < end && !(s->v.decided && i >= eng_nu(e));
         BPC_DEBUG_ASSERT(!now || !s->v.held_view);
-        BPC_DEBUG_ASSERT(!now || s->v.held != ENG_HELD_AUTH || eng_held_proof_kept(e, s));
+        /* a proof an applied or own command changed waits for the tick */
+        BPC_DEBUG_ASSERT(!now || s->v.held != ENG_HELD_AUTH || eng_held_proof_kept(e, s) ||
+                         (e->hd.cmds_due && eng_held_proof_cmds_kept(e, s)));
         bool parked = i >= start && i < end && e->hd.parked; /* decided above nu */
-        BPC_DEBUG_ASSERT(now || !s->v.held_view || e->hd.stale_view || parked);
+        BPC_DEBUG_ASSERT(now || !s->v.held_view || e->hd.stale_view || parked || i < start);
     }
 }
 

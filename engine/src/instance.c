@@ -99,6 +99,7 @@ eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cm
 {
     bad->submitter = UINT32_MAX; /* the other fields only name a command */
     bad->missing = false;
+    bad->own = false;
     const struct bpc_vid *v = &s->gen[g].a.v2a;
     if (v->kind == BPC_VALUE_NOOP) {
         return true;

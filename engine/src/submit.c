@@ -167,7 +167,7 @@ eng_ring_drain(struct bpc_engine *e)
         sub->own_tail++;
         sub->ring_head++;
         atomic_store_explicit(&cell->seq, pos + sub->cmd_mask + 1, memory_order_release);
-        eng_held_auth(e); /* an own command a held value holds may be here now */
+        eng_held_cmds(e); /* an own command a held value holds may be here now */
     }
 }
 
@@ -511,7 +511,7 @@ void
 eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
                    uint64_t mask)
 {
-    eng_held_auth(e); /* held values' commands at or below applied_hi need no proof */
+    eng_held_cmds(e); /* held values' commands at or below applied_hi need no proof */
     struct eng_submit_state *sub = &e->sub;
     struct bpc_command c;
     int off = 0;
@@ -558,6 +558,27 @@ eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
            memcmp(eng_cmd_bytes(e, sub->own_bytes, pos), c->bytes, c->len) == 0;
 }
 
+/* The sequence number of the newest own command not applied (0: none). */
+static uint64_t
+eng_own_last(const struct bpc_engine *e)
+{
+    const struct eng_submit_state *sub = &e->sub;
+    return sub->own_head == sub->own_tail ? 0 : sub->own[(sub->own_tail - 1u) & sub->cmd_mask].seq;
+}
+
+bool
+eng_own_beyond(const struct bpc_engine *e, uint64_t seq)
+{
+    return seq > eng_own_last(e) && seq > e->sub.applied_hi[e->self];
+}
+
+bool
+eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond)
+{
+    return sub < e->n &&
+           (seq <= e->sub.applied_hi[sub] || (sub == e->self && beyond && seq <= eng_own_last(e)));
+}
+
 /*
  * Commands are the submitter's: every command (s, q, bytes) of a batch
  * proposed by `proposer` must be one s submitted under q. Proven by the 2a
@@ -575,6 +596,7 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
 {
     bad->submitter = UINT32_MAX; /* the other fields only name a command */
     bad->missing = false;
+    bad->own = false;
     uint32_t skip = *proven;
     struct bpc_command c;
     int off = 0;
@@ -585,6 +607,8 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
         }
         if (c.submitter == e->self) {
             if (!eng_own_holds(e, &c)) {
+                bad->seq = c.seq;
+                bad->own = true;
                 break;
             }
             continue;

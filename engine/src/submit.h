@@ -129,10 +129,17 @@ ENG_FN int eng_batch_next_cold(const uint8_t *value, uint32_t len, uint32_t off,
                                struct bpc_command *cmd);
 /* A command of a batch not proven its submitter's (eng_cmds_check). */
 struct eng_unproven {
-    uint32_t submitter; /* UINT32_MAX: none */
+    uint32_t submitter; /* UINT32_MAX: none (or own) */
     uint64_t seq;
     bool missing; /* no MAC for it yet (else the MAC held does not match) */
+    bool own;     /* an own command (seq) this party does not hold */
 };
+/* Has this party submitted no own command numbered seq or above yet? */
+ENG_FN bool eng_own_beyond(const struct bpc_engine *e, uint64_t seq);
+/* May submitter sub's command seq, unproven when a held value's check
+ * stopped at it, be proven now: applied since (seq <= applied_hi), or,
+ * an own command not submitted then (beyond), submitted since? */
+ENG_FN bool eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond);
 /* Every command of the batch is its submitter's; counted (and the
  * ATTEST for the first that is not, in *bad, re-checks the values that
  * stop there: eng_held_stopped) when not. The first *proven commands were
