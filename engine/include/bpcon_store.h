@@ -196,8 +196,9 @@ struct bpc_store;
  * offset: nothing is loaded, and nothing is rewritten. A
  * leftover PATH.tmp of an interrupted
  * compaction or creation is removed when it is empty, begins with the
- * store's magic, or holds only zeros and is no longer than the store's
- * file (a header's length when creating); any other file there (or a symbolic link, a directory,
+ * store's magic, or begins with 512 zero bytes (a power loss's leftover:
+ * none of its pages written, or not the first), has one name and is no
+ * longer than the store's file (a header's length when creating); any other file there (or a symbolic link, a directory,
  * a FIFO, a socket or a device: the table's open refusing it with -ELOOP,
  * -EISDIR, -EINVAL or -ENXIO) is left as it is, never followed or waited
  * on, and a writer's open is -EEXIST naming it and what it is (a
