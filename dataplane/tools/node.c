@@ -229,12 +229,10 @@ node_check(int argc, char **argv, const struct node_opts *o)
      * man page promises (it used to fail after EAL and the ports started).
      * The cluster file is read after EAL: its errors, a directory
      * included, name the file and line (exit 1). */
-    struct stat st;
     if (node_empty_path(o) != 0) {
         return -EINVAL;
     }
-    if (o->store != NULL && stat(o->store, &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "bpcon-node: --store '%s': a directory, not a file\n", o->store);
+    if (o->store != NULL && node_store_check(o->store) != 0) {
         return -EINVAL;
     }
     char err[PATH_MAX + 8400] = "";
