@@ -636,11 +636,22 @@ main(int argc, char **argv)
     bpc_log_thread_register();
     int rc = node_bring_up(&n, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        /* SIGINT or SIGTERM during set-up (a vhost-mesh server port
+         * waiting in accept() for its peer fails with EINTR) is a stop
+         * asked for, not a set-up error: exit 0, nothing ran. Before
+         * (review B4), "vdev virtio_user0 (...): Operation not permitted"
+         * and exit 1, the port's socket left behind (node_mesh). */
+        bool stop = atomic_load(&node_quit) != 0;
+        if (stop) {
+            fprintf(stderr, "bpcon-node: interrupted during set-up (SIGINT or SIGTERM): stopped "
+                            "before the party ran, nothing decided\n");
+        } else {
+            fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        }
         node_rx_rings_free(&n);
         bpc_log_thread_unregister();
         rte_eal_cleanup();
-        return 1;
+        return stop ? 0 : 1;
     }
     node_fds_open(&n);
     rc = node_workers_launch(&n, err, sizeof(err));
