@@ -157,7 +157,9 @@ struct bpc_dp_party_conf {
      * due); persist (the application's hook); neither (the built-in
      * in-memory store, for tests and in-process restarts). */
     const char *store_path;
-    struct bpc_store_options store_options; /* zero: durable defaults */
+    struct bpc_store_options store_options; /* zero: durable defaults; read_only
+                                               is refused (-EINVAL): a party
+                                               appends at every step */
     bpc_dp_app_state_fn app_state;          /* optional, with store_path */
     void *app_state_ctx;
     bpc_dp_persist_fn persist;
@@ -229,7 +231,9 @@ struct bpc_dp_party;
  * offline around the wait (bpc_log_thread_offline/online). Returns 0
  * or a negative errno / negated BPC_ECFG_* with a message in err (with
  * store_path: a store of another cluster, party or configuration, or one
- * damaged before its tail, is refused and named there). */
+ * damaged before its tail, is refused and named there;
+ * conf->store_options.read_only is -EINVAL, named there: a party writes
+ * its store). */
 int bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
                       size_t err_len);
 /* Frees the party's mbufs and memory (ports are the application's). */
@@ -243,7 +247,15 @@ int bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns);
 
 /* Submits a command (bpc_submit: forwarded to the leader, batched, applied
  * once; *ticket may be NULL). Callable from any thread; the polling
- * thread steps the engine at its next poll. 0, -EAGAIN, -EMSGSIZE. */
+ * thread steps the engine at its next poll. 0; -EAGAIN when the engine's
+ * submit queue is full (backpressure: retry after a poll); -EMSGSIZE when
+ * len can never fit a value (above bpc_command_bytes_max); -EINVAL for p
+ * NULL or cmd NULL with len > 0; -EBUSY while the engine is being
+ * restored (within bpc_dp_party_init); -EIO once the party's persistence
+ * has failed (poll returns -EIO: the party never steps again, so nothing
+ * is taken; a command taken just before the failure that was not yet
+ * decided never completes either). Every refusal of a party counts in
+ * its stats as submit_refused. */
 int bpc_dp_party_submit(struct bpc_dp_party *p, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 
 struct bpc_engine *bpc_dp_party_engine(struct bpc_dp_party *p);

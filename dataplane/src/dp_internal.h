@@ -41,8 +41,8 @@ struct bpc_dp_party {
     struct rte_ether_addr self_mac;
     uint16_t ether_type;
     uint16_t ether_type_be;
-    atomic_bool dirty; /* a submission or unfinished step: step at the next poll */
-    bool failed;       /* persistence failed: the party is stopped */
+    atomic_bool dirty;  /* a submission or unfinished step: step at the next poll */
+    atomic_bool failed; /* persistence failed: the party is stopped (submit reads it) */
     uint32_t ports_count;
     struct dp_portq ports[BPC_DP_PORTS_MAX];
     uint64_t next_deadline_ns;

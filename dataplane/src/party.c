@@ -394,7 +394,7 @@ party_step(struct bpc_dp_party *p, const struct bpc_step_in *in, uint32_t *work)
         p->counters.persist_records += out.persist_count;
         if (dp_party_persist(p, &out) != 0) {
             p->counters.persist_errors++;
-            p->failed = true;
+            atomic_store_explicit(&p->failed, true, memory_order_release);
             /* Nothing that depends on the lost write may leave. */
             rte_pktmbuf_free_bulk(p->out_mbuf, out.frames_count);
             p->lend_used = out.frames_count;
@@ -422,7 +422,7 @@ party_release(struct bpc_dp_party *p)
 int
 bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
-    if (unlikely(p->failed)) {
+    if (unlikely(atomic_load_explicit(&p->failed, memory_order_relaxed))) {
         /* Still quiescent: a loop that goes on polling a failed party
          * must not hold back the process's grace periods (other parties'
          * logs reclaim through them). */
@@ -457,7 +457,7 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
             p->rx_count = 0;
             in.frames_count = 0;
         }
-        if (!again || p->failed) {
+        if (!again || atomic_load_explicit(&p->failed, memory_order_relaxed)) {
             break;
         }
         if (s + 1 == PARTY_STEPS_MAX) {
@@ -479,7 +479,7 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
             p->release_due = true;
         } else {
             p->counters.persist_errors++;
-            p->failed = true;
+            atomic_store_explicit(&p->failed, true, memory_order_release);
         }
     } else {
         party_release(p);
@@ -487,7 +487,7 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
     /* No log entry pointer is held past here: lets retired log segments
      * come back after their grace period. */
     bpc_log_quiescent();
-    return p->failed ? -EIO : (int)work;
+    return atomic_load_explicit(&p->failed, memory_order_relaxed) ? -EIO : (int)work;
 }
 
 uint32_t
@@ -515,7 +515,15 @@ bpc_dp_rx_forward(uint16_t port, uint16_t queue, struct rte_ring *ring, struct b
 int
 bpc_dp_party_submit(struct bpc_dp_party *p, const uint8_t *cmd, uint32_t len, uint64_t *ticket)
 {
-    int rc = bpc_submit(p->engine, cmd, len, ticket);
+    if (p == NULL) {
+        return -EINVAL;
+    }
+    /* A party whose persistence failed never steps again: a command taken
+     * now would never be decided, its ticket never complete. Before
+     * (review B4), it was taken (0). */
+    int rc = atomic_load_explicit(&p->failed, memory_order_acquire)
+                 ? -EIO
+                 : bpc_submit(p->engine, cmd, len, ticket);
     if (rc == 0) {
         atomic_fetch_add_explicit(&p->submitted, 1, memory_order_relaxed);
         atomic_store_explicit(&p->dirty, true, memory_order_release);

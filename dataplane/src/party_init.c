@@ -168,6 +168,14 @@ party_check_conf(const struct bpc_dp_party_conf *conf, char *err, size_t err_len
         dp_party_err(err, err_len, "conf->engine->keys is required");
         return -EINVAL;
     }
+    if (conf->store_options.read_only) {
+        /* Every step's records are appended to the store: a read-only one
+         * failed the party at its first persist (-EROFS; review B4). */
+        dp_party_err(err, err_len,
+                     "conf->store_options.read_only is set: a party appends to its store at "
+                     "every step (read a store with bpc_store_open, not through a party)");
+        return -EINVAL;
+    }
     /* unsafe relaxes the threshold only, and validate itself allows for
      * it: any refusal stands (a window of 0 or 2000 parties went on to a
      * misleading -ENOMEM or a crash). */

@@ -573,6 +573,12 @@ main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* Standard output a closed pipe (a reader gone) is a failed write:
+     * exit 1 naming it (tool_out_status), the run cleaned up. Before
+     * (review B4), SIGPIPE killed the ring run: exit 141, nothing said,
+     * its run directory's stores left behind. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
     if (cl_parse(argc, argv, &o) != 0) {
         fprintf(stderr, "bpcon-cluster: see bpcon-cluster --help\n");
         return 2;

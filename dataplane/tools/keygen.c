@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +592,10 @@ keygen_commit(const struct keygen_opts *k, struct keygen_tmp *t)
 int
 main(int argc, char **argv)
 {
+    /* Standard output a closed pipe is a failed write, reported with the
+     * documented status (tool_out_status); before (review B4), SIGPIPE
+     * killed the program: exit 141, nothing said. */
+    signal(SIGPIPE, SIG_IGN);
     struct keygen_opts k;
     if (keygen_parse(argc, argv, &k) != 0) {
         return 2;

@@ -229,12 +229,10 @@ node_check(int argc, char **argv, const struct node_opts *o)
      * man page promises (it used to fail after EAL and the ports started).
      * The cluster file is read after EAL: its errors, a directory
      * included, name the file and line (exit 1). */
-    struct stat st;
     if (node_empty_path(o) != 0) {
         return -EINVAL;
     }
-    if (o->store != NULL && stat(o->store, &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "bpcon-node: --store '%s': a directory, not a file\n", o->store);
+    if (o->store != NULL && node_store_check(o->store) != 0) {
         return -EINVAL;
     }
     char err[PATH_MAX + 8400] = "";
@@ -638,11 +636,22 @@ main(int argc, char **argv)
     bpc_log_thread_register();
     int rc = node_bring_up(&n, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        /* SIGINT or SIGTERM during set-up (a vhost-mesh server port
+         * waiting in accept() for its peer fails with EINTR) is a stop
+         * asked for, not a set-up error: exit 0, nothing ran. Before
+         * (review B4), "vdev virtio_user0 (...): Operation not permitted"
+         * and exit 1, the port's socket left behind (node_mesh). */
+        bool stop = atomic_load(&node_quit) != 0;
+        if (stop) {
+            fprintf(stderr, "bpcon-node: interrupted during set-up (SIGINT or SIGTERM): stopped "
+                            "before the party ran, nothing decided\n");
+        } else {
+            fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        }
         node_rx_rings_free(&n);
         bpc_log_thread_unregister();
         rte_eal_cleanup();
-        return 1;
+        return stop ? 0 : 1;
     }
     node_fds_open(&n);
     rc = node_workers_launch(&n, err, sizeof(err));

@@ -112,6 +112,12 @@ void node_workers_end(struct node *n);
 /* node_workers.c: empties and frees the rx rings. */
 void node_rx_rings_free(struct node *n);
 
+/* node_files.c: a --store that bpc_store_open would refuse by its name
+ * alone: a directory, a path that does not resolve (a missing directory,
+ * a dangling symbolic link) or a name ending in ".tmp" (given or
+ * resolved): the refusal printed and -EINVAL (a usage error before EAL);
+ * else 0. */
+int node_store_check(const char *store);
 /* node_files.c: a file the node reads or writes (flag names it, arg its
  * value, path the file) that is the store's temporary file STORE.tmp: the
  * refusal in err and -EINVAL; else 0. */

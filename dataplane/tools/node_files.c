@@ -10,6 +10,8 @@
  */
 #include "node.h"
 
+#include "bpcon_store.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,6 +53,53 @@ node_is_store_tmp(const char *path, const char *store)
         }
     }
     return false;
+}
+
+/* Does name's last component end in ".tmp" (trailing slashes aside)? */
+static bool
+node_tmp_named(const char *name)
+{
+    size_t len = strlen(name);
+    while (len > 0 && name[len - 1] == '/') {
+        len--;
+    }
+    return len >= 4 && memcmp(name + len - 4, ".tmp", 4) == 0;
+}
+
+int
+node_store_check(const char *store)
+{
+    char real[PATH_MAX + 8];
+    struct stat st;
+    if (stat(store, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bpcon-node: --store '%s': a directory, not a file\n", store);
+        return -EINVAL;
+    }
+    /* Resolved as bpc_store_open resolves it (the POSIX table's). */
+    const struct bpc_store_io *io = bpc_store_io_posix();
+    int rc = node_tmp_named(store) ? 0 : io->resolve(io->ctx, store, real, sizeof(real));
+    if (rc == 0 && node_tmp_named(store)) {
+        snprintf(real, sizeof(real), "%s", store);
+    }
+    if (rc == -ENOENT) {
+        fprintf(stderr,
+                "bpcon-node: --store '%s': cannot resolve the path: No such file or directory (a "
+                "missing directory, or a symbolic link whose target does not exist)\n",
+                store);
+        return -EINVAL;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-node: --store '%s': %s\n", store, strerror(-rc));
+        return -EINVAL;
+    }
+    if (node_tmp_named(store) || node_tmp_named(real)) {
+        fprintf(stderr,
+                "bpcon-node: --store '%s': a writer's store name may not end in \".tmp\" (%s is "
+                "the name of the temporary file a store without it writes and removes)\n",
+                store, real);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* The store reserves STORE.tmp: every compaction writes it and renames it

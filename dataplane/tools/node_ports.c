@@ -79,14 +79,14 @@ node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
         uint32_t hi = self < peer ? peer : self;
         char name[64];
         char args[BPC_DP_PATH_MAX + 128];
+        char sock[BPC_DP_PATH_MAX + 64];
+        snprintf(sock, sizeof(sock), "%s/bpc-%u-%u.sock", dir, lo, hi);
         if (self == lo) {
             snprintf(name, sizeof(name), "net_vhost%u", peer);
             snprintf(args, sizeof(args), "iface=%s/bpc-%u-%u.sock,queues=1,client=1", dir, lo, hi);
         } else {
             /* A socket file left by a crashed run of this party would make
              * the server's bind fail: the server owns the path. */
-            char sock[BPC_DP_PATH_MAX + 64];
-            snprintf(sock, sizeof(sock), "%s/bpc-%u-%u.sock", dir, lo, hi);
             (void)unlink(sock);
             snprintf(name, sizeof(name), "virtio_user%u", peer);
             snprintf(args, sizeof(args), "path=%s/bpc-%u-%u.sock,queues=1,queue_size=%u,server=1",
@@ -99,6 +99,12 @@ node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
         uint16_t port = 0;
         rc = bpc_dp_vdev_port(name, args, &port, err, err_len);
         if (rc != 0) {
+            /* The server's failed port (a signal interrupted its accept:
+             * node_bring_up) leaves the socket it bound: the path is
+             * this party's (it holds the mesh lock), no one listens. */
+            if (self != lo) {
+                (void)unlink(sock);
+            }
             return rc;
         }
         n->port_exit_only[n->ports_count] = self != lo; /* virtio_user, server mode */

@@ -196,23 +196,21 @@ struct bpc_store;
  * offset: nothing is loaded, and nothing is rewritten. A
  * leftover PATH.tmp of an interrupted
  * compaction or creation is removed when it is empty, begins with the
- * store's magic, or holds only zeros and is no longer than the store's
- * file (a header's length when creating); any other file there (or a symbolic link, a directory,
- * a FIFO, a socket or a device: the table's open refusing it with -ELOOP,
- * -EISDIR, -EINVAL or -ENXIO) is left as it is, never followed or waited
- * on, and a writer's open is -EEXIST naming it and what it is (a
- * compaction meeting one is -EEXIST, the store not failed). PATH.tmp is
- * the store's own: a writer's store whose name ends in ".tmp" (another store's temporary
- * file) is -EINVAL, nothing created (a read_only open reads one); creating a store where PATH.tmp
- * is a symbolic link, a file with another name (a hard link), a directory, a FIFO, a socket or a
- * device is -EEXIST, that file left as it is.
- * A writer opening an existing store creates PATH.tmp (O_EXCL) and removes it again: when that
- * fails (a directory it may not write, where no compaction could work) the open fails with that
- * errno, naming PATH.tmp. path is resolved once, here (io's
- * resolve): a symbolic link to the store keeps naming it after
- * compactions, which write PATH.tmp beside the real file and rename it
- * over that, and a relative path means the working directory of this
- * call, not of later compactions. A writer (not read_only) takes the
+ * store's magic, or begins with 512 zero bytes (a power loss's leftover:
+ * none of its pages written, or not the first), has one name and is no
+ * longer than the store's file (a header's length when creating); any other file there (or a
+ * symbolic link, a directory, a FIFO, a socket or a device: the table's open refusing it with
+ * -ELOOP, -EISDIR, -EINVAL or -ENXIO) is left as it is, never followed or waited on, and a writer's
+ * open is -EEXIST naming it and what it is (a compaction meeting one is -EEXIST, the store not
+ * failed). PATH.tmp is the store's own: a writer's store whose name ends in ".tmp" (another store's
+ * temporary file) is -EINVAL, nothing created (a read_only open reads one); creating a store where
+ * PATH.tmp is a symbolic link, a file with another name (a hard link), a directory, a FIFO, a
+ * socket or a device is -EEXIST, that file left as it is. A writer opening an existing store
+ * creates PATH.tmp (O_EXCL) and removes it again: when that fails (a directory it may not write,
+ * where no compaction could work) the open fails with that errno, naming PATH.tmp. path is resolved
+ * once, here (io's resolve): a symbolic link to the store keeps naming it after compactions, which
+ * write PATH.tmp beside the real file and rename it over that, and a relative path means the
+ * working directory of this call, not of later compactions. A writer (not read_only) takes the
  * store's exclusive lock (io's lock) and holds it until bpc_store_close:
  * while another writer holds it, the open is -EBUSY ("in use by another
  * process"), nothing touched. read_only opens and bpc_store_inspect take

@@ -587,8 +587,9 @@ store_probe_tmp(struct bpc_store *s, char *err, size_t err_len)
 }
 
 /* A writer of an existing store removes an interrupted compaction's
- * PATH.tmp (only a file the store may have written: empty or beginning
- * with its magic, store_tmp_ours; any other file there, a symbolic link,
+ * PATH.tmp (only a file the store may have written: empty, beginning
+ * with its magic or, after a power loss, with 512 zero bytes,
+ * store_tmp_ours; any other file there, a symbolic link,
  * a directory, a FIFO, a socket or a device, is left alone, never
  * followed or waited on, and the open refused with -EEXIST naming it and
  * what it is: store_tmp_foreign),
@@ -616,10 +617,7 @@ store_clear_tmp(struct bpc_store *s, char *err, size_t err_len)
         store_errf(err, err_len,
                    "%s: %s is not this store's temporary file (%s); it is left as it is: move it "
                    "away (the store reserves that name)",
-                   s->path, s->tmp,
-                   foreign != NULL ? foreign
-                                   : "it neither begins with the store's magic nor holds only "
-                                     "zeros, as a compaction's leftover does");
+                   s->path, s->tmp, foreign != NULL ? foreign : STORE_TMP_NOT_OURS);
         return rc;
     }
     if (rc != 0) {

@@ -367,55 +367,65 @@ store_release_all(struct bpc_store *s)
 }
 
 /* Is the file at fd (PATH.tmp) one the store may have written: empty, or
- * beginning with the store's magic (a shorter file: a prefix of it)?
- * Every image the store writes there begins with the magic (or, after a
- * power loss, may hold only zeros), so anything else is some other
+ * beginning with the store's magic (a shorter file: a prefix of it), or a
+ * power loss's leftover of one (below)? Anything else is some other
  * program's file given the store's reserved name (an applied log, a
  * draft), never removed or emptied: 0 when it is the store's, -EEXIST
- * when not (*why set when the reason is not the bytes: too long), another
+ * when not (*why set when the reason is not the first bytes), another
  * negative errno when unreadable. */
 int
 store_tmp_ours(const struct bpc_store *s, int fd, const char **why)
 {
     *why = NULL;
-    uint8_t head[STORE_MAGIC_BYTES];
-    int64_t n = s->io.pread(s->io.ctx, fd, head, sizeof(head), 0);
+    uint8_t head[STORE_TMP_ZERO_HEAD];
+    int64_t n = s->io.pread(s->io.ctx, fd, head, STORE_MAGIC_BYTES, 0);
     if (n < 0) {
         return (int)n;
     }
     if (memcmp(head, STORE_MAGIC, (size_t)n) == 0) {
         return 0;
     }
-    /* Zeros only: a compaction image whose blocks a power loss left
-     * allocated but unwritten (its one sync comes before the rename).
-     * Such an image is never longer than the store's file: a compaction
-     * writes the live set of synced commits, each frame a copy of one of
-     * theirs, and a creation a header. A longer file is refused unread:
-     * before, a sparse 8 GiB one was read to its end, 84 s of the open
-     * (review K). */
+    /* A compaction image whose first page a power loss never let land
+     * (its one sync comes before the rename): writeback may have written
+     * none of its pages (zeros only), or later ones and not the first
+     * (review B4's tmphole: 4096 zeros, then image bytes). Such a file
+     * begins with STORE_TMP_ZERO_HEAD zero bytes (a whole sector: a disk
+     * writes one or none of it; more than the header, which holds the
+     * magic), has one name and is never longer than the store's file: a
+     * compaction writes the live set of synced commits, each frame a copy
+     * of one of theirs, and a creation a header. A longer file is refused
+     * unread (before, a sparse 8 GiB one was read to its end, 84 s of the
+     * open: review K), and so is one with another name (a hard link). */
     uint64_t most = s->size > s->info.file_bytes ? s->size : s->info.file_bytes;
     most = most > BPC_STORE_HEADER_BYTES ? most : BPC_STORE_HEADER_BYTES;
     int64_t size = s->io.size(s->io.ctx, fd);
     if (size < 0) {
         return (int)size;
     }
-    uint8_t buf[4096];
-    for (uint64_t off = 0;; off += (uint64_t)n) {
-        if ((uint64_t)size > most || off > most) {
-            *why = "it does not begin with the store's magic, and it is longer than the store's "
-                   "file, which a compaction's leftover never is";
+    if ((uint64_t)size > most) {
+        *why = "it does not begin with the store's magic, and it is longer than the store's "
+               "file, which a compaction's leftover never is";
+        return -EEXIST;
+    }
+    n = s->io.pread(s->io.ctx, fd, head, sizeof(head), 0);
+    if (n < 0) {
+        return (int)n;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        if (head[k] != 0) {
             return -EEXIST;
         }
-        n = s->io.pread(s->io.ctx, fd, buf, sizeof(buf), off);
-        if (n <= 0) {
-            return (int)n; /* 0: every byte was zero */
-        }
-        for (int64_t k = 0; k < n; k++) {
-            if (buf[k] != 0) {
-                return -EEXIST;
-            }
-        }
     }
+    int64_t links = s->io.links != NULL ? s->io.links(s->io.ctx, fd) : 1;
+    if (links < 0) {
+        return (int)links;
+    }
+    if (links > 1) {
+        *why = "it does not begin with the store's magic, and it has another name (a hard link), "
+               "which a compaction's leftover never has";
+        return -EEXIST;
+    }
+    return 0;
 }
 
 const char *
@@ -467,8 +477,7 @@ store_tmp_open(struct bpc_store *s)
     if (rc == 0) {
         const char *why = NULL;
         rc = store_tmp_ours(s, fd, &why);
-        s->tmp_why =
-            why != NULL ? why : "it neither begins with the store's magic nor holds only zeros";
+        s->tmp_why = why != NULL ? why : STORE_TMP_NOT_OURS;
     }
     if (rc != 0) {
         (void)s->io.close(s->io.ctx, fd); /* another writer's or file's: left alone */

@@ -248,9 +248,15 @@ int store_cut_torn(struct bpc_store *s, char *err, size_t err_len);
 /* store_commit.c */
 void store_grew(struct bpc_store *s, uint64_t size);
 /* 0 when the file at fd (PATH.tmp) is empty, begins with the store's
- * magic, or holds only zeros and is no longer than the store's file (a
- * file the store may have written), -EEXIST when not (*why: what is
- * wrong, when not the bytes). */
+ * magic, or begins with STORE_TMP_ZERO_HEAD zero bytes (a compaction
+ * image a power loss left with its first page unwritten), is no longer
+ * than the store's file and has one name (a file the store may have
+ * written), -EEXIST when not (*why: what is wrong, when not the first
+ * bytes: STORE_TMP_NOT_OURS). */
+#define STORE_TMP_ZERO_HEAD 512u
+#define STORE_TMP_NOT_OURS                                                                         \
+    "it neither begins with the store's magic nor with 512 zero bytes, as a compaction's "         \
+    "leftover does"
 int store_tmp_ours(const struct bpc_store *s, int fd, const char **why);
 /* What is at PATH.tmp when an open of it (O_NOFOLLOW) failed with rc
  * because it is no file the store may have written: a symbolic link

@@ -10,7 +10,9 @@
 # run's scratch directory, also its TMPDIR). A last word '>/dev/full'
 # sends the program's stdout to /dev/full, where every write fails (its
 # output cannot be written: the program must fail); TEXT must then appear
-# in stderr.
+# in stderr. A last word '>closed-pipe' sends it to a pipe whose reader
+# is gone before the program starts (every write fails with EPIPE, and
+# SIGPIPE, unless ignored, kills the program: exit 141).
 # Usage: cli_table.sh PROGRAM TABLE
 set -u
 prog="$1"
@@ -35,10 +37,23 @@ while IFS=$'\t' read -r want text args; do
     if [ "$n" -gt 0 ] && [ "${words[n - 1]}" = ">/dev/full" ]; then
         unset 'words[n - 1]'
         out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1 >/dev/full)
+        got=$?
+    elif [ "$n" -gt 0 ] && [ "${words[n - 1]}" = ">closed-pipe" ]; then
+        unset 'words[n - 1]'
+        # A FIFO opened read-write (no wait for a reader), then for
+        # writing, then the read-write end closed: no reader is left.
+        rm -f "$work/.closed-pipe"
+        mkfifo "$work/.closed-pipe"
+        exec {rw}<>"$work/.closed-pipe" {w}>"$work/.closed-pipe"
+        exec {rw}<&-
+        out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1 >&"$w")
+        got=$?
+        exec {w}>&-
+        rm -f "$work/.closed-pipe"
     else
         out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1)
+        got=$?
     fi
-    got=$?
     if [ "$got" -eq "$want" ] && grep -qF -- "$text" <<<"$out"; then
         pass=$((pass + 1))
     else

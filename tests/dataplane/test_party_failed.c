@@ -5,6 +5,9 @@
  * QSBR grace period of the process: other parties' decided logs could no
  * longer reclaim their segments, and bpc_log_free would block for good.
  *
+ * Also: bpc_dp_party_submit to the failed party is -EIO (the command
+ * would never be stepped).
+ *
  * Method: EAL without huge pages or PCI, one party of a one-party cluster
  * whose persistence hook fails; a second thread waits for a grace period
  * while the registered main thread polls the failed party. Run as
@@ -75,6 +78,16 @@ main(int argc, char **argv)
         pool != NULL ? dp_one_party(pool, 7, failing_persist, "test_dp_party_failed") : NULL;
     if (party == NULL || !failed_party_fail(party)) {
         fprintf(stderr, "test_dp_party_failed: the party did not fail as set up\n");
+        return 1;
+    }
+    /* Submit refuses once the party failed: the command would never be
+     * stepped, its ticket never complete. Before (review B4): 0. */
+    uint8_t cmd[32] = "after the failure";
+    uint64_t ticket = 0;
+    int src = bpc_dp_party_submit(party, cmd, sizeof(cmd), &ticket);
+    printf("test_dp_party_failed: submit to the failed party: %d\n", src);
+    if (src != -EIO) {
+        fprintf(stderr, "test_dp_party_failed: submit to a failed party: %d, expected -EIO\n", src);
         return 1;
     }
     pthread_t waiter;

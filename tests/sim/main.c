@@ -686,6 +686,10 @@ main_footprint(const struct main_args *a)
 int
 main(int argc, char **argv)
 {
+    /* Standard output a closed pipe is a failed write, reported with the
+     * documented status (tool_out_status); before (review B4), SIGPIPE
+     * killed the program: exit 141, nothing said. */
+    signal(SIGPIPE, SIG_IGN);
     static struct main_args a;
     sim_opts_defaults(&a.o);
     main_parse_args(&a, argc, argv);

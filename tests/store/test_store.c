@@ -556,9 +556,9 @@ test_store_foreign_tmp_kept(void **state)
 /* Goal: a compaction image a power loss left as zeros (its blocks
  * allocated, its data never written: the one sync comes just before the
  * rename) is the store's leftover, removed by the next open, while a file
- * of zeros with one other byte is still someone else's. Before (this
- * stop's own review, tmpzero), every restart was refused until an
- * operator moved the file. */
+ * of zeros with another byte in its first 512 is still someone else's.
+ * Before (this stop's own review, tmpzero), every restart was refused
+ * until an operator moved the file. */
 static void
 test_store_zero_tmp_removed(void **state)
 {
@@ -574,18 +574,60 @@ test_store_zero_tmp_removed(void **state)
     bpc_store_close(s);
     static uint8_t zeros[10000];
     memset(zeros, 0, sizeof(zeros));
-    zeros[sizeof(zeros) - 1] = 1;
+    zeros[511] = 1;
     memfs_set_file(&fs, TS_TMP, zeros, sizeof(zeros));
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), -EEXIST);
+    assert_non_null(strstr(err, "512 zero bytes"));
     size_t len = 0;
     assert_non_null(memfs_file(&fs, TS_TMP, &len));
-    zeros[sizeof(zeros) - 1] = 0;
+    zeros[511] = 0;
     memfs_set_file(&fs, TS_TMP, zeros, sizeof(zeros));
     int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
     print_message("open with %zu zero bytes at %s: %d (%s)\n", sizeof(zeros), TS_TMP, rc, err);
     assert_int_equal(rc, 0);
     assert_null(memfs_file(&fs, TS_TMP, &len));
     bpc_store_close(s);
+    memfs_free(&fs);
+}
+
+/* Goal: a compaction image of which a power loss let later pages land
+ * but not the first (PATH.tmp: 4096 zeros, then the image's bytes) is the
+ * store's leftover, removed by the next open; so is one whose first 512
+ * bytes alone are zeros (a sector of the first page lost). Before (review
+ * B4's tmphole), the open was -EEXIST "is not this store's temporary
+ * file" and the party could not restart until an operator moved it. */
+static void
+test_store_holed_tmp_removed(void **state)
+{
+    (void)state;
+    TS_FRESH(41, 0);
+    for (uint64_t k = 1; k <= 200; k++) {
+        struct bpc_durable d = ts_party(k);
+        assert_int_equal(bpc_store_append(s, &d, 1), 0);
+        assert_int_equal(bpc_store_sync(s), 0);
+    }
+    bpc_store_close(s);
+    s = NULL;
+    size_t len = 0;
+    const uint8_t *img = memfs_file(&fs, TS_PATH, &len);
+    assert_non_null(img);
+    assert_true(len >= 4096u + 200u);
+    static uint8_t holed[4096u + 200u];
+    static const size_t zero_head[2] = {4096u, 512u};
+    for (int k = 0; k < 2; k++) {
+        memset(holed, 0, sizeof(holed));
+        memcpy(holed + zero_head[k], img + zero_head[k], sizeof(holed) - zero_head[k]);
+        memfs_set_file(&fs, TS_TMP, holed, sizeof(holed));
+        int rc = bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err));
+        print_message("open with %zu zero bytes, then %zu of the image, at %s: %d (%s)\n",
+                      zero_head[k], sizeof(holed) - zero_head[k], TS_TMP, rc, err);
+        assert_int_equal(rc, 0);
+        assert_null(memfs_file(&fs, TS_TMP, &len));
+        bpc_store_close(s);
+        s = NULL;
+        img = memfs_file(&fs, TS_PATH, &len);
+        assert_non_null(img);
+    }
     memfs_free(&fs);
 }
 
@@ -766,6 +808,7 @@ main(void)
         cmocka_unit_test(test_store_foreign_tmp_kept),
         cmocka_unit_test(test_store_zero_tmp_removed),
         cmocka_unit_test(test_store_zero_tmp_bounded),
+        cmocka_unit_test(test_store_holed_tmp_removed),
         cmocka_unit_test(test_store_refused_open_keeps_torn_tail),
         cmocka_unit_test(test_store_refuses_non_regular_file),
         cmocka_unit_test(test_store_append_refuses_damage),

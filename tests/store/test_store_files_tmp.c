@@ -104,6 +104,56 @@ test_tmp_link_refused_at_compaction(void **state)
     tf_rm_rf(&d);
 }
 
+/* A compaction image whose first page a power loss left unwritten
+ * (PATH.tmp: 512 zero bytes, then image bytes) is removed by the next
+ * writable open, but only while it has one name: with a second (a hard
+ * link, which no leftover of the store has) it is refused, -EEXIST naming
+ * the link, and both names keep their bytes. Before (review B4's
+ * tmphole), the open was refused whatever the links. */
+static void
+test_tmp_holed_one_name_removed(void **state)
+{
+    (void)state;
+    struct tf_dir d;
+    tf_mkdtemp(&d);
+    char path[128], tmp[128], other[128], err[512] = "";
+    tf_at(&d, "s", path, sizeof(path));
+    tf_at(&d, "s.tmp", tmp, sizeof(tmp));
+    tf_at(&d, "other", other, sizeof(other));
+    struct bpc_store *s = tf_open(path, false);
+    tf_run(s, 0, 20);
+    bpc_store_close(s);
+    size_t len = 0;
+    uint8_t *img = tf_slurp(path, &len);
+    assert_true(len > 1024u);
+    memset(img, 0, 512u);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(img, 1, 1024u, f), 1024u);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(link(tmp, other), 0);
+    tf_expect_refused(path, -EEXIST, err, sizeof(err));
+    assert_non_null(strstr(err, "hard link"));
+    size_t got = 0;
+    uint8_t *kept = tf_slurp(other, &got);
+    assert_int_equal(got, 1024u);
+    assert_memory_equal(kept, img, 1024u);
+    free(kept);
+    assert_int_equal(unlink(other), 0);
+    struct bpc_config cfg;
+    tf_cfg(&cfg);
+    struct bpc_store_options o = {.compact_bytes = TF_COMPACT_BYTES};
+    int rc = bpc_store_open(&s, path, &cfg, &o, err, sizeof(err));
+    struct stat st;
+    print_message("open with 512 zero bytes, then 512 of the image, at s.tmp: %d (%s), %s\n", rc,
+                  rc == 0 ? "" : err, lstat(tmp, &st) == 0 ? "kept" : "removed");
+    assert_int_equal(rc, 0);
+    assert_int_equal(lstat(tmp, &st), -1);
+    bpc_store_close(s);
+    free(img);
+    tf_rm_rf(&d);
+}
+
 /* What test_tmp_not_a_file_refused puts at PATH.tmp: a directory (holding
  * a file, which must stay), a FIFO, a socket, and where mknod(2) works
  * (root with CAP_MKNOD) a character device: /dev/null's numbers. */
@@ -342,6 +392,7 @@ main(void)
         cmocka_unit_test(test_tmp_link_refused_at_compaction),
         cmocka_unit_test(test_tmp_not_a_file_refused),
         cmocka_unit_test(test_tmp_name_refused),
+        cmocka_unit_test(test_tmp_holed_one_name_removed),
         cmocka_unit_test(test_unwritable_directory_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
