@@ -804,6 +804,46 @@ test_held_below_range_costs_nothing(void **state)
     fx_delete(f);
 }
 
+/* Goal: 1B_RANGE records of a zero-weight party examine no held value:
+ * its empty reports weigh nothing and name nothing, so no view changes.
+ * Before, its first range at the ballot and each lowering re-examined
+ * every held value it covered (review E6's p3).
+ * Method: five parties, one of weight 0 (z); the others' ranges join
+ * ballot 2, whose leader holds HELD_K values; z's ranges from instance
+ * HELD_K - 1 down to 0. */
+static void
+test_zero_weight_ranges_examine_nothing(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_n(64, 256, 5);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t z = fx_other(f, 3) != leader ? fx_other(f, 3) : fx_other(f, 2);
+    f->cfg.weights[z] = 0;
+    bpc_config_digest(&f->cfg, f->digest);
+    fx_restart(f);
+    leader = (uint32_t)fx_leader(f, 2);
+    assert_true(leader != z && leader != f->me);
+    for (uint32_t k = 0; k < f->n - 1; k++) {
+        if (fx_other(f, k) != z) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
+        }
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+    uint32_t c = fx_other(f, 0) != leader && fx_other(f, 0) != z ? fx_other(f, 0) : fx_other(f, 1);
+    c = c == leader || c == z ? fx_other(f, 2) : c;
+    struct bpc_vid held[HELD_K];
+    held_propose_at(f, leader, c, 0, HELD_K, 100, held);
+    const struct bpc_counters *ctr = bpc_engine_counters(f->e);
+    uint64_t visits = ctr->recheck_visits;
+    for (uint32_t k = HELD_K; k > 0; k--) {
+        fx_send1(f, z, bpc_record_make(BPC_MSG_1B_RANGE, k - 1u, 2, 0, NULL));
+    }
+    print_message("%u ranges of a zero-weight party: %llu held values re-examined\n", HELD_K,
+                  (unsigned long long)(ctr->recheck_visits - visits));
+    assert_int_equal(ctr->recheck_visits - visits, 0);
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -824,6 +864,7 @@ main(void)
         cmocka_unit_test(test_applied_commands_examine_their_waiters),
         cmocka_unit_test(test_applied_command_frees_its_waiter),
         cmocka_unit_test(test_held_below_range_costs_nothing),
+        cmocka_unit_test(test_zero_weight_ranges_examine_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
