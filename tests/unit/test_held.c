@@ -804,13 +804,14 @@ test_held_below_range_costs_nothing(void **state)
     fx_delete(f);
 }
 
-/* Goal: 1B_RANGE records of a zero-weight party examine no held value:
- * its empty reports weigh nothing and name nothing, so no view changes.
- * Before, its first range at the ballot and each lowering re-examined
- * every held value it covered (review E6's p3).
+/* Goal: 1B_RANGE records and empty 1b records of a zero-weight party
+ * examine no held value: its empty reports weigh nothing and name
+ * nothing, so no view changes. Before, its first range at the ballot and
+ * each lowering re-examined every held value it covered, and each empty
+ * 1b the value it named (review E6's p3 and p2).
  * Method: five parties, one of weight 0 (z); the others' ranges join
  * ballot 2, whose leader holds HELD_K values; z's ranges from instance
- * HELD_K - 1 down to 0. */
+ * HELD_K - 1 down to 0, after its empty 1b for each held instance. */
 static void
 test_zero_weight_ranges_examine_nothing(void **state)
 {
@@ -835,11 +836,15 @@ test_zero_weight_ranges_examine_nothing(void **state)
     held_propose_at(f, leader, c, 0, HELD_K, 100, held);
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
     uint64_t visits = ctr->recheck_visits;
+    for (uint32_t k = 0; k < HELD_K; k++) {
+        fx_send1(f, z, bpc_record_make(BPC_MSG_1B, k, 2, 0, NULL));
+    }
     for (uint32_t k = HELD_K; k > 0; k--) {
         fx_send1(f, z, bpc_record_make(BPC_MSG_1B_RANGE, k - 1u, 2, 0, NULL));
     }
-    print_message("%u ranges of a zero-weight party: %llu held values re-examined\n", HELD_K,
-                  (unsigned long long)(ctr->recheck_visits - visits));
+    print_message("%u empty 1b and %u ranges of a zero-weight party: %llu held values "
+                  "re-examined\n",
+                  HELD_K, HELD_K, (unsigned long long)(ctr->recheck_visits - visits));
     assert_int_equal(ctr->recheck_visits - visits, 0);
     fx_delete(f);
 }
