@@ -811,19 +811,20 @@ int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
  * done, before bpc_engine_start, for e, in or out NULL, frames NULL with
  * frames_count > 0, a frame with bytes NULL and a length, out->frames or
  * out->decisions NULL with a cap, or now_ns below the last step's (the
- * clock must never go back; before, these aborted or crashed). A lent tx
- * buffer with bytes NULL is taken as too small (-EMSGSIZE). */
+ * clock must never go back; before, these aborted or crashed). -EBUSY,
+ * nothing done (no frame read, every out count 0), while the last
+ * out->persist records wait for bpc_engine_persisted. A lent tx buffer
+ * with bytes NULL is taken as too small (-EMSGSIZE). */
 int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out);
 /* Confirms that the last out->persist records are durable; the messages
  * held behind them leave at the next step, and so do the decisions that
  * waited for them (a decision whose 2b quorum needed this party's own
  * 2b of that step). Step again at once after it: a step's
  * next_deadline_ns, computed before the records were durable, does not
- * count that work. One batch is out at a time: steps taken while it waits
- * for this call hand out no other (persist_count 0), send no frame, and
- * leave its records and values as lent, so a caller may write them while
- * it goes on stepping; what changed meanwhile comes with the next batch.
- * e NULL: nothing. */
+ * count that work. One batch is out at a time: until this call,
+ * bpc_engine_step returns -EBUSY and does nothing (it reads no frame), so
+ * the batch's records and value bytes stay as lent while the caller
+ * writes them. e NULL: nothing. */
 void bpc_engine_persisted(struct bpc_engine *e);
 
 /* Submits a command; callable from any thread (a bounded lock-free queue

@@ -473,6 +473,19 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     if (!eng_step_args_ok(e, in, out)) {
         return -EINVAL; /* nothing done: before, an assertion or a crash */
     }
+    if (eng_persist_pending(e)) {
+        /* One batch at a time, and nothing moves while it waits: a step
+         * then collected a new batch into the lent one, and later ones
+         * decided and reused slots whose votes and value bytes no batch
+         * had carried (reviews A6 and G5). */
+        out->frames_count = 0;
+        out->decisions_count = 0;
+        out->persist = NULL;
+        out->persist_count = 0;
+        out->persist_values = NULL;
+        out->persist_values_count = 0;
+        return -EBUSY;
+    }
     e->now_ns = in->now_ns;
     e->step_no++;
     e->cur_out = out;
@@ -494,10 +507,7 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     eng_emit(e, out);
     e->cur_out = NULL;
     eng_cu_pump(e);
-    /* One batch at a time: while one waits for bpc_engine_persisted, its
-     * lent buffer stays as handed out and the changes since wait for the
-     * next (no frame leaves meanwhile either). */
-    if (!eng_persist_pending(e) && eng_persist_due(e)) {
+    if (eng_persist_due(e)) {
         eng_collect_persist(e, out);
     }
     int rc = eng_flush(e, out);

@@ -156,10 +156,10 @@ eng_votes_hash(struct eng_run_cache *c, const struct bpc_record *r, uint32_t k,
  * mismatches at lower ones add to it, so alternating two ballots does not
  * clear it; a Byzantine peer cannot make up higher ballots with 2a values
  * (only their leaders send 2a). A correct sender's run mismatches only
- * under a leader that equivocated, and its repeats of one run hit the
- * cache and are not counted; if it is barred all the same, only that
- * (Byzantine-led) ballot can lose its votes here: a retransmission
- * coalesces into runs again. Before, every run was hashed: a peer of any
+ * under a leader that equivocated, and a run repeated (a duplicated
+ * frame) hits the cache and is not counted; if it is barred all the same,
+ * its votes still come, one by one, at the next retransmit tick, which
+ * sends them as single records (eng_broadcast_alone). Before, every run was hashed: a peer of any
  * weight sending runs with wrong digests, k alternating so that the cache
  * never held them, cost one digest over up to 64 value ids per 64-byte
  * record, 55 to 180 times a frame of single votes (a review's votes_amp);

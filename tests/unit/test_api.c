@@ -72,6 +72,13 @@ test_step_misuse_refused(void **state)
     assert_int_equal(bpc_engine_step(e, &in, &out), -EINVAL);
     out.decisions_cap = 0;
     assert_int_equal(bpc_engine_step(e, &in, &out), 0);
+    /* A batch of persist records waits: a step does nothing until it is
+     * confirmed. */
+    if (out.persist_count > 0) {
+        assert_int_equal(bpc_engine_step(e, &in, &out), -EBUSY);
+        assert_int_equal(out.persist_count, 0);
+        bpc_engine_persisted(e);
+    }
     in.now_ns = 19 * API_MS; /* back in time */
     assert_int_equal(bpc_engine_step(e, &in, &out), -EINVAL);
     in.now_ns = 21 * API_MS;
@@ -79,6 +86,7 @@ test_step_misuse_refused(void **state)
     in.frames_count = 1;
     uint64_t shorts = bpc_engine_counters(e)->drops[BPC_DROP_SHORT];
     assert_true(bpc_engine_step(e, &in, &out) >= 0);
+    bpc_engine_persisted(e);
     assert_int_equal(bpc_engine_counters(e)->drops[BPC_DROP_SHORT], shorts + 1);
     /* A command to send, into a lent buffer without bytes. */
     assert_int_equal(bpc_submit(e, (const uint8_t *)"x", 1, NULL), 0);
@@ -105,6 +113,7 @@ test_start_twice_refused(void **state)
     struct bpc_step_out out = {.frames = &fo, .frames_cap = 1};
     struct bpc_step_in in = {.now_ns = 20 * API_MS};
     assert_true(bpc_engine_step(e, &in, &out) >= 0);
+    bpc_engine_persisted(e);
     uint64_t started = bpc_engine_counters(e)->ballots_started;
     assert_int_equal(bpc_engine_start(e, 5 * API_MS), -EBUSY);
     assert_int_equal(bpc_engine_start(e, 30 * API_MS), -EBUSY);

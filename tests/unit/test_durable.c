@@ -173,12 +173,14 @@ test_own_2b_applied_after_persisted(void **state)
 }
 
 /* Goal: while a batch of records waits for bpc_engine_persisted, a step
- * hands out no other batch and leaves the lent one as it was, so a caller
- * that writes a batch while it steps on writes what the engine asked for;
- * the records of the changes meanwhile come with the next batch, once the
- * first is confirmed. Before, the next step collected a new batch into
- * the same borrowed buffer, and one bpc_engine_persisted confirmed both
- * (review A6, finding 2).
+ * does nothing and says so (-EBUSY): it reads no frame, hands out no
+ * other batch, decides nothing and leaves the lent records as they were,
+ * so a caller writing a batch while it steps on writes what the engine
+ * asked for, and nothing moves that no batch carried. Before, the next
+ * step collected a new batch into the same borrowed buffer, one
+ * bpc_engine_persisted confirmed both (review A6, finding 2), and the
+ * first fix, steps that collected nothing, still decided and reused slots
+ * whose votes no batch had carried (review G5).
  * Method: the lone party submits command A and steps (batch one, not
  * confirmed), submits B and steps again; then confirms and steps. */
 static void
@@ -193,10 +195,19 @@ test_no_batch_while_one_waits(void **state)
     const struct bpc_durable *lent = d.out.persist;
     memcpy(first, lent, first_count * sizeof(*first));
     assert_int_equal(bpc_submit(d.e, (const uint8_t *)"command-B", 9, NULL), 0);
-    dur_step(&d);
-    print_message("a step with a batch waiting: %u persist records\n", d.out.persist_count);
+    d.now += DUR_MS;
+    struct bpc_step_in in = {.now_ns = d.now};
+    memset(&d.out, 0, sizeof(d.out));
+    d.out.frames = d.fo;
+    d.out.frames_cap = DUR_FRAMES;
+    d.out.decisions = d.dec;
+    d.out.decisions_cap = DUR_RECS;
+    int rc = bpc_engine_step(d.e, &in, &d.out);
+    print_message("a step with a batch waiting: %d, %u persist records\n", rc, d.out.persist_count);
+    assert_int_equal(rc, -EBUSY);
     assert_int_equal(d.out.persist_count, 0);
     assert_int_equal(d.out.frames_count, 0);
+    assert_int_equal(d.out.decisions_count, 0);
     assert_memory_equal(lent, first, first_count * sizeof(*first));
     bpc_engine_persisted(d.e);
     bool b_voted = false;
