@@ -812,8 +812,9 @@ int bpc_engine_start(struct bpc_engine *e, uint64_t now_ns);
  * frames_count > 0, a frame with bytes NULL and a length, out->frames or
  * out->decisions NULL with a cap, or now_ns below the last step's (the
  * clock must never go back; before, these aborted or crashed). -EBUSY,
- * nothing done (no frame read, every out count 0), while the last
- * out->persist records wait for bpc_engine_persisted. A lent tx buffer
+ * nothing done (no frame read, every out count 0, next_deadline_ns =
+ * in->now_ns), while the last out->persist records wait for
+ * bpc_engine_persisted. A lent tx buffer
  * with bytes NULL is taken as too small (-EMSGSIZE). */
 int bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_step_out *out);
 /* Confirms that the last out->persist records are durable; the messages

@@ -484,6 +484,7 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
         out->persist_count = 0;
         out->persist_values = NULL;
         out->persist_values_count = 0;
+        out->next_deadline_ns = in->now_ns; /* at once, once confirmed */
         return -EBUSY;
     }
     e->now_ns = in->now_ns;

@@ -202,12 +202,14 @@ test_no_batch_while_one_waits(void **state)
     d.out.frames_cap = DUR_FRAMES;
     d.out.decisions = d.dec;
     d.out.decisions_cap = DUR_RECS;
+    d.out.next_deadline_ns = UINT64_MAX;
     int rc = bpc_engine_step(d.e, &in, &d.out);
     print_message("a step with a batch waiting: %d, %u persist records\n", rc, d.out.persist_count);
     assert_int_equal(rc, -EBUSY);
     assert_int_equal(d.out.persist_count, 0);
     assert_int_equal(d.out.frames_count, 0);
     assert_int_equal(d.out.decisions_count, 0);
+    assert_int_equal(d.out.next_deadline_ns, d.now); /* step again once confirmed */
     assert_memory_equal(lent, first, first_count * sizeof(*first));
     bpc_engine_persisted(d.e);
     bool b_voted = false;
