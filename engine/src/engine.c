@@ -473,29 +473,21 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     if (!eng_step_args_ok(e, in, out)) {
         return -EINVAL; /* nothing done: before, an assertion or a crash */
     }
+    *out = (struct bpc_step_out){.frames = out->frames,
+                                 .frames_cap = out->frames_cap,
+                                 .decisions = out->decisions,
+                                 .decisions_cap = out->decisions_cap,
+                                 .next_deadline_ns = in->now_ns};
     if (eng_persist_pending(e)) {
         /* One batch at a time, and nothing moves while it waits: a step
          * then collected a new batch into the lent one, and later ones
          * decided and reused slots whose votes and value bytes no batch
-         * had carried (reviews A6 and G5). */
-        out->frames_count = 0;
-        out->decisions_count = 0;
-        out->persist = NULL;
-        out->persist_count = 0;
-        out->persist_values = NULL;
-        out->persist_values_count = 0;
-        out->next_deadline_ns = in->now_ns; /* at once, once confirmed */
+         * had carried (reviews A6 and G5). Step again once confirmed. */
         return -EBUSY;
     }
     e->now_ns = in->now_ns;
     e->step_no++;
     e->cur_out = out;
-    out->frames_count = 0;
-    out->decisions_count = 0;
-    out->persist = NULL;
-    out->persist_count = 0;
-    out->persist_values = NULL;
-    out->persist_values_count = 0;
     eng_receive_all(e, in->frames, in->frames_count);
     eng_votes_retry(e);
     eng_ring_drain(e);

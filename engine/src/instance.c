@@ -97,9 +97,7 @@ static bool
 eng_value_ok(struct bpc_engine *e, struct eng_slot *s, uint32_t g, bool check_cmds,
              struct eng_unproven *bad, uint32_t *proven)
 {
-    bad->submitter = UINT32_MAX; /* the other fields only name a command */
-    bad->missing = false;
-    bad->own = false;
+    *bad = (struct eng_unproven){.submitter = UINT32_MAX}; /* the rest names a command */
     const struct bpc_vid *v = &s->gen[g].a.v2a;
     if (v->kind == BPC_VALUE_NOOP) {
         return true;

@@ -594,9 +594,7 @@ static bool
 eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
                      uint32_t proposer, struct eng_unproven *bad, uint32_t *proven)
 {
-    bad->submitter = UINT32_MAX; /* the other fields only name a command */
-    bad->missing = false;
-    bad->own = false;
+    *bad = (struct eng_unproven){.submitter = UINT32_MAX}; /* the rest names a command */
     uint32_t skip = *proven;
     struct bpc_command c;
     int off = 0;
