@@ -17,6 +17,7 @@
 #include "ballot.h"
 #include "instance.h"
 #include "layout.h"
+#include "tally.h"
 #include "window.h"
 
 #include <string.h>
