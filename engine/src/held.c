@@ -56,8 +56,9 @@ eng_held_wait_at(struct bpc_engine *e, struct eng_slot *s, enum eng_held why)
         s->v.held_seq = e->hd.stop_seq;
         s->v.held_sub = sub != UINT32_MAX ? sub : e->hd.stop_own ? e->self : UINT32_MAX;
         s->v.held_stamp = sub != UINT32_MAX ? eng_att_stamp(e, place)
-                          : e->hd.stop_own && eng_own_beyond(e, e->hd.stop_seq) ? 1u
-                                                                                : 0u;
+                          : e->hd.stop_own && !eng_cmd_may_prove(e, e->self, e->hd.stop_seq, true)
+                              ? 1u
+                              : 0u;
     }
     e->hd.stop_set = false;
 }

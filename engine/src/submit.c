@@ -567,12 +567,6 @@ eng_own_last(const struct bpc_engine *e)
 }
 
 bool
-eng_own_beyond(const struct bpc_engine *e, uint64_t seq)
-{
-    return seq > eng_own_last(e) && seq > e->sub.applied_hi[e->self];
-}
-
-bool
 eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond)
 {
     return sub < e->n &&

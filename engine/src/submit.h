@@ -134,11 +134,10 @@ struct eng_unproven {
     bool missing; /* no MAC for it yet (else the MAC held does not match) */
     bool own;     /* an own command (seq) this party does not hold */
 };
-/* Has this party submitted no own command numbered seq or above yet? */
-ENG_FN bool eng_own_beyond(const struct bpc_engine *e, uint64_t seq);
 /* May submitter sub's command seq, unproven when a held value's check
  * stopped at it, be proven now: applied since (seq <= applied_hi), or,
- * an own command not submitted then (beyond), submitted since? */
+ * an own command not submitted then (beyond), submitted since? With
+ * beyond true for an own command: is it submitted or applied now? */
 ENG_FN bool eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond);
 /* Every command of the batch is its submitter's; counted (and the
  * ATTEST for the first that is not, in *bad, re-checks the values that
