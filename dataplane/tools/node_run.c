@@ -29,12 +29,19 @@
 void
 node_report_flush(struct node *n)
 {
-    if (n->report == NULL || (fflush(n->report) == 0 && !ferror(n->report))) {
+    if (n->report == NULL) {
         return;
     }
+    errno = 0;
+    int flushed = fflush(n->report);
     int why = errno;
+    if (flushed == 0 && !ferror(n->report)) {
+        return;
+    }
+    /* errno names the cause only when this flush failed; an error an
+     * earlier write left on the stream has no errno still standing. */
     fprintf(stderr, "bpcon-node: --report-fd %d: %s; no more report lines\n", n->o.report_fd,
-            strerror(why));
+            flushed != 0 && why != 0 ? strerror(why) : "a write to it failed");
     (void)fclose(n->report);
     n->report = NULL;
 }
