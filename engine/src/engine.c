@@ -144,22 +144,20 @@ eng_dispatch_unballoted(struct bpc_engine *e, uint32_t p, const struct bpc_recor
 }
 
 /* A 1B or 1B_RANGE report: a 1b at bal that changes a view may make a
- * held 2a verify (held.c re-checks the held values it changed). An empty
- * 1b or a range of a zero-weight sender changes no view: its empty
- * reports weigh nothing and name no ballot or value (before, its first
- * range at the ballot and each lowering re-examined every held value it
- * covered: review E6's p3, 8.0 ms a one-record frame at a window of
- * 65,536 with 32,768 held; and its empty 1b for a held instance
- * re-examined that value: p2). Not inlined: the votes' path through eng_dispatch stays
- * as small as it was. */
+ * held 2a verify (held.c re-checks the held values it changed). No report
+ * of a zero-weight sender changes a view: eng_on_1b keeps none of its 1b
+ * reports, and its ranges weigh nothing (before, its first range at the
+ * ballot and each lowering re-examined every held value it covered:
+ * review E6's p3, 8.0 ms a one-record frame at a window of 65,536 with
+ * 32,768 held; and its 1b for a held instance re-examined that value:
+ * p2). Not inlined: the votes' path through eng_dispatch stays as small
+ * as it was. */
 static __attribute__((noinline)) void
 eng_dispatch_report(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
                     const struct bpc_record *hist)
 {
     if (r->type == BPC_MSG_1B) {
-        bool empty = r->aux == 0 && r->hist_count == 0; /* no vote, no history */
-        if (eng_on_1b(e, p, r, hist) && r->ballot == eng_bal(e) &&
-            (eng_weight(e, p) > 0 || !empty)) {
+        if (eng_on_1b(e, p, r, hist) && r->ballot == eng_bal(e)) {
             eng_held_view(e, r->instance, true);
         }
     } else {

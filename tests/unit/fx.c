@@ -403,6 +403,20 @@ fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len, uint8_t
     return total;
 }
 
+/* The leader of ballot 2 proposes, at instances first to first + count - 1,
+ * one-command values of submitter c with sequence numbers seq0 on, whose
+ * MACs c never sent (held), or of the leader itself (voted at once). */
+void
+fx_propose_at(struct fx *f, uint32_t leader, uint32_t c, uint64_t first, uint32_t count,
+              uint64_t seq0, struct bpc_vid *v)
+{
+    for (uint32_t k = 0; k < count; k++) {
+        uint8_t bytes[64];
+        fx_batch(bytes, c, seq0 + k, 8, (uint8_t)(0x60 + k), &v[k]);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, first + k, 2, 0, &v[k]));
+    }
+}
+
 /* Moves the engine to ballot b: the three peers (weight 3 > F, and a
  * quorum) send 1b range records of b saying every instance from 0 is
  * empty for them, so any value is safe at b. */

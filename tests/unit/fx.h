@@ -144,6 +144,12 @@ void fx_mac_vid(struct bpc_vid *v, uint32_t count);
 uint32_t fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len, uint8_t fill,
                   struct bpc_vid *vid);
 
+/* The leader of ballot 2 proposes, at instances first to first + count - 1,
+ * one-command values of submitter c with sequence numbers seq0 on, whose
+ * MACs c never sent (held), or of the leader itself (voted at once). */
+void fx_propose_at(struct fx *f, uint32_t leader, uint32_t c, uint64_t first, uint32_t count,
+                   uint64_t seq0, struct bpc_vid *v);
+
 /* Moves the engine to ballot b: the three peers (weight 3 > F, and a
  * quorum) send 1b range records of b saying every instance from 0 is
  * empty for them, so any value is safe at b. */

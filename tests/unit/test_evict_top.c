@@ -2,7 +2,8 @@
  * test_evict_top.c - one engine of weighted parties against scripted
  * peers: the full 1b claim pool finds the sender holding the most entries
  * per unit of weight without a pass over the senders at each eviction,
- * and still picks one of those (docs/ENGINE.md, "Room in a tally").
+ * and still picks one of those; zero-weight senders' reports take no
+ * place in it (docs/ENGINE.md, "Room in a tally").
  *
  * Method: an engine of 128 parties, 96 of weight 1 (F = 31) and 32 of
  * weight 0, window 64 (a pool of 2,560 entries), stepped directly with
@@ -27,10 +28,15 @@
 #include "core.h"
 #include "internal.h"
 
-#define ET_N 128u     /* parties */
-#define ET_ZERO 32u   /* the last ET_ZERO parties weigh 0 */
-#define ET_ATTACK 24u /* weighted senders whose reports evict (weight 24 <= F) */
-#define ET_W 64u      /* window */
+#define ET_N 128u   /* parties */
+#define ET_ZERO 32u /* the last ET_ZERO parties weigh 0 */
+/* Weighted senders that fill the pool first (20 x 2 x 64 reports: its
+ * size), and then those whose reports evict: 31 together, F, so their
+ * reports at a higher ballot never move the engine there. */
+#define ET_FILL 20u
+#define ET_ATTACK 11u
+#define ET_FILL0 67u /* the first of them: past the attackers and ballot movers */
+#define ET_W 64u     /* window */
 #define ET_OUT 64u
 /* 256 + 2n + min(2W x min(n, 16), 65536) (layout.c) */
 #define ET_POOL (256u + 2u * ET_N + 2u * ET_W * 16u)
@@ -164,9 +170,20 @@ et_held(const struct et *t)
     return sum;
 }
 
-/* The zero-weight parties' reports at ballots b and b + 1 fill the pool;
- * the rest of theirs find it full and evict nobody (a zero-weight sender
- * would hold more than anyone), with no look for a victim. */
+/* Is p one of the ET_FILL fillers: the first parties from ET_FILL0 on,
+ * me left out? */
+static bool
+et_filler(const struct et *t, uint32_t p)
+{
+    uint32_t end = ET_FILL0 + ET_FILL + (t->me >= ET_FILL0 && t->me < ET_FILL0 + ET_FILL ? 1u : 0u);
+    return p >= ET_FILL0 && p < end && p != t->me;
+}
+
+/* The zero-weight parties' reports at ballots b and b + 1 take no place
+ * in the pool and meet no full pool; then ET_FILL weighted senders' fill
+ * it exactly, with no eviction and no look for a victim. Before the
+ * zero-weight reports were kept nowhere, theirs filled it (review E6's
+ * p1 and p2). */
 static void
 et_fill(struct et *t, uint64_t b)
 {
@@ -177,16 +194,23 @@ et_fill(struct et *t, uint64_t b)
         et_reports(t, z, b);
         et_reports(t, z, b + 1u);
     }
-    assert_int_equal(ctr->tally_overflow - overflow, 2u * ET_ZERO * ET_W - ET_POOL);
+    printf("zero-weight reports: %u pool entries taken\n", et_held(t));
+    assert_int_equal(et_held(t), 0);
+    for (uint32_t p = ET_FILL0; p < ET_FILL0 + ET_FILL + 1u; p++) {
+        if (et_filler(t, p)) {
+            et_reports(t, p, b);
+            et_reports(t, p, b + 1u);
+        }
+    }
+    assert_int_equal(ctr->tally_overflow - overflow, 0);
     assert_int_equal(ctr->claim_scans - scans, 0);
     assert_int_equal(et_held(t), ET_POOL);
 }
 
 /* ET_ATTACK weighted senders (not me) report at ballots b and b + 1:
- * every report finds the pool full, the first ET_POOL evict the
- * zero-weight parties' entries (their share is above every weighted
- * one's), the rest evict among the attackers by share. Returns the passes
- * over the senders this made. */
+ * every report finds the pool full and evicts an entry of the sender
+ * holding the top share (the fillers' 128 first, then fillers and
+ * attackers alike). Returns the passes over the senders this made. */
 static uint64_t
 et_attack(struct et *t, uint64_t b)
 {
@@ -206,23 +230,23 @@ et_attack(struct et *t, uint64_t b)
     printf("reports meeting the full pool %llu, passes over the senders %llu\n",
            (unsigned long long)(ctr->tally_overflow - overflow), (unsigned long long)passes);
     assert_int_equal(ctr->tally_overflow - overflow, 2u * ET_ATTACK * ET_W);
-    /* Who holds the pool: the attackers alone, each its weight's share
-     * (2,560 entries over 24 senders of weight 1: 106 or 107) give or
-     * take the one entry a report that would pass the top share is
-     * refused at. */
+    /* Who holds the pool: the attackers and the fillers, each its
+     * weight's share (2,560 entries over 31 senders of weight 1: 82 or
+     * 83) give or take the one entry a report that would pass the top
+     * share is refused at. */
     uint32_t lo = UINT32_MAX, hi = 0, sum = 0;
     for (uint32_t p = 0; p < ET_N; p++) {
         uint32_t held = t->e->ty.held[p];
-        bool attacker = false;
+        bool holder = et_filler(t, p);
         for (uint32_t a = 0; a < ET_ATTACK; a++) {
-            attacker = attacker || from[a] == p;
+            holder = holder || from[a] == p;
         }
-        assert_true(attacker || held == 0);
-        lo = attacker && held < lo ? held : lo;
+        assert_true(holder || held == 0);
+        lo = holder && held < lo ? held : lo;
         hi = held > hi ? held : hi;
         sum += held;
     }
-    printf("attackers hold %u..%u entries each, %u in all\n", lo, hi, sum);
+    printf("attackers and fillers hold %u..%u entries each, %u in all\n", lo, hi, sum);
     assert_int_equal(sum, ET_POOL);
     assert_true(hi - lo <= 2u);
     return passes;
@@ -242,16 +266,17 @@ et_to_ballot(struct et *t, uint64_t b)
     assert_int_equal(bpc_engine_ballot(t->e), b);
 }
 
-/* Goal: zero-weight parties fill the pool, and weighted senders' reports
- * then evict at every report, each time taking an entry of the sender
- * holding the top share: finding it costs one pass over the senders for
+/* Goal: zero-weight parties' reports take no place in the pool; weighted
+ * senders fill it, and other weighted senders' reports then evict at
+ * every report, each time taking an entry of the sender holding the top
+ * share: finding it costs one pass over the senders for
  * the whole run (the tournament's build), not one per eviction. Once the
  * pool has been given back (the engine moves to a ballot past the
  * reports'), the same attack at the next ballots costs one more pass.
  * Before, the top sender alone was kept and forgotten when it gave an
  * entry back, which every eviction made it do: a pass per eviction (3,015
- * of them here; at 999 parties, 7.8k instructions a report, review E5's
- * probe_evict). */
+ * in this test's first version, whose pool zero-weight parties filled; at
+ * 999 parties, 7.8k instructions a report, review E5's probe_evict). */
 static void
 test_evictions_pass_over_senders_once(void **state)
 {
