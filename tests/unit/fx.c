@@ -417,6 +417,16 @@ fx_propose_at(struct fx *f, uint32_t leader, uint32_t c, uint64_t first, uint32_
     }
 }
 
+/* A VOTES record for the run of k votes of `type` at ballot b from
+ * instance first, for the values vids. */
+struct bpc_record
+fx_votes(uint8_t type, uint64_t first, uint64_t b, const struct bpc_vid *vids, uint32_t k)
+{
+    struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
+    bpc_votes_digest(b, first, k, vids, d.id);
+    return bpc_record_make(BPC_MSG_VOTES, first, b, type | (uint64_t)k << 8, &d);
+}
+
 /* Moves the engine to ballot b: the three peers (weight 3 > F, and a
  * quorum) send 1b range records of b saying every instance from 0 is
  * empty for them, so any value is safe at b. */

@@ -150,6 +150,11 @@ uint32_t fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len
 void fx_propose_at(struct fx *f, uint32_t leader, uint32_t c, uint64_t first, uint32_t count,
                    uint64_t seq0, struct bpc_vid *v);
 
+/* A VOTES record for the run of k votes of `type` at ballot b from
+ * instance first, for the values vids. */
+struct bpc_record fx_votes(uint8_t type, uint64_t first, uint64_t b, const struct bpc_vid *vids,
+                           uint32_t k);
+
 /* Moves the engine to ballot b: the three peers (weight 3 > F, and a
  * quorum) send 1b range records of b saying every instance from 0 is
  * empty for them, so any value is safe at b. */

@@ -347,16 +347,6 @@ test_settled_first_frame_at_ballot(void **state)
 /* The shortest run of votes the engine sends as one record (ENG_RUN_MIN). */
 #define FX_RUN 8u
 
-/* A VOTES record for the run of k votes of `type` at ballot b from
- * instance first, for the values vids. */
-static struct bpc_record
-fx_votes(uint8_t type, uint64_t first, uint64_t b, const struct bpc_vid *vids, uint32_t k)
-{
-    struct bpc_vid d = {.kind = BPC_VALUE_DIGEST, .len = (uint16_t)(BPC_VOTES_VID_BYTES * k)};
-    bpc_votes_digest(b, first, k, vids, d.id);
-    return bpc_record_make(BPC_MSG_VOTES, first, b, type | (uint64_t)k << 8, &d);
-}
-
 /* Index of the last VOTES record the engine sent for (type, first, k), or -1. */
 static int
 fx_find_votes(const struct fx *f, uint8_t type, uint64_t first, uint32_t k)
