@@ -434,6 +434,13 @@ struct eng_instance_state {
     bool nopick_valid;
     bool recheck;      /* a 1b arrived or an event fired: re-check pending 2a */
     bool voted_at_bal; /* a 2av or 2b at bal left: 1b(bal) can no longer be rebuilt */
+    /* The step's 2b votes on decided instances, sent after its 2av votes
+     * on them (eng_vote_decided_2b) so each kind forms runs. */
+    uint32_t vouch_2b_count;
+    struct eng_vouch_2b {
+        uint64_t instance, ballot;
+        struct bpc_vid vid;
+    } vouch_2b[ENG_VOUCH_MAX];
 };
 
 /* held.c (the instance module's): the held 2a values at hd.bal, so that

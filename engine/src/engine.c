@@ -492,6 +492,7 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
     e->step_no++;
     e->cur_out = out;
     eng_receive_all(e, in->frames, in->frames_count);
+    eng_vote_decided_2b(e);
     eng_votes_retry(e);
     eng_ring_drain(e);
     eng_forward(e);

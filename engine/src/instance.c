@@ -450,8 +450,8 @@ eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     const struct eng_dec *found = eng_dring_find(e, r->instance);
     if (found == NULL || r->ballot != eng_bal(e) || found->vote_hi >= r->ballot ||
-        eng_vouch_full(e) || eng_leader_of(e, r->ballot) != (int)p ||
-        !eng_vid_eq(&found->vid, &r->value)) {
+        eng_vouch_full(e) || e->in.vouch_2b_count == ENG_VOUCH_MAX ||
+        eng_leader_of(e, r->ballot) != (int)p || !eng_vid_eq(&found->vid, &r->value)) {
         return;
     }
     eng_dring_vote(e, r->instance, r->ballot);
@@ -459,8 +459,26 @@ eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
                       found->ballot);
     struct bpc_record v2av = bpc_record_make(BPC_MSG_2AV, r->instance, r->ballot, 0, &found->vid);
     eng_broadcast(e, &v2av, NULL);
-    struct bpc_record v2b = bpc_record_make(BPC_MSG_2B, r->instance, r->ballot, 0, &found->vid);
-    eng_broadcast(e, &v2b, NULL);
+    e->in.vouch_2b[e->in.vouch_2b_count++] =
+        (struct eng_vouch_2b){.instance = r->instance, .ballot = r->ballot, .vid = found->vid};
+}
+
+/* The step's 2b votes on decided instances leave after its 2av votes on
+ * them: 2A records for consecutive instances then give one 2av run and
+ * one 2b run per peer. Before, each 2av and 2b left alternately and no
+ * run formed: a Byzantine leader's frame of 64 2A records for instances
+ * decided before made a correct party send 128 records to each peer
+ * (review E7's F1: 3,968 records in 220 frames at 32 parties), where a
+ * fresh 2a costs one run of each. */
+void
+eng_vote_decided_2b(struct bpc_engine *e)
+{
+    for (uint32_t k = 0; k < e->in.vouch_2b_count; k++) {
+        const struct eng_vouch_2b *d = &e->in.vouch_2b[k];
+        struct bpc_record v2b = bpc_record_make(BPC_MSG_2B, d->instance, d->ballot, 0, &d->vid);
+        eng_broadcast(e, &v2b, NULL);
+    }
+    e->in.vouch_2b_count = 0;
 }
 
 /* ------------------------------------------------------------------------

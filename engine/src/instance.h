@@ -306,6 +306,7 @@ ENG_FN void eng_on_vote_at(struct bpc_engine *e, uint32_t p, struct eng_slot *s,
 ENG_FN bool eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A 2a for an instance decided here whose slot is gone. */
 ENG_FN void eng_vote_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
+ENG_FN void eng_vote_decided_2b(struct bpc_engine *e);
 /* Leader: proposes instances from next_prop on while it can. */
 /* The leader of generation g's ballot, elected once and kept in the
  * generation. */

@@ -1,9 +1,11 @@
 /*
  * test_peer_work.c - one engine against scripted peers (fx.h): what a
  * Byzantine peer's frame can make a correct party do stays within a
- * small factor of what the protocol asks anyway. A frame of settled runs
- * with any tag is looked at up to two full runs before its tag is checked
- * (docs/ENGINE.md, "Settled frames").
+ * small factor of what the protocol asks anyway. A leader's 2A records
+ * for instances decided long ago get this party's 2av and 2b votes as one
+ * run of each, as fresh ones do; a frame of settled runs with any tag is
+ * looked at up to two full runs before its tag is checked (docs/ENGINE.md,
+ * "Instances" and "Settled frames").
  *
  * Method: the fixture of fx.h (one engine, party `me` of four, stepped
  * directly; the other three parties are the test); the work is read off
@@ -26,7 +28,10 @@
 
 #include "fx.h"
 
-#define PW_RUN 64u /* a full run */
+#define PW_W 16u     /* window */
+#define PW_DONE 80u  /* instances decided at ballot 1: 0 to 79 */
+#define PW_AGAIN 48u /* instances a Byzantine leader proposes again */
+#define PW_RUN 64u   /* a full run */
 
 /* The peers other than l, in order (two of them). */
 static void
@@ -37,6 +42,83 @@ pw_others(const struct fx *f, uint32_t l, uint32_t out[2])
             out[k++] = fx_other(f, i);
         }
     }
+}
+
+/* Decides instances first to first + count - 1 at ballot 1 with values v
+ * (one-command batches of the leader l1, inline): the engine votes 2av
+ * and 2b for each (fx_vote), then the two other peers' 2b decide them. */
+static void
+pw_decide(struct fx *f, uint32_t l1, uint64_t first, uint32_t count, struct bpc_vid *v)
+{
+    struct bpc_record recs[PW_RUN];
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t bytes[64];
+        fx_batch(bytes, l1, 1u + first + i, 8, (uint8_t)(first + i), &v[first + i]);
+        fx_vote(f, first + i, 1, &v[first + i], bytes);
+        recs[i] = bpc_record_make(BPC_MSG_2B, first + i, 1, 0, &v[first + i]);
+    }
+    for (uint32_t j = 0; j < 2; j++) {
+        fx_send(f, fx_other(f, j), recs, count);
+    }
+}
+
+/* Records the engine sent to watch: single votes of `type` at ballot b
+ * below instance `below`, and VOTES runs of `type` at b of length k from
+ * instance 0. */
+static void
+pw_count(const struct fx *f, uint8_t type, uint64_t b, uint64_t below, uint32_t k,
+         uint32_t *singles, uint32_t *runs)
+{
+    *singles = 0;
+    *runs = 0;
+    for (uint32_t j = 0; j < f->sent_count; j++) {
+        const struct bpc_record *r = &f->sent[j];
+        *singles += r->type == type && r->ballot == b && r->instance < below ? 1u : 0u;
+        *runs += r->type == BPC_MSG_VOTES && r->ballot == b && r->instance == 0 &&
+                         r->aux == (type | (uint64_t)k << 8)
+                     ? 1u
+                     : 0u;
+    }
+}
+
+/* Goal: a leader's 2A records for instances this party decided and no
+ * longer holds get its 2av and 2b votes as one run of each per peer, as a
+ * correct leader's fresh 2a records do. Before, the 2av and 2b of each
+ * instance left one after the other and no run formed: a Byzantine
+ * leader's frame of 64 such records made a correct party send 128
+ * records to each peer (review E7's F1; 2 x (n - 1) x 64 records a frame,
+ * at every ballot it leads, for each instance of the recent-decision
+ * ring). */
+static void
+test_votes_on_decided_instances_form_runs(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(PW_W, 256);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    struct bpc_vid v[PW_DONE];
+    for (uint32_t first = 0; first < PW_DONE; first += PW_W) {
+        pw_decide(f, l1, first, PW_W, v);
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), PW_DONE);
+    fx_to_ballot(f, 2);
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    f->watch = fx_other(f, 0) != l2 ? fx_other(f, 0) : fx_other(f, 1);
+    f->sent_count = 0;
+    struct bpc_record a2[PW_AGAIN];
+    for (uint32_t i = 0; i < PW_AGAIN; i++) {
+        a2[i] = bpc_record_make(BPC_MSG_2A, i, 2, 0, &v[i]);
+    }
+    fx_send(f, l2, a2, PW_AGAIN);
+    uint32_t s2av, r2av, s2b, r2b;
+    pw_count(f, BPC_MSG_2AV, 2, PW_AGAIN, PW_AGAIN, &s2av, &r2av);
+    pw_count(f, BPC_MSG_2B, 2, PW_AGAIN, PW_AGAIN, &s2b, &r2b);
+    print_message("%u 2A records for decided instances: %u single 2av, %u single 2b, %u 2av "
+                  "runs, %u 2b runs sent to one peer\n",
+                  PW_AGAIN, s2av, s2b, r2av, r2b);
+    assert_int_equal(s2av + s2b, 0);
+    assert_int_equal(r2av, 1);
+    assert_int_equal(r2b, 1);
+    fx_delete(f);
 }
 
 /* A frame from `from` of `runs` VOTES 2av runs over instances 0 to
@@ -101,6 +183,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_votes_on_decided_instances_form_runs),
         cmocka_unit_test(test_settled_runs_looked_at_up_to_a_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
