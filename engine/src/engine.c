@@ -231,7 +231,7 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
 }
 
 /* Are all count records of the (decoded, unchecked) frame settled? Runs
- * add at most two full runs' worth of looks; past that, its tag comes first
+ * add at most four full runs' worth of looks; past that, its tag comes first
  * (before, 139 settled runs of 64 with any tag cost 8,896: review E7's F2). */
 static bool
 eng_frame_settled(const struct bpc_engine *e, uint32_t p, int count)
@@ -241,7 +241,7 @@ eng_frame_settled(const struct bpc_engine *e, uint32_t p, int count)
         const struct bpc_record *r = &e->rx.recs[k];
         uint64_t run = r->type == BPC_MSG_VOTES ? r->aux >> 8 : 1u;
         extra += run > 1u ? run - 1u : 0u;
-        if (extra > 2u * BPC_VOTES_RUN_MAX || !eng_record_settled(e, p, r)) {
+        if (extra > 4u * BPC_VOTES_RUN_MAX || !eng_record_settled(e, p, r)) {
             return false;
         }
     }

@@ -4,7 +4,7 @@
  * small factor of what the protocol asks anyway. A leader's 2A records
  * for instances decided long ago get this party's 2av and 2b votes as one
  * run of each, as fresh ones do; a frame of settled runs with any tag is
- * looked at up to two full runs before its tag is checked (docs/ENGINE.md,
+ * looked at up to four full runs before its tag is checked (docs/ENGINE.md,
  * "Instances" and "Settled frames").
  *
  * Method: the fixture of fx.h (one engine, party `me` of four, stepped
@@ -129,7 +129,7 @@ pw_settled_frame(struct fx *f, uint32_t from, const uint8_t *key, const struct b
                  uint32_t runs)
 {
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
-    struct bpc_record recs[3];
+    struct bpc_record recs[5];
     for (uint32_t k = 0; k < runs; k++) {
         recs[k] = fx_votes(BPC_MSG_2AV, 0, 1, v, PW_RUN);
     }
@@ -142,7 +142,7 @@ pw_settled_frame(struct fx *f, uint32_t from, const uint8_t *key, const struct b
 }
 
 /* Goal: a frame of settled runs is dropped before its tag is checked
- * only while its runs add at most two full runs of instances to look at;
+ * only while its runs add at most four full runs of instances to look at;
  * past that its tag is checked first, and a forged one is a bad tag.
  * Before, every run was looked at: 139 runs of 64 with any tag made the
  * engine look at 8,896 slots before dropping the frame (review E7's F2:
@@ -162,19 +162,19 @@ test_settled_runs_looked_at_up_to_a_bound(void **state)
         fx_batch(bytes, l1, 1u + i, 8, (uint8_t)i, &v[i]);
         fx_vote(f, i, 1, &v[i], bytes); /* maxVBal 1: a 2av at 1 is settled */
     }
-    /* Two runs, forged: settled, no drop. */
+    /* Four runs, forged: settled, no drop. */
     uint64_t bad = bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG];
-    assert_true(pw_settled_frame(f, peers[0], f->keys[peers[1]], v, 2));
+    assert_true(pw_settled_frame(f, peers[0], f->keys[peers[1]], v, 4));
     assert_int_equal(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG], bad);
-    /* Three, forged: its tag is checked first. */
-    bool settled = pw_settled_frame(f, peers[0], f->keys[peers[1]], v, 3);
-    print_message("a forged frame of 3 settled runs of %u: %s, bad tags %llu\n", PW_RUN,
+    /* Five, forged: its tag is checked first. */
+    bool settled = pw_settled_frame(f, peers[0], f->keys[peers[1]], v, 5);
+    print_message("a forged frame of 5 settled runs of %u: %s, bad tags %llu\n", PW_RUN,
                   settled ? "settled" : "checked",
                   (unsigned long long)(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG] - bad));
     assert_false(settled);
     assert_int_equal(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG], bad + 1);
-    /* Three, genuine: checked, then applied as settled votes (no drop). */
-    assert_false(pw_settled_frame(f, peers[0], f->keys[peers[0]], v, 3));
+    /* Five, genuine: checked, then applied as settled votes (no drop). */
+    assert_false(pw_settled_frame(f, peers[0], f->keys[peers[0]], v, 5));
     assert_int_equal(bpc_engine_counters(f->e)->drops[BPC_DROP_BAD_TAG], bad + 1);
     fx_delete(f);
 }
