@@ -230,30 +230,13 @@ eng_dispatch(struct bpc_engine *e, uint32_t p, const struct bpc_record *r,
     }
 }
 
-/* Are all count records of the (decoded, unchecked) frame settled? Runs
- * add at most four full runs' worth of looks; past that, its tag comes first
- * (before, 139 settled runs of 64 with any tag cost 8,896: review E7's F2). */
-static bool
-eng_frame_settled(const struct bpc_engine *e, uint32_t p, int count)
-{
-    uint64_t extra = 0;
-    for (int k = 0; k < count; k++) {
-        const struct bpc_record *r = &e->rx.recs[k];
-        uint64_t run = r->type == BPC_MSG_VOTES ? r->aux >> 8 : 1u;
-        extra += run > 1u ? run - 1u : 0u;
-        if (extra > 4u * BPC_VOTES_RUN_MAX || !eng_record_settled(e, p, r)) {
-            return false;
-        }
-    }
-    return count > 0;
-}
-
 /* Checks a frame's parsed header (rc: bpc_wire_parse_header's result),
  * decodes it into e->rx.recs and checks its tag; the record count, or -1
  * when the frame is dropped (counted). A frame whose records are all
- * settled is dropped before the tag check (frames_settled): applying it
- * would change nothing, so whether it is genuine does not matter, and
- * its sequence number stays unmarked (a later copy is judged again). */
+ * settled is dropped (frames_settled), before the tag check unless its
+ * runs are many (eng_frame_settled): applying it would change nothing,
+ * so whether it is genuine does not matter, and its sequence number
+ * stays unmarked (a later copy is judged again). */
 static int
 eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
           const struct bpc_frame_header *h)
@@ -275,16 +258,22 @@ eng_admit(struct bpc_engine *e, const uint8_t *bytes, uint32_t len, int rc,
         return -1;
     }
     /* Only a frame of bare votes can be settled; decoding one hashes
-     * nothing, and its runs are looked at up to a bound (above). */
+     * nothing, and its runs are looked at up to a bound before the tag. */
     bool votes = bpc_wire_votes_only(bytes, h);
     int count = votes ? bpc_wire_decode(bytes, len, h, e->rx.recs, e->rx.recs_cap) : 0;
-    if (votes && eng_frame_settled(e, h->sender, count)) {
+    int from = 0;
+    int settled = votes ? eng_frame_settled(e, h->sender, e->rx.recs, count, &from) : 0;
+    if (settled > 0) {
         e->ctr.frames_settled++;
         return -1;
     }
     /* A forged frame counts as one, malformed or not. */
     if (!bpc_wire_verify(bytes, len, e->cfg.keys[h->sender])) {
         eng_drop(e, BPC_DROP_BAD_TAG);
+        return -1;
+    }
+    if (settled < 0 && eng_frame_settled(e, h->sender, e->rx.recs, count, &from) > 0) {
+        e->ctr.frames_settled++;
         return -1;
     }
     if (!votes) {

@@ -274,7 +274,7 @@ void
 eng_on_votes(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
 {
     if (eng_record_settled(e, p, r)) {
-        return; /* crediting it could change nothing (instance.c) */
+        return; /* crediting it could change nothing (settled.c) */
     }
     if (eng_votes_try(e, p, r) != RUN_WAIT) {
         return;

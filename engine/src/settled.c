@@ -1,8 +1,8 @@
 /*
  * settled.c - the instance module's settled records (its state is
  * instance.c's): which received votes could change nothing but counters,
- * for engine.c's check before a frame's tag and runs.c's before a run's
- * digest (docs/ENGINE.md, "Settled frames").
+ * for engine.c's check of a frame (before its tag, within a bound) and
+ * runs.c's before a run's digest (docs/ENGINE.md, "Settled frames").
  *
  * Owns: nothing of its own. Must never: call a record settled that could
  * change a tally this party reads, or hash anything.
@@ -78,4 +78,28 @@ eng_record_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_reco
         }
     }
     return true;
+}
+
+/* Before the tag, a frame's runs may add this many instances to look at
+ * beyond one per record. */
+#define ENG_SETTLED_LOOKS (4u * BPC_VOTES_RUN_MAX)
+
+int
+eng_frame_settled(const struct bpc_engine *e, uint32_t p, const struct bpc_record *recs, int count,
+                  int *from)
+{
+    uint64_t extra = 0;
+    for (int k = *from; k < count; k++) {
+        const struct bpc_record *r = &recs[k];
+        uint64_t run = r->type == BPC_MSG_VOTES ? r->aux >> 8 : 1u;
+        extra += run > 1u ? run - 1u : 0u;
+        if (*from == 0 && extra > ENG_SETTLED_LOOKS) {
+            *from = k; /* records before k are settled */
+            return -1;
+        }
+        if (!eng_record_settled(e, p, r)) {
+            return 0;
+        }
+    }
+    return count > 0 ? 1 : 0;
 }

@@ -127,6 +127,22 @@ test_zero_weight_reports_kept_nowhere(void **state)
     assert_int_equal(ctr->recheck_visits - visits, 0);
     assert_int_equal(f->e->ty.claims_used - used, 0);
     assert_int_equal(f->e->ty.held[z], 0);
+    /* Its reports at ballots above the engine's make no generation for
+     * them either (before, instance 40's generations went to ballots 3
+     * and 4: review G7's F2). */
+    const struct eng_slot *s = &f->e->win.slots[40u & f->e->mask];
+    uint64_t gens[ENG_GENS];
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        gens[g] = s->gen[g].ballot;
+    }
+    for (uint64_t b = 3; b <= 4; b++) {
+        fx_send1(f, z, bpc_record_make(BPC_MSG_1B, 40, b, 0, NULL));
+    }
+    for (uint32_t g = 0; g < ENG_GENS; g++) {
+        print_message("instance 40, generation %u: ballot %llu (was %llu)\n", g,
+                      (unsigned long long)s->gen[g].ballot, (unsigned long long)gens[g]);
+        assert_int_equal(s->gen[g].ballot, gens[g]);
+    }
     fx_delete(f);
 }
 
