@@ -273,6 +273,40 @@ cl_range(int c, const char **flag, const char **range)
     }
 }
 
+/* The run is judged by a party that was never killed (a killed party's
+ * unapplied commands are not resubmitted): kills that certainly reach
+ * every party (each one by id, or the one party of --parties 1 as its
+ * leader) leave none to judge by, and the run could only fail at its
+ * deadline. Dynamic targets are counted only when they are certain. */
+static int
+cl_events_cover(const struct cl_opts *o)
+{
+    uint64_t all = o->parties >= 64 ? UINT64_MAX : (1ull << o->parties) - 1;
+    uint64_t killed = 0;
+    for (uint32_t i = 0; i < o->events_count; i++) {
+        const struct cl_event *e = &o->events[i];
+        if (e->kind != CL_EVENT_KILL) {
+            continue;
+        }
+        if (e->who >= 0) {
+            killed |= 1ull << e->who;
+        } else if (e->who == CL_WHO_LEADER && o->parties == 1) {
+            killed |= 1;
+        }
+        if (killed == all) {
+            char who[16];
+            snprintf(who, sizeof(who), "%d", e->who);
+            fprintf(stderr,
+                    "bpcon-cluster: --kill '%s@%llu': every party (0..%u) is killed, so none "
+                    "runs the whole load to judge the run by (a restart does not count)\n",
+                    e->who == CL_WHO_LEADER ? "leader" : who, (unsigned long long)e->at_ms,
+                    o->parties - 1);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Fault events name parties that can exist: checked once --parties is
  * known. A party id outside the cluster, or a follower killed in a
  * one-party cluster (its one party leads), never has a target. */
@@ -295,7 +329,7 @@ cl_events_check(const struct cl_opts *o)
             return -EINVAL;
         }
     }
-    return 0;
+    return cl_events_cover(o);
 }
 
 /* The load is paced one way; the ring-only measurements need the ring. */

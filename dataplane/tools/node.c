@@ -367,15 +367,42 @@ node_pace(const struct node_opts *o, struct dp_pace *out)
     out->rate = o->rate;
 }
 
+/* The cluster file and this party's id in it, read before EAL starts
+ * (parsing only: nothing in it needs EAL). A --cluster that names no file
+ * and an --id not in the cluster are usage errors (exit 2), as every bad
+ * flag is; an error inside the file stops the start (exit 1, FILE:LINE:
+ * cause). Before (review B5), both were found after EAL, exit 1. */
+static void
+node_cluster_early(struct node *n)
+{
+    char err[2 * PATH_MAX] = "";
+    struct stat st;
+    if (stat(n->o.cluster, &st) != 0) {
+        fprintf(stderr, "bpcon-node: --cluster '%s': %s\nbpcon-node: see bpcon-node --help\n",
+                n->o.cluster, strerror(errno));
+        exit(2);
+    }
+    int rc = bpc_dp_cluster_load(n->o.cluster, &n->cluster, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        exit(1);
+    }
+    if (n->o.id >= n->cluster.parties_count) {
+        fprintf(stderr,
+                "bpcon-node: --id '%llu': id %llu is not in the cluster (parties 0..%u)\n"
+                "bpcon-node: see bpcon-node --help\n",
+                (unsigned long long)n->o.id, (unsigned long long)n->o.id,
+                n->cluster.parties_count - 1);
+        exit(2);
+    }
+}
+
+/* The configuration of the cluster node_cluster_early read. */
 static int
 node_config(struct node *n, char *err, size_t err_len)
 {
-    int rc = bpc_dp_cluster_load(n->o.cluster, &n->cluster, err, err_len);
-    if (rc != 0) {
-        return rc;
-    }
     uint32_t self = (uint32_t)n->o.id;
-    rc = bpc_dp_cluster_config(&n->cluster, self, &n->cfg, err, err_len);
+    int rc = bpc_dp_cluster_config(&n->cluster, self, &n->cfg, err, err_len);
     if (rc != 0) {
         return rc;
     }
@@ -621,6 +648,7 @@ main(int argc, char **argv)
     static struct node n;
     n.mesh_lock_fd = -1;
     (void)node_early_args(argc, argv, &n.o);
+    node_cluster_early(&n);
     int eal = rte_eal_init(argc, argv);
     if (eal < 0) {
         rte_exit(EXIT_FAILURE, "bpcon-node: EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -149,7 +149,8 @@ store_frame_decode(const struct store_frame_view *v, uint64_t off, bool check_di
     return NULL;
 }
 
-/* Validates the file header; 0, -EBADMSG (damaged: corrupt at 0) or
+/* Validates the file header; 0, -EBADMSG (damaged: corrupt at 0, a header
+ * length other than 80 or a reserved byte set included) or
  * -EPROTONOSUPPORT (another format version). */
 static int
 store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, char *err,
@@ -173,6 +174,11 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
         snprintf(len_why, sizeof(len_why), "file header length %llu, version %u has %u",
                  (unsigned long long)hlen, version, BPC_STORE_HEADER_BYTES);
         why = len_why;
+    } else if (why == NULL && known && store_get_le(b + 28, 4) != 0) {
+        /* Reserved, zero in every version this build reads (review B5). */
+        why = "file header reserved bytes 28..31 not zero";
+    } else if (why == NULL && known && store_get_le(b + 72, 4) != 0) {
+        why = "file header reserved bytes 72..75 not zero";
     }
     if (why != NULL) {
         info->corrupt_offset = 0;

@@ -72,7 +72,17 @@ check badkey "kbad:2:" "hex digits"
 printf 'party 0\n' > "$dir/kmiss"
 case_file keymiss "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kmiss port port:0\n$P1\n"
 check keymiss "kmiss:1:" "no key for peer 1"
-check missing_file "missing_file.conf:0:" "cannot open"
+# A --cluster that names no file is a bad flag: a usage error, before EAL
+# (review B5; before, "missing_file.conf:0: cannot open" after EAL, exit 1).
+out=$(timeout 20 "$node" -- --cluster "$dir/missing_file.conf" --id 0 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -qF -- "--cluster '$dir/missing_file.conf': No such file" <<<"$out" &&
+    ! grep -q "EAL" <<<"$out"; then
+    pass=$((pass + 1))
+else
+    fail=$((fail + 1))
+    echo "FAIL missing_file: status $status, output: $out"
+fi
 # Semantic errors, each at its own line.
 case_file weight0 "cluster_id 1\nparty 0 weight 0 mac 02:00:00:00:00:00 key k0 port port:0\n$P1\n"
 check weight0 "weight0.conf:2:" "weight 0"
@@ -151,8 +161,8 @@ case_file mesh34 "cluster_id 1\n$mesh"
 check mesh34 "mesh34.conf:2:" "party 0: a vhost-mesh cluster has at most 33 parties (one port per peer, 32 ports), this one 34"
 
 # A FIFO where a file should be is refused, not read (the read, or the
-# open, blocked for good): the cluster file and a key file (exit 1, after
-# EAL), and --log-out (exit 2, before EAL). Each under a timeout.
+# open, blocked for good): the cluster file (exit 1, before EAL), a key
+# file (exit 1, after EAL), and --log-out (exit 2, before EAL). Each under a timeout.
 mkfifo "$dir/fifo.conf" "$dir/kfifo" "$dir/logfifo"
 check fifo "fifo.conf:0:" "not a regular file (a FIFO)"
 case_file keyfifo "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kfifo port port:0\n$P1\n"

@@ -72,7 +72,9 @@ keep "$dir/c.conf" "cluster_id 1"
 out=$("$node" -- --cluster "$dir/c.conf" --id 0 --log-out "$dir/c.conf" 2>&1)
 check same-cluster 2 $? "$out" "is the same file as --cluster" "$dir/c.conf"
 
-# A run that fails after the flags (no such party) keeps the earlier logs.
+# A run refused for an --id not in the cluster keeps the earlier logs. The
+# cluster file is read before EAL: a usage error (before review B5, found
+# after EAL: exit 1).
 keep "$dir/log" "an earlier run's log"
 keep "$dir/log.decided" "an earlier run's decided log"
 printf 'party 0\npeer 1 %064d\n' 0 >"$dir/k0"
@@ -80,7 +82,7 @@ printf 'cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key %s port port:0\
     "$dir/k0" >"$dir/one.conf"
 printf 'party 1 weight 1 mac 02:00:00:00:00:01 key %s port port:0\n' "$dir/k0" >>"$dir/one.conf"
 out=$(eal fail --cluster "$dir/one.conf" --id 5 --log-out "$dir/log")
-check failed-run 1 $? "$out" "id 5 is not in the cluster" "$dir/log" "$dir/log.decided"
+check failed-run 2 $? "$out" "--id '5': id 5 is not in the cluster (parties 0..1)" "$dir/log" "$dir/log.decided"
 
 # --log-out naming this party's key file (known once the cluster file is
 # read): refused, the key kept.

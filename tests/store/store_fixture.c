@@ -4,7 +4,8 @@
  * library), torn.store (good plus part of a fourth commit, as written), zero.store
  * (good plus zeros), corrupt.store (good with one byte flipped inside the
  * second commit), hdrlen.store and newer.store (good with a header length
- * or a version it does not have, its checksum sealed again),
+ * or a version it does not have, its checksum sealed again), resv28.store
+ * and resv72.store (good with reserved header bytes 28 or 72 set, sealed),
  * notastore.store (text). Prints the expected figures as
  * shell assignments.
  *
@@ -133,6 +134,11 @@ main(int argc, char **argv)
     rc = rc == 0 ? fx_header_field(path, b, len, 12, BPC_STORE_HEADER_BYTES + 1u) : rc;
     snprintf(path, sizeof(path), "%s/newer.store", argv[1]);
     rc = rc == 0 ? fx_header_field(path, b, len, 8, 99) : rc;
+    /* resv28, resv72: a reserved header field not zero. */
+    snprintf(path, sizeof(path), "%s/resv28.store", argv[1]);
+    rc = rc == 0 ? fx_header_field(path, b, len, 28, 1) : rc;
+    snprintf(path, sizeof(path), "%s/resv72.store", argv[1]);
+    rc = rc == 0 ? fx_header_field(path, b, len, 72, 0x01000000u) : rc;
     uint64_t flip = bounds[0] + BPC_STORE_FRAME_HEADER_BYTES + 8u; /* second commit */
     b[flip] ^= 0x10;
     snprintf(path, sizeof(path), "%s/corrupt.store", argv[1]);

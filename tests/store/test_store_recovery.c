@@ -213,6 +213,45 @@ test_store_torn_tail_every_length(void **state)
     free(img);
 }
 
+/* The header's reserved bytes 28..31 and 72..75 are zero in every file
+ * the store writes: one set under a good header checksum is damage at
+ * offset 0, for inspect (bpcon-store check) and for an open, which leaves
+ * the file as it was. Before (review B5), both called it intact. */
+static void
+test_store_header_reserved_bytes(void **state)
+{
+    (void)state;
+    uint64_t bound[8];
+    uint32_t recs[8];
+    size_t full = 0;
+    uint8_t *img = ts_small_store(2, bound, recs, &full);
+    uint8_t *bad = malloc(full);
+    assert_non_null(bad);
+    static const size_t at[] = {28, 31, 72, 75};
+    char err[256];
+    for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+        memcpy(bad, img, full);
+        bad[at[k]] = 0x01;
+        ts_set_version(bad, bad[8]); /* the header's checksum sealed again */
+        struct memfs fs;
+        memfs_init(&fs, 8);
+        memfs_set_file(&fs, TS_PATH, bad, full);
+        struct bpc_store_info info;
+        assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                         -EBADMSG);
+        memfs_free(&fs);
+        assert_int_equal(info.corrupt_offset, 0);
+        assert_non_null(strstr(info.corrupt_reason,
+                               at[k] < 32 ? "reserved bytes 28..31" : "reserved bytes 72..75"));
+        uint32_t loaded = 0;
+        size_t after = 0;
+        assert_int_equal(ts_open_image(bad, full, err, sizeof(err), &loaded, &after), -EBADMSG);
+        assert_non_null(strstr(err, "damaged at offset 0: file header reserved bytes"));
+    }
+    free(bad);
+    free(img);
+}
+
 static void
 test_store_zero_filled_tail(void **state)
 {
@@ -536,6 +575,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_torn_tail_every_length),
         cmocka_unit_test(test_store_zero_filled_tail),
+        cmocka_unit_test(test_store_header_reserved_bytes),
         cmocka_unit_test(test_store_bit_flip_every_byte),
         cmocka_unit_test(test_store_unrestorable_record_is_damage),
         cmocka_unit_test(test_store_fault_at_every_call),

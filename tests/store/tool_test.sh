@@ -73,6 +73,14 @@ expect_rc hdrlen-check 1 "$tool" check "$dir/hdrlen.store"
 has hdrlen-status "\"status\":\"damaged\""
 has hdrlen-offset "\"corrupt_offset\":0,"
 has hdrlen-reason "file header length 81, version 4 has 80"
+# A reserved header field (bytes 28..31, 72..75) not zero under a good
+# checksum is damage at offset 0 too (before review B5: "intact", exit 0).
+for r in 28 72; do
+    expect_rc "resv$r-check" 1 "$tool" check "$dir/resv$r.store"
+    has "resv$r-status" "\"status\":\"damaged\""
+    has "resv$r-offset" "\"corrupt_offset\":0,"
+    has "resv$r-reason" "file header reserved bytes $r..$((r + 3)) not zero"
+done
 expect_rc newer-check 1 "$tool" check "$dir/newer.store"
 has newer-status "\"status\":\"unsupported-version\""
 # The version found is named; the rest of its header is not read.
