@@ -288,7 +288,7 @@ cl_events_cover(const struct cl_opts *o)
         if (e->kind != CL_EVENT_KILL) {
             continue;
         }
-        if (e->who >= 0) {
+        if (e->who >= 0 && e->who < 64) { /* past 64 parties, 16 events cannot reach all */
             killed |= 1ull << e->who;
         } else if (e->who == CL_WHO_LEADER && o->parties == 1) {
             killed |= 1;
