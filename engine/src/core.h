@@ -1,20 +1,17 @@
 /*
- * core.h - the step engine's state (struct bpc_engine), grouped by the
- * module that owns each part, and the few things every module shares.
+ * core.h - the step engine's state (struct bpc_engine), grouped by the module that owns each
+ * part, and the few things every module shares.
  *
- * Owns: the definition of struct bpc_engine and of the element types its
- * modules keep in caller storage (slots, generations, queued records,
- * commands, recent decisions). Shared by all modules: the immutable
- * configuration (cfg, digest, weights, thresholds, sizes), the step
- * context (now_ns, step_no, cur_out; written only by engine.c) and the
- * counters (any module may count). Every other field sits in the
- * sub-struct of the one module that writes it (e->bl: ballot.c, e->in:
- * instance.c, e->rp: report.c, e->ty: tally.c, e->win: window.c, e->ob:
- * outbox.c, e->sub: submit.c, e->cu: catchup.c, e->ps: persist.c, e->vr:
- * runs.c, e->rx: engine.c); other modules reach it only through the
- * owner's functions and the static inline accessors in the owner's
- * header. Must never: hold code with side effects, or be included outside
- * engine/src.
+ * Owns: the definition of struct bpc_engine and of the element types its modules keep in caller
+ * storage (slots, generations, queued records, commands, recent decisions). Shared by all
+ * modules: the immutable configuration (cfg, digest, weights, thresholds, sizes), the step
+ * context (now_ns, step_no, cur_out; written only by engine.c) and the counters (any module may
+ * count). Every other field sits in the sub-struct of the one module that writes it (e->bl:
+ * ballot.c, e->in: instance.c, e->rp: report.c, e->ty: tally.c, e->win: window.c, e->ob:
+ * outbox.c, e->sub: submit.c, e->cu: catchup.c, e->ps: persist.c, e->vr: runs.c, e->rx:
+ * engine.c); other modules reach it only through the owner's functions and the static inline
+ * accessors in the owner's header. Must never: hold code with side effects, or be included
+ * outside engine/src.
  *
  * Names follow BPConProof.tla on purpose: max_bal, max_vbal, max_vval.
  */
@@ -502,6 +499,9 @@ struct eng_report_state {
     uint64_t asked_lo;   /* lowest instance the leader's 1a at bal named (UINT64_MAX: none) */
     uint64_t held_next;  /* held reports: the next instance the pass reports */
     uint64_t held_end;   /* ... and where it ends (held_next >= held_end: no pass) */
+    bool pass_asked;     /* the leader's 1a at bal came since the last pass began */
+    uint32_t pass_gap;   /* retransmit ticks the next pass waits once one ended (doubles) */
+    uint32_t pass_wait;  /* ... and those it waited so far */
 };
 
 /* A sender's 1b range start and the weight of the ranges before it. */
