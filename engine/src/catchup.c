@@ -232,9 +232,18 @@ eng_on_decided(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     bpc_u128 w;
     bool counted = eng_tally_claim(e, s, p, &r->value, &w);
     if (counted && w > e->faulty) {
+        /* Only a claim that decided the instance or brought its bytes asks
+         * for a persist batch and more catch-up. Before, each new sender's
+         * claim on an instance claims had already decided did, zero-weight
+         * ones included: a persist batch (an fsync) per frame (review E8's
+         * F2). */
+        bool had = eng_vote_is_decided(s);
+        bool bytes = had && eng_vote_decided_with_bytes(s);
         eng_decide(e, s, r->ballot, &r->value, r->value_bytes, false);
-        eng_ps_learned(e);
-        e->cu.catching_up = true;
+        if (!had || (!bytes && eng_vote_decided_with_bytes(s))) {
+            eng_ps_learned(e);
+            e->cu.catching_up = true;
+        }
         return;
     }
     if (r->value_bytes == NULL) {

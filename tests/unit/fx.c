@@ -223,6 +223,7 @@ fx_step(struct fx *f, const struct bpc_frame_in *in, uint32_t count)
         }
         count = 0;
         if (so.persist_count > 0) {
+            f->persist_batches++;
             fx_persist(f, so.persist, so.persist_count);
             fx_persist_values(f, so.persist_values, so.persist_values_count);
             bpc_engine_persisted(f->e);

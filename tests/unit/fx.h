@@ -52,6 +52,7 @@ struct fx {
     struct bpc_durable_value vals[FX_VAL_MAX];
     uint8_t val_bytes[FX_VAL_MAX][BPC_VALUE_BYTES_MAX];
     uint32_t val_count;
+    uint64_t persist_batches; /* batches fx_step confirmed */
     /* Decisions the engine handed out for instances below 64. */
     uint64_t dec_set; /* bit i: instance i decided */
     struct bpc_vid dec[64];

@@ -160,6 +160,34 @@ test_held_report_passes_space_out(void **state)
     fx_delete(f);
 }
 
+/* Goal: a DECIDED claim for an instance that claims already decided here
+ * asks for no persist batch: it changes nothing. Before, each new
+ * sender's claim, of any weight, asked for one (an fsync a frame: review
+ * E8's F2). Method: two peers' claims (weight 2 > F) decide instances 0
+ * to 31; the third peer then claims each in a frame of its own. */
+static void
+test_claims_on_decided_instances_persist_nothing(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    for (uint32_t i = 0; i < 32; i++) {
+        struct bpc_vid v = fx_junk_vid(i);
+        for (uint32_t k = 0; k < 2; k++) {
+            fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
+        }
+    }
+    assert_int_equal(bpc_engine_next_undecided(f->e), 32);
+    uint64_t batches = f->persist_batches;
+    for (uint32_t i = 0; i < 32; i++) {
+        struct bpc_vid v = fx_junk_vid(i);
+        fx_send1(f, fx_other(f, 2), bpc_record_make(BPC_MSG_DECIDED, i, 1, 0, &v));
+    }
+    print_message("32 claims on instances claims decided: %llu persist batches\n",
+                  (unsigned long long)(f->persist_batches - batches));
+    assert_int_equal(f->persist_batches - batches, 0);
+    fx_delete(f);
+}
+
 /* A frame from `from` of `runs` VOTES 2av runs over instances 0 to
  * PW_RUN - 1 at ballot 1, tagged with `key`: settled before its tag is
  * checked (true), or judged by its tag. */
@@ -229,6 +257,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_votes_on_decided_instances_form_runs),
         cmocka_unit_test(test_held_report_passes_space_out),
+        cmocka_unit_test(test_claims_on_decided_instances_persist_nothing),
         cmocka_unit_test(test_settled_runs_looked_at_up_to_a_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
