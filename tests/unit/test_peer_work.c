@@ -62,6 +62,19 @@ pw_decide(struct fx *f, uint32_t l1, uint64_t first, uint32_t count, struct bpc_
     }
 }
 
+/* A fixture with a window of PW_W that decided instances 0 to
+ * PW_DONE - 1 at ballot 1 (values v). */
+static struct fx *
+pw_decided(struct bpc_vid v[PW_DONE])
+{
+    struct fx *f = fx_new(PW_W, 256);
+    uint32_t l1 = (uint32_t)fx_leader(f, 1);
+    for (uint32_t first = 0; first < PW_DONE; first += PW_W) {
+        pw_decide(f, l1, first, PW_W, v);
+    }
+    return f;
+}
+
 /* Records the engine sent to watch: single votes of `type` at ballot b
  * below instance `below`, and VOTES runs of `type` at b of length k from
  * instance 0. */
@@ -93,12 +106,8 @@ static void
 test_votes_on_decided_instances_form_runs(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(PW_W, 256);
-    uint32_t l1 = (uint32_t)fx_leader(f, 1);
     struct bpc_vid v[PW_DONE];
-    for (uint32_t first = 0; first < PW_DONE; first += PW_W) {
-        pw_decide(f, l1, first, PW_W, v);
-    }
+    struct fx *f = pw_decided(v);
     assert_int_equal(bpc_engine_next_undecided(f->e), PW_DONE);
     fx_to_ballot(f, 2);
     uint32_t l2 = (uint32_t)fx_leader(f, 2);
@@ -134,12 +143,8 @@ static void
 test_held_report_passes_space_out(void **state)
 {
     (void)state;
-    struct fx *f = fx_new(PW_W, 256);
-    uint32_t l1 = (uint32_t)fx_leader(f, 1);
     struct bpc_vid v[PW_DONE];
-    for (uint32_t first = 0; first < PW_DONE; first += PW_W) {
-        pw_decide(f, l1, first, PW_W, v);
-    }
+    struct fx *f = pw_decided(v);
     fx_to_ballot(f, 2);
     uint32_t l2 = (uint32_t)fx_leader(f, 2);
     f->watch = fx_other(f, 0) != l2 ? fx_other(f, 0) : fx_other(f, 1);

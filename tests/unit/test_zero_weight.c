@@ -20,7 +20,6 @@
 /* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
-#include <string.h>
 
 #include "bpcon.h"
 #include "core.h"
@@ -60,6 +59,19 @@ zw_third(struct fx *f, uint32_t leader, uint32_t z)
     return c == leader || c == z ? fx_other(f, 2) : c;
 }
 
+/* Five parties, z (out) of weight 0, at ballot 2, whose leader proposed
+ * ZW_K values of a third party that are held for their MACs. */
+static struct fx *
+zw_held(uint32_t *z)
+{
+    struct fx *f = fx_new_n(64, 256, 5);
+    *z = zw_party(f);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    struct bpc_vid held[ZW_K];
+    fx_propose_at(f, leader, zw_third(f, leader, *z), 0, ZW_K, 100, held);
+    return f;
+}
+
 /* Goal: 1B_RANGE records and empty 1b records of a zero-weight party
  * examine no held value: its empty reports weigh nothing and name
  * nothing, so no view changes. Before, its first range at the ballot and
@@ -72,12 +84,8 @@ static void
 test_zero_weight_ranges_examine_nothing(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(64, 256, 5);
-    uint32_t z = zw_party(f);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t c = zw_third(f, leader, z);
-    struct bpc_vid held[ZW_K];
-    fx_propose_at(f, leader, c, 0, ZW_K, 100, held);
+    uint32_t z;
+    struct fx *f = zw_held(&z);
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
     uint64_t visits = ctr->recheck_visits;
     for (uint32_t k = 0; k < ZW_K; k++) {
@@ -102,22 +110,13 @@ static void
 test_zero_weight_reports_kept_nowhere(void **state)
 {
     (void)state;
-    struct fx *f = fx_new_n(64, 256, 5);
-    uint32_t z = zw_party(f);
-    uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint32_t c = zw_third(f, leader, z);
-    struct bpc_vid held[ZW_K];
-    fx_propose_at(f, leader, c, 0, ZW_K, 100, held);
+    uint32_t z;
+    struct fx *f = zw_held(&z);
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
     uint64_t visits = ctr->recheck_visits;
     uint32_t used = f->e->ty.claims_used;
     for (uint32_t k = 0; k < ZW_K; k++) {
-        struct bpc_vid junk;
-        memset(&junk, 0, sizeof(junk));
-        junk.kind = BPC_VALUE_INLINE;
-        junk.len = 8;
-        junk.id[0] = 0xee;
-        junk.id[1] = (uint8_t)k;
+        struct bpc_vid junk = fx_junk_vid(k);
         fx_send1(f, z, bpc_record_make(BPC_MSG_1B, k, 2, 1, &junk));
     }
     print_message("%u non-empty 1b of a zero-weight party: %llu held values re-examined, %u pool "
