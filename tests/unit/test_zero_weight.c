@@ -20,7 +20,6 @@
 /* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
-
 #include "bpcon.h"
 #include "core.h"
 #include "internal.h"
