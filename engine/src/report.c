@@ -327,7 +327,11 @@ void
 eng_send_1b_held(struct bpc_engine *e, uint64_t lo)
 {
     uint64_t before = e->rp.asked_lo;
-    e->rp.pass_asked = true;
+    /* Only a 1a that names an instance below this party's coverage asks
+     * for a pass (before, any did: a leader that caught up and names
+     * instances above nu kept drawing passes nobody asked for; review
+     * G8). */
+    e->rp.pass_asked = lo < (e->rp.sent_1b ? e->rp.sent_1b_lo : eng_nu(e)) || e->rp.pass_asked;
     if (lo >= before) {
         return;
     }

@@ -165,6 +165,36 @@ test_held_report_passes_space_out(void **state)
     fx_delete(f);
 }
 
+/* Goal: a held-report pass starts again only for a 1a that names an
+ * instance below this party's coverage: a leader that asked from 0 once
+ * and then names instances above this party's nu (it caught up) gets the
+ * first pass and no more. Before, any 1a of the leader asked for one
+ * (review G8: 8 passes in 100 ticks here). */
+static void
+test_held_report_passes_only_when_asked(void **state)
+{
+    (void)state;
+    struct bpc_vid v[PW_DONE];
+    struct fx *f = pw_decided(v);
+    fx_to_ballot(f, 2);
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    f->watch = fx_other(f, 0) != l2 ? fx_other(f, 0) : fx_other(f, 1);
+    fx_send1(f, l2, bpc_record_make(BPC_MSG_1A, 0, 2, 0, NULL));
+    uint32_t passes = 0;
+    for (uint32_t t = 0; t < 100; t++) {
+        f->sent_count = 0;
+        fx_send1(f, l2, bpc_record_make(BPC_MSG_1A, PW_DONE + 5, 2, 0, NULL));
+        f->now += f->cfg.ballot_timeout_ns / 2; /* a retransmit tick */
+        fx_step(f, NULL, 0);
+        passes += fx_find(f, 0, BPC_MSG_1B, 0, 2) >= 0 ? 1u : 0u;
+    }
+    print_message("a 1a naming 0 once, then one above nu every tick for 100 ticks: %u more "
+                  "passes\n",
+                  passes);
+    assert_int_equal(passes, 0);
+    fx_delete(f);
+}
+
 /* Goal: a DECIDED claim for an instance that claims already decided here
  * asks for no persist batch: it changes nothing. Before, each new
  * sender's claim, of any weight, asked for one (an fsync a frame: review
@@ -262,6 +292,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_votes_on_decided_instances_form_runs),
         cmocka_unit_test(test_held_report_passes_space_out),
+        cmocka_unit_test(test_held_report_passes_only_when_asked),
         cmocka_unit_test(test_claims_on_decided_instances_persist_nothing),
         cmocka_unit_test(test_settled_runs_looked_at_up_to_a_bound),
     };
