@@ -252,7 +252,8 @@ eng_send_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi)
  * each retransmission sent the window below nu again and nothing older,
  * so a leader lagging by more than a window, whose ballot needed this
  * party's reports there, failed every ballot for good. A new pass needs
- * the leader's 1a again since the last began, and waits 0, 1, 2, 4, ...
+ * the leader's 1a naming an instance below the coverage again since the
+ * last began (eng_send_1b_held), and waits 0, 1, 2, 4, ...
  * up to 64 ticks after the last ended: before, one 1a naming instance 0
  * made this party broadcast a window of reports with their values at
  * every tick for the rest of the ballot (review E8's F1: 2.5 MB a tick
