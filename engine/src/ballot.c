@@ -26,6 +26,10 @@
 
 #include <string.h>
 
+/* Failed ballots whose lesson progress keeps at most (eng_bl_progress):
+ * a timeout up to 8 times the configured one. */
+#define ENG_KEEP_FAILS 3u
+
 /* Jitter only, never safety. */
 static uint64_t
 eng_prng_next(struct bpc_engine *e)
@@ -33,15 +37,29 @@ eng_prng_next(struct bpc_engine *e)
     return bpc_prng_next(&e->bl.prng);
 }
 
+/* The timeout without jitter after `fails` failed ballots. */
+static uint64_t
+eng_timeout_base(const struct bpc_engine *e, uint32_t fails)
+{
+    uint32_t shift =
+        fails < e->cfg.timeout_growth_max_shift ? fails : e->cfg.timeout_growth_max_shift;
+    return eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
+}
+
 static uint64_t
 eng_timeout(struct bpc_engine *e)
 {
-    uint32_t shift = e->bl.fails < e->cfg.timeout_growth_max_shift
-                         ? e->bl.fails
-                         : e->cfg.timeout_growth_max_shift;
-    uint64_t base = eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
+    uint64_t base = eng_timeout_base(e, e->bl.fails);
     uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
     return eng_ns_add(base, jitter);
+}
+
+/* The deadline: a timeout from now. */
+static void
+eng_arm(struct bpc_engine *e)
+{
+    e->bl.armed_ns = e->now_ns;
+    e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
 }
 
 static void
@@ -142,7 +160,7 @@ eng_join(struct bpc_engine *e, uint64_t b)
     e->bl.got_1a = false;
     e->bl.events = 0;
     e->bl.round_start_ns = eng_round_origin(e);
-    e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
+    eng_arm(e);
     e->bl.joined_ns = e->now_ns;
     eng_rp_on_join(e);
     eng_in_on_join(e);
@@ -172,10 +190,11 @@ static void
 eng_next_ballot(struct bpc_engine *e)
 {
     e->bl.fails++;
+    e->bl.calm_ns = e->now_ns;
     e->ctr.ballots_failed++;
     if (e->bl.bal >= BPC_BALLOT_MAX) {
         e->ctr.ballot_saturated++;
-        e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
+        eng_arm(e);
         return;
     }
     eng_join(e, e->bl.bal + 1);
@@ -247,11 +266,31 @@ eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
+/* Progress (a decision) moves the deadline on. What failed ballots
+ * taught is kept while decisions come slowly: a cluster whose decisions
+ * take longer than the configured timeout (a slow disk, a slow network)
+ * changed ballots every decision or two when progress reset the timeout
+ * (test_timeout.c). The level kept is at most ENG_KEEP_FAILS; it drops one
+ * step after two of its timeouts with every wait between decisions
+ * shorter than half the timeout one step below, at most once a step. A
+ * Byzantine leader that decides just often enough can so hold up to 8
+ * times the configured timeout between decisions (one before), and only
+ * after ballots failed (docs/ENGINE.md, "Known limits"). */
 void
 eng_bl_progress(struct bpc_engine *e)
 {
-    e->bl.fails = 0;
-    e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
+    struct eng_ballot_state *bl = &e->bl;
+    if (bl->fails > 0 && e->now_ns != bl->armed_ns) {
+        uint32_t level = bl->fails < ENG_KEEP_FAILS ? bl->fails : ENG_KEEP_FAILS;
+        if (e->now_ns - bl->armed_ns >= eng_timeout_base(e, level - 1) / 2) {
+            bl->calm_ns = e->now_ns; /* slow: the level is still needed */
+        } else if (e->now_ns - bl->calm_ns >= 2 * eng_timeout_base(e, level)) {
+            level--;
+            bl->calm_ns = e->now_ns;
+        }
+        bl->fails = level;
+    }
+    eng_arm(e);
 }
 
 void
@@ -546,7 +585,7 @@ eng_timers(struct bpc_engine *e)
         if (eng_has_work(e) && e->bl.w_at > e->faulty) {
             eng_next_ballot(e);
         } else {
-            e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
+            eng_arm(e);
         }
     }
     eng_retransmit_tick(e);
@@ -588,7 +627,7 @@ eng_bl_start(struct bpc_engine *e)
         eng_rp_resume(e);
         eng_in_resume(e); /* the restored votes may include ones at bal */
         e->bl.round_start_ns = eng_round_origin(e);
-        e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
+        eng_arm(e);
         return;
     }
     eng_join(e, 1);

@@ -361,7 +361,8 @@ struct eng_ballot_state {
     uint64_t round_start_ns;
     uint64_t deadline_ns;
     uint64_t retx_ns;
-    uint32_t fails;
+    uint32_t fails; /* failed ballots since progress; kept while it is slow (ballot.c) */
+    uint64_t armed_ns, calm_ns; /* deadline last set; a failure or slow progress last seen */
     struct bpc_prng prng;
     uint64_t *peer_bal; /* highest ballot seen in any message of each party */
     struct bpc_ballot_w *bal_scratch;
@@ -380,8 +381,7 @@ struct eng_ballot_state {
      * first known at bal (on joining it, or as the others came). */
     uint64_t company_ns;
     /* Leaders of ballots bal + 1 to bal + ENG_2A_AHEAD, each elected once
-     * (eng_leader_of): entry k is ballot's when ballot is bal + 1 + k;
-     * leader1 is the leader + 1, 0 for an empty entry. */
+     * (eng_leader_of): entry k is ballot bal + 1 + k's, leader1 its + 1. */
     struct {
         uint64_t ballot;
         int32_t leader1;

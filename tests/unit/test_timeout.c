@@ -1,0 +1,135 @@
+/*
+ * test_timeout.c - the fast-mode ballot deadline: a cluster whose
+ * decisions come more slowly than the configured timeout (a slow disk or
+ * network) keeps one ballot instead of changing ballots again and again,
+ * and a cluster that is fast again goes back to the configured timeout.
+ *
+ * Method: harness clusters (cluster.h) in which every hop takes a fixed
+ * time: the frames queued are delivered, then the clock moves on and
+ * every party steps. One command is outstanding at a time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster.h"
+
+#define MS 1000000ull
+
+/* Sum over the live parties of one counter. */
+static uint64_t
+failed_sum(const struct hn *h)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (!h->p[i].down) {
+            sum += bpc_engine_counters(h->p[i].e)->ballots_failed;
+        }
+    }
+    return sum;
+}
+
+/* One hop: the frames queued now are delivered, then hop_ns pass. */
+static void
+hop(struct hn *h, uint64_t hop_ns)
+{
+    hn_deliver(h, h->q_count);
+    hn_tick(h, hop_ns);
+}
+
+/* `count` commands of `who`, one at a time, each applied everywhere
+ * before the next is submitted; every hop takes hop_ns. */
+static void
+one_at_a_time(struct hn *h, uint32_t who, uint32_t count, uint64_t hop_ns)
+{
+    uint64_t base = applied[0].total;
+    for (uint32_t c = 1; c <= count; c++) {
+        submit_n(h, who, 1);
+        uint64_t end = h->now_ns + 20000 * MS;
+        while (!all_applied(h, base + c) && h->now_ns < end) {
+            hop(h, hop_ns);
+        }
+        assert_true(all_applied(h, base + c));
+    }
+}
+
+/* Hops of 20 ms, a deadline of 50 ms: a decision takes four to five hops
+ * (the command to the leader, 2a, 2av, 2b), 80 to 100 ms. The first
+ * ballot fails; what that taught stays while decisions keep coming that
+ * slowly. Before, a decision reset the timeout to 50 ms, the next wait of
+ * 80 ms failed again, and the parties changed ballots every one or two
+ * decisions: 76 failures (summed over the four parties) for 40
+ * commands. */
+static void
+test_slow_decisions_keep_one_ballot(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    hn_start(&h);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    one_at_a_time(&h, who, 40, 20 * MS);
+    uint64_t failed = failed_sum(&h);
+    print_message("slow decisions: %llu ballots failed for 40 commands\n",
+                  (unsigned long long)failed);
+    assert_true(failed <= 3 * 4); /* at most three failed ballots each */
+    assert_exactly_once(&h, who, 40);
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
+/* After the slow phase, a fast one (hops of 0.1 ms) for two seconds: the
+ * timeout is the configured one again, so a silent leader is left within
+ * it (50 ms, plus a quarter of jitter, plus a hop), not within the
+ * doubled timeout the slow phase kept. */
+static void
+test_fast_again_forgets(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    hn_start(&h);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t who = (leader + 1) % 4;
+    one_at_a_time(&h, who, 10, 20 * MS);
+    assert_true(failed_sum(&h) > 0); /* the slow phase failed a ballot */
+    uint64_t start = h.now_ns;
+    while (h.now_ns - start < 2000 * MS) {
+        one_at_a_time(&h, who, 1, MS / 10);
+    }
+    /* The leader of the current ballot falls silent with a command
+     * outstanding. */
+    uint64_t bal = bpc_engine_ballot(h.p[who].e);
+    int cur = bpc_engine_leader(h.p[who].e);
+    assert_true(cur >= 0);
+    h.p[cur].down = true;
+    uint32_t s = (uint32_t)cur == who ? (who + 1) % 4 : who;
+    submit_n(&h, s, 1);
+    uint64_t silent = h.now_ns;
+    uint64_t left = 0;
+    while (h.now_ns - silent < 1000 * MS) {
+        hop(&h, MS / 10);
+        if (bpc_engine_ballot(h.p[s].e) > bal) {
+            left = h.now_ns - silent;
+            break;
+        }
+    }
+    print_message("a silent leader left after %llu us\n", (unsigned long long)(left / 1000));
+    assert_true(left > 0);
+    assert_true(left <= 63 * MS);
+    hn_free(&h);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slow_decisions_keep_one_ballot),
+        cmocka_unit_test(test_fast_again_forgets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
