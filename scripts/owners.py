@@ -31,7 +31,7 @@ RULES = [
     ("submit.c's commands", r"\be->sub\b", ["submit.c", "leaderq.c", "submit.h"]),
     ("catchup.c's requests", r"\be->cu\b", ["catchup.c", "catchup.h"]),
     ("persist.c's durable facts", r"\be->ps\b", ["persist.c", "persist.h"]),
-    ("engine.c's frame admission", r"\be->rx\b", ["engine.c"]),
+    ("admit.c's frame admission", r"\be->rx\b", ["admit.c"]),
     # Inside a slot (struct eng_slot) and a generation (struct eng_gen).
     ("a slot's vote state (eng_vote)", r"(->|\.)v\.[a-z_]+",
      ["instance.c", "instance_bytes.c", "refuse.c", "held.c", "instance.h", "held.h"]),

@@ -9,7 +9,7 @@
  * count). Every other field sits in the sub-struct of the one module that writes it (e->bl:
  * ballot.c, e->in: instance.c, e->rp: report.c, e->ty: tally.c, e->win: window.c, e->ob:
  * outbox.c, e->sub: submit.c, e->cu: catchup.c, e->ps: persist.c, e->vr: runs.c, e->rx:
- * engine.c); other modules reach it only through the owner's functions and the static inline
+ * admit.c); other modules reach it only through the owner's functions and the static inline
  * accessors in the owner's header. Must never: hold code with side effects, or be included
  * outside engine/src.
  *
@@ -135,7 +135,7 @@ eng_ns_mul(uint64_t a, uint64_t b)
  * record: ENG_VALS_MAX(W) in all. */
 #define ENG_VALS_PER_SLOT 2u
 #define ENG_VALS_MAX(w) ((w) * (ENG_VALS_PER_SLOT + ENG_DECIDED_BATCH_MAX) + ENG_VOUCH_MAX)
-/* Anti-replay window per sender (engine.c): ENG_REPLAY_BITS frames up to
+/* Anti-replay window per sender (admit.c): ENG_REPLAY_BITS frames up to
  * ENG_REPLAY_FULL_PARTIES parties; above, ENG_REPLAY_TOTAL_BITS / n
  * (a power of two, at least 64), so the bitmaps stay 8 KiB in all. */
 #define ENG_REPLAY_BITS 1024u

@@ -386,7 +386,7 @@ struct eng_persist_state {
     uint64_t floor_out; /* the floor the last batch carried (or restored) */
 };
 
-/* engine.c: frame admission. */
+/* admit.c: frame admission. */
 struct eng_rx_state {
     uint64_t *replay;        /* per sender, side by side (one cache miss per
                                 frame, not two): the highest sequence number
