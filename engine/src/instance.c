@@ -662,6 +662,11 @@ eng_in_has_work(const struct bpc_engine *e)
 void
 eng_in_on_leave(struct bpc_engine *e)
 {
+    /* The step's 2b votes on decided instances leave at the ballot they
+     * were cast at, before this party promises a higher one: queued until
+     * after the step's frames, one left after the 1b of a ballot a later
+     * frame made it join (review A8, F1: a vote below its max_bal). */
+    eng_vote_decided_2b(e);
     if (!eng_is_leader(e)) {
         eng_in_refuse_held(e, ENG_REFUSE_LEAVE);
         return;

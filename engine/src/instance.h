@@ -331,7 +331,8 @@ ENG_FN void eng_in_retransmit(struct bpc_engine *e);
 /* An instance voted on but undecided, or decided behind a gap. */
 ENG_FN bool eng_in_has_work(const struct bpc_engine *e);
 ENG_FN void eng_in_on_join(struct bpc_engine *e);
-/* Before this party leaves its ballot: as its leader, every value it
+/* Before this party leaves its ballot: the step's queued 2b votes on
+ * decided instances leave (eng_vote_decided_2b); as its leader, every value it
  * built from its queue there and that is not decided goes to
  * eng_lq_failed; else eng_in_refuse_held(ENG_REFUSE_LEAVE). */
 ENG_FN void eng_in_on_leave(struct bpc_engine *e);

@@ -130,6 +130,48 @@ test_votes_on_decided_instances_form_runs(void **state)
     fx_delete(f);
 }
 
+/* One step brings ballot 2's leader's 2A for a decided instance, then
+ * ballot 3's leader's 1A: this party's 2b at ballot 2 leaves before it
+ * joins ballot 3 and sends its 1b there. Before, the step's 2b votes on
+ * decided instances left after all its frames, so this one left after
+ * the 1b(3): a vote below the ballot it had promised (review A8, F1:
+ * "2B at ballot 2: record 34; first record at ballot 3: 1"). */
+static void
+test_decided_2b_leaves_before_the_next_ballot(void **state)
+{
+    (void)state;
+    struct bpc_vid v[PW_DONE];
+    struct fx *f = pw_decided(v);
+    fx_to_ballot(f, 2);
+    uint32_t l2 = (uint32_t)fx_leader(f, 2);
+    uint32_t l3 = (uint32_t)fx_leader(f, 3);
+    assert_true(l2 != f->me && l3 != f->me); /* the fixture's draw */
+    f->watch = l3;
+    f->sent_count = 0;
+    static uint8_t b1[BPC_FRAME_BYTES_MAX], b2[BPC_FRAME_BYTES_MAX];
+    struct bpc_record a = bpc_record_make(BPC_MSG_2A, 0, 2, 0, &v[0]);
+    struct bpc_record one_a = bpc_record_make(BPC_MSG_1A, 0, 3, 0, NULL);
+    struct bpc_frame_in in[2] = {{.bytes = b1, .len = fx_frame(f, l2, &a, 1, f->keys[l2], b1)},
+                                 {.bytes = b2, .len = fx_frame(f, l3, &one_a, 1, f->keys[l3], b2)}};
+    fx_step(f, in, 2);
+    assert_int_equal(bpc_engine_ballot(f->e), 3);
+    int at_3 = -1;
+    int vote_2b = -1;
+    for (uint32_t k = 0; k < f->sent_count; k++) {
+        if (f->sent[k].ballot >= 3 && at_3 < 0) {
+            at_3 = (int)k;
+        }
+        if (f->sent[k].type == BPC_MSG_2B && f->sent[k].ballot == 2) {
+            vote_2b = (int)k;
+        }
+    }
+    print_message("2B at ballot 2: record %d; first record at ballot 3: %d\n", vote_2b, at_3);
+    assert_true(at_3 >= 0);
+    assert_true(vote_2b >= 0);
+    assert_true(vote_2b < at_3);
+    fx_delete(f);
+}
+
 /* A fixture that decided instances 0 to PW_DONE - 1 at ballot 1 and
  * moved to ballot 2, whose leader (*l2) has sent nothing yet; it watches
  * a third peer. */
@@ -302,6 +344,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_votes_on_decided_instances_form_runs),
+        cmocka_unit_test(test_decided_2b_leaves_before_the_next_ballot),
         cmocka_unit_test(test_held_report_passes_space_out),
         cmocka_unit_test(test_held_report_passes_only_when_asked),
         cmocka_unit_test(test_claims_on_decided_instances_persist_nothing),
