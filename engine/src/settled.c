@@ -19,9 +19,11 @@
  *  - a 2b for the value this party decided, in a slot that still holds
  *    the instance: eng_decide would see the same value (a 2b carries no
  *    bytes), and nothing reads a decided slot's 2b tallies;
- *  - a 2av at a ballot at or below this party's own 2b (maxVBal): the 2av
+ *  - a 2av at a ballot at or below this party's own 2b (maxVBal), in a
+ *    slot decided or whose generation at that ballot holds a 2a: the 2av
  *    tally of such a generation only ever triggers eng_try_2b, which needs
- *    maxVBal below the ballot;
+ *    maxVBal below the ballot (without the 2a, eng_tally_keep also reads
+ *    it to pick the 2b value the 2b tally keeps room for: review A8, F2);
  *  - a run of votes (VOTES) each of whose instances is settled so for
  *    any value the run could be credited with: for a run of 2av, maxVBal
  *    at or above the ballot; for a run of 2b, a decided slot whose 2a at
@@ -41,10 +43,17 @@ eng_vote_settled(const struct bpc_engine *e, uint8_t type, uint64_t instance, ui
         return false;
     }
     const struct eng_slot *s = eng_slot_at(e, instance);
+    bool decided = eng_vote_is_decided(s);
     if (type == BPC_MSG_2AV) {
-        return eng_vote_max_vbal(s) >= ballot;
+        if (eng_vote_max_vbal(s) < ballot) {
+            return false;
+        }
+        /* Undecided, the 2av tally at a ballot without a 2a also picks
+         * the 2b value its 2b tally keeps room for (eng_tally_keep). */
+        int g = decided ? 0 : eng_gen_of(s, ballot);
+        return decided || (g >= 0 && eng_gen_2a_vid(s, (uint32_t)g) != NULL);
     }
-    if (!eng_vote_is_decided(s)) {
+    if (!decided) {
         return false;
     }
     if (vid == NULL) { /* in a run: the value it would be credited with */

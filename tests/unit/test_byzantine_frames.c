@@ -290,6 +290,33 @@ test_settled_frames_skip_the_tag(void **state)
     fx_delete(f);
 }
 
+/* Goal: a 2av at or below the engine's own 2b ballot is settled only
+ * where its tally can no longer matter: the instance is decided, or the
+ * generation at that ballot holds a 2a. Without the 2a, the 2av tally
+ * also picks the 2b value the 2b tally keeps room for (eng_tally_keep),
+ * so such a frame goes through the tag check and is applied. Before, it
+ * was dropped untagged (review A8, F2: frames_settled 0 -> 1).
+ * Method: three peers' 2av for an inline value w at ballot 1, and no 2a:
+ * the engine votes 2b for w; then a fresh copy of one peer's 2av. */
+static void
+test_settled_2av_needs_the_2a(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    struct bpc_vid w = fx_junk_vid(1);
+    for (uint32_t i = 0; i < f->n - 1; i++) {
+        fx_send1(f, fx_other(f, i), bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &w));
+    }
+    assert_true(fx_find(f, 0, BPC_MSG_2B, 0, 1) >= 0); /* voted 2b at 1: maxVBal 1 */
+    assert_int_equal(bpc_engine_next_undecided(f->e), 0);
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    uint32_t a = fx_other(f, 0);
+    struct bpc_record r = bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &w);
+    uint32_t len = fx_frame(f, a, &r, 1, f->keys[a], buf);
+    fx_expect(f, buf, len, false);
+    fx_delete(f);
+}
+
 /* Goal: a vote frame at the engine's ballot from a sender not yet seen
  * there is settled once parties of weight above F are known at that
  * ballot (the sender's ballot would change no comparison the engine
@@ -297,10 +324,14 @@ test_settled_frames_skip_the_tag(void **state)
  * a restart. Fails before the rule took the known weight into account:
  * every sender's first frame at a ballot was checked and applied.
  * Method: the engine votes 2av and 2b for v at ballot 1 with the leader
- * and one more peer (three of four parties known at ballot 1), and a
- * forged 2av of the fourth is settled. Restarted from its durable
- * records, it knows no peer at ballot 1: the fourth's 2av is checked and
- * applied, and a second copy, from a party now seen there, is settled. */
+ * and one more peer (three of four parties known at ballot 1) and decides
+ * it with their 2b, and a forged 2av of the fourth is settled. Restarted
+ * from its durable records and decided again by the others' DECIDED
+ * claims, it knows no peer at ballot 1: the fourth's 2av is checked and
+ * applied, and a second copy, from a party now seen there, is settled.
+ * (Decided, because a 2av on an undecided instance
+ * whose generation holds no 2a, as after a restart, is never settled:
+ * test_settled_2av_needs_the_2a.) */
 static void
 test_settled_first_frame_at_ballot(void **state)
 {
@@ -323,6 +354,9 @@ test_settled_first_frame_at_ballot(void **state)
     fx_send1(f, l1, bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v));
     fx_send1(f, x, bpc_record_make(BPC_MSG_2AV, 0, 1, 0, &v));
     assert_true(fx_find(f, 0, BPC_MSG_2B, 0, 1) >= 0);
+    fx_send1(f, l1, bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v));
+    fx_send1(f, x, bpc_record_make(BPC_MSG_2B, 0, 1, 0, &v));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     assert_int_equal(bpc_engine_counters(f->e)->frames_settled, 0);
 
     static uint8_t buf[BPC_FRAME_BYTES_MAX];
@@ -332,6 +366,11 @@ test_settled_first_frame_at_ballot(void **state)
 
     fx_restart(f);
     assert_int_equal(bpc_engine_ballot(f->e), 1);
+    /* Decided again through the others' DECIDED claims, which tell no
+     * ballot (eng_ballot_observe). */
+    fx_send1(f, l1, bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    fx_send1(f, x, bpc_record_make(BPC_MSG_DECIDED, 0, 1, 0, &v));
+    assert_int_equal(bpc_engine_next_undecided(f->e), 1);
     len = fx_frame(f, u, &late, 1, f->keys[u], buf);
     fx_expect(f, buf, len, false);
     len = fx_frame(f, u, &late, 1, f->keys[u], buf);
@@ -766,6 +805,7 @@ main(void)
         cmocka_unit_test(test_ballots_saturate),
         cmocka_unit_test(test_frame_sizes),
         cmocka_unit_test(test_settled_frames_skip_the_tag),
+        cmocka_unit_test(test_settled_2av_needs_the_2a),
         cmocka_unit_test(test_foreign_ballot_records_elect_once),
         cmocka_unit_test(test_settled_first_frame_at_ballot),
         cmocka_unit_test(test_vote_runs),
