@@ -152,7 +152,7 @@ eng_ns_mul(uint64_t a, uint64_t b)
 #define ENG_IGNORED(e)                                                                             \
     do {                                                                                           \
         (e)->ctr.records_ignored++;                                                                \
-        fprintf(stderr, "T p%u ignored at line %d\n", (e)->self, __LINE__);                        \
+        fprintf(stderr, "T p%u ignored at %s:%d\n", (e)->self, __FILE__, __LINE__);                \
     } while (0)
 #else
 #define ENG_IGNORED(e) ((e)->ctr.records_ignored++)
