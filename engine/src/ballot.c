@@ -26,9 +26,12 @@
 
 #include <string.h>
 
-/* Failed ballots whose lesson progress keeps at most (eng_bl_progress):
- * a timeout up to 8 times the configured one. */
-#define ENG_KEEP_FAILS 3u
+/* The deadline is at least ENG_LAT_TIMES times the recent time from a
+ * 2av to the decision, that at most ENG_LAT_CAP times ballot_timeout_ns,
+ * and never above the longest deadline failed ballots reach
+ * (eng_timeout_base). */
+#define ENG_LAT_TIMES 4u
+#define ENG_LAT_CAP 8u
 
 /* Jitter only, never safety. */
 static uint64_t
@@ -37,19 +40,26 @@ eng_prng_next(struct bpc_engine *e)
     return bpc_prng_next(&e->bl.prng);
 }
 
-/* The timeout without jitter after `fails` failed ballots. */
+/* The timeout without jitter: ballot_timeout_ns, or ENG_LAT_TIMES the
+ * recent 2av-to-decision time where that is longer (at most ENG_LAT_CAP
+ * times ballot_timeout_ns), doubled per failed ballot. */
 static uint64_t
-eng_timeout_base(const struct bpc_engine *e, uint32_t fails)
+eng_timeout_base(const struct bpc_engine *e)
 {
-    uint32_t shift =
-        fails < e->cfg.timeout_growth_max_shift ? fails : e->cfg.timeout_growth_max_shift;
-    return eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
+    uint64_t base = e->cfg.ballot_timeout_ns;
+    uint64_t seen = eng_ns_mul(e->bl.lat_ns, ENG_LAT_TIMES);
+    uint32_t max_shift = e->cfg.timeout_growth_max_shift;
+    uint32_t shift = e->bl.fails < max_shift ? e->bl.fails : max_shift;
+    /* Never above the longest deadline failures alone reach. */
+    uint64_t longest = eng_ns_mul(base, UINT64_C(1) << max_shift);
+    uint64_t t = eng_ns_mul(seen > base ? seen : base, UINT64_C(1) << shift);
+    return t < longest ? t : longest;
 }
 
 static uint64_t
 eng_timeout(struct bpc_engine *e)
 {
-    uint64_t base = eng_timeout_base(e, e->bl.fails);
+    uint64_t base = eng_timeout_base(e);
     uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
     return eng_ns_add(base, jitter);
 }
@@ -58,7 +68,6 @@ eng_timeout(struct bpc_engine *e)
 static void
 eng_arm(struct bpc_engine *e)
 {
-    e->bl.armed_ns = e->now_ns;
     e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
 }
 
@@ -190,7 +199,6 @@ static void
 eng_next_ballot(struct bpc_engine *e)
 {
     e->bl.fails++;
-    e->bl.calm_ns = e->now_ns;
     e->ctr.ballots_failed++;
     if (e->bl.bal >= BPC_BALLOT_MAX) {
         e->ctr.ballot_saturated++;
@@ -266,31 +274,32 @@ eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     }
 }
 
-/* Progress (a decision) moves the deadline on. What failed ballots
- * taught is kept while decisions come slowly: a cluster whose decisions
- * take longer than the configured timeout (a slow disk, a slow network)
- * changed ballots every decision or two when progress reset the timeout
- * (test_timeout.c). The level kept is at most ENG_KEEP_FAILS; it drops one
- * step after two of its timeouts with every wait between decisions
- * shorter than half the timeout one step below, at most once a step. A
- * Byzantine leader that decides just often enough can so hold up to 8
- * times the configured timeout between decisions (one before), and only
- * after ballots failed (docs/ENGINE.md, "Known limits"). */
 void
 eng_bl_progress(struct bpc_engine *e)
 {
-    struct eng_ballot_state *bl = &e->bl;
-    if (bl->fails > 0 && e->now_ns != bl->armed_ns) {
-        uint32_t level = bl->fails < ENG_KEEP_FAILS ? bl->fails : ENG_KEEP_FAILS;
-        if (e->now_ns - bl->armed_ns >= eng_timeout_base(e, level - 1) / 2) {
-            bl->calm_ns = e->now_ns; /* slow: the level is still needed */
-        } else if (e->now_ns - bl->calm_ns >= 2 * eng_timeout_base(e, level)) {
-            level--;
-            bl->calm_ns = e->now_ns;
-        }
-        bl->fails = level;
-    }
+    e->bl.fails = 0;
     eng_arm(e);
+}
+
+/* A decision at this party's ballot came ns after its own 2av there
+ * (instance.c): the deadline adapts to a cluster whose decisions take
+ * longer than ballot_timeout_ns (a slow disk or network; the ring
+ * cluster's syncs all on one lcore). Before, a decision reset the
+ * deadline to ballot_timeout_ns and, where the next decision took longer,
+ * the ballot failed: the parties changed ballots every decision or two
+ * (test_slow_decisions_keep_one_ballot). The peak is kept and decays by
+ * an eighth per decision and by half per idle deadline, so a cluster fast
+ * again is back at the configured deadline within about 16 decisions or
+ * 3 idle periods (test_fast_again_forgets). Only the correct
+ * parties' votes are needed between a 2av and the decision, so a
+ * Byzantine party gains little here; the cap bounds what it can. */
+void
+eng_bl_latency(struct bpc_engine *e, uint64_t ns)
+{
+    uint64_t top = eng_ns_mul(e->cfg.ballot_timeout_ns, ENG_LAT_CAP / ENG_LAT_TIMES);
+    uint64_t kept = e->bl.lat_ns - e->bl.lat_ns / 8;
+    ns = ns < top ? ns : top;
+    e->bl.lat_ns = ns > kept ? ns : kept;
 }
 
 void
@@ -586,6 +595,7 @@ eng_timers(struct bpc_engine *e)
         if (eng_has_work(e) && e->bl.w_at > e->faulty) {
             eng_next_ballot(e);
         } else {
+            e->bl.lat_ns /= 2; /* idle: what slow decisions taught fades */
             eng_arm(e);
         }
     }

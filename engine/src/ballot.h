@@ -87,6 +87,8 @@ ENG_FN void eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bp
 ENG_FN void eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A decision: the ballot made progress, its deadline starts again. */
 ENG_FN void eng_bl_progress(struct bpc_engine *e);
+/* A decision at this party's ballot, ns after its 2av there. */
+ENG_FN void eng_bl_latency(struct bpc_engine *e, uint64_t ns);
 /* Paced mode: the next round starts now under the same ballot. */
 ENG_FN void eng_round_restart(struct bpc_engine *e);
 /* Deadlines, paced events and the retransmit tick, once per step. */

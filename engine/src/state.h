@@ -28,11 +28,11 @@ struct eng_ballot_state {
     uint64_t round_start_ns;
     uint64_t deadline_ns;
     uint64_t retx_ns;
-    /* Failed ballots: the deadline's doublings, kept while decisions
-     * come slowly (eng_bl_progress). */
-    uint32_t fails;
-    uint64_t armed_ns; /* when the deadline was last set */
-    uint64_t calm_ns;  /* the last failure, slow decision or level drop */
+    uint32_t fails; /* failed ballots since the last decision: the deadline's doublings */
+    /* The time from this party's 2av to the decision, at its ballot, of
+     * recent instances: the peak, decaying by an eighth per decision
+     * (eng_bl_latency); the deadline is at least 4 times it. */
+    uint64_t lat_ns;
     struct bpc_prng prng;
     uint64_t *peer_bal; /* highest ballot seen in any message of each party */
     struct bpc_ballot_w *bal_scratch;
