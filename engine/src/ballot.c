@@ -47,6 +47,9 @@ static uint64_t
 eng_timeout_base(const struct bpc_engine *e)
 {
     uint64_t base = e->cfg.ballot_timeout_ns;
+    if (e->bl.fails == 0 && e->bl.lat_ns <= base / ENG_LAT_TIMES) {
+        return base; /* at every decision of a healthy cluster */
+    }
     uint64_t seen = eng_ns_mul(e->bl.lat_ns, ENG_LAT_TIMES);
     uint32_t max_shift = e->cfg.timeout_growth_max_shift;
     uint32_t shift = e->bl.fails < max_shift ? e->bl.fails : max_shift;
@@ -296,10 +299,13 @@ eng_bl_progress(struct bpc_engine *e)
 void
 eng_bl_latency(struct bpc_engine *e, uint64_t ns)
 {
-    uint64_t top = eng_ns_mul(e->cfg.ballot_timeout_ns, ENG_LAT_CAP / ENG_LAT_TIMES);
     uint64_t kept = e->bl.lat_ns - e->bl.lat_ns / 8;
-    ns = ns < top ? ns : top;
-    e->bl.lat_ns = ns > kept ? ns : kept;
+    if (ns <= kept) {
+        e->bl.lat_ns = kept;
+        return;
+    }
+    uint64_t top = eng_ns_mul(e->cfg.ballot_timeout_ns, ENG_LAT_CAP / ENG_LAT_TIMES);
+    e->bl.lat_ns = ns < top ? ns : top;
 }
 
 void
