@@ -89,6 +89,18 @@ ENG_FN void eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record 
 ENG_FN void eng_bl_progress(struct bpc_engine *e);
 /* A decision at this party's ballot, ns after its 2av there. */
 ENG_FN void eng_bl_latency(struct bpc_engine *e, uint64_t ns);
+ENG_FN void eng_bl_rearm(struct bpc_engine *e);
+/* Work may have appeared (an own command drained, a FORWARD, an ATTEST,
+ * a 2a): after a deadline that passed with no work, the deadline starts
+ * again (eng_bl_rearm). A Byzantine sender can so delay a failover by
+ * less than one timeout, once per idle deadline. */
+static inline void
+eng_bl_work(struct bpc_engine *e)
+{
+    if (e->bl.idle) {
+        eng_bl_rearm(e);
+    }
+}
 /* Paced mode: the next round starts now under the same ballot. */
 ENG_FN void eng_round_restart(struct bpc_engine *e);
 /* Deadlines, paced events and the retransmit tick, once per step. */

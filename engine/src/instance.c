@@ -385,6 +385,7 @@ eng_on_2a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         return;
     }
     if (r->ballot == eng_bal(e)) {
+        eng_bl_work(e);
         eng_try_2av(e, s, false);
     }
 }

@@ -29,6 +29,7 @@ struct eng_ballot_state {
     uint64_t deadline_ns;
     uint64_t retx_ns;
     uint32_t fails; /* failed ballots since the last decision: the deadline's doublings */
+    bool idle;      /* the deadline last passed with no work (eng_bl_work) */
     /* The time from this party's 2av to the decision, at its ballot, of
      * recent instances: the peak, decaying by an eighth per decision
      * (eng_bl_latency); the deadline is at least 4 times it. */

@@ -168,6 +168,7 @@ eng_ring_drain(struct bpc_engine *e)
         sub->ring_head++;
         atomic_store_explicit(&cell->seq, pos + sub->cmd_mask + 1, memory_order_release);
         eng_held_cmds(e); /* an own command a held value holds may be here now */
+        eng_bl_work(e);
     }
 }
 
@@ -227,6 +228,7 @@ eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     if (bytes == NULL) {
         return;
     }
+    eng_bl_work(e);
     uint8_t mac[BPC_CMD_MAC_BYTES];
     if (carried) {
         /* The tagged record's word, as an ATTEST's would be. */
@@ -254,6 +256,7 @@ eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         ENG_IGNORED(e);
         return;
     }
+    eng_bl_work(e);
     eng_att_keep(e, p, r->instance, r->value.id);
     if (r->value.len > BPC_CMD_MAC_BYTES) {
         eng_att_keep(e, p, r->instance + 1, r->value.id + BPC_CMD_MAC_BYTES);

@@ -150,6 +150,67 @@ test_fast_again_forgets(void **state)
     }
 }
 
+/* Commands one at a time, each 130 ms after the one before was applied,
+ * 5 ms hops (a decision takes about 20 ms): between them the parties are
+ * idle, and their deadlines pass with no work and start again. A command
+ * that arrives late in such a period starts the deadline again: the
+ * leader has a whole timeout to decide it. Before, the deadline set at
+ * the last idle check stood, and each command that arrived within a
+ * decision's time of it failed the ballot: 47 failed ballots (summed
+ * over the parties) for 40 commands. */
+static void
+test_light_load_keeps_its_ballot(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    hn_start(&h);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    for (uint32_t c = 0; c < 40; c++) {
+        uint64_t t0 = h.now_ns;
+        one_at_a_time(&h, who, 1, 5 * MS);
+        while (h.now_ns - t0 < 130 * MS) {
+            hop(&h, 5 * MS);
+        }
+    }
+    uint64_t failed = failed_sum(&h);
+    print_message("light load: %llu ballots failed for 40 commands\n", (unsigned long long)failed);
+    assert_true(failed <= 4);
+    assert_exactly_once(&h, who, 40);
+    hn_free(&h);
+}
+
+/* An idle cluster whose leader fell silent: the first command after it
+ * leaves the ballot within a timeout of its arrival (50 ms, plus a
+ * quarter of jitter, plus a hop), though its arrival started the
+ * deadline again. */
+static void
+test_idle_silent_leader_left(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    hn_start(&h);
+    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    one_at_a_time(&h, who, 3, MS / 10);
+    uint64_t bal = bpc_engine_ballot(h.p[who].e);
+    h.p[bpc_engine_leader(h.p[who].e)].down = true;
+    for (uint32_t k = 0; k < 2000; k++) {
+        hop(&h, MS / 10); /* 200 ms idle */
+    }
+    assert_int_equal(bpc_engine_ballot(h.p[who].e), bal);
+    submit_n(&h, who, 1);
+    uint64_t at = h.now_ns;
+    while (bpc_engine_ballot(h.p[who].e) == bal && h.now_ns - at < 1000 * MS) {
+        hop(&h, MS / 10);
+    }
+    print_message("idle, then a command: the silent leader left after %llu us\n",
+                  (unsigned long long)((h.now_ns - at) / 1000));
+    assert_true(bpc_engine_ballot(h.p[who].e) > bal);
+    assert_true(h.now_ns - at <= 63 * MS);
+    hn_free(&h);
+}
+
 /* FORWARD records counted on their way from `from`. */
 struct fwd_count {
     uint32_t from;
@@ -212,6 +273,8 @@ main(void)
         cmocka_unit_test(test_slow_decisions_keep_one_ballot),
         cmocka_unit_test(test_fast_again_forgets),
         cmocka_unit_test(test_resend_only_what_stalls),
+        cmocka_unit_test(test_light_load_keeps_its_ballot),
+        cmocka_unit_test(test_idle_silent_leader_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
