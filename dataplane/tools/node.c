@@ -206,6 +206,41 @@ node_empty_path(const struct node_opts *o)
     return 0;
 }
 
+/* Flags that do not go together, or one that needs another. */
+static int
+node_check_combos(const struct node_opts *o)
+{
+    if (o->outstanding > 0 && o->rate > 0) {
+        fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
+                        "open loop)\n");
+        return -EINVAL;
+    }
+    if (o->window_given && (o->outstanding > 0 || o->rate > 0)) {
+        fprintf(stderr, "bpcon-node: --window paces the default load (per party); it does not "
+                        "combine with --outstanding or --rate\n");
+        return -EINVAL;
+    }
+    if (o->fsync_flags == 3u) {
+        fprintf(stderr, "bpcon-node: --fsync and --no-fsync contradict each other\n");
+        return -EINVAL;
+    }
+    if (o->no_fsync && o->store == NULL) {
+        /* Without --store nothing is synced or durable: the flag would
+         * speak of a store the node does not have. */
+        fprintf(stderr, "bpcon-node: --no-fsync without --store: the flag is about the durable "
+                        "store, and without --store the node keeps its votes in memory only\n");
+        return -EINVAL;
+    }
+    if (o->wait_go && o->control_fd < 0) {
+        /* The 'go' line comes on --control-fd: without it the load would
+         * never start. */
+        fprintf(stderr, "bpcon-node: --wait-go without --control-fd: the load starts on a 'go' "
+                        "line on the control descriptor, and there is none\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* The checks once every flag is read: no stray argument, one way to pace
  * the load, the required flags, and descriptors that are open. */
 static int
@@ -215,14 +250,7 @@ node_check(int argc, char **argv, const struct node_opts *o)
         fprintf(stderr, "bpcon-node: unexpected argument '%s'\n", argv[optind]);
         return -EINVAL;
     }
-    if (o->outstanding > 0 && o->rate > 0) {
-        fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
-                        "open loop)\n");
-        return -EINVAL;
-    }
-    if (o->window_given && (o->outstanding > 0 || o->rate > 0)) {
-        fprintf(stderr, "bpcon-node: --window paces the default load (per party); it does not "
-                        "combine with --outstanding or --rate\n");
+    if (node_check_combos(o) != 0) {
         return -EINVAL;
     }
     /* A --store that can never work is a usage error before EAL, as the
@@ -238,10 +266,6 @@ node_check(int argc, char **argv, const struct node_opts *o)
     char err[PATH_MAX + 8400] = "";
     if (node_not_store_tmp("--cluster", o->cluster, o->cluster, o->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err);
-        return -EINVAL;
-    }
-    if (o->fsync_flags == 3u) {
-        fprintf(stderr, "bpcon-node: --fsync and --no-fsync contradict each other\n");
         return -EINVAL;
     }
     if (o->cluster == NULL || o->id == UINT64_MAX) {
@@ -466,6 +490,12 @@ node_party(struct node *n, char *err, size_t err_len)
     };
     memcpy(conf.self_mac.addr_bytes, n->cluster.parties[n->o.id].mac, 6);
     rc = bpc_dp_party_init(&n->party, &conf, err, err_len);
+    if (rc == 0 && n->o.store == NULL) {
+        BPC_DP_LOG(WARNING,
+                   "party %llu: no --store: the votes are kept in memory only, nothing is "
+                   "durable; restarted, this party is one that lost its store\n",
+                   (unsigned long long)n->o.id);
+    }
     if (rc != 0 || n->o.store == NULL) {
         return rc;
     }
