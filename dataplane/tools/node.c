@@ -347,7 +347,7 @@ node_parse(int argc, char **argv, struct node_opts *o)
  * no "--"): parsed before EAL starts, so --help, --version and every bad
  * flag answer at once, without EAL. Returns the index of "--" or argc. */
 static int
-node_early_args(int argc, char **argv, struct node_opts *o)
+node_early_args(int argc, char **argv, struct node_opts *o, bool made[2])
 {
     int dash = 1;
     while (dash < argc && strcmp(argv[dash], "--") != 0) {
@@ -374,7 +374,7 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     int rc = node_parse(argc - dash, argv + dash, o);
     argv[dash] = saved;
     if (rc == 0 && o->log_out != NULL) {
-        rc = node_log_out_check(o);
+        rc = node_log_out_check(o, made);
     }
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: see bpcon-node --help\n");
@@ -404,11 +404,13 @@ node_cluster_early(struct node *n)
     if (stat(n->o.cluster, &st) != 0) {
         fprintf(stderr, "bpcon-node: --cluster '%s': %s\nbpcon-node: see bpcon-node --help\n",
                 n->o.cluster, strerror(errno));
+        node_log_out_unmake(n->o.log_out, n->log_made);
         exit(2);
     }
     int rc = bpc_dp_cluster_load(n->o.cluster, &n->cluster, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        node_log_out_unmake(n->o.log_out, n->log_made);
         exit(1);
     }
     if (n->o.id >= n->cluster.parties_count) {
@@ -417,6 +419,7 @@ node_cluster_early(struct node *n)
                 "bpcon-node: see bpcon-node --help\n",
                 (unsigned long long)n->o.id, (unsigned long long)n->o.id,
                 n->cluster.parties_count - 1);
+        node_log_out_unmake(n->o.log_out, n->log_made);
         exit(2);
     }
 }
@@ -677,7 +680,7 @@ main(int argc, char **argv)
     node_signals();
     static struct node n;
     n.mesh_lock_fd = -1;
-    (void)node_early_args(argc, argv, &n.o);
+    (void)node_early_args(argc, argv, &n.o, n.log_made);
     node_cluster_early(&n);
     int eal = rte_eal_init(argc, argv);
     if (eal < 0) {
@@ -685,6 +688,7 @@ main(int argc, char **argv)
     }
     argv[eal] = argv[0];
     if (node_parse(argc - eal, argv + eal, &n.o) != 0) {
+        node_log_out_unmake(n.o.log_out, n.log_made);
         node_usage(stderr);
         rte_eal_cleanup();
         return 2;
@@ -706,6 +710,9 @@ main(int argc, char **argv)
         } else {
             fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
         }
+        /* A refused start leaves no --log-out file it made (an empty
+         * FILE.decided was left when FILE was the key file; review B6). */
+        node_log_out_unmake(n.o.log_out, n.log_made);
         node_rx_rings_free(&n);
         bpc_log_thread_unregister();
         rte_eal_cleanup();
