@@ -98,7 +98,8 @@ const char *bpc_version(void);
     X(BPC_ECFG_TIMERS, 2008, "phase timers not increasing or zero")                                \
     X(BPC_ECFG_FRAME, 2009, "frame bytes outside limits")                                          \
     X(BPC_ECFG_VALUE, 2010, "value bytes outside limits or beyond one frame")                      \
-    X(BPC_ECFG_BATCH, 2011, "batch or command queue size outside limits")
+    X(BPC_ECFG_BATCH, 2011, "batch or command queue size outside limits")                          \
+    X(BPC_ECFG_MODE, 2012, "mode neither fast nor paced")
 
 enum bpc_config_error {
 #define BPC_X_ENUM(name, code, text) name = (code),
