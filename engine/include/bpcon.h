@@ -239,7 +239,7 @@ int bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
 
 /* The sum of the weights; 0 for cfg NULL. */
 bpc_u128 bpc_config_total_weight(const struct bpc_config *cfg);
-/* ceil(2W/3) computed as (2W + 2) / 3 in 128-bit arithmetic. */
+/* ceil(2W/3), computed as W - floor(W/3): no W wraps it (unlike 2W + 2). */
 bpc_u128 bpc_threshold_default(bpc_u128 total);
 /* The threshold in force (cfg->threshold, or the default when 0); 0 for
  * cfg NULL. */
