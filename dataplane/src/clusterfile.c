@@ -382,6 +382,11 @@ cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, unsigned *lines,
     if (strcmp(k, "party") == 0) {
         return cf_party_line(r, c, lines);
     }
+    /* The keyword first: "foo" alone was "'foo' takes exactly one value"
+     * (review B6). */
+    if (strcmp(k, "cluster_id") != 0 && strcmp(k, "threshold") != 0) {
+        return cf_fail(r, "unknown keyword '%s' (cluster_id, threshold, party)", k);
+    }
     if (r->count != 2) {
         return cf_fail(r, "'%s' takes exactly one value", k);
     }
@@ -401,9 +406,8 @@ cf_cluster_line(struct cf_reader *r, struct bpc_dp_cluster *c, unsigned *lines,
             return cf_fail(r, "threshold '%s' is not a 128-bit decimal number above 0",
                            r->words[1]);
         }
-        return 0;
     }
-    return cf_fail(r, "unknown keyword '%s' (cluster_id, threshold, party)", k);
+    return 0;
 }
 
 /* The threshold, once the total weight is known: a Byzantine quorum needs

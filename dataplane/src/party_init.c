@@ -386,7 +386,11 @@ bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *con
                p->cfg.frame_bytes, bpc_u128_str(bpc_config_threshold(&p->cfg), t),
                bpc_u128_str(bpc_config_total_weight(&p->cfg), w),
                bpc_u128_str(bpc_engine_faulty_weight(p->engine), f),
-               conf->store_path != NULL ? conf->store_path : "(caller's persist hook)");
+               conf->store_path != NULL ? conf->store_path
+               : conf->persist != NULL
+                   ? "(caller's persist hook)"
+                   : "in memory only (no store_path, no persist hook): NOT durable, a restart "
+                     "forgets the votes");
     p->log_leader = -2; /* the first tick reports the ballot */
     *out = p;
     return 0;

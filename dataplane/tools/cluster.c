@@ -24,7 +24,8 @@
  * Every party keeps a durable store (fdatasync per engine step unless
  * --no-fsync) under one directory, named in the output: --store-dir, or
  * a fresh one removed after a clean run. --chaos N (ring): N kills of
- * random parties at random points (between polls, or inside a store write,
+ * random parties other than party 0 (never killed; at least 2 parties) at
+ * random points (between polls, or inside a store write,
  * sync or compaction), each restarted from its store; the frame tap
  * (--tap, implied by --chaos) checks that no party ever sends a 1b, 2av or
  * 2b contradicting one it sent before.
@@ -73,9 +74,11 @@ cl_usage(FILE *f)
             "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
             "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
             "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
-            "under $TMPDIR or /tmp, removed after a clean run), fdatasync per engine step;\n"
-            "--no-fsync drops the syncs (benchmarks only, not crash-safe).\n"
-            "--chaos N (ring): N kill/restart cycles of parties 1..N-1 at random points,\n"
+            "under $TMPDIR or /tmp, removed after a clean run; of DIR only the last\n"
+            "component is made), fdatasync per engine step; --no-fsync drops the syncs\n"
+            "(benchmarks only, not crash-safe).\n"
+            "--chaos N (ring): N kill/restart cycles, each of a random party other than\n"
+            "party 0 (never killed; --chaos needs --parties 2 or more), at random points,\n"
             "with the frame tap (--tap) checking every 1b/2av/2b against what the\n"
             "same party sent before.\n"
             "Load: by default each party keeps --window W of its own commands in\n"
@@ -433,7 +436,8 @@ cl_lcores_check(const struct cl_opts *o)
 }
 
 /* The paths: --node an executable regular file (access(X_OK) alone passes
- * a folder), --store-dir a folder when it exists (it is made when missing;
+ * a folder), --store-dir a folder when it exists (its last component is
+ * made when missing, not its parents;
  * a file there would fail the run only after EAL started). 0, or -EINVAL
  * with the refusal printed. */
 static int

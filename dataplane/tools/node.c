@@ -206,6 +206,41 @@ node_empty_path(const struct node_opts *o)
     return 0;
 }
 
+/* Flags that do not go together, or one that needs another. */
+static int
+node_check_combos(const struct node_opts *o)
+{
+    if (o->outstanding > 0 && o->rate > 0) {
+        fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
+                        "open loop)\n");
+        return -EINVAL;
+    }
+    if (o->window_given && (o->outstanding > 0 || o->rate > 0)) {
+        fprintf(stderr, "bpcon-node: --window paces the default load (per party); it does not "
+                        "combine with --outstanding or --rate\n");
+        return -EINVAL;
+    }
+    if (o->fsync_flags == 3u) {
+        fprintf(stderr, "bpcon-node: --fsync and --no-fsync contradict each other\n");
+        return -EINVAL;
+    }
+    if (o->no_fsync && o->store == NULL) {
+        /* Without --store nothing is synced or durable: the flag would
+         * speak of a store the node does not have. */
+        fprintf(stderr, "bpcon-node: --no-fsync without --store: the flag is about the durable "
+                        "store, and without --store the node keeps its votes in memory only\n");
+        return -EINVAL;
+    }
+    if (o->wait_go && o->control_fd < 0) {
+        /* The 'go' line comes on --control-fd: without it the load would
+         * never start. */
+        fprintf(stderr, "bpcon-node: --wait-go without --control-fd: the load starts on a 'go' "
+                        "line on the control descriptor, and there is none\n");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* The checks once every flag is read: no stray argument, one way to pace
  * the load, the required flags, and descriptors that are open. */
 static int
@@ -215,14 +250,7 @@ node_check(int argc, char **argv, const struct node_opts *o)
         fprintf(stderr, "bpcon-node: unexpected argument '%s'\n", argv[optind]);
         return -EINVAL;
     }
-    if (o->outstanding > 0 && o->rate > 0) {
-        fprintf(stderr, "bpcon-node: --outstanding and --rate are exclusive (a closed loop or an "
-                        "open loop)\n");
-        return -EINVAL;
-    }
-    if (o->window_given && (o->outstanding > 0 || o->rate > 0)) {
-        fprintf(stderr, "bpcon-node: --window paces the default load (per party); it does not "
-                        "combine with --outstanding or --rate\n");
+    if (node_check_combos(o) != 0) {
         return -EINVAL;
     }
     /* A --store that can never work is a usage error before EAL, as the
@@ -238,10 +266,6 @@ node_check(int argc, char **argv, const struct node_opts *o)
     char err[PATH_MAX + 8400] = "";
     if (node_not_store_tmp("--cluster", o->cluster, o->cluster, o->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err);
-        return -EINVAL;
-    }
-    if (o->fsync_flags == 3u) {
-        fprintf(stderr, "bpcon-node: --fsync and --no-fsync contradict each other\n");
         return -EINVAL;
     }
     if (o->cluster == NULL || o->id == UINT64_MAX) {
@@ -323,7 +347,7 @@ node_parse(int argc, char **argv, struct node_opts *o)
  * no "--"): parsed before EAL starts, so --help, --version and every bad
  * flag answer at once, without EAL. Returns the index of "--" or argc. */
 static int
-node_early_args(int argc, char **argv, struct node_opts *o)
+node_early_args(int argc, char **argv, struct node_opts *o, bool made[2])
 {
     int dash = 1;
     while (dash < argc && strcmp(argv[dash], "--") != 0) {
@@ -350,7 +374,7 @@ node_early_args(int argc, char **argv, struct node_opts *o)
     int rc = node_parse(argc - dash, argv + dash, o);
     argv[dash] = saved;
     if (rc == 0 && o->log_out != NULL) {
-        rc = node_log_out_check(o);
+        rc = node_log_out_check(o, made);
     }
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: see bpcon-node --help\n");
@@ -380,11 +404,13 @@ node_cluster_early(struct node *n)
     if (stat(n->o.cluster, &st) != 0) {
         fprintf(stderr, "bpcon-node: --cluster '%s': %s\nbpcon-node: see bpcon-node --help\n",
                 n->o.cluster, strerror(errno));
+        node_log_out_unmake(n->o.log_out, n->log_made);
         exit(2);
     }
     int rc = bpc_dp_cluster_load(n->o.cluster, &n->cluster, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
+        node_log_out_unmake(n->o.log_out, n->log_made);
         exit(1);
     }
     if (n->o.id >= n->cluster.parties_count) {
@@ -393,6 +419,7 @@ node_cluster_early(struct node *n)
                 "bpcon-node: see bpcon-node --help\n",
                 (unsigned long long)n->o.id, (unsigned long long)n->o.id,
                 n->cluster.parties_count - 1);
+        node_log_out_unmake(n->o.log_out, n->log_made);
         exit(2);
     }
 }
@@ -466,6 +493,12 @@ node_party(struct node *n, char *err, size_t err_len)
     };
     memcpy(conf.self_mac.addr_bytes, n->cluster.parties[n->o.id].mac, 6);
     rc = bpc_dp_party_init(&n->party, &conf, err, err_len);
+    if (rc == 0 && n->o.store == NULL) {
+        BPC_DP_LOG(WARNING,
+                   "party %llu: no --store: the votes are kept in memory only, nothing is "
+                   "durable; restarted, this party is one that lost its store\n",
+                   (unsigned long long)n->o.id);
+    }
     if (rc != 0 || n->o.store == NULL) {
         return rc;
     }
@@ -647,7 +680,7 @@ main(int argc, char **argv)
     node_signals();
     static struct node n;
     n.mesh_lock_fd = -1;
-    (void)node_early_args(argc, argv, &n.o);
+    (void)node_early_args(argc, argv, &n.o, n.log_made);
     node_cluster_early(&n);
     int eal = rte_eal_init(argc, argv);
     if (eal < 0) {
@@ -655,6 +688,7 @@ main(int argc, char **argv)
     }
     argv[eal] = argv[0];
     if (node_parse(argc - eal, argv + eal, &n.o) != 0) {
+        node_log_out_unmake(n.o.log_out, n.log_made);
         node_usage(stderr);
         rte_eal_cleanup();
         return 2;
@@ -676,6 +710,9 @@ main(int argc, char **argv)
         } else {
             fprintf(stderr, "bpcon-node: %s\n", err[0] != '\0' ? err : bpc_strerror(rc));
         }
+        /* A refused start leaves no --log-out file it made (an empty
+         * FILE.decided was left when FILE was the key file; review B6). */
+        node_log_out_unmake(n.o.log_out, n.log_made);
         node_rx_rings_free(&n);
         bpc_log_thread_unregister();
         rte_eal_cleanup();

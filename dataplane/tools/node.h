@@ -86,6 +86,7 @@ struct node {
     uint32_t workers_count; /* launched: min(worker lcores, rxq_count) */
     struct dp_load load;
     struct bpc_dp_party *party;
+    bool log_made[2]; /* --log-out FILE, FILE.decided: made by this start */
     FILE *report;
     /* --control-fd: the bytes of a line not yet ended by '\n', kept across
      * reads; skipping: an over-long line is being discarded up to its
@@ -129,8 +130,13 @@ int node_log_out_distinct(const char *log_out, const char *other, const char *wh
                           size_t err_len);
 /* node_files.c: --log-out FILE and FILE.decided writable and regular (made
  * when missing, removed again on a refusal), and neither the store, the
- * cluster file nor STORE.tmp: 0, or a negative errno, the refusal printed. */
-int node_log_out_check(const struct node_opts *o);
+ * cluster file nor STORE.tmp: 0, or a negative errno, the refusal printed.
+ * made[k] tells whether it created FILE (k 0) or FILE.decided (k 1). */
+int node_log_out_check(const struct node_opts *o, bool made[2]);
+/* node_files.c: removes the --log-out files node_log_out_check made (made
+ * as it set it), for a start refused later (the key file, the cluster
+ * file, set-up): a refusal leaves no file it created behind. */
+void node_log_out_unmake(const char *log_out, const bool made[2]);
 
 /* node_run.c: flushes the report lines written; when the reader of
  * --report-fd has gone (EPIPE, or any write error) says so once on stderr

@@ -188,7 +188,7 @@ node_log_open_existing(const char *log_out, const char *path)
  * earlier run's logs as they were), so that a path that cannot be
  * written fails at start. */
 int
-node_log_out_check(const struct node_opts *o)
+node_log_out_check(const struct node_opts *o, bool made_out[2])
 {
     /* The files must exist to be compared as files (a link or another
      * spelling included); those this check creates are removed again when
@@ -228,10 +228,22 @@ node_log_out_check(const struct node_opts *o)
     if (err[0] != '\0') {
         fprintf(stderr, "bpcon-node: %s\n", err);
     }
-    for (int k = 0; k < 2 && rc != 0; k++) {
-        if (made[k]) {
-            unlink(path[k]);
+    if (rc != 0) {
+        node_log_out_unmake(o->log_out, made);
+        made[0] = made[1] = false;
+    }
+    made_out[0] = made[0];
+    made_out[1] = made[1];
+    return rc;
+}
+
+void
+node_log_out_unmake(const char *log_out, const bool made[2])
+{
+    char path[4096];
+    for (int k = 0; k < 2 && log_out != NULL; k++) {
+        if (made[k] && node_log_path(log_out, k, path, sizeof(path)) == 0) {
+            unlink(path);
         }
     }
-    return rc;
 }

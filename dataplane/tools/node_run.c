@@ -78,10 +78,20 @@ node_control_line(struct node *n, const char *line)
     if (line[0] == '\0') {
         return;
     }
+    bool adopt =
+        strncmp(line, "adopt ", 6) == 0 && dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0;
     if (strcmp(line, "go") == 0) {
         atomic_store(&node_go, 1);
-    } else if (strncmp(line, "adopt ", 6) == 0 &&
-               dp_parse_u64(line + 6, BPC_DP_PARTIES_MAX - 1, &id) == 0) {
+    } else if (adopt && (id >= n->cluster.parties_count || id == n->o.id)) {
+        /* A party outside the cluster, or this party itself: nothing to
+         * adopt (before, logged as an adoption that never happened). */
+        BPC_DP_LOG(ERR,
+                   "--control-fd %d: line '%.64s' ignored: party %llu is %s (adopt another "
+                   "party of the cluster, 0..%u)\n",
+                   n->o.control_fd, line, (unsigned long long)id,
+                   id == n->o.id ? "this party" : "not in the cluster",
+                   n->cluster.parties_count - 1);
+    } else if (adopt) {
         dp_load_adopt(&n->load, (uint32_t)id);
         BPC_DP_LOG(INFO, "party %llu adopts the commands of party %llu\n",
                    (unsigned long long)n->o.id, (unsigned long long)id);

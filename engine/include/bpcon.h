@@ -98,7 +98,8 @@ const char *bpc_version(void);
     X(BPC_ECFG_TIMERS, 2008, "phase timers not increasing or zero")                                \
     X(BPC_ECFG_FRAME, 2009, "frame bytes outside limits")                                          \
     X(BPC_ECFG_VALUE, 2010, "value bytes outside limits or beyond one frame")                      \
-    X(BPC_ECFG_BATCH, 2011, "batch or command queue size outside limits")
+    X(BPC_ECFG_BATCH, 2011, "batch or command queue size outside limits")                          \
+    X(BPC_ECFG_MODE, 2012, "mode neither fast nor paced")
 
 enum bpc_config_error {
 #define BPC_X_ENUM(name, code, text) name = (code),
@@ -238,7 +239,7 @@ int bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
 
 /* The sum of the weights; 0 for cfg NULL. */
 bpc_u128 bpc_config_total_weight(const struct bpc_config *cfg);
-/* ceil(2W/3) computed as (2W + 2) / 3 in 128-bit arithmetic. */
+/* ceil(2W/3), computed as W - floor(W/3): no W wraps it (unlike 2W + 2). */
 bpc_u128 bpc_threshold_default(bpc_u128 total);
 /* The threshold in force (cfg->threshold, or the default when 0); 0 for
  * cfg NULL. */

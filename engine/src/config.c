@@ -245,6 +245,12 @@ bpc_config_validate(const struct bpc_config *cfg, char *err, size_t err_len)
         return -EINVAL;
     }
     int rc = config_check_parties(cfg, err, err_len);
+    if (rc == 0 && cfg->mode != BPC_MODE_FAST && cfg->mode != BPC_MODE_PACED) {
+        /* Any other value ran as fast mode (review B6). */
+        rc = config_refuse(err, err_len, BPC_ECFG_MODE,
+                           "mode=%d: neither BPC_MODE_FAST (0) nor BPC_MODE_PACED (1)",
+                           (int)cfg->mode);
+    }
     if (rc == 0) {
         rc = config_check_threshold(cfg, err, err_len);
     }

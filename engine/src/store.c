@@ -180,6 +180,11 @@ int
 store_take_record(struct bpc_store *s, const struct bpc_durable *d)
 {
     s->inc_last = s->inc_last || d->incarnation == BPC_INCARNATION_MAX;
+    if (d->instance == UINT64_MAX) { /* append and recovery checked the order */
+        s->has_pw = true;
+        s->pw_max_bal = d->max_bal;
+        s->pw_incarnation = d->incarnation;
+    }
     if (store_is_vote(d->instance) && !store_live(d, d->floor)) {
         return 0;
     }

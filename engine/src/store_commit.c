@@ -133,9 +133,13 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     /* What recovery would call damage is refused here, whole: one bad
      * record used to be written, and the party could not restart. */
     bool range = false; /* a record no engine of this configuration writes */
+    bool has_pw = s->has_pw;
+    uint64_t pw_max_bal = s->pw_max_bal;
+    uint64_t pw_inc = s->pw_incarnation;
     for (uint32_t i = 0; i < count; i++) {
         const struct bpc_durable *d = &recs[i];
-        if (store_record_check(d) != NULL) {
+        if (store_record_check(d) != NULL ||
+            store_pw_order(d, &has_pw, &pw_max_bal, &pw_inc) != NULL) {
             return -EINVAL;
         }
         range = range || !bpc_durable_fits(d, d->floor, s->window, s->value_bytes_max) ||

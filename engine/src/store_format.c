@@ -159,6 +159,24 @@ store_decode_record(const uint8_t *p, struct bpc_durable *d)
     return NULL;
 }
 
+const char *
+store_pw_order(const struct bpc_durable *d, bool *has, uint64_t *max_bal, uint64_t *inc)
+{
+    if (d->instance != UINT64_MAX) {
+        return NULL;
+    }
+    if (*has && d->max_bal < *max_bal) {
+        return "party-wide record with a max_bal below an earlier one's";
+    }
+    if (*has && d->incarnation < *inc) {
+        return "party-wide record with an incarnation below an earlier one's";
+    }
+    *has = true;
+    *max_bal = d->max_bal;
+    *inc = d->incarnation;
+    return NULL;
+}
+
 /* store_put_vid and store_get_vid round-trip every field of an identity
  * exactly, so what the decoder says of an identity's bytes is
  * bpc_vid_stored_ok of the identity. */

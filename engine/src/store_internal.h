@@ -126,6 +126,12 @@ struct bpc_store {
      * live): bpc_store_append then checks the live set for a promise
      * beside it (store_set_refused). Never cleared while open. */
     bool inc_last;
+    /* The newest party-wide record taken (has_pw): its max_bal and
+     * incarnation, which a later one may not lower (no engine does:
+     * bpc_store_append refuses it, recovery calls it damage). */
+    bool has_pw;
+    uint64_t pw_max_bal;
+    uint64_t pw_incarnation;
     uint64_t live_bound; /* bytes of the largest possible compacted file */
     uint64_t compact_bytes;
     uint64_t compacted_size;  /* the file's size right after the last compaction */
@@ -220,6 +226,15 @@ const char *store_io_lacks(const struct bpc_store_io *io, bool writer);
 const char *store_decode_record(const uint8_t *p, struct bpc_durable *d);
 /* NULL when recovery would load d as it is (store_decode_record's rules). */
 const char *store_record_check(const struct bpc_durable *d);
+/* The order of the party-wide records (instance UINT64_MAX; any other d
+ * is NULL, nothing changed): NULL when d's max_bal and incarnation are at
+ * least those of the one before it (*has: there was one; *max_bal, *inc:
+ * its values, set to d's), else what is wrong. No engine lowers either
+ * (persist.c: max_bal only rises, records carry the incarnation in force,
+ * a restart takes the highest restored); bpc_store_append refuses such a
+ * record and recovery calls it damage. */
+const char *store_pw_order(const struct bpc_durable *d, bool *has, uint64_t *max_bal,
+                           uint64_t *inc);
 /* NULL when the plen bytes at p are a valid value frame payload, else what
  * is wrong; the bytes are hashed against the identity only when
  * check_digest, and bytes that do not hash to it give STORE_WHY_DIGEST

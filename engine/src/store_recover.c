@@ -227,6 +227,9 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
     uint64_t seq = info->first_seq;
     info->valid_bytes = off;
     info->next_seq = seq;
+    bool has_pw = false; /* the party-wide records' order (store_pw_order) */
+    uint64_t pw_max_bal = 0;
+    uint64_t pw_inc = 0;
     while (off < n) {
         struct store_frame_view v;
         const char *why = NULL;
@@ -256,6 +259,12 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
                  * it under that floor, dropping its votes, before the
                  * restore failed (the store review's bad_vbal, up). */
                 why = store_record_check(&rec);
+            }
+            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD) {
+                /* A later party-wide record that lowers max_bal or the
+                 * incarnation: no engine writes one, and a restore would
+                 * take the lower promise (review B6). Before, loaded. */
+                why = store_pw_order(&rec, &has_pw, &pw_max_bal, &pw_inc);
             }
             verdict = why == NULL ? STORE_FRAME_OK : STORE_FRAME_CORRUPT;
         }

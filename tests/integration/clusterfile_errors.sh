@@ -46,6 +46,15 @@ case_file no_id "$P0\n$P1\n"
 check no_id "no_id.conf:2:" "no cluster_id"
 case_file bad_kw "cluster_id 1\nbogus 3\n$P0\n"
 check bad_kw "bad_kw.conf:2:" "unknown keyword"
+# An unknown keyword alone, or with two values, is named as unknown with
+# the known ones (before review B6: "'foo' takes exactly one value"); a
+# known one without its value takes exactly one.
+case_file kw_alone "cluster_id 1\nfoo\n$P0\n"
+check kw_alone "kw_alone.conf:2:" "unknown keyword 'foo' (cluster_id, threshold, party)"
+case_file kw_two "cluster_id 1\nfoo 1 2\n$P0\n"
+check kw_two "kw_two.conf:2:" "unknown keyword 'foo' (cluster_id, threshold, party)"
+case_file id_alone "cluster_id\n$P0\n"
+check id_alone "id_alone.conf:1:" "'cluster_id' takes exactly one value"
 case_file bad_mac "cluster_id 1\nparty 0 weight 1 mac 02:00:zz:00:00:00 key k0 port port:0\n"
 check bad_mac "bad_mac.conf:2:" "mac"
 case_file mcast "cluster_id 1\nparty 0 weight 1 mac 01:00:00:00:00:00 key k0 port port:0\n"

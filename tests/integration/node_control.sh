@@ -7,6 +7,11 @@
 # - A line of 300 bytes (more than the 255 a line may hold) is refused in
 #   the log, naming the limit, and discarded up to its newline; an unknown
 #   line is named in the log as ignored. Before, both went unsaid.
+# - Without --store the start-up log lines say the store is in memory
+#   only, not durable (before: "store (caller's persist hook)").
+# - "adopt ID" for this party itself or for a party outside the cluster is
+#   named in the log as ignored. Before (review B6), the log said the party
+#   adopted it, though the load ignores such an ID.
 # Method: a one-party cluster (its own quorum) with --wait-go, --idle
 # sleep and its --control-fd on a FIFO. Python writes each piece and waits
 # until the node has read it (FIONREAD on the FIFO is 0) before the next,
@@ -72,14 +77,29 @@ def send(piece):
 
 if not wait_for("a ready line", lambda: "ready" in text("report")):
     sys.exit(1)
+# Without --store the start-up lines say the votes are in memory only
+# (before review B6: "store (caller's persist hook)").
+for want in ("store in memory only (no store_path, no persist hook): NOT durable",
+             "party 0: no --store: the votes are kept in memory only"):
+    if want not in text("out"):
+        print("FAIL: start-up line %r missing; node output:" % want)
+        print("".join("    " + l + "\n" for l in text("out").splitlines()[:8]), end="")
+        failed += 1
 cases = [
     ([b"x" * 300 + b"\n"], "a line longer than 255 bytes ('xxxx"),
     ([b"hello\n"], "line 'hello' ignored: expected \"go\" or \"adopt ID\""),
+    ([b"adopt 0\n"], "line 'adopt 0' ignored: party 0 is this party"),
+    ([b"adopt 5\n"], "line 'adopt 5' ignored: party 5 is not in the cluster"),
 ]
 for pieces, want in cases:
     ok = all(send(p) for p in pieces) and wait_for(
         "log line %r" % want, lambda: want in text("out"))
     failed += 0 if ok else 1
+# An adoption the load ignores is never logged as one (the refusal above is
+# logged in its place, so by now it would be there).
+if "adopts the commands of party" in text("out"):
+    print("FAIL: an adoption of this party or of a party outside the cluster was logged")
+    failed += 1
 # One "go" line in two reads.
 done = lambda: any(l.startswith("progress") and " done=1 " in l for l in text("report").splitlines())
 if not (send(b"g") and send(b"o\n") and wait_for("progress done=1 after 'g' + 'o\\n'", done)):
@@ -87,7 +107,7 @@ if not (send(b"g") and send(b"o\n") and wait_for("progress done=1 after 'g' + 'o
 elif "line 'g'" in text("out") or "line 'o'" in text("out"):
     print("FAIL: 'g' or 'o' taken as a line of its own")
     failed += 1
-print("%d passed, %d failed" % (len(cases) + 1 - failed, failed))
+print("%d passed, %d failed" % (len(cases) + 4 - failed, failed))
 sys.exit(1 if failed else 0)
 PY
 st=$?

@@ -424,6 +424,86 @@ test_store_unrestorable_record_is_damage(void **state)
     free(img);
 }
 
+/* A later party-wide record whose max_bal or incarnation is below an
+ * earlier one's, under good checksums: no engine writes one (max_bal only
+ * rises, and a restart takes the highest it restored), and a restore would
+ * take the lower promise. Damage at that frame for inspect and a writable
+ * open, which leaves the file as it was. Before (review B6), inspect
+ * called the file intact: "0 != 0xffffffffffffffb6". */
+static void
+test_store_party_wide_regress_is_damage(void **state)
+{
+    (void)state;
+    uint64_t bound[4];
+    uint32_t recs[4];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(3, bound, recs, &len);
+    /* Commit 2 (no application state) begins with its party-wide record;
+     * commits 0 and 1 carried max_bal 1 and incarnation 3 (ts_batch). */
+    uint64_t party = bound[2];
+    for (uint8_t version = 3; version <= BPC_STORE_FORMAT_VERSION; version++) {
+        uint8_t *bad = ts_patched(img, len, party, 8, 0); /* max_bal */
+        ts_expect_unrestorable(bad, len, version, party);
+        free(bad);
+        bad = ts_patched(img, len, party, 16, 2); /* incarnation */
+        ts_expect_unrestorable(bad, len, version, party);
+        free(bad);
+    }
+    free(img);
+}
+
+/* bpc_store_append refuses (-EINVAL, nothing buffered) a party-wide record
+ * that lowers max_bal or the incarnation, after an earlier commit or in
+ * the same call, and takes equal and higher ones; a reopen then loads what
+ * was written. Before (review B6), appended: "lower max_bal 0, lower
+ * incarnation 0, lower in one call 0". */
+static void
+test_store_append_refuses_party_wide_regress(void **state)
+{
+    (void)state;
+    TS_SETUP(9, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable pw;
+    memset(&pw, 0, sizeof(pw));
+    pw.instance = UINT64_MAX;
+    pw.max_bal = 5;
+    pw.incarnation = 3;
+    assert_int_equal(bpc_store_append(s, &pw, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_store_stats before;
+    bpc_store_stats(s, &before);
+    struct bpc_durable two[2] = {pw, pw};
+    two[0].max_bal = 4;
+    int lower_bal = bpc_store_append(s, two, 1);
+    two[0] = pw;
+    two[0].incarnation = 2;
+    int lower_inc = bpc_store_append(s, two, 1);
+    two[0] = pw;
+    two[0].max_bal = 7; /* then 5 in the same call */
+    int lower_in_call = bpc_store_append(s, two, 2);
+    printf("  lower max_bal %d, lower incarnation %d, lower in one call %d\n", lower_bal, lower_inc,
+           lower_in_call);
+    assert_int_equal(lower_bal, -EINVAL);
+    assert_int_equal(lower_inc, -EINVAL);
+    assert_int_equal(lower_in_call, -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_store_stats after;
+    bpc_store_stats(s, &after);
+    assert_int_equal(after.file_bytes, before.file_bytes); /* nothing buffered */
+    two[1].max_bal = 7;
+    two[1].incarnation = 4;
+    assert_int_equal(bpc_store_append(s, two, 2), 0); /* equal, then higher */
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_info(s)->records, 3);
+    assert_int_equal(bpc_store_info(s)->max_ballot, 7);
+    two[0].max_bal = 6; /* below what the reopen loaded */
+    assert_int_equal(bpc_store_append(s, two, 1), -EINVAL);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* ------------------------------------------------------------------------
  * Fault injection and power loss.
  * ---------------------------------------------------------------------- */
@@ -578,6 +658,8 @@ main(void)
         cmocka_unit_test(test_store_header_reserved_bytes),
         cmocka_unit_test(test_store_bit_flip_every_byte),
         cmocka_unit_test(test_store_unrestorable_record_is_damage),
+        cmocka_unit_test(test_store_party_wide_regress_is_damage),
+        cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_fault_at_every_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

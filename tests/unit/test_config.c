@@ -188,6 +188,14 @@ mut_commands_one(struct bpc_config *c)
     c->commands_max = 1;
 }
 
+/* A mode that is neither fast nor paced: the engine ran it as fast mode
+ * (before review B6, validated). */
+static void
+mut_mode_77(struct bpc_config *c)
+{
+    c->mode = (enum bpc_mode)77;
+}
+
 static const struct test_config_refusal test_config_refusals[] = {
     {"no parties", mut_no_parties, BPC_ECFG_NO_PARTIES, "parties_count", "=0"},
     {"1025 parties", mut_too_many, BPC_ECFG_TOO_MANY_PARTIES, "parties_count", "1025"},
@@ -208,6 +216,7 @@ static const struct test_config_refusal test_config_refusals[] = {
     {"value zero", mut_value_zero, BPC_ECFG_VALUE, "value_bytes_max", "=0"},
     {"value over max", mut_value_over_max, BPC_ECFG_VALUE, "value_bytes_max", "=8193"},
     {"commands_max 1", mut_commands_one, BPC_ECFG_BATCH, "commands_max", "=1"},
+    {"mode 77", mut_mode_77, BPC_ECFG_MODE, "mode", "=77"},
 };
 
 static void
@@ -589,6 +598,7 @@ test_config_util_texts(void **state)
     assert_string_equal(bpc_strerror(EAGAIN), strerror(EAGAIN));
     assert_non_null(bpc_strerror(-2000));
     assert_non_null(bpc_strerror(-2011));
+    assert_string_equal(bpc_strerror(-BPC_ECFG_MODE), "mode neither fast nor paced");
 
     assert_string_equal(bpc_drop_reason_name(BPC_DROP_BAD_TAG), "authentication tag mismatch");
     assert_string_equal(bpc_drop_reason_name(BPC_DROP_SHORT), "shorter than header plus tag");
