@@ -26,13 +26,6 @@
 
 #include <string.h>
 
-/* The deadline is at least ENG_LAT_TIMES times the recent time from a
- * 2av to the decision, that at most ENG_LAT_CAP times ballot_timeout_ns,
- * and never above the longest deadline failed ballots reach
- * (eng_timeout_base). */
-#define ENG_LAT_TIMES 4u
-#define ENG_LAT_CAP 8u
-
 /* Jitter only, never safety. */
 static uint64_t
 eng_prng_next(struct bpc_engine *e)
@@ -40,23 +33,15 @@ eng_prng_next(struct bpc_engine *e)
     return bpc_prng_next(&e->bl.prng);
 }
 
-/* The timeout without jitter: ballot_timeout_ns, or ENG_LAT_TIMES the
- * recent 2av-to-decision time where that is longer (at most ENG_LAT_CAP
- * times ballot_timeout_ns), doubled per failed ballot. */
+/* The timeout without jitter: ballot_timeout_ns doubled per failed
+ * ballot since the last decision. */
 static uint64_t
 eng_timeout_base(const struct bpc_engine *e)
 {
-    uint64_t base = e->cfg.ballot_timeout_ns;
-    if (e->bl.fails == 0 && e->bl.lat_ns <= base / ENG_LAT_TIMES) {
-        return base; /* at every decision of a healthy cluster */
-    }
-    uint64_t seen = eng_ns_mul(e->bl.lat_ns, ENG_LAT_TIMES);
-    uint32_t max_shift = e->cfg.timeout_growth_max_shift;
-    uint32_t shift = e->bl.fails < max_shift ? e->bl.fails : max_shift;
-    /* Never above the longest deadline failures alone reach. */
-    uint64_t longest = eng_ns_mul(base, UINT64_C(1) << max_shift);
-    uint64_t t = eng_ns_mul(seen > base ? seen : base, UINT64_C(1) << shift);
-    return t < longest ? t : longest;
+    uint32_t shift = e->bl.fails < e->cfg.timeout_growth_max_shift
+                         ? e->bl.fails
+                         : e->cfg.timeout_growth_max_shift;
+    return eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
 }
 
 static uint64_t
@@ -297,30 +282,6 @@ eng_bl_progress(struct bpc_engine *e)
 {
     e->bl.fails = 0;
     eng_arm(e);
-}
-
-/* A decision at this party's ballot came ns after its own 2av there
- * (instance.c): the deadline adapts to a cluster whose decisions take
- * longer than ballot_timeout_ns (a slow disk or network; the ring
- * cluster's syncs all on one lcore). Before, a decision reset the
- * deadline to ballot_timeout_ns and, where the next decision took longer,
- * the ballot failed: the parties changed ballots every decision or two
- * (test_slow_decisions_keep_one_ballot). The peak is kept and decays by
- * an eighth per decision and by half per idle deadline, so a cluster fast
- * again is back at the configured deadline within about 16 decisions or
- * 3 idle periods (test_fast_again_forgets). Only the correct
- * parties' votes are needed between a 2av and the decision, so a
- * Byzantine party gains little here; the cap bounds what it can. */
-void
-eng_bl_latency(struct bpc_engine *e, uint64_t ns)
-{
-    uint64_t kept = e->bl.lat_ns - e->bl.lat_ns / 8;
-    if (ns <= kept) {
-        e->bl.lat_ns = kept;
-        return;
-    }
-    uint64_t top = eng_ns_mul(e->cfg.ballot_timeout_ns, ENG_LAT_CAP / ENG_LAT_TIMES);
-    e->bl.lat_ns = ns < top ? ns : top;
 }
 
 void
@@ -616,7 +577,6 @@ eng_timers(struct bpc_engine *e)
         if (eng_has_work(e) && e->bl.w_at > e->faulty) {
             eng_next_ballot(e);
         } else {
-            e->bl.lat_ns /= 2; /* idle: what slow decisions taught fades */
             eng_arm(e);
             e->bl.idle = true;
         }

@@ -87,13 +87,16 @@ ENG_FN void eng_ballot_observe(struct bpc_engine *e, uint32_t p, const struct bp
 ENG_FN void eng_on_1a(struct bpc_engine *e, uint32_t p, const struct bpc_record *r);
 /* A decision: the ballot made progress, its deadline starts again. */
 ENG_FN void eng_bl_progress(struct bpc_engine *e);
-/* A decision at this party's ballot, ns after its 2av there. */
-ENG_FN void eng_bl_latency(struct bpc_engine *e, uint64_t ns);
 ENG_FN void eng_bl_rearm(struct bpc_engine *e);
-/* Work may have appeared (an own command drained, a FORWARD, an ATTEST,
- * a 2a): after a deadline that passed with no work, the deadline starts
- * again (eng_bl_rearm). A Byzantine sender can so delay a failover by
- * less than one timeout, once per idle deadline. */
+/* Work appeared (an own command drained, a peer's next command in line
+ * witnessed through its FORWARD or ATTEST, a 2a at the party's ballot):
+ * after a deadline that passed with no work, the deadline starts again
+ * (eng_bl_rearm). Records that bring no work (an ATTEST of a command
+ * applied already, say) re-arm nothing: a Byzantine party's stale
+ * ATTESTs after each idle deadline brought back the failures the re-arm
+ * is for (review G11, L1: 47 failed ballots for 40 commands). A sender
+ * can delay a failover by less than one timeout, once per idle deadline,
+ * and only with work the deadline then acts on. */
 static inline void
 eng_bl_work(struct bpc_engine *e)
 {

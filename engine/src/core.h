@@ -230,7 +230,6 @@ struct eng_vote {
      * (eng_vote_gen_leaving copies them to ENG_GENS first). */
     uint8_t dec_from;
     uint64_t dec_ballot;      /* as learned; a DECIDED claim's ballot is a peer's word */
-    uint64_t v2av_ns;         /* when this party cast its 2av at hist_bal[0] */
     struct bpc_vid fetch_vid; /* value whose bytes sit in ENG_FETCH_BUF (a peer's) */
     struct bpc_vid dec_vid;
     struct bpc_vid dur_vid; /* the last DIGEST value whose bytes went to persist

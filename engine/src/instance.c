@@ -191,7 +191,6 @@ eng_try_2av(struct bpc_engine *e, struct eng_slot *s, bool view_same)
     eng_raise_max_bal(e, bal);
     e->in.voted_at_bal = true;
     eng_hist_add(e, s, &s->gen[g].a.v2a, bal);
-    s->v.v2av_ns = e->now_ns;
     struct bpc_record r =
         bpc_record_make(BPC_MSG_2AV, eng_slot_instance(s), bal, 0, &s->gen[g].a.v2a);
     eng_broadcast(e, &r, NULL);
@@ -286,10 +285,6 @@ eng_decide(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, const stru
     s->v.dec_bytes = vid->kind != BPC_VALUE_DIGEST;
     if (vid->kind == BPC_VALUE_DIGEST) {
         eng_decide_bytes(e, s, vid, bytes);
-    }
-    if (ballot == eng_bal(e) && s->v.hist_count > 0 && s->v.hist_bal[0] == ballot &&
-        s->v.v2av_ns != 0) { /* 0: restored, cast before a restart */
-        eng_bl_latency(e, e->now_ns - s->v.v2av_ns);
     }
     eng_bl_progress(e);
     if (e->cur_out != NULL && eng_slot_instance(s) == eng_nu(e)) {

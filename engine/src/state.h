@@ -29,11 +29,7 @@ struct eng_ballot_state {
     uint64_t deadline_ns;
     uint64_t retx_ns;
     uint32_t fails; /* failed ballots since the last decision: the deadline's doublings */
-    bool idle;      /* the deadline last passed with no work (eng_bl_work) */
-    /* The time from this party's 2av to the decision, at its ballot, of
-     * recent instances: the peak, decaying by an eighth per decision
-     * (eng_bl_latency); the deadline is at least 4 times it. */
-    uint64_t lat_ns;
+    bool idle;      /* the deadline last passed with no work, or none with company (eng_bl_work) */
     struct bpc_prng prng;
     uint64_t *peer_bal; /* highest ballot seen in any message of each party */
     struct bpc_ballot_w *bal_scratch;

@@ -195,6 +195,7 @@ eng_att_keep(struct bpc_engine *e, uint32_t p, uint64_t seq, const uint8_t mac[B
     struct eng_att *a = eng_att_at(e, p, seq);
     if (eng_seq_follows(e->sub.applied_hi[p], seq)) {
         e->sub.witness[p] = seq; /* a leader that does not decide it is replaced */
+        eng_bl_work(e);          /* work: p's next command waits */
     }
     if (a->seq == seq && memcmp(a->mac, mac, BPC_CMD_MAC_BYTES) == 0) {
         eng_held_mac(e, false);
@@ -228,7 +229,6 @@ eng_on_forward(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
     if (bytes == NULL) {
         return;
     }
-    eng_bl_work(e);
     uint8_t mac[BPC_CMD_MAC_BYTES];
     if (carried) {
         /* The tagged record's word, as an ATTEST's would be. */
@@ -256,7 +256,6 @@ eng_on_attest(struct bpc_engine *e, uint32_t p, const struct bpc_record *r)
         ENG_IGNORED(e);
         return;
     }
-    eng_bl_work(e);
     eng_att_keep(e, p, r->instance, r->value.id);
     if (r->value.len > BPC_CMD_MAC_BYTES) {
         eng_att_keep(e, p, r->instance + 1, r->value.id + BPC_CMD_MAC_BYTES);

@@ -1,12 +1,12 @@
 /*
- * test_timeout.c - the fast-mode ballot deadline: a cluster whose
- * decisions come more slowly than the configured timeout (a slow disk or
- * network) keeps one ballot instead of changing ballots again and again,
- * and a cluster that is fast again goes back to the configured timeout.
+ * test_timeout.c - the fast-mode ballot deadline and the retransmit
+ * tick's resends: a lightly loaded cluster keeps its ballot, a silent
+ * leader is left within a timeout of the first work after an idle spell
+ * or a slow one, and a submitter resends only commands that stall.
  *
  * Method: harness clusters (cluster.h) in which every hop takes a fixed
  * time: the frames queued are delivered, then the clock moves on and
- * every party steps. One command is outstanding at a time.
+ * every party steps. One command is outstanding at a time unless said.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "cluster.h"
+#include "internal.h"
 
 #define MS 1000000ull
 
@@ -55,31 +56,6 @@ one_at_a_time(struct hn *h, uint32_t who, uint32_t count, uint64_t hop_ns)
         }
         assert_true(all_applied(h, base + c));
     }
-}
-
-/* Hops of 20 ms, a deadline of 50 ms: a decision takes four to five hops
- * (the command to the leader, 2a, 2av, 2b), 80 to 100 ms. The first
- * ballot fails; what that taught stays while decisions keep coming that
- * slowly. Before, a decision reset the timeout to 50 ms, the next wait of
- * 80 ms failed again, and the parties changed ballots every one or two
- * decisions: 76 failures (summed over the four parties) for 40
- * commands. */
-static void
-test_slow_decisions_keep_one_ballot(void **state)
-{
-    (void)state;
-    struct hn h;
-    cluster_init(&h, 4, 2, 1);
-    hn_start(&h);
-    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
-    one_at_a_time(&h, who, 40, 20 * MS);
-    uint64_t failed = failed_sum(&h);
-    print_message("slow decisions: %llu ballots failed for 40 commands\n",
-                  (unsigned long long)failed);
-    assert_true(failed <= 3 * 4); /* at most three failed ballots each */
-    assert_exactly_once(&h, who, 40);
-    assert_true(hn_agree(&h));
-    hn_free(&h);
 }
 
 /* After a slow phase (10 commands with 20 ms hops), `kind` for a few
@@ -129,13 +105,14 @@ leave_after(uint32_t kind)
     return left;
 }
 
-/* A cluster fast again, lightly loaded or idle after a slow phase is
- * back at the configured deadline: a silent leader is left within it
- * (50 ms, plus a quarter of jitter, plus a hop), not within what the
- * slow phase taught. A first version kept the failed ballots' doublings
- * while the waits between decisions were long, idle time included
- * (review G9): 212.9 ms with a command every 60 ms, 127.0 ms after 60 s
- * idle; with that level never dropping, 244.9 ms after the fast phase. */
+/* A cluster fast again, lightly loaded or idle after a slow phase (one
+ * that failed ballots) leaves a silent leader within the configured
+ * deadline (50 ms, plus a quarter of jitter, plus a hop). Two versions
+ * of an adaptive deadline were tried and taken back (docs/ENGINE.md,
+ * Known limits): the first kept the failed ballots' doublings while the
+ * waits between decisions were long, idle time included (review G9:
+ * 212.9 ms with a command every 60 ms, 127.0 ms after 60 s idle; with
+ * that level never dropping, 244.9 ms here after the fast phase). */
 static void
 test_fast_again_forgets(void **state)
 {
@@ -180,6 +157,88 @@ test_light_load_keeps_its_ballot(void **state)
     hn_free(&h);
 }
 
+/* The Byzantine party of test_stale_attests_rearm_nothing: its command
+ * applied long ago, and how many of its stale ATTESTs were admitted. */
+struct stale {
+    uint32_t byz;
+    uint64_t seq;
+    uint64_t frame_seq;
+    uint64_t admitted;
+};
+
+/* One hop as hop() does, but first byz (silent otherwise) sends every
+ * correct party a freshly tagged ATTEST of s->seq. */
+static void
+stale_hop(struct hn *h, struct stale *st, uint64_t hop_ns)
+{
+    hn_deliver(h, h->q_count);
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (i == st->byz || h->p[i].down) {
+            continue;
+        }
+        static uint8_t buf[BPC_FRAME_BYTES_MAX];
+        struct bpc_vid mac = {.kind = BPC_VALUE_INLINE, .len = BPC_CMD_MAC_BYTES};
+        struct bpc_record r =
+            bpc_record_make(BPC_MSG_ATTEST, st->seq, bpc_engine_ballot(h->p[i].e), 8, &mac);
+        struct bpc_wire_writer w;
+        assert_int_equal(bpc_wire_begin(&w, buf, BPC_FRAME_BYTES_MAX, BPC_VALUE_BYTES_MAX), 0);
+        assert_int_equal(bpc_wire_put(&w, &r), 0);
+        struct bpc_frame_header fh = {.cluster_id = h->p[i].cfg.cluster_id,
+                                      .sender = (uint16_t)st->byz,
+                                      .receiver = (uint16_t)i,
+                                      .seq = ++st->frame_seq};
+        struct bpc_frame_in in = {.bytes = buf,
+                                  .len = bpc_wire_finish(&w, &fh, h->p[i].keys[st->byz])};
+        uint64_t rx = bpc_engine_counters(h->p[i].e)->frames_rx;
+        hn_step(h, i, &in, 1);
+        st->admitted += bpc_engine_counters(h->p[i].e)->frames_rx - rx;
+    }
+    hn_tick(h, hop_ns);
+}
+
+/* The light load of test_light_load_keeps_its_ballot while a Byzantine
+ * party sends every correct party, at every hop, an ATTEST of its own
+ * command applied long ago: a record that brings no work starts no
+ * deadline, so a real command after an idle deadline still gets a whole
+ * timeout. When every FORWARD and ATTEST did (review G11, L1), the stale
+ * ones used up each idle deadline's re-arm at once: 54 failed ballots for
+ * 40 commands, as before there was a re-arm. */
+static void
+test_stale_attests_rearm_nothing(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 2, 1);
+    hn_start(&h);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    uint32_t who = (leader + 1) % 4;
+    struct stale st = {.byz = (leader + 2) % 4, .frame_seq = UINT64_C(1) << 30};
+    uint8_t cmd[24] = {0};
+    assert_int_equal(bpc_submit(h.p[st.byz].e, cmd, sizeof(cmd), &st.seq), 0);
+    while (!all_applied(&h, 1)) {
+        hop(&h, MS / 10);
+    }
+    h.p[st.byz].down = true;
+    uint64_t failed = failed_sum(&h);
+    for (uint64_t c = 2; c <= 41; c++) {
+        uint64_t t0 = h.now_ns;
+        submit_n(&h, who, 1);
+        while (!all_applied(&h, c) && h.now_ns - t0 < 20000 * MS) {
+            stale_hop(&h, &st, 5 * MS);
+        }
+        assert_true(all_applied(&h, c));
+        while (h.now_ns - t0 < 130 * MS) {
+            stale_hop(&h, &st, 5 * MS);
+        }
+    }
+    failed = failed_sum(&h) - failed;
+    print_message("stale ATTESTs (%llu admitted): %llu ballots failed for 40 commands\n",
+                  (unsigned long long)st.admitted, (unsigned long long)failed);
+    assert_true(st.admitted > 1000);
+    assert_true(failed <= 3);
+    hn_free(&h);
+}
+
 /* An idle cluster whose leader fell silent: the first command after it
  * leaves the ballot within a timeout of its arrival (50 ms, plus a
  * quarter of jitter, plus a hop), though its arrival started the
@@ -208,6 +267,18 @@ test_idle_silent_leader_left(void **state)
                   (unsigned long long)((h.now_ns - at) / 1000));
     assert_true(bpc_engine_ballot(h.p[who].e) > bal);
     assert_true(h.now_ns - at <= 63 * MS);
+    /* ... and every live party applies it soon after: the others, whose
+     * deadlines the command's ATTESTs started once, leave as well. Were
+     * every ATTEST to start it (review G11, L2), their retransmissions
+     * kept the others at the old ballot until the censorship watch: the
+     * command was applied after about 405 ms. */
+    while (!all_applied(&h, 4) && h.now_ns - at < 1000 * MS) {
+        hop(&h, MS / 10);
+    }
+    print_message("... and applied everywhere after %llu us\n",
+                  (unsigned long long)((h.now_ns - at) / 1000));
+    assert_true(all_applied(&h, 4));
+    assert_true(h.now_ns - at <= 100 * MS);
     hn_free(&h);
 }
 
@@ -270,10 +341,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slow_decisions_keep_one_ballot),
         cmocka_unit_test(test_fast_again_forgets),
         cmocka_unit_test(test_resend_only_what_stalls),
         cmocka_unit_test(test_light_load_keeps_its_ballot),
+        cmocka_unit_test(test_stale_attests_rearm_nothing),
         cmocka_unit_test(test_idle_silent_leader_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
