@@ -534,9 +534,8 @@ eng_retransmit(struct bpc_engine *e)
         eng_in_refuse_held(e, ENG_REFUSE_TICK);
     }
     /* Every party sees the unapplied commands again through their ATTESTs
-     * (eng_forward, own_sent rewound by the caller when none was applied
-     * since the last tick), so all of them notice a leader that sits on
-     * one (eng_has_work), not only this one. */
+     * (eng_forward, own_sent rewound by the caller), so all of them notice
+     * a leader that sits on one (eng_has_work), not only this one. */
     if (eng_is_leader(e) && e->bl.sent_1a) {
         eng_send_1a(e);
     }
@@ -548,7 +547,7 @@ static void
 eng_retransmit_tick(struct bpc_engine *e)
 {
     if (e->now_ns >= e->bl.retx_ns) {
-        eng_sub_tick(e);
+        eng_sub_rewind(e);
         eng_retransmit(e);
         e->bl.retx_ns = eng_ns_add(e->now_ns, eng_retx_period(e));
         if (!eng_paced(e) && eng_starved(e) && e->bl.w_at > e->faulty) {

@@ -94,7 +94,8 @@ ENG_FN void eng_bl_rearm(struct bpc_engine *e);
  * (eng_bl_rearm). Records that bring no work (an ATTEST of a command
  * applied already, say) re-arm nothing: a Byzantine party's stale
  * ATTESTs after each idle deadline brought back the failures the re-arm
- * is for (review G11, L1: 47 failed ballots for 40 commands). A sender
+ * is for (review G11, L1: 54 failed ballots for 40 commands in
+ * test_stale_attests_rearm_nothing). A sender
  * can delay a failover by less than one timeout, once per idle deadline,
  * and only with work the deadline then acts on. */
 static inline void

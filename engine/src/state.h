@@ -302,8 +302,7 @@ struct eng_submit_state {
     uint8_t *own_bytes;
     uint64_t own_head;
     uint64_t own_tail;
-    uint64_t own_sent;      /* next own command to forward to the leader */
-    uint64_t own_head_tick; /* own_head at the last retransmit tick */
+    uint64_t own_sent; /* next own command to forward to the leader */
     _Atomic uint64_t applied_own;
     /* 1 + the last own command applied before the first one of
      * applied_own's incarnation, once this run saw that jump (0: unknown):

@@ -33,29 +33,11 @@ eng_sub_queued(const struct bpc_engine *e)
     return e->sub.own_head < e->sub.own_tail || e->sub.lq_head < e->sub.lq_tail;
 }
 
-/* Resend every unapplied own command (a new leader). */
+/* Resend every unapplied own command (a new leader, a retransmit tick). */
 static inline void
 eng_sub_rewind(struct bpc_engine *e)
 {
     e->sub.own_sent = e->sub.own_head;
-}
-
-/* The retransmit tick: every unapplied own command is sent again (FORWARD
- * to the leader, ATTEST to the others) only when none was applied since
- * the last tick. While they are applied the leader has them (it queues a
- * submitter's commands in order, so one it lost stops the rest within a
- * tick); before, every tick resent all of them, and with large commands
- * under load the copies filled the links and lost more frames than they
- * recovered (test_resend_only_what_stalls: 1,299 FORWARD records for 64
- * commands). A leader that sits on one still sees it again, and so do the
- * others, within two ticks. */
-static inline void
-eng_sub_tick(struct bpc_engine *e)
-{
-    if (e->sub.own_head == e->sub.own_head_tick) {
-        e->sub.own_sent = e->sub.own_head;
-    }
-    e->sub.own_head_tick = e->sub.own_head;
 }
 
 /* The value eng_batch_build encoded. */

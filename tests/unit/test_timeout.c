@@ -1,8 +1,7 @@
 /*
- * test_timeout.c - the fast-mode ballot deadline and the retransmit
- * tick's resends: a lightly loaded cluster keeps its ballot, a silent
- * leader is left within a timeout of the first work after an idle spell
- * or a slow one, and a submitter resends only commands that stall.
+ * test_timeout.c - the fast-mode ballot deadline: a lightly loaded
+ * cluster keeps its ballot, and a silent leader is left within a timeout
+ * of the first work after an idle spell or a slow one.
  *
  * Method: harness clusters (cluster.h) in which every hop takes a fixed
  * time: the frames queued are delivered, then the clock moves on and
@@ -282,67 +281,11 @@ test_idle_silent_leader_left(void **state)
     hn_free(&h);
 }
 
-/* FORWARD records counted on their way from `from`. */
-struct fwd_count {
-    uint32_t from;
-    uint64_t records;
-};
-
-static bool
-count_forwards(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len)
-{
-    (void)to;
-    struct fwd_count *c = ctx;
-    if (from != c->from) {
-        return true;
-    }
-    struct bpc_frame_header fh;
-    struct bpc_record recs[64];
-    int n = bpc_wire_parse_header(bytes, len, &fh) == 0 ? bpc_wire_decode(bytes, len, &fh, recs, 64)
-                                                        : -1;
-    for (int k = 0; k < n; k++) {
-        c->records += recs[k].type == BPC_MSG_FORWARD;
-    }
-    return true;
-}
-
-/* 64 commands of one party at once, one command a value and one
- * instance in flight, 5 ms hops: the leader decides them one by one for
- * about a second, about 40 retransmit ticks. Each command is forwarded
- * once, and again only where the party's applied commands stopped moving
- * for a tick. Before, every tick sent every unapplied command again (the
- * leader, which had them queued, ignored the copies): 1,136 FORWARD
- * records for 64 commands. */
-static void
-test_resend_only_what_stalls(void **state)
-{
-    (void)state;
-    struct hn h;
-    cluster_init(&h, 4, 2, 1);
-    hn_start(&h);
-    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
-    struct fwd_count c = {.from = who};
-    h.filter = count_forwards;
-    h.filter_ctx = &c;
-    submit_n(&h, who, 64);
-    uint64_t end = h.now_ns + 20000 * MS;
-    while (!all_applied(&h, 64) && h.now_ns < end) {
-        hop(&h, 5 * MS);
-    }
-    assert_true(all_applied(&h, 64));
-    print_message("64 commands: %llu FORWARD records, %llu ms\n", (unsigned long long)c.records,
-                  (unsigned long long)(h.now_ns / MS));
-    assert_exactly_once(&h, who, 64);
-    assert_true(c.records <= 2 * 64);
-    hn_free(&h);
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_again_forgets),
-        cmocka_unit_test(test_resend_only_what_stalls),
         cmocka_unit_test(test_light_load_keeps_its_ballot),
         cmocka_unit_test(test_stale_attests_rearm_nothing),
         cmocka_unit_test(test_idle_silent_leader_left),
