@@ -95,9 +95,9 @@ ENG_FN void eng_bl_rearm(struct bpc_engine *e);
  * applied already, say) re-arm nothing: a Byzantine party's stale
  * ATTESTs after each idle deadline brought back the failures the re-arm
  * is for (review G11, L1: 54 failed ballots for 40 commands in
- * test_stale_attests_rearm_nothing). A sender
- * can delay a failover by less than one timeout, once per idle deadline,
- * and only with work the deadline then acts on. */
+ * test_stale_attests_rearm_nothing). A sender can delay a failover by
+ * less than one timeout, once per idle deadline, and only with work the
+ * deadline then acts on. */
 static inline void
 eng_bl_work(struct bpc_engine *e)
 {
