@@ -33,21 +33,13 @@ eng_prng_next(struct bpc_engine *e)
     return bpc_prng_next(&e->bl.prng);
 }
 
-/* The timeout without jitter: ballot_timeout_ns doubled per failed
- * ballot since the last decision. */
 static uint64_t
-eng_timeout_base(const struct bpc_engine *e)
+eng_timeout(struct bpc_engine *e)
 {
     uint32_t shift = e->bl.fails < e->cfg.timeout_growth_max_shift
                          ? e->bl.fails
                          : e->cfg.timeout_growth_max_shift;
-    return eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
-}
-
-static uint64_t
-eng_timeout(struct bpc_engine *e)
-{
-    uint64_t base = eng_timeout_base(e);
+    uint64_t base = eng_ns_mul(e->cfg.ballot_timeout_ns, UINT64_C(1) << shift);
     uint64_t jitter = base / 4 ? eng_prng_next(e) % (base / 4) : 0;
     return eng_ns_add(base, jitter);
 }
@@ -60,18 +52,16 @@ eng_arm(struct bpc_engine *e)
     e->bl.deadline_ns = eng_ns_add(e->now_ns, eng_timeout(e));
 }
 
-/* Work appeared after a deadline that passed with none (eng_bl_work):
- * the leader gets a whole timeout for it. Before, the deadline set at
- * that idle check stood, and a command arriving within a decision's time
- * of it failed the ballot (test_light_load_keeps_its_ballot: 47 failed
- * ballots, summed over four parties, for 40 commands 130 ms apart with
- * decisions of about 20 ms). */
+/* Work appeared after a deadline that passed with none (eng_bl_work;
+ * only fast mode's eng_timers marks one): the leader gets a whole timeout
+ * for it. Before, the deadline set at that idle check stood, and a
+ * command arriving within a decision's time of it failed the ballot
+ * (test_light_load_keeps_its_ballot: 47 failed ballots, summed over four
+ * parties, for 40 commands 130 ms apart with decisions of about 20 ms). */
 void
 eng_bl_rearm(struct bpc_engine *e)
 {
-    if (!eng_paced(e)) {
-        eng_arm(e);
-    }
+    eng_arm(e);
 }
 
 static void

@@ -48,10 +48,13 @@ eng_vote_settled(const struct bpc_engine *e, uint8_t type, uint64_t instance, ui
         if (eng_vote_max_vbal(s) < ballot) {
             return false;
         }
+        if (decided) {
+            return true;
+        }
         /* Undecided, the 2av tally at a ballot without a 2a also picks
          * the 2b value its 2b tally keeps room for (eng_tally_keep). */
-        int g = decided ? 0 : eng_gen_of(s, ballot);
-        return decided || (g >= 0 && eng_gen_2a_vid(s, (uint32_t)g) != NULL);
+        int g = eng_gen_of(s, ballot);
+        return g >= 0 && eng_gen_2a_vid(s, (uint32_t)g) != NULL;
     }
     if (!decided) {
         return false;

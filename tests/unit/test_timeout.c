@@ -33,6 +33,16 @@ failed_sum(const struct hn *h)
     return sum;
 }
 
+/* Four parties of weight 1, window 2, one command a value, started;
+ * returns the party after ballot 1's leader (a submitter that forwards). */
+static uint32_t
+four(struct hn *h)
+{
+    cluster_init(h, 4, 2, 1);
+    hn_start(h);
+    return ((uint32_t)hn_first_leader(h) + 1) % 4;
+}
+
 /* One hop: the frames queued now are delivered, then hop_ns pass. */
 static void
 hop(struct hn *h, uint64_t hop_ns)
@@ -66,9 +76,7 @@ static uint64_t
 leave_after(uint32_t kind)
 {
     struct hn h;
-    cluster_init(&h, 4, 2, 1);
-    hn_start(&h);
-    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    uint32_t who = four(&h);
     one_at_a_time(&h, who, 10, 20 * MS);
     assert_true(failed_sum(&h) > 0); /* the slow phase failed a ballot */
     uint64_t start = h.now_ns;
@@ -139,9 +147,7 @@ test_light_load_keeps_its_ballot(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 2, 1);
-    hn_start(&h);
-    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    uint32_t who = four(&h);
     for (uint32_t c = 0; c < 40; c++) {
         uint64_t t0 = h.now_ns;
         one_at_a_time(&h, who, 1, 5 * MS);
@@ -207,11 +213,8 @@ test_stale_attests_rearm_nothing(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 2, 1);
-    hn_start(&h);
-    uint32_t leader = (uint32_t)hn_first_leader(&h);
-    uint32_t who = (leader + 1) % 4;
-    struct stale st = {.byz = (leader + 2) % 4, .frame_seq = UINT64_C(1) << 30};
+    uint32_t who = four(&h);
+    struct stale st = {.byz = (who + 1) % 4, .frame_seq = UINT64_C(1) << 30};
     uint8_t cmd[24] = {0};
     assert_int_equal(bpc_submit(h.p[st.byz].e, cmd, sizeof(cmd), &st.seq), 0);
     while (!all_applied(&h, 1)) {
@@ -247,9 +250,7 @@ test_idle_silent_leader_left(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 2, 1);
-    hn_start(&h);
-    uint32_t who = ((uint32_t)hn_first_leader(&h) + 1) % 4;
+    uint32_t who = four(&h);
     one_at_a_time(&h, who, 3, MS / 10);
     uint64_t bal = bpc_engine_ballot(h.p[who].e);
     h.p[bpc_engine_leader(h.p[who].e)].down = true;
