@@ -162,6 +162,63 @@ test_light_load_keeps_its_ballot(void **state)
     hn_free(&h);
 }
 
+/* Frames from `from` to `to` that carry an ATTEST are lost. */
+struct no_attest {
+    uint32_t from;
+    uint32_t to;
+    uint64_t dropped;
+};
+
+static bool
+drop_attests(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint32_t len)
+{
+    struct no_attest *na = ctx;
+    if (from == na->from && to == na->to && frame_has(bytes, len, BPC_MSG_ATTEST)) {
+        na->dropped++;
+        return false;
+    }
+    return true;
+}
+
+/* The light load of test_light_load_keeps_its_ballot, at varied gaps,
+ * but the submitter's ATTESTs to one follower are lost: that follower
+ * learns of each command from the leader's 2a alone, which starts its
+ * idle deadline again as a FORWARD or an ATTEST would. Without that
+ * (review G12, F2: the 2a's re-arm was untested), the deadline set at
+ * the follower's last idle check stood, a 2a arriving within a
+ * decision's time of it failed the follower's ballot, and the follower,
+ * alone at the next ballot, voted no more (1 failed ballot, the follower
+ * at ballot 2, the others at 1). */
+static void
+test_light_load_2a_alone_keeps_its_ballot(void **state)
+{
+    (void)state;
+    struct hn h;
+    uint32_t who = four(&h);
+    uint32_t leader = (uint32_t)hn_first_leader(&h);
+    struct no_attest na = {.from = who,
+                           .to = (who + 1) % 4 == leader ? (who + 2) % 4 : (who + 1) % 4};
+    h.filter = drop_attests;
+    h.filter_ctx = &na;
+    for (uint32_t c = 0; c < 40; c++) {
+        uint64_t t0 = h.now_ns;
+        one_at_a_time(&h, who, 1, 5 * MS);
+        while (h.now_ns - t0 < (100 + 35 * c % 60) * MS) {
+            hop(&h, 5 * MS);
+        }
+    }
+    uint64_t failed = bpc_engine_counters(h.p[na.to].e)->ballots_failed;
+    print_message("2a alone: %llu ATTEST frames lost, the follower failed %llu ballots\n",
+                  (unsigned long long)na.dropped, (unsigned long long)failed);
+    assert_true(na.dropped >= 40);
+    assert_int_equal(failed, 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(bpc_engine_ballot(h.p[i].e), bpc_engine_ballot(h.p[leader].e));
+    }
+    assert_exactly_once(&h, who, 40);
+    hn_free(&h);
+}
+
 /* The Byzantine party of test_stale_attests_rearm_nothing: its command
  * applied long ago, and how many of its stale ATTESTs were admitted. */
 struct stale {
@@ -288,6 +345,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_again_forgets),
         cmocka_unit_test(test_light_load_keeps_its_ballot),
+        cmocka_unit_test(test_light_load_2a_alone_keeps_its_ballot),
         cmocka_unit_test(test_stale_attests_rearm_nothing),
         cmocka_unit_test(test_idle_silent_leader_left),
     };
