@@ -1,9 +1,10 @@
 /*
  * store_fx.h - what the store's memfs tests share (test_store.c,
- * test_store_recovery.c, test_store_values.c, test_store_bound.c): the
- * path, configuration and options of their stores, record identities and
- * comparisons, the file header's version, a frame's seal, and the model of
- * what a store must give back with the engine-shaped commits that fill it.
+ * test_store_tmp.c, test_store_recovery.c, test_store_values.c,
+ * test_store_bound.c): the path, configuration and options of their
+ * stores, record identities and comparisons, the file header's version, a
+ * frame's seal, and the model of what a store must give back with the
+ * engine-shaped commits that fill it.
  * The macros TS_SETUP and TS_FRESH use cmocka's assertions: a test file
  * includes cmocka.h first.
  */
