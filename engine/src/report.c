@@ -391,18 +391,26 @@ eng_rp_retransmit(struct bpc_engine *e)
     }
 }
 
-void
-eng_rp_on_join(struct bpc_engine *e)
+/* No pass over the held reports under way, asked for or spaced out: a
+ * new ballot's or a restart's state. */
+static void
+eng_rp_no_pass(struct bpc_engine *e)
 {
-    e->rp.sent_1b = false;
-    e->rp.sent_1b_hi = 0;
-    e->rp.held_lo = eng_nu(e);
     e->rp.asked_lo = UINT64_MAX;
     e->rp.held_next = 0;
     e->rp.held_end = 0;
     e->rp.pass_asked = false;
     e->rp.pass_gap = 0;
     e->rp.pass_wait = 0;
+}
+
+void
+eng_rp_on_join(struct bpc_engine *e)
+{
+    e->rp.sent_1b = false;
+    e->rp.sent_1b_hi = 0;
+    e->rp.held_lo = eng_nu(e);
+    eng_rp_no_pass(e);
 }
 
 void
@@ -418,10 +426,5 @@ eng_rp_resume(struct bpc_engine *e)
     uint64_t hi = eng_voted_hi(e);
     e->rp.values_lo = eng_nu(e);
     e->rp.sent_1b_hi = hi == UINT64_MAX ? e->rp.values_lo : hi + 1;
-    e->rp.asked_lo = UINT64_MAX;
-    e->rp.held_next = 0;
-    e->rp.held_end = 0;
-    e->rp.pass_asked = false;
-    e->rp.pass_gap = 0;
-    e->rp.pass_wait = 0;
+    eng_rp_no_pass(e);
 }
