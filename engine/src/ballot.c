@@ -322,26 +322,30 @@ eng_retx_period(const struct bpc_engine *e)
 /* Censorship. Any decision resets the deadline (and a paced round that
  * decides keeps the ballot), so a leader that decided every command but
  * one submitter's was never replaced, and that submitter waited for as
- * long as it led. One command next in line (a peer's, witnessed through
- * its FORWARD or ATTEST, or this party's own oldest) is watched at a time,
- * submitters in turn; when it waits too long (eng_starve_period), the party
- * moves on as at a deadline (with company). A Byzantine submitter that
- * shows a command to the parties but never to the leader makes them change
- * ballots at that period, a phase 1 each, never a safety matter.
+ * long as it led. Each submitter's command next in line (a peer's,
+ * witnessed through its FORWARD or ATTEST, or this party's own oldest) is
+ * watched, each submitter with a watch of its own; when one waits too long
+ * (eng_starve_period), the party moves on as at a deadline (with company).
+ * A Byzantine submitter that shows a command to the parties but never to
+ * the leader makes them change ballots at its watch's period, a phase 1
+ * each, never a safety matter. Before, one command was watched at a time,
+ * moving on only once it was applied: such a command held every watch for
+ * good, its period doubled to 512 ballot timeouts, and a censoring leader
+ * was left only after that (review A9; test_stuck_command_holds_no_watch).
  *
  * Fast mode: ENG_STARVE_TICKS retransmit periods (8 ballot timeouts, 400
- * ms by default), doubling with each ballot it made the party leave, back
- * once one is applied; counted from the later of the watch's start and
- * the time weight above F was first known at the ballot (company_ns), so
- * the leader of a ballot the others have just come to gets the whole
- * period. Before, a restarted submitter whose watch on its own command
- * ran one tick behind the others' watch on it left each ballot alone as
- * soon as they came to it, and its command waited thousands of ballot
- * timeouts (sim run restart-watch-chase). The period must exceed what a command next in line
- * waits in a long queue; a submitter forwards at most 256 commands past
- * its oldest unapplied one (the rest wait in its submission ring,
- * unwatched), and the ring cluster at up to 65536 in flight lost nothing
- * to it (bench/RESULTS.md).
+ * ms by default), doubling with each ballot the submitter's command made
+ * the party leave, back once that command is applied; counted from the
+ * later of the watch's start and the time weight above F was first known
+ * at the ballot (company_ns), so the leader of a ballot the others have
+ * just come to gets the whole period. Before, a restarted submitter whose
+ * watch on its own command ran one tick behind the others' watch on it
+ * left each ballot alone as soon as they came to it, and its command
+ * waited thousands of ballot timeouts (sim run restart-watch-chase). The
+ * period must exceed what a command next in line waits in a long queue;
+ * a submitter forwards at most 256 commands past its oldest unapplied one
+ * (the rest wait in its submission ring, unwatched), and the ring cluster
+ * at up to 65536 in flight lost nothing to it (bench/RESULTS.md).
  *
  * Paced mode: ENG_STARVE_ROUNDS plus one round per party, counted from
  * the later of the watch's start and the ballot's, doubling twice at most
@@ -361,45 +365,60 @@ eng_retx_period(const struct bpc_engine *e)
 #define ENG_STARVE_ROUNDS 4u
 #define ENG_STARVE_PACED_SHIFT 2u
 
+/* The watch's period after `shift` doublings. */
 static uint64_t
-eng_starve_period(const struct bpc_engine *e)
+eng_starve_period(const struct bpc_engine *e, uint32_t shift)
 {
-    const struct eng_ballot_state *bl = &e->bl;
     if (eng_paced(e)) {
-        uint32_t shift =
-            bl->starve_shift < ENG_STARVE_PACED_SHIFT ? bl->starve_shift : ENG_STARVE_PACED_SHIFT;
+        shift = shift < ENG_STARVE_PACED_SHIFT ? shift : ENG_STARVE_PACED_SHIFT;
         uint64_t rounds = ((uint64_t)ENG_STARVE_ROUNDS + e->n) << shift;
         uint64_t round = eng_retx_period(e);
         return round <= UINT64_MAX / rounds ? rounds * round : UINT64_MAX;
     }
-    uint32_t shift = bl->starve_shift < e->cfg.timeout_growth_max_shift
-                         ? bl->starve_shift
-                         : e->cfg.timeout_growth_max_shift;
+    shift = shift < e->cfg.timeout_growth_max_shift ? shift : e->cfg.timeout_growth_max_shift;
     return eng_ns_mul(eng_ns_mul(ENG_STARVE_TICKS, eng_retx_period(e)), UINT64_C(1) << shift);
 }
 
+/* Submitter s's watch: follows its command next in line and tells
+ * whether that one starved (counted from ballot_ns at the earliest); with
+ * fire, a starved watch doubles its period and starts again. */
 static bool
-eng_starved(struct bpc_engine *e)
+eng_watch(struct bpc_engine *e, uint32_t s, uint64_t ballot_ns, bool fire)
 {
     struct eng_ballot_state *bl = &e->bl;
-    if (bl->starve_s != UINT32_MAX && eng_sub_waits(e, bl->starve_s, bl->starve_q)) {
-        uint64_t since = bl->starve_ns;
-        uint64_t ballot_ns = eng_paced(e) ? bl->joined_ns : bl->company_ns;
-        if (ballot_ns > since) {
-            since = ballot_ns;
+    uint64_t q = eng_sub_in_line(e, s);
+    if (q != bl->watch_q[s]) {
+        if (bl->watch_q[s] != 0 && !eng_sub_waits(e, s, bl->watch_q[s])) {
+            bl->watch_shift[s] = 0; /* applied */
         }
-        return e->now_ns - since >= eng_starve_period(e);
+        bl->watch_q[s] = q;
+        bl->watch_ns[s] = e->now_ns;
+        return false;
     }
-    uint32_t from = 0;
-    if (bl->starve_s != UINT32_MAX) {
-        bl->starve_shift = 0; /* applied */
-        from = bl->starve_s + 1;
+    uint64_t since = bl->watch_ns[s] > ballot_ns ? bl->watch_ns[s] : ballot_ns;
+    if (q == 0 || e->now_ns - since < eng_starve_period(e, bl->watch_shift[s])) {
+        return false;
     }
-    bl->starve_s = UINT32_MAX;
-    if (eng_sub_next_waiting(e, from, &bl->starve_s, &bl->starve_q)) {
-        bl->starve_ns = e->now_ns;
+    if (fire) {
+        if (bl->watch_shift[s] < 63u) {
+            bl->watch_shift[s]++;
+        }
+        bl->watch_ns[s] = e->now_ns;
     }
-    return false;
+    return true;
+}
+
+/* Does a command next in line starve? Every submitter's watch is
+ * followed (fire: as eng_watch). */
+static bool
+eng_starved(struct bpc_engine *e, bool fire)
+{
+    uint64_t ballot_ns = eng_paced(e) ? e->bl.joined_ns : e->bl.company_ns;
+    bool starved = false;
+    for (uint32_t s = 0; s < e->n; s++) {
+        starved |= eng_watch(e, s, ballot_ns, fire);
+    }
+    return starved;
 }
 
 /* Work that a failed ballot leaves undone: own or queued commands, a
@@ -443,12 +462,11 @@ eng_finalize(struct bpc_engine *e)
 static bool
 eng_paced_watch(struct bpc_engine *e)
 {
-    if (!eng_starved(e) || e->bl.w_at <= e->faulty) {
+    bool company = e->bl.w_at > e->faulty;
+    if (!eng_starved(e, company) || !company) {
         return false;
     }
     uint64_t bal = e->bl.bal;
-    e->bl.starve_shift++;
-    e->bl.starve_ns = e->now_ns;
     eng_next_ballot(e);
     return e->bl.bal != bal;
 }
@@ -540,9 +558,8 @@ eng_retransmit_tick(struct bpc_engine *e)
         eng_sub_rewind(e);
         eng_retransmit(e);
         e->bl.retx_ns = eng_ns_add(e->now_ns, eng_retx_period(e));
-        if (!eng_paced(e) && eng_starved(e) && e->bl.w_at > e->faulty) {
-            e->bl.starve_shift++;
-            e->bl.starve_ns = e->now_ns;
+        bool company = e->bl.w_at > e->faulty;
+        if (!eng_paced(e) && eng_starved(e, company) && company) {
             eng_next_ballot(e);
         }
     }
@@ -596,6 +613,8 @@ eng_bl_start(struct bpc_engine *e)
      * first (it is zero already), so a fresh page faults once (engine.c,
      * bpc_engine_start, on the replay entries). */
     memset(e->bl.peer_bal, 0, (size_t)e->n * sizeof(uint64_t));
+    memset(e->bl.watch_q, 0, (size_t)e->n * sizeof(uint64_t));
+    memset(e->bl.watch_shift, 0, e->n);
     e->bl.retx_ns = eng_ns_add(e->now_ns, eng_retx_period(e));
     uint64_t max_bal = eng_max_bal(e);
     if (max_bal > 0) {
@@ -646,6 +665,8 @@ eng_bl_carve(struct bpc_engine *e, const struct eng_mem *m)
     e->bl.leader = -1;
     e->bl.deadline_ns = UINT64_MAX;
     e->bl.retx_ns = UINT64_MAX;
-    e->bl.starve_s = UINT32_MAX;
+    e->bl.watch_q = m->watch_q;
+    e->bl.watch_ns = m->watch_ns;
+    e->bl.watch_shift = m->watch_shift;
     bpc_prng_seed(&e->bl.prng, e->cfg.seed);
 }

@@ -64,6 +64,11 @@ eng_align(size_t x)
     return (x + 63) & ~(size_t)63;
 }
 
+/* Bytes per party of the ballot's region (L_FUT): peer_bal, witness,
+ * the censorship watch's command and start, a ballot-weight scratch
+ * entry, and the watch's doublings. */
+#define ENG_FUT_PER_PARTY (4 * sizeof(uint64_t) + sizeof(struct bpc_ballot_w) + 1)
+
 /* Bytes per submitter of the apply state (L_SEQS): applied_hi,
  * queued_hi, lq_first and lq_last, a hold, applied_dirty and lq_count,
  * applied_listed and strikes. */
@@ -89,8 +94,7 @@ eng_layout_of(const struct eng_sizes *z, struct eng_layout *l)
     size_t sizes[L_COUNT];
     sizes[L_RANGE_BAL] = sizes[L_RANGE_FROM] = sizes[L_TX_SEQ] = (size_t)z->n * sizeof(uint64_t);
     sizes[L_SEQ_BITS] = (size_t)z->n * (1 + z->replay_bits / 64) * sizeof(uint64_t);
-    sizes[L_FUT] = (size_t)z->n * (2 * sizeof(uint64_t) + sizeof(struct bpc_ballot_w)) +
-                   (size_t)z->dring_len * sizeof(struct eng_dec);
+    sizes[L_FUT] = (size_t)z->n * ENG_FUT_PER_PARTY + (size_t)z->dring_len * sizeof(struct eng_dec);
     sizes[L_SLOTS] = (size_t)z->window * sizeof(struct eng_slot);
     sizes[L_BITS] = (size_t)z->window * (ENG_GENS * SEEN_PER_GEN + 1) * z->words * sizeof(uint64_t);
     sizes[L_VALUES] = (size_t)z->window * ENG_VALUE_BUFS * z->vbytes;
@@ -166,8 +170,9 @@ eng_part_formula_state(int k, const struct eng_sizes *z, char *f, size_t len)
                  z->replay_bits);
         return true;
     case L_FUT:
-        snprintf(f, len, "n x %zu + (2W + 256) x %zu (recent decisions)",
-                 2 * sizeof(uint64_t) + sizeof(struct bpc_ballot_w), sizeof(struct eng_dec));
+        snprintf(f, len,
+                 "n x %zu (ballots, censorship watches) + (2W + 256) x %zu (recent decisions)",
+                 ENG_FUT_PER_PARTY, sizeof(struct eng_dec));
         return true;
     case L_SLOTS:
         snprintf(f, len, "W x %zu", sizeof(struct eng_slot));
@@ -332,6 +337,19 @@ eng_mem_views(struct eng_mem *m, uint8_t *at, uint32_t n)
 
 /* Where each module's storage starts, by the layout (regions shared by
  * several modules are split in a fixed order). */
+/* The ballot's per-party region and the recent decisions (L_FUT). */
+static void
+eng_mem_fut(uint8_t *at, const struct eng_sizes *z, struct eng_mem *m)
+{
+    m->peer_bal = (uint64_t *)(void *)at;
+    m->witness = m->peer_bal + z->n;
+    m->watch_q = m->witness + z->n;
+    m->watch_ns = m->watch_q + z->n;
+    m->bal_scratch = (struct bpc_ballot_w *)(void *)(m->watch_ns + z->n);
+    m->dring = (struct eng_dec *)(void *)(m->bal_scratch + z->n);
+    m->watch_shift = (uint8_t *)(void *)(m->dring + z->dring_len);
+}
+
 void
 eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l, struct eng_mem *m)
 {
@@ -350,10 +368,7 @@ eng_mem_of(uint8_t *base, const struct eng_sizes *z, const struct eng_layout *l,
     m->range_from = (uint64_t *)(void *)(base + l->off[L_RANGE_FROM]);
     m->replay = (uint64_t *)(void *)(base + l->off[L_SEQ_BITS]);
     m->tx_seq = (uint64_t *)(void *)(base + l->off[L_TX_SEQ]);
-    m->peer_bal = (uint64_t *)(void *)(base + l->off[L_FUT]);
-    m->witness = m->peer_bal + z->n;
-    m->bal_scratch = (struct bpc_ballot_w *)(void *)(m->witness + z->n);
-    m->dring = (struct eng_dec *)(void *)(m->bal_scratch + z->n);
+    eng_mem_fut(base + l->off[L_FUT], z, m);
     m->dring_bytes = base + l->off[L_DRING_BYTES];
     m->att = (struct eng_att *)(void *)(base + l->off[L_ATT]);
     if (l->size[L_RUNS] > 0) {

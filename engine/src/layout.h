@@ -14,7 +14,8 @@ struct eng_mem {
     uint32_t n, cmds, cmd_stride, cmd_max, bq_cap, uq_cap, recs_cap, dring_len, att_slots, claims,
         names_len;
     uint64_t *range_bal, *range_from, *replay, *tx_seq;
-    uint64_t *peer_bal, *witness;
+    uint64_t *peer_bal, *witness, *watch_q, *watch_ns;
+    uint8_t *watch_shift;
     struct bpc_ballot_w *bal_scratch;
     struct eng_dec *dring;
     uint8_t *dring_bytes;

@@ -38,11 +38,12 @@ struct eng_ballot_state {
     bpc_u128 w_at;
     bpc_u128 w_above;      /* weight of the parties seen above bal (peer_bal > bal) */
     uint64_t peer_bal_top; /* highest peer_bal of any other party */
-    /* The command next in line watched for starvation (eng_starved). */
-    uint32_t starve_s; /* its submitter, UINT32_MAX: none */
-    uint32_t starve_shift;
-    uint64_t starve_q;
-    uint64_t starve_ns; /* watched since */
+    /* Per submitter, its command next in line watched for starvation
+     * (eng_starved): the command (0: none), since when, and the
+     * doublings of its period. */
+    uint64_t *watch_q;
+    uint64_t *watch_ns;
+    uint8_t *watch_shift;
     uint64_t joined_ns; /* when this party joined bal (paced mode's watch) */
     /* Fast mode's watch counts from here too: when weight above F was
      * first known at bal (on joining it, or as the others came). */

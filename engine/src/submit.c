@@ -671,17 +671,23 @@ eng_own_live(const struct bpc_engine *e, uint32_t index, uint64_t seq)
 bool
 eng_sub_has_work(const struct bpc_engine *e)
 {
-    uint32_t s = 0;
-    uint64_t q = 0;
     /* Queued commands, or a peer's command waiting that nobody applies. */
-    return eng_sub_queued(e) || eng_sub_next_waiting(e, 0, &s, &q);
+    if (eng_sub_queued(e)) {
+        return true;
+    }
+    for (uint32_t s = 0; s < e->n; s++) {
+        if (eng_sub_in_line(e, s) != 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* The next command in line of submitter s that some party has shown this
  * one (a peer's witnessed command; this party's own oldest unapplied
  * one), 0 when none waits. */
-static uint64_t
-eng_sub_next_in_line(const struct bpc_engine *e, uint32_t s)
+uint64_t
+eng_sub_in_line(const struct bpc_engine *e, uint32_t s)
 {
     const struct eng_submit_state *sub = &e->sub;
     uint64_t q = 0;
@@ -697,21 +703,6 @@ bool
 eng_sub_waits(const struct bpc_engine *e, uint32_t s, uint64_t q)
 {
     return eng_seq_follows(e->sub.applied_hi[s], q);
-}
-
-bool
-eng_sub_next_waiting(const struct bpc_engine *e, uint32_t from, uint32_t *s, uint64_t *q)
-{
-    for (uint32_t k = 0; k < e->n; k++) {
-        uint32_t c = (uint32_t)(((uint64_t)from + k) % e->n);
-        uint64_t next = eng_sub_next_in_line(e, c);
-        if (next != 0) {
-            *s = c;
-            *q = next;
-            return true;
-        }
-    }
-    return false;
 }
 
 void

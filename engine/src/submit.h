@@ -166,13 +166,12 @@ ENG_FN uint32_t eng_attest_fill(const struct bpc_engine *e, uint32_t index, uint
                                 struct bpc_record *r);
 /* Commands wait: own, queued, or a peer's next one nobody applies. */
 ENG_FN bool eng_sub_has_work(const struct bpc_engine *e);
+/* The command next in line of submitter s that some party has shown
+ * this one (a peer's witnessed command; this party's own oldest
+ * unapplied one), 0 when none waits. */
+ENG_FN uint64_t eng_sub_in_line(const struct bpc_engine *e, uint32_t s);
 /* Is command q of submitter s still next in line (not applied)? */
 ENG_FN bool eng_sub_waits(const struct bpc_engine *e, uint32_t s, uint64_t q);
-/* The first submitter from `from` on (wrapping around) with a command
- * next in line that is shown to this party (a peer's witnessed one, its
- * own oldest): true with (s, q); false when none waits. */
-ENG_FN bool eng_sub_next_waiting(const struct bpc_engine *e, uint32_t from, uint32_t *s,
-                                 uint64_t *q);
 /* Persist batch taken: the apply state is clean again. */
 ENG_FN void eng_applied_clean(struct bpc_engine *e);
 ENG_FN void eng_sub_restore_applied(struct bpc_engine *e, uint32_t submitter, uint64_t seq);
