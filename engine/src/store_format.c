@@ -237,6 +237,12 @@ store_record_check(const struct bpc_durable *d)
          d->instance >= BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX)) {
         return "record floor or instance above BPC_DURABLE_FLOOR_MAX (2^62)";
     }
+    if (!d->decided && d->instance < BPC_DURABLE_APPLIED_BASE && d->instance >= d->floor &&
+        d->instance - d->floor >= BPC_WINDOW_SLOTS_MAX) {
+        /* No window reaches it: every engine's restore refuses it
+         * (-ERANGE). Before, loaded as intact (review B7's F2). */
+        return "vote record at or above its floor + BPC_WINDOW_SLOTS_MAX";
+    }
     if (!bpc_durable_rules_ok(d, false)) { /* the identities were checked above */
         return "record in a shape no engine writes (bpc_engine_restore refuses it)";
     }

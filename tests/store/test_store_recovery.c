@@ -424,6 +424,50 @@ test_store_unrestorable_record_is_damage(void **state)
     free(img);
 }
 
+/* A vote record at or above its floor + BPC_WINDOW_SLOTS_MAX (65,536),
+ * under good checksums: no window reaches it and every engine's restore
+ * refuses it (-ERANGE). Damage at its frame for inspect and a writable
+ * open, which leaves the file as it was; bpc_store_append refuses it
+ * (-EINVAL, nothing buffered) and takes one a slot below. Before (review
+ * B7's F2), inspect called the file intact: "0 != 0xffffffffffffffb6". */
+static void
+test_store_vote_past_every_window_is_damage(void **state)
+{
+    (void)state;
+    uint64_t bound[4];
+    uint32_t recs[4];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(2, bound, recs, &len);
+    /* Commit 0: the party-wide record (floor 0), then instance 0's vote. */
+    uint64_t vote = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES;
+    for (uint8_t version = 3; version <= BPC_STORE_FORMAT_VERSION; version++) {
+        uint8_t *bad = ts_patched(img, len, vote, 0, BPC_WINDOW_SLOTS_MAX); /* instance */
+        ts_expect_unrestorable(bad, len, version, vote);
+        free(bad);
+    }
+    free(img);
+    TS_SETUP(9, 0);
+    cfg.window_slots = BPC_WINDOW_SLOTS_MAX;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable d[2];
+    memset(d, 0, sizeof(d));
+    d[0].instance = UINT64_MAX;
+    d[0].floor = 3;
+    d[0].max_bal = 1;
+    d[1] = d[0];
+    d[1].instance = 3 + BPC_WINDOW_SLOTS_MAX;
+    d[1].hist_count = 1;
+    d[1].hist_bal[0] = 1;
+    d[1].hist_val[0] = ts_vid(1);
+    assert_int_equal(bpc_store_append(s, d, 2), -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_info(s)->records, 0);
+    d[1].instance--;
+    assert_int_equal(bpc_store_append(s, d, 2), 0);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* A later party-wide record whose max_bal or incarnation is below an
  * earlier one's, under good checksums: no engine writes one (max_bal only
  * rises, and a restart takes the highest it restored), and a restore would
@@ -658,6 +702,7 @@ main(void)
         cmocka_unit_test(test_store_header_reserved_bytes),
         cmocka_unit_test(test_store_bit_flip_every_byte),
         cmocka_unit_test(test_store_unrestorable_record_is_damage),
+        cmocka_unit_test(test_store_vote_past_every_window_is_damage),
         cmocka_unit_test(test_store_party_wide_regress_is_damage),
         cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_fault_at_every_call),
