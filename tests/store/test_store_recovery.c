@@ -496,6 +496,203 @@ test_store_party_wide_regress_is_damage(void **state)
     free(img);
 }
 
+/* Where ts_small_store's frames are: the offset of the first record frame
+ * of instance `instance` in commit k, or of commit k's application state
+ * frame (app). */
+struct ts_where {
+    uint64_t commit_start, commit_end, instance, off;
+    bool app;
+};
+
+static void
+ts_where_frame(void *ctx, const struct bpc_store_frame *f)
+{
+    struct ts_where *w = ctx;
+    bool in = f->offset >= w->commit_start && f->offset < w->commit_end && w->off == 0;
+    if (in && w->app && f->type == BPC_STORE_FRAME_APP) {
+        w->off = f->offset;
+    }
+    if (in && !w->app && f->type == BPC_STORE_FRAME_RECORD && f->rec->instance == w->instance) {
+        w->off = f->offset;
+    }
+}
+
+static uint64_t
+ts_frame_at(const uint8_t *img, size_t len, const uint64_t *bound, uint32_t k, bool app,
+            uint64_t instance)
+{
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    struct ts_where w = {
+        .commit_start = bound[k], .commit_end = bound[k + 1], .instance = instance, .app = app};
+    struct bpc_store_info info;
+    char err[256] = "";
+    assert_int_equal(
+        bpc_store_inspect(TS_PATH, &fs.io, &info, ts_where_frame, &w, err, sizeof(err)), 0);
+    memfs_free(&fs);
+    assert_true(w.off != 0);
+    return w.off;
+}
+
+/* A later record that makes a restart remember less than the party
+ * promised, under good checksums: a vote record of an instance whose live
+ * record holds a higher max_vbal, or the same max_vbal with another
+ * max_vval (two 2b at one ballot); an apply-state record with a lower
+ * applied_seq; application state with a lower floor. Damage at its frame
+ * for inspect and a writable open, which leaves the file as it was.
+ * Before (review B7's F1), inspect called each file intact: "0 !=
+ * 0xffffffffffffffb6". */
+static void
+test_store_vote_regress_is_damage(void **state)
+{
+    (void)state;
+    uint64_t bound[5];
+    uint32_t recs[5];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(4, bound, recs, &len);
+    /* ts_batch: commit 1 votes 2b for instance 0 (ballot 1, value 0),
+     * commit 2 for instance 1 (value 1) and 2av for instance 2 (max_vbal
+     * 0), the floor still 0; commits 0 and 3 write submitters 0 and 3's
+     * applied positions (0 and 30), commits 1 and 3 application state. */
+    uint64_t b1 = ts_frame_at(img, len, bound, 2, false, 1);
+    uint64_t a2 = ts_frame_at(img, len, bound, 2, false, 2);
+    uint64_t sub0 = ts_frame_at(img, len, bound, 0, false, BPC_DURABLE_APPLIED_BASE);
+    uint64_t sub3 = ts_frame_at(img, len, bound, 3, false, BPC_DURABLE_APPLIED_BASE + 3u);
+    uint64_t app1 = ts_frame_at(img, len, bound, 1, true, 0);
+    uint64_t app3 = ts_frame_at(img, len, bound, 3, true, 0);
+    for (uint8_t version = 3; version <= BPC_STORE_FORMAT_VERSION; version++) {
+        uint8_t *bad = ts_patched(img, len, b1, 0, 0); /* instance 0, ballot 1, value 1 */
+        ts_expect_unrestorable(bad, len, version, b1);
+        free(bad);
+        bad = ts_patched(img, len, a2, 0, 0); /* instance 0, max_vbal 0 */
+        ts_expect_unrestorable(bad, len, version, a2);
+        free(bad);
+        uint8_t *mid = ts_patched(img, len, sub0, 32, 50);             /* submitter 0 at 50 ... */
+        bad = ts_patched(mid, len, sub3, 0, BPC_DURABLE_APPLIED_BASE); /* ... then 30 */
+        ts_expect_unrestorable(bad, len, version, sub3);
+        free(bad);
+        free(mid);
+        bad = ts_patched(img, len, app1, 0, 100); /* application state floor 100, then 1 */
+        ts_expect_unrestorable(bad, len, version, app3);
+        free(bad);
+    }
+    free(img);
+}
+
+/* A vote record of instance 4 (ballot 7, value 1) and submitter 2 at
+ * position 10 into a store. */
+static struct bpc_durable
+ts_regress_setup(struct bpc_store *s, struct bpc_durable *pw)
+{
+    memset(pw, 0, sizeof(*pw));
+    pw->instance = UINT64_MAX;
+    pw->max_bal = 9;
+    pw->incarnation = 3;
+    struct bpc_durable r[3] = {*pw, *pw, *pw};
+    r[1].instance = 4;
+    r[1].max_vbal = 7;
+    r[1].max_vval = ts_vid(1);
+    r[2].instance = BPC_DURABLE_APPLIED_BASE + 2u;
+    r[2].applied_seq = 10;
+    assert_int_equal(bpc_store_append(s, r, 3), 0);
+    assert_int_equal(bpc_store_put_app(s, 9, "app", 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    return r[1];
+}
+
+/* Taken after ts_regress_setup: the same vote, a higher one, the decided
+ * record carrying it, the same application state floor. */
+static void
+ts_regress_taken(struct bpc_store *s, const struct bpc_durable *pw, const struct bpc_durable *v)
+{
+    struct bpc_durable r[3] = {*pw, *v, *v};
+    r[2].max_vbal = 8;
+    r[2].max_vval = ts_vid(2);
+    assert_int_equal(bpc_store_append(s, r, 3), 0);
+    r[0].floor = 5;
+    r[1] = r[0];
+    r[1].instance = 4;
+    r[1].decided = 1;
+    r[1].max_vbal = 8;
+    r[1].max_vval = ts_vid(2);
+    r[1].dec_bal = 8;
+    r[1].dec_val = ts_vid(2);
+    r[1].dec_keep = 300;
+    assert_int_equal(bpc_store_append(s, r, 2), 0);
+    assert_int_equal(bpc_store_put_app(s, 9, "app", 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+}
+
+/* bpc_store_append refuses (-EINVAL, nothing buffered) a vote record that
+ * lowers its instance's live max_vbal (to 0, to 5 with another value, as
+ * a decided record once the floor passed it), one at the same max_vbal
+ * with another value, either after a commit or in the same call, and an
+ * apply-state record that lowers its submitter's position;
+ * bpc_store_put_app refuses a lower floor. It takes the same vote, a
+ * higher one, a decided record carrying the vote, and a reopen loads what
+ * was written. Before (review B7's F1): "lower 0, lower 0, same ballot 0,
+ * in one call 0, decided 0, applied 0, app 0". */
+static void
+test_store_append_refuses_vote_regress(void **state)
+{
+    (void)state;
+    TS_SETUP(9, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable pw;
+    struct bpc_durable v = ts_regress_setup(s, &pw);
+    struct bpc_store_stats before;
+    bpc_store_stats(s, &before);
+    struct bpc_durable r[3] = {v, v, v};
+    r[0].max_vbal = 0;
+    memset(&r[0].max_vval, 0, sizeof(r[0].max_vval));
+    int lower0 = bpc_store_append(s, r, 1);
+    r[0] = v;
+    r[0].max_vbal = 5;
+    r[0].max_vval = ts_vid(2);
+    int lower5 = bpc_store_append(s, r, 1);
+    r[0] = v;
+    r[0].max_vval = ts_vid(2);
+    int same = bpc_store_append(s, r, 1);
+    r[0] = v;
+    r[0].max_vbal = 8; /* then 7 in the same call */
+    int in_call = bpc_store_append(s, r, 2);
+    r[0] = pw;
+    r[0].floor = 5; /* the floor passes 4: a decided record without the vote */
+    r[1] = r[0];
+    r[1].instance = 4;
+    r[1].decided = 1;
+    r[1].dec_bal = 7;
+    r[1].dec_val = ts_vid(1);
+    r[1].dec_keep = 300;
+    int decided = bpc_store_append(s, r, 2);
+    r[0] = pw;
+    r[0].instance = BPC_DURABLE_APPLIED_BASE + 2u;
+    r[0].applied_seq = 9;
+    int applied = bpc_store_append(s, r, 1);
+    int app = bpc_store_put_app(s, 8, "app", 3);
+    printf("  lower %d, lower %d, same ballot %d, in one call %d, decided %d, applied %d, app %d\n",
+           lower0, lower5, same, in_call, decided, applied, app);
+    assert_int_equal(lower0, -EINVAL);
+    assert_int_equal(lower5, -EINVAL);
+    assert_int_equal(same, -EINVAL);
+    assert_int_equal(in_call, -EINVAL);
+    assert_int_equal(decided, -EINVAL);
+    assert_int_equal(applied, -EINVAL);
+    assert_int_equal(app, -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_store_stats after;
+    bpc_store_stats(s, &after);
+    assert_int_equal(after.file_bytes, before.file_bytes); /* nothing buffered */
+    ts_regress_taken(s, &pw, &v);
+    uint32_t n = bpc_store_records(s, &(const struct bpc_durable *){NULL});
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_records(s, &(const struct bpc_durable *){NULL}), n);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* bpc_store_append refuses (-EINVAL, nothing buffered) a party-wide record
  * that lowers max_bal or the incarnation, after an earlier commit or in
  * the same call, and takes equal and higher ones; a reopen then loads what
@@ -704,6 +901,8 @@ main(void)
         cmocka_unit_test(test_store_unrestorable_record_is_damage),
         cmocka_unit_test(test_store_vote_past_every_window_is_damage),
         cmocka_unit_test(test_store_party_wide_regress_is_damage),
+        cmocka_unit_test(test_store_vote_regress_is_damage),
+        cmocka_unit_test(test_store_append_refuses_vote_regress),
         cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_fault_at_every_call),
     };
