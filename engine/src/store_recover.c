@@ -163,6 +163,10 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
         why = "not a bpcon store (bad magic)";
     } else if (store_get_le(b + 76, 4) != bpc_store_crc32c(b, 76)) {
         why = "file header checksum mismatch";
+    } else if (store_get_le(b + 64, 8) == UINT64_MAX) {
+        /* No writer comes near it; its frames would wrap to 0. Before
+         * (review B7), such a file checked intact. */
+        why = "file header first sequence number 2^64 - 1 (its frames would wrap to 0)";
     }
     char len_why[64];
     uint32_t version = why == NULL ? (uint32_t)store_get_le(b + 8, 4) : 0;
@@ -311,7 +315,8 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
         enum store_verdict verdict =
             store_frame_check(b + off, n - off, seq, info->version, &v, &why);
         if (verdict == STORE_FRAME_OK) {
-            why = store_scan_frame(&o, info->version, &v, off);
+            why = seq == UINT64_MAX ? "frame sequence number 2^64 - 1 (the next would wrap to 0)"
+                                    : store_scan_frame(&o, info->version, &v, off);
             verdict = why == NULL ? STORE_FRAME_OK : STORE_FRAME_CORRUPT;
         }
         if (verdict == STORE_FRAME_TORN) {
@@ -438,6 +443,18 @@ store_read_image(const struct bpc_store_io *io, int fd, struct bpc_store_info *i
     int64_t size = io->size(io->ctx, fd);
     if (size < 0) {
         return (int)size;
+    }
+    uint8_t c;
+    if (size == 0 && io->pread(io->ctx, fd, &c, 1, 0) > 0) {
+        /* A size of 0 with bytes to read (procfs, sysfs): not "empty"
+         * (before, review B7, /proc/version was called an empty file). */
+        memset(info, 0, sizeof(*info));
+        info->corrupt_offset = 0;
+        snprintf(info->corrupt_reason, sizeof(info->corrupt_reason),
+                 "a file of size 0 that reads bytes (procfs or sysfs?): not a bpcon store");
+        store_errf(err, err_len, "damaged at offset 0: %s", info->corrupt_reason);
+        *read_failed = false;
+        return -EBADMSG;
     }
     uint8_t h[BPC_STORE_HEADER_BYTES];
     size_t hn = (uint64_t)size < sizeof(h) ? (size_t)size : sizeof(h);

@@ -496,6 +496,63 @@ test_store_party_wide_regress_is_damage(void **state)
     free(img);
 }
 
+/* img (len bytes) renumbered from first: the header's first sequence
+ * number and every frame's, checksums resealed. */
+static void
+ts_renumber(uint8_t *img, size_t len, uint64_t first)
+{
+    for (uint32_t i = 0; i < 8; i++) {
+        img[64 + i] = (uint8_t)(first >> (8 * i));
+    }
+    ts_set_version(img, img[8]);
+    uint64_t seq = first;
+    for (size_t off = BPC_STORE_HEADER_BYTES; off + BPC_STORE_FRAME_HEADER_BYTES <= len; seq++) {
+        uint8_t *f = img + off;
+        for (uint32_t i = 0; i < 8; i++) {
+            f[16 + i] = (uint8_t)(seq >> (8 * i));
+        }
+        ts_reseal(f);
+        uint32_t plen =
+            (uint32_t)f[8] | (uint32_t)f[9] << 8 | (uint32_t)f[10] << 16 | (uint32_t)f[11] << 24;
+        off += BPC_STORE_FRAME_HEADER_BYTES + plen;
+    }
+}
+
+/* Sequence numbers never wrap: a header whose first is 2^64 - 1, or a
+ * frame numbered 2^64 - 1, is damage (at 0, at that frame); 2^64 - 4
+ * with three frames is not. Before (review B7), a file numbered from
+ * 2^64 - 1 checked intact, its second frame numbered 0. */
+static void
+test_store_sequence_never_wraps(void **state)
+{
+    (void)state;
+    uint64_t bound[3];
+    uint32_t recs[3];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(1, bound, recs, &len); /* one commit, three frames */
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    struct bpc_store_info info;
+    char err[256] = "";
+    ts_renumber(img, len, UINT64_MAX - 3u);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)), 0);
+    ts_renumber(img, len, UINT64_MAX - 2u);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG);
+    assert_int_equal(info.corrupt_offset, /* the third frame */
+                     BPC_STORE_HEADER_BYTES +
+                         2u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
+    ts_renumber(img, len, UINT64_MAX);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG);
+    assert_int_equal(info.corrupt_offset, 0);
+    memfs_free(&fs);
+    free(img);
+}
+
 /* Where ts_small_store's frames are: the offset of the first record frame
  * of instance `instance` in commit k, or of commit k's application state
  * frame (app). */
@@ -902,6 +959,7 @@ main(void)
         cmocka_unit_test(test_store_vote_past_every_window_is_damage),
         cmocka_unit_test(test_store_party_wide_regress_is_damage),
         cmocka_unit_test(test_store_vote_regress_is_damage),
+        cmocka_unit_test(test_store_sequence_never_wraps),
         cmocka_unit_test(test_store_append_refuses_vote_regress),
         cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_fault_at_every_call),
