@@ -233,16 +233,17 @@ struct bpc_dp_party;
  * store_path: a store of another cluster, party or configuration, or one
  * damaged before its tail, is refused and named there;
  * conf->store_options.read_only is -EINVAL, named there: a party writes
- * its store). */
+ * its store; out or conf NULL is -EINVAL). */
 int bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
                       size_t err_len);
-/* Frees the party's mbufs and memory (ports are the application's). */
+/* Frees the party's mbufs and memory (ports are the application's); NULL:
+ * nothing. */
 void bpc_dp_party_free(struct bpc_dp_party *p);
 
 /* One round: rx bursts on every (port, queue) (or a dequeue from its
  * link's rx_ring) -> Ethernet checks -> engine step(s) -> persistence ->
  * tx bursts. Returns the frames moved plus decisions made (0: idle), or
- * -EIO once persistence has failed. */
+ * -EIO once persistence has failed; -EINVAL for p NULL. */
 int bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns);
 
 /* Submits a command (bpc_submit: forwarded to the leader, batched, applied
@@ -258,14 +259,17 @@ int bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns);
  * its stats as submit_refused. */
 int bpc_dp_party_submit(struct bpc_dp_party *p, const uint8_t *cmd, uint32_t len, uint64_t *ticket);
 
+/* The party's engine (NULL for p NULL). */
 struct bpc_engine *bpc_dp_party_engine(struct bpc_dp_party *p);
 /* The party's decided log (bpc_log_read/bpc_log_copy from any registered
- * QSBR thread); entries start at bpc_log_first(). */
+ * QSBR thread); entries start at bpc_log_first(). NULL for p NULL. */
 struct bpc_log *bpc_dp_party_log(struct bpc_dp_party *p);
-/* The floor restored at init (0 on a fresh start): the log's first index. */
+/* The floor restored at init (0 on a fresh start): the log's first index.
+ * 0 for p NULL. */
 uint64_t bpc_dp_party_restored_floor(const struct bpc_dp_party *p);
 /* The live counters: for the polling thread only (poll writes them with
- * plain stores); other threads read bpc_dp_party_stats. */
+ * plain stores); other threads read bpc_dp_party_stats. NULL for p
+ * NULL. */
 const struct bpc_dp_counters *bpc_dp_party_counters(const struct bpc_dp_party *p);
 
 /* How often poll publishes the party's stats at most, in its now_ns. */
@@ -285,17 +289,20 @@ struct bpc_dp_stats {
  * consistent copy, from any thread, with no lock. 0; -EINVAL for p or out
  * NULL; -EBUSY when every try met a publication under way (out unchanged). */
 int bpc_dp_party_stats(const struct bpc_dp_party *p, struct bpc_dp_stats *out);
+/* The party's id (UINT32_MAX for p NULL). */
 uint32_t bpc_dp_party_self(const struct bpc_dp_party *p);
-/* The earliest time poll has work without new frames (UINT64_MAX: none). */
+/* The earliest time poll has work without new frames (UINT64_MAX: none,
+ * and for p NULL). */
 uint64_t bpc_dp_party_next_deadline(const struct bpc_dp_party *p);
 /* The durable records as they stand (the store's live set, or the built-in
  * store's; valid until the next poll). With a store, 0 and *recs NULL when
- * there was no memory for the array (bpc_store_records). */
+ * there was no memory for the array (bpc_store_records). p NULL: 0, and
+ * *recs NULL when recs is not NULL; recs NULL: 0. */
 uint32_t bpc_dp_party_durable(struct bpc_dp_party *p, const struct bpc_durable **recs);
 /* The party's durable store (NULL without store_path): what init recovered
  * (bpc_store_info: torn bytes dropped) and the application state it holds
  * (bpc_store_app), which the application resumes from before the first
- * poll. Owned by the party. */
+ * poll. Owned by the party. NULL for p NULL. */
 struct bpc_store *bpc_dp_party_store(struct bpc_dp_party *p);
 
 /* ------------------------------------------------------------------------
@@ -358,32 +365,38 @@ struct bpc_dp_cluster {
 };
 
 /* Parses path; on error returns a negative errno and writes
- * "FILE:LINE: cause" into err. */
+ * "FILE:LINE: cause" into err (path or out NULL: -EINVAL, named). */
 int bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, size_t err_len);
+/* Frees what bpc_dp_cluster_load allocated; NULL: nothing. */
 void bpc_dp_cluster_free(struct bpc_dp_cluster *c);
 /* Fills cfg (from bpc_config_defaults) with the cluster's parties, weights,
- * id and threshold for party self; keys are left to the caller. */
+ * id and threshold for party self; keys are left to the caller. -EINVAL
+ * (named in err) for c or cfg NULL or self not in the cluster. */
 int bpc_dp_cluster_config(const struct bpc_dp_cluster *c, uint32_t self, struct bpc_config *cfg,
                           char *err, size_t err_len);
 /* Reads party self's pairwise key file into keys[parties_count] (keys[self]
- * is zeroed). Every peer must be present exactly once. */
+ * is zeroed). Every peer must be present exactly once. path or keys NULL:
+ * -EINVAL, named in err. */
 int bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
                      uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len);
 /* Writes the key files of all parties_count parties into dir as
  * party-ID.key (mode 0600), one fresh random key per pair. Never replaces
  * a file: -EEXIST, with nothing written, when any of them exists;
  * -ENAMETOOLONG when a key file's path would not fit BPC_DP_PATH_MAX.
- * All or nothing: on any failure the files it wrote are removed. */
+ * All or nothing: on any failure the files it wrote are removed. dir
+ * NULL: -EINVAL, named in err. */
 int bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len);
 /* Removes dir/party-ID.key for ID in 0..parties_count-1 (missing ones
- * ignored): undoes bpc_dp_keys_generate when a later step fails. */
+ * ignored): undoes bpc_dp_keys_generate when a later step fails. dir NULL:
+ * nothing. */
 void bpc_dp_keys_remove(const char *dir, uint32_t parties_count);
 /* Checks a party's port spec as the cluster file parser does: one word (no
  * blank, '#' or control byte) shorter than BPC_DP_PATH_MAX, either
  * "vhost-mesh:DIR" (DIR not empty, at most BPC_DP_MESH_DIR_MAX bytes) or
- * "port:N" (N in 0..65535). 0, or -EINVAL with the cause in err. */
+ * "port:N" (N in 0..65535). 0, or -EINVAL with the cause in err (spec
+ * NULL included). */
 int bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len);
-/* Parses "aa:bb:cc:dd:ee:ff". */
+/* Parses "aa:bb:cc:dd:ee:ff": 0, or -EINVAL (s or mac NULL included). */
 int bpc_dp_mac_parse(const char *s, uint8_t mac[6]);
 
 /* ------------------------------------------------------------------------

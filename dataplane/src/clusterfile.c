@@ -163,7 +163,7 @@ bpc_dp_mac_parse(const char *s, uint8_t mac[6])
     /* DPDK's parser; the cluster file asks for the colon form
      * aa:bb:cc:dd:ee:ff only (17 characters). */
     struct rte_ether_addr a;
-    if (strlen(s) != 17 || rte_ether_unformat_addr(s, &a) != 0) {
+    if (s == NULL || mac == NULL || strlen(s) != 17 || rte_ether_unformat_addr(s, &a) != 0) {
         return -EINVAL;
     }
     memcpy(mac, a.addr_bytes, 6);
@@ -193,6 +193,10 @@ cf_mesh_dir_check(const char *spec, char *err, size_t err_len)
 int
 bpc_dp_port_spec_check(const char *spec, char *err, size_t err_len)
 {
+    if (spec == NULL) {
+        snprintf(err, err_len, "no port spec");
+        return -EINVAL;
+    }
     /* One word of a cluster file's party line: a blank, '#' or control
      * byte would split it, end the line or comment out the rest (a spec
      * given on a command line and written into a cluster file must read
@@ -535,6 +539,10 @@ cf_open(const char *path, char *err, size_t err_len, int *rc)
 int
 bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, size_t err_len)
 {
+    if (path == NULL || out == NULL) {
+        snprintf(err, err_len, "a cluster file path and a place for the cluster are required");
+        return -EINVAL;
+    }
     memset(out, 0, sizeof(*out));
     struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
     int open_rc = 0;
@@ -568,6 +576,9 @@ bpc_dp_cluster_load(const char *path, struct bpc_dp_cluster *out, char *err, siz
 void
 bpc_dp_cluster_free(struct bpc_dp_cluster *c)
 {
+    if (c == NULL) {
+        return;
+    }
     free(c->parties);
     c->parties = NULL;
     c->parties_count = 0;
@@ -577,6 +588,10 @@ int
 bpc_dp_cluster_config(const struct bpc_dp_cluster *c, uint32_t self, struct bpc_config *cfg,
                       char *err, size_t err_len)
 {
+    if (c == NULL || cfg == NULL) {
+        snprintf(err, err_len, "a cluster and a place for the configuration are required");
+        return -EINVAL;
+    }
     bpc_config_defaults(cfg);
     if (self >= c->parties_count) {
         snprintf(err, err_len, "id %u is not in the cluster (parties 0..%u)", self,
@@ -646,6 +661,10 @@ int
 bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
                  uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len)
 {
+    if (path == NULL || keys == NULL) {
+        snprintf(err, err_len, "a key file path and a place for the keys are required");
+        return -EINVAL;
+    }
     struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
     int open_rc = 0;
     r.f = cf_open(path, err, err_len, &open_rc);
@@ -746,6 +765,9 @@ cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BP
 void
 bpc_dp_keys_remove(const char *dir, uint32_t parties_count)
 {
+    if (dir == NULL) {
+        return;
+    }
     for (uint32_t i = 0; i < parties_count; i++) {
         char path[BPC_DP_PATH_MAX];
         if (cf_key_path(dir, i, path, NULL, 0) == 0) {
@@ -757,6 +779,10 @@ bpc_dp_keys_remove(const char *dir, uint32_t parties_count)
 int
 bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len)
 {
+    if (dir == NULL) {
+        snprintf(err, err_len, "a directory is required");
+        return -EINVAL;
+    }
     if (parties_count == 0 || parties_count > BPC_DP_PARTIES_MAX) {
         snprintf(err, err_len, "parties %u outside 1..%u", parties_count, BPC_DP_PARTIES_MAX);
         return -EINVAL;

@@ -422,12 +422,12 @@ party_release(struct bpc_dp_party *p)
 int
 bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
-    if (unlikely(atomic_load_explicit(&p->failed, memory_order_relaxed))) {
+    if (unlikely(p == NULL || atomic_load_explicit(&p->failed, memory_order_relaxed))) {
         /* Still quiescent: a loop that goes on polling a failed party
          * must not hold back the process's grace periods (other parties'
-         * logs reclaim through them). */
+         * logs reclaim through them). p NULL: before, a crash. */
         bpc_log_quiescent();
-        return -EIO;
+        return p == NULL ? -EINVAL : -EIO;
     }
     if (unlikely(now_ns >= p->tick_next_ns)) {
         party_tick(p, now_ns);
@@ -536,35 +536,38 @@ bpc_dp_party_submit(struct bpc_dp_party *p, const uint8_t *cmd, uint32_t len, ui
 struct bpc_engine *
 bpc_dp_party_engine(struct bpc_dp_party *p)
 {
-    return p->engine;
+    return p != NULL ? p->engine : NULL;
 }
 
 struct bpc_log *
 bpc_dp_party_log(struct bpc_dp_party *p)
 {
-    return p->log;
+    return p != NULL ? p->log : NULL;
 }
 
 uint64_t
 bpc_dp_party_restored_floor(const struct bpc_dp_party *p)
 {
-    return p->restored_floor;
+    return p != NULL ? p->restored_floor : 0;
 }
 
 const struct bpc_dp_counters *
 bpc_dp_party_counters(const struct bpc_dp_party *p)
 {
-    return &p->counters;
+    return p != NULL ? &p->counters : NULL;
 }
 
 uint32_t
 bpc_dp_party_self(const struct bpc_dp_party *p)
 {
-    return p->cfg.self;
+    return p != NULL ? p->cfg.self : UINT32_MAX;
 }
 
 uint64_t
 bpc_dp_party_next_deadline(const struct bpc_dp_party *p)
 {
+    if (p == NULL) {
+        return UINT64_MAX;
+    }
     return atomic_load_explicit(&p->dirty, memory_order_relaxed) ? 0 : p->next_deadline_ns;
 }

@@ -156,9 +156,16 @@ party_alloc_txq(struct bpc_dp_party *p, int socket)
     return 0;
 }
 
+/* Checks out (and clears *out) and conf. */
 static int
-party_check_conf(const struct bpc_dp_party_conf *conf, char *err, size_t err_len)
+party_check_conf(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
+                 size_t err_len)
 {
+    if (out == NULL) {
+        dp_party_err(err, err_len, "out is required");
+        return -EINVAL; /* before: a crash */
+    }
+    *out = NULL;
     if (conf == NULL || conf->engine == NULL || conf->pool == NULL ||
         (conf->links_count > 0 && conf->links == NULL)) {
         dp_party_err(err, err_len, "conf, conf->engine and conf->pool are required");
@@ -327,8 +334,7 @@ int
 bpc_dp_party_init(struct bpc_dp_party **out, const struct bpc_dp_party_conf *conf, char *err,
                   size_t err_len)
 {
-    *out = NULL;
-    int rc = party_check_conf(conf, err, err_len);
+    int rc = party_check_conf(out, conf, err, err_len);
     if (rc != 0) {
         return rc;
     }

@@ -70,12 +70,18 @@ dp_party_persist(struct bpc_dp_party *p, const struct bpc_step_out *out)
 struct bpc_store *
 bpc_dp_party_store(struct bpc_dp_party *p)
 {
-    return p->fstore;
+    return p != NULL ? p->fstore : NULL;
 }
 
 uint32_t
 bpc_dp_party_durable(struct bpc_dp_party *p, const struct bpc_durable **recs)
 {
+    if (p == NULL || recs == NULL) {
+        if (recs != NULL) {
+            *recs = NULL;
+        }
+        return 0;
+    }
     if (p->fstore != NULL) {
         return bpc_store_records(p->fstore, recs);
     }

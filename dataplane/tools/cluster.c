@@ -163,7 +163,9 @@ cl_opt_number(struct cl_opts *o, int c, const char *arg)
         o->value_bytes = (uint32_t)v;
         return 0;
     case 'd':
-        return dp_parse_u64(arg, 86400000, &o->deadline_ms);
+        /* 0 hit the deadline at once (review B7's F6): at least 1 ms. */
+        return dp_parse_u64(arg, 86400000, &o->deadline_ms) != 0 || o->deadline_ms == 0 ? -EINVAL
+                                                                                        : 0;
     case 'L':
         return cl_count(arg, CL_VIRTIO_PARTIES_MAX, &o->node_lcores);
     case 'C':
@@ -255,7 +257,7 @@ cl_range(int c, const char **flag, const char **range)
         {'K', "--kill", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
         {'R', "--restart", "ID@MS: ID a party id, 'leader' or 'follower'; MS in 0..86400000"},
         {'I', "--idle", "busy, pause, yield or sleep:US with US in 0..1000000"},
-        {'d', "--deadline-ms", "0..86400000"},
+        {'d', "--deadline-ms", "1..86400000"},
         {'L', "--node-lcores", "1..8"},
         {'S', "--store-dir", "a folder path of 1..199 bytes"},
         {'C', "--chaos", "0..100000"},

@@ -247,6 +247,30 @@ cl_span(const struct cl_summary *s, uint64_t *first, uint64_t *last)
     }
 }
 
+/* The shortest load span a rate is given over: over less (a load that
+ * ended at once, or first and last moments a few ns apart) the figure
+ * says nothing and is unknown. Before (review B7's F6), frames_per_s and
+ * the others came out as numbers like 3e12. */
+#define CL_SPAN_MIN_S 0.001
+
+/* n per second over span_s, or -1 (unknown) when the span is too short. */
+static double
+cl_per_s(double n, double span_s)
+{
+    return span_s >= CL_SPAN_MIN_S ? n / span_s : -1.0;
+}
+
+/* A text rate: "%.0f", or "unknown" (negative). */
+static const char *
+cl_rate_txt(char *buf, size_t len, double v)
+{
+    if (v < 0) {
+        return "unknown";
+    }
+    snprintf(buf, len, "%.0f", v);
+    return buf;
+}
+
 /* A JSON number with `prec` decimals, or null when unknown (negative). */
 static const char *
 cl_num(char *buf, size_t len, double v, int prec)
@@ -278,17 +302,18 @@ cl_costs_print(const struct cl_opts *o, const struct cl_summary *s, double decis
                          : "this process: every party, the switch and the load",
                decisions > 0 ? (double)s->cpu_ns / 1e3 / decisions : 0.0);
     }
+    double fps = cl_per_s((double)s->frames, span_s);
+    char b[32];
     if (s->frames > 0) {
-        printf("frames: %llu through the switch, %.0f/s over the load span, mean %llu bytes\n",
-               (unsigned long long)s->frames, span_s > 0 ? (double)s->frames / span_s : 0.0,
+        printf("frames: %llu through the switch, %s/s over the load span, mean %llu bytes\n",
+               (unsigned long long)s->frames, cl_rate_txt(b, sizeof(b), fps),
                (unsigned long long)(s->frame_bytes / s->frames));
     }
     if (s->raw_ns > 0) {
         double raw = (double)s->raw_frames * 1e9 / (double)s->raw_ns;
-        double fps = span_s > 0 ? (double)s->frames / span_s : 0.0;
         printf("raw baseline: %.0f frames/s of %u bytes over the same ports and switch "
                "(%.3f s, no engine); consensus frames/s is %.3f of it\n",
-               raw, s->raw_len, (double)s->raw_ns / 1e9, raw > 0 ? fps / raw : 0.0);
+               raw, s->raw_len, (double)s->raw_ns / 1e9, raw > 0 && fps >= 0 ? fps / raw : 0.0);
     }
     if (s->rss_party_kb >= 0) {
         printf("memory: VmRSS per party %lld KiB after start-up, %lld KiB at the end (engine "
@@ -305,7 +330,7 @@ cl_costs_json(const struct cl_opts *o, const struct cl_summary *s, double decisi
 {
     char b[13][48];
     double cpu = s->cpu_known ? (double)s->cpu_ns / 1e9 : -1.0;
-    double fps = s->frames > 0 && span_s > 0 ? (double)s->frames / span_s : -1.0;
+    double fps = s->frames > 0 ? cl_per_s((double)s->frames, span_s) : -1.0;
     double raw = s->raw_ns > 0 ? (double)s->raw_frames * 1e9 / (double)s->raw_ns : -1.0;
     printf("\"load\":\"%s\",\"outstanding\":%s,\"rate\":%s,\"slots\":%s,\"cpu_s\":%s,"
            "\"cpu_s_per_decision\":%s,\"frames\":%s,\"frames_per_s\":%s,"
@@ -401,8 +426,8 @@ cl_rates(const struct cl_summary *s, struct cl_totals *t)
                                                     : (double)s->wall_ns / 1e9;
     t->applied = t->ref >= 0 ? (double)s->r[t->ref].applied : 0.0;
     t->decisions = t->ref >= 0 ? (double)s->r[t->ref].decisions : 0.0;
-    t->dps = t->span_s > 0 ? t->decisions / t->span_s : 0.0;
-    t->cps = t->span_s > 0 ? (double)t->decided / t->span_s : 0.0;
+    t->dps = cl_per_s(t->decisions, t->span_s); /* -1: unknown */
+    t->cps = cl_per_s((double)t->decided, t->span_s);
     t->p50 = (double)dp_hist_quantile(&s->hist, 0.50) / 1e3;
     t->p99 = (double)dp_hist_quantile(&s->hist, 0.99) / 1e3;
     t->p999 = (double)dp_hist_quantile(&s->hist, 0.999) / 1e3;
@@ -414,10 +439,13 @@ cl_run_print(const struct cl_opts *o, const struct cl_summary *s, const struct c
 {
     printf("%s: %u parties (%u alive), %llu commands of %u bytes\n", o->virtio ? "virtio" : "ring",
            s->parties, t->alive, (unsigned long long)o->commands, o->value_bytes);
+    char d[32];
+    char c[32];
     printf("decided %llu/%llu commands in %.0f instances; load span (first submit to last "
-           "decision) %.3f s: %.0f decisions/s, %.0f commands/s; run %.2f s since start\n",
+           "decision) %.3f s: %s decisions/s, %s commands/s; run %.2f s since start\n",
            (unsigned long long)t->decided, (unsigned long long)o->commands, t->decisions, t->span_s,
-           t->dps, t->cps, cl_since_start_s());
+           cl_rate_txt(d, sizeof(d), t->dps), cl_rate_txt(c, sizeof(c), t->cps),
+           cl_since_start_s());
     printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", t->p50,
            t->p99, t->p999, (unsigned long long)s->hist.total);
 }
@@ -462,13 +490,15 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
         snprintf(window, sizeof(window), "%u", o->window);
     }
     char contra[32] = "null";
+    char d[48];
+    char c[48];
     if (s->tapped) {
         snprintf(contra, sizeof(contra), "%llu", (unsigned long long)s->contradictions);
     }
     printf("{\"transport\":\"%s\",\"idle\":\"%s\",\"parties\":%u,\"alive\":%u,\"commands\":%llu,"
            "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,"
            "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
-           "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%.0f,\"commands_per_s\":%.0f,"
+           "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%s,\"commands_per_s\":%s,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
            "\"run_s\":%.3f,"
            "\"value_bytes\":%u,\"window\":%s,\"clean_stop\":%s,\"interrupted\":%s,"
@@ -477,7 +507,8 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
            (unsigned long long)o->commands, (unsigned long long)t->decided, t->applied,
            t->decisions, t->agree ? "true" : "false", t->log_agree ? "true" : "false",
            (unsigned long long)t->mask_diffs, t->all ? "true" : "false",
-           t->valid ? "true" : "false", (unsigned long long)t->dups, t->dps, t->cps, t->p50, t->p99,
+           t->valid ? "true" : "false", (unsigned long long)t->dups,
+           cl_num(d, sizeof(d), t->dps, 0), cl_num(c, sizeof(c), t->cps, 0), t->p50, t->p99,
            t->p999, t->span_s, cl_since_start_s(), o->value_bytes, window,
            t->clean ? "true" : "false", s->interrupted ? "true" : "false",
            o->no_fsync ? "false" : "true");

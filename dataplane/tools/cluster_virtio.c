@@ -171,18 +171,22 @@ virtio_node_args(const struct vcluster *c, uint32_t id, char args[][CL_ARG_MAX],
     snprintf(args[k++], CL_ARG_MAX, "--");
     snprintf(args[k++], CL_ARG_MAX, "--cluster=%s", c->cluster_file);
     snprintf(args[k++], CL_ARG_MAX, "--id=%u", id);
+    /* The commands every node checks its log against; a restarted node
+     * runs --no-load, which bpcon-node refuses beside the load's flags. */
     snprintf(args[k++], CL_ARG_MAX, "--commands=%llu", (unsigned long long)o->commands);
-    if (o->outstanding > 0 || o->rate > 0) {
-        snprintf(args[k++], CL_ARG_MAX, "--%s=%llu", o->rate > 0 ? "rate" : "outstanding",
-                 (unsigned long long)(o->rate > 0 ? o->rate : o->outstanding));
-    } else {
-        snprintf(args[k++], CL_ARG_MAX, "--window=%u", o->window);
+    if (v->restarts == 0) {
+        if (o->outstanding > 0 || o->rate > 0) {
+            snprintf(args[k++], CL_ARG_MAX, "--%s=%llu", o->rate > 0 ? "rate" : "outstanding",
+                     (unsigned long long)(o->rate > 0 ? o->rate : o->outstanding));
+        } else {
+            snprintf(args[k++], CL_ARG_MAX, "--window=%u", o->window);
+        }
+        snprintf(args[k++], CL_ARG_MAX, "--value-size=%u", o->value_bytes);
+        snprintf(args[k++], CL_ARG_MAX, "--control-fd=4");
+        snprintf(args[k++], CL_ARG_MAX, "--wait-go");
     }
-    snprintf(args[k++], CL_ARG_MAX, "--value-size=%u", o->value_bytes);
     snprintf(args[k++], CL_ARG_MAX, "--idle=%s", o->idle_arg);
     snprintf(args[k++], CL_ARG_MAX, "--report-fd=3");
-    snprintf(args[k++], CL_ARG_MAX, "--control-fd=4");
-    snprintf(args[k++], CL_ARG_MAX, "--wait-go");
     snprintf(args[k++], CL_ARG_MAX, "--log-out=%s/log-%u", c->dir, id);
     snprintf(args[k++], CL_ARG_MAX, "--store=%s/store-%u", o->store_where, id);
     if (o->no_fsync) {

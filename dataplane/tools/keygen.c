@@ -354,9 +354,27 @@ keygen_mesh_dir(struct keygen_opts *k)
     return -1;
 }
 
+/* What st is, when not a regular file or a folder. */
+static const char *
+keygen_kind(const struct stat *st)
+{
+    if (S_ISLNK(st->st_mode)) {
+        return "a symbolic link";
+    }
+    if (S_ISFIFO(st->st_mode)) {
+        return "a FIFO";
+    }
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+        return "a device";
+    }
+    return S_ISSOCK(st->st_mode) ? "a socket" : "not a regular file";
+}
+
 /* A path the run writes (a key file, or the cluster file when !key):
- * refused when it exists (a folder always, a file unless --force),
- * naming it. 0, or -1 with the refusal printed. */
+ * refused when it exists (a folder, a symbolic link, a FIFO, a device or
+ * a socket always, as bpcon-node refuses them as inputs; a regular file
+ * unless --force), naming it. Before (review B7's F4), --force replaced
+ * any of them by rename. 0, or -1 with the refusal printed. */
 static int
 keygen_target_free(const struct keygen_opts *k, const char *path, bool key)
 {
@@ -368,6 +386,13 @@ keygen_target_free(const struct keygen_opts *k, const char *path, bool key)
         fprintf(stderr, "bpcon-keygen: %s '%s' is a folder%s; nothing written\n",
                 key ? "key file" : "--cluster", path,
                 keygen_same_file(path, k->out) ? " (the --out folder)" : "");
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr,
+                "bpcon-keygen: %s '%s' is %s, not a regular file; nothing written (--force "
+                "replaces regular files only)\n",
+                key ? "key file" : "--cluster", path, keygen_kind(&st));
         return -1;
     }
     if (!k->force) {

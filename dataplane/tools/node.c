@@ -131,11 +131,32 @@ node_fd(const char *arg, int *fd)
     return rc;
 }
 
+/* The load flag option c is (one that paces, sizes or starts this
+ * party's submissions, which --no-load does not make), or NULL.
+ * --commands is not one: with --no-load it still names the commands the
+ * party checks its log against (their range, duplicates, the end). */
+static const char *
+node_load_flag(int c)
+{
+    static const struct {
+        int c;
+        const char *flag;
+    } t[] = {{'w', "--window"},     {'O', "--outstanding"}, {'P', "--rate"},
+             {'b', "--value-size"}, {'g', "--wait-go"},     {'C', "--control-fd"}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (t[i].c == c) {
+            return t[i].flag;
+        }
+    }
+    return NULL;
+}
+
 /* One option (not --help or --version) into o: 0, or -EINVAL when its
  * value is refused. */
 static int
 node_opt(struct node_opts *o, int c, const char *arg)
 {
+    o->load_flag = node_load_flag(c) != NULL ? node_load_flag(c) : o->load_flag;
     switch (c) {
     case 'c':
         o->cluster = arg;
@@ -229,6 +250,14 @@ node_check_combos(const struct node_opts *o)
          * speak of a store the node does not have. */
         fprintf(stderr, "bpcon-node: --no-fsync without --store: the flag is about the durable "
                         "store, and without --store the node keeps its votes in memory only\n");
+        return -EINVAL;
+    }
+    if (o->no_load && o->load_flag != NULL) {
+        /* Before (review B7's F5), taken and ignored. */
+        fprintf(stderr,
+                "bpcon-node: --no-load with %s: the flag paces, sizes or starts this party's "
+                "commands, and --no-load submits none\n",
+                o->load_flag);
         return -EINVAL;
     }
     if (o->wait_go && o->control_fd < 0) {

@@ -49,6 +49,10 @@ struct node_opts {
     bool no_load;
     int control_fd;
     uint64_t log_retain;
+    /* The last load flag given (--window, --outstanding, --rate,
+     * --value-size, --wait-go, --control-fd): --no-load refuses it. NULL:
+     * none. */
+    const char *load_flag;
 };
 
 /* One rx (port, queue) of the party's links and its hand-off ring. */

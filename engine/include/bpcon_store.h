@@ -269,7 +269,13 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * reverse, a decided record without a decided value, a history entry at
  * ballot 0 or without a value, a vote or history ballot above the
  * record's max_bal; or records that would leave a live set restore
- * refuses: a promised ballot beside the incarnation 2^24 - 2), -ERANGE (nothing buffered: a record
+ * refuses: a promised ballot beside the incarnation 2^24 - 2; or a
+ * record that lowers what its instance's newest live record, earlier in
+ * the call or before, holds: a vote or decided record with a lower
+ * max_vbal, or the same one with another max_vval, an apply-state record
+ * with a lower applied_seq; a party-wide record with a lower max_bal or
+ * incarnation; a vote record at or above its floor +
+ * BPC_WINDOW_SLOTS_MAX), -ERANGE (nothing buffered: a record
  * no engine of the configuration the store was opened with writes, which a restore under it refuses
  * the same way: a vote at or above the record's floor + window_slots, a DIGEST value longer than
  * value_bytes_max; and a vote record below its own floor, where an engine writes a decided record),
@@ -298,7 +304,8 @@ int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value 
  * it applied, none at or above); put it before the records that carry
  * that floor. len <= BPC_STORE_APP_BYTES_MAX; bytes may be NULL when len
  * is 0. -EINVAL (nothing buffered) for a longer len or NULL bytes with
- * len > 0; -EIO (failed store), -EROFS (read-only store), -ENOMEM. */
+ * len > 0, or a floor below the last application state's (recovery
+ * calls that damage); -EIO (failed store), -EROFS (read-only store), -ENOMEM. */
 int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len);
 /* Writes every buffered frame as one commit (one pwrite) and fdatasyncs
  * (unless no_sync), then checks that the store's path still names the

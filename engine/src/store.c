@@ -147,10 +147,9 @@ store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor)
 }
 
 static int
-store_map_put(struct bpc_store *s, const struct bpc_durable *d)
+store_map_put(struct store_map *m, uint64_t floor, const struct bpc_durable *d)
 {
-    struct store_map *m = &s->map;
-    if (!store_live(d, s->floor)) {
+    if (!store_live(d, floor)) {
         return 0; /* decided long ago: restore would drop it */
     }
     if ((m->count + 1u) * 2u > m->cap) {
@@ -158,9 +157,9 @@ store_map_put(struct bpc_store *s, const struct bpc_durable *d)
          * Grow when more than a quarter survives, so at least a quarter of
          * the table's puts come between two rebuilds (else a live set
          * just under half would rebuild on every put). */
-        int rc = store_map_rebuild(m, m->cap, s->floor);
+        int rc = store_map_rebuild(m, m->cap, floor);
         if (rc == 0 && (m->count + 1u) * 4u > m->cap) {
-            rc = store_map_rebuild(m, m->cap * 2u, s->floor);
+            rc = store_map_rebuild(m, m->cap * 2u, floor);
         }
         if (rc != 0) {
             return rc;
@@ -185,11 +184,42 @@ store_take_record(struct bpc_store *s, const struct bpc_durable *d)
         s->pw_max_bal = d->max_bal;
         s->pw_incarnation = d->incarnation;
     }
+    return store_map_take(&s->map, &s->floor, d);
+}
+
+/* store_take_record's live set alone: map m and its floor. Recovery's
+ * first pass keeps one too (store_scan_bounds), so the records it checks
+ * a later one against are the writer's (store_rec_order). */
+int
+store_map_take(struct store_map *m, uint64_t *floor, const struct bpc_durable *d)
+{
     if (store_is_vote(d->instance) && !store_live(d, d->floor)) {
         return 0;
     }
-    s->floor = d->floor > s->floor ? d->floor : s->floor;
-    return store_map_put(s, d);
+    *floor = d->floor > *floor ? d->floor : *floor;
+    return store_map_put(m, *floor, d);
+}
+
+int
+store_map_init(struct store_map *m)
+{
+    return store_map_alloc(m, STORE_MAP_MIN);
+}
+
+/* The record of instance in m while it is live at floor, else NULL. */
+const struct bpc_durable *
+store_map_live(const struct store_map *m, uint64_t instance, uint64_t floor)
+{
+    uint32_t mask = m->cap - 1;
+    for (uint32_t i = store_hash(instance, mask), k = 0; k < m->cap; i = (i + 1) & mask, k++) {
+        if (!m->used[i]) {
+            return NULL;
+        }
+        if (m->recs[i].instance == instance) {
+            return store_live(&m->recs[i], floor) ? &m->recs[i] : NULL;
+        }
+    }
+    return NULL;
 }
 
 void
@@ -763,6 +793,7 @@ bpc_store_close(struct bpc_store *s)
         (void)s->io.close(s->io.ctx, s->old_fd);
     }
     store_map_free(&s->map);
+    free(s->order_idx);
     store_values_free(&s->values);
     free(s->export);
     free(s->wbuf);

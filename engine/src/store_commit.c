@@ -120,6 +120,56 @@ store_set_refused(const struct bpc_store *s, const struct bpc_durable *recs, uin
     return promised && last;
 }
 
+/* 0, or -EINVAL when a record of recs lowers what the newest earlier
+ * record of its instance holds (store_rec_order): that earlier record is
+ * the call's own (order_idx finds it), else the live set's. Recovery
+ * compares each record with the newest one taken before it that is live
+ * at its floor then, which is this check or one it passed already, so
+ * what is appended here it never calls damage. -ENOMEM: no scratch. */
+static int
+store_append_order(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
+{
+    uint32_t cap = 16;
+    while (cap < 2u * count) {
+        cap *= 2u;
+    }
+    if (count > 1 && cap > s->order_cap) {
+        uint32_t *idx = realloc(s->order_idx, (size_t)cap * sizeof(*idx));
+        if (idx == NULL) {
+            return -ENOMEM;
+        }
+        s->order_idx = idx;
+        s->order_cap = cap;
+    }
+    if (count > 1) {
+        memset(s->order_idx, 0, (size_t)cap * sizeof(*s->order_idx));
+    }
+    uint32_t mask = cap - 1;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct bpc_durable *d = &recs[i];
+        const struct bpc_durable *old = NULL;
+        uint32_t *at = NULL;
+        if (count > 1) {
+            uint32_t h = store_hash(d->instance, mask);
+            while (s->order_idx[h] != 0 && recs[s->order_idx[h] - 1u].instance != d->instance) {
+                h = (h + 1) & mask;
+            }
+            at = &s->order_idx[h];
+            old = *at != 0 ? &recs[*at - 1u] : NULL;
+        }
+        if (old == NULL) {
+            old = store_map_live(&s->map, d->instance, s->floor);
+        }
+        if (store_rec_order(old, d) != NULL) {
+            return -EINVAL;
+        }
+        if (at != NULL) {
+            *at = i + 1u;
+        }
+    }
+    return 0;
+}
+
 int
 bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
 {
@@ -147,6 +197,10 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     }
     if (range) {
         return -ERANGE;
+    }
+    rc = store_append_order(s, recs, count);
+    if (rc != 0) {
+        return rc; /* a record lowers its instance's; nothing buffered */
     }
     if (store_set_refused(s, recs, count)) {
         return -EINVAL; /* restore refuses the set; nothing buffered */
@@ -219,6 +273,9 @@ bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32
     }
     if (len > BPC_STORE_APP_BYTES_MAX || (len > 0 && bytes == NULL)) {
         return -EINVAL;
+    }
+    if (s->has_app && floor < s->app_floor) {
+        return -EINVAL; /* recovery calls it damage (STORE_WHY_APP_ORDER) */
     }
     rc = store_wbuf_room(s, STORE_APP_FRAME_MAX);
     if (rc != 0) {

@@ -177,6 +177,39 @@ store_pw_order(const struct bpc_durable *d, bool *has, uint64_t *max_bal, uint64
     return NULL;
 }
 
+/* NULL, or why record d may not follow old, the newest earlier live
+ * record of its instance (NULL: none): a vote or decided record whose
+ * max_vbal is below old's, or equal with another max_vval (a 2b the party
+ * cast no longer remembered, or two 2b at one ballot), an apply-state
+ * record whose applied_seq is below old's. No engine writes one: a vote's
+ * max_vbal only rises (a decided record and a vouch carry the slot's or
+ * the ring's, which takes the slot's), applied positions only advance. A
+ * restart would remember less than the party promised. The histories may
+ * shrink (bounded, evicted): not compared. Before (review B7's F1),
+ * appended and loaded. */
+const char *
+store_rec_order(const struct bpc_durable *old, const struct bpc_durable *d)
+{
+    if (old == NULL || d->instance == UINT64_MAX) {
+        return NULL; /* party-wide records: store_pw_order */
+    }
+    if (d->instance >= BPC_DURABLE_APPLIED_BASE) {
+        return d->applied_seq < old->applied_seq
+                   ? "apply-state record with an applied_seq below an earlier one's"
+                   : NULL;
+    }
+    if (d->max_vbal < old->max_vbal) {
+        return "vote record with a max_vbal below an earlier one's for its instance";
+    }
+    if (d->max_vbal == old->max_vbal && d->max_vbal > 0 &&
+        !bpc_vid_eq(&d->max_vval, &old->max_vval)) {
+        return "vote record with an earlier one's max_vbal and another max_vval";
+    }
+    return NULL;
+}
+
+const char STORE_WHY_APP_ORDER[] = "application state record with a floor below an earlier one's";
+
 /* store_put_vid and store_get_vid round-trip every field of an identity
  * exactly, so what the decoder says of an identity's bytes is
  * bpc_vid_stored_ok of the identity. */
@@ -236,6 +269,12 @@ store_record_check(const struct bpc_durable *d)
         (d->instance < BPC_DURABLE_APPLIED_BASE &&
          d->instance >= BPC_DURABLE_FLOOR_MAX + BPC_WINDOW_SLOTS_MAX)) {
         return "record floor or instance above BPC_DURABLE_FLOOR_MAX (2^62)";
+    }
+    if (!d->decided && d->instance < BPC_DURABLE_APPLIED_BASE && d->instance >= d->floor &&
+        d->instance - d->floor >= BPC_WINDOW_SLOTS_MAX) {
+        /* No window reaches it: every engine's restore refuses it
+         * (-ERANGE). Before, loaded as intact (review B7's F2). */
+        return "vote record at or above its floor + BPC_WINDOW_SLOTS_MAX";
     }
     if (!bpc_durable_rules_ok(d, false)) { /* the identities were checked above */
         return "record in a shape no engine writes (bpc_engine_restore refuses it)";

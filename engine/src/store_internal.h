@@ -139,6 +139,10 @@ struct bpc_store {
     uint32_t window;          /* the configuration's window_slots and value_bytes_max: */
     uint32_t value_bytes_max; /* what append takes is what a restore under it takes */
     struct store_map map;
+    /* bpc_store_append's scratch: where in its call each instance's
+     * newest record is (index + 1; 0 free), order_cap entries. */
+    uint32_t *order_idx;
+    uint32_t order_cap;
     struct bpc_durable *export; /* scratch for bpc_store_records */
     uint32_t export_cap;
     struct store_values values;
@@ -181,6 +185,10 @@ int store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor);
 void store_map_free(struct store_map *m);
 /* Takes one record into the live set (floor first: it may prune). */
 int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
+int store_map_take(struct store_map *m, uint64_t *floor, const struct bpc_durable *d);
+int store_map_init(struct store_map *m);
+const struct bpc_durable *store_map_live(const struct store_map *m, uint64_t instance,
+                                         uint64_t floor);
 void store_take_app(struct bpc_store *s, uint64_t floor, const uint8_t *bytes, uint32_t len);
 /* Is d still live at floor (store.c)? */
 bool store_live(const struct bpc_durable *d, uint64_t floor);
@@ -240,6 +248,8 @@ const char *store_pw_order(const struct bpc_durable *d, bool *has, uint64_t *max
  * check_digest, and bytes that do not hash to it give STORE_WHY_DIGEST
  * (the scan's second pass skips such a frame: a writer's mistake, not
  * damage). */
+const char *store_rec_order(const struct bpc_durable *old, const struct bpc_durable *d);
+extern const char STORE_WHY_APP_ORDER[];
 const char *store_decode_value(const uint8_t *p, uint32_t plen, bool check_digest,
                                uint64_t *instance, struct bpc_vid *vid);
 extern const char STORE_WHY_DIGEST[];

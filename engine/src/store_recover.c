@@ -163,6 +163,10 @@ store_header_check(const uint8_t *b, uint64_t n, struct bpc_store_info *info, ch
         why = "not a bpcon store (bad magic)";
     } else if (store_get_le(b + 76, 4) != bpc_store_crc32c(b, 76)) {
         why = "file header checksum mismatch";
+    } else if (store_get_le(b + 64, 8) == UINT64_MAX) {
+        /* No writer comes near it; its frames would wrap to 0. Before
+         * (review B7), such a file checked intact. */
+        why = "file header first sequence number 2^64 - 1 (its frames would wrap to 0)";
     }
     char len_why[64];
     uint32_t version = why == NULL ? (uint32_t)store_get_le(b + 8, 4) : 0;
@@ -218,6 +222,81 @@ store_rec_has_clean_floor(const struct bpc_durable *rec)
            rec->hist_val[rec->hist_count - 1u].kind == BPC_VALUE_NONE;
 }
 
+/* What pass 1 keeps to check each frame against those before it: the
+ * party-wide records' order (store_pw_order), the live set and its floor
+ * as a writer takes them (store_map_take: a record is compared with the
+ * newest live one of its instance, store_rec_order), the application
+ * state's floor. No memory for the live set: fewer comparisons, never
+ * more than bpc_store_append made. */
+struct store_order {
+    bool has_pw;
+    uint64_t pw_max_bal;
+    uint64_t pw_inc;
+    struct store_map map;
+    bool map_ok;
+    uint64_t floor;
+    bool has_app;
+    uint64_t app_floor;
+};
+
+/* NULL, or why the decoded record frame f (rec) is damage, taken into o
+ * when it is not. */
+static const char *
+store_scan_record(struct store_order *o, uint32_t version, const struct bpc_durable *rec)
+{
+    if (version < 3u && store_rec_has_clean_floor(rec)) {
+        return "clean floor in a file of format version 1 or 2";
+    }
+    if (version < 2u && rec->decided) {
+        return "decided record in a file of format version 1"; /* byte 85 (review B3) */
+    }
+    /* The append's own check: a record restore refuses is damage, not
+     * something to load. Before, such a record (a floor of 2^64 - 2 an
+     * older build wrote, a vote above its max_bal) was loaded, bpcon-store
+     * check called the file intact while the party could not start from
+     * it, and a writable open of an older version's file rewrote it under
+     * that floor, dropping its votes, before the restore failed (the
+     * store review's bad_vbal, up). */
+    const char *why = store_record_check(rec);
+    if (why == NULL) {
+        /* A later party-wide record that lowers max_bal or the
+         * incarnation: no engine writes one, and a restore would take the
+         * lower promise (review B6). Before, loaded. */
+        why = store_pw_order(rec, &o->has_pw, &o->pw_max_bal, &o->pw_inc);
+    }
+    if (why == NULL && o->map_ok) {
+        /* A vote or apply-state record that lowers its instance's (review
+         * B7's F1). Before, loaded: a restart remembered less. */
+        why = store_rec_order(store_map_live(&o->map, rec->instance, o->floor), rec);
+    }
+    if (why == NULL && o->map_ok) {
+        o->map_ok = store_map_take(&o->map, &o->floor, rec) == 0;
+    }
+    return why;
+}
+
+/* NULL, or why the frame at v (offset off) is damage. */
+static const char *
+store_scan_frame(struct store_order *o, uint32_t version, const struct store_frame_view *v,
+                 uint64_t off)
+{
+    struct bpc_durable rec;
+    struct bpc_vid vid;
+    struct bpc_store_frame f;
+    const char *why = store_frame_decode(v, off, false, &rec, &vid, &f);
+    if (why == NULL && f.type == BPC_STORE_FRAME_RECORD) {
+        why = store_scan_record(o, version, &rec);
+    }
+    if (why == NULL && f.type == BPC_STORE_FRAME_APP) {
+        if (o->has_app && f.app_floor < o->app_floor) {
+            return STORE_WHY_APP_ORDER; /* bpc_store_put_app refuses it (review B7's F1) */
+        }
+        o->has_app = true;
+        o->app_floor = f.app_floor;
+    }
+    return why;
+}
+
 /* Pass 1: where do complete commits end, and is there damage? Sets
  * valid_bytes, torn_bytes, corrupt_offset/reason and next_seq. */
 static void
@@ -227,45 +306,17 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
     uint64_t seq = info->first_seq;
     info->valid_bytes = off;
     info->next_seq = seq;
-    bool has_pw = false; /* the party-wide records' order (store_pw_order) */
-    uint64_t pw_max_bal = 0;
-    uint64_t pw_inc = 0;
+    struct store_order o;
+    memset(&o, 0, sizeof(o));
+    o.map_ok = store_map_init(&o.map) == 0;
     while (off < n) {
         struct store_frame_view v;
         const char *why = NULL;
         enum store_verdict verdict =
             store_frame_check(b + off, n - off, seq, info->version, &v, &why);
         if (verdict == STORE_FRAME_OK) {
-            struct bpc_durable rec;
-            struct bpc_vid vid;
-            struct bpc_store_frame f;
-            why = store_frame_decode(&v, off, false, &rec, &vid, &f);
-            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD && info->version < 3u &&
-                store_rec_has_clean_floor(&rec)) {
-                why = "clean floor in a file of format version 1 or 2";
-            }
-            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD && info->version < 2u &&
-                rec.decided) {
-                /* Byte 85 was reserved, zero, in version 1 (review B3). */
-                why = "decided record in a file of format version 1";
-            }
-            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD) {
-                /* The append's own check: a record restore refuses is
-                 * damage, not something to load. Before, such a record
-                 * (a floor of 2^64 - 2 an older build wrote, a vote above
-                 * its max_bal) was loaded, bpcon-store check called the
-                 * file intact while the party could not start from it,
-                 * and a writable open of an older version's file rewrote
-                 * it under that floor, dropping its votes, before the
-                 * restore failed (the store review's bad_vbal, up). */
-                why = store_record_check(&rec);
-            }
-            if (why == NULL && f.type == BPC_STORE_FRAME_RECORD) {
-                /* A later party-wide record that lowers max_bal or the
-                 * incarnation: no engine writes one, and a restore would
-                 * take the lower promise (review B6). Before, loaded. */
-                why = store_pw_order(&rec, &has_pw, &pw_max_bal, &pw_inc);
-            }
+            why = seq == UINT64_MAX ? "frame sequence number 2^64 - 1 (the next would wrap to 0)"
+                                    : store_scan_frame(&o, info->version, &v, off);
             verdict = why == NULL ? STORE_FRAME_OK : STORE_FRAME_CORRUPT;
         }
         if (verdict == STORE_FRAME_TORN) {
@@ -275,7 +326,7 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
             info->corrupt_offset = off;
             snprintf(info->corrupt_reason, sizeof(info->corrupt_reason), "%s (frame seq %llu)", why,
                      (unsigned long long)seq);
-            return;
+            break;
         }
         off += BPC_STORE_FRAME_HEADER_BYTES + v.plen;
         seq++;
@@ -284,7 +335,10 @@ store_scan_bounds(const uint8_t *b, uint64_t n, struct bpc_store_info *info)
             info->next_seq = seq;
         }
     }
-    info->torn_bytes = n - info->valid_bytes;
+    store_map_free(&o.map);
+    if (info->corrupt_offset == UINT64_MAX) {
+        info->torn_bytes = n - info->valid_bytes;
+    }
 }
 
 /* Pass 2: every frame of the complete commits, in order, to cb (those
@@ -389,6 +443,18 @@ store_read_image(const struct bpc_store_io *io, int fd, struct bpc_store_info *i
     int64_t size = io->size(io->ctx, fd);
     if (size < 0) {
         return (int)size;
+    }
+    uint8_t c;
+    if (size == 0 && io->pread(io->ctx, fd, &c, 1, 0) > 0) {
+        /* A size of 0 with bytes to read (procfs, sysfs): not "empty"
+         * (before, review B7, /proc/version was called an empty file). */
+        memset(info, 0, sizeof(*info));
+        info->corrupt_offset = 0;
+        snprintf(info->corrupt_reason, sizeof(info->corrupt_reason),
+                 "a file of size 0 that reads bytes (procfs or sysfs?): not a bpcon store");
+        store_errf(err, err_len, "damaged at offset 0: %s", info->corrupt_reason);
+        *read_failed = false;
+        return -EBADMSG;
     }
     uint8_t h[BPC_STORE_HEADER_BYTES];
     size_t hn = (uint64_t)size < sizeof(h) ? (size_t)size : sizeof(h);

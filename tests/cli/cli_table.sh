@@ -12,7 +12,10 @@
 # output cannot be written: the program must fail); TEXT must then appear
 # in stderr. A last word '>closed-pipe' sends it to a pipe whose reader
 # is gone before the program starts (every write fails with EPIPE, and
-# SIGPIPE, unless ignored, kills the program: exit 141).
+# SIGPIPE, unless ignored, kills the program: exit 141). A line
+# !<TAB>COMMAND runs COMMAND with bash in the scratch directory first (to
+# set up a FIFO or a link the next cases meet); it is not a case, and its
+# failure fails the table.
 # Usage: cli_table.sh PROGRAM TABLE
 set -u
 prog="$1"
@@ -26,6 +29,14 @@ trap 'rm -rf "$work"' EXIT
 export TMPDIR="$work"
 while IFS=$'\t' read -r want text args; do
     case "$want" in '' | '#'*) continue ;; esac
+    if [ "$want" = "!" ]; then
+        cmd="$text${args:+	$args}"
+        if ! (cd "$work" && bash -c "${cmd//@WORK@/$work}") </dev/null; then
+            fail=$((fail + 1))
+            echo "FAIL: setup command: $cmd"
+        fi
+        continue
+    fi
     args=${args//@WORK@/$work}
     text=${text//@WORK@/$work}
     # ARGS split on blanks (no glob expansion), '' made an empty argument.

@@ -174,6 +174,10 @@ test_store_bounded_with_decided_records(void **state)
         r[1].dec_bal = 1;
         r[1].dec_keep = k - 1 + 2u * TS_DEC_WINDOW + 256u;
         r[1].dec_val = ts_vid(3 * k + 1); /* inline */
+        if (k > TS_DEC_WINDOW) {          /* this party's vote of commit k - TS_DEC_WINDOW */
+            r[1].max_vbal = 1;
+            r[1].max_vval = ts_vid(3 * (k - TS_DEC_WINDOW) + 2);
+        }
         r[2] = r[0];
         r[2].instance = k + TS_DEC_WINDOW - 1u;
         r[2].max_vbal = 1;
@@ -236,6 +240,16 @@ test_store_restarts_keep_the_bound(void **state)
                 /* The ballot keeps rising past the wrap of k, as an
                  * engine's does: a party-wide record may not lower it. */
                 b[i].max_bal = 1u + k / 7u;
+                /* and so do votes and applied positions, as an engine's:
+                 * a record may not lower its instance's (instances come
+                 * again after the wrap, still live) */
+                if (b[i].instance < BPC_DURABLE_APPLIED_BASE) { /* a 2b: wraps revisit */
+                    b[i].max_vbal = b[i].max_bal;
+                    b[i].max_vval = ts_vid(b[i].instance);
+                }
+                bool applied =
+                    b[i].instance >= BPC_DURABLE_APPLIED_BASE && b[i].instance != UINT64_MAX;
+                b[i].applied_seq = applied ? k * 10u : 0;
             }
             assert_int_equal(bpc_store_append(s, b, n), 0);
             assert_int_equal(bpc_store_sync(s), 0);

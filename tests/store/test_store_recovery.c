@@ -424,6 +424,50 @@ test_store_unrestorable_record_is_damage(void **state)
     free(img);
 }
 
+/* A vote record at or above its floor + BPC_WINDOW_SLOTS_MAX (65,536),
+ * under good checksums: no window reaches it and every engine's restore
+ * refuses it (-ERANGE). Damage at its frame for inspect and a writable
+ * open, which leaves the file as it was; bpc_store_append refuses it
+ * (-EINVAL, nothing buffered) and takes one a slot below. Before (review
+ * B7's F2), inspect called the file intact: "0 != 0xffffffffffffffb6". */
+static void
+test_store_vote_past_every_window_is_damage(void **state)
+{
+    (void)state;
+    uint64_t bound[4];
+    uint32_t recs[4];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(2, bound, recs, &len);
+    /* Commit 0: the party-wide record (floor 0), then instance 0's vote. */
+    uint64_t vote = BPC_STORE_HEADER_BYTES + BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES;
+    for (uint8_t version = 3; version <= BPC_STORE_FORMAT_VERSION; version++) {
+        uint8_t *bad = ts_patched(img, len, vote, 0, BPC_WINDOW_SLOTS_MAX); /* instance */
+        ts_expect_unrestorable(bad, len, version, vote);
+        free(bad);
+    }
+    free(img);
+    TS_SETUP(9, 0);
+    cfg.window_slots = BPC_WINDOW_SLOTS_MAX;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable d[2];
+    memset(d, 0, sizeof(d));
+    d[0].instance = UINT64_MAX;
+    d[0].floor = 3;
+    d[0].max_bal = 1;
+    d[1] = d[0];
+    d[1].instance = 3 + BPC_WINDOW_SLOTS_MAX;
+    d[1].hist_count = 1;
+    d[1].hist_bal[0] = 1;
+    d[1].hist_val[0] = ts_vid(1);
+    assert_int_equal(bpc_store_append(s, d, 2), -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    assert_int_equal(bpc_store_info(s)->records, 0);
+    d[1].instance--;
+    assert_int_equal(bpc_store_append(s, d, 2), 0);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* A later party-wide record whose max_bal or incarnation is below an
  * earlier one's, under good checksums: no engine writes one (max_bal only
  * rises, and a restart takes the highest it restored), and a restore would
@@ -450,6 +494,260 @@ test_store_party_wide_regress_is_damage(void **state)
         free(bad);
     }
     free(img);
+}
+
+/* img (len bytes) renumbered from first: the header's first sequence
+ * number and every frame's, checksums resealed. */
+static void
+ts_renumber(uint8_t *img, size_t len, uint64_t first)
+{
+    for (uint32_t i = 0; i < 8; i++) {
+        img[64 + i] = (uint8_t)(first >> (8 * i));
+    }
+    ts_set_version(img, img[8]);
+    uint64_t seq = first;
+    for (size_t off = BPC_STORE_HEADER_BYTES; off + BPC_STORE_FRAME_HEADER_BYTES <= len; seq++) {
+        uint8_t *f = img + off;
+        for (uint32_t i = 0; i < 8; i++) {
+            f[16 + i] = (uint8_t)(seq >> (8 * i));
+        }
+        ts_reseal(f);
+        uint32_t plen =
+            (uint32_t)f[8] | (uint32_t)f[9] << 8 | (uint32_t)f[10] << 16 | (uint32_t)f[11] << 24;
+        off += BPC_STORE_FRAME_HEADER_BYTES + plen;
+    }
+}
+
+/* Sequence numbers never wrap: a header whose first is 2^64 - 1, or a
+ * frame numbered 2^64 - 1, is damage (at 0, at that frame); 2^64 - 4
+ * with three frames is not. Before (review B7), a file numbered from
+ * 2^64 - 1 checked intact, its second frame numbered 0. */
+static void
+test_store_sequence_never_wraps(void **state)
+{
+    (void)state;
+    uint64_t bound[3];
+    uint32_t recs[3];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(1, bound, recs, &len); /* one commit, three frames */
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    struct bpc_store_info info;
+    char err[256] = "";
+    ts_renumber(img, len, UINT64_MAX - 3u);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)), 0);
+    ts_renumber(img, len, UINT64_MAX - 2u);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG);
+    assert_int_equal(info.corrupt_offset, /* the third frame */
+                     BPC_STORE_HEADER_BYTES +
+                         2u * (BPC_STORE_FRAME_HEADER_BYTES + BPC_STORE_RECORD_BYTES));
+    ts_renumber(img, len, UINT64_MAX);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    assert_int_equal(bpc_store_inspect(TS_PATH, &fs.io, &info, NULL, NULL, err, sizeof(err)),
+                     -EBADMSG);
+    assert_int_equal(info.corrupt_offset, 0);
+    memfs_free(&fs);
+    free(img);
+}
+
+/* Where ts_small_store's frames are: the offset of the first record frame
+ * of instance `instance` in commit k, or of commit k's application state
+ * frame (app). */
+struct ts_where {
+    uint64_t commit_start, commit_end, instance, off;
+    bool app;
+};
+
+static void
+ts_where_frame(void *ctx, const struct bpc_store_frame *f)
+{
+    struct ts_where *w = ctx;
+    bool in = f->offset >= w->commit_start && f->offset < w->commit_end && w->off == 0;
+    if (in && w->app && f->type == BPC_STORE_FRAME_APP) {
+        w->off = f->offset;
+    }
+    if (in && !w->app && f->type == BPC_STORE_FRAME_RECORD && f->rec->instance == w->instance) {
+        w->off = f->offset;
+    }
+}
+
+static uint64_t
+ts_frame_at(const uint8_t *img, size_t len, const uint64_t *bound, uint32_t k, bool app,
+            uint64_t instance)
+{
+    struct memfs fs;
+    memfs_init(&fs, 8);
+    memfs_set_file(&fs, TS_PATH, img, len);
+    struct ts_where w = {
+        .commit_start = bound[k], .commit_end = bound[k + 1], .instance = instance, .app = app};
+    struct bpc_store_info info;
+    char err[256] = "";
+    assert_int_equal(
+        bpc_store_inspect(TS_PATH, &fs.io, &info, ts_where_frame, &w, err, sizeof(err)), 0);
+    memfs_free(&fs);
+    assert_true(w.off != 0);
+    return w.off;
+}
+
+/* A later record that makes a restart remember less than the party
+ * promised, under good checksums: a vote record of an instance whose live
+ * record holds a higher max_vbal, or the same max_vbal with another
+ * max_vval (two 2b at one ballot); an apply-state record with a lower
+ * applied_seq; application state with a lower floor. Damage at its frame
+ * for inspect and a writable open, which leaves the file as it was.
+ * Before (review B7's F1), inspect called each file intact: "0 !=
+ * 0xffffffffffffffb6". */
+static void
+test_store_vote_regress_is_damage(void **state)
+{
+    (void)state;
+    uint64_t bound[5];
+    uint32_t recs[5];
+    size_t len = 0;
+    uint8_t *img = ts_small_store(4, bound, recs, &len);
+    /* ts_batch: commit 1 votes 2b for instance 0 (ballot 1, value 0),
+     * commit 2 for instance 1 (value 1) and 2av for instance 2 (max_vbal
+     * 0), the floor still 0; commits 0 and 3 write submitters 0 and 3's
+     * applied positions (0 and 30), commits 1 and 3 application state. */
+    uint64_t b1 = ts_frame_at(img, len, bound, 2, false, 1);
+    uint64_t a2 = ts_frame_at(img, len, bound, 2, false, 2);
+    uint64_t sub0 = ts_frame_at(img, len, bound, 0, false, BPC_DURABLE_APPLIED_BASE);
+    uint64_t sub3 = ts_frame_at(img, len, bound, 3, false, BPC_DURABLE_APPLIED_BASE + 3u);
+    uint64_t app1 = ts_frame_at(img, len, bound, 1, true, 0);
+    uint64_t app3 = ts_frame_at(img, len, bound, 3, true, 0);
+    for (uint8_t version = 3; version <= BPC_STORE_FORMAT_VERSION; version++) {
+        uint8_t *bad = ts_patched(img, len, b1, 0, 0); /* instance 0, ballot 1, value 1 */
+        ts_expect_unrestorable(bad, len, version, b1);
+        free(bad);
+        bad = ts_patched(img, len, a2, 0, 0); /* instance 0, max_vbal 0 */
+        ts_expect_unrestorable(bad, len, version, a2);
+        free(bad);
+        uint8_t *mid = ts_patched(img, len, sub0, 32, 50);             /* submitter 0 at 50 ... */
+        bad = ts_patched(mid, len, sub3, 0, BPC_DURABLE_APPLIED_BASE); /* ... then 30 */
+        ts_expect_unrestorable(bad, len, version, sub3);
+        free(bad);
+        free(mid);
+        bad = ts_patched(img, len, app1, 0, 100); /* application state floor 100, then 1 */
+        ts_expect_unrestorable(bad, len, version, app3);
+        free(bad);
+    }
+    free(img);
+}
+
+/* A vote record of instance 4 (ballot 7, value 1) and submitter 2 at
+ * position 10 into a store. */
+static struct bpc_durable
+ts_regress_setup(struct bpc_store *s, struct bpc_durable *pw)
+{
+    memset(pw, 0, sizeof(*pw));
+    pw->instance = UINT64_MAX;
+    pw->max_bal = 9;
+    pw->incarnation = 3;
+    struct bpc_durable r[3] = {*pw, *pw, *pw};
+    r[1].instance = 4;
+    r[1].max_vbal = 7;
+    r[1].max_vval = ts_vid(1);
+    r[2].instance = BPC_DURABLE_APPLIED_BASE + 2u;
+    r[2].applied_seq = 10;
+    assert_int_equal(bpc_store_append(s, r, 3), 0);
+    assert_int_equal(bpc_store_put_app(s, 9, "app", 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    return r[1];
+}
+
+/* Taken after ts_regress_setup: the same vote, a higher one, the decided
+ * record carrying it, the same application state floor. */
+static void
+ts_regress_taken(struct bpc_store *s, const struct bpc_durable *pw, const struct bpc_durable *v)
+{
+    struct bpc_durable r[3] = {*pw, *v, *v};
+    r[2].max_vbal = 8;
+    r[2].max_vval = ts_vid(2);
+    assert_int_equal(bpc_store_append(s, r, 3), 0);
+    r[0].floor = 5;
+    r[1] = r[0];
+    r[1].instance = 4;
+    r[1].decided = 1;
+    r[1].max_vbal = 8;
+    r[1].max_vval = ts_vid(2);
+    r[1].dec_bal = 8;
+    r[1].dec_val = ts_vid(2);
+    r[1].dec_keep = 300;
+    assert_int_equal(bpc_store_append(s, r, 2), 0);
+    assert_int_equal(bpc_store_put_app(s, 9, "app", 3), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+}
+
+/* bpc_store_append refuses (-EINVAL, nothing buffered) a vote record that
+ * lowers its instance's live max_vbal (to 0, to 5 with another value, as
+ * a decided record once the floor passed it), one at the same max_vbal
+ * with another value, either after a commit or in the same call, and an
+ * apply-state record that lowers its submitter's position;
+ * bpc_store_put_app refuses a lower floor. It takes the same vote, a
+ * higher one, a decided record carrying the vote, and a reopen loads what
+ * was written. Before (review B7's F1): "lower 0, lower 0, same ballot 0,
+ * in one call 0, decided 0, applied 0, app 0". */
+static void
+test_store_append_refuses_vote_regress(void **state)
+{
+    (void)state;
+    TS_SETUP(9, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable pw;
+    struct bpc_durable v = ts_regress_setup(s, &pw);
+    struct bpc_store_stats before;
+    bpc_store_stats(s, &before);
+    struct bpc_durable r[3] = {v, v, v};
+    r[0].max_vbal = 0;
+    memset(&r[0].max_vval, 0, sizeof(r[0].max_vval));
+    int lower0 = bpc_store_append(s, r, 1);
+    r[0] = v;
+    r[0].max_vbal = 5;
+    r[0].max_vval = ts_vid(2);
+    int lower5 = bpc_store_append(s, r, 1);
+    r[0] = v;
+    r[0].max_vval = ts_vid(2);
+    int same = bpc_store_append(s, r, 1);
+    r[0] = v;
+    r[0].max_vbal = 8; /* then 7 in the same call */
+    int in_call = bpc_store_append(s, r, 2);
+    r[0] = pw;
+    r[0].floor = 5; /* the floor passes 4: a decided record without the vote */
+    r[1] = r[0];
+    r[1].instance = 4;
+    r[1].decided = 1;
+    r[1].dec_bal = 7;
+    r[1].dec_val = ts_vid(1);
+    r[1].dec_keep = 300;
+    int decided = bpc_store_append(s, r, 2);
+    r[0] = pw;
+    r[0].instance = BPC_DURABLE_APPLIED_BASE + 2u;
+    r[0].applied_seq = 9;
+    int applied = bpc_store_append(s, r, 1);
+    int app = bpc_store_put_app(s, 8, "app", 3);
+    printf("  lower %d, lower %d, same ballot %d, in one call %d, decided %d, applied %d, app %d\n",
+           lower0, lower5, same, in_call, decided, applied, app);
+    assert_int_equal(lower0, -EINVAL);
+    assert_int_equal(lower5, -EINVAL);
+    assert_int_equal(same, -EINVAL);
+    assert_int_equal(in_call, -EINVAL);
+    assert_int_equal(decided, -EINVAL);
+    assert_int_equal(applied, -EINVAL);
+    assert_int_equal(app, -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_store_stats after;
+    bpc_store_stats(s, &after);
+    assert_int_equal(after.file_bytes, before.file_bytes); /* nothing buffered */
+    ts_regress_taken(s, &pw, &v);
+    uint32_t n = bpc_store_records(s, &(const struct bpc_durable *){NULL});
+    bpc_store_close(s);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_int_equal(bpc_store_records(s, &(const struct bpc_durable *){NULL}), n);
+    bpc_store_close(s);
+    memfs_free(&fs);
 }
 
 /* bpc_store_append refuses (-EINVAL, nothing buffered) a party-wide record
@@ -658,7 +956,11 @@ main(void)
         cmocka_unit_test(test_store_header_reserved_bytes),
         cmocka_unit_test(test_store_bit_flip_every_byte),
         cmocka_unit_test(test_store_unrestorable_record_is_damage),
+        cmocka_unit_test(test_store_vote_past_every_window_is_damage),
         cmocka_unit_test(test_store_party_wide_regress_is_damage),
+        cmocka_unit_test(test_store_vote_regress_is_damage),
+        cmocka_unit_test(test_store_sequence_never_wraps),
+        cmocka_unit_test(test_store_append_refuses_vote_regress),
         cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_fault_at_every_call),
     };

@@ -294,6 +294,17 @@ tr_next(uint64_t *x)
     return *x;
 }
 
+/* The newest vote of an instance the generator wrote (by instance mod
+ * TR_TRACK; the live instances span far fewer): a later vote at its
+ * ballot names its value, a decided record carries it, as an engine's
+ * do (bpc_store_append refuses a record that lowers it). */
+#define TR_TRACK 1024u
+struct tr_vote {
+    uint64_t instance, vbal;
+    uint32_t k;
+    bool has;
+};
+
 /* One random commit shaped like the engine's (tr_round's parts). */
 struct tr_gen {
     uint64_t rng, floor, bal, pend;
@@ -302,7 +313,16 @@ struct tr_gen {
     uint32_t n;
     struct bpc_durable_value v[16];
     uint32_t nv;
+    struct tr_vote last[TR_TRACK];
 };
+
+/* The newest vote g wrote for instance i, or NULL. */
+static struct tr_vote *
+tr_last(struct tr_gen *g, uint64_t i)
+{
+    struct tr_vote *t = &g->last[i % TR_TRACK];
+    return t->has && t->instance == i ? t : NULL;
+}
 
 /* Decided records for the instances the floor passes (now, or with
  * defer at random in a later commit), some with their bytes. */
@@ -327,6 +347,11 @@ tr_decided(struct tr_gen *g)
             d.max_vbal = g->bal;
             d.max_vval = d.dec_val;
         }
+        const struct tr_vote *t = tr_last(g, i);
+        if (t != NULL) { /* this party's own vote on it */
+            d.max_vbal = t->vbal;
+            d.max_vval = tr_vid(t->k);
+        }
         g->r[g->n++] = d;
         if (tr_next(&g->rng) % 4 != 0) {
             g->v[g->nv++] = tr_value(i, k);
@@ -345,6 +370,10 @@ tr_votes(struct tr_gen *g, const struct bpc_durable *pw)
         struct bpc_durable d = *pw;
         d.instance = g->floor + tr_next(&g->rng) % TS_WINDOW;
         uint32_t k = (uint32_t)(tr_next(&g->rng) % TR_VALUES);
+        const struct tr_vote *t = tr_last(g, d.instance);
+        k = t != NULL && t->vbal == g->bal ? t->k : k; /* one 2b a ballot */
+        g->last[d.instance % TR_TRACK] =
+            (struct tr_vote){.instance = d.instance, .vbal = g->bal, .k = k, .has = true};
         d.max_vbal = g->bal;
         d.max_vval = tr_vid(k);
         d.hist_count = (uint8_t)(tr_next(&g->rng) % 3);
