@@ -613,8 +613,6 @@ eng_bl_start(struct bpc_engine *e)
      * first (it is zero already), so a fresh page faults once (engine.c,
      * bpc_engine_start, on the replay entries). */
     memset(e->bl.peer_bal, 0, (size_t)e->n * sizeof(uint64_t));
-    memset(e->bl.watch_q, 0, (size_t)e->n * sizeof(uint64_t));
-    memset(e->bl.watch_shift, 0, e->n);
     e->bl.retx_ns = eng_ns_add(e->now_ns, eng_retx_period(e));
     uint64_t max_bal = eng_max_bal(e);
     if (max_bal > 0) {

@@ -82,6 +82,51 @@ stuck_attest(struct hn *h, struct censor *c, uint64_t seq)
     }
 }
 
+/* Once L leads again (at W), at a ballot whose next one S does not lead
+ * (S's own watch would move it there alone, and its 1a as that ballot's
+ * leader would take the others along), and 20 hops later, S submits one
+ * command:
+ * asserts the parties left each ballot L led within S's watch period (8
+ * T, doubling per ballot left) and returns in how many T it was applied
+ * at W. */
+static uint64_t
+censored_wait(struct hn *h, struct censor *c, uint32_t w, uint64_t *hops)
+{
+    uint64_t t = h->p[0].cfg.ballot_timeout_ns;
+    uint8_t digest[BPC_DIGEST_BYTES];
+    assert_int_equal(bpc_config_digest(&h->p[w].cfg, digest), 0);
+    uint64_t t0 = h->now_ns;
+    while (
+        (bpc_engine_leader(h->p[w].e) != (int)c->leader ||
+         bpc_elect_leader(&h->p[w].cfg, digest, bpc_engine_ballot(h->p[w].e) + 1) == (int)c->s) &&
+        h->now_ns - t0 < 600000 * MS) {
+        hop(h, w, hops);
+    }
+    assert_int_equal(bpc_engine_leader(h->p[w].e), (int)c->leader);
+    for (uint32_t k = 0; k < 20; k++) {
+        hop(h, w, hops);
+    }
+    uint64_t bal = bpc_engine_ballot(h->p[w].e);
+    uint8_t cmd[24];
+    memset(cmd, 0x55, sizeof(cmd));
+    uint64_t seq = 0;
+    assert_int_equal(bpc_submit(h->p[c->s].e, cmd, sizeof(cmd), &seq), 0);
+    uint64_t low = seq & ((1ull << 40) - 1);
+    uint64_t at = h->now_ns;
+    while (applied[w].count[c->s][low] == 0 && h->now_ns - at < 600000 * MS) {
+        hop(h, w, hops);
+    }
+    uint64_t waited = h->now_ns - at;
+    uint64_t left = bpc_engine_ballot(h->p[w].e) - bal;
+    print_message("censored command applied after %llu ballot timeouts, %llu ballots on\n",
+                  (unsigned long long)(waited / t), (unsigned long long)left);
+    assert_int_equal(applied[w].count[c->s][low], 1);
+    assert_true(left >= 1 && left <= 8);
+    assert_true(waited <= 8 * t * ((UINT64_C(1) << left) - 1) + 4 * t);
+    assert_true(hn_agree(h));
+    return waited / t;
+}
+
 /* The ballot-1 leader L (weight 1 = F) censors S: it decides W's steady
  * load (a command every 50 ms) but drops S's FORWARDs. Before that, L showed the others an ATTEST
  * of a command of its own that it never sends, and 30 s passed with W's
@@ -108,37 +153,47 @@ test_stuck_command_holds_no_watch(void **state)
         hop(&h, w, &hops);
     }
     stuck_attest(&h, &c, 1);
-    uint64_t t = h.p[0].cfg.ballot_timeout_ns;
     uint64_t t0 = h.now_ns;
     while (h.now_ns - t0 < 30000 * MS) {
         hop(&h, w, &hops);
     }
-    t0 = h.now_ns;
-    while (bpc_engine_leader(h.p[w].e) != (int)c.leader && h.now_ns - t0 < 600000 * MS) {
+    censored_wait(&h, &c, w, &hops);
+    hn_free(&h);
+}
+
+/* S submits a command X while L drops its FORWARDs, and crashes once its
+ * ATTESTs are out: X waits at the others for good, and their watch on S
+ * doubles with each ballot it makes them leave (30 s: 6 doublings). S
+ * restarts, and once L leads again, submits Y, the first command of its
+ * new incarnation: Y too is applied within the watch period. (The others'
+ * watch on S keeps X's doublings, since X still counts as waiting; S's
+ * own watch is fresh, and with it the cluster leaves L's ballot after 10
+ * T here. Review G13 asked for the doublings to restart at a later
+ * incarnation: with that, 8 T.) */
+static void
+test_restarted_submitter_watched_afresh(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 4);
+    struct censor c = {.leader = (uint32_t)hn_first_leader(&h)};
+    c.s = (c.leader + 1) % 4;
+    uint32_t w = (c.leader + 2) % 4;
+    h.filter = censor_filter;
+    h.filter_ctx = &c;
+    hn_start(&h);
+    uint64_t hops = 1;
+    submit_n(&h, c.s, 1);
+    hop(&h, w, &hops);
+    hop(&h, w, &hops);
+    h.p[c.s].down = true;
+    uint64_t t0 = h.now_ns;
+    while (h.now_ns - t0 < 30000 * MS) {
         hop(&h, w, &hops);
     }
-    assert_int_equal(bpc_engine_leader(h.p[w].e), (int)c.leader);
-    for (uint32_t k = 0; k < 20; k++) {
-        hop(&h, w, &hops);
-    }
-    uint64_t bal = bpc_engine_ballot(h.p[w].e);
-    uint8_t cmd[24];
-    memset(cmd, 0x55, sizeof(cmd));
-    uint64_t seq = 0;
-    assert_int_equal(bpc_submit(h.p[c.s].e, cmd, sizeof(cmd), &seq), 0);
-    uint64_t low = seq & ((1ull << 40) - 1);
-    uint64_t at = h.now_ns;
-    while (applied[w].count[c.s][low] == 0 && h.now_ns - at < 600000 * MS) {
-        hop(&h, w, &hops);
-    }
-    uint64_t waited = h.now_ns - at;
-    uint64_t left = bpc_engine_ballot(h.p[w].e) - bal;
-    print_message("censored command applied after %llu ballot timeouts, %llu ballots on\n",
-                  (unsigned long long)(waited / t), (unsigned long long)left);
-    assert_int_equal(applied[w].count[c.s][low], 1);
-    assert_true(left >= 1 && left <= 8);
-    assert_true(waited <= 8 * t * ((UINT64_C(1) << left) - 1) + 4 * t);
-    assert_true(hn_agree(&h));
+    assert_int_equal(applied[w].count[c.s][1], 0); /* X waits */
+    hn_restart(&h, c.s);
+    censored_wait(&h, &c, w, &hops);
     hn_free(&h);
 }
 
@@ -147,6 +202,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stuck_command_holds_no_watch),
+        cmocka_unit_test(test_restarted_submitter_watched_afresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
