@@ -519,7 +519,14 @@ eng_build_try(struct bpc_engine *e, struct eng_build *b, uint64_t i)
         b->full = true;
         return;
     }
-    if (!eng_share_take(b->sh, b->shares, c->submitter)) {
+    /* A value kept to one submitter's commands (kept alone) takes them
+     * past its share: nobody else's can join. Before, it held only the
+     * share (2 of 15 among seven submitters), and a correct submitter
+     * kept alone after a refusal drained 2 commands per turn of the
+     * seven (bpcon-sim --mode paced, review G13: past the liveness
+     * bound). */
+    bool own = b->company < ENG_COMPANY_MIXED;
+    if (!own && !eng_share_take(b->sh, b->shares, c->submitter)) {
         return;
     }
     b->company = eng_lq_company_after(e, c->submitter, b->company);
