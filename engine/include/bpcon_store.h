@@ -272,7 +272,9 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * refuses: a promised ballot beside the incarnation 2^24 - 2; or a
  * record that lowers what its instance's newest live record, earlier in
  * the call or before, holds: a vote or decided record with a lower
- * max_vbal, or the same one with another max_vval, an apply-state record
+ * max_vbal, or the same one with another max_vval, a vote record (both
+ * not decided) whose history's highest 2av (clean floors aside) is lower,
+ * or at the same ballot for another value, an apply-state record
  * with a lower applied_seq; a party-wide record with a lower max_bal or
  * incarnation; a vote record at or above its floor +
  * BPC_WINDOW_SLOTS_MAX), -ERANGE (nothing buffered: a record

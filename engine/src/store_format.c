@@ -177,6 +177,22 @@ store_pw_order(const struct bpc_durable *d, bool *has, uint64_t *max_bal, uint64
     return NULL;
 }
 
+/* The highest 2av of d's history (its value in *v), 0 when none; a
+ * clean floor (kind NONE) is not a vote. */
+static uint64_t
+store_top_2av(const struct bpc_durable *d, const struct bpc_vid **v)
+{
+    uint64_t top = 0;
+    uint32_t count = d->hist_count < BPC_HISTORY_MAX ? d->hist_count : BPC_HISTORY_MAX;
+    for (uint32_t k = 0; k < count; k++) {
+        if (d->hist_val[k].kind != BPC_VALUE_NONE && d->hist_bal[k] > top) {
+            top = d->hist_bal[k];
+            *v = &d->hist_val[k];
+        }
+    }
+    return top;
+}
+
 /* NULL, or why record d may not follow old, the newest earlier live
  * record of its instance (NULL: none): a vote or decided record whose
  * max_vbal is below old's, or equal with another max_vval (a 2b the party
@@ -184,9 +200,12 @@ store_pw_order(const struct bpc_durable *d, bool *has, uint64_t *max_bal, uint64
  * record whose applied_seq is below old's. No engine writes one: a vote's
  * max_vbal only rises (a decided record and a vouch carry the slot's or
  * the ring's, which takes the slot's), applied positions only advance. A
- * restart would remember less than the party promised. The histories may
- * shrink (bounded, evicted): not compared. Before (review B7's F1),
- * appended and loaded. */
+ * restart would remember less than the party promised. Nor a vote record
+ * whose highest 2av (its history's, clean floors aside) is below old's,
+ * or at old's ballot for another value: a history drops only its lowest
+ * entry, and a 2av lost from it let a restarted party send a second 2av
+ * at that ballot (review A10's F1). Before (review B7's F1), appended and
+ * loaded. */
 const char *
 store_rec_order(const struct bpc_durable *old, const struct bpc_durable *d)
 {
@@ -204,6 +223,19 @@ store_rec_order(const struct bpc_durable *old, const struct bpc_durable *d)
     if (d->max_vbal == old->max_vbal && d->max_vbal > 0 &&
         !bpc_vid_eq(&d->max_vval, &old->max_vval)) {
         return "vote record with an earlier one's max_vbal and another max_vval";
+    }
+    if (d->decided || old->decided) {
+        return NULL; /* a decided record has no history */
+    }
+    const struct bpc_vid *ov = NULL;
+    const struct bpc_vid *dv = NULL;
+    uint64_t ob = store_top_2av(old, &ov);
+    uint64_t db = store_top_2av(d, &dv);
+    if (db < ob) {
+        return "vote record whose highest 2av is below an earlier one's for its instance";
+    }
+    if (db == ob && ob > 0 && !bpc_vid_eq(dv, ov)) {
+        return "vote record with an earlier one's highest 2av ballot and another value";
     }
     return NULL;
 }

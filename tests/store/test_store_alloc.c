@@ -85,7 +85,7 @@ ta_value(uint64_t i)
 }
 
 /* Instance i's commit: party-wide record (floor half a window back), the
- * 2av of i, the 2b of i - 1, an applied record every 64 instances; vals
+ * 2av of i, the 2b of i - 1 (its 2av kept), an applied record every 64 instances; vals
  * the values they name (i's and i - 1's), the step's persist_values. */
 static uint32_t
 ta_batch(uint64_t i, struct bpc_durable b[4], struct bpc_durable_value vals[2], uint32_t *nv)
@@ -110,6 +110,9 @@ ta_batch(uint64_t i, struct bpc_durable b[4], struct bpc_durable_value vals[2], 
         b[n].instance = i - 1;
         b[n].max_vbal = 1;
         b[n].max_vval = vals[1].vid;
+        b[n].hist_count = 1; /* its 2av stays in its history */
+        b[n].hist_bal[0] = 1;
+        b[n].hist_val[0] = vals[1].vid;
         n++;
     }
     if (i % 64 == 0) {

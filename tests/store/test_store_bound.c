@@ -52,6 +52,9 @@ ts_big_commit(uint64_t i, struct bpc_durable *b)
         b[n].instance = i - 1; /* 2b */
         b[n].max_vbal = b[0].max_bal;
         b[n].max_vval = ts_vid(i - 1);
+        b[n].hist_count = 1; /* its 2av stays in its history */
+        b[n].hist_bal[0] = 1u + (i - 1u) / 100000u;
+        b[n].hist_val[0] = ts_vid(i - 1);
         n++;
     }
     if (i % 64 == 0) {

@@ -371,18 +371,26 @@ tr_votes(struct tr_gen *g, const struct bpc_durable *pw)
         d.instance = g->floor + tr_next(&g->rng) % TS_WINDOW;
         uint32_t k = (uint32_t)(tr_next(&g->rng) % TR_VALUES);
         const struct tr_vote *t = tr_last(g, d.instance);
-        k = t != NULL && t->vbal == g->bal ? t->k : k; /* one 2b a ballot */
+        struct tr_vote prev = t != NULL ? *t : (struct tr_vote){.has = false};
+        k = prev.has && prev.vbal == g->bal ? prev.k : k; /* one 2av and one 2b a ballot */
         g->last[d.instance % TR_TRACK] =
             (struct tr_vote){.instance = d.instance, .vbal = g->bal, .k = k, .has = true};
         d.max_vbal = g->bal;
         d.max_vval = tr_vid(k);
-        d.hist_count = (uint8_t)(tr_next(&g->rng) % 3);
+        /* As the engine's: the 2av at this ballot first, the one before
+         * it kept or not (a history drops only its lowest). */
+        uint32_t keys[2] = {k, prev.k};
+        d.hist_count = 1;
+        d.hist_bal[0] = g->bal;
+        d.hist_val[0] = tr_vid(k);
+        if (prev.has && prev.vbal < g->bal && tr_next(&g->rng) % 2) {
+            d.hist_count = 2;
+            d.hist_bal[1] = prev.vbal;
+            d.hist_val[1] = tr_vid(prev.k);
+        }
         for (uint32_t h = 0; h < d.hist_count; h++) {
-            uint32_t kk = (uint32_t)(tr_next(&g->rng) % TR_VALUES);
-            d.hist_bal[h] = g->bal;
-            d.hist_val[h] = tr_vid(kk);
             if (tr_next(&g->rng) % 2) {
-                g->v[g->nv++] = tr_value(d.instance, kk);
+                g->v[g->nv++] = tr_value(d.instance, keys[h]);
             }
         }
         g->r[g->n++] = d;
