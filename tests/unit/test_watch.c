@@ -53,6 +53,21 @@ censor_filter(void *ctx, uint32_t from, uint32_t to, const uint8_t *bytes, uint3
     return from != c->s || to != c->leader || !frame_has(bytes, len, BPC_MSG_FORWARD);
 }
 
+/* Four parties started: L, the ballot-1 leader, drops S's FORWARDs
+ * (censor_filter); returns W, the party with the steady load. */
+static uint32_t
+censor_start(struct hn *h, struct censor *c)
+{
+    cluster_init(h, 4, 64, 4);
+    memset(c, 0, sizeof(*c));
+    c->leader = (uint32_t)hn_first_leader(h);
+    c->s = (c->leader + 1) % 4;
+    h->filter = censor_filter;
+    h->filter_ctx = c;
+    hn_start(h);
+    return (c->leader + 2) % 4;
+}
+
 /* The leader shows every other party an ATTEST of its command `seq`
  * (with a MAC of nothing) and never its bytes: a command next in line
  * that nobody can apply. */
@@ -128,26 +143,20 @@ censored_wait(struct hn *h, struct censor *c, uint32_t w, uint64_t *hops)
 }
 
 /* The ballot-1 leader L (weight 1 = F) censors S: it decides W's steady
- * load (a command every 50 ms) but drops S's FORWARDs. Before that, L showed the others an ATTEST
- * of a command of its own that it never sends, and 30 s passed with W's
- * load. Once L leads again, S submits one command: the parties leave each
- * ballot L leads within S's watch period, 8 T doubling per ballot left.
- * Before, one command was watched at a time, moving on only when it was
- * applied: L's stuck command held every party's watch for good, its
- * period doubling to 512 T, and S's command waited 1,966 T (review A9,
+ * load (a command every 50 ms) but drops S's FORWARDs. Before that, L
+ * showed the others an ATTEST of a command of its own that it never
+ * sends, and 30 s passed with W's load. Once L leads again, S submits one command: the parties
+ * leave each ballot L leads within S's watch period, 8 T doubling per ballot left. Before, one
+ * command was watched at a time, moving on only when it was applied: L's stuck command held every
+ * party's watch for good, its period doubling to 512 T, and S's command waited 1,966 T (review A9,
  * F1). */
 static void
 test_stuck_command_holds_no_watch(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 64, 4);
-    struct censor c = {.leader = (uint32_t)hn_first_leader(&h)};
-    c.s = (c.leader + 1) % 4;
-    uint32_t w = (c.leader + 2) % 4;
-    h.filter = censor_filter;
-    h.filter_ctx = &c;
-    hn_start(&h);
+    struct censor c;
+    uint32_t w = censor_start(&h, &c);
     uint64_t hops = 0;
     for (uint32_t k = 0; k < 3; k++) {
         hop(&h, w, &hops);
@@ -175,13 +184,8 @@ test_restarted_submitter_watched_afresh(void **state)
 {
     (void)state;
     struct hn h;
-    cluster_init(&h, 4, 64, 4);
-    struct censor c = {.leader = (uint32_t)hn_first_leader(&h)};
-    c.s = (c.leader + 1) % 4;
-    uint32_t w = (c.leader + 2) % 4;
-    h.filter = censor_filter;
-    h.filter_ctx = &c;
-    hn_start(&h);
+    struct censor c;
+    uint32_t w = censor_start(&h, &c);
     uint64_t hops = 1;
     submit_n(&h, c.s, 1);
     hop(&h, w, &hops);
