@@ -4,16 +4,15 @@
  *
  * Goal: a torn tail of every length (and a zero-filled one) is reported,
  * cut off and never loaded; a flipped bit at every byte of a small store
- * is refused naming the damaged frame's offset; a failure injected at
- * every mutating I/O call of creation, appends and compactions, followed
- * by power loss, loses no acknowledged record and loads nothing that was
- * never written.
+ * is refused naming the damaged frame's offset; a record restore refuses,
+ * or one that lowers an earlier record, is damage (test_store_order.c:
+ * bpc_store_append refuses them); a failure injected at every mutating
+ * I/O call of creation, appends and compactions, followed by power loss,
+ * loses no acknowledged record and loads nothing that was never written.
  * Method: an in-memory file system (memfs.c) with a durable image per
  * file and per directory, counted fault injection and power loss; a model
- * of what was acknowledged (sync returned 0) and of what was attempted
- * (store_fx.h); synthetic records shaped like the engine's (a party-wide
- * record with the floor in every commit, per-instance vote records,
- * apply-state records).
+ * of what was acknowledged and attempted (store_fx.h); synthetic records
+ * shaped like the engine's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -637,171 +636,6 @@ test_store_vote_regress_is_damage(void **state)
     free(img);
 }
 
-/* A vote record of instance 4 (ballot 7, value 1) and submitter 2 at
- * position 10 into a store. */
-static struct bpc_durable
-ts_regress_setup(struct bpc_store *s, struct bpc_durable *pw)
-{
-    memset(pw, 0, sizeof(*pw));
-    pw->instance = UINT64_MAX;
-    pw->max_bal = 9;
-    pw->incarnation = 3;
-    struct bpc_durable r[3] = {*pw, *pw, *pw};
-    r[1].instance = 4;
-    r[1].max_vbal = 7;
-    r[1].max_vval = ts_vid(1);
-    r[2].instance = BPC_DURABLE_APPLIED_BASE + 2u;
-    r[2].applied_seq = 10;
-    assert_int_equal(bpc_store_append(s, r, 3), 0);
-    assert_int_equal(bpc_store_put_app(s, 9, "app", 3), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    return r[1];
-}
-
-/* Taken after ts_regress_setup: the same vote, a higher one, the decided
- * record carrying it, the same application state floor. */
-static void
-ts_regress_taken(struct bpc_store *s, const struct bpc_durable *pw, const struct bpc_durable *v)
-{
-    struct bpc_durable r[3] = {*pw, *v, *v};
-    r[2].max_vbal = 8;
-    r[2].max_vval = ts_vid(2);
-    assert_int_equal(bpc_store_append(s, r, 3), 0);
-    r[0].floor = 5;
-    r[1] = r[0];
-    r[1].instance = 4;
-    r[1].decided = 1;
-    r[1].max_vbal = 8;
-    r[1].max_vval = ts_vid(2);
-    r[1].dec_bal = 8;
-    r[1].dec_val = ts_vid(2);
-    r[1].dec_keep = 300;
-    assert_int_equal(bpc_store_append(s, r, 2), 0);
-    assert_int_equal(bpc_store_put_app(s, 9, "app", 3), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-}
-
-/* bpc_store_append refuses (-EINVAL, nothing buffered) a vote record that
- * lowers its instance's live max_vbal (to 0, to 5 with another value, as
- * a decided record once the floor passed it), one at the same max_vbal
- * with another value, either after a commit or in the same call, and an
- * apply-state record that lowers its submitter's position;
- * bpc_store_put_app refuses a lower floor. It takes the same vote, a
- * higher one, a decided record carrying the vote, and a reopen loads what
- * was written. Before (review B7's F1): "lower 0, lower 0, same ballot 0,
- * in one call 0, decided 0, applied 0, app 0". */
-static void
-test_store_append_refuses_vote_regress(void **state)
-{
-    (void)state;
-    TS_SETUP(9, 0);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    struct bpc_durable pw;
-    struct bpc_durable v = ts_regress_setup(s, &pw);
-    struct bpc_store_stats before;
-    bpc_store_stats(s, &before);
-    struct bpc_durable r[3] = {v, v, v};
-    r[0].max_vbal = 0;
-    memset(&r[0].max_vval, 0, sizeof(r[0].max_vval));
-    int lower0 = bpc_store_append(s, r, 1);
-    r[0] = v;
-    r[0].max_vbal = 5;
-    r[0].max_vval = ts_vid(2);
-    int lower5 = bpc_store_append(s, r, 1);
-    r[0] = v;
-    r[0].max_vval = ts_vid(2);
-    int same = bpc_store_append(s, r, 1);
-    r[0] = v;
-    r[0].max_vbal = 8; /* then 7 in the same call */
-    int in_call = bpc_store_append(s, r, 2);
-    r[0] = pw;
-    r[0].floor = 5; /* the floor passes 4: a decided record without the vote */
-    r[1] = r[0];
-    r[1].instance = 4;
-    r[1].decided = 1;
-    r[1].dec_bal = 7;
-    r[1].dec_val = ts_vid(1);
-    r[1].dec_keep = 300;
-    int decided = bpc_store_append(s, r, 2);
-    r[0] = pw;
-    r[0].instance = BPC_DURABLE_APPLIED_BASE + 2u;
-    r[0].applied_seq = 9;
-    int applied = bpc_store_append(s, r, 1);
-    int app = bpc_store_put_app(s, 8, "app", 3);
-    printf("  lower %d, lower %d, same ballot %d, in one call %d, decided %d, applied %d, app %d\n",
-           lower0, lower5, same, in_call, decided, applied, app);
-    assert_int_equal(lower0, -EINVAL);
-    assert_int_equal(lower5, -EINVAL);
-    assert_int_equal(same, -EINVAL);
-    assert_int_equal(in_call, -EINVAL);
-    assert_int_equal(decided, -EINVAL);
-    assert_int_equal(applied, -EINVAL);
-    assert_int_equal(app, -EINVAL);
-    assert_int_equal(bpc_store_sync(s), 0);
-    struct bpc_store_stats after;
-    bpc_store_stats(s, &after);
-    assert_int_equal(after.file_bytes, before.file_bytes); /* nothing buffered */
-    ts_regress_taken(s, &pw, &v);
-    uint32_t n = bpc_store_records(s, &(const struct bpc_durable *){NULL});
-    bpc_store_close(s);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    assert_int_equal(bpc_store_records(s, &(const struct bpc_durable *){NULL}), n);
-    bpc_store_close(s);
-    memfs_free(&fs);
-}
-
-/* bpc_store_append refuses (-EINVAL, nothing buffered) a party-wide record
- * that lowers max_bal or the incarnation, after an earlier commit or in
- * the same call, and takes equal and higher ones; a reopen then loads what
- * was written. Before (review B6), appended: "lower max_bal 0, lower
- * incarnation 0, lower in one call 0". */
-static void
-test_store_append_refuses_party_wide_regress(void **state)
-{
-    (void)state;
-    TS_SETUP(9, 0);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    struct bpc_durable pw;
-    memset(&pw, 0, sizeof(pw));
-    pw.instance = UINT64_MAX;
-    pw.max_bal = 5;
-    pw.incarnation = 3;
-    assert_int_equal(bpc_store_append(s, &pw, 1), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
-    struct bpc_store_stats before;
-    bpc_store_stats(s, &before);
-    struct bpc_durable two[2] = {pw, pw};
-    two[0].max_bal = 4;
-    int lower_bal = bpc_store_append(s, two, 1);
-    two[0] = pw;
-    two[0].incarnation = 2;
-    int lower_inc = bpc_store_append(s, two, 1);
-    two[0] = pw;
-    two[0].max_bal = 7; /* then 5 in the same call */
-    int lower_in_call = bpc_store_append(s, two, 2);
-    printf("  lower max_bal %d, lower incarnation %d, lower in one call %d\n", lower_bal, lower_inc,
-           lower_in_call);
-    assert_int_equal(lower_bal, -EINVAL);
-    assert_int_equal(lower_inc, -EINVAL);
-    assert_int_equal(lower_in_call, -EINVAL);
-    assert_int_equal(bpc_store_sync(s), 0);
-    struct bpc_store_stats after;
-    bpc_store_stats(s, &after);
-    assert_int_equal(after.file_bytes, before.file_bytes); /* nothing buffered */
-    two[1].max_bal = 7;
-    two[1].incarnation = 4;
-    assert_int_equal(bpc_store_append(s, two, 2), 0); /* equal, then higher */
-    assert_int_equal(bpc_store_sync(s), 0);
-    bpc_store_close(s);
-    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    assert_int_equal(bpc_store_info(s)->records, 3);
-    assert_int_equal(bpc_store_info(s)->max_ballot, 7);
-    two[0].max_bal = 6; /* below what the reopen loaded */
-    assert_int_equal(bpc_store_append(s, two, 1), -EINVAL);
-    bpc_store_close(s);
-    memfs_free(&fs);
-}
-
 /* ------------------------------------------------------------------------
  * Fault injection and power loss.
  * ---------------------------------------------------------------------- */
@@ -960,8 +794,6 @@ main(void)
         cmocka_unit_test(test_store_party_wide_regress_is_damage),
         cmocka_unit_test(test_store_vote_regress_is_damage),
         cmocka_unit_test(test_store_sequence_never_wraps),
-        cmocka_unit_test(test_store_append_refuses_vote_regress),
-        cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_fault_at_every_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
