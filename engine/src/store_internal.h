@@ -6,6 +6,7 @@
  * version script keeps every store_ name local).
  *
  *   store.c          the store object: open, create, close, the live set
+ *   store_map.c      the live set's table (newest record per instance)
  *   store_format.c   CRC32C, field, record, header and frame encoding
  *   store_recover.c  the recovery scan: open's recovery and bpc_store_inspect
  *   store_commit.c   appends, group commit, compaction
