@@ -1,6 +1,7 @@
 /*
- * clusterfile.c - the cluster file and pairwise key file parsers, and the
- * key generator behind bpcon-keygen (formats in docs/DATAPLANE.md).
+ * clusterfile.c - the cluster file parser and the line reader the key
+ * files share (keyfile.c: their parser and the key generator behind
+ * bpcon-keygen; formats in docs/DATAPLANE.md).
  *
  * Owns: the line grammar of both files, their checks, and the file:line
  * messages for every refusal.
@@ -9,7 +10,7 @@
  * and a negative errno), accept a line it does not fully understand, or
  * leave key bytes in freed memory it controls.
  */
-#include "bpcon_dp.h"
+#include "clusterfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,25 +24,8 @@
 #include <unistd.h>
 
 #include <rte_ether.h>
-#include <sodium.h>
 
-/* Longest line either file may hold (a key line is about 80 bytes). */
-#define CF_LINE_MAX 1024u
-/* Words on one line: "party" + 5 attribute pairs with room to spare. */
-#define CF_WORDS_MAX 16u
-
-struct cf_reader {
-    FILE *f;
-    const char *path;
-    unsigned line;
-    char buf[CF_LINE_MAX + 2];
-    char *words[CF_WORDS_MAX];
-    unsigned count;
-    char *err;
-    size_t err_len;
-};
-
-__attribute__((format(printf, 2, 3))) static int
+int
 cf_fail(struct cf_reader *r, const char *fmt, ...)
 {
     char msg[512];
@@ -95,7 +79,7 @@ cf_read_line(struct cf_reader *r)
 
 /* Reads the next non-empty line split into words (comments removed).
  * Returns 1 with words, 0 at end of file, or a negative errno. */
-static int
+int
 cf_next(struct cf_reader *r)
 {
     for (;;) {
@@ -144,7 +128,7 @@ cf_u128(const char *s, bpc_u128 max, bpc_u128 *out)
     return 0;
 }
 
-static int
+int
 cf_u64(struct cf_reader *r, const char *what, const char *s, uint64_t max, uint64_t *out)
 {
     bpc_u128 v = 0;
@@ -512,7 +496,7 @@ cf_file_kind(mode_t mode)
  * would block the read, or the open, for good). Non-blocking open, fstat,
  * then blocking reads through stdio. NULL with "PATH:0: cause" in err and
  * the negative errno in *rc. */
-static FILE *
+FILE *
 cf_open(const char *path, char *err, size_t err_len, int *rc)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -606,214 +590,4 @@ bpc_dp_cluster_config(const struct bpc_dp_cluster *c, uint32_t self, struct bpc_
     }
     cfg->threshold = c->threshold;
     return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Key files.
- * ---------------------------------------------------------------------- */
-
-static int
-cf_key_line(struct cf_reader *r, uint32_t self, uint32_t n, uint8_t (*keys)[BPC_KEY_BYTES],
-            uint8_t *have, bool *has_party)
-{
-    if (strcmp(r->words[0], "party") == 0 && r->count == 2) {
-        uint64_t id = 0;
-        int rc = cf_u64(r, "party id", r->words[1], UINT32_MAX, &id);
-        if (rc == 0 && id != self) {
-            return cf_fail(r, "key file of party %llu, expected party %u", (unsigned long long)id,
-                           self);
-        }
-        *has_party = true;
-        return rc;
-    }
-    if (strcmp(r->words[0], "peer") != 0 || r->count != 3) {
-        return cf_fail(r, "expected: party ID | peer ID HEX64");
-    }
-    uint64_t peer = 0;
-    int rc = cf_u64(r, "peer id", r->words[1], UINT32_MAX, &peer);
-    if (rc != 0) {
-        return rc;
-    }
-    if (peer >= n) {
-        return cf_fail(r, "peer %llu is not a party of the cluster file (parties 0..%u)",
-                       (unsigned long long)peer, n - 1);
-    }
-    if (peer == self) {
-        return cf_fail(r, "peer %llu is this party itself", (unsigned long long)peer);
-    }
-    if (have[peer]) {
-        return cf_fail(r, "peer %llu listed twice", (unsigned long long)peer);
-    }
-    size_t bin_len = 0;
-    const char *end = NULL;
-    if (strlen(r->words[2]) != 2 * BPC_KEY_BYTES ||
-        sodium_hex2bin(keys[peer], BPC_KEY_BYTES, r->words[2], 2 * BPC_KEY_BYTES, NULL, &bin_len,
-                       &end) != 0 ||
-        bin_len != BPC_KEY_BYTES) {
-        return cf_fail(r, "key of peer %llu is not %u hex digits", (unsigned long long)peer,
-                       2 * BPC_KEY_BYTES);
-    }
-    have[peer] = 1;
-    return 0;
-}
-
-int
-bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
-                 uint8_t (*keys)[BPC_KEY_BYTES], char *err, size_t err_len)
-{
-    if (path == NULL || keys == NULL) {
-        snprintf(err, err_len, "a key file path and a place for the keys are required");
-        return -EINVAL;
-    }
-    struct cf_reader r = {.path = path, .err = err, .err_len = err_len};
-    int open_rc = 0;
-    r.f = cf_open(path, err, err_len, &open_rc);
-    if (r.f == NULL) {
-        return open_rc;
-    }
-    uint8_t *have = calloc(parties_count, 1);
-    int rc = have == NULL ? -ENOMEM : 0;
-    bool has_party = false;
-    memset(keys, 0, (size_t)parties_count * BPC_KEY_BYTES);
-    while (rc == 0) {
-        int more = cf_next(&r);
-        if (more <= 0) {
-            rc = more;
-            break;
-        }
-        rc = cf_key_line(&r, self, parties_count, keys, have, &has_party);
-    }
-    for (uint32_t i = 0; rc == 0 && i < parties_count; i++) {
-        if (i != self && !have[i]) {
-            rc = cf_fail(&r, "no key for peer %u", i);
-        }
-    }
-    if (rc == 0 && !has_party) {
-        rc = cf_fail(&r, "no 'party ID' line");
-    }
-    sodium_memzero(r.buf, sizeof(r.buf));
-    fclose(r.f);
-    free(have);
-    if (rc != 0) {
-        sodium_memzero(keys, (size_t)parties_count * BPC_KEY_BYTES);
-    }
-    return rc;
-}
-
-/* dir/party-ID.key into path[BPC_DP_PATH_MAX]: 0, or -ENAMETOOLONG with
- * the refusal in err unless NULL (a cut path would name another file). */
-static int
-cf_key_path(const char *dir, uint32_t id, char *path, char *err, size_t err_len)
-{
-    int n = snprintf(path, BPC_DP_PATH_MAX, "%s/party-%u.key", dir, id);
-    if (n < 0 || (size_t)n >= BPC_DP_PATH_MAX) {
-        if (err != NULL) {
-            snprintf(err, err_len, "key file path '%s/party-%u.key' longer than %u bytes", dir, id,
-                     BPC_DP_PATH_MAX - 1);
-        }
-        return -ENAMETOOLONG;
-    }
-    return 0;
-}
-
-static int
-cf_key_write(const char *dir, uint32_t self, uint32_t n, const uint8_t master[BPC_KEY_BYTES],
-             char *err, size_t err_len)
-{
-    char path[BPC_DP_PATH_MAX];
-    int rc = cf_key_path(dir, self, path, err, err_len);
-    if (rc != 0) {
-        return rc;
-    }
-    /* O_EXCL: never into an existing file (it would keep its mode, and
-     * its keys may be in use). */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        snprintf(err, err_len, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    fprintf(f, "# bpcon pairwise keys of party %u (of %u); keep private to party %u\n", self, n,
-            self);
-    fprintf(f, "party %u\n", self);
-    for (uint32_t peer = 0; peer < n; peer++) {
-        if (peer == self) {
-            continue;
-        }
-        uint8_t key[BPC_KEY_BYTES];
-        char hex[2 * BPC_KEY_BYTES + 1];
-        bpc_auth_pair_key(master, self, peer, key);
-        sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
-        fprintf(f, "peer %u %s\n", peer, hex);
-        sodium_memzero(key, sizeof(key));
-        sodium_memzero(hex, sizeof(hex));
-    }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        unlink(path);
-        snprintf(err, err_len, "%s: write failed", path);
-        return -EIO;
-    }
-    return 0;
-}
-
-void
-bpc_dp_keys_remove(const char *dir, uint32_t parties_count)
-{
-    if (dir == NULL) {
-        return;
-    }
-    for (uint32_t i = 0; i < parties_count; i++) {
-        char path[BPC_DP_PATH_MAX];
-        if (cf_key_path(dir, i, path, NULL, 0) == 0) {
-            unlink(path);
-        }
-    }
-}
-
-int
-bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len)
-{
-    if (dir == NULL) {
-        snprintf(err, err_len, "a directory is required");
-        return -EINVAL;
-    }
-    if (parties_count == 0 || parties_count > BPC_DP_PARTIES_MAX) {
-        snprintf(err, err_len, "parties %u outside 1..%u", parties_count, BPC_DP_PARTIES_MAX);
-        return -EINVAL;
-    }
-    for (uint32_t i = 0; i < parties_count; i++) {
-        char path[BPC_DP_PATH_MAX];
-        struct stat st;
-        int rc = cf_key_path(dir, i, path, err, err_len);
-        if (rc != 0) {
-            return rc;
-        }
-        if (lstat(path, &st) == 0) {
-            snprintf(err, err_len, "%s exists (key files are never overwritten)", path);
-            return -EEXIST;
-        }
-    }
-    /* A throw-away master: every pair key is derived from it, then it is
-     * wiped, so each file holds only its own party's pair keys. */
-    uint8_t master[BPC_KEY_BYTES];
-    randombytes_buf(master, sizeof(master));
-    int rc = 0;
-    uint32_t written = 0;
-    while (written < parties_count && rc == 0) {
-        rc = cf_key_write(dir, written, parties_count, master, err, err_len);
-        written += rc == 0 ? 1u : 0u;
-    }
-    sodium_memzero(master, sizeof(master));
-    if (rc != 0) {
-        /* All or nothing: the files written before the failure go too (the
-         * failed one removed itself; none existed before, checked above). */
-        bpc_dp_keys_remove(dir, written);
-    }
-    return rc;
 }
