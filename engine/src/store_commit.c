@@ -122,10 +122,15 @@ store_set_refused(const struct bpc_store *s, const struct bpc_durable *recs, uin
 
 /* 0, or -EINVAL when a record of recs lowers what the newest earlier
  * record of its instance holds (store_rec_order): that earlier record is
- * the call's own (order_idx finds it), else the live set's. Recovery
+ * the newest of the call's own that the live set would take
+ * (store_map_takes; order_idx finds it), else the live set's. Recovery
  * compares each record with the newest one taken before it that is live
  * at its floor then, which is this check or one it passed already, so
- * what is appended here it never calls damage. -ENOMEM: no scratch. */
+ * what is appended here it never calls damage. Before, a record the live
+ * set never takes (a decided record past its dec_keep) was the one the
+ * next record of its instance was compared with, so a lower 2av after it
+ * was appended, and recovery called the file damage (review B8's
+ * incall). -ENOMEM: no scratch. */
 static int
 store_append_order(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count)
 {
@@ -145,6 +150,7 @@ store_append_order(struct bpc_store *s, const struct bpc_durable *recs, uint32_t
         memset(s->order_idx, 0, (size_t)cap * sizeof(*s->order_idx));
     }
     uint32_t mask = cap - 1;
+    uint64_t floor = s->floor;
     for (uint32_t i = 0; i < count; i++) {
         const struct bpc_durable *d = &recs[i];
         const struct bpc_durable *old = NULL;
@@ -163,7 +169,7 @@ store_append_order(struct bpc_store *s, const struct bpc_durable *recs, uint32_t
         if (store_rec_order(old, d) != NULL) {
             return -EINVAL;
         }
-        if (at != NULL) {
+        if (store_map_takes(&floor, d) && at != NULL) {
             *at = i + 1u;
         }
     }

@@ -187,6 +187,7 @@ void store_map_free(struct store_map *m);
 /* Takes one record into the live set (floor first: it may prune). */
 int store_take_record(struct bpc_store *s, const struct bpc_durable *d);
 int store_map_take(struct store_map *m, uint64_t *floor, const struct bpc_durable *d);
+bool store_map_takes(uint64_t *floor, const struct bpc_durable *d);
 int store_map_init(struct store_map *m);
 const struct bpc_durable *store_map_live(const struct store_map *m, uint64_t instance,
                                          uint64_t floor);

@@ -146,11 +146,24 @@ store_map_put(struct store_map *m, uint64_t floor, const struct bpc_durable *d)
 int
 store_map_take(struct store_map *m, uint64_t *floor, const struct bpc_durable *d)
 {
-    if (store_is_vote(d->instance) && !store_live(d, d->floor)) {
+    if (!store_map_takes(floor, d)) {
         return 0;
     }
-    *floor = d->floor > *floor ? d->floor : *floor;
     return store_map_put(m, *floor, d);
+}
+
+/* Would store_map_take put d into its table, at the floor it leaves
+ * (*floor, raised as the take raises it)? A vote record dead at its own
+ * floor is not taken and raises nothing; a record taken but dead at the
+ * raised floor is not put, and its instance keeps its earlier record. */
+bool
+store_map_takes(uint64_t *floor, const struct bpc_durable *d)
+{
+    if (store_is_vote(d->instance) && !store_live(d, d->floor)) {
+        return false;
+    }
+    *floor = d->floor > *floor ? d->floor : *floor;
+    return store_live(d, *floor);
 }
 
 int

@@ -117,6 +117,76 @@ test_store_append_refuses_history_regress(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: in one bpc_store_append call, a record the live set never takes
+ * (a decided record whose dec_keep is below its own floor) is not the one
+ * the next record of its instance is compared with: a vote record after
+ * it whose highest 2av is below the live record's is refused (-EINVAL,
+ * nothing buffered), after a commit and with all three in one call, and
+ * the file reopens with the 2av kept. Before (review B8's incall,
+ * incall2): both appended and synced ("0, 0"), and the reopen failed
+ * (-74, "vote record whose highest 2av is below an earlier one's"): the
+ * party could not restart; after a compaction the 2av (20, X) was gone
+ * and the file checked intact. */
+static void
+test_store_append_order_skips_dead_records(void **state)
+{
+    (void)state;
+    TS_SETUP(12, 0);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable pw;
+    memset(&pw, 0, sizeof(pw));
+    pw.instance = UINT64_MAX;
+    pw.max_bal = 30;
+    struct bpc_durable v = pw;
+    v.instance = 5;
+    v.hist_count = 1;
+    v.hist_bal[0] = 20;
+    v.hist_val[0] = ts_vid(1);
+    struct bpc_durable dead = v;
+    dead.hist_count = 0;
+    dead.floor = 10;
+    dead.decided = 1;
+    dead.dec_bal = 20;
+    dead.dec_val = ts_vid(1);
+    dead.dec_keep = 8; /* below its floor: not live when taken */
+    struct bpc_durable lower = v;
+    lower.hist_bal[0] = 19;
+    lower.hist_val[0] = ts_vid(2);
+    struct bpc_durable all[4] = {pw, v, dead, lower};
+    int one_call = bpc_store_append(s, all, 4);
+    assert_int_equal(bpc_store_append(s, all, 2), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_store_stats before;
+    bpc_store_stats(s, &before);
+    int after_commit = bpc_store_append(s, &all[2], 2);
+    printf("  in one call %d, after a commit %d\n", one_call, after_commit);
+    assert_int_equal(one_call, -EINVAL);
+    assert_int_equal(after_commit, -EINVAL);
+    assert_int_equal(bpc_store_sync(s), 0);
+    struct bpc_store_stats after;
+    bpc_store_stats(s, &after);
+    assert_int_equal(after.file_bytes, before.file_bytes); /* nothing buffered */
+    /* The dead record alone is taken (recovery skips it); the 2av stays. */
+    assert_int_equal(bpc_store_append(s, &dead, 1), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    s = NULL;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    const struct bpc_durable *recs = NULL;
+    uint32_t n = bpc_store_records(s, &recs);
+    bool found = false;
+    for (uint32_t k = 0; k < n; k++) {
+        if (recs[k].instance == 5) {
+            found = true;
+            assert_int_equal(recs[k].hist_count, 1);
+            assert_int_equal(recs[k].hist_bal[0], 20);
+        }
+    }
+    assert_true(found);
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* A vote record of instance 4 (ballot 7, value 1) and submitter 2 at
  * position 10 into a store. */
 static struct bpc_durable
@@ -289,6 +359,7 @@ main(void)
         cmocka_unit_test(test_store_append_refuses_vote_regress),
         cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_append_refuses_history_regress),
+        cmocka_unit_test(test_store_append_order_skips_dead_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
