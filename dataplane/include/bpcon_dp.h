@@ -384,7 +384,7 @@ int bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
  * a file: -EEXIST, with nothing written, when any of them exists;
  * -ENAMETOOLONG when a key file's path would not fit BPC_DP_PATH_MAX.
  * All or nothing: on any failure the files it wrote are removed. dir
- * NULL: -EINVAL, named in err. */
+ * NULL, or parties_count outside 1..1024: -EINVAL, named in err. */
 int bpc_dp_keys_generate(const char *dir, uint32_t parties_count, char *err, size_t err_len);
 /* Removes dir/party-ID.key for ID in 0..parties_count-1 (missing ones
  * ignored): undoes bpc_dp_keys_generate when a later step fails. dir NULL:

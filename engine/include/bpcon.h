@@ -755,7 +755,9 @@ uint32_t bpc_engine_footprint_parts(const struct bpc_config *cfg, struct bpc_foo
                                     uint32_t cap);
 /* Validates cfg and builds an engine in mem (>= footprint, 64-byte aligned,
  * any contents). Returns 0 or a negated BPC_ECFG_* / -EINVAL (out or cfg
- * NULL included) / -ENOBUFS (mem NULL, short or misaligned). */
+ * NULL included; cfg->keys NULL with more than one party, which
+ * bpc_config_validate does not check) / -ENOBUFS (mem NULL, short or
+ * misaligned, named in err). */
 int bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len,
                     const struct bpc_config *cfg, char *err, size_t err_len);
 /* Convenience: allocates (aligned) storage and inits; bpc_engine_free frees.

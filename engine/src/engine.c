@@ -240,7 +240,13 @@ bpc_engine_init(struct bpc_engine **out, void *mem, size_t mem_len, const struct
     size_t need = bpc_engine_footprint(cfg);
     if (mem == NULL || mem_len < need || ((uintptr_t)mem & 63u) != 0) {
         if (err != NULL && err_len > 0) {
-            snprintf(err, err_len, "engine storage: %zu bytes given, %zu (64-byte aligned) needed",
+            /* Which of the three: the same byte counts on both sides used
+             * to leave a misaligned pointer unnamed (review D1's M13). */
+            const char *why = mem == NULL      ? "no storage (NULL)"
+                              : mem_len < need ? "too short"
+                                               : "not 64-byte aligned";
+            snprintf(err, err_len,
+                     "engine storage: %s: %zu bytes given, %zu (64-byte aligned) needed", why,
                      mem_len, need);
         }
         return -ENOBUFS;

@@ -175,6 +175,36 @@ test_footprint_refuses_what_init_refuses(void **state)
     assert_true(bpc_engine_footprint(&cfg) > 0);
 }
 
+/* Goal: bpc_engine_init refuses storage that is NULL, short or not 64-byte
+ * aligned with -ENOBUFS and names which of the three it is, and takes the
+ * same bytes aligned. Before (review D1's M13), a misaligned block of
+ * the right size was "engine storage: 5312896 bytes given, 5312896
+ * (64-byte aligned) needed", the same number on both sides. */
+static void
+test_footprint_storage_refusals_named(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    test_fp_config(&cfg, 4);
+    size_t need = bpc_engine_footprint(&cfg);
+    assert_true(need > 0);
+    uint8_t *block = aligned_alloc(64, need + 64);
+    assert_non_null(block);
+    struct bpc_engine *e = NULL;
+    char err[256] = "";
+    assert_int_equal(bpc_engine_init(&e, NULL, need, &cfg, err, sizeof(err)), -ENOBUFS);
+    printf("  NULL: %s\n", err);
+    assert_non_null(strstr(err, "NULL"));
+    assert_int_equal(bpc_engine_init(&e, block, need - 1, &cfg, err, sizeof(err)), -ENOBUFS);
+    printf("  short: %s\n", err);
+    assert_non_null(strstr(err, "too short"));
+    assert_int_equal(bpc_engine_init(&e, block + 8, need, &cfg, err, sizeof(err)), -ENOBUFS);
+    printf("  misaligned: %s\n", err);
+    assert_non_null(strstr(err, "not 64-byte aligned"));
+    assert_int_equal(bpc_engine_init(&e, block, need, &cfg, err, sizeof(err)), 0);
+    free(block);
+}
+
 /* Bytes of [p, p + len) resident in memory. */
 static size_t
 test_fp_resident(const void *p, size_t len)
@@ -241,6 +271,7 @@ main(void)
         cmocka_unit_test(test_footprint_parts_add_up),
         cmocka_unit_test(test_footprint_follows_config),
         cmocka_unit_test(test_footprint_refuses_what_init_refuses),
+        cmocka_unit_test(test_footprint_storage_refusals_named),
         cmocka_unit_test(test_footprint_resident_at_start),
         cmocka_unit_test(test_footprint_resident_big_window),
     };
