@@ -167,6 +167,10 @@ main(int argc, char **argv)
     if (!check && !dump) {
         if (argc < 2) {
             fprintf(stderr, "bpcon-store: missing command (check FILE or dump FILE)\n");
+        } else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                   strcmp(argv[1], "--version") == 0) {
+            /* Before (review D1's M11): "unknown command '--version'". */
+            fprintf(stderr, "bpcon-store: %s takes no argument ('%s' given)\n", argv[1], argv[2]);
         } else if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "dump") != 0) {
             fprintf(stderr, "bpcon-store: unknown command '%s' (check or dump)\n", argv[1]);
         } else {
