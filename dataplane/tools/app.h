@@ -13,6 +13,7 @@
 #ifndef BPC_DP_APP_H
 #define BPC_DP_APP_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -258,6 +259,13 @@ int dp_parse_u64(const char *s, uint64_t max, uint64_t *out);
  * twice" printed (a usage error: the first value is never silently
  * replaced). Flags meant to be repeated are not passed here. */
 int dp_flag_once(const char *prog, const char *name, int index, uint64_t *seen);
+/* Every "--NAME" or "--NAME=VALUE" word of argv[1..argc) up to a lone "--"
+ * (a flag's value word aside) names a flag of opts in full: 0, else
+ * -EINVAL with "PROG: unrecognized option '--NAME' ..." printed.
+ * getopt_long alone takes any unique prefix ("--par" for --parties), so a
+ * flag added later could change what an abbreviation means (review D1's
+ * M12). */
+int dp_flags_exact(const char *prog, int argc, char *const *argv, const struct option *opts);
 
 /* Writes a cluster file for n parties of weight 1 with MACs
  * 02:62:70:00:HI:LO, key files party-ID.key beside it and the given port

@@ -71,7 +71,7 @@ cl_usage(FILE *f)
             "16 --kill and --restart events in all.\n"
             "--value-size B: command bytes, 24..1016 (default 64; a command and a 1b\n"
             "with its full history share the engine's 1400-byte frame).\n"
-            "--node-lcores N (virtio): each node runs N lcores, the engine on one and\n"
+            "--node-lcores N (virtio, 1..8): each node runs N lcores, the engine on one and\n"
             "its peer rx queues spread over the other N - 1, all floating on cores 0-1.\n"
             "Stores: one per party under --store-dir DIR (default: a fresh directory\n"
             "under $TMPDIR or /tmp, removed after a clean run; of DIR only the last\n"
@@ -573,14 +573,22 @@ cl_parse(int argc, char **argv, struct cl_opts *o)
     uint64_t seen = 0;
     bool have_parties = false;
     bool have_commands = false;
+    if (dp_flags_exact("bpcon-cluster", argc, argv, opts) != 0) {
+        return -EINVAL;
+    }
+    char *path = argv[0]; /* the run finds bpcon-node beside it */
+    static char prog[] = "bpcon-cluster";
+    argv[0] = prog; /* getopt's messages name the tool, not its path */
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         have_parties |= c == 'n';
         have_commands |= c == 'k';
         o->window_given |= c == 'w';
         if (cl_once(opts, c, idx, &seen) != 0 || cl_flag(o, c, optarg) != 0) {
+            argv[0] = path;
             return -EINVAL;
         }
     }
+    argv[0] = path;
     if (optind != argc) {
         fprintf(stderr, "bpcon-cluster: unexpected argument '%s'\n", argv[optind]);
         return -EINVAL;

@@ -3,7 +3,7 @@
  * yield, sleep), and the strict number parser and the once-only check the
  * programs' flags use.
  *
- * Owns: the idle policy, dp_parse_u64 and dp_flag_once. Must never: sleep
+ * Owns: the idle policy, dp_parse_u64, dp_flag_once and dp_flags_exact. Must never: sleep
  * while online for QSBR (a sleeping thread must not hold up the log's
  * grace periods).
  */
@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <rte_pause.h>
@@ -51,6 +52,56 @@ dp_flag_once(const char *prog, const char *name, int index, uint64_t *seen)
         return -EINVAL;
     }
     *seen |= bit;
+    return 0;
+}
+
+/* The option of opts named exactly by arg ("--NAME" or "--NAME=VALUE"),
+ * else NULL; *prefix_of, one whose name arg's begins (NULL: none). */
+static const struct option *
+dp_flag_named(const struct option *opts, const char *arg, const struct option **prefix_of)
+{
+    const char *name = arg + 2;
+    size_t len = strcspn(name, "=");
+    *prefix_of = NULL;
+    for (const struct option *o = opts; o->name != NULL; o++) {
+        if (strncmp(o->name, name, len) == 0) {
+            if (strlen(o->name) == len) {
+                return o;
+            }
+            *prefix_of = o;
+        }
+    }
+    return NULL;
+}
+
+int
+dp_flags_exact(const char *prog, int argc, char *const *argv, const struct option *opts)
+{
+    const struct option *prev = NULL; /* a flag whose value is the next word */
+    for (int k = 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
+        const char *a = argv[k];
+        if (prev != NULL) {
+            prev = NULL; /* a value, whatever it looks like */
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            continue;
+        }
+        const struct option *longer = NULL;
+        const struct option *o = dp_flag_named(opts, a, &longer);
+        if (o == NULL) {
+            int len = (int)strcspn(a, "=");
+            if (longer != NULL) {
+                fprintf(stderr,
+                        "%s: unrecognized option '%.*s' (flags are not abbreviated: --%s?)\n", prog,
+                        len, a, longer->name);
+            } else {
+                fprintf(stderr, "%s: unrecognized option '%.*s'\n", prog, len, a);
+            }
+            return -EINVAL;
+        }
+        prev = o->has_arg == required_argument && strchr(a, '=') == NULL ? o : NULL;
+    }
     return 0;
 }
 

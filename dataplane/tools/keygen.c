@@ -206,6 +206,12 @@ keygen_parse(int argc, char **argv, struct keygen_opts *k)
         {NULL, 0, NULL, 0},
     };
     *k = (struct keygen_opts){.cluster_id = 0};
+    static char prog[] = "bpcon-keygen";
+    argv[0] = prog; /* getopt's messages name the tool, not its path */
+    if (dp_flags_exact("bpcon-keygen", argc, argv, opts) != 0) {
+        keygen_usage(stderr);
+        return -EINVAL;
+    }
     int c;
     int idx = -1;
     uint64_t seen = 0;

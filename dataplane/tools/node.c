@@ -70,6 +70,8 @@ node_usage(FILE *f)
                "votes already sent (--fsync, the default, is accepted and changes nothing).\n"
                "Control lines on FD: 'go' starts the load (with --wait-go), 'adopt ID'\n"
                "makes this party submit the share of crashed party ID too.\n"
+               "--commands K: commands this party submits, 0..2^32 (default 0: none, so\n"
+               "the party takes part but loads nothing).\n"
                "--value-size B: command bytes, 24..1016 (default 64; a command and a 1b\n"
                "with its full history share the engine's 1400-byte frame).\n"
                "--outstanding N / --rate R replace --window (not with it): N commands in\n"
@@ -344,6 +346,11 @@ node_parse(int argc, char **argv, struct node_opts *o)
     int idx = -1;
     uint64_t seen = 0;
     optind = 1;
+    static char prog[] = "bpcon-node";
+    argv[0] = prog; /* getopt's messages name the tool, not its path */
+    if (dp_flags_exact("bpcon-node", argc, argv, opts) != 0) {
+        return -EINVAL;
+    }
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         if (c == 'h') {
             node_usage(stdout);
