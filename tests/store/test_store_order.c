@@ -25,10 +25,10 @@
 #include "memfs.h"
 #include "store_fx.h"
 
-/* s holds a record of instance with two history entries, the highest
+/* s holds a record of instance with hist history entries, the highest
  * at ballot top. */
 static void
-to_expect_top(struct bpc_store *s, uint64_t instance, uint64_t top)
+to_expect_top(struct bpc_store *s, uint64_t instance, uint32_t hist, uint64_t top)
 {
     const struct bpc_durable *recs = NULL;
     uint32_t n = bpc_store_records(s, &recs);
@@ -36,11 +36,27 @@ to_expect_top(struct bpc_store *s, uint64_t instance, uint64_t top)
     for (uint32_t k = 0; k < n; k++) {
         if (recs[k].instance == instance) {
             found = true;
-            assert_int_equal(recs[k].hist_count, 2);
+            assert_int_equal(recs[k].hist_count, hist);
             assert_int_equal(recs[k].hist_bal[0], top);
         }
     }
     assert_true(found);
+}
+
+/* A party-wide record promising max_bal (*pw), and a vote record of
+ * instance under it whose history is the one 2av (20, ts_vid(1)). */
+static struct bpc_durable
+to_vote_2av_20(struct bpc_durable *pw, uint64_t max_bal, uint64_t instance)
+{
+    memset(pw, 0, sizeof(*pw));
+    pw->instance = UINT64_MAX;
+    pw->max_bal = max_bal;
+    struct bpc_durable v = *pw;
+    v.instance = instance;
+    v.hist_count = 1;
+    v.hist_bal[0] = 20;
+    v.hist_val[0] = ts_vid(1);
+    return v;
 }
 
 /* Goal: bpc_store_append refuses (-EINVAL, nothing buffered) a vote
@@ -59,15 +75,9 @@ test_store_append_refuses_history_regress(void **state)
     TS_SETUP(11, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     struct bpc_durable pw;
-    memset(&pw, 0, sizeof(pw));
-    pw.instance = UINT64_MAX;
-    pw.max_bal = 20;
+    struct bpc_durable v = to_vote_2av_20(&pw, 20, 4);
     pw.incarnation = 1;
-    struct bpc_durable v = pw;
-    v.instance = 4;
-    v.hist_count = 1;
-    v.hist_bal[0] = 20;
-    v.hist_val[0] = ts_vid(1);
+    v.incarnation = 1;
     struct bpc_durable r[2] = {pw, v};
     assert_int_equal(bpc_store_append(s, r, 2), 0);
     assert_int_equal(bpc_store_sync(s), 0);
@@ -112,7 +122,7 @@ test_store_append_refuses_history_regress(void **state)
     bpc_store_close(s);
     s = NULL;
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    to_expect_top(s, 4, 21);
+    to_expect_top(s, 4, 2, 21);
     bpc_store_close(s);
     memfs_free(&fs);
 }
@@ -134,14 +144,7 @@ test_store_append_order_skips_dead_records(void **state)
     TS_SETUP(12, 0);
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
     struct bpc_durable pw;
-    memset(&pw, 0, sizeof(pw));
-    pw.instance = UINT64_MAX;
-    pw.max_bal = 30;
-    struct bpc_durable v = pw;
-    v.instance = 5;
-    v.hist_count = 1;
-    v.hist_bal[0] = 20;
-    v.hist_val[0] = ts_vid(1);
+    struct bpc_durable v = to_vote_2av_20(&pw, 30, 5);
     struct bpc_durable dead = v;
     dead.hist_count = 0;
     dead.floor = 10;
@@ -172,17 +175,7 @@ test_store_append_order_skips_dead_records(void **state)
     bpc_store_close(s);
     s = NULL;
     assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
-    const struct bpc_durable *recs = NULL;
-    uint32_t n = bpc_store_records(s, &recs);
-    bool found = false;
-    for (uint32_t k = 0; k < n; k++) {
-        if (recs[k].instance == 5) {
-            found = true;
-            assert_int_equal(recs[k].hist_count, 1);
-            assert_int_equal(recs[k].hist_bal[0], 20);
-        }
-    }
-    assert_true(found);
+    to_expect_top(s, 5, 1, 20);
     bpc_store_close(s);
     memfs_free(&fs);
 }
