@@ -5,24 +5,27 @@
  * 4, 7, 16, 64; frame bytes 64, 256, 1400; their grid for the engine tier;
  * one record type per engine step), timing it (the engine steps by manual
  * time around the step alone, after an untimed reset), and the exit code
- * the bench_smoke test reads.
+ * the bench_smoke test reads, and --version.
  * Must never: hold benchmark logic of its own (bodies live in C), or exit 0
  * when a setup refused to build its context or no benchmark ran.
  *
- * Usage: bpcon-bench [Google Benchmark flags], e.g.
+ * Usage: bpcon-bench [Google Benchmark flags] | --version, e.g.
  *   bpcon-bench --benchmark_filter=wire --benchmark_min_time=0.5
  *   BPC_BENCH_ITERATIONS=2048 bpcon-bench --benchmark_filter='engine_batch/32$'
  *   BPC_BENCH_WINDOW=64 bpcon-bench --benchmark_filter='engine_batch/1/'
  *   (the engine tier's window; 512 when unset)
  */
 #include "bench.h"
+#include "tool_out.h"
 
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace
 {
@@ -337,11 +340,36 @@ bench_register_more()
     }
 }
 
+/* --version, answered as the other tools answer it (Google Benchmark's
+ * flags have none): true when argv asked for it, *rc then the exit code.
+ * Before (review D1), `bpcon-bench --version` was an unrecognized
+ * argument. */
+bool
+bench_version(int argc, char **argv, int *rc)
+{
+    if (argc < 2 || std::strcmp(argv[1], "--version") != 0) {
+        return false;
+    }
+    if (argc > 2) {
+        std::fprintf(stderr, "bpcon-bench: --version takes no argument ('%s' given)\n", argv[2]);
+        *rc = 2;
+        return true;
+    }
+    std::printf("bpcon-bench %s (libbpcon %s)\n", BPC_VERSION_STRING, bpc_version());
+    *rc = tool_out_status("bpcon-bench", 0, 2);
+    return true;
+}
+
 } // namespace
 
 int
 main(int argc, char **argv)
 {
+    std::signal(SIGPIPE, SIG_IGN); /* a closed pipe is a failed write (tool_out.h) */
+    int rc = 0;
+    if (bench_version(argc, argv, &rc)) {
+        return rc;
+    }
     for (const bench_spec &spec : bench_micro_specs) {
         bench_register(spec);
     }
