@@ -66,7 +66,37 @@ cf_key_line(struct cf_reader *r, uint32_t self, uint32_t n, uint8_t (*keys)[BPC_
         return cf_fail(r, "key of peer %llu is not %u hex digits", (unsigned long long)peer,
                        2 * BPC_KEY_BYTES);
     }
+    /* Pair keys derived from a random master never repeat and are never
+     * zero: a repeat is a copy error that lets one peer pass for another
+     * here, a zero key one anybody can guess (review P2's F2: both loaded
+     * silently). */
+    if (sodium_is_zero(keys[peer], BPC_KEY_BYTES)) {
+        return cf_fail(r, "key of peer %llu is all zeros", (unsigned long long)peer);
+    }
+    for (uint32_t q = 0; q < n; q++) {
+        if (have[q] && memcmp(keys[q], keys[peer], BPC_KEY_BYTES) == 0) {
+            return cf_fail(r, "key of peer %llu repeats peer %u's: every pair has its own key",
+                           (unsigned long long)peer, q);
+        }
+    }
     have[peer] = 1;
+    return 0;
+}
+
+/* A key file others can read or write holds no secret: refused, as
+ * bpcon-keygen writes it (0600). Before (review P2's F2), mode 0666 was
+ * loaded without a word. */
+static int
+cf_key_mode(struct cf_reader *r)
+{
+    struct stat st;
+    if (fstat(fileno(r->f), &st) != 0) {
+        return cf_fail(r, "cannot stat: %s", strerror(errno));
+    }
+    if ((st.st_mode & 077) != 0) {
+        return cf_fail(r, "mode %04o lets group or others read or write the keys (chmod 600 %s)",
+                       (unsigned)(st.st_mode & 07777), r->path);
+    }
     return 0;
 }
 
@@ -85,7 +115,7 @@ bpc_dp_keys_load(const char *path, uint32_t self, uint32_t parties_count,
         return open_rc;
     }
     uint8_t *have = calloc(parties_count, 1);
-    int rc = have == NULL ? -ENOMEM : 0;
+    int rc = have == NULL ? -ENOMEM : cf_key_mode(&r);
     bool has_party = false;
     memset(keys, 0, (size_t)parties_count * BPC_KEY_BYTES);
     while (rc == 0) {

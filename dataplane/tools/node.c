@@ -274,6 +274,32 @@ node_check_combos(const struct node_opts *o)
 
 /* The checks once every flag is read: no stray argument, one way to pace
  * the load, the required flags, and descriptors that are open. */
+
+/* Why descriptor fd cannot be the report (write) or the control lines
+ * (read), NULL when it can. Before (review P2's F3), a report descriptor
+ * open for reading only, or a folder as control descriptor, was taken and
+ * nothing was ever written or read, without a word. */
+static const char *
+node_fd_unfit(int fd, bool write)
+{
+    int fl = fcntl(fd, F_GETFL);
+    struct stat st;
+    if (fl < 0 || fstat(fd, &st) != 0) {
+        return "not an open file descriptor";
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return "a folder, not a file or pipe";
+    }
+    int mode = fl & O_ACCMODE;
+    if (write && mode == O_RDONLY) {
+        return "not open for writing";
+    }
+    if (!write && mode == O_WRONLY) {
+        return "not open for reading";
+    }
+    return NULL;
+}
+
 static int
 node_check(int argc, char **argv, const struct node_opts *o)
 {
@@ -304,14 +330,6 @@ node_check(int argc, char **argv, const struct node_opts *o)
                 o->cluster == NULL ? "--cluster FILE" : "--id N");
         return -EINVAL;
     }
-    const int fds[2] = {o->report_fd, o->control_fd};
-    const char *names[2] = {"--report-fd", "--control-fd"};
-    for (int k = 0; k < 2; k++) {
-        if (fds[k] >= 0 && fcntl(fds[k], F_GETFD) < 0) {
-            fprintf(stderr, "bpcon-node: %s '%d': not an open file descriptor\n", names[k], fds[k]);
-            return -EINVAL;
-        }
-    }
     if (o->report_fd >= 0 && o->report_fd == o->control_fd) {
         /* A failed report write closes the report's descriptor, which
          * would silently take the control lines with it. */
@@ -319,6 +337,15 @@ node_check(int argc, char **argv, const struct node_opts *o)
                 "bpcon-node: --report-fd and --control-fd are both '%d': give two descriptors\n",
                 o->report_fd);
         return -EINVAL;
+    }
+    const int fds[2] = {o->report_fd, o->control_fd};
+    const char *names[2] = {"--report-fd", "--control-fd"};
+    for (int k = 0; k < 2; k++) {
+        const char *why = fds[k] >= 0 ? node_fd_unfit(fds[k], k == 0) : NULL;
+        if (why != NULL) {
+            fprintf(stderr, "bpcon-node: %s '%d': %s\n", names[k], fds[k], why);
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -672,6 +699,10 @@ node_fds_open(struct node *n)
 {
     if (n->o.report_fd >= 0) {
         n->report = fdopen(n->o.report_fd, "w");
+        if (n->report == NULL) {
+            fprintf(stderr, "bpcon-node: --report-fd %d: %s; no report lines\n", n->o.report_fd,
+                    strerror(errno));
+        }
     }
     if (n->o.control_fd >= 0) {
         (void)fcntl(n->o.control_fd, F_SETFL, O_NONBLOCK);

@@ -12,7 +12,9 @@
 # output cannot be written: the program must fail); TEXT must then appear
 # in stderr. A last word '>closed-pipe' sends it to a pipe whose reader
 # is gone before the program starts (every write fails with EPIPE, and
-# SIGPIPE, unless ignored, kills the program: exit 141). A line
+# SIGPIPE, unless ignored, kills the program: exit 141). A last word
+# 5<PATH or 5>PATH opens PATH as the program's descriptor 5, for reading
+# or for writing. A line
 # !<TAB>COMMAND runs COMMAND with bash in the scratch directory first (to
 # set up a FIFO or a link the next cases meet); it is not a case, and its
 # failure fails the table.
@@ -27,6 +29,7 @@ trap 'rm -rf "$work"' EXIT
 # What a case leaves behind on purpose (a failed bpcon-cluster run keeps
 # its run directory for inspection) stays under the work directory.
 export TMPDIR="$work"
+fd5_re='^5([<>])(.+)$'
 while IFS=$'\t' read -r want text args; do
     case "$want" in '' | '#'*) continue ;; esac
     if [ "$want" = "!" ]; then
@@ -61,6 +64,17 @@ while IFS=$'\t' read -r want text args; do
         got=$?
         exec {w}>&-
         rm -f "$work/.closed-pipe"
+    elif [ "$n" -gt 0 ] && [[ "${words[n - 1]}" =~ $fd5_re ]]; then
+        # A last word 5<PATH or 5>PATH gives the program descriptor 5
+        # open on PATH for reading or for writing.
+        unset 'words[n - 1]'
+        path=${BASH_REMATCH[2]}
+        if [ "${BASH_REMATCH[1]}" = "<" ]; then
+            out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1 5<"$path")
+        else
+            out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1 5>"$path")
+        fi
+        got=$?
     else
         out=$(cd "$work" && timeout 20 "$prog" "${words[@]}" 2>&1)
         got=$?

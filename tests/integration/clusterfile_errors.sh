@@ -14,9 +14,14 @@ trap 'rm -rf "$dir" "$rundir"/bpc-cf-$$-*' EXIT
 pass=0
 fail=0
 
+# Key files as bpcon-keygen writes them: mode 0600 (a key file group or
+# others can read is refused, a case below).
+umask 077
+K1=1111111111111111111111111111111111111111111111111111111111111111
+K2=2222222222222222222222222222222222222222222222222222222222222222
+
 good_key() { # party N of 2 with one peer
-    printf 'party %s\npeer %s %s\n' "$1" "$2" \
-        0000000000000000000000000000000000000000000000000000000000000000 > "$dir/$3"
+    printf 'party %s\npeer %s %s\n' "$1" "$2" "$K1" > "$dir/$3"
 }
 good_key 0 1 k0
 good_key 1 0 k1
@@ -111,11 +116,22 @@ case_file badport "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key k0 p
 check badport "badport.conf:2:" "unknown port spec 'ring'"
 case_file bigport "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key k0 port port:70000\n$P1\n"
 check bigport "bigport.conf:2:" "port number"
-printf 'party 0\npeer 1 %s\npeer 5 %s\n' \
-    0000000000000000000000000000000000000000000000000000000000000000 \
-    0000000000000000000000000000000000000000000000000000000000000000 > "$dir/kfar"
+printf 'party 0\npeer 1 %s\npeer 5 %s\n' "$K1" "$K2" > "$dir/kfar"
 case_file keyfar "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kfar port port:0\n$P1\n"
 check keyfar "kfar:3:" "peer 5 is not a party of the cluster file"
+# A key file others can read, a zero key and one key for two peers are
+# refused (before, review P2's F2: all three loaded without a word).
+good_key 0 1 kopen
+chmod 0644 "$dir/kopen"
+case_file keyopen "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kopen port port:0\n$P1\n"
+check keyopen "kopen:0:" "mode 0644 lets group or others read or write the keys (chmod 600"
+printf 'party 0\npeer 1 %s\n' 0000000000000000000000000000000000000000000000000000000000000000 > "$dir/kzero"
+case_file keyzero "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kzero port port:0\n$P1\n"
+check keyzero "kzero:2:" "key of peer 1 is all zeros"
+printf 'party 0\npeer 1 %s\npeer 2 %s\n' "$K1" "$K1" > "$dir/krep"
+P2="party 2 weight 1 mac 02:00:00:00:00:02 key k1 port port:0"
+case_file keyrep "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key krep port port:0\n$P1\n$P2\n"
+check keyrep "krep:3:" "key of peer 2 repeats peer 1's: every pair has its own key"
 
 # A NUL byte hides the rest of its line from a C string: refused at its
 # line, not read up to the NUL (which would accept all of these).
@@ -125,16 +141,14 @@ case_file nul_port "cluster_id 1\n$P0\0 weight 0\n$P1\n"
 check nul_port "nul_port.conf:2:" "line holds a NUL byte"
 case_file nul_thr "cluster_id 1\nthreshold 2\0 99\n$P0\n$P1\n"
 check nul_thr "nul_thr.conf:2:" "line holds a NUL byte"
-printf 'party 0\npeer 1 %s\0junk\n' \
-    0000000000000000000000000000000000000000000000000000000000000000 > "$dir/knul"
+printf 'party 0\npeer 1 %s\0junk\n' "$K1" > "$dir/knul"
 case_file keynul "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key knul port port:0\n$P1\n"
 check keynul "knul:2:" "line holds a NUL byte"
 # A UTF-8 byte order mark is named, not an "unknown keyword 'cluster_id'"
 # whose first bytes the message cannot show.
 case_file bom "\0357\0273\0277cluster_id 1\n$P0\n$P1\n"
 check bom "bom.conf:1:" "starts with a UTF-8 byte order mark"
-printf '\357\273\277party 0\npeer 1 %s\n' \
-    0000000000000000000000000000000000000000000000000000000000000000 > "$dir/kbom"
+printf '\357\273\277party 0\npeer 1 %s\n' "$K1" > "$dir/kbom"
 case_file keybom "cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key kbom port port:0\n$P1\n"
 check keybom "kbom:1:" "starts with a UTF-8 byte order mark"
 # A folder where a file should be: the cause, not a bare "read error".

@@ -77,7 +77,8 @@ check same-cluster 2 $? "$out" "is the same file as --cluster" "$dir/c.conf"
 # after EAL: exit 1).
 keep "$dir/log" "an earlier run's log"
 keep "$dir/log.decided" "an earlier run's decided log"
-printf 'party 0\npeer 1 %064d\n' 0 >"$dir/k0"
+printf 'party 0\npeer 1 %064d\n' 1 >"$dir/k0"
+chmod 600 "$dir/k0"
 printf 'cluster_id 1\nparty 0 weight 1 mac 02:00:00:00:00:00 key %s port port:0\n' \
     "$dir/k0" >"$dir/one.conf"
 printf 'party 1 weight 1 mac 02:00:00:00:00:01 key %s port port:0\n' "$dir/k0" >>"$dir/one.conf"
