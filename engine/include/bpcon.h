@@ -179,7 +179,7 @@ typedef void (*bpc_apply_fn)(void *ctx, uint64_t instance, uint32_t submitter, u
 typedef void (*bpc_complete_fn)(void *ctx, uint64_t ticket);
 
 /* Largest number of commands batched into one value (a 64-bit skip mask
- * records which of them were duplicates). */
+ * records which of them the apply rule skipped). */
 #define BPC_BATCH_MAX 64u
 /* Bytes of per-command framing inside a batch value, and of its header. */
 #define BPC_BATCH_HEADER_BYTES 4u
@@ -509,7 +509,11 @@ struct bpc_log_entry {
     uint32_t len;
     bool noop;
     uint64_t skip_mask;   /* bit k: command k of the batch was not applied
-                             (a duplicate, or behind a gap; see bpc_batch_next) */
+                             (a copy of a command applied before, or behind a
+                             gap; see bpc_batch_next). Applied or skipped, a
+                             correct submitter's command carries the bytes it
+                             sent: each was proven its submitter's before a
+                             correct party voted for the value */
     const uint8_t *value; /* valid until the reader's next quiescent state */
 };
 

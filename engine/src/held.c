@@ -38,10 +38,9 @@ eng_held_stopped(struct bpc_engine *e, const struct eng_unproven *bad)
 
 /* A value held for a MAC waits for the command its check stopped at,
  * with the stamp of the MAC kept at that command's place then: only a
- * new MAC there for that command, that command applied, or, an own
- * command not submitted then, its submission (or a new epoch) can change
- * its verdict. Held for the same proof (no check ran), it waits as it
- * did. */
+ * new MAC there for that command, or, an own command not submitted
+ * then, its submission (or a new epoch) can change its verdict. Held
+ * for the same proof (no check ran), it waits as it did. */
 static void
 eng_held_wait_at(struct bpc_engine *e, struct eng_slot *s, enum eng_held why)
 {
@@ -455,7 +454,7 @@ eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end, ui
         uint64_t i = eng_slot_instance(s);
         bool now = i >= start && i < end && !(s->v.decided && i >= eng_nu(e));
         BPC_DEBUG_ASSERT(!now || !s->v.held_view);
-        /* a proof an applied or own command changed waits for the tick */
+        /* a proof an own command submitted changed waits for the tick */
         BPC_DEBUG_ASSERT(!now || s->v.held != ENG_HELD_AUTH || eng_held_proof_kept(e, s) ||
                          (e->hd.cmds_due && eng_held_proof_cmds_kept(e, s)));
         bool parked = i >= start && i < end && e->hd.parked; /* decided above nu */

@@ -513,7 +513,6 @@ void
 eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
                    uint64_t mask)
 {
-    eng_held_cmds(e); /* held values' commands at or below applied_hi need no proof */
     struct eng_submit_state *sub = &e->sub;
     struct bpc_command c;
     int off = 0;
@@ -539,22 +538,23 @@ eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value
  * Command authentication.
  * ---------------------------------------------------------------------- */
 
-/* Is own command (seq, bytes) one this party submitted and has not applied? */
+/* Is own command (seq, bytes) one this party submitted, still in its
+ * list (pending) or in its list's storage (applied, its place not reused
+ * since)? Numbers run consecutively with list positions within an
+ * incarnation; a place reused holds a later number. */
 static bool
 eng_own_holds(const struct bpc_engine *e, const struct bpc_command *c)
 {
     const struct eng_submit_state *sub = &e->sub;
-    if (sub->own_head == sub->own_tail) {
+    if (sub->own_tail == 0) {
         return false;
     }
-    uint64_t first = sub->own[sub->own_head & sub->cmd_mask].seq;
-    if (c->seq < first) {
-        return false; /* a number past the list is caught below */
+    uint64_t last_pos = sub->own_tail - 1u;
+    uint64_t last = sub->own[last_pos & sub->cmd_mask].seq;
+    if (c->seq > last || last - c->seq > sub->cmd_mask || last - c->seq > last_pos) {
+        return false; /* never submitted, or its place reused */
     }
-    uint64_t pos = sub->own_head + (c->seq - first);
-    if (pos >= sub->own_tail) {
-        return false;
-    }
+    uint64_t pos = last_pos - (last - c->seq);
     const struct eng_cmd *own = &sub->own[pos & sub->cmd_mask];
     return own->seq == c->seq && own->len == c->len &&
            memcmp(eng_cmd_bytes(e, sub->own_bytes, pos), c->bytes, c->len) == 0;
@@ -571,20 +571,22 @@ eng_own_last(const struct bpc_engine *e)
 bool
 eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond)
 {
-    return sub < e->n &&
-           (seq <= e->sub.applied_hi[sub] || (sub == e->self && beyond && seq <= eng_own_last(e)));
+    return sub == e->self && beyond && seq <= eng_own_last(e);
 }
 
 /*
  * Commands are the submitter's: every command (s, q, bytes) of a batch
  * proposed by `proposer` must be one s submitted under q. Proven by the 2a
  * itself when s is the proposer (its frame tag), by this party's own
- * pending list when s is this party, and otherwise by the MAC s sent this
- * party in an ATTEST record. A command at or below s's applied sequence is
- * skipped at every party whatever its bytes (the apply rule never applies
- * q <= applied_hi), so it needs no proof. The first *proven commands were
- * proven before (a MAC that matched once proves the bytes for good): not
- * checked again; *proven is then the count proven in order.
+ * list when s is this party, and otherwise by the MAC s sent this party
+ * in an ATTEST record. A command at or below s's applied sequence, which
+ * the apply rule skips, needs the same proof: its bytes are in the
+ * decided value the application and the log are given. Before (review
+ * A12), it needed none, and a Byzantine leader's value put bytes s never
+ * sent under an applied number of s, decided and handed out (skipped).
+ * The first *proven commands were proven before (a MAC that matched once
+ * proves the bytes for good): not checked again; *proven is then the
+ * count proven in order.
  */
 static bool
 eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t len,
@@ -596,7 +598,7 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
     int off = 0;
     uint32_t k = 0;
     for (; (off = bpc_batch_next(value, len, (uint32_t)off, &c)) > 0; k++) {
-        if (k < skip || c.submitter == proposer || c.seq <= e->sub.applied_hi[c.submitter]) {
+        if (k < skip || c.submitter == proposer) {
             continue;
         }
         if (c.submitter == e->self) {

@@ -135,9 +135,9 @@ struct eng_unproven {
     bool own;     /* an own command (seq) this party does not hold */
 };
 /* May submitter sub's command seq, unproven when a held value's check
- * stopped at it, be proven now: applied since (seq <= applied_hi), or,
- * an own command not submitted then (beyond), submitted since? With
- * beyond true for an own command: is it submitted or applied now? */
+ * stopped at it, be proven now without a new MAC: an own command not
+ * submitted then (beyond), submitted since? Applying a command proves
+ * nothing (its bytes in a value need their proof all the same). */
 ENG_FN bool eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond);
 /* Every command of the batch is its submitter's; counted (and the
  * ATTEST for the first that is not, in *bad, re-checks the values that

@@ -108,6 +108,117 @@ test_forged_own_command(void **state)
     fx_delete(f);
 }
 
+/* c's ATTEST at ballot 2 of its 8-byte command seq, the batch `value`'s
+ * one command. */
+static void
+commands_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *value)
+{
+    struct bpc_vid mac;
+    fx_mac_vid(&mac, 1);
+    uint8_t key[BPC_KEY_BYTES];
+    bpc_auth_pair_key(f->master, c, f->me, key);
+    bpc_command_mac(key, seq, value + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8,
+                    mac.id);
+    fx_send1(f, c, bpc_record_make(BPC_MSG_ATTEST, seq, 2, 8, &mac));
+}
+
+/* The three peers' 2b votes at ballot 2 for v at instance i: decided. */
+static void
+commands_decide(struct fx *f, uint64_t i, const struct bpc_vid *v)
+{
+    for (uint32_t k = 0; k < f->n - 1; k++) {
+        fx_send1(f, fx_other(f, k), bpc_record_make(BPC_MSG_2B, i, 2, 0, v));
+    }
+    assert_true(bpc_engine_next_undecided(f->e) > i);
+}
+
+/* Past a retransmit tick (where applied commands used to free values),
+ * within the ballot: 30 ms of 1 ms steps, still at ballot 2. */
+static void
+commands_tick(struct fx *f)
+{
+    for (uint32_t ms = 0; ms < 30; ms++) {
+        f->now += FX_MS;
+        fx_step(f, NULL, 0);
+    }
+    assert_int_equal(bpc_engine_ballot(f->e), 2);
+}
+
+/* Goal: a command already applied needs its proof like any other: a
+ * leader that proposes other bytes under a submitter's applied number
+ * gets no 2av, past the tick that looks again; the same command with its
+ * real bytes (a resubmission a new leader may propose) gets one. Before
+ * (review A12), a command at or below its submitter's applied number
+ * needed no proof: once the real one was applied, the forged value was
+ * voted for, decided, and its bytes handed to the application and the
+ * log under the correct submitter's name (skipped by the apply rule). */
+static void
+test_forged_applied_command_gets_no_vote(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t c = fx_not_leader(f, leader);
+    uint8_t real[64];
+    uint8_t forged[64];
+    struct bpc_vid vr;
+    struct bpc_vid vf;
+    fx_batch(real, c, 1, 8, 0x41, &vr);
+    fx_batch(forged, c, 1, 8, 0x99, &vf);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, 2, 0, &vf));
+    commands_attest(f, c, 1, real);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &vr));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
+    commands_decide(f, 0, &vr); /* c's command 1 is applied */
+    assert_true(bpc_vid_eq(&f->dec[0], &vr));
+    commands_tick(f);
+    uint8_t other[64];
+    struct bpc_vid vo;
+    fx_batch(other, c, 2, 8, 0x07, &vo);
+    commands_attest(f, c, 2, other); /* a MAC at another place: a re-check */
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 2, 2, 0, &vr));
+    int k = fx_find(f, 0, BPC_MSG_2AV, 2, 2);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
+    fx_delete(f);
+}
+
+/* Goal: the same for this party's own commands: once its command is
+ * applied, other bytes under its number get no 2av, and its real bytes
+ * (still in its list's storage) get one. Before (review A12), any bytes
+ * under an applied own number were voted for. */
+static void
+test_forged_applied_own_command_gets_no_vote(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint8_t cmd[8];
+    memset(cmd, 0x22, sizeof(cmd));
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), &ticket), 0);
+    fx_step(f, NULL, 0);
+    uint8_t real[64];
+    uint8_t forged[64];
+    struct bpc_vid vr;
+    struct bpc_vid vf;
+    fx_batch(real, f->me, ticket, 8, 0x22, &vr);
+    fx_batch(forged, f->me, ticket, 8, 0x66, &vf);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &vr));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
+    commands_decide(f, 0, &vr);
+    assert_true(bpc_ticket_done(f->e, ticket));
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, 2, 0, &vf));
+    commands_tick(f);
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 2, 2, 0, &vr));
+    assert_true(fx_find(f, 0, BPC_MSG_2AV, 2, 2) >= 0);
+    fx_delete(f);
+}
+
 /* Goal: the bytes of a FORWARD are its sender's only when they match the
  * command MAC its record names (bpc_forward_value; the frame's tag does not
  * cover the value section). At a ballot this party leads, a FORWARD whose
@@ -766,6 +877,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_commands_get_no_vote),
         cmocka_unit_test(test_forged_own_command),
+        cmocka_unit_test(test_forged_applied_command_gets_no_vote),
+        cmocka_unit_test(test_forged_applied_own_command_gets_no_vote),
         cmocka_unit_test(test_forward_bytes_bound_by_mac),
         cmocka_unit_test(test_leader_votes_its_own_batch),
         cmocka_unit_test(test_forward_stands_for_attest),
