@@ -233,9 +233,10 @@ byz_equiv_make(struct sim *s, uint32_t b, uint64_t instance, uint64_t ballot, co
 }
 
 /* A forged value for (instance, ballot) led by b, the same for everyone:
- * commands under a correct victim's name (its next sequence, and the
- * first of a forged new incarnation) with bytes of b's own, then the
- * original's genuine commands. */
+ * commands under a correct victim's name (its next sequence, the first
+ * of a forged new incarnation, or its last applied one, which the apply
+ * rule skips: review A12) with bytes of b's own, then the original's
+ * genuine commands. */
 struct byz_entry *
 byz_forge_make(struct sim *s, uint32_t b, uint64_t instance, uint64_t ballot, const uint8_t *orig,
                uint32_t orig_len, bool orig_noop)
@@ -246,14 +247,17 @@ byz_forge_make(struct sim *s, uint32_t b, uint64_t instance, uint64_t ballot, co
     memset(e->which, 0, s->n);
     struct byz_batch bb;
     byz_batch_begin(&bb, z->scratch, z->vbytes);
-    uint64_t mode = byz_below(s, 3);
-    for (uint32_t f = 0; f < 2; f++) {
+    uint64_t mode = byz_below(s, 4);
+    for (uint32_t f = 0; f < 3; f++) {
         uint32_t victim = byz_any_correct(s);
-        if (victim == SIM_NONE || (mode != 2 && f != mode)) {
+        if (victim == SIM_NONE || (mode != 3 && f != mode)) {
             continue;
         }
         uint64_t hi = s->parties[b].bz->applied_hi[victim];
-        uint64_t seq = f == 0 ? hi + 1 : (((hi >> 40) + 1) << 40) | 1u;
+        uint64_t seq = f == 0 ? hi + 1 : f == 1 ? (((hi >> 40) + 1) << 40) | 1u : hi;
+        if (seq == 0) {
+            continue; /* nothing of the victim applied yet */
+        }
         uint8_t cmd[SIM_COMMAND_BYTES];
         byz_fill(s, cmd, sizeof(cmd));
         byz_le_store(cmd, victim, 2); /* looks like the victim's own */

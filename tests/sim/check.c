@@ -281,9 +281,11 @@ sim_hex(char *out, const uint8_t *b, uint32_t len)
 }
 
 /* Validity of a decided value: a NOOP, or a well-formed batch whose bytes
- * match its id. Its commands are judged as they are applied (sim_on_apply):
- * a Byzantine leader may get junk under a correct name decided at a
- * sequence already applied, which the apply rule skips everywhere. */
+ * match its id, every command of it a correct submitter's as submitted
+ * (or a Byzantine one's), those the apply rule skips included: their
+ * bytes reach the application and the log too. Before (review A12), only
+ * applied commands were judged, and a Byzantine leader's junk under a
+ * correct name at a number already applied went unseen. */
 static void
 sim_check_value(struct sim *s, uint32_t p, const struct bpc_decision *d)
 {
@@ -311,8 +313,10 @@ sim_check_value(struct sim *s, uint32_t p, const struct bpc_decision *d)
     struct bpc_command bc;
     int off = 0;
     uint32_t count = 0;
+    bool valid = true;
     while ((off = bpc_batch_next(d->value, d->len, (uint32_t)off, &bc)) > 0) {
         count++;
+        valid = valid && sim_check_command(s, p, d->instance, &bc); /* one report a value */
     }
     if (off < 0 || count == 0) {
         sim_violation(s, &s->r.validity,
