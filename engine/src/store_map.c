@@ -117,6 +117,25 @@ store_map_rebuild(struct store_map *m, uint32_t cap, uint64_t floor)
     return 0;
 }
 
+/* d as its file record keeps it (store_encode_record): a decided record
+ * without history places, a vote record without dec_* fields. Before
+ * (review B9's F1), the table kept them as given, so the writer handed
+ * out fields a reopen of its file loads as zero. */
+static struct bpc_durable
+store_map_kept(const struct bpc_durable *d)
+{
+    struct bpc_durable k = *d;
+    if (k.decided) {
+        memset(k.hist_bal, 0, sizeof(k.hist_bal));
+        memset(k.hist_val, 0, sizeof(k.hist_val));
+    } else {
+        k.dec_bal = 0;
+        k.dec_keep = 0;
+        memset(&k.dec_val, 0, sizeof(k.dec_val));
+    }
+    return k;
+}
+
 static int
 store_map_put(struct store_map *m, uint64_t floor, const struct bpc_durable *d)
 {
@@ -136,7 +155,8 @@ store_map_put(struct store_map *m, uint64_t floor, const struct bpc_durable *d)
             return rc;
         }
     }
-    store_map_put_raw(m, d);
+    struct bpc_durable k = store_map_kept(d);
+    store_map_put_raw(m, &k);
     return 0;
 }
 

@@ -199,6 +199,43 @@ test_store_reopen_after_floor_passed_a_value(void **state)
     memfs_free(&fs);
 }
 
+/* Goal: fields a record's kind does not keep (a vote record's dec_*, a
+ * decided record's history places) are not handed out by the writer
+ * either: its export after the append is what a reopen loads. Before
+ * (review B9's F1), the writer exported them as given and a reopen as
+ * zero: "inst 6 dec_bal 3 dec_keep 9" against "dec_bal 0 dec_keep 0". */
+static void
+test_store_reopen_unkept_fields(void **state)
+{
+    (void)state;
+    tr_fill();
+    TS_FRESH(63, 0);
+    struct bpc_durable r[3] = {ts_party(5), ts_party(5), ts_party(5)};
+    r[1].instance = 6; /* a vote record carrying a decision's fields */
+    r[1].max_vbal = 1;
+    r[1].max_vval = ts_vid(1);
+    r[1].dec_bal = 3;
+    r[1].dec_keep = 9;
+    r[1].dec_val = ts_vid(2);
+    r[2] = tr_decided_rec(5, 3, ts_vid(3)); /* a decided record carrying a history */
+    r[2].hist_bal[2] = 4;
+    r[2].hist_val[2] = ts_vid(4);
+    tr_commit(s, r, 3, NULL, 0);
+    tr_take(s, &tr_a);
+    assert_int_equal(tr_a.n, 3);
+    for (uint32_t i = 0; i < tr_a.n; i++) {
+        const struct bpc_durable *d = &tr_a.r[i];
+        assert_true(d->decided ||
+                    (d->dec_bal == 0 && d->dec_keep == 0 && d->dec_val.kind == BPC_VALUE_NONE));
+        assert_true(!d->decided || (d->hist_bal[2] == 0 && d->hist_val[2].kind == BPC_VALUE_NONE));
+    }
+    tr_reopen(&s, &cfg, &o, "unkept fields");
+    assert_int_equal(bpc_store_compact(s), 0);
+    tr_reopen(&s, &cfg, &o, "unkept fields, compacted");
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 /* Goal: a value frame whose bytes do not hash to its identity (a caller's
  * mistake: the writer takes it unhashed, a recovery skips it) does not
  * make the writer and a reopen prune at different commits: a vote for X
@@ -537,6 +574,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_reopen_after_floor_passed_a_value),
         cmocka_unit_test(test_store_reopen_same_exports),
+        cmocka_unit_test(test_store_reopen_unkept_fields),
         cmocka_unit_test(test_store_reopen_after_wrong_bytes),
         cmocka_unit_test(test_store_reopen_after_wrong_bytes_survive),
         cmocka_unit_test(test_store_reopen_after_compacting_wrong_bytes),
