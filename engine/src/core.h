@@ -246,9 +246,11 @@ struct eng_vote {
      * held for a MAC, its first unproven command's submitter (UINT32_MAX:
      * none known), sequence number and MAC place (+ 1; 0: none, an own
      * command) with that place's stamp then (an own command: 1 when it
-     * was not submitted yet). */
+     * was not submitted yet), and whether that command was applied then
+     * (its applying since cannot prove it: it was tried). */
     uint8_t held;
     bool held_view;
+    bool held_applied;
     uint32_t held_proven;
     uint32_t held_epoch;
     uint32_t held_place;
@@ -337,6 +339,10 @@ struct eng_att {
     uint8_t mac[BPC_CMD_MAC_BYTES];
     bool wait;      /* a held 2a waits for the MAC at this place (eng_cmds_check) */
     uint32_t stamp; /* bumped when seq or mac change (held values noted here) */
+    /* The instance + 1 (0: none) whose decided value held the command
+     * last applied from this place: a copy of it is proven by those bytes
+     * while the recent-decision ring keeps them (eng_applied_copy). */
+    uint64_t applied_at;
 };
 
 struct eng_cell {

@@ -38,15 +38,18 @@ eng_held_stopped(struct bpc_engine *e, const struct eng_unproven *bad)
 
 /* A value held for a MAC waits for the command its check stopped at,
  * with the stamp of the MAC kept at that command's place then: only a
- * new MAC there for that command, or, an own command not submitted
- * then, its submission (or a new epoch) can change its verdict. Held
- * for the same proof (no check ran), it waits as it did. */
+ * new MAC there for that command, that command applied (when it was not
+ * at the note: its applied copy may prove it), or, an own command not
+ * submitted then, its submission (or a new epoch) can change its
+ * verdict. Held for the same proof (no check ran), it waits as it
+ * did. */
 static void
 eng_held_wait_at(struct bpc_engine *e, struct eng_slot *s, enum eng_held why)
 {
     if (why != ENG_HELD_AUTH) {
         s->v.held_place = 0;
         s->v.held_sub = UINT32_MAX;
+        s->v.held_applied = false;
     } else if (!eng_held_same_proof(e, s)) {
         BPC_ASSERT(e->hd.stop_set); /* eng_try_2av: a failed check notes at once */
         uint32_t sub = e->hd.stop_sub;
@@ -54,10 +57,12 @@ eng_held_wait_at(struct bpc_engine *e, struct eng_slot *s, enum eng_held why)
         s->v.held_place = sub != UINT32_MAX ? place + 1u : 0;
         s->v.held_seq = e->hd.stop_seq;
         s->v.held_sub = sub != UINT32_MAX ? sub : e->hd.stop_own ? e->self : UINT32_MAX;
-        s->v.held_stamp = sub != UINT32_MAX ? eng_att_stamp(e, place)
-                          : e->hd.stop_own && !eng_cmd_may_prove(e, e->self, e->hd.stop_seq, true)
-                              ? 1u
-                              : 0u;
+        s->v.held_stamp =
+            sub != UINT32_MAX ? eng_att_stamp(e, place)
+            : e->hd.stop_own && !eng_cmd_may_prove(e, e->self, e->hd.stop_seq, true, false) ? 1u
+                                                                                            : 0u;
+        s->v.held_applied = s->v.held_sub != UINT32_MAX &&
+                            eng_cmd_may_prove(e, s->v.held_sub, s->v.held_seq, false, false);
     }
     e->hd.stop_set = false;
 }
@@ -454,7 +459,7 @@ eng_held_check_some(const struct bpc_engine *e, uint64_t start, uint64_t end, ui
         uint64_t i = eng_slot_instance(s);
         bool now = i >= start && i < end && !(s->v.decided && i >= eng_nu(e));
         BPC_DEBUG_ASSERT(!now || !s->v.held_view);
-        /* a proof an own command submitted changed waits for the tick */
+        /* a proof an applied or own command changed waits for the tick */
         BPC_DEBUG_ASSERT(!now || s->v.held != ENG_HELD_AUTH || eng_held_proof_kept(e, s) ||
                          (e->hd.cmds_due && eng_held_proof_cmds_kept(e, s)));
         bool parked = i >= start && i < end && e->hd.parked; /* decided above nu */

@@ -33,7 +33,7 @@ eng_held_none(struct bpc_engine *e, struct eng_slot *s)
         eng_held_note(e, s, ENG_HELD_NONE, 0);
     }
 }
-/* Of s's noted proof, what no own command submitted changes: the epoch
+/* Of s's noted proof, what no applied or own command changes: the epoch
  * and the MAC kept for its first unproven command (its place changed only
  * to another command's MAC: still none for it). */
 static inline bool
@@ -47,14 +47,17 @@ eng_held_proof_cmds_kept(const struct bpc_engine *e, const struct eng_slot *s)
            eng_att_seq(e, place) != s->v.held_seq;
 }
 /* Nothing s's noted proof reads changed since its note: the above, and
- * its first unproven command, an own one not submitted then, is not
- * submitted since (one look each, so that commands submitted re-examine
- * only the values waiting for them: review E6's p5). */
+ * its first unproven command is neither applied since (not applied at
+ * the note) nor, an own one not submitted then, submitted since (one
+ * look each, so that commands applied re-examine only the values waiting
+ * for them: review E6's p5; a value stopped at a command applied before
+ * its note is not examined again at every tick). */
 static inline bool
 eng_held_proof_kept(const struct bpc_engine *e, const struct eng_slot *s)
 {
     return eng_held_proof_cmds_kept(e, s) &&
-           !eng_cmd_may_prove(e, s->v.held_sub, s->v.held_seq, s->v.held_stamp != 0);
+           !eng_cmd_may_prove(e, s->v.held_sub, s->v.held_seq, s->v.held_stamp != 0,
+                              s->v.held_applied);
 }
 /* s's 2a at bal is held for a command's proof, and nothing that proof
  * reads changed since: checking its commands again would stop at the
@@ -76,13 +79,13 @@ ENG_FN void eng_held_range(struct bpc_engine *e, uint64_t lo, uint64_t hi, bool 
 /* Any 1b at bal arrived: re-check if the held set is not built for bal
  * or something changed that no re-check was asked for. */
 ENG_FN void eng_held_report(struct bpc_engine *e, uint64_t ballot);
-/* A command's proof may have changed (own commands submitted): the next
- * retransmit tick looks at every held value, and examines again those
- * waiting for a command submitted since (eng_held_proof_kept). Not at
- * once: a look at every held value per event cost a Byzantine leader's
- * held values at every correct party (review E6's p5, when applied
- * commands asked too: 34.6 ms a decision at a window of 65,536 with
- * 32,768 held, each examined again). */
+/* A command's proof may have changed (commands applied, own ones
+ * submitted): the next retransmit tick looks at every held value, and
+ * examines again those waiting for a command applied or submitted since
+ * (eng_held_proof_kept). Not at once: every decision applies commands,
+ * and a look at every held value per decision cost a Byzantine leader's
+ * held values at every correct party (review E6's p5: 34.6 ms a decision
+ * at a window of 65,536 with 32,768 held, each examined again). */
 ENG_FN void eng_held_cmds(struct bpc_engine *e);
 /* The retransmit tick: the look eng_held_cmds asked for. */
 ENG_FN void eng_held_tick(struct bpc_engine *e);

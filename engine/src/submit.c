@@ -513,6 +513,7 @@ void
 eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value, uint32_t len,
                    uint64_t mask)
 {
+    eng_held_cmds(e); /* a held value's command applied: its copy there may prove it */
     struct eng_submit_state *sub = &e->sub;
     struct bpc_command c;
     int off = 0;
@@ -521,6 +522,7 @@ eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value
             continue;
         }
         sub->applied_hi[c.submitter] = c.seq;
+        sub->att[eng_att_place(e, c.submitter, c.seq)].applied_at = instance + 1u;
         if (!sub->applied_listed[c.submitter]) {
             sub->applied_listed[c.submitter] = 1;
             sub->applied_dirty[sub->applied_dirty_count++] = c.submitter;
@@ -569,9 +571,39 @@ eng_own_last(const struct bpc_engine *e)
 }
 
 bool
-eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond)
+eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond,
+                  bool applied_before)
 {
-    return sub == e->self && beyond && seq <= eng_own_last(e);
+    return sub < e->n && ((!applied_before && seq <= e->sub.applied_hi[sub]) ||
+                          (sub == e->self && beyond && seq <= eng_own_last(e)));
+}
+
+/* Is c, at or below its submitter's applied number, a copy of the
+ * command applied from its MAC place (same submitter, number, length and
+ * bytes), whose decided value the recent-decision ring still holds? A
+ * decided value's commands are their submitters' (each was proven before
+ * a correct party voted for the value), so such a copy is too, without a
+ * MAC: a MAC place keeps the newest command's (a submitter forwards up
+ * to att_slots past its oldest unapplied one, so a place is reused while
+ * peers still propose copies of the older one), and a restarted party
+ * has none of the commands applied before its restart. */
+static bool
+eng_applied_copy(const struct bpc_engine *e, const struct bpc_command *c)
+{
+    uint64_t at = eng_att_at(e, c->submitter, c->seq)->applied_at;
+    const struct eng_dec *d = at != 0 ? eng_dring_find(e, at - 1u) : NULL;
+    if (d == NULL || (d->vid.kind == BPC_VALUE_DIGEST && !d->has_bytes)) {
+        return false;
+    }
+    const uint8_t *value = d->vid.kind == BPC_VALUE_DIGEST ? eng_dring_bytes(e, d) : d->vid.id;
+    struct bpc_command x;
+    int off = 0;
+    while ((off = eng_batch_next_cold(value, d->vid.len, (uint32_t)off, &x)) > 0) {
+        if (x.submitter == c->submitter && x.seq == c->seq) {
+            return x.len == c->len && memcmp(x.bytes, c->bytes, c->len) == 0;
+        }
+    }
+    return false;
 }
 
 /*
@@ -580,8 +612,9 @@ eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool b
  * itself when s is the proposer (its frame tag), by this party's own
  * list when s is this party, and otherwise by the MAC s sent this party
  * in an ATTEST record. A command at or below s's applied sequence, which
- * the apply rule skips, needs the same proof: its bytes are in the
- * decided value the application and the log are given. Before (review
+ * the apply rule skips, needs a proof too (its bytes are in the decided
+ * value the application and the log are given): one of those, or the
+ * decided value it was applied from (eng_applied_copy). Before (review
  * A12), it needed none, and a Byzantine leader's value put bytes s never
  * sent under an applied number of s, decided and handed out (skipped).
  * The first *proven commands were proven before (a MAC that matched once
@@ -601,8 +634,9 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
         if (k < skip || c.submitter == proposer) {
             continue;
         }
+        bool applied = c.seq <= e->sub.applied_hi[c.submitter];
         if (c.submitter == e->self) {
-            if (!eng_own_holds(e, &c)) {
+            if (!eng_own_holds(e, &c) && !(applied && eng_applied_copy(e, &c))) {
                 bad->seq = c.seq;
                 bad->own = true;
                 break;
@@ -610,8 +644,9 @@ eng_cmds_proven_from(const struct bpc_engine *e, const uint8_t *value, uint32_t 
             continue;
         }
         const struct eng_att *a = eng_att_at(e, c.submitter, c.seq);
-        if (a->seq != c.seq ||
-            !bpc_command_mac_ok(e->cfg.keys[c.submitter], c.seq, c.bytes, c.len, a->mac)) {
+        if ((a->seq != c.seq ||
+             !bpc_command_mac_ok(e->cfg.keys[c.submitter], c.seq, c.bytes, c.len, a->mac)) &&
+            !(applied && eng_applied_copy(e, &c))) {
             *bad = (struct eng_unproven){
                 .submitter = c.submitter, .seq = c.seq, .missing = a->seq != c.seq};
             break;

@@ -135,10 +135,12 @@ struct eng_unproven {
     bool own;     /* an own command (seq) this party does not hold */
 };
 /* May submitter sub's command seq, unproven when a held value's check
- * stopped at it, be proven now without a new MAC: an own command not
- * submitted then (beyond), submitted since? Applying a command proves
- * nothing (its bytes in a value need their proof all the same). */
-ENG_FN bool eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond);
+ * stopped at it, be proven now: applied since (seq <= applied_hi, not
+ * applied_before: its applied copy may prove it, eng_applied_copy), or,
+ * an own command not submitted then (beyond), submitted since? With
+ * beyond true for an own command: is it submitted or applied now? */
+ENG_FN bool eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool beyond,
+                              bool applied_before);
 /* Every command of the batch is its submitter's; counted (and the
  * ATTEST for the first that is not, in *bad, re-checks the values that
  * stop there: eng_held_stopped) when not. The first *proven commands were
