@@ -382,6 +382,17 @@ fx_mac_vid(struct bpc_vid *v, uint32_t count)
     v->len = (uint16_t)(count * BPC_CMD_MAC_BYTES);
 }
 
+void
+fx_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *cmd, uint32_t len)
+{
+    struct bpc_vid mac;
+    fx_mac_vid(&mac, 1);
+    uint8_t key[BPC_KEY_BYTES];
+    bpc_auth_pair_key(f->master, c, f->me, key);
+    bpc_command_mac(key, seq, cmd, len, mac.id);
+    fx_send1(f, c, bpc_record_make(BPC_MSG_ATTEST, seq, 2, len, &mac));
+}
+
 /* A one-command batch value: command (submitter, seq) with `len` bytes of
  * `fill`; vid and bytes out (bytes must hold 16 + len). */
 uint32_t

@@ -140,6 +140,9 @@ void fx_expect_fetched(struct fx *f, uint64_t b, const struct bpc_vid *v, const 
 /* An ATTEST's value holding `count` command MACs (1 or 2), zeroed. */
 void fx_mac_vid(struct bpc_vid *v, uint32_t count);
 
+/* Peer c's ATTEST at ballot 2 of its command seq, whose bytes are at cmd. */
+void fx_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *cmd, uint32_t len);
+
 /* A one-command batch value: command (submitter, seq) with `len` bytes of
  * `fill`; vid and bytes out (bytes must hold 16 + len). */
 uint32_t fx_batch(uint8_t *bytes, uint32_t submitter, uint64_t seq, uint32_t len, uint8_t fill,

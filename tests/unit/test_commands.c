@@ -30,6 +30,14 @@
  * Commands are the submitter's.
  * ---------------------------------------------------------------------- */
 
+/* c's ATTEST at ballot 2 of its 8-byte command seq, the batch `value`'s
+ * one command. */
+static void
+commands_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *value)
+{
+    fx_attest(f, c, seq, value + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8);
+}
+
 /* Goal: a Byzantine leader cannot put its own bytes under a correct
  * submitter's (submitter, sequence) or open a forged incarnation: the
  * engine votes 2av only for a batch whose commands of other submitters
@@ -61,14 +69,7 @@ test_forged_commands_get_no_vote(void **state)
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
     assert_true(bpc_engine_counters(f->e)->cmd_unauthenticated > 0);
-    /* The victim attests its real command. */
-    struct bpc_vid mac;
-    fx_mac_vid(&mac, 1);
-    uint8_t key[BPC_KEY_BYTES];
-    bpc_auth_pair_key(f->master, victim, f->me, key);
-    bpc_command_mac(key, seq, real + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8,
-                    mac.id);
-    fx_send1(f, victim, bpc_record_make(BPC_MSG_ATTEST, seq, 2, 8, &mac));
+    commands_attest(f, victim, seq, real); /* the victim attests its real command */
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
     /* The real command, proposed for instance 2, gets the vote. */
@@ -77,6 +78,23 @@ test_forged_commands_get_no_vote(void **state)
     assert_true(k >= 0);
     assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
     fx_delete(f);
+}
+
+/* This party submits its 8-byte command (bytes 0x22) and steps: its
+ * ticket; *real and *forged the one-command values of that number with
+ * its bytes and with other bytes (0x66). */
+static uint64_t
+commands_own(struct fx *f, struct bpc_vid *real, struct bpc_vid *forged)
+{
+    uint8_t cmd[8];
+    memset(cmd, 0x22, sizeof(cmd));
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), &ticket), 0);
+    fx_step(f, NULL, 0);
+    uint8_t bytes[64];
+    fx_batch(bytes, f->me, ticket, 8, 0x22, real);
+    fx_batch(bytes, f->me, ticket, 8, 0x66, forged);
+    return ticket;
 }
 
 /* Goal: a command of this party's own submission is authentic only with
@@ -89,37 +107,15 @@ test_forged_own_command(void **state)
     struct fx *f = fx_new(8, 256);
     fx_to_ballot(f, 2);
     uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint8_t cmd[8];
-    memset(cmd, 0x22, sizeof(cmd));
-    uint64_t ticket = 0;
-    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), &ticket), 0);
-    fx_step(f, NULL, 0);
-    uint8_t forged[64];
-    uint8_t real[64];
-    struct bpc_vid vf;
     struct bpc_vid vr;
-    fx_batch(forged, f->me, ticket, 8, 0x66, &vf);
-    fx_batch(real, f->me, ticket, 8, 0x22, &vr);
+    struct bpc_vid vf;
+    uint64_t ticket = commands_own(f, &vr, &vf);
     fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &vf));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_false(bpc_ticket_done(f->e, ticket));
     fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 1, 2, 0, &vr));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
     fx_delete(f);
-}
-
-/* c's ATTEST at ballot 2 of its 8-byte command seq, the batch `value`'s
- * one command. */
-static void
-commands_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *value)
-{
-    struct bpc_vid mac;
-    fx_mac_vid(&mac, 1);
-    uint8_t key[BPC_KEY_BYTES];
-    bpc_auth_pair_key(f->master, c, f->me, key);
-    bpc_command_mac(key, seq, value + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8,
-                    mac.id);
-    fx_send1(f, c, bpc_record_make(BPC_MSG_ATTEST, seq, 2, 8, &mac));
 }
 
 /* The three peers' 2b votes at ballot 2 for v at instance i: decided. */
@@ -196,17 +192,9 @@ test_forged_applied_own_command_gets_no_vote(void **state)
     struct fx *f = fx_new(64, 256);
     fx_to_ballot(f, 2);
     uint32_t leader = (uint32_t)fx_leader(f, 2);
-    uint8_t cmd[8];
-    memset(cmd, 0x22, sizeof(cmd));
-    uint64_t ticket = 0;
-    assert_int_equal(bpc_submit(f->e, cmd, sizeof(cmd), &ticket), 0);
-    fx_step(f, NULL, 0);
-    uint8_t real[64];
-    uint8_t forged[64];
     struct bpc_vid vr;
     struct bpc_vid vf;
-    fx_batch(real, f->me, ticket, 8, 0x22, &vr);
-    fx_batch(forged, f->me, ticket, 8, 0x66, &vf);
+    uint64_t ticket = commands_own(f, &vr, &vf);
     fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 0, 2, 0, &vr));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
     commands_decide(f, 0, &vr);

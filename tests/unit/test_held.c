@@ -46,18 +46,6 @@ held_propose(struct fx *f, uint32_t leader, uint32_t c, uint8_t bytes[HELD_K][64
     }
 }
 
-/* c's ATTEST of its command seq, whose bytes are at cmd. */
-static void
-held_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *cmd, uint32_t len)
-{
-    struct bpc_vid mac;
-    fx_mac_vid(&mac, 1);
-    uint8_t key[BPC_KEY_BYTES];
-    bpc_auth_pair_key(f->master, c, f->me, key);
-    bpc_command_mac(key, seq, cmd, len, mac.id);
-    fx_send1(f, c, bpc_record_make(BPC_MSG_ATTEST, seq, 2, len, &mac));
-}
-
 /* Goal: a frame that changes nothing a held 2a waits for examines no
  * slot: a peer's 1B_RANGE at the ballot that repeats the one it sent
  * (its coverage unchanged), its 1b for an instance that range already
@@ -88,12 +76,12 @@ test_recheck_costs_what_changed(void **state)
         fx_send1(f, b, bpc_record_make(BPC_MSG_1B_RANGE, 0, 2, 0, NULL));
         fx_send1(f, b, bpc_record_make(BPC_MSG_1B, 10, 2, 0, NULL));
         uint8_t other[8] = {0};
-        held_attest(f, c, 100u + (uint64_t)k, other, sizeof(other));
+        fx_attest(f, c, 100u + (uint64_t)k, other, sizeof(other));
     }
     assert_int_equal(ctr->recheck_visits - visits, 0);
     assert_int_equal(ctr->cmd_unauthenticated - unauth, 0);
     /* c attests its command 2: only the held values are looked at. */
-    held_attest(f, c, 2, bytes[1] + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8);
+    fx_attest(f, c, 2, bytes[1] + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8);
     assert_true(ctr->recheck_visits - visits >= 1);
     assert_true(ctr->recheck_visits - visits <= HELD_K);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) >= 0);
@@ -133,18 +121,18 @@ test_auth_wait_clears(void **state)
     const struct bpc_counters *ctr = bpc_engine_counters(f->e);
     uint64_t visits = ctr->recheck_visits;
     uint8_t other[8] = {0};
-    held_attest(f, c, 199, other, sizeof(other));
+    fx_attest(f, c, 199, other, sizeof(other));
     assert_true(ctr->recheck_visits - visits <= HELD_K);
     visits = ctr->recheck_visits;
     for (int k = 0; k < HELD_FRAMES; k++) {
-        held_attest(f, c, 200u + (uint64_t)k, other, sizeof(other));
+        fx_attest(f, c, 200u + (uint64_t)k, other, sizeof(other));
     }
     assert_int_equal(ctr->recheck_visits - visits, 0);
     /* Another ballot: nothing held there either. */
     fx_to_ballot(f, 3);
     visits = ctr->recheck_visits;
     for (int k = 0; k < HELD_FRAMES; k++) {
-        held_attest(f, c, 300u + (uint64_t)k, other, sizeof(other));
+        fx_attest(f, c, 300u + (uint64_t)k, other, sizeof(other));
     }
     assert_int_equal(ctr->recheck_visits - visits, 0);
     fx_delete(f);
@@ -415,11 +403,11 @@ test_right_mac_after_wrong_decides(void **state)
     }
     uint8_t cmd[8];
     memset(cmd, 256 & 0xFF, sizeof(cmd));
-    held_attest(f, c, 257, cmd, sizeof(cmd));
+    fx_attest(f, c, 257, cmd, sizeof(cmd));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 256, 2) >= 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) < 0);
     memset(cmd, 0, sizeof(cmd));
-    held_attest(f, c, 1, cmd, sizeof(cmd));
+    fx_attest(f, c, 1, cmd, sizeof(cmd));
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 2) >= 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
     held_decide(f, 0, &v[0]);
