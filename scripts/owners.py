@@ -28,7 +28,7 @@ RULES = [
     ("tally.c's sets and claim pool", r"\be->ty\b", ["tally.c", "claims.c", "tally.h"]),
     ("window.c's slots and ring", r"\be->win\b", ["window.c", "window.h"]),
     ("outbox.c's queues and rounds", r"\be->ob\b", ["outbox.c", "outbox.h"]),
-    ("submit.c's commands", r"\be->sub\b", ["submit.c", "leaderq.c", "submit.h"]),
+    ("submit.c's commands", r"\be->sub\b", ["submit.c", "leaderq.c", "cmdauth.c", "submit.h"]),
     ("catchup.c's requests", r"\be->cu\b", ["catchup.c", "catchup.h"]),
     ("persist.c's durable facts", r"\be->ps\b", ["persist.c", "persist.h"]),
     ("admit.c's frame admission", r"\be->rx\b", ["admit.c"]),

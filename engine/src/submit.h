@@ -71,6 +71,13 @@ eng_att_place(const struct bpc_engine *e, uint32_t submitter, uint64_t seq)
     return submitter * e->sub.att_slots + (uint32_t)(seq & (e->sub.att_slots - 1u));
 }
 
+/* The MAC place of submitter's command seq. */
+static inline struct eng_att *
+eng_att_at(const struct bpc_engine *e, uint32_t submitter, uint64_t seq)
+{
+    return &e->sub.att[eng_att_place(e, submitter, seq)];
+}
+
 /* Changes of the MAC kept at place (its command or MAC): a held value
  * waiting there is examined again when this differs from its note and
  * the place keeps the command it waits for (eng_att_seq). */
