@@ -272,9 +272,6 @@ node_check_combos(const struct node_opts *o)
     return 0;
 }
 
-/* The checks once every flag is read: no stray argument, one way to pace
- * the load, the required flags, and descriptors that are open. */
-
 /* Why descriptor fd cannot be the report (write) or the control lines
  * (read), NULL when it can. Before (review P2's F3), a report descriptor
  * open for reading only, or a folder as control descriptor, was taken and
@@ -300,6 +297,8 @@ node_fd_unfit(int fd, bool write)
     return NULL;
 }
 
+/* The checks once every flag is read: no stray argument, one way to pace
+ * the load, the required flags, and descriptors open the way they serve. */
 static int
 node_check(int argc, char **argv, const struct node_opts *o)
 {
