@@ -640,6 +640,11 @@ main(int argc, char **argv)
     if (rc != 0) {
         return 1;
     }
-    /* The JSON line is the result: lost, the run failed. */
-    return tool_out_status("bpcon-cluster", cl_summary_print(&o, &sum) ? 0 : 1, 1);
+    /* The JSON line is the result: lost, the run failed. A failed run
+     * keeps its folder (review O3: one that failed a check, or was
+     * interrupted, removed its stores and node logs before the checks
+     * were judged). */
+    int status = tool_out_status("bpcon-cluster", cl_summary_print(&o, &sum) ? 0 : 1, 1);
+    cl_dir_end(&o, status == 0);
+    return status;
 }

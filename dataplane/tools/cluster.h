@@ -65,7 +65,16 @@ struct cl_opts {
     uint32_t slots;        /* ring --slots: every engine's instance window (0: 64) */
     uint32_t ring_lcores;  /* ring --ring-lcores: 1 (every party on the main lcore)
                               or 2 (half the parties on a second lcore) */
+    /* Set by the transport: the folder this run made ("" none), and what
+     * it holds ("stores", "run directory"). Removed by main only when the
+     * run passed every check (cl_dir_end); else kept and named. */
+    char made_dir[256];
+    const char *made_what;
 };
+
+/* After the verdict: the folder the run made removed when the run passed
+ * (ok) and --keep-dir was not given, else named on stderr as kept. */
+void cl_dir_end(const struct cl_opts *o, bool ok);
 
 /* The load's pacing as the generator takes it. */
 void cl_pace(const struct cl_opts *o, struct dp_pace *out);

@@ -595,6 +595,19 @@ cl_runtime_dir_remove(const char *prefix)
 }
 
 void
+cl_dir_end(const struct cl_opts *o, bool ok)
+{
+    if (o->made_dir[0] == '\0') {
+        return;
+    }
+    if (ok && !o->keep_dir) {
+        cl_tree_remove(o->made_dir);
+    } else {
+        fprintf(stderr, "bpcon-cluster: %s kept: %s\n", o->made_what, o->made_dir);
+    }
+}
+
+void
 cl_tree_remove(const char *path)
 {
     (void)nftw(path, cl_rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -686,16 +686,18 @@ ring_abandon(struct ring_cluster *c)
     fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c->store_dir);
 }
 
-/* The stores' directory after a run: removed when this run made it and
- * the run was clean (and no --keep-dir); else kept for a look when
- * something went wrong, as the virtio run dir, and named. */
+/* The stores' directory after a run: kept for a look when something went
+ * wrong in the run itself, as the virtio run dir, and named; else handed
+ * to main (o->made_dir), which removes it only when the run also passed
+ * its checks (cl_dir_end). */
 static void
 ring_stores_end(const struct ring_cluster *c, const struct cl_summary *s)
 {
     bool clean =
         !s->deadline_hit && s->store_failures == 0 && s->contradictions == 0 && s->chaos_stuck == 0;
-    if (c->store_dir_made && clean && !c->o->keep_dir) {
-        cl_tree_remove(c->store_dir);
+    if (c->store_dir_made && clean) {
+        snprintf(c->o->made_dir, sizeof(c->o->made_dir), "%s", c->store_dir);
+        c->o->made_what = "stores";
     } else {
         fprintf(stderr, "bpcon-cluster: stores kept: %s\n", c->store_dir);
     }

@@ -758,9 +758,9 @@ cl_virtio_run(struct cl_opts *o, const char *argv0, struct cl_summary *s)
             cl_runtime_dir_remove(prefix);
         }
     }
-    if (!o->keep_dir && rc == 0 && !s->deadline_hit && s->unclean_stops == 0 &&
-        s->store_failures == 0) {
-        cl_tree_remove(c.dir);
+    if (rc == 0 && !s->deadline_hit && s->unclean_stops == 0 && s->store_failures == 0) {
+        snprintf(o->made_dir, sizeof(o->made_dir), "%s", c.dir); /* judged by main */
+        o->made_what = "run directory";
     } else {
         fprintf(stderr, "bpcon-cluster: run directory kept: %s\n", c.dir);
     }

@@ -3,7 +3,8 @@
 # create: bpcon-node's --log-out never names its own store, cluster file or
 # key file, and a run that fails leaves an earlier run's logs as they were;
 # bpcon-cluster --store-dir refuses a directory that already holds a
-# party's store instead of removing it.
+# party's store instead of removing it, and a run that fails keeps the
+# folder it made.
 # Method: files with known bytes, the refused or failing invocations, then
 # the status, the message and the bytes (cmp).
 # Usage: stores_kept.sh BPCON-NODE BPCON-CLUSTER
@@ -104,6 +105,30 @@ mkdir "$dir/stores"
 keep "$dir/stores/store-0" "party 0's votes"
 out=$("$cluster" --parties 1 --commands 10 --store-dir "$dir/stores" 2>&1)
 check cluster-store-dir 1 $? "$out" "store-0 exists" "$dir/stores/store-0"
+
+# A run that fails keeps the folder it made, named: interrupted (SIGINT
+# once both parties' stores exist), it exits 1 and the stores are there.
+# Before (review O3), a run that failed a check or was interrupted removed
+# its stores (and a virtio run its node logs) before the checks were
+# judged. (tests/cli/cluster.table: the same for a run whose result
+# could not be written.)
+"$cluster" --parties 2 --commands 100000000 --no-fsync --idle sleep:100 >"$dir/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+    ls "$dir"/bpcon-cluster-*/store-1 >/dev/null 2>&1 && break
+    sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"
+st=$?
+out=$(cat "$dir/int.out")
+kept=$(sed -n 's/^bpcon-cluster: stores kept: //p' <<<"$out")
+if [ -z "$kept" ] || [ ! -e "$kept/store-0" ] || [ ! -e "$kept/store-1" ]; then
+    out="$out
+no kept folder with both stores"
+    st=99
+fi
+check cluster-interrupted-kept 1 $st "$out" "stores kept: $dir/bpcon-cluster-"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
