@@ -71,8 +71,19 @@ node_store_check(const char *store)
 {
     char real[PATH_MAX + 8];
     struct stat st;
-    if (stat(store, &st) == 0 && S_ISDIR(st.st_mode)) {
+    bool there = stat(store, &st) == 0;
+    if (there && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "bpcon-node: --store '%s': a directory, not a file\n", store);
+        return -EINVAL;
+    }
+    /* Before (review O3), a FIFO, device or socket passed here and was
+     * refused by the store only once the ports were up (a virtio server's
+     * set-up waited for its peers first). */
+    if (there && !S_ISREG(st.st_mode)) {
+        fprintf(stderr,
+                "bpcon-node: --store '%s': not a regular file (a FIFO, device or socket): the "
+                "store is a file the node writes, syncs and replaces\n",
+                store);
         return -EINVAL;
     }
     /* Resolved as bpc_store_open resolves it (the POSIX table's). */
