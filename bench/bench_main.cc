@@ -360,6 +360,19 @@ bench_version(int argc, char **argv, int *rc)
     return true;
 }
 
+/* At exit, whoever calls exit (main's returns, Google Benchmark's --help):
+ * the results on stdout (std::cout is synchronised with stdio, so its
+ * writes land in stdout) lost make the run fail with 2. Before (review
+ * O3), a run or --help whose output went to /dev/full or a closed pipe
+ * exited 0. */
+void
+bench_out_check(void)
+{
+    if (tool_out_status("bpcon-bench", 0, 2) != 0) {
+        std::_Exit(2);
+    }
+}
+
 } // namespace
 
 int
@@ -370,6 +383,7 @@ main(int argc, char **argv)
     if (bench_version(argc, argv, &rc)) {
         return rc;
     }
+    std::atexit(bench_out_check);
     for (const bench_spec &spec : bench_micro_specs) {
         bench_register(spec);
     }
