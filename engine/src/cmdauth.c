@@ -55,19 +55,12 @@ eng_cmd_may_prove(const struct bpc_engine *e, uint32_t sub, uint64_t seq, bool b
                           (sub == e->self && beyond && seq <= eng_own_last(e)));
 }
 
-/* Is c, at or below its submitter's applied number, a copy of the
- * command applied from its MAC place (same submitter, number, length and
- * bytes), whose decided value the recent-decision ring still holds? A
- * decided value's commands are their submitters' (each was proven before
- * a correct party voted for the value), so such a copy is too, without a
- * MAC: a MAC place keeps the newest command's (a submitter forwards up
- * to att_slots past its oldest unapplied one, so a place is reused while
- * peers still propose copies of the older one), and a restarted party
- * has none of the commands applied before its restart. */
+/* Is c a copy of a command of the decided value of instance at - 1 (0:
+ * none) that the recent-decision ring still holds with its bytes (same
+ * submitter, number, length and bytes)? */
 static bool
-eng_applied_copy(const struct bpc_engine *e, const struct bpc_command *c)
+eng_applied_in(const struct bpc_engine *e, uint64_t at, const struct bpc_command *c)
 {
-    uint64_t at = eng_att_at(e, c->submitter, c->seq)->applied_at;
     const struct eng_dec *d = at != 0 ? eng_dring_find(e, at - 1u) : NULL;
     if (d == NULL || (d->vid.kind == BPC_VALUE_DIGEST && !d->has_bytes)) {
         return false;
@@ -81,6 +74,23 @@ eng_applied_copy(const struct bpc_engine *e, const struct bpc_command *c)
         }
     }
     return false;
+}
+
+/* Is c, at or below its submitter's applied number, a copy of one of the
+ * last two commands applied from its MAC place (same submitter, number,
+ * length and bytes), whose decided value the recent-decision ring still
+ * holds? A decided value's commands are their submitters' (each was
+ * proven before a correct party voted for the value), so such a copy is
+ * too, without a MAC: a MAC place keeps the newest command's (a
+ * submitter forwards up to att_slots past its oldest unapplied one, so a
+ * place is reused while peers still propose copies of the older one),
+ * and a restarted party has none of the commands applied before its
+ * restart. */
+static bool
+eng_applied_copy(const struct bpc_engine *e, const struct bpc_command *c)
+{
+    const struct eng_att *a = eng_att_at(e, c->submitter, c->seq);
+    return eng_applied_in(e, a->applied_at, c) || eng_applied_in(e, a->applied_before, c);
 }
 
 /*

@@ -339,10 +339,14 @@ struct eng_att {
     uint8_t mac[BPC_CMD_MAC_BYTES];
     bool wait;      /* a held 2a waits for the MAC at this place (eng_cmds_check) */
     uint32_t stamp; /* bumped when seq or mac change (held values noted here) */
-    /* The instance + 1 (0: none) whose decided value held the command
-     * last applied from this place: a copy of it is proven by those bytes
-     * while the recent-decision ring keeps them (eng_applied_copy). */
+    /* The instances + 1 (0: none) whose decided values held the last two
+     * commands applied from this place (applied_at the newer): a copy of
+     * either is proven by those bytes while the recent-decision ring keeps
+     * them (eng_applied_copy). Before (review A13's F1), only the last:
+     * a copy of the one before, which a leader lagging a place's reuse
+     * behind proposes, was held back. */
     uint64_t applied_at;
+    uint64_t applied_before;
 };
 
 struct eng_cell {

@@ -518,7 +518,9 @@ eng_apply_commands(struct bpc_engine *e, uint64_t instance, const uint8_t *value
             continue;
         }
         sub->applied_hi[c.submitter] = c.seq;
-        sub->att[eng_att_place(e, c.submitter, c.seq)].applied_at = instance + 1u;
+        struct eng_att *a = &sub->att[eng_att_place(e, c.submitter, c.seq)];
+        a->applied_before = a->applied_at;
+        a->applied_at = instance + 1u;
         if (!sub->applied_listed[c.submitter]) {
             sub->applied_listed[c.submitter] = 1;
             sub->applied_dirty[sub->applied_dirty_count++] = c.submitter;

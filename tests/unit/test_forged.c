@@ -200,6 +200,39 @@ test_forged_applied_own_command_gets_no_vote(void **state)
     fx_delete(f);
 }
 
+/* Goal: a real copy of an applied command is voted for while the decided
+ * value it was applied from is in the recent-decision ring, also once a
+ * later command of its MAC place (its number + 256: a submitter keeps up
+ * to 256 commands out past its oldest unapplied one) has been applied:
+ * what a correct leader that far behind proposes. Before (review A13's
+ * F1), a place noted only the last command applied from it, and the copy
+ * was held back (liveness only). */
+static void
+test_applied_copy_after_place_reused(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(64, 256);
+    fx_to_ballot(f, 2);
+    uint32_t leader = (uint32_t)fx_leader(f, 2);
+    uint32_t c = fx_not_leader(f, leader);
+    uint8_t first[64];
+    struct bpc_vid v1;
+    fx_batch(first, c, 1, 8, 1, &v1);
+    for (uint64_t seq = 1; seq <= 257; seq++) { /* 1 and 257 share a place */
+        uint8_t bytes[64];
+        struct bpc_vid v;
+        fx_batch(bytes, c, seq, 8, (uint8_t)seq, &v);
+        commands_attest(f, c, seq, bytes);
+        fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, seq - 1, 2, 0, &v));
+        commands_decide(f, seq - 1, &v);
+    }
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 257, 2, 0, &v1));
+    int k = fx_find(f, 0, BPC_MSG_2AV, 257, 2);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, &v1));
+    fx_delete(f);
+}
+
 int
 main(void)
 {
@@ -208,6 +241,7 @@ main(void)
         cmocka_unit_test(test_forged_own_command),
         cmocka_unit_test(test_forged_applied_command_gets_no_vote),
         cmocka_unit_test(test_forged_applied_own_command_gets_no_vote),
+        cmocka_unit_test(test_applied_copy_after_place_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
