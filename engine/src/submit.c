@@ -60,15 +60,21 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
     }
     /* One atomic step marks that a command was submitted and reads the
      * incarnation its ticket names: a restore either saw the mark first
-     * (-EBUSY) or had already begun (this submit is -EBUSY). Once marked,
-     * no restore can begin, so a plain load reads a settled incarnation. */
+     * (-EBUSY) or had already begun (this submit is -EBUSY, and leaves no
+     * mark). Once marked, no restore can begin, so a plain load reads a
+     * settled incarnation. Before (review C1), a submit refused during a
+     * restore set the mark too, and when that restore then failed its
+     * checks every later one was -EBUSY. */
     uint64_t inc1 = atomic_load_explicit(&sub->ticket_inc1, memory_order_acquire);
-    if ((inc1 & (ENG_TICKET_SUBMITTED | ENG_TICKET_RESTORING)) != ENG_TICKET_SUBMITTED) {
-        inc1 =
-            atomic_fetch_or_explicit(&sub->ticket_inc1, ENG_TICKET_SUBMITTED, memory_order_acq_rel);
-    }
-    if (inc1 & ENG_TICKET_RESTORING) {
-        return -EBUSY;
+    while ((inc1 & ENG_TICKET_SUBMITTED) == 0) {
+        if (inc1 & ENG_TICKET_RESTORING) {
+            return -EBUSY;
+        }
+        if (atomic_compare_exchange_weak_explicit(&sub->ticket_inc1, &inc1,
+                                                  inc1 | ENG_TICKET_SUBMITTED, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            break;
+        }
     }
     inc1 &= ENG_TICKET_INC_MASK;
     uint64_t pos = atomic_load_explicit(&sub->ring_tail, memory_order_relaxed);

@@ -34,6 +34,7 @@
 #include "bpcon.h"
 #include "core.h"
 #include "internal.h"
+#include "submit.h"
 
 #include "fx.h"
 
@@ -281,6 +282,35 @@ test_submit_racing_restore(void **state)
     fx_delete(f);
 }
 
+/* Goal: a bpc_submit refused because a restore had begun leaves no mark:
+ * when that restore then fails its checks, a later restore still runs and
+ * names the restored incarnation. Method: the interleaving the race above
+ * can meet, replayed in one thread: the restore's begin
+ * (eng_sub_restore_begin), the submit (-EBUSY), the failed restore's end
+ * (eng_sub_restore_abort), then a valid restore and a submit. Before
+ * (review C1), the refused submit had set the submitted mark: every later
+ * restore was -EBUSY, and the engine had to be built again. */
+static void
+test_refused_submit_leaves_no_mark(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 256);
+    char err[128];
+    struct bpc_engine *e;
+    assert_int_equal(bpc_engine_new(&e, &f->cfg, err, sizeof(err)), 0);
+    assert_true(eng_sub_restore_begin(e));
+    uint8_t cmd[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint64_t ticket = 0;
+    assert_int_equal(bpc_submit(e, cmd, sizeof(cmd), &ticket), -EBUSY);
+    eng_sub_restore_abort(e);
+    struct bpc_durable rec = {.instance = UINT64_MAX, .max_bal = 3, .incarnation = 5};
+    assert_int_equal(bpc_engine_restore(e, &rec, 1), 0);
+    assert_int_equal(bpc_submit(e, cmd, sizeof(cmd), &ticket), 0);
+    assert_int_equal(ticket >> 40, 6);
+    bpc_engine_free(e);
+    fx_delete(f);
+}
+
 /* Goal: a vote a decided party sends only because the current leader
  * proposes the decided value again (the vouch, for a slot already reused)
  * does not raise the maxVBal its later reports name. Nothing backs that 2b
@@ -494,6 +524,7 @@ main(void)
         cmocka_unit_test(test_held_reports_cover_the_lag),
         cmocka_unit_test(test_held_reports_bounded),
         cmocka_unit_test(test_submit_racing_restore),
+        cmocka_unit_test(test_refused_submit_leaves_no_mark),
         cmocka_unit_test(test_future_generation_keeps_nearer_ballot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
