@@ -13,8 +13,10 @@
  * (only a program's main() may).
  *
  * Threading: one party is polled and freed by one thread at a time;
- * bpc_dp_party_submit may be called from any thread. Telemetry reads counters from the telemetry
- * thread without locks (64-bit loads; values may be a poll behind). A
+ * bpc_dp_party_submit may be called from any thread. Telemetry reads, on
+ * the telemetry thread and without locks, a copy of the counters the poll
+ * publishes at most every BPC_DP_STATS_NS (a seqlock: a read that keeps
+ * meeting a publication is -EBUSY; values may be that much behind). A
  * link's (port, queue) may be rx-polled by another lcore that hands the
  * mbufs over through an SP/SC ring (struct bpc_dp_link.rx_ring).
  */

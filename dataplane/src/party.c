@@ -419,6 +419,12 @@ party_release(struct bpc_dp_party *p)
     }
 }
 
+/* party_dirty: the poll takes p->dirty with acquire, pairing with
+ * bpc_dp_party_submit's release, so the step it triggers sees the
+ * submitted command in the engine's ring. Before (review C1), relaxed: on
+ * a weakly ordered CPU the step could miss it, and the command waited for
+ * the next frame or deadline (x86 orders these loads anyway: no test here
+ * can show it). */
 int
 bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
@@ -435,9 +441,10 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
     p->counters.polls++;
     uint32_t accepted = party_rx(p);
     uint32_t work = p->rx_count;
-    /* A plain load first: the exchange (a locked instruction) only when set. */
-    bool dirty = atomic_load_explicit(&p->dirty, memory_order_relaxed) &&
-                 atomic_exchange_explicit(&p->dirty, false, memory_order_relaxed);
+    /* A plain load first: the exchange (a locked instruction) only when set;
+     * acquire pairs with the submit's release (review C1: party_dirty). */
+    bool dirty = atomic_load_explicit(&p->dirty, memory_order_acquire) &&
+                 atomic_exchange_explicit(&p->dirty, false, memory_order_acquire);
     if (accepted == 0 && !dirty && now_ns < p->next_deadline_ns) {
         if (p->rx_count > 0) {
             rte_pktmbuf_free_bulk(p->rx, p->rx_count);
