@@ -391,8 +391,9 @@ struct bpc_record {
     uint64_t ballot;
     uint64_t aux;
     struct bpc_vid value;
-    const uint8_t *value_bytes; /* DIGEST values of 2A/DECIDED: points into the
-                                   frame's value section (borrowed), else NULL */
+    const uint8_t *value_bytes; /* DIGEST values of 2A, DECIDED, FORWARD and
+                                   VALUE: points into the frame's value section
+                                   (borrowed), else NULL */
 };
 
 struct bpc_frame_header {
@@ -422,8 +423,9 @@ int bpc_wire_begin(struct bpc_wire_writer *w, uint8_t *buf, uint32_t cap, uint32
 /* Room for n more records (and value_len more value bytes)? false for w
  * NULL or a writer whose begin failed. */
 bool bpc_wire_fits(const struct bpc_wire_writer *w, uint32_t records, uint32_t value_len);
-/* Appends a record; for DIGEST-kind 2A/DECIDED with value_bytes != NULL the
- * bytes are copied into the value section and aux set to their offset.
+/* Appends a record; for a DIGEST-kind 2A, DECIDED, FORWARD or VALUE record
+ * with value_bytes != NULL the bytes are copied into the value section and
+ * aux set to their offset.
  * Returns 0 or -ENOBUFS; -EINVAL for w or r NULL, a writer never begun
  * (buf NULL: a zeroed one), or a record whose own fields the decoder
  * refuses (unknown type or value kind, a value's length outside its

@@ -264,7 +264,9 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * recovery would call damage: a ballot above BPC_BALLOT_MAX, a malformed
  * value identity, a history past BPC_HISTORY_MAX, decided other than 0 or
  * 1, a decided record with a history or not below its floor; or one
- * bpc_engine_restore refuses: a floor above BPC_DURABLE_APPLIED_BASE, an
+ * bpc_engine_restore refuses: a floor above BPC_DURABLE_FLOOR_MAX (2^62)
+ * or a vote or decided instance at or above BPC_DURABLE_FLOOR_MAX +
+ * BPC_WINDOW_SLOTS_MAX, an
  * incarnation above 2^24 - 2, a vote value without a vote ballot or the
  * reverse, a decided record without a decided value, a history entry at
  * ballot 0 or without a value, a vote or history ballot above the

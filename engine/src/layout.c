@@ -216,7 +216,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
         return true;
     case L_CMD_BYTES:
-        snprintf(f, len, "3 x C x S (S = %u: largest command + batch header, rounded to 8)",
+        snprintf(f, len, "3 x C x S (S = %u: the largest command, rounded to 8)",
                  z->cmd_stride);
         return true;
     case L_QUEUES:
@@ -244,7 +244,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
         snprintf(f, len, "(2W + 256) x V (recent decisions' bytes)");
         return true;
     case L_ATT:
-        snprintf(f, len, "n x A x %zu, A = %u (min(C, 256, 16384 / n to a power of two, >= 8))",
+        snprintf(f, len, "n x A x %zu, A = %u (min(256, 16384 / n to a power of two), >= 8)",
                  sizeof(struct eng_att), z->att_slots);
         return true;
     case L_RUNS:
