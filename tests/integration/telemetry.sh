@@ -9,10 +9,14 @@ set -u
 cluster="$1"
 rundir=/var/run/dpdk
 [ "$(id -u)" = 0 ] || rundir="${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+# The run is stopped, so it fails and keeps its stores: under a scratch
+# TMPDIR, removed with it.
+work=$(mktemp -d /tmp/bpc-telemetry-XXXXXX)
+export TMPDIR="$work"
 "$cluster" --parties 4 --commands 1000000 --transport ring --idle sleep:100 \
     --deadline-ms 60000 >/dev/null 2>&1 &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 sock=""
 for _ in $(seq 1 100); do
     sock=$(ls "$rundir"/bpc-cluster-"$pid"/dpdk_telemetry.v2 2>/dev/null)
