@@ -424,7 +424,8 @@ party_release(struct bpc_dp_party *p)
  * submitted command in the engine's ring. Before (review C1), relaxed: on
  * a weakly ordered CPU the step could miss it, and the command waited for
  * the next frame or deadline (x86 orders these loads anyway: no test here
- * can show it). */
+ * can show it). The poll's own "step again next poll" is an exchange, not
+ * a store: a read-modify-write keeps a submit's release sequence. */
 int
 bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
 {
@@ -468,7 +469,7 @@ bpc_dp_party_poll(struct bpc_dp_party *p, uint64_t now_ns)
             break;
         }
         if (s + 1 == PARTY_STEPS_MAX) {
-            atomic_store_explicit(&p->dirty, true, memory_order_relaxed); /* next poll */
+            (void)atomic_exchange_explicit(&p->dirty, true, memory_order_relaxed); /* party_dirty */
         }
     }
     if (p->rx_count > 0) {

@@ -622,7 +622,8 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* Standard output a closed pipe (a reader gone) is a failed write:
-     * exit 1 naming it (tool_out_status), the run cleaned up. Before
+     * exit 1 naming it (tool_out_status); EAL's runtime files are removed,
+     * the folder the run made is kept and named (a failed run). Before
      * (review B4), SIGPIPE killed the ring run: exit 141, nothing said,
      * its run directory's stores left behind. */
     sa.sa_handler = SIG_IGN;

@@ -67,7 +67,8 @@ export LD_LIBRARY_PATH="$libdir"
 check "libbpcon.pc links libbpcon alone" sh -c \
     "pkg-config --libs libbpcon | grep -q -- -lbpcon && \
      ! pkg-config --libs libbpcon | grep -qE -- '-l(sodium|urcu)'"
-check "libbpcon.pc static link" sh -c "pkg-config --static --libs libbpcon | grep -q -- -lsodium"
+check "libbpcon.pc static link" sh -c "pkg-config --static --libs libbpcon | grep -q -- -lsodium &&
+    pkg-config --static --libs libbpcon | grep -q -- -lurcu-qsbr"
 check "embed builds out of tree" sh -c "cc -std=gnu11 -O2 -o '$dest/embed' \
     '$root/dataplane/examples/embed.c' \$(pkg-config --cflags --libs libbpcon-dp)"
 check "embed runs" "$dest/embed" --no-huge --no-pci -m 128 -l 0 \

@@ -112,13 +112,20 @@ check cluster-store-dir 1 $? "$out" "store-0 exists" "$dir/stores/store-0"
 # its stores (and a virtio run its node logs) before the checks were
 # judged. (tests/cli/cluster.table: the same for a run whose result
 # could not be written.)
-"$cluster" --parties 2 --commands 100000000 --no-fsync --idle sleep:100 >"$dir/int.out" 2>&1 &
+"$cluster" --parties 2 --commands 100000 --rate 1000 --no-fsync --idle sleep:100 \
+    >"$dir/int.out" 2>&1 &
 pid=$!
-for _ in $(seq 600); do
+for _ in $(seq 200); do # 20 s at most, and only while the run lives
     ls "$dir"/bpcon-cluster-*/store-1 >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
 done
-kill -INT "$pid"
+kill -INT "$pid" 2>/dev/null
+for _ in $(seq 200); do # the interrupted run ends within 20 s, or fails
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -KILL "$pid" 2>/dev/null && echo "bpcon-cluster did not end within 20 s of SIGINT" >>"$dir/int.out"
 wait "$pid"
 st=$?
 out=$(cat "$dir/int.out")
