@@ -360,6 +360,32 @@ bench_version(int argc, char **argv, int *rc)
     return true;
 }
 
+/* Google Benchmark answers a bad --benchmark_format or
+ * --benchmark_out_format value with its usage text and exit 0 (review R):
+ * refused here first, exit 2 naming the value, as the other tools refuse
+ * a bad value. false after the message. */
+bool
+bench_formats_ok(int argc, char **argv)
+{
+    static const char *const flags[] = {"--benchmark_format=", "--benchmark_out_format="};
+    for (int i = 1; i < argc; i++) {
+        for (const char *flag : flags) {
+            size_t n = std::strlen(flag);
+            if (std::strncmp(argv[i], flag, n) != 0) {
+                continue;
+            }
+            const char *v = argv[i] + n;
+            if (std::strcmp(v, "console") != 0 && std::strcmp(v, "json") != 0 &&
+                std::strcmp(v, "csv") != 0) {
+                std::fprintf(stderr, "bpcon-bench: %.*s '%s': expected console, json or csv\n",
+                             (int)(n - 1), flag, v);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* At exit, whoever calls exit (main's returns, Google Benchmark's --help):
  * the results on stdout (std::cout is synchronised with stdio, so its
  * writes land in stdout) lost make the run fail with 2. Before (review
@@ -382,6 +408,9 @@ main(int argc, char **argv)
     int rc = 0;
     if (bench_version(argc, argv, &rc)) {
         return rc;
+    }
+    if (!bench_formats_ok(argc, argv)) {
+        return 2;
     }
     std::atexit(bench_out_check);
     for (const bench_spec &spec : bench_micro_specs) {
