@@ -216,8 +216,7 @@ eng_part_formula_queues(int k, const struct eng_sizes *z, char *f, size_t len)
                  sizeof(struct eng_cell) + 2 * sizeof(struct eng_cmd) + sizeof(uint64_t));
         return true;
     case L_CMD_BYTES:
-        snprintf(f, len, "3 x C x S (S = %u: the largest command, rounded to 8)",
-                 z->cmd_stride);
+        snprintf(f, len, "3 x C x S (S = %u: the largest command, rounded to 8)", z->cmd_stride);
         return true;
     case L_QUEUES:
         snprintf(f, len, "(2 x (W x %u + %u) + W + %u + 2n) x %zu + %u x %zu + 4n (outbox, decode)",
