@@ -31,6 +31,16 @@ commands_attest(struct fx *f, uint32_t c, uint64_t seq, const uint8_t *value)
     fx_attest(f, c, seq, value + BPC_BATCH_HEADER_BYTES + BPC_BATCH_CMD_HEADER_BYTES, 8);
 }
 
+/* The leader's 2a for v at instance i, ballot 2: this party votes 2av for v. */
+static void
+commands_voted(struct fx *f, uint32_t leader, uint64_t i, const struct bpc_vid *v)
+{
+    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, i, 2, 0, v));
+    int k = fx_find(f, 0, BPC_MSG_2AV, i, 2);
+    assert_true(k >= 0);
+    assert_true(bpc_vid_eq(&f->sent[k].value, v));
+}
+
 /* Goal: a Byzantine leader cannot put its own bytes under a correct
  * submitter's (submitter, sequence) or open a forged incarnation: the
  * engine votes 2av only for a batch whose commands of other submitters
@@ -65,11 +75,7 @@ test_forged_commands_get_no_vote(void **state)
     commands_attest(f, victim, seq, real); /* the victim attests its real command */
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 0, 0) < 0);
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 0) < 0);
-    /* The real command, proposed for instance 2, gets the vote. */
-    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 2, 2, 0, &vr));
-    int k = fx_find(f, 0, BPC_MSG_2AV, 2, 2);
-    assert_true(k >= 0);
-    assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
+    commands_voted(f, leader, 2, &vr); /* the real command, proposed for instance 2 */
     fx_delete(f);
 }
 
@@ -167,10 +173,7 @@ test_forged_applied_command_gets_no_vote(void **state)
     fx_batch(other, c, 2, 8, 0x07, &vo);
     commands_attest(f, c, 2, other); /* a MAC at another place: a re-check */
     assert_true(fx_find(f, 0, BPC_MSG_2AV, 1, 2) < 0);
-    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 2, 2, 0, &vr));
-    int k = fx_find(f, 0, BPC_MSG_2AV, 2, 2);
-    assert_true(k >= 0);
-    assert_true(bpc_vid_eq(&f->sent[k].value, &vr));
+    commands_voted(f, leader, 2, &vr);
     fx_delete(f);
 }
 
@@ -226,10 +229,7 @@ test_applied_copy_after_place_reused(void **state)
         fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, seq - 1, 2, 0, &v));
         commands_decide(f, seq - 1, &v);
     }
-    fx_send1(f, leader, bpc_record_make(BPC_MSG_2A, 257, 2, 0, &v1));
-    int k = fx_find(f, 0, BPC_MSG_2AV, 257, 2);
-    assert_true(k >= 0);
-    assert_true(bpc_vid_eq(&f->sent[k].value, &v1));
+    commands_voted(f, leader, 257, &v1);
     fx_delete(f);
 }
 
