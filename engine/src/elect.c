@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <sodium.h>
-
 /* Domain separation; bump the suffix if the input layout changes. */
 #define ELECT_DOMAIN "bpcon-elect-v1"
 #define ELECT_DOMAIN_BYTES (sizeof(ELECT_DOMAIN) - 1)
@@ -45,8 +43,7 @@ elect_draw(uint8_t input[ELECT_INPUT_BYTES], uint32_t counter)
 {
     uint8_t out[BPC_DIGEST_BYTES];
     bpc_le32_store(input + ELECT_OFF_COUNTER, counter);
-    int rc = crypto_generichash(out, sizeof(out), input, ELECT_INPUT_BYTES, NULL, 0);
-    BPC_ASSERT(rc == 0);
+    eng_digest(out, input, ELECT_INPUT_BYTES);
     return (bpc_u128)bpc_le64_load(out) | ((bpc_u128)bpc_le64_load(out + 8) << 64);
 }
 

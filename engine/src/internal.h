@@ -102,6 +102,12 @@ eng_vid_eq(const struct bpc_vid *a, const struct bpc_vid *b)
     return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/* value.c: the BLAKE2b-256 digest of len bytes into out's
+ * BPC_DIGEST_BYTES (value identities, run digests, the leader draw):
+ * crypto_generichash's output, from a state set up once instead of at
+ * every call. */
+__attribute__((visibility("hidden"))) void eng_digest(uint8_t *out, const uint8_t *in, size_t len);
+
 /* A record with every unused field zero (vid may be NULL: no value). */
 static inline struct bpc_record
 bpc_record_make(uint8_t type, uint64_t instance, uint64_t ballot, uint64_t aux,

@@ -253,7 +253,7 @@ wire_value_locate(struct bpc_record *r, struct wire_section *vs)
         return 0;
     }
     uint8_t digest[BPC_DIGEST_BYTES];
-    crypto_generichash(digest, sizeof(digest), bytes, r->value.len, NULL, 0);
+    eng_digest(digest, bytes, r->value.len);
     if (memcmp(digest, r->value.id, sizeof(digest)) != 0) {
         return WIRE_FAIL(BPC_DROP_BAD_VALUE);
     }
