@@ -95,7 +95,7 @@ const char *bpc_version(void);
     X(BPC_ECFG_THRESHOLD_LOW, 2005, "threshold at or below half the total weight")                 \
     X(BPC_ECFG_SELF, 2006, "self id outside the party list")                                       \
     X(BPC_ECFG_WINDOW, 2007, "window slots not a power of two within limits")                      \
-    X(BPC_ECFG_TIMERS, 2008, "phase timers not increasing or zero")                                \
+    X(BPC_ECFG_TIMERS, 2008, "timers not increasing, zero or too short")                           \
     X(BPC_ECFG_FRAME, 2009, "frame bytes outside limits")                                          \
     X(BPC_ECFG_VALUE, 2010, "value bytes outside limits or beyond one frame")                      \
     X(BPC_ECFG_BATCH, 2011, "batch or command queue size outside limits")                          \
@@ -198,7 +198,8 @@ struct bpc_config {
     enum bpc_mode mode;
     struct bpc_timers timers;             /* paced mode; fast mode uses finalize_ns as
                                              the first ballot deadline */
-    uint64_t ballot_timeout_ns;           /* fast-mode deadline of a ballot without progress */
+    uint64_t ballot_timeout_ns;           /* fast-mode deadline of a ballot without progress,
+                                             >= 1000 (1 us); half is the retransmit period */
     uint32_t timeout_growth_max_shift;    /* deadline doubles per failed ballot, up to 2^shift */
     uint32_t window_slots;                /* power of two, <= BPC_WINDOW_SLOTS_MAX */
     uint32_t frame_bytes;                 /* payload bytes per frame, <= BPC_FRAME_BYTES_MAX */

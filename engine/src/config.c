@@ -25,6 +25,12 @@
 /* The fast-mode deadline doubles per failed ballot; 2^32 times the base is
  * already beyond any sane wait, and larger shifts would overflow a u64. */
 #define CONFIG_GROWTH_SHIFT_MAX 32u
+/* The shortest ballot timeout taken: a microsecond. Half of it is the
+ * retransmit tick's period (ballot.c): a timeout of 1 ns made that period
+ * 0, so every step was a tick that resent everything, and with the clock
+ * standing still each frame received drew a round of frames to every peer
+ * without end (review A15). No network's hop is shorter. */
+#define CONFIG_TIMEOUT_MIN_NS UINT64_C(1000)
 
 void
 bpc_config_defaults(struct bpc_config *cfg)
@@ -160,8 +166,10 @@ config_check_timers(const struct bpc_config *cfg, char *err, size_t err_len)
                                  seq[i], names[i - 1], seq[i - 1]);
         }
     }
-    if (cfg->ballot_timeout_ns == 0) {
-        return config_refuse(err, err_len, BPC_ECFG_TIMERS, "ballot_timeout_ns=0: must be above 0");
+    if (cfg->ballot_timeout_ns < CONFIG_TIMEOUT_MIN_NS) {
+        return config_refuse(err, err_len, BPC_ECFG_TIMERS,
+                             "ballot_timeout_ns=%" PRIu64 ": below %" PRIu64 " (1 us)",
+                             cfg->ballot_timeout_ns, CONFIG_TIMEOUT_MIN_NS);
     }
     if (cfg->timeout_growth_max_shift > CONFIG_GROWTH_SHIFT_MAX) {
         return config_refuse(err, err_len, BPC_ECFG_TIMERS,

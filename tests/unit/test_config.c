@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "bpcon.h"
+#include "harness.h"
 #include "internal.h"
 
 /* Unkeyed BLAKE2b-256, the independent reference for digests. */
@@ -149,6 +150,18 @@ mut_ballot_timeout(struct bpc_config *c)
 {
     c->ballot_timeout_ns = 0;
 }
+/* Review A15: 1 ns was taken, and half of it, the retransmit period, is
+ * 0: every step resent everything. */
+static void
+mut_ballot_timeout_1ns(struct bpc_config *c)
+{
+    c->ballot_timeout_ns = 1;
+}
+static void
+mut_ballot_timeout_999ns(struct bpc_config *c)
+{
+    c->ballot_timeout_ns = 999;
+}
 static void
 mut_growth_shift(struct bpc_config *c)
 {
@@ -209,6 +222,9 @@ static const struct test_config_refusal test_config_refusals[] = {
     {"timers equal", mut_timers, BPC_ECFG_TIMERS, "launch2a_ns", "=400000000"},
     {"timer 1a zero", mut_timers_zero, BPC_ECFG_TIMERS, "launch1a_ns", "=0"},
     {"ballot timeout zero", mut_ballot_timeout, BPC_ECFG_TIMERS, "ballot_timeout_ns", "=0"},
+    {"ballot timeout 1 ns", mut_ballot_timeout_1ns, BPC_ECFG_TIMERS, "ballot_timeout_ns", "=1:"},
+    {"ballot timeout 999", mut_ballot_timeout_999ns, BPC_ECFG_TIMERS, "ballot_timeout_ns",
+     "=999: below 1000"},
     {"growth shift 33", mut_growth_shift, BPC_ECFG_TIMERS, "timeout_growth_max_shift", "=33"},
     {"frame too small", mut_frame_small, BPC_ECFG_FRAME, "frame_bytes", "=127"},
     {"frame too big", mut_frame_big, BPC_ECFG_FRAME, "frame_bytes", "=9001"},
@@ -304,6 +320,34 @@ test_config_refusal_order(void **state)
 }
 
 /* Boundaries that must be accepted. */
+/* Goal (review A15): at the shortest ballot timeout taken, 1 us, four
+ * parties whose clock stands still settle (the retransmit period is
+ * 500 ns, so frames received draw no resend rounds), then decide. Before,
+ * 1 ns was taken: the period was 0, every step resent everything, and
+ * 20,000 frames delivered left 40,000 queued, growing without end. */
+static void
+test_ballot_timeout_min_settles(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.ballot_timeout_ns = 1000;
+    struct hn h;
+    hn_init_cfg(&h, &cfg);
+    hn_start(&h);
+    assert_int_equal(hn_submit(&h, 0, 7, 1), 0);
+    hn_tick(&h, 0);
+    uint64_t delivered = hn_deliver(&h, 100000);
+    printf("  clock still: %llu frames delivered, %u queued, %llu decided\n",
+           (unsigned long long)delivered, h.q_count,
+           (unsigned long long)bpc_engine_next_undecided(h.p[0].e));
+    assert_true(delivered > 0);
+    assert_int_equal(h.q_count, 0);
+    assert_true(hn_run(&h, 1, 100, 1000000));
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
 static void
 test_config_limits_accepted(void **state)
 {
@@ -335,6 +379,10 @@ test_config_limits_accepted(void **state)
     bpc_config_defaults(&cfg);
     cfg.frame_bytes = BPC_FRAME_BYTES_MAX;
     cfg.value_bytes_max = BPC_VALUE_BYTES_MAX;
+    assert_int_equal(bpc_config_validate(&cfg, NULL, 0), 0);
+
+    bpc_config_defaults(&cfg);
+    cfg.ballot_timeout_ns = 1000; /* the shortest taken */
     assert_int_equal(bpc_config_validate(&cfg, NULL, 0), 0);
 
     /* keys == NULL is fine: validate does not look at keys. */
@@ -720,6 +768,7 @@ main(void)
         cmocka_unit_test(test_config_messages_exact),
         cmocka_unit_test(test_config_refusal_order),
         cmocka_unit_test(test_config_limits_accepted),
+        cmocka_unit_test(test_ballot_timeout_min_settles),
         cmocka_unit_test(test_config_unsafe),
         cmocka_unit_test(test_config_threshold_default_table),
         cmocka_unit_test(test_config_faulty_table),
