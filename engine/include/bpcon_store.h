@@ -283,7 +283,9 @@ const struct bpc_store_info *bpc_store_info(const struct bpc_store *s);
  * no engine of the configuration the store was opened with writes, which a restore under it refuses
  * the same way: a vote at or above the record's floor + window_slots, a DIGEST value longer than
  * value_bytes_max; and a vote record below its own floor, where an engine writes a decided record),
- * -EIO (failed store), -EROFS (read-only store), -ENOMEM. A decided record whose dec_keep is below
+ * -EIO (failed store), -EROFS (read-only store), -ENOMEM; -EOVERFLOW (nothing buffered) when the
+ * file's frame sequence numbers would pass 2^64 - 2 (only a file renumbered near 2^64 comes
+ * close; the same for the two calls below). A decided record whose dec_keep is below
  * its own floor is written but not taken: it raises no floor. */
 int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t count);
 /* Buffers the bytes of the step's DIGEST values (out->persist_values), one
@@ -301,7 +303,7 @@ int bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32
  * of 33..BPC_VALUE_BYTES_MAX bytes with a zero pad, has no bytes, or names an instance at or above
  * BPC_DURABLE_APPLIED_BASE; -ERANGE (nothing buffered) for a value longer
  * than the configuration's value_bytes_max; -EIO (failed store), -EROFS,
- * -ENOMEM. */
+ * -ENOMEM, -EOVERFLOW. */
 int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *vals,
                             uint32_t count);
 /* Buffers the application's own state as of floor (every instance below
@@ -309,7 +311,7 @@ int bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value 
  * that floor. len <= BPC_STORE_APP_BYTES_MAX; bytes may be NULL when len
  * is 0. -EINVAL (nothing buffered) for a longer len or NULL bytes with
  * len > 0, or a floor below the last application state's (recovery
- * calls that damage); -EIO (failed store), -EROFS (read-only store), -ENOMEM. */
+ * calls that damage); -EIO (failed store), -EROFS (read-only store), -ENOMEM, -EOVERFLOW. */
 int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32_t len);
 /* Writes every buffered frame as one commit (one pwrite) and fdatasyncs
  * (unless no_sync), then checks that the store's path still names the
@@ -345,7 +347,8 @@ bool bpc_store_compact_due(const struct bpc_store *s);
  * refuses; a file with another name: io's links is not 1; or bytes the
  * store never writes there), which is left as it is: nothing was
  * written, the store is not failed, and a later compaction (once it is
- * gone) works. -ENOMEM when there is no memory for the image: nothing
+ * gone) works. -ENOMEM when there is no memory for the image, -EOVERFLOW
+ * when its frames would need sequence numbers past 2^64 - 2: nothing
  * was written and the store goes on (a later compaction may work); or,
  * the store failed, when the live set's table cannot be rebuilt after
  * the rename (the file is the compacted one). -EROFS for a read-only

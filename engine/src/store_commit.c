@@ -25,6 +25,20 @@
  * Appends and group commit.
  * ---------------------------------------------------------------------- */
 
+/* Can n more frames be numbered from s->next_seq? Recovery calls a frame
+ * numbered 2^64 - 1 damage (the next would wrap to 0), and a file header
+ * whose first number is 2^64 - 1 too, so the last frame written may be
+ * 2^64 - 2 and a compaction's image needs next_seq below 2^64 - 1. Only a
+ * file renumbered near 2^64 (damage with its checksums made good again)
+ * comes close. Before (review B10), the writer numbered a frame 2^64 - 1,
+ * acknowledged its commit, and no open could load the file again; a
+ * compaction renamed such an image over a file that loaded. */
+static bool
+store_seq_room(const struct bpc_store *s, uint64_t n)
+{
+    return n <= UINT64_MAX - s->next_seq;
+}
+
 static int
 store_wbuf_room(struct bpc_store *s, size_t more)
 {
@@ -211,6 +225,9 @@ bpc_store_append(struct bpc_store *s, const struct bpc_durable *recs, uint32_t c
     if (store_set_refused(s, recs, count)) {
         return -EINVAL; /* restore refuses the set; nothing buffered */
     }
+    if (!store_seq_room(s, count)) {
+        return -EOVERFLOW; /* nothing buffered */
+    }
     rc = store_wbuf_room(s, (size_t)count * STORE_RECORD_FRAME_BYTES);
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
         s->wlast = s->wlen;
@@ -255,6 +272,9 @@ bpc_store_append_values(struct bpc_store *s, const struct bpc_durable_value *val
         }
         bytes += STORE_VALUE_FRAME_BYTES(vals[i].vid.len);
     }
+    if (!store_seq_room(s, count)) {
+        return -EOVERFLOW; /* nothing buffered */
+    }
     rc = store_wbuf_room(s, bytes);
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
         const struct bpc_durable_value *v = &vals[i];
@@ -282,6 +302,9 @@ bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, uint32
     }
     if (s->has_app && floor < s->app_floor) {
         return -EINVAL; /* recovery calls it damage (STORE_WHY_APP_ORDER) */
+    }
+    if (!store_seq_room(s, 1)) {
+        return -EOVERFLOW; /* nothing buffered */
     }
     rc = store_wbuf_room(s, STORE_APP_FRAME_MAX);
     if (rc != 0) {
@@ -373,6 +396,11 @@ store_image(struct bpc_store *s, uint8_t **img, size_t *len)
     int rc = store_values_export(s, &vals, &nv);
     if (rc != 0) {
         return rc;
+    }
+    /* The header's first number below 2^64 - 1, every frame's too. */
+    if (s->next_seq == UINT64_MAX ||
+        !store_seq_room(s, (uint64_t)n + nv + (s->has_app ? 1u : 0u))) {
+        return -EOVERFLOW;
     }
     size_t need = BPC_STORE_HEADER_BYTES + STORE_APP_FRAME_MAX +
                   (size_t)n * STORE_RECORD_FRAME_BYTES + (size_t)store_values_frame_bytes(s);
@@ -623,11 +651,12 @@ bpc_store_compact(struct bpc_store *s)
     size_t len = 0;
     uint64_t seq = s->next_seq;
     rc = store_image(s, &img, &len);
-    if (rc == -ENOMEM) {
-        /* No memory for the image: nothing was written, so the store goes
-         * on and a later compaction may work. Before, it failed for good
-         * (every call -EIO: the party could persist nothing more). The
-         * image takes its sequence numbers only when it is built. */
+    if (rc == -ENOMEM || rc == -EOVERFLOW) {
+        /* No memory for the image, or no sequence numbers left for it
+         * (store_seq_room): nothing was written, so the store goes on and
+         * a later compaction may work. Before, it failed for good (every
+         * call -EIO: the party could persist nothing more). The image
+         * takes its sequence numbers only when it is built. */
         return rc;
     }
     if (rc == 0) {

@@ -275,15 +275,29 @@ fs_open_read_only(struct memfs *fs, size_t n, const struct bpc_config *cfg, int 
 
 /* A read-write open: the same verdict as the read-only one (rrc; an empty
  * file is created); the torn tail is cut; one more commit lands and a
- * reopen finds it. */
+ * reopen finds it, unless the file's frames already reach 2^64 - 2
+ * (-EOVERFLOW: nothing buffered). */
 static void
-fs_open_read_write(struct memfs *fs, size_t n, const struct bpc_config *cfg, int rrc)
+fs_open_read_write(struct memfs *fs, size_t n, const struct bpc_config *cfg, int rrc,
+                   const struct bpc_store_info *ii)
 {
     char err[512];
     struct bpc_store_options o = {.io = &fs->io, .read_only = false};
     struct bpc_store *s = NULL;
     int wrc = bpc_store_open(&s, FS_PATH, cfg, &o, err, sizeof(err));
     FS_CHECK(wrc <= 0);
+    if (wrc == -EOVERFLOW && rrc == 0) {
+        /* An older version's file is rewritten in this one (a compaction)
+         * before anything is appended, and its live set needs sequence
+         * numbers past 2^64 - 2: refused, nothing written beyond the cut
+         * of a torn tail. */
+        uint64_t frames = (uint64_t)ii->records + ii->values + ii->app_records;
+        FS_CHECK(ii->version < BPC_STORE_FORMAT_VERSION &&
+                 (ii->next_seq == UINT64_MAX || frames > UINT64_MAX - ii->next_seq));
+        size_t len = 0;
+        FS_CHECK(memfs_file(fs, FS_PATH, &len) != NULL && len == ii->valid_bytes);
+        return;
+    }
     if (n > 0) {
         FS_CHECK((wrc == 0) == (rrc == 0));
     }
@@ -308,6 +322,13 @@ fs_open_read_write(struct memfs *fs, size_t n, const struct bpc_config *cfg, int
          * value_bytes_max); the append check refuses it. */
         add = (struct bpc_durable){.instance = UINT64_MAX};
         arc = bpc_store_append(s, &add, 1);
+    }
+    if (arc == -EOVERFLOW) {
+        /* Frames numbered up to 2^64 - 2: none may follow (recovery calls
+         * 2^64 - 1 damage), and nothing was buffered. */
+        FS_CHECK(wi->next_seq == UINT64_MAX && bpc_store_sync(s) == 0);
+        bpc_store_close(s);
+        return;
     }
     FS_CHECK(arc == 0);
     FS_CHECK(bpc_store_sync(s) == 0);
@@ -345,7 +366,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct bpc_store_info ii;
     int irc = fs_inspect(&fs, n, &ii);
     int rrc = fs_open_read_only(&fs, n, cfg, irc, &ii);
-    fs_open_read_write(&fs, n, cfg, rrc);
+    fs_open_read_write(&fs, n, cfg, rrc, &ii);
     memfs_free(&fs);
     return 0;
 }

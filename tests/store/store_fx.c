@@ -93,6 +93,28 @@ ts_reseal(uint8_t *f)
     }
 }
 
+/* img (len bytes) renumbered from first: the header's first sequence
+ * number and every frame's, checksums resealed. */
+void
+ts_renumber(uint8_t *img, size_t len, uint64_t first)
+{
+    for (uint32_t i = 0; i < 8; i++) {
+        img[64 + i] = (uint8_t)(first >> (8 * i));
+    }
+    ts_set_version(img, img[8]);
+    uint64_t seq = first;
+    for (size_t off = BPC_STORE_HEADER_BYTES; off + BPC_STORE_FRAME_HEADER_BYTES <= len; seq++) {
+        uint8_t *f = img + off;
+        for (uint32_t i = 0; i < 8; i++) {
+            f[16 + i] = (uint8_t)(seq >> (8 * i));
+        }
+        ts_reseal(f);
+        uint32_t plen =
+            (uint32_t)f[8] | (uint32_t)f[9] << 8 | (uint32_t)f[10] << 16 | (uint32_t)f[11] << 24;
+        off += BPC_STORE_FRAME_HEADER_BYTES + plen;
+    }
+}
+
 /* A party-wide record with this floor (what moves the store's floor). */
 struct bpc_durable
 ts_party(uint64_t floor)

@@ -65,6 +65,9 @@ struct bpc_vid ts_vid(uint64_t tag);
 void ts_reseal(uint8_t *f);
 /* A party-wide record with this floor (what moves the store's floor). */
 struct bpc_durable ts_party(uint64_t floor);
+/* img (len bytes) renumbered from first: the header's first sequence
+ * number and every frame's, checksums resealed. */
+void ts_renumber(uint8_t *img, size_t len, uint64_t first);
 
 /* ------------------------------------------------------------------------
  * The model: what a store must give back.

@@ -345,6 +345,60 @@ test_store_append_refuses_party_wide_regress(void **state)
     memfs_free(&fs);
 }
 
+/* A file renumbered to end at frame 2^64 - 3, 2^64 - 2 (its checksums
+ * resealed: intact) loads and takes no frame recovery would call damage:
+ * an append, a value frame, an application state or a compaction needing
+ * 2^64 - 1 is -EOVERFLOW with nothing buffered or written, and the file
+ * still loads with all it held. Before (review B10), the writer numbered
+ * a frame 2^64 - 1 and acknowledged it, and no open could load the file
+ * again; a compaction renamed such an image over it. */
+static void
+test_store_sequence_numbers_run_out(void **state)
+{
+    (void)state;
+    TS_FRESH(9, 0);
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    struct bpc_durable b[8];
+    uint32_t n = ts_batch(0, b, &m);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    bpc_store_close(s);
+    size_t len = 0;
+    const uint8_t *f = memfs_file(&fs, TS_PATH, &len);
+    uint8_t img[4096];
+    assert_true(len <= sizeof(img));
+    memcpy(img, f, len);
+    for (uint64_t room = 0; room <= 2; room++) {
+        /* Its last frame 2^64 - 2 - room: room numbers left. */
+        ts_renumber(img, len, UINT64_MAX - 1u - room - (n - 1u));
+        memfs_set_file(&fs, TS_PATH, img, len);
+        s = NULL;
+        assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+        struct bpc_durable more[3] = {b[0], b[0], b[0]}; /* its party-wide record again */
+        assert_int_equal(bpc_store_append(s, more, (uint32_t)room + 1u), -EOVERFLOW);
+        assert_int_equal(bpc_store_put_app(s, 0, "x", 1), room == 0 ? -EOVERFLOW : 0);
+        uint8_t bytes[100] = {0};
+        struct bpc_durable_value v = {.instance = 1, .bytes = bytes};
+        bpc_vid_of(&v.vid, bytes, sizeof(bytes));
+        /* After the application state (room > 0), room - 1 numbers left. */
+        struct bpc_durable_value vals[2] = {v, v};
+        vals[1].instance = 2;
+        assert_int_equal(bpc_store_append_values(s, vals, room > 0 ? (uint32_t)room : 1u),
+                         -EOVERFLOW);
+        assert_int_equal(bpc_store_sync(s), 0);
+        assert_int_equal(bpc_store_compact(s), -EOVERFLOW);
+        bpc_store_close(s);
+        s = NULL;
+        assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+        assert_int_equal(bpc_store_info(s)->records, n);
+        assert_int_equal(bpc_store_info(s)->app_records, room > 0 ? 1u : 0u);
+        bpc_store_close(s);
+        memfs_set_file(&fs, TS_PATH, img, len);
+    }
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
@@ -353,6 +407,7 @@ main(void)
         cmocka_unit_test(test_store_append_refuses_party_wide_regress),
         cmocka_unit_test(test_store_append_refuses_history_regress),
         cmocka_unit_test(test_store_append_order_skips_dead_records),
+        cmocka_unit_test(test_store_sequence_numbers_run_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
