@@ -53,10 +53,15 @@ ring_eal(const struct cl_opts *o, const char *argv0, size_t engine_bytes)
     snprintf(args[argc++], sizeof(args[0]), "--no-huge");
     snprintf(args[argc++], sizeof(args[0]), "--no-pci");
     snprintf(args[argc++], sizeof(args[0]), "-m");
-    /* Memory: mbufs (~24 MB per party with its rings) plus the engines
-     * and their stores' slot tables (what the window sizes). */
-    size_t engine_mb = (engine_bytes >> 20) + 1;
-    snprintf(args[argc++], sizeof(args[0]), "%zu", 128u + (24u + engine_mb) * o->parties);
+    /* Memory: the mbuf pool (36 MiB a party: a page an mbuf), the
+     * engines and their stores' slot tables (what the window sizes), a
+     * MiB a party for the rest. Before (review V1), the pool was counted
+     * as 24 MiB a party, and from 10 parties on the engines of the last
+     * ones found no room ("party 8 refuses to start: no memory for the
+     * engine"), though --parties goes to 32. */
+    size_t pool_mb = ((size_t)RING_POOL_MBUFS(o->parties) * RING_POOL_MBUF_HEAP >> 20) + 1;
+    size_t engine_mb = (engine_bytes >> 20) + 2;
+    snprintf(args[argc++], sizeof(args[0]), "%zu", 128u + pool_mb + engine_mb * o->parties);
     snprintf(args[argc++], sizeof(args[0]), "--file-prefix=bpc-cluster-%d", (int)getpid());
     snprintf(args[argc++], sizeof(args[0]), "--log-level=lib.eal:warning");
     for (int i = 0; i < argc; i++) {

@@ -17,6 +17,12 @@
 
 /* Ring slots per direction per party. */
 #define RING_SLOTS 4096u
+/* The shared mbuf pool: two rings' worth and a burst margin per party. */
+#define RING_POOL_MBUFS(n) ((n) * (2u * RING_SLOTS + 1024u) + 4096u)
+/* DPDK heap bytes an mbuf of the pool takes without huge pages: a 4 KiB
+ * page each (the pool keeps its 2.3 KiB objects within pages; measured
+ * 4,118 bytes an mbuf with rte_malloc_get_socket_stats). */
+#define RING_POOL_MBUF_HEAP 4096u
 #define RING_BURST 32u
 /* With --ring-lcores 2: how often the main lcore pauses the worker to check
  * progress and the end of the run. */

@@ -23,7 +23,7 @@
 int
 ring_ports(struct ring_cluster *c)
 {
-    uint32_t mbufs = c->n * (2 * RING_SLOTS + 1024) + 4096;
+    uint32_t mbufs = RING_POOL_MBUFS(c->n);
     c->pool = rte_pktmbuf_pool_create("bpc_cluster_pool", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                       (int)rte_socket_id());
     if (c->pool == NULL) {
