@@ -663,7 +663,11 @@ main_footprint(const struct main_args *a)
     struct bpc_footprint_part parts[BPC_FOOTPRINT_PARTS_MAX];
     uint32_t count = bpc_engine_footprint_parts(&cfg, parts, BPC_FOOTPRINT_PARTS_MAX);
     if (count == 0 || count > BPC_FOOTPRINT_PARTS_MAX) {
-        fprintf(stderr, "bpcon-sim: --footprint: the configuration is out of range\n");
+        /* Say why, as a run does (review V1: the reason was not given). */
+        char err[256] = "";
+        (void)bpc_config_validate(&cfg, err, sizeof(err));
+        fprintf(stderr, "bpcon-sim: --footprint: the configuration is out of range%s%s\n",
+                err[0] != '\0' ? ": " : "", err);
         return MAIN_EXIT_USAGE;
     }
     printf("engine storage: %u parties, window %u, value_bytes_max %u, commands_max %u, "
