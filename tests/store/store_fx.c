@@ -1,9 +1,16 @@
 /*
  * store_fx.c - what the store's memfs tests share (store_fx.h): their
  * configuration and options, record identities and comparisons, the
- * header's version, a frame's seal, and the engine-shaped commits of the
- * model.
+ * header's version, a frame's seal, a renumbering, and the engine-shaped
+ * commits of the model.
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first (ts_commit_batch asserts). */
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -184,4 +191,15 @@ ts_app(uint64_t k, struct ts_model *m)
     m->app_floor = m->floor;
     m->app_len =
         (uint32_t)snprintf((char *)m->app, sizeof(m->app), "app state %llu", (unsigned long long)k);
+}
+
+uint32_t
+ts_commit_batch(struct bpc_store *s, uint64_t k, struct bpc_durable *b)
+{
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    uint32_t n = ts_batch(k, b, &m);
+    assert_int_equal(bpc_store_append(s, b, n), 0);
+    assert_int_equal(bpc_store_sync(s), 0);
+    return n;
 }

@@ -93,5 +93,8 @@ struct ts_model {
 uint32_t ts_batch(uint64_t k, struct bpc_durable *recs, struct ts_model *m);
 /* The application state of step k, as of the model's floor, into m. */
 void ts_app(uint64_t k, struct ts_model *m);
+/* One commit of step k's batch (ts_batch, into b and a model of its own)
+ * appended to s and synced, both asserted to succeed: its record count. */
+uint32_t ts_commit_batch(struct bpc_store *s, uint64_t k, struct bpc_durable *b);
 
 #endif

@@ -357,12 +357,8 @@ test_store_sequence_numbers_run_out(void **state)
 {
     (void)state;
     TS_FRESH(9, 0);
-    struct ts_model m;
-    memset(&m, 0, sizeof(m));
     struct bpc_durable b[8];
-    uint32_t n = ts_batch(0, b, &m);
-    assert_int_equal(bpc_store_append(s, b, n), 0);
-    assert_int_equal(bpc_store_sync(s), 0);
+    uint32_t n = ts_commit_batch(s, 0, b);
     bpc_store_close(s);
     size_t len = 0;
     const uint8_t *f = memfs_file(&fs, TS_PATH, &len);

@@ -154,12 +154,8 @@ ts_open_image(const uint8_t *img, size_t len, char *err, size_t err_len, uint32_
     if (rc == 0) {
         *records = (uint32_t)bpc_store_info(s)->records;
         /* Appending after recovery works and lands after the cut. */
-        struct ts_model m;
-        memset(&m, 0, sizeof(m));
         struct bpc_durable b[8];
-        uint32_t n = ts_batch(40, b, &m);
-        assert_int_equal(bpc_store_append(s, b, n), 0);
-        assert_int_equal(bpc_store_sync(s), 0);
+        uint32_t n = ts_commit_batch(s, 40, b);
         bpc_store_close(s);
         memfs_file(&fs, TS_PATH, after);
         struct bpc_store_info info;
