@@ -679,11 +679,19 @@ ring_tap_open(struct ring_cluster *c)
     return 0;
 }
 
-/* The teardown of a run that failed after EAL started: the stores are
- * kept and named. */
+/* The teardown of a run that failed after EAL started: the parties that
+ * started are closed (their stores and logs freed), the stores are kept
+ * and named. */
 static void
 ring_abandon(struct ring_cluster *c)
 {
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->p[i].party != NULL) {
+            bpc_dp_party_free(c->p[i].party);
+            c->p[i].party = NULL;
+        }
+        dp_load_free(&c->p[i].load);
+    }
     bpc_log_thread_unregister();
     rte_eal_cleanup();
     ring_runtime_dir_remove();
