@@ -428,9 +428,11 @@ cl_rates(const struct cl_summary *s, struct cl_totals *t)
     t->decisions = t->ref >= 0 ? (double)s->r[t->ref].decisions : 0.0;
     t->dps = cl_per_s(t->decisions, t->span_s); /* -1: unknown */
     t->cps = cl_per_s((double)t->decided, t->span_s);
-    t->p50 = (double)dp_hist_quantile(&s->hist, 0.50) / 1e3;
-    t->p99 = (double)dp_hist_quantile(&s->hist, 0.99) / 1e3;
-    t->p999 = (double)dp_hist_quantile(&s->hist, 0.999) / 1e3;
+    /* No sample: unknown (-1; null in the JSON line), not 0. */
+    bool sampled = s->hist.total > 0;
+    t->p50 = sampled ? (double)dp_hist_quantile(&s->hist, 0.50) / 1e3 : -1.0;
+    t->p99 = sampled ? (double)dp_hist_quantile(&s->hist, 0.99) / 1e3 : -1.0;
+    t->p999 = sampled ? (double)dp_hist_quantile(&s->hist, 0.999) / 1e3 : -1.0;
 }
 
 /* The summary lines on the run: what ran, what was decided how fast. */
@@ -446,8 +448,12 @@ cl_run_print(const struct cl_opts *o, const struct cl_summary *s, const struct c
            (unsigned long long)t->decided, (unsigned long long)o->commands, t->decisions, t->span_s,
            cl_rate_txt(d, sizeof(d), t->dps), cl_rate_txt(c, sizeof(c), t->cps),
            cl_since_start_s());
-    printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n", t->p50,
-           t->p99, t->p999, (unsigned long long)s->hist.total);
+    if (s->hist.total == 0) {
+        printf("submit-to-apply latency (us): unknown (0 samples)\n");
+    } else {
+        printf("submit-to-apply latency (us): p50 %.1f p99 %.1f p99.9 %.1f (%llu samples)\n",
+               t->p50, t->p99, t->p999, (unsigned long long)s->hist.total);
+    }
 }
 
 /* The summary lines on the checks: durability, the frame tap, chaos, and
@@ -492,6 +498,7 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
     char contra[32] = "null";
     char d[48];
     char c[48];
+    char q[3][48];
     if (s->tapped) {
         snprintf(contra, sizeof(contra), "%llu", (unsigned long long)s->contradictions);
     }
@@ -499,7 +506,7 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
            "\"decided\":%llu,\"applied\":%.0f,\"instances\":%.0f,\"agreement\":%s,"
            "\"log_agreement\":%s,\"skip_mask_diffs\":%llu,\"all_decided\":%s,"
            "\"valid\":%s,\"duplicates\":%llu,\"decisions_per_s\":%s,\"commands_per_s\":%s,"
-           "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"elapsed_s\":%.3f,"
+           "\"p50_us\":%s,\"p99_us\":%s,\"p999_us\":%s,\"elapsed_s\":%.3f,"
            "\"run_s\":%.3f,"
            "\"value_bytes\":%u,\"window\":%s,\"clean_stop\":%s,\"interrupted\":%s,"
            "\"fsync\":%s,\"store_dir\":",
@@ -508,9 +515,10 @@ cl_json_print(const struct cl_opts *o, const struct cl_summary *s, const struct 
            t->decisions, t->agree ? "true" : "false", t->log_agree ? "true" : "false",
            (unsigned long long)t->mask_diffs, t->all ? "true" : "false",
            t->valid ? "true" : "false", (unsigned long long)t->dups,
-           cl_num(d, sizeof(d), t->dps, 0), cl_num(c, sizeof(c), t->cps, 0), t->p50, t->p99,
-           t->p999, t->span_s, cl_since_start_s(), o->value_bytes, window,
-           t->clean ? "true" : "false", s->interrupted ? "true" : "false",
+           cl_num(d, sizeof(d), t->dps, 0), cl_num(c, sizeof(c), t->cps, 0),
+           cl_num(q[0], sizeof(q[0]), t->p50, 1), cl_num(q[1], sizeof(q[1]), t->p99, 1),
+           cl_num(q[2], sizeof(q[2]), t->p999, 1), t->span_s, cl_since_start_s(), o->value_bytes,
+           window, t->clean ? "true" : "false", s->interrupted ? "true" : "false",
            o->no_fsync ? "false" : "true");
     /* A path the user gave: escaped (a quote or a non-UTF-8 byte in it
      * would break the line). */
