@@ -115,6 +115,17 @@ node_mesh(struct node *n, const char *dir, char *err, size_t err_len)
         l->queue_id = 0;
         memcpy(l->mac.addr_bytes, n->cluster.parties[peer].mac, 6);
     }
+    /* vhost-user gives the vhost side the virtio_user side's memory (it
+     * copies frames into it): every lower id maps this process's DPDK
+     * heap. Said at every start, as the docs say it. */
+    if (self > 0) {
+        fprintf(stderr,
+                "bpcon-node: party %u: vhost-mesh: parties 0..%u (the vhost side of their links) "
+                "can read and write this process's DPDK memory, its pair keys and engine state "
+                "included; a mesh is a test transport on one host, not a boundary between "
+                "Byzantine parties\n",
+                self, self - 1);
+    }
     return 0;
 }
 

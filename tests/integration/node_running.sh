@@ -93,6 +93,13 @@ for id in 1 0; do
     pids="$pids $!"
 done
 wait_ready "" "the two parties"
+# The virtio_user side (the higher id) is told that the vhost side maps
+# its memory; the vhost side is not (review D1: it was said nowhere).
+shared="parties 0..0 (the vhost side of their links) can read and write this process's DPDK memory"
+grep -qF "$shared" "$dir/out1"
+check "mesh-memory-said" 0 $? "$(cat "$dir/out1")" ""
+grep -qF "vhost-mesh: parties" "$dir/out0"
+check "mesh-memory-vhost-side" 1 $? "$(cat "$dir/out0")" ""
 sock="$dir/mesh/bpc-0-1.sock"
 before=$(stat -c %i "$sock")
 for id in 1 0; do
