@@ -7,7 +7,8 @@
  * time around the step alone, after an untimed reset), and the exit code
  * the bench_smoke test reads, and --version.
  * Must never: hold benchmark logic of its own (bodies live in C), or exit 0
- * when a setup refused to build its context or no benchmark ran.
+ * when a setup refused to build its context, no benchmark ran, or its
+ * results (stdout, the --benchmark_out file) could not be written.
  *
  * Usage: bpcon-bench [Google Benchmark flags] | --version, e.g.
  *   bpcon-bench --benchmark_filter=wire --benchmark_min_time=0.5
@@ -26,6 +27,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <ostream>
+#include <vector>
 
 namespace
 {
@@ -386,6 +390,73 @@ bench_formats_ok(int argc, char **argv)
     return true;
 }
 
+/* The value of the last argv flag FLAG ("--benchmark_out_format="), or
+ * dflt. */
+const char *
+bench_flag_value(int argc, char **argv, const char *flag, const char *dflt)
+{
+    const char *v = dflt;
+    size_t n = std::strlen(flag);
+    for (int i = 1; i < argc; i++) {
+        if (std::strncmp(argv[i], flag, n) == 0) {
+            v = argv[i] + n;
+        }
+    }
+    return v;
+}
+
+/* The --benchmark_out file's reporter: the format's own reporter, and a
+ * check once it finished that every byte reached the file. Google
+ * Benchmark writes that file through an ofstream whose failure it never
+ * looks at: a full disk or /dev/full gave exit 0 (review V1). */
+class bench_file_reporter : public benchmark::BenchmarkReporter
+{
+  public:
+    explicit bench_file_reporter(const char *format)
+    {
+        if (std::strcmp(format, "csv") == 0) {
+/* Deprecated in Google Benchmark 1.7, still what --benchmark_out_format=csv
+ * selects there. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+            inner_.reset(new benchmark::CSVReporter());
+#pragma GCC diagnostic pop
+        } else if (std::strcmp(format, "console") == 0) {
+            inner_.reset(new benchmark::ConsoleReporter(benchmark::ConsoleReporter::OO_None));
+        } else {
+            inner_.reset(new benchmark::JSONReporter());
+        }
+    }
+    bool
+    ReportContext(const Context &context) override
+    {
+        inner_->SetOutputStream(&GetOutputStream());
+        inner_->SetErrorStream(&GetErrorStream());
+        return inner_->ReportContext(context);
+    }
+    void
+    ReportRuns(const std::vector<Run> &reports) override
+    {
+        inner_->ReportRuns(reports);
+    }
+    void
+    Finalize() override
+    {
+        inner_->Finalize();
+        GetOutputStream().flush();
+        failed_ = !GetOutputStream().good();
+    }
+    bool
+    failed() const
+    {
+        return failed_;
+    }
+
+  private:
+    std::unique_ptr<benchmark::BenchmarkReporter> inner_;
+    bool failed_ = false;
+};
+
 /* At exit, whoever calls exit (main's returns, Google Benchmark's --help):
  * the results on stdout (std::cout is synchronised with stdio, so its
  * writes land in stdout) lost make the run fail with 2. Before (review
@@ -420,12 +491,24 @@ main(int argc, char **argv)
         bench_register(spec);
     }
     bench_register_more();
+    /* Initialize takes the flags it knows out of argv: their copy. */
+    const int argc0 = argc;
+    std::vector<char *> argv0(argv, argv + argc);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 2;
     }
-    const size_t ran = benchmark::RunSpecifiedBenchmarks();
+    const char *out = bench_flag_value(argc0, argv0.data(), "--benchmark_out=", "");
+    bench_file_reporter file_reporter(
+        bench_flag_value(argc0, argv0.data(), "--benchmark_out_format=", "json"));
+    const size_t ran = out[0] != '\0' ? benchmark::RunSpecifiedBenchmarks(nullptr, &file_reporter)
+                                      : benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
+    if (file_reporter.failed()) {
+        std::fprintf(stderr,
+                     "bpcon-bench: --benchmark_out '%s': the results could not be written\n", out);
+        return 2;
+    }
     if (ran == 0) {
         std::fprintf(stderr, "bpcon-bench: no benchmark matched\n");
         return 1;
