@@ -133,6 +133,10 @@ cf_u64(struct cf_reader *r, const char *what, const char *s, uint64_t max, uint6
 {
     bpc_u128 v = 0;
     int rc = cf_u128(s, max, &v);
+    if (rc == -ERANGE) {
+        return cf_fail(r, "%s '%s' is above %llu, the largest it takes", what, s,
+                       (unsigned long long)max);
+    }
     if (rc != 0) {
         return cf_fail(r, "%s '%s' is not a decimal number in 0..%llu", what, s,
                        (unsigned long long)max);

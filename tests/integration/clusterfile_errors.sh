@@ -70,6 +70,10 @@ case_file gap "cluster_id 1\n$P0\nparty 2 weight 1 mac 02:00:00:00:00:02 key k1 
 check gap "gap.conf:3:" "party 1 missing"
 case_file weight "cluster_id 1\nparty 0 weight -3 mac 02:00:00:00:00:00 key k0 port port:0\n"
 check weight "weight.conf:2:" "weight"
+# A weight of 2^64 is a number, too large: said so (before, review V1:
+# "is not a decimal number in 0..18446744073709551615").
+case_file weight64 "cluster_id 1\nparty 0 weight 18446744073709551616 mac 02:00:00:00:00:00 key k0 port port:0\n"
+check weight64 "weight64.conf:2:" "weight '18446744073709551616' is above 18446744073709551615, the largest it takes"
 case_file big "cluster_id 99999999999999999999999\n"
 check big "big.conf:1:" "cluster_id"
 case_file odd "cluster_id 1\nparty 0 weight 1 mac\n"
