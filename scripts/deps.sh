@@ -23,8 +23,10 @@ set -eu
 #   libbenchmark-dev              micro benchmarks (bench/)
 #   python3                       DPDK's python tools, scripts/symbols.py
 #   scdoc man-db                  man pages (docs/man) and their render check
+#   strace                        tests/cli/cluster_dirsync.sh (which fsyncs a run makes)
 BPC_PACKAGES="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev clang-format
-libdpdk-dev dpdk dpdk-dev liburcu-dev libsodium-dev libisal-dev libcmocka-dev libbenchmark-dev python3 scdoc man-db"
+libdpdk-dev dpdk dpdk-dev liburcu-dev libsodium-dev libisal-dev libcmocka-dev libbenchmark-dev python3 scdoc man-db
+strace"
 
 deps_missing=""
 for pkg in $BPC_PACKAGES; do

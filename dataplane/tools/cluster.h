@@ -172,6 +172,10 @@ void cl_tap_free(struct cl_tap *t);
  * $TMPDIR when that is an absolute path of at most 64 characters, else
  * under /tmp. 0, or -1 after a message on stderr. */
 int cl_run_dir_make(char *buf, size_t len);
+/* An fsync of dir's parent folder, so that dir itself (a stores' folder
+ * this run may have made) survives a power loss with the stores in it.
+ * 0, or -1 after a message on stderr. */
+int cl_dir_entry_sync(const char *dir);
 /* 0 when no file is at path (a party's store in --store-dir dir); else
  * says why on stderr and -1: a store left there is never removed. */
 int cl_store_fresh(const char *dir, const char *path);

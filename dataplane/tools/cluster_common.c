@@ -8,6 +8,7 @@
 #include "json_str.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,42 @@ cl_run_dir_make(char *buf, size_t len)
         fprintf(stderr, "bpcon-cluster: a run directory under %s: %s\n", base, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+int
+cl_dir_entry_sync(const char *dir)
+{
+    char parent[320];
+    int n = snprintf(parent, sizeof(parent), "%s", dir);
+    if (n < 0 || (size_t)n >= sizeof(parent)) {
+        fprintf(stderr, "bpcon-cluster: %s: path too long\n", dir);
+        return -1;
+    }
+    /* Trailing slashes are not a component; the parent is what the last
+     * slash before the last component leaves ("." with none). */
+    while (n > 1 && parent[n - 1] == '/') {
+        parent[--n] = '\0';
+    }
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL) {
+        snprintf(parent, sizeof(parent), ".");
+    } else if (slash == parent) {
+        parent[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        fprintf(stderr, "bpcon-cluster: %s: cannot make its entry in %s durable: %s\n", dir, parent,
+                strerror(err));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    close(fd);
     return 0;
 }
 

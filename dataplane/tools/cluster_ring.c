@@ -123,6 +123,11 @@ ring_store_dir(struct ring_cluster *c)
         c->store_dir_made = true;
     }
     snprintf(c->o->store_where, sizeof(c->o->store_where), "%s", c->store_dir);
+    /* The stores make their own files durable in the folder; the folder's
+     * entry in its parent is this run's to sync. */
+    if (!c->o->no_fsync && cl_dir_entry_sync(c->store_dir) != 0) {
+        return -1;
+    }
     for (uint32_t i = 0; i < c->n; i++) {
         snprintf(c->p[i].store, sizeof(c->p[i].store), "%s/store-%u", c->store_dir, i);
         /* This run's parties start fresh (a new cluster id): a store left

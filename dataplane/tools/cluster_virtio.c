@@ -135,6 +135,11 @@ virtio_store_dir(struct vcluster *c)
         fprintf(stderr, "bpcon-cluster: --store-dir %s: %s\n", dir, strerror(errno));
         return -1;
     }
+    /* The stores make their own files durable in the folder; the folder's
+     * entry in its parent is this run's to sync. */
+    if (!o->no_fsync && cl_dir_entry_sync(dir) != 0) {
+        return -1;
+    }
     for (uint32_t i = 0; i < c->n; i++) {
         char path[320];
         snprintf(path, sizeof(path), "%s/store-%u", dir, i);
