@@ -189,7 +189,13 @@ struct bpc_store;
  * -EPROTONOSUPPORT naming it.
  * A torn tail is dropped (info.torn_bytes) and cut off the file, durably,
  * before anything is appended, by a writer's open that succeeds (one
- * refused for PATH.tmp, below, leaves the file as it was). Damage before
+ * refused for PATH.tmp, below, leaves the file as it was). A writer's open
+ * of an existing store then makes what it loaded durable (unless no_sync):
+ * an fdatasync of the file and an fsync of its directory, so that a
+ * process that died, or failed, between a write and its sync, or between
+ * a rename and the directory's sync, leaves nothing behind that a power
+ * loss after this open's acknowledged commits could take away; a failure
+ * there fails the open with its errno, naming what was synced. Damage before
  * the tail (a checksum or framing failure followed by more data, or a
  * record with good checksums that bpc_store_append would refuse, one
  * bpc_engine_restore refuses) is -EBADMSG with a message naming the
@@ -220,8 +226,8 @@ struct bpc_store;
  * be NULL (durable defaults).
  * cfg is validated first: one bpc_config_validate refuses (self outside
  * the party list, too many parties...) returns its negated BPC_ECFG_
- * code, nothing created. Returns 0 or a negative errno (or that code),
- * with a message in err. */
+ * code, nothing created. Returns 0 (err then empty) or a negative errno
+ * (or that code), with a message in err. */
 int bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
                    const struct bpc_store_options *opt, char *err, size_t err_len);
 /* Closes the file and frees the store (buffered, unsynced frames are
@@ -321,9 +327,12 @@ int bpc_store_put_app(struct bpc_store *s, uint64_t floor, const void *bytes, ui
  * (bpc_engine_persisted). Any I/O failure here or in compaction, and a
  * path that no longer names the file, leave the store failed: every
  * later call returns -EIO (a failed fdatasync cannot be retried safely),
- * bpc_store_error says why. With no_sync the path is checked at every
- * BPC_STORE_NAME_CHECK_EVERY-th commit and before each compaction, not
- * at every commit (docs/STORE.md: its cost). Nothing buffered: 0 at
+ * bpc_store_error says why; the failed commit is cut off the file first,
+ * as well as a truncate can (after a failed fdatasync the kernel may mark
+ * its pages clean: a restart would read a commit the disk never held).
+ * With no_sync the path is checked at every BPC_STORE_NAME_CHECK_EVERY-th
+ * commit and before each compaction, not at every commit (docs/STORE.md:
+ * its cost). Nothing buffered: 0 at
  * once. -EROFS for a read-only store. */
 int bpc_store_sync(struct bpc_store *s);
 

@@ -530,6 +530,32 @@ store_open_locked(struct bpc_store *s, char *err, size_t err_len)
     return rc; /* 0, or -ENOENT: a writer creates the store */
 }
 
+/* A writer's open makes what it loaded durable before it acknowledges
+ * anything: the file's data (an earlier process may have died between a
+ * commit's write and its fdatasync) and its name in the directory (or
+ * between a creation's or a compaction's rename and the directory's
+ * fsync, or that fsync failed). Else commits acknowledged after the
+ * restart could vanish in a power loss with the file they went to, the
+ * name falling back to the file before the rename, or to none (review
+ * B11's F1). */
+static int
+store_open_sync(struct bpc_store *s, char *err, size_t err_len)
+{
+    if (s->no_sync) {
+        return 0;
+    }
+    int rc = s->io.datasync(s->io.ctx, s->fd);
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: syncing the file found: %s", s->path, strerror(-rc));
+        return rc;
+    }
+    rc = store_dirsync(s);
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: syncing its directory: %s", s->path, strerror(-rc));
+    }
+    return rc;
+}
+
 static int
 store_open_file(struct bpc_store *s, char *err, size_t err_len)
 {
@@ -558,6 +584,9 @@ store_open_file(struct bpc_store *s, char *err, size_t err_len)
     if (rc == 0 && !s->read_only && s->info.version < BPC_STORE_FORMAT_VERSION) {
         rc = store_upgrade(s, err, err_len);
     }
+    if (rc == 0 && !s->read_only) {
+        rc = store_open_sync(s, err, err_len);
+    }
     return rc;
 }
 
@@ -565,6 +594,9 @@ int
 bpc_store_open(struct bpc_store **out, const char *path, const struct bpc_config *cfg,
                const struct bpc_store_options *opt, char *err, size_t err_len)
 {
+    if (err != NULL && err_len > 0) {
+        err[0] = '\0'; /* an earlier call's message is not this one's */
+    }
     if (out == NULL) {
         store_errf(err, err_len, "no place for the store handle (out is NULL)");
         return -EINVAL;

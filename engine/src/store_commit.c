@@ -366,6 +366,12 @@ bpc_store_sync(struct bpc_store *s)
         rc = store_check_path(s); /* after the sync: as late as it can be */
     }
     if (rc != 0) {
+        /* The failed commit is cut off the file, as well as it can be:
+         * after a failed fdatasync Linux may mark its pages clean, so a
+         * restart would read from the page cache a commit the disk never
+         * held and act on it (review B11's F2). A cut that fails too is
+         * the first cause's failure still. */
+        (void)s->io.truncate(s->io.ctx, s->fd, s->size);
         store_fail(s, rc);
         return -EIO;
     }
@@ -434,7 +440,7 @@ store_image(struct bpc_store *s, uint8_t **img, size_t *len)
 }
 
 /* Makes a rename (or creation) in the store's directory durable. */
-static int
+int
 store_dirsync(struct bpc_store *s)
 {
     if (s->no_sync) {

@@ -294,6 +294,8 @@ const char *store_tmp_foreign(int rc);
 /* Writes img as PATH.tmp, syncs it, renames it over PATH and syncs the
  * directory; on 0 the store appends to the new file. */
 int store_replace(struct bpc_store *s, const uint8_t *img, size_t len);
+/* An fsync of the store's directory (nothing with no_sync): 0 or -errno. */
+int store_dirsync(struct bpc_store *s);
 
 /* store_io.c: whole buffers through the I/O table; 0 or -errno. */
 int store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_t len,

@@ -259,8 +259,8 @@ store_write_all(const struct bpc_store_io *io, int fd, const uint8_t *buf, size_
         if (put < 0) {
             return (int)put;
         }
-        if (put == 0) {
-            return -EIO;
+        if (put == 0 || (uint64_t)put > len) {
+            return -EIO; /* nothing written, or more than asked: a broken table */
         }
         buf += put;
         len -= (size_t)put;
