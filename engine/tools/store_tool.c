@@ -147,6 +147,22 @@ tool_check_line(FILE *f, const char *path, const struct bpc_store_info *in, int 
             (unsigned long long)in->next_seq);
 }
 
+/* s on stderr with each control byte (below 0x20, and 0x7f) as \xNN, so
+ * that a file name (or a message naming it) cannot split or forge the
+ * log's lines or send a terminal its escapes. Before (review B11), the
+ * name went out raw. */
+static void
+tool_err_text(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            fprintf(stderr, "\\x%02x", *c);
+        } else {
+            fputc(*c, stderr);
+        }
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -172,7 +188,9 @@ main(int argc, char **argv)
             /* Before (review D1's M11): "unknown command '--version'". */
             fprintf(stderr, "bpcon-store: %s takes no argument ('%s' given)\n", argv[1], argv[2]);
         } else if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "dump") != 0) {
-            fprintf(stderr, "bpcon-store: unknown command '%s' (check or dump)\n", argv[1]);
+            fputs("bpcon-store: unknown command '", stderr);
+            tool_err_text(argv[1]);
+            fputs("' (check or dump)\n", stderr);
         } else {
             fprintf(stderr, "bpcon-store: %s takes exactly one FILE (%d given)\n", argv[1],
                     argc - 2);
@@ -186,19 +204,27 @@ main(int argc, char **argv)
                                sizeof(err));
     bool damaged = rc == -EBADMSG || rc == -EPROTONOSUPPORT;
     if (rc != 0 && !damaged) {
-        fprintf(stderr, "bpcon-store: %s\n", err);
+        fputs("bpcon-store: ", stderr);
+        tool_err_text(err);
+        fputc('\n', stderr);
         return 2;
     }
     if (check) {
         tool_check_line(stdout, argv[2], &info, rc);
     }
     if (rc != 0) {
-        fprintf(stderr, "bpcon-store: %s: %s\n", argv[2], err);
+        fputs("bpcon-store: ", stderr);
+        tool_err_text(argv[2]);
+        fputs(": ", stderr);
+        tool_err_text(err);
+        fputc('\n', stderr);
     } else if (info.torn_bytes > 0) {
+        fputs("bpcon-store: ", stderr);
+        tool_err_text(argv[2]);
         fprintf(stderr,
-                "bpcon-store: %s: torn tail of %llu bytes after offset %llu (a party's "
-                "next start cuts it off)\n",
-                argv[2], (unsigned long long)info.torn_bytes, (unsigned long long)info.valid_bytes);
+                ": torn tail of %llu bytes after offset %llu (a party's next start cuts it "
+                "off)\n",
+                (unsigned long long)info.torn_bytes, (unsigned long long)info.valid_bytes);
     }
     return tool_out_status("bpcon-store", damaged ? 1 : 0, 2);
 }

@@ -96,6 +96,25 @@ odd=$'q"\\\x01\xff\xc3\xa9\xed\xa0\x80.store'
 cp "$dir/notastore.store" "$dir/$odd"
 expect_rc odd-name-check 1 "$tool" check "$dir/$odd"
 has odd-name-file '/q\"\\\u0001\u00ff'$'\xc3\xa9''\u00ed\u00a0\u0080.store",'
+# ... and on stderr its control bytes are \xNN: a newline or a
+# terminal's escape in a name cannot split or forge the message (before,
+# review B11: written raw).
+ctl=$'n\nl\x1b[2J.store'
+cp "$dir/notastore.store" "$dir/$ctl"
+expect_rc ctl-name-check 1 "$tool" check "$dir/$ctl"
+if [ "$(wc -l <"$dir/stderr")" -eq 1 ] && grep -qF 'n\x0al\x1b[2J.store: ' "$dir/stderr"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL ctl-name-stderr: $(cat -A "$dir/stderr")"
+fi
+expect_rc ctl-command 2 "$tool" $'bad\ncmd' x
+if grep -qF "unknown command 'bad\x0acmd'" "$dir/stderr"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL ctl-command-stderr: $(cat -A "$dir/stderr")"
+fi
 
 expect_rc good-dump 0 "$tool" dump "$dir/good.store"
 lines=$(printf '%s\n' "$out" | grep -c '^{"seq":')
