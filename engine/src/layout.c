@@ -34,7 +34,12 @@ eng_sizes_of(const struct bpc_config *cfg, struct eng_sizes *z)
     z->claims = 256 + 2 * z->n + (uint32_t)(per_window < 65536 ? per_window : 65536);
     z->cmds = cfg->commands_max;
     z->cmd_max = bpc_command_bytes_max(cfg);
-    z->cmd_stride = (z->cmd_max + 7u) & ~7u;
+    /* At least 8: a command's place in the own list is found again from
+     * the address of its bytes (eng_own_locate), which a stride of 0 (no
+     * command byte fits: value_bytes_max 16) would make one address for
+     * all; then no ATTEST of an own command left and every command a
+     * non-leader submitted waited for a ballot change (review E1's F1). */
+    z->cmd_stride = z->cmd_max == 0 ? 8u : (z->cmd_max + 7u) & ~7u;
     z->bq_cap = z->window * (6 + BPC_HISTORY_MAX) + 4 * ENG_RETX_MAX + 64;
     z->uq_cap = z->window + 2 * eng_answer_half(z->n) + 2 * z->n + 256;
     z->recs_cap = BPC_FRAME_BYTES_MAX / BPC_WIRE_RECORD_BYTES;

@@ -339,6 +339,44 @@ test_idle_silent_leader_left(void **state)
     hn_free(&h);
 }
 
+/* Goal: at value_bytes_max 16, the smallest taken (commands of 0 bytes
+ * only), commands that non-leaders submit are proven by their ATTESTs and
+ * decided at the first ballot. Before (review E1's F1), the own list's
+ * stride was 0 bytes, its commands could not be found again from their
+ * bytes, every ATTEST was dropped (tx_value_gone) and the leader held the
+ * values back (cmd_unauthenticated) until ballots failed. */
+static void
+test_smallest_value_keeps_its_ballot(void **state)
+{
+    (void)state;
+    struct hn h;
+    cluster_init(&h, 4, 64, 8);
+    for (uint32_t i = 0; i < h.n; i++) {
+        h.p[i].cfg.value_bytes_max = 16;
+        bpc_engine_free(h.p[i].e);
+        char err[128];
+        assert_int_equal(bpc_engine_new(&h.p[i].e, &h.p[i].cfg, err, sizeof(err)), 0);
+    }
+    assert_int_equal(bpc_command_bytes_max(&h.p[0].cfg), 0);
+    hn_start(&h);
+    uint8_t none = 0;
+    for (uint32_t i = 0; i < h.n; i++) {
+        for (int k = 0; k < 10; k++) {
+            assert_int_equal(bpc_submit(h.p[i].e, &none, 0, NULL), 0);
+        }
+    }
+    assert_true(run_until_applied(&h, 40, 2000 * MS));
+    assert_int_equal(failed_sum(&h), 0);
+    for (uint32_t i = 0; i < h.n; i++) {
+        const struct bpc_counters *c = bpc_engine_counters(h.p[i].e);
+        assert_int_equal(c->tx_value_gone, 0);
+        assert_int_equal(c->cmd_unauthenticated, 0);
+        assert_int_equal(bpc_engine_ballot(h.p[i].e), 1);
+    }
+    assert_true(hn_agree(&h));
+    hn_free(&h);
+}
+
 int
 main(void)
 {
@@ -348,6 +386,7 @@ main(void)
         cmocka_unit_test(test_light_load_2a_alone_keeps_its_ballot),
         cmocka_unit_test(test_stale_attests_rearm_nothing),
         cmocka_unit_test(test_idle_silent_leader_left),
+        cmocka_unit_test(test_smallest_value_keeps_its_ballot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
