@@ -702,7 +702,10 @@ struct bpc_step_out {
                                                        commit; borrowed */
     uint32_t persist_values_count;
     uint64_t next_deadline_ns; /* step again by then (and at once after
-                                  bpc_engine_persisted when persist_count > 0) */
+                                  bpc_engine_persisted when persist_count > 0);
+                                  now_ns when decisions_cap held back one
+                                  ready to apply (a decisions array with
+                                  cap 0 takes none: nothing is applied) */
 };
 
 #define BPC_COUNTERS(X)                                                                            \
@@ -720,7 +723,7 @@ struct bpc_step_out {
     X(conflicts)                                                                                   \
     X(tx_overflow)                                                                                 \
     X(tx_value_gone)                                                                               \
-    X(submit_eagain)                                                                               \
+    X(submit_eagain)       /* bpc_submit's -EAGAIN (queue full), as of the last step */            \
     X(cmd_unauthenticated) /* 2a values held back: a command lacks its proof */                    \
     X(ballot_saturated)    /* ballot changes refused at BPC_BALLOT_MAX */                          \
     X(frames_settled)      /* dropped untagged: every record already settled */                    \

@@ -127,7 +127,8 @@ bpc_engine_step(struct bpc_engine *e, const struct bpc_step_in *in, struct bpc_s
         eng_collect_persist(e, out);
     }
     int rc = eng_flush(e, out);
-    out->next_deadline_ns = eng_next_deadline(e);
+    /* Decisions ready beyond out's cap: now, not at a timer (review E1). */
+    out->next_deadline_ns = eng_emit_held(e, out) ? e->now_ns : eng_next_deadline(e);
     return rc < 0 ? rc : (int)out->frames_count;
 }
 

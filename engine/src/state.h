@@ -293,6 +293,11 @@ struct eng_submit_state {
      * ENG_TICKET_RESTORING while a restore runs: set by init and restore,
      * read and marked by bpc_submit in one atomic step for its ticket. */
     _Atomic uint64_t ticket_inc1;
+    /* bpc_submit's -EAGAIN refusals (a full ring), counted by the threads
+     * that submit; the engine's thread copies it into its counters at
+     * each step (eng_ring_drain). Before (review E1), nothing counted
+     * them and the counter submit_eagain stayed 0. */
+    _Atomic uint64_t eagain;
     uint64_t ring_head;
     uint32_t cmd_mask;   /* commands_max - 1, for ring, own and lq */
     uint32_t cmd_stride; /* bytes per command buffer (cmd_max rounded up to 8) */

@@ -88,6 +88,7 @@ eng_submit(struct bpc_engine *e, const uint8_t *cmd, uint32_t len, uint64_t *tic
                 break;
             }
         } else if (seq < pos) {
+            atomic_fetch_add_explicit(&sub->eagain, 1, memory_order_relaxed);
             return -EAGAIN; /* full: the engine has not drained it yet */
         } else {
             pos = atomic_load_explicit(&sub->ring_tail, memory_order_relaxed);
@@ -140,6 +141,7 @@ void
 eng_ring_drain(struct bpc_engine *e)
 {
     struct eng_submit_state *sub = &e->sub;
+    e->ctr.submit_eagain = atomic_load_explicit(&sub->eagain, memory_order_relaxed);
     /* Nothing claimed since the last drain: done without reading the
      * ring's cell (a cold line in every step of an idle submitter). A
      * claim this load misses is drained by the next step, as one whose

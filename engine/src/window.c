@@ -291,19 +291,38 @@ eng_emit_waits(const struct bpc_engine *e, const struct eng_slot *s)
     return eng_vote_dec_wait(s) && !eng_vote_durable_now(e, s);
 }
 
+/* The slot of the next instance to apply when it can be applied now;
+ * NULL when not. */
+static struct eng_slot *
+eng_emit_next(const struct bpc_engine *e)
+{
+    struct eng_slot *s = eng_slot_at(e, e->win.nu);
+    if (eng_slot_instance(s) != e->win.nu || !eng_vote_decided_with_bytes(s)) {
+        return NULL;
+    }
+    if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {
+        return NULL; /* paced: Finished only at the finalize event */
+    }
+    if (eng_emit_waits(e, s)) {
+        return NULL; /* its own 2b, needed for its quorum, is not durable yet */
+    }
+    return s;
+}
+
+bool
+eng_emit_held(const struct bpc_engine *e, const struct bpc_step_out *out)
+{
+    return out->decisions != NULL && out->decisions_cap > 0 &&
+           out->decisions_count == out->decisions_cap && eng_emit_next(e) != NULL;
+}
+
 void
 eng_emit(struct bpc_engine *e, struct bpc_step_out *out)
 {
     while (out->decisions == NULL || out->decisions_count < out->decisions_cap) {
-        struct eng_slot *s = eng_slot_at(e, e->win.nu);
-        if (eng_slot_instance(s) != e->win.nu || !eng_vote_decided_with_bytes(s)) {
+        struct eng_slot *s = eng_emit_next(e);
+        if (s == NULL) {
             return;
-        }
-        if (!eng_event_fired(e, BPC_EVENT_FINALIZE)) {
-            return; /* paced: Finished only at the finalize event */
-        }
-        if (eng_emit_waits(e, s)) {
-            return; /* its own 2b, needed for its quorum, is not durable yet */
         }
         if (!eng_emit_one(e, s, eng_dring_stage(e, s), out)) {
             return;

@@ -136,6 +136,9 @@ eng_gen_find(struct bpc_engine *e, struct eng_slot *s, uint64_t ballot, bool cre
 }
 /* Emits decided instances from nu on, in order, into out. */
 ENG_FN void eng_emit(struct bpc_engine *e, struct bpc_step_out *out);
+/* Did out's full decisions array hold back an instance that could be
+ * applied now (the caller must step again at once)? */
+ENG_FN bool eng_emit_held(const struct bpc_engine *e, const struct bpc_step_out *out);
 /* Where queued DIGEST bytes live (outbox.c): slot buffers and the ring. */
 ENG_FN bool eng_win_locate(const struct bpc_engine *e, const uint8_t *val, uint32_t *slot,
                            uint8_t *which);

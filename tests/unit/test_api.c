@@ -453,6 +453,84 @@ test_auth_log_null_refused(void **state)
     bpc_log_free(log);
 }
 
+/* Goal: a step whose decisions array is full while more instances could
+ * be applied asks to be stepped again at once (next_deadline_ns = now),
+ * and each such step applies one more. Before (review E1's F2), the
+ * deadline was the next timer's (25 ms on), and a caller sleeping until
+ * it left the decided instances unapplied that long. */
+static void
+test_decisions_cap_steps_again_now(void **state)
+{
+    (void)state;
+    struct bpc_config cfg;
+    bpc_config_defaults(&cfg);
+    cfg.parties_count = 1;
+    cfg.self = 0;
+    cfg.batch_max = 1;
+    cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])api_keys;
+    char err[256];
+    struct bpc_engine *e = NULL;
+    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(bpc_engine_start(e, 10 * API_MS), 0);
+    uint8_t cmd[8] = {0};
+    for (uint8_t k = 0; k < 10; k++) {
+        cmd[0] = k;
+        assert_int_equal(bpc_submit(e, cmd, sizeof(cmd), NULL), 0);
+    }
+    static uint8_t buf[4][BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_out fo[4];
+    for (int k = 0; k < 4; k++) {
+        fo[k] = (struct bpc_frame_out){.bytes = buf[k], .cap = sizeof(buf[k])};
+    }
+    struct bpc_decision d[1];
+    struct bpc_step_in in = {.now_ns = 20 * API_MS};
+    uint64_t got = 0;
+    uint32_t held = 0;
+    for (int step = 0; step < 200 && got < 10; step++) {
+        struct bpc_step_out out = {
+            .frames = fo, .frames_cap = 4, .decisions = d, .decisions_cap = 1};
+        assert_true(bpc_engine_step(e, &in, &out) >= 0);
+        got += out.decisions_count;
+        if (out.persist_count > 0) {
+            bpc_engine_persisted(e);
+            continue;
+        }
+        if (out.decisions_count == 1 && got < 10) {
+            held++;
+            assert_int_equal(out.next_deadline_ns, in.now_ns);
+        }
+    }
+    assert_int_equal(got, 10);
+    assert_true(held > 0);
+    bpc_engine_free(e);
+}
+
+/* Goal: every bpc_submit refused with -EAGAIN (its queue full) is counted
+ * in submit_eagain, as the step after it reads. Before (review E1's F3),
+ * nothing counted it: 0 after any number of refusals. */
+static void
+test_submit_eagain_counted(void **state)
+{
+    (void)state;
+    struct bpc_engine *e = api_engine();
+    uint8_t cmd[8] = {0};
+    uint32_t taken = 0;
+    while (bpc_submit(e, cmd, sizeof(cmd), NULL) == 0) {
+        taken++;
+    }
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(bpc_submit(e, cmd, sizeof(cmd), NULL), -EAGAIN);
+    }
+    assert_true(taken > 0);
+    static uint8_t buf[BPC_FRAME_BYTES_MAX];
+    struct bpc_frame_out fo = {.bytes = buf, .cap = sizeof(buf)};
+    struct bpc_step_out out = {.frames = &fo, .frames_cap = 1};
+    struct bpc_step_in in = {.now_ns = 20 * API_MS};
+    assert_true(bpc_engine_step(e, &in, &out) >= 0);
+    assert_int_equal(bpc_engine_counters(e)->submit_eagain, 5);
+    bpc_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -470,6 +548,8 @@ main(void)
         cmocka_unit_test(test_batch_next_null_refused),
         cmocka_unit_test(test_wire_null_refused),
         cmocka_unit_test(test_auth_log_null_refused),
+        cmocka_unit_test(test_decisions_cap_steps_again_now),
+        cmocka_unit_test(test_submit_eagain_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
