@@ -191,6 +191,8 @@ struct bpc_store;
  * before anything is appended, by a writer's open that succeeds (one
  * refused for PATH.tmp, below, leaves the file as it was). A writer's open
  * of an existing store then makes what it loaded durable (unless no_sync):
+ * the file's bytes written back over themselves (after a failed fdatasync
+ * the kernel may have marked pages clean that never reached the disk),
  * an fdatasync of the file and an fsync of its directory, so that a
  * process that died, or failed, between a write and its sync, or between
  * a rename and the directory's sync, leaves nothing behind that a power

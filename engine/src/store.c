@@ -532,19 +532,58 @@ store_open_locked(struct bpc_store *s, char *err, size_t err_len)
 
 /* A writer's open makes what it loaded durable before it acknowledges
  * anything: the file's data (an earlier process may have died between a
- * commit's write and its fdatasync) and its name in the directory (or
- * between a creation's or a compaction's rename and the directory's
- * fsync, or that fsync failed). Else commits acknowledged after the
- * restart could vanish in a power loss with the file they went to, the
- * name falling back to the file before the rename, or to none (review
- * B11's F1). */
+ * commit's write and its fdatasync, or its fdatasync failed: the bytes
+ * are written again first, store_rewrite_in_place) and its name in the
+ * directory (or between a creation's or a compaction's rename and the
+ * directory's fsync, or that fsync failed). Else commits acknowledged
+ * after the restart could vanish in a power loss with the file they went
+ * to, the name falling back to the file before the rename, or to none
+ * (review B11's F1), or sit behind bytes that never reached the disk,
+ * which a power loss turns into damage no party starts from (B12's R1
+ * and R2: an open that only synced built on pages a failed fdatasync had
+ * marked clean). */
+/* Writes the file's bytes back over themselves, so that every page is
+ * dirty again: after a failed fdatasync Linux marks the pages clean and
+ * reports the error once, and a later fdatasync (this open's) returns 0
+ * without writing them, though they are what this open loaded. 0 or
+ * -errno. */
+static int
+store_rewrite_in_place(struct bpc_store *s)
+{
+    int64_t size = s->io.size(s->io.ctx, s->fd);
+    if (size < 0) {
+        return (int)size;
+    }
+    enum { CHUNK = 64 * 1024 };
+    uint8_t *b = malloc(CHUNK);
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (uint64_t off = 0; rc == 0 && off < (uint64_t)size; off += CHUNK) {
+        uint64_t left = (uint64_t)size - off;
+        size_t len = left < CHUNK ? (size_t)left : CHUNK;
+        rc = store_read_at(&s->io, s->fd, b, len, off);
+        if (rc == 0) {
+            rc = store_write_all(&s->io, s->fd, b, len, off);
+        }
+    }
+    free(b);
+    return rc;
+}
+
 static int
 store_open_sync(struct bpc_store *s, char *err, size_t err_len)
 {
     if (s->no_sync) {
         return 0;
     }
-    int rc = s->io.datasync(s->io.ctx, s->fd);
+    int rc = store_rewrite_in_place(s);
+    if (rc != 0) {
+        store_errf(err, err_len, "%s: rewriting the file found: %s", s->path, strerror(-rc));
+        return rc;
+    }
+    rc = s->io.datasync(s->io.ctx, s->fd);
     if (rc != 0) {
         store_errf(err, err_len, "%s: syncing the file found: %s", s->path, strerror(-rc));
         return rc;

@@ -245,6 +245,99 @@ test_pwrite_overstating_fails(void **state)
     memfs_free(&fs);
 }
 
+/* Linux after a failed writeback (review B12's model): the fdatasync
+ * fails, the pages it could not write are marked clean, and a later
+ * fdatasync that succeeds leaves them as they were on the disk (zeros
+ * here, the file having grown) unless they were written again. */
+static struct memfs *lx_fs;
+static bool lx_fail_next;   /* the next datasync fails that way */
+static bool lx_fail_cut;    /* a truncate fails */
+static size_t lx_lost_from; /* the lost range [from, to); from == to: none */
+static size_t lx_lost_to;
+
+static int
+lx_datasync(void *ctx, int fd)
+{
+    struct memfs_inode *n = &lx_fs->ino[lx_fs->fd_ino[fd]];
+    if (lx_fail_next) {
+        lx_fail_next = false;
+        lx_lost_from = n->dur_len;
+        lx_lost_to = n->len;
+        n->dirty_lo = SIZE_MAX; /* clean: nothing left to write */
+        return -EIO;
+    }
+    int rc = real_datasync(ctx, fd);
+    size_t to = lx_lost_to < n->dur_len ? lx_lost_to : n->dur_len;
+    if (rc == 0 && lx_lost_from < to) {
+        memset(n->dur + lx_lost_from, 0, to - lx_lost_from); /* never written */
+    }
+    return rc;
+}
+
+static int64_t
+lx_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+    if (off < lx_lost_to && off + len > lx_lost_from) {
+        lx_lost_from = lx_lost_to = 0; /* written again: dirty, written at the next sync */
+    }
+    return real_pwrite(ctx, fd, buf, len, off);
+}
+
+static int (*real_truncate)(void *ctx, int fd, uint64_t len);
+
+static int
+lx_truncate(void *ctx, int fd, uint64_t len)
+{
+    return lx_fail_cut ? -EIO : real_truncate(ctx, fd, len);
+}
+
+/* Commit 5's fdatasync fails the Linux way and its cut fails too; the
+ * process restarts without a power loss and loads commit 5 from the
+ * page cache, acknowledges commit 6; then the power goes. Both are there
+ * and the file opens. Before (B12's R1), the restart's fdatasync returned
+ * 0 over commit 5's clean pages, and after the power loss the open found
+ * zeros there: damage, no party could start, commit 6 behind it. */
+static void
+test_restart_after_failed_sync_and_cut(void **state)
+{
+    (void)state;
+    TS_SETUP(16, 1u << 20);
+    lx_fs = &fs;
+    real_datasync = fs.io.datasync;
+    real_pwrite = fs.io.pwrite;
+    real_truncate = fs.io.truncate;
+    lx_fail_next = lx_fail_cut = false;
+    lx_lost_from = lx_lost_to = 0;
+    struct bpc_store_io io = fs.io;
+    io.datasync = lx_datasync;
+    io.pwrite = lx_pwrite;
+    io.truncate = lx_truncate;
+    o.io = &io;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    struct bpc_durable b[8];
+    for (uint64_t k = 0; k < 5; k++) {
+        ts_commit_batch(s, k, b);
+    }
+    struct ts_model m;
+    memset(&m, 0, sizeof(m));
+    uint32_t c = ts_batch(5, b, &m);
+    assert_int_equal(bpc_store_append(s, b, c), 0);
+    lx_fail_next = true;
+    lx_fail_cut = true;
+    assert_int_equal(bpc_store_sync(s), -EIO);
+    bpc_store_close(s);
+    lx_fail_cut = false;
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_true(rs_has_instance(s, 5)); /* loaded from the page cache */
+    ts_commit_batch(s, 6, b);
+    bpc_store_close(s);
+    memfs_crash(&fs, MEMFS_CRASH_LOSE);
+    assert_int_equal(bpc_store_open(&s, TS_PATH, &cfg, &o, err, sizeof(err)), 0);
+    assert_true(rs_has_instance(s, 6));
+    bpc_store_close(s);
+    memfs_free(&fs);
+}
+
 int
 main(void)
 {
@@ -254,6 +347,7 @@ main(void)
         cmocka_unit_test(test_restart_sync_failure_fails_the_open),
         cmocka_unit_test(test_failed_commit_cut_from_the_file),
         cmocka_unit_test(test_pwrite_overstating_fails),
+        cmocka_unit_test(test_restart_after_failed_sync_and_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
