@@ -26,18 +26,9 @@
 #include <rte_ring.h>
 
 #include "bpcon_dp.h"
+#include "dp_check.h"
 
 static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static const struct rte_ether_addr self_mac = {{2, 0, 0, 0, 0, 1}};
 static const struct rte_ether_addr peer_mac = {{2, 0, 0, 0, 0, 2}};

@@ -27,6 +27,7 @@
 #include <rte_mbuf.h>
 
 #include "bpcon_dp.h"
+#include "dp_check.h"
 #include "dp_one.h"
 
 /* Polls that each publish while the reader runs, and copies it reads, at
@@ -40,16 +41,6 @@ static int failures;
 /* The CPUs the process may use, before EAL pins the main thread to lcore
  * 0: the reader runs on any of them, beside the polls where it can. */
 static cpu_set_t all_cpus;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static int
 ok_persist(void *ctx, const struct bpc_durable *recs, uint32_t count)

@@ -26,19 +26,29 @@
 
 static uint8_t api_keys[1][BPC_KEY_BYTES];
 
+/* A started one-party engine; batch_max 0: the default. */
 static struct bpc_engine *
-api_engine(void)
+api_engine_batch(uint32_t batch_max)
 {
     struct bpc_config cfg;
     bpc_config_defaults(&cfg);
     cfg.parties_count = 1;
     cfg.self = 0;
     cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])api_keys;
+    if (batch_max != 0) {
+        cfg.batch_max = batch_max;
+    }
     char err[256];
     struct bpc_engine *e = NULL;
     assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
     assert_int_equal(bpc_engine_start(e, 10 * API_MS), 0);
     return e;
+}
+
+static struct bpc_engine *
+api_engine(void)
+{
+    return api_engine_batch(0);
 }
 
 /* Goal: bpc_engine_step refuses, doing nothing, arguments a caller got
@@ -462,16 +472,7 @@ static void
 test_decisions_cap_steps_again_now(void **state)
 {
     (void)state;
-    struct bpc_config cfg;
-    bpc_config_defaults(&cfg);
-    cfg.parties_count = 1;
-    cfg.self = 0;
-    cfg.batch_max = 1;
-    cfg.keys = (const uint8_t(*)[BPC_KEY_BYTES])api_keys;
-    char err[256];
-    struct bpc_engine *e = NULL;
-    assert_int_equal(bpc_engine_new(&e, &cfg, err, sizeof(err)), 0);
-    assert_int_equal(bpc_engine_start(e, 10 * API_MS), 0);
+    struct bpc_engine *e = api_engine_batch(1);
     uint8_t cmd[8] = {0};
     for (uint8_t k = 0; k < 10; k++) {
         cmd[0] = k;
